@@ -1,0 +1,69 @@
+//! Configuration of an accounts database.
+
+/// Default size of a segment file: 64 MiB.
+pub const DEFAULT_SEGMENT_SIZE: u64 = 64 << 20;
+/// Default number of index shards.
+pub const DEFAULT_INDEX_SHARDS: usize = 64;
+/// Default bound on one code value: 256 KiB (EIP-170 allows 24 KiB today).
+pub const DEFAULT_MAX_CODE_LEN: usize = 256 << 10;
+/// Default bound on the changes of one commit.
+pub const DEFAULT_MAX_CHANGES_PER_COMMIT: usize = 1 << 20;
+/// Default compaction threshold: sealed segments with less than this share of
+/// live bytes, in percent, are compacted.
+pub const DEFAULT_COMPACTION_LIVE_PERCENT: u8 = 50;
+
+/// Settings of [`crate::AccountsDb::open`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountsDbConfig {
+    /// Size of each new segment file, preallocated. A commit never spans two
+    /// segments; one larger than this gets a segment of its own size.
+    pub segment_size: u64,
+    /// Number of index shards (rounded up to a power of two).
+    pub index_shards: usize,
+    /// Largest code value accepted, in bytes.
+    pub max_code_len: usize,
+    /// Most changes accepted in one commit.
+    pub max_changes_per_commit: usize,
+    /// Sealed segments whose live bytes are below this percentage of their
+    /// written bytes are rewritten by [`crate::AccountsDb::compact`].
+    pub compaction_live_percent: u8,
+}
+
+impl Default for AccountsDbConfig {
+    fn default() -> Self {
+        Self {
+            segment_size: DEFAULT_SEGMENT_SIZE,
+            index_shards: DEFAULT_INDEX_SHARDS,
+            max_code_len: DEFAULT_MAX_CODE_LEN,
+            max_changes_per_commit: DEFAULT_MAX_CHANGES_PER_COMMIT,
+            compaction_live_percent: DEFAULT_COMPACTION_LIVE_PERCENT,
+        }
+    }
+}
+
+impl AccountsDbConfig {
+    /// Sets [`Self::segment_size`].
+    pub fn with_segment_size(mut self, bytes: u64) -> Self {
+        self.segment_size = bytes;
+        self
+    }
+
+    /// Sets [`Self::compaction_live_percent`].
+    pub fn with_compaction_live_percent(mut self, percent: u8) -> Self {
+        self.compaction_live_percent = percent;
+        self
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), &'static str> {
+        if self.segment_size < 4096 || self.segment_size > u64::from(u32::MAX) + 1 {
+            return Err("segment_size must be between 4 KiB and 4 GiB");
+        }
+        if self.max_code_len > (u32::MAX as usize) / 2 {
+            return Err("max_code_len must be below 2 GiB");
+        }
+        if self.compaction_live_percent > 100 {
+            return Err("compaction_live_percent must be at most 100");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,156 @@
+//! Errors, one type per operation (open, commit, read) plus an umbrella.
+
+use std::io;
+use std::path::PathBuf;
+
+use alloy_primitives::B256;
+
+use crate::entry::Key;
+
+/// A failure to read stored data.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StorageError {
+    /// An I/O call on a file failed.
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// Bytes on disk are not what the format allows.
+    #[error("corrupted data in {file} at offset {offset}: {reason}")]
+    Corrupted {
+        /// The segment file.
+        file: PathBuf,
+        /// Byte offset of the bad record (or header) in that file.
+        offset: u64,
+        /// What is wrong there.
+        reason: &'static str,
+    },
+}
+
+impl StorageError {
+    /// Whether the store can no longer be trusted (always, for these errors).
+    pub fn is_fatal(&self) -> bool {
+        true
+    }
+}
+
+/// A failure to open a database.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// Another `AccountsDb` (in this or another process) has the directory open.
+    #[error("the accounts database in {path} is locked by another process or handle")]
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+    },
+    /// The configuration cannot work (for example a segment too small for the
+    /// largest value).
+    #[error("invalid configuration: {0}")]
+    Config(&'static str),
+    /// Reading or recovering the stored data failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+impl OpenError {
+    /// Whether retrying cannot help without someone fixing the files or the config.
+    pub fn is_fatal(&self) -> bool {
+        !matches!(self, Self::Locked { .. })
+    }
+}
+
+/// A failure to commit. The commit did not happen unless the error says it may have.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CommitError {
+    /// An earlier flush failed, so this handle refuses all further commits; the
+    /// durable state is whatever a reopen recovers.
+    #[error("the accounts database is poisoned by an earlier failed flush; reopen it")]
+    Poisoned,
+    /// The disk is full. Nothing of this commit is visible; when the error came
+    /// from the final flush the handle is poisoned as well.
+    #[error("disk full while writing {path}")]
+    DiskFull {
+        /// The file being written.
+        path: PathBuf,
+    },
+    /// Block numbers must increase from commit to commit.
+    #[error("block {block_number} does not follow the last committed block {last}")]
+    NotIncreasing {
+        /// The last committed block.
+        last: u64,
+        /// The block number given.
+        block_number: u64,
+    },
+    /// A value is larger than the configured bound.
+    #[error("value of {key:?} is {len} bytes, over the limit of {limit}")]
+    ValueTooLarge {
+        /// The key.
+        key: Key,
+        /// Its encoded length.
+        len: usize,
+        /// The configured limit.
+        limit: usize,
+    },
+    /// A commit holds more changes than the configured bound.
+    #[error("{count} changes in one commit, over the limit of {limit}")]
+    TooManyChanges {
+        /// Changes given.
+        count: usize,
+        /// The configured limit.
+        limit: usize,
+    },
+    /// A code entry's key is not the keccak256 of its bytes.
+    #[error("code stored under {key} hashes to {actual}")]
+    CodeHashMismatch {
+        /// The key given.
+        key: B256,
+        /// keccak256 of the bytes.
+        actual: B256,
+    },
+    /// Writing or flushing failed. When the flush failed the handle is poisoned.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+impl CommitError {
+    /// Whether this handle can take no more commits.
+    pub fn is_fatal(&self) -> bool {
+        matches!(self, Self::Poisoned | Self::Storage(_))
+    }
+}
+
+/// Any error of this crate.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// From [`crate::AccountsDb::open`].
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    /// From a commit or a compaction.
+    #[error(transparent)]
+    Commit(#[from] CommitError),
+    /// From a read.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+impl Error {
+    /// Whether the handle that returned it can no longer be used for writes.
+    pub fn is_fatal(&self) -> bool {
+        match self {
+            Self::Open(e) => e.is_fatal(),
+            Self::Commit(e) => e.is_fatal(),
+            Self::Storage(e) => e.is_fatal(),
+        }
+    }
+}
+
+pub(crate) fn io_err(path: impl Into<PathBuf>) -> impl FnOnce(io::Error) -> StorageError {
+    move |source| StorageError::Io { path: path.into(), source }
+}

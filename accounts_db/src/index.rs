@@ -1,0 +1,229 @@
+//! The in-memory index: key -> location of the key's newest record.
+//!
+//! To stay small (the goal is at most 64 bytes per key) the index does not
+//! store keys. Each shard maps a 64-bit ahash of the key to a [`Loc`]; the key
+//! itself is compared against the record the location points at, which a read
+//! fetches anyway. Two keys whose hashes collide are rare (about 1 in 10^6 stores
+//! of 5M keys); the second one goes to a small overflow map keyed by the full
+//! key, so a collision costs speed, never a wrong answer.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::RwLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::entry::Key;
+
+/// Where a record lives: segment id in the high 32 bits, byte offset in the low
+/// 32. Offsets are multiples of 8, so bit 0 is free and marks a tombstone.
+/// Ordering by [`Loc::pos`] is log order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Loc(u64);
+
+impl Loc {
+    pub(crate) fn new(segment: u32, offset: u32, tombstone: bool) -> Self {
+        Self((u64::from(segment) << 32) | u64::from(offset) | u64::from(tombstone))
+    }
+
+    pub(crate) fn from_raw(raw: u64) -> Self {
+        Self(raw)
+    }
+
+    pub(crate) fn raw(self) -> u64 {
+        self.0
+    }
+
+    /// Position in the log, without the tombstone bit.
+    pub(crate) fn pos(self) -> u64 {
+        self.0 & !1
+    }
+
+    pub(crate) fn segment(self) -> u32 {
+        (self.0 >> 32) as u32
+    }
+
+    pub(crate) fn offset(self) -> u32 {
+        (self.0 as u32) & !1
+    }
+
+    pub(crate) fn is_tombstone(self) -> bool {
+        self.0 & 1 == 1
+    }
+}
+
+/// A hasher for keys that already are hashes.
+#[derive(Default, Clone, Copy)]
+struct IdentityHasher(u64);
+
+impl Hasher for IdentityHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type Shard = HashMap<u64, Loc, BuildHasherDefault<IdentityHasher>>;
+
+/// The sharded index. Reads take one shard's read lock; the single writer
+/// takes one shard's write lock per update.
+#[derive(Debug)]
+pub(crate) struct Index {
+    hasher: ahash::RandomState,
+    shards: Box<[RwLock<Shard>]>,
+    shard_mask: u64,
+    overflow: RwLock<HashMap<Key, Loc, ahash::RandomState>>,
+    overflow_len: AtomicUsize,
+}
+
+impl Index {
+    /// An empty index with `shards` shards (rounded up to a power of two).
+    pub(crate) fn new(shards: usize) -> Self {
+        let n = shards.max(1).next_power_of_two();
+        Self {
+            hasher: ahash::RandomState::new(),
+            shards: (0..n).map(|_| RwLock::new(Shard::default())).collect(),
+            shard_mask: n as u64 - 1,
+            overflow: RwLock::new(HashMap::default()),
+            overflow_len: AtomicUsize::new(0),
+        }
+    }
+
+    fn shard(&self, hash: u64) -> &RwLock<Shard> {
+        // hashbrown uses the low bits for the bucket and the top 7 for its tags;
+        // bits 32.. pick the shard so neither is skewed within a shard.
+        &self.shards[((hash >> 32) & self.shard_mask) as usize]
+    }
+
+    /// The location of `key`'s newest record. `holds(loc, key)` says whether the
+    /// record at `loc` stores `key`.
+    pub(crate) fn get(&self, key: &Key, holds: impl Fn(Loc) -> bool) -> Option<Loc> {
+        let hash = self.hasher.hash_one(key);
+        let found = read(self.shard(hash)).get(&hash).copied();
+        if let Some(loc) = found
+            && holds(loc)
+        {
+            return Some(loc);
+        }
+        if self.overflow_len.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        read(&self.overflow).get(key).copied()
+    }
+
+    /// Points `key` at `loc`; returns the location it replaced.
+    pub(crate) fn insert(&self, key: &Key, loc: Loc, holds: impl Fn(Loc) -> bool) -> Option<Loc> {
+        let hash = self.hasher.hash_one(key);
+        let mut shard = write(self.shard(hash));
+        match shard.get_mut(&hash) {
+            Some(slot) if holds(*slot) => Some(std::mem::replace(slot, loc)),
+            Some(_) => self.overflow_insert(key, loc),
+            None => {
+                if self.overflow_len.load(Ordering::Acquire) > 0
+                    && read(&self.overflow).contains_key(key)
+                {
+                    return self.overflow_insert(key, loc);
+                }
+                shard.insert(hash, loc);
+                None
+            }
+        }
+    }
+
+    fn overflow_insert(&self, key: &Key, loc: Loc) -> Option<Loc> {
+        let mut overflow = write(&self.overflow);
+        let old = overflow.insert(*key, loc);
+        self.overflow_len.store(overflow.len(), Ordering::Release);
+        old
+    }
+
+    /// Removes `key` if it still points at `expected`.
+    pub(crate) fn remove_if(&self, key: &Key, expected: Loc) -> bool {
+        let hash = self.hasher.hash_one(key);
+        let mut shard = write(self.shard(hash));
+        if shard.get(&hash) == Some(&expected) {
+            shard.remove(&hash);
+            return true;
+        }
+        drop(shard);
+        let mut overflow = write(&self.overflow);
+        if overflow.get(key) == Some(&expected) {
+            overflow.remove(key);
+            self.overflow_len.store(overflow.len(), Ordering::Release);
+            return true;
+        }
+        false
+    }
+
+    /// Number of keys indexed (tombstones included).
+    pub(crate) fn len(&self) -> usize {
+        self.shards.iter().map(|s| read(s).len()).sum::<usize>()
+            + self.overflow_len.load(Ordering::Acquire)
+    }
+
+    /// Every location in the index, one shard at a time (no lock is held while
+    /// `f` runs).
+    pub(crate) fn for_each_chunk(&self, mut f: impl FnMut(&[Loc])) {
+        let mut buf = Vec::new();
+        for shard in self.shards.iter() {
+            buf.clear();
+            buf.extend(read(shard).values().copied());
+            f(&buf);
+        }
+        buf.clear();
+        buf.extend(read(&self.overflow).values().copied());
+        f(&buf);
+    }
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    // A panic while holding an index lock cannot leave a map half-updated in a
+    // way that matters (each update is one insert or remove), so poisoning is
+    // ignored rather than spreading the panic.
+    lock.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_primitives::Address;
+
+    #[test]
+    fn test_loc_bits() {
+        let loc = Loc::new(7, 1024, true);
+        assert_eq!((loc.segment(), loc.offset(), loc.is_tombstone()), (7, 1024, true));
+        assert_eq!(loc.pos(), Loc::new(7, 1024, false).raw());
+        assert!(Loc::new(8, 0, false).pos() > Loc::new(7, u32::MAX - 7, true).pos());
+    }
+
+    #[test]
+    fn test_colliding_hashes_go_to_overflow() {
+        // Force collisions by pretending every slot holds some other key.
+        let index = Index::new(1);
+        let a = Key::Account(Address::repeat_byte(1));
+        let b = Key::Account(Address::repeat_byte(2));
+        let la = Loc::new(1, 8, false);
+        let lb = Loc::new(1, 16, false);
+        assert_eq!(index.insert(&a, la, |_| false), None);
+        // With a real collision `holds` is false for the slot's other key.
+        let hash_b = index.hasher.hash_one(b);
+        write(index.shard(hash_b)).insert(hash_b, la);
+        assert_eq!(index.insert(&b, lb, |l| l == lb), None, "b goes to overflow");
+        assert_eq!(index.get(&b, |l| l == lb), Some(lb));
+        assert_eq!(index.get(&a, |l| l == la), Some(la));
+        assert!(index.remove_if(&b, lb));
+        assert_eq!(index.get(&b, |l| l == lb), None);
+    }
+}

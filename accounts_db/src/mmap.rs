@@ -1,0 +1,171 @@
+//! The one module with `unsafe` code: a file mapped read-only, written with `pwrite`.
+//!
+//! A [`MappedFile`] splits its bytes in two by a *readable* watermark that only grows:
+//!
+//! ```text
+//!   0                 readable                         len
+//!   | handed out as &[u8]  |  written only, never read   |
+//! ```
+//!
+//! [`MappedFile::read`] hands out slices below the watermark and nothing else;
+//! [`MappedFile::write_at`] refuses any offset below it. Raising the watermark
+//! ([`MappedFile::publish`]) is what makes written bytes readable, and lowering it
+//! ([`MappedFile::cut_readable`]) takes `&mut self`, which proves no slice is alive.
+//! So a byte a slice points at is never modified while the slice exists, which is
+//! the condition memmap2 puts on a file-backed map. The remaining conditions hold
+//! because the data directory is locked exclusively by the owning process (no
+//! other lanes process writes it), the file length is fixed before the map is
+//! made and never shrinks while mapped, and the `File` lives beside its map.
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use memmap2::{MmapOptions, MmapRaw};
+
+/// A fixed-length file, mapped read-only, appended to with positioned writes.
+#[derive(Debug)]
+pub(crate) struct MappedFile {
+    path: PathBuf,
+    file: File,
+    map: MmapRaw,
+    len: u64,
+    readable: AtomicU64,
+}
+
+impl MappedFile {
+    /// Creates a new file of exactly `len` bytes, reserving the disk blocks where the
+    /// file system supports it, writes `head` at offset 0 and syncs it.
+    ///
+    /// The readable watermark starts at `head.len()`.
+    pub(crate) fn create(path: &Path, len: u64, head: &[u8]) -> io::Result<Self> {
+        let file = OpenOptions::new().read(true).write(true).create_new(true).open(path)?;
+        match rustix::fs::fallocate(&file, rustix::fs::FallocateFlags::empty(), 0, len) {
+            Ok(()) => {}
+            Err(e) if e == rustix::io::Errno::NOSPC => return Err(e.into()),
+            // File systems without fallocate: the file is sparse, and a full disk
+            // shows as an error from `write_at` or `sync` instead.
+            Err(_) => file.set_len(len)?,
+        }
+        file.write_all_at(head, 0)?;
+        file.sync_all()?;
+        let map = MmapOptions::new().len(to_usize(len)?).map_raw_read_only(&file)?;
+        Ok(Self {
+            path: path.to_owned(),
+            file,
+            map,
+            len,
+            readable: AtomicU64::new(head.len() as u64),
+        })
+    }
+
+    /// Opens an existing file; extends it to `min_len` first when it is shorter (a
+    /// file cut short by a crash or by hand). Everything up to its length starts
+    /// out readable, for recovery to scan.
+    pub(crate) fn open(path: &Path, min_len: u64) -> io::Result<Self> {
+        let file = OpenOptions::new().read(true).write(true).open(path)?;
+        let mut len = file.metadata()?.len();
+        if len < min_len {
+            file.set_len(min_len)?;
+            file.sync_all()?;
+            len = min_len;
+        }
+        let map = MmapOptions::new().len(to_usize(len)?).map_raw_read_only(&file)?;
+        Ok(Self { path: path.to_owned(), file, map, len, readable: AtomicU64::new(len) })
+    }
+
+    /// The file's path, for error messages.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The fixed length of the file.
+    pub(crate) fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// The readable watermark.
+    pub(crate) fn readable(&self) -> u64 {
+        self.readable.load(Ordering::Acquire)
+    }
+
+    /// The bytes `offset..offset + len`, or `None` when any of them lies at or
+    /// beyond the readable watermark.
+    pub(crate) fn read(&self, offset: u64, len: usize) -> Option<&[u8]> {
+        let end = offset.checked_add(len as u64)?;
+        if end > self.readable.load(Ordering::Acquire) {
+            return None;
+        }
+        let start = usize::try_from(offset).ok()?;
+        // SAFETY: `start + len <= readable <= self.len`, the length of the map, so the
+        // range is inside the mapping, which lives as long as `self`. Bytes below the
+        // readable watermark are never written again: `write_at` refuses them, the
+        // watermark only falls through `cut_readable(&mut self)`, which cannot run
+        // while this shared borrow is alive, and the file is never truncated while
+        // mapped. The directory lock keeps other lanes processes out of the file.
+        Some(unsafe { std::slice::from_raw_parts(self.map.as_ptr().add(start), len) })
+    }
+
+    /// Writes `data` at `offset`, which must lie at or beyond the readable watermark.
+    pub(crate) fn write_at(&self, offset: u64, data: &[u8]) -> io::Result<()> {
+        let end = offset.checked_add(data.len() as u64).filter(|&end| end <= self.len);
+        if offset < self.readable.load(Ordering::Acquire) || end.is_none() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("write of {} bytes at {offset} outside the writable tail", data.len()),
+            ));
+        }
+        self.file.write_all_at(data, offset)
+    }
+
+    /// Makes everything below `upto` readable. The bytes must have been written.
+    pub(crate) fn publish(&self, upto: u64) {
+        self.readable.fetch_max(upto.min(self.len), Ordering::AcqRel);
+    }
+
+    /// Lowers the readable watermark to `end`, so the tail beyond it can be
+    /// rewritten (recovery cuts a torn tail this way).
+    pub(crate) fn cut_readable(&mut self, end: u64) {
+        *self.readable.get_mut() = end.min(self.len);
+    }
+
+    /// Flushes written data to the disk (`fdatasync`).
+    pub(crate) fn sync(&self) -> io::Result<()> {
+        self.file.sync_data()
+    }
+}
+
+fn to_usize(len: u64) -> io::Result<usize> {
+    usize::try_from(len)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "file too large to map"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_watermark_guards_reads_and_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let mut f = MappedFile::create(&path, 4096, b"head").unwrap();
+        assert_eq!(f.read(0, 4), Some(&b"head"[..]));
+        assert_eq!(f.read(4, 1), None, "unwritten tail must not be readable");
+        assert!(f.write_at(0, b"x").is_err(), "readable bytes must not be rewritten");
+        assert!(f.write_at(4095, b"xy").is_err(), "writes past the end are refused");
+        f.write_at(4, b"body").unwrap();
+        f.publish(8);
+        assert_eq!(f.read(4, 4), Some(&b"body"[..]));
+        f.cut_readable(4);
+        assert_eq!(f.read(4, 4), None);
+        f.write_at(4, b"BODY").unwrap();
+        f.publish(8);
+        assert_eq!(f.read(0, 8), Some(&b"headBODY"[..]));
+        drop(f);
+        let f = MappedFile::open(&path, 0).unwrap();
+        assert_eq!(f.len(), 4096);
+        assert_eq!(f.read(0, 8), Some(&b"headBODY"[..]));
+    }
+}

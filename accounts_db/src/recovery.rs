@@ -1,0 +1,259 @@
+//! Recovery on open: scan every segment, keep exactly what the last valid
+//! commit record covers, and cut the torn tail off, durably, before any write.
+//!
+//! Damage is told apart from a torn tail by what lies after it. At most one
+//! commit is ever in flight, and a commit never spans two segments, so a torn
+//! tail is damage followed by nothing but (at most) the in-flight commit's own
+//! commit record in the same segment. Any other valid commit record after the
+//! damage means data that was durable is now bad: that is
+//! [`StorageError::Corrupted`], and nothing is cut.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::config::AccountsDbConfig;
+use crate::db::{new_digest, sync_dir};
+use crate::entry::{CommitInfo, Key};
+use crate::error::{OpenError, StorageError, io_err};
+use crate::index::{Index, Loc};
+use crate::record::{self, ALIGN, COMMIT_BODY_LEN, FLAG_MAINTENANCE, Frame, Kind};
+use crate::segment::{
+    SEGMENT_HEADER_LEN, Segment, SegmentTable, check_header, parse_segment_name, segment_path,
+};
+
+/// What recovery hands to the database.
+pub(crate) struct Recovered {
+    pub(crate) table: SegmentTable,
+    pub(crate) active: Arc<Segment>,
+    pub(crate) tail: u64,
+    pub(crate) next_id: u32,
+    pub(crate) seq: u64,
+    pub(crate) last: Option<CommitInfo>,
+}
+
+struct Damage {
+    segment: usize,
+    offset: u64,
+    reason: &'static str,
+}
+
+/// Scans `dir`, fills `index`, cuts the torn tail.
+pub(crate) fn recover(
+    dir: &Path,
+    config: &AccountsDbConfig,
+    index: &Index,
+) -> Result<Recovered, OpenError> {
+    let mut ids = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io_err(dir))? {
+        let entry = entry.map_err(io_err(dir))?;
+        if let Some(id) = entry.file_name().to_str().and_then(parse_segment_name) {
+            ids.push(id);
+        }
+    }
+    ids.sort_unstable();
+    let mut segs = Vec::with_capacity(ids.len());
+    for (i, &id) in ids.iter().enumerate() {
+        // Only the newest file may be written again; give it back its full
+        // length if a crash or a person cut it short.
+        let min_len = if i + 1 == ids.len() { recorded_size(dir, id) } else { 0 };
+        segs.push(Segment::open(dir, id, min_len)?);
+    }
+    let position: HashMap<u32, usize> = ids.iter().enumerate().map(|(i, &id)| (id, i)).collect();
+    let holds = |loc: Loc, key: &Key| {
+        segs[position[&loc.segment()]].record_at(loc).map_or(true, |r| r.has_key(key))
+    };
+    let size_of = |loc: Loc| segs[position[&loc.segment()]].record_at(loc).map_or(0, |r| r.size);
+
+    let mut data_end = vec![SEGMENT_HEADER_LEN; segs.len()];
+    let mut good: Option<(usize, u64)> = None;
+    let mut seq = 0u64;
+    let mut last = None;
+    let mut damage = None;
+    let mut pending: Vec<(Key, Loc, usize)> = Vec::new();
+    'segments: for (i, seg) in segs.iter().enumerate() {
+        let header = seg.file.read(0, SEGMENT_HEADER_LEN as usize).unwrap_or(&[]);
+        if let Err(reason) = check_header(header, seg.id) {
+            damage = Some(Damage { segment: i, offset: 0, reason });
+            break;
+        }
+        let mut offset = SEGMENT_HEADER_LEN;
+        let mut digest = new_digest();
+        pending.clear();
+        loop {
+            match seg.frame_at(offset) {
+                Frame::End => break,
+                Frame::Invalid(reason) => {
+                    damage = Some(Damage { segment: i, offset, reason });
+                    break 'segments;
+                }
+                Frame::Record(r) if r.kind == Kind::Commit => {
+                    let c = r.commit();
+                    if c.seq <= seq
+                        || c.records as usize != pending.len()
+                        || c.digest != digest.digest()
+                    {
+                        let reason = "commit record does not match the records before it";
+                        damage = Some(Damage { segment: i, offset, reason });
+                        break 'segments;
+                    }
+                    for (key, loc, size) in pending.drain(..) {
+                        seg.add_live(size as u64);
+                        if let Some(old) = index.insert(&key, loc, |l| holds(l, &key)) {
+                            segs[position[&old.segment()]].sub_live(size_of(old) as u64);
+                        }
+                    }
+                    digest = new_digest();
+                    seq = c.seq;
+                    if c.flags & FLAG_MAINTENANCE == 0 {
+                        last = Some(CommitInfo {
+                            block_number: c.block_number,
+                            commitment: c.commitment,
+                        });
+                    }
+                    offset += r.size as u64;
+                    data_end[i] = offset;
+                    good = Some((i, offset));
+                }
+                Frame::Record(r) => {
+                    digest.update(&r.checksum.to_le_bytes());
+                    pending.push((r.key(), Loc::new(seg.id, offset as u32, r.tombstone), r.size));
+                    offset += r.size as u64;
+                }
+            }
+        }
+        if !pending.is_empty() {
+            let offset = u64::from(pending[0].1.offset());
+            let reason = "records without a commit record";
+            damage = Some(Damage { segment: i, offset, reason });
+            break;
+        }
+    }
+
+    if let Some(d) = damage {
+        if let Some(found) = durable_commit_after(&segs, &d, seq) {
+            tracing::error!(
+                target: "lanes::accounts_db",
+                file = %segs[d.segment].path().display(),
+                offset = d.offset,
+                later_commit_at = found,
+                "damage before a durable commit"
+            );
+            return Err(StorageError::Corrupted {
+                file: segs[d.segment].path().to_owned(),
+                offset: d.offset,
+                reason: d.reason,
+            }
+            .into());
+        }
+        tracing::warn!(
+            target: "lanes::accounts_db",
+            file = %segs[d.segment].path().display(),
+            offset = d.offset,
+            reason = d.reason,
+            "cutting torn tail"
+        );
+        let keep = match good {
+            Some((g, end)) if g == d.segment => {
+                zero_tail(&mut segs[g], end)?;
+                g + 1
+            }
+            _ => d.segment,
+        };
+        for seg in segs.drain(keep..) {
+            let path = seg.path().to_owned();
+            drop(seg);
+            std::fs::remove_file(&path).map_err(io_err(&path))?;
+        }
+        sync_dir(dir)?;
+    }
+
+    let mut next_id = ids.last().map_or(1, |&id| id + 1);
+    for (seg, &end) in segs.iter_mut().zip(&data_end) {
+        seg.file.cut_readable(end);
+    }
+    let mut segs: Vec<Arc<Segment>> = segs.into_iter().map(Arc::new).collect();
+    if segs.is_empty() {
+        segs.push(Arc::new(Segment::create(dir, next_id, config.segment_size)?));
+        sync_dir(dir)?;
+        next_id += 1;
+    }
+    let active = segs.last().expect("at least one segment").clone();
+    let tail = active.data_end();
+    let mut table = SegmentTable::new();
+    for seg in segs {
+        let id = seg.id as usize;
+        if table.len() <= id {
+            table.resize(id + 1, None);
+        }
+        table[id] = Some(seg);
+    }
+    Ok(Recovered { table, active, tail, next_id, seq, last })
+}
+
+/// The size a segment's header records, or 0 if the header is unreadable.
+fn recorded_size(dir: &Path, id: u32) -> u64 {
+    let mut header = [0; SEGMENT_HEADER_LEN as usize];
+    File::open(segment_path(dir, id))
+        .and_then(|mut f| f.read_exact(&mut header))
+        .ok()
+        .and_then(|()| check_header(&header, id).ok())
+        .unwrap_or(0)
+}
+
+/// The offset of a valid commit record after the damage that proves the
+/// damaged bytes were durable: any one in a later segment or after a damaged
+/// header, or, in the damaged segment, any but the single in-flight commit.
+/// (Sequence numbers increase along the log but have gaps where compaction
+/// deleted whole segments.)
+fn durable_commit_after(segs: &[Segment], d: &Damage, last_seq: u64) -> Option<u64> {
+    for (i, seg) in segs.iter().enumerate().skip(d.segment) {
+        let start = if i == d.segment && d.offset > 0 { d.offset } else { SEGMENT_HEADER_LEN };
+        let mut in_flight_seen = false;
+        let mut offset = start;
+        while offset + record::HEADER_LEN as u64 <= seg.data_end() {
+            if let Some(seq) = commit_at(seg, offset) {
+                let in_flight = i == d.segment && d.offset > 0 && !in_flight_seen && seq > last_seq;
+                if !in_flight {
+                    return Some(offset);
+                }
+                in_flight_seen = true;
+            }
+            offset += ALIGN as u64;
+        }
+    }
+    None
+}
+
+/// The sequence number of a valid commit record at `offset`, if one is there.
+fn commit_at(seg: &Segment, offset: u64) -> Option<u64> {
+    let head = seg.file.read(offset, record::HEADER_LEN)?;
+    if head[12] != Kind::Commit as u8 || head[8..12] != (COMMIT_BODY_LEN as u32).to_le_bytes() {
+        return None;
+    }
+    match seg.frame_at(offset) {
+        Frame::Record(r) if r.kind == Kind::Commit => Some(r.commit().seq),
+        _ => None,
+    }
+}
+
+/// Overwrites everything after `end` that is not already zero, and syncs.
+fn zero_tail(seg: &mut Segment, end: u64) -> Result<(), StorageError> {
+    let readable = seg.data_end();
+    let stop = match seg.file.read(end, (readable - end) as usize) {
+        Some(rest) => rest.iter().rposition(|&b| b != 0).map_or(end, |p| end + p as u64 + 1),
+        None => end,
+    };
+    seg.file.cut_readable(end);
+    let path = seg.path().to_owned();
+    let zeros = vec![0u8; 1 << 20];
+    let mut at = end;
+    while at < stop {
+        let n = (stop - at).min(zeros.len() as u64) as usize;
+        seg.file.write_at(at, &zeros[..n]).map_err(io_err(&path))?;
+        at += n as u64;
+    }
+    seg.file.sync().map_err(io_err(&path))
+}

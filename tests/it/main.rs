@@ -1,0 +1,4 @@
+//! End-to-end tests of the lanes crates together: one test binary, one module
+//! per scenario.
+
+mod accounts_db;
