@@ -1,0 +1,180 @@
+//! Access sets: the reads and writes a transaction declares, normalised.
+
+use std::io;
+
+use borsh::{BorshDeserialize, BorshSerialize};
+
+use crate::key::StateKey;
+
+/// Default bound on the keys of one access set (like Solana's account limit).
+pub const DEFAULT_MAX_ACCESS_KEYS: usize = 256;
+
+/// An access set over its size limit.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("access set declares {count} keys, over the limit of {limit}")]
+pub struct AccessSetTooLarge {
+    /// Keys after normalisation.
+    pub count: usize,
+    /// The limit.
+    pub limit: usize,
+}
+
+/// The state a transaction declares, normalised: each list sorted and free of
+/// duplicates, and no read that a write already covers (a written key, or a
+/// `Storage(a, _)` under a written or read `AllStorage(a)`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, BorshSerialize)]
+pub struct AccessSet {
+    reads: Vec<StateKey>,
+    writes: Vec<StateKey>,
+}
+
+impl AccessSet {
+    /// Normalises `reads` and `writes`; fails when more than `limit` keys remain.
+    pub fn new(
+        reads: impl IntoIterator<Item = StateKey>,
+        writes: impl IntoIterator<Item = StateKey>,
+        limit: usize,
+    ) -> Result<Self, AccessSetTooLarge> {
+        let mut writes: Vec<StateKey> = writes.into_iter().collect();
+        writes.sort_unstable();
+        writes.dedup();
+        let covered = |list: &[StateKey], key: &StateKey| match key {
+            StateKey::Storage(a, _) => list.binary_search(&StateKey::AllStorage(*a)).is_ok(),
+            _ => false,
+        };
+        let snapshot = writes.clone();
+        writes.retain(|k| !covered(&snapshot, k));
+        let mut reads: Vec<StateKey> = reads.into_iter().collect();
+        reads.sort_unstable();
+        reads.dedup();
+        let all_reads = reads.clone();
+        reads.retain(|k| {
+            writes.binary_search(k).is_err() && !covered(&writes, k) && !covered(&all_reads, k)
+        });
+        let count = reads.len() + writes.len();
+        if count > limit {
+            return Err(AccessSetTooLarge { count, limit });
+        }
+        Ok(Self { reads, writes })
+    }
+
+    /// Normalises a set without a size limit (for sets already bounded
+    /// elsewhere, such as ones read back from a block).
+    pub fn unbounded(
+        reads: impl IntoIterator<Item = StateKey>,
+        writes: impl IntoIterator<Item = StateKey>,
+    ) -> Self {
+        Self::new(reads, writes, usize::MAX).expect("usize::MAX keys cannot fit in memory")
+    }
+
+    /// Keys locked for reading (shared).
+    pub fn reads(&self) -> &[StateKey] {
+        &self.reads
+    }
+
+    /// Keys locked for writing (exclusive).
+    pub fn writes(&self) -> &[StateKey] {
+        &self.writes
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.reads.len() + self.writes.len()
+    }
+
+    /// Whether the set declares nothing.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn holds(list: &[StateKey], key: &StateKey) -> bool {
+        list.binary_search(key).is_ok()
+            || matches!(key, StateKey::Storage(a, _) if list.binary_search(&StateKey::AllStorage(*a)).is_ok())
+    }
+
+    /// Whether the set lets a transaction read `key` (`AllStorage` keys count
+    /// only through the slots they cover).
+    pub fn allows_read(&self, key: &StateKey) -> bool {
+        Self::holds(&self.writes, key) || Self::holds(&self.reads, key)
+    }
+
+    /// Whether the set lets a transaction write `key`.
+    pub fn allows_write(&self, key: &StateKey) -> bool {
+        Self::holds(&self.writes, key)
+    }
+
+    /// Whether two sets conflict: one writes state the other reads or writes.
+    pub fn conflicts_with(&self, other: &AccessSet) -> bool {
+        let hits = |ws: &[StateKey], keys: &[StateKey]| {
+            ws.iter().any(|w| keys.iter().any(|k| w.overlaps(k)))
+        };
+        hits(&self.writes, &other.writes)
+            || hits(&self.writes, &other.reads)
+            || hits(&other.writes, &self.reads)
+    }
+}
+
+impl BorshDeserialize for AccessSet {
+    fn deserialize_reader<R: io::Read>(reader: &mut R) -> io::Result<Self> {
+        let reads = Vec::<StateKey>::deserialize_reader(reader)?;
+        let writes = Vec::<StateKey>::deserialize_reader(reader)?;
+        let set = Self::unbounded(reads.iter().copied(), writes.iter().copied());
+        // Accept only the normal form, so one set has one encoding (and one hash).
+        if set.reads != reads || set.writes != writes {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "access set not normalised"));
+        }
+        Ok(set)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_primitives::{Address, B256};
+
+    fn a(i: u8) -> Address {
+        Address::repeat_byte(i)
+    }
+
+    #[test]
+    fn test_normalisation() {
+        let s = |i| StateKey::Storage(a(1), B256::repeat_byte(i));
+        let set = AccessSet::new(
+            [StateKey::Account(a(1)), StateKey::Account(a(2)), s(1), s(1), s(3)],
+            [StateKey::Account(a(1)), StateKey::AllStorage(a(1)), s(2)],
+            10,
+        )
+        .unwrap();
+        // a(1) is written, so not read; all slots of a(1) are written.
+        assert_eq!(set.reads(), &[StateKey::Account(a(2))]);
+        assert_eq!(set.writes(), &[StateKey::Account(a(1)), StateKey::AllStorage(a(1))]);
+        assert!(set.allows_write(&s(9)) && set.allows_read(&s(9)));
+        assert!(!set.allows_write(&StateKey::Account(a(2))));
+        assert!(!set.allows_read(&StateKey::Account(a(3))));
+        let err = AccessSet::new((0..5).map(|i| StateKey::Account(a(i))), [], 4).unwrap_err();
+        assert_eq!(err, AccessSetTooLarge { count: 5, limit: 4 });
+    }
+
+    #[test]
+    fn test_conflicts() {
+        let slot = StateKey::Storage(a(1), B256::ZERO);
+        let r = |k| AccessSet::new([k], [], 8).unwrap();
+        let w = |k| AccessSet::new([], [k], 8).unwrap();
+        assert!(!r(slot).conflicts_with(&r(slot)));
+        assert!(w(slot).conflicts_with(&r(slot)) && r(slot).conflicts_with(&w(slot)));
+        assert!(w(StateKey::AllStorage(a(1))).conflicts_with(&r(slot)));
+        assert!(r(StateKey::AllStorage(a(1))).conflicts_with(&w(slot)));
+        assert!(!w(StateKey::AllStorage(a(2))).conflicts_with(&w(slot)));
+        assert!(!w(StateKey::Account(a(1))).conflicts_with(&w(slot)));
+    }
+
+    #[test]
+    fn test_borsh_refuses_unnormalised_sets() {
+        let set = AccessSet::new([StateKey::Account(a(2))], [StateKey::Account(a(1))], 8).unwrap();
+        let bytes = borsh::to_vec(&set).unwrap();
+        assert_eq!(borsh::from_slice::<AccessSet>(&bytes).unwrap(), set);
+        let raw = (vec![StateKey::Account(a(1))], vec![StateKey::Account(a(1))]);
+        let bad = borsh::to_vec(&raw).unwrap();
+        assert!(borsh::from_slice::<AccessSet>(&bad).is_err());
+    }
+}

@@ -1,0 +1,437 @@
+//! [`Chain`]: the accounts database plus the head block and its lattice hash;
+//! builds banks, commits sealed blocks and replays blocks from elsewhere.
+
+use std::collections::VecDeque;
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use alloy_primitives::{Address, B256};
+use lanes_accounts_db::{
+    AccountsDb, AccountsDbConfig, CommitError, Entry, OpenError, StorageError,
+};
+
+use crate::bank::{Bank, BankConfig, BankError, SealedBlock};
+use crate::block::{Block, BlockHeader, merkle_root};
+use crate::executor::{BlockEnv, Executor, Receipt, Transaction, TxError};
+use crate::key::StateKey;
+use crate::lattice::{LATTICE_LANES, LatticeHash};
+use crate::locks::AccountLocks;
+use crate::view::Access;
+
+/// How many recent block hashes banks get (for BLOCKHASH-like lookups).
+pub const RECENT_HASHES: usize = 256;
+
+const HEAD_FILE: &str = "head.bin";
+const HEAD_MAGIC: &[u8; 8] = b"LANESHD1";
+
+/// The initial state and the fields of block 0.
+#[derive(Clone, Debug, Default)]
+pub struct Genesis {
+    /// Accounts, slots and code at genesis.
+    pub alloc: Vec<Entry>,
+    /// Block 0's timestamp.
+    pub timestamp: u64,
+    /// Block 0's coinbase.
+    pub coinbase: Address,
+    /// Base fee per gas.
+    pub base_fee: u64,
+    /// Gas limit per block.
+    pub gas_limit: u64,
+}
+
+/// A chain failed to open, commit or replay.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ChainError {
+    /// The accounts database failed to open.
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    /// A commit failed.
+    #[error(transparent)]
+    Commit(#[from] CommitError),
+    /// A read failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// Writing the head file failed.
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// `create` on a directory that already holds a chain.
+    #[error("{0} already holds a chain")]
+    NotEmpty(PathBuf),
+    /// The head block is not known: the head file is missing or stale and no
+    /// header was given.
+    #[error("the head block of {0} is unknown; pass the head header from the ledger")]
+    HeadUnknown(PathBuf),
+    /// The given head header does not match the committed state.
+    #[error("head header (block {number}) does not match the committed state")]
+    HeadMismatch {
+        /// The header's number.
+        number: u64,
+    },
+    /// A sealed block does not follow the head.
+    #[error("block {number} does not follow the head block {head}")]
+    NotNext {
+        /// The block's number.
+        number: u64,
+        /// The head's number.
+        head: u64,
+    },
+    /// A bank failed.
+    #[error(transparent)]
+    Bank(#[from] BankError),
+    /// A replayed block was rejected; nothing of it was committed.
+    #[error(transparent)]
+    Rejected(#[from] Box<ReplayError>),
+}
+
+/// Why a replayed block was rejected. Nothing of it was committed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("block {block} rejected{}: {kind}", at(.entry, .tx))]
+pub struct ReplayError {
+    /// The block number.
+    pub block: u64,
+    /// The entry at fault, if one is.
+    pub entry: Option<usize>,
+    /// The transaction (index in its entry) at fault, if one is.
+    pub tx: Option<usize>,
+    /// What is wrong.
+    pub kind: ReplayErrorKind,
+}
+
+fn at(entry: &Option<usize>, tx: &Option<usize>) -> String {
+    match (entry, tx) {
+        (Some(e), Some(t)) => format!(" at entry {e}, transaction {t}"),
+        (Some(e), None) => format!(" at entry {e}"),
+        _ => String::new(),
+    }
+}
+
+/// The kinds of [`ReplayError`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReplayErrorKind {
+    /// The block is not the head's child.
+    #[error("it does not follow the head (parent hash or number)")]
+    NotNext,
+    /// Two transactions of one entry declare conflicting sets.
+    #[error("its set conflicts with an earlier transaction of the entry on {0:?}")]
+    ConflictingEntry(StateKey),
+    /// A transaction touched a key outside its recorded set.
+    #[error("it touches {0:?}, outside its recorded set")]
+    LeftItsSet(StateKey),
+    /// An exclusive entry must hold one transaction and no set.
+    #[error("an exclusive entry must hold exactly one transaction and no set")]
+    BadExclusiveEntry,
+    /// A transaction does not decode.
+    #[error("undecodable transaction: {0}")]
+    Undecodable(String),
+    /// A transaction is invalid on this state.
+    #[error("invalid transaction: {0}")]
+    InvalidTx(String),
+    /// A header field differs from the re-executed block's.
+    #[error("{field} differs: block says {claimed}, execution gives {actual}")]
+    Mismatch {
+        /// The field.
+        field: &'static str,
+        /// What the block says.
+        claimed: Box<str>,
+        /// What re-execution produced.
+        actual: Box<str>,
+    },
+    /// The bank failed (state unreadable).
+    #[error(transparent)]
+    Bank(#[from] BankError),
+}
+
+/// The committed chain: state, head header, lattice hash, recent hashes.
+#[derive(Debug)]
+pub struct Chain {
+    dir: PathBuf,
+    db: AccountsDb,
+    head: BlockHeader,
+    lattice: LatticeHash,
+    recent: VecDeque<B256>,
+    bank_config: BankConfig,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ChainError + '_ {
+    move |source| ChainError::Io { path: path.to_owned(), source }
+}
+
+impl Chain {
+    /// Creates a chain in `dir` (an empty or new directory) from `genesis`.
+    pub fn create(
+        dir: impl AsRef<Path>,
+        config: AccountsDbConfig,
+        genesis: &Genesis,
+    ) -> Result<Self, ChainError> {
+        let dir = dir.as_ref().to_owned();
+        let db = AccountsDb::open(dir.join("accounts"), config)?;
+        if db.last_commit().is_some() {
+            return Err(ChainError::NotEmpty(dir));
+        }
+        let mut lattice = LatticeHash::identity();
+        for entry in genesis.alloc.iter().filter(|e| !e.is_deletion()) {
+            if let Some(element) = LatticeHash::of_entry(entry) {
+                lattice.add(&element);
+            }
+        }
+        let head = BlockHeader {
+            number: 0,
+            parent_hash: B256::ZERO,
+            timestamp: genesis.timestamp,
+            coinbase: genesis.coinbase,
+            base_fee: genesis.base_fee,
+            gas_limit: genesis.gas_limit,
+            gas_used: 0,
+            transactions_root: merkle_root([]),
+            receipts_root: merkle_root([]),
+            state_commitment: lattice.commitment(),
+        };
+        db.commit(0, head.state_commitment, &genesis.alloc)?;
+        let chain = Self::assemble(dir, db, head, lattice);
+        chain.write_head()?;
+        Ok(chain)
+    }
+
+    /// Opens the chain in `dir`. The head header comes from the head file
+    /// written at each commit, or from `head` (the caller's ledger) when that
+    /// file is missing or stale; the lattice hash is recomputed from the state
+    /// if its saved copy does not match.
+    pub fn open(
+        dir: impl AsRef<Path>,
+        config: AccountsDbConfig,
+        head: Option<BlockHeader>,
+    ) -> Result<Self, ChainError> {
+        let dir = dir.as_ref().to_owned();
+        let db = AccountsDb::open(dir.join("accounts"), config)?;
+        let last = db.last_commit().ok_or_else(|| ChainError::HeadUnknown(dir.clone()))?;
+        let saved = read_head(&dir.join(HEAD_FILE))
+            .filter(|(h, l)| h.number == last.block_number && l.commitment() == last.commitment);
+        let (head, lattice) = match (saved, head) {
+            (Some((saved, lattice)), given) if given.as_ref().is_none_or(|g| *g == saved) => {
+                (saved, lattice)
+            }
+            (_, Some(given)) => {
+                if given.number != last.block_number || given.state_commitment != last.commitment {
+                    return Err(ChainError::HeadMismatch { number: given.number });
+                }
+                tracing::warn!(target: "lanes::runtime", "head file stale; recomputing the lattice hash");
+                let lattice = LatticeHash::from_scratch(&db.view())?;
+                if lattice.commitment() != last.commitment {
+                    return Err(ChainError::HeadMismatch { number: given.number });
+                }
+                (given, lattice)
+            }
+            _ => return Err(ChainError::HeadUnknown(dir)),
+        };
+        let chain = Self::assemble(dir, db, head, lattice);
+        chain.write_head()?;
+        Ok(chain)
+    }
+
+    fn assemble(dir: PathBuf, db: AccountsDb, head: BlockHeader, lattice: LatticeHash) -> Self {
+        let recent = VecDeque::from([head.hash()]);
+        Self { dir, db, head, lattice, recent, bank_config: BankConfig::default() }
+    }
+
+    /// Sets the configuration of the banks this chain makes.
+    pub fn with_bank_config(mut self, config: BankConfig) -> Self {
+        self.bank_config = config;
+        self
+    }
+
+    /// The head block's header.
+    pub fn head(&self) -> &BlockHeader {
+        &self.head
+    }
+
+    /// The lattice hash of the head state.
+    pub fn lattice(&self) -> &LatticeHash {
+        &self.lattice
+    }
+
+    /// The accounts database.
+    pub fn db(&self) -> &AccountsDb {
+        &self.db
+    }
+
+    /// A bank for the next block.
+    pub fn new_bank(&self, timestamp: u64, coinbase: Address) -> Bank {
+        let env = BlockEnv {
+            number: self.head.number + 1,
+            timestamp,
+            coinbase,
+            base_fee: self.head.base_fee,
+            gas_limit: self.head.gas_limit,
+            recent_hashes: self.recent.iter().copied().collect(),
+        };
+        Bank::new(
+            self.db.view(),
+            self.head.hash(),
+            self.lattice.clone(),
+            env,
+            self.bank_config.clone(),
+        )
+    }
+
+    /// Commits a sealed block made by a bank of this chain's head.
+    pub fn commit(&mut self, sealed: SealedBlock) -> Result<(), ChainError> {
+        let header = &sealed.block.header;
+        if header.number != self.head.number + 1 || header.parent_hash != self.head.hash() {
+            return Err(ChainError::NotNext { number: header.number, head: self.head.number });
+        }
+        self.db.commit(header.number, header.state_commitment, &sealed.changes)?;
+        self.head = sealed.block.header;
+        self.lattice = sealed.lattice;
+        self.recent.push_front(self.head.hash());
+        self.recent.truncate(RECENT_HASHES);
+        self.write_head()
+    }
+
+    /// Re-executes `block` on `threads` threads and commits it if everything
+    /// checks: each entry's sets are free of conflicts, no transaction leaves its
+    /// recorded set, and the header matches what execution produced. A rejected
+    /// block changes nothing.
+    pub fn replay_block<E: Executor>(
+        &mut self,
+        executor: &E,
+        block: &Block,
+        threads: usize,
+    ) -> Result<Vec<Receipt>, ChainError> {
+        let sealed = self.reexecute(executor, block, threads).inspect_err(|e| {
+            tracing::warn!(target: "lanes::runtime", %e, "block rejected");
+        })?;
+        let receipts = sealed.receipts.clone();
+        self.commit(sealed)?;
+        Ok(receipts)
+    }
+
+    /// Re-executes `block` against the head without committing.
+    pub fn reexecute<E: Executor>(
+        &self,
+        executor: &E,
+        block: &Block,
+        threads: usize,
+    ) -> Result<SealedBlock, Box<ReplayError>> {
+        let h = &block.header;
+        let fail = |entry, tx, kind| Box::new(ReplayError { block: h.number, entry, tx, kind });
+        if h.number != self.head.number + 1 || h.parent_hash != self.head.hash() {
+            return Err(fail(None, None, ReplayErrorKind::NotNext));
+        }
+        let mut bank = self.new_bank(h.timestamp, h.coinbase);
+        for (ei, entry) in block.entries.iter().enumerate() {
+            let mut txs = Vec::with_capacity(entry.txs.len());
+            for (ti, recorded) in entry.txs.iter().enumerate() {
+                let tx = executor
+                    .decode(&recorded.tx)
+                    .map_err(|e| fail(Some(ei), Some(ti), ReplayErrorKind::Undecodable(e.0)))?;
+                txs.push(tx);
+            }
+            let jobs: Vec<(&E::Tx, Access<'_>)> = if entry.exclusive {
+                if txs.len() != 1 || !entry.txs[0].access.is_empty() {
+                    return Err(fail(Some(ei), None, ReplayErrorKind::BadExclusiveEntry));
+                }
+                vec![(&txs[0], Access::Exclusive)]
+            } else {
+                let mut locks = AccountLocks::new();
+                for (ti, recorded) in entry.txs.iter().enumerate() {
+                    if recorded.access.is_empty() {
+                        return Err(fail(Some(ei), Some(ti), ReplayErrorKind::BadExclusiveEntry));
+                    }
+                    locks.try_lock(&recorded.access).map_err(|c| {
+                        fail(Some(ei), Some(ti), ReplayErrorKind::ConflictingEntry(c.key))
+                    })?;
+                }
+                txs.iter()
+                    .zip(&entry.txs)
+                    .map(|(tx, r)| (tx, Access::Declared(&r.access)))
+                    .collect()
+            };
+            let results = bank.run_parallel(executor, &jobs, threads);
+            for (ti, (result, (tx, _))) in results.into_iter().zip(&jobs).enumerate() {
+                match result {
+                    Ok(outcome) => {
+                        bank.record(tx.hash(), outcome);
+                    }
+                    Err(TxError::AccessViolation(key)) => {
+                        return Err(fail(Some(ei), Some(ti), ReplayErrorKind::LeftItsSet(key)));
+                    }
+                    Err(TxError::State(e)) => {
+                        return Err(fail(Some(ei), Some(ti), BankError::State(e).into()));
+                    }
+                    Err(e) => {
+                        return Err(fail(
+                            Some(ei),
+                            Some(ti),
+                            ReplayErrorKind::InvalidTx(e.to_string()),
+                        ));
+                    }
+                }
+            }
+            bank.push_entry(entry.clone());
+        }
+        let sealed = bank.seal().map_err(|e| fail(None, None, e.into()))?;
+        let got = &sealed.block.header;
+        let mismatch = |field: &'static str, claimed: String, actual: String| {
+            fail(
+                None,
+                None,
+                ReplayErrorKind::Mismatch { field, claimed: claimed.into(), actual: actual.into() },
+            )
+        };
+        let fields: [(&'static str, String, String); 6] = [
+            (
+                "transactions_root",
+                h.transactions_root.to_string(),
+                got.transactions_root.to_string(),
+            ),
+            ("receipts_root", h.receipts_root.to_string(), got.receipts_root.to_string()),
+            ("gas_used", h.gas_used.to_string(), got.gas_used.to_string()),
+            ("state_commitment", h.state_commitment.to_string(), got.state_commitment.to_string()),
+            ("base_fee", h.base_fee.to_string(), got.base_fee.to_string()),
+            ("gas_limit", h.gas_limit.to_string(), got.gas_limit.to_string()),
+        ];
+        for (field, claimed, actual) in fields {
+            if claimed != actual {
+                return Err(mismatch(field, claimed, actual));
+            }
+        }
+        debug_assert_eq!(got, h);
+        Ok(sealed)
+    }
+
+    fn write_head(&self) -> Result<(), ChainError> {
+        let path = self.dir.join(HEAD_FILE);
+        let tmp = self.dir.join("head.bin.tmp");
+        let mut bytes = HEAD_MAGIC.to_vec();
+        bytes.extend(borsh::to_vec(&self.head).expect("writing to a Vec cannot fail"));
+        bytes.extend(self.lattice.to_bytes());
+        let sum = blake3::hash(&bytes);
+        bytes.extend(sum.as_bytes());
+        let mut f = File::create(&tmp).map_err(io(&tmp))?;
+        f.write_all(&bytes).and_then(|()| f.sync_all()).map_err(io(&tmp))?;
+        fs::rename(&tmp, &path).map_err(io(&path))?;
+        File::open(&self.dir).and_then(|d| d.sync_all()).map_err(io(&self.dir))
+    }
+}
+
+/// Reads the head file; `None` if it is missing or damaged.
+fn read_head(path: &Path) -> Option<(BlockHeader, LatticeHash)> {
+    let bytes = fs::read(path).ok()?;
+    let (body, sum) = bytes.split_at_checked(bytes.len().checked_sub(32)?)?;
+    if blake3::hash(body).as_bytes() != sum {
+        return None;
+    }
+    let rest = body.strip_prefix(HEAD_MAGIC)?;
+    let (header_bytes, lanes) =
+        rest.split_at_checked(rest.len().checked_sub(LATTICE_LANES * 2)?)?;
+    let header = borsh::from_slice::<BlockHeader>(header_bytes).ok()?;
+    Some((header, LatticeHash::from_bytes(lanes)?))
+}

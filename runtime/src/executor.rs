@@ -1,0 +1,102 @@
+//! The seam to an execution engine: the [`Executor`] and [`Transaction`] traits.
+
+use alloy_primitives::{Address, B256, Bytes, U256};
+use borsh::{BorshDeserialize, BorshSerialize};
+
+use crate::access::AccessSet;
+use crate::key::StateKey;
+use crate::view::StateView;
+
+/// A transaction as the runtime sees it.
+pub trait Transaction: Send + Sync {
+    /// Its unique hash.
+    fn hash(&self) -> B256;
+    /// The state it declares, or `None` when it declares nothing (it then runs
+    /// in the exclusive lane).
+    fn access_set(&self) -> Option<&AccessSet>;
+    /// Its canonical encoding, as recorded in blocks.
+    fn encoded(&self) -> &[u8];
+}
+
+/// The block a transaction executes in.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BlockEnv {
+    /// Block number.
+    pub number: u64,
+    /// Unix timestamp, seconds.
+    pub timestamp: u64,
+    /// Receives the block's fees at seal.
+    pub coinbase: Address,
+    /// Base fee per gas.
+    pub base_fee: u64,
+    /// Gas limit of the block.
+    pub gas_limit: u64,
+    /// Hashes of recent blocks, newest first (`recent_hashes[0]` is the parent).
+    pub recent_hashes: Vec<B256>,
+}
+
+/// What an executed transaction leaves behind, besides its state changes.
+#[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Outcome {
+    /// Whether it succeeded (a failed transaction is still included and pays).
+    pub success: bool,
+    /// Gas (or any unit of work) used.
+    pub gas_used: u64,
+    /// Fee credited to the block's coinbase at seal.
+    pub fee: U256,
+    /// Executor-specific data: logs, return data, a contract address.
+    pub data: Bytes,
+}
+
+/// The receipt of a transaction in a block.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Receipt {
+    /// The transaction's hash.
+    pub tx_hash: B256,
+    /// Gas used by this and all earlier transactions of the block.
+    pub cumulative_gas_used: u64,
+    /// The executor's outcome.
+    pub outcome: Outcome,
+}
+
+/// Why a transaction did not produce an [`Outcome`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TxError {
+    /// It touched `key`, outside its access set. Nothing it did is kept; the
+    /// bank runs it again in the exclusive lane.
+    #[error("access violation: {0:?} is outside the declared set")]
+    AccessViolation(StateKey),
+    /// It cannot be included (bad nonce, cannot pay, malformed); it is left
+    /// out of the block.
+    #[error("invalid transaction: {0}")]
+    Invalid(String),
+    /// Committed state could not be read (a storage failure, not the
+    /// transaction's fault); the bank stops with an error.
+    #[error("state read failed: {0}")]
+    State(String),
+}
+
+/// A transaction could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("undecodable transaction: {0}")]
+pub struct DecodeError(pub String);
+
+/// An execution engine. Implementations are shared by worker threads.
+pub trait Executor: Send + Sync {
+    /// Its transaction type.
+    type Tx: Transaction;
+
+    /// Decodes a transaction from its [`Transaction::encoded`] bytes (replay).
+    fn decode(&self, bytes: &[u8]) -> Result<Self::Tx, DecodeError>;
+
+    /// Runs `tx` against `state`, which refuses keys outside the transaction's
+    /// set. Changes go through `state` and are kept only when this returns `Ok`
+    /// and the view saw no violation.
+    fn execute(
+        &self,
+        tx: &Self::Tx,
+        state: &mut StateView<'_>,
+        env: &BlockEnv,
+    ) -> Result<Outcome, TxError>;
+}

@@ -1,0 +1,174 @@
+//! A small native executor: balance transfers, and a transaction that reads
+//! and writes several storage slots. It shows how to plug an engine into the
+//! runtime, and the tests use it to check parallel against sequential runs.
+
+use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
+use borsh::{BorshDeserialize, BorshSerialize};
+
+use crate::access::AccessSet;
+use crate::executor::{BlockEnv, DecodeError, Executor, Outcome, Transaction, TxError};
+use crate::key::StateKey;
+use crate::view::StateView;
+
+/// Gas of a transfer.
+pub const TRANSFER_GAS: u64 = 21_000;
+/// Extra gas per slot touched.
+pub const SLOT_GAS: u64 = 5_000;
+
+/// What a native transaction does.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub enum NativeOp {
+    /// Moves `amount` from the sender to `to`.
+    Transfer {
+        /// Receiver.
+        to: Address,
+        /// Wei moved.
+        amount: U256,
+    },
+    /// Sums the `reads` slots and the current `writes` slots, then sets each
+    /// `writes[i]` to `sum + i + nonce + 1`: its result depends on every slot
+    /// it touches, so a wrong order or a missed conflict shows.
+    Touch {
+        /// Slots read.
+        reads: Vec<(Address, B256)>,
+        /// Slots read and written.
+        writes: Vec<(Address, B256)>,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+struct Body {
+    from: Address,
+    nonce: u64,
+    fee: U256,
+    op: NativeOp,
+    declared: Option<AccessSet>,
+}
+
+/// A signed-less native transaction: the sender is named, not recovered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NativeTx {
+    body: Body,
+    encoded: Vec<u8>,
+    hash: B256,
+}
+
+impl NativeTx {
+    fn from_body(body: Body) -> Self {
+        let encoded = borsh::to_vec(&body).expect("writing to a Vec cannot fail");
+        Self { hash: keccak256(&encoded), body, encoded }
+    }
+
+    /// A transfer, declaring exactly the two accounts it writes.
+    pub fn transfer(from: Address, nonce: u64, to: Address, amount: U256, fee: U256) -> Self {
+        let op = NativeOp::Transfer { to, amount };
+        let declared = AccessSet::unbounded([], [StateKey::Account(from), StateKey::Account(to)]);
+        Self::from_body(Body { from, nonce, fee, op, declared: Some(declared) })
+    }
+
+    /// A multi-slot transaction, declaring exactly what it touches.
+    pub fn touch(
+        from: Address,
+        nonce: u64,
+        reads: Vec<(Address, B256)>,
+        writes: Vec<(Address, B256)>,
+        fee: U256,
+    ) -> Self {
+        let slot = |(a, s): &(Address, B256)| StateKey::Storage(*a, *s);
+        let declared = AccessSet::unbounded(
+            reads.iter().map(slot),
+            writes.iter().map(slot).chain([StateKey::Account(from)]),
+        );
+        let op = NativeOp::Touch { reads, writes };
+        Self::from_body(Body { from, nonce, fee, op, declared: Some(declared) })
+    }
+
+    /// The same transaction declaring `declared` instead (`None`: nothing).
+    pub fn with_declared(self, declared: Option<AccessSet>) -> Self {
+        Self::from_body(Body { declared, ..self.body })
+    }
+
+    /// The sender.
+    pub fn from(&self) -> Address {
+        self.body.from
+    }
+
+    /// The operation.
+    pub fn op(&self) -> &NativeOp {
+        &self.body.op
+    }
+}
+
+impl Transaction for NativeTx {
+    fn hash(&self) -> B256 {
+        self.hash
+    }
+
+    fn access_set(&self) -> Option<&AccessSet> {
+        self.body.declared.as_ref()
+    }
+
+    fn encoded(&self) -> &[u8] {
+        &self.encoded
+    }
+}
+
+/// Executes [`NativeTx`]s.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NativeExecutor;
+
+impl Executor for NativeExecutor {
+    type Tx = NativeTx;
+
+    fn decode(&self, bytes: &[u8]) -> Result<NativeTx, DecodeError> {
+        let body = borsh::from_slice::<Body>(bytes).map_err(|e| DecodeError(e.to_string()))?;
+        Ok(NativeTx::from_body(body))
+    }
+
+    fn execute(
+        &self,
+        tx: &NativeTx,
+        state: &mut StateView<'_>,
+        _env: &BlockEnv,
+    ) -> Result<Outcome, TxError> {
+        let Body { from, nonce, fee, op, .. } = &tx.body;
+        let mut sender = state.account(from)?;
+        if sender.nonce != *nonce {
+            return Err(TxError::Invalid(format!("nonce {nonce}, account has {}", sender.nonce)));
+        }
+        let amount = match op {
+            NativeOp::Transfer { amount, .. } => *amount,
+            NativeOp::Touch { .. } => U256::ZERO,
+        };
+        let cost = amount.checked_add(*fee).filter(|c| *c <= sender.balance);
+        let Some(cost) = cost else {
+            return Err(TxError::Invalid(format!(
+                "balance {} cannot pay {amount} + {fee}",
+                sender.balance
+            )));
+        };
+        sender.nonce += 1;
+        sender.balance -= cost;
+        state.set_account(from, sender)?;
+        let gas_used = match op {
+            NativeOp::Transfer { to, amount } => {
+                let mut receiver = state.account(to)?;
+                receiver.balance = receiver.balance.saturating_add(*amount);
+                state.set_account(to, receiver)?;
+                TRANSFER_GAS
+            }
+            NativeOp::Touch { reads, writes } => {
+                let mut sum = U256::ZERO;
+                for (a, s) in reads.iter().chain(writes) {
+                    sum = sum.wrapping_add(state.storage(a, s)?);
+                }
+                for (i, (a, s)) in writes.iter().enumerate() {
+                    let value = sum.wrapping_add(U256::from(i as u64 + nonce + 1));
+                    state.set_storage(a, s, value)?;
+                }
+                TRANSFER_GAS + SLOT_GAS * (reads.len() + writes.len()) as u64
+            }
+        };
+        Ok(Outcome { success: true, gas_used, fee: *fee, data: Bytes::new() })
+    }
+}

@@ -1,0 +1,372 @@
+//! Whole-runtime tests with the native executor: parallel == sequential,
+//! replay, tampered blocks, the exclusive lane and the lattice hash.
+
+use alloy_primitives::{Address, B256, U256};
+use lanes_accounts_db::{AccountHeader, AccountsDbConfig, AccountsRead, Entry};
+use proptest::prelude::*;
+
+use crate::native::{NativeExecutor, NativeTx};
+use crate::view::Access;
+use crate::{
+    AccessSet, Bank, BankConfig, Block, Chain, ChainError, Genesis, LatticeHash, Receipt,
+    ReplayErrorKind, StateKey, Transaction,
+};
+
+const SENDERS: u8 = 6;
+
+fn sender(i: u8) -> Address {
+    Address::repeat_byte(0x10 + i)
+}
+
+fn genesis() -> Genesis {
+    let alloc = (0..SENDERS)
+        .map(|i| {
+            Entry::Account(
+                sender(i),
+                AccountHeader { balance: U256::from(1_000_000u64), ..Default::default() },
+            )
+        })
+        .chain([Entry::Storage(Address::repeat_byte(0xee), B256::ZERO, U256::from(7))])
+        .collect();
+    Genesis { alloc, timestamp: 0, gas_limit: 30_000_000, base_fee: 1, coinbase: Address::ZERO }
+}
+
+fn new_chain() -> (tempfile::TempDir, Chain) {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = Chain::create(dir.path(), AccountsDbConfig::default(), &genesis()).unwrap();
+    (dir, chain)
+}
+
+const COINBASE: Address = Address::repeat_byte(0xcb);
+
+/// Splits `txs` into entries without reordering: a transaction joins the
+/// current entry unless it conflicts with one there (or declares nothing).
+fn entries(txs: Vec<NativeTx>) -> Vec<Vec<NativeTx>> {
+    let mut out: Vec<Vec<NativeTx>> = vec![Vec::new()];
+    for tx in txs {
+        let current = out.last_mut().expect("one entry");
+        let fits = match tx.access_set() {
+            Some(set) => {
+                current.iter().all(|t| t.access_set().is_some_and(|s| !s.conflicts_with(set)))
+            }
+            None => current.is_empty(),
+        };
+        if fits {
+            current.push(tx);
+        } else {
+            out.push(vec![tx]);
+        }
+    }
+    out
+}
+
+/// Builds one block from `txs` on `threads` threads and commits it.
+fn build(chain: &mut Chain, txs: &[NativeTx], threads: usize) -> (Block, Vec<Receipt>) {
+    let mut bank = chain.new_bank(chain.head().number + 1, COINBASE);
+    for entry in entries(txs.to_vec()) {
+        let report = bank.execute_entry(&NativeExecutor, entry, threads).unwrap();
+        assert!(report.deferred.is_empty());
+    }
+    let sealed = bank.seal().unwrap();
+    let out = (sealed.block.clone(), sealed.receipts.clone());
+    chain.commit(sealed).unwrap();
+    out
+}
+
+/// The reference: every transaction of `block`, one at a time, in block order,
+/// with every key available.
+fn sequential(chain: &Chain, block: &Block) -> (B256, Vec<Receipt>) {
+    let mut bank: Bank = chain.new_bank(block.header.timestamp, block.header.coinbase);
+    for entry in &block.entries {
+        for recorded in &entry.txs {
+            let tx = crate::Executor::decode(&NativeExecutor, &recorded.tx).unwrap();
+            let outcome = bank.run_one(&NativeExecutor, &tx, Access::Exclusive).unwrap();
+            bank.record(tx.hash(), outcome);
+        }
+    }
+    let sealed = bank.seal().unwrap();
+    (sealed.block.header.state_commitment, sealed.receipts)
+}
+
+#[derive(Clone, Debug)]
+struct TxSpec {
+    sender: u8,
+    touch: bool,
+    to: u8,
+    reads: Vec<(u8, u8)>,
+    writes: Vec<(u8, u8)>,
+    /// 0: declared exactly, 1: declares one key less, 2: declares nothing.
+    declare: u8,
+}
+
+fn tx_spec(addresses: u8) -> impl Strategy<Value = TxSpec> {
+    let slot = (0..addresses, 0u8..3);
+    (
+        0..SENDERS,
+        any::<bool>(),
+        0..SENDERS + 2,
+        prop::collection::vec(slot.clone(), 0..3),
+        prop::collection::vec(slot, 1..3),
+        prop_oneof![8 => Just(0u8), 1 => Just(1u8), 1 => Just(2u8)],
+    )
+        .prop_map(|(sender, touch, to, reads, writes, declare)| TxSpec {
+            sender,
+            touch,
+            to,
+            reads,
+            writes,
+            declare,
+        })
+}
+
+/// Turns specs into transactions with correct nonces.
+fn make_txs(specs: &[TxSpec], nonces: &mut [u64; SENDERS as usize]) -> Vec<NativeTx> {
+    let slot = |(a, s): &(u8, u8)| (Address::repeat_byte(0xa0 + a), B256::with_last_byte(*s));
+    specs
+        .iter()
+        .map(|spec| {
+            let from = sender(spec.sender);
+            let nonce = &mut nonces[spec.sender as usize];
+            let tx = if spec.touch {
+                let reads = spec.reads.iter().map(slot).collect();
+                let writes = spec.writes.iter().map(slot).collect();
+                NativeTx::touch(from, *nonce, reads, writes, U256::from(3))
+            } else {
+                NativeTx::transfer(
+                    from,
+                    *nonce,
+                    sender(spec.to % SENDERS),
+                    U256::from(10),
+                    U256::from(2),
+                )
+            };
+            *nonce += 1;
+            match spec.declare {
+                1 => {
+                    let set = tx.access_set().expect("declared");
+                    let writes = set.writes().iter().skip(1).copied();
+                    tx.clone().with_declared(Some(AccessSet::unbounded(
+                        set.reads().iter().copied(),
+                        writes,
+                    )))
+                }
+                2 => tx.with_declared(None),
+                _ => tx,
+            }
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// From no conflicts (many addresses) to all-conflicting (one address):
+    /// blocks built on 1, 2 and 8 threads are identical, equal sequential
+    /// execution, and replay on 1 and 4 threads to the same commitment.
+    #[test]
+    fn test_parallel_equals_sequential_and_replays(
+        addresses in 1u8..12,
+        blocks in prop::collection::vec(prop::collection::vec(tx_spec(12), 1..40), 1..3),
+    ) {
+        let blocks: Vec<Vec<TxSpec>> = blocks
+            .into_iter()
+            .map(|b| b.into_iter().map(|mut s| {
+                s.reads.iter_mut().chain(s.writes.iter_mut()).for_each(|(a, _)| *a %= addresses);
+                s
+            }).collect())
+            .collect();
+        let mut built: Vec<(tempfile::TempDir, Chain)> = (0..3).map(|_| new_chain()).collect();
+        let mut replayed: Vec<(tempfile::TempDir, Chain)> = (0..2).map(|_| new_chain()).collect();
+        let mut nonces = [0u64; SENDERS as usize];
+        for specs in &blocks {
+            let txs = make_txs(specs, &mut nonces);
+            let (block, receipts) = build(&mut built[0].1, &txs, 1);
+            for (threads, (_, chain)) in [2usize, 8].into_iter().zip(&mut built[1..]) {
+                let (other, other_receipts) = build(chain, &txs, threads);
+                prop_assert_eq!(&other, &block, "{} threads", threads);
+                prop_assert_eq!(&other_receipts, &receipts);
+            }
+            // No entry holds two conflicting sets.
+            for entry in &block.entries {
+                for (i, a) in entry.txs.iter().enumerate() {
+                    for b in &entry.txs[i + 1..] {
+                        prop_assert!(!a.access.conflicts_with(&b.access));
+                    }
+                }
+            }
+            let (commitment, seq_receipts) = sequential(&replayed[0].1, &block);
+            prop_assert_eq!(commitment, block.header.state_commitment);
+            prop_assert_eq!(&seq_receipts, &receipts);
+            for (threads, (_, chain)) in [1usize, 4].into_iter().zip(&mut replayed) {
+                let got = chain.replay_block(&NativeExecutor, &block, threads).unwrap();
+                prop_assert_eq!(&got, &receipts);
+                prop_assert_eq!(chain.head(), &block.header);
+            }
+        }
+        let (_, chain) = &built[0];
+        prop_assert_eq!(&LatticeHash::from_scratch(&chain.db().view()).unwrap(), chain.lattice());
+    }
+}
+
+/// A block with two entries, the second conflicting with the first.
+fn two_entry_block() -> (tempfile::TempDir, Chain, Block) {
+    let (dir, mut chain) = new_chain();
+    let (a, b) = (sender(0), sender(1));
+    let txs = vec![
+        NativeTx::transfer(a, 0, b, U256::from(5), U256::from(1)),
+        NativeTx::transfer(sender(2), 0, sender(3), U256::from(5), U256::from(1)),
+        NativeTx::transfer(b, 0, a, U256::from(1), U256::from(1)),
+    ];
+    let (block, _) = build(&mut chain, &txs, 2);
+    assert_eq!(block.entries.len(), 2, "the third transfer conflicts with the first");
+    drop(chain);
+    let (fresh_dir, fresh) = new_chain();
+    drop(dir);
+    (fresh_dir, fresh, block)
+}
+
+fn rejected(chain: &mut Chain, block: &Block) -> ReplayErrorKind {
+    let before = (chain.head().clone(), chain.db().last_commit(), chain.lattice().clone());
+    let err = chain.replay_block(&NativeExecutor, block, 2).unwrap_err();
+    let after = (chain.head().clone(), chain.db().last_commit(), chain.lattice().clone());
+    assert_eq!(before, after, "a rejected block changes nothing");
+    match err {
+        ChainError::Rejected(e) => {
+            assert!(e.to_string().contains(&format!("block {}", block.header.number)), "{e}");
+            e.kind
+        }
+        other => panic!("expected a rejection, got {other}"),
+    }
+}
+
+#[test]
+fn test_tampered_blocks_are_rejected() {
+    let (_dir, mut chain, block) = two_entry_block();
+
+    let mut conflicting = block.clone();
+    let moved = conflicting.entries.remove(1).txs;
+    conflicting.entries[0].txs.extend(moved);
+    assert!(matches!(rejected(&mut chain, &conflicting), ReplayErrorKind::ConflictingEntry(_)));
+
+    let mut undeclared = block.clone();
+    let recorded = &mut undeclared.entries[1].txs[0];
+    let writes = recorded.access.writes()[..1].to_vec();
+    recorded.access = AccessSet::unbounded([], writes);
+    assert!(matches!(
+        rejected(&mut chain, &undeclared),
+        ReplayErrorKind::LeftItsSet(StateKey::Account(_))
+    ));
+
+    let mut wrong_commitment = block.clone();
+    wrong_commitment.header.state_commitment = B256::repeat_byte(1);
+    let kind = rejected(&mut chain, &wrong_commitment);
+    assert!(matches!(kind, ReplayErrorKind::Mismatch { field: "state_commitment", .. }), "{kind}");
+
+    let mut wrong_root = block.clone();
+    wrong_root.header.transactions_root = B256::repeat_byte(2);
+    let kind = rejected(&mut chain, &wrong_root);
+    assert!(matches!(kind, ReplayErrorKind::Mismatch { field: "transactions_root", .. }), "{kind}");
+
+    let mut wrong_parent = block.clone();
+    wrong_parent.header.parent_hash = B256::ZERO;
+    assert_eq!(rejected(&mut chain, &wrong_parent), ReplayErrorKind::NotNext);
+
+    // The untouched block still replays.
+    chain.replay_block(&NativeExecutor, &block, 2).unwrap();
+    assert_eq!(chain.head(), &block.header);
+}
+
+#[test]
+fn test_violators_and_undeclared_run_in_a_bounded_exclusive_lane() {
+    let (_dir, chain) = new_chain();
+    let config = BankConfig { max_exclusive_per_block: 2 };
+    let chain = chain.with_bank_config(config);
+    let mut bank = chain.new_bank(1, COINBASE);
+    let shared = (Address::repeat_byte(0xee), B256::ZERO);
+    // Declares the slot it writes but not its sender account: a violation.
+    let under = NativeTx::touch(sender(0), 0, vec![], vec![shared], U256::from(1));
+    let under = under
+        .with_declared(Some(AccessSet::unbounded([], [StateKey::Storage(shared.0, shared.1)])));
+    let txs = vec![
+        under,
+        NativeTx::transfer(sender(1), 0, sender(2), U256::from(1), U256::from(1))
+            .with_declared(None),
+        NativeTx::transfer(sender(3), 0, sender(4), U256::from(1), U256::from(1))
+            .with_declared(None),
+        NativeTx::transfer(sender(5), 0, COINBASE, U256::from(1), U256::from(1)),
+    ];
+    let report = bank.execute_entry(&NativeExecutor, txs, 2).unwrap();
+    assert_eq!(report.included.len(), 3);
+    assert_eq!(report.exclusive, 2);
+    assert_eq!(report.deferred.len(), 1, "the lane holds two per block");
+    let entries = bank.entries();
+    assert_eq!(entries.len(), 3, "the parallel entry, then one entry per exclusive tx");
+    assert!(!entries[0].exclusive && entries[1].exclusive && entries[2].exclusive);
+    // The violator's retry ran whole: sender nonce and the slot are set.
+    let sealed = bank.seal().unwrap();
+    let slot = sealed.changes.iter().find(|e| matches!(e, Entry::Storage(a, ..) if *a == shared.0));
+    assert_eq!(slot, Some(&Entry::Storage(shared.0, shared.1, U256::from(7 + 1))));
+    // Fees (1 each) reach the coinbase at seal, on top of the transfer to it.
+    let coinbase = sealed.changes.iter().find_map(|e| match e {
+        Entry::Account(a, h) if *a == COINBASE => Some(h.balance),
+        _ => None,
+    });
+    assert_eq!(coinbase, Some(U256::from(1 + 3)));
+}
+
+#[test]
+fn test_invalid_transactions_are_left_out() {
+    let (_dir, chain) = new_chain();
+    let mut bank = chain.new_bank(1, COINBASE);
+    let txs = vec![
+        NativeTx::transfer(sender(0), 5, sender(1), U256::from(1), U256::from(1)),
+        NativeTx::transfer(sender(2), 0, sender(3), U256::MAX, U256::from(1)),
+    ];
+    let report = bank.execute_entry(&NativeExecutor, txs, 2).unwrap();
+    assert!(report.included.is_empty());
+    assert_eq!(report.rejected.len(), 2);
+    let sealed = bank.seal().unwrap();
+    assert!(sealed.changes.is_empty() && sealed.block.entries.is_empty());
+}
+
+#[test]
+fn test_lattice_incremental_equals_scratch_across_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut chain = Chain::create(dir.path(), AccountsDbConfig::default(), &genesis()).unwrap();
+    let mut nonces = [0u64; SENDERS as usize];
+    for round in 0..4u8 {
+        let specs: Vec<TxSpec> = (0..20u8)
+            .map(|i| TxSpec {
+                sender: i % SENDERS,
+                touch: i % 3 != 0,
+                to: i,
+                reads: vec![(i % 4, round)],
+                writes: vec![((i + 1) % 4, i % 3)],
+                declare: 0,
+            })
+            .collect();
+        build(&mut chain, &make_txs(&specs, &mut nonces), 2);
+        assert_eq!(&LatticeHash::from_scratch(&chain.db().view()).unwrap(), chain.lattice());
+    }
+    let head = chain.head().clone();
+    let lattice = chain.lattice().clone();
+    drop(chain);
+    let chain = Chain::open(dir.path(), AccountsDbConfig::default(), None).unwrap();
+    assert_eq!((chain.head(), chain.lattice()), (&head, &lattice));
+    drop(chain);
+    // Without the head file the caller's header is checked and the lattice
+    // recomputed from the state.
+    std::fs::remove_file(dir.path().join("head.bin")).unwrap();
+    assert!(matches!(
+        Chain::open(dir.path(), AccountsDbConfig::default(), None),
+        Err(ChainError::HeadUnknown(_))
+    ));
+    let stale = crate::BlockHeader { state_commitment: B256::ZERO, ..head.clone() };
+    assert!(matches!(
+        Chain::open(dir.path(), AccountsDbConfig::default(), Some(stale)),
+        Err(ChainError::HeadMismatch { .. })
+    ));
+    let chain = Chain::open(dir.path(), AccountsDbConfig::default(), Some(head.clone())).unwrap();
+    assert_eq!((chain.head(), chain.lattice()), (&head, &lattice));
+    assert!(chain.db().get_account(&sender(0)).unwrap().unwrap().nonce > 0);
+}
