@@ -474,12 +474,13 @@ fn goal(met: bool, text: &str) -> String {
 fn row(name: &str, lanes: f64, redb: f64, goal_text: &str, goal_ratio: Option<f64>) {
     let ratio = redb / lanes;
     let verdict = goal_ratio.map(|g| goal(ratio >= g, goal_text)).unwrap_or_default();
-    println!(
+    let line = format!(
         "{name:<16}lanes {:>9}   redb {:>9}   redb/lanes = {:>8}   {verdict}",
         fmt_time(lanes),
         fmt_time(redb),
         fmt_ratio(ratio)
     );
+    println!("{}", line.trim_end());
 }
 
 // ---------------------------------------------------------------------------
@@ -709,6 +710,9 @@ fn main() {
          faster)",
         p.reps, p.summary_reads, p.summary_commits, p.reopens
     );
+    if !bench_mode {
+        println!("(test mode: a tiny store, run once to check the code; not a measurement)");
+    }
     println!("accounts_db vs redb ({} accounts, {} slots)", p.accounts, p.slots);
     row("point read", median(lanes_reads), median(redb_reads), ">= 3x", Some(3.0));
     let commit_name = format!("commit {}k", p.block_changes() as f64 / 1000.0);
