@@ -81,7 +81,8 @@ pub(crate) struct Inner {
     pub(crate) config: AccountsDbConfig,
     _lock: File,
     pub(crate) index: Index,
-    pub(crate) segments: RwLock<SegmentTable>,
+    /// The live segments (copy on write; the writer replaces it).
+    pub(crate) segments: RwLock<Arc<SegmentTable>>,
     current: RwLock<Arc<Version>>,
     /// Every version from the oldest one still referenced to the current one.
     versions: Mutex<VecDeque<Weak<Version>>>,
@@ -100,9 +101,9 @@ pub(crate) struct Version {
     /// The version published after this one. Old versions keep newer ones
     /// alive, so "no reference to version k" means "no view at k or older".
     next: OnceLock<Arc<Version>>,
-    /// Segments retired while this version was current, kept mapped for views
-    /// at this version or older.
-    retired: Mutex<Vec<Arc<Segment>>>,
+    /// The segments live when this version was published. Holding them keeps
+    /// segments that compaction deletes later mapped for views of this version.
+    segments: Arc<SegmentTable>,
 }
 
 impl Drop for Version {
@@ -187,8 +188,8 @@ pub(crate) fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     l.write().unwrap_or_else(|e| e.into_inner())
 }
 
-pub(crate) fn read_table(inner: &Inner) -> std::sync::RwLockReadGuard<'_, SegmentTable> {
-    read(&inner.segments)
+pub(crate) fn read_table(inner: &Inner) -> Arc<SegmentTable> {
+    read(&inner.segments).clone()
 }
 
 pub(crate) fn sync_dir(dir: &Path) -> Result<(), StorageError> {
@@ -213,11 +214,12 @@ impl AccountsDb {
         }
         let index = Index::new(config.index_shards);
         let rec = recovery::recover(&dir, &config, &index)?;
+        let table = Arc::new(rec.table);
         let version = Arc::new(Version {
             end: Loc::new(rec.active.id, rec.tail as u32, false).pos(),
             last: rec.last,
             next: OnceLock::new(),
-            retired: Mutex::new(Vec::new()),
+            segments: table.clone(),
         });
         let writer = Writer {
             active: rec.active,
@@ -239,7 +241,7 @@ impl AccountsDb {
                 config,
                 _lock: lock_file,
                 index,
-                segments: RwLock::new(rec.table),
+                segments: RwLock::new(table),
                 versions: Mutex::new(VecDeque::from([Arc::downgrade(&version)])),
                 current: RwLock::new(version),
                 writer: Mutex::new(writer),
@@ -352,7 +354,7 @@ impl AccountsDb {
     /// Sizes and counts.
     pub fn stats(&self) -> DbStats {
         let inner = &*self.inner;
-        let table = read(&inner.segments);
+        let table = read_table(inner);
         let live = table.iter().flatten();
         DbStats {
             indexed_keys: inner.index.len(),
@@ -379,35 +381,25 @@ impl Inner {
     /// The end position of the oldest version a view still holds.
     pub(crate) fn oldest_live_end(&self) -> u64 {
         let mut versions = lock(&self.versions);
-        while versions.len() > 1 && versions.front().is_some_and(|v| v.strong_count() == 0) {
+        while versions.front().is_some_and(|v| v.strong_count() == 0) {
             versions.pop_front();
         }
         versions.front().and_then(Weak::upgrade).map_or(u64::MAX, |v| v.end)
     }
 
-    /// Runs `f` on segment `id`, looking among retired segments that `version`
-    /// can still reach when the segment is no longer live.
-    fn with_segment<R>(
-        &self,
-        version: &Version,
-        id: u32,
-        f: impl FnOnce(&Segment) -> R,
-    ) -> Option<R> {
-        {
-            let table = read(&self.segments);
-            if let Some(Some(seg)) = table.get(id as usize) {
-                return Some(f(seg));
-            }
-        }
+    /// Runs `f` on segment `id`: from `version`'s own table (no lock), else
+    /// from the tables of later versions (a segment made, or made and deleted,
+    /// after `version`), else from the live table (one being written now).
+    fn with_segment<R>(&self, version: &Version, id: u32, f: impl FnOnce(&Segment) -> R) -> Option<R> {
         let mut v = Some(version);
         while let Some(ver) = v {
-            let found = lock(&ver.retired).iter().find(|s| s.id == id).cloned();
-            if let Some(seg) = found {
-                return Some(f(&seg));
+            if let Some(Some(seg)) = ver.segments.get(id as usize) {
+                return Some(f(seg));
             }
             v = ver.next.get().map(|n| &**n);
         }
-        None
+        let table = read(&self.segments).clone();
+        table.get(id as usize).and_then(Option::as_ref).map(|seg| f(seg))
     }
 
     /// Runs `f` on the data record at `loc`; `f`'s error is a reason the bytes
@@ -453,19 +445,61 @@ impl Inner {
         Ok((!loc.is_tombstone()).then_some(loc))
     }
 
+    /// Reads `key` as of `version`: one index probe and, in the common case,
+    /// one record read.
     fn get<T>(
         &self,
         version: &Version,
         key: &Key,
-        decode: impl FnOnce(&[u8]) -> Option<T>,
+        decode: impl Fn(&[u8]) -> Option<T>,
     ) -> Result<Option<T>, StorageError> {
-        let Some(head) = self.index.get(key, |l| self.holds(version, l, key)) else {
-            return Ok(None);
-        };
-        let Some(loc) = self.visible(version, head)? else { return Ok(None) };
-        self.read_record(version, loc, |r| {
-            decode(r.value()).map(Some).ok_or("stored value does not decode")
-        })
+        if let Some(head) = self.index.primary(key)
+            && let Some(found) = self.lookup(version, head, key, &decode)?
+        {
+            return Ok(found);
+        }
+        match self.index.overflow(key) {
+            Some(head) => Ok(self.lookup(version, head, key, &decode)?.flatten()),
+            None => Ok(None),
+        }
+    }
+
+    /// `None` if the record at `head` stores another key; else `key`'s value
+    /// as of `version`.
+    fn lookup<T>(
+        &self,
+        version: &Version,
+        head: Loc,
+        key: &Key,
+        decode: &impl Fn(&[u8]) -> Option<T>,
+    ) -> Result<Option<Option<T>>, StorageError> {
+        enum Step<T> {
+            Other,
+            Found(Option<T>),
+            Older(u64),
+        }
+        let step = self.read_record(version, head, |r| {
+            Ok(if !r.has_key(key) {
+                Step::Other
+            } else if head.pos() >= version.end {
+                Step::Older(r.prev())
+            } else if r.tombstone {
+                Step::Found(None)
+            } else {
+                Step::Found(Some(decode(r.value()).ok_or("stored value does not decode")?))
+            })
+        })?;
+        match step {
+            Step::Other => Ok(None),
+            Step::Found(value) => Ok(Some(value)),
+            Step::Older(NO_PREV) => Ok(Some(None)),
+            Step::Older(prev) => match self.visible(version, Loc::from_raw(prev))? {
+                None => Ok(Some(None)),
+                Some(loc) => self.read_record(version, loc, |r| {
+                    decode(r.value()).map(|v| Some(Some(v))).ok_or("stored value does not decode")
+                }),
+            },
+        }
     }
 
     /// Size on disk of the record at `loc` (0 if unreadable).
@@ -522,13 +556,13 @@ impl Inner {
             })?;
             File::open(&self.dir).and_then(|d| d.sync_all()).map_err(self.poison(&path))?;
             let seg = Arc::new(seg);
-            let mut table = write(&self.segments);
-            let id = seg.id as usize;
-            if table.len() <= id {
-                table.resize(id + 1, None);
-            }
-            table[id] = Some(seg.clone());
-            drop(table);
+            self.update_table(|table| {
+                let id = seg.id as usize;
+                if table.len() <= id {
+                    table.resize(id + 1, None);
+                }
+                table[id] = Some(seg.clone());
+            });
             w.active = seg;
             w.tail = SEGMENT_HEADER_LEN;
             w.next_id += 1;
@@ -562,51 +596,51 @@ impl Inner {
                 self.sub_live(&current, *loc);
             }
         }
+        if let Some(id) = retire {
+            self.update_table(|table| table[id as usize] = None);
+        }
         let version = Arc::new(Version {
             end: Loc::new(seg.id, w.tail as u32, false).pos(),
             last: w.last,
             next: OnceLock::new(),
-            retired: Mutex::new(Vec::new()),
+            segments: read(&self.segments).clone(),
         });
-        let previous = {
+        {
             let mut cur = write(&self.current);
             let previous = std::mem::replace(&mut *cur, version.clone());
             let _ = previous.next.set(version.clone());
-            previous
-        };
-        lock(&self.versions).push_back(Arc::downgrade(&version));
+        }
+        {
+            let mut versions = lock(&self.versions);
+            while versions.front().is_some_and(|v| v.strong_count() == 0) {
+                versions.pop_front();
+            }
+            versions.push_back(Arc::downgrade(&version));
+        }
         if let Some(id) = retire {
-            self.retire(&previous, id);
+            // Views of older versions keep the file mapped; unlinking it now is
+            // safe, the mapping outlives the name. A failed unlink leaves a dead
+            // segment that recovery replays harmlessly.
+            let path = segment_path(&self.dir, id);
+            match std::fs::remove_file(&path).map_err(io_err(&path)).and_then(|()| sync_dir(&self.dir)) {
+                Ok(()) => tracing::debug!(target: "lanes::accounts_db", path = %path.display(), "segment deleted"),
+                Err(e) => tracing::warn!(target: "lanes::accounts_db", %e, "could not delete a compacted segment"),
+            }
         }
         Ok(())
+    }
+
+    /// Replaces the live segment table with an edited copy.
+    fn update_table(&self, edit: impl FnOnce(&mut SegmentTable)) {
+        let mut table = write(&self.segments);
+        let mut copy = SegmentTable::clone(&table);
+        edit(&mut copy);
+        *table = Arc::new(copy);
     }
 
     fn sub_live(&self, version: &Version, loc: Loc) {
         let size = self.record_size(version, loc);
         self.with_segment(version, loc.segment(), |s| s.sub_live(size));
-    }
-
-    /// Takes segment `id` out of the table and deletes its file; views at
-    /// `version` or older keep it mapped until they are dropped.
-    pub(crate) fn retire(&self, version: &Version, id: u32) {
-        let Some(seg) = read(&self.segments).get(id as usize).cloned().flatten() else {
-            return;
-        };
-        let path = seg.path().to_owned();
-        // Reachable from old views before it leaves the table, never neither.
-        lock(&version.retired).push(seg);
-        write(&self.segments)[id as usize] = None;
-        // The file is unlinked while still mapped; the mapping stays valid. A
-        // failed unlink leaves a dead segment that recovery reads harmlessly.
-        match std::fs::remove_file(&path).map_err(io_err(&path)).and_then(|()| sync_dir(&self.dir))
-        {
-            Ok(()) => {
-                tracing::debug!(target: "lanes::accounts_db", path = %path.display(), "segment retired")
-            }
-            Err(e) => {
-                tracing::warn!(target: "lanes::accounts_db", %e, "could not delete a retired segment")
-            }
-        }
     }
 }
 
@@ -685,15 +719,18 @@ impl AccountsRead for AccountsDb {
     type Error = StorageError;
 
     fn get_account(&self, address: &Address) -> Result<Option<AccountHeader>, StorageError> {
-        self.view().get_account(address)
+        let inner = &*self.inner;
+        inner.get(&inner.version(), &Key::Account(*address), decode_account)
     }
 
     fn get_storage(&self, address: &Address, slot: &B256) -> Result<U256, StorageError> {
-        self.view().get_storage(address, slot)
+        let (inner, key) = (&*self.inner, Key::Storage(*address, *slot));
+        Ok(inner.get(&inner.version(), &key, decode_storage)?.unwrap_or_default())
     }
 
     fn get_code(&self, code_hash: &B256) -> Result<Option<Bytes>, StorageError> {
-        self.view().get_code(code_hash)
+        let inner = &*self.inner;
+        inner.get(&inner.version(), &Key::Code(*code_hash), decode_code)
     }
 }
 

@@ -106,13 +106,21 @@ impl Index {
     /// The location of `key`'s newest record. `holds(loc, key)` says whether the
     /// record at `loc` stores `key`.
     pub(crate) fn get(&self, key: &Key, holds: impl Fn(Loc) -> bool) -> Option<Loc> {
-        let hash = self.hasher.hash_one(key);
-        let found = read(self.shard(hash)).get(&hash).copied();
-        if let Some(loc) = found
-            && holds(loc)
-        {
-            return Some(loc);
+        match self.primary(key) {
+            Some(loc) if holds(loc) => Some(loc),
+            _ => self.overflow(key),
         }
+    }
+
+    /// The location in `key`'s hash slot: `key`'s newest record, or (after a
+    /// hash collision) another key's; the caller compares keys.
+    pub(crate) fn primary(&self, key: &Key) -> Option<Loc> {
+        let hash = self.hasher.hash_one(key);
+        read(self.shard(hash)).get(&hash).copied()
+    }
+
+    /// The location of `key` in the overflow map of colliding keys.
+    pub(crate) fn overflow(&self, key: &Key) -> Option<Loc> {
         if self.overflow_len.load(Ordering::Acquire) == 0 {
             return None;
         }

@@ -23,7 +23,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use memmap2::{MmapOptions, MmapRaw};
+use memmap2::{Advice, MmapOptions, MmapRaw};
 
 /// A fixed-length file, mapped read-only, appended to with positioned writes.
 #[derive(Debug)]
@@ -72,7 +72,7 @@ impl MappedFile {
             file.sync_all()?;
             len = min_len;
         }
-        let map = MmapOptions::new().len(to_usize(len)?).map_raw_read_only(&file)?;
+        let map = map(&file, len)?;
         Ok(Self { path: path.to_owned(), file, map, len, readable: AtomicU64::new(len) })
     }
 
@@ -135,6 +135,15 @@ impl MappedFile {
     pub(crate) fn sync(&self) -> io::Result<()> {
         self.file.sync_data()
     }
+}
+
+/// Maps `len` bytes of `file` read-only, page tables filled up front
+/// (`MAP_POPULATE`), so point reads take no page faults; asks for huge pages
+/// where the file system can back them (a hint, ignored elsewhere).
+fn map(file: &File, len: u64) -> io::Result<MmapRaw> {
+    let map = MmapOptions::new().len(to_usize(len)?).populate().map_raw_read_only(file)?;
+    let _ = map.advise(Advice::HugePage);
+    Ok(map)
 }
 
 fn to_usize(len: u64) -> io::Result<usize> {

@@ -121,10 +121,10 @@ impl Segment {
         let offset = u64::from(loc.offset());
         let corrupted =
             |reason| StorageError::Corrupted { file: self.path().to_owned(), offset, reason };
-        let head = self.file.read(offset, HEADER_LEN).ok_or(corrupted("index points past data"))?;
+        let head = self.file.read(offset, HEADER_LEN).ok_or_else(|| corrupted("index points past data"))?;
         let body_len = record::body_len(head.try_into().expect("16 bytes"));
         let size = record::padded_size(body_len);
-        let buf = self.file.read(offset, size).ok_or(corrupted("record runs past data"))?;
+        let buf = self.file.read(offset, size).ok_or_else(|| corrupted("record runs past data"))?;
         match record::parse(buf, false) {
             Frame::Record(r) if r.kind != record::Kind::Commit => Ok(r),
             Frame::Record(_) => Err(corrupted("index points at a commit record")),
