@@ -3,7 +3,7 @@
 /// Default size of a segment file: 64 MiB.
 pub const DEFAULT_SEGMENT_SIZE: u64 = 64 << 20;
 /// Default number of index shards.
-pub const DEFAULT_INDEX_SHARDS: usize = 64;
+pub const DEFAULT_INDEX_SHARDS: usize = 16;
 /// Default bound on one code value: 256 KiB (EIP-170 allows 24 KiB today).
 pub const DEFAULT_MAX_CODE_LEN: usize = 256 << 10;
 /// Default bound on the changes of one commit.

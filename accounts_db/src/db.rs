@@ -73,6 +73,9 @@ pub struct DbStats {
     pub written_bytes: u64,
     /// Bytes of records the index points at.
     pub live_bytes: u64,
+    /// Memory of the in-memory index (its tables live in their own
+    /// anonymous mappings, outside the heap).
+    pub index_bytes: usize,
 }
 
 #[derive(Debug)]
@@ -361,6 +364,7 @@ impl AccountsDb {
             segments: live.clone().count(),
             written_bytes: live.clone().map(|s| s.data_end()).sum(),
             live_bytes: live.map(|s| s.live()).sum(),
+            index_bytes: inner.index.memory_bytes(),
         }
     }
 
@@ -390,7 +394,12 @@ impl Inner {
     /// Runs `f` on segment `id`: from `version`'s own table (no lock), else
     /// from the tables of later versions (a segment made, or made and deleted,
     /// after `version`), else from the live table (one being written now).
-    fn with_segment<R>(&self, version: &Version, id: u32, f: impl FnOnce(&Segment) -> R) -> Option<R> {
+    fn with_segment<R>(
+        &self,
+        version: &Version,
+        id: u32,
+        f: impl FnOnce(&Segment) -> R,
+    ) -> Option<R> {
         let mut v = Some(version);
         while let Some(ver) = v {
             if let Some(Some(seg)) = ver.segments.get(id as usize) {
@@ -622,9 +631,16 @@ impl Inner {
             // safe, the mapping outlives the name. A failed unlink leaves a dead
             // segment that recovery replays harmlessly.
             let path = segment_path(&self.dir, id);
-            match std::fs::remove_file(&path).map_err(io_err(&path)).and_then(|()| sync_dir(&self.dir)) {
-                Ok(()) => tracing::debug!(target: "lanes::accounts_db", path = %path.display(), "segment deleted"),
-                Err(e) => tracing::warn!(target: "lanes::accounts_db", %e, "could not delete a compacted segment"),
+            match std::fs::remove_file(&path)
+                .map_err(io_err(&path))
+                .and_then(|()| sync_dir(&self.dir))
+            {
+                Ok(()) => {
+                    tracing::debug!(target: "lanes::accounts_db", path = %path.display(), "segment deleted")
+                }
+                Err(e) => {
+                    tracing::warn!(target: "lanes::accounts_db", %e, "could not delete a compacted segment")
+                }
             }
         }
         Ok(())

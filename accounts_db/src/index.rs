@@ -8,11 +8,11 @@
 //! key, so a collision costs speed, never a wrong answer.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::entry::Key;
+use crate::flat_map::FlatMap;
 
 /// Where a record lives: segment id in the high 32 bits, byte offset in the low
 /// 32. Offsets are multiples of 8, so bit 0 is free and marks a tombstone.
@@ -51,27 +51,7 @@ impl Loc {
     }
 }
 
-/// A hasher for keys that already are hashes.
-#[derive(Default, Clone, Copy)]
-struct IdentityHasher(u64);
-
-impl Hasher for IdentityHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
-type Shard = HashMap<u64, Loc, BuildHasherDefault<IdentityHasher>>;
+type Shard = FlatMap;
 
 /// The sharded index. Reads take one shard's read lock; the single writer
 /// takes one shard's write lock per update.
@@ -98,8 +78,8 @@ impl Index {
     }
 
     fn shard(&self, hash: u64) -> &RwLock<Shard> {
-        // hashbrown uses the low bits for the bucket and the top 7 for its tags;
-        // bits 32.. pick the shard so neither is skewed within a shard.
+        // The tables use the low bits for the slot; bits 32.. pick the shard,
+        // so a shard's keys still spread over all its slots.
         &self.shards[((hash >> 32) & self.shard_mask) as usize]
     }
 
@@ -116,7 +96,7 @@ impl Index {
     /// hash collision) another key's; the caller compares keys.
     pub(crate) fn primary(&self, key: &Key) -> Option<Loc> {
         let hash = self.hasher.hash_one(key);
-        read(self.shard(hash)).get(&hash).copied()
+        read(self.shard(hash)).get(hash).map(Loc::from_raw)
     }
 
     /// The location of `key` in the overflow map of colliding keys.
@@ -131,8 +111,8 @@ impl Index {
     pub(crate) fn insert(&self, key: &Key, loc: Loc, holds: impl Fn(Loc) -> bool) -> Option<Loc> {
         let hash = self.hasher.hash_one(key);
         let mut shard = write(self.shard(hash));
-        match shard.get_mut(&hash) {
-            Some(slot) if holds(*slot) => Some(std::mem::replace(slot, loc)),
+        match shard.get(hash).map(Loc::from_raw) {
+            Some(slot) if holds(slot) => shard.insert(hash, loc.raw()).map(Loc::from_raw),
             Some(_) => self.overflow_insert(key, loc),
             None => {
                 if self.overflow_len.load(Ordering::Acquire) > 0
@@ -140,7 +120,7 @@ impl Index {
                 {
                     return self.overflow_insert(key, loc);
                 }
-                shard.insert(hash, loc);
+                shard.insert(hash, loc.raw());
                 None
             }
         }
@@ -157,8 +137,8 @@ impl Index {
     pub(crate) fn remove_if(&self, key: &Key, expected: Loc) -> bool {
         let hash = self.hasher.hash_one(key);
         let mut shard = write(self.shard(hash));
-        if shard.get(&hash) == Some(&expected) {
-            shard.remove(&hash);
+        if shard.get(hash) == Some(expected.raw()) {
+            shard.remove(hash);
             return true;
         }
         drop(shard);
@@ -177,13 +157,21 @@ impl Index {
             + self.overflow_len.load(Ordering::Acquire)
     }
 
+    /// Memory the index takes: table slots, plus an estimate for the
+    /// overflow map (a hashbrown entry and its control byte at 7/8 load).
+    pub(crate) fn memory_bytes(&self) -> usize {
+        let tables: usize = self.shards.iter().map(|s| read(s).memory_bytes()).sum();
+        let entry = std::mem::size_of::<(Key, Loc)>() + 1;
+        tables + self.overflow_len.load(Ordering::Acquire) * entry * 8 / 7
+    }
+
     /// Every location in the index, one shard at a time (no lock is held while
     /// `f` runs).
     pub(crate) fn for_each_chunk(&self, mut f: impl FnMut(&[Loc])) {
         let mut buf = Vec::new();
         for shard in self.shards.iter() {
             buf.clear();
-            buf.extend(read(shard).values().copied());
+            buf.extend(read(shard).iter().map(|(_, loc)| Loc::from_raw(loc)));
             f(&buf);
         }
         buf.clear();
@@ -227,7 +215,7 @@ mod tests {
         assert_eq!(index.insert(&a, la, |_| false), None);
         // With a real collision `holds` is false for the slot's other key.
         let hash_b = index.hasher.hash_one(b);
-        write(index.shard(hash_b)).insert(hash_b, la);
+        write(index.shard(hash_b)).insert(hash_b, la.raw());
         assert_eq!(index.insert(&b, lb, |l| l == lb), None, "b goes to overflow");
         assert_eq!(index.get(&b, |l| l == lb), Some(lb));
         assert_eq!(index.get(&a, |l| l == la), Some(la));

@@ -53,6 +53,7 @@ mod config;
 mod db;
 mod entry;
 mod error;
+mod flat_map;
 mod index;
 #[allow(unsafe_code)]
 mod mmap;

@@ -121,7 +121,10 @@ impl Segment {
         let offset = u64::from(loc.offset());
         let corrupted =
             |reason| StorageError::Corrupted { file: self.path().to_owned(), offset, reason };
-        let head = self.file.read(offset, HEADER_LEN).ok_or_else(|| corrupted("index points past data"))?;
+        let head = self
+            .file
+            .read(offset, HEADER_LEN)
+            .ok_or_else(|| corrupted("index points past data"))?;
         let body_len = record::body_len(head.try_into().expect("16 bytes"));
         let size = record::padded_size(body_len);
         let buf = self.file.read(offset, size).ok_or_else(|| corrupted("record runs past data"))?;

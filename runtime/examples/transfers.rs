@@ -29,7 +29,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let coinbase = Address::repeat_byte(0xcb);
     let mut bank = producer.new_bank(1, coinbase);
     let report = bank.execute_entry(&NativeExecutor, txs, 2)?;
-    println!("included {} transactions, {} in the exclusive lane", report.included.len(), report.exclusive);
+    println!(
+        "included {} transactions, {} in the exclusive lane",
+        report.included.len(),
+        report.exclusive
+    );
     let sealed = bank.seal()?;
     let block = sealed.block.clone();
     producer.commit(sealed)?;
