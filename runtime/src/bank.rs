@@ -1,6 +1,6 @@
 //! The [`Bank`]: the state of the block being built, entry by entry.
 
-use std::sync::Mutex;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use alloy_primitives::{B256, U256, keccak256};
@@ -95,6 +95,37 @@ pub struct Bank {
     exclusive: usize,
 }
 
+/// `f(0..n)` on up to `threads` threads (the caller's among them), in order.
+pub(crate) fn parallel_map<R: Send + Sync>(
+    n: usize,
+    threads: usize,
+    f: impl Fn(usize) -> R + Sync,
+) -> Vec<R> {
+    let threads = threads.clamp(1, n.max(1));
+    if threads == 1 {
+        return (0..n).map(f).collect();
+    }
+    const CHUNK: usize = 16;
+    let next = AtomicUsize::new(0);
+    let slots: Vec<OnceLock<R>> = (0..n).map(|_| OnceLock::new()).collect();
+    let work = || loop {
+        let start = next.fetch_add(CHUNK, Ordering::Relaxed);
+        if start >= n {
+            break;
+        }
+        for (i, slot) in slots.iter().enumerate().skip(start).take(CHUNK) {
+            let _ = slot.set(f(i));
+        }
+    };
+    std::thread::scope(|s| {
+        for _ in 1..threads {
+            s.spawn(work);
+        }
+        work();
+    });
+    slots.into_iter().map(|slot| slot.into_inner().expect("every job ran")).collect()
+}
+
 /// Threads used to compute changes and the lattice hash at seal.
 fn seal_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get()).min(8)
@@ -173,12 +204,17 @@ impl Bank {
                 _ => lane.push(tx),
             }
         }
-        let jobs: Vec<(&E::Tx, Access<'_>)> = declared
-            .iter()
-            .map(|tx| (tx, Access::Declared(tx.access_set().expect("declared"))))
-            .collect();
-        let results = self.run_parallel(executor, &jobs, threads);
-        drop(jobs);
+        // Workers also copy each included transaction's record, so the serial
+        // tail after the parallel part stays short.
+        let results = parallel_map(declared.len(), threads, |i| {
+            let tx = &declared[i];
+            let set = tx.access_set().expect("declared");
+            let result = self.run_one(executor, tx, Access::Declared(set));
+            let record = result
+                .is_ok()
+                .then(|| EntryTx { tx: tx.encoded().to_vec().into(), access: set.clone() });
+            (result, record)
+        });
 
         let mut report = EntryReport {
             included: Vec::new(),
@@ -188,11 +224,10 @@ impl Bank {
         };
         let mut entry = BlockEntry::default();
         let mut retry = Vec::new();
-        for (tx, result) in declared.into_iter().zip(results) {
+        for (tx, (result, record)) in declared.into_iter().zip(results) {
             match result {
                 Ok(outcome) => {
-                    let access = tx.access_set().expect("declared").clone();
-                    entry.txs.push(EntryTx { tx: tx.encoded().to_vec().into(), access });
+                    entry.txs.push(record.expect("made for every success"));
                     report.included.push(self.record(tx.hash(), outcome));
                 }
                 Err(TxError::AccessViolation(_)) => retry.push(tx),
@@ -262,33 +297,7 @@ impl Bank {
         jobs: &[(&E::Tx, Access<'_>)],
         threads: usize,
     ) -> Vec<Result<Outcome, TxError>> {
-        let threads = threads.clamp(1, jobs.len().max(1));
-        if threads == 1 {
-            return jobs.iter().map(|(tx, access)| self.run_one(executor, tx, *access)).collect();
-        }
-        const CHUNK: usize = 8;
-        let next = AtomicUsize::new(0);
-        let done = Mutex::new(Vec::with_capacity(jobs.len()));
-        std::thread::scope(|s| {
-            for _ in 0..threads {
-                s.spawn(|| {
-                    let mut mine = Vec::new();
-                    loop {
-                        let start = next.fetch_add(CHUNK, Ordering::Relaxed);
-                        if start >= jobs.len() {
-                            break;
-                        }
-                        for (i, (tx, access)) in jobs.iter().enumerate().skip(start).take(CHUNK) {
-                            mine.push((i, self.run_one(executor, tx, *access)));
-                        }
-                    }
-                    done.lock().unwrap_or_else(|e| e.into_inner()).extend(mine);
-                });
-            }
-        });
-        let mut done = done.into_inner().unwrap_or_else(|e| e.into_inner());
-        done.sort_unstable_by_key(|(i, _)| *i);
-        done.into_iter().map(|(_, r)| r).collect()
+        parallel_map(jobs.len(), threads, |i| self.run_one(executor, jobs[i].0, jobs[i].1))
     }
 
     /// Pays the fees to the coinbase, computes the changes, the lattice hash
@@ -311,7 +320,7 @@ impl Bank {
                 state.account(&env.coinbase).map_err(|e| BankError::State(e.to_string()))?;
             coinbase.balance =
                 coinbase.balance.checked_add(fees).ok_or(BankError::BalanceOverflow)?;
-            let mut write = std::collections::HashMap::new();
+            let mut write = std::collections::HashMap::with_hasher(state.hasher.clone());
             write.insert(StateKey::Account(env.coinbase), Value::Account(coinbase));
             state.apply(write, Vec::new());
         }

@@ -41,7 +41,7 @@ impl Lock {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct AddressLocks {
     account: Lock,
     all_storage: Lock,
@@ -52,6 +52,16 @@ struct AddressLocks {
 }
 
 impl AddressLocks {
+    fn new(hasher: &ahash::RandomState) -> Self {
+        Self {
+            account: Lock::default(),
+            all_storage: Lock::default(),
+            slots: HashMap::with_hasher(hasher.clone()),
+            slot_readers: 0,
+            slot_writers: 0,
+        }
+    }
+
     fn is_empty(&self) -> bool {
         self.account.is_free() && self.all_storage.is_free() && self.slots.is_empty()
     }
@@ -61,6 +71,8 @@ impl AddressLocks {
 #[derive(Debug, Default)]
 pub struct AccountLocks {
     addresses: HashMap<Address, AddressLocks, ahash::RandomState>,
+    /// Seeds for the per-address slot maps, drawn once per table.
+    hasher: ahash::RandomState,
 }
 
 impl AccountLocks {
@@ -136,7 +148,8 @@ impl AccountLocks {
 
     fn apply(&mut self, key: &StateKey, write: bool, acquire: bool) {
         let address = key.address();
-        let l = self.addresses.entry(address).or_default();
+        let hasher = &self.hasher;
+        let l = self.addresses.entry(address).or_insert_with(|| AddressLocks::new(hasher));
         let change = |lock: &mut Lock| match (write, acquire) {
             (true, true) => lock.writer = true,
             (true, false) => lock.writer = false,

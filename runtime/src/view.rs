@@ -25,7 +25,7 @@ pub(crate) enum Value {
 #[derive(Debug)]
 pub(crate) struct BankState {
     pub(crate) parent: ReadView,
-    hasher: ahash::RandomState,
+    pub(crate) hasher: ahash::RandomState,
     pub(crate) shards: Box<[RwLock<HashMap<StateKey, Value, ahash::RandomState>>]>,
     pub(crate) code: RwLock<HashMap<B256, Bytes, ahash::RandomState>>,
 }
@@ -72,7 +72,11 @@ impl BankState {
     }
 
     /// Applies a finished transaction's writes.
-    pub(crate) fn apply(&self, writes: HashMap<StateKey, Value>, code: Vec<(B256, Bytes)>) {
+    pub(crate) fn apply(
+        &self,
+        writes: HashMap<StateKey, Value, ahash::RandomState>,
+        code: Vec<(B256, Bytes)>,
+    ) {
         for (key, value) in writes {
             self.shard(&key).write().unwrap_or_else(|e| e.into_inner()).insert(key, value);
         }
@@ -104,14 +108,15 @@ pub(crate) enum Access<'a> {
 pub struct StateView<'a> {
     state: &'a BankState,
     access: Access<'a>,
-    pub(crate) writes: HashMap<StateKey, Value>,
+    pub(crate) writes: HashMap<StateKey, Value, ahash::RandomState>,
     pub(crate) code: Vec<(B256, Bytes)>,
     violation: Option<StateKey>,
 }
 
 impl<'a> StateView<'a> {
     pub(crate) fn new(state: &'a BankState, access: Access<'a>) -> Self {
-        Self { state, access, writes: HashMap::new(), code: Vec::new(), violation: None }
+        let writes = HashMap::with_hasher(state.hasher.clone());
+        Self { state, access, writes, code: Vec::new(), violation: None }
     }
 
     fn check(&mut self, key: StateKey, write: bool) -> Result<(), TxError> {
