@@ -19,7 +19,7 @@ use std::sync::Arc;
 use crate::db::{AccountsDb, Batch, lock};
 use crate::error::{CommitError, StorageError};
 use crate::index::Loc;
-use crate::record::{CommitRecord, FLAG_MAINTENANCE, Frame, Kind};
+use crate::record::{CommitRecord, FLAG_MAINTENANCE, FLAG_NO_BLOCK, Frame, Kind};
 use crate::segment::{SEGMENT_HEADER_LEN, Segment};
 
 /// What one [`AccountsDb::compact`] call did.
@@ -92,10 +92,19 @@ impl AccountsDb {
                 block_number: last.map_or(0, |c| c.block_number),
                 commitment: last.map(|c| c.commitment).unwrap_or_default(),
                 records: 0,
-                flags: FLAG_MAINTENANCE,
+                flags: FLAG_MAINTENANCE | if last.is_none() { FLAG_NO_BLOCK } else { 0 },
                 digest: 0,
             };
             inner.write_batch(&mut w, batch, commit, None, &removals, Some(seg.id))?;
+            #[cfg(test)]
+            inner.index.for_each_chunk(|locs| {
+                let stale = locs.iter().find(|l| l.segment() == seg.id);
+                assert!(
+                    stale.is_none(),
+                    "index still points into compacted segment {}: {stale:?}",
+                    seg.id
+                );
+            });
         }
         if stats.segments > 0 {
             tracing::info!(target: "lanes::accounts_db", ?stats, "compacted");

@@ -400,15 +400,24 @@ impl Inner {
         id: u32,
         f: impl FnOnce(&Segment) -> R,
     ) -> Option<R> {
-        let mut v = Some(version);
-        while let Some(ver) = v {
+        let mut ver = version;
+        loop {
             if let Some(Some(seg)) = ver.segments.get(id as usize) {
                 return Some(f(seg));
             }
-            v = ver.next.get().map(|n| &**n);
+            if let Some(next) = ver.next.get() {
+                ver = next;
+                continue;
+            }
+            let table = read(&self.segments).clone();
+            if let Some(Some(seg)) = table.get(id as usize) {
+                return Some(f(seg));
+            }
+            // Not live either: it was made after `ver` was current and has been
+            // deleted since, so a later version (which holds it) now follows
+            // `ver`. Without one the segment never existed.
+            ver = ver.next.get()?;
         }
-        let table = read(&self.segments).clone();
-        table.get(id as usize).and_then(Option::as_ref).map(|seg| f(seg))
     }
 
     /// Runs `f` on the data record at `loc`; `f`'s error is a reason the bytes

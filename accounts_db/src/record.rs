@@ -32,6 +32,8 @@ pub(crate) const COMMIT_RECORD_LEN: usize = HEADER_LEN + COMMIT_BODY_LEN;
 pub(crate) const NO_PREV: u64 = u64::MAX;
 /// Commit flag: a compaction commit, which moves records and changes no state.
 pub(crate) const FLAG_MAINTENANCE: u32 = 1;
+/// Commit flag: no block has been committed yet (the block fields mean nothing).
+pub(crate) const FLAG_NO_BLOCK: u32 = 2;
 
 const TOMBSTONE: u8 = 0x80;
 

@@ -19,7 +19,7 @@ use crate::db::{new_digest, sync_dir};
 use crate::entry::{CommitInfo, Key};
 use crate::error::{OpenError, StorageError, io_err};
 use crate::index::{Index, Loc};
-use crate::record::{self, ALIGN, COMMIT_BODY_LEN, FLAG_MAINTENANCE, Frame, Kind};
+use crate::record::{self, ALIGN, COMMIT_BODY_LEN, FLAG_NO_BLOCK, Frame, Kind};
 use crate::segment::{
     SEGMENT_HEADER_LEN, Segment, SegmentTable, check_header, parse_segment_name, segment_path,
 };
@@ -107,7 +107,9 @@ pub(crate) fn recover(
                     }
                     digest = new_digest();
                     seq = c.seq;
-                    if c.flags & FLAG_MAINTENANCE == 0 {
+                    // Maintenance commits repeat the last block (compaction may
+                    // have deleted the segment of the block's own commit).
+                    if c.flags & FLAG_NO_BLOCK == 0 {
                         last = Some(CommitInfo {
                             block_number: c.block_number,
                             commitment: c.commitment,
