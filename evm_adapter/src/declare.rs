@@ -1,0 +1,51 @@
+//! What an EVM transaction declares (DESIGN.md §5).
+//!
+//! - sender: `Account` write;
+//! - `to`: `Account` read, write when value > 0;
+//! - each access-list address: `Account` read; each listed storage key:
+//!   `Storage` write (EIP-2930 cannot say read-only);
+//! - contract creation: the new address, `Account` write and `AllStorage` write;
+//! - precompiles and code (by hash) need no lock;
+//! - a call with an empty (or no) access list declares nothing: it runs in the
+//!   exclusive lane.
+
+use alloy_consensus::{Transaction as _, TxEnvelope};
+use alloy_primitives::{Address, TxKind};
+use lanes_runtime::{AccessSet, StateKey};
+
+/// Whether `address` is a precompile of the supported forks (0x01..=0x11).
+pub fn is_precompile(address: &Address) -> bool {
+    let bytes = address.as_slice();
+    bytes[..19].iter().all(|&b| b == 0) && (1..=0x11).contains(&bytes[19])
+}
+
+/// The set lanes locks for `tx` from `sender`, `None` when it declares nothing.
+pub fn declared_access(tx: &TxEnvelope, sender: Address) -> Option<AccessSet> {
+    let list = tx.access_list().map(|l| l.0.as_slice()).unwrap_or_default();
+    let mut reads = Vec::new();
+    let mut writes = vec![StateKey::Account(sender)];
+    match tx.kind() {
+        TxKind::Call(to) => {
+            if list.is_empty() {
+                return None;
+            }
+            if !tx.value().is_zero() {
+                writes.push(StateKey::Account(to));
+            } else if !is_precompile(&to) {
+                reads.push(StateKey::Account(to));
+            }
+        }
+        TxKind::Create => {
+            let created = sender.create(tx.nonce());
+            writes.extend([StateKey::Account(created), StateKey::AllStorage(created)]);
+        }
+    }
+    for item in list {
+        if !is_precompile(&item.address) {
+            reads.push(StateKey::Account(item.address));
+        }
+        writes.extend(item.storage_keys.iter().map(|slot| StateKey::Storage(item.address, *slot)));
+    }
+    // The decoder bounds the list, so the set is bounded too.
+    Some(AccessSet::unbounded(reads, writes))
+}
