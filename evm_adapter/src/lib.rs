@@ -14,9 +14,13 @@
 #![forbid(unsafe_code)]
 
 mod declare;
+mod executor;
 mod tx;
 
 pub use declare::{declared_access, is_precompile};
+pub use executor::{
+    DEFAULT_SPEC, EvmConfig, EvmExecutor, EvmReceiptData, SpecId, block_env, tx_env,
+};
 pub use tx::{DEFAULT_MAX_TX_BYTES, EvmTx, TxDecodeError, TxRules};
 
 #[cfg(test)]

@@ -165,6 +165,11 @@ impl EvmTx {
         &self.encoded
     }
 
+    /// The same transaction declaring nothing, so it runs in the exclusive lane.
+    pub fn undeclared(self) -> Self {
+        Self { access: None, ..self }
+    }
+
     /// The keys lanes locks for it; `None` runs it in the exclusive lane.
     pub fn access_set(&self) -> Option<&AccessSet> {
         self.access.as_ref()

@@ -271,7 +271,15 @@ impl Chain {
             base_fee: self.head.base_fee,
             gas_limit: self.head.gas_limit,
             recent_hashes: self.recent.iter().copied().collect(),
+            random: self.head.hash(),
         };
+        self.new_bank_with(env)
+    }
+
+    /// A bank on the head state with an environment of the caller's choosing
+    /// (tests that run foreign block contexts, such as Ethereum's state tests).
+    /// Its block can be committed only if `env.number` is the head's plus one.
+    pub fn new_bank_with(&self, env: BlockEnv) -> Bank {
         Bank::new(
             self.db.view(),
             self.head.hash(),

@@ -33,6 +33,9 @@ pub struct BlockEnv {
     pub gas_limit: u64,
     /// Hashes of recent blocks, newest first (`recent_hashes[0]` is the parent).
     pub recent_hashes: Vec<B256>,
+    /// A per-block random value for executors that offer one (the EVM's
+    /// PREVRANDAO). [`crate::Chain`] uses the parent block's hash.
+    pub random: B256,
 }
 
 /// What an executed transaction leaves behind, besides its state changes.

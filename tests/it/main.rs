@@ -2,3 +2,4 @@
 //! per scenario.
 
 mod accounts_db;
+mod ethtests;

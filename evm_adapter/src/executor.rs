@@ -1,0 +1,337 @@
+//! [`EvmExecutor`]: revm as a `lanes_runtime::Executor`.
+//!
+//! revm reads state through [`ViewDb`], a `revm::Database` over the runtime's
+//! lock-checked `StateView`, so the declaration is enforced on every path that
+//! loads state (SLOAD, CALL*, BALANCE, EXTCODE*, CREATE*, SELFDESTRUCT, and
+//! the sender and target loads). Writes revm returns go back through the view,
+//! which refuses a write to a key that is only read-locked. The priority fee is
+//! captured by a handler that overrides revm's beneficiary-reward step, so the
+//! coinbase account is never loaded; the runtime credits it at seal.
+
+use std::cell::Cell;
+use std::marker::PhantomData;
+
+use alloy_consensus::{Transaction as _, TxEnvelope};
+use alloy_eips::Typed2718;
+use alloy_primitives::{Address, B256, Bytes, KECCAK256_EMPTY, U256};
+use borsh::{BorshDeserialize, BorshSerialize};
+use lanes_accounts_db::AccountHeader;
+use lanes_runtime::{BlockEnv, DecodeError, Executor, Outcome, StateView, TxError};
+use revm::bytecode::Bytecode;
+use revm::context::result::{EVMError, ExecutionResult, HaltReason};
+use revm::context::{Block as _, Transaction as _};
+use revm::context::{BlockEnv as RevmBlockEnv, CfgEnv, Context, ContextSetters, ContextTr, TxEnv};
+use revm::context_interface::either::Either;
+use revm::database_interface::DBErrorMarker;
+use revm::handler::{
+    EvmTr, FrameTr, Handler, MainBuilder, MainContext, MainnetContext, MainnetEvm,
+};
+use revm::primitives::eip4844::{
+    BLOB_BASE_FEE_UPDATE_FRACTION_CANCUN, BLOB_BASE_FEE_UPDATE_FRACTION_PRAGUE,
+};
+use revm::state::{AccountInfo, EvmState};
+use revm::{Database, ExecuteEvm};
+
+pub use revm::primitives::hardfork::SpecId;
+
+use crate::tx::{EvmTx, TxRules};
+
+/// The EVM fork lanes runs by default: Prague. Its beacon-chain system calls
+/// (EIP-2935 history contract, EIP-7002/7251 request contracts) are not made;
+/// BLOCKHASH reads the runtime's recent-block ring instead.
+pub const DEFAULT_SPEC: SpecId = SpecId::PRAGUE;
+
+/// Chain settings of the EVM executor.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EvmConfig {
+    /// Chain id transactions must carry.
+    pub chain_id: u64,
+    /// EVM fork.
+    pub spec: SpecId,
+    /// Accept pre-EIP-155 legacy transactions (no chain id).
+    pub allow_unprotected: bool,
+}
+
+impl EvmConfig {
+    /// Chain `chain_id` at [`DEFAULT_SPEC`].
+    pub fn new(chain_id: u64) -> Self {
+        Self { chain_id, spec: DEFAULT_SPEC, allow_unprotected: false }
+    }
+
+    /// The transaction rules this config implies.
+    pub fn tx_rules(&self) -> TxRules {
+        TxRules { allow_unprotected: self.allow_unprotected, ..TxRules::new(self.chain_id) }
+    }
+}
+
+/// What an EVM transaction leaves in its receipt, beyond status and gas.
+#[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct EvmReceiptData {
+    /// Logs: emitter, topics, data.
+    pub logs: Vec<(Address, Vec<B256>, Bytes)>,
+    /// Return data, or the revert data of a failed call.
+    pub output: Bytes,
+    /// The address a creation made.
+    pub created: Option<Address>,
+}
+
+impl EvmReceiptData {
+    /// Decodes the `data` of a runtime `Outcome` made by [`EvmExecutor`].
+    pub fn from_outcome(outcome: &Outcome) -> Option<Self> {
+        borsh::from_slice(&outcome.data).ok()
+    }
+}
+
+/// revm as a lanes executor.
+#[derive(Clone, Debug)]
+pub struct EvmExecutor {
+    config: EvmConfig,
+    rules: TxRules,
+}
+
+impl EvmExecutor {
+    /// An executor for `config`.
+    pub fn new(config: EvmConfig) -> Self {
+        Self { rules: config.tx_rules(), config }
+    }
+
+    /// Its configuration.
+    pub fn config(&self) -> &EvmConfig {
+        &self.config
+    }
+}
+
+/// A `TxError` as revm's database error.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(transparent)]
+struct DbError(TxError);
+
+impl DBErrorMarker for DbError {}
+
+/// revm's view of state: the transaction's lock-checked `StateView`.
+struct ViewDb<'v, 's> {
+    view: &'v mut StateView<'s>,
+    env: &'v BlockEnv,
+}
+
+fn header_to_info(header: AccountHeader) -> Option<AccountInfo> {
+    if header.is_empty() {
+        return None;
+    }
+    let code_hash = if header.code_hash.is_zero() { KECCAK256_EMPTY } else { header.code_hash };
+    Some(AccountInfo {
+        balance: header.balance,
+        nonce: header.nonce,
+        code_hash,
+        code: None,
+        ..Default::default()
+    })
+}
+
+impl Database for ViewDb<'_, '_> {
+    type Error = DbError;
+
+    fn basic(&mut self, address: Address) -> Result<Option<AccountInfo>, DbError> {
+        Ok(header_to_info(self.view.account(&address).map_err(DbError)?))
+    }
+
+    fn code_by_hash(&mut self, code_hash: B256) -> Result<Bytecode, DbError> {
+        if code_hash == KECCAK256_EMPTY || code_hash.is_zero() {
+            return Ok(Bytecode::default());
+        }
+        let code = self.view.code(&code_hash).map_err(DbError)?;
+        Ok(code.map(Bytecode::new_raw).unwrap_or_default())
+    }
+
+    fn storage(&mut self, address: Address, index: U256) -> Result<U256, DbError> {
+        self.view.storage(&address, &B256::from(index)).map_err(DbError)
+    }
+
+    fn block_hash(&mut self, number: u64) -> Result<B256, DbError> {
+        // recent_hashes[0] is the parent, block env.number - 1.
+        let back = self.env.number.checked_sub(number).and_then(|d| d.checked_sub(1));
+        Ok(back.and_then(|i| self.env.recent_hashes.get(i as usize)).copied().unwrap_or_default())
+    }
+}
+
+type Evm<'v, 's> = MainnetEvm<MainnetContext<ViewDb<'v, 's>>>;
+
+/// The mainnet handler with the beneficiary reward captured instead of paid.
+struct FeeCapture<EVM> {
+    fee: Cell<U256>,
+    _evm: PhantomData<fn() -> EVM>,
+}
+
+impl<DB: Database> Handler for FeeCapture<MainnetEvm<MainnetContext<DB>>> {
+    type Evm = MainnetEvm<MainnetContext<DB>>;
+    type Error = EVMError<DB::Error>;
+    type HaltReason = HaltReason;
+
+    fn reward_beneficiary(
+        &self,
+        evm: &mut Self::Evm,
+        exec_result: &mut <<Self::Evm as EvmTr>::Frame as FrameTr>::FrameResult,
+    ) -> Result<(), Self::Error> {
+        // revm's post_execution::reward_beneficiary, minus loading the coinbase.
+        let ctx = evm.ctx_ref();
+        let basefee = u128::from(ctx.block().basefee());
+        let price = ctx.tx().effective_gas_price(basefee);
+        let tip = if ctx.cfg().spec().is_enabled_in(SpecId::LONDON) {
+            price.saturating_sub(basefee)
+        } else {
+            price
+        };
+        let gas = exec_result.gas();
+        let used = gas.used().saturating_sub(gas.reservoir());
+        self.fee.set(U256::from(tip) * U256::from(used));
+        Ok(())
+    }
+}
+
+/// The revm transaction environment of a signed transaction.
+pub fn tx_env(tx: &TxEnvelope, sender: Address) -> TxEnv {
+    TxEnv {
+        tx_type: tx.ty(),
+        caller: sender,
+        gas_limit: tx.gas_limit(),
+        gas_price: tx.max_fee_per_gas(),
+        kind: tx.kind(),
+        value: tx.value(),
+        data: tx.input().clone(),
+        nonce: tx.nonce(),
+        chain_id: tx.chain_id(),
+        access_list: tx.access_list().cloned().unwrap_or_default(),
+        gas_priority_fee: tx.max_priority_fee_per_gas(),
+        blob_hashes: tx.blob_versioned_hashes().map(<[B256]>::to_vec).unwrap_or_default(),
+        max_fee_per_blob_gas: tx.max_fee_per_blob_gas().unwrap_or_default(),
+        authorization_list: tx
+            .authorization_list()
+            .map(|l| l.iter().cloned().map(Either::Left).collect())
+            .unwrap_or_default(),
+    }
+}
+
+/// The revm block environment of a runtime block.
+pub fn block_env(env: &BlockEnv, spec: SpecId) -> RevmBlockEnv {
+    let mut block = RevmBlockEnv {
+        number: U256::from(env.number),
+        beneficiary: env.coinbase,
+        timestamp: U256::from(env.timestamp),
+        gas_limit: env.gas_limit,
+        basefee: env.base_fee,
+        difficulty: U256::ZERO,
+        prevrandao: Some(env.random),
+        ..Default::default()
+    };
+    let fraction = if spec.is_enabled_in(SpecId::PRAGUE) {
+        BLOB_BASE_FEE_UPDATE_FRACTION_PRAGUE
+    } else {
+        BLOB_BASE_FEE_UPDATE_FRACTION_CANCUN
+    };
+    block.set_blob_excess_gas_and_price(0, fraction);
+    block
+}
+
+impl EvmExecutor {
+    fn build<'v, 's>(&self, db: ViewDb<'v, 's>, env: &BlockEnv) -> Evm<'v, 's> {
+        let cfg = CfgEnv::new_with_spec(self.config.spec).with_chain_id(self.config.chain_id);
+        Context::mainnet()
+            .with_db(db)
+            .with_cfg(cfg)
+            .with_block(block_env(env, self.config.spec))
+            .build_mainnet()
+    }
+}
+
+impl Executor for EvmExecutor {
+    type Tx = EvmTx;
+
+    fn decode(&self, bytes: &[u8]) -> Result<EvmTx, DecodeError> {
+        EvmTx::decode(bytes, &self.rules).map_err(|e| DecodeError(e.to_string()))
+    }
+
+    fn execute(
+        &self,
+        tx: &EvmTx,
+        state: &mut StateView<'_>,
+        env: &BlockEnv,
+    ) -> Result<Outcome, TxError> {
+        let (result, diff, fee) = {
+            let mut evm = self.build(ViewDb { view: state, env }, env);
+            evm.ctx.set_tx(tx_env(tx.envelope(), tx.sender()));
+            let mut handler = FeeCapture { fee: Cell::new(U256::ZERO), _evm: PhantomData };
+            let result = handler.run(&mut evm);
+            let diff = evm.finalize();
+            (result, diff, handler.fee.get())
+        };
+        let result = match result {
+            Ok(result) => result,
+            Err(EVMError::Database(DbError(e))) => return Err(e),
+            Err(EVMError::Transaction(e)) => return Err(TxError::Invalid(e.to_string())),
+            Err(e) => return Err(TxError::Invalid(e.to_string())),
+        };
+        apply_diff(state, diff)?;
+        let (success, gas_used) = (result.is_success(), result.tx_gas_used());
+        let data = match result {
+            ExecutionResult::Success { logs, output, .. } => EvmReceiptData {
+                created: output.address().copied(),
+                output: output.into_data(),
+                logs: logs
+                    .into_iter()
+                    .map(|l| (l.address, l.data.topics().to_vec(), l.data.data))
+                    .collect(),
+            },
+            ExecutionResult::Revert { output, .. } => {
+                EvmReceiptData { output, ..Default::default() }
+            }
+            ExecutionResult::Halt { .. } => EvmReceiptData::default(),
+        };
+        let data = borsh::to_vec(&data).expect("writing to a Vec cannot fail").into();
+        Ok(Outcome { success, gas_used, fee, data })
+    }
+}
+
+/// Writes what revm changed through the view (which checks each write against
+/// the transaction's set). Accounts revm only loaded or touched without a
+/// change are not written, so a read lock is enough for them.
+fn apply_diff(view: &mut StateView<'_>, diff: EvmState) -> Result<(), TxError> {
+    for (address, account) in diff {
+        if !account.is_touched() {
+            continue;
+        }
+        if account.is_selfdestructed() {
+            view.set_account(&address, AccountHeader::default())?;
+            for (slot, value) in &account.storage {
+                if !value.original_value.is_zero() {
+                    view.set_storage(&address, &B256::from(*slot), U256::ZERO)?;
+                }
+            }
+            continue;
+        }
+        let new = if account.is_empty() {
+            AccountHeader::default() // EIP-161: a touched empty account is removed
+        } else {
+            AccountHeader {
+                nonce: account.info.nonce,
+                balance: account.info.balance,
+                code_hash: account.info.code_hash,
+            }
+        };
+        let old = view.account(&address)?;
+        if new != old && !(new.is_empty() && old.is_empty()) {
+            view.set_account(&address, new)?;
+        }
+        if account.is_created()
+            && let Some(code) = &account.info.code
+            && !code.is_empty()
+        {
+            view.put_code(account.info.code_hash, code.original_bytes());
+        }
+        for (slot, value) in &account.storage {
+            if value.is_changed() {
+                view.set_storage(&address, &B256::from(*slot), value.present_value)?;
+            }
+        }
+    }
+    Ok(())
+}
