@@ -3,3 +3,4 @@
 
 mod accounts_db;
 mod ethtests;
+mod evm_parallel;
