@@ -5,7 +5,10 @@
 //! - each access-list address: `Account` read; each listed storage key:
 //!   `Storage` write (EIP-2930 cannot say read-only);
 //! - contract creation: the new address, `Account` write and `AllStorage` write;
-//! - precompiles and code (by hash) need no lock;
+//! - code (by hash) needs no lock. Precompiles do get a read lock when listed:
+//!   revm loads a precompile's account (its balance) on every call to it, and a
+//!   shared lock costs nothing while keeping a concurrent value transfer to
+//!   the precompile from racing the read;
 //! - a call with an empty (or no) access list declares nothing: it runs in the
 //!   exclusive lane.
 
@@ -29,10 +32,10 @@ pub fn declared_access(tx: &TxEnvelope, sender: Address) -> Option<AccessSet> {
             if list.is_empty() {
                 return None;
             }
-            if !tx.value().is_zero() {
-                writes.push(StateKey::Account(to));
-            } else if !is_precompile(&to) {
+            if tx.value().is_zero() {
                 reads.push(StateKey::Account(to));
+            } else {
+                writes.push(StateKey::Account(to));
             }
         }
         TxKind::Create => {
@@ -41,9 +44,7 @@ pub fn declared_access(tx: &TxEnvelope, sender: Address) -> Option<AccessSet> {
         }
     }
     for item in list {
-        if !is_precompile(&item.address) {
-            reads.push(StateKey::Account(item.address));
-        }
+        reads.push(StateKey::Account(item.address));
         writes.extend(item.storage_keys.iter().map(|slot| StateKey::Storage(item.address, *slot)));
     }
     // The decoder bounds the list, so the set is bounded too.

@@ -104,14 +104,14 @@ impl EvmExecutor {
 /// A `TxError` as revm's database error.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(transparent)]
-struct DbError(TxError);
+pub(crate) struct DbError(pub(crate) TxError);
 
 impl DBErrorMarker for DbError {}
 
 /// revm's view of state: the transaction's lock-checked `StateView`.
-struct ViewDb<'v, 's> {
-    view: &'v mut StateView<'s>,
-    env: &'v BlockEnv,
+pub(crate) struct ViewDb<'v, 's> {
+    pub(crate) view: &'v mut StateView<'s>,
+    pub(crate) env: &'v BlockEnv,
 }
 
 fn header_to_info(header: AccountHeader) -> Option<AccountInfo> {
@@ -157,9 +157,9 @@ impl Database for ViewDb<'_, '_> {
 type Evm<'v, 's> = MainnetEvm<MainnetContext<ViewDb<'v, 's>>>;
 
 /// The mainnet handler with the beneficiary reward captured instead of paid.
-struct FeeCapture<EVM> {
-    fee: Cell<U256>,
-    _evm: PhantomData<fn() -> EVM>,
+pub(crate) struct FeeCapture<EVM> {
+    pub(crate) fee: Cell<U256>,
+    pub(crate) _evm: PhantomData<fn() -> EVM>,
 }
 
 impl<DB: Database> Handler for FeeCapture<MainnetEvm<MainnetContext<DB>>> {

@@ -15,12 +15,14 @@
 
 mod declare;
 mod executor;
+mod simulate;
 mod tx;
 
 pub use declare::{declared_access, is_precompile};
 pub use executor::{
     DEFAULT_SPEC, EvmConfig, EvmExecutor, EvmReceiptData, SpecId, block_env, tx_env,
 };
+pub use simulate::{CallRequest, SimError, Simulation};
 pub use tx::{DEFAULT_MAX_TX_BYTES, EvmTx, TxDecodeError, TxRules};
 
 #[cfg(test)]

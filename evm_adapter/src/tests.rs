@@ -97,15 +97,13 @@ fn test_declared_access_follows_the_rules() {
     writes.sort();
     assert_eq!(set.writes(), writes.as_slice());
 
-    // Value to `to` makes it a write; a precompile in the list takes no lock.
-    let list = AccessList(vec![AccessListItem {
-        address: Address::with_last_byte(1),
-        storage_keys: vec![],
-    }]);
+    // Value to `to` makes it a write; a listed precompile is read-locked.
+    let ecrecover = Address::with_last_byte(1);
+    let list = AccessList(vec![AccessListItem { address: ecrecover, storage_keys: vec![] }]);
     let to = Address::repeat_byte(7);
     let tx = decode(&eip1559(TxKind::Call(to), 5, list)).unwrap();
     let set = tx.access_set().unwrap();
-    assert!(set.reads().is_empty());
+    assert_eq!(set.reads(), &[StateKey::Account(ecrecover)]);
     assert!(set.allows_write(&StateKey::Account(to)) && set.allows_write(&StateKey::Account(DEV0)));
 
     // A call with an empty access list declares nothing: the exclusive lane.

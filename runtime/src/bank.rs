@@ -273,6 +273,14 @@ impl Bank {
         self.entries.push(entry);
     }
 
+    /// Runs `f` against this bank's state with every key readable and writable,
+    /// noting each key touched ([`StateView::touched`]); nothing `f` writes is
+    /// kept. For calls, gas estimates and access-list discovery.
+    pub fn simulate<R>(&self, f: impl FnOnce(&mut StateView<'_>, &BlockEnv) -> R) -> R {
+        let mut view = StateView::new(&self.state, Access::Record);
+        f(&mut view, &self.env)
+    }
+
     /// Runs one transaction; keeps its writes only on a clean finish.
     pub(crate) fn run_one<E: Executor>(
         &self,

@@ -97,6 +97,8 @@ pub(crate) enum Access<'a> {
     Declared(&'a AccessSet),
     /// Everything (the exclusive lane).
     Exclusive,
+    /// Everything, noting each key touched (simulation).
+    Record,
 }
 
 /// A transaction's view of state. Reads and writes outside its access set fail
@@ -111,17 +113,22 @@ pub struct StateView<'a> {
     pub(crate) writes: HashMap<StateKey, Value, ahash::RandomState>,
     pub(crate) code: Vec<(B256, Bytes)>,
     violation: Option<StateKey>,
+    touched: Vec<StateKey>,
 }
 
 impl<'a> StateView<'a> {
     pub(crate) fn new(state: &'a BankState, access: Access<'a>) -> Self {
         let writes = HashMap::with_hasher(state.hasher.clone());
-        Self { state, access, writes, code: Vec::new(), violation: None }
+        Self { state, access, writes, code: Vec::new(), violation: None, touched: Vec::new() }
     }
 
     fn check(&mut self, key: StateKey, write: bool) -> Result<(), TxError> {
         let allowed = match self.access {
             Access::Exclusive => true,
+            Access::Record => {
+                self.touched.push(key);
+                true
+            }
             Access::Declared(set) if write => set.allows_write(&key),
             Access::Declared(set) => set.allows_read(&key),
         };
@@ -185,6 +192,11 @@ impl<'a> StateView<'a> {
     /// Stores code under its hash (the caller computes the hash).
     pub fn put_code(&mut self, hash: B256, code: Bytes) {
         self.code.push((hash, code));
+    }
+
+    /// Keys read or written so far, in a simulation ([`crate::Bank::simulate`]).
+    pub fn touched(&self) -> &[StateKey] {
+        &self.touched
     }
 
     /// The first key this transaction touched outside its set, if any.

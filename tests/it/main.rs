@@ -4,3 +4,4 @@
 mod accounts_db;
 mod ethtests;
 mod evm_parallel;
+mod evm_token;

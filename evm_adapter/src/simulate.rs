@@ -1,0 +1,259 @@
+//! Simulation for the node: `eth_call`, `eth_estimateGas` and
+//! `eth_createAccessList`, run without locks against a bank's state (normally
+//! the latest committed block) and never kept.
+
+use std::cell::Cell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::marker::PhantomData;
+
+use alloy_eips::eip2930::{AccessList, AccessListItem};
+use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
+use lanes_runtime::{Bank, StateKey, TxError};
+use revm::ExecuteEvm;
+use revm::context::result::{EVMError, ExecutionResult};
+use revm::context::{CfgEnv, Context, ContextSetters, TxEnv};
+use revm::handler::{Handler, MainBuilder, MainContext};
+
+use crate::executor::{DbError, EvmExecutor, FeeCapture, ViewDb, block_env};
+
+/// The fields of an `eth_call` / `eth_estimateGas` / `eth_createAccessList`
+/// request.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CallRequest {
+    /// Sender (default: the zero address).
+    pub from: Option<Address>,
+    /// Callee; `None` creates a contract from `data`.
+    pub to: Option<Address>,
+    /// Wei sent.
+    pub value: U256,
+    /// Calldata, or init code for a creation.
+    pub data: Bytes,
+    /// Gas limit (default and cap: the block gas limit).
+    pub gas: Option<u64>,
+    /// Gas price, or max fee per gas (default 0: nothing is charged).
+    pub gas_price: Option<u128>,
+    /// Max priority fee per gas (makes it an EIP-1559 request).
+    pub max_priority_fee: Option<u128>,
+    /// Nonce (default: the sender's).
+    pub nonce: Option<u64>,
+    /// An EIP-2930 access list to apply.
+    pub access_list: AccessList,
+}
+
+/// The outcome of a simulated call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Simulation {
+    /// Whether it succeeded.
+    pub success: bool,
+    /// Gas used (after refunds).
+    pub gas_used: u64,
+    /// Return data, or revert data when it reverted.
+    pub output: Bytes,
+    /// Whether it ended in REVERT (rather than success or an exceptional halt).
+    pub reverted: bool,
+    /// Why it halted, for exceptional halts (out of gas, invalid opcode, ...).
+    pub halt: Option<String>,
+    /// Logs: emitter, topics, data.
+    pub logs: Vec<(Address, Vec<B256>, Bytes)>,
+    /// The address a creation made.
+    pub created: Option<Address>,
+    /// Every state key it touched.
+    pub touched: Vec<StateKey>,
+}
+
+/// A simulation could not run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SimError {
+    /// The request is not a valid transaction here (gas too low for the
+    /// intrinsic cost, value above the balance, ...).
+    #[error("invalid request: {0}")]
+    Invalid(String),
+    /// State could not be read.
+    #[error("state read failed: {0}")]
+    State(String),
+    /// Gas estimation: the call fails at the highest gas limit allowed.
+    #[error("execution fails at the gas cap")]
+    Failed(Box<Simulation>),
+}
+
+impl EvmExecutor {
+    /// Runs `request` against `bank`'s state; nothing is kept.
+    pub fn call(&self, bank: &Bank, request: &CallRequest) -> Result<Simulation, SimError> {
+        bank.simulate(|view, env| {
+            let from = request.from.unwrap_or_default();
+            let nonce = match request.nonce {
+                Some(n) => n,
+                None => view.account(&from).map_err(sim_err)?.nonce,
+            };
+            let tx = TxEnv {
+                tx_type: if request.max_priority_fee.is_some() { 2 } else { 0 },
+                caller: from,
+                gas_limit: request.gas.unwrap_or(env.gas_limit).min(env.gas_limit),
+                gas_price: request.gas_price.unwrap_or(0),
+                kind: request.to.map_or(TxKind::Create, TxKind::Call),
+                value: request.value,
+                data: request.data.clone(),
+                nonce,
+                chain_id: Some(self.config().chain_id),
+                access_list: request.access_list.clone(),
+                gas_priority_fee: request.max_priority_fee,
+                ..Default::default()
+            };
+            let spec = self.config().spec;
+            let mut cfg = CfgEnv::new_with_spec(spec).with_chain_id(self.config().chain_id);
+            // eth_call semantics: no nonce, balance or base-fee checks; any sender.
+            cfg.disable_nonce_check = true;
+            cfg.disable_balance_check = true;
+            cfg.disable_base_fee = true;
+            cfg.disable_eip3607 = true;
+            let result = {
+                let db = ViewDb { view: &mut *view, env };
+                let mut evm = Context::mainnet()
+                    .with_db(db)
+                    .with_cfg(cfg)
+                    .with_block(block_env(env, spec))
+                    .build_mainnet();
+                evm.ctx.set_tx(tx);
+                let mut handler = FeeCapture { fee: Cell::new(U256::ZERO), _evm: PhantomData };
+                let result = handler.run(&mut evm);
+                drop(evm.finalize());
+                result
+            };
+            let result = match result {
+                Ok(result) => result,
+                Err(EVMError::Database(DbError(e))) => return Err(sim_err(e)),
+                Err(e) => return Err(SimError::Invalid(e.to_string())),
+            };
+            let touched = view.touched().to_vec();
+            let gas_used = result.tx_gas_used();
+            Ok(match result {
+                ExecutionResult::Success { logs, output, .. } => Simulation {
+                    success: true,
+                    gas_used,
+                    created: output.address().copied(),
+                    output: output.into_data(),
+                    reverted: false,
+                    halt: None,
+                    logs: logs
+                        .into_iter()
+                        .map(|l| (l.address, l.data.topics().to_vec(), l.data.data))
+                        .collect(),
+                    touched,
+                },
+                ExecutionResult::Revert { output, .. } => Simulation {
+                    success: false,
+                    gas_used,
+                    output,
+                    reverted: true,
+                    halt: None,
+                    logs: Vec::new(),
+                    created: None,
+                    touched,
+                },
+                ExecutionResult::Halt { reason, .. } => Simulation {
+                    success: false,
+                    gas_used,
+                    output: Bytes::new(),
+                    reverted: false,
+                    halt: Some(format!("{reason:?}")),
+                    logs: Vec::new(),
+                    created: None,
+                    touched,
+                },
+            })
+        })
+    }
+
+    /// The smallest gas limit at which `request` succeeds (binary search up to
+    /// the request's gas or the block gas limit).
+    pub fn estimate_gas(&self, bank: &Bank, request: &CallRequest) -> Result<u64, SimError> {
+        let cap = request.gas.unwrap_or(bank.env().gas_limit).min(bank.env().gas_limit);
+        let at = |gas: u64| self.call(bank, &CallRequest { gas: Some(gas), ..request.clone() });
+        let first = at(cap)?;
+        if !first.success {
+            return Err(SimError::Failed(Box::new(first)));
+        }
+        let succeeds = |gas: u64| match at(gas) {
+            Ok(sim) => Ok(sim.success),
+            Err(SimError::Invalid(_)) => Ok(false), // below the intrinsic gas
+            Err(e) => Err(e),
+        };
+        // Gas used is a lower bound; it is usually also the answer.
+        if succeeds(first.gas_used)? {
+            return Ok(first.gas_used);
+        }
+        let (mut lo, mut hi) = (first.gas_used, cap);
+        while lo + 1 < hi {
+            let mid = lo + (hi - lo) / 2;
+            if succeeds(mid)? {
+                hi = mid;
+            } else {
+                lo = mid;
+            }
+        }
+        Ok(hi)
+    }
+
+    /// The EIP-2930 access list that declares what `request` touches (every
+    /// account and slot but the sender's), so it runs in a parallel entry, and
+    /// the gas it uses with that list. The callee is always listed, so a call
+    /// never has an empty list (which would mean "undeclared").
+    pub fn create_access_list(
+        &self,
+        bank: &Bank,
+        request: &CallRequest,
+    ) -> Result<(AccessList, Simulation), SimError> {
+        let from = request.from.unwrap_or_default();
+        let mut list = request.access_list.clone();
+        for _ in 0..4 {
+            let sim =
+                self.call(bank, &CallRequest { access_list: list.clone(), ..request.clone() })?;
+            let next = access_list(&sim.touched, from, request.to, &list);
+            if next == list {
+                return Ok((list, sim));
+            }
+            list = next;
+        }
+        let sim = self.call(bank, &CallRequest { access_list: list.clone(), ..request.clone() })?;
+        Ok((list, sim))
+    }
+}
+
+fn sim_err(e: TxError) -> SimError {
+    match e {
+        TxError::State(e) => SimError::State(e),
+        other => SimError::Invalid(other.to_string()),
+    }
+}
+
+/// `touched` (plus `previous`) as an access list, without `from`, with `to`.
+fn access_list(
+    touched: &[StateKey],
+    from: Address,
+    to: Option<Address>,
+    previous: &AccessList,
+) -> AccessList {
+    let mut map: BTreeMap<Address, BTreeSet<B256>> = BTreeMap::new();
+    for item in &previous.0 {
+        map.entry(item.address).or_default().extend(item.storage_keys.iter().copied());
+    }
+    if let Some(to) = to {
+        map.entry(to).or_default();
+    }
+    for key in touched {
+        match key {
+            StateKey::Account(a) if *a != from => drop(map.entry(*a).or_default()),
+            StateKey::Storage(a, s) => drop(map.entry(*a).or_default().insert(*s)),
+            _ => {}
+        }
+    }
+    AccessList(
+        map.into_iter()
+            .map(|(address, keys)| AccessListItem {
+                address,
+                storage_keys: keys.into_iter().collect(),
+            })
+            .collect(),
+    )
+}
