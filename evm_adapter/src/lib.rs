@@ -1,20 +1,32 @@
 //! lanes-evm-adapter: the EVM as one executor of the lanes runtime.
 //!
-//! Built so far: decoding and checking signed EIP-2718 transactions (legacy
-//! with EIP-155, EIP-2930, EIP-1559) with sender recovery by libsecp256k1, and
-//! the mapping of each transaction to the [`lanes_runtime::AccessSet`] lanes
-//! locks for it. Still to come (issue 4): revm as a `runtime::Executor` over
-//! the lock-checked state view, receipts, simulation helpers and the Ethereum
-//! state-test conformance run.
+//! - [`EvmTx::decode`]: signed EIP-2718 transactions (legacy with EIP-155,
+//!   EIP-2930, EIP-1559), checked (size, type, chain id, access-list size,
+//!   EIP-2 `s`), sender recovered with libsecp256k1, and mapped to the
+//!   [`lanes_runtime::AccessSet`] lanes locks for it (DESIGN.md §5).
+//! - [`EvmExecutor`]: revm 43 as a `lanes_runtime::Executor`. revm reads state
+//!   through the transaction's lock-checked `StateView`, so the declaration is
+//!   enforced on every opcode path; the writes revm returns go back through the
+//!   view and are checked against the write set; the priority fee is captured
+//!   (revm's beneficiary-reward step is overridden) and paid at seal.
+//! - [`EvmReceipt`]: status, gas, cumulative gas, logs, bloom, contract
+//!   address, effective gas price, output.
+//! - Simulation for the node: [`EvmExecutor::call`], [`EvmExecutor::estimate_gas`],
+//!   [`EvmExecutor::create_access_list`] (which returns exactly the keys lanes
+//!   will lock, in EIP-2930 form).
 //!
 //! ```text
-//!  raw bytes --EvmTx::decode--> checks (size, type, chain id, access list, EIP-2 s)
-//!                               -> sender (secp256k1 recover) -> declared AccessSet
+//!  raw bytes --EvmTx::decode--> checks -> sender (secp256k1) -> declared AccessSet
+//!      Bank::execute_entry --> EvmExecutor::execute --> revm (FeeCapture handler)
+//!                                    |                     | Database = ViewDb
+//!                                    v                     v
+//!                              apply diff via StateView (write set checked)
 //! ```
 #![forbid(unsafe_code)]
 
 mod declare;
 mod executor;
+mod receipt;
 mod simulate;
 mod tx;
 
@@ -22,6 +34,7 @@ pub use declare::{declared_access, is_precompile};
 pub use executor::{
     DEFAULT_SPEC, EvmConfig, EvmExecutor, EvmReceiptData, SpecId, block_env, tx_env,
 };
+pub use receipt::EvmReceipt;
 pub use simulate::{CallRequest, SimError, Simulation};
 pub use tx::{DEFAULT_MAX_TX_BYTES, EvmTx, TxDecodeError, TxRules};
 

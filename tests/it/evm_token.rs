@@ -6,12 +6,13 @@ use std::collections::BTreeSet;
 use alloy_eips::eip2930::{AccessList, AccessListItem};
 use alloy_primitives::{Address, B256, Bytes, TxKind, U256, keccak256};
 use alloy_signer_local::PrivateKeySigner;
-use lanes_evm_adapter::CallRequest;
+use lanes_evm_adapter::{CallRequest, EvmReceipt};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::evm_parallel::{
-    COINBASE, World, assert_same_state, build, executor, key, lanes_receipts, reference, signed,
+    BASE_FEE, COINBASE, World, assert_same_state, build, executor, key, lanes_receipts, reference,
+    signed,
 };
 
 const TOKEN: Address = Address::repeat_byte(0x70);
@@ -233,4 +234,18 @@ fn test_call_estimate_and_access_list_on_the_token() {
     assert_eq!(block.entries.len(), 1, "both in one entry");
     assert_eq!(block.entries[0].txs.len(), 2);
     assert!(receipts.iter().all(|r| r.outcome.success));
+
+    // The Ethereum-shaped receipt: one Transfer log, bloom, effective price.
+    let tx = lanes_runtime::Executor::decode(&exec, &raw[0]).unwrap();
+    let receipt = EvmReceipt::new(&receipts[0], &tx, BASE_FEE).unwrap();
+    assert!(receipt.status && receipt.contract_address.is_none());
+    assert_eq!(receipt.cumulative_gas_used, receipt.gas_used);
+    assert_eq!(receipt.logs.len(), 1);
+    assert_eq!(receipt.logs[0].address, TOKEN);
+    assert_eq!(receipt.logs[0].topics()[0], keccak256("Transfer(address,address,uint256)"));
+    assert!(receipt.logs_bloom.contains_input(alloy_primitives::BloomInput::Raw(TOKEN.as_slice())));
+    assert!(
+        !receipt.logs_bloom.contains_input(alloy_primitives::BloomInput::Raw(COINBASE.as_slice()))
+    );
+    assert_eq!(receipt.effective_gas_price, u128::from(BASE_FEE) + 1_000_000_000);
 }

@@ -1,0 +1,268 @@
+//! EVM execution: lanes on one thread against sequential revm over an
+//! in-memory database (the baseline), on the same pre-signed transactions with
+//! senders recovered beforehand.
+//!
+//! - `transfers`: 10k plain ETH transfers, distinct senders and receivers.
+//! - `erc20`: 10k transfers of the compiled ERC-20 (contracts/Token.sol)
+//!   between distinct holders.
+//!
+//! lanes: `Bank::execute_entry` of the whole entry on 1 thread (state read
+//! from the on-disk accounts_db, every key checked against the declared set,
+//! writes into the bank's cache). Baseline: revm 43 `transact_commit` of each
+//! transaction in order over a `CacheDB<EmptyDB>` holding the same state. The
+//! summary prints medians of interleaved rounds and the lanes/revm ratio per
+//! workload (goal: <= 1.15), plus lanes on 2 threads for the record.
+//!
+//! Run: `cargo bench --bench execution` (`LANES_BENCH_TXS=2000` for a quick run).
+#![allow(missing_docs)]
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
+use alloy_eips::eip2718::Encodable2718;
+use alloy_eips::eip2930::{AccessList, AccessListItem};
+use alloy_primitives::{Address, B256, Bytes, TxKind, U256, keccak256};
+use alloy_signer::SignerSync;
+use alloy_signer_local::PrivateKeySigner;
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use lanes_accounts_db::{AccountHeader, AccountsDbConfig, Entry};
+use lanes_evm_adapter::{EvmConfig, EvmExecutor, EvmTx, SpecId, block_env, tx_env};
+use lanes_runtime::{BlockEnv, Chain, Executor, Genesis};
+use revm::bytecode::Bytecode;
+use revm::context::{CfgEnv, Context, TxEnv};
+use revm::database::{CacheDB, EmptyDB};
+use revm::handler::{MainBuilder, MainContext};
+use revm::state::AccountInfo;
+use revm::{ExecuteCommitEvm, ExecuteEvm};
+
+const CHAIN_ID: u64 = 31337;
+const BASE_FEE: u64 = 1_000_000_000;
+const TOKEN: Address = Address::repeat_byte(0x70);
+
+fn txs_count() -> usize {
+    std::env::var("LANES_BENCH_TXS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000)
+}
+
+fn balance_slot(holder: Address) -> B256 {
+    let mut buf = [0u8; 64];
+    buf[12..32].copy_from_slice(holder.as_slice());
+    keccak256(buf)
+}
+
+fn token_code() -> Bytes {
+    let artifact: serde_json::Value =
+        serde_json::from_str(include_str!("../contracts/artifacts/Token.json")).expect("artifact");
+    artifact["deployedBytecode"].as_str().expect("hex").parse().expect("bytecode")
+}
+
+struct Workload {
+    name: &'static str,
+    alloc: Vec<Entry>,
+    raw: Vec<Bytes>,
+}
+
+fn sign(
+    signer: &PrivateKeySigner,
+    to: Address,
+    value: U256,
+    input: Bytes,
+    list: AccessList,
+) -> Bytes {
+    let tx = TxEip1559 {
+        chain_id: CHAIN_ID,
+        nonce: 0,
+        gas_limit: 100_000,
+        max_fee_per_gas: 2 * u128::from(BASE_FEE),
+        max_priority_fee_per_gas: 1,
+        to: TxKind::Call(to),
+        value,
+        access_list: list,
+        input,
+    };
+    let sig = signer.sign_hash_sync(&tx.signature_hash()).expect("sign");
+    TxEnvelope::from(tx.into_signed(sig)).encoded_2718().into()
+}
+
+fn workloads(n: usize) -> Vec<Workload> {
+    let keys: Vec<PrivateKeySigner> = (0..n)
+        .map(|i| PrivateKeySigner::from_bytes(&keccak256(format!("bench {i}"))).expect("key"))
+        .collect();
+    let funded = AccountHeader { balance: U256::from(10u128.pow(20)), ..Default::default() };
+    let receiver = |i: usize| Address::from_word(keccak256(format!("receiver {i}")));
+
+    let mut alloc: Vec<Entry> = keys.iter().map(|k| Entry::Account(k.address(), funded)).collect();
+    let raw = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| {
+            let to = receiver(i);
+            let list = AccessList(vec![AccessListItem { address: to, storage_keys: vec![] }]);
+            sign(k, to, U256::from(1000), Bytes::new(), list)
+        })
+        .collect();
+    let transfers = Workload { name: "transfers", alloc: alloc.clone(), raw };
+
+    let code = token_code();
+    let hash = keccak256(&code);
+    alloc.push(Entry::Account(
+        TOKEN,
+        AccountHeader { nonce: 1, balance: U256::ZERO, code_hash: hash },
+    ));
+    alloc.push(Entry::Code(hash, code));
+    for k in &keys {
+        alloc.push(Entry::Storage(TOKEN, balance_slot(k.address()), U256::from(1_000_000)));
+    }
+    let raw = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| {
+            let to = receiver(i);
+            let mut data = vec![0xa9, 0x05, 0x9c, 0xbb];
+            data.extend_from_slice(B256::left_padding_from(to.as_slice()).as_slice());
+            data.extend_from_slice(&U256::from(5).to_be_bytes::<32>());
+            let slots = vec![balance_slot(k.address()), balance_slot(to)];
+            let list = AccessList(vec![AccessListItem { address: TOKEN, storage_keys: slots }]);
+            sign(k, TOKEN, U256::ZERO, data.into(), list)
+        })
+        .collect();
+    vec![transfers, Workload { name: "erc20", alloc, raw }]
+}
+
+struct Prepared {
+    _dir: tempfile::TempDir,
+    chain: Chain,
+    txs: Vec<EvmTx>,
+    tx_envs: Vec<TxEnv>,
+    db: CacheDB<EmptyDB>,
+}
+
+fn prepare(w: &Workload, exec: &EvmExecutor) -> Prepared {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let genesis = Genesis {
+        alloc: w.alloc.clone(),
+        gas_limit: u64::MAX / 2,
+        base_fee: BASE_FEE,
+        ..Default::default()
+    };
+    let chain = Chain::create(dir.path(), AccountsDbConfig::default(), &genesis).expect("genesis");
+    // Senders recovered here, outside every timing.
+    let txs: Vec<EvmTx> = w.raw.iter().map(|r| exec.decode(r).expect("decode")).collect();
+    let tx_envs = txs.iter().map(|t| tx_env(t.envelope(), t.sender())).collect();
+    let mut db = CacheDB::new(EmptyDB::default());
+    let code: Vec<(B256, Bytes)> = w
+        .alloc
+        .iter()
+        .filter_map(|e| if let Entry::Code(h, c) = e { Some((*h, c.clone())) } else { None })
+        .collect();
+    for e in &w.alloc {
+        match e {
+            Entry::Account(a, h) => {
+                let code = code
+                    .iter()
+                    .find(|(hash, _)| *hash == h.code_hash)
+                    .map(|(_, c)| Bytecode::new_raw(c.clone()));
+                let info = AccountInfo {
+                    balance: h.balance,
+                    nonce: h.nonce,
+                    code_hash: h.code_hash,
+                    code,
+                    ..Default::default()
+                };
+                db.insert_account_info(*a, info);
+            }
+            Entry::Storage(a, s, v) => {
+                db.insert_account_storage(*a, U256::from_be_bytes(s.0), *v).expect("slot")
+            }
+            Entry::Code(..) => {}
+        }
+    }
+    Prepared { _dir: dir, chain, txs, tx_envs, db }
+}
+
+fn lanes_run(p: &Prepared, exec: &EvmExecutor, threads: usize) -> Duration {
+    let mut bank = p.chain.new_bank(1, Address::repeat_byte(0xcb));
+    let txs = p.txs.clone();
+    let start = Instant::now();
+    let report = bank.execute_entry(exec, txs, threads).expect("entry");
+    let elapsed = start.elapsed();
+    assert_eq!(report.included.len(), p.txs.len(), "{:?}", report.rejected.first());
+    assert_eq!(report.exclusive, 0);
+    elapsed
+}
+
+fn revm_run(p: &Prepared) -> Duration {
+    let env = BlockEnv {
+        number: 1,
+        timestamp: 1,
+        coinbase: Address::repeat_byte(0xcb),
+        base_fee: BASE_FEE,
+        gas_limit: u64::MAX / 2,
+        ..Default::default()
+    };
+    let mut evm = Context::mainnet()
+        .with_db(p.db.clone())
+        .with_cfg(CfgEnv::new_with_spec(SpecId::PRAGUE).with_chain_id(CHAIN_ID))
+        .with_block(block_env(&env, SpecId::PRAGUE))
+        .build_mainnet();
+    let envs = p.tx_envs.clone();
+    let start = Instant::now();
+    for tx in envs {
+        let result = evm.transact_commit(tx).expect("valid");
+        assert!(result.is_success());
+    }
+    let elapsed = start.elapsed();
+    black_box(evm.finalize());
+    elapsed
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn bench(c: &mut Criterion) {
+    let n = txs_count();
+    let exec = EvmExecutor::new(EvmConfig::new(CHAIN_ID));
+    let mut summary = Vec::new();
+    for w in workloads(n) {
+        let p = prepare(&w, &exec);
+        let mut group = c.benchmark_group(format!("execution_{}_{n}", w.name));
+        group.sample_size(10);
+        group.bench_function("lanes_1_thread", |b| {
+            b.iter_batched(
+                || (p.chain.new_bank(1, Address::repeat_byte(0xcb)), p.txs.clone()),
+                |(mut bank, txs)| bank.execute_entry(&exec, txs, 1).expect("entry"),
+                BatchSize::PerIteration,
+            )
+        });
+        group.bench_function("revm_sequential", |b| {
+            b.iter_custom(|iters| (0..iters).map(|_| revm_run(&p)).sum())
+        });
+        group.finish();
+
+        let (mut lanes1, mut lanes2, mut revm) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..7 {
+            lanes1.push(lanes_run(&p, &exec, 1));
+            revm.push(revm_run(&p));
+            lanes2.push(lanes_run(&p, &exec, 2));
+        }
+        summary.push((w.name, median(lanes1), median(revm), median(lanes2)));
+    }
+    println!(
+        "\nEVM execution, {n} transactions, medians of 7 interleaved rounds (lanes/revm <= 1.15 is the goal)"
+    );
+    for (name, l1, r, l2) in summary {
+        println!(
+            "{name:<10} lanes 1 thread {:>9.2?}  revm {:>9.2?}  lanes/revm = {:.2}x   lanes 2 threads {:>9.2?} ({:.2}x revm's speed)",
+            l1,
+            r,
+            l1.as_secs_f64() / r.as_secs_f64(),
+            l2,
+            r.as_secs_f64() / l2.as_secs_f64(),
+        );
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
