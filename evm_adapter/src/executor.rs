@@ -18,14 +18,18 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use lanes_accounts_db::AccountHeader;
 use lanes_runtime::{BlockEnv, DecodeError, Executor, Outcome, StateView, TxError};
 use revm::bytecode::Bytecode;
+use revm::context::Evm as RevmEvm;
 use revm::context::result::{EVMError, ExecutionResult, HaltReason};
 use revm::context::{Block as _, Transaction as _};
 use revm::context::{BlockEnv as RevmBlockEnv, CfgEnv, Context, ContextSetters, ContextTr, TxEnv};
+use revm::context_interface::FrameStack;
 use revm::context_interface::either::Either;
 use revm::database_interface::DBErrorMarker;
+use revm::handler::instructions::EthInstructions;
 use revm::handler::{
-    EvmTr, FrameTr, Handler, MainBuilder, MainContext, MainnetContext, MainnetEvm,
+    EthFrame, EthPrecompiles, EvmTr, FrameTr, Handler, MainContext, MainnetContext, MainnetEvm,
 };
+use revm::interpreter::interpreter::EthInterpreter;
 use revm::primitives::eip4844::{
     BLOB_BASE_FEE_UPDATE_FRACTION_CANCUN, BLOB_BASE_FEE_UPDATE_FRACTION_PRAGUE,
 };
@@ -232,19 +236,44 @@ pub fn block_env(env: &BlockEnv, spec: SpecId) -> RevmBlockEnv {
     block
 }
 
+/// Buffers a worker thread reuses between transactions: revm's frame stack
+/// (each frame holds a 32 KiB operand stack and a memory buffer), which
+/// `build_mainnet` would otherwise allocate afresh, eight frames at a time.
+#[derive(Default)]
+pub struct EvmScratch {
+    frames: Option<FrameStack<EthFrame<EthInterpreter>>>,
+}
+
+impl std::fmt::Debug for EvmScratch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EvmScratch").field("frames", &self.frames.is_some()).finish()
+    }
+}
+
 impl EvmExecutor {
-    fn build<'v, 's>(&self, db: ViewDb<'v, 's>, env: &BlockEnv) -> Evm<'v, 's> {
-        let cfg = CfgEnv::new_with_spec(self.config.spec).with_chain_id(self.config.chain_id);
-        Context::mainnet()
-            .with_db(db)
-            .with_cfg(cfg)
-            .with_block(block_env(env, self.config.spec))
-            .build_mainnet()
+    /// `build_mainnet`, with the frame stack taken from `scratch`.
+    fn build<'v, 's>(
+        &self,
+        db: ViewDb<'v, 's>,
+        env: &BlockEnv,
+        scratch: &mut EvmScratch,
+    ) -> Evm<'v, 's> {
+        let spec = self.config.spec;
+        let cfg = CfgEnv::new_with_spec(spec).with_chain_id(self.config.chain_id);
+        let ctx = Context::mainnet().with_db(db).with_cfg(cfg).with_block(block_env(env, spec));
+        RevmEvm {
+            ctx,
+            inspector: (),
+            instruction: EthInstructions::new_mainnet_with_spec(spec),
+            precompiles: EthPrecompiles::new(spec),
+            frame_stack: scratch.frames.take().unwrap_or_else(|| FrameStack::new_prealloc(8)),
+        }
     }
 }
 
 impl Executor for EvmExecutor {
     type Tx = EvmTx;
+    type Scratch = EvmScratch;
 
     fn decode(&self, bytes: &[u8]) -> Result<EvmTx, DecodeError> {
         EvmTx::decode(bytes, &self.rules).map_err(|e| DecodeError(e.to_string()))
@@ -255,13 +284,15 @@ impl Executor for EvmExecutor {
         tx: &EvmTx,
         state: &mut StateView<'_>,
         env: &BlockEnv,
+        scratch: &mut EvmScratch,
     ) -> Result<Outcome, TxError> {
         let (result, diff, fee) = {
-            let mut evm = self.build(ViewDb { view: state, env }, env);
+            let mut evm = self.build(ViewDb { view: state, env }, env, scratch);
             evm.ctx.set_tx(tx_env(tx.envelope(), tx.sender()));
             let mut handler = FeeCapture { fee: Cell::new(U256::ZERO), _evm: PhantomData };
             let result = handler.run(&mut evm);
             let diff = evm.finalize();
+            scratch.frames = Some(std::mem::take(&mut evm.frame_stack));
             (result, diff, handler.fee.get())
         };
         let result = match result {
@@ -317,8 +348,15 @@ fn apply_diff(view: &mut StateView<'_>, diff: EvmState) -> Result<(), TxError> {
                 code_hash: account.info.code_hash,
             }
         };
-        let old = view.account(&address)?;
-        if new != old && !(new.is_empty() && old.is_empty()) {
+        // revm captured each account's value when it loaded it.
+        let original = account.original_info();
+        let old = AccountHeader {
+            nonce: original.nonce,
+            balance: original.balance,
+            code_hash: original.code_hash,
+        };
+        let existed = !original.is_empty() && !account.is_loaded_as_not_existing();
+        if (new.is_empty() && existed) || (!new.is_empty() && (new != old || !existed)) {
             view.set_account(&address, new)?;
         }
         if account.is_created()

@@ -95,26 +95,32 @@ pub struct Bank {
     exclusive: usize,
 }
 
-/// `f(0..n)` on up to `threads` threads (the caller's among them), in order.
-pub(crate) fn parallel_map<R: Send + Sync>(
+/// `f(state, i)` for `i` in `0..n` on up to `threads` threads (the caller's
+/// among them), each thread with its own `state` from `init`; results in order.
+pub(crate) fn parallel_map<S, R: Send + Sync>(
     n: usize,
     threads: usize,
-    f: impl Fn(usize) -> R + Sync,
+    init: impl Fn() -> S + Sync,
+    f: impl Fn(&mut S, usize) -> R + Sync,
 ) -> Vec<R> {
     let threads = threads.clamp(1, n.max(1));
     if threads == 1 {
-        return (0..n).map(f).collect();
+        let mut state = init();
+        return (0..n).map(|i| f(&mut state, i)).collect();
     }
     const CHUNK: usize = 16;
     let next = AtomicUsize::new(0);
     let slots: Vec<OnceLock<R>> = (0..n).map(|_| OnceLock::new()).collect();
-    let work = || loop {
-        let start = next.fetch_add(CHUNK, Ordering::Relaxed);
-        if start >= n {
-            break;
-        }
-        for (i, slot) in slots.iter().enumerate().skip(start).take(CHUNK) {
-            let _ = slot.set(f(i));
+    let work = || {
+        let mut state = init();
+        loop {
+            let start = next.fetch_add(CHUNK, Ordering::Relaxed);
+            if start >= n {
+                break;
+            }
+            for (i, slot) in slots.iter().enumerate().skip(start).take(CHUNK) {
+                let _ = slot.set(f(&mut state, i));
+            }
         }
     };
     std::thread::scope(|s| {
@@ -206,10 +212,10 @@ impl Bank {
         }
         // Workers also copy each included transaction's record, so the serial
         // tail after the parallel part stays short.
-        let results = parallel_map(declared.len(), threads, |i| {
+        let results = parallel_map(declared.len(), threads, E::Scratch::default, |scratch, i| {
             let tx = &declared[i];
             let set = tx.access_set().expect("declared");
-            let result = self.run_one(executor, tx, Access::Declared(set));
+            let result = self.run_one(executor, tx, Access::Declared(set), scratch);
             let record = result
                 .is_ok()
                 .then(|| EntryTx { tx: tx.encoded().to_vec().into(), access: set.clone() });
@@ -238,12 +244,13 @@ impl Bank {
         if !entry.txs.is_empty() {
             self.entries.push(entry);
         }
+        let mut scratch = E::Scratch::default();
         for tx in retry.into_iter().chain(lane) {
             if self.exclusive >= self.config.max_exclusive_per_block {
                 report.deferred.push(tx);
                 continue;
             }
-            match self.run_one(executor, &tx, Access::Exclusive) {
+            match self.run_one(executor, &tx, Access::Exclusive, &mut scratch) {
                 Ok(outcome) => {
                     self.exclusive += 1;
                     report.exclusive += 1;
@@ -287,9 +294,10 @@ impl Bank {
         executor: &E,
         tx: &E::Tx,
         access: Access<'_>,
+        scratch: &mut E::Scratch,
     ) -> Result<Outcome, TxError> {
         let mut view = StateView::new(&self.state, access);
-        let result = executor.execute(tx, &mut view, &self.env);
+        let result = executor.execute(tx, &mut view, &self.env, scratch);
         if let Some(key) = view.violation() {
             return Err(TxError::AccessViolation(key));
         }
@@ -305,7 +313,9 @@ impl Bank {
         jobs: &[(&E::Tx, Access<'_>)],
         threads: usize,
     ) -> Vec<Result<Outcome, TxError>> {
-        parallel_map(jobs.len(), threads, |i| self.run_one(executor, jobs[i].0, jobs[i].1))
+        parallel_map(jobs.len(), threads, E::Scratch::default, |scratch, i| {
+            self.run_one(executor, jobs[i].0, jobs[i].1, scratch)
+        })
     }
 
     /// Pays the fees to the coinbase, computes the changes, the lattice hash

@@ -89,6 +89,10 @@ pub struct DecodeError(pub String);
 pub trait Executor: Send + Sync {
     /// Its transaction type.
     type Tx: Transaction;
+    /// Scratch space the executor may keep between transactions (buffers,
+    /// caches). Each worker thread makes and owns one; it never carries state
+    /// from one transaction to the next and never moves between threads.
+    type Scratch: Default;
 
     /// Decodes a transaction from its [`Transaction::encoded`] bytes (replay).
     fn decode(&self, bytes: &[u8]) -> Result<Self::Tx, DecodeError>;
@@ -101,5 +105,6 @@ pub trait Executor: Send + Sync {
         tx: &Self::Tx,
         state: &mut StateView<'_>,
         env: &BlockEnv,
+        scratch: &mut Self::Scratch,
     ) -> Result<Outcome, TxError>;
 }

@@ -119,6 +119,7 @@ pub struct NativeExecutor;
 
 impl Executor for NativeExecutor {
     type Tx = NativeTx;
+    type Scratch = ();
 
     fn decode(&self, bytes: &[u8]) -> Result<NativeTx, DecodeError> {
         let body = borsh::from_slice::<Body>(bytes).map_err(|e| DecodeError(e.to_string()))?;
@@ -130,6 +131,7 @@ impl Executor for NativeExecutor {
         tx: &NativeTx,
         state: &mut StateView<'_>,
         _env: &BlockEnv,
+        _scratch: &mut (),
     ) -> Result<Outcome, TxError> {
         let Body { from, nonce, fee, op, .. } = &tx.body;
         let mut sender = state.account(from)?;
