@@ -9,6 +9,7 @@
 //! coinbase account is never loaded; the runtime credits it at seal.
 
 use std::cell::Cell;
+use std::collections::HashMap;
 use std::marker::PhantomData;
 
 use alloy_consensus::{Transaction as _, TxEnvelope};
@@ -116,7 +117,17 @@ impl DBErrorMarker for DbError {}
 pub(crate) struct ViewDb<'v, 's> {
     pub(crate) view: &'v mut StateView<'s>,
     pub(crate) env: &'v BlockEnv,
+    /// Analysed code by hash, when the caller keeps a cache (code is
+    /// immutable, so a hit never goes stale).
+    pub(crate) code: Option<&'v mut CodeCache>,
 }
+
+/// Analysed bytecode by hash, bounded.
+#[derive(Default)]
+pub(crate) struct CodeCache(HashMap<B256, Bytecode>);
+
+/// Contracts a worker keeps analysed; past this the cache starts over.
+const CODE_CACHE_ENTRIES: usize = 1024;
 
 fn header_to_info(header: AccountHeader) -> Option<AccountInfo> {
     if header.is_empty() {
@@ -143,8 +154,18 @@ impl Database for ViewDb<'_, '_> {
         if code_hash == KECCAK256_EMPTY || code_hash.is_zero() {
             return Ok(Bytecode::default());
         }
+        if let Some(code) = self.code.as_ref().and_then(|c| c.0.get(&code_hash)) {
+            return Ok(code.clone());
+        }
         let code = self.view.code(&code_hash).map_err(DbError)?;
-        Ok(code.map(Bytecode::new_raw).unwrap_or_default())
+        let code = code.map(Bytecode::new_raw).unwrap_or_default();
+        if let Some(cache) = self.code.as_mut() {
+            if cache.0.len() >= CODE_CACHE_ENTRIES {
+                cache.0.clear();
+            }
+            cache.0.insert(code_hash, code.clone());
+        }
+        Ok(code)
     }
 
     fn storage(&mut self, address: Address, index: U256) -> Result<U256, DbError> {
@@ -236,12 +257,15 @@ pub fn block_env(env: &BlockEnv, spec: SpecId) -> RevmBlockEnv {
     block
 }
 
-/// Buffers a worker thread reuses between transactions: revm's frame stack
-/// (each frame holds a 32 KiB operand stack and a memory buffer), which
-/// `build_mainnet` would otherwise allocate afresh, eight frames at a time.
+/// What a worker thread reuses between transactions: revm's frame stack (each
+/// frame holds a 32 KiB operand stack and a memory buffer), which
+/// `build_mainnet` would otherwise allocate afresh, eight frames at a time;
+/// and analysed contract code by hash (jump-table analysis per call is what a
+/// long-lived revm database saves too).
 #[derive(Default)]
 pub struct EvmScratch {
     frames: Option<FrameStack<EthFrame<EthInterpreter>>>,
+    code: CodeCache,
 }
 
 impl std::fmt::Debug for EvmScratch {
@@ -251,12 +275,12 @@ impl std::fmt::Debug for EvmScratch {
 }
 
 impl EvmExecutor {
-    /// `build_mainnet`, with the frame stack taken from `scratch`.
+    /// `build_mainnet`, reusing `frames` when a worker has them.
     fn build<'v, 's>(
         &self,
         db: ViewDb<'v, 's>,
         env: &BlockEnv,
-        scratch: &mut EvmScratch,
+        frames: Option<FrameStack<EthFrame<EthInterpreter>>>,
     ) -> Evm<'v, 's> {
         let spec = self.config.spec;
         let cfg = CfgEnv::new_with_spec(spec).with_chain_id(self.config.chain_id);
@@ -266,7 +290,7 @@ impl EvmExecutor {
             inspector: (),
             instruction: EthInstructions::new_mainnet_with_spec(spec),
             precompiles: EthPrecompiles::new(spec),
-            frame_stack: scratch.frames.take().unwrap_or_else(|| FrameStack::new_prealloc(8)),
+            frame_stack: frames.unwrap_or_else(|| FrameStack::new_prealloc(8)),
         }
     }
 }
@@ -287,12 +311,16 @@ impl Executor for EvmExecutor {
         scratch: &mut EvmScratch,
     ) -> Result<Outcome, TxError> {
         let (result, diff, fee) = {
-            let mut evm = self.build(ViewDb { view: state, env }, env, scratch);
+            let frames = scratch.frames.take();
+            let db = ViewDb { view: state, env, code: Some(&mut scratch.code) };
+            let mut evm = self.build(db, env, frames);
             evm.ctx.set_tx(tx_env(tx.envelope(), tx.sender()));
             let mut handler = FeeCapture { fee: Cell::new(U256::ZERO), _evm: PhantomData };
             let result = handler.run(&mut evm);
             let diff = evm.finalize();
-            scratch.frames = Some(std::mem::take(&mut evm.frame_stack));
+            let frames = std::mem::take(&mut evm.frame_stack);
+            drop(evm);
+            scratch.frames = Some(frames);
             (result, diff, handler.fee.get())
         };
         let result = match result {

@@ -108,7 +108,7 @@ impl EvmExecutor {
             cfg.disable_base_fee = true;
             cfg.disable_eip3607 = true;
             let result = {
-                let db = ViewDb { view: &mut *view, env };
+                let db = ViewDb { view: &mut *view, env, code: None };
                 let mut evm = Context::mainnet()
                     .with_db(db)
                     .with_cfg(cfg)
