@@ -92,12 +92,20 @@ impl EvmReceiptData {
 pub struct EvmExecutor {
     config: EvmConfig,
     rules: TxRules,
+    /// revm's configuration, built once (its gas table is an `Arc`).
+    cfg: CfgEnv,
 }
 
 impl EvmExecutor {
     /// An executor for `config`.
     pub fn new(config: EvmConfig) -> Self {
-        Self { rules: config.tx_rules(), config }
+        let cfg = CfgEnv::new_with_spec(config.spec).with_chain_id(config.chain_id);
+        Self { rules: config.tx_rules(), cfg, config }
+    }
+
+    /// revm's configuration for this chain.
+    pub(crate) fn cfg(&self) -> CfgEnv {
+        self.cfg.clone()
     }
 
     /// Its configuration.
@@ -283,8 +291,8 @@ impl EvmExecutor {
         frames: Option<FrameStack<EthFrame<EthInterpreter>>>,
     ) -> Evm<'v, 's> {
         let spec = self.config.spec;
-        let cfg = CfgEnv::new_with_spec(spec).with_chain_id(self.config.chain_id);
-        let ctx = Context::mainnet().with_db(db).with_cfg(cfg).with_block(block_env(env, spec));
+        let ctx =
+            Context::mainnet().with_db(db).with_cfg(self.cfg()).with_block(block_env(env, spec));
         RevmEvm {
             ctx,
             inspector: (),

@@ -11,7 +11,7 @@ use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
 use lanes_runtime::{Bank, StateKey, TxError};
 use revm::ExecuteEvm;
 use revm::context::result::{EVMError, ExecutionResult};
-use revm::context::{CfgEnv, Context, ContextSetters, TxEnv};
+use revm::context::{Context, ContextSetters, TxEnv};
 use revm::handler::{Handler, MainBuilder, MainContext};
 
 use crate::executor::{DbError, EvmExecutor, FeeCapture, ViewDb, block_env};
@@ -101,7 +101,7 @@ impl EvmExecutor {
                 ..Default::default()
             };
             let spec = self.config().spec;
-            let mut cfg = CfgEnv::new_with_spec(spec).with_chain_id(self.config().chain_id);
+            let mut cfg = self.cfg();
             // eth_call semantics: no nonce, balance or base-fee checks; any sender.
             cfg.disable_nonce_check = true;
             cfg.disable_balance_check = true;
