@@ -13,6 +13,10 @@
 //! summary prints medians of interleaved rounds and the lanes/revm ratio per
 //! workload (goal: <= 1.15), plus lanes on 2 threads for the record.
 //!
+//! It also times sender recovery (decode + recover) of the same signed
+//! transactions with libsecp256k1 (what `EvmTx::decode` uses) against k256
+//! (alloy's default backend), the choice DESIGN.md asks to measure.
+//!
 //! Run: `cargo bench --bench execution` (`LANES_BENCH_TXS=2000` for a quick run).
 #![allow(missing_docs)]
 
@@ -216,6 +220,26 @@ fn revm_run(p: &Prepared) -> Duration {
     elapsed
 }
 
+/// Sender recovery with k256, as alloy does by default.
+fn recover_k256(raw: &[u8]) -> Address {
+    use alloy_eips::eip2718::Decodable2718;
+    let tx = TxEnvelope::decode_2718(&mut &raw[..]).expect("decode");
+    let sig = tx.signature();
+    let signature = k256::ecdsa::Signature::from_scalars(
+        sig.r().to_be_bytes::<32>(),
+        sig.s().to_be_bytes::<32>(),
+    )
+    .expect("scalars");
+    let id = k256::ecdsa::RecoveryId::from_byte(u8::from(sig.v())).expect("recovery id");
+    let key = k256::ecdsa::VerifyingKey::recover_from_prehash(
+        tx.signature_hash().as_slice(),
+        &signature,
+        id,
+    )
+    .expect("recover");
+    Address::from_slice(&keccak256(&key.to_encoded_point(false).as_bytes()[1..])[12..])
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -225,7 +249,9 @@ fn bench(c: &mut Criterion) {
     let n = txs_count();
     let exec = EvmExecutor::new(EvmConfig::new(CHAIN_ID));
     let mut summary = Vec::new();
+    let mut workloads_raw = Vec::new();
     for w in workloads(n) {
+        workloads_raw.extend(w.raw.iter().cloned());
         let p = prepare(&w, &exec);
         let mut group = c.benchmark_group(format!("execution_{}_{n}", w.name));
         group.sample_size(10);
@@ -249,6 +275,30 @@ fn bench(c: &mut Criterion) {
         }
         summary.push((w.name, median(lanes1), median(revm), median(lanes2)));
     }
+    // Sender recovery: libsecp256k1 (EvmTx::decode) against k256.
+    let raw = &workloads_raw;
+    let (mut secp, mut k) = (Vec::new(), Vec::new());
+    for _ in 0..5 {
+        let t = Instant::now();
+        for r in raw {
+            black_box(exec.decode(r).expect("decode").sender());
+        }
+        secp.push(t.elapsed());
+        let t = Instant::now();
+        for r in raw {
+            black_box(recover_k256(r));
+        }
+        k.push(t.elapsed());
+    }
+    let (secp, k) = (median(secp), median(k));
+    assert_eq!(exec.decode(&raw[0]).expect("decode").sender(), recover_k256(&raw[0]));
+    println!(
+        "\nsender recovery of {} transactions: libsecp256k1 {:.0}/s, k256 {:.0}/s: libsecp256k1 is {:.2}x faster",
+        raw.len(),
+        raw.len() as f64 / secp.as_secs_f64(),
+        raw.len() as f64 / k.as_secs_f64(),
+        k.as_secs_f64() / secp.as_secs_f64(),
+    );
     println!(
         "\nEVM execution, {n} transactions, medians of 7 interleaved rounds (lanes/revm <= 1.15 is the goal)"
     );
