@@ -47,6 +47,7 @@ mod bank;
 mod block;
 mod chain;
 mod executor;
+mod group;
 mod key;
 mod lattice;
 mod locks;
@@ -60,6 +61,7 @@ pub use bank::{
 pub use block::{Block, BlockEntry, BlockHeader, EntryTx, merkle_root};
 pub use chain::{Chain, ChainError, Genesis, RECENT_HASHES, ReplayError, ReplayErrorKind};
 pub use executor::{BlockEnv, DecodeError, Executor, Outcome, Receipt, Transaction, TxError};
+pub use group::entries_in_order;
 pub use key::StateKey;
 pub use lattice::{LATTICE_LANES, LatticeHash};
 pub use locks::{AccountLocks, LockConflict};

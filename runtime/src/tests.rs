@@ -39,31 +39,10 @@ fn new_chain() -> (tempfile::TempDir, Chain) {
 
 const COINBASE: Address = Address::repeat_byte(0xcb);
 
-/// Splits `txs` into entries without reordering: a transaction joins the
-/// current entry unless it conflicts with one there (or declares nothing).
-fn entries(txs: Vec<NativeTx>) -> Vec<Vec<NativeTx>> {
-    let mut out: Vec<Vec<NativeTx>> = vec![Vec::new()];
-    for tx in txs {
-        let current = out.last_mut().expect("one entry");
-        let fits = match tx.access_set() {
-            Some(set) => {
-                current.iter().all(|t| t.access_set().is_some_and(|s| !s.conflicts_with(set)))
-            }
-            None => current.is_empty(),
-        };
-        if fits {
-            current.push(tx);
-        } else {
-            out.push(vec![tx]);
-        }
-    }
-    out
-}
-
 /// Builds one block from `txs` on `threads` threads and commits it.
 fn build(chain: &mut Chain, txs: &[NativeTx], threads: usize) -> (Block, Vec<Receipt>) {
     let mut bank = chain.new_bank(chain.head().number + 1, COINBASE);
-    for entry in entries(txs.to_vec()) {
+    for entry in crate::entries_in_order(txs.to_vec()) {
         let report = bank.execute_entry(&NativeExecutor, entry, threads).unwrap();
         assert!(report.deferred.is_empty());
     }

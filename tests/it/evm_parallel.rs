@@ -124,27 +124,6 @@ impl World {
     }
 }
 
-/// Groups `txs` into entries in order: a transaction joins the current entry
-/// unless its set conflicts with one there (or it declares nothing).
-pub(crate) fn entries(txs: Vec<EvmTx>) -> Vec<Vec<EvmTx>> {
-    let mut out: Vec<Vec<EvmTx>> = vec![Vec::new()];
-    for tx in txs {
-        let current = out.last_mut().expect("one entry");
-        let fits = match tx.access_set() {
-            Some(set) => {
-                current.iter().all(|t| t.access_set().is_some_and(|s| !s.conflicts_with(set)))
-            }
-            None => current.is_empty(),
-        };
-        if fits {
-            current.push(tx);
-        } else {
-            out.push(vec![tx]);
-        }
-    }
-    out
-}
-
 pub(crate) fn executor() -> EvmExecutor {
     EvmExecutor::new(EvmConfig::new(CHAIN_ID))
 }
@@ -155,7 +134,7 @@ pub(crate) fn build(chain: &mut Chain, raw: &[Bytes], threads: usize) -> (Block,
     let txs: Vec<EvmTx> =
         raw.iter().map(|r| lanes_runtime::Executor::decode(&exec, r).expect("decode")).collect();
     let mut bank = chain.new_bank(1, COINBASE);
-    for entry in entries(txs) {
+    for entry in lanes_runtime::entries_in_order(txs) {
         let report = bank.execute_entry(&exec, entry, threads).expect("entry");
         assert!(report.rejected.is_empty(), "{:?}", report.rejected);
         assert!(report.deferred.is_empty());
