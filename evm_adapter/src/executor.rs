@@ -19,18 +19,14 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use lanes_accounts_db::AccountHeader;
 use lanes_runtime::{BlockEnv, DecodeError, Executor, Outcome, StateView, TxError};
 use revm::bytecode::Bytecode;
-use revm::context::Evm as RevmEvm;
 use revm::context::result::{EVMError, ExecutionResult, HaltReason};
 use revm::context::{Block as _, Transaction as _};
 use revm::context::{BlockEnv as RevmBlockEnv, CfgEnv, Context, ContextSetters, ContextTr, TxEnv};
-use revm::context_interface::FrameStack;
 use revm::context_interface::either::Either;
 use revm::database_interface::DBErrorMarker;
-use revm::handler::instructions::EthInstructions;
 use revm::handler::{
-    EthFrame, EthPrecompiles, EvmTr, FrameTr, Handler, MainContext, MainnetContext, MainnetEvm,
+    EvmTr, FrameTr, Handler, MainBuilder, MainContext, MainnetContext, MainnetEvm,
 };
-use revm::interpreter::interpreter::EthInterpreter;
 use revm::primitives::eip4844::{
     BLOB_BASE_FEE_UPDATE_FRACTION_CANCUN, BLOB_BASE_FEE_UPDATE_FRACTION_PRAGUE,
 };
@@ -121,13 +117,21 @@ pub(crate) struct DbError(pub(crate) TxError);
 
 impl DBErrorMarker for DbError {}
 
-/// revm's view of state: the transaction's lock-checked `StateView`.
-pub(crate) struct ViewDb<'v, 's> {
-    pub(crate) view: &'v mut StateView<'s>,
-    pub(crate) env: &'v BlockEnv,
-    /// Analysed code by hash, when the caller keeps a cache (code is
-    /// immutable, so a hit never goes stale).
-    pub(crate) code: Option<&'v mut CodeCache>,
+/// revm's view of state: the running transaction's lock-checked `StateView`
+/// (`None` between transactions), plus analysed code by hash (code is
+/// immutable, so a cached entry never goes stale).
+pub(crate) struct ViewDb<'b> {
+    pub(crate) view: Option<StateView<'b>>,
+    pub(crate) env: &'b BlockEnv,
+    pub(crate) code: CodeCache,
+}
+
+impl<'b> ViewDb<'b> {
+    fn view(&mut self) -> Result<&mut StateView<'b>, DbError> {
+        self.view
+            .as_mut()
+            .ok_or_else(|| DbError(TxError::State("no transaction is running".into())))
+    }
 }
 
 /// Analysed bytecode by hash, bounded.
@@ -151,33 +155,31 @@ fn header_to_info(header: AccountHeader) -> Option<AccountInfo> {
     })
 }
 
-impl Database for ViewDb<'_, '_> {
+impl Database for ViewDb<'_> {
     type Error = DbError;
 
     fn basic(&mut self, address: Address) -> Result<Option<AccountInfo>, DbError> {
-        Ok(header_to_info(self.view.account(&address).map_err(DbError)?))
+        Ok(header_to_info(self.view()?.account(&address).map_err(DbError)?))
     }
 
     fn code_by_hash(&mut self, code_hash: B256) -> Result<Bytecode, DbError> {
         if code_hash == KECCAK256_EMPTY || code_hash.is_zero() {
             return Ok(Bytecode::default());
         }
-        if let Some(code) = self.code.as_ref().and_then(|c| c.0.get(&code_hash)) {
+        if let Some(code) = self.code.0.get(&code_hash) {
             return Ok(code.clone());
         }
-        let code = self.view.code(&code_hash).map_err(DbError)?;
+        let code = self.view()?.code(&code_hash).map_err(DbError)?;
         let code = code.map(Bytecode::new_raw).unwrap_or_default();
-        if let Some(cache) = self.code.as_mut() {
-            if cache.0.len() >= CODE_CACHE_ENTRIES {
-                cache.0.clear();
-            }
-            cache.0.insert(code_hash, code.clone());
+        if self.code.0.len() >= CODE_CACHE_ENTRIES {
+            self.code.0.clear();
         }
+        self.code.0.insert(code_hash, code.clone());
         Ok(code)
     }
 
     fn storage(&mut self, address: Address, index: U256) -> Result<U256, DbError> {
-        self.view.storage(&address, &B256::from(index)).map_err(DbError)
+        self.view()?.storage(&address, &B256::from(index)).map_err(DbError)
     }
 
     fn block_hash(&mut self, number: u64) -> Result<B256, DbError> {
@@ -187,7 +189,7 @@ impl Database for ViewDb<'_, '_> {
     }
 }
 
-type Evm<'v, 's> = MainnetEvm<MainnetContext<ViewDb<'v, 's>>>;
+pub(crate) type Evm<'b> = MainnetEvm<MainnetContext<ViewDb<'b>>>;
 
 /// The mainnet handler with the beneficiary reward captured instead of paid.
 pub(crate) struct FeeCapture<EVM> {
@@ -265,72 +267,69 @@ pub fn block_env(env: &BlockEnv, spec: SpecId) -> RevmBlockEnv {
     block
 }
 
-/// What a worker thread reuses between transactions: revm's frame stack (each
-/// frame holds a 32 KiB operand stack and a memory buffer), which
-/// `build_mainnet` would otherwise allocate afresh, eight frames at a time;
-/// and analysed contract code by hash (jump-table analysis per call is what a
-/// long-lived revm database saves too).
-#[derive(Default)]
-pub struct EvmScratch {
-    frames: Option<FrameStack<EthFrame<EthInterpreter>>>,
-    code: CodeCache,
+/// A worker thread's EVM for one bank: built once (context, configuration,
+/// instruction table, a frame stack of 32 KiB operand stacks) and reused for
+/// every transaction the thread runs there, with analysed code cached by hash
+/// — what a long-lived revm over an in-memory database also saves.
+pub struct EvmWorker<'b> {
+    evm: Evm<'b>,
 }
 
-impl std::fmt::Debug for EvmScratch {
+impl std::fmt::Debug for EvmWorker<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EvmScratch").field("frames", &self.frames.is_some()).finish()
+        f.debug_struct("EvmWorker").finish_non_exhaustive()
     }
 }
 
 impl EvmExecutor {
-    /// `build_mainnet`, reusing `frames` when a worker has them.
-    fn build<'v, 's>(
-        &self,
-        db: ViewDb<'v, 's>,
-        env: &BlockEnv,
-        frames: Option<FrameStack<EthFrame<EthInterpreter>>>,
-    ) -> Evm<'v, 's> {
-        let spec = self.config.spec;
-        let ctx =
-            Context::mainnet().with_db(db).with_cfg(self.cfg()).with_block(block_env(env, spec));
-        RevmEvm {
-            ctx,
-            inspector: (),
-            instruction: EthInstructions::new_mainnet_with_spec(spec),
-            precompiles: EthPrecompiles::new(spec),
-            frame_stack: frames.unwrap_or_else(|| FrameStack::new_prealloc(8)),
-        }
+    /// An EVM over `db` for the block `env`.
+    pub(crate) fn build<'b>(&self, db: ViewDb<'b>, env: &BlockEnv) -> Evm<'b> {
+        Context::mainnet()
+            .with_db(db)
+            .with_cfg(self.cfg())
+            .with_block(block_env(env, self.config.spec))
+            .build_mainnet()
     }
 }
 
 impl Executor for EvmExecutor {
     type Tx = EvmTx;
-    type Scratch = EvmScratch;
+    type Worker<'b> = EvmWorker<'b>;
 
     fn decode(&self, bytes: &[u8]) -> Result<EvmTx, DecodeError> {
         EvmTx::decode(bytes, &self.rules).map_err(|e| DecodeError(e.to_string()))
     }
 
-    fn execute(
+    fn worker<'b>(&'b self, env: &'b BlockEnv) -> EvmWorker<'b> {
+        EvmWorker { evm: self.build(ViewDb { view: None, env, code: CodeCache::default() }, env) }
+    }
+
+    fn execute<'b>(
         &self,
+        worker: &mut EvmWorker<'b>,
         tx: &EvmTx,
-        state: &mut StateView<'_>,
-        env: &BlockEnv,
-        scratch: &mut EvmScratch,
-    ) -> Result<Outcome, TxError> {
-        let (result, diff, fee) = {
-            let frames = scratch.frames.take();
-            let db = ViewDb { view: state, env, code: Some(&mut scratch.code) };
-            let mut evm = self.build(db, env, frames);
-            evm.ctx.set_tx(tx_env(tx.envelope(), tx.sender()));
-            let mut handler = FeeCapture { fee: Cell::new(U256::ZERO), _evm: PhantomData };
-            let result = handler.run(&mut evm);
-            let diff = evm.finalize();
-            let frames = std::mem::take(&mut evm.frame_stack);
-            drop(evm);
-            scratch.frames = Some(frames);
-            (result, diff, handler.fee.get())
-        };
+        state: StateView<'b>,
+    ) -> (Result<Outcome, TxError>, StateView<'b>) {
+        let evm = &mut worker.evm;
+        evm.ctx.journaled_state.database.view = Some(state);
+        evm.ctx.set_tx(tx_env(tx.envelope(), tx.sender()));
+        let mut handler = FeeCapture { fee: Cell::new(U256::ZERO), _evm: PhantomData };
+        let result = handler.run(evm);
+        let diff = evm.finalize();
+        let mut state = evm.ctx.journaled_state.database.view.take().expect("set above");
+        let outcome = outcome(result, diff, handler.fee.get(), &mut state);
+        (outcome, state)
+    }
+}
+
+/// The runtime outcome of a revm run, its writes applied through `state`.
+fn outcome(
+    result: Result<ExecutionResult<HaltReason>, EVMError<DbError>>,
+    diff: EvmState,
+    fee: U256,
+    state: &mut StateView<'_>,
+) -> Result<Outcome, TxError> {
+    {
         let result = match result {
             Ok(result) => result,
             Err(EVMError::Database(DbError(e))) => return Err(e),

@@ -32,7 +32,7 @@ mod tx;
 
 pub use declare::{declared_access, is_precompile};
 pub use executor::{
-    DEFAULT_SPEC, EvmConfig, EvmExecutor, EvmReceiptData, EvmScratch, SpecId, block_env, tx_env,
+    DEFAULT_SPEC, EvmConfig, EvmExecutor, EvmReceiptData, EvmWorker, SpecId, block_env, tx_env,
 };
 pub use receipt::EvmReceipt;
 pub use simulate::{CallRequest, SimError, Simulation};

@@ -14,7 +14,7 @@ use revm::context::result::{EVMError, ExecutionResult};
 use revm::context::{Context, ContextSetters, TxEnv};
 use revm::handler::{Handler, MainBuilder, MainContext};
 
-use crate::executor::{DbError, EvmExecutor, FeeCapture, ViewDb, block_env};
+use crate::executor::{CodeCache, DbError, EvmExecutor, FeeCapture, ViewDb, block_env};
 
 /// The fields of an `eth_call` / `eth_estimateGas` / `eth_createAccessList`
 /// request.
@@ -80,7 +80,7 @@ pub enum SimError {
 impl EvmExecutor {
     /// Runs `request` against `bank`'s state; nothing is kept.
     pub fn call(&self, bank: &Bank, request: &CallRequest) -> Result<Simulation, SimError> {
-        bank.simulate(|view, env| {
+        bank.simulate(|mut view, env| {
             let from = request.from.unwrap_or_default();
             let nonce = match request.nonce {
                 Some(n) => n,
@@ -107,8 +107,8 @@ impl EvmExecutor {
             cfg.disable_balance_check = true;
             cfg.disable_base_fee = true;
             cfg.disable_eip3607 = true;
-            let result = {
-                let db = ViewDb { view: &mut *view, env, code: None };
+            let (result, view) = {
+                let db = ViewDb { view: Some(view), env, code: CodeCache::default() };
                 let mut evm = Context::mainnet()
                     .with_db(db)
                     .with_cfg(cfg)
@@ -118,7 +118,7 @@ impl EvmExecutor {
                 let mut handler = FeeCapture { fee: Cell::new(U256::ZERO), _evm: PhantomData };
                 let result = handler.run(&mut evm);
                 drop(evm.finalize());
-                result
+                (result, evm.ctx.journaled_state.database.view.take().expect("set above"))
             };
             let result = match result {
                 Ok(result) => result,

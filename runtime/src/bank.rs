@@ -212,15 +212,20 @@ impl Bank {
         }
         // Workers also copy each included transaction's record, so the serial
         // tail after the parallel part stays short.
-        let results = parallel_map(declared.len(), threads, E::Scratch::default, |scratch, i| {
-            let tx = &declared[i];
-            let set = tx.access_set().expect("declared");
-            let result = self.run_one(executor, tx, Access::Declared(set), scratch);
-            let record = result
-                .is_ok()
-                .then(|| EntryTx { tx: tx.encoded().to_vec().into(), access: set.clone() });
-            (result, record)
-        });
+        let results = parallel_map(
+            declared.len(),
+            threads,
+            || executor.worker(&self.env),
+            |worker, i| {
+                let tx = &declared[i];
+                let set = tx.access_set().expect("declared");
+                let result = self.run_one(executor, worker, tx, Access::Declared(set));
+                let record = result
+                    .is_ok()
+                    .then(|| EntryTx { tx: tx.encoded().to_vec().into(), access: set.clone() });
+                (result, record)
+            },
+        );
 
         let mut report = EntryReport {
             included: Vec::new(),
@@ -244,13 +249,16 @@ impl Bank {
         if !entry.txs.is_empty() {
             self.entries.push(entry);
         }
-        let mut scratch = E::Scratch::default();
         for tx in retry.into_iter().chain(lane) {
             if self.exclusive >= self.config.max_exclusive_per_block {
                 report.deferred.push(tx);
                 continue;
             }
-            match self.run_one(executor, &tx, Access::Exclusive, &mut scratch) {
+            // The lane is bounded and rare: a worker per transaction keeps the
+            // bank free to record between them.
+            let result =
+                self.run_one(executor, &mut executor.worker(&self.env), &tx, Access::Exclusive);
+            match result {
                 Ok(outcome) => {
                     self.exclusive += 1;
                     report.exclusive += 1;
@@ -283,21 +291,20 @@ impl Bank {
     /// Runs `f` against this bank's state with every key readable and writable,
     /// noting each key touched ([`StateView::touched`]); nothing `f` writes is
     /// kept. For calls, gas estimates and access-list discovery.
-    pub fn simulate<R>(&self, f: impl FnOnce(&mut StateView<'_>, &BlockEnv) -> R) -> R {
-        let mut view = StateView::new(&self.state, Access::Record);
-        f(&mut view, &self.env)
+    pub fn simulate<R>(&self, f: impl FnOnce(StateView<'_>, &BlockEnv) -> R) -> R {
+        f(StateView::new(&self.state, Access::Record), &self.env)
     }
 
     /// Runs one transaction; keeps its writes only on a clean finish.
-    pub(crate) fn run_one<E: Executor>(
-        &self,
+    pub(crate) fn run_one<'b, E: Executor>(
+        &'b self,
         executor: &E,
+        worker: &mut E::Worker<'b>,
         tx: &E::Tx,
-        access: Access<'_>,
-        scratch: &mut E::Scratch,
+        access: Access<'b>,
     ) -> Result<Outcome, TxError> {
-        let mut view = StateView::new(&self.state, access);
-        let result = executor.execute(tx, &mut view, &self.env, scratch);
+        let view = StateView::new(&self.state, access);
+        let (result, view) = executor.execute(worker, tx, view);
         if let Some(key) = view.violation() {
             return Err(TxError::AccessViolation(key));
         }
@@ -313,9 +320,12 @@ impl Bank {
         jobs: &[(&E::Tx, Access<'_>)],
         threads: usize,
     ) -> Vec<Result<Outcome, TxError>> {
-        parallel_map(jobs.len(), threads, E::Scratch::default, |scratch, i| {
-            self.run_one(executor, jobs[i].0, jobs[i].1, scratch)
-        })
+        parallel_map(
+            jobs.len(),
+            threads,
+            || executor.worker(&self.env),
+            |worker, i| self.run_one(executor, worker, jobs[i].0, jobs[i].1),
+        )
     }
 
     /// Pays the fees to the coinbase, computes the changes, the lattice hash

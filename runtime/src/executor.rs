@@ -89,22 +89,27 @@ pub struct DecodeError(pub String);
 pub trait Executor: Send + Sync {
     /// Its transaction type.
     type Tx: Transaction;
-    /// Scratch space the executor may keep between transactions (buffers,
-    /// caches). Each worker thread makes and owns one; it never carries state
-    /// from one transaction to the next and never moves between threads.
-    type Scratch: Default;
+    /// A worker thread's state while it runs transactions on one bank (`'b`
+    /// is the bank's borrow): buffers and caches an engine reuses between
+    /// transactions, such as a built virtual machine. It carries no state from
+    /// one transaction to the next and never moves between threads.
+    type Worker<'b>
+    where
+        Self: 'b;
 
     /// Decodes a transaction from its [`Transaction::encoded`] bytes (replay).
     fn decode(&self, bytes: &[u8]) -> Result<Self::Tx, DecodeError>;
 
+    /// A worker for transactions of the block `env`.
+    fn worker<'b>(&'b self, env: &'b BlockEnv) -> Self::Worker<'b>;
+
     /// Runs `tx` against `state`, which refuses keys outside the transaction's
-    /// set. Changes go through `state` and are kept only when this returns `Ok`
-    /// and the view saw no violation.
-    fn execute(
+    /// set, and hands `state` back. Changes go through `state` and are kept
+    /// only when the result is `Ok` and the view saw no violation.
+    fn execute<'b>(
         &self,
+        worker: &mut Self::Worker<'b>,
         tx: &Self::Tx,
-        state: &mut StateView<'_>,
-        env: &BlockEnv,
-        scratch: &mut Self::Scratch,
-    ) -> Result<Outcome, TxError>;
+        state: StateView<'b>,
+    ) -> (Result<Outcome, TxError>, StateView<'b>);
 }

@@ -119,20 +119,28 @@ pub struct NativeExecutor;
 
 impl Executor for NativeExecutor {
     type Tx = NativeTx;
-    type Scratch = ();
+    type Worker<'b> = ();
 
     fn decode(&self, bytes: &[u8]) -> Result<NativeTx, DecodeError> {
         let body = borsh::from_slice::<Body>(bytes).map_err(|e| DecodeError(e.to_string()))?;
         Ok(NativeTx::from_body(body))
     }
 
-    fn execute(
+    fn worker<'b>(&'b self, _env: &'b BlockEnv) {}
+
+    fn execute<'b>(
         &self,
+        _worker: &mut (),
         tx: &NativeTx,
-        state: &mut StateView<'_>,
-        _env: &BlockEnv,
-        _scratch: &mut (),
-    ) -> Result<Outcome, TxError> {
+        mut state: StateView<'b>,
+    ) -> (Result<Outcome, TxError>, StateView<'b>) {
+        let result = self.run(tx, &mut state);
+        (result, state)
+    }
+}
+
+impl NativeExecutor {
+    fn run(&self, tx: &NativeTx, state: &mut StateView<'_>) -> Result<Outcome, TxError> {
         let Body { from, nonce, fee, op, .. } = &tx.body;
         let mut sender = state.account(from)?;
         if sender.nonce != *nonce {

@@ -59,7 +59,7 @@ fn sequential(chain: &Chain, block: &Block) -> (B256, Vec<Receipt>) {
     for entry in &block.entries {
         for recorded in &entry.txs {
             let tx = crate::Executor::decode(&NativeExecutor, &recorded.tx).unwrap();
-            let outcome = bank.run_one(&NativeExecutor, &tx, Access::Exclusive, &mut ()).unwrap();
+            let outcome = bank.run_one(&NativeExecutor, &mut (), &tx, Access::Exclusive).unwrap();
             bank.record(tx.hash(), outcome);
         }
     }
