@@ -16,12 +16,6 @@ use alloy_consensus::{Transaction as _, TxEnvelope};
 use alloy_primitives::{Address, TxKind};
 use lanes_runtime::{AccessSet, StateKey};
 
-/// Whether `address` is a precompile of the supported forks (0x01..=0x11).
-pub fn is_precompile(address: &Address) -> bool {
-    let bytes = address.as_slice();
-    bytes[..19].iter().all(|&b| b == 0) && (1..=0x11).contains(&bytes[19])
-}
-
 /// The set lanes locks for `tx` from `sender`, `None` when it declares nothing.
 pub fn declared_access(tx: &TxEnvelope, sender: Address) -> Option<AccessSet> {
     let list = tx.access_list().map(|l| l.0.as_slice()).unwrap_or_default();

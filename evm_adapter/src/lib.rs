@@ -30,7 +30,7 @@ mod receipt;
 mod simulate;
 mod tx;
 
-pub use declare::{declared_access, is_precompile};
+pub use declare::declared_access;
 pub use executor::{
     DEFAULT_SPEC, EvmConfig, EvmExecutor, EvmReceiptData, EvmWorker, SpecId, block_env, tx_env,
 };
