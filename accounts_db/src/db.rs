@@ -382,13 +382,19 @@ impl Inner {
         if self.poisoned.load(Ordering::Acquire) { Err(CommitError::Poisoned) } else { Ok(()) }
     }
 
-    /// The end position of the oldest version a view still holds.
-    pub(crate) fn oldest_live_end(&self) -> u64 {
+    /// The versions from the oldest one still referenced to the current one,
+    /// with the dropped ones at the front pruned.
+    fn live_versions(&self) -> MutexGuard<'_, VecDeque<Weak<Version>>> {
         let mut versions = lock(&self.versions);
         while versions.front().is_some_and(|v| v.strong_count() == 0) {
             versions.pop_front();
         }
-        versions.front().and_then(Weak::upgrade).map_or(u64::MAX, |v| v.end)
+        versions
+    }
+
+    /// The end position of the oldest version a view still holds.
+    pub(crate) fn oldest_live_end(&self) -> u64 {
+        self.live_versions().front().and_then(Weak::upgrade).map_or(u64::MAX, |v| v.end)
     }
 
     /// Runs `f` on segment `id`: from `version`'s own table (no lock), else
@@ -628,13 +634,7 @@ impl Inner {
             let previous = std::mem::replace(&mut *cur, version.clone());
             let _ = previous.next.set(version.clone());
         }
-        {
-            let mut versions = lock(&self.versions);
-            while versions.front().is_some_and(|v| v.strong_count() == 0) {
-                versions.pop_front();
-            }
-            versions.push_back(Arc::downgrade(&version));
-        }
+        self.live_versions().push_back(Arc::downgrade(&version));
         if let Some(id) = retire {
             // Views of older versions keep the file mapped; unlinking it now is
             // safe, the mapping outlives the name. A failed unlink leaves a dead
