@@ -14,7 +14,7 @@ use std::marker::PhantomData;
 
 use alloy_consensus::{Transaction as _, TxEnvelope};
 use alloy_eips::Typed2718;
-use alloy_primitives::{Address, B256, Bytes, KECCAK256_EMPTY, U256};
+use alloy_primitives::{Address, B256, Bytes, KECCAK256_EMPTY, Log, U256};
 use borsh::{BorshDeserialize, BorshSerialize};
 use lanes_accounts_db::AccountHeader;
 use lanes_runtime::{BlockEnv, DecodeError, Executor, Outcome, StateView, TxError};
@@ -81,6 +81,11 @@ impl EvmReceiptData {
     pub fn from_outcome(outcome: &Outcome) -> Option<Self> {
         borsh::from_slice(&outcome.data).ok()
     }
+}
+
+/// revm's logs as (emitter, topics, data).
+pub(crate) fn log_parts(logs: Vec<Log>) -> Vec<(Address, Vec<B256>, Bytes)> {
+    logs.into_iter().map(|l| (l.address, l.data.topics().to_vec(), l.data.data)).collect()
 }
 
 /// revm as a lanes executor.
@@ -282,11 +287,11 @@ impl std::fmt::Debug for EvmWorker<'_> {
 }
 
 impl EvmExecutor {
-    /// An EVM over `db` for the block `env`.
-    pub(crate) fn build<'b>(&self, db: ViewDb<'b>, env: &BlockEnv) -> Evm<'b> {
+    /// An EVM over `db` for the block `env`, configured by `cfg`.
+    pub(crate) fn build<'b>(&self, db: ViewDb<'b>, env: &BlockEnv, cfg: CfgEnv) -> Evm<'b> {
         Context::mainnet()
             .with_db(db)
-            .with_cfg(self.cfg())
+            .with_cfg(cfg)
             .with_block(block_env(env, self.config.spec))
             .build_mainnet()
     }
@@ -301,7 +306,8 @@ impl Executor for EvmExecutor {
     }
 
     fn worker<'b>(&'b self, env: &'b BlockEnv) -> EvmWorker<'b> {
-        EvmWorker { evm: self.build(ViewDb { view: None, env, code: CodeCache::default() }, env) }
+        let db = ViewDb { view: None, env, code: CodeCache::default() };
+        EvmWorker { evm: self.build(db, env, self.cfg()) }
     }
 
     fn execute<'b>(
@@ -342,10 +348,7 @@ fn outcome(
             ExecutionResult::Success { logs, output, .. } => EvmReceiptData {
                 created: output.address().copied(),
                 output: output.into_data(),
-                logs: logs
-                    .into_iter()
-                    .map(|l| (l.address, l.data.topics().to_vec(), l.data.data))
-                    .collect(),
+                logs: log_parts(logs),
             },
             ExecutionResult::Revert { output, .. } => {
                 EvmReceiptData { output, ..Default::default() }

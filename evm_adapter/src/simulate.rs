@@ -11,10 +11,10 @@ use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
 use lanes_runtime::{Bank, StateKey, TxError};
 use revm::ExecuteEvm;
 use revm::context::result::{EVMError, ExecutionResult};
-use revm::context::{Context, ContextSetters, TxEnv};
-use revm::handler::{Handler, MainBuilder, MainContext};
+use revm::context::{ContextSetters, TxEnv};
+use revm::handler::Handler;
 
-use crate::executor::{CodeCache, DbError, EvmExecutor, FeeCapture, ViewDb, block_env};
+use crate::executor::{CodeCache, DbError, EvmExecutor, FeeCapture, ViewDb, log_parts};
 
 /// The fields of an `eth_call` / `eth_estimateGas` / `eth_createAccessList`
 /// request.
@@ -100,7 +100,6 @@ impl EvmExecutor {
                 gas_priority_fee: request.max_priority_fee,
                 ..Default::default()
             };
-            let spec = self.config().spec;
             let mut cfg = self.cfg();
             // eth_call semantics: no nonce, balance or base-fee checks; any sender.
             cfg.disable_nonce_check = true;
@@ -109,11 +108,7 @@ impl EvmExecutor {
             cfg.disable_eip3607 = true;
             let (result, view) = {
                 let db = ViewDb { view: Some(view), env, code: CodeCache::default() };
-                let mut evm = Context::mainnet()
-                    .with_db(db)
-                    .with_cfg(cfg)
-                    .with_block(block_env(env, spec))
-                    .build_mainnet();
+                let mut evm = self.build(db, env, cfg);
                 evm.ctx.set_tx(tx);
                 let mut handler = FeeCapture { fee: Cell::new(U256::ZERO), _evm: PhantomData };
                 let result = handler.run(&mut evm);
@@ -135,10 +130,7 @@ impl EvmExecutor {
                     output: output.into_data(),
                     reverted: false,
                     halt: None,
-                    logs: logs
-                        .into_iter()
-                        .map(|l| (l.address, l.data.topics().to_vec(), l.data.data))
-                        .collect(),
+                    logs: log_parts(logs),
                     touched,
                 },
                 ExecutionResult::Revert { output, .. } => Simulation {
