@@ -29,10 +29,10 @@ use alloy_eips::eip2930::{AccessList, AccessListItem};
 use alloy_primitives::{Address, B256, Bytes, TxKind, U256, keccak256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
-use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group, criterion_main};
 use lanes_accounts_db::{AccountHeader, AccountsDbConfig, Entry};
 use lanes_evm_adapter::{EvmConfig, EvmExecutor, EvmTx, SpecId, block_env, tx_env};
-use lanes_runtime::{BlockEnv, Chain, Executor, Genesis};
+use lanes_runtime::{BlockEnv, Chain, Executed, Executor, Genesis};
 use revm::bytecode::Bytecode;
 use revm::context::{CfgEnv, Context, TxEnv};
 use revm::database::{CacheDB, EmptyDB};
@@ -184,7 +184,29 @@ fn prepare(w: &Workload, exec: &EvmExecutor) -> Prepared {
     Prepared { _dir: dir, chain, txs, tx_envs, db }
 }
 
-fn lanes_run(p: &Prepared, exec: &EvmExecutor, threads: usize) -> Duration {
+/// What a banking-stage worker does: `Bank::execute_batch` on batches of 64
+/// with one worker, the batches' locks held by the caller (here the sets are
+/// known not to conflict).
+fn lanes_batches(p: &Prepared, exec: &EvmExecutor) -> Duration {
+    let bank = p.chain.new_bank(1, Address::repeat_byte(0xcb));
+    let keys = p.txs.iter().map(|t| t.access_set().map_or(0, |s| s.len())).sum();
+    bank.reserve(p.txs.len(), keys);
+    let start = Instant::now();
+    let mut worker = bank.worker(exec);
+    let mut included = 0;
+    for batch in p.txs.chunks(64) {
+        let results = bank.execute_batch(exec, &mut worker, batch).expect("batch");
+        included += results.iter().filter(|r| matches!(r, Executed::Included { .. })).count();
+    }
+    drop(worker);
+    let elapsed = start.elapsed();
+    assert_eq!(included, p.txs.len());
+    elapsed
+}
+
+/// `Bank::execute_entry` of the whole set as one entry: the lock check of
+/// every set, then execution on `threads` threads (the replay path).
+fn lanes_entry(p: &Prepared, exec: &EvmExecutor, threads: usize) -> Duration {
     let mut bank = p.chain.new_bank(1, Address::repeat_byte(0xcb));
     let txs = p.txs.clone();
     let start = Instant::now();
@@ -248,6 +270,18 @@ fn median(mut v: Vec<Duration>) -> Duration {
 fn bench(c: &mut Criterion) {
     let n = txs_count();
     let exec = EvmExecutor::new(EvmConfig::new(CHAIN_ID));
+    if let Ok(only) = std::env::var("LANES_PROFILE_ONLY") {
+        for w in workloads(n).into_iter().filter(|w| w.name == only) {
+            let p = prepare(&w, &exec);
+            let b: Duration = (0..30).map(|_| lanes_batches(&p, &exec)).sum();
+            if std::env::var("LANES_PROFILE_ALL").is_ok() {
+                let e: Duration = (0..30).map(|_| lanes_entry(&p, &exec, 1)).sum();
+                let r: Duration = (0..30).map(|_| revm_run(&p)).sum();
+                println!("{only}: batches {:?} entry {:?} revm {:?}", b / 30, e / 30, r / 30);
+            }
+        }
+        return;
+    }
     let mut summary = Vec::new();
     let mut workloads_raw = Vec::new();
     for w in workloads(n) {
@@ -256,24 +290,21 @@ fn bench(c: &mut Criterion) {
         let mut group = c.benchmark_group(format!("execution_{}_{n}", w.name));
         group.sample_size(10);
         group.bench_function("lanes_1_thread", |b| {
-            b.iter_batched(
-                || (p.chain.new_bank(1, Address::repeat_byte(0xcb)), p.txs.clone()),
-                |(mut bank, txs)| bank.execute_entry(&exec, txs, 1).expect("entry"),
-                BatchSize::PerIteration,
-            )
+            b.iter_custom(|iters| (0..iters).map(|_| lanes_batches(&p, &exec)).sum())
         });
         group.bench_function("revm_sequential", |b| {
             b.iter_custom(|iters| (0..iters).map(|_| revm_run(&p)).sum())
         });
         group.finish();
 
-        let (mut lanes1, mut lanes2, mut revm) = (Vec::new(), Vec::new(), Vec::new());
+        let mut rounds = [(); 4].map(|_| Vec::new());
         for _ in 0..7 {
-            lanes1.push(lanes_run(&p, &exec, 1));
-            revm.push(revm_run(&p));
-            lanes2.push(lanes_run(&p, &exec, 2));
+            rounds[0].push(lanes_batches(&p, &exec));
+            rounds[1].push(revm_run(&p));
+            rounds[2].push(lanes_entry(&p, &exec, 1));
+            rounds[3].push(lanes_entry(&p, &exec, 2));
         }
-        summary.push((w.name, median(lanes1), median(revm), median(lanes2)));
+        summary.push((w.name, rounds.map(median)));
     }
     // Sender recovery: libsecp256k1 (EvmTx::decode) against k256.
     let raw = &workloads_raw;
@@ -300,16 +331,28 @@ fn bench(c: &mut Criterion) {
         k.as_secs_f64() / secp.as_secs_f64(),
     );
     println!(
-        "\nEVM execution, {n} transactions, medians of 7 interleaved rounds (lanes/revm <= 1.15 is the goal)"
+        "\nEVM execution, {n} transactions, medians of 7 interleaved rounds (goal: lanes 1 thread / revm <= 1.15)"
     );
-    for (name, l1, r, l2) in summary {
+    println!(
+        "{:<10} {:>22} {:>10} {:>8} {:>24} {:>24}",
+        "workload",
+        "lanes 1 thread batches",
+        "revm",
+        "ratio",
+        "entry 1 thread (ratio)",
+        "entry 2 threads (ratio)"
+    );
+    for (name, [batches, revm, entry1, entry2]) in summary {
+        let ratio = |d: Duration| d.as_secs_f64() / revm.as_secs_f64();
         println!(
-            "{name:<10} lanes 1 thread {:>9.2?}  revm {:>9.2?}  lanes/revm = {:.2}x   lanes 2 threads {:>9.2?} ({:.2}x revm's speed)",
-            l1,
-            r,
-            l1.as_secs_f64() / r.as_secs_f64(),
-            l2,
-            r.as_secs_f64() / l2.as_secs_f64(),
+            "{name:<10} {:>22.2?} {:>10.2?} {:>7.2}x {:>15.2?} ({:.2}x) {:>15.2?} ({:.2}x)",
+            batches,
+            revm,
+            ratio(batches),
+            entry1,
+            ratio(entry1),
+            entry2,
+            ratio(entry2),
         );
     }
 }

@@ -355,7 +355,13 @@ fn outcome(
             }
             ExecutionResult::Halt { .. } => EvmReceiptData::default(),
         };
-        let data = borsh::to_vec(&data).expect("writing to a Vec cannot fail").into();
+        // Sized to fit (borsh::to_vec starts at 1 KiB, and growing from empty
+        // reallocates several times per receipt).
+        let logs: usize =
+            data.logs.iter().map(|(_, topics, bytes)| 28 + 32 * topics.len() + bytes.len()).sum();
+        let mut buf = Vec::with_capacity(16 + logs + data.output.len());
+        data.serialize(&mut buf).expect("writing to a Vec cannot fail");
+        let data = buf.into();
         Ok(Outcome { success, gas_used, fee, data })
     }
 }

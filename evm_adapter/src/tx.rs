@@ -204,7 +204,7 @@ impl lanes_runtime::Transaction for EvmTx {
         self.access.as_ref()
     }
 
-    fn encoded(&self) -> &[u8] {
+    fn encoded(&self) -> &Bytes {
         &self.encoded
     }
 }

@@ -1,6 +1,7 @@
 //! Access sets: the reads and writes a transaction declares, normalised.
 
 use std::io;
+use std::sync::Arc;
 
 use borsh::{BorshDeserialize, BorshSerialize};
 
@@ -21,11 +22,18 @@ pub struct AccessSetTooLarge {
 
 /// The state a transaction declares, normalised: each list sorted and free of
 /// duplicates, and no read that a write already covers (a written key, or a
-/// `Storage(a, _)` under a written or read `AllStorage(a)`).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, BorshSerialize)]
+/// `Storage(a, _)` under a written or read `AllStorage(a)`). Cloning is cheap
+/// (the lists are shared), so blocks record sets without copying them.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct AccessSet {
-    reads: Vec<StateKey>,
-    writes: Vec<StateKey>,
+    reads: Arc<[StateKey]>,
+    writes: Arc<[StateKey]>,
+}
+
+impl Default for AccessSet {
+    fn default() -> Self {
+        Self { reads: Arc::new([]), writes: Arc::new([]) }
+    }
 }
 
 impl AccessSet {
@@ -55,7 +63,7 @@ impl AccessSet {
         if count > limit {
             return Err(AccessSetTooLarge { count, limit });
         }
-        Ok(Self { reads, writes })
+        Ok(Self { reads: reads.into(), writes: writes.into() })
     }
 
     /// Normalises a set without a size limit (for sets already bounded
@@ -114,13 +122,21 @@ impl AccessSet {
     }
 }
 
+impl BorshSerialize for AccessSet {
+    fn serialize<W: io::Write>(&self, writer: &mut W) -> io::Result<()> {
+        // The same bytes as two `Vec<StateKey>`s.
+        self.reads.as_ref().serialize(writer)?;
+        self.writes.as_ref().serialize(writer)
+    }
+}
+
 impl BorshDeserialize for AccessSet {
     fn deserialize_reader<R: io::Read>(reader: &mut R) -> io::Result<Self> {
         let reads = Vec::<StateKey>::deserialize_reader(reader)?;
         let writes = Vec::<StateKey>::deserialize_reader(reader)?;
         let set = Self::unbounded(reads.iter().copied(), writes.iter().copied());
         // Accept only the normal form, so one set has one encoding (and one hash).
-        if set.reads != reads || set.writes != writes {
+        if *set.reads != *reads || *set.writes != *writes {
             return Err(io::Error::new(io::ErrorKind::InvalidData, "access set not normalised"));
         }
         Ok(set)

@@ -1,7 +1,7 @@
 //! The [`Bank`]: the state of the block being built, entry by entry.
 
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use alloy_primitives::{B256, U256, keccak256};
 use lanes_accounts_db::{AccountsRead, Entry, ReadView};
@@ -77,9 +77,35 @@ pub struct SealedBlock {
     pub lattice: LatticeHash,
 }
 
+/// What [`Bank::execute_batch`] and [`Bank::execute_exclusive`] did with one
+/// transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Executed {
+    /// In the block, using this much gas.
+    Included {
+        /// Gas (or the executor's unit of work) used.
+        gas_used: u64,
+    },
+    /// Left out of the block, and why.
+    Rejected(TxError),
+    /// It declares nothing (`None`), or it touched this key outside its
+    /// declared set and nothing it did was kept. Run it in the exclusive lane
+    /// ([`Bank::execute_exclusive`]).
+    NeedsExclusive(Option<StateKey>),
+    /// Not run: the block's exclusive lane is full. Try it in a later block.
+    Deferred,
+}
+
 /// The block being built: a write cache over the committed state, receipts,
 /// and the fees owed to the coinbase, which are paid at [`Bank::seal`] so fees
 /// never make every transaction conflict on the coinbase account.
+///
+/// Workers share a bank (`&Bank`): each runs batches with
+/// [`Bank::execute_batch`] while the caller guarantees, by holding the
+/// batches' locks, that no two batches in flight conflict. A batch is recorded
+/// as an entry when it finishes, before its locks can be released, so a later
+/// conflicting batch is always recorded after it and replay sees the order
+/// that execution saw.
 #[derive(Debug)]
 pub struct Bank {
     state: BankState,
@@ -87,12 +113,36 @@ pub struct Bank {
     parent_hash: B256,
     parent_lattice: LatticeHash,
     config: BankConfig,
+    ledger: Mutex<Ledger>,
+}
+
+/// What the block records so far, in block order.
+#[derive(Debug, Default)]
+struct Ledger {
     entries: Vec<BlockEntry>,
     tx_hashes: Vec<B256>,
     receipts: Vec<Receipt>,
     fees: U256,
     gas_used: u64,
     exclusive: usize,
+}
+
+impl Ledger {
+    /// Appends `entry`, whose transactions ran with `outcomes` (in its order).
+    fn push(&mut self, entry: BlockEntry, outcomes: impl IntoIterator<Item = (B256, Outcome)>) {
+        for (tx_hash, outcome) in outcomes {
+            self.gas_used = self.gas_used.saturating_add(outcome.gas_used);
+            self.fees = self.fees.saturating_add(outcome.fee);
+            self.tx_hashes.push(tx_hash);
+            self.receipts.push(Receipt { tx_hash, cumulative_gas_used: self.gas_used, outcome });
+        }
+        if entry.exclusive {
+            self.exclusive += 1;
+        }
+        if !entry.txs.is_empty() {
+            self.entries.push(entry);
+        }
+    }
 }
 
 /// `f(state, i)` for `i` in `0..n` on up to `threads` threads (the caller's
@@ -154,13 +204,12 @@ impl Bank {
             parent_hash,
             parent_lattice,
             config,
-            entries: Vec::new(),
-            tx_hashes: Vec::new(),
-            receipts: Vec::new(),
-            fees: U256::ZERO,
-            gas_used: 0,
-            exclusive: 0,
+            ledger: Mutex::default(),
         }
+    }
+
+    fn ledger(&self) -> MutexGuard<'_, Ledger> {
+        self.ledger.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The block environment.
@@ -170,22 +219,107 @@ impl Bank {
 
     /// Transactions included so far.
     pub fn tx_count(&self) -> usize {
-        self.tx_hashes.len()
+        self.ledger().tx_hashes.len()
     }
 
     /// Gas used so far.
     pub fn gas_used(&self) -> u64 {
-        self.gas_used
+        self.ledger().gas_used
     }
 
-    /// Entries so far.
-    pub fn entries(&self) -> &[BlockEntry] {
-        &self.entries
+    /// Transactions run in the exclusive lane so far.
+    pub fn exclusive_count(&self) -> usize {
+        self.ledger().exclusive
     }
 
-    /// Runs one entry: `txs` must declare non-conflicting sets. Those that
-    /// declare a set run on up to `threads` threads; those that declare nothing
-    /// or leave their set run afterwards in the exclusive lane, one at a time,
+    /// The entries so far.
+    pub fn entries(&self) -> Vec<BlockEntry> {
+        self.ledger().entries.clone()
+    }
+
+    /// Makes room for about `txs` more transactions declaring `keys` keys in
+    /// all, so that the write cache does not grow while they run.
+    pub fn reserve(&self, txs: usize, keys: usize) {
+        self.state.reserve(keys);
+        let mut ledger = self.ledger();
+        ledger.tx_hashes.reserve(txs);
+        ledger.receipts.reserve(txs);
+    }
+
+    /// A worker for running batches on this bank from one thread.
+    pub fn worker<'b, E: Executor>(&'b self, executor: &'b E) -> E::Worker<'b> {
+        executor.worker(&self.env)
+    }
+
+    /// Runs `txs` in order on the calling thread, each limited to its declared
+    /// set, and records those included as one entry.
+    ///
+    /// The caller guarantees that the batch's sets do not conflict with each
+    /// other or with any batch running at the same time (the banking stage
+    /// holds their locks in an [`AccountLocks`] table until this returns); the
+    /// bank does not check again. A transaction that declares nothing comes
+    /// back as [`Executed::NeedsExclusive`] without running.
+    pub fn execute_batch<'b, E: Executor>(
+        &'b self,
+        executor: &E,
+        worker: &mut E::Worker<'b>,
+        txs: &[E::Tx],
+    ) -> Result<Vec<Executed>, BankError> {
+        let mut results = Vec::with_capacity(txs.len());
+        let mut entry = BlockEntry { exclusive: false, txs: Vec::with_capacity(txs.len()) };
+        let mut outcomes = Vec::with_capacity(txs.len());
+        for tx in txs {
+            let Some(set) = tx.access_set().filter(|set| !set.is_empty()) else {
+                results.push(Executed::NeedsExclusive(None));
+                continue;
+            };
+            let executed = match self.run_one(executor, worker, tx, Access::Declared(set.clone())) {
+                Ok(outcome) => {
+                    let gas_used = outcome.gas_used;
+                    entry.txs.push(EntryTx { tx: tx.encoded().clone(), access: set.clone() });
+                    outcomes.push((tx.hash(), outcome));
+                    Executed::Included { gas_used }
+                }
+                Err(TxError::AccessViolation(key)) => Executed::NeedsExclusive(Some(key)),
+                Err(TxError::State(e)) => return Err(BankError::State(e)),
+                Err(e) => Executed::Rejected(e),
+            };
+            results.push(executed);
+        }
+        self.ledger().push(entry, outcomes);
+        Ok(results)
+    }
+
+    /// Runs `tx` alone with every key readable and writable, and records it as
+    /// an exclusive entry of one. The caller guarantees nothing else runs on
+    /// this bank meanwhile (it is a barrier). Past
+    /// [`BankConfig::max_exclusive_per_block`] it is [`Executed::Deferred`].
+    pub fn execute_exclusive<E: Executor>(
+        &self,
+        executor: &E,
+        tx: &E::Tx,
+    ) -> Result<Executed, BankError> {
+        if self.exclusive_count() >= self.config.max_exclusive_per_block {
+            return Ok(Executed::Deferred);
+        }
+        let mut worker = executor.worker(&self.env);
+        match self.run_one(executor, &mut worker, tx, Access::Exclusive) {
+            Ok(outcome) => {
+                let gas_used = outcome.gas_used;
+                let recorded = EntryTx { tx: tx.encoded().clone(), access: AccessSet::default() };
+                let entry = BlockEntry { exclusive: true, txs: vec![recorded] };
+                self.ledger().push(entry, [(tx.hash(), outcome)]);
+                Ok(Executed::Included { gas_used })
+            }
+            Err(TxError::State(e)) => Err(BankError::State(e)),
+            Err(e) => Ok(Executed::Rejected(e)),
+        }
+    }
+
+    /// Runs one entry: `txs` must declare non-conflicting sets, which is
+    /// checked. Those that declare a set run on up to `threads` threads and are
+    /// recorded as one entry in the order given; those that declare nothing or
+    /// leave their set run afterwards in the exclusive lane, one at a time,
     /// each recorded as an entry of one.
     pub fn execute_entry<E: Executor>(
         &mut self,
@@ -193,7 +327,9 @@ impl Bank {
         txs: Vec<E::Tx>,
         threads: usize,
     ) -> Result<EntryReport<E::Tx>, BankError> {
-        let mut locks = AccountLocks::new();
+        let keys: usize = txs.iter().filter_map(|tx| tx.access_set()).map(AccessSet::len).sum();
+        self.reserve(txs.len(), keys);
+        let mut locks = AccountLocks::with_capacity(keys);
         let mut declared = Vec::with_capacity(txs.len());
         let mut lane = Vec::new();
         for tx in txs {
@@ -210,8 +346,6 @@ impl Bank {
                 _ => lane.push(tx),
             }
         }
-        // Workers also copy each included transaction's record, so the serial
-        // tail after the parallel part stays short.
         let results = parallel_map(
             declared.len(),
             threads,
@@ -219,11 +353,7 @@ impl Bank {
             |worker, i| {
                 let tx = &declared[i];
                 let set = tx.access_set().expect("declared");
-                let result = self.run_one(executor, worker, tx, Access::Declared(set));
-                let record = result
-                    .is_ok()
-                    .then(|| EntryTx { tx: tx.encoded().to_vec().into(), access: set.clone() });
-                (result, record)
+                self.run_one(executor, worker, tx, Access::Declared(set.clone()))
             },
         );
 
@@ -234,58 +364,39 @@ impl Bank {
             deferred: Vec::new(),
         };
         let mut entry = BlockEntry::default();
+        let mut outcomes = Vec::with_capacity(declared.len());
         let mut retry = Vec::new();
-        for (tx, (result, record)) in declared.into_iter().zip(results) {
+        for (tx, result) in declared.into_iter().zip(results) {
             match result {
                 Ok(outcome) => {
-                    entry.txs.push(record.expect("made for every success"));
-                    report.included.push(self.record(tx.hash(), outcome));
+                    let set = tx.access_set().expect("declared").clone();
+                    entry.txs.push(EntryTx { tx: tx.encoded().clone(), access: set });
+                    report.included.push(tx.hash());
+                    outcomes.push((tx.hash(), outcome));
                 }
                 Err(TxError::AccessViolation(_)) => retry.push(tx),
                 Err(TxError::State(e)) => return Err(BankError::State(e)),
                 Err(e) => report.rejected.push((tx.hash(), e)),
             }
         }
-        if !entry.txs.is_empty() {
-            self.entries.push(entry);
-        }
+        self.ledger().push(entry, outcomes);
         for tx in retry.into_iter().chain(lane) {
-            if self.exclusive >= self.config.max_exclusive_per_block {
-                report.deferred.push(tx);
-                continue;
-            }
-            // The lane is bounded and rare: a worker per transaction keeps the
-            // bank free to record between them.
-            let result =
-                self.run_one(executor, &mut executor.worker(&self.env), &tx, Access::Exclusive);
-            match result {
-                Ok(outcome) => {
-                    self.exclusive += 1;
+            match self.execute_exclusive(executor, &tx)? {
+                Executed::Included { .. } => {
                     report.exclusive += 1;
-                    let recorded =
-                        EntryTx { tx: tx.encoded().to_vec().into(), access: AccessSet::default() };
-                    self.entries.push(BlockEntry { exclusive: true, txs: vec![recorded] });
-                    report.included.push(self.record(tx.hash(), outcome));
+                    report.included.push(tx.hash());
                 }
-                Err(TxError::State(e)) => return Err(BankError::State(e)),
-                Err(e) => report.rejected.push((tx.hash(), e)),
+                Executed::Rejected(e) => report.rejected.push((tx.hash(), e)),
+                Executed::Deferred => report.deferred.push(tx),
+                Executed::NeedsExclusive(_) => unreachable!("the exclusive lane allows every key"),
             }
         }
         Ok(report)
     }
 
-    /// Adds a receipt; returns the transaction hash.
-    pub(crate) fn record(&mut self, tx_hash: B256, outcome: Outcome) -> B256 {
-        self.gas_used = self.gas_used.saturating_add(outcome.gas_used);
-        self.fees = self.fees.saturating_add(outcome.fee);
-        self.tx_hashes.push(tx_hash);
-        self.receipts.push(Receipt { tx_hash, cumulative_gas_used: self.gas_used, outcome });
-        tx_hash
-    }
-
-    /// Appends an entry as recorded (replay).
-    pub(crate) fn push_entry(&mut self, entry: BlockEntry) {
-        self.entries.push(entry);
+    /// Appends an entry that ran with `outcomes` (replay).
+    pub(crate) fn record_entry(&self, entry: BlockEntry, outcomes: Vec<(B256, Outcome)>) {
+        self.ledger().push(entry, outcomes);
     }
 
     /// Runs `f` against this bank's state with every key readable and writable,
@@ -301,7 +412,7 @@ impl Bank {
         executor: &E,
         worker: &mut E::Worker<'b>,
         tx: &E::Tx,
-        access: Access<'b>,
+        access: Access,
     ) -> Result<Outcome, TxError> {
         let view = StateView::new(&self.state, access);
         let (result, view) = executor.execute(worker, tx, view);
@@ -317,40 +428,32 @@ impl Bank {
     pub(crate) fn run_parallel<E: Executor>(
         &self,
         executor: &E,
-        jobs: &[(&E::Tx, Access<'_>)],
+        jobs: &[(&E::Tx, Access)],
         threads: usize,
     ) -> Vec<Result<Outcome, TxError>> {
         parallel_map(
             jobs.len(),
             threads,
             || executor.worker(&self.env),
-            |worker, i| self.run_one(executor, worker, jobs[i].0, jobs[i].1),
+            |worker, i| self.run_one(executor, worker, jobs[i].0, jobs[i].1.clone()),
         )
     }
 
     /// Pays the fees to the coinbase, computes the changes, the lattice hash
     /// and the roots, and returns the block.
     pub fn seal(self) -> Result<SealedBlock, BankError> {
-        let Bank {
-            state,
-            env,
-            parent_hash,
-            parent_lattice,
-            entries,
-            tx_hashes,
-            receipts,
-            fees,
-            gas_used,
-            ..
-        } = self;
+        let Bank { state, env, parent_hash, parent_lattice, ledger, .. } = self;
+        let Ledger { entries, tx_hashes, receipts, fees, gas_used, .. } =
+            ledger.into_inner().unwrap_or_else(|e| e.into_inner());
         if !fees.is_zero() {
             let mut coinbase =
                 state.account(&env.coinbase).map_err(|e| BankError::State(e.to_string()))?;
             coinbase.balance =
                 coinbase.balance.checked_add(fees).ok_or(BankError::BalanceOverflow)?;
-            let mut write = std::collections::HashMap::with_hasher(state.hasher.clone());
-            write.insert(StateKey::Account(env.coinbase), Value::Account(coinbase));
-            state.apply(write, Vec::new());
+            state.apply(
+                vec![(StateKey::Account(env.coinbase), Value::Account(coinbase))],
+                Vec::new(),
+            );
         }
         let (mut changes, delta) = diff(&state)?;
         let mut lattice = parent_lattice;

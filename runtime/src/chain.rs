@@ -333,7 +333,7 @@ impl Chain {
         if h.number != self.head.number + 1 || h.parent_hash != self.head.hash() {
             return Err(fail(None, None, ReplayErrorKind::NotNext));
         }
-        let mut bank = self.new_bank(h.timestamp, h.coinbase);
+        let bank = self.new_bank(h.timestamp, h.coinbase);
         for (ei, entry) in block.entries.iter().enumerate() {
             let mut txs = Vec::with_capacity(entry.txs.len());
             for (ti, recorded) in entry.txs.iter().enumerate() {
@@ -342,7 +342,7 @@ impl Chain {
                     .map_err(|e| fail(Some(ei), Some(ti), ReplayErrorKind::Undecodable(e.0)))?;
                 txs.push(tx);
             }
-            let jobs: Vec<(&E::Tx, Access<'_>)> = if entry.exclusive {
+            let jobs: Vec<(&E::Tx, Access)> = if entry.exclusive {
                 if txs.len() != 1 || !entry.txs[0].access.is_empty() {
                     return Err(fail(Some(ei), None, ReplayErrorKind::BadExclusiveEntry));
                 }
@@ -359,15 +359,14 @@ impl Chain {
                 }
                 txs.iter()
                     .zip(&entry.txs)
-                    .map(|(tx, r)| (tx, Access::Declared(&r.access)))
+                    .map(|(tx, r)| (tx, Access::Declared(r.access.clone())))
                     .collect()
             };
             let results = bank.run_parallel(executor, &jobs, threads);
+            let mut outcomes = Vec::with_capacity(jobs.len());
             for (ti, (result, (tx, _))) in results.into_iter().zip(&jobs).enumerate() {
                 match result {
-                    Ok(outcome) => {
-                        bank.record(tx.hash(), outcome);
-                    }
+                    Ok(outcome) => outcomes.push((tx.hash(), outcome)),
                     Err(TxError::AccessViolation(key)) => {
                         return Err(fail(Some(ei), Some(ti), ReplayErrorKind::LeftItsSet(key)));
                     }
@@ -383,7 +382,7 @@ impl Chain {
                     }
                 }
             }
-            bank.push_entry(entry.clone());
+            bank.record_entry(entry.clone(), outcomes);
         }
         let sealed = bank.seal().map_err(|e| fail(None, None, e.into()))?;
         let got = &sealed.block.header;

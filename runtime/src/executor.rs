@@ -15,7 +15,7 @@ pub trait Transaction: Send + Sync {
     /// in the exclusive lane).
     fn access_set(&self) -> Option<&AccessSet>;
     /// Its canonical encoding, as recorded in blocks.
-    fn encoded(&self) -> &[u8];
+    fn encoded(&self) -> &Bytes;
 }
 
 /// The block a transaction executes in.

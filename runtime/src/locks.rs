@@ -81,6 +81,12 @@ impl AccountLocks {
         Self::default()
     }
 
+    /// An empty table with room for keys of `addresses` addresses.
+    pub fn with_capacity(addresses: usize) -> Self {
+        let hasher = ahash::RandomState::new();
+        Self { addresses: HashMap::with_capacity_and_hasher(addresses, hasher.clone()), hasher }
+    }
+
     /// Whether no lock is held.
     pub fn is_empty(&self) -> bool {
         self.addresses.is_empty()

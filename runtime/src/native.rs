@@ -49,14 +49,14 @@ struct Body {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NativeTx {
     body: Body,
-    encoded: Vec<u8>,
+    encoded: Bytes,
     hash: B256,
 }
 
 impl NativeTx {
     fn from_body(body: Body) -> Self {
         let encoded = borsh::to_vec(&body).expect("writing to a Vec cannot fail");
-        Self { hash: keccak256(&encoded), body, encoded }
+        Self { hash: keccak256(&encoded), body, encoded: encoded.into() }
     }
 
     /// A transfer, declaring exactly the two accounts it writes.
@@ -108,7 +108,7 @@ impl Transaction for NativeTx {
         self.body.declared.as_ref()
     }
 
-    fn encoded(&self) -> &[u8] {
+    fn encoded(&self) -> &Bytes {
         &self.encoded
     }
 }

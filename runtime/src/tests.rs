@@ -8,7 +8,7 @@ use proptest::prelude::*;
 use crate::native::{NativeExecutor, NativeTx};
 use crate::view::Access;
 use crate::{
-    AccessSet, Bank, BankConfig, Block, Chain, ChainError, Genesis, LatticeHash, Receipt,
+    AccessSet, Bank, BankConfig, Block, Chain, ChainError, Executed, Genesis, LatticeHash, Receipt,
     ReplayErrorKind, StateKey, Transaction,
 };
 
@@ -55,12 +55,12 @@ fn build(chain: &mut Chain, txs: &[NativeTx], threads: usize) -> (Block, Vec<Rec
 /// The reference: every transaction of `block`, one at a time, in block order,
 /// with every key available.
 fn sequential(chain: &Chain, block: &Block) -> (B256, Vec<Receipt>) {
-    let mut bank: Bank = chain.new_bank(block.header.timestamp, block.header.coinbase);
+    let bank: Bank = chain.new_bank(block.header.timestamp, block.header.coinbase);
     for entry in &block.entries {
         for recorded in &entry.txs {
             let tx = crate::Executor::decode(&NativeExecutor, &recorded.tx).unwrap();
             let outcome = bank.run_one(&NativeExecutor, &mut (), &tx, Access::Exclusive).unwrap();
-            bank.record(tx.hash(), outcome);
+            bank.record_entry(crate::BlockEntry::default(), vec![(tx.hash(), outcome)]);
         }
     }
     let sealed = bank.seal().unwrap();
@@ -348,4 +348,53 @@ fn test_lattice_incremental_equals_scratch_across_reopen() {
     let chain = Chain::open(dir.path(), AccountsDbConfig::default(), Some(head.clone())).unwrap();
     assert_eq!((chain.head(), chain.lattice()), (&head, &lattice));
     assert!(chain.db().get_account(&sender(0)).unwrap().unwrap().nonce > 0);
+}
+
+#[test]
+fn test_batches_on_shared_bank_record_entries_that_replay() {
+    let (_dir, mut chain) = new_chain();
+    let (replica_dir, mut replica) = new_chain();
+    let bank = chain.new_bank(1, COINBASE);
+    // Two workers share the bank; each runs its own non-conflicting batch.
+    let a: Vec<NativeTx> = (0..3)
+        .map(|i| NativeTx::transfer(sender(i), 0, sender(i + 3), U256::from(5), U256::from(1)))
+        .collect();
+    let b = vec![
+        NativeTx::transfer(sender(0), 1, sender(1), U256::from(9), U256::from(1)),
+        // Declares nothing: handed back for the exclusive lane, not run.
+        NativeTx::transfer(sender(2), 1, sender(1), U256::from(1), U256::from(1))
+            .with_declared(None),
+    ];
+    let (ra, rb) = std::thread::scope(|s| {
+        let first = s.spawn(|| {
+            bank.execute_batch(&NativeExecutor, &mut bank.worker(&NativeExecutor), &a).unwrap()
+        });
+        let ra = first.join().unwrap();
+        // b conflicts with a (sender 0), so it runs after a has finished.
+        let second = s.spawn(|| {
+            bank.execute_batch(&NativeExecutor, &mut bank.worker(&NativeExecutor), &b).unwrap()
+        });
+        (ra, second.join().unwrap())
+    });
+    assert!(ra.iter().all(|r| matches!(r, Executed::Included { .. })), "{ra:?}");
+    assert!(matches!(rb[0], Executed::Included { .. }));
+    assert_eq!(rb[1], Executed::NeedsExclusive(None));
+    let lane = bank.execute_exclusive(&NativeExecutor, &b[1]).unwrap();
+    assert!(matches!(lane, Executed::Included { .. }), "{lane:?}");
+    let entries = bank.entries();
+    assert_eq!(
+        entries.iter().map(|e| (e.exclusive, e.txs.len())).collect::<Vec<_>>(),
+        [(false, 3), (false, 1), (true, 1)]
+    );
+    assert_eq!(bank.tx_count(), 5);
+    let sealed = bank.seal().unwrap();
+    let block = sealed.block.clone();
+    chain.commit(sealed).unwrap();
+    replica.replay_block(&NativeExecutor, &block, 1).unwrap();
+    assert_eq!(replica.head(), chain.head());
+    let balance = |c: &Chain, i| c.db().get_account(&sender(i)).unwrap().unwrap().balance;
+    // Sender 1 sent 5 and paid a fee of 1, then got 9 and 1.
+    assert_eq!(balance(&replica, 1), U256::from(1_000_000u64 - 5 - 1 + 9 + 1));
+    assert_eq!(balance(&chain, 1), balance(&replica, 1));
+    drop(replica_dir);
 }

@@ -42,6 +42,15 @@ impl BankState {
         }
     }
 
+    /// Makes room for about `keys` more cached keys, so a large entry does
+    /// not rehash the shards while its transactions write.
+    pub(crate) fn reserve(&self, keys: usize) {
+        let per_shard = keys.div_ceil(SHARDS);
+        for shard in &self.shards {
+            shard.write().unwrap_or_else(|e| e.into_inner()).reserve(per_shard + per_shard / 4);
+        }
+    }
+
     fn shard(&self, key: &StateKey) -> &RwLock<HashMap<StateKey, Value, ahash::RandomState>> {
         &self.shards[self.hasher.hash_one(key) as usize % SHARDS]
     }
@@ -72,11 +81,7 @@ impl BankState {
     }
 
     /// Applies a finished transaction's writes.
-    pub(crate) fn apply(
-        &self,
-        writes: HashMap<StateKey, Value, ahash::RandomState>,
-        code: Vec<(B256, Bytes)>,
-    ) {
+    pub(crate) fn apply(&self, writes: Vec<(StateKey, Value)>, code: Vec<(B256, Bytes)>) {
         for (key, value) in writes {
             self.shard(&key).write().unwrap_or_else(|e| e.into_inner()).insert(key, value);
         }
@@ -91,10 +96,10 @@ fn state_err(e: lanes_accounts_db::StorageError) -> TxError {
 }
 
 /// What a transaction may touch.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Access<'a> {
+#[derive(Clone, Debug)]
+pub(crate) enum Access {
     /// Only its declared set.
-    Declared(&'a AccessSet),
+    Declared(AccessSet),
     /// Everything (the exclusive lane).
     Exclusive,
     /// Everything, noting each key touched (simulation).
@@ -104,26 +109,38 @@ pub(crate) enum Access<'a> {
 /// A transaction's view of state. Reads and writes outside its access set fail
 /// with [`TxError::AccessViolation`], and the view remembers the first one, so
 /// the bank discards the attempt even if the executor swallows the error.
-/// Writes are buffered here and reach the bank only if the transaction
-/// finishes cleanly.
+/// Writes are buffered here, in order (a later write to a key wins), and reach
+/// the bank only if the transaction finishes cleanly.
 #[derive(Debug)]
 pub struct StateView<'a> {
     state: &'a BankState,
-    access: Access<'a>,
-    pub(crate) writes: HashMap<StateKey, Value, ahash::RandomState>,
+    access: Access,
+    /// A list, not a map: a transaction writes a handful of keys, and an EVM
+    /// transaction writes them all at its end, after its last read.
+    pub(crate) writes: Vec<(StateKey, Value)>,
     pub(crate) code: Vec<(B256, Bytes)>,
     violation: Option<StateKey>,
     touched: Vec<StateKey>,
 }
 
 impl<'a> StateView<'a> {
-    pub(crate) fn new(state: &'a BankState, access: Access<'a>) -> Self {
-        let writes = HashMap::with_hasher(state.hasher.clone());
-        Self { state, access, writes, code: Vec::new(), violation: None, touched: Vec::new() }
+    pub(crate) fn new(state: &'a BankState, access: Access) -> Self {
+        Self {
+            state,
+            access,
+            writes: Vec::new(),
+            code: Vec::new(),
+            violation: None,
+            touched: Vec::new(),
+        }
+    }
+
+    fn written(&self, key: &StateKey) -> Option<Value> {
+        self.writes.iter().rev().find(|(k, _)| k == key).map(|(_, v)| *v)
     }
 
     fn check(&mut self, key: StateKey, write: bool) -> Result<(), TxError> {
-        let allowed = match self.access {
+        let allowed = match &self.access {
             Access::Exclusive => true,
             Access::Record => {
                 self.touched.push(key);
@@ -144,8 +161,8 @@ impl<'a> StateView<'a> {
     pub fn account(&mut self, address: &Address) -> Result<AccountHeader, TxError> {
         let key = StateKey::Account(*address);
         self.check(key, false)?;
-        match self.writes.get(&key) {
-            Some(Value::Account(h)) => Ok(*h),
+        match self.written(&key) {
+            Some(Value::Account(h)) => Ok(h),
             _ => self.state.account(address),
         }
     }
@@ -154,8 +171,8 @@ impl<'a> StateView<'a> {
     pub fn storage(&mut self, address: &Address, slot: &B256) -> Result<U256, TxError> {
         let key = StateKey::Storage(*address, *slot);
         self.check(key, false)?;
-        match self.writes.get(&key) {
-            Some(Value::Storage(v)) => Ok(*v),
+        match self.written(&key) {
+            Some(Value::Storage(v)) => Ok(v),
             _ => self.state.storage(address, slot),
         }
     }
@@ -172,7 +189,7 @@ impl<'a> StateView<'a> {
     pub fn set_account(&mut self, address: &Address, header: AccountHeader) -> Result<(), TxError> {
         let key = StateKey::Account(*address);
         self.check(key, true)?;
-        self.writes.insert(key, Value::Account(header));
+        self.writes.push((key, Value::Account(header)));
         Ok(())
     }
 
@@ -185,7 +202,7 @@ impl<'a> StateView<'a> {
     ) -> Result<(), TxError> {
         let key = StateKey::Storage(*address, *slot);
         self.check(key, true)?;
-        self.writes.insert(key, Value::Storage(value));
+        self.writes.push((key, Value::Storage(value)));
         Ok(())
     }
 
