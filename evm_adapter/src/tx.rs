@@ -207,4 +207,20 @@ impl lanes_runtime::Transaction for EvmTx {
     fn encoded(&self) -> &Bytes {
         &self.encoded
     }
+
+    fn sender(&self) -> Address {
+        self.sender
+    }
+
+    fn nonce(&self) -> u64 {
+        self.envelope.nonce()
+    }
+
+    fn gas_limit(&self) -> u64 {
+        self.envelope.gas_limit()
+    }
+
+    fn tip_per_gas(&self, base_fee: u64) -> Option<u128> {
+        self.envelope.effective_tip_per_gas(base_fee)
+    }
 }

@@ -36,7 +36,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let sealed = bank.seal()?;
     let block = sealed.block.clone();
-    producer.commit(sealed)?;
+    producer.commit(&sealed)?;
     println!(
         "block {}: {} entries, state commitment {}",
         block.header.number,

@@ -241,6 +241,11 @@ impl Chain {
         Self { dir, db, head, lattice, recent, bank_config: BankConfig::default() }
     }
 
+    /// The settings of the banks this chain makes.
+    pub fn bank_config(&self) -> &BankConfig {
+        &self.bank_config
+    }
+
     /// Sets the configuration of the banks this chain makes.
     pub fn with_bank_config(mut self, config: BankConfig) -> Self {
         self.bank_config = config;
@@ -290,14 +295,14 @@ impl Chain {
     }
 
     /// Commits a sealed block made by a bank of this chain's head.
-    pub fn commit(&mut self, sealed: SealedBlock) -> Result<(), ChainError> {
+    pub fn commit(&mut self, sealed: &SealedBlock) -> Result<(), ChainError> {
         let header = &sealed.block.header;
         if header.number != self.head.number + 1 || header.parent_hash != self.head.hash() {
             return Err(ChainError::NotNext { number: header.number, head: self.head.number });
         }
         self.db.commit(header.number, header.state_commitment, &sealed.changes)?;
-        self.head = sealed.block.header;
-        self.lattice = sealed.lattice;
+        self.head = sealed.block.header.clone();
+        self.lattice = sealed.lattice.clone();
         self.recent.push_front(self.head.hash());
         self.recent.truncate(RECENT_HASHES);
         self.write_head()
@@ -317,7 +322,7 @@ impl Chain {
             tracing::warn!(target: "lanes::runtime", %e, "block rejected");
         })?;
         let receipts = sealed.receipts.clone();
-        self.commit(sealed)?;
+        self.commit(&sealed)?;
         Ok(receipts)
     }
 

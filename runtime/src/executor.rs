@@ -16,6 +16,18 @@ pub trait Transaction: Send + Sync {
     fn access_set(&self) -> Option<&AccessSet>;
     /// Its canonical encoding, as recorded in blocks.
     fn encoded(&self) -> &Bytes;
+    /// The account that signs and pays. A txpool queues each sender's
+    /// transactions by [`Transaction::nonce`].
+    fn sender(&self) -> Address;
+    /// Its place in its sender's sequence: it runs only when the sender
+    /// account's nonce equals it.
+    fn nonce(&self) -> u64;
+    /// The most gas it may use, counted against the block's gas limit before
+    /// it runs.
+    fn gas_limit(&self) -> u64;
+    /// What it pays per unit of gas beyond `base_fee` (its priority), or `None`
+    /// when it cannot pay `base_fee` at all.
+    fn tip_per_gas(&self, base_fee: u64) -> Option<u128>;
 }
 
 /// The block a transaction executes in.

@@ -32,12 +32,17 @@ pub struct LockConflict {
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 struct Lock {
     readers: u32,
-    writer: bool,
+    /// More than one only through [`AccountLocks::lock_unchecked`].
+    writers: u32,
 }
 
 impl Lock {
     fn is_free(self) -> bool {
-        self.readers == 0 && !self.writer
+        self.readers == 0 && self.writers == 0
+    }
+
+    fn has_writer(self) -> bool {
+        self.writers > 0
     }
 }
 
@@ -99,7 +104,7 @@ impl AccountLocks {
                 if write {
                     l.account.is_free()
                 } else {
-                    !l.account.writer
+                    !l.account.has_writer()
                 }
             }
             StateKey::Storage(_, s) => {
@@ -107,14 +112,14 @@ impl AccountLocks {
                 if write {
                     slot.is_free() && l.all_storage.is_free()
                 } else {
-                    !slot.writer && !l.all_storage.writer
+                    !slot.has_writer() && !l.all_storage.has_writer()
                 }
             }
             StateKey::AllStorage(_) => {
                 if write {
                     l.all_storage.is_free() && l.slot_readers == 0 && l.slot_writers == 0
                 } else {
-                    !l.all_storage.writer && l.slot_writers == 0
+                    !l.all_storage.has_writer() && l.slot_writers == 0
                 }
             }
         }
@@ -133,13 +138,22 @@ impl AccountLocks {
     /// Locks all of `set`, or nothing.
     pub fn try_lock(&mut self, set: &AccessSet) -> Result<(), LockConflict> {
         self.can_lock(set)?;
+        self.lock_unchecked(set);
+        Ok(())
+    }
+
+    /// Takes every lock of `set` even where it conflicts with locks held. For a
+    /// holder whose conflicting sets run one after another anyway (one worker
+    /// thread's queue, in a scheduler's per-thread table), or for a table that
+    /// only marks keys (work a scheduler must not overtake). Each call is
+    /// undone by one [`Self::unlock`].
+    pub fn lock_unchecked(&mut self, set: &AccessSet) {
         for key in set.writes() {
             self.apply(key, true, true);
         }
         for key in set.reads() {
             self.apply(key, false, true);
         }
-        Ok(())
     }
 
     /// Releases a set locked by [`Self::try_lock`].
@@ -157,8 +171,8 @@ impl AccountLocks {
         let hasher = &self.hasher;
         let l = self.addresses.entry(address).or_insert_with(|| AddressLocks::new(hasher));
         let change = |lock: &mut Lock| match (write, acquire) {
-            (true, true) => lock.writer = true,
-            (true, false) => lock.writer = false,
+            (true, true) => lock.writers += 1,
+            (true, false) => lock.writers = lock.writers.saturating_sub(1),
             (false, true) => lock.readers += 1,
             (false, false) => lock.readers = lock.readers.saturating_sub(1),
         };

@@ -111,6 +111,30 @@ impl Transaction for NativeTx {
     fn encoded(&self) -> &Bytes {
         &self.encoded
     }
+
+    fn sender(&self) -> Address {
+        self.body.from
+    }
+
+    fn nonce(&self) -> u64 {
+        self.body.nonce
+    }
+
+    fn gas_limit(&self) -> u64 {
+        match &self.body.op {
+            NativeOp::Transfer { .. } => TRANSFER_GAS,
+            NativeOp::Touch { reads, writes } => {
+                TRANSFER_GAS + SLOT_GAS * (reads.len() + writes.len()) as u64
+            }
+        }
+    }
+
+    /// The flat fee spread over the gas it uses; native transactions pay no
+    /// base fee.
+    fn tip_per_gas(&self, _base_fee: u64) -> Option<u128> {
+        let per_gas = self.body.fee / U256::from(self.gas_limit());
+        Some(u128::try_from(per_gas).unwrap_or(u128::MAX))
+    }
 }
 
 /// Executes [`NativeTx`]s.
@@ -176,7 +200,7 @@ impl NativeExecutor {
                     let value = sum.wrapping_add(U256::from(i as u64 + nonce + 1));
                     state.set_storage(a, s, value)?;
                 }
-                TRANSFER_GAS + SLOT_GAS * (reads.len() + writes.len()) as u64
+                tx.gas_limit()
             }
         };
         Ok(Outcome { success: true, gas_used, fee: *fee, data: Bytes::new() })

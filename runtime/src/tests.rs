@@ -48,7 +48,7 @@ fn build(chain: &mut Chain, txs: &[NativeTx], threads: usize) -> (Block, Vec<Rec
     }
     let sealed = bank.seal().unwrap();
     let out = (sealed.block.clone(), sealed.receipts.clone());
-    chain.commit(sealed).unwrap();
+    chain.commit(&sealed).unwrap();
     out
 }
 
@@ -389,7 +389,7 @@ fn test_batches_on_shared_bank_record_entries_that_replay() {
     assert_eq!(bank.tx_count(), 5);
     let sealed = bank.seal().unwrap();
     let block = sealed.block.clone();
-    chain.commit(sealed).unwrap();
+    chain.commit(&sealed).unwrap();
     replica.replay_block(&NativeExecutor, &block, 1).unwrap();
     assert_eq!(replica.head(), chain.head());
     let balance = |c: &Chain, i| c.db().get_account(&sender(i)).unwrap().unwrap().balance;

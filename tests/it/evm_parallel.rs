@@ -141,7 +141,7 @@ pub(crate) fn build(chain: &mut Chain, raw: &[Bytes], threads: usize) -> (Block,
     }
     let sealed = bank.seal().expect("seal");
     let out = (sealed.block.clone(), sealed.receipts.clone());
-    chain.commit(sealed).expect("commit");
+    chain.commit(&sealed).expect("commit");
     out
 }
 

@@ -1,0 +1,79 @@
+//! [`BankingStageConfig`]: limits and timings of the banking stage.
+
+use std::time::Duration;
+
+use alloy_primitives::Address;
+
+/// Default slot length: a block is sealed this often.
+pub const DEFAULT_SLOT_TIME: Duration = Duration::from_millis(400);
+/// Default most transactions per batch handed to a worker.
+pub const DEFAULT_BATCH_SIZE: usize = 64;
+/// Default most queued transactions per sender.
+pub const DEFAULT_MAX_PER_SENDER: usize = 64;
+/// Default most transactions in the pool (queued, held and in flight).
+pub const DEFAULT_MAX_POOL: usize = 100_000;
+/// Default look-ahead window of the scheduler, in transactions.
+pub const DEFAULT_LOOKAHEAD: usize = 2048;
+/// Default depth of the submission queue in front of sigverify, in requests.
+pub const DEFAULT_INGRESS_QUEUE: usize = 4096;
+/// Default most produced blocks waiting for their consumer.
+pub const DEFAULT_BLOCK_QUEUE: usize = 64;
+/// Default fee bump a replacement needs, in percent.
+pub const DEFAULT_PRICE_BUMP_PERCENT: u128 = 10;
+/// Default batches queued per worker beyond the one it runs.
+pub const DEFAULT_WORKER_QUEUE: usize = 4;
+
+/// Settings of a [`crate::BankingStage`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BankingStageConfig {
+    /// Worker threads executing batches (default: available cores).
+    pub workers: usize,
+    /// Threads recovering senders (default: available cores).
+    pub sigverify_threads: usize,
+    /// Most transactions per batch.
+    pub batch_size: usize,
+    /// Slot length.
+    pub slot_time: Duration,
+    /// Most queued transactions of one sender.
+    pub max_per_sender: usize,
+    /// Most transactions in the pool.
+    pub max_pool: usize,
+    /// Transactions the scheduler considers at once.
+    pub lookahead: usize,
+    /// Submission requests waiting for sigverify; past it `submit` fails with
+    /// [`crate::SubmitError::Busy`].
+    pub ingress_queue: usize,
+    /// Produced blocks waiting for the consumer of [`crate::BankingStage::blocks`];
+    /// past it block production waits.
+    pub block_queue: usize,
+    /// Batches queued per worker.
+    pub worker_queue: usize,
+    /// Fee bump a replacement needs, in percent.
+    pub price_bump_percent: u128,
+    /// A transaction held back by conflicts this long goes ahead of newer,
+    /// better-paying ones, so a hot key cannot starve it.
+    pub max_wait: Duration,
+    /// Receives the fees of the blocks.
+    pub coinbase: Address,
+}
+
+impl Default for BankingStageConfig {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Self {
+            workers: cores,
+            sigverify_threads: cores,
+            batch_size: DEFAULT_BATCH_SIZE,
+            slot_time: DEFAULT_SLOT_TIME,
+            max_per_sender: DEFAULT_MAX_PER_SENDER,
+            max_pool: DEFAULT_MAX_POOL,
+            lookahead: DEFAULT_LOOKAHEAD,
+            ingress_queue: DEFAULT_INGRESS_QUEUE,
+            block_queue: DEFAULT_BLOCK_QUEUE,
+            worker_queue: DEFAULT_WORKER_QUEUE,
+            price_bump_percent: DEFAULT_PRICE_BUMP_PERCENT,
+            max_wait: DEFAULT_SLOT_TIME,
+            coinbase: Address::ZERO,
+        }
+    }
+}

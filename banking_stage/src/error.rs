@@ -1,0 +1,68 @@
+//! [`SubmitError`]: why a transaction was not accepted.
+
+use alloy_primitives::B256;
+
+/// Why [`crate::BankingStage::submit`] refused a transaction.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SubmitError {
+    /// It does not decode or its signature does not recover.
+    #[error("invalid transaction: {0}")]
+    Invalid(String),
+    /// The pool holds its limit of transactions.
+    #[error("txpool is full ({limit} transactions)")]
+    PoolFull {
+        /// The pool's limit.
+        limit: usize,
+    },
+    /// The sender already has this many queued transactions.
+    #[error("sender has {limit} queued transactions, the most allowed")]
+    SenderOverLimit {
+        /// The per-sender limit.
+        limit: usize,
+    },
+    /// Its nonce is already used, or taken by one that is running.
+    #[error("nonce too low: next nonce {next}, transaction has {got}")]
+    NonceTooLow {
+        /// The sender's next usable nonce.
+        next: u64,
+        /// The transaction's nonce.
+        got: u64,
+    },
+    /// It replaces a queued transaction without paying enough more.
+    #[error("replacement transaction underpriced: needs a tip of at least {needed} per gas")]
+    ReplacementUnderpriced {
+        /// The least tip per gas that would replace it.
+        needed: u128,
+    },
+    /// The pool already has it.
+    #[error("already known: {0}")]
+    AlreadyKnown(B256),
+    /// Its fee cap does not cover the base fee.
+    #[error("max fee per gas less than block base fee {base_fee}")]
+    FeeTooLow {
+        /// The base fee.
+        base_fee: u64,
+    },
+    /// It asks for more gas than a block has.
+    #[error("exceeds block gas limit: {gas} > {limit}")]
+    GasLimitExceeded {
+        /// Its gas limit.
+        gas: u64,
+        /// The block gas limit.
+        limit: u64,
+    },
+    /// The submission queue is full; try again shortly.
+    #[error("banking stage busy: submission queue full")]
+    Busy,
+    /// The stage is shutting down.
+    #[error("banking stage is shutting down")]
+    ShuttingDown,
+}
+
+impl SubmitError {
+    /// Whether the same transaction may succeed if sent again later.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::PoolFull { .. } | Self::SenderOverLimit { .. } | Self::Busy)
+    }
+}

@@ -1,0 +1,301 @@
+//! [`TxPool`]: per-sender queues ordered by nonce, and a priority order over
+//! the transactions that can run next.
+//!
+//! Only a sender's next nonce is ready, and only while none of its
+//! transactions is out (held by the scheduler or running); later nonces and
+//! gaps wait. The ready order is the highest tip per gas first, then arrival.
+//! Replaced transactions leave stale entries in the ready heap, skipped when
+//! popped.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
+use std::time::Instant;
+
+use alloy_primitives::{Address, B256};
+use lanes_runtime::Transaction;
+
+use crate::error::SubmitError;
+
+/// A transaction the pool accepted.
+#[derive(Debug)]
+pub(crate) struct Pooled<T> {
+    pub(crate) tx: T,
+    pub(crate) hash: B256,
+    /// Tip per gas at the chain's base fee: the priority.
+    pub(crate) tip: u128,
+    /// Arrival order.
+    pub(crate) seq: u64,
+    pub(crate) arrived: Instant,
+}
+
+#[derive(Debug)]
+struct SenderQueue<T> {
+    /// The nonce the sender's next transaction must carry.
+    next: u64,
+    queued: BTreeMap<u64, Pooled<T>>,
+    /// A transaction of this sender is out of the pool (held or running).
+    out: bool,
+}
+
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Ready {
+    tip: u128,
+    seq: Reverse<u64>,
+    sender: Address,
+    nonce: u64,
+}
+
+/// The limits a pool enforces.
+#[derive(Clone, Debug)]
+pub(crate) struct PoolLimits {
+    pub(crate) max_pool: usize,
+    pub(crate) max_per_sender: usize,
+    pub(crate) price_bump_percent: u128,
+    pub(crate) base_fee: u64,
+    pub(crate) block_gas_limit: u64,
+}
+
+/// The transaction pool.
+#[derive(Debug)]
+pub(crate) struct TxPool<T> {
+    senders: HashMap<Address, SenderQueue<T>>,
+    known: HashSet<B256>,
+    ready: BinaryHeap<Ready>,
+    /// Transactions accepted and not finished: queued, held or running.
+    len: usize,
+    seq: u64,
+    limits: PoolLimits,
+}
+
+impl<T: Transaction> TxPool<T> {
+    pub(crate) fn new(limits: PoolLimits) -> Self {
+        Self {
+            senders: HashMap::new(),
+            known: HashSet::new(),
+            ready: BinaryHeap::new(),
+            len: 0,
+            seq: 0,
+            limits,
+        }
+    }
+
+    /// Transactions accepted and not yet finished.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Accepts `tx`; `state_nonce` gives the committed nonce of a sender the
+    /// pool does not track yet.
+    pub(crate) fn insert(
+        &mut self,
+        tx: T,
+        state_nonce: impl FnOnce(&Address) -> u64,
+    ) -> Result<B256, SubmitError> {
+        let hash = tx.hash();
+        if self.known.contains(&hash) {
+            return Err(SubmitError::AlreadyKnown(hash));
+        }
+        let limits = &self.limits;
+        if tx.gas_limit() > limits.block_gas_limit {
+            return Err(SubmitError::GasLimitExceeded {
+                gas: tx.gas_limit(),
+                limit: limits.block_gas_limit,
+            });
+        }
+        let tip = tx
+            .tip_per_gas(limits.base_fee)
+            .ok_or(SubmitError::FeeTooLow { base_fee: limits.base_fee })?;
+        let (sender, nonce) = (tx.sender(), tx.nonce());
+        let queue = self.senders.entry(sender).or_insert_with(|| SenderQueue {
+            next: state_nonce(&sender),
+            queued: BTreeMap::new(),
+            out: false,
+        });
+        let next = queue.next + u64::from(queue.out);
+        if nonce < queue.next || (queue.out && nonce == queue.next) {
+            return Err(SubmitError::NonceTooLow { next, got: nonce });
+        }
+        let seq = self.seq;
+        let pooled = Pooled { tx, hash, tip, seq, arrived: Instant::now() };
+        if let Some(old) = queue.queued.get(&nonce) {
+            let needed = old.tip.saturating_mul(100 + limits.price_bump_percent).div_ceil(100);
+            if tip < needed.max(old.tip + 1) {
+                return Err(SubmitError::ReplacementUnderpriced {
+                    needed: needed.max(old.tip + 1),
+                });
+            }
+            self.known.remove(&old.hash);
+        } else {
+            if queue.queued.len() >= limits.max_per_sender {
+                return Err(SubmitError::SenderOverLimit { limit: limits.max_per_sender });
+            }
+            if self.len >= limits.max_pool {
+                return Err(SubmitError::PoolFull { limit: limits.max_pool });
+            }
+            self.len += 1;
+        }
+        queue.queued.insert(nonce, pooled);
+        if nonce == queue.next && !queue.out {
+            self.ready.push(Ready { tip, seq: Reverse(seq), sender, nonce });
+        }
+        self.seq += 1;
+        self.known.insert(hash);
+        Ok(hash)
+    }
+
+    /// Takes the best ready transaction out of the pool; its sender has no
+    /// other ready transaction until [`Self::finish`].
+    pub(crate) fn pop(&mut self) -> Option<Pooled<T>> {
+        while let Some(Ready { seq, sender, nonce, .. }) = self.ready.pop() {
+            let Some(queue) = self.senders.get_mut(&sender) else { continue };
+            let current = queue.queued.first_key_value().is_some_and(|(n, p)| {
+                *n == nonce && p.seq == seq.0 && nonce == queue.next && !queue.out
+            });
+            if current {
+                queue.out = true;
+                return queue.queued.remove(&nonce);
+            }
+        }
+        None
+    }
+
+    /// A transaction taken by [`Self::pop`] is done: in the block
+    /// (`included`), or dropped.
+    pub(crate) fn finish(&mut self, sender: Address, nonce: u64, hash: B256, included: bool) {
+        self.known.remove(&hash);
+        self.len = self.len.saturating_sub(1);
+        let Some(queue) = self.senders.get_mut(&sender) else { return };
+        queue.out = false;
+        if included {
+            queue.next = nonce + 1;
+        }
+        // Nonces below the next can never run.
+        while let Some(entry) = queue.queued.first_entry() {
+            if *entry.key() >= queue.next {
+                break;
+            }
+            self.known.remove(&entry.remove().hash);
+            self.len = self.len.saturating_sub(1);
+        }
+        if let Some(head) = queue.queued.get(&queue.next) {
+            let ready = Ready { tip: head.tip, seq: Reverse(head.seq), sender, nonce: queue.next };
+            self.ready.push(ready);
+        }
+    }
+
+    /// Forgets senders with nothing queued or out, so their next nonce is read
+    /// from committed state again. Call after a block is committed.
+    pub(crate) fn prune_idle(&mut self) {
+        self.senders.retain(|_, q| q.out || !q.queued.is_empty());
+        if self.ready.len() > 2 * self.len + 1024 {
+            // Mostly stale entries of replaced transactions: rebuild.
+            let ready = self.senders.iter().filter(|(_, q)| !q.out).filter_map(|(sender, q)| {
+                q.queued.get(&q.next).map(|p| Ready {
+                    tip: p.tip,
+                    seq: Reverse(p.seq),
+                    sender: *sender,
+                    nonce: q.next,
+                })
+            });
+            self.ready = ready.collect();
+        }
+    }
+
+    /// The nonce a sender's next new transaction should carry: past its
+    /// committed nonce, what is out and every queued transaction without a gap.
+    pub(crate) fn pending_nonce(&self, sender: &Address) -> Option<u64> {
+        let queue = self.senders.get(sender)?;
+        let mut next = queue.next + u64::from(queue.out);
+        while queue.queued.contains_key(&next) {
+            next += 1;
+        }
+        Some(next)
+    }
+
+    /// Whether the pool holds (or runs) `hash`.
+    pub(crate) fn contains(&self, hash: &B256) -> bool {
+        self.known.contains(hash)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_primitives::U256;
+    use lanes_runtime::native::NativeTx;
+
+    fn limits() -> PoolLimits {
+        PoolLimits {
+            max_pool: 8,
+            max_per_sender: 3,
+            price_bump_percent: 10,
+            base_fee: 0,
+            block_gas_limit: 1_000_000,
+        }
+    }
+
+    fn tx(from: u8, nonce: u64, fee: u64) -> NativeTx {
+        let to = Address::repeat_byte(0xaa);
+        NativeTx::transfer(Address::repeat_byte(from), nonce, to, U256::from(1), U256::from(fee))
+    }
+
+    #[test]
+    fn test_nonce_order_gaps_and_priority() {
+        let mut pool = TxPool::new(limits());
+        // Sender 1 from nonce 5, sent out of order; sender 2 pays more.
+        for n in [7, 5, 6] {
+            pool.insert(tx(1, n, 21_000), |_| 5).unwrap();
+        }
+        pool.insert(tx(2, 0, 42_000 * 3), |_| 0).unwrap();
+        pool.insert(tx(3, 2, 21_000 * 9), |_| 0).unwrap(); // a gap: nonce 0 missing
+        let p = pool.pop().unwrap();
+        assert_eq!((p.tx.sender(), p.tx.nonce()), (Address::repeat_byte(2), 0));
+        let p = pool.pop().unwrap();
+        assert_eq!(p.tx.nonce(), 5);
+        assert!(pool.pop().is_none(), "sender 1 is out, sender 3 has a gap");
+        assert_eq!(pool.pending_nonce(&Address::repeat_byte(1)), Some(8));
+        pool.finish(p.tx.sender(), 5, p.hash, true);
+        assert_eq!(pool.pop().unwrap().tx.nonce(), 6);
+        assert_eq!(pool.len(), 4);
+    }
+
+    #[test]
+    fn test_errors() {
+        let mut pool = TxPool::new(limits());
+        let first = tx(1, 0, 21_000);
+        pool.insert(first.clone(), |_| 0).unwrap();
+        assert_eq!(
+            pool.insert(first, |_| 0),
+            Err(SubmitError::AlreadyKnown(tx(1, 0, 21_000).hash()))
+        );
+        assert_eq!(
+            pool.insert(tx(4, 1, 21_000), |_| 3),
+            Err(SubmitError::NonceTooLow { next: 3, got: 1 })
+        );
+        // A 5% bump is not enough, 10% is.
+        let err = pool.insert(tx(1, 0, 22_050), |_| 0).unwrap_err();
+        assert_eq!(err, SubmitError::ReplacementUnderpriced { needed: 2 });
+        pool.insert(tx(1, 0, 42_000), |_| 0).unwrap();
+        assert_eq!(pool.len(), 1, "a replacement takes the old one's place");
+        pool.insert(tx(1, 1, 21_000), |_| 0).unwrap();
+        pool.insert(tx(1, 2, 21_000), |_| 0).unwrap();
+        assert_eq!(
+            pool.insert(tx(1, 3, 21_000), |_| 0),
+            Err(SubmitError::SenderOverLimit { limit: 3 })
+        );
+        // The running transaction's nonce cannot be reused.
+        let out = pool.pop().unwrap();
+        assert_eq!(out.tip, 2);
+        assert_eq!(
+            pool.insert(tx(1, 0, 99_000), |_| 0),
+            Err(SubmitError::NonceTooLow { next: 1, got: 0 })
+        );
+        for s in 10..15 {
+            pool.insert(tx(s, 0, 21_000), |_| 0).unwrap();
+        }
+        assert_eq!(pool.insert(tx(20, 0, 21_000), |_| 0), Err(SubmitError::PoolFull { limit: 8 }));
+        // A dropped transaction keeps the nonce open for a new one.
+        pool.finish(out.tx.sender(), 0, out.hash, false);
+        assert_eq!(pool.pending_nonce(&Address::repeat_byte(1)), Some(0));
+    }
+}

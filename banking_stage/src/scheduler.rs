@@ -1,0 +1,442 @@
+//! The scheduler thread: takes transactions from the pool in priority order,
+//! locks their sets, hands non-conflicting batches to worker threads, and
+//! seals a block at every slot boundary.
+//!
+//! Locks are thread-aware (Agave's): each worker has its own lock table. A
+//! set that conflicts with the locks of exactly one worker goes to that worker,
+//! whose batches run one after another in order; a set that conflicts with
+//! two or more waits. A transaction held back marks its keys for the rest of
+//! the pass, so a later conflicting one cannot jump it, and one held longer
+//! than `max_wait` goes ahead of newer ones, so a hot key cannot starve it.
+//! A batch is recorded as an entry by the worker when it finishes, before its
+//! locks are released here, so entries replay in an order execution saw.
+//! Transactions without a declaration, and those that left it, run in the
+//! exclusive lane: a barrier, once the work in flight has drained.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use alloy_primitives::B256;
+use crossbeam_channel::{Receiver, SendTimeoutError, Sender, bounded, select};
+use lanes_runtime::{
+    AccessSet, AccountLocks, Bank, Chain, Executed, Executor, Transaction, TxError,
+};
+
+use crate::config::BankingStageConfig;
+use crate::pool::Pooled;
+use crate::stage::{Latest, ProducedBlock, Shared, StageError};
+use crate::stats::BlockStats;
+
+/// A batch handed to a worker, and handed back with its results.
+struct Batch<T> {
+    worker: usize,
+    txs: Vec<T>,
+    meta: Vec<Meta>,
+}
+
+/// What the scheduler keeps of a pooled transaction.
+#[derive(Clone, Copy)]
+struct Meta {
+    hash: B256,
+    tip: u128,
+    seq: u64,
+    arrived: Instant,
+}
+
+fn split<T>(p: Pooled<T>) -> (T, Meta) {
+    (p.tx, Meta { hash: p.hash, tip: p.tip, seq: p.seq, arrived: p.arrived })
+}
+
+fn join<T>(tx: T, m: Meta) -> Pooled<T> {
+    Pooled { tx, hash: m.hash, tip: m.tip, seq: m.seq, arrived: m.arrived }
+}
+
+struct Done<T> {
+    batch: Batch<T>,
+    results: Result<Vec<Executed>, lanes_runtime::BankError>,
+    elapsed: Duration,
+}
+
+fn declared<T: Transaction>(tx: &T) -> Option<&AccessSet> {
+    tx.access_set().filter(|set| !set.is_empty())
+}
+
+/// The scheduler's state for one slot.
+struct Slot<T> {
+    locks: Vec<AccountLocks>,
+    /// Transactions sent to each worker and not yet done.
+    load: Vec<usize>,
+    /// Batches sent to each worker and not yet done.
+    batches: Vec<usize>,
+    reserved_gas: u64,
+    exclusive: Vec<Pooled<T>>,
+    rejected: Vec<(B256, TxError)>,
+    conflicts: u64,
+    scheduler_time: Duration,
+    worker_time: Duration,
+}
+
+impl<T> Slot<T> {
+    fn in_flight(&self) -> bool {
+        self.batches.iter().any(|b| *b > 0)
+    }
+}
+
+pub(crate) struct Scheduler<E: Executor> {
+    executor: Arc<E>,
+    chain: Chain,
+    config: BankingStageConfig,
+    shared: Arc<Shared<E::Tx>>,
+    doorbell: Receiver<()>,
+    stop: Receiver<()>,
+    blocks: Sender<ProducedBlock>,
+    /// Taken from the pool and not yet run: held back by conflicts, the gas
+    /// limit, full worker queues or a full exclusive lane.
+    held: Vec<Pooled<E::Tx>>,
+    stopping: bool,
+}
+
+impl<E: Executor> Scheduler<E> {
+    pub(crate) fn new(
+        executor: Arc<E>,
+        chain: Chain,
+        config: BankingStageConfig,
+        shared: Arc<Shared<E::Tx>>,
+        doorbell: Receiver<()>,
+        stop: Receiver<()>,
+        blocks: Sender<ProducedBlock>,
+    ) -> Self {
+        Self {
+            executor,
+            chain,
+            config,
+            shared,
+            doorbell,
+            stop,
+            blocks,
+            held: Vec::new(),
+            stopping: false,
+        }
+    }
+
+    /// Produces blocks until asked to stop; returns the chain.
+    pub(crate) fn run(mut self) -> Result<Chain, StageError> {
+        while !self.stopping {
+            if let Err(e) = self.slot() {
+                tracing::error!(target: "lanes::banking", %e, "banking stage stopped");
+                return Err(e);
+            }
+        }
+        Ok(self.chain)
+    }
+
+    /// One slot: schedule until its end, drain, seal, commit, publish.
+    fn slot(&mut self) -> Result<(), StageError> {
+        let slot_end = Instant::now() + self.config.slot_time;
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let timestamp = now.max(self.chain.head().timestamp);
+        let bank = self.chain.new_bank(timestamp, self.config.coinbase);
+        let slot = self.fill(&bank, slot_end)?;
+
+        let seal_start = Instant::now();
+        let sealed = bank.seal()?;
+        self.chain.commit(&sealed)?;
+        let header = sealed.block.header.clone();
+        self.shared.set_latest(Latest { header: header.clone(), view: self.chain.db().view() });
+        let pool_len = {
+            let mut pool = self.shared.pool();
+            pool.prune_idle();
+            pool.len()
+        };
+        let entries = &sealed.block.entries;
+        let transactions = sealed.receipts.len();
+        let stats = BlockStats {
+            number: header.number,
+            transactions,
+            entries: entries.len(),
+            mean_entry_width: if entries.is_empty() {
+                0.0
+            } else {
+                transactions as f64 / entries.len() as f64
+            },
+            exclusive: entries.iter().filter(|e| e.exclusive).count(),
+            conflicts: slot.conflicts,
+            rejected: slot.rejected.len(),
+            gas_used: header.gas_used,
+            sigverify_time: Duration::from_nanos(
+                self.shared.sigverify_nanos.swap(0, Ordering::Relaxed),
+            ),
+            scheduler_time: slot.scheduler_time,
+            worker_time: slot.worker_time,
+            seal_time: seal_start.elapsed(),
+            pool_len,
+        };
+        tracing::info!(
+            target: "lanes::banking",
+            number = stats.number,
+            txs = stats.transactions,
+            entries = stats.entries,
+            width = format_args!("{:.1}", stats.mean_entry_width),
+            exclusive = stats.exclusive,
+            conflicts = stats.conflicts,
+            rejected = stats.rejected,
+            gas = stats.gas_used,
+            sigverify = ?stats.sigverify_time,
+            scheduler = ?stats.scheduler_time,
+            workers = ?stats.worker_time,
+            seal = ?stats.seal_time,
+            pool = stats.pool_len,
+            "block"
+        );
+        let mut produced = ProducedBlock {
+            block: sealed.block,
+            receipts: sealed.receipts,
+            rejected: slot.rejected,
+            stats,
+        };
+        loop {
+            match self.blocks.send_timeout(produced, Duration::from_millis(50)) {
+                Ok(()) | Err(SendTimeoutError::Disconnected(_)) => break,
+                Err(SendTimeoutError::Timeout(back)) => {
+                    if self.shared.closed.load(Ordering::Acquire) {
+                        tracing::warn!(target: "lanes::banking", number = header.number, "block queue full at shutdown; block committed but not handed out");
+                        break;
+                    }
+                    produced = back;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the slot's work on scoped worker threads until the slot ends (or
+    /// a stop is asked) and nothing is in flight.
+    fn fill(&mut self, bank: &Bank, slot_end: Instant) -> Result<Slot<E::Tx>, StageError> {
+        let workers = self.config.workers.max(1);
+        let depth = self.config.worker_queue + 1;
+        let executor = self.executor.clone();
+        let mut slot = Slot {
+            locks: (0..workers).map(|_| AccountLocks::new()).collect(),
+            load: vec![0; workers],
+            batches: vec![0; workers],
+            reserved_gas: 0,
+            exclusive: Vec::new(),
+            rejected: Vec::new(),
+            conflicts: 0,
+            scheduler_time: Duration::ZERO,
+            worker_time: Duration::ZERO,
+        };
+        std::thread::scope(|s| -> Result<(), StageError> {
+            let (done_tx, done_rx) = bounded::<Done<E::Tx>>(workers * depth);
+            let queues: Vec<Sender<Batch<E::Tx>>> = (0..workers)
+                .map(|w| {
+                    let (queue, batches) = bounded::<Batch<E::Tx>>(depth);
+                    let (done, executor) = (done_tx.clone(), &*executor);
+                    std::thread::Builder::new()
+                        .name(format!("lanes-worker-{w}"))
+                        .spawn_scoped(s, move || {
+                            let mut worker = bank.worker(executor);
+                            for batch in batches {
+                                let start = Instant::now();
+                                let results = bank.execute_batch(executor, &mut worker, &batch.txs);
+                                let elapsed = start.elapsed();
+                                if done.send(Done { batch, results, elapsed }).is_err() {
+                                    break;
+                                }
+                            }
+                        })
+                        .expect("spawning a thread");
+                    queue
+                })
+                .collect();
+            drop(done_tx);
+            loop {
+                let busy = Instant::now();
+                while let Ok(done) = done_rx.try_recv() {
+                    self.complete(&mut slot, done)?;
+                }
+                let ending = self.stopping || Instant::now() >= slot_end;
+                if !ending {
+                    if !slot.exclusive.is_empty() && !slot.in_flight() {
+                        self.run_exclusive(bank, &mut slot)?;
+                    }
+                    self.schedule(bank, &mut slot, &queues);
+                }
+                slot.scheduler_time += busy.elapsed();
+                if ending && !slot.in_flight() {
+                    break;
+                }
+                let wait = slot_end.saturating_duration_since(Instant::now());
+                let wait = if ending { Duration::from_secs(3600) } else { wait };
+                select! {
+                    recv(done_rx) -> done => {
+                        let busy = Instant::now();
+                        if let Ok(done) = done {
+                            self.complete(&mut slot, done)?;
+                        }
+                        slot.scheduler_time += busy.elapsed();
+                    }
+                    recv(self.doorbell) -> _ => {}
+                    recv(self.stop) -> _ => self.stopping = true,
+                    default(wait) => {}
+                }
+            }
+            drop(queues);
+            Ok(())
+        })?;
+        // What did not run this slot waits for the next.
+        self.held.append(&mut slot.exclusive);
+        Ok(slot)
+    }
+
+    /// A worker finished a batch: release its locks and settle each transaction.
+    fn complete(&mut self, slot: &mut Slot<E::Tx>, done: Done<E::Tx>) -> Result<(), StageError> {
+        let Done { batch, results, elapsed } = done;
+        let results = results?;
+        let w = batch.worker;
+        slot.worker_time += elapsed;
+        slot.batches[w] -= 1;
+        let mut pool = self.shared.pool();
+        for ((tx, meta), executed) in batch.txs.into_iter().zip(batch.meta).zip(results) {
+            if let Some(set) = declared(&tx) {
+                slot.locks[w].unlock(set);
+            }
+            slot.load[w] -= 1;
+            slot.reserved_gas = slot.reserved_gas.saturating_sub(tx.gas_limit());
+            match executed {
+                Executed::Included { .. } => pool.finish(tx.sender(), tx.nonce(), meta.hash, true),
+                Executed::Rejected(e) => {
+                    pool.finish(tx.sender(), tx.nonce(), meta.hash, false);
+                    slot.rejected.push((meta.hash, e));
+                }
+                Executed::NeedsExclusive(_) => slot.exclusive.push(join(tx, meta)),
+                Executed::Deferred => self.held.push(join(tx, meta)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the exclusive lane on this thread; nothing is in flight.
+    fn run_exclusive(&mut self, bank: &Bank, slot: &mut Slot<E::Tx>) -> Result<(), StageError> {
+        let mut pool = self.shared.pool();
+        for p in std::mem::take(&mut slot.exclusive) {
+            match bank.execute_exclusive(&*self.executor, &p.tx)? {
+                Executed::Included { .. } => pool.finish(p.tx.sender(), p.tx.nonce(), p.hash, true),
+                Executed::Rejected(e) => {
+                    pool.finish(p.tx.sender(), p.tx.nonce(), p.hash, false);
+                    slot.rejected.push((p.hash, e));
+                }
+                _ => self.held.push(p),
+            }
+        }
+        Ok(())
+    }
+
+    /// One scheduling pass over the held transactions and the pool's best.
+    fn schedule(&mut self, bank: &Bank, slot: &mut Slot<E::Tx>, queues: &[Sender<Batch<E::Tx>>]) {
+        if !slot.exclusive.is_empty() {
+            return; // the exclusive lane is a barrier
+        }
+        let mut candidates = std::mem::take(&mut self.held);
+        {
+            let mut pool = self.shared.pool();
+            while candidates.len() < self.config.lookahead {
+                match pool.pop() {
+                    Some(p) => candidates.push(p),
+                    None => break,
+                }
+            }
+        }
+        if candidates.is_empty() {
+            return;
+        }
+        let now = Instant::now();
+        let max_wait = self.config.max_wait;
+        // Long-waiting first, oldest first; then the best tip, then arrival.
+        candidates.sort_by_key(|p| {
+            let aged = now.duration_since(p.arrived) >= max_wait;
+            (!aged, if aged { 0 } else { u128::MAX - p.tip }, p.seq)
+        });
+        let workers = slot.locks.len();
+        let depth = self.config.worker_queue + 1;
+        let batch_size = self.config.batch_size.max(1);
+        let gas_limit = bank.env().gas_limit;
+        let gas_used = bank.gas_used();
+        let mut lane_room =
+            bank.exclusive_count() < self.chain.bank_config().max_exclusive_per_block;
+        let mut blocked = AccountLocks::new();
+        let mut barrier = false;
+        let mut pending: Vec<Vec<Pooled<E::Tx>>> = (0..workers).map(|_| Vec::new()).collect();
+        let send = |w: usize, txs: Vec<Pooled<E::Tx>>, slot: &mut Slot<E::Tx>| {
+            slot.batches[w] += 1;
+            let (txs, meta) = txs.into_iter().map(split).unzip();
+            // Never blocks: at most `depth` batches are out per worker.
+            let _ = queues[w].send(Batch { worker: w, txs, meta });
+        };
+        for p in candidates {
+            if barrier {
+                self.held.push(p);
+                continue;
+            }
+            let gas = p.tx.gas_limit();
+            if gas_used.saturating_add(slot.reserved_gas).saturating_add(gas) > gas_limit {
+                self.held.push(p); // may fit once running work reports its real use
+                continue;
+            }
+            let Some(set) = declared(&p.tx) else {
+                if lane_room {
+                    // Runs alone once in-flight work drains; nothing jumps it.
+                    slot.exclusive.push(p);
+                    lane_room = false;
+                    barrier = true;
+                } else {
+                    self.held.push(p); // the block's lane is full: next block
+                }
+                continue;
+            };
+            if blocked.can_lock(set).is_err() {
+                slot.conflicts += 1;
+                blocked.lock_unchecked(set);
+                self.held.push(p);
+                continue;
+            }
+            let mut holders = (0..workers).filter(|w| slot.locks[*w].can_lock(set).is_err());
+            let target = match (holders.next(), holders.next()) {
+                (Some(w), None)
+                    if slot.batches[w] + usize::from(!pending[w].is_empty()) < depth =>
+                {
+                    // Conflicts only with work of `w`: queue it behind, in a new batch.
+                    if !pending[w].is_empty() {
+                        send(w, std::mem::take(&mut pending[w]), slot);
+                    }
+                    Some(w)
+                }
+                // Free: the least loaded worker that can take it, into its
+                // open batch or a new one.
+                (None, _) => (0..workers)
+                    .filter(|w| !pending[*w].is_empty() || slot.batches[*w] < depth)
+                    .min_by_key(|w| slot.load[*w] + pending[*w].len()),
+                _ => None,
+            };
+            let Some(w) = target else {
+                slot.conflicts += 1;
+                blocked.lock_unchecked(set);
+                self.held.push(p);
+                continue;
+            };
+            slot.locks[w].lock_unchecked(set);
+            slot.load[w] += 1;
+            slot.reserved_gas = slot.reserved_gas.saturating_add(gas);
+            pending[w].push(p);
+            if pending[w].len() >= batch_size {
+                send(w, std::mem::take(&mut pending[w]), slot);
+            }
+        }
+        for (w, txs) in pending.into_iter().enumerate() {
+            if !txs.is_empty() {
+                send(w, txs, slot);
+            }
+        }
+    }
+}

@@ -1,0 +1,47 @@
+//! Sigverify: threads that decode submitted transactions, recover their
+//! senders (the executor's `decode`) and admit them to the pool.
+
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use alloy_primitives::{B256, Bytes};
+use crossbeam_channel::{Receiver, Sender};
+use lanes_accounts_db::AccountsRead;
+use lanes_runtime::Executor;
+
+use crate::error::SubmitError;
+use crate::stage::Shared;
+
+/// Transactions submitted together, answered together.
+pub(crate) struct Job {
+    pub(crate) first: usize,
+    pub(crate) raws: Vec<Bytes>,
+    pub(crate) reply: Sender<(usize, Vec<Result<B256, SubmitError>>)>,
+}
+
+/// One sigverify thread: runs until the submission queue closes.
+pub(crate) fn run<E: Executor>(executor: &E, jobs: Receiver<Job>, shared: &Shared<E::Tx>) {
+    for job in jobs {
+        let start = Instant::now();
+        let decoded: Vec<_> = job.raws.iter().map(|raw| executor.decode(raw)).collect();
+        let nanos = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        shared.sigverify_nanos.fetch_add(nanos, Ordering::Relaxed);
+        let results = {
+            let latest = shared.latest();
+            let mut pool = shared.pool();
+            decoded
+                .into_iter()
+                .map(|tx| {
+                    let tx = tx.map_err(|e| SubmitError::Invalid(e.0))?;
+                    pool.insert(tx, |sender| {
+                        // A read failure counts as nonce 0: execution checks again.
+                        latest.view.get_account(sender).ok().flatten().map_or(0, |a| a.nonce)
+                    })
+                })
+                .collect()
+        };
+        let _ = job.reply.send((job.first, results));
+        // Wake the scheduler; a full doorbell already says there is work.
+        let _ = shared.doorbell.try_send(());
+    }
+}

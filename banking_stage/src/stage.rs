@@ -1,0 +1,238 @@
+//! [`BankingStage`]: the handle that starts the threads, takes submissions and
+//! hands out produced blocks.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::thread::JoinHandle;
+
+use alloy_primitives::{Address, B256, Bytes};
+use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
+use lanes_accounts_db::ReadView;
+use lanes_runtime::{BankError, Block, BlockHeader, Chain, ChainError, Executor, Receipt, TxError};
+
+use crate::config::BankingStageConfig;
+use crate::error::SubmitError;
+use crate::pool::{PoolLimits, TxPool};
+use crate::scheduler::Scheduler;
+use crate::sigverify::{self, Job};
+use crate::stats::BlockStats;
+
+/// Transactions per sigverify job; a larger submission is split.
+const JOB_SIZE: usize = 64;
+
+/// A block the stage produced and committed.
+#[derive(Debug)]
+pub struct ProducedBlock {
+    /// The block, as committed.
+    pub block: Block,
+    /// Its receipts, in block order.
+    pub receipts: Vec<Receipt>,
+    /// Transactions dropped at execution in this slot, and why.
+    pub rejected: Vec<(B256, TxError)>,
+    /// What the stage did for it.
+    pub stats: BlockStats,
+}
+
+/// The banking stage stopped on a failure it cannot go past.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StageError {
+    /// The bank failed (committed state unreadable).
+    #[error(transparent)]
+    Bank(#[from] BankError),
+    /// A block could not be committed.
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+    /// A stage thread panicked.
+    #[error("banking stage thread panicked")]
+    Panicked,
+}
+
+/// The committed head and its state.
+#[derive(Debug, Clone)]
+pub(crate) struct Latest {
+    pub(crate) header: BlockHeader,
+    pub(crate) view: ReadView,
+}
+
+/// What the stage's threads share.
+pub(crate) struct Shared<T> {
+    pool: Mutex<TxPool<T>>,
+    latest: RwLock<Latest>,
+    pub(crate) doorbell: Sender<()>,
+    pub(crate) sigverify_nanos: AtomicU64,
+    /// Set by shutdown: intake stops, and a full block queue no longer holds
+    /// the scheduler back.
+    pub(crate) closed: AtomicBool,
+}
+
+impl<T> Shared<T> {
+    pub(crate) fn pool(&self) -> MutexGuard<'_, TxPool<T>> {
+        self.pool.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn latest(&self) -> Latest {
+        self.latest.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub(crate) fn set_latest(&self, latest: Latest) {
+        *self.latest.write().unwrap_or_else(|e| e.into_inner()) = latest;
+    }
+}
+
+/// The banking stage: txpool, sigverify threads, the scheduler thread and its
+/// workers, producing one block per slot on `chain`.
+pub struct BankingStage<E: Executor> {
+    shared: Arc<Shared<E::Tx>>,
+    ingress: Option<Sender<Job>>,
+    stop: Sender<()>,
+    blocks: Receiver<ProducedBlock>,
+    sigverify: Vec<JoinHandle<()>>,
+    scheduler: Option<JoinHandle<Result<Chain, StageError>>>,
+}
+
+impl<E: Executor> std::fmt::Debug for BankingStage<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BankingStage").finish_non_exhaustive()
+    }
+}
+
+impl<E: Executor + 'static> BankingStage<E> {
+    /// Starts the stage on `chain`, producing blocks from its head on.
+    pub fn start(executor: Arc<E>, chain: Chain, config: BankingStageConfig) -> Self
+    where
+        E::Tx: 'static,
+    {
+        let header = chain.head().clone();
+        let limits = PoolLimits {
+            max_pool: config.max_pool,
+            max_per_sender: config.max_per_sender,
+            price_bump_percent: config.price_bump_percent,
+            base_fee: header.base_fee,
+            block_gas_limit: header.gas_limit,
+        };
+        let (doorbell, rings) = bounded(1);
+        let shared = Arc::new(Shared {
+            pool: Mutex::new(TxPool::new(limits)),
+            latest: RwLock::new(Latest { header, view: chain.db().view() }),
+            doorbell,
+            sigverify_nanos: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
+        });
+        let (ingress, jobs) = bounded(config.ingress_queue.max(1));
+        let sigverify = (0..config.sigverify_threads.max(1))
+            .map(|i| {
+                let (executor, jobs, shared) = (executor.clone(), jobs.clone(), shared.clone());
+                std::thread::Builder::new()
+                    .name(format!("lanes-sigverify-{i}"))
+                    .spawn(move || sigverify::run(&*executor, jobs, &shared))
+                    .expect("spawning a thread")
+            })
+            .collect();
+        let (stop, stopped) = bounded(1);
+        let (blocks_out, blocks) = bounded(config.block_queue.max(1));
+        let scheduler =
+            Scheduler::new(executor, chain, config, shared.clone(), rings, stopped, blocks_out);
+        let scheduler = std::thread::Builder::new()
+            .name("lanes-scheduler".into())
+            .spawn(move || scheduler.run())
+            .expect("spawning a thread");
+        Self { shared, ingress: Some(ingress), stop, blocks, sigverify, scheduler: Some(scheduler) }
+    }
+}
+
+impl<E: Executor> BankingStage<E> {
+    /// Decodes `raw`, recovers its sender and admits it to the pool. Blocks
+    /// while a sigverify thread handles it.
+    pub fn submit(&self, raw: Bytes) -> Result<B256, SubmitError> {
+        self.submit_many(vec![raw]).pop().expect("one result per transaction")
+    }
+
+    /// [`Self::submit`] for many transactions, verified in parallel; one result
+    /// per transaction, in order.
+    pub fn submit_many(&self, raws: Vec<Bytes>) -> Vec<Result<B256, SubmitError>> {
+        let n = raws.len();
+        let mut results: Vec<Result<B256, SubmitError>> = vec![Err(SubmitError::Busy); n];
+        let Some(ingress) =
+            self.ingress.as_ref().filter(|_| !self.shared.closed.load(Ordering::Acquire))
+        else {
+            return vec![Err(SubmitError::ShuttingDown); n];
+        };
+        let (reply, replies) = bounded(n.div_ceil(JOB_SIZE));
+        let mut raws = raws.into_iter();
+        let mut sent = 0;
+        for first in (0..n).step_by(JOB_SIZE) {
+            let job =
+                Job { first, raws: raws.by_ref().take(JOB_SIZE).collect(), reply: reply.clone() };
+            match ingress.try_send(job) {
+                Ok(()) => sent += 1,
+                Err(TrySendError::Full(_)) => {}
+                Err(TrySendError::Disconnected(job)) => {
+                    results[first..first + job.raws.len()].fill(Err(SubmitError::ShuttingDown));
+                }
+            }
+        }
+        drop(reply);
+        for (first, answers) in replies.iter().take(sent) {
+            for (i, answer) in answers.into_iter().enumerate() {
+                results[first + i] = answer;
+            }
+        }
+        results
+    }
+
+    /// Produced blocks, in order. Production waits while
+    /// [`BankingStageConfig::block_queue`] of them are unread.
+    pub fn blocks(&self) -> &Receiver<ProducedBlock> {
+        &self.blocks
+    }
+
+    /// The last committed block's header.
+    pub fn head(&self) -> BlockHeader {
+        self.shared.latest().header
+    }
+
+    /// The state after the last committed block.
+    pub fn state(&self) -> ReadView {
+        self.shared.latest().view
+    }
+
+    /// The nonce a sender's next new transaction should carry, counting what
+    /// the pool holds; `None` when the pool holds nothing of the sender (then
+    /// the committed account nonce is the answer).
+    pub fn pending_nonce(&self, sender: &Address) -> Option<u64> {
+        self.shared.pool().pending_nonce(sender)
+    }
+
+    /// Transactions accepted and not yet in a block or dropped.
+    pub fn pool_len(&self) -> usize {
+        self.shared.pool().len()
+    }
+
+    /// Whether `hash` is in the pool or running.
+    pub fn is_pending(&self, hash: &B256) -> bool {
+        self.shared.pool().contains(hash)
+    }
+
+    /// Stops intake, drains the work in flight, seals and commits the current
+    /// block, and returns the chain. Blocks not yet read stay readable from
+    /// [`Self::blocks`] until the stage is dropped.
+    pub fn shutdown(&mut self) -> Result<Chain, StageError> {
+        self.shared.closed.store(true, Ordering::Release);
+        self.ingress = None;
+        for handle in self.sigverify.drain(..) {
+            handle.join().map_err(|_| StageError::Panicked)?;
+        }
+        let _ = self.stop.try_send(());
+        let scheduler = self.scheduler.take().ok_or(StageError::Panicked)?;
+        scheduler.join().map_err(|_| StageError::Panicked)?
+    }
+}
+
+impl<E: Executor> Drop for BankingStage<E> {
+    fn drop(&mut self) {
+        if self.scheduler.is_some() {
+            let _ = self.shutdown();
+        }
+    }
+}

@@ -1,0 +1,271 @@
+//! The stage end to end with the native executor: blocks replay, nonce order,
+//! flooding, starvation, shutdown.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use alloy_primitives::{Address, B256, Bytes, U256};
+use lanes_accounts_db::{AccountHeader, AccountsDbConfig, AccountsRead, Entry};
+use lanes_runtime::native::{NativeExecutor, NativeTx};
+use lanes_runtime::{Chain, Genesis, Transaction};
+use rand::SeedableRng;
+use rand::seq::{IndexedRandom, SliceRandom};
+
+use crate::{BankingStage, BankingStageConfig, ProducedBlock, SubmitError};
+
+const SENDERS: u8 = 64;
+const HOT: (Address, B256) = (Address::repeat_byte(0xee), B256::ZERO);
+
+fn sender(i: u8) -> Address {
+    Address::repeat_byte(i.wrapping_add(1))
+}
+
+fn genesis() -> Genesis {
+    let funded = AccountHeader { balance: U256::from(10u64.pow(18)), ..Default::default() };
+    Genesis {
+        alloc: (0..SENDERS).map(|i| Entry::Account(sender(i), funded)).collect(),
+        timestamp: 0,
+        coinbase: Address::ZERO,
+        base_fee: 0,
+        gas_limit: 30_000_000,
+    }
+}
+
+fn chain() -> (tempfile::TempDir, Chain) {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = Chain::create(dir.path(), AccountsDbConfig::default(), &genesis()).unwrap();
+    (dir, chain)
+}
+
+fn config(workers: usize, slot_ms: u64) -> BankingStageConfig {
+    BankingStageConfig {
+        workers,
+        sigverify_threads: 2,
+        slot_time: Duration::from_millis(slot_ms),
+        max_wait: Duration::from_millis(slot_ms),
+        coinbase: Address::repeat_byte(0xcb),
+        ..Default::default()
+    }
+}
+
+fn raw(tx: &NativeTx) -> Bytes {
+    tx.encoded().clone()
+}
+
+fn transfer(from: u8, nonce: u64, to: u8, fee: u64) -> NativeTx {
+    NativeTx::transfer(sender(from), nonce, sender(to), U256::from(1), U256::from(fee))
+}
+
+fn hot_touch(from: u8, nonce: u64, fee: u64) -> NativeTx {
+    NativeTx::touch(sender(from), nonce, vec![], vec![HOT], U256::from(fee))
+}
+
+/// Reads blocks until `done` says stop or `timeout` passes.
+fn collect(
+    stage: &BankingStage<NativeExecutor>,
+    timeout: Duration,
+    mut done: impl FnMut(&[ProducedBlock]) -> bool,
+) -> Vec<ProducedBlock> {
+    let deadline = Instant::now() + timeout;
+    let mut blocks = Vec::new();
+    while !done(&blocks) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(!left.is_zero(), "timed out after {} blocks", blocks.len());
+        if let Ok(b) = stage.blocks().recv_timeout(left) {
+            blocks.push(b);
+        }
+    }
+    blocks
+}
+
+fn included(blocks: &[ProducedBlock]) -> Vec<B256> {
+    blocks.iter().flat_map(|b| b.receipts.iter().map(|r| r.tx_hash)).collect()
+}
+
+#[test]
+fn test_blocks_from_four_workers_replay_on_one_thread() {
+    let (_dir, chain) = chain();
+    let (_replica_dir, mut replica) = self::chain();
+    let mut stage = BankingStage::start(Arc::new(NativeExecutor), chain, config(4, 40));
+    // Transfers among all senders (conflicting on receivers), hot-slot touches,
+    // and undeclared ones for the exclusive lane, over several slots.
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let mut nonces = [0u64; SENDERS as usize];
+    let mut hashes = Vec::new();
+    for round in 0..6 {
+        let mut txs = Vec::new();
+        for from in 0..SENDERS {
+            let n = nonces[from as usize];
+            nonces[from as usize] += 1;
+            let fee = 21_000 * (1 + u64::from(from % 7));
+            let tx = match (from + round) % 9 {
+                0 => hot_touch(from, n, 26_000 * 3),
+                1 => transfer(from, n, (from + 1) % SENDERS, fee).with_declared(None),
+                _ => transfer(from, n, *[0u8, 1, 2, 3].choose(&mut rng).unwrap(), fee),
+            };
+            txs.push(raw(&tx));
+        }
+        for r in stage.submit_many(txs) {
+            hashes.push(r.unwrap());
+        }
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    let mut blocks =
+        collect(&stage, Duration::from_secs(30), |b| included(b).len() == hashes.len());
+    let chain = stage.shutdown().unwrap();
+    blocks.extend(stage.blocks().try_iter());
+    let mut all: Vec<_> = included(&blocks);
+    all.sort();
+    hashes.sort();
+    assert_eq!(all, hashes, "every submitted transaction is in a block, once");
+    assert!(blocks.iter().any(|b| b.stats.exclusive > 0));
+    assert!(blocks.iter().any(|b| b.stats.mean_entry_width > 1.0));
+    // Replay every block on one thread, including empty ones and any sealed at shutdown.
+    for b in &blocks {
+        replica.replay_block(&NativeExecutor, &b.block, 1).unwrap();
+        assert_eq!(replica.head(), &b.block.header);
+    }
+    assert_eq!(replica.head().number, chain.head().number, "every committed block was handed out");
+    assert_eq!(replica.head().state_commitment, chain.head().state_commitment);
+}
+
+#[test]
+fn test_nonces_submitted_in_random_order_are_included_in_order() {
+    let (_dir, chain) = chain();
+    let mut stage = BankingStage::start(Arc::new(NativeExecutor), chain, config(2, 30));
+    let mut txs: Vec<NativeTx> = (0..4u8)
+        .flat_map(|from| (0..40).map(move |n| transfer(from, n, 10 + from, 21_000 + n)))
+        .collect();
+    txs.shuffle(&mut rand::rngs::StdRng::seed_from_u64(1));
+    for chunk in txs.chunks(17) {
+        for r in stage.submit_many(chunk.iter().map(raw).collect()) {
+            r.unwrap();
+        }
+    }
+    let blocks = collect(&stage, Duration::from_secs(30), |b| included(b).len() == txs.len());
+    stage.shutdown().unwrap();
+    let order = included(&blocks);
+    for from in 0..4u8 {
+        let nonces: Vec<u64> = order
+            .iter()
+            .filter_map(|h| txs.iter().find(|t| t.hash() == *h))
+            .filter(|t| t.sender() == sender(from))
+            .map(|t| t.nonce())
+            .collect();
+        assert_eq!(nonces, (0..40).collect::<Vec<_>>(), "sender {from}");
+    }
+}
+
+#[test]
+fn test_flooding_gets_pool_full_and_memory_stays_bounded() {
+    let (_dir, chain) = chain();
+    let config = BankingStageConfig {
+        max_pool: 500,
+        max_per_sender: 64,
+        ingress_queue: 4,
+        ..config(1, 1_000)
+    };
+    let mut stage = BankingStage::start(Arc::new(NativeExecutor), chain, config);
+    // Nonces from 1: all wait on the gap at 0, so nothing leaves the pool.
+    let txs: Vec<Bytes> = (0..SENDERS)
+        .flat_map(|from| (1..=60).map(move |n| raw(&transfer(from, n, 0, 21_000))))
+        .collect();
+    let results = stage.submit_many(txs.clone());
+    let accepted = results.iter().filter(|r| r.is_ok()).count();
+    let full =
+        results.iter().filter(|r| matches!(r, Err(SubmitError::PoolFull { limit: 500 }))).count();
+    let busy = results.iter().filter(|r| matches!(r, Err(SubmitError::Busy))).count();
+    assert!(accepted <= 500 && stage.pool_len() <= 500, "accepted {accepted}");
+    assert!(full + busy > 0 && accepted + full + busy == txs.len(), "{accepted} {full} {busy}");
+    // Keep flooding: the pool fills to its limit and never grows past it.
+    let mut rounds = 0;
+    while stage.pool_len() < 500 {
+        rounds += 1;
+        assert!(rounds < 200, "the pool never filled: {}", stage.pool_len());
+        stage.submit_many(txs.clone());
+        assert!(stage.pool_len() <= 500);
+    }
+    let again = stage.submit_many(txs.clone());
+    assert!(again.iter().all(|r| r.is_err()));
+    assert!(again.iter().any(|r| matches!(r, Err(SubmitError::PoolFull { .. }))));
+    assert_eq!(stage.pool_len(), 500);
+    // The first transaction of the flood was accepted: sending it again is
+    // "already known", not "full".
+    assert!(results[0].is_ok());
+    let first = transfer(0, 1, 0, 21_000);
+    assert_eq!(stage.submit(raw(&first)), Err(SubmitError::AlreadyKnown(first.hash())));
+    stage.shutdown().unwrap();
+}
+
+#[test]
+fn test_low_priority_tx_on_hot_key_is_not_starved() {
+    let (_dir, chain) = chain();
+    let slot = 40;
+    let mut stage = BankingStage::start(Arc::new(NativeExecutor), chain, config(2, slot));
+    // Keep a stream of better-paying touches of the hot slot flowing: every
+    // other sender keeps up to 48 queued.
+    let cheap = hot_touch(0, 0, 26_000);
+    let mut next_nonce = [0u64; SENDERS as usize];
+    let feed = |stage: &BankingStage<NativeExecutor>, next_nonce: &mut [u64], depth: u64| {
+        for from in 1..SENDERS {
+            let next = &mut next_nonce[from as usize];
+            let queued = stage.pending_nonce(&sender(from)).unwrap_or(*next);
+            let txs: Vec<Bytes> =
+                (*next..queued + depth).map(|n| raw(&hot_touch(from, n, 26_000 * 10))).collect();
+            for r in stage.submit_many(txs) {
+                if r.is_err() {
+                    break;
+                }
+                *next += 1;
+            }
+        }
+    };
+    // The stream is flowing when the cheap one comes. Once it has waited
+    // `max_wait`, nothing that came later goes ahead of it; without that rule
+    // it waits as long as the stream lasts (more than 40 blocks here).
+    feed(&stage, &mut next_nonce, 4);
+    let submitted = stage.head().number;
+    stage.submit(raw(&cheap)).unwrap();
+    let mut blocks = Vec::new();
+    while !included(&blocks).contains(&cheap.hash()) {
+        feed(&stage, &mut next_nonce, 48);
+        if let Ok(b) = stage.blocks().recv_timeout(Duration::from_secs(5)) {
+            blocks.push(b);
+        }
+        assert!(blocks.len() < 40, "starved for {} blocks", blocks.len());
+    }
+    let at = blocks.iter().find(|b| b.receipts.iter().any(|r| r.tx_hash == cheap.hash())).unwrap();
+    let waited = at.block.header.number - submitted;
+    assert!(waited <= 4, "included {waited} slots after submission");
+    // The stream really was contending: the pool still holds better-paying
+    // touches of the hot slot, which the cheap one went ahead of.
+    assert!(blocks.iter().map(|b| b.stats.conflicts).sum::<u64>() > 0);
+    assert!(stage.pool_len() > 100, "pool {}", stage.pool_len());
+    stage.shutdown().unwrap();
+}
+
+#[test]
+fn test_shutdown_drains_seals_and_commits() {
+    let (dir, chain) = chain();
+    let mut stage = BankingStage::start(Arc::new(NativeExecutor), chain, config(2, 60_000));
+    let txs: Vec<NativeTx> = (0..20u8).map(|from| transfer(from, 0, 40, 21_000)).collect();
+    for r in stage.submit_many(txs.iter().map(raw).collect()) {
+        r.unwrap();
+    }
+    // The slot is a minute long: only shutdown seals this block.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while stage.pool_len() > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let chain = stage.shutdown().unwrap();
+    assert_eq!(stage.submit(raw(&transfer(30, 0, 40, 21_000))), Err(SubmitError::ShuttingDown));
+    assert_eq!(chain.head().number, 1);
+    let received = chain.db().get_account(&sender(40)).unwrap().unwrap().balance;
+    assert_eq!(received, U256::from(10u64.pow(18) + 20));
+    let block = stage.blocks().try_recv().unwrap();
+    assert_eq!(block.receipts.len(), 20);
+    drop((chain, stage));
+    // Reopened from disk, the block is there.
+    let reopened = Chain::open(dir.path(), AccountsDbConfig::default(), None).unwrap();
+    assert_eq!(reopened.head().number, 1);
+}
