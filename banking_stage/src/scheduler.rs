@@ -8,8 +8,9 @@
 //! two or more waits. A transaction held back marks its keys for the rest of
 //! the pass, so a later conflicting one cannot jump it, and one held longer
 //! than `max_wait` goes ahead of newer ones, so a hot key cannot starve it.
-//! A batch is recorded as an entry by the worker when it finishes, before its
-//! locks are released here, so entries replay in an order execution saw.
+//! A batch is recorded as entries by the worker when it finishes (a new entry
+//! where its transactions conflict), before its locks are released here, so
+//! entries replay in an order execution saw.
 //! Transactions without a declaration, and those that left it, run in the
 //! exclusive lane: a barrier, once the work in flight has drained.
 
@@ -403,15 +404,10 @@ impl<E: Executor> Scheduler<E> {
             }
             let mut holders = (0..workers).filter(|w| slot.locks[*w].can_lock(set).is_err());
             let target = match (holders.next(), holders.next()) {
-                (Some(w), None)
-                    if slot.batches[w] + usize::from(!pending[w].is_empty()) < depth =>
-                {
-                    // Conflicts only with work of `w`: queue it behind, in a new batch.
-                    if !pending[w].is_empty() {
-                        send(w, std::mem::take(&mut pending[w]), slot);
-                    }
-                    Some(w)
-                }
+                // Conflicts only with work of `w`: queue it behind that work
+                // (the worker runs its batches in order, and a batch records
+                // a new entry where its transactions conflict).
+                (Some(w), None) if !pending[w].is_empty() || slot.batches[w] < depth => Some(w),
                 // Free: the least loaded worker that can take it, into its
                 // open batch or a new one.
                 (None, _) => (0..workers)

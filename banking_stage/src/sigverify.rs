@@ -7,7 +7,7 @@ use std::time::Instant;
 use alloy_primitives::{B256, Bytes};
 use crossbeam_channel::{Receiver, Sender};
 use lanes_accounts_db::AccountsRead;
-use lanes_runtime::Executor;
+use lanes_runtime::{DecodeError, Executor, Transaction};
 
 use crate::error::SubmitError;
 use crate::stage::Shared;
@@ -26,22 +26,28 @@ pub(crate) fn run<E: Executor>(executor: &E, jobs: Receiver<Job>, shared: &Share
         let decoded: Vec<_> = job.raws.iter().map(|raw| executor.decode(raw)).collect();
         let nanos = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
         shared.sigverify_nanos.fetch_add(nanos, Ordering::Relaxed);
-        let results = {
-            let latest = shared.latest();
-            let mut pool = shared.pool();
-            decoded
-                .into_iter()
-                .map(|tx| {
-                    let tx = tx.map_err(|e| SubmitError::Invalid(e.0))?;
-                    pool.insert(tx, |sender| {
-                        // A read failure counts as nonce 0: execution checks again.
-                        latest.view.get_account(sender).ok().flatten().map_or(0, |a| a.nonce)
-                    })
-                })
-                .collect()
-        };
+        let results = admit(shared, decoded);
         let _ = job.reply.send((job.first, results));
         // Wake the scheduler; a full doorbell already says there is work.
         let _ = shared.doorbell.try_send(());
     }
+}
+
+/// Admits decoded transactions to the pool, one result each.
+pub(crate) fn admit<T: Transaction>(
+    shared: &Shared<T>,
+    decoded: impl IntoIterator<Item = Result<T, DecodeError>>,
+) -> Vec<Result<B256, SubmitError>> {
+    let latest = shared.latest();
+    let mut pool = shared.pool();
+    decoded
+        .into_iter()
+        .map(|tx| {
+            let tx = tx.map_err(|e| SubmitError::Invalid(e.0))?;
+            pool.insert(tx, |sender| {
+                // A read failure counts as nonce 0: execution checks again.
+                latest.view.get_account(sender).ok().flatten().map_or(0, |a| a.nonce)
+            })
+        })
+        .collect()
 }

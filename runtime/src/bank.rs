@@ -252,13 +252,15 @@ impl Bank {
     }
 
     /// Runs `txs` in order on the calling thread, each limited to its declared
-    /// set, and records those included as one entry.
+    /// set, and records those included as entries: a new entry starts where a
+    /// transaction conflicts with one already in the current entry, so a batch
+    /// may chain transactions on a hot key and still replay in parallel.
     ///
-    /// The caller guarantees that the batch's sets do not conflict with each
-    /// other or with any batch running at the same time (the banking stage
-    /// holds their locks in an [`AccountLocks`] table until this returns); the
-    /// bank does not check again. A transaction that declares nothing comes
-    /// back as [`Executed::NeedsExclusive`] without running.
+    /// The caller guarantees that the batch's sets do not conflict with any
+    /// batch running at the same time (the banking stage holds their locks in
+    /// a per-worker [`AccountLocks`] table until this returns); the bank does
+    /// not check that. A transaction that declares nothing comes back as
+    /// [`Executed::NeedsExclusive`] without running.
     pub fn execute_batch<'b, E: Executor>(
         &'b self,
         executor: &E,
@@ -266,13 +268,20 @@ impl Bank {
         txs: &[E::Tx],
     ) -> Result<Vec<Executed>, BankError> {
         let mut results = Vec::with_capacity(txs.len());
-        let mut entry = BlockEntry { exclusive: false, txs: Vec::with_capacity(txs.len()) };
+        let mut entries = Vec::new();
+        let mut entry = BlockEntry::default();
         let mut outcomes = Vec::with_capacity(txs.len());
+        let mut locks = AccountLocks::new();
         for tx in txs {
             let Some(set) = tx.access_set().filter(|set| !set.is_empty()) else {
                 results.push(Executed::NeedsExclusive(None));
                 continue;
             };
+            if locks.try_lock(set).is_err() {
+                entries.push((std::mem::take(&mut entry), std::mem::take(&mut outcomes)));
+                locks = AccountLocks::new();
+                locks.lock_unchecked(set);
+            }
             let executed = match self.run_one(executor, worker, tx, Access::Declared(set.clone())) {
                 Ok(outcome) => {
                     let gas_used = outcome.gas_used;
@@ -286,7 +295,11 @@ impl Bank {
             };
             results.push(executed);
         }
-        self.ledger().push(entry, outcomes);
+        entries.push((entry, outcomes));
+        let mut ledger = self.ledger();
+        for (entry, outcomes) in entries {
+            ledger.push(entry, outcomes);
+        }
         Ok(results)
     }
 

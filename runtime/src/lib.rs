@@ -33,7 +33,7 @@
 //! let tx = NativeTx::transfer(alice, 0, bob, U256::from(30), U256::from(1));
 //! let report = bank.execute_entry(&NativeExecutor, vec![tx], 2)?;
 //! assert_eq!(report.included.len(), 1);
-//! chain.commit(bank.seal()?)?;
+//! chain.commit(&bank.seal()?)?;
 //!
 //! assert_eq!(chain.db().get_account(&bob)?.unwrap().balance, U256::from(30));
 //! assert_eq!(chain.db().get_account(&alice)?.unwrap().balance, U256::from(69)); // 1 fee

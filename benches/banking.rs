@@ -1,0 +1,418 @@
+//! The banking stage in process: pre-signed transactions → sigverify →
+//! schedule → execute → commit, on four workloads, against sequential revm.
+//!
+//! - `transfers`: plain ETH transfers, distinct senders and receivers.
+//! - `zipf`: transfers to receivers drawn Zipf(s = 1.0) from as many receivers.
+//! - `erc20`: transfers of the compiled ERC-20 among the holders of one token
+//!   (each sender to a uniformly drawn other holder).
+//! - `amm`: swaps on one constant-product pool (contracts/Pool.sol): every
+//!   swap writes the pool's reserves.
+//!
+//! Every transaction is EIP-1559 with the access list lanes locks, from its
+//! own sender. For each workload and 1 and 2 workers:
+//! - pipeline tx/s: raw transactions submitted in chunks of 512, until the
+//!   block holding the last one is committed (slots of 50 ms, so sealing
+//!   waits at most that long; block gas limit high enough for all of them);
+//! - execution: the same transactions with senders recovered beforehand
+//!   (`submit_decoded`), timed until the pool is empty (all executed), and
+//!   its speedup over sequential revm 43 `transact_commit` over an in-memory
+//!   `CacheDB` on the same transactions;
+//! - the sigverify share of the pipeline's busy time (sigverify + scheduler +
+//!   workers), and the conflict bound: the longest chain of transactions
+//!   whose sets conflict, in submission order.
+//!
+//! Medians of 3 rounds. Run: `cargo bench --bench banking`
+//! (`LANES_BENCH_TXS=2000` for a quick run).
+#![allow(missing_docs)]
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
+use alloy_eips::eip2718::Encodable2718;
+use alloy_eips::eip2930::{AccessList, AccessListItem};
+use alloy_primitives::{Address, B256, Bytes, TxKind, U256, keccak256};
+use alloy_signer::SignerSync;
+use alloy_signer_local::PrivateKeySigner;
+use lanes_accounts_db::{AccountHeader, AccountsDbConfig, Entry};
+use lanes_banking_stage::{BankingStage, BankingStageConfig, BlockStats};
+use lanes_evm_adapter::{EvmConfig, EvmExecutor, EvmReceiptData, EvmTx, SpecId, block_env, tx_env};
+use lanes_runtime::{BlockEnv, Chain, Executor, Genesis, StateKey};
+use rand::{Rng, SeedableRng};
+use revm::bytecode::Bytecode;
+use revm::context::{CfgEnv, Context, TxEnv};
+use revm::database::{CacheDB, EmptyDB};
+use revm::handler::{MainBuilder, MainContext};
+use revm::state::AccountInfo;
+use revm::{ExecuteCommitEvm, ExecuteEvm};
+
+const CHAIN_ID: u64 = 31337;
+const BASE_FEE: u64 = 1_000_000_000;
+const TOKEN: Address = Address::repeat_byte(0x70);
+const POOL: Address = Address::repeat_byte(0x71);
+const SLOT_TIME: Duration = Duration::from_millis(50);
+
+fn txs_count() -> usize {
+    std::env::var("LANES_BENCH_TXS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000)
+}
+
+fn mapping_slot(holder: Address, slot: u64) -> B256 {
+    let mut buf = [0u8; 64];
+    buf[12..32].copy_from_slice(holder.as_slice());
+    buf[56..].copy_from_slice(&slot.to_be_bytes());
+    keccak256(buf)
+}
+
+fn code(name: &str) -> Bytes {
+    let path = format!("{}/contracts/artifacts/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    let artifact: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("artifact")).expect("json");
+    artifact["deployedBytecode"].as_str().expect("hex").parse().expect("bytecode")
+}
+
+fn contract(alloc: &mut Vec<Entry>, at: Address, code: Bytes) {
+    let hash = keccak256(&code);
+    alloc
+        .push(Entry::Account(at, AccountHeader { nonce: 1, balance: U256::ZERO, code_hash: hash }));
+    alloc.push(Entry::Code(hash, code));
+}
+
+struct Workload {
+    name: &'static str,
+    alloc: Vec<Entry>,
+    raw: Vec<Bytes>,
+}
+
+fn sign(
+    signer: &PrivateKeySigner,
+    to: Address,
+    value: U256,
+    input: Vec<u8>,
+    list: AccessListItem,
+) -> Bytes {
+    let tx = TxEip1559 {
+        chain_id: CHAIN_ID,
+        nonce: 0,
+        gas_limit: 120_000,
+        max_fee_per_gas: 2 * u128::from(BASE_FEE),
+        max_priority_fee_per_gas: 1,
+        to: TxKind::Call(to),
+        value,
+        access_list: AccessList(vec![list]),
+        input: input.into(),
+    };
+    let sig = signer.sign_hash_sync(&tx.signature_hash()).expect("sign");
+    TxEnvelope::from(tx.into_signed(sig)).encoded_2718().into()
+}
+
+fn word(v: u128) -> [u8; 32] {
+    U256::from(v).to_be_bytes::<32>()
+}
+
+fn workloads(n: usize) -> Vec<Workload> {
+    let keys: Vec<PrivateKeySigner> = (0..n)
+        .map(|i| PrivateKeySigner::from_bytes(&keccak256(format!("banking {i}"))).expect("key"))
+        .collect();
+    let funded = AccountHeader { balance: U256::from(10u128.pow(20)), ..Default::default() };
+    let base: Vec<Entry> = keys.iter().map(|k| Entry::Account(k.address(), funded)).collect();
+    let receiver = |i: usize| Address::from_word(keccak256(format!("receiver {i}")));
+    let transfer = |k: &PrivateKeySigner, to: Address| {
+        sign(
+            k,
+            to,
+            U256::from(1000),
+            Vec::new(),
+            AccessListItem { address: to, storage_keys: vec![] },
+        )
+    };
+    let mut rng = rand::rngs::StdRng::seed_from_u64(42);
+
+    let transfers = keys.iter().enumerate().map(|(i, k)| transfer(k, receiver(i))).collect();
+
+    // Zipf(s = 1): P(rank r) ∝ 1 / r over n receivers, by inverse CDF.
+    let cdf: Vec<f64> = (1..=n)
+        .scan(0.0, |acc, r| {
+            *acc += 1.0 / r as f64;
+            Some(*acc)
+        })
+        .collect();
+    let total = *cdf.last().expect("n > 0");
+    let zipf = keys
+        .iter()
+        .map(|k| {
+            let x = rng.random::<f64>() * total;
+            transfer(k, receiver(cdf.partition_point(|c| *c < x)))
+        })
+        .collect();
+
+    let mut erc20_alloc = base.clone();
+    contract(&mut erc20_alloc, TOKEN, code("Token"));
+    for k in &keys {
+        erc20_alloc.push(Entry::Storage(
+            TOKEN,
+            mapping_slot(k.address(), 0),
+            U256::from(1_000_000),
+        ));
+    }
+    let erc20 = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| {
+            let j = (i + rng.random_range(1..n.max(2))) % n;
+            let to = keys[j].address();
+            let mut data = vec![0xa9, 0x05, 0x9c, 0xbb];
+            data.extend_from_slice(B256::left_padding_from(to.as_slice()).as_slice());
+            data.extend_from_slice(&word(5));
+            let slots = vec![mapping_slot(k.address(), 0), mapping_slot(to, 0)];
+            sign(k, TOKEN, U256::ZERO, data, AccessListItem { address: TOKEN, storage_keys: slots })
+        })
+        .collect();
+
+    let mut amm_alloc = base.clone();
+    contract(&mut amm_alloc, POOL, code("Pool"));
+    let reserve = U256::from(10u128.pow(24));
+    amm_alloc.push(Entry::Storage(POOL, B256::ZERO, reserve | (reserve << 128)));
+    for k in &keys {
+        for slot in [1, 2] {
+            amm_alloc.push(Entry::Storage(
+                POOL,
+                mapping_slot(k.address(), slot),
+                U256::from(10u128.pow(21)),
+            ));
+        }
+    }
+    let amm = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| {
+            // swap(uint256 amountIn, bool zeroForOne)
+            let mut data = keccak256("swap(uint256,bool)")[..4].to_vec();
+            data.extend_from_slice(&word(10u128.pow(18)));
+            data.extend_from_slice(&word(u128::from(i % 2 == 0)));
+            let slots =
+                vec![B256::ZERO, mapping_slot(k.address(), 1), mapping_slot(k.address(), 2)];
+            sign(k, POOL, U256::ZERO, data, AccessListItem { address: POOL, storage_keys: slots })
+        })
+        .collect();
+
+    vec![
+        Workload { name: "transfers", alloc: base.clone(), raw: transfers },
+        Workload { name: "zipf", alloc: base, raw: zipf },
+        Workload { name: "erc20", alloc: erc20_alloc, raw: erc20 },
+        Workload { name: "amm", alloc: amm_alloc, raw: amm },
+    ]
+}
+
+fn genesis(w: &Workload) -> Genesis {
+    Genesis {
+        alloc: w.alloc.clone(),
+        gas_limit: u64::MAX / 2,
+        base_fee: BASE_FEE,
+        ..Default::default()
+    }
+}
+
+/// The longest chain of transactions whose sets conflict, in order.
+fn conflict_bound(txs: &[EvmTx]) -> usize {
+    // Per key: depth of its last writer, and the deepest reader since.
+    let mut last: HashMap<StateKey, (usize, usize)> = HashMap::new();
+    let mut longest = 0;
+    for tx in txs {
+        let set = tx.access_set().expect("declared");
+        let after_writes = set.writes().iter().map(|k| last.get(k).map_or(0, |(w, r)| *w.max(r)));
+        let after_reads = set.reads().iter().map(|k| last.get(k).map_or(0, |(w, _)| *w));
+        let depth = 1 + after_writes.chain(after_reads).max().unwrap_or(0);
+        for k in set.writes() {
+            last.insert(*k, (depth, 0));
+        }
+        for k in set.reads() {
+            let e = last.entry(*k).or_default();
+            e.1 = e.1.max(depth);
+        }
+        longest = longest.max(depth);
+    }
+    longest
+}
+
+fn revm_run(w: &Workload, envs: &[TxEnv]) -> Duration {
+    let mut db = CacheDB::new(EmptyDB::default());
+    let code: HashMap<B256, Bytes> = w
+        .alloc
+        .iter()
+        .filter_map(|e| if let Entry::Code(h, c) = e { Some((*h, c.clone())) } else { None })
+        .collect();
+    for e in &w.alloc {
+        match e {
+            Entry::Account(a, h) => {
+                let info = AccountInfo {
+                    balance: h.balance,
+                    nonce: h.nonce,
+                    code_hash: h.code_hash,
+                    code: code.get(&h.code_hash).map(|c| Bytecode::new_raw(c.clone())),
+                    ..Default::default()
+                };
+                db.insert_account_info(*a, info);
+            }
+            Entry::Storage(a, s, v) => {
+                db.insert_account_storage(*a, U256::from_be_bytes(s.0), *v).expect("slot")
+            }
+            Entry::Code(..) => {}
+        }
+    }
+    let env = BlockEnv {
+        number: 1,
+        timestamp: 1,
+        base_fee: BASE_FEE,
+        gas_limit: u64::MAX / 2,
+        ..Default::default()
+    };
+    let mut evm = Context::mainnet()
+        .with_db(db)
+        .with_cfg(CfgEnv::new_with_spec(SpecId::PRAGUE).with_chain_id(CHAIN_ID))
+        .with_block(block_env(&env, SpecId::PRAGUE))
+        .build_mainnet();
+    let envs = envs.to_vec();
+    let start = Instant::now();
+    for tx in envs {
+        assert!(evm.transact_commit(tx).expect("valid").is_success());
+    }
+    let elapsed = start.elapsed();
+    std::hint::black_box(evm.finalize());
+    elapsed
+}
+
+struct Run {
+    elapsed: Duration,
+    stats: BlockStats,
+}
+
+/// One stage run; `decoded` feeds pre-recovered transactions and stops the
+/// clock when the pool is empty, else raw ones until the last commit.
+fn stage_run(
+    w: &Workload,
+    exec: &Arc<EvmExecutor>,
+    decoded: Option<&[EvmTx]>,
+    workers: usize,
+) -> Run {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let chain =
+        Chain::create(dir.path(), AccountsDbConfig::default(), &genesis(w)).expect("genesis");
+    let n = w.raw.len();
+    let config = BankingStageConfig {
+        workers,
+        sigverify_threads: 2,
+        slot_time: SLOT_TIME,
+        max_pool: n + 1,
+        ingress_queue: n,
+        coinbase: Address::repeat_byte(0xcb),
+        ..Default::default()
+    };
+    let mut stage = BankingStage::start(exec.clone(), chain, config);
+    let txs = decoded.map(<[EvmTx]>::to_vec);
+    let start = Instant::now();
+    let accepted = match txs {
+        Some(txs) => stage.submit_decoded(txs),
+        None => w.raw.chunks(512).flat_map(|c| stage.submit_many(c.to_vec())).collect(),
+    };
+    assert!(accepted.iter().all(Result::is_ok), "{:?}", accepted.iter().find(|r| r.is_err()));
+    let mut elapsed = None;
+    if decoded.is_some() {
+        while stage.pool_len() > 0 {
+            std::thread::sleep(Duration::from_micros(100));
+        }
+        elapsed = Some(start.elapsed());
+    }
+    let mut included = 0;
+    let mut stats = BlockStats::default();
+    while included < n {
+        let b = stage.blocks().recv_timeout(Duration::from_secs(60)).expect("a block");
+        for r in &b.receipts {
+            assert!(r.outcome.success, "{:?}", EvmReceiptData::from_outcome(&r.outcome));
+        }
+        assert!(b.rejected.is_empty(), "{:?}", b.rejected.first());
+        included += b.receipts.len();
+        let s = &b.stats;
+        stats.transactions += s.transactions;
+        stats.entries += s.entries;
+        stats.exclusive += s.exclusive;
+        stats.conflicts += s.conflicts;
+        stats.sigverify_time += s.sigverify_time;
+        stats.scheduler_time += s.scheduler_time;
+        stats.worker_time += s.worker_time;
+    }
+    let elapsed = elapsed.unwrap_or_else(|| start.elapsed());
+    stage.shutdown().expect("shutdown");
+    assert_eq!(stats.exclusive, 0);
+    stats.mean_entry_width = stats.transactions as f64 / stats.entries.max(1) as f64;
+    Run { elapsed, stats }
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn main() {
+    let n = txs_count();
+    let exec = Arc::new(EvmExecutor::new(EvmConfig::new(CHAIN_ID)));
+    println!(
+        "banking stage, {n} transactions per workload, medians of 3 rounds, slots of {SLOT_TIME:?}"
+    );
+    println!(
+        "{:<10} {:>6} | {:>10} {:>10} | {:>9} {:>9} {:>9} | {:>8} {:>9} {:>6}",
+        "workload",
+        "bound",
+        "pipe 1w/s",
+        "pipe 2w/s",
+        "revm",
+        "exec 1w",
+        "exec 2w",
+        "sigver%",
+        "width 2w",
+        "confl"
+    );
+    for w in workloads(n) {
+        let txs: Vec<EvmTx> = w.raw.iter().map(|r| exec.decode(r).expect("decode")).collect();
+        let envs: Vec<TxEnv> = txs.iter().map(|t| tx_env(t.envelope(), t.sender())).collect();
+        let bound = conflict_bound(&txs);
+        let (mut pipe, mut execs, mut revm) =
+            ([Vec::new(), Vec::new()], [Vec::new(), Vec::new()], Vec::new());
+        let mut last = None;
+        for _ in 0..3 {
+            revm.push(revm_run(&w, &envs));
+            for (i, workers) in [1, 2].into_iter().enumerate() {
+                execs[i].push(stage_run(&w, &exec, Some(&txs), workers).elapsed);
+                let run = stage_run(&w, &exec, None, workers);
+                pipe[i].push(run.elapsed);
+                last = Some(run.stats);
+            }
+        }
+        let stats = last.expect("ran");
+        let busy = stats.sigverify_time + stats.scheduler_time + stats.worker_time;
+        let revm = median(revm);
+        let [p1, p2] = pipe.map(median);
+        let [e1, e2] = execs.map(median);
+        let rate = |d: Duration| n as f64 / d.as_secs_f64();
+        let speedup = |d: Duration| revm.as_secs_f64() / d.as_secs_f64();
+        println!(
+            "{:<10} {:>6} | {:>10.0} {:>10.0} | {:>9.2?} {:>5.2}x {:>3} {:>5.2}x {:>3} | {:>7.1}% {:>9.1} {:>6}",
+            w.name,
+            bound,
+            rate(p1),
+            rate(p2),
+            revm,
+            speedup(e1),
+            "",
+            speedup(e2),
+            "",
+            100.0 * stats.sigverify_time.as_secs_f64() / busy.as_secs_f64(),
+            stats.mean_entry_width,
+            stats.conflicts,
+        );
+        println!(
+            "{:<10} {:>6}   pipeline {:.2?} / {:.2?}, execution {:.2?} / {:.2?} (1 / 2 workers)",
+            "", "", p1, p2, e1, e2
+        );
+    }
+}
