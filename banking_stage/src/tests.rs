@@ -220,9 +220,9 @@ fn test_low_priority_tx_on_hot_key_is_not_starved() {
             }
         }
     };
-    // The stream is flowing when the cheap one comes. Once it has waited
-    // `max_wait`, nothing that came later goes ahead of it; without that rule
-    // it waits as long as the stream lasts (more than 40 blocks here).
+    // The stream is flowing when the cheap one comes. It goes behind the
+    // worker holding the hot slot, and once it has waited `max_wait` nothing
+    // that came later goes ahead of it.
     feed(&stage, &mut next_nonce, 4);
     let submitted = stage.head().number;
     stage.submit(raw(&cheap)).unwrap();
@@ -239,7 +239,6 @@ fn test_low_priority_tx_on_hot_key_is_not_starved() {
     assert!(waited <= 4, "included {waited} slots after submission");
     // The stream really was contending: the pool still holds better-paying
     // touches of the hot slot, which the cheap one went ahead of.
-    assert!(blocks.iter().map(|b| b.stats.conflicts).sum::<u64>() > 0);
     assert!(stage.pool_len() > 100, "pool {}", stage.pool_len());
     stage.shutdown().unwrap();
 }
