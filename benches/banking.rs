@@ -25,85 +25,34 @@
 //! (`LANES_BENCH_TXS=2000` for a quick run).
 #![allow(missing_docs)]
 
+mod common;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
-use alloy_eips::eip2718::Encodable2718;
-use alloy_eips::eip2930::{AccessList, AccessListItem};
-use alloy_primitives::{Address, B256, Bytes, TxKind, U256, keccak256};
-use alloy_signer::SignerSync;
+use alloy_eips::eip2930::AccessListItem;
+use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_signer_local::PrivateKeySigner;
+use common::{
+    BASE_FEE, CHAIN_ID, cache_db, contract, deployed_code, mapping_slot, median, revm_sequential,
+    sign, txs_count,
+};
 use lanes_accounts_db::{AccountHeader, AccountsDbConfig, Entry};
 use lanes_banking_stage::{BankingStage, BankingStageConfig, BlockStats};
-use lanes_evm_adapter::{EvmConfig, EvmExecutor, EvmReceiptData, EvmTx, SpecId, block_env, tx_env};
-use lanes_runtime::{BlockEnv, Chain, Executor, Genesis, StateKey};
+use lanes_evm_adapter::{EvmConfig, EvmExecutor, EvmReceiptData, EvmTx, tx_env};
+use lanes_runtime::{Chain, Executor, Genesis, StateKey};
 use rand::{Rng, SeedableRng};
-use revm::bytecode::Bytecode;
-use revm::context::{CfgEnv, Context, TxEnv};
-use revm::database::{CacheDB, EmptyDB};
-use revm::handler::{MainBuilder, MainContext};
-use revm::state::AccountInfo;
-use revm::{ExecuteCommitEvm, ExecuteEvm};
+use revm::context::TxEnv;
 
-const CHAIN_ID: u64 = 31337;
-const BASE_FEE: u64 = 1_000_000_000;
 const TOKEN: Address = Address::repeat_byte(0x70);
 const POOL: Address = Address::repeat_byte(0x71);
 const SLOT_TIME: Duration = Duration::from_millis(50);
-
-fn txs_count() -> usize {
-    std::env::var("LANES_BENCH_TXS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000)
-}
-
-fn mapping_slot(holder: Address, slot: u64) -> B256 {
-    let mut buf = [0u8; 64];
-    buf[12..32].copy_from_slice(holder.as_slice());
-    buf[56..].copy_from_slice(&slot.to_be_bytes());
-    keccak256(buf)
-}
-
-fn code(name: &str) -> Bytes {
-    let path = format!("{}/contracts/artifacts/{name}.json", env!("CARGO_MANIFEST_DIR"));
-    let artifact: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(path).expect("artifact")).expect("json");
-    artifact["deployedBytecode"].as_str().expect("hex").parse().expect("bytecode")
-}
-
-fn contract(alloc: &mut Vec<Entry>, at: Address, code: Bytes) {
-    let hash = keccak256(&code);
-    alloc
-        .push(Entry::Account(at, AccountHeader { nonce: 1, balance: U256::ZERO, code_hash: hash }));
-    alloc.push(Entry::Code(hash, code));
-}
 
 struct Workload {
     name: &'static str,
     alloc: Vec<Entry>,
     raw: Vec<Bytes>,
-}
-
-fn sign(
-    signer: &PrivateKeySigner,
-    to: Address,
-    value: U256,
-    input: Vec<u8>,
-    list: AccessListItem,
-) -> Bytes {
-    let tx = TxEip1559 {
-        chain_id: CHAIN_ID,
-        nonce: 0,
-        gas_limit: 120_000,
-        max_fee_per_gas: 2 * u128::from(BASE_FEE),
-        max_priority_fee_per_gas: 1,
-        to: TxKind::Call(to),
-        value,
-        access_list: AccessList(vec![list]),
-        input: input.into(),
-    };
-    let sig = signer.sign_hash_sync(&tx.signature_hash()).expect("sign");
-    TxEnvelope::from(tx.into_signed(sig)).encoded_2718().into()
 }
 
 fn word(v: u128) -> [u8; 32] {
@@ -122,7 +71,7 @@ fn workloads(n: usize) -> Vec<Workload> {
             k,
             to,
             U256::from(1000),
-            Vec::new(),
+            Bytes::new(),
             AccessListItem { address: to, storage_keys: vec![] },
         )
     };
@@ -147,7 +96,7 @@ fn workloads(n: usize) -> Vec<Workload> {
         .collect();
 
     let mut erc20_alloc = base.clone();
-    contract(&mut erc20_alloc, TOKEN, code("Token"));
+    contract(&mut erc20_alloc, TOKEN, deployed_code("Token"));
     for k in &keys {
         erc20_alloc.push(Entry::Storage(
             TOKEN,
@@ -165,12 +114,18 @@ fn workloads(n: usize) -> Vec<Workload> {
             data.extend_from_slice(B256::left_padding_from(to.as_slice()).as_slice());
             data.extend_from_slice(&word(5));
             let slots = vec![mapping_slot(k.address(), 0), mapping_slot(to, 0)];
-            sign(k, TOKEN, U256::ZERO, data, AccessListItem { address: TOKEN, storage_keys: slots })
+            sign(
+                k,
+                TOKEN,
+                U256::ZERO,
+                data.into(),
+                AccessListItem { address: TOKEN, storage_keys: slots },
+            )
         })
         .collect();
 
     let mut amm_alloc = base.clone();
-    contract(&mut amm_alloc, POOL, code("Pool"));
+    contract(&mut amm_alloc, POOL, deployed_code("Pool"));
     let reserve = U256::from(10u128.pow(24));
     amm_alloc.push(Entry::Storage(POOL, B256::ZERO, reserve | (reserve << 128)));
     for k in &keys {
@@ -192,7 +147,13 @@ fn workloads(n: usize) -> Vec<Workload> {
             data.extend_from_slice(&word(u128::from(i % 2 == 0)));
             let slots =
                 vec![B256::ZERO, mapping_slot(k.address(), 1), mapping_slot(k.address(), 2)];
-            sign(k, POOL, U256::ZERO, data, AccessListItem { address: POOL, storage_keys: slots })
+            sign(
+                k,
+                POOL,
+                U256::ZERO,
+                data.into(),
+                AccessListItem { address: POOL, storage_keys: slots },
+            )
         })
         .collect();
 
@@ -236,50 +197,7 @@ fn conflict_bound(txs: &[EvmTx]) -> usize {
 }
 
 fn revm_run(w: &Workload, envs: &[TxEnv]) -> Duration {
-    let mut db = CacheDB::new(EmptyDB::default());
-    let code: HashMap<B256, Bytes> = w
-        .alloc
-        .iter()
-        .filter_map(|e| if let Entry::Code(h, c) = e { Some((*h, c.clone())) } else { None })
-        .collect();
-    for e in &w.alloc {
-        match e {
-            Entry::Account(a, h) => {
-                let info = AccountInfo {
-                    balance: h.balance,
-                    nonce: h.nonce,
-                    code_hash: h.code_hash,
-                    code: code.get(&h.code_hash).map(|c| Bytecode::new_raw(c.clone())),
-                    ..Default::default()
-                };
-                db.insert_account_info(*a, info);
-            }
-            Entry::Storage(a, s, v) => {
-                db.insert_account_storage(*a, U256::from_be_bytes(s.0), *v).expect("slot")
-            }
-            Entry::Code(..) => {}
-        }
-    }
-    let env = BlockEnv {
-        number: 1,
-        timestamp: 1,
-        base_fee: BASE_FEE,
-        gas_limit: u64::MAX / 2,
-        ..Default::default()
-    };
-    let mut evm = Context::mainnet()
-        .with_db(db)
-        .with_cfg(CfgEnv::new_with_spec(SpecId::PRAGUE).with_chain_id(CHAIN_ID))
-        .with_block(block_env(&env, SpecId::PRAGUE))
-        .build_mainnet();
-    let envs = envs.to_vec();
-    let start = Instant::now();
-    for tx in envs {
-        assert!(evm.transact_commit(tx).expect("valid").is_success());
-    }
-    let elapsed = start.elapsed();
-    std::hint::black_box(evm.finalize());
-    elapsed
+    revm_sequential(cache_db(&w.alloc), envs.to_vec())
 }
 
 struct Run {
@@ -346,11 +264,6 @@ fn stage_run(
     assert_eq!(stats.exclusive, 0);
     stats.mean_entry_width = stats.transactions as f64 / stats.entries.max(1) as f64;
     Run { elapsed, stats }
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
 }
 
 fn main() {

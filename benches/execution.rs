@@ -18,74 +18,37 @@
 //! (alloy's default backend), the choice DESIGN.md asks to measure.
 //!
 //! Run: `cargo bench --bench execution` (`LANES_BENCH_TXS=2000` for a quick run).
+//! For a profiler: `LANES_PROFILE_ONLY=transfers|erc20` runs only the lanes
+//! batch path of that workload 30 times (plus the entry path and revm when
+//! `LANES_PROFILE_ALL` is set) and prints mean times, without criterion.
 #![allow(missing_docs)]
+
+mod common;
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
-use alloy_eips::eip2718::Encodable2718;
-use alloy_eips::eip2930::{AccessList, AccessListItem};
-use alloy_primitives::{Address, B256, Bytes, TxKind, U256, keccak256};
-use alloy_signer::SignerSync;
+use alloy_consensus::TxEnvelope;
+use alloy_eips::eip2930::AccessListItem;
+use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_signer_local::PrivateKeySigner;
+use common::{
+    BASE_FEE, CHAIN_ID, cache_db, contract, deployed_code, mapping_slot, median, revm_sequential,
+    sign, txs_count,
+};
 use criterion::{Criterion, criterion_group, criterion_main};
 use lanes_accounts_db::{AccountHeader, AccountsDbConfig, Entry};
-use lanes_evm_adapter::{EvmConfig, EvmExecutor, EvmTx, SpecId, block_env, tx_env};
-use lanes_runtime::{BlockEnv, Chain, Executed, Executor, Genesis};
-use revm::bytecode::Bytecode;
-use revm::context::{CfgEnv, Context, TxEnv};
+use lanes_evm_adapter::{EvmConfig, EvmExecutor, EvmTx, tx_env};
+use lanes_runtime::{Chain, Executed, Executor, Genesis};
+use revm::context::TxEnv;
 use revm::database::{CacheDB, EmptyDB};
-use revm::handler::{MainBuilder, MainContext};
-use revm::state::AccountInfo;
-use revm::{ExecuteCommitEvm, ExecuteEvm};
 
-const CHAIN_ID: u64 = 31337;
-const BASE_FEE: u64 = 1_000_000_000;
 const TOKEN: Address = Address::repeat_byte(0x70);
-
-fn txs_count() -> usize {
-    std::env::var("LANES_BENCH_TXS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000)
-}
-
-fn balance_slot(holder: Address) -> B256 {
-    let mut buf = [0u8; 64];
-    buf[12..32].copy_from_slice(holder.as_slice());
-    keccak256(buf)
-}
-
-fn token_code() -> Bytes {
-    let artifact: serde_json::Value =
-        serde_json::from_str(include_str!("../contracts/artifacts/Token.json")).expect("artifact");
-    artifact["deployedBytecode"].as_str().expect("hex").parse().expect("bytecode")
-}
 
 struct Workload {
     name: &'static str,
     alloc: Vec<Entry>,
     raw: Vec<Bytes>,
-}
-
-fn sign(
-    signer: &PrivateKeySigner,
-    to: Address,
-    value: U256,
-    input: Bytes,
-    list: AccessList,
-) -> Bytes {
-    let tx = TxEip1559 {
-        chain_id: CHAIN_ID,
-        nonce: 0,
-        gas_limit: 100_000,
-        max_fee_per_gas: 2 * u128::from(BASE_FEE),
-        max_priority_fee_per_gas: 1,
-        to: TxKind::Call(to),
-        value,
-        access_list: list,
-        input,
-    };
-    let sig = signer.sign_hash_sync(&tx.signature_hash()).expect("sign");
-    TxEnvelope::from(tx.into_signed(sig)).encoded_2718().into()
 }
 
 fn workloads(n: usize) -> Vec<Workload> {
@@ -101,21 +64,15 @@ fn workloads(n: usize) -> Vec<Workload> {
         .enumerate()
         .map(|(i, k)| {
             let to = receiver(i);
-            let list = AccessList(vec![AccessListItem { address: to, storage_keys: vec![] }]);
+            let list = AccessListItem { address: to, storage_keys: vec![] };
             sign(k, to, U256::from(1000), Bytes::new(), list)
         })
         .collect();
     let transfers = Workload { name: "transfers", alloc: alloc.clone(), raw };
 
-    let code = token_code();
-    let hash = keccak256(&code);
-    alloc.push(Entry::Account(
-        TOKEN,
-        AccountHeader { nonce: 1, balance: U256::ZERO, code_hash: hash },
-    ));
-    alloc.push(Entry::Code(hash, code));
+    contract(&mut alloc, TOKEN, deployed_code("Token"));
     for k in &keys {
-        alloc.push(Entry::Storage(TOKEN, balance_slot(k.address()), U256::from(1_000_000)));
+        alloc.push(Entry::Storage(TOKEN, mapping_slot(k.address(), 0), U256::from(1_000_000)));
     }
     let raw = keys
         .iter()
@@ -125,8 +82,8 @@ fn workloads(n: usize) -> Vec<Workload> {
             let mut data = vec![0xa9, 0x05, 0x9c, 0xbb];
             data.extend_from_slice(B256::left_padding_from(to.as_slice()).as_slice());
             data.extend_from_slice(&U256::from(5).to_be_bytes::<32>());
-            let slots = vec![balance_slot(k.address()), balance_slot(to)];
-            let list = AccessList(vec![AccessListItem { address: TOKEN, storage_keys: slots }]);
+            let slots = vec![mapping_slot(k.address(), 0), mapping_slot(to, 0)];
+            let list = AccessListItem { address: TOKEN, storage_keys: slots };
             sign(k, TOKEN, U256::ZERO, data.into(), list)
         })
         .collect();
@@ -153,34 +110,7 @@ fn prepare(w: &Workload, exec: &EvmExecutor) -> Prepared {
     // Senders recovered here, outside every timing.
     let txs: Vec<EvmTx> = w.raw.iter().map(|r| exec.decode(r).expect("decode")).collect();
     let tx_envs = txs.iter().map(|t| tx_env(t.envelope(), t.sender())).collect();
-    let mut db = CacheDB::new(EmptyDB::default());
-    let code: Vec<(B256, Bytes)> = w
-        .alloc
-        .iter()
-        .filter_map(|e| if let Entry::Code(h, c) = e { Some((*h, c.clone())) } else { None })
-        .collect();
-    for e in &w.alloc {
-        match e {
-            Entry::Account(a, h) => {
-                let code = code
-                    .iter()
-                    .find(|(hash, _)| *hash == h.code_hash)
-                    .map(|(_, c)| Bytecode::new_raw(c.clone()));
-                let info = AccountInfo {
-                    balance: h.balance,
-                    nonce: h.nonce,
-                    code_hash: h.code_hash,
-                    code,
-                    ..Default::default()
-                };
-                db.insert_account_info(*a, info);
-            }
-            Entry::Storage(a, s, v) => {
-                db.insert_account_storage(*a, U256::from_be_bytes(s.0), *v).expect("slot")
-            }
-            Entry::Code(..) => {}
-        }
-    }
+    let db = cache_db(&w.alloc);
     Prepared { _dir: dir, chain, txs, tx_envs, db }
 }
 
@@ -218,28 +148,7 @@ fn lanes_entry(p: &Prepared, exec: &EvmExecutor, threads: usize) -> Duration {
 }
 
 fn revm_run(p: &Prepared) -> Duration {
-    let env = BlockEnv {
-        number: 1,
-        timestamp: 1,
-        coinbase: Address::repeat_byte(0xcb),
-        base_fee: BASE_FEE,
-        gas_limit: u64::MAX / 2,
-        ..Default::default()
-    };
-    let mut evm = Context::mainnet()
-        .with_db(p.db.clone())
-        .with_cfg(CfgEnv::new_with_spec(SpecId::PRAGUE).with_chain_id(CHAIN_ID))
-        .with_block(block_env(&env, SpecId::PRAGUE))
-        .build_mainnet();
-    let envs = p.tx_envs.clone();
-    let start = Instant::now();
-    for tx in envs {
-        let result = evm.transact_commit(tx).expect("valid");
-        assert!(result.is_success());
-    }
-    let elapsed = start.elapsed();
-    black_box(evm.finalize());
-    elapsed
+    revm_sequential(p.db.clone(), p.tx_envs.clone())
 }
 
 /// Sender recovery with k256, as alloy does by default.
@@ -260,11 +169,6 @@ fn recover_k256(raw: &[u8]) -> Address {
     )
     .expect("recover");
     Address::from_slice(&keccak256(&key.to_encoded_point(false).as_bytes()[1..])[12..])
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
 }
 
 fn bench(c: &mut Criterion) {

@@ -45,6 +45,13 @@ struct Ready {
     nonce: u64,
 }
 
+impl Ready {
+    /// `p`, the next transaction (`nonce`) of `sender`, as ready.
+    fn of<T>(sender: Address, nonce: u64, p: &Pooled<T>) -> Self {
+        Self { tip: p.tip, seq: Reverse(p.seq), sender, nonce }
+    }
+}
+
 /// The limits a pool enforces.
 #[derive(Clone, Debug)]
 pub(crate) struct PoolLimits {
@@ -134,10 +141,10 @@ impl<T: Transaction> TxPool<T> {
             }
             self.len += 1;
         }
-        queue.queued.insert(nonce, pooled);
         if nonce == queue.next && !queue.out {
-            self.ready.push(Ready { tip, seq: Reverse(seq), sender, nonce });
+            self.ready.push(Ready::of(sender, nonce, &pooled));
         }
+        queue.queued.insert(nonce, pooled);
         self.seq += 1;
         self.known.insert(hash);
         Ok(hash)
@@ -178,8 +185,7 @@ impl<T: Transaction> TxPool<T> {
             self.len = self.len.saturating_sub(1);
         }
         if let Some(head) = queue.queued.get(&queue.next) {
-            let ready = Ready { tip: head.tip, seq: Reverse(head.seq), sender, nonce: queue.next };
-            self.ready.push(ready);
+            self.ready.push(Ready::of(sender, queue.next, head));
         }
     }
 
@@ -190,12 +196,7 @@ impl<T: Transaction> TxPool<T> {
         if self.ready.len() > 2 * self.len + 1024 {
             // Mostly stale entries of replaced transactions: rebuild.
             let ready = self.senders.iter().filter(|(_, q)| !q.out).filter_map(|(sender, q)| {
-                q.queued.get(&q.next).map(|p| Ready {
-                    tip: p.tip,
-                    seq: Reverse(p.seq),
-                    sender: *sender,
-                    nonce: q.next,
-                })
+                q.queued.get(&q.next).map(|p| Ready::of(*sender, q.next, p))
             });
             self.ready = ready.collect();
         }

@@ -315,8 +315,7 @@ impl Bank {
         if self.exclusive_count() >= self.config.max_exclusive_per_block {
             return Ok(Executed::Deferred);
         }
-        let mut worker = executor.worker(&self.env);
-        match self.run_one(executor, &mut worker, tx, Access::Exclusive) {
+        match self.run_one(executor, &mut self.worker(executor), tx, Access::Exclusive) {
             Ok(outcome) => {
                 let gas_used = outcome.gas_used;
                 let recorded = EntryTx { tx: tx.encoded().clone(), access: AccessSet::default() };
