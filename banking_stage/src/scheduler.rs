@@ -268,6 +268,9 @@ impl<E: Executor> Scheduler<E> {
                 if ending && !slot.in_flight() {
                     break;
                 }
+                if !slot.exclusive.is_empty() && !slot.in_flight() {
+                    continue; // the exclusive lane can run now; nothing else would wake us
+                }
                 let wait = slot_end.saturating_duration_since(Instant::now());
                 let wait = if ending { Duration::from_secs(3600) } else { wait };
                 select! {

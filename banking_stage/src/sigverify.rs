@@ -38,8 +38,13 @@ pub(crate) fn admit<T: Transaction>(
     shared: &Shared<T>,
     decoded: impl IntoIterator<Item = Result<T, DecodeError>>,
 ) -> Vec<Result<B256, SubmitError>> {
-    let latest = shared.latest();
+    // Pool first: the scheduler publishes a new head before it prunes idle
+    // senders under the pool lock, so a sender missing from the pool has its
+    // latest nonce in the head read here. (Read before the lock, the head can
+    // be a block behind, and the sender's next nonce one too low: a gap that
+    // never fills.)
     let mut pool = shared.pool();
+    let latest = shared.latest();
     decoded
         .into_iter()
         .map(|tx| {
