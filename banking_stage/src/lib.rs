@@ -35,7 +35,7 @@ pub use config::{
     DEFAULT_SLOT_TIME, DEFAULT_WORKER_QUEUE,
 };
 pub use error::SubmitError;
-pub use stage::{BankingStage, ProducedBlock, StageError};
+pub use stage::{BankingStage, BlockSink, ProducedBlock, StageError};
 pub use stats::BlockStats;
 
 #[cfg(test)]

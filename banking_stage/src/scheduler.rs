@@ -26,7 +26,7 @@ use lanes_runtime::{
 
 use crate::config::BankingStageConfig;
 use crate::pool::Pooled;
-use crate::stage::{Latest, ProducedBlock, Shared, StageError};
+use crate::stage::{BlockSink, Latest, ProducedBlock, Shared, StageError};
 use crate::stats::BlockStats;
 
 /// A batch handed to a worker, and handed back with its results.
@@ -92,6 +92,7 @@ pub(crate) struct Scheduler<E: Executor> {
     doorbell: Receiver<()>,
     stop: Receiver<()>,
     blocks: Sender<ProducedBlock>,
+    sink: Option<Box<dyn BlockSink>>,
     /// Taken from the pool and not yet run: held back by conflicts, the gas
     /// limit, full worker queues or a full exclusive lane.
     held: Vec<Pooled<E::Tx>>,
@@ -99,6 +100,7 @@ pub(crate) struct Scheduler<E: Executor> {
 }
 
 impl<E: Executor> Scheduler<E> {
+    #[expect(clippy::too_many_arguments, reason = "the stage hands over each part once")]
     pub(crate) fn new(
         executor: Arc<E>,
         chain: Chain,
@@ -107,6 +109,7 @@ impl<E: Executor> Scheduler<E> {
         doorbell: Receiver<()>,
         stop: Receiver<()>,
         blocks: Sender<ProducedBlock>,
+        sink: Option<Box<dyn BlockSink>>,
     ) -> Self {
         Self {
             executor,
@@ -116,6 +119,7 @@ impl<E: Executor> Scheduler<E> {
             doorbell,
             stop,
             blocks,
+            sink,
             held: Vec::new(),
             stopping: false,
         }
@@ -142,6 +146,12 @@ impl<E: Executor> Scheduler<E> {
 
         let seal_start = Instant::now();
         let sealed = bank.seal()?;
+        if let Some(sink) = &mut self.sink {
+            sink.persist(&sealed.block, &sealed.receipts).map_err(|source| StageError::Sink {
+                number: sealed.block.header.number,
+                source,
+            })?;
+        }
         self.chain.commit(&sealed)?;
         let header = sealed.block.header.clone();
         self.shared.set_latest(Latest { header: header.clone(), view: self.chain.db().view() });

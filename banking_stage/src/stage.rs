@@ -33,6 +33,20 @@ pub struct ProducedBlock {
     pub stats: BlockStats,
 }
 
+/// Makes each sealed block durable somewhere else before the stage commits it
+/// to the accounts database: a node's ledger, used as a write-ahead log. A
+/// block the sink has persisted may be lost from the accounts database by a
+/// crash, never the other way round, so the node can replay it on restart.
+pub trait BlockSink: Send + 'static {
+    /// Persists `block` and its receipts; an error stops the stage before the
+    /// block is committed.
+    fn persist(
+        &mut self,
+        block: &Block,
+        receipts: &[Receipt],
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>>;
+}
+
 /// The banking stage stopped on a failure it cannot go past.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -43,6 +57,14 @@ pub enum StageError {
     /// A block could not be committed.
     #[error(transparent)]
     Chain(#[from] ChainError),
+    /// The block sink failed to persist a block; it was not committed.
+    #[error("persisting block {number} failed: {source}")]
+    Sink {
+        /// The block's number.
+        number: u64,
+        /// What the sink reported.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// A stage thread panicked.
     #[error("banking stage thread panicked")]
     Panicked,
@@ -103,6 +125,20 @@ impl<E: Executor + 'static> BankingStage<E> {
     where
         E::Tx: 'static,
     {
+        Self::start_with_sink(executor, chain, config, None)
+    }
+
+    /// [`Self::start`], with every sealed block handed to `sink` before it is
+    /// committed.
+    pub fn start_with_sink(
+        executor: Arc<E>,
+        chain: Chain,
+        config: BankingStageConfig,
+        sink: Option<Box<dyn BlockSink>>,
+    ) -> Self
+    where
+        E::Tx: 'static,
+    {
         let header = chain.head().clone();
         let limits = PoolLimits {
             max_pool: config.max_pool,
@@ -131,8 +167,16 @@ impl<E: Executor + 'static> BankingStage<E> {
             .collect();
         let (stop, stopped) = bounded(1);
         let (blocks_out, blocks) = bounded(config.block_queue.max(1));
-        let scheduler =
-            Scheduler::new(executor, chain, config, shared.clone(), rings, stopped, blocks_out);
+        let scheduler = Scheduler::new(
+            executor,
+            chain,
+            config,
+            shared.clone(),
+            rings,
+            stopped,
+            blocks_out,
+            sink,
+        );
         let scheduler = std::thread::Builder::new()
             .name("lanes-scheduler".into())
             .spawn(move || scheduler.run())

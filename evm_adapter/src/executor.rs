@@ -113,6 +113,28 @@ impl EvmExecutor {
     pub fn config(&self) -> &EvmConfig {
         &self.config
     }
+
+    /// The least gas limit `tx` may carry: its intrinsic gas (base cost,
+    /// calldata, creation, access list), or the EIP-7623 calldata floor when
+    /// that is higher. A node refuses a transaction below it at submission
+    /// rather than dropping it at execution.
+    pub fn intrinsic_gas(&self, tx: &EvmTx) -> u64 {
+        let envelope = tx.envelope();
+        let (accounts, slots) = envelope.access_list().map_or((0, 0), |list| {
+            let slots: usize = list.iter().map(|item| item.storage_keys.len()).sum();
+            (list.len() as u64, slots as u64)
+        });
+        let gas = revm::context_interface::cfg::gas::calculate_initial_tx_gas(
+            self.config.spec,
+            envelope.input(),
+            envelope.kind().is_create(),
+            accounts,
+            slots,
+            0,
+            None,
+        );
+        (gas.initial_regular_gas + gas.initial_state_gas).max(gas.floor_gas)
+    }
 }
 
 /// A `TxError` as revm's database error.

@@ -87,7 +87,11 @@ impl EvmExecutor {
                 None => view.account(&from).map_err(sim_err)?.nonce,
             };
             let tx = TxEnv {
-                tx_type: if request.max_priority_fee.is_some() { 2 } else { 0 },
+                tx_type: match (&request.max_priority_fee, request.access_list.is_empty()) {
+                    (Some(_), _) => 2,
+                    (None, false) => 1,
+                    (None, true) => 0,
+                },
                 caller: from,
                 gas_limit: request.gas.unwrap_or(env.gas_limit).min(env.gas_limit),
                 gas_price: request.gas_price.unwrap_or(0),

@@ -40,6 +40,37 @@ pub struct Genesis {
     pub gas_limit: u64,
 }
 
+impl Genesis {
+    /// Block 0's header: what a chain created from this genesis starts from.
+    /// Its hash identifies the genesis (a node refuses a data folder made
+    /// from another one).
+    pub fn header(&self) -> BlockHeader {
+        self.header_and_lattice().0
+    }
+
+    fn header_and_lattice(&self) -> (BlockHeader, LatticeHash) {
+        let mut lattice = LatticeHash::identity();
+        for entry in self.alloc.iter().filter(|e| !e.is_deletion()) {
+            if let Some(element) = LatticeHash::of_entry(entry) {
+                lattice.add(&element);
+            }
+        }
+        let header = BlockHeader {
+            number: 0,
+            parent_hash: B256::ZERO,
+            timestamp: self.timestamp,
+            coinbase: self.coinbase,
+            base_fee: self.base_fee,
+            gas_limit: self.gas_limit,
+            gas_used: 0,
+            transactions_root: merkle_root([]),
+            receipts_root: merkle_root([]),
+            state_commitment: lattice.commitment(),
+        };
+        (header, lattice)
+    }
+}
+
 /// A chain failed to open, commit or replay.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -176,24 +207,7 @@ impl Chain {
         if db.last_commit().is_some() {
             return Err(ChainError::NotEmpty(dir));
         }
-        let mut lattice = LatticeHash::identity();
-        for entry in genesis.alloc.iter().filter(|e| !e.is_deletion()) {
-            if let Some(element) = LatticeHash::of_entry(entry) {
-                lattice.add(&element);
-            }
-        }
-        let head = BlockHeader {
-            number: 0,
-            parent_hash: B256::ZERO,
-            timestamp: genesis.timestamp,
-            coinbase: genesis.coinbase,
-            base_fee: genesis.base_fee,
-            gas_limit: genesis.gas_limit,
-            gas_used: 0,
-            transactions_root: merkle_root([]),
-            receipts_root: merkle_root([]),
-            state_commitment: lattice.commitment(),
-        };
+        let (head, lattice) = genesis.header_and_lattice();
         db.commit(0, head.state_commitment, &genesis.alloc)?;
         let chain = Self::assemble(dir, db, head, lattice);
         chain.write_head()?;

@@ -1,0 +1,165 @@
+//! `lanes-validator`: the lanes node. `--dev` runs a ready local chain (chain
+//! id 31337, the ten test-mnemonic accounts funded) with Ethereum JSON-RPC on
+//! 127.0.0.1:8545.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use lanes::node::genesis::{self, DEV_BALANCE};
+use lanes::node::{ChainChoice, Node, NodeConfig, RpcLimits, reset_data_dir};
+
+#[derive(Parser, Debug)]
+#[command(name = "lanes-validator", version, about = "The lanes node: declared-access parallel EVM execution behind Ethereum JSON-RPC")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Run a ready dev chain: chain id 31337, the ten accounts of the test
+    /// mnemonic funded with 10000 ETH each and unlocked for eth_sendTransaction.
+    #[arg(long, conflicts_with = "genesis")]
+    dev: bool,
+    /// A geth-format genesis.json (as anvil --init reads it).
+    #[arg(long, value_name = "FILE")]
+    genesis: Option<PathBuf>,
+    /// Where the ledger and the state live.
+    #[arg(long, value_name = "DIR", default_value = "lanes-data")]
+    data_dir: PathBuf,
+    /// Wipe the data folder's chain before starting.
+    #[arg(long)]
+    reset: bool,
+    /// JSON-RPC address (HTTP and WebSocket).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8545")]
+    rpc_addr: SocketAddr,
+    /// Slot length: a block is sealed at every boundary (e.g. 400ms, 1s).
+    #[arg(long, value_name = "DURATION", default_value = "400ms", value_parser = parse_duration)]
+    block_time: Duration,
+    /// Worker threads executing transactions (default: available cores).
+    #[arg(long, value_name = "N")]
+    workers: Option<usize>,
+    /// Largest JSON-RPC request body, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = RpcLimits::default().max_request_bytes)]
+    max_request_bytes: u32,
+    /// Most calls in one JSON-RPC batch.
+    #[arg(long, value_name = "N", default_value_t = RpcLimits::default().max_batch)]
+    max_batch: u32,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Write a genesis.json template (the --dev chain) to edit and pass with --genesis.
+    Init {
+        /// The file to write.
+        #[arg(long, value_name = "FILE", default_value = "genesis.json")]
+        out: PathBuf,
+        /// Chain id.
+        #[arg(long, default_value_t = genesis::DEV_CHAIN_ID)]
+        chain_id: u64,
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let (digits, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = digits.parse().map_err(|_| format!("`{s}` is not a duration like 400ms or 2s"))?;
+    let d = match unit {
+        "ms" => Duration::from_millis(n),
+        "s" | "" => Duration::from_secs(n),
+        _ => return Err(format!("`{s}`: unit must be ms or s")),
+    };
+    if d.is_zero() {
+        return Err("block time must be above zero".into());
+    }
+    Ok(d)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+    if let Some(Command::Init { out, chain_id, force }) = cli.command {
+        if out.exists() && !force {
+            return Err(format!("{} exists; pass --force to overwrite it", out.display()).into());
+        }
+        let mut g = genesis::dev_genesis();
+        g.config.chain_id = chain_id;
+        std::fs::write(&out, serde_json::to_vec_pretty(&g)?)
+            .map_err(|e| format!("writing {}: {e}", out.display()))?;
+        println!("wrote {} (chain id {chain_id}, {} funded accounts)", out.display(), g.alloc.len());
+        return Ok(());
+    }
+    if cli.reset {
+        reset_data_dir(&cli.data_dir)
+            .map_err(|e| format!("resetting {}: {e}", cli.data_dir.display()))?;
+    }
+    let chain = match (cli.dev, cli.genesis) {
+        (true, _) => ChainChoice::Dev,
+        (false, Some(path)) => ChainChoice::Genesis(path),
+        (false, None) => ChainChoice::Existing,
+    };
+    let workers = cli
+        .workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let config = NodeConfig {
+        data_dir: cli.data_dir,
+        chain,
+        rpc_addr: cli.rpc_addr,
+        block_time: cli.block_time,
+        workers,
+        limits: RpcLimits {
+            max_request_bytes: cli.max_request_bytes,
+            max_batch: cli.max_batch,
+            ..RpcLimits::default()
+        },
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let dev = matches!(config.chain, ChainChoice::Dev);
+        let node = Node::start(config).await?;
+        if dev {
+            print_dev_banner(&node);
+        }
+        wait_for_signal().await?;
+        tracing::info!(target: "lanes::node", "signal received: sealing and stopping");
+        node.stop().await?;
+        Ok(())
+    })
+}
+
+fn print_dev_banner(node: &Node) {
+    let eth = DEV_BALANCE / alloy_primitives::U256::from(10u64).pow(alloy_primitives::U256::from(18));
+    println!("lanes dev chain (chain id {}) — these keys are public, never use them elsewhere", genesis::DEV_CHAIN_ID);
+    println!("mnemonic: {}", genesis::DEV_MNEMONIC);
+    for (i, signer) in genesis::dev_signers().iter().enumerate() {
+        let key = alloy_primitives::hex::encode(signer.to_bytes());
+        println!("({i}) {} ({eth} ETH) key 0x{key}", signer.address());
+    }
+    println!("listening on http://{0} and ws://{0}", node.rpc_addr());
+}
+
+async fn wait_for_signal() -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r,
+        _ = term.recv() => Ok(()),
+    }
+}

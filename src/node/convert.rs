@@ -1,0 +1,156 @@
+//! Ledger blocks and receipts in the shapes of alloy-rpc-types-eth.
+
+use alloy_consensus::{
+    EMPTY_OMMER_ROOT_HASH, Eip658Value, Header as ConsensusHeader, Receipt as ConsensusReceipt,
+    ReceiptEnvelope, ReceiptWithBloom, Transaction as _, TxEnvelope, TxType,
+    constants::EMPTY_WITHDRAWALS,
+};
+use alloy_eips::eip7685::EMPTY_REQUESTS_HASH;
+use alloy_primitives::{B256, Bloom, Bytes, U256, logs_bloom};
+use alloy_rpc_types_eth::{
+    Block as RpcBlock, BlockTransactions, Header as RpcHeader, Log as RpcLog,
+    Transaction as RpcTransaction, TransactionReceipt,
+};
+use lanes_evm_adapter::{EvmReceiptData, EvmTx, TxRules};
+use lanes_runtime::{BlockHeader, Receipt};
+
+use crate::node::error::RpcError;
+use crate::node::ledger::{LedgerBlock, receipt_logs};
+
+/// The Ethereum-shaped header of a lanes block. Fields lanes has no use for
+/// (difficulty, nonce, blob gas, beacon root) hold their post-merge empty
+/// values; the state root is lanes' state commitment.
+pub fn header(h: &BlockHeader, bloom: Bloom) -> RpcHeader {
+    let hash = h.hash();
+    let inner = ConsensusHeader {
+        parent_hash: h.parent_hash,
+        ommers_hash: EMPTY_OMMER_ROOT_HASH,
+        beneficiary: h.coinbase,
+        state_root: h.state_commitment,
+        transactions_root: h.transactions_root,
+        receipts_root: h.receipts_root,
+        logs_bloom: bloom,
+        difficulty: U256::ZERO,
+        number: h.number,
+        gas_limit: h.gas_limit,
+        gas_used: h.gas_used,
+        timestamp: h.timestamp,
+        extra_data: Bytes::new(),
+        mix_hash: h.parent_hash,
+        nonce: Default::default(),
+        base_fee_per_gas: Some(h.base_fee),
+        withdrawals_root: Some(EMPTY_WITHDRAWALS),
+        blob_gas_used: Some(0),
+        excess_blob_gas: Some(0),
+        parent_beacon_block_root: Some(B256::ZERO),
+        requests_hash: Some(EMPTY_REQUESTS_HASH),
+        block_access_list_hash: None,
+        slot_number: None,
+    };
+    RpcHeader { hash, inner, total_difficulty: Some(U256::ZERO), size: None }
+}
+
+/// A block's transactions, decoded with their senders (libsecp256k1).
+pub fn decode_txs(lb: &LedgerBlock, rules: &TxRules) -> Result<Vec<EvmTx>, RpcError> {
+    lb.block
+        .entries
+        .iter()
+        .flat_map(|e| &e.txs)
+        .map(|t| EvmTx::decode(&t.tx, rules))
+        .collect::<Result<_, _>>()
+        .map_err(|e| RpcError::Internal(format!("block {}: a stored transaction: {e}", lb.block.header.number)))
+}
+
+/// The bloom of a block's logs.
+pub fn bloom(lb: &LedgerBlock) -> Bloom {
+    let logs: Vec<_> = lb.receipts.iter().flat_map(receipt_logs).collect();
+    logs_bloom(&logs)
+}
+
+/// A transaction as included in a block.
+pub fn transaction(tx: &EvmTx, h: &BlockHeader, index: usize) -> RpcTransaction {
+    let envelope: TxEnvelope = tx.envelope().clone();
+    let effective_gas_price = envelope.effective_gas_price(Some(h.base_fee));
+    RpcTransaction {
+        inner: alloy_consensus::transaction::Recovered::new_unchecked(envelope, tx.sender()),
+        block_hash: Some(h.hash()),
+        block_number: Some(h.number),
+        transaction_index: Some(index as u64),
+        effective_gas_price: Some(effective_gas_price),
+        block_timestamp: Some(h.timestamp),
+    }
+}
+
+/// A full block; `txs` are its decoded transactions when `full`.
+pub fn block(lb: &LedgerBlock, txs: Option<&[EvmTx]>) -> RpcBlock {
+    let h = &lb.block.header;
+    let transactions = match txs {
+        Some(txs) => BlockTransactions::Full(
+            txs.iter().enumerate().map(|(i, tx)| transaction(tx, h, i)).collect(),
+        ),
+        None => BlockTransactions::Hashes(lb.receipts.iter().map(|r| r.tx_hash).collect()),
+    };
+    RpcBlock {
+        header: header(h, bloom(lb)),
+        uncles: Vec::new(),
+        transactions,
+        withdrawals: Some(Default::default()),
+    }
+}
+
+/// The logs of receipt `index`, numbered from `first_log` in the block.
+pub fn logs(h: &BlockHeader, receipt: &Receipt, index: usize, first_log: usize) -> Vec<RpcLog> {
+    receipt_logs(receipt)
+        .into_iter()
+        .enumerate()
+        .map(|(i, inner)| RpcLog {
+            inner,
+            block_hash: Some(h.hash()),
+            block_number: Some(h.number),
+            block_timestamp: Some(h.timestamp),
+            transaction_hash: Some(receipt.tx_hash),
+            transaction_index: Some(index as u64),
+            log_index: Some((first_log + i) as u64),
+            removed: false,
+        })
+        .collect()
+}
+
+/// The receipt of transaction `index` of a block.
+pub fn receipt(lb: &LedgerBlock, tx: &EvmTx, index: usize) -> TransactionReceipt {
+    let h = &lb.block.header;
+    let r = &lb.receipts[index];
+    let first_log: usize = lb.receipts[..index].iter().map(|r| receipt_logs(r).len()).sum();
+    let logs = logs(h, r, index, first_log);
+    let bloom = logs_bloom(logs.iter().map(|l| &l.inner));
+    let created = EvmReceiptData::from_outcome(&r.outcome).and_then(|d| d.created);
+    let inner = ReceiptWithBloom {
+        receipt: ConsensusReceipt {
+            status: Eip658Value::Eip658(r.outcome.success),
+            cumulative_gas_used: r.cumulative_gas_used,
+            logs,
+        },
+        logs_bloom: bloom,
+    };
+    let inner = match tx.envelope().tx_type() {
+        TxType::Legacy => ReceiptEnvelope::Legacy(inner),
+        TxType::Eip2930 => ReceiptEnvelope::Eip2930(inner),
+        TxType::Eip4844 => ReceiptEnvelope::Eip4844(inner),
+        TxType::Eip7702 => ReceiptEnvelope::Eip7702(inner),
+        TxType::Eip1559 => ReceiptEnvelope::Eip1559(inner),
+    };
+    TransactionReceipt {
+        inner,
+        transaction_hash: r.tx_hash,
+        transaction_index: Some(index as u64),
+        block_hash: Some(h.hash()),
+        block_number: Some(h.number),
+        gas_used: r.outcome.gas_used,
+        effective_gas_price: tx.envelope().effective_gas_price(Some(h.base_fee)),
+        blob_gas_used: None,
+        blob_gas_price: None,
+        from: tx.sender(),
+        to: tx.envelope().to(),
+        contract_address: created,
+    }
+}

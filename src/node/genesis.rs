@@ -1,0 +1,266 @@
+//! Genesis: the geth `genesis.json` format (what anvil's `--init` reads), the
+//! `--dev` chain, and the identity a data folder is checked against.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use alloy_genesis::{ChainConfig, Genesis as GethGenesis, GenesisAccount};
+use alloy_primitives::{Address, B256, U256, keccak256};
+use alloy_signer_local::coins_bip39::English;
+use alloy_signer_local::{MnemonicBuilder, PrivateKeySigner};
+use lanes_accounts_db::{AccountHeader, Entry};
+use lanes_evm_adapter::SpecId;
+use lanes_runtime::Genesis;
+
+/// The mnemonic of the `--dev` accounts: the one anvil and hardhat use. Its
+/// keys are public; never use them off a dev chain.
+pub const DEV_MNEMONIC: &str = "test test test test test test test test test test test junk";
+/// How many `--dev` accounts are funded.
+pub const DEV_ACCOUNTS: u32 = 10;
+/// Each `--dev` account's balance: 10000 ETH.
+pub const DEV_BALANCE: U256 = U256::from_limbs([0x19e0_c9ba_b240_0000, 0x21e, 0, 0]);
+/// Chain id of `--dev` (anvil's and hardhat's).
+pub const DEV_CHAIN_ID: u64 = 31337;
+/// Block gas limit of `--dev` and the default when a genesis gives none.
+pub const DEFAULT_GAS_LIMIT: u64 = 30_000_000;
+/// Base fee when a genesis gives none: 1 gwei.
+pub const DEFAULT_BASE_FEE: u64 = 1_000_000_000;
+
+/// A genesis file that lanes cannot run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GenesisError {
+    /// The file could not be read or written.
+    #[error("genesis file {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not a geth genesis.json.
+    #[error("genesis file {path} is not a valid geth genesis.json: {source}")]
+    Json {
+        /// The file.
+        path: String,
+        /// Why.
+        source: serde_json::Error,
+    },
+    /// A field has a value lanes cannot use.
+    #[error("genesis: {0}")]
+    Unsupported(String),
+}
+
+/// A chain as the node runs it: the runtime's genesis plus the EVM settings.
+#[derive(Clone, Debug)]
+pub struct ChainSpec {
+    /// Chain id transactions must carry.
+    pub chain_id: u64,
+    /// EVM fork, from the `config` fork fields.
+    pub spec: SpecId,
+    /// Block 0 and the initial state.
+    pub genesis: Genesis,
+    /// The geth genesis it came from (stored in the data folder).
+    pub source: GethGenesis,
+}
+
+impl ChainSpec {
+    /// Reads a geth genesis.json file.
+    pub fn from_file(path: &Path) -> Result<Self, GenesisError> {
+        let name = path.display().to_string();
+        let bytes =
+            std::fs::read(path).map_err(|source| GenesisError::Io { path: name.clone(), source })?;
+        let geth: GethGenesis = serde_json::from_slice(&bytes)
+            .map_err(|source| GenesisError::Json { path: name, source })?;
+        Self::from_geth(geth)
+    }
+
+    /// The chain a geth genesis describes.
+    pub fn from_geth(geth: GethGenesis) -> Result<Self, GenesisError> {
+        let spec = fork_at_genesis(&geth.config, geth.timestamp)?;
+        let base_fee = match geth.base_fee_per_gas {
+            None => DEFAULT_BASE_FEE,
+            Some(fee) => u64::try_from(fee).map_err(|_| {
+                GenesisError::Unsupported(format!("baseFeePerGas {fee} does not fit in 64 bits"))
+            })?,
+        };
+        let gas_limit = if geth.gas_limit == 0 { DEFAULT_GAS_LIMIT } else { geth.gas_limit };
+        let mut alloc = Vec::with_capacity(geth.alloc.len());
+        for (address, account) in &geth.alloc {
+            alloc.extend(entries(*address, account));
+        }
+        let genesis =
+            Genesis { alloc, timestamp: geth.timestamp, coinbase: geth.coinbase, base_fee, gas_limit };
+        Ok(Self { chain_id: geth.config.chain_id, spec, genesis, source: geth })
+    }
+
+    /// The `--dev` chain: chain id 31337, Prague from genesis, the ten
+    /// accounts of [`DEV_MNEMONIC`] with 10000 ETH each, a 30M gas limit and
+    /// a 1 gwei base fee.
+    pub fn dev() -> Self {
+        Self::from_geth(dev_genesis()).expect("the dev genesis is valid")
+    }
+
+    /// What a data folder made from this chain is checked against: block 0's
+    /// hash, the chain id and the fork.
+    pub fn id(&self) -> B256 {
+        let mut bytes = self.genesis.header().hash().to_vec();
+        bytes.extend(self.chain_id.to_be_bytes());
+        bytes.extend((self.spec as u8).to_be_bytes());
+        keccak256(bytes)
+    }
+}
+
+/// The `--dev` genesis in geth form (what `lanes-validator init` writes).
+pub fn dev_genesis() -> GethGenesis {
+    let config = ChainConfig {
+        chain_id: DEV_CHAIN_ID,
+        homestead_block: Some(0),
+        eip150_block: Some(0),
+        eip155_block: Some(0),
+        eip158_block: Some(0),
+        byzantium_block: Some(0),
+        constantinople_block: Some(0),
+        petersburg_block: Some(0),
+        istanbul_block: Some(0),
+        berlin_block: Some(0),
+        london_block: Some(0),
+        merge_netsplit_block: Some(0),
+        shanghai_time: Some(0),
+        cancun_time: Some(0),
+        prague_time: Some(0),
+        terminal_total_difficulty: Some(U256::ZERO),
+        terminal_total_difficulty_passed: true,
+        ..Default::default()
+    };
+    let alloc: BTreeMap<Address, GenesisAccount> = dev_signers()
+        .iter()
+        .map(|s| (s.address(), GenesisAccount::default().with_balance(DEV_BALANCE)))
+        .collect();
+    GethGenesis {
+        config,
+        gas_limit: DEFAULT_GAS_LIMIT,
+        base_fee_per_gas: Some(u128::from(DEFAULT_BASE_FEE)),
+        alloc,
+        ..Default::default()
+    }
+}
+
+/// The keys of the `--dev` accounts, derived from [`DEV_MNEMONIC`] at
+/// `m/44'/60'/0'/0/i`.
+pub fn dev_signers() -> Vec<PrivateKeySigner> {
+    (0..DEV_ACCOUNTS)
+        .map(|i| {
+            MnemonicBuilder::<English>::default()
+                .phrase(DEV_MNEMONIC)
+                .index(i)
+                .and_then(|b| b.build())
+                .expect("the dev mnemonic derives")
+        })
+        .collect()
+}
+
+fn entries(address: Address, account: &GenesisAccount) -> Vec<Entry> {
+    let code = account.code.clone().filter(|c| !c.is_empty());
+    let code_hash = code.as_ref().map_or(alloy_primitives::KECCAK256_EMPTY, keccak256);
+    let header = AccountHeader { nonce: account.nonce.unwrap_or(0), balance: account.balance, code_hash };
+    let mut out = vec![Entry::Account(address, header)];
+    if let Some(code) = code {
+        out.push(Entry::Code(code_hash, code));
+    }
+    for (slot, value) in account.storage.iter().flatten() {
+        let value = U256::from_be_bytes(value.0);
+        if !value.is_zero() {
+            out.push(Entry::Storage(address, *slot, value));
+        }
+    }
+    out
+}
+
+/// The newest fork active at genesis. lanes runs one fork from block 0, so a
+/// fork scheduled later, or one newer than Prague, is refused.
+fn fork_at_genesis(config: &ChainConfig, timestamp: u64) -> Result<SpecId, GenesisError> {
+    for (name, at) in [("osakaTime", config.osaka_time), ("amsterdamTime", config.amsterdam_time)] {
+        if at.is_some() {
+            return Err(GenesisError::Unsupported(format!(
+                "config.{name} is set, but lanes runs at most Prague (remove the field)"
+            )));
+        }
+    }
+    let by_time = [
+        ("pragueTime", config.prague_time, SpecId::PRAGUE),
+        ("cancunTime", config.cancun_time, SpecId::CANCUN),
+        ("shanghaiTime", config.shanghai_time, SpecId::SHANGHAI),
+    ];
+    let by_block = [
+        ("mergeNetsplitBlock", config.merge_netsplit_block, SpecId::MERGE),
+        ("londonBlock", config.london_block, SpecId::LONDON),
+        ("berlinBlock", config.berlin_block, SpecId::BERLIN),
+        ("istanbulBlock", config.istanbul_block, SpecId::ISTANBUL),
+        ("petersburgBlock", config.petersburg_block, SpecId::PETERSBURG),
+        ("constantinopleBlock", config.constantinople_block, SpecId::PETERSBURG),
+        ("byzantiumBlock", config.byzantium_block, SpecId::BYZANTIUM),
+        ("eip158Block", config.eip158_block, SpecId::SPURIOUS_DRAGON),
+        ("eip150Block", config.eip150_block, SpecId::TANGERINE),
+        ("homesteadBlock", config.homestead_block, SpecId::HOMESTEAD),
+    ];
+    let mut newest = None;
+    for (name, at, spec) in by_time {
+        match at {
+            Some(t) if t <= timestamp => newest = newest.or(Some(spec)),
+            Some(t) => {
+                return Err(GenesisError::Unsupported(format!(
+                    "config.{name} = {t} is after the genesis timestamp {timestamp}; lanes runs one fork from block 0"
+                )));
+            }
+            None => {}
+        }
+    }
+    for (name, at, spec) in by_block {
+        match at {
+            Some(0) => newest = newest.or(Some(spec)),
+            Some(n) => {
+                return Err(GenesisError::Unsupported(format!(
+                    "config.{name} = {n}; lanes runs one fork from block 0 (set it to 0)"
+                )));
+            }
+            None => {}
+        }
+    }
+    Ok(newest.unwrap_or(lanes_evm_adapter::DEFAULT_SPEC))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dev_accounts_are_anvils() {
+        let addresses: Vec<String> = dev_signers().iter().map(|s| s.address().to_string()).collect();
+        assert_eq!(addresses[0], "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266");
+        assert_eq!(addresses[1], "0x70997970C51812dc3A010C7d01b50e0d17dc79C8");
+        assert_eq!(addresses[9], "0xa0Ee7A142d267C1f36714E4a8F75612F20a79720");
+        assert_eq!(DEV_BALANCE, U256::from(10_000u64) * U256::from(10u64).pow(U256::from(18)));
+    }
+
+    #[test]
+    fn geth_genesis_round_trips_and_picks_the_fork() {
+        let dev = ChainSpec::dev();
+        assert_eq!(dev.spec, SpecId::PRAGUE);
+        let json = serde_json::to_string(&dev.source).unwrap();
+        let again = ChainSpec::from_geth(serde_json::from_str(&json).unwrap()).unwrap();
+        assert_eq!(again.id(), dev.id());
+
+        let cancun = r#"{"config":{"chainId":7,"shanghaiTime":0,"cancunTime":0},"gasLimit":"0x1000000",
+            "alloc":{"0x1000000000000000000000000000000000000001":{"balance":"100","nonce":"0x2",
+            "code":"0x6001","storage":{"0x01":"0x05"}}}}"#;
+        let spec = ChainSpec::from_geth(serde_json::from_str(cancun).unwrap()).unwrap();
+        assert_eq!((spec.chain_id, spec.spec, spec.genesis.gas_limit), (7, SpecId::CANCUN, 0x1000000));
+        assert_eq!(spec.genesis.alloc.len(), 3);
+        assert_ne!(spec.id(), dev.id());
+
+        let later = r#"{"config":{"chainId":7,"cancunTime":100},"gasLimit":"0x1000000","alloc":{}}"#;
+        let err = ChainSpec::from_geth(serde_json::from_str(later).unwrap()).unwrap_err();
+        assert!(err.to_string().contains("cancunTime = 100"), "{err}");
+    }
+}

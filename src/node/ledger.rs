@@ -1,0 +1,371 @@
+//! The ledger: every block and its receipts, appended to one file with a
+//! checksum per record, and indexes by number, block hash and transaction
+//! hash rebuilt from it on start.
+//!
+//! It is the node's write-ahead log: the banking stage hands each sealed block
+//! to [`Ledger::append`] (which syncs it to disk) before committing its state,
+//! so after a crash the accounts database is at most one block behind the
+//! ledger, and the node replays that block. What RPC serves stops at the
+//! *visible* head, which the node moves only once a block is committed and
+//! its state published: a receipt is never served before its block is
+//! committed, nor state read before the receipt is visible.
+//!
+//! ```text
+//! record = "LNB1" | payload length u32 LE | xxh3-64 of payload u64 LE | payload
+//! payload = borsh (Block, Vec<Receipt>)
+//! ```
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use alloy_primitives::{B256, Bloom, Log, logs_bloom};
+use borsh::BorshDeserialize;
+use lanes_banking_stage::BlockSink;
+use lanes_evm_adapter::EvmReceiptData;
+use lanes_runtime::{Block, Receipt};
+
+const MAGIC: &[u8; 4] = b"LNB1";
+const FRAME: usize = 16;
+/// The largest record accepted (a block of 30M gas of 128 KiB transactions
+/// stays far below it).
+pub const MAX_RECORD: usize = 1 << 30;
+const FILE: &str = "blocks.log";
+
+/// The ledger could not be opened, read or appended to.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LedgerError {
+    /// A file operation failed.
+    #[error("ledger {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A record before the last one is damaged: not a torn tail, so it is
+    /// refused rather than cut.
+    #[error("ledger {path} is corrupt at byte {offset}: {reason}")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// Where the bad record starts.
+        offset: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A block does not follow the one before it.
+    #[error("ledger block {number} does not follow block {previous}")]
+    NotChained {
+        /// The block appended or read.
+        number: u64,
+        /// The last block in the ledger.
+        previous: u64,
+    },
+}
+
+/// A block as the ledger keeps it.
+#[derive(Clone, Debug)]
+pub struct LedgerBlock {
+    /// The block.
+    pub block: Block,
+    /// Its receipts, in block order.
+    pub receipts: Vec<Receipt>,
+}
+
+struct Slot {
+    offset: u64,
+    len: u32,
+    hash: B256,
+    /// `None` for a block without logs.
+    bloom: Option<Box<Bloom>>,
+}
+
+#[derive(Default)]
+struct Index {
+    blocks: Vec<Slot>,
+    by_hash: HashMap<B256, u64>,
+    by_tx: HashMap<B256, (u64, u32)>,
+}
+
+impl Index {
+    fn push(&mut self, offset: u64, len: u32, block: &Block, receipts: &[Receipt]) {
+        let number = block.header.number;
+        let hash = block.header.hash();
+        for (i, r) in receipts.iter().enumerate() {
+            self.by_tx.insert(r.tx_hash, (number, i as u32));
+        }
+        self.by_hash.insert(hash, number);
+        self.blocks.push(Slot { offset, len, hash, bloom: block_bloom(receipts).map(Box::new) });
+    }
+}
+
+/// The logs of a block's receipts made by the EVM executor.
+pub fn receipt_logs(receipt: &Receipt) -> Vec<Log> {
+    EvmReceiptData::from_outcome(&receipt.outcome)
+        .map(|d| d.logs.into_iter().map(|(a, t, d)| Log::new_unchecked(a, t, d)).collect())
+        .unwrap_or_default()
+}
+
+fn block_bloom(receipts: &[Receipt]) -> Option<Bloom> {
+    let logs: Vec<Log> = receipts.iter().flat_map(receipt_logs).collect();
+    (!logs.is_empty()).then(|| logs_bloom(&logs))
+}
+
+/// The append-only block log and its indexes.
+pub struct Ledger {
+    path: PathBuf,
+    reader: File,
+    writer: Mutex<(File, u64)>,
+    index: RwLock<Index>,
+    /// Blocks up to this number are served; `u64::MAX` before block 0.
+    visible: AtomicU64,
+}
+
+impl std::fmt::Debug for Ledger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ledger").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+impl Ledger {
+    /// Opens (or creates) the ledger in `dir`, checks every record, cuts a
+    /// torn last record, and rebuilds the indexes. Every block found is
+    /// visible.
+    pub fn open(dir: &Path) -> Result<Self, LedgerError> {
+        let path = dir.join(FILE);
+        let io = |source| LedgerError::Io { path: path.clone(), source };
+        std::fs::create_dir_all(dir).map_err(io)?;
+        let mut file =
+            OpenOptions::new().read(true).append(true).create(true).open(&path).map_err(io)?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).map_err(io)?;
+        let mut index = Index::default();
+        let mut at = 0usize;
+        while at < bytes.len() {
+            let corrupt = |reason: String| LedgerError::Corrupt {
+                path: path.clone(),
+                offset: at as u64,
+                reason,
+            };
+            let rest = &bytes[at..];
+            let Some(frame) = rest.get(..FRAME) else { break }; // torn frame header
+            if &frame[..4] != MAGIC {
+                return Err(corrupt("bad record magic".into()));
+            }
+            let len = u32::from_le_bytes(frame[4..8].try_into().expect("4 bytes")) as usize;
+            let sum = u64::from_le_bytes(frame[8..16].try_into().expect("8 bytes"));
+            let Some(payload) = rest.get(FRAME..FRAME + len) else { break }; // torn payload
+            let last = at + FRAME + len == bytes.len();
+            if xxhash_rust::xxh3::xxh3_64(payload) != sum {
+                if last {
+                    break; // a torn write of the last record
+                }
+                return Err(corrupt("checksum mismatch".into()));
+            }
+            let (block, receipts) = <(Block, Vec<Receipt>)>::try_from_slice(payload)
+                .map_err(|e| corrupt(format!("undecodable record: {e}")))?;
+            let number = block.header.number;
+            let expected = index.blocks.len() as u64;
+            if number != expected || (number > 0 && block.header.parent_hash != index.blocks[number as usize - 1].hash) {
+                return Err(LedgerError::NotChained { number, previous: expected.wrapping_sub(1) });
+            }
+            index.push(at as u64, len as u32, &block, &receipts);
+            at += FRAME + len;
+        }
+        if at < bytes.len() {
+            tracing::warn!(target: "lanes::ledger", cut = bytes.len() - at, "cutting a torn last record");
+            file.set_len(at as u64).map_err(io)?;
+            file.sync_all().map_err(io)?;
+        }
+        file.seek(SeekFrom::End(0)).map_err(io)?;
+        let reader = File::open(&path).map_err(io)?;
+        let visible = (index.blocks.len() as u64).wrapping_sub(1);
+        Ok(Self {
+            path,
+            reader,
+            writer: Mutex::new((file, at as u64)),
+            index: RwLock::new(index),
+            visible: AtomicU64::new(visible),
+        })
+    }
+
+    fn index(&self) -> std::sync::RwLockReadGuard<'_, Index> {
+        self.index.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Appends a block (the next number) and syncs it to disk. It is not
+    /// served until [`Self::publish`].
+    pub fn append(&self, block: &Block, receipts: &[Receipt]) -> Result<(), LedgerError> {
+        let io = |source| LedgerError::Io { path: self.path.clone(), source };
+        let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let next = self.index().blocks.len() as u64;
+        if block.header.number != next {
+            return Err(LedgerError::NotChained {
+                number: block.header.number,
+                previous: next.wrapping_sub(1),
+            });
+        }
+        let payload = borsh::to_vec(&(block, receipts)).expect("writing to a Vec cannot fail");
+        if payload.len() > MAX_RECORD {
+            return Err(io(std::io::Error::other(format!(
+                "block {next} is {} bytes, over the {MAX_RECORD}-byte record limit",
+                payload.len()
+            ))));
+        }
+        let mut record = Vec::with_capacity(FRAME + payload.len());
+        record.extend_from_slice(MAGIC);
+        record.extend((payload.len() as u32).to_le_bytes());
+        record.extend(xxhash_rust::xxh3::xxh3_64(&payload).to_le_bytes());
+        record.extend_from_slice(&payload);
+        let (file, end) = &mut *writer;
+        if let Err(e) = file.write_all(&record).and_then(|()| file.sync_data()) {
+            // Leave no half record behind for the next append to follow.
+            let _ = file.set_len(*end);
+            return Err(io(e));
+        }
+        let offset = *end;
+        *end += record.len() as u64;
+        self.index.write().unwrap_or_else(|e| e.into_inner()).push(
+            offset,
+            payload.len() as u32,
+            block,
+            receipts,
+        );
+        Ok(())
+    }
+
+    /// Serves blocks up to `number`.
+    pub fn publish(&self, number: u64) {
+        self.visible.store(number, Ordering::Release);
+    }
+
+    /// The highest block served; `None` before block 0 is written.
+    pub fn head(&self) -> Option<u64> {
+        let v = self.visible.load(Ordering::Acquire);
+        (v != u64::MAX).then_some(v)
+    }
+
+    /// The highest block appended (served or not).
+    pub fn last_appended(&self) -> Option<u64> {
+        (self.index().blocks.len() as u64).checked_sub(1)
+    }
+
+    fn is_visible(&self, number: u64) -> bool {
+        self.head().is_some_and(|h| number <= h)
+    }
+
+    /// Block `number` and its receipts, if served.
+    pub fn block(&self, number: u64) -> Result<Option<LedgerBlock>, LedgerError> {
+        if !self.is_visible(number) {
+            return Ok(None);
+        }
+        self.read(number).map(Some)
+    }
+
+    /// Block `number` whether served or not (for replay at start).
+    pub fn read(&self, number: u64) -> Result<LedgerBlock, LedgerError> {
+        let (offset, len) = {
+            let index = self.index();
+            let slot = index.blocks.get(number as usize).ok_or(LedgerError::NotChained {
+                number,
+                previous: (index.blocks.len() as u64).wrapping_sub(1),
+            })?;
+            (slot.offset, slot.len)
+        };
+        let mut payload = vec![0; len as usize];
+        self.reader
+            .read_exact_at(&mut payload, offset + FRAME as u64)
+            .map_err(|source| LedgerError::Io { path: self.path.clone(), source })?;
+        let corrupt = |reason: String| LedgerError::Corrupt { path: self.path.clone(), offset, reason };
+        let (block, receipts) = <(Block, Vec<Receipt>)>::try_from_slice(&payload)
+            .map_err(|e| corrupt(format!("undecodable record: {e}")))?;
+        Ok(LedgerBlock { block, receipts })
+    }
+
+    /// The number of the served block with this hash.
+    pub fn number_of(&self, hash: &B256) -> Option<u64> {
+        self.index().by_hash.get(hash).copied().filter(|n| self.is_visible(*n))
+    }
+
+    /// The hash of served block `number`.
+    pub fn hash_of(&self, number: u64) -> Option<B256> {
+        self.is_visible(number).then(|| self.index().blocks.get(number as usize).map(|s| s.hash))?
+    }
+
+    /// Where a served transaction is: block number and index in the block.
+    pub fn locate_tx(&self, hash: &B256) -> Option<(u64, u32)> {
+        self.index().by_tx.get(hash).copied().filter(|(n, _)| self.is_visible(*n))
+    }
+
+    /// The bloom of block `number`'s logs; `None` if it has none.
+    pub fn bloom(&self, number: u64) -> Option<Bloom> {
+        self.index().blocks.get(number as usize).and_then(|s| s.bloom.as_deref().copied())
+    }
+}
+
+/// The banking stage's [`BlockSink`]: appends each sealed block to the
+/// ledger before the stage commits it.
+#[derive(Debug, Clone)]
+pub struct LedgerSink(pub Arc<Ledger>);
+
+impl BlockSink for LedgerSink {
+    fn persist(
+        &mut self,
+        block: &Block,
+        receipts: &[Receipt],
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        Ok(self.0.append(block, receipts)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lanes_runtime::BlockHeader;
+
+    fn block(number: u64, parent: B256) -> Block {
+        Block { header: BlockHeader { number, parent_hash: parent, ..Default::default() }, entries: vec![] }
+    }
+
+    #[test]
+    fn appends_survive_reopen_and_a_torn_tail_is_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(dir.path()).unwrap();
+        assert_eq!(ledger.head(), None);
+        let b0 = block(0, B256::ZERO);
+        let b1 = block(1, b0.header.hash());
+        ledger.append(&b0, &[]).unwrap();
+        ledger.append(&b1, &[]).unwrap();
+        assert!(ledger.append(&block(5, B256::ZERO), &[]).is_err());
+        assert_eq!(ledger.head(), None, "nothing served before publish");
+        ledger.publish(0);
+        assert!(ledger.block(1).unwrap().is_none());
+        assert_eq!(ledger.block(0).unwrap().unwrap().block, b0);
+        drop(ledger);
+
+        // A torn third record: only part of it reached the disk.
+        let path = dir.path().join(FILE);
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(b"LNB1\x40\x00\x00\x00garbage").unwrap();
+        drop(f);
+        let ledger = Ledger::open(dir.path()).unwrap();
+        assert_eq!(ledger.head(), Some(1));
+        assert_eq!(ledger.number_of(&b1.header.hash()), Some(1));
+        ledger.append(&block(2, b1.header.hash()), &[]).unwrap();
+        drop(ledger);
+        assert_eq!(Ledger::open(dir.path()).unwrap().last_appended(), Some(2));
+
+        // A damaged record in the middle is refused, not cut.
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[FRAME + 3] ^= 0xff;
+        std::fs::write(&path, &bytes).unwrap();
+        let err = Ledger::open(dir.path()).unwrap_err();
+        assert!(matches!(err, LedgerError::Corrupt { offset: 0, .. }), "{err}");
+    }
+}

@@ -1,0 +1,490 @@
+//! The validator node: the EVM executor on a banking stage, a ledger of every
+//! block, and Ethereum JSON-RPC (HTTP and WebSocket on one port).
+//!
+//! ```text
+//!  JSON-RPC (jsonrpsee) --eth_sendRawTransaction--> EvmTx::decode, funds check
+//!        |                                              |
+//!        | reads: ledger (blocks, receipts, logs)        v
+//!        |        latest state (ReadView)         BankingStage (pool, scheduler, workers)
+//!        |                                              | sealed block
+//!        |                                              v
+//!        |                            Ledger::append (fsync)  -> Chain::commit (accounts_db)
+//!        |                                              | produced block
+//!        +------------ follower thread: Ledger::publish, stats, newHeads/logs <--+
+//! ```
+//!
+//! Data folder: `genesis.json` (the chain it was made from), `ledger/blocks.log`,
+//! `chain/` (head file and accounts database). On start the node checks the
+//! genesis, rebuilds the ledger's indexes, replays a block the ledger holds
+//! but the state missed (a crash between the two writes), and goes on.
+
+pub mod convert;
+pub mod error;
+pub mod genesis;
+pub mod ledger;
+mod rpc;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use alloy_primitives::Address;
+use alloy_signer_local::PrivateKeySigner;
+use jsonrpsee::server::{BatchRequestConfig, Server, ServerConfig, ServerHandle};
+use lanes_accounts_db::AccountsDbConfig;
+use lanes_banking_stage::{BankingStage, BankingStageConfig, BlockStats, StageError};
+use lanes_evm_adapter::{EvmConfig, EvmExecutor, TxRules};
+use lanes_runtime::{Block, Chain, ChainError};
+use tokio::sync::broadcast;
+
+use crate::node::genesis::{ChainSpec, GenesisError};
+use crate::node::ledger::{Ledger, LedgerBlock, LedgerError, LedgerSink};
+
+/// The priority fee the node suggests (`eth_maxPriorityFeePerGas`): 1 gwei.
+pub const SUGGESTED_TIP: u128 = 1_000_000_000;
+
+/// Limits of the RPC server.
+#[derive(Clone, Debug)]
+pub struct RpcLimits {
+    /// Largest request body, in bytes.
+    pub max_request_bytes: u32,
+    /// Largest response body, in bytes.
+    pub max_response_bytes: u32,
+    /// Most calls in one batch request.
+    pub max_batch: u32,
+    /// Most open connections.
+    pub max_connections: u32,
+    /// Most blocks one `eth_getLogs` may span.
+    pub max_log_blocks: u64,
+    /// Most logs one `eth_getLogs` may return.
+    pub max_logs: usize,
+}
+
+impl Default for RpcLimits {
+    fn default() -> Self {
+        Self {
+            max_request_bytes: 10 * 1024 * 1024,
+            max_response_bytes: 100 * 1024 * 1024,
+            max_batch: 1000,
+            max_connections: 1000,
+            max_log_blocks: 100_000,
+            max_logs: 20_000,
+        }
+    }
+}
+
+/// Which chain to run.
+#[derive(Clone, Debug)]
+pub enum ChainChoice {
+    /// `--dev`: [`ChainSpec::dev`], with its accounts unlocked.
+    Dev,
+    /// `--genesis FILE`.
+    Genesis(PathBuf),
+    /// Whatever the data folder holds.
+    Existing,
+}
+
+/// How to run a node.
+#[derive(Clone, Debug)]
+pub struct NodeConfig {
+    /// The data folder.
+    pub data_dir: PathBuf,
+    /// The chain.
+    pub chain: ChainChoice,
+    /// Where JSON-RPC listens (HTTP and WebSocket).
+    pub rpc_addr: SocketAddr,
+    /// Slot length: a block is sealed at every boundary.
+    pub block_time: Duration,
+    /// Worker threads of the banking stage.
+    pub workers: usize,
+    /// RPC limits.
+    pub limits: RpcLimits,
+}
+
+/// The node failed to start or stop.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NodeError {
+    /// The genesis could not be used.
+    #[error(transparent)]
+    Genesis(#[from] GenesisError),
+    /// The ledger could not be opened or read.
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    /// The chain state could not be opened, created or replayed.
+    #[error("chain state: {0}")]
+    Chain(#[from] ChainError),
+    /// The banking stage failed.
+    #[error(transparent)]
+    Stage(#[from] StageError),
+    /// A file or socket operation failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// Why it failed.
+        source: std::io::Error,
+    },
+    /// The data folder belongs to another chain, or is unusable.
+    #[error("{0}")]
+    DataDir(String),
+}
+
+/// Totals over the blocks produced since start.
+#[derive(Clone, Debug, Default)]
+struct Totals {
+    blocks: u64,
+    transactions: u64,
+    entries: u64,
+    exclusive: u64,
+    conflicts: u64,
+    rejected: u64,
+    last: Option<BlockStats>,
+}
+
+/// What the RPC methods and the follower thread share.
+pub(crate) struct NodeState {
+    chain_id: u64,
+    rules: TxRules,
+    executor: Arc<EvmExecutor>,
+    stage: RwLock<Option<BankingStage<EvmExecutor>>>,
+    ledger: Arc<Ledger>,
+    signers: Vec<PrivateKeySigner>,
+    coinbase: Address,
+    heads: broadcast::Sender<Arc<LedgerBlock>>,
+    totals: Mutex<Totals>,
+    limits: RpcLimits,
+}
+
+impl NodeState {
+    fn stats_json(&self) -> Result<serde_json::Value, error::RpcError> {
+        let t = self.totals.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let pool = self.stage(|s| s.pool_len())?;
+        let last = t.last.map(|b| {
+            serde_json::json!({
+                "number": b.number,
+                "transactions": b.transactions,
+                "entries": b.entries,
+                "meanEntryWidth": b.mean_entry_width,
+                "exclusive": b.exclusive,
+                "conflicts": b.conflicts,
+                "rejected": b.rejected,
+                "gasUsed": b.gas_used,
+                "sigverifyMs": b.sigverify_time.as_secs_f64() * 1e3,
+                "schedulerMs": b.scheduler_time.as_secs_f64() * 1e3,
+                "workersMs": b.worker_time.as_secs_f64() * 1e3,
+                "sealMs": b.seal_time.as_secs_f64() * 1e3,
+            })
+        });
+        Ok(serde_json::json!({
+            "head": self.head(),
+            "pool": pool,
+            "blocks": t.blocks,
+            "transactions": t.transactions,
+            "entries": t.entries,
+            "meanEntryWidth": if t.entries == 0 { 0.0 } else { t.transactions as f64 / t.entries as f64 },
+            "exclusive": t.exclusive,
+            "conflicts": t.conflicts,
+            "rejected": t.rejected,
+            "lastBlock": last,
+        }))
+    }
+}
+
+/// A running node.
+pub struct Node {
+    state: Arc<NodeState>,
+    server: ServerHandle,
+    rpc_addr: SocketAddr,
+    follower: Option<std::thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node").field("rpc_addr", &self.rpc_addr).finish_non_exhaustive()
+    }
+}
+
+const GENESIS_FILE: &str = "genesis.json";
+
+impl Node {
+    /// Opens (or creates) the chain in the data folder, starts block
+    /// production and serves JSON-RPC.
+    pub async fn start(config: NodeConfig) -> Result<Self, NodeError> {
+        let prepared = {
+            let config = config.clone();
+            tokio::task::spawn_blocking(move || prepare(&config))
+                .await
+                .map_err(|e| NodeError::DataDir(format!("start-up task failed: {e}")))??
+        };
+        let Prepared { spec, chain, ledger, executor } = prepared;
+        let signers =
+            if matches!(config.chain, ChainChoice::Dev) { genesis::dev_signers() } else { Vec::new() };
+        let coinbase = spec.genesis.coinbase;
+        let stage_config = BankingStageConfig {
+            workers: config.workers.max(1),
+            slot_time: config.block_time,
+            coinbase,
+            ..BankingStageConfig::default()
+        };
+        let stage = BankingStage::start_with_sink(
+            executor.clone(),
+            chain,
+            stage_config,
+            Some(Box::new(LedgerSink(ledger.clone()))),
+        );
+        let blocks = stage.blocks().clone();
+        let (heads, _) = broadcast::channel(256);
+        let state = Arc::new(NodeState {
+            chain_id: spec.chain_id,
+            rules: executor.config().tx_rules(),
+            executor,
+            stage: RwLock::new(Some(stage)),
+            ledger,
+            signers,
+            coinbase,
+            heads,
+            totals: Mutex::default(),
+            limits: config.limits.clone(),
+        });
+        let follower = {
+            let state = state.clone();
+            std::thread::Builder::new()
+                .name("lanes-follower".into())
+                .spawn(move || follow(&state, &blocks))
+                .map_err(|source| NodeError::Io { what: "spawning a thread".into(), source })?
+        };
+        let limits = &config.limits;
+        let server_config = ServerConfig::builder()
+            .max_request_body_size(limits.max_request_bytes)
+            .max_response_body_size(limits.max_response_bytes)
+            .max_connections(limits.max_connections)
+            .set_batch_request_config(BatchRequestConfig::Limit(limits.max_batch))
+            .set_id_provider(rpc::HexIds::default())
+            .build();
+        let server = Server::builder()
+            .set_config(server_config)
+            .build(config.rpc_addr)
+            .await
+            .map_err(|source| NodeError::Io {
+                what: format!("listening on {}", config.rpc_addr),
+                source,
+            })?;
+        let rpc_addr = server
+            .local_addr()
+            .map_err(|source| NodeError::Io { what: "reading the RPC address".into(), source })?;
+        let server = server.start(rpc::module(state.clone()));
+        tracing::info!(target: "lanes::node", %rpc_addr, chain_id = state.chain_id, head = state.head(), "JSON-RPC listening");
+        Ok(Self { state, server, rpc_addr, follower: Some(follower) })
+    }
+
+    /// Where JSON-RPC listens.
+    pub fn rpc_addr(&self) -> SocketAddr {
+        self.rpc_addr
+    }
+
+    /// The served head.
+    pub fn head(&self) -> u64 {
+        self.state.head()
+    }
+
+    /// Stops intake, seals and commits the block in progress, and stops.
+    pub async fn stop(mut self) -> Result<(), NodeError> {
+        let _ = self.server.stop();
+        self.server.clone().stopped().await;
+        let state = self.state.clone();
+        let follower = self.follower.take();
+        tokio::task::spawn_blocking(move || {
+            let stage = state.stage.write().unwrap_or_else(|e| e.into_inner()).take();
+            let result = match stage {
+                Some(mut stage) => stage.shutdown().map(drop),
+                None => Ok(()),
+            };
+            if let Some(f) = follower {
+                let _ = f.join();
+            }
+            result
+        })
+        .await
+        .map_err(|e| NodeError::DataDir(format!("shutdown task failed: {e}")))??;
+        tracing::info!(target: "lanes::node", head = self.state.head(), "stopped");
+        Ok(())
+    }
+}
+
+/// Publishes each produced block (its state is already committed): moves the
+/// served head, counts, and notifies subscribers.
+fn follow(state: &NodeState, blocks: &crossbeam_channel::Receiver<lanes_banking_stage::ProducedBlock>) {
+    for produced in blocks.iter() {
+        let number = produced.block.header.number;
+        state.ledger.publish(number);
+        for (hash, error) in &produced.rejected {
+            tracing::warn!(target: "lanes::node", %hash, %error, "transaction dropped at execution");
+        }
+        {
+            let mut t = state.totals.lock().unwrap_or_else(|e| e.into_inner());
+            let s = &produced.stats;
+            t.blocks += 1;
+            t.transactions += s.transactions as u64;
+            t.entries += s.entries as u64;
+            t.exclusive += s.exclusive as u64;
+            t.conflicts += s.conflicts;
+            t.rejected += s.rejected as u64;
+            t.last = Some(s.clone());
+        }
+        let _ = state.heads.send(Arc::new(LedgerBlock {
+            block: produced.block,
+            receipts: produced.receipts,
+        }));
+    }
+}
+
+struct Prepared {
+    spec: ChainSpec,
+    chain: Chain,
+    ledger: Arc<Ledger>,
+    executor: Arc<EvmExecutor>,
+}
+
+/// Checks the genesis against the data folder, opens the ledger and the
+/// state, and replays what the state missed.
+fn prepare(config: &NodeConfig) -> Result<Prepared, NodeError> {
+    let dir = &config.data_dir;
+    let io = |what: String| move |source| NodeError::Io { what, source };
+    std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
+    let stored_path = dir.join(GENESIS_FILE);
+    let stored = stored_path.exists().then(|| ChainSpec::from_file(&stored_path)).transpose()?;
+    let given = match &config.chain {
+        ChainChoice::Dev => Some(ChainSpec::dev()),
+        ChainChoice::Genesis(path) => Some(ChainSpec::from_file(path)?),
+        ChainChoice::Existing => None,
+    };
+    let spec = match (stored, given) {
+        (Some(stored), Some(given)) if stored.id() != given.id() => {
+            return Err(NodeError::DataDir(format!(
+                "data folder {} was made from another genesis (chain id {}, genesis {}) than the one given (chain id {}, genesis {}); use another --data-dir, or --reset to wipe it",
+                dir.display(),
+                stored.chain_id,
+                stored.genesis.header().hash(),
+                given.chain_id,
+                given.genesis.header().hash(),
+            )));
+        }
+        (Some(stored), _) => stored,
+        (None, Some(given)) => {
+            let json = serde_json::to_vec_pretty(&given.source).expect("a genesis serialises");
+            write_atomically(&stored_path, &json).map_err(io(format!("writing {}", stored_path.display())))?;
+            given
+        }
+        (None, None) => {
+            return Err(NodeError::DataDir(format!(
+                "no chain in {}: pass --dev, or --genesis FILE (`lanes-validator init` writes one)",
+                dir.display()
+            )));
+        }
+    };
+    let executor =
+        Arc::new(EvmExecutor::new(EvmConfig { spec: spec.spec, ..EvmConfig::new(spec.chain_id) }));
+
+    let ledger = Arc::new(Ledger::open(&dir.join("ledger"))?);
+    let genesis_header = spec.genesis.header();
+    match ledger.last_appended() {
+        None => {
+            ledger.append(&Block { header: genesis_header.clone(), entries: Vec::new() }, &[])?;
+            ledger.publish(0);
+        }
+        Some(_) => {
+            let first = ledger.read(0)?.block.header;
+            if first.hash() != genesis_header.hash() {
+                return Err(NodeError::DataDir(format!(
+                    "the ledger in {} starts from genesis {}, not {} (from {})",
+                    dir.display(),
+                    first.hash(),
+                    genesis_header.hash(),
+                    stored_path.display()
+                )));
+            }
+        }
+    }
+    let last = ledger.last_appended().expect("block 0 is in the ledger");
+    let chain_dir = dir.join("chain");
+    let mut chain = open_chain(&chain_dir, &ledger, &spec)?;
+    let head = chain.head().number;
+    if head > last {
+        return Err(NodeError::DataDir(format!(
+            "the state in {} is at block {head}, ahead of the ledger (block {last}); the ledger was damaged or replaced",
+            chain_dir.display()
+        )));
+    }
+    let recorded = ledger.read(head)?.block.header;
+    if recorded.hash() != chain.head().hash() {
+        return Err(NodeError::DataDir(format!(
+            "the state in {} is at a block {head} that is not the ledger's",
+            chain_dir.display()
+        )));
+    }
+    for number in head + 1..=last {
+        let block = ledger.read(number)?.block;
+        tracing::info!(target: "lanes::node", number, "replaying a block the state missed");
+        chain.replay_block(&*executor, &block, config.workers.max(1))?;
+    }
+    ledger.publish(last);
+    Ok(Prepared { spec, chain, ledger, executor })
+}
+
+/// Opens the state, or creates it from the genesis. The head file names the
+/// head; if a crash left it stale, the ledger's last two blocks are the only
+/// candidates (the state is never more than one block behind the ledger).
+fn open_chain(dir: &Path, ledger: &Ledger, spec: &ChainSpec) -> Result<Chain, NodeError> {
+    let config = AccountsDbConfig::default();
+    let last = ledger.last_appended().unwrap_or(0);
+    let mut candidates = vec![None];
+    for n in [Some(last), last.checked_sub(1)].into_iter().flatten() {
+        candidates.push(Some(ledger.read(n)?.block.header));
+    }
+    let mut unknown = true;
+    for head in candidates {
+        match Chain::open(dir, config.clone(), head) {
+            Ok(chain) => return Ok(chain),
+            Err(ChainError::HeadUnknown(_)) => {}
+            Err(ChainError::HeadMismatch { .. }) => unknown = false,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if !unknown {
+        return Err(NodeError::DataDir(format!(
+            "the state in {} matches neither of the ledger's last two blocks",
+            dir.display()
+        )));
+    }
+    Ok(Chain::create(dir, config, &spec.genesis)?)
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    if let Some(parent) = path.parent() {
+        std::fs::File::open(parent)?.sync_all()?;
+    }
+    Ok(())
+}
+
+/// Removes what a node keeps in `dir` (for `--reset`); other files stay.
+pub fn reset_data_dir(dir: &Path) -> std::io::Result<()> {
+    for name in ["ledger", "chain"] {
+        let path = dir.join(name);
+        if path.exists() {
+            std::fs::remove_dir_all(&path)?;
+        }
+    }
+    let genesis = dir.join(GENESIS_FILE);
+    if genesis.exists() {
+        std::fs::remove_file(genesis)?;
+    }
+    Ok(())
+}
