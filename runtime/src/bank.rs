@@ -490,8 +490,38 @@ impl Bank {
             receipts_root,
             state_commitment: lattice.commitment(),
         };
+        let entries = coalesce(entries);
         Ok(SealedBlock { block: Block { header, entries }, receipts, changes, lattice })
     }
+}
+
+/// Joins each entry to the one before it when no transaction of the two
+/// conflicts, so transactions that ran side by side on different workers
+/// (each worker records its own batches) are recorded side by side, and a
+/// replay runs them in parallel. Order, receipts and roots are unchanged; the
+/// result is conflict-free per entry and a second pass changes nothing.
+fn coalesce(entries: Vec<BlockEntry>) -> Vec<BlockEntry> {
+    let mut out: Vec<BlockEntry> = Vec::with_capacity(entries.len());
+    let mut locks = AccountLocks::new();
+    for entry in entries {
+        if let Some(open) = out.last_mut().filter(|open| !open.exclusive && !entry.exclusive)
+            && entry.txs.iter().all(|t| locks.can_lock(&t.access).is_ok())
+        {
+            for t in &entry.txs {
+                locks.lock_unchecked(&t.access);
+            }
+            open.txs.extend(entry.txs);
+            continue;
+        }
+        locks = AccountLocks::new();
+        if !entry.exclusive {
+            for t in &entry.txs {
+                locks.lock_unchecked(&t.access);
+            }
+        }
+        out.push(entry);
+    }
+    out
 }
 
 /// The changed keys of `state` against its parent, and the lattice terms to
@@ -575,4 +605,40 @@ fn diff_one(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod coalesce_tests {
+    use alloy_primitives::{Address, Bytes};
+
+    use super::*;
+
+    fn entry(exclusive: bool, sets: &[(&[u8], &[u8])]) -> BlockEntry {
+        let key = |i: &u8| StateKey::Account(Address::with_last_byte(*i));
+        let txs = sets
+            .iter()
+            .map(|(reads, writes)| EntryTx {
+                tx: Bytes::new(),
+                access: AccessSet::unbounded(reads.iter().map(key), writes.iter().map(key)),
+            })
+            .collect();
+        BlockEntry { exclusive, txs }
+    }
+
+    #[test]
+    fn test_coalesce_joins_disjoint_neighbours_only() {
+        let entries = vec![
+            entry(false, &[(&[9], &[1])]),
+            entry(false, &[(&[9], &[2]), (&[], &[3])]), // shares only a read: joins
+            entry(false, &[(&[], &[1])]),               // writes 1 again: new entry
+            entry(true, &[(&[], &[])]),                 // exclusive: alone
+            entry(false, &[(&[], &[4])]),
+            entry(false, &[(&[1], &[])]), // reads what the open entry does not write: joins
+        ];
+        let widths: Vec<(bool, usize)> =
+            coalesce(entries).iter().map(|e| (e.exclusive, e.txs.len())).collect();
+        assert_eq!(widths, [(false, 3), (false, 1), (true, 1), (false, 2)]);
+        let again = coalesce(coalesce(vec![entry(false, &[(&[], &[1])]), entry(false, &[(&[], &[2])])]));
+        assert_eq!(again.len(), 1, "idempotent");
+    }
 }

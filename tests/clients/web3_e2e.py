@@ -1,0 +1,175 @@
+"""End-to-end run of web3.py (from PyPI) against a lanes-validator --dev node.
+
+Usage: python3 web3_e2e.py HTTP_URL WS_URL TOKEN_ARTIFACT_JSON
+Run by tests/it/validator.rs; every check raises on failure, and the last line
+printed is "web3 e2e: ok".
+"""
+
+import asyncio
+import json
+import sys
+
+from eth_abi import decode as abi_decode
+from eth_account import Account
+from web3 import AsyncWeb3, Web3
+from web3.exceptions import ContractCustomError, ContractPanicError, Web3RPCError
+from web3.providers.persistent import WebSocketProvider
+
+HTTP, WS, ARTIFACT = sys.argv[1], sys.argv[2], sys.argv[3]
+ANVIL_0 = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+KEY_1 = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
+
+
+def check(cond, what):
+    if not cond:
+        raise AssertionError(what)
+    print("ok:", what, flush=True)
+
+
+w3 = Web3(Web3.HTTPProvider(HTTP, request_kwargs={"timeout": 30}))
+check(w3.is_connected(), "connected")
+check(w3.eth.chain_id == 31337, "chain id 31337")
+accounts = w3.eth.accounts
+check(len(accounts) == 10 and accounts[0] == ANVIL_0, "the ten dev accounts, anvil's first")
+a0, a1, a2, a3, a4 = accounts[:5]
+check(w3.eth.get_balance(a4) == 10_000 * 10**18, "dev accounts hold 10000 ETH")
+
+# Deploy the ERC-20 compiled from contracts/Token.sol, from an unlocked account.
+artifact = json.load(open(ARTIFACT))
+Token = w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
+supply = 1_000_000 * 10**18
+tx = Token.constructor("Lanes Token", "LNT", supply).transact({"from": a0})
+receipt = w3.eth.wait_for_transaction_receipt(tx, timeout=30, poll_latency=0.1)
+check(receipt.status == 1 and receipt.contractAddress, "token deployed")
+token = w3.eth.contract(address=receipt.contractAddress, abi=artifact["abi"])
+check(len(w3.eth.get_code(token.address)) > 0, "eth_getCode returns the runtime code")
+check(token.functions.totalSupply().call() == supply, "eth_call reads totalSupply")
+
+# A transfer through eth_sendTransaction, one signed here (eth_sendRawTransaction).
+tx = token.functions.transfer(a1, 1_000).transact({"from": a0})
+receipt = w3.eth.wait_for_transaction_receipt(tx, timeout=30, poll_latency=0.1)
+check(receipt.status == 1, "transfer succeeded")
+events = token.events.Transfer().process_receipt(receipt)
+check(len(events) == 1 and events[0].args["to"] == a1 and events[0].args["value"] == 1_000,
+      "receipt carries the Transfer log")
+signer = Account.from_key(KEY_1)
+check(signer.address == a1, "account 1's key")
+built = token.functions.transfer(a2, 400).build_transaction({
+    "from": a1, "nonce": w3.eth.get_transaction_count(a1, "pending"), "chainId": 31337,
+})
+raw = signer.sign_transaction(built).raw_transaction
+h = w3.eth.send_raw_transaction(raw)
+receipt = w3.eth.wait_for_transaction_receipt(h, timeout=30, poll_latency=0.1)
+check(receipt.status == 1, "a locally signed transfer succeeded")
+check(token.functions.balanceOf(a1).call() == 600 and token.functions.balanceOf(a2).call() == 400,
+      "balances after the transfers")
+logs = w3.eth.get_logs({"fromBlock": 0, "toBlock": "latest", "address": token.address})
+check(len(logs) == 3, f"eth_getLogs finds the mint and two transfers ({len(logs)})")
+tx_obj = w3.eth.get_transaction(h)
+check(tx_obj["from"] == a1 and tx_obj["blockNumber"] == receipt.blockNumber, "eth_getTransactionByHash")
+
+# eth_call of a revert: the custom error and its arguments come back.
+try:
+    token.functions.transfer(a0, 10**30).call({"from": a3})
+    raise AssertionError("the call should revert")
+except ContractCustomError as e:
+    data = e.data if isinstance(e.data, str) else e.message
+    selector = Web3.keccak(text="ERC20InsufficientBalance(address,uint256,uint256)")[:4].hex()
+    payload = bytes.fromhex(data[2:] if data.startswith("0x") else data)
+    check(payload[:4].hex() == selector.removeprefix("0x"), "revert data is ERC20InsufficientBalance")
+    sender, have, need = abi_decode(["address", "uint256", "uint256"], payload[4:])
+    check(Web3.to_checksum_address(sender) == a3 and have == 0 and need == 10**30,
+          "revert reason decodes: (sender, balance 0, needed 1e30)")
+try:
+    token.functions.mint(a0, 2**256 - 1).call({"from": a0})
+    raise AssertionError("the overflowing mint should revert")
+except ContractPanicError as e:
+    check("0x11" in str(e) or "overflow" in str(e).lower(), f"panic reason read: {e}")
+
+# eth_createAccessList, then two transfers sent with their lists in one batch
+# request: lanes runs them side by side in one entry.
+def signed_transfer(key, sender, to, amount, nonce):
+    call = {"from": sender, "to": token.address,
+            "data": token.encode_abi("transfer", args=[to, amount])}
+    listed = w3.eth.create_access_list(call)
+    tx = {
+        **call, "nonce": nonce, "chainId": 31337, "gas": 100_000, "type": 2,
+        "maxFeePerGas": 3 * 10**9, "maxPriorityFeePerGas": 10**9,
+        "accessList": listed["accessList"],
+    }
+    return listed, Account.from_key(key).sign_transaction(tx)
+
+KEY_0 = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+side_by_side = False
+for attempt in range(5):
+    n0 = w3.eth.get_transaction_count(a0, "pending")
+    n1 = w3.eth.get_transaction_count(a1, "pending")
+    l0, s0 = signed_transfer(KEY_0, a0, a3, 7, n0)
+    l1, s1 = signed_transfer(KEY_1, a1, a4, 5, n1)
+    keys = {(x["address"].lower(), len(x["storageKeys"])) for x in l0["accessList"]}
+    check((token.address.lower(), 2) in keys, "access list names the token and two balance slots")
+    # web3.py refuses sends inside batch_requests(); send one JSON-RPC batch.
+    answers = w3.provider.make_batch_request([
+        ("eth_sendRawTransaction", ["0x" + s0.raw_transaction.hex().removeprefix("0x")]),
+        ("eth_sendRawTransaction", ["0x" + s1.raw_transaction.hex().removeprefix("0x")]),
+    ])
+    hashes = [a["result"] for a in answers]
+    r0 = w3.eth.wait_for_transaction_receipt(hashes[0], timeout=30, poll_latency=0.1)
+    r1 = w3.eth.wait_for_transaction_receipt(hashes[1], timeout=30, poll_latency=0.1)
+    check(r0.status == 1 and r1.status == 1, "both declared transfers succeeded")
+    if r0.blockNumber != r1.blockNumber:
+        continue  # a slot boundary fell between them; try again
+    entries = w3.provider.make_request("lanes_getBlockEntries", [hex(r0.blockNumber)])["result"]
+    for entry in entries["entries"]:
+        got = {t.lower() for t in entry["transactions"]}
+        if {"0x" + r0.transactionHash.hex().removeprefix("0x"), "0x" + r1.transactionHash.hex().removeprefix("0x")} <= got:
+            check(not entry["exclusive"], "the entry is a parallel one")
+            side_by_side = True
+    break
+check(side_by_side, "lanes_getBlockEntries shows the two transfers in one entry")
+check(token.functions.balanceOf(a4).call() % 5 == 0 and token.functions.balanceOf(a4).call() > 0,
+      "a4 received its tokens")
+
+# Full transactions in a block.
+block = w3.eth.get_block(r0.blockNumber, full_transactions=True)
+check(any(t["hash"] == r0.transactionHash for t in block.transactions), "eth_getBlockByNumber with full txs")
+check(block.transactions[0]["from"] in (a0, a1), "full txs carry their sender")
+check(w3.eth.get_block(block.hash).number == block.number, "eth_getBlockByHash")
+
+# A batch of reads.
+with w3.batch_requests() as batch:
+    batch.add(w3.eth.get_balance(a0))
+    batch.add(token.functions.balanceOf(a2))
+    batch.add(w3.eth.get_block("latest"))
+    balance, tokens, latest = batch.execute()
+check(balance > 0 and tokens == 400 and latest.number >= r0.blockNumber, "a batch of three calls")
+
+fee = w3.eth.fee_history(4, "latest", [50])
+check(len(fee["baseFeePerGas"]) == 5, "eth_feeHistory")
+check(w3.eth.max_priority_fee > 0 and w3.eth.gas_price > 0, "fee suggestions")
+stats = w3.provider.make_request("lanes_stats", [])["result"]
+check(stats["transactions"] >= 5, "lanes_stats counts the transactions")
+
+# newHeads over WebSocket: hex-string subscription id, heads in order.
+async def heads():
+    async with AsyncWeb3(WebSocketProvider(WS)) as aw3:
+        sub = await aw3.eth.subscribe("newHeads")
+        check(isinstance(sub, str) and sub.startswith("0x"), f"subscription id is a hex string ({sub})")
+        numbers = []
+        async for message in aw3.socket.process_subscriptions():
+            numbers.append(message["result"]["number"])
+            if len(numbers) == 3:
+                break
+        check(numbers == sorted(numbers) and len(set(numbers)) == 3, f"three heads in order {numbers}")
+        await aw3.eth.unsubscribe(sub)
+
+asyncio.run(asyncio.wait_for(heads(), 30))
+
+# An error the client surfaces as such.
+try:
+    w3.eth.send_raw_transaction(s0.raw_transaction)
+    raise AssertionError("a replayed transaction must be refused")
+except Web3RPCError as e:
+    check("nonce too low" in str(e), f"nonce too low: {e}")
+
+print("web3 e2e: ok", flush=True)
