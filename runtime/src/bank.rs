@@ -638,7 +638,8 @@ mod coalesce_tests {
         let widths: Vec<(bool, usize)> =
             coalesce(entries).iter().map(|e| (e.exclusive, e.txs.len())).collect();
         assert_eq!(widths, [(false, 3), (false, 1), (true, 1), (false, 2)]);
-        let again = coalesce(coalesce(vec![entry(false, &[(&[], &[1])]), entry(false, &[(&[], &[2])])]));
+        let again =
+            coalesce(coalesce(vec![entry(false, &[(&[], &[1])]), entry(false, &[(&[], &[2])])]));
         assert_eq!(again.len(), 1, "idempotent");
     }
 }

@@ -12,7 +12,11 @@ use lanes::node::genesis::{self, DEV_BALANCE};
 use lanes::node::{ChainChoice, Node, NodeConfig, RpcLimits, reset_data_dir};
 
 #[derive(Parser, Debug)]
-#[command(name = "lanes-validator", version, about = "The lanes node: declared-access parallel EVM execution behind Ethereum JSON-RPC")]
+#[command(
+    name = "lanes-validator",
+    version,
+    about = "The lanes node: declared-access parallel EVM execution behind Ethereum JSON-RPC"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -103,7 +107,11 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         g.config.chain_id = chain_id;
         std::fs::write(&out, serde_json::to_vec_pretty(&g)?)
             .map_err(|e| format!("writing {}: {e}", out.display()))?;
-        println!("wrote {} (chain id {chain_id}, {} funded accounts)", out.display(), g.alloc.len());
+        println!(
+            "wrote {} (chain id {chain_id}, {} funded accounts)",
+            out.display(),
+            g.alloc.len()
+        );
         return Ok(());
     }
     if cli.reset {
@@ -115,9 +123,8 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         (false, Some(path)) => ChainChoice::Genesis(path),
         (false, None) => ChainChoice::Existing,
     };
-    let workers = cli
-        .workers
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let workers =
+        cli.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let config = NodeConfig {
         data_dir: cli.data_dir,
         chain,
@@ -132,12 +139,20 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
+        // Handlers first: a signal that comes while the node starts still
+        // seals and stops it cleanly.
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
         let dev = matches!(config.chain, ChainChoice::Dev);
         let node = Node::start(config).await?;
         if dev {
             print_dev_banner(&node);
         }
-        wait_for_signal().await?;
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
         tracing::info!(target: "lanes::node", "signal received: sealing and stopping");
         node.stop().await?;
         Ok(())
@@ -145,21 +160,16 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn print_dev_banner(node: &Node) {
-    let eth = DEV_BALANCE / alloy_primitives::U256::from(10u64).pow(alloy_primitives::U256::from(18));
-    println!("lanes dev chain (chain id {}) — these keys are public, never use them elsewhere", genesis::DEV_CHAIN_ID);
+    let eth =
+        DEV_BALANCE / alloy_primitives::U256::from(10u64).pow(alloy_primitives::U256::from(18));
+    println!(
+        "lanes dev chain (chain id {}) — these keys are public, never use them elsewhere",
+        genesis::DEV_CHAIN_ID
+    );
     println!("mnemonic: {}", genesis::DEV_MNEMONIC);
     for (i, signer) in genesis::dev_signers().iter().enumerate() {
         let key = alloy_primitives::hex::encode(signer.to_bytes());
         println!("({i}) {} ({eth} ETH) key 0x{key}", signer.address());
     }
     println!("listening on http://{0} and ws://{0}", node.rpc_addr());
-}
-
-async fn wait_for_signal() -> std::io::Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate())?;
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => r,
-        _ = term.recv() => Ok(()),
-    }
 }

@@ -58,7 +58,12 @@ pub fn decode_txs(lb: &LedgerBlock, rules: &TxRules) -> Result<Vec<EvmTx>, RpcEr
         .flat_map(|e| &e.txs)
         .map(|t| EvmTx::decode(&t.tx, rules))
         .collect::<Result<_, _>>()
-        .map_err(|e| RpcError::Internal(format!("block {}: a stored transaction: {e}", lb.block.header.number)))
+        .map_err(|e| {
+            RpcError::Internal(format!(
+                "block {}: a stored transaction: {e}",
+                lb.block.header.number
+            ))
+        })
 }
 
 /// The bloom of a block's logs.

@@ -68,8 +68,8 @@ impl ChainSpec {
     /// Reads a geth genesis.json file.
     pub fn from_file(path: &Path) -> Result<Self, GenesisError> {
         let name = path.display().to_string();
-        let bytes =
-            std::fs::read(path).map_err(|source| GenesisError::Io { path: name.clone(), source })?;
+        let bytes = std::fs::read(path)
+            .map_err(|source| GenesisError::Io { path: name.clone(), source })?;
         let geth: GethGenesis = serde_json::from_slice(&bytes)
             .map_err(|source| GenesisError::Json { path: name, source })?;
         Self::from_geth(geth)
@@ -89,8 +89,13 @@ impl ChainSpec {
         for (address, account) in &geth.alloc {
             alloc.extend(entries(*address, account));
         }
-        let genesis =
-            Genesis { alloc, timestamp: geth.timestamp, coinbase: geth.coinbase, base_fee, gas_limit };
+        let genesis = Genesis {
+            alloc,
+            timestamp: geth.timestamp,
+            coinbase: geth.coinbase,
+            base_fee,
+            gas_limit,
+        };
         Ok(Self { chain_id: geth.config.chain_id, spec, genesis, source: geth })
     }
 
@@ -163,7 +168,8 @@ pub fn dev_signers() -> Vec<PrivateKeySigner> {
 fn entries(address: Address, account: &GenesisAccount) -> Vec<Entry> {
     let code = account.code.clone().filter(|c| !c.is_empty());
     let code_hash = code.as_ref().map_or(alloy_primitives::KECCAK256_EMPTY, keccak256);
-    let header = AccountHeader { nonce: account.nonce.unwrap_or(0), balance: account.balance, code_hash };
+    let header =
+        AccountHeader { nonce: account.nonce.unwrap_or(0), balance: account.balance, code_hash };
     let mut out = vec![Entry::Account(address, header)];
     if let Some(code) = code {
         out.push(Entry::Code(code_hash, code));
@@ -236,7 +242,8 @@ mod tests {
 
     #[test]
     fn dev_accounts_are_anvils() {
-        let addresses: Vec<String> = dev_signers().iter().map(|s| s.address().to_string()).collect();
+        let addresses: Vec<String> =
+            dev_signers().iter().map(|s| s.address().to_string()).collect();
         assert_eq!(addresses[0], "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266");
         assert_eq!(addresses[1], "0x70997970C51812dc3A010C7d01b50e0d17dc79C8");
         assert_eq!(addresses[9], "0xa0Ee7A142d267C1f36714E4a8F75612F20a79720");
@@ -255,11 +262,15 @@ mod tests {
             "alloc":{"0x1000000000000000000000000000000000000001":{"balance":"100","nonce":"0x2",
             "code":"0x6001","storage":{"0x01":"0x05"}}}}"#;
         let spec = ChainSpec::from_geth(serde_json::from_str(cancun).unwrap()).unwrap();
-        assert_eq!((spec.chain_id, spec.spec, spec.genesis.gas_limit), (7, SpecId::CANCUN, 0x1000000));
+        assert_eq!(
+            (spec.chain_id, spec.spec, spec.genesis.gas_limit),
+            (7, SpecId::CANCUN, 0x1000000)
+        );
         assert_eq!(spec.genesis.alloc.len(), 3);
         assert_ne!(spec.id(), dev.id());
 
-        let later = r#"{"config":{"chainId":7,"cancunTime":100},"gasLimit":"0x1000000","alloc":{}}"#;
+        let later =
+            r#"{"config":{"chainId":7,"cancunTime":100},"gasLimit":"0x1000000","alloc":{}}"#;
         let err = ChainSpec::from_geth(serde_json::from_str(later).unwrap()).unwrap_err();
         assert!(err.to_string().contains("cancunTime = 100"), "{err}");
     }

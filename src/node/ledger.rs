@@ -172,7 +172,10 @@ impl Ledger {
                 .map_err(|e| corrupt(format!("undecodable record: {e}")))?;
             let number = block.header.number;
             let expected = index.blocks.len() as u64;
-            if number != expected || (number > 0 && block.header.parent_hash != index.blocks[number as usize - 1].hash) {
+            if number != expected
+                || (number > 0
+                    && block.header.parent_hash != index.blocks[number as usize - 1].hash)
+            {
                 return Err(LedgerError::NotChained { number, previous: expected.wrapping_sub(1) });
             }
             index.push(at as u64, len as u32, &block, &receipts);
@@ -282,7 +285,8 @@ impl Ledger {
         self.reader
             .read_exact_at(&mut payload, offset + FRAME as u64)
             .map_err(|source| LedgerError::Io { path: self.path.clone(), source })?;
-        let corrupt = |reason: String| LedgerError::Corrupt { path: self.path.clone(), offset, reason };
+        let corrupt =
+            |reason: String| LedgerError::Corrupt { path: self.path.clone(), offset, reason };
         let (block, receipts) = <(Block, Vec<Receipt>)>::try_from_slice(&payload)
             .map_err(|e| corrupt(format!("undecodable record: {e}")))?;
         Ok(LedgerBlock { block, receipts })
@@ -330,7 +334,10 @@ mod tests {
     use lanes_runtime::BlockHeader;
 
     fn block(number: u64, parent: B256) -> Block {
-        Block { header: BlockHeader { number, parent_hash: parent, ..Default::default() }, entries: vec![] }
+        Block {
+            header: BlockHeader { number, parent_hash: parent, ..Default::default() },
+            entries: vec![],
+        }
     }
 
     #[test]

@@ -219,8 +219,11 @@ impl Node {
                 .map_err(|e| NodeError::DataDir(format!("start-up task failed: {e}")))??
         };
         let Prepared { spec, chain, ledger, executor } = prepared;
-        let signers =
-            if matches!(config.chain, ChainChoice::Dev) { genesis::dev_signers() } else { Vec::new() };
+        let signers = if matches!(config.chain, ChainChoice::Dev) {
+            genesis::dev_signers()
+        } else {
+            Vec::new()
+        };
         let coinbase = spec.genesis.coinbase;
         let stage_config = BankingStageConfig {
             workers: config.workers.max(1),
@@ -263,14 +266,13 @@ impl Node {
             .set_batch_request_config(BatchRequestConfig::Limit(limits.max_batch))
             .set_id_provider(rpc::HexIds::default())
             .build();
-        let server = Server::builder()
-            .set_config(server_config)
-            .build(config.rpc_addr)
-            .await
-            .map_err(|source| NodeError::Io {
-                what: format!("listening on {}", config.rpc_addr),
-                source,
-            })?;
+        let server =
+            Server::builder().set_config(server_config).build(config.rpc_addr).await.map_err(
+                |source| NodeError::Io {
+                    what: format!("listening on {}", config.rpc_addr),
+                    source,
+                },
+            )?;
         let rpc_addr = server
             .local_addr()
             .map_err(|source| NodeError::Io { what: "reading the RPC address".into(), source })?;
@@ -315,7 +317,10 @@ impl Node {
 
 /// Publishes each produced block (its state is already committed): moves the
 /// served head, counts, and notifies subscribers.
-fn follow(state: &NodeState, blocks: &crossbeam_channel::Receiver<lanes_banking_stage::ProducedBlock>) {
+fn follow(
+    state: &NodeState,
+    blocks: &crossbeam_channel::Receiver<lanes_banking_stage::ProducedBlock>,
+) {
     for produced in blocks.iter() {
         let number = produced.block.header.number;
         state.ledger.publish(number);
@@ -333,10 +338,9 @@ fn follow(state: &NodeState, blocks: &crossbeam_channel::Receiver<lanes_banking_
             t.rejected += s.rejected as u64;
             t.last = Some(s.clone());
         }
-        let _ = state.heads.send(Arc::new(LedgerBlock {
-            block: produced.block,
-            receipts: produced.receipts,
-        }));
+        let _ = state
+            .heads
+            .send(Arc::new(LedgerBlock { block: produced.block, receipts: produced.receipts }));
     }
 }
 
@@ -374,7 +378,8 @@ fn prepare(config: &NodeConfig) -> Result<Prepared, NodeError> {
         (Some(stored), _) => stored,
         (None, Some(given)) => {
             let json = serde_json::to_vec_pretty(&given.source).expect("a genesis serialises");
-            write_atomically(&stored_path, &json).map_err(io(format!("writing {}", stored_path.display())))?;
+            write_atomically(&stored_path, &json)
+                .map_err(io(format!("writing {}", stored_path.display())))?;
             given
         }
         (None, None) => {

@@ -12,8 +12,8 @@ use alloy_rpc_types_eth::{
 };
 use alloy_signer::SignerSync;
 use jsonrpsee::core::SubscriptionResult;
-use jsonrpsee::types::{ErrorObjectOwned, Params};
 use jsonrpsee::server::IdProvider;
+use jsonrpsee::types::{ErrorObjectOwned, Params};
 use jsonrpsee::{PendingSubscriptionSink, RpcModule, SubscriptionMessage};
 use lanes_accounts_db::{AccountsRead, ReadView};
 use lanes_evm_adapter::{CallRequest, EvmTx, SimError};
@@ -57,7 +57,9 @@ pub(crate) fn module(state: Arc<NodeState>) -> RpcModule<NodeState> {
     sync(&mut m, "eth_syncing", |_, _| Ok(false));
     sync(&mut m, "eth_mining", |_, _| Ok(true));
     sync(&mut m, "eth_coinbase", |s, _| Ok(s.coinbase));
-    sync(&mut m, "eth_accounts", |s, _| Ok(s.signers.iter().map(|k| k.address()).collect::<Vec<_>>()));
+    sync(&mut m, "eth_accounts", |s, _| {
+        Ok(s.signers.iter().map(|k| k.address()).collect::<Vec<_>>())
+    });
     sync(&mut m, "eth_blockNumber", |s, _| Ok(U64::from(s.head())));
     sync(&mut m, "eth_gasPrice", |s, _| {
         Ok(U256::from(s.head_header()?.base_fee) + U256::from(SUGGESTED_TIP))
@@ -69,7 +71,7 @@ pub(crate) fn module(state: Arc<NodeState>) -> RpcModule<NodeState> {
     });
     sync(&mut m, "eth_getTransactionCount", |s, p| {
         let (address, at) = address_and_block(&p)?;
-        let committed = account(&s.state_at(at.clone())?, &address)?.nonce;
+        let committed = account(&s.state_at(at)?, &address)?.nonce;
         let pending = matches!(at, Some(BlockId::Number(BlockNumberOrTag::Pending)));
         let nonce = if pending {
             s.stage(|st| st.pending_nonce(&address))?.map_or(committed, |n| n.max(committed))
@@ -263,13 +265,9 @@ fn estimate(s: &NodeState, bank: &Bank, request: &CallRequest) -> Res<u64> {
 }
 
 fn decode_one(s: &NodeState, lb: &LedgerBlock, index: usize) -> Res<EvmTx> {
-    let raw = lb
-        .block
-        .entries
-        .iter()
-        .flat_map(|e| &e.txs)
-        .nth(index)
-        .ok_or_else(|| RpcError::Internal(format!("block {} has no tx {index}", lb.block.header.number)))?;
+    let raw = lb.block.entries.iter().flat_map(|e| &e.txs).nth(index).ok_or_else(|| {
+        RpcError::Internal(format!("block {} has no tx {index}", lb.block.header.number))
+    })?;
     EvmTx::decode(&raw.tx, &s.rules).map_err(internal)
 }
 
@@ -306,7 +304,8 @@ fn send_transaction(s: &NodeState, r: TransactionRequest) -> Res<B256> {
     let (input, value, access_list) = (call.data, call.value, call.access_list);
     let chain_id = s.chain_id;
     let envelope: TxEnvelope = if let (Some(gas_price), None) = (r.gas_price, r.max_fee_per_gas) {
-        let tx = TxEip2930 { chain_id, nonce, gas_price, gas_limit: gas, to, value, input, access_list };
+        let tx =
+            TxEip2930 { chain_id, nonce, gas_price, gas_limit: gas, to, value, input, access_list };
         let sig = signer.sign_hash_sync(&tx.signature_hash()).map_err(internal)?;
         tx.into_signed(sig).into()
     } else {
@@ -334,9 +333,10 @@ fn get_logs(s: &NodeState, filter: &Filter) -> Res<Vec<RpcLog>> {
     let head = s.head();
     let (from, to) = match filter.block_option {
         FilterBlockOption::AtBlockHash(hash) => {
-            let n = s.ledger.number_of(&hash).ok_or_else(|| {
-                RpcError::NotFound(format!("unknown block hash {hash}"))
-            })?;
+            let n = s
+                .ledger
+                .number_of(&hash)
+                .ok_or_else(|| RpcError::NotFound(format!("unknown block hash {hash}")))?;
             (n, n)
         }
         FilterBlockOption::Range { from_block, to_block } => {
@@ -349,7 +349,9 @@ fn get_logs(s: &NodeState, filter: &Filter) -> Res<Vec<RpcLog>> {
         }
     };
     if from > to {
-        return Err(RpcError::Invalid(format!("invalid block range: from {from} is after to {to}")));
+        return Err(RpcError::Invalid(format!(
+            "invalid block range: from {from} is after to {to}"
+        )));
     }
     if to - from >= s.limits.max_log_blocks {
         return Err(RpcError::Limit(format!(
@@ -572,7 +574,8 @@ impl NodeState {
         f: impl FnOnce(&lanes_banking_stage::BankingStage<lanes_evm_adapter::EvmExecutor>) -> R,
     ) -> Res<R> {
         let guard = self.stage.read().unwrap_or_else(|e| e.into_inner());
-        let stage = guard.as_ref().ok_or_else(|| RpcError::Internal("node is shutting down".into()))?;
+        let stage =
+            guard.as_ref().ok_or_else(|| RpcError::Internal("node is shutting down".into()))?;
         Ok(f(stage))
     }
 
@@ -584,9 +587,11 @@ impl NodeState {
             Some(BlockId::Number(BlockNumberOrTag::Number(n))) => Some(n),
             Some(BlockId::Number(BlockNumberOrTag::Earliest)) => Some(0),
             Some(BlockId::Number(_)) => None,
-            Some(BlockId::Hash(h)) => Some(self.ledger.number_of(&h.block_hash).ok_or_else(|| {
-                RpcError::NotFound(format!("unknown block hash {}", h.block_hash))
-            })?),
+            Some(BlockId::Hash(h)) => {
+                Some(self.ledger.number_of(&h.block_hash).ok_or_else(|| {
+                    RpcError::NotFound(format!("unknown block hash {}", h.block_hash))
+                })?)
+            }
         };
         if let Some(asked) = asked.filter(|n| *n < head) {
             return Err(RpcError::Historical { asked, head });

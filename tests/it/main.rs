@@ -5,3 +5,4 @@ mod accounts_db;
 mod ethtests;
 mod evm_parallel;
 mod evm_token;
+mod validator;

@@ -1,0 +1,444 @@
+//! The `lanes-validator` binary end to end: a real client from PyPI, bad input
+//! over raw HTTP, kill -9 during a stream of transactions, genesis checks.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
+use alloy_eips::eip2718::Encodable2718;
+use alloy_primitives::{Address, B256, Bytes, Signature, TxKind, U256};
+use alloy_signer::SignerSync;
+use alloy_signer_local::PrivateKeySigner;
+use lanes::node::genesis::ChainSpec;
+use lanes::node::ledger::Ledger;
+use lanes_accounts_db::AccountsDbConfig;
+use lanes_evm_adapter::{EvmConfig, EvmExecutor};
+use lanes_runtime::Chain;
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_lanes-validator");
+/// Keys 1..=5 of the dev mnemonic (anvil's accounts 1..=5).
+const DEV_KEYS: [&str; 5] = [
+    "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
+    "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
+    "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6",
+    "0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a",
+    "0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba",
+];
+
+/// A validator child process on a free loopback port.
+struct Validator {
+    child: Child,
+    addr: SocketAddr,
+    log: PathBuf,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+impl Validator {
+    fn start(data_dir: &Path, args: &[&str]) -> Self {
+        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let log = data_dir.with_extension(format!("{}.log", addr.port()));
+        let child = Command::new(BIN)
+            .args(["--data-dir", data_dir.to_str().unwrap(), "--rpc-addr", &addr.to_string()])
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("spawning lanes-validator");
+        let mut v = Self { child, addr, log };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = v.child.try_wait().unwrap() {
+                panic!("validator exited at start ({status}):\n{}", v.log_text());
+            }
+            if v.try_call("eth_chainId", json!([])).is_some() {
+                return v;
+            }
+            assert!(Instant::now() < deadline, "validator not ready:\n{}", v.log_text());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn try_call(&self, method: &str, params: Value) -> Option<Value> {
+        let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+        let (_, text) = http(self.addr, body.to_string().as_bytes()).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    /// The whole response object.
+    fn call(&self, method: &str, params: Value) -> Value {
+        self.try_call(method, params).unwrap_or_else(|| panic!("{method}: no answer"))
+    }
+
+    /// The result; panics on an error.
+    fn result(&self, method: &str, params: Value) -> Value {
+        let answer = self.call(method, params);
+        assert!(answer.get("error").is_none(), "{method}: {answer}");
+        answer["result"].clone()
+    }
+
+    /// The error; panics on a result.
+    fn error(&self, method: &str, params: Value) -> (i64, String, Value) {
+        let answer = self.call(method, params);
+        let e = answer.get("error").unwrap_or_else(|| panic!("{method} should fail: {answer}"));
+        (e["code"].as_i64().unwrap(), e["message"].as_str().unwrap().to_owned(), e["data"].clone())
+    }
+
+    fn kill9(mut self) {
+        self.child.kill().unwrap(); // SIGKILL
+        self.child.wait().unwrap();
+    }
+
+    /// SIGTERM; asserts a clean exit (0).
+    fn stop(self) {
+        let log = self.log.clone();
+        let status = self.terminate();
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        assert!(status.success(), "exit after SIGTERM: {status}\n{text}");
+    }
+
+    fn terminate(mut self) -> ExitStatus {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "no exit after SIGTERM:\n{}", self.log_text());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Validator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One HTTP/1.1 POST; returns the status and body.
+fn http(addr: SocketAddr, body: &[u8]) -> std::io::Result<(u16, String)> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let head = format!(
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes())?;
+    let _ = s.write_all(body); // the server may answer and close before reading it all
+    let mut response = Vec::new();
+    s.read_to_end(&mut response)?;
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    // A chunked body: keep the JSON between the chunk sizes.
+    let body = match (body.find(['{', '[']), body.rfind(['}', ']'])) {
+        (Some(a), Some(b)) if a <= b => body[a..=b].to_owned(),
+        _ => body,
+    };
+    Ok((status, body))
+}
+
+fn signed(key: &str, chain_id: u64, nonce: u64, to: Address, value: u64, gas: u64) -> TxEnvelope {
+    let signer: PrivateKeySigner = key.parse().unwrap();
+    let tx = TxEip1559 {
+        chain_id,
+        nonce,
+        gas_limit: gas,
+        max_fee_per_gas: 3_000_000_000,
+        max_priority_fee_per_gas: 1_000_000_000,
+        to: TxKind::Call(to),
+        value: U256::from(value),
+        access_list: Default::default(),
+        input: Bytes::new(),
+    };
+    let sig = signer.sign_hash_sync(&tx.signature_hash()).unwrap();
+    tx.into_signed(sig).into()
+}
+
+fn hex(tx: &TxEnvelope) -> String {
+    format!("0x{}", alloy_primitives::hex::encode(tx.encoded_2718()))
+}
+
+fn receiver(i: u64) -> Address {
+    Address::from_word(B256::from(U256::from(0xbeef_0000 + i)))
+}
+
+fn wait_receipt(v: &Validator, hash: &Value) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = v.result("eth_getTransactionReceipt", json!([hash]));
+        if !r.is_null() {
+            return r;
+        }
+        assert!(Instant::now() < deadline, "no receipt for {hash}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn python_clients() -> Option<PathBuf> {
+    let dir = std::env::var_os("LANES_PYTHON_CLIENTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/clients/python"));
+    dir.join("web3").exists().then_some(dir)
+}
+
+#[test]
+fn test_validator_with_web3_py() {
+    let Some(clients) = python_clients() else {
+        assert!(
+            std::env::var_os("LANES_REQUIRE_CLIENTS").is_none(),
+            "web3.py is not installed; run scripts/install-clients.sh"
+        );
+        eprintln!(
+            "SKIPPED: web3.py not installed (scripts/install-clients.sh installs it; .ci/run does)"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let v = Validator::start(&data, &["--dev", "--block-time", "200ms", "--workers", "2"]);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new("python3")
+        .arg(root.join("tests/clients/web3_e2e.py"))
+        .args([v.url(), format!("ws://{}", v.addr)])
+        .arg(root.join("contracts/artifacts/Token.json"))
+        .env("PYTHONPATH", clients)
+        .output()
+        .expect("running python3");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("web3 e2e: ok"),
+        "web3.py run failed ({}):\n{stdout}\n{}\nnode log:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr),
+        v.log_text()
+    );
+    v.stop();
+}
+
+#[test]
+fn test_validator_answers_bad_input_and_keeps_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let v = Validator::start(
+        &data,
+        &["--dev", "--block-time", "100ms", "--max-request-bytes", "65536", "--max-batch", "10"],
+    );
+
+    let (_, body) = http(v.addr, b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":").unwrap();
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer["error"]["code"], -32700, "malformed JSON: {answer}");
+
+    let (code, message, _) = v.error("eth_noSuchMethod", json!([]));
+    assert_eq!((code, message.as_str()), (-32601, "Method not found"));
+
+    let (code, message, _) = v.error("eth_getBalance", json!(["0x1234"]));
+    assert_eq!(code, -32602);
+    assert!(message.contains("invalid params") && message.contains("length"), "{message}");
+    let (code, message, _) = v.error("eth_getBlockByNumber", json!([]));
+    assert_eq!(code, -32602, "{message}");
+
+    // Oversized body and batch.
+    let big = format!(
+        "{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"eth_sendRawTransaction\",\"params\":[\"0x{}\"]}}",
+        "00".repeat(40_000)
+    );
+    let (status, body) = http(v.addr, big.as_bytes()).unwrap();
+    assert!(
+        status == 413 || body.contains("too big") || body.contains("too large"),
+        "oversized body: {status} {body}"
+    );
+    let batch: Vec<Value> = (0..11)
+        .map(|i| json!({"jsonrpc":"2.0","id":i,"method":"eth_chainId","params":[]}))
+        .collect();
+    let (_, body) = http(v.addr, serde_json::to_string(&batch).unwrap().as_bytes()).unwrap();
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    let text = answer.to_string();
+    assert!(text.contains("batch") && text.contains("10"), "oversized batch: {text}");
+    let batch: Vec<Value> = (0..3)
+        .map(|i| json!({"jsonrpc":"2.0","id":i,"method":"eth_blockNumber","params":[]}))
+        .collect();
+    let (_, body) = http(v.addr, serde_json::to_string(&batch).unwrap().as_bytes()).unwrap();
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap().as_array().unwrap().len(), 3);
+
+    // Raw transactions.
+    let (code, message, _) = v.error("eth_sendRawTransaction", json!(["0xzz"]));
+    assert_eq!(code, -32602);
+    assert!(message.contains("hex"), "bad hex: {message}");
+    let (code, message, _) = v.error("eth_sendRawTransaction", json!(["0x02c0ffee"]));
+    assert_eq!(code, -32602);
+    assert!(message.contains("malformed transaction"), "bad RLP: {message}");
+
+    let good = signed(DEV_KEYS[0], 31337, 0, receiver(1), 1, 21_000);
+    let TxEnvelope::Eip1559(signed_tx) = &good else { unreachable!() };
+    let sig = signed_tx.signature();
+    let n = U256::from_str_radix(
+        "fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141",
+        16,
+    )
+    .unwrap();
+    let malleable = Signature::new(sig.r(), n - sig.s(), !sig.v());
+    let bad_sig: TxEnvelope = signed_tx.tx().clone().into_signed(malleable).into();
+    let (code, message, _) = v.error("eth_sendRawTransaction", json!([hex(&bad_sig)]));
+    assert_eq!((code, message.as_str()), (-32003, "invalid signature"));
+
+    let other_chain = signed(DEV_KEYS[0], 1, 0, receiver(1), 1, 21_000);
+    let (code, message, _) = v.error("eth_sendRawTransaction", json!([hex(&other_chain)]));
+    assert_eq!(code, -32003);
+    assert!(message.contains("wrong chain id: expected 31337"), "{message}");
+
+    let stranger = "0x1111111111111111111111111111111111111111111111111111111111111111";
+    let broke = signed(stranger, 31337, 0, receiver(1), 1, 21_000);
+    let (code, message, _) = v.error("eth_sendRawTransaction", json!([hex(&broke)]));
+    assert_eq!(code, -32003);
+    assert!(message.starts_with("insufficient funds for gas * price + value"), "{message}");
+
+    let huge = signed(DEV_KEYS[0], 31337, 0, receiver(1), 1, 40_000_000);
+    let (code, message, _) = v.error("eth_sendRawTransaction", json!([hex(&huge)]));
+    assert_eq!(code, -32003);
+    assert!(message.contains("exceeds block gas limit"), "{message}");
+
+    let short = signed(DEV_KEYS[0], 31337, 0, receiver(1), 1, 20_000);
+    let (code, message, _) = v.error("eth_sendRawTransaction", json!([hex(&short)]));
+    assert_eq!(code, -32003);
+    assert!(message.starts_with("intrinsic gas too low"), "{message}");
+
+    let hash = v.result("eth_sendRawTransaction", json!([hex(&good)]));
+    assert_eq!(wait_receipt(&v, &hash)["status"], "0x1");
+    let (code, message, _) = v.error("eth_sendRawTransaction", json!([hex(&good)]));
+    assert_eq!(code, -32003);
+    assert!(message.starts_with("nonce too low"), "{message}");
+
+    // A reverting call: code 3, the revert bytes in `data`.
+    // Init code: mstore(0, 0x2a); revert(0, 32).
+    let (code, message, data) =
+        v.error("eth_call", json!([{"data": "0x602a60005260206000fd"}, "latest"]));
+    assert_eq!((code, message.as_str()), (3, "execution reverted"));
+    assert_eq!(data, json!(format!("0x{:064x}", 0x2a)));
+    let (code, message, _) = v.error("eth_getBalance", json!([receiver(1), "0x0"]));
+    assert_eq!(code, -32000);
+    assert!(message.contains("historical state unavailable"), "{message}");
+
+    // Still serving.
+    assert_eq!(v.result("eth_chainId", json!([])), "0x7a69");
+    assert_eq!(v.result("eth_getBalance", json!([receiver(1), "latest"])), "0x1");
+    v.stop();
+}
+
+#[test]
+fn test_validator_kill_9_keeps_every_acknowledged_receipt() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let args = ["--dev", "--block-time", "50ms", "--workers", "2"];
+    // hash -> (block number, block hash) of every receipt the client saw.
+    let mut seen: Vec<(Value, Value, Value)> = Vec::new();
+    let mut sent = 0u64;
+    for round in 0..3u64 {
+        let v = Validator::start(&data, &args);
+        for (hash, number, block_hash) in &seen {
+            let r = v.result("eth_getTransactionReceipt", json!([hash]));
+            assert_eq!((&r["blockNumber"], &r["blockHash"]), (number, block_hash), "round {round}");
+        }
+        let mut nonces: Vec<u64> = DEV_KEYS
+            .iter()
+            .map(|k| {
+                let a = k.parse::<PrivateKeySigner>().unwrap().address();
+                let n = v.result("eth_getTransactionCount", json!([a, "latest"]));
+                u64::from_str_radix(n.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
+            })
+            .collect();
+        let mut waiting: Vec<Value> = Vec::new();
+        let kill_after = 60 + 25 * round;
+        for i in 0..kill_after {
+            let k = (i % DEV_KEYS.len() as u64) as usize;
+            let tx = signed(DEV_KEYS[k], 31337, nonces[k], receiver(sent % 7), 1, 21_000);
+            nonces[k] += 1;
+            sent += 1;
+            waiting.push(v.result("eth_sendRawTransaction", json!([hex(&tx)])));
+            waiting.retain(|hash| {
+                let r = v.result("eth_getTransactionReceipt", json!([hash]));
+                if r.is_null() {
+                    return true;
+                }
+                seen.push((hash.clone(), r["blockNumber"].clone(), r["blockHash"].clone()));
+                false
+            });
+            std::thread::sleep(Duration::from_millis(3));
+        }
+        v.kill9();
+    }
+    assert!(seen.len() > 50, "the client saw {} receipts of {sent}", seen.len());
+
+    let v = Validator::start(&data, &args);
+    for (hash, number, block_hash) in &seen {
+        let r = v.result("eth_getTransactionReceipt", json!([hash]));
+        assert_eq!((&r["blockNumber"], &r["blockHash"]), (number, block_hash));
+        let block = v.result("eth_getBlockByNumber", json!([number, false]));
+        assert!(block["transactions"].as_array().unwrap().contains(hash));
+    }
+    v.stop();
+
+    // Replaying the ledger from genesis gives the head's state commitment.
+    let spec = ChainSpec::from_file(&data.join("genesis.json")).unwrap();
+    let ledger = Ledger::open(&data.join("ledger")).unwrap();
+    let last = ledger.last_appended().unwrap();
+    let executor = EvmExecutor::new(EvmConfig { spec: spec.spec, ..EvmConfig::new(spec.chain_id) });
+    let replica_dir = tempfile::tempdir().unwrap();
+    let mut replica =
+        Chain::create(replica_dir.path(), AccountsDbConfig::default(), &spec.genesis).unwrap();
+    for n in 1..=last {
+        replica.replay_block(&executor, &ledger.read(n).unwrap().block, 2).unwrap();
+    }
+    let node = Chain::open(data.join("chain"), AccountsDbConfig::default(), None).unwrap();
+    assert_eq!(node.head().number, last);
+    assert_eq!(replica.head(), node.head(), "replayed head equals the node's");
+    assert_eq!(replica.lattice().commitment(), node.head().state_commitment);
+}
+
+#[test]
+fn test_validator_genesis_init_and_mismatch() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("genesis.json");
+    let out = Command::new(BIN)
+        .args(["init", "--out", file.to_str().unwrap(), "--chain-id", "7"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let data = dir.path().join("data");
+    let v = Validator::start(&data, &["--genesis", file.to_str().unwrap()]);
+    assert_eq!(v.result("eth_chainId", json!([])), "0x7");
+    assert_eq!(v.result("eth_accounts", json!([])), json!([]), "only --dev unlocks accounts");
+    v.stop();
+
+    // Same folder, no genesis flag: the stored chain.
+    let v = Validator::start(&data, &[]);
+    assert_eq!(v.result("eth_chainId", json!([])), "0x7");
+    v.stop();
+
+    // Same folder, another genesis: refused.
+    let out = Command::new(BIN)
+        .args(["--dev", "--data-dir", data.to_str().unwrap(), "--rpc-addr"])
+        .arg(format!("127.0.0.1:{}", free_port()))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "must refuse another genesis");
+    assert!(stderr.contains("another genesis"), "{stderr}");
+}
