@@ -150,20 +150,32 @@ check(w3.eth.max_priority_fee > 0 and w3.eth.gas_price > 0, "fee suggestions")
 stats = w3.provider.make_request("lanes_stats", [])["result"]
 check(stats["transactions"] >= 5, "lanes_stats counts the transactions")
 
-# newHeads over WebSocket: hex-string subscription id, heads in order.
-async def heads():
+# newHeads and logs over WebSocket: hex-string subscription ids, heads in
+# order, and the Transfer log of a transfer sent while subscribed.
+async def subscriptions():
     async with AsyncWeb3(WebSocketProvider(WS)) as aw3:
-        sub = await aw3.eth.subscribe("newHeads")
-        check(isinstance(sub, str) and sub.startswith("0x"), f"subscription id is a hex string ({sub})")
-        numbers = []
+        heads_id = await aw3.eth.subscribe("newHeads")
+        check(isinstance(heads_id, str) and heads_id.startswith("0x"),
+              f"subscription id is a hex string ({heads_id})")
+        logs_id = await aw3.eth.subscribe("logs", {"address": token.address})
+        sent = await aw3.eth.send_transaction({
+            "from": a0, "to": token.address, "data": token.encode_abi("transfer", args=[a3, 9]),
+        })
+        numbers, logs = [], []
         async for message in aw3.socket.process_subscriptions():
-            numbers.append(message["result"]["number"])
-            if len(numbers) == 3:
+            if message["subscription"] == heads_id:
+                numbers.append(message["result"]["number"])
+            elif message["subscription"] == logs_id:
+                logs.append(message["result"])
+            if len(numbers) >= 3 and logs:
                 break
-        check(numbers == sorted(numbers) and len(set(numbers)) == 3, f"three heads in order {numbers}")
-        await aw3.eth.unsubscribe(sub)
+        check(numbers == sorted(numbers) and len(set(numbers)) == len(numbers), f"heads in order {numbers}")
+        check(logs[0]["transactionHash"] == sent and logs[0]["address"] == token.address,
+              "the logs subscription delivers the transfer's log")
+        await aw3.eth.unsubscribe(heads_id)
+        await aw3.eth.unsubscribe(logs_id)
 
-asyncio.run(asyncio.wait_for(heads(), 30))
+asyncio.run(asyncio.wait_for(subscriptions(), 30))
 
 # An error the client surfaces as such.
 try:
