@@ -442,3 +442,34 @@ fn test_validator_genesis_init_and_mismatch() {
     assert!(!out.status.success(), "must refuse another genesis");
     assert!(stderr.contains("another genesis"), "{stderr}");
 }
+
+#[test]
+fn test_validator_replays_a_block_the_state_missed() {
+    use lanes_runtime::Executor as _;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    Validator::start(&data, &["--dev", "--block-time", "50ms"]).stop();
+
+    // A crash between the ledger's append and the state's commit, by hand:
+    // block N+1 is in the ledger, the accounts database is still at N.
+    let spec = ChainSpec::from_file(&data.join("genesis.json")).unwrap();
+    let executor = EvmExecutor::new(EvmConfig { spec: spec.spec, ..EvmConfig::new(spec.chain_id) });
+    let ledger = Ledger::open(&data.join("ledger")).unwrap();
+    let chain = Chain::open(data.join("chain"), AccountsDbConfig::default(), None).unwrap();
+    let tx = signed(DEV_KEYS[2], 31337, 0, receiver(42), 777, 21_000);
+    let mut bank = chain.new_bank(chain.head().timestamp + 1, spec.genesis.coinbase);
+    bank.execute_entry(&executor, vec![executor.decode(&tx.encoded_2718()).unwrap()], 1).unwrap();
+    let sealed = bank.seal().unwrap();
+    ledger.append(&sealed.block, &sealed.receipts).unwrap();
+    let number = sealed.block.header.number;
+    drop((ledger, chain));
+
+    let v = Validator::start(&data, &["--block-time", "50ms"]);
+    let r = v.result("eth_getTransactionReceipt", json!([tx.tx_hash()]));
+    assert_eq!(r["blockNumber"], json!(format!("{number:#x}")), "{r}");
+    assert_eq!(r["status"], "0x1");
+    assert_eq!(v.result("eth_getBalance", json!([receiver(42), "latest"])), "0x309");
+    v.stop();
+    let node = Chain::open(data.join("chain"), AccountsDbConfig::default(), None).unwrap();
+    assert!(node.head().number > number, "production went on after the replay");
+}
