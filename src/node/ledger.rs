@@ -143,32 +143,41 @@ impl Ledger {
         std::fs::create_dir_all(dir).map_err(io)?;
         let mut file =
             OpenOptions::new().read(true).append(true).create(true).open(&path).map_err(io)?;
-        let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes).map_err(io)?;
+        let size = file.metadata().map_err(io)?.len();
+        // Streamed, one record in memory at a time.
+        let mut reader = std::io::BufReader::with_capacity(1 << 20, &mut file);
         let mut index = Index::default();
-        let mut at = 0usize;
-        while at < bytes.len() {
-            let corrupt = |reason: String| LedgerError::Corrupt {
-                path: path.clone(),
-                offset: at as u64,
-                reason,
-            };
-            let rest = &bytes[at..];
-            let Some(frame) = rest.get(..FRAME) else { break }; // torn frame header
+        let mut at = 0u64;
+        let mut payload = Vec::new();
+        while at < size {
+            let corrupt =
+                |reason: String| LedgerError::Corrupt { path: path.clone(), offset: at, reason };
+            if size - at < FRAME as u64 {
+                break; // torn frame header
+            }
+            let mut frame = [0u8; FRAME];
+            reader.read_exact(&mut frame).map_err(io)?;
             if &frame[..4] != MAGIC {
                 return Err(corrupt("bad record magic".into()));
             }
-            let len = u32::from_le_bytes(frame[4..8].try_into().expect("4 bytes")) as usize;
+            let len = u32::from_le_bytes(frame[4..8].try_into().expect("4 bytes")) as u64;
             let sum = u64::from_le_bytes(frame[8..16].try_into().expect("8 bytes"));
-            let Some(payload) = rest.get(FRAME..FRAME + len) else { break }; // torn payload
-            let last = at + FRAME + len == bytes.len();
-            if xxhash_rust::xxh3::xxh3_64(payload) != sum {
-                if last {
+            let end = at + FRAME as u64 + len;
+            if end > size {
+                break; // torn payload
+            }
+            if len > MAX_RECORD as u64 {
+                return Err(corrupt(format!("record of {len} bytes is over the limit")));
+            }
+            payload.resize(len as usize, 0);
+            reader.read_exact(&mut payload).map_err(io)?;
+            if xxhash_rust::xxh3::xxh3_64(&payload) != sum {
+                if end == size {
                     break; // a torn write of the last record
                 }
                 return Err(corrupt("checksum mismatch".into()));
             }
-            let (block, receipts) = <(Block, Vec<Receipt>)>::try_from_slice(payload)
+            let (block, receipts) = <(Block, Vec<Receipt>)>::try_from_slice(&payload)
                 .map_err(|e| corrupt(format!("undecodable record: {e}")))?;
             let number = block.header.number;
             let expected = index.blocks.len() as u64;
@@ -178,12 +187,13 @@ impl Ledger {
             {
                 return Err(LedgerError::NotChained { number, previous: expected.wrapping_sub(1) });
             }
-            index.push(at as u64, len as u32, &block, &receipts);
-            at += FRAME + len;
+            index.push(at, len as u32, &block, &receipts);
+            at = end;
         }
-        if at < bytes.len() {
-            tracing::warn!(target: "lanes::ledger", cut = bytes.len() - at, "cutting a torn last record");
-            file.set_len(at as u64).map_err(io)?;
+        drop(reader);
+        if at < size {
+            tracing::warn!(target: "lanes::ledger", cut = size - at, "cutting a torn last record");
+            file.set_len(at).map_err(io)?;
             file.sync_all().map_err(io)?;
         }
         file.seek(SeekFrom::End(0)).map_err(io)?;
@@ -192,7 +202,7 @@ impl Ledger {
         Ok(Self {
             path,
             reader,
-            writer: Mutex::new((file, at as u64)),
+            writer: Mutex::new((file, at)),
             index: RwLock::new(index),
             visible: AtomicU64::new(visible),
         })
