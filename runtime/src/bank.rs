@@ -504,22 +504,20 @@ fn coalesce(entries: Vec<BlockEntry>) -> Vec<BlockEntry> {
     let mut out: Vec<BlockEntry> = Vec::with_capacity(entries.len());
     let mut locks = AccountLocks::new();
     for entry in entries {
-        if let Some(open) = out.last_mut().filter(|open| !open.exclusive && !entry.exclusive)
-            && entry.txs.iter().all(|t| locks.can_lock(&t.access).is_ok())
-        {
-            for t in &entry.txs {
-                locks.lock_unchecked(&t.access);
-            }
-            open.txs.extend(entry.txs);
-            continue;
+        let joins = out.last().is_some_and(|open| !open.exclusive && !entry.exclusive)
+            && entry.txs.iter().all(|t| locks.can_lock(&t.access).is_ok());
+        if !joins {
+            locks = AccountLocks::new();
         }
-        locks = AccountLocks::new();
         if !entry.exclusive {
             for t in &entry.txs {
                 locks.lock_unchecked(&t.access);
             }
         }
-        out.push(entry);
+        match out.last_mut() {
+            Some(open) if joins => open.txs.extend(entry.txs),
+            _ => out.push(entry),
+        }
     }
     out
 }

@@ -76,6 +76,12 @@ impl Block {
     pub fn tx_count(&self) -> usize {
         self.entries.iter().map(|e| e.txs.len()).sum()
     }
+
+    /// The transactions in block order (entry by entry), the order of the
+    /// receipts.
+    pub fn txs(&self) -> impl Iterator<Item = &EntryTx> {
+        self.entries.iter().flat_map(|e| &e.txs)
+    }
 }
 
 /// A binary keccak256 Merkle root: pairs are hashed level by level, an odd

@@ -52,24 +52,9 @@ pub fn header(h: &BlockHeader, bloom: Bloom) -> RpcHeader {
 
 /// A block's transactions, decoded with their senders (libsecp256k1).
 pub fn decode_txs(lb: &LedgerBlock, rules: &TxRules) -> Result<Vec<EvmTx>, RpcError> {
-    lb.block
-        .entries
-        .iter()
-        .flat_map(|e| &e.txs)
-        .map(|t| EvmTx::decode(&t.tx, rules))
-        .collect::<Result<_, _>>()
-        .map_err(|e| {
-            RpcError::Internal(format!(
-                "block {}: a stored transaction: {e}",
-                lb.block.header.number
-            ))
-        })
-}
-
-/// The bloom of a block's logs.
-pub fn bloom(lb: &LedgerBlock) -> Bloom {
-    let logs: Vec<_> = lb.receipts.iter().flat_map(receipt_logs).collect();
-    logs_bloom(&logs)
+    lb.block.txs().map(|t| EvmTx::decode(&t.tx, rules)).collect::<Result<_, _>>().map_err(|e| {
+        RpcError::Internal(format!("block {}: a stored transaction: {e}", lb.block.header.number))
+    })
 }
 
 /// A transaction as included in a block.
@@ -86,8 +71,9 @@ pub fn transaction(tx: &EvmTx, h: &BlockHeader, index: usize) -> RpcTransaction 
     }
 }
 
-/// A full block; `txs` are its decoded transactions when `full`.
-pub fn block(lb: &LedgerBlock, txs: Option<&[EvmTx]>) -> RpcBlock {
+/// A block whose logs have `bloom`; `txs` are its decoded transactions for
+/// a block with full transactions.
+pub fn block(lb: &LedgerBlock, bloom: Bloom, txs: Option<&[EvmTx]>) -> RpcBlock {
     let h = &lb.block.header;
     let transactions = match txs {
         Some(txs) => BlockTransactions::Full(
@@ -96,7 +82,7 @@ pub fn block(lb: &LedgerBlock, txs: Option<&[EvmTx]>) -> RpcBlock {
         None => BlockTransactions::Hashes(lb.receipts.iter().map(|r| r.tx_hash).collect()),
     };
     RpcBlock {
-        header: header(h, bloom(lb)),
+        header: header(h, bloom),
         uncles: Vec::new(),
         transactions,
         withdrawals: Some(Default::default()),

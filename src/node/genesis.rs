@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::OnceLock;
 
 use alloy_genesis::{ChainConfig, Genesis as GethGenesis, GenesisAccount};
 use alloy_primitives::{Address, B256, U256, keccak256};
@@ -152,17 +153,20 @@ pub fn dev_genesis() -> GethGenesis {
 }
 
 /// The keys of the `--dev` accounts, derived from [`DEV_MNEMONIC`] at
-/// `m/44'/60'/0'/0/i`.
-pub fn dev_signers() -> Vec<PrivateKeySigner> {
-    (0..DEV_ACCOUNTS)
-        .map(|i| {
-            MnemonicBuilder::<English>::default()
-                .phrase(DEV_MNEMONIC)
-                .index(i)
-                .and_then(|b| b.build())
-                .expect("the dev mnemonic derives")
-        })
-        .collect()
+/// `m/44'/60'/0'/0/i` (once per process).
+pub fn dev_signers() -> &'static [PrivateKeySigner] {
+    static SIGNERS: OnceLock<Vec<PrivateKeySigner>> = OnceLock::new();
+    SIGNERS.get_or_init(|| {
+        (0..DEV_ACCOUNTS)
+            .map(|i| {
+                MnemonicBuilder::<English>::default()
+                    .phrase(DEV_MNEMONIC)
+                    .index(i)
+                    .and_then(|b| b.build())
+                    .expect("the dev mnemonic derives")
+            })
+            .collect()
+    })
 }
 
 fn entries(address: Address, account: &GenesisAccount) -> Vec<Entry> {

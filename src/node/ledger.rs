@@ -307,11 +307,6 @@ impl Ledger {
         self.index().by_hash.get(hash).copied().filter(|n| self.is_visible(*n))
     }
 
-    /// The hash of served block `number`.
-    pub fn hash_of(&self, number: u64) -> Option<B256> {
-        self.is_visible(number).then(|| self.index().blocks.get(number as usize).map(|s| s.hash))?
-    }
-
     /// Where a served transaction is: block number and index in the block.
     pub fn locate_tx(&self, hash: &B256) -> Option<(u64, u32)> {
         self.index().by_tx.get(hash).copied().filter(|(n, _)| self.is_visible(*n))

@@ -150,7 +150,7 @@ pub(crate) struct NodeState {
     executor: Arc<EvmExecutor>,
     stage: RwLock<Option<BankingStage<EvmExecutor>>>,
     ledger: Arc<Ledger>,
-    signers: Vec<PrivateKeySigner>,
+    signers: &'static [PrivateKeySigner],
     coinbase: Address,
     heads: broadcast::Sender<Arc<LedgerBlock>>,
     totals: Mutex<Totals>,
@@ -219,11 +219,8 @@ impl Node {
                 .map_err(|e| NodeError::DataDir(format!("start-up task failed: {e}")))??
         };
         let Prepared { spec, chain, ledger, executor } = prepared;
-        let signers = if matches!(config.chain, ChainChoice::Dev) {
-            genesis::dev_signers()
-        } else {
-            Vec::new()
-        };
+        let signers =
+            if matches!(config.chain, ChainChoice::Dev) { genesis::dev_signers() } else { &[] };
         let coinbase = spec.genesis.coinbase;
         let stage_config = BankingStageConfig {
             workers: config.workers.max(1),

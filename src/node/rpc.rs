@@ -16,8 +16,8 @@ use jsonrpsee::server::IdProvider;
 use jsonrpsee::types::{ErrorObjectOwned, Params};
 use jsonrpsee::{PendingSubscriptionSink, RpcModule, SubscriptionMessage};
 use lanes_accounts_db::{AccountsRead, ReadView};
-use lanes_evm_adapter::{CallRequest, EvmTx, SimError};
-use lanes_runtime::{Bank, BankConfig, BlockEnv, BlockHeader, LatticeHash};
+use lanes_evm_adapter::{CallRequest, EvmTx, SimError, Simulation};
+use lanes_runtime::{Bank, BankConfig, BlockEnv, LatticeHash};
 use serde::Serialize;
 use tokio::sync::broadcast::error::RecvError;
 
@@ -62,7 +62,7 @@ pub(crate) fn module(state: Arc<NodeState>) -> RpcModule<NodeState> {
     });
     sync(&mut m, "eth_blockNumber", |s, _| Ok(U64::from(s.head())));
     sync(&mut m, "eth_gasPrice", |s, _| {
-        Ok(U256::from(s.head_header()?.base_fee) + U256::from(SUGGESTED_TIP))
+        Ok(U256::from(s.stage(|st| st.head().base_fee)?) + U256::from(SUGGESTED_TIP))
     });
     sync(&mut m, "eth_maxPriorityFeePerGas", |_, _| Ok(U256::from(SUGGESTED_TIP)));
     sync(&mut m, "eth_getBalance", |s, p| {
@@ -71,12 +71,9 @@ pub(crate) fn module(state: Arc<NodeState>) -> RpcModule<NodeState> {
     });
     sync(&mut m, "eth_getTransactionCount", |s, p| {
         let (address, at) = address_and_block(&p)?;
-        let committed = account(&s.state_at(at)?, &address)?.nonce;
-        let pending = matches!(at, Some(BlockId::Number(BlockNumberOrTag::Pending)));
-        let nonce = if pending {
-            s.stage(|st| st.pending_nonce(&address))?.map_or(committed, |n| n.max(committed))
-        } else {
-            committed
+        let nonce = match at {
+            Some(BlockId::Number(BlockNumberOrTag::Pending)) => s.pending_nonce(&address)?,
+            _ => account(&s.state_at(at)?, &address)?.nonce,
         };
         Ok(U64::from(nonce))
     });
@@ -101,13 +98,10 @@ pub(crate) fn module(state: Arc<NodeState>) -> RpcModule<NodeState> {
         let (request, at) = request_and_block(&p)?;
         let bank = s.sim_bank(at)?;
         let sim = s.executor.call(&bank, &call_request(&request)).map_err(sim_error)?;
-        if sim.reverted {
-            return Err(RpcError::reverted(sim.output));
+        match failure(&sim) {
+            Some(e) => Err(e),
+            None => Ok(sim.output),
         }
-        if let Some(halt) = sim.halt {
-            return Err(RpcError::Invalid(format!("execution halted: {halt}")));
-        }
-        Ok(sim.output)
     });
     blocking(&mut m, "eth_estimateGas", |s, p| {
         let (request, at) = request_and_block(&p)?;
@@ -119,11 +113,7 @@ pub(crate) fn module(state: Arc<NodeState>) -> RpcModule<NodeState> {
         let bank = s.sim_bank(at)?;
         let (access_list, sim) =
             s.executor.create_access_list(&bank, &call_request(&request)).map_err(sim_error)?;
-        let error = if sim.reverted {
-            Some(RpcError::reverted(sim.output.clone()).to_string())
-        } else {
-            sim.halt.clone().map(|h| format!("execution halted: {h}"))
-        };
+        let error = failure(&sim).map(|e| e.to_string());
         Ok(AccessListResult { access_list, gas_used: U256::from(sim.gas_used), error })
     });
     sync(&mut m, "eth_sendRawTransaction", |s, p| {
@@ -260,12 +250,20 @@ fn sim_error(e: SimError) -> RpcError {
     }
 }
 
+/// Why a simulation that ran did not succeed: a revert or a halt.
+fn failure(sim: &Simulation) -> Option<RpcError> {
+    if sim.reverted {
+        return Some(RpcError::reverted(sim.output.clone()));
+    }
+    sim.halt.as_ref().map(|h| RpcError::Invalid(format!("execution halted: {h}")))
+}
+
 fn estimate(s: &NodeState, bank: &Bank, request: &CallRequest) -> Res<u64> {
     s.executor.estimate_gas(bank, request).map_err(sim_error)
 }
 
 fn decode_one(s: &NodeState, lb: &LedgerBlock, index: usize) -> Res<EvmTx> {
-    let raw = lb.block.entries.iter().flat_map(|e| &e.txs).nth(index).ok_or_else(|| {
+    let raw = lb.block.txs().nth(index).ok_or_else(|| {
         RpcError::Internal(format!("block {} has no tx {index}", lb.block.header.number))
     })?;
     EvmTx::decode(&raw.tx, &s.rules).map_err(internal)
@@ -274,7 +272,8 @@ fn decode_one(s: &NodeState, lb: &LedgerBlock, index: usize) -> Res<EvmTx> {
 fn rpc_block(s: &NodeState, number: u64, full: bool) -> Res<Option<alloy_rpc_types_eth::Block>> {
     let Some(lb) = s.block(number)? else { return Ok(None) };
     let txs = if full { Some(convert::decode_txs(&lb, &s.rules)?) } else { None };
-    Ok(Some(convert::block(&lb, txs.as_deref())))
+    let bloom = s.ledger.bloom(number).unwrap_or_default();
+    Ok(Some(convert::block(&lb, bloom, txs.as_deref())))
 }
 
 fn send_transaction(s: &NodeState, r: TransactionRequest) -> Res<B256> {
@@ -282,13 +281,10 @@ fn send_transaction(s: &NodeState, r: TransactionRequest) -> Res<B256> {
     let signer = s.signers.iter().find(|k| k.address() == from).ok_or_else(|| {
         RpcError::Invalid(format!("{from} is not an account of this node (see eth_accounts)"))
     })?;
-    let head = s.head_header()?;
+    let base_fee = s.stage(|st| st.head().base_fee)?;
     let nonce = match r.nonce {
         Some(n) => n,
-        None => {
-            let committed = account(&s.state_at(None)?, &from)?.nonce;
-            s.stage(|st| st.pending_nonce(&from))?.map_or(committed, |n| n.max(committed))
-        }
+        None => s.pending_nonce(&from)?,
     };
     let bank = s.sim_bank(None)?;
     let mut call = CallRequest { from: Some(from), nonce: Some(nonce), ..call_request(&r) };
@@ -310,7 +306,7 @@ fn send_transaction(s: &NodeState, r: TransactionRequest) -> Res<B256> {
         tx.into_signed(sig).into()
     } else {
         let tip = r.max_priority_fee_per_gas.unwrap_or(SUGGESTED_TIP);
-        let max_fee = r.max_fee_per_gas.unwrap_or(2 * u128::from(head.base_fee) + tip);
+        let max_fee = r.max_fee_per_gas.unwrap_or(2 * u128::from(base_fee) + tip);
         let tx = TxEip1559 {
             chain_id,
             nonce,
@@ -407,9 +403,7 @@ fn fee_history(
         if let Some(percentiles) = &percentiles {
             let mut tips: Vec<u128> = lb
                 .block
-                .entries
-                .iter()
-                .flat_map(|e| &e.txs)
+                .txs()
                 .filter_map(|t| {
                     use alloy_eips::eip2718::Decodable2718;
                     TxEnvelope::decode_2718(&mut t.tx.as_ref()).ok()
@@ -510,7 +504,9 @@ async fn subscribe(
         };
         let messages: Vec<SubscriptionMessage> = match &filter {
             None => {
-                let header = convert::header(&lb.block.header, convert::bloom(&lb));
+                let number = lb.block.header.number;
+                let bloom = s.ledger.bloom(number).unwrap_or_default();
+                let header = convert::header(&lb.block.header, bloom);
                 vec![SubscriptionMessage::new(sink.method_name(), sink.subscription_id(), &header)?]
             }
             Some(filter) => {
@@ -544,10 +540,10 @@ impl NodeState {
         self.ledger.head().unwrap_or(0)
     }
 
-    fn head_header(&self) -> Res<BlockHeader> {
-        self.block(self.head())?
-            .map(|lb| lb.block.header)
-            .ok_or_else(|| RpcError::Internal("no head block".into()))
+    /// The next nonce of `address`, counting what the pool holds.
+    fn pending_nonce(&self, address: &Address) -> Res<u64> {
+        let committed = account(&self.state_at(None)?, address)?.nonce;
+        Ok(self.stage(|st| st.pending_nonce(address))?.map_or(committed, |n| n.max(committed)))
     }
 
     fn block(&self, number: u64) -> Res<Option<LedgerBlock>> {

@@ -4,7 +4,7 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
@@ -103,25 +103,19 @@ impl Validator {
         self.child.wait().unwrap();
     }
 
-    /// SIGTERM; asserts a clean exit (0).
-    fn stop(self) {
-        let log = self.log.clone();
-        let status = self.terminate();
-        let text = std::fs::read_to_string(log).unwrap_or_default();
-        assert!(status.success(), "exit after SIGTERM: {status}\n{text}");
-    }
-
-    fn terminate(mut self) -> ExitStatus {
+    /// SIGTERM; asserts a clean exit (0) within 30 s.
+    fn stop(mut self) {
         let pid = self.child.id().to_string();
         Command::new("kill").args(["-TERM", &pid]).status().unwrap();
         let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
+        let status = loop {
             if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
+                break status;
             }
             assert!(Instant::now() < deadline, "no exit after SIGTERM:\n{}", self.log_text());
             std::thread::sleep(Duration::from_millis(20));
-        }
+        };
+        assert!(status.success(), "exit after SIGTERM: {status}\n{}", self.log_text());
     }
 }
 
