@@ -1,6 +1,11 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.20;
 
+/// @notice What `Token.transferAndCall` calls on its receiver (ERC-677).
+interface ITokenReceiver {
+    function onTokenTransfer(address from, uint256 value, bytes calldata data) external returns (bool);
+}
+
 /// @title Token — a minimal ERC-20 for lanes tests and benchmarks.
 /// @notice Written from scratch (no OpenZeppelin). Reverts use the same custom
 ///         errors as OpenZeppelin Contracts 5.
@@ -60,9 +65,28 @@ contract Token {
         return true;
     }
 
+    /// @notice ERC-677: transfers `value` to the contract `to`, then calls
+    ///         `to.onTokenTransfer(msg.sender, value, data)` in the same
+    ///         transaction, so a pair can swap without an approval first.
+    ///         A revert in the receiver reverts the transfer.
+    function transferAndCall(address to, uint256 value, bytes calldata data) external returns (bool) {
+        _transfer(msg.sender, to, value);
+        if (!ITokenReceiver(to).onTokenTransfer(msg.sender, value, data)) {
+            revert ERC20InvalidReceiver(to);
+        }
+        return true;
+    }
+
     /// @notice Mints `amount` to `to`. Open to anyone: this is a test token.
     function mint(address to, uint256 amount) external {
         _mint(to, amount);
+    }
+
+    /// @notice Mints `amount` to each of `to`. Open to anyone: this is a test token.
+    function mintBatch(address[] calldata to, uint256 amount) external {
+        for (uint256 i = 0; i < to.length; ++i) {
+            _mint(to[i], amount);
+        }
     }
 
     function _transfer(address from, address to, uint256 value) private {

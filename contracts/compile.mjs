@@ -88,6 +88,8 @@ for (const sourceName of Object.keys(output.contracts ?? {}).sort()) {
     seen.set(contractName, sourceName);
 
     const c = contracts[contractName];
+    // Interfaces compile to no code: they need no artifact.
+    if (c.evm.bytecode.object === '') continue;
     const artifact = {
       contractName,
       sourceName,

@@ -37,7 +37,7 @@ struct Cli {
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8545")]
     rpc_addr: SocketAddr,
     /// Slot length: a block is sealed at every boundary (e.g. 400ms, 1s).
-    #[arg(long, value_name = "DURATION", default_value = "400ms", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "400ms", value_parser = lanes::parse_duration)]
     block_time: Duration,
     /// Worker threads executing transactions (default: available cores).
     #[arg(long, value_name = "N")]
@@ -64,20 +64,6 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
-}
-
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    let (digits, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = digits.parse().map_err(|_| format!("`{s}` is not a duration like 400ms or 2s"))?;
-    let d = match unit {
-        "ms" => Duration::from_millis(n),
-        "s" | "" => Duration::from_secs(n),
-        _ => return Err(format!("`{s}`: unit must be ms or s")),
-    };
-    if d.is_zero() {
-        return Err("block time must be above zero".into());
-    }
-    Ok(d)
 }
 
 fn main() -> ExitCode {

@@ -109,9 +109,27 @@ pub fn logs(h: &BlockHeader, receipt: &Receipt, index: usize, first_log: usize) 
 
 /// The receipt of transaction `index` of a block.
 pub fn receipt(lb: &LedgerBlock, tx: &EvmTx, index: usize) -> TransactionReceipt {
+    let first_log: usize = lb.receipts[..index].iter().map(|r| receipt_logs(r).len()).sum();
+    receipt_at(lb, tx, index, first_log)
+}
+
+/// Every receipt of a block, in one pass (`txs` are the block's, decoded).
+pub fn receipts(lb: &LedgerBlock, txs: &[EvmTx]) -> Vec<TransactionReceipt> {
+    let mut first_log = 0;
+    txs.iter()
+        .enumerate()
+        .map(|(index, tx)| {
+            let receipt = receipt_at(lb, tx, index, first_log);
+            first_log += receipt.inner.logs().len();
+            receipt
+        })
+        .collect()
+}
+
+/// The receipt of transaction `index`, whose first log is the block's `first_log`.
+fn receipt_at(lb: &LedgerBlock, tx: &EvmTx, index: usize, first_log: usize) -> TransactionReceipt {
     let h = &lb.block.header;
     let r = &lb.receipts[index];
-    let first_log: usize = lb.receipts[..index].iter().map(|r| receipt_logs(r).len()).sum();
     let logs = logs(h, r, index, first_log);
     let bloom = logs_bloom(logs.iter().map(|l| &l.inner));
     let created = EvmReceiptData::from_outcome(&r.outcome).and_then(|d| d.created);

@@ -139,6 +139,16 @@ pub(crate) fn module(state: Arc<NodeState>) -> RpcModule<NodeState> {
         let tx = decode_one(s, &lb, index)?;
         Ok(Some(convert::receipt(&lb, &tx, index)))
     });
+    blocking(&mut m, "eth_getBlockReceipts", |s, p| {
+        let at: BlockId = p.one().map_err(bad_params)?;
+        let number = match at {
+            BlockId::Number(tag) => s.resolve(tag),
+            BlockId::Hash(h) => s.ledger.number_of(&h.block_hash),
+        };
+        let Some(lb) = number.map(|n| s.block(n)).transpose()?.flatten() else { return Ok(None) };
+        let txs = convert::decode_txs(&lb, &s.rules)?;
+        Ok(Some(convert::receipts(&lb, &txs)))
+    });
     blocking(&mut m, "eth_getBlockByNumber", |s, p| {
         let mut seq = p.sequence();
         let tag: BlockNumberOrTag = seq.next().map_err(bad_params)?;

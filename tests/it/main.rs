@@ -5,4 +5,5 @@ mod accounts_db;
 mod ethtests;
 mod evm_parallel;
 mod evm_token;
+mod loadgen;
 mod validator;

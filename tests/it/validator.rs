@@ -30,18 +30,18 @@ const DEV_KEYS: [&str; 5] = [
 ];
 
 /// A validator child process on a free loopback port.
-struct Validator {
+pub(crate) struct Validator {
     child: Child,
     addr: SocketAddr,
     log: PathBuf,
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 impl Validator {
-    fn start(data_dir: &Path, args: &[&str]) -> Self {
+    pub(crate) fn start(data_dir: &Path, args: &[&str]) -> Self {
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let log = data_dir.with_extension(format!("{}.log", addr.port()));
         let child = Command::new(BIN)
@@ -65,46 +65,46 @@ impl Validator {
         }
     }
 
-    fn log_text(&self) -> String {
+    pub(crate) fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
 
-    fn try_call(&self, method: &str, params: Value) -> Option<Value> {
+    pub(crate) fn try_call(&self, method: &str, params: Value) -> Option<Value> {
         let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
         let (_, text) = http(self.addr, body.to_string().as_bytes()).ok()?;
         serde_json::from_str(&text).ok()
     }
 
     /// The whole response object.
-    fn call(&self, method: &str, params: Value) -> Value {
+    pub(crate) fn call(&self, method: &str, params: Value) -> Value {
         self.try_call(method, params).unwrap_or_else(|| panic!("{method}: no answer"))
     }
 
     /// The result; panics on an error.
-    fn result(&self, method: &str, params: Value) -> Value {
+    pub(crate) fn result(&self, method: &str, params: Value) -> Value {
         let answer = self.call(method, params);
         assert!(answer.get("error").is_none(), "{method}: {answer}");
         answer["result"].clone()
     }
 
     /// The error; panics on a result.
-    fn error(&self, method: &str, params: Value) -> (i64, String, Value) {
+    pub(crate) fn error(&self, method: &str, params: Value) -> (i64, String, Value) {
         let answer = self.call(method, params);
         let e = answer.get("error").unwrap_or_else(|| panic!("{method} should fail: {answer}"));
         (e["code"].as_i64().unwrap(), e["message"].as_str().unwrap().to_owned(), e["data"].clone())
     }
 
-    fn kill9(mut self) {
+    pub(crate) fn kill9(mut self) {
         self.child.kill().unwrap(); // SIGKILL
         self.child.wait().unwrap();
     }
 
     /// SIGTERM; asserts a clean exit (0) within 30 s.
-    fn stop(mut self) {
+    pub(crate) fn stop(mut self) {
         let pid = self.child.id().to_string();
         Command::new("kill").args(["-TERM", &pid]).status().unwrap();
         let deadline = Instant::now() + Duration::from_secs(30);

@@ -1,0 +1,207 @@
+//! `lanes-loadgen`: load for lanes or any Ethereum JSON-RPC node, or for an
+//! embedded banking stage. See `lanes::loadgen`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use lanes::loadgen::{Key, Mode, Plan, Report, RunConfig, Target, Workload, WorkloadConfig};
+
+/// anvil's (and lanes --dev's) first account: funds setup on other nodes.
+const DEV_KEY: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+
+#[derive(Parser)]
+#[command(name = "lanes-loadgen", version, about = "Load generator for lanes and any Ethereum JSON-RPC node")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Sends a workload and reports throughput and latency.
+    Run(RunArgs),
+    /// Writes a lanes genesis with the workload's accounts funded and its
+    /// contracts deployed, so a run against it needs no setup.
+    Genesis(GenesisArgs),
+}
+
+#[derive(Args)]
+struct WorkloadArgs {
+    /// What to send.
+    #[arg(long, value_enum, default_value = "transfer")]
+    workload: Workload,
+    /// Transactions.
+    #[arg(long, default_value_t = 20_000)]
+    txs: usize,
+    /// Accounts; they send round robin and receive.
+    #[arg(long, default_value_t = 2_000)]
+    accounts: usize,
+    /// Draw receivers Zipf(S) over the accounts instead of uniformly.
+    #[arg(long, value_name = "S")]
+    zipf: Option<f64>,
+    /// Pairs the swaps use (amm, mixed).
+    #[arg(long, default_value_t = 8)]
+    pools: usize,
+    /// Share of swaps on pair 0, the hot pool (0 to 1; the rest spread evenly).
+    #[arg(long, value_name = "P", default_value_t = 0.0)]
+    hot_pool_share: f64,
+    /// Seeds the keys and every random choice (same seed, same run).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+impl WorkloadArgs {
+    fn config(&self) -> WorkloadConfig {
+        WorkloadConfig {
+            workload: self.workload,
+            txs: self.txs,
+            accounts: self.accounts,
+            zipf: self.zipf,
+            pools: self.pools,
+            hot_pool_share: self.hot_pool_share,
+            seed: self.seed,
+        }
+    }
+}
+
+#[derive(Args)]
+#[command(group = clap::ArgGroup::new("pacing").required(true).args(["rate", "closed_loop"]))]
+#[command(group = clap::ArgGroup::new("target").required(true).args(["rpc", "in_process"]))]
+struct RunArgs {
+    #[command(flatten)]
+    workload: WorkloadArgs,
+    /// Open loop: send at R transactions per second.
+    #[arg(long, value_name = "R")]
+    rate: Option<f64>,
+    /// Closed loop: keep C transactions sent and not yet included.
+    #[arg(long, value_name = "C")]
+    closed_loop: Option<usize>,
+    /// A node's JSON-RPC URL; give it twice or more to run the same workload
+    /// against each in turn and print them side by side.
+    #[arg(long, value_name = "URL")]
+    rpc: Vec<String>,
+    /// Drive an embedded banking stage instead (no RPC, no ledger).
+    #[arg(long, requires = "threads")]
+    in_process: bool,
+    /// Worker threads of the embedded stage.
+    #[arg(long, value_name = "T")]
+    threads: Option<usize>,
+    /// Slot length of the embedded stage.
+    #[arg(long, value_name = "DURATION", default_value = "400ms", value_parser = lanes::parse_duration)]
+    block_time: Duration,
+    /// Transactions per JSON-RPC batch.
+    #[arg(long, default_value_t = 100)]
+    batch: usize,
+    /// Keep-alive connections sending in parallel.
+    #[arg(long, default_value_t = 4)]
+    connections: usize,
+    /// How long to wait for inclusions after the last send.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = lanes::parse_duration)]
+    drain_timeout: Duration,
+    /// Private key that funds accounts and the deployer on RPC targets
+    /// (default: the dev mnemonic's first account, as anvil and lanes --dev fund it).
+    #[arg(long, value_name = "HEX", default_value = DEV_KEY, hide_default_value = true)]
+    funder_key: String,
+    /// Chain id of the embedded chain.
+    #[arg(long, default_value_t = 31337)]
+    chain_id: u64,
+    /// Print the report(s) as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct GenesisArgs {
+    #[command(flatten)]
+    workload: WorkloadArgs,
+    /// Where to write the genesis.
+    #[arg(long, default_value = "loadgen-genesis.json")]
+    out: PathBuf,
+    /// Chain id.
+    #[arg(long, default_value_t = 31337)]
+    chain_id: u64,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => run(args),
+        Command::Genesis(args) => genesis(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn genesis(args: GenesisArgs) -> Result<(), String> {
+    let plan = Plan::new(WorkloadConfig { txs: 1, ..args.workload.config() })?;
+    let genesis = lanes::loadgen::genesis::build(&plan, args.chain_id)?;
+    let json = serde_json::to_vec_pretty(&genesis).map_err(|e| e.to_string())?;
+    std::fs::write(&args.out, json).map_err(|e| format!("writing {}: {e}", args.out.display()))?;
+    eprintln!(
+        "wrote {}: chain id {}, {} accounts funded, {} setup transactions applied (seed {})",
+        args.out.display(),
+        args.chain_id,
+        plan.accounts.len(),
+        plan.setup.len(),
+        plan.config.seed
+    );
+    eprintln!("run a node on it: lanes-validator --genesis {} --data-dir <DIR>", args.out.display());
+    Ok(())
+}
+
+fn run(args: RunArgs) -> Result<(), String> {
+    let mode = match (args.rate, args.closed_loop) {
+        (Some(r), _) if r > 0.0 && r.is_finite() => Mode::Rate(r),
+        (Some(r), _) => return Err(format!("--rate {r} must be above zero")),
+        (None, Some(c)) if c > 0 => Mode::ClosedLoop(c),
+        _ => return Err("--closed-loop must be at least 1".into()),
+    };
+    let targets: Vec<Target> = if args.in_process {
+        vec![Target::InProcess { threads: args.threads.unwrap_or(1), block_time: args.block_time }]
+    } else {
+        args.rpc.iter().cloned().map(Target::Rpc).collect()
+    };
+    let config = RunConfig {
+        mode,
+        batch: args.batch,
+        connections: args.connections.max(1),
+        drain_timeout: args.drain_timeout,
+        funder: Key::from_hex(&args.funder_key).map_err(|e| format!("--funder-key: {e}"))?,
+        chain_id: args.chain_id,
+        progress: true,
+    };
+    eprintln!("drawing the plan: {} {:?} transactions over {} accounts", args.workload.txs, args.workload.workload, args.workload.accounts);
+    let plan = Arc::new(Plan::new(args.workload.config())?);
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("starting tokio: {e}"))?;
+    let mut reports: Vec<Report> = Vec::new();
+    for target in &targets {
+        eprintln!("running against {target}");
+        let report = runtime.block_on(lanes::loadgen::run::run(plan.clone(), target, &config))
+            .map_err(|e| format!("{target}: {e}"))?;
+        if !args.json && targets.len() > 1 {
+            eprintln!("{}", lanes::loadgen::report::table(std::slice::from_ref(&report)));
+        }
+        reports.push(report);
+    }
+    if args.json {
+        let value = if reports.len() == 1 {
+            serde_json::to_value(&reports[0])
+        } else {
+            serde_json::to_value(&reports)
+        };
+        println!("{}", serde_json::to_string_pretty(&value.map_err(|e| e.to_string())?).map_err(|e| e.to_string())?);
+    } else if reports.len() > 1 {
+        println!("{}", lanes::loadgen::report::table(&reports));
+    } else {
+        print!("{}", lanes::loadgen::report::table(&reports));
+    }
+    Ok(())
+}

@@ -1,0 +1,275 @@
+//! A JSON-RPC client over one keep-alive HTTP/1.1 connection (hyper), with
+//! batches. Plain `http://` only: the load generator talks to nodes on
+//! loopback or a private network.
+
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::client::conn::http1::SendRequest;
+use hyper::header::{CONTENT_TYPE, HOST};
+use hyper_util::rt::TokioIo;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio::net::TcpStream;
+
+/// Largest response body read (a block of receipts can be large).
+const MAX_RESPONSE_BYTES: usize = 512 * 1024 * 1024;
+
+/// An error object a node answered with.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+pub struct RpcErrorObject {
+    /// JSON-RPC error code.
+    pub code: i64,
+    /// The node's message.
+    pub message: String,
+}
+
+impl std::fmt::Display for RpcErrorObject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (code {})", self.message, self.code)
+    }
+}
+
+/// Why a call got no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The URL is not one this client speaks.
+    #[error("bad URL {0}: expected http://HOST:PORT[/PATH]")]
+    Url(String),
+    /// Connecting or talking HTTP failed.
+    #[error("{url}: {what}")]
+    Transport {
+        /// The node.
+        url: String,
+        /// What failed.
+        what: String,
+    },
+    /// The node answered with an error.
+    #[error("{method}: {error}")]
+    Rpc {
+        /// The method called.
+        method: String,
+        /// The node's error.
+        error: RpcErrorObject,
+    },
+    /// The answer was not what the method returns.
+    #[error("{method}: unexpected answer: {what}")]
+    Decode {
+        /// The method called.
+        method: String,
+        /// What was wrong.
+        what: String,
+    },
+}
+
+#[derive(Deserialize)]
+struct Response {
+    id: Option<u64>,
+    #[serde(default)]
+    result: Option<Value>,
+    #[serde(default)]
+    error: Option<RpcErrorObject>,
+}
+
+/// One keep-alive connection to a node.
+pub struct RpcClient {
+    url: String,
+    host: String,
+    path: String,
+    sender: Option<SendRequest<Full<Bytes>>>,
+}
+
+impl std::fmt::Debug for RpcClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RpcClient").field("url", &self.url).finish_non_exhaustive()
+    }
+}
+
+impl RpcClient {
+    /// Connects to `url` (`http://host:port[/path]`).
+    pub async fn connect(url: &str) -> Result<Self, ClientError> {
+        let rest = url.strip_prefix("http://").ok_or_else(|| ClientError::Url(url.into()))?;
+        let (host, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/"),
+        };
+        if host.is_empty() {
+            return Err(ClientError::Url(url.into()));
+        }
+        let host = if host.contains(':') { host.to_string() } else { format!("{host}:80") };
+        let mut client = Self { url: url.into(), host, path: path.into(), sender: None };
+        client.reconnect().await?;
+        Ok(client)
+    }
+
+    /// The node's URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    async fn reconnect(&mut self) -> Result<(), ClientError> {
+        let transport = |what: String| ClientError::Transport { url: self.url.clone(), what };
+        let stream = tokio::time::timeout(Duration::from_secs(10), TcpStream::connect(&self.host))
+            .await
+            .map_err(|_| transport("connecting timed out".into()))?
+            .map_err(|e| transport(format!("connecting: {e}")))?;
+        stream.set_nodelay(true).map_err(|e| transport(format!("TCP_NODELAY: {e}")))?;
+        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| transport(format!("HTTP handshake: {e}")))?;
+        tokio::spawn(connection);
+        self.sender = Some(sender);
+        Ok(())
+    }
+
+    /// POSTs a JSON body and returns the response body. A connection the
+    /// node closed is reopened once.
+    pub async fn post(&mut self, body: String) -> Result<Bytes, ClientError> {
+        let body = Bytes::from(body);
+        for attempt in 0..2 {
+            if self.sender.as_ref().is_none_or(|s| s.is_closed()) {
+                self.reconnect().await?;
+            }
+            let sender = self.sender.as_mut().expect("connected above");
+            if sender.ready().await.is_err() {
+                self.sender = None;
+                continue;
+            }
+            let request = hyper::Request::post(self.path.as_str())
+                .header(HOST, self.host.as_str())
+                .header(CONTENT_TYPE, "application/json")
+                .body(Full::new(body.clone()))
+                .expect("a valid request");
+            match sender.send_request(request).await {
+                Ok(response) => {
+                    let status = response.status();
+                    let bytes = http_body_util::Limited::new(response.into_body(), MAX_RESPONSE_BYTES)
+                        .collect()
+                        .await
+                        .map_err(|e| ClientError::Transport {
+                            url: self.url.clone(),
+                            what: format!("reading the response: {e}"),
+                        })?
+                        .to_bytes();
+                    if !status.is_success() && !bytes.starts_with(b"{") && !bytes.starts_with(b"[") {
+                        return Err(ClientError::Transport {
+                            url: self.url.clone(),
+                            what: format!("HTTP {status}: {}", String::from_utf8_lossy(&bytes[..bytes.len().min(200)])),
+                        });
+                    }
+                    return Ok(bytes);
+                }
+                // A keep-alive connection the server closed between requests.
+                Err(e) if attempt == 0 && (e.is_canceled() || e.is_closed() || e.is_incomplete_message()) => {
+                    self.sender = None;
+                }
+                Err(e) => {
+                    return Err(ClientError::Transport {
+                        url: self.url.clone(),
+                        what: format!("sending: {e}"),
+                    });
+                }
+            }
+        }
+        Err(ClientError::Transport { url: self.url.clone(), what: "the connection keeps closing".into() })
+    }
+
+    /// Calls `method` with `params`.
+    pub async fn call<T: DeserializeOwned>(&mut self, method: &str, params: Value) -> Result<T, ClientError> {
+        let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+        let bytes = self.post(body.to_string()).await?;
+        let response: Response = serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode {
+            method: method.into(),
+            what: format!("{e}: {}", String::from_utf8_lossy(&bytes[..bytes.len().min(200)])),
+        })?;
+        decode(method, response)
+    }
+
+    /// Calls `method` once per params in one batch; answers in order.
+    pub async fn batch<T: DeserializeOwned>(
+        &mut self,
+        method: &str,
+        params: impl IntoIterator<Item = Value>,
+    ) -> Result<Vec<Result<T, ClientError>>, ClientError> {
+        let calls: Vec<Value> = params
+            .into_iter()
+            .enumerate()
+            .map(|(id, p)| serde_json::json!({"jsonrpc": "2.0", "id": id, "method": method, "params": p}))
+            .collect();
+        if calls.is_empty() {
+            return Ok(Vec::new());
+        }
+        let n = calls.len();
+        let bytes = self.post(Value::Array(calls).to_string()).await?;
+        let answers = batch_responses(method, &bytes, n)?;
+        Ok(answers.into_iter().map(|r| decode(method, r)).collect())
+    }
+
+    /// Sends raw transactions (each already `"0x…"`-quoted JSON) in one
+    /// batch; per transaction, `Ok` or the node's error.
+    pub async fn send_raw_batch(
+        &mut self,
+        quoted: &[String],
+    ) -> Result<Vec<Result<(), RpcErrorObject>>, ClientError> {
+        const METHOD: &str = "eth_sendRawTransaction";
+        let mut body = String::with_capacity(quoted.iter().map(|q| q.len() + 80).sum());
+        body.push('[');
+        for (id, q) in quoted.iter().enumerate() {
+            if id > 0 {
+                body.push(',');
+            }
+            body.push_str(r#"{"jsonrpc":"2.0","method":"eth_sendRawTransaction","id":"#);
+            body.push_str(&id.to_string());
+            body.push_str(r#","params":["#);
+            body.push_str(q);
+            body.push_str("]}");
+        }
+        body.push(']');
+        let bytes = self.post(body).await?;
+        let answers = batch_responses(METHOD, &bytes, quoted.len())?;
+        Ok(answers
+            .into_iter()
+            .map(|r| match r.error {
+                Some(e) => Err(e),
+                None => Ok(()),
+            })
+            .collect())
+    }
+}
+
+fn decode<T: DeserializeOwned>(method: &str, response: Response) -> Result<T, ClientError> {
+    if let Some(error) = response.error {
+        return Err(ClientError::Rpc { method: method.into(), error });
+    }
+    serde_json::from_value(response.result.unwrap_or(Value::Null))
+        .map_err(|e| ClientError::Decode { method: method.into(), what: e.to_string() })
+}
+
+/// The answers of a batch of `n`, in request order.
+fn batch_responses(method: &str, bytes: &[u8], n: usize) -> Result<Vec<Response>, ClientError> {
+    let decode_err = |what: String| ClientError::Decode { method: method.into(), what };
+    let value: Value = serde_json::from_slice(bytes)
+        .map_err(|e| decode_err(format!("{e}: {}", String::from_utf8_lossy(&bytes[..bytes.len().min(200)]))))?;
+    if let Value::Object(_) = value {
+        // The whole batch was refused (too large, too many calls, ...).
+        let response: Response = serde_json::from_value(value).map_err(|e| decode_err(e.to_string()))?;
+        return Err(match response.error {
+            Some(error) => ClientError::Rpc { method: format!("batch of {n} {method}"), error },
+            None => decode_err("a single answer to a batch".into()),
+        });
+    }
+    let responses: Vec<Response> = serde_json::from_value(value).map_err(|e| decode_err(e.to_string()))?;
+    let mut ordered: Vec<Option<Response>> = (0..n).map(|_| None).collect();
+    for r in responses {
+        match r.id.and_then(|id| ordered.get_mut(id as usize)) {
+            Some(slot) => *slot = Some(r),
+            None => return Err(decode_err("an answer with an unknown id".into())),
+        }
+    }
+    ordered
+        .into_iter()
+        .map(|r| r.ok_or_else(|| decode_err(format!("{n} calls, fewer answers"))))
+        .collect()
+}

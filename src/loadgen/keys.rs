@@ -1,0 +1,107 @@
+//! Deterministic keys and fast signing (libsecp256k1, the backend the node
+//! recovers with), so presigning many transactions is cheap.
+
+use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
+use alloy_eips::eip2718::Encodable2718;
+use alloy_primitives::{Address, B256, Bytes, Signature, U256, keccak256};
+use secp256k1::{Message, PublicKey, SECP256K1, SecretKey};
+
+/// A secp256k1 key and its Ethereum address.
+#[derive(Clone)]
+pub struct Key {
+    secret: SecretKey,
+    address: Address,
+}
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Key").field("address", &self.address).finish_non_exhaustive()
+    }
+}
+
+impl Key {
+    /// The key `index` of `label` under `seed`: keccak256 of a text naming
+    /// all three (re-hashed in the negligible case it is not a valid key).
+    pub fn derive(seed: u64, label: &str, index: u64) -> Self {
+        (0u32..)
+            .find_map(|attempt| {
+                let bytes = keccak256(format!("lanes-loadgen/{seed}/{label}/{index}/{attempt}"));
+                SecretKey::from_byte_array(bytes.0).ok()
+            })
+            .map(Self::from_secret)
+            .expect("some hash is a valid key")
+    }
+
+    /// A key from 32 bytes in hex (with or without `0x`).
+    pub fn from_hex(hex: &str) -> Result<Self, String> {
+        let bytes: B256 = hex.trim().parse().map_err(|e| format!("not a 32-byte hex key: {e}"))?;
+        SecretKey::from_byte_array(bytes.0)
+            .map(Self::from_secret)
+            .map_err(|e| format!("not a secp256k1 secret key: {e}"))
+    }
+
+    fn from_secret(secret: SecretKey) -> Self {
+        let public = PublicKey::from_secret_key(SECP256K1, &secret).serialize_uncompressed();
+        let address = Address::from_slice(&keccak256(&public[1..])[12..]);
+        Self { secret, address }
+    }
+
+    /// The account's address.
+    pub fn address(&self) -> Address {
+        self.address
+    }
+
+    /// Signs `tx`: the EIP-2718 encoding and the transaction hash.
+    pub fn sign(&self, tx: TxEip1559) -> (Bytes, B256) {
+        let digest = tx.signature_hash();
+        let signed = SECP256K1.sign_ecdsa_recoverable(Message::from_digest(digest.0), &self.secret);
+        let (id, rs) = signed.serialize_compact();
+        let signature = Signature::new(
+            U256::from_be_slice(&rs[..32]),
+            U256::from_be_slice(&rs[32..]),
+            i32::from(id) == 1,
+        );
+        let envelope = TxEnvelope::from(tx.into_signed(signature));
+        let hash = *envelope.tx_hash();
+        (envelope.encoded_2718().into(), hash)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_consensus::transaction::SignerRecoverable;
+    use alloy_eips::eip2718::Decodable2718;
+    use alloy_primitives::TxKind;
+
+    #[test]
+    fn keys_are_deterministic_and_signatures_recover() {
+        let a = Key::derive(7, "account", 3);
+        assert_eq!(a.address(), Key::derive(7, "account", 3).address());
+        assert_ne!(a.address(), Key::derive(8, "account", 3).address());
+        assert_ne!(a.address(), Key::derive(7, "account", 4).address());
+        // anvil's first dev key, whose address is well known.
+        let dev = Key::from_hex("0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80")
+            .unwrap();
+        assert_eq!(
+            dev.address(),
+            "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266".parse::<Address>().unwrap()
+        );
+        let tx = TxEip1559 {
+            chain_id: 31337,
+            nonce: 5,
+            gas_limit: 21_000,
+            max_fee_per_gas: 3,
+            max_priority_fee_per_gas: 1,
+            to: TxKind::Call(Address::repeat_byte(9)),
+            value: U256::from(1),
+            ..Default::default()
+        };
+        let (raw, hash) = a.sign(tx);
+        let decoded = TxEnvelope::decode_2718(&mut raw.as_ref()).unwrap();
+        assert_eq!(*decoded.tx_hash(), hash);
+        assert_eq!(keccak256(&raw), hash);
+        assert_eq!(decoded.recover_signer().unwrap(), a.address());
+        assert!(Key::from_hex("0x00").is_err());
+    }
+}
