@@ -273,3 +273,30 @@ fn batch_responses(method: &str, bytes: &[u8], n: usize) -> Result<Vec<Response>
         .map(|r| r.ok_or_else(|| decode_err(format!("{n} calls, fewer answers"))))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_answers_are_put_in_request_order() {
+        let body = br#"[{"jsonrpc":"2.0","id":1,"error":{"code":-32003,"message":"nonce too low"}},
+                        {"jsonrpc":"2.0","id":0,"result":"0x01"}]"#;
+        let answers = batch_responses("m", body, 2).unwrap();
+        assert_eq!(answers[0].result, Some(Value::String("0x01".into())));
+        assert_eq!(answers[1].error.as_ref().unwrap().code, -32003);
+        // A batch refused as a whole, a short answer, an unknown id.
+        let refused = br#"{"jsonrpc":"2.0","id":null,"error":{"code":-32005,"message":"too many"}}"#;
+        assert!(matches!(batch_responses("m", refused, 2), Err(ClientError::Rpc { error, .. }) if error.code == -32005));
+        assert!(batch_responses("m", br#"[{"jsonrpc":"2.0","id":0,"result":1}]"#, 2).is_err());
+        assert!(batch_responses("m", br#"[{"jsonrpc":"2.0","id":7,"result":1}]"#, 1).is_err());
+        assert!(batch_responses("m", b"<html>", 1).is_err());
+    }
+
+    #[tokio::test]
+    async fn urls_other_than_plain_http_are_refused() {
+        for url in ["https://127.0.0.1:8545", "ftp://x", "http://", "127.0.0.1:8545"] {
+            assert!(matches!(RpcClient::connect(url).await, Err(ClientError::Url(_))), "{url}");
+        }
+    }
+}

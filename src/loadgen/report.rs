@@ -84,8 +84,8 @@ pub struct Report {
     pub presign_seconds: f64,
 }
 
-/// The reports side by side, one column each, with each later column's
-/// throughput as a multiple of the first's.
+/// The reports side by side, one column each, with the first column's
+/// throughput as a multiple of each column's.
 pub fn table(reports: &[Report]) -> String {
     let mut rows: Vec<(String, Vec<String>)> = Vec::new();
     let mut row = |name: &str, f: &dyn Fn(&Report) -> String| {
@@ -107,7 +107,9 @@ pub fn table(reports: &[Report]) -> String {
     row("included tx/s", &|r| format!("{:.0}", r.included_per_second));
     if reports.len() > 1 {
         let base = reports[0].included_per_second;
-        row("vs first", &|r| if base > 0.0 { format!("{:.1}x", r.included_per_second / base) } else { "n/a".into() });
+        row("first's included tx/s ÷ this", &|r| {
+            if r.included_per_second > 0.0 { format!("{:.1}x", base / r.included_per_second) } else { "n/a".into() }
+        });
     }
     row("latency p50 (ms)", &|r| format!("{:.0}", r.latency_ms.p50));
     row("latency p90 (ms)", &|r| format!("{:.0}", r.latency_ms.p90));

@@ -88,6 +88,8 @@ pub struct RunConfig {
 
 /// The priority fee every transaction offers when the node suggests none.
 const DEFAULT_TIP: u128 = 1_000_000_000;
+/// The fee cap in base fees at the start (plus the tip).
+const MAX_FEE_BASE_FEES: u128 = 50;
 /// How often the tracker asks for new blocks.
 const POLL: Duration = Duration::from_millis(10);
 /// Calls per batch in setup and tracking.
@@ -121,6 +123,8 @@ struct Shared {
     next_batch: AtomicUsize,
     senders_left: AtomicUsize,
     sending_done_at: AtomicU64,
+    /// When a send or an inclusion last happened (as `sent_at`).
+    last_progress: AtomicU64,
     aborted: AtomicBool,
     sent: AtomicU64,
     accepted: AtomicU64,
@@ -144,6 +148,7 @@ impl Shared {
             next_batch: AtomicUsize::new(0),
             senders_left: AtomicUsize::new(senders),
             sending_done_at: AtomicU64::new(0),
+            last_progress: AtomicU64::new(1),
             aborted: AtomicBool::new(false),
             sent: AtomicU64::new(0),
             accepted: AtomicU64::new(0),
@@ -174,6 +179,7 @@ impl Shared {
     fn include(&self, index: usize, at: u64, block: u64) {
         if self.included_at[index].compare_exchange(0, at, Ordering::Relaxed, Ordering::Relaxed).is_ok() {
             self.included.fetch_add(1, Ordering::Relaxed);
+            self.last_progress.fetch_max(at, Ordering::Relaxed);
             self.blocks.lock().unwrap_or_else(|e| e.into_inner()).insert(block);
             if let Some(p) = &self.permits {
                 p.add_permits(1);
@@ -187,9 +193,16 @@ impl Shared {
         }
     }
 
-    /// Every transaction sent and accounted for, or the drain time is up.
+    /// Every transaction sent and accounted for, or the drain time is up, or
+    /// nothing was sent or included for that long (a closed loop whose
+    /// window is full of transactions the node will never include).
     fn finished(&self, drain: Duration) -> bool {
         if self.aborted.load(Ordering::Acquire) {
+            return true;
+        }
+        let now = self.now();
+        let stalled = now > self.last_progress.load(Ordering::Relaxed) + drain.as_nanos() as u64;
+        if self.permits.is_some() && stalled {
             return true;
         }
         let done_at = self.sending_done_at.load(Ordering::Acquire);
@@ -197,8 +210,16 @@ impl Shared {
             return false;
         }
         let resolved = self.included.load(Ordering::Relaxed) + self.rejected.load(Ordering::Relaxed);
-        resolved >= self.sent.load(Ordering::Relaxed)
-            || self.now() > done_at + drain.as_nanos() as u64
+        resolved >= self.sent.load(Ordering::Relaxed) || now > done_at + drain.as_nanos() as u64
+    }
+
+    /// Ends the timed phase: senders stop taking batches (and stop waiting
+    /// for room in a closed loop).
+    fn stop(&self) {
+        self.aborted.store(true, Ordering::Release);
+        if let Some(p) = &self.permits {
+            p.close();
+        }
     }
 
     fn report(&self, plan: &Plan, target: String, mode: Mode, failed: Option<u64>) -> Report {
@@ -308,19 +329,32 @@ impl Submitter {
                 let at = match mode {
                     Mode::Rate(rate) => {
                         let due = shared.start + Duration::from_secs_f64(start as f64 / rate);
-                        tokio::time::sleep_until(due.into()).await;
+                        while Instant::now() < due {
+                            if shared.aborted.load(Ordering::Acquire) {
+                                return Ok(());
+                            }
+                            let step = due.saturating_duration_since(Instant::now());
+                            tokio::time::sleep(step.min(Duration::from_millis(50))).await;
+                        }
                         due.duration_since(shared.start).as_nanos() as u64 + 1
                     }
                     Mode::ClosedLoop(_) => {
                         let permits = shared.permits.as_ref().expect("closed loop has permits");
-                        permits.acquire_many(range.len() as u32).await.map_err(err)?.forget();
+                        match permits.acquire_many(range.len() as u32).await {
+                            Ok(p) => p.forget(),
+                            Err(_) => return Ok(()), // closed: the run is over
+                        }
                         shared.now()
                     }
                 };
+                if shared.aborted.load(Ordering::Acquire) {
+                    return Ok(());
+                }
                 for i in range.clone() {
                     shared.sent_at[i].store(at, Ordering::Relaxed);
                 }
                 shared.sent.fetch_add(range.len() as u64, Ordering::Relaxed);
+                shared.last_progress.fetch_max(shared.now(), Ordering::Relaxed);
                 for result in self.send(range).await? {
                     match result {
                         Ok(()) => drop(shared.accepted.fetch_add(1, Ordering::Relaxed)),
@@ -424,7 +458,10 @@ async fn run_rpc(plan: Arc<Plan>, url: &str, config: &RunConfig) -> Result<Repor
         .map(|t| t.to::<u128>())
         .unwrap_or(DEFAULT_TIP)
         .max(1);
-    let max_fee = 2 * base_fee + tip;
+    // Full blocks raise an EIP-1559 base fee by 12.5% each (anvil's do, lanes'
+    // is fixed): leave room for ~30 of them, so the node, not the fee cap,
+    // sets the pace. Transactions pay base fee + tip, not the cap.
+    let max_fee = MAX_FEE_BASE_FEES * base_fee.max(1) + tip;
 
     let setup_started = Instant::now();
     setup(&mut client, &plan, &config.funder, chain_id, max_fee, tip).await?;
@@ -467,9 +504,7 @@ async fn run_rpc(plan: Arc<Plan>, url: &str, config: &RunConfig) -> Result<Repor
         senders.push(tokio::spawn(submitter.run(shared.clone(), config.mode)));
     }
     let tracked = track_rpc(&mut client, &shared, &index, from_block.to::<u64>(), config.drain_timeout).await;
-    if tracked.is_err() {
-        shared.aborted.store(true, Ordering::Release);
-    }
+    shared.stop();
     let mut send_error = None;
     for s in senders {
         if let Err(e) = s.await.map_err(err)? {
@@ -614,8 +649,8 @@ async fn setup(
         .iter()
         .zip(&balances)
         .filter(|((_, need), have)| *have < need)
-        // Enough for ten such runs, so a rerun does not fund again.
-        .map(|((a, need), have)| (*a, *need * U256::from(10) - *have))
+        // Enough for a few such runs, so a rerun does not fund again.
+        .map(|((a, need), have)| (*a, *need * U256::from(4) - *have))
         .collect();
     if !short.is_empty() {
         let start: U64 = client
@@ -808,6 +843,7 @@ async fn run_in_process(
                     }
                 }
             }
+            shared.stop();
             width
         })
     };
