@@ -13,7 +13,11 @@ use lanes::loadgen::{Key, Mode, Plan, Report, RunConfig, Target, Workload, Workl
 const DEV_KEY: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
 
 #[derive(Parser)]
-#[command(name = "lanes-loadgen", version, about = "Load generator for lanes and any Ethereum JSON-RPC node")]
+#[command(
+    name = "lanes-loadgen",
+    version,
+    about = "Load generator for lanes and any Ethereum JSON-RPC node"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -153,7 +157,10 @@ fn genesis(args: GenesisArgs) -> Result<(), String> {
         plan.setup.len(),
         plan.config.seed
     );
-    eprintln!("run a node on it: lanes-validator --genesis {} --data-dir <DIR>", args.out.display());
+    eprintln!(
+        "run a node on it: lanes-validator --genesis {} --data-dir <DIR>",
+        args.out.display()
+    );
     Ok(())
 }
 
@@ -178,13 +185,17 @@ fn run(args: RunArgs) -> Result<(), String> {
         chain_id: args.chain_id,
         progress: true,
     };
-    eprintln!("drawing the plan: {} {:?} transactions over {} accounts", args.workload.txs, args.workload.workload, args.workload.accounts);
+    eprintln!(
+        "drawing the plan: {} {:?} transactions over {} accounts",
+        args.workload.txs, args.workload.workload, args.workload.accounts
+    );
     let plan = Arc::new(Plan::new(args.workload.config())?);
     let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("starting tokio: {e}"))?;
     let mut reports: Vec<Report> = Vec::new();
     for target in &targets {
         eprintln!("running against {target}");
-        let report = runtime.block_on(lanes::loadgen::run::run(plan.clone(), target, &config))
+        let report = runtime
+            .block_on(lanes::loadgen::run::run(plan.clone(), target, &config))
             .map_err(|e| format!("{target}: {e}"))?;
         if !args.json && targets.len() > 1 {
             eprintln!("{}", lanes::loadgen::report::table(std::slice::from_ref(&report)));
@@ -197,7 +208,11 @@ fn run(args: RunArgs) -> Result<(), String> {
         } else {
             serde_json::to_value(&reports)
         };
-        println!("{}", serde_json::to_string_pretty(&value.map_err(|e| e.to_string())?).map_err(|e| e.to_string())?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value.map_err(|e| e.to_string())?)
+                .map_err(|e| e.to_string())?
+        );
     } else if reports.len() > 1 {
         println!("{}", lanes::loadgen::report::table(&reports));
     } else {

@@ -145,24 +145,32 @@ impl RpcClient {
             match sender.send_request(request).await {
                 Ok(response) => {
                     let status = response.status();
-                    let bytes = http_body_util::Limited::new(response.into_body(), MAX_RESPONSE_BYTES)
-                        .collect()
-                        .await
-                        .map_err(|e| ClientError::Transport {
-                            url: self.url.clone(),
-                            what: format!("reading the response: {e}"),
-                        })?
-                        .to_bytes();
-                    if !status.is_success() && !bytes.starts_with(b"{") && !bytes.starts_with(b"[") {
+                    let bytes =
+                        http_body_util::Limited::new(response.into_body(), MAX_RESPONSE_BYTES)
+                            .collect()
+                            .await
+                            .map_err(|e| ClientError::Transport {
+                                url: self.url.clone(),
+                                what: format!("reading the response: {e}"),
+                            })?
+                            .to_bytes();
+                    if !status.is_success() && !bytes.starts_with(b"{") && !bytes.starts_with(b"[")
+                    {
                         return Err(ClientError::Transport {
                             url: self.url.clone(),
-                            what: format!("HTTP {status}: {}", String::from_utf8_lossy(&bytes[..bytes.len().min(200)])),
+                            what: format!(
+                                "HTTP {status}: {}",
+                                String::from_utf8_lossy(&bytes[..bytes.len().min(200)])
+                            ),
                         });
                     }
                     return Ok(bytes);
                 }
                 // A keep-alive connection the server closed between requests.
-                Err(e) if attempt == 0 && (e.is_canceled() || e.is_closed() || e.is_incomplete_message()) => {
+                Err(e)
+                    if attempt == 0
+                        && (e.is_canceled() || e.is_closed() || e.is_incomplete_message()) =>
+                {
                     self.sender = None;
                 }
                 Err(e) => {
@@ -173,17 +181,26 @@ impl RpcClient {
                 }
             }
         }
-        Err(ClientError::Transport { url: self.url.clone(), what: "the connection keeps closing".into() })
+        Err(ClientError::Transport {
+            url: self.url.clone(),
+            what: "the connection keeps closing".into(),
+        })
     }
 
     /// Calls `method` with `params`.
-    pub async fn call<T: DeserializeOwned>(&mut self, method: &str, params: Value) -> Result<T, ClientError> {
-        let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+    pub async fn call<T: DeserializeOwned>(
+        &mut self,
+        method: &str,
+        params: Value,
+    ) -> Result<T, ClientError> {
+        let body =
+            serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
         let bytes = self.post(body.to_string()).await?;
-        let response: Response = serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode {
-            method: method.into(),
-            what: format!("{e}: {}", String::from_utf8_lossy(&bytes[..bytes.len().min(200)])),
-        })?;
+        let response: Response =
+            serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode {
+                method: method.into(),
+                what: format!("{e}: {}", String::from_utf8_lossy(&bytes[..bytes.len().min(200)])),
+            })?;
         decode(method, response)
     }
 
@@ -250,17 +267,20 @@ fn decode<T: DeserializeOwned>(method: &str, response: Response) -> Result<T, Cl
 /// The answers of a batch of `n`, in request order.
 fn batch_responses(method: &str, bytes: &[u8], n: usize) -> Result<Vec<Response>, ClientError> {
     let decode_err = |what: String| ClientError::Decode { method: method.into(), what };
-    let value: Value = serde_json::from_slice(bytes)
-        .map_err(|e| decode_err(format!("{e}: {}", String::from_utf8_lossy(&bytes[..bytes.len().min(200)]))))?;
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+        decode_err(format!("{e}: {}", String::from_utf8_lossy(&bytes[..bytes.len().min(200)])))
+    })?;
     if let Value::Object(_) = value {
         // The whole batch was refused (too large, too many calls, ...).
-        let response: Response = serde_json::from_value(value).map_err(|e| decode_err(e.to_string()))?;
+        let response: Response =
+            serde_json::from_value(value).map_err(|e| decode_err(e.to_string()))?;
         return Err(match response.error {
             Some(error) => ClientError::Rpc { method: format!("batch of {n} {method}"), error },
             None => decode_err("a single answer to a batch".into()),
         });
     }
-    let responses: Vec<Response> = serde_json::from_value(value).map_err(|e| decode_err(e.to_string()))?;
+    let responses: Vec<Response> =
+        serde_json::from_value(value).map_err(|e| decode_err(e.to_string()))?;
     let mut ordered: Vec<Option<Response>> = (0..n).map(|_| None).collect();
     for r in responses {
         match r.id.and_then(|id| ordered.get_mut(id as usize)) {
@@ -286,8 +306,11 @@ mod tests {
         assert_eq!(answers[0].result, Some(Value::String("0x01".into())));
         assert_eq!(answers[1].error.as_ref().unwrap().code, -32003);
         // A batch refused as a whole, a short answer, an unknown id.
-        let refused = br#"{"jsonrpc":"2.0","id":null,"error":{"code":-32005,"message":"too many"}}"#;
-        assert!(matches!(batch_responses("m", refused, 2), Err(ClientError::Rpc { error, .. }) if error.code == -32005));
+        let refused =
+            br#"{"jsonrpc":"2.0","id":null,"error":{"code":-32005,"message":"too many"}}"#;
+        assert!(
+            matches!(batch_responses("m", refused, 2), Err(ClientError::Rpc { error, .. }) if error.code == -32005)
+        );
         assert!(batch_responses("m", br#"[{"jsonrpc":"2.0","id":0,"result":1}]"#, 2).is_err());
         assert!(batch_responses("m", br#"[{"jsonrpc":"2.0","id":7,"result":1}]"#, 1).is_err());
         assert!(batch_responses("m", b"<html>", 1).is_err());

@@ -9,13 +9,13 @@ use std::collections::BTreeMap;
 
 use alloy_genesis::{Genesis as GethGenesis, GenesisAccount};
 use alloy_primitives::{Address, B256, U256};
+use revm::ExecuteCommitEvm;
 use revm::context::{BlockEnv, CfgEnv, Context, TxEnv};
 use revm::context_interface::ContextTr;
 use revm::database::{CacheDB, EmptyDB};
 use revm::handler::{MainBuilder, MainContext};
 use revm::primitives::hardfork::SpecId;
 use revm::state::AccountInfo;
-use revm::ExecuteCommitEvm;
 
 use crate::loadgen::plan::Plan;
 use crate::node::genesis::dev_genesis;

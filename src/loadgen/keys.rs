@@ -70,7 +70,6 @@ impl Key {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alloy_consensus::transaction::SignerRecoverable;
     use alloy_eips::eip2718::Decodable2718;
     use alloy_primitives::TxKind;
 
@@ -81,8 +80,9 @@ mod tests {
         assert_ne!(a.address(), Key::derive(8, "account", 3).address());
         assert_ne!(a.address(), Key::derive(7, "account", 4).address());
         // anvil's first dev key, whose address is well known.
-        let dev = Key::from_hex("0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80")
-            .unwrap();
+        let dev =
+            Key::from_hex("0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80")
+                .unwrap();
         assert_eq!(
             dev.address(),
             "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266".parse::<Address>().unwrap()
@@ -101,7 +101,9 @@ mod tests {
         let decoded = TxEnvelope::decode_2718(&mut raw.as_ref()).unwrap();
         assert_eq!(*decoded.tx_hash(), hash);
         assert_eq!(keccak256(&raw), hash);
-        assert_eq!(decoded.recover_signer().unwrap(), a.address());
+        let recovered =
+            lanes_evm_adapter::EvmTx::decode(&raw, &lanes_evm_adapter::TxRules::new(31337));
+        assert_eq!(recovered.unwrap().sender(), a.address());
         assert!(Key::from_hex("0x00").is_err());
     }
 }

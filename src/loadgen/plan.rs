@@ -187,7 +187,10 @@ fn list(entries: impl IntoIterator<Item = (Address, Vec<B256>)>) -> AccessList {
     }
     AccessList(
         map.into_iter()
-            .map(|(address, keys)| AccessListItem { address, storage_keys: keys.into_iter().collect() })
+            .map(|(address, keys)| AccessListItem {
+                address,
+                storage_keys: keys.into_iter().collect(),
+            })
             .collect(),
     )
 }
@@ -243,7 +246,10 @@ impl Plan {
             return Err("--pools must be at least 1".into());
         }
         if !(0.0..=1.0).contains(&config.hot_pool_share) {
-            return Err(format!("--hot-pool-share {} is not between 0 and 1", config.hot_pool_share));
+            return Err(format!(
+                "--hot-pool-share {} is not between 0 and 1",
+                config.hot_pool_share
+            ));
         }
         if let Some(s) = config.zipf.filter(|s| !(s.is_finite() && *s > 0.0)) {
             return Err(format!("--zipf {s} must be a positive number"));
@@ -309,7 +315,11 @@ fn derive_accounts(seed: u64, n: usize) -> Vec<Key> {
     })
 }
 
-fn contracts(config: &WorkloadConfig, deployer: &Key, accounts: &[Key]) -> (Layout, Vec<SetupCall>) {
+fn contracts(
+    config: &WorkloadConfig,
+    deployer: &Key,
+    accounts: &[Key],
+) -> (Layout, Vec<SetupCall>) {
     let (erc20, amm) = match config.workload {
         Workload::Transfer => (false, false),
         Workload::Erc20 => (true, false),
@@ -322,7 +332,12 @@ fn contracts(config: &WorkloadConfig, deployer: &Key, accounts: &[Key]) -> (Layo
     let token = |name: &str, symbol: &str| {
         let mut code = creation_code("Token").to_vec();
         code.extend((name.to_string(), symbol.to_string(), U256::ZERO).abi_encode_params());
-        SetupCall { what: format!("deploy token {symbol}"), to: None, input: code.into(), gas_limit: 2_000_000 }
+        SetupCall {
+            what: format!("deploy token {symbol}"),
+            to: None,
+            input: code.into(),
+            gas_limit: 2_000_000,
+        }
     };
     if !(erc20 || amm) {
         return (layout, setup);
@@ -333,7 +348,8 @@ fn contracts(config: &WorkloadConfig, deployer: &Key, accounts: &[Key]) -> (Layo
     let holders: Vec<Address> = accounts.iter().map(Key::address).collect();
     let mint_all = |setup: &mut Vec<SetupCall>, token: Address, name: &str| {
         for (i, chunk) in holders.chunks(MINT_CHUNK).enumerate() {
-            let input = IToken::mintBatchCall { to: chunk.to_vec(), amount: U256::from(HOLDER_TOKENS) };
+            let input =
+                IToken::mintBatchCall { to: chunk.to_vec(), amount: U256::from(HOLDER_TOKENS) };
             setup.push(SetupCall {
                 what: format!("mint {name} to holders, part {}", i + 1),
                 to: Some(token),
@@ -441,7 +457,7 @@ fn draw_txs(config: &WorkloadConfig, accounts: &[Key], layout: &Layout) -> Vec<T
                     };
                     let pair = layout.pairs[pool];
                     // Alternate directions so balances stay put.
-                    let token_in = if (i / m + sender) % 2 == 0 { a } else { b };
+                    let token_in = if (i / m + sender).is_multiple_of(2) { a } else { b };
                     let data = U256::ZERO.abi_encode(); // minOut = 0
                     let input = IToken::transferAndCallCall {
                         to: pair,
@@ -490,7 +506,10 @@ mod tests {
         assert_eq!(a.layout, b.layout);
         assert_eq!(a.txs.len(), 1000);
         for (x, y) in a.txs.iter().zip(&b.txs) {
-            assert_eq!((x.sender, x.to, &x.input, &x.access_list), (y.sender, y.to, &y.input, &y.access_list));
+            assert_eq!(
+                (x.sender, x.to, &x.input, &x.access_list),
+                (y.sender, y.to, &y.input, &y.access_list)
+            );
         }
         assert!(a.txs.iter().enumerate().all(|(i, t)| t.sender as usize == i % 50));
         for kind in [Kind::Transfer, Kind::Erc20, Kind::Swap] {
@@ -518,7 +537,8 @@ mod tests {
         c.hot_pool_share = 0.8;
         let plan = Plan::new(c).unwrap();
         let hot = plan.layout.pairs[0];
-        let on_hot = plan.txs.iter().filter(|t| t.access_list.0.iter().any(|i| i.address == hot)).count();
+        let on_hot =
+            plan.txs.iter().filter(|t| t.access_list.0.iter().any(|i| i.address == hot)).count();
         assert!((700..=900).contains(&on_hot), "{on_hot} of 1000 swaps on the hot pool");
     }
 

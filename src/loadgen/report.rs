@@ -91,10 +91,13 @@ pub fn table(reports: &[Report]) -> String {
     let mut row = |name: &str, f: &dyn Fn(&Report) -> String| {
         rows.push((name.to_string(), reports.iter().map(f).collect()));
     };
-    let opt = |v: Option<f64>, digits: usize| v.map_or("n/a".to_string(), |v| format!("{v:.digits$}"));
+    let opt =
+        |v: Option<f64>, digits: usize| v.map_or("n/a".to_string(), |v| format!("{v:.digits$}"));
     row("target", &|r| r.target.clone());
     row("node", &|r| r.node.clone().unwrap_or_else(|| "?".into()).chars().take(40).collect());
-    row("workload", &|r| format!("{:?} x {} ({} accounts)", r.workload, r.txs, r.accounts).to_lowercase());
+    row("workload", &|r| {
+        format!("{:?} x {} ({} accounts)", r.workload, r.txs, r.accounts).to_lowercase()
+    });
     row("mode", &|r| r.mode.clone());
     row("submitted", &|r| r.submitted.to_string());
     row("accepted", &|r| r.accepted.to_string());
@@ -108,7 +111,11 @@ pub fn table(reports: &[Report]) -> String {
     if reports.len() > 1 {
         let base = reports[0].included_per_second;
         row("first's included tx/s ÷ this", &|r| {
-            if r.included_per_second > 0.0 { format!("{:.1}x", base / r.included_per_second) } else { "n/a".into() }
+            if r.included_per_second > 0.0 {
+                format!("{:.1}x", base / r.included_per_second)
+            } else {
+                "n/a".into()
+            }
         });
     }
     row("latency p50 (ms)", &|r| format!("{:.0}", r.latency_ms.p50));
@@ -124,7 +131,10 @@ pub fn table(reports: &[Report]) -> String {
     for reason in reasons {
         rows.push((
             format!("  rejected: {reason}"),
-            reports.iter().map(|r| r.rejected_by_reason.get(reason).copied().unwrap_or(0).to_string()).collect(),
+            reports
+                .iter()
+                .map(|r| r.rejected_by_reason.get(reason).copied().unwrap_or(0).to_string())
+                .collect(),
         ));
     }
     let name_width = rows.iter().map(|(n, _)| n.chars().count()).max().unwrap_or(0);

@@ -177,7 +177,10 @@ impl Shared {
     }
 
     fn include(&self, index: usize, at: u64, block: u64) {
-        if self.included_at[index].compare_exchange(0, at, Ordering::Relaxed, Ordering::Relaxed).is_ok() {
+        if self.included_at[index]
+            .compare_exchange(0, at, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+        {
             self.included.fetch_add(1, Ordering::Relaxed);
             self.last_progress.fetch_max(at, Ordering::Relaxed);
             self.blocks.lock().unwrap_or_else(|e| e.into_inner()).insert(block);
@@ -209,7 +212,8 @@ impl Shared {
         if done_at == 0 {
             return false;
         }
-        let resolved = self.included.load(Ordering::Relaxed) + self.rejected.load(Ordering::Relaxed);
+        let resolved =
+            self.included.load(Ordering::Relaxed) + self.rejected.load(Ordering::Relaxed);
         resolved >= self.sent.load(Ordering::Relaxed) || now > done_at + drain.as_nanos() as u64
     }
 
@@ -397,7 +401,13 @@ fn progress_bar(shared: &Arc<Shared>, show: bool) -> (ProgressBar, tokio::task::
 }
 
 /// Signs every transaction on all cores: `nonces[s]` is sender `s`'s first.
-fn presign(plan: &Plan, nonces: &[u64], chain_id: u64, max_fee: u128, tip: u128) -> Vec<(Bytes, B256)> {
+fn presign(
+    plan: &Plan,
+    nonces: &[u64],
+    chain_id: u64,
+    max_fee: u128,
+    tip: u128,
+) -> Vec<(Bytes, B256)> {
     let n = plan.txs.len();
     let m = plan.accounts.len();
     let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
@@ -447,7 +457,8 @@ async fn run_rpc(plan: Arc<Plan>, url: &str, config: &RunConfig) -> Result<Repor
     let chain_id: U64 = client.call("eth_chainId", json!([])).await.map_err(err)?;
     let chain_id = chain_id.to::<u64>();
     let node: Option<String> = client.call("web3_clientVersion", json!([])).await.ok();
-    let head: HeadBlock = client.call("eth_getBlockByNumber", json!(["latest", false])).await.map_err(err)?;
+    let head: HeadBlock =
+        client.call("eth_getBlockByNumber", json!(["latest", false])).await.map_err(err)?;
     let base_fee = match head.base_fee_per_gas {
         Some(b) => b.to::<u128>(),
         None => client.call::<U256>("eth_gasPrice", json!([])).await.map_err(err)?.to::<u128>(),
@@ -471,7 +482,11 @@ async fn run_rpc(plan: Arc<Plan>, url: &str, config: &RunConfig) -> Result<Repor
         plan.accounts.iter().map(|k| json!([k.address(), "pending"])).collect();
     let mut nonces = Vec::with_capacity(addresses.len());
     for chunk in addresses.chunks(SETUP_BATCH) {
-        for n in client.batch::<U64>("eth_getTransactionCount", chunk.iter().cloned()).await.map_err(err)? {
+        for n in client
+            .batch::<U64>("eth_getTransactionCount", chunk.iter().cloned())
+            .await
+            .map_err(err)?
+        {
             nonces.push(n.map_err(err)?.to::<u64>());
         }
     }
@@ -480,15 +495,18 @@ async fn run_rpc(plan: Arc<Plan>, url: &str, config: &RunConfig) -> Result<Repor
         let plan = plan.clone();
         tokio::task::spawn_blocking(move || {
             let signed = presign(&plan, &nonces, chain_id, max_fee, tip);
-            let quoted: Vec<String> =
-                signed.iter().map(|(raw, _)| format!("\"0x{}\"", alloy_primitives::hex::encode(raw))).collect();
+            let quoted: Vec<String> = signed
+                .iter()
+                .map(|(raw, _)| format!("\"0x{}\"", alloy_primitives::hex::encode(raw)))
+                .collect();
             (quoted, signed.into_iter().map(|(_, h)| h).collect::<Vec<_>>())
         })
         .await
         .map_err(err)?
     };
     let (quoted, hashes) = signed;
-    let index: HashMap<B256, u32> = hashes.iter().enumerate().map(|(i, h)| (*h, i as u32)).collect();
+    let index: HashMap<B256, u32> =
+        hashes.iter().enumerate().map(|(i, h)| (*h, i as u32)).collect();
     let presign_seconds = presign_started.elapsed().as_secs_f64();
 
     let stats_before: Option<Value> = client.call("lanes_stats", json!([])).await.ok();
@@ -503,7 +521,8 @@ async fn run_rpc(plan: Arc<Plan>, url: &str, config: &RunConfig) -> Result<Repor
         let submitter = Submitter::Rpc { client, quoted: quoted.clone() };
         senders.push(tokio::spawn(submitter.run(shared.clone(), config.mode)));
     }
-    let tracked = track_rpc(&mut client, &shared, &index, from_block.to::<u64>(), config.drain_timeout).await;
+    let tracked =
+        track_rpc(&mut client, &shared, &index, from_block.to::<u64>(), config.drain_timeout).await;
     shared.stop();
     let mut send_error = None;
     for s in senders {
@@ -570,7 +589,10 @@ async fn track_rpc(
             let at = shared.now();
             for (number, block) in (next..=to).zip(blocks) {
                 let Some(block) = block.map_err(err)? else {
-                    return Err(format!("{}: block {number} is missing below head {head}", client.url()));
+                    return Err(format!(
+                        "{}: block {number} is missing below head {head}",
+                        client.url()
+                    ));
                 };
                 for hash in block.transactions {
                     if let Some(&i) = index.get(&hash) {
@@ -592,11 +614,15 @@ async fn count_failed(
     shared: &Shared,
     index: &HashMap<B256, u32>,
 ) -> Result<Option<u64>> {
-    let blocks: Vec<u64> = shared.blocks.lock().unwrap_or_else(|e| e.into_inner()).iter().copied().collect();
+    let blocks: Vec<u64> =
+        shared.blocks.lock().unwrap_or_else(|e| e.into_inner()).iter().copied().collect();
     let mut failed = 0;
     for chunk in blocks.chunks(10) {
         let answers = client
-            .batch::<Vec<ReceiptStatus>>("eth_getBlockReceipts", chunk.iter().map(|n| json!([hex(*n)])))
+            .batch::<Vec<ReceiptStatus>>(
+                "eth_getBlockReceipts",
+                chunk.iter().map(|n| json!([hex(*n)])),
+            )
             .await
             .map_err(err)?;
         for answer in answers {
@@ -604,7 +630,9 @@ async fn count_failed(
                 Ok(receipts) => {
                     failed += receipts
                         .iter()
-                        .filter(|r| index.contains_key(&r.transaction_hash) && r.status == Some(U64::ZERO))
+                        .filter(|r| {
+                            index.contains_key(&r.transaction_hash) && r.status == Some(U64::ZERO)
+                        })
                         .count() as u64;
                 }
                 Err(ClientError::Rpc { error, .. }) if [-32601, -32004].contains(&error.code) => {
@@ -637,7 +665,10 @@ async fn setup(
         .zip(&plan.accounts)
         .map(|(spend, key)| (key.address(), spend * U256::from(2) + eth / U256::from(100)))
         .collect();
-    needs.push((plan.deployer.address(), U256::from(setup_gas) * U256::from(max_fee) * U256::from(2) + eth));
+    needs.push((
+        plan.deployer.address(),
+        U256::from(setup_gas) * U256::from(max_fee) * U256::from(2) + eth,
+    ));
     let mut balances = Vec::with_capacity(needs.len());
     for chunk in needs.chunks(SETUP_BATCH) {
         let params = chunk.iter().map(|(a, _)| json!([a, "latest"]));
@@ -670,7 +701,10 @@ async fn setup(
                     max_priority_fee_per_gas: tip,
                     to: TxKind::Call(*to),
                     value: *value,
-                    access_list: AccessList(vec![AccessListItem { address: *to, storage_keys: vec![] }]),
+                    access_list: AccessList(vec![AccessListItem {
+                        address: *to,
+                        storage_keys: vec![],
+                    }]),
                     input: Bytes::new(),
                 })
             })
@@ -706,8 +740,14 @@ async fn setup(
         wait_for_nonce(client, deployer, plan.setup.len() as u64).await?;
         check_receipts(client, &txs, |i| plan.setup[done + i].what.clone()).await?;
     }
-    let contracts: Vec<Address> =
-        plan.layout.token_a.iter().chain(&plan.layout.token_b).chain(&plan.layout.pairs).copied().collect();
+    let contracts: Vec<Address> = plan
+        .layout
+        .token_a
+        .iter()
+        .chain(&plan.layout.token_b)
+        .chain(&plan.layout.pairs)
+        .copied()
+        .collect();
     let codes = client
         .batch::<Bytes>("eth_getCode", contracts.iter().map(|a| json!([a, "latest"])))
         .await
@@ -723,8 +763,10 @@ async fn setup(
 }
 
 async fn send_all(client: &mut RpcClient, txs: &[(Bytes, B256)], what: &str) -> Result<()> {
-    let quoted: Vec<String> =
-        txs.iter().map(|(raw, _)| format!("\"0x{}\"", alloy_primitives::hex::encode(raw))).collect();
+    let quoted: Vec<String> = txs
+        .iter()
+        .map(|(raw, _)| format!("\"0x{}\"", alloy_primitives::hex::encode(raw)))
+        .collect();
     for chunk in quoted.chunks(50) {
         for r in client.send_raw_batch(chunk).await.map_err(err)? {
             r.map_err(|e| format!("{what}: the node refused a transaction: {e}"))?;
@@ -736,12 +778,17 @@ async fn send_all(client: &mut RpcClient, txs: &[(Bytes, B256)], what: &str) -> 
 async fn wait_for_nonce(client: &mut RpcClient, address: Address, nonce: u64) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(300);
     loop {
-        let n: U64 = client.call("eth_getTransactionCount", json!([address, "latest"])).await.map_err(err)?;
+        let n: U64 = client
+            .call("eth_getTransactionCount", json!([address, "latest"]))
+            .await
+            .map_err(err)?;
         if n.to::<u64>() >= nonce {
             return Ok(());
         }
         if Instant::now() > deadline {
-            return Err(format!("setup: {address}'s transactions were not all included after 5 minutes"));
+            return Err(format!(
+                "setup: {address}'s transactions were not all included after 5 minutes"
+            ));
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -754,7 +801,10 @@ async fn check_receipts(
 ) -> Result<()> {
     for (c, chunk) in txs.chunks(SETUP_BATCH).enumerate() {
         let answers = client
-            .batch::<Option<ReceiptStatus>>("eth_getTransactionReceipt", chunk.iter().map(|(_, h)| json!([h])))
+            .batch::<Option<ReceiptStatus>>(
+                "eth_getTransactionReceipt",
+                chunk.iter().map(|(_, h)| json!([h])),
+            )
             .await
             .map_err(err)?;
         for (i, answer) in answers.into_iter().enumerate() {
@@ -783,8 +833,10 @@ async fn run_in_process(
             let geth = crate::loadgen::genesis::build(&plan, chain_id)?;
             let spec = ChainSpec::from_geth(geth).map_err(err)?;
             let chain = Chain::create(&path, Default::default(), &spec.genesis).map_err(err)?;
-            let executor =
-                Arc::new(EvmExecutor::new(EvmConfig { spec: spec.spec, ..EvmConfig::new(chain_id) }));
+            let executor = Arc::new(EvmExecutor::new(EvmConfig {
+                spec: spec.spec,
+                ..EvmConfig::new(chain_id)
+            }));
             let stage = BankingStage::start(
                 executor,
                 chain,
@@ -806,12 +858,15 @@ async fn run_in_process(
     let presign_started = Instant::now();
     let signed = {
         let plan = plan.clone();
-        tokio::task::spawn_blocking(move || presign(&plan, &vec![0; plan.accounts.len()], chain_id, max_fee, tip))
-            .await
-            .map_err(err)?
+        tokio::task::spawn_blocking(move || {
+            presign(&plan, &vec![0; plan.accounts.len()], chain_id, max_fee, tip)
+        })
+        .await
+        .map_err(err)?
     };
     let presign_seconds = presign_started.elapsed().as_secs_f64();
-    let index: HashMap<B256, u32> = signed.iter().enumerate().map(|(i, (_, h))| (*h, i as u32)).collect();
+    let index: HashMap<B256, u32> =
+        signed.iter().enumerate().map(|(i, (_, h))| (*h, i as u32)).collect();
     let raw = Arc::new(signed.into_iter().map(|(r, _)| r).collect::<Vec<_>>());
 
     let batch = effective_batch(config);
@@ -839,7 +894,10 @@ async fn run_in_process(
                 for (hash, error) in &produced.rejected {
                     if index.contains_key(hash) {
                         let text = error.to_string();
-                        shared.reject(format!("dropped at execution: {}", text.split(':').next().unwrap_or_default()));
+                        shared.reject(format!(
+                            "dropped at execution: {}",
+                            text.split(':').next().unwrap_or_default()
+                        ));
                     }
                 }
             }
@@ -858,14 +916,22 @@ async fn run_in_process(
             send_error.get_or_insert(e);
         }
     }
-    let width = tokio::task::spawn_blocking(move || tracker.join()).await.map_err(err)?.map_err(|_| "the tracker panicked")?;
+    let width = tokio::task::spawn_blocking(move || tracker.join())
+        .await
+        .map_err(err)?
+        .map_err(|_| "the tracker panicked")?;
     ticker.abort();
     bar.finish_and_clear();
     if let Some(e) = send_error {
         return Err(format!("submitting in process: {e}"));
     }
     let failed = shared.failed.load(Ordering::Relaxed);
-    let mut report = shared.report(&plan, Target::InProcess { threads, block_time }.to_string(), config.mode, Some(failed));
+    let mut report = shared.report(
+        &plan,
+        Target::InProcess { threads, block_time }.to_string(),
+        config.mode,
+        Some(failed),
+    );
     report.node = Some(format!("lanes/v{} (embedded banking stage)", env!("CARGO_PKG_VERSION")));
     report.setup_seconds = setup_seconds;
     report.presign_seconds = presign_seconds;

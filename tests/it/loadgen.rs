@@ -16,7 +16,8 @@ use crate::validator::Validator;
 const LOADGEN: &str = env!("CARGO_BIN_EXE_lanes-loadgen");
 
 fn loadgen(args: &[&str]) -> Value {
-    let out = Command::new(LOADGEN).args(args).args(["--json"]).output().expect("running lanes-loadgen");
+    let out =
+        Command::new(LOADGEN).args(args).args(["--json"]).output().expect("running lanes-loadgen");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "lanes-loadgen {args:?} failed:\n{stderr}");
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{stderr}"))
@@ -47,7 +48,8 @@ fn assert_all_included(report: &Value, txs: u64) {
     assert_eq!(report["failed"], 0, "{report:#}");
     assert_eq!(report["notIncluded"], 0, "{report:#}");
     let l = &report["latencyMs"];
-    let (p50, p99, max) = (l["p50"].as_f64().unwrap(), l["p99"].as_f64().unwrap(), l["max"].as_f64().unwrap());
+    let (p50, p99, max) =
+        (l["p50"].as_f64().unwrap(), l["p99"].as_f64().unwrap(), l["max"].as_f64().unwrap());
     assert!(0.0 < p50 && p50 <= p99 && p99 <= max, "{l}");
     assert!(report["includedPerSecond"].as_f64().unwrap() > 0.0);
 }
@@ -95,8 +97,19 @@ fn test_loadgen_sets_up_a_dev_node_then_runs_again_without_setup() {
     let node = Validator::start(&tmp.path().join("data"), &["--dev", "--block-time", "100ms"]);
     let url = node.url();
     let run = [
-        "run", "--workload", "mixed", "--txs", "600", "--accounts", "60", "--pools", "2",
-        "--closed-loop", "300", "--rpc", &url,
+        "run",
+        "--workload",
+        "mixed",
+        "--txs",
+        "600",
+        "--accounts",
+        "60",
+        "--pools",
+        "2",
+        "--closed-loop",
+        "300",
+        "--rpc",
+        &url,
     ];
     let first = loadgen(&run);
     assert_all_included(&first, 600);
@@ -120,7 +133,8 @@ fn test_loadgen_sets_up_a_dev_node_then_runs_again_without_setup() {
     let token = plan.layout.token_a.unwrap();
     let holder = plan.accounts[7].address();
     let call = json!({"to": token, "input": format!("0x70a08231{:0>64}", alloy_primitives::hex::encode(holder))});
-    let balance: U256 = node.result("eth_call", json!([call, "latest"])).as_str().unwrap().parse().unwrap();
+    let balance: U256 =
+        node.result("eth_call", json!([call, "latest"])).as_str().unwrap().parse().unwrap();
     assert!(balance > U256::ZERO);
 
     // The same run again: nonces come from the node, the setup is not redone.
@@ -130,7 +144,11 @@ fn test_loadgen_sets_up_a_dev_node_then_runs_again_without_setup() {
     assert_all_included(&second, 600);
     let after = u64_of(&node.result("eth_getTransactionCount", json!([deployer, "latest"])));
     assert_eq!(after, plan.setup.len() as u64, "setup sent again");
-    assert_eq!(node.result("eth_getTransactionCount", json!([funder, "latest"])), funder_nonce, "funded again");
+    assert_eq!(
+        node.result("eth_getTransactionCount", json!([funder, "latest"])),
+        funder_nonce,
+        "funded again"
+    );
     node.stop();
 }
 
@@ -138,24 +156,48 @@ fn test_loadgen_sets_up_a_dev_node_then_runs_again_without_setup() {
 fn test_loadgen_genesis_needs_no_setup_and_counts_refusals() {
     let tmp = tempfile::tempdir().unwrap();
     let genesis = write_genesis(tmp.path(), &["--workload", "transfer", "--accounts", "1"]);
-    let node = Validator::start(&tmp.path().join("data"), &["--genesis", &genesis, "--block-time", "300ms"]);
+    let node = Validator::start(
+        &tmp.path().join("data"),
+        &["--genesis", &genesis, "--block-time", "300ms"],
+    );
     // One sender, 200 transactions at once: the pool holds 64 per sender.
     let report = loadgen(&[
-        "run", "--workload", "transfer", "--txs", "200", "--accounts", "1", "--rate", "100000",
-        "--drain-timeout", "2s", "--rpc", &node.url(),
+        "run",
+        "--workload",
+        "transfer",
+        "--txs",
+        "200",
+        "--accounts",
+        "1",
+        "--rate",
+        "100000",
+        "--drain-timeout",
+        "2s",
+        "--rpc",
+        &node.url(),
     ]);
     let funder = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
-    assert_eq!(u64_of(&node.result("eth_getTransactionCount", json!([funder, "latest"]))), 0, "no funding");
+    assert_eq!(
+        u64_of(&node.result("eth_getTransactionCount", json!([funder, "latest"]))),
+        0,
+        "no funding"
+    );
     let rejected = report["rejected"].as_u64().unwrap();
     assert!(rejected > 0, "{report:#}");
-    let by_reason: u64 = report["rejectedByReason"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
+    let by_reason: u64 =
+        report["rejectedByReason"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
     assert_eq!(by_reason, rejected);
     assert!(
-        report["rejectedByReason"].as_object().unwrap().keys().any(|k| k.contains("queued transactions")),
+        report["rejectedByReason"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .any(|k| k.contains("queued transactions")),
         "{report:#}"
     );
     // Refusals leave nonce gaps: what was accepted after one is never included.
-    let (accepted, included) = (report["accepted"].as_u64().unwrap(), report["included"].as_u64().unwrap());
+    let (accepted, included) =
+        (report["accepted"].as_u64().unwrap(), report["included"].as_u64().unwrap());
     assert_eq!(accepted + rejected, 200, "{report:#}");
     assert!(included > 0, "{report:#}");
     assert_eq!(included + report["notIncluded"].as_u64().unwrap(), accepted, "{report:#}");
@@ -165,9 +207,24 @@ fn test_loadgen_genesis_needs_no_setup_and_counts_refusals() {
 #[test]
 fn test_loadgen_in_process() {
     let report = loadgen(&[
-        "run", "--workload", "amm", "--txs", "800", "--accounts", "200", "--pools", "4",
-        "--hot-pool-share", "0.5", "--closed-loop", "400", "--in-process", "--threads", "2",
-        "--block-time", "50ms",
+        "run",
+        "--workload",
+        "amm",
+        "--txs",
+        "800",
+        "--accounts",
+        "200",
+        "--pools",
+        "4",
+        "--hot-pool-share",
+        "0.5",
+        "--closed-loop",
+        "400",
+        "--in-process",
+        "--threads",
+        "2",
+        "--block-time",
+        "50ms",
     ]);
     assert_all_included(&report, 800);
     assert!(report["target"].as_str().unwrap().contains("in-process"));
@@ -180,14 +237,28 @@ fn test_loadgen_reports_a_setup_it_cannot_pay_for() {
     let tmp = tempfile::tempdir().unwrap();
     let node = Validator::start(&tmp.path().join("data"), &["--dev"]);
     let out = Command::new(LOADGEN)
-        .args(["run", "--txs", "10", "--accounts", "5", "--closed-loop", "10", "--rpc", &node.url()])
-        .args(["--funder-key", "0x1111111111111111111111111111111111111111111111111111111111111111"])
+        .args([
+            "run",
+            "--txs",
+            "10",
+            "--accounts",
+            "5",
+            "--closed-loop",
+            "10",
+            "--rpc",
+            &node.url(),
+        ])
+        .args([
+            "--funder-key",
+            "0x1111111111111111111111111111111111111111111111111111111111111111",
+        ])
         .output()
         .unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("funding") && stderr.contains("insufficient funds"), "{stderr}");
-    let out = Command::new(LOADGEN).args(["run", "--txs", "10", "--rpc", "ftp://x"]).output().unwrap();
+    let out =
+        Command::new(LOADGEN).args(["run", "--txs", "10", "--rpc", "ftp://x"]).output().unwrap();
     assert!(!out.status.success(), "no pacing given");
     node.stop();
 }
