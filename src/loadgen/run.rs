@@ -617,29 +617,21 @@ async fn count_failed(
     let blocks: Vec<u64> =
         shared.blocks.lock().unwrap_or_else(|e| e.into_inner()).iter().copied().collect();
     let mut failed = 0;
-    for chunk in blocks.chunks(10) {
-        let answers = client
-            .batch::<Vec<ReceiptStatus>>(
-                "eth_getBlockReceipts",
-                chunk.iter().map(|n| json!([hex(*n)])),
-            )
-            .await
-            .map_err(err)?;
-        for answer in answers {
-            match answer {
-                Ok(receipts) => {
-                    failed += receipts
-                        .iter()
-                        .filter(|r| {
-                            index.contains_key(&r.transaction_hash) && r.status == Some(U64::ZERO)
-                        })
-                        .count() as u64;
-                }
-                Err(ClientError::Rpc { error, .. }) if [-32601, -32004].contains(&error.code) => {
-                    return Ok(None);
-                }
-                Err(e) => return Err(err(e)),
+    // One block per request: a block of swaps has receipts of many MB.
+    for n in blocks {
+        match client.call::<Vec<ReceiptStatus>>("eth_getBlockReceipts", json!([hex(n)])).await {
+            Ok(receipts) => {
+                failed += receipts
+                    .iter()
+                    .filter(|r| {
+                        index.contains_key(&r.transaction_hash) && r.status == Some(U64::ZERO)
+                    })
+                    .count() as u64;
             }
+            Err(ClientError::Rpc { error, .. }) if [-32601, -32004].contains(&error.code) => {
+                return Ok(None);
+            }
+            Err(e) => return Err(err(e)),
         }
     }
     Ok(Some(failed))
