@@ -25,3 +25,19 @@ pub use keys::Key;
 pub use plan::{Plan, Workload, WorkloadConfig};
 pub use report::Report;
 pub use run::{Mode, RunConfig, Target};
+
+/// `f(0), f(1), …, f(n - 1)` computed on every core, in order.
+pub(crate) fn par_map<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
+    let chunk = n.div_ceil(threads).max(1);
+    let f = &f;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..n)
+            .step_by(chunk)
+            .map(|start| {
+                s.spawn(move || (start..(start + chunk).min(n)).map(f).collect::<Vec<_>>())
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().expect("a worker thread panicked")).collect()
+    })
+}

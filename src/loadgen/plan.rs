@@ -298,21 +298,7 @@ impl Plan {
 }
 
 fn derive_accounts(seed: u64, n: usize) -> Vec<Key> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(n);
-    let chunk = n.div_ceil(threads);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = (0..n)
-            .step_by(chunk)
-            .map(|start| {
-                s.spawn(move || {
-                    (start..(start + chunk).min(n))
-                        .map(|i| Key::derive(seed, "account", i as u64))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles.into_iter().flat_map(|h| h.join().expect("key derivation")).collect()
-    })
+    crate::loadgen::par_map(n, |i| Key::derive(seed, "account", i as u64))
 }
 
 fn contracts(

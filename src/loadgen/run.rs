@@ -408,25 +408,10 @@ fn presign(
     max_fee: u128,
     tip: u128,
 ) -> Vec<(Bytes, B256)> {
-    let n = plan.txs.len();
     let m = plan.accounts.len();
-    let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
-    let chunk = n.div_ceil(threads).max(1);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = (0..n)
-            .step_by(chunk)
-            .map(|start| {
-                s.spawn(move || {
-                    (start..(start + chunk).min(n))
-                        .map(|i| {
-                            let sender = plan.txs[i].sender as usize;
-                            plan.sign(i, nonces[sender] + (i / m) as u64, chain_id, max_fee, tip)
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles.into_iter().flat_map(|h| h.join().expect("signing thread")).collect()
+    crate::loadgen::par_map(plan.txs.len(), |i| {
+        let sender = plan.txs[i].sender as usize;
+        plan.sign(i, nonces[sender] + (i / m) as u64, chain_id, max_fee, tip)
     })
 }
 
