@@ -35,7 +35,7 @@ pub use executor::{
     DEFAULT_SPEC, EvmConfig, EvmExecutor, EvmReceiptData, EvmWorker, SpecId, block_env, tx_env,
 };
 pub use receipt::EvmReceipt;
-pub use simulate::{CallRequest, SimError, Simulation};
+pub use simulate::{CallRequest, SimError, Simulation, sorted_access_list};
 pub use tx::{DEFAULT_MAX_TX_BYTES, EvmTx, TxDecodeError, TxRules};
 
 #[cfg(test)]

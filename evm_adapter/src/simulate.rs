@@ -244,6 +244,12 @@ fn access_list(
             _ => {}
         }
     }
+    sorted_access_list(map)
+}
+
+/// An EIP-2930 list in the order `create_access_list` returns: addresses
+/// ascending, each with its slots ascending.
+pub fn sorted_access_list(map: BTreeMap<Address, BTreeSet<B256>>) -> AccessList {
     AccessList(
         map.into_iter()
             .map(|(address, keys)| AccessListItem {

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use alloy_consensus::TxEip1559;
-use alloy_eips::eip2930::{AccessList, AccessListItem};
+use alloy_eips::eip2930::AccessList;
 use alloy_primitives::{Address, B256, Bytes, TxKind, U256, keccak256};
 use alloy_sol_types::{SolCall, SolValue, sol};
 use rand::{Rng, SeedableRng};
@@ -185,14 +185,7 @@ fn list(entries: impl IntoIterator<Item = (Address, Vec<B256>)>) -> AccessList {
     for (address, slots) in entries {
         map.entry(address).or_default().extend(slots);
     }
-    AccessList(
-        map.into_iter()
-            .map(|(address, keys)| AccessListItem {
-                address,
-                storage_keys: keys.into_iter().collect(),
-            })
-            .collect(),
-    )
+    lanes_evm_adapter::sorted_access_list(map)
 }
 
 /// Draws receivers uniformly or Zipf(s) (rank r has weight 1 / (r + 1)^s).

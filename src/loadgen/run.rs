@@ -275,12 +275,20 @@ impl Shared {
     }
 }
 
-/// The short form of a node's refusal, to group by: the message up to its
-/// first `:` and the code.
+/// The short form of a refusal, to group by: the message up to its first
+/// `:` (what follows names the transaction's own numbers), at most 80 chars.
+fn short_reason(message: &str) -> String {
+    message.split(':').next().unwrap_or_default().trim().chars().take(80).collect()
+}
+
+/// A node's refusal to group by: its short form and the code.
 fn reason(e: &RpcErrorObject) -> String {
-    let message = e.message.split(':').next().unwrap_or_default().trim();
-    let message: String = message.chars().take(80).collect();
-    format!("{message} ({})", e.code)
+    format!("{} ({})", short_reason(&e.message), e.code)
+}
+
+/// A raw transaction as the quoted JSON string `eth_sendRawTransaction` takes.
+fn quoted(raw: &Bytes) -> String {
+    format!("\"0x{}\"", alloy_primitives::hex::encode(raw))
 }
 
 /// Sends transactions until every batch is taken.
@@ -307,12 +315,7 @@ impl Submitter {
                     .map_err(err)?;
                 Ok(results
                     .into_iter()
-                    .map(|r| {
-                        r.map(drop).map_err(|e| {
-                            let text = e.to_string();
-                            text.split(':').next().unwrap_or_default().trim().to_string()
-                        })
-                    })
+                    .map(|r| r.map(drop).map_err(|e| short_reason(&e.to_string())))
                     .collect())
             }
         }
@@ -480,10 +483,7 @@ async fn run_rpc(plan: Arc<Plan>, url: &str, config: &RunConfig) -> Result<Repor
         let plan = plan.clone();
         tokio::task::spawn_blocking(move || {
             let signed = presign(&plan, &nonces, chain_id, max_fee, tip);
-            let quoted: Vec<String> = signed
-                .iter()
-                .map(|(raw, _)| format!("\"0x{}\"", alloy_primitives::hex::encode(raw)))
-                .collect();
+            let quoted: Vec<String> = signed.iter().map(|(raw, _)| quoted(raw)).collect();
             (quoted, signed.into_iter().map(|(_, h)| h).collect::<Vec<_>>())
         })
         .await
@@ -740,10 +740,7 @@ async fn setup(
 }
 
 async fn send_all(client: &mut RpcClient, txs: &[(Bytes, B256)], what: &str) -> Result<()> {
-    let quoted: Vec<String> = txs
-        .iter()
-        .map(|(raw, _)| format!("\"0x{}\"", alloy_primitives::hex::encode(raw)))
-        .collect();
+    let quoted: Vec<String> = txs.iter().map(|(raw, _)| quoted(raw)).collect();
     for chunk in quoted.chunks(50) {
         for r in client.send_raw_batch(chunk).await.map_err(err)? {
             r.map_err(|e| format!("{what}: the node refused a transaction: {e}"))?;
@@ -870,11 +867,8 @@ async fn run_in_process(
                 }
                 for (hash, error) in &produced.rejected {
                     if index.contains_key(hash) {
-                        let text = error.to_string();
-                        shared.reject(format!(
-                            "dropped at execution: {}",
-                            text.split(':').next().unwrap_or_default()
-                        ));
+                        let reason = short_reason(&error.to_string());
+                        shared.reject(format!("dropped at execution: {reason}"));
                     }
                 }
             }
