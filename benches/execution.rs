@@ -19,7 +19,8 @@
 //!
 //! Run: `cargo bench --bench execution` (`LANES_BENCH_TXS=2000` for a quick run).
 //! For a profiler: `LANES_PROFILE_ONLY=transfers|erc20` runs only the lanes
-//! batch path of that workload 30 times (plus the entry path and revm when
+//! batch path of that workload 30 times (`LANES_PROFILE_ROUNDS`; only revm with
+//! `LANES_PROFILE_REVM`) (plus the entry path and revm when
 //! `LANES_PROFILE_ALL` is set) and prints mean times, without criterion.
 #![allow(missing_docs)]
 
@@ -177,11 +178,25 @@ fn bench(c: &mut Criterion) {
     if let Ok(only) = std::env::var("LANES_PROFILE_ONLY") {
         for w in workloads(n).into_iter().filter(|w| w.name == only) {
             let p = prepare(&w, &exec);
-            let b: Duration = (0..30).map(|_| lanes_batches(&p, &exec)).sum();
+            let rounds: u32 = std::env::var("LANES_PROFILE_ROUNDS")
+                .ok()
+                .and_then(|r| r.parse().ok())
+                .unwrap_or(30);
+            if std::env::var("LANES_PROFILE_REVM").is_ok() {
+                let r: Duration = (0..rounds).map(|_| revm_run(&p)).sum();
+                println!("{only}: revm {:?}", r / rounds);
+                continue;
+            }
+            let b: Duration = (0..rounds).map(|_| lanes_batches(&p, &exec)).sum();
             if std::env::var("LANES_PROFILE_ALL").is_ok() {
-                let e: Duration = (0..30).map(|_| lanes_entry(&p, &exec, 1)).sum();
-                let r: Duration = (0..30).map(|_| revm_run(&p)).sum();
-                println!("{only}: batches {:?} entry {:?} revm {:?}", b / 30, e / 30, r / 30);
+                let e: Duration = (0..rounds).map(|_| lanes_entry(&p, &exec, 1)).sum();
+                let r: Duration = (0..rounds).map(|_| revm_run(&p)).sum();
+                println!(
+                    "{only}: batches {:?} entry {:?} revm {:?}",
+                    b / rounds,
+                    e / rounds,
+                    r / rounds
+                );
             }
         }
         return;

@@ -21,7 +21,7 @@ use lanes_runtime::{BlockEnv, DecodeError, Executor, Outcome, StateView, TxError
 use revm::bytecode::Bytecode;
 use revm::context::result::{EVMError, ExecutionResult, HaltReason};
 use revm::context::{Block as _, Transaction as _};
-use revm::context::{BlockEnv as RevmBlockEnv, CfgEnv, Context, ContextSetters, ContextTr, TxEnv};
+use revm::context::{BlockEnv as RevmBlockEnv, CfgEnv, Context, ContextTr, TxEnv};
 use revm::context_interface::either::Either;
 use revm::database_interface::DBErrorMarker;
 use revm::handler::{
@@ -81,6 +81,26 @@ impl EvmReceiptData {
     pub fn from_outcome(outcome: &Outcome) -> Option<Self> {
         borsh::from_slice(&outcome.data).ok()
     }
+}
+
+/// The borsh encoding of the [`EvmReceiptData`] these parts make, written
+/// straight from revm's logs (no intermediate copy of each log).
+fn receipt_data(logs: &[Log], output: &Bytes, created: Option<Address>) -> Bytes {
+    let sizes: usize =
+        logs.iter().map(|l| 28 + 32 * l.data.topics().len() + l.data.data.len()).sum();
+    let mut buf = Vec::with_capacity(4 + sizes + 4 + output.len() + 21);
+    let write = |buf: &mut Vec<u8>| -> std::io::Result<()> {
+        u32::try_from(logs.len()).map_err(|_| std::io::ErrorKind::InvalidInput)?.serialize(buf)?;
+        for log in logs {
+            log.address.serialize(buf)?;
+            log.data.topics().serialize(buf)?;
+            log.data.data.serialize(buf)?;
+        }
+        output.serialize(buf)?;
+        created.serialize(buf)
+    };
+    write(&mut buf).expect("writing to a Vec cannot fail");
+    buf.into()
 }
 
 /// revm's logs as (emitter, topics, data).
@@ -252,24 +272,57 @@ impl<DB: Database> Handler for FeeCapture<MainnetEvm<MainnetContext<DB>>> {
 
 /// The revm transaction environment of a signed transaction.
 pub fn tx_env(tx: &TxEnvelope, sender: Address) -> TxEnv {
-    TxEnv {
-        tx_type: tx.ty(),
-        caller: sender,
-        gas_limit: tx.gas_limit(),
-        gas_price: tx.max_fee_per_gas(),
-        kind: tx.kind(),
-        value: tx.value(),
-        data: tx.input().clone(),
-        nonce: tx.nonce(),
-        chain_id: tx.chain_id(),
-        access_list: tx.access_list().cloned().unwrap_or_default(),
-        gas_priority_fee: tx.max_priority_fee_per_gas(),
-        blob_hashes: tx.blob_versioned_hashes().map(<[B256]>::to_vec).unwrap_or_default(),
-        max_fee_per_blob_gas: tx.max_fee_per_blob_gas().unwrap_or_default(),
-        authorization_list: tx
-            .authorization_list()
-            .map(|l| l.iter().cloned().map(Either::Left).collect())
-            .unwrap_or_default(),
+    let mut env = TxEnv::default();
+    fill_tx_env(&mut env, tx, sender);
+    env
+}
+
+/// Sets `env` to the revm transaction environment of `tx`, reusing the
+/// allocations of its lists (a worker's EVM keeps one `TxEnv` for every
+/// transaction it runs).
+pub(crate) fn fill_tx_env(env: &mut TxEnv, tx: &TxEnvelope, sender: Address) {
+    // Every field named, so a field a later revm adds does not go unset.
+    let TxEnv {
+        tx_type,
+        caller,
+        gas_limit,
+        gas_price,
+        kind,
+        value,
+        data,
+        nonce,
+        chain_id,
+        access_list,
+        gas_priority_fee,
+        blob_hashes,
+        max_fee_per_blob_gas,
+        authorization_list,
+    } = env;
+    *tx_type = tx.ty();
+    *caller = sender;
+    *gas_limit = tx.gas_limit();
+    *gas_price = tx.max_fee_per_gas();
+    *kind = tx.kind();
+    *value = tx.value();
+    *data = tx.input().clone();
+    *nonce = tx.nonce();
+    *chain_id = tx.chain_id();
+    *gas_priority_fee = tx.max_priority_fee_per_gas();
+    *max_fee_per_blob_gas = tx.max_fee_per_blob_gas().unwrap_or_default();
+    let list = tx.access_list().map_or(&[][..], |list| &list.0);
+    let items = &mut access_list.0;
+    items.truncate(list.len());
+    for (item, from) in items.iter_mut().zip(list) {
+        item.address = from.address;
+        item.storage_keys.clone_from(&from.storage_keys);
+    }
+    let kept = items.len();
+    items.extend_from_slice(&list[kept..]);
+    blob_hashes.clear();
+    blob_hashes.extend_from_slice(tx.blob_versioned_hashes().unwrap_or_default());
+    authorization_list.clear();
+    if let Some(list) = tx.authorization_list() {
+        authorization_list.extend(list.iter().cloned().map(Either::Left));
     }
 }
 
@@ -340,7 +393,7 @@ impl Executor for EvmExecutor {
     ) -> (Result<Outcome, TxError>, StateView<'b>) {
         let evm = &mut worker.evm;
         evm.ctx.journaled_state.database.view = Some(state);
-        evm.ctx.set_tx(tx_env(tx.envelope(), tx.sender()));
+        fill_tx_env(&mut evm.ctx.tx, tx.envelope(), tx.sender());
         let mut handler = FeeCapture { fee: Cell::new(U256::ZERO), _evm: PhantomData };
         let result = handler.run(evm);
         let diff = evm.finalize();
@@ -366,24 +419,13 @@ fn outcome(
         };
         apply_diff(state, diff)?;
         let (success, gas_used) = (result.is_success(), result.tx_gas_used());
-        let data = match result {
-            ExecutionResult::Success { logs, output, .. } => EvmReceiptData {
-                created: output.address().copied(),
-                output: output.into_data(),
-                logs: log_parts(logs),
-            },
-            ExecutionResult::Revert { output, .. } => {
-                EvmReceiptData { output, ..Default::default() }
+        let data = match &result {
+            ExecutionResult::Success { logs, output, .. } => {
+                receipt_data(logs, output.data(), output.address().copied())
             }
-            ExecutionResult::Halt { .. } => EvmReceiptData::default(),
+            ExecutionResult::Revert { output, .. } => receipt_data(&[], output, None),
+            ExecutionResult::Halt { .. } => receipt_data(&[], &Bytes::new(), None),
         };
-        // Sized to fit (borsh::to_vec starts at 1 KiB, and growing from empty
-        // reallocates several times per receipt).
-        let logs: usize =
-            data.logs.iter().map(|(_, topics, bytes)| 28 + 32 * topics.len() + bytes.len()).sum();
-        let mut buf = Vec::with_capacity(16 + logs + data.output.len());
-        data.serialize(&mut buf).expect("writing to a Vec cannot fail");
-        let data = buf.into();
         Ok(Outcome { success, gas_used, fee, data })
     }
 }
@@ -438,4 +480,71 @@ fn apply_diff(view: &mut StateView<'_>, diff: EvmState) -> Result<(), TxError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use alloy_consensus::{SignableTransaction, TxEip1559, TxLegacy};
+    use alloy_eips::eip2930::{AccessList, AccessListItem};
+    use alloy_primitives::{Signature, TxKind};
+
+    use super::*;
+
+    #[test]
+    fn test_receipt_data_is_the_borsh_of_evm_receipt_data() {
+        let log = |i: u8, topics: usize| {
+            Log::new_unchecked(
+                Address::repeat_byte(i),
+                (0..topics).map(|t| B256::repeat_byte(i + t as u8)).collect(),
+                Bytes::from(vec![i; usize::from(i)]),
+            )
+        };
+        let logs = vec![log(1, 0), log(2, 3), log(9, 4)];
+        let output = Bytes::from_static(b"returned");
+        for (logs, created) in [(vec![], None), (logs, Some(Address::repeat_byte(7)))] {
+            let expected =
+                EvmReceiptData { logs: log_parts(logs.clone()), output: output.clone(), created };
+            let data = receipt_data(&logs, &output, created);
+            assert_eq!(data.to_vec(), borsh::to_vec(&expected).unwrap());
+            let outcome = Outcome { success: true, gas_used: 1, fee: U256::ZERO, data };
+            assert_eq!(EvmReceiptData::from_outcome(&outcome), Some(expected));
+        }
+    }
+
+    #[test]
+    fn test_a_reused_tx_env_equals_a_fresh_one() {
+        let signed =
+            |tx: TxEip1559| -> TxEnvelope { tx.into_signed(Signature::test_signature()).into() };
+        let list = |items: usize, keys: usize| {
+            AccessList(
+                (0..items)
+                    .map(|i| AccessListItem {
+                        address: Address::repeat_byte(i as u8),
+                        storage_keys: (0..keys).map(|k| B256::repeat_byte(k as u8)).collect(),
+                    })
+                    .collect(),
+            )
+        };
+        let tx = |nonce, access_list| {
+            signed(TxEip1559 {
+                chain_id: 1,
+                nonce,
+                to: TxKind::Call(Address::repeat_byte(0xaa)),
+                input: Bytes::from(vec![nonce as u8; 4]),
+                access_list,
+                ..Default::default()
+            })
+        };
+        let legacy: TxEnvelope = TxLegacy { nonce: 9, ..Default::default() }
+            .into_signed(Signature::test_signature())
+            .into();
+        let txs =
+            [tx(1, list(3, 2)), tx(2, list(1, 5)), legacy, tx(4, list(2, 0)), tx(5, list(4, 1))];
+        let mut env = TxEnv::default();
+        for (i, tx) in txs.iter().enumerate() {
+            let sender = Address::repeat_byte(i as u8);
+            fill_tx_env(&mut env, tx, sender);
+            assert_eq!(env, tx_env(tx, sender), "transaction {i}");
+        }
+    }
 }

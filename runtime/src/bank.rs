@@ -11,7 +11,7 @@ use crate::block::{Block, BlockEntry, BlockHeader, EntryTx, merkle_root};
 use crate::executor::{BlockEnv, Executor, Outcome, Receipt, Transaction, TxError};
 use crate::key::StateKey;
 use crate::lattice::LatticeHash;
-use crate::locks::AccountLocks;
+use crate::locks::{AccountLocks, EntryKeys};
 use crate::view::{Access, BankState, StateView, Value};
 
 /// Default bound on exclusive-lane transactions per block.
@@ -271,17 +271,19 @@ impl Bank {
         let mut entries = Vec::new();
         let mut entry = BlockEntry::default();
         let mut outcomes = Vec::with_capacity(txs.len());
-        let mut locks = AccountLocks::new();
+        // Room for a batch of 4-key sets with storage keys (each also marks
+        // its address's all-storage hash).
+        let mut keys = EntryKeys::with_capacity(8 * txs.len());
         for tx in txs {
             let Some(set) = tx.access_set().filter(|set| !set.is_empty()) else {
                 results.push(Executed::NeedsExclusive(None));
                 continue;
             };
-            if locks.try_lock(set).is_err() {
+            if !keys.admits(set) {
                 entries.push((std::mem::take(&mut entry), std::mem::take(&mut outcomes)));
-                locks = AccountLocks::new();
-                locks.lock_unchecked(set);
+                keys.clear();
             }
+            keys.add(set);
             let executed = match self.run_one(executor, worker, tx, Access::Declared(set.clone())) {
                 Ok(outcome) => {
                     let gas_used = outcome.gas_used;
@@ -502,16 +504,16 @@ impl Bank {
 /// result is conflict-free per entry and a second pass changes nothing.
 fn coalesce(entries: Vec<BlockEntry>) -> Vec<BlockEntry> {
     let mut out: Vec<BlockEntry> = Vec::with_capacity(entries.len());
-    let mut locks = AccountLocks::new();
+    let mut keys = EntryKeys::default();
     for entry in entries {
         let joins = out.last().is_some_and(|open| !open.exclusive && !entry.exclusive)
-            && entry.txs.iter().all(|t| locks.can_lock(&t.access).is_ok());
+            && entry.txs.iter().all(|t| keys.admits(&t.access));
         if !joins {
-            locks = AccountLocks::new();
+            keys.clear();
         }
         if !entry.exclusive {
             for t in &entry.txs {
-                locks.lock_unchecked(&t.access);
+                keys.add(&t.access);
             }
         }
         match out.last_mut() {

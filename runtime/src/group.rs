@@ -2,7 +2,7 @@
 //! without reordering.
 
 use crate::executor::Transaction;
-use crate::locks::AccountLocks;
+use crate::locks::EntryKeys;
 
 /// Splits `txs` into entries in their given order: a transaction joins the
 /// current entry unless its set conflicts with one already there; one that
@@ -10,20 +10,17 @@ use crate::locks::AccountLocks;
 /// gives the same state as executing `txs` one by one.
 pub fn entries_in_order<T: Transaction>(txs: impl IntoIterator<Item = T>) -> Vec<Vec<T>> {
     let mut out: Vec<Vec<T>> = Vec::new();
-    let mut locks = AccountLocks::new();
+    let mut keys = EntryKeys::default();
     let mut open = false; // whether the last entry takes more transactions
     for tx in txs {
-        let fits = match tx.access_set().filter(|s| !s.is_empty()) {
-            Some(set) if open => locks.try_lock(set).is_ok(),
-            _ => false,
-        };
-        if !fits {
-            locks = AccountLocks::new();
-            open = match tx.access_set().filter(|s| !s.is_empty()) {
-                Some(set) => locks.try_lock(set).is_ok(),
-                None => false,
-            };
+        let set = tx.access_set().filter(|s| !s.is_empty());
+        if !(open && set.is_some_and(|set| keys.admits(set))) {
+            keys.clear();
+            open = set.is_some();
             out.push(Vec::new());
+        }
+        if let Some(set) = set {
+            keys.add(set);
         }
         out.last_mut().expect("an entry was opened").push(tx);
     }

@@ -1,14 +1,14 @@
 //! State keys: what a transaction declares and what the lock table locks.
 
+use std::hash::{Hash, Hasher};
+
 use alloy_primitives::{Address, B256};
 use borsh::{BorshDeserialize, BorshSerialize};
 
 /// One unit of state a transaction can declare.
 ///
 /// Code is content-addressed and immutable, so reading it needs no key.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, BorshSerialize, BorshDeserialize,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, BorshSerialize, BorshDeserialize)]
 pub enum StateKey {
     /// The account header at an address: nonce, balance, code hash.
     Account(Address),
@@ -16,6 +16,28 @@ pub enum StateKey {
     Storage(Address, B256),
     /// Every storage slot of an address (the coarse, Solana-like lock).
     AllStorage(Address),
+}
+
+/// Hashed as a tag byte and the raw bytes, without the length prefixes the
+/// derived impl writes for each array (keys are hashed on every state access).
+impl Hash for StateKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        match self {
+            Self::Account(a) => {
+                state.write_u8(0);
+                state.write(a.as_slice());
+            }
+            Self::Storage(a, s) => {
+                state.write_u8(1);
+                state.write(a.as_slice());
+                state.write(s.as_slice());
+            }
+            Self::AllStorage(a) => {
+                state.write_u8(2);
+                state.write(a.as_slice());
+            }
+        }
+    }
 }
 
 impl StateKey {
