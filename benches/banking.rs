@@ -14,7 +14,8 @@
 //!   block holding the last one is committed (slots of 50 ms, so sealing
 //!   waits at most that long; block gas limit high enough for all of them);
 //! - execution: the same transactions with senders recovered beforehand
-//!   (`submit_decoded`), timed until the pool is empty (all executed), and
+//!   (`submit_decoded`), timed until the pool is empty (all executed), in
+//!   default 400 ms slots so no seal or commit falls in the window, and
 //!   its speedup over sequential revm 43 `transact_commit` over an in-memory
 //!   `CacheDB` on the same transactions;
 //! - the sigverify share of the pipeline's busy time (sigverify + scheduler +
@@ -22,7 +23,9 @@
 //!   whose sets conflict, in submission order.
 //!
 //! Medians of 3 rounds. Run: `cargo bench --bench banking`
-//! (`LANES_BENCH_TXS=2000` for a quick run).
+//! (`LANES_BENCH_TXS=2000` for a quick run). For a profiler:
+//! `LANES_PROFILE_ONLY=<workload> [LANES_PROFILE_WORKERS=n]` runs only the
+//! execution measurement of that workload 20 times.
 #![allow(missing_docs)]
 
 mod common;
@@ -48,6 +51,8 @@ use revm::context::TxEnv;
 const TOKEN: Address = Address::repeat_byte(0x70);
 const POOL: Address = Address::repeat_byte(0x71);
 const SLOT_TIME: Duration = Duration::from_millis(50);
+/// Slots of the execution runs: the default, so no seal falls in the window.
+const EXEC_SLOT_TIME: Duration = lanes_banking_stage::DEFAULT_SLOT_TIME;
 
 struct Workload {
     name: &'static str,
@@ -220,7 +225,7 @@ fn stage_run(
     let config = BankingStageConfig {
         workers,
         sigverify_threads: 2,
-        slot_time: SLOT_TIME,
+        slot_time: if decoded.is_some() { EXEC_SLOT_TIME } else { SLOT_TIME },
         max_pool: n + 1,
         ingress_queue: n,
         coinbase: Address::repeat_byte(0xcb),
@@ -285,6 +290,25 @@ fn main() {
         "width 2w",
         "confl"
     );
+    if let Ok(only) = std::env::var("LANES_PROFILE_ONLY") {
+        let workers = std::env::var("LANES_PROFILE_WORKERS").map_or(1, |w| w.parse().expect("n"));
+        for w in workloads(n).into_iter().filter(|w| w.name == only) {
+            let txs: Vec<EvmTx> = w.raw.iter().map(|r| exec.decode(r).expect("decode")).collect();
+            let runs: Vec<Duration> = (0..20)
+                .map(|_| {
+                    let run = stage_run(&w, &exec, Some(&txs), workers);
+                    let s = &run.stats;
+                    println!(
+                        "{:.2?}: scheduler busy {:.2?}, workers busy {:.2?}, {} entries",
+                        run.elapsed, s.scheduler_time, s.worker_time, s.entries
+                    );
+                    run.elapsed
+                })
+                .collect();
+            println!("{only}: execution with {workers} workers, median {:?}", median(runs));
+        }
+        return;
+    }
     for w in workloads(n) {
         let txs: Vec<EvmTx> = w.raw.iter().map(|r| exec.decode(r).expect("decode")).collect();
         let envs: Vec<TxEnv> = txs.iter().map(|t| tx_env(t.envelope(), t.sender())).collect();

@@ -389,7 +389,11 @@ impl<E: Executor> Scheduler<E> {
             let _ = queues[w].send(Batch { worker: w, txs, meta });
         };
         for p in candidates {
-            if barrier {
+            // Once no worker can take another batch, the rest wait for the
+            // next pass unexamined (the pass after each finished batch would
+            // otherwise re-check the whole look-ahead window).
+            let room = (0..workers).any(|w| !pending[w].is_empty() || slot.batches[w] < depth);
+            if barrier || !room {
                 self.held.push(p);
                 continue;
             }

@@ -28,31 +28,40 @@ pub(crate) fn run<E: Executor>(executor: &E, jobs: Receiver<Job>, shared: &Share
         shared.sigverify_nanos.fetch_add(nanos, Ordering::Relaxed);
         let results = admit(shared, decoded);
         let _ = job.reply.send((job.first, results));
-        // Wake the scheduler; a full doorbell already says there is work.
-        let _ = shared.doorbell.try_send(());
     }
 }
 
-/// Admits decoded transactions to the pool, one result each.
+/// Transactions admitted per hold of the pool lock: the scheduler can take
+/// work between chunks (and is woken after each) while a large submission is
+/// admitted.
+const ADMIT_CHUNK: usize = 256;
+
+/// Admits decoded transactions to the pool, one result each, and wakes the
+/// scheduler.
 pub(crate) fn admit<T: Transaction>(
     shared: &Shared<T>,
     decoded: impl IntoIterator<Item = Result<T, DecodeError>>,
 ) -> Vec<Result<B256, SubmitError>> {
-    // Pool first: the scheduler publishes a new head before it prunes idle
-    // senders under the pool lock, so a sender missing from the pool has its
-    // latest nonce in the head read here. (Read before the lock, the head can
-    // be a block behind, and the sender's next nonce one too low: a gap that
-    // never fills.)
-    let mut pool = shared.pool();
-    let latest = shared.latest();
-    decoded
-        .into_iter()
-        .map(|tx| {
+    let mut decoded = decoded.into_iter().peekable();
+    let mut results = Vec::with_capacity(decoded.size_hint().0);
+    while decoded.peek().is_some() {
+        // Pool first: the scheduler publishes a new head before it prunes
+        // idle senders under the pool lock, so a sender missing from the pool
+        // has its latest nonce in the head read here. (Read before the lock,
+        // the head can be a block behind, and the sender's next nonce one too
+        // low: a gap that never fills.)
+        let mut pool = shared.pool();
+        let latest = shared.latest();
+        results.extend(decoded.by_ref().take(ADMIT_CHUNK).map(|tx| {
             let tx = tx.map_err(|e| SubmitError::Invalid(e.0))?;
             pool.insert(tx, |sender| {
                 // A read failure counts as nonce 0: execution checks again.
                 latest.view.get_account(sender).ok().flatten().map_or(0, |a| a.nonce)
             })
-        })
-        .collect()
+        }));
+        drop(pool);
+        // Wake the scheduler; a full doorbell already says there is work.
+        let _ = shared.doorbell.try_send(());
+    }
+    results
 }

@@ -232,9 +232,7 @@ impl<E: Executor> BankingStage<E> {
         if self.shared.closed.load(Ordering::Acquire) {
             return txs.iter().map(|_| Err(SubmitError::ShuttingDown)).collect();
         }
-        let results = sigverify::admit(&self.shared, txs.into_iter().map(Ok));
-        let _ = self.shared.doorbell.try_send(());
-        results
+        sigverify::admit(&self.shared, txs.into_iter().map(Ok))
     }
 
     /// Produced blocks, in order. Production waits while
