@@ -25,7 +25,8 @@
 //! Medians of 3 rounds. Run: `cargo bench --bench banking`
 //! (`LANES_BENCH_TXS=2000` for a quick run). For a profiler:
 //! `LANES_PROFILE_ONLY=<workload> [LANES_PROFILE_WORKERS=n]` runs only the
-//! execution measurement of that workload 20 times.
+//! execution measurement of that workload 20 times (the pipeline one with
+//! `LANES_PROFILE_PIPELINE`).
 #![allow(missing_docs)]
 
 mod common;
@@ -296,7 +297,8 @@ fn main() {
             let txs: Vec<EvmTx> = w.raw.iter().map(|r| exec.decode(r).expect("decode")).collect();
             let runs: Vec<Duration> = (0..20)
                 .map(|_| {
-                    let run = stage_run(&w, &exec, Some(&txs), workers);
+                    let pipeline = std::env::var("LANES_PROFILE_PIPELINE").is_ok();
+                    let run = stage_run(&w, &exec, (!pipeline).then_some(&txs[..]), workers);
                     let s = &run.stats;
                     println!(
                         "{:.2?}: scheduler busy {:.2?}, workers busy {:.2?}, {} entries",

@@ -9,9 +9,12 @@
 //! lanes: `Bank::execute_entry` of the whole entry on 1 thread (state read
 //! from the on-disk accounts_db, every key checked against the declared set,
 //! writes into the bank's cache). Baseline: revm 43 `transact_commit` of each
-//! transaction in order over a `CacheDB<EmptyDB>` holding the same state. The
-//! summary prints medians of interleaved rounds and the lanes/revm ratio per
-//! workload (goal: <= 1.15), plus lanes on 2 threads for the record.
+//! transaction in order over a `CacheDB<EmptyDB>` holding the same state, fed
+//! `TxEnv`s built before the clock starts; "revm + TxEnv" builds them in the
+//! loop from the same decoded transactions lanes runs (the work lanes' worker
+//! does per transaction too). The summary prints medians of interleaved
+//! rounds and the lanes/revm ratios per workload (goal: <= 1.15), plus lanes'
+//! entry path on 1 and 2 threads for the record.
 //!
 //! It also times sender recovery (decode + recover) of the same signed
 //! transactions with libsecp256k1 (what `EvmTx::decode` uses) against k256
@@ -35,7 +38,7 @@ use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_signer_local::PrivateKeySigner;
 use common::{
     BASE_FEE, CHAIN_ID, cache_db, contract, deployed_code, mapping_slot, median, revm_sequential,
-    sign, txs_count,
+    revm_sequential_decoded, sign, txs_count,
 };
 use criterion::{Criterion, criterion_group, criterion_main};
 use lanes_accounts_db::{AccountHeader, AccountsDbConfig, Entry};
@@ -152,6 +155,11 @@ fn revm_run(p: &Prepared) -> Duration {
     revm_sequential(p.db.clone(), p.tx_envs.clone())
 }
 
+/// revm from the decoded transactions, as lanes: `TxEnv`s built in the loop.
+fn revm_decoded_run(p: &Prepared) -> Duration {
+    revm_sequential_decoded(p.db.clone(), &p.txs)
+}
+
 /// Sender recovery with k256, as alloy does by default.
 fn recover_k256(raw: &[u8]) -> Address {
     use alloy_eips::eip2718::Decodable2718;
@@ -216,12 +224,13 @@ fn bench(c: &mut Criterion) {
         });
         group.finish();
 
-        let mut rounds = [(); 4].map(|_| Vec::new());
-        for _ in 0..7 {
+        let mut rounds = [(); 5].map(|_| Vec::new());
+        for _ in 0..11 {
             rounds[0].push(lanes_batches(&p, &exec));
             rounds[1].push(revm_run(&p));
             rounds[2].push(lanes_entry(&p, &exec, 1));
             rounds[3].push(lanes_entry(&p, &exec, 2));
+            rounds[4].push(revm_decoded_run(&p));
         }
         summary.push((w.name, rounds.map(median)));
     }
@@ -250,24 +259,28 @@ fn bench(c: &mut Criterion) {
         k.as_secs_f64() / secp.as_secs_f64(),
     );
     println!(
-        "\nEVM execution, {n} transactions, medians of 7 interleaved rounds (goal: lanes 1 thread / revm <= 1.15)"
+        "\nEVM execution, {n} transactions, medians of 11 interleaved rounds (goal: lanes 1 thread / revm <= 1.15)"
     );
     println!(
-        "{:<10} {:>22} {:>10} {:>8} {:>24} {:>24}",
+        "{:<10} {:>22} {:>10} {:>8} {:>16} {:>8} {:>24} {:>24}",
         "workload",
         "lanes 1 thread batches",
         "revm",
         "ratio",
+        "revm + TxEnv",
+        "ratio",
         "entry 1 thread (ratio)",
         "entry 2 threads (ratio)"
     );
-    for (name, [batches, revm, entry1, entry2]) in summary {
+    for (name, [batches, revm, entry1, entry2, revm_decoded]) in summary {
         let ratio = |d: Duration| d.as_secs_f64() / revm.as_secs_f64();
         println!(
-            "{name:<10} {:>22.2?} {:>10.2?} {:>7.2}x {:>15.2?} ({:.2}x) {:>15.2?} ({:.2}x)",
+            "{name:<10} {:>22.2?} {:>10.2?} {:>7.2}x {:>16.2?} {:>7.2}x {:>15.2?} ({:.2}x) {:>15.2?} ({:.2}x)",
             batches,
             revm,
             ratio(batches),
+            revm_decoded,
+            batches.as_secs_f64() / revm_decoded.as_secs_f64(),
             entry1,
             ratio(entry1),
             entry2,

@@ -12,7 +12,7 @@ use alloy_primitives::{Address, B256, Bytes, TxKind, U256, keccak256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use lanes_accounts_db::{AccountHeader, Entry};
-use lanes_evm_adapter::{SpecId, block_env};
+use lanes_evm_adapter::{EvmTx, SpecId, block_env, tx_env};
 use lanes_runtime::BlockEnv;
 use revm::bytecode::Bytecode;
 use revm::context::{CfgEnv, Context, TxEnv};
@@ -107,6 +107,20 @@ pub(crate) fn cache_db(alloc: &[Entry]) -> CacheDB<EmptyDB> {
 /// The baseline: revm 43 `transact_commit` of each transaction in order over
 /// `db`; only the loop is timed, and every transaction must succeed.
 pub(crate) fn revm_sequential(db: CacheDB<EmptyDB>, envs: Vec<TxEnv>) -> Duration {
+    revm_timed(db, envs, |env| env)
+}
+
+/// The baseline starting where lanes starts: from the decoded transactions
+/// with their senders, building each revm `TxEnv` inside the timed loop.
+pub(crate) fn revm_sequential_decoded(db: CacheDB<EmptyDB>, txs: &[EvmTx]) -> Duration {
+    revm_timed(db, txs, |tx| tx_env(tx.envelope(), tx.sender()))
+}
+
+fn revm_timed<T>(
+    db: CacheDB<EmptyDB>,
+    txs: impl IntoIterator<Item = T>,
+    env_of: impl Fn(T) -> TxEnv,
+) -> Duration {
     let env = BlockEnv {
         number: 1,
         timestamp: 1,
@@ -121,8 +135,8 @@ pub(crate) fn revm_sequential(db: CacheDB<EmptyDB>, envs: Vec<TxEnv>) -> Duratio
         .with_block(block_env(&env, SpecId::PRAGUE))
         .build_mainnet();
     let start = Instant::now();
-    for tx in envs {
-        assert!(evm.transact_commit(tx).expect("valid").is_success());
+    for tx in txs {
+        assert!(evm.transact_commit(env_of(tx)).expect("valid").is_success());
     }
     let elapsed = start.elapsed();
     std::hint::black_box(evm.finalize());
