@@ -11,7 +11,7 @@ use crate::block::{Block, BlockEntry, BlockHeader, EntryTx, merkle_root};
 use crate::executor::{BlockEnv, Executor, Outcome, Receipt, Transaction, TxError};
 use crate::key::StateKey;
 use crate::lattice::LatticeHash;
-use crate::locks::{AccountLocks, EntryKeys};
+use crate::locks::{EntryKeys, first_conflict};
 use crate::view::{Access, BankState, StateView, Value};
 
 /// Default bound on exclusive-lane transactions per block.
@@ -343,22 +343,12 @@ impl Bank {
     ) -> Result<EntryReport<E::Tx>, BankError> {
         let keys: usize = txs.iter().filter_map(|tx| tx.access_set()).map(AccessSet::len).sum();
         self.reserve(txs.len(), keys);
-        let mut locks = AccountLocks::with_capacity(keys);
-        let mut declared = Vec::with_capacity(txs.len());
-        let mut lane = Vec::new();
-        for tx in txs {
-            match tx.access_set() {
-                Some(set) if !set.is_empty() => {
-                    if let Err(conflict) = locks.try_lock(set) {
-                        return Err(BankError::ConflictingEntry {
-                            tx: tx.hash(),
-                            key: conflict.key,
-                        });
-                    }
-                    declared.push(tx);
-                }
-                _ => lane.push(tx),
-            }
+        let (declared, lane): (Vec<_>, Vec<_>) =
+            txs.into_iter().partition(|tx| tx.access_set().is_some_and(|set| !set.is_empty()));
+        let sets: Vec<&AccessSet> =
+            declared.iter().map(|tx| tx.access_set().expect("declared")).collect();
+        if let Some((i, conflict)) = first_conflict(&sets) {
+            return Err(BankError::ConflictingEntry { tx: declared[i].hash(), key: conflict.key });
         }
         let results = parallel_map(
             declared.len(),

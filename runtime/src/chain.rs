@@ -11,12 +11,13 @@ use lanes_accounts_db::{
     AccountsDb, AccountsDbConfig, CommitError, Entry, OpenError, StorageError,
 };
 
+use crate::access::AccessSet;
 use crate::bank::{Bank, BankConfig, BankError, SealedBlock};
 use crate::block::{Block, BlockHeader, merkle_root};
 use crate::executor::{BlockEnv, Executor, Receipt, Transaction, TxError};
 use crate::key::StateKey;
 use crate::lattice::{LATTICE_LANES, LatticeHash};
-use crate::locks::AccountLocks;
+use crate::locks::first_conflict;
 use crate::view::Access;
 
 /// How many recent block hashes banks get (for BLOCKHASH-like lookups).
@@ -367,14 +368,21 @@ impl Chain {
                 }
                 vec![(&txs[0], Access::Exclusive)]
             } else {
-                let mut locks = AccountLocks::new();
-                for (ti, recorded) in entry.txs.iter().enumerate() {
-                    if recorded.access.is_empty() {
+                let sets: Vec<&AccessSet> = entry.txs.iter().map(|r| &r.access).collect();
+                let empty = sets.iter().position(|set| set.is_empty());
+                // Whichever fault comes first in the entry is the one reported.
+                match (first_conflict(&sets), empty) {
+                    (Some((ti, c)), e) if e.is_none_or(|e| ti < e) => {
+                        return Err(fail(
+                            Some(ei),
+                            Some(ti),
+                            ReplayErrorKind::ConflictingEntry(c.key),
+                        ));
+                    }
+                    (_, Some(ti)) => {
                         return Err(fail(Some(ei), Some(ti), ReplayErrorKind::BadExclusiveEntry));
                     }
-                    locks.try_lock(&recorded.access).map_err(|c| {
-                        fail(Some(ei), Some(ti), ReplayErrorKind::ConflictingEntry(c.key))
-                    })?;
+                    _ => {}
                 }
                 txs.iter()
                     .zip(&entry.txs)
