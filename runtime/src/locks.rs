@@ -200,8 +200,9 @@ impl AccountLocks {
 /// [`AccountLocks`] for cutting a sequence into conflict-free entries, where
 /// nothing is ever unlocked and a false conflict only starts an entry early.
 /// Two keys with the same hash can only make it report a conflict that is not
-/// there; it never misses one. Not for checking a recorded entry (replay),
-/// which must not refuse a valid block.
+/// there; it never misses one. So alone it cannot judge a recorded entry
+/// (replay must not refuse a valid block): [`first_conflict`] confirms what
+/// it reports with the exact table.
 #[derive(Debug, Default)]
 pub(crate) struct EntryKeys {
     used: HashMap<u64, u8, BuildHasherDefault<Prehashed>>,
