@@ -23,16 +23,18 @@ pub struct AccessSetTooLarge {
 /// The state a transaction declares, normalised: each list sorted and free of
 /// duplicates, and no read that a write already covers (a written key, or a
 /// `Storage(a, _)` under a written or read `AllStorage(a)`). Cloning is cheap
-/// (the lists are shared), so blocks record sets without copying them.
+/// (one shared allocation holds both lists, writes first), so blocks record
+/// sets without copying them.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct AccessSet {
-    reads: Arc<[StateKey]>,
-    writes: Arc<[StateKey]>,
+    keys: Arc<[StateKey]>,
+    /// How many of `keys` are writes.
+    writes: usize,
 }
 
 impl Default for AccessSet {
     fn default() -> Self {
-        Self { reads: Arc::new([]), writes: Arc::new([]) }
+        Self { keys: Arc::new([]), writes: 0 }
     }
 }
 
@@ -63,7 +65,9 @@ impl AccessSet {
         if count > limit {
             return Err(AccessSetTooLarge { count, limit });
         }
-        Ok(Self { reads: reads.into(), writes: writes.into() })
+        let split = writes.len();
+        writes.extend(reads);
+        Ok(Self { keys: writes.into(), writes: split })
     }
 
     /// Normalises a set without a size limit (for sets already bounded
@@ -77,17 +81,17 @@ impl AccessSet {
 
     /// Keys locked for reading (shared).
     pub fn reads(&self) -> &[StateKey] {
-        &self.reads
+        &self.keys[self.writes..]
     }
 
     /// Keys locked for writing (exclusive).
     pub fn writes(&self) -> &[StateKey] {
-        &self.writes
+        &self.keys[..self.writes]
     }
 
     /// Number of keys.
     pub fn len(&self) -> usize {
-        self.reads.len() + self.writes.len()
+        self.keys.len()
     }
 
     /// Whether the set declares nothing.
@@ -103,12 +107,12 @@ impl AccessSet {
     /// Whether the set lets a transaction read `key` (`AllStorage` keys count
     /// only through the slots they cover).
     pub fn allows_read(&self, key: &StateKey) -> bool {
-        Self::holds(&self.writes, key) || Self::holds(&self.reads, key)
+        Self::holds(self.writes(), key) || Self::holds(self.reads(), key)
     }
 
     /// Whether the set lets a transaction write `key`.
     pub fn allows_write(&self, key: &StateKey) -> bool {
-        Self::holds(&self.writes, key)
+        Self::holds(self.writes(), key)
     }
 
     /// Whether two sets conflict: one writes state the other reads or writes.
@@ -116,17 +120,17 @@ impl AccessSet {
         let hits = |ws: &[StateKey], keys: &[StateKey]| {
             ws.iter().any(|w| keys.iter().any(|k| w.overlaps(k)))
         };
-        hits(&self.writes, &other.writes)
-            || hits(&self.writes, &other.reads)
-            || hits(&other.writes, &self.reads)
+        hits(self.writes(), other.writes())
+            || hits(self.writes(), other.reads())
+            || hits(other.writes(), self.reads())
     }
 }
 
 impl BorshSerialize for AccessSet {
     fn serialize<W: io::Write>(&self, writer: &mut W) -> io::Result<()> {
         // The same bytes as two `Vec<StateKey>`s.
-        self.reads.as_ref().serialize(writer)?;
-        self.writes.as_ref().serialize(writer)
+        self.reads().serialize(writer)?;
+        self.writes().serialize(writer)
     }
 }
 
@@ -136,7 +140,7 @@ impl BorshDeserialize for AccessSet {
         let writes = Vec::<StateKey>::deserialize_reader(reader)?;
         let set = Self::unbounded(reads.iter().copied(), writes.iter().copied());
         // Accept only the normal form, so one set has one encoding (and one hash).
-        if *set.reads != *reads || *set.writes != *writes {
+        if set.reads() != reads || set.writes() != writes {
             return Err(io::Error::new(io::ErrorKind::InvalidData, "access set not normalised"));
         }
         Ok(set)

@@ -279,15 +279,19 @@ impl Bank {
                 results.push(Executed::NeedsExclusive(None));
                 continue;
             };
-            if !keys.admits(set) {
+            if !keys.try_add(set) {
                 entries.push((std::mem::take(&mut entry), std::mem::take(&mut outcomes)));
                 keys.clear();
+                keys.add(set);
             }
-            keys.add(set);
-            let executed = match self.run_one(executor, worker, tx, Access::Declared(set.clone())) {
+            let (result, access) = self.run(executor, worker, tx, Access::Declared(set.clone()));
+            let executed = match result {
                 Ok(outcome) => {
                     let gas_used = outcome.gas_used;
-                    entry.txs.push(EntryTx { tx: tx.encoded().clone(), access: set.clone() });
+                    let Access::Declared(access) = access else {
+                        unreachable!("the view keeps the access it was given")
+                    };
+                    entry.txs.push(EntryTx { tx: tx.encoded().clone(), access });
                     outcomes.push((tx.hash(), outcome));
                     Executed::Included { gas_used }
                 }
@@ -418,14 +422,27 @@ impl Bank {
         tx: &E::Tx,
         access: Access,
     ) -> Result<Outcome, TxError> {
+        self.run(executor, worker, tx, access).0
+    }
+
+    /// [`Bank::run_one`], handing back the access it ran with, so a caller
+    /// records the set without another clone.
+    fn run<'b, E: Executor>(
+        &'b self,
+        executor: &E,
+        worker: &mut E::Worker<'b>,
+        tx: &E::Tx,
+        access: Access,
+    ) -> (Result<Outcome, TxError>, Access) {
         let view = StateView::new(&self.state, access);
         let (result, view) = executor.execute(worker, tx, view);
         if let Some(key) = view.violation() {
-            return Err(TxError::AccessViolation(key));
+            return (Err(TxError::AccessViolation(key)), view.access);
         }
-        let outcome = result?;
-        self.state.apply(view.writes, view.code);
-        Ok(outcome)
+        if result.is_ok() {
+            self.state.apply(view.writes, view.code);
+        }
+        (result, view.access)
     }
 
     /// Runs non-conflicting jobs on up to `threads` threads; results in job order.
@@ -496,14 +513,16 @@ fn coalesce(entries: Vec<BlockEntry>) -> Vec<BlockEntry> {
     let mut out: Vec<BlockEntry> = Vec::with_capacity(entries.len());
     let mut keys = EntryKeys::default();
     for entry in entries {
+        // Adds the entry's sets one by one while they fit; on a refusal the
+        // filter starts over with the whole entry.
         let joins = out.last().is_some_and(|open| !open.exclusive && !entry.exclusive)
-            && entry.txs.iter().all(|t| keys.admits(&t.access));
+            && entry.txs.iter().all(|t| keys.try_add(&t.access));
         if !joins {
             keys.clear();
-        }
-        if !entry.exclusive {
-            for t in &entry.txs {
-                keys.add(&t.access);
+            if !entry.exclusive {
+                for t in &entry.txs {
+                    keys.add(&t.access);
+                }
             }
         }
         match out.last_mut() {
@@ -531,7 +550,7 @@ fn diff(state: &BankState) -> Result<(Vec<Entry>, (LatticeHash, LatticeHash)), B
                     for shard in shards {
                         let shard = shard.read().unwrap_or_else(|e| e.into_inner());
                         for (key, value) in shard.iter() {
-                            diff_one(parent, key, value, &mut changes, &mut add, &mut sub)?;
+                            diff_one(parent, &key.key, value, &mut changes, &mut add, &mut sub)?;
                         }
                     }
                     Ok((changes, add, sub))

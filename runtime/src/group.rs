@@ -14,13 +14,13 @@ pub fn entries_in_order<T: Transaction>(txs: impl IntoIterator<Item = T>) -> Vec
     let mut open = false; // whether the last entry takes more transactions
     for tx in txs {
         let set = tx.access_set().filter(|s| !s.is_empty());
-        if !(open && set.is_some_and(|set| keys.admits(set))) {
+        if !(open && set.is_some_and(|set| keys.try_add(set))) {
             keys.clear();
             open = set.is_some();
             out.push(Vec::new());
-        }
-        if let Some(set) = set {
-            keys.add(set);
+            if let Some(set) = set {
+                keys.add(set);
+            }
         }
         out.last_mut().expect("an entry was opened").push(tx);
     }

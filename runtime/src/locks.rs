@@ -207,6 +207,9 @@ impl AccountLocks {
 pub(crate) struct EntryKeys {
     used: HashMap<u64, u8, BuildHasherDefault<Prehashed>>,
     hasher: ahash::RandomState,
+    /// The set being tried, each key hashed once: (hash, flags it must not
+    /// meet, flag it sets).
+    staged: Vec<(u64, u8, u8)>,
 }
 
 /// Flags per hash. A `Storage(a, s)` key also marks `AllStorage(a)`'s hash with
@@ -217,41 +220,64 @@ const SLOT_READ: u8 = 4;
 const SLOT_WRITE: u8 = 8;
 
 impl EntryKeys {
-    fn hash(&self, key: &StateKey) -> u64 {
-        self.hasher.hash_one(key)
-    }
-
-    /// Whether `set` may join the entry: none of its keys conflicts with one
-    /// already there (up to hash collisions, which answer no).
-    pub(crate) fn admits(&self, set: &AccessSet) -> bool {
-        let flags = |key: &StateKey| self.used.get(&self.hash(key)).copied().unwrap_or(0);
-        let clear = |key: &StateKey, write: bool| {
-            let own = if write { READ | WRITE } else { WRITE };
+    /// Hashes `set`'s keys into `staged` with what each must not meet and
+    /// what it marks.
+    fn stage(&mut self, set: &AccessSet) {
+        self.staged.clear();
+        // Lists are sorted, so one contract's slots are adjacent and share
+        // the hash of its `AllStorage` key.
+        let mut all_storage: Option<(Address, u64)> = None;
+        let writes = set.writes().iter().map(|k| (k, true));
+        for (key, write) in writes.chain(set.reads().iter().map(|k| (k, false))) {
+            let (own, mark) = if write { (READ | WRITE, WRITE) } else { (WRITE, READ) };
+            let h = self.hasher.hash_one(key);
             match key {
-                StateKey::Account(_) => flags(key) & own == 0,
+                StateKey::Account(_) => self.staged.push((h, own, mark)),
                 StateKey::Storage(a, _) => {
-                    flags(key) & own == 0 && flags(&StateKey::AllStorage(*a)) & own == 0
+                    self.staged.push((h, own, mark));
+                    let all = match all_storage {
+                        Some((cached, h)) if cached == *a => h,
+                        _ => {
+                            let h = self.hasher.hash_one(StateKey::AllStorage(*a));
+                            all_storage = Some((*a, h));
+                            h
+                        }
+                    };
+                    self.staged.push((all, own, if write { SLOT_WRITE } else { SLOT_READ }));
                 }
                 StateKey::AllStorage(_) => {
                     let slots = if write { SLOT_READ | SLOT_WRITE } else { SLOT_WRITE };
-                    flags(key) & (own | slots) == 0
+                    self.staged.push((h, own | slots, mark));
                 }
             }
-        };
-        set.writes().iter().all(|k| clear(k, true)) && set.reads().iter().all(|k| clear(k, false))
+        }
     }
 
-    /// Adds `set`'s keys to the entry.
-    pub(crate) fn add(&mut self, set: &AccessSet) {
-        let writes = set.writes().iter().map(|k| (k, true));
-        for (key, write) in writes.chain(set.reads().iter().map(|k| (k, false))) {
-            let h = self.hash(key);
-            *self.used.entry(h).or_default() |= if write { WRITE } else { READ };
-            if let StateKey::Storage(a, _) = key {
-                let h = self.hash(&StateKey::AllStorage(*a));
-                *self.used.entry(h).or_default() |= if write { SLOT_WRITE } else { SLOT_READ };
-            }
+    fn mark_staged(&mut self) {
+        for &(h, _, mark) in &self.staged {
+            *self.used.entry(h).or_default() |= mark;
         }
+    }
+
+    /// Adds `set` to the entry if none of its keys conflicts with one already
+    /// there (up to hash collisions, which answer no); otherwise leaves the
+    /// filter as it was and answers false.
+    pub(crate) fn try_add(&mut self, set: &AccessSet) -> bool {
+        self.stage(set);
+        let clear = self
+            .staged
+            .iter()
+            .all(|(h, forbid, _)| self.used.get(h).is_none_or(|flags| flags & forbid == 0));
+        if clear {
+            self.mark_staged();
+        }
+        clear
+    }
+
+    /// Adds `set`'s keys to the entry, whatever they meet.
+    pub(crate) fn add(&mut self, set: &AccessSet) {
+        self.stage(set);
+        self.mark_staged();
     }
 
     /// A filter with room for `keys` keys before it grows.
@@ -276,14 +302,13 @@ pub(crate) fn first_conflict(sets: &[&AccessSet]) -> Option<(usize, LockConflict
     let keys: usize = sets.iter().map(|s| s.len()).sum();
     let mut filter = EntryKeys::with_capacity(2 * keys);
     for set in sets {
-        if !filter.admits(set) {
+        if !filter.try_add(set) {
             let mut locks = AccountLocks::with_capacity(keys);
             return sets
                 .iter()
                 .enumerate()
                 .find_map(|(i, set)| Some((i, locks.try_lock(set).err()?)));
         }
-        filter.add(set);
     }
     None
 }
@@ -373,7 +398,7 @@ mod tests {
             prop_assert!(locks.is_empty(), "residue: {:?}", locks);
         }
 
-        /// The entry filter admits a set exactly when it conflicts with no set
+        /// The entry filter takes a set exactly when it conflicts with no set
         /// added since the last clear (these keys do not collide).
         #[test]
         fn test_entry_keys_match_naive_model(
@@ -387,8 +412,10 @@ mod tests {
                     entry.clear();
                 }
                 let expect = entry.iter().all(|h| !h.conflicts_with(&set));
-                prop_assert_eq!(keys.admits(&set), expect, "{:?} after {:?}", set, entry);
-                keys.add(&set);
+                prop_assert_eq!(keys.try_add(&set), expect, "{:?} after {:?}", set, entry);
+                if !expect {
+                    keys.add(&set);
+                }
                 entry.push(set);
             }
         }
