@@ -88,7 +88,10 @@ impl EvmReceiptData {
 fn receipt_data(logs: &[Log], output: &Bytes, created: Option<Address>) -> Bytes {
     let sizes: usize =
         logs.iter().map(|l| 28 + 32 * l.data.topics().len() + l.data.data.len()).sum();
-    let mut buf = Vec::with_capacity(4 + sizes + 4 + output.len() + 21);
+    // The exact size: a `Vec` filled to its capacity becomes `Bytes` without
+    // another allocation.
+    let created_size = if created.is_some() { 21 } else { 1 };
+    let mut buf = Vec::with_capacity(4 + sizes + 4 + output.len() + created_size);
     let write = |buf: &mut Vec<u8>| -> std::io::Result<()> {
         u32::try_from(logs.len()).map_err(|_| std::io::ErrorKind::InvalidInput)?.serialize(buf)?;
         for log in logs {
