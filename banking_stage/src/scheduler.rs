@@ -45,8 +45,7 @@ struct Meta {
     arrived: Instant,
 }
 
-fn split<T>(p: Held<T>) -> (T, Meta) {
-    let p = *p;
+fn split<T>(p: Pooled<T>) -> (T, Meta) {
     (p.tx, Meta { hash: p.hash, tip: p.tip, seq: p.seq, arrived: p.arrived })
 }
 
@@ -393,7 +392,7 @@ impl<E: Executor> Scheduler<E> {
         let mut pending: Vec<Vec<Held<E::Tx>>> = (0..workers).map(|_| Vec::new()).collect();
         let send = |w: usize, txs: Vec<Held<E::Tx>>, slot: &mut Slot<E::Tx>| {
             slot.batches[w] += 1;
-            let (txs, meta) = txs.into_iter().map(split).unzip();
+            let (txs, meta) = txs.into_iter().map(|p| split(*p)).unzip();
             // Never blocks: at most `depth` batches are out per worker.
             let _ = queues[w].send(Batch { worker: w, txs, meta });
         };
