@@ -81,21 +81,6 @@ impl Hash for Hashed {
     }
 }
 
-impl Hashed {
-    /// Bits 40..46 pick the shard: a shard's table takes its slots from the
-    /// low bits and its tags from the top 7, which must not be the same for
-    /// every key of a shard.
-    fn shard(&self, shards: usize) -> usize {
-        (self.hash >> 40) as usize & (shards - 1)
-    }
-
-    /// The word and mask of the key's filter bit (bits 20..40).
-    fn filter_bit(&self) -> (usize, u64) {
-        let bit = (self.hash >> 20) as usize % FILTER_BITS;
-        (bit / 64, 1 << (bit % 64))
-    }
-}
-
 impl BankState {
     pub(crate) fn new(parent: ReadView) -> Self {
         Self {
@@ -120,19 +105,28 @@ impl BankState {
         Hashed { hash: self.hasher.hash_one(key), key }
     }
 
+    /// Bits 40..46 pick the shard: a shard's table takes its slots from the
+    /// low bits and its tags from the top 7, which must not be the same for
+    /// every key of a shard.
+    fn shard(&self, key: &Hashed) -> &RwLock<Shard> {
+        &self.shards[(key.hash >> 40) as usize & (self.shards.len() - 1)]
+    }
+
+    /// The word of `written` holding the key's bit (bits 20..40), and the bit.
+    fn written_bit(&self, key: &Hashed) -> (&AtomicU64, u64) {
+        let bit = (key.hash >> 20) as usize % FILTER_BITS;
+        (&self.written[bit / 64], 1 << (bit % 64))
+    }
+
     fn cached(&self, key: StateKey) -> Option<Value> {
         let key = self.hashed(key);
-        let (word, mask) = key.filter_bit();
+        let (word, mask) = self.written_bit(&key);
         // Relaxed is enough: a transaction that reads a key another wrote runs
         // after it by the caller's locks, whose hand-over orders the two.
-        if self.written[word].load(Ordering::Relaxed) & mask == 0 {
+        if word.load(Ordering::Relaxed) & mask == 0 {
             return None;
         }
-        self.shards[key.shard(self.shards.len())]
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&key)
-            .copied()
+        self.shard(&key).read().unwrap_or_else(|e| e.into_inner()).get(&key).copied()
     }
 
     pub(crate) fn account(&self, address: &Address) -> Result<AccountHeader, TxError> {
@@ -160,15 +154,11 @@ impl BankState {
     pub(crate) fn apply(&self, writes: Vec<(StateKey, Value)>, code: Vec<(B256, Bytes)>) {
         for (key, value) in writes {
             let key = self.hashed(key);
-            let (word, mask) = key.filter_bit();
-            let word = &self.written[word];
+            let (word, mask) = self.written_bit(&key);
             if word.load(Ordering::Relaxed) & mask == 0 {
                 word.fetch_or(mask, Ordering::Relaxed);
             }
-            self.shards[key.shard(self.shards.len())]
-                .write()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(key, value);
+            self.shard(&key).write().unwrap_or_else(|e| e.into_inner()).insert(key, value);
         }
         if !code.is_empty() {
             self.code.write().unwrap_or_else(|e| e.into_inner()).extend(code);
