@@ -8,8 +8,8 @@
 //! key, so a collision costs speed, never a wrong answer.
 
 use std::collections::HashMap;
-use std::sync::RwLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{RwLock, RwLockReadGuard};
 
 use crate::entry::Key;
 use crate::flat_map::FlatMap;
@@ -97,6 +97,22 @@ impl Index {
     pub(crate) fn primary(&self, key: &Key) -> Option<Loc> {
         let hash = self.hasher.hash_one(key);
         read(self.shard(hash)).get(hash).map(Loc::from_raw)
+    }
+
+    /// The locations in the primary slots of `keys`, appended to `locs`. Each
+    /// shard's read lock is taken once and held for the whole call (a batch's
+    /// keys: microseconds), so the probes run without atomics between them.
+    /// No lock is taken while a guard is held but other shards' read locks,
+    /// and no writer holds two shards, so this cannot deadlock.
+    pub(crate) fn primaries(&self, keys: &[Key], locs: &mut Vec<Loc>) {
+        let mut guards: Vec<Option<RwLockReadGuard<'_, Shard>>> =
+            self.shards.iter().map(|_| None).collect();
+        for key in keys {
+            let hash = self.hasher.hash_one(key);
+            let i = ((hash >> 32) & self.shard_mask) as usize;
+            let shard = guards[i].get_or_insert_with(|| read(&self.shards[i]));
+            locs.extend(shard.get(hash).map(Loc::from_raw));
+        }
     }
 
     /// The location of `key` in the overflow map of colliding keys.

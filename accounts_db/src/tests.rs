@@ -487,3 +487,56 @@ proptest! {
         }
     }
 }
+
+/// `prefetch` answers nothing, so what it must not do is fail or change an
+/// answer: on an old view whose keys were since overwritten, deleted and
+/// compacted away, and for keys that never existed.
+#[test]
+fn test_prefetch_on_an_old_view_changes_no_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    let first: Vec<Entry> = (1..=40u8)
+        .flat_map(|i| {
+            [
+                Entry::Account(addr(i), account(1, i.into())),
+                Entry::Storage(addr(i), slot(1), U256::from(i)),
+            ]
+        })
+        .collect();
+    db.commit(1, B256::ZERO, &first).unwrap();
+    let old = db.view();
+    let old_contents = contents(&db);
+    for block in 2..=60u64 {
+        let i = (block % 40 + 1) as u8;
+        let changes = if block % 2 == 0 {
+            vec![
+                Entry::Account(addr(i), Default::default()),
+                Entry::Storage(addr(i), slot(1), U256::ZERO),
+            ]
+        } else {
+            vec![
+                Entry::Account(addr(i), account(block, 2)),
+                Entry::Storage(addr(i), slot(1), U256::from(block)),
+            ]
+        };
+        db.commit(block, B256::ZERO, &changes).unwrap();
+    }
+    db.compact().unwrap();
+    let keys: Vec<Key> = (0..=60u8)
+        .flat_map(|i| {
+            [Key::Account(addr(i)), Key::Storage(addr(i), slot(1)), Key::Storage(addr(i), slot(2))]
+        })
+        .collect();
+    old.prefetch(&keys);
+    db.view().prefetch(&keys);
+    for i in 0..=60u8 {
+        let want = old_contents.get(&Key::Account(addr(i))).cloned();
+        assert_eq!(old.get_account(&addr(i)).unwrap().map(|h| Entry::Account(addr(i), h)), want);
+        let slot_want =
+            old_contents.get(&Key::Storage(addr(i), slot(1))).map_or(U256::ZERO, |e| match e {
+                Entry::Storage(_, _, v) => *v,
+                _ => unreachable!(),
+            });
+        assert_eq!(old.get_storage(&addr(i), &slot(1)).unwrap(), slot_want);
+    }
+}

@@ -48,6 +48,15 @@ impl StateKey {
         }
     }
 
+    /// The accounts_db key holding this state (`AllStorage` is many keys).
+    pub(crate) fn stored(&self) -> Option<lanes_accounts_db::Key> {
+        match *self {
+            Self::Account(a) => Some(lanes_accounts_db::Key::Account(a)),
+            Self::Storage(a, s) => Some(lanes_accounts_db::Key::Storage(a, s)),
+            Self::AllStorage(_) => None,
+        }
+    }
+
     /// Whether the two keys name overlapping state: equal keys, or
     /// `AllStorage(a)` and any `Storage(a, _)`.
     pub fn overlaps(&self, other: &StateKey) -> bool {
