@@ -16,6 +16,12 @@ use lanes_runtime::Transaction;
 
 use crate::error::SubmitError;
 
+/// A pooled transaction, boxed from the moment the pool accepts it until
+/// the scheduler hands it to a worker: an EVM transaction is over 500
+/// bytes, and the pool's queues, the scheduler's look-ahead window (sorted
+/// and re-held on every pass) and its exclusive lane each move it.
+pub(crate) type Held<T> = Box<Pooled<T>>;
+
 /// A transaction the pool accepted.
 #[derive(Debug)]
 pub(crate) struct Pooled<T> {
@@ -43,7 +49,7 @@ struct SenderQueue<T> {
 /// transactions of several hundred bytes made every new sender cost a 5 KiB
 /// allocation.
 #[derive(Debug)]
-struct NonceQueue<T>(Vec<Pooled<T>>);
+struct NonceQueue<T>(Vec<Held<T>>);
 
 impl<T: Transaction> NonceQueue<T> {
     fn position(&self, nonce: u64) -> Result<usize, usize> {
@@ -51,11 +57,11 @@ impl<T: Transaction> NonceQueue<T> {
     }
 
     fn get(&self, nonce: u64) -> Option<&Pooled<T>> {
-        self.position(nonce).ok().map(|i| &self.0[i])
+        self.position(nonce).ok().map(|i| &*self.0[i])
     }
 
     /// Puts `p` in its nonce's place, replacing the one there.
-    fn insert(&mut self, p: Pooled<T>) {
+    fn insert(&mut self, p: Held<T>) {
         match self.position(p.tx.nonce()) {
             Ok(i) => self.0[i] = p,
             Err(i) => self.0.insert(i, p),
@@ -63,10 +69,10 @@ impl<T: Transaction> NonceQueue<T> {
     }
 
     fn first(&self) -> Option<&Pooled<T>> {
-        self.0.first()
+        self.0.first().map(|p| &**p)
     }
 
-    fn remove_first(&mut self) -> Option<Pooled<T>> {
+    fn remove_first(&mut self) -> Option<Held<T>> {
         (!self.0.is_empty()).then(|| self.0.remove(0))
     }
 
@@ -107,8 +113,8 @@ pub(crate) struct PoolLimits {
 /// The transaction pool.
 #[derive(Debug)]
 pub(crate) struct TxPool<T> {
-    senders: HashMap<Address, SenderQueue<T>>,
-    known: HashSet<B256>,
+    senders: HashMap<Address, SenderQueue<T>, ahash::RandomState>,
+    known: HashSet<B256, ahash::RandomState>,
     ready: BinaryHeap<Ready>,
     /// Transactions accepted and not finished: queued, held or running.
     len: usize,
@@ -119,8 +125,8 @@ pub(crate) struct TxPool<T> {
 impl<T: Transaction> TxPool<T> {
     pub(crate) fn new(limits: PoolLimits) -> Self {
         Self {
-            senders: HashMap::new(),
-            known: HashSet::new(),
+            senders: HashMap::default(),
+            known: HashSet::default(),
             ready: BinaryHeap::new(),
             len: 0,
             seq: 0,
@@ -165,7 +171,7 @@ impl<T: Transaction> TxPool<T> {
             return Err(SubmitError::NonceTooLow { next, got: nonce });
         }
         let seq = self.seq;
-        let pooled = Pooled { tx, hash, tip, seq, arrived: Instant::now() };
+        let pooled = Box::new(Pooled { tx, hash, tip, seq, arrived: Instant::now() });
         if let Some(old) = queue.queued.get(nonce) {
             let needed = old.tip.saturating_mul(100 + limits.price_bump_percent).div_ceil(100);
             if tip < needed.max(old.tip + 1) {
@@ -194,7 +200,7 @@ impl<T: Transaction> TxPool<T> {
 
     /// Takes the best ready transaction out of the pool; its sender has no
     /// other ready transaction until [`Self::finish`].
-    pub(crate) fn pop(&mut self) -> Option<Pooled<T>> {
+    pub(crate) fn pop(&mut self) -> Option<Held<T>> {
         while let Some(Ready { seq, sender, nonce, .. }) = self.ready.pop() {
             let Some(queue) = self.senders.get_mut(&sender) else { continue };
             let current = queue.queued.first().is_some_and(|p| {

@@ -25,7 +25,7 @@ use lanes_runtime::{
 };
 
 use crate::config::BankingStageConfig;
-use crate::pool::Pooled;
+use crate::pool::{Held, Pooled};
 use crate::stage::{BlockSink, Latest, ProducedBlock, Shared, StageError};
 use crate::stats::BlockStats;
 
@@ -52,13 +52,6 @@ fn split<T>(p: Pooled<T>) -> (T, Meta) {
 fn join<T>(tx: T, m: Meta) -> Held<T> {
     Box::new(Pooled { tx, hash: m.hash, tip: m.tip, seq: m.seq, arrived: m.arrived })
 }
-
-/// A transaction out of the pool, boxed: an EVM transaction is hundreds of
-/// bytes, and each scheduling pass sorts and re-holds up to the whole
-/// look-ahead window. Moved by value, they put a fifth of the scheduler
-/// thread's profile samples in `memmove` (10k transfers, one worker); boxed,
-/// 6%.
-type Held<T> = Box<Pooled<T>>;
 
 struct Done<T> {
     batch: Batch<T>,
@@ -364,7 +357,7 @@ impl<E: Executor> Scheduler<E> {
             let mut pool = self.shared.pool();
             while candidates.len() < self.config.lookahead {
                 match pool.pop() {
-                    Some(p) => candidates.push(Box::new(p)),
+                    Some(p) => candidates.push(p),
                     None => break,
                 }
             }
