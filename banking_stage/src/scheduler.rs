@@ -413,10 +413,13 @@ impl<E: Executor> Scheduler<E> {
             let _ = queues[w].send(Batch { worker: w, txs, meta });
         };
         for p in candidates {
+            // Whether worker `w` can take this transaction: into its open
+            // batch, or a new one while it has fewer than `depth` out.
+            let takes = |w: usize| !pending[w].is_empty() || slot.batches[w] < depth;
             // Once no worker can take another batch, the rest wait for the
             // next pass unexamined (the pass after each finished batch would
             // otherwise re-check the whole look-ahead window).
-            let room = (0..workers).any(|w| !pending[w].is_empty() || slot.batches[w] < depth);
+            let room = (0..workers).any(takes);
             if barrier || !room {
                 self.held.push(p);
                 continue;
@@ -448,11 +451,11 @@ impl<E: Executor> Scheduler<E> {
                 // Conflicts only with work of `w`: queue it behind that work
                 // (the worker runs its batches in order, and a batch records
                 // a new entry where its transactions conflict).
-                (Some(w), None) if !pending[w].is_empty() || slot.batches[w] < depth => Some(w),
+                (Some(w), None) if takes(w) => Some(w),
                 // Free: the least loaded worker that can take it, into its
                 // open batch or a new one.
                 (None, _) => (0..workers)
-                    .filter(|w| !pending[*w].is_empty() || slot.batches[*w] < depth)
+                    .filter(|w| takes(*w))
                     .min_by_key(|w| slot.load[*w] + pending[*w].len()),
                 _ => None,
             };
