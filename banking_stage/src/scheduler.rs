@@ -29,9 +29,6 @@ use crate::pool::{Held, Pooled};
 use crate::stage::{BlockSink, Latest, ProducedBlock, Shared, StageError};
 use crate::stats::BlockStats;
 
-/// The least gas a transaction can use (an EVM transfer's).
-const MIN_TX_GAS: u64 = 21_000;
-
 /// Most transactions a slot reserves room for up front (about 40 MiB of
 /// write cache); a slot that runs more grows its cache as it goes.
 const MAX_RESERVED_TXS: usize = 100_000;
@@ -375,12 +372,14 @@ impl<E: Executor> Scheduler<E> {
         };
         if !slot.reserved && !candidates.is_empty() {
             // The slot's first work: room in the bank's write cache and ledger
-            // for what is queued now, up to what the block's gas could hold
-            // (each transaction writes its sender and usually one more key),
-            // so a busy slot does not grow them while workers write. Growing,
-            // for 10k transfers on one worker, took about a quarter of the
-            // worker's time (copies, rehashing, page faults).
-            let fits = usize::try_from(bank.env().gas_limit / MIN_TX_GAS).unwrap_or(usize::MAX);
+            // for what is queued now, up to what the block's gas could hold at
+            // the smallest gas limit in view (the scheduler counts gas by
+            // limits too; each transaction writes its sender and usually one
+            // more key), so a busy slot does not grow them while workers
+            // write. Growing, for 10k transfers on one worker, took about a
+            // quarter of the worker's time (copies, rehashing, page faults).
+            let least = candidates.iter().map(|p| p.tx.gas_limit()).min().unwrap_or(1).max(1);
+            let fits = usize::try_from(bank.env().gas_limit / least).unwrap_or(usize::MAX);
             let txs = queued.saturating_add(candidates.len()).min(fits).min(MAX_RESERVED_TXS);
             bank.reserve(txs, 2 * txs);
             slot.reserved = true;
