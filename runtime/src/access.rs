@@ -89,6 +89,11 @@ impl AccessSet {
         &self.keys[..self.writes]
     }
 
+    /// Every key, writes first.
+    pub fn keys(&self) -> &[StateKey] {
+        &self.keys
+    }
+
     /// Number of keys.
     pub fn len(&self) -> usize {
         self.keys.len()

@@ -283,7 +283,7 @@ impl Bank {
         let stored: Vec<lanes_accounts_db::Key> = txs
             .iter()
             .filter_map(|tx| tx.access_set())
-            .flat_map(|set| set.writes().iter().chain(set.reads()))
+            .flat_map(AccessSet::keys)
             .filter_map(StateKey::stored)
             .collect();
         self.state.parent.prefetch(&stored);
