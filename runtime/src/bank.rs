@@ -259,8 +259,8 @@ impl Bank {
     /// The caller guarantees that the batch's sets do not conflict with any
     /// batch running at the same time (the banking stage holds their locks in
     /// a per-worker [`AccountLocks`](crate::AccountLocks) table until this
-    /// returns); the bank does not check that. A transaction that declares nothing comes back as
-    /// [`Executed::NeedsExclusive`] without running.
+    /// returns); the bank does not check that. A transaction that declares
+    /// nothing comes back as [`Executed::NeedsExclusive`] without running.
     pub fn execute_batch<'b, E: Executor>(
         &'b self,
         executor: &E,
