@@ -295,9 +295,9 @@ fn main() {
         let workers = std::env::var("LANES_PROFILE_WORKERS").map_or(1, |w| w.parse().expect("n"));
         for w in workloads(n).into_iter().filter(|w| w.name == only) {
             let txs: Vec<EvmTx> = w.raw.iter().map(|r| exec.decode(r).expect("decode")).collect();
+            let pipeline = std::env::var("LANES_PROFILE_PIPELINE").is_ok();
             let runs: Vec<Duration> = (0..20)
                 .map(|_| {
-                    let pipeline = std::env::var("LANES_PROFILE_PIPELINE").is_ok();
                     let run = stage_run(&w, &exec, (!pipeline).then_some(&txs[..]), workers);
                     let s = &run.stats;
                     println!(

@@ -6,9 +6,10 @@
 //! - `erc20`: 10k transfers of the compiled ERC-20 (contracts/Token.sol)
 //!   between distinct holders.
 //!
-//! lanes: `Bank::execute_entry` of the whole entry on 1 thread (state read
-//! from the on-disk accounts_db, every key checked against the declared set,
-//! writes into the bank's cache). Baseline: revm 43 `transact_commit` of each
+//! lanes: `Bank::execute_batch` on batches of 64 with one worker, as a
+//! banking-stage worker runs them (state read from the on-disk accounts_db,
+//! every key checked against the declared set, writes into the bank's
+//! cache). Baseline: revm 43 `transact_commit` of each
 //! transaction in order over a `CacheDB<EmptyDB>` holding the same state, fed
 //! `TxEnv`s built before the clock starts; "revm + TxEnv" builds them in the
 //! loop from the same decoded transactions lanes runs (the work lanes' worker
