@@ -25,7 +25,8 @@
 //! For a profiler: `LANES_PROFILE_ONLY=transfers|erc20` runs only the lanes
 //! batch path of that workload 30 times (`LANES_PROFILE_ROUNDS`; only revm with
 //! `LANES_PROFILE_REVM`) (plus the entry path and revm when
-//! `LANES_PROFILE_ALL` is set) and prints mean times, without criterion.
+//! `LANES_PROFILE_ALL` is set, interleaved, printing medians) and prints
+//! times, without criterion.
 #![allow(missing_docs)]
 
 mod common;
@@ -196,16 +197,26 @@ fn bench(c: &mut Criterion) {
                 println!("{only}: revm {:?}", r / rounds);
                 continue;
             }
-            let b: Duration = (0..rounds).map(|_| lanes_batches(&p, &exec)).sum();
             if std::env::var("LANES_PROFILE_ALL").is_ok() {
-                let e: Duration = (0..rounds).map(|_| lanes_entry(&p, &exec, 1)).sum();
-                let r: Duration = (0..rounds).map(|_| revm_run(&p)).sum();
+                // Interleaved, so a slow stretch of the host hits both alike.
+                let (mut b, mut e, mut r) = (Vec::new(), Vec::new(), Vec::new());
+                for _ in 0..rounds {
+                    b.push(lanes_batches(&p, &exec));
+                    e.push(lanes_entry(&p, &exec, 1));
+                    r.push(revm_run(&p));
+                }
+                let ratios: Vec<f64> =
+                    b.iter().zip(&r).map(|(b, r)| b.as_secs_f64() / r.as_secs_f64()).collect();
                 println!(
-                    "{only}: batches {:?} entry {:?} revm {:?}",
-                    b / rounds,
-                    e / rounds,
-                    r / rounds
+                    "{only}: medians batches {:?} entry {:?} revm {:?} ratio {:.3}",
+                    median(b),
+                    median(e),
+                    median(r),
+                    median(ratios)
                 );
+            } else {
+                let b: Duration = (0..rounds).map(|_| lanes_batches(&p, &exec)).sum();
+                println!("{only}: batches {:?}", b / rounds);
             }
         }
         return;

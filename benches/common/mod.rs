@@ -143,7 +143,7 @@ fn revm_timed<T>(
     elapsed
 }
 
-pub(crate) fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
+pub(crate) fn median<T: PartialOrd>(mut v: Vec<T>) -> T {
+    v.sort_by(|a, b| a.partial_cmp(b).expect("comparable"));
+    v.swap_remove(v.len() / 2)
 }
