@@ -22,11 +22,12 @@
 //! (alloy's default backend), the choice DESIGN.md asks to measure.
 //!
 //! Run: `cargo bench --bench execution` (`LANES_BENCH_TXS=2000` for a quick run).
-//! For a profiler: `LANES_PROFILE_ONLY=transfers|erc20` runs only the lanes
-//! batch path of that workload 30 times (`LANES_PROFILE_ROUNDS`; only revm with
-//! `LANES_PROFILE_REVM`) (plus the entry path and revm when
-//! `LANES_PROFILE_ALL` is set, interleaved, printing medians) and prints
-//! times, without criterion.
+//! For a profiler, without criterion: `LANES_PROFILE_ONLY=transfers|erc20`
+//! runs only that workload's lanes batch path, 30 rounds
+//! (`LANES_PROFILE_ROUNDS`), and prints the mean; with `LANES_PROFILE_REVM`,
+//! only revm instead. With `LANES_PROFILE_ALL`, it interleaves rounds of the
+//! batch path, the entry path and revm, and prints each one's median and the
+//! median per-round lanes/revm ratio.
 #![allow(missing_docs)]
 
 mod common;
