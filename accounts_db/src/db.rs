@@ -469,15 +469,16 @@ impl Inner {
         Ok((!loc.is_tombstone()).then_some(loc))
     }
 
-    /// Reads `key` as of `version`: one index probe and, in the common case,
-    /// one record read.
+    /// Reads `key`, whose [`Key::hash64`] is `hash`, as of `version`: one
+    /// index probe and, in the common case, one record read.
     fn get<T>(
         &self,
         version: &Version,
         key: &Key,
+        hash: u64,
         decode: impl Fn(&[u8]) -> Option<T>,
     ) -> Result<Option<T>, StorageError> {
-        if let Some(head) = self.index.primary(key)
+        if let Some(head) = self.index.primary(hash)
             && let Some(found) = self.lookup(version, head, key, &decode)?
         {
             return Ok(found);
@@ -675,16 +676,17 @@ impl ReadView {
         self.version.last
     }
 
-    /// Reads the index slots and records of `keys` in one pass, so that the
-    /// reads of them that follow find them in the CPU cache: a pass over many
-    /// keys overlaps their cache misses, where reads one at a time, between
-    /// other work, each wait for theirs. Answers nothing; a key it cannot find
-    /// or read is left to the real read.
-    pub fn prefetch(&self, keys: &[Key]) {
+    /// Reads the index slots and records of the keys hashing to `hashes`
+    /// ([`Key::hash64`]) in one pass, so that the reads of them that follow
+    /// find them in the CPU cache: a pass over many keys overlaps their cache
+    /// misses, where reads one at a time, between other work, each wait for
+    /// theirs. Answers nothing; a key it cannot find or read is left to the
+    /// real read.
+    pub fn prefetch(&self, hashes: impl IntoIterator<Item = u64>) {
         let inner = &*self.inner;
         let version = &*self.version;
-        let mut locs = Vec::with_capacity(keys.len());
-        inner.index.primaries(keys, &mut locs);
+        let mut locs = Vec::new();
+        inner.index.primaries(hashes, &mut locs);
         let sum = locs.iter().fold(0u8, |sum, loc| {
             let byte = inner.with_segment(version, loc.segment(), |seg| {
                 // A record's first two cache lines hold all but the largest.
@@ -746,21 +748,44 @@ fn decode_code(v: &[u8]) -> Option<Bytes> {
     (u32::from_le_bytes(*len) as usize == code.len()).then(|| Bytes::copy_from_slice(code))
 }
 
+impl ReadView {
+    /// [`AccountsRead::get_account`] for a caller that hashed the key already:
+    /// `hash` is `Key::Account(*address).hash64()`.
+    pub fn get_account_hashed(
+        &self,
+        address: &Address,
+        hash: u64,
+    ) -> Result<Option<AccountHeader>, StorageError> {
+        self.inner.get(&self.version, &Key::Account(*address), hash, decode_account)
+    }
+
+    /// [`AccountsRead::get_storage`] for a caller that hashed the key already:
+    /// `hash` is `Key::Storage(*address, *slot).hash64()`.
+    pub fn get_storage_hashed(
+        &self,
+        address: &Address,
+        slot: &B256,
+        hash: u64,
+    ) -> Result<U256, StorageError> {
+        let key = Key::Storage(*address, *slot);
+        Ok(self.inner.get(&self.version, &key, hash, decode_storage)?.unwrap_or_default())
+    }
+}
+
 impl AccountsRead for ReadView {
     type Error = StorageError;
 
     fn get_account(&self, address: &Address) -> Result<Option<AccountHeader>, StorageError> {
-        self.inner.get(&self.version, &Key::Account(*address), decode_account)
+        self.get_account_hashed(address, Key::Account(*address).hash64())
     }
 
     fn get_storage(&self, address: &Address, slot: &B256) -> Result<U256, StorageError> {
-        let value =
-            self.inner.get(&self.version, &Key::Storage(*address, *slot), decode_storage)?;
-        Ok(value.unwrap_or_default())
+        self.get_storage_hashed(address, slot, Key::Storage(*address, *slot).hash64())
     }
 
     fn get_code(&self, code_hash: &B256) -> Result<Option<Bytes>, StorageError> {
-        self.inner.get(&self.version, &Key::Code(*code_hash), decode_code)
+        let key = Key::Code(*code_hash);
+        self.inner.get(&self.version, &key, key.hash64(), decode_code)
     }
 }
 
@@ -768,18 +793,18 @@ impl AccountsRead for AccountsDb {
     type Error = StorageError;
 
     fn get_account(&self, address: &Address) -> Result<Option<AccountHeader>, StorageError> {
-        let inner = &*self.inner;
-        inner.get(&inner.version(), &Key::Account(*address), decode_account)
+        let (inner, key) = (&*self.inner, Key::Account(*address));
+        inner.get(&inner.version(), &key, key.hash64(), decode_account)
     }
 
     fn get_storage(&self, address: &Address, slot: &B256) -> Result<U256, StorageError> {
         let (inner, key) = (&*self.inner, Key::Storage(*address, *slot));
-        Ok(inner.get(&inner.version(), &key, decode_storage)?.unwrap_or_default())
+        Ok(inner.get(&inner.version(), &key, key.hash64(), decode_storage)?.unwrap_or_default())
     }
 
     fn get_code(&self, code_hash: &B256) -> Result<Option<Bytes>, StorageError> {
-        let inner = &*self.inner;
-        inner.get(&inner.version(), &Key::Code(*code_hash), decode_code)
+        let (inner, key) = (&*self.inner, Key::Code(*code_hash));
+        inner.get(&inner.version(), &key, key.hash64(), decode_code)
     }
 }
 

@@ -1,9 +1,10 @@
 //! The in-memory index: key -> location of the key's newest record.
 //!
 //! To stay small (the goal is at most 64 bytes per key) the index does not
-//! store keys. Each shard maps a 64-bit ahash of the key to a [`Loc`]; the key
-//! itself is compared against the record the location points at, which a read
-//! fetches anyway. Two keys whose hashes collide are rare (about 1 in 10^6 stores
+//! store keys. Each shard maps the key's 64-bit hash ([`Key::hash64`], which
+//! a caller may have computed already) to a [`Loc`]; the key itself is
+//! compared against the record the location points at, which a read fetches
+//! anyway. Two keys whose hashes collide are rare (about 1 in 10^6 stores
 //! of 5M keys); the second one goes to a small overflow map keyed by the full
 //! key, so a collision costs speed, never a wrong answer.
 
@@ -57,7 +58,6 @@ type Shard = FlatMap;
 /// takes one shard's write lock per update.
 #[derive(Debug)]
 pub(crate) struct Index {
-    hasher: ahash::RandomState,
     shards: Box<[RwLock<Shard>]>,
     shard_mask: u64,
     overflow: RwLock<HashMap<Key, Loc, ahash::RandomState>>,
@@ -69,7 +69,6 @@ impl Index {
     pub(crate) fn new(shards: usize) -> Self {
         let n = shards.max(1).next_power_of_two();
         Self {
-            hasher: ahash::RandomState::new(),
             shards: (0..n).map(|_| RwLock::new(Shard::default())).collect(),
             shard_mask: n as u64 - 1,
             overflow: RwLock::new(HashMap::default()),
@@ -86,29 +85,29 @@ impl Index {
     /// The location of `key`'s newest record. `holds(loc, key)` says whether the
     /// record at `loc` stores `key`.
     pub(crate) fn get(&self, key: &Key, holds: impl Fn(Loc) -> bool) -> Option<Loc> {
-        match self.primary(key) {
+        match self.primary(key.hash64()) {
             Some(loc) if holds(loc) => Some(loc),
             _ => self.overflow(key),
         }
     }
 
-    /// The location in `key`'s hash slot: `key`'s newest record, or (after a
-    /// hash collision) another key's; the caller compares keys.
-    pub(crate) fn primary(&self, key: &Key) -> Option<Loc> {
-        let hash = self.hasher.hash_one(key);
+    /// The location in the slot of the key hashing to `hash` ([`Key::hash64`]):
+    /// that key's newest record, or (after a hash collision) another key's;
+    /// the caller compares keys.
+    pub(crate) fn primary(&self, hash: u64) -> Option<Loc> {
         read(self.shard(hash)).get(hash).map(Loc::from_raw)
     }
 
-    /// The locations in the primary slots of `keys`, appended to `locs`. Each
+    /// The locations in the primary slots of the keys hashing to `hashes`,
+    /// appended to `locs`. Each
     /// shard's read lock is taken once and held for the whole call (a batch's
     /// keys: microseconds), so the probes run without atomics between them.
     /// No lock is taken while a guard is held but other shards' read locks,
     /// and no writer holds two shards, so this cannot deadlock.
-    pub(crate) fn primaries(&self, keys: &[Key], locs: &mut Vec<Loc>) {
+    pub(crate) fn primaries(&self, hashes: impl IntoIterator<Item = u64>, locs: &mut Vec<Loc>) {
         let mut guards: Vec<Option<RwLockReadGuard<'_, Shard>>> =
             self.shards.iter().map(|_| None).collect();
-        for key in keys {
-            let hash = self.hasher.hash_one(key);
+        for hash in hashes {
             let i = ((hash >> 32) & self.shard_mask) as usize;
             let shard = guards[i].get_or_insert_with(|| read(&self.shards[i]));
             locs.extend(shard.get(hash).map(Loc::from_raw));
@@ -125,7 +124,7 @@ impl Index {
 
     /// Points `key` at `loc`; returns the location it replaced.
     pub(crate) fn insert(&self, key: &Key, loc: Loc, holds: impl Fn(Loc) -> bool) -> Option<Loc> {
-        let hash = self.hasher.hash_one(key);
+        let hash = key.hash64();
         let mut shard = write(self.shard(hash));
         match shard.get(hash).map(Loc::from_raw) {
             Some(slot) if holds(slot) => shard.insert(hash, loc.raw()).map(Loc::from_raw),
@@ -151,7 +150,7 @@ impl Index {
 
     /// Removes `key` if it still points at `expected`.
     pub(crate) fn remove_if(&self, key: &Key, expected: Loc) -> bool {
-        let hash = self.hasher.hash_one(key);
+        let hash = key.hash64();
         let mut shard = write(self.shard(hash));
         if shard.get(hash) == Some(expected.raw()) {
             shard.remove(hash);
@@ -230,7 +229,7 @@ mod tests {
         let lb = Loc::new(1, 16, false);
         assert_eq!(index.insert(&a, la, |_| false), None);
         // With a real collision `holds` is false for the slot's other key.
-        let hash_b = index.hasher.hash_one(b);
+        let hash_b = b.hash64();
         write(index.shard(hash_b)).insert(hash_b, la.raw());
         assert_eq!(index.insert(&b, lb, |l| l == lb), None, "b goes to overflow");
         assert_eq!(index.get(&b, |l| l == lb), Some(lb));

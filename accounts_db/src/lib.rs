@@ -67,7 +67,7 @@ pub use config::{
     DEFAULT_MAX_CHANGES_PER_COMMIT, DEFAULT_MAX_CODE_LEN, DEFAULT_SEGMENT_SIZE,
 };
 pub use db::{AccountsCommit, AccountsDb, AccountsRead, DbStats, ReadView};
-pub use entry::{AccountHeader, CommitInfo, Entry, Key};
+pub use entry::{AccountHeader, CommitInfo, Entry, Key, hash_key_words, key_hash};
 pub use error::{CommitError, Error, OpenError, StorageError};
 
 #[cfg(test)]

@@ -23,18 +23,41 @@ pub struct AccessSetTooLarge {
 /// The state a transaction declares, normalised: each list sorted and free of
 /// duplicates, and no read that a write already covers (a written key, or a
 /// `Storage(a, _)` under a written or read `AllStorage(a)`). Cloning is cheap
-/// (one shared allocation holds both lists, writes first), so blocks record
-/// sets without copying them.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// (one shared allocation holds both lists, writes first, another their
+/// hashes), so blocks record sets without copying them.
+///
+/// Each key is hashed once, when the set is made ([`StateKey::hash64`]): a
+/// node makes sets when it decodes transactions, on its sigverify threads,
+/// and the worker running one then files its keys by these hashes in the
+/// bank's write cache, the entry filter and the accounts_db index, without
+/// hashing them again (a transfer's two keys were hashed ten times).
+#[derive(Clone, Debug)]
 pub struct AccessSet {
     keys: Arc<[StateKey]>,
+    /// `hashes[i]` is `keys[i].hash64()`.
+    hashes: Arc<[u64]>,
     /// How many of `keys` are writes.
     writes: usize,
 }
 
+impl PartialEq for AccessSet {
+    fn eq(&self, other: &Self) -> bool {
+        self.writes == other.writes && self.keys == other.keys
+    }
+}
+
+impl Eq for AccessSet {}
+
+impl std::hash::Hash for AccessSet {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.keys.hash(state);
+        self.writes.hash(state);
+    }
+}
+
 impl Default for AccessSet {
     fn default() -> Self {
-        Self { keys: Arc::new([]), writes: 0 }
+        Self { keys: Arc::new([]), hashes: Arc::new([]), writes: 0 }
     }
 }
 
@@ -67,7 +90,8 @@ impl AccessSet {
         }
         let split = writes.len();
         writes.extend(reads);
-        Ok(Self { keys: writes.into(), writes: split })
+        let hashes = writes.iter().map(StateKey::hash64).collect();
+        Ok(Self { keys: writes.into(), hashes, writes: split })
     }
 
     /// Normalises a set without a size limit (for sets already bounded
@@ -94,6 +118,11 @@ impl AccessSet {
         &self.keys
     }
 
+    /// The hashes of [`Self::keys`] ([`StateKey::hash64`]), in the same order.
+    pub fn hashes(&self) -> &[u64] {
+        &self.hashes
+    }
+
     /// Number of keys.
     pub fn len(&self) -> usize {
         self.keys.len()
@@ -118,6 +147,31 @@ impl AccessSet {
     /// Whether the set lets a transaction write `key`.
     pub fn allows_write(&self, key: &StateKey) -> bool {
         Self::holds(self.writes(), key)
+    }
+
+    /// `key`'s hash if the set lets a transaction write it (`write`) or read
+    /// it: the set's own hash of a declared key, a fresh one for a slot that
+    /// an `AllStorage` key covers. A set of a few keys is scanned, not
+    /// searched: a transfer's checks took about 140 instructions each with
+    /// two binary searches over its two keys.
+    pub(crate) fn permits(&self, key: &StateKey, write: bool) -> Option<u64> {
+        const SCAN: usize = 8;
+        let at = if self.keys.len() <= SCAN {
+            self.keys.iter().position(|k| k == key)
+        } else {
+            let found = |from: usize, list: &[StateKey]| Some(from + list.binary_search(key).ok()?);
+            found(0, self.writes()).or_else(|| found(self.writes, self.reads()))
+        };
+        match at {
+            Some(i) if !write || i < self.writes => Some(self.hashes[i]),
+            // A read-only key: normal form leaves no written `AllStorage`
+            // over a listed read.
+            Some(_) => None,
+            None => {
+                let covered = if write { self.allows_write(key) } else { self.allows_read(key) };
+                covered.then(|| key.hash64())
+            }
+        }
     }
 
     /// Whether two sets conflict: one writes state the other reads or writes.
@@ -178,6 +232,29 @@ mod tests {
         assert!(!set.allows_read(&StateKey::Account(a(3))));
         let err = AccessSet::new((0..5).map(|i| StateKey::Account(a(i))), [], 4).unwrap_err();
         assert_eq!(err, AccessSetTooLarge { count: 5, limit: 4 });
+    }
+
+    #[test]
+    fn test_hashes_are_the_keys_hash64_as_the_store_files_them() {
+        let slot = StateKey::Storage(a(1), B256::repeat_byte(7));
+        let set = AccessSet::new(
+            [slot, StateKey::Account(a(2))],
+            [StateKey::Account(a(1)), StateKey::AllStorage(a(3))],
+            8,
+        )
+        .unwrap();
+        assert_eq!(set.hashes().len(), set.len());
+        for (key, hash) in set.keys().iter().zip(set.hashes()) {
+            assert_eq!(*hash, key.hash64());
+            if let Some(stored) = key.stored() {
+                assert_eq!(*hash, stored.hash64(), "{key:?}");
+            }
+        }
+        assert_eq!(set.permits(&slot, false), Some(slot.hash64()));
+        assert_eq!(set.permits(&slot, true), None);
+        let covered = StateKey::Storage(a(3), B256::ZERO);
+        assert_eq!(set.permits(&covered, true), Some(covered.hash64()));
+        assert_ne!(StateKey::AllStorage(a(1)).hash64(), StateKey::Account(a(1)).hash64());
     }
 
     #[test]

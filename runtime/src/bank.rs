@@ -12,7 +12,7 @@ use crate::executor::{BlockEnv, Executor, Outcome, Receipt, Transaction, TxError
 use crate::key::StateKey;
 use crate::lattice::LatticeHash;
 use crate::locks::{EntryKeys, first_conflict};
-use crate::view::{Access, BankState, StateView, Value};
+use crate::view::{Access, BankState, Hashed, StateView, Value};
 
 /// Default bound on exclusive-lane transactions per block.
 pub const DEFAULT_MAX_EXCLUSIVE_PER_BLOCK: usize = 64;
@@ -280,13 +280,11 @@ impl Bank {
         // the pass costs about 3%; see `ReadView::prefetch`). The second finds
         // where new entries start (ERC-20: about 215 ns a transaction with the
         // filter inside the run loop, 120 ns so).
-        let stored: Vec<lanes_accounts_db::Key> = txs
-            .iter()
-            .filter_map(|tx| tx.access_set())
-            .flat_map(AccessSet::keys)
-            .filter_map(StateKey::stored)
-            .collect();
-        self.state.parent.prefetch(&stored);
+        let stored = txs.iter().filter_map(|tx| tx.access_set()).flat_map(|set| {
+            let keys = set.keys().iter().zip(set.hashes());
+            keys.filter(|(key, _)| key.stored().is_some()).map(|(_, hash)| *hash)
+        });
+        self.state.parent.prefetch(stored);
         // Room for a batch of 4-key sets with storage keys (each also marks
         // its address's all-storage hash).
         let mut keys = EntryKeys::with_capacity(8 * txs.len());
@@ -492,14 +490,13 @@ impl Bank {
         let Ledger { entries, tx_hashes, receipts, fees, gas_used, .. } =
             ledger.into_inner().unwrap_or_else(|e| e.into_inner());
         if !fees.is_zero() {
-            let mut coinbase =
-                state.account(&env.coinbase).map_err(|e| BankError::State(e.to_string()))?;
+            let key = Hashed::new(StateKey::Account(env.coinbase));
+            let mut coinbase = state
+                .account(&env.coinbase, key.hash)
+                .map_err(|e| BankError::State(e.to_string()))?;
             coinbase.balance =
                 coinbase.balance.checked_add(fees).ok_or(BankError::BalanceOverflow)?;
-            state.apply(
-                vec![(StateKey::Account(env.coinbase), Value::Account(coinbase))],
-                Vec::new(),
-            );
+            state.apply(vec![(key, Value::Account(coinbase))], Vec::new());
         }
         let (mut changes, delta) = diff(&state)?;
         let mut lattice = parent_lattice;

@@ -4,6 +4,7 @@ use std::hash::{Hash, Hasher};
 
 use alloy_primitives::{Address, B256};
 use borsh::{BorshDeserialize, BorshSerialize};
+use lanes_accounts_db::{hash_key_words, key_hash};
 
 /// One unit of state a transaction can declare.
 ///
@@ -18,29 +19,33 @@ pub enum StateKey {
     AllStorage(Address),
 }
 
-/// Hashed as a tag byte and the raw bytes, without the length prefixes the
-/// derived impl writes for each array (keys are hashed on every state access).
+/// Hashed as a few fixed-size words ([`hash_key_words`]), with the tags of
+/// the accounts_db `Key` for the same state: keys are hashed on every state
+/// access, and the derived impl writes a length and a byte slice per field.
 impl Hash for StateKey {
     fn hash<H: Hasher>(&self, state: &mut H) {
         match self {
-            Self::Account(a) => {
-                state.write_u8(0);
-                state.write(a.as_slice());
-            }
-            Self::Storage(a, s) => {
-                state.write_u8(1);
-                state.write(a.as_slice());
-                state.write(s.as_slice());
-            }
-            Self::AllStorage(a) => {
-                state.write_u8(2);
-                state.write(a.as_slice());
-            }
+            Self::Account(a) => hash_key_words(state, 0, a, None),
+            Self::Storage(a, s) => hash_key_words(state, 1, a, Some(s)),
+            Self::AllStorage(a) => hash_key_words(state, 3, a, None),
         }
     }
 }
 
 impl StateKey {
+    /// The key's hash under the process's key seed
+    /// ([`lanes_accounts_db::key_hash`]); for a stored key, the same as the
+    /// accounts_db `Key`'s ([`lanes_accounts_db::Key::hash64`]). Access sets
+    /// hash their keys once, when they are made; the bank's write cache, the
+    /// entry filter and the accounts_db index all file keys by it.
+    pub fn hash64(&self) -> u64 {
+        match self {
+            Self::Account(a) => key_hash(0, a, None),
+            Self::Storage(a, s) => key_hash(1, a, Some(s)),
+            Self::AllStorage(a) => key_hash(3, a, None),
+        }
+    }
+
     /// The address the key belongs to.
     pub fn address(&self) -> Address {
         match self {

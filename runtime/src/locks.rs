@@ -206,9 +206,8 @@ impl AccountLocks {
 #[derive(Debug, Default)]
 pub(crate) struct EntryKeys {
     used: HashMap<u64, u8, BuildHasherDefault<Prehashed>>,
-    hasher: ahash::RandomState,
-    /// The set being tried, each key hashed once: (hash, flags it must not
-    /// meet, flag it sets).
+    /// The set being tried, by its keys' hashes ([`AccessSet::hashes`]):
+    /// (hash, flags it must not meet, flag it sets).
     staged: Vec<(u64, u8, u8)>,
 }
 
@@ -220,17 +219,17 @@ const SLOT_READ: u8 = 4;
 const SLOT_WRITE: u8 = 8;
 
 impl EntryKeys {
-    /// Hashes `set`'s keys into `staged` with what each must not meet and
-    /// what it marks.
+    /// Puts `set`'s key hashes into `staged` with what each must not meet
+    /// and what it marks.
     fn stage(&mut self, set: &AccessSet) {
         self.staged.clear();
         // Lists are sorted, so one contract's slots are adjacent and share
         // the hash of its `AllStorage` key.
         let mut all_storage: Option<(Address, u64)> = None;
-        let writes = set.writes().iter().map(|k| (k, true));
-        for (key, write) in writes.chain(set.reads().iter().map(|k| (k, false))) {
+        let keys = set.keys().iter().zip(set.hashes()).enumerate();
+        for (i, (key, &h)) in keys {
+            let write = i < set.writes().len();
             let (own, mark) = if write { (READ | WRITE, WRITE) } else { (WRITE, READ) };
-            let h = self.hasher.hash_one(key);
             match key {
                 StateKey::Account(_) => self.staged.push((h, own, mark)),
                 StateKey::Storage(a, _) => {
@@ -238,7 +237,7 @@ impl EntryKeys {
                     let all = match all_storage {
                         Some((cached, h)) if cached == *a => h,
                         _ => {
-                            let h = self.hasher.hash_one(StateKey::AllStorage(*a));
+                            let h = StateKey::AllStorage(*a).hash64();
                             all_storage = Some((*a, h));
                             h
                         }

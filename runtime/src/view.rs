@@ -31,14 +31,15 @@ pub(crate) enum Value {
 /// about 410 ns per transaction applying their two writes with `HashMap`
 /// shards, about 320 ns with these), and the seal walks dense vectors.
 ///
-/// A key is hashed once: the hash picks its shard, its slot in the shard's
-/// table, and its bit in `written`, a filter of the keys this bank has
-/// written. Most reads are of keys no earlier transaction of the block wrote;
-/// a clear bit sends them to the parent without taking a shard's lock.
+/// Keys come hashed ([`StateKey::hash64`], mostly from the transaction's
+/// access set): the hash picks the key's shard, its slot in the shard's
+/// table, its bit in `written`, a filter of the keys this bank has written,
+/// and its slot in the parent's index. Most reads are of keys no earlier
+/// transaction of the block wrote; a clear bit sends them to the parent
+/// without taking a shard's lock.
 #[derive(Debug)]
 pub(crate) struct BankState {
     pub(crate) parent: ReadView,
-    hasher: ahash::RandomState,
     pub(crate) shards: Box<[RwLock<Shard>]>,
     written: Box<[AtomicU64]>,
     pub(crate) code: RwLock<HashMap<B256, Bytes, ahash::RandomState>>,
@@ -60,11 +61,18 @@ fn shard_count() -> usize {
 /// written keys in one block, more reads of unwritten keys probe a shard.
 const FILTER_BITS: usize = 1 << 20;
 
-/// A key and its hash in the bank's cache.
+/// A key and its hash ([`StateKey::hash64`]).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Hashed {
-    hash: u64,
+    pub(crate) hash: u64,
     pub(crate) key: StateKey,
+}
+
+impl Hashed {
+    /// `key`, hashed here.
+    pub(crate) fn new(key: StateKey) -> Self {
+        Self { hash: key.hash64(), key }
+    }
 }
 
 impl PartialEq for Hashed {
@@ -85,7 +93,6 @@ impl BankState {
     pub(crate) fn new(parent: ReadView) -> Self {
         Self {
             parent,
-            hasher: ahash::RandomState::new(),
             shards: (0..shard_count()).map(|_| RwLock::default()).collect(),
             written: (0..FILTER_BITS / 64).map(|_| AtomicU64::new(0)).collect(),
             code: RwLock::default(),
@@ -101,10 +108,6 @@ impl BankState {
         }
     }
 
-    fn hashed(&self, key: StateKey) -> Hashed {
-        Hashed { hash: self.hasher.hash_one(key), key }
-    }
-
     /// Bits 40..46 pick the shard: a shard's table takes its slots from the
     /// low bits and its tags from the top 7, which must not be the same for
     /// every key of a shard.
@@ -118,28 +121,38 @@ impl BankState {
         (&self.written[bit / 64], 1 << (bit % 64))
     }
 
-    fn cached(&self, key: StateKey) -> Option<Value> {
-        let key = self.hashed(key);
-        let (word, mask) = self.written_bit(&key);
+    fn cached(&self, key: &Hashed) -> Option<Value> {
+        let (word, mask) = self.written_bit(key);
         // Relaxed is enough: a transaction that reads a key another wrote runs
         // after it by the caller's locks, whose hand-over orders the two.
         if word.load(Ordering::Relaxed) & mask == 0 {
             return None;
         }
-        self.shard(&key).read().unwrap_or_else(|e| e.into_inner()).get(&key).copied()
+        self.shard(key).read().unwrap_or_else(|e| e.into_inner()).get(key).copied()
     }
 
-    pub(crate) fn account(&self, address: &Address) -> Result<AccountHeader, TxError> {
-        match self.cached(StateKey::Account(*address)) {
+    /// The account at `address`, whose key hashes to `hash`.
+    pub(crate) fn account(&self, address: &Address, hash: u64) -> Result<AccountHeader, TxError> {
+        match self.cached(&Hashed { hash, key: StateKey::Account(*address) }) {
             Some(Value::Account(h)) => Ok(h),
-            _ => Ok(self.parent.get_account(address).map_err(state_err)?.unwrap_or_default()),
+            _ => Ok(self
+                .parent
+                .get_account_hashed(address, hash)
+                .map_err(state_err)?
+                .unwrap_or_default()),
         }
     }
 
-    pub(crate) fn storage(&self, address: &Address, slot: &B256) -> Result<U256, TxError> {
-        match self.cached(StateKey::Storage(*address, *slot)) {
+    /// A storage slot, whose key hashes to `hash`.
+    pub(crate) fn storage(
+        &self,
+        address: &Address,
+        slot: &B256,
+        hash: u64,
+    ) -> Result<U256, TxError> {
+        match self.cached(&Hashed { hash, key: StateKey::Storage(*address, *slot) }) {
             Some(Value::Storage(v)) => Ok(v),
-            _ => self.parent.get_storage(address, slot).map_err(state_err),
+            _ => self.parent.get_storage_hashed(address, slot, hash).map_err(state_err),
         }
     }
 
@@ -151,9 +164,8 @@ impl BankState {
     }
 
     /// Applies a finished transaction's writes.
-    pub(crate) fn apply(&self, writes: Vec<(StateKey, Value)>, code: Vec<(B256, Bytes)>) {
+    pub(crate) fn apply(&self, writes: Vec<(Hashed, Value)>, code: Vec<(B256, Bytes)>) {
         for (key, value) in writes {
-            let key = self.hashed(key);
             let (word, mask) = self.written_bit(&key);
             if word.load(Ordering::Relaxed) & mask == 0 {
                 word.fetch_or(mask, Ordering::Relaxed);
@@ -192,7 +204,7 @@ pub struct StateView<'a> {
     pub(crate) access: Access,
     /// A list, not a map: a transaction writes a handful of keys, and an EVM
     /// transaction writes them all at its end, after its last read.
-    pub(crate) writes: Vec<(StateKey, Value)>,
+    pub(crate) writes: Vec<(Hashed, Value)>,
     pub(crate) code: Vec<(B256, Bytes)>,
     violation: Option<StateKey>,
     touched: Vec<StateKey>,
@@ -211,44 +223,42 @@ impl<'a> StateView<'a> {
     }
 
     fn written(&self, key: &StateKey) -> Option<Value> {
-        self.writes.iter().rev().find(|(k, _)| k == key).map(|(_, v)| *v)
+        self.writes.iter().rev().find(|(k, _)| k.key == *key).map(|(_, v)| *v)
     }
 
-    fn check(&mut self, key: StateKey, write: bool) -> Result<(), TxError> {
+    /// `key`'s hash if the access allows the read (or the `write`).
+    fn check(&mut self, key: StateKey, write: bool) -> Result<u64, TxError> {
         let allowed = match &self.access {
-            Access::Exclusive => true,
+            Access::Exclusive => Some(key.hash64()),
             Access::Record => {
                 self.touched.push(key);
-                true
+                Some(key.hash64())
             }
-            Access::Declared(set) if write => set.allows_write(&key),
-            Access::Declared(set) => set.allows_read(&key),
+            Access::Declared(set) => set.permits(&key, write),
         };
-        if allowed {
-            Ok(())
-        } else {
+        allowed.ok_or_else(|| {
             self.violation.get_or_insert(key);
-            Err(TxError::AccessViolation(key))
-        }
+            TxError::AccessViolation(key)
+        })
     }
 
     /// The account at `address` (the empty header when there is none).
     pub fn account(&mut self, address: &Address) -> Result<AccountHeader, TxError> {
         let key = StateKey::Account(*address);
-        self.check(key, false)?;
+        let hash = self.check(key, false)?;
         match self.written(&key) {
             Some(Value::Account(h)) => Ok(h),
-            _ => self.state.account(address),
+            _ => self.state.account(address, hash),
         }
     }
 
     /// A storage slot (zero when unset).
     pub fn storage(&mut self, address: &Address, slot: &B256) -> Result<U256, TxError> {
         let key = StateKey::Storage(*address, *slot);
-        self.check(key, false)?;
+        let hash = self.check(key, false)?;
         match self.written(&key) {
             Some(Value::Storage(v)) => Ok(v),
-            _ => self.state.storage(address, slot),
+            _ => self.state.storage(address, slot, hash),
         }
     }
 
@@ -263,8 +273,8 @@ impl<'a> StateView<'a> {
     /// Writes an account header (the empty header deletes the account).
     pub fn set_account(&mut self, address: &Address, header: AccountHeader) -> Result<(), TxError> {
         let key = StateKey::Account(*address);
-        self.check(key, true)?;
-        self.writes.push((key, Value::Account(header)));
+        let hash = self.check(key, true)?;
+        self.writes.push((Hashed { hash, key }, Value::Account(header)));
         Ok(())
     }
 
@@ -276,8 +286,8 @@ impl<'a> StateView<'a> {
         value: U256,
     ) -> Result<(), TxError> {
         let key = StateKey::Storage(*address, *slot);
-        self.check(key, true)?;
-        self.writes.push((key, Value::Storage(value)));
+        let hash = self.check(key, true)?;
+        self.writes.push((Hashed { hash, key }, Value::Storage(value)));
         Ok(())
     }
 
