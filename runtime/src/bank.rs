@@ -578,7 +578,7 @@ fn diff(state: &BankState) -> Result<(Vec<Entry>, (LatticeHash, LatticeHash)), B
                     for shard in shards {
                         let shard = shard.read().unwrap_or_else(|e| e.into_inner());
                         for (key, value) in shard.iter() {
-                            diff_one(parent, &key.key, value, &mut changes, &mut add, &mut sub)?;
+                            diff_one(parent, &key, &value, &mut changes, &mut add, &mut sub)?;
                         }
                     }
                     Ok((changes, add, sub))
