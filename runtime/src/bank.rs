@@ -12,7 +12,7 @@ use crate::executor::{BlockEnv, Executor, Outcome, Receipt, Transaction, TxError
 use crate::key::StateKey;
 use crate::lattice::LatticeHash;
 use crate::locks::{EntryKeys, first_conflict};
-use crate::view::{Access, BankState, Hashed, StateView, Value};
+use crate::view::{Access, BankState, StateView, Value, Writes};
 
 /// Default bound on exclusive-lane transactions per block.
 pub const DEFAULT_MAX_EXCLUSIVE_PER_BLOCK: usize = 64;
@@ -469,7 +469,7 @@ impl Bank {
             return (Err(TxError::AccessViolation(key)), view.access);
         }
         if result.is_ok() {
-            self.state.apply(view.writes, view.code);
+            self.state.apply(view.writes);
         }
         (result, view.access)
     }
@@ -496,13 +496,13 @@ impl Bank {
         let Ledger { entries, tx_hashes, receipts, fees, gas_used, .. } =
             ledger.into_inner().unwrap_or_else(|e| e.into_inner());
         if !fees.is_zero() {
-            let key = Hashed::new(StateKey::Account(env.coinbase));
-            let mut coinbase = state
-                .account(&env.coinbase, key.hash)
-                .map_err(|e| BankError::State(e.to_string()))?;
+            let hash = StateKey::Account(env.coinbase).hash64();
+            let mut coinbase =
+                state.account(&env.coinbase, hash).map_err(|e| BankError::State(e.to_string()))?;
             coinbase.balance =
                 coinbase.balance.checked_add(fees).ok_or(BankError::BalanceOverflow)?;
-            state.apply(vec![(key, Value::Account(coinbase))], Vec::new());
+            let accounts = vec![(hash, env.coinbase, coinbase)];
+            state.apply(Writes { accounts, ..Writes::default() });
         }
         let (mut changes, delta) = diff(&state)?;
         let mut lattice = parent_lattice;

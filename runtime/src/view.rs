@@ -2,8 +2,8 @@
 
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
-use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{RwLock, RwLockWriteGuard};
 
 use alloy_primitives::{Address, B256, Bytes, U256};
 use indexmap::IndexMap;
@@ -75,25 +75,21 @@ impl Shard {
         }
     }
 
-    fn insert(&mut self, key: Hashed, value: Value) {
-        match (key.key, value) {
-            (StateKey::Account(a), Value::Account(header)) => {
-                match self.accounts.raw_entry_mut_v1().from_hash(key.hash, |k| *k == a) {
-                    RawEntryMut::Occupied(mut entry) => *entry.get_mut() = header,
-                    RawEntryMut::Vacant(entry) => {
-                        entry.insert_hashed_nocheck(key.hash, a, header);
-                    }
-                }
+    fn set_account(&mut self, hash: u64, address: Address, header: AccountHeader) {
+        match self.accounts.raw_entry_mut_v1().from_hash(hash, |k| *k == address) {
+            RawEntryMut::Occupied(mut entry) => *entry.get_mut() = header,
+            RawEntryMut::Vacant(entry) => {
+                entry.insert_hashed_nocheck(hash, address, header);
             }
-            (StateKey::Storage(a, s), Value::Storage(value)) => {
-                match self.slots.raw_entry_mut_v1().from_hash(key.hash, |k| *k == (a, s)) {
-                    RawEntryMut::Occupied(mut entry) => *entry.get_mut() = value,
-                    RawEntryMut::Vacant(entry) => {
-                        entry.insert_hashed_nocheck(key.hash, (a, s), value);
-                    }
-                }
+        }
+    }
+
+    fn set_storage(&mut self, hash: u64, address: Address, slot: B256, value: U256) {
+        match self.slots.raw_entry_mut_v1().from_hash(hash, |k| *k == (address, slot)) {
+            RawEntryMut::Occupied(mut entry) => *entry.get_mut() = value,
+            RawEntryMut::Vacant(entry) => {
+                entry.insert_hashed_nocheck(hash, (address, slot), value);
             }
-            _ => unreachable!("the view writes headers under Account keys, values under Storage"),
         }
     }
 
@@ -133,13 +129,6 @@ pub(crate) struct Hashed {
     pub(crate) key: StateKey,
 }
 
-impl Hashed {
-    /// `key`, hashed here.
-    pub(crate) fn new(key: StateKey) -> Self {
-        Self { hash: key.hash64(), key }
-    }
-}
-
 impl BankState {
     pub(crate) fn new(parent: ReadView) -> Self {
         Self {
@@ -162,8 +151,8 @@ impl BankState {
     /// Bits 40..46 pick the shard: a shard's table takes its slots from the
     /// low bits and its tags from the top 7, which must not be the same for
     /// every key of a shard.
-    fn shard(&self, key: &Hashed) -> &RwLock<Shard> {
-        &self.shards[(key.hash >> 40) as usize & (self.shards.len() - 1)]
+    fn shard(&self, hash: u64) -> &RwLock<Shard> {
+        &self.shards[(hash >> 40) as usize & (self.shards.len() - 1)]
     }
 
     /// The word of `written` holding the key's bit (bits 20..40), and the bit.
@@ -190,7 +179,7 @@ impl BankState {
         if word.load(Ordering::Relaxed) & mask == 0 {
             return None;
         }
-        self.shard(key).read().unwrap_or_else(|e| e.into_inner()).get(key)
+        self.shard(key.hash).read().unwrap_or_else(|e| e.into_inner()).get(key)
     }
 
     /// The account at `address`, whose key hashes to `hash`.
@@ -225,23 +214,47 @@ impl BankState {
         self.parent.get_code(hash).map_err(state_err)
     }
 
-    /// Applies a finished transaction's writes.
-    pub(crate) fn apply(&self, writes: Vec<(Hashed, Value)>, code: Vec<(B256, Bytes)>) {
-        for (key, value) in writes {
-            let (word, mask) = self.written_bit(key.hash);
-            if word.load(Ordering::Relaxed) & mask == 0 {
-                word.fetch_or(mask, Ordering::Relaxed);
-            }
-            self.shard(&key).write().unwrap_or_else(|e| e.into_inner()).insert(key, value);
+    /// Sets the key's bit in `written` and returns its shard, write-locked.
+    fn write_shard(&self, hash: u64) -> RwLockWriteGuard<'_, Shard> {
+        let (word, mask) = self.written_bit(hash);
+        if word.load(Ordering::Relaxed) & mask == 0 {
+            word.fetch_or(mask, Ordering::Relaxed);
         }
-        if !code.is_empty() {
-            self.code.write().unwrap_or_else(|e| e.into_inner()).extend(code);
+        self.shard(hash).write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Applies a finished transaction's writes.
+    pub(crate) fn apply(&self, writes: Writes) {
+        for &(hash, address, header) in &writes.accounts {
+            self.write_shard(hash).set_account(hash, address, header);
+        }
+        for &(hash, address, slot, value) in &writes.slots {
+            self.write_shard(hash).set_storage(hash, address, slot, value);
+        }
+        if !writes.code.is_empty() {
+            self.code.write().unwrap_or_else(|e| e.into_inner()).extend(writes.code);
         }
     }
 }
 
 fn state_err(e: lanes_accounts_db::StorageError) -> TxError {
     TxError::State(e.to_string())
+}
+
+/// A transaction's writes, in order (a later write to a key wins), held
+/// until it finishes cleanly. Lists, not maps: a transaction writes a handful
+/// of keys, and an EVM transaction writes them all at its end, after its last
+/// read. Accounts and slots have a list each, of flat tuples with the key's
+/// hash, as the shards keep them (104 and 96 bytes, where a list of
+/// `(key, enum value)` pairs took 144).
+#[derive(Debug, Default)]
+pub(crate) struct Writes {
+    /// (hash, address, header); the empty header deletes the account.
+    pub(crate) accounts: Vec<(u64, Address, AccountHeader)>,
+    /// (hash, address, slot, value); zero clears the slot.
+    pub(crate) slots: Vec<(u64, Address, B256, U256)>,
+    /// Code stored under its hash.
+    pub(crate) code: Vec<(B256, Bytes)>,
 }
 
 /// What a transaction may touch.
@@ -264,28 +277,14 @@ pub(crate) enum Access {
 pub struct StateView<'a> {
     state: &'a BankState,
     pub(crate) access: Access,
-    /// A list, not a map: a transaction writes a handful of keys, and an EVM
-    /// transaction writes them all at its end, after its last read.
-    pub(crate) writes: Vec<(Hashed, Value)>,
-    pub(crate) code: Vec<(B256, Bytes)>,
+    pub(crate) writes: Writes,
     violation: Option<StateKey>,
     touched: Vec<StateKey>,
 }
 
 impl<'a> StateView<'a> {
     pub(crate) fn new(state: &'a BankState, access: Access) -> Self {
-        Self {
-            state,
-            access,
-            writes: Vec::new(),
-            code: Vec::new(),
-            violation: None,
-            touched: Vec::new(),
-        }
-    }
-
-    fn written(&self, key: &StateKey) -> Option<Value> {
-        self.writes.iter().rev().find(|(k, _)| k.key == *key).map(|(_, v)| *v)
+        Self { state, access, writes: Writes::default(), violation: None, touched: Vec::new() }
     }
 
     /// `key`'s hash if the access allows the read (or the `write`).
@@ -306,27 +305,27 @@ impl<'a> StateView<'a> {
 
     /// The account at `address` (the empty header when there is none).
     pub fn account(&mut self, address: &Address) -> Result<AccountHeader, TxError> {
-        let key = StateKey::Account(*address);
-        let hash = self.check(key, false)?;
-        match self.written(&key) {
-            Some(Value::Account(h)) => Ok(h),
-            _ => self.state.account(address, hash),
+        let hash = self.check(StateKey::Account(*address), false)?;
+        let written = self.writes.accounts.iter().rev().find(|(_, a, _)| a == address);
+        match written {
+            Some((_, _, header)) => Ok(*header),
+            None => self.state.account(address, hash),
         }
     }
 
     /// A storage slot (zero when unset).
     pub fn storage(&mut self, address: &Address, slot: &B256) -> Result<U256, TxError> {
-        let key = StateKey::Storage(*address, *slot);
-        let hash = self.check(key, false)?;
-        match self.written(&key) {
-            Some(Value::Storage(v)) => Ok(v),
-            _ => self.state.storage(address, slot, hash),
+        let hash = self.check(StateKey::Storage(*address, *slot), false)?;
+        let written = self.writes.slots.iter().rev().find(|(_, a, s, _)| a == address && s == slot);
+        match written {
+            Some((_, _, _, value)) => Ok(*value),
+            None => self.state.storage(address, slot, hash),
         }
     }
 
     /// Code by hash. Code is immutable and needs no declaration.
     pub fn code(&self, hash: &B256) -> Result<Option<Bytes>, TxError> {
-        if let Some((_, code)) = self.code.iter().find(|(h, _)| h == hash) {
+        if let Some((_, code)) = self.writes.code.iter().find(|(h, _)| h == hash) {
             return Ok(Some(code.clone()));
         }
         self.state.code(hash)
@@ -334,9 +333,8 @@ impl<'a> StateView<'a> {
 
     /// Writes an account header (the empty header deletes the account).
     pub fn set_account(&mut self, address: &Address, header: AccountHeader) -> Result<(), TxError> {
-        let key = StateKey::Account(*address);
-        let hash = self.check(key, true)?;
-        self.writes.push((Hashed { hash, key }, Value::Account(header)));
+        let hash = self.check(StateKey::Account(*address), true)?;
+        self.writes.accounts.push((hash, *address, header));
         Ok(())
     }
 
@@ -347,15 +345,14 @@ impl<'a> StateView<'a> {
         slot: &B256,
         value: U256,
     ) -> Result<(), TxError> {
-        let key = StateKey::Storage(*address, *slot);
-        let hash = self.check(key, true)?;
-        self.writes.push((Hashed { hash, key }, Value::Storage(value)));
+        let hash = self.check(StateKey::Storage(*address, *slot), true)?;
+        self.writes.slots.push((hash, *address, *slot, value));
         Ok(())
     }
 
     /// Stores code under its hash (the caller computes the hash).
     pub fn put_code(&mut self, hash: B256, code: Bytes) {
-        self.code.push((hash, code));
+        self.writes.code.push((hash, code));
     }
 
     /// Keys read or written so far, in a simulation ([`crate::Bank::simulate`]).
