@@ -7,6 +7,7 @@
 //! Replaced transactions leave stale entries in the ready heap, skipped when
 //! popped.
 
+use std::borrow::Borrow;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::time::Instant;
@@ -21,6 +22,15 @@ use crate::error::SubmitError;
 /// bytes, and the pool's queues, the scheduler's look-ahead window (sorted
 /// and re-held on every pass) and its exclusive lane each move it.
 pub(crate) type Held<T> = Box<Pooled<T>>;
+
+/// The transaction in its box, so a batch of boxes runs as it is
+/// ([`lanes_runtime::Bank::execute_batch`] takes anything that borrows a
+/// transaction) instead of moving each transaction out of its box.
+impl<T> Borrow<T> for Box<Pooled<T>> {
+    fn borrow(&self) -> &T {
+        &self.tx
+    }
+}
 
 /// A transaction the pool accepted.
 #[derive(Debug)]

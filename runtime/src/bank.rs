@@ -1,5 +1,6 @@
 //! The [`Bank`]: the state of the block being built, entry by entry.
 
+use std::borrow::Borrow;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
@@ -261,11 +262,13 @@ impl Bank {
     /// a per-worker [`AccountLocks`](crate::AccountLocks) table until this
     /// returns); the bank does not check that. A transaction that declares
     /// nothing comes back as [`Executed::NeedsExclusive`] without running.
-    pub fn execute_batch<'b, E: Executor>(
+    /// `txs` holds the transactions or anything that borrows them (the
+    /// banking stage passes the boxes its pool keeps them in).
+    pub fn execute_batch<'b, E: Executor, T: Borrow<E::Tx>>(
         &'b self,
         executor: &E,
         worker: &mut E::Worker<'b>,
-        txs: &[E::Tx],
+        txs: &[T],
     ) -> Result<Vec<Executed>, BankError> {
         let mut results = Vec::with_capacity(txs.len());
         let mut entries = Vec::new();
@@ -284,7 +287,7 @@ impl Bank {
         // finds where new entries start (ERC-20: about 215 ns a transaction
         // with the filter inside the run loop, 120 ns so).
         let stored = || {
-            txs.iter().filter_map(|tx| tx.access_set()).flat_map(|set| {
+            txs.iter().filter_map(|tx| tx.borrow().access_set()).flat_map(|set| {
                 let keys = set.keys().iter().zip(set.hashes());
                 keys.filter(|(key, _)| key.stored().is_some()).map(|(_, hash)| *hash)
             })
@@ -296,7 +299,7 @@ impl Bank {
         let mut keys = EntryKeys::with_capacity(8 * txs.len());
         let starts: Vec<bool> = txs
             .iter()
-            .map(|tx| match tx.access_set() {
+            .map(|tx| match tx.borrow().access_set() {
                 Some(set) if !set.is_empty() && !keys.try_add(set) => {
                     keys.clear();
                     keys.add(set);
@@ -305,7 +308,7 @@ impl Bank {
                 _ => false,
             })
             .collect();
-        for (tx, starts) in txs.iter().zip(starts) {
+        for (tx, starts) in txs.iter().map(Borrow::borrow).zip(starts) {
             let Some(set) = tx.access_set().filter(|set| !set.is_empty()) else {
                 results.push(Executed::NeedsExclusive(None));
                 continue;
