@@ -218,6 +218,9 @@ pub(crate) struct EntryKeys {
     entry: u32,
     /// The set being tried: (hash, flags it must not meet, flag it sets).
     staged: Vec<(u64, u8, u8)>,
+    /// The last `AllStorage` key hashed, with its hash: a contract's slots
+    /// are adjacent in a set, and a batch's sets often name one contract.
+    all_storage: Option<(Address, u64)>,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -246,9 +249,6 @@ impl EntryKeys {
     /// and what it marks.
     fn stage(&mut self, set: &AccessSet) {
         self.staged.clear();
-        // Lists are sorted, so one contract's slots are adjacent and share
-        // the hash of its `AllStorage` key.
-        let mut all_storage: Option<(Address, u64)> = None;
         let keys = set.keys().iter().zip(set.hashes()).enumerate();
         for (i, (key, &h)) in keys {
             let write = i < set.writes().len();
@@ -257,11 +257,11 @@ impl EntryKeys {
                 StateKey::Account(_) => self.staged.push((h, own, mark)),
                 StateKey::Storage(a, _) => {
                     self.staged.push((h, own, mark));
-                    let all = match all_storage {
+                    let all = match self.all_storage {
                         Some((cached, h)) if cached == *a => h,
                         _ => {
                             let h = StateKey::AllStorage(*a).hash64();
-                            all_storage = Some((*a, h));
+                            self.all_storage = Some((*a, h));
                             h
                         }
                     };
