@@ -36,7 +36,8 @@ const MAX_RESERVED_TXS: usize = 100_000;
 /// A batch handed to a worker, and handed back with its results. The
 /// transactions stay in the boxes the pool put them in: moving each (an EVM
 /// transaction is over 500 bytes) out of its box and back, with its pool
-/// data beside it, was about a sixth of the scheduler's time on transfers.
+/// data beside it, was about a seventh of the scheduler's busy time on
+/// transfers (34 ms of it for 10k, 29 ms without).
 struct Batch<T> {
     worker: usize,
     txs: Vec<Held<T>>,
