@@ -258,6 +258,47 @@ mod tests {
     }
 
     #[test]
+    fn test_permits_answers_as_allows_on_small_and_large_sets() {
+        // Keys over two addresses: accounts, all-storage and three slots each.
+        let universe: Vec<StateKey> = (1..=2u8)
+            .flat_map(|i| {
+                let slots = (0..3u8).map(move |s| StateKey::Storage(a(i), B256::repeat_byte(s)));
+                [StateKey::Account(a(i)), StateKey::AllStorage(a(i))].into_iter().chain(slots)
+            })
+            .collect();
+        // Deterministic picks of reads and writes (xorshift), small and large.
+        let mut x = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut large = false;
+        for round in 0..400 {
+            let size = if round % 2 == 0 { 3 } else { universe.len() };
+            let pick = |r: u64| {
+                let picked = universe.iter().enumerate().filter(move |(i, _)| (r >> i) & 1 == 1);
+                picked.map(|(_, k)| *k)
+            };
+            let (r, w) = (next(), next());
+            let set = AccessSet::unbounded(pick(r).take(size), pick(w).take(size));
+            large |= set.len() > 8;
+            for key in &universe {
+                for write in [false, true] {
+                    let allowed = if write { set.allows_write(key) } else { set.allows_read(key) };
+                    assert_eq!(
+                        set.permits(key, write),
+                        allowed.then(|| key.hash64()),
+                        "{set:?} {key:?} {write}"
+                    );
+                }
+            }
+        }
+        assert!(large, "some sets are searched, not scanned");
+    }
+
+    #[test]
     fn test_conflicts() {
         let slot = StateKey::Storage(a(1), B256::ZERO);
         let r = |k| AccessSet::new([k], [], 8).unwrap();
