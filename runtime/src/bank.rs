@@ -280,12 +280,12 @@ impl Bank {
         // transactions' own reads, between other work, would each wait for
         // theirs (10k ERC-20 transfers: the index probes under the
         // transactions' reads fell from about 6% of the profile to under 2%,
-        // the pass costs about 3%; see `ReadView::prefetch`), and the words of
-        // the bank's written-key filter that the reads test first (their
-        // misses were 2.5% of the ERC-20 profile; 0.35%, and 0.65% for this
-        // pass, with it). The second
-        // finds where new entries start (ERC-20: about 215 ns a transaction
-        // with the filter inside the run loop, 120 ns so).
+        // the pass costs about 3%; see `ReadView::prefetch`). It also loads
+        // the words of the bank's written-key filter that those reads test
+        // first (their misses were 2.5% of the ERC-20 profile; with the
+        // pass, 0.35% plus 0.65% for the pass). The second finds where new
+        // entries start (ERC-20: about 215 ns a transaction with the filter
+        // inside the run loop, 120 ns so).
         let stored = || {
             txs.iter().filter_map(|tx| tx.borrow().access_set()).flat_map(|set| {
                 let keys = set.keys().iter().zip(set.hashes());

@@ -207,8 +207,9 @@ impl AccountLocks {
 /// The hashes are the sets' own ([`AccessSet::hashes`]), in a small table of
 /// its own: open addressing with linear probes, at most half full, where a
 /// slot counts only if it carries the current entry's stamp, so starting a
-/// new entry empties the table without touching it. (A `HashMap` here took
-/// about 110 instructions per key of an ERC-20 transfer, this about 40.)
+/// new entry empties the table without touching it. (For an ERC-20
+/// transfer's set, a `HashMap` here took about 690 instructions, this about
+/// 570 with the hashing of its `AllStorage` key.)
 #[derive(Debug, Default)]
 pub(crate) struct EntryKeys {
     slots: Vec<Slot>,

@@ -52,8 +52,9 @@ pub(crate) struct BankState {
 /// account and 96 for a slot, where one map of `StateKey` to either took
 /// 152. Appends go to memory not yet in cache, so fewer bytes cost less
 /// (the execution bench's transfers: lanes/revm 1.09 to 1.04; ERC-20 moved
-/// within noise). Entries are filed under their keys' `hash64` through indexmap's raw-entry
-/// API, which keeps each entry's hash; the maps' own hasher never runs.
+/// within noise). Entries are filed under their keys' `hash64` through
+/// indexmap's raw-entry API, which keeps each entry's hash; the maps' own
+/// hasher never runs.
 #[derive(Debug, Default)]
 pub(crate) struct Shard {
     accounts: IndexMap<Address, AccountHeader, BuildHasherDefault<Prehashed>>,
