@@ -41,8 +41,8 @@ use alloy_eips::eip2930::AccessListItem;
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_signer_local::PrivateKeySigner;
 use common::{
-    BASE_FEE, CHAIN_ID, cache_db, contract, deployed_code, mapping_slot, median, revm_sequential,
-    revm_sequential_decoded, sign, txs_count,
+    BASE_FEE, CHAIN_ID, cache_db, contract, deployed_code, mapping_slot, median, median_ratio,
+    revm_sequential, revm_sequential_decoded, sign, txs_count,
 };
 use criterion::{Criterion, criterion_group, criterion_main};
 use lanes_accounts_db::{AccountHeader, AccountsDbConfig, Entry};
@@ -209,14 +209,12 @@ fn bench(c: &mut Criterion) {
                     e.push(lanes_entry(&p, &exec, 1));
                     r.push(revm_run(&p));
                 }
-                let ratios: Vec<f64> =
-                    b.iter().zip(&r).map(|(b, r)| b.as_secs_f64() / r.as_secs_f64()).collect();
+                let ratio = median_ratio(&b, &r);
                 println!(
-                    "{only}: medians batches {:?} entry {:?} revm {:?} ratio {:.3}",
+                    "{only}: medians batches {:?} entry {:?} revm {:?} ratio {ratio:.3}",
                     median(b),
                     median(e),
                     median(r),
-                    median(ratios)
                 );
             } else {
                 let b: Duration = (0..rounds).map(|_| lanes_batches(&p, &exec)).sum();
@@ -248,17 +246,8 @@ fn bench(c: &mut Criterion) {
             rounds[3].push(lanes_entry(&p, &exec, 2));
             rounds[4].push(revm_decoded_run(&p));
         }
-        // Each ratio is the median of the rounds' own ratios, so a slow
-        // stretch of the host, which hits the runs of a round alike, cancels.
-        let per_round = |of: usize, to: usize| {
-            median(
-                rounds[of]
-                    .iter()
-                    .zip(&rounds[to])
-                    .map(|(a, b)| a.as_secs_f64() / b.as_secs_f64())
-                    .collect(),
-            )
-        };
+        // Each ratio is the median of the rounds' own ratios.
+        let per_round = |of: usize, to: usize| median_ratio(&rounds[of], &rounds[to]);
         let ratios = [per_round(0, 1), per_round(0, 4), per_round(2, 1), per_round(3, 1)];
         summary.push((w.name, rounds.map(median), ratios));
     }

@@ -99,11 +99,11 @@ impl Index {
     }
 
     /// The locations in the primary slots of the keys hashing to `hashes`,
-    /// appended to `locs`. Each
-    /// shard's read lock is taken once and held for the whole call (a batch's
-    /// keys: microseconds), so the probes run without atomics between them.
-    /// No lock is taken while a guard is held but other shards' read locks,
-    /// and no writer holds two shards, so this cannot deadlock.
+    /// appended to `locs`. Each shard's read lock is taken once and held for
+    /// the whole call (a batch's keys: microseconds), so the probes run
+    /// without atomics between them. No lock is taken while a guard is held
+    /// but other shards' read locks, and no writer holds two shards, so this
+    /// cannot deadlock.
     pub(crate) fn primaries(&self, hashes: impl IntoIterator<Item = u64>, locs: &mut Vec<Loc>) {
         let mut guards: Vec<Option<RwLockReadGuard<'_, Shard>>> =
             self.shards.iter().map(|_| None).collect();

@@ -143,6 +143,12 @@ fn revm_timed<T>(
     elapsed
 }
 
+/// The median of the ratios `a[i] / b[i]` of runs made side by side, so a
+/// slow stretch of the host, which hits both runs of a pair alike, cancels.
+pub(crate) fn median_ratio(a: &[Duration], b: &[Duration]) -> f64 {
+    median(a.iter().zip(b).map(|(a, b)| a.as_secs_f64() / b.as_secs_f64()).collect())
+}
+
 pub(crate) fn median<T: PartialOrd>(mut v: Vec<T>) -> T {
     v.sort_by(|a, b| a.partial_cmp(b).expect("comparable"));
     v.swap_remove(v.len() / 2)

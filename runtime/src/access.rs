@@ -167,8 +167,12 @@ impl AccessSet {
             // A read-only key: normal form leaves no written `AllStorage`
             // over a listed read.
             Some(_) => None,
+            // Not listed: allowed only as a slot its `AllStorage` key covers.
             None => {
-                let covered = if write { self.allows_write(key) } else { self.allows_read(key) };
+                let StateKey::Storage(a, _) = key else { return None };
+                let all = StateKey::AllStorage(*a);
+                let in_list = |list: &[StateKey]| list.binary_search(&all).is_ok();
+                let covered = in_list(self.writes()) || (!write && in_list(self.reads()));
                 covered.then(|| key.hash64())
             }
         }

@@ -24,11 +24,8 @@ pub enum StateKey {
 /// access, and the derived impl writes a length and a byte slice per field.
 impl Hash for StateKey {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        match self {
-            Self::Account(a) => hash_key_words(state, 0, a, None),
-            Self::Storage(a, s) => hash_key_words(state, 1, a, Some(s)),
-            Self::AllStorage(a) => hash_key_words(state, 3, a, None),
-        }
+        let (tag, address, slot) = self.parts();
+        hash_key_words(state, tag, address, slot);
     }
 }
 
@@ -39,10 +36,17 @@ impl StateKey {
     /// hash their keys once, when they are made; the bank's write cache, the
     /// entry filter and the accounts_db index all file keys by it.
     pub fn hash64(&self) -> u64 {
+        let (tag, address, slot) = self.parts();
+        key_hash(tag, address, slot)
+    }
+
+    /// The key as [`hash_key_words`] takes it: the accounts_db `Key`'s tags
+    /// for accounts and slots, one of its own for `AllStorage`.
+    fn parts(&self) -> (u8, &Address, Option<&B256>) {
         match self {
-            Self::Account(a) => key_hash(0, a, None),
-            Self::Storage(a, s) => key_hash(1, a, Some(s)),
-            Self::AllStorage(a) => key_hash(3, a, None),
+            Self::Account(a) => (0, a, None),
+            Self::Storage(a, s) => (1, a, Some(s)),
+            Self::AllStorage(a) => (3, a, None),
         }
     }
 
