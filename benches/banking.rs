@@ -13,9 +13,10 @@
 //! - pipeline tx/s: raw transactions submitted in chunks of 512, until the
 //!   block holding the last one is committed (slots of 50 ms, so sealing
 //!   waits at most that long; block gas limit high enough for all of them);
-//! - execution: the same transactions with senders recovered beforehand
-//!   (`submit_decoded`), timed until the pool is empty (all executed), in
-//!   default 400 ms slots so no seal or commit falls in the window, and
+//! - execution: the same transactions with senders recovered beforehand,
+//!   admitted to a paused stage (`submit_decoded`), timed from `resume` at
+//!   the start of a slot until the pool is empty (all executed), in default
+//!   400 ms slots so no seal or commit falls in the window, and
 //!   its speedup over sequential revm 43 `transact_commit` over an in-memory
 //!   `CacheDB` on the same transactions;
 //! - the sigverify share of the pipeline's busy time (sigverify + scheduler +
@@ -42,7 +43,7 @@ use common::{
     BASE_FEE, CHAIN_ID, cache_db, contract, deployed_code, mapping_slot, median, revm_sequential,
     sign, txs_count,
 };
-use lanes_accounts_db::{AccountHeader, AccountsDbConfig, Entry};
+use lanes_accounts_db::{AccountHeader, AccountsDbConfig, AccountsRead, Entry};
 use lanes_banking_stage::{BankingStage, BankingStageConfig, BlockStats};
 use lanes_evm_adapter::{EvmConfig, EvmExecutor, EvmReceiptData, EvmTx, tx_env};
 use lanes_runtime::{Chain, Executor, Genesis, StateKey};
@@ -233,17 +234,39 @@ fn stage_run(
         ..Default::default()
     };
     let mut stage = BankingStage::start(exec.clone(), chain, config);
-    let txs = decoded.map(<[EvmTx]>::to_vec);
+    let accepted = match decoded {
+        Some(txs) => {
+            // The whole set in the pool before the clock starts, and the
+            // clock started as a slot begins.
+            stage.pause();
+            let accepted = stage.submit_decoded(txs.to_vec());
+            let empty = stage.blocks().recv_timeout(Duration::from_secs(60)).expect("a block");
+            assert!(empty.receipts.is_empty(), "ran while paused");
+            if std::env::var("LANES_WARM").is_ok() {
+                let view = stage.state();
+                for e in &w.alloc {
+                    if let Entry::Account(a, _) = e {
+                        std::hint::black_box(view.get_account(a).expect("read"));
+                    }
+                }
+            }
+            accepted
+        }
+        None => Vec::new(),
+    };
     let start = Instant::now();
-    let accepted = match txs {
-        Some(txs) => stage.submit_decoded(txs),
+    let accepted = match decoded {
+        Some(_) => {
+            stage.resume();
+            accepted
+        }
         None => w.raw.chunks(512).flat_map(|c| stage.submit_many(c.to_vec())).collect(),
     };
     assert!(accepted.iter().all(Result::is_ok), "{:?}", accepted.iter().find(|r| r.is_err()));
     let mut elapsed = None;
     if decoded.is_some() {
         while stage.pool_len() > 0 {
-            std::thread::sleep(Duration::from_micros(100));
+            std::thread::sleep(Duration::from_millis(1));
         }
         elapsed = Some(start.elapsed());
     }

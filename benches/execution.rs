@@ -27,8 +27,9 @@
 //! runs only that workload's lanes batch path, 30 rounds
 //! (`LANES_PROFILE_ROUNDS`), and prints the mean; with `LANES_PROFILE_REVM`,
 //! only revm instead. With `LANES_PROFILE_ALL`, it interleaves rounds of the
-//! batch path, the entry path and revm, and prints each one's median and the
-//! median per-round lanes/revm ratio.
+//! batch path, the entry path (on `LANES_PROFILE_THREADS` threads, default 1)
+//! and revm, and prints each one's median and the median per-round lanes/revm
+//! ratio.
 #![allow(missing_docs)]
 
 mod common;
@@ -203,10 +204,14 @@ fn bench(c: &mut Criterion) {
             }
             if std::env::var("LANES_PROFILE_ALL").is_ok() {
                 // Interleaved, so a slow stretch of the host hits both alike.
+                let threads: usize = std::env::var("LANES_PROFILE_THREADS")
+                    .ok()
+                    .and_then(|t| t.parse().ok())
+                    .unwrap_or(1);
                 let (mut b, mut e, mut r) = (Vec::new(), Vec::new(), Vec::new());
                 for _ in 0..rounds {
                     b.push(lanes_batches(&p, &exec));
-                    e.push(lanes_entry(&p, &exec, 1));
+                    e.push(lanes_entry(&p, &exec, threads));
                     r.push(revm_run(&p));
                 }
                 let ratio = median_ratio(&b, &r);

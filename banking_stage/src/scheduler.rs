@@ -343,8 +343,8 @@ impl<E: Executor> Scheduler<E> {
 
     /// One scheduling pass over the held transactions and the pool's best.
     fn schedule(&mut self, bank: &Bank, slot: &mut Slot<E::Tx>, queues: &[Sender<Batch<E::Tx>>]) {
-        if !slot.exclusive.is_empty() {
-            return; // the exclusive lane is a barrier
+        if !slot.exclusive.is_empty() || self.shared.paused.load(Ordering::Acquire) {
+            return; // the exclusive lane is a barrier; a paused stage takes nothing
         }
         let mut candidates = std::mem::take(&mut self.held);
         let queued = {

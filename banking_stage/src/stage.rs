@@ -86,6 +86,8 @@ pub(crate) struct Shared<T> {
     /// Set by shutdown: intake stops, and a full block queue no longer holds
     /// the scheduler back.
     pub(crate) closed: AtomicBool,
+    /// Set by [`BankingStage::pause`]: the scheduler takes nothing new.
+    pub(crate) paused: AtomicBool,
 }
 
 impl<T> Shared<T> {
@@ -154,6 +156,7 @@ impl<E: Executor + 'static> BankingStage<E> {
             doorbell,
             sigverify_nanos: AtomicU64::new(0),
             closed: AtomicBool::new(false),
+            paused: AtomicBool::new(false),
         });
         let (ingress, jobs) = bounded(config.ingress_queue.max(1));
         let sigverify = (0..config.sigverify_threads.max(1))
@@ -233,6 +236,20 @@ impl<E: Executor> BankingStage<E> {
             return txs.iter().map(|_| Err(SubmitError::ShuttingDown)).collect();
         }
         sigverify::admit(&self.shared, txs.into_iter().map(Ok))
+    }
+
+    /// Stops scheduling: what is admitted stays in the pool, work already
+    /// handed to workers finishes, and slots go on being sealed (empty once
+    /// that work is in). For letting the pool fill before the stage runs it,
+    /// as a benchmark of execution does.
+    pub fn pause(&self) {
+        self.shared.paused.store(true, Ordering::Release);
+    }
+
+    /// Undoes [`Self::pause`]: the scheduler takes from the pool again at once.
+    pub fn resume(&self) {
+        self.shared.paused.store(false, Ordering::Release);
+        let _ = self.shared.doorbell.try_send(());
     }
 
     /// Produced blocks, in order. Production waits while

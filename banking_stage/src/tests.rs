@@ -295,3 +295,23 @@ fn test_lone_undeclared_tx_runs_in_an_idle_slot() {
     assert_eq!(blocks.last().unwrap().stats.exclusive, 1);
     stage.shutdown().unwrap();
 }
+
+#[test]
+fn test_paused_stage_seals_empty_slots_and_resumes() {
+    let (_dir, chain) = chain();
+    let mut stage = BankingStage::start(Arc::new(NativeExecutor), chain, config(2, 30));
+    stage.pause();
+    let txs: Vec<NativeTx> = (0..20u8).map(|from| transfer(from, 0, 40, 21_000)).collect();
+    for r in stage.submit_many(txs.iter().map(raw).collect()) {
+        r.unwrap();
+    }
+    // Slots go on while paused, and take nothing from the pool.
+    let paused = collect(&stage, Duration::from_secs(5), |b| b.len() == 3);
+    assert!(paused.iter().all(|b| b.receipts.is_empty()), "a paused stage ran transactions");
+    assert_eq!(stage.pool_len(), 20);
+    stage.resume();
+    let blocks = collect(&stage, Duration::from_secs(5), |b| included(b).len() == 20);
+    assert!(txs.iter().all(|tx| included(&blocks).contains(&tx.hash())));
+    assert_eq!(stage.pool_len(), 0);
+    stage.shutdown().unwrap();
+}
