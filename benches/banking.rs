@@ -46,7 +46,7 @@ use common::{
     revm_sequential, sign, txs_count,
 };
 use lanes_accounts_db::{AccountHeader, AccountsDbConfig, Entry};
-use lanes_banking_stage::{BankingStage, BankingStageConfig, BlockStats};
+use lanes_banking_stage::{BankingStage, BankingStageConfig, BlockStats, SubmitError};
 use lanes_evm_adapter::{EvmConfig, EvmExecutor, EvmReceiptData, EvmTx, tx_env};
 use lanes_runtime::{Chain, Executor, Genesis, StateKey};
 use rand::{Rng, SeedableRng};
@@ -216,6 +216,10 @@ struct Run {
     stats: BlockStats,
 }
 
+fn assert_accepted(accepted: &[Result<B256, SubmitError>]) {
+    assert!(accepted.iter().all(Result::is_ok), "{:?}", accepted.iter().find(|r| r.is_err()));
+}
+
 /// One stage run; `decoded` feeds pre-recovered transactions and stops the
 /// clock when the pool is empty, else raw ones until the last commit.
 fn stage_run(
@@ -238,27 +242,23 @@ fn stage_run(
         ..Default::default()
     };
     let mut stage = BankingStage::start(exec.clone(), chain, config);
-    let accepted = match decoded {
-        Some(txs) => {
-            // The whole set in the pool before the clock starts, and the
-            // clock started as a slot begins.
-            stage.pause();
-            let accepted = stage.submit_decoded(txs.to_vec());
-            let empty = stage.blocks().recv_timeout(Duration::from_secs(60)).expect("a block");
-            assert!(empty.receipts.is_empty(), "ran while paused");
-            accepted
-        }
-        None => Vec::new(),
-    };
+    if let Some(txs) = decoded {
+        // The whole set in the pool before the clock starts, and the clock
+        // started as a slot begins.
+        stage.pause();
+        assert_accepted(&stage.submit_decoded(txs.to_vec()));
+        let empty = stage.blocks().recv_timeout(Duration::from_secs(60)).expect("a block");
+        assert!(empty.receipts.is_empty(), "ran while paused");
+    }
     let start = Instant::now();
-    let accepted = match decoded {
-        Some(_) => {
-            stage.resume();
-            accepted
+    match decoded {
+        Some(_) => stage.resume(),
+        None => {
+            let accepted: Vec<_> =
+                w.raw.chunks(512).flat_map(|c| stage.submit_many(c.to_vec())).collect();
+            assert_accepted(&accepted);
         }
-        None => w.raw.chunks(512).flat_map(|c| stage.submit_many(c.to_vec())).collect(),
-    };
-    assert!(accepted.iter().all(Result::is_ok), "{:?}", accepted.iter().find(|r| r.is_err()));
+    }
     let mut elapsed = None;
     if decoded.is_some() {
         while stage.pool_len() > 0 {
