@@ -1,7 +1,13 @@
 //! lanes-runtime micro-benchmarks.
 //!
 //! - `locks`: `AccountLocks::try_lock` + `unlock` of 4-key and 32-key sets of
-//!   random keys, single thread (ns per set).
+//!   random keys, single thread (ns per set). And what a banking-stage
+//!   scheduler with 2 workers does per set, with 512 other sets in flight:
+//!   `thread_locks` asks a `ThreadLocks` which threads the set conflicts
+//!   with, locks it for one and unlocks it; `per_worker_tables` does the same
+//!   with an `AccountLocks` per worker plus one marking held-back sets (the
+//!   scheduler's tables before `ThreadLocks`): a `can_lock` on each, then
+//!   `lock_unchecked` and `unlock`.
 //! - `execute_entry`: 10k independent native transfers in one entry on 1 and 2
 //!   threads; the baseline is the same entry on 1 thread, and the summary prints
 //!   the speedup measured in the same run.
@@ -18,7 +24,7 @@ use alloy_primitives::{Address, B256, U256};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use lanes_accounts_db::{AccountHeader, AccountsDbConfig, Entry};
 use lanes_runtime::native::{NativeExecutor, NativeTx};
-use lanes_runtime::{AccessSet, AccountLocks, Chain, Genesis, LatticeHash, StateKey};
+use lanes_runtime::{AccessSet, AccountLocks, Chain, Genesis, LatticeHash, StateKey, ThreadLocks};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -54,6 +60,46 @@ fn bench_locks(c: &mut Criterion) {
             })
         });
         assert!(locks.is_empty());
+
+        // A scheduler's pass: 2 workers with 256 sets in flight each.
+        let in_flight: Vec<AccessSet> = (0..512).map(|_| random_set(&mut rng, keys)).collect();
+        let mut threads = ThreadLocks::new(3);
+        let mut tables: Vec<AccountLocks> = (0..3).map(|_| AccountLocks::new()).collect();
+        for (i, set) in in_flight.iter().enumerate() {
+            threads.lock(i % 2, set);
+            tables[i % 2].lock_unchecked(set);
+        }
+        let mut i = 0;
+        group.bench_function(format!("thread_locks_{keys}_keys"), |b| {
+            b.iter(|| {
+                let set = &sets[i % sets.len()];
+                i += 1;
+                let holders = threads.conflicts(black_box(set));
+                let w = if holders == 0 { i % 2 } else { holders.trailing_zeros() as usize };
+                threads.lock(w, set);
+                threads.unlock(w, set);
+            })
+        });
+        group.bench_function(format!("per_worker_tables_{keys}_keys"), |b| {
+            b.iter(|| {
+                let set = &sets[i % sets.len()];
+                i += 1;
+                let set = black_box(set);
+                let blocked = tables[2].can_lock(set).is_err();
+                let held = |w: usize| tables[w].can_lock(set).is_err();
+                let (h0, h1) = (held(0), held(1));
+                let w = if h1 && !h0 {
+                    1
+                } else if h0 {
+                    0
+                } else {
+                    i % 2
+                };
+                black_box(blocked);
+                tables[w].lock_unchecked(set);
+                tables[w].unlock(set);
+            })
+        });
     }
     group.finish();
 }

@@ -22,11 +22,16 @@ pub const DEFAULT_BLOCK_QUEUE: usize = 64;
 pub const DEFAULT_PRICE_BUMP_PERCENT: u128 = 10;
 /// Default batches queued per worker beyond the one it runs.
 pub const DEFAULT_WORKER_QUEUE: usize = 4;
+/// Most worker threads a stage runs (its lock table tracks each worker, and
+/// the transactions a pass holds back, as a bit of a `u64`); a larger
+/// [`BankingStageConfig::workers`] runs this many.
+pub const MAX_WORKERS: usize = lanes_runtime::MAX_LOCK_THREADS - 1;
 
 /// Settings of a [`crate::BankingStage`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BankingStageConfig {
-    /// Worker threads executing batches (default: available cores).
+    /// Worker threads executing batches (default: available cores, at most
+    /// [`MAX_WORKERS`]).
     pub workers: usize,
     /// Threads recovering senders (default: available cores).
     pub sigverify_threads: usize,
@@ -61,7 +66,7 @@ impl Default for BankingStageConfig {
     fn default() -> Self {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Self {
-            workers: cores,
+            workers: cores.min(MAX_WORKERS),
             sigverify_threads: cores,
             batch_size: DEFAULT_BATCH_SIZE,
             slot_time: DEFAULT_SLOT_TIME,

@@ -8,7 +8,7 @@
 //!             TxPool: per-sender nonce queues, ready heap by tip per gas
 //!                                      │ pop (look-ahead window)
 //!                                      v
-//!   scheduler thread: thread-aware AccountLocks, batches of 64, exclusive-lane barrier,
+//!   scheduler thread: ThreadLocks (thread-aware), batches of 64, exclusive-lane barrier,
 //!   block gas limit ──> worker threads: Bank::execute_batch (records an entry each)
 //!                                      │ every slot (400 ms)
 //!                                      v
@@ -32,7 +32,7 @@ mod stats;
 pub use config::{
     BankingStageConfig, DEFAULT_BATCH_SIZE, DEFAULT_BLOCK_QUEUE, DEFAULT_INGRESS_QUEUE,
     DEFAULT_LOOKAHEAD, DEFAULT_MAX_PER_SENDER, DEFAULT_MAX_POOL, DEFAULT_PRICE_BUMP_PERCENT,
-    DEFAULT_SLOT_TIME, DEFAULT_WORKER_QUEUE,
+    DEFAULT_SLOT_TIME, DEFAULT_WORKER_QUEUE, MAX_WORKERS,
 };
 pub use error::SubmitError;
 pub use stage::{BankingStage, BlockSink, ProducedBlock, StageError};

@@ -2,7 +2,8 @@
 //! locks their sets, hands non-conflicting batches to worker threads, and
 //! seals a block at every slot boundary.
 //!
-//! Locks are thread-aware (Agave's): each worker has its own lock table. A
+//! Locks are thread-aware (Agave's): one table ([`ThreadLocks`]) answers which
+//! workers hold locks a set conflicts with. A
 //! set that conflicts with the locks of exactly one worker goes to that worker,
 //! whose batches run one after another in order; a set that conflicts with
 //! two or more waits. A transaction held back marks its keys for the rest of
@@ -21,10 +22,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use alloy_primitives::B256;
 use crossbeam_channel::{Receiver, SendTimeoutError, Sender, bounded, select};
 use lanes_runtime::{
-    AccessSet, AccountLocks, Bank, Chain, Executed, Executor, Transaction, TxError,
+    AccessSet, Bank, Chain, Executed, Executor, ThreadLocks, Transaction, TxError,
 };
 
-use crate::config::BankingStageConfig;
+use crate::config::{BankingStageConfig, MAX_WORKERS};
 use crate::pool::Held;
 use crate::stage::{BlockSink, Latest, ProducedBlock, Shared, StageError};
 use crate::stats::BlockStats;
@@ -55,7 +56,9 @@ fn declared<T: Transaction>(tx: &T) -> Option<&AccessSet> {
 
 /// The scheduler's state for one slot.
 struct Slot<T> {
-    locks: Vec<AccountLocks>,
+    /// Locks of the work each worker has (thread `w`), and, as one more
+    /// thread, the keys of transactions held back in the current pass.
+    locks: ThreadLocks,
     /// Transactions sent to each worker and not yet done.
     load: Vec<usize>,
     /// Batches sent to each worker and not yet done.
@@ -216,11 +219,11 @@ impl<E: Executor> Scheduler<E> {
     /// Runs the slot's work on scoped worker threads until the slot ends (or
     /// a stop is asked) and nothing is in flight.
     fn fill(&mut self, bank: &Bank, slot_end: Instant) -> Result<Slot<E::Tx>, StageError> {
-        let workers = self.config.workers.max(1);
+        let workers = self.config.workers.clamp(1, MAX_WORKERS);
         let depth = self.config.worker_queue + 1;
         let executor = self.executor.clone();
         let mut slot = Slot {
-            locks: (0..workers).map(|_| AccountLocks::new()).collect(),
+            locks: ThreadLocks::new(workers + 1),
             load: vec![0; workers],
             batches: vec![0; workers],
             reserved_gas: 0,
@@ -308,7 +311,7 @@ impl<E: Executor> Scheduler<E> {
         for (p, executed) in batch.txs.into_iter().zip(results) {
             let tx = &p.tx;
             if let Some(set) = declared(tx) {
-                slot.locks[w].unlock(set);
+                slot.locks.unlock(w, set);
             }
             slot.load[w] -= 1;
             slot.reserved_gas = slot.reserved_gas.saturating_sub(tx.gas_limit());
@@ -382,14 +385,15 @@ impl<E: Executor> Scheduler<E> {
             let aged = aged_if_before.is_some_and(|t| p.arrived <= t);
             (!aged, if aged { 0 } else { u128::MAX - p.tip }, p.seq)
         });
-        let workers = slot.locks.len();
+        let workers = slot.load.len();
+        // The pseudo-thread of `slot.locks` marking held-back transactions.
+        let blocked = workers;
         let depth = self.config.worker_queue + 1;
         let batch_size = self.config.batch_size.max(1);
         let gas_limit = bank.env().gas_limit;
         let gas_used = bank.gas_used();
         let mut lane_room =
             bank.exclusive_count() < self.chain.bank_config().max_exclusive_per_block;
-        let mut blocked = AccountLocks::new();
         let mut barrier = false;
         let mut pending: Vec<Vec<Held<E::Tx>>> = (0..workers).map(|_| Vec::new()).collect();
         let send = |w: usize, txs: Vec<Held<E::Tx>>, slot: &mut Slot<E::Tx>| {
@@ -425,32 +429,27 @@ impl<E: Executor> Scheduler<E> {
                 }
                 continue;
             };
-            if blocked.can_lock(set).is_err() {
-                slot.conflicts += 1;
-                blocked.lock_unchecked(set);
-                self.held.push(p);
-                continue;
-            }
-            let mut holders = (0..workers).filter(|w| slot.locks[*w].can_lock(set).is_err());
-            let target = match (holders.next(), holders.next()) {
+            let holders = slot.locks.conflicts(set);
+            let target = match holders.count_ones() {
+                _ if holders & (1 << blocked) != 0 => None,
                 // Conflicts only with work of `w`: queue it behind that work
                 // (the worker runs its batches in order, and a batch records
                 // a new entry where its transactions conflict).
-                (Some(w), None) if takes(w) => Some(w),
+                1 => Some(holders.trailing_zeros() as usize).filter(|w| takes(*w)),
                 // Free: the least loaded worker that can take it, into its
                 // open batch or a new one.
-                (None, _) => (0..workers)
+                0 => (0..workers)
                     .filter(|w| takes(*w))
                     .min_by_key(|w| slot.load[*w] + pending[*w].len()),
                 _ => None,
             };
             let Some(w) = target else {
                 slot.conflicts += 1;
-                blocked.lock_unchecked(set);
+                slot.locks.lock(blocked, set);
                 self.held.push(p);
                 continue;
             };
-            slot.locks[w].lock_unchecked(set);
+            slot.locks.lock(w, set);
             slot.load[w] += 1;
             slot.reserved_gas = slot.reserved_gas.saturating_add(gas);
             pending[w].push(p);
@@ -463,5 +462,6 @@ impl<E: Executor> Scheduler<E> {
                 send(w, txs, slot);
             }
         }
+        slot.locks.unlock_all(blocked);
     }
 }

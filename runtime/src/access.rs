@@ -6,6 +6,7 @@ use std::sync::Arc;
 use borsh::{BorshDeserialize, BorshSerialize};
 
 use crate::key::StateKey;
+use crate::locks::{Mark, marks};
 
 /// Default bound on the keys of one access set (like Solana's account limit).
 pub const DEFAULT_MAX_ACCESS_KEYS: usize = 256;
@@ -24,18 +25,22 @@ pub struct AccessSetTooLarge {
 /// duplicates, and no read that a write already covers (a written key, or a
 /// `Storage(a, _)` under a written or read `AllStorage(a)`). Cloning is cheap
 /// (one shared allocation holds both lists, writes first, another their
-/// hashes), so blocks record sets without copying them.
+/// hashes and lock marks), so blocks record sets without copying them.
 ///
 /// Each key is hashed once, when the set is made ([`StateKey::hash64`]): a
 /// node makes sets when it decodes transactions, on its sigverify threads,
 /// and the worker running one then files its keys by these hashes in the
 /// bank's write cache, the entry filter and the accounts_db index, without
-/// hashing them again (a transfer's two keys were hashed ten times).
+/// hashing them again (a transfer's two keys were hashed ten times). The
+/// same pass lays the keys out as the hash-keyed lock tables file them
+/// (a slot key also marks its address's `AllStorage` hash), so a scheduler
+/// or a worker tests a set against its table without hashing anything.
 #[derive(Clone, Debug)]
 pub struct AccessSet {
     keys: Arc<[StateKey]>,
-    /// `hashes[i]` is `keys[i].hash64()`.
-    hashes: Arc<[u64]>,
+    /// The keys as the hash-keyed tables file them ([`marks`]): `marks[i]`
+    /// is `keys[i]`'s, under `keys[i].hash64()`, and slot keys add more.
+    marks: Arc<[Mark]>,
     /// How many of `keys` are writes.
     writes: usize,
 }
@@ -57,7 +62,7 @@ impl std::hash::Hash for AccessSet {
 
 impl Default for AccessSet {
     fn default() -> Self {
-        Self { keys: Arc::new([]), hashes: Arc::new([]), writes: 0 }
+        Self { keys: Arc::new([]), marks: Arc::new([]), writes: 0 }
     }
 }
 
@@ -90,8 +95,8 @@ impl AccessSet {
         }
         let split = writes.len();
         writes.extend(reads);
-        let hashes = writes.iter().map(StateKey::hash64).collect();
-        Ok(Self { keys: writes.into(), hashes, writes: split })
+        let marks = marks(&writes, split).into();
+        Ok(Self { keys: writes.into(), marks, writes: split })
     }
 
     /// Normalises a set without a size limit (for sets already bounded
@@ -119,8 +124,13 @@ impl AccessSet {
     }
 
     /// The hashes of [`Self::keys`] ([`StateKey::hash64`]), in the same order.
-    pub fn hashes(&self) -> &[u64] {
-        &self.hashes
+    pub fn hashes(&self) -> impl ExactSizeIterator<Item = u64> + '_ {
+        self.marks[..self.keys.len()].iter().map(|m| m.hash)
+    }
+
+    /// The keys as the hash-keyed lock tables file them.
+    pub(crate) fn marks(&self) -> &[Mark] {
+        &self.marks
     }
 
     /// Number of keys.
@@ -163,7 +173,7 @@ impl AccessSet {
             found(0, self.writes()).or_else(|| found(self.writes, self.reads()))
         };
         match at {
-            Some(i) if !write || i < self.writes => Some(self.hashes[i]),
+            Some(i) if !write || i < self.writes => Some(self.marks[i].hash),
             // A read-only key: normal form leaves no written `AllStorage`
             // over a listed read.
             Some(_) => None,
@@ -249,9 +259,9 @@ mod tests {
         .unwrap();
         assert_eq!(set.hashes().len(), set.len());
         for (key, hash) in set.keys().iter().zip(set.hashes()) {
-            assert_eq!(*hash, key.hash64());
+            assert_eq!(hash, key.hash64());
             if let Some(stored) = key.stored() {
-                assert_eq!(*hash, stored.hash64(), "{key:?}");
+                assert_eq!(hash, stored.hash64(), "{key:?}");
             }
         }
         assert_eq!(set.permits(&slot, false), Some(slot.hash64()));

@@ -289,7 +289,7 @@ impl Bank {
         let stored = || {
             txs.iter().filter_map(|tx| tx.borrow().access_set()).flat_map(|set| {
                 let keys = set.keys().iter().zip(set.hashes());
-                keys.filter(|(key, _)| key.stored().is_some()).map(|(_, hash)| *hash)
+                keys.filter(|(key, _)| key.stored().is_some()).map(|(_, hash)| hash)
             })
         };
         self.state.parent.prefetch(stored());

@@ -65,7 +65,7 @@ pub use executor::{BlockEnv, DecodeError, Executor, Outcome, Receipt, Transactio
 pub use group::entries_in_order;
 pub use key::StateKey;
 pub use lattice::{LATTICE_LANES, LatticeHash};
-pub use locks::{AccountLocks, LockConflict};
+pub use locks::{AccountLocks, LockConflict, MAX_LOCK_THREADS, ThreadLocks};
 pub use view::StateView;
 
 #[cfg(test)]

@@ -14,7 +14,7 @@
 //! unrelated.) Nothing waits here: a set that cannot be locked whole is refused.
 
 use std::collections::HashMap;
-use std::hash::Hasher;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use alloy_primitives::{Address, B256};
 
@@ -217,11 +217,6 @@ pub(crate) struct EntryKeys {
     len: usize,
     /// The current entry's stamp; 0 marks a slot never used.
     entry: u32,
-    /// The set being tried: (hash, flags it must not meet, flag it sets).
-    staged: Vec<(u64, u8, u8)>,
-    /// The last `AllStorage` key hashed, with its hash: a contract's slots
-    /// are adjacent in a set, and a batch's sets often name one contract.
-    all_storage: Option<(Address, u64)>,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -237,6 +232,54 @@ const READ: u8 = 1;
 const WRITE: u8 = 2;
 const SLOT_READ: u8 = 4;
 const SLOT_WRITE: u8 = 8;
+/// Flags a [`Mark`] can set, one bit each.
+const FLAGS: usize = 4;
+
+/// One key of a set as the hash-keyed tables ([`EntryKeys`], [`ThreadLocks`])
+/// file it: a hash, the flags it must not meet there, and the one it sets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Mark {
+    pub(crate) hash: u64,
+    forbids: u8,
+    sets: u8,
+}
+
+/// The marks of a normal-form set's `keys` (writes first, `writes` of them):
+/// first each key's own, in order, filed under its [`StateKey::hash64`];
+/// then, for each `Storage(a, _)` key, one under `AllStorage(a)`'s hash
+/// (hashed once for a run of one address's slots, which sort together).
+pub(crate) fn marks(keys: &[StateKey], writes: usize) -> Vec<Mark> {
+    let flags = |i: usize| if i < writes { (READ | WRITE, WRITE) } else { (WRITE, READ) };
+    let mut marks: Vec<Mark> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, key)| {
+            let (forbids, sets) = flags(i);
+            let forbids = match key {
+                StateKey::AllStorage(_) if i < writes => forbids | SLOT_READ | SLOT_WRITE,
+                StateKey::AllStorage(_) => forbids | SLOT_WRITE,
+                _ => forbids,
+            };
+            Mark { hash: key.hash64(), forbids, sets }
+        })
+        .collect();
+    let mut all_storage: Option<(Address, u64)> = None;
+    for (i, key) in keys.iter().enumerate() {
+        let StateKey::Storage(a, _) = key else { continue };
+        let hash = match all_storage {
+            Some((cached, h)) if cached == *a => h,
+            _ => {
+                let h = StateKey::AllStorage(*a).hash64();
+                all_storage = Some((*a, h));
+                h
+            }
+        };
+        let (forbids, _) = flags(i);
+        let sets = if i < writes { SLOT_WRITE } else { SLOT_READ };
+        marks.push(Mark { hash, forbids, sets });
+    }
+    marks
+}
 
 impl EntryKeys {
     /// A filter with room for `keys` keys before it grows.
@@ -244,37 +287,6 @@ impl EntryKeys {
         let mut filter = Self::default();
         filter.reserve(keys);
         filter
-    }
-
-    /// Puts `set`'s key hashes into `staged` with what each must not meet
-    /// and what it marks.
-    fn stage(&mut self, set: &AccessSet) {
-        self.staged.clear();
-        let keys = set.keys().iter().zip(set.hashes()).enumerate();
-        for (i, (key, &h)) in keys {
-            let write = i < set.writes().len();
-            let (own, mark) = if write { (READ | WRITE, WRITE) } else { (WRITE, READ) };
-            match key {
-                StateKey::Account(_) => self.staged.push((h, own, mark)),
-                StateKey::Storage(a, _) => {
-                    self.staged.push((h, own, mark));
-                    let all = match self.all_storage {
-                        Some((cached, h)) if cached == *a => h,
-                        _ => {
-                            let h = StateKey::AllStorage(*a).hash64();
-                            self.all_storage = Some((*a, h));
-                            h
-                        }
-                    };
-                    self.staged.push((all, own, if write { SLOT_WRITE } else { SLOT_READ }));
-                }
-                StateKey::AllStorage(_) => {
-                    let slots = if write { SLOT_READ | SLOT_WRITE } else { SLOT_WRITE };
-                    self.staged.push((h, own | slots, mark));
-                }
-            }
-        }
-        self.reserve(self.staged.len());
     }
 
     /// The slot holding `hash` in the current entry, or the free slot where it
@@ -312,13 +324,13 @@ impl EntryKeys {
         }
     }
 
-    fn mark_staged(&mut self) {
-        for i in 0..self.staged.len() {
-            let (hash, _, mark) = self.staged[i];
+    fn mark(&mut self, set: &AccessSet) {
+        self.reserve(set.marks().len());
+        for &Mark { hash, sets, .. } in set.marks() {
             match self.find(hash) {
-                Ok(at) => self.slots[at].flags |= mark,
+                Ok(at) => self.slots[at].flags |= sets,
                 Err(at) => {
-                    self.slots[at] = Slot { hash, entry: self.entry, flags: mark };
+                    self.slots[at] = Slot { hash, entry: self.entry, flags: sets };
                     self.len += 1;
                 }
             }
@@ -329,21 +341,20 @@ impl EntryKeys {
     /// there (up to hash collisions, which answer no); otherwise leaves the
     /// filter as it was and answers false.
     pub(crate) fn try_add(&mut self, set: &AccessSet) -> bool {
-        self.stage(set);
-        let clear = self.staged.iter().all(|&(hash, forbid, _)| match self.find(hash) {
-            Ok(at) => self.slots[at].flags & forbid == 0,
+        self.reserve(set.marks().len());
+        let clear = set.marks().iter().all(|m| match self.find(m.hash) {
+            Ok(at) => self.slots[at].flags & m.forbids == 0,
             Err(_) => true,
         });
         if clear {
-            self.mark_staged();
+            self.mark(set);
         }
         clear
     }
 
     /// Adds `set`'s keys to the entry, whatever they meet.
     pub(crate) fn add(&mut self, set: &AccessSet) {
-        self.stage(set);
-        self.mark_staged();
+        self.mark(set);
     }
 
     /// Starts a new entry.
@@ -377,6 +388,126 @@ pub(crate) fn first_conflict(sets: &[&AccessSet]) -> Option<(usize, LockConflict
         }
     }
     None
+}
+
+/// Most threads a [`ThreadLocks`] tracks (a thread is a bit of a `u64`).
+pub const MAX_LOCK_THREADS: usize = 64;
+
+type HashMap64<V> = HashMap<u64, V, BuildHasherDefault<Prehashed>>;
+
+/// Locks held by threads, for a scheduler that hands sets to worker threads
+/// (Agave's thread-aware locks): it answers, in one probe per key, which
+/// threads hold locks a set conflicts with, and a thread may stack sets that
+/// conflict with its own, since it runs them in order.
+///
+/// Keys are filed by the hashes their set computed when it was made, with
+/// [`EntryKeys`]' flags (a slot key also marks its address's `AllStorage`
+/// hash), so locking hashes nothing and a table entry is a few words, where
+/// [`AccountLocks`] hashes each address and nests a map of slots under it.
+/// Two keys with one hash can only make it report a conflict that is not
+/// there, never miss one: a scheduler then holds a set back or queues it
+/// behind that thread's work, which is slower but still right.
+#[derive(Debug)]
+pub struct ThreadLocks {
+    /// Per key hash, per flag, the threads holding it (bit `t`: thread `t`).
+    held: HashMap64<[u64; FLAGS]>,
+    /// Per thread, per key hash, how many of its sets hold each flag.
+    counts: Vec<HashMap64<[u32; FLAGS]>>,
+}
+
+impl ThreadLocks {
+    /// A table for `threads` threads, numbered from 0.
+    ///
+    /// # Panics
+    /// If `threads` is over [`MAX_LOCK_THREADS`].
+    pub fn new(threads: usize) -> Self {
+        assert!(threads <= MAX_LOCK_THREADS, "at most {MAX_LOCK_THREADS} threads, not {threads}");
+        Self {
+            held: HashMap64::default(),
+            counts: (0..threads).map(|_| HashMap64::default()).collect(),
+        }
+    }
+
+    /// Threads this table tracks.
+    pub fn threads(&self) -> usize {
+        self.counts.len()
+    }
+
+    /// Whether no thread holds a lock.
+    pub fn is_empty(&self) -> bool {
+        self.held.is_empty()
+    }
+
+    /// The threads holding locks that `set` conflicts with, as a bit mask
+    /// (bit `t` for thread `t`).
+    pub fn conflicts(&self, set: &AccessSet) -> u64 {
+        let mut threads = 0;
+        for mark in set.marks() {
+            if let Some(held) = self.held.get(&mark.hash) {
+                for (flag, holders) in held.iter().enumerate() {
+                    if mark.forbids & (1 << flag) != 0 {
+                        threads |= holders;
+                    }
+                }
+            }
+        }
+        threads
+    }
+
+    /// Takes `set`'s locks for `thread`, whatever they conflict with (the
+    /// caller checks [`Self::conflicts`] first). Each call is undone by one
+    /// [`Self::unlock`].
+    ///
+    /// # Panics
+    /// If `thread` is not below [`Self::threads`].
+    pub fn lock(&mut self, thread: usize, set: &AccessSet) {
+        let counts = &mut self.counts[thread];
+        for mark in set.marks() {
+            let flag = mark.sets.trailing_zeros() as usize;
+            let count = &mut counts.entry(mark.hash).or_default()[flag];
+            if *count == 0 {
+                self.held.entry(mark.hash).or_default()[flag] |= 1 << thread;
+            }
+            *count += 1;
+        }
+    }
+
+    /// Releases one [`Self::lock`] of `set` by `thread`.
+    pub fn unlock(&mut self, thread: usize, set: &AccessSet) {
+        let counts = &mut self.counts[thread];
+        for mark in set.marks() {
+            let flag = mark.sets.trailing_zeros() as usize;
+            let Some(held) = counts.get_mut(&mark.hash) else { continue };
+            let count = &mut held[flag];
+            *count = count.saturating_sub(1);
+            if *count > 0 {
+                continue;
+            }
+            if held.iter().all(|c| *c == 0) {
+                counts.remove(&mark.hash);
+            }
+            release(&mut self.held, mark.hash, flag, thread);
+        }
+    }
+
+    /// Releases every lock `thread` holds.
+    pub fn unlock_all(&mut self, thread: usize) {
+        for (hash, counts) in self.counts[thread].drain() {
+            for (flag, _) in counts.iter().enumerate().filter(|(_, c)| **c > 0) {
+                release(&mut self.held, hash, flag, thread);
+            }
+        }
+    }
+}
+
+/// Clears `thread`'s bit of `flag` at `hash`, dropping an entry left empty.
+fn release(held: &mut HashMap64<[u64; FLAGS]>, hash: u64, flag: usize, thread: usize) {
+    if let Some(threads) = held.get_mut(&hash) {
+        threads[flag] &= !(1 << thread);
+        if threads.iter().all(|t| *t == 0) {
+            held.remove(&hash);
+        }
+    }
 }
 
 /// A `Hasher` for keys that are already hashes.
@@ -494,5 +625,54 @@ mod tests {
             let refs: Vec<&AccessSet> = sets.iter().collect();
             prop_assert_eq!(first_conflict(&refs), expect);
         }
+
+        /// `ThreadLocks` against a naive model: the sets each thread holds
+        /// (a thread stacks sets whatever they meet; `unlock_all` drops a
+        /// thread's); a set conflicts with a thread iff it conflicts with one
+        /// of that thread's sets.
+        #[test]
+        fn test_thread_locks_match_naive_model(
+            ops in prop::collection::vec(
+                (set_strategy(), 0usize..3, 0u8..8, any::<prop::sample::Index>()),
+                1..80,
+            )
+        ) {
+            let mut locks = ThreadLocks::new(3);
+            let mut held: [Vec<AccessSet>; 3] = Default::default();
+            for (set, thread, op, pick) in ops {
+                let expect = held.iter().enumerate().fold(0u64, |mask, (t, sets)| {
+                    let hit = sets.iter().any(|h| h.conflicts_with(&set));
+                    mask | (u64::from(hit) << t)
+                });
+                prop_assert_eq!(locks.conflicts(&set), expect, "{:?} over {:?}", set, held);
+                match op {
+                    0..4 => {
+                        locks.lock(thread, &set);
+                        held[thread].push(set);
+                    }
+                    4..7 if !held[thread].is_empty() => {
+                        let set = held[thread].swap_remove(pick.index(held[thread].len()));
+                        locks.unlock(thread, &set);
+                    }
+                    _ => {
+                        locks.unlock_all(thread);
+                        held[thread].clear();
+                    }
+                }
+            }
+            for (thread, sets) in held.iter_mut().enumerate() {
+                for set in sets.drain(..) {
+                    locks.unlock(thread, &set);
+                }
+            }
+            prop_assert!(locks.is_empty());
+            prop_assert!(locks.counts.iter().all(HashMap::is_empty));
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "at most 64 threads")]
+    fn test_thread_locks_refuse_more_threads_than_bits() {
+        ThreadLocks::new(MAX_LOCK_THREADS + 1);
     }
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use lanes::node::genesis::{self, DEV_BALANCE};
 use lanes::node::{ChainChoice, Node, NodeConfig, RpcLimits, reset_data_dir};
+use lanes_banking_stage::MAX_WORKERS;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -39,8 +40,9 @@ struct Cli {
     /// Slot length: a block is sealed at every boundary (e.g. 400ms, 1s).
     #[arg(long, value_name = "DURATION", default_value = "400ms", value_parser = lanes::parse_duration)]
     block_time: Duration,
-    /// Worker threads executing transactions (default: available cores).
-    #[arg(long, value_name = "N")]
+    /// Worker threads executing transactions (default: available cores, at
+    /// most 63).
+    #[arg(long, value_name = "N", value_parser = parse_workers)]
     workers: Option<usize>,
     /// Largest JSON-RPC request body, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = RpcLimits::default().max_request_bytes)]
@@ -109,8 +111,9 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         (false, Some(path)) => ChainChoice::Genesis(path),
         (false, None) => ChainChoice::Existing,
     };
-    let workers =
-        cli.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let workers = cli.workers.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_WORKERS)
+    });
     let config = NodeConfig {
         data_dir: cli.data_dir,
         chain,
@@ -158,4 +161,12 @@ fn print_dev_banner(node: &Node) {
         println!("({i}) {} ({eth} ETH) key 0x{key}", signer.address());
     }
     println!("listening on http://{0} and ws://{0}", node.rpc_addr());
+}
+
+/// A worker count the banking stage runs: 1 to [`MAX_WORKERS`].
+fn parse_workers(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (1..=MAX_WORKERS).contains(&n) => Ok(n),
+        _ => Err(format!("`{s}`: workers must be a number from 1 to {MAX_WORKERS}")),
+    }
 }

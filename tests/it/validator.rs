@@ -407,6 +407,16 @@ fn test_validator_kill_9_keeps_every_acknowledged_receipt() {
 }
 
 #[test]
+fn test_validator_refuses_a_worker_count_out_of_range() {
+    for bad in ["0", "64", "many"] {
+        let out = Command::new(BIN).args(["--dev", "--workers", bad]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "--workers {bad} must be refused");
+        assert!(stderr.contains("workers must be a number from 1 to 63"), "{stderr}");
+    }
+}
+
+#[test]
 fn test_validator_genesis_init_and_mismatch() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("genesis.json");
