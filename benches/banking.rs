@@ -18,7 +18,8 @@
 //!   the start of a slot until the pool is empty (all executed), in default
 //!   400 ms slots so no seal or commit falls in the window, and
 //!   its speedup over sequential revm 43 `transact_commit` over an in-memory
-//!   `CacheDB` on the same transactions;
+//!   `CacheDB` on the same transactions; and the same with 1 worker and
+//!   `pin_threads` (the worker and the scheduler on a core each);
 //! - the sigverify share of the pipeline's busy time (sigverify + scheduler +
 //!   workers), and the conflict bound: the longest chain of transactions
 //!   whose sets conflict, in submission order.
@@ -29,7 +30,7 @@
 //! (`LANES_BENCH_TXS=2000` for a quick run). For a profiler:
 //! `LANES_PROFILE_ONLY=<workload> [LANES_PROFILE_WORKERS=n]` runs only the
 //! execution measurement of that workload 20 times (the pipeline one with
-//! `LANES_PROFILE_PIPELINE`).
+//! `LANES_PROFILE_PIPELINE`; threads pinned with `LANES_PROFILE_PIN`).
 #![allow(missing_docs)]
 
 mod common;
@@ -227,6 +228,7 @@ fn stage_run(
     exec: &Arc<EvmExecutor>,
     decoded: Option<&[EvmTx]>,
     workers: usize,
+    pin_threads: bool,
 ) -> Run {
     let dir = tempfile::tempdir().expect("tempdir");
     let chain =
@@ -234,6 +236,7 @@ fn stage_run(
     let n = w.raw.len();
     let config = BankingStageConfig {
         workers,
+        pin_threads,
         sigverify_threads: 2,
         slot_time: if decoded.is_some() { EXEC_SLOT_TIME } else { SLOT_TIME },
         max_pool: n + 1,
@@ -298,7 +301,7 @@ fn main() {
         "banking stage, {n} transactions per workload, medians of {ROUNDS} rounds, slots of {SLOT_TIME:?}"
     );
     println!(
-        "{:<10} {:>6} | {:>10} {:>10} | {:>9} {:>9} {:>9} | {:>8} {:>9} {:>6}",
+        "{:<10} {:>6} | {:>10} {:>10} | {:>9} {:>9} {:>9} {:>9} | {:>8} {:>9} {:>6}",
         "workload",
         "bound",
         "pipe 1w/s",
@@ -306,18 +309,20 @@ fn main() {
         "revm",
         "exec 1w",
         "exec 2w",
+        "1w pinned",
         "sigver%",
         "width 2w",
         "confl"
     );
     if let Ok(only) = std::env::var("LANES_PROFILE_ONLY") {
         let workers = std::env::var("LANES_PROFILE_WORKERS").map_or(1, |w| w.parse().expect("n"));
+        let pin = std::env::var("LANES_PROFILE_PIN").is_ok();
         for w in workloads(n).into_iter().filter(|w| w.name == only) {
             let txs: Vec<EvmTx> = w.raw.iter().map(|r| exec.decode(r).expect("decode")).collect();
             let pipeline = std::env::var("LANES_PROFILE_PIPELINE").is_ok();
             let runs: Vec<Duration> = (0..20)
                 .map(|_| {
-                    let run = stage_run(&w, &exec, (!pipeline).then_some(&txs[..]), workers);
+                    let run = stage_run(&w, &exec, (!pipeline).then_some(&txs[..]), workers, pin);
                     let s = &run.stats;
                     println!(
                         "{:.2?}: scheduler busy {:.2?}, workers busy {:.2?}, {} entries",
@@ -335,27 +340,28 @@ fn main() {
         let envs: Vec<TxEnv> = txs.iter().map(|t| tx_env(t.envelope(), t.sender())).collect();
         let bound = conflict_bound(&txs);
         let (mut pipe, mut execs, mut revm) =
-            ([Vec::new(), Vec::new()], [Vec::new(), Vec::new()], Vec::new());
+            ([Vec::new(), Vec::new()], [Vec::new(), Vec::new(), Vec::new()], Vec::new());
         let mut last = None;
         for _ in 0..ROUNDS {
             revm.push(revm_run(&w, &envs));
             for (i, workers) in [1, 2].into_iter().enumerate() {
-                execs[i].push(stage_run(&w, &exec, Some(&txs), workers).elapsed);
-                let run = stage_run(&w, &exec, None, workers);
+                execs[i].push(stage_run(&w, &exec, Some(&txs), workers, false).elapsed);
+                let run = stage_run(&w, &exec, None, workers, false);
                 pipe[i].push(run.elapsed);
                 last = Some(run.stats);
             }
+            execs[2].push(stage_run(&w, &exec, Some(&txs), 1, true).elapsed);
         }
         let stats = last.expect("ran");
         let busy = stats.sigverify_time + stats.scheduler_time + stats.worker_time;
         let speedup = |i: usize| median_ratio(&revm, &execs[i]);
-        let (s1, s2) = (speedup(0), speedup(1));
+        let (s1, s2, s1p) = (speedup(0), speedup(1), speedup(2));
         let revm = median(revm);
         let [p1, p2] = pipe.map(median);
-        let [e1, e2] = execs.map(median);
+        let [e1, e2, e1p] = execs.map(median);
         let rate = |d: Duration| n as f64 / d.as_secs_f64();
         println!(
-            "{:<10} {:>6} | {:>10.0} {:>10.0} | {:>9.2?} {:>5.2}x {:>3} {:>5.2}x {:>3} | {:>7.1}% {:>9.1} {:>6}",
+            "{:<10} {:>6} | {:>10.0} {:>10.0} | {:>9.2?} {:>5.2}x {:>3} {:>5.2}x {:>3} {:>5.2}x {:>3} | {:>7.1}% {:>9.1} {:>6}",
             w.name,
             bound,
             rate(p1),
@@ -365,13 +371,15 @@ fn main() {
             "",
             s2,
             "",
+            s1p,
+            "",
             100.0 * stats.sigverify_time.as_secs_f64() / busy.as_secs_f64(),
             stats.mean_entry_width,
             stats.conflicts,
         );
         println!(
-            "{:<10} {:>6}   pipeline {:.2?} / {:.2?}, execution {:.2?} / {:.2?} (1 / 2 workers)",
-            "", "", p1, p2, e1, e2
+            "{:<10} {:>6}   pipeline {:.2?} / {:.2?}, execution {:.2?} / {:.2?} / {:.2?} (1 / 2 / 1 pinned workers)",
+            "", "", p1, p2, e1, e2, e1p
         );
     }
 }

@@ -54,6 +54,29 @@ fn declared<T: Transaction>(tx: &T) -> Option<&AccessSet> {
     tx.access_set().filter(|set| !set.is_empty())
 }
 
+/// The cores to pin threads to, one per worker and then the scheduler's;
+/// none where the process may use no more cores than there are workers.
+fn pin_plan(workers: usize) -> Option<Vec<core_affinity::CoreId>> {
+    let cores = core_affinity::get_core_ids().unwrap_or_default();
+    if cores.len() <= workers {
+        tracing::warn!(
+            target: "lanes::banking",
+            workers,
+            cores = cores.len(),
+            "pin_threads needs more cores than workers; threads left unpinned"
+        );
+        return None;
+    }
+    Some(cores[..=workers].to_vec())
+}
+
+/// Pins the calling thread to `core`; a refusal leaves it unpinned.
+fn pin(core: core_affinity::CoreId) {
+    if !core_affinity::set_for_current(core) {
+        tracing::warn!(target: "lanes::banking", core = core.id, "could not pin a thread; left unpinned");
+    }
+}
+
 /// The scheduler's state for one slot.
 struct Slot<T> {
     /// Locks of the work each worker has (thread `w`), and, as one more
@@ -92,6 +115,10 @@ pub(crate) struct Scheduler<E: Executor> {
     /// limit, full worker queues or a full exclusive lane.
     held: Vec<Held<E::Tx>>,
     stopping: bool,
+    /// Worker threads per slot.
+    workers: usize,
+    /// With `pin_threads`: a core for each worker, then the scheduler's.
+    cores: Option<Vec<core_affinity::CoreId>>,
 }
 
 impl<E: Executor> Scheduler<E> {
@@ -106,7 +133,11 @@ impl<E: Executor> Scheduler<E> {
         blocks: Sender<ProducedBlock>,
         sink: Option<Box<dyn BlockSink>>,
     ) -> Self {
+        let workers = config.workers.clamp(1, MAX_WORKERS);
+        let cores = config.pin_threads.then(|| pin_plan(workers)).flatten();
         Self {
+            workers,
+            cores,
             executor,
             chain,
             config,
@@ -122,6 +153,9 @@ impl<E: Executor> Scheduler<E> {
 
     /// Produces blocks until asked to stop; returns the chain.
     pub(crate) fn run(mut self) -> Result<Chain, StageError> {
+        if let Some(cores) = &self.cores {
+            pin(cores[self.workers]);
+        }
         while !self.stopping {
             if let Err(e) = self.slot() {
                 tracing::error!(target: "lanes::banking", %e, "banking stage stopped");
@@ -219,7 +253,7 @@ impl<E: Executor> Scheduler<E> {
     /// Runs the slot's work on scoped worker threads until the slot ends (or
     /// a stop is asked) and nothing is in flight.
     fn fill(&mut self, bank: &Bank, slot_end: Instant) -> Result<Slot<E::Tx>, StageError> {
-        let workers = self.config.workers.clamp(1, MAX_WORKERS);
+        let workers = self.workers;
         let depth = self.config.worker_queue + 1;
         let executor = self.executor.clone();
         let mut slot = Slot {
@@ -240,9 +274,13 @@ impl<E: Executor> Scheduler<E> {
                 .map(|w| {
                     let (queue, batches) = bounded::<Batch<E::Tx>>(depth);
                     let (done, executor) = (done_tx.clone(), &*executor);
+                    let core = self.cores.as_ref().map(|cores| cores[w]);
                     std::thread::Builder::new()
                         .name(format!("lanes-worker-{w}"))
                         .spawn_scoped(s, move || {
+                            if let Some(core) = core {
+                                pin(core);
+                            }
                             let mut worker = bank.worker(executor);
                             for batch in batches {
                                 let start = Instant::now();

@@ -315,3 +315,56 @@ fn test_paused_stage_seals_empty_slots_and_resumes() {
     assert_eq!(stage.pool_len(), 0);
     stage.shutdown().unwrap();
 }
+
+/// The CPUs each of this process's threads named `name` may run on, from
+/// `/proc/self/task/*/status` (Linux).
+#[cfg(target_os = "linux")]
+fn allowed_cpus(name: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if comm.trim() != name {
+            continue;
+        }
+        let status = std::fs::read_to_string(task.path().join("status")).unwrap_or_default();
+        let list = status.lines().find_map(|l| l.strip_prefix("Cpus_allowed_list:"));
+        found.push(list.unwrap_or_default().trim().to_owned());
+    }
+    found
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn test_pinned_threads_get_a_core_each_and_blocks_go_on() {
+    let (_dir, chain) = chain();
+    let config = BankingStageConfig { pin_threads: true, ..config(1, 30) };
+    let mut stage = BankingStage::start(Arc::new(NativeExecutor), chain, config);
+    let txs: Vec<NativeTx> = (0..20u8).map(|from| transfer(from, 0, 40, 21_000)).collect();
+    for r in stage.submit_many(txs.iter().map(raw).collect()) {
+        r.unwrap();
+    }
+    let blocks = collect(&stage, Duration::from_secs(5), |b| included(b).len() == 20);
+    assert!(txs.iter().all(|tx| included(&blocks).contains(&tx.hash())));
+    // Other tests' stages run threads of the same names, unpinned; this
+    // stage's must be among them. A worker lives for its slot, and slots
+    // follow one another.
+    let usable = core_affinity::get_core_ids().unwrap_or_default();
+    if usable.len() >= 2 {
+        let (w, s) = (usable[0].id.to_string(), usable[1].id.to_string());
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let pinned = || {
+            allowed_cpus("lanes-worker-0").contains(&w)
+                && allowed_cpus("lanes-scheduler").contains(&s)
+        };
+        while !pinned() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert!(
+            pinned(),
+            "worker 0 pinned to CPU {w} and the scheduler to CPU {s}: workers {:?}, schedulers {:?}",
+            allowed_cpus("lanes-worker-0"),
+            allowed_cpus("lanes-scheduler")
+        );
+    }
+    stage.shutdown().unwrap();
+}

@@ -44,6 +44,10 @@ struct Cli {
     /// most 63).
     #[arg(long, value_name = "N", value_parser = parse_workers)]
     workers: Option<usize>,
+    /// Pin each worker and the block producer's scheduler thread to a core
+    /// of its own (when there are more cores than workers).
+    #[arg(long)]
+    pin_threads: bool,
     /// Largest JSON-RPC request body, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = RpcLimits::default().max_request_bytes)]
     max_request_bytes: u32,
@@ -120,6 +124,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         rpc_addr: cli.rpc_addr,
         block_time: cli.block_time,
         workers,
+        pin_threads: cli.pin_threads,
         limits: RpcLimits {
             max_request_bytes: cli.max_request_bytes,
             max_batch: cli.max_batch,

@@ -98,6 +98,9 @@ pub struct NodeConfig {
     pub block_time: Duration,
     /// Worker threads of the banking stage.
     pub workers: usize,
+    /// Pin the banking stage's workers and scheduler to a core each
+    /// ([`BankingStageConfig::pin_threads`]).
+    pub pin_threads: bool,
     /// RPC limits.
     pub limits: RpcLimits,
 }
@@ -224,6 +227,7 @@ impl Node {
         let coinbase = spec.genesis.coinbase;
         let stage_config = BankingStageConfig {
             workers: config.workers.max(1),
+            pin_threads: config.pin_threads,
             slot_time: config.block_time,
             coinbase,
             ..BankingStageConfig::default()
