@@ -400,8 +400,8 @@ type HashMap64<V> = HashMap<u64, V, BuildHasherDefault<Prehashed>>;
 /// threads hold locks a set conflicts with, and a thread may stack sets that
 /// conflict with its own, since it runs them in order.
 ///
-/// Keys are filed by the hashes their set computed when it was made, with
-/// [`EntryKeys`]' flags (a slot key also marks its address's `AllStorage`
+/// Keys are filed by the hashes their set computed when it was made, with a
+/// flag per kind of use (a slot key also marks its address's `AllStorage`
 /// hash), so locking hashes nothing and a table entry is a few words, where
 /// [`AccountLocks`] hashes each address and nests a map of slots under it.
 /// Two keys with one hash can only make it report a conflict that is not
