@@ -42,10 +42,13 @@ pub(crate) struct Pooled<T> {
     /// Arrival order.
     pub(crate) seq: u64,
     pub(crate) arrived: Instant,
+    /// Where the pool keeps its sender's queue.
+    queue: u32,
 }
 
 #[derive(Debug)]
 struct SenderQueue<T> {
+    sender: Address,
     /// The nonce the sender's next transaction must carry.
     next: u64,
     queued: NonceQueue<T>,
@@ -95,18 +98,22 @@ impl<T: Transaction> NonceQueue<T> {
     }
 }
 
+/// A ready transaction in the priority heap: 32 bytes, so a pop's walk down
+/// the heap reads half the memory it did with the sender's address and the
+/// nonce in each entry (`seq` names the transaction: the pool numbers each
+/// one it accepts).
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Ready {
     tip: u128,
     seq: Reverse<u64>,
-    sender: Address,
-    nonce: u64,
+    /// Where its sender's queue is.
+    queue: u32,
 }
 
 impl Ready {
-    /// `p`, the next transaction (`nonce`) of `sender`, as ready.
-    fn of<T>(sender: Address, nonce: u64, p: &Pooled<T>) -> Self {
-        Self { tip: p.tip, seq: Reverse(p.seq), sender, nonce }
+    /// `p`, the next transaction of its sender, as ready.
+    fn of<T>(p: &Pooled<T>) -> Self {
+        Self { tip: p.tip, seq: Reverse(p.seq), queue: p.queue }
     }
 }
 
@@ -121,9 +128,19 @@ pub(crate) struct PoolLimits {
 }
 
 /// The transaction pool.
+///
+/// Sender queues live in a vector, found by address through `senders`; a
+/// pooled transaction and its heap entry carry their queue's place, so
+/// taking a transaction out and settling it find the queue without a lookup
+/// by address (each was a cache miss into a table of every sender). A
+/// place freed by [`Self::prune_idle`] is reused; a stale heap entry that
+/// points at it names a transaction (`seq`) that is not there, and is skipped.
 #[derive(Debug)]
 pub(crate) struct TxPool<T> {
-    senders: HashMap<Address, SenderQueue<T>, ahash::RandomState>,
+    senders: HashMap<Address, u32, ahash::RandomState>,
+    queues: Vec<SenderQueue<T>>,
+    /// Places in `queues` free for new senders.
+    free: Vec<u32>,
     known: HashSet<B256, ahash::RandomState>,
     ready: BinaryHeap<Ready>,
     /// Transactions accepted and not finished: queued, held or running.
@@ -136,6 +153,8 @@ impl<T: Transaction> TxPool<T> {
     pub(crate) fn new(limits: PoolLimits) -> Self {
         Self {
             senders: HashMap::default(),
+            queues: Vec::new(),
+            free: Vec::new(),
             known: HashSet::default(),
             ready: BinaryHeap::new(),
             len: 0,
@@ -171,17 +190,32 @@ impl<T: Transaction> TxPool<T> {
             .tip_per_gas(limits.base_fee)
             .ok_or(SubmitError::FeeTooLow { base_fee: limits.base_fee })?;
         let (sender, nonce) = (tx.sender(), tx.nonce());
-        let queue = self.senders.entry(sender).or_insert_with(|| SenderQueue {
-            next: state_nonce(&sender),
-            queued: NonceQueue(Vec::new()),
-            out: false,
+        let (queues, free) = (&mut self.queues, &mut self.free);
+        let at = *self.senders.entry(sender).or_insert_with(|| {
+            let queue = SenderQueue {
+                sender,
+                next: state_nonce(&sender),
+                queued: NonceQueue(Vec::new()),
+                out: false,
+            };
+            match free.pop() {
+                Some(at) => {
+                    queues[at as usize] = queue;
+                    at
+                }
+                None => {
+                    queues.push(queue);
+                    u32::try_from(queues.len() - 1).expect("fewer senders than max_pool")
+                }
+            }
         });
+        let queue = &mut self.queues[at as usize];
         let next = queue.next + u64::from(queue.out);
         if nonce < queue.next || (queue.out && nonce == queue.next) {
             return Err(SubmitError::NonceTooLow { next, got: nonce });
         }
         let seq = self.seq;
-        let pooled = Box::new(Pooled { tx, hash, tip, seq, arrived: Instant::now() });
+        let pooled = Box::new(Pooled { tx, hash, tip, seq, arrived: Instant::now(), queue: at });
         if let Some(old) = queue.queued.get(nonce) {
             let needed = old.tip.saturating_mul(100 + limits.price_bump_percent).div_ceil(100);
             if tip < needed.max(old.tip + 1) {
@@ -200,7 +234,7 @@ impl<T: Transaction> TxPool<T> {
             self.len += 1;
         }
         if nonce == queue.next && !queue.out {
-            self.ready.push(Ready::of(sender, nonce, &pooled));
+            self.ready.push(Ready::of(&pooled));
         }
         queue.queued.insert(pooled);
         self.seq += 1;
@@ -211,11 +245,12 @@ impl<T: Transaction> TxPool<T> {
     /// Takes the best ready transaction out of the pool; its sender has no
     /// other ready transaction until [`Self::finish`].
     pub(crate) fn pop(&mut self) -> Option<Held<T>> {
-        while let Some(Ready { seq, sender, nonce, .. }) = self.ready.pop() {
-            let Some(queue) = self.senders.get_mut(&sender) else { continue };
-            let current = queue.queued.first().is_some_and(|p| {
-                p.tx.nonce() == nonce && p.seq == seq.0 && nonce == queue.next && !queue.out
-            });
+        while let Some(Ready { seq, queue: at, .. }) = self.ready.pop() {
+            let queue = &mut self.queues[at as usize];
+            let current = queue
+                .queued
+                .first()
+                .is_some_and(|p| p.seq == seq.0 && p.tx.nonce() == queue.next && !queue.out);
             if current {
                 queue.out = true;
                 return queue.queued.remove_first();
@@ -224,15 +259,16 @@ impl<T: Transaction> TxPool<T> {
         None
     }
 
-    /// A transaction taken by [`Self::pop`] is done: in the block
-    /// (`included`), or dropped.
-    pub(crate) fn finish(&mut self, sender: Address, nonce: u64, hash: B256, included: bool) {
-        self.known.remove(&hash);
+    /// `p`, taken by [`Self::pop`], is done: in the block (`included`), or
+    /// dropped. (Its sender's queue stays in its place while it is out.)
+    pub(crate) fn finish(&mut self, p: &Pooled<T>, included: bool) {
+        self.known.remove(&p.hash);
         self.len = self.len.saturating_sub(1);
-        let Some(queue) = self.senders.get_mut(&sender) else { return };
+        let queue = &mut self.queues[p.queue as usize];
+        debug_assert_eq!(queue.sender, p.tx.sender(), "a queue moved while out");
         queue.out = false;
         if included {
-            queue.next = nonce + 1;
+            queue.next = p.tx.nonce() + 1;
         }
         // Nonces below the next can never run.
         while queue.queued.first().is_some_and(|p| p.tx.nonce() < queue.next) {
@@ -241,19 +277,27 @@ impl<T: Transaction> TxPool<T> {
             self.len = self.len.saturating_sub(1);
         }
         if let Some(head) = queue.queued.get(queue.next) {
-            self.ready.push(Ready::of(sender, queue.next, head));
+            self.ready.push(Ready::of(head));
         }
     }
 
     /// Forgets senders with nothing queued or out, so their next nonce is read
     /// from committed state again. Call after a block is committed.
     pub(crate) fn prune_idle(&mut self) {
-        self.senders.retain(|_, q| q.out || !q.queued.is_empty());
+        let (queues, free) = (&self.queues, &mut self.free);
+        self.senders.retain(|_, at| {
+            let q = &queues[*at as usize];
+            let keep = q.out || !q.queued.is_empty();
+            if !keep {
+                free.push(*at);
+            }
+            keep
+        });
         if self.ready.len() > 2 * self.len + 1024 {
             // Mostly stale entries of replaced transactions: rebuild.
-            let ready = self.senders.iter().filter(|(_, q)| !q.out).filter_map(|(sender, q)| {
-                q.queued.get(q.next).map(|p| Ready::of(*sender, q.next, p))
-            });
+            let queues = self.senders.values().map(|at| &self.queues[*at as usize]);
+            let ready =
+                queues.filter(|q| !q.out).filter_map(|q| q.queued.get(q.next).map(Ready::of));
             self.ready = ready.collect();
         }
     }
@@ -261,7 +305,7 @@ impl<T: Transaction> TxPool<T> {
     /// The nonce a sender's next new transaction should carry: past its
     /// committed nonce, what is out and every queued transaction without a gap.
     pub(crate) fn pending_nonce(&self, sender: &Address) -> Option<u64> {
-        let queue = self.senders.get(sender)?;
+        let queue = &self.queues[*self.senders.get(sender)? as usize];
         let mut next = queue.next + u64::from(queue.out);
         while queue.queued.get(next).is_some() {
             next += 1;
@@ -311,7 +355,7 @@ mod tests {
         assert_eq!(p.tx.nonce(), 5);
         assert!(pool.pop().is_none(), "sender 1 is out, sender 3 has a gap");
         assert_eq!(pool.pending_nonce(&Address::repeat_byte(1)), Some(8));
-        pool.finish(p.tx.sender(), 5, p.hash, true);
+        pool.finish(&p, true);
         assert_eq!(pool.pop().unwrap().tx.nonce(), 6);
         assert_eq!(pool.len(), 4);
     }
@@ -352,7 +396,32 @@ mod tests {
         }
         assert_eq!(pool.insert(tx(20, 0, 21_000), |_| 0), Err(SubmitError::PoolFull { limit: 8 }));
         // A dropped transaction keeps the nonce open for a new one.
-        pool.finish(out.tx.sender(), 0, out.hash, false);
+        pool.finish(&out, false);
         assert_eq!(pool.pending_nonce(&Address::repeat_byte(1)), Some(0));
+    }
+
+    #[test]
+    fn test_a_pruned_senders_place_is_reused_and_stale_entries_skipped() {
+        let mut pool = TxPool::new(limits());
+        pool.insert(tx(1, 0, 21_000), |_| 0).unwrap();
+        // A replacement leaves the first one's heap entry stale.
+        pool.insert(tx(1, 0, 42_000), |_| 0).unwrap();
+        let p = pool.pop().unwrap();
+        assert_eq!(p.tip, 2);
+        pool.finish(&p, true);
+        pool.prune_idle();
+        assert_eq!(pool.pending_nonce(&Address::repeat_byte(1)), None, "sender 1 pruned");
+        // Sender 2 takes sender 1's place, under the stale entry pointing at it.
+        pool.insert(tx(2, 4, 21_000), |_| 4).unwrap();
+        assert_eq!(pool.queues.len(), 1, "the freed place is reused");
+        let p = pool.pop().unwrap();
+        assert_eq!((p.tx.sender(), p.tx.nonce()), (Address::repeat_byte(2), 4));
+        assert!(pool.pop().is_none(), "the stale entry names no transaction");
+        pool.finish(&p, false);
+        assert_eq!(pool.pending_nonce(&Address::repeat_byte(2)), Some(4));
+        assert_eq!(pool.len(), 0);
+        // Sender 1 comes back with its nonce read from state again.
+        pool.insert(tx(1, 1, 21_000), |_| 1).unwrap();
+        assert_eq!(pool.pop().unwrap().tx.nonce(), 1);
     }
 }

@@ -354,9 +354,9 @@ impl<E: Executor> Scheduler<E> {
             slot.load[w] -= 1;
             slot.reserved_gas = slot.reserved_gas.saturating_sub(tx.gas_limit());
             match executed {
-                Executed::Included { .. } => pool.finish(tx.sender(), tx.nonce(), p.hash, true),
+                Executed::Included { .. } => pool.finish(&p, true),
                 Executed::Rejected(e) => {
-                    pool.finish(tx.sender(), tx.nonce(), p.hash, false);
+                    pool.finish(&p, false);
                     slot.rejected.push((p.hash, e));
                 }
                 Executed::NeedsExclusive(_) => slot.exclusive.push(p),
@@ -371,9 +371,9 @@ impl<E: Executor> Scheduler<E> {
         let mut pool = self.shared.pool();
         for p in std::mem::take(&mut slot.exclusive) {
             match bank.execute_exclusive(&*self.executor, &p.tx)? {
-                Executed::Included { .. } => pool.finish(p.tx.sender(), p.tx.nonce(), p.hash, true),
+                Executed::Included { .. } => pool.finish(&p, true),
                 Executed::Rejected(e) => {
-                    pool.finish(p.tx.sender(), p.tx.nonce(), p.hash, false);
+                    pool.finish(&p, false);
                     slot.rejected.push((p.hash, e));
                 }
                 _ => self.held.push(p),
