@@ -7,8 +7,7 @@
 //! set that conflicts with the locks of exactly one worker goes to that worker,
 //! whose batches run one after another in order; a set that conflicts with
 //! two or more waits. A transaction held back marks its keys for the rest of
-//! the pass, so a later conflicting one cannot jump it (after
-//! [`MAX_BLOCKED_RUN`] held back in a row the pass stops), and one held longer
+//! the pass, so a later conflicting one cannot jump it, and one held longer
 //! than `max_wait` goes ahead of newer ones, so a hot key cannot starve it.
 //! A batch is recorded as entries by the worker when it finishes (a new entry
 //! where its transactions conflict), before its locks are released here, so
@@ -30,14 +29,6 @@ use crate::config::{BankingStageConfig, MAX_WORKERS};
 use crate::pool::Held;
 use crate::stage::{BlockSink, Latest, ProducedBlock, Shared, StageError};
 use crate::stats::BlockStats;
-
-/// Candidates held back by conflicts in a row after which a pass stops
-/// examining its window: the rest wait, in order, for the next pass. When
-/// one hot key holds up the whole window (every swap of one AMM pool) and a
-/// worker is free, each pass after a finished batch otherwise checked and
-/// marked every candidate: with 2 workers, the scheduler was busy 50-70 ms
-/// for 10k swaps, against 18 ms with one worker.
-const MAX_BLOCKED_RUN: usize = 256;
 
 /// Most transactions a slot reserves room for up front (about 40 MiB of
 /// write cache); a slot that runs more grows its cache as it goes.
@@ -442,8 +433,6 @@ impl<E: Executor> Scheduler<E> {
         let mut lane_room =
             bank.exclusive_count() < self.chain.bank_config().max_exclusive_per_block;
         let mut barrier = false;
-        // Candidates held back by conflicts since the last one dispatched.
-        let mut blocked_run = 0;
         let mut pending: Vec<Vec<Held<E::Tx>>> = (0..workers).map(|_| Vec::new()).collect();
         let send = |w: usize, txs: Vec<Held<E::Tx>>, slot: &mut Slot<E::Tx>| {
             slot.batches[w] += 1;
@@ -458,7 +447,7 @@ impl<E: Executor> Scheduler<E> {
             // next pass unexamined (the pass after each finished batch would
             // otherwise re-check the whole look-ahead window).
             let room = (0..workers).any(takes);
-            if barrier || !room || blocked_run >= MAX_BLOCKED_RUN {
+            if barrier || !room {
                 self.held.push(p);
                 continue;
             }
@@ -496,10 +485,8 @@ impl<E: Executor> Scheduler<E> {
                 slot.conflicts += 1;
                 slot.locks.lock(blocked, set);
                 self.held.push(p);
-                blocked_run += 1;
                 continue;
             };
-            blocked_run = 0;
             slot.locks.lock(w, set);
             slot.load[w] += 1;
             slot.reserved_gas = slot.reserved_gas.saturating_add(gas);
