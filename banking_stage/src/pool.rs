@@ -189,26 +189,42 @@ impl<T: Transaction> TxPool<T> {
         let tip = tx
             .tip_per_gas(limits.base_fee)
             .ok_or(SubmitError::FeeTooLow { base_fee: limits.base_fee })?;
-        let (sender, nonce) = (tx.sender(), tx.nonce());
-        let (queues, free) = (&mut self.queues, &mut self.free);
-        let at = *self.senders.entry(sender).or_insert_with(|| {
-            let queue = SenderQueue {
-                sender,
-                next: state_nonce(&sender),
-                queued: NonceQueue(Vec::new()),
-                out: false,
-            };
-            match free.pop() {
-                Some(at) => {
-                    queues[at as usize] = queue;
-                    at
-                }
-                None => {
-                    queues.push(queue);
-                    u32::try_from(queues.len() - 1).expect("fewer senders than max_pool")
-                }
+        let sender = tx.sender();
+        let (at, new) = match self.senders.get(&sender) {
+            Some(at) => (*at, false),
+            None => (self.place(sender, state_nonce(&sender)), true),
+        };
+        let result = self.admit(tx, hash, tip, at);
+        if result.is_err() && new {
+            // A refused first transaction leaves no queue behind.
+            self.senders.remove(&sender);
+            self.free.push(at);
+        }
+        result
+    }
+
+    /// A place in `queues` for a new queue of `sender`, filed in `senders`.
+    fn place(&mut self, sender: Address, next: u64) -> u32 {
+        let queue = SenderQueue { sender, next, queued: NonceQueue(Vec::new()), out: false };
+        let at = match self.free.pop() {
+            Some(at) => {
+                self.queues[at as usize] = queue;
+                at
             }
-        });
+            None => {
+                self.queues.push(queue);
+                u32::try_from(self.queues.len() - 1).expect("fewer than 2^32 senders in memory")
+            }
+        };
+        self.senders.insert(sender, at);
+        at
+    }
+
+    /// The checks of [`Self::insert`] that need the sender's queue (at `at`),
+    /// and the admission itself.
+    fn admit(&mut self, tx: T, hash: B256, tip: u128, at: u32) -> Result<B256, SubmitError> {
+        let limits = &self.limits;
+        let nonce = tx.nonce();
         let queue = &mut self.queues[at as usize];
         let next = queue.next + u64::from(queue.out);
         if nonce < queue.next || (queue.out && nonce == queue.next) {
@@ -423,5 +439,25 @@ mod tests {
         // Sender 1 comes back with its nonce read from state again.
         pool.insert(tx(1, 1, 21_000), |_| 1).unwrap();
         assert_eq!(pool.pop().unwrap().tx.nonce(), 1);
+    }
+
+    #[test]
+    fn test_a_refused_first_transaction_leaves_no_queue() {
+        let mut pool = TxPool::new(limits());
+        for s in 0..8 {
+            pool.insert(tx(s, 0, 21_000), |_| 0).unwrap();
+        }
+        assert_eq!(pool.insert(tx(20, 0, 21_000), |_| 0), Err(SubmitError::PoolFull { limit: 8 }));
+        assert_eq!(
+            pool.insert(tx(21, 0, 21_000), |_| 5),
+            Err(SubmitError::NonceTooLow { next: 5, got: 0 })
+        );
+        assert_eq!(pool.pending_nonce(&Address::repeat_byte(20)), None);
+        assert_eq!(pool.pending_nonce(&Address::repeat_byte(21)), None);
+        assert_eq!(
+            (pool.senders.len(), pool.queues.len(), pool.free.len()),
+            (8, 9, 1),
+            "one place, freed"
+        );
     }
 }

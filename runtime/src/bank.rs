@@ -259,8 +259,8 @@ impl Bank {
     ///
     /// The caller guarantees that the batch's sets do not conflict with any
     /// batch running at the same time (the banking stage holds their locks in
-    /// a per-worker [`AccountLocks`](crate::AccountLocks) table until this
-    /// returns); the bank does not check that. A transaction that declares
+    /// a [`ThreadLocks`](crate::ThreadLocks) table until this returns); the
+    /// bank does not check that. A transaction that declares
     /// nothing comes back as [`Executed::NeedsExclusive`] without running.
     /// `txs` holds the transactions or anything that borrows them (the
     /// banking stage passes the boxes its pool keeps them in).

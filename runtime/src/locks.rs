@@ -204,12 +204,14 @@ impl AccountLocks {
 /// (replay must not refuse a valid block): [`first_conflict`] confirms what
 /// it reports with the exact table.
 ///
-/// The hashes are the sets' own ([`AccessSet::hashes`]), in a small table of
-/// its own: open addressing with linear probes, at most half full, where a
-/// slot counts only if it carries the current entry's stamp, so starting a
-/// new entry empties the table without touching it. (For an ERC-20
-/// transfer's set, a `HashMap` here took about 690 instructions, this about
-/// 570 with the hashing of its `AllStorage` key.)
+/// The hashes are the sets' own marks ([`Mark`]: each key's hash, and for a
+/// slot key its address's `AllStorage` hash, computed when the set was made),
+/// in a small table of its own: open addressing with linear probes, at most
+/// half full, where a slot counts only if it carries the current entry's
+/// stamp, so starting a new entry empties the table without touching it.
+/// (For an ERC-20 transfer's set, a `HashMap` here took about 690
+/// instructions, this about 570 when it still hashed the `AllStorage` key
+/// itself.)
 #[derive(Debug, Default)]
 pub(crate) struct EntryKeys {
     slots: Vec<Slot>,
@@ -396,7 +398,8 @@ pub const MAX_LOCK_THREADS: usize = 64;
 type HashMap64<V> = HashMap<u64, V, BuildHasherDefault<Prehashed>>;
 
 /// Locks held by threads, for a scheduler that hands sets to worker threads
-/// (Agave's thread-aware locks): it answers, in one probe per key, which
+/// (Agave's thread-aware locks): it answers, in one probe per mark (a key,
+/// and for a slot key also its address's `AllStorage` hash), which
 /// threads hold locks a set conflicts with, and a thread may stack sets that
 /// conflict with its own, since it runs them in order.
 ///
