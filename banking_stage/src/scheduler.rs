@@ -453,7 +453,12 @@ impl<E: Executor> Scheduler<E> {
             }
             let gas = p.tx.gas_limit();
             if gas_used.saturating_add(slot.reserved_gas).saturating_add(gas) > gas_limit {
-                self.held.push(p); // may fit once running work reports its real use
+                // It may fit once running work reports its real use, or in
+                // the next block; what conflicts with it waits behind it.
+                if let Some(set) = declared(&p.tx) {
+                    slot.locks.lock(blocked, set);
+                }
+                self.held.push(p);
                 continue;
             }
             let Some(set) = declared(&p.tx) else {

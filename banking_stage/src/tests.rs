@@ -368,3 +368,35 @@ fn test_pinned_threads_get_a_core_each_and_blocks_go_on() {
     }
     stage.shutdown().unwrap();
 }
+
+#[test]
+fn test_a_transaction_held_for_gas_is_not_jumped_by_a_conflicting_one() {
+    // Blocks of 100k gas. A (best tip) runs first; B (next best, 86k gas)
+    // cannot share a block with A; C (worst tip, 26k gas) would fit beside
+    // A but writes B's hot slot, so it must wait for B.
+    let dir = tempfile::tempdir().unwrap();
+    let genesis = Genesis { gas_limit: 100_000, ..genesis() };
+    let chain = Chain::create(dir.path(), AccountsDbConfig::default(), &genesis).unwrap();
+    let mut stage = BankingStage::start(Arc::new(NativeExecutor), chain, config(2, 30));
+    let a = transfer(0, 0, 50, 21_000 * 100);
+    let mut slots: Vec<(Address, B256)> =
+        (1..13u8).map(|i| (HOT.0, B256::repeat_byte(i))).collect();
+    slots.push(HOT);
+    let b = NativeTx::touch(sender(1), 0, vec![], slots, U256::from(86_000 * 50));
+    let c = NativeTx::touch(sender(2), 0, vec![], vec![HOT], U256::from(26_000 * 10));
+    assert_eq!((b.gas_limit(), c.gas_limit()), (86_000, 26_000));
+    stage.pause();
+    for r in stage.submit_many([&a, &b, &c].map(raw).to_vec()) {
+        r.unwrap();
+    }
+    assert_eq!(stage.pool_len(), 3, "all three in the pool before one pass sees them");
+    stage.resume();
+    let blocks = collect(&stage, Duration::from_secs(5), |b| included(b).len() == 3);
+    let block_of = |tx: &NativeTx| {
+        let number = blocks.iter().find(|b| b.receipts.iter().any(|r| r.tx_hash == tx.hash()));
+        number.unwrap().block.header.number
+    };
+    assert!(block_of(&a) < block_of(&b), "B does not fit beside A");
+    assert!(block_of(&b) < block_of(&c), "C jumped B, which it conflicts with");
+    stage.shutdown().unwrap();
+}
