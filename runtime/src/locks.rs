@@ -326,7 +326,8 @@ impl EntryKeys {
         }
     }
 
-    fn mark(&mut self, set: &AccessSet) {
+    /// Adds `set`'s keys to the entry, whatever they meet.
+    pub(crate) fn add(&mut self, set: &AccessSet) {
         self.reserve(set.marks().len());
         for &Mark { hash, sets, .. } in set.marks() {
             match self.find(hash) {
@@ -349,14 +350,9 @@ impl EntryKeys {
             Err(_) => true,
         });
         if clear {
-            self.mark(set);
+            self.add(set);
         }
         clear
-    }
-
-    /// Adds `set`'s keys to the entry, whatever they meet.
-    pub(crate) fn add(&mut self, set: &AccessSet) {
-        self.mark(set);
     }
 
     /// Starts a new entry.
@@ -480,13 +476,13 @@ impl ThreadLocks {
         let counts = &mut self.counts[thread];
         for mark in set.marks() {
             let flag = mark.sets.trailing_zeros() as usize;
-            let Some(held) = counts.get_mut(&mark.hash) else { continue };
-            let count = &mut held[flag];
+            let Some(own) = counts.get_mut(&mark.hash) else { continue };
+            let count = &mut own[flag];
             *count = count.saturating_sub(1);
             if *count > 0 {
                 continue;
             }
-            if held.iter().all(|c| *c == 0) {
+            if own.iter().all(|c| *c == 0) {
                 counts.remove(&mark.hash);
             }
             release(&mut self.held, mark.hash, flag, thread);
