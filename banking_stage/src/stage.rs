@@ -280,11 +280,6 @@ impl<E: Executor> BankingStage<E> {
         self.shared.pool().len()
     }
 
-    /// Whether `hash` is in the pool or running.
-    pub fn is_pending(&self, hash: &B256) -> bool {
-        self.shared.pool().contains(hash)
-    }
-
     /// Stops intake, drains the work in flight, seals and commits the current
     /// block, and returns the chain. Blocks not yet read stay readable from
     /// [`Self::blocks`] until the stage is dropped.
