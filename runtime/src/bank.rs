@@ -292,6 +292,9 @@ impl Bank {
                 keys.filter(|(key, _)| key.stored().is_some()).map(|(_, hash)| hash)
             })
         };
+        for tx in txs {
+            tx.borrow().warm();
+        }
         self.state.parent.prefetch(stored());
         self.state.prefetch_written(stored());
         // Room for a batch of 4-key sets with storage keys (each also marks
