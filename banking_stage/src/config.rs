@@ -56,7 +56,9 @@ pub struct BankingStageConfig {
     /// Fee bump a replacement needs, in percent.
     pub price_bump_percent: u128,
     /// A transaction held back by conflicts this long goes ahead of newer,
-    /// better-paying ones, so a hot key cannot starve it.
+    /// better-paying ones, so a hot key cannot starve it. (The scheduler
+    /// checks ages once per `max_wait / 16`, so it goes ahead at most that
+    /// much later.)
     pub max_wait: Duration,
     /// Receives the fees of the blocks.
     pub coinbase: Address,
