@@ -57,23 +57,29 @@ struct Done<T> {
 /// window's own memory, not each transaction's box (re-collecting the keys
 /// from the boxes, 2048 cache misses per pass, was about a tenth of the
 /// scheduler's busy time on transfers).
+/// 40 bytes: the tip's complement in two words (a `u128` would align the
+/// whole to 16 bytes and make it 48), the arrival read from the box only
+/// when the window is re-ranked for age.
 struct Candidate<T> {
-    rank: (bool, u128, u64),
-    arrived: Instant,
+    /// (not aged, high and low word of `u128::MAX - tip` (0 when aged), seq).
+    rank: (bool, u64, u64, u64),
     p: Held<T>,
 }
 
+const _: () = assert!(std::mem::size_of::<Candidate<()>>() == 40);
+
 impl<T> Candidate<T> {
     fn new(p: Held<T>, aged_if_before: Option<Instant>) -> Self {
-        let mut c = Self { rank: (true, 0, p.seq), arrived: p.arrived, p };
+        let mut c = Self { rank: (true, 0, 0, p.seq), p };
         c.rerank(aged_if_before);
         c
     }
 
     /// Ranks it as aged when it arrived before `aged_if_before`.
     fn rerank(&mut self, aged_if_before: Option<Instant>) {
-        let aged = aged_if_before.is_some_and(|t| self.arrived <= t);
-        self.rank = (!aged, if aged { 0 } else { u128::MAX - self.p.tip }, self.p.seq);
+        let aged = aged_if_before.is_some_and(|t| self.p.arrived <= t);
+        let behind = if aged { 0 } else { u128::MAX - self.p.tip };
+        self.rank = (!aged, (behind >> 64) as u64, behind as u64, self.p.seq);
     }
 }
 
