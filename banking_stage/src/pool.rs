@@ -19,8 +19,9 @@ use crate::error::SubmitError;
 
 /// A pooled transaction, boxed from the moment the pool accepts it until
 /// the scheduler hands it to a worker: an EVM transaction is over 500
-/// bytes, and the pool's queues, the scheduler's look-ahead window (sorted
-/// and re-held on every pass) and its exclusive lane each move it.
+/// bytes, and the pool's queues, the scheduler's look-ahead window (kept in
+/// order across passes, with the order key beside each box) and its
+/// exclusive lane each move it.
 pub(crate) type Held<T> = Box<Pooled<T>>;
 
 /// The transaction in its box, so a batch of boxes runs as it is

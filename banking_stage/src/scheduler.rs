@@ -451,7 +451,7 @@ impl<E: Executor> Scheduler<E> {
                 c.rerank(aged_if_before);
             }
             self.unsorted = true;
-            self.next_age_check = now + self.config.max_wait / AGE_CHECKS;
+            self.next_age_check = now.checked_add(self.config.max_wait / AGE_CHECKS).unwrap_or(now);
         }
         let queued = {
             let mut pool = self.shared.pool();

@@ -331,11 +331,13 @@ pub(crate) fn fill_tx_env(env: &mut TxEnv, tx: &TxEnvelope, sender: Address) {
     }
 }
 
-/// Sets `data` to a copy of `input` in the buffer `data` had, when nothing
-/// else holds it. Not a clone of `input`: that counts a reference on the
+/// Sets `data` to a copy of `input`: in the buffer `data` had when nothing
+/// else holds it, else in a new one. (After a call, revm's kept frames
+/// still hold the last calldata, so a contract call usually gets a new
+/// buffer.) Not a clone of `input`: that counts a reference on the
 /// transaction's shared buffer, a line last touched on the core that
 /// decoded it (2.2% of a worker's time on ERC-20 transfers, plus the drop),
-/// where copying a calldata's few words into a buffer of this thread's is
+/// where allocating and copying a calldata's few words on this thread is
 /// cheaper.
 fn refill(data: &mut Bytes, input: &[u8]) {
     let old = std::mem::take(&mut data.0);
