@@ -53,10 +53,9 @@ struct SenderQueue<T> {
     /// The nonce the sender's next transaction must carry.
     next: u64,
     queued: NonceQueue<T>,
-    /// A transaction of this sender is out of the pool (held or running).
-    out: bool,
-    /// The hash of the transaction out, while `out`.
-    out_hash: B256,
+    /// The hash of this sender's transaction that is out of the pool (held
+    /// or running), if one is.
+    out: Option<B256>,
 }
 
 /// One sender's queued transactions, sorted by nonce. A sorted vector, not a
@@ -203,13 +202,7 @@ impl<T: Transaction> TxPool<T> {
 
     /// A place in `queues` for a new queue of `sender`, filed in `senders`.
     fn place(&mut self, sender: Address, next: u64) -> u32 {
-        let queue = SenderQueue {
-            sender,
-            next,
-            queued: NonceQueue(Vec::new()),
-            out: false,
-            out_hash: B256::ZERO,
-        };
+        let queue = SenderQueue { sender, next, queued: NonceQueue(Vec::new()), out: None };
         let at = match self.free.pop() {
             Some(at) => {
                 self.queues[at as usize] = queue;
@@ -236,11 +229,11 @@ impl<T: Transaction> TxPool<T> {
         let nonce = tx.nonce();
         let queue = &mut self.queues[at as usize];
         let queued = queue.queued.get(nonce).is_some_and(|p| p.hash == hash);
-        if queued || (queue.out && nonce == queue.next && queue.out_hash == hash) {
+        if queued || queue.out == Some(hash) {
             return Err(SubmitError::AlreadyKnown(hash));
         }
-        let next = queue.next + u64::from(queue.out);
-        if nonce < queue.next || (queue.out && nonce == queue.next) {
+        let next = queue.next + u64::from(queue.out.is_some());
+        if nonce < queue.next || (queue.out.is_some() && nonce == queue.next) {
             return Err(SubmitError::NonceTooLow { next, got: nonce });
         }
         let seq = self.seq;
@@ -261,7 +254,7 @@ impl<T: Transaction> TxPool<T> {
             }
             self.len += 1;
         }
-        if nonce == queue.next && !queue.out {
+        if nonce == queue.next && queue.out.is_none() {
             self.ready.push(Ready::of(&pooled));
         }
         queue.queued.insert(pooled);
@@ -274,14 +267,12 @@ impl<T: Transaction> TxPool<T> {
     pub(crate) fn pop(&mut self) -> Option<Held<T>> {
         while let Some(Ready { seq, queue: at, .. }) = self.ready.pop() {
             let queue = &mut self.queues[at as usize];
-            let current = queue
-                .queued
-                .first()
-                .is_some_and(|p| p.seq == seq.0 && p.tx.nonce() == queue.next && !queue.out);
+            let current = queue.queued.first().is_some_and(|p| {
+                p.seq == seq.0 && p.tx.nonce() == queue.next && queue.out.is_none()
+            });
             if current {
                 let p = queue.queued.remove_first()?;
-                queue.out = true;
-                queue.out_hash = p.hash;
+                queue.out = Some(p.hash);
                 return Some(p);
             }
         }
@@ -294,7 +285,7 @@ impl<T: Transaction> TxPool<T> {
         self.len = self.len.saturating_sub(1);
         let queue = &mut self.queues[p.queue as usize];
         debug_assert_eq!(queue.sender, p.tx.sender(), "a queue moved while out");
-        queue.out = false;
+        queue.out = None;
         if included {
             queue.next = p.tx.nonce() + 1;
         }
@@ -314,7 +305,7 @@ impl<T: Transaction> TxPool<T> {
         let (queues, free) = (&self.queues, &mut self.free);
         self.senders.retain(|_, at| {
             let q = &queues[*at as usize];
-            let keep = q.out || !q.queued.is_empty();
+            let keep = q.out.is_some() || !q.queued.is_empty();
             if !keep {
                 free.push(*at);
             }
@@ -323,8 +314,9 @@ impl<T: Transaction> TxPool<T> {
         if self.ready.len() > 2 * self.len + 1024 {
             // Mostly stale entries of replaced transactions: rebuild.
             let queues = self.senders.values().map(|at| &self.queues[*at as usize]);
-            let ready =
-                queues.filter(|q| !q.out).filter_map(|q| q.queued.get(q.next).map(Ready::of));
+            let ready = queues
+                .filter(|q| q.out.is_none())
+                .filter_map(|q| q.queued.get(q.next).map(Ready::of));
             self.ready = ready.collect();
         }
     }
@@ -333,7 +325,7 @@ impl<T: Transaction> TxPool<T> {
     /// committed nonce, what is out and every queued transaction without a gap.
     pub(crate) fn pending_nonce(&self, sender: &Address) -> Option<u64> {
         let queue = &self.queues[*self.senders.get(sender)? as usize];
-        let mut next = queue.next + u64::from(queue.out);
+        let mut next = queue.next + u64::from(queue.out.is_some());
         while queue.queued.get(next).is_some() {
             next += 1;
         }
@@ -409,7 +401,7 @@ mod tests {
         // The running transaction is known; its nonce cannot be reused.
         let out = pool.pop().unwrap();
         assert_eq!(out.tip, 2);
-        assert_eq!(pool.insert(tx(1, 0, 42_000), |_| 0), Err(SubmitError::AlreadyKnown(out.hash)),);
+        assert_eq!(pool.insert(tx(1, 0, 42_000), |_| 0), Err(SubmitError::AlreadyKnown(out.hash)));
         assert_eq!(
             pool.insert(tx(1, 1, 21_000), |_| 0),
             Err(SubmitError::AlreadyKnown(tx(1, 1, 21_000).hash())),
