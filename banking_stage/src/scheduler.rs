@@ -57,6 +57,7 @@ struct Done<T> {
 /// window's own memory, not each transaction's box (re-collecting the keys
 /// from the boxes, 2048 cache misses per pass, was about a tenth of the
 /// scheduler's busy time on transfers).
+///
 /// 40 bytes: the tip's complement in two words (a `u128` would align the
 /// whole to 16 bytes and make it 48), the arrival read from the box only
 /// when the window is re-ranked for age.
@@ -87,6 +88,66 @@ impl<T> Candidate<T> {
 /// window is re-ranked for age once per `max_wait / AGE_CHECKS`, not on
 /// every pass.
 const AGE_CHECKS: u32 = 16;
+
+/// The look-ahead window: transactions taken from the pool and not yet run
+/// (held back by conflicts, the gas limit, full worker queues or a full
+/// exclusive lane), kept in rank order between passes.
+struct Window<T> {
+    /// In rank order unless `unsorted`.
+    held: VecDeque<Candidate<T>>,
+    /// Whether `held` may be out of rank order.
+    unsorted: bool,
+    /// When `held` is next re-ranked for age.
+    next_age_check: Instant,
+    /// A transaction waiting this long ranks as aged.
+    max_wait: Duration,
+}
+
+impl<T> Window<T> {
+    fn new(max_wait: Duration) -> Self {
+        Self { held: VecDeque::new(), unsorted: false, next_age_check: Instant::now(), max_wait }
+    }
+
+    /// Puts `p` back in the window, out of order until the next pass sorts it.
+    fn hold(&mut self, p: Held<T>) {
+        let aged_if_before = Instant::now().checked_sub(self.max_wait);
+        self.held.push_back(Candidate::new(p, aged_if_before));
+        self.unsorted = true;
+    }
+
+    /// The window for a pass, in rank order: re-ranked for age when due, and
+    /// topped up to `lookahead` from `pop` (the pool, best first). The pass
+    /// puts back what it does not run.
+    fn take(
+        &mut self,
+        lookahead: usize,
+        mut pop: impl FnMut() -> Option<Held<T>>,
+    ) -> VecDeque<Candidate<T>> {
+        let now = Instant::now();
+        let aged_if_before = now.checked_sub(self.max_wait);
+        let mut candidates = std::mem::take(&mut self.held);
+        if now >= self.next_age_check {
+            for c in &mut candidates {
+                c.rerank(aged_if_before);
+            }
+            self.unsorted = true;
+            self.next_age_check = now.checked_add(self.max_wait / AGE_CHECKS).unwrap_or(now);
+        }
+        while candidates.len() < lookahead {
+            let Some(p) = pop() else { break };
+            let c = Candidate::new(p, aged_if_before);
+            // The pool gives its best first; one that outranks the window's
+            // last (a better tip than what is held) needs a sort.
+            self.unsorted |= candidates.back().is_some_and(|last| last.rank > c.rank);
+            candidates.push_back(c);
+        }
+        if std::mem::take(&mut self.unsorted) {
+            // Stable, so mostly ordered runs merge in one pass.
+            candidates.make_contiguous().sort_by_key(|c| c.rank);
+        }
+        candidates
+    }
+}
 
 fn declared<T: Transaction>(tx: &T) -> Option<&AccessSet> {
     tx.access_set().filter(|set| !set.is_empty())
@@ -149,14 +210,8 @@ pub(crate) struct Scheduler<E: Executor> {
     stop: Receiver<()>,
     blocks: Sender<ProducedBlock>,
     sink: Option<Box<dyn BlockSink>>,
-    /// Taken from the pool and not yet run: held back by conflicts, the gas
-    /// limit, full worker queues or a full exclusive lane. In rank order
-    /// unless `unsorted`.
-    held: VecDeque<Candidate<E::Tx>>,
-    /// Whether `held` may be out of rank order.
-    unsorted: bool,
-    /// When `held` is next re-ranked for age.
-    next_age_check: Instant,
+    /// Transactions taken from the pool and not yet run.
+    window: Window<E::Tx>,
     stopping: bool,
     /// Worker threads per slot.
     workers: usize,
@@ -178,6 +233,7 @@ impl<E: Executor> Scheduler<E> {
     ) -> Self {
         let workers = config.workers.clamp(1, MAX_WORKERS);
         let cores = config.pin_threads.then(|| pin_plan(workers)).flatten();
+        let window = Window::new(config.max_wait);
         Self {
             workers,
             cores,
@@ -189,9 +245,7 @@ impl<E: Executor> Scheduler<E> {
             stop,
             blocks,
             sink,
-            held: VecDeque::new(),
-            unsorted: false,
-            next_age_check: Instant::now(),
+            window,
             stopping: false,
         }
     }
@@ -380,7 +434,7 @@ impl<E: Executor> Scheduler<E> {
         })?;
         // What did not run this slot waits for the next.
         for p in std::mem::take(&mut slot.exclusive) {
-            self.hold(p);
+            self.window.hold(p);
         }
         Ok(slot)
     }
@@ -392,8 +446,7 @@ impl<E: Executor> Scheduler<E> {
         let w = batch.worker;
         slot.worker_time += elapsed;
         slot.batches[w] -= 1;
-        let shared = Arc::clone(&self.shared);
-        let mut pool = shared.pool();
+        let mut pool = self.shared.pool();
         for (p, executed) in batch.txs.into_iter().zip(results) {
             let tx = &p.tx;
             if let Some(set) = declared(tx) {
@@ -408,7 +461,7 @@ impl<E: Executor> Scheduler<E> {
                     slot.rejected.push((p.hash, e));
                 }
                 Executed::NeedsExclusive(_) => slot.exclusive.push(p),
-                Executed::Deferred => self.hold(p),
+                Executed::Deferred => self.window.hold(p),
             }
         }
         Ok(())
@@ -416,8 +469,7 @@ impl<E: Executor> Scheduler<E> {
 
     /// Runs the exclusive lane on this thread; nothing is in flight.
     fn run_exclusive(&mut self, bank: &Bank, slot: &mut Slot<E::Tx>) -> Result<(), StageError> {
-        let shared = Arc::clone(&self.shared);
-        let mut pool = shared.pool();
+        let mut pool = self.shared.pool();
         for p in std::mem::take(&mut slot.exclusive) {
             match bank.execute_exclusive(&*self.executor, &p.tx)? {
                 Executed::Included { .. } => pool.finish(&p, true),
@@ -425,17 +477,10 @@ impl<E: Executor> Scheduler<E> {
                     pool.finish(&p, false);
                     slot.rejected.push((p.hash, e));
                 }
-                _ => self.hold(p),
+                _ => self.window.hold(p),
             }
         }
         Ok(())
-    }
-
-    /// Puts `p` back in the window, out of order until the next pass sorts it.
-    fn hold(&mut self, p: Held<E::Tx>) {
-        let aged_if_before = Instant::now().checked_sub(self.config.max_wait);
-        self.held.push_back(Candidate::new(p, aged_if_before));
-        self.unsorted = true;
     }
 
     /// One scheduling pass over the held transactions and the pool's best.
@@ -443,27 +488,10 @@ impl<E: Executor> Scheduler<E> {
         if !slot.exclusive.is_empty() || self.shared.paused.load(Ordering::Acquire) {
             return; // the exclusive lane is a barrier; a paused stage takes nothing
         }
-        let now = Instant::now();
-        let aged_if_before = now.checked_sub(self.config.max_wait);
-        let mut candidates = std::mem::take(&mut self.held);
-        if now >= self.next_age_check {
-            for c in &mut candidates {
-                c.rerank(aged_if_before);
-            }
-            self.unsorted = true;
-            self.next_age_check = now.checked_add(self.config.max_wait / AGE_CHECKS).unwrap_or(now);
-        }
-        let queued = {
+        let (mut candidates, queued) = {
             let mut pool = self.shared.pool();
-            while candidates.len() < self.config.lookahead {
-                let Some(p) = pool.pop() else { break };
-                let c = Candidate::new(p, aged_if_before);
-                // The pool gives its best first; one that outranks the
-                // window's last (a better tip than what is held) needs a sort.
-                self.unsorted |= candidates.back().is_some_and(|last| last.rank > c.rank);
-                candidates.push_back(c);
-            }
-            pool.len()
+            let candidates = self.window.take(self.config.lookahead, || pool.pop());
+            (candidates, pool.len())
         };
         if !slot.reserved && !candidates.is_empty() {
             // The slot's first work: room in the bank's write cache and ledger
@@ -481,10 +509,6 @@ impl<E: Executor> Scheduler<E> {
         }
         if candidates.is_empty() {
             return;
-        }
-        if std::mem::take(&mut self.unsorted) {
-            // Stable, so mostly ordered runs merge in one pass.
-            candidates.make_contiguous().sort_by_key(|c| c.rank);
         }
         let workers = slot.load.len();
         // The pseudo-thread of `slot.locks` marking held-back transactions.
@@ -568,7 +592,7 @@ impl<E: Executor> Scheduler<E> {
         for c in kept.into_iter().rev() {
             candidates.push_front(c);
         }
-        self.held = candidates;
+        self.window.held = candidates;
         for (w, txs) in pending.into_iter().enumerate() {
             if !txs.is_empty() {
                 send(w, txs, slot);
