@@ -274,17 +274,21 @@ impl Bank {
         let mut entries = Vec::new();
         let mut entry = BlockEntry::default();
         let mut outcomes = Vec::with_capacity(txs.len());
-        // Three passes before anything runs. The first reads each transaction's own data
-        // (`Transaction::warm`): a batch's transactions were last touched on other cores, and their
-        // misses overlap here instead of each stalling its run. The second reads the committed
-        // state of every declared key (index slot and record) into the CPU cache: in one short pass
-        // their cache misses overlap, where the transactions' own reads, between other work, would
-        // each wait for theirs (10k ERC-20 transfers: the index probes under the transactions'
-        // reads fell from about 6% of the profile to under 2%, the pass costs about 3%; see
-        // `ReadView::prefetch`). It also loads the words of the bank's written-key filter that
-        // those reads test first (their misses were 2.5% of the ERC-20 profile; with the pass,
-        // 0.35% plus 0.65% for the pass). The third finds where new entries start (ERC-20: about
-        // 215 ns a transaction with the filter inside the run loop, 120 ns so).
+        // Three passes before anything runs. The first reads each
+        // transaction's own data (`Transaction::warm`): a batch's transactions
+        // were last touched on other cores, and their misses overlap here
+        // instead of each stalling its run. The second reads the committed
+        // state of every declared key (index slot and record) into the CPU
+        // cache: in one short pass their cache misses overlap, where the
+        // transactions' own reads, between other work, would each wait for
+        // theirs (10k ERC-20 transfers: the index probes under the
+        // transactions' reads fell from about 6% of the profile to under 2%,
+        // the pass costs about 3%; see `ReadView::prefetch`). It also loads
+        // the words of the bank's written-key filter that those reads test
+        // first (their misses were 2.5% of the ERC-20 profile; with the pass,
+        // 0.35% plus 0.65% for the pass). The third finds where new entries
+        // start (ERC-20: about 215 ns a transaction with the filter inside the
+        // run loop, 120 ns so).
         let stored = || {
             txs.iter().filter_map(|tx| tx.borrow().access_set()).flat_map(|set| {
                 let keys = set.keys().iter().zip(set.hashes());
