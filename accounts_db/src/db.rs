@@ -676,29 +676,23 @@ impl ReadView {
         self.version.last
     }
 
-    /// Reads the index slots and records of the keys hashing to `hashes`
-    /// ([`Key::hash64`]) in one pass, so that the reads of them that follow
-    /// find them in the CPU cache: a pass over many keys overlaps their cache
+    /// Brings the index slots and records of the keys hashing to `hashes`
+    /// ([`Key::hash64`]) into the CPU cache, so that the reads of them that
+    /// follow find them there: a pass over many keys overlaps their cache
     /// misses, where reads one at a time, between other work, each wait for
-    /// theirs. Answers nothing; a key it cannot find or read is left to the
-    /// real read.
+    /// theirs. It prefetches every key's home slot, then reads the slots and
+    /// prefetches the records they point at ([`crate::mmap::prefetch`]).
+    /// Answers nothing; a key it cannot find or read is left to the real
+    /// read.
     pub fn prefetch(&self, hashes: impl IntoIterator<Item = u64>) {
         let inner = &*self.inner;
         let version = &*self.version;
         let mut locs = Vec::new();
         inner.index.primaries(hashes, &mut locs);
-        let sum = locs.iter().fold(0u8, |sum, loc| {
-            let byte = inner.with_segment(version, loc.segment(), |seg| {
-                // A record's first two cache lines hold all but the largest.
-                let offset = u64::from(loc.offset());
-                seg.file
-                    .read(offset, 65)
-                    .or_else(|| seg.file.read(offset, 1))
-                    .map_or(0, |b| b[0] ^ b[b.len() - 1])
-            });
-            sum ^ byte.unwrap_or(0)
-        });
-        std::hint::black_box(sum);
+        for loc in &locs {
+            let offset = u64::from(loc.offset());
+            inner.with_segment(version, loc.segment(), |seg| seg.file.prefetch_record(offset));
+        }
     }
 
     /// Calls `f` for every live key with its value, in no particular order.

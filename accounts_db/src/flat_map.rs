@@ -11,6 +11,8 @@
 
 use memmap2::{Advice, MmapMut};
 
+use crate::mmap::prefetch;
+
 const SLOT: usize = 16;
 const HUGE_PAGE: usize = 2 << 20;
 const MIN_SLOTS: usize = 64;
@@ -72,6 +74,12 @@ impl FlatMap {
                 _ => i = (i + 1) & self.mask,
             }
         }
+    }
+
+    /// Starts loading the cache line of `hash`'s home slot ([`prefetch`]),
+    /// where its lookup starts.
+    pub(crate) fn prefetch(&self, hash: u64) {
+        prefetch(&self.mem[self.base + (hash as usize & self.mask) * SLOT]);
     }
 
     pub(crate) fn get(&self, hash: u64) -> Option<u64> {

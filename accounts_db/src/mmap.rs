@@ -1,4 +1,5 @@
-//! The one module with `unsafe` code: a file mapped read-only, written with `pwrite`.
+//! The one module with `unsafe` code: a file mapped read-only, written with `pwrite`,
+//! and [`prefetch`], the cache hint the index and the record reads use on mapped memory.
 //!
 //! A [`MappedFile`] splits its bytes in two by a *readable* watermark that only grows:
 //!
@@ -24,6 +25,26 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use memmap2::{Advice, MmapOptions, MmapRaw};
+
+/// Asks the CPU to start loading the cache line holding `byte`, and goes on
+/// without waiting: a pass of these over a batch's keys has all their cache
+/// misses in flight at once, where a pass of plain loads stalls once the
+/// loads waiting on memory fill the core's window (10k ERC-20 transfers: the
+/// batch path's time over plain revm's fell from about 1.17x to 1.13x). A
+/// no-op off x86_64 and under Miri.
+pub(crate) fn prefetch(byte: &u8) {
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
+    // SAFETY: `_mm_prefetch` is unsafe only because it is an SSE intrinsic, and
+    // SSE is part of every x86_64 target. A prefetch is a hint: it never faults
+    // and changes nothing the program can observe, and the address comes from
+    // a live reference anyway.
+    unsafe {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(byte).cast());
+    }
+    #[cfg(not(all(target_arch = "x86_64", not(miri))))]
+    let _ = byte;
+}
 
 /// A fixed-length file, mapped read-only, appended to with positioned writes.
 #[derive(Debug)]
@@ -89,6 +110,19 @@ impl MappedFile {
     /// The readable watermark.
     pub(crate) fn readable(&self) -> u64 {
         self.readable.load(Ordering::Acquire)
+    }
+
+    /// Starts loading the cache lines of a record at `offset` (its first two
+    /// lines, which hold any account or storage record but the few that
+    /// straddle a third), without waiting for them. Offsets at or beyond the
+    /// readable watermark are skipped.
+    pub(crate) fn prefetch_record(&self, offset: u64) {
+        if let Some(first) = self.read(offset, 1) {
+            prefetch(&first[0]);
+        }
+        if let Some(second) = offset.checked_add(64).and_then(|at| self.read(at, 1)) {
+            prefetch(&second[0]);
+        }
     }
 
     /// The bytes `offset..offset + len`, or `None` when any of them lies at or

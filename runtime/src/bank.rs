@@ -277,7 +277,7 @@ impl Bank {
         // Three passes before anything runs. The first reads each
         // transaction's own data (`Transaction::warm`): a batch's transactions
         // were last touched on other cores, and their misses overlap here
-        // instead of each stalling its run. The second reads the committed
+        // instead of each stalling its run. The second brings the committed
         // state of every declared key (index slot and record) into the CPU
         // cache: in one short pass their cache misses overlap, where the
         // transactions' own reads, between other work, would each wait for
