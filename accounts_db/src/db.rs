@@ -681,9 +681,9 @@ impl ReadView {
     /// follow find them there: a pass over many keys overlaps their cache
     /// misses, where reads one at a time, between other work, each wait for
     /// theirs. It prefetches every key's home slot, then reads the slots and
-    /// prefetches the records they point at ([`crate::mmap::prefetch`]).
-    /// Answers nothing; a key it cannot find or read is left to the real
-    /// read.
+    /// prefetches the records they point at, with the CPU's prefetch hint,
+    /// which does not wait for the line. Answers nothing; a key it cannot
+    /// find or read is left to the real read.
     pub fn prefetch(&self, hashes: impl IntoIterator<Item = u64>) {
         let inner = &*self.inner;
         let version = &*self.version;
