@@ -48,7 +48,7 @@ use common::{
 use criterion::{Criterion, criterion_group, criterion_main};
 use lanes_accounts_db::{AccountHeader, AccountsDbConfig, Entry};
 use lanes_evm_adapter::{EvmConfig, EvmExecutor, EvmTx, tx_env};
-use lanes_runtime::{Chain, Executed, Executor, Genesis};
+use lanes_runtime::{Chain, Executed, Executor, Genesis, key_counts};
 use revm::context::TxEnv;
 use revm::database::{CacheDB, EmptyDB};
 
@@ -130,8 +130,8 @@ fn prepare(w: &Workload, exec: &EvmExecutor) -> Prepared {
 /// known not to conflict).
 fn lanes_batches(p: &Prepared, exec: &EvmExecutor) -> Duration {
     let bank = p.chain.new_bank(1, Address::repeat_byte(0xcb));
-    let keys = p.txs.iter().map(|t| t.access_set().map_or(0, |s| s.len())).sum();
-    bank.reserve(p.txs.len(), keys);
+    let (accounts, slots) = key_counts(p.txs.iter().filter_map(|t| t.access_set()));
+    bank.reserve(p.txs.len(), accounts, slots);
     let start = Instant::now();
     let mut worker = bank.worker(exec);
     let mut included = 0;

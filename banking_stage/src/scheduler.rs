@@ -23,7 +23,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use alloy_primitives::B256;
 use crossbeam_channel::{Receiver, SendTimeoutError, Sender, bounded, select};
 use lanes_runtime::{
-    AccessSet, Bank, Chain, Executed, Executor, ThreadLocks, Transaction, TxError,
+    AccessSet, Bank, Chain, Executed, Executor, ThreadLocks, Transaction, TxError, key_counts,
 };
 
 use crate::config::{BankingStageConfig, MAX_WORKERS};
@@ -497,14 +497,18 @@ impl<E: Executor> Scheduler<E> {
             // The slot's first work: room in the bank's write cache and ledger
             // for what is queued now, up to what the block's gas could hold at
             // the smallest gas limit in view (the scheduler counts gas by
-            // limits too; each transaction writes its sender and usually one
-            // more key), so a busy slot does not grow them while workers
+            // limits too), so a busy slot does not grow them while workers
             // write. Growing, for 10k transfers on one worker, took about a
             // quarter of the worker's time (copies, rehashing, page faults).
+            // The window's sets stand for the queue's: each transaction gets
+            // their mean count of account and of storage keys, and at least
+            // its sender.
             let least = candidates.iter().map(|c| c.p.tx.gas_limit()).min().unwrap_or(1).max(1);
             let fits = usize::try_from(bank.env().gas_limit / least).unwrap_or(usize::MAX);
             let txs = queued.saturating_add(candidates.len()).min(fits).min(MAX_RESERVED_TXS);
-            bank.reserve(txs, 2 * txs);
+            let (accounts, slots) = key_counts(candidates.iter().filter_map(|c| declared(&c.p.tx)));
+            let per_tx = |keys: usize| keys.saturating_mul(txs) / candidates.len();
+            bank.reserve(txs, per_tx(accounts).max(txs), per_tx(slots));
             slot.reserved = true;
         }
         if candidates.is_empty() {

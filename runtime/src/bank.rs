@@ -238,10 +238,11 @@ impl Bank {
         self.ledger().entries.clone()
     }
 
-    /// Makes room for about `txs` more transactions declaring `keys` keys in
-    /// all, so that the write cache does not grow while they run.
-    pub fn reserve(&self, txs: usize, keys: usize) {
-        self.state.reserve(keys);
+    /// Makes room for about `txs` more transactions declaring `accounts`
+    /// account keys and `slots` storage keys in all ([`key_counts`]), so
+    /// that the write cache does not grow while they run.
+    pub fn reserve(&self, txs: usize, accounts: usize, slots: usize) {
+        self.state.reserve(accounts, slots);
         let mut ledger = self.ledger();
         ledger.tx_hashes.reserve(txs);
         ledger.receipts.reserve(txs);
@@ -390,8 +391,8 @@ impl Bank {
         txs: Vec<E::Tx>,
         threads: usize,
     ) -> Result<EntryReport<E::Tx>, BankError> {
-        let keys: usize = txs.iter().filter_map(|tx| tx.access_set()).map(AccessSet::len).sum();
-        self.reserve(txs.len(), keys);
+        let (accounts, slots) = key_counts(txs.iter().filter_map(|tx| tx.access_set()));
+        self.reserve(txs.len(), accounts, slots);
         let (declared, lane): (Vec<_>, Vec<_>) =
             txs.into_iter().partition(|tx| tx.access_set().is_some_and(|set| !set.is_empty()));
         let sets: Vec<&AccessSet> =
@@ -658,6 +659,17 @@ fn diff_one(
         }
     }
     Ok(())
+}
+
+/// The account keys and the storage keys `sets` declare, for
+/// [`Bank::reserve`].
+pub fn key_counts<'a>(sets: impl IntoIterator<Item = &'a AccessSet>) -> (usize, usize) {
+    let keys = sets.into_iter().flat_map(AccessSet::keys);
+    keys.fold((0, 0), |(accounts, slots), key| match key {
+        StateKey::Account(_) => (accounts + 1, slots),
+        StateKey::Storage(..) => (accounts, slots + 1),
+        StateKey::AllStorage(_) => (accounts, slots),
+    })
 }
 
 #[cfg(test)]

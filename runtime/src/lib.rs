@@ -57,7 +57,7 @@ mod view;
 pub use access::{AccessSet, AccessSetTooLarge, DEFAULT_MAX_ACCESS_KEYS};
 pub use bank::{
     Bank, BankConfig, BankError, DEFAULT_MAX_EXCLUSIVE_PER_BLOCK, EntryReport, Executed,
-    SealedBlock,
+    SealedBlock, key_counts,
 };
 pub use block::{Block, BlockEntry, BlockHeader, EntryTx, merkle_root};
 pub use chain::{Chain, ChainError, Genesis, RECENT_HASHES, ReplayError, ReplayErrorKind};
