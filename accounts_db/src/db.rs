@@ -684,7 +684,7 @@ impl ReadView {
     /// prefetches the records they point at, with the CPU's prefetch hint,
     /// which does not wait for the line. Answers nothing; a key it cannot
     /// find or read is left to the real read.
-    pub fn prefetch(&self, hashes: impl IntoIterator<Item = u64>) {
+    pub fn prefetch(&self, hashes: &[u64]) {
         let inner = &*self.inner;
         let version = &*self.version;
         let mut locs = Vec::new();

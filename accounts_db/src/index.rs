@@ -105,15 +105,14 @@ impl Index {
     /// so the probes run without atomics between them. No lock is taken while
     /// a guard is held but other shards' read locks, and no writer holds two
     /// shards, so this cannot deadlock.
-    pub(crate) fn primaries(&self, hashes: impl IntoIterator<Item = u64>, locs: &mut Vec<Loc>) {
+    pub(crate) fn primaries(&self, hashes: &[u64], locs: &mut Vec<Loc>) {
         let mut guards: Vec<Option<RwLockReadGuard<'_, Shard>>> =
             self.shards.iter().map(|_| None).collect();
-        let hashes: Vec<u64> = hashes.into_iter().collect();
-        for &hash in &hashes {
+        for &hash in hashes {
             let i = ((hash >> 32) & self.shard_mask) as usize;
             guards[i].get_or_insert_with(|| read(&self.shards[i])).prefetch(hash);
         }
-        for hash in hashes {
+        for &hash in hashes {
             let i = ((hash >> 32) & self.shard_mask) as usize;
             let shard = guards[i].get_or_insert_with(|| read(&self.shards[i]));
             locs.extend(shard.get(hash).map(Loc::from_raw));

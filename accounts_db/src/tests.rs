@@ -527,8 +527,9 @@ fn test_prefetch_on_an_old_view_changes_no_read() {
             [Key::Account(addr(i)), Key::Storage(addr(i), slot(1)), Key::Storage(addr(i), slot(2))]
         })
         .collect();
-    old.prefetch(keys.iter().map(Key::hash64));
-    db.view().prefetch(keys.iter().map(Key::hash64));
+    let hashes: Vec<u64> = keys.iter().map(Key::hash64).collect();
+    old.prefetch(&hashes);
+    db.view().prefetch(&hashes);
     for i in 0..=60u8 {
         let want = old_contents.get(&Key::Account(addr(i))).cloned();
         assert_eq!(old.get_account(&addr(i)).unwrap().map(|h| Entry::Account(addr(i), h)), want);

@@ -290,17 +290,20 @@ impl Bank {
         // 0.35% plus 0.65% for the pass). The third finds where new entries
         // start (ERC-20: about 215 ns a transaction with the filter inside the
         // run loop, 120 ns so).
-        let stored = || {
-            txs.iter().filter_map(|tx| tx.borrow().access_set()).flat_map(|set| {
-                let keys = set.keys().iter().zip(set.hashes());
-                keys.filter(|(key, _)| key.stored().is_some()).map(|(_, hash)| hash)
-            })
-        };
         for tx in txs {
             tx.borrow().warm();
         }
-        self.state.parent.prefetch(stored());
-        self.state.prefetch_written(stored());
+        // The sets were last touched on other cores: walked once.
+        let stored: Vec<u64> = txs
+            .iter()
+            .filter_map(|tx| tx.borrow().access_set())
+            .flat_map(|set| {
+                let keys = set.keys().iter().zip(set.hashes());
+                keys.filter(|(key, _)| key.stored().is_some()).map(|(_, hash)| hash)
+            })
+            .collect();
+        self.state.parent.prefetch(&stored);
+        self.state.prefetch_written(&stored);
         // Room for a batch of 4-key sets with storage keys (each also marks
         // its address's all-storage hash).
         let mut keys = EntryKeys::with_capacity(8 * txs.len());

@@ -177,8 +177,8 @@ impl BankState {
     /// Loads the `written` words of the keys hashing to `hashes`, so the
     /// reads that follow find them in the CPU cache (the filter is 128 KiB;
     /// its word was the one cache miss of most reads). Answers nothing.
-    pub(crate) fn prefetch_written(&self, hashes: impl IntoIterator<Item = u64>) {
-        let sum = hashes.into_iter().fold(0, |sum, hash| {
+    pub(crate) fn prefetch_written(&self, hashes: &[u64]) {
+        let sum = hashes.iter().fold(0, |sum, &hash| {
             let (word, _) = self.written_bit(hash);
             sum ^ word.load(Ordering::Relaxed)
         });
