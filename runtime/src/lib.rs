@@ -52,6 +52,7 @@ mod key;
 mod lattice;
 mod locks;
 pub mod native;
+mod table;
 mod view;
 
 pub use access::{AccessSet, AccessSetTooLarge, DEFAULT_MAX_ACCESS_KEYS};
