@@ -120,20 +120,19 @@ impl BankState {
     }
 
     /// Makes room for about `accounts` more cached account keys and `slots`
-    /// more slot keys, so a large entry does not rehash the shards while its
-    /// transactions write. Each map gets room for its own kind only: room
-    /// for all keys in both made the tables twice the size they need, and
-    /// their probes missed the cache more (10k ERC-20 transfers, lanes/revm
-    /// with the two sizings switched in one binary: 1.124 / 1.060 / 1.081 /
-    /// 1.127 against 1.136 / 1.103 / 1.146 / 1.140; in another, 1.159 /
-    /// 1.166 / 1.116 / 1.154 / 1.091 against 1.147 / 1.179 / 1.164 / 1.185 /
-    /// 1.119; in a release build, 1.142 / 1.158 / 1.182 / 1.144 against
-    /// 1.207 / 1.163 / 1.200 / 1.131).
+    /// more slot keys, so a large entry does not rebuild the shards' tables
+    /// while its transactions write. Each table gets room for its own kind
+    /// only: room for all keys in both made the tables twice the size they
+    /// need, and their probes missed the cache more (10k ERC-20 transfers,
+    /// lanes/revm with the two sizings switched in one binary: 1.124 / 1.060
+    /// / 1.081 / 1.127 against 1.136 / 1.103 / 1.146 / 1.140; in a release
+    /// build, 1.142 / 1.158 / 1.182 / 1.144 against 1.207 / 1.163 / 1.200 /
+    /// 1.131). For the same reason each shard gets its even share, with no
+    /// headroom for keys that hash unevenly (a shard past its share grows
+    /// once): a quarter more made the ratio 1.195 / 1.185 / 1.198 / 1.195
+    /// against 1.144 / 1.155 / 1.162 / 1.154, switched in one binary.
     pub(crate) fn reserve(&self, accounts: usize, slots: usize) {
-        let per_shard = |keys: usize| {
-            let keys = keys.div_ceil(self.shards.len());
-            keys + keys / 4
-        };
+        let per_shard = |keys: usize| keys.div_ceil(self.shards.len());
         let (accounts, slots) = (per_shard(accounts), per_shard(slots));
         for shard in &self.shards {
             shard.write().unwrap_or_else(|e| e.into_inner()).reserve(accounts, slots);
