@@ -86,7 +86,7 @@ impl<K: PartialEq, V> Table<K, V> {
     pub(crate) fn reserve(&mut self, additional: usize) {
         let want = self.entries.len().saturating_add(additional);
         self.entries.reserve(additional);
-        if want * 4 > self.slots.len() * 3 {
+        if want.saturating_mul(4) > self.slots.len() * 3 {
             self.grow(want);
         }
     }
