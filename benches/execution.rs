@@ -128,6 +128,7 @@ fn prepare(w: &Workload, exec: &EvmExecutor) -> Prepared {
 /// What a banking-stage worker does: `Bank::execute_batch` on batches of 64
 /// with one worker, the batches' locks held by the caller (here the sets are
 /// known not to conflict).
+#[inline(never)] // a symbol of its own, for profilers (scripts/bench-instructions.sh)
 fn lanes_batches(p: &Prepared, exec: &EvmExecutor) -> Duration {
     let bank = p.chain.new_bank(1, Address::repeat_byte(0xcb));
     let (accounts, slots) = key_counts(p.txs.iter().filter_map(|t| t.access_set()));

@@ -106,6 +106,7 @@ pub(crate) fn cache_db(alloc: &[Entry]) -> CacheDB<EmptyDB> {
 
 /// The baseline: revm 43 `transact_commit` of each transaction in order over
 /// `db`; only the loop is timed, and every transaction must succeed.
+#[inline(never)] // a symbol of its own, for profilers (scripts/bench-instructions.sh)
 pub(crate) fn revm_sequential(db: CacheDB<EmptyDB>, envs: Vec<TxEnv>) -> Duration {
     revm_timed(db, envs, |env| env)
 }
