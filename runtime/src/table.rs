@@ -47,7 +47,7 @@ impl<K: PartialEq, V> Table<K, V> {
             if slot == 0 {
                 return Err(i);
             }
-            if slot & !u64::from(u32::MAX) == Self::tag(hash) {
+            if Self::tag(slot) == Self::tag(hash) {
                 let at = (slot as u32 - 1) as usize;
                 let (h, k, _) = &self.entries[at];
                 if *h == hash && k == key {

@@ -52,10 +52,12 @@ pub(crate) struct BankState {
 /// within noise). Entries are filed under their keys' `hash64` in a
 /// [`Table`], whose insert touches one line of its index where `IndexMap`'s
 /// (hashbrown's) touched a control byte and a bucket in two (10k ERC-20
-/// transfers, lanes/revm in interleaved runs of the two binaries: 1.067 /
-/// 1.071 / 1.037 / 1.110 / 1.093 / 1.073 / 1.057 against 1.128 / 1.106 /
-/// 1.137 / 1.116 / 1.139 / 1.123 / 1.136; transfers 0.93 / 0.88 / 0.95
-/// against 1.01 / 1.02 / 1.03).
+/// transfers, lanes/revm in interleaved runs of the two binaries, release
+/// builds: 1.155 / 1.150 / 1.140 / 1.159 / 1.202 against 1.191 / 1.203 /
+/// 1.152 / 1.157 / 1.205; frame-pointer builds, which slow revm more: 1.067
+/// / 1.071 / 1.037 / 1.110 / 1.093 / 1.073 / 1.057 against 1.128 / 1.106 /
+/// 1.137 / 1.116 / 1.139 / 1.123 / 1.136; transfers there 0.93 / 0.88 /
+/// 0.95 against 1.01 / 1.02 / 1.03).
 #[derive(Debug, Default)]
 pub(crate) struct Shard {
     accounts: Table<Address, AccountHeader>,
