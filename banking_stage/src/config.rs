@@ -66,10 +66,9 @@ pub struct BankingStageConfig {
     /// process may use more cores than there are workers (otherwise threads
     /// stay unpinned). Without it the kernel may run a worker and the
     /// scheduler that each wakes the other on one core, in turn, while
-    /// another core idles: on a 2-core VM, 1 worker ran 10k transfers in
-    /// 37–41 ms so and 24–31 ms pinned (ERC-20 transfers gained less, and
-    /// in one run lost). Off by default, since a pinned thread cannot move
-    /// off a core that other work needs.
+    /// another core idles (the README gives the measured effect). Off by
+    /// default, since a pinned thread cannot move off a core that other work
+    /// needs.
     pub pin_threads: bool,
 }
 

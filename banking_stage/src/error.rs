@@ -9,6 +9,9 @@ pub enum SubmitError {
     /// It does not decode or its signature does not recover.
     #[error("invalid transaction: {0}")]
     Invalid(String),
+    /// The stage's admission refused it (see [`lanes_runtime::Admission`]).
+    #[error("refused at admission: {0}")]
+    Refused(lanes_runtime::TxError),
     /// The pool holds its limit of transactions.
     #[error("txpool is full ({limit} transactions)")]
     PoolFull {

@@ -2,26 +2,57 @@
 //! over the runtime's [`lanes_runtime::Executor`].
 //!
 //! ```text
-//! submit ──> bounded ingress ──> sigverify threads (Executor::decode: sender recovery)
-//!                                      │ admit
+//! submit ──> bounded ingress ──> sigverify threads: Executor::decode (sender recovery),
+//!                                      │             then the Admission hook: the set each
+//!                                      │             transaction is locked and run with
 //!                                      v
 //!             TxPool: per-sender nonce queues, ready heap by tip per gas
-//!                                      │ pop (look-ahead window)
+//!                                      │ pop into the look-ahead window
 //!                                      v
-//!   scheduler thread: ThreadLocks (thread-aware), batches of 64, exclusive-lane barrier,
-//!   block gas limit ──> worker threads: Bank::execute_batch (records an entry each)
-//!                                      │ every slot (400 ms)
+//!   scheduler thread (controller: threads, channels, clock)
+//!     └─ pass: window in rank order + ThreadLocks ──> batches ──> workers: Bank::execute_batch
+//!                                      │ at the slot boundary
 //!                                      v
-//!          Bank::seal ──> Chain::commit ──> ProducedBlock on a bounded channel
+//!   block driver: seal ──> [held for a Decision] ──> commit (sink, then chain) ──> publish
+//!                                 └─ discard: transactions back to the pool
 //! ```
 //!
-//! [`BankingStage::start`] spawns the threads; [`BankingStage::submit`] answers
-//! with the transaction hash or a [`SubmitError`]; [`BankingStage::blocks`]
-//! yields each committed block with its [`BlockStats`];
-//! [`BankingStage::shutdown`] stops intake, drains, seals and commits.
+//! [`BankingStage::start`] (or [`BankingStage::builder`], for a block sink,
+//! an [`lanes_runtime::Admission`] hook or held blocks) spawns the threads;
+//! [`BankingStage::submit`] answers with the transaction hash or a
+//! [`SubmitError`]; [`BankingStage::blocks`] yields each committed block with
+//! its [`BlockStats`]; [`BankingStage::shutdown`] stops intake, drains, seals
+//! and commits.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use alloy_primitives::{Address, U256};
+//! use lanes_accounts_db::{AccountHeader, AccountsDbConfig, Entry};
+//! use lanes_banking_stage::{BankingStage, BankingStageConfig};
+//! use lanes_runtime::native::{NativeExecutor, NativeTx};
+//! use lanes_runtime::{Chain, Genesis, Transaction};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! let alice = Address::repeat_byte(1);
+//! let funded = AccountHeader { balance: U256::from(100_000), ..Default::default() };
+//! let genesis = Genesis { alloc: vec![Entry::Account(alice, funded)], gas_limit: 1_000_000, ..Default::default() };
+//! let chain = Chain::create(dir.path(), AccountsDbConfig::default(), &genesis)?;
+//!
+//! let config = BankingStageConfig { workers: 2, ..Default::default() };
+//! let mut stage = BankingStage::start(Arc::new(NativeExecutor), chain, config);
+//! let tx = NativeTx::transfer(alice, 0, Address::repeat_byte(2), U256::from(5), U256::from(21_000));
+//! let hash = stage.submit(tx.encoded().clone())?;
+//! let block = stage.blocks().iter().find(|b| b.receipts.iter().any(|r| r.tx_hash == hash));
+//! assert_eq!(block.map(|b| b.stats.transactions), Some(1));
+//! stage.shutdown()?;
+//! # Ok(())
+//! # }
+//! ```
 #![forbid(unsafe_code)]
 
 mod config;
+mod driver;
 mod error;
 mod pool;
 mod scheduler;
@@ -35,7 +66,9 @@ pub use config::{
     DEFAULT_SLOT_TIME, DEFAULT_WORKER_QUEUE, MAX_WORKERS,
 };
 pub use error::SubmitError;
-pub use stage::{BankingStage, BlockSink, ProducedBlock, StageError};
+pub use stage::{
+    BankingStage, BankingStageBuilder, BlockSink, Decision, ProducedBlock, StageError,
+};
 pub use stats::BlockStats;
 
 #[cfg(test)]

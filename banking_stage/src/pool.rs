@@ -7,29 +7,31 @@
 //! Replaced transactions leave stale entries in the ready heap, skipped when
 //! popped.
 
-use std::borrow::Borrow;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::time::Instant;
 
 use alloy_primitives::{Address, B256};
-use lanes_runtime::Transaction;
+use lanes_runtime::{AccessSet, AccessSource, Admitted, Runnable, Transaction};
 
 use crate::error::SubmitError;
 
 /// A pooled transaction, boxed from the moment the pool accepts it until
-/// the scheduler hands it to a worker: an EVM transaction is over 500
-/// bytes, and the pool's queues, the scheduler's look-ahead window (kept in
-/// order across passes, with the order key beside each box) and its
-/// exclusive lane each move it.
+/// it is in a committed block: an EVM transaction is over 500 bytes, and the
+/// pool's queues, the scheduler's look-ahead window (kept in order across
+/// passes, with the order key beside each box), its exclusive lane and a
+/// built block each move it.
 pub(crate) type Held<T> = Box<Pooled<T>>;
 
-/// The transaction in its box, so a batch of boxes runs as it is
-/// ([`lanes_runtime::Bank::execute_batch`] takes anything that borrows a
-/// transaction) instead of moving each transaction out of its box.
-impl<T> Borrow<T> for Box<Pooled<T>> {
-    fn borrow(&self) -> &T {
+/// The transaction in its box runs as it is, under the set it was admitted
+/// with ([`lanes_runtime::Bank::execute_batch`] takes any [`Runnable`]).
+impl<T> Runnable<T> for Box<Pooled<T>> {
+    fn tx(&self) -> &T {
         &self.tx
+    }
+
+    fn access(&self) -> Option<&AccessSet> {
+        self.admitted.access.as_ref()
     }
 }
 
@@ -37,6 +39,8 @@ impl<T> Borrow<T> for Box<Pooled<T>> {
 #[derive(Debug)]
 pub(crate) struct Pooled<T> {
     pub(crate) tx: T,
+    /// The set it is locked and run with (never an empty one), and its source.
+    pub(crate) admitted: Admitted,
     pub(crate) hash: B256,
     /// Tip per gas at the chain's base fee: the priority.
     pub(crate) tip: u128,
@@ -168,13 +172,17 @@ impl<T: Transaction> TxPool<T> {
         self.len
     }
 
-    /// Accepts `tx`; `state_nonce` gives the committed nonce of a sender the
-    /// pool does not track yet.
+    /// Accepts `tx`, to run under `admitted`; `state_nonce` gives the
+    /// committed nonce of a sender the pool does not track yet.
     pub(crate) fn insert(
         &mut self,
         tx: T,
+        mut admitted: Admitted,
         state_nonce: impl FnOnce(&Address) -> u64,
     ) -> Result<B256, SubmitError> {
+        if admitted.access.as_ref().is_some_and(AccessSet::is_empty) {
+            admitted = Admitted { access: None, source: AccessSource::Undeclared };
+        }
         let hash = tx.hash();
         let limits = &self.limits;
         if tx.gas_limit() > limits.block_gas_limit {
@@ -191,7 +199,7 @@ impl<T: Transaction> TxPool<T> {
             Some(at) => (*at, false),
             None => (self.place(sender, state_nonce(&sender)), true),
         };
-        let result = self.admit(tx, hash, tip, at);
+        let result = self.admit(tx, admitted, hash, tip, at);
         if result.is_err() && new {
             // A refused first transaction leaves no queue behind.
             self.senders.remove(&sender);
@@ -222,9 +230,16 @@ impl<T: Transaction> TxPool<T> {
     ///
     /// A transaction is known by its sender's queue: its hash names its
     /// sender and nonce, so it is queued at that nonce or out. (A table of
-    /// every hash in the pool, removed from as each transaction finished, was
-    /// a sixth of the scheduler's busy time on transfers: a cache miss each.)
-    fn admit(&mut self, tx: T, hash: B256, tip: u128, at: u32) -> Result<B256, SubmitError> {
+    /// every hash in the pool would cost the scheduler a cache miss per
+    /// finished transaction.)
+    fn admit(
+        &mut self,
+        tx: T,
+        admitted: Admitted,
+        hash: B256,
+        tip: u128,
+        at: u32,
+    ) -> Result<B256, SubmitError> {
         let limits = &self.limits;
         let nonce = tx.nonce();
         let queue = &mut self.queues[at as usize];
@@ -237,7 +252,8 @@ impl<T: Transaction> TxPool<T> {
             return Err(SubmitError::NonceTooLow { next, got: nonce });
         }
         let seq = self.seq;
-        let pooled = Box::new(Pooled { tx, hash, tip, seq, arrived: Instant::now(), queue: at });
+        let arrived = Instant::now();
+        let pooled = Box::new(Pooled { tx, admitted, hash, tip, seq, arrived, queue: at });
         if let Some(old) = queue.queued.get(nonce) {
             let needed = old.tip.saturating_mul(100 + limits.price_bump_percent).div_ceil(100);
             if tip < needed.max(old.tip + 1) {
@@ -297,6 +313,46 @@ impl<T: Transaction> TxPool<T> {
         if let Some(head) = queue.queued.get(queue.next) {
             self.ready.push(Ready::of(head));
         }
+    }
+
+    /// Puts transactions back as if they had never been taken out: those of
+    /// a discarded block (included, so their senders' next nonces moved past
+    /// them) and those the scheduler still held. A sender's next nonce goes
+    /// back to the lowest one returned. Call with nothing running.
+    pub(crate) fn requeue(&mut self, txs: impl IntoIterator<Item = Held<T>>) {
+        let mut touched = Vec::new();
+        for p in txs {
+            let at = p.queue;
+            let queue = &mut self.queues[at as usize];
+            debug_assert_eq!(queue.sender, p.tx.sender(), "a queue moved while out");
+            if queue.out == Some(p.hash) {
+                queue.out = None; // held, never finished: still counted
+            } else if queue.queued.get(p.tx.nonce()).is_none() {
+                self.len += 1; // finished as included: counted again
+            }
+            queue.next = queue.next.min(p.tx.nonce());
+            queue.queued.insert(p);
+            touched.push(at);
+        }
+        touched.sort_unstable();
+        touched.dedup();
+        for at in touched {
+            let queue = &self.queues[at as usize];
+            if let Some(head) = queue.queued.get(queue.next).filter(|_| queue.out.is_none()) {
+                self.ready.push(Ready::of(head));
+            }
+        }
+    }
+
+    /// [`Self::insert`] under the transaction's own declaration.
+    #[cfg(test)]
+    pub(crate) fn insert_tx(
+        &mut self,
+        tx: T,
+        state_nonce: impl FnOnce(&Address) -> u64,
+    ) -> Result<B256, SubmitError> {
+        let admitted = Admitted::declared(&tx);
+        self.insert(tx, admitted, state_nonce)
     }
 
     /// Forgets senders with nothing queued or out, so their next nonce is read
@@ -359,10 +415,10 @@ mod tests {
         let mut pool = TxPool::new(limits());
         // Sender 1 from nonce 5, sent out of order; sender 2 pays more.
         for n in [7, 5, 6] {
-            pool.insert(tx(1, n, 21_000), |_| 5).unwrap();
+            pool.insert_tx(tx(1, n, 21_000), |_| 5).unwrap();
         }
-        pool.insert(tx(2, 0, 42_000 * 3), |_| 0).unwrap();
-        pool.insert(tx(3, 2, 21_000 * 9), |_| 0).unwrap(); // a gap: nonce 0 missing
+        pool.insert_tx(tx(2, 0, 42_000 * 3), |_| 0).unwrap();
+        pool.insert_tx(tx(3, 2, 21_000 * 9), |_| 0).unwrap(); // a gap: nonce 0 missing
         let p = pool.pop().unwrap();
         assert_eq!((p.tx.sender(), p.tx.nonce()), (Address::repeat_byte(2), 0));
         let p = pool.pop().unwrap();
@@ -378,43 +434,49 @@ mod tests {
     fn test_errors() {
         let mut pool = TxPool::new(limits());
         let first = tx(1, 0, 21_000);
-        pool.insert(first.clone(), |_| 0).unwrap();
+        pool.insert_tx(first.clone(), |_| 0).unwrap();
         assert_eq!(
-            pool.insert(first, |_| 0),
+            pool.insert_tx(first, |_| 0),
             Err(SubmitError::AlreadyKnown(tx(1, 0, 21_000).hash()))
         );
         assert_eq!(
-            pool.insert(tx(4, 1, 21_000), |_| 3),
+            pool.insert_tx(tx(4, 1, 21_000), |_| 3),
             Err(SubmitError::NonceTooLow { next: 3, got: 1 })
         );
         // A 5% bump is not enough, 10% is.
-        let err = pool.insert(tx(1, 0, 22_050), |_| 0).unwrap_err();
+        let err = pool.insert_tx(tx(1, 0, 22_050), |_| 0).unwrap_err();
         assert_eq!(err, SubmitError::ReplacementUnderpriced { needed: 2 });
-        pool.insert(tx(1, 0, 42_000), |_| 0).unwrap();
+        pool.insert_tx(tx(1, 0, 42_000), |_| 0).unwrap();
         assert_eq!(pool.len(), 1, "a replacement takes the old one's place");
-        pool.insert(tx(1, 1, 21_000), |_| 0).unwrap();
-        pool.insert(tx(1, 2, 21_000), |_| 0).unwrap();
+        pool.insert_tx(tx(1, 1, 21_000), |_| 0).unwrap();
+        pool.insert_tx(tx(1, 2, 21_000), |_| 0).unwrap();
         assert_eq!(
-            pool.insert(tx(1, 3, 21_000), |_| 0),
+            pool.insert_tx(tx(1, 3, 21_000), |_| 0),
             Err(SubmitError::SenderOverLimit { limit: 3 })
         );
         // The running transaction is known; its nonce cannot be reused.
         let out = pool.pop().unwrap();
         assert_eq!(out.tip, 2);
-        assert_eq!(pool.insert(tx(1, 0, 42_000), |_| 0), Err(SubmitError::AlreadyKnown(out.hash)));
         assert_eq!(
-            pool.insert(tx(1, 1, 21_000), |_| 0),
+            pool.insert_tx(tx(1, 0, 42_000), |_| 0),
+            Err(SubmitError::AlreadyKnown(out.hash))
+        );
+        assert_eq!(
+            pool.insert_tx(tx(1, 1, 21_000), |_| 0),
             Err(SubmitError::AlreadyKnown(tx(1, 1, 21_000).hash())),
             "queued behind the running one",
         );
         assert_eq!(
-            pool.insert(tx(1, 0, 99_000), |_| 0),
+            pool.insert_tx(tx(1, 0, 99_000), |_| 0),
             Err(SubmitError::NonceTooLow { next: 1, got: 0 })
         );
         for s in 10..15 {
-            pool.insert(tx(s, 0, 21_000), |_| 0).unwrap();
+            pool.insert_tx(tx(s, 0, 21_000), |_| 0).unwrap();
         }
-        assert_eq!(pool.insert(tx(20, 0, 21_000), |_| 0), Err(SubmitError::PoolFull { limit: 8 }));
+        assert_eq!(
+            pool.insert_tx(tx(20, 0, 21_000), |_| 0),
+            Err(SubmitError::PoolFull { limit: 8 })
+        );
         // A dropped transaction keeps the nonce open for a new one.
         pool.finish(&out, false);
         assert_eq!(pool.pending_nonce(&Address::repeat_byte(1)), Some(0));
@@ -423,16 +485,16 @@ mod tests {
     #[test]
     fn test_a_pruned_senders_place_is_reused_and_stale_entries_skipped() {
         let mut pool = TxPool::new(limits());
-        pool.insert(tx(1, 0, 21_000), |_| 0).unwrap();
+        pool.insert_tx(tx(1, 0, 21_000), |_| 0).unwrap();
         // A replacement leaves the first one's heap entry stale.
-        pool.insert(tx(1, 0, 42_000), |_| 0).unwrap();
+        pool.insert_tx(tx(1, 0, 42_000), |_| 0).unwrap();
         let p = pool.pop().unwrap();
         assert_eq!(p.tip, 2);
         pool.finish(&p, true);
         pool.prune_idle();
         assert_eq!(pool.pending_nonce(&Address::repeat_byte(1)), None, "sender 1 pruned");
         // Sender 2 takes sender 1's place, under the stale entry pointing at it.
-        pool.insert(tx(2, 4, 21_000), |_| 4).unwrap();
+        pool.insert_tx(tx(2, 4, 21_000), |_| 4).unwrap();
         assert_eq!(pool.queues.len(), 1, "the freed place is reused");
         let p = pool.pop().unwrap();
         assert_eq!((p.tx.sender(), p.tx.nonce()), (Address::repeat_byte(2), 4));
@@ -441,19 +503,55 @@ mod tests {
         assert_eq!(pool.pending_nonce(&Address::repeat_byte(2)), Some(4));
         assert_eq!(pool.len(), 0);
         // Sender 1 comes back with its nonce read from state again.
-        pool.insert(tx(1, 1, 21_000), |_| 1).unwrap();
+        pool.insert_tx(tx(1, 1, 21_000), |_| 1).unwrap();
         assert_eq!(pool.pop().unwrap().tx.nonce(), 1);
+    }
+
+    #[test]
+    fn test_requeued_transactions_run_again_from_the_lowest_nonce() {
+        let mut pool = TxPool::new(limits());
+        for n in 0..3 {
+            pool.insert_tx(tx(1, n, 21_000), |_| 0).unwrap();
+        }
+        pool.insert_tx(tx(2, 0, 21_000 * 3), |_| 0).unwrap();
+        // Sender 2's nonce 0 (the best tip) and sender 1's nonces 0 and 1 run
+        // and are included; sender 1's nonce 2 is taken out and held.
+        let mut included = Vec::new();
+        for _ in 0..3 {
+            let p = pool.pop().unwrap();
+            pool.finish(&p, true);
+            included.push(p);
+        }
+        let held = pool.pop().unwrap();
+        assert_eq!((held.tx.sender(), held.tx.nonce()), (Address::repeat_byte(1), 2));
+        assert_eq!(pool.len(), 1);
+        // The block is discarded: everything goes back.
+        pool.requeue(included.into_iter().chain([held]));
+        assert_eq!(pool.len(), 4);
+        assert_eq!(pool.pending_nonce(&Address::repeat_byte(1)), Some(3));
+        let mut order = Vec::new();
+        while let Some(p) = pool.pop() {
+            order.push((p.tx.sender(), p.tx.nonce()));
+            pool.finish(&p, true);
+        }
+        order.sort();
+        let one = Address::repeat_byte(1);
+        assert_eq!(order, [(one, 0), (one, 1), (one, 2), (Address::repeat_byte(2), 0)]);
+        assert_eq!(pool.len(), 0);
     }
 
     #[test]
     fn test_a_refused_first_transaction_leaves_no_queue() {
         let mut pool = TxPool::new(limits());
         for s in 0..8 {
-            pool.insert(tx(s, 0, 21_000), |_| 0).unwrap();
+            pool.insert_tx(tx(s, 0, 21_000), |_| 0).unwrap();
         }
-        assert_eq!(pool.insert(tx(20, 0, 21_000), |_| 0), Err(SubmitError::PoolFull { limit: 8 }));
         assert_eq!(
-            pool.insert(tx(21, 0, 21_000), |_| 5),
+            pool.insert_tx(tx(20, 0, 21_000), |_| 0),
+            Err(SubmitError::PoolFull { limit: 8 })
+        );
+        assert_eq!(
+            pool.insert_tx(tx(21, 0, 21_000), |_| 5),
             Err(SubmitError::NonceTooLow { next: 5, got: 0 })
         );
         assert_eq!(pool.pending_nonce(&Address::repeat_byte(20)), None);

@@ -7,7 +7,7 @@ use std::time::Instant;
 use alloy_primitives::{B256, Bytes};
 use crossbeam_channel::{Receiver, Sender};
 use lanes_accounts_db::AccountsRead;
-use lanes_runtime::{DecodeError, Executor, Transaction};
+use lanes_runtime::{AdmitContext, Admitted, DecodeError, Executor, Transaction};
 
 use crate::error::SubmitError;
 use crate::stage::Shared;
@@ -37,14 +37,25 @@ pub(crate) fn run<E: Executor>(executor: &E, jobs: Receiver<Job>, shared: &Share
 const ADMIT_CHUNK: usize = 256;
 
 /// Admits decoded transactions to the pool, one result each, and wakes the
-/// scheduler.
+/// scheduler. Each gets its set from the stage's [`lanes_runtime::Admission`]
+/// first, outside the pool lock, against the latest state.
 pub(crate) fn admit<T: Transaction>(
     shared: &Shared<T>,
     decoded: impl IntoIterator<Item = Result<T, DecodeError>>,
 ) -> Vec<Result<B256, SubmitError>> {
-    let mut decoded = decoded.into_iter().peekable();
-    let mut results = Vec::with_capacity(decoded.size_hint().0);
-    while decoded.peek().is_some() {
+    let latest = shared.latest();
+    let ctx = AdmitContext::new(&latest.view, &latest.header);
+    let admitted: Vec<Result<(T, Admitted), SubmitError>> = decoded
+        .into_iter()
+        .map(|tx| {
+            let tx = tx.map_err(|e| SubmitError::Invalid(e.0))?;
+            let admitted = shared.admission.admit(&tx, ctx).map_err(SubmitError::Refused)?;
+            Ok((tx, admitted))
+        })
+        .collect();
+    let mut admitted = admitted.into_iter().peekable();
+    let mut results = Vec::with_capacity(admitted.len());
+    while admitted.peek().is_some() {
         // Pool first: the scheduler publishes a new head before it prunes
         // idle senders under the pool lock, so a sender missing from the pool
         // has its latest nonce in the head read here. (Read before the lock,
@@ -52,9 +63,9 @@ pub(crate) fn admit<T: Transaction>(
         // low: a gap that never fills.)
         let mut pool = shared.pool();
         let latest = shared.latest();
-        results.extend(decoded.by_ref().take(ADMIT_CHUNK).map(|tx| {
-            let tx = tx.map_err(|e| SubmitError::Invalid(e.0))?;
-            pool.insert(tx, |sender| {
+        results.extend(admitted.by_ref().take(ADMIT_CHUNK).map(|tx| {
+            let (tx, admitted) = tx?;
+            pool.insert(tx, admitted, |sender| {
                 // A read failure counts as nonce 0: execution checks again.
                 latest.view.get_account(sender).ok().flatten().map_or(0, |a| a.nonce)
             })

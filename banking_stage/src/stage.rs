@@ -8,9 +8,13 @@ use std::thread::JoinHandle;
 use alloy_primitives::{Address, B256, Bytes};
 use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
 use lanes_accounts_db::ReadView;
-use lanes_runtime::{BankError, Block, BlockHeader, Chain, ChainError, Executor, Receipt, TxError};
+use lanes_runtime::{
+    Admission, BankError, Block, BlockHeader, Chain, ChainError, DeclaredAccess, Executor, Receipt,
+    TxError,
+};
 
 use crate::config::BankingStageConfig;
+use crate::driver::BlockDriver;
 use crate::error::SubmitError;
 use crate::pool::{PoolLimits, TxPool};
 use crate::scheduler::Scheduler;
@@ -68,6 +72,23 @@ pub enum StageError {
     /// A stage thread panicked.
     #[error("banking stage thread panicked")]
     Panicked,
+    /// [`BankingStage::decide`] on a stage that does not hold blocks.
+    #[error("the banking stage does not hold blocks for decisions")]
+    NotHolding,
+    /// The stage has stopped.
+    #[error("the banking stage has stopped")]
+    Stopped,
+}
+
+/// What to do with a block the stage holds
+/// ([`BankingStageBuilder::hold_blocks`]), named by its hash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Commit it (then it is published on [`BankingStage::blocks`]).
+    Commit(B256),
+    /// Drop it: its transactions go back to the pool, and the next block is
+    /// built on the same head.
+    Discard(B256),
 }
 
 /// The committed head and its state.
@@ -81,6 +102,8 @@ pub(crate) struct Latest {
 pub(crate) struct Shared<T> {
     pool: Mutex<TxPool<T>>,
     latest: RwLock<Latest>,
+    /// Decides each transaction's set at admission.
+    pub(crate) admission: Arc<dyn Admission<T>>,
     pub(crate) doorbell: Sender<()>,
     pub(crate) sigverify_nanos: AtomicU64,
     /// Set by shutdown: intake stops, and a full block queue no longer holds
@@ -88,6 +111,35 @@ pub(crate) struct Shared<T> {
     pub(crate) closed: AtomicBool,
     /// Set by [`BankingStage::pause`]: the scheduler takes nothing new.
     pub(crate) paused: AtomicBool,
+}
+
+impl<T: lanes_runtime::Transaction> Shared<T> {
+    /// The state shared by a stage on `chain`, whose scheduler is rung
+    /// through `doorbell`.
+    pub(crate) fn new(
+        chain: &Chain,
+        config: &BankingStageConfig,
+        admission: Arc<dyn Admission<T>>,
+        doorbell: Sender<()>,
+    ) -> Self {
+        let header = chain.head().clone();
+        let limits = PoolLimits {
+            max_pool: config.max_pool,
+            max_per_sender: config.max_per_sender,
+            price_bump_percent: config.price_bump_percent,
+            base_fee: header.base_fee,
+            block_gas_limit: header.gas_limit,
+        };
+        Self {
+            pool: Mutex::new(TxPool::new(limits)),
+            latest: RwLock::new(Latest { header, view: chain.db().view() }),
+            admission,
+            doorbell,
+            sigverify_nanos: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
+            paused: AtomicBool::new(false),
+        }
+    }
 }
 
 impl<T> Shared<T> {
@@ -111,6 +163,9 @@ pub struct BankingStage<E: Executor> {
     ingress: Option<Sender<Job>>,
     stop: Sender<()>,
     blocks: Receiver<ProducedBlock>,
+    /// With [`BankingStageBuilder::hold_blocks`]: built blocks out,
+    /// decisions in.
+    held: Option<(Receiver<Block>, Sender<Decision>)>,
     sigverify: Vec<JoinHandle<()>>,
     scheduler: Option<JoinHandle<Result<Chain, StageError>>>,
 }
@@ -122,12 +177,23 @@ impl<E: Executor> std::fmt::Debug for BankingStage<E> {
 }
 
 impl<E: Executor + 'static> BankingStage<E> {
-    /// Starts the stage on `chain`, producing blocks from its head on.
-    pub fn start(executor: Arc<E>, chain: Chain, config: BankingStageConfig) -> Self
-    where
-        E::Tx: 'static,
-    {
-        Self::start_with_sink(executor, chain, config, None)
+    /// A builder for a stage running `executor` on `chain`, producing
+    /// blocks from its head on.
+    pub fn builder(executor: Arc<E>, chain: Chain) -> BankingStageBuilder<E> {
+        BankingStageBuilder {
+            executor,
+            chain,
+            config: BankingStageConfig::default(),
+            sink: None,
+            admission: Arc::new(DeclaredAccess),
+            hold: false,
+        }
+    }
+
+    /// Starts the stage on `chain`, producing blocks from its head on; each
+    /// transaction runs under its own declaration.
+    pub fn start(executor: Arc<E>, chain: Chain, config: BankingStageConfig) -> Self {
+        Self::builder(executor, chain).config(config).start()
     }
 
     /// [`Self::start`], with every sealed block handed to `sink` before it is
@@ -137,27 +203,68 @@ impl<E: Executor + 'static> BankingStage<E> {
         chain: Chain,
         config: BankingStageConfig,
         sink: Option<Box<dyn BlockSink>>,
-    ) -> Self
-    where
-        E::Tx: 'static,
-    {
-        let header = chain.head().clone();
-        let limits = PoolLimits {
-            max_pool: config.max_pool,
-            max_per_sender: config.max_per_sender,
-            price_bump_percent: config.price_bump_percent,
-            base_fee: header.base_fee,
-            block_gas_limit: header.gas_limit,
-        };
+    ) -> Self {
+        let builder = Self::builder(executor, chain).config(config);
+        match sink {
+            Some(sink) => builder.sink(sink).start(),
+            None => builder.start(),
+        }
+    }
+}
+
+/// Sets up a [`BankingStage`]: [`BankingStage::builder`], then the optional
+/// parts, then [`BankingStageBuilder::start`].
+pub struct BankingStageBuilder<E: Executor> {
+    executor: Arc<E>,
+    chain: Chain,
+    config: BankingStageConfig,
+    sink: Option<Box<dyn BlockSink>>,
+    admission: Arc<dyn Admission<E::Tx>>,
+    hold: bool,
+}
+
+impl<E: Executor> std::fmt::Debug for BankingStageBuilder<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BankingStageBuilder").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+impl<E: Executor + 'static> BankingStageBuilder<E> {
+    /// Limits and timings (default: [`BankingStageConfig::default`]).
+    pub fn config(mut self, config: BankingStageConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Hands every sealed block to `sink` before it is committed.
+    pub fn sink(mut self, sink: Box<dyn BlockSink>) -> Self {
+        self.sink = Some(sink);
+        self
+    }
+
+    /// Decides each transaction's set at admission (default:
+    /// [`DeclaredAccess`], the transaction's own declaration). It runs on the
+    /// sigverify threads, never on the scheduler's.
+    pub fn admission(mut self, admission: Arc<dyn Admission<E::Tx>>) -> Self {
+        self.admission = admission;
+        self
+    }
+
+    /// Holds each block once built and sealed, until a [`Decision`] on it
+    /// ([`BankingStage::decide`]): building the next waits, as a consensus
+    /// engine decides one height at a time. Built blocks come out on
+    /// [`BankingStage::held`]. A block still undecided at shutdown is
+    /// discarded.
+    pub fn hold_blocks(mut self) -> Self {
+        self.hold = true;
+        self
+    }
+
+    /// Spawns the stage's threads.
+    pub fn start(self) -> BankingStage<E> {
+        let Self { executor, chain, config, sink, admission, hold } = self;
         let (doorbell, rings) = bounded(1);
-        let shared = Arc::new(Shared {
-            pool: Mutex::new(TxPool::new(limits)),
-            latest: RwLock::new(Latest { header, view: chain.db().view() }),
-            doorbell,
-            sigverify_nanos: AtomicU64::new(0),
-            closed: AtomicBool::new(false),
-            paused: AtomicBool::new(false),
-        });
+        let shared = Arc::new(Shared::new(&chain, &config, admission, doorbell));
         let (ingress, jobs) = bounded(config.ingress_queue.max(1));
         let sigverify = (0..config.sigverify_threads.max(1))
             .map(|i| {
@@ -170,21 +277,29 @@ impl<E: Executor + 'static> BankingStage<E> {
             .collect();
         let (stop, stopped) = bounded(1);
         let (blocks_out, blocks) = bounded(config.block_queue.max(1));
-        let scheduler = Scheduler::new(
-            executor,
-            chain,
-            config,
-            shared.clone(),
-            rings,
-            stopped,
-            blocks_out,
-            sink,
-        );
+        let driver = BlockDriver::new(chain, config.coinbase, shared.clone(), sink, blocks_out);
+        let (held, hold) = if hold {
+            let (built_out, built) = bounded(1);
+            let (decide, decisions) = bounded(16);
+            (Some((built, decide)), Some((built_out, decisions)))
+        } else {
+            (None, None)
+        };
+        let scheduler =
+            Scheduler::new(executor, driver, config, shared.clone(), rings, stopped, hold);
         let scheduler = std::thread::Builder::new()
             .name("lanes-scheduler".into())
             .spawn(move || scheduler.run())
             .expect("spawning a thread");
-        Self { shared, ingress: Some(ingress), stop, blocks, sigverify, scheduler: Some(scheduler) }
+        BankingStage {
+            shared,
+            ingress: Some(ingress),
+            stop,
+            blocks,
+            held,
+            sigverify,
+            scheduler: Some(scheduler),
+        }
     }
 }
 
@@ -256,6 +371,20 @@ impl<E: Executor> BankingStage<E> {
     /// [`BankingStageConfig::block_queue`] of them are unread.
     pub fn blocks(&self) -> &Receiver<ProducedBlock> {
         &self.blocks
+    }
+
+    /// With [`BankingStageBuilder::hold_blocks`]: each block as built and
+    /// sealed, not yet committed; the stage waits for [`Self::decide`].
+    pub fn held(&self) -> Option<&Receiver<Block>> {
+        self.held.as_ref().map(|(built, _)| built)
+    }
+
+    /// Commits or discards the block the stage holds. A decision naming
+    /// another block is ignored. Fails when the stage holds no blocks
+    /// ([`BankingStageBuilder::hold_blocks`]) or has stopped.
+    pub fn decide(&self, decision: Decision) -> Result<(), StageError> {
+        let (_, decide) = self.held.as_ref().ok_or(StageError::NotHolding)?;
+        decide.send(decision).map_err(|_| StageError::Stopped)
     }
 
     /// The last committed block's header.

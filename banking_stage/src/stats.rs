@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use lanes_runtime::Block;
+
 /// Statistics of one produced block, logged as one `tracing` line and handed
 /// out with the block.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -34,4 +36,70 @@ pub struct BlockStats {
     pub seal_time: Duration,
     /// Transactions in the pool after the block.
     pub pool_len: usize,
+}
+
+/// What the scheduler counted while building one block.
+#[derive(Debug, Default)]
+pub(crate) struct BuildCounters {
+    /// Times a transaction was held back by a conflict.
+    pub(crate) conflicts: u64,
+    /// Time spent scheduling and completing batches.
+    pub(crate) scheduler_time: Duration,
+    /// Time spent executing batches, summed over the workers.
+    pub(crate) worker_time: Duration,
+}
+
+impl BlockStats {
+    /// The stats of a committed block.
+    pub(crate) fn new(
+        block: &Block,
+        counters: &BuildCounters,
+        rejected: usize,
+        sigverify_time: Duration,
+        seal_time: Duration,
+        pool_len: usize,
+    ) -> Self {
+        let entries = &block.entries;
+        let transactions = block.tx_count();
+        Self {
+            number: block.header.number,
+            transactions,
+            entries: entries.len(),
+            mean_entry_width: if entries.is_empty() {
+                0.0
+            } else {
+                transactions as f64 / entries.len() as f64
+            },
+            exclusive: entries.iter().filter(|e| e.exclusive).count(),
+            conflicts: counters.conflicts,
+            rejected,
+            gas_used: block.header.gas_used,
+            sigverify_time,
+            scheduler_time: counters.scheduler_time,
+            worker_time: counters.worker_time,
+            seal_time,
+            pool_len,
+        }
+    }
+
+    /// Logs the stats as one line.
+    pub(crate) fn log(&self) {
+        tracing::info!(
+            target: "lanes::banking",
+            number = self.number,
+            txs = self.transactions,
+            entries = self.entries,
+            width = format_args!("{:.1}", self.mean_entry_width),
+            exclusive = self.exclusive,
+            conflicts = self.conflicts,
+            rejected = self.rejected,
+            gas = self.gas_used,
+            sigverify = ?self.sigverify_time,
+            scheduler = ?self.scheduler_time,
+            workers = ?self.worker_time,
+            seal = ?self.seal_time,
+            pool = self.pool_len,
+            "block"
+        );
+    }
 }

@@ -6,12 +6,15 @@ use std::time::{Duration, Instant};
 
 use alloy_primitives::{Address, B256, Bytes, U256};
 use lanes_accounts_db::{AccountHeader, AccountsDbConfig, AccountsRead, Entry};
-use lanes_runtime::native::{NativeExecutor, NativeTx};
-use lanes_runtime::{Chain, Genesis, Transaction};
+use lanes_runtime::native::{NativeExecutor, NativeOp, NativeTx};
+use lanes_runtime::{
+    AccessSet, AccessSource, Admission, AdmitContext, Admitted, Chain, Genesis, StateKey,
+    Transaction, TxError,
+};
 use rand::SeedableRng;
 use rand::seq::{IndexedRandom, SliceRandom};
 
-use crate::{BankingStage, BankingStageConfig, ProducedBlock, SubmitError};
+use crate::{BankingStage, BankingStageConfig, Decision, ProducedBlock, StageError, SubmitError};
 
 const SENDERS: u8 = 64;
 const HOT: (Address, B256) = (Address::repeat_byte(0xee), B256::ZERO);
@@ -399,4 +402,115 @@ fn test_a_transaction_held_for_gas_is_not_jumped_by_a_conflicting_one() {
     assert!(block_of(&a) < block_of(&b), "B does not fit beside A");
     assert!(block_of(&b) < block_of(&c), "C jumped B, which it conflicts with");
     stage.shutdown().unwrap();
+}
+
+/// Knows from state what a native transfer that declares nothing writes (its
+/// two accounts), as an executor's admission would; refuses one from an
+/// account the state does not hold.
+struct KnownTransfers;
+
+impl Admission<NativeTx> for KnownTransfers {
+    fn admit(&self, tx: &NativeTx, ctx: AdmitContext<'_>) -> Result<Admitted, TxError> {
+        let NativeOp::Transfer { to, .. } = tx.op() else { return Ok(Admitted::declared(tx)) };
+        if ctx.state.get_account(&tx.from()).map_err(|e| TxError::State(e.to_string()))?.is_none() {
+            return Err(TxError::Invalid(format!("{} holds nothing", tx.from())));
+        }
+        let writes = [StateKey::Account(tx.from()), StateKey::Account(*to)];
+        Ok(Admitted { access: Some(AccessSet::unbounded([], writes)), source: AccessSource::Known })
+    }
+}
+
+#[test]
+fn test_an_admission_hook_supplies_sets_for_undeclared_transactions() {
+    let (_dir, chain) = chain();
+    let mut stage = BankingStage::builder(Arc::new(NativeExecutor), chain)
+        .config(config(2, 40))
+        .admission(Arc::new(KnownTransfers))
+        .start();
+    // Undeclared transfers between distinct pairs: without the hook each
+    // would run alone in the exclusive lane.
+    let txs: Vec<NativeTx> = (0..SENDERS / 2)
+        .map(|i| transfer(i, 0, i + SENDERS / 2, 21_000).with_declared(None))
+        .collect();
+    let stranger = NativeTx::transfer(
+        Address::repeat_byte(0x99),
+        0,
+        sender(0),
+        U256::from(1),
+        U256::from(21_000),
+    )
+    .with_declared(None);
+    let answer = stage.submit(raw(&stranger));
+    assert!(
+        matches!(&answer, Err(SubmitError::Refused(TxError::Invalid(m))) if m.contains("holds nothing")),
+        "{answer:?}"
+    );
+    stage.pause();
+    for r in stage.submit_many(txs.iter().map(raw).collect()) {
+        r.unwrap();
+    }
+    stage.resume();
+    let blocks = collect(&stage, Duration::from_secs(10), |b| included(b).len() == txs.len());
+    assert!(blocks.iter().all(|b| b.stats.exclusive == 0), "no transaction ran alone");
+    let widest = blocks.iter().flat_map(|b| &b.block.entries).map(|e| e.txs.len()).max();
+    assert!(widest > Some(1), "admitted sets run side by side: {widest:?}");
+    stage.shutdown().unwrap();
+}
+
+#[test]
+fn test_a_held_block_is_committed_or_discarded_as_decided() {
+    let (_dir, chain) = chain();
+    let executor = Arc::new(NativeExecutor);
+    let plain = BankingStage::start(executor.clone(), self::chain().1, config(1, 40));
+    assert!(matches!(plain.decide(Decision::Commit(B256::ZERO)), Err(StageError::NotHolding)));
+    drop(plain);
+    let mut stage =
+        BankingStage::builder(executor, chain).config(config(2, 40)).hold_blocks().start();
+    let held = stage.held().expect("holding").clone();
+    let txs: Vec<NativeTx> = (0..10)
+        .flat_map(|i| [transfer(i, 0, 20 + i, 21_000), transfer(i, 1, 30, 21_000)])
+        .collect();
+    let mut hashes: Vec<B256> = txs.iter().map(|tx| tx.hash()).collect();
+    for r in stage.submit_many(txs.iter().map(raw).collect()) {
+        r.unwrap();
+    }
+    let mut discarded = None;
+    let mut first_after = false;
+    let mut committed = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while committed.len() < hashes.len() {
+        assert!(Instant::now() < deadline, "timed out with {} committed", committed.len());
+        let block = held.recv_timeout(Duration::from_secs(5)).expect("a held block");
+        if discarded.is_none() && block.tx_count() > 0 {
+            // A decision on another block is ignored: the stage still waits.
+            stage.decide(Decision::Commit(B256::repeat_byte(1))).unwrap();
+            stage.decide(Decision::Discard(block.hash())).unwrap();
+            discarded = Some(block);
+            first_after = true;
+            continue;
+        }
+        if let Some(d) = discarded.as_ref().filter(|_| std::mem::take(&mut first_after)) {
+            assert_eq!(
+                (block.header.number, block.header.parent_hash),
+                (d.header.number, d.header.parent_hash),
+                "the next block is built on the same head"
+            );
+        }
+        stage.decide(Decision::Commit(block.hash())).unwrap();
+        let produced = stage.blocks().recv_timeout(Duration::from_secs(5)).expect("published");
+        assert_eq!(produced.block, block, "the committed block is the held one");
+        committed.extend(produced.receipts.iter().map(|r| r.tx_hash));
+    }
+    let discarded = discarded.expect("a block was discarded");
+    let chain = stage.shutdown().unwrap();
+    let next = chain.db().view();
+    // Every transaction is in exactly one committed block, the discarded
+    // block's included, with the nonces they carry.
+    committed.sort();
+    hashes.sort();
+    assert_eq!(committed, hashes);
+    assert!(discarded.tx_count() > 0);
+    for i in 0..10 {
+        assert_eq!(next.get_account(&sender(i)).unwrap().unwrap().nonce, 2);
+    }
 }

@@ -1,6 +1,5 @@
 //! The [`Bank`]: the state of the block being built, entry by entry.
 
-use std::borrow::Borrow;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
@@ -8,6 +7,7 @@ use alloy_primitives::{B256, Bytes, U256, keccak256};
 use lanes_accounts_db::{AccountsRead, Entry, ReadView};
 
 use crate::access::AccessSet;
+use crate::admission::Runnable;
 use crate::block::{Block, BlockEntry, BlockHeader, EntryTx, merkle_root};
 use crate::executor::{BlockEnv, Executor, Outcome, Receipt, Transaction, TxError};
 use crate::key::StateKey;
@@ -263,13 +263,15 @@ impl Bank {
     /// a [`ThreadLocks`](crate::ThreadLocks) table until this returns); the
     /// bank does not check that. A transaction that declares
     /// nothing comes back as [`Executed::NeedsExclusive`] without running.
-    /// `txs` holds the transactions or anything that borrows them (the
-    /// banking stage passes the boxes its pool keeps them in).
-    pub fn execute_batch<'b, E: Executor, T: Borrow<E::Tx>>(
+    /// Each item is a [`Runnable`]: a transaction (run under its own
+    /// declaration) or anything that carries one with the set it was
+    /// admitted with (the banking stage passes the boxes its pool keeps
+    /// them in).
+    pub fn execute_batch<'b, E: Executor, R: Runnable<E::Tx>>(
         &'b self,
         executor: &E,
         worker: &mut E::Worker<'b>,
-        txs: &[T],
+        txs: &[R],
     ) -> Result<Vec<Executed>, BankError> {
         let mut results = Vec::with_capacity(txs.len());
         let mut entries = Vec::new();
@@ -291,12 +293,12 @@ impl Bank {
         // start (ERC-20: about 215 ns a transaction with the filter inside the
         // run loop, 120 ns so).
         for tx in txs {
-            tx.borrow().warm();
+            tx.tx().warm();
         }
         // The sets were last touched on other cores: walked once.
         let stored: Vec<u64> = txs
             .iter()
-            .filter_map(|tx| tx.borrow().access_set())
+            .filter_map(Runnable::access)
             .flat_map(|set| {
                 let keys = set.keys().iter().zip(set.hashes());
                 keys.filter(|(key, _)| key.stored().is_some()).map(|(_, hash)| hash)
@@ -312,21 +314,21 @@ impl Bank {
         // here the batch's misses on those overlap.
         let starts: Vec<(bool, Bytes)> = txs
             .iter()
-            .map(|tx| {
-                let tx = tx.borrow();
-                let starts = match tx.access_set() {
-                    Some(set) if !set.is_empty() && !keys.try_add(set) => {
+            .map(|r| {
+                let starts = match r.access() {
+                    Some(set) if !keys.try_add(set) => {
                         keys.clear();
                         keys.add(set);
                         true
                     }
                     _ => false,
                 };
-                (starts, tx.encoded().clone())
+                (starts, r.tx().encoded().clone())
             })
             .collect();
-        for (tx, (starts, encoded)) in txs.iter().map(Borrow::borrow).zip(starts) {
-            let Some(set) = tx.access_set().filter(|set| !set.is_empty()) else {
+        for (r, (starts, encoded)) in txs.iter().zip(starts) {
+            let tx = r.tx();
+            let Some(set) = r.access() else {
                 results.push(Executed::NeedsExclusive(None));
                 continue;
             };

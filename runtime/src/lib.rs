@@ -43,6 +43,7 @@
 #![forbid(unsafe_code)]
 
 mod access;
+mod admission;
 mod bank;
 mod block;
 mod chain;
@@ -56,6 +57,7 @@ mod table;
 mod view;
 
 pub use access::{AccessSet, AccessSetTooLarge, DEFAULT_MAX_ACCESS_KEYS};
+pub use admission::{AccessSource, Admission, AdmitContext, Admitted, DeclaredAccess, Runnable};
 pub use bank::{
     Bank, BankConfig, BankError, DEFAULT_MAX_EXCLUSIVE_PER_BLOCK, EntryReport, Executed,
     SealedBlock, key_counts,

@@ -1,0 +1,147 @@
+//! The block driver: the steps of a block after its transactions ran, kept
+//! apart so each can happen on its own — *open* a bank on the head, *seal* it
+//! into a [`BuiltBlock`], then *commit* it (persist to the sink, commit to the
+//! chain, move the served head) and *publish* it, or *discard* it and return
+//! its transactions to the pool. A consensus engine holds a built block
+//! until it is decided; a lost round discards it.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use alloy_primitives::{Address, B256};
+use crossbeam_channel::{SendTimeoutError, Sender};
+use lanes_runtime::{Bank, Chain, SealedBlock, TxError};
+
+use crate::pool::Held;
+use crate::stage::{BlockSink, Latest, ProducedBlock, Shared, StageError};
+use crate::stats::{BlockStats, BuildCounters};
+
+/// A block the stage built and sealed, not yet committed.
+pub(crate) struct BuiltBlock<T> {
+    /// The block, its receipts and state changes.
+    pub(crate) sealed: SealedBlock,
+    /// Its transactions in their pool boxes, for a discard to requeue.
+    pub(crate) included: Vec<Held<T>>,
+    /// Transactions dropped while building it, and why.
+    pub(crate) rejected: Vec<(B256, TxError)>,
+    /// What the scheduler counted while building it.
+    pub(crate) counters: BuildCounters,
+    /// Time taken to seal it.
+    pub(crate) seal_time: Duration,
+}
+
+/// Opens, seals, commits, publishes and discards blocks on one chain.
+pub(crate) struct BlockDriver<T> {
+    chain: Chain,
+    coinbase: Address,
+    shared: Arc<Shared<T>>,
+    sink: Option<Box<dyn BlockSink>>,
+    blocks: Sender<ProducedBlock>,
+}
+
+impl<T: lanes_runtime::Transaction> BlockDriver<T> {
+    pub(crate) fn new(
+        chain: Chain,
+        coinbase: Address,
+        shared: Arc<Shared<T>>,
+        sink: Option<Box<dyn BlockSink>>,
+        blocks: Sender<ProducedBlock>,
+    ) -> Self {
+        Self { chain, coinbase, shared, sink, blocks }
+    }
+
+    /// The chain, for its head and bank settings.
+    pub(crate) fn chain(&self) -> &Chain {
+        &self.chain
+    }
+
+    /// Hands back the chain.
+    pub(crate) fn into_chain(self) -> Chain {
+        self.chain
+    }
+
+    /// A bank for the head's child, stamped with the wall clock (never
+    /// before the head's timestamp).
+    pub(crate) fn open(&self) -> Bank {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let timestamp = now.max(self.chain.head().timestamp);
+        self.chain.new_bank(timestamp, self.coinbase)
+    }
+
+    /// Seals `bank`, which ran `included`.
+    pub(crate) fn seal(
+        &self,
+        bank: Bank,
+        included: Vec<Held<T>>,
+        rejected: Vec<(B256, TxError)>,
+        counters: BuildCounters,
+    ) -> Result<BuiltBlock<T>, StageError> {
+        let start = Instant::now();
+        let sealed = bank.seal()?;
+        Ok(BuiltBlock { sealed, included, rejected, counters, seal_time: start.elapsed() })
+    }
+
+    /// Makes `built` durable: the sink first (a write-ahead log), then the
+    /// chain; then serves its state as the head and forgets idle senders.
+    pub(crate) fn commit(&mut self, built: BuiltBlock<T>) -> Result<ProducedBlock, StageError> {
+        let BuiltBlock { sealed, included, rejected, counters, seal_time } = built;
+        let start = Instant::now();
+        if let Some(sink) = &mut self.sink {
+            sink.persist(&sealed.block, &sealed.receipts).map_err(|source| StageError::Sink {
+                number: sealed.block.header.number,
+                source,
+            })?;
+        }
+        self.chain.commit(&sealed)?;
+        let header = sealed.block.header.clone();
+        self.shared.set_latest(Latest { header, view: self.chain.db().view() });
+        drop(included);
+        let pool_len = {
+            let mut pool = self.shared.pool();
+            pool.prune_idle();
+            pool.len()
+        };
+        let sigverify =
+            Duration::from_nanos(self.shared.sigverify_nanos.swap(0, Ordering::Relaxed));
+        let seal_time = seal_time + start.elapsed();
+        let stats = BlockStats::new(
+            &sealed.block,
+            &counters,
+            rejected.len(),
+            sigverify,
+            seal_time,
+            pool_len,
+        );
+        stats.log();
+        Ok(ProducedBlock { block: sealed.block, receipts: sealed.receipts, rejected, stats })
+    }
+
+    /// Hands a committed block to the consumer of the stage's blocks,
+    /// waiting while its queue is full (but not past shutdown).
+    pub(crate) fn publish(&self, mut produced: ProducedBlock) {
+        let number = produced.block.header.number;
+        loop {
+            match self.blocks.send_timeout(produced, Duration::from_millis(50)) {
+                Ok(()) | Err(SendTimeoutError::Disconnected(_)) => break,
+                Err(SendTimeoutError::Timeout(back)) => {
+                    if self.shared.closed.load(Ordering::Acquire) {
+                        tracing::warn!(target: "lanes::banking", number, "block queue full at shutdown; block committed but not handed out");
+                        break;
+                    }
+                    produced = back;
+                }
+            }
+        }
+    }
+
+    /// Drops `built` without committing it: its transactions go back to the
+    /// pool with `held` (what the scheduler took and did not run), as if
+    /// never taken, and the next block is built on the same head.
+    pub(crate) fn discard(&self, built: BuiltBlock<T>, held: impl IntoIterator<Item = Held<T>>) {
+        let number = built.sealed.block.header.number;
+        let returned = built.included.len();
+        self.shared.pool().requeue(built.included.into_iter().chain(held));
+        tracing::info!(target: "lanes::banking", number, returned, "block discarded");
+    }
+}

@@ -1,0 +1,396 @@
+//! The scheduler thread, the controller of block production: it owns the
+//! worker threads, the channels and the clock. For each block it opens a
+//! bank, runs scheduling passes ([`pass`]) over the look-ahead window
+//! ([`window`]) until the slot ends, hands the bank to the block driver to
+//! seal, and commits and publishes what the driver built.
+//!
+//! A batch is recorded as entries by the worker when it finishes (a new
+//! entry where its transactions conflict), before its locks are released
+//! here, so entries replay in an order execution saw. Transactions without
+//! a set, and those that left it, run in the exclusive lane: a barrier, once
+//! the work in flight has drained.
+
+mod pass;
+mod window;
+
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use alloy_primitives::B256;
+use crossbeam_channel::{Receiver, Sender, bounded, select};
+use lanes_runtime::{
+    Bank, Block, Chain, Executed, Executor, Runnable, ThreadLocks, Transaction, TxError, key_counts,
+};
+
+use crate::config::{BankingStageConfig, MAX_WORKERS};
+use crate::driver::{BlockDriver, BuiltBlock};
+use crate::pool::Held;
+use crate::stage::{Decision, Shared, StageError};
+use crate::stats::BuildCounters;
+
+pub(crate) use pass::{Budget, Workers, pass};
+pub(crate) use window::Window;
+
+/// Most transactions a block reserves room for up front; a block that runs
+/// more grows its write cache as it goes.
+const MAX_RESERVED_TXS: usize = 100_000;
+
+/// A batch handed to a worker, and handed back with its results. The
+/// transactions stay in the boxes the pool put them in: an EVM transaction
+/// is large, and moving each out of its box and back is work for the
+/// scheduler thread, which every worker waits on.
+struct Batch<T> {
+    worker: usize,
+    txs: Vec<Held<T>>,
+}
+
+struct Done<T> {
+    batch: Batch<T>,
+    results: Result<Vec<Executed>, lanes_runtime::BankError>,
+    elapsed: Duration,
+}
+
+/// The cores to pin threads to, one per worker and then the scheduler's;
+/// none where the process may use no more cores than there are workers.
+fn pin_plan(workers: usize) -> Option<Vec<core_affinity::CoreId>> {
+    let cores = core_affinity::get_core_ids().unwrap_or_default();
+    if cores.len() <= workers {
+        tracing::warn!(
+            target: "lanes::banking",
+            workers,
+            cores = cores.len(),
+            "pin_threads needs more cores than workers; threads left unpinned"
+        );
+        return None;
+    }
+    Some(cores[..=workers].to_vec())
+}
+
+/// Pins the calling thread to `core`; a refusal leaves it unpinned.
+fn pin(core: core_affinity::CoreId) {
+    if !core_affinity::set_for_current(core) {
+        tracing::warn!(target: "lanes::banking", core = core.id, "could not pin a thread; left unpinned");
+    }
+}
+
+/// The scheduler's state while it builds one block.
+struct Build<T> {
+    /// Locks of the work each worker has (thread `w`), and, as one more
+    /// thread, the keys of transactions held back in the current pass.
+    locks: ThreadLocks,
+    workers: Workers,
+    /// Gas (by gas limits) of the work out.
+    reserved_gas: u64,
+    /// Whether the bank has reserved room for the block's work.
+    reserved: bool,
+    /// Transactions waiting for the exclusive lane.
+    exclusive: Vec<Held<T>>,
+    /// Transactions in the block, in their boxes.
+    included: Vec<Held<T>>,
+    rejected: Vec<(B256, TxError)>,
+    counters: BuildCounters,
+}
+
+pub(crate) struct Scheduler<E: Executor> {
+    executor: Arc<E>,
+    driver: BlockDriver<E::Tx>,
+    config: BankingStageConfig,
+    shared: Arc<Shared<E::Tx>>,
+    doorbell: Receiver<()>,
+    stop: Receiver<()>,
+    /// Transactions taken from the pool and not yet run.
+    window: Window<E::Tx>,
+    stopping: bool,
+    /// Worker threads per block.
+    workers: usize,
+    /// With `pin_threads`: a core for each worker, then the scheduler's.
+    cores: Option<Vec<core_affinity::CoreId>>,
+    /// Held-block mode: where built blocks go, and decisions come from.
+    hold: Option<(Sender<Block>, Receiver<Decision>)>,
+}
+
+impl<E: Executor> Scheduler<E> {
+    pub(crate) fn new(
+        executor: Arc<E>,
+        driver: BlockDriver<E::Tx>,
+        config: BankingStageConfig,
+        shared: Arc<Shared<E::Tx>>,
+        doorbell: Receiver<()>,
+        stop: Receiver<()>,
+        hold: Option<(Sender<Block>, Receiver<Decision>)>,
+    ) -> Self {
+        let workers = config.workers.clamp(1, MAX_WORKERS);
+        let cores = config.pin_threads.then(|| pin_plan(workers)).flatten();
+        let window = Window::new(config.max_wait);
+        Self {
+            workers,
+            cores,
+            executor,
+            driver,
+            config,
+            shared,
+            doorbell,
+            stop,
+            window,
+            stopping: false,
+            hold,
+        }
+    }
+
+    /// Produces blocks until asked to stop; returns the chain.
+    pub(crate) fn run(mut self) -> Result<Chain, StageError> {
+        if let Some(cores) = &self.cores {
+            pin(cores[self.workers]);
+        }
+        while !self.stopping {
+            if let Err(e) = self.next_block() {
+                tracing::error!(target: "lanes::banking", %e, "banking stage stopped");
+                return Err(e);
+            }
+        }
+        Ok(self.driver.into_chain())
+    }
+
+    /// Builds a block, then commits and publishes it, or in held-block mode
+    /// hands it out and does what is decided.
+    fn next_block(&mut self) -> Result<(), StageError> {
+        let built = self.build()?;
+        let commit = match &self.hold {
+            None => true,
+            // Stopping: nobody is left to decide.
+            Some(_) if self.stopping => false,
+            Some((out, decisions)) => {
+                let hash = built.sealed.block.hash();
+                let _ = out.send(built.sealed.block.clone());
+                loop {
+                    select! {
+                        recv(decisions) -> d => match d {
+                            Ok(Decision::Commit(h)) if h == hash => break true,
+                            Ok(Decision::Discard(h)) if h == hash => break false,
+                            Ok(other) => {
+                                tracing::warn!(target: "lanes::banking", ?other, %hash, "decision on a block not held; ignored");
+                            }
+                            Err(_) => break false,
+                        },
+                        recv(self.stop) -> _ => {
+                            self.stopping = true;
+                            break false;
+                        }
+                    }
+                }
+            }
+        };
+        if commit {
+            let produced = self.driver.commit(built)?;
+            self.driver.publish(produced);
+        } else {
+            self.discard(built);
+        }
+        Ok(())
+    }
+
+    /// Builds one block: schedules until the slot ends (or a stop is asked)
+    /// and nothing is in flight, then seals.
+    fn build(&mut self) -> Result<BuiltBlock<E::Tx>, StageError> {
+        let slot_end = Instant::now() + self.config.slot_time;
+        let bank = self.driver.open();
+        let build = self.fill(&bank, slot_end)?;
+        self.driver.seal(bank, build.included, build.rejected, build.counters)
+    }
+
+    /// Drops `built` and returns its transactions, and all the scheduler
+    /// holds, to the pool.
+    fn discard(&mut self, built: BuiltBlock<E::Tx>) {
+        self.driver.discard(built, self.window.drain().collect::<Vec<_>>());
+    }
+
+    /// Runs the block's work on scoped worker threads until the slot ends
+    /// (or a stop is asked) and nothing is in flight.
+    fn fill(&mut self, bank: &Bank, slot_end: Instant) -> Result<Build<E::Tx>, StageError> {
+        let workers = self.workers;
+        let depth = self.config.worker_queue + 1;
+        let executor = self.executor.clone();
+        let mut build = Build {
+            locks: ThreadLocks::new(workers + 1),
+            workers: Workers::new(workers, depth),
+            reserved_gas: 0,
+            reserved: false,
+            exclusive: Vec::new(),
+            included: Vec::new(),
+            rejected: Vec::new(),
+            counters: BuildCounters::default(),
+        };
+        std::thread::scope(|s| -> Result<(), StageError> {
+            let (done_tx, done_rx) = bounded::<Done<E::Tx>>(workers * depth);
+            let queues: Vec<Sender<Batch<E::Tx>>> = (0..workers)
+                .map(|w| {
+                    let (queue, batches) = bounded::<Batch<E::Tx>>(depth);
+                    let (done, executor) = (done_tx.clone(), &*executor);
+                    let core = self.cores.as_ref().map(|cores| cores[w]);
+                    std::thread::Builder::new()
+                        .name(format!("lanes-worker-{w}"))
+                        .spawn_scoped(s, move || {
+                            if let Some(core) = core {
+                                pin(core);
+                            }
+                            let mut worker = bank.worker(executor);
+                            for batch in batches {
+                                let start = Instant::now();
+                                let results = bank.execute_batch(executor, &mut worker, &batch.txs);
+                                let elapsed = start.elapsed();
+                                if done.send(Done { batch, results, elapsed }).is_err() {
+                                    break;
+                                }
+                            }
+                        })
+                        .expect("spawning a thread");
+                    queue
+                })
+                .collect();
+            drop(done_tx);
+            loop {
+                let busy = Instant::now();
+                while let Ok(done) = done_rx.try_recv() {
+                    self.complete(&mut build, done)?;
+                }
+                let ending = self.stopping || Instant::now() >= slot_end;
+                if !ending {
+                    if !build.exclusive.is_empty() && !build.workers.in_flight() {
+                        self.run_exclusive(bank, &mut build)?;
+                    }
+                    self.schedule(bank, &mut build, &queues);
+                }
+                build.counters.scheduler_time += busy.elapsed();
+                if ending && !build.workers.in_flight() {
+                    break;
+                }
+                if !build.exclusive.is_empty() && !build.workers.in_flight() {
+                    continue; // the exclusive lane can run now; nothing else would wake us
+                }
+                let wait = slot_end.saturating_duration_since(Instant::now());
+                let wait = if ending { Duration::from_secs(3600) } else { wait };
+                select! {
+                    recv(done_rx) -> done => {
+                        let busy = Instant::now();
+                        if let Ok(done) = done {
+                            self.complete(&mut build, done)?;
+                        }
+                        build.counters.scheduler_time += busy.elapsed();
+                    }
+                    recv(self.doorbell) -> _ => {}
+                    recv(self.stop) -> _ => self.stopping = true,
+                    default(wait) => {}
+                }
+            }
+            drop(queues);
+            Ok(())
+        })?;
+        // What did not run in this block waits for the next.
+        let now = Instant::now();
+        for p in std::mem::take(&mut build.exclusive) {
+            self.window.hold(p, now);
+        }
+        Ok(build)
+    }
+
+    /// A worker finished a batch: release its locks and settle each transaction.
+    fn complete(&mut self, build: &mut Build<E::Tx>, done: Done<E::Tx>) -> Result<(), StageError> {
+        let Done { batch, results, elapsed } = done;
+        let results = results?;
+        let w = batch.worker;
+        build.counters.worker_time += elapsed;
+        build.workers.batches[w] -= 1;
+        let now = Instant::now();
+        let mut pool = self.shared.pool();
+        for (p, executed) in batch.txs.into_iter().zip(results) {
+            if let Some(set) = p.access() {
+                build.locks.unlock(w, set);
+            }
+            build.workers.load[w] -= 1;
+            build.reserved_gas = build.reserved_gas.saturating_sub(p.tx.gas_limit());
+            match executed {
+                Executed::Included { .. } => {
+                    pool.finish(&p, true);
+                    build.included.push(p);
+                }
+                Executed::Rejected(e) => {
+                    pool.finish(&p, false);
+                    build.rejected.push((p.hash, e));
+                }
+                Executed::NeedsExclusive(_) => build.exclusive.push(p),
+                Executed::Deferred => self.window.hold(p, now),
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the exclusive lane on this thread; nothing is in flight.
+    fn run_exclusive(&mut self, bank: &Bank, build: &mut Build<E::Tx>) -> Result<(), StageError> {
+        let now = Instant::now();
+        let mut pool = self.shared.pool();
+        for p in std::mem::take(&mut build.exclusive) {
+            match bank.execute_exclusive(&*self.executor, &p.tx)? {
+                Executed::Included { .. } => {
+                    pool.finish(&p, true);
+                    build.included.push(p);
+                }
+                Executed::Rejected(e) => {
+                    pool.finish(&p, false);
+                    build.rejected.push((p.hash, e));
+                }
+                _ => self.window.hold(p, now),
+            }
+        }
+        Ok(())
+    }
+
+    /// One scheduling pass over the window and the pool's best.
+    fn schedule(&mut self, bank: &Bank, build: &mut Build<E::Tx>, queues: &[Sender<Batch<E::Tx>>]) {
+        if !build.exclusive.is_empty() || self.shared.paused.load(Ordering::Acquire) {
+            return; // the exclusive lane is a barrier; a paused stage takes nothing
+        }
+        let now = Instant::now();
+        let (mut candidates, queued) = {
+            let mut pool = self.shared.pool();
+            let candidates = self.window.take(now, self.config.lookahead, || pool.pop());
+            (candidates, pool.len())
+        };
+        if !build.reserved && !candidates.is_empty() {
+            // The block's first work: room in the bank's write cache and
+            // ledger for what is queued now, up to what the block's gas could
+            // hold at the smallest gas limit in view, so a busy block does not
+            // grow them while workers write. The window's sets stand for the
+            // queue's: each transaction gets their mean count of account and
+            // of storage keys, and at least its sender.
+            let least = candidates.iter().map(|c| c.p.tx.gas_limit()).min().unwrap_or(1).max(1);
+            let fits = usize::try_from(bank.env().gas_limit / least).unwrap_or(usize::MAX);
+            let txs = queued.saturating_add(candidates.len()).min(fits).min(MAX_RESERVED_TXS);
+            let (accounts, slots) = key_counts(candidates.iter().filter_map(|c| c.p.access()));
+            let per_tx = |keys: usize| keys.saturating_mul(txs) / candidates.len();
+            bank.reserve(txs, per_tx(accounts).max(txs), per_tx(slots));
+            build.reserved = true;
+        }
+        if !candidates.is_empty() {
+            let budget = Budget {
+                gas_limit: bank.env().gas_limit,
+                gas_used: bank.gas_used().saturating_add(build.reserved_gas),
+                batch_size: self.config.batch_size,
+                lane_room: bank.exclusive_count()
+                    < self.driver.chain().bank_config().max_exclusive_per_block,
+            };
+            let decided =
+                pass(&mut candidates, &mut build.locks, &mut build.workers, budget, |w, txs| {
+                    // Never blocks: at most `depth` batches are out per worker.
+                    let _ = queues[w].send(Batch { worker: w, txs });
+                });
+            build.reserved_gas = build.reserved_gas.saturating_add(decided.gas);
+            build.counters.conflicts += decided.conflicts;
+            build.exclusive.extend(decided.exclusive);
+        }
+        self.window.put_back(candidates);
+    }
+}

@@ -1,0 +1,173 @@
+//! The admission hook: where the set a transaction is locked and run with
+//! comes from.
+//!
+//! A transaction's own declaration ([`Transaction::access_set`]) is one
+//! source. An [`Admission`] may supply another at admission, before the
+//! transaction is queued: a set known from state (a value transfer to an
+//! account without code), or one predicted by running the transaction against
+//! recent state. A scheduler locks the admitted set, the bank enforces it
+//! ([`crate::Bank::execute_batch`] takes any [`Runnable`]), and blocks record
+//! it, so replay never needs the hook.
+
+use lanes_accounts_db::ReadView;
+
+use crate::access::AccessSet;
+use crate::block::BlockHeader;
+use crate::executor::{Transaction, TxError};
+
+/// Where the set a transaction runs under came from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AccessSource {
+    /// It declares nothing usable: it runs alone, in the exclusive lane.
+    #[default]
+    Undeclared,
+    /// The transaction declared it ([`Transaction::access_set`]).
+    Declared,
+    /// Known from state without running the transaction.
+    Known,
+    /// Predicted by running the transaction against recent state.
+    Predicted,
+}
+
+/// The set a transaction is admitted with, and where it came from.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Admitted {
+    /// The set to lock and enforce; `None` runs it in the exclusive lane.
+    pub access: Option<AccessSet>,
+    /// Where `access` came from.
+    pub source: AccessSource,
+}
+
+impl Admitted {
+    /// What `tx` declares itself: its non-empty [`Transaction::access_set`],
+    /// else nothing (the exclusive lane).
+    pub fn declared<T: Transaction>(tx: &T) -> Self {
+        match tx.access_set().filter(|set| !set.is_empty()) {
+            Some(set) => Self { access: Some(set.clone()), source: AccessSource::Declared },
+            None => Self::default(),
+        }
+    }
+}
+
+/// What an [`Admission`] may look at: the committed head and its state.
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub struct AdmitContext<'a> {
+    /// The state after the head block.
+    pub state: &'a ReadView,
+    /// The head block's header (the transaction runs in a later block).
+    pub head: &'a BlockHeader,
+}
+
+impl<'a> AdmitContext<'a> {
+    /// A context over `state`, the state after `head`.
+    pub fn new(state: &'a ReadView, head: &'a BlockHeader) -> Self {
+        Self { state, head }
+    }
+}
+
+/// Decides the set a transaction is locked and run with, when it is
+/// admitted. A banking stage calls it once per transaction, off its
+/// scheduler thread; an embedder supplies one for its own executor.
+///
+/// A wrong set costs time, never correctness: execution enforces it, and a
+/// transaction that leaves it runs again in the exclusive lane.
+pub trait Admission<T>: Send + Sync {
+    /// The set for `tx`. An error refuses the transaction (it is not queued).
+    fn admit(&self, tx: &T, ctx: AdmitContext<'_>) -> Result<Admitted, TxError>;
+}
+
+/// The default [`Admission`]: each transaction's own declaration.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DeclaredAccess;
+
+impl<T: Transaction> Admission<T> for DeclaredAccess {
+    fn admit(&self, tx: &T, _: AdmitContext<'_>) -> Result<Admitted, TxError> {
+        Ok(Admitted::declared(tx))
+    }
+}
+
+/// A transaction together with the set it is locked and run with: what
+/// [`crate::Bank::execute_batch`] runs. A transaction is its own
+/// [`Runnable`], under its declaration; a scheduler's queue entry that
+/// carries an admitted set is another.
+pub trait Runnable<T> {
+    /// The transaction.
+    fn tx(&self) -> &T;
+    /// The set it runs under; `None` (or an empty set) sends it to the
+    /// exclusive lane.
+    fn access(&self) -> Option<&AccessSet>;
+}
+
+impl<T: Transaction> Runnable<T> for T {
+    fn tx(&self) -> &T {
+        self
+    }
+
+    fn access(&self) -> Option<&AccessSet> {
+        self.access_set().filter(|set| !set.is_empty())
+    }
+}
+
+impl<T: Transaction> Runnable<T> for (T, Admitted) {
+    fn tx(&self) -> &T {
+        &self.0
+    }
+
+    fn access(&self) -> Option<&AccessSet> {
+        self.1.access.as_ref().filter(|set| !set.is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use alloy_primitives::{Address, U256};
+    use lanes_accounts_db::{AccountHeader, AccountsDbConfig, AccountsRead, Entry};
+
+    use super::*;
+    use crate::bank::Executed;
+    use crate::chain::{Chain, Genesis};
+    use crate::key::StateKey;
+    use crate::native::{NativeExecutor, NativeTx};
+
+    #[test]
+    fn test_a_batch_runs_under_the_admitted_sets() {
+        let (alice, bob, carol) =
+            (Address::repeat_byte(1), Address::repeat_byte(2), Address::repeat_byte(3));
+        let funded = AccountHeader { balance: U256::from(1_000_000), ..Default::default() };
+        let genesis = Genesis {
+            alloc: vec![Entry::Account(alice, funded), Entry::Account(carol, funded)],
+            gas_limit: 1_000_000,
+            ..Default::default()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let mut chain = Chain::create(dir.path(), AccountsDbConfig::default(), &genesis).unwrap();
+        let bank = chain.new_bank(1, Address::ZERO);
+        let transfer = |from, to| {
+            NativeTx::transfer(from, 0, to, U256::from(5), U256::from(21_000)).with_declared(None)
+        };
+        let set = |keys: &[Address]| {
+            let writes = keys.iter().map(|a| StateKey::Account(*a));
+            Admitted { access: Some(AccessSet::unbounded([], writes)), source: AccessSource::Known }
+        };
+        // Declaring nothing: the exclusive lane. Under an admitted set that
+        // covers it: run. Under one that misses `to`: a violation, not kept.
+        let batch = [
+            (transfer(alice, bob), Admitted::declared(&transfer(alice, bob))),
+            (transfer(alice, bob), set(&[alice, bob])),
+            (transfer(carol, bob), set(&[carol])),
+        ];
+        assert_eq!(batch[0].1, Admitted::default());
+        let mut worker = bank.worker(&NativeExecutor);
+        let results = bank.execute_batch(&NativeExecutor, &mut worker, &batch).unwrap();
+        assert_eq!(results[0], Executed::NeedsExclusive(None));
+        assert!(matches!(results[1], Executed::Included { .. }));
+        assert_eq!(results[2], Executed::NeedsExclusive(Some(StateKey::Account(bob))));
+        let sealed = bank.seal().unwrap();
+        assert_eq!(sealed.block.entries[0].txs[0].access, set(&[alice, bob]).access.unwrap());
+        chain.commit(&sealed).unwrap();
+        assert_eq!(chain.db().get_account(&bob).unwrap().unwrap().balance, U256::from(5));
+        assert_eq!(chain.db().get_account(&carol).unwrap().unwrap().balance, funded.balance);
+    }
+}
