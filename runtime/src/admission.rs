@@ -159,8 +159,7 @@ mod tests {
             (transfer(carol, bob), set(&[carol])),
         ];
         assert_eq!(batch[0].1, Admitted::default());
-        let mut worker = bank.worker(&NativeExecutor);
-        let results = bank.execute_batch(&NativeExecutor, &mut worker, &batch).unwrap();
+        let results = bank.execute_batch(&NativeExecutor, &mut (), &batch).unwrap();
         assert_eq!(results[0], Executed::NeedsExclusive(None));
         assert!(matches!(results[1], Executed::Included { .. }));
         assert_eq!(results[2], Executed::NeedsExclusive(Some(StateKey::Account(bob))));
