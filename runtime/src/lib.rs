@@ -8,7 +8,10 @@
 //! it runs any [`Executor`].
 //!
 //! ```text
-//!   txs ──> AccountLocks (all-or-nothing) ──> Bank::execute_entry ──> threads
+//!   tx ──> Admission::admit (default DeclaredAccess: Transaction::access_set)
+//!            │  Admitted { access, source }: the set to lock, and where it came from
+//!            v
+//!   lock (AccountLocks / ThreadLocks) ──> Bank::execute_entry / execute_batch (any Runnable)
 //!                                                 │   each tx: StateView (only its keys)
 //!                                                 │   violators / undeclared: exclusive lane
 //!                                                 v
@@ -16,6 +19,24 @@
 //!        │
 //!        └──> accounts_db commit; Chain::replay_block re-executes and checks a block
 //! ```
+//!
+//! The contract for an embedder:
+//! - [`Executor`] runs one [`Transaction`] against a [`StateView`] that
+//!   refuses keys outside the transaction's set ([`TxError::AccessViolation`]);
+//!   nothing of a refused attempt is kept.
+//! - [`Admission`] decides, when a transaction is admitted, the set it is
+//!   locked and run with: its own declaration ([`DeclaredAccess`]), or one an
+//!   embedder knows or predicts for transactions that declare nothing. A
+//!   wrong set costs time (the exclusive lane), never correctness.
+//! - [`Bank`] is the block being built; [`Bank::execute_batch`] runs
+//!   [`Runnable`]s (a transaction with its set) and records entries, which
+//!   carry the sets that were locked, so [`Chain::replay_block`] never needs
+//!   the admission hook.
+//! - [`Chain`] owns the committed state: [`Chain::new_bank`],
+//!   [`Chain::commit`], [`Chain::replay_block`].
+//!
+//! `runtime/examples/transfers.rs` runs all of it end to end; CHANGELOG.md
+//! at the repository root lists each change to this API.
 //!
 //! ```
 //! use lanes_runtime::{Chain, Genesis, native::{NativeExecutor, NativeTx}};
