@@ -7,7 +7,7 @@ use std::sync::{RwLock, RwLockWriteGuard};
 use alloy_primitives::{Address, B256, Bytes, U256};
 use lanes_accounts_db::{AccountHeader, AccountsRead, ReadView};
 
-use crate::access::AccessSet;
+use crate::access::{AccessSet, AccessSetTooLarge};
 use crate::executor::TxError;
 use crate::key::StateKey;
 use crate::table::Table;
@@ -272,12 +272,15 @@ pub struct StateView<'a> {
     pub(crate) access: Access,
     pub(crate) writes: Writes,
     violation: Option<StateKey>,
+    /// Recording: every key touched, and (also in `touched`) those written.
     touched: Vec<StateKey>,
+    written: Vec<StateKey>,
 }
 
 impl<'a> StateView<'a> {
     pub(crate) fn new(state: &'a BankState, access: Access) -> Self {
-        Self { state, access, writes: Writes::default(), violation: None, touched: Vec::new() }
+        let (touched, written) = (Vec::new(), Vec::new());
+        Self { state, access, writes: Writes::default(), violation: None, touched, written }
     }
 
     /// `key`'s hash if the access allows the read (or the `write`).
@@ -286,6 +289,9 @@ impl<'a> StateView<'a> {
             Access::Exclusive => Some(key.hash64()),
             Access::Record => {
                 self.touched.push(key);
+                if write {
+                    self.written.push(key);
+                }
                 Some(key.hash64())
             }
             Access::Declared(set) => set.permits(&key, write),
@@ -351,6 +357,12 @@ impl<'a> StateView<'a> {
     /// Keys read or written so far, in a simulation ([`crate::Bank::simulate`]).
     pub fn touched(&self) -> &[StateKey] {
         &self.touched
+    }
+
+    /// What a simulation touched as an access set: keys it wrote as
+    /// writes, keys it only read as reads. Fails past `limit` keys.
+    pub fn touched_set(&self, limit: usize) -> Result<AccessSet, AccessSetTooLarge> {
+        AccessSet::new(self.touched.iter().copied(), self.written.iter().copied(), limit)
     }
 
     /// The first key this transaction touched outside its set, if any.
