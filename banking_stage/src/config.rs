@@ -22,6 +22,17 @@ pub const DEFAULT_BLOCK_QUEUE: usize = 64;
 pub const DEFAULT_PRICE_BUMP_PERCENT: u128 = 10;
 /// Default batches queued per worker beyond the one it runs.
 pub const DEFAULT_WORKER_QUEUE: usize = 4;
+/// Default most transactions waiting for a prediction; past it (or past
+/// [`BankingStageConfig::max_per_sender`] of one sender) a transaction is
+/// admitted without a set and runs in the exclusive lane.
+pub const DEFAULT_PREDICT_QUEUE: usize = 8192;
+/// Default longest a submission waits for its transactions to be admitted
+/// (predictions included); what is not admitted by then is refused with
+/// [`crate::SubmitError::AdmissionTimeout`].
+pub const DEFAULT_ADMIT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Default times a transaction that left its set is predicted again before
+/// it runs in the exclusive lane.
+pub const DEFAULT_MAX_REPREDICTIONS: u8 = 2;
 /// Most worker threads a stage runs (its lock table tracks each worker, and
 /// the transactions a pass holds back, as a bit of a `u64`); a larger
 /// [`BankingStageConfig::workers`] runs this many.
@@ -33,8 +44,19 @@ pub struct BankingStageConfig {
     /// Worker threads executing batches (default: available cores, at most
     /// [`MAX_WORKERS`]).
     pub workers: usize,
-    /// Threads recovering senders (default: available cores).
+    /// Threads recovering senders and admitting transactions (default:
+    /// available cores).
     pub sigverify_threads: usize,
+    /// Threads predicting sets with the admission hook (default: available
+    /// cores).
+    pub predict_threads: usize,
+    /// Most transactions waiting for a prediction.
+    pub predict_queue: usize,
+    /// Longest a submission waits for admission.
+    pub admit_timeout: Duration,
+    /// Times a transaction that left its set is predicted again (against the
+    /// block built so far) before it runs in the exclusive lane.
+    pub max_repredictions: u8,
     /// Most transactions per batch.
     pub batch_size: usize,
     /// Slot length.
@@ -78,6 +100,10 @@ impl Default for BankingStageConfig {
         Self {
             workers: cores.min(MAX_WORKERS),
             sigverify_threads: cores,
+            predict_threads: cores,
+            predict_queue: DEFAULT_PREDICT_QUEUE,
+            admit_timeout: DEFAULT_ADMIT_TIMEOUT,
+            max_repredictions: DEFAULT_MAX_REPREDICTIONS,
             batch_size: DEFAULT_BATCH_SIZE,
             slot_time: DEFAULT_SLOT_TIME,
             max_per_sender: DEFAULT_MAX_PER_SENDER,

@@ -94,8 +94,7 @@ impl<T: lanes_runtime::Transaction> BlockDriver<T> {
             })?;
         }
         self.chain.commit(&sealed)?;
-        let header = sealed.block.header.clone();
-        self.shared.set_latest(Latest { header, view: self.chain.db().view() });
+        self.shared.set_latest(Latest::of(&self.chain, self.coinbase));
         drop(included);
         let pool_len = {
             let mut pool = self.shared.pool();

@@ -55,6 +55,13 @@ pub enum SubmitError {
         /// The block gas limit.
         limit: u64,
     },
+    /// It was not admitted within the stage's admission timeout (its
+    /// prediction waited or ran too long); it is not in the pool.
+    #[error("not admitted within {waited:?} (admission busy); try again")]
+    AdmissionTimeout {
+        /// How long the submission waited.
+        waited: std::time::Duration,
+    },
     /// The submission queue is full; try again shortly.
     #[error("banking stage busy: submission queue full")]
     Busy,
@@ -66,6 +73,12 @@ pub enum SubmitError {
 impl SubmitError {
     /// Whether the same transaction may succeed if sent again later.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::PoolFull { .. } | Self::SenderOverLimit { .. } | Self::Busy)
+        matches!(
+            self,
+            Self::PoolFull { .. }
+                | Self::SenderOverLimit { .. }
+                | Self::Busy
+                | Self::AdmissionTimeout { .. }
+        )
     }
 }

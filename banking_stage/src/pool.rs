@@ -47,6 +47,11 @@ pub(crate) struct Pooled<T> {
     /// Arrival order.
     pub(crate) seq: u64,
     pub(crate) arrived: Instant,
+    /// Times its set was predicted again after it left the one it ran with.
+    pub(crate) repredictions: u8,
+    /// A set predicted again by the worker that saw it leave its set, to
+    /// take once that set's locks are released.
+    pub(crate) repredicted: Option<Admitted>,
     /// Where the pool keeps its sender's queue.
     queue: u32,
 }
@@ -253,7 +258,17 @@ impl<T: Transaction> TxPool<T> {
         }
         let seq = self.seq;
         let arrived = Instant::now();
-        let pooled = Box::new(Pooled { tx, admitted, hash, tip, seq, arrived, queue: at });
+        let pooled = Box::new(Pooled {
+            tx,
+            admitted,
+            hash,
+            tip,
+            seq,
+            arrived,
+            repredictions: 0,
+            repredicted: None,
+            queue: at,
+        });
         if let Some(old) = queue.queued.get(nonce) {
             let needed = old.tip.saturating_mul(100 + limits.price_bump_percent).div_ceil(100);
             if tip < needed.max(old.tip + 1) {

@@ -1,22 +1,107 @@
-//! Sigverify: threads that decode submitted transactions, recover their
-//! senders (the executor's `decode`) and admit them to the pool.
+//! Sigverify and admission: threads that decode submitted transactions and
+//! recover their senders (the executor's `decode`), ask the admission hook
+//! for each one's set ([`lanes_runtime::Admission::admit`]), and admit them
+//! to the pool, or queue them for a prediction ([`crate::predict`]).
 
-use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use alloy_primitives::{B256, Bytes};
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded};
 use lanes_accounts_db::AccountsRead;
 use lanes_runtime::{AdmitContext, Admitted, DecodeError, Executor, Transaction};
 
 use crate::error::SubmitError;
+use crate::predict::PredictJob;
 use crate::stage::Shared;
 
-/// Transactions submitted together, answered together.
+/// Where the answers of one submission go, one per transaction, by its
+/// place in the submission.
+#[derive(Clone, Debug)]
+pub(crate) struct Reply {
+    answers: Sender<(usize, Result<B256, SubmitError>)>,
+    /// Set (under the pool lock) when the submitter stops waiting: what is
+    /// not admitted by then is not admitted at all.
+    cancelled: Arc<AtomicBool>,
+}
+
+impl Reply {
+    /// A reply whose answers go nowhere (tests).
+    #[cfg(test)]
+    pub(crate) fn detached() -> Self {
+        Self { answers: bounded(0).0, cancelled: Arc::default() }
+    }
+
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn send(&self, index: usize, answer: Result<B256, SubmitError>) {
+        let _ = self.answers.send((index, answer));
+    }
+}
+
+/// A submission's answers, as they come.
+pub(crate) struct Answers {
+    answers: Receiver<(usize, Result<B256, SubmitError>)>,
+    reply: Reply,
+}
+
+impl Answers {
+    /// Room for the answers to `n` transactions.
+    pub(crate) fn new(n: usize) -> Self {
+        let (answers, receiver) = bounded(n.max(1));
+        Self { answers: receiver, reply: Reply { answers, cancelled: Arc::default() } }
+    }
+
+    pub(crate) fn reply(&self) -> &Reply {
+        &self.reply
+    }
+
+    /// Waits until `deadline` for the answers to `n` transactions; those
+    /// not admitted by then are cancelled and answered with a timeout.
+    pub(crate) fn collect<T>(
+        self,
+        shared: &Shared<T>,
+        n: usize,
+        deadline: Instant,
+    ) -> Vec<Result<B256, SubmitError>> {
+        let Self { answers, reply } = self;
+        drop(reply.answers);
+        let mut results: Vec<Option<Result<B256, SubmitError>>> = vec![None; n];
+        let mut got = 0;
+        while got < n {
+            match answers.recv_deadline(deadline) {
+                Ok((i, answer)) => {
+                    got += usize::from(results[i].replace(answer).is_none());
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    // Under the pool lock, so no admission is half done.
+                    let pool = shared.pool();
+                    reply.cancelled.store(true, Ordering::Release);
+                    drop(pool);
+                    for (i, answer) in answers.try_iter() {
+                        results[i].get_or_insert(answer);
+                    }
+                    break;
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        let waited = shared.admit_timeout;
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or(Err(SubmitError::AdmissionTimeout { waited })))
+            .collect()
+    }
+}
+
+/// Transactions submitted together, answered one by one.
 pub(crate) struct Job {
     pub(crate) first: usize,
     pub(crate) raws: Vec<Bytes>,
-    pub(crate) reply: Sender<(usize, Vec<Result<B256, SubmitError>>)>,
+    pub(crate) reply: Reply,
 }
 
 /// One sigverify thread: runs until the submission queue closes.
@@ -26,8 +111,7 @@ pub(crate) fn run<E: Executor>(executor: &E, jobs: Receiver<Job>, shared: &Share
         let decoded: Vec<_> = job.raws.iter().map(|raw| executor.decode(raw)).collect();
         let nanos = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
         shared.sigverify_nanos.fetch_add(nanos, Ordering::Relaxed);
-        let results = admit(shared, decoded);
-        let _ = job.reply.send((job.first, results));
+        admit(shared, job.first, decoded, &job.reply);
     }
 }
 
@@ -36,25 +120,51 @@ pub(crate) fn run<E: Executor>(executor: &E, jobs: Receiver<Job>, shared: &Share
 /// admitted.
 const ADMIT_CHUNK: usize = 256;
 
-/// Admits decoded transactions to the pool, one result each, and wakes the
-/// scheduler. Each gets its set from the stage's [`lanes_runtime::Admission`]
-/// first, outside the pool lock, against the latest state.
+/// Admits decoded transactions (the first is the submission's `first`):
+/// each gets its set from the admission hook and goes into the pool, or to
+/// the prediction queue when the hook must run it to know. Answers go to
+/// `reply`.
 pub(crate) fn admit<T: Transaction>(
     shared: &Shared<T>,
+    first: usize,
     decoded: impl IntoIterator<Item = Result<T, DecodeError>>,
-) -> Vec<Result<B256, SubmitError>> {
-    let latest = shared.latest();
-    let ctx = AdmitContext::new(&latest.view, &latest.header);
-    let admitted: Vec<Result<(T, Admitted), SubmitError>> = decoded
-        .into_iter()
-        .map(|tx| {
-            let tx = tx.map_err(|e| SubmitError::Invalid(e.0))?;
-            let admitted = shared.admission.admit(&tx, ctx).map_err(SubmitError::Refused)?;
-            Ok((tx, admitted))
-        })
-        .collect();
+    reply: &Reply,
+) {
+    let sim = shared.latest().sim;
+    let ctx = AdmitContext::new(&sim);
+    let mut ready = Vec::new();
+    for (i, tx) in decoded.into_iter().enumerate() {
+        let index = first + i;
+        let tx = match tx {
+            Ok(tx) => tx,
+            Err(e) => {
+                reply.send(index, Err(SubmitError::Invalid(e.0)));
+                continue;
+            }
+        };
+        match shared.admission.admit(&tx, ctx) {
+            Ok(Some(admitted)) => ready.push((index, tx, admitted)),
+            Ok(None) => {
+                let job = PredictJob { tx, index, reply: reply.clone() };
+                if let Err(job) = shared.predictions.push(job) {
+                    // Past the prediction budget: it runs without a set.
+                    ready.push((job.index, job.tx, Admitted::default()));
+                }
+            }
+            Err(e) => reply.send(index, Err(SubmitError::Refused(e))),
+        }
+    }
+    insert_admitted(shared, ready, reply);
+}
+
+/// Puts admitted transactions in the pool, answers each, and wakes the
+/// scheduler; nothing when the submission was cancelled.
+pub(crate) fn insert_admitted<T: Transaction>(
+    shared: &Shared<T>,
+    admitted: Vec<(usize, T, Admitted)>,
+    reply: &Reply,
+) {
     let mut admitted = admitted.into_iter().peekable();
-    let mut results = Vec::with_capacity(admitted.len());
     while admitted.peek().is_some() {
         // Pool first: the scheduler publishes a new head before it prunes
         // idle senders under the pool lock, so a sender missing from the pool
@@ -62,17 +172,26 @@ pub(crate) fn admit<T: Transaction>(
         // the head can be a block behind, and the sender's next nonce one too
         // low: a gap that never fills.)
         let mut pool = shared.pool();
+        if reply.is_cancelled() {
+            return;
+        }
         let latest = shared.latest();
-        results.extend(admitted.by_ref().take(ADMIT_CHUNK).map(|tx| {
-            let (tx, admitted) = tx?;
-            pool.insert(tx, admitted, |sender| {
-                // A read failure counts as nonce 0: execution checks again.
-                latest.view.get_account(sender).ok().flatten().map_or(0, |a| a.nonce)
+        let answers: Vec<_> = admitted
+            .by_ref()
+            .take(ADMIT_CHUNK)
+            .map(|(index, tx, admitted)| {
+                let answer = pool.insert(tx, admitted, |sender| {
+                    // A read failure counts as nonce 0: execution checks again.
+                    latest.view.get_account(sender).ok().flatten().map_or(0, |a| a.nonce)
+                });
+                (index, answer)
             })
-        }));
+            .collect();
         drop(pool);
+        for (index, answer) in answers {
+            reply.send(index, answer);
+        }
         // Wake the scheduler; a full doorbell already says there is work.
         let _ = shared.doorbell.try_send(());
     }
-    results
 }

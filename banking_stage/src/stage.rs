@@ -4,21 +4,23 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use alloy_primitives::{Address, B256, Bytes};
 use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
 use lanes_accounts_db::ReadView;
 use lanes_runtime::{
-    Admission, BankError, Block, BlockHeader, Chain, ChainError, DeclaredAccess, Executor, Receipt,
-    TxError,
+    Admission, Bank, BankError, Block, BlockHeader, Chain, ChainError, DeclaredAccess, Executor,
+    Receipt, TxError,
 };
 
 use crate::config::BankingStageConfig;
 use crate::driver::BlockDriver;
 use crate::error::SubmitError;
 use crate::pool::{PoolLimits, TxPool};
+use crate::predict::{self, PredictQueue};
 use crate::scheduler::Scheduler;
-use crate::sigverify::{self, Job};
+use crate::sigverify::{self, Answers, Job};
 use crate::stats::BlockStats;
 
 /// Transactions per sigverify job; a larger submission is split.
@@ -91,11 +93,23 @@ pub enum Decision {
     Discard(B256),
 }
 
-/// The committed head and its state.
+/// The committed head, its state, and a bank on it for the next block that
+/// admission simulates against (never sealed).
 #[derive(Debug, Clone)]
 pub(crate) struct Latest {
     pub(crate) header: BlockHeader,
     pub(crate) view: ReadView,
+    pub(crate) sim: Arc<Bank>,
+}
+
+impl Latest {
+    /// The head of `chain`, with a bank for its next block.
+    pub(crate) fn of(chain: &Chain, coinbase: Address) -> Self {
+        let header = chain.head().clone();
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let sim = Arc::new(chain.new_bank(now.max(header.timestamp), coinbase));
+        Self { header, view: chain.db().view(), sim }
+    }
 }
 
 /// What the stage's threads share.
@@ -104,6 +118,10 @@ pub(crate) struct Shared<T> {
     latest: RwLock<Latest>,
     /// Decides each transaction's set at admission.
     pub(crate) admission: Arc<dyn Admission<T>>,
+    /// Transactions waiting for a prediction.
+    pub(crate) predictions: PredictQueue<T>,
+    /// Longest a submission waits for admission.
+    pub(crate) admit_timeout: Duration,
     pub(crate) doorbell: Sender<()>,
     pub(crate) sigverify_nanos: AtomicU64,
     /// Set by shutdown: intake stops, and a full block queue no longer holds
@@ -122,7 +140,8 @@ impl<T: lanes_runtime::Transaction> Shared<T> {
         admission: Arc<dyn Admission<T>>,
         doorbell: Sender<()>,
     ) -> Self {
-        let header = chain.head().clone();
+        let latest = Latest::of(chain, config.coinbase);
+        let header = &latest.header;
         let limits = PoolLimits {
             max_pool: config.max_pool,
             max_per_sender: config.max_per_sender,
@@ -132,8 +151,10 @@ impl<T: lanes_runtime::Transaction> Shared<T> {
         };
         Self {
             pool: Mutex::new(TxPool::new(limits)),
-            latest: RwLock::new(Latest { header, view: chain.db().view() }),
+            latest: RwLock::new(latest),
             admission,
+            predictions: PredictQueue::new(config.predict_queue, config.max_per_sender),
+            admit_timeout: config.admit_timeout,
             doorbell,
             sigverify_nanos: AtomicU64::new(0),
             closed: AtomicBool::new(false),
@@ -167,6 +188,7 @@ pub struct BankingStage<E: Executor> {
     /// decisions in.
     held: Option<(Receiver<Block>, Sender<Decision>)>,
     sigverify: Vec<JoinHandle<()>>,
+    predict: Vec<JoinHandle<()>>,
     scheduler: Option<JoinHandle<Result<Chain, StageError>>>,
 }
 
@@ -275,6 +297,15 @@ impl<E: Executor + 'static> BankingStageBuilder<E> {
                     .expect("spawning a thread")
             })
             .collect();
+        let predict = (0..config.predict_threads.max(1))
+            .map(|i| {
+                let shared = shared.clone();
+                std::thread::Builder::new()
+                    .name(format!("lanes-predict-{i}"))
+                    .spawn(move || predict::run(&shared))
+                    .expect("spawning a thread")
+            })
+            .collect();
         let (stop, stopped) = bounded(1);
         let (blocks_out, blocks) = bounded(config.block_queue.max(1));
         let driver = BlockDriver::new(chain, config.coinbase, shared.clone(), sink, blocks_out);
@@ -298,6 +329,7 @@ impl<E: Executor + 'static> BankingStageBuilder<E> {
             blocks,
             held,
             sigverify,
+            predict,
             scheduler: Some(scheduler),
         }
     }
@@ -311,46 +343,48 @@ impl<E: Executor> BankingStage<E> {
     }
 
     /// [`Self::submit`] for many transactions, verified in parallel; one result
-    /// per transaction, in order.
+    /// per transaction, in order. Waits at most
+    /// [`BankingStageConfig::admit_timeout`] for their admission.
     pub fn submit_many(&self, raws: Vec<Bytes>) -> Vec<Result<B256, SubmitError>> {
         let n = raws.len();
-        let mut results: Vec<Result<B256, SubmitError>> = vec![Err(SubmitError::Busy); n];
         let Some(ingress) =
             self.ingress.as_ref().filter(|_| !self.shared.closed.load(Ordering::Acquire))
         else {
             return vec![Err(SubmitError::ShuttingDown); n];
         };
-        let (reply, replies) = bounded(n.div_ceil(JOB_SIZE));
+        let deadline = Instant::now() + self.shared.admit_timeout;
+        let answers = Answers::new(n);
         let mut raws = raws.into_iter();
-        let mut sent = 0;
         for first in (0..n).step_by(JOB_SIZE) {
-            let job =
-                Job { first, raws: raws.by_ref().take(JOB_SIZE).collect(), reply: reply.clone() };
-            match ingress.try_send(job) {
-                Ok(()) => sent += 1,
-                Err(TrySendError::Full(_)) => {}
-                Err(TrySendError::Disconnected(job)) => {
-                    results[first..first + job.raws.len()].fill(Err(SubmitError::ShuttingDown));
-                }
+            let raws = raws.by_ref().take(JOB_SIZE).collect();
+            let job = Job { first, raws, reply: answers.reply().clone() };
+            let refused = match ingress.try_send(job) {
+                Ok(()) => continue,
+                Err(TrySendError::Full(job)) => (job, SubmitError::Busy),
+                Err(TrySendError::Disconnected(job)) => (job, SubmitError::ShuttingDown),
+            };
+            let (job, error) = refused;
+            for i in 0..job.raws.len() {
+                job.reply.send(first + i, Err(error.clone()));
             }
         }
-        drop(reply);
-        for (first, answers) in replies.iter().take(sent) {
-            for (i, answer) in answers.into_iter().enumerate() {
-                results[first + i] = answer;
-            }
-        }
-        results
+        answers.collect(&self.shared, n, deadline)
     }
 
     /// Admits transactions whose senders the caller already recovered (a node
     /// that signs for its own accounts, a benchmark of the stages after
-    /// sigverify), on the calling thread.
+    /// sigverify): the admission hook's [`Admission::admit`] runs on the
+    /// calling thread, predictions on the stage's. Waits at most
+    /// [`BankingStageConfig::admit_timeout`].
     pub fn submit_decoded(&self, txs: Vec<E::Tx>) -> Vec<Result<B256, SubmitError>> {
+        let n = txs.len();
         if self.shared.closed.load(Ordering::Acquire) {
-            return txs.iter().map(|_| Err(SubmitError::ShuttingDown)).collect();
+            return vec![Err(SubmitError::ShuttingDown); n];
         }
-        sigverify::admit(&self.shared, txs.into_iter().map(Ok))
+        let deadline = Instant::now() + self.shared.admit_timeout;
+        let answers = Answers::new(n);
+        sigverify::admit(&self.shared, 0, txs.into_iter().map(Ok), answers.reply());
+        answers.collect(&self.shared, n, deadline)
     }
 
     /// Stops scheduling: what is admitted stays in the pool, work already
@@ -416,6 +450,10 @@ impl<E: Executor> BankingStage<E> {
         self.shared.closed.store(true, Ordering::Release);
         self.ingress = None;
         for handle in self.sigverify.drain(..) {
+            handle.join().map_err(|_| StageError::Panicked)?;
+        }
+        self.shared.predictions.close();
+        for handle in self.predict.drain(..) {
             handle.join().map_err(|_| StageError::Panicked)?;
         }
         let _ = self.stop.try_send(());

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use lanes_runtime::Block;
+use lanes_runtime::{AccessSource, Block};
 
 /// Statistics of one produced block, logged as one `tracing` line and handed
 /// out with the block.
@@ -18,6 +18,15 @@ pub struct BlockStats {
     pub mean_entry_width: f64,
     /// Transactions that ran in the exclusive lane.
     pub exclusive: usize,
+    /// Transactions included under the set they declared.
+    pub declared: usize,
+    /// Transactions included under a set known from state.
+    pub known: usize,
+    /// Transactions included under a predicted set.
+    pub predicted: usize,
+    /// Times a transaction left the set it ran with (it was predicted again
+    /// or sent to the exclusive lane; nothing of the attempt was kept).
+    pub mispredicted: u64,
     /// Times the scheduler held a transaction back because its set conflicted
     /// with work in flight or with a transaction ahead of it.
     pub conflicts: u64,
@@ -43,10 +52,28 @@ pub struct BlockStats {
 pub(crate) struct BuildCounters {
     /// Times a transaction was held back by a conflict.
     pub(crate) conflicts: u64,
+    /// Included transactions by the source of their set.
+    pub(crate) declared: usize,
+    pub(crate) known: usize,
+    pub(crate) predicted: usize,
+    /// Times a transaction left its set.
+    pub(crate) mispredicted: u64,
     /// Time spent scheduling and completing batches.
     pub(crate) scheduler_time: Duration,
     /// Time spent executing batches, summed over the workers.
     pub(crate) worker_time: Duration,
+}
+
+impl BuildCounters {
+    /// Counts an included transaction by the source of its set.
+    pub(crate) fn included(&mut self, source: AccessSource) {
+        match source {
+            AccessSource::Declared => self.declared += 1,
+            AccessSource::Known => self.known += 1,
+            AccessSource::Predicted => self.predicted += 1,
+            _ => {}
+        }
+    }
 }
 
 impl BlockStats {
@@ -71,6 +98,10 @@ impl BlockStats {
                 transactions as f64 / entries.len() as f64
             },
             exclusive: entries.iter().filter(|e| e.exclusive).count(),
+            declared: counters.declared,
+            known: counters.known,
+            predicted: counters.predicted,
+            mispredicted: counters.mispredicted,
             conflicts: counters.conflicts,
             rejected,
             gas_used: block.header.gas_used,
@@ -91,6 +122,8 @@ impl BlockStats {
             entries = self.entries,
             width = format_args!("{:.1}", self.mean_entry_width),
             exclusive = self.exclusive,
+            predicted = self.predicted,
+            mispredicted = self.mispredicted,
             conflicts = self.conflicts,
             rejected = self.rejected,
             gas = self.gas_used,

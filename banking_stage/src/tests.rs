@@ -8,7 +8,7 @@ use alloy_primitives::{Address, B256, Bytes, U256};
 use lanes_accounts_db::{AccountHeader, AccountsDbConfig, AccountsRead, Entry};
 use lanes_runtime::native::{NativeExecutor, NativeOp, NativeTx};
 use lanes_runtime::{
-    AccessSet, AccessSource, Admission, AdmitContext, Admitted, Chain, Genesis, StateKey,
+    AccessSet, AccessSource, Admission, AdmitContext, Admitted, Chain, Executor, Genesis, StateKey,
     Transaction, TxError,
 };
 use rand::SeedableRng;
@@ -406,17 +406,43 @@ fn test_a_transaction_held_for_gas_is_not_jumped_by_a_conflicting_one() {
 
 /// Knows from state what a native transfer that declares nothing writes (its
 /// two accounts), as an executor's admission would; refuses one from an
-/// account the state does not hold.
-struct KnownTransfers;
+/// account the state does not hold. Other undeclared transactions are
+/// predicted by running them; `wrong` of those first predict a set without
+/// their sender account (they leave it when they run).
+#[derive(Default)]
+struct Hook {
+    wrong: std::sync::atomic::AtomicUsize,
+    predictions: std::sync::atomic::AtomicUsize,
+}
 
-impl Admission<NativeTx> for KnownTransfers {
-    fn admit(&self, tx: &NativeTx, ctx: AdmitContext<'_>) -> Result<Admitted, TxError> {
-        let NativeOp::Transfer { to, .. } = tx.op() else { return Ok(Admitted::declared(tx)) };
-        if ctx.state.get_account(&tx.from()).map_err(|e| TxError::State(e.to_string()))?.is_none() {
+impl Admission<NativeTx> for Hook {
+    fn admit(&self, tx: &NativeTx, ctx: AdmitContext<'_>) -> Result<Option<Admitted>, TxError> {
+        if tx.access_set().is_some() {
+            return Ok(Some(Admitted::declared(tx)));
+        }
+        let NativeOp::Transfer { to, .. } = tx.op() else { return Ok(None) };
+        let sender = ctx.bank.simulate(|mut view, _| view.account(&tx.from()))?;
+        if sender.is_empty() {
             return Err(TxError::Invalid(format!("{} holds nothing", tx.from())));
         }
         let writes = [StateKey::Account(tx.from()), StateKey::Account(*to)];
-        Ok(Admitted { access: Some(AccessSet::unbounded([], writes)), source: AccessSource::Known })
+        let access = Some(AccessSet::unbounded([], writes));
+        Ok(Some(Admitted { access, source: AccessSource::Known }))
+    }
+
+    fn predict(&self, tx: &NativeTx, ctx: AdmitContext<'_>) -> Admitted {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.predictions.fetch_add(1, SeqCst);
+        let set = ctx.bank.simulate(|view, _| {
+            let (_, view) = NativeExecutor.execute(&mut (), tx, view);
+            view.touched_set(64).ok()
+        });
+        let wrong = self.wrong.fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1)).is_ok();
+        let set = set.map(|set| match wrong {
+            true => AccessSet::unbounded(set.reads().to_vec(), set.writes()[1..].to_vec()),
+            false => set,
+        });
+        Admitted { access: set, source: AccessSource::Predicted }
     }
 }
 
@@ -425,7 +451,7 @@ fn test_an_admission_hook_supplies_sets_for_undeclared_transactions() {
     let (_dir, chain) = chain();
     let mut stage = BankingStage::builder(Arc::new(NativeExecutor), chain)
         .config(config(2, 40))
-        .admission(Arc::new(KnownTransfers))
+        .admission(Arc::new(Hook::default()))
         .start();
     // Undeclared transfers between distinct pairs: without the hook each
     // would run alone in the exclusive lane.
@@ -513,4 +539,56 @@ fn test_a_held_block_is_committed_or_discarded_as_decided() {
     for i in 0..10 {
         assert_eq!(next.get_account(&sender(i)).unwrap().unwrap().nonce, 2);
     }
+}
+
+#[test]
+fn test_undeclared_transactions_are_predicted_and_mispredictions_run_again() {
+    let (_dir, chain) = chain();
+    let (_replica_dir, mut replica) = self::chain();
+    // Every touch declares nothing and writes the hot slot: predicted. The
+    // first 5 predictions leave out the sender account, so those leave their
+    // sets, and are predicted again from the block so far.
+    let hook = Arc::new(Hook { wrong: 5.into(), ..Hook::default() });
+    let mut stage = BankingStage::builder(Arc::new(NativeExecutor), chain)
+        .config(BankingStageConfig { max_repredictions: 1, ..config(2, 40) })
+        .admission(hook.clone())
+        .start();
+    let txs: Vec<NativeTx> =
+        (0..20).map(|i| hot_touch(i, 0, 26_000 * 2).with_declared(None)).collect();
+    stage.pause();
+    for r in stage.submit_many(txs.iter().map(raw).collect()) {
+        r.unwrap();
+    }
+    stage.resume();
+    let blocks = collect(&stage, Duration::from_secs(10), |b| included(b).len() == txs.len());
+    let chain = stage.shutdown().unwrap();
+    let sum = |f: fn(&ProducedBlock) -> u64| blocks.iter().map(f).sum::<u64>();
+    assert_eq!(sum(|b| b.stats.predicted as u64), 20, "each included with a predicted set");
+    assert_eq!(sum(|b| b.stats.mispredicted), 5);
+    assert_eq!(sum(|b| b.stats.exclusive as u64), 0, "one more prediction was enough");
+    assert_eq!(hook.predictions.load(std::sync::atomic::Ordering::SeqCst), 25);
+    // Sequential result: each touch adds to the slot in block order, once.
+    for b in &blocks {
+        replica.replay_block(&NativeExecutor, &b.block, 1).unwrap();
+    }
+    assert_eq!(replica.head().state_commitment, chain.head().state_commitment);
+    let value = chain.db().get_storage(&HOT.0, &HOT.1).unwrap();
+    assert!(!value.is_zero());
+}
+
+#[test]
+fn test_a_transaction_that_keeps_mispredicting_runs_in_the_exclusive_lane() {
+    let (_dir, chain) = chain();
+    let hook = Arc::new(Hook { wrong: 100.into(), ..Hook::default() });
+    let mut stage = BankingStage::builder(Arc::new(NativeExecutor), chain)
+        .config(BankingStageConfig { max_repredictions: 2, ..config(2, 40) })
+        .admission(hook)
+        .start();
+    let tx = hot_touch(3, 0, 26_000).with_declared(None);
+    stage.submit(raw(&tx)).unwrap();
+    let blocks = collect(&stage, Duration::from_secs(10), |b| included(b).contains(&tx.hash()));
+    let sum = |f: fn(&ProducedBlock) -> u64| blocks.iter().map(f).sum::<u64>();
+    assert_eq!(sum(|b| b.stats.mispredicted), 3, "the first run and two re-predictions");
+    assert_eq!(sum(|b| b.stats.exclusive as u64), 1);
+    stage.shutdown().unwrap();
 }

@@ -18,10 +18,11 @@ use lanes_runtime::{
 struct KnownTransfers;
 
 impl Admission<NativeTx> for KnownTransfers {
-    fn admit(&self, tx: &NativeTx, _ctx: AdmitContext<'_>) -> Result<Admitted, TxError> {
-        let NativeOp::Transfer { to, .. } = tx.op() else { return Ok(Admitted::declared(tx)) };
+    fn admit(&self, tx: &NativeTx, _ctx: AdmitContext<'_>) -> Result<Option<Admitted>, TxError> {
+        let NativeOp::Transfer { to, .. } = tx.op() else { return Ok(None) };
         let writes = [StateKey::Account(tx.from()), StateKey::Account(*to)];
-        Ok(Admitted { access: Some(AccessSet::unbounded([], writes)), source: AccessSource::Known })
+        let access = Some(AccessSet::unbounded([], writes));
+        Ok(Some(Admitted { access, source: AccessSource::Known }))
     }
 }
 
@@ -58,18 +59,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Block 2: the same pairs send back, declaring nothing. The admission
     // hook supplies each set from the head's state, so they run as one
     // entry instead of one by one in the exclusive lane.
-    let head = producer.head().clone();
-    let state = producer.db().view();
+    let bank = producer.new_bank(2, coinbase);
     let batch: Vec<(NativeTx, Admitted)> = people
         .chunks(2)
         .map(|pair| {
             let tx = NativeTx::transfer(pair[1], 0, pair[0], U256::from(50), U256::from(1))
                 .with_declared(None);
-            let admitted = KnownTransfers.admit(&tx, AdmitContext::new(&state, &head))?;
-            Ok((tx, admitted))
+            let admitted = KnownTransfers.admit(&tx, AdmitContext::new(&bank))?;
+            Ok((tx, admitted.unwrap_or_default()))
         })
         .collect::<Result<_, TxError>>()?;
-    let bank = producer.new_bank(2, coinbase);
     let results = bank.execute_batch(&NativeExecutor, &mut (), &batch)?;
     let included = results.iter().filter(|r| matches!(r, Executed::Included { .. })).count();
     let sealed = bank.seal()?;

@@ -9,10 +9,8 @@
 //! ([`crate::Bank::execute_batch`] takes any [`Runnable`]), and blocks record
 //! it, so replay never needs the hook.
 
-use lanes_accounts_db::ReadView;
-
 use crate::access::AccessSet;
-use crate::block::BlockHeader;
+use crate::bank::Bank;
 use crate::executor::{Transaction, TxError};
 
 /// Where the set a transaction runs under came from.
@@ -50,41 +48,58 @@ impl Admitted {
     }
 }
 
-/// What an [`Admission`] may look at: the committed head and its state.
+/// What an [`Admission`] may look at: a bank whose state a transaction is
+/// admitted or predicted against — at admission, a bank on the committed
+/// head for the next block (never sealed); after a transaction left its set,
+/// the bank of the block being built, with the entries done so far. Run
+/// simulations with [`Bank::simulate`]: nothing they write is kept.
 #[derive(Clone, Copy, Debug)]
 #[non_exhaustive]
 pub struct AdmitContext<'a> {
-    /// The state after the head block.
-    pub state: &'a ReadView,
-    /// The head block's header (the transaction runs in a later block).
-    pub head: &'a BlockHeader,
+    /// The state (and block environment) to admit against.
+    pub bank: &'a Bank,
 }
 
 impl<'a> AdmitContext<'a> {
-    /// A context over `state`, the state after `head`.
-    pub fn new(state: &'a ReadView, head: &'a BlockHeader) -> Self {
-        Self { state, head }
+    /// A context over `bank`.
+    pub fn new(bank: &'a Bank) -> Self {
+        Self { bank }
     }
 }
 
-/// Decides the set a transaction is locked and run with, when it is
-/// admitted. A banking stage calls it once per transaction, off its
-/// scheduler thread; an embedder supplies one for its own executor.
+/// Decides the set a transaction is locked and run with. A banking stage
+/// calls it off its scheduler thread: [`Admission::admit`] for every
+/// transaction as it arrives, [`Admission::predict`] for those `admit`
+/// cannot place without running them (on a pool of its own, fairly across
+/// senders) and again for one that left its set (against the block built
+/// so far), a bounded number of times.
 ///
 /// A wrong set costs time, never correctness: execution enforces it, and a
-/// transaction that leaves it runs again in the exclusive lane.
+/// transaction that leaves it is predicted again or runs in the exclusive
+/// lane.
 pub trait Admission<T>: Send + Sync {
-    /// The set for `tx`. An error refuses the transaction (it is not queued).
-    fn admit(&self, tx: &T, ctx: AdmitContext<'_>) -> Result<Admitted, TxError>;
+    /// The set for `tx` when it is known without running `tx` (declared, or
+    /// known from state); `Ok(None)` when it must be predicted. An error
+    /// refuses the transaction (it is not queued).
+    fn admit(&self, tx: &T, ctx: AdmitContext<'_>) -> Result<Option<Admitted>, TxError>;
+
+    /// The set `tx` touches when run against `ctx`'s state, within the
+    /// hook's own bounds (gas, keys); one it cannot predict gets no set and
+    /// runs in the exclusive lane. The default predicts nothing.
+    fn predict(&self, tx: &T, ctx: AdmitContext<'_>) -> Admitted {
+        let _ = (tx, ctx);
+        Admitted::default()
+    }
 }
 
-/// The default [`Admission`]: each transaction's own declaration.
+/// The default [`Admission`]: each transaction's own declaration, and no
+/// prediction.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct DeclaredAccess;
 
 impl<T: Transaction> Admission<T> for DeclaredAccess {
-    fn admit(&self, tx: &T, _: AdmitContext<'_>) -> Result<Admitted, TxError> {
-        Ok(Admitted::declared(tx))
+    fn admit(&self, tx: &T, _: AdmitContext<'_>) -> Result<Option<Admitted>, TxError> {
+        Ok(Some(Admitted::declared(tx)))
     }
 }
 

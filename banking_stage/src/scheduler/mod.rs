@@ -23,7 +23,8 @@ use std::time::{Duration, Instant};
 use alloy_primitives::B256;
 use crossbeam_channel::{Receiver, Sender, bounded, select};
 use lanes_runtime::{
-    Bank, Block, Chain, Executed, Executor, Runnable, ThreadLocks, Transaction, TxError, key_counts,
+    Admission, AdmitContext, Bank, Block, Chain, Executed, Executor, Runnable, ThreadLocks,
+    Transaction, TxError, key_counts,
 };
 
 use crate::config::{BankingStageConfig, MAX_WORKERS};
@@ -74,6 +75,26 @@ fn pin_plan(workers: usize) -> Option<Vec<core_affinity::CoreId>> {
 fn pin(core: core_affinity::CoreId) {
     if !core_affinity::set_for_current(core) {
         tracing::warn!(target: "lanes::banking", core = core.id, "could not pin a thread; left unpinned");
+    }
+}
+
+/// On a worker, right after its batch ran: predicts again, against the
+/// block built so far, the set of each transaction that left its own, while
+/// it has predictions left. The scheduler takes the new set once the old
+/// one's locks are released.
+fn repredict<T: Transaction>(
+    admission: &dyn Admission<T>,
+    bank: &Bank,
+    max_repredictions: u8,
+    txs: &mut [Held<T>],
+    results: &[Executed],
+) {
+    for (p, executed) in txs.iter_mut().zip(results) {
+        if matches!(executed, Executed::NeedsExclusive(Some(_)))
+            && p.repredictions < max_repredictions
+        {
+            p.repredicted = Some(admission.predict(&p.tx, AdmitContext::new(bank)));
+        }
     }
 }
 
@@ -214,6 +235,8 @@ impl<E: Executor> Scheduler<E> {
         let workers = self.workers;
         let depth = self.config.worker_queue + 1;
         let executor = self.executor.clone();
+        let shared = self.shared.clone();
+        let max_repredictions = self.config.max_repredictions;
         let mut build = Build {
             locks: ThreadLocks::new(workers + 1),
             workers: Workers::new(workers, depth),
@@ -230,6 +253,7 @@ impl<E: Executor> Scheduler<E> {
                 .map(|w| {
                     let (queue, batches) = bounded::<Batch<E::Tx>>(depth);
                     let (done, executor) = (done_tx.clone(), &*executor);
+                    let admission = &*shared.admission;
                     let core = self.cores.as_ref().map(|cores| cores[w]);
                     std::thread::Builder::new()
                         .name(format!("lanes-worker-{w}"))
@@ -238,9 +262,18 @@ impl<E: Executor> Scheduler<E> {
                                 pin(core);
                             }
                             let mut worker = bank.worker(executor);
-                            for batch in batches {
+                            for mut batch in batches {
                                 let start = Instant::now();
                                 let results = bank.execute_batch(executor, &mut worker, &batch.txs);
+                                if let Ok(results) = &results {
+                                    repredict(
+                                        admission,
+                                        bank,
+                                        max_repredictions,
+                                        &mut batch.txs,
+                                        results,
+                                    );
+                                }
                                 let elapsed = start.elapsed();
                                 if done.send(Done { batch, results, elapsed }).is_err() {
                                     break;
@@ -306,7 +339,7 @@ impl<E: Executor> Scheduler<E> {
         build.workers.batches[w] -= 1;
         let now = Instant::now();
         let mut pool = self.shared.pool();
-        for (p, executed) in batch.txs.into_iter().zip(results) {
+        for (mut p, executed) in batch.txs.into_iter().zip(results) {
             if let Some(set) = p.access() {
                 build.locks.unlock(w, set);
             }
@@ -315,13 +348,25 @@ impl<E: Executor> Scheduler<E> {
             match executed {
                 Executed::Included { .. } => {
                     pool.finish(&p, true);
+                    build.counters.included(p.admitted.source);
                     build.included.push(p);
                 }
                 Executed::Rejected(e) => {
                     pool.finish(&p, false);
                     build.rejected.push((p.hash, e));
                 }
-                Executed::NeedsExclusive(_) => build.exclusive.push(p),
+                Executed::NeedsExclusive(left) => {
+                    build.counters.mispredicted += u64::from(left.is_some());
+                    match p.repredicted.take() {
+                        // Predicted again against the block so far: run it again.
+                        Some(admitted) if admitted.access.is_some() => {
+                            p.admitted = admitted;
+                            p.repredictions += 1;
+                            self.window.hold(p, now);
+                        }
+                        _ => build.exclusive.push(p),
+                    }
+                }
                 Executed::Deferred => self.window.hold(p, now),
             }
         }
@@ -336,6 +381,7 @@ impl<E: Executor> Scheduler<E> {
             match bank.execute_exclusive(&*self.executor, &p.tx)? {
                 Executed::Included { .. } => {
                     pool.finish(&p, true);
+                    build.counters.included(p.admitted.source);
                     build.included.push(p);
                 }
                 Executed::Rejected(e) => {
