@@ -13,6 +13,7 @@ use xxhash_rust::xxh3::Xxh3;
 use crate::config::AccountsDbConfig;
 use crate::entry::{AccountHeader, CommitInfo, Entry, Key};
 use crate::error::{CommitError, OpenError, StorageError, io_err};
+use crate::hash::KeyHash;
 use crate::index::{Index, Loc};
 use crate::record::{self, CommitRecord, NO_PREV, RawRecord};
 use crate::recovery;
@@ -475,7 +476,7 @@ impl Inner {
         &self,
         version: &Version,
         key: &Key,
-        hash: u64,
+        hash: KeyHash,
         decode: impl Fn(&[u8]) -> Option<T>,
     ) -> Result<Option<T>, StorageError> {
         if let Some(head) = self.index.primary(hash)
@@ -684,7 +685,7 @@ impl ReadView {
     /// prefetches the records they point at, with the CPU's prefetch hint,
     /// which does not wait for the line. Answers nothing; a key it cannot
     /// find or read is left to the real read.
-    pub fn prefetch(&self, hashes: &[u64]) {
+    pub fn prefetch(&self, hashes: &[KeyHash]) {
         let inner = &*self.inner;
         let version = &*self.version;
         let mut locs = Vec::new();
@@ -748,7 +749,7 @@ impl ReadView {
     pub fn get_account_hashed(
         &self,
         address: &Address,
-        hash: u64,
+        hash: KeyHash,
     ) -> Result<Option<AccountHeader>, StorageError> {
         self.inner.get(&self.version, &Key::Account(*address), hash, decode_account)
     }
@@ -759,7 +760,7 @@ impl ReadView {
         &self,
         address: &Address,
         slot: &B256,
-        hash: u64,
+        hash: KeyHash,
     ) -> Result<U256, StorageError> {
         let key = Key::Storage(*address, *slot);
         Ok(self.inner.get(&self.version, &key, hash, decode_storage)?.unwrap_or_default())

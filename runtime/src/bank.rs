@@ -294,7 +294,7 @@ impl Bank {
             tx.borrow().warm();
         }
         // The sets were last touched on other cores: walked once.
-        let stored: Vec<u64> = txs
+        let stored: Vec<_> = txs
             .iter()
             .filter_map(|tx| tx.borrow().access_set())
             .flat_map(|set| {
