@@ -5,8 +5,8 @@ use alloy_primitives::{Address, B256, Bytes, U256};
 
 use crate::entry::{AccountHeader, CommitInfo, Entry};
 
-/// Reads of committed state. Implemented by [`AccountsDb`] (the newest commit)
-/// and by [`ReadView`] (one fixed commit).
+/// Reads of committed state. Implemented by [`AccountsDb`](crate::AccountsDb)
+/// (the newest commit) and by [`ReadView`](crate::ReadView) (one fixed commit).
 pub trait AccountsRead {
     /// The error reads can fail with.
     type Error: std::error::Error + Send + Sync + 'static;
