@@ -9,7 +9,8 @@
 //!   swap writes the pool's reserves.
 //!
 //! Every transaction is EIP-1559 with the access list lanes locks, from its
-//! own sender. For each workload and 1 and 2 workers:
+//! own sender. For each workload and each worker count of
+//! `LANES_BENCH_WORKERS` (default 1 and 2):
 //! - pipeline tx/s: raw transactions submitted in chunks of 512, until the
 //!   block holding the last one is committed (slots of 50 ms, so sealing
 //!   waits at most that long; block gas limit high enough for all of them);
@@ -21,13 +22,19 @@
 //!   `CacheDB` on the same transactions; and the same with 1 worker and
 //!   `pin_threads` (the worker and the scheduler on a core each);
 //! - the sigverify share of the pipeline's busy time (sigverify + scheduler +
-//!   workers), and the conflict bound: the longest chain of transactions
-//!   whose sets conflict, in submission order.
+//!   workers) and the mean entry width, of the last pipeline run (the last
+//!   worker count), and the conflict bound: the longest chain of
+//!   transactions whose sets conflict, in submission order.
+//!
+//! It ends with the scaling table: a row per workload, a column per worker
+//! count, each cell the execution time and its speedup over sequential revm.
 //!
 //! Medians of 5 rounds; a speedup is the median of the rounds' own ratios
 //! (each round runs revm and the stage back to back, so a slow stretch of
 //! this noisy host hits both alike). Run: `cargo bench --bench banking`
-//! (`LANES_BENCH_TXS=2000` for a quick run). For a profiler:
+//! (`LANES_BENCH_TXS=2000` for a quick run; `LANES_BENCH_WORKERS=1,2,4,8,16`
+//! for more worker counts; `LANES_BENCH_TXS=300 cargo test --bench banking`
+//! for a small run in a dev build, to see the tables). For a profiler:
 //! `LANES_PROFILE_ONLY=<workload> [LANES_PROFILE_WORKERS=n]` runs only the
 //! execution measurement of that workload 20 times (the pipeline one with
 //! `LANES_PROFILE_PIPELINE`; threads pinned with `LANES_PROFILE_PIN`).
@@ -43,8 +50,8 @@ use alloy_eips::eip2930::AccessListItem;
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_signer_local::PrivateKeySigner;
 use common::{
-    BASE_FEE, CHAIN_ID, cache_db, contract, deployed_code, mapping_slot, median, median_ratio,
-    revm_sequential, sign, txs_count,
+    BASE_FEE, CHAIN_ID, ScalingRow, cache_db, contract, deployed_code, mapping_slot, median,
+    median_ratio, print_scaling_table, revm_sequential, sign, txs_count, worker_counts,
 };
 use lanes_accounts_db::{AccountHeader, AccountsDbConfig, Entry};
 use lanes_banking_stage::{BankingStage, BankingStageConfig, BlockStats, SubmitError};
@@ -296,24 +303,28 @@ fn stage_run(
 
 fn main() {
     let n = txs_count();
+    let workers = worker_counts();
+    let last_workers = *workers.last().expect("at least one worker count");
     let exec = Arc::new(EvmExecutor::new(EvmConfig::new(CHAIN_ID)));
     println!(
         "banking stage, {n} transactions per workload, medians of {ROUNDS} rounds, slots of {SLOT_TIME:?}"
     );
-    println!(
-        "{:<10} {:>6} | {:>10} {:>10} | {:>9} {:>9} {:>9} {:>9} | {:>8} {:>9} {:>6}",
-        "workload",
-        "bound",
-        "pipe 1w/s",
-        "pipe 2w/s",
-        "revm",
-        "exec 1w",
-        "exec 2w",
+    let mut header = format!("{:<10} {:>6} |", "workload", "bound");
+    for w in &workers {
+        header.push_str(&format!(" {:>10}", format!("pipe {w}w/s")));
+    }
+    header.push_str(&format!(" | {:>9}", "revm"));
+    for w in &workers {
+        header.push_str(&format!(" {:>9}", format!("exec {w}w")));
+    }
+    header.push_str(&format!(
+        " {:>9} | {:>8} {:>9} {:>6}",
         "1w pinned",
         "sigver%",
-        "width 2w",
+        format!("width {last_workers}w"),
         "confl"
-    );
+    ));
+    println!("{header}");
     if let Ok(only) = std::env::var("LANES_PROFILE_ONLY") {
         let workers = std::env::var("LANES_PROFILE_WORKERS").map_or(1, |w| w.parse().expect("n"));
         let pin = std::env::var("LANES_PROFILE_PIN").is_ok();
@@ -335,51 +346,69 @@ fn main() {
         }
         return;
     }
+    let mut scaling = Vec::new();
     for w in workloads(n) {
         let txs: Vec<EvmTx> = w.raw.iter().map(|r| exec.decode(r).expect("decode")).collect();
         let envs: Vec<TxEnv> = txs.iter().map(|t| tx_env(t.envelope(), t.sender())).collect();
         let bound = conflict_bound(&txs);
-        let (mut pipe, mut execs, mut revm) =
-            ([Vec::new(), Vec::new()], [Vec::new(), Vec::new(), Vec::new()], Vec::new());
+        // Per worker count, the pipeline's and the execution's times.
+        let mut pipe: Vec<Vec<Duration>> = workers.iter().map(|_| Vec::new()).collect();
+        let mut execs: Vec<Vec<Duration>> = workers.iter().map(|_| Vec::new()).collect();
+        let (mut pinned, mut revm) = (Vec::new(), Vec::new());
         let mut last = None;
         for _ in 0..ROUNDS {
             revm.push(revm_run(&w, &envs));
-            for (i, workers) in [1, 2].into_iter().enumerate() {
-                execs[i].push(stage_run(&w, &exec, Some(&txs), workers, false).elapsed);
-                let run = stage_run(&w, &exec, None, workers, false);
+            for (i, &count) in workers.iter().enumerate() {
+                execs[i].push(stage_run(&w, &exec, Some(&txs), count, false).elapsed);
+                let run = stage_run(&w, &exec, None, count, false);
                 pipe[i].push(run.elapsed);
                 last = Some(run.stats);
             }
-            execs[2].push(stage_run(&w, &exec, Some(&txs), 1, true).elapsed);
+            pinned.push(stage_run(&w, &exec, Some(&txs), 1, true).elapsed);
         }
         let stats = last.expect("ran");
         let busy = stats.sigverify_time + stats.scheduler_time + stats.worker_time;
-        let speedup = |i: usize| median_ratio(&revm, &execs[i]);
-        let (s1, s2, s1p) = (speedup(0), speedup(1), speedup(2));
+        let speedups: Vec<f64> = execs.iter().map(|e| median_ratio(&revm, e)).collect();
+        let s1p = median_ratio(&revm, &pinned);
         let revm = median(revm);
-        let [p1, p2] = pipe.map(median);
-        let [e1, e2, e1p] = execs.map(median);
+        let pipe: Vec<Duration> = pipe.into_iter().map(median).collect();
+        let execs: Vec<Duration> = execs.into_iter().map(median).collect();
+        let e1p = median(pinned);
         let rate = |d: Duration| n as f64 / d.as_secs_f64();
-        println!(
-            "{:<10} {:>6} | {:>10.0} {:>10.0} | {:>9.2?} {:>5.2}x {:>3} {:>5.2}x {:>3} {:>5.2}x {:>3} | {:>7.1}% {:>9.1} {:>6}",
-            w.name,
-            bound,
-            rate(p1),
-            rate(p2),
-            revm,
-            s1,
-            "",
-            s2,
-            "",
-            s1p,
-            "",
+        let mut line = format!("{:<10} {:>6} |", w.name, bound);
+        for p in &pipe {
+            line.push_str(&format!(" {:>10.0}", rate(*p)));
+        }
+        line.push_str(&format!(" | {revm:>9.2?}"));
+        for s in speedups.iter().chain([&s1p]) {
+            line.push_str(&format!(" {s:>5.2}x {:>3}", ""));
+        }
+        line.push_str(&format!(
+            " | {:>7.1}% {:>9.1} {:>6}",
             100.0 * stats.sigverify_time.as_secs_f64() / busy.as_secs_f64(),
             stats.mean_entry_width,
             stats.conflicts,
-        );
+        ));
+        println!("{line}");
+        let join = |times: &[Duration]| {
+            times.iter().map(|t| format!("{t:.2?}")).collect::<Vec<_>>().join(" / ")
+        };
+        let counts = workers.iter().map(usize::to_string).collect::<Vec<_>>().join(" / ");
         println!(
-            "{:<10} {:>6}   pipeline {:.2?} / {:.2?}, execution {:.2?} / {:.2?} / {:.2?} (1 / 2 / 1 pinned workers)",
-            "", "", p1, p2, e1, e2, e1p
+            "{:<10} {:>6}   pipeline {} ({counts} workers), execution {} / {e1p:.2?} ({counts} / 1 pinned workers)",
+            "",
+            "",
+            join(&pipe),
+            join(&execs),
         );
+        let lanes = execs.into_iter().zip(speedups).collect();
+        scaling.push(ScalingRow { workload: w.name, baseline: revm, lanes });
     }
+    print_scaling_table(
+        "the stage's execution (pool filled beforehand) by worker count, medians of the rounds",
+        "revm",
+        &workers,
+        "worker",
+        &scaling,
+    );
 }

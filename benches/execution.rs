@@ -15,14 +15,20 @@
 //! loop from the same decoded transactions lanes runs (the work lanes' worker
 //! does per transaction too). The summary prints medians of 15 interleaved
 //! rounds and, per workload, the lanes/revm ratio as the median of the
-//! rounds' own ratios (goal: <= 1.15), plus lanes' entry path on 1 and 2
-//! threads for the record.
+//! rounds' own ratios (goal: <= 1.15), plus lanes' entry path
+//! (`Bank::execute_entry`, the replay path) on each thread count of
+//! `LANES_BENCH_WORKERS`. It ends with the scaling table: a row per
+//! workload, a column per thread count, each cell the entry path's time and
+//! its speedup over sequential revm.
 //!
 //! It also times sender recovery (decode + recover) of the same signed
 //! transactions with libsecp256k1 (what `EvmTx::decode` uses) against k256
-//! (alloy's default backend), the choice DESIGN.md asks to measure.
+//! (alloy's default backend), the choice `docs/design.md` §5 records.
 //!
 //! Run: `cargo bench --bench execution` (`LANES_BENCH_TXS=2000` for a quick run).
+//! `LANES_BENCH_WORKERS=1,2,4,8,16` sets the thread counts of the entry path
+//! (default `1,2`); `LANES_BENCH_TXS=300 cargo test --bench execution` runs
+//! it once, small, in a dev build, to see the tables.
 //! For a profiler, without criterion: `LANES_PROFILE_ONLY=transfers|erc20`
 //! runs only that workload's lanes batch path, 30 rounds
 //! (`LANES_PROFILE_ROUNDS`), and prints the mean; with `LANES_PROFILE_REVM`,
@@ -42,8 +48,9 @@ use alloy_eips::eip2930::AccessListItem;
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_signer_local::PrivateKeySigner;
 use common::{
-    BASE_FEE, CHAIN_ID, cache_db, contract, deployed_code, mapping_slot, median, median_ratio,
-    revm_sequential, revm_sequential_decoded, sign, txs_count,
+    BASE_FEE, CHAIN_ID, ScalingRow, cache_db, contract, deployed_code, mapping_slot, median,
+    median_ratio, print_scaling_table, revm_sequential, revm_sequential_decoded, sign, txs_count,
+    worker_counts, workers_label,
 };
 use criterion::{Criterion, criterion_group, criterion_main};
 use lanes_accounts_db::{AccountHeader, AccountsDbConfig, Entry};
@@ -229,7 +236,9 @@ fn bench(c: &mut Criterion) {
         }
         return;
     }
+    let threads = worker_counts();
     let mut summary = Vec::new();
+    let mut scaling = Vec::new();
     let mut workloads_raw = Vec::new();
     for w in workloads(n) {
         workloads_raw.extend(w.raw.iter().cloned());
@@ -244,18 +253,26 @@ fn bench(c: &mut Criterion) {
         });
         group.finish();
 
-        let mut rounds = [(); 5].map(|_| Vec::new());
+        // Per round: batches, revm, the entry path on each thread count,
+        // revm + TxEnv.
+        let (mut batches, mut revm, mut revm_decoded) = (Vec::new(), Vec::new(), Vec::new());
+        let mut entries: Vec<Vec<Duration>> = threads.iter().map(|_| Vec::new()).collect();
         for _ in 0..ROUNDS {
-            rounds[0].push(lanes_batches(&p, &exec));
-            rounds[1].push(revm_run(&p));
-            rounds[2].push(lanes_entry(&p, &exec, 1));
-            rounds[3].push(lanes_entry(&p, &exec, 2));
-            rounds[4].push(revm_decoded_run(&p));
+            batches.push(lanes_batches(&p, &exec));
+            revm.push(revm_run(&p));
+            for (entry, &t) in entries.iter_mut().zip(&threads) {
+                entry.push(lanes_entry(&p, &exec, t));
+            }
+            revm_decoded.push(revm_decoded_run(&p));
         }
         // Each ratio is the median of the rounds' own ratios.
-        let per_round = |of: usize, to: usize| median_ratio(&rounds[of], &rounds[to]);
-        let ratios = [per_round(0, 1), per_round(0, 4), per_round(2, 1), per_round(3, 1)];
-        summary.push((w.name, rounds.map(median), ratios));
+        let ratios = (median_ratio(&batches, &revm), median_ratio(&batches, &revm_decoded));
+        let entry_ratios: Vec<f64> = entries.iter().map(|e| median_ratio(e, &revm)).collect();
+        let lanes = entries.iter().map(|e| (median(e.clone()), median_ratio(&revm, e))).collect();
+        let entries: Vec<Duration> = entries.into_iter().map(median).collect();
+        let (batches, revm, revm_decoded) = (median(batches), median(revm), median(revm_decoded));
+        scaling.push(ScalingRow { workload: w.name, baseline: revm, lanes });
+        summary.push((w.name, [batches, revm, revm_decoded], ratios, entries, entry_ratios));
     }
     // Sender recovery: libsecp256k1 (EvmTx::decode) against k256.
     let raw = &workloads_raw;
@@ -284,22 +301,31 @@ fn bench(c: &mut Criterion) {
     println!(
         "\nEVM execution, {n} transactions, medians of {ROUNDS} interleaved rounds; each ratio is the median of the rounds' ratios (goal: lanes 1 thread / revm <= 1.15)"
     );
-    println!(
-        "{:<10} {:>22} {:>10} {:>8} {:>16} {:>8} {:>24} {:>24}",
-        "workload",
-        "lanes 1 thread batches",
-        "revm",
-        "ratio",
-        "revm + TxEnv",
-        "ratio",
-        "entry 1 thread (ratio)",
-        "entry 2 threads (ratio)"
+    let mut header = format!(
+        "{:<10} {:>22} {:>10} {:>8} {:>16} {:>8}",
+        "workload", "lanes 1 thread batches", "revm", "ratio", "revm + TxEnv", "ratio",
     );
-    for (name, [batches, revm, entry1, entry2, revm_decoded], [r, r_decoded, r1, r2]) in summary {
-        println!(
-            "{name:<10} {batches:>22.2?} {revm:>10.2?} {r:>7.2}x {revm_decoded:>16.2?} {r_decoded:>7.2}x {entry1:>15.2?} ({r1:.2}x) {entry2:>15.2?} ({r2:.2}x)",
-        );
+    for &t in &threads {
+        let title = format!("entry {} (ratio)", workers_label(t, "thread"));
+        header.push_str(&format!(" {title:>24}"));
     }
+    println!("{header}");
+    for (name, [batches, revm, revm_decoded], (r, r_decoded), entries, entry_ratios) in summary {
+        let mut line = format!(
+            "{name:<10} {batches:>22.2?} {revm:>10.2?} {r:>7.2}x {revm_decoded:>16.2?} {r_decoded:>7.2}x",
+        );
+        for (entry, ratio) in entries.iter().zip(entry_ratios) {
+            line.push_str(&format!(" {entry:>15.2?} ({ratio:.2}x)"));
+        }
+        println!("{line}");
+    }
+    print_scaling_table(
+        "lanes' entry path (Bank::execute_entry) by thread count, medians of the rounds",
+        "revm",
+        &threads,
+        "thread",
+        &scaling,
+    );
 }
 
 criterion_group!(benches, bench);

@@ -12,7 +12,8 @@
 //!   threads; the baseline is the same entry on 1 thread, and the summary prints
 //!   the speedup measured in the same run.
 //! - `lattice`: the lattice-hash update per changed key (subtract the old
-//!   element, add the new one); Agave's anchor is 223–536 ns per account.
+//!   element, add the new one), to set beside Agave's per-account cost of
+//!   its own lattice hash.
 //!
 //! Run: `cargo bench --bench runtime`.
 #![allow(missing_docs)]

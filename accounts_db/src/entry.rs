@@ -1,10 +1,11 @@
 //! What the database stores: account headers, storage slots and code.
 
-use std::hash::{BuildHasher, Hash, Hasher};
-use std::sync::OnceLock;
+use std::hash::{Hash, Hasher};
 
 use alloy_primitives::{Address, B256, Bytes, KECCAK256_EMPTY, U256};
 use borsh::{BorshDeserialize, BorshSerialize};
+
+use crate::hash::{KeyHash, hash_key_words, key_hash};
 
 /// The header of an account: everything but its storage and code bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, BorshSerialize, BorshDeserialize)]
@@ -99,43 +100,10 @@ impl Key {
     /// The key's hash under the process's key seed ([`key_hash`]): what the
     /// index files it under. A caller that hashed the key already passes the
     /// hash to [`crate::ReadView::get_account_hashed`] and its siblings.
-    pub fn hash64(&self) -> u64 {
+    pub fn hash64(&self) -> KeyHash {
         let (tag, address, word) = self.parts();
         key_hash(tag, address, word)
     }
-}
-
-/// Feeds a key (a tag, an address, and a slot or hash) to `state` as two
-/// 16-byte words and one 8-byte word, or as one and one without `word`. The
-/// table hashers in use (ahash, foldhash) mix a 16-byte word with one
-/// multiply, where the derived impl writes a discriminant, a length and a
-/// byte slice per field (each a multiply or more); keys are hashed on every
-/// state access. `Key` and the runtime's `StateKey` hash through this, with
-/// the same tags for the same state.
-pub fn hash_key_words<H: Hasher>(state: &mut H, tag: u8, address: &Address, word: Option<&B256>) {
-    let (head, tail) = address.0.split_at(16);
-    let word16 = |b: &[u8]| u128::from_le_bytes(b.try_into().expect("16 bytes"));
-    state.write_u128(word16(head));
-    if let Some(w) = word {
-        let (lo, hi) = w.0.split_at(16);
-        state.write_u128(word16(lo));
-        state.write_u128(word16(hi));
-    }
-    let tail = u32::from_le_bytes(tail.try_into().expect("4 bytes"));
-    state.write_u64(u64::from(tail) | u64::from(tag) << 32 | u64::from(word.is_some()) << 40);
-}
-
-/// The hash of a key's words ([`hash_key_words`]) under one seed drawn per
-/// process, so that a key hashed once (a transaction's declared keys, when
-/// it is decoded) serves every table that files keys by it: the index here,
-/// and the runtime's write cache and lock filters. The seed is secret to the
-/// process, as a per-table seed would be, so keys chosen to collide cannot be
-/// computed ahead.
-pub fn key_hash(tag: u8, address: &Address, word: Option<&B256>) -> u64 {
-    static SEED: OnceLock<ahash::RandomState> = OnceLock::new();
-    let mut state = SEED.get_or_init(ahash::RandomState::new).build_hasher();
-    hash_key_words(&mut state, tag, address, word);
-    state.finish()
 }
 
 /// A durable commit: the block it closed and the state commitment given with it.

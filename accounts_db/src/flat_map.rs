@@ -3,7 +3,8 @@
 //!
 //! Open addressing with linear probing over 16-byte slots `[hash u64][loc u64]`
 //! (in-memory only, native little-endian order as on every target we build),
-//! so the probed hash and its location share a cache line. Slots live in an
+//! so the probed hash and its location share a cache line. A probe starts at
+//! the hash's [`KeyHash::home_slot`] and compares whole hashes. Slots live in an
 //! anonymous mapping advised for transparent huge pages and aligned to 2 MiB,
 //! so a random probe into a large table rarely misses the TLB. An empty slot
 //! has location 0 (segment ids start at 1). Deletion shifts later slots back,
@@ -11,13 +12,14 @@
 
 use memmap2::{Advice, MmapMut};
 
+use crate::hash::KeyHash;
 use crate::mmap::prefetch;
 
 const SLOT: usize = 16;
 const HUGE_PAGE: usize = 2 << 20;
 const MIN_SLOTS: usize = 64;
 
-/// A hash -> location table (both raw `u64`; location 0 is not allowed).
+/// A hash -> location table (the location a raw `u64`; 0 is not allowed).
 #[derive(Debug)]
 pub(crate) struct FlatMap {
     mem: MmapMut,
@@ -50,23 +52,23 @@ impl FlatMap {
         Self { mem, base, mask: slots - 1, len: 0 }
     }
 
-    fn slot(&self, i: usize) -> (u64, u64) {
+    fn slot(&self, i: usize) -> (KeyHash, u64) {
         let at = self.base + i * SLOT;
         let s = &self.mem[at..at + SLOT];
         let hash = u64::from_le_bytes(s[..8].try_into().expect("8 bytes"));
         let loc = u64::from_le_bytes(s[8..].try_into().expect("8 bytes"));
-        (hash, loc)
+        (KeyHash::from_raw(hash), loc)
     }
 
-    fn set(&mut self, i: usize, hash: u64, loc: u64) {
+    fn set(&mut self, i: usize, hash: KeyHash, loc: u64) {
         let at = self.base + i * SLOT;
-        self.mem[at..at + 8].copy_from_slice(&hash.to_le_bytes());
+        self.mem[at..at + 8].copy_from_slice(&hash.raw().to_le_bytes());
         self.mem[at + 8..at + SLOT].copy_from_slice(&loc.to_le_bytes());
     }
 
     /// The slot holding `hash`, or the empty slot where it would go.
-    fn find(&self, hash: u64) -> (usize, Option<u64>) {
-        let mut i = hash as usize & self.mask;
+    fn find(&self, hash: KeyHash) -> (usize, Option<u64>) {
+        let mut i = hash.home_slot(self.mask);
         loop {
             match self.slot(i) {
                 (_, 0) => return (i, None),
@@ -78,16 +80,16 @@ impl FlatMap {
 
     /// Starts loading the cache line of `hash`'s home slot ([`prefetch`]),
     /// where its lookup starts.
-    pub(crate) fn prefetch(&self, hash: u64) {
-        prefetch(&self.mem[self.base + (hash as usize & self.mask) * SLOT]);
+    pub(crate) fn prefetch(&self, hash: KeyHash) {
+        prefetch(&self.mem[self.base + hash.home_slot(self.mask) * SLOT]);
     }
 
-    pub(crate) fn get(&self, hash: u64) -> Option<u64> {
+    pub(crate) fn get(&self, hash: KeyHash) -> Option<u64> {
         self.find(hash).1
     }
 
     /// Sets `hash` to `loc`; returns the location replaced.
-    pub(crate) fn insert(&mut self, hash: u64, loc: u64) -> Option<u64> {
+    pub(crate) fn insert(&mut self, hash: KeyHash, loc: u64) -> Option<u64> {
         debug_assert_ne!(loc, 0);
         let (i, old) = self.find(hash);
         self.set(i, hash, loc);
@@ -101,10 +103,10 @@ impl FlatMap {
     }
 
     /// Removes `hash`; returns its location.
-    pub(crate) fn remove(&mut self, hash: u64) -> Option<u64> {
+    pub(crate) fn remove(&mut self, hash: KeyHash) -> Option<u64> {
         let (mut hole, old) = self.find(hash);
         old?;
-        self.set(hole, 0, 0);
+        self.set(hole, KeyHash::default(), 0);
         self.len -= 1;
         // Shift back every later slot of the cluster that may live in the hole.
         let mut j = hole;
@@ -114,10 +116,10 @@ impl FlatMap {
             if loc == 0 {
                 return old;
             }
-            let home = h as usize & self.mask;
+            let home = h.home_slot(self.mask);
             if (j.wrapping_sub(home) & self.mask) >= (j.wrapping_sub(hole) & self.mask) {
                 self.set(hole, h, loc);
-                self.set(j, 0, 0);
+                self.set(j, KeyHash::default(), 0);
                 hole = j;
             }
         }
@@ -142,7 +144,7 @@ impl FlatMap {
     }
 
     /// Every (hash, location) pair.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (KeyHash, u64)> + '_ {
         (0..=self.mask).map(|i| self.slot(i)).filter(|&(_, loc)| loc != 0)
     }
 }
@@ -161,7 +163,7 @@ mod tests {
             let mut flat = FlatMap::default();
             let mut model = HashMap::new();
             for (key, loc, insert) in ops {
-                let hash = (key.wrapping_mul(0x9e37_79b9) << 20) | (key % 7);
+                let hash = KeyHash::from_raw((key.wrapping_mul(0x9e37_79b9) << 20) | (key % 7));
                 if insert {
                     prop_assert_eq!(flat.insert(hash, loc), model.insert(hash, loc));
                 } else {
@@ -180,10 +182,10 @@ mod tests {
     fn test_large_table_is_huge_page_aligned() {
         let mut flat = FlatMap::default();
         for i in 1..=200_000u64 {
-            flat.insert(i.wrapping_mul(0x9e37_79b9_7f4a_7c15), i);
+            flat.insert(KeyHash::from_raw(i.wrapping_mul(0x9e37_79b9_7f4a_7c15)), i);
         }
         assert!(flat.mask + 1 >= HUGE_PAGE / SLOT);
         assert_eq!((flat.mem.as_ptr() as usize + flat.base) % HUGE_PAGE, 0);
-        assert_eq!(flat.get(7u64.wrapping_mul(0x9e37_79b9_7f4a_7c15)), Some(7));
+        assert_eq!(flat.get(KeyHash::from_raw(7u64.wrapping_mul(0x9e37_79b9_7f4a_7c15))), Some(7));
     }
 }

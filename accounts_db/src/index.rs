@@ -4,9 +4,9 @@
 //! store keys. Each shard maps the key's 64-bit hash ([`Key::hash64`], which
 //! a caller may have computed already) to a [`Loc`]; the key itself is
 //! compared against the record the location points at, which a read fetches
-//! anyway. Two keys whose hashes collide are rare (about 1 in 10^6 stores
-//! of 5M keys); the second one goes to a small overflow map keyed by the full
-//! key, so a collision costs speed, never a wrong answer.
+//! anyway. Two keys whose 64-bit hashes collide are rare; the second one goes
+//! to a small overflow map keyed by the full key, so a collision costs speed,
+//! never a wrong answer.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -14,6 +14,7 @@ use std::sync::{RwLock, RwLockReadGuard};
 
 use crate::entry::Key;
 use crate::flat_map::FlatMap;
+use crate::hash::KeyHash;
 
 /// Where a record lives: segment id in the high 32 bits, byte offset in the low
 /// 32. Offsets are multiples of 8, so bit 0 is free and marks a tombstone.
@@ -59,7 +60,7 @@ type Shard = FlatMap;
 #[derive(Debug)]
 pub(crate) struct Index {
     shards: Box<[RwLock<Shard>]>,
-    shard_mask: u64,
+    shard_mask: usize,
     overflow: RwLock<HashMap<Key, Loc, ahash::RandomState>>,
     overflow_len: AtomicUsize,
 }
@@ -70,16 +71,17 @@ impl Index {
         let n = shards.max(1).next_power_of_two();
         Self {
             shards: (0..n).map(|_| RwLock::new(Shard::default())).collect(),
-            shard_mask: n as u64 - 1,
+            shard_mask: n - 1,
             overflow: RwLock::new(HashMap::default()),
             overflow_len: AtomicUsize::new(0),
         }
     }
 
-    fn shard(&self, hash: u64) -> &RwLock<Shard> {
-        // The tables use the low bits for the slot; bits 32.. pick the shard,
-        // so a shard's keys still spread over all its slots.
-        &self.shards[((hash >> 32) & self.shard_mask) as usize]
+    /// The shard of the key hashing to `hash` ([`KeyHash::index_shard`]: bits
+    /// clear of the slot bits its table uses, so a shard's keys still spread
+    /// over all its slots).
+    fn shard(&self, hash: KeyHash) -> &RwLock<Shard> {
+        &self.shards[hash.index_shard(self.shard_mask)]
     }
 
     /// The location of `key`'s newest record. `holds(loc, key)` says whether the
@@ -94,7 +96,7 @@ impl Index {
     /// The location in the slot of the key hashing to `hash` ([`Key::hash64`]):
     /// that key's newest record, or (after a hash collision) another key's;
     /// the caller compares keys.
-    pub(crate) fn primary(&self, hash: u64) -> Option<Loc> {
+    pub(crate) fn primary(&self, hash: KeyHash) -> Option<Loc> {
         read(self.shard(hash)).get(hash).map(Loc::from_raw)
     }
 
@@ -105,15 +107,15 @@ impl Index {
     /// so the probes run without atomics between them. No lock is taken while
     /// a guard is held but other shards' read locks, and no writer holds two
     /// shards, so this cannot deadlock.
-    pub(crate) fn primaries(&self, hashes: &[u64], locs: &mut Vec<Loc>) {
+    pub(crate) fn primaries(&self, hashes: &[KeyHash], locs: &mut Vec<Loc>) {
         let mut guards: Vec<Option<RwLockReadGuard<'_, Shard>>> =
             self.shards.iter().map(|_| None).collect();
         for &hash in hashes {
-            let i = ((hash >> 32) & self.shard_mask) as usize;
+            let i = hash.index_shard(self.shard_mask);
             guards[i].get_or_insert_with(|| read(&self.shards[i])).prefetch(hash);
         }
         for &hash in hashes {
-            let i = ((hash >> 32) & self.shard_mask) as usize;
+            let i = hash.index_shard(self.shard_mask);
             let shard = guards[i].get_or_insert_with(|| read(&self.shards[i]));
             locs.extend(shard.get(hash).map(Loc::from_raw));
         }

@@ -54,6 +54,7 @@ mod db;
 mod entry;
 mod error;
 mod flat_map;
+mod hash;
 mod index;
 #[allow(unsafe_code)]
 mod mmap;
@@ -67,8 +68,9 @@ pub use config::{
     DEFAULT_MAX_CHANGES_PER_COMMIT, DEFAULT_MAX_CODE_LEN, DEFAULT_SEGMENT_SIZE,
 };
 pub use db::{AccountsCommit, AccountsDb, AccountsRead, DbStats, ReadView};
-pub use entry::{AccountHeader, CommitInfo, Entry, Key, hash_key_words, key_hash};
+pub use entry::{AccountHeader, CommitInfo, Entry, Key};
 pub use error::{CommitError, Error, OpenError, StorageError};
+pub use hash::{KeyHash, hash_key_words, key_hash};
 
 #[cfg(test)]
 mod tests;

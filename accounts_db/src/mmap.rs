@@ -29,9 +29,8 @@ use memmap2::{Advice, MmapOptions, MmapRaw};
 /// Asks the CPU to start loading the cache line holding `byte`, and goes on
 /// without waiting: a pass of these over a batch's keys has all their cache
 /// misses in flight at once, where a pass of plain loads stalls once the
-/// loads waiting on memory fill the core's window (10k ERC-20 transfers: the
-/// batch path's time over plain revm's fell from about 1.17x to 1.13x). A
-/// no-op off x86_64 and under Miri.
+/// loads waiting on memory fill the core's window. A no-op off x86_64 and
+/// under Miri.
 pub(crate) fn prefetch(byte: &u8) {
     #[cfg(all(target_arch = "x86_64", not(miri)))]
     // SAFETY: `_mm_prefetch` is unsafe only because it is an SSE intrinsic, and

@@ -12,7 +12,7 @@ use proptest::prelude::*;
 use crate::db::lock;
 use crate::{
     AccountHeader, AccountsDb, AccountsDbConfig, AccountsRead, CommitError, CommitInfo, Entry, Key,
-    OpenError, StorageError,
+    KeyHash, OpenError, StorageError,
 };
 
 type Model = BTreeMap<Key, Entry>;
@@ -527,7 +527,7 @@ fn test_prefetch_on_an_old_view_changes_no_read() {
             [Key::Account(addr(i)), Key::Storage(addr(i), slot(1)), Key::Storage(addr(i), slot(2))]
         })
         .collect();
-    let hashes: Vec<u64> = keys.iter().map(Key::hash64).collect();
+    let hashes: Vec<KeyHash> = keys.iter().map(Key::hash64).collect();
     old.prefetch(&hashes);
     db.view().prefetch(&hashes);
     for i in 0..=60u8 {

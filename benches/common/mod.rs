@@ -1,8 +1,16 @@
 //! What the EVM benchmarks share: sizes, signed EIP-1559 transactions,
-//! compiled contract code, and the sequential-revm baseline over an in-memory
-//! database.
+//! compiled contract code, the sequential-revm baseline over an in-memory
+//! database, and the scaling table.
+//!
+//! Variables every EVM bench reads:
+//! - `LANES_BENCH_TXS`: transactions per workload (default 10k);
+//! - `LANES_BENCH_WORKERS`: the worker (or thread) counts to run lanes on, a
+//!   comma-separated list such as `1,2,4,8,16` (default `1,2`). Each bench
+//!   ends with one scaling table: a row per workload, a column per count,
+//!   each cell lanes' time and its speedup over sequential revm.
 #![allow(dead_code)] // each bench uses its own part
 
+use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
@@ -27,6 +35,67 @@ pub(crate) const BASE_FEE: u64 = 1_000_000_000;
 /// Transactions per workload: `LANES_BENCH_TXS`, default 10k.
 pub(crate) fn txs_count() -> usize {
     std::env::var("LANES_BENCH_TXS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000)
+}
+
+/// Worker counts to run lanes on, in the order given: `LANES_BENCH_WORKERS`,
+/// a comma-separated list of counts of at least 1 (default `1,2`).
+///
+/// # Panics
+/// If the variable is set to anything else, so a typo does not silently
+/// bench the default.
+pub(crate) fn worker_counts() -> Vec<usize> {
+    let Ok(list) = std::env::var("LANES_BENCH_WORKERS") else { return vec![1, 2] };
+    let counts: Vec<usize> = list
+        .split(',')
+        .map(|w| match w.trim().parse() {
+            Ok(n) if n > 0 => n,
+            _ => panic!("LANES_BENCH_WORKERS={list:?}: {w:?} is not a worker count"),
+        })
+        .collect();
+    counts
+}
+
+/// `n worker(s)`, for column titles.
+pub(crate) fn workers_label(n: usize, unit: &str) -> String {
+    if n == 1 { format!("1 {unit}") } else { format!("{n} {unit}s") }
+}
+
+/// One workload's row of a scaling table: the baseline's time and, per
+/// worker count, lanes' time and its speedup over the baseline (baseline
+/// time / lanes time, the median of the rounds' own ratios).
+pub(crate) struct ScalingRow {
+    pub(crate) workload: &'static str,
+    pub(crate) baseline: Duration,
+    pub(crate) lanes: Vec<(Duration, f64)>,
+}
+
+/// Prints the scaling table: a row per workload, a column per entry of
+/// `counts` (`unit`: what is counted, "worker" or "thread").
+pub(crate) fn print_scaling_table(
+    title: &str,
+    baseline: &str,
+    counts: &[usize],
+    unit: &str,
+    rows: &[ScalingRow],
+) {
+    const CELL: usize = 20;
+    println!(
+        "
+scaling: {title}; speedup = {baseline} time / lanes time"
+    );
+    let mut line = format!("{:<10} {:>12}", "workload", baseline);
+    for &n in counts {
+        let _ = write!(line, " | {:>CELL$}", workers_label(n, unit));
+    }
+    println!("{line}");
+    for row in rows {
+        let mut line = format!("{:<10} {:>12.2?}", row.workload, row.baseline);
+        for (time, speedup) in &row.lanes {
+            let cell = format!("{time:.2?} {speedup:>5.2}x");
+            let _ = write!(line, " | {cell:>CELL$}");
+        }
+        println!("{line}");
+    }
 }
 
 /// The storage slot of `holder` in a Solidity `mapping(address => _)` at `slot`.

@@ -1,4 +1,4 @@
-//! What an EVM transaction declares (DESIGN.md §5).
+//! What an EVM transaction declares (`docs/design.md` §5).
 //!
 //! - sender: `Account` write;
 //! - `to`: `Account` read, write when value > 0;

@@ -186,7 +186,7 @@ impl<'b> ViewDb<'b> {
 
 /// Analysed bytecode by hash, bounded. Filed by alloy's fixed-bytes hasher
 /// (seeded foldhash): a contract call looks its code up here on every
-/// transaction, and SipHash took about 180 instructions a lookup.
+/// transaction, and SipHash (std's default) is slow on 32-byte keys.
 #[derive(Default)]
 pub(crate) struct CodeCache(B256Map<Bytecode>);
 
@@ -196,8 +196,7 @@ const CODE_CACHE_ENTRIES: usize = 1024;
 /// revm's account for a stored header, its code left for `code_by_hash`.
 /// Every field is named: `..Default::default()` would build and drop a
 /// default `Bytecode`, a clone of one shared static `Arc` (two atomic
-/// operations on a line every worker touches, for each account load; 130
-/// instructions per ERC-20 transfer under callgrind).
+/// operations on a line every worker touches, for each account load).
 fn header_to_info(header: AccountHeader) -> Option<AccountInfo> {
     if header.is_empty() {
         return None;
@@ -341,9 +340,8 @@ pub(crate) fn fill_tx_env(env: &mut TxEnv, tx: &TxEnvelope, sender: Address) {
 /// still hold the last calldata, so a contract call usually gets a new
 /// buffer.) Not a clone of `input`: that counts a reference on the
 /// transaction's shared buffer, a line last touched on the core that
-/// decoded it (2.2% of a worker's time on ERC-20 transfers, plus the drop),
-/// where allocating and copying a calldata's few words on this thread is
-/// cheaper.
+/// decoded it (a miss on each transaction, and again at the drop), where
+/// allocating and copying a calldata's few words on this thread is cheaper.
 fn refill(data: &mut Bytes, input: &[u8]) {
     let old = std::mem::take(&mut data.0);
     let mut buf = old.try_into_mut().unwrap_or_default();

@@ -3,7 +3,7 @@
 //! - [`EvmTx::decode`]: signed EIP-2718 transactions (legacy with EIP-155,
 //!   EIP-2930, EIP-1559), checked (size, type, chain id, access-list size,
 //!   EIP-2 `s`), sender recovered with libsecp256k1, and mapped to the
-//!   [`lanes_runtime::AccessSet`] lanes locks for it (DESIGN.md §5).
+//!   [`lanes_runtime::AccessSet`] lanes locks for it (`docs/design.md` §5).
 //! - [`EvmExecutor`]: revm 43 as a `lanes_runtime::Executor`. revm reads state
 //!   through the transaction's lock-checked `StateView`, so the declaration is
 //!   enforced on every opcode path; the writes revm returns go back through the

@@ -177,7 +177,8 @@ impl EvmTx {
     }
 }
 
-/// Recovers the signer with libsecp256k1 (4–5x faster than k256 here).
+/// Recovers the signer with libsecp256k1, which recovers faster than k256
+/// (alloy's default; the execution bench times both).
 fn recover_sender(envelope: &TxEnvelope) -> Result<Address, TxDecodeError> {
     let signature = envelope.signature();
     if signature.s() > SECP256K1N_HALF {
@@ -227,8 +228,9 @@ impl lanes_runtime::Transaction for EvmTx {
 
     /// The envelope's fields and the first line of its access list and
     /// input, as the executor's `TxEnv` fill reads them. In the banking
-    /// stage a batch's transactions were last touched on other cores; their
-    /// misses there were 8% of the workers' time on transfers.
+    /// stage a batch's transactions were last touched on other cores, and
+    /// their misses, one at a time inside each run, were a visible share of
+    /// the workers' time on transfers.
     fn warm(&self) {
         let e = &self.envelope;
         let item = e.access_list().and_then(|list| list.0.first());

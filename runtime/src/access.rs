@@ -4,6 +4,7 @@ use std::io;
 use std::sync::Arc;
 
 use borsh::{BorshDeserialize, BorshSerialize};
+use lanes_accounts_db::KeyHash;
 
 use crate::key::StateKey;
 use crate::locks::{Mark, marks};
@@ -124,7 +125,7 @@ impl AccessSet {
     }
 
     /// The hashes of [`Self::keys`] ([`StateKey::hash64`]), in the same order.
-    pub fn hashes(&self) -> impl ExactSizeIterator<Item = u64> + '_ {
+    pub fn hashes(&self) -> impl ExactSizeIterator<Item = KeyHash> + '_ {
         self.marks[..self.keys.len()].iter().map(|m| m.hash)
     }
 
@@ -162,9 +163,9 @@ impl AccessSet {
     /// `key`'s hash if the set lets a transaction write it (`write`) or read
     /// it: the set's own hash of a declared key, a fresh one for a slot that
     /// an `AllStorage` key covers. A set of a few keys is scanned, not
-    /// searched: a transfer's checks took about 140 instructions each with
-    /// two binary searches over its two keys.
-    pub(crate) fn permits(&self, key: &StateKey, write: bool) -> Option<u64> {
+    /// searched: over a handful of keys a scan costs less than two binary
+    /// searches, and it runs on every state access.
+    pub(crate) fn permits(&self, key: &StateKey, write: bool) -> Option<KeyHash> {
         const SCAN: usize = 8;
         let at = if self.keys.len() <= SCAN {
             self.keys.iter().position(|k| k == key)

@@ -296,7 +296,7 @@ impl Bank {
             tx.tx().warm();
         }
         // The sets were last touched on other cores: walked once.
-        let stored: Vec<u64> = txs
+        let stored: Vec<_> = txs
             .iter()
             .filter_map(Runnable::access)
             .flat_map(|set| {

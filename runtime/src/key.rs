@@ -4,7 +4,7 @@ use std::hash::{Hash, Hasher};
 
 use alloy_primitives::{Address, B256};
 use borsh::{BorshDeserialize, BorshSerialize};
-use lanes_accounts_db::{hash_key_words, key_hash};
+use lanes_accounts_db::{KeyHash, hash_key_words, key_hash};
 
 /// One unit of state a transaction can declare.
 ///
@@ -34,8 +34,9 @@ impl StateKey {
     /// ([`lanes_accounts_db::key_hash`]); for a stored key, the same as the
     /// accounts_db `Key`'s ([`lanes_accounts_db::Key::hash64`]). Access sets
     /// hash their keys once, when they are made; the bank's write cache, the
-    /// entry filter and the accounts_db index all file keys by it.
-    pub fn hash64(&self) -> u64 {
+    /// entry filter, the lock tables and the accounts_db index all file keys
+    /// by it, each through its own bits ([`KeyHash`]).
+    pub fn hash64(&self) -> KeyHash {
         let (tag, address, slot) = self.parts();
         key_hash(tag, address, slot)
     }

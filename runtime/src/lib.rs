@@ -88,6 +88,7 @@ pub use chain::{Chain, ChainError, Genesis, RECENT_HASHES, ReplayError, ReplayEr
 pub use executor::{BlockEnv, DecodeError, Executor, Outcome, Receipt, Transaction, TxError};
 pub use group::entries_in_order;
 pub use key::StateKey;
+pub use lanes_accounts_db::KeyHash;
 pub use lattice::{LATTICE_LANES, LatticeHash};
 pub use locks::{AccountLocks, LockConflict, MAX_LOCK_THREADS, ThreadLocks};
 pub use view::StateView;

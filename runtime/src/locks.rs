@@ -17,6 +17,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use alloy_primitives::{Address, B256};
+use lanes_accounts_db::KeyHash;
 
 use crate::access::AccessSet;
 use crate::key::StateKey;
@@ -206,12 +207,11 @@ impl AccountLocks {
 ///
 /// The hashes are the sets' own marks ([`Mark`]: each key's hash, and for a
 /// slot key its address's `AllStorage` hash, computed when the set was made),
-/// in a small table of its own: open addressing with linear probes, at most
-/// half full, where a slot counts only if it carries the current entry's
-/// stamp, so starting a new entry empties the table without touching it.
-/// (For an ERC-20 transfer's set, a `HashMap` here took about 690
-/// instructions, this about 570 when it still hashed the `AllStorage` key
-/// itself.)
+/// in a small table of its own: open addressing with linear probes from the
+/// hash's [`KeyHash::home_slot`], at most half full, where a slot counts only
+/// if it carries the current entry's stamp, so starting a new entry empties
+/// the table without touching it. It runs once per transaction on the batch
+/// path, where a `HashMap` hashed each mark again and spent more per probe.
 #[derive(Debug, Default)]
 pub(crate) struct EntryKeys {
     slots: Vec<Slot>,
@@ -223,7 +223,7 @@ pub(crate) struct EntryKeys {
 
 #[derive(Clone, Copy, Debug, Default)]
 struct Slot {
-    hash: u64,
+    hash: KeyHash,
     entry: u32,
     flags: u8,
 }
@@ -241,7 +241,7 @@ const FLAGS: usize = 4;
 /// file it: a hash, the flags it must not meet there, and the one it sets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Mark {
-    pub(crate) hash: u64,
+    pub(crate) hash: KeyHash,
     forbids: u8,
     sets: u8,
 }
@@ -265,7 +265,7 @@ pub(crate) fn marks(keys: &[StateKey], writes: usize) -> Vec<Mark> {
             Mark { hash: key.hash64(), forbids, sets }
         })
         .collect();
-    let mut all_storage: Option<(Address, u64)> = None;
+    let mut all_storage: Option<(Address, KeyHash)> = None;
     for (i, key) in keys.iter().enumerate() {
         let StateKey::Storage(a, _) = key else { continue };
         let hash = match all_storage {
@@ -293,9 +293,9 @@ impl EntryKeys {
 
     /// The slot holding `hash` in the current entry, or the free slot where it
     /// would go.
-    fn find(&self, hash: u64) -> Result<usize, usize> {
+    fn find(&self, hash: KeyHash) -> Result<usize, usize> {
         let mask = self.slots.len() - 1;
-        let mut i = hash as usize & mask;
+        let mut i = hash.home_slot(mask);
         loop {
             let slot = &self.slots[i];
             if slot.entry != self.entry {
@@ -391,7 +391,8 @@ pub(crate) fn first_conflict(sets: &[&AccessSet]) -> Option<(usize, LockConflict
 /// Most threads a [`ThreadLocks`] tracks (a thread is a bit of a `u64`).
 pub const MAX_LOCK_THREADS: usize = 64;
 
-type HashMap64<V> = HashMap<u64, V, BuildHasherDefault<Prehashed>>;
+/// A map keyed by whole key hashes, which it uses as they are.
+type HashMap64<V> = HashMap<KeyHash, V, BuildHasherDefault<Prehashed>>;
 
 /// Locks held by threads, for a scheduler that hands sets to worker threads
 /// (Agave's thread-aware locks): it answers, in one probe per mark (a key,
@@ -414,7 +415,7 @@ pub struct ThreadLocks {
     /// Per (key hash, thread), per flag, how many of the thread's sets hold
     /// it, for a flag two or more threads have held at once since it was
     /// last free (shared reads, or a scheduler's marks over a worker's).
-    shared: HashMap<(u64, usize), [u32; FLAGS], ahash::RandomState>,
+    shared: HashMap<(KeyHash, usize), [u32; FLAGS], ahash::RandomState>,
     /// Per thread, at how many hashes it holds something.
     live: Vec<usize>,
 }
@@ -422,8 +423,8 @@ pub struct ThreadLocks {
 /// The holders of one key hash. A flag that one thread alone holds keeps
 /// that thread's count here, so locking and unlocking a set whose keys no
 /// other thread holds (the common case) is one probe per mark; a count per
-/// thread in a table of its own, beside the holders, was two (the scheduler
-/// spent about 30% of its time on 10k transfers locking and unlocking).
+/// thread in a table of its own, beside the holders, was two, and locking
+/// and unlocking is much of the scheduler thread's work.
 #[derive(Debug, Default)]
 struct Holders {
     /// Per flag, the threads holding it (bit `t`: thread `t`).
@@ -569,7 +570,9 @@ impl ThreadLocks {
     }
 }
 
-/// A `Hasher` for keys that are already hashes.
+/// A `Hasher` for keys that are already hashes: a [`KeyHash`] passes through
+/// whole (hashbrown then takes its bucket from the low bits and its control
+/// byte from the top seven, as the [`KeyHash`] layout notes).
 #[derive(Debug, Default)]
 pub(crate) struct Prehashed(u64);
 

@@ -3,24 +3,26 @@
 //!
 //! Entries `(hash, key, value)` append to a dense vector, as in `IndexMap`.
 //! The index is open addressing with linear probing over 8-byte slots: the
-//! entry's position + 1 in the low 32 bits (0 is an empty slot) and the top
-//! 32 bits of its hash above, so a probe rarely reads an entry that is not
-//! the one sought. A lookup starts at slot `hash & mask` and touches one
-//! cache line of the index where hashbrown (under `IndexMap`) touched a
-//! control byte and, in another line, the bucket. Nothing is ever removed.
-//! The load factor stays at or below 3/4.
+//! entry's position + 1 in the low 32 bits (0 is an empty slot) and its
+//! hash's [`KeyHash::tag`] above, so a probe rarely reads an entry that is
+//! not the one sought. A lookup starts at the hash's [`KeyHash::home_slot`]
+//! and touches one cache line of the index where hashbrown (under
+//! `IndexMap`) touched a control byte and, in another line, the bucket.
+//! Nothing is ever removed. The load factor stays at or below 3/4.
+
+use lanes_accounts_db::KeyHash;
 
 /// Slots of an empty table's first index.
 const MIN_SLOTS: usize = 16;
 /// Entries a table can hold: positions + 1 fit the slot's low 32 bits.
 const MAX_ENTRIES: usize = u32::MAX as usize - 1;
 
-/// A map from keys with precomputed 64-bit hashes to values, in insertion
-/// order. Keys are compared, so two keys with one hash are both kept.
+/// A map from keys with precomputed hashes to values, in insertion order.
+/// Keys are compared, so two keys with one hash are both kept.
 #[derive(Debug)]
 pub(crate) struct Table<K, V> {
     slots: Box<[u64]>,
-    entries: Vec<(u64, K, V)>,
+    entries: Vec<(KeyHash, K, V)>,
 }
 
 impl<K, V> Default for Table<K, V> {
@@ -34,20 +36,27 @@ impl<K: PartialEq, V> Table<K, V> {
         self.slots.len().wrapping_sub(1)
     }
 
-    fn tag(hash: u64) -> u64 {
-        hash & !u64::from(u32::MAX)
+    /// The tag a slot keeps: its bits above the position, where
+    /// [`KeyHash::tag`] puts it.
+    fn slot_tag(slot: u64) -> u64 {
+        slot & !u64::from(u32::MAX)
+    }
+
+    /// The slot filing entry `at`, whose key hashes to `hash`.
+    fn slot(hash: KeyHash, at: usize) -> u64 {
+        hash.tag() | (at as u64 + 1)
     }
 
     /// The entry of `key` (hashing to `hash`), or the empty slot where it goes.
-    fn find(&self, hash: u64, key: &K) -> Result<usize, usize> {
+    fn find(&self, hash: KeyHash, key: &K) -> Result<usize, usize> {
         let mask = self.mask();
-        let mut i = hash as usize & mask;
+        let mut i = hash.home_slot(mask);
         loop {
             let slot = self.slots[i];
             if slot == 0 {
                 return Err(i);
             }
-            if Self::tag(slot) == Self::tag(hash) {
+            if Self::slot_tag(slot) == hash.tag() {
                 let at = (slot as u32 - 1) as usize;
                 let (h, k, _) = &self.entries[at];
                 if *h == hash && k == key {
@@ -59,7 +68,7 @@ impl<K: PartialEq, V> Table<K, V> {
     }
 
     /// The value of `key`, which hashes to `hash`.
-    pub(crate) fn get(&self, hash: u64, key: &K) -> Option<&V> {
+    pub(crate) fn get(&self, hash: KeyHash, key: &K) -> Option<&V> {
         if self.entries.is_empty() {
             return None;
         }
@@ -67,7 +76,7 @@ impl<K: PartialEq, V> Table<K, V> {
     }
 
     /// Sets `key` (hashing to `hash`) to `value`.
-    pub(crate) fn insert(&mut self, hash: u64, key: K, value: V) {
+    pub(crate) fn insert(&mut self, hash: KeyHash, key: K, value: V) {
         if (self.entries.len() + 1) * 4 > self.slots.len() * 3 {
             self.grow(self.entries.len() + 1);
         }
@@ -76,7 +85,7 @@ impl<K: PartialEq, V> Table<K, V> {
             Err(slot) => {
                 let at = self.entries.len();
                 assert!(at < MAX_ENTRIES, "a write cache table holds fewer than 2^32 keys");
-                self.slots[slot] = Self::tag(hash) | (at as u64 + 1);
+                self.slots[slot] = Self::slot(hash, at);
                 self.entries.push((hash, key, value));
             }
         }
@@ -96,12 +105,12 @@ impl<K: PartialEq, V> Table<K, V> {
         let slots = (keys.saturating_mul(4) / 3 + 1).next_power_of_two().max(MIN_SLOTS);
         self.slots = vec![0; slots].into_boxed_slice();
         let mask = self.mask();
-        for (at, (hash, _, _)) in self.entries.iter().enumerate() {
-            let mut i = *hash as usize & mask;
+        for (at, &(hash, _, _)) in self.entries.iter().enumerate() {
+            let mut i = hash.home_slot(mask);
             while self.slots[i] != 0 {
                 i = (i + 1) & mask;
             }
-            self.slots[i] = Self::tag(*hash) | (at as u64 + 1);
+            self.slots[i] = Self::slot(hash, at);
         }
     }
 
@@ -131,7 +140,8 @@ mod tests {
             let hash_of = |key: u32| {
                 let low = u64::from(key % 5);
                 let tag = u64::from(key % 3) << 32;
-                if key.is_multiple_of(11) { 7 } else { low | tag | u64::from(key / 15) << 40 }
+                let raw = if key.is_multiple_of(11) { 7 } else { low | tag | u64::from(key / 15) << 40 };
+                KeyHash::from_raw(raw)
             };
             let mut table = Table::default();
             let mut model = HashMap::new();
@@ -163,11 +173,12 @@ mod tests {
         let mut table = Table::default();
         table.reserve(1000);
         let slots = table.slots.len();
+        let hash = |key: u64| KeyHash::from_raw(key.wrapping_mul(0x9e37_79b9_7f4a_7c15));
         for key in 0..1000u64 {
-            table.insert(key.wrapping_mul(0x9e37_79b9_7f4a_7c15), key, key);
+            table.insert(hash(key), key, key);
         }
         assert_eq!(table.slots.len(), slots, "1000 inserts after reserve(1000) grew the index");
-        assert_eq!(table.get(5u64.wrapping_mul(0x9e37_79b9_7f4a_7c15), &5), Some(&5));
-        assert_eq!(table.get(1, &1001), None);
+        assert_eq!(table.get(hash(5), &5), Some(&5));
+        assert_eq!(table.get(KeyHash::from_raw(1), &1001), None);
     }
 }

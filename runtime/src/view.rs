@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{RwLock, RwLockWriteGuard};
 
 use alloy_primitives::{Address, B256, Bytes, U256};
-use lanes_accounts_db::{AccountHeader, AccountsRead, ReadView};
+use lanes_accounts_db::{AccountHeader, AccountsRead, KeyHash, ReadView};
 
 use crate::access::{AccessSet, AccessSetTooLarge};
 use crate::executor::TxError;
@@ -25,14 +25,13 @@ pub(crate) enum Value {
 /// cache. Transactions of one entry hold disjoint write sets, so they rarely
 /// meet on a shard. A shard keeps accounts and slots in a [`Table`] each:
 /// inserts append to a dense vector under a small table of indices, instead
-/// of writing entries at random places of a large table (the execution
-/// bench's transfers spent about 410 ns per transaction applying their two
-/// writes with `HashMap` shards, about 320 ns with one `IndexMap`, which is
-/// built the same way), and the seal walks dense vectors.
+/// of writing entries at random places of a large table, which missed the
+/// cache on every write, and the seal walks dense vectors.
 ///
 /// Keys come hashed ([`StateKey::hash64`], mostly from the transaction's
-/// access set): the hash picks the key's shard, its slot in the shard's
-/// table, its bit in `written`, a filter of the keys this bank has written,
+/// access set): the hash picks the key's shard ([`KeyHash::cache_shard`]),
+/// its slot and tag in the shard's table, its bit in `written`
+/// ([`KeyHash::filter_bit`]), a filter of the keys this bank has written,
 /// and its slot in the parent's index. Most reads are of keys no earlier
 /// transaction of the block wrote; a clear bit sends them to the parent
 /// without taking a shard's lock.
@@ -45,19 +44,11 @@ pub(crate) struct BankState {
 }
 
 /// One shard of the write cache. Accounts and slots have a table each, so an
-/// entry holds its own kind of key and value only: about 104 bytes for an
-/// account and 96 for a slot, where one map of `StateKey` to either took
-/// 152. Appends go to memory not yet in cache, so fewer bytes cost less
-/// (the execution bench's transfers: lanes/revm 1.09 to 1.04; ERC-20 moved
-/// within noise). Entries are filed under their keys' `hash64` in a
+/// entry holds its own kind of key and value only, smaller than one map of
+/// `StateKey` to either: appends go to memory not yet in cache, so fewer
+/// bytes cost less. Entries are filed under their keys' `hash64` in a
 /// [`Table`], whose insert touches one line of its index where `IndexMap`'s
-/// (hashbrown's) touched a control byte and a bucket in two (10k ERC-20
-/// transfers, lanes/revm in interleaved runs of the two binaries, release
-/// builds: 1.155 / 1.150 / 1.140 / 1.159 / 1.202 against 1.191 / 1.203 /
-/// 1.152 / 1.157 / 1.205; frame-pointer builds, which slow revm more: 1.067
-/// / 1.071 / 1.037 / 1.110 / 1.093 / 1.073 / 1.057 against 1.128 / 1.106 /
-/// 1.137 / 1.116 / 1.139 / 1.123 / 1.136; transfers there 0.93 / 0.88 /
-/// 0.95 against 1.01 / 1.02 / 1.03).
+/// (hashbrown's) touched a control byte and a bucket in two.
 #[derive(Debug, Default)]
 pub(crate) struct Shard {
     accounts: Table<Address, AccountHeader>,
@@ -90,24 +81,24 @@ impl Shard {
     }
 }
 
-/// Shards per bank: twice the cores, at most 64. Enough that two workers
-/// rarely wait on one shard, few enough that each shard's lock, table header
-/// and append position stay in cache between a worker's writes (in the
-/// execution bench, applying a transfer's two writes took about 390 ns with
-/// 64 shards and 290 ns with 4, on one worker).
+/// Shards per bank: twice the cores, at most [`KeyHash::MAX_CACHE_SHARDS`].
+/// Enough that two workers rarely wait on one shard, few enough that each
+/// shard's lock, table header and append position stay in cache between a
+/// worker's writes (more shards made one worker's writes slower).
 fn shard_count() -> usize {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    (2 * cores).next_power_of_two().min(64)
+    (2 * cores).next_power_of_two().min(KeyHash::MAX_CACHE_SHARDS)
 }
 
-/// Bits of the written-key filter (128 KiB): past about a tenth of this many
-/// written keys in one block, more reads of unwritten keys probe a shard.
-const FILTER_BITS: usize = 1 << 20;
+/// Bits of the written-key filter (128 KiB): once a block has written a
+/// sizeable fraction of this many keys, more reads of unwritten keys find
+/// their bit set and probe a shard.
+const FILTER_BITS: usize = KeyHash::MAX_FILTER_BITS;
 
 /// A key and its hash ([`StateKey::hash64`]).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Hashed {
-    pub(crate) hash: u64,
+    pub(crate) hash: KeyHash,
     pub(crate) key: StateKey,
 }
 
@@ -125,14 +116,9 @@ impl BankState {
     /// more slot keys, so a large entry does not rebuild the shards' tables
     /// while its transactions write. Each table gets room for its own kind
     /// only: room for all keys in both made the tables twice the size they
-    /// need, and their probes missed the cache more (10k ERC-20 transfers,
-    /// lanes/revm with the two sizings switched in one binary: 1.124 / 1.060
-    /// / 1.081 / 1.127 against 1.136 / 1.103 / 1.146 / 1.140; in a release
-    /// build, 1.142 / 1.158 / 1.182 / 1.144 against 1.207 / 1.163 / 1.200 /
-    /// 1.131). For the same reason each shard gets its even share, with no
-    /// headroom for keys that hash unevenly (a shard past its share grows
-    /// once): a quarter more made the ratio 1.195 / 1.185 / 1.198 / 1.195
-    /// against 1.144 / 1.155 / 1.162 / 1.154, switched in one binary.
+    /// need, and their probes missed the cache more. For the same reason each
+    /// shard gets its even share, with no headroom for keys that hash
+    /// unevenly (a shard past its share grows once): headroom measured slower.
     pub(crate) fn reserve(&self, accounts: usize, slots: usize) {
         let per_shard = |keys: usize| keys.div_ceil(self.shards.len());
         let (accounts, slots) = (per_shard(accounts), per_shard(slots));
@@ -141,23 +127,23 @@ impl BankState {
         }
     }
 
-    /// Bits 40..46 pick the shard: a shard's table takes its slots from the
-    /// low bits and its tags from the top 7, which must not be the same for
-    /// every key of a shard.
-    fn shard(&self, hash: u64) -> &RwLock<Shard> {
-        &self.shards[(hash >> 40) as usize & (self.shards.len() - 1)]
+    /// The key's shard ([`KeyHash::cache_shard`]: bits its table's slots and
+    /// tags do not use, since they are the same for every key of a shard).
+    fn shard(&self, hash: KeyHash) -> &RwLock<Shard> {
+        &self.shards[hash.cache_shard(self.shards.len() - 1)]
     }
 
-    /// The word of `written` holding the key's bit (bits 20..40), and the bit.
-    fn written_bit(&self, hash: u64) -> (&AtomicU64, u64) {
-        let bit = (hash >> 20) as usize % FILTER_BITS;
+    /// The word of `written` holding the key's bit ([`KeyHash::filter_bit`]),
+    /// and the bit.
+    fn written_bit(&self, hash: KeyHash) -> (&AtomicU64, u64) {
+        let bit = hash.filter_bit(FILTER_BITS - 1);
         (&self.written[bit / 64], 1 << (bit % 64))
     }
 
     /// Loads the `written` words of the keys hashing to `hashes`, so the
     /// reads that follow find them in the CPU cache (the filter is 128 KiB;
     /// its word was the one cache miss of most reads). Answers nothing.
-    pub(crate) fn prefetch_written(&self, hashes: &[u64]) {
+    pub(crate) fn prefetch_written(&self, hashes: &[KeyHash]) {
         let sum = hashes.iter().fold(0, |sum, &hash| {
             let (word, _) = self.written_bit(hash);
             sum ^ word.load(Ordering::Relaxed)
@@ -176,7 +162,11 @@ impl BankState {
     }
 
     /// The account at `address`, whose key hashes to `hash`.
-    pub(crate) fn account(&self, address: &Address, hash: u64) -> Result<AccountHeader, TxError> {
+    pub(crate) fn account(
+        &self,
+        address: &Address,
+        hash: KeyHash,
+    ) -> Result<AccountHeader, TxError> {
         match self.cached(&Hashed { hash, key: StateKey::Account(*address) }) {
             Some(Value::Account(h)) => Ok(h),
             _ => Ok(self
@@ -192,7 +182,7 @@ impl BankState {
         &self,
         address: &Address,
         slot: &B256,
-        hash: u64,
+        hash: KeyHash,
     ) -> Result<U256, TxError> {
         match self.cached(&Hashed { hash, key: StateKey::Storage(*address, *slot) }) {
             Some(Value::Storage(v)) => Ok(v),
@@ -208,7 +198,7 @@ impl BankState {
     }
 
     /// Sets the key's bit in `written` and returns its shard, write-locked.
-    fn write_shard(&self, hash: u64) -> RwLockWriteGuard<'_, Shard> {
+    fn write_shard(&self, hash: KeyHash) -> RwLockWriteGuard<'_, Shard> {
         let (word, mask) = self.written_bit(hash);
         if word.load(Ordering::Relaxed) & mask == 0 {
             word.fetch_or(mask, Ordering::Relaxed);
@@ -238,14 +228,14 @@ fn state_err(e: lanes_accounts_db::StorageError) -> TxError {
 /// until it finishes cleanly. Lists, not maps: a transaction writes a handful
 /// of keys, and an EVM transaction writes them all at its end, after its last
 /// read. Accounts and slots have a list each, of flat tuples with the key's
-/// hash, as the shards keep them (104 and 96 bytes, where a list of
-/// `(key, enum value)` pairs took 144).
+/// hash, as the shards keep them: smaller than a list of `(key, enum value)`
+/// pairs.
 #[derive(Debug, Default)]
 pub(crate) struct Writes {
     /// (hash, address, header); the empty header deletes the account.
-    pub(crate) accounts: Vec<(u64, Address, AccountHeader)>,
+    pub(crate) accounts: Vec<(KeyHash, Address, AccountHeader)>,
     /// (hash, address, slot, value); zero clears the slot.
-    pub(crate) slots: Vec<(u64, Address, B256, U256)>,
+    pub(crate) slots: Vec<(KeyHash, Address, B256, U256)>,
     /// Code stored under its hash.
     pub(crate) code: Vec<(B256, Bytes)>,
 }
@@ -284,7 +274,7 @@ impl<'a> StateView<'a> {
     }
 
     /// `key`'s hash if the access allows the read (or the `write`).
-    fn check(&mut self, key: StateKey, write: bool) -> Result<u64, TxError> {
+    fn check(&mut self, key: StateKey, write: bool) -> Result<KeyHash, TxError> {
         let allowed = match &self.access {
             Access::Exclusive => Some(key.hash64()),
             Access::Record => {

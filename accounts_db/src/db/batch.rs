@@ -1,0 +1,201 @@
+//! [`Batch`]: the records of one commit, encoded, and how a batch is written,
+//! synced and published.
+
+use std::fs::File;
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, OnceLock};
+
+use xxhash_rust::xxh3::Xxh3;
+
+use super::{Inner, Version, Writer, read, sync_dir, write};
+use crate::entry::{CommitInfo, Key};
+use crate::error::{CommitError, StorageError, io_err};
+use crate::index::Loc;
+use crate::record::{self, CommitRecord, RawRecord};
+use crate::segment::{SEGMENT_HEADER_LEN, Segment, SegmentTable, segment_path};
+
+/// Records encoded for one commit, before they have a place on disk.
+#[derive(Default)]
+pub(crate) struct Batch {
+    buf: Vec<u8>,
+    records: Vec<Pending>,
+    digest: Xxh3,
+}
+
+struct Pending {
+    key: Key,
+    offset: u32,
+    size: u32,
+    tombstone: bool,
+}
+
+impl Batch {
+    /// Adds a record with `value` (`None`: a tombstone).
+    pub(crate) fn push(&mut self, key: Key, prev: u64, value: Option<&[u8]>) {
+        let offset = self.buf.len() as u32;
+        let checksum = record::put_data(&mut self.buf, &key, prev, value);
+        self.add(key, offset, value.is_none(), checksum);
+    }
+
+    /// Adds a copy of `record`, whose previous version is at `prev`.
+    pub(crate) fn push_moved(&mut self, record: &RawRecord<'_>, prev: Loc) {
+        let offset = self.buf.len() as u32;
+        let checksum = record::put_moved(&mut self.buf, record, prev.raw());
+        self.add(record.key(), offset, record.tombstone, checksum);
+    }
+
+    fn add(&mut self, key: Key, offset: u32, tombstone: bool, checksum: u64) {
+        let size = self.buf.len() as u32 - offset;
+        self.digest.update(&checksum.to_le_bytes());
+        self.records.push(Pending { key, offset, size, tombstone });
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.records.len()
+    }
+}
+
+/// The running digest of a commit's record checksums, as recovery recomputes it.
+pub(crate) fn new_digest() -> Xxh3 {
+    Xxh3::new()
+}
+
+impl Inner {
+    fn poison(&self, path: &Path) -> impl FnOnce(std::io::Error) -> CommitError {
+        let path = path.to_owned();
+        move |e| {
+            self.poisoned.store(true, Ordering::Release);
+            tracing::error!(target: "lanes::accounts_db", path = %path.display(), %e, "write failed; poisoned");
+            if e.kind() == std::io::ErrorKind::StorageFull {
+                CommitError::DiskFull { path }
+            } else {
+                CommitError::Storage(StorageError::Io { path, source: e })
+            }
+        }
+    }
+
+    /// Writes `batch` and its commit record into one segment, syncs, then
+    /// publishes: index updates, `removals` (keys whose record at the given
+    /// location is dropped), a new version, and the retirement of `retire`.
+    pub(crate) fn write_batch(
+        &self,
+        w: &mut Writer,
+        mut batch: Batch,
+        mut commit: CommitRecord,
+        info: Option<CommitInfo>,
+        removals: &[(Key, Loc)],
+        retire: Option<u32>,
+    ) -> Result<(), CommitError> {
+        commit.records = batch.records.len() as u32;
+        commit.digest = batch.digest.digest();
+        record::put_commit(&mut batch.buf, &commit);
+        let total = batch.buf.len() as u64;
+        if SEGMENT_HEADER_LEN + total > u64::from(u32::MAX) - 8 {
+            let limit = batch.records.len().saturating_sub(1);
+            return Err(CommitError::TooManyChanges { count: batch.records.len(), limit });
+        }
+        if w.tail + total > w.active.file.len() {
+            let size = self.config.segment_size.max(SEGMENT_HEADER_LEN + total);
+            let path = segment_path(&self.dir, w.next_id);
+            let seg = Segment::create(&self.dir, w.next_id, size).map_err(|e| {
+                self.poisoned.store(true, Ordering::Release);
+                match e {
+                    StorageError::Io { path, source }
+                        if source.kind() == std::io::ErrorKind::StorageFull =>
+                    {
+                        CommitError::DiskFull { path }
+                    }
+                    e => CommitError::Storage(e),
+                }
+            })?;
+            File::open(&self.dir).and_then(|d| d.sync_all()).map_err(self.poison(&path))?;
+            let seg = Arc::new(seg);
+            self.update_table(|table| {
+                let id = seg.id as usize;
+                if table.len() <= id {
+                    table.resize(id + 1, None);
+                }
+                table[id] = Some(seg.clone());
+            });
+            w.active = seg;
+            w.tail = SEGMENT_HEADER_LEN;
+            w.next_id += 1;
+        }
+        let seg = w.active.clone();
+        let base = w.tail;
+        seg.file.write_at(base, &batch.buf).map_err(self.poison(seg.path()))?;
+        #[cfg(test)]
+        if let Some(kind) = super::lock(&self.fail_next_sync).take() {
+            return Err(self.poison(seg.path())(kind.into()));
+        }
+        seg.file.sync().map_err(self.poison(seg.path()))?;
+
+        // Durable. Publish: bytes, index, then the version that makes them visible.
+        w.tail = base + total;
+        w.seq = commit.seq;
+        if info.is_some() {
+            w.last = info;
+        }
+        seg.file.publish(w.tail);
+        let current = self.version();
+        for p in &batch.records {
+            let loc = Loc::new(seg.id, (base + u64::from(p.offset)) as u32, p.tombstone);
+            seg.add_live(p.size.into());
+            if let Some(old) = self.index.insert(&p.key, loc, |l| self.holds(&current, l, &p.key)) {
+                self.sub_live(&current, old);
+            }
+        }
+        for (key, loc) in removals {
+            if self.index.remove_if(key, *loc) {
+                self.sub_live(&current, *loc);
+            }
+        }
+        if let Some(id) = retire {
+            self.update_table(|table| table[id as usize] = None);
+        }
+        let version = Arc::new(Version {
+            end: Loc::new(seg.id, w.tail as u32, false).pos(),
+            last: w.last,
+            next: OnceLock::new(),
+            segments: read(&self.segments).clone(),
+        });
+        {
+            let mut cur = write(&self.current);
+            let previous = std::mem::replace(&mut *cur, version.clone());
+            let _ = previous.next.set(version.clone());
+        }
+        self.live_versions().push_back(Arc::downgrade(&version));
+        if let Some(id) = retire {
+            // Views of older versions keep the file mapped; unlinking it now is
+            // safe, the mapping outlives the name. A failed unlink leaves a dead
+            // segment that recovery replays harmlessly.
+            let path = segment_path(&self.dir, id);
+            match std::fs::remove_file(&path)
+                .map_err(io_err(&path))
+                .and_then(|()| sync_dir(&self.dir))
+            {
+                Ok(()) => {
+                    tracing::debug!(target: "lanes::accounts_db", path = %path.display(), "segment deleted")
+                }
+                Err(e) => {
+                    tracing::warn!(target: "lanes::accounts_db", %e, "could not delete a compacted segment")
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Replaces the live segment table with an edited copy.
+    fn update_table(&self, edit: impl FnOnce(&mut SegmentTable)) {
+        let mut table = write(&self.segments);
+        let mut copy = SegmentTable::clone(&table);
+        edit(&mut copy);
+        *table = Arc::new(copy);
+    }
+
+    fn sub_live(&self, version: &Version, loc: Loc) {
+        let size = self.record_size(version, loc);
+        self.with_segment(version, loc.segment(), |s| s.sub_live(size));
+    }
+}

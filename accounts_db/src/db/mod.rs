@@ -1,0 +1,337 @@
+//! The database handle: [`AccountsDb`] and the state its handles and views
+//! share. The read path is in `read.rs`, a commit's batch and how it is
+//! written in `batch.rs`, views in `view.rs`, versions in `version.rs`.
+
+mod batch;
+mod read;
+mod traits;
+mod version;
+mod view;
+
+use std::collections::{HashMap, VecDeque};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock, Weak};
+
+use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
+use borsh::BorshSerialize;
+
+use crate::config::AccountsDbConfig;
+use crate::entry::{AccountHeader, CommitInfo, Entry, Key};
+use crate::error::{CommitError, OpenError, StorageError, io_err};
+use crate::index::{Index, Loc};
+use crate::record::{CommitRecord, NO_PREV};
+use crate::recovery;
+use crate::segment::{Segment, SegmentTable};
+
+pub(crate) use batch::{Batch, new_digest};
+use read::{decode_account, decode_code, decode_storage};
+pub use traits::{AccountsCommit, AccountsRead};
+pub(crate) use version::Version;
+pub use view::ReadView;
+
+/// A memory-mapped, append-only accounts database. See the crate docs.
+#[derive(Debug)]
+pub struct AccountsDb {
+    inner: Arc<Inner>,
+}
+
+/// Sizes and counts, for monitoring and benchmarks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DbStats {
+    /// Keys in the index (deleted keys whose tombstone is still needed included).
+    pub indexed_keys: usize,
+    /// Segment files.
+    pub segments: usize,
+    /// Bytes written to segment files, headers included.
+    pub written_bytes: u64,
+    /// Bytes of records the index points at.
+    pub live_bytes: u64,
+    /// Memory of the in-memory index (its tables live in their own
+    /// anonymous mappings, outside the heap).
+    pub index_bytes: usize,
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub(crate) dir: PathBuf,
+    pub(crate) config: AccountsDbConfig,
+    _lock: File,
+    pub(crate) index: Index,
+    /// The live segments (copy on write; the writer replaces it).
+    pub(crate) segments: RwLock<Arc<SegmentTable>>,
+    current: RwLock<Arc<Version>>,
+    /// Every version from the oldest one still referenced to the current one.
+    versions: Mutex<VecDeque<Weak<Version>>>,
+    pub(crate) writer: Mutex<Writer>,
+    poisoned: AtomicBool,
+    /// Test hook: the next sync fails with this error.
+    #[cfg(test)]
+    pub(crate) fail_next_sync: Mutex<Option<std::io::ErrorKind>>,
+}
+
+/// State of the single writer.
+#[derive(Debug)]
+pub(crate) struct Writer {
+    pub(crate) active: Arc<Segment>,
+    pub(crate) tail: u64,
+    pub(crate) next_id: u32,
+    pub(crate) seq: u64,
+    pub(crate) last: Option<CommitInfo>,
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(|e| e.into_inner())
+}
+
+pub(crate) fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(|e| e.into_inner())
+}
+
+pub(crate) fn read_table(inner: &Inner) -> Arc<SegmentTable> {
+    read(&inner.segments).clone()
+}
+
+pub(crate) fn sync_dir(dir: &Path) -> Result<(), StorageError> {
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io_err(dir))
+}
+
+impl AccountsDb {
+    /// Opens (or creates) the database in `dir`, recovering the last complete
+    /// commit. Holds an exclusive lock on the directory until dropped.
+    pub fn open(dir: impl AsRef<Path>, config: AccountsDbConfig) -> Result<Self, OpenError> {
+        config.validate().map_err(OpenError::Config)?;
+        let dir = dir.as_ref().to_owned();
+        std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        let lock_path = dir.join("LOCK");
+        let lock_file = File::create(&lock_path).map_err(io_err(&lock_path))?;
+        match lock_file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(OpenError::Locked { path: lock_path });
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io_err(&lock_path)(e).into()),
+        }
+        let index = Index::new(config.index_shards);
+        let rec = recovery::recover(&dir, &config, &index)?;
+        let table = Arc::new(rec.table);
+        let version = Arc::new(Version {
+            end: Loc::new(rec.active.id, rec.tail as u32, false).pos(),
+            last: rec.last,
+            next: OnceLock::new(),
+            segments: table.clone(),
+        });
+        let writer = Writer {
+            active: rec.active,
+            tail: rec.tail,
+            next_id: rec.next_id,
+            seq: rec.seq,
+            last: rec.last,
+        };
+        tracing::debug!(
+            target: "lanes::accounts_db",
+            dir = %dir.display(),
+            keys = index.len(),
+            last = ?rec.last,
+            "opened"
+        );
+        Ok(Self {
+            inner: Arc::new(Inner {
+                dir,
+                config,
+                _lock: lock_file,
+                index,
+                segments: RwLock::new(table),
+                versions: Mutex::new(VecDeque::from([Arc::downgrade(&version)])),
+                current: RwLock::new(version),
+                writer: Mutex::new(writer),
+                poisoned: AtomicBool::new(false),
+                #[cfg(test)]
+                fail_next_sync: Mutex::new(None),
+            }),
+        })
+    }
+
+    /// A consistent view of the newest commit.
+    pub fn view(&self) -> ReadView {
+        ReadView { inner: self.inner.clone(), version: self.inner.version() }
+    }
+
+    /// The directory the database lives in.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// The last durable commit, `None` before the first.
+    pub fn last_commit(&self) -> Option<CommitInfo> {
+        self.inner.version().last
+    }
+
+    /// Whether a failed flush has stopped this handle from committing.
+    pub fn is_poisoned(&self) -> bool {
+        self.inner.poisoned.load(Ordering::Acquire)
+    }
+
+    /// Writes `changes` and closes them with a commit record for
+    /// `block_number`; returns once all of it is on disk. Readers see all of
+    /// it or none of it. When a key appears more than once, its last change
+    /// wins; an empty value deletes the key.
+    pub fn commit(
+        &self,
+        block_number: u64,
+        commitment: B256,
+        changes: &[Entry],
+    ) -> Result<CommitInfo, CommitError> {
+        let inner = &*self.inner;
+        let mut w = lock(&inner.writer);
+        inner.check_poisoned()?;
+        let limit = inner.config.max_changes_per_commit;
+        if changes.len() > limit {
+            return Err(CommitError::TooManyChanges { count: changes.len(), limit });
+        }
+        if let Some(last) = w.last
+            && block_number <= last.block_number
+        {
+            return Err(CommitError::NotIncreasing { last: last.block_number, block_number });
+        }
+        let mut winner: HashMap<Key, usize, ahash::RandomState> =
+            HashMap::with_capacity_and_hasher(changes.len(), ahash::RandomState::new());
+        for (i, entry) in changes.iter().enumerate() {
+            winner.insert(entry.key(), i);
+        }
+        let version = inner.version();
+        let mut batch = Batch::default();
+        let mut value = Vec::with_capacity(128);
+        for (i, entry) in changes.iter().enumerate() {
+            let key = entry.key();
+            if winner[&key] != i {
+                continue;
+            }
+            let existing = inner.index.get(&key, |l| inner.holds(&version, l, &key));
+            let exists = existing.is_some_and(|l| !l.is_tombstone());
+            value.clear();
+            match entry {
+                Entry::Code(hash, code) => {
+                    if code.len() > inner.config.max_code_len {
+                        let limit = inner.config.max_code_len;
+                        return Err(CommitError::ValueTooLarge { key, len: code.len(), limit });
+                    }
+                    let actual = keccak256(code);
+                    if actual != *hash {
+                        return Err(CommitError::CodeHashMismatch { key: *hash, actual });
+                    }
+                    if exists {
+                        continue; // content-addressed: the same bytes are stored
+                    }
+                    value.extend_from_slice(&(code.len() as u32).to_le_bytes());
+                    value.extend_from_slice(code);
+                }
+                Entry::Account(_, header) if !header.is_empty() => {
+                    header.serialize(&mut value).expect("writing to a Vec cannot fail");
+                }
+                Entry::Storage(_, _, v) if !v.is_zero() => {
+                    v.serialize(&mut value).expect("writing to a Vec cannot fail");
+                }
+                _ if !exists => continue, // deleting what is not there
+                _ => {}
+            }
+            let prev = existing.map_or(NO_PREV, Loc::raw);
+            batch.push(key, prev, (!entry.is_deletion()).then_some(&value[..]));
+        }
+        let info = CommitInfo { block_number, commitment };
+        let commit = CommitRecord {
+            seq: w.seq + 1,
+            block_number,
+            commitment,
+            records: 0,
+            flags: 0,
+            digest: 0,
+        };
+        inner.write_batch(&mut w, batch, commit, Some(info), &[], None)?;
+        Ok(info)
+    }
+
+    /// Sizes and counts.
+    pub fn stats(&self) -> DbStats {
+        let inner = &*self.inner;
+        let table = read_table(inner);
+        let live = table.iter().flatten();
+        DbStats {
+            indexed_keys: inner.index.len(),
+            segments: live.clone().count(),
+            written_bytes: live.clone().map(|s| s.data_end()).sum(),
+            live_bytes: live.map(|s| s.live()).sum(),
+            index_bytes: inner.index.memory_bytes(),
+        }
+    }
+
+    pub(crate) fn inner(&self) -> &Inner {
+        &self.inner
+    }
+}
+
+impl Inner {
+    pub(crate) fn version(&self) -> Arc<Version> {
+        read(&self.current).clone()
+    }
+
+    pub(crate) fn check_poisoned(&self) -> Result<(), CommitError> {
+        if self.poisoned.load(Ordering::Acquire) { Err(CommitError::Poisoned) } else { Ok(()) }
+    }
+
+    /// The versions from the oldest one still referenced to the current one,
+    /// with the dropped ones at the front pruned.
+    fn live_versions(&self) -> MutexGuard<'_, VecDeque<Weak<Version>>> {
+        let mut versions = lock(&self.versions);
+        while versions.front().is_some_and(|v| v.strong_count() == 0) {
+            versions.pop_front();
+        }
+        versions
+    }
+
+    /// The end position of the oldest version a view still holds.
+    pub(crate) fn oldest_live_end(&self) -> u64 {
+        self.live_versions().front().and_then(Weak::upgrade).map_or(u64::MAX, |v| v.end)
+    }
+}
+
+impl AccountsRead for AccountsDb {
+    type Error = StorageError;
+
+    fn get_account(&self, address: &Address) -> Result<Option<AccountHeader>, StorageError> {
+        let (inner, key) = (&*self.inner, Key::Account(*address));
+        inner.get(&inner.version(), &key, key.hash64(), decode_account)
+    }
+
+    fn get_storage(&self, address: &Address, slot: &B256) -> Result<U256, StorageError> {
+        let (inner, key) = (&*self.inner, Key::Storage(*address, *slot));
+        Ok(inner.get(&inner.version(), &key, key.hash64(), decode_storage)?.unwrap_or_default())
+    }
+
+    fn get_code(&self, code_hash: &B256) -> Result<Option<Bytes>, StorageError> {
+        let (inner, key) = (&*self.inner, Key::Code(*code_hash));
+        inner.get(&inner.version(), &key, key.hash64(), decode_code)
+    }
+}
+
+impl AccountsCommit for AccountsDb {
+    type Error = CommitError;
+
+    fn commit(
+        &self,
+        block_number: u64,
+        commitment: B256,
+        changes: &[Entry],
+    ) -> Result<CommitInfo, CommitError> {
+        AccountsDb::commit(self, block_number, commitment, changes)
+    }
+
+    fn last_commit(&self) -> Option<CommitInfo> {
+        AccountsDb::last_commit(self)
+    }
+}

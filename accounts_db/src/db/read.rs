@@ -1,0 +1,176 @@
+//! The read path: a key's newest record through the index, followed back to
+//! the one a version sees, and the value decoders.
+
+use alloy_primitives::{Bytes, U256};
+use borsh::BorshDeserialize;
+
+use super::{Inner, Version, read};
+use crate::entry::{AccountHeader, Entry, Key};
+use crate::error::StorageError;
+use crate::hash::KeyHash;
+use crate::index::Loc;
+use crate::record::{NO_PREV, RawRecord};
+use crate::segment::{Segment, segment_path};
+
+impl Inner {
+    /// Runs `f` on segment `id`: from `version`'s own table (no lock), else
+    /// from the tables of later versions (a segment made, or made and deleted,
+    /// after `version`), else from the live table (one being written now).
+    pub(super) fn with_segment<R>(
+        &self,
+        version: &Version,
+        id: u32,
+        f: impl FnOnce(&Segment) -> R,
+    ) -> Option<R> {
+        let mut ver = version;
+        loop {
+            if let Some(Some(seg)) = ver.segments.get(id as usize) {
+                return Some(f(seg));
+            }
+            if let Some(next) = ver.next.get() {
+                ver = next;
+                continue;
+            }
+            let table = read(&self.segments).clone();
+            if let Some(Some(seg)) = table.get(id as usize) {
+                return Some(f(seg));
+            }
+            // Not live either: it was made after `ver` was current and has been
+            // deleted since, so a later version (which holds it) now follows
+            // `ver`. Without one the segment never existed.
+            ver = ver.next.get()?;
+        }
+    }
+
+    /// Runs `f` on the data record at `loc`; `f`'s error is a reason the bytes
+    /// are corrupted.
+    pub(crate) fn read_record<R>(
+        &self,
+        version: &Version,
+        loc: Loc,
+        f: impl FnOnce(RawRecord<'_>) -> Result<R, &'static str>,
+    ) -> Result<R, StorageError> {
+        self.with_segment(version, loc.segment(), |seg| {
+            let record = seg.record_at(loc)?;
+            f(record).map_err(|reason| StorageError::Corrupted {
+                file: seg.path().to_owned(),
+                offset: loc.offset().into(),
+                reason,
+            })
+        })
+        .unwrap_or_else(|| {
+            Err(StorageError::Corrupted {
+                file: segment_path(&self.dir, loc.segment()),
+                offset: loc.offset().into(),
+                reason: "index points into a missing segment",
+            })
+        })
+    }
+
+    /// Whether the record at `loc` stores `key`. An unreadable record answers
+    /// yes, so the read that follows reports the damage.
+    pub(crate) fn holds(&self, version: &Version, loc: Loc, key: &Key) -> bool {
+        self.read_record(version, loc, |r| Ok(r.has_key(key))).unwrap_or(true)
+    }
+
+    /// Follows `loc`'s chain of versions back to the one visible in `version`.
+    pub(super) fn visible(
+        &self,
+        version: &Version,
+        mut loc: Loc,
+    ) -> Result<Option<Loc>, StorageError> {
+        while loc.pos() >= version.end {
+            let prev = self.read_record(version, loc, |r| Ok(r.prev()))?;
+            if prev == NO_PREV {
+                return Ok(None);
+            }
+            loc = Loc::from_raw(prev);
+        }
+        Ok((!loc.is_tombstone()).then_some(loc))
+    }
+
+    /// Reads `key`, whose [`Key::hash64`] is `hash`, as of `version`: one
+    /// index probe and, in the common case, one record read.
+    pub(super) fn get<T>(
+        &self,
+        version: &Version,
+        key: &Key,
+        hash: KeyHash,
+        decode: impl Fn(&[u8]) -> Option<T>,
+    ) -> Result<Option<T>, StorageError> {
+        if let Some(head) = self.index.primary(hash)
+            && let Some(found) = self.lookup(version, head, key, &decode)?
+        {
+            return Ok(found);
+        }
+        match self.index.overflow(key) {
+            Some(head) => Ok(self.lookup(version, head, key, &decode)?.flatten()),
+            None => Ok(None),
+        }
+    }
+
+    /// `None` if the record at `head` stores another key; else `key`'s value
+    /// as of `version`.
+    fn lookup<T>(
+        &self,
+        version: &Version,
+        head: Loc,
+        key: &Key,
+        decode: &impl Fn(&[u8]) -> Option<T>,
+    ) -> Result<Option<Option<T>>, StorageError> {
+        enum Step<T> {
+            Other,
+            Found(Option<T>),
+            Older(u64),
+        }
+        let step = self.read_record(version, head, |r| {
+            Ok(if !r.has_key(key) {
+                Step::Other
+            } else if head.pos() >= version.end {
+                Step::Older(r.prev())
+            } else if r.tombstone {
+                Step::Found(None)
+            } else {
+                Step::Found(Some(decode(r.value()).ok_or("stored value does not decode")?))
+            })
+        })?;
+        match step {
+            Step::Other => Ok(None),
+            Step::Found(value) => Ok(Some(value)),
+            Step::Older(NO_PREV) => Ok(Some(None)),
+            Step::Older(prev) => match self.visible(version, Loc::from_raw(prev))? {
+                None => Ok(Some(None)),
+                Some(loc) => self.read_record(version, loc, |r| {
+                    decode(r.value()).map(|v| Some(Some(v))).ok_or("stored value does not decode")
+                }),
+            },
+        }
+    }
+
+    /// Size on disk of the record at `loc` (0 if unreadable).
+    pub(crate) fn record_size(&self, version: &Version, loc: Loc) -> u64 {
+        self.read_record(version, loc, |r| Ok(r.size as u64)).unwrap_or(0)
+    }
+}
+
+pub(super) fn decode_entry(r: RawRecord<'_>) -> Result<Entry, &'static str> {
+    let bad = "stored value does not decode";
+    Ok(match r.key() {
+        Key::Account(a) => Entry::Account(a, decode_account(r.value()).ok_or(bad)?),
+        Key::Storage(a, s) => Entry::Storage(a, s, decode_storage(r.value()).ok_or(bad)?),
+        Key::Code(h) => Entry::Code(h, decode_code(r.value()).ok_or(bad)?),
+    })
+}
+
+pub(super) fn decode_account(v: &[u8]) -> Option<AccountHeader> {
+    AccountHeader::try_from_slice(v).ok()
+}
+
+pub(super) fn decode_storage(v: &[u8]) -> Option<U256> {
+    U256::try_from_slice(v).ok()
+}
+
+pub(super) fn decode_code(v: &[u8]) -> Option<Bytes> {
+    let (len, code) = v.split_first_chunk::<4>()?;
+    (u32::from_le_bytes(*len) as usize == code.len()).then(|| Bytes::copy_from_slice(code))
+}

@@ -1,0 +1,110 @@
+//! [`ReadView`]: a consistent read-only view of one commit.
+
+use std::sync::Arc;
+
+use alloy_primitives::{Address, B256, Bytes, U256};
+
+use super::read::{decode_account, decode_code, decode_entry, decode_storage};
+use super::{AccountsRead, Inner, Version};
+use crate::entry::{AccountHeader, CommitInfo, Entry, Key};
+use crate::error::StorageError;
+use crate::hash::KeyHash;
+
+/// A consistent read-only view of one commit. It keeps seeing that commit while
+/// later commits and compactions go on, and never blocks them.
+#[derive(Debug, Clone)]
+pub struct ReadView {
+    pub(super) inner: Arc<Inner>,
+    pub(super) version: Arc<Version>,
+}
+
+impl ReadView {
+    /// The commit this view shows.
+    pub fn last_commit(&self) -> Option<CommitInfo> {
+        self.version.last
+    }
+
+    /// Brings the index slots and records of the keys hashing to `hashes`
+    /// ([`Key::hash64`]) into the CPU cache, so that the reads of them that
+    /// follow find them there: a pass over many keys overlaps their cache
+    /// misses, where reads one at a time, between other work, each wait for
+    /// theirs. It prefetches every key's home slot, then reads the slots and
+    /// prefetches the records they point at, with the CPU's prefetch hint,
+    /// which does not wait for the line. Answers nothing; a key it cannot
+    /// find or read is left to the real read.
+    pub fn prefetch(&self, hashes: &[KeyHash]) {
+        let inner = &*self.inner;
+        let version = &*self.version;
+        let mut locs = Vec::new();
+        inner.index.primaries(hashes, &mut locs);
+        for loc in &locs {
+            let offset = u64::from(loc.offset());
+            inner.with_segment(version, loc.segment(), |seg| seg.file.prefetch_record(offset));
+        }
+    }
+
+    /// Calls `f` for every live key with its value, in no particular order.
+    pub fn for_each(&self, mut f: impl FnMut(Entry)) -> Result<(), StorageError> {
+        let inner = &*self.inner;
+        let version = &*self.version;
+        let mut result = Ok(());
+        inner.index.for_each_chunk(|locs| {
+            for &head in locs {
+                if result.is_err() {
+                    return;
+                }
+                let entry = inner.visible(version, head).and_then(|loc| match loc {
+                    Some(loc) => inner.read_record(version, loc, decode_entry).map(Some),
+                    None => Ok(None),
+                });
+                match entry {
+                    Ok(Some(entry)) => f(entry),
+                    Ok(None) => {}
+                    Err(e) => result = Err(e),
+                }
+            }
+        });
+        result
+    }
+}
+
+impl ReadView {
+    /// [`AccountsRead::get_account`] for a caller that hashed the key already:
+    /// `hash` is `Key::Account(*address).hash64()`.
+    pub fn get_account_hashed(
+        &self,
+        address: &Address,
+        hash: KeyHash,
+    ) -> Result<Option<AccountHeader>, StorageError> {
+        self.inner.get(&self.version, &Key::Account(*address), hash, decode_account)
+    }
+
+    /// [`AccountsRead::get_storage`] for a caller that hashed the key already:
+    /// `hash` is `Key::Storage(*address, *slot).hash64()`.
+    pub fn get_storage_hashed(
+        &self,
+        address: &Address,
+        slot: &B256,
+        hash: KeyHash,
+    ) -> Result<U256, StorageError> {
+        let key = Key::Storage(*address, *slot);
+        Ok(self.inner.get(&self.version, &key, hash, decode_storage)?.unwrap_or_default())
+    }
+}
+
+impl AccountsRead for ReadView {
+    type Error = StorageError;
+
+    fn get_account(&self, address: &Address) -> Result<Option<AccountHeader>, StorageError> {
+        self.get_account_hashed(address, Key::Account(*address).hash64())
+    }
+
+    fn get_storage(&self, address: &Address, slot: &B256) -> Result<U256, StorageError> {
+        self.get_storage_hashed(address, slot, Key::Storage(*address, *slot).hash64())
+    }
+
+    fn get_code(&self, code_hash: &B256) -> Result<Option<Bytes>, StorageError> {
+        let key = Key::Code(*code_hash);
+        self.inner.get(&self.version, &key, key.hash64(), decode_code)
+    }
+}
