@@ -428,7 +428,7 @@ impl Executor for EvmExecutor {
 }
 
 /// The runtime outcome of a revm run, its writes applied through `state`.
-fn outcome(
+pub(crate) fn outcome(
     result: Result<ExecutionResult<HaltReason>, EVMError<DbError>>,
     diff: EvmState,
     fee: U256,

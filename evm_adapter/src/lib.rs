@@ -24,12 +24,14 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod admit;
 mod declare;
 mod executor;
 mod receipt;
 mod simulate;
 mod tx;
 
+pub use admit::{AdmissionLimits, DEFAULT_MAX_PREDICT_GAS, EvmAdmission};
 pub use declare::declared_access;
 pub use executor::{
     DEFAULT_SPEC, EvmConfig, EvmExecutor, EvmReceiptData, EvmWorker, SpecId, block_env, tx_env,

@@ -4,6 +4,7 @@
 mod accounts_db;
 mod ethtests;
 mod evm_parallel;
+mod evm_predict;
 mod evm_token;
 mod loadgen;
 mod validator;

@@ -1,0 +1,135 @@
+//! [`EvmAdmission`]: where the set an EVM transaction is locked with comes
+//! from (docs/design.md §5), in order:
+//!
+//! - **declared**: a non-empty EIP-2930 access list, or a creation
+//!   ([`crate::declared_access`]);
+//! - **known from state**: a call with empty calldata to an account without
+//!   code (so without an EIP-7702 delegation either) is a value transfer:
+//!   {sender: write, to: write}, without running it;
+//! - **predicted**: anything else runs against the state of the admission
+//!   context's bank, with its own nonce, and locks what that run touched:
+//!   keys it wrote as writes, keys it only read as reads (so transactions
+//!   that read one slot share it). A run that reverts or runs out of gas
+//!   still touched what it touched, and is predicted as such.
+//!
+//! A prediction is bounded: it runs with at most [`AdmissionLimits::max_gas`]
+//! gas (a transaction that would use more runs without a set, in the
+//! exclusive lane, as does one touching more than
+//! [`AdmissionLimits::max_keys`] keys or one its run cannot even start,
+//! such as a sender that cannot pay on the state predicted against).
+
+use std::cell::Cell;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use alloy_consensus::Transaction as _;
+use alloy_primitives::{KECCAK256_EMPTY, TxKind, U256};
+use lanes_runtime::{
+    AccessSet, AccessSource, Admission, AdmitContext, Admitted, DEFAULT_MAX_ACCESS_KEYS, StateKey,
+    TxError,
+};
+use revm::ExecuteEvm;
+use revm::context::ContextSetters;
+use revm::context::result::{ExecutionResult, HaltReason};
+use revm::handler::Handler;
+
+use crate::executor::{CodeCache, EvmExecutor, FeeCapture, ViewDb, fill_tx_env, outcome};
+use crate::tx::EvmTx;
+
+/// Default most gas a prediction runs with.
+pub const DEFAULT_MAX_PREDICT_GAS: u64 = 10_000_000;
+
+/// The bounds of a prediction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AdmissionLimits {
+    /// Most gas a prediction runs with; a transaction whose run needs more
+    /// runs in the exclusive lane.
+    pub max_gas: u64,
+    /// Most keys a predicted set holds; a transaction touching more runs in
+    /// the exclusive lane.
+    pub max_keys: usize,
+}
+
+impl Default for AdmissionLimits {
+    fn default() -> Self {
+        Self { max_gas: DEFAULT_MAX_PREDICT_GAS, max_keys: DEFAULT_MAX_ACCESS_KEYS }
+    }
+}
+
+/// The EVM's [`Admission`]: declared, known from state, or predicted.
+#[derive(Clone, Debug)]
+pub struct EvmAdmission {
+    executor: Arc<EvmExecutor>,
+    limits: AdmissionLimits,
+}
+
+impl EvmAdmission {
+    /// Admission for transactions `executor` runs, predicting within `limits`.
+    pub fn new(executor: Arc<EvmExecutor>, limits: AdmissionLimits) -> Self {
+        Self { executor, limits }
+    }
+
+    /// Runs `tx` against `ctx`'s state with its own nonce, recording what it
+    /// touches; `None` when its set cannot be predicted.
+    fn run(&self, tx: &EvmTx, ctx: AdmitContext<'_>) -> Option<AccessSet> {
+        let limits = self.limits;
+        let envelope = tx.envelope();
+        ctx.bank.simulate(|view, env| {
+            let mut tx_env = revm::context::TxEnv::default();
+            fill_tx_env(&mut tx_env, envelope, tx.sender());
+            let capped = tx_env.gas_limit > limits.max_gas;
+            tx_env.gas_limit = tx_env.gas_limit.min(limits.max_gas);
+            let mut cfg = self.executor.cfg();
+            // A queued nonce runs against state where the sender's nonce is
+            // lower, and what it pays is checked when it runs for real.
+            cfg.disable_nonce_check = true;
+            cfg.disable_balance_check = true;
+            let db = ViewDb { view: Some(view), env, code: CodeCache::default() };
+            let mut evm = self.executor.build(db, env, cfg);
+            evm.ctx.set_tx(tx_env);
+            let mut handler = FeeCapture { fee: Cell::new(U256::ZERO), _evm: PhantomData };
+            let result = handler.run(&mut evm);
+            let diff = evm.finalize();
+            let mut view = evm.ctx.journaled_state.database.view.take()?;
+            let ran_out = matches!(
+                &result,
+                Ok(ExecutionResult::Halt { reason: HaltReason::OutOfGas(_), .. })
+            );
+            if capped && ran_out {
+                return None; // it may touch more with the gas it really has
+            }
+            outcome(result, diff, U256::ZERO, &mut view).ok()?;
+            view.touched_set(limits.max_keys).ok()
+        })
+    }
+}
+
+impl Admission<EvmTx> for EvmAdmission {
+    fn admit(&self, tx: &EvmTx, ctx: AdmitContext<'_>) -> Result<Option<Admitted>, TxError> {
+        if let Some(set) = tx.access_set() {
+            return Ok(Some(Admitted {
+                access: Some(set.clone()),
+                source: AccessSource::Declared,
+            }));
+        }
+        let envelope = tx.envelope();
+        let TxKind::Call(to) = envelope.kind() else { return Ok(None) };
+        if !envelope.input().is_empty() {
+            return Ok(None);
+        }
+        let callee = ctx.bank.simulate(|mut view, _| view.account(&to))?;
+        if callee.code_hash != KECCAK256_EMPTY && !callee.code_hash.is_zero() {
+            return Ok(None); // a contract, or a delegated account: it runs code
+        }
+        let writes = [StateKey::Account(tx.sender()), StateKey::Account(to)];
+        let access = Some(AccessSet::unbounded([], writes));
+        Ok(Some(Admitted { access, source: AccessSource::Known }))
+    }
+
+    fn predict(&self, tx: &EvmTx, ctx: AdmitContext<'_>) -> Admitted {
+        match self.run(tx, ctx) {
+            Some(set) => Admitted { access: Some(set), source: AccessSource::Predicted },
+            None => Admitted::default(),
+        }
+    }
+}

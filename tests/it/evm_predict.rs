@@ -1,0 +1,325 @@
+//! Wallet traffic (no access lists) through the banking stage with the EVM
+//! admission: value transfers known from state, contract calls predicted,
+//! mispredictions predicted again, and every block equal to sequential revm
+//! in block order and replayable on 1 and N threads.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use alloy_eips::eip2930::AccessList;
+use alloy_primitives::{Address, B256, Bytes, TxKind, U256, keccak256};
+use alloy_signer_local::PrivateKeySigner;
+use lanes_accounts_db::AccountsRead;
+use lanes_banking_stage::{BankingStage, BankingStageConfig, ProducedBlock};
+use lanes_evm_adapter::{AdmissionLimits, EvmAdmission, SpecId, block_env, tx_env};
+use lanes_runtime::{Block, Chain, StateKey};
+use proptest::prelude::*;
+use revm::ExecuteCommitEvm;
+use revm::context::{CfgEnv, Context};
+use revm::database::{CacheDB, EmptyDB};
+use revm::handler::{MainBuilder, MainContext};
+
+use crate::evm_parallel::{
+    CHAIN_ID, COINBASE, RefReceipt, World, assert_same_state, executor, key, lanes_receipts, signed,
+};
+
+const TOKEN: Address = Address::repeat_byte(0x70);
+const BOARD: Address = Address::repeat_byte(0xb0);
+const FEE: u64 = 7;
+
+fn artifact(name: &str) -> Bytes {
+    let json = match name {
+        "Token" => include_str!("../../contracts/artifacts/Token.json"),
+        _ => include_str!("../../contracts/artifacts/Board.json"),
+    };
+    let artifact: serde_json::Value = serde_json::from_str(json).expect("artifact");
+    artifact["deployedBytecode"].as_str().expect("hex").parse().expect("bytecode")
+}
+
+fn selector(signature: &str) -> Vec<u8> {
+    keccak256(signature)[..4].to_vec()
+}
+
+/// `f(args)` with each argument a 32-byte word.
+fn call(signature: &str, args: &[B256]) -> Bytes {
+    let mut data = selector(signature);
+    for a in args {
+        data.extend_from_slice(a.as_slice());
+    }
+    data.into()
+}
+
+fn word(v: u64) -> B256 {
+    B256::from(U256::from(v))
+}
+
+fn address_word(a: Address) -> B256 {
+    B256::left_padding_from(a.as_slice())
+}
+
+/// Slot of `mapping[key]` for a mapping at slot `at`.
+fn mapping_slot(key: B256, at: u64) -> B256 {
+    let mut buf = [0u8; 64];
+    buf[..32].copy_from_slice(key.as_slice());
+    buf[32..].copy_from_slice(word(at).as_slice());
+    keccak256(buf)
+}
+
+/// What a test transaction does.
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    /// ETH to a fresh account: known from state.
+    Transfer,
+    /// Token transfer to the next holder: predicted.
+    Erc20,
+    /// `Board.post`: reads the shared fee slot, writes the sender's post.
+    Post,
+    /// `Board.bump`: moves the counter on.
+    Bump,
+    /// `Board.mark`: writes the mark the counter names (mispredicts after a bump).
+    Mark,
+    /// `Board.post` with an exact EIP-2930 list: declared.
+    DeclaredPost,
+}
+
+struct Setup {
+    signers: Vec<PrivateKeySigner>,
+    world: World,
+}
+
+fn setup(senders: usize) -> Setup {
+    let signers: Vec<PrivateKeySigner> = (100..100 + senders as u64).map(key).collect();
+    let mut world = World::default();
+    world.contract(TOKEN, &artifact("Token"), U256::ZERO);
+    world.contract(BOARD, &artifact("Board"), U256::ZERO);
+    world.slot(BOARD, word(0), U256::from(FEE));
+    for s in &signers {
+        world.fund(s.address(), U256::from(10u128.pow(20)));
+        world.slot(TOKEN, mapping_slot(address_word(s.address()), 0), U256::from(1_000_000));
+    }
+    Setup { signers, world }
+}
+
+fn receiver(i: usize) -> Address {
+    Address::from_word(keccak256(format!("predict receiver {i}")))
+}
+
+/// Transaction `i` of kind `kind` from signer `from` at `nonce`.
+fn tx(s: &Setup, kind: Kind, from: usize, nonce: u64, i: usize) -> Bytes {
+    let signer = &s.signers[from];
+    let none = AccessList::default();
+    let to = |a| TxKind::Call(a);
+    match kind {
+        Kind::Transfer => signed(signer, nonce, to(receiver(i)), U256::from(1), Bytes::new(), none),
+        Kind::Erc20 => {
+            let next = s.signers[(from + 1) % s.signers.len()].address();
+            let data = call("transfer(address,uint256)", &[address_word(next), word(3)]);
+            signed(signer, nonce, to(TOKEN), U256::ZERO, data, none)
+        }
+        Kind::Post => {
+            let data = call("post(uint256)", &[word(i as u64)]);
+            signed(signer, nonce, to(BOARD), U256::ZERO, data, none)
+        }
+        Kind::Bump => signed(signer, nonce, to(BOARD), U256::ZERO, call("bump()", &[]), none),
+        Kind::Mark => signed(signer, nonce, to(BOARD), U256::ZERO, call("mark()", &[]), none),
+        Kind::DeclaredPost => {
+            let slot = mapping_slot(address_word(signer.address()), 2);
+            let list = AccessList(vec![alloy_eips::eip2930::AccessListItem {
+                address: BOARD,
+                storage_keys: vec![word(0), slot],
+            }]);
+            let data = call("post(uint256)", &[word(i as u64)]);
+            signed(signer, nonce, to(BOARD), U256::ZERO, data, list)
+        }
+    }
+}
+
+/// The blocks a stage produced, and its chain (in its folder).
+struct Run {
+    blocks: Vec<ProducedBlock>,
+    chain: Chain,
+    _dir: tempfile::TempDir,
+}
+
+/// Runs `raw` through a stage with the EVM admission on `workers` workers
+/// until all are included.
+fn run_stage(s: &Setup, raw: Vec<Bytes>, workers: usize) -> Run {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = s.world.chain(dir.path());
+    let exec = Arc::new(executor());
+    let admission = EvmAdmission::new(exec.clone(), AdmissionLimits::default());
+    let config = BankingStageConfig {
+        workers,
+        sigverify_threads: 2,
+        predict_threads: 2,
+        slot_time: Duration::from_millis(50),
+        coinbase: COINBASE,
+        ..Default::default()
+    };
+    let mut stage =
+        BankingStage::builder(exec, chain).config(config).admission(Arc::new(admission)).start();
+    stage.pause();
+    let n = raw.len();
+    for r in stage.submit_many(raw) {
+        r.expect("admitted");
+    }
+    stage.resume();
+    let mut blocks: Vec<ProducedBlock> = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while blocks.iter().map(|b| b.receipts.len()).sum::<usize>() < n {
+        assert!(Instant::now() < deadline, "timed out; pool {}", stage.pool_len());
+        if let Ok(b) = stage.blocks().recv_timeout(Duration::from_secs(1)) {
+            assert!(b.rejected.is_empty(), "{:?}", b.rejected);
+            blocks.push(b);
+        }
+    }
+    let chain = stage.shutdown().unwrap();
+    blocks.extend(stage.blocks().try_iter());
+    Run { blocks, chain, _dir: dir }
+}
+
+/// Sequential revm over the blocks in order, from the world's state.
+fn reference(s: &Setup, blocks: &[Block]) -> (CacheDB<EmptyDB>, Vec<RefReceipt>) {
+    let exec = executor();
+    let spec = SpecId::PRAGUE;
+    let mut db = s.world.reference_db();
+    let mut receipts = Vec::new();
+    for block in blocks {
+        let env = lanes_runtime::BlockEnv {
+            number: block.header.number,
+            timestamp: block.header.timestamp,
+            coinbase: block.header.coinbase,
+            base_fee: block.header.base_fee,
+            gas_limit: block.header.gas_limit,
+            recent_hashes: vec![block.header.parent_hash],
+            random: block.header.parent_hash,
+        };
+        let mut evm = Context::mainnet()
+            .with_db(db)
+            .with_cfg(CfgEnv::new_with_spec(spec).with_chain_id(CHAIN_ID))
+            .with_block(block_env(&env, spec))
+            .build_mainnet();
+        for recorded in block.txs() {
+            let tx = lanes_runtime::Executor::decode(&exec, &recorded.tx).expect("decode");
+            let result = evm.transact_commit(tx_env(tx.envelope(), tx.sender())).expect("valid");
+            let logs = result
+                .logs()
+                .iter()
+                .map(|l| (l.address, l.data.topics().to_vec(), l.data.data.clone()))
+                .collect();
+            receipts.push((result.is_success(), result.tx_gas_used(), logs));
+        }
+        db = evm.ctx.journaled_state.database;
+    }
+    (db, receipts)
+}
+
+/// Checks the blocks against sequential revm and replays them on 1 and 4
+/// threads to the same commitment.
+fn check(s: &Setup, blocks: &[ProducedBlock], chain: &Chain) {
+    let plain: Vec<Block> = blocks.iter().map(|b| b.block.clone()).collect();
+    let (db, ref_receipts) = reference(s, &plain);
+    let ours: Vec<RefReceipt> = blocks.iter().flat_map(|b| lanes_receipts(&b.receipts)).collect();
+    assert_eq!(ours, ref_receipts, "receipts equal sequential revm's");
+    let mut addresses: BTreeSet<Address> = s.signers.iter().map(|k| k.address()).collect();
+    addresses.extend([TOKEN, BOARD, COINBASE]);
+    let mut slots = vec![(BOARD, word(0)), (BOARD, word(1))];
+    for (i, k) in s.signers.iter().enumerate() {
+        slots.push((TOKEN, mapping_slot(address_word(k.address()), 0)));
+        slots.push((BOARD, mapping_slot(address_word(k.address()), 2)));
+        slots.push((BOARD, mapping_slot(word(i as u64), 3)));
+    }
+    assert_same_state(chain, &db, &addresses, &slots);
+    for threads in [1, 4] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut replica = s.world.chain(dir.path());
+        for b in blocks {
+            replica.replay_block(&executor(), &b.block, threads).expect("replay");
+        }
+        assert_eq!(replica.head(), chain.head(), "replay on {threads} threads");
+    }
+}
+
+fn total(blocks: &[ProducedBlock], f: impl Fn(&ProducedBlock) -> usize) -> usize {
+    blocks.iter().map(f).sum()
+}
+
+#[test]
+fn test_wallet_traffic_is_known_or_predicted_and_runs_side_by_side() {
+    let s = setup(12);
+    let mut raw = Vec::new();
+    for from in 0..12 {
+        let kind = [Kind::Transfer, Kind::Erc20, Kind::Post][from % 3];
+        raw.push(tx(&s, kind, from, 0, from));
+        raw.push(tx(&s, kind, from, 1, 100 + from));
+    }
+    let Run { blocks, chain, .. } = run_stage(&s, raw, 2);
+    assert_eq!(total(&blocks, |b| b.stats.known), 8, "plain transfers are known from state");
+    assert_eq!(total(&blocks, |b| b.stats.predicted), 16, "calls are predicted");
+    assert_eq!(total(&blocks, |b| b.stats.exclusive), 0);
+    assert_eq!(total(&blocks, |b| b.stats.mispredicted as usize), 0);
+    // Posts read the fee slot and write their own: several in one entry,
+    // each reading (not writing) slot 0.
+    let fee = StateKey::Storage(BOARD, word(0));
+    let widest = blocks
+        .iter()
+        .flat_map(|b| &b.block.entries)
+        .map(|e| e.txs.iter().filter(|t| t.access.reads().contains(&fee)).count())
+        .max();
+    assert!(widest >= Some(2), "posts sharing the fee slot ran side by side: {widest:?}");
+    assert!(
+        blocks.iter().flat_map(|b| b.block.txs()).all(|t| !t.access.writes().contains(&fee)),
+        "nothing writes the fee slot"
+    );
+    check(&s, &blocks, &chain);
+}
+
+#[test]
+fn test_a_slot_chosen_by_state_an_earlier_transaction_changes_is_predicted_again() {
+    // A bump (best tip first) moves the counter; the marks were predicted
+    // against the counter before it, so each leaves its set once, is
+    // predicted again against the block so far, and is included once.
+    let s = setup(6);
+    let mut raw = vec![tx(&s, Kind::Bump, 0, 0, 0)];
+    for from in 1..6 {
+        raw.push(tx(&s, Kind::Mark, from, 0, from));
+    }
+    let Run { blocks, chain, .. } = run_stage(&s, raw, 2);
+    assert_eq!(total(&blocks, |b| b.receipts.len()), 6);
+    assert!(total(&blocks, |b| b.stats.mispredicted as usize) >= 1);
+    check(&s, &blocks, &chain);
+    // Each mark wrote the slot the counter named when it ran: the last one's
+    // address is at marks[1], after the bump.
+    let last = chain.db().get_storage(&BOARD, &mapping_slot(word(1), 3)).unwrap();
+    assert!(!last.is_zero());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(6))]
+
+    /// Random mixes of declared, known, predicted and mispredicting
+    /// transactions: the stage's blocks equal sequential revm bit for bit.
+    #[test]
+    fn test_random_mixes_equal_sequential_revm(
+        kinds in prop::collection::vec(0usize..6, 8..40),
+        workers in 1usize..4,
+    ) {
+        let s = setup(8);
+        let all = [Kind::Transfer, Kind::Erc20, Kind::Post, Kind::Bump, Kind::Mark, Kind::DeclaredPost];
+        let mut nonces = [0u64; 8];
+        let raw: Vec<Bytes> = kinds
+            .iter()
+            .enumerate()
+            .map(|(i, k)| {
+                let from = i % 8;
+                nonces[from] += 1;
+                tx(&s, all[*k], from, nonces[from] - 1, i)
+            })
+            .collect();
+        let n = raw.len();
+        let Run { blocks, chain, .. } = run_stage(&s, raw, workers);
+        prop_assert_eq!(total(&blocks, |b| b.receipts.len()), n);
+        check(&s, &blocks, &chain);
+    }
+}
