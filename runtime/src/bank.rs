@@ -15,14 +15,16 @@ use crate::lattice::LatticeHash;
 use crate::locks::{EntryKeys, first_conflict};
 use crate::view::{Access, BankState, StateView, Value, Writes};
 
-/// Default bound on exclusive-lane transactions per block.
-pub const DEFAULT_MAX_EXCLUSIVE_PER_BLOCK: usize = 64;
+/// Default bound on exclusive-lane transactions per block: none. The block
+/// gas limit bounds the lane, so a stream of transactions that cannot run in
+/// parallel still runs at one thread's speed.
+pub const DEFAULT_MAX_EXCLUSIVE_PER_BLOCK: usize = usize::MAX;
 
 /// Settings of a [`Bank`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BankConfig {
     /// Most transactions one block runs in the exclusive lane; more are
-    /// handed back as deferred.
+    /// handed back as deferred. Unbounded by default.
     pub max_exclusive_per_block: usize,
 }
 

@@ -378,6 +378,7 @@ impl<E: Executor> Scheduler<E> {
         let now = Instant::now();
         let mut pool = self.shared.pool();
         for p in std::mem::take(&mut build.exclusive) {
+            build.reserved_gas = build.reserved_gas.saturating_sub(p.tx.gas_limit());
             match bank.execute_exclusive(&*self.executor, &p.tx)? {
                 Executed::Included { .. } => {
                     pool.finish(&p, true);
@@ -425,8 +426,12 @@ impl<E: Executor> Scheduler<E> {
                 gas_limit: bank.env().gas_limit,
                 gas_used: bank.gas_used().saturating_add(build.reserved_gas),
                 batch_size: self.config.batch_size,
-                lane_room: bank.exclusive_count()
-                    < self.driver.chain().bank_config().max_exclusive_per_block,
+                lane_room: self
+                    .driver
+                    .chain()
+                    .bank_config()
+                    .max_exclusive_per_block
+                    .saturating_sub(bank.exclusive_count()),
             };
             let decided =
                 pass(&mut candidates, &mut build.locks, &mut build.workers, budget, |w, txs| {

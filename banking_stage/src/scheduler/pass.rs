@@ -9,8 +9,10 @@
 //! after another in order; a set that conflicts with two or more waits. A
 //! transaction held back marks its keys for the rest of the pass (as one more
 //! lock-table thread), so a later conflicting one cannot jump it. A
-//! transaction without a set stops the pass: it runs alone in the exclusive
-//! lane once the work in flight drains, and nothing behind it overtakes it.
+//! transaction without a set is a barrier: it runs in the exclusive lane once
+//! the work in flight drains, with every other transaction without a set the
+//! pass finds behind it (one drain for the run), and nothing else behind it
+//! overtakes it.
 
 use std::collections::VecDeque;
 
@@ -55,15 +57,16 @@ pub(crate) struct Budget {
     pub(crate) gas_used: u64,
     /// Most transactions per batch.
     pub(crate) batch_size: usize,
-    /// Whether the block's exclusive lane can take another transaction.
-    pub(crate) lane_room: bool,
+    /// How many more transactions the block's exclusive lane takes.
+    pub(crate) lane_room: usize,
 }
 
 /// What a pass decided besides the batches it sent.
 #[derive(Debug)]
 pub(crate) struct Decided<T> {
-    /// A transaction without a set, to run alone once nothing is in flight.
-    pub(crate) exclusive: Option<Held<T>>,
+    /// Transactions without a set, in rank order, to run one after another
+    /// in the exclusive lane once nothing is in flight.
+    pub(crate) exclusive: Vec<Held<T>>,
     /// Times a transaction was held back by a conflict.
     pub(crate) conflicts: u64,
     /// Gas (by gas limits) of the transactions sent.
@@ -83,7 +86,7 @@ pub(crate) fn pass<T: Transaction>(
     let n = workers.load.len();
     let blocked = workers.blocked();
     let batch_size = budget.batch_size.max(1);
-    let mut decided = Decided { exclusive: None, conflicts: 0, gas: 0 };
+    let mut decided = Decided { exclusive: Vec::new(), conflicts: 0, gas: 0 };
     let mut pending: Vec<Vec<Held<T>>> = (0..n).map(|_| Vec::new()).collect();
     let mut flush = |w: usize, txs: Vec<Held<T>>, workers: &mut Workers| {
         workers.batches[w] += 1;
@@ -98,9 +101,16 @@ pub(crate) fn pass<T: Transaction>(
         // Once no worker can take another batch, the rest wait for the next
         // pass unexamined, where they are (the pass after each finished
         // batch would otherwise re-check the whole window).
-        if decided.exclusive.is_some() || !(0..n).any(takes) {
+        let barrier = !decided.exclusive.is_empty();
+        if !barrier && !(0..n).any(takes) {
             candidates.push_front(c);
             break;
+        }
+        if barrier && c.p.access().is_some() {
+            // Behind the exclusive lane's barrier: only transactions for the
+            // lane itself join the run, so it drains the work in flight once.
+            kept.push(c);
+            continue;
         }
         let gas = c.p.tx.gas_limit();
         let spent = budget.gas_used.saturating_add(decided.gas);
@@ -114,9 +124,10 @@ pub(crate) fn pass<T: Transaction>(
             continue;
         }
         let Some(set) = c.p.access() else {
-            if budget.lane_room {
+            if decided.exclusive.len() < budget.lane_room {
                 // Runs alone once in-flight work drains; nothing jumps it.
-                decided.exclusive = Some(c.p);
+                decided.gas = decided.gas.saturating_add(gas);
+                decided.exclusive.push(c.p);
             } else {
                 kept.push(c); // the block's lane is full: next block
             }

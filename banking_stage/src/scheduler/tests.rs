@@ -60,7 +60,7 @@ fn setup_test(workers: usize, txs: impl IntoIterator<Item = NativeTx>) -> Setup 
 }
 
 fn budget() -> Budget {
-    Budget { gas_limit: 30_000_000, gas_used: 0, batch_size: 64, lane_room: true }
+    Budget { gas_limit: 30_000_000, gas_used: 0, batch_size: 64, lane_room: usize::MAX }
 }
 
 /// (sender, nonce) of a transaction, to compare orders.
@@ -73,7 +73,7 @@ struct Outcome {
     batches: Vec<(usize, Vec<(u8, u64)>)>,
     /// The transactions sent, to finish in the pool.
     sent: Vec<Held<NativeTx>>,
-    exclusive: Option<(u8, u64)>,
+    exclusive: Vec<(u8, u64)>,
     conflicts: u64,
     /// The window after the pass, in rank order.
     left: Vec<(u8, u64)>,
@@ -93,7 +93,7 @@ impl Setup {
             });
         let left = candidates.iter().map(|c| id(&c.p)).collect();
         self.window.put_back(candidates);
-        let exclusive = decided.exclusive.as_ref().map(id);
+        let exclusive = decided.exclusive.iter().map(id).collect();
         Outcome { batches, sent, exclusive, conflicts: decided.conflicts, left }
     }
 
@@ -116,7 +116,7 @@ fn test_best_tip_first() {
     let mut s = setup_test(1, [transfer(1, 0, 1), transfer(2, 0, 3), transfer(3, 0, 2)]);
     let out = s.pass(Instant::now(), budget());
     assert_eq!(out.batches, [(0, vec![(2, 0), (3, 0), (1, 0)])]);
-    assert!(out.left.is_empty() && out.exclusive.is_none());
+    assert!(out.left.is_empty() && out.exclusive.is_empty());
 }
 
 #[test]
@@ -161,23 +161,29 @@ fn test_a_transaction_waiting_past_max_wait_goes_first() {
 
 #[test]
 fn test_an_undeclared_transaction_is_a_barrier() {
-    // Sender 2 declares nothing: it waits for the exclusive lane, and sender
-    // 3, behind it in rank, does not overtake it.
-    let undeclared = transfer(2, 0, 2).with_declared(None);
-    let txs = [transfer(1, 0, 3), undeclared.clone(), transfer(3, 0, 1)];
+    // Sender 2 declares nothing: it waits for the exclusive lane, sender 4
+    // (also without a set) joins its run, and sender 3, behind sender 2 in
+    // rank, does not overtake it.
+    let undeclared = |from, tip| transfer(from, 0, tip).with_declared(None);
+    let txs = [transfer(1, 0, 4), undeclared(2, 3), transfer(3, 0, 2), undeclared(4, 1)];
     let mut s = setup_test(2, txs.clone());
     let out = s.pass(Instant::now(), budget());
     assert_eq!(out.batches, [(0, vec![(1, 0)])]);
-    assert_eq!(out.exclusive, Some((2, 0)));
+    assert_eq!(out.exclusive, [(2, 0), (4, 0)]);
     assert_eq!(out.left, [(3, 0)]);
 
-    // With the block's exclusive lane full it waits for the next block, and
-    // the rest runs.
+    // With room for one in the block's exclusive lane, the other waits for
+    // the next block.
+    let mut s = setup_test(2, txs.clone());
+    let out = s.pass(Instant::now(), Budget { lane_room: 1, ..budget() });
+    assert_eq!((out.exclusive, out.left), (vec![(2, 0)], vec![(3, 0), (4, 0)]));
+
+    // With none, both wait, and the rest runs.
     let mut s = setup_test(2, txs);
-    let out = s.pass(Instant::now(), Budget { lane_room: false, ..budget() });
+    let out = s.pass(Instant::now(), Budget { lane_room: 0, ..budget() });
     let sent: Vec<(u8, u64)> = out.batches.iter().flat_map(|(_, b)| b.clone()).collect();
     assert_eq!(sent, [(1, 0), (3, 0)]);
-    assert_eq!((out.exclusive, out.left), (None, vec![(2, 0)]));
+    assert_eq!((out.exclusive, out.left), (vec![], vec![(2, 0), (4, 0)]));
 }
 
 #[test]
