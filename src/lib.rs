@@ -1,5 +1,10 @@
-//! lanes: the node behind `lanes-validator` ([`node`]), plus the cross-crate
-//! tests and benchmarks over the library crates.
+//! lanes: the node behind `lanes-validator` ([`node`]), the load generator
+//! behind `lanes-loadgen` ([`loadgen`]), plus the cross-crate tests and
+//! benchmarks over the library crates.
+//!
+//! The node's JSON-RPC is typed per namespace in [`node::rpc::api`]: the
+//! node implements the `…Server` traits, and the `…Client` traits work over
+//! any jsonrpsee client, such as [`loadgen::client::RpcClient`].
 #![forbid(unsafe_code)]
 
 pub mod loadgen;

@@ -1,7 +1,13 @@
 //! A JSON-RPC client over one keep-alive HTTP/1.1 connection (hyper), with
 //! batches. Plain `http://` only: the load generator talks to nodes on
 //! loopback or a private network.
+//!
+//! [`RpcClient`] implements jsonrpsee's [`ClientT`], so the typed clients of
+//! the node's API ([`crate::node::rpc::api`]) call through it, and it keeps
+//! its hand-built batches of raw transactions ([`RpcClient::send_raw_batch`])
+//! for the timed phase, where no per-call serde value is built.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use http_body_util::{BodyExt, Full};
@@ -9,10 +15,16 @@ use hyper::body::Bytes;
 use hyper::client::conn::http1::SendRequest;
 use hyper::header::{CONTENT_TYPE, HOST};
 use hyper_util::rt::TokioIo;
+use jsonrpsee::core::client::{BatchResponse, ClientT, Error as JsonRpcError};
+use jsonrpsee::core::params::BatchRequestBuilder;
+use jsonrpsee::core::traits::ToRpcParams;
+use jsonrpsee::types::ErrorObjectOwned;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use serde_json::value::RawValue;
 use tokio::net::TcpStream;
+use tokio::sync::Mutex;
 
 /// Largest response body read (a block of receipts can be large).
 const MAX_RESPONSE_BYTES: usize = 512 * 1024 * 1024;
@@ -78,7 +90,10 @@ pub struct RpcClient {
     url: String,
     host: String,
     path: String,
-    sender: Option<SendRequest<Full<Bytes>>>,
+    /// Held from a request's send to its answer: HTTP/1.1 carries one at a
+    /// time.
+    sender: Mutex<Option<SendRequest<Full<Bytes>>>>,
+    next_id: AtomicU64,
 }
 
 impl std::fmt::Debug for RpcClient {
@@ -99,8 +114,14 @@ impl RpcClient {
             return Err(ClientError::Url(url.into()));
         }
         let host = if host.contains(':') { host.to_string() } else { format!("{host}:80") };
-        let mut client = Self { url: url.into(), host, path: path.into(), sender: None };
-        client.reconnect().await?;
+        let client = Self {
+            url: url.into(),
+            host,
+            path: path.into(),
+            sender: Mutex::new(None),
+            next_id: AtomicU64::new(1),
+        };
+        *client.sender.lock().await = Some(client.connect_once().await?);
         Ok(client)
     }
 
@@ -109,7 +130,7 @@ impl RpcClient {
         &self.url
     }
 
-    async fn reconnect(&mut self) -> Result<(), ClientError> {
+    async fn connect_once(&self) -> Result<SendRequest<Full<Bytes>>, ClientError> {
         let transport = |what: String| ClientError::Transport { url: self.url.clone(), what };
         let stream = tokio::time::timeout(Duration::from_secs(10), TcpStream::connect(&self.host))
             .await
@@ -120,21 +141,21 @@ impl RpcClient {
             .await
             .map_err(|e| transport(format!("HTTP handshake: {e}")))?;
         tokio::spawn(connection);
-        self.sender = Some(sender);
-        Ok(())
+        Ok(sender)
     }
 
     /// POSTs a JSON body and returns the response body. A connection the
     /// node closed is reopened once.
-    pub async fn post(&mut self, body: String) -> Result<Bytes, ClientError> {
+    pub async fn post(&self, body: String) -> Result<Bytes, ClientError> {
         let body = Bytes::from(body);
+        let mut sender = self.sender.lock().await;
         for attempt in 0..2 {
-            if self.sender.as_ref().is_none_or(|s| s.is_closed()) {
-                self.reconnect().await?;
+            if sender.as_ref().is_none_or(|s| s.is_closed()) {
+                *sender = Some(self.connect_once().await?);
             }
-            let sender = self.sender.as_mut().expect("connected above");
-            if sender.ready().await.is_err() {
-                self.sender = None;
+            let connection = sender.as_mut().expect("connected above");
+            if connection.ready().await.is_err() {
+                *sender = None;
                 continue;
             }
             let request = hyper::Request::post(self.path.as_str())
@@ -142,7 +163,7 @@ impl RpcClient {
                 .header(CONTENT_TYPE, "application/json")
                 .body(Full::new(body.clone()))
                 .expect("a valid request");
-            match sender.send_request(request).await {
+            match connection.send_request(request).await {
                 Ok(response) => {
                     let status = response.status();
                     let bytes =
@@ -171,7 +192,7 @@ impl RpcClient {
                     if attempt == 0
                         && (e.is_canceled() || e.is_closed() || e.is_incomplete_message()) =>
                 {
-                    self.sender = None;
+                    *sender = None;
                 }
                 Err(e) => {
                     return Err(ClientError::Transport {
@@ -189,7 +210,7 @@ impl RpcClient {
 
     /// Calls `method` with `params`.
     pub async fn call<T: DeserializeOwned>(
-        &mut self,
+        &self,
         method: &str,
         params: Value,
     ) -> Result<T, ClientError> {
@@ -206,7 +227,7 @@ impl RpcClient {
 
     /// Calls `method` once per params in one batch; answers in order.
     pub async fn batch<T: DeserializeOwned>(
-        &mut self,
+        &self,
         method: &str,
         params: impl IntoIterator<Item = Value>,
     ) -> Result<Vec<Result<T, ClientError>>, ClientError> {
@@ -227,7 +248,7 @@ impl RpcClient {
     /// Sends raw transactions (each already `"0x…"`-quoted JSON) in one
     /// batch; per transaction, `Ok` or the node's error.
     pub async fn send_raw_batch(
-        &mut self,
+        &self,
         quoted: &[String],
     ) -> Result<Vec<Result<(), RpcErrorObject>>, ClientError> {
         const METHOD: &str = "eth_sendRawTransaction";
@@ -253,6 +274,139 @@ impl RpcClient {
                 None => Ok(()),
             })
             .collect())
+    }
+}
+
+/// An error object as a node sends it; `data` kept raw, any other field
+/// ignored (jsonrpsee's own type refuses them).
+#[derive(Deserialize)]
+struct WireError {
+    code: i32,
+    message: String,
+    #[serde(default)]
+    data: Option<Box<RawValue>>,
+}
+
+impl From<WireError> for ErrorObjectOwned {
+    fn from(e: WireError) -> Self {
+        ErrorObjectOwned::owned(e.code, e.message, e.data)
+    }
+}
+
+/// One answer, its result left unparsed.
+#[derive(Deserialize)]
+struct RawAnswer<'a> {
+    #[serde(default)]
+    id: Option<u64>,
+    #[serde(borrow, default)]
+    result: Option<&'a RawValue>,
+    #[serde(default)]
+    error: Option<WireError>,
+}
+
+impl RawAnswer<'_> {
+    fn into_result<R: DeserializeOwned>(self) -> Result<Result<R, ErrorObjectOwned>, JsonRpcError> {
+        if let Some(error) = self.error {
+            return Ok(Err(error.into()));
+        }
+        Ok(Ok(serde_json::from_str(self.result.map_or("null", RawValue::get))?))
+    }
+}
+
+/// A JSON-RPC call object; `params` is `[]` when there are none, as every
+/// Ethereum node takes it.
+fn call_json(method: &str, id: Option<u64>, params: Option<&RawValue>) -> String {
+    let id = id.map(|id| format!(r#","id":{id}"#)).unwrap_or_default();
+    let method = Value::from(method);
+    let params = params.map_or("[]", RawValue::get);
+    format!(r#"{{"jsonrpc":"2.0"{id},"method":{method},"params":{params}}}"#)
+}
+
+fn transport(e: ClientError) -> JsonRpcError {
+    JsonRpcError::Transport(Box::new(e))
+}
+
+/// The typed clients of [`crate::node::rpc::api`] (`LanesApiClient`,
+/// `EthApiClient`, ...) call through this.
+impl ClientT for RpcClient {
+    async fn notification<Params>(&self, method: &str, params: Params) -> Result<(), JsonRpcError>
+    where
+        Params: ToRpcParams + Send,
+    {
+        let params = params.to_rpc_params()?;
+        self.post(call_json(method, None, params.as_deref())).await.map_err(transport)?;
+        Ok(())
+    }
+
+    async fn request<R, Params>(&self, method: &str, params: Params) -> Result<R, JsonRpcError>
+    where
+        R: DeserializeOwned,
+        Params: ToRpcParams + Send,
+    {
+        let params = params.to_rpc_params()?;
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let bytes =
+            self.post(call_json(method, Some(id), params.as_deref())).await.map_err(transport)?;
+        let answer: RawAnswer<'_> = serde_json::from_slice(&bytes)?;
+        Ok(answer.into_result()??)
+    }
+
+    async fn batch_request<'a, R>(
+        &self,
+        batch: BatchRequestBuilder<'a>,
+    ) -> Result<BatchResponse<'a, R>, JsonRpcError>
+    where
+        R: DeserializeOwned + std::fmt::Debug + 'a,
+    {
+        let calls = batch.build()?;
+        let n = calls.len();
+        let body: Vec<String> = calls
+            .iter()
+            .enumerate()
+            .map(|(id, (method, params))| call_json(method, Some(id as u64), params.as_deref()))
+            .collect();
+        let bytes = self.post(format!("[{}]", body.join(","))).await.map_err(transport)?;
+        if bytes.starts_with(b"{") {
+            // The whole batch was refused (too large, too many calls, ...).
+            let answer: RawAnswer<'_> = serde_json::from_slice(&bytes)?;
+            let error = answer.error.map(ErrorObjectOwned::from).ok_or_else(|| {
+                JsonRpcError::Custom("a single answer to a batch, without an error".into())
+            })?;
+            return Err(JsonRpcError::Call(error));
+        }
+        let answers: Vec<RawAnswer<'_>> = serde_json::from_slice(&bytes)?;
+        let mut ordered: Vec<Option<RawAnswer<'_>>> = (0..n).map(|_| None).collect();
+        for answer in answers {
+            let Some(slot) = answer.id.and_then(|id| ordered.get_mut(id as usize)) else {
+                return Err(JsonRpcError::Custom("a batch answer with an unknown id".into()));
+            };
+            *slot = Some(answer);
+        }
+        let mut entries = Vec::with_capacity(n);
+        let mut failed = 0;
+        for answer in ordered {
+            let answer =
+                answer.ok_or_else(|| JsonRpcError::Custom(format!("{n} calls, fewer answers")))?;
+            let entry = answer.into_result::<R>()?;
+            failed += usize::from(entry.is_err());
+            entries.push(entry);
+        }
+        Ok(BatchResponse::new(n - failed, entries, failed))
+    }
+}
+
+/// A typed client's error for `method`, as this client reports its own.
+pub fn typed_error(method: &str, e: JsonRpcError) -> ClientError {
+    match e {
+        JsonRpcError::Call(error) => ClientError::Rpc {
+            method: method.into(),
+            error: RpcErrorObject { code: error.code().into(), message: error.message().into() },
+        },
+        JsonRpcError::Transport(e) => match e.downcast::<ClientError>() {
+            Ok(e) => *e,
+            Err(e) => ClientError::Decode { method: method.into(), what: e.to_string() },
+        },
+        other => ClientError::Decode { method: method.into(), what: other.to_string() },
     }
 }
 
@@ -314,6 +468,35 @@ mod tests {
         assert!(batch_responses("m", br#"[{"jsonrpc":"2.0","id":0,"result":1}]"#, 2).is_err());
         assert!(batch_responses("m", br#"[{"jsonrpc":"2.0","id":7,"result":1}]"#, 1).is_err());
         assert!(batch_responses("m", b"<html>", 1).is_err());
+    }
+
+    #[test]
+    fn call_objects_always_carry_params() {
+        assert_eq!(
+            call_json("eth_chainId", Some(3), None),
+            r#"{"jsonrpc":"2.0","id":3,"method":"eth_chainId","params":[]}"#
+        );
+        let params = RawValue::from_string(r#"["0x1",true]"#.into()).unwrap();
+        let body = call_json("m\"", None, Some(&params));
+        let value: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(value["method"], "m\"");
+        assert!(value.get("id").is_none());
+        assert_eq!(value["params"][1], true);
+    }
+
+    #[test]
+    fn node_errors_keep_code_message_and_data() {
+        let answer: RawAnswer<'_> = serde_json::from_str(
+            r#"{"jsonrpc":"2.0","id":1,"error":{"code":3,"message":"execution reverted","data":"0x2a","extra":1}}"#,
+        )
+        .unwrap();
+        let error = answer.into_result::<Value>().unwrap().unwrap_err();
+        assert_eq!((error.code(), error.message()), (3, "execution reverted"));
+        assert_eq!(error.data().unwrap().get(), r#""0x2a""#);
+        let e = typed_error("eth_call", JsonRpcError::Call(error));
+        assert_eq!(e.to_string(), "eth_call: execution reverted (code 3)");
+        let answer: RawAnswer<'_> = serde_json::from_str(r#"{"id":1,"result":null}"#).unwrap();
+        assert_eq!(answer.into_result::<Option<u64>>().unwrap().unwrap(), None);
     }
 
     #[tokio::test]

@@ -1,25 +1,31 @@
 //! `lanes-loadgen`: a load generator that speaks plain Ethereum JSON-RPC, so
 //! the same run measures lanes and any other node, plus an in-process mode
-//! that drives an embedded banking stage (DESIGN.md §8).
+//! that drives an embedded banking stage (`docs/design.md` §8).
 //!
 //! ```text
 //!  Plan (seed) --keys, contracts, txs + access lists--> presign (all cores)
 //!       |                                                   |
-//!   genesis.rs: the setup pre-applied              senders: JSON-RPC batches over
+//!   genesis.rs: the setup pre-applied              submit.rs: JSON-RPC batches over
 //!   (lanes-loadgen genesis)                        keep-alive connections, open
 //!                                                  or closed loop
-//!   run.rs setup: funding and deploying                     |
-//!   by transactions (other nodes)                  tracker: new blocks' tx hashes
+//!   setup.rs: funding and deploying                         |
+//!   by transactions (other nodes)                  tracking.rs: new blocks' tx hashes
 //!                                                           |
 //!                                                  report: counts, tx/s, latency
 //! ```
+//!
+//! `run.rs` drives a run; `in_process.rs` is the target without RPC.
 
 pub mod client;
 pub mod genesis;
+mod in_process;
 pub mod keys;
 pub mod plan;
 pub mod report;
 pub mod run;
+mod setup;
+mod submit;
+mod tracking;
 
 pub use keys::Key;
 pub use plan::{Plan, Workload, WorkloadConfig};

@@ -22,7 +22,7 @@ pub mod convert;
 pub mod error;
 pub mod genesis;
 pub mod ledger;
-mod rpc;
+pub mod rpc;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -31,6 +31,7 @@ use std::time::Duration;
 
 use alloy_primitives::Address;
 use alloy_signer_local::PrivateKeySigner;
+use jsonrpsee::server::middleware::rpc::RpcServiceBuilder;
 use jsonrpsee::server::{BatchRequestConfig, Server, ServerConfig, ServerHandle};
 use lanes_accounts_db::AccountsDbConfig;
 use lanes_banking_stage::{BankingStage, BankingStageConfig, BlockStats, StageError};
@@ -160,41 +161,6 @@ pub(crate) struct NodeState {
     limits: RpcLimits,
 }
 
-impl NodeState {
-    fn stats_json(&self) -> Result<serde_json::Value, error::RpcError> {
-        let t = self.totals.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let pool = self.stage(|s| s.pool_len())?;
-        let last = t.last.map(|b| {
-            serde_json::json!({
-                "number": b.number,
-                "transactions": b.transactions,
-                "entries": b.entries,
-                "meanEntryWidth": b.mean_entry_width,
-                "exclusive": b.exclusive,
-                "conflicts": b.conflicts,
-                "rejected": b.rejected,
-                "gasUsed": b.gas_used,
-                "sigverifyMs": b.sigverify_time.as_secs_f64() * 1e3,
-                "schedulerMs": b.scheduler_time.as_secs_f64() * 1e3,
-                "workersMs": b.worker_time.as_secs_f64() * 1e3,
-                "sealMs": b.seal_time.as_secs_f64() * 1e3,
-            })
-        });
-        Ok(serde_json::json!({
-            "head": self.head(),
-            "pool": pool,
-            "blocks": t.blocks,
-            "transactions": t.transactions,
-            "entries": t.entries,
-            "meanEntryWidth": if t.entries == 0 { 0.0 } else { t.transactions as f64 / t.entries as f64 },
-            "exclusive": t.exclusive,
-            "conflicts": t.conflicts,
-            "rejected": t.rejected,
-            "lastBlock": last,
-        }))
-    }
-}
-
 /// A running node.
 pub struct Node {
     state: Arc<NodeState>,
@@ -267,13 +233,18 @@ impl Node {
             .set_batch_request_config(BatchRequestConfig::Limit(limits.max_batch))
             .set_id_provider(rpc::HexIds::default())
             .build();
-        let server =
-            Server::builder().set_config(server_config).build(config.rpc_addr).await.map_err(
-                |source| NodeError::Io {
-                    what: format!("listening on {}", config.rpc_addr),
-                    source,
-                },
-            )?;
+        let max_response_bytes = limits.max_response_bytes;
+        let middleware = RpcServiceBuilder::new()
+            .layer_fn(move |service| rpc::ParamsErrors::new(service, max_response_bytes));
+        let server = Server::builder()
+            .set_config(server_config)
+            .set_rpc_middleware(middleware)
+            .build(config.rpc_addr)
+            .await
+            .map_err(|source| NodeError::Io {
+                what: format!("listening on {}", config.rpc_addr),
+                source,
+            })?;
         let rpc_addr = server
             .local_addr()
             .map_err(|source| NodeError::Io { what: "reading the RPC address".into(), source })?;

@@ -1,0 +1,161 @@
+//! `eth_*`: the Ethereum methods lanes serves, as anvil answers them, and the
+//! `eth_subscribe` subscription.
+//!
+//! State is kept for the latest block only: a block id naming an older block
+//! is refused (-32000) where a method reads state.
+
+use alloy_eips::{BlockId, BlockNumberOrTag};
+use alloy_primitives::{Address, B256, Bytes, U64, U256};
+use alloy_rpc_types_eth::pubsub::SubscriptionResult;
+use alloy_rpc_types_eth::{
+    AccessListResult, Block, FeeHistory, Filter, Log, Transaction, TransactionReceipt,
+    TransactionRequest,
+};
+use jsonrpsee::core::RpcResult;
+use jsonrpsee::proc_macros::rpc;
+
+/// The `eth` namespace, less subscriptions.
+#[rpc(server, client, namespace = "eth")]
+pub trait EthApi {
+    /// The chain id.
+    #[method(name = "chainId")]
+    fn chain_id(&self) -> RpcResult<U64>;
+
+    /// Always `false`: a lanes node does not sync.
+    #[method(name = "syncing")]
+    fn syncing(&self) -> RpcResult<bool>;
+
+    /// Always `true`: the node produces blocks.
+    #[method(name = "mining")]
+    fn mining(&self) -> RpcResult<bool>;
+
+    /// Where block rewards go.
+    #[method(name = "coinbase")]
+    fn coinbase(&self) -> RpcResult<Address>;
+
+    /// The unlocked accounts (`--dev` only), for `eth_sendTransaction`.
+    #[method(name = "accounts")]
+    fn accounts(&self) -> RpcResult<Vec<Address>>;
+
+    /// The served head's number.
+    #[method(name = "blockNumber")]
+    fn block_number(&self) -> RpcResult<U64>;
+
+    /// The base fee plus the suggested tip.
+    #[method(name = "gasPrice")]
+    fn gas_price(&self) -> RpcResult<U256>;
+
+    /// The suggested tip.
+    #[method(name = "maxPriorityFeePerGas")]
+    fn max_priority_fee_per_gas(&self) -> RpcResult<U256>;
+
+    /// An account's balance.
+    #[method(name = "getBalance")]
+    fn balance(&self, address: Address, block: Option<BlockId>) -> RpcResult<U256>;
+
+    /// An account's nonce; at `pending`, counting what the pool holds.
+    #[method(name = "getTransactionCount")]
+    fn transaction_count(&self, address: Address, block: Option<BlockId>) -> RpcResult<U64>;
+
+    /// An account's code.
+    #[method(name = "getCode")]
+    fn code(&self, address: Address, block: Option<BlockId>) -> RpcResult<Bytes>;
+
+    /// One storage slot of an account.
+    #[method(name = "getStorageAt")]
+    fn storage_at(&self, address: Address, slot: U256, block: Option<BlockId>) -> RpcResult<B256>;
+
+    /// Runs a call on the latest state; a revert answers code 3 with the
+    /// revert data.
+    #[method(name = "call", blocking)]
+    fn call(&self, request: TransactionRequest, block: Option<BlockId>) -> RpcResult<Bytes>;
+
+    /// The gas a call needs.
+    #[method(name = "estimateGas", blocking)]
+    fn estimate_gas(&self, request: TransactionRequest, block: Option<BlockId>) -> RpcResult<U64>;
+
+    /// What a call touches, as an access list, and the gas it uses.
+    #[method(name = "createAccessList", blocking)]
+    fn create_access_list(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+    ) -> RpcResult<AccessListResult>;
+
+    /// Submits a signed transaction; its hash.
+    #[method(name = "sendRawTransaction")]
+    fn send_raw_transaction(&self, bytes: Bytes) -> RpcResult<B256>;
+
+    /// Signs with an unlocked account (`--dev`), declaring what the call
+    /// touches, and submits.
+    #[method(name = "sendTransaction", blocking)]
+    fn send_transaction(&self, request: TransactionRequest) -> RpcResult<B256>;
+
+    /// Not supported (-32004), whatever the params: viem then falls back to
+    /// nonce, fee and estimate calls.
+    #[method(name = "fillTransaction")]
+    fn fill_transaction(&self) -> RpcResult<()>;
+
+    /// A transaction by hash; `null` until it is in a block.
+    #[method(name = "getTransactionByHash")]
+    fn transaction_by_hash(&self, hash: B256) -> RpcResult<Option<Transaction>>;
+
+    /// A receipt by transaction hash; `null` until it is in a block.
+    #[method(name = "getTransactionReceipt")]
+    fn transaction_receipt(&self, hash: B256) -> RpcResult<Option<TransactionReceipt>>;
+
+    /// Every receipt of a block.
+    #[method(name = "getBlockReceipts", blocking)]
+    fn block_receipts(&self, block: BlockId) -> RpcResult<Option<Vec<TransactionReceipt>>>;
+
+    /// A block by number or tag, with full transactions or their hashes.
+    #[method(name = "getBlockByNumber", blocking)]
+    fn block_by_number(
+        &self,
+        number: BlockNumberOrTag,
+        full: Option<bool>,
+    ) -> RpcResult<Option<Block>>;
+
+    /// A block by hash.
+    #[method(name = "getBlockByHash", blocking)]
+    fn block_by_hash(&self, hash: B256, full: Option<bool>) -> RpcResult<Option<Block>>;
+
+    /// How many transactions a block holds.
+    #[method(name = "getBlockTransactionCountByNumber")]
+    fn block_transaction_count_by_number(&self, number: BlockNumberOrTag)
+    -> RpcResult<Option<U64>>;
+
+    /// The logs matching a filter, over a capped block range.
+    #[method(name = "getLogs", blocking)]
+    fn logs(&self, filter: Filter) -> RpcResult<Vec<Log>>;
+
+    /// Base fees, gas used ratios and tip percentiles of recent blocks.
+    #[method(name = "feeHistory", blocking)]
+    fn fee_history(
+        &self,
+        block_count: U64,
+        newest_block: BlockNumberOrTag,
+        reward_percentiles: Option<Vec<f64>>,
+    ) -> RpcResult<FeeHistory>;
+}
+
+/// `eth_subscribe`, apart from [`EthApi`] so that an HTTP client, which
+/// cannot subscribe, still gets every other `eth_*` method (as reth splits
+/// them).
+#[rpc(server, client, namespace = "eth")]
+pub trait EthPubSubApi {
+    /// `eth_subscribe`: `newHeads` (headers) or `logs` (with an optional
+    /// filter); another kind is refused with -32602. Notifications are
+    /// `eth_subscription`, with hex subscription ids. (Named apart from
+    /// jsonrpsee's `SubscriptionClientT::subscribe`, which a client also has.)
+    #[subscription(
+        name = "subscribe" => "subscription",
+        unsubscribe = "unsubscribe",
+        item = SubscriptionResult
+    )]
+    async fn subscribe_to(
+        &self,
+        kind: String,
+        params: Option<serde_json::Value>,
+    ) -> jsonrpsee::core::SubscriptionResult;
+}

@@ -1,0 +1,20 @@
+//! The JSON-RPC API of a lanes node: one jsonrpsee trait per namespace.
+//!
+//! Each `#[rpc(server, client)]` trait gives a `…Server` trait, which the
+//! node implements, and a `…Client` trait, implemented for every jsonrpsee
+//! [`ClientT`](jsonrpsee::core::client::ClientT) (the load generator's
+//! [`RpcClient`](crate::loadgen::client::RpcClient) is one). Parameters and
+//! answers are alloy RPC types, or the [`types`](super::types) of `lanes_*`.
+//!
+//! Later namespaces (`debug`, the dev-node `evm`/`anvil`/`hardhat` ones) get
+//! a file here each, beside a server impl in `rpc/`.
+
+mod eth;
+mod lanes;
+mod net;
+mod web3;
+
+pub use eth::{EthApiClient, EthApiServer, EthPubSubApiClient, EthPubSubApiServer};
+pub use lanes::{LanesApiClient, LanesApiServer};
+pub use net::{NetApiClient, NetApiServer};
+pub use web3::{Web3ApiClient, Web3ApiServer};

@@ -1,0 +1,413 @@
+//! The `eth_*` methods ([`EthApiServer`]) over the ledger, the latest state
+//! and the banking stage.
+
+use std::sync::Arc;
+
+use alloy_consensus::{SignableTransaction, TxEip1559, TxEip2930, TxEnvelope};
+use alloy_eips::eip2718::Encodable2718;
+use alloy_eips::{BlockId, BlockNumberOrTag};
+use alloy_primitives::{Address, B256, Bytes, TxKind, U64, U256};
+use alloy_rpc_types_eth::{
+    AccessListResult, Block, FeeHistory, Filter, FilterBlockOption, Log, Transaction,
+    TransactionReceipt, TransactionRequest,
+};
+use alloy_signer::SignerSync;
+use jsonrpsee::core::RpcResult;
+use lanes_accounts_db::AccountsRead;
+use lanes_evm_adapter::{CallRequest, EvmTx, SimError, Simulation};
+use lanes_runtime::Bank;
+
+use crate::node::convert;
+use crate::node::error::RpcError;
+use crate::node::ledger::LedgerBlock;
+use crate::node::rpc::api::EthApiServer;
+use crate::node::rpc::state::{Res, account, internal};
+use crate::node::{NodeState, SUGGESTED_TIP};
+
+/// The `eth` namespace of a node.
+pub(crate) struct EthRpc {
+    state: Arc<NodeState>,
+}
+
+impl EthRpc {
+    pub(crate) fn new(state: Arc<NodeState>) -> Self {
+        Self { state }
+    }
+}
+
+impl EthApiServer for EthRpc {
+    fn chain_id(&self) -> RpcResult<U64> {
+        Ok(U64::from(self.state.chain_id))
+    }
+
+    fn syncing(&self) -> RpcResult<bool> {
+        Ok(false)
+    }
+
+    fn mining(&self) -> RpcResult<bool> {
+        Ok(true)
+    }
+
+    fn coinbase(&self) -> RpcResult<Address> {
+        Ok(self.state.coinbase)
+    }
+
+    fn accounts(&self) -> RpcResult<Vec<Address>> {
+        Ok(self.state.signers.iter().map(|k| k.address()).collect())
+    }
+
+    fn block_number(&self) -> RpcResult<U64> {
+        Ok(U64::from(self.state.head()))
+    }
+
+    fn gas_price(&self) -> RpcResult<U256> {
+        let base_fee = self.state.stage(|st| st.head().base_fee)?;
+        Ok(U256::from(base_fee) + U256::from(SUGGESTED_TIP))
+    }
+
+    fn max_priority_fee_per_gas(&self) -> RpcResult<U256> {
+        Ok(U256::from(SUGGESTED_TIP))
+    }
+
+    fn balance(&self, address: Address, block: Option<BlockId>) -> RpcResult<U256> {
+        Ok(account(&self.state.state_at(block)?, &address)?.balance)
+    }
+
+    fn transaction_count(&self, address: Address, block: Option<BlockId>) -> RpcResult<U64> {
+        let s = &self.state;
+        let nonce = match block {
+            Some(BlockId::Number(BlockNumberOrTag::Pending)) => s.pending_nonce(&address)?,
+            _ => account(&s.state_at(block)?, &address)?.nonce,
+        };
+        Ok(U64::from(nonce))
+    }
+
+    fn code(&self, address: Address, block: Option<BlockId>) -> RpcResult<Bytes> {
+        let view = self.state.state_at(block)?;
+        let header = account(&view, &address)?;
+        if header.code_hash == alloy_primitives::KECCAK256_EMPTY || header.code_hash.is_zero() {
+            return Ok(Bytes::new());
+        }
+        Ok(view.get_code(&header.code_hash).map_err(internal)?.unwrap_or_default())
+    }
+
+    fn storage_at(&self, address: Address, slot: U256, block: Option<BlockId>) -> RpcResult<B256> {
+        let view = self.state.state_at(block)?;
+        let value = view.get_storage(&address, &B256::from(slot)).map_err(internal)?;
+        Ok(B256::from(value))
+    }
+
+    fn call(&self, request: TransactionRequest, block: Option<BlockId>) -> RpcResult<Bytes> {
+        let s = &self.state;
+        let bank = s.sim_bank(block)?;
+        let sim = s.executor.call(&bank, &call_request(&request)).map_err(sim_error)?;
+        match failure(&sim) {
+            Some(e) => Err(e.into()),
+            None => Ok(sim.output),
+        }
+    }
+
+    fn estimate_gas(&self, request: TransactionRequest, block: Option<BlockId>) -> RpcResult<U64> {
+        let bank = self.state.sim_bank(block)?;
+        Ok(U64::from(estimate(&self.state, &bank, &call_request(&request))?))
+    }
+
+    fn create_access_list(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+    ) -> RpcResult<AccessListResult> {
+        let s = &self.state;
+        let bank = s.sim_bank(block)?;
+        let (access_list, sim) =
+            s.executor.create_access_list(&bank, &call_request(&request)).map_err(sim_error)?;
+        let error = failure(&sim).map(|e| e.to_string());
+        Ok(AccessListResult { access_list, gas_used: U256::from(sim.gas_used), error })
+    }
+
+    fn send_raw_transaction(&self, bytes: Bytes) -> RpcResult<B256> {
+        Ok(self.state.send_raw(&bytes)?)
+    }
+
+    fn send_transaction(&self, request: TransactionRequest) -> RpcResult<B256> {
+        Ok(send_transaction(&self.state, request)?)
+    }
+
+    fn fill_transaction(&self) -> RpcResult<()> {
+        Err(RpcError::Unsupported("eth_fillTransaction is not supported".into()).into())
+    }
+
+    fn transaction_by_hash(&self, hash: B256) -> RpcResult<Option<Transaction>> {
+        let s = &self.state;
+        let Some((lb, index)) = s.find_tx(&hash)? else { return Ok(None) };
+        let tx = decode_one(s, &lb, index)?;
+        Ok(Some(convert::transaction(&tx, &lb.block.header, index)))
+    }
+
+    fn transaction_receipt(&self, hash: B256) -> RpcResult<Option<TransactionReceipt>> {
+        let s = &self.state;
+        let Some((lb, index)) = s.find_tx(&hash)? else { return Ok(None) };
+        let tx = decode_one(s, &lb, index)?;
+        Ok(Some(convert::receipt(&lb, &tx, index)))
+    }
+
+    fn block_receipts(&self, block: BlockId) -> RpcResult<Option<Vec<TransactionReceipt>>> {
+        let s = &self.state;
+        let number = match block {
+            BlockId::Number(tag) => s.resolve(tag),
+            BlockId::Hash(h) => s.ledger.number_of(&h.block_hash),
+        };
+        let Some(lb) = number.map(|n| s.block(n)).transpose()?.flatten() else { return Ok(None) };
+        let txs = convert::decode_txs(&lb, &s.rules)?;
+        Ok(Some(convert::receipts(&lb, &txs)))
+    }
+
+    fn block_by_number(
+        &self,
+        number: BlockNumberOrTag,
+        full: Option<bool>,
+    ) -> RpcResult<Option<Block>> {
+        let Some(number) = self.state.resolve(number) else { return Ok(None) };
+        Ok(rpc_block(&self.state, number, full.unwrap_or(false))?)
+    }
+
+    fn block_by_hash(&self, hash: B256, full: Option<bool>) -> RpcResult<Option<Block>> {
+        let Some(number) = self.state.ledger.number_of(&hash) else { return Ok(None) };
+        Ok(rpc_block(&self.state, number, full.unwrap_or(false))?)
+    }
+
+    fn block_transaction_count_by_number(
+        &self,
+        number: BlockNumberOrTag,
+    ) -> RpcResult<Option<U64>> {
+        let Some(number) = self.state.resolve(number) else { return Ok(None) };
+        Ok(self.state.block(number)?.map(|lb| U64::from(lb.receipts.len())))
+    }
+
+    fn logs(&self, filter: Filter) -> RpcResult<Vec<Log>> {
+        Ok(get_logs(&self.state, &filter)?)
+    }
+
+    fn fee_history(
+        &self,
+        block_count: U64,
+        newest_block: BlockNumberOrTag,
+        reward_percentiles: Option<Vec<f64>>,
+    ) -> RpcResult<FeeHistory> {
+        Ok(fee_history(&self.state, block_count.to::<u64>(), newest_block, reward_percentiles)?)
+    }
+}
+
+fn call_request(r: &TransactionRequest) -> CallRequest {
+    CallRequest {
+        from: r.from,
+        to: match r.to {
+            Some(TxKind::Call(to)) => Some(to),
+            _ => None,
+        },
+        value: r.value.unwrap_or_default(),
+        data: r.input.input().cloned().unwrap_or_default(),
+        gas: r.gas,
+        gas_price: r.gas_price.or(r.max_fee_per_gas),
+        max_priority_fee: r.max_priority_fee_per_gas,
+        nonce: r.nonce,
+        access_list: r.access_list.clone().unwrap_or_default(),
+    }
+}
+
+fn sim_error(e: SimError) -> RpcError {
+    match e {
+        SimError::Failed(sim) if sim.reverted => RpcError::reverted(sim.output),
+        SimError::Failed(sim) => RpcError::Invalid(format!(
+            "gas required exceeds allowance: {}",
+            sim.halt.unwrap_or_else(|| "execution failed".into())
+        )),
+        SimError::State(e) => RpcError::Internal(format!("state read failed: {e}")),
+        other => RpcError::Invalid(other.to_string()),
+    }
+}
+
+/// Why a simulation that ran did not succeed: a revert or a halt.
+fn failure(sim: &Simulation) -> Option<RpcError> {
+    if sim.reverted {
+        return Some(RpcError::reverted(sim.output.clone()));
+    }
+    sim.halt.as_ref().map(|h| RpcError::Invalid(format!("execution halted: {h}")))
+}
+
+fn estimate(s: &NodeState, bank: &Bank, request: &CallRequest) -> Res<u64> {
+    s.executor.estimate_gas(bank, request).map_err(sim_error)
+}
+
+fn decode_one(s: &NodeState, lb: &LedgerBlock, index: usize) -> Res<EvmTx> {
+    let raw = lb.block.txs().nth(index).ok_or_else(|| {
+        RpcError::Internal(format!("block {} has no tx {index}", lb.block.header.number))
+    })?;
+    EvmTx::decode(&raw.tx, &s.rules).map_err(internal)
+}
+
+fn rpc_block(s: &NodeState, number: u64, full: bool) -> Res<Option<Block>> {
+    let Some(lb) = s.block(number)? else { return Ok(None) };
+    let txs = if full { Some(convert::decode_txs(&lb, &s.rules)?) } else { None };
+    let bloom = s.ledger.bloom(number).unwrap_or_default();
+    Ok(Some(convert::block(&lb, bloom, txs.as_deref())))
+}
+
+fn send_transaction(s: &NodeState, r: TransactionRequest) -> Res<B256> {
+    let from = r.from.ok_or_else(|| RpcError::Params("`from` is required".into()))?;
+    let signer = s.signers.iter().find(|k| k.address() == from).ok_or_else(|| {
+        RpcError::Invalid(format!("{from} is not an account of this node (see eth_accounts)"))
+    })?;
+    let base_fee = s.stage(|st| st.head().base_fee)?;
+    let nonce = match r.nonce {
+        Some(n) => n,
+        None => s.pending_nonce(&from)?,
+    };
+    let bank = s.sim_bank(None)?;
+    let mut call = CallRequest { from: Some(from), nonce: Some(nonce), ..call_request(&r) };
+    // Declare what it touches, so it runs in a parallel lane.
+    if call.access_list.is_empty() && call.to.is_some() {
+        call.access_list = s.executor.create_access_list(&bank, &call).map_err(sim_error)?.0;
+    }
+    let gas = match r.gas {
+        Some(gas) => gas,
+        None => estimate(s, &bank, &call)?,
+    };
+    let to = call.to.map_or(TxKind::Create, TxKind::Call);
+    let (input, value, access_list) = (call.data, call.value, call.access_list);
+    let chain_id = s.chain_id;
+    let envelope: TxEnvelope = if let (Some(gas_price), None) = (r.gas_price, r.max_fee_per_gas) {
+        let tx =
+            TxEip2930 { chain_id, nonce, gas_price, gas_limit: gas, to, value, input, access_list };
+        let sig = signer.sign_hash_sync(&tx.signature_hash()).map_err(internal)?;
+        tx.into_signed(sig).into()
+    } else {
+        let tip = r.max_priority_fee_per_gas.unwrap_or(SUGGESTED_TIP);
+        let max_fee = r.max_fee_per_gas.unwrap_or(2 * u128::from(base_fee) + tip);
+        let tx = TxEip1559 {
+            chain_id,
+            nonce,
+            gas_limit: gas,
+            max_fee_per_gas: max_fee,
+            max_priority_fee_per_gas: tip,
+            to,
+            value,
+            access_list,
+            input,
+        };
+        let sig = signer.sign_hash_sync(&tx.signature_hash()).map_err(internal)?;
+        tx.into_signed(sig).into()
+    };
+    s.send_raw(&envelope.encoded_2718())
+}
+
+/// Every block the filter's range covers must be served; the range is capped.
+fn get_logs(s: &NodeState, filter: &Filter) -> Res<Vec<Log>> {
+    let head = s.head();
+    let (from, to) = match filter.block_option {
+        FilterBlockOption::AtBlockHash(hash) => {
+            let n = s
+                .ledger
+                .number_of(&hash)
+                .ok_or_else(|| RpcError::NotFound(format!("unknown block hash {hash}")))?;
+            (n, n)
+        }
+        FilterBlockOption::Range { from_block, to_block } => {
+            let resolve = |t: Option<BlockNumberOrTag>| match t.unwrap_or_default() {
+                BlockNumberOrTag::Number(n) => n.min(head),
+                BlockNumberOrTag::Earliest => 0,
+                _ => head,
+            };
+            (resolve(from_block), resolve(to_block))
+        }
+    };
+    if from > to {
+        return Err(RpcError::Invalid(format!(
+            "invalid block range: from {from} is after to {to}"
+        )));
+    }
+    if to - from >= s.limits.max_log_blocks {
+        return Err(RpcError::Limit(format!(
+            "query spans {} blocks, more than the limit of {}",
+            to - from + 1,
+            s.limits.max_log_blocks
+        )));
+    }
+    let mut out = Vec::new();
+    for number in from..=to {
+        let Some(bloom) = s.ledger.bloom(number) else { continue };
+        if !filter.matches_bloom(bloom) {
+            continue;
+        }
+        let Some(lb) = s.block(number)? else { continue };
+        let mut first = 0;
+        for (i, r) in lb.receipts.iter().enumerate() {
+            let logs = convert::logs(&lb.block.header, r, i, first);
+            first += logs.len();
+            out.extend(logs.into_iter().filter(|l| filter.matches(&l.inner)));
+        }
+        if out.len() > s.limits.max_logs {
+            return Err(RpcError::Limit(format!(
+                "query returns more than {} logs; narrow the block range",
+                s.limits.max_logs
+            )));
+        }
+    }
+    Ok(out)
+}
+
+fn fee_history(
+    s: &NodeState,
+    count: u64,
+    newest: BlockNumberOrTag,
+    percentiles: Option<Vec<f64>>,
+) -> Res<FeeHistory> {
+    const MAX_BLOCKS: u64 = 1024;
+    let newest = s.resolve(newest).unwrap_or(s.head()).min(s.head());
+    let count = count.clamp(1, MAX_BLOCKS).min(newest + 1);
+    let oldest = newest + 1 - count;
+    let mut history = FeeHistory { oldest_block: oldest, ..Default::default() };
+    let mut rewards = Vec::new();
+    let mut base_fee = 0;
+    for number in oldest..=newest {
+        let lb = s.block(number)?.ok_or_else(|| RpcError::NotFound(format!("block {number}")))?;
+        let h = &lb.block.header;
+        base_fee = u128::from(h.base_fee);
+        history.base_fee_per_gas.push(base_fee);
+        history.gas_used_ratio.push(h.gas_used as f64 / h.gas_limit.max(1) as f64);
+        history.base_fee_per_blob_gas.push(0);
+        history.blob_gas_used_ratio.push(0.0);
+        if let Some(percentiles) = &percentiles {
+            let mut tips: Vec<u128> = lb
+                .block
+                .txs()
+                .filter_map(|t| {
+                    use alloy_eips::eip2718::Decodable2718;
+                    TxEnvelope::decode_2718(&mut t.tx.as_ref()).ok()
+                })
+                .map(|tx| {
+                    use alloy_consensus::Transaction as _;
+                    tx.effective_tip_per_gas(h.base_fee).unwrap_or(0)
+                })
+                .collect();
+            tips.sort_unstable();
+            rewards.push(
+                percentiles
+                    .iter()
+                    .map(|p| {
+                        if tips.is_empty() {
+                            return 0;
+                        }
+                        let i = ((p.clamp(0.0, 100.0) / 100.0) * (tips.len() - 1) as f64).round();
+                        tips[i as usize]
+                    })
+                    .collect(),
+            );
+        }
+    }
+    // The next block's base fee: fixed from genesis.
+    history.base_fee_per_gas.push(base_fee);
+    history.base_fee_per_blob_gas.push(0);
+    history.reward = percentiles.map(|_| rewards);
+    Ok(history)
+}

@@ -1,0 +1,89 @@
+//! The `lanes_*` methods ([`LanesApiServer`]): a block's entries and the
+//! node's counters.
+
+use std::sync::Arc;
+
+use alloy_eips::BlockNumberOrTag;
+use alloy_primitives::U64;
+use jsonrpsee::core::RpcResult;
+
+use crate::node::NodeState;
+use crate::node::ledger::LedgerBlock;
+use crate::node::rpc::api::LanesApiServer;
+use crate::node::rpc::types::{BlockEntries, BlockEntry, LastBlockStats, NodeStats};
+
+/// The `lanes` namespace of a node.
+pub(crate) struct LanesRpc {
+    state: Arc<NodeState>,
+}
+
+impl LanesRpc {
+    pub(crate) fn new(state: Arc<NodeState>) -> Self {
+        Self { state }
+    }
+}
+
+impl LanesApiServer for LanesRpc {
+    fn get_block_entries(&self, block: BlockNumberOrTag) -> RpcResult<Option<BlockEntries>> {
+        let Some(number) = self.state.resolve(block) else { return Ok(None) };
+        Ok(self.state.block(number)?.map(|lb| block_entries(&lb)))
+    }
+
+    fn stats(&self) -> RpcResult<NodeStats> {
+        let s = &self.state;
+        let t = s.totals.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let pool = s.stage(|st| st.pool_len())?;
+        let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+        let last_block = t.last.map(|b| LastBlockStats {
+            number: b.number,
+            transactions: b.transactions as u64,
+            entries: b.entries as u64,
+            mean_entry_width: b.mean_entry_width,
+            exclusive: b.exclusive as u64,
+            conflicts: b.conflicts,
+            rejected: b.rejected as u64,
+            gas_used: b.gas_used,
+            sigverify_ms: ms(b.sigverify_time),
+            scheduler_ms: ms(b.scheduler_time),
+            workers_ms: ms(b.worker_time),
+            seal_ms: ms(b.seal_time),
+        });
+        Ok(NodeStats {
+            head: s.head(),
+            pool: pool as u64,
+            blocks: t.blocks,
+            transactions: t.transactions,
+            entries: t.entries,
+            mean_entry_width: if t.entries == 0 {
+                0.0
+            } else {
+                t.transactions as f64 / t.entries as f64
+            },
+            exclusive: t.exclusive,
+            conflicts: t.conflicts,
+            rejected: t.rejected,
+            last_block,
+        })
+    }
+}
+
+fn block_entries(lb: &LedgerBlock) -> BlockEntries {
+    let mut index = 0;
+    let entries = lb
+        .block
+        .entries
+        .iter()
+        .map(|e| {
+            let transactions =
+                lb.receipts[index..index + e.txs.len()].iter().map(|r| r.tx_hash).collect();
+            index += e.txs.len();
+            BlockEntry { exclusive: e.exclusive, width: e.txs.len() as u64, transactions }
+        })
+        .collect();
+    BlockEntries {
+        number: U64::from(lb.block.header.number),
+        hash: lb.block.header.hash(),
+        transactions: lb.receipts.len() as u64,
+        entries,
+    }
+}

@@ -1,0 +1,127 @@
+//! What the server impls read through [`NodeState`]: the head, blocks,
+//! the latest state, simulation banks, and transaction submission.
+
+use alloy_consensus::Transaction as _;
+use alloy_eips::{BlockId, BlockNumberOrTag};
+use alloy_primitives::{Address, B256, U256};
+use lanes_accounts_db::{AccountHeader, AccountsRead, ReadView};
+use lanes_evm_adapter::EvmTx;
+use lanes_runtime::{Bank, BankConfig, BlockEnv, LatticeHash};
+
+use crate::node::NodeState;
+use crate::node::error::RpcError;
+use crate::node::ledger::LedgerBlock;
+
+pub(crate) type Res<T> = Result<T, RpcError>;
+
+/// A failure of the node itself (disk, a decode of its own data).
+pub(crate) fn internal(e: impl std::fmt::Display) -> RpcError {
+    RpcError::Internal(e.to_string())
+}
+
+/// An account's header, the default one if it does not exist.
+pub(crate) fn account(view: &ReadView, address: &Address) -> Res<AccountHeader> {
+    Ok(view.get_account(address).map_err(internal)?.unwrap_or_default())
+}
+
+impl NodeState {
+    /// The served head's number.
+    pub(crate) fn head(&self) -> u64 {
+        self.ledger.head().unwrap_or(0)
+    }
+
+    /// The next nonce of `address`, counting what the pool holds.
+    pub(crate) fn pending_nonce(&self, address: &Address) -> Res<u64> {
+        let committed = account(&self.state_at(None)?, address)?.nonce;
+        Ok(self.stage(|st| st.pending_nonce(address))?.map_or(committed, |n| n.max(committed)))
+    }
+
+    /// A block of the ledger, `None` past the head.
+    pub(crate) fn block(&self, number: u64) -> Res<Option<LedgerBlock>> {
+        self.ledger.block(number).map_err(internal)
+    }
+
+    /// The number a tag names; `None` for a number past the head.
+    pub(crate) fn resolve(&self, tag: BlockNumberOrTag) -> Option<u64> {
+        let head = self.head();
+        match tag {
+            BlockNumberOrTag::Number(n) => (n <= head).then_some(n),
+            BlockNumberOrTag::Earliest => Some(0),
+            _ => Some(head),
+        }
+    }
+
+    /// The block holding a transaction, and its index there.
+    pub(crate) fn find_tx(&self, hash: &B256) -> Res<Option<(LedgerBlock, usize)>> {
+        let Some((number, index)) = self.ledger.locate_tx(hash) else { return Ok(None) };
+        Ok(self.block(number)?.map(|lb| (lb, index as usize)))
+    }
+
+    /// Runs `f` on the banking stage, or fails once it has shut down.
+    pub(crate) fn stage<R>(
+        &self,
+        f: impl FnOnce(&lanes_banking_stage::BankingStage<lanes_evm_adapter::EvmExecutor>) -> R,
+    ) -> Res<R> {
+        let guard = self.stage.read().unwrap_or_else(|e| e.into_inner());
+        let stage =
+            guard.as_ref().ok_or_else(|| RpcError::Internal("node is shutting down".into()))?;
+        Ok(f(stage))
+    }
+
+    /// The state to read for a block id: only the latest is kept.
+    pub(crate) fn state_at(&self, at: Option<BlockId>) -> Res<ReadView> {
+        let head = self.head();
+        let asked = match at {
+            None => None,
+            Some(BlockId::Number(BlockNumberOrTag::Number(n))) => Some(n),
+            Some(BlockId::Number(BlockNumberOrTag::Earliest)) => Some(0),
+            Some(BlockId::Number(_)) => None,
+            Some(BlockId::Hash(h)) => {
+                Some(self.ledger.number_of(&h.block_hash).ok_or_else(|| {
+                    RpcError::NotFound(format!("unknown block hash {}", h.block_hash))
+                })?)
+            }
+        };
+        if let Some(asked) = asked.filter(|n| *n < head) {
+            return Err(RpcError::Historical { asked, head });
+        }
+        self.stage(|st| st.state())
+    }
+
+    /// A bank over the latest state for the next block, for simulations.
+    pub(crate) fn sim_bank(&self, at: Option<BlockId>) -> Res<Bank> {
+        let view = self.state_at(at)?;
+        let head = self.stage(|st| st.head())?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let env = BlockEnv {
+            number: head.number + 1,
+            timestamp: now.max(head.timestamp),
+            coinbase: self.coinbase,
+            base_fee: head.base_fee,
+            gas_limit: head.gas_limit,
+            recent_hashes: vec![head.hash()],
+            random: head.hash(),
+        };
+        Ok(Bank::new(view, head.hash(), LatticeHash::identity(), env, BankConfig::default()))
+    }
+
+    /// Decodes, checks the sender can pay, and submits a raw transaction.
+    pub(crate) fn send_raw(&self, raw: &[u8]) -> Res<B256> {
+        let tx = EvmTx::decode(raw, &self.rules)?;
+        let envelope = tx.envelope();
+        let intrinsic = self.executor.intrinsic_gas(&tx);
+        if envelope.gas_limit() < intrinsic {
+            return Err(RpcError::IntrinsicGas { gas: envelope.gas_limit(), intrinsic });
+        }
+        let cost = U256::from(envelope.gas_limit()) * U256::from(envelope.max_fee_per_gas())
+            + envelope.value();
+        let balance = account(&self.state_at(None)?, &tx.sender())?.balance;
+        if balance < cost {
+            return Err(RpcError::InsufficientFunds { balance, cost });
+        }
+        let result = self.stage(|st| st.submit_decoded(vec![tx]))?;
+        result.into_iter().next().expect("one result per transaction").map_err(RpcError::from)
+    }
+}

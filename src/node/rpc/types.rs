@@ -1,0 +1,162 @@
+//! The answers of the `lanes_*` methods. The node serialises them and the
+//! load generator (or any Rust client) deserialises them, so both sides share
+//! one definition of the JSON shape.
+
+use alloy_primitives::{B256, U64};
+use serde::{Deserialize, Serialize};
+
+/// `lanes_stats`: totals over the blocks the node produced since it started.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeStats {
+    /// The served head's number.
+    pub head: u64,
+    /// Transactions waiting in the pool.
+    pub pool: u64,
+    /// Blocks produced.
+    pub blocks: u64,
+    /// Transactions included.
+    pub transactions: u64,
+    /// Entries recorded.
+    pub entries: u64,
+    /// Transactions per entry over those blocks (0 before the first entry).
+    pub mean_entry_width: f64,
+    /// Transactions that ran in the exclusive lane.
+    pub exclusive: u64,
+    /// Times the scheduler held a transaction back for a conflict.
+    pub conflicts: u64,
+    /// Transactions dropped at execution.
+    pub rejected: u64,
+    /// The last block produced, `null` before the first.
+    pub last_block: Option<LastBlockStats>,
+}
+
+/// The figures of one produced block, in `lanes_stats`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LastBlockStats {
+    /// Block number.
+    pub number: u64,
+    /// Transactions included.
+    pub transactions: u64,
+    /// Entries recorded.
+    pub entries: u64,
+    /// Transactions per entry.
+    pub mean_entry_width: f64,
+    /// Transactions that ran in the exclusive lane.
+    pub exclusive: u64,
+    /// Times the scheduler held a transaction back for a conflict.
+    pub conflicts: u64,
+    /// Transactions dropped at execution.
+    pub rejected: u64,
+    /// Gas used.
+    pub gas_used: u64,
+    /// Sender recovery time, summed over the sigverify threads, in ms.
+    pub sigverify_ms: f64,
+    /// Scheduler thread time, in ms.
+    pub scheduler_ms: f64,
+    /// Execution time summed over the workers, in ms.
+    pub workers_ms: f64,
+    /// Time to seal and commit the block, in ms.
+    pub seal_ms: f64,
+}
+
+/// `lanes_getBlockEntries`: how a block's transactions were grouped into
+/// entries (parallel lanes or the exclusive one).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BlockEntries {
+    /// Block number.
+    pub number: U64,
+    /// Block hash.
+    pub hash: B256,
+    /// Transactions in the block.
+    pub transactions: u64,
+    /// The entries, in execution order.
+    pub entries: Vec<BlockEntry>,
+}
+
+/// One entry of a block.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BlockEntry {
+    /// Ran alone, in the exclusive lane.
+    pub exclusive: bool,
+    /// Transactions in the entry.
+    pub width: u64,
+    /// Their hashes, in block order.
+    pub transactions: Vec<B256>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_stats_keep_their_json_keys() {
+        let stats =
+            NodeStats { last_block: Some(LastBlockStats::default()), ..NodeStats::default() };
+        let json = serde_json::to_value(&stats).unwrap();
+        let keys = |v: &serde_json::Value| {
+            let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+            k.sort();
+            k
+        };
+        assert_eq!(
+            keys(&json),
+            [
+                "blocks",
+                "conflicts",
+                "entries",
+                "exclusive",
+                "head",
+                "lastBlock",
+                "meanEntryWidth",
+                "pool",
+                "rejected",
+                "transactions"
+            ]
+        );
+        assert_eq!(
+            keys(&json["lastBlock"]),
+            [
+                "conflicts",
+                "entries",
+                "exclusive",
+                "gasUsed",
+                "meanEntryWidth",
+                "number",
+                "rejected",
+                "schedulerMs",
+                "sealMs",
+                "sigverifyMs",
+                "transactions",
+                "workersMs"
+            ]
+        );
+        assert_eq!(json["head"], 0, "plain numbers, not hex");
+        assert_eq!(serde_json::from_value::<NodeStats>(json).unwrap(), stats);
+        let none = serde_json::to_value(NodeStats::default()).unwrap();
+        assert!(none["lastBlock"].is_null());
+    }
+
+    #[test]
+    fn test_block_entries_json() {
+        let entries = BlockEntries {
+            number: U64::from(5),
+            hash: B256::repeat_byte(1),
+            transactions: 2,
+            entries: vec![BlockEntry {
+                exclusive: false,
+                width: 2,
+                transactions: vec![B256::repeat_byte(2), B256::repeat_byte(3)],
+            }],
+        };
+        let json = serde_json::to_value(&entries).unwrap();
+        assert_eq!(json["number"], "0x5");
+        assert_eq!(json["transactions"], 2);
+        assert_eq!(json["entries"][0]["width"], 2);
+        assert_eq!(json["entries"][0]["exclusive"], false);
+        assert_eq!(serde_json::from_value::<BlockEntries>(json).unwrap(), entries);
+    }
+}
