@@ -284,16 +284,11 @@ impl Bank {
         // were last touched on other cores, and their misses overlap here
         // instead of each stalling its run. The second brings the committed
         // state of every declared key (index slot and record) into the CPU
-        // cache: in one short pass their cache misses overlap, where the
+        // cache, and the words of the bank's written-key filter those reads
+        // test first: in one short pass their cache misses overlap, where the
         // transactions' own reads, between other work, would each wait for
-        // theirs (10k ERC-20 transfers: the index probes under the
-        // transactions' reads fell from about 6% of the profile to under 2%,
-        // the pass costs about 3%; see `ReadView::prefetch`). It also loads
-        // the words of the bank's written-key filter that those reads test
-        // first (their misses were 2.5% of the ERC-20 profile; with the pass,
-        // 0.35% plus 0.65% for the pass). The third finds where new entries
-        // start (ERC-20: about 215 ns a transaction with the filter inside the
-        // run loop, 120 ns so).
+        // theirs (see `ReadView::prefetch`). The third finds where new entries
+        // start, outside the run loop, whose work would evict the filter.
         for tx in txs {
             tx.tx().warm();
         }
