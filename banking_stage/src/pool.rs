@@ -33,6 +33,10 @@ impl<T> Runnable<T> for Box<Pooled<T>> {
     fn access(&self) -> Option<&AccessSet> {
         self.admitted.access.as_ref()
     }
+
+    fn source(&self) -> AccessSource {
+        self.admitted.source
+    }
 }
 
 /// A transaction the pool accepted.

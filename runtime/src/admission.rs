@@ -9,12 +9,16 @@
 //! ([`crate::Bank::execute_batch`] takes any [`Runnable`]), and blocks record
 //! it, so replay never needs the hook.
 
+use borsh::{BorshDeserialize, BorshSerialize};
+
 use crate::access::AccessSet;
 use crate::bank::Bank;
 use crate::executor::{Transaction, TxError};
 
-/// Where the set a transaction runs under came from.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+/// Where the set a transaction runs under came from. Recorded in blocks:
+/// its borsh encoding is the variant's place, so variants are only ever
+/// added at the end.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, BorshSerialize, BorshDeserialize)]
 #[non_exhaustive]
 pub enum AccessSource {
     /// It declares nothing usable: it runs alone, in the exclusive lane.
@@ -113,6 +117,10 @@ pub trait Runnable<T> {
     /// The set it runs under; `None` (or an empty set) sends it to the
     /// exclusive lane.
     fn access(&self) -> Option<&AccessSet>;
+    /// Where that set came from, as the block records it.
+    fn source(&self) -> AccessSource {
+        AccessSource::Declared
+    }
 }
 
 impl<T: Transaction> Runnable<T> for T {
@@ -132,6 +140,10 @@ impl<T: Transaction> Runnable<T> for (T, Admitted) {
 
     fn access(&self) -> Option<&AccessSet> {
         self.1.access.as_ref().filter(|set| !set.is_empty())
+    }
+
+    fn source(&self) -> AccessSource {
+        self.1.source
     }
 }
 

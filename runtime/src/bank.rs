@@ -7,7 +7,7 @@ use alloy_primitives::{B256, Bytes, U256, keccak256};
 use lanes_accounts_db::{AccountsRead, Entry, ReadView};
 
 use crate::access::AccessSet;
-use crate::admission::Runnable;
+use crate::admission::{AccessSource, Runnable};
 use crate::block::{Block, BlockEntry, BlockHeader, EntryTx, merkle_root};
 use crate::executor::{BlockEnv, Executor, Outcome, Receipt, Transaction, TxError};
 use crate::key::StateKey;
@@ -309,7 +309,7 @@ impl Bank {
         // The same pass takes each transaction's bytes for the block record:
         // a clone counts a reference on a line nothing else touches, and
         // here the batch's misses on those overlap.
-        let starts: Vec<(bool, Bytes)> = txs
+        let starts: Vec<(bool, (Bytes, AccessSource))> = txs
             .iter()
             .map(|r| {
                 let starts = match r.access() {
@@ -320,10 +320,10 @@ impl Bank {
                     }
                     _ => false,
                 };
-                (starts, r.tx().encoded().clone())
+                (starts, (r.tx().encoded().clone(), r.source()))
             })
             .collect();
-        for (r, (starts, encoded)) in txs.iter().zip(starts) {
+        for (r, (starts, (encoded, source))) in txs.iter().zip(starts) {
             let tx = r.tx();
             let Some(set) = r.access() else {
                 results.push(Executed::NeedsExclusive(None));
@@ -339,7 +339,7 @@ impl Bank {
                     let Access::Declared(access) = access else {
                         unreachable!("the view keeps the access it was given")
                     };
-                    entry.txs.push(EntryTx { tx: encoded, access });
+                    entry.txs.push(EntryTx { tx: encoded, access, source });
                     outcomes.push((tx.hash(), outcome));
                     Executed::Included { gas_used }
                 }
@@ -372,7 +372,11 @@ impl Bank {
         match self.run_one(executor, &mut self.worker(executor), tx, Access::Exclusive) {
             Ok(outcome) => {
                 let gas_used = outcome.gas_used;
-                let recorded = EntryTx { tx: tx.encoded().clone(), access: AccessSet::default() };
+                let recorded = EntryTx {
+                    tx: tx.encoded().clone(),
+                    access: AccessSet::default(),
+                    source: AccessSource::Undeclared,
+                };
                 let entry = BlockEntry { exclusive: true, txs: vec![recorded] };
                 self.ledger().push(entry, [(tx.hash(), outcome)]);
                 Ok(Executed::Included { gas_used })
@@ -426,7 +430,8 @@ impl Bank {
             match result {
                 Ok(outcome) => {
                     let set = tx.access_set().expect("declared").clone();
-                    entry.txs.push(EntryTx { tx: tx.encoded().clone(), access: set });
+                    let source = AccessSource::Declared;
+                    entry.txs.push(EntryTx { tx: tx.encoded().clone(), access: set, source });
                     report.included.push(tx.hash());
                     outcomes.push((tx.hash(), outcome));
                 }
@@ -687,6 +692,7 @@ mod coalesce_tests {
             .map(|(reads, writes)| EntryTx {
                 tx: Bytes::new(),
                 access: AccessSet::unbounded(reads.iter().map(key), writes.iter().map(key)),
+                source: AccessSource::Declared,
             })
             .collect();
         BlockEntry { exclusive, txs }

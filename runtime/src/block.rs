@@ -4,6 +4,7 @@ use alloy_primitives::{Address, B256, Bytes, keccak256};
 use borsh::{BorshDeserialize, BorshSerialize};
 
 use crate::access::AccessSet;
+use crate::admission::AccessSource;
 
 /// The header of a block. Its hash is keccak256 of its borsh encoding.
 #[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
@@ -37,14 +38,17 @@ impl BlockHeader {
     }
 }
 
-/// A transaction as recorded in a block: its encoding and the set it was
-/// locked and checked with.
+/// A transaction as recorded in a block: its encoding, the set it was
+/// locked and checked with, and where that set came from.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct EntryTx {
     /// [`crate::Transaction::encoded`].
     pub tx: Bytes,
     /// The set it ran under (empty in an exclusive entry).
     pub access: AccessSet,
+    /// Where the set came from ([`AccessSource::Undeclared`] in an
+    /// exclusive entry). Replay does not depend on it.
+    pub source: AccessSource,
 }
 
 /// Transactions that ran side by side: their sets do not conflict. An

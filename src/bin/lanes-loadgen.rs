@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use lanes::loadgen::{Key, Mode, Plan, Report, RunConfig, Target, Workload, WorkloadConfig};
+use lanes::loadgen::{
+    AccessListMode, Key, Mode, Plan, Report, RunConfig, Target, Workload, WorkloadConfig,
+};
 
 /// anvil's (and lanes --dev's) first account: funds setup on other nodes.
 const DEV_KEY: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
@@ -55,6 +57,10 @@ struct WorkloadArgs {
     /// Seeds the keys and every random choice (same seed, same run).
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Whether transactions carry their exact EIP-2930 access list, or none
+    /// (as wallets send them).
+    #[arg(long, value_enum, default_value = "exact")]
+    access_list: AccessListMode,
 }
 
 impl WorkloadArgs {
@@ -67,6 +73,7 @@ impl WorkloadArgs {
             pools: self.pools,
             hot_pool_share: self.hot_pool_share,
             seed: self.seed,
+            access_list: self.access_list,
         }
     }
 }

@@ -48,6 +48,10 @@ struct Cli {
     /// of its own (when there are more cores than workers).
     #[arg(long)]
     pin_threads: bool,
+    /// Do not predict the access sets of transactions that declare none
+    /// (wallet traffic): run them one at a time in the exclusive lane.
+    #[arg(long)]
+    no_predict: bool,
     /// Largest JSON-RPC request body, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = RpcLimits::default().max_request_bytes)]
     max_request_bytes: u32,
@@ -125,6 +129,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         block_time: cli.block_time,
         workers,
         pin_threads: cli.pin_threads,
+        predict: !cli.no_predict,
         limits: RpcLimits {
             max_request_bytes: cli.max_request_bytes,
             max_batch: cli.max_batch,

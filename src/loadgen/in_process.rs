@@ -7,11 +7,11 @@ use std::time::{Duration, Instant};
 
 use alloy_primitives::B256;
 use lanes_banking_stage::{BankingStage, BankingStageConfig};
-use lanes_evm_adapter::{EvmConfig, EvmExecutor};
+use lanes_evm_adapter::{AdmissionLimits, EvmAdmission, EvmConfig, EvmExecutor};
 use lanes_runtime::Chain;
 
 use crate::loadgen::plan::Plan;
-use crate::loadgen::report::Report;
+use crate::loadgen::report::{Report, SetCounts};
 use crate::loadgen::run::{DEFAULT_TIP, Result, RunConfig, Target, effective_batch, err, presign};
 use crate::loadgen::submit::{Submitter, progress_bar, short_reason};
 use crate::loadgen::tracking::Shared;
@@ -39,15 +39,15 @@ pub(crate) async fn run_in_process(
                 spec: spec.spec,
                 ..EvmConfig::new(chain_id)
             }));
-            let stage = BankingStage::start(
-                executor,
-                chain,
-                BankingStageConfig {
+            let admission = EvmAdmission::new(executor.clone(), AdmissionLimits::default());
+            let stage = BankingStage::builder(executor, chain)
+                .config(BankingStageConfig {
                     workers: threads.max(1),
                     slot_time: block_time,
                     ..BankingStageConfig::default()
-                },
-            );
+                })
+                .admission(Arc::new(admission))
+                .start();
             Ok((Arc::new(stage), spec))
         })
         .await
@@ -78,13 +78,20 @@ pub(crate) async fn run_in_process(
         let (shared, stage, drain) = (shared.clone(), stage.clone(), config.drain_timeout);
         std::thread::spawn(move || {
             let mut width = (0u64, 0u64);
+            let mut sets = SetCounts::default();
             let blocks = stage.blocks();
             while !shared.finished(drain) {
                 let Ok(produced) = blocks.recv_timeout(Duration::from_millis(50)) else { continue };
                 let at = shared.now();
                 let number = produced.block.header.number;
-                width.0 += produced.stats.transactions as u64;
-                width.1 += produced.stats.entries as u64;
+                let stats = &produced.stats;
+                width.0 += stats.transactions as u64;
+                width.1 += stats.entries as u64;
+                sets.declared += stats.declared as u64;
+                sets.known += stats.known as u64;
+                sets.predicted += stats.predicted as u64;
+                sets.exclusive += stats.exclusive as u64;
+                sets.mispredicted += stats.mispredicted;
                 for r in &produced.receipts {
                     if let Some(&i) = index.get(&r.tx_hash) {
                         shared.include(i as usize, at, number);
@@ -101,7 +108,7 @@ pub(crate) async fn run_in_process(
                 }
             }
             shared.stop();
-            width
+            (width, sets)
         })
     };
     let mut senders = Vec::new();
@@ -115,7 +122,7 @@ pub(crate) async fn run_in_process(
             send_error.get_or_insert(e);
         }
     }
-    let width = tokio::task::spawn_blocking(move || tracker.join())
+    let (width, sets) = tokio::task::spawn_blocking(move || tracker.join())
         .await
         .map_err(err)?
         .map_err(|_| "the tracker panicked")?;
@@ -135,6 +142,7 @@ pub(crate) async fn run_in_process(
     report.setup_seconds = setup_seconds;
     report.presign_seconds = presign_seconds;
     report.mean_entry_width = (width.1 > 0).then(|| width.0 as f64 / width.1 as f64);
+    report.sets = Some(sets);
     tokio::task::spawn_blocking(move || {
         if let Ok(mut stage) = Arc::try_unwrap(stage) {
             let _ = stage.shutdown();

@@ -28,7 +28,7 @@ mod submit;
 mod tracking;
 
 pub use keys::Key;
-pub use plan::{Plan, Workload, WorkloadConfig};
+pub use plan::{AccessListMode, Plan, Workload, WorkloadConfig};
 pub use report::Report;
 pub use run::{Mode, RunConfig, Target};
 

@@ -24,6 +24,9 @@ sol! {
         function mint(address to) external returns (uint256);
         function getReserves() external view returns (uint112, uint112, uint32);
     }
+    interface IBoard {
+        function take() external returns (uint256);
+    }
 }
 
 /// Which transactions a run sends.
@@ -39,6 +42,22 @@ pub enum Workload {
     Amm,
     /// 50% transfers, 30% ERC-20 transfers, 20% swaps.
     Mixed,
+    /// Built to mispredict: each transaction takes the mark a shared counter
+    /// names and moves the counter on (contracts/Board.sol `take`), so the
+    /// slot it writes depends on every take before it.
+    Counter,
+}
+
+/// Whether transactions carry access lists.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccessListMode {
+    /// The exact EIP-2930 list of what each transaction touches (for the
+    /// counter workload: the mark it would take if run in plan order).
+    #[default]
+    Exact,
+    /// None, as wallets send them.
+    None,
 }
 
 /// The kind of one transaction.
@@ -50,6 +69,8 @@ pub enum Kind {
     Erc20,
     /// A swap.
     Swap,
+    /// A `Board.take`.
+    Take,
 }
 
 /// How a workload is drawn.
@@ -69,6 +90,8 @@ pub struct WorkloadConfig {
     pub hot_pool_share: f64,
     /// Seeds the keys and every random choice.
     pub seed: u64,
+    /// Whether transactions carry access lists.
+    pub access_list: AccessListMode,
 }
 
 /// Wei sent by each ETH transfer.
@@ -89,6 +112,7 @@ pub fn gas_limit(kind: Kind) -> u64 {
         Kind::Transfer => 30_000,
         Kind::Erc20 => 100_000,
         Kind::Swap => 250_000,
+        Kind::Take => 100_000,
     }
 }
 
@@ -102,6 +126,8 @@ pub struct Layout {
     pub token_b: Option<Address>,
     /// The pairs.
     pub pairs: Vec<Address>,
+    /// The board (the counter workload).
+    pub board: Option<Address>,
 }
 
 /// One setup transaction from the deployer (its nonce is its index).
@@ -155,6 +181,14 @@ pub struct Plan {
 pub fn mapping_slot(key: Address, slot: u64) -> B256 {
     let mut buf = [0u8; 64];
     buf[12..32].copy_from_slice(key.as_slice());
+    buf[56..].copy_from_slice(&slot.to_be_bytes());
+    keccak256(buf)
+}
+
+/// Slot of `mapping[key]` for a mapping at `slot`, `key` a 32-byte word.
+fn mapping_slot_of(key: B256, slot: u64) -> B256 {
+    let mut buf = [0u8; 64];
+    buf[..32].copy_from_slice(key.as_slice());
     buf[56..].copy_from_slice(&slot.to_be_bytes());
     keccak256(buf)
 }
@@ -273,7 +307,10 @@ impl Plan {
             max_priority_fee_per_gas: tip,
             to: TxKind::Call(spec.to),
             value: spec.value,
-            access_list: spec.access_list.clone(),
+            access_list: match self.config.access_list {
+                AccessListMode::Exact => spec.access_list.clone(),
+                AccessListMode::None => AccessList::default(),
+            },
             input: spec.input.clone(),
         };
         self.accounts[spec.sender as usize].sign(tx)
@@ -300,7 +337,7 @@ fn contracts(
     accounts: &[Key],
 ) -> (Layout, Vec<SetupCall>) {
     let (erc20, amm) = match config.workload {
-        Workload::Transfer => (false, false),
+        Workload::Transfer | Workload::Counter => (false, false),
         Workload::Erc20 => (true, false),
         Workload::Amm => (false, true),
         Workload::Mixed => (true, true),
@@ -308,6 +345,18 @@ fn contracts(
     let mut layout = Layout::default();
     let mut setup = Vec::new();
     let at = |setup: &Vec<SetupCall>| deployer.address().create(setup.len() as u64);
+    if config.workload == Workload::Counter {
+        layout.board = Some(at(&setup));
+        let mut code = creation_code("Board").to_vec();
+        code.extend(U256::ZERO.abi_encode());
+        setup.push(SetupCall {
+            what: "deploy board".into(),
+            to: None,
+            input: code.into(),
+            gas_limit: 1_000_000,
+        });
+        return (layout, setup);
+    }
     let token = |name: &str, symbol: &str| {
         let mut code = creation_code("Token").to_vec();
         code.extend((name.to_string(), symbol.to_string(), U256::ZERO).abi_encode_params());
@@ -392,8 +441,21 @@ fn draw_txs(config: &WorkloadConfig, accounts: &[Key], layout: &Layout) -> Vec<T
                     5..8 => Kind::Erc20,
                     _ => Kind::Swap,
                 },
+                Workload::Counter => Kind::Take,
             };
             match kind {
+                Kind::Take => {
+                    let board = layout.board.expect("the counter workload has a board");
+                    let mark = mapping_slot_of(B256::from(U256::from(i)), 3);
+                    TxSpec {
+                        sender: sender as u32,
+                        kind,
+                        to: board,
+                        value: U256::ZERO,
+                        input: IBoard::takeCall {}.abi_encode().into(),
+                        access_list: list([(board, vec![B256::with_last_byte(1), mark])]),
+                    }
+                }
                 Kind::Transfer => {
                     let to = accounts[receivers.draw(&mut rng, sender)].address();
                     TxSpec {
@@ -475,6 +537,7 @@ mod tests {
             pools: 4,
             hot_pool_share: 0.0,
             seed: 1,
+            access_list: AccessListMode::Exact,
         }
     }
 

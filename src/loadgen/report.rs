@@ -78,10 +78,30 @@ pub struct Report {
     pub blocks: u64,
     /// Transactions per entry over the run, from `lanes_stats` (lanes only).
     pub mean_entry_width: Option<f64>,
+    /// Where the sets of the transactions included in the run came from,
+    /// from `lanes_stats` (lanes only).
+    pub sets: Option<SetCounts>,
     /// Funding and deploying before the run (not timed in the window).
     pub setup_seconds: f64,
     /// Signing every transaction before the run (not timed in the window).
     pub presign_seconds: f64,
+}
+
+/// Included transactions by where their set came from, and how often one
+/// left its set (lanes only).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SetCounts {
+    /// Under their own access list.
+    pub declared: u64,
+    /// Under a set known from state (value transfers).
+    pub known: u64,
+    /// Under a predicted set.
+    pub predicted: u64,
+    /// Alone, in the exclusive lane.
+    pub exclusive: u64,
+    /// Times a transaction left its set (it ran again).
+    pub mispredicted: u64,
 }
 
 /// The reports side by side, one column each, with the first column's
@@ -124,6 +144,14 @@ pub fn table(reports: &[Report]) -> String {
     row("latency max (ms)", &|r| format!("{:.0}", r.latency_ms.max));
     row("blocks", &|r| r.blocks.to_string());
     row("mean entry width", &|r| opt(r.mean_entry_width, 1));
+    let sets = |f: fn(&SetCounts) -> u64| {
+        move |r: &Report| r.sets.map_or("n/a".into(), |s| f(&s).to_string())
+    };
+    row("sets declared", &sets(|s| s.declared));
+    row("sets known from state", &sets(|s| s.known));
+    row("sets predicted", &sets(|s| s.predicted));
+    row("exclusive lane", &sets(|s| s.exclusive));
+    row("mispredicted", &sets(|s| s.mispredicted));
     row("setup (s)", &|r| format!("{:.1}", r.setup_seconds));
     row("presign (s)", &|r| format!("{:.1}", r.presign_seconds));
     let reasons: std::collections::BTreeSet<&String> =

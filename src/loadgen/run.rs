@@ -19,7 +19,7 @@ use crate::loadgen::client::{RpcClient, typed_error};
 use crate::loadgen::in_process::run_in_process;
 use crate::loadgen::keys::Key;
 use crate::loadgen::plan::Plan;
-use crate::loadgen::report::Report;
+use crate::loadgen::report::{Report, SetCounts};
 use crate::loadgen::setup::setup;
 use crate::loadgen::submit::{Submitter, progress_bar};
 use crate::loadgen::tracking::{Shared, count_failed, track_rpc};
@@ -237,7 +237,21 @@ async fn run_rpc(plan: Arc<Plan>, url: &str, config: &RunConfig) -> Result<Repor
     report.setup_seconds = setup_seconds;
     report.presign_seconds = presign_seconds;
     report.mean_entry_width = entry_width(stats_before.as_ref(), stats_after.as_ref());
+    report.sets = set_counts(stats_before.as_ref(), stats_after.as_ref());
     Ok(report)
+}
+
+/// The set sources between two `lanes_stats` answers.
+fn set_counts(before: Option<&NodeStats>, after: Option<&NodeStats>) -> Option<SetCounts> {
+    let (b, a) = (before?, after?);
+    a.transactions.checked_sub(b.transactions)?;
+    Some(SetCounts {
+        declared: a.declared.saturating_sub(b.declared),
+        known: a.known.saturating_sub(b.known),
+        predicted: a.predicted.saturating_sub(b.predicted),
+        exclusive: a.exclusive.saturating_sub(b.exclusive),
+        mispredicted: a.mispredicted.saturating_sub(b.mispredicted),
+    })
 }
 
 pub(crate) fn effective_batch(config: &RunConfig) -> usize {

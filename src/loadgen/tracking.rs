@@ -181,6 +181,7 @@ impl Shared {
             latency_ms: Latency::of(&mut latencies),
             blocks: self.blocks.lock().unwrap_or_else(|e| e.into_inner()).len() as u64,
             mean_entry_width: None,
+            sets: None,
             setup_seconds: 0.0,
             presign_seconds: 0.0,
         }

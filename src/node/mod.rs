@@ -35,8 +35,8 @@ use jsonrpsee::server::middleware::rpc::RpcServiceBuilder;
 use jsonrpsee::server::{BatchRequestConfig, Server, ServerConfig, ServerHandle};
 use lanes_accounts_db::AccountsDbConfig;
 use lanes_banking_stage::{BankingStage, BankingStageConfig, BlockStats, StageError};
-use lanes_evm_adapter::{EvmConfig, EvmExecutor, TxRules};
-use lanes_runtime::{Block, Chain, ChainError};
+use lanes_evm_adapter::{AdmissionLimits, EvmAdmission, EvmConfig, EvmExecutor, EvmTx, TxRules};
+use lanes_runtime::{Admission, Block, Chain, ChainError, DeclaredAccess};
 use tokio::sync::broadcast;
 
 use crate::node::genesis::{ChainSpec, GenesisError};
@@ -102,6 +102,9 @@ pub struct NodeConfig {
     /// Pin the banking stage's workers and scheduler to a core each
     /// ([`BankingStageConfig::pin_threads`]).
     pub pin_threads: bool,
+    /// Predict the sets of transactions that declare none
+    /// ([`EvmAdmission`]); without it they run in the exclusive lane.
+    pub predict: bool,
     /// RPC limits.
     pub limits: RpcLimits,
 }
@@ -142,6 +145,10 @@ struct Totals {
     transactions: u64,
     entries: u64,
     exclusive: u64,
+    declared: u64,
+    known: u64,
+    predicted: u64,
+    mispredicted: u64,
     conflicts: u64,
     rejected: u64,
     last: Option<BlockStats>,
@@ -198,12 +205,16 @@ impl Node {
             coinbase,
             ..BankingStageConfig::default()
         };
-        let stage = BankingStage::start_with_sink(
-            executor.clone(),
-            chain,
-            stage_config,
-            Some(Box::new(LedgerSink(ledger.clone()))),
-        );
+        let admission: Arc<dyn Admission<EvmTx>> = if config.predict {
+            Arc::new(EvmAdmission::new(executor.clone(), AdmissionLimits::default()))
+        } else {
+            Arc::new(DeclaredAccess)
+        };
+        let stage = BankingStage::builder(executor.clone(), chain)
+            .config(stage_config)
+            .sink(Box::new(LedgerSink(ledger.clone())))
+            .admission(admission)
+            .start();
         let blocks = stage.blocks().clone();
         let (heads, _) = broadcast::channel(256);
         let state = Arc::new(NodeState {
@@ -306,6 +317,10 @@ fn follow(
             t.transactions += s.transactions as u64;
             t.entries += s.entries as u64;
             t.exclusive += s.exclusive as u64;
+            t.declared += s.declared as u64;
+            t.known += s.known as u64;
+            t.predicted += s.predicted as u64;
+            t.mispredicted += s.mispredicted;
             t.conflicts += s.conflicts;
             t.rejected += s.rejected as u64;
             t.last = Some(s.clone());

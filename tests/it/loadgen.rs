@@ -8,7 +8,7 @@ use std::process::Command;
 
 use alloy_primitives::{Address, U256};
 use lanes::loadgen::plan::{Kind, gas_limit};
-use lanes::loadgen::{Plan, Workload, WorkloadConfig};
+use lanes::loadgen::{AccessListMode, Plan, Workload, WorkloadConfig};
 use serde_json::{Value, json};
 
 use crate::validator::Validator;
@@ -68,6 +68,7 @@ fn test_loadgen_access_lists_equal_eth_create_access_list() {
         pools: 3,
         hot_pool_share: 0.0,
         seed: 9,
+        access_list: AccessListMode::Exact,
     })
     .unwrap();
     let mut checked = [0; 3];
@@ -124,6 +125,7 @@ fn test_loadgen_sets_up_a_dev_node_then_runs_again_without_setup() {
         pools: 2,
         hot_pool_share: 0.0,
         seed: 1,
+        access_list: AccessListMode::Exact,
     })
     .unwrap();
     let deployer = plan.deployer.address();

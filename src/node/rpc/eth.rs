@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use alloy_consensus::{SignableTransaction, TxEip1559, TxEip2930, TxEnvelope};
+use alloy_consensus::{SignableTransaction, TxEip1559, TxEip2930, TxEnvelope, TxLegacy};
 use alloy_eips::eip2718::Encodable2718;
 use alloy_eips::{BlockId, BlockNumberOrTag};
 use alloy_primitives::{Address, B256, Bytes, TxKind, U64, U256};
@@ -263,24 +263,37 @@ fn send_transaction(s: &NodeState, r: TransactionRequest) -> Res<B256> {
         Some(n) => n,
         None => s.pending_nonce(&from)?,
     };
-    let bank = s.sim_bank(None)?;
-    let mut call = CallRequest { from: Some(from), nonce: Some(nonce), ..call_request(&r) };
-    // Declare what it touches, so it runs in a parallel lane.
-    if call.access_list.is_empty() && call.to.is_some() {
-        call.access_list = s.executor.create_access_list(&bank, &call).map_err(sim_error)?.0;
-    }
+    // The transaction the client asked for, with its own access list (or
+    // none): the node predicts the set of one without. Adding a list here
+    // would raise its intrinsic gas above the client's estimate.
+    let call = CallRequest { from: Some(from), nonce: Some(nonce), ..call_request(&r) };
     let gas = match r.gas {
         Some(gas) => gas,
-        None => estimate(s, &bank, &call)?,
+        None => estimate(s, &s.sim_bank(None)?, &call)?,
     };
     let to = call.to.map_or(TxKind::Create, TxKind::Call);
     let (input, value, access_list) = (call.data, call.value, call.access_list);
     let chain_id = s.chain_id;
     let envelope: TxEnvelope = if let (Some(gas_price), None) = (r.gas_price, r.max_fee_per_gas) {
-        let tx =
-            TxEip2930 { chain_id, nonce, gas_price, gas_limit: gas, to, value, input, access_list };
-        let sig = signer.sign_hash_sync(&tx.signature_hash()).map_err(internal)?;
-        tx.into_signed(sig).into()
+        if access_list.is_empty() {
+            let chain_id = Some(chain_id);
+            let tx = TxLegacy { chain_id, nonce, gas_price, gas_limit: gas, to, value, input };
+            let sig = signer.sign_hash_sync(&tx.signature_hash()).map_err(internal)?;
+            tx.into_signed(sig).into()
+        } else {
+            let tx = TxEip2930 {
+                chain_id,
+                nonce,
+                gas_price,
+                gas_limit: gas,
+                to,
+                value,
+                input,
+                access_list,
+            };
+            let sig = signer.sign_hash_sync(&tx.signature_hash()).map_err(internal)?;
+            tx.into_signed(sig).into()
+        }
     } else {
         let tip = r.max_priority_fee_per_gas.unwrap_or(SUGGESTED_TIP);
         let max_fee = r.max_fee_per_gas.unwrap_or(2 * u128::from(base_fee) + tip);

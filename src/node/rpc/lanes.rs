@@ -10,7 +10,7 @@ use jsonrpsee::core::RpcResult;
 use crate::node::NodeState;
 use crate::node::ledger::LedgerBlock;
 use crate::node::rpc::api::LanesApiServer;
-use crate::node::rpc::types::{BlockEntries, BlockEntry, LastBlockStats, NodeStats};
+use crate::node::rpc::types::{BlockEntries, BlockEntry, LastBlockStats, NodeStats, SetSource};
 
 /// The `lanes` namespace of a node.
 pub(crate) struct LanesRpc {
@@ -60,6 +60,10 @@ impl LanesApiServer for LanesRpc {
                 t.transactions as f64 / t.entries as f64
             },
             exclusive: t.exclusive,
+            declared: t.declared,
+            known: t.known,
+            predicted: t.predicted,
+            mispredicted: t.mispredicted,
             conflicts: t.conflicts,
             rejected: t.rejected,
             last_block,
@@ -77,7 +81,8 @@ fn block_entries(lb: &LedgerBlock) -> BlockEntries {
             let transactions =
                 lb.receipts[index..index + e.txs.len()].iter().map(|r| r.tx_hash).collect();
             index += e.txs.len();
-            BlockEntry { exclusive: e.exclusive, width: e.txs.len() as u64, transactions }
+            let sources = e.txs.iter().map(|t| SetSource::from(t.source)).collect();
+            BlockEntry { exclusive: e.exclusive, width: e.txs.len() as u64, transactions, sources }
         })
         .collect();
     BlockEntries {

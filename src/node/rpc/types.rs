@@ -23,6 +23,19 @@ pub struct NodeStats {
     pub mean_entry_width: f64,
     /// Transactions that ran in the exclusive lane.
     pub exclusive: u64,
+    /// Transactions included under the access list they declared.
+    #[serde(default)]
+    pub declared: u64,
+    /// Transactions included under a set known from state (value transfers).
+    #[serde(default)]
+    pub known: u64,
+    /// Transactions included under a predicted set.
+    #[serde(default)]
+    pub predicted: u64,
+    /// Times a transaction left the set it ran with and was predicted again
+    /// or sent to the exclusive lane.
+    #[serde(default)]
+    pub mispredicted: u64,
     /// Times the scheduler held a transaction back for a conflict.
     pub conflicts: u64,
     /// Transactions dropped at execution.
@@ -86,6 +99,37 @@ pub struct BlockEntry {
     pub width: u64,
     /// Their hashes, in block order.
     pub transactions: Vec<B256>,
+    /// Where each one's set came from, in the same order: `declared` (its
+    /// access list), `known` (from state), `predicted`, or `exclusive` (no
+    /// set: it ran alone).
+    #[serde(default)]
+    pub sources: Vec<SetSource>,
+}
+
+/// Where a transaction's set came from, in `lanes_getBlockEntries`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum SetSource {
+    /// Its EIP-2930 access list (or its creation).
+    Declared,
+    /// Known from state: a value transfer to an account without code.
+    Known,
+    /// Predicted by running it.
+    Predicted,
+    /// None: it ran alone in the exclusive lane.
+    Exclusive,
+}
+
+impl From<lanes_runtime::AccessSource> for SetSource {
+    fn from(source: lanes_runtime::AccessSource) -> Self {
+        use lanes_runtime::AccessSource;
+        match source {
+            AccessSource::Declared => Self::Declared,
+            AccessSource::Known => Self::Known,
+            AccessSource::Predicted => Self::Predicted,
+            _ => Self::Exclusive,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -107,12 +151,16 @@ mod tests {
             [
                 "blocks",
                 "conflicts",
+                "declared",
                 "entries",
                 "exclusive",
                 "head",
+                "known",
                 "lastBlock",
                 "meanEntryWidth",
+                "mispredicted",
                 "pool",
+                "predicted",
                 "rejected",
                 "transactions"
             ]
@@ -150,6 +198,7 @@ mod tests {
                 exclusive: false,
                 width: 2,
                 transactions: vec![B256::repeat_byte(2), B256::repeat_byte(3)],
+                sources: vec![SetSource::Known, SetSource::Predicted],
             }],
         };
         let json = serde_json::to_value(&entries).unwrap();
@@ -157,6 +206,7 @@ mod tests {
         assert_eq!(json["transactions"], 2);
         assert_eq!(json["entries"][0]["width"], 2);
         assert_eq!(json["entries"][0]["exclusive"], false);
+        assert_eq!(json["entries"][0]["sources"], serde_json::json!(["known", "predicted"]));
         assert_eq!(serde_json::from_value::<BlockEntries>(json).unwrap(), entries);
     }
 }
