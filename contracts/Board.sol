@@ -48,4 +48,20 @@ contract Board {
         counter = at + 1;
         emit Marked(at, msg.sender);
     }
+
+    /// Burns gas in a loop of `rounds` rounds, touching no state.
+    function spin(uint256 rounds) external pure returns (uint256 x) {
+        for (uint256 i = 0; i < rounds; i++) {
+            unchecked {
+                x = x * 31 + i;
+            }
+        }
+    }
+
+    /// Writes `count` marks from `first` on: `count` slots.
+    function fill(uint256 first, uint256 count) external {
+        for (uint256 i = 0; i < count; i++) {
+            marks[first + i] = msg.sender;
+        }
+    }
 }

@@ -1,16 +1,27 @@
 #!/usr/bin/env bash
 # Installs the real Ethereum clients the end-to-end tests drive (web3.py and
-# eth-account from PyPI) into target/clients/python, where the tests look.
+# eth-account from PyPI into target/clients/python, ethers v6 from npm into
+# target/clients/node), where the tests look.
 # `cargo test` skips the client test when they are missing; .ci/run installs
 # them and sets LANES_REQUIRE_CLIENTS=1 so the test cannot be skipped there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dest=target/clients/python
 if [ -d "$dest/web3" ] && [ -d "$dest/eth_account" ]; then
-    echo "clients already installed in $dest"
-    exit 0
+    echo "web3.py already installed in $dest"
+else
+    mkdir -p "$dest"
+    python3 -m pip install --quiet --disable-pip-version-check --target "$dest" \
+        "web3==8.0.0" "eth-account==0.14.0"
+    echo "installed web3.py into $dest"
 fi
-mkdir -p "$dest"
-python3 -m pip install --quiet --disable-pip-version-check --target "$dest" \
-    "web3==8.0.0" "eth-account==0.14.0"
-echo "installed web3.py into $dest"
+node_dest=target/clients/node
+if [ -d "$node_dest/node_modules/ethers" ]; then
+    echo "ethers already installed in $node_dest"
+else
+    mkdir -p "$node_dest"
+    # A private package.json keeps npm from walking up into the repository.
+    printf '{"name":"lanes-node-clients","private":true}\n' > "$node_dest/package.json"
+    npm install --prefix "$node_dest" --no-audit --no-fund --silent "ethers@6.17.0"
+    echo "installed ethers into $node_dest"
+fi

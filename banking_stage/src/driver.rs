@@ -101,14 +101,15 @@ impl<T: lanes_runtime::Transaction> BlockDriver<T> {
             pool.prune_idle();
             pool.len()
         };
-        let sigverify =
-            Duration::from_nanos(self.shared.sigverify_nanos.swap(0, Ordering::Relaxed));
+        let taken =
+            |n: &std::sync::atomic::AtomicU64| Duration::from_nanos(n.swap(0, Ordering::Relaxed));
+        let admission = (taken(&self.shared.sigverify_nanos), taken(&self.shared.predict_nanos));
         let seal_time = seal_time + start.elapsed();
         let stats = BlockStats::new(
             &sealed.block,
             &counters,
             rejected.len(),
-            sigverify,
+            admission,
             seal_time,
             pool_len,
         );

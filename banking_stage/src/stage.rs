@@ -124,6 +124,8 @@ pub(crate) struct Shared<T> {
     pub(crate) admit_timeout: Duration,
     pub(crate) doorbell: Sender<()>,
     pub(crate) sigverify_nanos: AtomicU64,
+    /// Time spent predicting sets since the last block, summed over threads.
+    pub(crate) predict_nanos: AtomicU64,
     /// Set by shutdown: intake stops, and a full block queue no longer holds
     /// the scheduler back.
     pub(crate) closed: AtomicBool,
@@ -157,6 +159,7 @@ impl<T: lanes_runtime::Transaction> Shared<T> {
             admit_timeout: config.admit_timeout,
             doorbell,
             sigverify_nanos: AtomicU64::new(0),
+            predict_nanos: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             paused: AtomicBool::new(false),
         }

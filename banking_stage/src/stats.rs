@@ -37,6 +37,9 @@ pub struct BlockStats {
     /// Sender recovery time since the previous block, summed over the
     /// sigverify threads.
     pub sigverify_time: Duration,
+    /// Time spent predicting sets since the previous block (at admission,
+    /// and again after a transaction left its set), summed over threads.
+    pub predict_time: Duration,
     /// Time the scheduler thread spent scheduling and completing batches.
     pub scheduler_time: Duration,
     /// Time spent executing batches, summed over the workers.
@@ -82,7 +85,7 @@ impl BlockStats {
         block: &Block,
         counters: &BuildCounters,
         rejected: usize,
-        sigverify_time: Duration,
+        (sigverify_time, predict_time): (Duration, Duration),
         seal_time: Duration,
         pool_len: usize,
     ) -> Self {
@@ -106,6 +109,7 @@ impl BlockStats {
             rejected,
             gas_used: block.header.gas_used,
             sigverify_time,
+            predict_time,
             scheduler_time: counters.scheduler_time,
             worker_time: counters.worker_time,
             seal_time,
@@ -128,6 +132,7 @@ impl BlockStats {
             rejected = self.rejected,
             gas = self.gas_used,
             sigverify = ?self.sigverify_time,
+            predict = ?self.predict_time,
             scheduler = ?self.scheduler_time,
             workers = ?self.worker_time,
             seal = ?self.seal_time,

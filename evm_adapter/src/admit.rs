@@ -25,16 +25,20 @@ use std::sync::Arc;
 use alloy_consensus::Transaction as _;
 use alloy_primitives::{KECCAK256_EMPTY, TxKind, U256};
 use lanes_runtime::{
-    AccessSet, AccessSource, Admission, AdmitContext, Admitted, DEFAULT_MAX_ACCESS_KEYS, StateKey,
-    TxError,
+    AccessSet, AccessSource, Admission, AdmitContext, Admitted, Bank, DEFAULT_MAX_ACCESS_KEYS,
+    StateKey, TxError,
 };
 use revm::ExecuteEvm;
-use revm::context::ContextSetters;
 use revm::context::result::{ExecutionResult, HaltReason};
 use revm::handler::Handler;
 
 use crate::executor::{CodeCache, EvmExecutor, FeeCapture, ViewDb, fill_tx_env, outcome};
 use crate::tx::EvmTx;
+
+thread_local! {
+    /// Analysed code kept by each prediction thread between predictions.
+    static PREDICTION_CODE: std::cell::RefCell<CodeCache> = std::cell::RefCell::default();
+}
 
 /// Default most gas a prediction runs with.
 pub const DEFAULT_MAX_PREDICT_GAS: u64 = 10_000_000;
@@ -69,38 +73,46 @@ impl EvmAdmission {
         Self { executor, limits }
     }
 
-    /// Runs `tx` against `ctx`'s state with its own nonce, recording what it
-    /// touches; `None` when its set cannot be predicted.
-    fn run(&self, tx: &EvmTx, ctx: AdmitContext<'_>) -> Option<AccessSet> {
+    /// Runs each of `txs` against `bank`'s state with its own nonce,
+    /// recording what it touches, on one EVM; `None` for one whose set
+    /// cannot be predicted.
+    fn run(&self, txs: &[&EvmTx], bank: &Bank) -> Vec<Option<AccessSet>> {
         let limits = self.limits;
-        let envelope = tx.envelope();
-        ctx.bank.simulate(|view, env| {
-            let mut tx_env = revm::context::TxEnv::default();
-            fill_tx_env(&mut tx_env, envelope, tx.sender());
-            let capped = tx_env.gas_limit > limits.max_gas;
-            tx_env.gas_limit = tx_env.gas_limit.min(limits.max_gas);
-            let mut cfg = self.executor.cfg();
-            // A queued nonce runs against state where the sender's nonce is
-            // lower, and what it pays is checked when it runs for real.
-            cfg.disable_nonce_check = true;
-            cfg.disable_balance_check = true;
-            let db = ViewDb { view: Some(view), env, code: CodeCache::default() };
-            let mut evm = self.executor.build(db, env, cfg);
-            evm.ctx.set_tx(tx_env);
-            let mut handler = FeeCapture { fee: Cell::new(U256::ZERO), _evm: PhantomData };
-            let result = handler.run(&mut evm);
-            let diff = evm.finalize();
-            let mut view = evm.ctx.journaled_state.database.view.take()?;
-            let ran_out = matches!(
-                &result,
-                Ok(ExecutionResult::Halt { reason: HaltReason::OutOfGas(_), .. })
-            );
-            if capped && ran_out {
-                return None; // it may touch more with the gas it really has
-            }
-            outcome(result, diff, U256::ZERO, &mut view).ok()?;
-            view.touched_set(limits.max_keys).ok()
-        })
+        let env = bank.env();
+        let mut cfg = self.executor.cfg();
+        // A queued nonce runs against state where the sender's nonce is
+        // lower, and what it pays is checked when it runs for real.
+        cfg.disable_nonce_check = true;
+        cfg.disable_balance_check = true;
+        // Code analysed by this thread's earlier predictions (code is
+        // immutable, so a cached entry never goes stale).
+        let code = PREDICTION_CODE.with(|c| std::mem::take(&mut *c.borrow_mut()));
+        let mut evm = self.executor.build(ViewDb { view: None, env, code }, env, cfg);
+        let sets = txs
+            .iter()
+            .map(|tx| {
+                evm.ctx.journaled_state.database.view = Some(bank.recording_view());
+                fill_tx_env(&mut evm.ctx.tx, tx.envelope(), tx.sender());
+                let capped = evm.ctx.tx.gas_limit > limits.max_gas;
+                evm.ctx.tx.gas_limit = evm.ctx.tx.gas_limit.min(limits.max_gas);
+                let mut handler = FeeCapture { fee: Cell::new(U256::ZERO), _evm: PhantomData };
+                let result = handler.run(&mut evm);
+                let diff = evm.finalize();
+                let mut view = evm.ctx.journaled_state.database.view.take()?;
+                let ran_out = matches!(
+                    &result,
+                    Ok(ExecutionResult::Halt { reason: HaltReason::OutOfGas(_), .. })
+                );
+                if capped && ran_out {
+                    return None; // it may touch more with the gas it really has
+                }
+                outcome(result, diff, U256::ZERO, &mut view).ok()?;
+                view.touched_set(limits.max_keys).ok()
+            })
+            .collect();
+        let db = &mut evm.ctx.journaled_state.database;
+        PREDICTION_CODE.with(|c| *c.borrow_mut() = std::mem::take(&mut db.code));
+        sets
     }
 }
 
@@ -127,9 +139,15 @@ impl Admission<EvmTx> for EvmAdmission {
     }
 
     fn predict(&self, tx: &EvmTx, ctx: AdmitContext<'_>) -> Admitted {
-        match self.run(tx, ctx) {
+        self.predict_many(&[tx], ctx).pop().unwrap_or_default()
+    }
+
+    fn predict_many(&self, txs: &[&EvmTx], ctx: AdmitContext<'_>) -> Vec<Admitted> {
+        let sets = self.run(txs, ctx.bank);
+        let admitted = |set: Option<AccessSet>| match set {
             Some(set) => Admitted { access: Some(set), source: AccessSource::Predicted },
             None => Admitted::default(),
-        }
+        };
+        sets.into_iter().map(admitted).collect()
     }
 }

@@ -94,6 +94,13 @@ pub trait Admission<T>: Send + Sync {
         let _ = (tx, ctx);
         Admitted::default()
     }
+
+    /// [`Admission::predict`] for several transactions against one context,
+    /// one answer each, in order: a hook can set its engine up once for
+    /// all of them. The default predicts them one by one.
+    fn predict_many(&self, txs: &[&T], ctx: AdmitContext<'_>) -> Vec<Admitted> {
+        txs.iter().map(|tx| self.predict(tx, ctx)).collect()
+    }
 }
 
 /// The default [`Admission`]: each transaction's own declaration, and no

@@ -464,7 +464,15 @@ impl Bank {
     /// noting each key touched ([`StateView::touched`]); nothing `f` writes is
     /// kept. For calls, gas estimates and access-list discovery.
     pub fn simulate<R>(&self, f: impl FnOnce(StateView<'_>, &BlockEnv) -> R) -> R {
-        f(StateView::new(&self.state, Access::Record), &self.env)
+        f(self.recording_view(), &self.env)
+    }
+
+    /// A view of this bank's state with every key readable and writable,
+    /// noting each key touched; nothing written through it is kept. What
+    /// [`Bank::simulate`] hands its closure, for a caller that runs several
+    /// simulations with one engine.
+    pub fn recording_view(&self) -> StateView<'_> {
+        StateView::new(&self.state, Access::Record)
     }
 
     /// Runs one transaction; keeps its writes only on a clean finish.

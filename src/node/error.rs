@@ -103,7 +103,11 @@ impl RpcError {
                 TX_REJECTED
             }
             Self::Decode(_) => INVALID_PARAMS,
-            Self::Submit(SubmitError::Busy | SubmitError::PoolFull { .. }) => LIMIT_EXCEEDED,
+            Self::Submit(
+                SubmitError::Busy
+                | SubmitError::PoolFull { .. }
+                | SubmitError::AdmissionTimeout { .. },
+            ) => LIMIT_EXCEEDED,
             Self::Submit(SubmitError::ShuttingDown) => INTERNAL,
             Self::Submit(_) | Self::InsufficientFunds { .. } | Self::IntrinsicGas { .. } => {
                 TX_REJECTED

@@ -323,3 +323,119 @@ proptest! {
         check(&s, &blocks, &chain);
     }
 }
+
+/// A signed EIP-1559 call to `to` with `gas` and no access list.
+fn call_with_gas(s: &Setup, from: usize, nonce: u64, to: Address, data: Bytes, gas: u64) -> Bytes {
+    use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
+    use alloy_eips::eip2718::Encodable2718;
+    use alloy_signer::SignerSync;
+    let tx = TxEip1559 {
+        chain_id: CHAIN_ID,
+        nonce,
+        gas_limit: gas,
+        max_fee_per_gas: 3_000_000_000,
+        max_priority_fee_per_gas: 1_000_000_000,
+        to: TxKind::Call(to),
+        value: U256::ZERO,
+        access_list: AccessList::default(),
+        input: data,
+    };
+    let signature = s.signers[from].sign_hash_sync(&tx.signature_hash()).expect("sign");
+    TxEnvelope::from(tx.into_signed(signature)).encoded_2718().into()
+}
+
+#[test]
+fn test_reverts_halts_loops_and_wide_transactions_are_admitted_by_their_rules() {
+    let s = setup(4);
+    let too_much = call("transfer(address,uint256)", &[address_word(receiver(1)), word(1 << 40)]);
+    let transfer = call("transfer(address,uint256)", &[address_word(receiver(2)), word(5)]);
+    let spin = call("spin(uint256)", &[word(10_000_000)]);
+    let fill = call("fill(uint256,uint256)", &[word(1_000), word(300)]);
+    let raw = vec![
+        // Reverts (more than its balance): predicted as it ran, included, status 0.
+        call_with_gas(&s, 0, 0, TOKEN, too_much, 200_000),
+        // Runs out of its own gas: predicted as it ran, included, status 0.
+        call_with_gas(&s, 1, 0, TOKEN, transfer, 30_000),
+        // Loops past the prediction's gas cap: no set, the exclusive lane.
+        call_with_gas(&s, 2, 0, BOARD, spin, 2 * lanes_evm_adapter::DEFAULT_MAX_PREDICT_GAS),
+        // Writes 300 slots, more than a set holds: no set, the exclusive lane.
+        call_with_gas(&s, 3, 0, BOARD, fill, 10_000_000),
+    ];
+    let Run { blocks, chain, .. } = run_stage(&s, raw, 2);
+    let receipts: Vec<bool> =
+        blocks.iter().flat_map(|b| b.receipts.iter().map(|r| r.outcome.success)).collect();
+    assert_eq!(receipts.len(), 4, "all included");
+    assert_eq!(total(&blocks, |b| b.stats.predicted), 2);
+    assert_eq!(total(&blocks, |b| b.stats.exclusive), 2);
+    let sources: Vec<_> = blocks.iter().flat_map(|b| b.block.txs()).map(|t| t.source).collect();
+    assert_eq!(
+        sources.iter().filter(|s| **s == lanes_runtime::AccessSource::Undeclared).count(),
+        2
+    );
+    assert_eq!(
+        receipts.iter().filter(|ok| !**ok).count(),
+        3,
+        "the revert, the halt and the spin fail"
+    );
+    check(&s, &blocks, &chain);
+}
+
+#[test]
+fn test_a_flood_of_expensive_predictions_does_not_starve_cheap_ones() {
+    // Senders 0..8 flood: 8 spins each, each prediction burning the
+    // prediction's whole gas cap. Senders 8..12 then send one ERC-20
+    // transfer each. Predictions are served round robin across senders, so
+    // the transfers are admitted long before the flood is.
+    let s = setup(12);
+    let dir = tempfile::tempdir().unwrap();
+    let chain = s.world.chain(dir.path());
+    let exec = Arc::new(executor());
+    let admission = EvmAdmission::new(exec.clone(), AdmissionLimits::default());
+    let config = BankingStageConfig {
+        workers: 2,
+        sigverify_threads: 2,
+        predict_threads: 1,
+        admit_timeout: Duration::from_secs(120),
+        slot_time: Duration::from_millis(50),
+        coinbase: COINBASE,
+        ..Default::default()
+    };
+    let mut stage =
+        BankingStage::builder(exec, chain).config(config).admission(Arc::new(admission)).start();
+    let spin = call("spin(uint256)", &[word(100_000_000)]);
+    let gas = lanes_evm_adapter::DEFAULT_MAX_PREDICT_GAS;
+    let flood: Vec<Bytes> = (0..8)
+        .flat_map(|from| (0..8).map(move |n| (from, n)))
+        .map(|(from, n)| call_with_gas(&s, from, n, BOARD, spin.clone(), gas))
+        .collect();
+    let cheap: Vec<Bytes> = (8..12).map(|from| tx(&s, Kind::Erc20, from, 0, from)).collect();
+    let started = Instant::now();
+    let (flood_done, cheap_done) = std::thread::scope(|scope| {
+        let flooding = scope.spawn(|| {
+            for r in stage.submit_many(flood) {
+                r.expect("admitted");
+            }
+            started.elapsed()
+        });
+        std::thread::sleep(Duration::from_millis(20));
+        for r in stage.submit_many(cheap) {
+            r.expect("admitted");
+        }
+        let cheap_done = started.elapsed();
+        (flooding.join().unwrap(), cheap_done)
+    });
+    eprintln!("cheap transactions admitted after {cheap_done:?}, the flood after {flood_done:?}");
+    assert!(
+        cheap_done * 3 < flood_done,
+        "cheap transactions admitted after {cheap_done:?}, the flood after {flood_done:?}"
+    );
+    let mut included = 0;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while included < 68 {
+        assert!(Instant::now() < deadline, "{included} of 68 included");
+        if let Ok(b) = stage.blocks().recv_timeout(Duration::from_secs(1)) {
+            included += b.receipts.len();
+        }
+    }
+    stage.shutdown().unwrap();
+}

@@ -227,6 +227,47 @@ fn test_validator_with_web3_py() {
     v.stop();
 }
 
+fn node_clients() -> Option<PathBuf> {
+    let dir = std::env::var_os("LANES_NODE_CLIENTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/clients/node"));
+    dir.join("node_modules/ethers").exists().then_some(dir)
+}
+
+#[test]
+fn test_validator_with_ethers_node_signer() {
+    let Some(clients) = node_clients() else {
+        assert!(
+            std::env::var_os("LANES_REQUIRE_CLIENTS").is_none(),
+            "ethers is not installed; run scripts/install-clients.sh"
+        );
+        eprintln!("SKIPPED: ethers not installed (scripts/install-clients.sh installs it)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let v = Validator::start(&dir.path().join("data"), &["--dev", "--block-time", "100ms"]);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new("node")
+        .arg(root.join("tests/clients/ethers_e2e.cjs"))
+        .arg(v.url())
+        .arg(root.join("contracts/artifacts/Token.json"))
+        .env("LANES_NODE_CLIENTS", clients)
+        .output()
+        .expect("running node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("ethers e2e: ok"),
+        "ethers run failed ({}):\n{stdout}\n{}\nnode log:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr),
+        v.log_text()
+    );
+    // The token transfer ran under a predicted set, not alone.
+    let stats = v.result("lanes_stats", json!([]));
+    assert!(stats["predicted"].as_u64().unwrap() >= 1, "{stats}");
+    v.stop();
+}
+
 #[test]
 fn test_validator_answers_bad_input_and_keeps_serving() {
     let dir = tempfile::tempdir().unwrap();

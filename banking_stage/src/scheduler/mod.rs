@@ -86,6 +86,7 @@ fn repredict<T: Transaction>(
     admission: &dyn Admission<T>,
     bank: &Bank,
     max_repredictions: u8,
+    predict_nanos: &std::sync::atomic::AtomicU64,
     txs: &mut [Held<T>],
     results: &[Executed],
 ) {
@@ -93,7 +94,10 @@ fn repredict<T: Transaction>(
         if matches!(executed, Executed::NeedsExclusive(Some(_)))
             && p.repredictions < max_repredictions
         {
+            let start = Instant::now();
             p.repredicted = Some(admission.predict(&p.tx, AdmitContext::new(bank)));
+            let nanos = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            predict_nanos.fetch_add(nanos, Ordering::Relaxed);
         }
     }
 }
@@ -186,23 +190,28 @@ impl<E: Executor> Scheduler<E> {
             Some(_) if self.stopping => false,
             Some((out, decisions)) => {
                 let hash = built.sealed.block.hash();
-                let _ = out.send(built.sealed.block.clone());
-                loop {
+                select! {
+                    send(out, built.sealed.block.clone()) -> _ => {}
+                    recv(self.stop) -> _ => self.stopping = true,
+                }
+                let mut commit = false;
+                while !self.stopping {
                     select! {
                         recv(decisions) -> d => match d {
-                            Ok(Decision::Commit(h)) if h == hash => break true,
-                            Ok(Decision::Discard(h)) if h == hash => break false,
+                            Ok(Decision::Commit(h)) if h == hash => {
+                                commit = true;
+                                break;
+                            }
+                            Ok(Decision::Discard(h)) if h == hash => break,
                             Ok(other) => {
                                 tracing::warn!(target: "lanes::banking", ?other, %hash, "decision on a block not held; ignored");
                             }
-                            Err(_) => break false,
+                            Err(_) => break,
                         },
-                        recv(self.stop) -> _ => {
-                            self.stopping = true;
-                            break false;
-                        }
+                        recv(self.stop) -> _ => self.stopping = true,
                     }
                 }
+                commit
             }
         };
         if commit {
@@ -253,7 +262,7 @@ impl<E: Executor> Scheduler<E> {
                 .map(|w| {
                     let (queue, batches) = bounded::<Batch<E::Tx>>(depth);
                     let (done, executor) = (done_tx.clone(), &*executor);
-                    let admission = &*shared.admission;
+                    let (admission, predict_nanos) = (&*shared.admission, &shared.predict_nanos);
                     let core = self.cores.as_ref().map(|cores| cores[w]);
                     std::thread::Builder::new()
                         .name(format!("lanes-worker-{w}"))
@@ -270,6 +279,7 @@ impl<E: Executor> Scheduler<E> {
                                         admission,
                                         bank,
                                         max_repredictions,
+                                        predict_nanos,
                                         &mut batch.txs,
                                         results,
                                     );
@@ -344,7 +354,12 @@ impl<E: Executor> Scheduler<E> {
                 build.locks.unlock(w, set);
             }
             build.workers.load[w] -= 1;
-            build.reserved_gas = build.reserved_gas.saturating_sub(p.tx.gas_limit());
+            let rerun = p.repredicted.as_ref().is_some_and(|a| a.access.is_some());
+            if !matches!(&executed, Executed::NeedsExclusive(_)) || rerun {
+                // Done, or back to the window. One going to the exclusive lane
+                // keeps its gas reserved until it runs there.
+                build.reserved_gas = build.reserved_gas.saturating_sub(p.tx.gas_limit());
+            }
             match executed {
                 Executed::Included { .. } => {
                     pool.finish(&p, true);
@@ -359,7 +374,7 @@ impl<E: Executor> Scheduler<E> {
                     build.counters.mispredicted += u64::from(left.is_some());
                     match p.repredicted.take() {
                         // Predicted again against the block so far: run it again.
-                        Some(admitted) if admitted.access.is_some() => {
+                        Some(admitted) if rerun => {
                             p.admitted = admitted;
                             p.repredictions += 1;
                             self.window.hold(p, now);

@@ -1,0 +1,59 @@
+// End-to-end run of ethers v6 (from npm) against a lanes-validator --dev node:
+// the node's own signer (eth_sendTransaction) deploys the ERC-20 compiled from
+// contracts/Token.sol and sends a token transfer with ethers' own gas
+// estimate, as deploy scripts do. Run by tests/it/validator.rs with
+// LANES_NODE_CLIENTS naming the folder npm installed ethers into; every check
+// throws on failure, and the last line printed is "ethers e2e: ok".
+//
+// Usage: node ethers_e2e.cjs HTTP_URL TOKEN_ARTIFACT_JSON
+"use strict";
+const fs = require("fs");
+const path = require("path");
+const { ethers } = require(path.join(process.env.LANES_NODE_CLIENTS, "node_modules", "ethers"));
+
+const [url, artifactPath] = process.argv.slice(2);
+
+function check(cond, what) {
+  if (!cond) throw new Error(`failed: ${what}`);
+  console.log(`ok: ${what}`);
+}
+
+async function main() {
+  // No call cache (two sends from one signer would reuse a stale nonce) and
+  // a short poll, as dev-node test suites configure ethers.
+  const provider = new ethers.JsonRpcProvider(url, undefined, {
+    cacheTimeout: -1,
+    pollingInterval: 50,
+  });
+  const signer = await provider.getSigner(0);
+  check((await provider.getNetwork()).chainId === 31337n, "chain id 31337");
+
+  const artifact = JSON.parse(fs.readFileSync(artifactPath, "utf8"));
+  const factory = new ethers.ContractFactory(artifact.abi, artifact.bytecode, signer);
+  const token = await factory.deploy("Ethers Token", "ETK", 10n ** 24n);
+  await token.waitForDeployment();
+  const address = await token.getAddress();
+  check((await provider.getCode(address)).length > 2, "deployed through the node's signer");
+
+  // The most common deploy-script pattern: the node signs, ethers estimates.
+  const to = ethers.Wallet.createRandom().address;
+  const tx = await token.transfer(to, 3n);
+  const receipt = await tx.wait();
+  check(receipt.status === 1, `token transfer succeeds (gas limit ${tx.gasLimit}, used ${receipt.gasUsed})`);
+  check(receipt.gasUsed <= tx.gasLimit, "within the gas ethers estimated");
+  const sent = await provider.getTransaction(tx.hash);
+  check(sent.accessList === null || sent.accessList.length === 0, "no access list was added");
+  check((await token.balanceOf(to)) === 3n, "the receiver holds 3");
+
+  // A plain value transfer from the node's account.
+  const friend = ethers.Wallet.createRandom().address;
+  const pay = await signer.sendTransaction({ to: friend, value: 12345n });
+  check((await pay.wait()).status === 1, "value transfer succeeds");
+  check((await provider.getBalance(friend)) === 12345n, "the friend holds 12345 wei");
+  console.log("ethers e2e: ok");
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
