@@ -27,7 +27,8 @@ pub const DEFAULT_WORKER_QUEUE: usize = 4;
 /// admitted without a set and runs in the exclusive lane.
 pub const DEFAULT_PREDICT_QUEUE: usize = 8192;
 /// Default longest a submission waits for its transactions to be admitted
-/// (predictions included); what is not admitted by then is refused with
+/// (decoded, checked and in the pool; a prediction does not hold it up);
+/// what is not admitted by then is refused with
 /// [`crate::SubmitError::AdmissionTimeout`].
 pub const DEFAULT_ADMIT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Default times a transaction that left its set is predicted again before

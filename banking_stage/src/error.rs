@@ -55,8 +55,8 @@ pub enum SubmitError {
         /// The block gas limit.
         limit: u64,
     },
-    /// It was not admitted within the stage's admission timeout (its
-    /// prediction waited or ran too long); it is not in the pool.
+    /// It was not admitted within the stage's admission timeout (the
+    /// sigverify threads were busy); it is not in the pool.
     #[error("not admitted within {waited:?} (admission busy); try again")]
     AdmissionTimeout {
         /// How long the submission waited.

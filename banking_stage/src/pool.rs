@@ -51,6 +51,8 @@ pub(crate) struct Pooled<T> {
     /// Arrival order.
     pub(crate) seq: u64,
     pub(crate) arrived: Instant,
+    /// Whether its set is still being predicted: until then it is not ready.
+    pub(crate) predicting: bool,
     /// Times its set was predicted again after it left the one it ran with.
     pub(crate) repredictions: u8,
     /// A set predicted again by the worker that saw it leave its set, to
@@ -132,6 +134,14 @@ impl Ready {
     }
 }
 
+/// `admitted` with an empty set as no set.
+fn normalised(admitted: Admitted) -> Admitted {
+    match admitted.access {
+        Some(set) if set.is_empty() => Admitted { access: None, source: AccessSource::Undeclared },
+        _ => admitted,
+    }
+}
+
 /// The limits a pool enforces.
 #[derive(Clone, Debug)]
 pub(crate) struct PoolLimits {
@@ -181,17 +191,15 @@ impl<T: Transaction> TxPool<T> {
         self.len
     }
 
-    /// Accepts `tx`, to run under `admitted`; `state_nonce` gives the
+    /// Accepts `tx`, to run under `admitted`, or, with `None`, once its
+    /// set is predicted ([`Self::predicted`]); `state_nonce` gives the
     /// committed nonce of a sender the pool does not track yet.
     pub(crate) fn insert(
         &mut self,
         tx: T,
-        mut admitted: Admitted,
+        admitted: Option<Admitted>,
         state_nonce: impl FnOnce(&Address) -> u64,
     ) -> Result<B256, SubmitError> {
-        if admitted.access.as_ref().is_some_and(AccessSet::is_empty) {
-            admitted = Admitted { access: None, source: AccessSource::Undeclared };
-        }
         let hash = tx.hash();
         let limits = &self.limits;
         if tx.gas_limit() > limits.block_gas_limit {
@@ -244,11 +252,13 @@ impl<T: Transaction> TxPool<T> {
     fn admit(
         &mut self,
         tx: T,
-        admitted: Admitted,
+        admitted: Option<Admitted>,
         hash: B256,
         tip: u128,
         at: u32,
     ) -> Result<B256, SubmitError> {
+        let predicting = admitted.is_none();
+        let admitted = normalised(admitted.unwrap_or_default());
         let limits = &self.limits;
         let nonce = tx.nonce();
         let queue = &mut self.queues[at as usize];
@@ -269,6 +279,7 @@ impl<T: Transaction> TxPool<T> {
             tip,
             seq,
             arrived,
+            predicting,
             repredictions: 0,
             repredicted: None,
             queue: at,
@@ -289,7 +300,7 @@ impl<T: Transaction> TxPool<T> {
             }
             self.len += 1;
         }
-        if nonce == queue.next && queue.out.is_none() {
+        if nonce == queue.next && queue.out.is_none() && !predicting {
             self.ready.push(Ready::of(&pooled));
         }
         queue.queued.insert(pooled);
@@ -303,7 +314,7 @@ impl<T: Transaction> TxPool<T> {
         while let Some(Ready { seq, queue: at, .. }) = self.ready.pop() {
             let queue = &mut self.queues[at as usize];
             let current = queue.queued.first().is_some_and(|p| {
-                p.seq == seq.0 && p.tx.nonce() == queue.next && queue.out.is_none()
+                p.seq == seq.0 && p.tx.nonce() == queue.next && queue.out.is_none() && !p.predicting
             });
             if current {
                 let p = queue.queued.remove_first()?;
@@ -329,8 +340,32 @@ impl<T: Transaction> TxPool<T> {
             queue.queued.remove_first();
             self.len = self.len.saturating_sub(1);
         }
-        if let Some(head) = queue.queued.get(queue.next) {
+        if let Some(head) = queue.queued.get(queue.next).filter(|p| !p.predicting) {
             self.ready.push(Ready::of(head));
+        }
+    }
+
+    /// The set of `sender`'s transaction `hash` (at `nonce`) is predicted:
+    /// it runs under `admitted` once its turn comes. Nothing when the pool no
+    /// longer holds it (replaced, or dropped).
+    pub(crate) fn predicted(
+        &mut self,
+        sender: &Address,
+        nonce: u64,
+        hash: B256,
+        admitted: Admitted,
+    ) {
+        let Some(&at) = self.senders.get(sender) else { return };
+        let queue = &mut self.queues[at as usize];
+        let Ok(i) = queue.queued.position(nonce) else { return };
+        let p = &mut queue.queued.0[i];
+        if p.hash != hash || !p.predicting {
+            return;
+        }
+        p.admitted = normalised(admitted);
+        p.predicting = false;
+        if nonce == queue.next && queue.out.is_none() {
+            self.ready.push(Ready::of(p));
         }
     }
 
@@ -357,7 +392,8 @@ impl<T: Transaction> TxPool<T> {
         touched.dedup();
         for at in touched {
             let queue = &self.queues[at as usize];
-            if let Some(head) = queue.queued.get(queue.next).filter(|_| queue.out.is_none()) {
+            let head = queue.queued.get(queue.next).filter(|p| !p.predicting);
+            if let Some(head) = head.filter(|_| queue.out.is_none()) {
                 self.ready.push(Ready::of(head));
             }
         }
@@ -371,7 +407,7 @@ impl<T: Transaction> TxPool<T> {
         state_nonce: impl FnOnce(&Address) -> u64,
     ) -> Result<B256, SubmitError> {
         let admitted = Admitted::declared(&tx);
-        self.insert(tx, admitted, state_nonce)
+        self.insert(tx, Some(admitted), state_nonce)
     }
 
     /// Forgets senders with nothing queued or out, so their next nonce is read
@@ -391,7 +427,7 @@ impl<T: Transaction> TxPool<T> {
             let queues = self.senders.values().map(|at| &self.queues[*at as usize]);
             let ready = queues
                 .filter(|q| q.out.is_none())
-                .filter_map(|q| q.queued.get(q.next).map(Ready::of));
+                .filter_map(|q| q.queued.get(q.next).filter(|p| !p.predicting).map(Ready::of));
             self.ready = ready.collect();
         }
     }
@@ -557,6 +593,36 @@ mod tests {
         let one = Address::repeat_byte(1);
         assert_eq!(order, [(one, 0), (one, 1), (one, 2), (Address::repeat_byte(2), 0)]);
         assert_eq!(pool.len(), 0);
+    }
+
+    #[test]
+    fn test_a_transaction_being_predicted_waits_and_holds_its_sender_back() {
+        let mut pool = TxPool::new(limits());
+        let undeclared = |nonce| tx(1, nonce, 21_000).with_declared(None);
+        pool.insert(undeclared(0), None, |_| 0).unwrap();
+        pool.insert(undeclared(1), None, |_| 0).unwrap();
+        pool.insert_tx(tx(2, 0, 42_000), |_| 0).unwrap();
+        assert_eq!(pool.len(), 3);
+        assert_eq!(pool.pending_nonce(&Address::repeat_byte(1)), Some(2));
+        // Only sender 2 is ready: sender 1's first waits for its set.
+        assert_eq!(pool.pop().unwrap().tx.sender(), Address::repeat_byte(2));
+        assert!(pool.pop().is_none());
+        // Nonce 1's set arrives first: still nothing, nonce 0 comes first.
+        let set = |nonce| Admitted {
+            access: tx(1, nonce, 21_000).access_set().cloned(),
+            source: AccessSource::Predicted,
+        };
+        pool.predicted(&Address::repeat_byte(1), 1, undeclared(1).hash(), set(1));
+        assert!(pool.pop().is_none());
+        // A prediction for a transaction the pool does not hold changes nothing.
+        pool.predicted(&Address::repeat_byte(1), 0, tx(1, 0, 21_000).hash(), set(0));
+        assert!(pool.pop().is_none());
+        pool.predicted(&Address::repeat_byte(1), 0, undeclared(0).hash(), set(0));
+        let p = pool.pop().unwrap();
+        assert_eq!((p.tx.nonce(), p.admitted.source), (0, AccessSource::Predicted));
+        assert!(p.admitted.access.is_some());
+        pool.finish(&p, true);
+        assert_eq!(pool.pop().unwrap().tx.nonce(), 1, "predicted already: ready at once");
     }
 
     #[test]

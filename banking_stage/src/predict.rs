@@ -2,9 +2,10 @@
 //! admission hook must predict by running them ([`Admission::predict`]),
 //! served round robin across senders, so one sender's flood of expensive
 //! predictions delays another sender's by at most one prediction per
-//! flooding sender. The queue is bounded in all and per sender; a
-//! transaction past either bound is admitted without a set (it runs in the
-//! exclusive lane) rather than refused.
+//! flooding sender. A transaction waits in the pool while its set is
+//! predicted (its submitter already has its answer). The queue is bounded in
+//! all and per sender; a transaction past either bound runs without a set
+//! (in the exclusive lane) rather than being refused.
 //!
 //! [`Admission::predict`]: lanes_runtime::Admission::predict
 
@@ -14,15 +15,11 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 use alloy_primitives::Address;
 use lanes_runtime::{AdmitContext, Transaction};
 
-use crate::sigverify::{Reply, insert_admitted};
 use crate::stage::Shared;
 
-/// A transaction waiting for its prediction, and where its answer goes.
+/// A copy of a pooled transaction waiting for its prediction.
 pub(crate) struct PredictJob<T> {
     pub(crate) tx: T,
-    /// Its place in its submission.
-    pub(crate) index: usize,
-    pub(crate) reply: Reply,
 }
 
 struct Queues<T> {
@@ -123,24 +120,26 @@ const PREDICT_BATCH: usize = 16;
 /// of a batch wait for its last prediction, so expensive ones go alone.
 const PREDICT_BATCH_GAS: u64 = 2_000_000;
 
-/// One prediction thread: runs until the queue closes and drains.
+/// One prediction thread: runs until the queue closes and drains. Each
+/// set goes to the pool's copy of its transaction, which is then ready.
 pub(crate) fn run<T: Transaction>(shared: &Shared<T>) {
     loop {
-        let mut jobs = shared.predictions.pop_many(PREDICT_BATCH, PREDICT_BATCH_GAS);
+        let jobs = shared.predictions.pop_many(PREDICT_BATCH, PREDICT_BATCH_GAS);
         if jobs.is_empty() {
             return;
         }
-        // Those whose submitter stopped waiting are not admitted.
-        jobs.retain(|job| !job.reply.is_cancelled());
         let sim = shared.latest().sim;
         let start = std::time::Instant::now();
         let txs: Vec<&T> = jobs.iter().map(|job| &job.tx).collect();
         let admitted = shared.admission.predict_many(&txs, AdmitContext::new(&sim));
         let nanos = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
         shared.predict_nanos.fetch_add(nanos, std::sync::atomic::Ordering::Relaxed);
-        for (job, admitted) in jobs.into_iter().zip(admitted) {
-            insert_admitted(shared, vec![(job.index, job.tx, admitted)], &job.reply);
+        let mut pool = shared.pool();
+        for (tx, admitted) in txs.into_iter().zip(admitted) {
+            pool.predicted(&tx.sender(), tx.nonce(), tx.hash(), admitted);
         }
+        drop(pool);
+        let _ = shared.doorbell.try_send(());
     }
 }
 
@@ -159,7 +158,7 @@ mod tests {
             U256::from(1),
             U256::from(1),
         );
-        PredictJob { tx, index: 0, reply: Reply::detached() }
+        PredictJob { tx }
     }
 
     #[test]

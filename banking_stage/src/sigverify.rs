@@ -27,13 +27,7 @@ pub(crate) struct Reply {
 }
 
 impl Reply {
-    /// A reply whose answers go nowhere (tests).
-    #[cfg(test)]
-    pub(crate) fn detached() -> Self {
-        Self { answers: bounded(0).0, cancelled: Arc::default() }
-    }
-
-    pub(crate) fn is_cancelled(&self) -> bool {
+    fn is_cancelled(&self) -> bool {
         self.cancelled.load(Ordering::Acquire)
     }
 
@@ -121,9 +115,9 @@ pub(crate) fn run<E: Executor>(executor: &E, jobs: Receiver<Job>, shared: &Share
 const ADMIT_CHUNK: usize = 256;
 
 /// Admits decoded transactions (the first is the submission's `first`):
-/// each gets its set from the admission hook and goes into the pool, or to
-/// the prediction queue when the hook must run it to know. Answers go to
-/// `reply`.
+/// each gets its set from the admission hook and goes into the pool; one the
+/// hook must run to know goes in waiting for its prediction (it is answered
+/// at once, and is not ready until predicted). Answers go to `reply`.
 pub(crate) fn admit<T: Transaction>(
     shared: &Shared<T>,
     first: usize,
@@ -132,7 +126,7 @@ pub(crate) fn admit<T: Transaction>(
 ) {
     let sim = shared.latest().sim;
     let ctx = AdmitContext::new(&sim);
-    let mut ready = Vec::new();
+    let mut admitted = Vec::new();
     for (i, tx) in decoded.into_iter().enumerate() {
         let index = first + i;
         let tx = match tx {
@@ -143,25 +137,19 @@ pub(crate) fn admit<T: Transaction>(
             }
         };
         match shared.admission.admit(&tx, ctx) {
-            Ok(Some(admitted)) => ready.push((index, tx, admitted)),
-            Ok(None) => {
-                let job = PredictJob { tx, index, reply: reply.clone() };
-                if let Err(job) = shared.predictions.push(job) {
-                    // Past the prediction budget: it runs without a set.
-                    ready.push((job.index, job.tx, Admitted::default()));
-                }
-            }
+            Ok(set) => admitted.push((index, tx, set)),
             Err(e) => reply.send(index, Err(SubmitError::Refused(e))),
         }
     }
-    insert_admitted(shared, ready, reply);
+    insert_admitted(shared, admitted, reply);
 }
 
-/// Puts admitted transactions in the pool, answers each, and wakes the
+/// Puts admitted transactions in the pool (those with no set yet waiting
+/// for a prediction, queued for one), answers each, and wakes the
 /// scheduler; nothing when the submission was cancelled.
-pub(crate) fn insert_admitted<T: Transaction>(
+fn insert_admitted<T: Transaction>(
     shared: &Shared<T>,
-    admitted: Vec<(usize, T, Admitted)>,
+    admitted: Vec<(usize, T, Option<Admitted>)>,
     reply: &Reply,
 ) {
     let mut admitted = admitted.into_iter().peekable();
@@ -176,17 +164,29 @@ pub(crate) fn insert_admitted<T: Transaction>(
             return;
         }
         let latest = shared.latest();
+        let mut to_predict = Vec::new();
         let answers: Vec<_> = admitted
             .by_ref()
             .take(ADMIT_CHUNK)
-            .map(|(index, tx, admitted)| {
-                let answer = pool.insert(tx, admitted, |sender| {
+            .map(|(index, tx, set)| {
+                let job = set.is_none().then(|| PredictJob { tx: tx.clone() });
+                let answer = pool.insert(tx, set, |sender| {
                     // A read failure counts as nonce 0: execution checks again.
                     latest.view.get_account(sender).ok().flatten().map_or(0, |a| a.nonce)
                 });
+                if answer.is_ok() {
+                    to_predict.extend(job);
+                }
                 (index, answer)
             })
             .collect();
+        for job in to_predict {
+            if let Err(job) = shared.predictions.push(job) {
+                // Past the prediction budget: it runs without a set.
+                let tx = &job.tx;
+                pool.predicted(&tx.sender(), tx.nonce(), tx.hash(), Admitted::default());
+            }
+        }
         drop(pool);
         for (index, answer) in answers {
             reply.send(index, answer);

@@ -7,8 +7,9 @@ use crate::access::AccessSet;
 use crate::key::StateKey;
 use crate::view::StateView;
 
-/// A transaction as the runtime sees it.
-pub trait Transaction: Send + Sync {
+/// A transaction as the runtime sees it. A copy of it is cheap enough to
+/// hand to a prediction while the original waits in a pool.
+pub trait Transaction: Clone + Send + Sync {
     /// Its unique hash.
     fn hash(&self) -> B256;
     /// The state it declares, or `None` when it declares nothing (it then runs

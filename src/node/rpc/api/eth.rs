@@ -83,7 +83,7 @@ pub trait EthApi {
     ) -> RpcResult<AccessListResult>;
 
     /// Submits a signed transaction; its hash.
-    #[method(name = "sendRawTransaction", blocking)]
+    #[method(name = "sendRawTransaction")]
     fn send_raw_transaction(&self, bytes: Bytes) -> RpcResult<B256>;
 
     /// Signs with an unlocked account (`--dev`), declaring what the call
