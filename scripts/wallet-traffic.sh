@@ -117,6 +117,9 @@ for w in workloads:
     included = rows[-1][1]["included"]
     mis = sets.get("mispredicted", 0)
     all_in = all(n["included"] == n["txs"] and e["included"] == e["txs"] for e, n, _ in rows)
+    if runs > 1:
+        runs_text = ", ".join(f"{e['includedPerSecond']:.0f}/{n['includedPerSecond']:.0f}" for e, n, _ in rows)
+        print(f"  {w} runs (exact/none tx/s): {runs_text}", file=sys.stderr)
     print(f"{w:9} {exact:11.0f} {none:10.0f} {ratio:10.2f} {anvil:11.0f} {over:10.2f} "
           f"{sets.get('declared', 0):8} {sets.get('known', 0):7} {sets.get('predicted', 0):9} "
           f"{sets.get('exclusive', 0):9} {mis:8} {100 * mis / max(included, 1):7.2f}% {'yes' if all_in else 'NO':>6}")

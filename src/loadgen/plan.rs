@@ -208,6 +208,7 @@ pub fn creation_code(artifact: &str) -> Bytes {
     let json = match artifact {
         "Token" => include_str!("../../contracts/artifacts/Token.json"),
         "Pair" => include_str!("../../contracts/artifacts/Pair.json"),
+        "Board" => include_str!("../../contracts/artifacts/Board.json"),
         other => panic!("no artifact {other}"),
     };
     let v: serde_json::Value = serde_json::from_str(json).expect("a committed artifact is JSON");
@@ -582,6 +583,22 @@ mod tests {
         let on_hot =
             plan.txs.iter().filter(|t| t.access_list.0.iter().any(|i| i.address == hot)).count();
         assert!((700..=900).contains(&on_hot), "{on_hot} of 1000 swaps on the hot pool");
+    }
+
+    #[test]
+    fn counter_plans_take_marks_and_drop_lists_on_request() {
+        let plan = Plan::new(config(Workload::Counter)).unwrap();
+        let board = plan.layout.board.expect("a board");
+        assert_eq!(plan.setup.len(), 1, "deploys the board");
+        assert!(plan.txs.iter().all(|t| t.kind == Kind::Take && t.to == board));
+        let (with, _) = plan.sign(0, 0, 31337, 2, 1);
+        let none = Plan::new(WorkloadConfig {
+            access_list: AccessListMode::None,
+            ..config(Workload::Counter)
+        })
+        .unwrap();
+        let (without, _) = none.sign(0, 0, 31337, 2, 1);
+        assert!(without.len() < with.len(), "the same transaction without its list");
     }
 
     #[test]

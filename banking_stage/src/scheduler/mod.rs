@@ -395,9 +395,9 @@ impl<E: Executor> Scheduler<E> {
         for p in std::mem::take(&mut build.exclusive) {
             build.reserved_gas = build.reserved_gas.saturating_sub(p.tx.gas_limit());
             match bank.execute_exclusive(&*self.executor, &p.tx)? {
+                // Counted as exclusive (by its entry), whatever its set was.
                 Executed::Included { .. } => {
                     pool.finish(&p, true);
-                    build.counters.included(p.admitted.source);
                     build.included.push(p);
                 }
                 Executed::Rejected(e) => {
