@@ -410,7 +410,7 @@ fn test_a_flood_of_expensive_predictions_does_not_starve_cheap_ones() {
         .map(|(from, n)| call_with_gas(&s, from, n, BOARD, spin.clone(), gas))
         .collect();
     let cheap: Vec<Bytes> = (8..12).map(|from| tx(&s, Kind::Erc20, from, 0, from)).collect();
-    let cheap_hashes: Vec<B256> = cheap.iter().map(|raw| keccak256(raw)).collect();
+    let cheap_hashes: Vec<B256> = cheap.iter().map(keccak256).collect();
     let started = Instant::now();
     for r in stage.submit_many(flood) {
         r.expect("admitted");
