@@ -154,25 +154,35 @@ pub(crate) fn reference(
     chain_before: &Chain,
     block: &Block,
 ) -> (CacheDB<EmptyDB>, Vec<RefReceipt>) {
+    assert_eq!(block.header.parent_hash, chain_before.head().hash());
+    reference_blocks(db, std::slice::from_ref(block))
+}
+
+/// Runs the blocks' transactions in order on plain revm, each block in its
+/// own environment.
+pub(crate) fn reference_blocks(
+    mut db: CacheDB<EmptyDB>,
+    blocks: &[Block],
+) -> (CacheDB<EmptyDB>, Vec<RefReceipt>) {
     let exec = executor();
     let spec = SpecId::PRAGUE;
-    let env = lanes_runtime::BlockEnv {
-        number: block.header.number,
-        timestamp: block.header.timestamp,
-        coinbase: block.header.coinbase,
-        base_fee: block.header.base_fee,
-        gas_limit: block.header.gas_limit,
-        recent_hashes: vec![block.header.parent_hash],
-        random: chain_before.head().hash(),
-    };
-    let mut evm = Context::mainnet()
-        .with_db(db)
-        .with_cfg(CfgEnv::new_with_spec(spec).with_chain_id(CHAIN_ID))
-        .with_block(block_env(&env, spec))
-        .build_mainnet();
     let mut receipts = Vec::new();
-    for entry in &block.entries {
-        for recorded in &entry.txs {
+    for block in blocks {
+        let env = lanes_runtime::BlockEnv {
+            number: block.header.number,
+            timestamp: block.header.timestamp,
+            coinbase: block.header.coinbase,
+            base_fee: block.header.base_fee,
+            gas_limit: block.header.gas_limit,
+            recent_hashes: vec![block.header.parent_hash],
+            random: block.header.parent_hash,
+        };
+        let mut evm = Context::mainnet()
+            .with_db(db)
+            .with_cfg(CfgEnv::new_with_spec(spec).with_chain_id(CHAIN_ID))
+            .with_block(block_env(&env, spec))
+            .build_mainnet();
+        for recorded in block.txs() {
             let tx = lanes_runtime::Executor::decode(&exec, &recorded.tx).expect("decode");
             let result = evm.transact_commit(tx_env(tx.envelope(), tx.sender())).expect("valid");
             let logs = result
@@ -182,8 +192,9 @@ pub(crate) fn reference(
                 .collect();
             receipts.push((result.is_success(), result.tx_gas_used(), logs));
         }
+        db = evm.ctx.journaled_state.database;
     }
-    (evm.ctx.journaled_state.database, receipts)
+    (db, receipts)
 }
 
 pub(crate) fn lanes_receipts(receipts: &[Receipt]) -> Vec<RefReceipt> {

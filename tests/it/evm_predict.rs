@@ -12,16 +12,13 @@ use alloy_primitives::{Address, B256, Bytes, TxKind, U256, keccak256};
 use alloy_signer_local::PrivateKeySigner;
 use lanes_accounts_db::AccountsRead;
 use lanes_banking_stage::{BankingStage, BankingStageConfig, ProducedBlock};
-use lanes_evm_adapter::{AdmissionLimits, EvmAdmission, SpecId, block_env, tx_env};
+use lanes_evm_adapter::{AdmissionLimits, EvmAdmission};
 use lanes_runtime::{Block, Chain, StateKey};
 use proptest::prelude::*;
-use revm::ExecuteCommitEvm;
-use revm::context::{CfgEnv, Context};
-use revm::database::{CacheDB, EmptyDB};
-use revm::handler::{MainBuilder, MainContext};
 
 use crate::evm_parallel::{
-    CHAIN_ID, COINBASE, RefReceipt, World, assert_same_state, executor, key, lanes_receipts, signed,
+    CHAIN_ID, COINBASE, RefReceipt, World, assert_same_state, executor, key, lanes_receipts,
+    reference_blocks, signed,
 };
 
 const TOKEN: Address = Address::repeat_byte(0x70);
@@ -179,47 +176,11 @@ fn run_stage(s: &Setup, raw: Vec<Bytes>, workers: usize) -> Run {
     Run { blocks, chain, _dir: dir }
 }
 
-/// Sequential revm over the blocks in order, from the world's state.
-fn reference(s: &Setup, blocks: &[Block]) -> (CacheDB<EmptyDB>, Vec<RefReceipt>) {
-    let exec = executor();
-    let spec = SpecId::PRAGUE;
-    let mut db = s.world.reference_db();
-    let mut receipts = Vec::new();
-    for block in blocks {
-        let env = lanes_runtime::BlockEnv {
-            number: block.header.number,
-            timestamp: block.header.timestamp,
-            coinbase: block.header.coinbase,
-            base_fee: block.header.base_fee,
-            gas_limit: block.header.gas_limit,
-            recent_hashes: vec![block.header.parent_hash],
-            random: block.header.parent_hash,
-        };
-        let mut evm = Context::mainnet()
-            .with_db(db)
-            .with_cfg(CfgEnv::new_with_spec(spec).with_chain_id(CHAIN_ID))
-            .with_block(block_env(&env, spec))
-            .build_mainnet();
-        for recorded in block.txs() {
-            let tx = lanes_runtime::Executor::decode(&exec, &recorded.tx).expect("decode");
-            let result = evm.transact_commit(tx_env(tx.envelope(), tx.sender())).expect("valid");
-            let logs = result
-                .logs()
-                .iter()
-                .map(|l| (l.address, l.data.topics().to_vec(), l.data.data.clone()))
-                .collect();
-            receipts.push((result.is_success(), result.tx_gas_used(), logs));
-        }
-        db = evm.ctx.journaled_state.database;
-    }
-    (db, receipts)
-}
-
 /// Checks the blocks against sequential revm and replays them on 1 and 4
 /// threads to the same commitment.
 fn check(s: &Setup, blocks: &[ProducedBlock], chain: &Chain) {
     let plain: Vec<Block> = blocks.iter().map(|b| b.block.clone()).collect();
-    let (db, ref_receipts) = reference(s, &plain);
+    let (db, ref_receipts) = reference_blocks(s.world.reference_db(), &plain);
     let ours: Vec<RefReceipt> = blocks.iter().flat_map(|b| lanes_receipts(&b.receipts)).collect();
     assert_eq!(ours, ref_receipts, "receipts equal sequential revm's");
     let mut addresses: BTreeSet<Address> = s.signers.iter().map(|k| k.address()).collect();
