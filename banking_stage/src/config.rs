@@ -4,8 +4,27 @@ use std::time::Duration;
 
 use alloy_primitives::Address;
 
-/// Default slot length: a block is sealed this often.
+/// Default slot length: a block is sealed this often in interval mining,
+/// and an on-demand block is sealed at the latest this long after it opened.
 pub const DEFAULT_SLOT_TIME: Duration = Duration::from_millis(400);
+/// Default wait, in on-demand mining, for more transactions once nothing is
+/// runnable and nothing runs, before the block is sealed.
+pub const DEFAULT_COALESCE: Duration = Duration::from_millis(1);
+
+/// When the stage seals blocks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Mining {
+    /// At every boundary of [`BankingStageConfig::slot_time`], empty or not.
+    #[default]
+    Interval,
+    /// As soon as the transactions that are ready have run and nothing more
+    /// is runnable (after [`BankingStageConfig::coalesce`] without new
+    /// work), or [`BankingStageConfig::slot_time`] after the block opened;
+    /// never an empty block. A dev node's automine.
+    OnDemand,
+    /// Only when asked ([`crate::BankingStage::mine`]).
+    Manual,
+}
 /// Default most transactions per batch handed to a worker.
 pub const DEFAULT_BATCH_SIZE: usize = 64;
 /// Default most queued transactions per sender.
@@ -60,8 +79,14 @@ pub struct BankingStageConfig {
     pub max_repredictions: u8,
     /// Most transactions per batch.
     pub batch_size: usize,
-    /// Slot length.
+    /// When blocks are sealed (changeable at run time with
+    /// [`crate::BankingStage::set_mining`]).
+    pub mining: Mining,
+    /// Slot length: the interval of interval mining, and the longest an
+    /// on-demand block stays open.
     pub slot_time: Duration,
+    /// On-demand mining's wait for more work before sealing.
+    pub coalesce: Duration,
     /// Most queued transactions of one sender.
     pub max_per_sender: usize,
     /// Most transactions in the pool.
@@ -106,7 +131,9 @@ impl Default for BankingStageConfig {
             admit_timeout: DEFAULT_ADMIT_TIMEOUT,
             max_repredictions: DEFAULT_MAX_REPREDICTIONS,
             batch_size: DEFAULT_BATCH_SIZE,
+            mining: Mining::Interval,
             slot_time: DEFAULT_SLOT_TIME,
+            coalesce: DEFAULT_COALESCE,
             max_per_sender: DEFAULT_MAX_PER_SENDER,
             max_pool: DEFAULT_MAX_POOL,
             lookahead: DEFAULT_LOOKAHEAD,

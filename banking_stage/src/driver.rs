@@ -61,12 +61,18 @@ impl<T: lanes_runtime::Transaction> BlockDriver<T> {
         self.chain
     }
 
-    /// A bank for the head's child, stamped with the wall clock (never
-    /// before the head's timestamp).
-    pub(crate) fn open(&self) -> Bank {
+    /// A bank for the head's child, stamped `at` (default: the wall clock),
+    /// and always after the head: timestamps strictly increase, so blocks
+    /// sealed within one second take the head's timestamp plus one.
+    pub(crate) fn open(&self, at: Option<u64>) -> Bank {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        let timestamp = now.max(self.chain.head().timestamp);
+        let timestamp = at.unwrap_or(now).max(self.chain.head().timestamp.saturating_add(1));
         self.chain.new_bank(timestamp, self.coinbase)
+    }
+
+    /// The head's timestamp.
+    pub(crate) fn head_timestamp(&self) -> u64 {
+        self.chain.head().timestamp
     }
 
     /// Seals `bank`, which ran `included`.
@@ -142,6 +148,8 @@ impl<T: lanes_runtime::Transaction> BlockDriver<T> {
         let number = built.sealed.block.header.number;
         let returned = built.included.len();
         self.shared.pool().requeue(built.included.into_iter().chain(held));
-        tracing::info!(target: "lanes::banking", number, returned, "block discarded");
+        if returned > 0 {
+            tracing::info!(target: "lanes::banking", number, returned, "block discarded");
+        }
     }
 }

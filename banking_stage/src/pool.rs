@@ -191,6 +191,12 @@ impl<T: Transaction> TxPool<T> {
         self.len
     }
 
+    /// Whether a transaction may be ready to run (the ready order can hold
+    /// stale entries, so this can answer yes with nothing to pop).
+    pub(crate) fn has_ready(&self) -> bool {
+        !self.ready.is_empty()
+    }
+
     /// Accepts `tx`, to run under `admitted`, or, with `None`, once its
     /// set is predicted ([`Self::predicted`]); `state_nonce` gives the
     /// committed nonce of a sender the pool does not track yet.

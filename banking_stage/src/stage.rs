@@ -14,7 +14,7 @@ use lanes_runtime::{
     Receipt, TxError,
 };
 
-use crate::config::BankingStageConfig;
+use crate::config::{BankingStageConfig, Mining};
 use crate::driver::BlockDriver;
 use crate::error::SubmitError;
 use crate::pool::{PoolLimits, TxPool};
@@ -93,6 +93,15 @@ pub enum Decision {
     Discard(B256),
 }
 
+/// A request to the scheduler thread.
+pub(crate) enum Control {
+    /// Seal blocks this way from the next block on (with this slot time).
+    SetMining(Mining, Option<Duration>),
+    /// Seal `blocks` blocks now, empty or not, `interval` seconds apart (by
+    /// default one), then answer with the last one's number.
+    Mine { blocks: u64, interval: Option<u64>, reply: Sender<u64> },
+}
+
 /// The committed head, its state, and a bank on it for the next block that
 /// admission simulates against (never sealed).
 #[derive(Debug, Clone)]
@@ -131,6 +140,8 @@ pub(crate) struct Shared<T> {
     pub(crate) closed: AtomicBool,
     /// Set by [`BankingStage::pause`]: the scheduler takes nothing new.
     pub(crate) paused: AtomicBool,
+    /// How blocks are sealed (the scheduler's copy is authoritative).
+    pub(crate) mining: Mutex<Mining>,
 }
 
 impl<T: lanes_runtime::Transaction> Shared<T> {
@@ -162,6 +173,7 @@ impl<T: lanes_runtime::Transaction> Shared<T> {
             predict_nanos: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             paused: AtomicBool::new(false),
+            mining: Mutex::new(config.mining),
         }
     }
 }
@@ -187,6 +199,7 @@ pub struct BankingStage<E: Executor> {
     ingress: Option<Sender<Job>>,
     stop: Sender<()>,
     blocks: Receiver<ProducedBlock>,
+    control: Sender<Control>,
     /// With [`BankingStageBuilder::hold_blocks`]: built blocks out,
     /// decisions in.
     held: Option<(Receiver<Block>, Sender<Decision>)>,
@@ -319,8 +332,9 @@ impl<E: Executor + 'static> BankingStageBuilder<E> {
         } else {
             (None, None)
         };
-        let scheduler =
-            Scheduler::new(executor, driver, config, shared.clone(), rings, stopped, hold);
+        let (control, controls) = bounded(64);
+        let channels = (rings, stopped, controls);
+        let scheduler = Scheduler::new(executor, driver, config, shared.clone(), channels, hold);
         let scheduler = std::thread::Builder::new()
             .name("lanes-scheduler".into())
             .spawn(move || scheduler.run())
@@ -330,6 +344,7 @@ impl<E: Executor + 'static> BankingStageBuilder<E> {
             ingress: Some(ingress),
             stop,
             blocks,
+            control,
             held,
             sigverify,
             predict,
@@ -408,6 +423,36 @@ impl<E: Executor> BankingStage<E> {
     /// [`BankingStageConfig::block_queue`] of them are unread.
     pub fn blocks(&self) -> &Receiver<ProducedBlock> {
         &self.blocks
+    }
+
+    /// How blocks are sealed now.
+    pub fn mining(&self) -> Mining {
+        *self.shared.mining.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Seals blocks `mining`'s way from the next block on; `slot_time`, when
+    /// given, becomes the interval of interval mining.
+    pub fn set_mining(
+        &self,
+        mining: Mining,
+        slot_time: Option<Duration>,
+    ) -> Result<(), StageError> {
+        *self.shared.mining.lock().unwrap_or_else(|e| e.into_inner()) = mining;
+        self.control.send(Control::SetMining(mining, slot_time)).map_err(|_| StageError::Stopped)
+    }
+
+    /// Seals `blocks` blocks now (at least one), each running what is ready,
+    /// empty or not, their timestamps `interval` seconds apart (default:
+    /// the wall clock, and always after the block before); waits until they
+    /// are committed and returns the last one's number.
+    pub fn mine(&self, blocks: u64, interval: Option<u64>) -> Result<u64, StageError> {
+        let (reply, answer) = bounded(1);
+        let blocks = blocks.max(1);
+        self.control
+            .send(Control::Mine { blocks, interval, reply })
+            .map_err(|_| StageError::Stopped)?;
+        let _ = self.shared.doorbell.try_send(());
+        answer.recv().map_err(|_| StageError::Stopped)
     }
 
     /// With [`BankingStageBuilder::hold_blocks`]: each block as built and

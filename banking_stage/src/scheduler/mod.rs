@@ -16,6 +16,7 @@ mod window;
 #[cfg(test)]
 mod tests;
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -27,10 +28,10 @@ use lanes_runtime::{
     Transaction, TxError, key_counts,
 };
 
-use crate::config::{BankingStageConfig, MAX_WORKERS};
+use crate::config::{BankingStageConfig, MAX_WORKERS, Mining};
 use crate::driver::{BlockDriver, BuiltBlock};
 use crate::pool::Held;
-use crate::stage::{Decision, Shared, StageError};
+use crate::stage::{Control, Decision, Shared, StageError};
 use crate::stats::BuildCounters;
 
 pub(crate) use pass::{Budget, Workers, pass};
@@ -102,6 +103,26 @@ fn repredict<T: Transaction>(
     }
 }
 
+/// When a block being built is done.
+#[derive(Clone, Copy, Debug)]
+enum Until {
+    /// At the slot's end (interval mining).
+    SlotEnd,
+    /// Once nothing is runnable and nothing runs, and no new work arrived
+    /// within `coalesce` (on-demand mining, and mine requests).
+    Idle { coalesce: Duration },
+}
+
+/// Blocks asked for by [`crate::BankingStage::mine`].
+struct Mine {
+    /// Still to seal.
+    blocks: u64,
+    /// Seconds between their timestamps.
+    interval: Option<u64>,
+    /// Where the last one's number goes.
+    reply: Sender<u64>,
+}
+
 /// The scheduler's state while it builds one block.
 struct Build<T> {
     /// Locks of the work each worker has (thread `w`), and, as one more
@@ -127,6 +148,12 @@ pub(crate) struct Scheduler<E: Executor> {
     shared: Arc<Shared<E::Tx>>,
     doorbell: Receiver<()>,
     stop: Receiver<()>,
+    control: Receiver<Control>,
+    /// How blocks are sealed now, and the slot time.
+    mining: Mining,
+    slot_time: Duration,
+    /// Blocks asked for by [`crate::BankingStage::mine`], oldest first.
+    mines: VecDeque<Mine>,
     /// Transactions taken from the pool and not yet run.
     window: Window<E::Tx>,
     stopping: bool,
@@ -144,8 +171,7 @@ impl<E: Executor> Scheduler<E> {
         driver: BlockDriver<E::Tx>,
         config: BankingStageConfig,
         shared: Arc<Shared<E::Tx>>,
-        doorbell: Receiver<()>,
-        stop: Receiver<()>,
+        (doorbell, stop, control): (Receiver<()>, Receiver<()>, Receiver<Control>),
         hold: Option<(Sender<Block>, Receiver<Decision>)>,
     ) -> Self {
         let workers = config.workers.clamp(1, MAX_WORKERS);
@@ -156,10 +182,14 @@ impl<E: Executor> Scheduler<E> {
             cores,
             executor,
             driver,
+            mining: config.mining,
+            slot_time: config.slot_time,
             config,
             shared,
             doorbell,
             stop,
+            control,
+            mines: VecDeque::new(),
             window,
             stopping: false,
             hold,
@@ -180,10 +210,83 @@ impl<E: Executor> Scheduler<E> {
         Ok(self.driver.into_chain())
     }
 
-    /// Builds a block, then commits and publishes it, or in held-block mode
-    /// hands it out and does what is decided.
+    /// Builds the next block as the mining mode (or a mine request) says,
+    /// then commits and publishes it, or in held-block mode hands it out and
+    /// does what is decided. Waits for work where the mode seals nothing
+    /// without it.
     fn next_block(&mut self) -> Result<(), StageError> {
-        let built = self.build()?;
+        if let Some(mine) = self.mines.front_mut() {
+            mine.blocks -= 1;
+            let interval = mine.interval;
+            let at = interval.map(|i| self.driver.head_timestamp().saturating_add(i));
+            let built = self.build(Until::Idle { coalesce: Duration::ZERO }, at)?;
+            let number = built.sealed.block.header.number;
+            self.finish(built)?;
+            if self.mines.front().is_some_and(|m| m.blocks == 0) {
+                let mine = self.mines.pop_front().expect("checked above");
+                let _ = mine.reply.send(number);
+            }
+            return Ok(());
+        }
+        match self.mining {
+            Mining::Interval => {
+                let built = self.build(Until::SlotEnd, None)?;
+                self.finish(built)
+            }
+            Mining::OnDemand if self.has_work() => {
+                let built = self.build(Until::Idle { coalesce: self.config.coalesce }, None)?;
+                if built.sealed.block.tx_count() == 0 {
+                    // Nothing ran after all (it was not ready): no empty block.
+                    self.discard(built);
+                    return Ok(());
+                }
+                self.finish(built)
+            }
+            Mining::OnDemand | Mining::Manual => {
+                self.wait_for_work();
+                Ok(())
+            }
+        }
+    }
+
+    /// Whether the window or the pool may hold a transaction ready to run
+    /// (never while paused).
+    fn has_work(&self) -> bool {
+        !self.shared.paused.load(Ordering::Acquire)
+            && (self.window.has_candidates() || self.shared.pool().has_ready())
+    }
+
+    /// Waits for a doorbell, a control request or a stop.
+    fn wait_for_work(&mut self) {
+        select! {
+            recv(self.doorbell) -> _ => {}
+            recv(self.control) -> c => match c {
+                Ok(c) => self.handle(c),
+                Err(_) => self.stopping = true,
+            },
+            recv(self.stop) -> _ => self.stopping = true,
+        }
+    }
+
+    /// Takes in a control request: a new mode from the next block on, or
+    /// blocks to mine.
+    fn handle(&mut self, control: Control) {
+        match control {
+            Control::SetMining(mining, slot_time) => {
+                self.mining = mining;
+                if let Some(slot_time) = slot_time {
+                    self.slot_time = slot_time;
+                }
+            }
+            Control::Mine { blocks, interval, reply } => {
+                self.mines.push_back(Mine { blocks, interval, reply });
+            }
+        }
+    }
+
+    /// Commits and publishes `built`, or in held-block mode hands it out
+    /// and does what is decided.
+    fn finish(&mut self, built: BuiltBlock<E::Tx>) -> Result<(), StageError> {
         let commit = match &self.hold {
             None => true,
             // Stopping: nobody is left to decide.
@@ -223,12 +326,13 @@ impl<E: Executor> Scheduler<E> {
         Ok(())
     }
 
-    /// Builds one block: schedules until the slot ends (or a stop is asked)
-    /// and nothing is in flight, then seals.
-    fn build(&mut self) -> Result<BuiltBlock<E::Tx>, StageError> {
-        let slot_end = Instant::now() + self.config.slot_time;
-        let bank = self.driver.open();
-        let build = self.fill(&bank, slot_end)?;
+    /// Builds one block, stamped `at` (default: the wall clock): schedules
+    /// until `until` says the block is done and nothing is in flight, then
+    /// seals.
+    fn build(&mut self, until: Until, at: Option<u64>) -> Result<BuiltBlock<E::Tx>, StageError> {
+        let deadline = Instant::now() + self.slot_time;
+        let bank = self.driver.open(at);
+        let build = self.fill(&bank, until, deadline)?;
         self.driver.seal(bank, build.included, build.rejected, build.counters)
     }
 
@@ -238,9 +342,15 @@ impl<E: Executor> Scheduler<E> {
         self.driver.discard(built, self.window.drain().collect::<Vec<_>>());
     }
 
-    /// Runs the block's work on scoped worker threads until the slot ends
-    /// (or a stop is asked) and nothing is in flight.
-    fn fill(&mut self, bank: &Bank, slot_end: Instant) -> Result<Build<E::Tx>, StageError> {
+    /// Runs the block's work on scoped worker threads until `until` says the
+    /// block is done (by `deadline` at the latest, or at a stop) and nothing
+    /// is in flight.
+    fn fill(
+        &mut self,
+        bank: &Bank,
+        until: Until,
+        deadline: Instant,
+    ) -> Result<Build<E::Tx>, StageError> {
         let workers = self.workers;
         let depth = self.config.worker_queue + 1;
         let executor = self.executor.clone();
@@ -300,22 +410,48 @@ impl<E: Executor> Scheduler<E> {
                 while let Ok(done) = done_rx.try_recv() {
                     self.complete(&mut build, done)?;
                 }
-                let ending = self.stopping || Instant::now() >= slot_end;
+                let ending = self.stopping || Instant::now() >= deadline;
+                let mut progressed = false;
                 if !ending {
                     if !build.exclusive.is_empty() && !build.workers.in_flight() {
                         self.run_exclusive(bank, &mut build)?;
+                        progressed = true;
                     }
-                    self.schedule(bank, &mut build, &queues);
+                    progressed |= self.schedule(bank, &mut build, &queues);
                 }
                 build.counters.scheduler_time += busy.elapsed();
-                if ending && !build.workers.in_flight() {
+                let in_flight = build.workers.in_flight();
+                if ending && !in_flight {
                     break;
                 }
-                if !build.exclusive.is_empty() && !build.workers.in_flight() {
+                if !build.exclusive.is_empty() && !in_flight {
                     continue; // the exclusive lane can run now; nothing else would wake us
                 }
-                let wait = slot_end.saturating_duration_since(Instant::now());
-                let wait = if ending { Duration::from_secs(3600) } else { wait };
+                if let Until::Idle { coalesce } = until
+                    && !ending
+                    && !progressed
+                    && !in_flight
+                {
+                    // Nothing runnable and nothing running: the block is
+                    // done unless more work arrives within `coalesce`.
+                    select! {
+                        recv(self.doorbell) -> _ => continue,
+                        recv(self.control) -> c => {
+                            if let Ok(c) = c {
+                                self.handle(c);
+                            }
+                            continue;
+                        }
+                        recv(self.stop) -> _ => self.stopping = true,
+                        default(coalesce) => {}
+                    }
+                    break;
+                }
+                let wait = if ending {
+                    Duration::from_secs(3600)
+                } else {
+                    deadline.saturating_duration_since(Instant::now())
+                };
                 select! {
                     recv(done_rx) -> done => {
                         let busy = Instant::now();
@@ -325,6 +461,10 @@ impl<E: Executor> Scheduler<E> {
                         build.counters.scheduler_time += busy.elapsed();
                     }
                     recv(self.doorbell) -> _ => {}
+                    recv(self.control) -> c => match c {
+                        Ok(c) => self.handle(c),
+                        Err(_) => self.stopping = true,
+                    },
                     recv(self.stop) -> _ => self.stopping = true,
                     default(wait) => {}
                 }
@@ -410,11 +550,18 @@ impl<E: Executor> Scheduler<E> {
         Ok(())
     }
 
-    /// One scheduling pass over the window and the pool's best.
-    fn schedule(&mut self, bank: &Bank, build: &mut Build<E::Tx>, queues: &[Sender<Batch<E::Tx>>]) {
+    /// One scheduling pass over the window and the pool's best; whether it
+    /// sent work or queued some for the exclusive lane.
+    fn schedule(
+        &mut self,
+        bank: &Bank,
+        build: &mut Build<E::Tx>,
+        queues: &[Sender<Batch<E::Tx>>],
+    ) -> bool {
         if !build.exclusive.is_empty() || self.shared.paused.load(Ordering::Acquire) {
-            return; // the exclusive lane is a barrier; a paused stage takes nothing
+            return false; // the exclusive lane is a barrier; a paused stage takes nothing
         }
+        let mut sent = false;
         let now = Instant::now();
         let (mut candidates, queued) = {
             let mut pool = self.shared.pool();
@@ -452,11 +599,14 @@ impl<E: Executor> Scheduler<E> {
                 pass(&mut candidates, &mut build.locks, &mut build.workers, budget, |w, txs| {
                     // Never blocks: at most `depth` batches are out per worker.
                     let _ = queues[w].send(Batch { worker: w, txs });
+                    sent = true;
                 });
             build.reserved_gas = build.reserved_gas.saturating_add(decided.gas);
             build.counters.conflicts += decided.conflicts;
+            sent |= !decided.exclusive.is_empty();
             build.exclusive.extend(decided.exclusive);
         }
         self.window.put_back(candidates);
+        sent
     }
 }

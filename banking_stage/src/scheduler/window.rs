@@ -62,6 +62,11 @@ impl<T> Window<T> {
         Self { held: VecDeque::new(), unsorted: false, next_age_check: None, max_wait }
     }
 
+    /// Whether the window holds transactions not yet run.
+    pub(crate) fn has_candidates(&self) -> bool {
+        !self.held.is_empty()
+    }
+
     /// Puts `p` back in the window at `now`, out of order until the next
     /// pass sorts it.
     pub(crate) fn hold(&mut self, p: Held<T>, now: Instant) {
