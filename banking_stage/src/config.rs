@@ -9,7 +9,7 @@ use alloy_primitives::Address;
 pub const DEFAULT_SLOT_TIME: Duration = Duration::from_millis(400);
 /// Default wait, in on-demand mining, for more transactions once nothing is
 /// runnable and nothing runs, before the block is sealed.
-pub const DEFAULT_COALESCE: Duration = Duration::from_millis(1);
+pub const DEFAULT_COALESCE: Duration = Duration::from_micros(200);
 
 /// When the stage seals blocks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

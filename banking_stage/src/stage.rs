@@ -97,9 +97,10 @@ pub enum Decision {
 pub(crate) enum Control {
     /// Seal blocks this way from the next block on (with this slot time).
     SetMining(Mining, Option<Duration>),
-    /// Seal `blocks` blocks now, empty or not, `interval` seconds apart (by
-    /// default one), then answer with the last one's number.
-    Mine { blocks: u64, interval: Option<u64>, reply: Sender<u64> },
+    /// Seal `blocks` blocks now, empty or not, the first stamped `first`
+    /// and the rest `interval` seconds apart, then answer with the last
+    /// one's number.
+    Mine { blocks: u64, first: Option<u64>, interval: Option<u64>, reply: Sender<u64> },
 }
 
 /// The committed head, its state, and a bank on it for the next block that
@@ -442,15 +443,19 @@ impl<E: Executor> BankingStage<E> {
     }
 
     /// Seals `blocks` blocks now (at least one), each running what is ready,
-    /// empty or not, their timestamps `interval` seconds apart (default:
-    /// the wall clock, and always after the block before); waits until they
+    /// empty or not: the first stamped `first` (default: the wall clock),
+    /// the others `interval` seconds after the one before (default: the
+    /// wall clock), and each always after the block before. Waits until they
     /// are committed and returns the last one's number.
-    pub fn mine(&self, blocks: u64, interval: Option<u64>) -> Result<u64, StageError> {
+    pub fn mine(
+        &self,
+        blocks: u64,
+        first: Option<u64>,
+        interval: Option<u64>,
+    ) -> Result<u64, StageError> {
         let (reply, answer) = bounded(1);
-        let blocks = blocks.max(1);
-        self.control
-            .send(Control::Mine { blocks, interval, reply })
-            .map_err(|_| StageError::Stopped)?;
+        let mine = Control::Mine { blocks: blocks.max(1), first, interval, reply };
+        self.control.send(mine).map_err(|_| StageError::Stopped)?;
         let _ = self.shared.doorbell.try_send(());
         answer.recv().map_err(|_| StageError::Stopped)
     }

@@ -636,24 +636,30 @@ fn test_manual_mining_seals_only_when_asked_and_modes_switch() {
     assert!(stage.blocks().recv_timeout(Duration::from_millis(200)).is_err(), "no mining");
     assert_eq!(stage.mining(), Mining::Manual);
     // One block now, with what is ready.
-    assert_eq!(stage.mine(1, None).unwrap(), 1);
+    assert_eq!(stage.mine(1, None, None).unwrap(), 1);
     let block = stage.blocks().recv_timeout(Duration::from_secs(1)).unwrap();
     assert_eq!(included(std::slice::from_ref(&block)), [tx.hash()]);
     // Three empty blocks ten seconds apart.
-    assert_eq!(stage.mine(3, Some(10)).unwrap(), 4);
+    assert_eq!(stage.mine(3, None, Some(10)).unwrap(), 4);
     let mined: Vec<ProducedBlock> = stage.blocks().try_iter().collect();
     assert_eq!(mined.len(), 3);
     let ts: Vec<u64> = mined.iter().map(|b| b.block.header.timestamp).collect();
     assert!(mined.iter().all(|b| b.receipts.is_empty()));
     assert_eq!((ts[1] - ts[0], ts[2] - ts[1]), (10, 10));
     assert_eq!(ts[0], block.block.header.timestamp + 10);
+    // One at a given time, then one after it.
+    let at = ts[2] + 1000;
+    assert_eq!(stage.mine(2, Some(at), None).unwrap(), 6);
+    let mined: Vec<u64> = stage.blocks().try_iter().map(|b| b.block.header.timestamp).collect();
+    assert_eq!(mined[0], at);
+    assert!(mined[1] > at);
     // Automine on: the waiting transaction is mined at once.
     let next = transfer(0, 1, 1, 21_000);
     stage.submit(raw(&next)).unwrap();
     stage.set_mining(Mining::OnDemand, None).unwrap();
     let blocks = collect(&stage, Duration::from_secs(5), |b| included(b).contains(&next.hash()));
     assert_eq!(stage.mining(), Mining::OnDemand);
-    assert_eq!(blocks.last().unwrap().block.header.number, 5);
+    assert_eq!(blocks.last().unwrap().block.header.number, 7);
     // Interval mining: empty blocks at every slot.
     stage.set_mining(Mining::Interval, Some(Duration::from_millis(30))).unwrap();
     let empty = collect(&stage, Duration::from_secs(5), |b| b.len() >= 3);

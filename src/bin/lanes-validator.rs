@@ -10,7 +10,13 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use lanes::node::genesis::{self, DEV_BALANCE};
 use lanes::node::{ChainChoice, Node, NodeConfig, RpcLimits, reset_data_dir};
-use lanes_banking_stage::MAX_WORKERS;
+use lanes_banking_stage::{
+    DEFAULT_MAX_PER_SENDER, DEFAULT_MAX_POOL, DEFAULT_SLOT_TIME, MAX_WORKERS, Mining,
+};
+
+/// The pool's per-sender limit on a dev node: deploy and airdrop scripts
+/// send thousands from one key.
+const DEV_MAX_PER_SENDER: usize = 10_000;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -37,9 +43,15 @@ struct Cli {
     /// JSON-RPC address (HTTP and WebSocket).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8545")]
     rpc_addr: SocketAddr,
-    /// Slot length: a block is sealed at every boundary (e.g. 400ms, 1s).
-    #[arg(long, value_name = "DURATION", default_value = "400ms", value_parser = lanes::parse_duration)]
-    block_time: Duration,
+    /// Interval mining: a block is sealed at every boundary, empty or not
+    /// (e.g. 400ms, 1s). Default: with --dev, on demand (automine: a block as
+    /// soon as the transactions that are ready have run); otherwise 400ms.
+    #[arg(long, value_name = "DURATION", value_parser = lanes::parse_duration)]
+    block_time: Option<Duration>,
+    /// Seal blocks only when asked (evm_mine, anvil_mine, hardhat_mine), as
+    /// anvil --no-mining.
+    #[arg(long, conflicts_with = "block_time")]
+    no_mining: bool,
     /// Worker threads executing transactions (default: available cores, at
     /// most 63).
     #[arg(long, value_name = "N", value_parser = parse_workers)]
@@ -48,6 +60,13 @@ struct Cli {
     /// of its own (when there are more cores than workers).
     #[arg(long)]
     pin_threads: bool,
+    /// Most transactions queued for one sender (default: 10000 with --dev,
+    /// else 64).
+    #[arg(long, value_name = "N")]
+    txpool_max_per_sender: Option<usize>,
+    /// Most transactions in the pool.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_POOL)]
+    txpool_max: usize,
     /// Do not predict the access sets of transactions that declare none
     /// (wallet traffic): run them one at a time in the exclusive lane.
     #[arg(long)]
@@ -126,10 +145,21 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         data_dir: cli.data_dir,
         chain,
         rpc_addr: cli.rpc_addr,
-        block_time: cli.block_time,
+        block_time: cli.block_time.unwrap_or(DEFAULT_SLOT_TIME),
+        mining: match (cli.no_mining, cli.block_time, cli.dev) {
+            (true, _, _) => Mining::Manual,
+            (false, None, true) => Mining::OnDemand,
+            _ => Mining::Interval,
+        },
         workers,
         pin_threads: cli.pin_threads,
         predict: !cli.no_predict,
+        max_per_sender: cli.txpool_max_per_sender.unwrap_or(if cli.dev {
+            DEV_MAX_PER_SENDER
+        } else {
+            DEFAULT_MAX_PER_SENDER
+        }),
+        max_pool: cli.txpool_max,
         limits: RpcLimits {
             max_request_bytes: cli.max_request_bytes,
             max_batch: cli.max_batch,

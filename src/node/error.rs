@@ -33,7 +33,7 @@ pub enum RpcError {
     #[error("{0}")]
     Decode(#[from] TxDecodeError),
     /// The pool refused a transaction.
-    #[error("{0}")]
+    #[error("{error}{flag}", error = .0, flag = limit_flag(.0))]
     Submit(#[from] SubmitError),
     /// The sender cannot pay for gas and value.
     #[error("insufficient funds for gas * price + value: balance {balance}, tx cost {cost}")]
@@ -84,6 +84,15 @@ pub enum RpcError {
     /// The node failed (disk, a stopped stage).
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// The validator flag that raises the limit a refusal names.
+fn limit_flag(e: &SubmitError) -> &'static str {
+    match e {
+        SubmitError::SenderOverLimit { .. } => " (raise it with --txpool-max-per-sender)",
+        SubmitError::PoolFull { .. } => " (raise it with --txpool-max)",
+        _ => "",
+    }
 }
 
 impl RpcError {

@@ -24,17 +24,18 @@ pub mod genesis;
 pub mod ledger;
 pub mod rpc;
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use alloy_primitives::Address;
+use alloy_primitives::{Address, B256};
 use alloy_signer_local::PrivateKeySigner;
 use jsonrpsee::server::middleware::rpc::RpcServiceBuilder;
 use jsonrpsee::server::{BatchRequestConfig, Server, ServerConfig, ServerHandle};
 use lanes_accounts_db::AccountsDbConfig;
-use lanes_banking_stage::{BankingStage, BankingStageConfig, BlockStats, StageError};
+use lanes_banking_stage::{BankingStage, BankingStageConfig, BlockStats, Mining, StageError};
 use lanes_evm_adapter::{AdmissionLimits, EvmAdmission, EvmConfig, EvmExecutor, EvmTx, TxRules};
 use lanes_runtime::{Admission, Block, Chain, ChainError, DeclaredAccess};
 use tokio::sync::broadcast;
@@ -97,11 +98,18 @@ pub struct NodeConfig {
     pub rpc_addr: SocketAddr,
     /// Slot length: a block is sealed at every boundary.
     pub block_time: Duration,
+    /// When blocks are sealed: on demand (automine), every `block_time`, or
+    /// only when asked (`evm_mine`).
+    pub mining: Mining,
     /// Worker threads of the banking stage.
     pub workers: usize,
     /// Pin the banking stage's workers and scheduler to a core each
     /// ([`BankingStageConfig::pin_threads`]).
     pub pin_threads: bool,
+    /// Most transactions the pool queues for one sender.
+    pub max_per_sender: usize,
+    /// Most transactions in the pool.
+    pub max_pool: usize,
     /// Predict the sets of transactions that declare none
     /// ([`EvmAdmission`]); without it they run in the exclusive lane.
     pub predict: bool,
@@ -166,6 +174,39 @@ pub(crate) struct NodeState {
     heads: broadcast::Sender<Arc<LedgerBlock>>,
     totals: Mutex<Totals>,
     limits: RpcLimits,
+    /// Sends waiting for their transaction's block (automine).
+    waiters: Waiters,
+}
+
+/// Sends waiting for their transaction's block, by transaction hash.
+#[derive(Default)]
+pub(crate) struct Waiters(Mutex<HashMap<B256, Vec<tokio::sync::oneshot::Sender<()>>>>);
+
+impl Waiters {
+    /// Answers when `hash` is in a committed block (or dropped at execution).
+    pub(crate) fn register(&self, hash: B256) -> tokio::sync::oneshot::Receiver<()> {
+        let (done, wait) = tokio::sync::oneshot::channel();
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).entry(hash).or_default().push(done);
+        wait
+    }
+
+    /// Forgets the waits for `hash` (its submission failed).
+    pub(crate) fn forget(&self, hash: &B256) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(hash);
+    }
+
+    /// Wakes the waits for `hashes`.
+    fn settle(&self, hashes: impl Iterator<Item = B256>) {
+        let mut waiting = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if waiting.is_empty() {
+            return;
+        }
+        for hash in hashes {
+            for done in waiting.remove(&hash).into_iter().flatten() {
+                let _ = done.send(());
+            }
+        }
+    }
 }
 
 /// A running node.
@@ -202,6 +243,9 @@ impl Node {
             workers: config.workers.max(1),
             pin_threads: config.pin_threads,
             slot_time: config.block_time,
+            mining: config.mining,
+            max_per_sender: config.max_per_sender,
+            max_pool: config.max_pool,
             coinbase,
             ..BankingStageConfig::default()
         };
@@ -228,6 +272,7 @@ impl Node {
             heads,
             totals: Mutex::default(),
             limits: config.limits.clone(),
+            waiters: Waiters::default(),
         });
         let follower = {
             let state = state.clone();
@@ -310,6 +355,10 @@ fn follow(
         for (hash, error) in &produced.rejected {
             tracing::warn!(target: "lanes::node", %hash, %error, "transaction dropped at execution");
         }
+        // Sends waiting for their block (automine) answer now: the block is
+        // committed and served.
+        let done = produced.receipts.iter().map(|r| r.tx_hash);
+        state.waiters.settle(done.chain(produced.rejected.iter().map(|(h, _)| *h)));
         {
             let mut t = state.totals.lock().unwrap_or_else(|e| e.into_inner());
             let s = &produced.stats;

@@ -2,6 +2,7 @@
 //! per scenario.
 
 mod accounts_db;
+mod dev_node;
 mod ethtests;
 mod evm_parallel;
 mod evm_predict;

@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_lanes-validator");
 /// Keys 1..=5 of the dev mnemonic (anvil's accounts 1..=5).
-const DEV_KEYS: [&str; 5] = [
+pub(crate) const DEV_KEYS: [&str; 5] = [
     "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
     "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
     "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6",
@@ -77,6 +77,12 @@ impl Validator {
         let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
         let (_, text) = http(self.addr, body.to_string().as_bytes()).ok()?;
         serde_json::from_str(&text).ok()
+    }
+
+    /// The answer to a batch (or any request body).
+    pub(crate) fn call_batch(&self, body: Value) -> Value {
+        let (_, text) = http(self.addr, body.to_string().as_bytes()).expect("an answer");
+        serde_json::from_str(&text).expect("JSON")
     }
 
     /// The whole response object.
@@ -149,7 +155,14 @@ fn http(addr: SocketAddr, body: &[u8]) -> std::io::Result<(u16, String)> {
     Ok((status, body))
 }
 
-fn signed(key: &str, chain_id: u64, nonce: u64, to: Address, value: u64, gas: u64) -> TxEnvelope {
+pub(crate) fn signed(
+    key: &str,
+    chain_id: u64,
+    nonce: u64,
+    to: Address,
+    value: u64,
+    gas: u64,
+) -> TxEnvelope {
     let signer: PrivateKeySigner = key.parse().unwrap();
     let tx = TxEip1559 {
         chain_id,
@@ -166,11 +179,11 @@ fn signed(key: &str, chain_id: u64, nonce: u64, to: Address, value: u64, gas: u6
     tx.into_signed(sig).into()
 }
 
-fn hex(tx: &TxEnvelope) -> String {
+pub(crate) fn hex(tx: &TxEnvelope) -> String {
     format!("0x{}", alloy_primitives::hex::encode(tx.encoded_2718()))
 }
 
-fn receiver(i: u64) -> Address {
+pub(crate) fn receiver(i: u64) -> Address {
     Address::from_word(B256::from(U256::from(0xbeef_0000 + i)))
 }
 
@@ -186,7 +199,7 @@ fn wait_receipt(v: &Validator, hash: &Value) -> Value {
     }
 }
 
-fn python_clients() -> Option<PathBuf> {
+pub(crate) fn python_clients() -> Option<PathBuf> {
     let dir = std::env::var_os("LANES_PYTHON_CLIENTS")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/clients/python"));

@@ -117,6 +117,8 @@ enum Until {
 struct Mine {
     /// Still to seal.
     blocks: u64,
+    /// The first one's timestamp, until it is sealed.
+    first: Option<u64>,
     /// Seconds between their timestamps.
     interval: Option<u64>,
     /// Where the last one's number goes.
@@ -217,8 +219,10 @@ impl<E: Executor> Scheduler<E> {
     fn next_block(&mut self) -> Result<(), StageError> {
         if let Some(mine) = self.mines.front_mut() {
             mine.blocks -= 1;
-            let interval = mine.interval;
-            let at = interval.map(|i| self.driver.head_timestamp().saturating_add(i));
+            let at = match mine.first.take() {
+                Some(first) => Some(first),
+                None => mine.interval.map(|i| self.driver.head_timestamp().saturating_add(i)),
+            };
             let built = self.build(Until::Idle { coalesce: Duration::ZERO }, at)?;
             let number = built.sealed.block.header.number;
             self.finish(built)?;
@@ -278,8 +282,8 @@ impl<E: Executor> Scheduler<E> {
                     self.slot_time = slot_time;
                 }
             }
-            Control::Mine { blocks, interval, reply } => {
-                self.mines.push_back(Mine { blocks, interval, reply });
+            Control::Mine { blocks, first, interval, reply } => {
+                self.mines.push_back(Mine { blocks, first, interval, reply });
             }
         }
     }

@@ -12,7 +12,7 @@ use alloy_rpc_types_eth::{
     TransactionReceipt, TransactionRequest,
 };
 use alloy_signer::SignerSync;
-use jsonrpsee::core::RpcResult;
+use jsonrpsee::core::{RpcResult, async_trait};
 use lanes_accounts_db::AccountsRead;
 use lanes_evm_adapter::{CallRequest, EvmTx, SimError, Simulation};
 use lanes_runtime::Bank;
@@ -21,7 +21,7 @@ use crate::node::convert;
 use crate::node::error::RpcError;
 use crate::node::ledger::LedgerBlock;
 use crate::node::rpc::api::EthApiServer;
-use crate::node::rpc::state::{Res, account, internal};
+use crate::node::rpc::state::{AUTOMINE_WAIT, Res, Waiting, account, internal};
 use crate::node::{NodeState, SUGGESTED_TIP};
 
 /// The `eth` namespace of a node.
@@ -35,6 +35,7 @@ impl EthRpc {
     }
 }
 
+#[async_trait]
 impl EthApiServer for EthRpc {
     fn chain_id(&self) -> RpcResult<U64> {
         Ok(U64::from(self.state.chain_id))
@@ -125,12 +126,18 @@ impl EthApiServer for EthRpc {
         Ok(AccessListResult { access_list, gas_used: U256::from(sim.gas_used), error })
     }
 
-    fn send_raw_transaction(&self, bytes: Bytes) -> RpcResult<B256> {
-        Ok(self.state.send_raw(&bytes)?)
+    async fn send_raw_transaction(&self, bytes: Bytes) -> RpcResult<B256> {
+        let (hash, wait) = self.state.send_raw_waiting(&bytes)?;
+        Ok(settled(hash, wait).await)
     }
 
-    fn send_transaction(&self, request: TransactionRequest) -> RpcResult<B256> {
-        Ok(send_transaction(&self.state, request)?)
+    async fn send_transaction(&self, request: TransactionRequest) -> RpcResult<B256> {
+        let state = self.state.clone();
+        let sent = tokio::task::spawn_blocking(move || send_transaction(&state, request))
+            .await
+            .map_err(|e| RpcError::Internal(format!("signing task failed: {e}")))?;
+        let (hash, wait) = sent?;
+        Ok(settled(hash, wait).await)
     }
 
     fn fill_transaction(&self) -> RpcResult<()> {
@@ -253,7 +260,15 @@ fn rpc_block(s: &NodeState, number: u64, full: bool) -> Res<Option<Block>> {
     Ok(Some(convert::block(&lb, bloom, txs.as_deref())))
 }
 
-fn send_transaction(s: &NodeState, r: TransactionRequest) -> Res<B256> {
+/// `hash` once its wait (if any) is over, or [`AUTOMINE_WAIT`] passed.
+async fn settled(hash: B256, wait: Option<Waiting>) -> B256 {
+    if let Some(wait) = wait {
+        let _ = tokio::time::timeout(AUTOMINE_WAIT, wait).await;
+    }
+    hash
+}
+
+fn send_transaction(s: &NodeState, r: TransactionRequest) -> Res<(B256, Option<Waiting>)> {
     let from = r.from.ok_or_else(|| RpcError::Params("`from` is required".into()))?;
     let signer = s.signers.iter().find(|k| k.address() == from).ok_or_else(|| {
         RpcError::Invalid(format!("{from} is not an account of this node (see eth_accounts)"))
@@ -311,7 +326,7 @@ fn send_transaction(s: &NodeState, r: TransactionRequest) -> Res<B256> {
         let sig = signer.sign_hash_sync(&tx.signature_hash()).map_err(internal)?;
         tx.into_signed(sig).into()
     };
-    s.send_raw(&envelope.encoded_2718())
+    s.send_raw_waiting(&envelope.encoded_2718())
 }
 
 /// Every block the filter's range covers must be served; the range is capped.

@@ -10,6 +10,7 @@
 //! ```
 
 pub mod api;
+mod dev;
 mod eth;
 mod lanes;
 mod net;
@@ -29,7 +30,7 @@ pub(crate) use params::ParamsErrors;
 
 use crate::node::NodeState;
 use crate::node::rpc::api::{
-    EthApiServer, EthPubSubApiServer, LanesApiServer, NetApiServer, Web3ApiServer,
+    DevApiServer, EthApiServer, EthPubSubApiServer, LanesApiServer, NetApiServer, Web3ApiServer,
 };
 
 /// Hex-string subscription ids (`"0x"` and 32 hex digits, like anvil's):
@@ -59,7 +60,8 @@ pub(crate) fn module(state: Arc<NodeState>) -> RpcModule<()> {
     m.merge(pubsub::EthPubSub::new(state.clone()).into_rpc()).expect(unique);
     m.merge(net::NetRpc::new(state.clone()).into_rpc()).expect(unique);
     m.merge(net::Web3Rpc.into_rpc()).expect(unique);
-    m.merge(lanes::LanesRpc::new(state).into_rpc()).expect(unique);
+    m.merge(lanes::LanesRpc::new(state.clone()).into_rpc()).expect(unique);
+    m.merge(dev::DevRpc::new(state).into_rpc()).expect(unique);
     m
 }
 

@@ -72,25 +72,32 @@ where
     }
 
     /// As jsonrpsee's own service answers a batch, but each call goes
-    /// through [`Self::call`].
+    /// through [`Self::call`], and the calls run concurrently (each starts
+    /// in order): a batch of sends under automine then waits for their
+    /// blocks together, not one after another.
     fn batch<'a>(&self, batch: Batch<'a>) -> impl Future<Output = MethodResponse> + Send + 'a {
         let this = self.clone();
         async move {
             let mut answers = BatchResponseBuilder::new_with_limit(this.max_response_bytes);
             let mut got_notification = false;
+            let mut calls = Vec::new();
             for entry in batch {
-                let answer = match entry {
-                    Ok(BatchEntry::Call(request)) => this.call(request).await,
+                match entry {
+                    Ok(BatchEntry::Call(request)) => {
+                        calls.push(futures_util::future::Either::Left(this.call(request)))
+                    }
                     Ok(BatchEntry::Notification(n)) => {
                         got_notification = true;
                         this.notification(n).await;
-                        continue;
                     }
                     Err(e) => {
                         let (error, id) = e.into_parts();
-                        MethodResponse::error(id, error)
+                        let answer = MethodResponse::error(id, error);
+                        calls.push(futures_util::future::Either::Right(std::future::ready(answer)));
                     }
-                };
+                }
+            }
+            for answer in futures_util::future::join_all(calls).await {
                 if let Err(too_large) = answers.append(answer) {
                     return too_large;
                 }

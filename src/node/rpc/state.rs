@@ -5,6 +5,7 @@ use alloy_consensus::Transaction as _;
 use alloy_eips::{BlockId, BlockNumberOrTag};
 use alloy_primitives::{Address, B256, U256};
 use lanes_accounts_db::{AccountHeader, AccountsRead, ReadView};
+use lanes_banking_stage::Mining;
 use lanes_evm_adapter::EvmTx;
 use lanes_runtime::{Bank, BankConfig, BlockEnv, LatticeHash};
 
@@ -13,6 +14,13 @@ use crate::node::error::RpcError;
 use crate::node::ledger::LedgerBlock;
 
 pub(crate) type Res<T> = Result<T, RpcError>;
+
+/// A send's wait for its transaction's block.
+pub(crate) type Waiting = tokio::sync::oneshot::Receiver<()>;
+
+/// The longest a send waits for its block under automine; past it, it
+/// answers with the hash anyway.
+pub(crate) const AUTOMINE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A failure of the node itself (disk, a decode of its own data).
 pub(crate) fn internal(e: impl std::fmt::Display) -> RpcError {
@@ -107,8 +115,11 @@ impl NodeState {
         Ok(Bank::new(view, head.hash(), LatticeHash::identity(), env, BankConfig::default()))
     }
 
-    /// Decodes, checks the sender can pay, and submits a raw transaction.
-    pub(crate) fn send_raw(&self, raw: &[u8]) -> Res<B256> {
+    /// Decodes, checks the sender can pay, and submits a raw transaction;
+    /// under automine, also a wait that ends once the transaction's block is
+    /// committed, for a transaction that is its sender's next (one behind a
+    /// nonce gap would wait for the gap).
+    pub(crate) fn send_raw_waiting(&self, raw: &[u8]) -> Res<(B256, Option<Waiting>)> {
         let tx = EvmTx::decode(raw, &self.rules)?;
         let envelope = tx.envelope();
         let intrinsic = self.executor.intrinsic_gas(&tx);
@@ -121,7 +132,19 @@ impl NodeState {
         if balance < cost {
             return Err(RpcError::InsufficientFunds { balance, cost });
         }
+        let hash = tx.hash();
+        let automine = self.stage(|st| st.mining())? == Mining::OnDemand;
+        let wait = (automine && self.pending_nonce(&tx.sender())? == tx.envelope().nonce())
+            .then(|| self.waiters.register(hash));
         let result = self.stage(|st| st.submit_decoded(vec![tx]))?;
-        result.into_iter().next().expect("one result per transaction").map_err(RpcError::from)
+        match result.into_iter().next().expect("one result per transaction") {
+            Ok(hash) => Ok((hash, wait)),
+            Err(e) => {
+                if wait.is_some() {
+                    self.waiters.forget(&hash);
+                }
+                Err(e.into())
+            }
+        }
     }
 }

@@ -132,6 +132,58 @@ impl From<lanes_runtime::AccessSource> for SetSource {
     }
 }
 
+/// A JSON-RPC number as dev tools send it: a hex quantity (`"0x10"`), a
+/// decimal string, or a JSON number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Quantity(pub u64);
+
+impl Serialize for Quantity {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{:#x}", self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for Quantity {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(u64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Number(n) => Ok(Self(n)),
+            Raw::Text(t) => {
+                let parsed = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+                    Some(hex) => u64::from_str_radix(hex, 16),
+                    None => t.parse(),
+                };
+                parsed.map(Self).map_err(|_| {
+                    serde::de::Error::custom(format!("`{t}` is not a number (hex or decimal)"))
+                })
+            }
+        }
+    }
+}
+
+/// `evm_mine`'s parameter, as anvil takes it: a timestamp, or
+/// `{"timestamp": t, "blocks": n}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum MineOptions {
+    /// How many blocks, the first one stamped `timestamp`.
+    Options {
+        /// The first block's timestamp.
+        #[serde(default)]
+        timestamp: Option<Quantity>,
+        /// How many blocks (default 1).
+        #[serde(default)]
+        blocks: Option<Quantity>,
+    },
+    /// One block with this timestamp.
+    Timestamp(Quantity),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,6 +238,21 @@ mod tests {
         assert_eq!(serde_json::from_value::<NodeStats>(json).unwrap(), stats);
         let none = serde_json::to_value(NodeStats::default()).unwrap();
         assert!(none["lastBlock"].is_null());
+    }
+
+    #[test]
+    fn test_quantities_and_mine_options_parse_as_dev_tools_send_them() {
+        let q = |v: serde_json::Value| serde_json::from_value::<Quantity>(v).map(|q| q.0).ok();
+        assert_eq!(q(serde_json::json!("0x10")), Some(16));
+        assert_eq!(q(serde_json::json!("16")), Some(16));
+        assert_eq!(q(serde_json::json!(16)), Some(16));
+        assert_eq!(q(serde_json::json!("ten")), None);
+        let m = |v: serde_json::Value| serde_json::from_value::<MineOptions>(v).unwrap();
+        assert_eq!(m(serde_json::json!(5)), MineOptions::Timestamp(Quantity(5)));
+        assert_eq!(
+            m(serde_json::json!({"timestamp": "0x64", "blocks": 2})),
+            MineOptions::Options { timestamp: Some(Quantity(100)), blocks: Some(Quantity(2)) }
+        );
     }
 
     #[test]

@@ -82,14 +82,16 @@ pub trait EthApi {
         block: Option<BlockId>,
     ) -> RpcResult<AccessListResult>;
 
-    /// Submits a signed transaction; its hash.
+    /// Submits a signed transaction; its hash. Under automine it answers
+    /// once the transaction's block is committed (as hardhat does).
     #[method(name = "sendRawTransaction")]
-    fn send_raw_transaction(&self, bytes: Bytes) -> RpcResult<B256>;
+    async fn send_raw_transaction(&self, bytes: Bytes) -> RpcResult<B256>;
 
-    /// Signs with an unlocked account (`--dev`), declaring what the call
-    /// touches, and submits.
-    #[method(name = "sendTransaction", blocking)]
-    fn send_transaction(&self, request: TransactionRequest) -> RpcResult<B256>;
+    /// Signs with an unlocked account (`--dev`) the transaction asked for,
+    /// and submits it; under automine it answers once its block is
+    /// committed.
+    #[method(name = "sendTransaction")]
+    async fn send_transaction(&self, request: TransactionRequest) -> RpcResult<B256>;
 
     /// Not supported (-32004), whatever the params: viem then falls back to
     /// nonce, fee and estimate calls.

@@ -6,14 +6,16 @@
 //! [`RpcClient`](crate::loadgen::client::RpcClient) is one). Parameters and
 //! answers are alloy RPC types, or the [`types`](super::types) of `lanes_*`.
 //!
-//! Later namespaces (`debug`, the dev-node `evm`/`anvil`/`hardhat` ones) get
-//! a file here each, beside a server impl in `rpc/`.
+//! Later namespaces (`debug`, more of the dev-node `evm`/`anvil`/`hardhat`
+//! ones) get a file here each, beside a server impl in `rpc/`.
 
+mod dev;
 mod eth;
 mod lanes;
 mod net;
 mod web3;
 
+pub use dev::{DevApiClient, DevApiServer};
 pub use eth::{EthApiClient, EthApiServer, EthPubSubApiClient, EthPubSubApiServer};
 pub use lanes::{LanesApiClient, LanesApiServer};
 pub use net::{NetApiClient, NetApiServer};

@@ -1,0 +1,42 @@
+//! The dev-node methods that drive mining, under the names anvil, hardhat
+//! and ganache give them (`evm_*`, `anvil_*`, `hardhat_*`): one trait, each
+//! method with its aliases.
+
+use jsonrpsee::core::RpcResult;
+use jsonrpsee::proc_macros::rpc;
+
+use crate::node::rpc::types::{MineOptions, Quantity};
+
+/// Mining control of a dev node.
+#[rpc(server, client)]
+pub trait DevApi {
+    /// Turns automine (a block as soon as transactions are ready) on, or off
+    /// (then blocks come from interval mining, if set, or `evm_mine`).
+    #[method(name = "evm_setAutomine", aliases = ["anvil_setAutomine"])]
+    fn set_automine(&self, enabled: bool) -> RpcResult<()>;
+
+    /// Whether automine is on.
+    #[method(name = "anvil_getAutomine", aliases = ["hardhat_getAutomine"])]
+    fn get_automine(&self) -> RpcResult<bool>;
+
+    /// Interval mining every `seconds` seconds (anvil's unit), empty blocks
+    /// included; 0 turns interval mining off (blocks then come only from
+    /// `evm_mine`).
+    #[method(name = "evm_setIntervalMining", aliases = ["anvil_setIntervalMining"])]
+    fn set_interval_mining(&self, seconds: Quantity) -> RpcResult<()>;
+
+    /// Mines one block now (or `blocks` blocks, the first stamped
+    /// `timestamp`), with whatever is ready; answers `"0x0"`.
+    #[method(name = "evm_mine", blocking)]
+    fn evm_mine(&self, options: Option<MineOptions>) -> RpcResult<String>;
+
+    /// Mines `blocks` blocks (default 1) now, `interval` seconds apart
+    /// (default 1).
+    #[method(name = "anvil_mine", blocking)]
+    fn anvil_mine(&self, blocks: Option<Quantity>, interval: Option<Quantity>) -> RpcResult<()>;
+
+    /// [`DevApiServer::anvil_mine`] under hardhat's name and answer (`true`).
+    #[method(name = "hardhat_mine", blocking)]
+    fn hardhat_mine(&self, blocks: Option<Quantity>, interval: Option<Quantity>)
+    -> RpcResult<bool>;
+}

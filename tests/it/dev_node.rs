@@ -1,0 +1,155 @@
+//! The dev node as anvil's users drive it: automine answers a send once its
+//! block is committed, mining modes switch at run time, and one sender's
+//! thousand transactions sent at once all land, in nonce order.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::validator::{DEV_KEYS, Validator, hex, python_clients, receiver, signed};
+
+fn number(v: &Value) -> u64 {
+    u64::from_str_radix(v.as_str().expect("a quantity").trim_start_matches("0x"), 16).unwrap()
+}
+
+#[test]
+fn test_automine_answers_a_send_once_its_block_is_committed() {
+    let Some(clients) = python_clients() else {
+        assert!(std::env::var_os("LANES_REQUIRE_CLIENTS").is_none(), "web3.py is not installed");
+        eprintln!("SKIPPED: web3.py not installed (scripts/install-clients.sh installs it)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let v = Validator::start(&dir.path().join("data"), &["--dev"]);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new("python3")
+        .arg(root.join("tests/clients/latency.py"))
+        .args([v.url(), "20".into()])
+        .env("PYTHONPATH", clients)
+        .output()
+        .expect("running python3");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let last = stdout.lines().last().unwrap_or_default().to_string();
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    // Every receipt is there on the first look right after the send.
+    assert!(last.ends_with("first-poll 20/20"), "{last}");
+    let median: f64 = last
+        .split("median ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|m| m.parse().ok())
+        .expect("a median");
+    assert!(median < 250.0, "median send-to-receipt {median} ms: {last}");
+    // One block each, no empty blocks between them.
+    let head = number(&v.result("eth_blockNumber", json!([])));
+    assert_eq!(head, 20, "a block per sequential transaction");
+    v.stop();
+}
+
+#[test]
+fn test_mining_modes_switch_as_on_anvil() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = Validator::start(&dir.path().join("data"), &["--dev"]);
+    let head = |v: &Validator| number(&v.result("eth_blockNumber", json!([])));
+    let send = |v: &Validator, nonce| {
+        let tx = signed(DEV_KEYS[2], 31337, nonce, receiver(nonce), 1, 21_000);
+        v.result("eth_sendRawTransaction", json!([hex(&tx)]))
+    };
+    assert_eq!(v.result("anvil_getAutomine", json!([])), json!(true));
+    assert_eq!(v.result("hardhat_getAutomine", json!([])), json!(true));
+    // Idle: no empty blocks.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(head(&v), 0);
+    // Automine: the receipt is there when the send answers.
+    let h = send(&v, 0);
+    assert!(!v.result("eth_getTransactionReceipt", json!([h])).is_null());
+    assert_eq!(head(&v), 1);
+
+    // Automine off: the transaction waits in the pool for evm_mine.
+    v.result("evm_setAutomine", json!([false]));
+    assert_eq!(v.result("anvil_getAutomine", json!([])), json!(false));
+    let h = send(&v, 1);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(v.result("eth_getTransactionReceipt", json!([h])).is_null());
+    assert_eq!(number(&v.result("eth_getTransactionCount", json!([signer(), "pending"]))), 2);
+    assert_eq!(v.result("evm_mine", json!([])), json!("0x0"));
+    let receipt = v.result("eth_getTransactionReceipt", json!([h]));
+    assert_eq!(number(&receipt["blockNumber"]), 2);
+
+    // hardhat_mine: three empty blocks ten seconds apart; anvil_mine: two more.
+    let before = v.result("eth_getBlockByNumber", json!(["latest", false]));
+    assert_eq!(v.result("hardhat_mine", json!(["0x3", "0xa"])), json!(true));
+    let stamp = |n: u64| {
+        number(&v.result("eth_getBlockByNumber", json!([format!("{n:#x}"), false]))["timestamp"])
+    };
+    assert_eq!(head(&v), 5);
+    assert_eq!(stamp(3), number(&before["timestamp"]) + 10);
+    assert_eq!((stamp(4) - stamp(3), stamp(5) - stamp(4)), (10, 10));
+    v.result("anvil_mine", json!([2]));
+    assert_eq!(head(&v), 7);
+    // evm_mine at a given timestamp.
+    let at = stamp(7) + 1000;
+    v.result("evm_mine", json!([at]));
+    assert_eq!(stamp(8), at);
+
+    // Interval mining every second: empty blocks keep coming; 0 stops them.
+    v.result("evm_setIntervalMining", json!([1]));
+    let started = head(&v);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while head(&v) < started + 2 {
+        assert!(Instant::now() < deadline, "interval mining sealed no blocks");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    v.result("evm_setIntervalMining", json!([0]));
+    std::thread::sleep(Duration::from_millis(1500));
+    let stopped = head(&v);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(head(&v), stopped, "no blocks without a mode that seals them");
+
+    // Automine back on.
+    v.result("evm_setAutomine", json!([true]));
+    let h = send(&v, 2);
+    assert!(!v.result("eth_getTransactionReceipt", json!([h])).is_null());
+    v.stop();
+}
+
+fn signer() -> String {
+    let key: alloy_signer_local::PrivateKeySigner = DEV_KEYS[2].parse().unwrap();
+    key.address().to_string()
+}
+
+#[test]
+fn test_a_thousand_transactions_from_one_sender_sent_at_once_all_land_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = Validator::start(&dir.path().join("data"), &["--dev"]);
+    let calls: Vec<Value> = (0..1000u64)
+        .map(|n| {
+            let tx = signed(DEV_KEYS[3], 31337, n, receiver(n), 1, 21_000);
+            json!({"jsonrpc": "2.0", "id": n, "method": "eth_sendRawTransaction", "params": [hex(&tx)]})
+        })
+        .collect();
+    let started = Instant::now();
+    let answers = v.call_batch(Value::Array(calls));
+    let answers = answers.as_array().expect("a batch answer");
+    assert_eq!(answers.len(), 1000);
+    assert!(
+        answers.iter().all(|a| a.get("result").is_some()),
+        "{:?}",
+        answers.iter().find(|a| a.get("error").is_some())
+    );
+    // Under automine the batch answers once its blocks are committed.
+    let head = number(&v.result("eth_blockNumber", json!([])));
+    assert!((1..=20).contains(&head), "{head} blocks for 1000 transactions");
+    let mut nonces = Vec::new();
+    for n in 1..=head {
+        let block = v.result("eth_getBlockByNumber", json!([format!("{n:#x}"), true]));
+        for tx in block["transactions"].as_array().unwrap() {
+            nonces.push(number(&tx["nonce"]));
+        }
+    }
+    assert_eq!(nonces, (0..1000).collect::<Vec<u64>>(), "all included, in nonce order");
+    eprintln!("1000 transactions from one sender: {head} blocks, {:?}", started.elapsed());
+    v.stop();
+}
