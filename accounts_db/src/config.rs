@@ -27,6 +27,11 @@ pub struct AccountsDbConfig {
     /// Sealed segments whose live bytes are below this percentage of their
     /// written bytes are rewritten by [`crate::AccountsDb::compact`].
     pub compaction_live_percent: u8,
+    /// Whether a commit is synced to the disk (fsync) before it returns. Off,
+    /// a commit is written to the operating system before it returns: it
+    /// survives the process being killed, not a power loss (a dev node's
+    /// trade for latency).
+    pub sync: bool,
 }
 
 impl Default for AccountsDbConfig {
@@ -37,6 +42,7 @@ impl Default for AccountsDbConfig {
             max_code_len: DEFAULT_MAX_CODE_LEN,
             max_changes_per_commit: DEFAULT_MAX_CHANGES_PER_COMMIT,
             compaction_live_percent: DEFAULT_COMPACTION_LIVE_PERCENT,
+            sync: true,
         }
     }
 }
@@ -45,6 +51,12 @@ impl AccountsDbConfig {
     /// Sets [`Self::segment_size`].
     pub fn with_segment_size(mut self, bytes: u64) -> Self {
         self.segment_size = bytes;
+        self
+    }
+
+    /// Sets [`Self::sync`].
+    pub fn with_sync(mut self, sync: bool) -> Self {
+        self.sync = sync;
         self
     }
 

@@ -128,7 +128,7 @@ pub(crate) fn run<T: Transaction>(shared: &Shared<T>) {
         if jobs.is_empty() {
             return;
         }
-        let sim = shared.latest().sim;
+        let sim = shared.latest().sim();
         let start = std::time::Instant::now();
         let txs: Vec<&T> = jobs.iter().map(|job| &job.tx).collect();
         let admitted = shared.admission.predict_many(&txs, AdmitContext::new(&sim));

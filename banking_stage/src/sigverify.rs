@@ -124,7 +124,7 @@ pub(crate) fn admit<T: Transaction>(
     decoded: impl IntoIterator<Item = Result<T, DecodeError>>,
     reply: &Reply,
 ) {
-    let sim = shared.latest().sim;
+    let sim = shared.latest().sim();
     let ctx = AdmitContext::new(&sim);
     let mut admitted = Vec::new();
     for (i, tx) in decoded.into_iter().enumerate() {

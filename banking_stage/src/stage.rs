@@ -2,7 +2,7 @@
 //! hands out produced blocks.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -10,8 +10,8 @@ use alloy_primitives::{Address, B256, Bytes};
 use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
 use lanes_accounts_db::ReadView;
 use lanes_runtime::{
-    Admission, Bank, BankError, Block, BlockHeader, Chain, ChainError, DeclaredAccess, Executor,
-    Receipt, TxError,
+    Admission, Bank, BankConfig, BankError, Block, BlockEnv, BlockHeader, Chain, ChainError,
+    DeclaredAccess, Executor, LatticeHash, Receipt, TxError,
 };
 
 use crate::config::{BankingStageConfig, Mining};
@@ -104,12 +104,13 @@ pub(crate) enum Control {
 }
 
 /// The committed head, its state, and a bank on it for the next block that
-/// admission simulates against (never sealed).
+/// admission simulates against (never sealed; made on first use, so a block
+/// no admission looks at costs none).
 #[derive(Debug, Clone)]
 pub(crate) struct Latest {
     pub(crate) header: BlockHeader,
     pub(crate) view: ReadView,
-    pub(crate) sim: Arc<Bank>,
+    sim: Arc<(BlockEnv, OnceLock<Arc<Bank>>)>,
 }
 
 impl Latest {
@@ -117,8 +118,25 @@ impl Latest {
     pub(crate) fn of(chain: &Chain, coinbase: Address) -> Self {
         let header = chain.head().clone();
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        let sim = Arc::new(chain.new_bank(now.max(header.timestamp), coinbase));
-        Self { header, view: chain.db().view(), sim }
+        let env = chain.next_env(now.max(header.timestamp), coinbase);
+        Self { header, view: chain.db().view(), sim: Arc::new((env, OnceLock::new())) }
+    }
+
+    /// The bank admission simulates against.
+    pub(crate) fn sim(&self) -> Arc<Bank> {
+        let (env, bank) = &*self.sim;
+        let parent = self.header.hash();
+        bank.get_or_init(|| {
+            let config = BankConfig::default();
+            Arc::new(Bank::new(
+                self.view.clone(),
+                parent,
+                LatticeHash::identity(),
+                env.clone(),
+                config,
+            ))
+        })
+        .clone()
     }
 }
 

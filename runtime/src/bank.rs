@@ -1,7 +1,7 @@
 //! The [`Bank`]: the state of the block being built, entry by entry.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::{Mutex, MutexGuard, OnceLock, RwLock};
 
 use alloy_primitives::{B256, Bytes, U256, keccak256};
 use lanes_accounts_db::{AccountsRead, Entry, ReadView};
@@ -13,7 +13,7 @@ use crate::executor::{BlockEnv, Executor, Outcome, Receipt, Transaction, TxError
 use crate::key::StateKey;
 use crate::lattice::LatticeHash;
 use crate::locks::{EntryKeys, first_conflict};
-use crate::view::{Access, BankState, StateView, Value, Writes};
+use crate::view::{Access, BankState, Shard, StateView, Value, Writes};
 
 /// Default bound on exclusive-lane transactions per block: none. The block
 /// gas limit bounds the lane, so a stream of transactions that cannot run in
@@ -184,6 +184,9 @@ pub(crate) fn parallel_map<S, R: Send + Sync>(
     });
     slots.into_iter().map(|slot| slot.into_inner().expect("every job ran")).collect()
 }
+
+/// Keys below which a seal computes its changes on the calling thread.
+const SEAL_KEYS_PER_THREAD: usize = 1024;
 
 /// Threads used to compute changes and the lattice hash at seal.
 fn seal_threads() -> usize {
@@ -596,29 +599,32 @@ fn coalesce(entries: Vec<BlockEntry>) -> Vec<BlockEntry> {
 /// The changed keys of `state` against its parent, and the lattice terms to
 /// add (new values) and subtract (old values), computed on several threads.
 fn diff(state: &BankState) -> Result<(Vec<Entry>, (LatticeHash, LatticeHash)), BankError> {
-    let threads = seal_threads();
+    // A small block (a dev node's lone transaction) is not worth threads.
+    let keys: usize =
+        state.shards.iter().map(|s| s.read().unwrap_or_else(|e| e.into_inner()).len()).sum();
+    let threads = if keys < SEAL_KEYS_PER_THREAD { 1 } else { seal_threads() };
     let per = state.shards.len().div_ceil(threads);
     let parent = &state.parent;
-    let results: Vec<Result<_, BankError>> = std::thread::scope(|s| {
-        let handles: Vec<_> = state
-            .shards
-            .chunks(per)
-            .map(|shards| {
-                s.spawn(move || {
-                    let mut changes = Vec::new();
-                    let (mut add, mut sub) = (LatticeHash::identity(), LatticeHash::identity());
-                    for shard in shards {
-                        let shard = shard.read().unwrap_or_else(|e| e.into_inner());
-                        for (key, value) in shard.iter() {
-                            diff_one(parent, &key, &value, &mut changes, &mut add, &mut sub)?;
-                        }
-                    }
-                    Ok((changes, add, sub))
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().expect("seal worker panicked")).collect()
-    });
+    let work = |shards: &[RwLock<Shard>]| -> Result<_, BankError> {
+        let mut changes = Vec::new();
+        let (mut add, mut sub) = (LatticeHash::identity(), LatticeHash::identity());
+        for shard in shards {
+            let shard = shard.read().unwrap_or_else(|e| e.into_inner());
+            for (key, value) in shard.iter() {
+                diff_one(parent, &key, &value, &mut changes, &mut add, &mut sub)?;
+            }
+        }
+        Ok((changes, add, sub))
+    };
+    let results: Vec<Result<_, BankError>> = if threads == 1 {
+        vec![work(&state.shards)]
+    } else {
+        std::thread::scope(|s| {
+            let handles: Vec<_> =
+                state.shards.chunks(per).map(|shards| s.spawn(move || work(shards))).collect();
+            handles.into_iter().map(|h| h.join().expect("seal worker panicked")).collect()
+        })
+    };
     let mut changes = Vec::new();
     let (mut add, mut sub) = (LatticeHash::identity(), LatticeHash::identity());
     for r in results {

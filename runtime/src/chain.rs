@@ -190,6 +190,8 @@ pub struct Chain {
     lattice: LatticeHash,
     recent: VecDeque<B256>,
     bank_config: BankConfig,
+    /// Whether the head file is synced to disk ([`AccountsDbConfig::sync`]).
+    sync: bool,
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ChainError + '_ {
@@ -204,13 +206,14 @@ impl Chain {
         genesis: &Genesis,
     ) -> Result<Self, ChainError> {
         let dir = dir.as_ref().to_owned();
+        let sync = config.sync;
         let db = AccountsDb::open(dir.join("accounts"), config)?;
         if db.last_commit().is_some() {
             return Err(ChainError::NotEmpty(dir));
         }
         let (head, lattice) = genesis.header_and_lattice();
         db.commit(0, head.state_commitment, &genesis.alloc)?;
-        let chain = Self::assemble(dir, db, head, lattice);
+        let chain = Self::assemble(dir, db, head, lattice, sync);
         chain.write_head()?;
         Ok(chain)
     }
@@ -225,6 +228,7 @@ impl Chain {
         head: Option<BlockHeader>,
     ) -> Result<Self, ChainError> {
         let dir = dir.as_ref().to_owned();
+        let sync = config.sync;
         let db = AccountsDb::open(dir.join("accounts"), config)?;
         let last = db.last_commit().ok_or_else(|| ChainError::HeadUnknown(dir.clone()))?;
         let saved = read_head(&dir.join(HEAD_FILE))
@@ -246,14 +250,20 @@ impl Chain {
             }
             _ => return Err(ChainError::HeadUnknown(dir)),
         };
-        let chain = Self::assemble(dir, db, head, lattice);
+        let chain = Self::assemble(dir, db, head, lattice, sync);
         chain.write_head()?;
         Ok(chain)
     }
 
-    fn assemble(dir: PathBuf, db: AccountsDb, head: BlockHeader, lattice: LatticeHash) -> Self {
+    fn assemble(
+        dir: PathBuf,
+        db: AccountsDb,
+        head: BlockHeader,
+        lattice: LatticeHash,
+        sync: bool,
+    ) -> Self {
         let recent = VecDeque::from([head.hash()]);
-        Self { dir, db, head, lattice, recent, bank_config: BankConfig::default() }
+        Self { dir, db, head, lattice, recent, bank_config: BankConfig::default(), sync }
     }
 
     /// The settings of the banks this chain makes.
@@ -284,7 +294,12 @@ impl Chain {
 
     /// A bank for the next block.
     pub fn new_bank(&self, timestamp: u64, coinbase: Address) -> Bank {
-        let env = BlockEnv {
+        self.new_bank_with(self.next_env(timestamp, coinbase))
+    }
+
+    /// The environment of the head's child, stamped `timestamp`.
+    pub fn next_env(&self, timestamp: u64, coinbase: Address) -> BlockEnv {
+        BlockEnv {
             number: self.head.number + 1,
             timestamp,
             coinbase,
@@ -292,8 +307,7 @@ impl Chain {
             gas_limit: self.head.gas_limit,
             recent_hashes: self.recent.iter().copied().collect(),
             random: self.head.hash(),
-        };
-        self.new_bank_with(env)
+        }
     }
 
     /// A bank on the head state with an environment of the caller's choosing
@@ -450,8 +464,14 @@ impl Chain {
         let sum = blake3::hash(&bytes);
         bytes.extend(sum.as_bytes());
         let mut f = File::create(&tmp).map_err(io(&tmp))?;
-        f.write_all(&bytes).and_then(|()| f.sync_all()).map_err(io(&tmp))?;
+        f.write_all(&bytes).map_err(io(&tmp))?;
+        if self.sync {
+            f.sync_all().map_err(io(&tmp))?;
+        }
         fs::rename(&tmp, &path).map_err(io(&path))?;
+        if !self.sync {
+            return Ok(());
+        }
         File::open(&self.dir).and_then(|d| d.sync_all()).map_err(io(&self.dir))
     }
 }

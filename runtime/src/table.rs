@@ -119,8 +119,8 @@ impl<K: PartialEq, V> Table<K, V> {
         self.entries.iter().map(|(_, k, v)| (k, v))
     }
 
-    #[cfg(test)]
-    fn len(&self) -> usize {
+    /// How many entries it holds.
+    pub(crate) fn len(&self) -> usize {
         self.entries.len()
     }
 }

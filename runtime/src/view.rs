@@ -71,6 +71,11 @@ impl Shard {
         self.slots.reserve(slots);
     }
 
+    /// How many keys it caches.
+    pub(crate) fn len(&self) -> usize {
+        self.accounts.len() + self.slots.len()
+    }
+
     /// Every cached key with its value: accounts, then slots.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (StateKey, Value)> + '_ {
         let accounts =

@@ -67,6 +67,11 @@ struct Cli {
     /// Most transactions in the pool.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_POOL)]
     txpool_max: usize,
+    /// Sync each block to disk before its receipts are served, also with
+    /// --dev (which otherwise only writes it to the operating system: a dev
+    /// chain survives the process being killed, not a power loss).
+    #[arg(long)]
+    fsync: bool,
     /// Do not predict the access sets of transactions that declare none
     /// (wallet traffic): run them one at a time in the exclusive lane.
     #[arg(long)]
@@ -160,6 +165,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             DEFAULT_MAX_PER_SENDER
         }),
         max_pool: cli.txpool_max,
+        fsync: cli.fsync || !cli.dev,
         limits: RpcLimits {
             max_request_bytes: cli.max_request_bytes,
             max_batch: cli.max_batch,

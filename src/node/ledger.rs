@@ -202,6 +202,8 @@ pub struct Ledger {
     index: RwLock<Index>,
     /// Blocks up to this number are served; `u64::MAX` before block 0.
     visible: AtomicU64,
+    /// Whether an append is synced to disk before it returns.
+    sync: bool,
 }
 
 impl std::fmt::Debug for Ledger {
@@ -215,6 +217,13 @@ impl Ledger {
     /// torn last record, and rebuilds the indexes. Every block found is
     /// visible.
     pub fn open(dir: &Path) -> Result<Self, LedgerError> {
+        Self::open_with(dir, true)
+    }
+
+    /// [`Self::open`], syncing each appended block to disk (`sync`) or only
+    /// writing it to the operating system (it then survives the process
+    /// being killed, not a power loss).
+    pub fn open_with(dir: &Path, sync: bool) -> Result<Self, LedgerError> {
         let path = dir.join(FILE);
         let io = |source| LedgerError::Io { path: path.clone(), source };
         std::fs::create_dir_all(dir).map_err(io)?;
@@ -282,6 +291,7 @@ impl Ledger {
             writer: Mutex::new((file, at)),
             index: RwLock::new(index),
             visible: AtomicU64::new(visible),
+            sync,
         })
     }
 
@@ -314,7 +324,8 @@ impl Ledger {
         record.extend(xxhash_rust::xxh3::xxh3_64(&payload).to_le_bytes());
         record.extend_from_slice(&payload);
         let (file, end) = &mut *writer;
-        if let Err(e) = file.write_all(&record).and_then(|()| file.sync_data()) {
+        let synced = |file: &mut File| if self.sync { file.sync_data() } else { Ok(()) };
+        if let Err(e) = file.write_all(&record).and_then(|()| synced(file)) {
             // Leave no half record behind for the next append to follow.
             let _ = file.set_len(*end);
             return Err(io(e));

@@ -106,6 +106,10 @@ pub struct NodeConfig {
     /// Pin the banking stage's workers and scheduler to a core each
     /// ([`BankingStageConfig::pin_threads`]).
     pub pin_threads: bool,
+    /// Whether each block is synced to disk before its receipts are served
+    /// (off: written to the operating system, so it survives the process
+    /// being killed but not a power loss).
+    pub fsync: bool,
     /// Most transactions the pool queues for one sender.
     pub max_per_sender: usize,
     /// Most transactions in the pool.
@@ -428,7 +432,7 @@ fn prepare(config: &NodeConfig) -> Result<Prepared, NodeError> {
     let executor =
         Arc::new(EvmExecutor::new(EvmConfig { spec: spec.spec, ..EvmConfig::new(spec.chain_id) }));
 
-    let ledger = Arc::new(Ledger::open(&dir.join("ledger"))?);
+    let ledger = Arc::new(Ledger::open_with(&dir.join("ledger"), config.fsync)?);
     let genesis_header = spec.genesis.header();
     match ledger.last_appended() {
         None => {
@@ -450,7 +454,7 @@ fn prepare(config: &NodeConfig) -> Result<Prepared, NodeError> {
     }
     let last = ledger.last_appended().expect("block 0 is in the ledger");
     let chain_dir = dir.join("chain");
-    let mut chain = open_chain(&chain_dir, &ledger, &spec)?;
+    let mut chain = open_chain(&chain_dir, &ledger, &spec, config.fsync)?;
     let head = chain.head().number;
     if head > last {
         return Err(NodeError::DataDir(format!(
@@ -477,8 +481,13 @@ fn prepare(config: &NodeConfig) -> Result<Prepared, NodeError> {
 /// Opens the state, or creates it from the genesis. The head file names the
 /// head; if a crash left it stale, the ledger's last two blocks are the only
 /// candidates (the state is never more than one block behind the ledger).
-fn open_chain(dir: &Path, ledger: &Ledger, spec: &ChainSpec) -> Result<Chain, NodeError> {
-    let config = AccountsDbConfig::default();
+fn open_chain(
+    dir: &Path,
+    ledger: &Ledger,
+    spec: &ChainSpec,
+    fsync: bool,
+) -> Result<Chain, NodeError> {
+    let config = AccountsDbConfig::default().with_sync(fsync);
     let last = ledger.last_appended().unwrap_or(0);
     let mut candidates = vec![None];
     for n in [Some(last), last.checked_sub(1)].into_iter().flatten() {

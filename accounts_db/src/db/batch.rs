@@ -129,9 +129,11 @@ impl Inner {
         if let Some(kind) = super::lock(&self.fail_next_sync).take() {
             return Err(self.poison(seg.path())(kind.into()));
         }
-        seg.file.sync().map_err(self.poison(seg.path()))?;
+        if self.config.sync {
+            seg.file.sync().map_err(self.poison(seg.path()))?;
+        }
 
-        // Durable. Publish: bytes, index, then the version that makes them visible.
+        // Durable (or, without sync, written to the operating system). Publish: bytes, index, then the version that makes them visible.
         w.tail = base + total;
         w.seq = commit.seq;
         if info.is_some() {
