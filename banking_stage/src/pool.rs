@@ -190,6 +190,14 @@ impl<T: Transaction> TxPool<T> {
         self.len
     }
 
+    /// A copy of the queued transaction `hash`: a scan of every queue, for
+    /// lookups by hash (a node answering for a pooled transaction), not the
+    /// hot path. One taken out to run is not found.
+    pub(crate) fn find(&self, hash: &B256) -> Option<T> {
+        let queues = self.senders.values().map(|at| &self.queues[*at as usize]);
+        queues.flat_map(|q| q.queued.0.iter()).find(|p| p.hash == *hash).map(|p| p.tx.clone())
+    }
+
     /// Whether a transaction may be ready to run (the ready order can hold
     /// stale entries, so this can answer yes with nothing to pop).
     pub(crate) fn has_ready(&self) -> bool {

@@ -509,6 +509,12 @@ impl<E: Executor> BankingStage<E> {
         self.shared.pool().pending_nonce(sender)
     }
 
+    /// The pooled transaction `hash`, while it waits in the pool (not while
+    /// it is taken out to run). Scans the pool.
+    pub fn pooled(&self, hash: &B256) -> Option<E::Tx> {
+        self.shared.pool().find(hash)
+    }
+
     /// Transactions accepted and not yet in a block or dropped.
     pub fn pool_len(&self) -> usize {
         self.shared.pool().len()

@@ -67,6 +67,10 @@ struct Cli {
     /// Most transactions in the pool.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_POOL)]
     txpool_max: usize,
+    /// Accept legacy transactions signed without a chain id (pre-EIP-155),
+    /// such as the CREATE2 deployer's "Nick's method" deployment. On with --dev.
+    #[arg(long)]
+    allow_unprotected_txs: bool,
     /// Sync each block to disk before its receipts are served, also with
     /// --dev (which otherwise only writes it to the operating system: a dev
     /// chain survives the process being killed, not a power loss).
@@ -166,6 +170,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         }),
         max_pool: cli.txpool_max,
         fsync: cli.fsync || !cli.dev,
+        allow_unprotected: cli.allow_unprotected_txs || cli.dev,
         limits: RpcLimits {
             max_request_bytes: cli.max_request_bytes,
             max_batch: cli.max_batch,

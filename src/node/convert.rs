@@ -57,6 +57,21 @@ pub fn decode_txs(lb: &LedgerBlock, rules: &TxRules) -> Result<Vec<EvmTx>, RpcEr
     })
 }
 
+/// A transaction waiting in the pool: no block yet.
+pub fn pending_transaction(tx: &EvmTx) -> RpcTransaction {
+    RpcTransaction {
+        inner: alloy_consensus::transaction::Recovered::new_unchecked(
+            tx.envelope().clone(),
+            tx.sender(),
+        ),
+        block_hash: None,
+        block_number: None,
+        transaction_index: None,
+        effective_gas_price: None,
+        block_timestamp: None,
+    }
+}
+
 /// A transaction as included in a block.
 pub fn transaction(tx: &EvmTx, h: &BlockHeader, index: usize) -> RpcTransaction {
     let envelope: TxEnvelope = tx.envelope().clone();

@@ -30,7 +30,7 @@ pub enum RpcError {
     #[error("invalid params: {0}")]
     Params(String),
     /// A raw transaction does not decode or verify.
-    #[error("{0}")]
+    #[error("{error}{hint}", error = .0, hint = decode_hint(.0))]
     Decode(#[from] TxDecodeError),
     /// The pool refused a transaction.
     #[error("{error}{flag}", error = .0, flag = limit_flag(.0))]
@@ -84,6 +84,17 @@ pub enum RpcError {
     /// The node failed (disk, a stopped stage).
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// What to do about a refused transaction, where a flag changes it.
+fn decode_hint(e: &TxDecodeError) -> &'static str {
+    match e {
+        TxDecodeError::WrongChainId { got: None, .. } => {
+            " (an unprotected pre-EIP-155 transaction: start the node with --allow-unprotected-txs)"
+        }
+        TxDecodeError::UnsupportedType(3) => " (a blob transaction: lanes has no blob layer)",
+        _ => "",
+    }
 }
 
 /// The validator flag that raises the limit a refusal names.

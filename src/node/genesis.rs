@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use alloy_genesis::{ChainConfig, Genesis as GethGenesis, GenesisAccount};
-use alloy_primitives::{Address, B256, U256, keccak256};
+use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_signer_local::coins_bip39::English;
 use alloy_signer_local::{MnemonicBuilder, PrivateKeySigner};
 use lanes_accounts_db::{AccountHeader, Entry};
@@ -117,6 +117,18 @@ impl ChainSpec {
     }
 }
 
+/// The deterministic deployment proxy (Arachnid's), which foundry's
+/// `forge script` and `CREATE2` tooling deploy through; every chain has it at
+/// this address, put there by a pre-EIP-155 transaction ("Nick's method").
+pub const CREATE2_DEPLOYER: Address =
+    alloy_primitives::address!("0x4e59b44847b379578588920ca78fbf26c0b4956c");
+
+/// Its runtime code: `CREATE2(value, calldata[32..], salt = calldata[..32])`,
+/// returning the new address.
+pub const CREATE2_DEPLOYER_CODE: [u8; 69] = alloy_primitives::hex!(
+    "7fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffe03601600081602082378035828234f58015156039578182fd5b8082525050506014600cf3"
+);
+
 /// The `--dev` genesis in geth form (what `lanes-validator init` writes).
 pub fn dev_genesis() -> GethGenesis {
     let config = ChainConfig {
@@ -139,10 +151,15 @@ pub fn dev_genesis() -> GethGenesis {
         terminal_total_difficulty_passed: true,
         ..Default::default()
     };
-    let alloc: BTreeMap<Address, GenesisAccount> = dev_signers()
+    let mut alloc: BTreeMap<Address, GenesisAccount> = dev_signers()
         .iter()
         .map(|s| (s.address(), GenesisAccount::default().with_balance(DEV_BALANCE)))
         .collect();
+    // The deterministic CREATE2 deployer, as anvil's dev chain holds it.
+    let deployer = GenesisAccount::default()
+        .with_nonce(Some(1))
+        .with_code(Some(Bytes::from_static(&CREATE2_DEPLOYER_CODE)));
+    alloc.insert(CREATE2_DEPLOYER, deployer);
     GethGenesis {
         config,
         gas_limit: DEFAULT_GAS_LIMIT,

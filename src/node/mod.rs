@@ -110,6 +110,8 @@ pub struct NodeConfig {
     /// (off: written to the operating system, so it survives the process
     /// being killed but not a power loss).
     pub fsync: bool,
+    /// Accept legacy transactions signed without a chain id (pre-EIP-155).
+    pub allow_unprotected: bool,
     /// Most transactions the pool queues for one sender.
     pub max_per_sender: usize,
     /// Most transactions in the pool.
@@ -429,8 +431,11 @@ fn prepare(config: &NodeConfig) -> Result<Prepared, NodeError> {
             )));
         }
     };
-    let executor =
-        Arc::new(EvmExecutor::new(EvmConfig { spec: spec.spec, ..EvmConfig::new(spec.chain_id) }));
+    let executor = Arc::new(EvmExecutor::new(EvmConfig {
+        spec: spec.spec,
+        allow_unprotected: config.allow_unprotected,
+        ..EvmConfig::new(spec.chain_id)
+    }));
 
     let ledger = Arc::new(Ledger::open_with(&dir.join("ledger"), config.fsync)?);
     let genesis_header = spec.genesis.header();

@@ -74,6 +74,9 @@ fn test_mining_modes_switch_as_on_anvil() {
     std::thread::sleep(Duration::from_millis(300));
     assert!(v.result("eth_getTransactionReceipt", json!([h])).is_null());
     assert_eq!(number(&v.result("eth_getTransactionCount", json!([signer(), "pending"]))), 2);
+    // A pooled transaction is found by hash, without a block.
+    let pooled = v.result("eth_getTransactionByHash", json!([h]));
+    assert_eq!((pooled["hash"].clone(), pooled["blockNumber"].clone()), (h.clone(), Value::Null));
     assert_eq!(v.result("evm_mine", json!([])), json!("0x0"));
     let receipt = v.result("eth_getTransactionReceipt", json!([h]));
     assert_eq!(number(&receipt["blockNumber"]), 2);
@@ -151,5 +154,92 @@ fn test_a_thousand_transactions_from_one_sender_sent_at_once_all_land_in_order()
     }
     assert_eq!(nonces, (0..1000).collect::<Vec<u64>>(), "all included, in nonce order");
     eprintln!("1000 transactions from one sender: {head} blocks, {:?}", started.elapsed());
+    v.stop();
+}
+
+/// The deterministic deployment proxy's deployment, signed without a chain
+/// id by a key nobody holds ("Nick's method"): the same bytes deploy it at
+/// the same address on every chain that funds its signer.
+const NICKS_TX: &str = "0xf8a58085174876e800830186a08080b853604580600e600039806000f350fe7fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffe03601600081602082378035828234f58015156039578182fd5b8082525050506014600cf31ba02222222222222222222222222222222222222222222222222222222222222222a02222222222222222222222222222222222222222222222222222222222222222";
+const NICKS_SIGNER: &str = "0x3fab184622dc19b6109349b94811493bf2a45362";
+
+/// A dev key's EIP-1559 call to `to` with `input`.
+fn call_tx(key: &str, nonce: u64, to: alloy_primitives::Address, input: Vec<u8>) -> String {
+    use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
+    use alloy_eips::eip2718::Encodable2718;
+    use alloy_signer::SignerSync;
+    let signer: alloy_signer_local::PrivateKeySigner = key.parse().unwrap();
+    let tx = TxEip1559 {
+        chain_id: 31337,
+        nonce,
+        gas_limit: 200_000,
+        max_fee_per_gas: 3_000_000_000,
+        max_priority_fee_per_gas: 1_000_000_000,
+        to: alloy_primitives::TxKind::Call(to),
+        value: alloy_primitives::U256::ZERO,
+        access_list: Default::default(),
+        input: input.into(),
+    };
+    let sig = signer.sign_hash_sync(&tx.signature_hash()).unwrap();
+    let envelope: TxEnvelope = tx.into_signed(sig).into();
+    format!("0x{}", alloy_primitives::hex::encode(envelope.encoded_2718()))
+}
+
+#[test]
+fn test_the_create2_deployer_deploys_by_nicks_method_and_deploys_by_create2() {
+    use lanes::node::genesis::{CREATE2_DEPLOYER, dev_genesis};
+    let deployer = CREATE2_DEPLOYER.to_string().to_lowercase();
+    let dir = tempfile::tempdir().unwrap();
+    // A non-dev chain (the dev template without the deployer) that funds
+    // the signer of Nick's transaction.
+    let mut genesis = dev_genesis();
+    genesis.alloc.remove(&CREATE2_DEPLOYER);
+    let signer: alloy_primitives::Address = NICKS_SIGNER.parse().unwrap();
+    let funded = alloy_genesis::GenesisAccount::default()
+        .with_balance(alloy_primitives::U256::from(10u128.pow(18)));
+    genesis.alloc.insert(signer, funded);
+    let file = dir.path().join("genesis.json");
+    std::fs::write(&file, serde_json::to_vec(&genesis).unwrap()).unwrap();
+    let data = dir.path().join("data");
+    let args = ["--genesis", file.to_str().unwrap(), "--block-time", "100ms"];
+
+    // Without the flag: refused, and the message names it.
+    let v = Validator::start(&data, &args);
+    let (code, message, _) = v.error("eth_sendRawTransaction", json!([NICKS_TX]));
+    assert_eq!(code, -32003);
+    assert!(message.contains("--allow-unprotected-txs"), "{message}");
+    v.stop();
+
+    // With it: accepted, and the proxy lands at its address.
+    let mut with_flag = args.to_vec();
+    with_flag.push("--allow-unprotected-txs");
+    let v = Validator::start(&data, &with_flag);
+    let hash = v.result("eth_sendRawTransaction", json!([NICKS_TX]));
+    let receipt = crate::validator::wait_receipt(&v, &hash);
+    assert_eq!(receipt["status"], "0x1", "{receipt}");
+    assert_eq!(receipt["from"].as_str().unwrap().to_lowercase(), NICKS_SIGNER);
+    assert_eq!(receipt["contractAddress"].as_str().unwrap().to_lowercase(), deployer);
+
+    // A CREATE2 deployment through it: salt, then init code that returns
+    // the one-byte runtime code 0x00.
+    let salt = [7u8; 32];
+    let init = alloy_primitives::hex!("60016000f3").to_vec();
+    let mut input = salt.to_vec();
+    input.extend(&init);
+    let hash = v.result(
+        "eth_sendRawTransaction",
+        json!([call_tx(DEV_KEYS[0], 0, CREATE2_DEPLOYER, input)]),
+    );
+    let receipt = crate::validator::wait_receipt(&v, &hash);
+    assert_eq!(receipt["status"], "0x1", "{receipt}");
+    let expected = CREATE2_DEPLOYER.create2(salt, alloy_primitives::keccak256(&init));
+    assert_eq!(v.result("eth_getCode", json!([expected, "latest"])), "0x00");
+    v.stop();
+
+    // A --dev chain holds the deployer from genesis, as anvil's does.
+    let dev = tempfile::tempdir().unwrap();
+    let v = Validator::start(&dev.path().join("data"), &["--dev"]);
+    let code = v.result("eth_getCode", json!([deployer, "latest"]));
+    assert!(code.as_str().unwrap().len() > 100, "{code}");
     v.stop();
 }

@@ -187,7 +187,7 @@ pub(crate) fn receiver(i: u64) -> Address {
     Address::from_word(B256::from(U256::from(0xbeef_0000 + i)))
 }
 
-fn wait_receipt(v: &Validator, hash: &Value) -> Value {
+pub(crate) fn wait_receipt(v: &Validator, hash: &Value) -> Value {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let r = v.result("eth_getTransactionReceipt", json!([hash]));
@@ -294,8 +294,10 @@ fn test_validator_answers_bad_input_and_keeps_serving() {
     let answer: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(answer["error"]["code"], -32700, "malformed JSON: {answer}");
 
+    // geth's words, which ethers matches to fall back from filters to eth_getLogs.
     let (code, message, _) = v.error("eth_noSuchMethod", json!([]));
-    assert_eq!((code, message.as_str()), (-32601, "Method not found"));
+    let expected = "the method eth_noSuchMethod does not exist/is not available";
+    assert_eq!((code, message.as_str()), (-32601, expected));
 
     let (code, message, _) = v.error("eth_getBalance", json!(["0x1234"]));
     assert_eq!(code, -32602);

@@ -146,7 +146,10 @@ impl EthApiServer for EthRpc {
 
     fn transaction_by_hash(&self, hash: B256) -> RpcResult<Option<Transaction>> {
         let s = &self.state;
-        let Some((lb, index)) = s.find_tx(&hash)? else { return Ok(None) };
+        let Some((lb, index)) = s.find_tx(&hash)? else {
+            // Not in a block yet: answer for it while it waits in the pool.
+            return Ok(s.stage(|st| st.pooled(&hash))?.map(|tx| convert::pending_transaction(&tx)));
+        };
         let tx = decode_one(s, &lb, index)?;
         Ok(Some(convert::transaction(&tx, &lb.block.header, index)))
     }

@@ -15,7 +15,7 @@ use std::future::Future;
 
 use jsonrpsee::server::middleware::rpc::{Batch, BatchEntry, Notification, RpcServiceT};
 use jsonrpsee::server::{BatchResponseBuilder, MethodResponse};
-use jsonrpsee::types::error::INVALID_PARAMS_MSG;
+use jsonrpsee::types::error::{INVALID_PARAMS_MSG, METHOD_NOT_FOUND_CODE};
 use jsonrpsee::types::{ErrorObject, ErrorObjectOwned, Id, Request};
 use serde::Deserialize;
 
@@ -66,7 +66,11 @@ where
                     .with_extensions(extensions);
             }
             let keep = method == UNSUBSCRIBE;
+            let method = method.to_owned();
             let response = inner.call(request).await;
+            if response.as_error_code() == Some(METHOD_NOT_FOUND_CODE) {
+                return unknown_method(response, &method);
+            }
             if keep { response } else { with_lanes_message(response) }
         }
     }
@@ -115,6 +119,25 @@ where
         n: Notification<'a>,
     ) -> impl Future<Output = MethodResponse> + Send + 'a {
         self.inner.notification(n)
+    }
+}
+
+/// An unknown method's answer in geth's words ("the method X does not
+/// exist/is not available"), which ethers matches to fall back from filters
+/// to `eth_getLogs`; the code stays -32601.
+fn unknown_method(response: MethodResponse, method: &str) -> MethodResponse {
+    #[derive(Deserialize)]
+    struct Failure<'a> {
+        #[serde(borrow)]
+        id: Id<'a>,
+    }
+    match serde_json::from_str::<Failure<'_>>(response.as_json().get()) {
+        Ok(f) => {
+            let message = format!("the method {method} does not exist/is not available");
+            let error = ErrorObjectOwned::owned(METHOD_NOT_FOUND_CODE, message, None::<()>);
+            MethodResponse::error(f.id.into_owned(), error)
+        }
+        Err(_) => response,
     }
 }
 
