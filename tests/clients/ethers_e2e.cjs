@@ -45,6 +45,18 @@ async function main() {
   check(sent.accessList === null || sent.accessList.length === 0, "no access list was added");
   check((await token.balanceOf(to)) === 3n, "the receiver holds 3");
 
+  // Under automine, a send answers once its block is committed: ethers'
+  // wait() finds the receipt on its first look, even with its default
+  // 4 s polling.
+  const plain = new ethers.JsonRpcProvider(url, undefined, { cacheTimeout: -1 });
+  const plainSigner = await plain.getSigner(1);
+  const started = Date.now();
+  const quick = await plainSigner.sendTransaction({ to, value: 1n });
+  const quickReceipt = await quick.wait();
+  const took = Date.now() - started;
+  check(quickReceipt.status === 1 && took < 2000, `send and wait() took ${took} ms`);
+  plain.destroy();
+
   // A plain value transfer from the node's account.
   const friend = ethers.Wallet.createRandom().address;
   const pay = await signer.sendTransaction({ to: friend, value: 12345n });

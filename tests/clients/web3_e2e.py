@@ -161,6 +161,9 @@ async def subscriptions():
         sent = await aw3.eth.send_transaction({
             "from": a0, "to": token.address, "data": token.encode_abi("transfer", args=[a3, 9]),
         })
+        # Two more blocks (an automining node seals no empty ones).
+        for _ in range(2):
+            await aw3.eth.send_transaction({"from": a1, "to": a4, "value": 1})
         numbers, logs = [], []
         async for message in aw3.socket.process_subscriptions():
             if message["subscription"] == heads_id:

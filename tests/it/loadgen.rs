@@ -95,7 +95,7 @@ fn test_loadgen_access_lists_equal_eth_create_access_list() {
 #[test]
 fn test_loadgen_sets_up_a_dev_node_then_runs_again_without_setup() {
     let tmp = tempfile::tempdir().unwrap();
-    let node = Validator::start(&tmp.path().join("data"), &["--dev", "--block-time", "100ms"]);
+    let node = Validator::start(&tmp.path().join("data"), &["--dev"]);
     let url = node.url();
     let run = [
         "run",

@@ -220,7 +220,7 @@ fn test_validator_with_web3_py() {
     };
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let v = Validator::start(&data, &["--dev", "--block-time", "200ms", "--workers", "2"]);
+    let v = Validator::start(&data, &["--dev", "--workers", "2"]);
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let out = Command::new("python3")
         .arg(root.join("tests/clients/web3_e2e.py"))
@@ -258,7 +258,7 @@ fn test_validator_with_ethers_node_signer() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let v = Validator::start(&dir.path().join("data"), &["--dev", "--block-time", "100ms"]);
+    let v = Validator::start(&dir.path().join("data"), &["--dev"]);
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let out = Command::new("node")
         .arg(root.join("tests/clients/ethers_e2e.cjs"))
