@@ -27,7 +27,8 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::time::Duration;
 
 use alloy_primitives::{B256, Bloom, Log, logs_bloom};
 use borsh::BorshDeserialize;
@@ -202,6 +203,8 @@ pub struct Ledger {
     index: RwLock<Index>,
     /// Blocks up to this number are served; `u64::MAX` before block 0.
     visible: AtomicU64,
+    /// Signalled on each publish, for [`Self::wait_published`].
+    published: (Mutex<()>, Condvar),
     /// Whether an append is synced to disk before it returns.
     sync: bool,
 }
@@ -291,6 +294,7 @@ impl Ledger {
             writer: Mutex::new((file, at)),
             index: RwLock::new(index),
             visible: AtomicU64::new(visible),
+            published: (Mutex::new(()), Condvar::new()),
             sync,
         })
     }
@@ -344,7 +348,20 @@ impl Ledger {
 
     /// Serves blocks up to `number`.
     pub fn publish(&self, number: u64) {
+        let (lock, published) = &self.published;
+        let _guard = lock.lock().unwrap_or_else(|e| e.into_inner());
         self.visible.store(number, Ordering::Release);
+        published.notify_all();
+    }
+
+    /// Waits up to `timeout` until block `number` is served; whether it is.
+    pub fn wait_published(&self, number: u64, timeout: Duration) -> bool {
+        let (lock, published) = &self.published;
+        let guard = lock.lock().unwrap_or_else(|e| e.into_inner());
+        let (_guard, _) = published
+            .wait_timeout_while(guard, timeout, |_| !self.is_visible(number))
+            .unwrap_or_else(|e| e.into_inner());
+        self.is_visible(number)
     }
 
     /// The highest block served; `None` before block 0 is written.

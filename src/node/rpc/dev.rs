@@ -16,6 +16,9 @@ use crate::node::rpc::types::{MineOptions, Quantity};
 /// Most blocks one mine request seals.
 const MAX_MINE_BLOCKS: u64 = 100_000;
 
+/// How long a mine request waits for its last block to be served.
+const MINE_SERVE_WAIT: Duration = Duration::from_secs(5);
+
 /// The dev namespaces of a node.
 pub(crate) struct DevRpc {
     state: Arc<NodeState>,
@@ -38,7 +41,12 @@ impl DevRpc {
                 "asked to mine {blocks} blocks, more than the {MAX_MINE_BLOCKS} one request may"
             )));
         }
-        self.state.stage(|st| st.mine(blocks, first, interval))?.map_err(internal)
+        let last = self.state.stage(|st| st.mine(blocks, first, interval))?.map_err(internal)?;
+        // Committed is not yet served: answer once a read sees the blocks.
+        if !self.state.ledger.wait_published(last, MINE_SERVE_WAIT) {
+            return Err(internal(format!("block {last} was committed but not served in time")));
+        }
+        Ok(last)
     }
 }
 
