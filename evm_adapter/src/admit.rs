@@ -126,7 +126,7 @@ impl Admission<EvmTx> for EvmAdmission {
         }
         let envelope = tx.envelope();
         let TxKind::Call(to) = envelope.kind() else { return Ok(None) };
-        if !envelope.input().is_empty() {
+        if !envelope.input().is_empty() || envelope.authorization_list().is_some() {
             return Ok(None);
         }
         let callee = ctx.bank.simulate(|mut view, _| view.account(&to))?;

@@ -9,8 +9,10 @@
 //!   revm loads a precompile's account (its balance) on every call to it, and a
 //!   shared lock costs nothing while keeping a concurrent value transfer to
 //!   the precompile from racing the read;
-//! - a call with an empty (or no) access list declares nothing: it runs in the
-//!   exclusive lane.
+//! - an EIP-7702 transaction: each authority's account, written, and the
+//!   account it delegates to, read;
+//! - a call with an empty (or no) access list declares nothing: its set is
+//!   known from state or predicted (`crate::EvmAdmission`).
 
 use alloy_consensus::{Transaction as _, TxEnvelope};
 use alloy_primitives::{Address, TxKind};
@@ -40,6 +42,12 @@ pub fn declared_access(tx: &TxEnvelope, sender: Address) -> Option<AccessSet> {
     for item in list {
         reads.push(StateKey::Account(item.address));
         writes.extend(item.storage_keys.iter().map(|slot| StateKey::Storage(item.address, *slot)));
+    }
+    // EIP-7702: each authority's account gets its delegation (and a nonce
+    // bump) written; the account it delegates to is read for its code.
+    for (authority, delegate) in crate::tx::authorities(tx) {
+        writes.push(StateKey::Account(authority));
+        reads.push(StateKey::Account(delegate));
     }
     // The decoder bounds the list, so the set is bounded too.
     Some(AccessSet::unbounded(reads, writes))

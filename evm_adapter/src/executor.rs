@@ -153,7 +153,7 @@ impl EvmExecutor {
             envelope.kind().is_create(),
             accounts,
             slots,
-            0,
+            envelope.authorization_list().map_or(0, |list| list.len() as u64),
             None,
         );
         (gas.initial_regular_gas + gas.initial_state_gas).max(gas.floor_gas)
@@ -226,7 +226,14 @@ impl Database for ViewDb<'_> {
             return Ok(code.clone());
         }
         let code = self.view()?.code(&code_hash).map_err(DbError)?;
-        let code = code.map(Bytecode::new_raw).unwrap_or_default();
+        // Stored code that is not valid as what its first bytes claim (an
+        // EIP-7702 designator, say) is plain legacy code, not a panic.
+        let code = code
+            .map(|code| {
+                Bytecode::new_raw_checked(code.clone())
+                    .unwrap_or_else(|_| Bytecode::new_legacy(code))
+            })
+            .unwrap_or_default();
         if self.code.0.len() >= CODE_CACHE_ENTRIES {
             self.code.0.clear();
         }
@@ -491,7 +498,8 @@ fn apply_diff(view: &mut StateView<'_>, diff: EvmState) -> Result<(), TxError> {
         if (new.is_empty() && existed) || (!new.is_empty() && (new != old || !existed)) {
             view.set_account(&address, new)?;
         }
-        if account.is_created()
+        // New code: a creation's, or an EIP-7702 delegation designator.
+        if (account.is_created() || account.info.code_hash != original.code_hash)
             && let Some(code) = &account.info.code
             && !code.is_empty()
         {

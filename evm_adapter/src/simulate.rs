@@ -7,11 +7,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::marker::PhantomData;
 
 use alloy_eips::eip2930::{AccessList, AccessListItem};
+use alloy_eips::eip7702::SignedAuthorization;
 use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
 use lanes_runtime::{Bank, StateKey, TxError};
 use revm::ExecuteEvm;
 use revm::context::result::{EVMError, ExecutionResult};
 use revm::context::{ContextSetters, TxEnv};
+use revm::context_interface::either::Either;
 use revm::handler::Handler;
 
 use crate::executor::{CodeCache, DbError, EvmExecutor, FeeCapture, ViewDb, log_parts};
@@ -38,6 +40,8 @@ pub struct CallRequest {
     pub nonce: Option<u64>,
     /// An EIP-2930 access list to apply.
     pub access_list: AccessList,
+    /// EIP-7702 authorizations (makes it a type-4 request).
+    pub authorization_list: Vec<SignedAuthorization>,
 }
 
 /// The outcome of a simulated call.
@@ -88,6 +92,7 @@ impl EvmExecutor {
             };
             let tx = TxEnv {
                 tx_type: match (&request.max_priority_fee, request.access_list.is_empty()) {
+                    _ if !request.authorization_list.is_empty() => 4,
                     (Some(_), _) => 2,
                     (None, false) => 1,
                     (None, true) => 0,
@@ -102,6 +107,12 @@ impl EvmExecutor {
                 chain_id: Some(self.config().chain_id),
                 access_list: request.access_list.clone(),
                 gas_priority_fee: request.max_priority_fee,
+                authorization_list: request
+                    .authorization_list
+                    .iter()
+                    .cloned()
+                    .map(Either::Left)
+                    .collect(),
                 ..Default::default()
             };
             let mut cfg = self.cfg();

@@ -1,8 +1,9 @@
 //! Decoding, checks and declared access of real signed transactions.
 
-use alloy_consensus::{SignableTransaction, TxEip1559, TxEip2930, TxEnvelope, TxLegacy};
+use alloy_consensus::{SignableTransaction, TxEip1559, TxEip2930, TxEip7702, TxEnvelope, TxLegacy};
 use alloy_eips::eip2718::Encodable2718;
 use alloy_eips::eip2930::{AccessList, AccessListItem};
+use alloy_eips::eip7702::{Authorization, SignedAuthorization};
 use alloy_primitives::{Address, B256, Bytes, TxKind, U256, address};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
@@ -116,6 +117,40 @@ fn test_declared_access_follows_the_rules() {
     let set = tx.access_set().unwrap();
     assert!(set.allows_write(&StateKey::Account(created)));
     assert!(set.allows_write(&StateKey::Storage(created, B256::repeat_byte(9))));
+
+    // EIP-7702: each authority's account is written, its delegate read; an
+    // authorization that recovers nothing adds nothing; each counts two keys.
+    let authority: PrivateKeySigner =
+        "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d".parse().unwrap();
+    let delegate = Address::repeat_byte(0xde);
+    let auth = Authorization { chain_id: U256::from(CHAIN), address: delegate, nonce: 0 };
+    let signature = authority.sign_hash_sync(&auth.signature_hash()).unwrap();
+    let signed = auth.clone().into_signed(signature);
+    let unrecoverable = SignedAuthorization::new_unchecked(auth, 0, U256::ZERO, U256::ZERO);
+    let type4 = |authorization_list| {
+        sign(TxEip7702 {
+            chain_id: CHAIN,
+            nonce: 3,
+            gas_limit: 100_000,
+            max_fee_per_gas: 2_000_000_000,
+            max_priority_fee_per_gas: 1_000_000_000,
+            to,
+            value: U256::ZERO,
+            access_list: slot_list(),
+            authorization_list,
+            input: Bytes::new(),
+        })
+    };
+    let tx = decode(&type4(vec![signed.clone(), unrecoverable])).unwrap();
+    let set = tx.access_set().unwrap();
+    assert!(set.allows_write(&StateKey::Account(authority.address())));
+    assert!(set.reads().contains(&StateKey::Account(delegate)));
+    assert_eq!(set.writes().len(), 1 + 2 + 1, "sender, two slots, one authority");
+    let few = TxRules { max_access_keys: 4, ..TxRules::new(CHAIN) };
+    assert_eq!(
+        EvmTx::decode(&type4(vec![signed]).encoded_2718(), &few),
+        Err(TxDecodeError::TooManyAccessListKeys { count: 5, limit: 4 })
+    );
 }
 
 #[test]
@@ -154,7 +189,7 @@ fn test_bad_transactions_get_distinct_errors() {
         Err(TxDecodeError::TooManyAccessListKeys { count: 3, limit: 2 })
     );
 
-    for t in [0x03u8, 0x04, 0x05, 0x7e] {
+    for t in [0x03u8, 0x05, 0x7e] {
         let mut typed = good.clone();
         typed[0] = t;
         assert_eq!(EvmTx::decode(&typed, &rules), Err(TxDecodeError::UnsupportedType(t)));

@@ -72,7 +72,8 @@ pub enum TxDecodeError {
         /// The transaction's (`None`: unprotected legacy).
         got: Option<u64>,
     },
-    /// Its access list is over [`TxRules::max_access_keys`].
+    /// Its access list (with two entries per EIP-7702 authorization) is over
+    /// [`TxRules::max_access_keys`].
     #[error("access list has {count} entries, over the limit of {limit}")]
     TooManyAccessListKeys {
         /// Entries (addresses plus storage keys).
@@ -102,7 +103,12 @@ impl EvmTx {
         }
         match raw.first() {
             None => return Err(TxDecodeError::BadRlp("empty input".into())),
-            Some(&t) if t < 0x7f && t != TxType::Eip2930 as u8 && t != TxType::Eip1559 as u8 => {
+            Some(&t)
+                if t < 0x7f
+                    && t != TxType::Eip2930 as u8
+                    && t != TxType::Eip1559 as u8
+                    && t != TxType::Eip7702 as u8 =>
+            {
                 return Err(TxDecodeError::UnsupportedType(t));
             }
             _ => {}
@@ -123,7 +129,10 @@ impl EvmTx {
     pub fn from_envelope(envelope: TxEnvelope, rules: &TxRules) -> Result<Self, TxDecodeError> {
         if !matches!(
             envelope,
-            TxEnvelope::Legacy(_) | TxEnvelope::Eip2930(_) | TxEnvelope::Eip1559(_)
+            TxEnvelope::Legacy(_)
+                | TxEnvelope::Eip2930(_)
+                | TxEnvelope::Eip1559(_)
+                | TxEnvelope::Eip7702(_)
         ) {
             return Err(TxDecodeError::UnsupportedType(envelope.tx_type() as u8));
         }
@@ -132,8 +141,13 @@ impl EvmTx {
             None if rules.allow_unprotected => {}
             got => return Err(TxDecodeError::WrongChainId { expected: rules.chain_id, got }),
         }
-        if let Some(list) = envelope.access_list() {
-            let count = list.iter().map(|item| 1 + item.storage_keys.len()).sum::<usize>();
+        {
+            // An EIP-7702 authorization adds two keys (its authority and its
+            // delegate) to the set, so it counts against the same limit.
+            let list = envelope.access_list().map_or(&[][..], |l| &l.0);
+            let auths = envelope.authorization_list().map_or(0, <[_]>::len);
+            let count =
+                list.iter().map(|item| 1 + item.storage_keys.len()).sum::<usize>() + 2 * auths;
             if count > rules.max_access_keys {
                 let limit = rules.max_access_keys;
                 return Err(TxDecodeError::TooManyAccessListKeys { count, limit });
@@ -181,20 +195,39 @@ impl EvmTx {
 /// (alloy's default; the execution bench times both).
 fn recover_sender(envelope: &TxEnvelope) -> Result<Address, TxDecodeError> {
     let signature = envelope.signature();
-    if signature.s() > SECP256K1N_HALF {
-        return Err(TxDecodeError::BadSignature);
+    let (r, s, odd) = (signature.r(), signature.s(), signature.v());
+    recover(envelope.signature_hash(), r, s, odd).ok_or(TxDecodeError::BadSignature)
+}
+
+/// The signer of `hash` by (`r`, `s`, y parity `odd`), with libsecp256k1;
+/// `None` when it does not recover or `s` is malleable (EIP-2).
+fn recover(hash: B256, r: U256, s: U256, odd: bool) -> Option<Address> {
+    if s > SECP256K1N_HALF {
+        return None;
     }
     let mut compact = [0u8; 64];
-    compact[..32].copy_from_slice(&signature.r().to_be_bytes::<32>());
-    compact[32..].copy_from_slice(&signature.s().to_be_bytes::<32>());
-    let recid =
-        RecoveryId::try_from(i32::from(signature.v())).map_err(|_| TxDecodeError::BadSignature)?;
-    let signature = RecoverableSignature::from_compact(&compact, recid)
-        .map_err(|_| TxDecodeError::BadSignature)?;
-    let message = secp256k1::Message::from_digest(envelope.signature_hash().0);
-    let key = signature.recover(message).map_err(|_| TxDecodeError::BadSignature)?;
+    compact[..32].copy_from_slice(&r.to_be_bytes::<32>());
+    compact[32..].copy_from_slice(&s.to_be_bytes::<32>());
+    let recid = RecoveryId::try_from(i32::from(odd)).ok()?;
+    let signature = RecoverableSignature::from_compact(&compact, recid).ok()?;
+    let key = signature.recover(secp256k1::Message::from_digest(hash.0)).ok()?;
     let hash = keccak256(&key.serialize_uncompressed()[1..]);
-    Ok(Address::from_slice(&hash[12..]))
+    Some(Address::from_slice(&hash[12..]))
+}
+
+/// The accounts an EIP-7702 transaction's authorizations would delegate
+/// (those whose signature recovers, for this chain or any), each with the
+/// address it delegates to. revm skips an authorization that does not
+/// apply, so locking one too many costs nothing but the lock.
+pub(crate) fn authorities(envelope: &TxEnvelope) -> Vec<(Address, Address)> {
+    let list = envelope.authorization_list().unwrap_or_default();
+    list.iter()
+        .filter_map(|auth| {
+            let authority =
+                recover(auth.signature_hash(), auth.r(), auth.s(), auth.y_parity() == 1)?;
+            Some((authority, auth.address))
+        })
+        .collect()
 }
 
 impl lanes_runtime::Transaction for EvmTx {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::validator::{DEV_KEYS, Validator, hex, python_clients, receiver, signed};
+use crate::validator::{DEV_KEYS, Validator, hex, node_clients, python_clients, receiver, signed};
 
 fn number(v: &Value) -> u64 {
     u64::from_str_radix(v.as_str().expect("a quantity").trim_start_matches("0x"), 16).unwrap()
@@ -241,5 +241,34 @@ fn test_the_create2_deployer_deploys_by_nicks_method_and_deploys_by_create2() {
     let v = Validator::start(&dev.path().join("data"), &["--dev"]);
     let code = v.result("eth_getCode", json!([deployer, "latest"]));
     assert!(code.as_str().unwrap().len() > 100, "{code}");
+    v.stop();
+}
+
+#[test]
+fn test_an_eip7702_delegation_set_by_type_4_transactions_runs_calls_through_the_account() {
+    let Some(clients) = node_clients() else {
+        assert!(std::env::var_os("LANES_REQUIRE_CLIENTS").is_none(), "ethers is not installed");
+        eprintln!("SKIPPED: ethers not installed (scripts/install-clients.sh installs it)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let v = Validator::start(&dir.path().join("data"), &["--dev"]);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new("node")
+        .arg(root.join("tests/clients/ethers_7702.cjs"))
+        .arg(v.url())
+        .arg(root.join("contracts/artifacts/Board.json"))
+        .arg(DEV_KEYS[4])
+        .env("LANES_NODE_CLIENTS", clients)
+        .output()
+        .expect("running node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("ethers 7702: ok"),
+        "ethers 7702 run failed ({}):\n{stdout}\n{}\nnode log:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr),
+        v.log_text()
+    );
     v.stop();
 }

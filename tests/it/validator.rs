@@ -240,7 +240,7 @@ fn test_validator_with_web3_py() {
     v.stop();
 }
 
-fn node_clients() -> Option<PathBuf> {
+pub(crate) fn node_clients() -> Option<PathBuf> {
     let dir = std::env::var_os("LANES_NODE_CLIENTS")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/clients/node"));

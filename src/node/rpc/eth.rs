@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use alloy_consensus::{SignableTransaction, TxEip1559, TxEip2930, TxEnvelope, TxLegacy};
+use alloy_consensus::{SignableTransaction, TxEip1559, TxEip2930, TxEip7702, TxEnvelope, TxLegacy};
 use alloy_eips::eip2718::Encodable2718;
 use alloy_eips::{BlockId, BlockNumberOrTag};
 use alloy_primitives::{Address, B256, Bytes, TxKind, U64, U256};
@@ -222,6 +222,7 @@ fn call_request(r: &TransactionRequest) -> CallRequest {
         max_priority_fee: r.max_priority_fee_per_gas,
         nonce: r.nonce,
         access_list: r.access_list.clone().unwrap_or_default(),
+        authorization_list: r.authorization_list.clone().unwrap_or_default(),
     }
 }
 
@@ -292,7 +293,29 @@ fn send_transaction(s: &NodeState, r: TransactionRequest) -> Res<(B256, Option<W
     let to = call.to.map_or(TxKind::Create, TxKind::Call);
     let (input, value, access_list) = (call.data, call.value, call.access_list);
     let chain_id = s.chain_id;
-    let envelope: TxEnvelope = if let (Some(gas_price), None) = (r.gas_price, r.max_fee_per_gas) {
+    let envelope: TxEnvelope = if !call.authorization_list.is_empty() {
+        let TxKind::Call(to) = to else {
+            return Err(RpcError::Invalid(
+                "a transaction with an authorizationList (EIP-7702) needs a `to`".into(),
+            ));
+        };
+        let tip = r.max_priority_fee_per_gas.unwrap_or(SUGGESTED_TIP);
+        let max_fee = r.max_fee_per_gas.or(r.gas_price).unwrap_or(2 * u128::from(base_fee) + tip);
+        let tx = TxEip7702 {
+            chain_id,
+            nonce,
+            gas_limit: gas,
+            max_fee_per_gas: max_fee,
+            max_priority_fee_per_gas: tip.min(max_fee),
+            to,
+            value,
+            access_list,
+            authorization_list: call.authorization_list,
+            input,
+        };
+        let sig = signer.sign_hash_sync(&tx.signature_hash()).map_err(internal)?;
+        tx.into_signed(sig).into()
+    } else if let (Some(gas_price), None) = (r.gas_price, r.max_fee_per_gas) {
         if access_list.is_empty() {
             let chain_id = Some(chain_id);
             let tx = TxLegacy { chain_id, nonce, gas_price, gas_limit: gas, to, value, input };
