@@ -52,6 +52,19 @@ pub enum OpenError {
     /// largest value).
     #[error("invalid configuration: {0}")]
     Config(&'static str),
+    /// A segment of another format version than this build reads; nothing
+    /// was changed.
+    #[error(
+        "{path} is in format version {found}, this build of lanes reads version {reads}: it was written by another lanes; wipe the data folder (lanes-validator --reset) or run the lanes that wrote it"
+    )]
+    Format {
+        /// The segment file.
+        path: PathBuf,
+        /// Its version.
+        found: u32,
+        /// The version this build reads.
+        reads: u32,
+    },
     /// Reading or recovering the stored data failed.
     #[error(transparent)]
     Storage(#[from] StorageError),

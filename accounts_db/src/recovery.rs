@@ -21,7 +21,8 @@ use crate::error::{OpenError, StorageError, io_err};
 use crate::index::{Index, Loc};
 use crate::record::{self, ALIGN, COMMIT_BODY_LEN, FLAG_NO_BLOCK, Frame, Kind};
 use crate::segment::{
-    SEGMENT_HEADER_LEN, Segment, SegmentTable, check_header, parse_segment_name, segment_path,
+    SEGMENT_HEADER_LEN, Segment, SegmentTable, check_header, header_version, parse_segment_name,
+    segment_path,
 };
 
 /// What recovery hands to the database.
@@ -60,6 +61,13 @@ pub(crate) fn recover(
         // length if a crash or a person cut it short.
         let min_len = if i + 1 == ids.len() { recorded_size(dir, id) } else { 0 };
         segs.push(Segment::open(dir, id, min_len)?);
+    }
+    // A segment of another version is refused before recovery could cut it.
+    for seg in &segs {
+        let header = seg.file.read(0, SEGMENT_HEADER_LEN as usize).unwrap_or(&[]);
+        if let Some((found, reads)) = header_version(header).filter(|(f, r)| f != r) {
+            return Err(OpenError::Format { path: segment_path(dir, seg.id), found, reads });
+        }
     }
     let position: HashMap<u32, usize> = ids.iter().enumerate().map(|(i, &id)| (id, i)).collect();
     let holds = |loc: Loc, key: &Key| {

@@ -59,6 +59,15 @@ fn header(id: u32, size: u64) -> [u8; SEGMENT_HEADER_LEN as usize] {
     h
 }
 
+/// The format version an intact segment header (checksum and magic right)
+/// records, and the one this build reads.
+pub(crate) fn header_version(bytes: &[u8]) -> Option<(u32, u32)> {
+    let h = bytes.first_chunk::<{ SEGMENT_HEADER_LEN as usize }>()?;
+    let intact =
+        xxhash_rust::xxh3::xxh3_64(&h[..24]).to_le_bytes() == h[24..32] && &h[..8] == MAGIC;
+    intact.then(|| (u32::from_le_bytes(h[8..12].try_into().expect("4 bytes")), FORMAT_VERSION))
+}
+
 /// Checks a segment header; returns the file size it records.
 pub(crate) fn check_header(bytes: &[u8], id: u32) -> Result<u64, &'static str> {
     let Some(h) = bytes.first_chunk::<{ SEGMENT_HEADER_LEN as usize }>() else {

@@ -301,6 +301,34 @@ fn test_flipped_bytes_in_last_commit_recover_previous() {
 }
 
 #[test]
+fn test_a_segment_of_another_format_version_is_refused_and_kept() {
+    let base = tempfile::tempdir().unwrap();
+    let history = build_history(base.path(), 10, 3);
+    // The newest segment as a later lanes would write it: version 2, its
+    // header checksum right.
+    let seg = newest_segment(base.path());
+    let mut bytes = std::fs::read(&seg).unwrap();
+    bytes[8..12].copy_from_slice(&2u32.to_le_bytes());
+    let sum = xxhash_rust::xxh3::xxh3_64(&bytes[..24]);
+    bytes[24..32].copy_from_slice(&sum.to_le_bytes());
+    std::fs::write(&seg, &bytes).unwrap();
+    let err = AccountsDb::open(base.path(), small_config()).unwrap_err();
+    assert!(
+        matches!(&err, OpenError::Format { found: 2, reads: 1, path } if *path == seg),
+        "{err}"
+    );
+    assert!(err.to_string().contains("--reset"), "{err}");
+    // Nothing was cut: the file is as we left it, and the version put back
+    // opens the whole history.
+    assert_eq!(std::fs::read(&seg).unwrap(), bytes);
+    bytes[8..12].copy_from_slice(&1u32.to_le_bytes());
+    let sum = xxhash_rust::xxh3::xxh3_64(&bytes[..24]);
+    bytes[24..32].copy_from_slice(&sum.to_le_bytes());
+    std::fs::write(&seg, &bytes).unwrap();
+    assert!(check_recovers(base.path(), &history, "version restored").unwrap());
+}
+
+#[test]
 fn test_damage_before_a_durable_commit_is_corruption_not_a_tail() {
     let base = tempfile::tempdir().unwrap();
     build_history(base.path(), 30, 5);

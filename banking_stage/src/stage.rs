@@ -109,6 +109,7 @@ pub(crate) enum Control {
 #[derive(Debug, Clone)]
 pub(crate) struct Latest {
     pub(crate) header: BlockHeader,
+    pub(crate) hash: B256,
     pub(crate) view: ReadView,
     sim: Arc<(BlockEnv, OnceLock<Arc<Bank>>)>,
 }
@@ -119,14 +120,16 @@ impl Latest {
         let header = chain.head().clone();
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let env = chain.next_env(now.max(header.timestamp), coinbase);
-        Self { header, view: chain.db().view(), sim: Arc::new((env, OnceLock::new())) }
+        let (hash, view) = (chain.head_hash(), chain.db().view());
+        Self { header, hash, view, sim: Arc::new((env, OnceLock::new())) }
     }
 
     /// The bank admission simulates against.
     pub(crate) fn sim(&self) -> Arc<Bank> {
         let (env, bank) = &*self.sim;
-        let parent = self.header.hash();
+        let parent = self.hash;
         bank.get_or_init(|| {
+            // Never sealed: the codec does not matter.
             let config = BankConfig::default();
             Arc::new(Bank::new(
                 self.view.clone(),
@@ -495,6 +498,11 @@ impl<E: Executor> BankingStage<E> {
     /// The last committed block's header.
     pub fn head(&self) -> BlockHeader {
         self.shared.latest().header
+    }
+
+    /// The last committed block's hash.
+    pub fn head_hash(&self) -> B256 {
+        self.shared.latest().hash
     }
 
     /// The state after the last committed block.

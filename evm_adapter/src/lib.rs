@@ -27,6 +27,7 @@
 mod admit;
 mod declare;
 mod executor;
+mod header;
 mod receipt;
 mod simulate;
 mod tx;
@@ -36,6 +37,7 @@ pub use declare::declared_access;
 pub use executor::{
     DEFAULT_SPEC, EvmConfig, EvmExecutor, EvmReceiptData, EvmWorker, SpecId, block_env, tx_env,
 };
+pub use header::{EthHeaders, eth_header, receipt_envelope};
 pub use receipt::EvmReceipt;
 pub use simulate::{CallRequest, SimError, Simulation, sorted_access_list};
 pub use tx::{DEFAULT_MAX_TX_BYTES, EvmTx, TxDecodeError, TxRules};

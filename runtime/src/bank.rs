@@ -1,14 +1,16 @@
 //! The [`Bank`]: the state of the block being built, entry by entry.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
 
-use alloy_primitives::{B256, Bytes, U256, keccak256};
+use alloy_primitives::{B256, Bytes, U256};
 use lanes_accounts_db::{AccountsRead, Entry, ReadView};
 
 use crate::access::AccessSet;
 use crate::admission::{AccessSource, Runnable};
-use crate::block::{Block, BlockEntry, BlockHeader, EntryTx, merkle_root};
+use crate::block::{
+    Block, BlockEntry, BlockHeader, EntryTx, HeaderCodec, LanesHeaders, Roots, entries_root,
+};
 use crate::executor::{BlockEnv, Executor, Outcome, Receipt, Transaction, TxError};
 use crate::key::StateKey;
 use crate::lattice::LatticeHash;
@@ -21,16 +23,22 @@ use crate::view::{Access, BankState, Shard, StateView, Value, Writes};
 pub const DEFAULT_MAX_EXCLUSIVE_PER_BLOCK: usize = usize::MAX;
 
 /// Settings of a [`Bank`].
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct BankConfig {
     /// Most transactions one block runs in the exclusive lane; more are
     /// handed back as deferred. Unbounded by default.
     pub max_exclusive_per_block: usize,
+    /// The roots and hash of the blocks sealed ([`LanesHeaders`] by
+    /// default; the EVM's is Ethereum's).
+    pub headers: Arc<dyn HeaderCodec>,
 }
 
 impl Default for BankConfig {
     fn default() -> Self {
-        Self { max_exclusive_per_block: DEFAULT_MAX_EXCLUSIVE_PER_BLOCK }
+        Self {
+            max_exclusive_per_block: DEFAULT_MAX_EXCLUSIVE_PER_BLOCK,
+            headers: Arc::new(LanesHeaders),
+        }
     }
 }
 
@@ -527,8 +535,8 @@ impl Bank {
     /// Pays the fees to the coinbase, computes the changes, the lattice hash
     /// and the roots, and returns the block.
     pub fn seal(self) -> Result<SealedBlock, BankError> {
-        let Bank { state, env, parent_hash, parent_lattice, ledger, .. } = self;
-        let Ledger { entries, tx_hashes, receipts, fees, gas_used, .. } =
+        let Bank { state, env, parent_hash, parent_lattice, ledger, config, .. } = self;
+        let Ledger { entries, receipts, fees, gas_used, .. } =
             ledger.into_inner().unwrap_or_else(|e| e.into_inner());
         if !fees.is_zero() {
             let hash = StateKey::Account(env.coinbase).hash64();
@@ -545,11 +553,10 @@ impl Bank {
         lattice.sub(&delta.1);
         let code = state.code.into_inner().unwrap_or_else(|e| e.into_inner());
         changes.extend(code.into_iter().map(|(hash, bytes)| Entry::Code(hash, bytes)));
-        let receipts_root = merkle_root(
-            receipts
-                .iter()
-                .map(|r| keccak256(borsh::to_vec(r).expect("writing to a Vec cannot fail"))),
-        );
+        let entries = coalesce(entries);
+        let txs: Vec<&[u8]> = entries.iter().flat_map(|e| &e.txs).map(|t| &t.tx[..]).collect();
+        let Roots { transactions_root, receipts_root, extra } =
+            config.headers.roots(&txs, &receipts);
         let header = BlockHeader {
             number: env.number,
             parent_hash,
@@ -558,12 +565,14 @@ impl Bank {
             base_fee: env.base_fee,
             gas_limit: env.gas_limit,
             gas_used,
-            transactions_root: merkle_root(tx_hashes),
+            transactions_root,
             receipts_root,
             state_commitment: lattice.commitment(),
+            entries_root: entries_root(&entries),
+            extra,
         };
-        let entries = coalesce(entries);
-        Ok(SealedBlock { block: Block { header, entries }, receipts, changes, lattice })
+        let hash = config.headers.hash(&header);
+        Ok(SealedBlock { block: Block { header, hash, entries }, receipts, changes, lattice })
     }
 }
 

@@ -1,12 +1,16 @@
 //! Blocks: a header and the entries that ran side by side.
 
+use std::fmt;
+
 use alloy_primitives::{Address, B256, Bytes, keccak256};
 use borsh::{BorshDeserialize, BorshSerialize};
 
 use crate::access::AccessSet;
 use crate::admission::AccessSource;
+use crate::executor::Receipt;
 
-/// The header of a block. Its hash is keccak256 of its borsh encoding.
+/// The header of a block. Its hash, roots and `extra` come from the chain's
+/// [`HeaderCodec`].
 #[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct BlockHeader {
     /// Height; genesis is 0.
@@ -23,19 +27,73 @@ pub struct BlockHeader {
     pub gas_limit: u64,
     /// Gas used by all transactions.
     pub gas_used: u64,
-    /// [`merkle_root`] of the transaction hashes, in block order.
+    /// The transactions' root ([`HeaderCodec::roots`]), in block order.
     pub transactions_root: B256,
-    /// [`merkle_root`] of keccak256 of each borsh-encoded receipt, in block order.
+    /// The receipts' root ([`HeaderCodec::roots`]), in block order.
     pub receipts_root: B256,
     /// The lattice-hash commitment of the state after this block.
     pub state_commitment: B256,
+    /// [`entries_root`] of the block's entries: what ran side by side, under
+    /// which sets, and what ran alone. The hash commits to it, so a node that
+    /// replays or votes on a block checks its parallel structure too.
+    pub entries_root: B256,
+    /// The codec's own header data, computed from the receipts
+    /// ([`HeaderCodec::roots`]): the EVM's logs bloom; empty for lanes' own.
+    pub extra: Bytes,
 }
 
-impl BlockHeader {
-    /// keccak256 of the borsh encoding.
-    pub fn hash(&self) -> B256 {
-        keccak256(borsh::to_vec(self).expect("writing to a Vec cannot fail"))
+/// The roots a [`HeaderCodec`] computes from a block's transactions and
+/// receipts.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Roots {
+    /// [`BlockHeader::transactions_root`].
+    pub transactions_root: B256,
+    /// [`BlockHeader::receipts_root`].
+    pub receipts_root: B256,
+    /// [`BlockHeader::extra`].
+    pub extra: Bytes,
+}
+
+/// How a chain's clients see a block: its transaction and receipt roots and
+/// its hash. The executor's side supplies it (the EVM's: Ethereum's tries
+/// and keccak256 of the RLP header), so one hash serves as parent hash,
+/// block hash lookup and random value alike.
+pub trait HeaderCodec: Send + Sync + fmt::Debug {
+    /// The roots of a block's transactions (each [`EntryTx::tx`], block
+    /// order) and their receipts.
+    fn roots(&self, txs: &[&[u8]], receipts: &[Receipt]) -> Roots;
+    /// The block hash of `header`.
+    fn hash(&self, header: &BlockHeader) -> B256;
+}
+
+/// lanes' own codec, for executors without one: binary [`merkle_root`]s of
+/// the transaction hashes and of keccak256 of each borsh-encoded receipt; the
+/// hash is keccak256 of the borsh header.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LanesHeaders;
+
+impl HeaderCodec for LanesHeaders {
+    fn roots(&self, _txs: &[&[u8]], receipts: &[Receipt]) -> Roots {
+        let borsh = |r: &Receipt| borsh::to_vec(r).expect("writing to a Vec cannot fail");
+        Roots {
+            transactions_root: merkle_root(receipts.iter().map(|r| r.tx_hash)),
+            receipts_root: merkle_root(receipts.iter().map(|r| keccak256(borsh(r)))),
+            extra: Bytes::new(),
+        }
     }
+
+    fn hash(&self, header: &BlockHeader) -> B256 {
+        keccak256(borsh::to_vec(header).expect("writing to a Vec cannot fail"))
+    }
+}
+
+/// The root of a block's parallel structure: [`merkle_root`] of keccak256
+/// of each borsh-encoded entry (its exclusive flag, and each transaction's
+/// encoding, set and source), in order.
+pub fn entries_root(entries: &[BlockEntry]) -> B256 {
+    merkle_root(
+        entries.iter().map(|e| keccak256(borsh::to_vec(e).expect("writing to a Vec cannot fail"))),
+    )
 }
 
 /// A transaction as recorded in a block: its encoding, the set it was
@@ -66,14 +124,17 @@ pub struct BlockEntry {
 pub struct Block {
     /// The header.
     pub header: BlockHeader,
+    /// The header's hash by the chain's [`HeaderCodec`], set at seal; a
+    /// replay checks it.
+    pub hash: B256,
     /// The entries, in execution order.
     pub entries: Vec<BlockEntry>,
 }
 
 impl Block {
-    /// The block's hash (its header's).
+    /// The block's hash.
     pub fn hash(&self) -> B256 {
-        self.header.hash()
+        self.hash
     }
 
     /// Number of transactions.
@@ -125,8 +186,11 @@ mod tests {
     fn test_header_hash_covers_every_field() {
         let header = BlockHeader { number: 1, ..Default::default() };
         let other = BlockHeader { state_commitment: B256::repeat_byte(1), ..header.clone() };
-        assert_ne!(header.hash(), other.hash());
-        let block = Block { header, entries: vec![] };
+        assert_ne!(LanesHeaders.hash(&header), LanesHeaders.hash(&other));
+        let other = BlockHeader { entries_root: B256::repeat_byte(1), ..header.clone() };
+        assert_ne!(LanesHeaders.hash(&header), LanesHeaders.hash(&other));
+        let hash = LanesHeaders.hash(&header);
+        let block = Block { header, hash, entries: vec![] };
         let bytes = borsh::to_vec(&block).unwrap();
         assert_eq!(borsh::from_slice::<Block>(&bytes).unwrap(), block);
     }

@@ -13,7 +13,7 @@ use lanes_accounts_db::{
 
 use crate::access::AccessSet;
 use crate::bank::{Bank, BankConfig, BankError, SealedBlock};
-use crate::block::{Block, BlockHeader, merkle_root};
+use crate::block::{Block, BlockHeader, HeaderCodec, Roots, entries_root};
 use crate::executor::{BlockEnv, Executor, Receipt, Transaction, TxError};
 use crate::key::StateKey;
 use crate::lattice::{LATTICE_LANES, LatticeHash};
@@ -24,7 +24,9 @@ use crate::view::Access;
 pub const RECENT_HASHES: usize = 256;
 
 const HEAD_FILE: &str = "head.bin";
-const HEAD_MAGIC: &[u8; 8] = b"LANESHD1";
+/// The head file's format: its version is the magic's last byte (see
+/// [`ChainError::Format`]).
+const HEAD_MAGIC: &[u8; 8] = b"LANESHD2";
 
 /// The initial state and the fields of block 0.
 #[derive(Clone, Debug, Default)]
@@ -42,20 +44,22 @@ pub struct Genesis {
 }
 
 impl Genesis {
-    /// Block 0's header: what a chain created from this genesis starts from.
-    /// Its hash identifies the genesis (a node refuses a data folder made
-    /// from another one).
-    pub fn header(&self) -> BlockHeader {
-        self.header_and_lattice().0
+    /// Block 0 under `headers`: what a chain created from this genesis
+    /// starts from. Its hash identifies the genesis (a node refuses a data
+    /// folder made from another one).
+    pub fn block(&self, headers: &dyn HeaderCodec) -> Block {
+        let header = self.header_and_lattice(headers).0;
+        Block { hash: headers.hash(&header), header, entries: Vec::new() }
     }
 
-    fn header_and_lattice(&self) -> (BlockHeader, LatticeHash) {
+    fn header_and_lattice(&self, headers: &dyn HeaderCodec) -> (BlockHeader, LatticeHash) {
         let mut lattice = LatticeHash::identity();
         for entry in self.alloc.iter().filter(|e| !e.is_deletion()) {
             if let Some(element) = LatticeHash::of_entry(entry) {
                 lattice.add(&element);
             }
         }
+        let Roots { transactions_root, receipts_root, extra } = headers.roots(&[], &[]);
         let header = BlockHeader {
             number: 0,
             parent_hash: B256::ZERO,
@@ -64,9 +68,11 @@ impl Genesis {
             base_fee: self.base_fee,
             gas_limit: self.gas_limit,
             gas_used: 0,
-            transactions_root: merkle_root([]),
-            receipts_root: merkle_root([]),
+            transactions_root,
+            receipts_root,
             state_commitment: lattice.commitment(),
+            entries_root: entries_root(&[]),
+            extra,
         };
         (header, lattice)
     }
@@ -113,6 +119,18 @@ pub enum ChainError {
         number: u64,
         /// The head's number.
         head: u64,
+    },
+    /// A file of another format version than this build reads.
+    #[error(
+        "{path} is in format version {found}, this build of lanes reads version {reads}: it was written by another lanes; wipe the data folder (lanes-validator --reset) or run the lanes that wrote it"
+    )]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// Its version.
+        found: u32,
+        /// The version this build reads.
+        reads: u32,
     },
     /// A bank failed.
     #[error(transparent)]
@@ -187,6 +205,8 @@ pub struct Chain {
     dir: PathBuf,
     db: AccountsDb,
     head: BlockHeader,
+    /// The head's hash by [`BankConfig::headers`].
+    head_hash: B256,
     lattice: LatticeHash,
     recent: VecDeque<B256>,
     bank_config: BankConfig,
@@ -199,11 +219,23 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ChainError + '_ {
 }
 
 impl Chain {
-    /// Creates a chain in `dir` (an empty or new directory) from `genesis`.
+    /// Creates a chain in `dir` (an empty or new directory) from `genesis`,
+    /// with banks of the default [`BankConfig`].
     pub fn create(
         dir: impl AsRef<Path>,
         config: AccountsDbConfig,
         genesis: &Genesis,
+    ) -> Result<Self, ChainError> {
+        Self::create_with(dir, config, genesis, BankConfig::default())
+    }
+
+    /// [`Self::create`] with banks of `bank_config` (whose codec makes block
+    /// 0's roots and hash too).
+    pub fn create_with(
+        dir: impl AsRef<Path>,
+        config: AccountsDbConfig,
+        genesis: &Genesis,
+        bank_config: BankConfig,
     ) -> Result<Self, ChainError> {
         let dir = dir.as_ref().to_owned();
         let sync = config.sync;
@@ -211,9 +243,9 @@ impl Chain {
         if db.last_commit().is_some() {
             return Err(ChainError::NotEmpty(dir));
         }
-        let (head, lattice) = genesis.header_and_lattice();
+        let (head, lattice) = genesis.header_and_lattice(&*bank_config.headers);
         db.commit(0, head.state_commitment, &genesis.alloc)?;
-        let chain = Self::assemble(dir, db, head, lattice, sync);
+        let chain = Self::assemble(dir, db, head, lattice, sync, bank_config);
         chain.write_head()?;
         Ok(chain)
     }
@@ -227,11 +259,21 @@ impl Chain {
         config: AccountsDbConfig,
         head: Option<BlockHeader>,
     ) -> Result<Self, ChainError> {
+        Self::open_with(dir, config, head, BankConfig::default())
+    }
+
+    /// [`Self::open`] with banks of `bank_config`.
+    pub fn open_with(
+        dir: impl AsRef<Path>,
+        config: AccountsDbConfig,
+        head: Option<BlockHeader>,
+        bank_config: BankConfig,
+    ) -> Result<Self, ChainError> {
         let dir = dir.as_ref().to_owned();
         let sync = config.sync;
         let db = AccountsDb::open(dir.join("accounts"), config)?;
         let last = db.last_commit().ok_or_else(|| ChainError::HeadUnknown(dir.clone()))?;
-        let saved = read_head(&dir.join(HEAD_FILE))
+        let saved = read_head(&dir.join(HEAD_FILE))?
             .filter(|(h, l)| h.number == last.block_number && l.commitment() == last.commitment);
         let (head, lattice) = match (saved, head) {
             (Some((saved, lattice)), given) if given.as_ref().is_none_or(|g| *g == saved) => {
@@ -250,7 +292,7 @@ impl Chain {
             }
             _ => return Err(ChainError::HeadUnknown(dir)),
         };
-        let chain = Self::assemble(dir, db, head, lattice, sync);
+        let chain = Self::assemble(dir, db, head, lattice, sync, bank_config);
         chain.write_head()?;
         Ok(chain)
     }
@@ -261,9 +303,11 @@ impl Chain {
         head: BlockHeader,
         lattice: LatticeHash,
         sync: bool,
+        bank_config: BankConfig,
     ) -> Self {
-        let recent = VecDeque::from([head.hash()]);
-        Self { dir, db, head, lattice, recent, bank_config: BankConfig::default(), sync }
+        let head_hash = bank_config.headers.hash(&head);
+        let recent = VecDeque::from([head_hash]);
+        Self { dir, db, head, head_hash, lattice, recent, bank_config, sync }
     }
 
     /// The settings of the banks this chain makes.
@@ -271,8 +315,12 @@ impl Chain {
         &self.bank_config
     }
 
-    /// Sets the configuration of the banks this chain makes.
+    /// Sets the configuration of the banks this chain makes. A codec other
+    /// than the one the chain was made with rehashes the head, not the roots
+    /// it holds: pass the codec to [`Self::create_with`] / [`Self::open_with`].
     pub fn with_bank_config(mut self, config: BankConfig) -> Self {
+        self.head_hash = config.headers.hash(&self.head);
+        self.recent = VecDeque::from([self.head_hash]);
         self.bank_config = config;
         self
     }
@@ -280,6 +328,11 @@ impl Chain {
     /// The head block's header.
     pub fn head(&self) -> &BlockHeader {
         &self.head
+    }
+
+    /// The head block's hash.
+    pub fn head_hash(&self) -> B256 {
+        self.head_hash
     }
 
     /// The lattice hash of the head state.
@@ -306,7 +359,7 @@ impl Chain {
             base_fee: self.head.base_fee,
             gas_limit: self.head.gas_limit,
             recent_hashes: self.recent.iter().copied().collect(),
-            random: self.head.hash(),
+            random: self.head_hash,
         }
     }
 
@@ -316,7 +369,7 @@ impl Chain {
     pub fn new_bank_with(&self, env: BlockEnv) -> Bank {
         Bank::new(
             self.db.view(),
-            self.head.hash(),
+            self.head_hash,
             self.lattice.clone(),
             env,
             self.bank_config.clone(),
@@ -326,13 +379,14 @@ impl Chain {
     /// Commits a sealed block made by a bank of this chain's head.
     pub fn commit(&mut self, sealed: &SealedBlock) -> Result<(), ChainError> {
         let header = &sealed.block.header;
-        if header.number != self.head.number + 1 || header.parent_hash != self.head.hash() {
+        if header.number != self.head.number + 1 || header.parent_hash != self.head_hash {
             return Err(ChainError::NotNext { number: header.number, head: self.head.number });
         }
         self.db.commit(header.number, header.state_commitment, &sealed.changes)?;
         self.head = sealed.block.header.clone();
+        self.head_hash = sealed.block.hash;
         self.lattice = sealed.lattice.clone();
-        self.recent.push_front(self.head.hash());
+        self.recent.push_front(self.head_hash);
         self.recent.truncate(RECENT_HASHES);
         self.write_head()
     }
@@ -364,7 +418,7 @@ impl Chain {
     ) -> Result<SealedBlock, Box<ReplayError>> {
         let h = &block.header;
         let fail = |entry, tx, kind| Box::new(ReplayError { block: h.number, entry, tx, kind });
-        if h.number != self.head.number + 1 || h.parent_hash != self.head.hash() {
+        if h.number != self.head.number + 1 || h.parent_hash != self.head_hash {
             return Err(fail(None, None, ReplayErrorKind::NotNext));
         }
         let bank = self.new_bank(h.timestamp, h.coinbase);
@@ -434,7 +488,7 @@ impl Chain {
                 ReplayErrorKind::Mismatch { field, claimed: claimed.into(), actual: actual.into() },
             )
         };
-        let fields: [(&'static str, String, String); 6] = [
+        let fields: [(&'static str, String, String); 9] = [
             (
                 "transactions_root",
                 h.transactions_root.to_string(),
@@ -445,6 +499,9 @@ impl Chain {
             ("state_commitment", h.state_commitment.to_string(), got.state_commitment.to_string()),
             ("base_fee", h.base_fee.to_string(), got.base_fee.to_string()),
             ("gas_limit", h.gas_limit.to_string(), got.gas_limit.to_string()),
+            ("entries_root", h.entries_root.to_string(), got.entries_root.to_string()),
+            ("extra", h.extra.to_string(), got.extra.to_string()),
+            ("hash", block.hash.to_string(), sealed.block.hash.to_string()),
         ];
         for (field, claimed, actual) in fields {
             if claimed != actual {
@@ -476,14 +533,28 @@ impl Chain {
     }
 }
 
-/// Reads the head file; `None` if it is missing or damaged.
-fn read_head(path: &Path) -> Option<(BlockHeader, LatticeHash)> {
-    let bytes = fs::read(path).ok()?;
-    let (body, sum) = bytes.split_at_checked(bytes.len().checked_sub(32)?)?;
-    if blake3::hash(body).as_bytes() != sum {
-        return None;
+/// Reads the head file; `None` if it is missing or damaged, an error if
+/// it is whole but of another format version.
+fn read_head(path: &Path) -> Result<Option<(BlockHeader, LatticeHash)>, ChainError> {
+    let Ok(bytes) = fs::read(path) else { return Ok(None) };
+    let whole = bytes
+        .len()
+        .checked_sub(32)
+        .and_then(|at| bytes.split_at_checked(at))
+        .filter(|(body, sum)| blake3::hash(body).as_bytes() == sum);
+    let Some((body, _)) = whole else { return Ok(None) };
+    match body.first_chunk::<8>() {
+        Some(magic) if magic == HEAD_MAGIC => Ok(parse_head(&body[8..])),
+        Some(magic) if magic[..7] == HEAD_MAGIC[..7] => Err(ChainError::Format {
+            path: path.to_owned(),
+            found: u32::from(magic[7].wrapping_sub(b'0')),
+            reads: u32::from(HEAD_MAGIC[7] - b'0'),
+        }),
+        _ => Ok(None),
     }
-    let rest = body.strip_prefix(HEAD_MAGIC)?;
+}
+
+fn parse_head(rest: &[u8]) -> Option<(BlockHeader, LatticeHash)> {
     let (header_bytes, lanes) =
         rest.split_at_checked(rest.len().checked_sub(LATTICE_LANES * 2)?)?;
     let header = borsh::from_slice::<BlockHeader>(header_bytes).ok()?;

@@ -83,7 +83,10 @@ pub use bank::{
     Bank, BankConfig, BankError, DEFAULT_MAX_EXCLUSIVE_PER_BLOCK, EntryReport, Executed,
     SealedBlock, key_counts,
 };
-pub use block::{Block, BlockEntry, BlockHeader, EntryTx, merkle_root};
+pub use block::{
+    Block, BlockEntry, BlockHeader, EntryTx, HeaderCodec, LanesHeaders, Roots, entries_root,
+    merkle_root,
+};
 pub use chain::{Chain, ChainError, Genesis, RECENT_HASHES, ReplayError, ReplayErrorKind};
 pub use executor::{BlockEnv, DecodeError, Executor, Outcome, Receipt, Transaction, TxError};
 pub use group::entries_in_order;

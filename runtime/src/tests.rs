@@ -258,7 +258,7 @@ fn test_tampered_blocks_are_rejected() {
 #[test]
 fn test_violators_and_undeclared_run_in_a_bounded_exclusive_lane() {
     let (_dir, chain) = new_chain();
-    let config = BankConfig { max_exclusive_per_block: 2 };
+    let config = BankConfig { max_exclusive_per_block: 2, ..BankConfig::default() };
     let chain = chain.with_bank_config(config);
     let mut bank = chain.new_bank(1, COINBASE);
     let shared = (Address::repeat_byte(0xee), B256::ZERO);

@@ -34,7 +34,9 @@ pub(crate) async fn run_in_process(
         tokio::task::spawn_blocking(move || -> Result<_> {
             let geth = crate::loadgen::genesis::build(&plan, chain_id)?;
             let spec = ChainSpec::from_geth(geth).map_err(err)?;
-            let chain = Chain::create(&path, Default::default(), &spec.genesis).map_err(err)?;
+            let chain =
+                Chain::create_with(&path, Default::default(), &spec.genesis, spec.bank_config())
+                    .map_err(err)?;
             let executor = Arc::new(EvmExecutor::new(EvmConfig {
                 spec: spec.spec,
                 ..EvmConfig::new(chain_id)
@@ -54,7 +56,7 @@ pub(crate) async fn run_in_process(
         .map_err(err)??
     };
     let setup_seconds = setup_started.elapsed().as_secs_f64();
-    let base_fee = u128::from(spec.genesis.header().base_fee);
+    let base_fee = u128::from(spec.genesis.base_fee);
     let (tip, max_fee) = (DEFAULT_TIP, 2 * base_fee + DEFAULT_TIP);
 
     let presign_started = Instant::now();

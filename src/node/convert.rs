@@ -1,53 +1,26 @@
 //! Ledger blocks and receipts in the shapes of alloy-rpc-types-eth.
 
 use alloy_consensus::{
-    EMPTY_OMMER_ROOT_HASH, Eip658Value, Header as ConsensusHeader, Receipt as ConsensusReceipt,
-    ReceiptEnvelope, ReceiptWithBloom, Transaction as _, TxEnvelope, TxType,
-    constants::EMPTY_WITHDRAWALS,
+    Eip658Value, Receipt as ConsensusReceipt, ReceiptEnvelope, ReceiptWithBloom, Transaction as _,
+    TxEnvelope, TxType,
 };
-use alloy_eips::eip7685::EMPTY_REQUESTS_HASH;
-use alloy_primitives::{B256, Bloom, Bytes, U256, logs_bloom};
+use alloy_primitives::{U256, logs_bloom};
 use alloy_rpc_types_eth::{
     Block as RpcBlock, BlockTransactions, Header as RpcHeader, Log as RpcLog,
     Transaction as RpcTransaction, TransactionReceipt,
 };
-use lanes_evm_adapter::{EvmReceiptData, EvmTx, TxRules};
-use lanes_runtime::{BlockHeader, Receipt};
+use lanes_evm_adapter::{EvmReceiptData, EvmTx, SpecId, TxRules, eth_header};
+use lanes_runtime::{Block, Receipt};
 
 use crate::node::error::RpcError;
 use crate::node::ledger::{LedgerBlock, receipt_logs};
 
-/// The Ethereum-shaped header of a lanes block. Fields lanes has no use for
-/// (difficulty, nonce, blob gas, beacon root) hold their post-merge empty
-/// values; the state root is lanes' state commitment.
-pub fn header(h: &BlockHeader, bloom: Bloom) -> RpcHeader {
-    let hash = h.hash();
-    let inner = ConsensusHeader {
-        parent_hash: h.parent_hash,
-        ommers_hash: EMPTY_OMMER_ROOT_HASH,
-        beneficiary: h.coinbase,
-        state_root: h.state_commitment,
-        transactions_root: h.transactions_root,
-        receipts_root: h.receipts_root,
-        logs_bloom: bloom,
-        difficulty: U256::ZERO,
-        number: h.number,
-        gas_limit: h.gas_limit,
-        gas_used: h.gas_used,
-        timestamp: h.timestamp,
-        extra_data: Bytes::new(),
-        mix_hash: h.parent_hash,
-        nonce: Default::default(),
-        base_fee_per_gas: Some(h.base_fee),
-        withdrawals_root: Some(EMPTY_WITHDRAWALS),
-        blob_gas_used: Some(0),
-        excess_blob_gas: Some(0),
-        parent_beacon_block_root: Some(B256::ZERO),
-        requests_hash: Some(EMPTY_REQUESTS_HASH),
-        block_access_list_hash: None,
-        slot_number: None,
-    };
-    RpcHeader { hash, inner, total_difficulty: Some(U256::ZERO), size: None }
+/// The Ethereum header of a lanes block ([`eth_header`]), whose keccak256
+/// is the block's hash.
+pub fn header(block: &Block, spec: SpecId) -> RpcHeader {
+    let inner = eth_header(&block.header, spec);
+    debug_assert_eq!(inner.hash_slow(), block.hash);
+    RpcHeader { hash: block.hash, inner, total_difficulty: Some(U256::ZERO), size: None }
 }
 
 /// A block's transactions, decoded with their senders (libsecp256k1).
@@ -73,12 +46,13 @@ pub fn pending_transaction(tx: &EvmTx) -> RpcTransaction {
 }
 
 /// A transaction as included in a block.
-pub fn transaction(tx: &EvmTx, h: &BlockHeader, index: usize) -> RpcTransaction {
+pub fn transaction(tx: &EvmTx, block: &Block, index: usize) -> RpcTransaction {
+    let h = &block.header;
     let envelope: TxEnvelope = tx.envelope().clone();
     let effective_gas_price = envelope.effective_gas_price(Some(h.base_fee));
     RpcTransaction {
         inner: alloy_consensus::transaction::Recovered::new_unchecked(envelope, tx.sender()),
-        block_hash: Some(h.hash()),
+        block_hash: Some(block.hash),
         block_number: Some(h.number),
         transaction_index: Some(index as u64),
         effective_gas_price: Some(effective_gas_price),
@@ -88,16 +62,15 @@ pub fn transaction(tx: &EvmTx, h: &BlockHeader, index: usize) -> RpcTransaction 
 
 /// A block whose logs have `bloom`; `txs` are its decoded transactions for
 /// a block with full transactions.
-pub fn block(lb: &LedgerBlock, bloom: Bloom, txs: Option<&[EvmTx]>) -> RpcBlock {
-    let h = &lb.block.header;
+pub fn block(lb: &LedgerBlock, spec: SpecId, txs: Option<&[EvmTx]>) -> RpcBlock {
     let transactions = match txs {
         Some(txs) => BlockTransactions::Full(
-            txs.iter().enumerate().map(|(i, tx)| transaction(tx, h, i)).collect(),
+            txs.iter().enumerate().map(|(i, tx)| transaction(tx, &lb.block, i)).collect(),
         ),
         None => BlockTransactions::Hashes(lb.receipts.iter().map(|r| r.tx_hash).collect()),
     };
     RpcBlock {
-        header: header(h, bloom),
+        header: header(&lb.block, spec),
         uncles: Vec::new(),
         transactions,
         withdrawals: Some(Default::default()),
@@ -105,13 +78,14 @@ pub fn block(lb: &LedgerBlock, bloom: Bloom, txs: Option<&[EvmTx]>) -> RpcBlock 
 }
 
 /// The logs of receipt `index`, numbered from `first_log` in the block.
-pub fn logs(h: &BlockHeader, receipt: &Receipt, index: usize, first_log: usize) -> Vec<RpcLog> {
+pub fn logs(block: &Block, receipt: &Receipt, index: usize, first_log: usize) -> Vec<RpcLog> {
+    let h = &block.header;
     receipt_logs(receipt)
         .into_iter()
         .enumerate()
         .map(|(i, inner)| RpcLog {
             inner,
-            block_hash: Some(h.hash()),
+            block_hash: Some(block.hash),
             block_number: Some(h.number),
             block_timestamp: Some(h.timestamp),
             transaction_hash: Some(receipt.tx_hash),
@@ -145,7 +119,7 @@ pub fn receipts(lb: &LedgerBlock, txs: &[EvmTx]) -> Vec<TransactionReceipt> {
 fn receipt_at(lb: &LedgerBlock, tx: &EvmTx, index: usize, first_log: usize) -> TransactionReceipt {
     let h = &lb.block.header;
     let r = &lb.receipts[index];
-    let logs = logs(h, r, index, first_log);
+    let logs = logs(&lb.block, r, index, first_log);
     let bloom = logs_bloom(logs.iter().map(|l| &l.inner));
     let created = EvmReceiptData::from_outcome(&r.outcome).and_then(|d| d.created);
     let inner = ReceiptWithBloom {
@@ -167,7 +141,7 @@ fn receipt_at(lb: &LedgerBlock, tx: &EvmTx, index: usize, first_log: usize) -> T
         inner,
         transaction_hash: r.tx_hash,
         transaction_index: Some(index as u64),
-        block_hash: Some(h.hash()),
+        block_hash: Some(lb.block.hash),
         block_number: Some(h.number),
         gas_used: r.outcome.gas_used,
         effective_gas_price: tx.envelope().effective_gas_price(Some(h.base_fee)),

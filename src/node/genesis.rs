@@ -10,8 +10,8 @@ use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_signer_local::coins_bip39::English;
 use alloy_signer_local::{MnemonicBuilder, PrivateKeySigner};
 use lanes_accounts_db::{AccountHeader, Entry};
-use lanes_evm_adapter::SpecId;
-use lanes_runtime::Genesis;
+use lanes_evm_adapter::{EthHeaders, SpecId};
+use lanes_runtime::{BankConfig, Block, Genesis};
 
 /// The mnemonic of the `--dev` accounts: the one anvil and hardhat use. Its
 /// keys are public; never use them off a dev chain.
@@ -107,10 +107,25 @@ impl ChainSpec {
         Self::from_geth(dev_genesis()).expect("the dev genesis is valid")
     }
 
+    /// The chain's header codec: Ethereum's, for its fork.
+    pub fn headers(&self) -> EthHeaders {
+        EthHeaders::new(self.spec)
+    }
+
+    /// The settings of this chain's banks: its header codec.
+    pub fn bank_config(&self) -> BankConfig {
+        BankConfig { headers: std::sync::Arc::new(self.headers()), ..BankConfig::default() }
+    }
+
+    /// Block 0.
+    pub fn genesis_block(&self) -> Block {
+        self.genesis.block(&self.headers())
+    }
+
     /// What a data folder made from this chain is checked against: block 0's
     /// hash, the chain id and the fork.
     pub fn id(&self) -> B256 {
-        let mut bytes = self.genesis.header().hash().to_vec();
+        let mut bytes = self.genesis_block().hash.to_vec();
         bytes.extend(self.chain_id.to_be_bytes());
         bytes.extend((self.spec as u8).to_be_bytes());
         keccak256(bytes)

@@ -15,11 +15,12 @@
 //! payload = borsh (Block, Vec<Receipt>)
 //! ```
 //!
-//! The magic names the payload's format version: `LNB2` (each recorded
-//! transaction carries where its set came from) is written; `LNB1` (the
-//! format before sources were recorded) is still read, its parallel entries
-//! as declared and its exclusive ones as undeclared. Any other magic is
-//! refused as corrupt, naming the file and offset.
+//! The magic names the payload's format version, `LNB` and the version's
+//! digit; this build reads and writes version 3 (Ethereum block hashes and
+//! roots, the entries root). As for every lanes file with a format version,
+//! a whole record of another version is refused with an error that names the
+//! file, both versions and what to do ([`LedgerError::Format`]); another
+//! magic is refused as corrupt, naming the file and offset.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -36,10 +37,8 @@ use lanes_banking_stage::BlockSink;
 use lanes_evm_adapter::EvmReceiptData;
 use lanes_runtime::{Block, Receipt};
 
-/// The record magic `append` writes: format version 2.
-const MAGIC: &[u8; 4] = b"LNB2";
-/// Format version 1, read only.
-const MAGIC_V1: &[u8; 4] = b"LNB1";
+/// The record magic: format version 3.
+const MAGIC: &[u8; 4] = b"LNB3";
 const FRAME: usize = 16;
 /// The largest record accepted (a block of 30M gas of 128 KiB transactions
 /// stays far below it).
@@ -69,6 +68,18 @@ pub enum LedgerError {
         /// What is wrong.
         reason: String,
     },
+    /// A record of another format version than this build reads.
+    #[error(
+        "ledger {path} holds blocks in format version {found}, this build of lanes reads version {reads}: the data folder was written by another lanes; wipe it (lanes-validator --reset) or run the lanes that wrote it"
+    )]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// The record's version.
+        found: u8,
+        /// The version this build reads.
+        reads: u8,
+    },
     /// A block does not follow the one before it.
     #[error("ledger block {number} does not follow block {previous}")]
     NotChained {
@@ -91,8 +102,6 @@ pub struct LedgerBlock {
 struct Slot {
     offset: u64,
     len: u32,
-    /// The record's format version.
-    version: u8,
     hash: B256,
     /// `None` for a block without logs.
     bloom: Option<Box<Bloom>>,
@@ -106,81 +115,28 @@ struct Index {
 }
 
 impl Index {
-    fn push(&mut self, offset: u64, len: u32, version: u8, block: &Block, receipts: &[Receipt]) {
+    fn push(&mut self, offset: u64, len: u32, block: &Block, receipts: &[Receipt]) {
         let number = block.header.number;
-        let hash = block.header.hash();
+        let hash = block.hash;
         for (i, r) in receipts.iter().enumerate() {
             self.by_tx.insert(r.tx_hash, (number, i as u32));
         }
         self.by_hash.insert(hash, number);
         let bloom = block_bloom(receipts).map(Box::new);
-        self.blocks.push(Slot { offset, len, version, hash, bloom });
+        self.blocks.push(Slot { offset, len, hash, bloom });
     }
 }
 
-/// The format version a record magic names.
+/// The format version a record magic names (`LNB` and a digit).
 fn record_version(magic: &[u8]) -> Option<u8> {
     match magic {
-        m if m == MAGIC => Some(2),
-        m if m == MAGIC_V1 => Some(1),
+        [b'L', b'N', b'B', v @ b'1'..=b'9'] => Some(v - b'0'),
         _ => None,
     }
 }
 
-/// A record's payload in format `version`, as today's types.
-fn decode_record(version: u8, payload: &[u8]) -> std::io::Result<(Block, Vec<Receipt>)> {
-    if version == 2 {
-        return <(Block, Vec<Receipt>)>::try_from_slice(payload);
-    }
-    let (block, receipts) = <(v1::Block, Vec<Receipt>)>::try_from_slice(payload)?;
-    Ok((block.into(), receipts))
-}
-
-/// Format version 1: blocks whose transactions carry no set source.
-mod v1 {
-    use alloy_primitives::Bytes;
-    use borsh::BorshDeserialize;
-    use lanes_runtime::{AccessSet, AccessSource, BlockHeader};
-
-    #[derive(BorshDeserialize)]
-    pub(super) struct Block {
-        header: BlockHeader,
-        entries: Vec<BlockEntry>,
-    }
-
-    #[derive(BorshDeserialize)]
-    struct BlockEntry {
-        exclusive: bool,
-        txs: Vec<EntryTx>,
-    }
-
-    #[derive(BorshDeserialize)]
-    struct EntryTx {
-        tx: Bytes,
-        access: AccessSet,
-    }
-
-    impl From<Block> for lanes_runtime::Block {
-        fn from(b: Block) -> Self {
-            let entries = b
-                .entries
-                .into_iter()
-                .map(|e| {
-                    let source = match e.exclusive {
-                        true => AccessSource::Undeclared,
-                        false => AccessSource::Declared,
-                    };
-                    let txs = e
-                        .txs
-                        .into_iter()
-                        .map(|t| lanes_runtime::EntryTx { tx: t.tx, access: t.access, source })
-                        .collect();
-                    lanes_runtime::BlockEntry { exclusive: e.exclusive, txs }
-                })
-                .collect();
-            Self { header: b.header, entries }
-        }
-    }
+fn decode_record(payload: &[u8]) -> std::io::Result<(Block, Vec<Receipt>)> {
+    <(Block, Vec<Receipt>)>::try_from_slice(payload)
 }
 
 /// The logs of a block's receipts made by the EVM executor.
@@ -249,6 +205,7 @@ impl Ledger {
             let Some(version) = record_version(&frame[..4]) else {
                 return Err(corrupt("bad record magic".into()));
             };
+            let reads = MAGIC[3] - b'0';
             let len = u32::from_le_bytes(frame[4..8].try_into().expect("4 bytes")) as u64;
             let sum = u64::from_le_bytes(frame[8..16].try_into().expect("8 bytes"));
             let end = at + FRAME as u64 + len;
@@ -266,8 +223,11 @@ impl Ledger {
                 }
                 return Err(corrupt("checksum mismatch".into()));
             }
-            let (block, receipts) = decode_record(version, &payload)
-                .map_err(|e| corrupt(format!("undecodable record: {e}")))?;
+            if version != reads {
+                return Err(LedgerError::Format { path: path.clone(), found: version, reads });
+            }
+            let (block, receipts) =
+                decode_record(&payload).map_err(|e| corrupt(format!("undecodable record: {e}")))?;
             let number = block.header.number;
             let expected = index.blocks.len() as u64;
             if number != expected
@@ -276,7 +236,7 @@ impl Ledger {
             {
                 return Err(LedgerError::NotChained { number, previous: expected.wrapping_sub(1) });
             }
-            index.push(at, len as u32, version, &block, &receipts);
+            index.push(at, len as u32, &block, &receipts);
             at = end;
         }
         drop(reader);
@@ -339,7 +299,6 @@ impl Ledger {
         self.index.write().unwrap_or_else(|e| e.into_inner()).push(
             offset,
             payload.len() as u32,
-            2,
             block,
             receipts,
         );
@@ -389,13 +348,13 @@ impl Ledger {
 
     /// Block `number` whether served or not (for replay at start).
     pub fn read(&self, number: u64) -> Result<LedgerBlock, LedgerError> {
-        let (offset, len, version) = {
+        let (offset, len) = {
             let index = self.index();
             let slot = index.blocks.get(number as usize).ok_or(LedgerError::NotChained {
                 number,
                 previous: (index.blocks.len() as u64).wrapping_sub(1),
             })?;
-            (slot.offset, slot.len, slot.version)
+            (slot.offset, slot.len)
         };
         let mut payload = vec![0; len as usize];
         self.reader
@@ -403,8 +362,8 @@ impl Ledger {
             .map_err(|source| LedgerError::Io { path: self.path.clone(), source })?;
         let corrupt =
             |reason: String| LedgerError::Corrupt { path: self.path.clone(), offset, reason };
-        let (block, receipts) = decode_record(version, &payload)
-            .map_err(|e| corrupt(format!("undecodable record: {e}")))?;
+        let (block, receipts) =
+            decode_record(&payload).map_err(|e| corrupt(format!("undecodable record: {e}")))?;
         Ok(LedgerBlock { block, receipts })
     }
 
@@ -442,13 +401,11 @@ impl BlockSink for LedgerSink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lanes_runtime::BlockHeader;
+    use lanes_runtime::{BlockHeader, HeaderCodec, LanesHeaders};
 
     fn block(number: u64, parent: B256) -> Block {
-        Block {
-            header: BlockHeader { number, parent_hash: parent, ..Default::default() },
-            entries: vec![],
-        }
+        let header = BlockHeader { number, parent_hash: parent, ..Default::default() };
+        Block { hash: LanesHeaders.hash(&header), header, entries: vec![] }
     }
 
     #[test]
@@ -457,7 +414,7 @@ mod tests {
         let ledger = Ledger::open(dir.path()).unwrap();
         assert_eq!(ledger.head(), None);
         let b0 = block(0, B256::ZERO);
-        let b1 = block(1, b0.header.hash());
+        let b1 = block(1, b0.hash);
         ledger.append(&b0, &[]).unwrap();
         ledger.append(&b1, &[]).unwrap();
         assert!(ledger.append(&block(5, B256::ZERO), &[]).is_err());
@@ -470,12 +427,12 @@ mod tests {
         // A torn third record: only part of it reached the disk.
         let path = dir.path().join(FILE);
         let mut f = OpenOptions::new().append(true).open(&path).unwrap();
-        f.write_all(b"LNB1\x40\x00\x00\x00garbage").unwrap();
+        f.write_all(b"LNB3\x40\x00\x00\x00garbage").unwrap();
         drop(f);
         let ledger = Ledger::open(dir.path()).unwrap();
         assert_eq!(ledger.head(), Some(1));
-        assert_eq!(ledger.number_of(&b1.header.hash()), Some(1));
-        ledger.append(&block(2, b1.header.hash()), &[]).unwrap();
+        assert_eq!(ledger.number_of(&b1.hash), Some(1));
+        ledger.append(&block(2, b1.hash), &[]).unwrap();
         drop(ledger);
         assert_eq!(Ledger::open(dir.path()).unwrap().last_appended(), Some(2));
 
@@ -488,54 +445,26 @@ mod tests {
     }
 
     #[test]
-    fn version_1_records_are_read_and_new_ones_follow_them() {
-        use lanes_runtime::{AccessSet, AccessSource, BlockEntry, EntryTx, StateKey};
-        // Block 1 in format 1: a parallel entry and an exclusive one, whose
-        // transactions carry no source.
-        let set = AccessSet::unbounded([], [StateKey::Account(alloy_primitives::Address::ZERO)]);
-        let b0 = block(0, B256::ZERO);
-        let b1 = block(1, b0.header.hash());
-        let mut v1 = borsh::to_vec(&b1.header).unwrap();
-        v1.extend(2u32.to_le_bytes()); // two entries
-        for (exclusive, access) in [(false, set.clone()), (true, AccessSet::default())] {
-            v1.push(u8::from(exclusive));
-            v1.extend(1u32.to_le_bytes()); // one transaction
-            v1.extend(borsh::to_vec(&alloy_primitives::Bytes::from_static(b"tx")).unwrap());
-            v1.extend(borsh::to_vec(&access).unwrap());
-        }
-        v1.extend(0u32.to_le_bytes()); // no receipts
+    fn a_record_of_another_format_version_is_refused_with_what_to_do() {
         let dir = tempfile::tempdir().unwrap();
         let ledger = Ledger::open(dir.path()).unwrap();
+        let b0 = block(0, B256::ZERO);
         ledger.append(&b0, &[]).unwrap();
         drop(ledger);
-        let mut record = MAGIC_V1.to_vec();
-        record.extend((v1.len() as u32).to_le_bytes());
-        record.extend(xxhash_rust::xxh3::xxh3_64(&v1).to_le_bytes());
-        record.extend(&v1);
+        // Block 1 as an older lanes wrote it: a whole record, version 2.
+        let payload = b"an older payload";
+        let mut record = b"LNB2".to_vec();
+        record.extend((payload.len() as u32).to_le_bytes());
+        record.extend(xxhash_rust::xxh3::xxh3_64(payload).to_le_bytes());
+        record.extend(payload);
         let mut f = OpenOptions::new().append(true).open(dir.path().join(FILE)).unwrap();
         f.write_all(&record).unwrap();
         drop(f);
-
-        let ledger = Ledger::open(dir.path()).unwrap();
-        let read = ledger.read(1).unwrap().block;
-        assert_eq!(read.header, b1.header);
-        let entry = |exclusive, access, source| BlockEntry {
-            exclusive,
-            txs: vec![EntryTx { tx: alloy_primitives::Bytes::from_static(b"tx"), access, source }],
-        };
-        assert_eq!(
-            read.entries,
-            [
-                entry(false, set, AccessSource::Declared),
-                entry(true, AccessSet::default(), AccessSource::Undeclared)
-            ]
-        );
-        // A new block is written in the current format after it, and both read.
-        let b2 = block(2, b1.header.hash());
-        ledger.append(&b2, &[]).unwrap();
-        drop(ledger);
-        let ledger = Ledger::open(dir.path()).unwrap();
-        assert_eq!(ledger.read(1).unwrap().block, read);
-        assert_eq!(ledger.read(2).unwrap().block, b2);
+        let err = Ledger::open(dir.path()).unwrap_err();
+        assert!(matches!(err, LedgerError::Format { found: 2, reads: 3, .. }), "{err}");
+        assert!(err.to_string().contains("--reset"), "{err}");
+        // Nothing was cut: the file still holds both records.
+        let len = std::fs::metadata(dir.path().join(FILE)).unwrap().len();
+        assert!(len > record.len() as u64 + FRAME as u64, "{len}");
     }
 }

@@ -37,7 +37,7 @@ use jsonrpsee::server::{BatchRequestConfig, Server, ServerConfig, ServerHandle};
 use lanes_accounts_db::AccountsDbConfig;
 use lanes_banking_stage::{BankingStage, BankingStageConfig, BlockStats, Mining, StageError};
 use lanes_evm_adapter::{AdmissionLimits, EvmAdmission, EvmConfig, EvmExecutor, EvmTx, TxRules};
-use lanes_runtime::{Admission, Block, Chain, ChainError, DeclaredAccess};
+use lanes_runtime::{Admission, Chain, ChainError, DeclaredAccess};
 use tokio::sync::broadcast;
 
 use crate::node::genesis::{ChainSpec, GenesisError};
@@ -399,6 +399,9 @@ fn prepare(config: &NodeConfig) -> Result<Prepared, NodeError> {
     let dir = &config.data_dir;
     let io = |what: String| move |source| NodeError::Io { what, source };
     std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
+    // First, so a folder of another format version is named as such, not
+    // as another genesis (block 0's hash depends on the format).
+    let ledger = Arc::new(Ledger::open_with(&dir.join("ledger"), config.fsync)?);
     let stored_path = dir.join(GENESIS_FILE);
     let stored = stored_path.exists().then(|| ChainSpec::from_file(&stored_path)).transpose()?;
     let given = match &config.chain {
@@ -412,9 +415,9 @@ fn prepare(config: &NodeConfig) -> Result<Prepared, NodeError> {
                 "data folder {} was made from another genesis (chain id {}, genesis {}) than the one given (chain id {}, genesis {}); use another --data-dir, or --reset to wipe it",
                 dir.display(),
                 stored.chain_id,
-                stored.genesis.header().hash(),
+                stored.genesis_block().hash,
                 given.chain_id,
-                given.genesis.header().hash(),
+                given.genesis_block().hash,
             )));
         }
         (Some(stored), _) => stored,
@@ -437,21 +440,20 @@ fn prepare(config: &NodeConfig) -> Result<Prepared, NodeError> {
         ..EvmConfig::new(spec.chain_id)
     }));
 
-    let ledger = Arc::new(Ledger::open_with(&dir.join("ledger"), config.fsync)?);
-    let genesis_header = spec.genesis.header();
+    let genesis = spec.genesis_block();
     match ledger.last_appended() {
         None => {
-            ledger.append(&Block { header: genesis_header.clone(), entries: Vec::new() }, &[])?;
+            ledger.append(&genesis, &[])?;
             ledger.publish(0);
         }
         Some(_) => {
-            let first = ledger.read(0)?.block.header;
-            if first.hash() != genesis_header.hash() {
+            let first = ledger.read(0)?.block;
+            if first.hash != genesis.hash {
                 return Err(NodeError::DataDir(format!(
                     "the ledger in {} starts from genesis {}, not {} (from {})",
                     dir.display(),
-                    first.hash(),
-                    genesis_header.hash(),
+                    first.hash,
+                    genesis.hash,
                     stored_path.display()
                 )));
             }
@@ -467,8 +469,8 @@ fn prepare(config: &NodeConfig) -> Result<Prepared, NodeError> {
             chain_dir.display()
         )));
     }
-    let recorded = ledger.read(head)?.block.header;
-    if recorded.hash() != chain.head().hash() {
+    let recorded = ledger.read(head)?.block;
+    if recorded.hash != chain.head_hash() {
         return Err(NodeError::DataDir(format!(
             "the state in {} is at a block {head} that is not the ledger's",
             chain_dir.display()
@@ -493,6 +495,7 @@ fn open_chain(
     fsync: bool,
 ) -> Result<Chain, NodeError> {
     let config = AccountsDbConfig::default().with_sync(fsync);
+    let bank = spec.bank_config();
     let last = ledger.last_appended().unwrap_or(0);
     let mut candidates = vec![None];
     for n in [Some(last), last.checked_sub(1)].into_iter().flatten() {
@@ -500,7 +503,7 @@ fn open_chain(
     }
     let mut unknown = true;
     for head in candidates {
-        match Chain::open(dir, config.clone(), head) {
+        match Chain::open_with(dir, config.clone(), head, bank.clone()) {
             Ok(chain) => return Ok(chain),
             Err(ChainError::HeadUnknown(_)) => {}
             Err(ChainError::HeadMismatch { .. }) => unknown = false,
@@ -513,7 +516,7 @@ fn open_chain(
             dir.display()
         )));
     }
-    Ok(Chain::create(dir, config, &spec.genesis)?)
+    Ok(Chain::create_with(dir, config, &spec.genesis, bank)?)
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {

@@ -154,7 +154,7 @@ pub(crate) fn reference(
     chain_before: &Chain,
     block: &Block,
 ) -> (CacheDB<EmptyDB>, Vec<RefReceipt>) {
-    assert_eq!(block.header.parent_hash, chain_before.head().hash());
+    assert_eq!(block.header.parent_hash, chain_before.head_hash());
     reference_blocks(db, std::slice::from_ref(block))
 }
 

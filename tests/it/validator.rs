@@ -451,14 +451,22 @@ fn test_validator_kill_9_keeps_every_acknowledged_receipt() {
     let last = ledger.last_appended().unwrap();
     let executor = EvmExecutor::new(EvmConfig { spec: spec.spec, ..EvmConfig::new(spec.chain_id) });
     let replica_dir = tempfile::tempdir().unwrap();
-    let mut replica =
-        Chain::create(replica_dir.path(), AccountsDbConfig::default(), &spec.genesis).unwrap();
+    let mut replica = Chain::create_with(
+        replica_dir.path(),
+        AccountsDbConfig::default(),
+        &spec.genesis,
+        spec.bank_config(),
+    )
+    .unwrap();
     for n in 1..=last {
         replica.replay_block(&executor, &ledger.read(n).unwrap().block, 2).unwrap();
     }
-    let node = Chain::open(data.join("chain"), AccountsDbConfig::default(), None).unwrap();
+    let node =
+        Chain::open_with(data.join("chain"), AccountsDbConfig::default(), None, spec.bank_config())
+            .unwrap();
     assert_eq!(node.head().number, last);
     assert_eq!(replica.head(), node.head(), "replayed head equals the node's");
+    assert_eq!(replica.head_hash(), ledger.read(last).unwrap().block.hash);
     assert_eq!(replica.lattice().commitment(), node.head().state_commitment);
 }
 
@@ -515,7 +523,9 @@ fn test_validator_replays_a_block_the_state_missed() {
     let spec = ChainSpec::from_file(&data.join("genesis.json")).unwrap();
     let executor = EvmExecutor::new(EvmConfig { spec: spec.spec, ..EvmConfig::new(spec.chain_id) });
     let ledger = Ledger::open(&data.join("ledger")).unwrap();
-    let chain = Chain::open(data.join("chain"), AccountsDbConfig::default(), None).unwrap();
+    let chain =
+        Chain::open_with(data.join("chain"), AccountsDbConfig::default(), None, spec.bank_config())
+            .unwrap();
     let tx = signed(DEV_KEYS[2], 31337, 0, receiver(42), 777, 21_000);
     let mut bank = chain.new_bank(chain.head().timestamp + 1, spec.genesis.coinbase);
     bank.execute_entry(&executor, vec![executor.decode(&tx.encoded_2718()).unwrap()], 1).unwrap();

@@ -151,7 +151,7 @@ impl EthApiServer for EthRpc {
             return Ok(s.stage(|st| st.pooled(&hash))?.map(|tx| convert::pending_transaction(&tx)));
         };
         let tx = decode_one(s, &lb, index)?;
-        Ok(Some(convert::transaction(&tx, &lb.block.header, index)))
+        Ok(Some(convert::transaction(&tx, &lb.block, index)))
     }
 
     fn transaction_receipt(&self, hash: B256) -> RpcResult<Option<TransactionReceipt>> {
@@ -260,8 +260,7 @@ fn decode_one(s: &NodeState, lb: &LedgerBlock, index: usize) -> Res<EvmTx> {
 fn rpc_block(s: &NodeState, number: u64, full: bool) -> Res<Option<Block>> {
     let Some(lb) = s.block(number)? else { return Ok(None) };
     let txs = if full { Some(convert::decode_txs(&lb, &s.rules)?) } else { None };
-    let bloom = s.ledger.bloom(number).unwrap_or_default();
-    Ok(Some(convert::block(&lb, bloom, txs.as_deref())))
+    Ok(Some(convert::block(&lb, s.executor.config().spec, txs.as_deref())))
 }
 
 /// `hash` once its wait (if any) is over, or [`AUTOMINE_WAIT`] passed.
@@ -396,7 +395,7 @@ fn get_logs(s: &NodeState, filter: &Filter) -> Res<Vec<Log>> {
         let Some(lb) = s.block(number)? else { continue };
         let mut first = 0;
         for (i, r) in lb.receipts.iter().enumerate() {
-            let logs = convert::logs(&lb.block.header, r, i, first);
+            let logs = convert::logs(&lb.block, r, i, first);
             first += logs.len();
             out.extend(logs.into_iter().filter(|l| filter.matches(&l.inner)));
         }

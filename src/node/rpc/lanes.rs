@@ -87,7 +87,7 @@ fn block_entries(lb: &LedgerBlock) -> BlockEntries {
         .collect();
     BlockEntries {
         number: U64::from(lb.block.header.number),
-        hash: lb.block.header.hash(),
+        hash: lb.block.hash,
         transactions: lb.receipts.len() as u64,
         entries,
     }

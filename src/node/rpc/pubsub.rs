@@ -96,16 +96,14 @@ impl EthPubSubApiServer for EthPubSub {
             let (method, id) = (sink.method_name(), sink.subscription_id());
             let messages: Vec<SubscriptionMessage> = match &subscription {
                 Subscription::NewHeads => {
-                    let number = lb.block.header.number;
-                    let bloom = s.ledger.bloom(number).unwrap_or_default();
-                    let header = convert::header(&lb.block.header, bloom);
+                    let header = convert::header(&lb.block, s.executor.config().spec);
                     vec![SubscriptionMessage::new(method, id, &header)?]
                 }
                 Subscription::Logs(filter) => {
                     let mut first = 0;
                     let mut out = Vec::new();
                     for (i, r) in lb.receipts.iter().enumerate() {
-                        let logs = convert::logs(&lb.block.header, r, i, first);
+                        let logs = convert::logs(&lb.block, r, i, first);
                         first += logs.len();
                         for log in logs.iter().filter(|l| filter.matches(&l.inner)) {
                             out.push(SubscriptionMessage::new(method, id.clone(), log)?);

@@ -99,7 +99,7 @@ impl NodeState {
     /// A bank over the latest state for the next block, for simulations.
     pub(crate) fn sim_bank(&self, at: Option<BlockId>) -> Res<Bank> {
         let view = self.state_at(at)?;
-        let head = self.stage(|st| st.head())?;
+        let (head, hash) = self.stage(|st| (st.head(), st.head_hash()))?;
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
@@ -109,10 +109,11 @@ impl NodeState {
             coinbase: self.coinbase,
             base_fee: head.base_fee,
             gas_limit: head.gas_limit,
-            recent_hashes: vec![head.hash()],
-            random: head.hash(),
+            recent_hashes: vec![hash],
+            random: hash,
         };
-        Ok(Bank::new(view, head.hash(), LatticeHash::identity(), env, BankConfig::default()))
+        // Never sealed: the codec does not matter.
+        Ok(Bank::new(view, hash, LatticeHash::identity(), env, BankConfig::default()))
     }
 
     /// Decodes, checks the sender can pay, and submits a raw transaction;
