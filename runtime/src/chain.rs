@@ -2,8 +2,9 @@
 //! builds banks, commits sealed blocks and replays blocks from elsewhere.
 
 use std::collections::VecDeque;
-use std::fs::{self, File};
+use std::fs::{self, File, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use alloy_primitives::{Address, B256};
@@ -212,6 +213,8 @@ pub struct Chain {
     bank_config: BankConfig,
     /// Whether the head file is synced to disk ([`AccountsDbConfig::sync`]).
     sync: bool,
+    /// The head file, kept open when it is not synced.
+    head_file: Option<File>,
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ChainError + '_ {
@@ -245,7 +248,7 @@ impl Chain {
         }
         let (head, lattice) = genesis.header_and_lattice(&*bank_config.headers);
         db.commit(0, head.state_commitment, &genesis.alloc)?;
-        let chain = Self::assemble(dir, db, head, lattice, sync, bank_config);
+        let mut chain = Self::assemble(dir, db, head, lattice, sync, bank_config);
         chain.write_head()?;
         Ok(chain)
     }
@@ -292,7 +295,7 @@ impl Chain {
             }
             _ => return Err(ChainError::HeadUnknown(dir)),
         };
-        let chain = Self::assemble(dir, db, head, lattice, sync, bank_config);
+        let mut chain = Self::assemble(dir, db, head, lattice, sync, bank_config);
         chain.write_head()?;
         Ok(chain)
     }
@@ -307,7 +310,7 @@ impl Chain {
     ) -> Self {
         let head_hash = bank_config.headers.hash(&head);
         let recent = VecDeque::from([head_hash]);
-        Self { dir, db, head, head_hash, lattice, recent, bank_config, sync }
+        Self { dir, db, head, head_hash, lattice, recent, bank_config, sync, head_file: None }
     }
 
     /// The settings of the banks this chain makes.
@@ -512,7 +515,7 @@ impl Chain {
         Ok(sealed)
     }
 
-    fn write_head(&self) -> Result<(), ChainError> {
+    fn write_head(&mut self) -> Result<(), ChainError> {
         let path = self.dir.join(HEAD_FILE);
         let tmp = self.dir.join("head.bin.tmp");
         let mut bytes = HEAD_MAGIC.to_vec();
@@ -520,15 +523,33 @@ impl Chain {
         bytes.extend(self.lattice.to_bytes());
         let sum = blake3::hash(&bytes);
         bytes.extend(sum.as_bytes());
+        if !self.sync {
+            // Overwritten in place (a create and a rename cost more than the
+            // rest of a small block's commit): a torn file fails its
+            // checksum, and the head then comes from the ledger.
+            let f = match &mut self.head_file {
+                Some(f) => f,
+                None => self.head_file.insert(
+                    OpenOptions::new()
+                        .write(true)
+                        .create(true)
+                        .truncate(false)
+                        .open(&path)
+                        .map_err(io(&path))?,
+                ),
+            };
+            f.write_all_at(&bytes, 0).map_err(io(&path))?;
+            if f.metadata().map_err(io(&path))?.len() != bytes.len() as u64 {
+                f.set_len(bytes.len() as u64).map_err(io(&path))?;
+            }
+            return Ok(());
+        }
         let mut f = File::create(&tmp).map_err(io(&tmp))?;
         f.write_all(&bytes).map_err(io(&tmp))?;
         if self.sync {
             f.sync_all().map_err(io(&tmp))?;
         }
         fs::rename(&tmp, &path).map_err(io(&path))?;
-        if !self.sync {
-            return Ok(());
-        }
         File::open(&self.dir).and_then(|d| d.sync_all()).map_err(io(&self.dir))
     }
 }
