@@ -18,24 +18,8 @@ runs=${RUNS:-3}
 port=${LANES_PORT:-18547}
 validator=${VALIDATOR:-target/release/lanes-validator}
 modes=${MODES:-on-demand interval-400ms}
+source scripts/lib.sh
 cargo build --release --bins >&2
-tmp=$(mktemp -d)
-pid=
-cleanup() {
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
-    wait 2>/dev/null || true
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-wait_for() {
-    for _ in $(seq 1 300); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-        sleep 0.1
-    done
-    echo "nothing listens on port $1" >&2
-    exit 1
-}
 
 for r in $(seq 1 "$runs"); do
     for mode in $modes; do
@@ -43,7 +27,7 @@ for r in $(seq 1 "$runs"); do
         [ "$mode" = "interval-400ms" ] && args=(--block-time 400ms)
         "$validator" --dev --data-dir "$tmp/$mode$r" \
             --rpc-addr "127.0.0.1:$port" "${args[@]}" > "$tmp/node.log" 2>&1 &
-        pid=$!
+        node_pid=$!
         wait_for "$port"
         target/release/lanes-loadgen run --workload transfer --txs "$txs" \
             --accounts "$accounts" --rate 1000000 --rpc "http://127.0.0.1:$port" \
@@ -61,8 +45,6 @@ print(f"{sys.argv[1]:>15}: {r['includedPerSecond']:8.0f} tx/s included, "
       f"{r['included']} of {r['submitted']} in {r['blocks']} blocks, "
       f"p50 {r['latencyMs']['p50']:.0f} ms{seal}")
 PY
-        kill "$pid"
-        wait "$pid" 2>/dev/null || true
-        pid=
+        stop_node
     done
 done

@@ -13,31 +13,9 @@ runs=${RUNS:-1}
 lanes_port=${LANES_PORT:-18545}
 anvil_port=${ANVIL_PORT:-18546}
 scripts/install-clients.sh >&2
-anvil_dir=target/clients/anvil
-anvil="$anvil_dir/node_modules/.bin/anvil"
-if [ ! -x "$anvil" ]; then
-    mkdir -p "$anvil_dir"
-    printf '{"name":"lanes-anvil","private":true}\n' > "$anvil_dir/package.json"
-    npm install --prefix "$anvil_dir" --no-audit --no-fund @foundry-rs/anvil@1.7.1 >&2
-fi
+source scripts/lib.sh
+install_anvil
 cargo build --release --bins >&2
-tmp=$(mktemp -d)
-pid=
-cleanup() {
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
-    wait 2>/dev/null || true
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-wait_for() {
-    for _ in $(seq 1 300); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-        sleep 0.1
-    done
-    echo "nothing listens on port $1" >&2
-    exit 1
-}
 
 measure() {
     PYTHONPATH=target/clients/python python3 tests/clients/latency.py "$1" "$n" | tail -1
@@ -46,14 +24,13 @@ measure() {
 for r in $(seq 1 "$runs"); do
     target/release/lanes-validator --dev --data-dir "$tmp/lanes$r" \
         --rpc-addr "127.0.0.1:$lanes_port" > "$tmp/lanes.log" 2>&1 &
-    pid=$!
+    node_pid=$!
     wait_for "$lanes_port"
     echo "lanes --dev: $(measure "http://127.0.0.1:$lanes_port")"
-    kill "$pid"; wait "$pid" 2>/dev/null || true
+    stop_node
     "$anvil" --port "$anvil_port" --silent > "$tmp/anvil.log" 2>&1 &
-    pid=$!
+    node_pid=$!
     wait_for "$anvil_port"
     echo "anvil:       $(measure "http://127.0.0.1:$anvil_port")"
-    kill "$pid"; wait "$pid" 2>/dev/null || true
-    pid=
+    stop_node
 done

@@ -25,38 +25,10 @@ read -r -a pacing <<< "${PACING:---closed-loop 8000}"
 read -r -a lanes_args <<< "${LANES_ARGS:-}"
 port=${LANES_PORT:-18545}
 anvil_port=${ANVIL_PORT:-18546}
-anvil_dir=target/clients/anvil
-anvil="$anvil_dir/node_modules/.bin/anvil"
-if [ "${NO_ANVIL:-0}" != 1 ] && [ ! -x "$anvil" ]; then
-    mkdir -p "$anvil_dir"
-    printf '{"name":"lanes-anvil","private":true}\n' > "$anvil_dir/package.json"
-    npm install --prefix "$anvil_dir" --no-audit --no-fund @foundry-rs/anvil@1.7.1 >&2
-fi
+source scripts/lib.sh
+[ "${NO_ANVIL:-0}" = 1 ] || install_anvil
 
 cargo build --release --bins >&2
-tmp=$(mktemp -d)
-node_pid=
-cleanup() {
-    [ -n "$node_pid" ] && kill "$node_pid" 2>/dev/null || true
-    wait 2>/dev/null || true
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-wait_for() {
-    for _ in $(seq 1 300); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-        sleep 0.1
-    done
-    echo "nothing listens on port $1" >&2
-    exit 1
-}
-
-stop_node() {
-    kill "$node_pid" 2>/dev/null || true
-    wait "$node_pid" 2>/dev/null || true
-    node_pid=
-}
 
 # One run of workload $1 with access lists $2 against a fresh node of kind
 # $3 (lanes or anvil); the report's JSON goes to $4.

@@ -2,13 +2,11 @@
 //! block is committed, mining modes switch at run time, and one sender's
 //! thousand transactions sent at once all land, in nonce order.
 
-use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::validator::{DEV_KEYS, Validator, hex, node_clients, python_clients, receiver, signed};
+use crate::validator::{Client, DEV_KEYS, Validator, hex, receiver, repo_path, signed};
 
 fn number(v: &Value) -> u64 {
     u64::from_str_radix(v.as_str().expect("a quantity").trim_start_matches("0x"), 16).unwrap()
@@ -16,23 +14,13 @@ fn number(v: &Value) -> u64 {
 
 #[test]
 fn test_automine_answers_a_send_once_its_block_is_committed() {
-    let Some(clients) = python_clients() else {
-        assert!(std::env::var_os("LANES_REQUIRE_CLIENTS").is_none(), "web3.py is not installed");
-        eprintln!("SKIPPED: web3.py not installed (scripts/install-clients.sh installs it)");
-        return;
-    };
+    let Some(clients) = Client::Web3Py.installed() else { return };
     let dir = tempfile::tempdir().unwrap();
     let v = Validator::start(&dir.path().join("data"), &["--dev"]);
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out = Command::new("python3")
-        .arg(root.join("tests/clients/latency.py"))
-        .args([v.url(), "20".into()])
-        .env("PYTHONPATH", clients)
-        .output()
-        .expect("running python3");
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let url = v.url();
+    let stdout =
+        Client::Web3Py.run(&clients, &v, "latency.py", &[url.as_ref(), "20".as_ref()], "latency:");
     let last = stdout.lines().last().unwrap_or_default().to_string();
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     // Every receipt is there on the first look right after the send.
     assert!(last.ends_with("first-poll 20/20"), "{last}");
     let median: f64 = last
@@ -246,29 +234,11 @@ fn test_the_create2_deployer_deploys_by_nicks_method_and_deploys_by_create2() {
 
 #[test]
 fn test_an_eip7702_delegation_set_by_type_4_transactions_runs_calls_through_the_account() {
-    let Some(clients) = node_clients() else {
-        assert!(std::env::var_os("LANES_REQUIRE_CLIENTS").is_none(), "ethers is not installed");
-        eprintln!("SKIPPED: ethers not installed (scripts/install-clients.sh installs it)");
-        return;
-    };
+    let Some(clients) = Client::Ethers.installed() else { return };
     let dir = tempfile::tempdir().unwrap();
     let v = Validator::start(&dir.path().join("data"), &["--dev"]);
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out = Command::new("node")
-        .arg(root.join("tests/clients/ethers_7702.cjs"))
-        .arg(v.url())
-        .arg(root.join("contracts/artifacts/Board.json"))
-        .arg(DEV_KEYS[4])
-        .env("LANES_NODE_CLIENTS", clients)
-        .output()
-        .expect("running node");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.contains("ethers 7702: ok"),
-        "ethers 7702 run failed ({}):\n{stdout}\n{}\nnode log:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr),
-        v.log_text()
-    );
+    let (url, board) = (v.url(), repo_path("contracts/artifacts/Board.json"));
+    let args = [url.as_ref(), board.as_os_str(), DEV_KEYS[4].as_ref()];
+    Client::Ethers.run(&clients, &v, "ethers_7702.cjs", &args, "ethers 7702: ok");
     v.stop();
 }

@@ -199,82 +199,98 @@ pub(crate) fn wait_receipt(v: &Validator, hash: &Value) -> Value {
     }
 }
 
-pub(crate) fn python_clients() -> Option<PathBuf> {
-    let dir = std::env::var_os("LANES_PYTHON_CLIENTS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/clients/python"));
-    dir.join("web3").exists().then_some(dir)
+/// A client library the end-to-end tests drive, as scripts/install-clients.sh
+/// installs it.
+#[derive(Clone, Copy)]
+pub(crate) enum Client {
+    /// web3.py and eth-account from PyPI (`python3`).
+    Web3Py,
+    /// ethers v6 from npm (`node`).
+    Ethers,
+}
+
+impl Client {
+    /// Where it is installed, or `None` (the test is skipped) when it is
+    /// not; with `LANES_REQUIRE_CLIENTS` set, a missing client fails the test.
+    pub(crate) fn installed(self) -> Option<PathBuf> {
+        let (var, sub, probe) = match self {
+            Client::Web3Py => ("LANES_PYTHON_CLIENTS", "target/clients/python", "web3"),
+            Client::Ethers => ("LANES_NODE_CLIENTS", "target/clients/node", "node_modules/ethers"),
+        };
+        let dir = std::env::var_os(var)
+            .map(PathBuf::from)
+            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(sub));
+        if dir.join(probe).exists() {
+            return Some(dir);
+        }
+        assert!(
+            std::env::var_os("LANES_REQUIRE_CLIENTS").is_none(),
+            "{probe} is not installed; run scripts/install-clients.sh"
+        );
+        eprintln!("SKIPPED: {probe} not installed (scripts/install-clients.sh installs it)");
+        None
+    }
+
+    /// Runs tests/clients/`script` with `args` against `v` and returns what
+    /// it printed; fails the test, with its output and the node's log,
+    /// unless it exits 0 having printed `ok`.
+    pub(crate) fn run(
+        self,
+        clients: &Path,
+        v: &Validator,
+        script: &str,
+        args: &[&std::ffi::OsStr],
+        ok: &str,
+    ) -> String {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let (program, var) = match self {
+            Client::Web3Py => ("python3", "PYTHONPATH"),
+            Client::Ethers => ("node", "LANES_NODE_CLIENTS"),
+        };
+        let out = Command::new(program)
+            .arg(root.join("tests/clients").join(script))
+            .args(args)
+            .env(var, clients)
+            .output()
+            .unwrap_or_else(|e| panic!("running {program}: {e}"));
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success() && stdout.contains(ok),
+            "{script} failed ({}):\n{stdout}\n{}\nnode log:\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr),
+            v.log_text()
+        );
+        stdout
+    }
+}
+
+/// A repository path as a script argument.
+pub(crate) fn repo_path(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
 }
 
 #[test]
 fn test_validator_with_web3_py() {
-    let Some(clients) = python_clients() else {
-        assert!(
-            std::env::var_os("LANES_REQUIRE_CLIENTS").is_none(),
-            "web3.py is not installed; run scripts/install-clients.sh"
-        );
-        eprintln!(
-            "SKIPPED: web3.py not installed (scripts/install-clients.sh installs it; .ci/run does)"
-        );
-        return;
-    };
+    let Some(clients) = Client::Web3Py.installed() else { return };
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let v = Validator::start(&data, &["--dev", "--workers", "2"]);
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out = Command::new("python3")
-        .arg(root.join("tests/clients/web3_e2e.py"))
-        .args([v.url(), format!("ws://{}", v.addr)])
-        .arg(root.join("contracts/artifacts/Token.json"))
-        .env("PYTHONPATH", clients)
-        .output()
-        .expect("running python3");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.contains("web3 e2e: ok"),
-        "web3.py run failed ({}):\n{stdout}\n{}\nnode log:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr),
-        v.log_text()
-    );
+    let (http, ws) = (v.url(), format!("ws://{}", v.addr));
+    let token = repo_path("contracts/artifacts/Token.json");
+    let args = [http.as_ref(), ws.as_ref(), token.as_os_str()];
+    Client::Web3Py.run(&clients, &v, "web3_e2e.py", &args, "web3 e2e: ok");
     v.stop();
-}
-
-pub(crate) fn node_clients() -> Option<PathBuf> {
-    let dir = std::env::var_os("LANES_NODE_CLIENTS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/clients/node"));
-    dir.join("node_modules/ethers").exists().then_some(dir)
 }
 
 #[test]
 fn test_validator_with_ethers_node_signer() {
-    let Some(clients) = node_clients() else {
-        assert!(
-            std::env::var_os("LANES_REQUIRE_CLIENTS").is_none(),
-            "ethers is not installed; run scripts/install-clients.sh"
-        );
-        eprintln!("SKIPPED: ethers not installed (scripts/install-clients.sh installs it)");
-        return;
-    };
+    let Some(clients) = Client::Ethers.installed() else { return };
     let dir = tempfile::tempdir().unwrap();
     let v = Validator::start(&dir.path().join("data"), &["--dev"]);
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out = Command::new("node")
-        .arg(root.join("tests/clients/ethers_e2e.cjs"))
-        .arg(v.url())
-        .arg(root.join("contracts/artifacts/Token.json"))
-        .env("LANES_NODE_CLIENTS", clients)
-        .output()
-        .expect("running node");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.contains("ethers e2e: ok"),
-        "ethers run failed ({}):\n{stdout}\n{}\nnode log:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr),
-        v.log_text()
-    );
+    let (url, token) = (v.url(), repo_path("contracts/artifacts/Token.json"));
+    let args = [url.as_ref(), token.as_os_str()];
+    Client::Ethers.run(&clients, &v, "ethers_e2e.cjs", &args, "ethers e2e: ok");
     // The token transfer ran under a predicted set, not alone.
     let stats = v.result("lanes_stats", json!([]));
     assert!(stats["predicted"].as_u64().unwrap() >= 1, "{stats}");
