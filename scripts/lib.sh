@@ -1,12 +1,14 @@
 # Shared by the scripts that start nodes; sourced, not run. Gives a scratch
-# folder ($tmp) removed on exit with the node whose pid is in $node_pid,
-# wait_for, stop_node and install_anvil.
+# folder ($tmp) removed on exit with the node whose pid is in $node_pid and
+# those in the array $pids, wait_for, stop_node and install_anvil.
 
 anvil=target/clients/anvil/node_modules/.bin/anvil
 tmp=$(mktemp -d)
 node_pid=
+pids=()
 cleanup() {
     [ -n "$node_pid" ] && kill "$node_pid" 2>/dev/null || true
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
     wait 2>/dev/null || true
     rm -rf "$tmp"
 }

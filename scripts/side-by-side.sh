@@ -31,23 +31,9 @@ read -r -a anvil_args <<< "${ANVIL_ARGS:---block-time 1}"
 lanes_port=${LANES_PORT:-18545}
 anvil_port=${ANVIL_PORT:-18546}
 
-anvil_dir=target/clients/anvil
-anvil="$anvil_dir/node_modules/.bin/anvil"
-if [ ! -x "$anvil" ]; then
-    mkdir -p "$anvil_dir"
-    printf '{"name":"lanes-anvil","private":true}\n' > "$anvil_dir/package.json"
-    npm install --prefix "$anvil_dir" --no-audit --no-fund @foundry-rs/anvil@1.7.1 >&2
-fi
-
+source scripts/lib.sh
+install_anvil
 cargo build --release --bins >&2
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
 
 target/release/lanes-loadgen genesis "${workload[@]}" --out "$tmp/genesis.json"
 target/release/lanes-validator --genesis "$tmp/genesis.json" --data-dir "$tmp/lanes" \
@@ -56,14 +42,6 @@ pids+=($!)
 "$anvil" --port "$anvil_port" --silent "${anvil_args[@]}" > "$tmp/anvil.log" 2>&1 &
 pids+=($!)
 
-wait_for() {
-    for _ in $(seq 1 200); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-        sleep 0.1
-    done
-    echo "nothing listens on port $1" >&2
-    exit 1
-}
 wait_for "$lanes_port"
 wait_for "$anvil_port"
 

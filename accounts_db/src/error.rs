@@ -38,6 +38,24 @@ impl StorageError {
     }
 }
 
+/// A file in another format version than this build reads. lanes' one rule
+/// for the files it writes (accounts segments, the chain's head file, the
+/// node's ledger): each carries its format version in its header; a reader
+/// reads its own version and refuses a whole file or record of another with
+/// this error, changing nothing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{path} is in format version {found}, this build of lanes reads version {reads}: it was written by another lanes; wipe the data folder (lanes-validator --reset) or run the lanes that wrote it"
+)]
+pub struct FormatError {
+    /// The file.
+    pub path: PathBuf,
+    /// Its version.
+    pub found: u32,
+    /// The version this build reads.
+    pub reads: u32,
+}
+
 /// A failure to open a database.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -54,17 +72,8 @@ pub enum OpenError {
     Config(&'static str),
     /// A segment of another format version than this build reads; nothing
     /// was changed.
-    #[error(
-        "{path} is in format version {found}, this build of lanes reads version {reads}: it was written by another lanes; wipe the data folder (lanes-validator --reset) or run the lanes that wrote it"
-    )]
-    Format {
-        /// The segment file.
-        path: PathBuf,
-        /// Its version.
-        found: u32,
-        /// The version this build reads.
-        reads: u32,
-    },
+    #[error(transparent)]
+    Format(#[from] FormatError),
     /// Reading or recovering the stored data failed.
     #[error(transparent)]
     Storage(#[from] StorageError),

@@ -69,7 +69,7 @@ pub use config::{
 };
 pub use db::{AccountsCommit, AccountsDb, AccountsRead, DbStats, ReadView};
 pub use entry::{AccountHeader, CommitInfo, Entry, Key};
-pub use error::{CommitError, Error, OpenError, StorageError};
+pub use error::{CommitError, Error, FormatError, OpenError, StorageError};
 pub use hash::{KeyHash, hash_key_words, key_hash};
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use crate::config::AccountsDbConfig;
 use crate::db::{new_digest, sync_dir};
 use crate::entry::{CommitInfo, Key};
-use crate::error::{OpenError, StorageError, io_err};
+use crate::error::{FormatError, OpenError, StorageError, io_err};
 use crate::index::{Index, Loc};
 use crate::record::{self, ALIGN, COMMIT_BODY_LEN, FLAG_NO_BLOCK, Frame, Kind};
 use crate::segment::{
@@ -66,7 +66,7 @@ pub(crate) fn recover(
     for seg in &segs {
         let header = seg.file.read(0, SEGMENT_HEADER_LEN as usize).unwrap_or(&[]);
         if let Some((found, reads)) = header_version(header).filter(|(f, r)| f != r) {
-            return Err(OpenError::Format { path: segment_path(dir, seg.id), found, reads });
+            return Err(FormatError { path: segment_path(dir, seg.id), found, reads }.into());
         }
     }
     let position: HashMap<u32, usize> = ids.iter().enumerate().map(|(i, &id)| (id, i)).collect();

@@ -11,8 +11,8 @@ use proptest::prelude::*;
 
 use crate::db::lock;
 use crate::{
-    AccountHeader, AccountsDb, AccountsDbConfig, AccountsRead, CommitError, CommitInfo, Entry, Key,
-    KeyHash, OpenError, StorageError,
+    AccountHeader, AccountsDb, AccountsDbConfig, AccountsRead, CommitError, CommitInfo, Entry,
+    FormatError, Key, KeyHash, OpenError, StorageError,
 };
 
 type Model = BTreeMap<Key, Entry>;
@@ -314,7 +314,7 @@ fn test_a_segment_of_another_format_version_is_refused_and_kept() {
     std::fs::write(&seg, &bytes).unwrap();
     let err = AccountsDb::open(base.path(), small_config()).unwrap_err();
     assert!(
-        matches!(&err, OpenError::Format { found: 2, reads: 1, path } if *path == seg),
+        matches!(&err, OpenError::Format(FormatError { found: 2, reads: 1, path }) if *path == seg),
         "{err}"
     );
     assert!(err.to_string().contains("--reset"), "{err}");

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use alloy_primitives::{Address, B256};
 use lanes_accounts_db::{
-    AccountsDb, AccountsDbConfig, CommitError, Entry, OpenError, StorageError,
+    AccountsDb, AccountsDbConfig, CommitError, Entry, FormatError, OpenError, StorageError,
 };
 
 use crate::access::AccessSet;
@@ -121,18 +121,9 @@ pub enum ChainError {
         /// The head's number.
         head: u64,
     },
-    /// A file of another format version than this build reads.
-    #[error(
-        "{path} is in format version {found}, this build of lanes reads version {reads}: it was written by another lanes; wipe the data folder (lanes-validator --reset) or run the lanes that wrote it"
-    )]
-    Format {
-        /// The file.
-        path: PathBuf,
-        /// Its version.
-        found: u32,
-        /// The version this build reads.
-        reads: u32,
-    },
+    /// The head file is of another format version than this build reads.
+    #[error(transparent)]
+    Format(#[from] FormatError),
     /// A bank failed.
     #[error(transparent)]
     Bank(#[from] BankError),
@@ -566,11 +557,12 @@ fn read_head(path: &Path) -> Result<Option<(BlockHeader, LatticeHash)>, ChainErr
     let Some((body, _)) = whole else { return Ok(None) };
     match body.first_chunk::<8>() {
         Some(magic) if magic == HEAD_MAGIC => Ok(parse_head(&body[8..])),
-        Some(magic) if magic[..7] == HEAD_MAGIC[..7] => Err(ChainError::Format {
+        Some(magic) if magic[..7] == HEAD_MAGIC[..7] => Err(FormatError {
             path: path.to_owned(),
             found: u32::from(magic[7].wrapping_sub(b'0')),
             reads: u32::from(HEAD_MAGIC[7] - b'0'),
-        }),
+        }
+        .into()),
         _ => Ok(None),
     }
 }

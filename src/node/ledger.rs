@@ -33,6 +33,7 @@ use std::time::Duration;
 
 use alloy_primitives::{B256, Bloom, Log, logs_bloom};
 use borsh::BorshDeserialize;
+use lanes_accounts_db::FormatError;
 use lanes_banking_stage::BlockSink;
 use lanes_evm_adapter::EvmReceiptData;
 use lanes_runtime::{Block, Receipt};
@@ -69,17 +70,8 @@ pub enum LedgerError {
         reason: String,
     },
     /// A record of another format version than this build reads.
-    #[error(
-        "ledger {path} holds blocks in format version {found}, this build of lanes reads version {reads}: the data folder was written by another lanes; wipe it (lanes-validator --reset) or run the lanes that wrote it"
-    )]
-    Format {
-        /// The file.
-        path: PathBuf,
-        /// The record's version.
-        found: u8,
-        /// The version this build reads.
-        reads: u8,
-    },
+    #[error(transparent)]
+    Format(#[from] FormatError),
     /// A block does not follow the one before it.
     #[error("ledger block {number} does not follow block {previous}")]
     NotChained {
@@ -224,7 +216,8 @@ impl Ledger {
                 return Err(corrupt("checksum mismatch".into()));
             }
             if version != reads {
-                return Err(LedgerError::Format { path: path.clone(), found: version, reads });
+                let (found, reads) = (u32::from(version), u32::from(reads));
+                return Err(FormatError { path: path.clone(), found, reads }.into());
             }
             let (block, receipts) =
                 decode_record(&payload).map_err(|e| corrupt(format!("undecodable record: {e}")))?;
@@ -461,7 +454,10 @@ mod tests {
         f.write_all(&record).unwrap();
         drop(f);
         let err = Ledger::open(dir.path()).unwrap_err();
-        assert!(matches!(err, LedgerError::Format { found: 2, reads: 3, .. }), "{err}");
+        assert!(
+            matches!(err, LedgerError::Format(FormatError { found: 2, reads: 3, .. })),
+            "{err}"
+        );
         assert!(err.to_string().contains("--reset"), "{err}");
         // Nothing was cut: the file still holds both records.
         let len = std::fs::metadata(dir.path().join(FILE)).unwrap().len();
