@@ -69,7 +69,8 @@ pub use config::{
 };
 pub use error::SubmitError;
 pub use stage::{
-    BankingStage, BankingStageBuilder, BlockSink, Decision, ProducedBlock, StageError,
+    BankingStage, BankingStageBuilder, BlockSink, Decision, ProducedBlock, SET_MINING_WAIT,
+    StageError,
 };
 pub use stats::BlockStats;
 

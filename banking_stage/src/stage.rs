@@ -7,7 +7,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use alloy_primitives::{Address, B256, Bytes};
-use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError, bounded};
 use lanes_accounts_db::ReadView;
 use lanes_runtime::{
     Admission, Bank, BankConfig, BankError, Block, BlockEnv, BlockHeader, Chain, ChainError,
@@ -25,6 +25,10 @@ use crate::stats::BlockStats;
 
 /// Transactions per sigverify job; a larger submission is split.
 const JOB_SIZE: usize = 64;
+
+/// The longest [`BankingStage::set_mining`] waits for the scheduler to take
+/// a new mode in.
+pub const SET_MINING_WAIT: Duration = Duration::from_secs(5);
 
 /// A block the stage produced and committed.
 #[derive(Debug)]
@@ -95,8 +99,9 @@ pub enum Decision {
 
 /// A request to the scheduler thread.
 pub(crate) enum Control {
-    /// Seal blocks this way from the next block on (with this slot time).
-    SetMining(Mining, Option<Duration>),
+    /// Seal blocks this way from the next block on (with this slot time);
+    /// answer once taken in.
+    SetMining(Mining, Option<Duration>, Sender<()>),
     /// Seal `blocks` blocks now, empty or not, the first stamped `first`
     /// and the rest `interval` seconds apart, then answer with the last
     /// one's number.
@@ -453,14 +458,24 @@ impl<E: Executor> BankingStage<E> {
     }
 
     /// Seals blocks `mining`'s way from the next block on; `slot_time`, when
-    /// given, becomes the interval of interval mining.
+    /// given, becomes the interval of interval mining. Returns once the
+    /// scheduler has taken it in (at most [`SET_MINING_WAIT`]).
     pub fn set_mining(
         &self,
         mining: Mining,
         slot_time: Option<Duration>,
     ) -> Result<(), StageError> {
         *self.shared.mining.lock().unwrap_or_else(|e| e.into_inner()) = mining;
-        self.control.send(Control::SetMining(mining, slot_time)).map_err(|_| StageError::Stopped)
+        let (reply, taken) = bounded(1);
+        let set = Control::SetMining(mining, slot_time, reply);
+        self.control.send(set).map_err(|_| StageError::Stopped)?;
+        // Taken in before the caller's next request: a transaction sent right
+        // after turning automine off waits for a mine request. (A stage
+        // holding a block for a decision takes it in after the decision.)
+        match taken.recv_timeout(SET_MINING_WAIT) {
+            Ok(()) | Err(RecvTimeoutError::Timeout) => Ok(()),
+            Err(RecvTimeoutError::Disconnected) => Err(StageError::Stopped),
+        }
     }
 
     /// Seals `blocks` blocks now (at least one), each running what is ready,

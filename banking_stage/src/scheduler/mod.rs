@@ -276,11 +276,12 @@ impl<E: Executor> Scheduler<E> {
     /// blocks to mine.
     fn handle(&mut self, control: Control) {
         match control {
-            Control::SetMining(mining, slot_time) => {
+            Control::SetMining(mining, slot_time, taken) => {
                 self.mining = mining;
                 if let Some(slot_time) = slot_time {
                     self.slot_time = slot_time;
                 }
+                let _ = taken.send(());
             }
             Control::Mine { blocks, first, interval, reply } => {
                 self.mines.push_back(Mine { blocks, first, interval, reply });
