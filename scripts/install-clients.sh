@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the real Ethereum clients the end-to-end tests drive (web3.py and
-# eth-account from PyPI into target/clients/python, ethers v6 from npm into
+# eth-account from PyPI into target/clients/python, ethers v6 and viem from npm into
 # target/clients/node), where the tests look.
 # `cargo test` skips the client test when they are missing; .ci/run installs
 # them and sets LANES_REQUIRE_CLIENTS=1 so the test cannot be skipped there.
@@ -16,12 +16,12 @@ else
     echo "installed web3.py into $dest"
 fi
 node_dest=target/clients/node
-if [ -d "$node_dest/node_modules/ethers" ]; then
-    echo "ethers already installed in $node_dest"
+if [ -d "$node_dest/node_modules/ethers" ] && [ -d "$node_dest/node_modules/viem" ]; then
+    echo "ethers and viem already installed in $node_dest"
 else
     mkdir -p "$node_dest"
     # A private package.json keeps npm from walking up into the repository.
     printf '{"name":"lanes-node-clients","private":true}\n' > "$node_dest/package.json"
-    npm install --prefix "$node_dest" --no-audit --no-fund --silent "ethers@6.17.0"
-    echo "installed ethers into $node_dest"
+    npm install --prefix "$node_dest" --no-audit --no-fund --silent "ethers@6.17.0" "viem@2.57.20"
+    echo "installed ethers and viem into $node_dest"
 fi

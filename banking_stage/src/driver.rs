@@ -7,9 +7,9 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use alloy_primitives::{Address, B256};
+use alloy_primitives::B256;
 use crossbeam_channel::{SendTimeoutError, Sender};
 use lanes_runtime::{Bank, Chain, SealedBlock, TxError};
 
@@ -34,7 +34,6 @@ pub(crate) struct BuiltBlock<T> {
 /// Opens, seals, commits, publishes and discards blocks on one chain.
 pub(crate) struct BlockDriver<T> {
     chain: Chain,
-    coinbase: Address,
     shared: Arc<Shared<T>>,
     sink: Option<Box<dyn BlockSink>>,
     blocks: Sender<ProducedBlock>,
@@ -43,12 +42,11 @@ pub(crate) struct BlockDriver<T> {
 impl<T: lanes_runtime::Transaction> BlockDriver<T> {
     pub(crate) fn new(
         chain: Chain,
-        coinbase: Address,
         shared: Arc<Shared<T>>,
         sink: Option<Box<dyn BlockSink>>,
         blocks: Sender<ProducedBlock>,
     ) -> Self {
-        Self { chain, coinbase, shared, sink, blocks }
+        Self { chain, shared, sink, blocks }
     }
 
     /// The chain, for its head and bank settings.
@@ -61,13 +59,17 @@ impl<T: lanes_runtime::Transaction> BlockDriver<T> {
         self.chain
     }
 
-    /// A bank for the head's child, stamped `at` (default: the wall clock),
-    /// and always after the head: timestamps strictly increase, so blocks
-    /// sealed within one second take the head's timestamp plus one.
+    /// A bank for the head's child, stamped `at` (default: the block
+    /// clock), and always after the head: timestamps strictly increase, so
+    /// blocks sealed within one second take the head's timestamp plus one.
     pub(crate) fn open(&self, at: Option<u64>) -> Bank {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        let timestamp = at.unwrap_or(now).max(self.chain.head().timestamp.saturating_add(1));
-        self.chain.new_bank(timestamp, self.coinbase)
+        let timestamp = self.shared.clock().next_block(self.chain.head().timestamp, at);
+        self.chain.new_bank(timestamp, self.shared.coinbase())
+    }
+
+    /// The block clock's time now.
+    pub(crate) fn clock_now(&self) -> u64 {
+        self.shared.clock().now()
     }
 
     /// The head's timestamp.
@@ -100,7 +102,8 @@ impl<T: lanes_runtime::Transaction> BlockDriver<T> {
             })?;
         }
         self.chain.commit(&sealed)?;
-        self.shared.set_latest(Latest::of(&self.chain, self.coinbase));
+        let latest = Latest::of(&self.chain, self.shared.coinbase(), &self.shared.clock());
+        self.shared.set_latest(latest);
         drop(included);
         let pool_len = {
             let mut pool = self.shared.pool();

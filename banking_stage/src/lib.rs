@@ -51,6 +51,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod clock;
 mod config;
 mod driver;
 mod error;

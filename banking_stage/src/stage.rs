@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use alloy_primitives::{Address, B256, Bytes};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError, bounded};
@@ -14,6 +14,7 @@ use lanes_runtime::{
     DeclaredAccess, Executor, LatticeHash, Receipt, TxError,
 };
 
+use crate::clock::BlockClock;
 use crate::config::{BankingStageConfig, Mining};
 use crate::driver::BlockDriver;
 use crate::error::SubmitError;
@@ -61,6 +62,15 @@ pub trait BlockSink: Send + 'static {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StageError {
+    /// [`BankingStage::set_next_timestamp`] with a timestamp not after the
+    /// head's.
+    #[error("timestamp {timestamp} is not after the latest block's ({head})")]
+    TimestampNotAfterHead {
+        /// The timestamp asked for.
+        timestamp: u64,
+        /// The head block's.
+        head: u64,
+    },
     /// The bank failed (committed state unreadable).
     #[error(transparent)]
     Bank(#[from] BankError),
@@ -120,11 +130,11 @@ pub(crate) struct Latest {
 }
 
 impl Latest {
-    /// The head of `chain`, with a bank for its next block.
-    pub(crate) fn of(chain: &Chain, coinbase: Address) -> Self {
+    /// The head of `chain`, with a bank for its next block (stamped by
+    /// `clock`, paying `coinbase`).
+    pub(crate) fn of(chain: &Chain, coinbase: Address, clock: &BlockClock) -> Self {
         let header = chain.head().clone();
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        let env = chain.next_env(now.max(header.timestamp), coinbase);
+        let env = chain.next_env(clock.now().max(header.timestamp), coinbase);
         let (hash, view) = (chain.head_hash(), chain.db().view());
         Self { header, hash, view, sim: Arc::new((env, OnceLock::new())) }
     }
@@ -169,6 +179,10 @@ pub(crate) struct Shared<T> {
     pub(crate) paused: AtomicBool,
     /// How blocks are sealed (the scheduler's copy is authoritative).
     pub(crate) mining: Mutex<Mining>,
+    /// Block timestamps.
+    pub(crate) clock: Mutex<BlockClock>,
+    /// Receives the fees of the blocks opened from now on.
+    pub(crate) coinbase: Mutex<Address>,
 }
 
 impl<T: lanes_runtime::Transaction> Shared<T> {
@@ -180,7 +194,7 @@ impl<T: lanes_runtime::Transaction> Shared<T> {
         admission: Arc<dyn Admission<T>>,
         doorbell: Sender<()>,
     ) -> Self {
-        let latest = Latest::of(chain, config.coinbase);
+        let latest = Latest::of(chain, config.coinbase, &BlockClock::default());
         let header = &latest.header;
         let limits = PoolLimits {
             max_pool: config.max_pool,
@@ -201,11 +215,21 @@ impl<T: lanes_runtime::Transaction> Shared<T> {
             closed: AtomicBool::new(false),
             paused: AtomicBool::new(false),
             mining: Mutex::new(config.mining),
+            clock: Mutex::new(BlockClock::default()),
+            coinbase: Mutex::new(config.coinbase),
         }
     }
 }
 
 impl<T> Shared<T> {
+    pub(crate) fn clock(&self) -> MutexGuard<'_, BlockClock> {
+        self.clock.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn coinbase(&self) -> Address {
+        *self.coinbase.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     pub(crate) fn pool(&self) -> MutexGuard<'_, TxPool<T>> {
         self.pool.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -351,7 +375,7 @@ impl<E: Executor + 'static> BankingStageBuilder<E> {
             .collect();
         let (stop, stopped) = bounded(1);
         let (blocks_out, blocks) = bounded(config.block_queue.max(1));
-        let driver = BlockDriver::new(chain, config.coinbase, shared.clone(), sink, blocks_out);
+        let driver = BlockDriver::new(chain, shared.clone(), sink, blocks_out);
         let (held, hold) = if hold {
             let (built_out, built) = bounded(1);
             let (decide, decisions) = bounded(16);
@@ -494,6 +518,38 @@ impl<E: Executor> BankingStage<E> {
         self.control.send(mine).map_err(|_| StageError::Stopped)?;
         let _ = self.shared.doorbell.try_send(());
         answer.recv().map_err(|_| StageError::Stopped)
+    }
+
+    /// Moves block time `seconds` forward (`evm_increaseTime`); returns the
+    /// total offset from the wall clock.
+    pub fn increase_time(&self, seconds: u64) -> i64 {
+        self.shared.clock().increase(seconds)
+    }
+
+    /// Stamps the next block `timestamp` (`evm_setNextBlockTimestamp`);
+    /// time goes on from it. Refused unless it is after the head's.
+    pub fn set_next_timestamp(&self, timestamp: u64) -> Result<(), StageError> {
+        let head = self.head().timestamp;
+        if timestamp <= head {
+            return Err(StageError::TimestampNotAfterHead { timestamp, head });
+        }
+        self.shared.clock().set_next(timestamp);
+        Ok(())
+    }
+
+    /// The block clock's time now: the wall clock moved by the time controls.
+    pub fn now(&self) -> u64 {
+        self.shared.clock().now()
+    }
+
+    /// Pays the fees of the blocks opened from now on to `coinbase`.
+    pub fn set_coinbase(&self, coinbase: Address) {
+        *self.shared.coinbase.lock().unwrap_or_else(|e| e.into_inner()) = coinbase;
+    }
+
+    /// The account the next block pays its fees to.
+    pub fn coinbase(&self) -> Address {
+        self.shared.coinbase()
     }
 
     /// With [`BankingStageBuilder::hold_blocks`]: each block as built and

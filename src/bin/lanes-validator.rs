@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use lanes::node::genesis::{self, DEV_BALANCE};
-use lanes::node::{ChainChoice, Node, NodeConfig, RpcLimits, reset_data_dir};
+use lanes::node::{ChainChoice, Node, NodeConfig, RpcLimits, client_version, reset_data_dir};
 use lanes_banking_stage::{
     DEFAULT_MAX_PER_SENDER, DEFAULT_MAX_POOL, DEFAULT_SLOT_TIME, MAX_WORKERS, Mining,
 };
@@ -67,6 +67,11 @@ struct Cli {
     /// Most transactions in the pool.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_POOL)]
     txpool_max: usize,
+    /// What web3_clientVersion answers. Default with --dev: "anvil/lanes-v…"
+    /// (tools such as hardhat-network-helpers drive only nodes whose version
+    /// starts with hardhat, anvil or zksync); otherwise "lanes/v…".
+    #[arg(long, value_name = "STRING")]
+    client_version: Option<String>,
     /// Accept legacy transactions signed without a chain id (pre-EIP-155),
     /// such as the CREATE2 deployer's "Nick's method" deployment. On with --dev.
     #[arg(long)]
@@ -171,6 +176,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         max_pool: cli.txpool_max,
         fsync: cli.fsync || !cli.dev,
         allow_unprotected: cli.allow_unprotected_txs || cli.dev,
+        client_version: cli.client_version.unwrap_or_else(|| client_version(cli.dev)),
         limits: RpcLimits {
             max_request_bytes: cli.max_request_bytes,
             max_batch: cli.max_batch,

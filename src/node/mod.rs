@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use alloy_primitives::{Address, B256};
+use alloy_primitives::B256;
 use alloy_signer_local::PrivateKeySigner;
 use jsonrpsee::server::middleware::rpc::RpcServiceBuilder;
 use jsonrpsee::server::{BatchRequestConfig, Server, ServerConfig, ServerHandle};
@@ -121,6 +121,17 @@ pub struct NodeConfig {
     pub predict: bool,
     /// RPC limits.
     pub limits: RpcLimits,
+    /// What `web3_clientVersion` answers ([`client_version`] by default).
+    pub client_version: String,
+}
+
+/// `web3_clientVersion` by default: with `--dev`, a string that starts with
+/// "anvil" and names lanes, so tools that only drive anvil-compatible dev
+/// nodes (hardhat-network-helpers checks the prefix) drive lanes; otherwise
+/// lanes' own.
+pub fn client_version(dev: bool) -> String {
+    let version = env!("CARGO_PKG_VERSION");
+    if dev { format!("anvil/lanes-v{version}") } else { format!("lanes/v{version}") }
 }
 
 /// The node failed to start or stop.
@@ -176,7 +187,9 @@ pub(crate) struct NodeState {
     stage: RwLock<Option<BankingStage<EvmExecutor>>>,
     ledger: Arc<Ledger>,
     signers: &'static [PrivateKeySigner],
-    coinbase: Address,
+    /// Whether dev-only methods (time and coinbase controls) are served.
+    dev: bool,
+    client_version: String,
     heads: broadcast::Sender<Arc<LedgerBlock>>,
     totals: Mutex<Totals>,
     limits: RpcLimits,
@@ -274,7 +287,8 @@ impl Node {
             stage: RwLock::new(Some(stage)),
             ledger,
             signers,
-            coinbase,
+            dev: matches!(config.chain, ChainChoice::Dev),
+            client_version: config.client_version.clone(),
             heads,
             totals: Mutex::default(),
             limits: config.limits.clone(),

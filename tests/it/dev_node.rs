@@ -242,3 +242,57 @@ fn test_an_eip7702_delegation_set_by_type_4_transactions_runs_calls_through_the_
     Client::Ethers.run(&clients, &v, "ethers_7702.cjs", &args, "ethers 7702: ok");
     v.stop();
 }
+
+#[test]
+fn test_viem_test_client_moves_time_and_coinbase_and_they_survive_kill_9_and_replay() {
+    use alloy_primitives::Address;
+    use lanes::node::genesis::ChainSpec;
+    use lanes::node::ledger::Ledger;
+    use lanes_accounts_db::AccountsDbConfig;
+    use lanes_evm_adapter::{EvmConfig, EvmExecutor};
+    use lanes_runtime::Chain;
+
+    let Some(clients) = Client::Viem.installed() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let v = Validator::start(&data, &["--dev"]);
+    let url = v.url();
+    let args = [url.as_ref(), DEV_KEYS[4].as_ref()];
+    let out = Client::Viem.run(&clients, &v, "viem_test_client.cjs", &args, "viem test client: ok");
+    let facts: Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    let mined_at: u64 = facts["minedAt"].as_str().unwrap().parse().unwrap();
+    let block =
+        |v: &Validator, n: u64| v.result("eth_getBlockByNumber", json!([format!("{n:#x}"), false]));
+    let before = block(&v, mined_at);
+    let head = number(&v.result("eth_blockNumber", json!([])));
+    v.kill9();
+
+    // The cheats are header fields: a restart serves them, and a replay of
+    // the whole ledger from genesis reaches the same head.
+    let v = Validator::start(&data, &["--dev"]);
+    let again = block(&v, mined_at);
+    assert_eq!(
+        (&again["hash"], &again["miner"], &again["timestamp"]),
+        (&before["hash"], &before["miner"], &before["timestamp"])
+    );
+    assert_eq!(again["miner"], facts["coinbase"]);
+    v.stop();
+    let spec = ChainSpec::from_file(&data.join("genesis.json")).unwrap();
+    let executor = EvmExecutor::new(EvmConfig { spec: spec.spec, ..EvmConfig::new(spec.chain_id) });
+    let ledger = Ledger::open(&data.join("ledger")).unwrap();
+    let replica_dir = tempfile::tempdir().unwrap();
+    let mut replica = Chain::create_with(
+        replica_dir.path(),
+        AccountsDbConfig::default(),
+        &spec.genesis,
+        spec.bank_config(),
+    )
+    .unwrap();
+    for n in 1..=ledger.last_appended().unwrap() {
+        replica.replay_block(&executor, &ledger.read(n).unwrap().block, 2).unwrap();
+    }
+    assert!(replica.head().number >= head);
+    let coinbase: Address = facts["coinbase"].as_str().unwrap().parse().unwrap();
+    assert_eq!(ledger.read(mined_at).unwrap().block.header.coinbase, coinbase);
+    assert_eq!(replica.head_hash(), ledger.read(replica.head().number).unwrap().block.hash);
+}

@@ -207,6 +207,8 @@ pub(crate) enum Client {
     Web3Py,
     /// ethers v6 from npm (`node`).
     Ethers,
+    /// viem from npm (`node`).
+    Viem,
 }
 
 impl Client {
@@ -216,6 +218,7 @@ impl Client {
         let (var, sub, probe) = match self {
             Client::Web3Py => ("LANES_PYTHON_CLIENTS", "target/clients/python", "web3"),
             Client::Ethers => ("LANES_NODE_CLIENTS", "target/clients/node", "node_modules/ethers"),
+            Client::Viem => ("LANES_NODE_CLIENTS", "target/clients/node", "node_modules/viem"),
         };
         let dir = std::env::var_os(var)
             .map(PathBuf::from)
@@ -245,7 +248,7 @@ impl Client {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let (program, var) = match self {
             Client::Web3Py => ("python3", "PYTHONPATH"),
-            Client::Ethers => ("node", "LANES_NODE_CLIENTS"),
+            Client::Ethers | Client::Viem => ("node", "LANES_NODE_CLIENTS"),
         };
         let out = Command::new(program)
             .arg(root.join("tests/clients").join(script))
@@ -555,6 +558,10 @@ fn test_validator_replays_a_block_the_state_missed() {
     assert_eq!(r["blockNumber"], json!(format!("{number:#x}")), "{r}");
     assert_eq!(r["status"], "0x1");
     assert_eq!(v.result("eth_getBalance", json!([receiver(42), "latest"])), "0x309");
+    // Not a dev node: its own version, and no time or coinbase controls.
+    assert!(v.result("web3_clientVersion", json!([])).as_str().unwrap().starts_with("lanes/v"));
+    let (_, message, _) = v.error("evm_increaseTime", json!([60]));
+    assert!(message.contains("--dev"), "{message}");
     v.stop();
     let node = Chain::open(data.join("chain"), AccountsDbConfig::default(), None).unwrap();
     assert!(node.head().number > number, "production went on after the replay");
@@ -577,7 +584,8 @@ fn test_validator_typed_clients() {
         let client = RpcClient::connect(&v.url()).await.unwrap();
         assert_eq!(client.chain_id().await.unwrap(), U64::from(31337));
         assert_eq!(client.version().await.unwrap(), "31337");
-        assert!(client.client_version().await.unwrap().starts_with("lanes/v"));
+        // --dev answers as an anvil-compatible node that names lanes.
+        assert!(client.client_version().await.unwrap().starts_with("anvil/lanes-v"));
         let before = client.stats().await.unwrap();
 
         let tx = signed(DEV_KEYS[3], 31337, 0, receiver(9), 7, 21_000);

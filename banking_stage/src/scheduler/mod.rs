@@ -221,7 +221,10 @@ impl<E: Executor> Scheduler<E> {
             mine.blocks -= 1;
             let at = match mine.first.take() {
                 Some(first) => Some(first),
-                None => mine.interval.map(|i| self.driver.head_timestamp().saturating_add(i)),
+                // `interval` after the head, unless the clock was moved further.
+                None => mine.interval.filter(|i| *i > 0).map(|i| {
+                    self.driver.head_timestamp().saturating_add(i).max(self.driver.clock_now())
+                }),
             };
             let built = self.build(Until::Idle { coalesce: Duration::ZERO }, at)?;
             let number = built.sealed.block.header.number;

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use alloy_primitives::Address;
 use jsonrpsee::core::RpcResult;
 use lanes_banking_stage::Mining;
 
@@ -27,6 +28,16 @@ pub(crate) struct DevRpc {
 impl DevRpc {
     pub(crate) fn new(state: Arc<NodeState>) -> Self {
         Self { state }
+    }
+
+    /// Refuses a dev-only method on a node started without `--dev`.
+    fn dev_only(&self, method: &str) -> Res<()> {
+        if self.state.dev {
+            return Ok(());
+        }
+        Err(RpcError::Invalid(format!(
+            "{method} changes the chain outside its transactions; only a dev node serves it (start lanes-validator with --dev)"
+        )))
     }
 
     fn set_mining(&self, mining: Mining, slot_time: Option<Duration>) -> Res<()> {
@@ -91,5 +102,21 @@ impl DevApiServer for DevRpc {
     ) -> RpcResult<bool> {
         self.anvil_mine(blocks, interval)?;
         Ok(true)
+    }
+
+    fn increase_time(&self, seconds: Quantity) -> RpcResult<i64> {
+        self.dev_only("evm_increaseTime")?;
+        Ok(self.state.stage(|st| st.increase_time(seconds.0))?)
+    }
+
+    fn set_next_block_timestamp(&self, timestamp: Quantity) -> RpcResult<()> {
+        self.dev_only("evm_setNextBlockTimestamp")?;
+        let set = self.state.stage(|st| st.set_next_timestamp(timestamp.0))?;
+        Ok(set.map_err(|e| RpcError::Invalid(e.to_string()))?)
+    }
+
+    fn set_coinbase(&self, coinbase: Address) -> RpcResult<()> {
+        self.dev_only("anvil_setCoinbase")?;
+        Ok(self.state.stage(|st| st.set_coinbase(coinbase))?)
     }
 }

@@ -50,7 +50,7 @@ impl EthApiServer for EthRpc {
     }
 
     fn coinbase(&self) -> RpcResult<Address> {
-        Ok(self.state.coinbase)
+        Ok(self.state.stage(|st| st.coinbase())?)
     }
 
     fn accounts(&self) -> RpcResult<Vec<Address>> {

@@ -59,7 +59,7 @@ pub(crate) fn module(state: Arc<NodeState>) -> RpcModule<()> {
     m.merge(eth::EthRpc::new(state.clone()).into_rpc()).expect(unique);
     m.merge(pubsub::EthPubSub::new(state.clone()).into_rpc()).expect(unique);
     m.merge(net::NetRpc::new(state.clone()).into_rpc()).expect(unique);
-    m.merge(net::Web3Rpc.into_rpc()).expect(unique);
+    m.merge(net::Web3Rpc::new(state.clone()).into_rpc()).expect(unique);
     m.merge(lanes::LanesRpc::new(state.clone()).into_rpc()).expect(unique);
     m.merge(dev::DevRpc::new(state).into_rpc()).expect(unique);
     m

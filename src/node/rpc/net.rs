@@ -29,10 +29,18 @@ impl NetApiServer for NetRpc {
 }
 
 /// The `web3` namespace.
-pub(crate) struct Web3Rpc;
+pub(crate) struct Web3Rpc {
+    state: Arc<NodeState>,
+}
+
+impl Web3Rpc {
+    pub(crate) fn new(state: Arc<NodeState>) -> Self {
+        Self { state }
+    }
+}
 
 impl Web3ApiServer for Web3Rpc {
     fn client_version(&self) -> RpcResult<String> {
-        Ok(format!("lanes/v{}", env!("CARGO_PKG_VERSION")))
+        Ok(self.state.client_version.clone())
     }
 }

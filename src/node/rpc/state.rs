@@ -99,14 +99,12 @@ impl NodeState {
     /// A bank over the latest state for the next block, for simulations.
     pub(crate) fn sim_bank(&self, at: Option<BlockId>) -> Res<Bank> {
         let view = self.state_at(at)?;
-        let (head, hash) = self.stage(|st| (st.head(), st.head_hash()))?;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+        let (head, hash, now, coinbase) =
+            self.stage(|st| (st.head(), st.head_hash(), st.now(), st.coinbase()))?;
         let env = BlockEnv {
             number: head.number + 1,
             timestamp: now.max(head.timestamp),
-            coinbase: self.coinbase,
+            coinbase,
             base_fee: head.base_fee,
             gas_limit: head.gas_limit,
             recent_hashes: vec![hash],

@@ -1,7 +1,8 @@
-//! The dev-node methods that drive mining, under the names anvil, hardhat
-//! and ganache give them (`evm_*`, `anvil_*`, `hardhat_*`): one trait, each
-//! method with its aliases.
+//! The dev-node methods that drive mining, block time and the coinbase,
+//! under the names anvil, hardhat and ganache give them (`evm_*`, `anvil_*`,
+//! `hardhat_*`): one trait, each method with its aliases.
 
+use alloy_primitives::Address;
 use jsonrpsee::core::RpcResult;
 use jsonrpsee::proc_macros::rpc;
 
@@ -39,4 +40,18 @@ pub trait DevApi {
     #[method(name = "hardhat_mine", blocking)]
     fn hardhat_mine(&self, blocks: Option<Quantity>, interval: Option<Quantity>)
     -> RpcResult<bool>;
+
+    /// Moves block time `seconds` forward for every later block (`--dev`
+    /// only); answers the total offset from the wall clock, in seconds.
+    #[method(name = "evm_increaseTime", aliases = ["anvil_increaseTime"])]
+    fn increase_time(&self, seconds: Quantity) -> RpcResult<i64>;
+
+    /// Stamps the next block `timestamp` (after the latest block's); later
+    /// blocks go on from it (`--dev` only).
+    #[method(name = "evm_setNextBlockTimestamp", aliases = ["anvil_setNextBlockTimestamp"])]
+    fn set_next_block_timestamp(&self, timestamp: Quantity) -> RpcResult<()>;
+
+    /// Pays the fees of the next blocks to `coinbase` (`--dev` only).
+    #[method(name = "anvil_setCoinbase", aliases = ["hardhat_setCoinbase"])]
+    fn set_coinbase(&self, coinbase: Address) -> RpcResult<()>;
 }

@@ -1,0 +1,77 @@
+//! The block clock: block timestamps from the wall clock, moved by a dev
+//! node's time controls (`evm_increaseTime`, `evm_setNextBlockTimestamp`,
+//! a mine request's timestamp) the way anvil moves its clock.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The offset from the wall clock and the next block's timestamp, if set.
+#[derive(Debug, Default)]
+pub(crate) struct BlockClock {
+    /// Seconds added to the wall clock.
+    offset: i64,
+    /// The next block's timestamp, set by [`Self::set_next`].
+    next: Option<u64>,
+}
+
+fn wall() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+impl BlockClock {
+    /// The clock's time now, in Unix seconds.
+    pub(crate) fn now(&self) -> u64 {
+        wall().saturating_add(self.offset).max(0) as u64
+    }
+
+    /// Moves the clock `seconds` forward; returns the total offset.
+    pub(crate) fn increase(&mut self, seconds: u64) -> i64 {
+        self.offset = self.offset.saturating_add(i64::try_from(seconds).unwrap_or(i64::MAX));
+        self.offset
+    }
+
+    /// Stamps the next block `timestamp`.
+    pub(crate) fn set_next(&mut self, timestamp: u64) {
+        self.next = Some(timestamp);
+    }
+
+    /// The timestamp of the block after one stamped `parent`: `at` if given
+    /// (it replaces a set one), else the one set, else the clock's time;
+    /// always after `parent`. A chosen timestamp moves the clock to it, so
+    /// time goes on from there.
+    pub(crate) fn next_block(&mut self, parent: u64, at: Option<u64>) -> u64 {
+        let set = self.next.take();
+        let chosen = at.or(set);
+        let timestamp = chosen.unwrap_or_else(|| self.now()).max(parent.saturating_add(1));
+        if chosen.is_some() {
+            self.offset = i64::try_from(timestamp).unwrap_or(i64::MAX).saturating_sub(wall());
+        }
+        timestamp
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_time_controls_move_block_timestamps_as_anvil_does() {
+        let mut clock = BlockClock::default();
+        let start = clock.now();
+        // Strictly after the parent even when the clock is behind it.
+        assert_eq!(clock.next_block(start + 100, None), start + 101);
+        // increaseTime moves every later block.
+        assert_eq!(clock.increase(3600), 3600);
+        let t = clock.next_block(0, None);
+        assert!((start + 3600..start + 3602).contains(&t), "{t}");
+        // setNextBlockTimestamp stamps exactly one block, and time goes on from it.
+        clock.set_next(start + 10_000);
+        assert_eq!(clock.next_block(t, None), start + 10_000);
+        let after = clock.next_block(0, None);
+        assert!((start + 10_000..start + 10_002).contains(&after), "{after}");
+        // A mine request's timestamp replaces a set one, and moves the clock too.
+        clock.set_next(start + 20_000);
+        assert_eq!(clock.next_block(0, Some(start + 30_000)), start + 30_000);
+        let later = clock.next_block(0, None);
+        assert!((start + 30_000..start + 30_002).contains(&later), "{later}");
+    }
+}

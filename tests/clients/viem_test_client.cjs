@@ -1,0 +1,87 @@
+// viem's test client (npm, `createTestClient({ mode: "anvil" })`) against a
+// lanes-validator --dev node, as a test suite written for anvil drives it:
+// time travel (increaseTime, setNextBlockTimestamp), mine with a block count
+// and an interval, setCoinbase, automine toggled off and a transaction mined
+// by `mine`. Every check throws on failure; the last line printed is
+// "viem test client: ok", followed by a JSON line of what the Rust test
+// checks after a restart.
+//
+// Usage: node viem_test_client.cjs HTTP_URL FUNDED_PRIVATE_KEY
+"use strict";
+const path = require("path");
+const viem = require(path.join(process.env.LANES_NODE_CLIENTS, "node_modules", "viem"));
+const { privateKeyToAccount } = require(
+  path.join(process.env.LANES_NODE_CLIENTS, "node_modules", "viem", "_cjs", "accounts", "index.js"),
+);
+const { foundry } = require(
+  path.join(process.env.LANES_NODE_CLIENTS, "node_modules", "viem", "_cjs", "chains", "index.js"),
+);
+
+const [url, key] = process.argv.slice(2);
+
+function check(cond, what) {
+  if (!cond) throw new Error(`failed: ${what}`);
+  console.log(`ok: ${what}`);
+}
+
+async function main() {
+  const account = privateKeyToAccount(key);
+  const client = viem
+    .createTestClient({ chain: foundry, mode: "anvil", transport: viem.http(url), account })
+    .extend(viem.publicActions)
+    .extend(viem.walletActions);
+  check((await client.getAutomine()) === true, "automine is on");
+
+  // increaseTime: the next block is an hour later.
+  const before = await client.getBlock();
+  await client.increaseTime({ seconds: 3600 });
+  await client.mine({ blocks: 1 });
+  const later = await client.getBlock();
+  check(later.number === before.number + 1n, "mine({ blocks: 1 }) seals one block");
+  check(later.timestamp >= before.timestamp + 3600n, `increaseTime: ${later.timestamp - before.timestamp} s later`);
+
+  // setNextBlockTimestamp: exactly that timestamp, and time goes on from it.
+  const target = later.timestamp + 100000n;
+  await client.setNextBlockTimestamp({ timestamp: target });
+  await client.mine({ blocks: 1 });
+  check((await client.getBlock()).timestamp === target, "setNextBlockTimestamp stamps the next block");
+  await client.mine({ blocks: 1 });
+  const after = await client.getBlock();
+  check(after.timestamp > target && after.timestamp < target + 5n, "time goes on from it");
+
+  // mine with a count and an interval.
+  await client.mine({ blocks: 3, interval: 12 });
+  const third = await client.getBlock();
+  check(third.number === after.number + 3n, "mine({ blocks: 3 }) seals three blocks");
+  const second = await client.getBlock({ blockNumber: third.number - 1n });
+  check(third.timestamp - second.timestamp === 12n, "12 s apart");
+
+  // setCoinbase: the next blocks pay their fees there.
+  const coinbase = "0x00000000000000000000000000000000c0ffee00";
+  await client.setCoinbase({ address: coinbase });
+  const hash = await client.sendTransaction({ to: "0x000000000000000000000000000000000000dEaD", value: 1n });
+  const receipt = await client.waitForTransactionReceipt({ hash });
+  const mined = await client.getBlock({ blockNumber: receipt.blockNumber });
+  check(mined.miner.toLowerCase() === coinbase, "the block names the new coinbase");
+  check((await client.getBalance({ address: coinbase })) > 0n, "the coinbase was paid the tip");
+
+  // Automine off: the transaction waits for mine.
+  await client.setAutomine(false);
+  check((await client.getAutomine()) === false, "automine is off");
+  const waiting = await client.sendTransaction({ to: "0x000000000000000000000000000000000000dEaD", value: 2n });
+  await new Promise((r) => setTimeout(r, 300));
+  const pending = await client.getTransactionReceipt({ hash: waiting }).catch(() => null);
+  check(pending === null, "no receipt before mine");
+  await client.mine({ blocks: 1 });
+  const done = await client.getTransactionReceipt({ hash: waiting });
+  check(done.status === "success", "mine includes the waiting transaction");
+  await client.setAutomine(true);
+
+  console.log("viem test client: ok");
+  console.log(JSON.stringify({ coinbase, target: target.toString(), minedAt: mined.number.toString() }));
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
