@@ -39,7 +39,7 @@ impl AccountHeader {
 /// In a commit an empty value deletes the key: an empty account header
 /// ([`AccountHeader::is_empty`]) or a zero storage value. Code is addressed by
 /// its keccak256 hash and never deleted.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub enum Entry {
     /// The header of the account at an address.
     Account(Address, AccountHeader),

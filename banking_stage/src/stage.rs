@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use alloy_primitives::{Address, B256, Bytes};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError, bounded};
-use lanes_accounts_db::ReadView;
+use lanes_accounts_db::{Entry, ReadView};
 use lanes_runtime::{
     Admission, Bank, BankConfig, BankError, Block, BlockEnv, BlockHeader, Chain, ChainError,
     DeclaredAccess, Executor, LatticeHash, Receipt, TxError,
@@ -116,6 +116,9 @@ pub(crate) enum Control {
     /// and the rest `interval` seconds apart, then answer with the last
     /// one's number.
     Mine { blocks: u64, first: Option<u64>, interval: Option<u64>, reply: Sender<u64> },
+    /// Seal a block now that holds only these system writes (no
+    /// transaction), then answer with its number.
+    System { entries: Vec<Entry>, reply: Sender<Result<u64, BankError>> },
 }
 
 /// The committed head, its state, and a bank on it for the next block that
@@ -516,6 +519,17 @@ impl<E: Executor> BankingStage<E> {
         let (reply, answer) = bounded(1);
         let mine = Control::Mine { blocks: blocks.max(1), first, interval, reply };
         self.control.send(mine).map_err(|_| StageError::Stopped)?;
+        let _ = self.shared.doorbell.try_send(());
+        answer.recv().map_err(|_| StageError::Stopped)
+    }
+
+    /// Seals a block now that holds only `entries`, written before any
+    /// transaction (a dev node's state controls), and waits until it is
+    /// committed; returns its number. Refused by a chain without
+    /// [`lanes_runtime::BankConfig::allow_system`].
+    pub fn apply_system(&self, entries: Vec<Entry>) -> Result<Result<u64, BankError>, StageError> {
+        let (reply, answer) = bounded(1);
+        self.control.send(Control::System { entries, reply }).map_err(|_| StageError::Stopped)?;
         let _ = self.shared.doorbell.try_send(());
         answer.recv().map_err(|_| StageError::Stopped)
     }

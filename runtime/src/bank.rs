@@ -31,6 +31,9 @@ pub struct BankConfig {
     /// The roots and hash of the blocks sealed ([`LanesHeaders`] by
     /// default; the EVM's is Ethereum's).
     pub headers: Arc<dyn HeaderCodec>,
+    /// Whether blocks may carry system writes ([`Bank::apply_system`]): a
+    /// dev chain's. Off by default, and a replay refuses such a block then.
+    pub allow_system: bool,
 }
 
 impl Default for BankConfig {
@@ -38,6 +41,7 @@ impl Default for BankConfig {
         Self {
             max_exclusive_per_block: DEFAULT_MAX_EXCLUSIVE_PER_BLOCK,
             headers: Arc::new(LanesHeaders),
+            allow_system: false,
         }
     }
 }
@@ -60,6 +64,10 @@ pub enum BankError {
     /// The fees overflow the coinbase balance.
     #[error("coinbase balance overflows")]
     BalanceOverflow,
+    /// System writes on a chain that does not allow them, or after a
+    /// transaction ran.
+    #[error("system writes refused: {0}")]
+    System(&'static str),
 }
 
 /// What [`Bank::execute_entry`] did with the transactions it was given.
@@ -130,6 +138,7 @@ pub struct Bank {
 /// What the block records so far, in block order.
 #[derive(Debug, Default)]
 struct Ledger {
+    system: Vec<Entry>,
     entries: Vec<BlockEntry>,
     tx_hashes: Vec<B256>,
     receipts: Vec<Receipt>,
@@ -229,6 +238,37 @@ impl Bank {
     /// The block environment.
     pub fn env(&self) -> &BlockEnv {
         &self.env
+    }
+
+    /// Writes `entries` into the block's state before any transaction runs,
+    /// and records them as the block's system writes (a dev node's state
+    /// controls). Refused on a chain without [`BankConfig::allow_system`]
+    /// and once a transaction has run.
+    pub fn apply_system(&self, entries: Vec<Entry>) -> Result<(), BankError> {
+        if !self.config.allow_system {
+            return Err(BankError::System("this chain does not allow them (not a dev chain)"));
+        }
+        let mut ledger = self.ledger();
+        if !ledger.entries.is_empty() || !ledger.tx_hashes.is_empty() {
+            return Err(BankError::System("they must come before the block's transactions"));
+        }
+        let mut writes = Writes::default();
+        for entry in &entries {
+            match entry {
+                Entry::Account(address, header) => {
+                    let hash = StateKey::Account(*address).hash64();
+                    writes.accounts.push((hash, *address, *header));
+                }
+                Entry::Storage(address, slot, value) => {
+                    let hash = StateKey::Storage(*address, *slot).hash64();
+                    writes.slots.push((hash, *address, *slot, *value));
+                }
+                Entry::Code(hash, code) => writes.code.push((*hash, code.clone())),
+            }
+        }
+        self.state.apply(writes);
+        ledger.system.extend(entries);
+        Ok(())
     }
 
     /// Transactions included so far.
@@ -536,7 +576,7 @@ impl Bank {
     /// and the roots, and returns the block.
     pub fn seal(self) -> Result<SealedBlock, BankError> {
         let Bank { state, env, parent_hash, parent_lattice, ledger, config, .. } = self;
-        let Ledger { entries, receipts, fees, gas_used, .. } =
+        let Ledger { system, entries, receipts, fees, gas_used, .. } =
             ledger.into_inner().unwrap_or_else(|e| e.into_inner());
         if !fees.is_zero() {
             let hash = StateKey::Account(env.coinbase).hash64();
@@ -568,11 +608,12 @@ impl Bank {
             transactions_root,
             receipts_root,
             state_commitment: lattice.commitment(),
-            entries_root: entries_root(&entries),
+            entries_root: entries_root(&system, &entries),
             extra,
         };
         let hash = config.headers.hash(&header);
-        Ok(SealedBlock { block: Block { header, hash, entries }, receipts, changes, lattice })
+        let block = Block { header, hash, system, entries };
+        Ok(SealedBlock { block, receipts, changes, lattice })
     }
 }
 

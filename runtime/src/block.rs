@@ -8,6 +8,7 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use crate::access::AccessSet;
 use crate::admission::AccessSource;
 use crate::executor::Receipt;
+use lanes_accounts_db::Entry;
 
 /// The header of a block. Its hash, roots and `extra` come from the chain's
 /// [`HeaderCodec`].
@@ -87,13 +88,17 @@ impl HeaderCodec for LanesHeaders {
     }
 }
 
-/// The root of a block's parallel structure: [`merkle_root`] of keccak256
-/// of each borsh-encoded entry (its exclusive flag, and each transaction's
-/// encoding, set and source), in order.
-pub fn entries_root(entries: &[BlockEntry]) -> B256 {
-    merkle_root(
-        entries.iter().map(|e| keccak256(borsh::to_vec(e).expect("writing to a Vec cannot fail"))),
-    )
+/// The root of a block's structure: [`merkle_root`] of keccak256 of its
+/// borsh-encoded system writes (a dev node's state changes, when there are
+/// any) followed by keccak256 of each borsh-encoded entry (its exclusive
+/// flag, and each transaction's encoding, set and source), in order.
+pub fn entries_root(system: &[Entry], entries: &[BlockEntry]) -> B256 {
+    let system = (!system.is_empty()).then(|| leaf(&system));
+    merkle_root(system.into_iter().chain(entries.iter().map(leaf)))
+}
+
+fn leaf(value: &impl BorshSerialize) -> B256 {
+    keccak256(borsh::to_vec(value).expect("writing to a Vec cannot fail"))
 }
 
 /// A transaction as recorded in a block: its encoding, the set it was
@@ -127,6 +132,11 @@ pub struct Block {
     /// The header's hash by the chain's [`HeaderCodec`], set at seal; a
     /// replay checks it.
     pub hash: B256,
+    /// State written before any transaction, outside them: a dev node's
+    /// state controls (`anvil_setBalance` and the like). Only a chain whose
+    /// banks allow it ([`crate::BankConfig::allow_system`]) makes or replays
+    /// such a block.
+    pub system: Vec<Entry>,
     /// The entries, in execution order.
     pub entries: Vec<BlockEntry>,
 }
@@ -190,7 +200,7 @@ mod tests {
         let other = BlockHeader { entries_root: B256::repeat_byte(1), ..header.clone() };
         assert_ne!(LanesHeaders.hash(&header), LanesHeaders.hash(&other));
         let hash = LanesHeaders.hash(&header);
-        let block = Block { header, hash, entries: vec![] };
+        let block = Block { header, hash, system: vec![], entries: vec![] };
         let bytes = borsh::to_vec(&block).unwrap();
         assert_eq!(borsh::from_slice::<Block>(&bytes).unwrap(), block);
     }

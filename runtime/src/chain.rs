@@ -50,7 +50,7 @@ impl Genesis {
     /// folder made from another one).
     pub fn block(&self, headers: &dyn HeaderCodec) -> Block {
         let header = self.header_and_lattice(headers).0;
-        Block { hash: headers.hash(&header), header, entries: Vec::new() }
+        Block { hash: headers.hash(&header), header, system: Vec::new(), entries: Vec::new() }
     }
 
     fn header_and_lattice(&self, headers: &dyn HeaderCodec) -> (BlockHeader, LatticeHash) {
@@ -72,7 +72,7 @@ impl Genesis {
             transactions_root,
             receipts_root,
             state_commitment: lattice.commitment(),
-            entries_root: entries_root(&[]),
+            entries_root: entries_root(&[], &[]),
             extra,
         };
         (header, lattice)
@@ -416,6 +416,9 @@ impl Chain {
             return Err(fail(None, None, ReplayErrorKind::NotNext));
         }
         let bank = self.new_bank(h.timestamp, h.coinbase);
+        if !block.system.is_empty() {
+            bank.apply_system(block.system.clone()).map_err(|e| fail(None, None, e.into()))?;
+        }
         for (ei, entry) in block.entries.iter().enumerate() {
             let mut txs = Vec::with_capacity(entry.txs.len());
             for (ti, recorded) in entry.txs.iter().enumerate() {

@@ -398,3 +398,43 @@ fn test_batches_on_shared_bank_record_entries_that_replay() {
     assert_eq!(balance(&chain, 1), balance(&replica, 1));
     drop(replica_dir);
 }
+
+#[test]
+fn test_system_writes_replay_on_a_dev_chain_only() {
+    let dev = BankConfig { allow_system: true, ..BankConfig::default() };
+    let make = |config: BankConfig| {
+        let dir = tempfile::tempdir().unwrap();
+        let chain = Chain::create_with(dir.path(), AccountsDbConfig::default(), &genesis(), config)
+            .unwrap();
+        (dir, chain)
+    };
+    let (_d, mut chain) = make(dev.clone());
+    let rich = AccountHeader { balance: U256::from(5u64) << 100, ..Default::default() };
+    let system = vec![
+        Entry::Account(sender(0), rich),
+        Entry::Storage(Address::repeat_byte(0xee), B256::ZERO, U256::from(9)),
+    ];
+    let bank = chain.new_bank(1, COINBASE);
+    bank.apply_system(system.clone()).unwrap();
+    let sealed = bank.seal().unwrap();
+    assert_eq!(sealed.block.system, system);
+    chain.commit(&sealed).unwrap();
+    let view = chain.db().view();
+    assert_eq!(view.get_account(&sender(0)).unwrap().unwrap(), rich);
+
+    // Another dev chain replays it to the same hash and commitment.
+    let (_r, mut replica) = make(dev);
+    replica.replay_block(&NativeExecutor, &sealed.block, 2).unwrap();
+    assert_eq!(replica.head_hash(), chain.head_hash());
+    assert_eq!(replica.lattice().commitment(), chain.lattice().commitment());
+    // A block whose system writes were changed fails on its structure root.
+    let (_t, mut tampered) = make(BankConfig { allow_system: true, ..BankConfig::default() });
+    let mut changed = sealed.block.clone();
+    changed.system.pop();
+    assert!(tampered.replay_block(&NativeExecutor, &changed, 1).is_err());
+    // A chain that is not a dev chain refuses it, and writes before it too.
+    let (_n, mut plain) = make(BankConfig::default());
+    let err = plain.replay_block(&NativeExecutor, &sealed.block, 1).unwrap_err();
+    assert!(err.to_string().contains("system writes refused"), "{err}");
+    assert!(plain.new_bank(1, COINBASE).apply_system(system).is_err());
+}

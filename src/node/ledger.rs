@@ -398,7 +398,7 @@ mod tests {
 
     fn block(number: u64, parent: B256) -> Block {
         let header = BlockHeader { number, parent_hash: parent, ..Default::default() };
-        Block { hash: LanesHeaders.hash(&header), header, entries: vec![] }
+        Block { hash: LanesHeaders.hash(&header), header, system: vec![], entries: vec![] }
     }
 
     #[test]

@@ -37,7 +37,7 @@ use jsonrpsee::server::{BatchRequestConfig, Server, ServerConfig, ServerHandle};
 use lanes_accounts_db::AccountsDbConfig;
 use lanes_banking_stage::{BankingStage, BankingStageConfig, BlockStats, Mining, StageError};
 use lanes_evm_adapter::{AdmissionLimits, EvmAdmission, EvmConfig, EvmExecutor, EvmTx, TxRules};
-use lanes_runtime::{Admission, Chain, ChainError, DeclaredAccess};
+use lanes_runtime::{Admission, BankConfig, Chain, ChainError, DeclaredAccess};
 use tokio::sync::broadcast;
 
 use crate::node::genesis::{ChainSpec, GenesisError};
@@ -475,7 +475,8 @@ fn prepare(config: &NodeConfig) -> Result<Prepared, NodeError> {
     }
     let last = ledger.last_appended().expect("block 0 is in the ledger");
     let chain_dir = dir.join("chain");
-    let mut chain = open_chain(&chain_dir, &ledger, &spec, config.fsync)?;
+    let dev = matches!(config.chain, ChainChoice::Dev);
+    let mut chain = open_chain(&chain_dir, &ledger, &spec, config.fsync, dev)?;
     let head = chain.head().number;
     if head > last {
         return Err(NodeError::DataDir(format!(
@@ -507,9 +508,11 @@ fn open_chain(
     ledger: &Ledger,
     spec: &ChainSpec,
     fsync: bool,
+    dev: bool,
 ) -> Result<Chain, NodeError> {
     let config = AccountsDbConfig::default().with_sync(fsync);
-    let bank = spec.bank_config();
+    // A dev node writes and replays dev state controls; any other refuses them.
+    let bank = BankConfig { allow_system: dev, ..spec.bank_config() };
     let last = ledger.last_appended().unwrap_or(0);
     let mut candidates = vec![None];
     for n in [Some(last), last.checked_sub(1)].into_iter().flatten() {

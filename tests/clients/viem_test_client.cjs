@@ -2,7 +2,7 @@
 // lanes-validator --dev node, as a test suite written for anvil drives it:
 // time travel (increaseTime, setNextBlockTimestamp), mine with a block count
 // and an interval, setCoinbase, automine toggled off and a transaction mined
-// by `mine`. Every check throws on failure; the last line printed is
+// by `mine`, setBalance / setNonce / setCode / setStorageAt. Every check throws on failure; the last line printed is
 // "viem test client: ok", followed by a JSON line of what the Rust test
 // checks after a restart.
 //
@@ -77,8 +77,32 @@ async function main() {
   check(done.status === "success", "mine includes the waiting transaction");
   await client.setAutomine(true);
 
+  // State controls, each in a block of its own.
+  const someone = "0x00000000000000000000000000000000000b0b00";
+  await client.setBalance({ address: someone, value: 123456789n });
+  check((await client.getBalance({ address: someone })) === 123456789n, "setBalance");
+  await client.setNonce({ address: someone, nonce: 42 });
+  check((await client.getTransactionCount({ address: someone })) === 42, "setNonce");
+  check((await client.getBalance({ address: someone })) === 123456789n, "setNonce keeps the balance");
+  // PUSH1 0x2a PUSH1 0 MSTORE PUSH1 32 PUSH1 0 RETURN: returns 42.
+  const code = "0x602a60005260206000f3";
+  await client.setCode({ address: someone, bytecode: code });
+  check((await client.getCode({ address: someone })) === code, "setCode");
+  const out = await client.call({ to: someone, data: "0x" });
+  check(BigInt(out.data) === 42n, "a call runs the code set");
+  const word = "0x" + "00".repeat(31) + "99";
+  await client.setStorageAt({ address: someone, index: 7, value: word });
+  check((await client.getStorageAt({ address: someone, slot: "0x7" })) === word, "setStorageAt");
+  // A funded account pays with the balance set for it.
+  const rich = privateKeyToAccount("0x" + "77".repeat(32));
+  await client.setBalance({ address: rich.address, value: 10n ** 18n });
+  const paid = await client.sendTransaction({ account: rich, to: someone, value: 5n });
+  check((await client.waitForTransactionReceipt({ hash: paid })).status === "success", "a transaction spends a set balance");
+
   console.log("viem test client: ok");
-  console.log(JSON.stringify({ coinbase, target: target.toString(), minedAt: mined.number.toString() }));
+  console.log(JSON.stringify({
+    coinbase, target: target.toString(), minedAt: mined.number.toString(), someone, code, word,
+  }));
 }
 
 main().catch((e) => {

@@ -244,13 +244,13 @@ fn test_an_eip7702_delegation_set_by_type_4_transactions_runs_calls_through_the_
 }
 
 #[test]
-fn test_viem_test_client_moves_time_and_coinbase_and_they_survive_kill_9_and_replay() {
+fn test_viem_test_client_cheats_survive_kill_9_and_replay_on_dev_chains_only() {
     use alloy_primitives::Address;
     use lanes::node::genesis::ChainSpec;
     use lanes::node::ledger::Ledger;
     use lanes_accounts_db::AccountsDbConfig;
     use lanes_evm_adapter::{EvmConfig, EvmExecutor};
-    use lanes_runtime::Chain;
+    use lanes_runtime::{BankConfig, Chain};
 
     let Some(clients) = Client::Viem.installed() else { return };
     let dir = tempfile::tempdir().unwrap();
@@ -276,21 +276,41 @@ fn test_viem_test_client_moves_time_and_coinbase_and_they_survive_kill_9_and_rep
         (&before["hash"], &before["miner"], &before["timestamp"])
     );
     assert_eq!(again["miner"], facts["coinbase"]);
+    // The state controls too.
+    let someone = &facts["someone"];
+    assert_eq!(v.result("eth_getCode", json!([someone, "latest"])), facts["code"]);
+    assert_eq!(v.result("eth_getStorageAt", json!([someone, "0x7", "latest"])), facts["word"]);
+    assert_eq!(v.result("eth_getTransactionCount", json!([someone, "latest"])), "0x2a");
     v.stop();
     let spec = ChainSpec::from_file(&data.join("genesis.json")).unwrap();
     let executor = EvmExecutor::new(EvmConfig { spec: spec.spec, ..EvmConfig::new(spec.chain_id) });
     let ledger = Ledger::open(&data.join("ledger")).unwrap();
     let replica_dir = tempfile::tempdir().unwrap();
-    let mut replica = Chain::create_with(
-        replica_dir.path(),
+    let dev = BankConfig { allow_system: true, ..spec.bank_config() };
+    let mut replica =
+        Chain::create_with(replica_dir.path(), AccountsDbConfig::default(), &spec.genesis, dev)
+            .unwrap();
+    let blocks: Vec<_> =
+        (1..=ledger.last_appended().unwrap()).map(|n| ledger.read(n).unwrap().block).collect();
+    assert!(blocks.iter().any(|b| !b.system.is_empty()), "the state controls are in the ledger");
+    for block in &blocks {
+        replica.replay_block(&executor, block, 2).unwrap();
+    }
+    // A chain that is not a dev chain refuses the first block with them.
+    let plain_dir = tempfile::tempdir().unwrap();
+    let mut plain = Chain::create_with(
+        plain_dir.path(),
         AccountsDbConfig::default(),
         &spec.genesis,
         spec.bank_config(),
     )
     .unwrap();
-    for n in 1..=ledger.last_appended().unwrap() {
-        replica.replay_block(&executor, &ledger.read(n).unwrap().block, 2).unwrap();
+    let first = blocks.iter().position(|b| !b.system.is_empty()).unwrap();
+    for block in &blocks[..first] {
+        plain.replay_block(&executor, block, 2).unwrap();
     }
+    let err = plain.replay_block(&executor, &blocks[first], 2).unwrap_err();
+    assert!(err.to_string().contains("not a dev chain"), "{err}");
     assert!(replica.head().number >= head);
     let coinbase: Address = facts["coinbase"].as_str().unwrap().parse().unwrap();
     assert_eq!(ledger.read(mined_at).unwrap().block.header.coinbase, coinbase);

@@ -23,9 +23,10 @@ use std::time::{Duration, Instant};
 
 use alloy_primitives::B256;
 use crossbeam_channel::{Receiver, Sender, bounded, select};
+use lanes_accounts_db::Entry;
 use lanes_runtime::{
-    Admission, AdmitContext, Bank, Block, Chain, Executed, Executor, Runnable, ThreadLocks,
-    Transaction, TxError, key_counts,
+    Admission, AdmitContext, Bank, BankError, Block, Chain, Executed, Executor, Runnable,
+    ThreadLocks, Transaction, TxError, key_counts,
 };
 
 use crate::config::{BankingStageConfig, MAX_WORKERS, Mining};
@@ -113,6 +114,10 @@ enum Until {
     Idle { coalesce: Duration },
 }
 
+/// System writes asked for by [`crate::BankingStage::apply_system`], and
+/// where the block's number (or the refusal) goes.
+type System = (Vec<Entry>, Sender<Result<u64, BankError>>);
+
 /// Blocks asked for by [`crate::BankingStage::mine`].
 struct Mine {
     /// Still to seal.
@@ -156,6 +161,8 @@ pub(crate) struct Scheduler<E: Executor> {
     slot_time: Duration,
     /// Blocks asked for by [`crate::BankingStage::mine`], oldest first.
     mines: VecDeque<Mine>,
+    /// System writes to seal, each in a block of its own.
+    systems: VecDeque<System>,
     /// Transactions taken from the pool and not yet run.
     window: Window<E::Tx>,
     stopping: bool,
@@ -192,6 +199,7 @@ impl<E: Executor> Scheduler<E> {
             stop,
             control,
             mines: VecDeque::new(),
+            systems: VecDeque::new(),
             window,
             stopping: false,
             hold,
@@ -217,6 +225,18 @@ impl<E: Executor> Scheduler<E> {
     /// does what is decided. Waits for work where the mode seals nothing
     /// without it.
     fn next_block(&mut self) -> Result<(), StageError> {
+        if let Some((entries, reply)) = self.systems.pop_front() {
+            let bank = self.driver.open(None);
+            if let Err(e) = bank.apply_system(entries) {
+                let _ = reply.send(Err(e));
+                return Ok(());
+            }
+            let built = self.driver.seal(bank, Vec::new(), Vec::new(), BuildCounters::default())?;
+            let number = built.sealed.block.header.number;
+            self.finish(built)?;
+            let _ = reply.send(Ok(number));
+            return Ok(());
+        }
         if let Some(mine) = self.mines.front_mut() {
             mine.blocks -= 1;
             let at = match mine.first.take() {
@@ -289,6 +309,7 @@ impl<E: Executor> Scheduler<E> {
             Control::Mine { blocks, first, interval, reply } => {
                 self.mines.push_back(Mine { blocks, first, interval, reply });
             }
+            Control::System { entries, reply } => self.systems.push_back((entries, reply)),
         }
     }
 

@@ -4,14 +4,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use alloy_primitives::Address;
+use alloy_primitives::{Address, B256, Bytes, KECCAK256_EMPTY, U256, keccak256};
 use jsonrpsee::core::RpcResult;
+use lanes_accounts_db::{AccountHeader, Entry};
 use lanes_banking_stage::Mining;
 
 use crate::node::NodeState;
 use crate::node::error::RpcError;
 use crate::node::rpc::api::DevApiServer;
-use crate::node::rpc::state::{Res, internal};
+use crate::node::rpc::state::{Res, account, internal};
 use crate::node::rpc::types::{MineOptions, Quantity};
 
 /// Most blocks one mine request seals.
@@ -38,6 +39,29 @@ impl DevRpc {
         Err(RpcError::Invalid(format!(
             "{method} changes the chain outside its transactions; only a dev node serves it (start lanes-validator with --dev)"
         )))
+    }
+
+    /// Writes `entries` in a block of their own (a dev node's state
+    /// control), and answers once that block is served.
+    fn system(&self, method: &str, entries: Vec<Entry>) -> Res<()> {
+        self.dev_only(method)?;
+        let number = self.state.stage(|st| st.apply_system(entries))?.map_err(internal)?;
+        let number = number.map_err(|e| RpcError::Invalid(e.to_string()))?;
+        if !self.state.ledger.wait_published(number, MINE_SERVE_WAIT) {
+            return Err(internal(format!("block {number} was committed but not served in time")));
+        }
+        Ok(())
+    }
+
+    /// `address`'s account header in the latest state, changed by `change`.
+    fn account_with(
+        &self,
+        address: Address,
+        change: impl FnOnce(&mut AccountHeader),
+    ) -> Res<Entry> {
+        let mut header = account(&self.state.state_at(None)?, &address)?;
+        change(&mut header);
+        Ok(Entry::Account(address, header))
     }
 
     fn set_mining(&self, mining: Mining, slot_time: Option<Duration>) -> Res<()> {
@@ -118,5 +142,30 @@ impl DevApiServer for DevRpc {
     fn set_coinbase(&self, coinbase: Address) -> RpcResult<()> {
         self.dev_only("anvil_setCoinbase")?;
         Ok(self.state.stage(|st| st.set_coinbase(coinbase))?)
+    }
+
+    fn set_balance(&self, address: Address, balance: U256) -> RpcResult<()> {
+        let entry = self.account_with(address, |a| a.balance = balance)?;
+        Ok(self.system("anvil_setBalance", vec![entry])?)
+    }
+
+    fn set_nonce(&self, address: Address, nonce: Quantity) -> RpcResult<()> {
+        let entry = self.account_with(address, |a| a.nonce = nonce.0)?;
+        Ok(self.system("anvil_setNonce", vec![entry])?)
+    }
+
+    fn set_code(&self, address: Address, code: Bytes) -> RpcResult<()> {
+        let hash = if code.is_empty() { KECCAK256_EMPTY } else { keccak256(&code) };
+        let mut entries = vec![self.account_with(address, |a| a.code_hash = hash)?];
+        if !code.is_empty() {
+            entries.push(Entry::Code(hash, code));
+        }
+        Ok(self.system("anvil_setCode", entries)?)
+    }
+
+    fn set_storage_at(&self, address: Address, slot: U256, value: B256) -> RpcResult<bool> {
+        let entry = Entry::Storage(address, B256::from(slot), U256::from_be_bytes(value.0));
+        self.system("anvil_setStorageAt", vec![entry])?;
+        Ok(true)
     }
 }

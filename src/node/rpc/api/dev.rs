@@ -2,7 +2,7 @@
 //! under the names anvil, hardhat and ganache give them (`evm_*`, `anvil_*`,
 //! `hardhat_*`): one trait, each method with its aliases.
 
-use alloy_primitives::Address;
+use alloy_primitives::{Address, B256, Bytes, U256};
 use jsonrpsee::core::RpcResult;
 use jsonrpsee::proc_macros::rpc;
 
@@ -54,4 +54,21 @@ pub trait DevApi {
     /// Pays the fees of the next blocks to `coinbase` (`--dev` only).
     #[method(name = "anvil_setCoinbase", aliases = ["hardhat_setCoinbase"])]
     fn set_coinbase(&self, coinbase: Address) -> RpcResult<()>;
+
+    /// Sets an account's balance (`--dev` only), in a block of its own.
+    #[method(name = "anvil_setBalance", aliases = ["hardhat_setBalance"], blocking)]
+    fn set_balance(&self, address: Address, balance: U256) -> RpcResult<()>;
+
+    /// Sets an account's nonce (`--dev` only), in a block of its own.
+    #[method(name = "anvil_setNonce", aliases = ["hardhat_setNonce"], blocking)]
+    fn set_nonce(&self, address: Address, nonce: Quantity) -> RpcResult<()>;
+
+    /// Sets an account's code (`--dev` only), in a block of its own.
+    #[method(name = "anvil_setCode", aliases = ["hardhat_setCode"], blocking)]
+    fn set_code(&self, address: Address, code: Bytes) -> RpcResult<()>;
+
+    /// Sets one storage slot (`--dev` only), in a block of its own; answers
+    /// `true`.
+    #[method(name = "anvil_setStorageAt", aliases = ["hardhat_setStorageAt"], blocking)]
+    fn set_storage_at(&self, address: Address, slot: U256, value: B256) -> RpcResult<bool>;
 }
