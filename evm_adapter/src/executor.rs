@@ -51,17 +51,24 @@ pub struct EvmConfig {
     pub spec: SpecId,
     /// Accept pre-EIP-155 legacy transactions (no chain id).
     pub allow_unprotected: bool,
+    /// Accept impersonated transactions ([`crate::impersonated`]): a dev
+    /// chain's, in blocks and in replay.
+    pub allow_impersonated: bool,
 }
 
 impl EvmConfig {
     /// Chain `chain_id` at [`DEFAULT_SPEC`].
     pub fn new(chain_id: u64) -> Self {
-        Self { chain_id, spec: DEFAULT_SPEC, allow_unprotected: false }
+        Self { chain_id, spec: DEFAULT_SPEC, allow_unprotected: false, allow_impersonated: false }
     }
 
     /// The transaction rules this config implies.
     pub fn tx_rules(&self) -> TxRules {
-        TxRules { allow_unprotected: self.allow_unprotected, ..TxRules::new(self.chain_id) }
+        TxRules {
+            allow_unprotected: self.allow_unprotected,
+            allow_impersonated: self.allow_impersonated,
+            ..TxRules::new(self.chain_id)
+        }
     }
 }
 

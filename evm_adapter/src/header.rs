@@ -44,7 +44,7 @@ impl HeaderCodec for EthHeaders {
             .iter()
             .zip(receipts)
             .map(|(tx, r)| {
-                let envelope = receipt_envelope(tx_type(tx), r);
+                let envelope = receipt_envelope(tx_type(crate::envelope_bytes(tx)), r);
                 bloom.accrue_bloom(envelope.logs_bloom());
                 envelope
             })

@@ -40,7 +40,10 @@ pub use executor::{
 pub use header::{EthHeaders, eth_header, receipt_envelope};
 pub use receipt::EvmReceipt;
 pub use simulate::{CallRequest, SimError, Simulation, sorted_access_list};
-pub use tx::{DEFAULT_MAX_TX_BYTES, EvmTx, TxDecodeError, TxRules};
+pub use tx::{
+    DEFAULT_MAX_TX_BYTES, EvmTx, IMPERSONATED_TAG, TxDecodeError, TxRules, envelope_bytes,
+    impersonated,
+};
 
 #[cfg(test)]
 mod tests;

@@ -212,3 +212,29 @@ fn test_bad_transactions_get_distinct_errors() {
     let bad = TxEnvelope::from(tx.into_signed(zero_r)).encoded_2718();
     assert_eq!(EvmTx::decode(&bad, &rules), Err(TxDecodeError::BadSignature));
 }
+
+#[test]
+fn test_an_impersonated_transaction_names_its_sender_and_only_dev_rules_take_it() {
+    let someone = Address::repeat_byte(0x5a);
+    let unsigned = TxEip1559 {
+        chain_id: CHAIN,
+        nonce: 0,
+        gas_limit: 21_000,
+        max_fee_per_gas: 2_000_000_000,
+        max_priority_fee_per_gas: 1_000_000_000,
+        to: TxKind::Call(TOKEN),
+        value: U256::from(1),
+        access_list: AccessList::default(),
+        input: Bytes::new(),
+    };
+    let dummy = alloy_primitives::Signature::new(U256::from(1), U256::from(1), false);
+    let raw = crate::impersonated(&unsigned.into_signed(dummy).into(), someone);
+    let dev = TxRules { allow_impersonated: true, ..TxRules::new(CHAIN) };
+    let tx = EvmTx::decode(&raw, &dev).unwrap();
+    assert_eq!(tx.sender(), someone);
+    assert_eq!(tx.hash(), alloy_primitives::keccak256(&raw));
+    assert_eq!(*tx.envelope().tx_hash(), tx.hash(), "served under its own hash");
+    assert_eq!(tx.encoded(), &raw, "recorded as sent");
+    assert_eq!(EvmTx::decode(&raw, &TxRules::new(CHAIN)), Err(TxDecodeError::Impersonated));
+    assert!(matches!(EvmTx::decode(&raw[..10], &dev), Err(TxDecodeError::BadRlp(_))));
+}

@@ -1,6 +1,6 @@
 //! Signed EIP-2718 transactions: decoding, checks, sender recovery.
 
-use alloy_consensus::{Transaction as _, TxEnvelope, TxType};
+use alloy_consensus::{Signed, Transaction as _, TxEnvelope, TxType};
 use alloy_eips::Typed2718;
 use alloy_eips::eip2718::Decodable2718;
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
@@ -29,6 +29,8 @@ pub struct TxRules {
     pub max_bytes: usize,
     /// Most access-list entries (addresses plus storage keys).
     pub max_access_keys: usize,
+    /// Accept impersonated transactions ([`impersonated`]): a dev chain's.
+    pub allow_impersonated: bool,
 }
 
 impl TxRules {
@@ -39,7 +41,34 @@ impl TxRules {
             allow_unprotected: false,
             max_bytes: DEFAULT_MAX_TX_BYTES,
             max_access_keys: DEFAULT_MAX_ACCESS_KEYS,
+            allow_impersonated: false,
         }
+    }
+}
+
+/// The first bytes of an impersonated transaction's encoding. 0xbf opens an
+/// RLP string of eight length bytes, which no EIP-2718 transaction starts
+/// with.
+pub const IMPERSONATED_TAG: [u8; 4] = [0xbf, b'I', b'M', b'P'];
+
+/// The encoding of `tx` sent as `sender` without `sender`'s signature (a dev
+/// node's impersonation, as anvil's `anvil_impersonateAccount`):
+/// [`IMPERSONATED_TAG`], the sender, then `tx`'s EIP-2718 encoding (its
+/// signature is not checked). Its hash is keccak256 of these bytes. Only
+/// rules with [`TxRules::allow_impersonated`] decode it.
+pub fn impersonated(tx: &TxEnvelope, sender: Address) -> Bytes {
+    let mut raw = IMPERSONATED_TAG.to_vec();
+    raw.extend_from_slice(sender.as_slice());
+    alloy_eips::eip2718::Encodable2718::encode_2718(tx, &mut raw);
+    raw.into()
+}
+
+/// The EIP-2718 encoding inside `raw`: `raw` itself, or for an impersonated
+/// transaction what follows its tag and sender.
+pub fn envelope_bytes(raw: &[u8]) -> &[u8] {
+    match raw.strip_prefix(&IMPERSONATED_TAG[..]) {
+        Some(rest) if rest.len() >= 20 => &rest[20..],
+        _ => raw,
     }
 }
 
@@ -64,6 +93,12 @@ pub enum TxDecodeError {
     /// The signature does not recover a sender (or its `s` is malleable).
     #[error("invalid signature")]
     BadSignature,
+    /// An impersonated transaction ([`impersonated`]) where the rules do not
+    /// allow one.
+    #[error(
+        "an impersonated transaction (sent without its sender's signature): only a dev node accepts one"
+    )]
+    Impersonated,
     /// Signed for another chain (or for none).
     #[error("wrong chain id: expected {expected}, transaction has {got:?}")]
     WrongChainId {
@@ -101,6 +136,14 @@ impl EvmTx {
         if raw.len() > rules.max_bytes {
             return Err(TxDecodeError::Oversize { len: raw.len(), limit: rules.max_bytes });
         }
+        let (raw, impersonated) = match raw.strip_prefix(&IMPERSONATED_TAG[..]) {
+            Some(_) if !rules.allow_impersonated => return Err(TxDecodeError::Impersonated),
+            Some(rest) if rest.len() >= 20 => {
+                (&rest[20..], Some((Address::from_slice(&rest[..20]), keccak256(raw), raw)))
+            }
+            Some(_) => return Err(TxDecodeError::BadRlp("impersonated sender cut short".into())),
+            None => (raw, None),
+        };
         match raw.first() {
             None => return Err(TxDecodeError::BadRlp("empty input".into())),
             Some(&t)
@@ -122,44 +165,79 @@ impl EvmTx {
                 buf.len()
             )));
         }
-        Self::from_envelope(envelope, rules)
+        match impersonated {
+            None => Self::from_envelope(envelope, rules),
+            Some((sender, hash, encoded)) => {
+                check(&envelope, rules)?;
+                let envelope = with_hash(envelope, hash)?;
+                let access = declared_access(&envelope, sender);
+                let encoded = Bytes::copy_from_slice(encoded);
+                Ok(Self { envelope, sender, hash, encoded, access })
+            }
+        }
     }
 
     /// Checks an already decoded transaction and recovers its sender.
     pub fn from_envelope(envelope: TxEnvelope, rules: &TxRules) -> Result<Self, TxDecodeError> {
-        if !matches!(
-            envelope,
-            TxEnvelope::Legacy(_)
-                | TxEnvelope::Eip2930(_)
-                | TxEnvelope::Eip1559(_)
-                | TxEnvelope::Eip7702(_)
-        ) {
-            return Err(TxDecodeError::UnsupportedType(envelope.tx_type() as u8));
-        }
-        match envelope.chain_id() {
-            Some(id) if id == rules.chain_id => {}
-            None if rules.allow_unprotected => {}
-            got => return Err(TxDecodeError::WrongChainId { expected: rules.chain_id, got }),
-        }
-        {
-            // An EIP-7702 authorization adds two keys (its authority and its
-            // delegate) to the set, so it counts against the same limit.
-            let list = envelope.access_list().map_or(&[][..], |l| &l.0);
-            let auths = envelope.authorization_list().map_or(0, <[_]>::len);
-            let count =
-                list.iter().map(|item| 1 + item.storage_keys.len()).sum::<usize>() + 2 * auths;
-            if count > rules.max_access_keys {
-                let limit = rules.max_access_keys;
-                return Err(TxDecodeError::TooManyAccessListKeys { count, limit });
-            }
-        }
+        check(&envelope, rules)?;
         let sender = recover_sender(&envelope)?;
         let encoded = alloy_eips::eip2718::Encodable2718::encoded_2718(&envelope).into();
         let hash = *envelope.tx_hash();
         let access = declared_access(&envelope, sender);
         Ok(Self { envelope, sender, hash, encoded, access })
     }
+}
 
+/// `envelope` with `hash` as its hash (an impersonated transaction's).
+fn with_hash(envelope: TxEnvelope, hash: B256) -> Result<TxEnvelope, TxDecodeError> {
+    fn rehash<T: alloy_consensus::transaction::RlpEcdsaEncodableTx>(
+        signed: Signed<T>,
+        hash: B256,
+    ) -> Signed<T> {
+        let (tx, signature, _) = signed.into_parts();
+        Signed::new_unchecked(tx, signature, hash)
+    }
+    Ok(match envelope {
+        TxEnvelope::Legacy(s) => rehash(s, hash).into(),
+        TxEnvelope::Eip2930(s) => rehash(s, hash).into(),
+        TxEnvelope::Eip1559(s) => rehash(s, hash).into(),
+        TxEnvelope::Eip7702(s) => rehash(s, hash).into(),
+        other => return Err(TxDecodeError::UnsupportedType(other.tx_type() as u8)),
+    })
+}
+
+/// The checks every transaction passes: its type, its chain id, the size of
+/// its access list.
+fn check(envelope: &TxEnvelope, rules: &TxRules) -> Result<(), TxDecodeError> {
+    if !matches!(
+        envelope,
+        TxEnvelope::Legacy(_)
+            | TxEnvelope::Eip2930(_)
+            | TxEnvelope::Eip1559(_)
+            | TxEnvelope::Eip7702(_)
+    ) {
+        return Err(TxDecodeError::UnsupportedType(envelope.tx_type() as u8));
+    }
+    match envelope.chain_id() {
+        Some(id) if id == rules.chain_id => {}
+        None if rules.allow_unprotected => {}
+        got => return Err(TxDecodeError::WrongChainId { expected: rules.chain_id, got }),
+    }
+    {
+        // An EIP-7702 authorization adds two keys (its authority and its
+        // delegate) to the set, so it counts against the same limit.
+        let list = envelope.access_list().map_or(&[][..], |l| &l.0);
+        let auths = envelope.authorization_list().map_or(0, <[_]>::len);
+        let count = list.iter().map(|item| 1 + item.storage_keys.len()).sum::<usize>() + 2 * auths;
+        if count > rules.max_access_keys {
+            let limit = rules.max_access_keys;
+            return Err(TxDecodeError::TooManyAccessListKeys { count, limit });
+        }
+    }
+    Ok(())
+}
+
+impl EvmTx {
     /// The signed transaction.
     pub fn envelope(&self) -> &TxEnvelope {
         &self.envelope

@@ -187,8 +187,13 @@ pub(crate) struct NodeState {
     stage: RwLock<Option<BankingStage<EvmExecutor>>>,
     ledger: Arc<Ledger>,
     signers: &'static [PrivateKeySigner],
-    /// Whether dev-only methods (time and coinbase controls) are served.
+    /// Whether dev-only methods (time, coinbase and state controls,
+    /// impersonation) are served.
     dev: bool,
+    /// Addresses `eth_sendTransaction` sends as without their key.
+    impersonated: Mutex<std::collections::HashSet<alloy_primitives::Address>>,
+    /// Whether it sends as any address (`anvil_autoImpersonateAccount`).
+    auto_impersonate: std::sync::atomic::AtomicBool,
     client_version: String,
     heads: broadcast::Sender<Arc<LedgerBlock>>,
     totals: Mutex<Totals>,
@@ -288,6 +293,8 @@ impl Node {
             ledger,
             signers,
             dev: matches!(config.chain, ChainChoice::Dev),
+            impersonated: Mutex::default(),
+            auto_impersonate: Default::default(),
             client_version: config.client_version.clone(),
             heads,
             totals: Mutex::default(),
@@ -448,9 +455,13 @@ fn prepare(config: &NodeConfig) -> Result<Prepared, NodeError> {
             )));
         }
     };
+    // A dev node sends as any address (anvil_impersonateAccount) and replays
+    // such transactions; any other refuses them.
+    let dev = matches!(config.chain, ChainChoice::Dev);
     let executor = Arc::new(EvmExecutor::new(EvmConfig {
         spec: spec.spec,
         allow_unprotected: config.allow_unprotected,
+        allow_impersonated: dev,
         ..EvmConfig::new(spec.chain_id)
     }));
 
@@ -475,7 +486,6 @@ fn prepare(config: &NodeConfig) -> Result<Prepared, NodeError> {
     }
     let last = ledger.last_appended().expect("block 0 is in the ledger");
     let chain_dir = dir.join("chain");
-    let dev = matches!(config.chain, ChainChoice::Dev);
     let mut chain = open_chain(&chain_dir, &ledger, &spec, config.fsync, dev)?;
     let head = chain.head().number;
     if head > last {

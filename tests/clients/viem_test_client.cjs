@@ -2,7 +2,8 @@
 // lanes-validator --dev node, as a test suite written for anvil drives it:
 // time travel (increaseTime, setNextBlockTimestamp), mine with a block count
 // and an interval, setCoinbase, automine toggled off and a transaction mined
-// by `mine`, setBalance / setNonce / setCode / setStorageAt. Every check throws on failure; the last line printed is
+// by `mine`, setBalance / setNonce / setCode / setStorageAt, impersonation.
+// Every check throws on failure; the last line printed is
 // "viem test client: ok", followed by a JSON line of what the Rust test
 // checks after a restart.
 //
@@ -99,9 +100,26 @@ async function main() {
   const paid = await client.sendTransaction({ account: rich, to: someone, value: 5n });
   check((await client.waitForTransactionReceipt({ hash: paid })).status === "success", "a transaction spends a set balance");
 
+  // Impersonation: send as an address whose key nobody holds.
+  const whale = "0x00000000000000000000000000000000000a11ce";
+  await client.setBalance({ address: whale, value: 10n ** 18n });
+  await client.impersonateAccount({ address: whale });
+  const asWhale = await client.sendTransaction({ account: whale, to: someone, value: 7n });
+  const whaleReceipt = await client.waitForTransactionReceipt({ hash: asWhale });
+  check(whaleReceipt.status === "success" && whaleReceipt.from.toLowerCase() === whale,
+    "a transaction sent as an impersonated address");
+  const seenTx = await client.getTransaction({ hash: asWhale });
+  check(seenTx.hash === asWhale && seenTx.from.toLowerCase() === whale, "served with its hash and sender");
+  await client.stopImpersonatingAccount({ address: whale });
+  const refused = await client
+    .sendTransaction({ account: whale, to: someone, value: 1n })
+    .then(() => false, () => true);
+  check(refused, "refused once impersonation stops");
+
   console.log("viem test client: ok");
   console.log(JSON.stringify({
     coinbase, target: target.toString(), minedAt: mined.number.toString(), someone, code, word,
+    asWhale, whale,
   }));
 }
 

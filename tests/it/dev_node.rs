@@ -281,9 +281,17 @@ fn test_viem_test_client_cheats_survive_kill_9_and_replay_on_dev_chains_only() {
     assert_eq!(v.result("eth_getCode", json!([someone, "latest"])), facts["code"]);
     assert_eq!(v.result("eth_getStorageAt", json!([someone, "0x7", "latest"])), facts["word"]);
     assert_eq!(v.result("eth_getTransactionCount", json!([someone, "latest"])), "0x2a");
+    let whale = v.result("eth_getTransactionReceipt", json!([facts["asWhale"]]));
+    assert_eq!((&whale["from"], &whale["status"]), (&facts["whale"], &json!("0x1")));
+    // Raw impersonated bytes from outside are refused.
+    let raw = format!("0x{}", alloy_primitives::hex::encode(lanes_evm_adapter::IMPERSONATED_TAG));
+    let (_, message, _) = v.error("eth_sendRawTransaction", json!([raw]));
+    assert!(message.contains("anvil_impersonateAccount"), "{message}");
     v.stop();
     let spec = ChainSpec::from_file(&data.join("genesis.json")).unwrap();
-    let executor = EvmExecutor::new(EvmConfig { spec: spec.spec, ..EvmConfig::new(spec.chain_id) });
+    let config = EvmConfig { spec: spec.spec, ..EvmConfig::new(spec.chain_id) };
+    let executor = EvmExecutor::new(EvmConfig { allow_impersonated: true, ..config.clone() });
+    let plain_executor = EvmExecutor::new(config);
     let ledger = Ledger::open(&data.join("ledger")).unwrap();
     let replica_dir = tempfile::tempdir().unwrap();
     let dev = BankConfig { allow_system: true, ..spec.bank_config() };
@@ -307,10 +315,20 @@ fn test_viem_test_client_cheats_survive_kill_9_and_replay_on_dev_chains_only() {
     .unwrap();
     let first = blocks.iter().position(|b| !b.system.is_empty()).unwrap();
     for block in &blocks[..first] {
-        plain.replay_block(&executor, block, 2).unwrap();
+        plain.replay_block(&plain_executor, block, 2).unwrap();
     }
-    let err = plain.replay_block(&executor, &blocks[first], 2).unwrap_err();
+    let err = plain.replay_block(&plain_executor, &blocks[first], 2).unwrap_err();
     assert!(err.to_string().contains("not a dev chain"), "{err}");
+    // An executor that is not a dev chain's refuses the impersonated transaction.
+    let as_whale: alloy_primitives::B256 = facts["asWhale"].as_str().unwrap().parse().unwrap();
+    let raw = blocks
+        .iter()
+        .flat_map(|b| b.txs())
+        .map(|t| &t.tx)
+        .find(|raw| alloy_primitives::keccak256(raw) == as_whale)
+        .expect("the impersonated transaction is in the ledger");
+    let refused = lanes_runtime::Executor::decode(&plain_executor, raw).unwrap_err();
+    assert!(refused.0.contains("impersonated"), "{}", refused.0);
     assert!(replica.head().number >= head);
     let coinbase: Address = facts["coinbase"].as_str().unwrap().parse().unwrap();
     assert_eq!(ledger.read(mined_at).unwrap().block.header.coinbase, coinbase);

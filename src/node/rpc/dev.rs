@@ -53,6 +53,10 @@ impl DevRpc {
         Ok(())
     }
 
+    fn impersonated(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<Address>> {
+        self.state.impersonated.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// `address`'s account header in the latest state, changed by `change`.
     fn account_with(
         &self,
@@ -161,6 +165,24 @@ impl DevApiServer for DevRpc {
             entries.push(Entry::Code(hash, code));
         }
         Ok(self.system("anvil_setCode", entries)?)
+    }
+
+    fn impersonate_account(&self, address: Address) -> RpcResult<()> {
+        self.dev_only("anvil_impersonateAccount")?;
+        self.impersonated().insert(address);
+        Ok(())
+    }
+
+    fn stop_impersonating_account(&self, address: Address) -> RpcResult<()> {
+        self.dev_only("anvil_stopImpersonatingAccount")?;
+        self.impersonated().remove(&address);
+        Ok(())
+    }
+
+    fn auto_impersonate_account(&self, enabled: bool) -> RpcResult<()> {
+        self.dev_only("anvil_autoImpersonateAccount")?;
+        self.state.auto_impersonate.store(enabled, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
     }
 
     fn set_storage_at(&self, address: Address, slot: U256, value: B256) -> RpcResult<bool> {

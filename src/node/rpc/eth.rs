@@ -14,7 +14,7 @@ use alloy_rpc_types_eth::{
 use alloy_signer::SignerSync;
 use jsonrpsee::core::{RpcResult, async_trait};
 use lanes_accounts_db::AccountsRead;
-use lanes_evm_adapter::{CallRequest, EvmTx, SimError, Simulation};
+use lanes_evm_adapter::{CallRequest, EvmTx, IMPERSONATED_TAG, SimError, Simulation, impersonated};
 use lanes_runtime::Bank;
 
 use crate::node::convert;
@@ -127,6 +127,12 @@ impl EthApiServer for EthRpc {
     }
 
     async fn send_raw_transaction(&self, bytes: Bytes) -> RpcResult<B256> {
+        if bytes.starts_with(&IMPERSONATED_TAG) {
+            return Err(RpcError::Invalid(
+                "impersonated transactions come from eth_sendTransaction after anvil_impersonateAccount, not as raw bytes".into(),
+            )
+            .into());
+        }
         let (hash, wait) = self.state.send_raw_waiting(&bytes)?;
         Ok(settled(hash, wait).await)
     }
@@ -273,9 +279,20 @@ async fn settled(hash: B256, wait: Option<Waiting>) -> B256 {
 
 fn send_transaction(s: &NodeState, r: TransactionRequest) -> Res<(B256, Option<Waiting>)> {
     let from = r.from.ok_or_else(|| RpcError::Params("`from` is required".into()))?;
-    let signer = s.signers.iter().find(|k| k.address() == from).ok_or_else(|| {
-        RpcError::Invalid(format!("{from} is not an account of this node (see eth_accounts)"))
-    })?;
+    let signer = s.signers.iter().find(|k| k.address() == from);
+    if signer.is_none() && !s.impersonates(&from) {
+        return Err(RpcError::Invalid(format!(
+            "{from} is not an account of this node (see eth_accounts; on a --dev node anvil_impersonateAccount sends as any address)"
+        )));
+    }
+    // Signs with the node's key, or for an impersonated address wraps the
+    // transaction with its sender and no signature.
+    let seal = |hash: B256| -> Res<alloy_primitives::Signature> {
+        match signer {
+            Some(key) => key.sign_hash_sync(&hash).map_err(internal),
+            None => Ok(alloy_primitives::Signature::new(U256::from(1), U256::from(1), false)),
+        }
+    };
     let base_fee = s.stage(|st| st.head().base_fee)?;
     let nonce = match r.nonce {
         Some(n) => n,
@@ -312,13 +329,13 @@ fn send_transaction(s: &NodeState, r: TransactionRequest) -> Res<(B256, Option<W
             authorization_list: call.authorization_list,
             input,
         };
-        let sig = signer.sign_hash_sync(&tx.signature_hash()).map_err(internal)?;
+        let sig = seal(tx.signature_hash())?;
         tx.into_signed(sig).into()
     } else if let (Some(gas_price), None) = (r.gas_price, r.max_fee_per_gas) {
         if access_list.is_empty() {
             let chain_id = Some(chain_id);
             let tx = TxLegacy { chain_id, nonce, gas_price, gas_limit: gas, to, value, input };
-            let sig = signer.sign_hash_sync(&tx.signature_hash()).map_err(internal)?;
+            let sig = seal(tx.signature_hash())?;
             tx.into_signed(sig).into()
         } else {
             let tx = TxEip2930 {
@@ -331,7 +348,7 @@ fn send_transaction(s: &NodeState, r: TransactionRequest) -> Res<(B256, Option<W
                 input,
                 access_list,
             };
-            let sig = signer.sign_hash_sync(&tx.signature_hash()).map_err(internal)?;
+            let sig = seal(tx.signature_hash())?;
             tx.into_signed(sig).into()
         }
     } else {
@@ -348,10 +365,13 @@ fn send_transaction(s: &NodeState, r: TransactionRequest) -> Res<(B256, Option<W
             access_list,
             input,
         };
-        let sig = signer.sign_hash_sync(&tx.signature_hash()).map_err(internal)?;
+        let sig = seal(tx.signature_hash())?;
         tx.into_signed(sig).into()
     };
-    s.send_raw_waiting(&envelope.encoded_2718())
+    match signer {
+        Some(_) => s.send_raw_waiting(&envelope.encoded_2718()),
+        None => s.send_raw_waiting(&impersonated(&envelope, from)),
+    }
 }
 
 /// Every block the filter's range covers must be served; the range is capped.

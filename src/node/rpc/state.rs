@@ -33,6 +33,14 @@ pub(crate) fn account(view: &ReadView, address: &Address) -> Res<AccountHeader> 
 }
 
 impl NodeState {
+    /// Whether `eth_sendTransaction` sends as `address` without its key
+    /// (a dev node's impersonation).
+    pub(crate) fn impersonates(&self, address: &Address) -> bool {
+        self.dev
+            && (self.auto_impersonate.load(std::sync::atomic::Ordering::Relaxed)
+                || self.impersonated.lock().unwrap_or_else(|e| e.into_inner()).contains(address))
+    }
+
     /// The served head's number.
     pub(crate) fn head(&self) -> u64 {
         self.ledger.head().unwrap_or(0)

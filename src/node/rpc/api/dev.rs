@@ -67,6 +67,22 @@ pub trait DevApi {
     #[method(name = "anvil_setCode", aliases = ["hardhat_setCode"], blocking)]
     fn set_code(&self, address: Address, code: Bytes) -> RpcResult<()>;
 
+    /// Lets `eth_sendTransaction` send as `address` without its key
+    /// (`--dev` only).
+    #[method(name = "anvil_impersonateAccount", aliases = ["hardhat_impersonateAccount"])]
+    fn impersonate_account(&self, address: Address) -> RpcResult<()>;
+
+    /// Ends [`DevApiServer::impersonate_account`] for `address`.
+    #[method(
+        name = "anvil_stopImpersonatingAccount",
+        aliases = ["hardhat_stopImpersonatingAccount"]
+    )]
+    fn stop_impersonating_account(&self, address: Address) -> RpcResult<()>;
+
+    /// Lets `eth_sendTransaction` send as any address (`--dev` only).
+    #[method(name = "anvil_autoImpersonateAccount")]
+    fn auto_impersonate_account(&self, enabled: bool) -> RpcResult<()>;
+
     /// Sets one storage slot (`--dev` only), in a block of its own; answers
     /// `true`.
     #[method(name = "anvil_setStorageAt", aliases = ["hardhat_setStorageAt"], blocking)]
