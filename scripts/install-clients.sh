@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the real Ethereum clients the end-to-end tests drive (web3.py and
 # eth-account from PyPI into target/clients/python, ethers v6 and viem from npm into
-# target/clients/node), where the tests look.
+# target/clients/node, hardhat 2 and hardhat-network-helpers 1 from npm into
+# target/clients/hardhat), where the tests look.
 # `cargo test` skips the client test when they are missing; .ci/run installs
 # them and sets LANES_REQUIRE_CLIENTS=1 so the test cannot be skipped there.
 set -euo pipefail
@@ -24,4 +25,14 @@ else
     printf '{"name":"lanes-node-clients","private":true}\n' > "$node_dest/package.json"
     npm install --prefix "$node_dest" --no-audit --no-fund --silent "ethers@6.17.0" "viem@2.57.20"
     echo "installed ethers and viem into $node_dest"
+fi
+hardhat_dest=target/clients/hardhat
+if [ -d "$hardhat_dest/node_modules/@nomicfoundation/hardhat-network-helpers" ]; then
+    echo "hardhat and hardhat-network-helpers already installed in $hardhat_dest"
+else
+    mkdir -p "$hardhat_dest"
+    printf '{"name":"lanes-hardhat-clients","private":true}\n' > "$hardhat_dest/package.json"
+    npm install --prefix "$hardhat_dest" --no-audit --no-fund --silent \
+        "hardhat@2.29.1" "@nomicfoundation/hardhat-network-helpers@1.1.2"
+    echo "installed hardhat and hardhat-network-helpers into $hardhat_dest"
 fi

@@ -506,9 +506,10 @@ impl<E: Executor> BankingStage<E> {
     }
 
     /// Seals `blocks` blocks now (at least one), each running what is ready,
-    /// empty or not: the first stamped `first` (default: the wall clock),
-    /// the others `interval` seconds after the one before (default: the
-    /// wall clock), and each always after the block before. Waits until they
+    /// empty or not: the first stamped `first` (default: the block clock,
+    /// which a set next timestamp and `increase_time` move), the others
+    /// `interval` seconds after the one before (default, or 0: the block
+    /// clock), and each always after the block before. Waits until they
     /// are committed and returns the last one's number.
     pub fn mine(
         &self,

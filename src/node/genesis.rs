@@ -104,7 +104,15 @@ impl ChainSpec {
     /// accounts of [`DEV_MNEMONIC`] with 10000 ETH each, a 30M gas limit and
     /// a 1 gwei base fee.
     pub fn dev() -> Self {
-        Self::from_geth(dev_genesis()).expect("the dev genesis is valid")
+        Self::dev_at(0)
+    }
+
+    /// [`Self::dev`] with block 0 stamped `timestamp` (a `--dev` data folder
+    /// is made with the time it is made, as anvil's chain starts now).
+    pub fn dev_at(timestamp: u64) -> Self {
+        let mut geth = dev_genesis();
+        geth.timestamp = timestamp;
+        Self::from_geth(geth).expect("the dev genesis is valid")
     }
 
     /// The chain's header codec: Ethereum's, for its fork.

@@ -28,7 +28,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use alloy_primitives::B256;
 use alloy_signer_local::PrivateKeySigner;
@@ -426,7 +426,11 @@ fn prepare(config: &NodeConfig) -> Result<Prepared, NodeError> {
     let stored_path = dir.join(GENESIS_FILE);
     let stored = stored_path.exists().then(|| ChainSpec::from_file(&stored_path)).transpose()?;
     let given = match &config.chain {
-        ChainChoice::Dev => Some(ChainSpec::dev()),
+        // Block 0 of a new dev chain is stamped now; an existing one keeps its own.
+        ChainChoice::Dev => Some(ChainSpec::dev_at(stored.as_ref().map_or_else(
+            || SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+            |s| s.genesis.timestamp,
+        ))),
         ChainChoice::Genesis(path) => Some(ChainSpec::from_file(path)?),
         ChainChoice::Existing => None,
     };

@@ -209,6 +209,8 @@ pub(crate) enum Client {
     Ethers,
     /// viem from npm (`node`).
     Viem,
+    /// hardhat 2 and hardhat-network-helpers 1 from npm (`node`).
+    Hardhat,
 }
 
 impl Client {
@@ -219,6 +221,11 @@ impl Client {
             Client::Web3Py => ("LANES_PYTHON_CLIENTS", "target/clients/python", "web3"),
             Client::Ethers => ("LANES_NODE_CLIENTS", "target/clients/node", "node_modules/ethers"),
             Client::Viem => ("LANES_NODE_CLIENTS", "target/clients/node", "node_modules/viem"),
+            Client::Hardhat => (
+                "LANES_HARDHAT_CLIENTS",
+                "target/clients/hardhat",
+                "node_modules/@nomicfoundation/hardhat-network-helpers",
+            ),
         };
         let dir = std::env::var_os(var)
             .map(PathBuf::from)
@@ -246,16 +253,38 @@ impl Client {
         ok: &str,
     ) -> String {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let (program, var) = match self {
-            Client::Web3Py => ("python3", "PYTHONPATH"),
-            Client::Ethers | Client::Viem => ("node", "LANES_NODE_CLIENTS"),
+        let scripts = root.join("tests/clients");
+        // hardhat runs scripts in a project: a scratch copy of
+        // tests/clients/hardhat, its modules from the install; `args[0]` is
+        // the node's URL.
+        let project = tempfile::tempdir().unwrap();
+        let (program, mut command) = match self {
+            Client::Web3Py => {
+                let mut c = Command::new("python3");
+                c.arg(scripts.join(script)).args(args).env("PYTHONPATH", clients);
+                ("python3", c)
+            }
+            Client::Ethers | Client::Viem => {
+                let mut c = Command::new("node");
+                c.arg(scripts.join(script)).args(args).env("LANES_NODE_CLIENTS", clients);
+                ("node", c)
+            }
+            Client::Hardhat => {
+                for file in ["hardhat.config.cjs", script] {
+                    std::fs::copy(scripts.join("hardhat").join(file), project.path().join(file))
+                        .unwrap();
+                }
+                let modules = clients.join("node_modules");
+                let mut c = Command::new("node");
+                c.arg(modules.join("hardhat/internal/cli/bootstrap.js"))
+                    .args(["--config", "hardhat.config.cjs", "run", "--no-compile", script])
+                    .current_dir(project.path())
+                    .env("NODE_PATH", modules)
+                    .env("LANES_URL", args[0]);
+                ("hardhat", c)
+            }
         };
-        let out = Command::new(program)
-            .arg(root.join("tests/clients").join(script))
-            .args(args)
-            .env(var, clients)
-            .output()
-            .unwrap_or_else(|e| panic!("running {program}: {e}"));
+        let out = command.output().unwrap_or_else(|e| panic!("running {program}: {e}"));
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         assert!(
             out.status.success() && stdout.contains(ok),

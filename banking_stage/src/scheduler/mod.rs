@@ -126,6 +126,8 @@ struct Mine {
     first: Option<u64>,
     /// Seconds between their timestamps.
     interval: Option<u64>,
+    /// Whether the first one is sealed.
+    started: bool,
     /// Where the last one's number goes.
     reply: Sender<u64>,
 }
@@ -239,10 +241,13 @@ impl<E: Executor> Scheduler<E> {
         }
         if let Some(mine) = self.mines.front_mut() {
             mine.blocks -= 1;
-            let at = match mine.first.take() {
-                Some(first) => Some(first),
-                // `interval` after the head, unless the clock was moved further.
-                None => mine.interval.filter(|i| *i > 0).map(|i| {
+            // The first block at `first` or the clock's time (as hardhat), the
+            // others `interval` after the one before, unless the clock was
+            // moved further.
+            let at = match (mine.first.take(), std::mem::replace(&mut mine.started, true)) {
+                (Some(first), _) => Some(first),
+                (None, false) => None,
+                (None, true) => mine.interval.filter(|i| *i > 0).map(|i| {
                     self.driver.head_timestamp().saturating_add(i).max(self.driver.clock_now())
                 }),
             };
@@ -307,7 +312,7 @@ impl<E: Executor> Scheduler<E> {
                 let _ = taken.send(());
             }
             Control::Mine { blocks, first, interval, reply } => {
-                self.mines.push_back(Mine { blocks, first, interval, reply });
+                self.mines.push_back(Mine { blocks, first, interval, started: false, reply });
             }
             Control::System { entries, reply } => self.systems.push_back((entries, reply)),
         }
