@@ -23,6 +23,18 @@ impl BlockClock {
         wall().saturating_add(self.offset).max(0) as u64
     }
 
+    /// Seconds added to the wall clock.
+    pub(crate) fn offset(&self) -> i64 {
+        self.offset
+    }
+
+    /// Sets the seconds added to the wall clock, and forgets a set next
+    /// timestamp (a dev node's `evm_revert` puts its clock back).
+    pub(crate) fn set_offset(&mut self, offset: i64) {
+        self.offset = offset;
+        self.next = None;
+    }
+
     /// Moves the clock `seconds` forward; returns the total offset.
     pub(crate) fn increase(&mut self, seconds: u64) -> i64 {
         self.offset = self.offset.saturating_add(i64::try_from(seconds).unwrap_or(i64::MAX));

@@ -552,6 +552,16 @@ impl<E: Executor> BankingStage<E> {
         Ok(())
     }
 
+    /// Seconds the block clock runs ahead of (or behind) the wall clock.
+    pub fn time_offset(&self) -> i64 {
+        self.shared.clock().offset()
+    }
+
+    /// Sets [`Self::time_offset`] and forgets a set next timestamp.
+    pub fn set_time_offset(&self, offset: i64) {
+        self.shared.clock().set_offset(offset);
+    }
+
     /// The block clock's time now: the wall clock moved by the time controls.
     pub fn now(&self) -> u64 {
         self.shared.clock().now()

@@ -256,6 +256,31 @@ impl Ledger {
         self.index.read().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Drops every block after `number` (a dev node's `evm_revert`): the
+    /// file is cut after block `number`'s record (and synced when the
+    /// ledger syncs) before the indexes forget them, so a crash leaves the
+    /// cut ledger or the whole one, never a torn record.
+    pub fn truncate(&self, number: u64) -> Result<(), LedgerError> {
+        let io = |source| LedgerError::Io { path: self.path.clone(), source };
+        let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
+        let keep = (number + 1) as usize;
+        let Some(cut) = index.blocks.get(keep).map(|slot| slot.offset) else {
+            return Ok(()); // nothing after it
+        };
+        let (file, end) = &mut *writer;
+        file.set_len(cut).map_err(io)?;
+        if self.sync {
+            file.sync_data().map_err(io)?;
+        }
+        *end = cut;
+        index.blocks.truncate(keep);
+        index.by_hash.retain(|_, n| *n <= number);
+        index.by_tx.retain(|_, (n, _)| *n <= number);
+        self.visible.fetch_min(number, Ordering::AcqRel);
+        Ok(())
+    }
+
     /// Appends a block (the next number) and syncs it to disk. It is not
     /// served until [`Self::publish`].
     pub fn append(&self, block: &Block, receipts: &[Receipt]) -> Result<(), LedgerError> {

@@ -200,6 +200,12 @@ pub(crate) struct NodeState {
     limits: RpcLimits,
     /// Sends waiting for their transaction's block (automine).
     waiters: Waiters,
+    /// How to rebuild the state and restart production (`evm_revert`).
+    rebuild: Rebuild,
+    /// The thread publishing the current stage's blocks.
+    follower: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// `evm_snapshot`s: id, head block and block clock offset, oldest first.
+    snapshots: Mutex<Vec<(u64, u64, i64)>>,
 }
 
 /// Sends waiting for their transaction's block, by transaction hash.
@@ -238,7 +244,6 @@ pub struct Node {
     state: Arc<NodeState>,
     server: ServerHandle,
     rpc_addr: SocketAddr,
-    follower: Option<std::thread::JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for Node {
@@ -278,11 +283,8 @@ impl Node {
         } else {
             Arc::new(DeclaredAccess)
         };
-        let stage = BankingStage::builder(executor.clone(), chain)
-            .config(stage_config)
-            .sink(Box::new(LedgerSink(ledger.clone())))
-            .admission(admission)
-            .start();
+        let parts = StageParts { config: stage_config, admission };
+        let stage = start_stage(&parts, executor.clone(), chain, &ledger);
         let blocks = stage.blocks().clone();
         let (heads, _) = broadcast::channel(256);
         let state = Arc::new(NodeState {
@@ -300,14 +302,17 @@ impl Node {
             totals: Mutex::default(),
             limits: config.limits.clone(),
             waiters: Waiters::default(),
+            rebuild: Rebuild {
+                dir: config.data_dir.clone(),
+                spec,
+                fsync: config.fsync,
+                workers: config.workers,
+                stage: parts,
+            },
+            follower: Mutex::new(None),
+            snapshots: Mutex::default(),
         });
-        let follower = {
-            let state = state.clone();
-            std::thread::Builder::new()
-                .name("lanes-follower".into())
-                .spawn(move || follow(&state, &blocks))
-                .map_err(|source| NodeError::Io { what: "spawning a thread".into(), source })?
-        };
+        spawn_follower(&state, blocks)?;
         let limits = &config.limits;
         let server_config = ServerConfig::builder()
             .max_request_body_size(limits.max_request_bytes)
@@ -333,7 +338,7 @@ impl Node {
             .map_err(|source| NodeError::Io { what: "reading the RPC address".into(), source })?;
         let server = server.start(rpc::module(state.clone()));
         tracing::info!(target: "lanes::node", %rpc_addr, chain_id = state.chain_id, head = state.head(), "JSON-RPC listening");
-        Ok(Self { state, server, rpc_addr, follower: Some(follower) })
+        Ok(Self { state, server, rpc_addr })
     }
 
     /// Where JSON-RPC listens.
@@ -347,12 +352,12 @@ impl Node {
     }
 
     /// Stops intake, seals and commits the block in progress, and stops.
-    pub async fn stop(mut self) -> Result<(), NodeError> {
+    pub async fn stop(self) -> Result<(), NodeError> {
         let _ = self.server.stop();
         self.server.clone().stopped().await;
         let state = self.state.clone();
-        let follower = self.follower.take();
         tokio::task::spawn_blocking(move || {
+            let follower = state.follower.lock().unwrap_or_else(|e| e.into_inner()).take();
             let stage = state.stage.write().unwrap_or_else(|e| e.into_inner()).take();
             let result = match stage {
                 Some(mut stage) => stage.shutdown().map(drop),
@@ -366,6 +371,91 @@ impl Node {
         .await
         .map_err(|e| NodeError::DataDir(format!("shutdown task failed: {e}")))??;
         tracing::info!(target: "lanes::node", head = self.state.head(), "stopped");
+        Ok(())
+    }
+}
+
+/// What the node needs to start a banking stage again (after
+/// `evm_revert`).
+pub(crate) struct StageParts {
+    config: BankingStageConfig,
+    admission: Arc<dyn Admission<EvmTx>>,
+}
+
+/// What the node needs to rebuild its state from the ledger.
+pub(crate) struct Rebuild {
+    dir: PathBuf,
+    spec: ChainSpec,
+    fsync: bool,
+    workers: usize,
+    stage: StageParts,
+}
+
+/// A banking stage on `chain`, writing to `ledger`.
+fn start_stage(
+    parts: &StageParts,
+    executor: Arc<EvmExecutor>,
+    chain: Chain,
+    ledger: &Arc<Ledger>,
+) -> BankingStage<EvmExecutor> {
+    BankingStage::builder(executor, chain)
+        .config(parts.config.clone())
+        .sink(Box::new(LedgerSink(ledger.clone())))
+        .admission(parts.admission.clone())
+        .start()
+}
+
+/// Starts the thread that publishes a stage's `blocks`.
+fn spawn_follower(
+    state: &Arc<NodeState>,
+    blocks: crossbeam_channel::Receiver<lanes_banking_stage::ProducedBlock>,
+) -> Result<(), NodeError> {
+    let handle = {
+        let state = state.clone();
+        std::thread::Builder::new()
+            .name("lanes-follower".into())
+            .spawn(move || follow(&state, &blocks))
+            .map_err(|source| NodeError::Io { what: "spawning a thread".into(), source })?
+    };
+    *state.follower.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
+    Ok(())
+}
+
+impl NodeState {
+    /// Puts the chain back to block `number` (a dev node's `evm_revert`):
+    /// stops block production, cuts the ledger after `number` (the
+    /// write-ahead log records the revert before state moves), rebuilds the
+    /// state from the genesis through the ledger, and starts production
+    /// again with an empty pool and the block clock at `offset`.
+    pub(crate) fn revert_to(self: &Arc<Self>, number: u64, offset: i64) -> Result<(), NodeError> {
+        let mut slot = self.stage.write().unwrap_or_else(|e| e.into_inner());
+        let mut stage =
+            slot.take().ok_or_else(|| NodeError::DataDir("node is shutting down".into()))?;
+        let (mining, coinbase) = (stage.mining(), stage.coinbase());
+        drop(stage.shutdown()?);
+        drop(stage);
+        // Nothing publishes a block of the old chain after this.
+        if let Some(old) = self.follower.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = old.join();
+        }
+        self.ledger.truncate(number)?;
+        let r = &self.rebuild;
+        let chain_dir = r.dir.join("chain");
+        std::fs::remove_dir_all(&chain_dir).map_err(|source| NodeError::Io {
+            what: format!("removing {}", chain_dir.display()),
+            source,
+        })?;
+        let dev = true;
+        let chain =
+            load_chain(&r.dir, &self.ledger, &r.spec, r.fsync, dev, &self.executor, r.workers)?;
+        let config = BankingStageConfig { mining, coinbase, ..r.stage.config.clone() };
+        let parts = StageParts { config, admission: r.stage.admission.clone() };
+        let stage = start_stage(&parts, self.executor.clone(), chain, &self.ledger);
+        stage.set_time_offset(offset);
+        spawn_follower(self, stage.blocks().clone())?;
+        *slot = Some(stage);
+        self.ledger.publish(number);
+        tracing::info!(target: "lanes::node", number, "reverted");
         Ok(())
     }
 }
@@ -488,10 +578,38 @@ fn prepare(config: &NodeConfig) -> Result<Prepared, NodeError> {
             }
         }
     }
+    let chain = load_chain(dir, &ledger, &spec, config.fsync, dev, &executor, config.workers)?;
+    ledger.publish(chain.head().number);
+    Ok(Prepared { spec, chain, ledger, executor })
+}
+
+/// Opens the state in `dir/chain` (creating it from the genesis when it is
+/// not there), checks it against the ledger and replays the ledger's blocks
+/// it missed. A dev node whose state is ahead of its ledger (a crash during
+/// `evm_revert`, which cuts the ledger first) rebuilds the state from the
+/// genesis; any other node refuses.
+fn load_chain(
+    dir: &Path,
+    ledger: &Ledger,
+    spec: &ChainSpec,
+    fsync: bool,
+    dev: bool,
+    executor: &EvmExecutor,
+    workers: usize,
+) -> Result<Chain, NodeError> {
     let last = ledger.last_appended().expect("block 0 is in the ledger");
     let chain_dir = dir.join("chain");
-    let mut chain = open_chain(&chain_dir, &ledger, &spec, config.fsync, dev)?;
+    let mut chain = open_chain(&chain_dir, ledger, spec, fsync, dev)?;
     let head = chain.head().number;
+    if head > last && dev {
+        tracing::warn!(target: "lanes::node", head, last, "state ahead of the ledger (a revert was cut short): rebuilding it from the genesis");
+        drop(chain);
+        std::fs::remove_dir_all(&chain_dir).map_err(|source| NodeError::Io {
+            what: format!("removing {}", chain_dir.display()),
+            source,
+        })?;
+        return load_chain(dir, ledger, spec, fsync, dev, executor, workers);
+    }
     if head > last {
         return Err(NodeError::DataDir(format!(
             "the state in {} is at block {head}, ahead of the ledger (block {last}); the ledger was damaged or replaced",
@@ -508,10 +626,9 @@ fn prepare(config: &NodeConfig) -> Result<Prepared, NodeError> {
     for number in head + 1..=last {
         let block = ledger.read(number)?.block;
         tracing::info!(target: "lanes::node", number, "replaying a block the state missed");
-        chain.replay_block(&*executor, &block, config.workers.max(1))?;
+        chain.replay_block(executor, &block, workers.max(1))?;
     }
-    ledger.publish(last);
-    Ok(Prepared { spec, chain, ledger, executor })
+    Ok(chain)
 }
 
 /// Opens the state, or creates it from the genesis. The head file names the

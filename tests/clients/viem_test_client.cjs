@@ -116,10 +116,29 @@ async function main() {
     .then(() => false, () => true);
   check(refused, "refused once impersonation stops");
 
+  // Snapshots: a revert drops what came after, state and blocks alike.
+  const snap = await client.snapshot();
+  const atSnap = await client.getBlockNumber();
+  const held = await client.getBalance({ address: someone });
+  const dropped = await client.sendTransaction({ to: someone, value: 1000n });
+  await client.waitForTransactionReceipt({ hash: dropped });
+  check((await client.getBalance({ address: someone })) === held + 1000n, "a transfer after the snapshot");
+  check((await client.revert({ id: snap })) === undefined, "revert");
+  check((await client.getBlockNumber()) === atSnap, "revert drops the later blocks");
+  check((await client.getBalance({ address: someone })) === held, "and their state");
+  const gone = await client.getTransactionReceipt({ hash: dropped }).catch(() => null);
+  check(gone === null, "and their receipts");
+  const reused = await client.request({ method: "evm_revert", params: [snap] });
+  check(reused === false, "a snapshot id is used once");
+  // The chain goes on from the snapshot.
+  const onward = await client.sendTransaction({ to: someone, value: 1n });
+  const onwardReceipt = await client.waitForTransactionReceipt({ hash: onward });
+  check(onwardReceipt.blockNumber === atSnap + 1n, "the next block follows the snapshot's");
+
   console.log("viem test client: ok");
   console.log(JSON.stringify({
     coinbase, target: target.toString(), minedAt: mined.number.toString(), someone, code, word,
-    asWhale, whale,
+    asWhale, whale, head: (atSnap + 1n).toString(), dropped,
   }));
 }
 

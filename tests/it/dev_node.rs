@@ -1,7 +1,11 @@
-//! The dev node as anvil's users drive it: automine answers a send once its
-//! block is committed, mining modes switch at run time, and one sender's
-//! thousand transactions sent at once all land, in nonce order.
+//! The dev node as anvil's and hardhat's users drive it: automine answers a
+//! send once its block is committed, mining modes switch at run time, one
+//! sender's thousand transactions sent at once all land in nonce order, and
+//! the dev controls (time, coinbase, state, impersonation, snapshots) work
+//! through viem's test client and hardhat-network-helpers and survive a
+//! restart and a replay.
 
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -282,6 +286,11 @@ fn test_viem_test_client_cheats_survive_kill_9_and_replay_on_dev_chains_only() {
     assert_eq!(v.result("eth_getCode", json!([someone, "latest"])), facts["code"]);
     assert_eq!(v.result("eth_getStorageAt", json!([someone, "0x7", "latest"])), facts["word"]);
     assert_eq!(v.result("eth_getTransactionCount", json!([someone, "latest"])), "0x2a");
+    // The chain as reverted: the dropped transfer is gone, the head is the
+    // block after the snapshot's.
+    let head_after: u64 = facts["head"].as_str().unwrap().parse().unwrap();
+    assert_eq!(number(&v.result("eth_blockNumber", json!([]))), head_after);
+    assert!(v.result("eth_getTransactionReceipt", json!([facts["dropped"]])).is_null());
     let whale = v.result("eth_getTransactionReceipt", json!([facts["asWhale"]]));
     assert_eq!((&whale["from"], &whale["status"]), (&facts["whale"], &json!("0x1")));
     // Raw impersonated bytes from outside are refused.
@@ -343,5 +352,39 @@ fn test_hardhat_network_helpers_drive_the_dev_node() {
     let v = Validator::start(&dir.path().join("data"), &["--dev"]);
     let url = v.url();
     Client::Hardhat.run(&clients, &v, "helpers.cjs", &[url.as_ref()], "hardhat helpers: ok");
+    v.stop();
+}
+
+#[test]
+fn test_a_revert_cut_short_after_the_ledger_is_finished_at_restart() {
+    use lanes::node::ledger::Ledger;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let v = Validator::start(&data, &["--dev"]);
+    for nonce in 0..4 {
+        let tx = signed(DEV_KEYS[1], 31337, nonce, receiver(nonce), 1, 21_000);
+        v.result("eth_sendRawTransaction", json!([hex(&tx)]));
+    }
+    assert_eq!(number(&v.result("eth_blockNumber", json!([]))), 4);
+    v.kill9();
+    // evm_revert cuts the ledger first; a crash before the state moved back
+    // leaves the state ahead of the ledger.
+    Ledger::open(&data.join("ledger")).unwrap().truncate(2).unwrap();
+
+    // Not a dev node: refused, nothing changed.
+    let out = Command::new(env!("CARGO_BIN_EXE_lanes-validator"))
+        .args(["--data-dir", data.to_str().unwrap(), "--rpc-addr", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("ahead of the ledger"), "{stderr}");
+    // A dev node finishes the revert: the state is rebuilt to block 2.
+    let v = Validator::start(&data, &["--dev"]);
+    assert_eq!(number(&v.result("eth_blockNumber", json!([]))), 2);
+    assert_eq!(v.result("eth_getBalance", json!([receiver(2), "latest"])), "0x0");
+    assert_eq!(v.result("eth_getBalance", json!([receiver(1), "latest"])), "0x1");
+    let next = signed(DEV_KEYS[1], 31337, 2, receiver(9), 1, 21_000);
+    v.result("eth_sendRawTransaction", json!([hex(&next)]));
+    assert_eq!(number(&v.result("eth_blockNumber", json!([]))), 3);
     v.stop();
 }

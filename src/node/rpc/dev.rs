@@ -53,6 +53,10 @@ impl DevRpc {
         Ok(())
     }
 
+    fn snapshots(&self) -> std::sync::MutexGuard<'_, Vec<(u64, u64, i64)>> {
+        self.state.snapshots.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn impersonated(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<Address>> {
         self.state.impersonated.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -165,6 +169,46 @@ impl DevApiServer for DevRpc {
             entries.push(Entry::Code(hash, code));
         }
         Ok(self.system("anvil_setCode", entries)?)
+    }
+
+    fn snapshot(&self) -> RpcResult<Quantity> {
+        self.dev_only("evm_snapshot")?;
+        let (head, offset) = self.state.stage(|st| (st.head().number, st.time_offset()))?;
+        let mut snapshots = self.snapshots();
+        let id = snapshots.last().map_or(1, |(id, _, _)| id + 1);
+        snapshots.push((id, head, offset));
+        Ok(Quantity(id))
+    }
+
+    fn revert(&self, id: Quantity) -> RpcResult<bool> {
+        self.dev_only("evm_revert")?;
+        let (number, offset) = {
+            let mut snapshots = self.snapshots();
+            let Some(at) = snapshots.iter().position(|(i, _, _)| *i == id.0) else {
+                return Ok(false);
+            };
+            let (_, number, offset) = snapshots[at];
+            // This id and every later one are used up, as in hardhat.
+            snapshots.truncate(at);
+            (number, offset)
+        };
+        self.state.revert_to(number, offset).map_err(internal)?;
+        Ok(true)
+    }
+
+    fn reset(&self, options: Option<serde_json::Value>) -> RpcResult<()> {
+        self.dev_only("anvil_reset")?;
+        if options.as_ref().is_some_and(|o| !o.get("forking").is_none_or(|f| f.is_null())) {
+            return Err(RpcError::Invalid(
+                "lanes cannot fork another chain: anvil_reset takes no forking options".into(),
+            )
+            .into());
+        }
+        self.snapshots().clear();
+        self.impersonated().clear();
+        self.state.auto_impersonate.store(false, std::sync::atomic::Ordering::Relaxed);
+        self.state.revert_to(0, 0).map_err(internal)?;
+        Ok(())
     }
 
     fn impersonate_account(&self, address: Address) -> RpcResult<()> {

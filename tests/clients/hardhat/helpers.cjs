@@ -1,6 +1,7 @@
 // hardhat-network-helpers 1.x (npm) against a lanes-validator --dev node, as
 // a hardhat test suite uses them: time.increase, mine, setBalance,
-// impersonateAccount, and a transaction sent as the impersonated address.
+// impersonateAccount, a transaction sent as the impersonated address, and
+// loadFixture (evm_snapshot / evm_revert).
 // The helpers only drive a node whose web3_clientVersion starts with
 // "hardhatnetwork", "zksync" or "anvil": lanes --dev answers "anvil/lanes-v…".
 // Every check throws on failure; the last line printed is
@@ -41,6 +42,23 @@ async function main() {
   const receipt = await provider.request({ method: "eth_getTransactionReceipt", params: [hash] });
   check(receipt && receipt.status === "0x1" && receipt.from === someone, "sent as the impersonated address");
   await helpers.stopImpersonatingAccount(someone);
+
+  // loadFixture: the first call runs the fixture and snapshots; each later
+  // call reverts to that snapshot.
+  const fixtureAccount = "0x00000000000000000000000000000000000f1070";
+  async function deployed() {
+    await helpers.setBalance(fixtureAccount, 5n);
+    return { account: fixtureAccount };
+  }
+  const balanceOf = async (a) =>
+    BigInt(await provider.request({ method: "eth_getBalance", params: [a, "latest"] }));
+  const { account } = await helpers.loadFixture(deployed);
+  check((await balanceOf(account)) === 5n, "loadFixture runs the fixture");
+  await helpers.setBalance(account, 9n);
+  const head = await helpers.time.latestBlock();
+  await helpers.loadFixture(deployed);
+  check((await balanceOf(account)) === 5n, "loadFixture again reverts to the fixture's state");
+  check((await helpers.time.latestBlock()) < head, "and drops the blocks after it");
   console.log("hardhat helpers: ok");
 }
 

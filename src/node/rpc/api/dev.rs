@@ -67,6 +67,23 @@ pub trait DevApi {
     #[method(name = "anvil_setCode", aliases = ["hardhat_setCode"], blocking)]
     fn set_code(&self, address: Address, code: Bytes) -> RpcResult<()>;
 
+    /// Records the chain as it is now (`--dev` only); answers an id for
+    /// [`DevApiServer::revert`].
+    #[method(name = "evm_snapshot", aliases = ["anvil_snapshot"])]
+    fn snapshot(&self) -> RpcResult<Quantity>;
+
+    /// Puts the chain back to snapshot `id`: state, head block, block time;
+    /// the pool is emptied and later blocks leave the ledger (`--dev` only).
+    /// The id, and every later one, is used up. `false` for an unknown id.
+    #[method(name = "evm_revert", aliases = ["anvil_revert"], blocking)]
+    fn revert(&self, id: Quantity) -> RpcResult<bool>;
+
+    /// Puts the chain back to its genesis and forgets snapshots and
+    /// impersonations (`--dev` only; lanes does not fork, so `forking`
+    /// options are refused).
+    #[method(name = "anvil_reset", aliases = ["hardhat_reset"], blocking)]
+    fn reset(&self, options: Option<serde_json::Value>) -> RpcResult<()>;
+
     /// Lets `eth_sendTransaction` send as `address` without its key
     /// (`--dev` only).
     #[method(name = "anvil_impersonateAccount", aliases = ["hardhat_impersonateAccount"])]
