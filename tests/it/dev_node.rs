@@ -388,3 +388,25 @@ fn test_a_revert_cut_short_after_the_ledger_is_finished_at_restart() {
     assert_eq!(number(&v.result("eth_blockNumber", json!([]))), 3);
     v.stop();
 }
+
+#[test]
+fn test_anvil_reset_goes_back_to_the_genesis_and_refuses_to_fork() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = Validator::start(&dir.path().join("data"), &["--dev"]);
+    let tx = signed(DEV_KEYS[2], 31337, 0, receiver(77), 5, 21_000);
+    v.result("eth_sendRawTransaction", json!([hex(&tx)]));
+    let snapshot = v.result("evm_snapshot", json!([]));
+    assert_eq!(number(&v.result("eth_blockNumber", json!([]))), 1);
+    // What viem's testClient.reset() sends.
+    v.result("anvil_reset", json!([{"forking": {"blockNumber": null}}]));
+    assert_eq!(number(&v.result("eth_blockNumber", json!([]))), 0);
+    assert_eq!(v.result("eth_getBalance", json!([receiver(77), "latest"])), "0x0");
+    assert_eq!(v.result("evm_revert", json!([snapshot])), json!(false), "snapshots are forgotten");
+    let (_, message, _) =
+        v.error("anvil_reset", json!([{"forking": {"jsonRpcUrl": "http://example.invalid"}}]));
+    assert!(message.contains("cannot fork"), "{message}");
+    // The same transaction goes in again, at block 1.
+    v.result("eth_sendRawTransaction", json!([hex(&tx)]));
+    assert_eq!(v.result("eth_getBalance", json!([receiver(77), "latest"])), "0x5");
+    v.stop();
+}

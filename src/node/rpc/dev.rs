@@ -198,7 +198,9 @@ impl DevApiServer for DevRpc {
 
     fn reset(&self, options: Option<serde_json::Value>) -> RpcResult<()> {
         self.dev_only("anvil_reset")?;
-        if options.as_ref().is_some_and(|o| !o.get("forking").is_none_or(|f| f.is_null())) {
+        // viem sends `{forking: {blockNumber: null}}` to reset without forking.
+        let fork_url = options.as_ref().and_then(|o| o.get("forking")?.get("jsonRpcUrl"));
+        if fork_url.is_some_and(|url| !url.is_null()) {
             return Err(RpcError::Invalid(
                 "lanes cannot fork another chain: anvil_reset takes no forking options".into(),
             )
