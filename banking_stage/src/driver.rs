@@ -64,7 +64,13 @@ impl<T: lanes_runtime::Transaction> BlockDriver<T> {
     /// blocks sealed within one second take the head's timestamp plus one.
     pub(crate) fn open(&self, at: Option<u64>) -> Bank {
         let timestamp = self.shared.clock().next_block(self.chain.head().timestamp, at);
-        self.chain.new_bank(timestamp, self.shared.coinbase())
+        let mut env = self.chain.next_env(timestamp, self.shared.coinbase());
+        if let Some(base_fee) =
+            self.shared.next_base_fee.lock().unwrap_or_else(|e| e.into_inner()).take()
+        {
+            env.base_fee = base_fee;
+        }
+        self.chain.new_bank_with(env)
     }
 
     /// The block clock's time now.
@@ -104,6 +110,7 @@ impl<T: lanes_runtime::Transaction> BlockDriver<T> {
         self.chain.commit(&sealed)?;
         let latest = Latest::of(&self.chain, self.shared.coinbase(), &self.shared.clock());
         self.shared.set_latest(latest);
+        self.shared.pool().set_base_fee(self.chain.head().base_fee);
         drop(included);
         let pool_len = {
             let mut pool = self.shared.pool();

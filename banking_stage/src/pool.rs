@@ -173,6 +173,11 @@ pub(crate) struct TxPool<T> {
 }
 
 impl<T: Transaction> TxPool<T> {
+    /// The base fee a new transaction must pay: the head's.
+    pub(crate) fn set_base_fee(&mut self, base_fee: u64) {
+        self.limits.base_fee = base_fee;
+    }
+
     pub(crate) fn new(limits: PoolLimits) -> Self {
         Self {
             senders: HashMap::default(),

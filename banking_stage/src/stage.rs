@@ -186,6 +186,8 @@ pub(crate) struct Shared<T> {
     pub(crate) clock: Mutex<BlockClock>,
     /// Receives the fees of the blocks opened from now on.
     pub(crate) coinbase: Mutex<Address>,
+    /// The next block's base fee, when set (later blocks keep it).
+    pub(crate) next_base_fee: Mutex<Option<u64>>,
 }
 
 impl<T: lanes_runtime::Transaction> Shared<T> {
@@ -220,6 +222,7 @@ impl<T: lanes_runtime::Transaction> Shared<T> {
             mining: Mutex::new(config.mining),
             clock: Mutex::new(BlockClock::default()),
             coinbase: Mutex::new(config.coinbase),
+            next_base_fee: Mutex::new(None),
         }
     }
 }
@@ -570,6 +573,14 @@ impl<E: Executor> BankingStage<E> {
     /// Pays the fees of the blocks opened from now on to `coinbase`.
     pub fn set_coinbase(&self, coinbase: Address) {
         *self.shared.coinbase.lock().unwrap_or_else(|e| e.into_inner()) = coinbase;
+    }
+
+    /// Sets the next block's base fee per gas; later blocks keep it, as a
+    /// lanes block's base fee is its parent's (a dev node's
+    /// `anvil_setNextBlockBaseFeePerGas`). A chain whose replay does not
+    /// allow system writes refuses such a block.
+    pub fn set_next_base_fee(&self, base_fee: u64) {
+        *self.shared.next_base_fee.lock().unwrap_or_else(|e| e.into_inner()) = Some(base_fee);
     }
 
     /// The account the next block pays its fees to.

@@ -415,7 +415,12 @@ impl Chain {
         if h.number != self.head.number + 1 || h.parent_hash != self.head_hash {
             return Err(fail(None, None, ReplayErrorKind::NotNext));
         }
-        let bank = self.new_bank(h.timestamp, h.coinbase);
+        let mut env = self.next_env(h.timestamp, h.coinbase);
+        if self.bank_config.allow_system {
+            // A dev chain may set a block's base fee (anvil_setNextBlockBaseFeePerGas).
+            env.base_fee = h.base_fee;
+        }
+        let bank = self.new_bank_with(env);
         if !block.system.is_empty() {
             bank.apply_system(block.system.clone()).map_err(|e| fail(None, None, e.into()))?;
         }

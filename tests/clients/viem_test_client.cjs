@@ -66,6 +66,15 @@ async function main() {
   check(mined.miner.toLowerCase() === coinbase, "the block names the new coinbase");
   check((await client.getBalance({ address: coinbase })) > 0n, "the coinbase was paid the tip");
 
+  // setNextBlockBaseFeePerGas: the next block has it, and (lanes' base fee
+  // being its parent's) so do the later ones.
+  await client.setNextBlockBaseFeePerGas({ baseFeePerGas: 3000000000n });
+  await client.mine({ blocks: 1 });
+  check((await client.getBlock()).baseFeePerGas === 3000000000n, "setNextBlockBaseFeePerGas");
+  const priced = await client.sendTransaction({ to: "0x000000000000000000000000000000000000dEaD", value: 3n });
+  check((await client.waitForTransactionReceipt({ hash: priced })).effectiveGasPrice >= 3000000000n,
+    "a transaction pays the new base fee");
+
   // Automine off: the transaction waits for mine.
   await client.setAutomine(false);
   check((await client.getAutomine()) === false, "automine is off");

@@ -147,6 +147,16 @@ impl DevApiServer for DevRpc {
         Ok(set.map_err(|e| RpcError::Invalid(e.to_string()))?)
     }
 
+    fn set_next_block_base_fee(&self, base_fee: U256) -> RpcResult<()> {
+        self.dev_only("anvil_setNextBlockBaseFeePerGas")?;
+        let base_fee = u64::try_from(base_fee).map_err(|_| {
+            RpcError::Invalid(format!(
+                "base fee {base_fee} is over the largest lanes keeps (2^64 - 1)"
+            ))
+        })?;
+        Ok(self.state.stage(|st| st.set_next_base_fee(base_fee))?)
+    }
+
     fn set_coinbase(&self, coinbase: Address) -> RpcResult<()> {
         self.dev_only("anvil_setCoinbase")?;
         Ok(self.state.stage(|st| st.set_coinbase(coinbase))?)

@@ -51,6 +51,14 @@ pub trait DevApi {
     #[method(name = "evm_setNextBlockTimestamp", aliases = ["anvil_setNextBlockTimestamp"])]
     fn set_next_block_timestamp(&self, timestamp: Quantity) -> RpcResult<()>;
 
+    /// Sets the next block's base fee per gas; later blocks keep it
+    /// (`--dev` only).
+    #[method(
+        name = "anvil_setNextBlockBaseFeePerGas",
+        aliases = ["hardhat_setNextBlockBaseFeePerGas"]
+    )]
+    fn set_next_block_base_fee(&self, base_fee: U256) -> RpcResult<()>;
+
     /// Pays the fees of the next blocks to `coinbase` (`--dev` only).
     #[method(name = "anvil_setCoinbase", aliases = ["hardhat_setCoinbase"])]
     fn set_coinbase(&self, coinbase: Address) -> RpcResult<()>;
