@@ -203,6 +203,13 @@ impl<T: Transaction> TxPool<T> {
         queues.flat_map(|q| q.queued.0.iter()).find(|p| p.hash == *hash).map(|p| p.tx.clone())
     }
 
+    /// Copies of every queued transaction, each sender's in nonce order
+    /// (one taken out to run is not among them).
+    pub(crate) fn queued(&self) -> Vec<T> {
+        let queues = self.senders.values().map(|at| &self.queues[*at as usize]);
+        queues.flat_map(|q| q.queued.0.iter()).map(|p| p.tx.clone()).collect()
+    }
+
     /// Whether a transaction may be ready to run (the ready order can hold
     /// stale entries, so this can answer yes with nothing to pop).
     pub(crate) fn has_ready(&self) -> bool {

@@ -630,6 +630,12 @@ impl<E: Executor> BankingStage<E> {
         self.shared.pool().find(hash)
     }
 
+    /// Copies of the transactions waiting in the pool, each sender's in
+    /// nonce order (a dev node's `evm_snapshot` keeps them).
+    pub fn queued(&self) -> Vec<E::Tx> {
+        self.shared.pool().queued()
+    }
+
     /// Transactions accepted and not yet in a block or dropped.
     pub fn pool_len(&self) -> usize {
         self.shared.pool().len()

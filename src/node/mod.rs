@@ -204,8 +204,8 @@ pub(crate) struct NodeState {
     rebuild: Rebuild,
     /// The thread publishing the current stage's blocks.
     follower: Mutex<Option<std::thread::JoinHandle<()>>>,
-    /// `evm_snapshot`s: id, head block and block clock offset, oldest first.
-    snapshots: Mutex<Vec<(u64, u64, i64)>>,
+    /// `evm_snapshot`s, oldest first.
+    snapshots: Mutex<Vec<Snapshot>>,
 }
 
 /// Sends waiting for their transaction's block, by transaction hash.
@@ -375,6 +375,17 @@ impl Node {
     }
 }
 
+/// What `evm_snapshot` records, for `evm_revert`.
+pub(crate) struct Snapshot {
+    pub(crate) id: u64,
+    /// The head block then.
+    pub(crate) block: u64,
+    /// The block clock's offset then.
+    pub(crate) offset: i64,
+    /// The pool's transactions then, each sender's in nonce order.
+    pub(crate) pool: Vec<alloy_primitives::Bytes>,
+}
+
 /// What the node needs to start a banking stage again (after
 /// `evm_revert`).
 pub(crate) struct StageParts {
@@ -426,8 +437,13 @@ impl NodeState {
     /// stops block production, cuts the ledger after `number` (the
     /// write-ahead log records the revert before state moves), rebuilds the
     /// state from the genesis through the ledger, and starts production
-    /// again with an empty pool and the block clock at `offset`.
-    pub(crate) fn revert_to(self: &Arc<Self>, number: u64, offset: i64) -> Result<(), NodeError> {
+    /// again with the block clock at `offset` and `pool` submitted again.
+    pub(crate) fn revert_to(
+        self: &Arc<Self>,
+        number: u64,
+        offset: i64,
+        pool: Vec<alloy_primitives::Bytes>,
+    ) -> Result<(), NodeError> {
         let mut slot = self.stage.write().unwrap_or_else(|e| e.into_inner());
         let mut stage =
             slot.take().ok_or_else(|| NodeError::DataDir("node is shutting down".into()))?;
@@ -453,8 +469,13 @@ impl NodeState {
         let stage = start_stage(&parts, self.executor.clone(), chain, &self.ledger);
         stage.set_time_offset(offset);
         spawn_follower(self, stage.blocks().clone())?;
-        *slot = Some(stage);
         self.ledger.publish(number);
+        // What was pooled at the snapshot waits again; one no longer valid
+        // is refused here, as at any submission.
+        for refused in stage.submit_many(pool).into_iter().filter_map(Result::err) {
+            tracing::info!(target: "lanes::node", %refused, "a snapshot's pooled transaction not taken back");
+        }
+        *slot = Some(stage);
         tracing::info!(target: "lanes::node", number, "reverted");
         Ok(())
     }

@@ -418,3 +418,25 @@ fn test_anvil_reset_goes_back_to_the_genesis_and_refuses_to_fork() {
     assert_eq!(v.result("eth_getBalance", json!([receiver(77), "latest"])), "0x5");
     v.stop();
 }
+
+#[test]
+fn test_evm_revert_puts_back_the_pool_of_its_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = Validator::start(&dir.path().join("data"), &["--dev", "--no-mining"]);
+    let tx = signed(DEV_KEYS[2], 31337, 0, receiver(80), 1, 21_000);
+    let hash = v.result("eth_sendRawTransaction", json!([hex(&tx)]));
+    let snapshot = v.result("evm_snapshot", json!([]));
+    v.result("evm_mine", json!([]));
+    assert!(!v.result("eth_getTransactionReceipt", json!([hash])).is_null());
+    assert_eq!(v.result("evm_revert", json!([snapshot])), json!(true));
+    // Back in the pool, as at the snapshot: no receipt, no block.
+    assert_eq!(number(&v.result("eth_blockNumber", json!([]))), 0);
+    assert!(v.result("eth_getTransactionReceipt", json!([hash])).is_null());
+    let pooled = v.result("eth_getTransactionByHash", json!([hash]));
+    assert_eq!((&pooled["hash"], &pooled["blockNumber"]), (&hash, &Value::Null));
+    // Still manual mining: the next mine includes it.
+    v.result("evm_mine", json!([]));
+    let receipt = v.result("eth_getTransactionReceipt", json!([hash]));
+    assert_eq!(number(&receipt["blockNumber"]), 1);
+    v.stop();
+}

@@ -9,11 +9,11 @@ use jsonrpsee::core::RpcResult;
 use lanes_accounts_db::{AccountHeader, Entry};
 use lanes_banking_stage::Mining;
 
-use crate::node::NodeState;
 use crate::node::error::RpcError;
 use crate::node::rpc::api::DevApiServer;
 use crate::node::rpc::state::{Res, account, internal};
 use crate::node::rpc::types::{MineOptions, Quantity};
+use crate::node::{NodeState, Snapshot};
 
 /// Most blocks one mine request seals.
 const MAX_MINE_BLOCKS: u64 = 100_000;
@@ -53,7 +53,7 @@ impl DevRpc {
         Ok(())
     }
 
-    fn snapshots(&self) -> std::sync::MutexGuard<'_, Vec<(u64, u64, i64)>> {
+    fn snapshots(&self) -> std::sync::MutexGuard<'_, Vec<Snapshot>> {
         self.state.snapshots.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -183,26 +183,28 @@ impl DevApiServer for DevRpc {
 
     fn snapshot(&self) -> RpcResult<Quantity> {
         self.dev_only("evm_snapshot")?;
-        let (head, offset) = self.state.stage(|st| (st.head().number, st.time_offset()))?;
+        let (block, offset, pool) = self.state.stage(|st| {
+            let pool = st.queued().iter().map(|tx| tx.encoded().clone()).collect();
+            (st.head().number, st.time_offset(), pool)
+        })?;
         let mut snapshots = self.snapshots();
-        let id = snapshots.last().map_or(1, |(id, _, _)| id + 1);
-        snapshots.push((id, head, offset));
+        let id = snapshots.last().map_or(1, |s| s.id + 1);
+        snapshots.push(Snapshot { id, block, offset, pool });
         Ok(Quantity(id))
     }
 
     fn revert(&self, id: Quantity) -> RpcResult<bool> {
         self.dev_only("evm_revert")?;
-        let (number, offset) = {
+        let snapshot = {
             let mut snapshots = self.snapshots();
-            let Some(at) = snapshots.iter().position(|(i, _, _)| *i == id.0) else {
+            let Some(at) = snapshots.iter().position(|s| s.id == id.0) else {
                 return Ok(false);
             };
-            let (_, number, offset) = snapshots[at];
             // This id and every later one are used up, as in hardhat.
-            snapshots.truncate(at);
-            (number, offset)
+            snapshots.drain(at..).next().expect("found above")
         };
-        self.state.revert_to(number, offset).map_err(internal)?;
+        let Snapshot { block, offset, pool, .. } = snapshot;
+        self.state.revert_to(block, offset, pool).map_err(internal)?;
         Ok(true)
     }
 
@@ -219,7 +221,7 @@ impl DevApiServer for DevRpc {
         self.snapshots().clear();
         self.impersonated().clear();
         self.state.auto_impersonate.store(false, std::sync::atomic::Ordering::Relaxed);
-        self.state.revert_to(0, 0).map_err(internal)?;
+        self.state.revert_to(0, 0, Vec::new()).map_err(internal)?;
         Ok(())
     }
 
