@@ -71,7 +71,7 @@ pub use config::{
 pub use error::SubmitError;
 pub use stage::{
     BankingStage, BankingStageBuilder, BlockSink, Decision, ProducedBlock, SET_MINING_WAIT,
-    StageError,
+    StageError, SystemWrites,
 };
 pub use stats::BlockStats;
 

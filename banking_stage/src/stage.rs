@@ -27,6 +27,10 @@ use crate::stats::BlockStats;
 /// Transactions per sigverify job; a larger submission is split.
 const JOB_SIZE: usize = 64;
 
+/// What [`BankingStage::apply_system`] writes, made from the state its block
+/// opens on.
+pub type SystemWrites = Box<dyn FnOnce(&ReadView) -> Result<Vec<Entry>, BankError> + Send>;
+
 /// The longest [`BankingStage::set_mining`] waits for the scheduler to take
 /// a new mode in.
 pub const SET_MINING_WAIT: Duration = Duration::from_secs(5);
@@ -116,9 +120,9 @@ pub(crate) enum Control {
     /// and the rest `interval` seconds apart, then answer with the last
     /// one's number.
     Mine { blocks: u64, first: Option<u64>, interval: Option<u64>, reply: Sender<u64> },
-    /// Seal a block now that holds only these system writes (no
-    /// transaction), then answer with its number.
-    System { entries: Vec<Entry>, reply: Sender<Result<u64, BankError>> },
+    /// Seal a block now that holds only the system writes these make from
+    /// the state it opens on (no transaction), then answer with its number.
+    System { writes: SystemWrites, reply: Sender<Result<u64, BankError>> },
 }
 
 /// The committed head, its state, and a bank on it for the next block that
@@ -527,13 +531,15 @@ impl<E: Executor> BankingStage<E> {
         answer.recv().map_err(|_| StageError::Stopped)
     }
 
-    /// Seals a block now that holds only `entries`, written before any
-    /// transaction (a dev node's state controls), and waits until it is
+    /// Seals a block now that holds only the writes `writes` makes from the
+    /// state that block opens on (so a change to one field of an account
+    /// keeps what the blocks before it did to the others), written before
+    /// any transaction (a dev node's state controls), and waits until it is
     /// committed; returns its number. Refused by a chain without
     /// [`lanes_runtime::BankConfig::allow_system`].
-    pub fn apply_system(&self, entries: Vec<Entry>) -> Result<Result<u64, BankError>, StageError> {
+    pub fn apply_system(&self, writes: SystemWrites) -> Result<Result<u64, BankError>, StageError> {
         let (reply, answer) = bounded(1);
-        self.control.send(Control::System { entries, reply }).map_err(|_| StageError::Stopped)?;
+        self.control.send(Control::System { writes, reply }).map_err(|_| StageError::Stopped)?;
         let _ = self.shared.doorbell.try_send(());
         answer.recv().map_err(|_| StageError::Stopped)
     }

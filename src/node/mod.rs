@@ -206,6 +206,8 @@ pub(crate) struct NodeState {
     follower: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// `evm_snapshot`s, oldest first.
     snapshots: Mutex<Vec<Snapshot>>,
+    /// The last snapshot id given out (ids are never reused).
+    snapshot_ids: std::sync::atomic::AtomicU64,
 }
 
 /// Sends waiting for their transaction's block, by transaction hash.
@@ -311,6 +313,7 @@ impl Node {
             },
             follower: Mutex::new(None),
             snapshots: Mutex::default(),
+            snapshot_ids: Default::default(),
         });
         spawn_follower(&state, blocks)?;
         let limits = &config.limits;
@@ -378,8 +381,10 @@ impl Node {
 /// What `evm_snapshot` records, for `evm_revert`.
 pub(crate) struct Snapshot {
     pub(crate) id: u64,
-    /// The head block then.
+    /// The head block then, and its hash (a revert to a block that is no
+    /// longer the ledger's is refused).
     pub(crate) block: u64,
+    pub(crate) hash: alloy_primitives::B256,
     /// The block clock's offset then.
     pub(crate) offset: i64,
     /// The pool's transactions then, each sender's in nonce order.
@@ -466,10 +471,11 @@ impl NodeState {
             load_chain(&r.dir, &self.ledger, &r.spec, r.fsync, dev, &self.executor, r.workers)?;
         let config = BankingStageConfig { mining, coinbase, ..r.stage.config.clone() };
         let parts = StageParts { config, admission: r.stage.admission.clone() };
+        // Served before production starts, so its first block moves it on.
+        self.ledger.publish(number);
         let stage = start_stage(&parts, self.executor.clone(), chain, &self.ledger);
         stage.set_time_offset(offset);
         spawn_follower(self, stage.blocks().clone())?;
-        self.ledger.publish(number);
         // What was pooled at the snapshot waits again; one no longer valid
         // is refused here, as at any submission.
         for refused in stage.submit_many(pool).into_iter().filter_map(Result::err) {

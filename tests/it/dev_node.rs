@@ -440,3 +440,25 @@ fn test_evm_revert_puts_back_the_pool_of_its_snapshot() {
     assert_eq!(number(&receipt["blockNumber"]), 1);
     v.stop();
 }
+
+#[test]
+fn test_dev_controls_refuse_code_the_store_cannot_keep_and_never_reuse_snapshot_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = Validator::start(&dir.path().join("data"), &["--dev"]);
+    let too_long = format!("0x{}", "60".repeat(lanes_accounts_db::DEFAULT_MAX_CODE_LEN + 1));
+    let (_, message, _) = v.error("anvil_setCode", json!([receiver(1), too_long]));
+    assert!(message.contains("limit"), "{message}");
+    // Nothing was written, and blocks are still made.
+    let tx = signed(DEV_KEYS[2], 31337, 0, receiver(2), 1, 21_000);
+    v.result("eth_sendRawTransaction", json!([hex(&tx)]));
+    assert_eq!(number(&v.result("eth_blockNumber", json!([]))), 1);
+
+    let first = v.result("evm_snapshot", json!([]));
+    let second = v.result("evm_snapshot", json!([]));
+    assert_eq!(v.result("evm_revert", json!([first])), json!(true));
+    let third = v.result("evm_snapshot", json!([]));
+    assert!(third != first && third != second, "{first} {second} {third}");
+    assert_eq!(v.result("evm_revert", json!([second])), json!(false), "used up by the revert");
+    assert_eq!(v.result("evm_revert", json!([third])), json!(true));
+    v.stop();
+}

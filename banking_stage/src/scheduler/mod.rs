@@ -23,7 +23,6 @@ use std::time::{Duration, Instant};
 
 use alloy_primitives::B256;
 use crossbeam_channel::{Receiver, Sender, bounded, select};
-use lanes_accounts_db::Entry;
 use lanes_runtime::{
     Admission, AdmitContext, Bank, BankError, Block, Chain, Executed, Executor, Runnable,
     ThreadLocks, Transaction, TxError, key_counts,
@@ -32,7 +31,7 @@ use lanes_runtime::{
 use crate::config::{BankingStageConfig, MAX_WORKERS, Mining};
 use crate::driver::{BlockDriver, BuiltBlock};
 use crate::pool::Held;
-use crate::stage::{Control, Decision, Shared, StageError};
+use crate::stage::{Control, Decision, Shared, StageError, SystemWrites};
 use crate::stats::BuildCounters;
 
 pub(crate) use pass::{Budget, Workers, pass};
@@ -116,7 +115,7 @@ enum Until {
 
 /// System writes asked for by [`crate::BankingStage::apply_system`], and
 /// where the block's number (or the refusal) goes.
-type System = (Vec<Entry>, Sender<Result<u64, BankError>>);
+type System = (SystemWrites, Sender<Result<u64, BankError>>);
 
 /// Blocks asked for by [`crate::BankingStage::mine`].
 struct Mine {
@@ -227,7 +226,14 @@ impl<E: Executor> Scheduler<E> {
     /// does what is decided. Waits for work where the mode seals nothing
     /// without it.
     fn next_block(&mut self) -> Result<(), StageError> {
-        if let Some((entries, reply)) = self.systems.pop_front() {
+        if let Some((writes, reply)) = self.systems.pop_front() {
+            let entries = match writes(&self.driver.chain().db().view()) {
+                Ok(entries) => entries,
+                Err(e) => {
+                    let _ = reply.send(Err(e));
+                    return Ok(());
+                }
+            };
             let bank = self.driver.open(None);
             if let Err(e) = bank.apply_system(entries) {
                 let _ = reply.send(Err(e));
@@ -314,7 +320,7 @@ impl<E: Executor> Scheduler<E> {
             Control::Mine { blocks, first, interval, reply } => {
                 self.mines.push_back(Mine { blocks, first, interval, started: false, reply });
             }
-            Control::System { entries, reply } => self.systems.push_back((entries, reply)),
+            Control::System { writes, reply } => self.systems.push_back((writes, reply)),
         }
     }
 

@@ -6,12 +6,13 @@ use std::time::Duration;
 
 use alloy_primitives::{Address, B256, Bytes, KECCAK256_EMPTY, U256, keccak256};
 use jsonrpsee::core::RpcResult;
-use lanes_accounts_db::{AccountHeader, Entry};
-use lanes_banking_stage::Mining;
+use lanes_accounts_db::{AccountHeader, AccountsRead, DEFAULT_MAX_CODE_LEN, Entry};
+use lanes_banking_stage::{Mining, SystemWrites};
+use lanes_runtime::BankError;
 
 use crate::node::error::RpcError;
 use crate::node::rpc::api::DevApiServer;
-use crate::node::rpc::state::{Res, account, internal};
+use crate::node::rpc::state::{Res, internal};
 use crate::node::rpc::types::{MineOptions, Quantity};
 use crate::node::{NodeState, Snapshot};
 
@@ -43,9 +44,9 @@ impl DevRpc {
 
     /// Writes `entries` in a block of their own (a dev node's state
     /// control), and answers once that block is served.
-    fn system(&self, method: &str, entries: Vec<Entry>) -> Res<()> {
+    fn system(&self, method: &str, writes: SystemWrites) -> Res<()> {
         self.dev_only(method)?;
-        let number = self.state.stage(|st| st.apply_system(entries))?.map_err(internal)?;
+        let number = self.state.stage(|st| st.apply_system(writes))?.map_err(internal)?;
         let number = number.map_err(|e| RpcError::Invalid(e.to_string()))?;
         if !self.state.ledger.wait_published(number, MINE_SERVE_WAIT) {
             return Err(internal(format!("block {number} was committed but not served in time")));
@@ -61,15 +62,19 @@ impl DevRpc {
         self.state.impersonated.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// `address`'s account header in the latest state, changed by `change`.
+    /// The writes that change one field of `address`'s account (`change`)
+    /// in the state the system block opens on, plus `more`.
     fn account_with(
-        &self,
         address: Address,
-        change: impl FnOnce(&mut AccountHeader),
-    ) -> Res<Entry> {
-        let mut header = account(&self.state.state_at(None)?, &address)?;
-        change(&mut header);
-        Ok(Entry::Account(address, header))
+        change: impl FnOnce(&mut AccountHeader) + Send + 'static,
+        more: Vec<Entry>,
+    ) -> SystemWrites {
+        Box::new(move |view| {
+            let read = view.get_account(&address).map_err(|e| BankError::State(e.to_string()))?;
+            let mut header = read.unwrap_or_default();
+            change(&mut header);
+            Ok([Entry::Account(address, header)].into_iter().chain(more).collect())
+        })
     }
 
     fn set_mining(&self, mining: Mining, slot_time: Option<Duration>) -> Res<()> {
@@ -163,33 +168,39 @@ impl DevApiServer for DevRpc {
     }
 
     fn set_balance(&self, address: Address, balance: U256) -> RpcResult<()> {
-        let entry = self.account_with(address, |a| a.balance = balance)?;
-        Ok(self.system("anvil_setBalance", vec![entry])?)
+        let writes = Self::account_with(address, move |a| a.balance = balance, Vec::new());
+        Ok(self.system("anvil_setBalance", writes)?)
     }
 
     fn set_nonce(&self, address: Address, nonce: Quantity) -> RpcResult<()> {
-        let entry = self.account_with(address, |a| a.nonce = nonce.0)?;
-        Ok(self.system("anvil_setNonce", vec![entry])?)
+        let writes = Self::account_with(address, move |a| a.nonce = nonce.0, Vec::new());
+        Ok(self.system("anvil_setNonce", writes)?)
     }
 
     fn set_code(&self, address: Address, code: Bytes) -> RpcResult<()> {
-        let hash = if code.is_empty() { KECCAK256_EMPTY } else { keccak256(&code) };
-        let mut entries = vec![self.account_with(address, |a| a.code_hash = hash)?];
-        if !code.is_empty() {
-            entries.push(Entry::Code(hash, code));
+        // The accounts database keeps no longer code; refused before
+        // anything is written.
+        if code.len() > DEFAULT_MAX_CODE_LEN {
+            return Err(RpcError::Limit(format!(
+                "code of {} bytes is over the {DEFAULT_MAX_CODE_LEN}-byte limit of the accounts database",
+                code.len()
+            ))
+            .into());
         }
-        Ok(self.system("anvil_setCode", entries)?)
+        let hash = if code.is_empty() { KECCAK256_EMPTY } else { keccak256(&code) };
+        let more = if code.is_empty() { Vec::new() } else { vec![Entry::Code(hash, code)] };
+        let writes = Self::account_with(address, move |a| a.code_hash = hash, more);
+        Ok(self.system("anvil_setCode", writes)?)
     }
 
     fn snapshot(&self) -> RpcResult<Quantity> {
         self.dev_only("evm_snapshot")?;
-        let (block, offset, pool) = self.state.stage(|st| {
+        let (block, hash, offset, pool) = self.state.stage(|st| {
             let pool = st.queued().iter().map(|tx| tx.encoded().clone()).collect();
-            (st.head().number, st.time_offset(), pool)
+            (st.head().number, st.head_hash(), st.time_offset(), pool)
         })?;
-        let mut snapshots = self.snapshots();
-        let id = snapshots.last().map_or(1, |s| s.id + 1);
-        snapshots.push(Snapshot { id, block, offset, pool });
+        let id = 1 + self.state.snapshot_ids.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.snapshots().push(Snapshot { id, block, hash, offset, pool });
         Ok(Quantity(id))
     }
 
@@ -203,7 +214,14 @@ impl DevApiServer for DevRpc {
             // This id and every later one are used up, as in hardhat.
             snapshots.drain(at..).next().expect("found above")
         };
-        let Snapshot { block, offset, pool, .. } = snapshot;
+        let Snapshot { block, hash, offset, pool, .. } = snapshot;
+        // A snapshot taken on blocks a revert raced away names no block of
+        // this chain.
+        let ours = self.state.ledger.last_appended().is_some_and(|last| block <= last)
+            && self.state.ledger.read(block).is_ok_and(|b| b.block.hash == hash);
+        if !ours {
+            return Ok(false);
+        }
         self.state.revert_to(block, offset, pool).map_err(internal)?;
         Ok(true)
     }
@@ -245,7 +263,7 @@ impl DevApiServer for DevRpc {
 
     fn set_storage_at(&self, address: Address, slot: U256, value: B256) -> RpcResult<bool> {
         let entry = Entry::Storage(address, B256::from(slot), U256::from_be_bytes(value.0));
-        self.system("anvil_setStorageAt", vec![entry])?;
+        self.system("anvil_setStorageAt", Box::new(move |_| Ok(vec![entry])))?;
         Ok(true)
     }
 }
