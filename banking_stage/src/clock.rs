@@ -47,17 +47,32 @@ impl BlockClock {
     }
 
     /// The timestamp of the block after one stamped `parent`: `at` if given
-    /// (it replaces a set one), else the one set, else the clock's time;
-    /// always after `parent`. A chosen timestamp moves the clock to it, so
-    /// time goes on from there.
+    /// (it replaces a set one and moves the clock to it, so time goes on
+    /// from there), else the one set, else the clock's time; always after
+    /// `parent`. A set one stays set until a block stamped with it is
+    /// committed ([`Self::committed`]): a block that is discarded does not
+    /// use it up.
     pub(crate) fn next_block(&mut self, parent: u64, at: Option<u64>) -> u64 {
-        let set = self.next.take();
-        let chosen = at.or(set);
-        let timestamp = chosen.unwrap_or_else(|| self.now()).max(parent.saturating_add(1));
-        if chosen.is_some() {
-            self.offset = i64::try_from(timestamp).unwrap_or(i64::MAX).saturating_sub(wall());
+        if let Some(at) = at {
+            self.next = None;
+            let timestamp = at.max(parent.saturating_add(1));
+            self.move_to(timestamp);
+            return timestamp;
         }
-        timestamp
+        self.next.unwrap_or_else(|| self.now()).max(parent.saturating_add(1))
+    }
+
+    /// A block stamped `timestamp` was committed: a set timestamp it used is
+    /// used up, and time goes on from it.
+    pub(crate) fn committed(&mut self, timestamp: u64) {
+        if self.next.is_some_and(|next| timestamp >= next) {
+            self.next = None;
+            self.move_to(timestamp);
+        }
+    }
+
+    fn move_to(&mut self, timestamp: u64) {
+        self.offset = i64::try_from(timestamp).unwrap_or(i64::MAX).saturating_sub(wall());
     }
 }
 
@@ -75,9 +90,12 @@ mod tests {
         assert_eq!(clock.increase(3600), 3600);
         let t = clock.next_block(0, None);
         assert!((start + 3600..start + 3602).contains(&t), "{t}");
-        // setNextBlockTimestamp stamps exactly one block, and time goes on from it.
+        // setNextBlockTimestamp stamps exactly one block, and time goes on from it;
+        // a block that is discarded does not use it up.
         clock.set_next(start + 10_000);
         assert_eq!(clock.next_block(t, None), start + 10_000);
+        assert_eq!(clock.next_block(t, None), start + 10_000, "not committed yet");
+        clock.committed(start + 10_000);
         let after = clock.next_block(0, None);
         assert!((start + 10_000..start + 10_002).contains(&after), "{after}");
         // A mine request's timestamp replaces a set one, and moves the clock too.

@@ -65,9 +65,8 @@ impl<T: lanes_runtime::Transaction> BlockDriver<T> {
     pub(crate) fn open(&self, at: Option<u64>) -> Bank {
         let timestamp = self.shared.clock().next_block(self.chain.head().timestamp, at);
         let mut env = self.chain.next_env(timestamp, self.shared.coinbase());
-        if let Some(base_fee) =
-            self.shared.next_base_fee.lock().unwrap_or_else(|e| e.into_inner()).take()
-        {
+        // A set base fee stays set until a block with it is committed.
+        if let Some(base_fee) = self.shared.next_base_fee() {
             env.base_fee = base_fee;
         }
         self.chain.new_bank_with(env)
@@ -110,7 +109,16 @@ impl<T: lanes_runtime::Transaction> BlockDriver<T> {
         self.chain.commit(&sealed)?;
         let latest = Latest::of(&self.chain, self.shared.coinbase(), &self.shared.clock());
         self.shared.set_latest(latest);
-        self.shared.pool().set_base_fee(self.chain.head().base_fee);
+        // What the committed block used up of the time and fee controls.
+        let head = self.chain.head();
+        self.shared.clock().committed(head.timestamp);
+        {
+            let mut next = self.shared.next_base_fee.lock().unwrap_or_else(|e| e.into_inner());
+            if *next == Some(head.base_fee) {
+                *next = None;
+            }
+            self.shared.pool().set_base_fee(next.unwrap_or(head.base_fee));
+        }
         drop(included);
         let pool_len = {
             let mut pool = self.shared.pool();

@@ -232,6 +232,11 @@ impl<T: lanes_runtime::Transaction> Shared<T> {
 }
 
 impl<T> Shared<T> {
+    /// The base fee set for the next block, if any.
+    pub(crate) fn next_base_fee(&self) -> Option<u64> {
+        *self.next_base_fee.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     pub(crate) fn clock(&self) -> MutexGuard<'_, BlockClock> {
         self.clock.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -587,6 +592,13 @@ impl<E: Executor> BankingStage<E> {
     /// allow system writes refuses such a block.
     pub fn set_next_base_fee(&self, base_fee: u64) {
         *self.shared.next_base_fee.lock().unwrap_or_else(|e| e.into_inner()) = Some(base_fee);
+        // Admission checks a new transaction against the next block's fee.
+        self.shared.pool().set_base_fee(base_fee);
+    }
+
+    /// The base fee the next block charges: one set for it, or the head's.
+    pub fn next_base_fee(&self) -> u64 {
+        self.shared.next_base_fee().unwrap_or_else(|| self.head().base_fee)
     }
 
     /// The account the next block pays its fees to.

@@ -453,6 +453,17 @@ fn test_dev_controls_refuse_code_the_store_cannot_keep_and_never_reuse_snapshot_
     v.result("eth_sendRawTransaction", json!([hex(&tx)]));
     assert_eq!(number(&v.result("eth_blockNumber", json!([]))), 1);
 
+    // A raised base fee: the node's own fill pays it, in the very next block.
+    v.result("anvil_setNextBlockBaseFeePerGas", json!(["0xb2d05e00"])); // 3 gwei
+    assert_eq!(v.result("eth_gasPrice", json!([])), "0xee6b2800"); // 3 gwei + a 1 gwei tip
+    let from = v.result("eth_accounts", json!([]))[0].clone();
+    let sent =
+        v.result("eth_sendTransaction", json!([{"from": from, "to": receiver(3), "value": "0x1"}]));
+    let receipt = v.result("eth_getTransactionReceipt", json!([sent]));
+    assert_eq!(number(&receipt["blockNumber"]), 2);
+    let block = v.result("eth_getBlockByNumber", json!(["0x2", false]));
+    assert_eq!(block["baseFeePerGas"], "0xb2d05e00");
+
     let first = v.result("evm_snapshot", json!([]));
     let second = v.result("evm_snapshot", json!([]));
     assert_eq!(v.result("evm_revert", json!([first])), json!(true));

@@ -62,7 +62,7 @@ impl EthApiServer for EthRpc {
     }
 
     fn gas_price(&self) -> RpcResult<U256> {
-        let base_fee = self.state.stage(|st| st.head().base_fee)?;
+        let base_fee = self.state.stage(|st| st.next_base_fee())?;
         Ok(U256::from(base_fee) + U256::from(SUGGESTED_TIP))
     }
 
@@ -293,7 +293,7 @@ fn send_transaction(s: &NodeState, r: TransactionRequest) -> Res<(B256, Option<W
             None => Ok(alloy_primitives::Signature::new(U256::from(1), U256::from(1), false)),
         }
     };
-    let base_fee = s.stage(|st| st.head().base_fee)?;
+    let base_fee = s.stage(|st| st.next_base_fee())?;
     let nonce = match r.nonce {
         Some(n) => n,
         None => s.pending_nonce(&from)?,
