@@ -112,16 +112,17 @@ impl<T: lanes_runtime::Transaction> BlockDriver<T> {
         // What the committed block used up of the time and fee controls.
         let head = self.chain.head();
         self.shared.clock().committed(head.timestamp);
-        {
+        let base_fee = {
             let mut next = self.shared.next_base_fee.lock().unwrap_or_else(|e| e.into_inner());
             if *next == Some(head.base_fee) {
                 *next = None;
             }
-            self.shared.pool().set_base_fee(next.unwrap_or(head.base_fee));
-        }
+            next.unwrap_or(head.base_fee)
+        };
         drop(included);
         let pool_len = {
             let mut pool = self.shared.pool();
+            pool.set_base_fee(base_fee);
             pool.prune_idle();
             pool.len()
         };

@@ -96,14 +96,17 @@ pub fn receipt_envelope(ty: TxType, r: &Receipt) -> ReceiptEnvelope {
     }
 }
 
+/// The logs bloom [`EthHeaders`] keeps in `h`'s `extra`; `None` for a block
+/// without logs.
+pub fn header_bloom(h: &BlockHeader) -> Option<Bloom> {
+    (h.extra.len() == 256).then(|| Bloom::from_slice(&h.extra))
+}
+
 /// The Ethereum header of `h` on a chain running `spec`: the fields the
 /// fork has, post-merge values for those lanes has no use for.
 pub fn eth_header(h: &BlockHeader, spec: SpecId) -> Header {
     let since = |fork: SpecId| spec.is_enabled_in(fork);
-    let logs_bloom = match h.extra.len() {
-        256 => Bloom::from_slice(&h.extra),
-        _ => Bloom::ZERO,
-    };
+    let logs_bloom = header_bloom(h).unwrap_or_default();
     Header {
         parent_hash: h.parent_hash,
         ommers_hash: EMPTY_OMMER_ROOT_HASH,

@@ -37,7 +37,7 @@ pub use declare::declared_access;
 pub use executor::{
     DEFAULT_SPEC, EvmConfig, EvmExecutor, EvmReceiptData, EvmWorker, SpecId, block_env, tx_env,
 };
-pub use header::{EthHeaders, eth_header, receipt_envelope};
+pub use header::{EthHeaders, eth_header, header_bloom, receipt_envelope};
 pub use receipt::EvmReceipt;
 pub use simulate::{CallRequest, SimError, Simulation, sorted_access_list};
 pub use tx::{

@@ -31,11 +31,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::Duration;
 
-use alloy_primitives::{B256, Bloom, Log, logs_bloom};
+use alloy_primitives::{B256, Bloom, Log};
 use borsh::BorshDeserialize;
 use lanes_accounts_db::FormatError;
 use lanes_banking_stage::BlockSink;
-use lanes_evm_adapter::EvmReceiptData;
+use lanes_evm_adapter::{EvmReceiptData, header_bloom};
 use lanes_runtime::{Block, Receipt};
 
 /// The record magic: format version 3.
@@ -114,7 +114,8 @@ impl Index {
             self.by_tx.insert(r.tx_hash, (number, i as u32));
         }
         self.by_hash.insert(hash, number);
-        let bloom = block_bloom(receipts).map(Box::new);
+        // Computed at seal from the receipts, and covered by the block hash.
+        let bloom = header_bloom(&block.header).map(Box::new);
         self.blocks.push(Slot { offset, len, hash, bloom });
     }
 }
@@ -136,11 +137,6 @@ pub fn receipt_logs(receipt: &Receipt) -> Vec<Log> {
     EvmReceiptData::from_outcome(&receipt.outcome)
         .map(|d| d.logs.into_iter().map(|(a, t, d)| Log::new_unchecked(a, t, d)).collect())
         .unwrap_or_default()
-}
-
-fn block_bloom(receipts: &[Receipt]) -> Option<Bloom> {
-    let logs: Vec<Log> = receipts.iter().flat_map(receipt_logs).collect();
-    (!logs.is_empty()).then(|| logs_bloom(&logs))
 }
 
 /// The append-only block log and its indexes.
