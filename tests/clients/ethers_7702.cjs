@@ -9,15 +9,10 @@
 // Usage: node ethers_7702.cjs HTTP_URL BOARD_ARTIFACT_JSON FUNDED_PRIVATE_KEY
 "use strict";
 const fs = require("fs");
-const path = require("path");
-const { ethers } = require(path.join(process.env.LANES_NODE_CLIENTS, "node_modules", "ethers"));
+const { client, check, run } = require("./lib.cjs");
+const { ethers } = client("ethers");
 
 const [url, artifactPath, fundedKey] = process.argv.slice(2);
-
-function check(cond, what) {
-  if (!cond) throw new Error(`failed: ${what}`);
-  console.log(`ok: ${what}`);
-}
 
 async function main() {
   const provider = new ethers.JsonRpcProvider(url, undefined, {
@@ -90,7 +85,4 @@ async function main() {
   console.log("ethers 7702: ok");
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+run(main);

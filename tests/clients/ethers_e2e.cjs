@@ -8,15 +8,10 @@
 // Usage: node ethers_e2e.cjs HTTP_URL TOKEN_ARTIFACT_JSON
 "use strict";
 const fs = require("fs");
-const path = require("path");
-const { ethers } = require(path.join(process.env.LANES_NODE_CLIENTS, "node_modules", "ethers"));
+const { client, check, run } = require("./lib.cjs");
+const { ethers } = client("ethers");
 
 const [url, artifactPath] = process.argv.slice(2);
-
-function check(cond, what) {
-  if (!cond) throw new Error(`failed: ${what}`);
-  console.log(`ok: ${what}`);
-}
 
 async function main() {
   // No call cache (two sends from one signer would reuse a stale nonce) and
@@ -65,7 +60,4 @@ async function main() {
   console.log("ethers e2e: ok");
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+run(main);

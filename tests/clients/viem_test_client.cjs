@@ -9,21 +9,12 @@
 //
 // Usage: node viem_test_client.cjs HTTP_URL FUNDED_PRIVATE_KEY
 "use strict";
-const path = require("path");
-const viem = require(path.join(process.env.LANES_NODE_CLIENTS, "node_modules", "viem"));
-const { privateKeyToAccount } = require(
-  path.join(process.env.LANES_NODE_CLIENTS, "node_modules", "viem", "_cjs", "accounts", "index.js"),
-);
-const { foundry } = require(
-  path.join(process.env.LANES_NODE_CLIENTS, "node_modules", "viem", "_cjs", "chains", "index.js"),
-);
+const { client: load, check, run } = require("./lib.cjs");
+const viem = load("viem");
+const { privateKeyToAccount } = load("viem/_cjs/accounts/index.js");
+const { foundry } = load("viem/_cjs/chains/index.js");
 
 const [url, key] = process.argv.slice(2);
-
-function check(cond, what) {
-  if (!cond) throw new Error(`failed: ${what}`);
-  console.log(`ok: ${what}`);
-}
 
 async function main() {
   const account = privateKeyToAccount(key);
@@ -151,7 +142,4 @@ async function main() {
   }));
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+run(main);
