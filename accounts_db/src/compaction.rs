@@ -9,6 +9,12 @@
 //! after it and before the unlink leaves a dead segment that recovery replays
 //! harmlessly (its records are older than their copies).
 //!
+//! Kept history ([`crate::AccountsDbConfig::history_blocks`]) is left alone:
+//! while blocks older than the newest are kept, only segments wholly before
+//! the oldest kept block's end are candidates, and a segment holding any
+//! record that block reads (so any record a kept block reads) is skipped.
+//! What a compacted segment then holds is dead for every kept block.
+//!
 //! A tombstone must outlive every older record of its key on disk, so it is
 //! copied forward, except from the oldest segment, where nothing older exists:
 //! there it is dropped (and its key leaves the index) once no view older than
@@ -44,14 +50,17 @@ impl AccountsDb {
         let mut w = lock(&inner.writer);
         inner.check_poisoned()?;
         let percent = u64::from(inner.config.compaction_live_percent);
+        let kept = inner.oldest_kept_version();
+        let before = kept.as_ref().map_or(u32::MAX, |v| Loc::from_raw(v.end).segment());
         let candidates: Vec<Arc<Segment>> = crate::db::read_table(inner)
             .iter()
             .flatten()
-            .filter(|s| s.id != w.active.id && s.live() * 100 < s.data_end() * percent)
+            .filter(|s| s.id != w.active.id && s.id < before)
+            .filter(|s| s.live() * 100 < s.data_end() * percent)
             .cloned()
             .collect();
         let mut stats = CompactionStats::default();
-        for seg in candidates {
+        'segments: for seg in candidates {
             let oldest = crate::db::read_table(inner).iter().flatten().next().map(|s| s.id);
             let droppable_before = inner.oldest_live_end();
             let version = inner.version();
@@ -73,13 +82,19 @@ impl AccountsDb {
                 }
                 let loc = Loc::new(seg.id, (offset - record.size as u64) as u32, record.tombstone);
                 let key = record.key();
-                if inner.index.get(&key, |l| inner.holds(&version, l, &key)) != Some(loc) {
+                let head = inner.index.get(&key, |l| inner.holds(&version, l, &key));
+                if let (Some(kept), Some(head)) = (&kept, head)
+                    && inner.visible_record(kept, head)? == Some(loc)
+                {
+                    continue 'segments; // a kept block reads it
+                }
+                if head != Some(loc) {
                     continue; // superseded
                 }
                 if record.tombstone && oldest == Some(seg.id) && loc.pos() < droppable_before {
                     removals.push((key, loc));
                 } else {
-                    batch.push_moved(&record, loc);
+                    batch.push_moved(&record, inner.links_after(&version, Some(loc))?);
                 }
             }
             stats.segments += 1;

@@ -12,6 +12,9 @@ pub const DEFAULT_MAX_CHANGES_PER_COMMIT: usize = 1 << 20;
 /// live bytes, in percent, are compacted.
 pub const DEFAULT_COMPACTION_LIVE_PERCENT: u8 = 50;
 
+/// Default number of blocks kept readable behind the newest one.
+pub const DEFAULT_HISTORY_BLOCKS: u64 = 10_000;
+
 /// Settings of [`crate::AccountsDb::open`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AccountsDbConfig {
@@ -32,6 +35,11 @@ pub struct AccountsDbConfig {
     /// survives the process being killed, not a power loss (a dev node's
     /// trade for latency).
     pub sync: bool,
+    /// How many blocks behind the newest one stay readable
+    /// ([`crate::ReadView::at_block`]); `None` keeps every block. Each kept
+    /// block costs one 48-byte entry in memory; its records are on disk
+    /// anyway, and compaction leaves in place what a kept block still reads.
+    pub history_blocks: Option<u64>,
 }
 
 impl Default for AccountsDbConfig {
@@ -43,6 +51,7 @@ impl Default for AccountsDbConfig {
             max_changes_per_commit: DEFAULT_MAX_CHANGES_PER_COMMIT,
             compaction_live_percent: DEFAULT_COMPACTION_LIVE_PERCENT,
             sync: true,
+            history_blocks: Some(DEFAULT_HISTORY_BLOCKS),
         }
     }
 }
@@ -57,6 +66,12 @@ impl AccountsDbConfig {
     /// Sets [`Self::sync`].
     pub fn with_sync(mut self, sync: bool) -> Self {
         self.sync = sync;
+        self
+    }
+
+    /// Sets [`Self::history_blocks`].
+    pub fn with_history_blocks(mut self, blocks: Option<u64>) -> Self {
+        self.history_blocks = blocks;
         self
     }
 

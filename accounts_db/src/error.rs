@@ -56,6 +56,31 @@ pub struct FormatError {
     pub reads: u32,
 }
 
+/// A block whose state the database does not keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum HistoryError {
+    /// Older than the oldest block kept ([`crate::AccountsDbConfig::history_blocks`]).
+    #[error("the state at block {block} is pruned; the oldest block kept is {oldest}")]
+    Pruned {
+        /// The block asked for.
+        block: u64,
+        /// The oldest block whose state is kept.
+        oldest: u64,
+    },
+    /// Past the newest committed block.
+    #[error("block {block} is past the newest committed block {newest}")]
+    Ahead {
+        /// The block asked for.
+        block: u64,
+        /// The newest committed block.
+        newest: u64,
+    },
+    /// Nothing has been committed yet.
+    #[error("no block has been committed yet")]
+    Empty,
+}
+
 /// A failure to open a database.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -10,7 +10,7 @@
 //!     16     n  body       see below
 //!         pad   zero bytes up to a multiple of 8
 //!
-//! data body:   prev u64 LE | key | value (borsh), value absent in a tombstone
+//! data body:   prev u64 | jump u64 | depth u32 | key | value (borsh), value absent in a tombstone
 //!   key: account = address (20), storage = address (20) ++ slot (32), code = hash (32)
 //! commit body: seq u64 | block u64 | commitment (32) | records u32 | flags u32 | digest u64
 //! ```
@@ -30,6 +30,24 @@ pub(crate) const COMMIT_BODY_LEN: usize = 64;
 pub(crate) const COMMIT_RECORD_LEN: usize = HEADER_LEN + COMMIT_BODY_LEN;
 /// `prev` value meaning "no earlier version".
 pub(crate) const NO_PREV: u64 = u64::MAX;
+/// Bytes of a data body before the key: `prev`, `jump`, `depth`.
+const LINKS_LEN: usize = 20;
+
+/// How a data record points back along its key's versions: `prev` at the
+/// version before it, `jump` further back (skew-binary jump pointers, so a
+/// read of an old version takes a logarithmic number of steps), and `depth`,
+/// the number of versions before it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Links {
+    pub(crate) prev: u64,
+    pub(crate) jump: u64,
+    pub(crate) depth: u32,
+}
+
+impl Links {
+    /// The links of a key's first version.
+    pub(crate) const FIRST: Self = Self { prev: NO_PREV, jump: NO_PREV, depth: 0 };
+}
 /// Commit flag: a compaction commit, which moves records and changes no state.
 pub(crate) const FLAG_MAINTENANCE: u32 = 1;
 /// Commit flag: no block has been committed yet (the block fields mean nothing).
@@ -135,7 +153,7 @@ pub(crate) fn parse(buf: &[u8], verify: bool) -> Frame<'_> {
     if header[13..16] != [0; 3] {
         return Frame::Invalid("reserved header bytes not zero");
     }
-    let min = if kind == Kind::Commit { COMMIT_BODY_LEN } else { 8 + kind.key_len() };
+    let min = if kind == Kind::Commit { COMMIT_BODY_LEN } else { LINKS_LEN + kind.key_len() };
     if body_len < min || (kind == Kind::Commit && (body_len != min || tombstone)) {
         return Frame::Invalid("record body length does not fit its kind");
     }
@@ -171,11 +189,17 @@ fn put_frame(out: &mut Vec<u8>, kind_byte: u8, body: impl FnOnce(&mut Vec<u8>)) 
     checksum
 }
 
+fn put_links(out: &mut Vec<u8>, links: Links) {
+    out.extend_from_slice(&links.prev.to_le_bytes());
+    out.extend_from_slice(&links.jump.to_le_bytes());
+    out.extend_from_slice(&links.depth.to_le_bytes());
+}
+
 /// Appends a data record (a value, or a tombstone when `value` is `None`).
-pub(crate) fn put_data(out: &mut Vec<u8>, key: &Key, prev: u64, value: Option<&[u8]>) -> u64 {
+pub(crate) fn put_data(out: &mut Vec<u8>, key: &Key, links: Links, value: Option<&[u8]>) -> u64 {
     let kind_byte = key_kind(key) as u8 | if value.is_none() { TOMBSTONE } else { 0 };
     put_frame(out, kind_byte, |out| {
-        out.extend_from_slice(&prev.to_le_bytes());
+        put_links(out, links);
         put_key(out, key);
         if let Some(value) = value {
             out.extend_from_slice(value);
@@ -183,12 +207,12 @@ pub(crate) fn put_data(out: &mut Vec<u8>, key: &Key, prev: u64, value: Option<&[
     })
 }
 
-/// Copies an existing data record with a new `prev`, returning the new checksum.
-pub(crate) fn put_moved(out: &mut Vec<u8>, record: &RawRecord<'_>, prev: u64) -> u64 {
+/// Copies an existing data record with new links, returning the new checksum.
+pub(crate) fn put_moved(out: &mut Vec<u8>, record: &RawRecord<'_>, links: Links) -> u64 {
     let kind_byte = record.kind as u8 | if record.tombstone { TOMBSTONE } else { 0 };
     put_frame(out, kind_byte, |out| {
-        out.extend_from_slice(&prev.to_le_bytes());
-        out.extend_from_slice(&record.body[8..]);
+        put_links(out, links);
+        out.extend_from_slice(&record.body[LINKS_LEN..]);
     })
 }
 
@@ -237,14 +261,14 @@ impl<'a> RawRecord<'a> {
         }
     }
 
-    /// The location of the previous version of a data record's key.
-    pub(crate) fn prev(&self) -> u64 {
-        u64_at(self.body, 0)
+    /// A data record's links back along its key's versions.
+    pub(crate) fn links(&self) -> Links {
+        Links { prev: u64_at(self.body, 0), jump: u64_at(self.body, 8), depth: u32_at(self.body, 16) }
     }
 
     /// The raw key bytes of a data record.
     pub(crate) fn key_bytes(&self) -> &'a [u8] {
-        &self.body[8..8 + self.kind.key_len()]
+        &self.body[LINKS_LEN..LINKS_LEN + self.kind.key_len()]
     }
 
     /// The key of a data record.
@@ -274,7 +298,7 @@ impl<'a> RawRecord<'a> {
 
     /// The borsh-encoded value of a data record (empty for a tombstone).
     pub(crate) fn value(&self) -> &'a [u8] {
-        &self.body[8 + self.kind.key_len()..]
+        &self.body[LINKS_LEN + self.kind.key_len()..]
     }
 }
 
@@ -293,10 +317,11 @@ mod tests {
     fn test_data_and_commit_round_trip() {
         let key = Key::Storage(Address::repeat_byte(7), B256::repeat_byte(9));
         let mut buf = Vec::new();
-        let sum = put_data(&mut buf, &key, 42, Some(&[1, 2, 3]));
+        let links = Links { prev: 42, jump: 7, depth: 3 };
+        let sum = put_data(&mut buf, &key, links, Some(&[1, 2, 3]));
         assert_eq!(buf.len() % ALIGN, 0);
         let r = record(&buf);
-        assert_eq!((r.kind, r.tombstone, r.checksum, r.prev()), (Kind::Storage, false, sum, 42));
+        assert_eq!((r.kind, r.tombstone, r.checksum, r.links()), (Kind::Storage, false, sum, links));
         assert!(r.has_key(&key));
         assert!(!r.has_key(&Key::Account(Address::repeat_byte(7))));
         assert_eq!(r.key(), key);
@@ -320,7 +345,7 @@ mod tests {
     #[test]
     fn test_every_flipped_bit_is_caught() {
         let mut buf = Vec::new();
-        put_data(&mut buf, &Key::Account(Address::repeat_byte(1)), NO_PREV, None);
+        put_data(&mut buf, &Key::Account(Address::repeat_byte(1)), Links::FIRST, None);
         for i in 0..buf.len() * 8 {
             let mut bad = buf.clone();
             bad[i / 8] ^= 1 << (i % 8);
@@ -337,7 +362,7 @@ mod tests {
         assert!(matches!(parse(&[0; 40], true), Frame::End));
         assert!(matches!(parse(&[1; 3], true), Frame::End));
         let mut buf = Vec::new();
-        put_data(&mut buf, &Key::Code(B256::ZERO), NO_PREV, Some(&[0; 100]));
+        put_data(&mut buf, &Key::Code(B256::ZERO), Links::FIRST, Some(&[0; 100]));
         assert!(matches!(parse(&buf[..buf.len() - 8], true), Frame::Invalid(_)));
     }
 }

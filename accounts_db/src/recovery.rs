@@ -15,11 +15,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::config::AccountsDbConfig;
-use crate::db::{new_digest, sync_dir};
+use crate::db::{History, new_digest, sync_dir};
 use crate::entry::{CommitInfo, Key};
 use crate::error::{FormatError, OpenError, StorageError, io_err};
 use crate::index::{Index, Loc};
-use crate::record::{self, ALIGN, COMMIT_BODY_LEN, FLAG_NO_BLOCK, Frame, Kind};
+use crate::record::{self, ALIGN, COMMIT_BODY_LEN, FLAG_MAINTENANCE, FLAG_NO_BLOCK, Frame, Kind};
 use crate::segment::{
     SEGMENT_HEADER_LEN, Segment, SegmentTable, check_header, header_version, parse_segment_name,
     segment_path,
@@ -33,6 +33,7 @@ pub(crate) struct Recovered {
     pub(crate) next_id: u32,
     pub(crate) seq: u64,
     pub(crate) last: Option<CommitInfo>,
+    pub(crate) history: History,
 }
 
 struct Damage {
@@ -79,6 +80,7 @@ pub(crate) fn recover(
     let mut good: Option<(usize, u64)> = None;
     let mut seq = 0u64;
     let mut last = None;
+    let mut history = History::new(config.history_blocks);
     let mut damage = None;
     let mut pending: Vec<(Key, Loc, usize)> = Vec::new();
     'segments: for (i, seg) in segs.iter().enumerate() {
@@ -117,13 +119,16 @@ pub(crate) fn recover(
                     seq = c.seq;
                     // Maintenance commits repeat the last block (compaction may
                     // have deleted the segment of the block's own commit).
-                    if c.flags & FLAG_NO_BLOCK == 0 {
-                        last = Some(CommitInfo {
-                            block_number: c.block_number,
-                            commitment: c.commitment,
-                        });
+                    let block = (c.flags & FLAG_NO_BLOCK == 0).then_some(CommitInfo {
+                        block_number: c.block_number,
+                        commitment: c.commitment,
+                    });
+                    if block.is_some() {
+                        last = block;
                     }
                     offset += r.size as u64;
+                    let block = block.filter(|_| c.flags & FLAG_MAINTENANCE == 0);
+                    history.push(block, Loc::new(seg.id, offset as u32, false).pos());
                     data_end[i] = offset;
                     good = Some((i, offset));
                 }
@@ -200,7 +205,7 @@ pub(crate) fn recover(
         }
         table[id] = Some(seg);
     }
-    Ok(Recovered { table, active, tail, next_id, seq, last })
+    Ok(Recovered { table, active, tail, next_id, seq, last, history })
 }
 
 /// The size a segment's header records, or 0 if the header is unreadable.

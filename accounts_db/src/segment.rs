@@ -22,7 +22,7 @@ use crate::record::{self, Frame, HEADER_LEN, RawRecord};
 /// Bytes of the segment header; the first record starts here.
 pub(crate) const SEGMENT_HEADER_LEN: u64 = 32;
 const MAGIC: &[u8; 8] = b"LANESSEG";
-const FORMAT_VERSION: u32 = 1;
+const FORMAT_VERSION: u32 = 2;
 
 /// One segment file and its bookkeeping.
 #[derive(Debug)]

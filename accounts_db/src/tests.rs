@@ -12,7 +12,7 @@ use proptest::prelude::*;
 use crate::db::lock;
 use crate::{
     AccountHeader, AccountsDb, AccountsDbConfig, AccountsRead, CommitError, CommitInfo, Entry,
-    FormatError, Key, KeyHash, OpenError, StorageError,
+    FormatError, HistoryError, Key, KeyHash, OpenError, ReadView, StorageError,
 };
 
 type Model = BTreeMap<Key, Entry>;
@@ -37,10 +37,15 @@ fn code(bytes: &[u8]) -> Entry {
     Entry::Code(keccak256(bytes), Bytes::copy_from_slice(bytes))
 }
 
-/// Everything a view sees, keyed for comparison.
+/// Everything the newest view sees, keyed for comparison.
 fn contents(db: &AccountsDb) -> Model {
+    seen(&db.view())
+}
+
+/// Everything `view` sees, keyed for comparison.
+fn seen(view: &ReadView) -> Model {
     let mut all = Model::new();
-    db.view().for_each(|e| drop(all.insert(e.key(), e))).unwrap();
+    view.for_each(|e| drop(all.insert(e.key(), e))).unwrap();
     all
 }
 
@@ -304,24 +309,24 @@ fn test_flipped_bytes_in_last_commit_recover_previous() {
 fn test_a_segment_of_another_format_version_is_refused_and_kept() {
     let base = tempfile::tempdir().unwrap();
     let history = build_history(base.path(), 10, 3);
-    // The newest segment as a later lanes would write it: version 2, its
+    // The newest segment as a later lanes would write it: version 3, its
     // header checksum right.
     let seg = newest_segment(base.path());
     let mut bytes = std::fs::read(&seg).unwrap();
-    bytes[8..12].copy_from_slice(&2u32.to_le_bytes());
+    bytes[8..12].copy_from_slice(&3u32.to_le_bytes());
     let sum = xxhash_rust::xxh3::xxh3_64(&bytes[..24]);
     bytes[24..32].copy_from_slice(&sum.to_le_bytes());
     std::fs::write(&seg, &bytes).unwrap();
     let err = AccountsDb::open(base.path(), small_config()).unwrap_err();
     assert!(
-        matches!(&err, OpenError::Format(FormatError { found: 2, reads: 1, path }) if *path == seg),
+        matches!(&err, OpenError::Format(FormatError { found: 3, reads: 2, path }) if *path == seg),
         "{err}"
     );
     assert!(err.to_string().contains("--reset"), "{err}");
     // Nothing was cut: the file is as we left it, and the version put back
     // opens the whole history.
     assert_eq!(std::fs::read(&seg).unwrap(), bytes);
-    bytes[8..12].copy_from_slice(&1u32.to_le_bytes());
+    bytes[8..12].copy_from_slice(&2u32.to_le_bytes());
     let sum = xxhash_rust::xxh3::xxh3_64(&bytes[..24]);
     bytes[24..32].copy_from_slice(&sum.to_le_bytes());
     std::fs::write(&seg, &bytes).unwrap();
@@ -355,7 +360,7 @@ fn test_damage_before_a_durable_commit_is_corruption_not_a_tail() {
 fn test_views_see_whole_commits_during_commits_and_compaction() {
     const KEYS: u8 = 24;
     let dir = tempfile::tempdir().unwrap();
-    let config = small_config().with_compaction_live_percent(100);
+    let config = small_config().with_compaction_live_percent(100).with_history_blocks(Some(0));
     let db = Arc::new(AccountsDb::open(dir.path(), config).unwrap());
     let all = |block: u64| -> Vec<Entry> {
         (0..KEYS)
@@ -426,7 +431,8 @@ fn test_views_see_whole_commits_during_commits_and_compaction() {
 #[test]
 fn test_compaction_reclaims_space_and_drops_old_tombstones() {
     let dir = tempfile::tempdir().unwrap();
-    let db = open(dir.path());
+    let config = small_config().with_history_blocks(Some(0));
+    let db = AccountsDb::open(dir.path(), config.clone()).unwrap();
     let mut model = Model::new();
     for block in 1..=200u64 {
         let i = (block % 50) as u8;
@@ -453,9 +459,84 @@ fn test_compaction_reclaims_space_and_drops_old_tombstones() {
     assert!(after.indexed_keys < before.indexed_keys, "dropped tombstones leave the index");
     assert_eq!(contents(&db), model);
     drop(db);
-    let db = open(dir.path());
+    let db = AccountsDb::open(dir.path(), config).unwrap();
     assert_eq!(contents(&db), model);
     assert_eq!(db.last_commit().unwrap().block_number, 200);
+}
+
+/// Kept blocks read exactly the state after them, across compaction and a
+/// reopen; blocks past the limit answer `Pruned`; a key written at every
+/// block reads right at every block.
+#[test]
+fn test_kept_blocks_read_their_state_through_compaction_and_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = small_config().with_history_blocks(Some(120));
+    let db = AccountsDb::open(dir.path(), config.clone()).unwrap();
+    let mut model = Model::new();
+    let mut states = vec![Model::new()];
+    for block in 1..=400u64 {
+        let i = (block % 50) as u8;
+        let mut changes = vec![
+            Entry::Storage(addr(200), slot(0), U256::from(block)),
+            Entry::Account(addr(i), account(block, 1)),
+        ];
+        if block % 3 == 0 {
+            changes.push(Entry::Storage(addr(i), slot(1), U256::ZERO));
+        } else {
+            changes.push(Entry::Storage(addr(i), slot(1), U256::from(block)));
+        }
+        db.commit(block, B256::with_last_byte(block as u8), &changes).unwrap();
+        apply(&mut model, &changes);
+        states.push(model.clone());
+    }
+    let check = |db: &AccountsDb| {
+        assert_eq!(db.view().history_range(), Some((280, 400)));
+        for block in 280..=400u64 {
+            let view = db.view_at(block).unwrap();
+            assert_eq!(view.last_commit().unwrap().block_number, block);
+            assert_eq!(seen(&view), states[block as usize], "block {block}");
+            assert_eq!(view.get_storage(&addr(200), &slot(0)).unwrap(), U256::from(block));
+        }
+        assert_eq!(
+            db.view_at(279).unwrap_err(),
+            HistoryError::Pruned { block: 279, oldest: 280 }
+        );
+        assert_eq!(db.view_at(401).unwrap_err(), HistoryError::Ahead { block: 401, newest: 400 });
+    };
+    check(&db);
+    let before = db.stats();
+    let stats = db.compact().unwrap();
+    assert!(stats.segments > 0, "segments dead for every kept block go: {stats:?}");
+    assert!(db.stats().written_bytes < before.written_bytes);
+    check(&db);
+    drop(db);
+    let db = AccountsDb::open(dir.path(), config).unwrap();
+    check(&db);
+}
+
+/// A torn last commit leaves its block out of the history too: a kill -9
+/// mid-commit reads back exactly the blocks that were durable.
+#[test]
+fn test_a_torn_commit_leaves_history_at_the_last_durable_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    for block in 0..=5u64 {
+        db.commit(block, B256::ZERO, &[Entry::Account(addr(1), account(block, 1))]).unwrap();
+    }
+    drop(db);
+    let seg = dir.path().join("0000000001.seg");
+    let bytes = std::fs::read(&seg).unwrap();
+    let end = bytes.iter().rposition(|&b| b != 0).unwrap() + 1;
+    let file = std::fs::OpenOptions::new().write(true).open(&seg).unwrap();
+    file.set_len((end - 8) as u64).unwrap();
+    drop(file);
+    let db = open(dir.path());
+    assert_eq!(db.view().history_range(), Some((0, 4)));
+    assert_eq!(db.view_at(2).unwrap().get_account(&addr(1)).unwrap(), Some(account(2, 1)));
+    assert!(matches!(db.view_at(5), Err(HistoryError::Ahead { newest: 4, .. })));
+    db.commit(5, B256::ZERO, &[Entry::Account(addr(1), account(9, 1))]).unwrap();
+    assert_eq!(db.view_at(4).unwrap().get_account(&addr(1)).unwrap(), Some(account(4, 1)));
+    assert_eq!(db.view_at(5).unwrap().get_account(&addr(1)).unwrap(), Some(account(9, 1)));
 }
 
 #[derive(Clone, Debug)]
@@ -481,15 +562,22 @@ fn to_entry((kind, a, s, v): (u8, u8, u8, u8)) -> Entry {
     }
 }
 
+/// Blocks the property test keeps behind the newest.
+const KEPT: u64 = 6;
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
 
     #[test]
     fn test_random_commits_and_reopens_match_a_btreemap(ops in prop::collection::vec(op(), 1..40)) {
         let dir = tempfile::tempdir().unwrap();
-        let config = AccountsDbConfig::default().with_segment_size(4096).with_compaction_live_percent(70);
+        let config = AccountsDbConfig::default()
+            .with_segment_size(4096)
+            .with_compaction_live_percent(70)
+            .with_history_blocks(Some(KEPT));
         let mut db = AccountsDb::open(dir.path(), config.clone()).unwrap();
         let mut model = Model::new();
+        let mut states = vec![Model::new()];
         let mut block = 0;
         for op in ops {
             match op {
@@ -498,6 +586,7 @@ proptest! {
                     let changes: Vec<Entry> = changes.into_iter().map(to_entry).collect();
                     db.commit(block, B256::with_last_byte(block as u8), &changes).unwrap();
                     apply(&mut model, &changes);
+                    states.push(model.clone());
                 }
                 Op::Reopen => {
                     drop(db);
@@ -507,6 +596,14 @@ proptest! {
             }
             prop_assert_eq!(&contents(&db), &model);
             prop_assert_eq!(db.last_commit().map(|c| c.block_number), (block > 0).then_some(block));
+            for (b, state) in states.iter().enumerate().skip(1) {
+                let b = b as u64;
+                match db.view_at(b) {
+                    Ok(view) => prop_assert_eq!(&seen(&view), state, "block {}", b),
+                    Err(e) => prop_assert_eq!(e, HistoryError::Pruned { block: b, oldest: block - KEPT }),
+                }
+                prop_assert_eq!(db.view_at(b).is_ok(), b + KEPT >= block);
+            }
             for (key, entry) in &model {
                 if let (Key::Storage(a, s), Entry::Storage(_, _, v)) = (key, entry) {
                     prop_assert_eq!(db.get_storage(a, s).unwrap(), *v);

@@ -12,7 +12,7 @@ use super::{Inner, Version, Writer, read, sync_dir, write};
 use crate::entry::{CommitInfo, Key};
 use crate::error::{CommitError, StorageError, io_err};
 use crate::index::Loc;
-use crate::record::{self, CommitRecord, RawRecord};
+use crate::record::{self, CommitRecord, Links, RawRecord};
 use crate::segment::{SEGMENT_HEADER_LEN, Segment, SegmentTable, segment_path};
 
 /// Records encoded for one commit, before they have a place on disk.
@@ -32,16 +32,16 @@ struct Pending {
 
 impl Batch {
     /// Adds a record with `value` (`None`: a tombstone).
-    pub(crate) fn push(&mut self, key: Key, prev: u64, value: Option<&[u8]>) {
+    pub(crate) fn push(&mut self, key: Key, links: Links, value: Option<&[u8]>) {
         let offset = self.buf.len() as u32;
-        let checksum = record::put_data(&mut self.buf, &key, prev, value);
+        let checksum = record::put_data(&mut self.buf, &key, links, value);
         self.add(key, offset, value.is_none(), checksum);
     }
 
-    /// Adds a copy of `record`, whose previous version is at `prev`.
-    pub(crate) fn push_moved(&mut self, record: &RawRecord<'_>, prev: Loc) {
+    /// Adds a copy of `record` with `links` (whose `prev` is the original).
+    pub(crate) fn push_moved(&mut self, record: &RawRecord<'_>, links: Links) {
         let offset = self.buf.len() as u32;
-        let checksum = record::put_moved(&mut self.buf, record, prev.raw());
+        let checksum = record::put_moved(&mut self.buf, record, links);
         self.add(record.key(), offset, record.tombstone, checksum);
     }
 
@@ -167,6 +167,7 @@ impl Inner {
             let previous = std::mem::replace(&mut *cur, version.clone());
             let _ = previous.next.set(version.clone());
         }
+        self.record_history(info, version.end);
         self.live_versions().push_back(Arc::downgrade(&version));
         if let Some(id) = retire {
             // Views of older versions keep the file mapped; unlinking it now is

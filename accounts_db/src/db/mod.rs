@@ -3,6 +3,7 @@
 //! written in `batch.rs`, views in `view.rs`, versions in `version.rs`.
 
 mod batch;
+mod history;
 mod read;
 mod traits;
 mod version;
@@ -21,11 +22,12 @@ use crate::config::AccountsDbConfig;
 use crate::entry::{AccountHeader, CommitInfo, Entry, Key};
 use crate::error::{CommitError, OpenError, StorageError, io_err};
 use crate::index::{Index, Loc};
-use crate::record::{CommitRecord, NO_PREV};
+use crate::record::CommitRecord;
 use crate::recovery;
 use crate::segment::{Segment, SegmentTable};
 
 pub(crate) use batch::{Batch, new_digest};
+pub(crate) use history::History;
 use read::{decode_account, decode_code, decode_storage};
 pub use traits::{AccountsCommit, AccountsRead};
 pub(crate) use version::Version;
@@ -51,6 +53,8 @@ pub struct DbStats {
     /// Memory of the in-memory index (its tables live in their own
     /// anonymous mappings, outside the heap).
     pub index_bytes: usize,
+    /// Blocks whose state is kept readable, one small entry each in memory.
+    pub kept_blocks: usize,
 }
 
 #[derive(Debug)]
@@ -62,6 +66,8 @@ pub(crate) struct Inner {
     /// The live segments (copy on write; the writer replaces it).
     pub(crate) segments: RwLock<Arc<SegmentTable>>,
     current: RwLock<Arc<Version>>,
+    /// The kept blocks' versions, for views of older blocks.
+    history: RwLock<history::History>,
     /// Every version from the oldest one still referenced to the current one.
     versions: Mutex<VecDeque<Weak<Version>>>,
     pub(crate) writer: Mutex<Writer>,
@@ -147,6 +153,7 @@ impl AccountsDb {
                 _lock: lock_file,
                 index,
                 segments: RwLock::new(table),
+                history: RwLock::new(rec.history),
                 versions: Mutex::new(VecDeque::from([Arc::downgrade(&version)])),
                 current: RwLock::new(version),
                 writer: Mutex::new(writer),
@@ -160,6 +167,11 @@ impl AccountsDb {
     /// A consistent view of the newest commit.
     pub fn view(&self) -> ReadView {
         ReadView { inner: self.inner.clone(), version: self.inner.version() }
+    }
+
+    /// A view of the state after block `block`; see [`ReadView::at_block`].
+    pub fn view_at(&self, block: u64) -> Result<ReadView, crate::HistoryError> {
+        self.view().at_block(block)
     }
 
     /// The directory the database lives in.
@@ -240,8 +252,8 @@ impl AccountsDb {
                 _ if !exists => continue, // deleting what is not there
                 _ => {}
             }
-            let prev = existing.map_or(NO_PREV, Loc::raw);
-            batch.push(key, prev, (!entry.is_deletion()).then_some(&value[..]));
+            let links = inner.links_after(&version, existing)?;
+            batch.push(key, links, (!entry.is_deletion()).then_some(&value[..]));
         }
         let info = CommitInfo { block_number, commitment };
         let commit = CommitRecord {
@@ -267,6 +279,7 @@ impl AccountsDb {
             written_bytes: live.clone().map(|s| s.data_end()).sum(),
             live_bytes: live.map(|s| s.live()).sum(),
             index_bytes: inner.index.memory_bytes(),
+            kept_blocks: read(&inner.history).len(),
         }
     }
 

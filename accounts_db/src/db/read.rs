@@ -9,7 +9,7 @@ use crate::entry::{AccountHeader, Entry, Key};
 use crate::error::StorageError;
 use crate::hash::KeyHash;
 use crate::index::Loc;
-use crate::record::{NO_PREV, RawRecord};
+use crate::record::{Links, NO_PREV, RawRecord};
 use crate::segment::{Segment, segment_path};
 
 impl Inner {
@@ -74,19 +74,69 @@ impl Inner {
     }
 
     /// Follows `loc`'s chain of versions back to the one visible in `version`.
-    pub(super) fn visible(
+    pub(super) fn visible(&self, version: &Version, loc: Loc) -> Result<Option<Loc>, StorageError> {
+        Ok(self.visible_record(version, loc)?.filter(|l| !l.is_tombstone()))
+    }
+
+    /// The record of `loc`'s key that `version` sees, a tombstone included:
+    /// back along `prev`, taking each `jump` that still lands at or after the
+    /// version's end, so an old version is a logarithmic number of steps away.
+    pub(crate) fn visible_record(
         &self,
         version: &Version,
         mut loc: Loc,
     ) -> Result<Option<Loc>, StorageError> {
         while loc.pos() >= version.end {
-            let prev = self.read_record(version, loc, |r| Ok(r.prev()))?;
-            if prev == NO_PREV {
+            let links = self.read_record(version, loc, |r| Ok(r.links()))?;
+            loc = if links.jump != NO_PREV && Loc::from_raw(links.jump).pos() >= version.end {
+                Loc::from_raw(links.jump)
+            } else if links.prev == NO_PREV {
                 return Ok(None);
-            }
-            loc = Loc::from_raw(prev);
+            } else {
+                Loc::from_raw(links.prev)
+            };
         }
-        Ok((!loc.is_tombstone()).then_some(loc))
+        Ok(Some(loc))
+    }
+
+    /// The links of a new version of a key whose newest record is at `prev`
+    /// (Myers' skew-binary jump pointers: a node jumps to its parent's jump's
+    /// jump when the two jumps span equal depths, else to its parent).
+    pub(crate) fn links_after(
+        &self,
+        version: &Version,
+        prev: Option<Loc>,
+    ) -> Result<Links, StorageError> {
+        let Some(p) = prev else { return Ok(Links::FIRST) };
+        // An older record in a segment compaction deleted is one no view
+        // reads: jumping to the parent instead stays correct, only shorter.
+        let at = |loc: u64| {
+            let loc = Loc::from_raw(loc);
+            self.with_segment(version, loc.segment(), |seg| seg.record_at(loc).map(|r| r.links()))
+                .transpose()
+        };
+        let p_links = self.read_record(version, p, |r| Ok(r.links()))?;
+        // A first version's jump is itself.
+        let j = if p_links.jump == NO_PREV { p.raw() } else { p_links.jump };
+        let j_links = if j == p.raw() { Some(p_links) } else { at(j)? };
+        let even = match j_links {
+            Some(j_links) => {
+                let jj = if j_links.jump == NO_PREV { j } else { j_links.jump };
+                let jj_depth =
+                    if jj == j { Some(j_links.depth) } else { at(jj)?.map(|l| l.depth) };
+                jj_depth.is_some_and(|d| {
+                    p_links.depth.wrapping_sub(j_links.depth) == j_links.depth.wrapping_sub(d)
+                })
+                .then_some(jj)
+            }
+            None => None,
+        };
+        let depth = p_links.depth.checked_add(1).ok_or_else(|| StorageError::Corrupted {
+            file: segment_path(&self.dir, p.segment()),
+            offset: p.offset().into(),
+            reason: "a key has more versions than a record can count",
+        })?;
+        Ok(Links { prev: p.raw(), jump: even.unwrap_or(p.raw()), depth })
     }
 
     /// Reads `key`, whose [`Key::hash64`] is `hash`, as of `version`: one
@@ -121,13 +171,13 @@ impl Inner {
         enum Step<T> {
             Other,
             Found(Option<T>),
-            Older(u64),
+            Older,
         }
         let step = self.read_record(version, head, |r| {
             Ok(if !r.has_key(key) {
                 Step::Other
             } else if head.pos() >= version.end {
-                Step::Older(r.prev())
+                Step::Older
             } else if r.tombstone {
                 Step::Found(None)
             } else {
@@ -137,8 +187,7 @@ impl Inner {
         match step {
             Step::Other => Ok(None),
             Step::Found(value) => Ok(Some(value)),
-            Step::Older(NO_PREV) => Ok(Some(None)),
-            Step::Older(prev) => match self.visible(version, Loc::from_raw(prev))? {
+            Step::Older => match self.visible(version, head)? {
                 None => Ok(Some(None)),
                 Some(loc) => self.read_record(version, loc, |r| {
                     decode(r.value()).map(|v| Some(Some(v))).ok_or("stored value does not decode")
