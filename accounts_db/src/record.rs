@@ -263,7 +263,11 @@ impl<'a> RawRecord<'a> {
 
     /// A data record's links back along its key's versions.
     pub(crate) fn links(&self) -> Links {
-        Links { prev: u64_at(self.body, 0), jump: u64_at(self.body, 8), depth: u32_at(self.body, 16) }
+        Links {
+            prev: u64_at(self.body, 0),
+            jump: u64_at(self.body, 8),
+            depth: u32_at(self.body, 16),
+        }
     }
 
     /// The raw key bytes of a data record.
@@ -321,7 +325,10 @@ mod tests {
         let sum = put_data(&mut buf, &key, links, Some(&[1, 2, 3]));
         assert_eq!(buf.len() % ALIGN, 0);
         let r = record(&buf);
-        assert_eq!((r.kind, r.tombstone, r.checksum, r.links()), (Kind::Storage, false, sum, links));
+        assert_eq!(
+            (r.kind, r.tombstone, r.checksum, r.links()),
+            (Kind::Storage, false, sum, links)
+        );
         assert!(r.has_key(&key));
         assert!(!r.has_key(&Key::Account(Address::repeat_byte(7))));
         assert_eq!(r.key(), key);

@@ -497,10 +497,7 @@ fn test_kept_blocks_read_their_state_through_compaction_and_reopen() {
             assert_eq!(seen(&view), states[block as usize], "block {block}");
             assert_eq!(view.get_storage(&addr(200), &slot(0)).unwrap(), U256::from(block));
         }
-        assert_eq!(
-            db.view_at(279).unwrap_err(),
-            HistoryError::Pruned { block: 279, oldest: 280 }
-        );
+        assert_eq!(db.view_at(279).unwrap_err(), HistoryError::Pruned { block: 279, oldest: 280 });
         assert_eq!(db.view_at(401).unwrap_err(), HistoryError::Ahead { block: 401, newest: 400 });
     };
     check(&db);

@@ -10,6 +10,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use lanes::node::genesis::{self, DEV_BALANCE};
 use lanes::node::{ChainChoice, Node, NodeConfig, RpcLimits, client_version, reset_data_dir};
+use lanes_accounts_db::DEFAULT_HISTORY_BLOCKS;
 use lanes_banking_stage::{
     DEFAULT_MAX_PER_SENDER, DEFAULT_MAX_POOL, DEFAULT_SLOT_TIME, MAX_WORKERS, Mining,
 };
@@ -81,6 +82,12 @@ struct Cli {
     /// chain survives the process being killed, not a power loss).
     #[arg(long)]
     fsync: bool,
+    /// Blocks behind the head whose state stays readable by eth_getBalance,
+    /// eth_call and the other state methods at a block number or hash, or
+    /// `all`. Default: all with --dev, else 10000. An older block answers
+    /// -32000 naming the oldest block kept.
+    #[arg(long, value_name = "N|all", value_parser = parse_history)]
+    history_blocks: Option<Kept>,
     /// Do not predict the access sets of transactions that declare none
     /// (wallet traffic): run them one at a time in the exclusive lane.
     #[arg(long)]
@@ -175,6 +182,11 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         }),
         max_pool: cli.txpool_max,
         fsync: cli.fsync || !cli.dev,
+        history_blocks: match cli.history_blocks {
+            Some(Kept(n)) => n,
+            None if cli.dev => None,
+            None => Some(DEFAULT_HISTORY_BLOCKS),
+        },
         allow_unprotected: cli.allow_unprotected_txs || cli.dev,
         client_version: cli.client_version.unwrap_or_else(|| client_version(cli.dev)),
         limits: RpcLimits {
@@ -221,6 +233,17 @@ fn print_dev_banner(node: &Node) {
 }
 
 /// A worker count the banking stage runs: 1 to [`MAX_WORKERS`].
+/// `--history-blocks`: a count, or `all` (`None`).
+#[derive(Clone, Copy, Debug)]
+struct Kept(Option<u64>);
+
+fn parse_history(s: &str) -> Result<Kept, String> {
+    if s == "all" {
+        return Ok(Kept(None));
+    }
+    s.parse().map(|n| Kept(Some(n))).map_err(|_| format!("`{s}`: a number of blocks, or `all`"))
+}
+
 fn parse_workers(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
         Ok(n) if (1..=MAX_WORKERS).contains(&n) => Ok(n),

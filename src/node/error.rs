@@ -62,15 +62,15 @@ pub enum RpcError {
     /// Other invalid input: a call that halts, an unknown account, ...
     #[error("{0}")]
     Invalid(String),
-    /// State is asked of a block before the head.
+    /// State is asked of a block older than the node keeps.
     #[error(
-        "historical state unavailable: lanes keeps the latest state only (block {head}), asked for block {asked}"
+        "state at block {asked} is pruned: the oldest block kept is {oldest} (--history-blocks)"
     )]
-    Historical {
+    Pruned {
         /// The block asked for.
         asked: u64,
-        /// The head.
-        head: u64,
+        /// The oldest block whose state is kept.
+        oldest: u64,
     },
     /// Something asked for is not there.
     #[error("{0}")]
@@ -133,7 +133,7 @@ impl RpcError {
                 TX_REJECTED
             }
             Self::Reverted { .. } => REVERTED,
-            Self::Invalid(_) | Self::Historical { .. } => INVALID_INPUT,
+            Self::Invalid(_) | Self::Pruned { .. } => INVALID_INPUT,
             Self::NotFound(_) => RESOURCE_NOT_FOUND,
             Self::Limit(_) => LIMIT_EXCEEDED,
             Self::Unsupported(_) => NOT_SUPPORTED,

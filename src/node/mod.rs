@@ -110,6 +110,9 @@ pub struct NodeConfig {
     /// (off: written to the operating system, so it survives the process
     /// being killed but not a power loss).
     pub fsync: bool,
+    /// Blocks behind the head whose state stays readable (`eth_getBalance`,
+    /// `eth_call`, ... at a block); `None` keeps every block.
+    pub history_blocks: Option<u64>,
     /// Accept legacy transactions signed without a chain id (pre-EIP-155).
     pub allow_unprotected: bool,
     /// Most transactions the pool queues for one sender.
@@ -307,7 +310,7 @@ impl Node {
             rebuild: Rebuild {
                 dir: config.data_dir.clone(),
                 spec,
-                fsync: config.fsync,
+                store: store_config(&config),
                 workers: config.workers,
                 stage: parts,
             },
@@ -402,7 +405,7 @@ pub(crate) struct StageParts {
 pub(crate) struct Rebuild {
     dir: PathBuf,
     spec: ChainSpec,
-    fsync: bool,
+    store: AccountsDbConfig,
     workers: usize,
     stage: StageParts,
 }
@@ -468,7 +471,7 @@ impl NodeState {
         })?;
         let dev = true;
         let chain =
-            load_chain(&r.dir, &self.ledger, &r.spec, r.fsync, dev, &self.executor, r.workers)?;
+            load_chain(&r.dir, &self.ledger, &r.spec, &r.store, dev, &self.executor, r.workers)?;
         let config = BankingStageConfig { mining, coinbase, ..r.stage.config.clone() };
         let parts = StageParts { config, admission: r.stage.admission.clone() };
         // Served before production starts, so its first block moves it on.
@@ -605,9 +608,15 @@ fn prepare(config: &NodeConfig) -> Result<Prepared, NodeError> {
             }
         }
     }
-    let chain = load_chain(dir, &ledger, &spec, config.fsync, dev, &executor, config.workers)?;
+    let chain =
+        load_chain(dir, &ledger, &spec, &store_config(config), dev, &executor, config.workers)?;
     ledger.publish(chain.head().number);
     Ok(Prepared { spec, chain, ledger, executor })
+}
+
+/// The accounts database settings a node's config asks for.
+fn store_config(config: &NodeConfig) -> AccountsDbConfig {
+    AccountsDbConfig::default().with_sync(config.fsync).with_history_blocks(config.history_blocks)
 }
 
 /// Opens the state in `dir/chain` (creating it from the genesis when it is
@@ -619,14 +628,14 @@ fn load_chain(
     dir: &Path,
     ledger: &Ledger,
     spec: &ChainSpec,
-    fsync: bool,
+    store: &AccountsDbConfig,
     dev: bool,
     executor: &EvmExecutor,
     workers: usize,
 ) -> Result<Chain, NodeError> {
     let last = ledger.last_appended().expect("block 0 is in the ledger");
     let chain_dir = dir.join("chain");
-    let mut chain = open_chain(&chain_dir, ledger, spec, fsync, dev)?;
+    let mut chain = open_chain(&chain_dir, ledger, spec, store, dev)?;
     let head = chain.head().number;
     if head > last && dev {
         tracing::warn!(target: "lanes::node", head, last, "state ahead of the ledger (a revert was cut short): rebuilding it from the genesis");
@@ -635,7 +644,7 @@ fn load_chain(
             what: format!("removing {}", chain_dir.display()),
             source,
         })?;
-        return load_chain(dir, ledger, spec, fsync, dev, executor, workers);
+        return load_chain(dir, ledger, spec, store, dev, executor, workers);
     }
     if head > last {
         return Err(NodeError::DataDir(format!(
@@ -665,10 +674,9 @@ fn open_chain(
     dir: &Path,
     ledger: &Ledger,
     spec: &ChainSpec,
-    fsync: bool,
+    config: &AccountsDbConfig,
     dev: bool,
 ) -> Result<Chain, NodeError> {
-    let config = AccountsDbConfig::default().with_sync(fsync);
     // A dev node writes and replays dev state controls; any other refuses them.
     let bank = BankConfig { allow_system: dev, ..spec.bank_config() };
     let last = ledger.last_appended().unwrap_or(0);
@@ -691,7 +699,7 @@ fn open_chain(
             dir.display()
         )));
     }
-    Ok(Chain::create_with(dir, config, &spec.genesis, bank)?)
+    Ok(Chain::create_with(dir, config.clone(), &spec.genesis, bank)?)
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {

@@ -68,6 +68,46 @@ check(len(logs) == 3, f"eth_getLogs finds the mint and two transfers ({len(logs)
 tx_obj = w3.eth.get_transaction(h)
 check(tx_obj["from"] == a1 and tx_obj["blockNumber"] == receipt.blockNumber, "eth_getTransactionByHash")
 
+# State at an older block, as hardhat's chai matchers and viem's blockNumber
+# read it: balances and an eth_call at the block of the transfer above stay
+# what they were after later transfers, by number and by hash (EIP-1898).
+then = receipt.blockNumber
+then_hash = w3.eth.get_block(then).hash
+eth_then = w3.eth.get_balance(a1, then)
+for _ in range(3):
+    tx = token.functions.transfer(a2, 50).transact({"from": a1})
+    w3.eth.wait_for_transaction_receipt(tx, timeout=30, poll_latency=0.1)
+    w3.eth.wait_for_transaction_receipt(w3.eth.send_transaction({"from": a1, "to": a3, "value": 7}))
+check(w3.eth.block_number >= then + 6, "six later blocks")
+check(token.functions.balanceOf(a1).call() == 450, "the latest token balance moved on")
+check(token.functions.balanceOf(a1).call(block_identifier=then) == 600,
+      "eth_call at the older block reads the balance it had then")
+check(token.functions.balanceOf(a1).call(block_identifier=then - 1) == 1_000,
+      "eth_call one block before reads the balance before the transfer")
+check(token.functions.balanceOf(a1).call(block_identifier=then_hash) == 600,
+      "eth_call at a block hash")
+call = {"to": token.address, "data": token.encode_abi("balanceOf", args=[a1])}
+by_object = w3.provider.make_request(
+    "eth_call", [call, {"blockHash": "0x" + then_hash.hex().removeprefix("0x"), "requireCanonical": True}])
+check(int(by_object["result"], 16) == 600, "eth_call at an EIP-1898 block object")
+check(w3.eth.get_balance(a1, then) == eth_then and w3.eth.get_balance(a1) < eth_then,
+      "eth_getBalance at the older block is unchanged by later sends")
+check(w3.eth.get_transaction_count(a1, then) == 1 and w3.eth.get_transaction_count(a1) == 7,
+      "eth_getTransactionCount at the older block")
+check(w3.eth.get_code(token.address, then) == w3.eth.get_code(token.address)
+      and w3.eth.get_code(token.address, 0) == b"", "eth_getCode before and after the deploy")
+slot_then = w3.eth.get_storage_at(token.address, 2, then)
+check(int.from_bytes(slot_then, "big") == supply, "eth_getStorageAt at the older block (totalSupply)")
+gas_then = w3.eth.estimate_gas({"from": a1, "to": token.address,
+                                "data": token.encode_abi("transfer", args=[a2, 600])}, then)
+check(gas_then > 21_000, "eth_estimateGas at the older block: all 600 could be sent then")
+try:
+    w3.eth.estimate_gas({"from": a1, "to": token.address,
+                         "data": token.encode_abi("transfer", args=[a2, 600])})
+    raise AssertionError("sending 600 now must fail: only 450 are left")
+except (ContractCustomError, Web3RPCError) as e:
+    check(True, f"and at the latest block it reverts ({type(e).__name__})")
+
 # eth_call of a revert: the custom error and its arguments come back.
 try:
     token.functions.transfer(a0, 10**30).call({"from": a3})
@@ -142,7 +182,7 @@ with w3.batch_requests() as batch:
     batch.add(token.functions.balanceOf(a2))
     batch.add(w3.eth.get_block("latest"))
     balance, tokens, latest = batch.execute()
-check(balance > 0 and tokens == 400 and latest.number >= r0.blockNumber, "a batch of three calls")
+check(balance > 0 and tokens == 550 and latest.number >= r0.blockNumber, "a batch of three calls")
 
 fee = w3.eth.fee_history(4, "latest", [50])
 check(len(fee["baseFeePerGas"]) == 5, "eth_feeHistory")

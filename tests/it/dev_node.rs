@@ -473,3 +473,43 @@ fn test_dev_controls_refuse_code_the_store_cannot_keep_and_never_reuse_snapshot_
     assert_eq!(v.result("evm_revert", json!([third])), json!(true));
     v.stop();
 }
+
+/// State at older blocks: every kept block reads as it was, a block past
+/// `--history-blocks` answers -32000 naming the oldest block kept, and the
+/// history is back after kill -9 (rebuilt from the commit records on disk).
+#[test]
+fn test_state_at_older_blocks_is_kept_pruned_past_the_limit_and_survives_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // The address of DEV_KEYS[0] (anvil's second account).
+    const SENDER: &str = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
+    let args = ["--dev", "--history-blocks", "5"];
+    let v = Validator::start(&data, &args);
+    for nonce in 0..8 {
+        let tx = signed(DEV_KEYS[0], 31337, nonce, receiver(1), 1, 21_000);
+        v.result("eth_sendRawTransaction", json!([hex(&tx)]));
+    }
+    let check = |v: &Validator| {
+        assert_eq!(number(&v.result("eth_blockNumber", json!([]))), 8);
+        for block in 3..=8u64 {
+            let at = format!("0x{block:x}");
+            let balance = v.result("eth_getBalance", json!([receiver(1), at]));
+            assert_eq!(number(&balance), block, "block {block}");
+            let nonce = v.result("eth_getTransactionCount", json!([SENDER, at]));
+            assert_eq!(number(&nonce), block, "block {block}");
+            let hash = v.result("eth_getBlockByNumber", json!([at, false]))["hash"].clone();
+            let by_hash = v.result("eth_getBalance", json!([receiver(1), {"blockHash": hash}]));
+            assert_eq!(number(&by_hash), block, "block {block} by hash");
+        }
+        let (code, message, _) = v.error("eth_getBalance", json!([receiver(1), "0x2"]));
+        assert_eq!(code, -32000, "{message}");
+        assert!(message.contains("oldest block kept is 3"), "{message}");
+        let (_, message, _) = v.error("eth_getBalance", json!([receiver(1), "0x9"]));
+        assert!(message.contains("past the head"), "{message}");
+    };
+    check(&v);
+    v.kill9();
+    let v = Validator::start(&data, &args);
+    check(&v);
+    v.stop();
+}

@@ -430,9 +430,10 @@ fn test_validator_answers_bad_input_and_keeps_serving() {
         v.error("eth_call", json!([{"data": "0x602a60005260206000fd"}, "latest"]));
     assert_eq!((code, message.as_str()), (3, "execution reverted"));
     assert_eq!(data, json!(format!("0x{:064x}", 0x2a)));
-    let (code, message, _) = v.error("eth_getBalance", json!([receiver(1), "0x0"]));
-    assert_eq!(code, -32000);
-    assert!(message.contains("historical state unavailable"), "{message}");
+    // State past the head: not found, naming the head.
+    let (code, message, _) = v.error("eth_getBalance", json!([receiver(1), "0xffffff"]));
+    assert_eq!(code, -32001);
+    assert!(message.contains("past the head"), "{message}");
 
     // Still serving.
     assert_eq!(v.result("eth_chainId", json!([])), "0x7a69");
@@ -655,12 +656,14 @@ fn test_validator_typed_clients() {
         // Errors keep their codes through the client.
         let Err(Error::Call(e)) = client.fill_transaction().await else { panic!("-32004") };
         assert_eq!(e.code(), -32004);
-        let Err(Error::Call(e)) = client.balance(receiver(9), Some(BlockId::number(0))).await
-        else {
-            panic!("historical state must be refused");
+        let past = Some(BlockId::number(number + 1_000_000));
+        let Err(Error::Call(e)) = client.balance(receiver(9), past).await else {
+            panic!("state past the head must be refused");
         };
-        assert_eq!(e.code(), -32000);
-        assert!(e.message().contains("historical state unavailable"), "{e:?}");
+        assert_eq!(e.code(), -32001);
+        assert!(e.message().contains("past the head"), "{e:?}");
+        let genesis = client.balance(receiver(9), Some(BlockId::number(0))).await.unwrap();
+        assert_eq!(genesis, U256::ZERO, "state at the genesis is kept");
 
         // A batch through the same client.
         let mut batch = BatchRequestBuilder::new();

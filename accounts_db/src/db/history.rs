@@ -76,9 +76,14 @@ impl History {
         Some((self.kept.front()?.block, self.kept.back()?.block))
     }
 
-    /// Entries kept, for the memory figure.
+    /// Blocks kept.
     pub(crate) fn len(&self) -> usize {
         self.kept.len()
+    }
+
+    /// Memory the kept entries take.
+    pub(crate) fn memory_bytes(&self) -> usize {
+        self.kept.capacity() * std::mem::size_of::<Kept>()
     }
 }
 

@@ -53,8 +53,10 @@ pub struct DbStats {
     /// Memory of the in-memory index (its tables live in their own
     /// anonymous mappings, outside the heap).
     pub index_bytes: usize,
-    /// Blocks whose state is kept readable, one small entry each in memory.
+    /// Blocks whose state is kept readable.
     pub kept_blocks: usize,
+    /// Memory those blocks take: one entry each (their records are on disk).
+    pub history_bytes: usize,
 }
 
 #[derive(Debug)]
@@ -217,14 +219,24 @@ impl AccountsDb {
             winner.insert(entry.key(), i);
         }
         let version = inner.version();
+        let newest: Vec<Option<Loc>> = changes
+            .iter()
+            .enumerate()
+            .map(|(i, entry)| {
+                let key = entry.key();
+                (winner[&key] == i)
+                    .then(|| inner.index.get(&key, |l| inner.holds(&version, l, &key)))
+                    .flatten()
+            })
+            .collect();
+        inner.prefetch_links(&version, &newest);
         let mut batch = Batch::default();
         let mut value = Vec::with_capacity(128);
-        for (i, entry) in changes.iter().enumerate() {
+        for ((i, entry), &existing) in changes.iter().enumerate().zip(&newest) {
             let key = entry.key();
             if winner[&key] != i {
                 continue;
             }
-            let existing = inner.index.get(&key, |l| inner.holds(&version, l, &key));
             let exists = existing.is_some_and(|l| !l.is_tombstone());
             value.clear();
             match entry {
@@ -280,6 +292,7 @@ impl AccountsDb {
             live_bytes: live.map(|s| s.live()).sum(),
             index_bytes: inner.index.memory_bytes(),
             kept_blocks: read(&inner.history).len(),
+            history_bytes: read(&inner.history).memory_bytes(),
         }
     }
 

@@ -99,6 +99,35 @@ impl Inner {
         Ok(Some(loc))
     }
 
+    /// Brings in the records [`Self::links_after`] reads for each of `newest`
+    /// (each key's newest record): two passes of prefetch hints, the jumps'
+    /// targets then theirs, so a commit's many cache misses overlap instead of
+    /// stalling one after another.
+    pub(crate) fn prefetch_links(&self, version: &Version, newest: &[Option<Loc>]) {
+        let links = |loc: Loc| {
+            self.with_segment(version, loc.segment(), |seg| seg.record_at(loc).map(|r| r.links()))
+                .and_then(Result::ok)
+        };
+        let hint = |raw: u64| {
+            let loc = Loc::from_raw(raw);
+            self.with_segment(version, loc.segment(), |seg| {
+                seg.file.prefetch_record(loc.offset().into())
+            });
+        };
+        let mut jumps: Vec<u64> = Vec::with_capacity(newest.len());
+        for &p in newest.iter().flatten() {
+            if let Some(l) = links(p).filter(|l| l.jump != NO_PREV) {
+                hint(l.jump);
+                jumps.push(l.jump);
+            }
+        }
+        for &j in &jumps {
+            if let Some(l) = links(Loc::from_raw(j)).filter(|l| l.jump != NO_PREV) {
+                hint(l.jump);
+            }
+        }
+    }
+
     /// The links of a new version of a key whose newest record is at `prev`
     /// (Myers' skew-binary jump pointers: a node jumps to its parent's jump's
     /// jump when the two jumps span equal depths, else to its parent).
@@ -122,12 +151,12 @@ impl Inner {
         let even = match j_links {
             Some(j_links) => {
                 let jj = if j_links.jump == NO_PREV { j } else { j_links.jump };
-                let jj_depth =
-                    if jj == j { Some(j_links.depth) } else { at(jj)?.map(|l| l.depth) };
-                jj_depth.is_some_and(|d| {
-                    p_links.depth.wrapping_sub(j_links.depth) == j_links.depth.wrapping_sub(d)
-                })
-                .then_some(jj)
+                let jj_depth = if jj == j { Some(j_links.depth) } else { at(jj)?.map(|l| l.depth) };
+                jj_depth
+                    .is_some_and(|d| {
+                        p_links.depth.wrapping_sub(j_links.depth) == j_links.depth.wrapping_sub(d)
+                    })
+                    .then_some(jj)
             }
             None => None,
         };

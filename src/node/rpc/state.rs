@@ -1,10 +1,10 @@
 //! What the server impls read through [`NodeState`]: the head, blocks,
-//! the latest state, simulation banks, and transaction submission.
+//! the state at a block, simulation banks, and transaction submission.
 
 use alloy_consensus::Transaction as _;
 use alloy_eips::{BlockId, BlockNumberOrTag};
 use alloy_primitives::{Address, B256, U256};
-use lanes_accounts_db::{AccountHeader, AccountsRead, ReadView};
+use lanes_accounts_db::{AccountHeader, AccountsRead, HistoryError, ReadView};
 use lanes_banking_stage::Mining;
 use lanes_evm_adapter::EvmTx;
 use lanes_runtime::{Bank, BankConfig, BlockEnv, LatticeHash};
@@ -84,42 +84,82 @@ impl NodeState {
         Ok(f(stage))
     }
 
-    /// The state to read for a block id: only the latest is kept.
-    pub(crate) fn state_at(&self, at: Option<BlockId>) -> Res<ReadView> {
-        let head = self.head();
+    /// The block a state method's block id names: `None` for the latest
+    /// state (latest, pending, safe, finalized), else a number at most the
+    /// head's.
+    fn state_block(&self, at: Option<BlockId>) -> Res<Option<u64>> {
         let asked = match at {
-            None => None,
-            Some(BlockId::Number(BlockNumberOrTag::Number(n))) => Some(n),
-            Some(BlockId::Number(BlockNumberOrTag::Earliest)) => Some(0),
-            Some(BlockId::Number(_)) => None,
-            Some(BlockId::Hash(h)) => {
-                Some(self.ledger.number_of(&h.block_hash).ok_or_else(|| {
-                    RpcError::NotFound(format!("unknown block hash {}", h.block_hash))
-                })?)
+            None | Some(BlockId::Number(BlockNumberOrTag::Latest | BlockNumberOrTag::Pending)) => {
+                return Ok(None);
             }
+            Some(BlockId::Number(BlockNumberOrTag::Safe | BlockNumberOrTag::Finalized)) => {
+                return Ok(None);
+            }
+            Some(BlockId::Number(BlockNumberOrTag::Number(n))) => n,
+            Some(BlockId::Number(BlockNumberOrTag::Earliest)) => 0,
+            Some(BlockId::Hash(h)) => self.ledger.number_of(&h.block_hash).ok_or_else(|| {
+                RpcError::NotFound(format!("unknown block hash {}", h.block_hash))
+            })?,
         };
-        if let Some(asked) = asked.filter(|n| *n < head) {
-            return Err(RpcError::Historical { asked, head });
+        let head = self.head();
+        if asked > head {
+            return Err(RpcError::NotFound(format!(
+                "block {asked} is past the head (block {head})"
+            )));
         }
-        self.stage(|st| st.state())
+        Ok(Some(asked))
     }
 
-    /// A bank over the latest state for the next block, for simulations.
+    /// The state after a block id's block, while the state keeps it
+    /// (`--history-blocks`).
+    pub(crate) fn state_at(&self, at: Option<BlockId>) -> Res<ReadView> {
+        let latest = self.stage(|st| st.state())?;
+        match self.state_block(at)? {
+            None => Ok(latest),
+            Some(n) => latest.at_block(n).map_err(|e| match e {
+                HistoryError::Pruned { block, oldest } => RpcError::Pruned { asked: block, oldest },
+                e => internal(e),
+            }),
+        }
+    }
+
+    /// A bank for simulations (`eth_call`, `eth_estimateGas`, ...): on the
+    /// latest state, as the next block; at a block named by number or hash,
+    /// on the state after it, as that block (its number, time, coinbase and
+    /// fees), as geth does.
     pub(crate) fn sim_bank(&self, at: Option<BlockId>) -> Res<Bank> {
         let view = self.state_at(at)?;
-        let (head, hash, now, coinbase) =
-            self.stage(|st| (st.head(), st.head_hash(), st.now(), st.coinbase()))?;
-        let env = BlockEnv {
-            number: head.number + 1,
-            timestamp: now.max(head.timestamp),
-            coinbase,
-            base_fee: head.base_fee,
-            gas_limit: head.gas_limit,
-            recent_hashes: vec![hash],
-            random: hash,
+        let env = match self.state_block(at)? {
+            Some(n) => {
+                let lb = self.block(n)?.ok_or_else(|| internal(format!("block {n} unreadable")))?;
+                let h = &lb.block.header;
+                BlockEnv {
+                    number: h.number,
+                    timestamp: h.timestamp,
+                    coinbase: h.coinbase,
+                    base_fee: h.base_fee,
+                    gas_limit: h.gas_limit,
+                    recent_hashes: vec![h.parent_hash],
+                    random: h.parent_hash,
+                }
+            }
+            _ => {
+                let (head, hash, now, coinbase) =
+                    self.stage(|st| (st.head(), st.head_hash(), st.now(), st.coinbase()))?;
+                BlockEnv {
+                    number: head.number + 1,
+                    timestamp: now.max(head.timestamp),
+                    coinbase,
+                    base_fee: head.base_fee,
+                    gas_limit: head.gas_limit,
+                    recent_hashes: vec![hash],
+                    random: hash,
+                }
+            }
         };
+        let parent = env.recent_hashes[0];
         // Never sealed: the codec does not matter.
-        Ok(Bank::new(view, hash, LatticeHash::identity(), env, BankConfig::default()))
+        Ok(Bank::new(view, parent, LatticeHash::identity(), env, BankConfig::default()))
     }
 
     /// Decodes, checks the sender can pay, and submits a raw transaction;
