@@ -102,6 +102,10 @@ pub enum OpenError {
     /// Reading or recovering the stored data failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// [`crate::AccountsDb::truncate_after`] was asked for a block the
+    /// database does not keep; nothing was changed.
+    #[error(transparent)]
+    History(#[from] HistoryError),
 }
 
 impl OpenError {

@@ -511,6 +511,57 @@ fn test_kept_blocks_read_their_state_through_compaction_and_reopen() {
     check(&db);
 }
 
+/// `truncate_after` takes the database back to a kept block durably: it
+/// opens there, with the history up to it, and commits go on from it; a
+/// crash part way (a prefix of the log deleted) opens at a block between.
+#[test]
+fn test_truncate_after_goes_back_to_a_kept_block_and_commits_go_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = small_config();
+    let db = AccountsDb::open(dir.path(), config.clone()).unwrap();
+    let mut model = Model::new();
+    let mut states = vec![Model::new()];
+    for block in 1..=150u64 {
+        let i = (block % 20) as u8;
+        let changes = vec![
+            Entry::Account(addr(i), account(block, 1)),
+            Entry::Storage(addr(i), slot(i), U256::from(block)),
+            Entry::Storage(addr(99), slot(0), U256::from(block)),
+        ];
+        db.commit(block, B256::with_last_byte(block as u8), &changes).unwrap();
+        apply(&mut model, &changes);
+        states.push(model.clone());
+    }
+    assert!(db.stats().segments > 3, "the test spans segments");
+    drop(db);
+
+    // A crash while truncating: the newest segment is gone, nothing else.
+    let newest = newest_segment(dir.path());
+    std::fs::remove_file(&newest).unwrap();
+    let db = AccountsDb::open(dir.path(), config.clone()).unwrap();
+    let at = db.last_commit().unwrap().block_number;
+    assert!((40..150).contains(&at), "a prefix of the log: block {at}");
+    assert_eq!(contents(&db), states[at as usize]);
+    drop(db);
+
+    let info = AccountsDb::truncate_after(dir.path(), config.clone(), 40).unwrap();
+    assert_eq!(info.block_number, 40);
+    let db = AccountsDb::open(dir.path(), config.clone()).unwrap();
+    assert_eq!(db.last_commit(), Some(info));
+    assert_eq!(contents(&db), states[40]);
+    assert_eq!(db.view().history_range(), Some((1, 40)));
+    assert_eq!(seen(&db.view_at(17).unwrap()), states[17]);
+    let next = [Entry::Storage(addr(99), slot(0), U256::from(7))];
+    db.commit(41, B256::ZERO, &next).unwrap();
+    drop(db);
+    let db = AccountsDb::open(dir.path(), config.clone()).unwrap();
+    assert_eq!(db.get_storage(&addr(99), &slot(0)).unwrap(), U256::from(7));
+    assert_eq!(seen(&db.view_at(40).unwrap()), states[40]);
+    drop(db);
+    let err = AccountsDb::truncate_after(dir.path(), config.with_history_blocks(Some(5)), 20);
+    assert!(matches!(err, Err(OpenError::History(HistoryError::Pruned { oldest: 36, .. }))));
+}
+
 /// A torn last commit leaves its block out of the history too: a kill -9
 /// mid-commit reads back exactly the blocks that were durable.
 #[test]

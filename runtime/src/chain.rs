@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 
 use alloy_primitives::{Address, B256};
 use lanes_accounts_db::{
-    AccountsDb, AccountsDbConfig, CommitError, Entry, FormatError, OpenError, StorageError,
+    AccountsDb, AccountsDbConfig, CommitError, CommitInfo, Entry, FormatError, OpenError,
+    StorageError,
 };
 
 use crate::access::AccessSet;
@@ -254,6 +255,19 @@ impl Chain {
         head: Option<BlockHeader>,
     ) -> Result<Self, ChainError> {
         Self::open_with(dir, config, head, BankConfig::default())
+    }
+
+    /// Takes the (closed) chain in `dir` back to the state after block
+    /// `number`, which its accounts database must keep
+    /// ([`AccountsDbConfig::history_blocks`]): [`AccountsDb::truncate_after`].
+    /// The head file then names a later block, so the next open needs the
+    /// block's header from the ledger.
+    pub fn truncate_after(
+        dir: impl AsRef<Path>,
+        config: AccountsDbConfig,
+        number: u64,
+    ) -> Result<CommitInfo, ChainError> {
+        Ok(AccountsDb::truncate_after(dir.as_ref().join("accounts"), config, number)?)
     }
 
     /// [`Self::open`] with banks of `bank_config`.

@@ -464,11 +464,6 @@ impl NodeState {
         }
         self.ledger.truncate(number)?;
         let r = &self.rebuild;
-        let chain_dir = r.dir.join("chain");
-        std::fs::remove_dir_all(&chain_dir).map_err(|source| NodeError::Io {
-            what: format!("removing {}", chain_dir.display()),
-            source,
-        })?;
         let dev = true;
         let chain =
             load_chain(&r.dir, &self.ledger, &r.spec, &r.store, dev, &self.executor, r.workers)?;
@@ -621,9 +616,10 @@ fn store_config(config: &NodeConfig) -> AccountsDbConfig {
 
 /// Opens the state in `dir/chain` (creating it from the genesis when it is
 /// not there), checks it against the ledger and replays the ledger's blocks
-/// it missed. A dev node whose state is ahead of its ledger (a crash during
-/// `evm_revert`, which cuts the ledger first) rebuilds the state from the
-/// genesis; any other node refuses.
+/// it missed. A dev node whose state is ahead of its ledger (`evm_revert`,
+/// which cuts the ledger first, or a crash during one) cuts the state back
+/// to the ledger's last block, or rebuilds it from the genesis when the state
+/// no longer keeps that block; any other node refuses.
 fn load_chain(
     dir: &Path,
     ledger: &Ledger,
@@ -638,12 +634,22 @@ fn load_chain(
     let mut chain = open_chain(&chain_dir, ledger, spec, store, dev)?;
     let head = chain.head().number;
     if head > last && dev {
-        tracing::warn!(target: "lanes::node", head, last, "state ahead of the ledger (a revert was cut short): rebuilding it from the genesis");
+        // A revert cuts the ledger first: the state goes back to the ledger's
+        // last block, from its own history when it keeps that block, else
+        // rebuilt from the genesis.
         drop(chain);
-        std::fs::remove_dir_all(&chain_dir).map_err(|source| NodeError::Io {
-            what: format!("removing {}", chain_dir.display()),
-            source,
-        })?;
+        match Chain::truncate_after(&chain_dir, store.clone(), last) {
+            Ok(_) => {
+                tracing::info!(target: "lanes::node", head, last, "state cut back to the ledger's last block")
+            }
+            Err(e) => {
+                tracing::warn!(target: "lanes::node", head, last, %e, "state ahead of the ledger and not kept that far back: rebuilding it from the genesis");
+                std::fs::remove_dir_all(&chain_dir).map_err(|source| NodeError::Io {
+                    what: format!("removing {}", chain_dir.display()),
+                    source,
+                })?;
+            }
+        }
         return load_chain(dir, ledger, spec, store, dev, executor, workers);
     }
     if head > last {

@@ -7,13 +7,18 @@
 //! block; it is rebuilt from the commit records on open.
 
 use std::collections::VecDeque;
+use std::fs::OpenOptions;
+use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 use alloy_primitives::B256;
 
-use super::{Inner, ReadView, Version, read, write};
+use super::{AccountsDb, Inner, ReadView, Version, read, read_table, sync_dir, write};
+use crate::config::AccountsDbConfig;
 use crate::entry::CommitInfo;
-use crate::error::HistoryError;
+use crate::error::{HistoryError, OpenError, io_err};
+use crate::index::Loc;
+use crate::segment::segment_path;
 
 /// One kept block: its state is the records before `end`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -111,6 +116,56 @@ impl Inner {
 
     pub(super) fn record_history(&self, block: Option<CommitInfo>, end: u64) {
         write(&self.history).push(block, end);
+    }
+}
+
+impl AccountsDb {
+    /// Drops every commit after block `block` from the (closed) database in
+    /// `dir`, so that it opens at the state after that block, as a chain
+    /// going back to a snapshot needs; `block` must be kept
+    /// ([`AccountsDbConfig::history_blocks`]). Returns that block's commit.
+    ///
+    /// Crash-safe without a journal: the later segments are deleted newest
+    /// first, then the block's own segment is cut right after its commit
+    /// record (one `ftruncate`, then grown back with zeros), each step
+    /// synced. A crash at any point leaves a prefix of the log that ends at
+    /// a commit at or after `block`, which opens as that commit's state; the
+    /// caller sees it is still ahead and truncates again.
+    pub fn truncate_after(
+        dir: impl AsRef<Path>,
+        config: AccountsDbConfig,
+        block: u64,
+    ) -> Result<CommitInfo, OpenError> {
+        let dir = dir.as_ref();
+        let db = Self::open(dir, config)?;
+        let version = db.inner.version_at(block)?;
+        let info = version.last.ok_or(HistoryError::Empty)?;
+        let end = Loc::from_raw(version.end);
+        let later: Vec<u32> = read_table(&db.inner)
+            .iter()
+            .flatten()
+            .map(|s| s.id)
+            .filter(|&id| id > end.segment())
+            .collect();
+        // Cut with the directory still locked, and nothing of it mapped by
+        // this process any more but what the handle holds.
+        let _lock = db.inner._lock.try_clone().map_err(io_err(dir))?;
+        drop(version);
+        drop(db);
+        for id in later.into_iter().rev() {
+            let path = segment_path(dir, id);
+            std::fs::remove_file(&path).map_err(io_err(&path))?;
+            sync_dir(dir)?;
+        }
+        let path = segment_path(dir, end.segment());
+        let file = OpenOptions::new().write(true).open(&path).map_err(io_err(&path))?;
+        let size = file.metadata().map_err(io_err(&path))?.len();
+        file.set_len(u64::from(end.offset())).map_err(io_err(&path))?;
+        file.set_len(size).map_err(io_err(&path))?;
+        file.sync_all().map_err(io_err(&path))?;
+        sync_dir(dir)?;
+        tracing::info!(target: "lanes::accounts_db", dir = %dir.display(), block, "truncated after block");
+        Ok(info)
     }
 }
 
