@@ -2,7 +2,7 @@
 # What an evm_revert costs on lanes-validator --dev: for each chain height H
 # (blocks of one transfer each, sent by eth_sendTransaction under automine),
 # takes a snapshot at H, sends one more transfer, and times evm_revert (the
-# state is rebuilt from the genesis through the ledger up to H). Prints the
+# ledger and the accounts database's log are cut back to H). Prints the
 # height and the median of RUNS reverts.
 #
 #   scripts/revert-cost.sh [HEIGHT...]     (default 10 100 1000; RUNS=5)
