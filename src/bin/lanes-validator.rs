@@ -92,6 +92,10 @@ struct Cli {
     /// (wallet traffic): run them one at a time in the exclusive lane.
     #[arg(long)]
     no_predict: bool,
+    /// Origins browsers may call JSON-RPC from (CORS), comma-separated, `*`
+    /// for any or `none`. Default: `*` with --dev (as anvil), else none.
+    #[arg(long, value_name = "ORIGINS", value_delimiter = ',')]
+    cors_origins: Option<Vec<String>>,
     /// Largest JSON-RPC request body, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = RpcLimits::default().max_request_bytes)]
     max_request_bytes: u32,
@@ -192,6 +196,11 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         limits: RpcLimits {
             max_request_bytes: cli.max_request_bytes,
             max_batch: cli.max_batch,
+            cors_origins: match cli.cors_origins {
+                Some(list) => list.into_iter().filter(|o| o != "none" && !o.is_empty()).collect(),
+                None if cli.dev => vec!["*".into()],
+                None => Vec::new(),
+            },
             ..RpcLimits::default()
         },
     };

@@ -391,6 +391,14 @@ impl Ledger {
         self.index().by_tx.get(hash).copied().filter(|(n, _)| self.is_visible(*n))
     }
 
+    /// The hash of served block `number`.
+    pub fn hash_of(&self, number: u64) -> Option<B256> {
+        if !self.is_visible(number) {
+            return None;
+        }
+        self.index().blocks.get(number as usize).map(|s| s.hash)
+    }
+
     /// The bloom of block `number`'s logs; `None` if it has none.
     pub fn bloom(&self, number: u64) -> Option<Bloom> {
         self.index().blocks.get(number as usize).and_then(|s| s.bloom.as_deref().copied())

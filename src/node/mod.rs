@@ -20,6 +20,7 @@
 
 pub mod convert;
 pub mod error;
+mod filters;
 pub mod genesis;
 pub mod ledger;
 pub mod rpc;
@@ -32,6 +33,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use alloy_primitives::B256;
 use alloy_signer_local::PrivateKeySigner;
+use hyper::http::{HeaderValue, Method};
 use jsonrpsee::server::middleware::rpc::RpcServiceBuilder;
 use jsonrpsee::server::{BatchRequestConfig, Server, ServerConfig, ServerHandle};
 use lanes_accounts_db::AccountsDbConfig;
@@ -39,6 +41,7 @@ use lanes_banking_stage::{BankingStage, BankingStageConfig, BlockStats, Mining, 
 use lanes_evm_adapter::{AdmissionLimits, EvmAdmission, EvmConfig, EvmExecutor, EvmTx, TxRules};
 use lanes_runtime::{Admission, BankConfig, Chain, ChainError, DeclaredAccess};
 use tokio::sync::broadcast;
+use tower_http::cors::{self, AllowOrigin, CorsLayer};
 
 use crate::node::genesis::{ChainSpec, GenesisError};
 use crate::node::ledger::{Ledger, LedgerBlock, LedgerError, LedgerSink};
@@ -61,6 +64,9 @@ pub struct RpcLimits {
     pub max_log_blocks: u64,
     /// Most logs one `eth_getLogs` may return.
     pub max_logs: usize,
+    /// Origins a browser may call from (CORS): `*` for any; empty for none
+    /// (no CORS headers, so browsers on other origins are refused).
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for RpcLimits {
@@ -72,6 +78,7 @@ impl Default for RpcLimits {
             max_connections: 1000,
             max_log_blocks: 100_000,
             max_logs: 20_000,
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -164,6 +171,9 @@ pub enum NodeError {
     /// The data folder belongs to another chain, or is unusable.
     #[error("{0}")]
     DataDir(String),
+    /// A setting cannot work.
+    #[error("{0}")]
+    Config(String),
 }
 
 /// Totals over the blocks produced since start.
@@ -199,6 +209,8 @@ pub(crate) struct NodeState {
     auto_impersonate: std::sync::atomic::AtomicBool,
     client_version: String,
     heads: broadcast::Sender<Arc<LedgerBlock>>,
+    /// Poll filters, pending transactions and reverts' dropped blocks.
+    filters: filters::Filters,
     totals: Mutex<Totals>,
     limits: RpcLimits,
     /// Sends waiting for their transaction's block (automine).
@@ -304,6 +316,7 @@ impl Node {
             auto_impersonate: Default::default(),
             client_version: config.client_version.clone(),
             heads,
+            filters: filters::Filters::default(),
             totals: Mutex::default(),
             limits: config.limits.clone(),
             waiters: Waiters::default(),
@@ -330,8 +343,10 @@ impl Node {
         let max_response_bytes = limits.max_response_bytes;
         let middleware = RpcServiceBuilder::new()
             .layer_fn(move |service| rpc::ParamsErrors::new(service, max_response_bytes));
+        let http = tower::ServiceBuilder::new().option_layer(cors_layer(&limits.cors_origins)?);
         let server = Server::builder()
             .set_config(server_config)
+            .set_http_middleware(http)
             .set_rpc_middleware(middleware)
             .build(config.rpc_addr)
             .await
@@ -462,7 +477,16 @@ impl NodeState {
         if let Some(old) = self.follower.lock().unwrap_or_else(|e| e.into_inner()).take() {
             let _ = old.join();
         }
+        // Log filters and subscriptions report the dropped blocks' logs as
+        // removed, as on a reorg.
+        let dropped = if self.filters.wants_dropped() {
+            let last = self.ledger.last_appended().unwrap_or(number);
+            (number + 1..=last).map(|n| self.ledger.read(n)).collect::<Result<Vec<_>, _>>()?
+        } else {
+            Vec::new()
+        };
         self.ledger.truncate(number)?;
+        self.filters.on_revert(number, dropped);
         let r = &self.rebuild;
         let dev = true;
         let chain =
@@ -607,6 +631,30 @@ fn prepare(config: &NodeConfig) -> Result<Prepared, NodeError> {
         load_chain(dir, &ledger, &spec, &store_config(config), dev, &executor, config.workers)?;
     ledger.publish(chain.head().number);
     Ok(Prepared { spec, chain, ledger, executor })
+}
+
+/// The CORS layer for `origins` (`None` when empty): preflights answered,
+/// the allowed origin echoed (or `*`), JSON-RPC's POST and GET allowed with
+/// any request header.
+fn cors_layer(origins: &[String]) -> Result<Option<CorsLayer>, NodeError> {
+    if origins.is_empty() {
+        return Ok(None);
+    }
+    let layer = CorsLayer::new()
+        .allow_methods([Method::POST, Method::GET, Method::OPTIONS])
+        .allow_headers(cors::Any)
+        .max_age(Duration::from_secs(24 * 60 * 60));
+    if origins.iter().any(|o| o == "*") {
+        return Ok(Some(layer.allow_origin(cors::Any)));
+    }
+    let list = origins
+        .iter()
+        .map(|o| {
+            HeaderValue::from_str(o)
+                .map_err(|_| NodeError::Config(format!("`{o}` is not a valid CORS origin")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Some(layer.allow_origin(AllowOrigin::list(list))))
 }
 
 /// The accounts database settings a node's config asks for.

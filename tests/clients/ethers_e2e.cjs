@@ -1,7 +1,8 @@
 // End-to-end run of ethers v6 (from npm) against a lanes-validator --dev node:
 // the node's own signer (eth_sendTransaction) deploys the ERC-20 compiled from
 // contracts/Token.sol and sends a token transfer with ethers' own gas
-// estimate, as deploy scripts do. Run by tests/it/validator.rs with
+// estimate, as deploy scripts do; contract.on receives an event over HTTP
+// (filters), and the node's accounts sign messages and typed data. Run by tests/it/validator.rs with
 // LANES_NODE_CLIENTS naming the folder npm installed ethers into; every check
 // throws on failure, and the last line printed is "ethers e2e: ok".
 //
@@ -57,6 +58,58 @@ async function main() {
   const pay = await signer.sendTransaction({ to: friend, value: 12345n });
   check((await pay.wait()).status === 1, "value transfer succeeds");
   check((await provider.getBalance(friend)) === 12345n, "the friend holds 12345 wei");
+
+  // contract.on over HTTP: ethers installs a filter (eth_newFilter) and
+  // polls eth_getFilterChanges; the Transfer event arrives.
+  const watcher = ethers.Wallet.createRandom().address;
+  const heard = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("no Transfer event in 10 s")), 10000);
+    token.on("Transfer", (from, to, value, event) => {
+      if (to !== watcher) return;
+      clearTimeout(timer);
+      resolve({ from, value, event });
+    });
+  });
+  // Let the filter be installed before the transfer is mined.
+  await new Promise((r) => setTimeout(r, 300));
+  const watched = await token.transfer(watcher, 77n);
+  await watched.wait();
+  const { from, value, event } = await heard;
+  check(from === (await signer.getAddress()) && value === 77n, "contract.on receives the Transfer event");
+  check(event.log.transactionHash === watched.hash, "with the transfer's log");
+  await token.removeAllListeners();
+
+  // The node's accounts sign messages and EIP-712 typed data
+  // (personal_sign, eth_signTypedData_v4); the signatures recover to them.
+  const me = await signer.getAddress();
+  const message = "lanes signs this";
+  const signature = await signer.signMessage(message);
+  check(ethers.verifyMessage(message, signature) === me, "signMessage recovers to the account");
+  const domain = { name: "Lanes Mail", version: "1", chainId: 31337, verifyingContract: address };
+  const types = {
+    Person: [{ name: "name", type: "string" }, { name: "wallet", type: "address" }],
+    Mail: [
+      { name: "from", type: "Person" },
+      { name: "to", type: "Person" },
+      { name: "contents", type: "string" },
+      { name: "amounts", type: "uint256[]" },
+    ],
+  };
+  const mail = {
+    from: { name: "Cow", wallet: me },
+    to: { name: "Bob", wallet: watcher },
+    contents: "Hello, Bob!",
+    amounts: [1n, 2n ** 200n],
+  };
+  const typed = await signer.signTypedData(domain, types, mail);
+  check(ethers.verifyTypedData(domain, types, mail, typed) === me, "signTypedData recovers to the account");
+  const stranger = ethers.Wallet.createRandom().address;
+  try {
+    await provider.send("personal_sign", [ethers.hexlify(ethers.toUtf8Bytes("x")), stranger]);
+    throw new Error("signing for an account the node does not hold must fail");
+  } catch (e) {
+    check(/not an unlocked account/.test(e.message), "signing for an unknown account is refused");
+  }
   console.log("ethers e2e: ok");
 }
 

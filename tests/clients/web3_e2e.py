@@ -108,6 +108,31 @@ try:
 except (ContractCustomError, Web3RPCError) as e:
     check(True, f"and at the latest block it reverts ({type(e).__name__})")
 
+# Filters: a block filter, a Transfer log filter and a pending-transaction
+# filter see what happens after they are made; uninstalled, a filter is gone.
+blocks = w3.eth.filter("latest")
+pending = w3.eth.filter("pending")
+listener = Account.create().address
+transfers = token.events.Transfer.create_filter(from_block="latest", argument_filters={"to": listener})
+check(blocks.get_new_entries() == [] and transfers.get_new_entries() == [], "new filters start empty")
+tx = token.functions.transfer(listener, 21).transact({"from": a0})
+mined = w3.eth.wait_for_transaction_receipt(tx, timeout=30, poll_latency=0.1)
+new_blocks = blocks.get_new_entries()
+check(mined.blockHash in new_blocks, f"the block filter sees the new block ({len(new_blocks)})")
+entries = transfers.get_new_entries()
+check(len(entries) == 1 and entries[0].args["value"] == 21 and entries[0].transactionHash == tx,
+      "the log filter sees the Transfer")
+check(transfers.get_new_entries() == [], "and reports it once")
+check(tx in pending.get_new_entries(), "the pending filter saw the transaction")
+everything = transfers.get_all_entries()
+check(len(everything) == 1 and everything[0].args["to"] == listener, "eth_getFilterLogs: all matching logs")
+check(w3.eth.uninstall_filter(blocks.filter_id), "eth_uninstallFilter")
+try:
+    w3.eth.get_filter_changes(blocks.filter_id)
+    raise AssertionError("an uninstalled filter must be unknown")
+except Web3RPCError as e:
+    check("filter not found" in str(e), "an uninstalled filter is not found")
+
 # eth_call of a revert: the custom error and its arguments come back.
 try:
     token.functions.transfer(a0, 10**30).call({"from": a3})

@@ -32,7 +32,7 @@ pub(crate) const DEV_KEYS: [&str; 5] = [
 /// A validator child process on a free loopback port.
 pub(crate) struct Validator {
     child: Child,
-    addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
     log: PathBuf,
 }
 
@@ -681,10 +681,10 @@ fn test_validator_typed_clients() {
 
 /// A WebSocket text exchange by hand (client frames masked, as RFC 6455
 /// requires; the zero mask leaves the payload as it is).
-struct WebSocket(TcpStream);
+pub(crate) struct WebSocket(TcpStream);
 
 impl WebSocket {
-    fn connect(addr: SocketAddr) -> Self {
+    pub(crate) fn connect(addr: SocketAddr) -> Self {
         let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
         write!(
@@ -718,7 +718,7 @@ impl WebSocket {
         self.0.write_all(&frame).unwrap();
     }
 
-    fn recv(&mut self) -> Value {
+    pub(crate) fn recv(&mut self) -> Value {
         let mut head = [0u8; 2];
         self.0.read_exact(&mut head).unwrap();
         assert_eq!(head[0] & 0x0f, 1, "a text frame");
@@ -741,7 +741,7 @@ impl WebSocket {
     }
 
     /// The answer to a call, skipping notifications.
-    fn call(&mut self, method: &str, params: Value) -> Value {
+    pub(crate) fn call(&mut self, method: &str, params: Value) -> Value {
         self.send(&json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}));
         loop {
             let answer = self.recv();
@@ -802,7 +802,10 @@ fn test_validator_bad_params_name_their_cause() {
     // eth_subscribe over WebSocket: refusals name their cause, then a head.
     let mut ws = WebSocket::connect(v.addr);
     for (params, cause) in [
-        (json!(["bogus"]), "unsupported subscription `bogus` (lanes offers newHeads and logs)"),
+        (
+            json!(["bogus"]),
+            "unsupported subscription `bogus` (lanes offers newHeads, logs and newPendingTransactions)",
+        ),
         (json!([5]), "invalid type: integer `5`, expected a string"),
         (json!([]), "No more params"),
         (json!(["logs", {"address": "zz"}]), "did not match any variant"),

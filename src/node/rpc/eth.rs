@@ -8,10 +8,11 @@ use alloy_eips::eip2718::Encodable2718;
 use alloy_eips::{BlockId, BlockNumberOrTag};
 use alloy_primitives::{Address, B256, Bytes, TxKind, U64, U256};
 use alloy_rpc_types_eth::{
-    AccessListResult, Block, FeeHistory, Filter, FilterBlockOption, Log, Transaction,
-    TransactionReceipt, TransactionRequest,
+    AccessListResult, Block, FeeHistory, Filter, FilterBlockOption, FilterChanges, Log,
+    Transaction, TransactionReceipt, TransactionRequest,
 };
 use alloy_signer::SignerSync;
+use alloy_signer_local::PrivateKeySigner;
 use jsonrpsee::core::{RpcResult, async_trait};
 use lanes_accounts_db::AccountsRead;
 use lanes_evm_adapter::{CallRequest, EvmTx, IMPERSONATED_TAG, SimError, Simulation, impersonated};
@@ -19,8 +20,10 @@ use lanes_runtime::Bank;
 
 use crate::node::convert;
 use crate::node::error::RpcError;
+use crate::node::filters::{self, FILTER_TIMEOUT, FilterKind, MAX_FILTERS, TooManyFilters};
 use crate::node::ledger::LedgerBlock;
 use crate::node::rpc::api::EthApiServer;
+use crate::node::rpc::sign;
 use crate::node::rpc::state::{AUTOMINE_WAIT, Res, Waiting, account, internal};
 use crate::node::{NodeState, SUGGESTED_TIP};
 
@@ -144,6 +147,54 @@ impl EthApiServer for EthRpc {
             .map_err(|e| RpcError::Internal(format!("signing task failed: {e}")))?;
         let (hash, wait) = sent?;
         Ok(settled(hash, wait).await)
+    }
+
+    fn new_filter(&self, filter: Filter) -> RpcResult<U256> {
+        let next = self.state.head() + 1;
+        install(&self.state, FilterKind::Logs { filter: Box::new(filter), next, removed: vec![] })
+    }
+
+    fn new_block_filter(&self) -> RpcResult<U256> {
+        install(&self.state, FilterKind::Blocks { next: self.state.head() + 1 })
+    }
+
+    fn new_pending_transaction_filter(&self) -> RpcResult<U256> {
+        install(&self.state, FilterKind::Pending { hashes: Default::default() })
+    }
+
+    fn filter_changes(&self, id: U256) -> RpcResult<FilterChanges> {
+        Ok(filter_changes(&self.state, id)?)
+    }
+
+    fn filter_logs(&self, id: U256) -> RpcResult<Vec<Log>> {
+        let s = &self.state;
+        let filter = s
+            .filters
+            .poll(id, |kind| match kind {
+                FilterKind::Logs { filter, .. } => Some(filter.clone()),
+                _ => None,
+            })
+            .map_err(|_| unknown_filter(id))?
+            .ok_or_else(|| RpcError::Invalid(format!("filter {id:#x} is not a log filter")))?;
+        Ok(get_logs(s, &filter)?)
+    }
+
+    fn uninstall_filter(&self, id: U256) -> RpcResult<bool> {
+        Ok(self.state.filters.uninstall(id))
+    }
+
+    fn sign_transaction(&self, request: TransactionRequest) -> RpcResult<Bytes> {
+        let from = request.from.ok_or_else(|| RpcError::Params("`from` is required".into()))?;
+        unlocked(&self.state, from)?;
+        Ok(fill_and_sign(&self.state, request)?.into())
+    }
+
+    fn sign(&self, address: Address, message: Bytes) -> RpcResult<Bytes> {
+        Ok(sign::personal(&self.state, address, &message)?)
+    }
+
+    fn sign_typed_data_v4(&self, address: Address, data: serde_json::Value) -> RpcResult<Bytes> {
+        Ok(sign::typed_data(&self.state, address, data)?)
     }
 
     fn fill_transaction(&self) -> RpcResult<()> {
@@ -278,6 +329,23 @@ async fn settled(hash: B256, wait: Option<Waiting>) -> B256 {
 }
 
 fn send_transaction(s: &NodeState, r: TransactionRequest) -> Res<(B256, Option<Waiting>)> {
+    let bytes = fill_and_sign(s, r)?;
+    s.send_raw_waiting(&bytes)
+}
+
+/// The unlocked account `address` (`--dev`'s accounts), for signing.
+pub(crate) fn unlocked(s: &NodeState, address: Address) -> Res<&PrivateKeySigner> {
+    s.signers.iter().find(|k| k.address() == address).ok_or_else(|| {
+        RpcError::Invalid(format!(
+            "{address} is not an unlocked account of this node, so it cannot sign (eth_accounts lists them)"
+        ))
+    })
+}
+
+/// The transaction a request asks for, filled as `eth_sendTransaction` fills
+/// it (nonce, gas, fees) and signed by `from`'s key; for an impersonated
+/// `from`, the dev-only encoding that names the sender instead.
+fn fill_and_sign(s: &NodeState, r: TransactionRequest) -> Res<Vec<u8>> {
     let from = r.from.ok_or_else(|| RpcError::Params("`from` is required".into()))?;
     let signer = s.signers.iter().find(|k| k.address() == from);
     if signer.is_none() && !s.impersonates(&from) {
@@ -368,16 +436,85 @@ fn send_transaction(s: &NodeState, r: TransactionRequest) -> Res<(B256, Option<W
         let sig = seal(tx.signature_hash())?;
         tx.into_signed(sig).into()
     };
-    match signer {
-        Some(_) => s.send_raw_waiting(&envelope.encoded_2718()),
-        None => s.send_raw_waiting(&impersonated(&envelope, from)),
-    }
+    Ok(match signer {
+        Some(_) => envelope.encoded_2718(),
+        None => impersonated(&envelope, from).to_vec(),
+    })
 }
 
-/// Every block the filter's range covers must be served; the range is capped.
-fn get_logs(s: &NodeState, filter: &Filter) -> Res<Vec<Log>> {
+fn install(s: &NodeState, kind: FilterKind) -> RpcResult<U256> {
+    Ok(s.filters.install(kind).map_err(|TooManyFilters| {
+        RpcError::Limit(format!(
+            "{MAX_FILTERS} filters are installed; uninstall some (eth_uninstallFilter) or let them expire"
+        ))
+    })?)
+}
+
+fn unknown_filter(id: U256) -> RpcError {
+    RpcError::Invalid(format!(
+        "filter not found: {id:#x} (never installed, uninstalled, or not polled for {} minutes)",
+        FILTER_TIMEOUT.as_secs() / 60
+    ))
+}
+
+/// What filter `id` saw since its last poll. Block and log filters report at
+/// most `max_log_blocks` blocks a poll (the next poll goes on from there).
+fn filter_changes(s: &NodeState, id: U256) -> Res<FilterChanges> {
+    enum Todo {
+        Blocks(u64, u64),
+        Logs(Box<Filter>, u64, u64, Vec<Log>),
+        Hashes(Vec<B256>),
+    }
     let head = s.head();
-    let (from, to) = match filter.block_option {
+    let span = s.limits.max_log_blocks.max(1);
+    let todo = s
+        .filters
+        .poll(id, |kind| match kind {
+            FilterKind::Blocks { next } => {
+                let (from, to) = (*next, head.min(next.saturating_add(span - 1)));
+                *next = (*next).max(to + 1);
+                Todo::Blocks(from, to)
+            }
+            FilterKind::Logs { filter, next, removed } => {
+                let (from, to) = (*next, head.min(next.saturating_add(span - 1)));
+                *next = (*next).max(to + 1);
+                Todo::Logs(filter.clone(), from, to, std::mem::take(removed))
+            }
+            FilterKind::Pending { hashes } => Todo::Hashes(hashes.drain(..).collect()),
+        })
+        .map_err(|_| unknown_filter(id))?;
+    Ok(match todo {
+        Todo::Blocks(from, to) => {
+            FilterChanges::Hashes((from..=to).filter_map(|n| s.ledger.hash_of(n)).collect())
+        }
+        Todo::Hashes(hashes) => FilterChanges::Hashes(hashes),
+        Todo::Logs(filter, from, to, mut logs) => {
+            // Within the filter's own range: `latest` (or none) leaves that
+            // end open; a block hash no longer served matches nothing.
+            let (lo, hi) = match filter.block_option {
+                FilterBlockOption::Range { from_block, to_block } => {
+                    let bound = |t: Option<BlockNumberOrTag>, open: u64| match t {
+                        Some(BlockNumberOrTag::Number(n)) => n,
+                        Some(BlockNumberOrTag::Earliest) => 0,
+                        _ => open,
+                    };
+                    (bound(from_block, 0), bound(to_block, u64::MAX))
+                }
+                FilterBlockOption::AtBlockHash(_) => filter_range(s, &filter).unwrap_or((1, 0)),
+            };
+            let (from, to) = (from.max(lo), to.min(hi));
+            if from <= to {
+                logs.extend(logs_in(s, &filter, from, to)?);
+            }
+            FilterChanges::Logs(logs)
+        }
+    })
+}
+
+/// The blocks a filter's criteria cover, at most up to the head.
+fn filter_range(s: &NodeState, filter: &Filter) -> Res<(u64, u64)> {
+    let head = s.head();
+    Ok(match filter.block_option {
         FilterBlockOption::AtBlockHash(hash) => {
             let n = s
                 .ledger
@@ -393,7 +530,12 @@ fn get_logs(s: &NodeState, filter: &Filter) -> Res<Vec<Log>> {
             };
             (resolve(from_block), resolve(to_block))
         }
-    };
+    })
+}
+
+/// Every block the filter's range covers must be served; the range is capped.
+fn get_logs(s: &NodeState, filter: &Filter) -> Res<Vec<Log>> {
+    let (from, to) = filter_range(s, filter)?;
     if from > to {
         return Err(RpcError::Invalid(format!(
             "invalid block range: from {from} is after to {to}"
@@ -406,6 +548,12 @@ fn get_logs(s: &NodeState, filter: &Filter) -> Res<Vec<Log>> {
             s.limits.max_log_blocks
         )));
     }
+    logs_in(s, filter, from, to)
+}
+
+/// The logs of blocks `from..=to` that match `filter`, at most
+/// [`RpcLimits::max_logs`](crate::node::RpcLimits::max_logs) of them.
+fn logs_in(s: &NodeState, filter: &Filter, from: u64, to: u64) -> Res<Vec<Log>> {
     let mut out = Vec::new();
     for number in from..=to {
         let Some(bloom) = s.ledger.bloom(number) else { continue };
@@ -413,12 +561,7 @@ fn get_logs(s: &NodeState, filter: &Filter) -> Res<Vec<Log>> {
             continue;
         }
         let Some(lb) = s.block(number)? else { continue };
-        let mut first = 0;
-        for (i, r) in lb.receipts.iter().enumerate() {
-            let logs = convert::logs(&lb.block, r, i, first);
-            first += logs.len();
-            out.extend(logs.into_iter().filter(|l| filter.matches(&l.inner)));
-        }
+        out.extend(filters::block_logs(&lb, filter));
         if out.len() > s.limits.max_logs {
             return Err(RpcError::Limit(format!(
                 "query returns more than {} logs; narrow the block range",

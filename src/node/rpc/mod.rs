@@ -2,9 +2,10 @@
 //! `lanes_*`, one typed API per namespace.
 //!
 //! ```text
-//!  api/        the #[rpc] traits, one file per namespace (eth, net, web3, lanes)
+//!  api/        the #[rpc] traits, one file per namespace (eth, net, web3,
+//!              personal, dev, lanes)
 //!  types.rs    the lanes_* answers, shared with the load generator
-//!  eth.rs, pubsub.rs, net.rs, lanes.rs
+//!  eth.rs, pubsub.rs, net.rs, lanes.rs, sign.rs, dev.rs
 //!              the server impls, over NodeState (state.rs)
 //!  params.rs   the middleware that keeps lanes' invalid-params messages
 //! ```
@@ -16,6 +17,7 @@ mod lanes;
 mod net;
 mod params;
 mod pubsub;
+mod sign;
 mod state;
 pub mod types;
 
@@ -30,7 +32,8 @@ pub(crate) use params::ParamsErrors;
 
 use crate::node::NodeState;
 use crate::node::rpc::api::{
-    DevApiServer, EthApiServer, EthPubSubApiServer, LanesApiServer, NetApiServer, Web3ApiServer,
+    DevApiServer, EthApiServer, EthPubSubApiServer, LanesApiServer, NetApiServer,
+    PersonalApiServer, Web3ApiServer,
 };
 
 /// Hex-string subscription ids (`"0x"` and 32 hex digits, like anvil's):
@@ -61,6 +64,7 @@ pub(crate) fn module(state: Arc<NodeState>) -> RpcModule<()> {
     m.merge(net::NetRpc::new(state.clone()).into_rpc()).expect(unique);
     m.merge(net::Web3Rpc::new(state.clone()).into_rpc()).expect(unique);
     m.merge(lanes::LanesRpc::new(state.clone()).into_rpc()).expect(unique);
+    m.merge(sign::PersonalRpc::new(state.clone()).into_rpc()).expect(unique);
     m.merge(dev::DevRpc::new(state).into_rpc()).expect(unique);
     m
 }

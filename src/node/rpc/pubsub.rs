@@ -1,8 +1,11 @@
 //! `eth_subscribe` ([`EthPubSubApiServer`]): `newHeads` and `logs`, fed by
-//! the follower thread's broadcast of produced blocks.
+//! the follower thread's broadcast of produced blocks (and, for `logs`, by a
+//! revert's dropped blocks, whose logs come back `removed: true`), and
+//! `newPendingTransactions`, fed by the pool's accepted transactions.
 
 use std::sync::Arc;
 
+use alloy_primitives::B256;
 use alloy_rpc_types_eth::Filter;
 use jsonrpsee::core::{SubscriptionResult, async_trait};
 use jsonrpsee::types::{ErrorObjectOwned, Params};
@@ -10,10 +13,11 @@ use jsonrpsee::{PendingSubscriptionSink, SubscriptionMessage};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::node::NodeState;
-use crate::node::convert;
 use crate::node::error::{RpcError, bad_params};
+use crate::node::ledger::LedgerBlock;
 use crate::node::rpc::api::EthPubSubApiServer;
 use crate::node::rpc::state::Res;
+use crate::node::{convert, filters};
 
 /// What an `eth_subscribe` asks for.
 #[derive(Debug)]
@@ -22,6 +26,8 @@ pub(crate) enum Subscription {
     NewHeads,
     /// Each new log that matches the filter.
     Logs(Box<Filter>),
+    /// Each transaction hash the pool accepts.
+    NewPendingTransactions,
 }
 
 impl Subscription {
@@ -39,11 +45,19 @@ impl Subscription {
         match kind {
             "newHeads" => Ok(Self::NewHeads),
             "logs" => Ok(Self::Logs(Box::new(filter()?.unwrap_or_default()))),
+            "newPendingTransactions" => Ok(Self::NewPendingTransactions),
             other => Err(RpcError::Params(format!(
-                "unsupported subscription `{other}` (lanes offers newHeads and logs)"
+                "unsupported subscription `{other}` (lanes offers newHeads, logs and newPendingTransactions)"
             ))),
         }
     }
+}
+
+/// What a subscription is woken by.
+enum Event {
+    Head(Arc<LedgerBlock>),
+    Dropped(Arc<Vec<LedgerBlock>>),
+    Pending(B256),
 }
 
 /// The `eth` subscriptions of a node.
@@ -80,37 +94,52 @@ impl EthPubSubApiServer for EthPubSub {
         };
         let s = &self.state;
         let mut heads = s.heads.subscribe();
+        let mut dropped = s.filters.dropped.subscribe();
+        let mut pooled = s.filters.pending.subscribe();
         let sink = pending.accept().await?;
         loop {
-            let lb = tokio::select! {
-                _ = sink.closed() => return Ok(()),
-                next = heads.recv() => match next {
-                    Ok(lb) => lb,
-                    Err(RecvError::Lagged(n)) => {
-                        tracing::debug!(target: "lanes::rpc", skipped = n, "subscriber lagging");
-                        continue;
-                    }
-                    Err(RecvError::Closed) => return Ok(()),
-                },
-            };
             let (method, id) = (sink.method_name(), sink.subscription_id());
-            let messages: Vec<SubscriptionMessage> = match &subscription {
-                Subscription::NewHeads => {
+            let event = tokio::select! {
+                biased;
+                _ = sink.closed() => return Ok(()),
+                // A revert's dropped blocks come before the blocks after it.
+                next = dropped.recv(), if matches!(subscription, Subscription::Logs(_)) => {
+                    next.map(Event::Dropped)
+                }
+                next = heads.recv(), if !matches!(subscription, Subscription::NewPendingTransactions) => {
+                    next.map(Event::Head)
+                }
+                next = pooled.recv(), if matches!(subscription, Subscription::NewPendingTransactions) => {
+                    next.map(Event::Pending)
+                }
+            };
+            let event = match event {
+                Ok(event) => event,
+                Err(RecvError::Lagged(n)) => {
+                    tracing::debug!(target: "lanes::rpc", skipped = n, "subscriber lagging");
+                    continue;
+                }
+                Err(RecvError::Closed) => return Ok(()),
+            };
+            let messages: Vec<SubscriptionMessage> = match (&subscription, event) {
+                (Subscription::NewHeads, Event::Head(lb)) => {
                     let header = convert::header(&lb.block, s.executor.config().spec);
                     vec![SubscriptionMessage::new(method, id, &header)?]
                 }
-                Subscription::Logs(filter) => {
-                    let mut first = 0;
-                    let mut out = Vec::new();
-                    for (i, r) in lb.receipts.iter().enumerate() {
-                        let logs = convert::logs(&lb.block, r, i, first);
-                        first += logs.len();
-                        for log in logs.iter().filter(|l| filter.matches(&l.inner)) {
-                            out.push(SubscriptionMessage::new(method, id.clone(), log)?);
-                        }
-                    }
-                    out
+                (Subscription::Logs(filter), Event::Head(lb)) => filters::block_logs(&lb, filter)
+                    .iter()
+                    .map(|log| SubscriptionMessage::new(method, id.clone(), log))
+                    .collect::<Result<_, _>>()?,
+                (Subscription::Logs(filter), Event::Dropped(blocks)) => blocks
+                    .iter()
+                    .rev()
+                    .flat_map(|lb| filters::removed_logs(lb, filter).into_iter().rev())
+                    .map(|log| SubscriptionMessage::new(method, id.clone(), &log))
+                    .collect::<Result<_, _>>()?,
+                (Subscription::NewPendingTransactions, Event::Pending(hash)) => {
+                    vec![SubscriptionMessage::new(method, id, &hash)?]
                 }
+                _ => Vec::new(),
             };
             for message in messages {
                 if sink.send(message).await.is_err() {

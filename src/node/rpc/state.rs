@@ -185,7 +185,10 @@ impl NodeState {
             .then(|| self.waiters.register(hash));
         let result = self.stage(|st| st.submit_decoded(vec![tx]))?;
         match result.into_iter().next().expect("one result per transaction") {
-            Ok(hash) => Ok((hash, wait)),
+            Ok(hash) => {
+                self.filters.on_pending(hash);
+                Ok((hash, wait))
+            }
             Err(e) => {
                 if wait.is_some() {
                     self.waiters.forget(&hash);

@@ -1,15 +1,16 @@
 //! `eth_*`: the Ethereum methods lanes serves, as anvil answers them, and the
 //! `eth_subscribe` subscription.
 //!
-//! State is kept for the latest block only: a block id naming an older block
-//! is refused (-32000) where a method reads state.
+//! A method that reads state takes a block id (number, tag, hash or EIP-1898
+//! object) and answers for any block the node keeps (`--history-blocks`);
+//! an older one is refused with -32000 naming the oldest kept.
 
 use alloy_eips::{BlockId, BlockNumberOrTag};
 use alloy_primitives::{Address, B256, Bytes, U64, U256};
 use alloy_rpc_types_eth::pubsub::SubscriptionResult;
 use alloy_rpc_types_eth::{
-    AccessListResult, Block, FeeHistory, Filter, Log, Transaction, TransactionReceipt,
-    TransactionRequest,
+    AccessListResult, Block, FeeHistory, Filter, FilterChanges, Log, Transaction,
+    TransactionReceipt, TransactionRequest,
 };
 use jsonrpsee::core::RpcResult;
 use jsonrpsee::proc_macros::rpc;
@@ -92,6 +93,48 @@ pub trait EthApi {
     /// committed.
     #[method(name = "sendTransaction")]
     async fn send_transaction(&self, request: TransactionRequest) -> RpcResult<B256>;
+
+    /// Installs a log filter: `eth_getFilterChanges` then returns the
+    /// matching logs of blocks added since the last poll (after a revert,
+    /// first the logs it took back, `removed: true`).
+    #[method(name = "newFilter")]
+    fn new_filter(&self, filter: Filter) -> RpcResult<U256>;
+
+    /// Installs a filter of new block hashes.
+    #[method(name = "newBlockFilter")]
+    fn new_block_filter(&self) -> RpcResult<U256>;
+
+    /// Installs a filter of the hashes of transactions accepted into the pool.
+    #[method(name = "newPendingTransactionFilter")]
+    fn new_pending_transaction_filter(&self) -> RpcResult<U256>;
+
+    /// What a filter saw since its last poll. A filter not polled for 5
+    /// minutes is removed; an unknown id is -32000 `filter not found`.
+    #[method(name = "getFilterChanges", blocking)]
+    fn filter_changes(&self, id: U256) -> RpcResult<FilterChanges>;
+
+    /// Every log a log filter matches, as `eth_getLogs` with its criteria.
+    #[method(name = "getFilterLogs", blocking)]
+    fn filter_logs(&self, id: U256) -> RpcResult<Vec<Log>>;
+
+    /// Removes a filter; whether it was installed.
+    #[method(name = "uninstallFilter")]
+    fn uninstall_filter(&self, id: U256) -> RpcResult<bool>;
+
+    /// Signs with an unlocked account the transaction asked for (filled as
+    /// `eth_sendTransaction` fills it) without sending it: its EIP-2718 bytes.
+    #[method(name = "signTransaction", blocking)]
+    fn sign_transaction(&self, request: TransactionRequest) -> RpcResult<Bytes>;
+
+    /// Signs `message` with an unlocked account under EIP-191's personal
+    /// message prefix; the 65-byte signature (`v` 27 or 28).
+    #[method(name = "sign")]
+    fn sign(&self, address: Address, message: Bytes) -> RpcResult<Bytes>;
+
+    /// Signs EIP-712 typed data (an object, or the JSON string of one, as
+    /// ethers and viem send it) with an unlocked account.
+    #[method(name = "signTypedData_v4")]
+    fn sign_typed_data_v4(&self, address: Address, data: serde_json::Value) -> RpcResult<Bytes>;
 
     /// Not supported (-32004), whatever the params: viem then falls back to
     /// nonce, fee and estimate calls.

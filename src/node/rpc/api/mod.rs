@@ -13,10 +13,12 @@ mod dev;
 mod eth;
 mod lanes;
 mod net;
+mod personal;
 mod web3;
 
 pub use dev::{DevApiClient, DevApiServer};
 pub use eth::{EthApiClient, EthApiServer, EthPubSubApiClient, EthPubSubApiServer};
 pub use lanes::{LanesApiClient, LanesApiServer};
 pub use net::{NetApiClient, NetApiServer};
+pub use personal::{PersonalApiClient, PersonalApiServer};
 pub use web3::{Web3ApiClient, Web3ApiServer};

@@ -1,0 +1,207 @@
+//! The JSON-RPC methods beside the state ones, as clients drive them by
+//! hand: poll filters and subscriptions across an `evm_revert` (the dropped
+//! logs come back `removed: true`, as on a reorg), pending transactions,
+//! signing refusals, and CORS preflights.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::validator::{Validator, WebSocket};
+
+const DEV_0: &str = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
+const TOPIC: &str = "0x1111111111111111111111111111111111111111111111111111111111111111";
+
+/// Init code that emits LOG1(TOPIC) with the word 42 as data, then deploys
+/// nothing: every such creation leaves one log.
+fn logging_init_code() -> String {
+    format!("0x602a600052{}{}60206000a100", "7f", TOPIC.trim_start_matches("0x"))
+}
+
+fn deploy_logger(v: &Validator) -> Value {
+    let hash =
+        v.result("eth_sendTransaction", json!([{"from": DEV_0, "data": logging_init_code()}]));
+    let receipt = v.result("eth_getTransactionReceipt", json!([hash]));
+    assert_eq!(receipt["status"], "0x1", "{receipt}");
+    receipt
+}
+
+/// The next `eth_subscription` notification of subscription `id`.
+fn notification(ws: &mut WebSocket, id: &Value) -> Value {
+    loop {
+        let message = ws.recv();
+        if message["params"]["subscription"] == *id {
+            return message["params"]["result"].clone();
+        }
+    }
+}
+
+#[test]
+fn test_filters_and_subscriptions_take_back_the_logs_a_revert_drops() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = Validator::start(&dir.path().join("data"), &["--dev"]);
+    let filter = v.result("eth_newFilter", json!([{"topics": [TOPIC]}]));
+    let blocks = v.result("eth_newBlockFilter", json!([]));
+    let mut ws = WebSocket::connect(v.addr);
+    let sub = ws.call("eth_subscribe", json!(["logs", {"topics": [TOPIC]}]))["result"].clone();
+    let pending_sub = ws.call("eth_subscribe", json!(["newPendingTransactions"]))["result"].clone();
+
+    let snapshot = v.result("evm_snapshot", json!([]));
+    let first = deploy_logger(&v);
+    let second = deploy_logger(&v);
+    let changes = v.result("eth_getFilterChanges", json!([filter]));
+    let logs = changes.as_array().unwrap();
+    assert_eq!(logs.len(), 2, "{changes}");
+    assert_eq!(logs[0]["transactionHash"], first["transactionHash"]);
+    assert_eq!(logs[0]["removed"], false);
+    assert_eq!(logs[0]["data"], format!("0x{:064x}", 42));
+    let hashes = v.result("eth_getFilterChanges", json!([blocks]));
+    assert_eq!(hashes, json!([first["blockHash"], second["blockHash"]]));
+    // The subscription saw both pending hashes and both logs.
+    let mut seen = Vec::new();
+    while seen.len() < 4 {
+        let message = ws.recv();
+        if message["method"] == "eth_subscription" {
+            seen.push(message["params"].clone());
+        }
+    }
+    let pending: Vec<&Value> =
+        seen.iter().filter(|p| p["subscription"] == pending_sub).map(|p| &p["result"]).collect();
+    assert_eq!(pending, [&first["transactionHash"], &second["transactionHash"]]);
+
+    // Back to before both: the filter and the subscription take the logs
+    // back, newest first, as geth reports a reorg; the block filter goes on
+    // from the snapshot's block.
+    assert_eq!(v.result("evm_revert", json!([snapshot])), true);
+    let removed = v.result("eth_getFilterChanges", json!([filter]));
+    let removed = removed.as_array().unwrap();
+    assert_eq!(removed.len(), 2, "{removed:?}");
+    assert!(removed.iter().all(|l| l["removed"] == true));
+    let mut hashes: Vec<&Value> = removed.iter().map(|l| &l["transactionHash"]).collect();
+    hashes.sort_by_key(|h| h.as_str().unwrap().to_owned());
+    let mut want = vec![&first["transactionHash"], &second["transactionHash"]];
+    want.sort_by_key(|h| h.as_str().unwrap().to_owned());
+    assert_eq!(hashes, want);
+    for expected in [&second, &first] {
+        let log = notification(&mut ws, &sub);
+        assert_eq!(
+            (&log["transactionHash"], &log["removed"]),
+            (&expected["transactionHash"], &json!(true))
+        );
+    }
+    let again = deploy_logger(&v);
+    let log = notification(&mut ws, &sub);
+    assert_eq!(
+        (&log["transactionHash"], &log["removed"]),
+        (&again["transactionHash"], &json!(false))
+    );
+    let changes = v.result("eth_getFilterChanges", json!([filter]));
+    assert_eq!(changes.as_array().unwrap().len(), 1, "{changes}");
+    assert_eq!(v.result("eth_getFilterChanges", json!([blocks])), json!([again["blockHash"]]));
+    assert_eq!(v.result("eth_getFilterLogs", json!([filter])).as_array().unwrap().len(), 1);
+
+    // Bad input: clear errors, and the node goes on.
+    let (code, message, _) = v.error("eth_getFilterChanges", json!(["0xdeadbeef"]));
+    assert_eq!(code, -32000);
+    assert!(message.starts_with("filter not found"), "{message}");
+    let (code, message, _) = v.error("eth_getFilterLogs", json!([blocks]));
+    assert_eq!(code, -32000);
+    assert!(message.contains("not a log filter"), "{message}");
+    assert_eq!(v.result("eth_uninstallFilter", json!([filter])), true);
+    assert_eq!(v.result("eth_uninstallFilter", json!([filter])), false);
+    let stranger = "0x1000000000000000000000000000000000000001";
+    for (method, params) in [
+        ("eth_sign", json!([stranger, "0x1234"])),
+        ("personal_sign", json!(["0x1234", stranger])),
+        ("eth_signTypedData_v4", json!([stranger, "{}"])),
+        ("eth_signTransaction", json!([{"from": stranger, "to": stranger}])),
+    ] {
+        let (code, message, _) = v.error(method, params);
+        assert_eq!(code, -32000, "{method}");
+        assert!(message.contains("not an unlocked account"), "{method}: {message}");
+    }
+    let (code, message, _) = v.error("eth_signTypedData_v4", json!([DEV_0, "{\"bad\": 1}"]));
+    assert_eq!(code, -32602);
+    assert!(message.contains("typed data"), "{message}");
+    let raw =
+        v.result("eth_signTransaction", json!([{"from": DEV_0, "to": stranger, "value": "0x5"}]));
+    let sent = v.result("eth_sendRawTransaction", json!([raw]));
+    let receipt = v.result("eth_getTransactionReceipt", json!([sent]));
+    assert_eq!(receipt["from"].as_str().unwrap().to_lowercase(), DEV_0.to_lowercase());
+    assert_eq!(v.result("eth_getBalance", json!([stranger, "latest"])), "0x5");
+    v.stop();
+}
+
+/// A raw HTTP exchange: the status line and headers, lowercased.
+fn raw_http(addr: SocketAddr, request: &str) -> String {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(request.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = s.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        answer.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8_lossy(&answer).to_lowercase()
+}
+
+fn preflight(addr: SocketAddr, origin: &str) -> String {
+    raw_http(
+        addr,
+        &format!(
+            "OPTIONS / HTTP/1.1\r\nHost: {addr}\r\nOrigin: {origin}\r\nAccess-Control-Request-Method: POST\r\nAccess-Control-Request-Headers: content-type\r\nConnection: close\r\n\r\n"
+        ),
+    )
+}
+
+#[test]
+fn test_cors_preflights_answer_the_allowed_origins() {
+    let dir = tempfile::tempdir().unwrap();
+    // --dev allows any origin, as anvil.
+    let v = Validator::start(&dir.path().join("dev"), &["--dev"]);
+    let answer = preflight(v.addr, "http://localhost:5173");
+    assert!(answer.starts_with("http/1.1 200"), "{answer}");
+    assert!(answer.contains("access-control-allow-origin: *"), "{answer}");
+    assert!(
+        answer.contains("access-control-allow-methods:") && answer.contains("post"),
+        "{answer}"
+    );
+    v.stop();
+
+    // A list: the allowed origin is echoed, another gets no allow-origin.
+    let args = ["--dev", "--cors-origins", "https://app.example,http://localhost:3000"];
+    let v = Validator::start(&dir.path().join("list"), &args);
+    let answer = preflight(v.addr, "http://localhost:3000");
+    assert!(answer.contains("access-control-allow-origin: http://localhost:3000"), "{answer}");
+    let answer = preflight(v.addr, "https://evil.example");
+    assert!(!answer.contains("access-control-allow-origin"), "{answer}");
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}"#;
+    let post = raw_http(
+        v.addr,
+        &format!(
+            "POST / HTTP/1.1\r\nHost: {}\r\nOrigin: https://app.example\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            v.addr,
+            body.len()
+        ),
+    );
+    assert!(post.contains("access-control-allow-origin: https://app.example"), "{post}");
+    v.stop();
+
+    // Without --dev: no CORS unless asked.
+    let genesis = dir.path().join("genesis.json");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lanes-validator"))
+        .args(["init", "--out", genesis.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let v = Validator::start(&dir.path().join("plain"), &["--genesis", genesis.to_str().unwrap()]);
+    let answer = preflight(v.addr, "http://localhost:5173");
+    assert!(!answer.contains("access-control-allow-origin"), "{answer}");
+    v.stop();
+}
