@@ -27,6 +27,8 @@ use revm::database_interface::DBErrorMarker;
 use revm::handler::{
     EvmTr, FrameTr, Handler, MainBuilder, MainContext, MainnetContext, MainnetEvm,
 };
+use revm::inspector::{Inspector, InspectorHandler};
+use revm::interpreter::interpreter::EthInterpreter;
 use revm::primitives::eip4844::{
     BLOB_BASE_FEE_UPDATE_FRACTION_CANCUN, BLOB_BASE_FEE_UPDATE_FRACTION_PRAGUE,
 };
@@ -204,7 +206,7 @@ const CODE_CACHE_ENTRIES: usize = 1024;
 /// Every field is named: `..Default::default()` would build and drop a
 /// default `Bytecode`, a clone of one shared static `Arc` (two atomic
 /// operations on a line every worker touches, for each account load).
-fn header_to_info(header: AccountHeader) -> Option<AccountInfo> {
+pub(crate) fn header_to_info(header: AccountHeader) -> Option<AccountInfo> {
     if header.is_empty() {
         return None;
     }
@@ -267,8 +269,8 @@ pub(crate) struct FeeCapture<EVM> {
     pub(crate) _evm: PhantomData<fn() -> EVM>,
 }
 
-impl<DB: Database> Handler for FeeCapture<MainnetEvm<MainnetContext<DB>>> {
-    type Evm = MainnetEvm<MainnetContext<DB>>;
+impl<DB: Database, INSP> Handler for FeeCapture<MainnetEvm<MainnetContext<DB>, INSP>> {
+    type Evm = MainnetEvm<MainnetContext<DB>, INSP>;
     type Error = EVMError<DB::Error>;
     type HaltReason = HaltReason;
 
@@ -291,6 +293,14 @@ impl<DB: Database> Handler for FeeCapture<MainnetEvm<MainnetContext<DB>>> {
         self.fee.set(U256::from(tip) * U256::from(used));
         Ok(())
     }
+}
+
+/// Traces (`trace.rs`) run the same handler under an inspector.
+impl<DB: Database, INSP> InspectorHandler for FeeCapture<MainnetEvm<MainnetContext<DB>, INSP>>
+where
+    INSP: Inspector<MainnetContext<DB>, EthInterpreter>,
+{
+    type IT = EthInterpreter;
 }
 
 /// The revm transaction environment of a signed transaction.

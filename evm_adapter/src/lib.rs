@@ -30,6 +30,7 @@ mod executor;
 mod header;
 mod receipt;
 mod simulate;
+mod trace;
 mod tx;
 
 pub use admit::{AdmissionLimits, DEFAULT_MAX_PREDICT_GAS, EvmAdmission};
@@ -40,6 +41,7 @@ pub use executor::{
 pub use header::{EthHeaders, eth_header, header_bloom, receipt_envelope};
 pub use receipt::EvmReceipt;
 pub use simulate::{CallRequest, SimError, Simulation, sorted_access_list};
+pub use trace::{DEFAULT_TRACE_TIMEOUT, MAX_TRACE_TIMEOUT, TraceError, trace_timeout};
 pub use tx::{
     DEFAULT_MAX_TX_BYTES, EvmTx, IMPERSONATED_TAG, TxDecodeError, TxRules, envelope_bytes,
     impersonated,

@@ -12,7 +12,7 @@ use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
 use lanes_runtime::{Bank, StateKey, TxError};
 use revm::ExecuteEvm;
 use revm::context::result::{EVMError, ExecutionResult};
-use revm::context::{ContextSetters, TxEnv};
+use revm::context::{CfgEnv, ContextSetters, TxEnv};
 use revm::context_interface::either::Either;
 use revm::handler::Handler;
 
@@ -90,37 +90,8 @@ impl EvmExecutor {
                 Some(n) => n,
                 None => view.account(&from).map_err(sim_err)?.nonce,
             };
-            let tx = TxEnv {
-                tx_type: match (&request.max_priority_fee, request.access_list.is_empty()) {
-                    _ if !request.authorization_list.is_empty() => 4,
-                    (Some(_), _) => 2,
-                    (None, false) => 1,
-                    (None, true) => 0,
-                },
-                caller: from,
-                gas_limit: request.gas.unwrap_or(env.gas_limit).min(env.gas_limit),
-                gas_price: request.gas_price.unwrap_or(0),
-                kind: request.to.map_or(TxKind::Create, TxKind::Call),
-                value: request.value,
-                data: request.data.clone(),
-                nonce,
-                chain_id: Some(self.config().chain_id),
-                access_list: request.access_list.clone(),
-                gas_priority_fee: request.max_priority_fee,
-                authorization_list: request
-                    .authorization_list
-                    .iter()
-                    .cloned()
-                    .map(Either::Left)
-                    .collect(),
-                ..Default::default()
-            };
-            let mut cfg = self.cfg();
-            // eth_call semantics: no nonce, balance or base-fee checks; any sender.
-            cfg.disable_nonce_check = true;
-            cfg.disable_balance_check = true;
-            cfg.disable_base_fee = true;
-            cfg.disable_eip3607 = true;
+            let tx = self.call_tx(request, nonce, env.gas_limit);
+            let cfg = self.call_cfg();
             let (result, view) = {
                 let db = ViewDb { view: Some(view), env, code: CodeCache::default() };
                 let mut evm = self.build(db, env, cfg);
@@ -224,6 +195,49 @@ impl EvmExecutor {
         }
         let sim = self.call(bank, &CallRequest { access_list: list.clone(), ..request.clone() })?;
         Ok((list, sim))
+    }
+}
+
+impl EvmExecutor {
+    /// The revm transaction of a call request from a sender whose next
+    /// nonce is `nonce`, capped at the block's gas limit.
+    pub(crate) fn call_tx(&self, request: &CallRequest, nonce: u64, block_gas: u64) -> TxEnv {
+        TxEnv {
+            tx_type: match (&request.max_priority_fee, request.access_list.is_empty()) {
+                _ if !request.authorization_list.is_empty() => 4,
+                (Some(_), _) => 2,
+                (None, false) => 1,
+                (None, true) => 0,
+            },
+            caller: request.from.unwrap_or_default(),
+            gas_limit: request.gas.unwrap_or(block_gas).min(block_gas),
+            gas_price: request.gas_price.unwrap_or(0),
+            kind: request.to.map_or(TxKind::Create, TxKind::Call),
+            value: request.value,
+            data: request.data.clone(),
+            nonce: request.nonce.unwrap_or(nonce),
+            chain_id: Some(self.config().chain_id),
+            access_list: request.access_list.clone(),
+            gas_priority_fee: request.max_priority_fee,
+            authorization_list: request
+                .authorization_list
+                .iter()
+                .cloned()
+                .map(Either::Left)
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    /// revm's configuration for calls: eth_call semantics, no nonce,
+    /// balance or base-fee checks, any sender.
+    pub(crate) fn call_cfg(&self) -> CfgEnv {
+        let mut cfg = self.cfg();
+        cfg.disable_nonce_check = true;
+        cfg.disable_balance_check = true;
+        cfg.disable_base_fee = true;
+        cfg.disable_eip3607 = true;
+        cfg
     }
 }
 

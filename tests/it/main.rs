@@ -8,6 +8,6 @@ mod ethtests;
 mod evm_parallel;
 mod evm_predict;
 mod evm_token;
-mod filters;
 mod loadgen;
+mod rpc_methods;
 mod validator;

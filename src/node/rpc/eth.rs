@@ -265,7 +265,7 @@ impl EthApiServer for EthRpc {
     }
 }
 
-fn call_request(r: &TransactionRequest) -> CallRequest {
+pub(crate) fn call_request(r: &TransactionRequest) -> CallRequest {
     CallRequest {
         from: r.from,
         to: match r.to {
@@ -504,7 +504,20 @@ fn filter_changes(s: &NodeState, id: U256) -> Res<FilterChanges> {
             };
             let (from, to) = (from.max(lo), to.min(hi));
             if from <= to {
-                logs.extend(logs_in(s, &filter, from, to)?);
+                match logs_in(s, &filter, from, to) {
+                    Ok(found) => logs.extend(found),
+                    Err(e) => {
+                        // Nothing is lost: the next poll reads the same again.
+                        let _ = s.filters.poll(id, |kind| {
+                            if let FilterKind::Logs { next, removed, .. } = kind {
+                                *next = (*next).min(from);
+                                logs.append(removed);
+                                *removed = std::mem::take(&mut logs);
+                            }
+                        });
+                        return Err(e);
+                    }
+                }
             }
             FilterChanges::Logs(logs)
         }

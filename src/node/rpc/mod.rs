@@ -5,12 +5,13 @@
 //!  api/        the #[rpc] traits, one file per namespace (eth, net, web3,
 //!              personal, dev, lanes)
 //!  types.rs    the lanes_* answers, shared with the load generator
-//!  eth.rs, pubsub.rs, net.rs, lanes.rs, sign.rs, dev.rs
+//!  eth.rs, pubsub.rs, net.rs, lanes.rs, sign.rs, dev.rs, debug.rs
 //!              the server impls, over NodeState (state.rs)
 //!  params.rs   the middleware that keeps lanes' invalid-params messages
 //! ```
 
 pub mod api;
+mod debug;
 mod dev;
 mod eth;
 mod lanes;
@@ -32,7 +33,7 @@ pub(crate) use params::ParamsErrors;
 
 use crate::node::NodeState;
 use crate::node::rpc::api::{
-    DevApiServer, EthApiServer, EthPubSubApiServer, LanesApiServer, NetApiServer,
+    DebugApiServer, DevApiServer, EthApiServer, EthPubSubApiServer, LanesApiServer, NetApiServer,
     PersonalApiServer, Web3ApiServer,
 };
 
@@ -65,6 +66,7 @@ pub(crate) fn module(state: Arc<NodeState>) -> RpcModule<()> {
     m.merge(net::Web3Rpc::new(state.clone()).into_rpc()).expect(unique);
     m.merge(lanes::LanesRpc::new(state.clone()).into_rpc()).expect(unique);
     m.merge(sign::PersonalRpc::new(state.clone()).into_rpc()).expect(unique);
+    m.merge(debug::DebugRpc::new(state.clone()).into_rpc()).expect(unique);
     m.merge(dev::DevRpc::new(state).into_rpc()).expect(unique);
     m
 }

@@ -7,7 +7,7 @@ use alloy_primitives::{Address, B256, U256};
 use lanes_accounts_db::{AccountHeader, AccountsRead, HistoryError, ReadView};
 use lanes_banking_stage::Mining;
 use lanes_evm_adapter::EvmTx;
-use lanes_runtime::{Bank, BankConfig, BlockEnv, LatticeHash};
+use lanes_runtime::{Bank, BankConfig, BlockEnv, BlockHeader, LatticeHash, RECENT_HASHES};
 
 use crate::node::NodeState;
 use crate::node::error::RpcError;
@@ -128,22 +128,21 @@ impl NodeState {
     /// on the state after it, as that block (its number, time, coinbase and
     /// fees), as geth does.
     pub(crate) fn sim_bank(&self, at: Option<BlockId>) -> Res<Bank> {
+        let (view, env) = self.sim_env(at)?;
+        let parent = env.recent_hashes.first().copied().unwrap_or_default();
+        // Never sealed: the codec does not matter.
+        Ok(Bank::new(view, parent, LatticeHash::identity(), env, BankConfig::default()))
+    }
+
+    /// The state and block environment [`Self::sim_bank`] runs on.
+    pub(crate) fn sim_env(&self, at: Option<BlockId>) -> Res<(ReadView, BlockEnv)> {
         let view = self.state_at(at)?;
         let env = match self.state_block(at)? {
             Some(n) => {
                 let lb = self.block(n)?.ok_or_else(|| internal(format!("block {n} unreadable")))?;
-                let h = &lb.block.header;
-                BlockEnv {
-                    number: h.number,
-                    timestamp: h.timestamp,
-                    coinbase: h.coinbase,
-                    base_fee: h.base_fee,
-                    gas_limit: h.gas_limit,
-                    recent_hashes: vec![h.parent_hash],
-                    random: h.parent_hash,
-                }
+                self.header_env(&lb.block.header)
             }
-            _ => {
+            None => {
                 let (head, hash, now, coinbase) =
                     self.stage(|st| (st.head(), st.head_hash(), st.now(), st.coinbase()))?;
                 BlockEnv {
@@ -157,9 +156,26 @@ impl NodeState {
                 }
             }
         };
-        let parent = env.recent_hashes[0];
-        // Never sealed: the codec does not matter.
-        Ok(Bank::new(view, parent, LatticeHash::identity(), env, BankConfig::default()))
+        Ok((view, env))
+    }
+
+    /// The environment a served block ran in: its header's fields, the
+    /// hashes of the 256 blocks before it (BLOCKHASH), and its parent's hash
+    /// as PREVRANDAO.
+    pub(crate) fn header_env(&self, h: &BlockHeader) -> BlockEnv {
+        let recent_hashes = (1..=RECENT_HASHES as u64)
+            .map_while(|back| h.number.checked_sub(back))
+            .map_while(|n| self.ledger.hash_of(n))
+            .collect();
+        BlockEnv {
+            number: h.number,
+            timestamp: h.timestamp,
+            coinbase: h.coinbase,
+            base_fee: h.base_fee,
+            gas_limit: h.gas_limit,
+            recent_hashes,
+            random: h.parent_hash,
+        }
     }
 
     /// Decodes, checks the sender can pay, and submits a raw transaction;

@@ -6,9 +6,9 @@
 //! [`RpcClient`](crate::loadgen::client::RpcClient) is one). Parameters and
 //! answers are alloy RPC types, or the [`types`](super::types) of `lanes_*`.
 //!
-//! Later namespaces (`debug`, more of the dev-node `evm`/`anvil`/`hardhat`
-//! ones) get a file here each, beside a server impl in `rpc/`.
+//! Each namespace has a file here, beside its server impl in `rpc/`.
 
+mod debug;
 mod dev;
 mod eth;
 mod lanes;
@@ -16,6 +16,7 @@ mod net;
 mod personal;
 mod web3;
 
+pub use debug::{DebugApiClient, DebugApiServer};
 pub use dev::{DevApiClient, DevApiServer};
 pub use eth::{EthApiClient, EthApiServer, EthPubSubApiClient, EthPubSubApiServer};
 pub use lanes::{LanesApiClient, LanesApiServer};

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::validator::{Validator, WebSocket};
+use crate::validator::{Client, Validator, WebSocket, repo_path};
 
 const DEV_0: &str = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
 const TOPIC: &str = "0x1111111111111111111111111111111111111111111111111111111111111111";
@@ -203,5 +203,22 @@ fn test_cors_preflights_answer_the_allowed_origins() {
     let v = Validator::start(&dir.path().join("plain"), &["--genesis", genesis.to_str().unwrap()]);
     let answer = preflight(v.addr, "http://localhost:5173");
     assert!(!answer.contains("access-control-allow-origin"), "{answer}");
+    v.stop();
+}
+
+#[test]
+fn test_web3_py_traces_a_token_transfer() {
+    let Some(clients) = Client::Web3Py.installed() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let v = Validator::start(&dir.path().join("data"), &["--dev"]);
+    let token = repo_path("contracts/artifacts/Token.json");
+    let url = v.url();
+    Client::Web3Py.run(
+        &clients,
+        &v,
+        "web3_traces.py",
+        &[url.as_ref(), token.as_os_str()],
+        "web3 traces: ok",
+    );
     v.stop();
 }

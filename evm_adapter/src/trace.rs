@@ -1,0 +1,306 @@
+//! Geth-style traces for the node's `debug_trace*`, with revm-inspectors'
+//! [`DebugInspector`] (the struct logger, `callTracer`, `prestateTracer`
+//! with `diffMode`, `4byteTracer`, `noopTracer`, `muxTracer`, ...).
+//!
+//! A trace runs on its own path, never the block executor's: the block's
+//! transactions run in block order over the state after its parent (a
+//! historical [`ReadView`]) in a revm `CacheDB`, the ones asked for under the
+//! inspector. Parallel entries execute as their sequential order does, so
+//! this reproduces what the block did. As in lanes' execution, fees are not
+//! paid to the coinbase per transaction (lanes credits them at seal), so a
+//! prestate diff does not show the coinbase's balance rising as geth's does.
+//!
+//! A trace runs under a time budget: a small inspector beside the tracer
+//! halts the EVM once the deadline passes, and the trace fails with
+//! [`TraceError::Timeout`].
+
+use std::cell::Cell;
+use std::marker::PhantomData;
+use std::time::{Duration, Instant};
+
+use alloy_primitives::{Address, B256, KECCAK256_EMPTY, U256};
+use alloy_rpc_types_trace::geth::{GethDebugTracerType, GethDebugTracingOptions, GethTrace};
+use lanes_accounts_db::{AccountsRead, ReadView};
+use lanes_runtime::BlockEnv;
+use revm::bytecode::Bytecode;
+use revm::context::result::{ExecutionResult, HaltReason, ResultAndState};
+use revm::context::{BlockEnv as RevmBlockEnv, CfgEnv, Context, TxEnv};
+use revm::database::CacheDB;
+use revm::database_interface::DBErrorMarker;
+use revm::handler::{Handler, MainBuilder, MainContext};
+use revm::inspector::{Inspector, InspectorHandler};
+use revm::interpreter::interpreter::EthInterpreter;
+use revm::interpreter::{InstructionResult, Interpreter};
+use revm::state::AccountInfo;
+use revm::{DatabaseCommit, DatabaseRef, ExecuteEvm};
+use revm_inspectors::tracing::{DebugInspector, TransactionContext};
+
+use crate::executor::{EvmExecutor, FeeCapture, block_env, header_to_info, tx_env};
+use crate::simulate::CallRequest;
+use crate::tx::EvmTx;
+
+/// Default trace budget when the request names no `timeout` (geth's).
+pub const DEFAULT_TRACE_TIMEOUT: Duration = Duration::from_secs(5);
+/// The longest budget a request may ask for.
+pub const MAX_TRACE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A trace could not be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TraceError {
+    /// The tracer or its config is not one lanes runs.
+    #[error("{0}")]
+    Tracer(String),
+    /// State could not be read.
+    #[error("state read failed: {0}")]
+    State(String),
+    /// A transaction (or the call) is not valid on that state.
+    #[error("invalid transaction: {0}")]
+    Invalid(String),
+    /// The trace ran past its time budget.
+    #[error("trace ran past its time budget of {0:?} (set a longer `timeout`, at most 60s)")]
+    Timeout(Duration),
+}
+
+/// A state read error, as revm's database error.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct TraceDbError(String);
+
+impl DBErrorMarker for TraceDbError {}
+
+/// revm's read-only view of a block's starting state, for traces.
+#[derive(Debug)]
+struct TraceDb<'a> {
+    view: ReadView,
+    env: &'a BlockEnv,
+}
+
+impl DatabaseRef for TraceDb<'_> {
+    type Error = TraceDbError;
+
+    fn basic_ref(&self, address: Address) -> Result<Option<AccountInfo>, TraceDbError> {
+        let header = self.view.get_account(&address).map_err(|e| TraceDbError(e.to_string()))?;
+        Ok(header.and_then(header_to_info))
+    }
+
+    fn code_by_hash_ref(&self, code_hash: B256) -> Result<Bytecode, TraceDbError> {
+        if code_hash == KECCAK256_EMPTY || code_hash.is_zero() {
+            return Ok(Bytecode::default());
+        }
+        let code = self.view.get_code(&code_hash).map_err(|e| TraceDbError(e.to_string()))?;
+        Ok(code
+            .map(|code| {
+                Bytecode::new_raw_checked(code.clone())
+                    .unwrap_or_else(|_| Bytecode::new_legacy(code))
+            })
+            .unwrap_or_default())
+    }
+
+    fn storage_ref(&self, address: Address, index: U256) -> Result<U256, TraceDbError> {
+        self.view.get_storage(&address, &B256::from(index)).map_err(|e| TraceDbError(e.to_string()))
+    }
+
+    fn block_hash_ref(&self, number: u64) -> Result<B256, TraceDbError> {
+        // recent_hashes[0] is the parent, block env.number - 1.
+        let back = self.env.number.checked_sub(number).and_then(|d| d.checked_sub(1));
+        Ok(back.and_then(|i| self.env.recent_hashes.get(i as usize)).copied().unwrap_or_default())
+    }
+}
+
+/// Halts the EVM once a deadline passes (checked every 1,024 steps), so a
+/// trace of a long loop ends.
+#[derive(Debug)]
+struct Deadline {
+    at: Instant,
+    steps: u32,
+    passed: bool,
+}
+
+impl Deadline {
+    fn check(&mut self) -> bool {
+        if !self.passed && Instant::now() >= self.at {
+            self.passed = true;
+        }
+        self.passed
+    }
+}
+
+impl<CTX> Inspector<CTX, EthInterpreter> for Deadline {
+    fn step(&mut self, interp: &mut Interpreter<EthInterpreter>, _: &mut CTX) {
+        self.steps = self.steps.wrapping_add(1);
+        // Out of gas ends the frame (each enclosing one halts at its next
+        // step); a fatal halt would make revm panic.
+        if (self.steps.is_multiple_of(1024) || self.passed) && self.check() {
+            interp.halt(InstructionResult::OutOfGas);
+        }
+    }
+}
+
+/// The time budget a request asks for (`timeout`, a Go duration such as
+/// "10s" or "500ms"), at most [`MAX_TRACE_TIMEOUT`].
+pub fn trace_timeout(opts: &GethDebugTracingOptions) -> Result<Duration, TraceError> {
+    let Some(text) = opts.timeout.as_deref() else { return Ok(DEFAULT_TRACE_TIMEOUT) };
+    let bad = || TraceError::Tracer(format!("timeout `{text}` is not a duration such as 10s"));
+    let (number, unit) =
+        text.find(|c: char| c.is_ascii_alphabetic()).map(|i| text.split_at(i)).ok_or_else(bad)?;
+    let n: f64 = number.parse().map_err(|_| bad())?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        _ => return Err(bad()),
+    };
+    if !(secs.is_finite() && secs > 0.0) {
+        return Err(bad());
+    }
+    Ok(Duration::from_secs_f64(secs).min(MAX_TRACE_TIMEOUT))
+}
+
+/// One transaction of a block to trace, or a call.
+struct Job {
+    tx: TxEnv,
+    context: Option<TransactionContext>,
+}
+
+impl EvmExecutor {
+    /// Traces the transactions of a block that `selected` picks: `txs` (the
+    /// block's, in order) run on `view`, the state after the block's parent,
+    /// under `env`; the selected ones under the tracer `opts` asks for. Stops
+    /// after the last selected transaction; one trace per selected one.
+    #[allow(clippy::too_many_arguments)]
+    pub fn trace_block(
+        &self,
+        view: ReadView,
+        env: &BlockEnv,
+        block_hash: B256,
+        txs: &[EvmTx],
+        selected: impl Fn(usize) -> bool,
+        opts: &GethDebugTracingOptions,
+    ) -> Result<Vec<GethTrace>, TraceError> {
+        let deadline = Instant::now() + trace_timeout(opts)?;
+        let last = (0..txs.len()).rev().find(|&i| selected(i));
+        let mut db = CacheDB::new(TraceDb { view, env });
+        let block = block_env(env, self.config().spec);
+        let mut traces = Vec::new();
+        for (i, tx) in txs.iter().enumerate().take(last.map_or(0, |l| l + 1)) {
+            let job = Job {
+                tx: tx_env(tx.envelope(), tx.sender()),
+                context: Some(TransactionContext {
+                    block_hash: Some(block_hash),
+                    tx_index: Some(i),
+                    tx_hash: Some(tx.hash()),
+                }),
+            };
+            if selected(i) {
+                traces.push(self.traced(&mut db, &block, self.cfg(), job, opts, deadline)?);
+            } else {
+                plain(&mut db, &block, self.cfg(), job.tx)?;
+            }
+            if Instant::now() >= deadline {
+                return Err(TraceError::Timeout(trace_timeout(opts)?));
+            }
+        }
+        Ok(traces)
+    }
+
+    /// Traces `request` as `eth_call` runs it, on `view` under `env`.
+    pub fn trace_call(
+        &self,
+        view: ReadView,
+        env: &BlockEnv,
+        request: &CallRequest,
+        opts: &GethDebugTracingOptions,
+    ) -> Result<GethTrace, TraceError> {
+        let deadline = Instant::now() + trace_timeout(opts)?;
+        let from = request.from.unwrap_or_default();
+        let nonce = match request.nonce {
+            Some(n) => n,
+            None => view
+                .get_account(&from)
+                .map_err(|e| TraceError::State(e.to_string()))?
+                .map_or(0, |a| a.nonce),
+        };
+        let tx = self.call_tx(request, nonce, env.gas_limit);
+        let mut db = CacheDB::new(TraceDb { view, env });
+        let block = block_env(env, self.config().spec);
+        let job = Job { tx, context: None };
+        self.traced(&mut db, &block, self.call_cfg(), job, opts, deadline)
+    }
+
+    /// Runs one transaction under the tracer, then keeps its writes.
+    fn traced<DB: DatabaseRef<Error = TraceDbError>>(
+        &self,
+        db: &mut CacheDB<DB>,
+        block: &RevmBlockEnv,
+        cfg: CfgEnv,
+        job: Job,
+        opts: &GethDebugTracingOptions,
+        deadline: Instant,
+    ) -> Result<GethTrace, TraceError> {
+        let tracer = DebugInspector::new(opts.clone())
+            .map_err(|e| TraceError::Tracer(tracer_error(opts, &e.to_string())))?;
+        let budget = Deadline { at: deadline, steps: 0, passed: false };
+        let mut evm = Context::mainnet()
+            .with_db(&mut *db)
+            .with_cfg(cfg)
+            .with_block(block.clone())
+            .build_mainnet_with_inspector((tracer, budget));
+        evm.ctx.tx = job.tx.clone();
+        let mut handler = FeeCapture { fee: Cell::new(U256::ZERO), _evm: PhantomData };
+        let result = handler.inspect_run(&mut evm);
+        let state = evm.finalize();
+        let (mut tracer, budget) = evm.inspector;
+        if budget.passed {
+            return Err(TraceError::Timeout(trace_timeout(opts)?));
+        }
+        let result: ExecutionResult<HaltReason> = result.map_err(run_error)?;
+        let res = ResultAndState::new(result, state);
+        let trace = tracer
+            .get_result(job.context, &job.tx, block, &res, db)
+            .map_err(|e| TraceError::State(e.to_string()))?;
+        db.commit(res.state);
+        Ok(trace)
+    }
+}
+
+/// Runs one transaction without a tracer and keeps its writes.
+fn plain<DB: DatabaseRef<Error = TraceDbError>>(
+    db: &mut CacheDB<DB>,
+    block: &RevmBlockEnv,
+    cfg: CfgEnv,
+    tx: TxEnv,
+) -> Result<(), TraceError> {
+    let mut evm = Context::mainnet()
+        .with_db(&mut *db)
+        .with_cfg(cfg)
+        .with_block(block.clone())
+        .build_mainnet();
+    evm.ctx.tx = tx;
+    let mut handler = FeeCapture { fee: Cell::new(U256::ZERO), _evm: PhantomData };
+    let result = handler.run(&mut evm);
+    let state = evm.finalize();
+    result.map_err(run_error)?;
+    db.commit(state);
+    Ok(())
+}
+
+fn run_error<E: std::fmt::Display>(e: revm::context::result::EVMError<E>) -> TraceError {
+    match e {
+        revm::context::result::EVMError::Database(e) => TraceError::State(e.to_string()),
+        e => TraceError::Invalid(e.to_string()),
+    }
+}
+
+/// A tracer refusal that names the tracer and what lanes runs.
+fn tracer_error(opts: &GethDebugTracingOptions, reason: &str) -> String {
+    const RUNS: &str = "lanes runs the struct logger (no tracer), callTracer, prestateTracer, 4byteTracer, noopTracer, flatCallTracer and muxTracer";
+    match &opts.tracer {
+        // An unknown name parses as JavaScript code.
+        Some(GethDebugTracerType::JsTracer(code)) => {
+            format!("unknown tracer `{code}`: {RUNS}; JavaScript tracers are not supported")
+        }
+        Some(tracer) => format!("{tracer:?}: {reason}; {RUNS}"),
+        None => format!("the struct logger: {reason}"),
+    }
+}
