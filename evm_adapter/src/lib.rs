@@ -41,7 +41,9 @@ pub use executor::{
 pub use header::{EthHeaders, eth_header, header_bloom, receipt_envelope};
 pub use receipt::EvmReceipt;
 pub use simulate::{CallRequest, SimError, Simulation, sorted_access_list};
-pub use trace::{DEFAULT_TRACE_TIMEOUT, MAX_TRACE_TIMEOUT, TraceError, trace_timeout};
+pub use trace::{
+    DEFAULT_TRACE_TIMEOUT, MAX_STRUCT_LOGS, MAX_TRACE_TIMEOUT, TraceError, trace_timeout,
+};
 pub use tx::{
     DEFAULT_MAX_TX_BYTES, EvmTx, IMPERSONATED_TAG, TxDecodeError, TxRules, envelope_bytes,
     impersonated,

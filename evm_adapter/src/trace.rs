@@ -10,9 +10,10 @@
 //! paid to the coinbase per transaction (lanes credits them at seal), so a
 //! prestate diff does not show the coinbase's balance rising as geth's does.
 //!
-//! A trace runs under a time budget: a small inspector beside the tracer
-//! halts the EVM once the deadline passes, and the trace fails with
-//! [`TraceError::Timeout`].
+//! A trace runs under a time budget and, for the struct logger, a size
+//! budget ([`MAX_STRUCT_LOGS`] steps): a small inspector beside the tracer
+//! halts the EVM once either is spent, and the trace fails with
+//! [`TraceError::Timeout`] or [`TraceError::TooBig`].
 
 use std::cell::Cell;
 use std::marker::PhantomData;
@@ -43,6 +44,9 @@ use crate::tx::EvmTx;
 pub const DEFAULT_TRACE_TIMEOUT: Duration = Duration::from_secs(5);
 /// The longest budget a request may ask for.
 pub const MAX_TRACE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Most steps the struct logger records in one transaction (each is an
+/// entry of the answer, with its stack): the size budget.
+pub const MAX_STRUCT_LOGS: u64 = 1_000_000;
 
 /// A trace could not be made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -60,6 +64,11 @@ pub enum TraceError {
     /// The trace ran past its time budget.
     #[error("trace ran past its time budget of {0:?} (set a longer `timeout`, at most 60s)")]
     Timeout(Duration),
+    /// The struct logger would record more steps than its size budget.
+    #[error(
+        "trace has more than {0} steps, the struct logger's size budget; use callTracer, or trace a smaller call"
+    )]
+    TooBig(u64),
 }
 
 /// A state read error, as revm's database error.
@@ -108,30 +117,35 @@ impl DatabaseRef for TraceDb<'_> {
     }
 }
 
-/// Halts the EVM once a deadline passes (checked every 1,024 steps), so a
-/// trace of a long loop ends.
+/// Halts the EVM once a deadline passes (checked every 1,024 steps) or past
+/// a number of steps, so a trace of a long loop ends.
 #[derive(Debug)]
-struct Deadline {
+struct Budget {
     at: Instant,
-    steps: u32,
-    passed: bool,
+    max_steps: u64,
+    steps: u64,
+    late: bool,
+    too_big: bool,
 }
 
-impl Deadline {
-    fn check(&mut self) -> bool {
-        if !self.passed && Instant::now() >= self.at {
-            self.passed = true;
+impl Budget {
+    fn spent(&mut self) -> bool {
+        if self.steps > self.max_steps {
+            self.too_big = true;
         }
-        self.passed
+        if !self.late && self.steps.is_multiple_of(1024) && Instant::now() >= self.at {
+            self.late = true;
+        }
+        self.late || self.too_big
     }
 }
 
-impl<CTX> Inspector<CTX, EthInterpreter> for Deadline {
+impl<CTX> Inspector<CTX, EthInterpreter> for Budget {
     fn step(&mut self, interp: &mut Interpreter<EthInterpreter>, _: &mut CTX) {
-        self.steps = self.steps.wrapping_add(1);
+        self.steps += 1;
         // Out of gas ends the frame (each enclosing one halts at its next
         // step); a fatal halt would make revm panic.
-        if (self.steps.is_multiple_of(1024) || self.passed) && self.check() {
+        if self.spent() {
             interp.halt(InstructionResult::OutOfGas);
         }
     }
@@ -240,7 +254,8 @@ impl EvmExecutor {
     ) -> Result<GethTrace, TraceError> {
         let tracer = DebugInspector::new(opts.clone())
             .map_err(|e| TraceError::Tracer(tracer_error(opts, &e.to_string())))?;
-        let budget = Deadline { at: deadline, steps: 0, passed: false };
+        let max_steps = if opts.tracer.is_none() { MAX_STRUCT_LOGS } else { u64::MAX };
+        let budget = Budget { at: deadline, max_steps, steps: 0, late: false, too_big: false };
         let mut evm = Context::mainnet()
             .with_db(&mut *db)
             .with_cfg(cfg)
@@ -251,7 +266,10 @@ impl EvmExecutor {
         let result = handler.inspect_run(&mut evm);
         let state = evm.finalize();
         let (mut tracer, budget) = evm.inspector;
-        if budget.passed {
+        if budget.too_big {
+            return Err(TraceError::TooBig(MAX_STRUCT_LOGS));
+        }
+        if budget.late {
             return Err(TraceError::Timeout(trace_timeout(opts)?));
         }
         let result: ExecutionResult<HaltReason> = result.map_err(run_error)?;

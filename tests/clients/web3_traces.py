@@ -97,5 +97,11 @@ try:
     raise AssertionError("the loop's trace must run past 50ms")
 except Web3RPCError as e:
     check("time budget" in str(e), "a trace past its budget is stopped")
+try:
+    rpc("debug_traceCall", {"from": a1, "data": loop, "gas": hex(30_000_000)}, "latest",
+        {"timeout": "60s", "disableStack": True})
+    raise AssertionError("the struct log of the loop must exceed its size budget")
+except Web3RPCError as e:
+    check("size budget" in str(e), "a struct log past its size budget is stopped")
 check(w3.eth.block_number >= receipt.blockNumber, "the node keeps serving")
 print("web3 traces: ok", flush=True)

@@ -32,7 +32,7 @@ impl DebugRpc {
 
 fn trace_error(e: TraceError) -> RpcError {
     match e {
-        TraceError::Timeout(_) => RpcError::Limit(e.to_string()),
+        TraceError::Timeout(_) | TraceError::TooBig(_) => RpcError::Limit(e.to_string()),
         TraceError::State(_) => RpcError::Internal(e.to_string()),
         e => RpcError::Invalid(e.to_string()),
     }
