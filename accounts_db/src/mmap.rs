@@ -55,6 +55,18 @@ pub(crate) struct MappedFile {
     readable: AtomicU64,
 }
 
+/// Grows `file` to `len` bytes of zeros, reserving the disk blocks where the
+/// file system supports it.
+pub(crate) fn grow(file: &File, len: u64) -> io::Result<()> {
+    match rustix::fs::fallocate(file, rustix::fs::FallocateFlags::empty(), 0, len) {
+        Ok(()) => Ok(()),
+        Err(e) if e == rustix::io::Errno::NOSPC => Err(e.into()),
+        // File systems without fallocate: the file is sparse, and a full disk
+        // shows as an error from `write_at` or `sync` instead.
+        Err(_) => file.set_len(len),
+    }
+}
+
 impl MappedFile {
     /// Creates a new file of exactly `len` bytes, reserving the disk blocks where the
     /// file system supports it, writes `head` at offset 0 and syncs it.
@@ -62,13 +74,7 @@ impl MappedFile {
     /// The readable watermark starts at `head.len()`.
     pub(crate) fn create(path: &Path, len: u64, head: &[u8]) -> io::Result<Self> {
         let file = OpenOptions::new().read(true).write(true).create_new(true).open(path)?;
-        match rustix::fs::fallocate(&file, rustix::fs::FallocateFlags::empty(), 0, len) {
-            Ok(()) => {}
-            Err(e) if e == rustix::io::Errno::NOSPC => return Err(e.into()),
-            // File systems without fallocate: the file is sparse, and a full disk
-            // shows as an error from `write_at` or `sync` instead.
-            Err(_) => file.set_len(len)?,
-        }
+        grow(&file, len)?;
         file.write_all_at(head, 0)?;
         file.sync_all()?;
         let map = MmapOptions::new().len(to_usize(len)?).map_raw_read_only(&file)?;

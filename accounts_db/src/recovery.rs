@@ -19,7 +19,7 @@ use crate::db::{History, new_digest, sync_dir};
 use crate::entry::{CommitInfo, Key};
 use crate::error::{FormatError, OpenError, StorageError, io_err};
 use crate::index::{Index, Loc};
-use crate::record::{self, ALIGN, COMMIT_BODY_LEN, FLAG_MAINTENANCE, FLAG_NO_BLOCK, Frame, Kind};
+use crate::record::{self, ALIGN, COMMIT_BODY_LEN, FLAG_NO_BLOCK, Frame, Kind};
 use crate::segment::{
     SEGMENT_HEADER_LEN, Segment, SegmentTable, check_header, header_version, parse_segment_name,
     segment_path,
@@ -127,7 +127,9 @@ pub(crate) fn recover(
                         last = block;
                     }
                     offset += r.size as u64;
-                    let block = block.filter(|_| c.flags & FLAG_MAINTENANCE == 0);
+                    // A maintenance commit names the newest block (whose own
+                    // commit record compaction may have deleted): it moves
+                    // that block's end, or brings the block back.
                     history.push(block, Loc::new(seg.id, offset as u32, false).pos());
                     data_end[i] = offset;
                     good = Some((i, offset));

@@ -3,7 +3,7 @@
 //! ```text
 //! offset  size  field
 //!      0     8  magic  "LANESSEG"
-//!      8     4  format version (1), u32 LE
+//!      8     4  format version (2), u32 LE
 //!     12     4  segment id, u32 LE (also the file name: {id:010}.seg)
 //!     16     8  file size, u64 LE
 //!     24     8  xxh3-64 of bytes 0..24

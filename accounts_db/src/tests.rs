@@ -714,3 +714,61 @@ fn test_prefetch_on_an_old_view_changes_no_read() {
         assert_eq!(old.get_storage(&addr(i), &slot(1)).unwrap(), slot_want);
     }
 }
+
+/// Compaction can delete the segment that held the newest block's own
+/// commit record (one block kept); the maintenance commit names that block,
+/// so a reopen still keeps it, and only it.
+#[test]
+fn test_history_after_compaction_deletes_the_newest_blocks_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = AccountsDbConfig::default()
+        .with_segment_size(4096)
+        .with_compaction_live_percent(90)
+        .with_history_blocks(Some(0));
+    let accounts = |tag: u8, n: u8, nonce: u64| -> Vec<Entry> {
+        let address = |i: u8| {
+            let mut a = [0u8; 20];
+            (a[0], a[1]) = (tag, i);
+            Address::from(a)
+        };
+        (0..n).map(|i| Entry::Account(address(i), account(nonce, 1))).collect()
+    };
+    let db = AccountsDb::open(dir.path(), config.clone()).unwrap();
+    db.commit(1, B256::with_last_byte(1), &accounts(1, 30, 1)).unwrap();
+    db.commit(2, B256::with_last_byte(2), &accounts(2, 25, 2)).unwrap();
+    db.commit(3, B256::with_last_byte(3), &accounts(2, 4, 3)).unwrap();
+    db.commit(4, B256::with_last_byte(4), &accounts(3, 10, 4)).unwrap();
+    db.commit(5, B256::with_last_byte(5), &accounts(3, 10, 5)).unwrap();
+    let want = contents(&db);
+    db.compact().unwrap();
+    db.compact().unwrap();
+    assert_eq!(db.view().history_range(), Some((5, 5)));
+    drop(db);
+    let db = AccountsDb::open(dir.path(), config).unwrap();
+    assert_eq!(db.view().history_range(), Some((5, 5)));
+    assert_eq!(seen(&db.view_at(5).unwrap()), want);
+    assert!(matches!(db.view_at(1), Err(HistoryError::Pruned { oldest: 5, .. })));
+}
+
+/// A view of an older block keeps compaction from dropping a tombstone it
+/// reads past, even once that block is no longer kept.
+#[test]
+fn test_a_view_of_an_older_block_keeps_its_tombstones() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = small_config().with_segment_size(4096).with_history_blocks(Some(2));
+    let db = AccountsDb::open(dir.path(), config).unwrap();
+    let filler = |nonce: u64| (0..10u8).map(move |i| Entry::Account(addr(i), account(nonce, 1)));
+    let k = addr(99);
+    let mut first: Vec<Entry> = filler(1).collect();
+    first.push(Entry::Account(k, account(77, 1)));
+    db.commit(1, B256::ZERO, &first).unwrap();
+    let mut second: Vec<Entry> = filler(2).collect();
+    second.push(Entry::Account(k, AccountHeader::default()));
+    db.commit(2, B256::ZERO, &second).unwrap();
+    let old = db.view_at(1).unwrap();
+    let later: Vec<Entry> =
+        (0..20u8).map(|i| Entry::Account(addr(100 + i), account(10, 1))).collect();
+    db.commit(10, B256::ZERO, &later).unwrap();
+    db.compact().unwrap();
+    assert_eq!(old.get_account(&k).unwrap(), Some(account(77, 1)));
+}

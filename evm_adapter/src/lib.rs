@@ -42,7 +42,7 @@ pub use header::{EthHeaders, eth_header, header_bloom, receipt_envelope};
 pub use receipt::EvmReceipt;
 pub use simulate::{CallRequest, SimError, Simulation, sorted_access_list};
 pub use trace::{
-    DEFAULT_TRACE_TIMEOUT, MAX_STRUCT_LOGS, MAX_TRACE_TIMEOUT, TraceError, trace_timeout,
+    DEFAULT_TRACE_TIMEOUT, MAX_STRUCT_LOG_WORDS, MAX_TRACE_TIMEOUT, TraceError, trace_timeout,
 };
 pub use tx::{
     DEFAULT_MAX_TX_BYTES, EvmTx, IMPERSONATED_TAG, TxDecodeError, TxRules, envelope_bytes,

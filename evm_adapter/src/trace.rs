@@ -11,7 +11,7 @@
 //! prestate diff does not show the coinbase's balance rising as geth's does.
 //!
 //! A trace runs under a time budget and, for the struct logger, a size
-//! budget ([`MAX_STRUCT_LOGS`] steps): a small inspector beside the tracer
+//! budget ([`MAX_STRUCT_LOG_WORDS`]): a small inspector beside the tracer
 //! halts the EVM once either is spent, and the trace fails with
 //! [`TraceError::Timeout`] or [`TraceError::TooBig`].
 
@@ -44,9 +44,12 @@ use crate::tx::EvmTx;
 pub const DEFAULT_TRACE_TIMEOUT: Duration = Duration::from_secs(5);
 /// The longest budget a request may ask for.
 pub const MAX_TRACE_TIMEOUT: Duration = Duration::from_secs(60);
-/// Most steps the struct logger records in one transaction (each is an
-/// entry of the answer, with its stack): the size budget.
-pub const MAX_STRUCT_LOGS: u64 = 1_000_000;
+/// What the struct logger may record in one trace, in 32-byte words: each
+/// step counts [`STEP_WORDS`] plus its stack and memory words when kept.
+/// 8M words is 256 MiB before JSON, about 2M steps without the stack.
+pub const MAX_STRUCT_LOG_WORDS: u64 = 8 << 20;
+/// A struct-log step's fixed fields (pc, op, gas, cost, depth), in words.
+const STEP_WORDS: u64 = 4;
 
 /// A trace could not be made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -64,9 +67,9 @@ pub enum TraceError {
     /// The trace ran past its time budget.
     #[error("trace ran past its time budget of {0:?} (set a longer `timeout`, at most 60s)")]
     Timeout(Duration),
-    /// The struct logger would record more steps than its size budget.
+    /// The struct logger would record more than its size budget.
     #[error(
-        "trace has more than {0} steps, the struct logger's size budget; use callTracer, or trace a smaller call"
+        "trace records more than the struct logger's size budget ({0} words of 32 bytes); use callTracer, disableStack, or trace a smaller call"
     )]
     TooBig(u64),
 }
@@ -117,25 +120,39 @@ impl DatabaseRef for TraceDb<'_> {
     }
 }
 
-/// Halts the EVM once a deadline passes (checked every 1,024 steps) or past
-/// a number of steps, so a trace of a long loop ends.
+/// Halts the EVM once a deadline passes (checked every 1,024 steps) or, for
+/// the struct logger, once what it records passes its size budget, so a
+/// trace of a long loop ends. Shared by all the transactions of one trace.
 #[derive(Debug)]
 struct Budget {
     at: Instant,
-    max_steps: u64,
+    /// Words (32 bytes) the struct logger may still record; `None` for
+    /// other tracers, which record per call, not per step.
+    words_left: Option<u64>,
+    /// What one step records: its fixed fields, and its stack and memory
+    /// when the options keep them.
+    stack: bool,
+    memory: bool,
     steps: u64,
     late: bool,
     too_big: bool,
 }
 
 impl Budget {
-    fn spent(&mut self) -> bool {
-        if self.steps > self.max_steps {
-            self.too_big = true;
+    fn new(at: Instant, opts: &GethDebugTracingOptions, struct_logger: bool) -> Self {
+        let config = &opts.config;
+        Self {
+            at,
+            words_left: struct_logger.then_some(MAX_STRUCT_LOG_WORDS),
+            stack: !config.disable_stack.unwrap_or(false),
+            memory: config.enable_memory.unwrap_or(false),
+            steps: 0,
+            late: false,
+            too_big: false,
         }
-        if !self.late && self.steps.is_multiple_of(1024) && Instant::now() >= self.at {
-            self.late = true;
-        }
+    }
+
+    fn spent(&self) -> bool {
         self.late || self.too_big
     }
 }
@@ -143,6 +160,22 @@ impl Budget {
 impl<CTX> Inspector<CTX, EthInterpreter> for Budget {
     fn step(&mut self, interp: &mut Interpreter<EthInterpreter>, _: &mut CTX) {
         self.steps += 1;
+        if let Some(left) = &mut self.words_left {
+            let mut words = STEP_WORDS;
+            if self.stack {
+                words += interp.stack.len() as u64;
+            }
+            if self.memory {
+                words += interp.memory.len().div_ceil(32) as u64;
+            }
+            match left.checked_sub(words) {
+                Some(rest) => *left = rest,
+                None => self.too_big = true,
+            }
+        }
+        if !self.late && self.steps.is_multiple_of(1024) && Instant::now() >= self.at {
+            self.late = true;
+        }
         // Out of gas ends the frame (each enclosing one halts at its next
         // step); a fatal halt would make revm panic.
         if self.spent() {
@@ -152,23 +185,33 @@ impl<CTX> Inspector<CTX, EthInterpreter> for Budget {
 }
 
 /// The time budget a request asks for (`timeout`, a Go duration such as
-/// "10s" or "500ms"), at most [`MAX_TRACE_TIMEOUT`].
+/// "10s", "500ms" or "1m30s"), at most [`MAX_TRACE_TIMEOUT`].
 pub fn trace_timeout(opts: &GethDebugTracingOptions) -> Result<Duration, TraceError> {
     let Some(text) = opts.timeout.as_deref() else { return Ok(DEFAULT_TRACE_TIMEOUT) };
     let bad = || TraceError::Tracer(format!("timeout `{text}` is not a duration such as 10s"));
-    let (number, unit) =
-        text.find(|c: char| c.is_ascii_alphabetic()).map(|i| text.split_at(i)).ok_or_else(bad)?;
-    let n: f64 = number.parse().map_err(|_| bad())?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" => n,
-        "m" => n * 60.0,
-        _ => return Err(bad()),
-    };
+    let mut rest = text;
+    let mut secs = 0.0f64;
+    while !rest.is_empty() {
+        let split = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(bad)?;
+        let (number, tail) = rest.split_at(split);
+        let unit_len = tail.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(tail.len());
+        let (unit, tail) = tail.split_at(unit_len);
+        let n: f64 = number.parse().map_err(|_| bad())?;
+        secs += n * match unit {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return Err(bad()),
+        };
+        rest = tail;
+    }
     if !(secs.is_finite() && secs > 0.0) {
         return Err(bad());
     }
-    Ok(Duration::from_secs_f64(secs).min(MAX_TRACE_TIMEOUT))
+    Ok(Duration::try_from_secs_f64(secs).unwrap_or(MAX_TRACE_TIMEOUT).min(MAX_TRACE_TIMEOUT))
 }
 
 /// One transaction of a block to trace, or a call.
@@ -192,12 +235,15 @@ impl EvmExecutor {
         selected: impl Fn(usize) -> bool,
         opts: &GethDebugTracingOptions,
     ) -> Result<Vec<GethTrace>, TraceError> {
-        let deadline = Instant::now() + trace_timeout(opts)?;
+        let mut budget = self.budget(opts)?;
         let last = (0..txs.len()).rev().find(|&i| selected(i));
         let mut db = CacheDB::new(TraceDb { view, env });
         let block = block_env(env, self.config().spec);
         let mut traces = Vec::new();
         for (i, tx) in txs.iter().enumerate().take(last.map_or(0, |l| l + 1)) {
+            if Instant::now() >= budget.at {
+                return Err(TraceError::Timeout(trace_timeout(opts)?));
+            }
             let job = Job {
                 tx: tx_env(tx.envelope(), tx.sender()),
                 context: Some(TransactionContext {
@@ -207,15 +253,21 @@ impl EvmExecutor {
                 }),
             };
             if selected(i) {
-                traces.push(self.traced(&mut db, &block, self.cfg(), job, opts, deadline)?);
+                traces.push(self.traced(&mut db, &block, self.cfg(), job, opts, &mut budget)?);
             } else {
                 plain(&mut db, &block, self.cfg(), job.tx)?;
             }
-            if Instant::now() >= deadline {
-                return Err(TraceError::Timeout(trace_timeout(opts)?));
-            }
         }
         Ok(traces)
+    }
+
+    /// The budget of one trace; also refuses a tracer lanes does not run
+    /// before anything runs.
+    fn budget(&self, opts: &GethDebugTracingOptions) -> Result<Budget, TraceError> {
+        let tracer = DebugInspector::new(opts.clone())
+            .map_err(|e| TraceError::Tracer(tracer_error(opts, &e.to_string())))?;
+        let struct_logger = matches!(tracer, DebugInspector::Default(..));
+        Ok(Budget::new(Instant::now() + trace_timeout(opts)?, opts, struct_logger))
     }
 
     /// Traces `request` as `eth_call` runs it, on `view` under `env`.
@@ -226,7 +278,7 @@ impl EvmExecutor {
         request: &CallRequest,
         opts: &GethDebugTracingOptions,
     ) -> Result<GethTrace, TraceError> {
-        let deadline = Instant::now() + trace_timeout(opts)?;
+        let mut budget = self.budget(opts)?;
         let from = request.from.unwrap_or_default();
         let nonce = match request.nonce {
             Some(n) => n,
@@ -239,7 +291,7 @@ impl EvmExecutor {
         let mut db = CacheDB::new(TraceDb { view, env });
         let block = block_env(env, self.config().spec);
         let job = Job { tx, context: None };
-        self.traced(&mut db, &block, self.call_cfg(), job, opts, deadline)
+        self.traced(&mut db, &block, self.call_cfg(), job, opts, &mut budget)
     }
 
     /// Runs one transaction under the tracer, then keeps its writes.
@@ -250,12 +302,10 @@ impl EvmExecutor {
         cfg: CfgEnv,
         job: Job,
         opts: &GethDebugTracingOptions,
-        deadline: Instant,
+        budget: &mut Budget,
     ) -> Result<GethTrace, TraceError> {
         let tracer = DebugInspector::new(opts.clone())
             .map_err(|e| TraceError::Tracer(tracer_error(opts, &e.to_string())))?;
-        let max_steps = if opts.tracer.is_none() { MAX_STRUCT_LOGS } else { u64::MAX };
-        let budget = Budget { at: deadline, max_steps, steps: 0, late: false, too_big: false };
         let mut evm = Context::mainnet()
             .with_db(&mut *db)
             .with_cfg(cfg)
@@ -267,7 +317,7 @@ impl EvmExecutor {
         let state = evm.finalize();
         let (mut tracer, budget) = evm.inspector;
         if budget.too_big {
-            return Err(TraceError::TooBig(MAX_STRUCT_LOGS));
+            return Err(TraceError::TooBig(MAX_STRUCT_LOG_WORDS));
         }
         if budget.late {
             return Err(TraceError::Timeout(trace_timeout(opts)?));

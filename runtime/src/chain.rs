@@ -270,6 +270,13 @@ impl Chain {
         Ok(AccountsDb::truncate_after(dir.as_ref().join("accounts"), config, number)?)
     }
 
+    /// The head the head file in `dir` names (without opening the chain),
+    /// `None` when there is none. It can be one block behind the state
+    /// after a crash, never ahead of it.
+    pub fn saved_head(dir: impl AsRef<Path>) -> Result<Option<BlockHeader>, ChainError> {
+        Ok(read_head(&dir.as_ref().join(HEAD_FILE))?.map(|(header, _)| header))
+    }
+
     /// [`Self::open`] with banks of `bank_config`.
     pub fn open_with(
         dir: impl AsRef<Path>,
@@ -331,6 +338,16 @@ impl Chain {
         self.recent = VecDeque::from([self.head_hash]);
         self.bank_config = config;
         self
+    }
+
+    /// Gives the hashes of the blocks before the head, newest first (the
+    /// head's parent first), which BLOCKHASH reads: a chain opened from disk
+    /// knows only its head's, and whoever keeps the blocks (a node's ledger)
+    /// gives the rest. At most [`RECENT_HASHES`] are kept, the head's
+    /// included.
+    pub fn set_older_hashes(&mut self, hashes: impl IntoIterator<Item = B256>) {
+        self.recent.truncate(1);
+        self.recent.extend(hashes.into_iter().take(RECENT_HASHES - 1));
     }
 
     /// The head block's header.

@@ -1,7 +1,7 @@
 //! Poll filters (`eth_newFilter`, `eth_newBlockFilter`,
-//! `eth_newPendingTransactionFilter`, read by `eth_getFilterChanges`) and the
-//! chain events the subscriptions share: pending transaction hashes and the
-//! blocks an `evm_revert` drops.
+//! `eth_newPendingTransactionFilter`, read by `eth_getFilterChanges`), and
+//! what subscriptions follow: chain events (new blocks and the blocks an
+//! `evm_revert` drops, on one ordered channel) and pending transactions.
 //!
 //! A filter keeps a cursor, not a buffer of what it will report: block and
 //! log filters remember the next block to report and read blocks from the
@@ -14,8 +14,9 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use alloy_eips::BlockNumberOrTag;
 use alloy_primitives::{B256, U256};
-use alloy_rpc_types_eth::{Filter, Log};
+use alloy_rpc_types_eth::{Filter, FilterBlockOption, Log};
 use tokio::sync::broadcast;
 
 use crate::node::convert;
@@ -34,8 +35,9 @@ pub(crate) enum FilterKind {
     /// Hashes of new blocks, from `next` on.
     Blocks { next: u64 },
     /// Logs matching `filter` in new blocks from `next` on, after `removed`
-    /// (logs it reported whose blocks a revert dropped).
-    Logs { filter: Box<Filter>, next: u64, removed: Vec<Log> },
+    /// (logs it reported whose blocks a revert dropped); `start` is the
+    /// first block it reports.
+    Logs { filter: Box<Filter>, start: u64, next: u64, removed: Vec<Log> },
     /// Hashes of transactions accepted into the pool since the last poll.
     Pending { hashes: VecDeque<B256> },
 }
@@ -46,14 +48,22 @@ struct Installed {
     polled: Instant,
 }
 
-/// The node's filters and the events subscriptions follow.
+/// What subscriptions follow, in the order it happened: new blocks, and the
+/// blocks an `evm_revert` dropped.
+#[derive(Clone, Debug)]
+pub(crate) enum ChainEvent {
+    /// A block was served.
+    Head(Arc<LedgerBlock>),
+    /// These blocks (oldest first) are no longer the chain's.
+    Reverted(Arc<Vec<LedgerBlock>>),
+}
+
+/// The node's filters, and the pool's accepted transactions.
 #[derive(Debug)]
 pub(crate) struct Filters {
     table: Mutex<Table>,
     /// Hashes of transactions accepted into the pool.
     pub(crate) pending: broadcast::Sender<B256>,
-    /// The blocks an `evm_revert` dropped, newest last.
-    pub(crate) dropped: broadcast::Sender<Arc<Vec<LedgerBlock>>>,
 }
 
 #[derive(Debug, Default)]
@@ -73,11 +83,7 @@ pub(crate) struct TooManyFilters;
 
 impl Default for Filters {
     fn default() -> Self {
-        Self {
-            table: Mutex::default(),
-            pending: broadcast::channel(4096).0,
-            dropped: broadcast::channel(16).0,
-        }
+        Self { table: Mutex::default(), pending: broadcast::channel(4096).0 }
     }
 }
 
@@ -89,8 +95,12 @@ impl Filters {
         t
     }
 
-    /// Installs a filter; its id.
-    pub(crate) fn install(&self, kind: FilterKind) -> Result<U256, TooManyFilters> {
+    /// Installs the filter `make` makes (under the table's lock, so a cursor
+    /// it reads from the head cannot race a revert); its id.
+    pub(crate) fn install(
+        &self,
+        make: impl FnOnce() -> FilterKind,
+    ) -> Result<U256, TooManyFilters> {
         let mut t = self.table();
         if t.live.len() >= MAX_FILTERS {
             return Err(TooManyFilters);
@@ -100,7 +110,7 @@ impl Filters {
         let mut seed = t.last_id.to_be_bytes().to_vec();
         seed.extend(std::process::id().to_be_bytes());
         let id = U256::from_be_slice(&alloy_primitives::keccak256(seed)[..16]);
-        t.live.insert(id, Installed { kind, polled: Instant::now() });
+        t.live.insert(id, Installed { kind: make(), polled: Instant::now() });
         Ok(id)
     }
 
@@ -135,38 +145,61 @@ impl Filters {
         }
     }
 
-    /// Whether anything would report the logs of dropped blocks: a log
-    /// filter, or a subscriber.
-    pub(crate) fn wants_dropped(&self) -> bool {
-        self.dropped.receiver_count() > 0
-            || self
-                .table()
-                .live
-                .values()
-                .any(|f| matches!(f.kind, FilterKind::Logs { .. } | FilterKind::Blocks { .. }))
+    /// Whether a log filter is installed.
+    pub(crate) fn has_log_filters(&self) -> bool {
+        self.table().live.values().any(|f| matches!(f.kind, FilterKind::Logs { .. }))
     }
 
-    /// A revert dropped `blocks` (after block `kept`, newest last): log
+    /// A revert dropped `blocks` (after block `kept`, oldest first): log
     /// filters take back, as `removed`, the logs they had reported from
     /// them, and every block and log filter goes on from `kept + 1`.
-    pub(crate) fn on_revert(&self, kept: u64, blocks: Vec<LedgerBlock>) {
-        {
-            let mut t = self.table();
-            for f in t.live.values_mut() {
-                match &mut f.kind {
-                    FilterKind::Blocks { next } => *next = (*next).min(kept + 1),
-                    FilterKind::Logs { filter, next, removed } => {
-                        for lb in blocks.iter().filter(|lb| lb.block.header.number < *next) {
-                            removed.extend(removed_logs(lb, filter));
-                        }
-                        *next = (*next).min(kept + 1);
+    pub(crate) fn on_revert(&self, kept: u64, blocks: &[LedgerBlock]) {
+        let mut t = self.table();
+        for f in t.live.values_mut() {
+            match &mut f.kind {
+                FilterKind::Blocks { next } => *next = (*next).min(kept + 1),
+                FilterKind::Logs { filter, start, next, removed } => {
+                    let reported = |lb: &&LedgerBlock| {
+                        let n = lb.block.header.number;
+                        *start <= n && n < *next && covers(filter, lb)
+                    };
+                    for lb in blocks.iter().filter(reported) {
+                        removed.extend(removed_logs(lb, filter));
                     }
-                    FilterKind::Pending { .. } => {}
+                    *next = (*next).min(kept + 1);
+                    *start = (*start).min(kept + 1);
                 }
+                FilterKind::Pending { .. } => {}
             }
         }
-        let _ = self.dropped.send(Arc::new(blocks));
     }
+}
+
+/// Whether block `lb` is within `filter`'s block criteria: its range
+/// (`latest` or none leaves an end open) or its block hash.
+pub(crate) fn covers(filter: &Filter, lb: &LedgerBlock) -> bool {
+    let n = lb.block.header.number;
+    match filter.block_option {
+        FilterBlockOption::AtBlockHash(hash) => lb.block.hash == hash,
+        FilterBlockOption::Range { from_block, to_block } => {
+            let (lo, hi) = range_bounds(from_block, to_block);
+            lo <= n && n <= hi
+        }
+    }
+}
+
+/// A filter range's bounds as numbers; `latest`, `pending` and the like (or
+/// none) leave that end open.
+pub(crate) fn range_bounds(
+    from: Option<BlockNumberOrTag>,
+    to: Option<BlockNumberOrTag>,
+) -> (u64, u64) {
+    let bound = |t: Option<BlockNumberOrTag>, open: u64| match t {
+        Some(BlockNumberOrTag::Number(n)) => n,
+        Some(BlockNumberOrTag::Earliest) => 0,
+        _ => open,
+    };
+    (bound(from, 0), bound(to, u64::MAX))
 }
 
 /// The logs of a block that match `filter`, in block order.
@@ -198,8 +231,8 @@ mod tests {
     #[test]
     fn test_ids_are_distinct_and_unknown_ids_and_limits_are_errors() {
         let filters = Filters::default();
-        let a = filters.install(FilterKind::Blocks { next: 1 }).unwrap();
-        let b = filters.install(FilterKind::Pending { hashes: VecDeque::new() }).unwrap();
+        let a = filters.install(|| FilterKind::Blocks { next: 1 }).unwrap();
+        let b = filters.install(|| FilterKind::Pending { hashes: VecDeque::new() }).unwrap();
         assert_ne!(a, b);
         filters.on_pending(B256::repeat_byte(1));
         let drained = filters.poll(b, |k| match k {
@@ -211,8 +244,8 @@ mod tests {
         assert!(!filters.uninstall(a));
         assert_eq!(filters.poll(a, |_| ()), Err(UnknownFilter));
         for _ in 1..MAX_FILTERS {
-            filters.install(FilterKind::Blocks { next: 1 }).unwrap();
+            filters.install(|| FilterKind::Blocks { next: 1 }).unwrap();
         }
-        assert_eq!(filters.install(FilterKind::Blocks { next: 1 }), Err(TooManyFilters));
+        assert_eq!(filters.install(|| FilterKind::Blocks { next: 1 }), Err(TooManyFilters));
     }
 }

@@ -396,6 +396,11 @@ impl Ledger {
         if !self.is_visible(number) {
             return None;
         }
+        self.appended_hash(number)
+    }
+
+    /// The hash of appended block `number`, served or not.
+    pub fn appended_hash(&self, number: u64) -> Option<B256> {
         self.index().blocks.get(number as usize).map(|s| s.hash)
     }
 

@@ -36,7 +36,7 @@ use alloy_signer_local::PrivateKeySigner;
 use hyper::http::{HeaderValue, Method};
 use jsonrpsee::server::middleware::rpc::RpcServiceBuilder;
 use jsonrpsee::server::{BatchRequestConfig, Server, ServerConfig, ServerHandle};
-use lanes_accounts_db::AccountsDbConfig;
+use lanes_accounts_db::{AccountsDb, AccountsDbConfig, OpenError};
 use lanes_banking_stage::{BankingStage, BankingStageConfig, BlockStats, Mining, StageError};
 use lanes_evm_adapter::{AdmissionLimits, EvmAdmission, EvmConfig, EvmExecutor, EvmTx, TxRules};
 use lanes_runtime::{Admission, BankConfig, Chain, ChainError, DeclaredAccess};
@@ -208,7 +208,8 @@ pub(crate) struct NodeState {
     /// Whether it sends as any address (`anvil_autoImpersonateAccount`).
     auto_impersonate: std::sync::atomic::AtomicBool,
     client_version: String,
-    heads: broadcast::Sender<Arc<LedgerBlock>>,
+    /// New blocks and reverts, in order, for subscriptions.
+    heads: broadcast::Sender<filters::ChainEvent>,
     /// Poll filters, pending transactions and reverts' dropped blocks.
     filters: filters::Filters,
     totals: Mutex<Totals>,
@@ -479,14 +480,20 @@ impl NodeState {
         }
         // Log filters and subscriptions report the dropped blocks' logs as
         // removed, as on a reorg.
-        let dropped = if self.filters.wants_dropped() {
+        let subscribed = self.heads.receiver_count() > 0;
+        let dropped: Vec<LedgerBlock> = if subscribed || self.filters.has_log_filters() {
+            // Best effort: a block that does not read is left out of the
+            // removed logs rather than failing the revert with no stage.
             let last = self.ledger.last_appended().unwrap_or(number);
-            (number + 1..=last).map(|n| self.ledger.read(n)).collect::<Result<Vec<_>, _>>()?
+            (number + 1..=last).filter_map(|n| self.ledger.read(n).ok()).collect()
         } else {
             Vec::new()
         };
         self.ledger.truncate(number)?;
-        self.filters.on_revert(number, dropped);
+        self.filters.on_revert(number, &dropped);
+        if subscribed {
+            let _ = self.heads.send(filters::ChainEvent::Reverted(Arc::new(dropped)));
+        }
         let r = &self.rebuild;
         let dev = true;
         let chain =
@@ -500,8 +507,13 @@ impl NodeState {
         spawn_follower(self, stage.blocks().clone())?;
         // What was pooled at the snapshot waits again; one no longer valid
         // is refused here, as at any submission.
-        for refused in stage.submit_many(pool).into_iter().filter_map(Result::err) {
-            tracing::info!(target: "lanes::node", %refused, "a snapshot's pooled transaction not taken back");
+        for result in stage.submit_many(pool) {
+            match result {
+                Ok(hash) => self.filters.on_pending(hash),
+                Err(refused) => {
+                    tracing::info!(target: "lanes::node", %refused, "a snapshot's pooled transaction not taken back")
+                }
+            }
         }
         *slot = Some(stage);
         tracing::info!(target: "lanes::node", number, "reverted");
@@ -540,9 +552,8 @@ fn follow(
             t.rejected += s.rejected as u64;
             t.last = Some(s.clone());
         }
-        let _ = state
-            .heads
-            .send(Arc::new(LedgerBlock { block: produced.block, receipts: produced.receipts }));
+        let block = LedgerBlock { block: produced.block, receipts: produced.receipts };
+        let _ = state.heads.send(filters::ChainEvent::Head(Arc::new(block)));
     }
 }
 
@@ -665,9 +676,8 @@ fn store_config(config: &NodeConfig) -> AccountsDbConfig {
 /// Opens the state in `dir/chain` (creating it from the genesis when it is
 /// not there), checks it against the ledger and replays the ledger's blocks
 /// it missed. A dev node whose state is ahead of its ledger (`evm_revert`,
-/// which cuts the ledger first, or a crash during one) cuts the state back
-/// to the ledger's last block, or rebuilds it from the genesis when the state
-/// no longer keeps that block; any other node refuses.
+/// which cuts the ledger first, or a crash during one) first goes back to
+/// the ledger's last block ([`cut_back`]); any other node refuses.
 fn load_chain(
     dir: &Path,
     ledger: &Ledger,
@@ -679,27 +689,11 @@ fn load_chain(
 ) -> Result<Chain, NodeError> {
     let last = ledger.last_appended().expect("block 0 is in the ledger");
     let chain_dir = dir.join("chain");
+    if dev {
+        cut_back(&chain_dir, store, last)?;
+    }
     let mut chain = open_chain(&chain_dir, ledger, spec, store, dev)?;
     let head = chain.head().number;
-    if head > last && dev {
-        // A revert cuts the ledger first: the state goes back to the ledger's
-        // last block, from its own history when it keeps that block, else
-        // rebuilt from the genesis.
-        drop(chain);
-        match Chain::truncate_after(&chain_dir, store.clone(), last) {
-            Ok(_) => {
-                tracing::info!(target: "lanes::node", head, last, "state cut back to the ledger's last block")
-            }
-            Err(e) => {
-                tracing::warn!(target: "lanes::node", head, last, %e, "state ahead of the ledger and not kept that far back: rebuilding it from the genesis");
-                std::fs::remove_dir_all(&chain_dir).map_err(|source| NodeError::Io {
-                    what: format!("removing {}", chain_dir.display()),
-                    source,
-                })?;
-            }
-        }
-        return load_chain(dir, ledger, spec, store, dev, executor, workers);
-    }
     if head > last {
         return Err(NodeError::DataDir(format!(
             "the state in {} is at block {head}, ahead of the ledger (block {last}); the ledger was damaged or replaced",
@@ -713,12 +707,66 @@ fn load_chain(
             chain_dir.display()
         )));
     }
+    // BLOCKHASH sees the same 256 hashes after a restart or a revert as
+    // before it.
+    chain.set_older_hashes((0..head).rev().map_while(|n| ledger.appended_hash(n)));
     for number in head + 1..=last {
         let block = ledger.read(number)?.block;
         tracing::info!(target: "lanes::node", number, "replaying a block the state missed");
         chain.replay_block(executor, &block, workers.max(1))?;
     }
     Ok(chain)
+}
+
+/// How long a revert waits for the calls still reading the old state (an
+/// `eth_call`, a trace) to let go of it before rebuilding instead.
+const CUT_BACK_WAIT: Duration = Duration::from_secs(2);
+
+/// A dev node's state ahead of its ledger (`evm_revert` cuts the ledger
+/// first; a crash can stop it at any point after) goes back to the ledger's
+/// last block: cut back through its own history when it keeps that block,
+/// else removed, to be rebuilt from the genesis by replaying the ledger.
+fn cut_back(chain_dir: &Path, store: &AccountsDbConfig, last: u64) -> Result<(), NodeError> {
+    let accounts = chain_dir.join("accounts");
+    // The head file is at most one block behind the state, and a revert
+    // leaves it at the old head: one at or below the ledger's means the
+    // state is not ahead (and opening the state twice is spared).
+    let saved = Chain::saved_head(chain_dir).ok().flatten().map(|h| h.number);
+    if !accounts.exists() || saved.is_some_and(|n| n < last) {
+        return Ok(());
+    }
+    let started = std::time::Instant::now();
+    let result = loop {
+        let ahead = AccountsDb::open(&accounts, store.clone())
+            .map(|db| db.last_commit().is_some_and(|c| c.block_number > last));
+        let result = match ahead {
+            Ok(false) => return Ok(()),
+            Ok(true) => Chain::truncate_after(chain_dir, store.clone(), last).map(drop),
+            Err(e) => Err(e.into()),
+        };
+        match result {
+            // Calls still reading the old state hold it open; they end soon.
+            Err(ChainError::Open(OpenError::Locked { .. }))
+                if started.elapsed() < CUT_BACK_WAIT =>
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            result => break result,
+        }
+    };
+    match result {
+        Ok(()) => {
+            tracing::info!(target: "lanes::node", last, "state cut back to the ledger's last block");
+        }
+        Err(e) => {
+            tracing::warn!(target: "lanes::node", last, %e, "state ahead of the ledger and not cut back: rebuilding it from the genesis");
+            std::fs::remove_dir_all(chain_dir).map_err(|source| NodeError::Io {
+                what: format!("removing {}", chain_dir.display()),
+                source,
+            })?;
+        }
+    }
+    Ok(())
 }
 
 /// Opens the state, or creates it from the genesis. The head file names the

@@ -84,7 +84,7 @@ check(int(call["output"], 16) == 1234, "debug_traceCall runs as eth_call does")
 # Bad input: an unknown tracer, a trace past its budget, an unknown hash.
 for params, cause in [
     ([tx_hex, {"tracer": "nosuchTracer"}], "unknown tracer"),
-    (["0x" + "00" * 32, {}], "not in a block"),
+    (["0x" + "00" * 32, {}], "not found"),
 ]:
     try:
         rpc("debug_traceTransaction", *params)

@@ -13,7 +13,7 @@ use std::sync::{Arc, OnceLock};
 
 use alloy_primitives::B256;
 
-use super::{AccountsDb, Inner, ReadView, Version, read, read_table, sync_dir, write};
+use super::{AccountsDb, Inner, ReadView, Version, lock, read, read_table, sync_dir, write};
 use crate::config::AccountsDbConfig;
 use crate::entry::CommitInfo;
 use crate::error::{HistoryError, OpenError, io_err};
@@ -48,7 +48,7 @@ impl History {
                 self.kept.push_back(Kept { block: c.block_number, end, commitment: c.commitment });
                 let newest = c.block_number;
                 while let (Some(limit), Some(oldest)) = (self.limit, self.kept.front())
-                    && newest - oldest.block > limit
+                    && newest.saturating_sub(oldest.block) > limit
                 {
                     self.kept.pop_front();
                 }
@@ -104,7 +104,12 @@ impl Inner {
         let segments = current.segments.clone();
         let _ = next.set(current);
         let last = Some(CommitInfo { block_number: kept.block, commitment: kept.commitment });
-        Ok(Arc::new(Version { end: kept.end, last, next, segments }))
+        let version = Arc::new(Version { end: kept.end, last, next, segments });
+        // Compaction must not drop a tombstone such a view still reads.
+        let mut older = lock(&self.older_views);
+        older.retain(|v| v.strong_count() > 0);
+        older.push(Arc::downgrade(&version));
+        Ok(version)
     }
 
     /// The version of the oldest kept block, when blocks older than the
@@ -161,7 +166,7 @@ impl AccountsDb {
         let file = OpenOptions::new().write(true).open(&path).map_err(io_err(&path))?;
         let size = file.metadata().map_err(io_err(&path))?.len();
         file.set_len(u64::from(end.offset())).map_err(io_err(&path))?;
-        file.set_len(size).map_err(io_err(&path))?;
+        crate::mmap::grow(&file, size).map_err(io_err(&path))?;
         file.sync_all().map_err(io_err(&path))?;
         sync_dir(dir)?;
         tracing::info!(target: "lanes::accounts_db", dir = %dir.display(), block, "truncated after block");

@@ -72,6 +72,8 @@ pub(crate) struct Inner {
     history: RwLock<history::History>,
     /// Every version from the oldest one still referenced to the current one.
     versions: Mutex<VecDeque<Weak<Version>>>,
+    /// Versions of older blocks made for views ([`ReadView::at_block`]).
+    older_views: Mutex<Vec<Weak<Version>>>,
     pub(crate) writer: Mutex<Writer>,
     poisoned: AtomicBool,
     /// Test hook: the next sync fails with this error.
@@ -157,6 +159,7 @@ impl AccountsDb {
                 segments: RwLock::new(table),
                 history: RwLock::new(rec.history),
                 versions: Mutex::new(VecDeque::from([Arc::downgrade(&version)])),
+                older_views: Mutex::default(),
                 current: RwLock::new(version),
                 writer: Mutex::new(writer),
                 poisoned: AtomicBool::new(false),
@@ -320,9 +323,12 @@ impl Inner {
         versions
     }
 
-    /// The end position of the oldest version a view still holds.
+    /// The end position of the oldest version a view still holds, views of
+    /// older blocks included.
     pub(crate) fn oldest_live_end(&self) -> u64 {
-        self.live_versions().front().and_then(Weak::upgrade).map_or(u64::MAX, |v| v.end)
+        let live = self.live_versions().front().and_then(Weak::upgrade).map_or(u64::MAX, |v| v.end);
+        let older = lock(&self.older_views).iter().filter_map(Weak::upgrade).map(|v| v.end).min();
+        older.map_or(live, |o| o.min(live))
     }
 }
 

@@ -88,13 +88,22 @@ impl Inner {
     ) -> Result<Option<Loc>, StorageError> {
         while loc.pos() >= version.end {
             let links = self.read_record(version, loc, |r| Ok(r.links()))?;
-            loc = if links.jump != NO_PREV && Loc::from_raw(links.jump).pos() >= version.end {
+            let next = if links.jump != NO_PREV && Loc::from_raw(links.jump).pos() >= version.end {
                 Loc::from_raw(links.jump)
             } else if links.prev == NO_PREV {
                 return Ok(None);
             } else {
                 Loc::from_raw(links.prev)
             };
+            // Links only point back; one that does not is damage, not a loop.
+            if next.pos() >= loc.pos() {
+                return Err(StorageError::Corrupted {
+                    file: segment_path(&self.dir, loc.segment()),
+                    offset: loc.offset().into(),
+                    reason: "a record links forward to a newer version",
+                });
+            }
+            loc = next;
         }
         Ok(Some(loc))
     }

@@ -86,7 +86,7 @@ impl DebugApiServer for DebugRpc {
         let (number, index) = s
             .ledger
             .locate_tx(&hash)
-            .ok_or_else(|| RpcError::NotFound(format!("transaction {hash} is not in a block")))?;
+            .ok_or_else(|| RpcError::Invalid(format!("transaction {hash} not found in a block")))?;
         let index = index as usize;
         let mut traces = trace_block(s, number, |i| i == index, &opts.unwrap_or_default())?;
         let (_, trace) = traces.pop().ok_or_else(|| RpcError::Internal("no trace made".into()))?;

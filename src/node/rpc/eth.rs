@@ -150,16 +150,21 @@ impl EthApiServer for EthRpc {
     }
 
     fn new_filter(&self, filter: Filter) -> RpcResult<U256> {
-        let next = self.state.head() + 1;
-        install(&self.state, FilterKind::Logs { filter: Box::new(filter), next, removed: vec![] })
+        let s = &self.state;
+        let filter = Box::new(filter);
+        install(s, || {
+            let next = s.head() + 1;
+            FilterKind::Logs { filter, start: next, next, removed: vec![] }
+        })
     }
 
     fn new_block_filter(&self) -> RpcResult<U256> {
-        install(&self.state, FilterKind::Blocks { next: self.state.head() + 1 })
+        let s = &self.state;
+        install(s, || FilterKind::Blocks { next: s.head() + 1 })
     }
 
     fn new_pending_transaction_filter(&self) -> RpcResult<U256> {
-        install(&self.state, FilterKind::Pending { hashes: Default::default() })
+        install(&self.state, || FilterKind::Pending { hashes: Default::default() })
     }
 
     fn filter_changes(&self, id: U256) -> RpcResult<FilterChanges> {
@@ -377,7 +382,29 @@ fn fill_and_sign(s: &NodeState, r: TransactionRequest) -> Res<Vec<u8>> {
     let to = call.to.map_or(TxKind::Create, TxKind::Call);
     let (input, value, access_list) = (call.data, call.value, call.access_list);
     let chain_id = s.chain_id;
-    let envelope: TxEnvelope = if !call.authorization_list.is_empty() {
+    // The type asked for, else the one the fields imply (as anvil and geth).
+    let ty =
+        match r.transaction_type {
+            Some(ty @ (0 | 1 | 2 | 4)) => ty,
+            Some(ty) => {
+                return Err(RpcError::Invalid(format!(
+                    "transaction type {ty} is not one lanes sends (0, 1, 2 or 4)"
+                )));
+            }
+            None if !call.authorization_list.is_empty() => 4,
+            None if r.gas_price.is_some() && r.max_fee_per_gas.is_none() => {
+                if access_list.is_empty() { 0 } else { 1 }
+            }
+            None => 2,
+        };
+    if (ty == 4) == call.authorization_list.is_empty() || (ty == 0 && !access_list.is_empty()) {
+        return Err(RpcError::Invalid(format!(
+            "type {ty} does not fit the request: an authorizationList needs type 4 (and type 4 one), an accessList type 1, 2 or 4"
+        )));
+    }
+    let legacy_price =
+        r.gas_price.or(r.max_fee_per_gas).unwrap_or(2 * u128::from(base_fee) + SUGGESTED_TIP);
+    let envelope: TxEnvelope = if ty == 4 {
         let TxKind::Call(to) = to else {
             return Err(RpcError::Invalid(
                 "a transaction with an authorizationList (EIP-7702) needs a `to`".into(),
@@ -399,8 +426,9 @@ fn fill_and_sign(s: &NodeState, r: TransactionRequest) -> Res<Vec<u8>> {
         };
         let sig = seal(tx.signature_hash())?;
         tx.into_signed(sig).into()
-    } else if let (Some(gas_price), None) = (r.gas_price, r.max_fee_per_gas) {
-        if access_list.is_empty() {
+    } else if ty == 0 || ty == 1 {
+        let gas_price = legacy_price;
+        if ty == 0 {
             let chain_id = Some(chain_id);
             let tx = TxLegacy { chain_id, nonce, gas_price, gas_limit: gas, to, value, input };
             let sig = seal(tx.signature_hash())?;
@@ -420,8 +448,10 @@ fn fill_and_sign(s: &NodeState, r: TransactionRequest) -> Res<Vec<u8>> {
             tx.into_signed(sig).into()
         }
     } else {
-        let tip = r.max_priority_fee_per_gas.unwrap_or(SUGGESTED_TIP);
-        let max_fee = r.max_fee_per_gas.unwrap_or(2 * u128::from(base_fee) + tip);
+        let max_fee = r.max_fee_per_gas.or(r.gas_price);
+        let tip =
+            r.max_priority_fee_per_gas.unwrap_or(SUGGESTED_TIP).min(max_fee.unwrap_or(u128::MAX));
+        let max_fee = max_fee.unwrap_or(2 * u128::from(base_fee) + tip);
         let tx = TxEip1559 {
             chain_id,
             nonce,
@@ -442,8 +472,8 @@ fn fill_and_sign(s: &NodeState, r: TransactionRequest) -> Res<Vec<u8>> {
     })
 }
 
-fn install(s: &NodeState, kind: FilterKind) -> RpcResult<U256> {
-    Ok(s.filters.install(kind).map_err(|TooManyFilters| {
+fn install(s: &NodeState, make: impl FnOnce() -> FilterKind) -> RpcResult<U256> {
+    Ok(s.filters.install(make).map_err(|TooManyFilters| {
         RpcError::Limit(format!(
             "{MAX_FILTERS} filters are installed; uninstall some (eth_uninstallFilter) or let them expire"
         ))
@@ -457,30 +487,35 @@ fn unknown_filter(id: U256) -> RpcError {
     ))
 }
 
-/// What filter `id` saw since its last poll. Block and log filters report at
-/// most `max_log_blocks` blocks a poll (the next poll goes on from there).
+/// What filter `id` saw since its last poll. A poll reads at most
+/// `max_log_blocks` blocks, and stops before the block that would take its
+/// logs past `max_logs`; the next poll goes on from there.
 fn filter_changes(s: &NodeState, id: U256) -> Res<FilterChanges> {
     enum Todo {
         Blocks(u64, u64),
         Logs(Box<Filter>, u64, u64, Vec<Log>),
         Hashes(Vec<B256>),
     }
-    let head = s.head();
     let span = s.limits.max_log_blocks.max(1);
+    // The head is read under the filters' lock, so a revert (which resets
+    // cursors under it after cutting the head) cannot slip in between.
     let todo = s
         .filters
-        .poll(id, |kind| match kind {
-            FilterKind::Blocks { next } => {
-                let (from, to) = (*next, head.min(next.saturating_add(span - 1)));
-                *next = (*next).max(to + 1);
-                Todo::Blocks(from, to)
+        .poll(id, |kind| {
+            let head = s.head();
+            match kind {
+                FilterKind::Blocks { next } => {
+                    let (from, to) = (*next, head.min(next.saturating_add(span - 1)));
+                    *next = (*next).max(to + 1);
+                    Todo::Blocks(from, to)
+                }
+                FilterKind::Logs { filter, next, removed, .. } => {
+                    let (from, to) = (*next, head.min(next.saturating_add(span - 1)));
+                    *next = (*next).max(to + 1);
+                    Todo::Logs(filter.clone(), from, to, std::mem::take(removed))
+                }
+                FilterKind::Pending { hashes } => Todo::Hashes(hashes.drain(..).collect()),
             }
-            FilterKind::Logs { filter, next, removed } => {
-                let (from, to) = (*next, head.min(next.saturating_add(span - 1)));
-                *next = (*next).max(to + 1);
-                Todo::Logs(filter.clone(), from, to, std::mem::take(removed))
-            }
-            FilterKind::Pending { hashes } => Todo::Hashes(hashes.drain(..).collect()),
         })
         .map_err(|_| unknown_filter(id))?;
     Ok(match todo {
@@ -489,39 +524,56 @@ fn filter_changes(s: &NodeState, id: U256) -> Res<FilterChanges> {
         }
         Todo::Hashes(hashes) => FilterChanges::Hashes(hashes),
         Todo::Logs(filter, from, to, mut logs) => {
-            // Within the filter's own range: `latest` (or none) leaves that
-            // end open; a block hash no longer served matches nothing.
+            // Within the filter's own range; a block hash no longer served
+            // matches nothing.
             let (lo, hi) = match filter.block_option {
                 FilterBlockOption::Range { from_block, to_block } => {
-                    let bound = |t: Option<BlockNumberOrTag>, open: u64| match t {
-                        Some(BlockNumberOrTag::Number(n)) => n,
-                        Some(BlockNumberOrTag::Earliest) => 0,
-                        _ => open,
-                    };
-                    (bound(from_block, 0), bound(to_block, u64::MAX))
+                    filters::range_bounds(from_block, to_block)
                 }
                 FilterBlockOption::AtBlockHash(_) => filter_range(s, &filter).unwrap_or((1, 0)),
             };
-            let (from, to) = (from.max(lo), to.min(hi));
-            if from <= to {
-                match logs_in(s, &filter, from, to) {
-                    Ok(found) => logs.extend(found),
-                    Err(e) => {
-                        // Nothing is lost: the next poll reads the same again.
-                        let _ = s.filters.poll(id, |kind| {
-                            if let FilterKind::Logs { next, removed, .. } = kind {
-                                *next = (*next).min(from);
-                                logs.append(removed);
-                                *removed = std::mem::take(&mut logs);
-                            }
-                        });
-                        return Err(e);
-                    }
+            let (lo, hi) = (from.max(lo), to.min(hi));
+            if lo <= hi {
+                let room = s.limits.max_logs.saturating_sub(logs.len());
+                let (found, stopped) = logs_until(s, &filter, lo, hi, room)?;
+                logs.extend(found);
+                if let Some(at) = stopped {
+                    let _ = s.filters.poll(id, |kind| {
+                        if let FilterKind::Logs { next, .. } = kind {
+                            *next = (*next).min(at);
+                        }
+                    });
                 }
             }
             FilterChanges::Logs(logs)
         }
     })
+}
+
+/// The logs of blocks `from..=to` that match `filter`, stopping before the
+/// block that would take them past `room` (unless it is the first): the
+/// logs, and the block it stopped at.
+fn logs_until(
+    s: &NodeState,
+    filter: &Filter,
+    from: u64,
+    to: u64,
+    room: usize,
+) -> Res<(Vec<Log>, Option<u64>)> {
+    let mut out = Vec::new();
+    for number in from..=to {
+        let Some(bloom) = s.ledger.bloom(number) else { continue };
+        if !filter.matches_bloom(bloom) {
+            continue;
+        }
+        let Some(lb) = s.block(number)? else { continue };
+        let logs = filters::block_logs(&lb, filter);
+        if !out.is_empty() && out.len() + logs.len() > room {
+            return Ok((out, Some(number)));
+        }
+        out.extend(logs);
+    }
+    Ok((out, None))
 }
 
 /// The blocks a filter's criteria cover, at most up to the head.

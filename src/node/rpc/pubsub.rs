@@ -10,11 +10,12 @@ use alloy_rpc_types_eth::Filter;
 use jsonrpsee::core::{SubscriptionResult, async_trait};
 use jsonrpsee::types::{ErrorObjectOwned, Params};
 use jsonrpsee::{PendingSubscriptionSink, SubscriptionMessage};
+use tokio::sync::broadcast::Receiver;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::node::NodeState;
 use crate::node::error::{RpcError, bad_params};
-use crate::node::ledger::LedgerBlock;
+use crate::node::filters::ChainEvent;
 use crate::node::rpc::api::EthPubSubApiServer;
 use crate::node::rpc::state::Res;
 use crate::node::{convert, filters};
@@ -55,9 +56,17 @@ impl Subscription {
 
 /// What a subscription is woken by.
 enum Event {
-    Head(Arc<LedgerBlock>),
-    Dropped(Arc<Vec<LedgerBlock>>),
+    Chain(ChainEvent),
     Pending(B256),
+}
+
+/// The next message of a channel the subscription follows; never, for one
+/// it does not.
+async fn recv<T: Clone>(rx: &mut Option<Receiver<T>>) -> Result<T, RecvError> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// The `eth` subscriptions of a node.
@@ -93,25 +102,16 @@ impl EthPubSubApiServer for EthPubSub {
             }
         };
         let s = &self.state;
-        let mut heads = s.heads.subscribe();
-        let mut dropped = s.filters.dropped.subscribe();
-        let mut pooled = s.filters.pending.subscribe();
+        let pending_only = matches!(subscription, Subscription::NewPendingTransactions);
+        let mut heads = (!pending_only).then(|| s.heads.subscribe());
+        let mut pooled = pending_only.then(|| s.filters.pending.subscribe());
         let sink = pending.accept().await?;
         loop {
             let (method, id) = (sink.method_name(), sink.subscription_id());
             let event = tokio::select! {
-                biased;
                 _ = sink.closed() => return Ok(()),
-                // A revert's dropped blocks come before the blocks after it.
-                next = dropped.recv(), if matches!(subscription, Subscription::Logs(_)) => {
-                    next.map(Event::Dropped)
-                }
-                next = heads.recv(), if !matches!(subscription, Subscription::NewPendingTransactions) => {
-                    next.map(Event::Head)
-                }
-                next = pooled.recv(), if matches!(subscription, Subscription::NewPendingTransactions) => {
-                    next.map(Event::Pending)
-                }
+                next = recv(&mut heads) => next.map(Event::Chain),
+                next = recv(&mut pooled) => next.map(Event::Pending),
             };
             let event = match event {
                 Ok(event) => event,
@@ -122,18 +122,21 @@ impl EthPubSubApiServer for EthPubSub {
                 Err(RecvError::Closed) => return Ok(()),
             };
             let messages: Vec<SubscriptionMessage> = match (&subscription, event) {
-                (Subscription::NewHeads, Event::Head(lb)) => {
+                (Subscription::NewHeads, Event::Chain(ChainEvent::Head(lb))) => {
                     let header = convert::header(&lb.block, s.executor.config().spec);
                     vec![SubscriptionMessage::new(method, id, &header)?]
                 }
-                (Subscription::Logs(filter), Event::Head(lb)) => filters::block_logs(&lb, filter)
+                (Subscription::Logs(filter), Event::Chain(ChainEvent::Head(lb))) => {
+                    filters::block_logs(&lb, filter)
+                        .iter()
+                        .map(|log| SubscriptionMessage::new(method, id.clone(), log))
+                        .collect::<Result<_, _>>()?
+                }
+                // As geth on a reorg: the dropped blocks' logs, oldest first,
+                // before any block after them.
+                (Subscription::Logs(filter), Event::Chain(ChainEvent::Reverted(blocks))) => blocks
                     .iter()
-                    .map(|log| SubscriptionMessage::new(method, id.clone(), log))
-                    .collect::<Result<_, _>>()?,
-                (Subscription::Logs(filter), Event::Dropped(blocks)) => blocks
-                    .iter()
-                    .rev()
-                    .flat_map(|lb| filters::removed_logs(lb, filter).into_iter().rev())
+                    .flat_map(|lb| filters::removed_logs(lb, filter))
                     .map(|log| SubscriptionMessage::new(method, id.clone(), &log))
                     .collect::<Result<_, _>>()?,
                 (Subscription::NewPendingTransactions, Event::Pending(hash)) => {

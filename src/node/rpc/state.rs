@@ -145,13 +145,15 @@ impl NodeState {
             None => {
                 let (head, hash, now, coinbase) =
                     self.stage(|st| (st.head(), st.head_hash(), st.now(), st.coinbase()))?;
+                let mut recent_hashes = vec![hash];
+                recent_hashes.extend(self.hashes_before(head.number));
                 BlockEnv {
                     number: head.number + 1,
                     timestamp: now.max(head.timestamp),
                     coinbase,
                     base_fee: head.base_fee,
                     gas_limit: head.gas_limit,
-                    recent_hashes: vec![hash],
+                    recent_hashes,
                     random: hash,
                 }
             }
@@ -159,14 +161,17 @@ impl NodeState {
         Ok((view, env))
     }
 
+    /// The hashes of the (at most 256) blocks before block `number`, newest
+    /// first.
+    fn hashes_before(&self, number: u64) -> impl Iterator<Item = B256> + '_ {
+        (0..number).rev().take(RECENT_HASHES).map_while(|n| self.ledger.hash_of(n))
+    }
+
     /// The environment a served block ran in: its header's fields, the
     /// hashes of the 256 blocks before it (BLOCKHASH), and its parent's hash
     /// as PREVRANDAO.
     pub(crate) fn header_env(&self, h: &BlockHeader) -> BlockEnv {
-        let recent_hashes = (1..=RECENT_HASHES as u64)
-            .map_while(|back| h.number.checked_sub(back))
-            .map_while(|n| self.ledger.hash_of(n))
-            .collect();
+        let recent_hashes = self.hashes_before(h.number).collect();
         BlockEnv {
             number: h.number,
             timestamp: h.timestamp,
