@@ -45,8 +45,9 @@ pub const DEFAULT_TRACE_TIMEOUT: Duration = Duration::from_secs(5);
 /// The longest budget a request may ask for.
 pub const MAX_TRACE_TIMEOUT: Duration = Duration::from_secs(60);
 /// What the struct logger may record in one trace, in 32-byte words: each
-/// step counts [`STEP_WORDS`] plus its stack and memory words when kept.
-/// 8M words is 256 MiB before JSON, about 2M steps without the stack.
+/// step counts four (pc, op, gas, cost, depth) plus its stack and memory
+/// words when kept. 8M words is 256 MiB before JSON, about 2M steps without
+/// the stack.
 pub const MAX_STRUCT_LOG_WORDS: u64 = 8 << 20;
 /// A struct-log step's fixed fields (pc, op, gas, cost, depth), in words.
 const STEP_WORDS: u64 = 4;

@@ -613,28 +613,13 @@ fn get_logs(s: &NodeState, filter: &Filter) -> Res<Vec<Log>> {
             s.limits.max_log_blocks
         )));
     }
-    logs_in(s, filter, from, to)
-}
-
-/// The logs of blocks `from..=to` that match `filter`, at most
-/// [`RpcLimits::max_logs`](crate::node::RpcLimits::max_logs) of them.
-fn logs_in(s: &NodeState, filter: &Filter, from: u64, to: u64) -> Res<Vec<Log>> {
-    let mut out = Vec::new();
-    for number in from..=to {
-        let Some(bloom) = s.ledger.bloom(number) else { continue };
-        if !filter.matches_bloom(bloom) {
-            continue;
-        }
-        let Some(lb) = s.block(number)? else { continue };
-        out.extend(filters::block_logs(&lb, filter));
-        if out.len() > s.limits.max_logs {
-            return Err(RpcError::Limit(format!(
-                "query returns more than {} logs; narrow the block range",
-                s.limits.max_logs
-            )));
-        }
+    let max = s.limits.max_logs;
+    match logs_until(s, filter, from, to, max)? {
+        (logs, None) if logs.len() <= max => Ok(logs),
+        _ => Err(RpcError::Limit(format!(
+            "query returns more than {max} logs; narrow the block range"
+        ))),
     }
-    Ok(out)
 }
 
 fn fee_history(
