@@ -10,15 +10,17 @@
 pub mod loadgen;
 pub mod node;
 
-/// Parses a command-line duration: `400ms`, `2s` or `2` (seconds), above zero.
+/// Parses a command-line duration: `400ms`, `2s` or `2` (seconds), `5m`, above zero.
 pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     use std::time::Duration;
     let (digits, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = digits.parse().map_err(|_| format!("`{s}` is not a duration like 400ms or 2s"))?;
+    let n: u64 =
+        digits.parse().map_err(|_| format!("`{s}` is not a duration like 400ms, 2s or 5m"))?;
     let d = match unit {
         "ms" => Duration::from_millis(n),
         "s" | "" => Duration::from_secs(n),
-        _ => return Err(format!("`{s}`: unit must be ms or s")),
+        "m" => Duration::from_secs(n.saturating_mul(60)),
+        _ => return Err(format!("`{s}`: unit must be ms, s or m")),
     };
     if d.is_zero() {
         return Err(format!("`{s}`: a duration must be above zero"));

@@ -96,6 +96,9 @@ struct Cli {
     /// for any or `none`. Default: `*` with --dev (as anvil), else none.
     #[arg(long, value_name = "ORIGINS", value_delimiter = ',')]
     cors_origins: Option<Vec<String>>,
+    /// How long a filter (eth_newFilter and the like) lives without a poll.
+    #[arg(long, value_name = "DURATION", value_parser = lanes::parse_duration, default_value = "5m")]
+    filter_timeout: Duration,
     /// Largest JSON-RPC request body, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = RpcLimits::default().max_request_bytes)]
     max_request_bytes: u32,
@@ -201,6 +204,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 None if cli.dev => vec!["*".into()],
                 None => Vec::new(),
             },
+            filter_timeout: cli.filter_timeout,
             ..RpcLimits::default()
         },
     };

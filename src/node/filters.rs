@@ -22,8 +22,9 @@ use tokio::sync::broadcast;
 use crate::node::convert;
 use crate::node::ledger::LedgerBlock;
 
-/// A filter not polled for this long is removed (geth's timeout).
-pub(crate) const FILTER_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+/// A filter not polled for this long is removed (geth's timeout): the
+/// default of [`crate::node::RpcLimits::filter_timeout`].
+pub const DEFAULT_FILTER_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 /// Most filters installed at once.
 pub(crate) const MAX_FILTERS: usize = 10_000;
 /// Most hashes a pending-transaction filter holds between polls.
@@ -62,6 +63,8 @@ pub(crate) enum ChainEvent {
 #[derive(Debug)]
 pub(crate) struct Filters {
     table: Mutex<Table>,
+    /// A filter not polled for this long is removed.
+    pub(crate) timeout: Duration,
     /// Hashes of transactions accepted into the pool.
     pub(crate) pending: broadcast::Sender<B256>,
 }
@@ -81,9 +84,10 @@ pub(crate) struct UnknownFilter;
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct TooManyFilters;
 
-impl Default for Filters {
-    fn default() -> Self {
-        Self { table: Mutex::default(), pending: broadcast::channel(4096).0 }
+impl Filters {
+    /// No filters yet; an idle one expires after `timeout`.
+    pub(crate) fn new(timeout: Duration) -> Self {
+        Self { table: Mutex::default(), timeout, pending: broadcast::channel(4096).0 }
     }
 }
 
@@ -91,7 +95,7 @@ impl Filters {
     fn table(&self) -> MutexGuard<'_, Table> {
         let mut t = self.table.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
-        t.live.retain(|_, f| now.duration_since(f.polled) < FILTER_TIMEOUT);
+        t.live.retain(|_, f| now.duration_since(f.polled) < self.timeout);
         t
     }
 
@@ -230,7 +234,7 @@ mod tests {
 
     #[test]
     fn test_ids_are_distinct_and_unknown_ids_and_limits_are_errors() {
-        let filters = Filters::default();
+        let filters = Filters::new(DEFAULT_FILTER_TIMEOUT);
         let a = filters.install(|| FilterKind::Blocks { next: 1 }).unwrap();
         let b = filters.install(|| FilterKind::Pending { hashes: VecDeque::new() }).unwrap();
         assert_ne!(a, b);

@@ -20,7 +20,7 @@
 
 pub mod convert;
 pub mod error;
-mod filters;
+pub mod filters;
 pub mod genesis;
 pub mod ledger;
 pub mod rpc;
@@ -67,6 +67,8 @@ pub struct RpcLimits {
     /// Origins a browser may call from (CORS): `*` for any; empty for none
     /// (no CORS headers, so browsers on other origins are refused).
     pub cors_origins: Vec<String>,
+    /// A filter not polled for this long is removed.
+    pub filter_timeout: Duration,
 }
 
 impl Default for RpcLimits {
@@ -79,6 +81,7 @@ impl Default for RpcLimits {
             max_log_blocks: 100_000,
             max_logs: 20_000,
             cors_origins: Vec::new(),
+            filter_timeout: filters::DEFAULT_FILTER_TIMEOUT,
         }
     }
 }
@@ -317,7 +320,7 @@ impl Node {
             auto_impersonate: Default::default(),
             client_version: config.client_version.clone(),
             heads,
-            filters: filters::Filters::default(),
+            filters: filters::Filters::new(config.limits.filter_timeout),
             totals: Mutex::default(),
             limits: config.limits.clone(),
             waiters: Waiters::default(),

@@ -219,3 +219,22 @@ fn test_web3_py_traces_a_token_transfer() {
     );
     v.stop();
 }
+
+/// A filter nobody polls expires (`--filter-timeout`; 5 minutes by
+/// default, as geth); one polled in time stays.
+#[test]
+fn test_an_idle_filter_expires_and_a_polled_one_stays() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = Validator::start(&dir.path().join("data"), &["--dev", "--filter-timeout", "1s"]);
+    let idle = v.result("eth_newBlockFilter", json!([]));
+    let polled = v.result("eth_newBlockFilter", json!([]));
+    for _ in 0..4 {
+        std::thread::sleep(Duration::from_millis(400));
+        v.result("eth_getFilterChanges", json!([polled]));
+    }
+    let (code, message, _) = v.error("eth_getFilterChanges", json!([idle]));
+    assert_eq!(code, -32000);
+    assert!(message.starts_with("filter not found") && message.contains("1s"), "{message}");
+    assert_eq!(v.result("eth_getFilterChanges", json!([polled])), json!([]));
+    v.stop();
+}

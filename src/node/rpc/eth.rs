@@ -20,7 +20,7 @@ use lanes_runtime::Bank;
 
 use crate::node::convert;
 use crate::node::error::RpcError;
-use crate::node::filters::{self, FILTER_TIMEOUT, FilterKind, MAX_FILTERS, TooManyFilters};
+use crate::node::filters::{self, FilterKind, MAX_FILTERS, TooManyFilters};
 use crate::node::ledger::LedgerBlock;
 use crate::node::rpc::api::EthApiServer;
 use crate::node::rpc::sign;
@@ -179,7 +179,7 @@ impl EthApiServer for EthRpc {
                 FilterKind::Logs { filter, .. } => Some(filter.clone()),
                 _ => None,
             })
-            .map_err(|_| unknown_filter(id))?
+            .map_err(|_| unknown_filter(s, id))?
             .ok_or_else(|| RpcError::Invalid(format!("filter {id:#x} is not a log filter")))?;
         Ok(get_logs(s, &filter)?)
     }
@@ -480,10 +480,10 @@ fn install(s: &NodeState, make: impl FnOnce() -> FilterKind) -> RpcResult<U256> 
     })?)
 }
 
-fn unknown_filter(id: U256) -> RpcError {
+fn unknown_filter(s: &NodeState, id: U256) -> RpcError {
     RpcError::Invalid(format!(
-        "filter not found: {id:#x} (never installed, uninstalled, or not polled for {} minutes)",
-        FILTER_TIMEOUT.as_secs() / 60
+        "filter not found: {id:#x} (never installed, uninstalled, or not polled for {:?})",
+        s.filters.timeout
     ))
 }
 
@@ -517,7 +517,7 @@ fn filter_changes(s: &NodeState, id: U256) -> Res<FilterChanges> {
                 FilterKind::Pending { hashes } => Todo::Hashes(hashes.drain(..).collect()),
             }
         })
-        .map_err(|_| unknown_filter(id))?;
+        .map_err(|_| unknown_filter(s, id))?;
     Ok(match todo {
         Todo::Blocks(from, to) => {
             FilterChanges::Hashes((from..=to).filter_map(|n| s.ledger.hash_of(n)).collect())
