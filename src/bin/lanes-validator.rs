@@ -99,6 +99,12 @@ struct Cli {
     /// How long a filter (eth_newFilter and the like) lives without a poll.
     #[arg(long, value_name = "DURATION", value_parser = lanes::parse_duration, default_value = "5m")]
     filter_timeout: Duration,
+    /// Most expensive calls (eth_call, eth_estimateGas, eth_createAccessList,
+    /// eth_getLogs, filter polls, traces) running at once; past it a call
+    /// waits up to 2 s for a slot, then answers -32005 (default: half the
+    /// cores, at least 1).
+    #[arg(long, value_name = "N")]
+    max_heavy_calls: Option<usize>,
     /// Largest JSON-RPC request body, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = RpcLimits::default().max_request_bytes)]
     max_request_bytes: u32,
@@ -205,6 +211,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 None => Vec::new(),
             },
             filter_timeout: cli.filter_timeout,
+            max_heavy_calls: cli.max_heavy_calls.unwrap_or(RpcLimits::default().max_heavy_calls),
             ..RpcLimits::default()
         },
     };

@@ -24,6 +24,7 @@ pub mod filters;
 pub mod genesis;
 pub mod ledger;
 pub mod rpc;
+mod slots;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -69,6 +70,14 @@ pub struct RpcLimits {
     pub cors_origins: Vec<String>,
     /// A filter not polled for this long is removed.
     pub filter_timeout: Duration,
+    /// Most expensive calls (`eth_call`, `eth_estimateGas`,
+    /// `eth_createAccessList`, `eth_getLogs`, filter polls, traces) running
+    /// at once; default half the cores, at least one.
+    pub max_heavy_calls: usize,
+    /// How long such a call waits for a slot before it is refused (-32005).
+    pub heavy_wait: Duration,
+    /// Most subscriptions one WebSocket connection holds.
+    pub max_subscriptions_per_connection: u32,
 }
 
 impl Default for RpcLimits {
@@ -82,6 +91,9 @@ impl Default for RpcLimits {
             max_logs: 20_000,
             cors_origins: Vec::new(),
             filter_timeout: filters::DEFAULT_FILTER_TIMEOUT,
+            max_heavy_calls: std::thread::available_parallelism().map_or(1, |n| n.get() / 2).max(1),
+            heavy_wait: Duration::from_secs(2),
+            max_subscriptions_per_connection: 1024,
         }
     }
 }
@@ -215,6 +227,8 @@ pub(crate) struct NodeState {
     heads: broadcast::Sender<filters::ChainEvent>,
     /// Poll filters, pending transactions and reverts' dropped blocks.
     filters: filters::Filters,
+    /// Slots for expensive calls.
+    heavy: slots::Slots,
     totals: Mutex<Totals>,
     limits: RpcLimits,
     /// Sends waiting for their transaction's block (automine).
@@ -321,6 +335,7 @@ impl Node {
             client_version: config.client_version.clone(),
             heads,
             filters: filters::Filters::new(config.limits.filter_timeout),
+            heavy: slots::Slots::new(config.limits.max_heavy_calls, config.limits.heavy_wait),
             totals: Mutex::default(),
             limits: config.limits.clone(),
             waiters: Waiters::default(),
@@ -341,6 +356,7 @@ impl Node {
             .max_request_body_size(limits.max_request_bytes)
             .max_response_body_size(limits.max_response_bytes)
             .max_connections(limits.max_connections)
+            .max_subscriptions_per_connection(limits.max_subscriptions_per_connection)
             .set_batch_request_config(BatchRequestConfig::Limit(limits.max_batch))
             .set_id_provider(rpc::HexIds::default())
             .build();

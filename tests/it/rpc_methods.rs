@@ -238,3 +238,59 @@ fn test_an_idle_filter_expires_and_a_polled_one_stays() {
     assert_eq!(v.result("eth_getFilterChanges", json!([polled])), json!([]));
     v.stop();
 }
+
+/// Expensive calls run a bounded number at once (`--max-heavy-calls`): while
+/// sixteen clients flood the node with `eth_call`s that burn 30M gas each,
+/// a well-behaved client's `eth_blockNumber` stays fast, and the flood gets
+/// either answers or a clear -32005 "busy".
+#[test]
+fn test_a_flood_of_expensive_calls_leaves_cheap_calls_fast() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    let v =
+        Arc::new(Validator::start(&dir.path().join("data"), &["--dev", "--max-heavy-calls", "1"]));
+    // JUMPDEST PUSH1 0 JUMP: loops until its gas is gone.
+    let burn = json!([{"from": DEV_0, "data": "0x5b600056", "gas": "0x1c9c380"}, "latest"]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let (answered, busy) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let flood: Vec<_> = (0..16)
+        .map(|_| {
+            let (v, stop, burn) = (v.clone(), stop.clone(), burn.clone());
+            let (answered, busy) = (answered.clone(), busy.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let answer = v.call("eth_call", burn.clone());
+                    let message = answer["error"]["message"].as_str().unwrap_or_default();
+                    if answer["error"]["code"] == -32005 && message.starts_with("busy") {
+                        busy.fetch_add(1, Ordering::Relaxed);
+                    } else {
+                        answered.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let mut took: Vec<Duration> = (0..200)
+        .map(|_| {
+            let started = std::time::Instant::now();
+            v.result("eth_blockNumber", json!([]));
+            started.elapsed()
+        })
+        .collect();
+    stop.store(true, Ordering::Relaxed);
+    for t in flood {
+        t.join().unwrap();
+    }
+    took.sort();
+    let (p50, p99) = (took[100], took[197]);
+    eprintln!(
+        "eth_blockNumber under a flood: p50 {p50:?} p99 {p99:?}; flood: {} answered, {} busy",
+        answered.load(Ordering::Relaxed),
+        busy.load(Ordering::Relaxed)
+    );
+    assert!(p99 < Duration::from_millis(50), "p99 {p99:?}");
+    assert!(answered.load(Ordering::Relaxed) > 0, "the flood's calls run, one at a time");
+    Arc::try_unwrap(v).ok().expect("the flood is over").stop();
+}

@@ -69,7 +69,8 @@ fn block_results(
     number: u64,
     opts: Option<GethDebugTracingOptions>,
 ) -> Res<Vec<TraceResult>> {
-    let traces = trace_block(s, number, |_| true, &opts.unwrap_or_default())?;
+    let opts = opts.unwrap_or_default();
+    let traces = s.heavy.run(|| trace_block(s, number, |_| true, &opts))?;
     Ok(traces
         .into_iter()
         .map(|(hash, result)| TraceResult::Success { result, tx_hash: Some(hash) })
@@ -88,7 +89,8 @@ impl DebugApiServer for DebugRpc {
             .locate_tx(&hash)
             .ok_or_else(|| RpcError::Invalid(format!("transaction {hash} not found in a block")))?;
         let index = index as usize;
-        let mut traces = trace_block(s, number, |i| i == index, &opts.unwrap_or_default())?;
+        let opts = opts.unwrap_or_default();
+        let mut traces = s.heavy.run(|| trace_block(s, number, |i| i == index, &opts))?;
         let (_, trace) = traces.pop().ok_or_else(|| RpcError::Internal("no trace made".into()))?;
         Ok(trace)
     }
@@ -107,12 +109,12 @@ impl DebugApiServer for DebugRpc {
             .into());
         }
         let s = &self.state;
-        let (view, env) = s.sim_env(block)?;
-        let trace = s
-            .executor
-            .trace_call(view, &env, &call_request(&request), &opts.tracing_options)
-            .map_err(trace_error)?;
-        Ok(trace)
+        Ok(s.heavy.run(|| {
+            let (view, env) = s.sim_env(block)?;
+            s.executor
+                .trace_call(view, &env, &call_request(&request), &opts.tracing_options)
+                .map_err(trace_error)
+        })?)
     }
 
     fn trace_block_by_number(

@@ -103,17 +103,22 @@ impl EthApiServer for EthRpc {
 
     fn call(&self, request: TransactionRequest, block: Option<BlockId>) -> RpcResult<Bytes> {
         let s = &self.state;
-        let bank = s.sim_bank(block)?;
-        let sim = s.executor.call(&bank, &call_request(&request)).map_err(sim_error)?;
-        match failure(&sim) {
-            Some(e) => Err(e.into()),
-            None => Ok(sim.output),
-        }
+        Ok(s.heavy.run(|| {
+            let bank = s.sim_bank(block)?;
+            let sim = s.executor.call(&bank, &call_request(&request)).map_err(sim_error)?;
+            match failure(&sim) {
+                Some(e) => Err(e),
+                None => Ok(sim.output),
+            }
+        })?)
     }
 
     fn estimate_gas(&self, request: TransactionRequest, block: Option<BlockId>) -> RpcResult<U64> {
-        let bank = self.state.sim_bank(block)?;
-        Ok(U64::from(estimate(&self.state, &bank, &call_request(&request))?))
+        let s = &self.state;
+        Ok(s.heavy.run(|| {
+            let bank = s.sim_bank(block)?;
+            Ok(U64::from(estimate(s, &bank, &call_request(&request))?))
+        })?)
     }
 
     fn create_access_list(
@@ -122,11 +127,13 @@ impl EthApiServer for EthRpc {
         block: Option<BlockId>,
     ) -> RpcResult<AccessListResult> {
         let s = &self.state;
-        let bank = s.sim_bank(block)?;
-        let (access_list, sim) =
-            s.executor.create_access_list(&bank, &call_request(&request)).map_err(sim_error)?;
-        let error = failure(&sim).map(|e| e.to_string());
-        Ok(AccessListResult { access_list, gas_used: U256::from(sim.gas_used), error })
+        Ok(s.heavy.run(|| {
+            let bank = s.sim_bank(block)?;
+            let (access_list, sim) =
+                s.executor.create_access_list(&bank, &call_request(&request)).map_err(sim_error)?;
+            let error = failure(&sim).map(|e| e.to_string());
+            Ok(AccessListResult { access_list, gas_used: U256::from(sim.gas_used), error })
+        })?)
     }
 
     async fn send_raw_transaction(&self, bytes: Bytes) -> RpcResult<B256> {
@@ -168,7 +175,8 @@ impl EthApiServer for EthRpc {
     }
 
     fn filter_changes(&self, id: U256) -> RpcResult<FilterChanges> {
-        Ok(filter_changes(&self.state, id)?)
+        let s = &self.state;
+        Ok(s.heavy.run(|| filter_changes(s, id))?)
     }
 
     fn filter_logs(&self, id: U256) -> RpcResult<Vec<Log>> {
@@ -181,7 +189,7 @@ impl EthApiServer for EthRpc {
             })
             .map_err(|_| unknown_filter(s, id))?
             .ok_or_else(|| RpcError::Invalid(format!("filter {id:#x} is not a log filter")))?;
-        Ok(get_logs(s, &filter)?)
+        Ok(s.heavy.run(|| get_logs(s, &filter))?)
     }
 
     fn uninstall_filter(&self, id: U256) -> RpcResult<bool> {
@@ -257,7 +265,8 @@ impl EthApiServer for EthRpc {
     }
 
     fn logs(&self, filter: Filter) -> RpcResult<Vec<Log>> {
-        Ok(get_logs(&self.state, &filter)?)
+        let s = &self.state;
+        Ok(s.heavy.run(|| get_logs(s, &filter))?)
     }
 
     fn fee_history(

@@ -1,0 +1,85 @@
+//! [`Slots`]: how many expensive calls (EVM runs, log scans, traces) run at
+//! once. Each runs on a thread of tokio's blocking pool, which grows to 512
+//! threads; past the slots, a call waits a bounded time for one, then is
+//! refused, so a flood of them cannot starve block production or the cheap
+//! calls of the cores.
+
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::node::error::RpcError;
+
+/// A counting semaphore with a bounded wait.
+#[derive(Debug)]
+pub(crate) struct Slots {
+    free: Mutex<usize>,
+    freed: Condvar,
+    total: usize,
+    wait: Duration,
+}
+
+impl Slots {
+    /// `total` slots (at least one); a call waits at most `wait` for one.
+    pub(crate) fn new(total: usize, wait: Duration) -> Self {
+        let total = total.max(1);
+        Self { free: Mutex::new(total), freed: Condvar::new(), total, wait }
+    }
+
+    /// Runs `f` in a slot, or answers -32005 if none frees within the wait.
+    pub(crate) fn run<R>(&self, f: impl FnOnce() -> Result<R, RpcError>) -> Result<R, RpcError> {
+        let deadline = Instant::now() + self.wait;
+        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        while *free == 0 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(RpcError::Limit(format!(
+                    "busy: {} expensive calls (eth_call, eth_estimateGas, eth_getLogs, traces, ...) are running and none finished within {:?}; try again (--max-heavy-calls)",
+                    self.total, self.wait
+                )));
+            }
+            free = self.freed.wait_timeout(free, left).unwrap_or_else(|e| e.into_inner()).0;
+        }
+        *free -= 1;
+        drop(free);
+        let _release = Release(self);
+        f()
+    }
+}
+
+/// Gives the slot back, also when the call panics.
+struct Release<'a>(&'a Slots);
+
+impl Drop for Release<'_> {
+    fn drop(&mut self) {
+        *self.0.free.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        self.0.freed.notify_one();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_a_call_past_the_slots_waits_then_is_refused() {
+        let slots = std::sync::Arc::new(Slots::new(1, Duration::from_millis(50)));
+        let (started, finish) = (std::sync::mpsc::channel(), std::sync::mpsc::channel::<()>());
+        let held = {
+            let (slots, started) = (slots.clone(), started.0);
+            let finish = finish.1;
+            std::thread::spawn(move || {
+                slots.run(|| {
+                    started.send(()).unwrap();
+                    finish.recv().unwrap();
+                    Ok(())
+                })
+            })
+        };
+        started.1.recv().unwrap();
+        let refused = slots.run(|| Ok(()));
+        assert!(matches!(refused, Err(RpcError::Limit(m)) if m.starts_with("busy")));
+        finish.0.send(()).unwrap();
+        held.join().unwrap().unwrap();
+        assert!(slots.run(|| Ok(7)).is_ok_and(|n| n == 7), "the slot came back");
+    }
+}
