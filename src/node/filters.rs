@@ -7,7 +7,7 @@
 //! log filters remember the next block to report and read blocks from the
 //! ledger when polled, so a filter costs the same however long it is left.
 //! Only pending-transaction filters buffer (hashes, at most
-//! [`MAX_PENDING_PER_FILTER`], oldest dropped first), and the logs a revert
+//! 10,000 (`MAX_PENDING_PER_FILTER`), oldest dropped first), and the logs a revert
 //! took back from a log filter wait in it until its next poll.
 
 use std::collections::{HashMap, VecDeque};

@@ -294,3 +294,46 @@ fn test_a_flood_of_expensive_calls_leaves_cheap_calls_fast() {
     assert!(answered.load(Ordering::Relaxed) > 0, "the flood's calls run, one at a time");
     Arc::try_unwrap(v).ok().expect("the flood is over").stop();
 }
+
+/// Input built to hurt the parser or the subscription table: params nested
+/// 100,000 deep are skipped by a method that takes none and refused as
+/// invalid by one that parses them, with no stack overflow; a connection
+/// past its 1,024 subscriptions is refused; the node keeps serving.
+#[test]
+fn test_deep_json_and_too_many_subscriptions_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = Validator::start(&dir.path().join("data"), &["--dev"]);
+    let post = |method: &str| {
+        let deep = format!(
+            r#"{{"jsonrpc":"2.0","id":1,"method":"{method}","params":{}0{}}}"#,
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        );
+        let request = format!(
+            "POST / HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{deep}",
+            v.addr,
+            deep.len()
+        );
+        let mut s = TcpStream::connect_timeout(&v.addr, Duration::from_secs(5)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(request.as_bytes()).unwrap();
+        let mut answer = String::new();
+        let _ = s.read_to_string(&mut answer);
+        answer
+    };
+    let skipped = post("eth_chainId");
+    assert!(skipped.contains(r#""result":"0x7a69""#), "{skipped}");
+    let refused = post("eth_getBalance");
+    assert!(refused.contains(r#""code":-32602"#), "{refused}");
+    assert_eq!(v.result("eth_chainId", json!([])), "0x7a69");
+
+    let mut ws = WebSocket::connect(v.addr);
+    for i in 0..1024 {
+        let answer = ws.call("eth_subscribe", json!(["newHeads"]));
+        assert!(answer["result"].is_string(), "subscription {i}: {answer}");
+    }
+    let refused = ws.call("eth_subscribe", json!(["newHeads"]));
+    assert!(refused["error"]["message"].is_string(), "{refused}");
+    assert_eq!(v.result("eth_chainId", json!([])), "0x7a69");
+    v.stop();
+}
