@@ -747,11 +747,11 @@ const CUT_BACK_WAIT: Duration = Duration::from_secs(2);
 /// else removed, to be rebuilt from the genesis by replaying the ledger.
 fn cut_back(chain_dir: &Path, store: &AccountsDbConfig, last: u64) -> Result<(), NodeError> {
     let accounts = chain_dir.join("accounts");
-    // The head file is at most one block behind the state, and a revert
-    // leaves it at the old head: one at or below the ledger's means the
-    // state is not ahead (and opening the state twice is spared).
+    // Only a revert puts the state ahead of the ledger (which is written
+    // first), and it leaves the head file at the old head, past the ledger's
+    // last block; a head file at or below it spares opening the state twice.
     let saved = Chain::saved_head(chain_dir).ok().flatten().map(|h| h.number);
-    if !accounts.exists() || saved.is_some_and(|n| n < last) {
+    if !accounts.exists() || saved.is_some_and(|n| n <= last) {
         return Ok(());
     }
     let started = std::time::Instant::now();
