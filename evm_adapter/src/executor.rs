@@ -234,15 +234,8 @@ impl Database for ViewDb<'_> {
         if let Some(code) = self.code.0.get(&code_hash) {
             return Ok(code.clone());
         }
-        let code = self.view()?.code(&code_hash).map_err(DbError)?;
-        // Stored code that is not valid as what its first bytes claim (an
-        // EIP-7702 designator, say) is plain legacy code, not a panic.
-        let code = code
-            .map(|code| {
-                Bytecode::new_raw_checked(code.clone())
-                    .unwrap_or_else(|_| Bytecode::new_legacy(code))
-            })
-            .unwrap_or_default();
+        let code = self.view()?.code(&code_hash).map_err(DbError)?.map(stored_bytecode);
+        let code = code.unwrap_or_default();
         if self.code.0.len() >= CODE_CACHE_ENTRIES {
             self.code.0.clear();
         }
@@ -255,10 +248,23 @@ impl Database for ViewDb<'_> {
     }
 
     fn block_hash(&mut self, number: u64) -> Result<B256, DbError> {
-        // recent_hashes[0] is the parent, block env.number - 1.
-        let back = self.env.number.checked_sub(number).and_then(|d| d.checked_sub(1));
-        Ok(back.and_then(|i| self.env.recent_hashes.get(i as usize)).copied().unwrap_or_default())
+        Ok(recent_hash(self.env, number))
     }
+}
+
+/// revm's bytecode for stored code. Code that is not valid as what its first
+/// bytes claim (an EIP-7702 designator, say) is plain legacy code, not a
+/// panic.
+pub(crate) fn stored_bytecode(code: Bytes) -> Bytecode {
+    Bytecode::new_raw_checked(code.clone()).unwrap_or_else(|_| Bytecode::new_legacy(code))
+}
+
+/// BLOCKHASH of block `number` in the block `env`: from its recent hashes
+/// (`recent_hashes[0]` is the parent's, block `env.number - 1`), zero
+/// outside them.
+pub(crate) fn recent_hash(env: &BlockEnv, number: u64) -> B256 {
+    let back = env.number.checked_sub(number).and_then(|d| d.checked_sub(1));
+    back.and_then(|i| env.recent_hashes.get(i as usize)).copied().unwrap_or_default()
 }
 
 pub(crate) type Evm<'b> = MainnetEvm<MainnetContext<ViewDb<'b>>>;

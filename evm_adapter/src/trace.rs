@@ -36,7 +36,9 @@ use revm::state::AccountInfo;
 use revm::{DatabaseCommit, DatabaseRef, ExecuteEvm};
 use revm_inspectors::tracing::{DebugInspector, TransactionContext};
 
-use crate::executor::{EvmExecutor, FeeCapture, block_env, header_to_info, tx_env};
+use crate::executor::{
+    EvmExecutor, FeeCapture, block_env, header_to_info, recent_hash, stored_bytecode, tx_env,
+};
 use crate::simulate::CallRequest;
 use crate::tx::EvmTx;
 
@@ -102,12 +104,7 @@ impl DatabaseRef for TraceDb<'_> {
             return Ok(Bytecode::default());
         }
         let code = self.view.get_code(&code_hash).map_err(|e| TraceDbError(e.to_string()))?;
-        Ok(code
-            .map(|code| {
-                Bytecode::new_raw_checked(code.clone())
-                    .unwrap_or_else(|_| Bytecode::new_legacy(code))
-            })
-            .unwrap_or_default())
+        Ok(code.map(stored_bytecode).unwrap_or_default())
     }
 
     fn storage_ref(&self, address: Address, index: U256) -> Result<U256, TraceDbError> {
@@ -115,9 +112,7 @@ impl DatabaseRef for TraceDb<'_> {
     }
 
     fn block_hash_ref(&self, number: u64) -> Result<B256, TraceDbError> {
-        // recent_hashes[0] is the parent, block env.number - 1.
-        let back = self.env.number.checked_sub(number).and_then(|d| d.checked_sub(1));
-        Ok(back.and_then(|i| self.env.recent_hashes.get(i as usize)).copied().unwrap_or_default())
+        Ok(recent_hash(self.env, number))
     }
 }
 
