@@ -113,10 +113,8 @@ impl Inner {
     /// targets then theirs, so a commit's many cache misses overlap instead of
     /// stalling one after another.
     pub(crate) fn prefetch_links(&self, version: &Version, newest: &[Option<Loc>]) {
-        let links = |loc: Loc| {
-            self.with_segment(version, loc.segment(), |seg| seg.record_at(loc).map(|r| r.links()))
-                .and_then(Result::ok)
-        };
+        // A hint only: an unreadable record is left to the write that follows.
+        let links = |loc: Loc| self.links_at(version, loc.raw()).ok().flatten();
         let hint = |raw: u64| {
             let loc = Loc::from_raw(raw);
             self.with_segment(version, loc.segment(), |seg| {
@@ -137,6 +135,14 @@ impl Inner {
         }
     }
 
+    /// The links of the record at raw location `loc`; `None` when its segment
+    /// is gone (compaction deleted it).
+    fn links_at(&self, version: &Version, loc: u64) -> Result<Option<Links>, StorageError> {
+        let loc = Loc::from_raw(loc);
+        self.with_segment(version, loc.segment(), |seg| seg.record_at(loc).map(|r| r.links()))
+            .transpose()
+    }
+
     /// The links of a new version of a key whose newest record is at `prev`
     /// (Myers' skew-binary jump pointers: a node jumps to its parent's jump's
     /// jump when the two jumps span equal depths, else to its parent).
@@ -148,11 +154,7 @@ impl Inner {
         let Some(p) = prev else { return Ok(Links::FIRST) };
         // An older record in a segment compaction deleted is one no view
         // reads: jumping to the parent instead stays correct, only shorter.
-        let at = |loc: u64| {
-            let loc = Loc::from_raw(loc);
-            self.with_segment(version, loc.segment(), |seg| seg.record_at(loc).map(|r| r.links()))
-                .transpose()
-        };
+        let at = |loc: u64| self.links_at(version, loc);
         let p_links = self.read_record(version, p, |r| Ok(r.links()))?;
         // A first version's jump is itself.
         let j = if p_links.jump == NO_PREV { p.raw() } else { p_links.jump };
