@@ -121,6 +121,8 @@ impl DatabaseRef for TraceDb<'_> {
 /// trace of a long loop ends. Shared by all the transactions of one trace.
 #[derive(Debug)]
 struct Budget {
+    /// The time budget, and when it runs out.
+    timeout: Duration,
     at: Instant,
     /// Words (32 bytes) the struct logger may still record; `None` for
     /// other tracers, which record per call, not per step.
@@ -135,10 +137,11 @@ struct Budget {
 }
 
 impl Budget {
-    fn new(at: Instant, opts: &GethDebugTracingOptions, struct_logger: bool) -> Self {
+    fn new(timeout: Duration, opts: &GethDebugTracingOptions, struct_logger: bool) -> Self {
         let config = &opts.config;
         Self {
-            at,
+            timeout,
+            at: Instant::now() + timeout,
             words_left: struct_logger.then_some(MAX_STRUCT_LOG_WORDS),
             stack: !config.disable_stack.unwrap_or(false),
             memory: config.enable_memory.unwrap_or(false),
@@ -238,7 +241,7 @@ impl EvmExecutor {
         let mut traces = Vec::new();
         for (i, tx) in txs.iter().enumerate().take(last.map_or(0, |l| l + 1)) {
             if Instant::now() >= budget.at {
-                return Err(TraceError::Timeout(trace_timeout(opts)?));
+                return Err(TraceError::Timeout(budget.timeout));
             }
             let job = Job {
                 tx: tx_env(tx.envelope(), tx.sender()),
@@ -263,7 +266,7 @@ impl EvmExecutor {
         let tracer = DebugInspector::new(opts.clone())
             .map_err(|e| TraceError::Tracer(tracer_error(opts, &e.to_string())))?;
         let struct_logger = matches!(tracer, DebugInspector::Default(..));
-        Ok(Budget::new(Instant::now() + trace_timeout(opts)?, opts, struct_logger))
+        Ok(Budget::new(trace_timeout(opts)?, opts, struct_logger))
     }
 
     /// Traces `request` as `eth_call` runs it, on `view` under `env`.
@@ -316,7 +319,7 @@ impl EvmExecutor {
             return Err(TraceError::TooBig(MAX_STRUCT_LOG_WORDS));
         }
         if budget.late {
-            return Err(TraceError::Timeout(trace_timeout(opts)?));
+            return Err(TraceError::Timeout(budget.timeout));
         }
         let result: ExecutionResult<HaltReason> = result.map_err(run_error)?;
         let res = ResultAndState::new(result, state);
