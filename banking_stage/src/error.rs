@@ -68,6 +68,10 @@ pub enum SubmitError {
     /// The stage is shutting down.
     #[error("banking stage is shutting down")]
     ShuttingDown,
+    /// Block production stopped on a failure (a block that could not be
+    /// persisted, such as on a full disk); nothing is accepted.
+    #[error("block production stopped: {0}")]
+    Stopped(String),
 }
 
 impl SubmitError {

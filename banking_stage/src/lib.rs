@@ -70,8 +70,8 @@ pub use config::{
 };
 pub use error::SubmitError;
 pub use stage::{
-    BankingStage, BankingStageBuilder, BlockSink, Decision, ProducedBlock, SET_MINING_WAIT,
-    StageError, SystemWrites,
+    BankingStage, BankingStageBuilder, BlockSink, Decision, Failure, ProducedBlock,
+    SET_MINING_WAIT, StageError, SystemWrites,
 };
 pub use stats::BlockStats;
 

@@ -62,6 +62,18 @@ pub trait BlockSink: Send + 'static {
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>>;
 }
 
+/// Why a stage stopped producing blocks (a block it could not persist or
+/// commit), once it has; a handle any thread can keep and read.
+#[derive(Clone, Debug, Default)]
+pub struct Failure(Arc<OnceLock<String>>);
+
+impl Failure {
+    /// The failure, once block production has stopped on one.
+    pub fn get(&self) -> Option<&str> {
+        self.0.get().map(String::as_str)
+    }
+}
+
 /// The banking stage stopped on a failure it cannot go past.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -184,6 +196,8 @@ pub(crate) struct Shared<T> {
     pub(crate) closed: AtomicBool,
     /// Set by [`BankingStage::pause`]: the scheduler takes nothing new.
     pub(crate) paused: AtomicBool,
+    /// Why block production stopped, once a failure stopped it.
+    pub(crate) failure: Failure,
     /// How blocks are sealed (the scheduler's copy is authoritative).
     pub(crate) mining: Mutex<Mining>,
     /// Block timestamps.
@@ -223,6 +237,7 @@ impl<T: lanes_runtime::Transaction> Shared<T> {
             predict_nanos: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             paused: AtomicBool::new(false),
+            failure: Failure::default(),
             mining: Mutex::new(config.mining),
             clock: Mutex::new(BlockClock::default()),
             coinbase: Mutex::new(config.coinbase),
@@ -232,6 +247,21 @@ impl<T: lanes_runtime::Transaction> Shared<T> {
 }
 
 impl<T> Shared<T> {
+    /// Records why block production stopped and closes intake: submissions
+    /// from now on answer [`SubmitError::Stopped`].
+    pub(crate) fn fail(&self, error: &StageError) {
+        let _ = self.failure.0.set(error.to_string());
+        self.closed.store(true, Ordering::Release);
+    }
+
+    /// Why a closed stage refuses a submission.
+    pub(crate) fn closed_error(&self) -> SubmitError {
+        match self.failure.get() {
+            Some(reason) => SubmitError::Stopped(reason.to_owned()),
+            None => SubmitError::ShuttingDown,
+        }
+    }
+
     /// The base fee set for the next block, if any.
     pub(crate) fn next_base_fee(&self) -> Option<u64> {
         *self.next_base_fee.lock().unwrap_or_else(|e| e.into_inner())
@@ -434,7 +464,7 @@ impl<E: Executor> BankingStage<E> {
         let Some(ingress) =
             self.ingress.as_ref().filter(|_| !self.shared.closed.load(Ordering::Acquire))
         else {
-            return vec![Err(SubmitError::ShuttingDown); n];
+            return vec![Err(self.shared.closed_error()); n];
         };
         let deadline = Instant::now() + self.shared.admit_timeout;
         let answers = Answers::new(n);
@@ -463,7 +493,7 @@ impl<E: Executor> BankingStage<E> {
     pub fn submit_decoded(&self, txs: Vec<E::Tx>) -> Vec<Result<B256, SubmitError>> {
         let n = txs.len();
         if self.shared.closed.load(Ordering::Acquire) {
-            return vec![Err(SubmitError::ShuttingDown); n];
+            return vec![Err(self.shared.closed_error()); n];
         }
         let deadline = Instant::now() + self.shared.admit_timeout;
         let answers = Answers::new(n);
@@ -483,6 +513,12 @@ impl<E: Executor> BankingStage<E> {
     pub fn resume(&self) {
         self.shared.paused.store(false, Ordering::Release);
         let _ = self.shared.doorbell.try_send(());
+    }
+
+    /// Why block production stopped, once a failure stopped it (the
+    /// [`Self::blocks`] channel then ends).
+    pub fn failure(&self) -> Failure {
+        self.shared.failure.clone()
     }
 
     /// Produced blocks, in order. Production waits while

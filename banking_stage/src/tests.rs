@@ -666,3 +666,51 @@ fn test_manual_mining_seals_only_when_asked_and_modes_switch() {
     assert!(empty.iter().all(|b| b.receipts.is_empty()));
     stage.shutdown().unwrap();
 }
+
+/// A sink that fails from its `ok`-th block on, as a full disk does.
+struct FailingSink {
+    ok: u64,
+}
+
+impl crate::BlockSink for FailingSink {
+    fn persist(
+        &mut self,
+        block: &lanes_runtime::Block,
+        _: &[lanes_runtime::Receipt],
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        if block.header.number < self.ok {
+            return Ok(());
+        }
+        Err(std::io::Error::new(std::io::ErrorKind::StorageFull, "no space left").into())
+    }
+}
+
+#[test]
+fn test_a_block_the_sink_cannot_persist_stops_production_and_says_why() {
+    let (_dir, chain) = chain();
+    let stage = BankingStage::builder(Arc::new(NativeExecutor), chain)
+        .config(config(2, 20))
+        .sink(Box::new(FailingSink { ok: 2 }))
+        .start();
+    stage.submit(raw(&transfer(0, 0, 1, 21_000))).unwrap();
+    let first =
+        collect(&stage, Duration::from_secs(5), |b| b.iter().any(|b| !b.receipts.is_empty()));
+    assert_eq!(first.last().unwrap().block.header.number, 1);
+    stage.submit(raw(&transfer(0, 1, 1, 21_000))).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while stage.failure().get().is_none() {
+        assert!(Instant::now() < deadline, "production goes on past a failed block");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let reason = stage.failure().get().unwrap().to_owned();
+    assert!(
+        reason.contains("persisting block 2 failed") && reason.contains("no space"),
+        "{reason}"
+    );
+    assert_eq!(
+        stage.submit(raw(&transfer(0, 2, 1, 21_000))),
+        Err(SubmitError::Stopped(reason.clone()))
+    );
+    assert!(stage.blocks().iter().all(|b| b.block.header.number < 2), "the block is not served");
+    assert_eq!(stage.head().number, 1, "the failed block is not committed");
+}

@@ -37,6 +37,7 @@ use revm::{Database, ExecuteEvm};
 
 pub use revm::primitives::hardfork::SpecId;
 
+use crate::simulate::CallLimits;
 use crate::tx::{EvmTx, TxRules};
 
 /// The EVM fork lanes runs by default: Prague. Its beacon-chain system calls
@@ -56,12 +57,20 @@ pub struct EvmConfig {
     /// Accept impersonated transactions ([`crate::impersonated`]): a dev
     /// chain's, in blocks and in replay.
     pub allow_impersonated: bool,
+    /// The gas and time budget of `eth_call`-like simulations.
+    pub call_limits: CallLimits,
 }
 
 impl EvmConfig {
     /// Chain `chain_id` at [`DEFAULT_SPEC`].
     pub fn new(chain_id: u64) -> Self {
-        Self { chain_id, spec: DEFAULT_SPEC, allow_unprotected: false, allow_impersonated: false }
+        Self {
+            chain_id,
+            spec: DEFAULT_SPEC,
+            allow_unprotected: false,
+            allow_impersonated: false,
+            call_limits: CallLimits::default(),
+        }
     }
 
     /// The transaction rules this config implies.
@@ -423,6 +432,21 @@ impl EvmExecutor {
             .with_cfg(cfg)
             .with_block(block_env(env, self.config.spec))
             .build_mainnet()
+    }
+
+    /// [`Self::build`] with an inspector (simulations' time budget).
+    pub(crate) fn build_inspected<'b, I>(
+        &self,
+        db: ViewDb<'b>,
+        env: &BlockEnv,
+        cfg: CfgEnv,
+        inspector: I,
+    ) -> MainnetEvm<MainnetContext<ViewDb<'b>>, I> {
+        Context::mainnet()
+            .with_db(db)
+            .with_cfg(cfg)
+            .with_block(block_env(env, self.config.spec))
+            .build_mainnet_with_inspector(inspector)
     }
 }
 

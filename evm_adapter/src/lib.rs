@@ -40,7 +40,10 @@ pub use executor::{
 };
 pub use header::{EthHeaders, eth_header, header_bloom, receipt_envelope};
 pub use receipt::EvmReceipt;
-pub use simulate::{CallRequest, SimError, Simulation, sorted_access_list};
+pub use simulate::{
+    CallLimits, CallRequest, DEFAULT_CALL_GAS_CAP, DEFAULT_CALL_TIMEOUT, SimError, Simulation,
+    sorted_access_list,
+};
 pub use trace::{
     DEFAULT_TRACE_TIMEOUT, MAX_STRUCT_LOG_WORDS, MAX_TRACE_TIMEOUT, TraceError, trace_timeout,
 };

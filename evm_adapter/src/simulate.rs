@@ -5,6 +5,7 @@
 use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::marker::PhantomData;
+use std::time::{Duration, Instant};
 
 use alloy_eips::eip2930::{AccessList, AccessListItem};
 use alloy_eips::eip7702::SignedAuthorization;
@@ -14,9 +15,35 @@ use revm::ExecuteEvm;
 use revm::context::result::{EVMError, ExecutionResult};
 use revm::context::{CfgEnv, ContextSetters, TxEnv};
 use revm::context_interface::either::Either;
-use revm::handler::Handler;
+use revm::inspector::{Inspector, InspectorHandler};
+use revm::interpreter::interpreter::EthInterpreter;
+use revm::interpreter::{InstructionResult, Interpreter};
 
 use crate::executor::{CodeCache, DbError, EvmExecutor, FeeCapture, ViewDb, log_parts};
+
+/// Default most gas a simulation runs with (geth's `--rpc.gascap`).
+pub const DEFAULT_CALL_GAS_CAP: u64 = 50_000_000;
+/// Default longest a simulation runs (geth's `--rpc.evmtimeout`).
+pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The budget of a simulation (`eth_call`, `eth_estimateGas`,
+/// `eth_createAccessList`, `debug_traceCall`): its gas is capped at the
+/// lower of [`Self::gas_cap`] and the block gas limit, and a run (for
+/// `eth_estimateGas` and `eth_createAccessList`, all their runs together)
+/// past [`Self::timeout`] stops with [`SimError::Timeout`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CallLimits {
+    /// Most gas a simulation runs with.
+    pub gas_cap: u64,
+    /// Longest a simulation runs.
+    pub timeout: Duration,
+}
+
+impl Default for CallLimits {
+    fn default() -> Self {
+        Self { gas_cap: DEFAULT_CALL_GAS_CAP, timeout: DEFAULT_CALL_TIMEOUT }
+    }
+}
 
 /// The fields of an `eth_call` / `eth_estimateGas` / `eth_createAccessList`
 /// request.
@@ -79,11 +106,54 @@ pub enum SimError {
     /// Gas estimation: the call fails at the highest gas limit allowed.
     #[error("execution fails at the gas cap")]
     Failed(Box<Simulation>),
+    /// It ran past its time budget ([`CallLimits::timeout`]).
+    #[error("execution aborted (timeout = {0:?})")]
+    Timeout(Duration),
+}
+
+/// Halts a simulation once its deadline passes (checked every 1024 steps).
+struct Deadline {
+    at: Instant,
+    steps: u32,
+    late: bool,
+}
+
+impl<CTX> Inspector<CTX, EthInterpreter> for Deadline {
+    fn step(&mut self, interp: &mut Interpreter<EthInterpreter>, _: &mut CTX) {
+        self.steps = self.steps.wrapping_add(1);
+        if !self.late && self.steps.is_multiple_of(1024) && Instant::now() >= self.at {
+            self.late = true;
+        }
+        // Out of gas ends the frame (each enclosing one halts at its next
+        // step); a fatal halt would make revm panic.
+        if self.late {
+            interp.halt(InstructionResult::OutOfGas);
+        }
+    }
 }
 
 impl EvmExecutor {
-    /// Runs `request` against `bank`'s state; nothing is kept.
+    /// Runs `request` against `bank`'s state within [`CallLimits`]; nothing
+    /// is kept.
     pub fn call(&self, bank: &Bank, request: &CallRequest) -> Result<Simulation, SimError> {
+        self.call_until(bank, request, self.deadline())
+    }
+
+    /// When a simulation starting now runs out of time.
+    fn deadline(&self) -> Instant {
+        Instant::now() + self.config().call_limits.timeout
+    }
+
+    /// [`Self::call`] that stops at `deadline`.
+    fn call_until(
+        &self,
+        bank: &Bank,
+        request: &CallRequest,
+        deadline: Instant,
+    ) -> Result<Simulation, SimError> {
+        if Instant::now() >= deadline {
+            return Err(SimError::Timeout(self.config().call_limits.timeout));
+        }
         bank.simulate(|mut view, env| {
             let from = request.from.unwrap_or_default();
             let nonce = match request.nonce {
@@ -94,11 +164,15 @@ impl EvmExecutor {
             let cfg = self.call_cfg();
             let (result, view) = {
                 let db = ViewDb { view: Some(view), env, code: CodeCache::default() };
-                let mut evm = self.build(db, env, cfg);
+                let budget = Deadline { at: deadline, steps: 0, late: false };
+                let mut evm = self.build_inspected(db, env, cfg, budget);
                 evm.ctx.set_tx(tx);
                 let mut handler = FeeCapture { fee: Cell::new(U256::ZERO), _evm: PhantomData };
-                let result = handler.run(&mut evm);
+                let result = handler.inspect_run(&mut evm);
                 drop(evm.finalize());
+                if evm.inspector.late {
+                    return Err(SimError::Timeout(self.config().call_limits.timeout));
+                }
                 (result, evm.ctx.journaled_state.database.view.take().expect("set above"))
             };
             let result = match result {
@@ -146,8 +220,11 @@ impl EvmExecutor {
     /// The smallest gas limit at which `request` succeeds (binary search up to
     /// the request's gas or the block gas limit).
     pub fn estimate_gas(&self, bank: &Bank, request: &CallRequest) -> Result<u64, SimError> {
-        let cap = request.gas.unwrap_or(bank.env().gas_limit).min(bank.env().gas_limit);
-        let at = |gas: u64| self.call(bank, &CallRequest { gas: Some(gas), ..request.clone() });
+        let cap = request.gas.unwrap_or(u64::MAX).min(self.gas_cap(bank.env().gas_limit));
+        let deadline = self.deadline();
+        let at = |gas: u64| {
+            self.call_until(bank, &CallRequest { gas: Some(gas), ..request.clone() }, deadline)
+        };
         let first = at(cap)?;
         if !first.success {
             return Err(SimError::Failed(Box::new(first)));
@@ -184,23 +261,30 @@ impl EvmExecutor {
     ) -> Result<(AccessList, Simulation), SimError> {
         let from = request.from.unwrap_or_default();
         let mut list = request.access_list.clone();
+        let deadline = self.deadline();
         for _ in 0..4 {
-            let sim =
-                self.call(bank, &CallRequest { access_list: list.clone(), ..request.clone() })?;
+            let with_list = CallRequest { access_list: list.clone(), ..request.clone() };
+            let sim = self.call_until(bank, &with_list, deadline)?;
             let next = access_list(&sim.touched, from, request.to, &list);
             if next == list {
                 return Ok((list, sim));
             }
             list = next;
         }
-        let sim = self.call(bank, &CallRequest { access_list: list.clone(), ..request.clone() })?;
+        let with_list = CallRequest { access_list: list.clone(), ..request.clone() };
+        let sim = self.call_until(bank, &with_list, deadline)?;
         Ok((list, sim))
     }
 }
 
 impl EvmExecutor {
+    /// The most gas a simulation in a block of `block_gas` runs with.
+    pub(crate) fn gas_cap(&self, block_gas: u64) -> u64 {
+        block_gas.min(self.config().call_limits.gas_cap)
+    }
+
     /// The revm transaction of a call request from a sender whose next
-    /// nonce is `nonce`, capped at the block's gas limit.
+    /// nonce is `nonce`, capped at the block's gas limit and the gas cap.
     pub(crate) fn call_tx(&self, request: &CallRequest, nonce: u64, block_gas: u64) -> TxEnv {
         TxEnv {
             tx_type: match (&request.max_priority_fee, request.access_list.is_empty()) {
@@ -210,7 +294,7 @@ impl EvmExecutor {
                 (None, true) => 0,
             },
             caller: request.from.unwrap_or_default(),
-            gas_limit: request.gas.unwrap_or(block_gas).min(block_gas),
+            gas_limit: request.gas.unwrap_or(u64::MAX).min(self.gas_cap(block_gas)),
             gas_price: request.gas_price.unwrap_or(0),
             kind: request.to.map_or(TxKind::Create, TxKind::Call),
             value: request.value,

@@ -111,6 +111,22 @@ struct Cli {
     /// Most calls in one JSON-RPC batch.
     #[arg(long, value_name = "N", default_value_t = RpcLimits::default().max_batch)]
     max_batch: u32,
+    /// Most open JSON-RPC connections (HTTP and WebSocket); past it a new
+    /// connection is refused.
+    #[arg(long, value_name = "N", default_value_t = RpcLimits::default().max_connections)]
+    max_connections: u32,
+    /// Longest a client may take to send a request (headers, then body); a
+    /// slower connection is closed.
+    #[arg(long, value_name = "DURATION", value_parser = lanes::parse_duration, default_value = "30s")]
+    request_timeout: Duration,
+    /// Most gas eth_call, eth_estimateGas, eth_createAccessList and
+    /// debug_traceCall run with (and at most the block gas limit).
+    #[arg(long, value_name = "GAS", default_value_t = RpcLimits::default().call_gas_cap)]
+    rpc_gas_cap: u64,
+    /// Longest eth_call runs (eth_estimateGas and eth_createAccessList: all
+    /// their runs together); past it the call answers -32000.
+    #[arg(long, value_name = "DURATION", value_parser = lanes::parse_duration, default_value = "5s")]
+    rpc_evm_timeout: Duration,
 }
 
 #[derive(Subcommand, Debug)]
@@ -212,6 +228,10 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             },
             filter_timeout: cli.filter_timeout,
             max_heavy_calls: cli.max_heavy_calls.unwrap_or(RpcLimits::default().max_heavy_calls),
+            max_connections: cli.max_connections,
+            request_timeout: cli.request_timeout,
+            call_gas_cap: cli.rpc_gas_cap,
+            call_timeout: cli.rpc_evm_timeout,
             ..RpcLimits::default()
         },
     };
@@ -230,6 +250,11 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         tokio::select! {
             _ = term.recv() => {}
             _ = int.recv() => {}
+            reason = node.failed() => {
+                return Err(format!(
+                    "block production stopped: {reason}. Blocks committed before it are kept; free the disk (or make the data folder writable) and start the node again"
+                ).into());
+            }
         }
         tracing::info!(target: "lanes::node", "signal received: sealing and stopping");
         node.stop().await?;

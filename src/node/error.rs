@@ -128,7 +128,7 @@ impl RpcError {
                 | SubmitError::PoolFull { .. }
                 | SubmitError::AdmissionTimeout { .. },
             ) => LIMIT_EXCEEDED,
-            Self::Submit(SubmitError::ShuttingDown) => INTERNAL,
+            Self::Submit(SubmitError::ShuttingDown | SubmitError::Stopped(_)) => INTERNAL,
             Self::Submit(_) | Self::InsufficientFunds { .. } | Self::IntrinsicGas { .. } => {
                 TX_REJECTED
             }

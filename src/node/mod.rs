@@ -39,7 +39,9 @@ use jsonrpsee::server::middleware::rpc::RpcServiceBuilder;
 use jsonrpsee::server::{BatchRequestConfig, Server, ServerConfig, ServerHandle};
 use lanes_accounts_db::{AccountsDb, AccountsDbConfig, OpenError};
 use lanes_banking_stage::{BankingStage, BankingStageConfig, BlockStats, Mining, StageError};
-use lanes_evm_adapter::{AdmissionLimits, EvmAdmission, EvmConfig, EvmExecutor, EvmTx, TxRules};
+use lanes_evm_adapter::{
+    AdmissionLimits, CallLimits, EvmAdmission, EvmConfig, EvmExecutor, EvmTx, TxRules,
+};
 use lanes_runtime::{Admission, BankConfig, Chain, ChainError, DeclaredAccess};
 use tokio::sync::broadcast;
 use tower_http::cors::{self, AllowOrigin, CorsLayer};
@@ -78,6 +80,19 @@ pub struct RpcLimits {
     pub heavy_wait: Duration,
     /// Most subscriptions one WebSocket connection holds.
     pub max_subscriptions_per_connection: u32,
+    /// Most gas an `eth_call`, `eth_estimateGas`, `eth_createAccessList` or
+    /// `debug_traceCall` runs with (also at most the block gas limit).
+    pub call_gas_cap: u64,
+    /// Longest an `eth_call` runs, and `eth_estimateGas` or
+    /// `eth_createAccessList` with all their runs; past it the call answers
+    /// -32000 `execution aborted (timeout = …)`. Traces have their own
+    /// budget (`timeout` in the request: default 5 s, at most 60 s).
+    pub call_timeout: Duration,
+    /// Longest a client may take to send a request: from connecting to the
+    /// end of the first request's headers, and from a request's headers to
+    /// the end of its body. A slower connection is closed, so slow uploads
+    /// cannot hold connections.
+    pub request_timeout: Duration,
 }
 
 impl Default for RpcLimits {
@@ -94,6 +109,9 @@ impl Default for RpcLimits {
             max_heavy_calls: std::thread::available_parallelism().map_or(1, |n| n.get() / 2).max(1),
             heavy_wait: Duration::from_secs(2),
             max_subscriptions_per_connection: 1024,
+            call_gas_cap: lanes_evm_adapter::DEFAULT_CALL_GAS_CAP,
+            call_timeout: lanes_evm_adapter::DEFAULT_CALL_TIMEOUT,
+            request_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -237,6 +255,8 @@ pub(crate) struct NodeState {
     rebuild: Rebuild,
     /// The thread publishing the current stage's blocks.
     follower: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Why block production stopped, once a failure (a full disk) stopped it.
+    fatal: tokio::sync::watch::Sender<Option<String>>,
     /// `evm_snapshot`s, oldest first.
     snapshots: Mutex<Vec<Snapshot>>,
     /// The last snapshot id given out (ids are never reused).
@@ -320,7 +340,7 @@ impl Node {
         };
         let parts = StageParts { config: stage_config, admission };
         let stage = start_stage(&parts, executor.clone(), chain, &ledger);
-        let blocks = stage.blocks().clone();
+        let (blocks, failure) = (stage.blocks().clone(), stage.failure());
         let (heads, _) = broadcast::channel(256);
         let state = Arc::new(NodeState {
             chain_id: spec.chain_id,
@@ -347,10 +367,11 @@ impl Node {
                 stage: parts,
             },
             follower: Mutex::new(None),
+            fatal: tokio::sync::watch::Sender::new(None),
             snapshots: Mutex::default(),
             snapshot_ids: Default::default(),
         });
-        spawn_follower(&state, blocks)?;
+        spawn_follower(&state, blocks, failure)?;
         let limits = &config.limits;
         let server_config = ServerConfig::builder()
             .max_request_body_size(limits.max_request_bytes)
@@ -363,21 +384,24 @@ impl Node {
         let max_response_bytes = limits.max_response_bytes;
         let middleware = RpcServiceBuilder::new()
             .layer_fn(move |service| rpc::ParamsErrors::new(service, max_response_bytes));
-        let http = tower::ServiceBuilder::new().option_layer(cors_layer(&limits.cors_origins)?);
-        let server = Server::builder()
+        let http = tower::ServiceBuilder::new()
+            .option_layer(cors_layer(&limits.cors_origins)?)
+            .layer(rpc::serve::BodyDeadlineLayer(limits.request_timeout));
+        let listener = tokio::net::TcpListener::bind(config.rpc_addr).await.map_err(|source| {
+            NodeError::Io { what: format!("listening on {}", config.rpc_addr), source }
+        })?;
+        let rpc_addr = listener
+            .local_addr()
+            .map_err(|source| NodeError::Io { what: "reading the RPC address".into(), source })?;
+        let service = Server::builder()
             .set_config(server_config)
             .set_http_middleware(http)
             .set_rpc_middleware(middleware)
-            .build(config.rpc_addr)
-            .await
-            .map_err(|source| NodeError::Io {
-                what: format!("listening on {}", config.rpc_addr),
-                source,
-            })?;
-        let rpc_addr = server
-            .local_addr()
-            .map_err(|source| NodeError::Io { what: "reading the RPC address".into(), source })?;
-        let server = server.start(rpc::module(state.clone()));
+            .to_service_builder();
+        let methods: jsonrpsee::server::Methods = rpc::module(state.clone()).into();
+        let server = rpc::serve::spawn(listener, limits, move |stop| {
+            service.clone().build(methods.clone(), stop)
+        });
         tracing::info!(target: "lanes::node", %rpc_addr, chain_id = state.chain_id, head = state.head(), "JSON-RPC listening");
         Ok(Self { state, server, rpc_addr })
     }
@@ -390,6 +414,19 @@ impl Node {
     /// The served head.
     pub fn head(&self) -> u64 {
         self.state.head()
+    }
+
+    /// Waits until block production stops on a failure it cannot go past
+    /// (a block that could not be persisted, as on a full disk or a
+    /// read-only data folder) and returns it. Committed blocks stay; the
+    /// failed block and the pool are dropped, as on a kill.
+    pub async fn failed(&self) -> String {
+        let mut fatal = self.state.fatal.subscribe();
+        match fatal.wait_for(Option::is_some).await {
+            Ok(reason) => reason.clone().unwrap_or_default(),
+            // The sender lives in the state this node holds.
+            Err(_) => std::future::pending().await,
+        }
     }
 
     /// Stops intake, seals and commits the block in progress, and stops.
@@ -463,12 +500,20 @@ fn start_stage(
 fn spawn_follower(
     state: &Arc<NodeState>,
     blocks: crossbeam_channel::Receiver<lanes_banking_stage::ProducedBlock>,
+    failure: lanes_banking_stage::Failure,
 ) -> Result<(), NodeError> {
     let handle = {
         let state = state.clone();
         std::thread::Builder::new()
             .name("lanes-follower".into())
-            .spawn(move || follow(&state, &blocks))
+            .spawn(move || {
+                follow(&state, &blocks);
+                // The stage's blocks end when it stops: on a shutdown, or on
+                // a failure that [`Node::failed`] reports.
+                if let Some(reason) = failure.get() {
+                    state.fatal.send_replace(Some(reason.to_owned()));
+                }
+            })
             .map_err(|source| NodeError::Io { what: "spawning a thread".into(), source })?
     };
     *state.follower.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
@@ -523,7 +568,7 @@ impl NodeState {
         self.ledger.publish(number);
         let stage = start_stage(&parts, self.executor.clone(), chain, &self.ledger);
         stage.set_time_offset(offset);
-        spawn_follower(self, stage.blocks().clone())?;
+        spawn_follower(self, stage.blocks().clone(), stage.failure())?;
         // What was pooled at the snapshot waits again; one no longer valid
         // is refused here, as at any submission.
         for result in stage.submit_many(pool) {
@@ -635,6 +680,10 @@ fn prepare(config: &NodeConfig) -> Result<Prepared, NodeError> {
         spec: spec.spec,
         allow_unprotected: config.allow_unprotected,
         allow_impersonated: dev,
+        call_limits: CallLimits {
+            gas_cap: config.limits.call_gas_cap,
+            timeout: config.limits.call_timeout,
+        },
         ..EvmConfig::new(spec.chain_id)
     }));
 

@@ -3,6 +3,7 @@
 
 mod accounts_db;
 mod dev_node;
+mod disk_faults;
 mod eth_blocks;
 mod ethtests;
 mod evm_parallel;

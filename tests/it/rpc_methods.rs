@@ -338,3 +338,103 @@ fn test_deep_json_and_too_many_subscriptions_are_refused() {
     assert_eq!(v.result("eth_chainId", json!([])), "0x7a69");
     v.stop();
 }
+
+/// What a connection may hold is bounded: past `--max-connections` a new one
+/// is answered 503 naming the flag; a connection that sends nothing, sends
+/// its headers or its body too slowly, or idles after a request is closed
+/// after `--request-timeout` (a slow body is answered 408 naming it); while
+/// such clients hold all but one connection, that one's calls stay fast.
+/// Gas for simulations is capped by `--rpc-gas-cap`.
+#[test]
+fn test_slow_idle_and_surplus_connections_meet_their_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["--dev", "--max-connections", "4", "--request-timeout", "2s"];
+    let v = Validator::start(
+        &dir.path().join("data"),
+        &[&args[..], &["--rpc-gas-cap", "100000"]].concat(),
+    );
+    let connect = || {
+        let s = TcpStream::connect_timeout(&v.addr, Duration::from_secs(5)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s
+    };
+    let opened = std::time::Instant::now();
+    let idle = connect();
+    let mut slow_head = connect();
+    slow_head.write_all(b"POST / HTTP/1.1\r\nHost: lanes\r\n").unwrap();
+    let mut slow_body = connect();
+    slow_body
+        .write_all(b"POST / HTTP/1.1\r\nHost: lanes\r\nContent-Type: application/json\r\nContent-Length: 64\r\n\r\n{\"jsonrpc\":")
+        .unwrap();
+    let mut kept = connect();
+    let request = r#"{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}"#;
+    let keep_alive = format!(
+        "POST / HTTP/1.1\r\nHost: lanes\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{request}",
+        request.len()
+    );
+    kept.write_all(keep_alive.as_bytes()).unwrap();
+    let mut first = [0u8; 4096];
+    let n = kept.read(&mut first).unwrap();
+    assert!(String::from_utf8_lossy(&first[..n]).contains(r#""result":"0x0""#));
+
+    // Four held: the fifth is refused, naming the flag.
+    let (status, body) = crate::validator::http(v.addr, request.as_bytes()).unwrap();
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("too many connections") && body.contains("--max-connections"), "{body}");
+    assert!(opened.elapsed() < Duration::from_secs(2), "the check ran while all four were held");
+
+    // With the keep-alive one closed, three abusers leave one connection,
+    // whose calls stay fast.
+    drop(kept);
+    std::thread::sleep(Duration::from_millis(100));
+    let mut took: Vec<Duration> = (0..100)
+        .map(|_| {
+            let started = std::time::Instant::now();
+            v.result("eth_blockNumber", json!([]));
+            started.elapsed()
+        })
+        .collect();
+    took.sort();
+    eprintln!("eth_blockNumber beside three slow clients: p50 {:?} p99 {:?}", took[50], took[98]);
+    assert!(took[98] < Duration::from_millis(50), "p99 {:?}", took[98]);
+
+    // Each abuser is closed once its time is up; the slow body is told why.
+    let closed = |mut s: &TcpStream| {
+        let mut answer = String::new();
+        let _ = s.read_to_string(&mut answer);
+        answer
+    };
+    assert_eq!(closed(&idle), "", "an idle connection is closed without an answer");
+    assert_eq!(closed(&slow_head), "", "slow headers: closed");
+    let late = closed(&slow_body);
+    assert!(late.starts_with("HTTP/1.1 408"), "{late}");
+    assert!(late.contains("--request-timeout"), "{late}");
+    let waited = opened.elapsed();
+    assert!(waited >= Duration::from_secs(2) && waited < Duration::from_secs(8), "{waited:?}");
+
+    // Simulations run with at most --rpc-gas-cap gas, whatever they ask.
+    let burn = json!([{"from": DEV_0, "data": "0x5b600056", "gas": "0x1c9c380"}, "latest"]);
+    let list = v.result("eth_createAccessList", burn);
+    assert_eq!(list["gasUsed"], "0x186a0", "{list}");
+    assert!(list["error"].is_string(), "{list}");
+    v.stop();
+}
+
+/// `eth_call` and `eth_estimateGas` stop at `--rpc-evm-timeout` with geth's
+/// -32000 `execution aborted (timeout = …)`; a call within it answers.
+#[test]
+fn test_a_call_past_its_time_budget_is_aborted() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = Validator::start(&dir.path().join("data"), &["--dev", "--rpc-evm-timeout", "50ms"]);
+    let burn = json!({"from": DEV_0, "data": "0x5b600056", "gas": "0x1c9c380"});
+    for method in ["eth_call", "eth_estimateGas"] {
+        let started = std::time::Instant::now();
+        let (code, message, _) = v.error(method, json!([burn, "latest"]));
+        assert_eq!((code, message.as_str()), (-32000, "execution aborted (timeout = 50ms)"));
+        assert!(started.elapsed() < Duration::from_secs(5), "{method}: {:?}", started.elapsed());
+    }
+    let to = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
+    assert_eq!(v.result("eth_call", json!([{"from": DEV_0, "to": to}, "latest"])), "0x");
+    assert_eq!(v.result("eth_estimateGas", json!([{"from": DEV_0, "to": to}])), "0x5208");
+    v.stop();
+}

@@ -19,7 +19,7 @@ use lanes_evm_adapter::{EvmConfig, EvmExecutor};
 use lanes_runtime::Chain;
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_lanes-validator");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_lanes-validator");
 /// Keys 1..=5 of the dev mnemonic (anvil's accounts 1..=5).
 pub(crate) const DEV_KEYS: [&str; 5] = [
     "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
@@ -43,6 +43,11 @@ pub(crate) fn free_port() -> u16 {
 impl Validator {
     pub(crate) fn start(data_dir: &Path, args: &[&str]) -> Self {
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        Self::start_at(data_dir, addr, args)
+    }
+
+    /// As [`Validator::start`], on `addr` (a restart on the same port).
+    pub(crate) fn start_at(data_dir: &Path, addr: SocketAddr, args: &[&str]) -> Self {
         let log = data_dir.with_extension(format!("{}.log", addr.port()));
         let child = Command::new(BIN)
             .args(["--data-dir", data_dir.to_str().unwrap(), "--rpc-addr", &addr.to_string()])
@@ -104,6 +109,18 @@ impl Validator {
         (e["code"].as_i64().unwrap(), e["message"].as_str().unwrap().to_owned(), e["data"].clone())
     }
 
+    /// Waits for the process to exit on its own; its status and log.
+    pub(crate) fn wait_exit(&mut self, within: Duration) -> (std::process::ExitStatus, String) {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return (status, self.log_text());
+            }
+            assert!(Instant::now() < deadline, "still running:\n{}", self.log_text());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     pub(crate) fn kill9(mut self) {
         self.child.kill().unwrap(); // SIGKILL
         self.child.wait().unwrap();
@@ -133,7 +150,7 @@ impl Drop for Validator {
 }
 
 /// One HTTP/1.1 POST; returns the status and body.
-fn http(addr: SocketAddr, body: &[u8]) -> std::io::Result<(u16, String)> {
+pub(crate) fn http(addr: SocketAddr, body: &[u8]) -> std::io::Result<(u16, String)> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
     let head = format!(

@@ -215,6 +215,7 @@ impl<E: Executor> Scheduler<E> {
         while !self.stopping {
             if let Err(e) = self.next_block() {
                 tracing::error!(target: "lanes::banking", %e, "banking stage stopped");
+                self.shared.fail(&e);
                 return Err(e);
             }
         }

@@ -8,6 +8,7 @@
 //!  eth.rs, pubsub.rs, net.rs, lanes.rs, sign.rs, dev.rs, debug.rs
 //!              the server impls, over NodeState (state.rs)
 //!  params.rs   the middleware that keeps lanes' invalid-params messages
+//!  serve.rs    the accept loop: connection and request-time limits
 //! ```
 
 pub mod api;
@@ -18,6 +19,7 @@ mod lanes;
 mod net;
 mod params;
 mod pubsub;
+pub(crate) mod serve;
 mod sign;
 mod state;
 pub mod types;
