@@ -210,6 +210,13 @@ impl<T: Transaction> TxPool<T> {
         queues.flat_map(|q| q.queued.0.iter()).map(|p| p.tx.clone()).collect()
     }
 
+    /// Queued transactions whose set is still being predicted: a scan, for
+    /// observing the stage, not the hot path.
+    pub(crate) fn predicting(&self) -> usize {
+        let queues = self.senders.values().map(|at| &self.queues[*at as usize]);
+        queues.flat_map(|q| q.queued.0.iter()).filter(|p| p.predicting).count()
+    }
+
     /// Whether a transaction may be ready to run (the ready order can hold
     /// stale entries, so this can answer yes with nothing to pop).
     pub(crate) fn has_ready(&self) -> bool {

@@ -695,6 +695,12 @@ impl<E: Executor> BankingStage<E> {
         self.shared.pool().len()
     }
 
+    /// Pooled transactions whose access set is still being predicted (not
+    /// yet ready to run).
+    pub fn predicting(&self) -> usize {
+        self.shared.pool().predicting()
+    }
+
     /// Stops intake, drains the work in flight, seals and commits the current
     /// block, and returns the chain. Blocks not yet read stay readable from
     /// [`Self::blocks`] until the stage is dropped.

@@ -161,6 +161,13 @@ fn run_stage(s: &Setup, raw: Vec<Bytes>, workers: usize) -> Run {
     for r in stage.submit_many(raw) {
         r.expect("admitted");
     }
+    // Every set is predicted against the state before the first block, so
+    // what a transaction ahead changes makes the ones behind mispredict.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while stage.predicting() > 0 {
+        assert!(Instant::now() < deadline, "predictions not done");
+        std::thread::sleep(Duration::from_millis(2));
+    }
     stage.resume();
     let mut blocks: Vec<ProducedBlock> = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(60);
