@@ -1,6 +1,7 @@
 # Shared by the scripts that start nodes; sourced, not run. Gives a scratch
 # folder ($tmp) removed on exit with the node whose pid is in $node_pid and
-# those in the array $pids, wait_for, stop_node and install_anvil.
+# those in the array $pids, wait_for, stop_node, install_anvil, free_port,
+# rpc (a JSON-RPC call with curl and jq) and need (commands a script needs).
 
 anvil=target/clients/anvil/node_modules/.bin/anvil
 tmp=$(mktemp -d)
@@ -14,6 +15,19 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Installs the commands named (Debian packages of the same names) that are
+# missing, or says which are and exits 2.
+need() {
+    local missing=() t
+    for t in "$@"; do command -v "$t" > /dev/null || missing+=("$t"); done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "installing ${missing[*]} from Debian's packages" >&2
+    if ! { apt-get install -y -qq "${missing[@]}" || { apt-get update -qq && apt-get install -y -qq "${missing[@]}"; }; } > /dev/null 2>&1; then
+        echo "this script needs ${missing[*]}: install them (apt-get install ${missing[*]})" >&2
+        exit 2
+    fi
+}
+
 # Waits until something listens on 127.0.0.1:$1 (30 s at most).
 wait_for() {
     for _ in $(seq 1 300); do
@@ -22,6 +36,26 @@ wait_for() {
     done
     echo "nothing listens on port $1" >&2
     exit 1
+}
+
+# Prints a loopback TCP port nothing listens on now.
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Calls JSON-RPC method $2 with params $3 (JSON, default []) on
+# 127.0.0.1:$1 and prints the result as compact JSON (the error object,
+# and status 1, if it fails).
+rpc() {
+    local answer
+    answer=$(curl -sf -m 30 -H 'Content-Type: application/json' \
+        -d "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"$2\",\"params\":${3:-[]}}" \
+        "http://127.0.0.1:$1") || return 1
+    if jq -e 'has("error")' <<< "$answer" > /dev/null; then
+        jq -c '.error' <<< "$answer"
+        return 1
+    fi
+    jq -c '.result' <<< "$answer"
 }
 
 # Stops the node started last.

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use lanes::loadgen::{
-    AccessListMode, Key, Mode, Plan, Report, RunConfig, Target, Workload, WorkloadConfig,
+    AccessListMode, Key, Mode, Plan, Report, RunConfig, SoakConfig, Target, Workload,
+    WorkloadConfig,
 };
 
 /// anvil's (and lanes --dev's) first account: funds setup on other nodes.
@@ -32,6 +33,21 @@ enum Command {
     /// Writes a lanes genesis with the workload's accounts funded and its
     /// contracts deployed, so a run against it needs no setup.
     Genesis(GenesisArgs),
+    /// Sends a workload for a long time, riding through restarts of the node.
+    ///
+    /// Sends at --rate until --duration or SIGTERM/SIGINT (then waits up to
+    /// --drain-timeout for receipts and prints its report). While the node is
+    /// away the soak waits for it, then re-reads each sender's nonce and
+    /// signs and sends again what the node lost. Every receipt served is
+    /// appended to --receipts-out at once. Each account cycles through its
+    /// share of the --txs drawn.
+    Soak(SoakArgs),
+    /// Checks a soak's receipts against a node.
+    ///
+    /// Every receipt in --receipts must be served in the same block (number
+    /// and hash), still the block at that number; fails if any is gone or
+    /// moved.
+    VerifyReceipts(VerifyArgs),
 }
 
 #[derive(Args)]
@@ -125,6 +141,61 @@ struct RunArgs {
 }
 
 #[derive(Args)]
+struct SoakArgs {
+    #[command(flatten)]
+    workload: WorkloadArgs,
+    /// The node's JSON-RPC URL.
+    #[arg(long, value_name = "URL")]
+    rpc: String,
+    /// Transactions per second, resends included.
+    #[arg(long, value_name = "R", default_value_t = 200.0)]
+    rate: f64,
+    /// Most transactions one account has sent without a receipt yet.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    depth: usize,
+    /// Transactions per JSON-RPC batch.
+    #[arg(long, default_value_t = 100)]
+    batch: usize,
+    /// How long to send (default: until SIGTERM or SIGINT).
+    #[arg(long, value_name = "DURATION", value_parser = lanes::parse_duration)]
+    duration: Option<Duration>,
+    /// Where to append every receipt served, one JSON line each
+    /// (hash, blockNumber, blockHash, status, sender, nonce).
+    #[arg(long, value_name = "FILE")]
+    receipts_out: PathBuf,
+    /// How long the node may stay unreachable before the soak fails.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = lanes::parse_duration)]
+    down_timeout: Duration,
+    /// Re-read an account's nonce and resend when its oldest transaction has
+    /// no receipt after this long.
+    #[arg(long, value_name = "DURATION", default_value = "15s", value_parser = lanes::parse_duration)]
+    stall: Duration,
+    /// How long to wait for receipts after the last send.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = lanes::parse_duration)]
+    drain_timeout: Duration,
+    /// Private key that funds the accounts where the chain has not (default:
+    /// the dev mnemonic's first account).
+    #[arg(long, value_name = "HEX", default_value = DEV_KEY, hide_default_value = true)]
+    funder_key: String,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct VerifyArgs {
+    /// A soak's --receipts-out file.
+    #[arg(long, value_name = "FILE")]
+    receipts: PathBuf,
+    /// The node's JSON-RPC URL.
+    #[arg(long, value_name = "URL")]
+    rpc: String,
+    /// Print the outcome as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
 struct GenesisArgs {
     #[command(flatten)]
     workload: WorkloadArgs,
@@ -141,6 +212,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run(args),
         Command::Genesis(args) => genesis(args),
+        Command::Soak(args) => soak(args),
+        Command::VerifyReceipts(args) => verify_receipts(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -224,6 +297,71 @@ fn run(args: RunArgs) -> Result<(), String> {
         println!("{}", lanes::loadgen::report::table(&reports));
     } else {
         print!("{}", lanes::loadgen::report::table(&reports));
+    }
+    Ok(())
+}
+
+fn soak(args: SoakArgs) -> Result<(), String> {
+    let mut workload = args.workload.config();
+    workload.txs = workload.txs.max(1).div_ceil(workload.accounts.max(1)) * workload.accounts;
+    let plan = Arc::new(Plan::new(workload)?);
+    let config = SoakConfig {
+        rate: args.rate,
+        depth: args.depth,
+        batch: args.batch,
+        duration: args.duration,
+        receipts_out: args.receipts_out,
+        down_timeout: args.down_timeout,
+        stall: args.stall,
+        drain_timeout: args.drain_timeout,
+        funder: Key::from_hex(&args.funder_key).map_err(|e| format!("--funder-key: {e}"))?,
+    };
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("starting tokio: {e}"))?;
+    let report = runtime.block_on(async {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
+        let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
+        let stop = async move {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        };
+        lanes::loadgen::soak::soak(plan, &args.rpc, &config, stop).await
+    })?;
+    let text = if args.json {
+        serde_json::to_string_pretty(&report)
+    } else {
+        serde_json::to_string(&report)
+    };
+    println!("{}", text.map_err(|e| e.to_string())?);
+    report.error.map_or(Ok(()), Err)
+}
+
+fn verify_receipts(args: VerifyArgs) -> Result<(), String> {
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("starting tokio: {e}"))?;
+    let v = runtime.block_on(async {
+        let client = lanes::loadgen::client::RpcClient::connect(&args.rpc)
+            .await
+            .map_err(|e| e.to_string())?;
+        lanes::loadgen::receipts::verify(&client, &args.receipts).await
+    })?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?);
+    } else {
+        println!(
+            "{} acknowledged in {} blocks, {} lost ({} gone, {} moved)",
+            v.acknowledged, v.blocks, v.lost, v.gone, v.moved
+        );
+        for e in &v.examples {
+            println!(
+                "  lost {} (block {} {}): {}",
+                e.acked.hash, e.acked.block_number, e.acked.block_hash, e.why
+            );
+        }
+    }
+    if v.lost > 0 {
+        return Err(format!("{} of {} acknowledged receipts lost", v.lost, v.acknowledged));
     }
     Ok(())
 }

@@ -94,6 +94,8 @@ pub struct RpcClient {
     /// time.
     sender: Mutex<Option<SendRequest<Full<Bytes>>>>,
     next_id: AtomicU64,
+    /// Connections opened (a closed one is reopened by the next call).
+    connections: AtomicU64,
 }
 
 impl std::fmt::Debug for RpcClient {
@@ -120,6 +122,7 @@ impl RpcClient {
             path: path.into(),
             sender: Mutex::new(None),
             next_id: AtomicU64::new(1),
+            connections: AtomicU64::new(0),
         };
         *client.sender.lock().await = Some(client.connect_once().await?);
         Ok(client)
@@ -128,6 +131,12 @@ impl RpcClient {
     /// The node's URL.
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// How many connections this client has opened: more than one means
+    /// the node closed one (idle, or restarted) and a call reopened it.
+    pub fn connections(&self) -> u64 {
+        self.connections.load(Ordering::Relaxed)
     }
 
     async fn connect_once(&self) -> Result<SendRequest<Full<Bytes>>, ClientError> {
@@ -141,6 +150,7 @@ impl RpcClient {
             .await
             .map_err(|e| transport(format!("HTTP handshake: {e}")))?;
         tokio::spawn(connection);
+        self.connections.fetch_add(1, Ordering::Relaxed);
         Ok(sender)
     }
 

@@ -15,22 +15,29 @@
 //! ```
 //!
 //! `run.rs` drives a run; `in_process.rs` is the target without RPC.
+//! `soak.rs` sends for a long time to a node that may be killed and
+//! restarted under it, writing every receipt served (`receipts.rs`, which
+//! also checks them against the node afterwards: `verify-receipts`).
 
 pub mod client;
 pub mod genesis;
 mod in_process;
 pub mod keys;
 pub mod plan;
+pub mod receipts;
 pub mod report;
 pub mod run;
 mod setup;
+pub mod soak;
 mod submit;
 mod tracking;
 
 pub use keys::Key;
 pub use plan::{AccessListMode, Plan, Workload, WorkloadConfig};
+pub use receipts::Verification;
 pub use report::Report;
 pub use run::{Mode, RunConfig, Target};
+pub use soak::{SoakConfig, SoakReport};
 
 /// `f(0), f(1), …, f(n - 1)` computed on every core, in order.
 pub(crate) fn par_map<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {

@@ -148,10 +148,9 @@ pub(crate) fn hex(n: u64) -> String {
     format!("0x{n:x}")
 }
 
-async fn run_rpc(plan: Arc<Plan>, url: &str, config: &RunConfig) -> Result<Report> {
-    let client = RpcClient::connect(url).await.map_err(err)?;
-    let chain_id = client.chain_id().await.map_err(typed("eth_chainId"))?.to::<u64>();
-    let node = client.client_version().await.ok();
+/// The fee cap and tip a run signs with: the node's suggested tip (or
+/// [`DEFAULT_TIP`]) and room above its base fee.
+pub(crate) async fn fees(client: &RpcClient) -> Result<(u128, u128)> {
     let head: HeadBlock =
         client.call("eth_getBlockByNumber", json!(["latest", false])).await.map_err(err)?;
     let base_fee = match head.base_fee_per_gas {
@@ -167,7 +166,14 @@ async fn run_rpc(plan: Arc<Plan>, url: &str, config: &RunConfig) -> Result<Repor
     // Full blocks raise an EIP-1559 base fee by 12.5% each (anvil's do, lanes'
     // is fixed): leave room for ~30 of them, so the node, not the fee cap,
     // sets the pace. Transactions pay base fee + tip, not the cap.
-    let max_fee = MAX_FEE_BASE_FEES * base_fee.max(1) + tip;
+    Ok((MAX_FEE_BASE_FEES * base_fee.max(1) + tip, tip))
+}
+
+async fn run_rpc(plan: Arc<Plan>, url: &str, config: &RunConfig) -> Result<Report> {
+    let client = RpcClient::connect(url).await.map_err(err)?;
+    let chain_id = client.chain_id().await.map_err(typed("eth_chainId"))?.to::<u64>();
+    let node = client.client_version().await.ok();
+    let (max_fee, tip) = fees(&client).await?;
 
     let setup_started = Instant::now();
     setup(&client, &plan, &config.funder, chain_id, max_fee, tip).await?;

@@ -1,10 +1,12 @@
 //! `lanes-loadgen` end to end against the real validator binary: access
 //! lists equal the node's `eth_createAccessList`, setup by transactions on a
 //! `--dev` node (and skipped when done), a genesis that needs no setup,
-//! refusals counted by reason, and the in-process mode.
+//! refusals counted by reason, the in-process mode, and the soak riding
+//! through a kill -9 of the node with every acknowledged receipt kept.
 
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use alloy_primitives::{Address, U256};
 use lanes::loadgen::plan::{Kind, gas_limit};
@@ -262,5 +264,71 @@ fn test_loadgen_reports_a_setup_it_cannot_pay_for() {
     let out =
         Command::new(LOADGEN).args(["run", "--txs", "10", "--rpc", "ftp://x"]).output().unwrap();
     assert!(!out.status.success(), "no pacing given");
+    node.stop();
+}
+
+#[test]
+fn test_loadgen_soak_rides_through_a_kill_9_and_keeps_every_receipt() {
+    let tmp = tempfile::tempdir().unwrap();
+    let workload = ["--workload", "mixed", "--accounts", "40", "--pools", "2"];
+    let genesis = write_genesis(tmp.path(), &workload);
+    let data = tmp.path().join("data");
+    let args = ["--genesis", genesis.as_str(), "--block-time", "100ms"];
+    let node = Validator::start(&data, &args);
+    let (addr, url) = (node.addr, node.url());
+    let receipts = tmp.path().join("receipts.jsonl");
+    let soak = Command::new(LOADGEN)
+        .arg("soak")
+        .args(workload)
+        .args(["--rpc", &url, "--rate", "200", "--duration", "12s", "--drain-timeout", "5s"])
+        .args(["--stall", "3s", "--json", "--receipts-out", receipts.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let acked = || std::fs::read_to_string(&receipts).unwrap_or_default().lines().count();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while acked() < 100 {
+        assert!(Instant::now() < deadline, "no receipts:\n{}", node.log_text());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    node.kill9();
+    let before = acked();
+    // Away for a second: the soak meets refused connections, then the node
+    // is back on the same port and folder without its pool.
+    std::thread::sleep(Duration::from_secs(1));
+    let node = Validator::start_at(&data, addr, &args);
+    let out = soak.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "soak failed:\n{stderr}");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(report["reconnects"].as_u64().unwrap() >= 1, "{report:#}\n{stderr}");
+    assert_eq!(report["nonceRegressions"], 0, "{report:#}\n{stderr}");
+    assert_eq!(report["acknowledged"].as_u64().unwrap() as usize, acked(), "{report:#}");
+    assert!(acked() > before + 100, "the soak went on after the restart: {report:#}\n{stderr}");
+
+    let verify = |extra: &[&str]| {
+        Command::new(LOADGEN)
+            .args(["verify-receipts", "--json", "--rpc", &url])
+            .args(["--receipts", receipts.to_str().unwrap()])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = verify(&[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((v["acknowledged"].as_u64().unwrap() as usize, &v["lost"]), (acked(), &json!(0)));
+
+    // A receipt the node never served counts as lost, and fails the check.
+    let bogus = json!({"hash": format!("0x{}", "ab".repeat(32)), "blockNumber": 3,
+        "blockHash": format!("0x{}", "cd".repeat(32)), "status": 1, "sender": 0, "nonce": 0});
+    let mut text = std::fs::read_to_string(&receipts).unwrap();
+    text.push_str(&format!("{bogus}\n"));
+    std::fs::write(&receipts, text).unwrap();
+    let out = verify(&[]);
+    assert!(!out.status.success());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((&v["lost"], &v["gone"]), (&json!(1), &json!(1)), "{v:#}");
     node.stop();
 }
