@@ -187,6 +187,24 @@ pub(crate) fn recover(
         sync_dir(dir)?;
     }
 
+    // New commits go to the last segment, after its last commit record, so
+    // what lies there must be zero (step 4), also in a segment that became the
+    // last by the cut above: non-zero bytes after a zero header (a torn write
+    // that reached a later page first) are a torn tail, or damage if a
+    // durable commit record follows.
+    if let Some(last) = segs.len().checked_sub(1)
+        && !zero_from(&segs[last], data_end[last])
+    {
+        let reason = "non-zero bytes after the last record";
+        let d = Damage { segment: last, offset: data_end[last], reason };
+        if durable_commit_after(&segs, &d, seq).is_some() {
+            let file = segs[last].path().to_owned();
+            return Err(StorageError::Corrupted { file, offset: d.offset, reason }.into());
+        }
+        tracing::warn!(target: "lanes::accounts_db", file = %segs[last].path().display(), offset = d.offset, reason, "cutting torn tail");
+        zero_tail(&mut segs[last], d.offset)?;
+    }
+
     let mut next_id = ids.last().map_or(1, |&id| id + 1);
     for (seg, &end) in segs.iter_mut().zip(&data_end) {
         seg.file.cut_readable(end);
@@ -254,6 +272,19 @@ fn commit_at(seg: &Segment, offset: u64) -> Option<u64> {
         Frame::Record(r) if r.kind == Kind::Commit => Some(r.commit().seq),
         _ => None,
     }
+}
+
+/// Whether every readable byte of `seg` from `offset` on is zero.
+fn zero_from(seg: &Segment, offset: u64) -> bool {
+    let end = seg.data_end();
+    offset >= end || seg.file.read(offset, (end - offset) as usize).is_none_or(all_zero)
+}
+
+/// Whether `bytes` are all zero (compared a page at a time: a newest
+/// segment's tail is most of its 64 MiB, scanned at every open).
+fn all_zero(bytes: &[u8]) -> bool {
+    const PAGE: [u8; 4096] = [0; 4096];
+    bytes.chunks(PAGE.len()).all(|c| c == &PAGE[..c.len()])
 }
 
 /// Overwrites everything after `end` that is not already zero, and syncs.

@@ -23,6 +23,8 @@ use crate::record::{self, Frame, HEADER_LEN, RawRecord};
 pub(crate) const SEGMENT_HEADER_LEN: u64 = 32;
 const MAGIC: &[u8; 8] = b"LANESSEG";
 const FORMAT_VERSION: u32 = 2;
+/// The largest segment file: 4 GiB, as offsets in it are u32.
+const MAX_SEGMENT_LEN: u64 = u32::MAX as u64 + 1;
 
 /// One segment file and its bookkeeping.
 #[derive(Debug)]
@@ -85,7 +87,13 @@ pub(crate) fn check_header(bytes: &[u8], id: u32) -> Result<u64, &'static str> {
     if h[12..16] != id.to_le_bytes() {
         return Err("segment id in header differs from the file name");
     }
-    Ok(u64::from_le_bytes(h[16..24].try_into().expect("8 bytes")))
+    let size = u64::from_le_bytes(h[16..24].try_into().expect("8 bytes"));
+    // Offsets in a segment are u32 (`Loc`), so none is written larger; a
+    // larger recorded size would have recovery grow and map the file to it.
+    if !(SEGMENT_HEADER_LEN..=MAX_SEGMENT_LEN).contains(&size) {
+        return Err("segment size in header out of range");
+    }
+    Ok(size)
 }
 
 impl Segment {

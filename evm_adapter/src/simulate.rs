@@ -161,6 +161,7 @@ impl EvmExecutor {
                 None => view.account(&from).map_err(sim_err)?.nonce,
             };
             let tx = self.call_tx(request, nonce, env.gas_limit);
+            check_cost(&tx).map_err(SimError::Invalid)?;
             let cfg = self.call_cfg();
             let (result, view) = {
                 let db = ViewDb { view: Some(view), env, code: CodeCache::default() };
@@ -323,6 +324,13 @@ impl EvmExecutor {
         cfg.disable_eip3607 = true;
         cfg
     }
+}
+
+/// Refuses a call whose gas * price + value overflows: revm checks that only
+/// with the balance check, which calls turn off, and otherwise panics on it.
+pub(crate) fn check_cost(tx: &TxEnv) -> Result<(), String> {
+    use revm::context::Transaction as _;
+    tx.max_balance_spending().map(drop).map_err(|e| e.to_string())
 }
 
 fn sim_err(e: TxError) -> SimError {

@@ -287,6 +287,7 @@ impl EvmExecutor {
                 .map_or(0, |a| a.nonce),
         };
         let tx = self.call_tx(request, nonce, env.gas_limit);
+        crate::simulate::check_cost(&tx).map_err(TraceError::Invalid)?;
         let mut db = CacheDB::new(TraceDb { view, env });
         let block = block_env(env, self.config().spec);
         let job = Job { tx, context: None };

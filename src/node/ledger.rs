@@ -223,7 +223,8 @@ impl Ledger {
                 || (number > 0
                     && block.header.parent_hash != index.blocks[number as usize - 1].hash)
             {
-                return Err(LedgerError::NotChained { number, previous: expected.wrapping_sub(1) });
+                let previous = expected.wrapping_sub(1);
+                return Err(corrupt(format!("block {number} does not follow block {previous}")));
             }
             index.push(at, len as u32, &block, &receipts);
             at = end;
@@ -469,6 +470,26 @@ mod tests {
         std::fs::write(&path, &bytes).unwrap();
         let err = Ledger::open(dir.path()).unwrap_err();
         assert!(matches!(err, LedgerError::Corrupt { offset: 0, .. }), "{err}");
+    }
+
+    #[test]
+    fn a_record_that_does_not_follow_is_damage_at_its_offset() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(dir.path()).unwrap();
+        ledger.append(&block(0, B256::ZERO), &[]).unwrap();
+        drop(ledger);
+        // Block 0's record again: whole and sealed, but not block 1.
+        let path = dir.path().join(FILE);
+        let record = std::fs::read(&path).unwrap();
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(&record).unwrap();
+        drop(f);
+        let err = Ledger::open(dir.path()).unwrap_err();
+        let at = record.len() as u64;
+        assert!(matches!(&err, LedgerError::Corrupt { offset, .. } if *offset == at), "{err}");
+        let text = err.to_string();
+        assert!(text.contains(&path.display().to_string()), "{text}");
+        assert!(text.contains("block 0 does not follow block 0"), "{text}");
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod ethtests;
 mod evm_parallel;
 mod evm_predict;
 mod evm_token;
+mod fuzz_regressions;
 mod loadgen;
 mod rpc_methods;
 mod validator;
