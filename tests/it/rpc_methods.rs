@@ -438,3 +438,31 @@ fn test_a_call_past_its_time_budget_is_aborted() {
     assert_eq!(v.result("eth_estimateGas", json!([{"from": DEV_0, "to": to}])), "0x5208");
     v.stop();
 }
+
+/// `eth_getLogs` returns at most 20,000 logs: past it, -32005 asking for a
+/// narrower range; a narrower query answers.
+#[test]
+fn test_get_logs_past_its_log_limit_is_refused_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = Validator::start(&dir.path().join("data"), &["--dev"]);
+    // Init code: LOG0 20,001 times, deploys nothing.
+    let many = "0x614e215b60006000a0600190038060035700";
+    let hash =
+        v.result("eth_sendTransaction", json!([{"from": DEV_0, "data": many, "gas": "0xb71b00"}]));
+    let receipt = v.result("eth_getTransactionReceipt", json!([hash]));
+    assert_eq!(receipt["status"], "0x1", "{receipt}");
+    assert_eq!(receipt["logs"].as_array().unwrap().len(), 20_001);
+    let (code, message, _) = v.error("eth_getLogs", json!([{"fromBlock": "0x0"}]));
+    assert_eq!(code, -32005, "{message}");
+    assert!(message.contains("more than 20000 logs"), "{message}");
+    let before = format!(
+        "{:#x}",
+        receipt["blockNumber"]
+            .as_str()
+            .map(|n| u64::from_str_radix(&n[2..], 16).unwrap() - 1)
+            .unwrap()
+    );
+    let none = v.result("eth_getLogs", json!([{"fromBlock": "0x0", "toBlock": before}]));
+    assert_eq!(none, json!([]));
+    v.stop();
+}
