@@ -11,14 +11,16 @@ use lanes_accounts_db::{AccountHeader, AccountsDb, AccountsDbConfig, AccountsRea
 use rand::{Rng, SeedableRng};
 
 const CHILD_DIR: &str = "LANES_TEST_CHILD_DIR";
-const LOG: Address = Address::repeat_byte(0xaa);
+/// The contract each block writes its number to (also `disk_faults`').
+pub(crate) const LOG: Address = Address::repeat_byte(0xaa);
 
-fn config() -> AccountsDbConfig {
+pub(crate) fn config() -> AccountsDbConfig {
     // Small segments, so the kills also land on segment creation.
     AccountsDbConfig::default().with_segment_size(64 << 10)
 }
 
-fn block_changes(block: u64) -> Vec<Entry> {
+/// Block `block`'s writes: twenty accounts and its number at `LOG`.
+pub(crate) fn block_changes(block: u64) -> Vec<Entry> {
     let mut changes: Vec<Entry> = (0..20u64)
         .map(|i| {
             let who = Address::with_last_byte(((block * 7 + i) % 200) as u8);

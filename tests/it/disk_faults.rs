@@ -11,13 +11,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use alloy_primitives::{Address, B256, U256};
-use lanes_accounts_db::{AccountHeader, AccountsDb, AccountsDbConfig, AccountsRead, Entry};
+use alloy_primitives::{B256, U256};
+use lanes_accounts_db::{AccountsDb, AccountsRead};
 use serde_json::{Value, json};
 
+use crate::accounts_db::{LOG, block_changes, config};
 use crate::validator::{BIN, Validator, free_port};
 
-const LOG: Address = Address::repeat_byte(0xbb);
 const DEV_0: &str = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
 const DEV_1: &str = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
 
@@ -28,23 +28,6 @@ fn size_limited(kib: u64, program: &Path) -> Command {
     c
 }
 
-fn db_config() -> AccountsDbConfig {
-    AccountsDbConfig::default().with_segment_size(64 << 10)
-}
-
-fn changes(block: u64) -> Vec<Entry> {
-    let mut changes: Vec<Entry> = (0..20u64)
-        .map(|i| {
-            let who = Address::with_last_byte(((block * 7 + i) % 200) as u8);
-            let header =
-                AccountHeader { nonce: block, balance: U256::from(i), ..Default::default() };
-            Entry::Account(who, header)
-        })
-        .collect();
-    changes.push(Entry::Storage(LOG, B256::from(U256::from(block)), U256::from(block)));
-    changes
-}
-
 /// accounts_db's write path on a disk that fills: the commit that needs a
 /// segment the disk has no room for fails with an error naming the file;
 /// reopened with room, every acknowledged block is there and commits go on.
@@ -53,15 +36,15 @@ fn test_accounts_db_on_a_full_disk_refuses_the_commit_and_keeps_the_rest()
 -> Result<(), Box<dyn std::error::Error>> {
     let Some(disk) = SmallDisk::mount(4) else { return Ok(()) };
     let dir = disk.at.join("accounts");
-    let db = AccountsDb::open(&dir, db_config())?;
+    let db = AccountsDb::open(&dir, config())?;
     for block in 1..=5 {
-        db.commit(block, B256::from(U256::from(block)), &changes(block))?;
+        db.commit(block, B256::from(U256::from(block)), &block_changes(block))?;
     }
     let filler = disk.fill();
     let mut acknowledged = 5;
     let failure = loop {
         let block = acknowledged + 1;
-        match db.commit(block, B256::from(U256::from(block)), &changes(block)) {
+        match db.commit(block, B256::from(U256::from(block)), &block_changes(block)) {
             Ok(_) => acknowledged = block,
             Err(e) => break e.to_string(),
         }
@@ -71,14 +54,14 @@ fn test_accounts_db_on_a_full_disk_refuses_the_commit_and_keeps_the_rest()
     drop(db);
 
     std::fs::remove_file(filler)?;
-    let db = AccountsDb::open(&dir, db_config())?;
+    let db = AccountsDb::open(&dir, config())?;
     let last = db.last_commit().map_or(0, |c| c.block_number);
     assert_eq!(last, acknowledged, "the failed commit is not there, every other one is");
     for block in 1..=last {
         let slot = B256::from(U256::from(block));
         assert_eq!(db.get_storage(&LOG, &slot)?, U256::from(block), "block {block}");
     }
-    db.commit(last + 1, B256::from(U256::from(last + 1)), &changes(last + 1))?;
+    db.commit(last + 1, B256::from(U256::from(last + 1)), &block_changes(last + 1))?;
     Ok(())
 }
 
