@@ -328,6 +328,12 @@ fn test_deep_json_and_too_many_subscriptions_are_refused() {
     assert!(refused.contains(r#""code":-32602"#), "{refused}");
     assert_eq!(v.result("eth_chainId", json!([])), "0x7a69");
 
+    // Over HTTP a subscription is refused in geth's words.
+    for method in ["eth_subscribe", "eth_unsubscribe"] {
+        let (code, message, _) = v.error(method, json!(["newHeads"]));
+        assert_eq!((code, message.as_str()), (-32601, "notifications not supported"), "{method}");
+    }
+
     let mut ws = WebSocket::connect(v.addr);
     for i in 0..1024 {
         let answer = ws.call("eth_subscribe", json!(["newHeads"]));

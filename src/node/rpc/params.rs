@@ -15,7 +15,7 @@ use std::future::Future;
 
 use jsonrpsee::server::middleware::rpc::{Batch, BatchEntry, Notification, RpcServiceT};
 use jsonrpsee::server::{BatchResponseBuilder, MethodResponse};
-use jsonrpsee::types::error::{INVALID_PARAMS_MSG, METHOD_NOT_FOUND_CODE};
+use jsonrpsee::types::error::{INTERNAL_ERROR_CODE, INVALID_PARAMS_MSG, METHOD_NOT_FOUND_CODE};
 use jsonrpsee::types::{ErrorObject, ErrorObjectOwned, Id, Request};
 use serde::Deserialize;
 
@@ -24,6 +24,8 @@ use crate::node::rpc::pubsub::Subscription;
 
 const SUBSCRIBE: &str = "eth_subscribe";
 const UNSUBSCRIBE: &str = "eth_unsubscribe";
+/// geth's answer to a subscription call over HTTP.
+const NO_NOTIFICATIONS: &str = "notifications not supported";
 
 /// The middleware around the server's RPC service `S`.
 #[derive(Clone, Debug)]
@@ -66,10 +68,18 @@ where
                     .with_extensions(extensions);
             }
             let keep = method == UNSUBSCRIBE;
+            let subscription = keep || method == SUBSCRIBE;
             let method = method.to_owned();
             let response = inner.call(request).await;
             if response.as_error_code() == Some(METHOD_NOT_FOUND_CODE) {
                 return unknown_method(response, &method);
+            }
+            // Over HTTP jsonrpsee answers a subscription call -32603
+            // `Internal error`; geth's answer says what is wrong.
+            if subscription && response.as_error_code() == Some(INTERNAL_ERROR_CODE) {
+                let e =
+                    ErrorObjectOwned::owned(METHOD_NOT_FOUND_CODE, NO_NOTIFICATIONS, None::<()>);
+                return replaced(response, e);
             }
             if keep { response } else { with_lanes_message(response) }
         }
@@ -126,17 +136,19 @@ where
 /// exist/is not available"), which ethers matches to fall back from filters
 /// to `eth_getLogs`; the code stays -32601.
 fn unknown_method(response: MethodResponse, method: &str) -> MethodResponse {
+    let message = format!("the method {method} does not exist/is not available");
+    replaced(response, ErrorObjectOwned::owned(METHOD_NOT_FOUND_CODE, message, None::<()>))
+}
+
+/// `response`, answering `error` instead (its id is only in its JSON).
+fn replaced(response: MethodResponse, error: ErrorObjectOwned) -> MethodResponse {
     #[derive(Deserialize)]
     struct Failure<'a> {
         #[serde(borrow)]
         id: Id<'a>,
     }
     match serde_json::from_str::<Failure<'_>>(response.as_json().get()) {
-        Ok(f) => {
-            let message = format!("the method {method} does not exist/is not available");
-            let error = ErrorObjectOwned::owned(METHOD_NOT_FOUND_CODE, message, None::<()>);
-            MethodResponse::error(f.id.into_owned(), error)
-        }
+        Ok(f) => MethodResponse::error(f.id.into_owned(), error),
         Err(_) => response,
     }
 }
