@@ -242,6 +242,9 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         use tokio::signal::unix::{SignalKind, signal};
         let mut term = signal(SignalKind::terminate())?;
         let mut int = signal(SignalKind::interrupt())?;
+        // Past a file-size limit (ulimit -f) SIGXFSZ would kill the node
+        // mid-write; handled, the write fails and is reported as a full disk.
+        let _file_too_large = signal(SignalKind::from_raw(rustix::process::Signal::XFSZ.as_raw()))?;
         let dev = matches!(config.chain, ChainChoice::Dev);
         let node = Node::start(config).await?;
         if dev {
