@@ -418,6 +418,16 @@ fn test_slow_idle_and_surplus_connections_meet_their_limits() {
     let waited = opened.elapsed();
     assert!(waited >= Duration::from_secs(2) && waited < Duration::from_secs(8), "{waited:?}");
 
+    // A keep-alive connection idle after its request is closed in time too.
+    let mut kept = connect();
+    kept.write_all(keep_alive.as_bytes()).unwrap();
+    let n = kept.read(&mut first).unwrap();
+    assert!(String::from_utf8_lossy(&first[..n]).contains(r#""result":"0x0""#));
+    let idle_from = std::time::Instant::now();
+    assert_eq!(closed(&kept), "", "an idle keep-alive connection is closed");
+    let idled = idle_from.elapsed();
+    assert!(idled >= Duration::from_millis(1500) && idled < Duration::from_secs(8), "{idled:?}");
+
     // Simulations run with at most --rpc-gas-cap gas, whatever they ask.
     let burn = json!([{"from": DEV_0, "data": "0x5b600056", "gas": "0x1c9c380"}, "latest"]);
     let list = v.result("eth_createAccessList", burn);
