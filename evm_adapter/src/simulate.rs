@@ -111,11 +111,20 @@ pub enum SimError {
     Timeout(Duration),
 }
 
-/// Halts a simulation once its deadline passes (checked every 1024 steps).
-struct Deadline {
-    at: Instant,
+/// Halts the EVM once a deadline passes (checked every 1024 steps): the time
+/// budget of simulations, and of traces (`trace.rs`).
+#[derive(Debug)]
+pub(crate) struct Deadline {
+    pub(crate) at: Instant,
     steps: u32,
-    late: bool,
+    /// Whether it passed while the EVM ran.
+    pub(crate) late: bool,
+}
+
+impl Deadline {
+    pub(crate) fn new(at: Instant) -> Self {
+        Self { at, steps: 0, late: false }
+    }
 }
 
 impl<CTX> Inspector<CTX, EthInterpreter> for Deadline {
@@ -160,13 +169,11 @@ impl EvmExecutor {
                 Some(n) => n,
                 None => view.account(&from).map_err(sim_err)?.nonce,
             };
-            let tx = self.call_tx(request, nonce, env.gas_limit);
-            check_cost(&tx).map_err(SimError::Invalid)?;
+            let tx = self.call_tx(request, nonce, env.gas_limit).map_err(SimError::Invalid)?;
             let cfg = self.call_cfg();
             let (result, view) = {
                 let db = ViewDb { view: Some(view), env, code: CodeCache::default() };
-                let budget = Deadline { at: deadline, steps: 0, late: false };
-                let mut evm = self.build_inspected(db, env, cfg, budget);
+                let mut evm = self.build_inspected(db, env, cfg, Deadline::new(deadline));
                 evm.ctx.set_tx(tx);
                 let mut handler = FeeCapture { fee: Cell::new(U256::ZERO), _evm: PhantomData };
                 let result = handler.inspect_run(&mut evm);
@@ -285,9 +292,17 @@ impl EvmExecutor {
     }
 
     /// The revm transaction of a call request from a sender whose next
-    /// nonce is `nonce`, capped at the block's gas limit and the gas cap.
-    pub(crate) fn call_tx(&self, request: &CallRequest, nonce: u64, block_gas: u64) -> TxEnv {
-        TxEnv {
+    /// nonce is `nonce`, capped at the block's gas limit and the gas cap; an
+    /// error if gas * price + value overflows (revm checks that only with
+    /// the balance check, which calls turn off, and otherwise panics on it).
+    pub(crate) fn call_tx(
+        &self,
+        request: &CallRequest,
+        nonce: u64,
+        block_gas: u64,
+    ) -> Result<TxEnv, String> {
+        use revm::context::Transaction as _;
+        let tx = TxEnv {
             tx_type: match (&request.max_priority_fee, request.access_list.is_empty()) {
                 _ if !request.authorization_list.is_empty() => 4,
                 (Some(_), _) => 2,
@@ -311,7 +326,9 @@ impl EvmExecutor {
                 .map(Either::Left)
                 .collect(),
             ..Default::default()
-        }
+        };
+        tx.max_balance_spending().map_err(|e| e.to_string())?;
+        Ok(tx)
     }
 
     /// revm's configuration for calls: eth_call semantics, no nonce,
@@ -324,13 +341,6 @@ impl EvmExecutor {
         cfg.disable_eip3607 = true;
         cfg
     }
-}
-
-/// Refuses a call whose gas * price + value overflows: revm checks that only
-/// with the balance check, which calls turn off, and otherwise panics on it.
-pub(crate) fn check_cost(tx: &TxEnv) -> Result<(), String> {
-    use revm::context::Transaction as _;
-    tx.max_balance_spending().map(drop).map_err(|e| e.to_string())
 }
 
 fn sim_err(e: TxError) -> SimError {

@@ -39,7 +39,7 @@ use revm_inspectors::tracing::{DebugInspector, TransactionContext};
 use crate::executor::{
     EvmExecutor, FeeCapture, block_env, header_to_info, recent_hash, stored_bytecode, tx_env,
 };
-use crate::simulate::CallRequest;
+use crate::simulate::{CallRequest, Deadline};
 use crate::tx::EvmTx;
 
 /// Default trace budget when the request names no `timeout` (geth's).
@@ -116,14 +116,14 @@ impl DatabaseRef for TraceDb<'_> {
     }
 }
 
-/// Halts the EVM once a deadline passes (checked every 1,024 steps) or, for
-/// the struct logger, once what it records passes its size budget, so a
-/// trace of a long loop ends. Shared by all the transactions of one trace.
+/// Halts the EVM once the trace's deadline passes or, for the struct
+/// logger, once what it records passes its size budget, so a trace of a
+/// long loop ends. Shared by all the transactions of one trace.
 #[derive(Debug)]
 struct Budget {
     /// The time budget, and when it runs out.
     timeout: Duration,
-    at: Instant,
+    deadline: Deadline,
     /// Words (32 bytes) the struct logger may still record; `None` for
     /// other tracers, which record per call, not per step.
     words_left: Option<u64>,
@@ -131,8 +131,6 @@ struct Budget {
     /// when the options keep them.
     stack: bool,
     memory: bool,
-    steps: u64,
-    late: bool,
     too_big: bool,
 }
 
@@ -141,24 +139,17 @@ impl Budget {
         let config = &opts.config;
         Self {
             timeout,
-            at: Instant::now() + timeout,
+            deadline: Deadline::new(Instant::now() + timeout),
             words_left: struct_logger.then_some(MAX_STRUCT_LOG_WORDS),
             stack: !config.disable_stack.unwrap_or(false),
             memory: config.enable_memory.unwrap_or(false),
-            steps: 0,
-            late: false,
             too_big: false,
         }
-    }
-
-    fn spent(&self) -> bool {
-        self.late || self.too_big
     }
 }
 
 impl<CTX> Inspector<CTX, EthInterpreter> for Budget {
-    fn step(&mut self, interp: &mut Interpreter<EthInterpreter>, _: &mut CTX) {
-        self.steps += 1;
+    fn step(&mut self, interp: &mut Interpreter<EthInterpreter>, ctx: &mut CTX) {
         if let Some(left) = &mut self.words_left {
             let mut words = STEP_WORDS;
             if self.stack {
@@ -172,12 +163,9 @@ impl<CTX> Inspector<CTX, EthInterpreter> for Budget {
                 None => self.too_big = true,
             }
         }
-        if !self.late && self.steps.is_multiple_of(1024) && Instant::now() >= self.at {
-            self.late = true;
-        }
-        // Out of gas ends the frame (each enclosing one halts at its next
-        // step); a fatal halt would make revm panic.
-        if self.spent() {
+        self.deadline.step(interp, ctx);
+        // As the deadline halts: out of gas (a fatal halt makes revm panic).
+        if self.too_big {
             interp.halt(InstructionResult::OutOfGas);
         }
     }
@@ -240,7 +228,7 @@ impl EvmExecutor {
         let block = block_env(env, self.config().spec);
         let mut traces = Vec::new();
         for (i, tx) in txs.iter().enumerate().take(last.map_or(0, |l| l + 1)) {
-            if Instant::now() >= budget.at {
+            if Instant::now() >= budget.deadline.at {
                 return Err(TraceError::Timeout(budget.timeout));
             }
             let job = Job {
@@ -286,8 +274,7 @@ impl EvmExecutor {
                 .map_err(|e| TraceError::State(e.to_string()))?
                 .map_or(0, |a| a.nonce),
         };
-        let tx = self.call_tx(request, nonce, env.gas_limit);
-        crate::simulate::check_cost(&tx).map_err(TraceError::Invalid)?;
+        let tx = self.call_tx(request, nonce, env.gas_limit).map_err(TraceError::Invalid)?;
         let mut db = CacheDB::new(TraceDb { view, env });
         let block = block_env(env, self.config().spec);
         let job = Job { tx, context: None };
@@ -319,7 +306,7 @@ impl EvmExecutor {
         if budget.too_big {
             return Err(TraceError::TooBig(MAX_STRUCT_LOG_WORDS));
         }
-        if budget.late {
+        if budget.deadline.late {
             return Err(TraceError::Timeout(budget.timeout));
         }
         let result: ExecutionResult<HaltReason> = result.map_err(run_error)?;

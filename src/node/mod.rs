@@ -88,10 +88,10 @@ pub struct RpcLimits {
     /// -32000 `execution aborted (timeout = …)`. Traces have their own
     /// budget (`timeout` in the request: default 5 s, at most 60 s).
     pub call_timeout: Duration,
-    /// Longest a client may take to send a request: from connecting to the
-    /// end of the first request's headers, and from a request's headers to
-    /// the end of its body. A slower connection is closed, so slow uploads
-    /// cannot hold connections.
+    /// Longest a client may take to send a request: its headers (counted
+    /// from the connection or, kept alive, from the last answer), then its
+    /// body. A slower connection is closed, so slow or idle clients cannot
+    /// hold connections.
     pub request_timeout: Duration,
 }
 
