@@ -104,9 +104,8 @@ where
 /// Answers a connection past the limit with 503 and closes it.
 async fn refuse(mut socket: TcpStream, remote: SocketAddr, max: u32) {
     tracing::debug!(target: "lanes::rpc", %remote, max, "connection refused: too many connections");
-    let body = format!(
-        "{{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{{\"code\":-32005,\"message\":\"too many connections: the node holds {max} (--max-connections)\"}}}}"
-    );
+    let body =
+        limit_error(&format!("too many connections: the node holds {max} (--max-connections)"));
     let answer = format!(
         "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\nretry-after: 1\r\n\r\n{body}",
         body.len()
@@ -166,9 +165,9 @@ where
             if !late.load(Ordering::Acquire) {
                 return Ok(response);
             }
-            let body = format!(
-                "{{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{{\"code\":-32005,\"message\":\"request body not received within {timeout:?} (--request-timeout)\"}}}}"
-            );
+            let message =
+                format!("request body not received within {timeout:?} (--request-timeout)");
+            let body = limit_error(&message);
             let mut response = HttpResponse::new(body.into());
             *response.status_mut() = hyper::StatusCode::REQUEST_TIMEOUT;
             response.headers_mut().insert(
@@ -216,4 +215,11 @@ where
     fn size_hint(&self) -> SizeHint {
         self.body.size_hint()
     }
+}
+
+/// A JSON-RPC -32005 (limit exceeded) answer to no request in particular:
+/// what the connection-level limits answer before a request is read.
+fn limit_error(message: &str) -> String {
+    serde_json::json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32005, "message": message}})
+        .to_string()
 }
