@@ -95,6 +95,14 @@ impl<T: lanes_runtime::Transaction> BlockDriver<T> {
         Ok(BuiltBlock { sealed, included, rejected, counters, seal_time: start.elapsed() })
     }
 
+    /// Wraps `sealed`, another node's block re-executed here, for
+    /// [`Self::commit`]: none of its transactions came from this pool.
+    pub(crate) fn seal_imported(&self, sealed: SealedBlock) -> BuiltBlock<T> {
+        let counters = BuildCounters::default();
+        let (included, rejected, seal_time) = (Vec::new(), Vec::new(), Duration::ZERO);
+        BuiltBlock { sealed, included, rejected, counters, seal_time }
+    }
+
     /// Makes `built` durable: the sink first (a write-ahead log), then the
     /// chain; then serves its state as the head and forgets idle senders.
     pub(crate) fn commit(&mut self, built: BuiltBlock<T>) -> Result<ProducedBlock, StageError> {

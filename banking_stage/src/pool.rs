@@ -442,6 +442,28 @@ impl<T: Transaction> TxPool<T> {
         self.insert(tx, Some(admitted), state_nonce)
     }
 
+    /// Moves each sender's next nonce up to its committed one, read with
+    /// `state_nonce`, after a block built elsewhere: its transactions leave
+    /// the pool. Call with nothing taken out.
+    pub(crate) fn learn_nonces(&mut self, state_nonce: impl Fn(&Address) -> u64) {
+        for &at in self.senders.values() {
+            let queue = &mut self.queues[at as usize];
+            let committed = state_nonce(&queue.sender);
+            if committed <= queue.next || queue.out.is_some() {
+                continue;
+            }
+            queue.next = committed;
+            while queue.queued.first().is_some_and(|p| p.tx.nonce() < committed) {
+                queue.queued.remove_first();
+                self.len = self.len.saturating_sub(1);
+            }
+            if let Some(head) = queue.queued.get(committed).filter(|p| !p.predicting) {
+                self.ready.push(Ready::of(head));
+            }
+        }
+        self.prune_idle();
+    }
+
     /// Forgets senders with nothing queued or out, so their next nonce is read
     /// from committed state again. Call after a block is committed.
     pub(crate) fn prune_idle(&mut self) {

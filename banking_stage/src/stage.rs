@@ -11,7 +11,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError, bounde
 use lanes_accounts_db::{Entry, ReadView};
 use lanes_runtime::{
     Admission, Bank, BankConfig, BankError, Block, BlockEnv, BlockHeader, Chain, ChainError,
-    DeclaredAccess, Executor, LatticeHash, Receipt, TxError,
+    DeclaredAccess, Executor, LatticeHash, Receipt, ReplayError, TxError,
 };
 
 use crate::clock::BlockClock;
@@ -135,6 +135,12 @@ pub(crate) enum Control {
     /// Seal a block now that holds only the system writes these make from
     /// the state it opens on (no transaction), then answer with its number.
     System { writes: SystemWrites, reply: Sender<Result<u64, BankError>> },
+    /// Re-execute another node's block on the head, without committing it,
+    /// and answer whether it checks.
+    Verify { block: Box<Block>, reply: Sender<Result<(), Box<ReplayError>>> },
+    /// Commit another node's block (a decided one), re-executed on the
+    /// head unless just verified; a held block is dropped first.
+    Import { block: Box<Block>, reply: Sender<Result<u64, Box<ReplayError>>> },
 }
 
 /// The committed head, its state, and a bank on it for the next block that
@@ -646,6 +652,48 @@ impl<E: Executor> BankingStage<E> {
     /// sealed, not yet committed; the stage waits for [`Self::decide`].
     pub fn held(&self) -> Option<&Receiver<Block>> {
         self.held.as_ref().map(|(built, _)| built)
+    }
+
+    /// Re-executes `block`, built by another node on this stage's head, on
+    /// the stage's threads without committing it: `Ok(Err(_))` names why it
+    /// does not check (conflicting entries, a transaction outside its set,
+    /// a header that is not what execution produced). Answered even while
+    /// the stage holds a block of its own.
+    pub fn verify(&self, block: Block) -> Result<Result<(), Box<ReplayError>>, StageError> {
+        let (reply, answer) = bounded(1);
+        let verify = Control::Verify { block: Box::new(block), reply };
+        self.control.send(verify).map_err(|_| StageError::Stopped)?;
+        let _ = self.shared.doorbell.try_send(());
+        answer.recv().map_err(|_| StageError::Stopped)
+    }
+
+    /// Commits `block`, decided by a consensus engine and built by any node,
+    /// as the head's child: re-executed unless [`Self::verify`] just checked
+    /// it, persisted to the sink, committed and published on
+    /// [`Self::blocks`] like a block of its own. A block the stage holds is
+    /// dropped first (its transactions return to the pool), and the pool
+    /// learns the block: its transactions leave, nonces advance. Returns the
+    /// block's number, or `Ok(Err(_))` when it does not check.
+    pub fn import(&self, block: Block) -> Result<Result<u64, Box<ReplayError>>, StageError> {
+        let (reply, answer) = bounded(1);
+        let import = Control::Import { block: Box::new(block), reply };
+        self.control.send(import).map_err(|_| StageError::Stopped)?;
+        let _ = self.shared.doorbell.try_send(());
+        answer.recv().map_err(|_| StageError::Stopped)
+    }
+
+    /// Builds one block now from what is ready, empty or not, stamped `at`
+    /// (default: the block clock), and returns it sealed and held: with
+    /// [`BankingStageBuilder::hold_blocks`], for a proposer, which then
+    /// [`Self::decide`]s it or [`Self::import`]s another.
+    pub fn build_held(&self, at: Option<u64>) -> Result<Block, StageError> {
+        let held = self.held().ok_or(StageError::NotHolding)?;
+        // The mine's own answer comes once the block is decided: not awaited.
+        let (reply, _answer) = bounded(1);
+        let mine = Control::Mine { blocks: 1, first: at, interval: None, reply };
+        self.control.send(mine).map_err(|_| StageError::Stopped)?;
+        let _ = self.shared.doorbell.try_send(());
+        held.recv().map_err(|_| StageError::Stopped)
     }
 
     /// Commits or discards the block the stage holds. A decision naming

@@ -714,3 +714,63 @@ fn test_a_block_the_sink_cannot_persist_stops_production_and_says_why() {
     assert!(stage.blocks().iter().all(|b| b.block.header.number < 2), "the block is not served");
     assert_eq!(stage.head().number, 1, "the failed block is not committed");
 }
+
+/// Two held-block stages on copies of one chain, as two validators: one
+/// builds, the other verifies and imports.
+#[test]
+fn test_a_block_built_by_one_stage_is_verified_and_imported_by_another() {
+    let executor = Arc::new(NativeExecutor);
+    let manual = BankingStageConfig { mining: crate::Mining::Manual, ..config(2, 200) };
+    let start = |chain| {
+        BankingStage::builder(executor.clone(), chain).config(manual.clone()).hold_blocks().start()
+    };
+    let (_a_dir, a_chain) = chain();
+    let (_b_dir, b_chain) = chain();
+    let (a, mut b) = (start(a_chain), start(b_chain));
+    // Both pools learn every transaction, as gossip would have it; B's also
+    // a later nonce that stays.
+    let txs: Vec<NativeTx> =
+        (0..8).flat_map(|i| [transfer(i, 0, 40, 21_000), transfer(i, 1, 41, 21_000)]).collect();
+    for r in a.submit_many(txs.iter().map(raw).collect()) {
+        r.unwrap();
+    }
+    let later = transfer(0, 2, 42, 21_000);
+    for r in b.submit_many(txs.iter().chain([&later]).map(raw).collect()) {
+        r.unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while a.pool_len() != 0 || a.head().number == 0 {
+        assert!(Instant::now() < deadline, "A never built its transactions");
+        let block = a.build_held(None).unwrap();
+        a.decide(Decision::Commit(block.hash())).unwrap();
+        let produced = a.blocks().recv_timeout(Duration::from_secs(5)).unwrap();
+        assert_eq!(produced.block, block);
+        // B checks it, a tampered copy fails, and B commits it.
+        b.verify(block.clone()).unwrap().unwrap();
+        let mut tampered = block.clone();
+        tampered.header.state_commitment = B256::repeat_byte(7);
+        assert!(b.verify(tampered.clone()).unwrap().is_err(), "a wrong state commitment checks");
+        assert!(b.import(tampered).unwrap().is_err(), "a wrong block is imported");
+        assert_eq!(b.import(block.clone()).unwrap().unwrap(), block.header.number);
+        let imported = b.blocks().recv_timeout(Duration::from_secs(5)).unwrap();
+        assert_eq!(imported.block, block, "B publishes the imported block");
+        assert_eq!(b.head_hash(), a.head_hash());
+    }
+    // B's pool kept only the nonce no block included; B builds it next.
+    assert_eq!(b.pool_len(), 1, "B's pool still holds what A's blocks included");
+    let own = b.build_held(None).unwrap();
+    let hashes: Vec<B256> = own
+        .txs()
+        .map(|t| lanes_runtime::Transaction::hash(&executor.decode(&t.tx).unwrap()))
+        .collect();
+    assert_eq!(hashes, vec![later.hash()]);
+    // A block decided elsewhere replaces the held one, whose transaction
+    // goes back to the pool.
+    let empty = a.build_held(None).unwrap();
+    assert_eq!(b.import(empty.clone()).unwrap().unwrap(), empty.header.number);
+    assert_eq!(b.head_hash(), empty.hash());
+    assert_eq!(b.pool_len(), 1, "the dropped block's transaction is back in the pool");
+    drop(a);
+    let chain = b.shutdown().unwrap();
+    assert_eq!(chain.db().view().get_account(&sender(0)).unwrap().unwrap().nonce, 2);
+}

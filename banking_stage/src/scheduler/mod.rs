@@ -24,9 +24,11 @@ use std::time::{Duration, Instant};
 use alloy_primitives::B256;
 use crossbeam_channel::{Receiver, Sender, bounded, select};
 use lanes_runtime::{
-    Admission, AdmitContext, Bank, BankError, Block, Chain, Executed, Executor, Runnable,
-    ThreadLocks, Transaction, TxError, key_counts,
+    Admission, AdmitContext, Bank, BankError, Block, Chain, Executed, Executor, ReplayError,
+    Runnable, SealedBlock, ThreadLocks, Transaction, TxError, key_counts,
 };
+
+use lanes_accounts_db::AccountsRead;
 
 use crate::config::{BankingStageConfig, MAX_WORKERS, Mining};
 use crate::driver::{BlockDriver, BuiltBlock};
@@ -173,7 +175,16 @@ pub(crate) struct Scheduler<E: Executor> {
     cores: Option<Vec<core_affinity::CoreId>>,
     /// Held-block mode: where built blocks go, and decisions come from.
     hold: Option<(Sender<Block>, Receiver<Decision>)>,
+    /// Other nodes' blocks to commit, in order.
+    imports: VecDeque<Import>,
+    /// The last block [`Control::Verify`] checked, while the head has not
+    /// moved: an import of the same block commits it without running it
+    /// again.
+    verified: Option<SealedBlock>,
 }
+
+/// A [`Control::Import`] waiting its turn.
+type Import = (Box<Block>, Sender<Result<u64, Box<ReplayError>>>);
 
 impl<E: Executor> Scheduler<E> {
     pub(crate) fn new(
@@ -204,6 +215,8 @@ impl<E: Executor> Scheduler<E> {
             window,
             stopping: false,
             hold,
+            imports: VecDeque::new(),
+            verified: None,
         }
     }
 
@@ -227,6 +240,9 @@ impl<E: Executor> Scheduler<E> {
     /// does what is decided. Waits for work where the mode seals nothing
     /// without it.
     fn next_block(&mut self) -> Result<(), StageError> {
+        if let Some((block, reply)) = self.imports.pop_front() {
+            return self.import(&block, &reply);
+        }
         if let Some((writes, reply)) = self.systems.pop_front() {
             let entries = match writes(&self.driver.chain().db().view()) {
                 Ok(entries) => entries,
@@ -322,13 +338,65 @@ impl<E: Executor> Scheduler<E> {
                 self.mines.push_back(Mine { blocks, first, interval, started: false, reply });
             }
             Control::System { writes, reply } => self.systems.push_back((writes, reply)),
+            Control::Verify { block, reply } => {
+                let _ = reply.send(self.verify(*block));
+            }
+            // Between blocks: the head must not move under a block being built.
+            Control::Import { block, reply } => self.imports.push_back((block, reply)),
         }
+    }
+
+    /// Re-executes another node's `block` on the head; keeps the result for
+    /// an import of it.
+    fn verify(&mut self, block: Block) -> Result<(), Box<ReplayError>> {
+        if self.verified.as_ref().is_some_and(|v| v.block == block) {
+            return Ok(());
+        }
+        let sealed = self.driver.chain().reexecute(&*self.executor, &block, self.workers)?;
+        self.verified = Some(sealed);
+        Ok(())
+    }
+
+    /// Commits another node's `block` (nothing is held or being built) and
+    /// answers `reply`; the pool learns its nonces. A block that does not
+    /// check is refused and changes nothing.
+    fn import(
+        &mut self,
+        block: &Block,
+        reply: &Sender<Result<u64, Box<ReplayError>>>,
+    ) -> Result<(), StageError> {
+        let sealed = match self.verified.take() {
+            Some(sealed) if sealed.block == *block => sealed,
+            _ => match self.driver.chain().reexecute(&*self.executor, block, self.workers) {
+                Ok(sealed) => sealed,
+                Err(e) => {
+                    let _ = reply.send(Err(e));
+                    return Ok(());
+                }
+            },
+        };
+        let number = sealed.block.header.number;
+        // What the scheduler took from the pool goes back before nonces move.
+        let held: Vec<_> = self.window.drain().collect();
+        self.shared.pool().requeue(held);
+        let built = self.driver.seal_imported(sealed);
+        let produced = self.driver.commit(built)?;
+        let view = self.driver.chain().db().view();
+        // A read failure counts as nonce 0: execution checks again.
+        self.shared
+            .pool()
+            .learn_nonces(|sender| view.get_account(sender).ok().flatten().map_or(0, |a| a.nonce));
+        self.driver.publish(produced);
+        let _ = reply.send(Ok(number));
+        Ok(())
     }
 
     /// Commits and publishes `built`, or in held-block mode hands it out
     /// and does what is decided.
     fn finish(&mut self, built: BuiltBlock<E::Tx>) -> Result<(), StageError> {
-        let commit = match &self.hold {
+        // An import of this very block (decided by consensus) commits it.
+        let mut imported = None;
+        let commit = match self.hold.clone() {
             None => true,
             // Stopping: nobody is left to decide.
             Some(_) if self.stopping => false,
@@ -352,6 +420,21 @@ impl<E: Executor> Scheduler<E> {
                             }
                             Err(_) => break,
                         },
+                        recv(self.control) -> c => match c {
+                            // A block decided: this one, or another, which
+                            // replaces it.
+                            Ok(Control::Import { block, reply }) => {
+                                if *block == built.sealed.block {
+                                    commit = true;
+                                    imported = Some(reply);
+                                } else {
+                                    self.imports.push_front((block, reply));
+                                }
+                                break;
+                            }
+                            Ok(c) => self.handle(c),
+                            Err(_) => self.stopping = true,
+                        },
                         recv(self.stop) -> _ => self.stopping = true,
                     }
                 }
@@ -359,8 +442,13 @@ impl<E: Executor> Scheduler<E> {
             }
         };
         if commit {
+            let number = built.sealed.block.header.number;
             let produced = self.driver.commit(built)?;
+            self.verified = None;
             self.driver.publish(produced);
+            if let Some(reply) = imported {
+                let _ = reply.send(Ok(number));
+            }
         } else {
             self.discard(built);
         }
