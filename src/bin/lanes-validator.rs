@@ -127,6 +127,15 @@ struct Cli {
     /// their runs together); past it the call answers -32000.
     #[arg(long, value_name = "DURATION", value_parser = lanes::parse_duration, default_value = "5s")]
     rpc_evm_timeout: Duration,
+    /// Run one node of a multi-node chain (a `config.toml` that
+    /// `lanes-validator testnet` wrote): its keys, peers, RPC address, data
+    /// folder and genesis come from the file.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["dev", "genesis", "data_dir", "rpc_addr", "block_time", "no_mining"])]
+    config: Option<PathBuf>,
+    /// Test only: propose blocks with a wrong state commitment, which the
+    /// other validators must refuse.
+    #[arg(long, hide = true, requires = "config")]
+    test_tamper_proposals: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -143,6 +152,35 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Write a multi-node chain on loopback: `OUT/<name>/config.toml` per
+    /// node (fresh keys, peers, ports from the base port), `OUT/genesis.json`
+    /// (the ten dev accounts funded, as --dev) and `OUT/nodes.json`. Run each
+    /// node with `lanes-validator --config OUT/<name>/config.toml`.
+    Testnet {
+        /// Validators (they propose and vote).
+        #[arg(long, default_value_t = 4)]
+        validators: usize,
+        /// Replicas (they follow decided blocks and serve reads).
+        #[arg(long, default_value_t = 0)]
+        replicas: usize,
+        /// The folder to write.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Node i serves JSON-RPC on PORT+2i and peer-to-peer on PORT+2i+1.
+        #[arg(long, value_name = "PORT", default_value_t = 26_600)]
+        base_port: u16,
+        /// Least time between blocks.
+        #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_block_time)]
+        block_time: String,
+        /// How long validators wait for a proposal before voting nil (each
+        /// further round waits half as long again).
+        #[arg(long, value_name = "DURATION", default_value = "3s", value_parser = parse_block_time)]
+        timeout_propose: String,
+    },
+}
+
+fn parse_block_time(s: &str) -> Result<String, String> {
+    lanes::parse_duration(s).map(|_| s.to_string())
 }
 
 fn main() -> ExitCode {
@@ -178,6 +216,35 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             g.alloc.len()
         );
         return Ok(());
+    }
+    if let Some(Command::Testnet {
+        validators,
+        replicas,
+        out,
+        base_port,
+        block_time,
+        timeout_propose,
+    }) = cli.command
+    {
+        use lanes::node::cluster::config::{TestnetSpec, TimeoutsFile, write_testnet};
+        let spec = TestnetSpec {
+            validators,
+            replicas,
+            out: out.clone(),
+            base_port,
+            block_time,
+            timeouts: TimeoutsFile { propose: timeout_propose, ..TimeoutsFile::default() },
+            genesis: genesis::dev_genesis(),
+        };
+        let nodes = write_testnet(&spec)?;
+        for node in &nodes.nodes {
+            println!("{} ({:?}): lanes-validator --config {}/{}  rpc {}", node.name, node.role, out.display(), node.config, node.rpc);
+        }
+        println!("wrote {}", out.join(lanes::node::cluster::config::NODES_FILE).display());
+        return Ok(());
+    }
+    if let Some(path) = &cli.config {
+        return run_cluster_node(&cli, path);
     }
     if cli.reset {
         reset_data_dir(&cli.data_dir)
@@ -218,6 +285,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         },
         allow_unprotected: cli.allow_unprotected_txs || cli.dev,
         client_version: cli.client_version.unwrap_or_else(|| client_version(cli.dev)),
+        hold_blocks: false,
         limits: RpcLimits {
             max_request_bytes: cli.max_request_bytes,
             max_batch: cli.max_batch,
@@ -260,6 +328,86 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         tracing::info!(target: "lanes::node", "signal received: sealing and stopping");
+        node.stop().await?;
+        Ok(())
+    })
+}
+
+/// One node of a multi-node chain (`--config`).
+fn run_cluster_node(cli: &Cli, path: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
+    use lanes::node::cluster::{self, Faults, config::ClusterConfig};
+    let cluster_config = ClusterConfig::load(path)?;
+    if cli.reset {
+        reset_data_dir(&cluster_config.data_dir)
+            .map_err(|e| format!("resetting {}: {e}", cluster_config.data_dir.display()))?;
+    }
+    let workers = cli.workers.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_WORKERS)
+    });
+    let config = NodeConfig {
+        data_dir: cluster_config.data_dir.clone(),
+        chain: ChainChoice::Genesis(cluster_config.genesis.clone()),
+        rpc_addr: cluster_config.rpc,
+        block_time: cluster_config.block_time,
+        // Blocks are built when consensus asks, and held until decided.
+        mining: Mining::Manual,
+        hold_blocks: true,
+        workers,
+        pin_threads: cli.pin_threads,
+        predict: !cli.no_predict,
+        max_per_sender: cli.txpool_max_per_sender.unwrap_or(DEFAULT_MAX_PER_SENDER),
+        max_pool: cli.txpool_max,
+        fsync: true,
+        history_blocks: match cli.history_blocks {
+            Some(Kept(n)) => n,
+            None => Some(DEFAULT_HISTORY_BLOCKS),
+        },
+        allow_unprotected: cli.allow_unprotected_txs,
+        client_version: cli.client_version.clone().unwrap_or_else(|| client_version(false)),
+        limits: RpcLimits {
+            max_request_bytes: cli.max_request_bytes,
+            max_batch: cli.max_batch,
+            cors_origins: cli
+                .cors_origins
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|o| o != "none" && !o.is_empty())
+                .collect(),
+            filter_timeout: cli.filter_timeout,
+            max_heavy_calls: cli.max_heavy_calls.unwrap_or(RpcLimits::default().max_heavy_calls),
+            max_connections: cli.max_connections,
+            request_timeout: cli.request_timeout,
+            call_gas_cap: cli.rpc_gas_cap,
+            call_timeout: cli.rpc_evm_timeout,
+            ..RpcLimits::default()
+        },
+    };
+    let faults = Faults { tamper_proposals: cli.test_tamper_proposals };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        let _file_too_large = signal(SignalKind::from_raw(rustix::process::Signal::XFSZ.as_raw()))?;
+        let node = Node::start(config).await?;
+        let cluster = cluster::join(&node, &cluster_config, faults).await?;
+        println!(
+            "{} ({:?}) of a {}-validator chain: JSON-RPC on http://{}",
+            cluster_config.name,
+            cluster_config.role,
+            cluster_config.validators.validators().len(),
+            node.rpc_addr()
+        );
+        let failed = tokio::select! {
+            _ = term.recv() => None,
+            _ = int.recv() => None,
+            reason = node.failed() => Some(reason),
+        };
+        cluster.stop().await;
+        if let Some(reason) = failed {
+            return Err(format!("block production stopped: {reason}").into());
+        }
         node.stop().await?;
         Ok(())
     })

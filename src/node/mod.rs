@@ -18,6 +18,7 @@
 //! genesis, rebuilds the ledger's indexes, replays a block the ledger holds
 //! but the state missed (a crash between the two writes), and goes on.
 
+pub mod cluster;
 pub mod convert;
 pub mod error;
 pub mod filters;
@@ -166,6 +167,9 @@ pub struct NodeConfig {
     pub limits: RpcLimits,
     /// What `web3_clientVersion` answers ([`client_version`] by default).
     pub client_version: String,
+    /// Hold each built block until a consensus engine decides it
+    /// ([`cluster::join`]); nothing is committed before.
+    pub hold_blocks: bool,
 }
 
 /// `web3_clientVersion` by default: with `--dev`, a string that starts with
@@ -259,6 +263,8 @@ pub(crate) struct NodeState {
     fatal: tokio::sync::watch::Sender<Option<String>>,
     /// `evm_snapshot`s, oldest first.
     snapshots: Mutex<Vec<Snapshot>>,
+    /// On a multi-node chain: where sends go besides this node's pool.
+    cluster: std::sync::OnceLock<cluster::Link>,
     /// The last snapshot id given out (ids are never reused).
     snapshot_ids: std::sync::atomic::AtomicU64,
 }
@@ -338,7 +344,7 @@ impl Node {
         } else {
             Arc::new(DeclaredAccess)
         };
-        let parts = StageParts { config: stage_config, admission };
+        let parts = StageParts { config: stage_config, admission, hold: config.hold_blocks };
         let stage = start_stage(&parts, executor.clone(), chain, &ledger);
         let (blocks, failure) = (stage.blocks().clone(), stage.failure());
         let (heads, _) = broadcast::channel(256);
@@ -370,6 +376,7 @@ impl Node {
             fatal: tokio::sync::watch::Sender::new(None),
             snapshots: Mutex::default(),
             snapshot_ids: Default::default(),
+            cluster: std::sync::OnceLock::new(),
         });
         spawn_follower(&state, blocks, failure)?;
         let limits = &config.limits;
@@ -471,6 +478,8 @@ pub(crate) struct Snapshot {
 pub(crate) struct StageParts {
     config: BankingStageConfig,
     admission: Arc<dyn Admission<EvmTx>>,
+    /// Held blocks, for a consensus engine.
+    hold: bool,
 }
 
 /// What the node needs to rebuild its state from the ledger.
@@ -489,11 +498,11 @@ fn start_stage(
     chain: Chain,
     ledger: &Arc<Ledger>,
 ) -> BankingStage<EvmExecutor> {
-    BankingStage::builder(executor, chain)
+    let builder = BankingStage::builder(executor, chain)
         .config(parts.config.clone())
         .sink(Box::new(LedgerSink(ledger.clone())))
-        .admission(parts.admission.clone())
-        .start()
+        .admission(parts.admission.clone());
+    if parts.hold { builder.hold_blocks().start() } else { builder.start() }
 }
 
 /// Starts the thread that publishes a stage's `blocks`.
@@ -563,7 +572,7 @@ impl NodeState {
         let chain =
             load_chain(&r.dir, &self.ledger, &r.spec, &r.store, dev, &self.executor, r.workers)?;
         let config = BankingStageConfig { mining, coinbase, ..r.stage.config.clone() };
-        let parts = StageParts { config, admission: r.stage.admission.clone() };
+        let parts = StageParts { config, admission: r.stage.admission.clone(), hold: r.stage.hold };
         // Served before production starts, so its first block moves it on.
         self.ledger.publish(number);
         let stage = start_stage(&parts, self.executor.clone(), chain, &self.ledger);

@@ -18,6 +18,8 @@ use lanes_accounts_db::AccountsRead;
 use lanes_evm_adapter::{CallRequest, EvmTx, IMPERSONATED_TAG, SimError, Simulation, impersonated};
 use lanes_runtime::Bank;
 
+use crate::node::cluster::relay::ForwardError;
+
 use crate::node::convert;
 use crate::node::error::RpcError;
 use crate::node::filters::{self, FilterKind, MAX_FILTERS, TooManyFilters};
@@ -143,7 +145,22 @@ impl EthApiServer for EthRpc {
             )
             .into());
         }
+        if let Some(forward) = self.state.cluster.get().and_then(|l| l.forward.as_ref()) {
+            // A replica: the validators' pools take it; their answer is ours.
+            return forward.send(&bytes).await.map_err(|e| match e {
+                ForwardError::Refused { code, message } => {
+                    let code = i32::try_from(code).unwrap_or(-32000);
+                    jsonrpsee::types::ErrorObjectOwned::owned(code, message, None::<()>)
+                }
+                ForwardError::Unreachable(why) => {
+                    RpcError::Internal(format!("no validator took the transaction: {why}")).into()
+                }
+            });
+        }
         let (hash, wait) = self.state.send_raw_waiting(&bytes)?;
+        if let Some(relay) = self.state.cluster.get().and_then(|l| l.relay.as_ref()) {
+            relay.relay(bytes).await;
+        }
         Ok(settled(hash, wait).await)
     }
 

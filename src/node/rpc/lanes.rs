@@ -29,6 +29,21 @@ impl LanesApiServer for LanesRpc {
         Ok(self.state.block(number)?.map(|lb| block_entries(&lb)))
     }
 
+    fn relay_transactions(&self, txs: Vec<alloy_primitives::Bytes>) -> RpcResult<u64> {
+        if txs.len() > crate::node::cluster::relay::RELAY_BATCH {
+            return Err(crate::node::error::RpcError::Limit(format!(
+                "{} transactions, more than the {} one relay may carry",
+                txs.len(),
+                crate::node::cluster::relay::RELAY_BATCH
+            ))
+            .into());
+        }
+        // Each as a send would be; one refused (known already, a nonce
+        // taken) does not stop the others.
+        let taken = txs.iter().filter(|raw| self.state.send_raw_waiting(raw).is_ok()).count();
+        Ok(taken as u64)
+    }
+
     fn stats(&self) -> RpcResult<NodeStats> {
         let s = &self.state;
         let t = s.totals.lock().unwrap_or_else(|e| e.into_inner()).clone();

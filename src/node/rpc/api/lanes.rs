@@ -17,4 +17,9 @@ pub trait LanesApi {
     /// Totals over the blocks produced since the node started.
     #[method(name = "stats")]
     fn stats(&self) -> RpcResult<NodeStats>;
+
+    /// Transactions another validator of the chain accepted, for this
+    /// node's pool (not relayed further); answers how many were taken.
+    #[method(name = "relayTransactions")]
+    fn relay_transactions(&self, txs: Vec<alloy_primitives::Bytes>) -> RpcResult<u64>;
 }

@@ -1,0 +1,163 @@
+//! Sends on a multi-node chain: a validator relays each transaction it
+//! accepts to every other validator's pool before it acknowledges it, so a
+//! transaction acknowledged by any node reaches the proposer, and survives
+//! the acknowledging node's death; a replica forwards sends to a validator.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy_primitives::{B256, Bytes};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::loadgen::client::{ClientError, RpcClient};
+
+/// Most transactions one relay batch carries.
+pub const RELAY_BATCH: usize = 512;
+/// How long a relay waits for more transactions to batch with.
+pub const RELAY_LINGER: Duration = Duration::from_millis(2);
+/// How long one peer gets to take a batch; a dead peer does not hold sends.
+pub const RELAY_TIMEOUT: Duration = Duration::from_secs(2);
+/// Sends waiting to be relayed.
+const RELAY_QUEUE: usize = 65_536;
+
+type Waiting = (Bytes, oneshot::Sender<()>);
+
+/// Relays transactions to the other validators' pools.
+#[derive(Clone, Debug)]
+pub struct Relay {
+    queue: mpsc::Sender<Waiting>,
+}
+
+impl Relay {
+    /// Starts relaying to `peers` (JSON-RPC URLs).
+    pub fn start(peers: Vec<String>) -> Self {
+        let (queue, mut incoming) = mpsc::channel::<Waiting>(RELAY_QUEUE);
+        let peers: Vec<Arc<Peer>> = peers.into_iter().map(|url| Arc::new(Peer::new(url))).collect();
+        tokio::spawn(async move {
+            while let Some(first) = incoming.recv().await {
+                let mut batch = vec![first];
+                let linger = tokio::time::sleep(RELAY_LINGER);
+                tokio::pin!(linger);
+                while batch.len() < RELAY_BATCH {
+                    tokio::select! {
+                        next = incoming.recv() => match next {
+                            Some(w) => batch.push(w),
+                            None => break,
+                        },
+                        () = &mut linger => break,
+                    }
+                }
+                let raws: Vec<Bytes> = batch.iter().map(|(raw, _)| raw.clone()).collect();
+                let sends = peers.iter().map(|peer| {
+                    let (peer, raws) = (peer.clone(), raws.clone());
+                    tokio::spawn(async move { peer.relay(raws).await })
+                });
+                for send in sends.collect::<Vec<_>>() {
+                    let _ = send.await;
+                }
+                for (_, done) in batch {
+                    let _ = done.send(());
+                }
+            }
+        });
+        Self { queue }
+    }
+
+    /// Relays `raw` and returns once every peer took it, refused it, or
+    /// could not be reached within [`RELAY_TIMEOUT`].
+    pub async fn relay(&self, raw: Bytes) {
+        let (done, wait) = oneshot::channel();
+        if self.queue.send((raw, done)).await.is_ok() {
+            let _ = wait.await;
+        }
+    }
+}
+
+/// One peer, connected on first use and again after a failure.
+#[derive(Debug)]
+struct Peer {
+    url: String,
+    client: tokio::sync::Mutex<Option<RpcClient>>,
+}
+
+impl Peer {
+    fn new(url: String) -> Self {
+        Self { url, client: tokio::sync::Mutex::new(None) }
+    }
+
+    async fn relay(&self, raws: Vec<Bytes>) {
+        let mut client = self.client.lock().await;
+        let sent = tokio::time::timeout(RELAY_TIMEOUT, async {
+            if client.is_none() {
+                *client = Some(RpcClient::connect(&self.url).await?);
+            }
+            let c = client.as_ref().expect("connected above");
+            c.call::<u64>("lanes_relayTransactions", serde_json::json!([raws])).await
+        })
+        .await;
+        match sent {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::debug!(target: "lanes::consensus", url = %self.url, %e, "relay failed");
+                *client = None;
+            }
+            Err(_) => {
+                tracing::debug!(target: "lanes::consensus", url = %self.url, "relay timed out");
+                *client = None;
+            }
+        }
+    }
+}
+
+/// A replica's forwarding of sends to the validators.
+#[derive(Debug)]
+pub struct Forward {
+    validators: Vec<Peer>,
+}
+
+/// Why a forwarded send failed.
+#[derive(Debug)]
+pub enum ForwardError {
+    /// A validator answered with an error: it is the answer.
+    Refused {
+        /// JSON-RPC code.
+        code: i64,
+        /// Message.
+        message: String,
+    },
+    /// No validator could be reached.
+    Unreachable(String),
+}
+
+impl Forward {
+    /// Forwards to `validators` (JSON-RPC URLs), the first that answers.
+    pub fn new(validators: Vec<String>) -> Self {
+        Self { validators: validators.into_iter().map(Peer::new).collect() }
+    }
+
+    /// Sends `raw` to a validator and returns its answer.
+    pub async fn send(&self, raw: &Bytes) -> Result<B256, ForwardError> {
+        let mut last = String::from("no validator configured");
+        for peer in &self.validators {
+            let mut client = peer.client.lock().await;
+            let answer = tokio::time::timeout(RELAY_TIMEOUT, async {
+                if client.is_none() {
+                    *client = Some(RpcClient::connect(&peer.url).await?);
+                }
+                let c = client.as_ref().expect("connected above");
+                c.call::<B256>("eth_sendRawTransaction", serde_json::json!([raw])).await
+            })
+            .await;
+            match answer {
+                Ok(Ok(hash)) => return Ok(hash),
+                Ok(Err(ClientError::Rpc { error, .. })) => {
+                    return Err(ForwardError::Refused { code: error.code, message: error.message });
+                }
+                Ok(Err(e)) => last = e.to_string(),
+                Err(_) => last = format!("{}: no answer in {RELAY_TIMEOUT:?}", peer.url),
+            }
+            *client = None;
+        }
+        Err(ForwardError::Unreachable(last))
+    }
+}
