@@ -218,11 +218,11 @@ impl PartsBuffer {
             self.streams.remove(&key);
             return Err(PartsError::TooManyParts(self.limits.max_parts_per_stream));
         }
-        if let StreamContent::Data(ProposalPart::Init(init)) = &msg.content {
-            if init.height < self.floor {
-                self.streams.remove(&key);
-                return Err(PartsError::Stale(init.height));
-            }
+        if let StreamContent::Data(ProposalPart::Init(init)) = &msg.content
+            && init.height < self.floor
+        {
+            self.streams.remove(&key);
+            return Err(PartsError::Stale(init.height));
         }
         if !self.streams.contains_key(&key) {
             while self.streams.len() >= self.limits.max_streams.max(1) {

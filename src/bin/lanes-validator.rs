@@ -176,6 +176,10 @@ enum Command {
         /// further round waits half as long again).
         #[arg(long, value_name = "DURATION", default_value = "3s", value_parser = parse_block_time)]
         timeout_propose: String,
+        /// The chain's genesis (geth format; `lanes-loadgen genesis` writes
+        /// one with a workload's setup applied). Default: the --dev chain's.
+        #[arg(long, value_name = "FILE")]
+        genesis: Option<PathBuf>,
     },
 }
 
@@ -224,6 +228,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         base_port,
         block_time,
         timeout_propose,
+        genesis: genesis_file,
     }) = cli.command
     {
         use lanes::node::cluster::config::{TestnetSpec, TimeoutsFile, write_testnet};
@@ -234,11 +239,24 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             base_port,
             block_time,
             timeouts: TimeoutsFile { propose: timeout_propose, ..TimeoutsFile::default() },
-            genesis: genesis::dev_genesis(),
+            genesis: match genesis_file {
+                Some(path) => serde_json::from_slice(
+                    &std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?,
+                )
+                .map_err(|e| format!("{}: {e}", path.display()))?,
+                None => genesis::dev_genesis(),
+            },
         };
         let nodes = write_testnet(&spec)?;
         for node in &nodes.nodes {
-            println!("{} ({:?}): lanes-validator --config {}/{}  rpc {}", node.name, node.role, out.display(), node.config, node.rpc);
+            println!(
+                "{} ({:?}): lanes-validator --config {}/{}  rpc {}",
+                node.name,
+                node.role,
+                out.display(),
+                node.config,
+                node.rpc
+            );
         }
         println!("wrote {}", out.join(lanes::node::cluster::config::NODES_FILE).display());
         return Ok(());

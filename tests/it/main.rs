@@ -2,6 +2,7 @@
 //! per scenario.
 
 mod accounts_db;
+mod cluster;
 mod dev_node;
 mod disk_faults;
 mod eth_blocks;

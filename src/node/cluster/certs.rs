@@ -72,9 +72,10 @@ impl CertStore {
         rec.extend_from_slice(&(cert.len() as u32).to_le_bytes());
         rec.extend_from_slice(&cert);
         rec.extend_from_slice(&xxhash_rust::xxh3::xxh3_64(&cert).to_le_bytes());
-        self.file.write_all(&rec).and_then(|()| self.file.sync_data()).map_err(|e| {
-            std::io::Error::new(e.kind(), format!("{}: {e}", self.path.display()))
-        })?;
+        self.file
+            .write_all(&rec)
+            .and_then(|()| self.file.sync_data())
+            .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", self.path.display())))?;
         self.certs.insert(height, cert);
         Ok(())
     }

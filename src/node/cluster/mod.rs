@@ -215,7 +215,8 @@ impl App {
             }
             AppMsg::StartedRound { height, round, proposer, role, reply_value } => {
                 tracing::info!(target: "lanes::consensus", height = height.0, round = %round, %proposer, ?role, "round started");
-                let seen = self.seen.get(&(height.0, round_key(round))).cloned().unwrap_or_default();
+                let seen =
+                    self.seen.get(&(height.0, round_key(round))).cloned().unwrap_or_default();
                 let _ = reply_value.send(seen);
             }
             AppMsg::GetValue { height, round, timeout, reply } => {
@@ -237,7 +238,9 @@ impl App {
                 };
                 let mut value = None;
                 if let Some(p) = assembled {
-                    value = self.check_proposal(p.height, p.round, p.valid_round, p.proposer, &p.bytes).await;
+                    value = self
+                        .check_proposal(p.height, p.round, p.valid_round, p.proposer, &p.bytes)
+                        .await;
                 }
                 if let Some(v) = &value {
                     let list = self.seen.entry((v.height.0, round_key(v.round))).or_default();
@@ -315,11 +318,18 @@ impl App {
 
     /// Builds this node's proposal for `height`: on the head, stamped no
     /// earlier than the clock allows, and held by the banking stage.
-    async fn build(&mut self, height: Height, round: Round, timeout: Duration) -> Result<B256, String> {
+    async fn build(
+        &mut self,
+        height: Height,
+        round: Round,
+        timeout: Duration,
+    ) -> Result<B256, String> {
         if let Some(old) = self.held.take() {
             // An earlier round's proposal: dropped (kept here, should a
             // later round decide it after all).
-            self.on_stage(move |st| st.decide(Decision::Discard(old))).await?.map_err(|e| e.to_string())?;
+            self.on_stage(move |st| st.decide(Decision::Discard(old)))
+                .await?
+                .map_err(|e| e.to_string())?;
         }
         // Timestamps are whole seconds after the parent's: wait for the
         // clock to pass the head's so they never run ahead of it.
@@ -328,7 +338,8 @@ impl App {
         if let Ok(wait) = due.duration_since(SystemTime::now()) {
             tokio::time::sleep(wait.min(timeout / 2)).await;
         }
-        let mut block = self.on_stage(|st| st.build_held(None)).await?.map_err(|e| e.to_string())?;
+        let mut block =
+            self.on_stage(|st| st.build_held(None)).await?.map_err(|e| e.to_string())?;
         let id = block.hash;
         self.held = Some(id);
         if block.header.number != height.0 {
@@ -375,14 +386,27 @@ impl App {
         if validity == Validity::Valid {
             self.blocks.insert(id, block);
         }
-        Some(ProposedValue { height, round, valid_round, proposer, value: Value::new(id), validity })
+        Some(ProposedValue {
+            height,
+            round,
+            valid_round,
+            proposer,
+            value: Value::new(id),
+            validity,
+        })
     }
 
     /// Whether `block` is a valid block `height` by `proposer` on this
     /// node's head: the header's number, coinbase and timestamp, then
     /// parallel re-execution (conflicting entries, a transaction outside its
     /// set, roots, state commitment, hash).
-    async fn verify(&self, height: Height, proposer: Address, block: &Block, live: bool) -> Validity {
+    async fn verify(
+        &self,
+        height: Height,
+        proposer: Address,
+        block: &Block,
+        live: bool,
+    ) -> Validity {
         let head = self.head();
         let h = &block.header;
         let refuse = |why: String| {
@@ -396,10 +420,16 @@ impl App {
             return refuse(format!("coinbase {} is not the proposer's", h.coinbase));
         }
         if h.timestamp <= head.timestamp {
-            return refuse(format!("timestamp {} is not after its parent's ({})", h.timestamp, head.timestamp));
+            return refuse(format!(
+                "timestamp {} is not after its parent's ({})",
+                h.timestamp, head.timestamp
+            ));
         }
         if live && h.timestamp > now_secs() + MAX_FUTURE_SECS {
-            return refuse(format!("timestamp {} is more than {MAX_FUTURE_SECS} s ahead of this node's clock", h.timestamp));
+            return refuse(format!(
+                "timestamp {} is more than {MAX_FUTURE_SECS} s ahead of this node's clock",
+                h.timestamp
+            ));
         }
         let copy = block.clone();
         match self.on_stage(move |st| st.verify(copy)).await {
@@ -412,21 +442,31 @@ impl App {
 
     /// Commits the decided block: its certificate first (synced), then the
     /// block through the banking stage.
-    async fn decided(&mut self, certificate: &CommitCertificate<LanesContext>) -> Result<(), String> {
+    async fn decided(
+        &mut self,
+        certificate: &CommitCertificate<LanesContext>,
+    ) -> Result<(), String> {
         let height = certificate.height.0;
         let id = certificate.value_id;
         let head = self.head().number;
         if height <= head {
             return Ok(()); // committed already (a replayed decision)
         }
-        let block = self.blocks.get(&id).cloned().ok_or_else(|| format!("height {height} decided a block this node never saw ({id})"))?;
-        let encoded = LanesCodec.encode(certificate).map_err(|e| format!("encoding the certificate: {e}"))?;
-        self.certs.put(height, encoded.to_vec()).map_err(|e| format!("writing the certificate of {height}: {e}"))?;
+        let block =
+            self.blocks.get(&id).cloned().ok_or_else(|| {
+                format!("height {height} decided a block this node never saw ({id})")
+            })?;
+        let encoded =
+            LanesCodec.encode(certificate).map_err(|e| format!("encoding the certificate: {e}"))?;
+        self.certs
+            .put(height, encoded.to_vec())
+            .map_err(|e| format!("writing the certificate of {height}: {e}"))?;
         if self.held.is_some_and(|held| held == id) || self.held.is_some() {
             self.held = None; // the stage commits it, or drops it for another
         }
         let txs = block.tx_count();
-        let imported = self.on_stage(move |st| st.import(block)).await?.map_err(|e| e.to_string())?;
+        let imported =
+            self.on_stage(move |st| st.import(block)).await?.map_err(|e| e.to_string())?;
         match imported {
             Ok(number) => {
                 tracing::info!(target: "lanes::consensus", height = number, round = %certificate.round, hash = %id, txs, signatures = certificate.commit_signatures.len(), "decided and committed");
@@ -442,7 +482,10 @@ impl App {
         let cert: CommitCertificate<LanesContext> = LanesCodec.decode(cert.to_vec().into()).ok()?;
         let block = self.state.ledger.read(height).ok()?.block;
         let bytes = borsh::to_vec(&block).ok()?;
-        let cert = ExtendedCommitCertificate::from_commit_certificate_and_extensions(cert, VoteExtensions::default());
+        let cert = ExtendedCommitCertificate::from_commit_certificate_and_extensions(
+            cert,
+            VoteExtensions::default(),
+        );
         Some(RawDecidedValue::new(bytes.into(), cert))
     }
 

@@ -77,13 +77,26 @@ impl DevRpc {
         })
     }
 
+    /// Refuses a method that makes or times blocks on a multi-node chain,
+    /// where consensus decides every block.
+    fn not_on_cluster(&self, method: &str) -> Res<()> {
+        if self.state.cluster.get().is_some() {
+            return Err(RpcError::Invalid(format!(
+                "{method} is refused on a multi-validator chain: consensus decides every block"
+            )));
+        }
+        Ok(())
+    }
+
     fn set_mining(&self, mining: Mining, slot_time: Option<Duration>) -> Res<()> {
+        self.not_on_cluster("setting the mining mode")?;
         self.state.stage(|st| st.set_mining(mining, slot_time))?.map_err(internal)
     }
 
     /// Seals `blocks` blocks now, the first stamped `first`, then
     /// `interval` seconds apart.
     fn mine(&self, blocks: u64, first: Option<u64>, interval: Option<u64>) -> Res<u64> {
+        self.not_on_cluster("mining on request (evm_mine, anvil_mine, hardhat_mine)")?;
         if blocks > MAX_MINE_BLOCKS {
             return Err(RpcError::Limit(format!(
                 "asked to mine {blocks} blocks, more than the {MAX_MINE_BLOCKS} one request may"
