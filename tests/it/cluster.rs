@@ -251,23 +251,18 @@ fn test_four_validators_and_a_replica_agree_survive_a_kill_and_refuse_tampered_p
             );
         }
     }
-    for (key, _, hash) in &sent {
+    for (_, _, hash) in &sent {
         let receipts: Vec<Value> =
             net.iter().map(|n| n.result("eth_getTransactionReceipt", json!([hash]))).collect();
         assert_eq!(receipts[0]["status"], json!("0x1"), "{hash}");
         for (node, r) in net.iter().zip(&receipts) {
             assert_eq!(r, &receipts[0], "{} serves another receipt for {hash}", node.name);
         }
-        let _ = key;
     }
-    for key in 0..5 {
+    for (key, secret) in DEV_KEYS.iter().enumerate() {
         let count = sent.iter().filter(|(k, _, _)| *k == key).count() as u64;
-        let from = alloy_signer_local::PrivateKeySigner::from_slice(
-            &alloy_primitives::hex::decode(DEV_KEYS[key]).unwrap(),
-        )
-        .unwrap()
-        .address();
-        let nonce = net[4].result("eth_getTransactionCount", json!([from, "latest"]));
+        let from: alloy_signer_local::PrivateKeySigner = secret.parse().unwrap();
+        let nonce = net[4].result("eth_getTransactionCount", json!([from.address(), "latest"]));
         assert_eq!(quantity(&nonce), count, "sender {key}: included once each");
     }
 
