@@ -461,9 +461,8 @@ impl App {
         self.certs
             .put(height, encoded.to_vec())
             .map_err(|e| format!("writing the certificate of {height}: {e}"))?;
-        if self.held.is_some_and(|held| held == id) || self.held.is_some() {
-            self.held = None; // the stage commits it, or drops it for another
-        }
+        // The stage commits the block it holds, or drops it for this one.
+        self.held = None;
         let txs = block.tx_count();
         let imported =
             self.on_stage(move |st| st.import(block)).await?.map_err(|e| e.to_string())?;
