@@ -272,6 +272,7 @@ pub const RPC_METHODS: &[&str] = &[
     "personal_sign",
     "lanes_getBlockEntries",
     "lanes_stats",
+    "lanes_relayTransactions",
     // debug
     "debug_traceTransaction",
     "debug_traceCall",

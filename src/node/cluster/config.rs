@@ -336,3 +336,65 @@ pub fn write_testnet(spec: &TestnetSpec) -> Result<NodesFile, ConfigError> {
     std::fs::write(&path, json).map_err(io(&path))?;
     Ok(nodes)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(out: &Path) -> TestnetSpec {
+        TestnetSpec {
+            validators: 3,
+            replicas: 1,
+            out: out.into(),
+            base_port: 40_000,
+            block_time: "1s".into(),
+            timeouts: TimeoutsFile::default(),
+            genesis: crate::node::genesis::dev_genesis(),
+        }
+    }
+
+    #[test]
+    fn test_a_written_testnet_loads_with_one_validator_set_everywhere() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("net");
+        let nodes = write_testnet(&spec(&out)).unwrap();
+        let names: Vec<&str> = nodes.nodes.iter().map(|n| n.name.as_str()).collect();
+        assert_eq!(names, ["validator-0", "validator-1", "validator-2", "replica-0"]);
+        let loaded: Vec<ClusterConfig> = nodes
+            .nodes
+            .iter()
+            .map(|n| ClusterConfig::load(&out.join(&n.config)).unwrap())
+            .collect();
+        for (i, c) in loaded.iter().enumerate() {
+            assert_eq!(c.validators, loaded[0].validators, "{} sees another set", c.name);
+            assert_eq!(c.validators.validators().len(), 3);
+            assert_eq!(c.rpc.port(), 40_000 + 2 * i as u16);
+            assert_eq!(c.p2p.port(), c.rpc.port() + 1);
+            assert_eq!(c.genesis, out.join(c.name.as_str()).join("..").join(GENESIS_FILE));
+            assert_eq!(c.peers.len(), 3);
+            assert_eq!(c.validator_rpcs().len(), if c.role == NodeRole::Validator { 2 } else { 3 });
+        }
+        assert_eq!(loaded[3].role, NodeRole::Replica);
+        assert!(write_testnet(&spec(&out)).is_err(), "a second testnet over the first");
+    }
+
+    #[test]
+    fn test_a_bad_config_names_the_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("net");
+        write_testnet(&spec(&out)).unwrap();
+        let path = out.join("validator-0/config.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let key_line = text.lines().find(|l| l.starts_with("private_key")).unwrap();
+        let cases = [
+            (text.replace(key_line, "private_key = \"00\""), "private_key"),
+            (text.replace("block_time = \"1s\"", "block_time = \"soon\""), "block_time"),
+            (format!("surprise = 1\n{text}"), "surprise"),
+        ];
+        for (bad, field) in cases {
+            std::fs::write(&path, bad).unwrap();
+            let e = ClusterConfig::load(&path).unwrap_err().to_string();
+            assert!(e.contains(field) && e.contains("config.toml"), "{e}");
+        }
+    }
+}
