@@ -61,6 +61,7 @@ fn server() -> &'static Mutex<Server> {
             limits: RpcLimits { cors_origins: vec!["*".into()], ..RpcLimits::default() },
             client_version: client_version(true),
             hold_blocks: false,
+            unlock_dev_accounts: false,
         };
         let node = runtime.block_on(Node::start(config)).expect("the dev node starts");
         let addr = node.rpc_addr();

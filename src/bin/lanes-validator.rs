@@ -241,6 +241,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             base_port,
             block_time,
             timeouts: TimeoutsFile { propose: timeout_propose, ..TimeoutsFile::default() },
+            unlock_dev_accounts: genesis_file.is_none(),
             genesis: match genesis_file {
                 Some(path) => serde_json::from_slice(
                     &std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?,
@@ -306,6 +307,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         allow_unprotected: cli.allow_unprotected_txs || cli.dev,
         client_version: cli.client_version.unwrap_or_else(|| client_version(cli.dev)),
         hold_blocks: false,
+        unlock_dev_accounts: false,
         limits: RpcLimits {
             max_request_bytes: cli.max_request_bytes,
             max_batch: cli.max_batch,
@@ -372,6 +374,7 @@ fn run_cluster_node(cli: &Cli, path: &std::path::Path) -> Result<(), Box<dyn std
         // Blocks are built when consensus asks, and held until decided.
         mining: Mining::Manual,
         hold_blocks: true,
+        unlock_dev_accounts: cluster_config.unlock_dev_accounts,
         workers,
         pin_threads: cli.pin_threads,
         predict: !cli.no_predict,

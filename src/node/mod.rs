@@ -170,6 +170,10 @@ pub struct NodeConfig {
     /// Hold each built block until a consensus engine decides it
     /// ([`cluster::join`]); nothing is committed before.
     pub hold_blocks: bool,
+    /// Sign with the dev accounts' keys (`eth_accounts`,
+    /// `eth_sendTransaction`) on a chain other than `--dev`'s (a testnet
+    /// from the dev genesis); `--dev` always does.
+    pub unlock_dev_accounts: bool,
 }
 
 /// `web3_clientVersion` by default: with `--dev`, a string that starts with
@@ -326,8 +330,11 @@ impl Node {
                 .map_err(|e| NodeError::DataDir(format!("start-up task failed: {e}")))??
         };
         let Prepared { spec, chain, ledger, executor } = prepared;
-        let signers =
-            if matches!(config.chain, ChainChoice::Dev) { genesis::dev_signers() } else { &[] };
+        let signers = if matches!(config.chain, ChainChoice::Dev) || config.unlock_dev_accounts {
+            genesis::dev_signers()
+        } else {
+            &[]
+        };
         let coinbase = spec.genesis.coinbase;
         let stage_config = BankingStageConfig {
             workers: config.workers.max(1),

@@ -188,6 +188,16 @@ fn test_four_validators_and_a_replica_agree_survive_a_kill_and_refuse_tampered_p
             send(&net, &mut sent, via, via, nonce);
         }
     }
+    // The dev accounts are unlocked on a testnet from the dev genesis:
+    // eth_sendTransaction works on any node, back to back on the replica
+    // (its pending nonce counts what it forwarded).
+    let dev0 = "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266";
+    assert_eq!(net[4].result("eth_accounts", json!([]))[0], json!(dev0));
+    let mut by_node_key = Vec::new();
+    for via in [4, 4, 2] {
+        let request = json!([{"from": dev0, "to": receiver(99), "value": "0x5"}]);
+        by_node_key.push(net[via].result("eth_sendTransaction", request));
+    }
     let included = |net: &[Node], sent: &[(usize, u64, Value)], reader: usize| {
         sent.iter()
             .all(|(_, _, h)| !net[reader].result("eth_getTransactionReceipt", json!([h])).is_null())
@@ -198,6 +208,18 @@ fn test_four_validators_and_a_replica_agree_survive_a_kill_and_refuse_tampered_p
         || included(&net, &sent, 0),
         || logs(&net),
     );
+    let receipt = |hash: &Value| net[0].result("eth_getTransactionReceipt", json!([hash]));
+    wait_until(
+        "eth_sendTransaction receipts",
+        Duration::from_secs(60),
+        || by_node_key.iter().all(|h| !receipt(h).is_null()),
+        || logs(&net),
+    );
+    for hash in &by_node_key {
+        assert_eq!(receipt(hash)["status"], json!("0x1"), "eth_sendTransaction {hash}");
+    }
+    let dev0_nonce = net[4].result("eth_getTransactionCount", json!([dev0, "latest"]));
+    assert_eq!(quantity(&dev0_nonce), 3, "each eth_sendTransaction included once");
 
     // kill -9 of validator-1 under load: the chain goes on with 3 of 4.
     let mut next_nonce = 4;

@@ -87,6 +87,10 @@ pub struct ClusterFile {
     /// Least time between blocks (and blocks' timestamps, in whole seconds,
     /// never run ahead of the clock).
     pub block_time: String,
+    /// Sign with the ten dev accounts' keys (`eth_accounts`,
+    /// `eth_sendTransaction`), as `--dev` does: a testnet from the dev genesis.
+    #[serde(default)]
+    pub unlock_dev_accounts: bool,
     /// Consensus timeouts.
     #[serde(default)]
     pub timeouts: TimeoutsFile,
@@ -113,6 +117,8 @@ pub struct ClusterConfig {
     pub private_key: PrivateKey,
     /// Least time between blocks.
     pub block_time: Duration,
+    /// Sign with the dev accounts' keys.
+    pub unlock_dev_accounts: bool,
     /// Consensus timeouts.
     pub timeouts: Timeouts,
     /// The validator set.
@@ -191,6 +197,7 @@ impl ClusterConfig {
             p2p: file.p2p,
             private_key,
             block_time: timeouts.commit,
+            unlock_dev_accounts: file.unlock_dev_accounts,
             timeouts,
             validators: ValidatorSet::new(validators),
             peers: file.peers,
@@ -242,6 +249,8 @@ pub struct TestnetSpec {
     pub timeouts: TimeoutsFile,
     /// The genesis (geth format) every node starts from.
     pub genesis: alloy_genesis::Genesis,
+    /// Unlock the dev accounts on every node (a dev genesis).
+    pub unlock_dev_accounts: bool,
 }
 
 /// Most nodes a testnet has (ports and loopback processes).
@@ -313,6 +322,7 @@ pub fn write_testnet(spec: &TestnetSpec) -> Result<NodesFile, ConfigError> {
             p2p: node.p2p,
             private_key: private_key_to_hex(&node.key),
             block_time: spec.block_time.clone(),
+            unlock_dev_accounts: spec.unlock_dev_accounts,
             timeouts: spec.timeouts.clone(),
             peers: planned.iter().filter(|p| p.name != node.name).map(entry).collect(),
         };
@@ -350,6 +360,7 @@ mod tests {
             block_time: "1s".into(),
             timeouts: TimeoutsFile::default(),
             genesis: crate::node::genesis::dev_genesis(),
+            unlock_dev_accounts: true,
         }
     }
 

@@ -145,32 +145,15 @@ impl EthApiServer for EthRpc {
             )
             .into());
         }
-        if let Some(forward) = self.state.cluster.get().and_then(|l| l.forward.as_ref()) {
-            // A replica: the validators' pools take it; their answer is ours.
-            return forward.send(&bytes).await.map_err(|e| match e {
-                ForwardError::Refused { code, message } => {
-                    let code = i32::try_from(code).unwrap_or(-32000);
-                    jsonrpsee::types::ErrorObjectOwned::owned(code, message, None::<()>)
-                }
-                ForwardError::Unreachable(why) => {
-                    RpcError::Internal(format!("no validator took the transaction: {why}")).into()
-                }
-            });
-        }
-        let (hash, wait) = self.state.send_raw_waiting(&bytes)?;
-        if let Some(relay) = self.state.cluster.get().and_then(|l| l.relay.as_ref()) {
-            relay.relay(bytes).await;
-        }
-        Ok(settled(hash, wait).await)
+        submit(&self.state, bytes).await
     }
 
     async fn send_transaction(&self, request: TransactionRequest) -> RpcResult<B256> {
         let state = self.state.clone();
-        let sent = tokio::task::spawn_blocking(move || send_transaction(&state, request))
+        let raw = tokio::task::spawn_blocking(move || fill_and_sign(&state, request))
             .await
-            .map_err(|e| RpcError::Internal(format!("signing task failed: {e}")))?;
-        let (hash, wait) = sent?;
-        Ok(settled(hash, wait).await)
+            .map_err(|e| RpcError::Internal(format!("signing task failed: {e}")))??;
+        submit(&self.state, raw.into()).await
     }
 
     fn new_filter(&self, filter: Filter) -> RpcResult<U256> {
@@ -359,9 +342,33 @@ async fn settled(hash: B256, wait: Option<Waiting>) -> B256 {
     hash
 }
 
-fn send_transaction(s: &NodeState, r: TransactionRequest) -> Res<(B256, Option<Waiting>)> {
-    let bytes = fill_and_sign(s, r)?;
-    s.send_raw_waiting(&bytes)
+/// Submits a signed transaction: to this node's pool, then to the other
+/// validators' (a multi-validator chain), answering once it is relayed (and
+/// under automine once it is in a block); a replica forwards it instead.
+async fn submit(state: &NodeState, bytes: Bytes) -> RpcResult<B256> {
+    if let Some(forward) = state.cluster.get().and_then(|l| l.forward.as_ref()) {
+        // A replica: the validators' pools take it; their answer is ours.
+        let answer = forward.send(&bytes).await;
+        if answer.is_ok() {
+            // Pooled here too (never built from), so this node's pending
+            // nonce counts it; decided blocks clear it.
+            let _ = state.send_raw_waiting(&bytes);
+        }
+        return answer.map_err(|e| match e {
+            ForwardError::Refused { code, message } => {
+                let code = i32::try_from(code).unwrap_or(-32000);
+                jsonrpsee::types::ErrorObjectOwned::owned(code, message, None::<()>)
+            }
+            ForwardError::Unreachable(why) => {
+                RpcError::Internal(format!("no validator took the transaction: {why}")).into()
+            }
+        });
+    }
+    let (hash, wait) = state.send_raw_waiting(&bytes)?;
+    if let Some(relay) = state.cluster.get().and_then(|l| l.relay.as_ref()) {
+        relay.relay(bytes).await;
+    }
+    Ok(settled(hash, wait).await)
 }
 
 /// The unlocked account `address` (`--dev`'s accounts), for signing.
