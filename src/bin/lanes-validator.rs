@@ -271,6 +271,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         reset_data_dir(&cli.data_dir)
             .map_err(|e| format!("resetting {}: {e}", cli.data_dir.display()))?;
     }
+    let limits = rpc_limits(&cli);
     let chain = match (cli.dev, cli.genesis) {
         (true, _) => ChainChoice::Dev,
         (false, Some(path)) => ChainChoice::Genesis(path),
@@ -308,22 +309,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         client_version: cli.client_version.unwrap_or_else(|| client_version(cli.dev)),
         hold_blocks: false,
         unlock_dev_accounts: false,
-        limits: RpcLimits {
-            max_request_bytes: cli.max_request_bytes,
-            max_batch: cli.max_batch,
-            cors_origins: match cli.cors_origins {
-                Some(list) => list.into_iter().filter(|o| o != "none" && !o.is_empty()).collect(),
-                None if cli.dev => vec!["*".into()],
-                None => Vec::new(),
-            },
-            filter_timeout: cli.filter_timeout,
-            max_heavy_calls: cli.max_heavy_calls.unwrap_or(RpcLimits::default().max_heavy_calls),
-            max_connections: cli.max_connections,
-            request_timeout: cli.request_timeout,
-            call_gas_cap: cli.rpc_gas_cap,
-            call_timeout: cli.rpc_evm_timeout,
-            ..RpcLimits::default()
-        },
+        limits,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
@@ -353,6 +339,27 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         node.stop().await?;
         Ok(())
     })
+}
+
+/// The RPC limits the flags set; CORS allows any origin by default on a dev
+/// node (as anvil), none otherwise.
+fn rpc_limits(cli: &Cli) -> RpcLimits {
+    RpcLimits {
+        max_request_bytes: cli.max_request_bytes,
+        max_batch: cli.max_batch,
+        cors_origins: match &cli.cors_origins {
+            Some(list) => list.iter().filter(|o| *o != "none" && !o.is_empty()).cloned().collect(),
+            None if cli.dev => vec!["*".into()],
+            None => Vec::new(),
+        },
+        filter_timeout: cli.filter_timeout,
+        max_heavy_calls: cli.max_heavy_calls.unwrap_or(RpcLimits::default().max_heavy_calls),
+        max_connections: cli.max_connections,
+        request_timeout: cli.request_timeout,
+        call_gas_cap: cli.rpc_gas_cap,
+        call_timeout: cli.rpc_evm_timeout,
+        ..RpcLimits::default()
+    }
 }
 
 /// One node of a multi-node chain (`--config`).
@@ -387,24 +394,7 @@ fn run_cluster_node(cli: &Cli, path: &std::path::Path) -> Result<(), Box<dyn std
         },
         allow_unprotected: cli.allow_unprotected_txs,
         client_version: cli.client_version.clone().unwrap_or_else(|| client_version(false)),
-        limits: RpcLimits {
-            max_request_bytes: cli.max_request_bytes,
-            max_batch: cli.max_batch,
-            cors_origins: cli
-                .cors_origins
-                .clone()
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|o| o != "none" && !o.is_empty())
-                .collect(),
-            filter_timeout: cli.filter_timeout,
-            max_heavy_calls: cli.max_heavy_calls.unwrap_or(RpcLimits::default().max_heavy_calls),
-            max_connections: cli.max_connections,
-            request_timeout: cli.request_timeout,
-            call_gas_cap: cli.rpc_gas_cap,
-            call_timeout: cli.rpc_evm_timeout,
-            ..RpcLimits::default()
-        },
+        limits: rpc_limits(cli),
     };
     let faults = Faults { tamper_proposals: cli.test_tamper_proposals };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
