@@ -53,6 +53,7 @@
 
 mod clock;
 mod config;
+mod decoded;
 mod driver;
 mod error;
 mod pool;
@@ -68,6 +69,7 @@ pub use config::{
     DEFAULT_MAX_POOL, DEFAULT_MAX_REPREDICTIONS, DEFAULT_PREDICT_QUEUE, DEFAULT_PRICE_BUMP_PERCENT,
     DEFAULT_SLOT_TIME, DEFAULT_WORKER_QUEUE, MAX_WORKERS, Mining,
 };
+pub use decoded::DECODED_CACHE_ENTRIES;
 pub use error::SubmitError;
 pub use stage::{
     BankingStage, BankingStageBuilder, BlockSink, Decision, Failure, ProducedBlock,

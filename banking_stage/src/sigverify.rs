@@ -127,6 +127,7 @@ pub(crate) fn admit<T: Transaction>(
     let sim = shared.latest().sim();
     let ctx = AdmitContext::new(&sim);
     let mut admitted = Vec::new();
+    let mut remember = shared.decoded.as_ref().map(|c| c.lock().unwrap_or_else(|e| e.into_inner()));
     for (i, tx) in decoded.into_iter().enumerate() {
         let index = first + i;
         let tx = match tx {
@@ -136,11 +137,15 @@ pub(crate) fn admit<T: Transaction>(
                 continue;
             }
         };
+        if let Some(cache) = remember.as_mut() {
+            cache.put(&tx);
+        }
         match shared.admission.admit(&tx, ctx) {
             Ok(set) => admitted.push((index, tx, set)),
             Err(e) => reply.send(index, Err(SubmitError::Refused(e))),
         }
     }
+    drop(remember);
     insert_admitted(shared, admitted, reply);
 }
 

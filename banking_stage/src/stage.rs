@@ -16,6 +16,7 @@ use lanes_runtime::{
 
 use crate::clock::BlockClock;
 use crate::config::{BankingStageConfig, Mining};
+use crate::decoded::{DECODED_CACHE_ENTRIES, DecodedCache};
 use crate::driver::BlockDriver;
 use crate::error::SubmitError;
 use crate::pool::{PoolLimits, TxPool};
@@ -212,6 +213,9 @@ pub(crate) struct Shared<T> {
     pub(crate) coinbase: Mutex<Address>,
     /// The next block's base fee, when set (later blocks keep it).
     pub(crate) next_base_fee: Mutex<Option<u64>>,
+    /// With held blocks: what admission decoded, for verifying and
+    /// importing other nodes' blocks without recovering senders again.
+    pub(crate) decoded: Option<Mutex<DecodedCache<T>>>,
 }
 
 impl<T: lanes_runtime::Transaction> Shared<T> {
@@ -222,6 +226,7 @@ impl<T: lanes_runtime::Transaction> Shared<T> {
         config: &BankingStageConfig,
         admission: Arc<dyn Admission<T>>,
         doorbell: Sender<()>,
+        remember_decoded: bool,
     ) -> Self {
         let latest = Latest::of(chain, config.coinbase, &BlockClock::default());
         let header = &latest.header;
@@ -248,6 +253,7 @@ impl<T: lanes_runtime::Transaction> Shared<T> {
             clock: Mutex::new(BlockClock::default()),
             coinbase: Mutex::new(config.coinbase),
             next_base_fee: Mutex::new(None),
+            decoded: remember_decoded.then(|| Mutex::new(DecodedCache::new(DECODED_CACHE_ENTRIES))),
         }
     }
 }
@@ -404,7 +410,7 @@ impl<E: Executor + 'static> BankingStageBuilder<E> {
     pub fn start(self) -> BankingStage<E> {
         let Self { executor, chain, config, sink, admission, hold } = self;
         let (doorbell, rings) = bounded(1);
-        let shared = Arc::new(Shared::new(&chain, &config, admission, doorbell));
+        let shared = Arc::new(Shared::new(&chain, &config, admission, doorbell, hold));
         let (ingress, jobs) = bounded(config.ingress_queue.max(1));
         let sigverify = (0..config.sigverify_threads.max(1))
             .map(|i| {

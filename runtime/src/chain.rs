@@ -7,7 +7,7 @@ use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use alloy_primitives::{Address, B256};
+use alloy_primitives::{Address, B256, Bytes};
 use lanes_accounts_db::{
     AccountsDb, AccountsDbConfig, CommitError, CommitInfo, Entry, FormatError, OpenError,
     StorageError,
@@ -16,7 +16,7 @@ use lanes_accounts_db::{
 use crate::access::AccessSet;
 use crate::bank::{Bank, BankConfig, BankError, SealedBlock};
 use crate::block::{Block, BlockHeader, HeaderCodec, Roots, entries_root};
-use crate::executor::{BlockEnv, Executor, Receipt, Transaction, TxError};
+use crate::executor::{BlockEnv, DecodeError, Executor, Receipt, Transaction, TxError};
 use crate::key::StateKey;
 use crate::lattice::{LATTICE_LANES, LatticeHash};
 use crate::locks::first_conflict;
@@ -441,6 +441,20 @@ impl Chain {
         block: &Block,
         threads: usize,
     ) -> Result<SealedBlock, Box<ReplayError>> {
+        self.reexecute_with(executor, block, threads, &|raw| executor.decode(raw))
+    }
+
+    /// [`Self::reexecute`], decoding each transaction with `decode` (a node
+    /// that decoded them at admission hands those back instead of
+    /// recovering every sender again). `decode` must answer as
+    /// [`Executor::decode`] does.
+    pub fn reexecute_with<E: Executor>(
+        &self,
+        executor: &E,
+        block: &Block,
+        threads: usize,
+        decode: &dyn Fn(&Bytes) -> Result<E::Tx, DecodeError>,
+    ) -> Result<SealedBlock, Box<ReplayError>> {
         let h = &block.header;
         let fail = |entry, tx, kind| Box::new(ReplayError { block: h.number, entry, tx, kind });
         if h.number != self.head.number + 1 || h.parent_hash != self.head_hash {
@@ -458,8 +472,7 @@ impl Chain {
         for (ei, entry) in block.entries.iter().enumerate() {
             let mut txs = Vec::with_capacity(entry.txs.len());
             for (ti, recorded) in entry.txs.iter().enumerate() {
-                let tx = executor
-                    .decode(&recorded.tx)
+                let tx = decode(&recorded.tx)
                     .map_err(|e| fail(Some(ei), Some(ti), ReplayErrorKind::Undecodable(e.0)))?;
                 txs.push(tx);
             }

@@ -352,9 +352,21 @@ impl<E: Executor> Scheduler<E> {
         if self.verified.as_ref().is_some_and(|v| v.block == block) {
             return Ok(());
         }
-        let sealed = self.driver.chain().reexecute(&*self.executor, &block, self.workers)?;
+        let sealed = self.reexecute(&block)?;
         self.verified = Some(sealed);
         Ok(())
+    }
+
+    /// Re-executes another node's `block` on the head, its transactions
+    /// taken as admission decoded them where this pool took them in.
+    fn reexecute(&self, block: &Block) -> Result<SealedBlock, Box<ReplayError>> {
+        let executor = &*self.executor;
+        let decoded = self.shared.decoded.as_ref();
+        let decode = |raw: &alloy_primitives::Bytes| {
+            let known = decoded.and_then(|c| c.lock().unwrap_or_else(|e| e.into_inner()).get(raw));
+            known.map_or_else(|| executor.decode(raw), Ok)
+        };
+        self.driver.chain().reexecute_with(executor, block, self.workers, &decode)
     }
 
     /// Commits another node's `block` (nothing is held or being built) and
@@ -367,7 +379,7 @@ impl<E: Executor> Scheduler<E> {
     ) -> Result<(), StageError> {
         let sealed = match self.verified.take() {
             Some(sealed) if sealed.block == *block => sealed,
-            _ => match self.driver.chain().reexecute(&*self.executor, block, self.workers) {
+            _ => match self.reexecute(block) {
                 Ok(sealed) => sealed,
                 Err(e) => {
                     let _ = reply.send(Err(e));

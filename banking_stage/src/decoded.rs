@@ -1,0 +1,68 @@
+//! Transactions this stage decoded (sender recovered) at admission, by their
+//! encoded bytes: a held-block stage (a validator) re-executes other nodes'
+//! blocks of the very transactions its pool took in, and takes them from
+//! here instead of recovering every sender again.
+
+use std::collections::{HashMap, VecDeque};
+
+use alloy_primitives::Bytes;
+use lanes_runtime::Transaction;
+
+/// Most transactions remembered; the oldest are forgotten first.
+pub const DECODED_CACHE_ENTRIES: usize = 65_536;
+
+/// A bounded map from a transaction's encoding to its decoding.
+#[derive(Debug)]
+pub(crate) struct DecodedCache<T> {
+    map: HashMap<Bytes, T, ahash::RandomState>,
+    order: VecDeque<Bytes>,
+    capacity: usize,
+}
+
+impl<T: Transaction> DecodedCache<T> {
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self { map: HashMap::default(), order: VecDeque::new(), capacity: capacity.max(1) }
+    }
+
+    /// Remembers `tx`, forgetting the oldest past the capacity.
+    pub(crate) fn put(&mut self, tx: &T) {
+        let raw = tx.encoded();
+        if self.map.contains_key(raw) {
+            return;
+        }
+        while self.map.len() >= self.capacity {
+            let Some(old) = self.order.pop_front() else { break };
+            self.map.remove(&old);
+        }
+        self.map.insert(raw.clone(), tx.clone());
+        self.order.push_back(raw.clone());
+    }
+
+    /// The decoding of `raw`, when remembered.
+    pub(crate) fn get(&self, raw: &Bytes) -> Option<T> {
+        self.map.get(raw).cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use alloy_primitives::{Address, U256};
+    use lanes_runtime::native::NativeTx;
+
+    use super::*;
+
+    #[test]
+    fn test_the_oldest_are_forgotten_past_the_capacity() {
+        let tx = |n: u64| {
+            NativeTx::transfer(Address::repeat_byte(1), n, Address::ZERO, U256::from(1), U256::ZERO)
+        };
+        let mut cache = DecodedCache::new(2);
+        for n in 0..3 {
+            cache.put(&tx(n));
+        }
+        cache.put(&tx(2));
+        assert!(cache.get(tx(0).encoded()).is_none());
+        assert_eq!(cache.get(tx(1).encoded()).map(|t| t.hash()), Some(tx(1).hash()));
+        assert_eq!(cache.get(tx(2).encoded()).map(|t| t.hash()), Some(tx(2).hash()));
+    }
+}
