@@ -10,7 +10,7 @@ use alloy_primitives::{Address, keccak256};
 use lanes::node::cluster::config::{ClusterFile, NodeRole, NodesFile};
 use serde_json::{Value, json};
 
-use crate::validator::{BIN, DEV_KEYS, hex, http, receiver, signed};
+use crate::validator::{BIN, Client, DEV_KEYS, hex, http, receiver, repo_path, signed};
 
 const CHAIN_ID: u64 = 31337;
 
@@ -286,6 +286,25 @@ fn test_four_validators_and_a_replica_agree_survive_a_kill_and_refuse_tampered_p
         let from: alloy_signer_local::PrivateKeySigner = secret.parse().unwrap();
         let nonce = net[4].result("eth_getTransactionCount", json!([from.address(), "latest"]));
         assert_eq!(quantity(&nonce), count, "sender {key}: included once each");
+    }
+
+    // web3.py through the replica and the validators, as a dapp script.
+    if let Some(clients) = Client::Web3Py.installed() {
+        let urls = nodes.nodes.iter().map(|n| n.rpc.clone());
+        let out = Command::new("python3")
+            .arg(repo_path("tests/clients/web3_cluster.py"))
+            .arg(repo_path("contracts/artifacts/Token.json"))
+            .args(urls)
+            .env("PYTHONPATH", clients)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("web3 cluster: ok"),
+            "web3_cluster.py failed:\n{stdout}\n{}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            logs(&net)
+        );
     }
 
     // The tamperer's proposals were refused: none of its blocks was decided,
