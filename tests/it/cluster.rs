@@ -251,6 +251,23 @@ fn test_four_validators_and_a_replica_agree_survive_a_kill_and_refuse_tampered_p
         || net[1].head() >= target,
         || logs(&net),
     );
+    // A hung validator (SIGSTOP) holds a send back at most one relay
+    // timeout, then is skipped.
+    let hung = net[2].child.as_ref().unwrap().id().to_string();
+    Command::new("kill").args(["-STOP", &hung]).status().unwrap();
+    let mut waits = Vec::new();
+    for _ in 0..3 {
+        let started = Instant::now();
+        send(&net, &mut sent, 0, 0, next_nonce);
+        next_nonce += 1;
+        waits.push(started.elapsed());
+    }
+    Command::new("kill").args(["-CONT", &hung]).status().unwrap();
+    assert!(waits[0] < Duration::from_secs(5), "first send beside a hung peer took {waits:?}");
+    assert!(
+        waits[1..].iter().all(|w| *w < Duration::from_secs(1)),
+        "sends kept waiting: {waits:?}"
+    );
     wait_until(
         "every receipt",
         Duration::from_secs(90),

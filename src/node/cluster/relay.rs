@@ -17,6 +17,9 @@ pub const RELAY_BATCH: usize = 512;
 pub const RELAY_LINGER: Duration = Duration::from_millis(2);
 /// How long one peer gets to take a batch; a dead peer does not hold sends.
 pub const RELAY_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a peer that failed a relay is skipped before it is tried again:
+/// a hung validator costs sends one [`RELAY_TIMEOUT`], not one per batch.
+pub const RELAY_BACKOFF: Duration = Duration::from_secs(5);
 /// Sends waiting to be relayed.
 const RELAY_QUEUE: usize = 65_536;
 
@@ -78,14 +81,25 @@ impl Relay {
 struct Peer {
     url: String,
     client: tokio::sync::Mutex<Option<RpcClient>>,
+    /// Skipped until then, after a failed relay.
+    down_until: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl Peer {
     fn new(url: String) -> Self {
-        Self { url, client: tokio::sync::Mutex::new(None) }
+        Self { url, client: tokio::sync::Mutex::new(None), down_until: Default::default() }
+    }
+
+    /// Whether a recent failure says to skip this peer for now.
+    fn is_down(&self) -> bool {
+        let down = self.down_until.lock().unwrap_or_else(|e| e.into_inner());
+        down.is_some_and(|until| std::time::Instant::now() < until)
     }
 
     async fn relay(&self, raws: Vec<Bytes>) {
+        if self.is_down() {
+            return;
+        }
         let mut client = self.client.lock().await;
         let sent = tokio::time::timeout(RELAY_TIMEOUT, async {
             if client.is_none() {
@@ -95,17 +109,15 @@ impl Peer {
             c.call::<u64>("lanes_relayTransactions", serde_json::json!([raws])).await
         })
         .await;
-        match sent {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => {
-                tracing::debug!(target: "lanes::consensus", url = %self.url, %e, "relay failed");
-                *client = None;
-            }
-            Err(_) => {
-                tracing::debug!(target: "lanes::consensus", url = %self.url, "relay timed out");
-                *client = None;
-            }
-        }
+        let failure = match sent {
+            Ok(Ok(_)) => return,
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => format!("no answer in {RELAY_TIMEOUT:?}"),
+        };
+        tracing::warn!(target: "lanes::consensus", url = %self.url, "relay failed ({failure}); skipping this peer for {RELAY_BACKOFF:?}");
+        *client = None;
+        let until = std::time::Instant::now() + RELAY_BACKOFF;
+        *self.down_until.lock().unwrap_or_else(|e| e.into_inner()) = Some(until);
     }
 }
 
