@@ -1,5 +1,6 @@
 //! A multi-node chain end to end: `lanes-validator testnet`, four validator
-//! processes and a replica on loopback agreeing through Malachite.
+//! processes and two replicas (one joining late) on loopback agreeing through
+//! Malachite.
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -90,11 +91,11 @@ fn quantity(v: &Value) -> u64 {
     u64::from_str_radix(v.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
 }
 
-/// A base port with the ten ports after it free.
+/// A base port with the twelve ports after it free.
 fn free_base_port() -> u16 {
     for _ in 0..200 {
         let base = 20_000 + (rand::random::<u16>() % 30_000);
-        if (base..base + 10).all(|p| TcpListener::bind(("127.0.0.1", p)).is_ok()) {
+        if (base..base + 12).all(|p| TcpListener::bind(("127.0.0.1", p)).is_ok()) {
             return base;
         }
     }
@@ -126,12 +127,12 @@ fn address_of(dir: &Path, name: &str) -> Address {
 }
 
 #[test]
-fn test_four_validators_and_a_replica_agree_survive_a_kill_and_refuse_tampered_proposals() {
+fn test_four_validators_and_two_replicas_agree_through_a_kill_a_hang_and_a_tamperer() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("net");
     let base = free_base_port().to_string();
     let status = Command::new(BIN)
-        .args(["testnet", "--validators", "4", "--replicas", "1", "--out"])
+        .args(["testnet", "--validators", "4", "--replicas", "2", "--out"])
         .arg(&out)
         .args(["--base-port", &base, "--block-time", "1s", "--timeout-propose", "2s"])
         .stdout(Stdio::null())
@@ -141,7 +142,7 @@ fn test_four_validators_and_a_replica_agree_survive_a_kill_and_refuse_tampered_p
     let nodes: NodesFile =
         serde_json::from_slice(&std::fs::read(out.join("nodes.json")).unwrap()).unwrap();
     let roles: Vec<NodeRole> = nodes.nodes.iter().map(|n| n.role).collect();
-    assert_eq!(roles, [[NodeRole::Validator; 4].as_slice(), &[NodeRole::Replica]].concat());
+    assert_eq!(roles, [[NodeRole::Validator; 4].as_slice(), &[NodeRole::Replica; 2]].concat());
     let mut net: Vec<Node> = nodes
         .nodes
         .iter()
@@ -159,14 +160,15 @@ fn test_four_validators_and_a_replica_agree_survive_a_kill_and_refuse_tampered_p
             .collect::<String>()
     };
     // validator-3 tampers with every block it proposes.
-    for (i, node) in net.iter_mut().enumerate() {
+    // replica-1 joins later, as a new node.
+    for (i, node) in net.iter_mut().enumerate().take(5) {
         node.start(if i == 3 { &["--test-tamper-proposals"] } else { &[] });
     }
     let tamperer = address_of(&out, "validator-3");
     wait_until(
         "block 2 everywhere",
         Duration::from_secs(90),
-        || net.iter().all(|n| n.head() >= 2),
+        || net[..5].iter().all(|n| n.head() >= 2),
         || logs(&net),
     );
 
@@ -272,6 +274,16 @@ fn test_four_validators_and_a_replica_agree_survive_a_kill_and_refuse_tampered_p
         "every receipt",
         Duration::from_secs(90),
         || included(&net, &sent, 0),
+        || logs(&net),
+    );
+
+    // A new node (replica-1) catches up from the genesis by sync.
+    net[5].start(&[]);
+    let target = net[0].head();
+    wait_until(
+        "replica-1 catching up",
+        Duration::from_secs(90),
+        || net[5].head() >= target,
         || logs(&net),
     );
 
