@@ -22,7 +22,7 @@
 
 use std::sync::Arc;
 
-use crate::db::{AccountsDb, Batch, lock};
+use crate::db::{AccountsDb, Batch};
 use crate::error::{CommitError, StorageError};
 use crate::index::Loc;
 use crate::record::{CommitRecord, FLAG_MAINTENANCE, FLAG_NO_BLOCK, Frame, Kind};
@@ -47,7 +47,7 @@ impl AccountsDb {
     /// on reading meanwhile; commits wait for it.
     pub fn compact(&self) -> Result<CompactionStats, CommitError> {
         let inner = self.inner();
-        let mut w = lock(&inner.writer);
+        let mut w = inner.writer.lock();
         inner.check_poisoned()?;
         let percent = u64::from(inner.config.compaction_live_percent);
         let kept = inner.oldest_kept_version();

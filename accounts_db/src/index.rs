@@ -8,9 +8,9 @@
 //! to a small overflow map keyed by the full key, so a collision costs speed,
 //! never a wrong answer.
 
+use parking_lot::{RwLock, RwLockReadGuard};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{RwLock, RwLockReadGuard};
 
 use crate::entry::Key;
 use crate::flat_map::FlatMap;
@@ -97,7 +97,7 @@ impl Index {
     /// that key's newest record, or (after a hash collision) another key's;
     /// the caller compares keys.
     pub(crate) fn primary(&self, hash: KeyHash) -> Option<Loc> {
-        read(self.shard(hash)).get(hash).map(Loc::from_raw)
+        self.shard(hash).read().get(hash).map(Loc::from_raw)
     }
 
     /// The locations in the primary slots of the keys hashing to `hashes`,
@@ -112,11 +112,11 @@ impl Index {
             self.shards.iter().map(|_| None).collect();
         for &hash in hashes {
             let i = hash.index_shard(self.shard_mask);
-            guards[i].get_or_insert_with(|| read(&self.shards[i])).prefetch(hash);
+            guards[i].get_or_insert_with(|| self.shards[i].read()).prefetch(hash);
         }
         for &hash in hashes {
             let i = hash.index_shard(self.shard_mask);
-            let shard = guards[i].get_or_insert_with(|| read(&self.shards[i]));
+            let shard = guards[i].get_or_insert_with(|| self.shards[i].read());
             locs.extend(shard.get(hash).map(Loc::from_raw));
         }
     }
@@ -126,19 +126,19 @@ impl Index {
         if self.overflow_len.load(Ordering::Acquire) == 0 {
             return None;
         }
-        read(&self.overflow).get(key).copied()
+        self.overflow.read().get(key).copied()
     }
 
     /// Points `key` at `loc`; returns the location it replaced.
     pub(crate) fn insert(&self, key: &Key, loc: Loc, holds: impl Fn(Loc) -> bool) -> Option<Loc> {
         let hash = key.hash64();
-        let mut shard = write(self.shard(hash));
+        let mut shard = self.shard(hash).write();
         match shard.get(hash).map(Loc::from_raw) {
             Some(slot) if holds(slot) => shard.insert(hash, loc.raw()).map(Loc::from_raw),
             Some(_) => self.overflow_insert(key, loc),
             None => {
                 if self.overflow_len.load(Ordering::Acquire) > 0
-                    && read(&self.overflow).contains_key(key)
+                    && self.overflow.read().contains_key(key)
                 {
                     return self.overflow_insert(key, loc);
                 }
@@ -149,7 +149,7 @@ impl Index {
     }
 
     fn overflow_insert(&self, key: &Key, loc: Loc) -> Option<Loc> {
-        let mut overflow = write(&self.overflow);
+        let mut overflow = self.overflow.write();
         let old = overflow.insert(*key, loc);
         self.overflow_len.store(overflow.len(), Ordering::Release);
         old
@@ -158,13 +158,13 @@ impl Index {
     /// Removes `key` if it still points at `expected`.
     pub(crate) fn remove_if(&self, key: &Key, expected: Loc) -> bool {
         let hash = key.hash64();
-        let mut shard = write(self.shard(hash));
+        let mut shard = self.shard(hash).write();
         if shard.get(hash) == Some(expected.raw()) {
             shard.remove(hash);
             return true;
         }
         drop(shard);
-        let mut overflow = write(&self.overflow);
+        let mut overflow = self.overflow.write();
         if overflow.get(key) == Some(&expected) {
             overflow.remove(key);
             self.overflow_len.store(overflow.len(), Ordering::Release);
@@ -175,14 +175,14 @@ impl Index {
 
     /// Number of keys indexed (tombstones included).
     pub(crate) fn len(&self) -> usize {
-        self.shards.iter().map(|s| read(s).len()).sum::<usize>()
+        self.shards.iter().map(|s| s.read().len()).sum::<usize>()
             + self.overflow_len.load(Ordering::Acquire)
     }
 
     /// Memory the index takes: table slots, plus an estimate for the
     /// overflow map (a hashbrown entry and its control byte at 7/8 load).
     pub(crate) fn memory_bytes(&self) -> usize {
-        let tables: usize = self.shards.iter().map(|s| read(s).memory_bytes()).sum();
+        let tables: usize = self.shards.iter().map(|s| s.read().memory_bytes()).sum();
         let entry = std::mem::size_of::<(Key, Loc)>() + 1;
         tables + self.overflow_len.load(Ordering::Acquire) * entry * 8 / 7
     }
@@ -193,24 +193,13 @@ impl Index {
         let mut buf = Vec::new();
         for shard in self.shards.iter() {
             buf.clear();
-            buf.extend(read(shard).iter().map(|(_, loc)| Loc::from_raw(loc)));
+            buf.extend(shard.read().iter().map(|(_, loc)| Loc::from_raw(loc)));
             f(&buf);
         }
         buf.clear();
-        buf.extend(read(&self.overflow).values().copied());
+        buf.extend(self.overflow.read().values().copied());
         f(&buf);
     }
-}
-
-fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    // A panic while holding an index lock cannot leave a map half-updated in a
-    // way that matters (each update is one insert or remove), so poisoning is
-    // ignored rather than spreading the panic.
-    lock.read().unwrap_or_else(|e| e.into_inner())
-}
-
-fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    lock.write().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(test)]
@@ -237,7 +226,7 @@ mod tests {
         assert_eq!(index.insert(&a, la, |_| false), None);
         // With a real collision `holds` is false for the slot's other key.
         let hash_b = b.hash64();
-        write(index.shard(hash_b)).insert(hash_b, la.raw());
+        index.shard(hash_b).write().insert(hash_b, la.raw());
         assert_eq!(index.insert(&b, lb, |l| l == lb), None, "b goes to overflow");
         assert_eq!(index.get(&b, |l| l == lb), Some(lb));
         assert_eq!(index.get(&a, |l| l == la), Some(la));

@@ -9,7 +9,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use proptest::prelude::*;
 
-use crate::db::lock;
 use crate::{
     AccountHeader, AccountsDb, AccountsDbConfig, AccountsRead, CommitError, CommitInfo, Entry,
     FormatError, HistoryError, Key, KeyHash, OpenError, ReadView, StorageError,
@@ -152,7 +151,7 @@ fn test_failed_flush_poisons_and_loses_nothing_committed() {
     let dir = tempfile::tempdir().unwrap();
     let db = open(dir.path());
     db.commit(1, B256::ZERO, &[Entry::Account(addr(1), account(1, 1))]).unwrap();
-    *lock(&db.inner().fail_next_sync) = Some(std::io::ErrorKind::StorageFull);
+    *db.inner().fail_next_sync.lock() = Some(std::io::ErrorKind::StorageFull);
     let err = db.commit(2, B256::ZERO, &[Entry::Account(addr(1), account(2, 2))]).unwrap_err();
     assert!(matches!(err, CommitError::DiskFull { .. }), "{err}");
     assert!(err.to_string().contains(".seg"), "names the file: {err}");

@@ -121,7 +121,7 @@ impl<T: lanes_runtime::Transaction> BlockDriver<T> {
         let head = self.chain.head();
         self.shared.clock().committed(head.timestamp);
         let base_fee = {
-            let mut next = self.shared.next_base_fee.lock().unwrap_or_else(|e| e.into_inner());
+            let mut next = self.shared.next_base_fee.lock();
             if *next == Some(head.base_fee) {
                 *next = None;
             }

@@ -9,8 +9,8 @@
 //!
 //! [`Admission::predict`]: lanes_runtime::Admission::predict
 
+use parking_lot::{Condvar, Mutex, MutexGuard};
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Condvar, Mutex, MutexGuard};
 
 use alloy_primitives::Address;
 use lanes_runtime::{AdmitContext, Transaction};
@@ -47,7 +47,7 @@ impl<T: Transaction> PredictQueue<T> {
     }
 
     fn queues(&self) -> MutexGuard<'_, Queues<T>> {
-        self.queues.lock().unwrap_or_else(|e| e.into_inner())
+        self.queues.lock()
     }
 
     /// Queues `job`, or hands it back when the queue (in all, or for its
@@ -82,7 +82,7 @@ impl<T: Transaction> PredictQueue<T> {
     pub(crate) fn pop_many(&self, max: usize, max_gas: u64) -> Vec<PredictJob<T>> {
         let mut q = self.queues();
         while q.turn.is_empty() && !q.closed {
-            q = self.ready.wait(q).unwrap_or_else(|e| e.into_inner());
+            self.ready.wait(&mut q);
         }
         let mut jobs: Vec<PredictJob<T>> = Vec::new();
         let mut gas = 0u64;

@@ -127,7 +127,7 @@ pub(crate) fn admit<T: Transaction>(
     let sim = shared.latest().sim();
     let ctx = AdmitContext::new(&sim);
     let mut admitted = Vec::new();
-    let mut remember = shared.decoded.as_ref().map(|c| c.lock().unwrap_or_else(|e| e.into_inner()));
+    let mut remember = shared.decoded.as_ref().map(|c| c.lock());
     for (i, tx) in decoded.into_iter().enumerate() {
         let index = first + i;
         let tx = match tx {

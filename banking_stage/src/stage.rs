@@ -1,8 +1,9 @@
 //! [`BankingStage`]: the handle that starts the threads, takes submissions and
 //! hands out produced blocks.
 
+use parking_lot::{Mutex, MutexGuard, RwLock};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
+use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -276,27 +277,27 @@ impl<T> Shared<T> {
 
     /// The base fee set for the next block, if any.
     pub(crate) fn next_base_fee(&self) -> Option<u64> {
-        *self.next_base_fee.lock().unwrap_or_else(|e| e.into_inner())
+        *self.next_base_fee.lock()
     }
 
     pub(crate) fn clock(&self) -> MutexGuard<'_, BlockClock> {
-        self.clock.lock().unwrap_or_else(|e| e.into_inner())
+        self.clock.lock()
     }
 
     pub(crate) fn coinbase(&self) -> Address {
-        *self.coinbase.lock().unwrap_or_else(|e| e.into_inner())
+        *self.coinbase.lock()
     }
 
     pub(crate) fn pool(&self) -> MutexGuard<'_, TxPool<T>> {
-        self.pool.lock().unwrap_or_else(|e| e.into_inner())
+        self.pool.lock()
     }
 
     pub(crate) fn latest(&self) -> Latest {
-        self.latest.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.latest.read().clone()
     }
 
     pub(crate) fn set_latest(&self, latest: Latest) {
-        *self.latest.write().unwrap_or_else(|e| e.into_inner()) = latest;
+        *self.latest.write() = latest;
     }
 }
 
@@ -541,7 +542,7 @@ impl<E: Executor> BankingStage<E> {
 
     /// How blocks are sealed now.
     pub fn mining(&self) -> Mining {
-        *self.shared.mining.lock().unwrap_or_else(|e| e.into_inner())
+        *self.shared.mining.lock()
     }
 
     /// Seals blocks `mining`'s way from the next block on; `slot_time`, when
@@ -552,7 +553,7 @@ impl<E: Executor> BankingStage<E> {
         mining: Mining,
         slot_time: Option<Duration>,
     ) -> Result<(), StageError> {
-        *self.shared.mining.lock().unwrap_or_else(|e| e.into_inner()) = mining;
+        *self.shared.mining.lock() = mining;
         let (reply, taken) = bounded(1);
         let set = Control::SetMining(mining, slot_time, reply);
         self.control.send(set).map_err(|_| StageError::Stopped)?;
@@ -631,7 +632,7 @@ impl<E: Executor> BankingStage<E> {
 
     /// Pays the fees of the blocks opened from now on to `coinbase`.
     pub fn set_coinbase(&self, coinbase: Address) {
-        *self.shared.coinbase.lock().unwrap_or_else(|e| e.into_inner()) = coinbase;
+        *self.shared.coinbase.lock() = coinbase;
     }
 
     /// Sets the next block's base fee per gas; later blocks keep it, as a
@@ -639,7 +640,7 @@ impl<E: Executor> BankingStage<E> {
     /// `anvil_setNextBlockBaseFeePerGas`). A chain whose replay does not
     /// allow system writes refuses such a block.
     pub fn set_next_base_fee(&self, base_fee: u64) {
-        *self.shared.next_base_fee.lock().unwrap_or_else(|e| e.into_inner()) = Some(base_fee);
+        *self.shared.next_base_fee.lock() = Some(base_fee);
         // Admission checks a new transaction against the next block's fee.
         self.shared.pool().set_base_fee(base_fee);
     }

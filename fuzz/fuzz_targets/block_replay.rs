@@ -55,8 +55,8 @@ fn open_at(dir: &Path, blocks: &[Block]) -> Chain {
     chain
 }
 
-fn reference() -> &'static std::sync::Mutex<Reference> {
-    static REFERENCE: OnceLock<std::sync::Mutex<Reference>> = OnceLock::new();
+fn reference() -> &'static parking_lot::Mutex<Reference> {
+    static REFERENCE: OnceLock<parking_lot::Mutex<Reference>> = OnceLock::new();
     REFERENCE.get_or_init(|| {
         let root = tempfile::tempdir().expect("a temp dir");
         let spec = spec();
@@ -78,14 +78,14 @@ fn reference() -> &'static std::sync::Mutex<Reference> {
             parents.push(open_at(&dir, &blocks));
             dirs.push(dir);
         }
-        std::sync::Mutex::new(Reference { parents, dirs, blocks, executor, _root: root })
+        parking_lot::Mutex::new(Reference { parents, dirs, blocks, executor, _root: root })
     })
 }
 
 fuzz_target!(|data: &[u8]| {
     let Some((&pick, rest)) = data.split_first() else { return };
     let Ok(block) = Block::try_from_slice(rest) else { return };
-    let r = reference().lock().unwrap_or_else(|e| e.into_inner());
+    let r = reference().lock();
     let parent = pick as usize % BLOCKS as usize;
     let Ok(sealed) = r.parents[parent].reexecute(&r.executor, &block, 1) else { return };
     // Accepted: it claims what it is, and it is the reference block.

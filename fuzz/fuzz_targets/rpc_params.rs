@@ -15,7 +15,9 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
+
+use parking_lot::Mutex;
 use std::time::Duration;
 
 use arbitrary::{Result, Unstructured};
@@ -310,7 +312,7 @@ fuzz_target!(|data: &[u8]| {
     if method.ends_with("_mine") {
         cap_mining(method, &mut params);
     }
-    let mut server = server().lock().unwrap_or_else(|e| e.into_inner());
+    let mut server = server().lock();
     server.id += 1;
     let id = server.id;
     let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});

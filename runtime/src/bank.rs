@@ -1,7 +1,8 @@
 //! The [`Bank`]: the state of the block being built, entry by entry.
 
+use parking_lot::{Mutex, MutexGuard, RwLock};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
+use std::sync::{Arc, OnceLock};
 
 use alloy_primitives::{B256, Bytes, U256};
 use lanes_accounts_db::{AccountsRead, Entry, ReadView};
@@ -232,7 +233,7 @@ impl Bank {
     }
 
     fn ledger(&self) -> MutexGuard<'_, Ledger> {
-        self.ledger.lock().unwrap_or_else(|e| e.into_inner())
+        self.ledger.lock()
     }
 
     /// The block environment.
@@ -576,8 +577,7 @@ impl Bank {
     /// and the roots, and returns the block.
     pub fn seal(self) -> Result<SealedBlock, BankError> {
         let Bank { state, env, parent_hash, parent_lattice, ledger, config, .. } = self;
-        let Ledger { system, entries, receipts, fees, gas_used, .. } =
-            ledger.into_inner().unwrap_or_else(|e| e.into_inner());
+        let Ledger { system, entries, receipts, fees, gas_used, .. } = ledger.into_inner();
         if !fees.is_zero() {
             let hash = StateKey::Account(env.coinbase).hash64();
             let mut coinbase =
@@ -591,7 +591,7 @@ impl Bank {
         let mut lattice = parent_lattice;
         lattice.add(&delta.0);
         lattice.sub(&delta.1);
-        let code = state.code.into_inner().unwrap_or_else(|e| e.into_inner());
+        let code = state.code.into_inner();
         changes.extend(code.into_iter().map(|(hash, bytes)| Entry::Code(hash, bytes)));
         let entries = coalesce(entries);
         let txs: Vec<&[u8]> = entries.iter().flat_map(|e| &e.txs).map(|t| &t.tx[..]).collect();
@@ -650,8 +650,7 @@ fn coalesce(entries: Vec<BlockEntry>) -> Vec<BlockEntry> {
 /// add (new values) and subtract (old values), computed on several threads.
 fn diff(state: &BankState) -> Result<(Vec<Entry>, (LatticeHash, LatticeHash)), BankError> {
     // A small block (a dev node's lone transaction) is not worth threads.
-    let keys: usize =
-        state.shards.iter().map(|s| s.read().unwrap_or_else(|e| e.into_inner()).len()).sum();
+    let keys: usize = state.shards.iter().map(|s| s.read().len()).sum();
     let threads = if keys < SEAL_KEYS_PER_THREAD { 1 } else { seal_threads() };
     let per = state.shards.len().div_ceil(threads);
     let parent = &state.parent;
@@ -659,7 +658,7 @@ fn diff(state: &BankState) -> Result<(Vec<Entry>, (LatticeHash, LatticeHash)), B
         let mut changes = Vec::new();
         let (mut add, mut sub) = (LatticeHash::identity(), LatticeHash::identity());
         for shard in shards {
-            let shard = shard.read().unwrap_or_else(|e| e.into_inner());
+            let shard = shard.read();
             for (key, value) in shard.iter() {
                 diff_one(parent, &key, &value, &mut changes, &mut add, &mut sub)?;
             }

@@ -1,8 +1,8 @@
 //! [`StateView`]: a transaction's window on the bank, limited to its access set.
 
+use parking_lot::{RwLock, RwLockWriteGuard};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{RwLock, RwLockWriteGuard};
 
 use alloy_primitives::{Address, B256, Bytes, U256};
 use lanes_accounts_db::{AccountHeader, AccountsRead, KeyHash, ReadView};
@@ -128,7 +128,7 @@ impl BankState {
         let per_shard = |keys: usize| keys.div_ceil(self.shards.len());
         let (accounts, slots) = (per_shard(accounts), per_shard(slots));
         for shard in &self.shards {
-            shard.write().unwrap_or_else(|e| e.into_inner()).reserve(accounts, slots);
+            shard.write().reserve(accounts, slots);
         }
     }
 
@@ -163,7 +163,7 @@ impl BankState {
         if word.load(Ordering::Relaxed) & mask == 0 {
             return None;
         }
-        self.shard(key.hash).read().unwrap_or_else(|e| e.into_inner()).get(key)
+        self.shard(key.hash).read().get(key)
     }
 
     /// The account at `address`, whose key hashes to `hash`.
@@ -196,7 +196,7 @@ impl BankState {
     }
 
     pub(crate) fn code(&self, hash: &B256) -> Result<Option<Bytes>, TxError> {
-        if let Some(code) = self.code.read().unwrap_or_else(|e| e.into_inner()).get(hash) {
+        if let Some(code) = self.code.read().get(hash) {
             return Ok(Some(code.clone()));
         }
         self.parent.get_code(hash).map_err(state_err)
@@ -208,7 +208,7 @@ impl BankState {
         if word.load(Ordering::Relaxed) & mask == 0 {
             word.fetch_or(mask, Ordering::Relaxed);
         }
-        self.shard(hash).write().unwrap_or_else(|e| e.into_inner())
+        self.shard(hash).write()
     }
 
     /// Applies a finished transaction's writes.
@@ -220,7 +220,7 @@ impl BankState {
             self.write_shard(hash).slots.insert(hash, (address, slot), value);
         }
         if !writes.code.is_empty() {
-            self.code.write().unwrap_or_else(|e| e.into_inner()).extend(writes.code);
+            self.code.write().extend(writes.code);
         }
     }
 }

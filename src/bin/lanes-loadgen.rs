@@ -7,6 +7,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use lanes::loadgen::client::ClientError;
+use lanes::loadgen::genesis::BuildError;
+use lanes::loadgen::keys::KeyError;
+use lanes::loadgen::plan::PlanError;
+use lanes::loadgen::receipts::ReceiptsError;
+use lanes::loadgen::run::RunError;
+use lanes::loadgen::soak::SoakError;
 use lanes::loadgen::{
     AccessListMode, Key, Mode, Plan, Report, RunConfig, SoakConfig, Target, Workload,
     WorkloadConfig,
@@ -207,6 +214,42 @@ struct GenesisArgs {
     chain_id: u64,
 }
 
+/// Why a command failed; `main` prints it after `error: `.
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error("--funder-key: {0}")]
+    FunderKey(#[source] KeyError),
+    #[error("--rate {0} must be above zero")]
+    Rate(f64),
+    #[error("--closed-loop must be at least 1")]
+    ClosedLoop,
+    #[error(transparent)]
+    Genesis(#[from] BuildError),
+    #[error("writing {}: {source}", path.display())]
+    Write { path: PathBuf, source: std::io::Error },
+    #[error("encoding JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("starting tokio: {0}")]
+    Runtime(#[source] std::io::Error),
+    #[error("listening for SIGTERM and SIGINT: {0}")]
+    Signal(#[source] std::io::Error),
+    #[error("{target}: {source}")]
+    Run { target: Target, source: Box<RunError> },
+    #[error(transparent)]
+    Soak(#[from] SoakError),
+    /// The soak started and ended early (its report says why, too).
+    #[error("the soak stopped early: {0}")]
+    SoakStopped(String),
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error(transparent)]
+    Receipts(#[from] ReceiptsError),
+    #[error("{lost} of {acknowledged} acknowledged receipts lost")]
+    ReceiptsLost { lost: u64, acknowledged: u64 },
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -224,11 +267,12 @@ fn main() -> ExitCode {
     }
 }
 
-fn genesis(args: GenesisArgs) -> Result<(), String> {
+fn genesis(args: GenesisArgs) -> Result<(), CliError> {
     let plan = Plan::new(WorkloadConfig { txs: 1, ..args.workload.config() })?;
     let genesis = lanes::loadgen::genesis::build(&plan, args.chain_id)?;
-    let json = serde_json::to_vec_pretty(&genesis).map_err(|e| e.to_string())?;
-    std::fs::write(&args.out, json).map_err(|e| format!("writing {}: {e}", args.out.display()))?;
+    let json = serde_json::to_vec_pretty(&genesis)?;
+    std::fs::write(&args.out, json)
+        .map_err(|source| CliError::Write { path: args.out.clone(), source })?;
     eprintln!(
         "wrote {}: chain id {}, {} accounts funded, {} setup transactions applied (seed {})",
         args.out.display(),
@@ -244,12 +288,12 @@ fn genesis(args: GenesisArgs) -> Result<(), String> {
     Ok(())
 }
 
-fn run(args: RunArgs) -> Result<(), String> {
+fn run(args: RunArgs) -> Result<(), CliError> {
     let mode = match (args.rate, args.closed_loop) {
         (Some(r), _) if r > 0.0 && r.is_finite() => Mode::Rate(r),
-        (Some(r), _) => return Err(format!("--rate {r} must be above zero")),
+        (Some(r), _) => return Err(CliError::Rate(r)),
         (None, Some(c)) if c > 0 => Mode::ClosedLoop(c),
-        _ => return Err("--closed-loop must be at least 1".into()),
+        _ => return Err(CliError::ClosedLoop),
     };
     let targets: Vec<Target> = if args.in_process {
         vec![Target::InProcess { threads: args.threads.unwrap_or(1), block_time: args.block_time }]
@@ -261,7 +305,7 @@ fn run(args: RunArgs) -> Result<(), String> {
         batch: args.batch,
         connections: args.connections.max(1),
         drain_timeout: args.drain_timeout,
-        funder: Key::from_hex(&args.funder_key).map_err(|e| format!("--funder-key: {e}"))?,
+        funder: Key::from_hex(&args.funder_key).map_err(CliError::FunderKey)?,
         chain_id: args.chain_id,
         progress: true,
     };
@@ -270,13 +314,13 @@ fn run(args: RunArgs) -> Result<(), String> {
         args.workload.txs, args.workload.workload, args.workload.accounts
     );
     let plan = Arc::new(Plan::new(args.workload.config())?);
-    let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("starting tokio: {e}"))?;
+    let runtime = tokio::runtime::Runtime::new().map_err(CliError::Runtime)?;
     let mut reports: Vec<Report> = Vec::new();
     for target in &targets {
         eprintln!("running against {target}");
         let report = runtime
             .block_on(lanes::loadgen::run::run(plan.clone(), target, &config))
-            .map_err(|e| format!("{target}: {e}"))?;
+            .map_err(|e| CliError::Run { target: target.clone(), source: Box::new(e) })?;
         if !args.json && targets.len() > 1 {
             eprintln!("{}", lanes::loadgen::report::table(std::slice::from_ref(&report)));
         }
@@ -288,11 +332,7 @@ fn run(args: RunArgs) -> Result<(), String> {
         } else {
             serde_json::to_value(&reports)
         };
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&value.map_err(|e| e.to_string())?)
-                .map_err(|e| e.to_string())?
-        );
+        println!("{}", serde_json::to_string_pretty(&value?)?);
     } else if reports.len() > 1 {
         println!("{}", lanes::loadgen::report::table(&reports));
     } else {
@@ -301,7 +341,7 @@ fn run(args: RunArgs) -> Result<(), String> {
     Ok(())
 }
 
-fn soak(args: SoakArgs) -> Result<(), String> {
+fn soak(args: SoakArgs) -> Result<(), CliError> {
     let mut workload = args.workload.config();
     workload.txs = workload.txs.max(1).div_ceil(workload.accounts.max(1)) * workload.accounts;
     let plan = Arc::new(Plan::new(workload)?);
@@ -314,40 +354,38 @@ fn soak(args: SoakArgs) -> Result<(), String> {
         down_timeout: args.down_timeout,
         stall: args.stall,
         drain_timeout: args.drain_timeout,
-        funder: Key::from_hex(&args.funder_key).map_err(|e| format!("--funder-key: {e}"))?,
+        funder: Key::from_hex(&args.funder_key).map_err(CliError::FunderKey)?,
     };
-    let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("starting tokio: {e}"))?;
+    let runtime = tokio::runtime::Runtime::new().map_err(CliError::Runtime)?;
     let report = runtime.block_on(async {
         use tokio::signal::unix::{SignalKind, signal};
-        let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
-        let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
+        let mut term = signal(SignalKind::terminate()).map_err(CliError::Signal)?;
+        let mut int = signal(SignalKind::interrupt()).map_err(CliError::Signal)?;
         let stop = async move {
             tokio::select! {
                 _ = term.recv() => {}
                 _ = int.recv() => {}
             }
         };
-        lanes::loadgen::soak::soak(plan, &args.rpc, &config, stop).await
+        Ok::<_, CliError>(lanes::loadgen::soak::soak(plan, &args.rpc, &config, stop).await?)
     })?;
     let text = if args.json {
         serde_json::to_string_pretty(&report)
     } else {
         serde_json::to_string(&report)
     };
-    println!("{}", text.map_err(|e| e.to_string())?);
-    report.error.map_or(Ok(()), Err)
+    println!("{}", text?);
+    report.error.map_or(Ok(()), |e| Err(CliError::SoakStopped(e)))
 }
 
-fn verify_receipts(args: VerifyArgs) -> Result<(), String> {
-    let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("starting tokio: {e}"))?;
+fn verify_receipts(args: VerifyArgs) -> Result<(), CliError> {
+    let runtime = tokio::runtime::Runtime::new().map_err(CliError::Runtime)?;
     let v = runtime.block_on(async {
-        let client = lanes::loadgen::client::RpcClient::connect(&args.rpc)
-            .await
-            .map_err(|e| e.to_string())?;
-        lanes::loadgen::receipts::verify(&client, &args.receipts).await
+        let client = lanes::loadgen::client::RpcClient::connect(&args.rpc).await?;
+        Ok::<_, CliError>(lanes::loadgen::receipts::verify(&client, &args.receipts).await?)
     })?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?);
+        println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         println!(
             "{} acknowledged in {} blocks, {} lost ({} gone, {} moved)",
@@ -361,7 +399,7 @@ fn verify_receipts(args: VerifyArgs) -> Result<(), String> {
         }
     }
     if v.lost > 0 {
-        return Err(format!("{} of {} acknowledged receipts lost", v.lost, v.acknowledged));
+        return Err(CliError::ReceiptsLost { lost: v.lost, acknowledged: v.acknowledged });
     }
     Ok(())
 }

@@ -6,10 +6,12 @@
 //! as done and skips it).
 
 use std::collections::BTreeMap;
+use std::convert::Infallible;
 
 use alloy_genesis::{Genesis as GethGenesis, GenesisAccount};
 use alloy_primitives::{Address, B256, U256};
 use revm::ExecuteCommitEvm;
+use revm::context::result::{EVMError, ExecutionResult};
 use revm::context::{BlockEnv, CfgEnv, Context, TxEnv};
 use revm::context_interface::ContextTr;
 use revm::database::{CacheDB, EmptyDB};
@@ -26,10 +28,32 @@ pub const GAS_LIMIT: u64 = 4_000_000_000;
 /// Wei each workload account and the deployer hold: 1000 ETH.
 pub const ACCOUNT_BALANCE: u128 = 1_000 * 10u128.pow(18);
 
+/// A setup transaction that does not apply to the genesis ([`build`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// revm refused the transaction (it never ran).
+    #[error("setup `{what}`: {source}")]
+    Invalid {
+        /// The setup call (`SetupCall::what`).
+        what: String,
+        /// revm's reason.
+        source: EVMError<Infallible>,
+    },
+    /// The transaction ran and reverted or halted.
+    #[error("setup `{what}` failed: {result:?}")]
+    Failed {
+        /// The setup call (`SetupCall::what`).
+        what: String,
+        /// How it ended.
+        result: Box<ExecutionResult>,
+    },
+}
+
 /// The `--dev` chain (its ten accounts included) with `chain_id`, a
 /// [`GAS_LIMIT`] block gas limit, the plan's accounts funded and its setup
 /// done.
-pub fn build(plan: &Plan, chain_id: u64) -> Result<GethGenesis, String> {
+pub fn build(plan: &Plan, chain_id: u64) -> Result<GethGenesis, BuildError> {
     let mut genesis = dev_genesis();
     genesis.config.chain_id = chain_id;
     genesis.gas_limit = GAS_LIMIT;
@@ -62,9 +86,11 @@ pub fn build(plan: &Plan, chain_id: u64) -> Result<GethGenesis, String> {
             chain_id: Some(chain_id),
             ..Default::default()
         };
-        let result = evm.transact_commit(tx).map_err(|e| format!("setup `{}`: {e}", call.what))?;
+        let result = evm
+            .transact_commit(tx)
+            .map_err(|source| BuildError::Invalid { what: call.what.clone(), source })?;
         if !result.is_success() {
-            return Err(format!("setup `{}` failed: {result:?}", call.what));
+            return Err(BuildError::Failed { what: call.what.clone(), result: Box::new(result) });
         }
     }
     let cache = &evm.ctx.db().cache;

@@ -12,7 +12,9 @@ use lanes_runtime::Chain;
 
 use crate::loadgen::plan::Plan;
 use crate::loadgen::report::{Report, SetCounts};
-use crate::loadgen::run::{DEFAULT_TIP, Result, RunConfig, Target, effective_batch, err, presign};
+use crate::loadgen::run::{
+    DEFAULT_TIP, Result, RunConfig, RunError, Target, effective_batch, presign,
+};
 use crate::loadgen::submit::{Submitter, progress_bar, short_reason};
 use crate::loadgen::tracking::Shared;
 use crate::node::genesis::ChainSpec;
@@ -27,16 +29,16 @@ pub(crate) async fn run_in_process(
 ) -> Result<Report> {
     let chain_id = config.chain_id;
     let setup_started = Instant::now();
-    let dir = tempfile::Builder::new().prefix("lanes-loadgen-").tempdir().map_err(err)?;
+    let dir =
+        tempfile::Builder::new().prefix("lanes-loadgen-").tempdir().map_err(RunError::TempDir)?;
     let (stage, spec) = {
         let plan = plan.clone();
         let path = dir.path().to_path_buf();
         tokio::task::spawn_blocking(move || -> Result<_> {
             let geth = crate::loadgen::genesis::build(&plan, chain_id)?;
-            let spec = ChainSpec::from_geth(geth).map_err(err)?;
+            let spec = ChainSpec::from_geth(geth)?;
             let chain =
-                Chain::create_with(&path, Default::default(), &spec.genesis, spec.bank_config())
-                    .map_err(err)?;
+                Chain::create_with(&path, Default::default(), &spec.genesis, spec.bank_config())?;
             let executor = Arc::new(EvmExecutor::new(EvmConfig {
                 spec: spec.spec,
                 ..EvmConfig::new(chain_id)
@@ -52,8 +54,7 @@ pub(crate) async fn run_in_process(
                 .start();
             Ok((Arc::new(stage), spec))
         })
-        .await
-        .map_err(err)??
+        .await??
     };
     let setup_seconds = setup_started.elapsed().as_secs_f64();
     let base_fee = u128::from(spec.genesis.base_fee);
@@ -65,8 +66,7 @@ pub(crate) async fn run_in_process(
         tokio::task::spawn_blocking(move || {
             presign(&plan, &vec![0; plan.accounts.len()], chain_id, max_fee, tip)
         })
-        .await
-        .map_err(err)?
+        .await?
     };
     let presign_seconds = presign_started.elapsed().as_secs_f64();
     let index: HashMap<B256, u32> =
@@ -120,18 +120,18 @@ pub(crate) async fn run_in_process(
     }
     let mut send_error = None;
     for s in senders {
-        if let Err(e) = s.await.map_err(err)? {
+        if let Err(e) = s.await? {
             send_error.get_or_insert(e);
         }
     }
     let (width, sets) = tokio::task::spawn_blocking(move || tracker.join())
-        .await
-        .map_err(err)?
-        .map_err(|_| "the tracker panicked")?;
+        .await?
+        .map_err(|_| RunError::TrackerPanicked)?;
     ticker.abort();
     bar.finish_and_clear();
     if let Some(e) = send_error {
-        return Err(format!("submitting in process: {e}"));
+        let to = "the embedded banking stage".to_string();
+        return Err(RunError::Send { to, source: Box::new(e) });
     }
     let failed = shared.failed.load(Ordering::Relaxed);
     let mut report = shared.report(
@@ -151,7 +151,6 @@ pub(crate) async fn run_in_process(
         }
         drop(dir);
     })
-    .await
-    .map_err(err)?;
+    .await?;
     Ok(report)
 }

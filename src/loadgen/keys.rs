@@ -6,6 +6,19 @@ use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{Address, B256, Bytes, Signature, U256, keccak256};
 use secp256k1::{Message, PublicKey, SECP256K1, SecretKey};
 
+/// Why a text is not a key ([`Key::from_hex`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// Not 32 bytes in hex.
+    #[error("not a 32-byte hex key: {0}")]
+    NotHex(#[source] alloy_primitives::hex::FromHexError),
+    /// 32 bytes, but not a valid secp256k1 secret key (zero, or not below
+    /// the curve order).
+    #[error("not a secp256k1 secret key: {0}")]
+    NotSecretKey(#[source] secp256k1::Error),
+}
+
 /// A secp256k1 key and its Ethereum address.
 #[derive(Clone)]
 pub struct Key {
@@ -33,11 +46,9 @@ impl Key {
     }
 
     /// A key from 32 bytes in hex (with or without `0x`).
-    pub fn from_hex(hex: &str) -> Result<Self, String> {
-        let bytes: B256 = hex.trim().parse().map_err(|e| format!("not a 32-byte hex key: {e}"))?;
-        SecretKey::from_byte_array(bytes.0)
-            .map(Self::from_secret)
-            .map_err(|e| format!("not a secp256k1 secret key: {e}"))
+    pub fn from_hex(hex: &str) -> Result<Self, KeyError> {
+        let bytes: B256 = hex.trim().parse().map_err(KeyError::NotHex)?;
+        SecretKey::from_byte_array(bytes.0).map(Self::from_secret).map_err(KeyError::NotSecretKey)
     }
 
     fn from_secret(secret: SecretKey) -> Self {
@@ -104,6 +115,10 @@ mod tests {
         let recovered =
             lanes_evm_adapter::EvmTx::decode(&raw, &lanes_evm_adapter::TxRules::new(31337));
         assert_eq!(recovered.unwrap().sender(), a.address());
-        assert!(Key::from_hex("0x00").is_err());
+        assert!(matches!(Key::from_hex("0x00"), Err(KeyError::NotHex(_))));
+        let zero = format!("0x{}", "00".repeat(32));
+        let e = Key::from_hex(&zero).unwrap_err();
+        assert!(matches!(e, KeyError::NotSecretKey(_)));
+        assert!(e.to_string().starts_with("not a secp256k1 secret key"), "{e}");
     }
 }

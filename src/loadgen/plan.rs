@@ -261,26 +261,49 @@ impl Receivers {
     }
 }
 
+/// A workload that cannot be drawn ([`Plan::new`]); each names the flag.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PlanError {
+    /// No transactions or no accounts.
+    #[error("--txs and --accounts must be at least 1 (got --txs {txs}, --accounts {accounts})")]
+    Empty {
+        /// Transactions asked for.
+        txs: usize,
+        /// Accounts asked for.
+        accounts: usize,
+    },
+    /// More accounts than a transaction's sender index holds (`u32`).
+    #[error("--accounts {0} is too many (at most {max})", max = u32::MAX)]
+    TooManyAccounts(usize),
+    /// No pairs for the swaps.
+    #[error("--pools must be at least 1")]
+    NoPools,
+    /// The hot pool's share is not a fraction.
+    #[error("--hot-pool-share {0} is not between 0 and 1")]
+    HotPoolShare(f64),
+    /// The Zipf exponent is not a positive number.
+    #[error("--zipf {0} must be a positive number")]
+    Zipf(f64),
+}
+
 impl Plan {
     /// Draws the plan: keys, contract addresses, setup and transactions.
-    pub fn new(config: WorkloadConfig) -> Result<Self, String> {
+    pub fn new(config: WorkloadConfig) -> Result<Self, PlanError> {
         if config.accounts == 0 || config.txs == 0 {
-            return Err("--txs and --accounts must be at least 1".into());
+            return Err(PlanError::Empty { txs: config.txs, accounts: config.accounts });
         }
         if config.accounts > u32::MAX as usize {
-            return Err(format!("--accounts {} is too many", config.accounts));
+            return Err(PlanError::TooManyAccounts(config.accounts));
         }
         if config.pools == 0 {
-            return Err("--pools must be at least 1".into());
+            return Err(PlanError::NoPools);
         }
         if !(0.0..=1.0).contains(&config.hot_pool_share) {
-            return Err(format!(
-                "--hot-pool-share {} is not between 0 and 1",
-                config.hot_pool_share
-            ));
+            return Err(PlanError::HotPoolShare(config.hot_pool_share));
         }
         if let Some(s) = config.zipf.filter(|s| !(s.is_finite() && *s > 0.0)) {
-            return Err(format!("--zipf {s} must be a positive number"));
+            return Err(PlanError::Zipf(s));
         }
         let seed = config.seed;
         let deployer = Key::derive(seed, "deployer", 0);
@@ -603,13 +626,14 @@ mod tests {
 
     #[test]
     fn bad_settings_are_refused() {
-        for bad in [
-            WorkloadConfig { txs: 0, ..config(Workload::Transfer) },
-            WorkloadConfig { pools: 0, ..config(Workload::Amm) },
-            WorkloadConfig { hot_pool_share: 1.5, ..config(Workload::Amm) },
-            WorkloadConfig { zipf: Some(-1.0), ..config(Workload::Transfer) },
+        for (bad, flag) in [
+            (WorkloadConfig { txs: 0, ..config(Workload::Transfer) }, "--txs"),
+            (WorkloadConfig { pools: 0, ..config(Workload::Amm) }, "--pools"),
+            (WorkloadConfig { hot_pool_share: 1.5, ..config(Workload::Amm) }, "--hot-pool-share"),
+            (WorkloadConfig { zipf: Some(-1.0), ..config(Workload::Transfer) }, "--zipf -1"),
         ] {
-            assert!(Plan::new(bad).is_err());
+            let message = Plan::new(bad).unwrap_err().to_string();
+            assert!(message.starts_with(flag), "{message}");
         }
     }
 }

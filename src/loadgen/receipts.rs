@@ -8,19 +8,56 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use alloy_primitives::{B256, U64};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::loadgen::client::RpcClient;
-use crate::loadgen::run::{Result, err, hex};
+use crate::loadgen::client::{ClientError, RpcClient};
+use crate::loadgen::run::hex;
 
 /// Calls per batch when checking receipts.
 const CHECK_BATCH: usize = 500;
 /// Examples of lost receipts a report names.
 const EXAMPLES: usize = 20;
+
+/// A receipts file that cannot be read or written, or a node that does not
+/// answer the check.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReceiptsError {
+    /// The file could not be opened for appending.
+    #[error("opening {}: {source}", path.display())]
+    Open {
+        /// The receipts file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Receipts could not be appended.
+    #[error("writing receipts to {}: {source}", path.display())]
+    Write {
+        /// The receipts file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A receipt could not be encoded as JSON.
+    #[error("encoding a receipt: {0}")]
+    Encode(#[source] serde_json::Error),
+    /// The file could not be read.
+    #[error("reading {}: {source}", path.display())]
+    Read {
+        /// The receipts file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The node did not answer the check.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+}
 
 /// One receipt a node served: the transaction, where it was included, who
 /// sent it.
@@ -53,37 +90,40 @@ pub(crate) struct ServedReceipt {
 /// Appends receipts to a file as they arrive.
 pub(crate) struct ReceiptLog {
     file: std::fs::File,
+    path: PathBuf,
 }
 
 impl ReceiptLog {
-    pub(crate) fn open(path: &Path) -> Result<Self> {
+    pub(crate) fn open(path: &Path) -> Result<Self, ReceiptsError> {
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(path)
-            .map_err(|e| format!("opening {}: {e}", path.display()))?;
-        Ok(Self { file })
+            .map_err(|source| ReceiptsError::Open { path: path.into(), source })?;
+        Ok(Self { file, path: path.into() })
     }
 
     /// Writes `receipts` in one `write` call.
-    pub(crate) fn append(&mut self, receipts: &[AckedReceipt]) -> Result<()> {
+    pub(crate) fn append(&mut self, receipts: &[AckedReceipt]) -> Result<(), ReceiptsError> {
         if receipts.is_empty() {
             return Ok(());
         }
         let mut lines = String::new();
         for r in receipts {
-            lines.push_str(&serde_json::to_string(r).map_err(err)?);
+            lines.push_str(&serde_json::to_string(r).map_err(ReceiptsError::Encode)?);
             lines.push('\n');
         }
-        self.file.write_all(lines.as_bytes()).map_err(|e| format!("writing receipts: {e}"))
+        self.file
+            .write_all(lines.as_bytes())
+            .map_err(|source| ReceiptsError::Write { path: self.path.clone(), source })
     }
 }
 
 /// The receipts in a file, in the order written; a line that does not parse
 /// (a torn last line) is counted, not fatal.
-pub fn read(path: &Path) -> Result<(Vec<AckedReceipt>, usize)> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+pub fn read(path: &Path) -> Result<(Vec<AckedReceipt>, usize), ReceiptsError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| ReceiptsError::Read { path: path.into(), source })?;
     let mut receipts = Vec::new();
     let mut bad = 0;
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
@@ -137,7 +177,7 @@ struct BlockHash {
 /// Checks that `client`'s node serves every receipt in `path` in the same
 /// block (number and hash), and that each such block is still the one at
 /// its number.
-pub async fn verify(client: &RpcClient, path: &Path) -> Result<Verification> {
+pub async fn verify(client: &RpcClient, path: &Path) -> Result<Verification, ReceiptsError> {
     let (lines, bad) = read(path)?;
     let mut v = Verification { unreadable_lines: bad as u64, ..Default::default() };
     let mut first: HashMap<B256, AckedReceipt> = HashMap::new();
@@ -182,11 +222,10 @@ pub async fn verify(client: &RpcClient, path: &Path) -> Result<Verification> {
                 "eth_getTransactionReceipt",
                 chunk.iter().map(|h| json!([h])),
             )
-            .await
-            .map_err(err)?;
+            .await?;
         for (hash, answer) in chunk.iter().zip(answers) {
             let acked = &first[hash];
-            match answer.map_err(err)? {
+            match answer? {
                 None => lost(&mut v, acked, None, "no receipt".into(), false),
                 Some(now) => {
                     let at = (now.block_number.to::<u64>(), now.block_hash);
@@ -212,10 +251,9 @@ pub async fn verify(client: &RpcClient, path: &Path) -> Result<Verification> {
                 "eth_getBlockByNumber",
                 chunk.iter().map(|n| json!([hex(*n), false])),
             )
-            .await
-            .map_err(err)?;
+            .await?;
         for (number, answer) in chunk.iter().zip(answers) {
-            let now = answer.map_err(err)?.map(|b| b.hash);
+            let now = answer?.map(|b| b.hash);
             for acked in blocks[number].iter().filter(|r| Some(r.block_hash) != now) {
                 let why = format!("block {number} is now {now:?}");
                 lost(&mut v, acked, now.map(|h| (*number, h)), why, true);

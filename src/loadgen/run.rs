@@ -11,11 +11,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use alloy_primitives::{B256, Bytes, U64, U256};
+use alloy_primitives::{Address, B256, Bytes, U64, U256};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::loadgen::client::{RpcClient, typed_error};
+use crate::loadgen::client::{ClientError, RpcClient, RpcErrorObject, typed_error};
+use crate::loadgen::genesis::BuildError;
 use crate::loadgen::in_process::run_in_process;
 use crate::loadgen::keys::Key;
 use crate::loadgen::plan::Plan;
@@ -97,15 +98,88 @@ pub(crate) const POLL: Duration = Duration::from_millis(10);
 /// Calls per batch in setup and tracking.
 pub(crate) const SETUP_BATCH: usize = 200;
 
-pub(crate) type Result<T, E = String> = std::result::Result<T, E>;
-
-pub(crate) fn err(e: impl std::fmt::Display) -> String {
-    e.to_string()
+/// Why a run failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError {
+    /// The node could not be reached, or answered a call with an error.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    /// The node refused a setup transaction.
+    #[error("{what}: the node refused a transaction: {error}")]
+    Refused {
+        /// What the transactions were for ("funding the accounts", ...).
+        what: String,
+        /// The node's error.
+        error: RpcErrorObject,
+    },
+    /// Setup transactions were still not included after 5 minutes.
+    #[error("setup: {address}'s transactions were not all included after 5 minutes")]
+    NotIncluded {
+        /// Their sender.
+        address: Address,
+    },
+    /// A setup transaction was included and failed (status 0).
+    #[error("setup: `{what}` failed on chain")]
+    SetupFailed {
+        /// What the transaction was for.
+        what: String,
+    },
+    /// A contract of the workload is missing after setup.
+    #[error(
+        "no contract at {address}: the deployer {deployer} used its nonces for something else; use another --seed"
+    )]
+    NoContract {
+        /// Where the contract should be.
+        address: Address,
+        /// The plan's deployer.
+        deployer: Address,
+    },
+    /// The node reports a head but lacks a block below it.
+    #[error("{url}: block {number} is missing below head {head}")]
+    MissingBlock {
+        /// The node.
+        url: String,
+        /// The block asked for.
+        number: u64,
+        /// The head the node reported.
+        head: u64,
+    },
+    /// A sender of the timed phase failed.
+    #[error("sending to {to}: {source}")]
+    Send {
+        /// The node's URL, or the embedded banking stage.
+        to: String,
+        /// Why.
+        source: Box<RunError>,
+    },
+    /// The in-process chain's genesis could not be built.
+    #[error(transparent)]
+    Genesis(#[from] BuildError),
+    /// The in-process chain's genesis is not one lanes runs.
+    #[error(transparent)]
+    ChainSpec(#[from] crate::node::genesis::GenesisError),
+    /// The in-process chain's temporary folder could not be created.
+    #[error("creating a temporary folder for the in-process chain: {0}")]
+    TempDir(#[source] std::io::Error),
+    /// The in-process chain could not be created.
+    #[error("creating the in-process chain: {0}")]
+    Chain(#[from] lanes_runtime::ChainError),
+    /// A worker task panicked or was cancelled.
+    #[error("a worker task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+    /// The in-process tracker thread panicked.
+    #[error("the tracker panicked")]
+    TrackerPanicked,
 }
 
-/// A typed call's error as a message, as [`RpcClient`]'s own read.
-pub(crate) fn typed(method: &str) -> impl FnOnce(jsonrpsee::core::client::Error) -> String + '_ {
-    move |e| typed_error(method, e).to_string()
+pub(crate) type Result<T, E = RunError> = std::result::Result<T, E>;
+
+/// A typed call's error, as [`RpcClient`]'s own read.
+pub(crate) fn typed(
+    method: &str,
+) -> impl FnOnce(jsonrpsee::core::client::Error) -> ClientError + '_ {
+    move |e| typed_error(method, e)
 }
 
 /// Runs `plan` against `target`.
@@ -151,8 +225,7 @@ pub(crate) fn hex(n: u64) -> String {
 /// The fee cap and tip a run signs with: the node's suggested tip (or
 /// [`DEFAULT_TIP`]) and room above its base fee.
 pub(crate) async fn fees(client: &RpcClient) -> Result<(u128, u128)> {
-    let head: HeadBlock =
-        client.call("eth_getBlockByNumber", json!(["latest", false])).await.map_err(err)?;
+    let head: HeadBlock = client.call("eth_getBlockByNumber", json!(["latest", false])).await?;
     let base_fee = match head.base_fee_per_gas {
         Some(b) => b.to::<u128>(),
         None => client.gas_price().await.map_err(typed("eth_gasPrice"))?.to::<u128>(),
@@ -170,7 +243,7 @@ pub(crate) async fn fees(client: &RpcClient) -> Result<(u128, u128)> {
 }
 
 async fn run_rpc(plan: Arc<Plan>, url: &str, config: &RunConfig) -> Result<Report> {
-    let client = RpcClient::connect(url).await.map_err(err)?;
+    let client = RpcClient::connect(url).await?;
     let chain_id = client.chain_id().await.map_err(typed("eth_chainId"))?.to::<u64>();
     let node = client.client_version().await.ok();
     let (max_fee, tip) = fees(&client).await?;
@@ -183,12 +256,8 @@ async fn run_rpc(plan: Arc<Plan>, url: &str, config: &RunConfig) -> Result<Repor
         plan.accounts.iter().map(|k| json!([k.address(), "pending"])).collect();
     let mut nonces = Vec::with_capacity(addresses.len());
     for chunk in addresses.chunks(SETUP_BATCH) {
-        for n in client
-            .batch::<U64>("eth_getTransactionCount", chunk.iter().cloned())
-            .await
-            .map_err(err)?
-        {
-            nonces.push(n.map_err(err)?.to::<u64>());
+        for n in client.batch::<U64>("eth_getTransactionCount", chunk.iter().cloned()).await? {
+            nonces.push(n?.to::<u64>());
         }
     }
     let presign_started = Instant::now();
@@ -199,8 +268,7 @@ async fn run_rpc(plan: Arc<Plan>, url: &str, config: &RunConfig) -> Result<Repor
             let quoted: Vec<String> = signed.iter().map(|(raw, _)| quoted(raw)).collect();
             (quoted, signed.into_iter().map(|(_, h)| h).collect::<Vec<_>>())
         })
-        .await
-        .map_err(err)?
+        .await?
     };
     let (quoted, hashes) = signed;
     let index: HashMap<B256, u32> =
@@ -216,7 +284,7 @@ async fn run_rpc(plan: Arc<Plan>, url: &str, config: &RunConfig) -> Result<Repor
     let quoted = Arc::new(quoted);
     let mut senders = Vec::new();
     for _ in 0..config.connections {
-        let client = RpcClient::connect(url).await.map_err(err)?;
+        let client = RpcClient::connect(url).await?;
         let submitter = Submitter::Rpc { client, quoted: quoted.clone() };
         senders.push(tokio::spawn(submitter.run(shared.clone(), config.mode)));
     }
@@ -225,7 +293,7 @@ async fn run_rpc(plan: Arc<Plan>, url: &str, config: &RunConfig) -> Result<Repor
     shared.stop();
     let mut send_error = None;
     for s in senders {
-        if let Err(e) = s.await.map_err(err)? {
+        if let Err(e) = s.await? {
             send_error.get_or_insert(e);
         }
     }
@@ -233,7 +301,7 @@ async fn run_rpc(plan: Arc<Plan>, url: &str, config: &RunConfig) -> Result<Repor
     bar.finish_and_clear();
     tracked?;
     if let Some(e) = send_error {
-        return Err(format!("sending to {url}: {e}"));
+        return Err(RunError::Send { to: url.into(), source: Box::new(e) });
     }
 
     let failed = count_failed(&client, &shared, &index).await?;

@@ -12,7 +12,7 @@ use serde_json::json;
 use crate::loadgen::client::RpcClient;
 use crate::loadgen::keys::Key;
 use crate::loadgen::plan::Plan;
-use crate::loadgen::run::{Result, SETUP_BATCH, err, quoted, typed};
+use crate::loadgen::run::{Result, RunError, SETUP_BATCH, quoted, typed};
 use crate::loadgen::tracking::ReceiptStatus;
 use crate::node::rpc::api::EthApiClient;
 
@@ -43,8 +43,8 @@ pub(crate) async fn setup(
     let mut balances = Vec::with_capacity(needs.len());
     for chunk in needs.chunks(SETUP_BATCH) {
         let params = chunk.iter().map(|(a, _)| json!([a, "latest"]));
-        for b in client.batch::<U256>("eth_getBalance", params).await.map_err(err)? {
-            balances.push(b.map_err(err)?);
+        for b in client.batch::<U256>("eth_getBalance", params).await? {
+            balances.push(b?);
         }
     }
     let short: Vec<(Address, U256)> = needs
@@ -123,13 +123,10 @@ pub(crate) async fn setup(
         .collect();
     let codes = client
         .batch::<Bytes>("eth_getCode", contracts.iter().map(|a| json!([a, "latest"])))
-        .await
-        .map_err(err)?;
+        .await?;
     for (address, code) in contracts.iter().zip(codes) {
-        if code.map_err(err)?.is_empty() {
-            return Err(format!(
-                "no contract at {address}: the deployer {deployer} used its nonces for something else; use another --seed"
-            ));
+        if code?.is_empty() {
+            return Err(RunError::NoContract { address: *address, deployer });
         }
     }
     Ok(())
@@ -138,8 +135,8 @@ pub(crate) async fn setup(
 pub(crate) async fn send_all(client: &RpcClient, txs: &[(Bytes, B256)], what: &str) -> Result<()> {
     let quoted: Vec<String> = txs.iter().map(|(raw, _)| quoted(raw)).collect();
     for chunk in quoted.chunks(50) {
-        for r in client.send_raw_batch(chunk).await.map_err(err)? {
-            r.map_err(|e| format!("{what}: the node refused a transaction: {e}"))?;
+        for r in client.send_raw_batch(chunk).await? {
+            r.map_err(|error| RunError::Refused { what: what.into(), error })?;
         }
     }
     Ok(())
@@ -156,9 +153,7 @@ async fn wait_for_nonce(client: &RpcClient, address: Address, nonce: u64) -> Res
             return Ok(());
         }
         if Instant::now() > deadline {
-            return Err(format!(
-                "setup: {address}'s transactions were not all included after 5 minutes"
-            ));
+            return Err(RunError::NotIncluded { address });
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -175,12 +170,11 @@ async fn check_receipts(
                 "eth_getTransactionReceipt",
                 chunk.iter().map(|(_, h)| json!([h])),
             )
-            .await
-            .map_err(err)?;
+            .await?;
         for (i, answer) in answers.into_iter().enumerate() {
-            let ok = answer.map_err(err)?.is_some_and(|r| r.status != Some(U64::ZERO));
+            let ok = answer?.is_some_and(|r| r.status != Some(U64::ZERO));
             if !ok {
-                return Err(format!("setup: `{}` failed on chain", what(c * SETUP_BATCH + i)));
+                return Err(RunError::SetupFailed { what: what(c * SETUP_BATCH + i) });
             }
         }
     }

@@ -28,8 +28,8 @@ use serde_json::json;
 use crate::loadgen::client::{ClientError, RpcClient};
 use crate::loadgen::keys::Key;
 use crate::loadgen::plan::{Plan, Workload};
-use crate::loadgen::receipts::{AckedReceipt, ReceiptLog, ServedReceipt};
-use crate::loadgen::run::{Result, fees, quoted, typed};
+use crate::loadgen::receipts::{AckedReceipt, ReceiptLog, ReceiptsError, ServedReceipt};
+use crate::loadgen::run::{RunError, fees, quoted, typed};
 use crate::loadgen::setup::setup;
 use crate::loadgen::submit::short_reason;
 use crate::node::rpc::api::EthApiClient;
@@ -123,11 +123,67 @@ pub struct SoakReport {
     pub error: Option<String>,
 }
 
+/// Why a soak could not start, or ended early.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SoakError {
+    /// The plan's transactions do not divide evenly among its senders.
+    #[error(
+        "a soak plan needs a whole number of transactions per sender: {txs} transactions over {accounts} accounts"
+    )]
+    Uneven {
+        /// Transactions in the plan.
+        txs: usize,
+        /// Senders.
+        accounts: usize,
+    },
+    /// The rate or the depth cannot send anything.
+    #[error(
+        "--rate must be above zero and --depth at least 1 (got --rate {rate}, --depth {depth})"
+    )]
+    Pacing {
+        /// Transactions per second asked for.
+        rate: f64,
+        /// Transactions in flight per sender asked for.
+        depth: usize,
+    },
+    /// The receipts file could not be opened or written.
+    #[error(transparent)]
+    Receipts(#[from] ReceiptsError),
+    /// The URL is not one the client speaks, or a call before the soak
+    /// started failed.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    /// Reading the fees or the setup (funding, deploying) failed.
+    #[error(transparent)]
+    Setup(#[from] RunError),
+    /// The node did not answer within the down timeout.
+    #[error("{url}: unreachable for {seconds}s")]
+    Unreachable {
+        /// The node.
+        url: String,
+        /// How long the soak waited (`SoakConfig::down_timeout`).
+        seconds: u64,
+    },
+    /// The node came back serving another chain.
+    #[error("{url}: came back with chain id {found}, not {expected}")]
+    ChainChanged {
+        /// The node.
+        url: String,
+        /// The chain id the soak started on.
+        expected: u64,
+        /// The chain id it answers now.
+        found: u64,
+    },
+}
+
+type Result<T, E = SoakError> = std::result::Result<T, E>;
+
 /// Why a step stopped: the node (the soak goes on) or the receipts file
 /// (the soak ends).
 enum StepError {
     Node(ClientError),
-    Fatal(String),
+    Fatal(ReceiptsError),
 }
 
 impl From<ClientError> for StepError {
@@ -186,8 +242,8 @@ struct Soak<'a> {
 /// A call bounded by [`CALL_TIMEOUT`]; a timeout is a transport error.
 async fn bounded<T>(
     url: &str,
-    call: impl Future<Output = std::result::Result<T, ClientError>>,
-) -> std::result::Result<T, ClientError> {
+    call: impl Future<Output = Result<T, ClientError>>,
+) -> Result<T, ClientError> {
     tokio::time::timeout(CALL_TIMEOUT, call).await.unwrap_or_else(|_| {
         Err(ClientError::Transport { url: url.into(), what: "no answer in time".into() })
     })
@@ -204,9 +260,9 @@ async fn connect_when_up(
     loop {
         match RpcClient::connect(url).await {
             Ok(client) if client.chain_id().await.is_ok() => return Ok(Some(client)),
-            Err(e @ ClientError::Url(_)) => return Err(e.to_string()),
+            Err(e @ ClientError::Url(_)) => return Err(e.into()),
             _ if Instant::now() > deadline => {
-                return Err(format!("{url}: no answer for {}s", timeout.as_secs()));
+                return Err(SoakError::Unreachable { url: url.into(), seconds: timeout.as_secs() });
             }
             _ => {}
         }
@@ -230,10 +286,10 @@ pub async fn soak(
 ) -> Result<SoakReport> {
     let m = plan.accounts.len();
     if plan.txs.is_empty() || !plan.txs.len().is_multiple_of(m) {
-        return Err(format!("a soak plan has a whole number of transactions per sender ({m})"));
+        return Err(SoakError::Uneven { txs: plan.txs.len(), accounts: m });
     }
     if !(config.rate > 0.0 && config.rate.is_finite()) || config.depth == 0 {
-        return Err("--rate must be above zero and --depth at least 1".into());
+        return Err(SoakError::Pacing { rate: config.rate, depth: config.depth });
     }
     let mut stop = std::pin::pin!(stop);
     let log = ReceiptLog::open(&config.receipts_out)?;
@@ -300,7 +356,7 @@ pub async fn soak(
     if let Some(e) = &error {
         eprintln!("soak: stopped: {e}");
     }
-    soak.report.error = error;
+    soak.report.error = error.map(|e| e.to_string());
     Ok(soak.finish())
 }
 
@@ -350,7 +406,7 @@ impl Soak<'_> {
     fn failed(&mut self, e: impl Into<StepError>) -> Result<()> {
         let e = match e.into() {
             StepError::Node(e) => e,
-            StepError::Fatal(e) => return Err(e),
+            StepError::Fatal(e) => return Err(e.into()),
         };
         match e {
             ClientError::Transport { .. } => {
@@ -363,7 +419,7 @@ impl Soak<'_> {
                 }
                 self.client = None;
             }
-            ClientError::Url(_) => return Err(e.to_string()),
+            ClientError::Url(_) => return Err(e.into()),
             ClientError::Rpc { .. } | ClientError::Decode { .. } => {
                 self.report.call_errors += 1;
                 if self.report.call_errors <= ERRORS_PRINTED {
@@ -393,10 +449,8 @@ impl Soak<'_> {
         match bounded(self.url, attempt).await {
             Ok((client, id)) => {
                 if id != self.chain_id {
-                    return Err(format!(
-                        "{}: came back with chain id {id}, not {}",
-                        self.url, self.chain_id
-                    ));
+                    let (url, expected) = (self.url.into(), self.chain_id);
+                    return Err(SoakError::ChainChanged { url, expected, found: id });
                 }
                 let away = since.elapsed().as_secs_f64();
                 self.report.down_seconds += away;
@@ -406,12 +460,11 @@ impl Soak<'_> {
                 self.reconnected(&format!("node back after {away:.1}s"));
                 Ok(true)
             }
-            Err(ClientError::Url(u)) => Err(format!("bad URL {u}")),
-            Err(_) if since.elapsed() > self.config.down_timeout => Err(format!(
-                "{}: unreachable for {}s",
-                self.url,
-                self.config.down_timeout.as_secs()
-            )),
+            Err(e @ ClientError::Url(_)) => Err(e.into()),
+            Err(_) if since.elapsed() > self.config.down_timeout => Err(SoakError::Unreachable {
+                url: self.url.into(),
+                seconds: self.config.down_timeout.as_secs(),
+            }),
             Err(_) => Ok(false),
         }
     }
@@ -441,7 +494,7 @@ impl Soak<'_> {
         }
     }
 
-    fn client(&self) -> std::result::Result<&RpcClient, ClientError> {
+    fn client(&self) -> Result<&RpcClient, ClientError> {
         self.client.as_ref().ok_or_else(|| ClientError::Transport {
             url: self.url.into(),
             what: "not connected".into(),
@@ -451,7 +504,7 @@ impl Soak<'_> {
     /// Reads the nonce of every sender due (stalled, refused, or all after
     /// a reconnect) and rewinds it there: transactions the chain has stay
     /// in flight for their receipts, the rest are signed and sent again.
-    async fn resync(&mut self) -> std::result::Result<(), ClientError> {
+    async fn resync(&mut self) -> Result<(), ClientError> {
         let now = Instant::now();
         for s in &mut self.senders {
             let stall = self.config.stall;
@@ -516,7 +569,7 @@ impl Soak<'_> {
 
     /// Signs and sends what the rate allows, round robin over the senders
     /// with room.
-    async fn send_due(&mut self) -> std::result::Result<(), ClientError> {
+    async fn send_due(&mut self) -> Result<(), ClientError> {
         let now = Instant::now();
         let cap = self.config.rate.max(self.config.batch as f64);
         let elapsed = (now - self.last_fill).as_secs_f64();
@@ -574,7 +627,7 @@ impl Soak<'_> {
 
     /// Asks for the receipt of every transaction in flight and writes those
     /// served.
-    async fn poll(&mut self) -> std::result::Result<(), StepError> {
+    async fn poll(&mut self) -> Result<(), StepError> {
         let waiting: Vec<(usize, u64, B256)> = self
             .senders
             .iter()

@@ -12,7 +12,7 @@ use lanes_banking_stage::BankingStage;
 use lanes_evm_adapter::EvmExecutor;
 
 use crate::loadgen::client::{RpcClient, RpcErrorObject};
-use crate::loadgen::run::{Mode, Result, err};
+use crate::loadgen::run::{Mode, Result};
 use crate::loadgen::tracking::Shared;
 
 /// The short form of a refusal, to group by: the message up to its first
@@ -33,21 +33,20 @@ pub(crate) enum Submitter {
 }
 
 impl Submitter {
+    /// Sends `range`; per transaction, `Ok` or the refusal's short reason
+    /// (what the report groups by, not an error).
     async fn send(&mut self, range: Range<usize>) -> Result<Vec<Result<(), String>>> {
         match self {
             Submitter::Rpc { client, quoted } => Ok(client
                 .send_raw_batch(&quoted[range])
-                .await
-                .map_err(err)?
+                .await?
                 .into_iter()
                 .map(|r| r.map_err(|e| reason(&e)))
                 .collect()),
             Submitter::InProcess { stage, raw } => {
                 let raws = raw[range].to_vec();
                 let stage = stage.clone();
-                let results = tokio::task::spawn_blocking(move || stage.submit_many(raws))
-                    .await
-                    .map_err(err)?;
+                let results = tokio::task::spawn_blocking(move || stage.submit_many(raws)).await?;
                 Ok(results
                     .into_iter()
                     .map(|r| r.map(drop).map_err(|e| short_reason(&e.to_string())))

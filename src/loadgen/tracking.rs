@@ -1,8 +1,8 @@
 //! What the senders and the tracker share during a run, and the tracking of
 //! inclusions from a node's blocks.
 
+use parking_lot::Mutex;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -14,7 +14,7 @@ use tokio::sync::Semaphore;
 use crate::loadgen::client::{ClientError, RpcClient};
 use crate::loadgen::plan::Plan;
 use crate::loadgen::report::{Latency, Report};
-use crate::loadgen::run::{Mode, POLL, Result, err, hex, typed};
+use crate::loadgen::run::{Mode, POLL, Result, RunError, hex, typed};
 use crate::node::rpc::api::EthApiClient;
 
 /// What the senders and the tracker share.
@@ -76,7 +76,7 @@ impl Shared {
 
     pub(crate) fn reject(&self, reason: String) {
         self.rejected.fetch_add(1, Ordering::Relaxed);
-        *self.reasons.lock().unwrap_or_else(|e| e.into_inner()).entry(reason).or_default() += 1;
+        *self.reasons.lock().entry(reason).or_default() += 1;
         if let Some(p) = &self.permits {
             p.add_permits(1);
         }
@@ -89,7 +89,7 @@ impl Shared {
         {
             self.included.fetch_add(1, Ordering::Relaxed);
             self.last_progress.fetch_max(at, Ordering::Relaxed);
-            self.blocks.lock().unwrap_or_else(|e| e.into_inner()).insert(block);
+            self.blocks.lock().insert(block);
             if let Some(p) = &self.permits {
                 p.add_permits(1);
             }
@@ -170,7 +170,7 @@ impl Shared {
             submitted: sent,
             accepted: self.accepted.load(Ordering::Relaxed),
             rejected,
-            rejected_by_reason: self.reasons.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+            rejected_by_reason: self.reasons.lock().clone(),
             included,
             failed,
             not_included: sent.saturating_sub(included + rejected),
@@ -179,7 +179,7 @@ impl Shared {
             sent_per_second: per_second(sent, send_seconds),
             included_per_second: per_second(included, window),
             latency_ms: Latency::of(&mut latencies),
-            blocks: self.blocks.lock().unwrap_or_else(|e| e.into_inner()).len() as u64,
+            blocks: self.blocks.lock().len() as u64,
             mean_entry_width: None,
             sets: None,
             setup_seconds: 0.0,
@@ -219,15 +219,12 @@ pub(crate) async fn track_rpc(
                     "eth_getBlockByNumber",
                     (next..=to).map(|n| json!([hex(n), false])),
                 )
-                .await
-                .map_err(err)?;
+                .await?;
             let at = shared.now();
             for (number, block) in (next..=to).zip(blocks) {
-                let Some(block) = block.map_err(err)? else {
-                    return Err(format!(
-                        "{}: block {number} is missing below head {head}",
-                        client.url()
-                    ));
+                let Some(block) = block? else {
+                    let url = client.url().into();
+                    return Err(RunError::MissingBlock { url, number, head });
                 };
                 for hash in block.transactions {
                     if let Some(&i) = index.get(&hash) {
@@ -249,8 +246,7 @@ pub(crate) async fn count_failed(
     shared: &Shared,
     index: &HashMap<B256, u32>,
 ) -> Result<Option<u64>> {
-    let blocks: Vec<u64> =
-        shared.blocks.lock().unwrap_or_else(|e| e.into_inner()).iter().copied().collect();
+    let blocks: Vec<u64> = shared.blocks.lock().iter().copied().collect();
     let mut failed = 0;
     // One block per request: a block of swaps has receipts of many MB.
     for n in blocks {
@@ -266,7 +262,7 @@ pub(crate) async fn count_failed(
             Err(ClientError::Rpc { error, .. }) if [-32601, -32004].contains(&error.code) => {
                 return Ok(None);
             }
-            Err(e) => return Err(err(e)),
+            Err(e) => return Err(e.into()),
         }
     }
     Ok(Some(failed))

@@ -10,8 +10,9 @@
 //! 10,000 (`MAX_PENDING_PER_FILTER`), oldest dropped first), and the logs a revert
 //! took back from a log filter wait in it until its next poll.
 
+use parking_lot::{Mutex, MutexGuard};
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use alloy_eips::BlockNumberOrTag;
@@ -93,7 +94,7 @@ impl Filters {
 
 impl Filters {
     fn table(&self) -> MutexGuard<'_, Table> {
-        let mut t = self.table.lock().unwrap_or_else(|e| e.into_inner());
+        let mut t = self.table.lock();
         let now = Instant::now();
         t.live.retain(|_, f| now.duration_since(f.polled) < self.timeout);
         t
@@ -138,7 +139,7 @@ impl Filters {
     /// A transaction was accepted into the pool.
     pub(crate) fn on_pending(&self, hash: B256) {
         let _ = self.pending.send(hash);
-        let mut t = self.table.lock().unwrap_or_else(|e| e.into_inner());
+        let mut t = self.table.lock();
         for f in t.live.values_mut() {
             if let FilterKind::Pending { hashes } = &mut f.kind {
                 if hashes.len() == MAX_PENDING_PER_FILTER {

@@ -22,13 +22,14 @@
 //! file, both versions and what to do ([`LedgerError::Format`]); another
 //! magic is refused as corrupt, naming the file and offset.
 
+use parking_lot::{Condvar, Mutex, RwLock};
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::Duration;
 
 use alloy_primitives::{B256, Bloom, Log};
@@ -249,8 +250,8 @@ impl Ledger {
         })
     }
 
-    fn index(&self) -> std::sync::RwLockReadGuard<'_, Index> {
-        self.index.read().unwrap_or_else(|e| e.into_inner())
+    fn index(&self) -> parking_lot::RwLockReadGuard<'_, Index> {
+        self.index.read()
     }
 
     /// Drops every block after `number` (a dev node's `evm_revert`): the
@@ -259,8 +260,8 @@ impl Ledger {
     /// cut ledger or the whole one, never a torn record.
     pub fn truncate(&self, number: u64) -> Result<(), LedgerError> {
         let io = |source| LedgerError::Io { path: self.path.clone(), source };
-        let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
+        let mut writer = self.writer.lock();
+        let mut index = self.index.write();
         let keep = (number + 1) as usize;
         let Some(cut) = index.blocks.get(keep).map(|slot| slot.offset) else {
             return Ok(()); // nothing after it
@@ -282,7 +283,7 @@ impl Ledger {
     /// served until [`Self::publish`].
     pub fn append(&self, block: &Block, receipts: &[Receipt]) -> Result<(), LedgerError> {
         let io = |source| LedgerError::Io { path: self.path.clone(), source };
-        let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let mut writer = self.writer.lock();
         let next = self.index().blocks.len() as u64;
         if block.header.number != next {
             return Err(LedgerError::NotChained {
@@ -311,19 +312,14 @@ impl Ledger {
         }
         let offset = *end;
         *end += record.len() as u64;
-        self.index.write().unwrap_or_else(|e| e.into_inner()).push(
-            offset,
-            payload.len() as u32,
-            block,
-            receipts,
-        );
+        self.index.write().push(offset, payload.len() as u32, block, receipts);
         Ok(())
     }
 
     /// Serves blocks up to `number`.
     pub fn publish(&self, number: u64) {
         let (lock, published) = &self.published;
-        let _guard = lock.lock().unwrap_or_else(|e| e.into_inner());
+        let _guard = lock.lock();
         self.visible.store(number, Ordering::Release);
         published.notify_all();
     }
@@ -331,10 +327,8 @@ impl Ledger {
     /// Waits up to `timeout` until block `number` is served; whether it is.
     pub fn wait_published(&self, number: u64, timeout: Duration) -> bool {
         let (lock, published) = &self.published;
-        let guard = lock.lock().unwrap_or_else(|e| e.into_inner());
-        let (_guard, _) = published
-            .wait_timeout_while(guard, timeout, |_| !self.is_visible(number))
-            .unwrap_or_else(|e| e.into_inner());
+        let mut guard = lock.lock();
+        published.wait_while_for(&mut guard, |_| !self.is_visible(number), timeout);
         self.is_visible(number)
     }
 

@@ -27,10 +27,11 @@ pub mod ledger;
 pub mod rpc;
 mod slots;
 
+use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use alloy_primitives::B256;
@@ -281,18 +282,18 @@ impl Waiters {
     /// Answers when `hash` is in a committed block (or dropped at execution).
     pub(crate) fn register(&self, hash: B256) -> tokio::sync::oneshot::Receiver<()> {
         let (done, wait) = tokio::sync::oneshot::channel();
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).entry(hash).or_default().push(done);
+        self.0.lock().entry(hash).or_default().push(done);
         wait
     }
 
     /// Forgets the waits for `hash` (its submission failed).
     pub(crate) fn forget(&self, hash: &B256) {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(hash);
+        self.0.lock().remove(hash);
     }
 
     /// Wakes the waits for `hashes`.
     fn settle(&self, hashes: impl Iterator<Item = B256>) {
-        let mut waiting = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut waiting = self.0.lock();
         if waiting.is_empty() {
             return;
         }
@@ -449,8 +450,8 @@ impl Node {
         self.server.clone().stopped().await;
         let state = self.state.clone();
         tokio::task::spawn_blocking(move || {
-            let follower = state.follower.lock().unwrap_or_else(|e| e.into_inner()).take();
-            let stage = state.stage.write().unwrap_or_else(|e| e.into_inner()).take();
+            let follower = state.follower.lock().take();
+            let stage = state.stage.write().take();
             let result = match stage {
                 Some(mut stage) => stage.shutdown().map(drop),
                 None => Ok(()),
@@ -532,7 +533,7 @@ fn spawn_follower(
             })
             .map_err(|source| NodeError::Io { what: "spawning a thread".into(), source })?
     };
-    *state.follower.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
+    *state.follower.lock() = Some(handle);
     Ok(())
 }
 
@@ -548,14 +549,14 @@ impl NodeState {
         offset: i64,
         pool: Vec<alloy_primitives::Bytes>,
     ) -> Result<(), NodeError> {
-        let mut slot = self.stage.write().unwrap_or_else(|e| e.into_inner());
+        let mut slot = self.stage.write();
         let mut stage =
             slot.take().ok_or_else(|| NodeError::DataDir("node is shutting down".into()))?;
         let (mining, coinbase) = (stage.mining(), stage.coinbase());
         drop(stage.shutdown()?);
         drop(stage);
         // Nothing publishes a block of the old chain after this.
-        if let Some(old) = self.follower.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        if let Some(old) = self.follower.lock().take() {
             let _ = old.join();
         }
         // Log filters and subscriptions report the dropped blocks' logs as
@@ -618,7 +619,7 @@ fn follow(
         let done = produced.receipts.iter().map(|r| r.tx_hash);
         state.waiters.settle(done.chain(produced.rejected.iter().map(|(h, _)| *h)));
         {
-            let mut t = state.totals.lock().unwrap_or_else(|e| e.into_inner());
+            let mut t = state.totals.lock();
             let s = &produced.stats;
             t.blocks += 1;
             t.transactions += s.transactions as u64;

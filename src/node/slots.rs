@@ -4,7 +4,7 @@
 //! refused, so a flood of them cannot starve block production or the cheap
 //! calls of the cores.
 
-use std::sync::{Condvar, Mutex};
+use parking_lot::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::node::error::RpcError;
@@ -28,7 +28,7 @@ impl Slots {
     /// Runs `f` in a slot, or answers -32005 if none frees within the wait.
     pub(crate) fn run<R>(&self, f: impl FnOnce() -> Result<R, RpcError>) -> Result<R, RpcError> {
         let deadline = Instant::now() + self.wait;
-        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        let mut free = self.free.lock();
         while *free == 0 {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -37,7 +37,7 @@ impl Slots {
                     self.total, self.wait
                 )));
             }
-            free = self.freed.wait_timeout(free, left).unwrap_or_else(|e| e.into_inner()).0;
+            self.freed.wait_for(&mut free, left);
         }
         *free -= 1;
         drop(free);
@@ -51,7 +51,7 @@ struct Release<'a>(&'a Slots);
 
 impl Drop for Release<'_> {
     fn drop(&mut self) {
-        *self.0.free.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        *self.0.free.lock() += 1;
         self.0.freed.notify_one();
     }
 }

@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock};
 
 use xxhash_rust::xxh3::Xxh3;
 
-use super::{Inner, Version, Writer, read, sync_dir, write};
+use super::{Inner, Version, Writer, sync_dir};
 use crate::entry::{CommitInfo, Key};
 use crate::error::{CommitError, StorageError, io_err};
 use crate::index::Loc;
@@ -126,7 +126,7 @@ impl Inner {
         let base = w.tail;
         seg.file.write_at(base, &batch.buf).map_err(self.poison(seg.path()))?;
         #[cfg(test)]
-        if let Some(kind) = super::lock(&self.fail_next_sync).take() {
+        if let Some(kind) = self.fail_next_sync.lock().take() {
             return Err(self.poison(seg.path())(kind.into()));
         }
         if self.config.sync {
@@ -160,10 +160,10 @@ impl Inner {
             end: Loc::new(seg.id, w.tail as u32, false).pos(),
             last: w.last,
             next: OnceLock::new(),
-            segments: read(&self.segments).clone(),
+            segments: self.segments.read().clone(),
         });
         {
-            let mut cur = write(&self.current);
+            let mut cur = self.current.write();
             let previous = std::mem::replace(&mut *cur, version.clone());
             let _ = previous.next.set(version.clone());
         }
@@ -191,7 +191,7 @@ impl Inner {
 
     /// Replaces the live segment table with an edited copy.
     fn update_table(&self, edit: impl FnOnce(&mut SegmentTable)) {
-        let mut table = write(&self.segments);
+        let mut table = self.segments.write();
         let mut copy = SegmentTable::clone(&table);
         edit(&mut copy);
         *table = Arc::new(copy);

@@ -13,7 +13,7 @@ use std::sync::{Arc, OnceLock};
 
 use alloy_primitives::B256;
 
-use super::{AccountsDb, Inner, ReadView, Version, lock, read, read_table, sync_dir, write};
+use super::{AccountsDb, Inner, ReadView, Version, read_table, sync_dir};
 use crate::config::AccountsDbConfig;
 use crate::entry::CommitInfo;
 use crate::error::{HistoryError, OpenError, io_err};
@@ -96,7 +96,7 @@ impl Inner {
     /// A version showing the state after block `block`.
     pub(super) fn version_at(&self, block: u64) -> Result<Arc<Version>, HistoryError> {
         let current = self.version();
-        let kept = read(&self.history).find(block)?;
+        let kept = self.history.read().find(block)?;
         if current.last.is_some_and(|c| c.block_number == kept.block) {
             return Ok(current);
         }
@@ -106,7 +106,7 @@ impl Inner {
         let last = Some(CommitInfo { block_number: kept.block, commitment: kept.commitment });
         let version = Arc::new(Version { end: kept.end, last, next, segments });
         // Compaction must not drop a tombstone such a view still reads.
-        let mut older = lock(&self.older_views);
+        let mut older = self.older_views.lock();
         older.retain(|v| v.strong_count() > 0);
         older.push(Arc::downgrade(&version));
         Ok(version)
@@ -115,12 +115,12 @@ impl Inner {
     /// The version of the oldest kept block, when blocks older than the
     /// newest are kept.
     pub(crate) fn oldest_kept_version(&self) -> Option<Arc<Version>> {
-        let (oldest, newest) = read(&self.history).range()?;
+        let (oldest, newest) = self.history.read().range()?;
         (oldest < newest).then(|| self.version_at(oldest).ok()).flatten()
     }
 
     pub(super) fn record_history(&self, block: Option<CommitInfo>, end: u64) {
-        write(&self.history).push(block, end);
+        self.history.write().push(block, end);
     }
 }
 
@@ -185,7 +185,7 @@ impl ReadView {
     /// The oldest and newest block whose state can be read, `None` before the
     /// first commit.
     pub fn history_range(&self) -> Option<(u64, u64)> {
-        read(&self.inner.history).range()
+        self.inner.history.read().range()
     }
 }
 

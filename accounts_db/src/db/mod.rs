@@ -9,11 +9,12 @@ mod traits;
 mod version;
 mod view;
 
+use parking_lot::{Mutex, MutexGuard, RwLock};
 use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use borsh::BorshSerialize;
@@ -91,20 +92,8 @@ pub(crate) struct Writer {
     pub(crate) last: Option<CommitInfo>,
 }
 
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    l.read().unwrap_or_else(|e| e.into_inner())
-}
-
-pub(crate) fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    l.write().unwrap_or_else(|e| e.into_inner())
-}
-
 pub(crate) fn read_table(inner: &Inner) -> Arc<SegmentTable> {
-    read(&inner.segments).clone()
+    inner.segments.read().clone()
 }
 
 pub(crate) fn sync_dir(dir: &Path) -> Result<(), StorageError> {
@@ -205,7 +194,7 @@ impl AccountsDb {
         changes: &[Entry],
     ) -> Result<CommitInfo, CommitError> {
         let inner = &*self.inner;
-        let mut w = lock(&inner.writer);
+        let mut w = inner.writer.lock();
         inner.check_poisoned()?;
         let limit = inner.config.max_changes_per_commit;
         if changes.len() > limit {
@@ -294,8 +283,8 @@ impl AccountsDb {
             written_bytes: live.clone().map(|s| s.data_end()).sum(),
             live_bytes: live.map(|s| s.live()).sum(),
             index_bytes: inner.index.memory_bytes(),
-            kept_blocks: read(&inner.history).len(),
-            history_bytes: read(&inner.history).memory_bytes(),
+            kept_blocks: inner.history.read().len(),
+            history_bytes: inner.history.read().memory_bytes(),
         }
     }
 
@@ -306,7 +295,7 @@ impl AccountsDb {
 
 impl Inner {
     pub(crate) fn version(&self) -> Arc<Version> {
-        read(&self.current).clone()
+        self.current.read().clone()
     }
 
     pub(crate) fn check_poisoned(&self) -> Result<(), CommitError> {
@@ -316,7 +305,7 @@ impl Inner {
     /// The versions from the oldest one still referenced to the current one,
     /// with the dropped ones at the front pruned.
     fn live_versions(&self) -> MutexGuard<'_, VecDeque<Weak<Version>>> {
-        let mut versions = lock(&self.versions);
+        let mut versions = self.versions.lock();
         while versions.front().is_some_and(|v| v.strong_count() == 0) {
             versions.pop_front();
         }
@@ -327,7 +316,7 @@ impl Inner {
     /// older blocks included.
     pub(crate) fn oldest_live_end(&self) -> u64 {
         let live = self.live_versions().front().and_then(Weak::upgrade).map_or(u64::MAX, |v| v.end);
-        let older = lock(&self.older_views).iter().filter_map(Weak::upgrade).map(|v| v.end).min();
+        let older = self.older_views.lock().iter().filter_map(Weak::upgrade).map(|v| v.end).min();
         older.map_or(live, |o| o.min(live))
     }
 }

@@ -4,7 +4,7 @@
 use alloy_primitives::{Bytes, U256};
 use borsh::BorshDeserialize;
 
-use super::{Inner, Version, read};
+use super::{Inner, Version};
 use crate::entry::{AccountHeader, Entry, Key};
 use crate::error::StorageError;
 use crate::hash::KeyHash;
@@ -31,7 +31,7 @@ impl Inner {
                 ver = next;
                 continue;
             }
-            let table = read(&self.segments).clone();
+            let table = self.segments.read().clone();
             if let Some(Some(seg)) = table.get(id as usize) {
                 return Some(f(seg));
             }

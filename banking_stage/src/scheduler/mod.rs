@@ -363,7 +363,7 @@ impl<E: Executor> Scheduler<E> {
         let executor = &*self.executor;
         let decoded = self.shared.decoded.as_ref();
         let decode = |raw: &alloy_primitives::Bytes| {
-            let known = decoded.and_then(|c| c.lock().unwrap_or_else(|e| e.into_inner()).get(raw));
+            let known = decoded.and_then(|c| c.lock().get(raw));
             known.map_or_else(|| executor.decode(raw), Ok)
         };
         self.driver.chain().reexecute_with(executor, block, self.workers, &decode)

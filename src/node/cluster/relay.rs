@@ -82,7 +82,7 @@ struct Peer {
     url: String,
     client: tokio::sync::Mutex<Option<RpcClient>>,
     /// Skipped until then, after a failed relay.
-    down_until: std::sync::Mutex<Option<std::time::Instant>>,
+    down_until: parking_lot::Mutex<Option<std::time::Instant>>,
 }
 
 impl Peer {
@@ -92,7 +92,7 @@ impl Peer {
 
     /// Whether a recent failure says to skip this peer for now.
     fn is_down(&self) -> bool {
-        let down = self.down_until.lock().unwrap_or_else(|e| e.into_inner());
+        let down = self.down_until.lock();
         down.is_some_and(|until| std::time::Instant::now() < until)
     }
 
@@ -117,7 +117,7 @@ impl Peer {
         tracing::warn!(target: "lanes::consensus", url = %self.url, "relay failed ({failure}); skipping this peer for {RELAY_BACKOFF:?}");
         *client = None;
         let until = std::time::Instant::now() + RELAY_BACKOFF;
-        *self.down_until.lock().unwrap_or_else(|e| e.into_inner()) = Some(until);
+        *self.down_until.lock() = Some(until);
     }
 }
 

@@ -54,12 +54,12 @@ impl DevRpc {
         Ok(())
     }
 
-    fn snapshots(&self) -> std::sync::MutexGuard<'_, Vec<Snapshot>> {
-        self.state.snapshots.lock().unwrap_or_else(|e| e.into_inner())
+    fn snapshots(&self) -> parking_lot::MutexGuard<'_, Vec<Snapshot>> {
+        self.state.snapshots.lock()
     }
 
-    fn impersonated(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<Address>> {
-        self.state.impersonated.lock().unwrap_or_else(|e| e.into_inner())
+    fn impersonated(&self) -> parking_lot::MutexGuard<'_, std::collections::HashSet<Address>> {
+        self.state.impersonated.lock()
     }
 
     /// The writes that change one field of `address`'s account (`change`)

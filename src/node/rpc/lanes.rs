@@ -46,7 +46,7 @@ impl LanesApiServer for LanesRpc {
 
     fn stats(&self) -> RpcResult<NodeStats> {
         let s = &self.state;
-        let t = s.totals.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let t = s.totals.lock().clone();
         let pool = s.stage(|st| st.pool_len())?;
         let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
         let last_block = t.last.map(|b| LastBlockStats {

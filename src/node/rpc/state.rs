@@ -38,7 +38,7 @@ impl NodeState {
     pub(crate) fn impersonates(&self, address: &Address) -> bool {
         self.dev
             && (self.auto_impersonate.load(std::sync::atomic::Ordering::Relaxed)
-                || self.impersonated.lock().unwrap_or_else(|e| e.into_inner()).contains(address))
+                || self.impersonated.lock().contains(address))
     }
 
     /// The served head's number.
@@ -78,7 +78,7 @@ impl NodeState {
         &self,
         f: impl FnOnce(&lanes_banking_stage::BankingStage<lanes_evm_adapter::EvmExecutor>) -> R,
     ) -> Res<R> {
-        let guard = self.stage.read().unwrap_or_else(|e| e.into_inner());
+        let guard = self.stage.read();
         let stage =
             guard.as_ref().ok_or_else(|| RpcError::Internal("node is shutting down".into()))?;
         Ok(f(stage))
