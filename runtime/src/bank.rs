@@ -133,12 +133,12 @@ pub struct Bank {
     parent_hash: B256,
     parent_lattice: LatticeHash,
     config: BankConfig,
-    ledger: Mutex<Ledger>,
+    record: Mutex<BlockRecord>,
 }
 
 /// What the block records so far, in block order.
 #[derive(Debug, Default)]
-struct Ledger {
+struct BlockRecord {
     system: Vec<Entry>,
     entries: Vec<BlockEntry>,
     tx_hashes: Vec<B256>,
@@ -148,7 +148,7 @@ struct Ledger {
     exclusive: usize,
 }
 
-impl Ledger {
+impl BlockRecord {
     /// Appends `entry`, whose transactions ran with `outcomes` (in its order).
     fn push(&mut self, entry: BlockEntry, outcomes: impl IntoIterator<Item = (B256, Outcome)>) {
         for (tx_hash, outcome) in outcomes {
@@ -228,12 +228,12 @@ impl Bank {
             parent_hash,
             parent_lattice,
             config,
-            ledger: Mutex::default(),
+            record: Mutex::default(),
         }
     }
 
-    fn ledger(&self) -> MutexGuard<'_, Ledger> {
-        self.ledger.lock()
+    fn record(&self) -> MutexGuard<'_, BlockRecord> {
+        self.record.lock()
     }
 
     /// The block environment.
@@ -249,8 +249,8 @@ impl Bank {
         if !self.config.allow_system {
             return Err(BankError::System("this chain does not allow them (not a dev chain)"));
         }
-        let mut ledger = self.ledger();
-        if !ledger.entries.is_empty() || !ledger.tx_hashes.is_empty() {
+        let mut record = self.record();
+        if !record.entries.is_empty() || !record.tx_hashes.is_empty() {
             return Err(BankError::System("they must come before the block's transactions"));
         }
         let mut writes = Writes::default();
@@ -268,28 +268,28 @@ impl Bank {
             }
         }
         self.state.apply(writes);
-        ledger.system.extend(entries);
+        record.system.extend(entries);
         Ok(())
     }
 
     /// Transactions included so far.
     pub fn tx_count(&self) -> usize {
-        self.ledger().tx_hashes.len()
+        self.record().tx_hashes.len()
     }
 
     /// Gas used so far.
     pub fn gas_used(&self) -> u64 {
-        self.ledger().gas_used
+        self.record().gas_used
     }
 
     /// Transactions run in the exclusive lane so far.
     pub fn exclusive_count(&self) -> usize {
-        self.ledger().exclusive
+        self.record().exclusive
     }
 
     /// The entries so far.
     pub fn entries(&self) -> Vec<BlockEntry> {
-        self.ledger().entries.clone()
+        self.record().entries.clone()
     }
 
     /// Makes room for about `txs` more transactions declaring `accounts`
@@ -297,9 +297,9 @@ impl Bank {
     /// that the write cache does not grow while they run.
     pub fn reserve(&self, txs: usize, accounts: usize, slots: usize) {
         self.state.reserve(accounts, slots);
-        let mut ledger = self.ledger();
-        ledger.tx_hashes.reserve(txs);
-        ledger.receipts.reserve(txs);
+        let mut record = self.record();
+        record.tx_hashes.reserve(txs);
+        record.receipts.reserve(txs);
     }
 
     /// A worker for running batches on this bank from one thread.
@@ -402,9 +402,9 @@ impl Bank {
             results.push(executed);
         }
         entries.push((entry, outcomes));
-        let mut ledger = self.ledger();
+        let mut record = self.record();
         for (entry, outcomes) in entries {
-            ledger.push(entry, outcomes);
+            record.push(entry, outcomes);
         }
         Ok(results)
     }
@@ -430,7 +430,7 @@ impl Bank {
                     source: AccessSource::Undeclared,
                 };
                 let entry = BlockEntry { exclusive: true, txs: vec![recorded] };
-                self.ledger().push(entry, [(tx.hash(), outcome)]);
+                self.record().push(entry, [(tx.hash(), outcome)]);
                 Ok(Executed::Included { gas_used })
             }
             Err(TxError::State(e)) => Err(BankError::State(e)),
@@ -492,7 +492,7 @@ impl Bank {
                 Err(e) => report.rejected.push((tx.hash(), e)),
             }
         }
-        self.ledger().push(entry, outcomes);
+        self.record().push(entry, outcomes);
         for tx in retry.into_iter().chain(lane) {
             match self.execute_exclusive(executor, &tx)? {
                 Executed::Included { .. } => {
@@ -509,7 +509,7 @@ impl Bank {
 
     /// Appends an entry that ran with `outcomes` (replay).
     pub(crate) fn record_entry(&self, entry: BlockEntry, outcomes: Vec<(B256, Outcome)>) {
-        self.ledger().push(entry, outcomes);
+        self.record().push(entry, outcomes);
     }
 
     /// Runs `f` against this bank's state with every key readable and writable,
@@ -576,8 +576,8 @@ impl Bank {
     /// Pays the fees to the coinbase, computes the changes, the lattice hash
     /// and the roots, and returns the block.
     pub fn seal(self) -> Result<SealedBlock, BankError> {
-        let Bank { state, env, parent_hash, parent_lattice, ledger, config, .. } = self;
-        let Ledger { system, entries, receipts, fees, gas_used, .. } = ledger.into_inner();
+        let Bank { state, env, parent_hash, parent_lattice, record, config, .. } = self;
+        let BlockRecord { system, entries, receipts, fees, gas_used, .. } = record.into_inner();
         if !fees.is_zero() {
             let hash = StateKey::Account(env.coinbase).hash64();
             let mut coinbase =

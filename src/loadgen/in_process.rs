@@ -16,7 +16,7 @@ use crate::loadgen::run::{
     DEFAULT_TIP, Result, RunConfig, RunError, Target, effective_batch, presign,
 };
 use crate::loadgen::submit::{Submitter, progress_bar, short_reason};
-use crate::loadgen::tracking::Shared;
+use crate::loadgen::tracking::RunProgress;
 use crate::node::genesis::ChainSpec;
 
 /// Runs `plan` on an embedded banking stage over a temporary chain made
@@ -74,7 +74,7 @@ pub(crate) async fn run_in_process(
     let raw = Arc::new(signed.into_iter().map(|(r, _)| r).collect::<Vec<_>>());
 
     let batch = effective_batch(config);
-    let shared = Arc::new(Shared::new(plan.txs.len(), batch, config.connections, config.mode));
+    let shared = Arc::new(RunProgress::new(plan.txs.len(), batch, config.connections, config.mode));
     let (bar, ticker) = progress_bar(&shared, config.progress);
     let tracker = {
         let (shared, stage, drain) = (shared.clone(), stage.clone(), config.drain_timeout);

@@ -23,7 +23,7 @@ use crate::loadgen::plan::Plan;
 use crate::loadgen::report::{Report, SetCounts};
 use crate::loadgen::setup::setup;
 use crate::loadgen::submit::{Submitter, progress_bar};
-use crate::loadgen::tracking::{Shared, count_failed, track_rpc};
+use crate::loadgen::tracking::{RunProgress, count_failed, track_rpc};
 use crate::node::rpc::api::{EthApiClient, LanesApiClient, Web3ApiClient};
 use crate::node::rpc::types::NodeStats;
 
@@ -279,7 +279,7 @@ async fn run_rpc(plan: Arc<Plan>, url: &str, config: &RunConfig) -> Result<Repor
     let stats_before = client.stats().await.ok();
     let from_block = client.block_number().await.map_err(typed("eth_blockNumber"))?;
     let batch = effective_batch(config);
-    let shared = Arc::new(Shared::new(plan.txs.len(), batch, config.connections, config.mode));
+    let shared = Arc::new(RunProgress::new(plan.txs.len(), batch, config.connections, config.mode));
     let (bar, ticker) = progress_bar(&shared, config.progress);
     let quoted = Arc::new(quoted);
     let mut senders = Vec::new();

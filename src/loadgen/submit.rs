@@ -13,7 +13,7 @@ use lanes_evm_adapter::EvmExecutor;
 
 use crate::loadgen::client::{RpcClient, RpcErrorObject};
 use crate::loadgen::run::{Mode, Result};
-use crate::loadgen::tracking::Shared;
+use crate::loadgen::tracking::RunProgress;
 
 /// The short form of a refusal, to group by: the message up to its first
 /// `:` (what follows names the transaction's own numbers), at most 80 chars.
@@ -55,7 +55,7 @@ impl Submitter {
         }
     }
 
-    pub(crate) async fn run(mut self, shared: Arc<Shared>, mode: Mode) -> Result<()> {
+    pub(crate) async fn run(mut self, shared: Arc<RunProgress>, mode: Mode) -> Result<()> {
         let result = async {
             loop {
                 if shared.aborted.load(Ordering::Acquire) {
@@ -114,7 +114,7 @@ impl Submitter {
 }
 
 pub(crate) fn progress_bar(
-    shared: &Arc<Shared>,
+    shared: &Arc<RunProgress>,
     show: bool,
 ) -> (ProgressBar, tokio::task::JoinHandle<()>) {
     let bar = if show { ProgressBar::new(shared.total as u64) } else { ProgressBar::hidden() };

@@ -18,7 +18,7 @@ use crate::loadgen::run::{Mode, POLL, Result, RunError, hex, typed};
 use crate::node::rpc::api::EthApiClient;
 
 /// What the senders and the tracker share.
-pub(crate) struct Shared {
+pub(crate) struct RunProgress {
     pub(crate) total: usize,
     pub(crate) batch: usize,
     pub(crate) start: Instant,
@@ -42,7 +42,7 @@ pub(crate) struct Shared {
     pub(crate) permits: Option<Semaphore>,
 }
 
-impl Shared {
+impl RunProgress {
     pub(crate) fn new(total: usize, batch: usize, senders: usize, mode: Mode) -> Self {
         let atomics = || (0..total).map(|_| AtomicU64::new(0)).collect();
         Self {
@@ -204,7 +204,7 @@ pub(crate) struct ReceiptStatus {
 /// hashes mark inclusions (one `eth_getBlockByNumber` per block, batched).
 pub(crate) async fn track_rpc(
     client: &RpcClient,
-    shared: &Shared,
+    shared: &RunProgress,
     index: &HashMap<B256, u32>,
     from_block: u64,
     drain: Duration,
@@ -243,7 +243,7 @@ pub(crate) async fn track_rpc(
 /// of the blocks that included them; `None` where the node lacks it.
 pub(crate) async fn count_failed(
     client: &RpcClient,
-    shared: &Shared,
+    shared: &RunProgress,
     index: &HashMap<B256, u32>,
 ) -> Result<Option<u64>> {
     let blocks: Vec<u64> = shared.blocks.lock().iter().copied().collect();
