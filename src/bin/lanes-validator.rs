@@ -315,27 +315,13 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     runtime.block_on(async move {
         // Handlers first: a signal that comes while the node starts still
         // seals and stops it cleanly.
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term = signal(SignalKind::terminate())?;
-        let mut int = signal(SignalKind::interrupt())?;
-        // Past a file-size limit (ulimit -f) SIGXFSZ would kill the node
-        // mid-write; handled, the write fails and is reported as a full disk.
-        let _file_too_large = signal(SignalKind::from_raw(rustix::process::Signal::XFSZ.as_raw()))?;
+        let mut signals = Signals::install()?;
         let dev = matches!(config.chain, ChainChoice::Dev);
         let node = Node::start(config).await?;
         if dev {
             print_dev_banner(&node);
         }
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
-            reason = node.failed() => {
-                return Err(format!(
-                    "block production stopped: {reason}. Blocks committed before it are kept; free the disk (or make the data folder writable) and start the node again"
-                ).into());
-            }
-        }
-        tracing::info!(target: "lanes::node", "signal received: sealing and stopping");
+        signals.until_stop(&node).await?;
         node.stop().await?;
         Ok(())
     })
@@ -399,10 +385,7 @@ fn run_cluster_node(cli: &Cli, path: &std::path::Path) -> Result<(), Box<dyn std
     let faults = Faults { tamper_proposals: cli.test_tamper_proposals };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term = signal(SignalKind::terminate())?;
-        let mut int = signal(SignalKind::interrupt())?;
-        let _file_too_large = signal(SignalKind::from_raw(rustix::process::Signal::XFSZ.as_raw()))?;
+        let mut signals = Signals::install()?;
         let node = Node::start(config).await?;
         let cluster = cluster::join(&node, &cluster_config, faults).await?;
         println!(
@@ -412,18 +395,49 @@ fn run_cluster_node(cli: &Cli, path: &std::path::Path) -> Result<(), Box<dyn std
             cluster_config.validators.validators().len(),
             node.rpc_addr()
         );
-        let failed = tokio::select! {
-            _ = term.recv() => None,
-            _ = int.recv() => None,
-            reason = node.failed() => Some(reason),
-        };
+        let stopped = signals.until_stop(&node).await;
         cluster.stop().await;
-        if let Some(reason) = failed {
-            return Err(format!("block production stopped: {reason}").into());
-        }
+        stopped?;
         node.stop().await?;
         Ok(())
     })
+}
+
+/// The signals a node stops on, and SIGXFSZ: past a file-size limit
+/// (ulimit -f) it would kill the node mid-write; handled, the write fails
+/// and is reported as a full disk.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    _file_too_large: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let xfsz = SignalKind::from_raw(rustix::process::Signal::XFSZ.as_raw());
+        Ok(Self {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+            _file_too_large: signal(xfsz)?,
+        })
+    }
+
+    /// Waits for SIGTERM or SIGINT (`Ok`: seal and stop), or for block
+    /// production to stop on a failure (`Err`, saying why).
+    async fn until_stop(&mut self, node: &Node) -> Result<(), String> {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+            reason = node.failed() => {
+                return Err(format!(
+                    "block production stopped: {reason}. Blocks committed before it are kept; free the disk (or make the data folder writable) and start the node again"
+                ));
+            }
+        }
+        tracing::info!(target: "lanes::node", "signal received: sealing and stopping");
+        Ok(())
+    }
 }
 
 fn print_dev_banner(node: &Node) {

@@ -96,26 +96,42 @@ impl Peer {
         down.is_some_and(|until| std::time::Instant::now() < until)
     }
 
-    async fn relay(&self, raws: Vec<Bytes>) {
-        if self.is_down() {
-            return;
-        }
+    /// Calls `method` on the peer, connecting first if need be, within
+    /// [`RELAY_TIMEOUT`]; a connection that failed is dropped for the next
+    /// call to open again.
+    async fn call<T: serde::de::DeserializeOwned>(
+        &self,
+        method: &str,
+        params: serde_json::Value,
+    ) -> Result<T, ClientError> {
         let mut client = self.client.lock().await;
-        let sent = tokio::time::timeout(RELAY_TIMEOUT, async {
+        let answer = tokio::time::timeout(RELAY_TIMEOUT, async {
             if client.is_none() {
                 *client = Some(RpcClient::connect(&self.url).await?);
             }
             let c = client.as_ref().expect("connected above");
-            c.call::<u64>("lanes_relayTransactions", serde_json::json!([raws])).await
+            c.call::<T>(method, params).await
         })
-        .await;
-        let failure = match sent {
-            Ok(Ok(_)) => return,
-            Ok(Err(e)) => e.to_string(),
-            Err(_) => format!("no answer in {RELAY_TIMEOUT:?}"),
+        .await
+        .unwrap_or_else(|_| {
+            let what = format!("no answer in {RELAY_TIMEOUT:?}");
+            Err(ClientError::Transport { url: self.url.clone(), what })
+        });
+        if matches!(answer, Err(ref e) if !matches!(e, ClientError::Rpc { .. })) {
+            *client = None;
+        }
+        answer
+    }
+
+    async fn relay(&self, raws: Vec<Bytes>) {
+        if self.is_down() {
+            return;
+        }
+        let Err(e) = self.call::<u64>("lanes_relayTransactions", serde_json::json!([raws])).await
+        else {
+            return;
         };
-        tracing::warn!(target: "lanes::consensus", url = %self.url, "relay failed ({failure}); skipping this peer for {RELAY_BACKOFF:?}");
-        *client = None;
+        tracing::warn!(target: "lanes::consensus", url = %self.url, "relay failed ({e}); skipping this peer for {RELAY_BACKOFF:?}");
         let until = std::time::Instant::now() + RELAY_BACKOFF;
         *self.down_until.lock() = Some(until);
     }
@@ -151,24 +167,13 @@ impl Forward {
     pub async fn send(&self, raw: &Bytes) -> Result<B256, ForwardError> {
         let mut last = String::from("no validator configured");
         for peer in &self.validators {
-            let mut client = peer.client.lock().await;
-            let answer = tokio::time::timeout(RELAY_TIMEOUT, async {
-                if client.is_none() {
-                    *client = Some(RpcClient::connect(&peer.url).await?);
-                }
-                let c = client.as_ref().expect("connected above");
-                c.call::<B256>("eth_sendRawTransaction", serde_json::json!([raw])).await
-            })
-            .await;
-            match answer {
-                Ok(Ok(hash)) => return Ok(hash),
-                Ok(Err(ClientError::Rpc { error, .. })) => {
+            match peer.call::<B256>("eth_sendRawTransaction", serde_json::json!([raw])).await {
+                Ok(hash) => return Ok(hash),
+                Err(ClientError::Rpc { error, .. }) => {
                     return Err(ForwardError::Refused { code: error.code, message: error.message });
                 }
-                Ok(Err(e)) => last = e.to_string(),
-                Err(_) => last = format!("{}: no answer in {RELAY_TIMEOUT:?}", peer.url),
+                Err(e) => last = e.to_string(),
             }
-            *client = None;
         }
         Err(ForwardError::Unreachable(last))
     }
