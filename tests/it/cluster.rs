@@ -220,6 +220,14 @@ fn test_four_validators_and_two_replicas_agree_through_a_kill_a_hang_and_a_tampe
     for hash in &by_node_key {
         assert_eq!(receipt(hash)["status"], json!("0x1"), "eth_sendTransaction {hash}");
     }
+    // The replica serves a block once it has imported it, after validator-0.
+    let last = by_node_key.iter().map(|h| quantity(&receipt(h)["blockNumber"])).max().unwrap();
+    wait_until(
+        "the replica at that block",
+        Duration::from_secs(30),
+        || net[4].head() >= last,
+        || logs(&net),
+    );
     let dev0_nonce = net[4].result("eth_getTransactionCount", json!([dev0, "latest"]));
     assert_eq!(quantity(&dev0_nonce), 3, "each eth_sendTransaction included once");
 
@@ -281,9 +289,9 @@ fn test_four_validators_and_two_replicas_agree_through_a_kill_a_hang_and_a_tampe
     net[5].start(&[]);
     let target = net[0].head();
     wait_until(
-        "replica-1 catching up",
+        "replica-1 catching up, and every node at validator-0's head",
         Duration::from_secs(90),
-        || net[5].head() >= target,
+        || net.iter().all(|n| n.head() >= target),
         || logs(&net),
     );
 
