@@ -101,19 +101,14 @@ impl Index {
     }
 
     /// The locations in the primary slots of the keys hashing to `hashes`,
-    /// appended to `locs`: a first pass prefetches every key's home slot, so
-    /// the probes of the second find them arriving. Each shard's read lock is
-    /// taken once and held for the whole call (a batch's keys: microseconds),
-    /// so the probes run without atomics between them. No lock is taken while
-    /// a guard is held but other shards' read locks, and no writer holds two
-    /// shards, so this cannot deadlock.
+    /// appended to `locs`. Each shard's read lock is taken once and held for
+    /// the whole call (a batch's keys: microseconds), so the probes run
+    /// without atomics between them. No lock is taken while a guard is held
+    /// but other shards' read locks, and no writer holds two shards, so this
+    /// cannot deadlock.
     pub(crate) fn primaries(&self, hashes: &[KeyHash], locs: &mut Vec<Loc>) {
         let mut guards: Vec<Option<RwLockReadGuard<'_, Shard>>> =
             self.shards.iter().map(|_| None).collect();
-        for &hash in hashes {
-            let i = hash.index_shard(self.shard_mask);
-            guards[i].get_or_insert_with(|| self.shards[i].read()).prefetch(hash);
-        }
         for &hash in hashes {
             let i = hash.index_shard(self.shard_mask);
             let shard = guards[i].get_or_insert_with(|| self.shards[i].read());

@@ -17,6 +17,8 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use alloy_primitives::{Address, B256};
+use hashbrown::HashTable;
+use hashbrown::hash_table::Entry;
 use lanes_accounts_db::KeyHash;
 
 use crate::access::AccessSet;
@@ -207,25 +209,11 @@ impl AccountLocks {
 ///
 /// The hashes are the sets' own marks ([`Mark`]: each key's hash, and for a
 /// slot key its address's `AllStorage` hash, computed when the set was made),
-/// in a small table of its own: open addressing with linear probes from the
-/// hash's [`KeyHash::home_slot`], at most half full, where a slot counts only
-/// if it carries the current entry's stamp, so starting a new entry empties
-/// the table without touching it. It runs once per transaction on the batch
-/// path, where a `HashMap` hashed each mark again and spent more per probe.
+/// filed as they are in a hashbrown table with the flags set at each; a new
+/// entry clears the table and keeps its room.
 #[derive(Debug, Default)]
 pub(crate) struct EntryKeys {
-    slots: Vec<Slot>,
-    /// Slots of the current entry.
-    len: usize,
-    /// The current entry's stamp; 0 marks a slot never used.
-    entry: u32,
-}
-
-#[derive(Clone, Copy, Debug, Default)]
-struct Slot {
-    hash: KeyHash,
-    entry: u32,
-    flags: u8,
+    flags: HashTable<(KeyHash, u8)>,
 }
 
 /// Flags per hash. A `Storage(a, s)` key also marks `AllStorage(a)`'s hash with
@@ -286,55 +274,22 @@ pub(crate) fn marks(keys: &[StateKey], writes: usize) -> Vec<Mark> {
 impl EntryKeys {
     /// A filter with room for `keys` keys before it grows.
     pub(crate) fn with_capacity(keys: usize) -> Self {
-        let mut filter = Self::default();
-        filter.reserve(keys);
-        filter
+        Self { flags: HashTable::with_capacity(keys) }
     }
 
-    /// The slot holding `hash` in the current entry, or the free slot where it
-    /// would go.
-    fn find(&self, hash: KeyHash) -> Result<usize, usize> {
-        let mask = self.slots.len() - 1;
-        let mut i = hash.home_slot(mask);
-        loop {
-            let slot = &self.slots[i];
-            if slot.entry != self.entry {
-                return Err(i);
-            }
-            if slot.hash == hash {
-                return Ok(i);
-            }
-            i = (i + 1) & mask;
-        }
-    }
-
-    /// Room for `more` keys with the table at most half full.
-    fn reserve(&mut self, more: usize) {
-        let needed = 2 * (self.len + more);
-        if needed <= self.slots.len() {
-            return;
-        }
-        let old = std::mem::replace(
-            &mut self.slots,
-            vec![Slot::default(); needed.next_power_of_two().max(32)],
-        );
-        let entry = self.entry.max(1);
-        self.entry = entry;
-        for slot in old.into_iter().filter(|s| s.entry == entry) {
-            let (Ok(i) | Err(i)) = self.find(slot.hash);
-            self.slots[i] = slot;
-        }
+    /// The flags set at `hash` in the current entry (0 where none is).
+    fn get(&self, hash: KeyHash) -> u8 {
+        self.flags.find(hash.raw(), |&(h, _)| h == hash).map_or(0, |&(_, flags)| flags)
     }
 
     /// Adds `set`'s keys to the entry, whatever they meet.
     pub(crate) fn add(&mut self, set: &AccessSet) {
-        self.reserve(set.marks().len());
+        self.flags.reserve(set.marks().len(), |&(h, _)| h.raw());
         for &Mark { hash, sets, .. } in set.marks() {
-            match self.find(hash) {
-                Ok(at) => self.slots[at].flags |= sets,
-                Err(at) => {
-                    self.slots[at] = Slot { hash, entry: self.entry, flags: sets };
-                    self.len += 1;
+            match self.flags.entry(hash.raw(), |&(h, _)| h == hash, |&(h, _)| h.raw()) {
+                Entry::Occupied(mut at) => at.get_mut().1 |= sets,
+                Entry::Vacant(at) => {
+                    at.insert((hash, sets));
                 }
             }
         }
@@ -344,11 +299,7 @@ impl EntryKeys {
     /// there (up to hash collisions, which answer no); otherwise leaves the
     /// filter as it was and answers false.
     pub(crate) fn try_add(&mut self, set: &AccessSet) -> bool {
-        self.reserve(set.marks().len());
-        let clear = set.marks().iter().all(|m| match self.find(m.hash) {
-            Ok(at) => self.slots[at].flags & m.forbids == 0,
-            Err(_) => true,
-        });
+        let clear = set.marks().iter().all(|m| self.get(m.hash) & m.forbids == 0);
         if clear {
             self.add(set);
         }
@@ -357,15 +308,7 @@ impl EntryKeys {
 
     /// Starts a new entry.
     pub(crate) fn clear(&mut self) {
-        self.len = 0;
-        self.entry = match self.entry.checked_add(1) {
-            Some(next) => next,
-            None => {
-                // Stamps ran out (after 4 billion entries): wipe and restart.
-                self.slots.fill(Slot::default());
-                1
-            }
-        };
+        self.flags.clear();
     }
 }
 
