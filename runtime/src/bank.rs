@@ -1,8 +1,8 @@
 //! The [`Bank`]: the state of the block being built, entry by entry.
 
 use parking_lot::{Mutex, MutexGuard, RwLock};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use rayon::prelude::*;
+use std::sync::Arc;
 
 use alloy_primitives::{B256, Bytes, U256};
 use lanes_accounts_db::{AccountsRead, Entry, ReadView};
@@ -16,6 +16,7 @@ use crate::executor::{BlockEnv, Executor, Outcome, Receipt, Transaction, TxError
 use crate::key::StateKey;
 use crate::lattice::LatticeHash;
 use crate::locks::{EntryKeys, first_conflict};
+use crate::threads::{parallel_map, pool};
 use crate::view::{Access, BankState, Shard, StateView, Value, Writes};
 
 /// Default bound on exclusive-lane transactions per block: none. The block
@@ -164,43 +165,6 @@ impl BlockRecord {
             self.entries.push(entry);
         }
     }
-}
-
-/// `f(state, i)` for `i` in `0..n` on up to `threads` threads (the caller's
-/// among them), each thread with its own `state` from `init`; results in order.
-pub(crate) fn parallel_map<S, R: Send + Sync>(
-    n: usize,
-    threads: usize,
-    init: impl Fn() -> S + Sync,
-    f: impl Fn(&mut S, usize) -> R + Sync,
-) -> Vec<R> {
-    let threads = threads.clamp(1, n.max(1));
-    if threads == 1 {
-        let mut state = init();
-        return (0..n).map(|i| f(&mut state, i)).collect();
-    }
-    const CHUNK: usize = 16;
-    let next = AtomicUsize::new(0);
-    let slots: Vec<OnceLock<R>> = (0..n).map(|_| OnceLock::new()).collect();
-    let work = || {
-        let mut state = init();
-        loop {
-            let start = next.fetch_add(CHUNK, Ordering::Relaxed);
-            if start >= n {
-                break;
-            }
-            for (i, slot) in slots.iter().enumerate().skip(start).take(CHUNK) {
-                let _ = slot.set(f(&mut state, i));
-            }
-        }
-    };
-    std::thread::scope(|s| {
-        for _ in 1..threads {
-            s.spawn(work);
-        }
-        work();
-    });
-    slots.into_iter().map(|slot| slot.into_inner().expect("every job ran")).collect()
 }
 
 /// Keys below which a seal computes its changes on the calling thread.
@@ -668,11 +632,7 @@ fn diff(state: &BankState) -> Result<(Vec<Entry>, (LatticeHash, LatticeHash)), B
     let results: Vec<Result<_, BankError>> = if threads == 1 {
         vec![work(&state.shards)]
     } else {
-        std::thread::scope(|s| {
-            let handles: Vec<_> =
-                state.shards.chunks(per).map(|shards| s.spawn(move || work(shards))).collect();
-            handles.into_iter().map(|h| h.join().expect("seal worker panicked")).collect()
-        })
+        pool(threads).install(|| state.shards.par_chunks(per).map(work).collect())
     };
     let mut changes = Vec::new();
     let (mut add, mut sub) = (LatticeHash::identity(), LatticeHash::identity());

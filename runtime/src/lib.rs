@@ -75,6 +75,7 @@ mod lattice;
 mod locks;
 pub mod native;
 mod table;
+mod threads;
 mod view;
 
 pub use access::{AccessSet, AccessSetTooLarge, DEFAULT_MAX_ACCESS_KEYS};
