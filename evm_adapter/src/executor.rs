@@ -13,7 +13,7 @@ use std::marker::PhantomData;
 
 use alloy_consensus::{Transaction as _, TxEnvelope};
 use alloy_eips::Typed2718;
-use alloy_primitives::map::B256Map;
+use alloy_primitives::map::FbBuildHasher;
 use alloy_primitives::{Address, B256, Bytes, KECCAK256_EMPTY, Log, U256};
 use borsh::{BorshDeserialize, BorshSerialize};
 use lanes_accounts_db::AccountHeader;
@@ -33,6 +33,7 @@ use revm::primitives::eip4844::{
     BLOB_BASE_FEE_UPDATE_FRACTION_CANCUN, BLOB_BASE_FEE_UPDATE_FRACTION_PRAGUE,
 };
 use revm::state::{AccountInfo, EvmState};
+use schnellru::{ByLength, LruMap};
 use revm::{Database, ExecuteEvm};
 
 pub use revm::primitives::hardfork::SpecId;
@@ -202,14 +203,20 @@ impl<'b> ViewDb<'b> {
     }
 }
 
-/// Analysed bytecode by hash, bounded. Filed by alloy's fixed-bytes hasher
-/// (seeded foldhash): a contract call looks its code up here on every
-/// transaction, and SipHash (std's default) is slow on 32-byte keys.
-#[derive(Default)]
-pub(crate) struct CodeCache(B256Map<Bytecode>);
+/// Analysed bytecode by hash, the [`CODE_CACHE_ENTRIES`] most recently used.
+/// Filed by alloy's fixed-bytes hasher (seeded foldhash): a contract call
+/// looks its code up here on every transaction, and SipHash (std's default)
+/// is slow on 32-byte keys.
+pub(crate) struct CodeCache(LruMap<B256, Bytecode, ByLength, FbBuildHasher<32>>);
 
-/// Contracts a worker keeps analysed; past this the cache starts over.
-const CODE_CACHE_ENTRIES: usize = 1024;
+/// Contracts a worker keeps analysed; past this the least recently used goes.
+const CODE_CACHE_ENTRIES: u32 = 1024;
+
+impl Default for CodeCache {
+    fn default() -> Self {
+        Self(LruMap::with_hasher(ByLength::new(CODE_CACHE_ENTRIES), FbBuildHasher::default()))
+    }
+}
 
 /// revm's account for a stored header, its code left for `code_by_hash`.
 /// Every field is named: `..Default::default()` would build and drop a
@@ -245,9 +252,6 @@ impl Database for ViewDb<'_> {
         }
         let code = self.view()?.code(&code_hash).map_err(DbError)?.map(stored_bytecode);
         let code = code.unwrap_or_default();
-        if self.code.0.len() >= CODE_CACHE_ENTRIES {
-            self.code.0.clear();
-        }
         self.code.0.insert(code_hash, code.clone());
         Ok(code)
     }
