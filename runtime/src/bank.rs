@@ -295,13 +295,19 @@ impl Bank {
         let mut entries = Vec::new();
         let mut entry = BlockEntry::default();
         let mut outcomes = Vec::with_capacity(txs.len());
-        // Two passes before anything runs. The first brings the committed
-        // state of every declared key (index entry and record) into the CPU
+        // Three passes before anything runs. The first reads each
+        // transaction's own data (`Transaction::warm`): a batch's transactions
+        // were last touched on other cores, and their misses overlap here
+        // instead of each stalling its run. The second brings the committed
+        // state of every declared key (index slot and record) into the CPU
         // cache, and the words of the bank's written-key filter those reads
         // test first: in one short pass their cache misses overlap, where the
         // transactions' own reads, between other work, would each wait for
-        // theirs (see `ReadView::prefetch`). The second finds where new entries
+        // theirs (see `ReadView::prefetch`). The third finds where new entries
         // start, outside the run loop, whose work would evict the filter.
+        for tx in txs {
+            tx.tx().warm();
+        }
         // The sets were last touched on other cores: walked once.
         let stored: Vec<_> = txs
             .iter()
