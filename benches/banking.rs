@@ -12,12 +12,12 @@
 //! own sender. For each workload and each worker count of
 //! `LANES_BENCH_WORKERS` (default 1 and 2):
 //! - pipeline tx/s: raw transactions submitted in chunks of 512, until the
-//!   block holding the last one is committed (slots of 50 ms, so sealing
+//!   block holding the last one is committed (a 50 ms block time, so sealing
 //!   waits at most that long; block gas limit high enough for all of them);
 //! - execution: the same transactions with senders recovered beforehand,
 //!   admitted to a paused stage (`submit_decoded`), timed from `resume` at
-//!   the start of a slot until the pool is empty (all executed), in default
-//!   400 ms slots so no seal or commit falls in the window, and
+//!   the start of a block until the pool is empty (all executed), in the default
+//!   400 ms block time so no seal or commit falls in the window, and
 //!   its speedup over sequential revm 43 `transact_commit` over an in-memory
 //!   `CacheDB` on the same transactions; and the same with 1 worker and
 //!   `pin_threads` (the worker and the scheduler on a core each);
@@ -62,11 +62,11 @@ use revm::context::TxEnv;
 
 const TOKEN: Address = Address::repeat_byte(0x70);
 const POOL: Address = Address::repeat_byte(0x71);
-const SLOT_TIME: Duration = Duration::from_millis(50);
+const BLOCK_TIME: Duration = Duration::from_millis(50);
 /// Rounds per workload.
 const ROUNDS: usize = 5;
-/// Slots of the execution runs: the default, so no seal falls in the window.
-const EXEC_SLOT_TIME: Duration = lanes_banking_stage::DEFAULT_SLOT_TIME;
+/// Block time of the execution runs: the default, so no seal falls in the window.
+const EXEC_BLOCK_TIME: Duration = lanes_banking_stage::DEFAULT_BLOCK_TIME;
 
 struct Workload {
     name: &'static str,
@@ -245,7 +245,7 @@ fn stage_run(
         workers,
         pin_threads,
         sigverify_threads: 2,
-        slot_time: if decoded.is_some() { EXEC_SLOT_TIME } else { SLOT_TIME },
+        block_time: if decoded.is_some() { EXEC_BLOCK_TIME } else { BLOCK_TIME },
         max_pool: n + 1,
         ingress_queue: n,
         coinbase: Address::repeat_byte(0xcb),
@@ -254,7 +254,7 @@ fn stage_run(
     let mut stage = BankingStage::start(exec.clone(), chain, config);
     if let Some(txs) = decoded {
         // The whole set in the pool before the clock starts, and the clock
-        // started as a slot begins.
+        // started as a block begins.
         stage.pause();
         assert_accepted(&stage.submit_decoded(txs.to_vec()));
         let empty = stage.blocks().recv_timeout(Duration::from_secs(60)).expect("a block");
@@ -307,7 +307,7 @@ fn main() {
     let last_workers = *workers.last().expect("at least one worker count");
     let exec = Arc::new(EvmExecutor::new(EvmConfig::new(CHAIN_ID)));
     println!(
-        "banking stage, {n} transactions per workload, medians of {ROUNDS} rounds, slots of {SLOT_TIME:?}"
+        "banking stage, {n} transactions per workload, medians of {ROUNDS} rounds, block time {BLOCK_TIME:?}"
     );
     let mut header = format!("{:<10} {:>6} |", "workload", "bound");
     for w in &workers {

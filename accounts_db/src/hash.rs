@@ -15,21 +15,20 @@ use alloy_primitives::{Address, B256};
 /// raw value itself, so the layout below is the whole story:
 ///
 /// ```text
-///  63      58 57                           32 31                            0
-/// +----------+-------------------------------+-------------------------------+
-/// |  cache   |           table tag           |   home slot (under a mask)    |
-/// |  shard   |                               |                               |
-/// +----------+-------------------------------+-------------------------------+
+///  63      58 57                           32 31      25 24                 0
+/// +----------+-------------------------------+----------+-------------------+
+/// |  cache   |                               |  table control byte source   |
+/// |  shard   |                               |          |  table bucket ... |
+/// +----------+-------------------------------+----------+-------------------+
 ///            |<- index shard: bits 32.., under the shard mask
 ///                              |<- written-key filter bit: bits 20..40 ->|
 /// ```
 ///
-/// - [`Self::home_slot`], bits 0..32: where a probe starts in an
-///   open-addressing table (the index's shard tables, the write cache's
-///   tables, the runtime's entry filter).
-/// - [`Self::tag`], bits 32..58: what the write cache's table keeps of the
-///   hash beside an entry's position, so a probe rarely reads an entry that is
-///   not the one sought.
+/// - [`Self::table_hash`]: what a hashbrown table (the index's shard tables,
+///   the write cache's tables, the runtime's entry filter) files the key
+///   under: bits 0..32 as they are, where hashbrown takes the bucket from
+///   the low end, and bits 25..32 folded into the top seven, where it takes
+///   the control byte that tells keys in one group apart.
 /// - [`Self::cache_shard`], bits 58..64: which shard of the bank's write
 ///   cache holds the key (at most [`Self::MAX_CACHE_SHARDS`]).
 /// - [`Self::index_shard`], bits 32.. from the low end: which shard of the
@@ -38,35 +37,29 @@ use alloy_primitives::{Address, B256};
 ///   written keys (at most [`Self::MAX_FILTER_BITS`]).
 ///
 /// Why some ranges must not overlap: the keys in one shard share their shard
-/// bits, so if the bits used inside a shard (its table's home slot and tag)
-/// were taken from the same range, those bits would be the same for every key
-/// there: the keys would crowd into part of the slots, or the tag would tell
-/// fewer of them apart. Hence the index shard sits above the home slot, and
-/// the cache shard above both the home slot and the tag. For the same reason
-/// the tag is kept apart from the home slot: keys probing from one slot
-/// already agree on the home-slot bits, and the tag is there to tell exactly
-/// those keys apart. Overlaps between ranges of unrelated structures are
-/// harmless (the index shard with the tag, the filter bit with the home slot
-/// and the tag): each structure sees a uniform hash, and the filter is one
-/// bitset over every key, not a table inside a shard. The runtime's
-/// `ThreadLocks` files the whole value through a hashbrown map, which takes
-/// its bucket from the low bits and its control byte from the top seven.
+/// bits, so if the bits a shard's table uses were taken from the same range,
+/// they would be the same for every key there: the keys would crowd into
+/// part of the buckets, or the control byte would tell none of them apart.
+/// Hence both shards sit above bit 32, and the table hash takes its top bits
+/// from below it (the raw top bits are the cache shard's). Overlaps between
+/// ranges of unrelated structures are harmless (the filter bit with the
+/// table's bits): the filter is one bitset over every key, not a table
+/// inside a shard. The runtime's `ThreadLocks`, one map over every key,
+/// files the raw value.
 ///
-/// Every method is a shift and a mask: no branch, no hashing.
+/// Every method is a shift, a mask or an xor: no branch, no hashing.
 #[repr(transparent)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct KeyHash(u64);
 
-/// Bits of the home-slot range.
-const HOME_BITS: u32 = 32;
+/// The low bits a table takes as they are; shards sit above them.
+const TABLE_BITS: u32 = 32;
 /// First bit of the cache-shard range: the top six bits.
 const CACHE_SHARD_SHIFT: u32 = 58;
-/// First bit of the index-shard range: above the home slot.
-const INDEX_SHARD_SHIFT: u32 = HOME_BITS;
+/// First bit of the index-shard range: above the table's bits.
+const INDEX_SHARD_SHIFT: u32 = TABLE_BITS;
 /// First bit of the written-key filter's range.
 const FILTER_SHIFT: u32 = 20;
-/// The tag's bits, in place: above the home slot, below the cache shard.
-const TAG_MASK: u64 = ((1 << CACHE_SHARD_SHIFT) - 1) & !((1 << HOME_BITS) - 1);
 
 impl KeyHash {
     /// Most shards [`Self::cache_shard`] can tell apart.
@@ -75,7 +68,7 @@ impl KeyHash {
     pub const MAX_FILTER_BITS: usize = 1 << 20;
 
     /// A hash from its raw bits: one computed by [`key_hash`] and kept
-    /// elsewhere (a table slot), or one made up by a test.
+    /// elsewhere (a table entry), or one made up by a test.
     #[inline]
     pub const fn from_raw(raw: u64) -> Self {
         Self(raw)
@@ -87,19 +80,13 @@ impl KeyHash {
         self.0
     }
 
-    /// The slot where a probe for this key starts in a table of `mask + 1`
-    /// slots (a power of two; up to 2^32 slots the home slot stays clear of
-    /// the tag and the shards).
+    /// The hash a hashbrown table files this key under: the low
+    /// [`TABLE_BITS`] as they are, xor'ed into the high half, so the top
+    /// seven bits (the control byte) come from bits 25..32, which differ
+    /// between keys of one shard.
     #[inline]
-    pub const fn home_slot(self, mask: usize) -> usize {
-        self.0 as usize & mask
-    }
-
-    /// Bits 32..58 of the hash, in place (the low 32 bits are zero, so a table
-    /// can keep a position there beside it).
-    #[inline]
-    pub const fn tag(self) -> u64 {
-        self.0 & TAG_MASK
+    pub const fn table_hash(self) -> u64 {
+        self.0 ^ (self.0 << TABLE_BITS)
     }
 
     /// The shard of the accounts_db index, among `mask + 1` shards (a power of
@@ -177,26 +164,23 @@ mod tests {
     #[test]
     fn test_layout_ranges_do_not_overlap_where_they_must_not() {
         // The largest masks each structure may use.
-        let home = used_bits(|h| h.home_slot(u32::MAX as usize) as u64);
-        let tag = used_bits(KeyHash::tag);
+        let bucket = used_bits(|h| h.table_hash() & u64::from(u32::MAX));
+        let control = used_bits(|h| h.table_hash() >> 57);
         let cache_shard = used_bits(|h| h.cache_shard(KeyHash::MAX_CACHE_SHARDS - 1) as u64);
         let index_shard = used_bits(|h| h.index_shard(usize::MAX) as u64);
         let filter = used_bits(|h| h.filter_bit(KeyHash::MAX_FILTER_BITS - 1) as u64);
 
         // The ranges drawn in the type's doc.
-        assert_eq!(home, range(0..32));
-        assert_eq!(tag, range(32..58));
+        assert_eq!(bucket, range(0..32));
+        assert_eq!(control & range(0..32), range(25..32));
         assert_eq!(cache_shard, range(58..64));
         assert_eq!(index_shard, range(32..64));
         assert_eq!(filter, range(20..40));
 
-        // Inside a write-cache shard: home slot, tag and shard bits apart.
-        assert_eq!(home & tag, 0, "a table's home slot and its tag");
-        assert_eq!(cache_shard & (home | tag), 0, "the cache shard and its table's bits");
-        // Inside an index shard: the shard bits apart from its table's slot.
-        assert_eq!(index_shard & home, 0, "the index shard and its table's slot");
-        // A table keeps its entry's position in the bits below the tag.
-        assert_eq!(KeyHash(u64::MAX).tag() & u64::from(u32::MAX), 0);
+        // Inside a shard, a table's bucket and the part of its control byte
+        // that varies there are apart from the shard's bits.
+        assert_eq!(cache_shard & (bucket | range(25..32)), 0, "the cache shard and its tables");
+        assert_eq!(index_shard & (bucket | range(25..32)), 0, "the index shard and its table");
         // Smaller masks take the low end of their range.
         assert_eq!(used_bits(|h| h.cache_shard(3) as u64), range(58..60));
         assert_eq!(used_bits(|h| h.index_shard(15) as u64), range(32..36));

@@ -13,8 +13,8 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::entry::Key;
-use crate::flat_map::FlatMap;
 use crate::hash::KeyHash;
+use crate::loc_map::LocMap;
 
 /// Where a record lives: segment id in the high 32 bits, byte offset in the low
 /// 32. Offsets are multiples of 8, so bit 0 is free and marks a tombstone.
@@ -53,7 +53,7 @@ impl Loc {
     }
 }
 
-type Shard = FlatMap;
+type Shard = LocMap;
 
 /// The sharded index. Reads take one shard's read lock; the single writer
 /// takes one shard's write lock per update.
@@ -78,8 +78,8 @@ impl Index {
     }
 
     /// The shard of the key hashing to `hash` ([`KeyHash::index_shard`]: bits
-    /// clear of the slot bits its table uses, so a shard's keys still spread
-    /// over all its slots).
+    /// clear of those its table uses, so a shard's keys still spread over
+    /// all its buckets).
     fn shard(&self, hash: KeyHash) -> &RwLock<Shard> {
         &self.shards[hash.index_shard(self.shard_mask)]
     }
@@ -93,14 +93,14 @@ impl Index {
         }
     }
 
-    /// The location in the slot of the key hashing to `hash` ([`Key::hash64`]):
+    /// The location filed under the key hashing to `hash` ([`Key::hash64`]):
     /// that key's newest record, or (after a hash collision) another key's;
     /// the caller compares keys.
     pub(crate) fn primary(&self, hash: KeyHash) -> Option<Loc> {
         self.shard(hash).read().get(hash).map(Loc::from_raw)
     }
 
-    /// The locations in the primary slots of the keys hashing to `hashes`,
+    /// The locations in the shard tables of the keys hashing to `hashes`,
     /// appended to `locs`. Each shard's read lock is taken once and held for
     /// the whole call (a batch's keys: microseconds), so the probes run
     /// without atomics between them. No lock is taken while a guard is held
@@ -174,7 +174,7 @@ impl Index {
             + self.overflow_len.load(Ordering::Acquire)
     }
 
-    /// Memory the index takes: table slots, plus an estimate for the
+    /// Memory the index takes: the shards' tables, plus an estimate for the
     /// overflow map (a hashbrown entry and its control byte at 7/8 load).
     pub(crate) fn memory_bytes(&self) -> usize {
         let tables: usize = self.shards.iter().map(|s| s.read().memory_bytes()).sum();
@@ -212,14 +212,14 @@ mod tests {
 
     #[test]
     fn test_colliding_hashes_go_to_overflow() {
-        // Force collisions by pretending every slot holds some other key.
+        // Force collisions by pretending every location holds some other key.
         let index = Index::new(1);
         let a = Key::Account(Address::repeat_byte(1));
         let b = Key::Account(Address::repeat_byte(2));
         let la = Loc::new(1, 8, false);
         let lb = Loc::new(1, 16, false);
         assert_eq!(index.insert(&a, la, |_| false), None);
-        // With a real collision `holds` is false for the slot's other key.
+        // With a real collision `holds` is false for the other key's location.
         let hash_b = b.hash64();
         index.shard(hash_b).write().insert(hash_b, la.raw());
         assert_eq!(index.insert(&b, lb, |l| l == lb), None, "b goes to overflow");

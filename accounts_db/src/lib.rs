@@ -53,9 +53,9 @@ mod config;
 mod db;
 mod entry;
 mod error;
-mod flat_map;
 mod hash;
 mod index;
+mod loc_map;
 #[allow(unsafe_code)]
 mod mmap;
 mod record;

@@ -4,9 +4,9 @@ use std::time::Duration;
 
 use alloy_primitives::Address;
 
-/// Default slot length: a block is sealed this often in interval mining,
+/// Default block time: a block is sealed this often in interval mining,
 /// and an on-demand block is sealed at the latest this long after it opened.
-pub const DEFAULT_SLOT_TIME: Duration = Duration::from_millis(400);
+pub const DEFAULT_BLOCK_TIME: Duration = Duration::from_millis(400);
 /// Default wait, in on-demand mining, for more transactions once nothing is
 /// runnable and nothing runs, before the block is sealed.
 pub const DEFAULT_COALESCE: Duration = Duration::from_micros(200);
@@ -14,12 +14,12 @@ pub const DEFAULT_COALESCE: Duration = Duration::from_micros(200);
 /// When the stage seals blocks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Mining {
-    /// At every boundary of [`BankingStageConfig::slot_time`], empty or not.
+    /// At every boundary of [`BankingStageConfig::block_time`], empty or not.
     #[default]
     Interval,
     /// As soon as the transactions that are ready have run and nothing more
     /// is runnable (after [`BankingStageConfig::coalesce`] without new
-    /// work), or [`BankingStageConfig::slot_time`] after the block opened;
+    /// work), or [`BankingStageConfig::block_time`] after the block opened;
     /// never an empty block. A dev node's automine.
     OnDemand,
     /// Only when asked ([`crate::BankingStage::mine`]).
@@ -82,9 +82,9 @@ pub struct BankingStageConfig {
     /// When blocks are sealed (changeable at run time with
     /// [`crate::BankingStage::set_mining`]).
     pub mining: Mining,
-    /// Slot length: the interval of interval mining, and the longest an
+    /// Block time: the interval of interval mining, and the longest an
     /// on-demand block stays open.
-    pub slot_time: Duration,
+    pub block_time: Duration,
     /// On-demand mining's wait for more work before sealing.
     pub coalesce: Duration,
     /// Most queued transactions of one sender.
@@ -132,7 +132,7 @@ impl Default for BankingStageConfig {
             max_repredictions: DEFAULT_MAX_REPREDICTIONS,
             batch_size: DEFAULT_BATCH_SIZE,
             mining: Mining::Interval,
-            slot_time: DEFAULT_SLOT_TIME,
+            block_time: DEFAULT_BLOCK_TIME,
             coalesce: DEFAULT_COALESCE,
             max_per_sender: DEFAULT_MAX_PER_SENDER,
             max_pool: DEFAULT_MAX_POOL,
@@ -141,7 +141,7 @@ impl Default for BankingStageConfig {
             block_queue: DEFAULT_BLOCK_QUEUE,
             worker_queue: DEFAULT_WORKER_QUEUE,
             price_bump_percent: DEFAULT_PRICE_BUMP_PERCENT,
-            max_wait: DEFAULT_SLOT_TIME,
+            max_wait: DEFAULT_BLOCK_TIME,
             coinbase: Address::ZERO,
             pin_threads: false,
         }

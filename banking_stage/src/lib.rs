@@ -11,7 +11,7 @@
 //!                                      v
 //!   scheduler thread (controller: threads, channels, clock)
 //!     └─ pass: window in rank order + ThreadLocks ──> batches ──> workers: Bank::execute_batch
-//!                                      │ at the slot boundary
+//!                                      │ when the block time ends
 //!                                      v
 //!   block driver: seal ──> [held for a Decision] ──> commit (sink, then chain) ──> publish
 //!                                 └─ discard: transactions back to the pool
@@ -65,9 +65,9 @@ mod stats;
 
 pub use config::{
     BankingStageConfig, DEFAULT_ADMIT_TIMEOUT, DEFAULT_BATCH_SIZE, DEFAULT_BLOCK_QUEUE,
-    DEFAULT_COALESCE, DEFAULT_INGRESS_QUEUE, DEFAULT_LOOKAHEAD, DEFAULT_MAX_PER_SENDER,
-    DEFAULT_MAX_POOL, DEFAULT_MAX_REPREDICTIONS, DEFAULT_PREDICT_QUEUE, DEFAULT_PRICE_BUMP_PERCENT,
-    DEFAULT_SLOT_TIME, DEFAULT_WORKER_QUEUE, MAX_WORKERS, Mining,
+    DEFAULT_BLOCK_TIME, DEFAULT_COALESCE, DEFAULT_INGRESS_QUEUE, DEFAULT_LOOKAHEAD,
+    DEFAULT_MAX_PER_SENDER, DEFAULT_MAX_POOL, DEFAULT_MAX_REPREDICTIONS, DEFAULT_PREDICT_QUEUE,
+    DEFAULT_PRICE_BUMP_PERCENT, DEFAULT_WORKER_QUEUE, MAX_WORKERS, Mining,
 };
 pub use decoded::DECODED_CACHE_ENTRIES;
 pub use error::SubmitError;

@@ -44,7 +44,7 @@ pub struct ProducedBlock {
     pub block: Block,
     /// Its receipts, in block order.
     pub receipts: Vec<Receipt>,
-    /// Transactions dropped at execution in this slot, and why.
+    /// Transactions dropped at execution in this block, and why.
     pub rejected: Vec<(B256, TxError)>,
     /// What the stage did for it.
     pub stats: BlockStats,
@@ -127,7 +127,7 @@ pub enum Decision {
 
 /// A request to the scheduler thread.
 pub(crate) enum Control {
-    /// Seal blocks this way from the next block on (with this slot time);
+    /// Seal blocks this way from the next block on (with this block time);
     /// answer once taken in.
     SetMining(Mining, Option<Duration>, Sender<()>),
     /// Seal `blocks` blocks now, empty or not, the first stamped `first`
@@ -302,7 +302,7 @@ impl<T> Shared<T> {
 }
 
 /// The banking stage: txpool, sigverify threads, the scheduler thread and its
-/// workers, producing one block per slot on `chain`.
+/// workers, producing a block every block time on `chain`.
 pub struct BankingStage<E: Executor> {
     shared: Arc<Shared<E::Tx>>,
     ingress: Option<Sender<Job>>,
@@ -515,7 +515,7 @@ impl<E: Executor> BankingStage<E> {
     }
 
     /// Stops scheduling: what is admitted stays in the pool, work already
-    /// handed to workers finishes, and slots go on being sealed (empty once
+    /// handed to workers finishes, and blocks go on being sealed (empty once
     /// that work is in). For letting the pool fill before the stage runs it,
     /// as a benchmark of execution does.
     pub fn pause(&self) {
@@ -545,17 +545,17 @@ impl<E: Executor> BankingStage<E> {
         *self.shared.mining.lock()
     }
 
-    /// Seals blocks `mining`'s way from the next block on; `slot_time`, when
+    /// Seals blocks `mining`'s way from the next block on; `block_time`, when
     /// given, becomes the interval of interval mining. Returns once the
     /// scheduler has taken it in (at most [`SET_MINING_WAIT`]).
     pub fn set_mining(
         &self,
         mining: Mining,
-        slot_time: Option<Duration>,
+        block_time: Option<Duration>,
     ) -> Result<(), StageError> {
         *self.shared.mining.lock() = mining;
         let (reply, taken) = bounded(1);
-        let set = Control::SetMining(mining, slot_time, reply);
+        let set = Control::SetMining(mining, block_time, reply);
         self.control.send(set).map_err(|_| StageError::Stopped)?;
         // Taken in before the caller's next request: a transaction sent right
         // after turning automine off waits for a mine request. (A stage

@@ -42,12 +42,12 @@ fn chain() -> (tempfile::TempDir, Chain) {
     (dir, chain)
 }
 
-fn config(workers: usize, slot_ms: u64) -> BankingStageConfig {
+fn config(workers: usize, block_ms: u64) -> BankingStageConfig {
     BankingStageConfig {
         workers,
         sigverify_threads: 2,
-        slot_time: Duration::from_millis(slot_ms),
-        max_wait: Duration::from_millis(slot_ms),
+        block_time: Duration::from_millis(block_ms),
+        max_wait: Duration::from_millis(block_ms),
         coinbase: Address::repeat_byte(0xcb),
         ..Default::default()
     }
@@ -101,7 +101,7 @@ fn test_blocks_from_four_workers_replay_on_one_thread() {
     let (_replica_dir, mut replica) = self::chain();
     let mut stage = BankingStage::start(Arc::new(NativeExecutor), chain, config(4, 40));
     // Transfers among all senders (conflicting on receivers), hot-slot touches,
-    // and undeclared ones for the exclusive lane, over several slots.
+    // and undeclared ones for the exclusive lane, over several blocks.
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     let mut nonces = [0u64; SENDERS as usize];
     let mut hashes = Vec::new();
@@ -220,8 +220,8 @@ fn test_flooding_gets_pool_full_and_memory_stays_bounded() {
 #[test]
 fn test_low_priority_tx_on_hot_key_is_not_starved() {
     let (_dir, chain) = chain();
-    let slot = 40;
-    let mut stage = BankingStage::start(Arc::new(NativeExecutor), chain, config(2, slot));
+    let block_ms = 40;
+    let mut stage = BankingStage::start(Arc::new(NativeExecutor), chain, config(2, block_ms));
     // Keep a stream of better-paying touches of the hot slot flowing: every
     // other sender keeps up to 48 queued.
     let cheap = hot_touch(0, 0, 26_000);
@@ -256,7 +256,7 @@ fn test_low_priority_tx_on_hot_key_is_not_starved() {
     }
     let at = blocks.iter().find(|b| b.receipts.iter().any(|r| r.tx_hash == cheap.hash())).unwrap();
     let waited = at.block.header.number - submitted;
-    assert!(waited <= 4, "included {waited} slots after submission");
+    assert!(waited <= 4, "included {waited} blocks after submission");
     // The stream really was contending: the pool still holds better-paying
     // touches of the hot slot, which the cheap one went ahead of.
     assert!(stage.pool_len() > 100, "pool {}", stage.pool_len());
@@ -271,7 +271,7 @@ fn test_shutdown_drains_seals_and_commits() {
     for r in stage.submit_many(txs.iter().map(raw).collect()) {
         r.unwrap();
     }
-    // The slot is a minute long: only shutdown seals this block.
+    // The block time is a minute: only shutdown seals this block.
     let deadline = Instant::now() + Duration::from_secs(10);
     while stage.pool_len() > 0 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(5));
@@ -290,7 +290,7 @@ fn test_shutdown_drains_seals_and_commits() {
 }
 
 #[test]
-fn test_lone_undeclared_tx_runs_in_an_idle_slot() {
+fn test_lone_undeclared_tx_runs_in_an_idle_block() {
     let (_dir, chain) = chain();
     let mut stage = BankingStage::start(Arc::new(NativeExecutor), chain, config(2, 200));
     // Nothing in flight and nothing else arriving: the lane must still run.
@@ -302,7 +302,7 @@ fn test_lone_undeclared_tx_runs_in_an_idle_slot() {
 }
 
 #[test]
-fn test_paused_stage_seals_empty_slots_and_resumes() {
+fn test_paused_stage_seals_empty_blocks_and_resumes() {
     let (_dir, chain) = chain();
     let mut stage = BankingStage::start(Arc::new(NativeExecutor), chain, config(2, 30));
     stage.pause();
@@ -310,7 +310,7 @@ fn test_paused_stage_seals_empty_slots_and_resumes() {
     for r in stage.submit_many(txs.iter().map(raw).collect()) {
         r.unwrap();
     }
-    // Slots go on while paused, and take nothing from the pool.
+    // Blocks go on being sealed while paused, and take nothing from the pool.
     let paused = collect(&stage, Duration::from_secs(5), |b| b.len() == 3);
     assert!(paused.iter().all(|b| b.receipts.is_empty()), "a paused stage ran transactions");
     assert_eq!(stage.pool_len(), 20);
@@ -351,7 +351,7 @@ fn test_pinned_threads_get_a_core_each_and_blocks_go_on() {
     let blocks = collect(&stage, Duration::from_secs(5), |b| included(b).len() == 20);
     assert!(txs.iter().all(|tx| included(&blocks).contains(&tx.hash())));
     // Other tests' stages run threads of the same names, unpinned; this
-    // stage's must be among them. A worker lives for its slot, and slots
+    // stage's must be among them. A worker lives for its block, and blocks
     // follow one another.
     let usable = core_affinity::get_core_ids().unwrap_or_default();
     if usable.len() >= 2 {
@@ -598,10 +598,10 @@ fn test_a_transaction_that_keeps_mispredicting_runs_in_the_exclusive_lane() {
 #[test]
 fn test_on_demand_mining_seals_when_work_is_done_and_never_empty() {
     let (_dir, chain) = chain();
-    // A 10 s slot: any block sooner than that was mined on demand.
+    // A 10 s block time: any block sooner than that was mined on demand.
     let config = BankingStageConfig {
         mining: Mining::OnDemand,
-        slot_time: Duration::from_secs(10),
+        block_time: Duration::from_secs(10),
         ..config(2, 10_000)
     };
     let mut stage = BankingStage::start(Arc::new(NativeExecutor), chain, config);
@@ -660,7 +660,7 @@ fn test_manual_mining_seals_only_when_asked_and_modes_switch() {
     let blocks = collect(&stage, Duration::from_secs(5), |b| included(b).contains(&next.hash()));
     assert_eq!(stage.mining(), Mining::OnDemand);
     assert_eq!(blocks.last().unwrap().block.header.number, 7);
-    // Interval mining: empty blocks at every slot.
+    // Interval mining: an empty block every block time.
     stage.set_mining(Mining::Interval, Some(Duration::from_millis(30))).unwrap();
     let empty = collect(&stage, Duration::from_secs(5), |b| b.len() >= 3);
     assert!(empty.iter().all(|b| b.receipts.is_empty()));

@@ -33,8 +33,8 @@ use revm::primitives::eip4844::{
     BLOB_BASE_FEE_UPDATE_FRACTION_CANCUN, BLOB_BASE_FEE_UPDATE_FRACTION_PRAGUE,
 };
 use revm::state::{AccountInfo, EvmState};
-use schnellru::{ByLength, LruMap};
 use revm::{Database, ExecuteEvm};
+use schnellru::{ByLength, LruMap};
 
 pub use revm::primitives::hardfork::SpecId;
 

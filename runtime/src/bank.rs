@@ -1,7 +1,6 @@
 //! The [`Bank`]: the state of the block being built, entry by entry.
 
 use parking_lot::{Mutex, MutexGuard, RwLock};
-use rayon::prelude::*;
 use std::sync::Arc;
 
 use alloy_primitives::{B256, Bytes, U256};
@@ -16,7 +15,7 @@ use crate::executor::{BlockEnv, Executor, Outcome, Receipt, Transaction, TxError
 use crate::key::StateKey;
 use crate::lattice::LatticeHash;
 use crate::locks::{EntryKeys, first_conflict};
-use crate::threads::{parallel_map, pool};
+use crate::threads::parallel_map;
 use crate::view::{Access, BankState, Shard, StateView, Value, Writes};
 
 /// Default bound on exclusive-lane transactions per block: none. The block
@@ -616,24 +615,25 @@ fn diff(state: &BankState) -> Result<(Vec<Entry>, (LatticeHash, LatticeHash)), B
     // A small block (a dev node's lone transaction) is not worth threads.
     let keys: usize = state.shards.iter().map(|s| s.read().len()).sum();
     let threads = if keys < SEAL_KEYS_PER_THREAD { 1 } else { seal_threads() };
-    let per = state.shards.len().div_ceil(threads);
+    let chunks: Vec<&[RwLock<Shard>]> =
+        state.shards.chunks(state.shards.len().div_ceil(threads)).collect();
     let parent = &state.parent;
-    let work = |shards: &[RwLock<Shard>]| -> Result<_, BankError> {
-        let mut changes = Vec::new();
-        let (mut add, mut sub) = (LatticeHash::identity(), LatticeHash::identity());
-        for shard in shards {
-            let shard = shard.read();
-            for (key, value) in shard.iter() {
-                diff_one(parent, &key, &value, &mut changes, &mut add, &mut sub)?;
+    let results = parallel_map(
+        chunks.len(),
+        threads,
+        || (),
+        |(), i| -> Result<_, BankError> {
+            let mut changes = Vec::new();
+            let (mut add, mut sub) = (LatticeHash::identity(), LatticeHash::identity());
+            for shard in chunks[i] {
+                let shard = shard.read();
+                for (key, value) in shard.iter() {
+                    diff_one(parent, &key, &value, &mut changes, &mut add, &mut sub)?;
+                }
             }
-        }
-        Ok((changes, add, sub))
-    };
-    let results: Vec<Result<_, BankError>> = if threads == 1 {
-        vec![work(&state.shards)]
-    } else {
-        pool(threads).install(|| state.shards.par_chunks(per).map(work).collect())
-    };
+            Ok((changes, add, sub))
+        },
+    );
     let mut changes = Vec::new();
     let (mut add, mut sub) = (LatticeHash::identity(), LatticeHash::identity());
     for r in results {

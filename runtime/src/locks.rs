@@ -209,8 +209,8 @@ impl AccountLocks {
 ///
 /// The hashes are the sets' own marks ([`Mark`]: each key's hash, and for a
 /// slot key its address's `AllStorage` hash, computed when the set was made),
-/// filed as they are in a hashbrown table with the flags set at each; a new
-/// entry clears the table and keeps its room.
+/// filed by [`KeyHash::table_hash`] in a hashbrown table with the flags set
+/// at each; a new entry clears the table and keeps its room.
 #[derive(Debug, Default)]
 pub(crate) struct EntryKeys {
     flags: HashTable<(KeyHash, u8)>,
@@ -279,14 +279,15 @@ impl EntryKeys {
 
     /// The flags set at `hash` in the current entry (0 where none is).
     fn get(&self, hash: KeyHash) -> u8 {
-        self.flags.find(hash.raw(), |&(h, _)| h == hash).map_or(0, |&(_, flags)| flags)
+        self.flags.find(hash.table_hash(), |&(h, _)| h == hash).map_or(0, |&(_, flags)| flags)
     }
 
     /// Adds `set`'s keys to the entry, whatever they meet.
     pub(crate) fn add(&mut self, set: &AccessSet) {
-        self.flags.reserve(set.marks().len(), |&(h, _)| h.raw());
+        self.flags.reserve(set.marks().len(), |&(h, _)| h.table_hash());
         for &Mark { hash, sets, .. } in set.marks() {
-            match self.flags.entry(hash.raw(), |&(h, _)| h == hash, |&(h, _)| h.raw()) {
+            match self.flags.entry(hash.table_hash(), |&(h, _)| h == hash, |&(h, _)| h.table_hash())
+            {
                 Entry::Occupied(mut at) => at.get_mut().1 |= sets,
                 Entry::Vacant(at) => {
                     at.insert((hash, sets));

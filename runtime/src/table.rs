@@ -1,20 +1,12 @@
 //! [`Table`]: the write cache's map, entries in insertion order under a
 //! hashbrown [`HashTable`] of their positions, as in `IndexMap`.
 //!
-//! Keys come with their hash ([`KeyHash`]), so nothing is hashed again: the
-//! index files a position under [`spread`] of its entry's hash. Nothing is
-//! ever removed.
+//! Keys come with their hash, so nothing is hashed again: the index files a
+//! position under its entry's [`KeyHash::table_hash`]. Nothing is ever
+//! removed.
 
 use hashbrown::HashTable;
 use lanes_accounts_db::KeyHash;
-
-/// The hash hashbrown files a key's position under. A write-cache shard's
-/// keys share their top bits ([`KeyHash::cache_shard`]), where hashbrown
-/// takes its control byte: bits 25..32 are folded in there, so the byte
-/// still tells keys apart, and the low bits (the bucket) are kept.
-fn spread(hash: KeyHash) -> u64 {
-    hash.raw() ^ (hash.raw() << 32)
-}
 
 /// A map from keys with precomputed hashes to values, in insertion order.
 /// Keys are compared, so two keys with one hash are both kept.
@@ -34,7 +26,7 @@ impl<K: PartialEq, V> Table<K, V> {
     /// The value of `key`, which hashes to `hash`.
     pub(crate) fn get(&self, hash: KeyHash, key: &K) -> Option<&V> {
         let entries = &self.entries;
-        let at = self.index.find(spread(hash), |&at| {
+        let at = self.index.find(hash.table_hash(), |&at| {
             let (h, k, _) = &entries[at as usize];
             *h == hash && k == key
         })?;
@@ -45,12 +37,12 @@ impl<K: PartialEq, V> Table<K, V> {
     pub(crate) fn insert(&mut self, hash: KeyHash, key: K, value: V) {
         let entries = &mut self.entries;
         let found = self.index.entry(
-            spread(hash),
+            hash.table_hash(),
             |&at| {
                 let (h, k, _) = &entries[at as usize];
                 *h == hash && *k == key
             },
-            |&at| spread(entries[at as usize].0),
+            |&at| entries[at as usize].0.table_hash(),
         );
         match found {
             hashbrown::hash_table::Entry::Occupied(at) => entries[*at.get() as usize].2 = value,
@@ -66,7 +58,7 @@ impl<K: PartialEq, V> Table<K, V> {
     /// Makes room for `additional` more keys without growing.
     pub(crate) fn reserve(&mut self, additional: usize) {
         let entries = &self.entries;
-        self.index.reserve(additional, |&at| spread(entries[at as usize].0));
+        self.index.reserve(additional, |&at| entries[at as usize].0.table_hash());
         self.entries.reserve(additional);
     }
 
@@ -133,7 +125,11 @@ mod tests {
         for key in 0..1000u64 {
             table.insert(hash(key), key, key);
         }
-        assert_eq!(table.index.capacity(), buckets, "1000 inserts after reserve(1000) grew the index");
+        assert_eq!(
+            table.index.capacity(),
+            buckets,
+            "1000 inserts after reserve(1000) grew the index"
+        );
         assert_eq!(table.get(hash(5), &5), Some(&5));
         assert_eq!(table.get(KeyHash::from_raw(1), &1001), None);
     }

@@ -1,49 +1,47 @@
-//! The threads a bank's parallel work runs on: rayon pools, one per size
-//! asked for, built on first use and kept, so a call borrows threads instead
-//! of starting them. A pool of the size asked (not one global pool) keeps a
-//! call on `threads` threads, so on a small machine it does not spin beside
-//! the banking stage's workers.
+//! [`parallel_map`]: a bank's parallel work (an entry's transactions, the
+//! seal's diff) on threads started for the call, the caller's among them.
+//! Hand-written, not a rayon pool: the pool was slower on the two-thread
+//! entry path by more than the 5% bar (README figures, issue 31).
 
-use parking_lot::Mutex;
-use rayon::ThreadPool;
-use rayon::prelude::*;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Most threads one pool has; a larger request gets this many.
-pub(crate) const MAX_POOL_THREADS: usize = 64;
-
-/// The pool of `threads` threads (1 to [`MAX_POOL_THREADS`]), built on first
-/// use. At most one pool per size is ever built, so they are kept for the
-/// process's life.
-pub(crate) fn pool(threads: usize) -> &'static ThreadPool {
-    static POOLS: Mutex<Vec<(usize, &'static ThreadPool)>> = Mutex::new(Vec::new());
-    let threads = threads.clamp(1, MAX_POOL_THREADS);
-    let mut pools = POOLS.lock();
-    if let Some((_, pool)) = pools.iter().find(|(n, _)| *n == threads) {
-        return pool;
-    }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .thread_name(move |i| format!("lanes-par-{threads}-{i}"))
-        .build()
-        .expect("the OS starts a thread pool's threads");
-    let pool: &'static ThreadPool = Box::leak(Box::new(pool));
-    pools.push((threads, pool));
-    pool
-}
-
-/// `f(state, i)` for `i` in `0..n` on up to `threads` threads, each run of
-/// items with a `state` from `init`; results in order.
-pub(crate) fn parallel_map<S, R: Send>(
+/// `f(state, i)` for `i` in `0..n` on up to `threads` threads, each thread
+/// with its own `state` from `init` (an EVM worker: built once per thread,
+/// its caches warm across items); results in order. Threads take items in
+/// runs as they come free, so a slow item holds back only its own thread.
+pub(crate) fn parallel_map<S, R: Send + Sync>(
     n: usize,
     threads: usize,
-    init: impl Fn() -> S + Sync + Send,
-    f: impl Fn(&mut S, usize) -> R + Sync + Send,
+    init: impl Fn() -> S + Sync,
+    f: impl Fn(&mut S, usize) -> R + Sync,
 ) -> Vec<R> {
     let threads = threads.clamp(1, n.max(1));
     if threads == 1 {
         let mut state = init();
         return (0..n).map(|i| f(&mut state, i)).collect();
     }
-    // Runs of at least 16 items: a worker's state (an EVM) is built per run.
-    pool(threads).install(|| (0..n).into_par_iter().with_min_len(16).map_init(init, f).collect())
+    // Runs of up to 16 items, at least four per thread.
+    let run = (n / (threads * 4)).clamp(1, 16);
+    let next = AtomicUsize::new(0);
+    let results: Vec<OnceLock<R>> = (0..n).map(|_| OnceLock::new()).collect();
+    let work = || {
+        let mut state = init();
+        loop {
+            let start = next.fetch_add(run, Ordering::Relaxed);
+            if start >= n {
+                break;
+            }
+            for (i, result) in results.iter().enumerate().skip(start).take(run) {
+                let _ = result.set(f(&mut state, i));
+            }
+        }
+    };
+    std::thread::scope(|s| {
+        for _ in 1..threads {
+            s.spawn(work);
+        }
+        work();
+    });
+    results.into_iter().map(|r| r.into_inner().expect("every item ran")).collect()
 }

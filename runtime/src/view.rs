@@ -30,9 +30,9 @@ pub(crate) enum Value {
 ///
 /// Keys come hashed ([`StateKey::hash64`], mostly from the transaction's
 /// access set): the hash picks the key's shard ([`KeyHash::cache_shard`]),
-/// its slot and tag in the shard's table, its bit in `written`
+/// its place in the shard's table ([`KeyHash::table_hash`]), its bit in `written`
 /// ([`KeyHash::filter_bit`]), a filter of the keys this bank has written,
-/// and its slot in the parent's index. Most reads are of keys no earlier
+/// and its place in the parent's index. Most reads are of keys no earlier
 /// transaction of the block wrote; a clear bit sends them to the parent
 /// without taking a shard's lock.
 #[derive(Debug)]
@@ -47,8 +47,7 @@ pub(crate) struct BankState {
 /// entry holds its own kind of key and value only, smaller than one map of
 /// `StateKey` to either: appends go to memory not yet in cache, so fewer
 /// bytes cost less. Entries are filed under their keys' `hash64` in a
-/// [`Table`], whose insert touches one line of its index where `IndexMap`'s
-/// (hashbrown's) touched a control byte and a bucket in two.
+/// [`Table`].
 #[derive(Debug, Default)]
 pub(crate) struct Shard {
     accounts: Table<Address, AccountHeader>,
@@ -132,8 +131,9 @@ impl BankState {
         }
     }
 
-    /// The key's shard ([`KeyHash::cache_shard`]: bits its table's slots and
-    /// tags do not use, since they are the same for every key of a shard).
+    /// The key's shard ([`KeyHash::cache_shard`]: bits its tables'
+    /// [`KeyHash::table_hash`] does not take, since they are the same for
+    /// every key of a shard).
     fn shard(&self, hash: KeyHash) -> &RwLock<Shard> {
         &self.shards[hash.cache_shard(self.shards.len() - 1)]
     }

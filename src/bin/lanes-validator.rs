@@ -12,7 +12,7 @@ use lanes::node::genesis::{self, DEV_BALANCE};
 use lanes::node::{ChainChoice, Node, NodeConfig, RpcLimits, client_version, reset_data_dir};
 use lanes_accounts_db::DEFAULT_HISTORY_BLOCKS;
 use lanes_banking_stage::{
-    DEFAULT_MAX_PER_SENDER, DEFAULT_MAX_POOL, DEFAULT_SLOT_TIME, MAX_WORKERS, Mining,
+    DEFAULT_BLOCK_TIME, DEFAULT_MAX_PER_SENDER, DEFAULT_MAX_POOL, MAX_WORKERS, Mining,
 };
 
 /// The pool's per-sender limit on a dev node: deploy and airdrop scripts
@@ -284,7 +284,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         data_dir: cli.data_dir,
         chain,
         rpc_addr: cli.rpc_addr,
-        block_time: cli.block_time.unwrap_or(DEFAULT_SLOT_TIME),
+        block_time: cli.block_time.unwrap_or(DEFAULT_BLOCK_TIME),
         mining: match (cli.no_mining, cli.block_time, cli.dev) {
             (true, _, _) => Mining::Manual,
             (false, None, true) => Mining::OnDemand,

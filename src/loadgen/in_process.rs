@@ -47,7 +47,7 @@ pub(crate) async fn run_in_process(
             let stage = BankingStage::builder(executor, chain)
                 .config(BankingStageConfig {
                     workers: threads.max(1),
-                    slot_time: block_time,
+                    block_time,
                     ..BankingStageConfig::default()
                 })
                 .admission(Arc::new(admission))

@@ -92,7 +92,8 @@ pub struct LedgerBlock {
     pub receipts: Vec<Receipt>,
 }
 
-struct Slot {
+/// Where a block lies in the ledger file, and what lookups need of it.
+struct Placed {
     offset: u64,
     len: u32,
     hash: B256,
@@ -102,7 +103,7 @@ struct Slot {
 
 #[derive(Default)]
 struct Index {
-    blocks: Vec<Slot>,
+    blocks: Vec<Placed>,
     by_hash: HashMap<B256, u64>,
     by_tx: HashMap<B256, (u64, u32)>,
 }
@@ -117,7 +118,7 @@ impl Index {
         self.by_hash.insert(hash, number);
         // Computed at seal from the receipts, and covered by the block hash.
         let bloom = header_bloom(&block.header).map(Box::new);
-        self.blocks.push(Slot { offset, len, hash, bloom });
+        self.blocks.push(Placed { offset, len, hash, bloom });
     }
 }
 
@@ -263,7 +264,7 @@ impl Ledger {
         let mut writer = self.writer.lock();
         let mut index = self.index.write();
         let keep = (number + 1) as usize;
-        let Some(cut) = index.blocks.get(keep).map(|slot| slot.offset) else {
+        let Some(cut) = index.blocks.get(keep).map(|placed| placed.offset) else {
             return Ok(()); // nothing after it
         };
         let (file, end) = &mut *writer;
@@ -359,11 +360,11 @@ impl Ledger {
     pub fn read(&self, number: u64) -> Result<LedgerBlock, LedgerError> {
         let (offset, len) = {
             let index = self.index();
-            let slot = index.blocks.get(number as usize).ok_or(LedgerError::NotChained {
+            let placed = index.blocks.get(number as usize).ok_or(LedgerError::NotChained {
                 number,
                 previous: (index.blocks.len() as u64).wrapping_sub(1),
             })?;
-            (slot.offset, slot.len)
+            (placed.offset, placed.len)
         };
         let mut payload = vec![0; len as usize];
         self.reader

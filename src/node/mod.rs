@@ -24,8 +24,8 @@ pub mod error;
 pub mod filters;
 pub mod genesis;
 pub mod ledger;
+mod permits;
 pub mod rpc;
-mod slots;
 
 use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
@@ -254,8 +254,8 @@ pub(crate) struct NodeState {
     heads: broadcast::Sender<filters::ChainEvent>,
     /// Poll filters, pending transactions and reverts' dropped blocks.
     filters: filters::Filters,
-    /// Slots for expensive calls.
-    heavy: slots::Slots,
+    /// Permits for expensive calls.
+    heavy: permits::Permits,
     totals: Mutex<Totals>,
     limits: RpcLimits,
     /// Sends waiting for their transaction's block (automine).
@@ -340,7 +340,7 @@ impl Node {
         let stage_config = BankingStageConfig {
             workers: config.workers.max(1),
             pin_threads: config.pin_threads,
-            slot_time: config.block_time,
+            block_time: config.block_time,
             mining: config.mining,
             max_per_sender: config.max_per_sender,
             max_pool: config.max_pool,
@@ -369,7 +369,7 @@ impl Node {
             client_version: config.client_version.clone(),
             heads,
             filters: filters::Filters::new(config.limits.filter_timeout),
-            heavy: slots::Slots::new(config.limits.max_heavy_calls, config.limits.heavy_wait),
+            heavy: permits::Permits::new(config.limits.max_heavy_calls, config.limits.heavy_wait),
             totals: Mutex::default(),
             limits: config.limits.clone(),
             waiters: Waiters::default(),

@@ -150,7 +150,7 @@ fn run_stage(s: &Setup, raw: Vec<Bytes>, workers: usize) -> Run {
         workers,
         sigverify_threads: 2,
         predict_threads: 2,
-        slot_time: Duration::from_millis(50),
+        block_time: Duration::from_millis(50),
         coinbase: COINBASE,
         ..Default::default()
     };
@@ -365,7 +365,7 @@ fn test_a_flood_of_expensive_predictions_does_not_starve_cheap_ones() {
         sigverify_threads: 2,
         predict_threads: 1,
         admit_timeout: Duration::from_secs(120),
-        slot_time: Duration::from_millis(50),
+        block_time: Duration::from_millis(50),
         coinbase: COINBASE,
         ..Default::default()
     };

@@ -51,8 +51,7 @@ pub struct DbStats {
     pub written_bytes: u64,
     /// Bytes of records the index points at.
     pub live_bytes: u64,
-    /// Memory of the in-memory index (its tables live in their own
-    /// anonymous mappings, outside the heap).
+    /// Memory of the in-memory index's tables (on the heap).
     pub index_bytes: usize,
     /// Blocks whose state is kept readable.
     pub kept_blocks: usize,

@@ -24,13 +24,13 @@ impl ReadView {
         self.version.last
     }
 
-    /// Brings the index slots and records of the keys hashing to `hashes`
+    /// Brings the records of the keys hashing to `hashes`
     /// ([`Key::hash64`]) into the CPU cache, so that the reads of them that
     /// follow find them there: a pass over many keys overlaps their cache
     /// misses, where reads one at a time, between other work, each wait for
-    /// theirs. It prefetches every key's home slot, then reads the slots and
-    /// prefetches the records they point at, with the CPU's prefetch hint,
-    /// which does not wait for the line. Answers nothing; a key it cannot
+    /// theirs. It looks every key up in the index and prefetches the record
+    /// it points at, with the CPU's prefetch hint, which does not wait for
+    /// the line. Answers nothing; a key it cannot
     /// find or read is left to the real read.
     pub fn prefetch(&self, hashes: &[KeyHash]) {
         let inner = &*self.inner;

@@ -1,7 +1,7 @@
 //! The scheduler thread, the controller of block production: it owns the
 //! worker threads, the channels and the clock. For each block it opens a
 //! bank, runs scheduling passes ([`pass`]) over the look-ahead window
-//! ([`window`]) until the slot ends, hands the bank to the block driver to
+//! ([`window`]) until the block time ends, hands the bank to the block driver to
 //! seal, and commits and publishes what the driver built.
 //!
 //! A batch is recorded as entries by the worker when it finishes (a new
@@ -108,8 +108,8 @@ fn repredict<T: Transaction>(
 /// When a block being built is done.
 #[derive(Clone, Copy, Debug)]
 enum Until {
-    /// At the slot's end (interval mining).
-    SlotEnd,
+    /// At the end of the block time (interval mining).
+    IntervalEnd,
     /// Once nothing is runnable and nothing runs, and no new work arrived
     /// within `coalesce` (on-demand mining, and mine requests).
     Idle { coalesce: Duration },
@@ -159,9 +159,9 @@ pub(crate) struct Scheduler<E: Executor> {
     doorbell: Receiver<()>,
     stop: Receiver<()>,
     control: Receiver<Control>,
-    /// How blocks are sealed now, and the slot time.
+    /// How blocks are sealed now, and the block time.
     mining: Mining,
-    slot_time: Duration,
+    block_time: Duration,
     /// Blocks asked for by [`crate::BankingStage::mine`], oldest first.
     mines: VecDeque<Mine>,
     /// System writes to seal, each in a block of its own.
@@ -204,7 +204,7 @@ impl<E: Executor> Scheduler<E> {
             executor,
             driver,
             mining: config.mining,
-            slot_time: config.slot_time,
+            block_time: config.block_time,
             config,
             shared,
             doorbell,
@@ -285,7 +285,7 @@ impl<E: Executor> Scheduler<E> {
         }
         match self.mining {
             Mining::Interval => {
-                let built = self.build(Until::SlotEnd, None)?;
+                let built = self.build(Until::IntervalEnd, None)?;
                 self.finish(built)
             }
             Mining::OnDemand if self.has_work() => {
@@ -327,10 +327,10 @@ impl<E: Executor> Scheduler<E> {
     /// blocks to mine.
     fn handle(&mut self, control: Control) {
         match control {
-            Control::SetMining(mining, slot_time, taken) => {
+            Control::SetMining(mining, block_time, taken) => {
                 self.mining = mining;
-                if let Some(slot_time) = slot_time {
-                    self.slot_time = slot_time;
+                if let Some(block_time) = block_time {
+                    self.block_time = block_time;
                 }
                 let _ = taken.send(());
             }
@@ -471,7 +471,7 @@ impl<E: Executor> Scheduler<E> {
     /// until `until` says the block is done and nothing is in flight, then
     /// seals.
     fn build(&mut self, until: Until, at: Option<u64>) -> Result<BuiltBlock<E::Tx>, StageError> {
-        let deadline = Instant::now() + self.slot_time;
+        let deadline = Instant::now() + self.block_time;
         let bank = self.driver.open(at);
         let build = self.fill(&bank, until, deadline)?;
         self.driver.seal(bank, build.included, build.rejected, build.counters)

@@ -88,9 +88,9 @@ impl DevRpc {
         Ok(())
     }
 
-    fn set_mining(&self, mining: Mining, slot_time: Option<Duration>) -> Res<()> {
+    fn set_mining(&self, mining: Mining, block_time: Option<Duration>) -> Res<()> {
         self.not_on_cluster("setting the mining mode")?;
-        self.state.stage(|st| st.set_mining(mining, slot_time))?.map_err(internal)
+        self.state.stage(|st| st.set_mining(mining, block_time))?.map_err(internal)
     }
 
     /// Seals `blocks` blocks now, the first stamped `first`, then

@@ -1,6 +1,6 @@
-//! [`Slots`]: how many expensive calls (EVM runs, log scans, traces) run at
+//! [`Permits`]: how many expensive calls (EVM runs, log scans, traces) run at
 //! once. Each runs on a thread of tokio's blocking pool, which grows to 512
-//! threads; past the slots, a call waits a bounded time for one, then is
+//! threads; past the permits, a call waits a bounded time for one, then is
 //! refused, so a flood of them cannot starve block production or the cheap
 //! calls of the cores.
 
@@ -11,21 +11,21 @@ use crate::node::error::RpcError;
 
 /// A counting semaphore with a bounded wait.
 #[derive(Debug)]
-pub(crate) struct Slots {
+pub(crate) struct Permits {
     free: Mutex<usize>,
     freed: Condvar,
     total: usize,
     wait: Duration,
 }
 
-impl Slots {
-    /// `total` slots (at least one); a call waits at most `wait` for one.
+impl Permits {
+    /// `total` permits (at least one); a call waits at most `wait` for one.
     pub(crate) fn new(total: usize, wait: Duration) -> Self {
         let total = total.max(1);
         Self { free: Mutex::new(total), freed: Condvar::new(), total, wait }
     }
 
-    /// Runs `f` in a slot, or answers -32005 if none frees within the wait.
+    /// Runs `f` holding a permit, or answers -32005 if none frees within the wait.
     pub(crate) fn run<R>(&self, f: impl FnOnce() -> Result<R, RpcError>) -> Result<R, RpcError> {
         let deadline = Instant::now() + self.wait;
         let mut free = self.free.lock();
@@ -46,8 +46,8 @@ impl Slots {
     }
 }
 
-/// Gives the slot back, also when the call panics.
-struct Release<'a>(&'a Slots);
+/// Gives the permit back, also when the call panics.
+struct Release<'a>(&'a Permits);
 
 impl Drop for Release<'_> {
     fn drop(&mut self) {
@@ -61,14 +61,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn test_a_call_past_the_slots_waits_then_is_refused() {
-        let slots = std::sync::Arc::new(Slots::new(1, Duration::from_millis(50)));
+    fn test_a_call_past_the_permits_waits_then_is_refused() {
+        let permits = std::sync::Arc::new(Permits::new(1, Duration::from_millis(50)));
         let (started, finish) = (std::sync::mpsc::channel(), std::sync::mpsc::channel::<()>());
         let held = {
-            let (slots, started) = (slots.clone(), started.0);
+            let (permits, started) = (permits.clone(), started.0);
             let finish = finish.1;
             std::thread::spawn(move || {
-                slots.run(|| {
+                permits.run(|| {
                     started.send(()).unwrap();
                     finish.recv().unwrap();
                     Ok(())
@@ -76,10 +76,10 @@ mod tests {
             })
         };
         started.1.recv().unwrap();
-        let refused = slots.run(|| Ok(()));
+        let refused = permits.run(|| Ok(()));
         assert!(matches!(refused, Err(RpcError::Limit(m)) if m.starts_with("busy")));
         finish.0.send(()).unwrap();
         held.join().unwrap().unwrap();
-        assert!(slots.run(|| Ok(7)).is_ok_and(|n| n == 7), "the slot came back");
+        assert!(permits.run(|| Ok(7)).is_ok_and(|n| n == 7), "the permit came back");
     }
 }
