@@ -81,7 +81,7 @@ impl KeyHash {
     }
 
     /// The hash a hashbrown table files this key under: the low
-    /// [`TABLE_BITS`] as they are, xor'ed into the high half, so the top
+    /// 32 bits as they are, xor'ed into the high half, so the top
     /// seven bits (the control byte) come from bits 25..32, which differ
     /// between keys of one shard.
     #[inline]
