@@ -43,9 +43,9 @@ impl LocMap {
         self.table.len()
     }
 
-    /// Bytes of the table: a bucket and a control byte per place.
+    /// Bytes the table has allocated: its buckets and control bytes.
     pub(crate) fn memory_bytes(&self) -> usize {
-        self.table.capacity() * (size_of::<(KeyHash, u64)>() + 1)
+        self.table.allocation_size()
     }
 
     /// Every (hash, location) pair.

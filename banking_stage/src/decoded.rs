@@ -3,44 +3,30 @@
 //! blocks of the very transactions its pool took in, and takes them from
 //! here instead of recovering every sender again.
 
-use std::collections::{HashMap, VecDeque};
-
 use alloy_primitives::Bytes;
 use lanes_runtime::Transaction;
+use schnellru::{ByLength, LruMap};
 
-/// Most transactions remembered; the oldest are forgotten first.
+/// Most transactions remembered; the least recently used are forgotten first.
 pub const DECODED_CACHE_ENTRIES: usize = 65_536;
 
 /// A bounded map from a transaction's encoding to its decoding.
-#[derive(Debug)]
-pub(crate) struct DecodedCache<T> {
-    map: HashMap<Bytes, T, ahash::RandomState>,
-    order: VecDeque<Bytes>,
-    capacity: usize,
-}
+pub(crate) struct DecodedCache<T>(LruMap<Bytes, T, ByLength, ahash::RandomState>);
 
 impl<T: Transaction> DecodedCache<T> {
     pub(crate) fn new(capacity: usize) -> Self {
-        Self { map: HashMap::default(), order: VecDeque::new(), capacity: capacity.max(1) }
+        let capacity = u32::try_from(capacity).unwrap_or(u32::MAX).max(1);
+        Self(LruMap::with_hasher(ByLength::new(capacity), ahash::RandomState::new()))
     }
 
-    /// Remembers `tx`, forgetting the oldest past the capacity.
+    /// Remembers `tx`, forgetting the least recently used past the capacity.
     pub(crate) fn put(&mut self, tx: &T) {
-        let raw = tx.encoded();
-        if self.map.contains_key(raw) {
-            return;
-        }
-        while self.map.len() >= self.capacity {
-            let Some(old) = self.order.pop_front() else { break };
-            self.map.remove(&old);
-        }
-        self.map.insert(raw.clone(), tx.clone());
-        self.order.push_back(raw.clone());
+        self.0.get_or_insert(tx.encoded().clone(), || tx.clone());
     }
 
     /// The decoding of `raw`, when remembered.
-    pub(crate) fn get(&self, raw: &Bytes) -> Option<T> {
-        self.map.get(raw).cloned()
+    pub(crate) fn get(&mut self, raw: &Bytes) -> Option<T> {
+        self.0.get(raw).cloned()
     }
 }
 

@@ -6,6 +6,7 @@
 //! removed.
 
 use hashbrown::HashTable;
+use hashbrown::hash_table::Entry;
 use lanes_accounts_db::KeyHash;
 
 /// A map from keys with precomputed hashes to values, in insertion order.
@@ -45,8 +46,8 @@ impl<K: PartialEq, V> Table<K, V> {
             |&at| entries[at as usize].0.table_hash(),
         );
         match found {
-            hashbrown::hash_table::Entry::Occupied(at) => entries[*at.get() as usize].2 = value,
-            hashbrown::hash_table::Entry::Vacant(slot) => {
+            Entry::Occupied(at) => entries[*at.get() as usize].2 = value,
+            Entry::Vacant(slot) => {
                 let at = u32::try_from(entries.len())
                     .expect("a write cache table holds fewer than 2^32 keys");
                 slot.insert(at);
