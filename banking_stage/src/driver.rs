@@ -1,8 +1,8 @@
 //! The block driver: the steps of a block after its transactions ran, kept
 //! apart so each can happen on its own — *open* a bank on the head, *seal* it
-//! into a [`BuiltBlock`], then *commit* it (persist to the sink, commit to the
-//! chain, move the served head) and *publish* it, or *discard* it and return
-//! its transactions to the pool. A consensus engine holds a built block
+//! into a [`BuiltBlock`], then *commit* it (persist to the [`BlockSink`],
+//! commit to the chain, move the served head) and *publish* it as a
+//! [`ProducedBlock`], or *discard* it and return its transactions to the pool. A consensus engine holds a built block
 //! until it is decided; a lost round discards it.
 
 use std::sync::Arc;
@@ -11,11 +11,39 @@ use std::time::{Duration, Instant};
 
 use alloy_primitives::B256;
 use crossbeam_channel::{SendTimeoutError, Sender};
-use lanes_runtime::{Bank, Chain, SealedBlock, TxError};
+use lanes_runtime::{Bank, Block, Chain, Receipt, SealedBlock, TxError};
 
+use crate::error::StageError;
 use crate::pool::Held;
-use crate::stage::{BlockSink, Latest, ProducedBlock, Shared, StageError};
+use crate::shared::{Latest, Shared};
 use crate::stats::{BlockStats, BuildCounters};
+
+/// A block the stage produced and committed.
+#[derive(Debug)]
+pub struct ProducedBlock {
+    /// The block, as committed.
+    pub block: Block,
+    /// Its receipts, in block order.
+    pub receipts: Vec<Receipt>,
+    /// Transactions dropped at execution in this block, and why.
+    pub rejected: Vec<(B256, TxError)>,
+    /// What the stage did for it.
+    pub stats: BlockStats,
+}
+
+/// Makes each sealed block durable somewhere else before the stage commits it
+/// to the accounts database: a node's ledger, used as a write-ahead log. A
+/// block the sink has persisted may be lost from the accounts database by a
+/// crash, never the other way round, so the node can replay it on restart.
+pub trait BlockSink: Send + 'static {
+    /// Persists `block` and its receipts; an error stops the stage before the
+    /// block is committed.
+    fn persist(
+        &mut self,
+        block: &Block,
+        receipts: &[Receipt],
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>>;
+}
 
 /// A block the stage built and sealed, not yet committed.
 pub(crate) struct BuiltBlock<T> {

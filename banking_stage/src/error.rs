@@ -1,6 +1,8 @@
-//! [`SubmitError`]: why a transaction was not accepted.
+//! [`SubmitError`]: why a transaction was not accepted; [`StageError`]: why
+//! the stage stopped or refused a request.
 
 use alloy_primitives::B256;
+use lanes_runtime::{BankError, ChainError};
 
 /// Why [`crate::BankingStage::submit`] refused a transaction.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -85,4 +87,46 @@ impl SubmitError {
                 | Self::AdmissionTimeout { .. }
         )
     }
+}
+
+/// The banking stage stopped on a failure it cannot go past.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StageError {
+    /// [`crate::BankingStage::set_next_timestamp`] with a timestamp not after the
+    /// head's.
+    #[error("timestamp {timestamp} is not after the latest block's ({head})")]
+    TimestampNotAfterHead {
+        /// The timestamp asked for.
+        timestamp: u64,
+        /// The head block's.
+        head: u64,
+    },
+    /// The bank failed (committed state unreadable).
+    #[error(transparent)]
+    Bank(#[from] BankError),
+    /// A block could not be committed.
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+    /// The block sink failed to persist a block; it was not committed.
+    #[error("persisting block {number} failed: {source}")]
+    Sink {
+        /// The block's number.
+        number: u64,
+        /// What the sink reported.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A stage thread panicked.
+    #[error("banking stage thread panicked")]
+    Panicked,
+    /// A worker thread still held the block's bank when the block was to
+    /// be sealed (a bug: the workers give it back before the seal).
+    #[error("a worker thread still holds the block's bank; the block cannot be sealed")]
+    BankHeld,
+    /// [`crate::BankingStage::decide`] on a stage that does not hold blocks.
+    #[error("the banking stage does not hold blocks for decisions")]
+    NotHolding,
+    /// The stage has stopped.
+    #[error("the banking stage has stopped")]
+    Stopped,
 }

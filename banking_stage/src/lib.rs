@@ -53,12 +53,15 @@
 
 mod clock;
 mod config;
+mod control;
 mod decoded;
 mod driver;
 mod error;
 mod pool;
 mod predict;
+mod predict_queue;
 mod scheduler;
+mod shared;
 mod sigverify;
 mod stage;
 mod stats;
@@ -69,12 +72,12 @@ pub use config::{
     DEFAULT_MAX_PER_SENDER, DEFAULT_MAX_POOL, DEFAULT_MAX_REPREDICTIONS, DEFAULT_PREDICT_QUEUE,
     DEFAULT_PRICE_BUMP_PERCENT, DEFAULT_WORKER_QUEUE, MAX_WORKERS, Mining,
 };
+pub use control::{Decision, SystemWrites};
 pub use decoded::DECODED_CACHE_ENTRIES;
-pub use error::SubmitError;
-pub use stage::{
-    BankingStage, BankingStageBuilder, BlockSink, Decision, Failure, ProducedBlock,
-    SET_MINING_WAIT, StageError, SystemWrites,
-};
+pub use driver::{BlockSink, ProducedBlock};
+pub use error::{StageError, SubmitError};
+pub use shared::Failure;
+pub use stage::{BankingStage, BankingStageBuilder, SET_MINING_WAIT};
 pub use stats::BlockStats;
 
 #[cfg(test)]

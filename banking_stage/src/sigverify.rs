@@ -1,7 +1,7 @@
 //! Sigverify and admission: threads that decode submitted transactions and
 //! recover their senders (the executor's `decode`), ask the admission hook
 //! for each one's set ([`lanes_runtime::Admission::admit`]), and admit them
-//! to the pool, or queue them for a prediction ([`crate::predict`]).
+//! to the pool, or queue them for a prediction ([`crate::predict_queue`]).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,8 +13,8 @@ use lanes_accounts_db::AccountsRead;
 use lanes_runtime::{AdmitContext, Admitted, DecodeError, Executor, Transaction};
 
 use crate::error::SubmitError;
-use crate::predict::PredictJob;
-use crate::stage::Shared;
+use crate::predict_queue::PredictJob;
+use crate::shared::Shared;
 
 /// Where the answers of one submission go, one per transaction, by its
 /// place in the submission.
@@ -103,8 +103,7 @@ pub(crate) fn run<E: Executor>(executor: &E, jobs: Receiver<Job>, shared: &Share
     for job in jobs {
         let start = Instant::now();
         let decoded: Vec<_> = job.raws.iter().map(|raw| executor.decode(raw)).collect();
-        let nanos = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        shared.sigverify_nanos.fetch_add(nanos, Ordering::Relaxed);
+        shared.count_sigverify(start.elapsed());
         admit(shared, job.first, decoded, &job.reply);
     }
 }

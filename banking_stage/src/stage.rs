@@ -1,305 +1,33 @@
 //! [`BankingStage`]: the handle that starts the threads, takes submissions and
 //! hands out produced blocks.
 
-use parking_lot::{Mutex, MutexGuard, RwLock};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use alloy_primitives::{Address, B256, Bytes};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError, bounded};
-use lanes_accounts_db::{Entry, ReadView};
+use lanes_accounts_db::ReadView;
 use lanes_runtime::{
-    Admission, Bank, BankConfig, BankError, Block, BlockEnv, BlockHeader, Chain, ChainError,
-    DeclaredAccess, Executor, LatticeHash, Receipt, ReplayError, TxError,
+    Admission, BankError, Block, BlockHeader, Chain, DeclaredAccess, Executor, ReplayError,
 };
 
-use crate::clock::BlockClock;
 use crate::config::{BankingStageConfig, Mining};
-use crate::decoded::{DECODED_CACHE_ENTRIES, DecodedCache};
-use crate::driver::BlockDriver;
-use crate::error::SubmitError;
-use crate::pool::{PoolLimits, TxPool};
-use crate::predict::{self, PredictQueue};
+use crate::control::{Control, Decision, SystemWrites};
+use crate::driver::{BlockDriver, BlockSink, ProducedBlock};
+use crate::error::{StageError, SubmitError};
+use crate::predict;
 use crate::scheduler::Scheduler;
+use crate::shared::{Failure, Shared};
 use crate::sigverify::{self, Answers, Job};
-use crate::stats::BlockStats;
 
 /// Transactions per sigverify job; a larger submission is split.
 const JOB_SIZE: usize = 64;
 
-/// What [`BankingStage::apply_system`] writes, made from the state its block
-/// opens on.
-pub type SystemWrites = Box<dyn FnOnce(&ReadView) -> Result<Vec<Entry>, BankError> + Send>;
-
 /// The longest [`BankingStage::set_mining`] waits for the scheduler to take
 /// a new mode in.
 pub const SET_MINING_WAIT: Duration = Duration::from_secs(5);
-
-/// A block the stage produced and committed.
-#[derive(Debug)]
-pub struct ProducedBlock {
-    /// The block, as committed.
-    pub block: Block,
-    /// Its receipts, in block order.
-    pub receipts: Vec<Receipt>,
-    /// Transactions dropped at execution in this block, and why.
-    pub rejected: Vec<(B256, TxError)>,
-    /// What the stage did for it.
-    pub stats: BlockStats,
-}
-
-/// Makes each sealed block durable somewhere else before the stage commits it
-/// to the accounts database: a node's ledger, used as a write-ahead log. A
-/// block the sink has persisted may be lost from the accounts database by a
-/// crash, never the other way round, so the node can replay it on restart.
-pub trait BlockSink: Send + 'static {
-    /// Persists `block` and its receipts; an error stops the stage before the
-    /// block is committed.
-    fn persist(
-        &mut self,
-        block: &Block,
-        receipts: &[Receipt],
-    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>>;
-}
-
-/// Why a stage stopped producing blocks (a block it could not persist or
-/// commit), once it has; a handle any thread can keep and read.
-#[derive(Clone, Debug, Default)]
-pub struct Failure(Arc<OnceLock<String>>);
-
-impl Failure {
-    /// The failure, once block production has stopped on one.
-    pub fn get(&self) -> Option<&str> {
-        self.0.get().map(String::as_str)
-    }
-}
-
-/// The banking stage stopped on a failure it cannot go past.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum StageError {
-    /// [`BankingStage::set_next_timestamp`] with a timestamp not after the
-    /// head's.
-    #[error("timestamp {timestamp} is not after the latest block's ({head})")]
-    TimestampNotAfterHead {
-        /// The timestamp asked for.
-        timestamp: u64,
-        /// The head block's.
-        head: u64,
-    },
-    /// The bank failed (committed state unreadable).
-    #[error(transparent)]
-    Bank(#[from] BankError),
-    /// A block could not be committed.
-    #[error(transparent)]
-    Chain(#[from] ChainError),
-    /// The block sink failed to persist a block; it was not committed.
-    #[error("persisting block {number} failed: {source}")]
-    Sink {
-        /// The block's number.
-        number: u64,
-        /// What the sink reported.
-        source: Box<dyn std::error::Error + Send + Sync>,
-    },
-    /// A stage thread panicked.
-    #[error("banking stage thread panicked")]
-    Panicked,
-    /// [`BankingStage::decide`] on a stage that does not hold blocks.
-    #[error("the banking stage does not hold blocks for decisions")]
-    NotHolding,
-    /// The stage has stopped.
-    #[error("the banking stage has stopped")]
-    Stopped,
-}
-
-/// What to do with a block the stage holds
-/// ([`BankingStageBuilder::hold_blocks`]), named by its hash.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Decision {
-    /// Commit it (then it is published on [`BankingStage::blocks`]).
-    Commit(B256),
-    /// Drop it: its transactions go back to the pool, and the next block is
-    /// built on the same head.
-    Discard(B256),
-}
-
-/// A request to the scheduler thread.
-pub(crate) enum Control {
-    /// Seal blocks this way from the next block on (with this block time);
-    /// answer once taken in.
-    SetMining(Mining, Option<Duration>, Sender<()>),
-    /// Seal `blocks` blocks now, empty or not, the first stamped `first`
-    /// and the rest `interval` seconds apart, then answer with the last
-    /// one's number.
-    Mine { blocks: u64, first: Option<u64>, interval: Option<u64>, reply: Sender<u64> },
-    /// Seal a block now that holds only the system writes these make from
-    /// the state it opens on (no transaction), then answer with its number.
-    System { writes: SystemWrites, reply: Sender<Result<u64, BankError>> },
-    /// Re-execute another node's block on the head, without committing it,
-    /// and answer whether it checks.
-    Verify { block: Box<Block>, reply: Sender<Result<(), Box<ReplayError>>> },
-    /// Commit another node's block (a decided one), re-executed on the
-    /// head unless just verified; a held block is dropped first.
-    Import { block: Box<Block>, reply: Sender<Result<u64, Box<ReplayError>>> },
-}
-
-/// The committed head, its state, and a bank on it for the next block that
-/// admission simulates against (never sealed; made on first use, so a block
-/// no admission looks at costs none).
-#[derive(Debug, Clone)]
-pub(crate) struct Latest {
-    pub(crate) header: BlockHeader,
-    pub(crate) hash: B256,
-    pub(crate) view: ReadView,
-    sim: Arc<(BlockEnv, OnceLock<Arc<Bank>>)>,
-}
-
-impl Latest {
-    /// The head of `chain`, with a bank for its next block (stamped by
-    /// `clock`, paying `coinbase`).
-    pub(crate) fn of(chain: &Chain, coinbase: Address, clock: &BlockClock) -> Self {
-        let header = chain.head().clone();
-        let env = chain.next_env(clock.now().max(header.timestamp), coinbase);
-        let (hash, view) = (chain.head_hash(), chain.db().view());
-        Self { header, hash, view, sim: Arc::new((env, OnceLock::new())) }
-    }
-
-    /// The bank admission simulates against.
-    pub(crate) fn sim(&self) -> Arc<Bank> {
-        let (env, bank) = &*self.sim;
-        let parent = self.hash;
-        bank.get_or_init(|| {
-            // Never sealed: the codec does not matter.
-            let config = BankConfig::default();
-            Arc::new(Bank::new(
-                self.view.clone(),
-                parent,
-                LatticeHash::identity(),
-                env.clone(),
-                config,
-            ))
-        })
-        .clone()
-    }
-}
-
-/// What the stage's threads share.
-pub(crate) struct Shared<T> {
-    pool: Mutex<TxPool<T>>,
-    latest: RwLock<Latest>,
-    /// Decides each transaction's set at admission.
-    pub(crate) admission: Arc<dyn Admission<T>>,
-    /// Transactions waiting for a prediction.
-    pub(crate) predictions: PredictQueue<T>,
-    /// Longest a submission waits for admission.
-    pub(crate) admit_timeout: Duration,
-    pub(crate) doorbell: Sender<()>,
-    pub(crate) sigverify_nanos: AtomicU64,
-    /// Time spent predicting sets since the last block, summed over threads.
-    pub(crate) predict_nanos: AtomicU64,
-    /// Set by shutdown: intake stops, and a full block queue no longer holds
-    /// the scheduler back.
-    pub(crate) closed: AtomicBool,
-    /// Set by [`BankingStage::pause`]: the scheduler takes nothing new.
-    pub(crate) paused: AtomicBool,
-    /// Why block production stopped, once a failure stopped it.
-    pub(crate) failure: Failure,
-    /// How blocks are sealed (the scheduler's copy is authoritative).
-    pub(crate) mining: Mutex<Mining>,
-    /// Block timestamps.
-    pub(crate) clock: Mutex<BlockClock>,
-    /// Receives the fees of the blocks opened from now on.
-    pub(crate) coinbase: Mutex<Address>,
-    /// The next block's base fee, when set (later blocks keep it).
-    pub(crate) next_base_fee: Mutex<Option<u64>>,
-    /// With held blocks: what admission decoded, for verifying and
-    /// importing other nodes' blocks without recovering senders again.
-    pub(crate) decoded: Option<Mutex<DecodedCache<T>>>,
-}
-
-impl<T: lanes_runtime::Transaction> Shared<T> {
-    /// The state shared by a stage on `chain`, whose scheduler is rung
-    /// through `doorbell`.
-    pub(crate) fn new(
-        chain: &Chain,
-        config: &BankingStageConfig,
-        admission: Arc<dyn Admission<T>>,
-        doorbell: Sender<()>,
-        remember_decoded: bool,
-    ) -> Self {
-        let latest = Latest::of(chain, config.coinbase, &BlockClock::default());
-        let header = &latest.header;
-        let limits = PoolLimits {
-            max_pool: config.max_pool,
-            max_per_sender: config.max_per_sender,
-            price_bump_percent: config.price_bump_percent,
-            base_fee: header.base_fee,
-            block_gas_limit: header.gas_limit,
-        };
-        Self {
-            pool: Mutex::new(TxPool::new(limits)),
-            latest: RwLock::new(latest),
-            admission,
-            predictions: PredictQueue::new(config.predict_queue, config.max_per_sender),
-            admit_timeout: config.admit_timeout,
-            doorbell,
-            sigverify_nanos: AtomicU64::new(0),
-            predict_nanos: AtomicU64::new(0),
-            closed: AtomicBool::new(false),
-            paused: AtomicBool::new(false),
-            failure: Failure::default(),
-            mining: Mutex::new(config.mining),
-            clock: Mutex::new(BlockClock::default()),
-            coinbase: Mutex::new(config.coinbase),
-            next_base_fee: Mutex::new(None),
-            decoded: remember_decoded.then(|| Mutex::new(DecodedCache::new(DECODED_CACHE_ENTRIES))),
-        }
-    }
-}
-
-impl<T> Shared<T> {
-    /// Records why block production stopped and closes intake: submissions
-    /// from now on answer [`SubmitError::Stopped`].
-    pub(crate) fn fail(&self, error: &StageError) {
-        let _ = self.failure.0.set(error.to_string());
-        self.closed.store(true, Ordering::Release);
-    }
-
-    /// Why a closed stage refuses a submission.
-    pub(crate) fn closed_error(&self) -> SubmitError {
-        match self.failure.get() {
-            Some(reason) => SubmitError::Stopped(reason.to_owned()),
-            None => SubmitError::ShuttingDown,
-        }
-    }
-
-    /// The base fee set for the next block, if any.
-    pub(crate) fn next_base_fee(&self) -> Option<u64> {
-        *self.next_base_fee.lock()
-    }
-
-    pub(crate) fn clock(&self) -> MutexGuard<'_, BlockClock> {
-        self.clock.lock()
-    }
-
-    pub(crate) fn coinbase(&self) -> Address {
-        *self.coinbase.lock()
-    }
-
-    pub(crate) fn pool(&self) -> MutexGuard<'_, TxPool<T>> {
-        self.pool.lock()
-    }
-
-    pub(crate) fn latest(&self) -> Latest {
-        self.latest.read().clone()
-    }
-
-    pub(crate) fn set_latest(&self, latest: Latest) {
-        *self.latest.write() = latest;
-    }
-}
 
 /// The banking stage: txpool, sigverify threads, the scheduler thread and its
 /// workers, producing a block every block time on `chain`.
@@ -498,16 +226,25 @@ impl<E: Executor> BankingStage<E> {
         answers.collect(&self.shared, n, deadline)
     }
 
-    /// Admits transactions whose senders the caller already recovered (a node
-    /// that signs for its own accounts, a benchmark of the stages after
-    /// sigverify): the admission hook's [`Admission::admit`] runs on the
-    /// calling thread, predictions on the stage's. Waits at most
+    /// Admits transactions whose senders the caller recovered itself, which
+    /// took it `recovered_in`: the path for callers that decode on their own
+    /// thread (a node's RPC tasks, sparing a lone transaction a hop to a
+    /// sigverify thread; a benchmark of the stages after sigverify). That
+    /// time counts into the next block's
+    /// [`sigverify_time`](crate::BlockStats::sigverify_time), as the
+    /// sigverify threads' does. The admission hook's [`Admission::admit`]
+    /// runs on the calling thread, predictions on the stage's. Waits at most
     /// [`BankingStageConfig::admit_timeout`].
-    pub fn submit_decoded(&self, txs: Vec<E::Tx>) -> Vec<Result<B256, SubmitError>> {
+    pub fn submit_decoded(
+        &self,
+        txs: Vec<E::Tx>,
+        recovered_in: Duration,
+    ) -> Vec<Result<B256, SubmitError>> {
         let n = txs.len();
         if self.shared.closed.load(Ordering::Acquire) {
             return vec![Err(self.shared.closed_error()); n];
         }
+        self.shared.count_sigverify(recovered_in);
         let deadline = Instant::now() + self.shared.admit_timeout;
         let answers = Answers::new(n);
         sigverify::admit(&self.shared, 0, txs.into_iter().map(Ok), answers.reply());

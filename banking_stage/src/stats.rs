@@ -35,7 +35,8 @@ pub struct BlockStats {
     /// Gas used.
     pub gas_used: u64,
     /// Sender recovery time since the previous block, summed over the
-    /// sigverify threads.
+    /// sigverify threads and the times callers of
+    /// [`crate::BankingStage::submit_decoded`] report for their own.
     pub sigverify_time: Duration,
     /// Time spent predicting sets since the previous block (at admission,
     /// and again after a transaction left its set), summed over threads.

@@ -302,6 +302,20 @@ fn test_lone_undeclared_tx_runs_in_an_idle_block() {
 }
 
 #[test]
+fn test_recovery_time_reported_to_submit_decoded_is_sigverify_time() {
+    let (_dir, chain) = chain();
+    let mut stage = BankingStage::start(Arc::new(NativeExecutor), chain, config(1, 20));
+    let tx = transfer(0, 0, 1, 21_000);
+    let took = Duration::from_millis(7);
+    let hash = stage.submit_decoded(vec![tx], took).pop().unwrap().unwrap();
+    let blocks = collect(&stage, Duration::from_secs(5), |b| included(b).contains(&hash));
+    // No sigverify thread decoded anything: the caller's time is all there is.
+    let sigverify: Duration = blocks.iter().map(|b| b.stats.sigverify_time).sum();
+    assert_eq!(sigverify, took);
+    stage.shutdown().unwrap();
+}
+
+#[test]
 fn test_paused_stage_seals_empty_blocks_and_resumes() {
     let (_dir, chain) = chain();
     let mut stage = BankingStage::start(Arc::new(NativeExecutor), chain, config(2, 30));
@@ -351,8 +365,7 @@ fn test_pinned_threads_get_a_core_each_and_blocks_go_on() {
     let blocks = collect(&stage, Duration::from_secs(5), |b| included(b).len() == 20);
     assert!(txs.iter().all(|tx| included(&blocks).contains(&tx.hash())));
     // Other tests' stages run threads of the same names, unpinned; this
-    // stage's must be among them. A worker lives for its block, and blocks
-    // follow one another.
+    // stage's must be among them. Workers live as long as the stage.
     let usable = core_affinity::get_core_ids().unwrap_or_default();
     if usable.len() >= 2 {
         let (w, s) = (usable[0].id.to_string(), usable[1].id.to_string());

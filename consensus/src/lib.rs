@@ -2,17 +2,25 @@
 //! wire codec, validator keys and engine start-up.
 //!
 //! A node starts the engine with [`start_engine`] and then serves the
-//! [`AppMsg`]s arriving on `channels.consensus`; `tests/common/mod.rs` holds
-//! a complete, minimal app loop showing how to answer each of them.
+//! [`AppMsg`]s arriving on `channels.consensus` with an [`AppDriver`] over
+//! its [`Application`]: the driver holds the message loop, the app builds,
+//! checks and commits values. `tests/common/mod.rs` holds a minimal
+//! application.
 
 #![forbid(unsafe_code)]
 
+mod app;
 pub mod codec;
 pub mod engine;
 pub mod signing;
 pub mod streaming;
 pub mod types;
 
+pub use app::{AppDriver, Application, NextHeight};
+/// The attribute [`Application`] impls take.
+pub use async_trait::async_trait;
+/// The buffer values travel in (an [`Application`]'s encoded blocks).
+pub use bytes::Bytes;
 pub use codec::{
     CodecError, LanesCodec, MAX_ID_BYTES, MAX_SIGNATURES, MAX_SYNC_RANGE, MAX_SYNC_VALUES,
     MAX_VALUE_BYTES,

@@ -6,8 +6,8 @@ use proptest::prelude::*;
 
 use lanes_consensus::malachite::app::consensus::{LivenessMsg, SignedConsensusMsg};
 use lanes_consensus::malachite::app::types::core::{
-    CommitSignature, PolkaCertificate, PolkaSignature, RoundCertificate, RoundCertificateType,
-    RoundSignature, SignedMessage, ValidatorProof, VoteType,
+    CommitSignature, ExtendedCommitSignature, PolkaCertificate, PolkaSignature, RoundCertificate,
+    RoundCertificateType, RoundSignature, SignedMessage, ValidatorProof, VoteType,
 };
 use lanes_consensus::sync::{Request, Response, Status, ValueRequest, ValueResponse};
 use lanes_consensus::{
@@ -156,6 +156,103 @@ fn every_kind_round_trips() {
     assert_eq!(LanesCodec.encoded_len(&resp).unwrap(), bytes.len());
 }
 
+/// The four certificates byte for byte, as the module docs of
+/// `lanes_consensus::codec` describe them: nodes store and send these, so a
+/// change here is a change of the wire format.
+#[test]
+fn certificate_bytes_are_pinned() {
+    let s = |b: u8| lanes_consensus::Signature::from_bytes([b; 64]);
+    // height (u64), round (i64), then the value id or the certificate type.
+    let head = |height: u64, round: i64| {
+        let mut b = height.to_be_bytes().to_vec();
+        b.extend_from_slice(&round.to_be_bytes());
+        b
+    };
+    let count = |n: u32| n.to_be_bytes();
+
+    let polka = PolkaCertificate::<LanesContext> {
+        height: Height(2),
+        round: Round::new(3),
+        value_id: B256::repeat_byte(6),
+        polka_signatures: vec![
+            PolkaSignature::new(Address([7; 20]), s(0x61)),
+            PolkaSignature::new(Address([8; 20]), s(0x62)),
+        ],
+    };
+    let mut want = head(2, 3);
+    want.extend_from_slice(&[6; 32]);
+    want.extend_from_slice(&count(2));
+    for (a, g) in [(7, 0x61), (8, 0x62)] {
+        want.extend_from_slice(&[a; 20]);
+        want.extend_from_slice(&[g; 64]);
+    }
+    assert_eq!(rt(polka), want, "polka certificate");
+
+    let round_cert = RoundCertificate::<LanesContext> {
+        height: Height(2),
+        round: Round::new(4),
+        cert_type: RoundCertificateType::Precommit,
+        round_signatures: vec![
+            RoundSignature::new(VoteType::Prevote, NilOrVal::Nil, Address([8; 20]), s(0x71)),
+            RoundSignature::new(
+                VoteType::Precommit,
+                NilOrVal::Val(B256::repeat_byte(2)),
+                Address([9; 20]),
+                s(0x72),
+            ),
+        ],
+    };
+    let mut want = head(2, 4);
+    want.push(1); // precommit certificate
+    want.extend_from_slice(&count(2));
+    want.extend_from_slice(&[0, 0]); // prevote, nil
+    want.extend_from_slice(&[8; 20]);
+    want.extend_from_slice(&[0x71; 64]);
+    want.extend_from_slice(&[1, 1]); // precommit, a value
+    want.extend_from_slice(&[2; 32]);
+    want.extend_from_slice(&[9; 20]);
+    want.extend_from_slice(&[0x72; 64]);
+    assert_eq!(rt(round_cert), want, "round certificate");
+
+    let commit = CommitCertificate::<LanesContext> {
+        height: Height(5),
+        round: Round::new(0),
+        value_id: B256::repeat_byte(1),
+        commit_signatures: vec![CommitSignature::new(Address([1; 20]), s(0x81))],
+    };
+    let mut want = head(5, 0);
+    want.extend_from_slice(&[1; 32]);
+    want.extend_from_slice(&count(1));
+    want.extend_from_slice(&[1; 20]);
+    want.extend_from_slice(&[0x81; 64]);
+    assert_eq!(rt(commit), want, "commit certificate");
+
+    let extended = ExtendedCommitCertificate::<LanesContext> {
+        height: Height(5),
+        round: Round::new(1),
+        value_id: B256::repeat_byte(1),
+        commit_signatures: vec![
+            ExtendedCommitSignature::new(Address([1; 20]), s(0x91), None),
+            ExtendedCommitSignature::new(
+                Address([2; 20]),
+                s(0x92),
+                Some(SignedMessage::new((), s(0x93))),
+            ),
+        ],
+    };
+    let mut want = head(5, 1);
+    want.extend_from_slice(&[1; 32]);
+    want.extend_from_slice(&count(2));
+    want.extend_from_slice(&[1; 20]);
+    want.extend_from_slice(&[0x91; 64]);
+    want.push(0); // no extension
+    want.extend_from_slice(&[2; 20]);
+    want.extend_from_slice(&[0x92; 64]);
+    want.push(1); // an extension, then its signature
+    want.extend_from_slice(&[0x93; 64]);
+    assert_eq!(rt(extended), want, "extended commit certificate");
+}
+
 #[test]
 fn limits_are_enforced() {
     // A data part claiming 4 GiB.
@@ -190,7 +287,9 @@ fn all_decoders(bytes: &[u8]) {
     let _ = <LanesCodec as Codec<ValidatorProof<LanesContext>>>::decode(&c, b.clone());
     let _ = <LanesCodec as Codec<ProposedValue<LanesContext>>>::decode(&c, b.clone());
     let _ = <LanesCodec as Codec<PolkaCertificate<LanesContext>>>::decode(&c, b.clone());
+    let _ = <LanesCodec as Codec<RoundCertificate<LanesContext>>>::decode(&c, b.clone());
     let _ = <LanesCodec as Codec<CommitCertificate<LanesContext>>>::decode(&c, b.clone());
+    let _ = <LanesCodec as Codec<ExtendedCommitCertificate<LanesContext>>>::decode(&c, b.clone());
     let _ = <LanesCodec as Codec<Status<LanesContext>>>::decode(&c, b.clone());
     let _ = <LanesCodec as Codec<Request<LanesContext>>>::decode(&c, b.clone());
     let _ = <LanesCodec as Codec<Response<LanesContext>>>::decode(&c, b);

@@ -12,8 +12,8 @@ use tokio::sync::mpsc;
 
 use common::{App, DecidedEvent};
 use lanes_consensus::{
-    EngineHandle, EngineSettings, PartsBuffer, PrivateKey, Role, Timeouts, Validator, ValidatorSet,
-    address_of, generate_private_key, start_engine,
+    AppDriver, EngineHandle, EngineSettings, PrivateKey, Role, Timeouts, Validator, ValidatorSet,
+    generate_private_key, start_engine,
 };
 
 fn free_port() -> u16 {
@@ -63,20 +63,14 @@ async fn start_node(net: &mut Net, key: PrivateKey, moniker: String, role: Role,
     let params = settings.height_params();
     let (channels, handle) = start_engine(settings).await.expect("engine starts");
     let app = App {
-        moniker,
-        address: address_of(&key.public_key()),
-        key,
-        validators: net.validators.clone(),
-        params,
+        moniker: moniker.clone(),
         block_size: 200 * 1024,
-        parts: PartsBuffer::default(),
         blocks: HashMap::new(),
-        seen: HashMap::new(),
-        built: HashMap::new(),
         decided: BTreeMap::new(),
         events: net.tx.clone(),
     };
-    tokio::spawn(app.run(channels));
+    let driver = AppDriver::new(app, moniker, key, net.validators.clone(), params);
+    tokio::spawn(driver.run(channels));
     net._homes.push(home);
     net.handles.push(handle);
 }

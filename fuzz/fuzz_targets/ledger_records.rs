@@ -15,7 +15,7 @@
 use std::path::Path;
 use std::sync::OnceLock;
 
-use lanes::node::ledger::{Ledger, LedgerError, receipt_logs};
+use lanes_node::ledger::{Ledger, LedgerError, receipt_logs};
 use libfuzzer_sys::fuzz_target;
 
 const FRAME: usize = 16;

@@ -21,9 +21,9 @@ use parking_lot::Mutex;
 use std::time::Duration;
 
 use arbitrary::{Result, Unstructured};
-use lanes::node::{ChainChoice, Node, NodeConfig, RpcLimits, client_version};
 use lanes_banking_stage::Mining;
 use lanes_fuzz::{MAX_MINED, RPC_METHODS, account};
+use lanes_node::{ChainChoice, Node, NodeConfig, RpcLimits, client_version};
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Map, Value, json};
 

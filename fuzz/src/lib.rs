@@ -11,9 +11,9 @@ use alloy_eips::eip7702::Authorization;
 use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
-use lanes::node::genesis::{ChainSpec, DEV_CHAIN_ID, dev_signers};
 use lanes_accounts_db::{AccountHeader, AccountsDbConfig, Entry};
 use lanes_evm_adapter::{EvmConfig, EvmExecutor, impersonated};
+use lanes_rpc::genesis::{ChainSpec, DEV_CHAIN_ID, dev_signers};
 use lanes_runtime::{BankConfig, Chain, Executor, SealedBlock};
 
 /// Block 0's timestamp: fixed, so every block built here is the same bytes.
@@ -223,7 +223,7 @@ pub fn reference_chain(dir: &Path) -> (Chain, Vec<SealedBlock>) {
 }
 
 /// Every method the node serves (names and aliases, from the
-/// `#[method(name = ...)]` attributes under `src/node/rpc/api`), less
+/// `#[method(name = ...)]` attributes under `rpc/src/api`), less
 /// [`RPC_EXCLUDED`]. `rpc_params` inputs pick one by index, so new methods go
 /// at the end.
 pub const RPC_METHODS: &[&str] = &[

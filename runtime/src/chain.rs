@@ -3,17 +3,16 @@
 
 use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use alloy_primitives::{Address, B256, Bytes};
 use lanes_accounts_db::{
-    AccountsDb, AccountsDbConfig, CommitError, CommitInfo, Entry, FormatError, OpenError,
-    StorageError,
+    AccountsDb, AccountsDbConfig, CommitInfo, Entry, Error as DbError, FormatError,
 };
 
 use crate::access::AccessSet;
+use crate::atomic_write::write_atomically;
 use crate::bank::{Bank, BankConfig, BankError, SealedBlock};
 use crate::block::{Block, BlockHeader, HeaderCodec, Roots, entries_root};
 use crate::executor::{BlockEnv, DecodeError, Executor, Receipt, Transaction, TxError};
@@ -84,15 +83,11 @@ impl Genesis {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ChainError {
-    /// The accounts database failed to open.
+    /// The accounts database failed to open, commit or read; its error
+    /// names the cause (and [`lanes_accounts_db::Error::is_fatal`] says
+    /// whether the handle is still usable).
     #[error(transparent)]
-    Open(#[from] OpenError),
-    /// A commit failed.
-    #[error(transparent)]
-    Commit(#[from] CommitError),
-    /// A read failed.
-    #[error(transparent)]
-    Storage(#[from] StorageError),
+    AccountsDb(#[from] lanes_accounts_db::Error),
     /// Writing the head file failed.
     #[error("I/O error on {path}: {source}")]
     Io {
@@ -234,12 +229,12 @@ impl Chain {
     ) -> Result<Self, ChainError> {
         let dir = dir.as_ref().to_owned();
         let sync = config.sync;
-        let db = AccountsDb::open(dir.join("accounts"), config)?;
+        let db = AccountsDb::open(dir.join("accounts"), config).map_err(DbError::from)?;
         if db.last_commit().is_some() {
             return Err(ChainError::NotEmpty(dir));
         }
         let (head, lattice) = genesis.header_and_lattice(&*bank_config.headers);
-        db.commit(0, head.state_commitment, &genesis.alloc)?;
+        db.commit(0, head.state_commitment, &genesis.alloc).map_err(DbError::from)?;
         let mut chain = Self::assemble(dir, db, head, lattice, sync, bank_config);
         chain.write_head()?;
         Ok(chain)
@@ -267,7 +262,8 @@ impl Chain {
         config: AccountsDbConfig,
         number: u64,
     ) -> Result<CommitInfo, ChainError> {
-        Ok(AccountsDb::truncate_after(dir.as_ref().join("accounts"), config, number)?)
+        let accounts = dir.as_ref().join("accounts");
+        Ok(AccountsDb::truncate_after(accounts, config, number).map_err(DbError::from)?)
     }
 
     /// The head the head file in `dir` names (without opening the chain),
@@ -286,7 +282,7 @@ impl Chain {
     ) -> Result<Self, ChainError> {
         let dir = dir.as_ref().to_owned();
         let sync = config.sync;
-        let db = AccountsDb::open(dir.join("accounts"), config)?;
+        let db = AccountsDb::open(dir.join("accounts"), config).map_err(DbError::from)?;
         let last = db.last_commit().ok_or_else(|| ChainError::HeadUnknown(dir.clone()))?;
         let saved = read_head(&dir.join(HEAD_FILE))?
             .filter(|(h, l)| h.number == last.block_number && l.commitment() == last.commitment);
@@ -299,7 +295,7 @@ impl Chain {
                     return Err(ChainError::HeadMismatch { number: given.number });
                 }
                 tracing::warn!(target: "lanes::runtime", "head file stale; recomputing the lattice hash");
-                let lattice = LatticeHash::from_scratch(&db.view())?;
+                let lattice = LatticeHash::from_scratch(&db.view()).map_err(DbError::from)?;
                 if lattice.commitment() != last.commitment {
                     return Err(ChainError::HeadMismatch { number: given.number });
                 }
@@ -407,7 +403,9 @@ impl Chain {
         if header.number != self.head.number + 1 || header.parent_hash != self.head_hash {
             return Err(ChainError::NotNext { number: header.number, head: self.head.number });
         }
-        self.db.commit(header.number, header.state_commitment, &sealed.changes)?;
+        self.db
+            .commit(header.number, header.state_commitment, &sealed.changes)
+            .map_err(DbError::from)?;
         self.head = sealed.block.header.clone();
         self.head_hash = sealed.block.hash;
         self.lattice = sealed.lattice.clone();
@@ -560,7 +558,6 @@ impl Chain {
 
     fn write_head(&mut self) -> Result<(), ChainError> {
         let path = self.dir.join(HEAD_FILE);
-        let tmp = self.dir.join("head.bin.tmp");
         let mut bytes = HEAD_MAGIC.to_vec();
         bytes.extend(borsh::to_vec(&self.head).expect("writing to a Vec cannot fail"));
         bytes.extend(self.lattice.to_bytes());
@@ -587,13 +584,7 @@ impl Chain {
             }
             return Ok(());
         }
-        let mut f = File::create(&tmp).map_err(io(&tmp))?;
-        f.write_all(&bytes).map_err(io(&tmp))?;
-        if self.sync {
-            f.sync_all().map_err(io(&tmp))?;
-        }
-        fs::rename(&tmp, &path).map_err(io(&path))?;
-        File::open(&self.dir).and_then(|d| d.sync_all()).map_err(io(&self.dir))
+        write_atomically(&path, &bytes).map_err(io(&path))
     }
 }
 

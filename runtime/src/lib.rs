@@ -65,6 +65,7 @@
 
 mod access;
 mod admission;
+mod atomic_write;
 mod bank;
 mod block;
 mod chain;
@@ -80,6 +81,7 @@ mod view;
 
 pub use access::{AccessSet, AccessSetTooLarge, DEFAULT_MAX_ACCESS_KEYS};
 pub use admission::{AccessSource, Admission, AdmitContext, Admitted, DeclaredAccess, Runnable};
+pub use atomic_write::write_atomically;
 pub use bank::{
     Bank, BankConfig, BankError, DEFAULT_MAX_EXCLUSIVE_PER_BLOCK, EntryReport, Executed,
     SealedBlock, key_counts,
@@ -95,6 +97,7 @@ pub use key::StateKey;
 pub use lanes_accounts_db::KeyHash;
 pub use lattice::{LATTICE_LANES, LatticeHash};
 pub use locks::{AccountLocks, LockConflict, MAX_LOCK_THREADS, ThreadLocks};
+pub use threads::parallel_map;
 pub use view::StateView;
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! replay, tampered blocks, the exclusive lane and the lattice hash.
 
 use alloy_primitives::{Address, B256, U256};
-use lanes_accounts_db::{AccountHeader, AccountsDbConfig, AccountsRead, Entry};
+use lanes_accounts_db::{AccountHeader, AccountsDbConfig, AccountsRead, Entry, OpenError};
 use proptest::prelude::*;
 
 use crate::native::{NativeExecutor, NativeTx};
@@ -348,6 +348,11 @@ fn test_lattice_incremental_equals_scratch_across_reopen() {
     let chain = Chain::open(dir.path(), AccountsDbConfig::default(), Some(head.clone())).unwrap();
     assert_eq!((chain.head(), chain.lattice()), (&head, &lattice));
     assert!(chain.db().get_account(&sender(0)).unwrap().unwrap().nonce > 0);
+    // The accounts database's own errors come through whole.
+    assert!(matches!(
+        Chain::open(dir.path(), AccountsDbConfig::default(), None),
+        Err(ChainError::AccountsDb(lanes_accounts_db::Error::Open(OpenError::Locked { .. })))
+    ));
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! [`parallel_map`]: a bank's parallel work (an entry's transactions, the
-//! seal's diff) on threads started for the call, the caller's among them.
-//! Hand-written, not a rayon pool: the pool was slower on the two-thread
-//! entry path by more than the 5% bar (README figures, issue 31).
+//! seal's diff), and any embedder's, on threads started for the call, the
+//! caller's among them. Hand-written, not a rayon pool: the pool was slower
+//! on the two-thread entry path by more than the 5% bar (README figures,
+//! issue 31).
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -10,7 +11,21 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// with its own `state` from `init` (an EVM worker: built once per thread,
 /// its caches warm across items); results in order. Threads take items in
 /// runs as they come free, so a slow item holds back only its own thread.
-pub(crate) fn parallel_map<S, R: Send + Sync>(
+///
+/// The threads are scoped to the call, so `f` may borrow from the caller:
+/// the caller's thread works too, and at most `threads - 1` others start
+/// (never more than there are items after the first). With `threads <= 1`
+/// or `n <= 1` everything runs on the caller's thread. A panic in `f`
+/// reaches the caller once the other threads have finished.
+///
+/// Without per-thread state, pass `|| ()` and ignore the first argument:
+///
+/// ```
+/// let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
+/// let squares = lanes_runtime::parallel_map(5, threads, || (), |_, i| i * i);
+/// assert_eq!(squares, [0, 1, 4, 9, 16]);
+/// ```
+pub fn parallel_map<S, R: Send + Sync>(
     n: usize,
     threads: usize,
     init: impl Fn() -> S + Sync,

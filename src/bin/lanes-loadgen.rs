@@ -1,5 +1,5 @@
 //! `lanes-loadgen`: load for lanes or any Ethereum JSON-RPC node, or for an
-//! embedded banking stage. See `lanes::loadgen`.
+//! embedded banking stage. See `lanes_loadgen`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -7,17 +7,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use lanes::loadgen::client::ClientError;
-use lanes::loadgen::genesis::BuildError;
-use lanes::loadgen::keys::KeyError;
-use lanes::loadgen::plan::PlanError;
-use lanes::loadgen::receipts::ReceiptsError;
-use lanes::loadgen::run::RunError;
-use lanes::loadgen::soak::SoakError;
-use lanes::loadgen::{
+use lanes_loadgen::genesis::BuildError;
+use lanes_loadgen::keys::KeyError;
+use lanes_loadgen::plan::PlanError;
+use lanes_loadgen::receipts::ReceiptsError;
+use lanes_loadgen::run::RunError;
+use lanes_loadgen::soak::SoakError;
+use lanes_loadgen::{
     AccessListMode, Key, Mode, Plan, Report, RunConfig, SoakConfig, Target, Workload,
     WorkloadConfig,
 };
+use lanes_rpc::client::ClientError;
 
 /// anvil's (and lanes --dev's) first account: funds setup on other nodes.
 const DEV_KEY: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
@@ -124,7 +124,7 @@ struct RunArgs {
     #[arg(long, value_name = "T")]
     threads: Option<usize>,
     /// Slot length of the embedded stage.
-    #[arg(long, value_name = "DURATION", default_value = "400ms", value_parser = lanes::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "400ms", value_parser = lanes_rpc::parse_duration)]
     block_time: Duration,
     /// Transactions per JSON-RPC batch.
     #[arg(long, default_value_t = 100)]
@@ -133,7 +133,7 @@ struct RunArgs {
     #[arg(long, default_value_t = 4)]
     connections: usize,
     /// How long to wait for inclusions after the last send.
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = lanes::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = lanes_rpc::parse_duration)]
     drain_timeout: Duration,
     /// Private key that funds accounts and the deployer on RPC targets
     /// (default: the dev mnemonic's first account, as anvil and lanes --dev fund it).
@@ -164,21 +164,21 @@ struct SoakArgs {
     #[arg(long, default_value_t = 100)]
     batch: usize,
     /// How long to send (default: until SIGTERM or SIGINT).
-    #[arg(long, value_name = "DURATION", value_parser = lanes::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = lanes_rpc::parse_duration)]
     duration: Option<Duration>,
     /// Where to append every receipt served, one JSON line each
     /// (hash, blockNumber, blockHash, status, sender, nonce).
     #[arg(long, value_name = "FILE")]
     receipts_out: PathBuf,
     /// How long the node may stay unreachable before the soak fails.
-    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = lanes::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = lanes_rpc::parse_duration)]
     down_timeout: Duration,
     /// Re-read an account's nonce and resend when its oldest transaction has
     /// no receipt after this long.
-    #[arg(long, value_name = "DURATION", default_value = "15s", value_parser = lanes::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "15s", value_parser = lanes_rpc::parse_duration)]
     stall: Duration,
     /// How long to wait for receipts after the last send.
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = lanes::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = lanes_rpc::parse_duration)]
     drain_timeout: Duration,
     /// Private key that funds the accounts where the chain has not (default:
     /// the dev mnemonic's first account).
@@ -269,7 +269,7 @@ fn main() -> ExitCode {
 
 fn genesis(args: GenesisArgs) -> Result<(), CliError> {
     let plan = Plan::new(WorkloadConfig { txs: 1, ..args.workload.config() })?;
-    let genesis = lanes::loadgen::genesis::build(&plan, args.chain_id)?;
+    let genesis = lanes_loadgen::genesis::build(&plan, args.chain_id)?;
     let json = serde_json::to_vec_pretty(&genesis)?;
     std::fs::write(&args.out, json)
         .map_err(|source| CliError::Write { path: args.out.clone(), source })?;
@@ -319,10 +319,10 @@ fn run(args: RunArgs) -> Result<(), CliError> {
     for target in &targets {
         eprintln!("running against {target}");
         let report = runtime
-            .block_on(lanes::loadgen::run::run(plan.clone(), target, &config))
+            .block_on(lanes_loadgen::run::run(plan.clone(), target, &config))
             .map_err(|e| CliError::Run { target: target.clone(), source: Box::new(e) })?;
         if !args.json && targets.len() > 1 {
-            eprintln!("{}", lanes::loadgen::report::table(std::slice::from_ref(&report)));
+            eprintln!("{}", lanes_loadgen::report::table(std::slice::from_ref(&report)));
         }
         reports.push(report);
     }
@@ -334,9 +334,9 @@ fn run(args: RunArgs) -> Result<(), CliError> {
         };
         println!("{}", serde_json::to_string_pretty(&value?)?);
     } else if reports.len() > 1 {
-        println!("{}", lanes::loadgen::report::table(&reports));
+        println!("{}", lanes_loadgen::report::table(&reports));
     } else {
-        print!("{}", lanes::loadgen::report::table(&reports));
+        print!("{}", lanes_loadgen::report::table(&reports));
     }
     Ok(())
 }
@@ -367,7 +367,7 @@ fn soak(args: SoakArgs) -> Result<(), CliError> {
                 _ = int.recv() => {}
             }
         };
-        Ok::<_, CliError>(lanes::loadgen::soak::soak(plan, &args.rpc, &config, stop).await?)
+        Ok::<_, CliError>(lanes_loadgen::soak::soak(plan, &args.rpc, &config, stop).await?)
     })?;
     let text = if args.json {
         serde_json::to_string_pretty(&report)
@@ -381,8 +381,8 @@ fn soak(args: SoakArgs) -> Result<(), CliError> {
 fn verify_receipts(args: VerifyArgs) -> Result<(), CliError> {
     let runtime = tokio::runtime::Runtime::new().map_err(CliError::Runtime)?;
     let v = runtime.block_on(async {
-        let client = lanes::loadgen::client::RpcClient::connect(&args.rpc).await?;
-        Ok::<_, CliError>(lanes::loadgen::receipts::verify(&client, &args.receipts).await?)
+        let client = lanes_rpc::client::RpcClient::connect(&args.rpc).await?;
+        Ok::<_, CliError>(lanes_loadgen::receipts::verify(&client, &args.receipts).await?)
     })?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&v)?);

@@ -8,12 +8,12 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use lanes::node::genesis::{self, DEV_BALANCE};
-use lanes::node::{ChainChoice, Node, NodeConfig, RpcLimits, client_version, reset_data_dir};
 use lanes_accounts_db::DEFAULT_HISTORY_BLOCKS;
 use lanes_banking_stage::{
     DEFAULT_BLOCK_TIME, DEFAULT_MAX_PER_SENDER, DEFAULT_MAX_POOL, MAX_WORKERS, Mining,
 };
+use lanes_node::{ChainChoice, Node, NodeConfig, RpcLimits, client_version, reset_data_dir};
+use lanes_rpc::genesis::{self, DEV_BALANCE};
 
 /// The pool's per-sender limit on a dev node: deploy and airdrop scripts
 /// send thousands from one key.
@@ -47,7 +47,7 @@ struct Cli {
     /// Interval mining: a block is sealed at every boundary, empty or not
     /// (e.g. 400ms, 1s). Default: with --dev, on demand (automine: a block as
     /// soon as the transactions that are ready have run); otherwise 400ms.
-    #[arg(long, value_name = "DURATION", value_parser = lanes::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = lanes_rpc::parse_duration)]
     block_time: Option<Duration>,
     /// Seal blocks only when asked (evm_mine, anvil_mine, hardhat_mine), as
     /// anvil --no-mining.
@@ -97,7 +97,7 @@ struct Cli {
     #[arg(long, value_name = "ORIGINS", value_delimiter = ',')]
     cors_origins: Option<Vec<String>>,
     /// How long a filter (eth_newFilter and the like) lives without a poll.
-    #[arg(long, value_name = "DURATION", value_parser = lanes::parse_duration, default_value = "5m")]
+    #[arg(long, value_name = "DURATION", value_parser = lanes_rpc::parse_duration, default_value = "5m")]
     filter_timeout: Duration,
     /// Most expensive calls (eth_call, eth_estimateGas, eth_createAccessList,
     /// eth_getLogs, filter polls, traces) running at once; past it a call
@@ -117,7 +117,7 @@ struct Cli {
     max_connections: u32,
     /// Longest a client may take to send a request (headers, then body); a
     /// slower connection is closed.
-    #[arg(long, value_name = "DURATION", value_parser = lanes::parse_duration, default_value = "30s")]
+    #[arg(long, value_name = "DURATION", value_parser = lanes_rpc::parse_duration, default_value = "30s")]
     request_timeout: Duration,
     /// Most gas eth_call, eth_estimateGas, eth_createAccessList and
     /// debug_traceCall run with (and at most the block gas limit).
@@ -125,7 +125,7 @@ struct Cli {
     rpc_gas_cap: u64,
     /// Longest eth_call runs (eth_estimateGas and eth_createAccessList: all
     /// their runs together); past it the call answers -32000.
-    #[arg(long, value_name = "DURATION", value_parser = lanes::parse_duration, default_value = "5s")]
+    #[arg(long, value_name = "DURATION", value_parser = lanes_rpc::parse_duration, default_value = "5s")]
     rpc_evm_timeout: Duration,
     /// Run one node of a multi-node chain (a `config.toml` that
     /// `lanes-validator testnet` wrote): its keys, peers, RPC address, data
@@ -184,7 +184,7 @@ enum Command {
 }
 
 fn parse_block_time(s: &str) -> Result<String, String> {
-    lanes::parse_duration(s).map(|_| s.to_string())
+    lanes_rpc::parse_duration(s).map(|_| s.to_string())
 }
 
 fn main() -> ExitCode {
@@ -233,7 +233,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         genesis: genesis_file,
     }) = cli.command
     {
-        use lanes::node::cluster::config::{TestnetSpec, TimeoutsFile, write_testnet};
+        use lanes_node::cluster::config::{TestnetSpec, TimeoutsFile, write_testnet};
         let spec = TestnetSpec {
             validators,
             replicas,
@@ -261,7 +261,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 node.rpc
             );
         }
-        println!("wrote {}", out.join(lanes::node::cluster::config::NODES_FILE).display());
+        println!("wrote {}", out.join(lanes_node::cluster::config::NODES_FILE).display());
         return Ok(());
     }
     if let Some(path) = &cli.config {
@@ -350,7 +350,7 @@ fn rpc_limits(cli: &Cli) -> RpcLimits {
 
 /// One node of a multi-node chain (`--config`).
 fn run_cluster_node(cli: &Cli, path: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
-    use lanes::node::cluster::{self, Faults, config::ClusterConfig};
+    use lanes_node::cluster::{self, Faults, config::ClusterConfig};
     let cluster_config = ClusterConfig::load(path)?;
     if cli.reset {
         reset_data_dir(&cluster_config.data_dir)
@@ -435,7 +435,7 @@ impl Signals {
                 ));
             }
         }
-        tracing::info!(target: "lanes::node", "signal received: sealing and stopping");
+        tracing::info!(target: "lanes_node", "signal received: sealing and stopping");
         Ok(())
     }
 }

@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use alloy_primitives::{Address, keccak256};
-use lanes::node::cluster::config::{ClusterFile, NodeRole, NodesFile};
+use lanes_node::cluster::config::{ClusterFile, NodeRole, NodesFile};
 use serde_json::{Value, json};
 
 use crate::validator::{BIN, Client, DEV_KEYS, hex, http, receiver, repo_path, signed};

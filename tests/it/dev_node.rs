@@ -180,7 +180,7 @@ fn call_tx(key: &str, nonce: u64, to: alloy_primitives::Address, input: Vec<u8>)
 
 #[test]
 fn test_the_create2_deployer_deploys_by_nicks_method_and_deploys_by_create2() {
-    use lanes::node::genesis::{CREATE2_DEPLOYER, dev_genesis};
+    use lanes_rpc::genesis::{CREATE2_DEPLOYER, dev_genesis};
     let deployer = CREATE2_DEPLOYER.to_string().to_lowercase();
     let dir = tempfile::tempdir().unwrap();
     // A non-dev chain (the dev template without the deployer) that funds
@@ -251,10 +251,10 @@ fn test_an_eip7702_delegation_set_by_type_4_transactions_runs_calls_through_the_
 #[test]
 fn test_viem_test_client_cheats_survive_kill_9_and_replay_on_dev_chains_only() {
     use alloy_primitives::Address;
-    use lanes::node::genesis::ChainSpec;
-    use lanes::node::ledger::Ledger;
     use lanes_accounts_db::AccountsDbConfig;
     use lanes_evm_adapter::{EvmConfig, EvmExecutor};
+    use lanes_node::ledger::Ledger;
+    use lanes_rpc::genesis::ChainSpec;
     use lanes_runtime::{BankConfig, Chain};
 
     let Some(clients) = Client::Viem.installed() else { return };
@@ -365,7 +365,7 @@ fn test_hardhat_network_helpers_drive_the_dev_node() {
 
 #[test]
 fn test_a_revert_cut_short_after_the_ledger_is_finished_at_restart() {
-    use lanes::node::ledger::Ledger;
+    use lanes_node::ledger::Ledger;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let v = Validator::start(&data, &["--dev"]);

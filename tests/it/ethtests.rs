@@ -1,10 +1,10 @@
-//! Ethereum state tests (tests/fixtures/ethtests, 284 Cancun cases): each
+//! Ethereum state tests (`../shared/ethtests`, 284 Cancun cases): each
 //! case's `pre` goes into a fresh chain (accounts_db on disk), its `txbytes`
 //! runs through the EVM adapter in the exclusive lane, and the post-state root
 //! (Ethereum MPT, alloy-trie) and the logs hash must match the fixture.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use alloy_primitives::{Address, B256, Bytes, KECCAK256_EMPTY, Log, U256, keccak256};
 use alloy_trie::TrieAccount;
@@ -226,8 +226,7 @@ fn run(case: &Case, executor: &EvmExecutor) -> Result<(), String> {
 
 #[test]
 fn test_ethereum_state_tests_cancun() {
-    let dir =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ethtests/GeneralStateTests");
+    let Some(dir) = crate::fixtures::shared("ethtests/GeneralStateTests") else { return };
     let cases = cases(&dir);
     assert_eq!(cases.len(), 284, "the fixture holds 284 Cancun cases");
     let config = EvmConfig { spec: SpecId::CANCUN, allow_unprotected: true, ..EvmConfig::new(1) };

@@ -9,8 +9,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use alloy_primitives::{Address, U256};
-use lanes::loadgen::plan::{Kind, gas_limit};
-use lanes::loadgen::{AccessListMode, Plan, Workload, WorkloadConfig};
+use lanes_loadgen::plan::{Kind, gas_limit};
+use lanes_loadgen::{AccessListMode, Plan, Workload, WorkloadConfig};
 use serde_json::{Value, json};
 
 use crate::validator::Validator;

@@ -441,8 +441,18 @@ fn test_slow_idle_and_surplus_connections_meet_their_limits() {
 #[test]
 fn test_a_call_past_its_time_budget_is_aborted() {
     let dir = tempfile::tempdir().unwrap();
-    let v = Validator::start(&dir.path().join("data"), &["--dev", "--rpc-evm-timeout", "50ms"]);
-    let burn = json!({"from": DEV_0, "data": "0x5b600056", "gas": "0x1c9c380"});
+    // Gas for ~10^14 turns of the loop: no build finishes it inside the
+    // budget, so the budget, not the gas, must end it.
+    let gas = "0x38d7ea4c68000";
+    let genesis = dir.path().join("genesis.json");
+    let spec = json!({"config": {"chainId": 1337, "shanghaiTime": 0, "cancunTime": 0}, "gasLimit": gas, "alloc": {}});
+    std::fs::write(&genesis, spec.to_string()).unwrap();
+    let args = ["--genesis", genesis.to_str().unwrap(), "--rpc-evm-timeout", "50ms"];
+    let v = Validator::start(
+        &dir.path().join("data"),
+        &[&args[..], &["--rpc-gas-cap", "1000000000000000"]].concat(),
+    );
+    let burn = json!({"from": DEV_0, "data": "0x5b600056", "gas": gas});
     for method in ["eth_call", "eth_estimateGas"] {
         let started = std::time::Instant::now();
         let (code, message, _) = v.error(method, json!([burn, "latest"]));

@@ -12,10 +12,10 @@ use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{Address, B256, Bytes, Signature, TxKind, U256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
-use lanes::node::genesis::ChainSpec;
-use lanes::node::ledger::Ledger;
 use lanes_accounts_db::AccountsDbConfig;
 use lanes_evm_adapter::{EvmConfig, EvmExecutor};
+use lanes_node::ledger::Ledger;
+use lanes_rpc::genesis::ChainSpec;
 use lanes_runtime::Chain;
 use serde_json::{Value, json};
 
@@ -319,6 +319,79 @@ pub(crate) fn repo_path(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
 }
 
+/// A WebSocket text exchange by hand (client frames masked, as RFC 6455
+/// requires; the zero mask leaves the payload as it is).
+pub(crate) struct WebSocket(TcpStream);
+
+impl WebSocket {
+    pub(crate) fn connect(addr: SocketAddr) -> Self {
+        let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        write!(
+            s,
+            "GET / HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        .unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0u8];
+        while !head.ends_with(b"\r\n\r\n") {
+            s.read_exact(&mut byte).unwrap();
+            head.push(byte[0]);
+        }
+        let head = String::from_utf8_lossy(&head);
+        assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+        Self(s)
+    }
+
+    fn send(&mut self, value: &Value) {
+        let payload = value.to_string().into_bytes();
+        let mut frame = vec![0x81];
+        match payload.len() {
+            n @ 0..126 => frame.push(0x80 | n as u8),
+            n => {
+                frame.push(0x80 | 126);
+                frame.extend((n as u16).to_be_bytes());
+            }
+        }
+        frame.extend([0; 4]);
+        frame.extend(payload);
+        self.0.write_all(&frame).unwrap();
+    }
+
+    pub(crate) fn recv(&mut self) -> Value {
+        let mut head = [0u8; 2];
+        self.0.read_exact(&mut head).unwrap();
+        assert_eq!(head[0] & 0x0f, 1, "a text frame");
+        let len = match head[1] & 0x7f {
+            126 => {
+                let mut n = [0u8; 2];
+                self.0.read_exact(&mut n).unwrap();
+                u16::from_be_bytes(n) as usize
+            }
+            127 => {
+                let mut n = [0u8; 8];
+                self.0.read_exact(&mut n).unwrap();
+                u64::from_be_bytes(n) as usize
+            }
+            n => n as usize,
+        };
+        let mut payload = vec![0; len];
+        self.0.read_exact(&mut payload).unwrap();
+        serde_json::from_slice(&payload).unwrap()
+    }
+
+    /// The answer to a call, skipping notifications.
+    pub(crate) fn call(&mut self, method: &str, params: Value) -> Value {
+        self.send(&json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}));
+        loop {
+            let answer = self.recv();
+            if answer.get("id").is_some() {
+                return answer;
+            }
+        }
+    }
+}
+
 #[test]
 fn test_validator_with_web3_py() {
     let Some(clients) = Client::Web3Py.installed() else { return };
@@ -612,237 +685,4 @@ fn test_validator_replays_a_block_the_state_missed() {
     v.stop();
     let node = Chain::open(data.join("chain"), AccountsDbConfig::default(), None).unwrap();
     assert!(node.head().number > number, "production went on after the replay");
-}
-
-#[test]
-fn test_validator_typed_clients() {
-    use alloy_eips::{BlockId, BlockNumberOrTag};
-    use alloy_primitives::U64;
-    use jsonrpsee::core::client::{ClientT, Error};
-    use jsonrpsee::core::params::BatchRequestBuilder;
-    use lanes::loadgen::client::RpcClient;
-    use lanes::node::rpc::api::{EthApiClient, LanesApiClient, NetApiClient, Web3ApiClient};
-    use lanes::node::rpc::types::NodeStats;
-
-    let dir = tempfile::tempdir().unwrap();
-    let v = Validator::start(&dir.path().join("data"), &["--dev", "--block-time", "100ms"]);
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let client = RpcClient::connect(&v.url()).await.unwrap();
-        assert_eq!(client.chain_id().await.unwrap(), U64::from(31337));
-        assert_eq!(client.version().await.unwrap(), "31337");
-        // --dev answers as an anvil-compatible node that names lanes.
-        assert!(client.client_version().await.unwrap().starts_with("anvil/lanes-v"));
-        let before = client.stats().await.unwrap();
-
-        let tx = signed(DEV_KEYS[3], 31337, 0, receiver(9), 7, 21_000);
-        let hash = client.send_raw_transaction(tx.encoded_2718().into()).await.unwrap();
-        assert_eq!(hash, *tx.tx_hash());
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let receipt = loop {
-            if let Some(r) = client.transaction_receipt(hash).await.unwrap() {
-                break r;
-            }
-            assert!(Instant::now() < deadline, "no receipt for {hash}");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        };
-        let number = receipt.block_number.unwrap();
-        let latest = Some(BlockId::latest());
-        assert_eq!(client.balance(receiver(9), latest).await.unwrap(), U256::from(7));
-
-        // lanes_*: the typed answers are the JSON the node sends.
-        let stats = client.stats().await.unwrap();
-        assert!(stats.transactions > before.transactions, "{stats:?}");
-        assert!(stats.blocks >= 1 && stats.last_block.is_some(), "{stats:?}");
-        let raw: NodeStats = serde_json::from_value(v.result("lanes_stats", json!([]))).unwrap();
-        assert!(raw.head >= stats.head);
-        let entries = client
-            .get_block_entries(BlockNumberOrTag::Number(number))
-            .await
-            .unwrap()
-            .expect("the block is produced");
-        assert_eq!(entries.number, U64::from(number));
-        assert!(entries.entries.iter().any(|e| e.transactions.contains(&hash)), "{entries:?}");
-        let widths: u64 = entries.entries.iter().map(|e| e.width).sum();
-        assert_eq!(widths, entries.transactions);
-        let answer = v.result("lanes_getBlockEntries", json!([U64::from(number)]));
-        assert_eq!(answer, serde_json::to_value(&entries).unwrap());
-        let far = BlockNumberOrTag::Number(number + 1_000_000);
-        assert_eq!(client.get_block_entries(far).await.unwrap(), None);
-
-        // Errors keep their codes through the client.
-        let Err(Error::Call(e)) = client.fill_transaction().await else { panic!("-32004") };
-        assert_eq!(e.code(), -32004);
-        let past = Some(BlockId::number(number + 1_000_000));
-        let Err(Error::Call(e)) = client.balance(receiver(9), past).await else {
-            panic!("state past the head must be refused");
-        };
-        assert_eq!(e.code(), -32001);
-        assert!(e.message().contains("past the head"), "{e:?}");
-        let genesis = client.balance(receiver(9), Some(BlockId::number(0))).await.unwrap();
-        assert_eq!(genesis, U256::ZERO, "state at the genesis is kept");
-
-        // A batch through the same client.
-        let mut batch = BatchRequestBuilder::new();
-        batch.insert("eth_blockNumber", jsonrpsee::rpc_params![]).unwrap();
-        batch.insert("eth_getBalance", jsonrpsee::rpc_params!["0x1234"]).unwrap();
-        let answers = client.batch_request::<U64>(batch).await.unwrap();
-        let answers: Vec<_> = answers.into_iter().collect();
-        assert!(answers[0].as_ref().is_ok_and(|n| n.to::<u64>() >= number));
-        let e = answers[1].as_ref().unwrap_err();
-        assert_eq!(e.code(), -32602);
-        assert!(e.message().starts_with("invalid params: invalid string length"), "{e:?}");
-    });
-    v.stop();
-}
-
-/// A WebSocket text exchange by hand (client frames masked, as RFC 6455
-/// requires; the zero mask leaves the payload as it is).
-pub(crate) struct WebSocket(TcpStream);
-
-impl WebSocket {
-    pub(crate) fn connect(addr: SocketAddr) -> Self {
-        let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        write!(
-            s,
-            "GET / HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-        )
-        .unwrap();
-        let mut head = Vec::new();
-        let mut byte = [0u8];
-        while !head.ends_with(b"\r\n\r\n") {
-            s.read_exact(&mut byte).unwrap();
-            head.push(byte[0]);
-        }
-        let head = String::from_utf8_lossy(&head);
-        assert!(head.starts_with("HTTP/1.1 101"), "{head}");
-        Self(s)
-    }
-
-    fn send(&mut self, value: &Value) {
-        let payload = value.to_string().into_bytes();
-        let mut frame = vec![0x81];
-        match payload.len() {
-            n @ 0..126 => frame.push(0x80 | n as u8),
-            n => {
-                frame.push(0x80 | 126);
-                frame.extend((n as u16).to_be_bytes());
-            }
-        }
-        frame.extend([0; 4]);
-        frame.extend(payload);
-        self.0.write_all(&frame).unwrap();
-    }
-
-    pub(crate) fn recv(&mut self) -> Value {
-        let mut head = [0u8; 2];
-        self.0.read_exact(&mut head).unwrap();
-        assert_eq!(head[0] & 0x0f, 1, "a text frame");
-        let len = match head[1] & 0x7f {
-            126 => {
-                let mut n = [0u8; 2];
-                self.0.read_exact(&mut n).unwrap();
-                u16::from_be_bytes(n) as usize
-            }
-            127 => {
-                let mut n = [0u8; 8];
-                self.0.read_exact(&mut n).unwrap();
-                u64::from_be_bytes(n) as usize
-            }
-            n => n as usize,
-        };
-        let mut payload = vec![0; len];
-        self.0.read_exact(&mut payload).unwrap();
-        serde_json::from_slice(&payload).unwrap()
-    }
-
-    /// The answer to a call, skipping notifications.
-    pub(crate) fn call(&mut self, method: &str, params: Value) -> Value {
-        self.send(&json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}));
-        loop {
-            let answer = self.recv();
-            if answer.get("id").is_some() {
-                return answer;
-            }
-        }
-    }
-}
-
-#[test]
-fn test_validator_bad_params_name_their_cause() {
-    let dir = tempfile::tempdir().unwrap();
-    let v = Validator::start(&dir.path().join("data"), &["--dev", "--block-time", "100ms"]);
-    let a = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
-    let cases = [
-        (
-            "eth_getBlockByNumber",
-            json!(["0x0", "yes"]),
-            "invalid type: string \\\"yes\\\", expected a boolean",
-        ),
-        ("eth_getTransactionCount", json!(["0xzz"]), "invalid string length"),
-        ("eth_getStorageAt", json!([a, "zz"]), "expected a 32 byte hex string"),
-        ("eth_call", json!([5]), "expected struct TransactionRequest"),
-        ("eth_estimateGas", json!([{"gas": "zz"}]), "expected a 8 byte hex string"),
-        ("eth_getLogs", json!([{"address": "zz"}]), "did not match any variant"),
-        ("eth_feeHistory", json!(["0x1"]), "No more params"),
-        ("lanes_getBlockEntries", json!(["x"]), "hex string without 0x prefix"),
-    ];
-    for (method, params, cause) in &cases {
-        let (code, message, data) = v.error(method, params.clone());
-        assert_eq!(code, -32602, "{method}: {message}");
-        assert!(
-            message.starts_with("invalid params: ") && message.contains(cause),
-            "{method}: {message}"
-        );
-        assert!(data.is_null(), "{method}: the cause is in the message, not in data: {data}");
-    }
-    // The same in a batch, beside a good call.
-    let batch = json!([
-        {"jsonrpc": "2.0", "id": 0, "method": "eth_getTransactionCount", "params": ["0xzz"]},
-        {"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []},
-    ]);
-    let (_, body) = http(v.addr, batch.to_string().as_bytes()).unwrap();
-    let answers: Value = serde_json::from_str(&body).unwrap();
-    let by_id =
-        |id: u64| answers.as_array().unwrap().iter().find(|a| a["id"] == id).unwrap().clone();
-    assert_eq!(
-        by_id(0)["error"]["message"],
-        "invalid params: invalid string length at line 1 column 6"
-    );
-    assert_eq!(by_id(1)["result"], "0x7a69");
-    // Params are not parsed where a method takes none, or refuses all.
-    let (code, _, _) = v.error("eth_fillTransaction", json!(["junk"]));
-    assert_eq!(code, -32004);
-    assert_eq!(v.result("eth_chainId", json!({})), "0x7a69");
-
-    // eth_subscribe over WebSocket: refusals name their cause, then a head.
-    let mut ws = WebSocket::connect(v.addr);
-    for (params, cause) in [
-        (
-            json!(["bogus"]),
-            "unsupported subscription `bogus` (lanes offers newHeads, logs and newPendingTransactions)",
-        ),
-        (json!([5]), "invalid type: integer `5`, expected a string"),
-        (json!([]), "No more params"),
-        (json!(["logs", {"address": "zz"}]), "did not match any variant"),
-    ] {
-        let answer = ws.call("eth_subscribe", params.clone());
-        assert_eq!(answer["error"]["code"], -32602, "{params}: {answer}");
-        let message = answer["error"]["message"].as_str().unwrap();
-        assert!(message.starts_with("invalid params: ") && message.contains(cause), "{message}");
-    }
-    let id = ws.call("eth_subscribe", json!(["newHeads", {"includeTransactions": true}]))["result"]
-        .clone();
-    assert!(id.as_str().is_some_and(|s| s.starts_with("0x") && s.len() == 34), "{id}");
-    let head = loop {
-        let message = ws.recv();
-        if message["method"] == "eth_subscription" {
-            break message;
-        }
-    };
-    assert_eq!(head["params"]["subscription"], id);
-    assert!(head["params"]["result"]["number"].is_string(), "{head}");
-    assert_eq!(ws.call("eth_unsubscribe", json!([id]))["result"], true);
-    v.stop();
 }

@@ -1,8 +1,10 @@
 //! The scheduler thread, the controller of block production: it owns the
 //! worker threads, the channels and the clock. For each block it opens a
-//! bank, runs scheduling passes ([`pass`]) over the look-ahead window
-//! ([`window`]) until the block time ends, hands the bank to the block driver to
-//! seal, and commits and publishes what the driver built.
+//! bank, hands it to the stage's worker threads ([`worker`], started once
+//! with the stage), runs scheduling passes ([`pass`]) over the look-ahead
+//! window ([`window`]), sending them batches, until the block is done, takes
+//! the bank back from them, hands it to the block driver to seal, and
+//! commits and publishes what the driver built.
 //!
 //! A batch is recorded as entries by the worker when it finishes (a new
 //! entry where its transactions conflict), before its locks are released
@@ -12,6 +14,7 @@
 
 mod pass;
 mod window;
+mod worker;
 
 #[cfg(test)]
 mod tests;
@@ -22,87 +25,37 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use alloy_primitives::B256;
-use crossbeam_channel::{Receiver, Sender, bounded, select};
+use crossbeam_channel::{Receiver, Sender, select};
 use lanes_runtime::{
-    Admission, AdmitContext, Bank, BankError, Block, Chain, Executed, Executor, ReplayError,
-    Runnable, SealedBlock, ThreadLocks, Transaction, TxError, key_counts,
+    Bank, BankError, Block, Chain, Executed, Executor, ReplayError, Runnable, SealedBlock,
+    ThreadLocks, Transaction, TxError, key_counts,
 };
 
 use lanes_accounts_db::AccountsRead;
 
 use crate::config::{BankingStageConfig, MAX_WORKERS, Mining};
+use crate::control::{Control, Decision, SystemWrites};
 use crate::driver::{BlockDriver, BuiltBlock};
+use crate::error::StageError;
 use crate::pool::Held;
-use crate::stage::{Control, Decision, Shared, StageError, SystemWrites};
+use crate::shared::Shared;
 use crate::stats::BuildCounters;
 
 pub(crate) use pass::{Budget, Workers, pass};
 pub(crate) use window::Window;
 
+use worker::{Batch, Crew, Done, Setup, pin, pin_plan};
+
 /// Most transactions a block reserves room for up front; a block that runs
 /// more grows its write cache as it goes.
 const MAX_RESERVED_TXS: usize = 100_000;
 
-/// A batch handed to a worker, and handed back with its results. The
-/// transactions stay in the boxes the pool put them in: an EVM transaction
-/// is large, and moving each out of its box and back is work for the
-/// scheduler thread, which every worker waits on.
-struct Batch<T> {
-    worker: usize,
-    txs: Vec<Held<T>>,
-}
-
-struct Done<T> {
-    batch: Batch<T>,
-    results: Result<Vec<Executed>, lanes_runtime::BankError>,
-    elapsed: Duration,
-}
-
-/// The cores to pin threads to, one per worker and then the scheduler's;
-/// none where the process may use no more cores than there are workers.
-fn pin_plan(workers: usize) -> Option<Vec<core_affinity::CoreId>> {
-    let cores = core_affinity::get_core_ids().unwrap_or_default();
-    if cores.len() <= workers {
-        tracing::warn!(
-            target: "lanes::banking",
-            workers,
-            cores = cores.len(),
-            "pin_threads needs more cores than workers; threads left unpinned"
-        );
-        return None;
-    }
-    Some(cores[..=workers].to_vec())
-}
-
-/// Pins the calling thread to `core`; a refusal leaves it unpinned.
-fn pin(core: core_affinity::CoreId) {
-    if !core_affinity::set_for_current(core) {
-        tracing::warn!(target: "lanes::banking", core = core.id, "could not pin a thread; left unpinned");
-    }
-}
-
-/// On a worker, right after its batch ran: predicts again, against the
-/// block built so far, the set of each transaction that left its own, while
-/// it has predictions left. The scheduler takes the new set once the old
-/// one's locks are released.
-fn repredict<T: Transaction>(
-    admission: &dyn Admission<T>,
-    bank: &Bank,
-    max_repredictions: u8,
-    predict_nanos: &std::sync::atomic::AtomicU64,
-    txs: &mut [Held<T>],
-    results: &[Executed],
-) {
-    for (p, executed) in txs.iter_mut().zip(results) {
-        if matches!(executed, Executed::NeedsExclusive(Some(_)))
-            && p.repredictions < max_repredictions
-        {
-            let start = Instant::now();
-            p.repredicted = Some(admission.predict(&p.tx, AdmitContext::new(bank)));
-            let nanos = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
-            predict_nanos.fetch_add(nanos, Ordering::Relaxed);
-        }
-    }
+/// What one turn of the controller found.
+struct Turn {
+    /// The block time is up, or the stage is stopping: nothing new goes out.
+    ending: bool,
+    /// It sent work, or queued some for the exclusive lane, or ran that lane.
+    progressed: bool,
 }
 
 /// When a block being built is done.
@@ -151,6 +104,23 @@ struct Build<T> {
     counters: BuildCounters,
 }
 
+impl<T> Build<T> {
+    /// Nothing built yet, for `workers` workers taking up to `depth`
+    /// batches each.
+    fn new(workers: usize, depth: usize) -> Self {
+        Self {
+            locks: ThreadLocks::new(workers + 1),
+            workers: Workers::new(workers, depth),
+            reserved_gas: 0,
+            reserved: false,
+            exclusive: Vec::new(),
+            included: Vec::new(),
+            rejected: Vec::new(),
+            counters: BuildCounters::default(),
+        }
+    }
+}
+
 pub(crate) struct Scheduler<E: Executor> {
     executor: Arc<E>,
     driver: BlockDriver<E::Tx>,
@@ -169,10 +139,12 @@ pub(crate) struct Scheduler<E: Executor> {
     /// Transactions taken from the pool and not yet run.
     window: Window<E::Tx>,
     stopping: bool,
-    /// Worker threads per block.
+    /// Worker threads.
     workers: usize,
     /// With `pin_threads`: a core for each worker, then the scheduler's.
     cores: Option<Vec<core_affinity::CoreId>>,
+    /// The worker threads, for the stage's life.
+    crew: Crew<E::Tx>,
     /// Held-block mode: where built blocks go, and decisions come from.
     hold: Option<(Sender<Block>, Receiver<Decision>)>,
     /// Other nodes' blocks to commit, in order.
@@ -186,7 +158,7 @@ pub(crate) struct Scheduler<E: Executor> {
 /// A [`Control::Import`] waiting its turn.
 type Import = (Box<Block>, Sender<Result<u64, Box<ReplayError>>>);
 
-impl<E: Executor> Scheduler<E> {
+impl<E: Executor + 'static> Scheduler<E> {
     pub(crate) fn new(
         executor: Arc<E>,
         driver: BlockDriver<E::Tx>,
@@ -198,9 +170,17 @@ impl<E: Executor> Scheduler<E> {
         let workers = config.workers.clamp(1, MAX_WORKERS);
         let cores = config.pin_threads.then(|| pin_plan(workers)).flatten();
         let window = Window::new(config.max_wait);
+        let setup = Setup {
+            executor: executor.clone(),
+            shared: shared.clone(),
+            max_repredictions: config.max_repredictions,
+            cores: cores.clone(),
+        };
+        let crew = Crew::start(workers, config.worker_queue + 1, &setup);
         Self {
             workers,
             cores,
+            crew,
             executor,
             driver,
             mining: config.mining,
@@ -220,7 +200,9 @@ impl<E: Executor> Scheduler<E> {
         }
     }
 
-    /// Produces blocks until asked to stop; returns the chain.
+    /// Produces blocks until asked to stop; returns the chain. The worker
+    /// threads are joined before it returns (on a failure too, as the
+    /// scheduler is dropped).
     pub(crate) fn run(mut self) -> Result<Chain, StageError> {
         if let Some(cores) = &self.cores {
             pin(cores[self.workers]);
@@ -232,6 +214,7 @@ impl<E: Executor> Scheduler<E> {
                 return Err(e);
             }
         }
+        self.crew.stop()?;
         Ok(self.driver.into_chain())
     }
 
@@ -469,11 +452,13 @@ impl<E: Executor> Scheduler<E> {
 
     /// Builds one block, stamped `at` (default: the wall clock): schedules
     /// until `until` says the block is done and nothing is in flight, then
-    /// seals.
+    /// takes the bank back from the workers and seals.
     fn build(&mut self, until: Until, at: Option<u64>) -> Result<BuiltBlock<E::Tx>, StageError> {
         let deadline = Instant::now() + self.block_time;
-        let bank = self.driver.open(at);
+        let bank = Arc::new(self.driver.open(at));
+        self.crew.open(&bank)?;
         let build = self.fill(&bank, until, deadline)?;
+        let bank = self.crew.release(bank)?;
         self.driver.seal(bank, build.included, build.rejected, build.counters)
     }
 
@@ -483,142 +468,137 @@ impl<E: Executor> Scheduler<E> {
         self.driver.discard(built, self.window.drain().collect::<Vec<_>>());
     }
 
-    /// Runs the block's work on scoped worker threads until `until` says the
-    /// block is done (by `deadline` at the latest, or at a stop) and nothing
-    /// is in flight.
+    /// Runs the block's work on the workers, which hold `bank`, until
+    /// `until` says the block is done (by `deadline` at the latest, or at a
+    /// stop) and nothing is in flight.
     fn fill(
         &mut self,
         bank: &Bank,
         until: Until,
         deadline: Instant,
     ) -> Result<Build<E::Tx>, StageError> {
-        let workers = self.workers;
-        let depth = self.config.worker_queue + 1;
-        let executor = self.executor.clone();
-        let shared = self.shared.clone();
-        let max_repredictions = self.config.max_repredictions;
-        let mut build = Build {
-            locks: ThreadLocks::new(workers + 1),
-            workers: Workers::new(workers, depth),
-            reserved_gas: 0,
-            reserved: false,
-            exclusive: Vec::new(),
-            included: Vec::new(),
-            rejected: Vec::new(),
-            counters: BuildCounters::default(),
-        };
-        std::thread::scope(|s| -> Result<(), StageError> {
-            let (done_tx, done_rx) = bounded::<Done<E::Tx>>(workers * depth);
-            let queues: Vec<Sender<Batch<E::Tx>>> = (0..workers)
-                .map(|w| {
-                    let (queue, batches) = bounded::<Batch<E::Tx>>(depth);
-                    let (done, executor) = (done_tx.clone(), &*executor);
-                    let (admission, predict_nanos) = (&*shared.admission, &shared.predict_nanos);
-                    let core = self.cores.as_ref().map(|cores| cores[w]);
-                    std::thread::Builder::new()
-                        .name(format!("lanes-worker-{w}"))
-                        .spawn_scoped(s, move || {
-                            if let Some(core) = core {
-                                pin(core);
-                            }
-                            let mut worker = bank.worker(executor);
-                            for mut batch in batches {
-                                let start = Instant::now();
-                                let results = bank.execute_batch(executor, &mut worker, &batch.txs);
-                                if let Ok(results) = &results {
-                                    repredict(
-                                        admission,
-                                        bank,
-                                        max_repredictions,
-                                        predict_nanos,
-                                        &mut batch.txs,
-                                        results,
-                                    );
-                                }
-                                let elapsed = start.elapsed();
-                                if done.send(Done { batch, results, elapsed }).is_err() {
-                                    break;
-                                }
-                            }
-                        })
-                        .expect("spawning a thread");
-                    queue
-                })
-                .collect();
-            drop(done_tx);
-            loop {
-                let busy = Instant::now();
-                while let Ok(done) = done_rx.try_recv() {
-                    self.complete(&mut build, done)?;
-                }
-                let ending = self.stopping || Instant::now() >= deadline;
-                let mut progressed = false;
-                if !ending {
-                    if !build.exclusive.is_empty() && !build.workers.in_flight() {
-                        self.run_exclusive(bank, &mut build)?;
-                        progressed = true;
-                    }
-                    progressed |= self.schedule(bank, &mut build, &queues);
-                }
-                build.counters.scheduler_time += busy.elapsed();
-                let in_flight = build.workers.in_flight();
-                if ending && !in_flight {
-                    break;
-                }
-                if !build.exclusive.is_empty() && !in_flight {
-                    continue; // the exclusive lane can run now; nothing else would wake us
-                }
-                if let Until::Idle { coalesce } = until
-                    && !ending
-                    && !progressed
-                    && !in_flight
-                {
-                    // Nothing runnable and nothing running: the block is
-                    // done unless more work arrives within `coalesce`.
-                    select! {
-                        recv(self.doorbell) -> _ => continue,
-                        recv(self.control) -> c => {
-                            if let Ok(c) = c {
-                                self.handle(c);
-                            }
-                            continue;
-                        }
-                        recv(self.stop) -> _ => self.stopping = true,
-                        default(coalesce) => {}
-                    }
-                    break;
-                }
-                let wait = if ending {
-                    Duration::from_secs(3600)
-                } else {
-                    deadline.saturating_duration_since(Instant::now())
-                };
-                select! {
-                    recv(done_rx) -> done => {
-                        let busy = Instant::now();
-                        if let Ok(done) = done {
-                            self.complete(&mut build, done)?;
-                        }
-                        build.counters.scheduler_time += busy.elapsed();
-                    }
-                    recv(self.doorbell) -> _ => {}
-                    recv(self.control) -> c => match c {
-                        Ok(c) => self.handle(c),
-                        Err(_) => self.stopping = true,
-                    },
-                    recv(self.stop) -> _ => self.stopping = true,
-                    default(wait) => {}
-                }
-            }
-            drop(queues);
-            Ok(())
-        })?;
+        let mut build = Build::new(self.workers, self.crew.depth());
+        self.drive(bank, until, deadline, &mut build)?;
         // What did not run in this block waits for the next.
         let now = Instant::now();
         for p in std::mem::take(&mut build.exclusive) {
             self.window.hold(p, now);
         }
         Ok(build)
+    }
+
+    /// The controller's loop for one block: turns of settling and
+    /// scheduling, and between them a wait, until the block is done.
+    fn drive(
+        &mut self,
+        bank: &Bank,
+        until: Until,
+        deadline: Instant,
+        build: &mut Build<E::Tx>,
+    ) -> Result<(), StageError> {
+        loop {
+            let Turn { ending, progressed } = self.turn(bank, deadline, build)?;
+            let in_flight = build.workers.in_flight();
+            if ending && !in_flight {
+                return Ok(());
+            }
+            if !build.exclusive.is_empty() && !in_flight {
+                continue; // the exclusive lane can run now; nothing else would wake us
+            }
+            if let Until::Idle { coalesce } = until
+                && !ending
+                && !progressed
+                && !in_flight
+            {
+                // Nothing runnable and nothing running: the block is done
+                // unless more work arrives within `coalesce`.
+                if self.wait_for_more_work(coalesce) {
+                    continue;
+                }
+                return Ok(());
+            }
+            // Ending: only the work in flight is left, however long it takes.
+            let wait = if ending {
+                Duration::from_secs(3600)
+            } else {
+                deadline.saturating_duration_since(Instant::now())
+            };
+            self.wait_for_completion(build, wait)?;
+        }
+    }
+
+    /// One turn of the controller, counted as scheduler time: settles the
+    /// batches the workers finished, then, unless the block is ending (its
+    /// time is up, or the stage is stopping), runs the exclusive lane if
+    /// nothing is in flight, and a scheduling pass.
+    fn turn(
+        &mut self,
+        bank: &Bank,
+        deadline: Instant,
+        build: &mut Build<E::Tx>,
+    ) -> Result<Turn, StageError> {
+        let busy = Instant::now();
+        while let Ok(done) = self.crew.done.try_recv() {
+            self.complete(build, done)?;
+        }
+        let ending = self.stopping || Instant::now() >= deadline;
+        let mut progressed = false;
+        if !ending {
+            if !build.exclusive.is_empty() && !build.workers.in_flight() {
+                self.run_exclusive(bank, build)?;
+                progressed = true;
+            }
+            progressed |= self.schedule(bank, build);
+        }
+        build.counters.scheduler_time += busy.elapsed();
+        Ok(Turn { ending, progressed })
+    }
+
+    /// With nothing runnable and nothing running: waits up to `coalesce`
+    /// for more work (a doorbell, or a control request, which is taken in);
+    /// whether any came. None within `coalesce`, or a stop, ends the block.
+    fn wait_for_more_work(&mut self, coalesce: Duration) -> bool {
+        select! {
+            recv(self.doorbell) -> _ => true,
+            recv(self.control) -> c => {
+                if let Ok(c) = c {
+                    self.handle(c);
+                }
+                true
+            }
+            recv(self.stop) -> _ => {
+                self.stopping = true;
+                false
+            }
+            default(coalesce) => false,
+        }
+    }
+
+    /// Waits up to `wait` for what can move the block on: a worker
+    /// finishing a batch (settled here), new work, a control request or a
+    /// stop.
+    fn wait_for_completion(
+        &mut self,
+        build: &mut Build<E::Tx>,
+        wait: Duration,
+    ) -> Result<(), StageError> {
+        select! {
+            recv(self.crew.done) -> done => {
+                let busy = Instant::now();
+                if let Ok(done) = done {
+                    self.complete(build, done)?;
+                }
+                build.counters.scheduler_time += busy.elapsed();
+            }
+            recv(self.doorbell) -> _ => {}
+            recv(self.control) -> c => match c {
+                Ok(c) => self.handle(c),
+                Err(_) => self.stopping = true,
+            },
+            recv(self.stop) -> _ => self.stopping = true,
+            default(wait) => {}
+        }
+        Ok(())
     }
 
     /// A worker finished a batch: release its locks and settle each transaction.
@@ -693,12 +673,7 @@ impl<E: Executor> Scheduler<E> {
 
     /// One scheduling pass over the window and the pool's best; whether it
     /// sent work or queued some for the exclusive lane.
-    fn schedule(
-        &mut self,
-        bank: &Bank,
-        build: &mut Build<E::Tx>,
-        queues: &[Sender<Batch<E::Tx>>],
-    ) -> bool {
+    fn schedule(&mut self, bank: &Bank, build: &mut Build<E::Tx>) -> bool {
         if !build.exclusive.is_empty() || self.shared.paused.load(Ordering::Acquire) {
             return false; // the exclusive lane is a barrier; a paused stage takes nothing
         }
@@ -739,7 +714,7 @@ impl<E: Executor> Scheduler<E> {
             let decided =
                 pass(&mut candidates, &mut build.locks, &mut build.workers, budget, |w, txs| {
                     // Never blocks: at most `depth` batches are out per worker.
-                    let _ = queues[w].send(Batch { worker: w, txs });
+                    self.crew.send(Batch { worker: w, txs });
                     sent = true;
                 });
             build.reserved_gas = build.reserved_gas.saturating_add(decided.gas);

@@ -1,0 +1,45 @@
+//! `lanes-loadgen`: a load generator that speaks plain Ethereum JSON-RPC, so
+//! the same run measures lanes and any other node, plus an in-process mode
+//! that drives an embedded banking stage (`docs/design.md` §8).
+//!
+//! ```text
+//!  Plan (seed) --keys, contracts, txs + access lists--> presign (all cores)
+//!       |                                                   |
+//!   genesis.rs: the setup pre-applied              submit.rs: JSON-RPC batches over
+//!   (lanes-loadgen genesis)                        keep-alive connections, open
+//!                                                  or closed loop
+//!   setup.rs: funding and deploying                         |
+//!   by transactions (other nodes)                  tracking.rs: new blocks' tx hashes
+//!                                                           |
+//!                                                  report: counts, tx/s, latency
+//! ```
+//!
+//! `run.rs` drives a run; `in_process.rs` is the target without RPC.
+//! `soak.rs` sends for a long time to a node that may be killed and
+//! restarted under it, writing every receipt served (`receipts.rs`, which
+//! also checks them against the node afterwards: `verify-receipts`).
+
+pub use lanes_rpc::client;
+pub mod genesis;
+mod in_process;
+pub mod keys;
+pub mod plan;
+pub mod receipts;
+pub mod report;
+pub mod run;
+mod setup;
+pub mod soak;
+mod submit;
+mod tracking;
+
+pub use keys::Key;
+pub use plan::{AccessListMode, Plan, Workload, WorkloadConfig};
+pub use receipts::Verification;
+pub use report::Report;
+pub use run::{Mode, RunConfig, Target};
+pub use soak::{SoakConfig, SoakReport};
+
+/// Every core: presigning and key derivation run on all of them.
+pub(crate) fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |t| t.get())
+}

@@ -1,0 +1,197 @@
+//! What a run measured: a struct for `--json`, a table for people.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::plan::Workload;
+
+/// Send-to-inclusion latency percentiles, in milliseconds.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Latency {
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Slowest.
+    pub max: f64,
+}
+
+impl Latency {
+    /// Percentiles (nearest rank) of `nanos`, which it sorts.
+    pub fn of(nanos: &mut [u64]) -> Self {
+        if nanos.is_empty() {
+            return Self::default();
+        }
+        nanos.sort_unstable();
+        let at = |p: f64| {
+            let rank = ((p / 100.0) * nanos.len() as f64).ceil() as usize;
+            nanos[rank.clamp(1, nanos.len()) - 1] as f64 / 1e6
+        };
+        Self { p50: at(50.0), p90: at(90.0), p99: at(99.0), max: at(100.0) }
+    }
+}
+
+/// The figures of one run against one target.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    /// The node's URL, or the in-process stage.
+    pub target: String,
+    /// `web3_clientVersion`, where the node answers it.
+    pub node: Option<String>,
+    /// The workload.
+    pub workload: Workload,
+    /// Transactions in the plan.
+    pub txs: usize,
+    /// Accounts sending.
+    pub accounts: usize,
+    /// Pacing.
+    pub mode: String,
+    /// Transactions sent.
+    pub submitted: u64,
+    /// Transactions the node accepted (a hash back).
+    pub accepted: u64,
+    /// Transactions refused (at submission, or dropped before inclusion).
+    pub rejected: u64,
+    /// Refusals by the node's reason.
+    pub rejected_by_reason: BTreeMap<String, u64>,
+    /// Transactions seen in blocks.
+    pub included: u64,
+    /// Included with status 0; `None` where the node has no `eth_getBlockReceipts`.
+    pub failed: Option<u64>,
+    /// Sent, neither refused nor included when the drain time ran out.
+    pub not_included: u64,
+    /// From the first send to the last.
+    pub send_seconds: f64,
+    /// The measured window: from the first send to the last inclusion.
+    pub window_seconds: f64,
+    /// Sent per second of sending.
+    pub sent_per_second: f64,
+    /// Included per second of the window.
+    pub included_per_second: f64,
+    /// Send-to-inclusion latency of the included.
+    pub latency_ms: Latency,
+    /// Blocks holding the run's transactions.
+    pub blocks: u64,
+    /// Transactions per entry over the run, from `lanes_stats` (lanes only).
+    pub mean_entry_width: Option<f64>,
+    /// Where the sets of the transactions included in the run came from,
+    /// from `lanes_stats` (lanes only).
+    pub sets: Option<SetCounts>,
+    /// Funding and deploying before the run (not timed in the window).
+    pub setup_seconds: f64,
+    /// Signing every transaction before the run (not timed in the window).
+    pub presign_seconds: f64,
+}
+
+/// Included transactions by where their set came from, and how often one
+/// left its set (lanes only).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SetCounts {
+    /// Under their own access list.
+    pub declared: u64,
+    /// Under a set known from state (value transfers).
+    pub known: u64,
+    /// Under a predicted set.
+    pub predicted: u64,
+    /// Alone, in the exclusive lane.
+    pub exclusive: u64,
+    /// Times a transaction left its set (it ran again).
+    pub mispredicted: u64,
+}
+
+/// The reports side by side, one column each, with the first column's
+/// throughput as a multiple of each column's.
+pub fn table(reports: &[Report]) -> String {
+    let mut rows: Vec<(String, Vec<String>)> = Vec::new();
+    let mut row = |name: &str, f: &dyn Fn(&Report) -> String| {
+        rows.push((name.to_string(), reports.iter().map(f).collect()));
+    };
+    let opt =
+        |v: Option<f64>, digits: usize| v.map_or("n/a".to_string(), |v| format!("{v:.digits$}"));
+    row("target", &|r| r.target.clone());
+    row("node", &|r| r.node.clone().unwrap_or_else(|| "?".into()).chars().take(40).collect());
+    row("workload", &|r| {
+        format!("{:?} x {} ({} accounts)", r.workload, r.txs, r.accounts).to_lowercase()
+    });
+    row("mode", &|r| r.mode.clone());
+    row("submitted", &|r| r.submitted.to_string());
+    row("accepted", &|r| r.accepted.to_string());
+    row("rejected", &|r| r.rejected.to_string());
+    row("included", &|r| r.included.to_string());
+    row("failed on chain", &|r| r.failed.map_or("n/a".into(), |f| f.to_string()));
+    row("not included", &|r| r.not_included.to_string());
+    row("window (s)", &|r| format!("{:.2}", r.window_seconds));
+    row("sent tx/s", &|r| format!("{:.0}", r.sent_per_second));
+    row("included tx/s", &|r| format!("{:.0}", r.included_per_second));
+    if reports.len() > 1 {
+        let base = reports[0].included_per_second;
+        row("first's included tx/s ÷ this", &|r| {
+            if r.included_per_second > 0.0 {
+                format!("{:.1}x", base / r.included_per_second)
+            } else {
+                "n/a".into()
+            }
+        });
+    }
+    row("latency p50 (ms)", &|r| format!("{:.0}", r.latency_ms.p50));
+    row("latency p90 (ms)", &|r| format!("{:.0}", r.latency_ms.p90));
+    row("latency p99 (ms)", &|r| format!("{:.0}", r.latency_ms.p99));
+    row("latency max (ms)", &|r| format!("{:.0}", r.latency_ms.max));
+    row("blocks", &|r| r.blocks.to_string());
+    row("mean entry width", &|r| opt(r.mean_entry_width, 1));
+    let sets = |f: fn(&SetCounts) -> u64| {
+        move |r: &Report| r.sets.map_or("n/a".into(), |s| f(&s).to_string())
+    };
+    row("sets declared", &sets(|s| s.declared));
+    row("sets known from state", &sets(|s| s.known));
+    row("sets predicted", &sets(|s| s.predicted));
+    row("exclusive lane", &sets(|s| s.exclusive));
+    row("mispredicted", &sets(|s| s.mispredicted));
+    row("setup (s)", &|r| format!("{:.1}", r.setup_seconds));
+    row("presign (s)", &|r| format!("{:.1}", r.presign_seconds));
+    let reasons: std::collections::BTreeSet<&String> =
+        reports.iter().flat_map(|r| r.rejected_by_reason.keys()).collect();
+    for reason in reasons {
+        rows.push((
+            format!("  rejected: {reason}"),
+            reports
+                .iter()
+                .map(|r| r.rejected_by_reason.get(reason).copied().unwrap_or(0).to_string())
+                .collect(),
+        ));
+    }
+    let name_width = rows.iter().map(|(n, _)| n.chars().count()).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..reports.len())
+        .map(|c| rows.iter().map(|(_, v)| v[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for (name, values) in rows {
+        out.push_str(&format!("{name:<name_width$}"));
+        for (v, w) in values.iter().zip(&widths) {
+            out.push_str(&format!("  {v:>w$}"));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_by_nearest_rank() {
+        let mut v: Vec<u64> = (1..=100).map(|ms| ms * 1_000_000).collect();
+        v.reverse();
+        let l = Latency::of(&mut v);
+        assert_eq!((l.p50, l.p90, l.p99, l.max), (50.0, 90.0, 99.0, 100.0));
+        let l = Latency::of(&mut [7_000_000]);
+        assert_eq!((l.p50, l.max), (7.0, 7.0));
+        assert_eq!(Latency::of(&mut []).max, 0.0);
+    }
+}

@@ -1,0 +1,365 @@
+//! One run against one target: setup (RPC targets, `setup.rs`), presigning,
+//! the timed phase (open or closed loop, `submit.rs`), inclusion tracked from
+//! blocks (`tracking.rs`), the report. The in-process target is
+//! `in_process.rs`.
+//!
+//! The node is asked for lanes_* and the plain reads through the typed
+//! clients of [`lanes_rpc::api`]; the timed phase sends hand-built
+//! batches ([`RpcClient::send_raw_batch`]).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use alloy_primitives::{Address, B256, Bytes, U64, U256};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::genesis::BuildError;
+use crate::in_process::run_in_process;
+use crate::keys::Key;
+use crate::plan::Plan;
+use crate::report::{Report, SetCounts};
+use crate::setup::setup;
+use crate::submit::{Submitter, progress_bar};
+use crate::tracking::{RunProgress, count_failed, track_rpc};
+use lanes_rpc::api::{EthApiClient, LanesApiClient, Web3ApiClient};
+use lanes_rpc::client::{ClientError, RpcClient, RpcErrorObject, typed_error};
+use lanes_rpc::types::NodeStats;
+
+/// How transactions are paced.
+#[derive(Clone, Copy, Debug)]
+pub enum Mode {
+    /// Open loop: send at this many transactions per second, whatever the
+    /// node does.
+    Rate(f64),
+    /// Closed loop: keep this many sent and not yet included (or refused).
+    ClosedLoop(usize),
+}
+
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Mode::Rate(r) => write!(f, "open loop, {r} tx/s"),
+            Mode::ClosedLoop(c) => write!(f, "closed loop, {c} in flight"),
+        }
+    }
+}
+
+/// Where the transactions go.
+#[derive(Clone, Debug)]
+pub enum Target {
+    /// Any Ethereum JSON-RPC node over HTTP.
+    Rpc(String),
+    /// An embedded banking stage (no RPC, no ledger) on a temporary chain
+    /// made from the loadgen genesis.
+    InProcess {
+        /// Worker threads.
+        threads: usize,
+        /// Slot length.
+        block_time: Duration,
+    },
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Rpc(url) => f.write_str(url),
+            Target::InProcess { threads, .. } => write!(f, "in-process, {threads} threads"),
+        }
+    }
+}
+
+/// How to run.
+#[derive(Clone, Debug)]
+pub struct RunConfig {
+    /// Pacing.
+    pub mode: Mode,
+    /// Transactions per JSON-RPC batch (or per in-process submission).
+    pub batch: usize,
+    /// Keep-alive connections sending in parallel.
+    pub connections: usize,
+    /// How long to wait for inclusions after the last send.
+    pub drain_timeout: Duration,
+    /// Funds the accounts and the deployer on RPC targets.
+    pub funder: Key,
+    /// Chain id of the in-process chain.
+    pub chain_id: u64,
+    /// Draw a progress bar (on a terminal).
+    pub progress: bool,
+}
+
+/// The priority fee every transaction offers when the node suggests none.
+pub(crate) const DEFAULT_TIP: u128 = 1_000_000_000;
+/// The fee cap in base fees at the start (plus the tip).
+const MAX_FEE_BASE_FEES: u128 = 50;
+/// How often the tracker asks for new blocks.
+pub(crate) const POLL: Duration = Duration::from_millis(10);
+/// Calls per batch in setup and tracking.
+pub(crate) const SETUP_BATCH: usize = 200;
+
+/// Why a run failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError {
+    /// The node could not be reached, or answered a call with an error.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    /// The node refused a setup transaction.
+    #[error("{what}: the node refused a transaction: {error}")]
+    Refused {
+        /// What the transactions were for ("funding the accounts", ...).
+        what: String,
+        /// The node's error.
+        error: RpcErrorObject,
+    },
+    /// Setup transactions were still not included after 5 minutes.
+    #[error("setup: {address}'s transactions were not all included after 5 minutes")]
+    NotIncluded {
+        /// Their sender.
+        address: Address,
+    },
+    /// A setup transaction was included and failed (status 0).
+    #[error("setup: `{what}` failed on chain")]
+    SetupFailed {
+        /// What the transaction was for.
+        what: String,
+    },
+    /// A contract of the workload is missing after setup.
+    #[error(
+        "no contract at {address}: the deployer {deployer} used its nonces for something else; use another --seed"
+    )]
+    NoContract {
+        /// Where the contract should be.
+        address: Address,
+        /// The plan's deployer.
+        deployer: Address,
+    },
+    /// The node reports a head but lacks a block below it.
+    #[error("{url}: block {number} is missing below head {head}")]
+    MissingBlock {
+        /// The node.
+        url: String,
+        /// The block asked for.
+        number: u64,
+        /// The head the node reported.
+        head: u64,
+    },
+    /// A sender of the timed phase failed.
+    #[error("sending to {to}: {source}")]
+    Send {
+        /// The node's URL, or the embedded banking stage.
+        to: String,
+        /// Why.
+        source: Box<RunError>,
+    },
+    /// The in-process chain's genesis could not be built.
+    #[error(transparent)]
+    Genesis(#[from] BuildError),
+    /// The in-process chain's genesis is not one lanes runs.
+    #[error(transparent)]
+    ChainSpec(#[from] lanes_rpc::genesis::GenesisError),
+    /// The in-process chain's temporary folder could not be created.
+    #[error("creating a temporary folder for the in-process chain: {0}")]
+    TempDir(#[source] std::io::Error),
+    /// The in-process chain could not be created.
+    #[error("creating the in-process chain: {0}")]
+    Chain(#[from] lanes_runtime::ChainError),
+    /// A worker task panicked or was cancelled.
+    #[error("a worker task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+    /// The in-process tracker thread panicked.
+    #[error("the tracker panicked")]
+    TrackerPanicked,
+}
+
+pub(crate) type Result<T, E = RunError> = std::result::Result<T, E>;
+
+/// A typed call's error, as [`RpcClient`]'s own read.
+pub(crate) fn typed(
+    method: &str,
+) -> impl FnOnce(jsonrpsee::core::client::Error) -> ClientError + '_ {
+    move |e| typed_error(method, e)
+}
+
+/// Runs `plan` against `target`.
+pub async fn run(plan: Arc<Plan>, target: &Target, config: &RunConfig) -> Result<Report> {
+    match target {
+        Target::Rpc(url) => run_rpc(plan, url, config).await,
+        Target::InProcess { threads, block_time } => {
+            run_in_process(plan, *threads, *block_time, config).await
+        }
+    }
+}
+
+/// A raw transaction as the quoted JSON string `eth_sendRawTransaction` takes.
+pub(crate) fn quoted(raw: &Bytes) -> String {
+    format!("\"0x{}\"", alloy_primitives::hex::encode(raw))
+}
+
+/// Signs every transaction on all cores: `nonces[s]` is sender `s`'s first.
+pub(crate) fn presign(
+    plan: &Plan,
+    nonces: &[u64],
+    chain_id: u64,
+    max_fee: u128,
+    tip: u128,
+) -> Vec<(Bytes, B256)> {
+    let m = plan.accounts.len();
+    lanes_runtime::parallel_map(
+        plan.txs.len(),
+        crate::cores(),
+        || (),
+        |_, i| {
+            let sender = plan.txs[i].sender as usize;
+            plan.sign(i, nonces[sender] + (i / m) as u64, chain_id, max_fee, tip)
+        },
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct HeadBlock {
+    base_fee_per_gas: Option<U256>,
+}
+
+pub(crate) fn hex(n: u64) -> String {
+    format!("0x{n:x}")
+}
+
+/// The fee cap and tip a run signs with: the node's suggested tip (or
+/// [`DEFAULT_TIP`]) and room above its base fee.
+pub(crate) async fn fees(client: &RpcClient) -> Result<(u128, u128)> {
+    let head: HeadBlock = client.call("eth_getBlockByNumber", json!(["latest", false])).await?;
+    let base_fee = match head.base_fee_per_gas {
+        Some(b) => b.to::<u128>(),
+        None => client.gas_price().await.map_err(typed("eth_gasPrice"))?.to::<u128>(),
+    };
+    let tip = client
+        .max_priority_fee_per_gas()
+        .await
+        .map(|t| t.to::<u128>())
+        .unwrap_or(DEFAULT_TIP)
+        .max(1);
+    // Full blocks raise an EIP-1559 base fee by 12.5% each (anvil's do, lanes'
+    // is fixed): leave room for ~30 of them, so the node, not the fee cap,
+    // sets the pace. Transactions pay base fee + tip, not the cap.
+    Ok((MAX_FEE_BASE_FEES * base_fee.max(1) + tip, tip))
+}
+
+async fn run_rpc(plan: Arc<Plan>, url: &str, config: &RunConfig) -> Result<Report> {
+    let client = RpcClient::connect(url).await?;
+    let chain_id = client.chain_id().await.map_err(typed("eth_chainId"))?.to::<u64>();
+    let node = client.client_version().await.ok();
+    let (max_fee, tip) = fees(&client).await?;
+
+    let setup_started = Instant::now();
+    setup(&client, &plan, &config.funder, chain_id, max_fee, tip).await?;
+    let setup_seconds = setup_started.elapsed().as_secs_f64();
+
+    let addresses: Vec<Value> =
+        plan.accounts.iter().map(|k| json!([k.address(), "pending"])).collect();
+    let mut nonces = Vec::with_capacity(addresses.len());
+    for chunk in addresses.chunks(SETUP_BATCH) {
+        for n in client.batch::<U64>("eth_getTransactionCount", chunk.iter().cloned()).await? {
+            nonces.push(n?.to::<u64>());
+        }
+    }
+    let presign_started = Instant::now();
+    let signed = {
+        let plan = plan.clone();
+        tokio::task::spawn_blocking(move || {
+            let signed = presign(&plan, &nonces, chain_id, max_fee, tip);
+            let quoted: Vec<String> = signed.iter().map(|(raw, _)| quoted(raw)).collect();
+            (quoted, signed.into_iter().map(|(_, h)| h).collect::<Vec<_>>())
+        })
+        .await?
+    };
+    let (quoted, hashes) = signed;
+    let index: HashMap<B256, u32> =
+        hashes.iter().enumerate().map(|(i, h)| (*h, i as u32)).collect();
+    let presign_seconds = presign_started.elapsed().as_secs_f64();
+
+    // Other nodes lack lanes_stats: the report then has no entry width.
+    let stats_before = client.stats().await.ok();
+    let from_block = client.block_number().await.map_err(typed("eth_blockNumber"))?;
+    let batch = effective_batch(config);
+    let shared = Arc::new(RunProgress::new(plan.txs.len(), batch, config.connections, config.mode));
+    let (bar, ticker) = progress_bar(&shared, config.progress);
+    let quoted = Arc::new(quoted);
+    let mut senders = Vec::new();
+    for _ in 0..config.connections {
+        let client = RpcClient::connect(url).await?;
+        let submitter = Submitter::Rpc { client, quoted: quoted.clone() };
+        senders.push(tokio::spawn(submitter.run(shared.clone(), config.mode)));
+    }
+    let tracked =
+        track_rpc(&client, &shared, &index, from_block.to::<u64>(), config.drain_timeout).await;
+    shared.stop();
+    let mut send_error = None;
+    for s in senders {
+        if let Err(e) = s.await? {
+            send_error.get_or_insert(e);
+        }
+    }
+    ticker.abort();
+    bar.finish_and_clear();
+    tracked?;
+    if let Some(e) = send_error {
+        return Err(RunError::Send { to: url.into(), source: Box::new(e) });
+    }
+
+    let failed = count_failed(&client, &shared, &index).await?;
+    let stats_after = client.stats().await.ok();
+    let mut report = shared.report(&plan, url.to_string(), config.mode, failed);
+    report.node = node;
+    report.setup_seconds = setup_seconds;
+    report.presign_seconds = presign_seconds;
+    report.mean_entry_width = entry_width(stats_before.as_ref(), stats_after.as_ref());
+    report.sets = set_counts(stats_before.as_ref(), stats_after.as_ref());
+    Ok(report)
+}
+
+/// The set sources between two `lanes_stats` answers.
+fn set_counts(before: Option<&NodeStats>, after: Option<&NodeStats>) -> Option<SetCounts> {
+    let (b, a) = (before?, after?);
+    a.transactions.checked_sub(b.transactions)?;
+    Some(SetCounts {
+        declared: a.declared.saturating_sub(b.declared),
+        known: a.known.saturating_sub(b.known),
+        predicted: a.predicted.saturating_sub(b.predicted),
+        exclusive: a.exclusive.saturating_sub(b.exclusive),
+        mispredicted: a.mispredicted.saturating_sub(b.mispredicted),
+    })
+}
+
+pub(crate) fn effective_batch(config: &RunConfig) -> usize {
+    let batch = config.batch.max(1);
+    match config.mode {
+        // A batch must fit in the window, or no sender could take one.
+        Mode::ClosedLoop(c) => batch.min((c / config.connections.max(1)).max(1)),
+        Mode::Rate(_) => batch,
+    }
+}
+
+/// Transactions per entry between two `lanes_stats` answers.
+fn entry_width(before: Option<&NodeStats>, after: Option<&NodeStats>) -> Option<f64> {
+    let (before, after) = (before?, after?);
+    let txs = after.transactions.checked_sub(before.transactions)?;
+    let entries = after.entries.checked_sub(before.entries)?;
+    (entries > 0).then(|| txs as f64 / entries as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_entry_width_needs_both_answers() {
+        let at = |transactions, entries| NodeStats { transactions, entries, ..Default::default() };
+        assert_eq!(entry_width(Some(&at(10, 5)), Some(&at(40, 15))), Some(3.0));
+        assert_eq!(entry_width(None, Some(&at(40, 15))), None, "not a lanes node");
+        assert_eq!(entry_width(Some(&at(10, 5)), Some(&at(10, 5))), None, "no new entry");
+        assert_eq!(entry_width(Some(&at(10, 5)), Some(&at(0, 0))), None, "a restarted node");
+    }
+}

@@ -1,0 +1,182 @@
+//! Setup on an RPC target: fund the accounts and deploy the contracts by
+//! transactions, skipping what an earlier run (or a loadgen genesis) did.
+
+use std::time::{Duration, Instant};
+
+use alloy_consensus::TxEip1559;
+use alloy_eips::BlockId;
+use alloy_eips::eip2930::{AccessList, AccessListItem};
+use alloy_primitives::{Address, B256, Bytes, TxKind, U64, U256};
+use serde_json::json;
+
+use crate::keys::Key;
+use crate::plan::Plan;
+use crate::run::{Result, RunError, SETUP_BATCH, quoted, typed};
+use crate::tracking::ReceiptStatus;
+use lanes_rpc::api::EthApiClient;
+use lanes_rpc::client::RpcClient;
+
+/// Funds the accounts and the deployer from `funder` where they lack what
+/// the run spends, and sends the deployer's setup transactions not yet sent
+/// (the deployer's nonce says how far a setup got; a loadgen genesis has
+/// done it all).
+pub(crate) async fn setup(
+    client: &RpcClient,
+    plan: &Plan,
+    funder: &Key,
+    chain_id: u64,
+    max_fee: u128,
+    tip: u128,
+) -> Result<()> {
+    let eth = U256::from(10u128.pow(18));
+    let setup_gas: u64 = plan.setup.iter().map(|c| c.gas_limit).sum();
+    let mut needs: Vec<(Address, U256)> = plan
+        .spend(max_fee)
+        .into_iter()
+        .zip(&plan.accounts)
+        .map(|(spend, key)| (key.address(), spend * U256::from(2) + eth / U256::from(100)))
+        .collect();
+    needs.push((
+        plan.deployer.address(),
+        U256::from(setup_gas) * U256::from(max_fee) * U256::from(2) + eth,
+    ));
+    let mut balances = Vec::with_capacity(needs.len());
+    for chunk in needs.chunks(SETUP_BATCH) {
+        let params = chunk.iter().map(|(a, _)| json!([a, "latest"]));
+        for b in client.batch::<U256>("eth_getBalance", params).await? {
+            balances.push(b?);
+        }
+    }
+    let short: Vec<(Address, U256)> = needs
+        .iter()
+        .zip(&balances)
+        .filter(|((_, need), have)| *have < need)
+        // Enough for a few such runs, so a rerun does not fund again.
+        .map(|((a, need), have)| (*a, *need * U256::from(4) - *have))
+        .collect();
+    if !short.is_empty() {
+        let start = client
+            .transaction_count(funder.address(), Some(BlockId::pending()))
+            .await
+            .map_err(typed("eth_getTransactionCount"))?
+            .to::<u64>();
+        let txs: Vec<(Bytes, B256)> = short
+            .iter()
+            .enumerate()
+            .map(|(i, (to, value))| {
+                funder.sign(TxEip1559 {
+                    chain_id,
+                    nonce: start + i as u64,
+                    gas_limit: 23_400,
+                    max_fee_per_gas: max_fee,
+                    max_priority_fee_per_gas: tip,
+                    to: TxKind::Call(*to),
+                    value: *value,
+                    access_list: AccessList(vec![AccessListItem {
+                        address: *to,
+                        storage_keys: vec![],
+                    }]),
+                    input: Bytes::new(),
+                })
+            })
+            .collect();
+        send_all(client, &txs, "funding the accounts").await?;
+        wait_for_nonce(client, funder.address(), start + txs.len() as u64).await?;
+        check_receipts(client, &txs, |i| format!("funding {}", short[i].0)).await?;
+    }
+
+    let deployer = plan.deployer.address();
+    let done = client
+        .transaction_count(deployer, Some(BlockId::latest()))
+        .await
+        .map_err(typed("eth_getTransactionCount"))?
+        .to::<u64>() as usize;
+    if done < plan.setup.len() {
+        let txs: Vec<(Bytes, B256)> = plan.setup[done..]
+            .iter()
+            .enumerate()
+            .map(|(i, call)| {
+                plan.deployer.sign(TxEip1559 {
+                    chain_id,
+                    nonce: (done + i) as u64,
+                    gas_limit: call.gas_limit,
+                    max_fee_per_gas: max_fee,
+                    max_priority_fee_per_gas: tip,
+                    to: call.to.map_or(TxKind::Create, TxKind::Call),
+                    value: U256::ZERO,
+                    access_list: AccessList::default(),
+                    input: call.input.clone(),
+                })
+            })
+            .collect();
+        send_all(client, &txs, "setting up the contracts").await?;
+        wait_for_nonce(client, deployer, plan.setup.len() as u64).await?;
+        check_receipts(client, &txs, |i| plan.setup[done + i].what.clone()).await?;
+    }
+    let contracts: Vec<Address> = plan
+        .layout
+        .token_a
+        .iter()
+        .chain(&plan.layout.token_b)
+        .chain(&plan.layout.pairs)
+        .copied()
+        .collect();
+    let codes = client
+        .batch::<Bytes>("eth_getCode", contracts.iter().map(|a| json!([a, "latest"])))
+        .await?;
+    for (address, code) in contracts.iter().zip(codes) {
+        if code?.is_empty() {
+            return Err(RunError::NoContract { address: *address, deployer });
+        }
+    }
+    Ok(())
+}
+
+pub(crate) async fn send_all(client: &RpcClient, txs: &[(Bytes, B256)], what: &str) -> Result<()> {
+    let quoted: Vec<String> = txs.iter().map(|(raw, _)| quoted(raw)).collect();
+    for chunk in quoted.chunks(50) {
+        for r in client.send_raw_batch(chunk).await? {
+            r.map_err(|error| RunError::Refused { what: what.into(), error })?;
+        }
+    }
+    Ok(())
+}
+
+async fn wait_for_nonce(client: &RpcClient, address: Address, nonce: u64) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let n = client
+            .transaction_count(address, Some(BlockId::latest()))
+            .await
+            .map_err(typed("eth_getTransactionCount"))?;
+        if n.to::<u64>() >= nonce {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(RunError::NotIncluded { address });
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn check_receipts(
+    client: &RpcClient,
+    txs: &[(Bytes, B256)],
+    what: impl Fn(usize) -> String,
+) -> Result<()> {
+    for (c, chunk) in txs.chunks(SETUP_BATCH).enumerate() {
+        let answers = client
+            .batch::<Option<ReceiptStatus>>(
+                "eth_getTransactionReceipt",
+                chunk.iter().map(|(_, h)| json!([h])),
+            )
+            .await?;
+        for (i, answer) in answers.into_iter().enumerate() {
+            let ok = answer?.is_some_and(|r| r.status != Some(U64::ZERO));
+            if !ok {
+                return Err(RunError::SetupFailed { what: what(c * SETUP_BATCH + i) });
+            }
+        }
+    }
+    Ok(())
+}

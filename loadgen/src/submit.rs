@@ -1,0 +1,141 @@
+//! The senders of the timed phase: batches of presigned transactions to a
+//! node (or an embedded banking stage), paced open or closed loop.
+
+use std::ops::Range;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use alloy_primitives::Bytes;
+use indicatif::{ProgressBar, ProgressStyle};
+use lanes_banking_stage::BankingStage;
+use lanes_evm_adapter::EvmExecutor;
+
+use crate::run::{Mode, Result};
+use crate::tracking::RunProgress;
+use lanes_rpc::client::{RpcClient, RpcErrorObject};
+
+/// The short form of a refusal, to group by: the message up to its first
+/// `:` (what follows names the transaction's own numbers), at most 80 chars.
+pub(crate) fn short_reason(message: &str) -> String {
+    message.split(':').next().unwrap_or_default().trim().chars().take(80).collect()
+}
+
+/// A node's refusal to group by: its short form and the code.
+fn reason(e: &RpcErrorObject) -> String {
+    format!("{} ({})", short_reason(&e.message), e.code)
+}
+
+/// Sends transactions until every batch is taken.
+pub(crate) enum Submitter {
+    Rpc { client: RpcClient, quoted: Arc<Vec<String>> },
+    InProcess { stage: Arc<BankingStage<EvmExecutor>>, raw: Arc<Vec<Bytes>> },
+}
+
+impl Submitter {
+    /// Sends `range`; per transaction, `Ok` or the refusal's short reason
+    /// (what the report groups by, not an error).
+    async fn send(&mut self, range: Range<usize>) -> Result<Vec<Result<(), String>>> {
+        match self {
+            Submitter::Rpc { client, quoted } => Ok(client
+                .send_raw_batch(&quoted[range])
+                .await?
+                .into_iter()
+                .map(|r| r.map_err(|e| reason(&e)))
+                .collect()),
+            Submitter::InProcess { stage, raw } => {
+                let raws = raw[range].to_vec();
+                let stage = stage.clone();
+                let results = tokio::task::spawn_blocking(move || stage.submit_many(raws)).await?;
+                Ok(results
+                    .into_iter()
+                    .map(|r| r.map(drop).map_err(|e| short_reason(&e.to_string())))
+                    .collect())
+            }
+        }
+    }
+
+    pub(crate) async fn run(mut self, shared: Arc<RunProgress>, mode: Mode) -> Result<()> {
+        let result = async {
+            loop {
+                if shared.aborted.load(Ordering::Acquire) {
+                    return Ok(());
+                }
+                let k = shared.next_batch.fetch_add(1, Ordering::Relaxed);
+                let start = k.saturating_mul(shared.batch);
+                if start >= shared.total {
+                    return Ok(());
+                }
+                let range = start..(start + shared.batch).min(shared.total);
+                let at = match mode {
+                    Mode::Rate(rate) => {
+                        let due = shared.start + Duration::from_secs_f64(start as f64 / rate);
+                        while Instant::now() < due {
+                            if shared.aborted.load(Ordering::Acquire) {
+                                return Ok(());
+                            }
+                            let step = due.saturating_duration_since(Instant::now());
+                            tokio::time::sleep(step.min(Duration::from_millis(50))).await;
+                        }
+                        due.duration_since(shared.start).as_nanos() as u64 + 1
+                    }
+                    Mode::ClosedLoop(_) => {
+                        let permits = shared.permits.as_ref().expect("closed loop has permits");
+                        match permits.acquire_many(range.len() as u32).await {
+                            Ok(p) => p.forget(),
+                            Err(_) => return Ok(()), // closed: the run is over
+                        }
+                        shared.now()
+                    }
+                };
+                if shared.aborted.load(Ordering::Acquire) {
+                    return Ok(());
+                }
+                for i in range.clone() {
+                    shared.sent_at[i].store(at, Ordering::Relaxed);
+                }
+                shared.sent.fetch_add(range.len() as u64, Ordering::Relaxed);
+                shared.last_progress.fetch_max(shared.now(), Ordering::Relaxed);
+                for result in self.send(range).await? {
+                    match result {
+                        Ok(()) => drop(shared.accepted.fetch_add(1, Ordering::Relaxed)),
+                        Err(reason) => shared.reject(reason),
+                    }
+                }
+            }
+        }
+        .await;
+        if result.is_err() {
+            shared.aborted.store(true, Ordering::Release);
+        }
+        shared.sender_finished();
+        result
+    }
+}
+
+pub(crate) fn progress_bar(
+    shared: &Arc<RunProgress>,
+    show: bool,
+) -> (ProgressBar, tokio::task::JoinHandle<()>) {
+    let bar = if show { ProgressBar::new(shared.total as u64) } else { ProgressBar::hidden() };
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} included  {msg}")
+            .expect("a valid template")
+            .progress_chars("=> "),
+    );
+    let ticker = {
+        let (bar, shared) = (bar.clone(), shared.clone());
+        tokio::spawn(async move {
+            loop {
+                bar.set_position(shared.included.load(Ordering::Relaxed));
+                bar.set_message(format!(
+                    "sent {}  rejected {}",
+                    shared.sent.load(Ordering::Relaxed),
+                    shared.rejected.load(Ordering::Relaxed)
+                ));
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+    };
+    (bar, ticker)
+}

@@ -1,0 +1,154 @@
+//! Ledger blocks and receipts in the shapes of alloy-rpc-types-eth.
+
+use alloy_consensus::{
+    Eip658Value, Receipt as ConsensusReceipt, ReceiptEnvelope, ReceiptWithBloom, Transaction as _,
+    TxEnvelope, TxType,
+};
+use alloy_primitives::{U256, logs_bloom};
+use alloy_rpc_types_eth::{
+    Block as RpcBlock, BlockTransactions, Header as RpcHeader, Log as RpcLog,
+    Transaction as RpcTransaction, TransactionReceipt,
+};
+use lanes_evm_adapter::{EvmReceiptData, EvmTx, SpecId, TxRules, eth_header};
+use lanes_runtime::{Block, Receipt};
+
+use crate::error::RpcError;
+use crate::ledger::{LedgerBlock, receipt_logs};
+
+/// The Ethereum header of a lanes block ([`eth_header`]), whose keccak256
+/// is the block's hash.
+pub fn header(block: &Block, spec: SpecId) -> RpcHeader {
+    let inner = eth_header(&block.header, spec);
+    debug_assert_eq!(inner.hash_slow(), block.hash);
+    RpcHeader { hash: block.hash, inner, total_difficulty: Some(U256::ZERO), size: None }
+}
+
+/// A block's transactions, decoded with their senders (libsecp256k1).
+pub fn decode_txs(lb: &LedgerBlock, rules: &TxRules) -> Result<Vec<EvmTx>, RpcError> {
+    lb.block.txs().map(|t| EvmTx::decode(&t.tx, rules)).collect::<Result<_, _>>().map_err(|e| {
+        RpcError::Internal(format!("block {}: a stored transaction: {e}", lb.block.header.number))
+    })
+}
+
+/// A transaction waiting in the pool: no block yet.
+pub fn pending_transaction(tx: &EvmTx) -> RpcTransaction {
+    RpcTransaction {
+        inner: alloy_consensus::transaction::Recovered::new_unchecked(
+            tx.envelope().clone(),
+            tx.sender(),
+        ),
+        block_hash: None,
+        block_number: None,
+        transaction_index: None,
+        effective_gas_price: None,
+        block_timestamp: None,
+    }
+}
+
+/// A transaction as included in a block.
+pub fn transaction(tx: &EvmTx, block: &Block, index: usize) -> RpcTransaction {
+    let h = &block.header;
+    let envelope: TxEnvelope = tx.envelope().clone();
+    let effective_gas_price = envelope.effective_gas_price(Some(h.base_fee));
+    RpcTransaction {
+        inner: alloy_consensus::transaction::Recovered::new_unchecked(envelope, tx.sender()),
+        block_hash: Some(block.hash),
+        block_number: Some(h.number),
+        transaction_index: Some(index as u64),
+        effective_gas_price: Some(effective_gas_price),
+        block_timestamp: Some(h.timestamp),
+    }
+}
+
+/// A block whose logs have `bloom`; `txs` are its decoded transactions for
+/// a block with full transactions.
+pub fn block(lb: &LedgerBlock, spec: SpecId, txs: Option<&[EvmTx]>) -> RpcBlock {
+    let transactions = match txs {
+        Some(txs) => BlockTransactions::Full(
+            txs.iter().enumerate().map(|(i, tx)| transaction(tx, &lb.block, i)).collect(),
+        ),
+        None => BlockTransactions::Hashes(lb.receipts.iter().map(|r| r.tx_hash).collect()),
+    };
+    RpcBlock {
+        header: header(&lb.block, spec),
+        uncles: Vec::new(),
+        transactions,
+        withdrawals: Some(Default::default()),
+    }
+}
+
+/// The logs of receipt `index`, numbered from `first_log` in the block.
+pub fn logs(block: &Block, receipt: &Receipt, index: usize, first_log: usize) -> Vec<RpcLog> {
+    let h = &block.header;
+    receipt_logs(receipt)
+        .into_iter()
+        .enumerate()
+        .map(|(i, inner)| RpcLog {
+            inner,
+            block_hash: Some(block.hash),
+            block_number: Some(h.number),
+            block_timestamp: Some(h.timestamp),
+            transaction_hash: Some(receipt.tx_hash),
+            transaction_index: Some(index as u64),
+            log_index: Some((first_log + i) as u64),
+            removed: false,
+        })
+        .collect()
+}
+
+/// The receipt of transaction `index` of a block.
+pub fn receipt(lb: &LedgerBlock, tx: &EvmTx, index: usize) -> TransactionReceipt {
+    let first_log: usize = lb.receipts[..index].iter().map(|r| receipt_logs(r).len()).sum();
+    receipt_at(lb, tx, index, first_log)
+}
+
+/// Every receipt of a block, in one pass (`txs` are the block's, decoded).
+pub fn receipts(lb: &LedgerBlock, txs: &[EvmTx]) -> Vec<TransactionReceipt> {
+    let mut first_log = 0;
+    txs.iter()
+        .enumerate()
+        .map(|(index, tx)| {
+            let receipt = receipt_at(lb, tx, index, first_log);
+            first_log += receipt.inner.logs().len();
+            receipt
+        })
+        .collect()
+}
+
+/// The receipt of transaction `index`, whose first log is the block's `first_log`.
+fn receipt_at(lb: &LedgerBlock, tx: &EvmTx, index: usize, first_log: usize) -> TransactionReceipt {
+    let h = &lb.block.header;
+    let r = &lb.receipts[index];
+    let logs = logs(&lb.block, r, index, first_log);
+    let bloom = logs_bloom(logs.iter().map(|l| &l.inner));
+    let created = EvmReceiptData::from_outcome(&r.outcome).and_then(|d| d.created);
+    let inner = ReceiptWithBloom {
+        receipt: ConsensusReceipt {
+            status: Eip658Value::Eip658(r.outcome.success),
+            cumulative_gas_used: r.cumulative_gas_used,
+            logs,
+        },
+        logs_bloom: bloom,
+    };
+    let inner = match tx.envelope().tx_type() {
+        TxType::Legacy => ReceiptEnvelope::Legacy(inner),
+        TxType::Eip2930 => ReceiptEnvelope::Eip2930(inner),
+        TxType::Eip4844 => ReceiptEnvelope::Eip4844(inner),
+        TxType::Eip7702 => ReceiptEnvelope::Eip7702(inner),
+        TxType::Eip1559 => ReceiptEnvelope::Eip1559(inner),
+    };
+    TransactionReceipt {
+        inner,
+        transaction_hash: r.tx_hash,
+        transaction_index: Some(index as u64),
+        block_hash: Some(lb.block.hash),
+        block_number: Some(h.number),
+        gas_used: r.outcome.gas_used,
+        effective_gas_price: tx.envelope().effective_gas_price(Some(h.base_fee)),
+        blob_gas_used: None,
+        blob_gas_price: None,
+        from: tx.sender(),
+        to: tx.envelope().to(),
+        contract_address: created,
+    }
+}

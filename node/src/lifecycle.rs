@@ -1,0 +1,346 @@
+//! A running [`Node`]: start-up (checking the data folder against the
+//! genesis, opening the ledger and the state, replaying what the state
+//! missed), the banking stage and the follower thread that publishes its
+//! blocks, the JSON-RPC server, and shutdown.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crossbeam_channel::Receiver;
+use jsonrpsee::server::middleware::rpc::RpcServiceBuilder;
+use jsonrpsee::server::{BatchRequestConfig, Server, ServerConfig, ServerHandle};
+use lanes_banking_stage::{BankingStage, BankingStageConfig, Failure, ProducedBlock};
+use lanes_evm_adapter::{AdmissionLimits, CallLimits, EvmAdmission, EvmConfig, EvmExecutor, EvmTx};
+use lanes_rpc::genesis::{self, ChainSpec};
+use lanes_runtime::{Admission, Chain, DeclaredAccess, write_atomically};
+use parking_lot::{Mutex, RwLock};
+use tokio::sync::{broadcast, watch};
+
+use crate::config::{ChainChoice, NodeConfig, cors_layer, store_config};
+use crate::dev::DevState;
+use crate::error::NodeError;
+use crate::ledger::{Ledger, LedgerBlock, LedgerSink};
+use crate::rebuild::{GENESIS_FILE, Rebuild, StageParts, load_chain};
+use crate::state::{NodeState, Waiters};
+use crate::{filters, permits, rpc};
+
+/// A running node.
+pub struct Node {
+    pub(crate) state: Arc<NodeState>,
+    server: ServerHandle,
+    rpc_addr: SocketAddr,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node").field("rpc_addr", &self.rpc_addr).finish_non_exhaustive()
+    }
+}
+
+impl Node {
+    /// Opens (or creates) the chain in the data folder, starts block
+    /// production and serves JSON-RPC.
+    pub async fn start(config: NodeConfig) -> Result<Self, NodeError> {
+        let prepared = {
+            let config = config.clone();
+            tokio::task::spawn_blocking(move || prepare(&config))
+                .await
+                .map_err(|e| NodeError::DataDir(format!("start-up task failed: {e}")))??
+        };
+        let Prepared { spec, chain, ledger, executor } = prepared;
+        let signers = if matches!(config.chain, ChainChoice::Dev) || config.unlock_dev_accounts {
+            genesis::dev_signers()
+        } else {
+            &[]
+        };
+        let coinbase = spec.genesis.coinbase;
+        let stage_config = BankingStageConfig {
+            workers: config.workers.max(1),
+            pin_threads: config.pin_threads,
+            block_time: config.block_time,
+            mining: config.mining,
+            max_per_sender: config.max_per_sender,
+            max_pool: config.max_pool,
+            coinbase,
+            ..BankingStageConfig::default()
+        };
+        let admission: Arc<dyn Admission<EvmTx>> = if config.predict {
+            Arc::new(EvmAdmission::new(executor.clone(), AdmissionLimits::default()))
+        } else {
+            Arc::new(DeclaredAccess)
+        };
+        let parts = StageParts { config: stage_config, admission, hold: config.hold_blocks };
+        let stage = start_stage(&parts, executor.clone(), chain, &ledger);
+        let (blocks, failure) = (stage.blocks().clone(), stage.failure());
+        let (heads, _) = broadcast::channel(256);
+        let state = Arc::new(NodeState {
+            chain_id: spec.chain_id,
+            rules: executor.config().tx_rules(),
+            executor,
+            stage: RwLock::new(Some(stage)),
+            ledger,
+            signers,
+            dev: matches!(config.chain, ChainChoice::Dev).then(DevState::default),
+            client_version: config.client_version.clone(),
+            heads,
+            filters: filters::Filters::new(config.limits.filter_timeout),
+            heavy: permits::Permits::new(config.limits.max_heavy_calls, config.limits.heavy_wait),
+            totals: Mutex::default(),
+            limits: config.limits.clone(),
+            waiters: Waiters::default(),
+            rebuild: Rebuild {
+                dir: config.data_dir.clone(),
+                spec,
+                store: store_config(&config),
+                workers: config.workers,
+                stage: parts,
+            },
+            follower: Mutex::new(None),
+            fatal: watch::Sender::new(None),
+            cluster: OnceLock::new(),
+        });
+        spawn_follower(&state, blocks, failure)?;
+        let limits = &config.limits;
+        let server_config = ServerConfig::builder()
+            .max_request_body_size(limits.max_request_bytes)
+            .max_response_body_size(limits.max_response_bytes)
+            .max_connections(limits.max_connections)
+            .max_subscriptions_per_connection(limits.max_subscriptions_per_connection)
+            .set_batch_request_config(BatchRequestConfig::Limit(limits.max_batch))
+            .set_id_provider(rpc::HexIds::default())
+            .build();
+        let max_response_bytes = limits.max_response_bytes;
+        let middleware = RpcServiceBuilder::new()
+            .layer_fn(move |service| rpc::ParamsErrors::new(service, max_response_bytes));
+        let http = tower::ServiceBuilder::new()
+            .option_layer(cors_layer(&limits.cors_origins)?)
+            .layer(rpc::serve::BodyDeadlineLayer(limits.request_timeout));
+        let listener = tokio::net::TcpListener::bind(config.rpc_addr).await.map_err(|source| {
+            NodeError::Io { what: format!("listening on {}", config.rpc_addr), source }
+        })?;
+        let rpc_addr = listener
+            .local_addr()
+            .map_err(|source| NodeError::Io { what: "reading the RPC address".into(), source })?;
+        let service = Server::builder()
+            .set_config(server_config)
+            .set_http_middleware(http)
+            .set_rpc_middleware(middleware)
+            .to_service_builder();
+        let methods: jsonrpsee::server::Methods = rpc::module(state.clone()).into();
+        let server = rpc::serve::spawn(listener, limits, move |stop| {
+            service.clone().build(methods.clone(), stop)
+        });
+        tracing::info!(target: "lanes::node", %rpc_addr, chain_id = state.chain_id, head = state.head(), "JSON-RPC listening");
+        Ok(Self { state, server, rpc_addr })
+    }
+
+    /// Where JSON-RPC listens.
+    pub fn rpc_addr(&self) -> SocketAddr {
+        self.rpc_addr
+    }
+
+    /// The served head.
+    pub fn head(&self) -> u64 {
+        self.state.head()
+    }
+
+    /// Waits until block production stops on a failure it cannot go past
+    /// (a block that could not be persisted, as on a full disk or a
+    /// read-only data folder) and returns it. Committed blocks stay; the
+    /// failed block and the pool are dropped, as on a kill.
+    pub async fn failed(&self) -> String {
+        let mut fatal = self.state.fatal.subscribe();
+        match fatal.wait_for(Option::is_some).await {
+            Ok(reason) => reason.clone().unwrap_or_default(),
+            // The sender lives in the state this node holds.
+            Err(_) => std::future::pending().await,
+        }
+    }
+
+    /// Stops intake, seals and commits the block in progress, and stops.
+    pub async fn stop(self) -> Result<(), NodeError> {
+        let _ = self.server.stop();
+        self.server.clone().stopped().await;
+        let state = self.state.clone();
+        tokio::task::spawn_blocking(move || {
+            let follower = state.follower.lock().take();
+            let stage = state.stage.write().take();
+            let result = match stage {
+                Some(mut stage) => stage.shutdown().map(drop),
+                None => Ok(()),
+            };
+            if let Some(f) = follower {
+                let _ = f.join();
+            }
+            result
+        })
+        .await
+        .map_err(|e| NodeError::DataDir(format!("shutdown task failed: {e}")))??;
+        tracing::info!(target: "lanes::node", head = self.state.head(), "stopped");
+        Ok(())
+    }
+}
+
+/// What start-up opened, for [`Node::start`].
+struct Prepared {
+    spec: ChainSpec,
+    chain: Chain,
+    ledger: Arc<Ledger>,
+    executor: Arc<EvmExecutor>,
+}
+
+/// Checks the genesis against the data folder, opens the ledger and the
+/// state, and replays what the state missed.
+fn prepare(config: &NodeConfig) -> Result<Prepared, NodeError> {
+    let dir = &config.data_dir;
+    let io = |what: String| move |source| NodeError::Io { what, source };
+    std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
+    // First, so a folder of another format version is named as such, not
+    // as another genesis (block 0's hash depends on the format).
+    let ledger = Arc::new(Ledger::open_with(&dir.join("ledger"), config.fsync)?);
+    let stored_path = dir.join(GENESIS_FILE);
+    let stored = stored_path.exists().then(|| ChainSpec::from_file(&stored_path)).transpose()?;
+    let given = match &config.chain {
+        // Block 0 of a new dev chain is stamped now; an existing one keeps its own.
+        ChainChoice::Dev => Some(ChainSpec::dev_at(stored.as_ref().map_or_else(
+            || SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+            |s| s.genesis.timestamp,
+        ))),
+        ChainChoice::Genesis(path) => Some(ChainSpec::from_file(path)?),
+        ChainChoice::Existing => None,
+    };
+    let spec = match (stored, given) {
+        (Some(stored), Some(given)) if stored.id() != given.id() => {
+            return Err(NodeError::DataDir(format!(
+                "data folder {} was made from another genesis (chain id {}, genesis {}) than the one given (chain id {}, genesis {}); use another --data-dir, or --reset to wipe it",
+                dir.display(),
+                stored.chain_id,
+                stored.genesis_block().hash,
+                given.chain_id,
+                given.genesis_block().hash,
+            )));
+        }
+        (Some(stored), _) => stored,
+        (None, Some(given)) => {
+            let json = serde_json::to_vec_pretty(&given.source).expect("a genesis serialises");
+            write_atomically(&stored_path, &json)
+                .map_err(io(format!("writing {}", stored_path.display())))?;
+            given
+        }
+        (None, None) => {
+            return Err(NodeError::DataDir(format!(
+                "no chain in {}: pass --dev, or --genesis FILE (`lanes-validator init` writes one)",
+                dir.display()
+            )));
+        }
+    };
+    // A dev node sends as any address (anvil_impersonateAccount) and replays
+    // such transactions; any other refuses them.
+    let dev = matches!(config.chain, ChainChoice::Dev);
+    let executor = Arc::new(EvmExecutor::new(EvmConfig {
+        spec: spec.spec,
+        allow_unprotected: config.allow_unprotected,
+        allow_impersonated: dev,
+        call_limits: CallLimits {
+            gas_cap: config.limits.call_gas_cap,
+            timeout: config.limits.call_timeout,
+        },
+        ..EvmConfig::new(spec.chain_id)
+    }));
+
+    let genesis = spec.genesis_block();
+    match ledger.last_appended() {
+        None => {
+            ledger.append(&genesis, &[])?;
+            ledger.publish(0);
+        }
+        Some(_) => {
+            let first = ledger.read(0)?.block;
+            if first.hash != genesis.hash {
+                return Err(NodeError::DataDir(format!(
+                    "the ledger in {} starts from genesis {}, not {} (from {})",
+                    dir.display(),
+                    first.hash,
+                    genesis.hash,
+                    stored_path.display()
+                )));
+            }
+        }
+    }
+    let chain =
+        load_chain(dir, &ledger, &spec, &store_config(config), dev, &executor, config.workers)?;
+    ledger.publish(chain.head().number);
+    Ok(Prepared { spec, chain, ledger, executor })
+}
+
+/// A banking stage on `chain`, writing to `ledger`.
+pub(crate) fn start_stage(
+    parts: &StageParts,
+    executor: Arc<EvmExecutor>,
+    chain: Chain,
+    ledger: &Arc<Ledger>,
+) -> BankingStage<EvmExecutor> {
+    let builder = BankingStage::builder(executor, chain)
+        .config(parts.config.clone())
+        .sink(Box::new(LedgerSink(ledger.clone())))
+        .admission(parts.admission.clone());
+    if parts.hold { builder.hold_blocks().start() } else { builder.start() }
+}
+
+/// Starts the thread that publishes a stage's `blocks`.
+pub(crate) fn spawn_follower(
+    state: &Arc<NodeState>,
+    blocks: Receiver<ProducedBlock>,
+    failure: Failure,
+) -> Result<(), NodeError> {
+    let handle = {
+        let state = state.clone();
+        std::thread::Builder::new()
+            .name("lanes-follower".into())
+            .spawn(move || {
+                follow(&state, &blocks);
+                // The stage's blocks end when it stops: on a shutdown, or on
+                // a failure that [`Node::failed`] reports.
+                if let Some(reason) = failure.get() {
+                    state.fatal.send_replace(Some(reason.to_owned()));
+                }
+            })
+            .map_err(|source| NodeError::Io { what: "spawning a thread".into(), source })?
+    };
+    *state.follower.lock() = Some(handle);
+    Ok(())
+}
+
+/// Publishes each produced block (its state is already committed): moves the
+/// served head, counts, and notifies subscribers.
+fn follow(state: &NodeState, blocks: &Receiver<ProducedBlock>) {
+    for produced in blocks.iter() {
+        let number = produced.block.header.number;
+        state.ledger.publish(number);
+        for (hash, error) in &produced.rejected {
+            tracing::warn!(target: "lanes::node", %hash, %error, "transaction dropped at execution");
+        }
+        // Sends waiting for their block (automine) answer now: the block is
+        // committed and served.
+        let done = produced.receipts.iter().map(|r| r.tx_hash);
+        state.waiters.settle(done.chain(produced.rejected.iter().map(|(h, _)| *h)));
+        {
+            let mut t = state.totals.lock();
+            let s = &produced.stats;
+            t.blocks += 1;
+            t.transactions += s.transactions as u64;
+            t.entries += s.entries as u64;
+            t.exclusive += s.exclusive as u64;
+            t.declared += s.declared as u64;
+            t.known += s.known as u64;
+            t.predicted += s.predicted as u64;
+            t.mispredicted += s.mispredicted;
+            t.conflicts += s.conflicts;
+            t.rejected += s.rejected as u64;
+            t.last = Some(s.clone());
+        }
+        let block = LedgerBlock { block: produced.block, receipts: produced.receipts };
+        let _ = state.heads.send(filters::ChainEvent::Head(Arc::new(block)));
+    }
+}

@@ -1,0 +1,255 @@
+//! Rebuilding a node's state from its ledger: on start (the state opened
+//! or created from the genesis, then the blocks it missed replayed) and on
+//! a dev node's `evm_revert` ([`NodeState::revert_to`]), which cuts the
+//! ledger, brings the state back to its last block ([`cut_back`]) and
+//! starts a new banking stage. Also the data folder's layout, and
+//! [`reset_data_dir`].
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy_primitives::Bytes;
+use lanes_accounts_db::{AccountsDb, AccountsDbConfig, OpenError};
+use lanes_banking_stage::BankingStageConfig;
+use lanes_evm_adapter::{EvmExecutor, EvmTx};
+use lanes_rpc::genesis::ChainSpec;
+use lanes_runtime::{Admission, BankConfig, Chain, ChainError};
+
+use crate::error::NodeError;
+use crate::filters;
+use crate::ledger::{Ledger, LedgerBlock};
+use crate::lifecycle::{spawn_follower, start_stage};
+use crate::state::NodeState;
+
+/// The genesis a data folder was made from, in the folder.
+pub(crate) const GENESIS_FILE: &str = "genesis.json";
+
+/// What the node needs to start a banking stage again (after
+/// `evm_revert`).
+pub(crate) struct StageParts {
+    pub(crate) config: BankingStageConfig,
+    pub(crate) admission: Arc<dyn Admission<EvmTx>>,
+    /// Held blocks, for a consensus engine.
+    pub(crate) hold: bool,
+}
+
+/// What the node needs to rebuild its state from the ledger.
+pub(crate) struct Rebuild {
+    pub(crate) dir: PathBuf,
+    pub(crate) spec: ChainSpec,
+    pub(crate) store: AccountsDbConfig,
+    pub(crate) workers: usize,
+    pub(crate) stage: StageParts,
+}
+
+impl NodeState {
+    /// Puts the chain back to block `number` (a dev node's `evm_revert`):
+    /// stops block production, cuts the ledger after `number` (the
+    /// write-ahead log records the revert before state moves), rebuilds the
+    /// state from the genesis through the ledger, and starts production
+    /// again with the block clock at `offset` and `pool` submitted again.
+    pub(crate) fn revert_to(
+        self: &Arc<Self>,
+        number: u64,
+        offset: i64,
+        pool: Vec<Bytes>,
+    ) -> Result<(), NodeError> {
+        let mut slot = self.stage.write();
+        let mut stage =
+            slot.take().ok_or_else(|| NodeError::DataDir("node is shutting down".into()))?;
+        let (mining, coinbase) = (stage.mining(), stage.coinbase());
+        drop(stage.shutdown()?);
+        drop(stage);
+        // Nothing publishes a block of the old chain after this.
+        if let Some(old) = self.follower.lock().take() {
+            let _ = old.join();
+        }
+        // Log filters and subscriptions report the dropped blocks' logs as
+        // removed, as on a reorg.
+        let subscribed = self.heads.receiver_count() > 0;
+        let dropped: Vec<LedgerBlock> = if subscribed || self.filters.has_log_filters() {
+            // Best effort: a block that does not read is left out of the
+            // removed logs rather than failing the revert with no stage.
+            let last = self.ledger.last_appended().unwrap_or(number);
+            (number + 1..=last).filter_map(|n| self.ledger.read(n).ok()).collect()
+        } else {
+            Vec::new()
+        };
+        self.ledger.truncate(number)?;
+        self.filters.on_revert(number, &dropped);
+        if subscribed {
+            let _ = self.heads.send(filters::ChainEvent::Reverted(Arc::new(dropped)));
+        }
+        let r = &self.rebuild;
+        let dev = true;
+        let chain =
+            load_chain(&r.dir, &self.ledger, &r.spec, &r.store, dev, &self.executor, r.workers)?;
+        let config = BankingStageConfig { mining, coinbase, ..r.stage.config.clone() };
+        let parts = StageParts { config, admission: r.stage.admission.clone(), hold: r.stage.hold };
+        // Served before production starts, so its first block moves it on.
+        self.ledger.publish(number);
+        let stage = start_stage(&parts, self.executor.clone(), chain, &self.ledger);
+        stage.set_time_offset(offset);
+        spawn_follower(self, stage.blocks().clone(), stage.failure())?;
+        // What was pooled at the snapshot waits again; one no longer valid
+        // is refused here, as at any submission.
+        for result in stage.submit_many(pool) {
+            match result {
+                Ok(hash) => self.filters.on_pending(hash),
+                Err(refused) => {
+                    tracing::info!(target: "lanes::node", %refused, "a snapshot's pooled transaction not taken back")
+                }
+            }
+        }
+        *slot = Some(stage);
+        tracing::info!(target: "lanes::node", number, "reverted");
+        Ok(())
+    }
+}
+
+/// Opens the state in `dir/chain` (creating it from the genesis when it is
+/// not there), checks it against the ledger and replays the ledger's blocks
+/// it missed. A dev node whose state is ahead of its ledger (`evm_revert`,
+/// which cuts the ledger first, or a crash during one) first goes back to
+/// the ledger's last block ([`cut_back`]); any other node refuses.
+pub(crate) fn load_chain(
+    dir: &Path,
+    ledger: &Ledger,
+    spec: &ChainSpec,
+    store: &AccountsDbConfig,
+    dev: bool,
+    executor: &EvmExecutor,
+    workers: usize,
+) -> Result<Chain, NodeError> {
+    let last = ledger.last_appended().expect("block 0 is in the ledger");
+    let chain_dir = dir.join("chain");
+    if dev {
+        cut_back(&chain_dir, store, last)?;
+    }
+    let mut chain = open_chain(&chain_dir, ledger, spec, store, dev)?;
+    let head = chain.head().number;
+    if head > last {
+        return Err(NodeError::DataDir(format!(
+            "the state in {} is at block {head}, ahead of the ledger (block {last}); the ledger was damaged or replaced",
+            chain_dir.display()
+        )));
+    }
+    let recorded = ledger.read(head)?.block;
+    if recorded.hash != chain.head_hash() {
+        return Err(NodeError::DataDir(format!(
+            "the state in {} is at a block {head} that is not the ledger's",
+            chain_dir.display()
+        )));
+    }
+    // BLOCKHASH sees the same 256 hashes after a restart or a revert as
+    // before it.
+    chain.set_older_hashes((0..head).rev().map_while(|n| ledger.appended_hash(n)));
+    for number in head + 1..=last {
+        let block = ledger.read(number)?.block;
+        tracing::info!(target: "lanes::node", number, "replaying a block the state missed");
+        chain.replay_block(executor, &block, workers.max(1))?;
+    }
+    Ok(chain)
+}
+
+/// How long a revert waits for the calls still reading the old state (an
+/// `eth_call`, a trace) to let go of it before rebuilding instead.
+const CUT_BACK_WAIT: Duration = Duration::from_secs(2);
+
+/// A dev node's state ahead of its ledger (`evm_revert` cuts the ledger
+/// first; a crash can stop it at any point after) goes back to the ledger's
+/// last block: cut back through its own history when it keeps that block,
+/// else removed, to be rebuilt from the genesis by replaying the ledger.
+fn cut_back(chain_dir: &Path, store: &AccountsDbConfig, last: u64) -> Result<(), NodeError> {
+    let accounts = chain_dir.join("accounts");
+    // Only a revert puts the state ahead of the ledger (which is written
+    // first), and it leaves the head file at the old head, past the ledger's
+    // last block; a head file at or below it spares opening the state twice.
+    let saved = Chain::saved_head(chain_dir).ok().flatten().map(|h| h.number);
+    if !accounts.exists() || saved.is_some_and(|n| n <= last) {
+        return Ok(());
+    }
+    let started = std::time::Instant::now();
+    let result = loop {
+        let ahead = AccountsDb::open(&accounts, store.clone())
+            .map(|db| db.last_commit().is_some_and(|c| c.block_number > last));
+        let result = match ahead {
+            Ok(false) => return Ok(()),
+            Ok(true) => Chain::truncate_after(chain_dir, store.clone(), last).map(drop),
+            Err(e) => Err(ChainError::from(lanes_accounts_db::Error::from(e))),
+        };
+        match result {
+            // Calls still reading the old state hold it open; they end soon.
+            Err(ChainError::AccountsDb(lanes_accounts_db::Error::Open(OpenError::Locked {
+                ..
+            }))) if started.elapsed() < CUT_BACK_WAIT => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            result => break result,
+        }
+    };
+    match result {
+        Ok(()) => {
+            tracing::info!(target: "lanes::node", last, "state cut back to the ledger's last block");
+        }
+        Err(e) => {
+            tracing::warn!(target: "lanes::node", last, %e, "state ahead of the ledger and not cut back: rebuilding it from the genesis");
+            std::fs::remove_dir_all(chain_dir).map_err(|source| NodeError::Io {
+                what: format!("removing {}", chain_dir.display()),
+                source,
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// Opens the state, or creates it from the genesis. The head file names the
+/// head; if a crash left it stale, the ledger's last two blocks are the only
+/// candidates (the state is never more than one block behind the ledger).
+fn open_chain(
+    dir: &Path,
+    ledger: &Ledger,
+    spec: &ChainSpec,
+    config: &AccountsDbConfig,
+    dev: bool,
+) -> Result<Chain, NodeError> {
+    // A dev node writes and replays dev state controls; any other refuses them.
+    let bank = BankConfig { allow_system: dev, ..spec.bank_config() };
+    let last = ledger.last_appended().unwrap_or(0);
+    let mut candidates = vec![None];
+    for n in [Some(last), last.checked_sub(1)].into_iter().flatten() {
+        candidates.push(Some(ledger.read(n)?.block.header));
+    }
+    let mut unknown = true;
+    for head in candidates {
+        match Chain::open_with(dir, config.clone(), head, bank.clone()) {
+            Ok(chain) => return Ok(chain),
+            Err(ChainError::HeadUnknown(_)) => {}
+            Err(ChainError::HeadMismatch { .. }) => unknown = false,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if !unknown {
+        return Err(NodeError::DataDir(format!(
+            "the state in {} matches neither of the ledger's last two blocks",
+            dir.display()
+        )));
+    }
+    Ok(Chain::create_with(dir, config.clone(), &spec.genesis, bank)?)
+}
+
+/// Removes what a node keeps in `dir` (for `--reset`); other files stay.
+pub fn reset_data_dir(dir: &Path) -> std::io::Result<()> {
+    for name in ["ledger", "chain"] {
+        let path = dir.join(name);
+        if path.exists() {
+            std::fs::remove_dir_all(&path)?;
+        }
+    }
+    let genesis = dir.join(GENESIS_FILE);
+    if genesis.exists() {
+        std::fs::remove_file(genesis)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,144 @@
+//! `debug_trace*` ([`DebugApiServer`]): the node finds the block, the state
+//! after its parent and its environment; the EVM adapter runs the trace.
+
+use std::sync::Arc;
+
+use alloy_eips::{BlockId, BlockNumberOrTag};
+use alloy_primitives::B256;
+use alloy_rpc_types_eth::TransactionRequest;
+use alloy_rpc_types_trace::geth::{
+    GethDebugTracingCallOptions, GethDebugTracingOptions, GethTrace, TraceResult,
+};
+use jsonrpsee::core::RpcResult;
+use lanes_evm_adapter::TraceError;
+
+use crate::NodeState;
+use crate::convert;
+use crate::error::RpcError;
+use crate::rpc::eth::call_request;
+use crate::rpc::state::Res;
+use lanes_rpc::api::DebugApiServer;
+
+/// The `debug` namespace of a node.
+pub(crate) struct DebugRpc {
+    state: Arc<NodeState>,
+}
+
+impl DebugRpc {
+    pub(crate) fn new(state: Arc<NodeState>) -> Self {
+        Self { state }
+    }
+}
+
+fn trace_error(e: TraceError) -> RpcError {
+    match e {
+        TraceError::Timeout(_) | TraceError::TooBig(_) => RpcError::Limit(e.to_string()),
+        TraceError::State(_) => RpcError::Internal(e.to_string()),
+        e => RpcError::Invalid(e.to_string()),
+    }
+}
+
+/// The traces of block `number`'s transactions that `selected` picks, with
+/// their hashes.
+fn trace_block(
+    s: &NodeState,
+    number: u64,
+    selected: impl Fn(usize) -> bool,
+    opts: &GethDebugTracingOptions,
+) -> Res<Vec<(B256, GethTrace)>> {
+    let lb =
+        s.block(number)?.ok_or_else(|| RpcError::NotFound(format!("block {number} not found")))?;
+    let txs = convert::decode_txs(&lb, &s.rules)?;
+    if txs.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Transactions run from the state after the parent (there is one: the
+    // genesis holds none).
+    let view = s.state_at(Some(BlockId::number(number - 1)))?;
+    let env = s.header_env(&lb.block.header);
+    let traces = s
+        .executor
+        .trace_block(view, &env, lb.block.hash, &txs, &selected, opts)
+        .map_err(trace_error)?;
+    let hashes = txs.iter().enumerate().filter(|(i, _)| selected(*i)).map(|(_, tx)| tx.hash());
+    Ok(hashes.zip(traces).collect())
+}
+
+fn block_results(
+    s: &NodeState,
+    number: u64,
+    opts: Option<GethDebugTracingOptions>,
+) -> Res<Vec<TraceResult>> {
+    let opts = opts.unwrap_or_default();
+    let traces = s.heavy.run(|| trace_block(s, number, |_| true, &opts))?;
+    Ok(traces
+        .into_iter()
+        .map(|(hash, result)| TraceResult::Success { result, tx_hash: Some(hash) })
+        .collect())
+}
+
+impl DebugApiServer for DebugRpc {
+    fn trace_transaction(
+        &self,
+        hash: B256,
+        opts: Option<GethDebugTracingOptions>,
+    ) -> RpcResult<GethTrace> {
+        let s = &self.state;
+        let (number, index) = s
+            .ledger
+            .locate_tx(&hash)
+            .ok_or_else(|| RpcError::Invalid(format!("transaction {hash} not found in a block")))?;
+        let index = index as usize;
+        let opts = opts.unwrap_or_default();
+        let mut traces = s.heavy.run(|| trace_block(s, number, |i| i == index, &opts))?;
+        let (_, trace) = traces.pop().ok_or_else(|| RpcError::Internal("no trace made".into()))?;
+        Ok(trace)
+    }
+
+    fn trace_call(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+        opts: Option<GethDebugTracingCallOptions>,
+    ) -> RpcResult<GethTrace> {
+        let opts = opts.unwrap_or_default();
+        if opts.state_overrides.is_some() || opts.block_overrides.is_some() {
+            return Err(RpcError::Unsupported(
+                "debug_traceCall with state or block overrides is not supported".into(),
+            )
+            .into());
+        }
+        let s = &self.state;
+        Ok(s.heavy.run(|| {
+            let (view, env) = s.sim_env(block)?;
+            s.executor
+                .trace_call(view, &env, &call_request(&request), &opts.tracing_options)
+                .map_err(trace_error)
+        })?)
+    }
+
+    fn trace_block_by_number(
+        &self,
+        number: BlockNumberOrTag,
+        opts: Option<GethDebugTracingOptions>,
+    ) -> RpcResult<Vec<TraceResult>> {
+        let s = &self.state;
+        let number = s
+            .resolve(number)
+            .ok_or_else(|| RpcError::NotFound(format!("block {number} not found")))?;
+        Ok(block_results(s, number, opts)?)
+    }
+
+    fn trace_block_by_hash(
+        &self,
+        hash: B256,
+        opts: Option<GethDebugTracingOptions>,
+    ) -> RpcResult<Vec<TraceResult>> {
+        let s = &self.state;
+        let number = s
+            .ledger
+            .number_of(&hash)
+            .ok_or_else(|| RpcError::NotFound(format!("unknown block hash {hash}")))?;
+        Ok(block_results(s, number, opts)?)
+    }
+}

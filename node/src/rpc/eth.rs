@@ -1,0 +1,713 @@
+//! The `eth_*` methods ([`EthApiServer`]) over the ledger, the latest state
+//! and the banking stage.
+
+use std::sync::Arc;
+
+use alloy_consensus::{SignableTransaction, TxEip1559, TxEip2930, TxEip7702, TxEnvelope, TxLegacy};
+use alloy_eips::eip2718::Encodable2718;
+use alloy_eips::{BlockId, BlockNumberOrTag};
+use alloy_primitives::{Address, B256, Bytes, TxKind, U64, U256};
+use alloy_rpc_types_eth::{
+    AccessListResult, Block, FeeHistory, Filter, FilterBlockOption, FilterChanges, Log,
+    Transaction, TransactionReceipt, TransactionRequest,
+};
+use alloy_signer::SignerSync;
+use alloy_signer_local::PrivateKeySigner;
+use jsonrpsee::core::{RpcResult, async_trait};
+use lanes_accounts_db::AccountsRead;
+use lanes_evm_adapter::{CallRequest, EvmTx, IMPERSONATED_TAG, SimError, Simulation, impersonated};
+use lanes_runtime::Bank;
+
+use crate::cluster::relay::ForwardError;
+
+use crate::convert;
+use crate::error::RpcError;
+use crate::filters::{self, FilterKind, MAX_FILTERS, TooManyFilters};
+use crate::ledger::LedgerBlock;
+use crate::rpc::sign;
+use crate::rpc::state::{AUTOMINE_WAIT, Res, account, internal};
+use crate::state::Waiting;
+use crate::{NodeState, SUGGESTED_TIP};
+use lanes_rpc::api::EthApiServer;
+
+/// The `eth` namespace of a node.
+pub(crate) struct EthRpc {
+    state: Arc<NodeState>,
+}
+
+impl EthRpc {
+    pub(crate) fn new(state: Arc<NodeState>) -> Self {
+        Self { state }
+    }
+}
+
+#[async_trait]
+impl EthApiServer for EthRpc {
+    fn chain_id(&self) -> RpcResult<U64> {
+        Ok(U64::from(self.state.chain_id))
+    }
+
+    fn syncing(&self) -> RpcResult<bool> {
+        Ok(false)
+    }
+
+    fn mining(&self) -> RpcResult<bool> {
+        Ok(true)
+    }
+
+    fn coinbase(&self) -> RpcResult<Address> {
+        Ok(self.state.stage(|st| st.coinbase())?)
+    }
+
+    fn accounts(&self) -> RpcResult<Vec<Address>> {
+        Ok(self.state.signers.iter().map(|k| k.address()).collect())
+    }
+
+    fn block_number(&self) -> RpcResult<U64> {
+        Ok(U64::from(self.state.head()))
+    }
+
+    fn gas_price(&self) -> RpcResult<U256> {
+        let base_fee = self.state.stage(|st| st.next_base_fee())?;
+        Ok(U256::from(base_fee) + U256::from(SUGGESTED_TIP))
+    }
+
+    fn max_priority_fee_per_gas(&self) -> RpcResult<U256> {
+        Ok(U256::from(SUGGESTED_TIP))
+    }
+
+    fn balance(&self, address: Address, block: Option<BlockId>) -> RpcResult<U256> {
+        Ok(account(&self.state.state_at(block)?, &address)?.balance)
+    }
+
+    fn transaction_count(&self, address: Address, block: Option<BlockId>) -> RpcResult<U64> {
+        let s = &self.state;
+        let nonce = match block {
+            Some(BlockId::Number(BlockNumberOrTag::Pending)) => s.pending_nonce(&address)?,
+            _ => account(&s.state_at(block)?, &address)?.nonce,
+        };
+        Ok(U64::from(nonce))
+    }
+
+    fn code(&self, address: Address, block: Option<BlockId>) -> RpcResult<Bytes> {
+        let view = self.state.state_at(block)?;
+        let header = account(&view, &address)?;
+        if header.code_hash == alloy_primitives::KECCAK256_EMPTY || header.code_hash.is_zero() {
+            return Ok(Bytes::new());
+        }
+        Ok(view.get_code(&header.code_hash).map_err(internal)?.unwrap_or_default())
+    }
+
+    fn storage_at(&self, address: Address, slot: U256, block: Option<BlockId>) -> RpcResult<B256> {
+        let view = self.state.state_at(block)?;
+        let value = view.get_storage(&address, &B256::from(slot)).map_err(internal)?;
+        Ok(B256::from(value))
+    }
+
+    fn call(&self, request: TransactionRequest, block: Option<BlockId>) -> RpcResult<Bytes> {
+        let s = &self.state;
+        Ok(s.heavy.run(|| {
+            let bank = s.sim_bank(block)?;
+            let sim = s.executor.call(&bank, &call_request(&request)).map_err(sim_error)?;
+            match failure(&sim) {
+                Some(e) => Err(e),
+                None => Ok(sim.output),
+            }
+        })?)
+    }
+
+    fn estimate_gas(&self, request: TransactionRequest, block: Option<BlockId>) -> RpcResult<U64> {
+        let s = &self.state;
+        Ok(s.heavy.run(|| {
+            let bank = s.sim_bank(block)?;
+            Ok(U64::from(estimate(s, &bank, &call_request(&request))?))
+        })?)
+    }
+
+    fn create_access_list(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+    ) -> RpcResult<AccessListResult> {
+        let s = &self.state;
+        Ok(s.heavy.run(|| {
+            let bank = s.sim_bank(block)?;
+            let (access_list, sim) =
+                s.executor.create_access_list(&bank, &call_request(&request)).map_err(sim_error)?;
+            let error = failure(&sim).map(|e| e.to_string());
+            Ok(AccessListResult { access_list, gas_used: U256::from(sim.gas_used), error })
+        })?)
+    }
+
+    async fn send_raw_transaction(&self, bytes: Bytes) -> RpcResult<B256> {
+        if bytes.starts_with(&IMPERSONATED_TAG) {
+            return Err(RpcError::Invalid(
+                "impersonated transactions come from eth_sendTransaction after anvil_impersonateAccount, not as raw bytes".into(),
+            )
+            .into());
+        }
+        submit(&self.state, bytes).await
+    }
+
+    async fn send_transaction(&self, request: TransactionRequest) -> RpcResult<B256> {
+        let state = self.state.clone();
+        let raw = tokio::task::spawn_blocking(move || fill_and_sign(&state, request))
+            .await
+            .map_err(|e| RpcError::Internal(format!("signing task failed: {e}")))??;
+        submit(&self.state, raw.into()).await
+    }
+
+    fn new_filter(&self, filter: Filter) -> RpcResult<U256> {
+        let s = &self.state;
+        let filter = Box::new(filter);
+        install(s, || {
+            let next = s.head() + 1;
+            FilterKind::Logs { filter, start: next, next, removed: vec![] }
+        })
+    }
+
+    fn new_block_filter(&self) -> RpcResult<U256> {
+        let s = &self.state;
+        install(s, || FilterKind::Blocks { next: s.head() + 1 })
+    }
+
+    fn new_pending_transaction_filter(&self) -> RpcResult<U256> {
+        install(&self.state, || FilterKind::Pending { hashes: Default::default() })
+    }
+
+    fn filter_changes(&self, id: U256) -> RpcResult<FilterChanges> {
+        let s = &self.state;
+        Ok(s.heavy.run(|| filter_changes(s, id))?)
+    }
+
+    fn filter_logs(&self, id: U256) -> RpcResult<Vec<Log>> {
+        let s = &self.state;
+        let filter = s
+            .filters
+            .poll(id, |kind| match kind {
+                FilterKind::Logs { filter, .. } => Some(filter.clone()),
+                _ => None,
+            })
+            .map_err(|_| unknown_filter(s, id))?
+            .ok_or_else(|| RpcError::Invalid(format!("filter {id:#x} is not a log filter")))?;
+        Ok(s.heavy.run(|| get_logs(s, &filter))?)
+    }
+
+    fn uninstall_filter(&self, id: U256) -> RpcResult<bool> {
+        Ok(self.state.filters.uninstall(id))
+    }
+
+    fn sign_transaction(&self, request: TransactionRequest) -> RpcResult<Bytes> {
+        let from = request.from.ok_or_else(|| RpcError::Params("`from` is required".into()))?;
+        unlocked(&self.state, from)?;
+        Ok(fill_and_sign(&self.state, request)?.into())
+    }
+
+    fn sign(&self, address: Address, message: Bytes) -> RpcResult<Bytes> {
+        Ok(sign::personal(&self.state, address, &message)?)
+    }
+
+    fn sign_typed_data_v4(&self, address: Address, data: serde_json::Value) -> RpcResult<Bytes> {
+        Ok(sign::typed_data(&self.state, address, data)?)
+    }
+
+    fn fill_transaction(&self) -> RpcResult<()> {
+        Err(RpcError::Unsupported("eth_fillTransaction is not supported".into()).into())
+    }
+
+    fn transaction_by_hash(&self, hash: B256) -> RpcResult<Option<Transaction>> {
+        let s = &self.state;
+        let Some((lb, index)) = s.find_tx(&hash)? else {
+            // Not in a block yet: answer for it while it waits in the pool.
+            return Ok(s.stage(|st| st.pooled(&hash))?.map(|tx| convert::pending_transaction(&tx)));
+        };
+        let tx = decode_one(s, &lb, index)?;
+        Ok(Some(convert::transaction(&tx, &lb.block, index)))
+    }
+
+    fn transaction_receipt(&self, hash: B256) -> RpcResult<Option<TransactionReceipt>> {
+        let s = &self.state;
+        let Some((lb, index)) = s.find_tx(&hash)? else { return Ok(None) };
+        let tx = decode_one(s, &lb, index)?;
+        Ok(Some(convert::receipt(&lb, &tx, index)))
+    }
+
+    fn block_receipts(&self, block: BlockId) -> RpcResult<Option<Vec<TransactionReceipt>>> {
+        let s = &self.state;
+        let number = match block {
+            BlockId::Number(tag) => s.resolve(tag),
+            BlockId::Hash(h) => s.ledger.number_of(&h.block_hash),
+        };
+        let Some(lb) = number.map(|n| s.block(n)).transpose()?.flatten() else { return Ok(None) };
+        let txs = convert::decode_txs(&lb, &s.rules)?;
+        Ok(Some(convert::receipts(&lb, &txs)))
+    }
+
+    fn block_by_number(
+        &self,
+        number: BlockNumberOrTag,
+        full: Option<bool>,
+    ) -> RpcResult<Option<Block>> {
+        let Some(number) = self.state.resolve(number) else { return Ok(None) };
+        Ok(rpc_block(&self.state, number, full.unwrap_or(false))?)
+    }
+
+    fn block_by_hash(&self, hash: B256, full: Option<bool>) -> RpcResult<Option<Block>> {
+        let Some(number) = self.state.ledger.number_of(&hash) else { return Ok(None) };
+        Ok(rpc_block(&self.state, number, full.unwrap_or(false))?)
+    }
+
+    fn block_transaction_count_by_number(
+        &self,
+        number: BlockNumberOrTag,
+    ) -> RpcResult<Option<U64>> {
+        let Some(number) = self.state.resolve(number) else { return Ok(None) };
+        Ok(self.state.block(number)?.map(|lb| U64::from(lb.receipts.len())))
+    }
+
+    fn logs(&self, filter: Filter) -> RpcResult<Vec<Log>> {
+        let s = &self.state;
+        Ok(s.heavy.run(|| get_logs(s, &filter))?)
+    }
+
+    fn fee_history(
+        &self,
+        block_count: U64,
+        newest_block: BlockNumberOrTag,
+        reward_percentiles: Option<Vec<f64>>,
+    ) -> RpcResult<FeeHistory> {
+        Ok(fee_history(&self.state, block_count.to::<u64>(), newest_block, reward_percentiles)?)
+    }
+}
+
+pub(crate) fn call_request(r: &TransactionRequest) -> CallRequest {
+    CallRequest {
+        from: r.from,
+        to: match r.to {
+            Some(TxKind::Call(to)) => Some(to),
+            _ => None,
+        },
+        value: r.value.unwrap_or_default(),
+        data: r.input.input().cloned().unwrap_or_default(),
+        gas: r.gas,
+        gas_price: r.gas_price.or(r.max_fee_per_gas),
+        max_priority_fee: r.max_priority_fee_per_gas,
+        nonce: r.nonce,
+        access_list: r.access_list.clone().unwrap_or_default(),
+        authorization_list: r.authorization_list.clone().unwrap_or_default(),
+    }
+}
+
+fn sim_error(e: SimError) -> RpcError {
+    match e {
+        SimError::Failed(sim) if sim.reverted => RpcError::reverted(sim.output),
+        SimError::Failed(sim) => RpcError::Invalid(format!(
+            "gas required exceeds allowance: {}",
+            sim.halt.unwrap_or_else(|| "execution failed".into())
+        )),
+        SimError::State(e) => RpcError::Internal(format!("state read failed: {e}")),
+        other => RpcError::Invalid(other.to_string()),
+    }
+}
+
+/// Why a simulation that ran did not succeed: a revert or a halt.
+fn failure(sim: &Simulation) -> Option<RpcError> {
+    if sim.reverted {
+        return Some(RpcError::reverted(sim.output.clone()));
+    }
+    sim.halt.as_ref().map(|h| RpcError::Invalid(format!("execution halted: {h}")))
+}
+
+fn estimate(s: &NodeState, bank: &Bank, request: &CallRequest) -> Res<u64> {
+    s.executor.estimate_gas(bank, request).map_err(sim_error)
+}
+
+fn decode_one(s: &NodeState, lb: &LedgerBlock, index: usize) -> Res<EvmTx> {
+    let raw = lb.block.txs().nth(index).ok_or_else(|| {
+        RpcError::Internal(format!("block {} has no tx {index}", lb.block.header.number))
+    })?;
+    EvmTx::decode(&raw.tx, &s.rules).map_err(internal)
+}
+
+fn rpc_block(s: &NodeState, number: u64, full: bool) -> Res<Option<Block>> {
+    let Some(lb) = s.block(number)? else { return Ok(None) };
+    let txs = if full { Some(convert::decode_txs(&lb, &s.rules)?) } else { None };
+    Ok(Some(convert::block(&lb, s.executor.config().spec, txs.as_deref())))
+}
+
+/// `hash` once its wait (if any) is over, or [`AUTOMINE_WAIT`] passed.
+async fn settled(hash: B256, wait: Option<Waiting>) -> B256 {
+    if let Some(wait) = wait {
+        let _ = tokio::time::timeout(AUTOMINE_WAIT, wait).await;
+    }
+    hash
+}
+
+/// Submits a signed transaction: to this node's pool, then to the other
+/// validators' (a multi-validator chain), answering once it is relayed (and
+/// under automine once it is in a block); a replica forwards it instead.
+async fn submit(state: &NodeState, bytes: Bytes) -> RpcResult<B256> {
+    if let Some(forward) = state.cluster.get().and_then(|l| l.forward.as_ref()) {
+        // A replica: the validators' pools take it; their answer is ours.
+        let answer = forward.send(&bytes).await;
+        if answer.is_ok() {
+            // Pooled here too (never built from), so this node's pending
+            // nonce counts it; decided blocks clear it.
+            let _ = state.send_raw_waiting(&bytes);
+        }
+        return answer.map_err(|e| match e {
+            ForwardError::Refused { code, message } => {
+                let code = i32::try_from(code).unwrap_or(-32000);
+                jsonrpsee::types::ErrorObjectOwned::owned(code, message, None::<()>)
+            }
+            ForwardError::Unreachable(why) => {
+                RpcError::Internal(format!("no validator took the transaction: {why}")).into()
+            }
+        });
+    }
+    let (hash, wait) = state.send_raw_waiting(&bytes)?;
+    if let Some(relay) = state.cluster.get().and_then(|l| l.relay.as_ref()) {
+        relay.relay(bytes).await;
+    }
+    Ok(settled(hash, wait).await)
+}
+
+/// The unlocked account `address` (`--dev`'s accounts), for signing.
+pub(crate) fn unlocked(s: &NodeState, address: Address) -> Res<&PrivateKeySigner> {
+    s.signers.iter().find(|k| k.address() == address).ok_or_else(|| {
+        RpcError::Invalid(format!(
+            "{address} is not an unlocked account of this node, so it cannot sign (eth_accounts lists them)"
+        ))
+    })
+}
+
+/// The transaction a request asks for, filled as `eth_sendTransaction` fills
+/// it (nonce, gas, fees) and signed by `from`'s key; for an impersonated
+/// `from`, the dev-only encoding that names the sender instead.
+fn fill_and_sign(s: &NodeState, r: TransactionRequest) -> Res<Vec<u8>> {
+    let from = r.from.ok_or_else(|| RpcError::Params("`from` is required".into()))?;
+    let signer = s.signers.iter().find(|k| k.address() == from);
+    if signer.is_none() && !s.impersonates(&from) {
+        return Err(RpcError::Invalid(format!(
+            "{from} is not an account of this node (see eth_accounts; on a --dev node anvil_impersonateAccount sends as any address)"
+        )));
+    }
+    // Signs with the node's key, or for an impersonated address wraps the
+    // transaction with its sender and no signature.
+    let seal = |hash: B256| -> Res<alloy_primitives::Signature> {
+        match signer {
+            Some(key) => key.sign_hash_sync(&hash).map_err(internal),
+            None => Ok(alloy_primitives::Signature::new(U256::from(1), U256::from(1), false)),
+        }
+    };
+    let base_fee = s.stage(|st| st.next_base_fee())?;
+    let nonce = match r.nonce {
+        Some(n) => n,
+        None => s.pending_nonce(&from)?,
+    };
+    // The transaction the client asked for, with its own access list (or
+    // none): the node predicts the set of one without. Adding a list here
+    // would raise its intrinsic gas above the client's estimate.
+    let call = CallRequest { from: Some(from), nonce: Some(nonce), ..call_request(&r) };
+    let gas = match r.gas {
+        Some(gas) => gas,
+        None => estimate(s, &s.sim_bank(None)?, &call)?,
+    };
+    let to = call.to.map_or(TxKind::Create, TxKind::Call);
+    let (input, value, access_list) = (call.data, call.value, call.access_list);
+    let chain_id = s.chain_id;
+    // The type asked for, else the one the fields imply (as anvil and geth).
+    let ty =
+        match r.transaction_type {
+            Some(ty @ (0 | 1 | 2 | 4)) => ty,
+            Some(ty) => {
+                return Err(RpcError::Invalid(format!(
+                    "transaction type {ty} is not one lanes sends (0, 1, 2 or 4)"
+                )));
+            }
+            None if !call.authorization_list.is_empty() => 4,
+            None if r.gas_price.is_some() && r.max_fee_per_gas.is_none() => {
+                if access_list.is_empty() { 0 } else { 1 }
+            }
+            None => 2,
+        };
+    if (ty == 4) == call.authorization_list.is_empty() || (ty == 0 && !access_list.is_empty()) {
+        return Err(RpcError::Invalid(format!(
+            "type {ty} does not fit the request: an authorizationList needs type 4 (and type 4 one), an accessList type 1, 2 or 4"
+        )));
+    }
+    let legacy_price =
+        r.gas_price.or(r.max_fee_per_gas).unwrap_or(2 * u128::from(base_fee) + SUGGESTED_TIP);
+    let envelope: TxEnvelope = if ty == 4 {
+        let TxKind::Call(to) = to else {
+            return Err(RpcError::Invalid(
+                "a transaction with an authorizationList (EIP-7702) needs a `to`".into(),
+            ));
+        };
+        let tip = r.max_priority_fee_per_gas.unwrap_or(SUGGESTED_TIP);
+        let max_fee = r.max_fee_per_gas.or(r.gas_price).unwrap_or(2 * u128::from(base_fee) + tip);
+        let tx = TxEip7702 {
+            chain_id,
+            nonce,
+            gas_limit: gas,
+            max_fee_per_gas: max_fee,
+            max_priority_fee_per_gas: tip.min(max_fee),
+            to,
+            value,
+            access_list,
+            authorization_list: call.authorization_list,
+            input,
+        };
+        let sig = seal(tx.signature_hash())?;
+        tx.into_signed(sig).into()
+    } else if ty == 0 || ty == 1 {
+        let gas_price = legacy_price;
+        if ty == 0 {
+            let chain_id = Some(chain_id);
+            let tx = TxLegacy { chain_id, nonce, gas_price, gas_limit: gas, to, value, input };
+            let sig = seal(tx.signature_hash())?;
+            tx.into_signed(sig).into()
+        } else {
+            let tx = TxEip2930 {
+                chain_id,
+                nonce,
+                gas_price,
+                gas_limit: gas,
+                to,
+                value,
+                input,
+                access_list,
+            };
+            let sig = seal(tx.signature_hash())?;
+            tx.into_signed(sig).into()
+        }
+    } else {
+        let max_fee = r.max_fee_per_gas.or(r.gas_price);
+        let tip =
+            r.max_priority_fee_per_gas.unwrap_or(SUGGESTED_TIP).min(max_fee.unwrap_or(u128::MAX));
+        let max_fee = max_fee.unwrap_or(2 * u128::from(base_fee) + tip);
+        let tx = TxEip1559 {
+            chain_id,
+            nonce,
+            gas_limit: gas,
+            max_fee_per_gas: max_fee,
+            max_priority_fee_per_gas: tip,
+            to,
+            value,
+            access_list,
+            input,
+        };
+        let sig = seal(tx.signature_hash())?;
+        tx.into_signed(sig).into()
+    };
+    Ok(match signer {
+        Some(_) => envelope.encoded_2718(),
+        None => impersonated(&envelope, from).to_vec(),
+    })
+}
+
+fn install(s: &NodeState, make: impl FnOnce() -> FilterKind) -> RpcResult<U256> {
+    Ok(s.filters.install(make).map_err(|TooManyFilters| {
+        RpcError::Limit(format!(
+            "{MAX_FILTERS} filters are installed; uninstall some (eth_uninstallFilter) or let them expire"
+        ))
+    })?)
+}
+
+fn unknown_filter(s: &NodeState, id: U256) -> RpcError {
+    RpcError::Invalid(format!(
+        "filter not found: {id:#x} (never installed, uninstalled, or not polled for {:?})",
+        s.filters.timeout
+    ))
+}
+
+/// What filter `id` saw since its last poll. A poll reads at most
+/// `max_log_blocks` blocks, and stops before the block that would take its
+/// logs past `max_logs`; the next poll goes on from there.
+fn filter_changes(s: &NodeState, id: U256) -> Res<FilterChanges> {
+    enum Todo {
+        Blocks(u64, u64),
+        Logs(Box<Filter>, u64, u64, Vec<Log>),
+        Hashes(Vec<B256>),
+    }
+    let span = s.limits.max_log_blocks.max(1);
+    // The head is read under the filters' lock, so a revert (which resets
+    // cursors under it after cutting the head) cannot slip in between.
+    let todo = s
+        .filters
+        .poll(id, |kind| {
+            let head = s.head();
+            match kind {
+                FilterKind::Blocks { next } => {
+                    let (from, to) = (*next, head.min(next.saturating_add(span - 1)));
+                    *next = (*next).max(to + 1);
+                    Todo::Blocks(from, to)
+                }
+                FilterKind::Logs { filter, next, removed, .. } => {
+                    let (from, to) = (*next, head.min(next.saturating_add(span - 1)));
+                    *next = (*next).max(to + 1);
+                    Todo::Logs(filter.clone(), from, to, std::mem::take(removed))
+                }
+                FilterKind::Pending { hashes } => Todo::Hashes(hashes.drain(..).collect()),
+            }
+        })
+        .map_err(|_| unknown_filter(s, id))?;
+    Ok(match todo {
+        Todo::Blocks(from, to) => {
+            FilterChanges::Hashes((from..=to).filter_map(|n| s.ledger.hash_of(n)).collect())
+        }
+        Todo::Hashes(hashes) => FilterChanges::Hashes(hashes),
+        Todo::Logs(filter, from, to, mut logs) => {
+            // Within the filter's own range; a block hash no longer served
+            // matches nothing.
+            let (lo, hi) = match filter.block_option {
+                FilterBlockOption::Range { from_block, to_block } => {
+                    filters::range_bounds(from_block, to_block)
+                }
+                FilterBlockOption::AtBlockHash(_) => filter_range(s, &filter).unwrap_or((1, 0)),
+            };
+            let (lo, hi) = (from.max(lo), to.min(hi));
+            if lo <= hi {
+                let room = s.limits.max_logs.saturating_sub(logs.len());
+                let (found, stopped) = logs_until(s, &filter, lo, hi, room)?;
+                logs.extend(found);
+                if let Some(at) = stopped {
+                    let _ = s.filters.poll(id, |kind| {
+                        if let FilterKind::Logs { next, .. } = kind {
+                            *next = (*next).min(at);
+                        }
+                    });
+                }
+            }
+            FilterChanges::Logs(logs)
+        }
+    })
+}
+
+/// The logs of blocks `from..=to` that match `filter`, stopping before the
+/// block that would take them past `room` (unless it is the first): the
+/// logs, and the block it stopped at.
+fn logs_until(
+    s: &NodeState,
+    filter: &Filter,
+    from: u64,
+    to: u64,
+    room: usize,
+) -> Res<(Vec<Log>, Option<u64>)> {
+    let mut out = Vec::new();
+    for number in from..=to {
+        let Some(bloom) = s.ledger.bloom(number) else { continue };
+        if !filter.matches_bloom(bloom) {
+            continue;
+        }
+        let Some(lb) = s.block(number)? else { continue };
+        let logs = filters::block_logs(&lb, filter);
+        if !out.is_empty() && out.len() + logs.len() > room {
+            return Ok((out, Some(number)));
+        }
+        out.extend(logs);
+    }
+    Ok((out, None))
+}
+
+/// The blocks a filter's criteria cover, at most up to the head.
+fn filter_range(s: &NodeState, filter: &Filter) -> Res<(u64, u64)> {
+    let head = s.head();
+    Ok(match filter.block_option {
+        FilterBlockOption::AtBlockHash(hash) => {
+            let n = s
+                .ledger
+                .number_of(&hash)
+                .ok_or_else(|| RpcError::NotFound(format!("unknown block hash {hash}")))?;
+            (n, n)
+        }
+        FilterBlockOption::Range { from_block, to_block } => {
+            let resolve = |t: Option<BlockNumberOrTag>| match t.unwrap_or_default() {
+                BlockNumberOrTag::Number(n) => n.min(head),
+                BlockNumberOrTag::Earliest => 0,
+                _ => head,
+            };
+            (resolve(from_block), resolve(to_block))
+        }
+    })
+}
+
+/// Every block the filter's range covers must be served; the range is capped.
+fn get_logs(s: &NodeState, filter: &Filter) -> Res<Vec<Log>> {
+    let (from, to) = filter_range(s, filter)?;
+    if from > to {
+        return Err(RpcError::Invalid(format!(
+            "invalid block range: from {from} is after to {to}"
+        )));
+    }
+    if to - from >= s.limits.max_log_blocks {
+        return Err(RpcError::Limit(format!(
+            "query spans {} blocks, more than the limit of {}",
+            to - from + 1,
+            s.limits.max_log_blocks
+        )));
+    }
+    let max = s.limits.max_logs;
+    match logs_until(s, filter, from, to, max)? {
+        (logs, None) if logs.len() <= max => Ok(logs),
+        _ => Err(RpcError::Limit(format!(
+            "query returns more than {max} logs; narrow the block range"
+        ))),
+    }
+}
+
+fn fee_history(
+    s: &NodeState,
+    count: u64,
+    newest: BlockNumberOrTag,
+    percentiles: Option<Vec<f64>>,
+) -> Res<FeeHistory> {
+    const MAX_BLOCKS: u64 = 1024;
+    let newest = s.resolve(newest).unwrap_or(s.head()).min(s.head());
+    let count = count.clamp(1, MAX_BLOCKS).min(newest + 1);
+    let oldest = newest + 1 - count;
+    let mut history = FeeHistory { oldest_block: oldest, ..Default::default() };
+    let mut rewards = Vec::new();
+    let mut base_fee = 0;
+    for number in oldest..=newest {
+        let lb = s.block(number)?.ok_or_else(|| RpcError::NotFound(format!("block {number}")))?;
+        let h = &lb.block.header;
+        base_fee = u128::from(h.base_fee);
+        history.base_fee_per_gas.push(base_fee);
+        history.gas_used_ratio.push(h.gas_used as f64 / h.gas_limit.max(1) as f64);
+        history.base_fee_per_blob_gas.push(0);
+        history.blob_gas_used_ratio.push(0.0);
+        if let Some(percentiles) = &percentiles {
+            let mut tips: Vec<u128> = lb
+                .block
+                .txs()
+                .filter_map(|t| {
+                    use alloy_eips::eip2718::Decodable2718;
+                    TxEnvelope::decode_2718(&mut t.tx.as_ref()).ok()
+                })
+                .map(|tx| {
+                    use alloy_consensus::Transaction as _;
+                    tx.effective_tip_per_gas(h.base_fee).unwrap_or(0)
+                })
+                .collect();
+            tips.sort_unstable();
+            rewards.push(
+                percentiles
+                    .iter()
+                    .map(|p| {
+                        if tips.is_empty() {
+                            return 0;
+                        }
+                        let i = ((p.clamp(0.0, 100.0) / 100.0) * (tips.len() - 1) as f64).round();
+                        tips[i as usize]
+                    })
+                    .collect(),
+            );
+        }
+    }
+    // The next block's base fee: fixed from genesis.
+    history.base_fee_per_gas.push(base_fee);
+    history.base_fee_per_blob_gas.push(0);
+    history.reward = percentiles.map(|_| rewards);
+    Ok(history)
+}

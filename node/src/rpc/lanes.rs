@@ -1,0 +1,109 @@
+//! The `lanes_*` methods ([`LanesApiServer`]): a block's entries and the
+//! node's counters.
+
+use std::sync::Arc;
+
+use alloy_eips::BlockNumberOrTag;
+use alloy_primitives::U64;
+use jsonrpsee::core::RpcResult;
+
+use crate::NodeState;
+use crate::ledger::LedgerBlock;
+use lanes_rpc::api::LanesApiServer;
+use lanes_rpc::types::{BlockEntries, BlockEntry, LastBlockStats, NodeStats, SetSource};
+
+/// The `lanes` namespace of a node.
+pub(crate) struct LanesRpc {
+    state: Arc<NodeState>,
+}
+
+impl LanesRpc {
+    pub(crate) fn new(state: Arc<NodeState>) -> Self {
+        Self { state }
+    }
+}
+
+impl LanesApiServer for LanesRpc {
+    fn get_block_entries(&self, block: BlockNumberOrTag) -> RpcResult<Option<BlockEntries>> {
+        let Some(number) = self.state.resolve(block) else { return Ok(None) };
+        Ok(self.state.block(number)?.map(|lb| block_entries(&lb)))
+    }
+
+    fn relay_transactions(&self, txs: Vec<alloy_primitives::Bytes>) -> RpcResult<u64> {
+        if txs.len() > crate::cluster::relay::RELAY_BATCH {
+            return Err(crate::error::RpcError::Limit(format!(
+                "{} transactions, more than the {} one relay may carry",
+                txs.len(),
+                crate::cluster::relay::RELAY_BATCH
+            ))
+            .into());
+        }
+        // Each as a send would be; one refused (known already, a nonce
+        // taken) does not stop the others.
+        let taken = txs.iter().filter(|raw| self.state.send_raw_waiting(raw).is_ok()).count();
+        Ok(taken as u64)
+    }
+
+    fn stats(&self) -> RpcResult<NodeStats> {
+        let s = &self.state;
+        let t = s.totals.lock().clone();
+        let pool = s.stage(|st| st.pool_len())?;
+        let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+        let last_block = t.last.map(|b| LastBlockStats {
+            number: b.number,
+            transactions: b.transactions as u64,
+            entries: b.entries as u64,
+            mean_entry_width: b.mean_entry_width,
+            exclusive: b.exclusive as u64,
+            conflicts: b.conflicts,
+            rejected: b.rejected as u64,
+            gas_used: b.gas_used,
+            sigverify_ms: ms(b.sigverify_time),
+            scheduler_ms: ms(b.scheduler_time),
+            workers_ms: ms(b.worker_time),
+            seal_ms: ms(b.seal_time),
+        });
+        Ok(NodeStats {
+            head: s.head(),
+            pool: pool as u64,
+            blocks: t.blocks,
+            transactions: t.transactions,
+            entries: t.entries,
+            mean_entry_width: if t.entries == 0 {
+                0.0
+            } else {
+                t.transactions as f64 / t.entries as f64
+            },
+            exclusive: t.exclusive,
+            declared: t.declared,
+            known: t.known,
+            predicted: t.predicted,
+            mispredicted: t.mispredicted,
+            conflicts: t.conflicts,
+            rejected: t.rejected,
+            last_block,
+        })
+    }
+}
+
+fn block_entries(lb: &LedgerBlock) -> BlockEntries {
+    let mut index = 0;
+    let entries = lb
+        .block
+        .entries
+        .iter()
+        .map(|e| {
+            let transactions =
+                lb.receipts[index..index + e.txs.len()].iter().map(|r| r.tx_hash).collect();
+            index += e.txs.len();
+            let sources = e.txs.iter().map(|t| SetSource::from(t.source)).collect();
+            BlockEntry { exclusive: e.exclusive, width: e.txs.len() as u64, transactions, sources }
+        })
+        .collect();
+    BlockEntries {
+        number: U64::from(lb.block.header.number),
+        hash: lb.block.hash,
+        transactions: lb.receipts.len() as u64,
+        entries,
+    }
+}

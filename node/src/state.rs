@@ -1,0 +1,297 @@
+//! [`NodeState`]: what the RPC methods, the follower thread, a revert and
+//! the cluster share (the banking stage, the ledger, subscriptions, dev
+//! controls), and its reads: the head, blocks, the state at a block,
+//! simulation banks, and transaction submission.
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+use std::thread::JoinHandle;
+
+use alloy_consensus::Transaction as _;
+use alloy_eips::{BlockId, BlockNumberOrTag};
+use alloy_primitives::{Address, B256, U256};
+use alloy_signer_local::PrivateKeySigner;
+use lanes_accounts_db::{HistoryError, ReadView};
+use lanes_banking_stage::{BankingStage, BlockStats, Mining};
+use lanes_evm_adapter::{EvmExecutor, EvmTx, TxRules};
+use lanes_runtime::{Bank, BankConfig, BlockEnv, BlockHeader, LatticeHash, RECENT_HASHES};
+use parking_lot::{Mutex, RwLock};
+use tokio::sync::{broadcast, oneshot, watch};
+
+use crate::config::RpcLimits;
+use crate::dev::DevState;
+use crate::error::RpcError;
+use crate::ledger::{Ledger, LedgerBlock};
+use crate::rebuild::Rebuild;
+use crate::rpc::state::{Res, account, internal};
+use crate::{cluster, filters, permits};
+
+/// A send's wait for its transaction's block.
+pub(crate) type Waiting = oneshot::Receiver<()>;
+
+/// Totals over the blocks produced since start.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Totals {
+    pub(crate) blocks: u64,
+    pub(crate) transactions: u64,
+    pub(crate) entries: u64,
+    pub(crate) exclusive: u64,
+    pub(crate) declared: u64,
+    pub(crate) known: u64,
+    pub(crate) predicted: u64,
+    pub(crate) mispredicted: u64,
+    pub(crate) conflicts: u64,
+    pub(crate) rejected: u64,
+    pub(crate) last: Option<BlockStats>,
+}
+
+/// What the RPC methods and the follower thread share.
+pub(crate) struct NodeState {
+    pub(crate) chain_id: u64,
+    pub(crate) rules: TxRules,
+    pub(crate) executor: Arc<EvmExecutor>,
+    pub(crate) stage: RwLock<Option<BankingStage<EvmExecutor>>>,
+    pub(crate) ledger: Arc<Ledger>,
+    pub(crate) signers: &'static [PrivateKeySigner],
+    /// A `--dev` node's impersonation and snapshots; `None` on any other
+    /// node, which refuses dev-only methods (time, coinbase and state
+    /// controls, impersonation, snapshots).
+    pub(crate) dev: Option<DevState>,
+    pub(crate) client_version: String,
+    /// New blocks and reverts, in order, for subscriptions.
+    pub(crate) heads: broadcast::Sender<filters::ChainEvent>,
+    /// Poll filters, pending transactions and reverts' dropped blocks.
+    pub(crate) filters: filters::Filters,
+    /// Permits for expensive calls.
+    pub(crate) heavy: permits::Permits,
+    pub(crate) totals: Mutex<Totals>,
+    pub(crate) limits: RpcLimits,
+    /// Sends waiting for their transaction's block (automine).
+    pub(crate) waiters: Waiters,
+    /// How to rebuild the state and restart production (`evm_revert`).
+    pub(crate) rebuild: Rebuild,
+    /// The thread publishing the current stage's blocks.
+    pub(crate) follower: Mutex<Option<JoinHandle<()>>>,
+    /// Why block production stopped, once a failure (a full disk) stopped it.
+    pub(crate) fatal: watch::Sender<Option<String>>,
+    /// On a multi-node chain: where sends go besides this node's pool.
+    pub(crate) cluster: OnceLock<cluster::Link>,
+}
+
+/// Sends waiting for their transaction's block, by transaction hash.
+#[derive(Default)]
+pub(crate) struct Waiters(Mutex<HashMap<B256, Vec<oneshot::Sender<()>>>>);
+
+impl Waiters {
+    /// Answers when `hash` is in a committed block (or dropped at execution).
+    pub(crate) fn register(&self, hash: B256) -> Waiting {
+        let (done, wait) = oneshot::channel();
+        self.0.lock().entry(hash).or_default().push(done);
+        wait
+    }
+
+    /// Forgets the waits for `hash` (its submission failed).
+    pub(crate) fn forget(&self, hash: &B256) {
+        self.0.lock().remove(hash);
+    }
+
+    /// Wakes the waits for `hashes`.
+    pub(crate) fn settle(&self, hashes: impl Iterator<Item = B256>) {
+        let mut waiting = self.0.lock();
+        if waiting.is_empty() {
+            return;
+        }
+        for hash in hashes {
+            for done in waiting.remove(&hash).into_iter().flatten() {
+                let _ = done.send(());
+            }
+        }
+    }
+}
+
+impl NodeState {
+    /// Whether `eth_sendTransaction` sends as `address` without its key
+    /// (a dev node's impersonation).
+    pub(crate) fn impersonates(&self, address: &Address) -> bool {
+        self.dev.as_ref().is_some_and(|dev| dev.impersonates(address))
+    }
+
+    /// The served head's number.
+    pub(crate) fn head(&self) -> u64 {
+        self.ledger.head().unwrap_or(0)
+    }
+
+    /// The next nonce of `address`, counting what the pool holds.
+    pub(crate) fn pending_nonce(&self, address: &Address) -> Res<u64> {
+        let committed = account(&self.state_at(None)?, address)?.nonce;
+        Ok(self.stage(|st| st.pending_nonce(address))?.map_or(committed, |n| n.max(committed)))
+    }
+
+    /// A block of the ledger, `None` past the head.
+    pub(crate) fn block(&self, number: u64) -> Res<Option<LedgerBlock>> {
+        self.ledger.block(number).map_err(internal)
+    }
+
+    /// The number a tag names; `None` for a number past the head.
+    pub(crate) fn resolve(&self, tag: BlockNumberOrTag) -> Option<u64> {
+        let head = self.head();
+        match tag {
+            BlockNumberOrTag::Number(n) => (n <= head).then_some(n),
+            BlockNumberOrTag::Earliest => Some(0),
+            _ => Some(head),
+        }
+    }
+
+    /// The block holding a transaction, and its index there.
+    pub(crate) fn find_tx(&self, hash: &B256) -> Res<Option<(LedgerBlock, usize)>> {
+        let Some((number, index)) = self.ledger.locate_tx(hash) else { return Ok(None) };
+        Ok(self.block(number)?.map(|lb| (lb, index as usize)))
+    }
+
+    /// Runs `f` on the banking stage, or fails once it has shut down.
+    pub(crate) fn stage<R>(&self, f: impl FnOnce(&BankingStage<EvmExecutor>) -> R) -> Res<R> {
+        let guard = self.stage.read();
+        let stage =
+            guard.as_ref().ok_or_else(|| RpcError::Internal("node is shutting down".into()))?;
+        Ok(f(stage))
+    }
+
+    /// The block a state method's block id names: `None` for the latest
+    /// state (latest, pending, safe, finalized), else a number at most the
+    /// head's.
+    fn state_block(&self, at: Option<BlockId>) -> Res<Option<u64>> {
+        let asked = match at {
+            None | Some(BlockId::Number(BlockNumberOrTag::Latest | BlockNumberOrTag::Pending)) => {
+                return Ok(None);
+            }
+            Some(BlockId::Number(BlockNumberOrTag::Safe | BlockNumberOrTag::Finalized)) => {
+                return Ok(None);
+            }
+            Some(BlockId::Number(BlockNumberOrTag::Number(n))) => n,
+            Some(BlockId::Number(BlockNumberOrTag::Earliest)) => 0,
+            Some(BlockId::Hash(h)) => self.ledger.number_of(&h.block_hash).ok_or_else(|| {
+                RpcError::NotFound(format!("unknown block hash {}", h.block_hash))
+            })?,
+        };
+        let head = self.head();
+        if asked > head {
+            return Err(RpcError::NotFound(format!(
+                "block {asked} is past the head (block {head})"
+            )));
+        }
+        Ok(Some(asked))
+    }
+
+    /// The state after a block id's block, while the state keeps it
+    /// (`--history-blocks`).
+    pub(crate) fn state_at(&self, at: Option<BlockId>) -> Res<ReadView> {
+        let latest = self.stage(|st| st.state())?;
+        match self.state_block(at)? {
+            None => Ok(latest),
+            Some(n) => latest.at_block(n).map_err(|e| match e {
+                HistoryError::Pruned { block, oldest } => RpcError::Pruned { asked: block, oldest },
+                e => internal(e),
+            }),
+        }
+    }
+
+    /// A bank for simulations (`eth_call`, `eth_estimateGas`, ...): on the
+    /// latest state, as the next block; at a block named by number or hash,
+    /// on the state after it, as that block (its number, time, coinbase and
+    /// fees), as geth does.
+    pub(crate) fn sim_bank(&self, at: Option<BlockId>) -> Res<Bank> {
+        let (view, env) = self.sim_env(at)?;
+        let parent = env.recent_hashes.first().copied().unwrap_or_default();
+        // Never sealed: the codec does not matter.
+        Ok(Bank::new(view, parent, LatticeHash::identity(), env, BankConfig::default()))
+    }
+
+    /// The state and block environment [`Self::sim_bank`] runs on.
+    pub(crate) fn sim_env(&self, at: Option<BlockId>) -> Res<(ReadView, BlockEnv)> {
+        let view = self.state_at(at)?;
+        let env = match self.state_block(at)? {
+            Some(n) => {
+                let lb = self.block(n)?.ok_or_else(|| internal(format!("block {n} unreadable")))?;
+                self.header_env(&lb.block.header)
+            }
+            None => {
+                let (head, hash, now, coinbase) =
+                    self.stage(|st| (st.head(), st.head_hash(), st.now(), st.coinbase()))?;
+                let mut recent_hashes = vec![hash];
+                recent_hashes.extend(self.hashes_before(head.number));
+                BlockEnv {
+                    number: head.number + 1,
+                    timestamp: now.max(head.timestamp),
+                    coinbase,
+                    base_fee: head.base_fee,
+                    gas_limit: head.gas_limit,
+                    recent_hashes,
+                    random: hash,
+                }
+            }
+        };
+        Ok((view, env))
+    }
+
+    /// The hashes of the (at most 256) blocks before block `number`, newest
+    /// first.
+    fn hashes_before(&self, number: u64) -> impl Iterator<Item = B256> + '_ {
+        (0..number).rev().take(RECENT_HASHES).map_while(|n| self.ledger.hash_of(n))
+    }
+
+    /// The environment a served block ran in: its header's fields, the
+    /// hashes of the 256 blocks before it (BLOCKHASH), and its parent's hash
+    /// as PREVRANDAO.
+    pub(crate) fn header_env(&self, h: &BlockHeader) -> BlockEnv {
+        let recent_hashes = self.hashes_before(h.number).collect();
+        BlockEnv {
+            number: h.number,
+            timestamp: h.timestamp,
+            coinbase: h.coinbase,
+            base_fee: h.base_fee,
+            gas_limit: h.gas_limit,
+            recent_hashes,
+            random: h.parent_hash,
+        }
+    }
+
+    /// Decodes, checks the sender can pay, and submits a raw transaction;
+    /// under automine, also a wait that ends once the transaction's block is
+    /// committed, for a transaction that is its sender's next (one behind a
+    /// nonce gap would wait for the gap). The sender is recovered here, on
+    /// the task that received the transaction (no hop to a sigverify thread
+    /// for a lone send); the stage counts that time as sigverify time.
+    pub(crate) fn send_raw_waiting(&self, raw: &[u8]) -> Res<(B256, Option<Waiting>)> {
+        let started = std::time::Instant::now();
+        let tx = EvmTx::decode(raw, &self.rules)?;
+        let recovered_in = started.elapsed();
+        let envelope = tx.envelope();
+        let intrinsic = self.executor.intrinsic_gas(&tx);
+        if envelope.gas_limit() < intrinsic {
+            return Err(RpcError::IntrinsicGas { gas: envelope.gas_limit(), intrinsic });
+        }
+        let cost = U256::from(envelope.gas_limit()) * U256::from(envelope.max_fee_per_gas())
+            + envelope.value();
+        let balance = account(&self.state_at(None)?, &tx.sender())?.balance;
+        if balance < cost {
+            return Err(RpcError::InsufficientFunds { balance, cost });
+        }
+        let hash = tx.hash();
+        let automine = self.stage(|st| st.mining())? == Mining::OnDemand;
+        let wait = (automine && self.pending_nonce(&tx.sender())? == tx.envelope().nonce())
+            .then(|| self.waiters.register(hash));
+        let result = self.stage(|st| st.submit_decoded(vec![tx], recovered_in))?;
+        match result.into_iter().next().expect("one result per transaction") {
+            Ok(hash) => {
+                self.filters.on_pending(hash);
+                Ok((hash, wait))
+            }
+            Err(e) => {
+                if wait.is_some() {
+                    self.waiters.forget(&hash);
+                }
+                Err(e.into())
+            }
+        }
+    }
+}

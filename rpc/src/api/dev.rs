@@ -1,0 +1,115 @@
+//! The dev-node methods that drive mining, block time and the coinbase,
+//! under the names anvil, hardhat and ganache give them (`evm_*`, `anvil_*`,
+//! `hardhat_*`): one trait, each method with its aliases.
+
+use alloy_primitives::{Address, B256, Bytes, U256};
+use jsonrpsee::core::RpcResult;
+use jsonrpsee::proc_macros::rpc;
+
+use crate::types::{MineOptions, Quantity};
+
+/// Mining control of a dev node.
+#[rpc(server, client)]
+pub trait DevApi {
+    /// Turns automine (a block as soon as transactions are ready) on, or off
+    /// (then blocks come from interval mining, if set, or `evm_mine`).
+    #[method(name = "evm_setAutomine", aliases = ["anvil_setAutomine"])]
+    fn set_automine(&self, enabled: bool) -> RpcResult<()>;
+
+    /// Whether automine is on.
+    #[method(name = "anvil_getAutomine", aliases = ["hardhat_getAutomine"])]
+    fn get_automine(&self) -> RpcResult<bool>;
+
+    /// Interval mining every `seconds` seconds (anvil's unit), empty blocks
+    /// included; 0 turns interval mining off (blocks then come only from
+    /// `evm_mine`).
+    #[method(name = "evm_setIntervalMining", aliases = ["anvil_setIntervalMining"])]
+    fn set_interval_mining(&self, seconds: Quantity) -> RpcResult<()>;
+
+    /// Mines one block now (or `blocks` blocks, the first stamped
+    /// `timestamp`), with whatever is ready; answers `"0x0"`.
+    #[method(name = "evm_mine", blocking)]
+    fn evm_mine(&self, options: Option<MineOptions>) -> RpcResult<String>;
+
+    /// Mines `blocks` blocks (default 1) now, `interval` seconds apart
+    /// (default 1).
+    #[method(name = "anvil_mine", blocking)]
+    fn anvil_mine(&self, blocks: Option<Quantity>, interval: Option<Quantity>) -> RpcResult<()>;
+
+    /// [`DevApiServer::anvil_mine`] under hardhat's name and answer (`true`).
+    #[method(name = "hardhat_mine", blocking)]
+    fn hardhat_mine(&self, blocks: Option<Quantity>, interval: Option<Quantity>)
+    -> RpcResult<bool>;
+
+    /// Moves block time `seconds` forward for every later block (`--dev`
+    /// only); answers the total offset from the wall clock, in seconds.
+    #[method(name = "evm_increaseTime", aliases = ["anvil_increaseTime"])]
+    fn increase_time(&self, seconds: Quantity) -> RpcResult<i64>;
+
+    /// Stamps the next block `timestamp` (after the latest block's); later
+    /// blocks go on from it (`--dev` only).
+    #[method(name = "evm_setNextBlockTimestamp", aliases = ["anvil_setNextBlockTimestamp"])]
+    fn set_next_block_timestamp(&self, timestamp: Quantity) -> RpcResult<()>;
+
+    /// Sets the next block's base fee per gas; later blocks keep it
+    /// (`--dev` only).
+    #[method(
+        name = "anvil_setNextBlockBaseFeePerGas",
+        aliases = ["hardhat_setNextBlockBaseFeePerGas"]
+    )]
+    fn set_next_block_base_fee(&self, base_fee: U256) -> RpcResult<()>;
+
+    /// Pays the fees of the next blocks to `coinbase` (`--dev` only).
+    #[method(name = "anvil_setCoinbase", aliases = ["hardhat_setCoinbase"])]
+    fn set_coinbase(&self, coinbase: Address) -> RpcResult<()>;
+
+    /// Sets an account's balance (`--dev` only), in a block of its own.
+    #[method(name = "anvil_setBalance", aliases = ["hardhat_setBalance"], blocking)]
+    fn set_balance(&self, address: Address, balance: U256) -> RpcResult<()>;
+
+    /// Sets an account's nonce (`--dev` only), in a block of its own.
+    #[method(name = "anvil_setNonce", aliases = ["hardhat_setNonce"], blocking)]
+    fn set_nonce(&self, address: Address, nonce: Quantity) -> RpcResult<()>;
+
+    /// Sets an account's code (`--dev` only), in a block of its own.
+    #[method(name = "anvil_setCode", aliases = ["hardhat_setCode"], blocking)]
+    fn set_code(&self, address: Address, code: Bytes) -> RpcResult<()>;
+
+    /// Records the chain as it is now (`--dev` only); answers an id for
+    /// [`DevApiServer::revert`].
+    #[method(name = "evm_snapshot", aliases = ["anvil_snapshot"])]
+    fn snapshot(&self) -> RpcResult<Quantity>;
+
+    /// Puts the chain back to snapshot `id`: state, head block, block time;
+    /// the pool is emptied and later blocks leave the ledger (`--dev` only).
+    /// The id, and every later one, is used up. `false` for an unknown id.
+    #[method(name = "evm_revert", aliases = ["anvil_revert"], blocking)]
+    fn revert(&self, id: Quantity) -> RpcResult<bool>;
+
+    /// Puts the chain back to its genesis and forgets snapshots and
+    /// impersonations (`--dev` only; lanes does not fork, so `forking`
+    /// options are refused).
+    #[method(name = "anvil_reset", aliases = ["hardhat_reset"], blocking)]
+    fn reset(&self, options: Option<serde_json::Value>) -> RpcResult<()>;
+
+    /// Lets `eth_sendTransaction` send as `address` without its key
+    /// (`--dev` only).
+    #[method(name = "anvil_impersonateAccount", aliases = ["hardhat_impersonateAccount"])]
+    fn impersonate_account(&self, address: Address) -> RpcResult<()>;
+
+    /// Ends [`DevApiServer::impersonate_account`] for `address`.
+    #[method(
+        name = "anvil_stopImpersonatingAccount",
+        aliases = ["hardhat_stopImpersonatingAccount"]
+    )]
+    fn stop_impersonating_account(&self, address: Address) -> RpcResult<()>;
+
+    /// Lets `eth_sendTransaction` send as any address (`--dev` only).
+    #[method(name = "anvil_autoImpersonateAccount")]
+    fn auto_impersonate_account(&self, enabled: bool) -> RpcResult<()>;
+
+    /// Sets one storage slot (`--dev` only), in a block of its own; answers
+    /// `true`.
+    #[method(name = "anvil_setStorageAt", aliases = ["hardhat_setStorageAt"], blocking)]
+    fn set_storage_at(&self, address: Address, slot: U256, value: B256) -> RpcResult<bool>;
+}

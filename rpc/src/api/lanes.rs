@@ -1,0 +1,25 @@
+//! `lanes_*`: what only lanes knows, its entries and its counters.
+
+use alloy_eips::BlockNumberOrTag;
+use jsonrpsee::core::RpcResult;
+use jsonrpsee::proc_macros::rpc;
+
+use crate::types::{BlockEntries, NodeStats};
+
+/// The `lanes` namespace.
+#[rpc(server, client, namespace = "lanes")]
+pub trait LanesApi {
+    /// How a block's transactions were grouped into entries; `null` for a
+    /// block not produced yet.
+    #[method(name = "getBlockEntries")]
+    fn get_block_entries(&self, block: BlockNumberOrTag) -> RpcResult<Option<BlockEntries>>;
+
+    /// Totals over the blocks produced since the node started.
+    #[method(name = "stats")]
+    fn stats(&self) -> RpcResult<NodeStats>;
+
+    /// Transactions another validator of the chain accepted, for this
+    /// node's pool (not relayed further); answers how many were taken.
+    #[method(name = "relayTransactions")]
+    fn relay_transactions(&self, txs: Vec<alloy_primitives::Bytes>) -> RpcResult<u64>;
+}

@@ -1,0 +1,281 @@
+//! The answers of the `lanes_*` methods. The node serialises them and the
+//! load generator (or any Rust client) deserialises them, so both sides share
+//! one definition of the JSON shape.
+
+use alloy_primitives::{B256, U64};
+use serde::{Deserialize, Serialize};
+
+/// `lanes_stats`: totals over the blocks the node produced since it started.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeStats {
+    /// The served head's number.
+    pub head: u64,
+    /// Transactions waiting in the pool.
+    pub pool: u64,
+    /// Blocks produced.
+    pub blocks: u64,
+    /// Transactions included.
+    pub transactions: u64,
+    /// Entries recorded.
+    pub entries: u64,
+    /// Transactions per entry over those blocks (0 before the first entry).
+    pub mean_entry_width: f64,
+    /// Transactions that ran in the exclusive lane.
+    pub exclusive: u64,
+    /// Transactions included under the access list they declared.
+    #[serde(default)]
+    pub declared: u64,
+    /// Transactions included under a set known from state (value transfers).
+    #[serde(default)]
+    pub known: u64,
+    /// Transactions included under a predicted set.
+    #[serde(default)]
+    pub predicted: u64,
+    /// Times a transaction left the set it ran with and was predicted again
+    /// or sent to the exclusive lane.
+    #[serde(default)]
+    pub mispredicted: u64,
+    /// Times the scheduler held a transaction back for a conflict.
+    pub conflicts: u64,
+    /// Transactions dropped at execution.
+    pub rejected: u64,
+    /// The last block produced, `null` before the first.
+    pub last_block: Option<LastBlockStats>,
+}
+
+/// The figures of one produced block, in `lanes_stats`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LastBlockStats {
+    /// Block number.
+    pub number: u64,
+    /// Transactions included.
+    pub transactions: u64,
+    /// Entries recorded.
+    pub entries: u64,
+    /// Transactions per entry.
+    pub mean_entry_width: f64,
+    /// Transactions that ran in the exclusive lane.
+    pub exclusive: u64,
+    /// Times the scheduler held a transaction back for a conflict.
+    pub conflicts: u64,
+    /// Transactions dropped at execution.
+    pub rejected: u64,
+    /// Gas used.
+    pub gas_used: u64,
+    /// Sender recovery time, in ms: summed over the stage's sigverify threads
+    /// and the RPC tasks that recovered the senders of the transactions they
+    /// received.
+    pub sigverify_ms: f64,
+    /// Scheduler thread time, in ms.
+    pub scheduler_ms: f64,
+    /// Execution time summed over the workers, in ms.
+    pub workers_ms: f64,
+    /// Time to seal and commit the block, in ms.
+    pub seal_ms: f64,
+}
+
+/// `lanes_getBlockEntries`: how a block's transactions were grouped into
+/// entries (parallel lanes or the exclusive one).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BlockEntries {
+    /// Block number.
+    pub number: U64,
+    /// Block hash.
+    pub hash: B256,
+    /// Transactions in the block.
+    pub transactions: u64,
+    /// The entries, in execution order.
+    pub entries: Vec<BlockEntry>,
+}
+
+/// One entry of a block.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BlockEntry {
+    /// Ran alone, in the exclusive lane.
+    pub exclusive: bool,
+    /// Transactions in the entry.
+    pub width: u64,
+    /// Their hashes, in block order.
+    pub transactions: Vec<B256>,
+    /// Where each one's set came from, in the same order: `declared` (its
+    /// access list), `known` (from state), `predicted`, or `exclusive` (no
+    /// set: it ran alone).
+    #[serde(default)]
+    pub sources: Vec<SetSource>,
+}
+
+/// Where a transaction's set came from, in `lanes_getBlockEntries`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum SetSource {
+    /// Its EIP-2930 access list (or its creation).
+    Declared,
+    /// Known from state: a value transfer to an account without code.
+    Known,
+    /// Predicted by running it.
+    Predicted,
+    /// None: it ran alone in the exclusive lane.
+    Exclusive,
+}
+
+impl From<lanes_runtime::AccessSource> for SetSource {
+    fn from(source: lanes_runtime::AccessSource) -> Self {
+        use lanes_runtime::AccessSource;
+        match source {
+            AccessSource::Declared => Self::Declared,
+            AccessSource::Known => Self::Known,
+            AccessSource::Predicted => Self::Predicted,
+            _ => Self::Exclusive,
+        }
+    }
+}
+
+/// A JSON-RPC number as dev tools send it: a hex quantity (`"0x10"`), a
+/// decimal string, or a JSON number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Quantity(pub u64);
+
+impl Serialize for Quantity {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{:#x}", self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for Quantity {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(u64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Number(n) => Ok(Self(n)),
+            Raw::Text(t) => {
+                let parsed = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+                    Some(hex) => u64::from_str_radix(hex, 16),
+                    None => t.parse(),
+                };
+                parsed.map(Self).map_err(|_| {
+                    serde::de::Error::custom(format!("`{t}` is not a number (hex or decimal)"))
+                })
+            }
+        }
+    }
+}
+
+/// `evm_mine`'s parameter, as anvil takes it: a timestamp, or
+/// `{"timestamp": t, "blocks": n}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum MineOptions {
+    /// How many blocks, the first one stamped `timestamp`.
+    Options {
+        /// The first block's timestamp.
+        #[serde(default)]
+        timestamp: Option<Quantity>,
+        /// How many blocks (default 1).
+        #[serde(default)]
+        blocks: Option<Quantity>,
+    },
+    /// One block with this timestamp.
+    Timestamp(Quantity),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_stats_keep_their_json_keys() {
+        let stats =
+            NodeStats { last_block: Some(LastBlockStats::default()), ..NodeStats::default() };
+        let json = serde_json::to_value(&stats).unwrap();
+        let keys = |v: &serde_json::Value| {
+            let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+            k.sort();
+            k
+        };
+        assert_eq!(
+            keys(&json),
+            [
+                "blocks",
+                "conflicts",
+                "declared",
+                "entries",
+                "exclusive",
+                "head",
+                "known",
+                "lastBlock",
+                "meanEntryWidth",
+                "mispredicted",
+                "pool",
+                "predicted",
+                "rejected",
+                "transactions"
+            ]
+        );
+        assert_eq!(
+            keys(&json["lastBlock"]),
+            [
+                "conflicts",
+                "entries",
+                "exclusive",
+                "gasUsed",
+                "meanEntryWidth",
+                "number",
+                "rejected",
+                "schedulerMs",
+                "sealMs",
+                "sigverifyMs",
+                "transactions",
+                "workersMs"
+            ]
+        );
+        assert_eq!(json["head"], 0, "plain numbers, not hex");
+        assert_eq!(serde_json::from_value::<NodeStats>(json).unwrap(), stats);
+        let none = serde_json::to_value(NodeStats::default()).unwrap();
+        assert!(none["lastBlock"].is_null());
+    }
+
+    #[test]
+    fn test_quantities_and_mine_options_parse_as_dev_tools_send_them() {
+        let q = |v: serde_json::Value| serde_json::from_value::<Quantity>(v).map(|q| q.0).ok();
+        assert_eq!(q(serde_json::json!("0x10")), Some(16));
+        assert_eq!(q(serde_json::json!("16")), Some(16));
+        assert_eq!(q(serde_json::json!(16)), Some(16));
+        assert_eq!(q(serde_json::json!("ten")), None);
+        let m = |v: serde_json::Value| serde_json::from_value::<MineOptions>(v).unwrap();
+        assert_eq!(m(serde_json::json!(5)), MineOptions::Timestamp(Quantity(5)));
+        assert_eq!(
+            m(serde_json::json!({"timestamp": "0x64", "blocks": 2})),
+            MineOptions::Options { timestamp: Some(Quantity(100)), blocks: Some(Quantity(2)) }
+        );
+    }
+
+    #[test]
+    fn test_block_entries_json() {
+        let entries = BlockEntries {
+            number: U64::from(5),
+            hash: B256::repeat_byte(1),
+            transactions: 2,
+            entries: vec![BlockEntry {
+                exclusive: false,
+                width: 2,
+                transactions: vec![B256::repeat_byte(2), B256::repeat_byte(3)],
+                sources: vec![SetSource::Known, SetSource::Predicted],
+            }],
+        };
+        let json = serde_json::to_value(&entries).unwrap();
+        assert_eq!(json["number"], "0x5");
+        assert_eq!(json["transactions"], 2);
+        assert_eq!(json["entries"][0]["width"], 2);
+        assert_eq!(json["entries"][0]["exclusive"], false);
+        assert_eq!(json["entries"][0]["sources"], serde_json::json!(["known", "predicted"]));
+        assert_eq!(serde_json::from_value::<BlockEntries>(json).unwrap(), entries);
+    }
+}
