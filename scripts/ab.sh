@@ -28,11 +28,22 @@ out="$root/target/ab"
 mkdir -p "$out"
 
 # build REV LABEL: the release bench binaries of REV, copied to $out/LABEL.
+# Binaries already built from the same commit (named in $out/LABEL.rev) are
+# kept. Both trees share the target directory, where a workspace crate's
+# output has the same name whichever tree built it: the tree's sources are
+# touched so cargo never takes the other tree's build of a crate as fresh.
 build() {
-    local rev=$1 label=$2 tree="$out/tree-$2"
+    local rev=$1 label=$2 tree="$out/tree-$2" commit
+    commit=$(git rev-parse "$rev^{commit}")
     rm -rf "$tree"
     git worktree remove --force "$tree" 2>/dev/null || true
-    git worktree add --detach "$tree" "$rev" >/dev/null
+    git worktree add --detach "$tree" "$commit" >/dev/null
+    if [ "$(cat "$out/$label.rev" 2>/dev/null)" = "$commit" ] &&
+        [ -x "$out/$label/execution" ] && [ -x "$out/$label/banking" ]; then
+        return 0
+    fi
+    rm -rf "${out:?}/$label" "$out/$label.rev"
+    find "$tree" -name '*.rs' -exec touch {} +
     mkdir -p "$out/$label"
     (cd "$tree" && CARGO_TARGET_DIR="$root/target" cargo bench --bench execution --bench banking \
         --no-run --message-format=json 2>"$out/$label.build.log") |
@@ -42,6 +53,7 @@ build() {
         echo "could not build the benches of $rev: see $out/$label.build.log" >&2
         exit 1
     }
+    echo "$commit" > "$out/$label.rev"
 }
 trap 'git worktree remove --force "$out/tree-base" 2>/dev/null; git worktree remove --force "$out/tree-new" 2>/dev/null; true' EXIT
 build "$base" base

@@ -11,7 +11,10 @@
 #
 # TXS (default 20000), ACCOUNTS (default 2000), POOLS (amm and mixed: 10),
 # PACING (default: --closed-loop 8000), LANES_ARGS (validator flags),
-# RUNS (default 1: runs per workload, interleaved; the table gives medians).
+# RUNS (default 1: runs per workload, interleaved; the table gives medians),
+# BIN (a folder holding lanes-validator and lanes-loadgen, e.g. another
+# commit's release build copied aside; default: build this tree's into
+# target/release).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,7 +31,8 @@ anvil_port=${ANVIL_PORT:-18546}
 source scripts/lib.sh
 [ "${NO_ANVIL:-0}" = 1 ] || install_anvil
 
-cargo build --release --bins >&2
+bin=${BIN:-target/release}
+[ -n "${BIN:-}" ] || cargo build --release --bins >&2
 
 # One run of workload $1 with access lists $2 against a fresh node of kind
 # $3 (lanes or anvil); the report's JSON goes to $4.
@@ -37,8 +41,8 @@ run_one() {
     local flags=(--workload "$w" --txs "$txs" --accounts "$accounts" --pools "$pools")
     rm -rf "$tmp/data"
     if [ "$kind" = lanes ]; then
-        target/release/lanes-loadgen genesis "${flags[@]}" --out "$tmp/genesis.json" > /dev/null
-        target/release/lanes-validator --genesis "$tmp/genesis.json" --data-dir "$tmp/data" \
+        "$bin/lanes-loadgen" genesis "${flags[@]}" --out "$tmp/genesis.json" > /dev/null
+        "$bin/lanes-validator" --genesis "$tmp/genesis.json" --data-dir "$tmp/data" \
             --rpc-addr "127.0.0.1:$port" "${lanes_args[@]}" > "$tmp/node.log" 2>&1 &
         node_pid=$!
         wait_for "$port"
@@ -51,7 +55,7 @@ run_one() {
         wait_for "$anvil_port"
         url="http://127.0.0.1:$anvil_port"
     fi
-    target/release/lanes-loadgen run "${flags[@]}" --access-list "$lists" "${pacing[@]}" \
+    "$bin/lanes-loadgen" run "${flags[@]}" --access-list "$lists" "${pacing[@]}" \
         --rpc "$url" --json > "$out"
     stop_node
 }
