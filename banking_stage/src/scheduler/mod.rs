@@ -143,7 +143,9 @@ pub(crate) struct Scheduler<E: Executor> {
     workers: usize,
     /// With `pin_threads`: a core for each worker, then the scheduler's.
     cores: Option<Vec<core_affinity::CoreId>>,
-    /// The worker threads, for the stage's life.
+    /// What each block's worker threads are started with.
+    setup: Setup<E>,
+    /// The current block's worker threads.
     crew: Crew<E::Tx>,
     /// Held-block mode: where built blocks go, and decisions come from.
     hold: Option<(Sender<Block>, Receiver<Decision>)>,
@@ -176,10 +178,11 @@ impl<E: Executor + 'static> Scheduler<E> {
             max_repredictions: config.max_repredictions,
             cores: cores.clone(),
         };
-        let crew = Crew::start(workers, config.worker_queue + 1, &setup);
+        let crew = Crew::start(0, config.worker_queue + 1, &setup);
         Self {
             workers,
             cores,
+            setup,
             crew,
             executor,
             driver,
@@ -456,9 +459,11 @@ impl<E: Executor + 'static> Scheduler<E> {
     fn build(&mut self, until: Until, at: Option<u64>) -> Result<BuiltBlock<E::Tx>, StageError> {
         let deadline = Instant::now() + self.block_time;
         let bank = Arc::new(self.driver.open(at));
+        self.crew = Crew::start(self.workers, self.config.worker_queue + 1, &self.setup);
         self.crew.open(&bank)?;
         let build = self.fill(&bank, until, deadline)?;
-        let bank = self.crew.release(bank)?;
+        self.crew.stop()?;
+        let bank = Arc::try_unwrap(bank).map_err(|_| StageError::BankHeld)?;
         self.driver.seal(bank, build.included, build.rejected, build.counters)
     }
 
