@@ -120,7 +120,7 @@ pub enum StageError {
     #[error("banking stage thread panicked")]
     Panicked,
     /// A worker thread still held the block's bank when the block was to
-    /// be sealed (a bug: the workers give it back before the seal).
+    /// be sealed (a bug: the block's workers are joined before the seal).
     #[error("a worker thread still holds the block's bank; the block cannot be sealed")]
     BankHeld,
     /// [`crate::BankingStage::decide`] on a stage that does not hold blocks.

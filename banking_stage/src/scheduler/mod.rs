@@ -178,7 +178,7 @@ impl<E: Executor + 'static> Scheduler<E> {
             max_repredictions: config.max_repredictions,
             cores: cores.clone(),
         };
-        let crew = Crew::start(0, config.worker_queue + 1, &setup);
+        let crew = Crew::idle(config.worker_queue + 1);
         Self {
             workers,
             cores,
@@ -203,9 +203,9 @@ impl<E: Executor + 'static> Scheduler<E> {
         }
     }
 
-    /// Produces blocks until asked to stop; returns the chain. The worker
-    /// threads are joined before it returns (on a failure too, as the
-    /// scheduler is dropped).
+    /// Produces blocks until asked to stop; returns the chain. Each block's
+    /// worker threads are joined before the block is sealed (on a failure
+    /// too, as the scheduler is dropped).
     pub(crate) fn run(mut self) -> Result<Chain, StageError> {
         if let Some(cores) = &self.cores {
             pin(cores[self.workers]);
@@ -217,7 +217,6 @@ impl<E: Executor + 'static> Scheduler<E> {
                 return Err(e);
             }
         }
-        self.crew.stop()?;
         Ok(self.driver.into_chain())
     }
 
@@ -454,15 +453,16 @@ impl<E: Executor + 'static> Scheduler<E> {
     }
 
     /// Builds one block, stamped `at` (default: the wall clock): schedules
-    /// until `until` says the block is done and nothing is in flight, then
-    /// takes the bank back from the workers and seals.
+    /// on worker threads started for the block until `until` says the block
+    /// is done and nothing is in flight, then joins them and seals.
     fn build(&mut self, until: Until, at: Option<u64>) -> Result<BuiltBlock<E::Tx>, StageError> {
         let deadline = Instant::now() + self.block_time;
         let bank = Arc::new(self.driver.open(at));
-        self.crew = Crew::start(self.workers, self.config.worker_queue + 1, &self.setup);
-        self.crew.open(&bank)?;
-        let build = self.fill(&bank, until, deadline)?;
+        self.crew = Crew::start(self.workers, self.config.worker_queue + 1, &bank, &self.setup);
+        let build = self.fill(&bank, until, deadline);
+        // Joined before sealing: each worker's clone of the bank is gone.
         self.crew.stop()?;
+        let build = build?;
         let bank = Arc::try_unwrap(bank).map_err(|_| StageError::BankHeld)?;
         self.driver.seal(bank, build.included, build.rejected, build.counters)
     }

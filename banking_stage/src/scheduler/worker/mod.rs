@@ -1,13 +1,9 @@
-//! The stage's worker threads, started once with it and fed batches across
-//! blocks (Agave's consume workers): each runs the batches the controller
-//! sends it on the current block's bank and hands them back with their
-//! results.
-//!
-//! A block's bank reaches the workers in an `Arc`, sent to each with
-//! [`Crew::open`] before the block's first batch; a worker builds its
-//! executor state there once for the block. [`Crew::release`] ends the
-//! block: each worker drops its clone and only then says so, so the bank
-//! comes back whole to be sealed.
+//! A block's worker threads: started for the block with its bank, each
+//! runs the batches the controller sends it and hands them back with their
+//! results; joined before the block is sealed, so the bank comes back
+//! whole. Threads that live across blocks (Agave's) were measured against
+//! these and lost: 11-21% on the banking bench's 2-worker execution time
+//! (docs/figures.md).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -40,16 +36,6 @@ pub(super) struct Done<T> {
     pub(super) elapsed: Duration,
 }
 
-/// What the controller sends a worker.
-enum Order<T> {
-    /// A block begins: its batches run on this bank.
-    Open(Arc<Bank>),
-    /// A batch of the open block.
-    Run(Batch<T>),
-    /// The block is done: drop its bank, then say so.
-    Release,
-}
-
 /// What each worker needs besides its channels.
 pub(super) struct Setup<E: Executor> {
     pub(super) executor: Arc<E>,
@@ -59,37 +45,35 @@ pub(super) struct Setup<E: Executor> {
     pub(super) cores: Option<Vec<core_affinity::CoreId>>,
 }
 
-/// The stage's workers, as the controller sees them: a queue to each, the
-/// channel their finished batches come back on, and their threads. Dropping
-/// it closes the queues and joins the threads.
+/// A block's workers, as the controller sees them: a queue to each, the
+/// channel their finished batches come back on, and their threads.
+/// Dropping it closes the queues and joins the threads.
 pub(super) struct Crew<T> {
-    queues: Vec<Sender<Order<T>>>,
+    queues: Vec<Sender<Batch<T>>>,
     /// Finished batches, from every worker.
     pub(super) done: Receiver<Done<T>>,
-    /// One message per worker that dropped the block's bank.
-    released: Receiver<()>,
     threads: Vec<JoinHandle<()>>,
     /// Batches a worker takes at once.
     depth: usize,
 }
 
 impl<T: Transaction + 'static> Crew<T> {
-    /// Starts `workers` threads, named `lanes-worker-{w}` (pinned where
-    /// `setup` has cores), each taking up to `depth` batches at once.
+    /// Starts `workers` threads on `bank`, named `lanes-worker-{w}` (pinned
+    /// where `setup` has cores), each taking up to `depth` batches at once.
     pub(super) fn start<E: Executor<Tx = T> + 'static>(
         workers: usize,
         depth: usize,
+        bank: &Arc<Bank>,
         setup: &Setup<E>,
     ) -> Self {
         let (done_out, done) = bounded(workers * depth);
-        let (released_out, released) = bounded(workers);
         let mut queues = Vec::with_capacity(workers);
         let mut threads = Vec::with_capacity(workers);
         for w in 0..workers {
-            // One more than `depth`: a block's `Open` before its batches.
-            let (queue, orders) = bounded(depth + 1);
-            let (done, released) = (done_out.clone(), released_out.clone());
-            let (executor, shared) = (setup.executor.clone(), setup.shared.clone());
+            let (queue, batches) = bounded(depth);
+            let done = done_out.clone();
+            let (executor, shared, bank) =
+                (setup.executor.clone(), setup.shared.clone(), bank.clone());
             let max_repredictions = setup.max_repredictions;
             let core = setup.cores.as_ref().map(|cores| cores[w]);
             let thread = std::thread::Builder::new()
@@ -98,52 +82,35 @@ impl<T: Transaction + 'static> Crew<T> {
                     if let Some(core) = core {
                         pin(core);
                     }
-                    let channels = (orders, done, released);
-                    work(&*executor, &shared, max_repredictions, &channels);
+                    work(&*executor, &bank, &shared, max_repredictions, &batches, &done);
                 })
                 .expect("spawning a thread");
             queues.push(queue);
             threads.push(thread);
         }
-        Self { queues, done, released, threads, depth }
+        Self { queues, done, threads, depth }
     }
 }
 
 impl<T> Crew<T> {
+    /// No workers: the scheduler's crew between blocks.
+    pub(super) fn idle(depth: usize) -> Self {
+        Self { queues: Vec::new(), done: bounded(0).1, threads: Vec::new(), depth }
+    }
+
     /// Batches a worker takes at once.
     pub(super) fn depth(&self) -> usize {
         self.depth
     }
 
-    /// Hands `bank` to every worker for the block that begins. Fails when a
-    /// worker has died.
-    pub(super) fn open(&self, bank: &Arc<Bank>) -> Result<(), StageError> {
-        for queue in &self.queues {
-            queue.send(Order::Open(bank.clone())).map_err(|_| StageError::Panicked)?;
-        }
-        Ok(())
-    }
-
-    /// Sends a batch of the open block to its worker; never blocks while at
-    /// most `depth` batches are out per worker.
+    /// Sends a batch to its worker; never blocks while at most `depth`
+    /// batches are out per worker.
     pub(super) fn send(&self, batch: Batch<T>) {
-        let _ = self.queues[batch.worker].send(Order::Run(batch));
+        let _ = self.queues[batch.worker].send(batch);
     }
 
-    /// Ends the block opened with `bank`, once nothing is in flight: takes
-    /// the bank back from every worker, whole.
-    pub(super) fn release(&self, bank: Arc<Bank>) -> Result<Bank, StageError> {
-        for queue in &self.queues {
-            queue.send(Order::Release).map_err(|_| StageError::Panicked)?;
-        }
-        for _ in &self.queues {
-            self.released.recv().map_err(|_| StageError::Panicked)?;
-        }
-        Arc::try_unwrap(bank).map_err(|_| StageError::BankHeld)
-    }
-
-    /// Closes the queues and joins the threads: each ends once its queue is
-    /// drained. Fails when one panicked.
+    /// Closes the queues and joins the threads (each drops its clone of the
+    /// bank as it ends). Fails when one panicked.
     pub(super) fn stop(&mut self) -> Result<(), StageError> {
         self.queues.clear();
         let mut result = Ok(());
@@ -209,71 +176,20 @@ fn repredict<T: Transaction>(
     }
 }
 
-/// A worker's channels: orders in, finished batches and releases out.
-type Channels<T> = (Receiver<Order<T>>, Sender<Done<T>>, Sender<()>);
-
-/// A block's bank on a worker. Dropping it (at the block's release, or
-/// while unwinding from a panic) drops the bank, then tells the controller,
-/// which can then take the bank back.
-struct Lease<'a> {
-    bank: Option<Arc<Bank>>,
-    released: &'a Sender<()>,
-}
-
-impl Lease<'_> {
-    fn bank(&self) -> &Bank {
-        self.bank.as_deref().expect("held until the lease is dropped")
-    }
-}
-
-impl Drop for Lease<'_> {
-    fn drop(&mut self) {
-        drop(self.bank.take());
-        let _ = self.released.send(());
-    }
-}
-
-/// A worker thread: runs each block it is opened on, until its queue
-/// closes (or the controller is gone).
+/// A worker thread for one block: runs each batch it is sent on `bank`
+/// with one executor state, predicts again the sets its transactions left,
+/// and hands the batch back with its results, until its queue closes (or
+/// the controller is gone).
 fn work<E: Executor>(
-    executor: &E,
-    shared: &Shared<E::Tx>,
-    max_repredictions: u8,
-    channels: &Channels<E::Tx>,
-) {
-    let (orders, _, released) = channels;
-    while let Ok(order) = orders.recv() {
-        let Order::Open(bank) = order else {
-            debug_assert!(false, "a worker was sent work outside a block");
-            continue;
-        };
-        let lease = Lease { bank: Some(bank), released };
-        if !run_block(executor, lease.bank(), shared, max_repredictions, channels) {
-            return;
-        }
-    }
-}
-
-/// Runs each batch of the block on `bank` with one executor state, predicts
-/// again the sets its transactions left, and hands the batch back with its
-/// results, until the block is released (true) or the controller is gone.
-fn run_block<E: Executor>(
     executor: &E,
     bank: &Bank,
     shared: &Shared<E::Tx>,
     max_repredictions: u8,
-    (orders, done, _): &Channels<E::Tx>,
-) -> bool {
+    batches: &Receiver<Batch<E::Tx>>,
+    done: &Sender<Done<E::Tx>>,
+) {
     let mut worker = bank.worker(executor);
-    while let Ok(order) = orders.recv() {
-        let mut batch = match order {
-            Order::Run(batch) => batch,
-            Order::Release => return true,
-            Order::Open(_) => {
-                debug_assert!(false, "a block opened before the last was released");
-                continue;
-            }
-        };
+    for mut batch in batches {
         let start = Instant::now();
         let results = bank.execute_batch(executor, &mut worker, &batch.txs);
         if let Ok(results) = &results {
@@ -282,8 +198,7 @@ fn run_block<E: Executor>(
         }
         let elapsed = start.elapsed();
         if done.send(Done { batch, results, elapsed }).is_err() {
-            return false;
+            break;
         }
     }
-    false
 }

@@ -1,4 +1,5 @@
-//! The worker threads live across blocks and end with the stage.
+//! A block's worker threads are joined before the block is sealed, and a
+//! stopped or dropped stage leaves none running.
 
 use std::cell::RefCell;
 use std::collections::HashSet;
@@ -129,19 +130,19 @@ fn stage_after_blocks() -> (tempfile::TempDir, Arc<Recording>, BankingStage<Reco
 }
 
 #[test]
-fn test_workers_live_across_blocks_and_shutdown_joins_them() {
+fn test_each_blocks_workers_are_joined_before_it_is_sealed() {
     let (_dir, executor, mut stage) = stage_after_blocks();
+    // Every block that ran transactions was sealed: its workers have ended.
     let threads = executor.threads();
-    assert!((1..=WORKERS).contains(&threads), "{threads} worker threads ran {ROUNDS} blocks");
-    stage.shutdown().unwrap();
+    assert!(threads >= ROUNDS as usize, "{threads} worker threads ran {ROUNDS} blocks");
     assert_eq!(executor.exited.load(Ordering::SeqCst), threads, "every worker joined");
+    stage.shutdown().unwrap();
+    assert_eq!(executor.exited.load(Ordering::SeqCst), threads);
 }
 
 #[test]
-fn test_dropping_the_stage_joins_its_workers() {
+fn test_dropping_the_stage_leaves_no_worker_running() {
     let (_dir, executor, stage) = stage_after_blocks();
-    let threads = executor.threads();
-    assert!((1..=WORKERS).contains(&threads), "{threads} worker threads ran {ROUNDS} blocks");
     drop(stage);
-    assert_eq!(executor.exited.load(Ordering::SeqCst), threads, "every worker joined");
+    assert_eq!(executor.exited.load(Ordering::SeqCst), executor.threads(), "every worker joined");
 }
