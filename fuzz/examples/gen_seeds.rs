@@ -9,11 +9,11 @@ use std::path::{Path, PathBuf};
 
 use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{Address, B256, Bytes, U256, hex};
-use lanes_node::ledger::Ledger;
 use lanes_accounts_db::{AccountHeader, AccountsDb, Entry};
 use lanes_fuzz::{
     BLOCKS, RPC_METHODS, account, raw_txs, reference_chain, signed_txs, spec, store_config,
 };
+use lanes_node::ledger::Ledger;
 use serde_json::{Value, json};
 
 fn write(dir: &Path, name: &str, bytes: &[u8]) {
