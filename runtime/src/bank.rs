@@ -144,6 +144,9 @@ struct BlockRecord {
     tx_hashes: Vec<B256>,
     receipts: Vec<Receipt>,
     fees: U256,
+    /// Fees already credited to the coinbase before the seal (an ordered
+    /// block's, for a transaction that reads the coinbase).
+    fees_paid: U256,
     gas_used: u64,
     exclusive: usize,
 }
@@ -197,6 +200,54 @@ impl Bank {
 
     fn record(&self) -> MutexGuard<'_, BlockRecord> {
         self.record.lock()
+    }
+
+    /// The block's state: committed state plus what this bank wrote.
+    pub(crate) fn state(&self) -> &BankState {
+        &self.state
+    }
+
+    /// A bank for the same block on the same parent, with nothing written:
+    /// what an ordered block's predictions read (the parent state, whatever
+    /// this bank has run since).
+    pub(crate) fn fork_parent(&self) -> Bank {
+        Bank::new(
+            self.state.parent.clone(),
+            self.parent_hash,
+            self.parent_lattice.clone(),
+            self.env.clone(),
+            self.config.clone(),
+        )
+    }
+
+    /// Credits `amount` of the block's fees to the coinbase now rather than
+    /// at the seal (an ordered block's transaction that reads the coinbase
+    /// sees the fees of every transaction before it, as in Ethereum).
+    pub(crate) fn credit_coinbase(&self, amount: U256) -> Result<(), BankError> {
+        if amount.is_zero() {
+            return Ok(());
+        }
+        let hash = StateKey::Account(self.env.coinbase).hash64();
+        let mut coinbase = self
+            .state
+            .account(&self.env.coinbase, hash)
+            .map_err(|e| BankError::State(e.to_string()))?;
+        coinbase.balance =
+            coinbase.balance.checked_add(amount).ok_or(BankError::BalanceOverflow)?;
+        let accounts = vec![(hash, self.env.coinbase, coinbase)];
+        self.state.apply(Writes { accounts, ..Writes::default() });
+        let mut record = self.record();
+        record.fees_paid = record.fees_paid.saturating_add(amount);
+        Ok(())
+    }
+
+    /// Writes what `view` (a [`Bank::recording_view`] of this bank) wrote,
+    /// outside any transaction: state an imported block's own data
+    /// determines (block rewards, withdrawals, the EVM's system calls), which
+    /// the block does not record because whoever replays it derives it
+    /// again. The caller guarantees no transaction runs meanwhile.
+    pub fn apply_derived(&self, view: StateView<'_>) {
+        self.state.apply(view.writes);
     }
 
     /// The block environment.
@@ -540,7 +591,9 @@ impl Bank {
     /// and the roots, and returns the block.
     pub fn seal(self) -> Result<SealedBlock, BankError> {
         let Bank { state, env, parent_hash, parent_lattice, record, config, .. } = self;
-        let BlockRecord { system, entries, receipts, fees, gas_used, .. } = record.into_inner();
+        let BlockRecord { system, entries, receipts, fees, fees_paid, gas_used, .. } =
+            record.into_inner();
+        let fees = fees.saturating_sub(fees_paid);
         if !fees.is_zero() {
             let hash = StateKey::Account(env.coinbase).hash64();
             let mut coinbase =

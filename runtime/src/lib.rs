@@ -75,6 +75,7 @@ mod key;
 mod lattice;
 mod locks;
 pub mod native;
+mod ordered;
 mod table;
 mod threads;
 mod view;
@@ -97,6 +98,10 @@ pub use key::StateKey;
 pub use lanes_accounts_db::KeyHash;
 pub use lattice::{LATTICE_LANES, LatticeHash};
 pub use locks::{AccountLocks, LockConflict, MAX_LOCK_THREADS, ThreadLocks};
+pub use ordered::{
+    DEFAULT_ORDERED_MAX_KEYS, OrderedConfig, OrderedError, OrderedReport, OrderedSets, Run,
+    RunKind, TxReport, recorded_sets,
+};
 pub use threads::parallel_map;
 pub use view::StateView;
 

@@ -219,9 +219,9 @@ pub(crate) struct EntryKeys {
 /// Flags per hash. A `Storage(a, s)` key also marks `AllStorage(a)`'s hash with
 /// `SLOT_READ`/`SLOT_WRITE`, so an `AllStorage` set sees every slot of `a`.
 const READ: u8 = 1;
-const WRITE: u8 = 2;
+pub(crate) const WRITE: u8 = 2;
 const SLOT_READ: u8 = 4;
-const SLOT_WRITE: u8 = 8;
+pub(crate) const SLOT_WRITE: u8 = 8;
 /// Flags a [`Mark`] can set, one bit each.
 const FLAGS: usize = 4;
 
@@ -230,8 +230,8 @@ const FLAGS: usize = 4;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Mark {
     pub(crate) hash: KeyHash,
-    forbids: u8,
-    sets: u8,
+    pub(crate) forbids: u8,
+    pub(crate) sets: u8,
 }
 
 /// The marks of a normal-form set's `keys` (writes first, `writes` of them):
@@ -305,6 +305,12 @@ impl EntryKeys {
             self.add(set);
         }
         clear
+    }
+
+    /// Whether `set` conflicts with a key already in the entry (up to hash
+    /// collisions, which answer yes). Adds nothing.
+    pub(crate) fn conflicts(&self, set: &AccessSet) -> bool {
+        set.marks().iter().any(|m| self.get(m.hash) & m.forbids != 0)
     }
 
     /// Starts a new entry.

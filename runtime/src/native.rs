@@ -6,6 +6,7 @@ use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use borsh::{BorshDeserialize, BorshSerialize};
 
 use crate::access::AccessSet;
+use crate::admission::{AccessSource, Admission, AdmitContext, Admitted};
 use crate::executor::{BlockEnv, DecodeError, Executor, Outcome, Transaction, TxError};
 use crate::key::StateKey;
 use crate::view::StateView;
@@ -33,6 +34,14 @@ pub enum NativeOp {
         reads: Vec<(Address, B256)>,
         /// Slots read and written.
         writes: Vec<(Address, B256)>,
+    },
+    /// Reads the slot `pointer`, adds one to the slot of the same address
+    /// that its value names, and moves the pointer on by one: what it touches
+    /// depends on state, so a set predicted before an earlier `Follow` of
+    /// the same pointer misses the slot it really writes.
+    Follow {
+        /// The pointer's slot.
+        pointer: (Address, B256),
     },
 }
 
@@ -83,6 +92,12 @@ impl NativeTx {
         Self::from_body(Body { from, nonce, fee, op, declared: Some(declared) })
     }
 
+    /// A [`NativeOp::Follow`] of `pointer`, declaring nothing.
+    pub fn follow(from: Address, nonce: u64, pointer: (Address, B256), fee: U256) -> Self {
+        let op = NativeOp::Follow { pointer };
+        Self::from_body(Body { from, nonce, fee, op, declared: None })
+    }
+
     /// The same transaction declaring `declared` instead (`None`: nothing).
     pub fn with_declared(self, declared: Option<AccessSet>) -> Self {
         Self::from_body(Body { declared, ..self.body })
@@ -126,6 +141,7 @@ impl Transaction for NativeTx {
             NativeOp::Touch { reads, writes } => {
                 TRANSFER_GAS + SLOT_GAS * (reads.len() + writes.len()) as u64
             }
+            NativeOp::Follow { .. } => TRANSFER_GAS + 3 * SLOT_GAS,
         }
     }
 
@@ -134,6 +150,32 @@ impl Transaction for NativeTx {
     fn tip_per_gas(&self, _base_fee: u64) -> Option<u128> {
         let per_gas = self.body.fee / U256::from(self.gas_limit());
         Some(u128::try_from(per_gas).unwrap_or(u128::MAX))
+    }
+}
+
+/// The admission hook of [`NativeTx`]s: a transaction's own declaration,
+/// else what it touches when run against the context's state (a
+/// prediction). What an embedder's hook for its own executor looks like.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NativeAdmission;
+
+impl Admission<NativeTx> for NativeAdmission {
+    fn admit(&self, tx: &NativeTx, _: AdmitContext<'_>) -> Result<Option<Admitted>, TxError> {
+        Ok(tx
+            .access_set()
+            .map(|set| Admitted { access: Some(set.clone()), source: AccessSource::Declared }))
+    }
+
+    fn predict(&self, tx: &NativeTx, ctx: AdmitContext<'_>) -> Admitted {
+        // Nonce and balance are not checked: a later nonce predicts too.
+        let touched = ctx.bank.simulate(|mut view, _| {
+            NativeExecutor.run(tx, &mut view, false).ok()?;
+            view.touched_set(crate::DEFAULT_MAX_ACCESS_KEYS).ok()
+        });
+        match touched {
+            Some(set) => Admitted { access: Some(set), source: AccessSource::Predicted },
+            None => Admitted::default(),
+        }
     }
 }
 
@@ -158,23 +200,30 @@ impl Executor for NativeExecutor {
         tx: &NativeTx,
         mut state: StateView<'b>,
     ) -> (Result<Outcome, TxError>, StateView<'b>) {
-        let result = self.run(tx, &mut state);
+        let result = self.run(tx, &mut state, true);
         (result, state)
     }
 }
 
 impl NativeExecutor {
-    fn run(&self, tx: &NativeTx, state: &mut StateView<'_>) -> Result<Outcome, TxError> {
+    /// Runs `tx`; with `check` off, a bad nonce or a balance that cannot pay
+    /// does not stop it (a prediction's run).
+    fn run(
+        &self,
+        tx: &NativeTx,
+        state: &mut StateView<'_>,
+        check: bool,
+    ) -> Result<Outcome, TxError> {
         let Body { from, nonce, fee, op, .. } = &tx.body;
         let mut sender = state.account(from)?;
-        if sender.nonce != *nonce {
+        if check && sender.nonce != *nonce {
             return Err(TxError::Invalid(format!("nonce {nonce}, account has {}", sender.nonce)));
         }
         let amount = match op {
             NativeOp::Transfer { amount, .. } => *amount,
-            NativeOp::Touch { .. } => U256::ZERO,
+            NativeOp::Touch { .. } | NativeOp::Follow { .. } => U256::ZERO,
         };
-        let cost = amount.checked_add(*fee).filter(|c| *c <= sender.balance);
+        let cost = amount.checked_add(*fee).filter(|c| !check || *c <= sender.balance);
         let Some(cost) = cost else {
             return Err(TxError::Invalid(format!(
                 "balance {} cannot pay {amount} + {fee}",
@@ -182,7 +231,7 @@ impl NativeExecutor {
             )));
         };
         sender.nonce += 1;
-        sender.balance -= cost;
+        sender.balance = sender.balance.saturating_sub(cost);
         state.set_account(from, sender)?;
         let gas_used = match op {
             NativeOp::Transfer { to, amount } => {
@@ -200,6 +249,14 @@ impl NativeExecutor {
                     let value = sum.wrapping_add(U256::from(i as u64 + nonce + 1));
                     state.set_storage(a, s, value)?;
                 }
+                tx.gas_limit()
+            }
+            NativeOp::Follow { pointer: (a, s) } => {
+                let at = state.storage(a, s)?;
+                let target = B256::from(at);
+                let value = state.storage(a, &target)?;
+                state.set_storage(a, &target, value.wrapping_add(U256::from(1)))?;
+                state.set_storage(a, s, at.wrapping_add(U256::from(1)))?;
                 tx.gas_limit()
             }
         };
