@@ -26,6 +26,7 @@
 
 mod admit;
 mod declare;
+pub mod eth;
 mod executor;
 mod header;
 mod receipt;
