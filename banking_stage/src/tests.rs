@@ -33,6 +33,7 @@ fn genesis() -> Genesis {
         coinbase: Address::ZERO,
         base_fee: 0,
         gas_limit: 30_000_000,
+        ..Default::default()
     }
 }
 

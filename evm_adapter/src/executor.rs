@@ -17,9 +17,9 @@ use alloy_primitives::map::FbBuildHasher;
 use alloy_primitives::{Address, B256, Bytes, KECCAK256_EMPTY, Log, U256};
 use borsh::{BorshDeserialize, BorshSerialize};
 use lanes_accounts_db::AccountHeader;
-use lanes_runtime::{BlockEnv, DecodeError, Executor, Outcome, StateView, TxError};
+use lanes_runtime::{Bank, BlockEnv, DecodeError, Executor, Outcome, StateView, TxError};
 use revm::bytecode::Bytecode;
-use revm::context::result::{EVMError, ExecutionResult, HaltReason};
+use revm::context::result::{EVMError, ExecResultAndState, ExecutionResult, HaltReason};
 use revm::context::{Block as _, Transaction as _};
 use revm::context::{BlockEnv as RevmBlockEnv, CfgEnv, Context, ContextTr, TxEnv};
 use revm::context_interface::either::Either;
@@ -33,7 +33,7 @@ use revm::primitives::eip4844::{
     BLOB_BASE_FEE_UPDATE_FRACTION_CANCUN, BLOB_BASE_FEE_UPDATE_FRACTION_PRAGUE,
 };
 use revm::state::{AccountInfo, EvmState};
-use revm::{Database, ExecuteEvm};
+use revm::{Database, ExecuteEvm, SystemCallEvm};
 use schnellru::{ByLength, LruMap};
 
 pub use revm::primitives::hardfork::SpecId;
@@ -130,6 +130,21 @@ pub(crate) fn log_parts(logs: Vec<Log>) -> Vec<(Address, Vec<B256>, Bytes)> {
     logs.into_iter().map(|l| (l.address, l.data.topics().to_vec(), l.data.data)).collect()
 }
 
+/// What an Ethereum block fixes for its EVM beyond the runtime's
+/// [`BlockEnv`]: an imported block's difficulty and blob gas.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EthBlockEnv {
+    /// DIFFICULTY before the merge (after it, PREVRANDAO is the runtime's
+    /// `BlockEnv::random`).
+    pub difficulty: U256,
+    /// The block's excess blob gas (EIP-4844), which prices its blobs.
+    pub excess_blob_gas: u64,
+    /// The blob base fee's update fraction in force (`None`: the fork's).
+    pub blob_update_fraction: Option<u64>,
+    /// Most blobs one transaction may carry (`None`: the fork's).
+    pub max_blobs_per_tx: Option<u64>,
+}
+
 /// revm as a lanes executor.
 #[derive(Clone, Debug)]
 pub struct EvmExecutor {
@@ -137,13 +152,88 @@ pub struct EvmExecutor {
     rules: TxRules,
     /// revm's configuration, built once (its gas table is an `Arc`).
     cfg: CfgEnv,
+    /// The block's own values, for an imported block.
+    block: Option<EthBlockEnv>,
 }
 
 impl EvmExecutor {
     /// An executor for `config`.
     pub fn new(config: EvmConfig) -> Self {
         let cfg = CfgEnv::new_with_spec(config.spec).with_chain_id(config.chain_id);
-        Self { rules: config.tx_rules(), cfg, config }
+        Self { rules: config.tx_rules(), cfg, config, block: None }
+    }
+
+    /// This executor for transactions of one Ethereum block, with the
+    /// block's own difficulty and blob gas (an imported block's).
+    pub fn with_block(mut self, block: EthBlockEnv) -> Self {
+        self.cfg.blob_base_fee_update_fraction = block.blob_update_fraction;
+        if block.max_blobs_per_tx.is_some() {
+            self.cfg.max_blobs_per_tx = block.max_blobs_per_tx;
+        }
+        self.block = Some(block);
+        self
+    }
+
+    /// The transaction rules it decodes with.
+    pub fn rules(&self) -> &TxRules {
+        &self.rules
+    }
+
+    /// This executor decoding with `rules` instead of its config's.
+    pub fn with_rules(mut self, rules: TxRules) -> Self {
+        self.rules = rules;
+        self
+    }
+
+    /// An Ethereum block's system call (EIP-4788, EIP-2935, EIP-7002,
+    /// EIP-7251): `input` sent to `address` from the system address,
+    /// against `bank`'s state with every key; its writes go into the bank
+    /// as derived state ([`Bank::apply_derived`]). Answers the call's
+    /// output, or `None` when `address` holds no code (nothing ran).
+    pub fn system_call(
+        &self,
+        bank: &Bank,
+        address: Address,
+        input: Bytes,
+    ) -> Result<Option<Bytes>, TxError> {
+        let mut view = bank.recording_view();
+        let code_hash = view.account(&address)?.code_hash;
+        if code_hash.is_zero() || code_hash == KECCAK256_EMPTY {
+            return Ok(None);
+        }
+        let env = bank.env();
+        let db = ViewDb { view: Some(view), env, code: CodeCache::default() };
+        let mut evm = self.build(db, env, self.cfg());
+        let run = evm.system_call(address, input);
+        let mut view = evm.ctx.journaled_state.database.view.take().expect("set above");
+        let ExecResultAndState { result, state } = match run {
+            Ok(done) => done,
+            Err(EVMError::Database(DbError(e))) => return Err(e),
+            Err(e) => return Err(TxError::Invalid(format!("system call to {address}: {e}"))),
+        };
+        let output = match result {
+            ExecutionResult::Success { output, .. } => output.into_data(),
+            other => {
+                return Err(TxError::Invalid(format!(
+                    "system call to {address} failed: {other:?}"
+                )));
+            }
+        };
+        apply_diff(&mut view, state)?;
+        bank.apply_derived(view);
+        Ok(Some(output))
+    }
+
+    /// revm's block environment for the runtime's block `env`.
+    pub fn revm_block(&self, env: &BlockEnv) -> RevmBlockEnv {
+        let mut block = block_env(env, self.config.spec);
+        if let Some(eth) = &self.block {
+            block.difficulty = eth.difficulty;
+            let fraction =
+                eth.blob_update_fraction.unwrap_or_else(|| blob_fraction(self.config.spec));
+            block.set_blob_excess_gas_and_price(eth.excess_blob_gas, fraction);
+        }
+        block
     }
 
     /// revm's configuration for this chain.
@@ -405,13 +495,16 @@ pub fn block_env(env: &BlockEnv, spec: SpecId) -> RevmBlockEnv {
         prevrandao: Some(env.random),
         ..Default::default()
     };
-    let fraction = if spec.is_enabled_in(SpecId::PRAGUE) {
+    block.set_blob_excess_gas_and_price(0, blob_fraction(spec));
+    block
+}
+
+fn blob_fraction(spec: SpecId) -> u64 {
+    if spec.is_enabled_in(SpecId::PRAGUE) {
         BLOB_BASE_FEE_UPDATE_FRACTION_PRAGUE
     } else {
         BLOB_BASE_FEE_UPDATE_FRACTION_CANCUN
-    };
-    block.set_blob_excess_gas_and_price(0, fraction);
-    block
+    }
 }
 
 /// A worker thread's EVM for one bank: built once (context, configuration,
@@ -434,7 +527,7 @@ impl EvmExecutor {
         Context::mainnet()
             .with_db(db)
             .with_cfg(cfg)
-            .with_block(block_env(env, self.config.spec))
+            .with_block(self.revm_block(env))
             .build_mainnet()
     }
 
@@ -449,7 +542,7 @@ impl EvmExecutor {
         Context::mainnet()
             .with_db(db)
             .with_cfg(cfg)
-            .with_block(block_env(env, self.config.spec))
+            .with_block(self.revm_block(env))
             .build_mainnet_with_inspector(inspector)
     }
 }

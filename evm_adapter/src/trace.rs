@@ -37,7 +37,7 @@ use revm::{DatabaseCommit, DatabaseRef, ExecuteEvm};
 use revm_inspectors::tracing::{DebugInspector, TransactionContext};
 
 use crate::executor::{
-    EvmExecutor, FeeCapture, block_env, header_to_info, recent_hash, stored_bytecode, tx_env,
+    EvmExecutor, FeeCapture, header_to_info, recent_hash, stored_bytecode, tx_env,
 };
 use crate::simulate::{CallRequest, Deadline};
 use crate::tx::EvmTx;
@@ -225,7 +225,7 @@ impl EvmExecutor {
         let mut budget = self.budget(opts)?;
         let last = (0..txs.len()).rev().find(|&i| selected(i));
         let mut db = CacheDB::new(TraceDb { view, env });
-        let block = block_env(env, self.config().spec);
+        let block = self.revm_block(env);
         let mut traces = Vec::new();
         for (i, tx) in txs.iter().enumerate().take(last.map_or(0, |l| l + 1)) {
             if Instant::now() >= budget.deadline.at {
@@ -276,7 +276,7 @@ impl EvmExecutor {
         };
         let tx = self.call_tx(request, nonce, env.gas_limit).map_err(TraceError::Invalid)?;
         let mut db = CacheDB::new(TraceDb { view, env });
-        let block = block_env(env, self.config().spec);
+        let block = self.revm_block(env);
         let job = Job { tx, context: None };
         self.traced(&mut db, &block, self.call_cfg(), job, opts, &mut budget)
     }

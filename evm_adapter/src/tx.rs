@@ -31,6 +31,13 @@ pub struct TxRules {
     pub max_access_keys: usize,
     /// Accept impersonated transactions ([`impersonated`]): a dev chain's.
     pub allow_impersonated: bool,
+    /// Accept EIP-4844 blob transactions (their consensus form, without
+    /// blobs): an imported block's. A node that builds blocks has no blob
+    /// pool, so it refuses them.
+    pub allow_blobs: bool,
+    /// Accept signatures whose `s` is in the upper half of the curve order,
+    /// as blocks before Homestead (EIP-2) may hold.
+    pub allow_high_s: bool,
 }
 
 impl TxRules {
@@ -42,6 +49,8 @@ impl TxRules {
             max_bytes: DEFAULT_MAX_TX_BYTES,
             max_access_keys: DEFAULT_MAX_ACCESS_KEYS,
             allow_impersonated: false,
+            allow_blobs: false,
+            allow_high_s: false,
         }
     }
 }
@@ -87,7 +96,8 @@ pub enum TxDecodeError {
     /// Not valid RLP / EIP-2718.
     #[error("malformed transaction: {0}")]
     BadRlp(String),
-    /// A transaction type lanes does not run (blob, set-code, unknown).
+    /// A transaction type lanes does not run here (a blob transaction where
+    /// blobs are not accepted, an unknown type).
     #[error("unsupported transaction type {0:#x}")]
     UnsupportedType(u8),
     /// The signature does not recover a sender (or its `s` is malleable).
@@ -150,7 +160,8 @@ impl EvmTx {
                 if t < 0x7f
                     && t != TxType::Eip2930 as u8
                     && t != TxType::Eip1559 as u8
-                    && t != TxType::Eip7702 as u8 =>
+                    && t != TxType::Eip7702 as u8
+                    && !(rules.allow_blobs && t == TxType::Eip4844 as u8) =>
             {
                 return Err(TxDecodeError::UnsupportedType(t));
             }
@@ -180,7 +191,7 @@ impl EvmTx {
     /// Checks an already decoded transaction and recovers its sender.
     pub fn from_envelope(envelope: TxEnvelope, rules: &TxRules) -> Result<Self, TxDecodeError> {
         check(&envelope, rules)?;
-        let sender = recover_sender(&envelope)?;
+        let sender = recover_sender(&envelope, rules.allow_high_s)?;
         let encoded = alloy_eips::eip2718::Encodable2718::encoded_2718(&envelope).into();
         let hash = *envelope.tx_hash();
         let access = declared_access(&envelope, sender);
@@ -209,13 +220,24 @@ fn with_hash(envelope: TxEnvelope, hash: B256) -> Result<TxEnvelope, TxDecodeErr
 /// The checks every transaction passes: its type, its chain id, the size of
 /// its access list.
 fn check(envelope: &TxEnvelope, rules: &TxRules) -> Result<(), TxDecodeError> {
-    if !matches!(
-        envelope,
-        TxEnvelope::Legacy(_)
-            | TxEnvelope::Eip2930(_)
-            | TxEnvelope::Eip1559(_)
-            | TxEnvelope::Eip7702(_)
-    ) {
+    let blob = match envelope {
+        // A block holds the consensus form; the network form (with blobs)
+        // is a pool's, and lanes keeps no blobs.
+        TxEnvelope::Eip4844(signed) => {
+            rules.allow_blobs
+                && matches!(signed.tx(), alloy_consensus::TxEip4844Variant::TxEip4844(_))
+        }
+        _ => false,
+    };
+    if !blob
+        && !matches!(
+            envelope,
+            TxEnvelope::Legacy(_)
+                | TxEnvelope::Eip2930(_)
+                | TxEnvelope::Eip1559(_)
+                | TxEnvelope::Eip7702(_)
+        )
+    {
         return Err(TxDecodeError::UnsupportedType(envelope.tx_type() as u8));
     }
     match envelope.chain_id() {
@@ -271,18 +293,26 @@ impl EvmTx {
 
 /// Recovers the signer with libsecp256k1, which recovers faster than k256
 /// (alloy's default; the execution bench times both).
-fn recover_sender(envelope: &TxEnvelope) -> Result<Address, TxDecodeError> {
+fn recover_sender(envelope: &TxEnvelope, allow_high_s: bool) -> Result<Address, TxDecodeError> {
     let signature = envelope.signature();
     let (r, s, odd) = (signature.r(), signature.s(), signature.v());
-    recover(envelope.signature_hash(), r, s, odd).ok_or(TxDecodeError::BadSignature)
+    if s > SECP256K1N_HALF && !allow_high_s {
+        return Err(TxDecodeError::BadSignature);
+    }
+    recover_any_s(envelope.signature_hash(), r, s, odd).ok_or(TxDecodeError::BadSignature)
 }
 
 /// The signer of `hash` by (`r`, `s`, y parity `odd`), with libsecp256k1;
-/// `None` when it does not recover or `s` is malleable (EIP-2).
+/// `None` when it does not recover or `s` is malleable (EIP-2; callers
+/// that accept pre-Homestead signatures check `s` themselves).
 fn recover(hash: B256, r: U256, s: U256, odd: bool) -> Option<Address> {
     if s > SECP256K1N_HALF {
         return None;
     }
+    recover_any_s(hash, r, s, odd)
+}
+
+fn recover_any_s(hash: B256, r: U256, s: U256, odd: bool) -> Option<Address> {
     let mut compact = [0u8; 64];
     compact[..32].copy_from_slice(&r.to_be_bytes::<32>());
     compact[32..].copy_from_slice(&s.to_be_bytes::<32>());

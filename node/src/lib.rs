@@ -27,6 +27,8 @@
 //!                cluster share, and its reads
 //!  dev.rs        DevState: a --dev node's impersonation and snapshots
 //!  rebuild.rs    the state from the ledger: on start and on evm_revert
+//!  import.rs     Ethereum blocks into a data folder (`lanes-validator import`)
+//!  execute_block/ one block in the fixture layout, lanes against plain revm
 //!  ledger.rs     every block and receipt, and their indexes
 //!  filters.rs    poll filters and subscriptions' events
 //!  convert.rs    ledger blocks and receipts as RPC answers
@@ -40,8 +42,10 @@ mod config;
 pub mod convert;
 mod dev;
 pub mod error;
+pub mod execute_block;
 pub mod filters;
 pub use lanes_rpc::genesis;
+pub mod import;
 pub mod ledger;
 mod lifecycle;
 mod permits;

@@ -268,8 +268,15 @@ fn prepare(config: &NodeConfig) -> Result<Prepared, NodeError> {
             }
         }
     }
-    let chain =
-        load_chain(dir, &ledger, &spec, &store_config(config), dev, &executor, config.workers)?;
+    let chain = load_chain(
+        dir,
+        &ledger,
+        &spec,
+        &store_config(config),
+        dev,
+        Some(&executor),
+        config.workers,
+    )?;
     ledger.publish(chain.head().number);
     Ok(Prepared { spec, chain, ledger, executor })
 }

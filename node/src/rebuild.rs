@@ -83,8 +83,15 @@ impl NodeState {
         }
         let r = &self.rebuild;
         let dev = true;
-        let chain =
-            load_chain(&r.dir, &self.ledger, &r.spec, &r.store, dev, &self.executor, r.workers)?;
+        let chain = load_chain(
+            &r.dir,
+            &self.ledger,
+            &r.spec,
+            &r.store,
+            dev,
+            Some(&self.executor),
+            r.workers,
+        )?;
         let config = BankingStageConfig { mining, coinbase, ..r.stage.config.clone() };
         let parts = StageParts { config, admission: r.stage.admission.clone(), hold: r.stage.hold };
         // Served before production starts, so its first block moves it on.
@@ -119,7 +126,7 @@ pub(crate) fn load_chain(
     spec: &ChainSpec,
     store: &AccountsDbConfig,
     dev: bool,
-    executor: &EvmExecutor,
+    executor: Option<&EvmExecutor>,
     workers: usize,
 ) -> Result<Chain, NodeError> {
     let last = ledger.last_appended().expect("block 0 is in the ledger");
@@ -148,7 +155,11 @@ pub(crate) fn load_chain(
     for number in head + 1..=last {
         let block = ledger.read(number)?.block;
         tracing::info!(target: "lanes::node", number, "replaying a block the state missed");
-        chain.replay_block(executor, &block, workers.max(1))?;
+        match (&spec.imported, executor) {
+            (Some(_), _) => crate::import::reimport(&mut chain, ledger, spec, &block, workers)?,
+            (None, Some(executor)) => drop(chain.replay_block(executor, &block, workers.max(1))?),
+            (None, None) => unreachable!("a chain lanes built replays with its executor"),
+        }
     }
     Ok(chain)
 }

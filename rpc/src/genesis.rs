@@ -10,8 +10,9 @@ use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_signer_local::coins_bip39::English;
 use alloy_signer_local::{MnemonicBuilder, PrivateKeySigner};
 use lanes_accounts_db::{AccountHeader, Entry};
+use lanes_evm_adapter::eth::{self, EthSpec, ImportedHeaders};
 use lanes_evm_adapter::{EthHeaders, SpecId};
-use lanes_runtime::{BankConfig, Block, Genesis};
+use lanes_runtime::{BankConfig, Block, Genesis, HeaderCodec};
 
 /// The mnemonic of the `--dev` accounts: the one anvil and hardhat use. Its
 /// keys are public; never use them off a dev chain.
@@ -63,6 +64,10 @@ pub struct ChainSpec {
     pub genesis: Genesis,
     /// The geth genesis it came from (stored in the data folder).
     pub source: GethGenesis,
+    /// For a chain imported from Ethereum blocks (`lanes-validator
+    /// import`): its fork schedule. Its blocks keep their Ethereum headers
+    /// and hashes ([`ImportedHeaders`]), and `spec` is the fork at genesis.
+    pub imported: Option<EthSpec>,
 }
 
 impl ChainSpec {
@@ -74,6 +79,41 @@ impl ChainSpec {
         let geth: GethGenesis = serde_json::from_slice(&bytes)
             .map_err(|source| GenesisError::Json { path: name, source })?;
         Self::from_geth(geth)
+    }
+
+    /// Reads a geth genesis.json file as the genesis of a chain imported
+    /// from Ethereum blocks ([`Self::imported`]).
+    pub fn imported_from_file(path: &Path) -> Result<Self, GenesisError> {
+        let name = path.display().to_string();
+        let bytes = std::fs::read(path)
+            .map_err(|source| GenesisError::Io { path: name.clone(), source })?;
+        let geth: GethGenesis = serde_json::from_slice(&bytes)
+            .map_err(|source| GenesisError::Json { path: name, source })?;
+        Ok(Self::imported(geth))
+    }
+
+    /// The chain of Ethereum blocks a geth genesis starts, as `lanes-validator
+    /// import` takes them: forks follow the `config` fields (block numbers,
+    /// then times), and block 0 is the Ethereum genesis header geth makes
+    /// from the file, its hash Ethereum's.
+    pub fn imported(geth: GethGenesis) -> Self {
+        let eth = EthSpec::new(geth.config.clone());
+        let header = eth::genesis_header(&eth, &geth);
+        let spec = eth.spec_at(header.number, header.timestamp, eth.merged_at_genesis());
+        let data = eth::EthBlockData {
+            withdrawals: header.withdrawals_root.map(|_| Default::default()),
+            header: header.clone(),
+            ommers: Vec::new(),
+        };
+        let genesis = Genesis {
+            alloc: eth::genesis_alloc(&geth),
+            timestamp: header.timestamp,
+            coinbase: header.beneficiary,
+            base_fee: header.base_fee_per_gas.unwrap_or(0),
+            gas_limit: header.gas_limit,
+            extra: data.encoded(),
+        };
+        Self { chain_id: geth.config.chain_id, spec, genesis, source: geth, imported: Some(eth) }
     }
 
     /// The chain a geth genesis describes.
@@ -96,8 +136,9 @@ impl ChainSpec {
             coinbase: geth.coinbase,
             base_fee,
             gas_limit,
+            ..Default::default()
         };
-        Ok(Self { chain_id: geth.config.chain_id, spec, genesis, source: geth })
+        Ok(Self { chain_id: geth.config.chain_id, spec, genesis, source: geth, imported: None })
     }
 
     /// The `--dev` chain: chain id 31337, Prague from genesis, the ten
@@ -120,14 +161,23 @@ impl ChainSpec {
         EthHeaders::new(self.spec)
     }
 
+    /// The header codec of its blocks: Ethereum's for its fork, or an
+    /// imported chain's (each block's own Ethereum header).
+    pub fn codec(&self) -> std::sync::Arc<dyn HeaderCodec> {
+        match self.imported {
+            Some(_) => std::sync::Arc::new(ImportedHeaders),
+            None => std::sync::Arc::new(self.headers()),
+        }
+    }
+
     /// The settings of this chain's banks: its header codec.
     pub fn bank_config(&self) -> BankConfig {
-        BankConfig { headers: std::sync::Arc::new(self.headers()), ..BankConfig::default() }
+        BankConfig { headers: self.codec(), ..BankConfig::default() }
     }
 
     /// Block 0.
     pub fn genesis_block(&self) -> Block {
-        self.genesis.block(&self.headers())
+        self.genesis.block(&*self.codec())
     }
 
     /// What a data folder made from this chain is checked against: block 0's

@@ -147,6 +147,11 @@ struct BlockRecord {
     /// Fees already credited to the coinbase before the seal (an ordered
     /// block's, for a transaction that reads the coinbase).
     fees_paid: U256,
+    /// The header's codec data, when the caller gives it ([`Bank::set_extra`]).
+    extra: Option<Bytes>,
+    /// Derived writes made before any transaction ran, which an ordered
+    /// block's predictions must see ([`Bank::fork_parent`]).
+    derived: Vec<Writes>,
     gas_used: u64,
     exclusive: usize,
 }
@@ -211,13 +216,17 @@ impl Bank {
     /// what an ordered block's predictions read (the parent state, whatever
     /// this bank has run since).
     pub(crate) fn fork_parent(&self) -> Bank {
-        Bank::new(
+        let bank = Bank::new(
             self.state.parent.clone(),
             self.parent_hash,
             self.parent_lattice.clone(),
             self.env.clone(),
             self.config.clone(),
-        )
+        );
+        for writes in &self.record().derived {
+            bank.state.apply(writes.clone());
+        }
+        bank
     }
 
     /// Credits `amount` of the block's fees to the coinbase now rather than
@@ -247,6 +256,10 @@ impl Bank {
     /// the block does not record because whoever replays it derives it
     /// again. The caller guarantees no transaction runs meanwhile.
     pub fn apply_derived(&self, view: StateView<'_>) {
+        let mut record = self.record();
+        if record.tx_hashes.is_empty() {
+            record.derived.push(view.writes.clone());
+        }
         self.state.apply(view.writes);
     }
 
@@ -286,6 +299,13 @@ impl Bank {
         Ok(())
     }
 
+    /// Sets the codec data ([`BlockHeader::extra`]) of the block this bank
+    /// seals, instead of what the codec computes: an imported block's own
+    /// header, which its codec hashes.
+    pub fn set_extra(&self, extra: Bytes) {
+        self.record().extra = Some(extra);
+    }
+
     /// Transactions included so far.
     pub fn tx_count(&self) -> usize {
         self.record().tx_hashes.len()
@@ -299,6 +319,11 @@ impl Bank {
     /// Transactions run in the exclusive lane so far.
     pub fn exclusive_count(&self) -> usize {
         self.record().exclusive
+    }
+
+    /// The receipts so far, in block order.
+    pub fn receipts(&self) -> Vec<Receipt> {
+        self.record().receipts.clone()
     }
 
     /// The entries so far.
@@ -591,8 +616,9 @@ impl Bank {
     /// and the roots, and returns the block.
     pub fn seal(self) -> Result<SealedBlock, BankError> {
         let Bank { state, env, parent_hash, parent_lattice, record, config, .. } = self;
-        let BlockRecord { system, entries, receipts, fees, fees_paid, gas_used, .. } =
-            record.into_inner();
+        let BlockRecord {
+            system, entries, receipts, fees, fees_paid, gas_used, extra: given, ..
+        } = record.into_inner();
         let fees = fees.saturating_sub(fees_paid);
         if !fees.is_zero() {
             let hash = StateKey::Account(env.coinbase).hash64();
@@ -625,7 +651,7 @@ impl Bank {
             receipts_root,
             state_commitment: lattice.commitment(),
             entries_root: entries_root(&system, &entries),
-            extra,
+            extra: given.unwrap_or(extra),
         };
         let hash = config.headers.hash(&header);
         let block = Block { header, hash, system, entries };

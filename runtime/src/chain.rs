@@ -42,6 +42,9 @@ pub struct Genesis {
     pub base_fee: u64,
     /// Gas limit per block.
     pub gas_limit: u64,
+    /// Block 0's codec data ([`BlockHeader::extra`]) when the chain has its
+    /// own (an imported chain's genesis header); empty: the codec's.
+    pub extra: Bytes,
 }
 
 impl Genesis {
@@ -73,7 +76,7 @@ impl Genesis {
             receipts_root,
             state_commitment: lattice.commitment(),
             entries_root: entries_root(&[], &[]),
-            extra,
+            extra: if self.extra.is_empty() { extra } else { self.extra.clone() },
         };
         (header, lattice)
     }

@@ -28,7 +28,7 @@ fn genesis() -> Genesis {
         })
         .chain([Entry::Storage(Address::repeat_byte(0xee), B256::ZERO, U256::from(7))])
         .collect();
-    Genesis { alloc, timestamp: 0, gas_limit: 30_000_000, base_fee: 1, coinbase: Address::ZERO }
+    Genesis { alloc, gas_limit: 30_000_000, base_fee: 1, ..Default::default() }
 }
 
 fn new_chain() -> (tempfile::TempDir, Chain) {

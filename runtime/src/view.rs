@@ -235,7 +235,7 @@ fn state_err(e: lanes_accounts_db::StorageError) -> TxError {
 /// read. Accounts and slots have a list each, of flat tuples with the key's
 /// hash, as the shards keep them: smaller than a list of `(key, enum value)`
 /// pairs.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Writes {
     /// (hash, address, header); the empty header deletes the account.
     pub(crate) accounts: Vec<(KeyHash, Address, AccountHeader)>,

@@ -95,6 +95,7 @@ fn stage_after_blocks() -> (tempfile::TempDir, Arc<Recording>, BankingStage<Reco
         coinbase: Address::ZERO,
         base_fee: 0,
         gas_limit: 30_000_000,
+        ..Default::default()
     };
     let chain = Chain::create(dir.path(), AccountsDbConfig::default(), &genesis).unwrap();
     let config = BankingStageConfig {

@@ -1,0 +1,211 @@
+//! Ethereum blocks as lanes imports and keeps them: an [`EthBlock`] decoded
+//! from its RLP; the Ethereum data a lanes block of an imported chain keeps
+//! in its header's `extra` ([`EthBlockData`]); the codec that hashes such a
+//! block as Ethereum does ([`ImportedHeaders`]); and the genesis header of a
+//! geth `genesis.json` ([`genesis_header`]).
+
+use alloy_consensus::constants::EMPTY_WITHDRAWALS;
+use alloy_consensus::{EMPTY_OMMER_ROOT_HASH, Header, TxEnvelope};
+use alloy_eips::eip4895::Withdrawals;
+use alloy_eips::eip7685::EMPTY_REQUESTS_HASH;
+use alloy_primitives::{B64, B256, Bytes, KECCAK256_EMPTY, U256, keccak256};
+use alloy_rlp::{Decodable, Encodable, RlpDecodable, RlpEncodable};
+use lanes_accounts_db::{AccountHeader, Entry};
+use lanes_runtime::{BlockHeader, HeaderCodec, Receipt, Roots};
+
+use super::spec::EthSpec;
+use crate::SpecId;
+
+/// An Ethereum block: header, transactions, ommers and (from Shanghai)
+/// withdrawals, as its RLP carries them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EthBlock {
+    /// The header.
+    pub header: Header,
+    /// The transactions, in order.
+    pub txs: Vec<TxEnvelope>,
+    /// The ommer (uncle) headers.
+    pub ommers: Vec<Header>,
+    /// The withdrawals, from Shanghai on.
+    pub withdrawals: Option<Withdrawals>,
+    /// keccak256 of the RLP header.
+    pub hash: B256,
+    /// The size of its RLP encoding, in bytes.
+    pub size: usize,
+}
+
+impl EthBlock {
+    /// Decodes one block from the front of `buf`, advancing it past the block.
+    pub fn decode(buf: &mut &[u8]) -> alloy_rlp::Result<Self> {
+        let start = *buf;
+        let block = alloy_consensus::Block::<TxEnvelope, Header>::decode(buf)?;
+        let size = start.len() - buf.len();
+        let hash = block.header.hash_slow();
+        let alloy_consensus::Block { header, body } = block;
+        Ok(Self {
+            header,
+            txs: body.transactions,
+            ommers: body.ommers,
+            withdrawals: body.withdrawals,
+            hash,
+            size,
+        })
+    }
+
+    /// Decodes exactly one block from `bytes`.
+    pub fn decode_exact(bytes: &[u8]) -> alloy_rlp::Result<Self> {
+        let mut buf = bytes;
+        let block = Self::decode(&mut buf)?;
+        if !buf.is_empty() {
+            return Err(alloy_rlp::Error::UnexpectedLength);
+        }
+        Ok(block)
+    }
+
+    /// What a lanes block of an imported chain keeps of it.
+    pub fn data(&self) -> EthBlockData {
+        EthBlockData {
+            header: self.header.clone(),
+            ommers: self.ommers.clone(),
+            withdrawals: self.withdrawals.clone(),
+        }
+    }
+}
+
+/// The Ethereum data of an imported block that its transactions do not
+/// carry, kept (RLP-encoded) in its lanes header's `extra`: the header it was
+/// imported with, its ommers and its withdrawals.
+#[derive(Clone, Debug, Default, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+#[rlp(trailing)]
+pub struct EthBlockData {
+    /// The Ethereum header; the block's hash is keccak256 of its RLP.
+    pub header: Header,
+    /// The ommer headers.
+    pub ommers: Vec<Header>,
+    /// The withdrawals, from Shanghai on.
+    pub withdrawals: Option<Withdrawals>,
+}
+
+impl EthBlockData {
+    /// The RLP encoding kept in `extra`.
+    pub fn encoded(&self) -> Bytes {
+        let mut out = Vec::with_capacity(self.length());
+        self.encode(&mut out);
+        out.into()
+    }
+
+    /// Decodes what [`Self::encoded`] made.
+    pub fn from_extra(extra: &[u8]) -> alloy_rlp::Result<Self> {
+        let mut buf = extra;
+        Self::decode(&mut buf)
+    }
+}
+
+/// The header codec of an imported chain: Ethereum's transaction and
+/// receipt tries, and the hash of the Ethereum header kept in `extra`
+/// ([`EthBlockData`]), so every block keeps the hash Ethereum gave it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ImportedHeaders;
+
+impl HeaderCodec for ImportedHeaders {
+    fn roots(&self, txs: &[&[u8]], receipts: &[Receipt]) -> Roots {
+        let roots = crate::EthHeaders::new(SpecId::default()).roots(txs, receipts);
+        Roots { extra: Bytes::new(), ..roots }
+    }
+
+    fn hash(&self, header: &BlockHeader) -> B256 {
+        match EthBlockData::from_extra(&header.extra) {
+            Ok(data) => data.header.hash_slow(),
+            // Not an imported block's header: a hash that no Ethereum
+            // header has, so it never passes as one.
+            Err(_) => keccak256(borsh::to_vec(header).expect("writing to a Vec cannot fail")),
+        }
+    }
+}
+
+/// The state a geth genesis allocates, as accounts_db entries.
+pub fn genesis_alloc(genesis: &alloy_genesis::Genesis) -> Vec<Entry> {
+    let mut out = Vec::new();
+    for (address, account) in &genesis.alloc {
+        let code = account.code.clone().filter(|c| !c.is_empty());
+        let code_hash = code.as_ref().map_or(KECCAK256_EMPTY, keccak256);
+        let header = AccountHeader {
+            nonce: account.nonce.unwrap_or(0),
+            balance: account.balance,
+            code_hash,
+        };
+        out.push(Entry::Account(*address, header));
+        if let Some(code) = code {
+            out.push(Entry::Code(code_hash, code));
+        }
+        for (slot, value) in account.storage.iter().flatten() {
+            let value = U256::from_be_bytes(value.0);
+            if !value.is_zero() {
+                out.push(Entry::Storage(*address, *slot, value));
+            }
+        }
+    }
+    out
+}
+
+/// The Ethereum header of block 0 of the chain `genesis` describes (geth's
+/// `Genesis.ToBlock`): its fields, the state root of its alloc, and the
+/// fields of the forks active at genesis.
+pub fn genesis_header(spec: &EthSpec, genesis: &alloy_genesis::Genesis) -> Header {
+    let number = genesis.number.unwrap_or(0);
+    let merged = spec.merged_at_genesis();
+    let fork = spec.spec_at(number, genesis.timestamp, merged);
+    let since = |f: SpecId| fork.is_enabled_in(f);
+    let base_fee = genesis
+        .base_fee_per_gas
+        .map(|fee| u64::try_from(fee).unwrap_or(u64::MAX))
+        .unwrap_or(alloy_eips::eip1559::INITIAL_BASE_FEE);
+    Header {
+        parent_hash: genesis.parent_hash.unwrap_or_default(),
+        ommers_hash: EMPTY_OMMER_ROOT_HASH,
+        beneficiary: genesis.coinbase,
+        state_root: super::state_root_of(&genesis_alloc(genesis)),
+        transactions_root: alloy_trie::EMPTY_ROOT_HASH,
+        receipts_root: alloy_trie::EMPTY_ROOT_HASH,
+        logs_bloom: Default::default(),
+        difficulty: genesis.difficulty,
+        number,
+        gas_limit: if genesis.gas_limit == 0 { GENESIS_GAS_LIMIT } else { genesis.gas_limit },
+        gas_used: 0,
+        timestamp: genesis.timestamp,
+        extra_data: genesis.extra_data.clone(),
+        mix_hash: genesis.mix_hash,
+        nonce: B64::from(genesis.nonce),
+        base_fee_per_gas: since(SpecId::LONDON).then_some(base_fee),
+        withdrawals_root: since(SpecId::SHANGHAI).then_some(EMPTY_WITHDRAWALS),
+        blob_gas_used: since(SpecId::CANCUN).then(|| genesis.blob_gas_used.unwrap_or(0)),
+        excess_blob_gas: since(SpecId::CANCUN).then(|| genesis.excess_blob_gas.unwrap_or(0)),
+        parent_beacon_block_root: since(SpecId::CANCUN).then_some(B256::ZERO),
+        requests_hash: since(SpecId::PRAGUE).then_some(EMPTY_REQUESTS_HASH),
+        block_access_list_hash: None,
+        slot_number: None,
+    }
+}
+
+/// geth's gas limit of a genesis that gives none.
+pub const GENESIS_GAS_LIMIT: u64 = 4_712_388;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_block_data_round_trips_with_and_without_withdrawals() {
+        let header = Header { number: 7, ..Default::default() };
+        for withdrawals in [None, Some(Withdrawals::default())] {
+            let data =
+                EthBlockData { header: header.clone(), ommers: vec![header.clone()], withdrawals };
+            let extra = data.encoded();
+            assert_eq!(EthBlockData::from_extra(&extra).unwrap(), data);
+            let lanes = BlockHeader { extra, ..Default::default() };
+            assert_eq!(ImportedHeaders.hash(&lanes), header.hash_slow());
+        }
+        let bad = BlockHeader { extra: Bytes::from_static(b"\x01"), ..Default::default() };
+        assert_ne!(ImportedHeaders.hash(&bad), Header::default().hash_slow());
+    }
+}

@@ -1,0 +1,128 @@
+//! Ethereum's state root: the Merkle-Patricia root (alloy-trie) of every
+//! account, with its storage root, computed from lanes' state.
+//!
+//! Computed whole, from every record of the parent state and the block's
+//! changes: its cost grows with the state, not with the block
+//! (`lanes-validator import` prints it per block); an incremental trie is the
+//! follow-up.
+
+use std::collections::BTreeMap;
+
+use alloy_primitives::{Address, B256, KECCAK256_EMPTY, U256};
+use alloy_trie::TrieAccount;
+use lanes_accounts_db::{AccountHeader, Entry, ReadView, StorageError};
+
+/// One account as the trie sees it.
+#[derive(Debug, Default)]
+struct Account {
+    header: Option<AccountHeader>,
+    storage: BTreeMap<B256, U256>,
+}
+
+/// The state root of `parent` with `changes` (a sealed block's) applied.
+pub fn state_root(parent: &ReadView, changes: &[Entry]) -> Result<B256, StorageError> {
+    let mut state: BTreeMap<Address, Account> = BTreeMap::new();
+    parent.for_each(|entry| apply(&mut state, &entry))?;
+    for entry in changes {
+        apply(&mut state, entry);
+    }
+    Ok(root(&state))
+}
+
+/// The state root of a state made of `entries` alone (a genesis alloc).
+pub fn state_root_of(entries: &[Entry]) -> B256 {
+    let mut state: BTreeMap<Address, Account> = BTreeMap::new();
+    for entry in entries {
+        apply(&mut state, entry);
+    }
+    root(&state)
+}
+
+fn apply(state: &mut BTreeMap<Address, Account>, entry: &Entry) {
+    match entry {
+        Entry::Account(address, header) => {
+            state.entry(*address).or_default().header = (!header.is_empty()).then_some(*header);
+        }
+        Entry::Storage(address, slot, value) => {
+            let storage = &mut state.entry(*address).or_default().storage;
+            if value.is_zero() {
+                storage.remove(slot);
+            } else {
+                storage.insert(*slot, *value);
+            }
+        }
+        Entry::Code(..) => {}
+    }
+}
+
+/// An address is in the trie when its header is not empty or it holds
+/// storage (an account with slots but no nonce, balance or code exists).
+fn root(state: &BTreeMap<Address, Account>) -> B256 {
+    let accounts = state.iter().filter(|(_, a)| a.header.is_some() || !a.storage.is_empty());
+    alloy_trie::root::state_root_unhashed(accounts.map(|(address, a)| {
+        let header = a.header.unwrap_or_default();
+        let storage_root =
+            alloy_trie::root::storage_root_unhashed(a.storage.iter().map(|(k, v)| (*k, *v)));
+        let code_hash = if header.code_hash.is_zero() { KECCAK256_EMPTY } else { header.code_hash };
+        let account =
+            TrieAccount { nonce: header.nonce, balance: header.balance, storage_root, code_hash };
+        (*address, account)
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use alloy_primitives::{address, b256};
+    use lanes_accounts_db::{AccountsDb, AccountsDbConfig};
+
+    use super::*;
+
+    #[test]
+    fn test_the_empty_state_and_a_known_root() {
+        assert_eq!(state_root_of(&[]), alloy_trie::EMPTY_ROOT_HASH);
+        // One account with balance 1 wei (as geth computes it).
+        let one = AccountHeader { balance: U256::from(1), ..Default::default() };
+        let a = address!("0x1000000000000000000000000000000000000000");
+        let entries = [Entry::Account(a, one)];
+        let expected = alloy_trie::root::state_root_unhashed([(
+            a,
+            TrieAccount {
+                nonce: 0,
+                balance: U256::from(1),
+                storage_root: alloy_trie::EMPTY_ROOT_HASH,
+                code_hash: KECCAK256_EMPTY,
+            },
+        )]);
+        assert_eq!(state_root_of(&entries), expected);
+    }
+
+    #[test]
+    fn test_changes_over_a_stored_parent_equal_the_whole_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = AccountsDb::open(dir.path(), AccountsDbConfig::default()).unwrap();
+        let (a, b) = (Address::repeat_byte(1), Address::repeat_byte(2));
+        let header =
+            |n: u64| AccountHeader { nonce: n, balance: U256::from(n), ..Default::default() };
+        let slot = b256!("0x0000000000000000000000000000000000000000000000000000000000000007");
+        let genesis = vec![
+            Entry::Account(a, header(1)),
+            Entry::Account(b, header(2)),
+            Entry::Storage(b, slot, U256::from(9)),
+        ];
+        db.commit(0, B256::ZERO, &genesis).unwrap();
+        // Block 1: a deleted, b's slot cleared, a new slot on a storage-only address.
+        let c = Address::repeat_byte(3);
+        let changes = vec![
+            Entry::Account(a, AccountHeader::default()),
+            Entry::Storage(b, slot, U256::ZERO),
+            Entry::Storage(c, slot, U256::from(5)),
+        ];
+        let after = [
+            Entry::Account(b, header(2)),
+            Entry::Account(c, AccountHeader::default()),
+            Entry::Storage(c, slot, U256::from(5)),
+        ];
+        assert_eq!(state_root(&db.view(), &changes).unwrap(), state_root_of(&after));
+        assert_ne!(state_root(&db.view(), &[]).unwrap(), state_root_of(&after));
+    }
+}

@@ -1,0 +1,360 @@
+//! `lanes-validator import`: Ethereum blocks from RLP files into a data
+//! folder ([`Importer`]), each checked as a full node checks it and run in
+//! lanes ([`lanes_evm_adapter::eth::import_block`]), then kept in the
+//! ledger and the state as lanes keeps its own blocks (entries, sets and
+//! their sources), under Ethereum's hashes. `lanes-validator --data-dir DIR`
+//! then serves the imported chain.
+//!
+//! The data folder holds, as a node's: `genesis.json`, `ledger/`, `chain/`,
+//! and `import.json`, which marks the chain as imported (its blocks are
+//! Ethereum's, each replayed through the importer, never built by lanes).
+
+use std::collections::VecDeque;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use alloy_consensus::{Header, TxEnvelope};
+use alloy_eips::eip2718::Decodable2718;
+use alloy_primitives::{B256, U256};
+use lanes_accounts_db::{AccountsDbConfig, DEFAULT_HISTORY_BLOCKS};
+use lanes_evm_adapter::eth::{
+    EthBlock, EthBlockData, ImportContext, ImportError, ImportedBlock, OMMER_ANCESTRY_DEPTH,
+    import_block, recorded_sets,
+};
+use lanes_rpc::genesis::ChainSpec;
+use lanes_runtime::{Block, Chain, OrderedConfig, write_atomically};
+
+use crate::error::NodeError;
+use crate::ledger::Ledger;
+use crate::rebuild::{GENESIS_FILE, load_chain};
+
+/// The file that marks a data folder's chain as imported.
+pub const IMPORT_FILE: &str = "import.json";
+
+/// How an import runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImportOptions {
+    /// Worker threads running each block's transactions.
+    pub workers: usize,
+    /// Sync each block to disk before the next.
+    pub fsync: bool,
+    /// Blocks behind the head whose state stays readable (`None`: all).
+    pub history_blocks: Option<u64>,
+    /// Whether a prediction that no earlier transaction's set writes into
+    /// stands as the transaction's result ([`OrderedConfig`]).
+    pub reuse_predictions: bool,
+    /// The accounts database's segment size, in bytes.
+    pub segment_size: u64,
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        Self {
+            workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            fsync: true,
+            history_blocks: Some(DEFAULT_HISTORY_BLOCKS),
+            reuse_predictions: true,
+            segment_size: lanes_accounts_db::DEFAULT_SEGMENT_SIZE,
+        }
+    }
+}
+
+/// One imported block, as progress reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImportedStats {
+    /// Its number.
+    pub number: u64,
+    /// Its hash.
+    pub hash: B256,
+    /// Its transactions.
+    pub txs: usize,
+    /// Its gas used.
+    pub gas: u64,
+    /// Predictions that stood as results.
+    pub stood: usize,
+    /// Runs beyond one per transaction.
+    pub reruns: usize,
+    /// Recovering senders and executing.
+    pub execution: Duration,
+    /// Computing the state root.
+    pub state_root: Duration,
+    /// Everything, persisting included.
+    pub total: Duration,
+}
+
+/// Imports Ethereum blocks into a data folder.
+#[derive(Debug)]
+pub struct Importer {
+    dir: PathBuf,
+    spec: ChainSpec,
+    ledger: Arc<Ledger>,
+    chain: Chain,
+    /// Up to [`OMMER_ANCESTRY_DEPTH`] blocks, the head first, with their ommers.
+    ancestors: VecDeque<(Header, Vec<Header>)>,
+    /// The head's total difficulty.
+    total_difficulty: U256,
+    ordered: OrderedConfig,
+}
+
+impl Importer {
+    /// Opens the imported chain in `dir`, or creates it from `genesis` (a
+    /// geth genesis.json) when `dir` holds none. A folder holding a chain
+    /// lanes built itself, or one of another genesis, is refused.
+    pub fn open(
+        dir: &Path,
+        genesis: Option<&Path>,
+        options: &ImportOptions,
+    ) -> Result<Self, NodeError> {
+        let io = |what: String| move |source| NodeError::Io { what, source };
+        std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
+        let ledger = Arc::new(Ledger::open_with(&dir.join("ledger"), options.fsync)?);
+        let spec = open_spec(dir, genesis)?;
+        let block0 = spec.genesis_block();
+        match ledger.last_appended() {
+            None => {
+                ledger.append(&block0, &[])?;
+                ledger.publish(0);
+            }
+            Some(_) if ledger.read(0)?.block.hash != block0.hash => {
+                return Err(NodeError::DataDir(format!(
+                    "the ledger in {} does not start from this genesis ({})",
+                    dir.display(),
+                    block0.hash
+                )));
+            }
+            Some(_) => {}
+        }
+        let store = AccountsDbConfig::default()
+            .with_sync(options.fsync)
+            .with_history_blocks(options.history_blocks)
+            .with_segment_size(options.segment_size);
+        let chain = load_chain(dir, &ledger, &spec, &store, false, None, options.workers)?;
+        let head = chain.head().number;
+        ledger.publish(head);
+        let (ancestors, total_difficulty) = ancestry(&ledger, head + 1)?;
+        let ordered = OrderedConfig {
+            threads: options.workers.max(1),
+            reuse_predictions: options.reuse_predictions,
+            ..OrderedConfig::default()
+        };
+        Ok(Self {
+            dir: dir.to_owned(),
+            spec,
+            ledger,
+            chain,
+            ancestors: ancestors.into(),
+            total_difficulty,
+            ordered,
+        })
+    }
+
+    /// The chain's head: number and hash.
+    pub fn head(&self) -> (u64, B256) {
+        (self.chain.head().number, self.chain.head_hash())
+    }
+
+    /// The committed chain.
+    pub fn chain(&self) -> &Chain {
+        &self.chain
+    }
+
+    /// The chain's genesis and fork schedule.
+    pub fn spec(&self) -> &ChainSpec {
+        &self.spec
+    }
+
+    /// The data folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Checks, runs and keeps `block` (the head's child). A refused block
+    /// changes nothing.
+    pub fn import(&mut self, block: &EthBlock) -> Result<ImportedStats, ImportFailure> {
+        let start = Instant::now();
+        let eth = self.spec.imported.as_ref().expect("an importer's chain is imported");
+        let ancestors: Vec<(Header, Vec<Header>)> = self.ancestors.iter().cloned().collect();
+        let ctx = ImportContext {
+            spec: eth,
+            ancestors: &ancestors,
+            parent_total_difficulty: self.total_difficulty,
+        };
+        let imported = import_block(&self.chain, block, &ctx, &self.ordered, None)?;
+        let ImportedBlock { sealed, report, total_difficulty, .. } = &imported;
+        self.ledger.append(&sealed.block, &sealed.receipts).map_err(NodeError::from)?;
+        self.chain.commit(sealed).map_err(NodeError::from)?;
+        self.ledger.publish(block.header.number);
+        self.total_difficulty = *total_difficulty;
+        self.ancestors.push_front((block.header.clone(), block.ommers.clone()));
+        self.ancestors.truncate(OMMER_ANCESTRY_DEPTH);
+        Ok(ImportedStats {
+            number: block.header.number,
+            hash: block.hash,
+            txs: block.txs.len(),
+            gas: block.header.gas_used,
+            stood: report.stood(),
+            reruns: report.reruns(),
+            execution: imported.senders_time + imported.execution_time,
+            state_root: imported.state_root_time,
+            total: start.elapsed(),
+        })
+    }
+}
+
+/// Why an import stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ImportFailure {
+    /// The block was refused: it breaks a rule, or its results differ from
+    /// its header.
+    #[error(transparent)]
+    Refused(#[from] ImportError),
+    /// The data folder failed (the block may be valid).
+    #[error(transparent)]
+    Node(#[from] NodeError),
+}
+
+/// The stored genesis of an imported chain, checked against the one given.
+fn open_spec(dir: &Path, given: Option<&Path>) -> Result<ChainSpec, NodeError> {
+    let stored_path = dir.join(GENESIS_FILE);
+    let marker = dir.join(IMPORT_FILE);
+    let stored = if stored_path.exists() {
+        if !marker.exists() {
+            return Err(NodeError::DataDir(format!(
+                "{} holds a chain lanes built, not an imported one; import into another --data-dir",
+                dir.display()
+            )));
+        }
+        Some(ChainSpec::imported_from_file(&stored_path)?)
+    } else {
+        None
+    };
+    let given = given.map(ChainSpec::imported_from_file).transpose()?;
+    match (stored, given) {
+        (Some(stored), Some(given)) if stored.id() != given.id() => {
+            Err(NodeError::DataDir(format!(
+                "{} holds a chain imported from another genesis ({}) than the one given ({})",
+                dir.display(),
+                stored.genesis_block().hash,
+                given.genesis_block().hash
+            )))
+        }
+        (Some(stored), _) => Ok(stored),
+        (None, Some(given)) => {
+            let io = |what: String| move |source| NodeError::Io { what, source };
+            let json = serde_json::to_vec_pretty(&given.source).expect("a genesis serialises");
+            write_atomically(&stored_path, &json)
+                .map_err(io(format!("writing {}", stored_path.display())))?;
+            write_atomically(&marker, br#"{"chain":"imported"}"#)
+                .map_err(io(format!("writing {}", marker.display())))?;
+            Ok(given)
+        }
+        (None, None) => Err(NodeError::DataDir(format!(
+            "no chain in {}: pass --genesis FILE (the geth genesis.json the blocks start from)",
+            dir.display()
+        ))),
+    }
+}
+
+/// Whether `dir` holds an imported chain.
+pub fn is_imported(dir: &Path) -> bool {
+    dir.join(IMPORT_FILE).exists()
+}
+
+/// The Ethereum data of a ledger block of an imported chain.
+pub(crate) fn block_data(block: &Block) -> Result<EthBlockData, NodeError> {
+    EthBlockData::from_extra(&block.header.extra).map_err(|e| {
+        NodeError::DataDir(format!(
+            "block {} of the ledger carries no Ethereum header: {e}",
+            block.header.number
+        ))
+    })
+}
+
+/// The ancestors of block `number` (newest first, with their ommers) and
+/// the total difficulty of its parent, from the ledger (every block's
+/// header is read: the sum starts at genesis).
+fn ancestry(ledger: &Ledger, number: u64) -> Result<(Vec<(Header, Vec<Header>)>, U256), NodeError> {
+    let mut ancestors = Vec::new();
+    let mut total = U256::ZERO;
+    for n in (0..number).rev() {
+        let data = block_data(&ledger.read(n)?.block)?;
+        total = total.saturating_add(data.header.difficulty);
+        if ancestors.len() < OMMER_ANCESTRY_DEPTH {
+            ancestors.push((data.header, data.ommers));
+        }
+    }
+    Ok((ancestors, total))
+}
+
+/// Runs ledger block `block` of an imported chain again on `chain` (its
+/// head's child) with the sets it recorded, and commits it: what a restart
+/// does for a block the ledger holds and the state missed.
+pub(crate) fn reimport(
+    chain: &mut Chain,
+    ledger: &Ledger,
+    spec: &ChainSpec,
+    block: &Block,
+    workers: usize,
+) -> Result<(), NodeError> {
+    let eth = spec.imported.as_ref().expect("an imported chain's spec");
+    let data = block_data(block)?;
+    let txs = block
+        .txs()
+        .map(|t| TxEnvelope::decode_2718(&mut t.tx.as_ref()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| {
+            NodeError::DataDir(format!("block {}: a stored transaction: {e}", block.header.number))
+        })?;
+    let eth_block = EthBlock {
+        hash: data.header.hash_slow(),
+        header: data.header,
+        txs,
+        ommers: data.ommers,
+        withdrawals: data.withdrawals,
+        size: 0,
+    };
+    let (ancestors, parent_total_difficulty) = ancestry(ledger, block.header.number)?;
+    let ctx = ImportContext { spec: eth, ancestors: &ancestors, parent_total_difficulty };
+    let ordered = OrderedConfig { threads: workers.max(1), ..OrderedConfig::default() };
+    let sets = recorded_sets(block);
+    let imported = import_block(chain, &eth_block, &ctx, &ordered, Some(&sets))
+        .map_err(|e| NodeError::DataDir(format!("replaying an imported block: {e}")))?;
+    if imported.sealed.block != *block {
+        return Err(NodeError::DataDir(format!(
+            "block {} replays to another block than the ledger holds",
+            block.header.number
+        )));
+    }
+    Ok(chain.commit(&imported.sealed)?)
+}
+
+/// The Ethereum blocks in an RLP chain file (geth's `export` format: blocks
+/// one after another; gzip-compressed when the name ends in `.gz`).
+pub fn read_chain_file(path: &Path) -> Result<Vec<u8>, NodeError> {
+    let io = |source| NodeError::Io { what: format!("reading {}", path.display()), source };
+    let raw = std::fs::read(path).map_err(io)?;
+    if path.extension().is_some_and(|e| e == "gz") {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(&raw[..]).read_to_end(&mut out).map_err(io)?;
+        return Ok(out);
+    }
+    Ok(raw)
+}
+
+/// Splits `bytes` into its blocks; a block that does not decode ends the
+/// list with its error and byte offset.
+pub fn decode_blocks(bytes: &[u8]) -> (Vec<EthBlock>, Option<(usize, alloy_rlp::Error)>) {
+    let mut buf = bytes;
+    let mut blocks = Vec::new();
+    while !buf.is_empty() {
+        let offset = bytes.len() - buf.len();
+        match EthBlock::decode(&mut buf) {
+            Ok(block) => blocks.push(block),
+            Err(e) => return (blocks, Some((offset, e))),
+        }
+    }
+    (blocks, None)
+}
