@@ -9,7 +9,7 @@
 //! and `import.json`, which marks the chain as imported (its blocks are
 //! Ethereum's, each replayed through the importer, never built by lanes).
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -62,7 +62,7 @@ impl Default for ImportOptions {
 }
 
 /// One imported block, as progress reports it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ImportedStats {
     /// Its number.
     pub number: u64,
@@ -82,6 +82,8 @@ pub struct ImportedStats {
     pub state_root: Duration,
     /// Everything, persisting included.
     pub total: Duration,
+    /// Kept aside: a block of a side branch no longer than the chain.
+    pub side: bool,
 }
 
 /// Imports Ethereum blocks into a data folder.
@@ -90,13 +92,22 @@ pub struct Importer {
     dir: PathBuf,
     spec: ChainSpec,
     ledger: Arc<Ledger>,
-    chain: Chain,
+    /// The state; taken only while [`Importer::rewind`] cuts its files.
+    chain: Option<Chain>,
     /// Up to [`OMMER_ANCESTRY_DEPTH`] blocks, the head first, with their ommers.
     ancestors: VecDeque<(Header, Vec<Header>)>,
     /// The head's total difficulty.
     total_difficulty: U256,
     ordered: OrderedConfig,
+    store: AccountsDbConfig,
+    workers: usize,
+    /// Blocks of side branches, by hash: kept until their branch is longer
+    /// than the head's, then imported in place of it.
+    side: HashMap<B256, EthBlock>,
 }
+
+/// Most side-branch blocks kept; past it the oldest are forgotten.
+pub const MAX_SIDE_BLOCKS: usize = 1024;
 
 impl Importer {
     /// Opens the imported chain in `dir`, or creates it from `genesis` (a
@@ -143,21 +154,24 @@ impl Importer {
             dir: dir.to_owned(),
             spec,
             ledger,
-            chain,
+            chain: Some(chain),
             ancestors: ancestors.into(),
             total_difficulty,
             ordered,
+            store,
+            workers: options.workers,
+            side: HashMap::new(),
         })
     }
 
     /// The chain's head: number and hash.
     pub fn head(&self) -> (u64, B256) {
-        (self.chain.head().number, self.chain.head_hash())
+        (self.chain().head().number, self.chain().head_hash())
     }
 
     /// The committed chain.
     pub fn chain(&self) -> &Chain {
-        &self.chain
+        self.chain.as_ref().expect("the chain is back once a rewind returns")
     }
 
     /// The chain's genesis and fork schedule.
@@ -170,9 +184,94 @@ impl Importer {
         &self.dir
     }
 
-    /// Checks, runs and keeps `block` (the head's child). A refused block
-    /// changes nothing.
+    /// Checks, runs and keeps `block`. The head's child extends the chain;
+    /// a block of a side branch (its parent known, not the head) is kept
+    /// aside until its branch is longer than the head's, and then the chain
+    /// reorganises onto it (every block of the branch checked and run). A
+    /// refused block changes nothing (a refused branch leaves the chain on
+    /// its former head).
     pub fn import(&mut self, block: &EthBlock) -> Result<ImportedStats, ImportFailure> {
+        if block.header.parent_hash == self.chain().head_hash() {
+            return self.extend(block);
+        }
+        let parent = block.header.parent_hash;
+        let known = self.side.contains_key(&parent) || self.ledger.number_of(&parent).is_some();
+        if !known {
+            return self.extend(block); // refused: an unknown parent
+        }
+        if block.header.number <= self.chain().head().number {
+            if self.side.len() >= MAX_SIDE_BLOCKS {
+                self.side.clear();
+            }
+            self.side.insert(block.hash, block.clone());
+            let (number, hash) = (block.header.number, block.hash);
+            return Ok(ImportedStats { number, hash, side: true, ..ImportedStats::default() });
+        }
+        self.reorganise(block)
+    }
+
+    /// Moves the chain onto `block`'s branch: back to where it leaves the
+    /// chain, then each of its blocks imported in order. If one is refused,
+    /// the former blocks are imported back.
+    fn reorganise(&mut self, block: &EthBlock) -> Result<ImportedStats, ImportFailure> {
+        let mut branch = vec![block.clone()];
+        let mut parent = block.header.parent_hash;
+        let fork = loop {
+            if let Some(n) = self.ledger.number_of(&parent) {
+                break n;
+            }
+            let Some(b) = self.side.get(&parent) else {
+                return self.extend(block); // refused: an unknown parent
+            };
+            parent = b.header.parent_hash;
+            branch.push(b.clone());
+        };
+        branch.reverse();
+        let head = self.chain().head().number;
+        let mut former = Vec::new();
+        for n in fork + 1..=head {
+            former.push(ledger_block(&self.ledger.read(n).map_err(NodeError::from)?.block)?);
+        }
+        tracing::info!(target: "lanes::import", from = head, to = block.header.number, fork, "reorganising onto a longer branch");
+        self.rewind(fork)?;
+        let mut last = None;
+        for b in &branch {
+            match self.extend(b) {
+                Ok(stats) => last = Some(stats),
+                Err(e) => {
+                    self.rewind(fork)?;
+                    for f in &former {
+                        self.extend(f)?;
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        for f in former {
+            self.side.insert(f.hash, f);
+        }
+        for b in &branch {
+            self.side.remove(&b.hash);
+        }
+        Ok(last.expect("a branch holds the block"))
+    }
+
+    /// Cuts the ledger and the state back to block `number`.
+    fn rewind(&mut self, number: u64) -> Result<(), NodeError> {
+        self.ledger.truncate(number)?;
+        drop(self.chain.take());
+        Chain::truncate_after(self.dir.join("chain"), self.store.clone(), number)?;
+        let (dir, ledger, spec, store) = (&self.dir, &self.ledger, &self.spec, &self.store);
+        self.chain = Some(load_chain(dir, ledger, spec, store, false, None, self.workers)?);
+        self.ledger.publish(number);
+        let (ancestors, total_difficulty) = ancestry(&self.ledger, number + 1)?;
+        self.ancestors = ancestors.into();
+        self.total_difficulty = total_difficulty;
+        Ok(())
+    }
+
+    /// Imports the head's child.
+    fn extend(&mut self, block: &EthBlock) -> Result<ImportedStats, ImportFailure> {
         let start = Instant::now();
         let eth = self.spec.imported.as_ref().expect("an importer's chain is imported");
         let ancestors: Vec<(Header, Vec<Header>)> = self.ancestors.iter().cloned().collect();
@@ -181,10 +280,11 @@ impl Importer {
             ancestors: &ancestors,
             parent_total_difficulty: self.total_difficulty,
         };
-        let imported = import_block(&self.chain, block, &ctx, &self.ordered, None)?;
+        let chain = self.chain.as_mut().expect("the chain is back once a rewind returns");
+        let imported = import_block(chain, block, &ctx, &self.ordered, None)?;
         let ImportedBlock { sealed, report, total_difficulty, .. } = &imported;
         self.ledger.append(&sealed.block, &sealed.receipts).map_err(NodeError::from)?;
-        self.chain.commit(sealed).map_err(NodeError::from)?;
+        chain.commit(sealed).map_err(NodeError::from)?;
         self.ledger.publish(block.header.number);
         self.total_difficulty = *total_difficulty;
         self.ancestors.push_front((block.header.clone(), block.ommers.clone()));
@@ -199,6 +299,7 @@ impl Importer {
             execution: imported.senders_time + imported.execution_time,
             state_root: imported.state_root_time,
             total: start.elapsed(),
+            side: false,
         })
     }
 }
@@ -289,6 +390,26 @@ fn ancestry(ledger: &Ledger, number: u64) -> Result<(Vec<(Header, Vec<Header>)>,
     Ok((ancestors, total))
 }
 
+/// The Ethereum block a ledger block of an imported chain holds.
+pub(crate) fn ledger_block(block: &Block) -> Result<EthBlock, NodeError> {
+    let data = block_data(block)?;
+    let txs = block
+        .txs()
+        .map(|t| TxEnvelope::decode_2718(&mut t.tx.as_ref()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| {
+            NodeError::DataDir(format!("block {}: a stored transaction: {e}", block.header.number))
+        })?;
+    Ok(EthBlock {
+        hash: data.header.hash_slow(),
+        header: data.header,
+        txs,
+        ommers: data.ommers,
+        withdrawals: data.withdrawals,
+        size: 0,
+    })
+}
+
 /// Runs ledger block `block` of an imported chain again on `chain` (its
 /// head's child) with the sets it recorded, and commits it: what a restart
 /// does for a block the ledger holds and the state missed.
@@ -300,22 +421,7 @@ pub(crate) fn reimport(
     workers: usize,
 ) -> Result<(), NodeError> {
     let eth = spec.imported.as_ref().expect("an imported chain's spec");
-    let data = block_data(block)?;
-    let txs = block
-        .txs()
-        .map(|t| TxEnvelope::decode_2718(&mut t.tx.as_ref()))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| {
-            NodeError::DataDir(format!("block {}: a stored transaction: {e}", block.header.number))
-        })?;
-    let eth_block = EthBlock {
-        hash: data.header.hash_slow(),
-        header: data.header,
-        txs,
-        ommers: data.ommers,
-        withdrawals: data.withdrawals,
-        size: 0,
-    };
+    let eth_block = ledger_block(block)?;
     let (ancestors, parent_total_difficulty) = ancestry(ledger, block.header.number)?;
     let ctx = ImportContext { spec: eth, ancestors: &ancestors, parent_total_difficulty };
     let ordered = OrderedConfig { threads: workers.max(1), ..OrderedConfig::default() };
