@@ -23,7 +23,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use alloy_consensus::Transaction as _;
-use alloy_primitives::{KECCAK256_EMPTY, TxKind, U256};
+use alloy_primitives::{TxKind, U256};
 use lanes_runtime::{
     AccessSet, AccessSource, Admission, AdmitContext, Admitted, Bank, DEFAULT_MAX_ACCESS_KEYS,
     StateKey, TxError,
@@ -106,7 +106,7 @@ impl EvmAdmission {
                 if capped && ran_out {
                     return None; // it may touch more with the gas it really has
                 }
-                outcome(result, diff, U256::ZERO, &mut view).ok()?;
+                outcome(result, diff, U256::ZERO, &mut view, self.executor.config().spec).ok()?;
                 view.touched_set(limits.max_keys).ok()
             })
             .collect();
@@ -130,7 +130,7 @@ impl Admission<EvmTx> for EvmAdmission {
             return Ok(None);
         }
         let callee = ctx.bank.simulate(|mut view, _| view.account(&to))?;
-        if callee.code_hash != KECCAK256_EMPTY && !callee.code_hash.is_zero() {
+        if crate::has_code(&callee.code_hash) {
             return Ok(None); // a contract, or a delegated account: it runs code
         }
         let writes = [StateKey::Account(tx.sender()), StateKey::Account(to)];

@@ -197,8 +197,7 @@ impl EvmExecutor {
         input: Bytes,
     ) -> Result<Option<Bytes>, TxError> {
         let mut view = bank.recording_view();
-        let code_hash = view.account(&address)?.code_hash;
-        if code_hash.is_zero() || code_hash == KECCAK256_EMPTY {
+        if !has_code(&view.account(&address)?.code_hash) {
             return Ok(None);
         }
         let env = bank.env();
@@ -219,7 +218,7 @@ impl EvmExecutor {
                 )));
             }
         };
-        apply_diff(&mut view, state)?;
+        apply_diff(&mut view, state, self.config.spec)?;
         bank.apply_derived(view);
         Ok(Some(output))
     }
@@ -308,6 +307,29 @@ impl Default for CodeCache {
     }
 }
 
+/// The code hash lanes stores for an account that exists with no nonce,
+/// balance or code. Before EIP-161 (Spurious Dragon) such an account is part
+/// of the state: its existence changes CALL's gas and the state root. (An
+/// empty header would delete the account.) No code hashes to it.
+pub const EXISTING_EMPTY: B256 = B256::with_last_byte(1);
+
+/// Whether a stored code hash names code (not none, nor [`EXISTING_EMPTY`]).
+pub fn has_code(code_hash: &B256) -> bool {
+    !code_hash.is_zero() && *code_hash != KECCAK256_EMPTY && *code_hash != EXISTING_EMPTY
+}
+
+/// The header lanes stores for revm's account `info`; an empty account is
+/// deleted, or kept as [`EXISTING_EMPTY`] when `keep_empty` (before EIP-161).
+fn stored_header(info: &AccountInfo, keep_empty: bool) -> AccountHeader {
+    match (info.is_empty(), keep_empty) {
+        (true, true) => AccountHeader { code_hash: EXISTING_EMPTY, ..AccountHeader::default() },
+        (true, false) => AccountHeader::default(),
+        (false, _) => {
+            AccountHeader { nonce: info.nonce, balance: info.balance, code_hash: info.code_hash }
+        }
+    }
+}
+
 /// revm's account for a stored header, its code left for `code_by_hash`.
 /// Every field is named: `..Default::default()` would build and drop a
 /// default `Bytecode`, a clone of one shared static `Arc` (two atomic
@@ -316,7 +338,7 @@ pub(crate) fn header_to_info(header: AccountHeader) -> Option<AccountInfo> {
     if header.is_empty() {
         return None;
     }
-    let code_hash = if header.code_hash.is_zero() { KECCAK256_EMPTY } else { header.code_hash };
+    let code_hash = if has_code(&header.code_hash) { header.code_hash } else { KECCAK256_EMPTY };
     Some(AccountInfo {
         balance: header.balance,
         nonce: header.nonce,
@@ -573,7 +595,7 @@ impl Executor for EvmExecutor {
         let result = handler.run(evm);
         let diff = evm.finalize();
         let mut state = evm.ctx.journaled_state.database.view.take().expect("set above");
-        let outcome = outcome(result, diff, handler.fee.get(), &mut state);
+        let outcome = outcome(result, diff, handler.fee.get(), &mut state, self.config.spec);
         (outcome, state)
     }
 }
@@ -584,6 +606,7 @@ pub(crate) fn outcome(
     diff: EvmState,
     fee: U256,
     state: &mut StateView<'_>,
+    spec: SpecId,
 ) -> Result<Outcome, TxError> {
     {
         let result = match result {
@@ -592,7 +615,7 @@ pub(crate) fn outcome(
             Err(EVMError::Transaction(e)) => return Err(TxError::Invalid(e.to_string())),
             Err(e) => return Err(TxError::Invalid(e.to_string())),
         };
-        apply_diff(state, diff)?;
+        apply_diff(state, diff, spec)?;
         let (success, gas_used) = (result.is_success(), result.tx_gas_used());
         let data = match &result {
             ExecutionResult::Success { logs, output, .. } => {
@@ -607,8 +630,11 @@ pub(crate) fn outcome(
 
 /// Writes what revm changed through the view (which checks each write against
 /// the transaction's set). Accounts revm only loaded or touched without a
-/// change are not written, so a read lock is enough for them.
-fn apply_diff(view: &mut StateView<'_>, diff: EvmState) -> Result<(), TxError> {
+/// change are not written, so a read lock is enough for them. A touched
+/// empty account is deleted from Spurious Dragon on (EIP-161); before it, it
+/// exists ([`EXISTING_EMPTY`]).
+fn apply_diff(view: &mut StateView<'_>, diff: EvmState, spec: SpecId) -> Result<(), TxError> {
+    let keep_empty = !spec.is_enabled_in(SpecId::SPURIOUS_DRAGON);
     for (address, account) in diff {
         if !account.is_touched() {
             continue;
@@ -622,24 +648,16 @@ fn apply_diff(view: &mut StateView<'_>, diff: EvmState) -> Result<(), TxError> {
             }
             continue;
         }
-        let new = if account.is_empty() {
-            AccountHeader::default() // EIP-161: a touched empty account is removed
-        } else {
-            AccountHeader {
-                nonce: account.info.nonce,
-                balance: account.info.balance,
-                code_hash: account.info.code_hash,
-            }
-        };
-        // revm captured each account's value when it loaded it.
+        let new = stored_header(&account.info, keep_empty);
+        // revm captured each account's value when it loaded it; one that
+        // exists and is empty is stored as EXISTING_EMPTY.
         let original = account.original_info();
-        let old = AccountHeader {
-            nonce: original.nonce,
-            balance: original.balance,
-            code_hash: original.code_hash,
+        let old = if account.is_loaded_as_not_existing() {
+            AccountHeader::default()
+        } else {
+            stored_header(&original, true)
         };
-        let existed = !original.is_empty() && !account.is_loaded_as_not_existing();
-        if (new.is_empty() && existed) || (!new.is_empty() && (new != old || !existed)) {
+        if new != old {
             view.set_account(&address, new)?;
         }
         // New code: a creation's, or an EIP-7702 delegation designator.

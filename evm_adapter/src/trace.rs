@@ -19,7 +19,7 @@ use std::cell::Cell;
 use std::marker::PhantomData;
 use std::time::{Duration, Instant};
 
-use alloy_primitives::{Address, B256, KECCAK256_EMPTY, U256};
+use alloy_primitives::{Address, B256, U256};
 use alloy_rpc_types_trace::geth::{GethDebugTracerType, GethDebugTracingOptions, GethTrace};
 use lanes_accounts_db::{AccountsRead, ReadView};
 use lanes_runtime::BlockEnv;
@@ -100,7 +100,7 @@ impl DatabaseRef for TraceDb<'_> {
     }
 
     fn code_by_hash_ref(&self, code_hash: B256) -> Result<Bytecode, TraceDbError> {
-        if code_hash == KECCAK256_EMPTY || code_hash.is_zero() {
+        if !crate::has_code(&code_hash) {
             return Ok(Bytecode::default());
         }
         let code = self.view.get_code(&code_hash).map_err(|e| TraceDbError(e.to_string()))?;

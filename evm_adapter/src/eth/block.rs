@@ -134,6 +134,12 @@ pub fn genesis_alloc(genesis: &alloy_genesis::Genesis) -> Vec<Entry> {
             balance: account.balance,
             code_hash,
         };
+        // An empty account in the alloc exists (it is in the state root).
+        let header = if header.is_empty() {
+            AccountHeader { code_hash: crate::EXISTING_EMPTY, ..header }
+        } else {
+            header
+        };
         out.push(Entry::Account(*address, header));
         if let Some(code) = code {
             out.push(Entry::Code(code_hash, code));

@@ -63,7 +63,8 @@ fn root(state: &BTreeMap<Address, Account>) -> B256 {
         let header = a.header.unwrap_or_default();
         let storage_root =
             alloy_trie::root::storage_root_unhashed(a.storage.iter().map(|(k, v)| (*k, *v)));
-        let code_hash = if header.code_hash.is_zero() { KECCAK256_EMPTY } else { header.code_hash };
+        let code_hash =
+            if crate::has_code(&header.code_hash) { header.code_hash } else { KECCAK256_EMPTY };
         let account =
             TrieAccount { nonce: header.nonce, balance: header.balance, storage_root, code_hash };
         (*address, account)

@@ -143,10 +143,15 @@ fn cache_db(fixture: &Fixture) -> CacheDB<EmptyDB> {
         match entry {
             Entry::Account(address, header) => {
                 let code = codes.get(&header.code_hash).map(|code| bytecode(code));
+                let code_hash = if lanes_evm_adapter::has_code(&header.code_hash) {
+                    header.code_hash
+                } else {
+                    alloy_primitives::KECCAK256_EMPTY
+                };
                 let info = AccountInfo {
                     balance: header.balance,
                     nonce: header.nonce,
-                    code_hash: header.code_hash,
+                    code_hash,
                     code,
                     ..Default::default()
                 };

@@ -243,6 +243,12 @@ fn pre_state(
         }
         let header =
             AccountHeader { nonce: account.basic.nonce, balance: account.basic.balance, code_hash };
+        // A listed empty account exists (before EIP-161 that changes gas).
+        let header = if header.is_empty() {
+            AccountHeader { code_hash: lanes_evm_adapter::EXISTING_EMPTY, ..header }
+        } else {
+            header
+        };
         entries.push(Entry::Account(address, header));
         if !code.is_empty() && codes.insert(code_hash) {
             entries.push(Entry::Code(code_hash, code));

@@ -1,7 +1,370 @@
-//! Recorded Ethereum mainnet blocks and plain sequential revm over them.
+//! `lanes-validator execute-block DIR`: one recorded Ethereum mainnet block
+//! (the fixture layout: `block.json`, `pre_state.json`, optional
+//! `block_hashes.json`, plain or `.gz`) run on its pre-state in lanes'
+//! ordered executor and in plain sequential revm (pevm's baseline), each
+//! checked against the header ([`execute`]).
+//!
+//! What is checked: `gasUsed` and `logsBloom`, and `receiptsRoot` from
+//! Byzantium (4,370,000) on (earlier receipts carry intermediate state
+//! roots). The pre-state holds only what the block touches, so the state
+//! root, block rewards, withdrawals and the beacon-root system call are
+//! outside what a fixture can check.
 
 mod baseline;
 mod fixture;
 
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use alloy_consensus::ReceiptEnvelope;
+use alloy_primitives::{B256, Bloom};
+use lanes_accounts_db::AccountsDbConfig;
+use lanes_evm_adapter::eth::{EthSpec, block_executor};
+use lanes_evm_adapter::{AdmissionLimits, EvmAdmission, EvmTx, receipt_envelope};
+use lanes_runtime::{
+    BlockEnv, Chain, Genesis, OrderedConfig, OrderedReport, OrderedSets, parallel_map,
+};
+
 pub use baseline::{Baseline, BaselineError, baseline};
 pub use fixture::{Fixture, FixtureError, FixtureErrorKind, fixture_dirs};
+
+/// How [`execute`] runs a block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExecuteOptions {
+    /// lanes' worker threads.
+    pub workers: usize,
+    /// Runs of each side (lanes, revm), alternating; times are medians.
+    pub runs: usize,
+    /// Whether predictions that no earlier set writes into stand as results.
+    pub reuse_predictions: bool,
+    /// Worker counts to simulate from the measured runs
+    /// ([`OrderedReport::simulate`]).
+    pub simulate: Vec<usize>,
+}
+
+impl Default for ExecuteOptions {
+    fn default() -> Self {
+        Self { workers: 1, runs: 5, reuse_predictions: true, simulate: vec![4, 8, 16] }
+    }
+}
+
+/// A checked field: the header's value and what lanes computed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Checked {
+    /// The field's name.
+    pub field: &'static str,
+    /// The header's value.
+    pub header: String,
+    /// lanes' value.
+    pub lanes: String,
+    /// plain revm's value.
+    pub revm: String,
+}
+
+impl Checked {
+    /// Whether lanes and revm both give the header's value.
+    pub fn ok(&self) -> bool {
+        self.header == self.lanes && self.header == self.revm
+    }
+}
+
+/// What [`execute`] measured and checked.
+#[derive(Clone, Debug)]
+pub struct BlockRun {
+    /// The block's folder.
+    pub dir: PathBuf,
+    /// Its number.
+    pub number: u64,
+    /// Its transactions.
+    pub txs: usize,
+    /// Its gas used (the header's).
+    pub gas: u64,
+    /// The checked fields.
+    pub checks: Vec<Checked>,
+    /// lanes' workers.
+    pub workers: usize,
+    /// lanes' median time (predictions included).
+    pub lanes: Duration,
+    /// revm's median time.
+    pub revm: Duration,
+    /// The report of lanes' median run.
+    pub report: OrderedReport,
+    /// Simulated times on more workers: (workers, time).
+    pub simulated: Vec<(usize, Duration)>,
+}
+
+impl BlockRun {
+    /// Whether every checked field matches.
+    pub fn ok(&self) -> bool {
+        self.checks.iter().all(Checked::ok)
+    }
+
+    /// One line: the block, its checks, and the times.
+    pub fn line(&self) -> String {
+        let checks: Vec<String> = self
+            .checks
+            .iter()
+            .map(|c| {
+                if c.ok() {
+                    format!("{} ok", c.field)
+                } else {
+                    format!("{} header {} lanes {} revm {}", c.field, c.header, c.lanes, c.revm)
+                }
+            })
+            .collect();
+        let (chain, chain_time) = self.report.critical_path();
+        let sims: Vec<String> = self
+            .simulated
+            .iter()
+            .map(|(n, t)| format!("{n}w {:.2}x", ratio(self.revm, *t)))
+            .collect();
+        format!(
+            "block {}: {} txs, {} gas; {}; {} workers {:.3} ms, revm {:.3} ms ({:.2}x revm's time); {} predictions stood, {} reruns; chain {} txs / {:.3} ms; simulated {}",
+            self.number,
+            self.txs,
+            self.gas,
+            checks.join(", "),
+            self.workers,
+            ms(self.lanes),
+            ms(self.revm),
+            ratio(self.lanes, self.revm),
+            self.report.stood(),
+            self.report.reruns(),
+            chain,
+            ms(chain_time),
+            if sims.is_empty() { "-".into() } else { sims.join(" ") },
+        )
+    }
+
+    /// The same as JSON, for scripts.
+    pub fn json(&self) -> serde_json::Value {
+        let (chain, chain_time) = self.report.critical_path();
+        let sim: serde_json::Map<String, serde_json::Value> = self
+            .simulated
+            .iter()
+            .map(|(n, t)| (n.to_string(), serde_json::json!(ms(*t))))
+            .collect();
+        serde_json::json!({
+            "block": self.number,
+            "txs": self.txs,
+            "gas": self.gas,
+            "ok": self.ok(),
+            "mismatches": self.checks.iter().filter(|c| !c.ok()).map(|c| c.field).collect::<Vec<_>>(),
+            "workers": self.workers,
+            "lanes_ms": ms(self.lanes),
+            "revm_ms": ms(self.revm),
+            "stood": self.report.stood(),
+            "reruns": self.report.reruns(),
+            "alone": self.report.txs.iter().filter(|t| t.runs.iter().any(|r| r.kind == lanes_runtime::RunKind::Alone)).count(),
+            "coinbase_readers": self.report.txs.iter().filter(|t| t.reads_coinbase).count(),
+            "chain_txs": chain,
+            "chain_ms": ms(chain_time),
+            "simulated_ms": sim,
+            "simulated_1_ms": ms(self.report.simulate(1)),
+            "simulated_2_ms": ms(self.report.simulate(2)),
+        })
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn ratio(a: Duration, b: Duration) -> f64 {
+    a.as_secs_f64() / b.as_secs_f64().max(1e-12)
+}
+
+/// Why a block could not be run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExecuteError {
+    /// The fixture does not load.
+    #[error(transparent)]
+    Fixture(#[from] FixtureError),
+    /// revm refused it.
+    #[error(transparent)]
+    Baseline(#[from] BaselineError),
+    /// lanes refused it, or its state failed.
+    #[error("{dir}: lanes: {reason}")]
+    Lanes {
+        /// The block's folder.
+        dir: PathBuf,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Runs the block in `dir` on its pre-state in lanes and in plain revm,
+/// `options.runs` times each, alternating, and checks both against its
+/// header.
+pub fn execute(dir: &Path, options: &ExecuteOptions) -> Result<BlockRun, ExecuteError> {
+    let fixture = Fixture::load(dir)?;
+    let h = &fixture.header;
+    let lanes_err = |reason: String| ExecuteError::Lanes { dir: dir.to_owned(), reason };
+    let eth = EthSpec::mainnet();
+    let fork = eth.spec_at(h.number, h.timestamp, h.difficulty.is_zero());
+    let fraction =
+        eth.blob_params(h.timestamp).map(|p| u64::try_from(p.update_fraction).unwrap_or(u64::MAX));
+    let executor = block_executor(&eth, h, fork);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let rules = executor.rules().clone();
+    let txs: Vec<EvmTx> = parallel_map(
+        fixture.txs.len(),
+        threads,
+        || (),
+        |(), i| EvmTx::from_envelope(fixture.txs[i].clone(), &rules).map(EvmTx::undeclared),
+    )
+    .into_iter()
+    .enumerate()
+    .map(|(i, tx)| {
+        let tx = tx.map_err(|e| lanes_err(format!("transaction {i}: {e}")))?;
+        if tx.sender() != fixture.senders[i] {
+            return Err(lanes_err(format!(
+                "transaction {i} recovers to {}, the block says {}",
+                tx.sender(),
+                fixture.senders[i]
+            )));
+        }
+        Ok(tx)
+    })
+    .collect::<Result<_, _>>()?;
+
+    // The pre-state in an accounts database on a RAM-backed folder where
+    // there is one: the block's reads never wait for a disk.
+    let shm = Path::new("/dev/shm");
+    let tmp = if shm.is_dir() { tempfile::tempdir_in(shm) } else { tempfile::tempdir() }
+        .map_err(|e| lanes_err(format!("a temporary folder: {e}")))?;
+    let genesis = Genesis { alloc: fixture.pre_state.clone(), ..Genesis::default() };
+    let config = AccountsDbConfig::default().with_sync(false);
+    let chain =
+        Chain::create(tmp.path(), config, &genesis).map_err(|e| lanes_err(e.to_string()))?;
+    let env = BlockEnv {
+        number: h.number,
+        timestamp: h.timestamp,
+        coinbase: h.beneficiary,
+        base_fee: h.base_fee_per_gas.unwrap_or(0),
+        gas_limit: h.gas_limit,
+        recent_hashes: (1..=256u64)
+            .map(|back| {
+                let n = h.number.checked_sub(back);
+                n.and_then(|n| fixture.block_hashes.get(&n).copied()).unwrap_or_default()
+            })
+            .collect(),
+        random: h.mix_hash,
+    };
+    let admission =
+        EvmAdmission::new(std::sync::Arc::new(executor.clone()), AdmissionLimits::default());
+    let ordered = OrderedConfig {
+        threads: options.workers.max(1),
+        reuse_predictions: options.reuse_predictions,
+        ..OrderedConfig::default()
+    };
+
+    let mut lanes_runs = Vec::new();
+    let mut revm_runs = Vec::new();
+    let mut lanes_receipts = Vec::new();
+    for _ in 0..options.runs.max(1) {
+        let bank = chain.new_bank_with(env.clone());
+        let report = bank
+            .execute_ordered(&executor, &txs, OrderedSets::Predict(&admission), &ordered)
+            .map_err(|e| lanes_err(e.to_string()))?;
+        lanes_receipts = bank.receipts();
+        lanes_runs.push(report);
+        revm_runs.push(baseline(&fixture, fork, eth.chain_id(), fraction)?);
+    }
+    lanes_runs.sort_by_key(|r| r.elapsed);
+    let report = lanes_runs.swap_remove(lanes_runs.len() / 2);
+    revm_runs.sort_by_key(|b| b.time);
+    let revm = revm_runs.swap_remove(revm_runs.len() / 2);
+
+    let receipts: Vec<ReceiptEnvelope> = fixture
+        .txs
+        .iter()
+        .zip(&lanes_receipts)
+        .map(|(tx, r)| receipt_envelope(tx.tx_type(), r))
+        .collect();
+    let gas = lanes_receipts.last().map_or(0, |r| r.cumulative_gas_used);
+    let bloom = receipts.iter().fold(Bloom::ZERO, |mut b, r| {
+        b.accrue_bloom(r.logs_bloom());
+        b
+    });
+    let root = |rs: &[ReceiptEnvelope]| -> B256 {
+        alloy_trie::root::ordered_trie_root_with_encoder(rs, |r, buf| {
+            alloy_eips::eip2718::Encodable2718::encode_2718(r, buf)
+        })
+    };
+    let mut checks = vec![
+        Checked {
+            field: "gasUsed",
+            header: h.gas_used.to_string(),
+            lanes: gas.to_string(),
+            revm: revm.gas_used.to_string(),
+        },
+        Checked {
+            field: "logsBloom",
+            header: h.logs_bloom.to_string(),
+            lanes: bloom.to_string(),
+            revm: revm.logs_bloom.to_string(),
+        },
+    ];
+    if fork.is_enabled_in(lanes_evm_adapter::SpecId::BYZANTIUM) {
+        checks.push(Checked {
+            field: "receiptsRoot",
+            header: h.receipts_root.to_string(),
+            lanes: root(&receipts).to_string(),
+            revm: root(&revm.receipts).to_string(),
+        });
+    }
+    let simulated = options.simulate.iter().map(|&n| (n, report.simulate(n))).collect();
+    Ok(BlockRun {
+        dir: dir.to_owned(),
+        number: h.number,
+        txs: txs.len(),
+        gas: h.gas_used,
+        checks,
+        workers: ordered.threads,
+        lanes: report.elapsed,
+        revm: revm.time,
+        report,
+        simulated,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every mainnet block of the fixtures: lanes (2 workers, predictions
+    /// standing and not) gives the header's gas, bloom and receipts root.
+    #[test]
+    fn test_every_mainnet_block_is_correct_in_lanes() {
+        let root =
+            Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/fixtures/mainnet-blocks"));
+        if !root.is_dir() {
+            assert!(
+                std::env::var("LANES_REQUIRE_FIXTURES").is_err(),
+                "{} is absent",
+                root.display()
+            );
+            eprintln!("skipped: {} is absent", root.display());
+            return;
+        }
+        let dirs = fixture_dirs(root);
+        assert_eq!(dirs.len(), 42);
+        let mut failures = Vec::new();
+        for (i, dir) in dirs.iter().enumerate() {
+            let options = ExecuteOptions {
+                workers: 2,
+                runs: 1,
+                reuse_predictions: i % 2 == 0,
+                simulate: vec![4],
+            };
+            match execute(dir, &options) {
+                Ok(run) if run.ok() => {}
+                Ok(run) => failures.push(run.line()),
+                Err(e) => failures.push(e.to_string()),
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+}

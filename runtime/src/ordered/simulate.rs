@@ -68,6 +68,32 @@ enum Event {
 }
 
 impl OrderedReport {
+    /// The block's longest chain of transactions each of which had to wait
+    /// for the one before (by the final sets; a coinbase reader or a
+    /// transaction that ran alone waits for every earlier one): its length
+    /// in transactions, and in the measured commit time along it.
+    pub fn critical_path(&self) -> (usize, Duration) {
+        let txs = model(&self.txs);
+        let mut len: Vec<usize> = Vec::with_capacity(txs.len());
+        let mut time: Vec<Duration> = Vec::with_capacity(txs.len());
+        let (mut max_len, mut max_time) = (0, Duration::ZERO);
+        for t in &txs {
+            let (mut l, mut d) = (0, Duration::ZERO);
+            if t.alone || t.all_before {
+                (l, d) = (max_len, max_time);
+            }
+            for &j in &t.deps {
+                l = l.max(len[j]);
+                d = d.max(time[j]);
+            }
+            len.push(l + 1);
+            time.push(d + t.commit);
+            max_len = max_len.max(l + 1);
+            max_time = max_time.max(d + t.commit);
+        }
+        (max_len, max_time)
+    }
+
     /// The time this block's measured runs take on `workers` simulated
     /// workers (the module doc gives the model). With the workers the block
     /// really ran on, it says how much of the measured time scheduling and
@@ -169,6 +195,19 @@ mod tests {
         assert_eq!(report.simulate(1), Duration::from_millis(8));
         assert_eq!(report.simulate(2), Duration::from_millis(4));
         assert_eq!(report.simulate(4), Duration::from_millis(2));
+    }
+
+    #[test]
+    fn test_the_critical_path_follows_conflicts() {
+        // 0 and 2 write key 1, 1 writes key 2, 3 reads the coinbase.
+        let mut txs = vec![tx(1, 1, 2), tx(2, 1, 5), tx(1, 1, 3), tx(3, 1, 1)];
+        assert_eq!(
+            OrderedReport { txs: txs.clone(), ..Default::default() }.critical_path(),
+            (2, Duration::from_millis(5))
+        );
+        txs[3].reads_coinbase = true;
+        let report = OrderedReport { txs, ..Default::default() };
+        assert_eq!(report.critical_path(), (3, Duration::from_millis(6)));
     }
 
     #[test]
