@@ -96,10 +96,15 @@ pub fn receipt_envelope(ty: TxType, r: &Receipt) -> ReceiptEnvelope {
     }
 }
 
-/// The logs bloom [`EthHeaders`] keeps in `h`'s `extra`; `None` for a block
-/// without logs.
+/// The logs bloom of a block: the one [`EthHeaders`] keeps in `h`'s
+/// `extra`, or an imported block's own header's; `None` for a block without
+/// logs.
 pub fn header_bloom(h: &BlockHeader) -> Option<Bloom> {
-    (h.extra.len() == 256).then(|| Bloom::from_slice(&h.extra))
+    if h.extra.len() == 256 {
+        return Some(Bloom::from_slice(&h.extra));
+    }
+    let data = crate::eth::EthBlockData::from_extra(&h.extra).ok()?;
+    (data.header.logs_bloom != Bloom::ZERO).then_some(data.header.logs_bloom)
 }
 
 /// The Ethereum header of `h` on a chain running `spec`: the fields the

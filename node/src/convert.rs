@@ -4,23 +4,51 @@ use alloy_consensus::{
     Eip658Value, Receipt as ConsensusReceipt, ReceiptEnvelope, ReceiptWithBloom, Transaction as _,
     TxEnvelope, TxType,
 };
-use alloy_primitives::{U256, logs_bloom};
+use alloy_eips::eip4895::Withdrawals;
+use alloy_primitives::{B256, U256, logs_bloom};
 use alloy_rpc_types_eth::{
     Block as RpcBlock, BlockTransactions, Header as RpcHeader, Log as RpcLog,
     Transaction as RpcTransaction, TransactionReceipt,
 };
+use lanes_evm_adapter::eth::EthBlockData;
 use lanes_evm_adapter::{EvmReceiptData, EvmTx, SpecId, TxRules, eth_header};
 use lanes_runtime::{Block, Receipt};
 
 use crate::error::RpcError;
 use crate::ledger::{LedgerBlock, receipt_logs};
 
-/// The Ethereum header of a lanes block ([`eth_header`]), whose keccak256
-/// is the block's hash.
-pub fn header(block: &Block, spec: SpecId) -> RpcHeader {
-    let inner = eth_header(&block.header, spec);
+/// How a chain's blocks show as Ethereum blocks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BlockForm {
+    /// Blocks lanes built, under this fork ([`eth_header`]).
+    Lanes(SpecId),
+    /// Blocks imported from Ethereum: each keeps its own header, ommers
+    /// and withdrawals ([`EthBlockData`]).
+    Imported,
+}
+
+/// The Ethereum data of `block` on a chain of `form`: its header (whose
+/// keccak256 is the block's hash), its ommers' hashes and its withdrawals.
+fn eth_parts(block: &Block, form: BlockForm) -> (alloy_consensus::Header, Vec<B256>, Withdrawals) {
+    if form == BlockForm::Imported
+        && let Ok(data) = EthBlockData::from_extra(&block.header.extra)
+    {
+        let ommers = data.ommers.iter().map(|o| o.hash_slow()).collect();
+        return (data.header, ommers, data.withdrawals.unwrap_or_default());
+    }
+    let spec = match form {
+        BlockForm::Lanes(spec) => spec,
+        BlockForm::Imported => SpecId::default(),
+    };
+    (eth_header(&block.header, spec), Vec::new(), Withdrawals::default())
+}
+
+/// The Ethereum header of a block, whose keccak256 is the block's hash.
+pub fn header(block: &Block, form: BlockForm) -> RpcHeader {
+    let (inner, _, _) = eth_parts(block, form);
     debug_assert_eq!(inner.hash_slow(), block.hash);
-    RpcHeader { hash: block.hash, inner, total_difficulty: Some(U256::ZERO), size: None }
+    let total_difficulty = matches!(form, BlockForm::Lanes(_)).then_some(U256::ZERO);
+    RpcHeader { hash: block.hash, inner, total_difficulty, size: None }
 }
 
 /// A block's transactions, decoded with their senders (libsecp256k1).
@@ -60,21 +88,20 @@ pub fn transaction(tx: &EvmTx, block: &Block, index: usize) -> RpcTransaction {
     }
 }
 
-/// A block whose logs have `bloom`; `txs` are its decoded transactions for
-/// a block with full transactions.
-pub fn block(lb: &LedgerBlock, spec: SpecId, txs: Option<&[EvmTx]>) -> RpcBlock {
+/// A block; `txs` are its decoded transactions for a block with full
+/// transactions.
+pub fn block(lb: &LedgerBlock, form: BlockForm, txs: Option<&[EvmTx]>) -> RpcBlock {
     let transactions = match txs {
         Some(txs) => BlockTransactions::Full(
             txs.iter().enumerate().map(|(i, tx)| transaction(tx, &lb.block, i)).collect(),
         ),
         None => BlockTransactions::Hashes(lb.receipts.iter().map(|r| r.tx_hash).collect()),
     };
-    RpcBlock {
-        header: header(&lb.block, spec),
-        uncles: Vec::new(),
-        transactions,
-        withdrawals: Some(Default::default()),
-    }
+    let (inner, uncles, withdrawals) = eth_parts(&lb.block, form);
+    let total_difficulty = matches!(form, BlockForm::Lanes(_)).then_some(U256::ZERO);
+    let withdrawals = inner.withdrawals_root.is_some().then_some(withdrawals);
+    let header = RpcHeader { hash: lb.block.hash, inner, total_difficulty, size: None };
+    RpcBlock { header, uncles, transactions, withdrawals }
 }
 
 /// The logs of receipt `index`, numbered from `first_log` in the block.

@@ -464,3 +464,108 @@ pub fn decode_blocks(bytes: &[u8]) -> (Vec<EthBlock>, Option<(usize, alloy_rlp::
     }
     (blocks, None)
 }
+
+/// `lanes-validator import`: every block of `files`, in order, into the
+/// chain in `dir` (created from `genesis` if new), with progress on standard
+/// error: blocks, transactions and Mgas/s every two seconds and at the end.
+/// Blocks the chain already holds are skipped. The first block refused
+/// stops the import with its error; nothing after it is imported.
+pub fn import_files(
+    dir: &Path,
+    genesis: Option<&Path>,
+    options: &ImportOptions,
+    files: &[PathBuf],
+) -> Result<(), ImportFailure> {
+    let mut importer = Importer::open(dir, genesis, options)?;
+    let mut progress = Progress::new(importer.head().0);
+    for file in files {
+        let bytes = read_chain_file(file)?;
+        let (blocks, bad) = decode_blocks(&bytes);
+        for block in &blocks {
+            if importer.ledger.number_of(&block.hash).is_some() {
+                progress.known += 1;
+                continue;
+            }
+            match importer.import(block) {
+                Ok(stats) => progress.add(&stats),
+                Err(e) => {
+                    progress.print(&importer, "stopped");
+                    return Err(e);
+                }
+            }
+        }
+        if let Some((offset, e)) = bad {
+            progress.print(&importer, "stopped");
+            return Err(NodeError::DataDir(format!(
+                "{}: the block at byte {offset} does not decode: {e}",
+                file.display()
+            ))
+            .into());
+        }
+    }
+    progress.print(&importer, "done");
+    Ok(())
+}
+
+/// What an import has done so far, for its progress lines.
+struct Progress {
+    start: Instant,
+    last_print: Instant,
+    first: u64,
+    blocks: u64,
+    known: u64,
+    txs: u64,
+    gas: u64,
+    state_root: Duration,
+}
+
+impl Progress {
+    fn new(head: u64) -> Self {
+        let now = Instant::now();
+        Self {
+            start: now,
+            last_print: now,
+            first: head + 1,
+            blocks: 0,
+            known: 0,
+            txs: 0,
+            gas: 0,
+            state_root: Duration::ZERO,
+        }
+    }
+
+    fn add(&mut self, stats: &ImportedStats) {
+        if stats.side {
+            return;
+        }
+        self.blocks += 1;
+        self.txs += stats.txs as u64;
+        self.gas += stats.gas;
+        self.state_root += stats.state_root;
+        if self.last_print.elapsed() >= Duration::from_secs(2) {
+            self.last_print = Instant::now();
+            eprintln!(
+                "imported block {} ({} blocks, {} txs, {:.1} Mgas/s)",
+                stats.number,
+                self.blocks,
+                self.txs,
+                self.gas as f64 / 1e6 / self.start.elapsed().as_secs_f64().max(1e-9)
+            );
+        }
+    }
+
+    fn print(&self, importer: &Importer, how: &str) {
+        let secs = self.start.elapsed().as_secs_f64().max(1e-9);
+        let (head, hash) = importer.head();
+        eprintln!(
+            "import {how}: {} blocks imported (from #{}), {} already held, {} txs, {:.1} Mgas in {secs:.2} s ({:.1} Mgas/s; state roots {:.0}% of the time); head #{head} {hash}",
+            self.blocks,
+            self.first,
+            self.known,
+            self.txs,
+            self.gas as f64 / 1e6,
+            self.gas as f64 / 1e6 / secs,
+            100.0 * self.state_root.as_secs_f64() / secs,
+        );
+    }
+}

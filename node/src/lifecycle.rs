@@ -10,7 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crossbeam_channel::Receiver;
 use jsonrpsee::server::middleware::rpc::RpcServiceBuilder;
 use jsonrpsee::server::{BatchRequestConfig, Server, ServerConfig, ServerHandle};
-use lanes_banking_stage::{BankingStage, BankingStageConfig, Failure, ProducedBlock};
+use lanes_banking_stage::{BankingStage, BankingStageConfig, Failure, Mining, ProducedBlock};
 use lanes_evm_adapter::{AdmissionLimits, CallLimits, EvmAdmission, EvmConfig, EvmExecutor, EvmTx};
 use lanes_rpc::genesis::{self, ChainSpec};
 use lanes_runtime::{Admission, Chain, DeclaredAccess, write_atomically};
@@ -59,7 +59,8 @@ impl Node {
             workers: config.workers.max(1),
             pin_threads: config.pin_threads,
             block_time: config.block_time,
-            mining: config.mining,
+            // An imported chain's blocks are Ethereum's: it builds none.
+            mining: if spec.imported.is_some() { Mining::Manual } else { config.mining },
             max_per_sender: config.max_per_sender,
             max_pool: config.max_pool,
             coinbase,
@@ -76,7 +77,7 @@ impl Node {
         let (heads, _) = broadcast::channel(256);
         let state = Arc::new(NodeState {
             chain_id: spec.chain_id,
-            rules: executor.config().tx_rules(),
+            rules: executor.rules().clone(),
             executor,
             stage: RwLock::new(Some(stage)),
             ledger,
@@ -200,13 +201,24 @@ fn prepare(config: &NodeConfig) -> Result<Prepared, NodeError> {
     // as another genesis (block 0's hash depends on the format).
     let ledger = Arc::new(Ledger::open_with(&dir.join("ledger"), config.fsync)?);
     let stored_path = dir.join(GENESIS_FILE);
-    let stored = stored_path.exists().then(|| ChainSpec::from_file(&stored_path)).transpose()?;
+    let imported = crate::import::is_imported(dir);
+    if imported && matches!(config.chain, ChainChoice::Dev) {
+        return Err(NodeError::DataDir(format!(
+            "{} holds a chain imported from Ethereum blocks; serve it without --dev",
+            dir.display()
+        )));
+    }
+    let stored = match imported {
+        true => Some(ChainSpec::imported_from_file(&stored_path)?),
+        false => stored_path.exists().then(|| ChainSpec::from_file(&stored_path)).transpose()?,
+    };
     let given = match &config.chain {
         // Block 0 of a new dev chain is stamped now; an existing one keeps its own.
         ChainChoice::Dev => Some(ChainSpec::dev_at(stored.as_ref().map_or_else(
             || SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
             |s| s.genesis.timestamp,
         ))),
+        ChainChoice::Genesis(path) if imported => Some(ChainSpec::imported_from_file(path)?),
         ChainChoice::Genesis(path) => Some(ChainSpec::from_file(path)?),
         ChainChoice::Existing => None,
     };
@@ -238,8 +250,22 @@ fn prepare(config: &NodeConfig) -> Result<Prepared, NodeError> {
     // A dev node sends as any address (anvil_impersonateAccount) and replays
     // such transactions; any other refuses them.
     let dev = matches!(config.chain, ChainChoice::Dev);
-    let executor = Arc::new(EvmExecutor::new(EvmConfig {
-        spec: spec.spec,
+    // An imported chain's calls run under the fork of its head.
+    let (fork, rules) = match &spec.imported {
+        Some(eth) => {
+            let last = ledger.last_appended().map(|n| ledger.read(n)).transpose()?;
+            let head = last.as_ref().and_then(|lb| crate::import::block_data(&lb.block).ok());
+            let (number, time, difficulty) = head.map_or((0, 0, Default::default()), |d| {
+                (d.header.number, d.header.timestamp, d.header.difficulty)
+            });
+            let merged = eth.config().terminal_total_difficulty.is_some() && difficulty.is_zero();
+            let fork = eth.spec_at(number, time, merged);
+            (fork, Some(lanes_evm_adapter::eth::import_rules(eth, fork)))
+        }
+        None => (spec.spec, None),
+    };
+    let executor = EvmExecutor::new(EvmConfig {
+        spec: fork,
         allow_unprotected: config.allow_unprotected,
         allow_impersonated: dev,
         call_limits: CallLimits {
@@ -247,7 +273,11 @@ fn prepare(config: &NodeConfig) -> Result<Prepared, NodeError> {
             timeout: config.limits.call_timeout,
         },
         ..EvmConfig::new(spec.chain_id)
-    }));
+    });
+    let executor = Arc::new(match rules {
+        Some(rules) => executor.with_rules(rules),
+        None => executor,
+    });
 
     let genesis = spec.genesis_block();
     match ledger.last_appended() {

@@ -239,6 +239,25 @@ impl NodeState {
         (0..number).rev().take(RECENT_HASHES).map_while(|n| self.ledger.hash_of(n))
     }
 
+    /// How this chain's blocks show as Ethereum blocks.
+    pub(crate) fn block_form(&self) -> crate::convert::BlockForm {
+        match self.rebuild.spec.imported {
+            Some(_) => crate::convert::BlockForm::Imported,
+            None => crate::convert::BlockForm::Lanes(self.executor.config().spec),
+        }
+    }
+
+    /// Refuses `what` on a chain imported from Ethereum blocks: its blocks
+    /// are Ethereum's, and it takes no transactions and builds none.
+    pub(crate) fn not_imported(&self, what: &str) -> Res<()> {
+        if self.rebuild.spec.imported.is_some() {
+            return Err(RpcError::Unsupported(format!(
+                "{what}: this node serves a chain imported from Ethereum blocks (lanes-validator import); it builds no blocks of its own"
+            )));
+        }
+        Ok(())
+    }
+
     /// The environment a served block ran in: its header's fields, the
     /// hashes of the 256 blocks before it (BLOCKHASH), and its parent's hash
     /// as PREVRANDAO.
@@ -262,6 +281,7 @@ impl NodeState {
     /// the task that received the transaction (no hop to a sigverify thread
     /// for a lone send); the stage counts that time as sigverify time.
     pub(crate) fn send_raw_waiting(&self, raw: &[u8]) -> Res<(B256, Option<Waiting>)> {
+        self.not_imported("sending a transaction")?;
         let started = std::time::Instant::now();
         let tx = EvmTx::decode(raw, &self.rules)?;
         let recovered_in = started.elapsed();

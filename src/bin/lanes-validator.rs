@@ -140,6 +140,57 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Import Ethereum blocks from RLP files (geth's `export` format, `.gz`
+    /// too) into a data folder: each block checked as a full node checks it
+    /// (proof-of-work seals excepted), run in lanes, and kept with its
+    /// Ethereum hash. The first block refused stops the import. Afterwards
+    /// `lanes-validator --data-dir DIR` serves the chain.
+    Import {
+        /// The geth genesis.json the blocks start from (needed when the
+        /// data folder holds no chain yet).
+        #[arg(long, value_name = "FILE")]
+        genesis: Option<PathBuf>,
+        /// The data folder.
+        #[arg(long, value_name = "DIR", default_value = "lanes-data")]
+        data_dir: PathBuf,
+        /// Worker threads running each block's transactions (default:
+        /// available cores).
+        #[arg(long, value_name = "N")]
+        workers: Option<usize>,
+        /// Do not sync each block to disk (faster; a crash may lose the last
+        /// blocks, which a new import brings back).
+        #[arg(long)]
+        no_fsync: bool,
+        /// Blocks behind the head whose state stays readable, or `all`.
+        #[arg(long, value_name = "N|all", value_parser = parse_history, default_value = "10000")]
+        history_blocks: Kept,
+        /// The RLP files, imported in order.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+    /// Run one recorded Ethereum block (a folder holding `block.json`,
+    /// `pre_state.json` and optionally `block_hashes.json`, plain or `.gz`)
+    /// on its pre-state in lanes and in plain revm, check gasUsed, logsBloom
+    /// and (from Byzantium) receiptsRoot against its header, and print one
+    /// line. Exits 1 on a mismatch.
+    ExecuteBlock {
+        /// The block's folder.
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+        /// lanes' worker threads.
+        #[arg(long, value_name = "N", default_value_t = 1)]
+        workers: usize,
+        /// Runs of each side; the times are medians.
+        #[arg(long, value_name = "N", default_value_t = 5)]
+        runs: usize,
+        /// Run every transaction under its set even where its prediction
+        /// could stand as its result.
+        #[arg(long)]
+        rerun_predictions: bool,
+        /// Print JSON instead of a line.
+        #[arg(long)]
+        json: bool,
+    },
     /// Write a genesis.json template (the --dev chain) to edit and pass with --genesis.
     Init {
         /// The file to write.
@@ -208,6 +259,41 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+    if let Some(Command::Import { genesis, data_dir, workers, no_fsync, history_blocks, files }) =
+        cli.command
+    {
+        let options = lanes_node::import::ImportOptions {
+            workers: workers.unwrap_or(lanes_node::import::ImportOptions::default().workers),
+            fsync: !no_fsync,
+            history_blocks: history_blocks.0,
+            ..Default::default()
+        };
+        return Ok(lanes_node::import::import_files(
+            &data_dir,
+            genesis.as_deref(),
+            &options,
+            &files,
+        )?);
+    }
+    if let Some(Command::ExecuteBlock { dir, workers, runs, rerun_predictions, json }) = cli.command
+    {
+        let options = lanes_node::execute_block::ExecuteOptions {
+            workers,
+            runs,
+            reuse_predictions: !rerun_predictions,
+            ..Default::default()
+        };
+        let run = lanes_node::execute_block::execute(&dir, &options)?;
+        if json {
+            println!("{}", run.json());
+        } else {
+            println!("{}", run.line());
+        }
+        if !run.ok() {
+            std::process::exit(1);
+        }
+        return Ok(());
+    }
     if let Some(Command::Init { out, chain_id, force }) = cli.command {
         if out.exists() && !force {
             return Err(format!("{} exists; pass --force to overwrite it", out.display()).into());

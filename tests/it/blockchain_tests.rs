@@ -89,7 +89,7 @@ fn network_config(network: &str) -> Result<Value, String> {
 }
 
 /// The geth genesis.json of a test.
-fn genesis_json(test: &Value) -> Result<Value, String> {
+pub(crate) fn genesis_json(test: &Value) -> Result<Value, String> {
     let h = &test["genesisBlockHeader"];
     let mut alloc = serde_json::Map::new();
     for (address, a) in test["pre"].as_object().ok_or("pre is not an object")? {

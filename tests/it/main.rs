@@ -13,6 +13,7 @@ mod evm_predict;
 mod evm_token;
 mod fixtures;
 mod fuzz_regressions;
+mod import_chain;
 mod layout;
 mod loadgen;
 mod rpc_methods;

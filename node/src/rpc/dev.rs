@@ -73,6 +73,7 @@ impl DevRpc {
     /// Refuses a method that makes or times blocks on a multi-node chain,
     /// where consensus decides every block.
     fn not_on_cluster(&self, method: &str) -> Res<()> {
+        self.state.not_imported(method)?;
         if self.state.cluster.get().is_some() {
             return Err(RpcError::Invalid(format!(
                 "{method} is refused on a multi-validator chain: consensus decides every block"

@@ -332,7 +332,7 @@ fn decode_one(s: &NodeState, lb: &LedgerBlock, index: usize) -> Res<EvmTx> {
 fn rpc_block(s: &NodeState, number: u64, full: bool) -> Res<Option<Block>> {
     let Some(lb) = s.block(number)? else { return Ok(None) };
     let txs = if full { Some(convert::decode_txs(&lb, &s.rules)?) } else { None };
-    Ok(Some(convert::block(&lb, s.executor.config().spec, txs.as_deref())))
+    Ok(Some(convert::block(&lb, s.block_form(), txs.as_deref())))
 }
 
 /// `hash` once its wait (if any) is over, or [`AUTOMINE_WAIT`] passed.

@@ -123,7 +123,7 @@ impl EthPubSubApiServer for EthPubSub {
             };
             let messages: Vec<SubscriptionMessage> = match (&subscription, event) {
                 (Subscription::NewHeads, Event::Chain(ChainEvent::Head(lb))) => {
-                    let header = convert::header(&lb.block, s.executor.config().spec);
+                    let header = convert::header(&lb.block, s.block_form());
                     vec![SubscriptionMessage::new(method, id, &header)?]
                 }
                 (Subscription::Logs(filter), Event::Chain(ChainEvent::Head(lb))) => {

@@ -1,0 +1,217 @@
+//! `lanes-validator import` with the real binary: an RLP chain (blocks of
+//! Ethereum's blockchain tests, concatenated as geth exports them) imports,
+//! then `lanes-validator --data-dir` serves it over JSON-RPC with
+//! Ethereum's own hashes — blocks, transactions, receipts, logs, state at the
+//! head and at older blocks, `eth_call` — and takes no transactions. A
+//! block whose state root is wrong is refused, naming the block and the
+//! field, and nothing after it is imported.
+
+use std::path::Path;
+use std::process::Command;
+
+use alloy_consensus::{ReceiptEnvelope, TxEnvelope};
+use alloy_eips::eip2718::Encodable2718;
+use alloy_primitives::{Bytes, U256};
+use alloy_rpc_types_eth::{Block, TransactionReceipt};
+use serde_json::{Value, json};
+
+use crate::blockchain_tests::genesis_json;
+use crate::validator::{BIN, Validator};
+
+fn test_of(path: &str, name: &str) -> Option<Value> {
+    let dir = crate::fixtures::shared("fixtures/ethereum-tests/BlockchainTests")?;
+    let json: Value = serde_json::from_slice(&std::fs::read(dir.join(path)).unwrap()).unwrap();
+    Some(json[name].clone())
+}
+
+/// Writes the test's genesis and its blocks as one RLP file.
+fn write_chain(
+    test: &Value,
+    dir: &Path,
+    blocks: usize,
+) -> (std::path::PathBuf, std::path::PathBuf) {
+    let genesis = dir.join("genesis.json");
+    std::fs::write(&genesis, genesis_json(test).unwrap().to_string()).unwrap();
+    let mut rlp = Vec::new();
+    for b in test["blocks"].as_array().unwrap().iter().take(blocks) {
+        let bytes: Bytes = b["rlp"].as_str().unwrap().parse().unwrap();
+        rlp.extend_from_slice(&bytes);
+    }
+    let chain = dir.join("chain.rlp");
+    std::fs::write(&chain, rlp).unwrap();
+    (genesis, chain)
+}
+
+fn import(data: &Path, genesis: &Path, chain: &Path) -> std::process::Output {
+    Command::new(BIN)
+        .args(["import", "--genesis"])
+        .arg(genesis)
+        .arg("--data-dir")
+        .arg(data)
+        .arg("--no-fsync")
+        .arg(chain)
+        .output()
+        .expect("running lanes-validator import")
+}
+
+#[test]
+fn test_an_imported_chain_is_served_with_ethereums_hashes() {
+    let Some(test) = test_of(
+        "ValidBlocks/bcWalletTest/wallet2outOf3txsRevokeAndConfirmAgain.json",
+        "wallet2outOf3txsRevokeAndConfirmAgain_Cancun",
+    ) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let blocks = test["blocks"].as_array().unwrap();
+    let (genesis, chain) = write_chain(&test, tmp.path(), blocks.len());
+    let data = tmp.path().join("data");
+    let out = import(&data, &genesis, &chain);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "import failed:\n{stderr}");
+    assert!(stderr.contains(&format!("{} blocks imported", blocks.len())), "{stderr}");
+    // Importing the same file again finds every block held already.
+    let again = import(&data, &genesis, &chain);
+    assert!(again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("0 blocks imported"));
+
+    let v = Validator::start(&data, &[]);
+    assert_eq!(v.result("eth_blockNumber", json!([])), json!(format!("{:#x}", blocks.len())));
+    let genesis_block = v.result("eth_getBlockByNumber", json!(["0x0", false]));
+    assert_eq!(genesis_block["hash"], test["genesisBlockHeader"]["hash"]);
+    let mut logs_seen = 0;
+    for (i, expected) in blocks.iter().enumerate() {
+        let number = i as u64 + 1;
+        let raw = v.result("eth_getBlockByNumber", json!([format!("{number:#x}"), true]));
+        let block: Block = serde_json::from_value(raw.clone()).expect("an Ethereum block");
+        let h = &block.header;
+        assert_eq!(json!(h.hash), expected["blockHeader"]["hash"], "block {number}'s hash");
+        assert_eq!(h.inner.hash_slow(), h.hash, "block {number}: keccak256(RLP(header))");
+        assert_eq!(json!(h.state_root), expected["blockHeader"]["stateRoot"]);
+        let by_hash = v.result("eth_getBlockByHash", json!([h.hash, false]));
+        assert_eq!(by_hash["number"], raw["number"]);
+        let txs: Vec<TxEnvelope> =
+            block.transactions.txns().map(|t| t.inner.inner().clone()).collect();
+        let encoded: Vec<Vec<u8>> = txs.iter().map(|t| t.encoded_2718()).collect();
+        assert_eq!(alloy_trie::root::ordered_trie_root_encoded(&encoded), h.transactions_root);
+        let receipts: Vec<TransactionReceipt> = serde_json::from_value(
+            v.result("eth_getBlockReceipts", json!([format!("{number:#x}")])),
+        )
+        .unwrap();
+        let envelopes: Vec<ReceiptEnvelope> =
+            receipts.iter().map(|r| r.inner.clone().map_logs(|l| l.inner)).collect();
+        assert_eq!(
+            alloy_trie::root::ordered_trie_root_with_encoder(&envelopes, |r, buf| r
+                .encode_2718(buf)),
+            h.receipts_root,
+            "block {number}: receiptsRoot from the served receipts"
+        );
+        for (tx, receipt) in txs.iter().zip(&receipts) {
+            let hash = *tx.tx_hash();
+            let served = v.result("eth_getTransactionByHash", json!([hash]));
+            assert_eq!(served["blockHash"], json!(h.hash));
+            let one = v.result("eth_getTransactionReceipt", json!([hash]));
+            let cumulative = format!("{:#x}", receipt.inner.cumulative_gas_used());
+            assert_eq!(one["cumulativeGasUsed"], json!(cumulative));
+            logs_seen += receipt.inner.logs().len();
+        }
+    }
+    let logs = v.result("eth_getLogs", json!([{"fromBlock": "0x1", "toBlock": "latest"}]));
+    assert_eq!(logs.as_array().unwrap().len(), logs_seen);
+    assert!(logs_seen > 0, "the wallet test emits logs");
+
+    // State at the head is the test's post-state; at block 1 it is older.
+    let post = test["postState"].as_object().unwrap();
+    let mut older_differs = false;
+    for (address, account) in post {
+        let balance = v.result("eth_getBalance", json!([address, "latest"]));
+        let expected =
+            U256::from_str_radix(account["balance"].as_str().unwrap().trim_start_matches("0x"), 16)
+                .unwrap();
+        assert_eq!(balance, json!(expected), "{address}'s balance");
+        let code = v.result("eth_getCode", json!([address, "latest"]));
+        let want: Bytes = account["code"].as_str().unwrap().parse().unwrap();
+        assert_eq!(code, json!(want), "{address}'s code");
+        for (slot, value) in account["storage"].as_object().unwrap() {
+            let got = v.result("eth_getStorageAt", json!([address, slot, "latest"]));
+            let got = U256::from_str_radix(got.as_str().unwrap().trim_start_matches("0x"), 16);
+            let want = U256::from_str_radix(value.as_str().unwrap().trim_start_matches("0x"), 16);
+            assert_eq!(got.unwrap(), want.unwrap(), "{address} slot {slot}");
+        }
+        older_differs |= v.result("eth_getBalance", json!([address, "0x1"])) != balance;
+    }
+    assert!(older_differs, "state at block 1 is served, and differs from the head's");
+    // eth_call runs on the imported state at the head and at an older
+    // block: code that returns BALANCE of the richest account.
+    let rich = post
+        .iter()
+        .max_by_key(|(_, acc)| {
+            let b = acc["balance"].as_str().unwrap().trim_start_matches("0x");
+            U256::from_str_radix(b, 16).unwrap()
+        })
+        .map(|(a, _)| a.trim_start_matches("0x").to_string())
+        .unwrap();
+    let code = format!("0x73{rich}3160005260206000f3");
+    for at in ["latest", "0x1"] {
+        let got = v.result("eth_call", json!([{"data": code}, at]));
+        let want = v.result("eth_getBalance", json!([format!("0x{rich}"), at]));
+        let got = U256::from_str_radix(got.as_str().unwrap().trim_start_matches("0x"), 16);
+        let want = U256::from_str_radix(want.as_str().unwrap().trim_start_matches("0x"), 16);
+        assert_eq!(got.unwrap(), want.unwrap(), "eth_call's BALANCE at {at}");
+    }
+
+    // It takes no transactions: its blocks are Ethereum's.
+    let (code, message, _) = v.error("eth_sendRawTransaction", json!(["0x02"]));
+    assert_eq!(code, -32004, "{message}");
+    assert!(message.contains("imported"), "{message}");
+    v.stop();
+}
+
+#[test]
+fn test_a_block_with_a_wrong_state_root_stops_the_import() {
+    let Some(test) = find_exception("BlockException.INVALID_STATE_ROOT") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let n = test["blocks"].as_array().unwrap().len();
+    let (genesis, chain) = write_chain(&test, tmp.path(), n);
+    let data = tmp.path().join("data");
+    let out = import(&data, &genesis, &chain);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a block with a wrong state root imported:\n{stderr}");
+    assert!(stderr.contains("stateRoot: the header says"), "{stderr}");
+    assert!(stderr.contains("refused"), "{stderr}");
+    let v = Validator::start(&data, &[]);
+    let head = v.result("eth_blockNumber", json!([]));
+    let valid_before = test["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .take_while(|b| b.get("expectException").is_none())
+        .count();
+    assert_eq!(head, json!(format!("{valid_before:#x}")), "nothing after the refused block");
+    v.stop();
+}
+
+/// The first blockchain test with a block the test marks `exception`.
+fn find_exception(exception: &str) -> Option<Value> {
+    let dir = crate::fixtures::shared("fixtures/ethereum-tests/BlockchainTests/InvalidBlocks")?;
+    let mut stack = vec![dir];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).ok()?.flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let json: Value = serde_json::from_slice(&std::fs::read(&path).ok()?).ok()?;
+            for (_, test) in json.as_object()? {
+                let blocks = test["blocks"].as_array()?;
+                if blocks.iter().any(|b| b["expectException"].as_str() == Some(exception)) {
+                    return Some(test.clone());
+                }
+            }
+        }
+    }
+    None
+}
