@@ -199,7 +199,18 @@ impl Importer {
         if !known {
             return self.extend(block); // refused: an unknown parent
         }
-        if block.header.number <= self.chain().head().number {
+        let Some((fork, branch, total)) = self.branch(block)? else {
+            return self.extend(block); // refused: an unknown parent
+        };
+        // Before the merge the heaviest branch wins (total difficulty),
+        // after it the longest.
+        let merged = self.total_difficulty.is_zero() || block.header.difficulty.is_zero();
+        let heavier = if merged {
+            block.header.number > self.chain().head().number
+        } else {
+            total > self.total_difficulty
+        };
+        if !heavier {
             if self.side.len() >= MAX_SIDE_BLOCKS {
                 self.side.clear();
             }
@@ -207,32 +218,44 @@ impl Importer {
             let (number, hash) = (block.header.number, block.hash);
             return Ok(ImportedStats { number, hash, side: true, ..ImportedStats::default() });
         }
-        self.reorganise(block)
+        self.reorganise(fork, branch)
     }
 
-    /// Moves the chain onto `block`'s branch: back to where it leaves the
-    /// chain, then each of its blocks imported in order. If one is refused,
-    /// the former blocks are imported back.
-    fn reorganise(&mut self, block: &EthBlock) -> Result<ImportedStats, ImportFailure> {
+    /// `block`'s branch: the chain block it leaves from, its blocks in
+    /// order (`block` last) and its total difficulty; `None` when a parent
+    /// is unknown.
+    fn branch(&self, block: &EthBlock) -> Result<Option<(u64, Vec<EthBlock>, U256)>, NodeError> {
         let mut branch = vec![block.clone()];
         let mut parent = block.header.parent_hash;
         let fork = loop {
             if let Some(n) = self.ledger.number_of(&parent) {
                 break n;
             }
-            let Some(b) = self.side.get(&parent) else {
-                return self.extend(block); // refused: an unknown parent
-            };
+            let Some(b) = self.side.get(&parent) else { return Ok(None) };
             parent = b.header.parent_hash;
             branch.push(b.clone());
         };
         branch.reverse();
+        let (_, at_fork) = ancestry(&self.ledger, fork + 1)?;
+        let total = branch.iter().fold(at_fork, |t, b| t.saturating_add(b.header.difficulty));
+        Ok(Some((fork, branch, total)))
+    }
+
+    /// Moves the chain onto `branch`, which leaves it after block `fork`:
+    /// back to `fork`, then each block of the branch imported in order. If
+    /// one is refused, the former blocks are imported back.
+    fn reorganise(
+        &mut self,
+        fork: u64,
+        branch: Vec<EthBlock>,
+    ) -> Result<ImportedStats, ImportFailure> {
         let head = self.chain().head().number;
         let mut former = Vec::new();
         for n in fork + 1..=head {
             former.push(ledger_block(&self.ledger.read(n).map_err(NodeError::from)?.block)?);
         }
-        tracing::info!(target: "lanes::import", from = head, to = block.header.number, fork, "reorganising onto a longer branch");
+        let to = branch.last().map_or(fork, |b| b.header.number);
+        tracing::info!(target: "lanes::import", from = head, to, fork, "reorganising onto a heavier branch");
         self.rewind(fork)?;
         let mut last = None;
         for b in &branch {
@@ -253,7 +276,7 @@ impl Importer {
         for b in &branch {
             self.side.remove(&b.hash);
         }
-        Ok(last.expect("a branch holds the block"))
+        Ok(last.expect("a branch holds at least one block"))
     }
 
     /// Cuts the ledger and the state back to block `number`.

@@ -43,8 +43,8 @@ use super::{
     check_ommers, state_root,
 };
 use crate::{
-    AdmissionLimits, EthBlockEnv, EvmAdmission, EvmConfig, EvmExecutor, EvmReceiptData, EvmTx,
-    SpecId, TxRules, receipt_envelope,
+    AdmissionLimits, EXISTING_EMPTY, EthBlockEnv, EvmAdmission, EvmConfig, EvmExecutor,
+    EvmReceiptData, EvmTx, SpecId, TxRules, has_code, receipt_envelope,
 };
 
 /// Bytes of blob gas per blob (EIP-4844).
@@ -326,22 +326,42 @@ fn recover(block: &EthBlock, executor: &EvmExecutor) -> Result<Vec<EvmTx>, Impor
         .collect()
 }
 
-/// Adds `amount` to `address`'s balance as a derived write.
-fn credit(bank: &Bank, address: Address, amount: U256) -> Result<(), ImportErrorKind> {
+/// Adds `amount` to `address`'s balance as a derived write (`fork`'s rule
+/// for an account left empty: kept before EIP-161, deleted from it).
+fn credit(
+    bank: &Bank,
+    address: Address,
+    amount: U256,
+    fork: SpecId,
+) -> Result<(), ImportErrorKind> {
     let mut view = bank.recording_view();
-    add(&mut view, address, amount)?;
+    set_balance(&mut view, address, |b| b.saturating_add(amount), fork)?;
     bank.apply_derived(view);
     Ok(())
 }
 
-fn add(view: &mut StateView<'_>, address: Address, amount: U256) -> Result<(), ImportErrorKind> {
+/// Sets `address`'s balance to `f` of it, creating the account (as geth's
+/// state does when it touches one): an account left empty exists before
+/// EIP-161 ([`EXISTING_EMPTY`]) and is deleted from it.
+fn set_balance(
+    view: &mut StateView<'_>,
+    address: Address,
+    f: impl FnOnce(U256) -> U256,
+    fork: SpecId,
+) -> Result<U256, ImportErrorKind> {
     let state = |e: TxError| ImportErrorKind::State(e.to_string());
     let mut account = view.account(&address).map_err(state)?;
-    account.balance = account.balance.saturating_add(amount);
-    if account.code_hash.is_zero() {
-        account.code_hash = alloy_primitives::KECCAK256_EMPTY;
-    }
-    view.set_account(&address, account).map_err(state)
+    let old = account.balance;
+    account.balance = f(old);
+    let empty = account.nonce == 0 && account.balance.is_zero() && !has_code(&account.code_hash);
+    account.code_hash = match (empty, fork.is_enabled_in(SpecId::SPURIOUS_DRAGON)) {
+        (true, false) => EXISTING_EMPTY,
+        (true, true) => alloy_primitives::KECCAK256_EMPTY,
+        (false, _) if account.code_hash.is_zero() => alloy_primitives::KECCAK256_EMPTY,
+        (false, _) => account.code_hash,
+    };
+    view.set_account(&address, account).map_err(state)?;
+    Ok(old)
 }
 
 fn system_call(
@@ -367,18 +387,15 @@ fn before_txs(
     fork: SpecId,
 ) -> Result<(), ImportErrorKind> {
     if spec.dao_fork_block() == Some(header.number) {
+        // As geth: every listed account is emptied (and so created, if it
+        // was not there), the refund contract credited.
         let mut view = bank.recording_view();
-        let state = |e: TxError| ImportErrorKind::State(e.to_string());
         let mut drained = U256::ZERO;
         for address in DAO_HARDFORK_ACCOUNTS {
-            let mut account = view.account(&address).map_err(state)?;
-            drained = drained.saturating_add(account.balance);
-            if !account.balance.is_zero() {
-                account.balance = U256::ZERO;
-                view.set_account(&address, account).map_err(state)?;
-            }
+            let old = set_balance(&mut view, address, |_| U256::ZERO, fork)?;
+            drained = drained.saturating_add(old);
         }
-        add(&mut view, DAO_HARDFORK_BENEFICIARY, drained)?;
+        set_balance(&mut view, DAO_HARDFORK_BENEFICIARY, |b| b.saturating_add(drained), fork)?;
         bank.apply_derived(view);
     }
     if fork.is_enabled_in(SpecId::CANCUN) && header.number > 0 {
@@ -438,7 +455,7 @@ fn after_txs(
         mismatch("blobGasUsed", used, blobs.saturating_mul(GAS_PER_BLOB))?;
     }
     for (address, reward) in block_rewards(ctx.spec, header, &block.ommers, merged) {
-        credit(bank, address, reward)?;
+        credit(bank, address, reward, fork)?;
     }
     let requests = if fork.is_enabled_in(SpecId::PRAGUE) {
         let mut requests = Requests::default();
@@ -467,7 +484,7 @@ fn after_txs(
         None
     };
     for w in block.withdrawals.iter().flatten() {
-        credit(bank, w.address, w.amount_wei())?;
+        credit(bank, w.address, w.amount_wei(), fork)?;
     }
     Ok(requests)
 }
