@@ -87,6 +87,8 @@ impl EvmAdmission {
         // Code analysed by this thread's earlier predictions (code is
         // immutable, so a cached entry never goes stale).
         let code = PREDICTION_CODE.with(|c| std::mem::take(&mut *c.borrow_mut()));
+        let mut code = code;
+        code.1 = Some(self.executor.shared_code().clone());
         let mut evm = self.executor.build(ViewDb { view: None, env, code }, env, cfg);
         let sets = txs
             .iter()

@@ -10,6 +10,7 @@
 
 use std::cell::Cell;
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use alloy_consensus::{Transaction as _, TxEnvelope};
 use alloy_eips::Typed2718;
@@ -18,6 +19,7 @@ use alloy_primitives::{Address, B256, Bytes, KECCAK256_EMPTY, Log, U256};
 use borsh::{BorshDeserialize, BorshSerialize};
 use lanes_accounts_db::AccountHeader;
 use lanes_runtime::{Bank, BlockEnv, DecodeError, Executor, Outcome, StateView, TxError};
+use parking_lot::Mutex;
 use revm::bytecode::Bytecode;
 use revm::context::result::{EVMError, ExecResultAndState, ExecutionResult, HaltReason};
 use revm::context::{Block as _, Transaction as _};
@@ -154,13 +156,32 @@ pub struct EvmExecutor {
     cfg: CfgEnv,
     /// The block's own values, for an imported block.
     block: Option<EthBlockEnv>,
+    /// Analysed code its workers share.
+    code: SharedCode,
 }
 
 impl EvmExecutor {
     /// An executor for `config`.
     pub fn new(config: EvmConfig) -> Self {
         let cfg = CfgEnv::new_with_spec(config.spec).with_chain_id(config.chain_id);
-        Self { rules: config.tx_rules(), cfg, config, block: None }
+        Self { rules: config.tx_rules(), cfg, config, block: None, code: SharedCode::default() }
+    }
+
+    /// This executor sharing `code` (analysed contracts) with the
+    /// executors it came from: an importer keeps one across blocks.
+    pub fn with_shared_code(mut self, code: SharedCode) -> Self {
+        self.code = code;
+        self
+    }
+
+    /// The analysed code its workers share.
+    pub fn shared_code(&self) -> &SharedCode {
+        &self.code
+    }
+
+    /// A worker's code cache, backed by [`Self::shared_code`].
+    pub(crate) fn code_cache(&self) -> CodeCache {
+        CodeCache(CodeCache::default().0, Some(self.code.clone()))
     }
 
     /// This executor for transactions of one Ethereum block, with the
@@ -201,7 +222,7 @@ impl EvmExecutor {
             return Ok(None);
         }
         let env = bank.env();
-        let db = ViewDb { view: Some(view), env, code: CodeCache::default() };
+        let db = ViewDb { view: Some(view), env, code: self.code_cache() };
         let mut evm = self.build(db, env, self.cfg());
         let run = evm.system_call(address, input);
         let mut view = evm.ctx.journaled_state.database.view.take().expect("set above");
@@ -296,14 +317,44 @@ impl<'b> ViewDb<'b> {
 /// Filed by alloy's fixed-bytes hasher (seeded foldhash): a contract call
 /// looks its code up here on every transaction, and SipHash (std's default)
 /// is slow on 32-byte keys.
-pub(crate) struct CodeCache(LruMap<B256, Bytecode, ByLength, FbBuildHasher<32>>);
+/// Behind it, the executor's [`SharedCode`], which outlives the worker.
+pub(crate) struct CodeCache(
+    LruMap<B256, Bytecode, ByLength, FbBuildHasher<32>>,
+    pub(crate) Option<SharedCode>,
+);
 
 /// Contracts a worker keeps analysed; past this the least recently used goes.
 const CODE_CACHE_ENTRIES: u32 = 1024;
 
 impl Default for CodeCache {
     fn default() -> Self {
-        Self(LruMap::with_hasher(ByLength::new(CODE_CACHE_ENTRIES), FbBuildHasher::default()))
+        let local =
+            LruMap::with_hasher(ByLength::new(CODE_CACHE_ENTRIES), FbBuildHasher::default());
+        Self(local, None)
+    }
+}
+
+/// Contracts kept analysed across workers and blocks; past this the least
+/// recently used goes.
+pub const SHARED_CODE_ENTRIES: u32 = 16_384;
+
+/// Analysed bytecode by hash that every worker of an executor shares, block
+/// after block (a worker's own cache lives for one block): a contract is
+/// analysed (its jump destinations found) once, not once per worker per
+/// block. Cloning shares it.
+#[derive(Clone)]
+pub struct SharedCode(Arc<Mutex<LruMap<B256, Bytecode, ByLength, FbBuildHasher<32>>>>);
+
+impl Default for SharedCode {
+    fn default() -> Self {
+        let map = LruMap::with_hasher(ByLength::new(SHARED_CODE_ENTRIES), FbBuildHasher::default());
+        Self(Arc::new(Mutex::new(map)))
+    }
+}
+
+impl std::fmt::Debug for SharedCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedCode").field("entries", &self.0.lock().len()).finish()
     }
 }
 
@@ -362,8 +413,17 @@ impl Database for ViewDb<'_> {
         if let Some(code) = self.code.0.get(&code_hash) {
             return Ok(code.clone());
         }
-        let code = self.view()?.code(&code_hash).map_err(DbError)?.map(stored_bytecode);
-        let code = code.unwrap_or_default();
+        let shared = self.code.1.as_ref().and_then(|s| s.0.lock().get(&code_hash).cloned());
+        let code = match shared {
+            Some(code) => code,
+            None => {
+                let code = self.view()?.code(&code_hash).map_err(DbError)?.map(stored_bytecode);
+                if let (Some(code), Some(shared)) = (&code, &self.code.1) {
+                    shared.0.lock().insert(code_hash, code.clone());
+                }
+                code.unwrap_or_default()
+            }
+        };
         self.code.0.insert(code_hash, code.clone());
         Ok(code)
     }
@@ -578,7 +638,7 @@ impl Executor for EvmExecutor {
     }
 
     fn worker<'b>(&'b self, env: &'b BlockEnv) -> EvmWorker<'b> {
-        let db = ViewDb { view: None, env, code: CodeCache::default() };
+        let db = ViewDb { view: None, env, code: self.code_cache() };
         EvmWorker { evm: self.build(db, env, self.cfg()) }
     }
 

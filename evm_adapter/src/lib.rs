@@ -38,7 +38,7 @@ pub use admit::{AdmissionLimits, DEFAULT_MAX_PREDICT_GAS, EvmAdmission};
 pub use declare::declared_access;
 pub use executor::{
     DEFAULT_SPEC, EXISTING_EMPTY, EthBlockEnv, EvmConfig, EvmExecutor, EvmReceiptData, EvmWorker,
-    SpecId, block_env, has_code, tx_env,
+    SHARED_CODE_ENTRIES, SharedCode, SpecId, block_env, has_code, tx_env,
 };
 pub use header::{EthHeaders, eth_header, header_bloom, receipt_envelope};
 pub use receipt::EvmReceipt;

@@ -19,7 +19,7 @@ use revm::inspector::{Inspector, InspectorHandler};
 use revm::interpreter::interpreter::EthInterpreter;
 use revm::interpreter::{InstructionResult, Interpreter};
 
-use crate::executor::{CodeCache, DbError, EvmExecutor, FeeCapture, ViewDb, log_parts};
+use crate::executor::{DbError, EvmExecutor, FeeCapture, ViewDb, log_parts};
 
 /// Default most gas a simulation runs with (geth's `--rpc.gascap`).
 pub const DEFAULT_CALL_GAS_CAP: u64 = 50_000_000;
@@ -172,7 +172,7 @@ impl EvmExecutor {
             let tx = self.call_tx(request, nonce, env.gas_limit).map_err(SimError::Invalid)?;
             let cfg = self.call_cfg();
             let (result, view) = {
-                let db = ViewDb { view: Some(view), env, code: CodeCache::default() };
+                let db = ViewDb { view: Some(view), env, code: self.code_cache() };
                 let mut evm = self.build_inspected(db, env, cfg, Deadline::new(deadline));
                 evm.ctx.set_tx(tx);
                 let mut handler = FeeCapture { fee: Cell::new(U256::ZERO), _evm: PhantomData };

@@ -19,6 +19,7 @@ use alloy_consensus::{Header, TxEnvelope};
 use alloy_eips::eip2718::Decodable2718;
 use alloy_primitives::{B256, U256};
 use lanes_accounts_db::{AccountsDbConfig, DEFAULT_HISTORY_BLOCKS};
+use lanes_evm_adapter::SharedCode;
 use lanes_evm_adapter::eth::{
     EthBlock, EthBlockData, ImportContext, ImportError, ImportedBlock, OMMER_ANCESTRY_DEPTH,
     import_block, recorded_sets,
@@ -101,6 +102,8 @@ pub struct Importer {
     ordered: OrderedConfig,
     store: AccountsDbConfig,
     workers: usize,
+    /// Analysed contracts, kept from block to block.
+    code: SharedCode,
     /// Blocks of side branches, by hash: kept until their branch is longer
     /// than the head's, then imported in place of it.
     side: HashMap<B256, EthBlock>,
@@ -161,6 +164,7 @@ impl Importer {
             store,
             workers: options.workers,
             side: HashMap::new(),
+            code: SharedCode::default(),
         })
     }
 
@@ -302,6 +306,7 @@ impl Importer {
             spec: eth,
             ancestors: &ancestors,
             parent_total_difficulty: self.total_difficulty,
+            code: &self.code,
         };
         let chain = self.chain.as_mut().expect("the chain is back once a rewind returns");
         let imported = import_block(chain, block, &ctx, &self.ordered, None)?;
@@ -446,7 +451,9 @@ pub(crate) fn reimport(
     let eth = spec.imported.as_ref().expect("an imported chain's spec");
     let eth_block = ledger_block(block)?;
     let (ancestors, parent_total_difficulty) = ancestry(ledger, block.header.number)?;
-    let ctx = ImportContext { spec: eth, ancestors: &ancestors, parent_total_difficulty };
+    let code = SharedCode::default();
+    let ctx =
+        ImportContext { spec: eth, ancestors: &ancestors, parent_total_difficulty, code: &code };
     let ordered = OrderedConfig { threads: workers.max(1), ..OrderedConfig::default() };
     let sets = recorded_sets(block);
     let imported = import_block(chain, &eth_block, &ctx, &ordered, Some(&sets))

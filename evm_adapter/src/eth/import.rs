@@ -44,7 +44,7 @@ use super::{
 };
 use crate::{
     AdmissionLimits, EXISTING_EMPTY, EthBlockEnv, EvmAdmission, EvmConfig, EvmExecutor,
-    EvmReceiptData, EvmTx, SpecId, TxRules, has_code, receipt_envelope,
+    EvmReceiptData, EvmTx, SharedCode, SpecId, TxRules, has_code, receipt_envelope,
 };
 
 /// Bytes of blob gas per blob (EIP-4844).
@@ -118,6 +118,8 @@ pub struct ImportContext<'a> {
     /// The parent's total difficulty (the merge is where it reaches the
     /// terminal total difficulty).
     pub parent_total_difficulty: U256,
+    /// Analysed contracts kept from block to block.
+    pub code: &'a SharedCode,
 }
 
 /// A block that passed every check, executed and sealed: commit `sealed`.
@@ -195,7 +197,7 @@ pub fn import_block(
     check_body(block, ctx, fork).map_err(fail)?;
 
     let start = Instant::now();
-    let executor = block_executor(spec, header, fork);
+    let executor = block_executor(spec, header, fork).with_shared_code(ctx.code.clone());
     let txs = recover(block, &executor).map_err(fail)?;
     let senders_time = start.elapsed();
 

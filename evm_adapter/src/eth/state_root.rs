@@ -55,10 +55,12 @@ fn apply(state: &mut BTreeMap<Address, Account>, entry: &Entry) {
     }
 }
 
-/// An address is in the trie when its header is not empty or it holds
-/// storage (an account with slots but no nonce, balance or code exists).
+/// An address is in the trie when it has a header (an account that exists
+/// with no nonce, balance or code is kept as `EXISTING_EMPTY`). Slots left
+/// under an address without one belong to a deleted account and are not in
+/// the trie.
 fn root(state: &BTreeMap<Address, Account>) -> B256 {
-    let accounts = state.iter().filter(|(_, a)| a.header.is_some() || !a.storage.is_empty());
+    let accounts = state.iter().filter(|(_, a)| a.header.is_some());
     alloy_trie::root::state_root_unhashed(accounts.map(|(address, a)| {
         let header = a.header.unwrap_or_default();
         let storage_root =
@@ -111,16 +113,23 @@ mod tests {
             Entry::Storage(b, slot, U256::from(9)),
         ];
         db.commit(0, B256::ZERO, &genesis).unwrap();
-        // Block 1: a deleted, b's slot cleared, a new slot on a storage-only address.
-        let c = Address::repeat_byte(3);
+        // Block 1: a deleted, b's slot cleared, a slot on an account that
+        // exists empty; slots left under no account are not in the trie.
+        let (c, d) = (Address::repeat_byte(3), Address::repeat_byte(4));
+        let existing = AccountHeader { code_hash: crate::EXISTING_EMPTY, ..Default::default() };
         let changes = vec![
             Entry::Account(a, AccountHeader::default()),
             Entry::Storage(b, slot, U256::ZERO),
+            Entry::Account(c, existing),
             Entry::Storage(c, slot, U256::from(5)),
+            Entry::Storage(d, slot, U256::from(6)),
         ];
         let after = [
             Entry::Account(b, header(2)),
-            Entry::Account(c, AccountHeader::default()),
+            Entry::Account(
+                c,
+                AccountHeader { code_hash: crate::EXISTING_EMPTY, ..Default::default() },
+            ),
             Entry::Storage(c, slot, U256::from(5)),
         ];
         assert_eq!(state_root(&db.view(), &changes).unwrap(), state_root_of(&after));

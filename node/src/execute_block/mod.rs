@@ -144,7 +144,21 @@ impl BlockRun {
             .iter()
             .map(|(n, t)| (n.to_string(), serde_json::json!(ms(*t))))
             .collect();
+        let mut runs: std::collections::BTreeMap<String, (usize, f64)> = Default::default();
+        for run in self.report.txs.iter().flat_map(|t| &t.runs) {
+            let e = runs.entry(format!("{:?}", run.kind)).or_default();
+            e.0 += 1;
+            e.1 += ms(run.time);
+        }
+        let known = self
+            .report
+            .txs
+            .iter()
+            .filter(|t| t.source == lanes_runtime::AccessSource::Known)
+            .count();
         serde_json::json!({
+            "runs": runs,
+            "known": known,
             "block": self.number,
             "txs": self.txs,
             "gas": self.gas,

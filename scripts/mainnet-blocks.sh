@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Real mainnet traffic through lanes' ordered executor: every block of
+# ../shared/fixtures/mainnet-blocks (42 blocks, Frontier to Cancun) run by
+# `lanes-validator execute-block` at 1 and 2 workers, with predictions that
+# no earlier set writes into standing as results ("reuse") and without
+# ("rerun"), against plain sequential revm on the same in-memory state
+# (pevm's baseline), and the speedup at 4, 8 and 16 workers simulated from
+# the 1-worker run's measured per-transaction times (OrderedReport::simulate).
+#
+# Usage: scripts/mainnet-blocks.sh [RUNS]   (default 5: medians of 5 runs each)
+#   BIN=path/to/lanes-validator  FIXTURES=folder  OUT=folder  MODES="reuse rerun"
+# Prints one markdown table per mode and a summary; exits 1 if a block's
+# gasUsed, logsBloom or receiptsRoot differs from its header.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS="${1:-5}"
+BIN="${BIN:-target/release/lanes-validator}"
+FIXTURES="${FIXTURES:-../shared/fixtures/mainnet-blocks}"
+OUT="${OUT:-$(mktemp -d)}"
+MODES="${MODES:-reuse rerun}"
+[ -x "$BIN" ] || cargo build --release --bin lanes-validator
+[ -d "$FIXTURES" ] || { echo "$FIXTURES is absent: it holds the mainnet blocks (../shared beside the checkout)"; exit 1; }
+blocks=$(ls "$FIXTURES" | grep -E '^[0-9]+$' | sort -n)
+failed=0
+for mode in $MODES; do
+  flag=""
+  [ "$mode" = rerun ] && flag="--rerun-predictions"
+  for workers in 1 2; do
+    file="$OUT/$mode-$workers.jsonl"
+    : > "$file"
+    for b in $blocks; do
+      "$BIN" execute-block "$FIXTURES/$b" --workers "$workers" --runs "$RUNS" --json $flag >> "$file" || failed=1
+    done
+  done
+done
+python3 - "$OUT" $MODES <<'EOF'
+import json, statistics, sys
+out, modes = sys.argv[1], sys.argv[2:]
+def load(mode, w):
+    return {r["block"]: r for r in map(json.loads, open(f"{out}/{mode}-{w}.jsonl"))}
+for mode in modes:
+    one, two = load(mode, 1), load(mode, 2)
+    print(f"\n### {mode}: predictions {'stand as results where no earlier set writes into them' if mode == 'reuse' else 'always run again under locks'}\n")
+    print("| block | txs | gas | ok | stood | reruns | chain (txs / ms) | revm ms | 1w ms (x revm) | 2w ms (x revm) | sim 4w | sim 8w | sim 16w |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    r1, r2, s4, s8, s16, c1, c2 = [], [], [], [], [], [], []
+    for b in sorted(one):
+        a, c = one[b], two[b]
+        revm = a["revm_ms"]
+        sim = {k: revm / v for k, v in a["simulated_ms"].items()}
+        r1.append(a["lanes_ms"] / revm); r2.append(c["lanes_ms"] / c["revm_ms"])
+        s4.append(sim["4"]); s8.append(sim["8"]); s16.append(sim["16"])
+        c1.append(a["simulated_1_ms"] / a["lanes_ms"]); c2.append(a["simulated_2_ms"] / c["lanes_ms"])
+        ok = "ok" if a["ok"] and c["ok"] else "MISMATCH " + ",".join(a["mismatches"] + c["mismatches"])
+        print(f"| {b} | {a['txs']} | {a['gas']:,} | {ok} | {a['stood']} | {a['reruns']} | {a['chain_txs']} / {a['chain_ms']:.2f} | {revm:.2f} | {a['lanes_ms']:.2f} ({r1[-1]:.2f}) | {c['lanes_ms']:.2f} ({r2[-1]:.2f}) | {sim['4']:.2f}x | {sim['8']:.2f}x | {sim['16']:.2f}x |")
+    n = len(r1)
+    print(f"\n{mode}: {n} blocks; mean time per block against sequential revm: 1 worker {statistics.mean(r1):.2f}x, 2 workers {statistics.mean(r2):.2f}x (median {statistics.median(r2):.2f}x)")
+    print(f"{mode}: simulated mean speedup over revm: 4 workers {statistics.mean(s4):.2f}x, 8 workers {statistics.mean(s8):.2f}x (max {max(s8):.2f}x, min {min(s8):.2f}x), 16 workers {statistics.mean(s16):.2f}x")
+    print(f"{mode}: simulation / measured: 1 worker median {statistics.median(c1):.2f}, 2 workers median {statistics.median(c2):.2f} (below 1: scheduling and hand-offs the model leaves out)")
+    tot = lambda d, k: sum(r[k] for r in d.values())
+    print(f"{mode}: {tot(one,'txs')} transactions, {tot(one,'stood')} predictions stood, {tot(one,'reruns')} reruns, {tot(one,'alone')} ran alone, {tot(one,'coinbase_readers')} read the coinbase")
+EOF
+echo "raw results: $OUT"
+exit $failed
