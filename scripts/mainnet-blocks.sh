@@ -47,10 +47,10 @@ for mode in modes:
     for b in sorted(one):
         a, c = one[b], two[b]
         revm = a["revm_ms"]
-        sim = {k: revm / v for k, v in a["simulated_ms"].items()}
+        sim = {k: revm / max(v, 1e-9) for k, v in a["simulated_ms"].items()}
         r1.append(a["lanes_ms"] / revm); r2.append(c["lanes_ms"] / c["revm_ms"])
         s4.append(sim["4"]); s8.append(sim["8"]); s16.append(sim["16"])
-        c1.append(a["simulated_1_ms"] / a["lanes_ms"]); c2.append(a["simulated_2_ms"] / c["lanes_ms"])
+        c1.append(a["simulated_1_ms"] / max(a["lanes_ms"], 1e-9)); c2.append(a["simulated_2_ms"] / max(c["lanes_ms"], 1e-9))
         ok = "ok" if a["ok"] and c["ok"] else "MISMATCH " + ",".join(a["mismatches"] + c["mismatches"])
         print(f"| {b} | {a['txs']} | {a['gas']:,} | {ok} | {a['stood']} | {a['reruns']} | {a['chain_txs']} / {a['chain_ms']:.2f} | {revm:.2f} | {a['lanes_ms']:.2f} ({r1[-1]:.2f}) | {c['lanes_ms']:.2f} ({r2[-1]:.2f}) | {sim['4']:.2f}x | {sim['8']:.2f}x | {sim['16']:.2f}x |")
     n = len(r1)

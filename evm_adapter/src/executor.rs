@@ -658,6 +658,20 @@ impl Executor for EvmExecutor {
         let outcome = outcome(result, diff, handler.fee.get(), &mut state, self.config.spec);
         (outcome, state)
     }
+
+    fn execute_unchecked<'b>(
+        &self,
+        worker: &mut EvmWorker<'b>,
+        tx: &EvmTx,
+        state: StateView<'b>,
+    ) -> (Result<Outcome, TxError>, StateView<'b>) {
+        let cfg = &mut worker.evm.ctx.cfg;
+        (cfg.disable_nonce_check, cfg.disable_balance_check) = (true, true);
+        let ran = self.execute(worker, tx, state);
+        let cfg = &mut worker.evm.ctx.cfg;
+        (cfg.disable_nonce_check, cfg.disable_balance_check) = (false, false);
+        ran
+    }
 }
 
 /// The runtime outcome of a revm run, its writes applied through `state`.

@@ -131,4 +131,18 @@ pub trait Executor: Send + Sync {
         tx: &Self::Tx,
         state: StateView<'b>,
     ) -> (Result<Outcome, TxError>, StateView<'b>);
+
+    /// [`Executor::execute`] with the checks that depend on the
+    /// transaction's place in its sender's sequence relaxed (nonce, funds):
+    /// a prediction of what a transaction touches once the earlier ones of
+    /// its block have made it valid ([`crate::Bank::execute_ordered`]). Its
+    /// result is never kept. The default runs [`Executor::execute`].
+    fn execute_unchecked<'b>(
+        &self,
+        worker: &mut Self::Worker<'b>,
+        tx: &Self::Tx,
+        state: StateView<'b>,
+    ) -> (Result<Outcome, TxError>, StateView<'b>) {
+        self.execute(worker, tx, state)
+    }
 }

@@ -203,6 +203,16 @@ impl Executor for NativeExecutor {
         let result = self.run(tx, &mut state, true);
         (result, state)
     }
+
+    fn execute_unchecked<'b>(
+        &self,
+        _worker: &mut (),
+        tx: &NativeTx,
+        mut state: StateView<'b>,
+    ) -> (Result<Outcome, TxError>, StateView<'b>) {
+        let result = self.run(tx, &mut state, false);
+        (result, state)
+    }
 }
 
 impl NativeExecutor {

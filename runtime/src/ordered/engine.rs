@@ -11,7 +11,7 @@
 //! - the next prediction, in block order.
 
 use std::collections::{BTreeSet, HashMap};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use alloy_primitives::U256;
 use lanes_accounts_db::KeyHash;
@@ -424,8 +424,24 @@ impl<'a, E: Executor> Shared<'a, E> {
             }
             Err(TxError::State(e)) => Err(state_error(e)),
             // Not valid on the parent state (a later nonce of a sender, a
-            // sender funded earlier in the block): the hook predicts a set.
-            Err(_) => Ok(none(admission.predict(tx, ctx), run)),
+            // sender funded earlier in the block): run again with those
+            // checks relaxed, for its set only.
+            Err(_) => {
+                let start = Instant::now();
+                let view = StateView::new(self.parent.state(), Access::Record);
+                let (result, view) = self.executor.execute_unchecked(worker, tx, view);
+                let again = Run { kind: RunKind::Predict, time: start.elapsed() };
+                let set = view.touched_set(self.config.max_keys).ok().filter(|s| !s.is_empty());
+                let admitted = match (result, set) {
+                    (Ok(_), Some(set)) => {
+                        Admitted { access: Some(set), source: AccessSource::Predicted }
+                    }
+                    (Err(TxError::State(e)), _) => return Err(state_error(e)),
+                    _ => admission.predict(tx, ctx),
+                };
+                let time = run.map_or(Duration::ZERO, |r| r.time) + again.time;
+                Ok(none(admitted, Some(Run { kind: RunKind::Predict, time })))
+            }
         }
     }
 
@@ -572,6 +588,7 @@ impl<'a, E: Executor> Shared<'a, E> {
     /// that (and running it again, since it may have read their writes).
     fn alone(&self, worker: &mut E::Worker<'a>, i: usize) {
         let tx = &self.txs[i];
+        let mut undone = false;
         loop {
             let replay = matches!(self.sets, OrderedSets::Recorded(_));
             let access = if replay { Access::Exclusive } else { Access::Record };
@@ -587,6 +604,7 @@ impl<'a, E: Executor> Shared<'a, E> {
             let mut s = self.schedule.lock();
             s.slots[i].report.runs.push(run);
             if !replay && self.undo_conflicting(&mut s, i, set.as_ref()) > 0 {
+                undone = true;
                 continue;
             }
             if result.is_ok() {
@@ -603,13 +621,15 @@ impl<'a, E: Executor> Shared<'a, E> {
                 s.slots[i].source =
                     if set.is_some() { AccessSource::Predicted } else { AccessSource::Undeclared };
             }
+            let mut candidates = Vec::new();
             if let Some(old) = old {
-                s.graph.remove(i, &old, &mut Vec::new());
+                s.graph.remove(i, &old, &mut candidates);
             }
             s.slots[i].access = None; // not in the graph any more
             self.finish(&mut s, i, result, Writes::default());
             s.slots[i].access = set.clone();
-            self.after_alone(&mut s, i, set.as_ref());
+            let candidates = if undone { Vec::new() } else { candidates };
+            self.after_alone(&mut s, i, set.as_ref(), candidates, undone);
             return;
         }
     }
@@ -656,10 +676,20 @@ impl<'a, E: Executor> Shared<'a, E> {
     }
 
     /// After stray `i` finished with `set`: later transactions whose sets
-    /// it conflicts with no longer stand on their predictions, and every
-    /// waiting transaction is checked again.
-    fn after_alone(&self, s: &mut Schedule, i: usize, set: Option<&AccessSet>) {
+    /// it conflicts with no longer stand on their predictions; the turns it
+    /// held (`candidates`), or after an undo every waiting transaction's
+    /// (`recheck_all`: the undo cleared the ready set), are checked again.
+    fn after_alone(
+        &self,
+        s: &mut Schedule,
+        i: usize,
+        set: Option<&AccessSet>,
+        candidates: Vec<usize>,
+        recheck_all: bool,
+    ) {
+        let mut keys = EntryKeys::default();
         if let Some(set) = set {
+            keys.add(set);
             for m in set.marks() {
                 if m.sets & (WRITE | SLOT_WRITE) != 0 {
                     *s.written.entry(m.hash).or_default() |= m.sets;
@@ -668,14 +698,19 @@ impl<'a, E: Executor> Shared<'a, E> {
         }
         for k in i + 1..s.registered {
             let slot = &mut s.slots[k];
-            if slot.status != Status::Waiting {
+            if slot.status != Status::Waiting || slot.must_run {
                 continue;
             }
-            let conflicts =
-                slot.access.as_ref().is_none_or(|sk| set.is_none_or(|t| t.conflicts_with(sk)));
-            if conflicts {
+            if slot.access.as_ref().is_none_or(|sk| set.is_none() || keys.conflicts(sk)) {
                 slot.must_run = true;
             }
+        }
+        if recheck_all {
+            for k in i + 1..s.registered {
+                self.check_ready(s, k);
+            }
+        }
+        for k in candidates {
             self.check_ready(s, k);
         }
     }

@@ -49,19 +49,29 @@ impl Graph {
     }
 
     /// Takes transaction `tx` out of its keys' queues, and adds to
-    /// `candidates` the transactions that no longer wait at one of those
-    /// keys (they may still wait at others).
+    /// `candidates` the transactions it held up at one of those keys that no
+    /// longer wait there (they may still wait at others). One it did not
+    /// hold up is not a candidate: its turn did not change.
     pub(crate) fn remove(&mut self, tx: usize, set: &AccessSet, candidates: &mut Vec<usize>) {
         for mark in set.marks() {
             let Some(queue) = self.queues.get_mut(&mark.hash) else { continue };
-            queue.retain(|w| w.tx as usize != tx);
+            let Some(at) = queue.iter().position(|w| w.tx as usize == tx) else { continue };
+            // The same transaction may file two marks under one hash.
+            let mut gone = 0u8;
+            queue.retain(|w| {
+                let mine = w.tx as usize == tx;
+                if mine {
+                    gone |= w.sets;
+                }
+                !mine
+            });
             if queue.is_empty() {
                 self.queues.remove(&mark.hash);
                 continue;
             }
             let mut held = 0u8;
-            for w in queue.iter() {
-                if held & w.forbids == 0 {
+            for (i, w) in queue.iter().enumerate() {
+                if held & w.forbids == 0 && i >= at && gone & w.forbids != 0 {
                     candidates.push(w.tx as usize);
                 }
                 held |= w.sets;
