@@ -44,17 +44,21 @@ for mode in modes:
     print("| block | txs | gas | ok | stood | reruns | chain (txs / ms) | revm ms | 1w ms (x revm) | 2w ms (x revm) | sim 4w | sim 8w | sim 16w |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     r1, r2, s4, s8, s16, c1, c2 = [], [], [], [], [], [], []
+    tl1 = tl2 = tr1 = tr2 = 0.0
     for b in sorted(one):
         a, c = one[b], two[b]
+        tl1 += a["lanes_ms"]; tr1 += a["revm_ms"]; tl2 += c["lanes_ms"]; tr2 += c["revm_ms"]
         revm = a["revm_ms"]
         sim = {k: revm / max(v, 1e-9) for k, v in a["simulated_ms"].items()}
-        r1.append(a["lanes_ms"] / revm); r2.append(c["lanes_ms"] / c["revm_ms"])
-        s4.append(sim["4"]); s8.append(sim["8"]); s16.append(sim["16"])
-        c1.append(a["simulated_1_ms"] / max(a["lanes_ms"], 1e-9)); c2.append(a["simulated_2_ms"] / max(c["lanes_ms"], 1e-9))
+        if a["txs"] > 0:  # an empty block has no ratio worth averaging
+            r1.append(a["lanes_ms"] / revm); r2.append(c["lanes_ms"] / c["revm_ms"])
+            s4.append(sim["4"]); s8.append(sim["8"]); s16.append(sim["16"])
+            c1.append(a["simulated_1_ms"] / a["lanes_ms"]); c2.append(a["simulated_2_ms"] / c["lanes_ms"])
         ok = "ok" if a["ok"] and c["ok"] else "MISMATCH " + ",".join(a["mismatches"] + c["mismatches"])
         print(f"| {b} | {a['txs']} | {a['gas']:,} | {ok} | {a['stood']} | {a['reruns']} | {a['chain_txs']} / {a['chain_ms']:.2f} | {revm:.2f} | {a['lanes_ms']:.2f} ({r1[-1]:.2f}) | {c['lanes_ms']:.2f} ({r2[-1]:.2f}) | {sim['4']:.2f}x | {sim['8']:.2f}x | {sim['16']:.2f}x |")
     n = len(r1)
-    print(f"\n{mode}: {n} blocks; mean time per block against sequential revm: 1 worker {statistics.mean(r1):.2f}x, 2 workers {statistics.mean(r2):.2f}x (median {statistics.median(r2):.2f}x)")
+    print(f"\n{mode}: {n} blocks with transactions; mean time per block against sequential revm: 1 worker {statistics.mean(r1):.2f}x (median {statistics.median(r1):.2f}x), 2 workers {statistics.mean(r2):.2f}x (median {statistics.median(r2):.2f}x)")
+    print(f"{mode}: all blocks' time against revm's: 1 worker {tl1/tr1:.2f}x, 2 workers {tl2/tr2:.2f}x")
     print(f"{mode}: simulated mean speedup over revm: 4 workers {statistics.mean(s4):.2f}x, 8 workers {statistics.mean(s8):.2f}x (max {max(s8):.2f}x, min {min(s8):.2f}x), 16 workers {statistics.mean(s16):.2f}x")
     print(f"{mode}: simulation / measured: 1 worker median {statistics.median(c1):.2f}, 2 workers median {statistics.median(c2):.2f} (below 1: scheduling and hand-offs the model leaves out)")
     tot = lambda d, k: sum(r[k] for r in d.values())
