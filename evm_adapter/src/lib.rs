@@ -25,6 +25,7 @@
 #![forbid(unsafe_code)]
 
 mod admit;
+mod db;
 mod declare;
 pub mod eth;
 mod executor;

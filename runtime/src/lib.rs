@@ -76,6 +76,7 @@ mod lattice;
 mod locks;
 pub mod native;
 mod ordered;
+mod seal;
 mod table;
 mod threads;
 mod view;

@@ -1,0 +1,177 @@
+//! What a seal computes: the block's changes against its parent with the
+//! lattice terms they add and subtract, and its entries joined where their
+//! transactions do not conflict.
+
+use parking_lot::RwLock;
+
+use lanes_accounts_db::{AccountsRead, Entry, ReadView};
+
+use crate::bank::BankError;
+use crate::block::BlockEntry;
+use crate::key::StateKey;
+use crate::lattice::LatticeHash;
+use crate::locks::EntryKeys;
+use crate::threads::parallel_map;
+use crate::view::{BankState, Shard, Value};
+
+/// Keys below which a seal computes its changes on the calling thread.
+const SEAL_KEYS_PER_THREAD: usize = 1024;
+
+/// Threads used to compute changes and the lattice hash at seal.
+fn seal_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()).min(8)
+}
+
+/// Joins each entry to the one before it when no transaction of the two
+/// conflicts, so transactions that ran side by side on different workers
+/// (each worker records its own batches) are recorded side by side, and a
+/// replay runs them in parallel. Order, receipts and roots are unchanged; the
+/// result is conflict-free per entry and a second pass changes nothing.
+pub(crate) fn coalesce(entries: Vec<BlockEntry>) -> Vec<BlockEntry> {
+    let mut out: Vec<BlockEntry> = Vec::with_capacity(entries.len());
+    let mut keys = EntryKeys::default();
+    for entry in entries {
+        // Adds the entry's sets one by one while they fit; on a refusal the
+        // filter starts over with the whole entry.
+        let joins = out.last().is_some_and(|open| !open.exclusive && !entry.exclusive)
+            && entry.txs.iter().all(|t| keys.try_add(&t.access));
+        if !joins {
+            keys.clear();
+            if !entry.exclusive {
+                for t in &entry.txs {
+                    keys.add(&t.access);
+                }
+            }
+        }
+        match out.last_mut() {
+            Some(open) if joins => open.txs.extend(entry.txs),
+            _ => out.push(entry),
+        }
+    }
+    out
+}
+
+/// The changed keys of `state` against its parent, and the lattice terms to
+/// add (new values) and subtract (old values), computed on several threads.
+pub(crate) fn diff(
+    state: &BankState,
+) -> Result<(Vec<Entry>, (LatticeHash, LatticeHash)), BankError> {
+    // A small block (a dev node's lone transaction) is not worth threads.
+    let keys: usize = state.shards.iter().map(|s| s.read().len()).sum();
+    let threads = if keys < SEAL_KEYS_PER_THREAD { 1 } else { seal_threads() };
+    let chunks: Vec<&[RwLock<Shard>]> =
+        state.shards.chunks(state.shards.len().div_ceil(threads)).collect();
+    let parent = &state.parent;
+    let results = parallel_map(
+        chunks.len(),
+        threads,
+        || (),
+        |(), i| -> Result<_, BankError> {
+            let mut changes = Vec::new();
+            let (mut add, mut sub) = (LatticeHash::identity(), LatticeHash::identity());
+            for shard in chunks[i] {
+                let shard = shard.read();
+                for (key, value) in shard.iter() {
+                    diff_one(parent, &key, &value, &mut changes, &mut add, &mut sub)?;
+                }
+            }
+            Ok((changes, add, sub))
+        },
+    );
+    let mut changes = Vec::new();
+    let (mut add, mut sub) = (LatticeHash::identity(), LatticeHash::identity());
+    for r in results {
+        let (c, a, s) = r?;
+        changes.extend(c);
+        add.add(&a);
+        sub.add(&s);
+    }
+    // A deterministic order, so the same block always commits the same bytes.
+    changes.sort_unstable_by_key(|e| e.key());
+    Ok((changes, (add, sub)))
+}
+
+fn diff_one(
+    parent: &ReadView,
+    key: &StateKey,
+    value: &Value,
+    changes: &mut Vec<Entry>,
+    add: &mut LatticeHash,
+    sub: &mut LatticeHash,
+) -> Result<(), BankError> {
+    let state_err = |e: lanes_accounts_db::StorageError| BankError::State(e.to_string());
+    match (key, value) {
+        (StateKey::Account(a), Value::Account(new)) => {
+            let old = parent.get_account(a).map_err(state_err)?;
+            let new_exists = !new.is_empty();
+            if old.as_ref() == Some(new) || (old.is_none() && !new_exists) {
+                return Ok(());
+            }
+            if let Some(old) = old {
+                sub.add(&LatticeHash::of_account(a, &old));
+            }
+            if new_exists {
+                add.add(&LatticeHash::of_account(a, new));
+            }
+            changes.push(Entry::Account(*a, *new));
+        }
+        (StateKey::Storage(a, s), Value::Storage(new)) => {
+            let old = parent.get_storage(a, s).map_err(state_err)?;
+            if old == *new {
+                return Ok(());
+            }
+            if !old.is_zero() {
+                sub.add(&LatticeHash::of_storage(a, s, &old));
+            }
+            if !new.is_zero() {
+                add.add(&LatticeHash::of_storage(a, s, new));
+            }
+            changes.push(Entry::Storage(*a, *s, *new));
+        }
+        _ => {
+            unreachable!("the cache holds accounts under Account keys and slots under Storage keys")
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod coalesce_tests {
+    use alloy_primitives::{Address, Bytes};
+
+    use super::*;
+    use crate::access::AccessSet;
+    use crate::admission::AccessSource;
+    use crate::block::EntryTx;
+
+    fn entry(exclusive: bool, sets: &[(&[u8], &[u8])]) -> BlockEntry {
+        let key = |i: &u8| StateKey::Account(Address::with_last_byte(*i));
+        let txs = sets
+            .iter()
+            .map(|(reads, writes)| EntryTx {
+                tx: Bytes::new(),
+                access: AccessSet::unbounded(reads.iter().map(key), writes.iter().map(key)),
+                source: AccessSource::Declared,
+            })
+            .collect();
+        BlockEntry { exclusive, txs }
+    }
+
+    #[test]
+    fn test_coalesce_joins_disjoint_neighbours_only() {
+        let entries = vec![
+            entry(false, &[(&[9], &[1])]),
+            entry(false, &[(&[9], &[2]), (&[], &[3])]), // shares only a read: joins
+            entry(false, &[(&[], &[1])]),               // writes 1 again: new entry
+            entry(true, &[(&[], &[])]),                 // exclusive: alone
+            entry(false, &[(&[], &[4])]),
+            entry(false, &[(&[1], &[])]), // reads what the open entry does not write: joins
+        ];
+        let widths: Vec<(bool, usize)> =
+            coalesce(entries).iter().map(|e| (e.exclusive, e.txs.len())).collect();
+        assert_eq!(widths, [(false, 3), (false, 1), (true, 1), (false, 2)]);
+        let again =
+            coalesce(coalesce(vec![entry(false, &[(&[], &[1])]), entry(false, &[(&[], &[2])])]));
+        assert_eq!(again.len(), 1, "idempotent");
+    }
+}
