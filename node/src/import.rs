@@ -387,6 +387,9 @@ fn open_spec(dir: &Path, given: Option<&Path>) -> Result<ChainSpec, NodeError> {
     }
 }
 
+/// A block's header with its ommers, as the ommer rules read ancestors.
+type Ancestor = (Header, Vec<Header>);
+
 /// Whether `dir` holds an imported chain.
 pub fn is_imported(dir: &Path) -> bool {
     dir.join(IMPORT_FILE).exists()
@@ -405,7 +408,7 @@ pub(crate) fn block_data(block: &Block) -> Result<EthBlockData, NodeError> {
 /// The ancestors of block `number` (newest first, with their ommers) and
 /// the total difficulty of its parent, from the ledger (every block's
 /// header is read: the sum starts at genesis).
-fn ancestry(ledger: &Ledger, number: u64) -> Result<(Vec<(Header, Vec<Header>)>, U256), NodeError> {
+fn ancestry(ledger: &Ledger, number: u64) -> Result<(Vec<Ancestor>, U256), NodeError> {
     let mut ancestors = Vec::new();
     let mut total = U256::ZERO;
     for n in (0..number).rev() {

@@ -91,7 +91,9 @@ impl Default for Slot {
 enum Task {
     Predict(usize),
     /// Run under the set, or apply the prediction that stands.
-    Execute(usize, AccessSet, Option<(Outcome, Writes)>),
+    /// Whether what it writes must be kept undoable (an earlier
+    /// transaction is unfinished, and may turn out to conflict with it).
+    Execute(usize, AccessSet, Option<Box<(Outcome, Writes)>>, bool),
     Alone(usize),
 }
 
@@ -303,13 +305,14 @@ impl<'a, E: Executor> Shared<'a, E> {
                         }
                     }
                 }
-                Task::Execute(i, set, prediction) => {
+                Task::Execute(i, set, prediction, undoable) => {
                     let start = Instant::now();
                     let (executed, kind) = match prediction {
-                        Some((outcome, writes)) => {
-                            (self.apply(Ok(outcome), writes), RunKind::Apply)
+                        Some(prediction) => {
+                            let (outcome, writes) = *prediction;
+                            (self.apply(Ok(outcome), writes, undoable), RunKind::Apply)
                         }
-                        None => (self.execute(&mut worker, i, set), RunKind::Execute),
+                        None => (self.execute(&mut worker, i, set, undoable), RunKind::Execute),
                     };
                     let run = Run { kind, time: start.elapsed() };
                     let mut s = self.schedule.lock();
@@ -352,14 +355,15 @@ impl<'a, E: Executor> Shared<'a, E> {
             slot.status = Status::Running;
             let set = slot.access.clone().expect("a ready transaction has a set");
             let stands = self.config.reuse_predictions && slot.may_stand && !slot.must_run;
-            let prediction = if stands { slot.prediction.take() } else { None };
+            let prediction = if stands { slot.prediction.take().map(Box::new) } else { None };
             slot.report.stood = prediction.is_some();
             let coinbase = slot.coinbase;
             s.running += 1;
             if coinbase && let Err(e) = self.credit_fees_before(s, i) {
                 return self.fail(s, e);
             }
-            return Next::Task(Task::Execute(i, set, prediction));
+            let undoable = i != s.lowest_unfinished;
+            return Next::Task(Task::Execute(i, set, prediction, undoable));
         }
         self.next_prediction(s)
     }
@@ -499,7 +503,13 @@ impl<'a, E: Executor> Shared<'a, E> {
     }
 
     /// Runs `i` under `set`'s locks.
-    fn execute(&self, worker: &mut E::Worker<'a>, i: usize, set: AccessSet) -> Executed {
+    fn execute(
+        &self,
+        worker: &mut E::Worker<'a>,
+        i: usize,
+        set: AccessSet,
+        undoable: bool,
+    ) -> Executed {
         let view = StateView::new(self.bank.state(), Access::Declared(set));
         let (result, view) = self.executor.execute(worker, &self.txs[i], view);
         if let Some(key) = view.violation() {
@@ -508,15 +518,20 @@ impl<'a, E: Executor> Shared<'a, E> {
         if let Err(TxError::AccessViolation(key)) = result {
             return Executed::Strayed(key);
         }
-        self.apply(result, view.writes)
+        self.apply(result, view.writes, undoable)
     }
 
-    /// Applies a valid run's writes, keeping what undoes them.
-    fn apply(&self, result: Result<Outcome, TxError>, writes: Writes) -> Executed {
-        if result.is_err() {
+    /// Applies a valid run's writes, keeping what undoes them when
+    /// `undoable` (the lowest unfinished transaction is never undone: only
+    /// an earlier one that leaves its set undoes a later one).
+    fn apply(&self, result: Result<Outcome, TxError>, writes: Writes, undoable: bool) -> Executed {
+        let state = self.bank.state();
+        if result.is_err() || !undoable {
+            if result.is_ok() {
+                state.apply(writes);
+            }
             return Executed::Finished(result, Writes::default());
         }
-        let state = self.bank.state();
         match undo_of(state, &writes) {
             Ok(undo) => {
                 state.apply(writes);
