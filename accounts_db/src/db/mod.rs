@@ -99,6 +99,10 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<(), StorageError> {
     File::open(dir).and_then(|d| d.sync_all()).map_err(io_err(dir))
 }
 
+/// How long [`AccountsDb::open`] tries a held lock again before it reports
+/// the directory locked.
+const LOCK_RETRY: std::time::Duration = std::time::Duration::from_millis(250);
+
 impl AccountsDb {
     /// Opens (or creates) the database in `dir`, recovering the last complete
     /// commit. Holds an exclusive lock on the directory until dropped.
@@ -108,12 +112,21 @@ impl AccountsDb {
         std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
         let lock_path = dir.join("LOCK");
         let lock_file = File::create(&lock_path).map_err(io_err(&lock_path))?;
-        match lock_file.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(OpenError::Locked { path: lock_path });
+        // A handle this process just dropped can stay locked a moment: a
+        // child that another thread forks holds a copy of the descriptor
+        // until it execs. So a held lock is tried again for a short while.
+        let started = std::time::Instant::now();
+        loop {
+            match lock_file.try_lock() {
+                Ok(()) => break,
+                Err(std::fs::TryLockError::WouldBlock) if started.elapsed() < LOCK_RETRY => {
+                    std::thread::sleep(std::time::Duration::from_millis(2));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(OpenError::Locked { path: lock_path });
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(io_err(&lock_path)(e).into()),
             }
-            Err(std::fs::TryLockError::Error(e)) => return Err(io_err(&lock_path)(e).into()),
         }
         let index = Index::new(config.index_shards);
         let rec = recovery::recover(&dir, &config, &index)?;
