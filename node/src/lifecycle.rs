@@ -353,15 +353,8 @@ pub(crate) fn spawn_follower(
 /// served head, counts, and notifies subscribers.
 fn follow(state: &NodeState, blocks: &Receiver<ProducedBlock>) {
     for produced in blocks.iter() {
-        let number = produced.block.header.number;
-        state.ledger.publish(number);
-        for (hash, error) in &produced.rejected {
-            tracing::warn!(target: "lanes::node", %hash, %error, "transaction dropped at execution");
-        }
-        // Sends waiting for their block (automine) answer now: the block is
-        // committed and served.
-        let done = produced.receipts.iter().map(|r| r.tx_hash);
-        state.waiters.settle(done.chain(produced.rejected.iter().map(|(h, _)| *h)));
+        // Counted before it is served: a client that sees the block sees
+        // its counts.
         {
             let mut t = state.totals.lock();
             let s = &produced.stats;
@@ -377,6 +370,15 @@ fn follow(state: &NodeState, blocks: &Receiver<ProducedBlock>) {
             t.rejected += s.rejected as u64;
             t.last = Some(s.clone());
         }
+        let number = produced.block.header.number;
+        state.ledger.publish(number);
+        for (hash, error) in &produced.rejected {
+            tracing::warn!(target: "lanes::node", %hash, %error, "transaction dropped at execution");
+        }
+        // Sends waiting for their block (automine) answer now: the block is
+        // committed and served.
+        let done = produced.receipts.iter().map(|r| r.tx_hash);
+        state.waiters.settle(done.chain(produced.rejected.iter().map(|(h, _)| *h)));
         let block = LedgerBlock { block: produced.block, receipts: produced.receipts };
         let _ = state.heads.send(filters::ChainEvent::Head(Arc::new(block)));
     }
