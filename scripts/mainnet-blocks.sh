@@ -9,6 +9,7 @@
 #
 # Usage: scripts/mainnet-blocks.sh [RUNS]   (default 5: medians of 5 runs each)
 #   BIN=path/to/lanes-validator  FIXTURES=folder  OUT=folder  MODES="reuse rerun"
+#   REPORT_ONLY=1 OUT=folder: print the tables again from a run's raw results
 # Prints one markdown table per mode and a summary; exits 1 if a block's
 # gasUsed, logsBloom or receiptsRoot differs from its header.
 set -euo pipefail
@@ -23,6 +24,7 @@ MODES="${MODES:-reuse rerun}"
 blocks=$(ls "$FIXTURES" | grep -E '^[0-9]+$' | sort -n)
 failed=0
 for mode in $MODES; do
+  [ -n "${REPORT_ONLY:-}" ] && break
   flag=""
   [ "$mode" = rerun ] && flag="--rerun-predictions"
   for workers in 1 2; do
@@ -55,7 +57,13 @@ for mode in modes:
             s4.append(sim["4"]); s8.append(sim["8"]); s16.append(sim["16"])
             c1.append(a["simulated_1_ms"] / a["lanes_ms"]); c2.append(a["simulated_2_ms"] / c["lanes_ms"])
         ok = "ok" if a["ok"] and c["ok"] else "MISMATCH " + ",".join(a["mismatches"] + c["mismatches"])
-        print(f"| {b} | {a['txs']} | {a['gas']:,} | {ok} | {a['stood']} | {a['reruns']} | {a['chain_txs']} / {a['chain_ms']:.2f} | {revm:.2f} | {a['lanes_ms']:.2f} ({r1[-1]:.2f}) | {c['lanes_ms']:.2f} ({r2[-1]:.2f}) | {sim['4']:.2f}x | {sim['8']:.2f}x | {sim['16']:.2f}x |")
+        if a["txs"] > 0:
+            x1, x2 = f" ({r1[-1]:.2f})", f" ({r2[-1]:.2f})"
+            s = [f"{sim[k]:.2f}x" for k in ("4", "8", "16")]
+        else:
+            x1 = x2 = ""
+            s = ["—"] * 3
+        print(f"| {b} | {a['txs']} | {a['gas']:,} | {ok} | {a['stood']} | {a['reruns']} | {a['chain_txs']} / {a['chain_ms']:.2f} | {revm:.2f} | {a['lanes_ms']:.2f}{x1} | {c['lanes_ms']:.2f}{x2} | {s[0]} | {s[1]} | {s[2]} |")
     n = len(r1)
     print(f"\n{mode}: {n} blocks with transactions; mean time per block against sequential revm: 1 worker {statistics.mean(r1):.2f}x (median {statistics.median(r1):.2f}x), 2 workers {statistics.mean(r2):.2f}x (median {statistics.median(r2):.2f}x)")
     print(f"{mode}: all blocks' time against revm's: 1 worker {tl1/tr1:.2f}x, 2 workers {tl2/tr2:.2f}x")
