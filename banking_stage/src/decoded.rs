@@ -4,7 +4,7 @@
 //! here instead of recovering every sender again.
 
 use alloy_primitives::Bytes;
-use lanes_runtime::Transaction;
+use lanes_runtime::PoolTransaction;
 use schnellru::{ByLength, LruMap};
 
 /// Most transactions remembered; the least recently used are forgotten first.
@@ -13,7 +13,7 @@ pub const DECODED_CACHE_ENTRIES: usize = 65_536;
 /// A bounded map from a transaction's encoding to its decoding.
 pub(crate) struct DecodedCache<T>(LruMap<Bytes, T, ByLength, ahash::RandomState>);
 
-impl<T: Transaction> DecodedCache<T> {
+impl<T: PoolTransaction> DecodedCache<T> {
     pub(crate) fn new(capacity: usize) -> Self {
         let capacity = u32::try_from(capacity).unwrap_or(u32::MAX).max(1);
         Self(LruMap::with_hasher(ByLength::new(capacity), ahash::RandomState::new()))
@@ -33,6 +33,7 @@ impl<T: Transaction> DecodedCache<T> {
 #[cfg(test)]
 mod tests {
     use alloy_primitives::{Address, U256};
+    use lanes_runtime::Transaction;
     use lanes_runtime::native::NativeTx;
 
     use super::*;

@@ -67,7 +67,7 @@ pub(crate) struct BlockDriver<T> {
     blocks: Sender<ProducedBlock>,
 }
 
-impl<T: lanes_runtime::Transaction> BlockDriver<T> {
+impl<T: lanes_runtime::PoolTransaction> BlockDriver<T> {
     pub(crate) fn new(
         chain: Chain,
         shared: Arc<Shared<T>>,

@@ -12,7 +12,7 @@ use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::time::Instant;
 
 use alloy_primitives::{Address, B256};
-use lanes_runtime::{AccessSet, AccessSource, Admitted, Runnable, Transaction};
+use lanes_runtime::{AccessSet, AccessSource, Admitted, PoolTransaction, Runnable};
 
 use crate::error::SubmitError;
 
@@ -80,7 +80,7 @@ struct SenderQueue<T> {
 #[derive(Debug)]
 struct NonceQueue<T>(VecDeque<Held<T>>);
 
-impl<T: Transaction> NonceQueue<T> {
+impl<T: PoolTransaction> NonceQueue<T> {
     fn position(&self, nonce: u64) -> Result<usize, usize> {
         self.0.binary_search_by_key(&nonce, |p| p.tx.nonce())
     }
@@ -172,7 +172,7 @@ pub(crate) struct TxPool<T> {
     limits: PoolLimits,
 }
 
-impl<T: Transaction> TxPool<T> {
+impl<T: PoolTransaction> TxPool<T> {
     /// The base fee a new transaction must pay: the head's.
     pub(crate) fn set_base_fee(&mut self, base_fee: u64) {
         self.limits.base_fee = base_fee;
@@ -502,6 +502,7 @@ impl<T: Transaction> TxPool<T> {
 mod tests {
     use super::*;
     use alloy_primitives::U256;
+    use lanes_runtime::Transaction;
     use lanes_runtime::native::NativeTx;
 
     fn limits() -> PoolLimits {

@@ -3,7 +3,7 @@
 //! ([`lanes_runtime::Admission::predict_many`]) against the head, and hands
 //! the sets to the pool, where their transactions are then ready.
 
-use lanes_runtime::{AdmitContext, Transaction};
+use lanes_runtime::{AdmitContext, PoolTransaction};
 
 use crate::shared::Shared;
 
@@ -16,7 +16,7 @@ const PREDICT_BATCH_GAS: u64 = 2_000_000;
 
 /// One prediction thread: runs until the queue closes and drains. Each
 /// set goes to the pool's copy of its transaction, which is then ready.
-pub(crate) fn run<T: Transaction>(shared: &Shared<T>) {
+pub(crate) fn run<T: PoolTransaction>(shared: &Shared<T>) {
     loop {
         let jobs = shared.predictions.pop_many(PREDICT_BATCH, PREDICT_BATCH_GAS);
         if jobs.is_empty() {

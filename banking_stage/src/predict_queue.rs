@@ -14,7 +14,7 @@ use parking_lot::{Condvar, Mutex, MutexGuard};
 use std::collections::{HashMap, VecDeque};
 
 use alloy_primitives::Address;
-use lanes_runtime::Transaction;
+use lanes_runtime::PoolTransaction;
 
 /// A copy of a pooled transaction waiting for its prediction.
 pub(crate) struct PredictJob<T> {
@@ -37,7 +37,7 @@ pub(crate) struct PredictQueue<T> {
     max_per_sender: usize,
 }
 
-impl<T: Transaction> PredictQueue<T> {
+impl<T: PoolTransaction> PredictQueue<T> {
     /// A queue of at most `max_jobs` jobs, `max_per_sender` of one sender.
     pub(crate) fn new(max_jobs: usize, max_per_sender: usize) -> Self {
         let queues =

@@ -108,7 +108,7 @@ pub(crate) struct Shared<T> {
     pub(crate) decoded: Option<Mutex<DecodedCache<T>>>,
 }
 
-impl<T: lanes_runtime::Transaction> Shared<T> {
+impl<T: lanes_runtime::PoolTransaction> Shared<T> {
     /// The state shared by a stage on `chain`, whose scheduler is rung
     /// through `doorbell`.
     pub(crate) fn new(

@@ -10,7 +10,7 @@ use std::time::Instant;
 use alloy_primitives::{B256, Bytes};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded};
 use lanes_accounts_db::AccountsRead;
-use lanes_runtime::{AdmitContext, Admitted, DecodeError, Executor, Transaction};
+use lanes_runtime::{AdmitContext, Admitted, DecodeError, Executor, PoolTransaction};
 
 use crate::error::SubmitError;
 use crate::predict_queue::PredictJob;
@@ -99,7 +99,11 @@ pub(crate) struct Job {
 }
 
 /// One sigverify thread: runs until the submission queue closes.
-pub(crate) fn run<E: Executor>(executor: &E, jobs: Receiver<Job>, shared: &Shared<E::Tx>) {
+pub(crate) fn run<E: Executor<Tx: PoolTransaction>>(
+    executor: &E,
+    jobs: Receiver<Job>,
+    shared: &Shared<E::Tx>,
+) {
     for job in jobs {
         let start = Instant::now();
         let decoded: Vec<_> = job.raws.iter().map(|raw| executor.decode(raw)).collect();
@@ -117,7 +121,7 @@ const ADMIT_CHUNK: usize = 256;
 /// each gets its set from the admission hook and goes into the pool; one the
 /// hook must run to know goes in waiting for its prediction (it is answered
 /// at once, and is not ready until predicted). Answers go to `reply`.
-pub(crate) fn admit<T: Transaction>(
+pub(crate) fn admit<T: PoolTransaction>(
     shared: &Shared<T>,
     first: usize,
     decoded: impl IntoIterator<Item = Result<T, DecodeError>>,
@@ -151,7 +155,7 @@ pub(crate) fn admit<T: Transaction>(
 /// Puts admitted transactions in the pool (those with no set yet waiting
 /// for a prediction, queued for one), answers each, and wakes the
 /// scheduler; nothing when the submission was cancelled.
-fn insert_admitted<T: Transaction>(
+fn insert_admitted<T: PoolTransaction>(
     shared: &Shared<T>,
     admitted: Vec<(usize, T, Option<Admitted>)>,
     reply: &Reply,

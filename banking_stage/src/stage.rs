@@ -10,7 +10,8 @@ use alloy_primitives::{Address, B256, Bytes};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError, bounded};
 use lanes_accounts_db::ReadView;
 use lanes_runtime::{
-    Admission, BankError, Block, BlockHeader, Chain, DeclaredAccess, Executor, ReplayError,
+    Admission, BankError, Block, BlockHeader, Chain, DeclaredAccess, Executor, PoolTransaction,
+    ReplayError,
 };
 
 use crate::config::{BankingStageConfig, Mining};
@@ -31,7 +32,7 @@ pub const SET_MINING_WAIT: Duration = Duration::from_secs(5);
 
 /// The banking stage: txpool, sigverify threads, the scheduler thread and its
 /// workers, producing a block every block time on `chain`.
-pub struct BankingStage<E: Executor> {
+pub struct BankingStage<E: Executor<Tx: PoolTransaction>> {
     shared: Arc<Shared<E::Tx>>,
     ingress: Option<Sender<Job>>,
     stop: Sender<()>,
@@ -45,13 +46,13 @@ pub struct BankingStage<E: Executor> {
     scheduler: Option<JoinHandle<Result<Chain, StageError>>>,
 }
 
-impl<E: Executor> std::fmt::Debug for BankingStage<E> {
+impl<E: Executor<Tx: PoolTransaction>> std::fmt::Debug for BankingStage<E> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BankingStage").finish_non_exhaustive()
     }
 }
 
-impl<E: Executor + 'static> BankingStage<E> {
+impl<E: Executor<Tx: PoolTransaction> + 'static> BankingStage<E> {
     /// A builder for a stage running `executor` on `chain`, producing
     /// blocks from its head on.
     pub fn builder(executor: Arc<E>, chain: Chain) -> BankingStageBuilder<E> {
@@ -89,7 +90,7 @@ impl<E: Executor + 'static> BankingStage<E> {
 
 /// Sets up a [`BankingStage`]: [`BankingStage::builder`], then the optional
 /// parts, then [`BankingStageBuilder::start`].
-pub struct BankingStageBuilder<E: Executor> {
+pub struct BankingStageBuilder<E: Executor<Tx: PoolTransaction>> {
     executor: Arc<E>,
     chain: Chain,
     config: BankingStageConfig,
@@ -98,13 +99,13 @@ pub struct BankingStageBuilder<E: Executor> {
     hold: bool,
 }
 
-impl<E: Executor> std::fmt::Debug for BankingStageBuilder<E> {
+impl<E: Executor<Tx: PoolTransaction>> std::fmt::Debug for BankingStageBuilder<E> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BankingStageBuilder").field("config", &self.config).finish_non_exhaustive()
     }
 }
 
-impl<E: Executor + 'static> BankingStageBuilder<E> {
+impl<E: Executor<Tx: PoolTransaction> + 'static> BankingStageBuilder<E> {
     /// Limits and timings (default: [`BankingStageConfig::default`]).
     pub fn config(mut self, config: BankingStageConfig) -> Self {
         self.config = config;
@@ -190,7 +191,7 @@ impl<E: Executor + 'static> BankingStageBuilder<E> {
     }
 }
 
-impl<E: Executor> BankingStage<E> {
+impl<E: Executor<Tx: PoolTransaction>> BankingStage<E> {
     /// Decodes `raw`, recovers its sender and admits it to the pool. Blocks
     /// while a sigverify thread handles it.
     pub fn submit(&self, raw: Bytes) -> Result<B256, SubmitError> {
@@ -512,7 +513,7 @@ impl<E: Executor> BankingStage<E> {
     }
 }
 
-impl<E: Executor> Drop for BankingStage<E> {
+impl<E: Executor<Tx: PoolTransaction>> Drop for BankingStage<E> {
     fn drop(&mut self) {
         if self.scheduler.is_some() {
             let _ = self.shutdown();

@@ -8,8 +8,8 @@ use alloy_primitives::{Address, B256, Bytes, U256};
 use lanes_accounts_db::{AccountHeader, AccountsDbConfig, AccountsRead, Entry};
 use lanes_runtime::native::{NativeExecutor, NativeOp, NativeTx};
 use lanes_runtime::{
-    AccessSet, AccessSource, Admission, AdmitContext, Admitted, Chain, Executor, Genesis, StateKey,
-    Transaction, TxError,
+    AccessSet, AccessSource, Admission, AdmitContext, Admitted, Chain, Executor, Genesis,
+    PoolTransaction, StateKey, Transaction, TxError,
 };
 use rand::SeedableRng;
 use rand::seq::{IndexedRandom, SliceRandom};

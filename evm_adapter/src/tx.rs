@@ -351,22 +351,6 @@ impl lanes_runtime::Transaction for EvmTx {
         &self.encoded
     }
 
-    fn sender(&self) -> Address {
-        self.sender
-    }
-
-    fn nonce(&self) -> u64 {
-        self.envelope.nonce()
-    }
-
-    fn gas_limit(&self) -> u64 {
-        self.envelope.gas_limit()
-    }
-
-    fn tip_per_gas(&self, base_fee: u64) -> Option<u128> {
-        self.envelope.effective_tip_per_gas(base_fee)
-    }
-
     /// The envelope's fields and the first line of its access list and
     /// input, as the executor's `TxEnv` fill reads them. In the banking
     /// stage a batch's transactions were last touched on other cores, and
@@ -384,5 +368,23 @@ impl lanes_runtime::Transaction for EvmTx {
             e.input().first().copied(),
             item.map(|i| (i.address, i.storage_keys.first().copied())),
         ));
+    }
+}
+
+impl lanes_runtime::PoolTransaction for EvmTx {
+    fn sender(&self) -> Address {
+        self.sender
+    }
+
+    fn nonce(&self) -> u64 {
+        self.envelope.nonce()
+    }
+
+    fn gas_limit(&self) -> u64 {
+        self.envelope.gas_limit()
+    }
+
+    fn tip_per_gas(&self, base_fee: u64) -> Option<u128> {
+        self.envelope.effective_tip_per_gas(base_fee)
     }
 }

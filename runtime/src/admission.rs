@@ -188,7 +188,7 @@ mod tests {
         // Declaring nothing: the exclusive lane. Under an admitted set that
         // covers it: run. Under one that misses `to`: a violation, not kept.
         let batch = [
-            (transfer(alice, bob), Admitted::declared(&transfer(alice, bob))),
+            (transfer(alice, carol), Admitted::declared(&transfer(alice, carol))),
             (transfer(alice, bob), set(&[alice, bob])),
             (transfer(carol, bob), set(&[carol])),
         ];

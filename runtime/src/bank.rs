@@ -2,6 +2,7 @@
 
 use parking_lot::{Mutex, MutexGuard};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use alloy_primitives::{B256, Bytes, U256};
 use lanes_accounts_db::{Entry, ReadView};
@@ -70,6 +71,15 @@ pub enum BankError {
     /// transaction ran.
     #[error("system writes refused: {0}")]
     System(&'static str),
+    /// The block's transactions used more gas than its limit (an executor
+    /// whose outcomes the bank could not check before keeping them).
+    #[error("the block used {used} gas, over its limit of {limit}")]
+    GasLimit {
+        /// Gas used.
+        used: u64,
+        /// The block's gas limit.
+        limit: u64,
+    },
 }
 
 /// What [`Bank::execute_entry`] did with the transactions it was given.
@@ -113,7 +123,8 @@ pub enum Executed {
     /// declared set and nothing it did was kept. Run it in the exclusive lane
     /// ([`Bank::execute_exclusive`]).
     NeedsExclusive(Option<StateKey>),
-    /// Not run: the block's exclusive lane is full. Try it in a later block.
+    /// Not kept: the block has no room for it (its exclusive lane is full,
+    /// or its gas is spent: [`TxError::BlockFull`]). Try it in a later block.
     Deferred,
 }
 
@@ -135,6 +146,9 @@ pub struct Bank {
     parent_lattice: LatticeHash,
     config: BankConfig,
     record: Mutex<BlockRecord>,
+    /// Gas of every kept run so far: a run is kept only while the sum stays
+    /// within the block's gas limit.
+    gas_taken: AtomicU64,
 }
 
 /// What the block records so far, in block order.
@@ -143,6 +157,8 @@ struct BlockRecord {
     system: Vec<Entry>,
     entries: Vec<BlockEntry>,
     tx_hashes: Vec<B256>,
+    /// The hashes the block holds or runs now: each once per block.
+    claimed: hashbrown::HashSet<B256, ahash::RandomState>,
     receipts: Vec<Receipt>,
     fees: U256,
     /// Fees already credited to the coinbase before the seal (an ordered
@@ -193,6 +209,42 @@ impl Bank {
             parent_lattice,
             config,
             record: Mutex::default(),
+            gas_taken: AtomicU64::new(0),
+        }
+    }
+
+    /// Claims each of `hashes` for this block; `false` where the block holds
+    /// or runs that hash already (or it appears earlier in `hashes`).
+    pub(crate) fn claim(&self, hashes: impl IntoIterator<Item = B256>) -> Vec<bool> {
+        let mut record = self.record();
+        hashes.into_iter().map(|h| record.claimed.insert(h)).collect()
+    }
+
+    /// Gives back claims of transactions the block did not keep.
+    pub(crate) fn unclaim(&self, hashes: impl IntoIterator<Item = B256>) {
+        let mut record = self.record();
+        for h in hashes {
+            record.claimed.remove(&h);
+        }
+    }
+
+    /// Counts `used` gas against the block's limit; refused when it does not fit.
+    fn take_gas(&self, used: u64) -> Result<(), TxError> {
+        let limit = self.env.gas_limit;
+        self.gas_taken
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |taken| {
+                taken.checked_add(used).filter(|sum| *sum <= limit)
+            })
+            .map(drop)
+            .map_err(|taken| TxError::BlockFull { used, left: limit.saturating_sub(taken) })
+    }
+
+    /// How a refused run is reported: deferred when a later block could
+    /// hold it.
+    pub(crate) fn refused(&self, error: TxError) -> Executed {
+        match error {
+            TxError::BlockFull { used, .. } if used <= self.env.gas_limit => Executed::Deferred,
+            e => Executed::Rejected(e),
         }
     }
 
@@ -376,6 +428,8 @@ impl Bank {
         for tx in txs {
             tx.tx().warm();
         }
+        let fresh = self.claim(txs.iter().map(|r| r.tx().hash()));
+        let mut unkept = Vec::new();
         // The sets were last touched on other cores: walked once.
         let stored: Vec<_> = txs
             .iter()
@@ -407,9 +461,14 @@ impl Bank {
                 (starts, (r.tx().encoded().clone(), r.source()))
             })
             .collect();
-        for (r, (starts, (encoded, source))) in txs.iter().zip(starts) {
+        for ((r, (starts, (encoded, source))), fresh) in txs.iter().zip(starts).zip(fresh) {
             let tx = r.tx();
+            if !fresh {
+                results.push(Executed::Rejected(TxError::Duplicate(tx.hash())));
+                continue;
+            }
             let Some(set) = r.access() else {
+                unkept.push(tx.hash());
                 results.push(Executed::NeedsExclusive(None));
                 continue;
             };
@@ -429,14 +488,20 @@ impl Bank {
                 }
                 Err(TxError::AccessViolation(key)) => Executed::NeedsExclusive(Some(key)),
                 Err(TxError::State(e)) => return Err(BankError::State(e)),
-                Err(e) => Executed::Rejected(e),
+                Err(e) => self.refused(e),
             };
+            if !matches!(executed, Executed::Included { .. }) {
+                unkept.push(tx.hash());
+            }
             results.push(executed);
         }
         entries.push((entry, outcomes));
         let mut record = self.record();
         for (entry, outcomes) in entries {
             record.push(entry, outcomes);
+        }
+        for hash in unkept {
+            record.claimed.remove(&hash);
         }
         Ok(results)
     }
@@ -453,7 +518,14 @@ impl Bank {
         if self.exclusive_count() >= self.config.max_exclusive_per_block {
             return Ok(Executed::Deferred);
         }
-        match self.run_one(executor, &mut self.worker(executor), tx, Access::Exclusive) {
+        if !self.claim([tx.hash()])[0] {
+            return Ok(Executed::Rejected(TxError::Duplicate(tx.hash())));
+        }
+        let result = self.run_one(executor, &mut self.worker(executor), tx, Access::Exclusive);
+        if result.is_err() {
+            self.unclaim([tx.hash()]);
+        }
+        match result {
             Ok(outcome) => {
                 let gas_used = outcome.gas_used;
                 let recorded = EntryTx {
@@ -466,7 +538,7 @@ impl Bank {
                 Ok(Executed::Included { gas_used })
             }
             Err(TxError::State(e)) => Err(BankError::State(e)),
-            Err(e) => Ok(Executed::Rejected(e)),
+            Err(e) => Ok(self.refused(e)),
         }
     }
 
@@ -474,7 +546,8 @@ impl Bank {
     /// checked. Those that declare a set run on up to `threads` threads and are
     /// recorded as one entry in the order given; those that declare nothing or
     /// leave their set run afterwards in the exclusive lane, one at a time,
-    /// each recorded as an entry of one.
+    /// each recorded as an entry of one. [`Bank::execute_block`] runs a whole
+    /// block, conflicts and all, from borrowed transactions.
     pub fn execute_entry<E: Executor>(
         &mut self,
         executor: &E,
@@ -490,41 +563,24 @@ impl Bank {
         if let Some((i, conflict)) = first_conflict(&sets) {
             return Err(BankError::ConflictingEntry { tx: declared[i].hash(), key: conflict.key });
         }
-        let results = parallel_map(
-            declared.len(),
-            threads,
-            || executor.worker(&self.env),
-            |worker, i| {
-                let tx = &declared[i];
-                let set = tx.access_set().expect("declared");
-                self.run_one(executor, worker, tx, Access::Declared(set.clone()))
-            },
-        );
-
+        let items: Vec<_> =
+            declared.iter().zip(sets).map(|(tx, set)| (tx, set, AccessSource::Declared)).collect();
+        let executed = self.run_entry(executor, &items, threads)?;
         let mut report = EntryReport {
             included: Vec::new(),
             exclusive: 0,
             rejected: Vec::new(),
             deferred: Vec::new(),
         };
-        let mut entry = BlockEntry::default();
-        let mut outcomes = Vec::with_capacity(declared.len());
         let mut retry = Vec::new();
-        for (tx, result) in declared.into_iter().zip(results) {
-            match result {
-                Ok(outcome) => {
-                    let set = tx.access_set().expect("declared").clone();
-                    let source = AccessSource::Declared;
-                    entry.txs.push(EntryTx { tx: tx.encoded().clone(), access: set, source });
-                    report.included.push(tx.hash());
-                    outcomes.push((tx.hash(), outcome));
-                }
-                Err(TxError::AccessViolation(_)) => retry.push(tx),
-                Err(TxError::State(e)) => return Err(BankError::State(e)),
-                Err(e) => report.rejected.push((tx.hash(), e)),
+        for (tx, executed) in declared.into_iter().zip(executed) {
+            match executed {
+                Executed::Included { .. } => report.included.push(tx.hash()),
+                Executed::Rejected(e) => report.rejected.push((tx.hash(), e)),
+                Executed::Deferred => report.deferred.push(tx),
+                Executed::NeedsExclusive(_) => retry.push(tx),
             }
         }
-        self.record().push(entry, outcomes);
         for tx in retry.into_iter().chain(lane) {
             match self.execute_exclusive(executor, &tx)? {
                 Executed::Included { .. } => {
@@ -584,7 +640,10 @@ impl Bank {
         if let Some(key) = view.violation() {
             return (Err(TxError::AccessViolation(key)), view.access);
         }
-        if result.is_ok() {
+        if let Ok(outcome) = &result {
+            if let Err(e) = self.take_gas(outcome.gas_used) {
+                return (Err(e), view.access);
+            }
             self.state.apply(view.writes);
         }
         (result, view.access)
@@ -606,12 +665,18 @@ impl Bank {
     }
 
     /// Pays the fees to the coinbase, computes the changes, the lattice hash
-    /// and the roots, and returns the block.
+    /// and the roots, and returns the block. Neighbouring entries whose sets
+    /// do not conflict are joined into one (the order of transactions is
+    /// kept), so the block may record fewer, wider entries than ran. A block
+    /// whose gas used exceeds its limit is refused ([`BankError::GasLimit`]).
     pub fn seal(self) -> Result<SealedBlock, BankError> {
         let Bank { state, env, parent_hash, parent_lattice, record, config, .. } = self;
         let BlockRecord {
             system, entries, receipts, fees, fees_paid, gas_used, extra: given, ..
         } = record.into_inner();
+        if gas_used > env.gas_limit {
+            return Err(BankError::GasLimit { used: gas_used, limit: env.gas_limit });
+        }
         let fees = fees.saturating_sub(fees_paid);
         if !fees.is_zero() {
             let hash = StateKey::Account(env.coinbase).hash64();

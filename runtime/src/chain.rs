@@ -29,8 +29,12 @@ const HEAD_FILE: &str = "head.bin";
 /// [`ChainError::Format`]).
 const HEAD_MAGIC: &[u8; 8] = b"LANESHD2";
 
+/// Block gas limit of a [`Genesis`] by default (Ethereum mainnet's at the
+/// merge).
+pub const DEFAULT_GAS_LIMIT: u64 = 30_000_000;
+
 /// The initial state and the fields of block 0.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Genesis {
     /// Accounts, slots and code at genesis.
     pub alloc: Vec<Entry>,
@@ -40,11 +44,25 @@ pub struct Genesis {
     pub coinbase: Address,
     /// Base fee per gas.
     pub base_fee: u64,
-    /// Gas limit per block.
+    /// Gas limit per block ([`DEFAULT_GAS_LIMIT`] by default): the sum of
+    /// a block's [`crate::Outcome::gas_used`] never exceeds it.
     pub gas_limit: u64,
     /// Block 0's codec data ([`BlockHeader::extra`]) when the chain has its
     /// own (an imported chain's genesis header); empty: the codec's.
     pub extra: Bytes,
+}
+
+impl Default for Genesis {
+    fn default() -> Self {
+        Self {
+            alloc: Vec::new(),
+            timestamp: 0,
+            coinbase: Address::ZERO,
+            base_fee: 0,
+            gas_limit: DEFAULT_GAS_LIMIT,
+            extra: Bytes::new(),
+        }
+    }
 }
 
 impl Genesis {
@@ -172,6 +190,9 @@ pub enum ReplayErrorKind {
     /// A transaction does not decode.
     #[error("undecodable transaction: {0}")]
     Undecodable(String),
+    /// A transaction's hash appears earlier in the block.
+    #[error("transaction {0} appears twice in the block")]
+    DuplicateTx(B256),
     /// A transaction is invalid on this state.
     #[error("invalid transaction: {0}")]
     InvalidTx(String),
@@ -369,7 +390,8 @@ impl Chain {
         &self.db
     }
 
-    /// A bank for the next block.
+    /// A bank for the head's child (number head + 1), stamped `timestamp`
+    /// (seconds), whose fees go to `coinbase`.
     pub fn new_bank(&self, timestamp: u64, coinbase: Address) -> Bank {
         self.new_bank_with(self.next_env(timestamp, coinbase))
     }
@@ -419,8 +441,11 @@ impl Chain {
 
     /// Re-executes `block` on `threads` threads and commits it if everything
     /// checks: each entry's sets are free of conflicts, no transaction leaves its
-    /// recorded set, and the header matches what execution produced. A rejected
-    /// block changes nothing.
+    /// recorded set, each hash appears once, the gas used stays within the
+    /// block's limit, and the header matches what execution produced. A
+    /// rejected block changes nothing. The mirror of
+    /// [`Bank::execute_block`](crate::Bank::execute_block): the entries carry
+    /// the sets, so no admission hook is needed.
     pub fn replay_block<E: Executor>(
         &mut self,
         executor: &E,
@@ -476,6 +501,10 @@ impl Chain {
                 let tx = decode(&recorded.tx)
                     .map_err(|e| fail(Some(ei), Some(ti), ReplayErrorKind::Undecodable(e.0)))?;
                 txs.push(tx);
+            }
+            let fresh = bank.claim(txs.iter().map(Transaction::hash));
+            if let Some(ti) = fresh.iter().position(|fresh| !fresh) {
+                return Err(fail(Some(ei), Some(ti), ReplayErrorKind::DuplicateTx(txs[ti].hash())));
             }
             let jobs: Vec<(&E::Tx, Access)> = if entry.exclusive {
                 if txs.len() != 1 || !entry.txs[0].access.is_empty() {

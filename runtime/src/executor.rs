@@ -7,34 +7,45 @@ use crate::access::AccessSet;
 use crate::key::StateKey;
 use crate::view::StateView;
 
-/// A transaction as the runtime sees it. A copy of it is cheap enough to
-/// hand to a prediction while the original waits in a pool.
+/// A transaction as the runtime sees it: three methods. A copy of it is
+/// cheap enough to hand to a prediction while the original waits in a pool.
+///
+/// The runtime checks what is the block's (each hash once per block, the
+/// block's gas limit, the sets); everything about the transaction's own
+/// validity (nonces, fees, signatures) is the [`Executor`]'s, which refuses
+/// an invalid one with [`TxError::Invalid`].
 pub trait Transaction: Clone + Send + Sync {
-    /// Its unique hash.
+    /// Its unique hash: a block holds each hash once.
     fn hash(&self) -> B256;
     /// The state it declares, or `None` when it declares nothing (it then runs
-    /// in the exclusive lane).
+    /// in the exclusive lane, or under a set an [`crate::Admission`] supplies).
     fn access_set(&self) -> Option<&AccessSet>;
-    /// Its canonical encoding, as recorded in blocks.
+    /// Its canonical encoding, as recorded in blocks ([`Executor::decode`]
+    /// reads it back on replay).
     fn encoded(&self) -> &Bytes;
-    /// The account that signs and pays. A txpool queues each sender's
-    /// transactions by [`Transaction::nonce`].
-    fn sender(&self) -> Address;
-    /// Its place in its sender's sequence: it runs only when the sender
-    /// account's nonce equals it.
-    fn nonce(&self) -> u64;
-    /// The most gas it may use, counted against the block's gas limit before
-    /// it runs.
-    fn gas_limit(&self) -> u64;
-    /// What it pays per unit of gas beyond `base_fee` (its priority), or `None`
-    /// when it cannot pay `base_fee` at all.
-    fn tip_per_gas(&self, base_fee: u64) -> Option<u128>;
     /// Reads what running it reads first (its own fields and what they point
     /// to), so those lines are in the CPU cache when it runs.
     /// [`crate::Bank::execute_batch`] calls it for each transaction of a
     /// batch before running any, so their cache misses overlap instead of
     /// each stalling its run. The default reads nothing.
     fn warm(&self) {}
+}
+
+/// What a transaction pool orders transactions by: lanes-banking-stage's
+/// pool needs it, the runtime does not. An embedder that runs blocks with
+/// [`crate::Bank::execute_block`] leaves it out.
+pub trait PoolTransaction: Transaction {
+    /// The account that signs and pays. A pool queues each sender's
+    /// transactions by [`PoolTransaction::nonce`].
+    fn sender(&self) -> Address;
+    /// Its place in its sender's sequence. The pool orders by it; the
+    /// executor, not the runtime, checks it against the sender's account.
+    fn nonce(&self) -> u64;
+    /// The most gas it may use: a pool packs blocks by it.
+    fn gas_limit(&self) -> u64;
+    /// What it pays per unit of gas beyond `base_fee` (its priority), or `None`
+    /// when it cannot pay `base_fee` at all.
+    fn tip_per_gas(&self, base_fee: u64) -> Option<u128>;
 }
 
 /// The block a transaction executes in.
@@ -97,6 +108,19 @@ pub enum TxError {
     /// transaction's fault); the bank stops with an error.
     #[error("state read failed: {0}")]
     State(String),
+    /// Its hash is in the block already: a block holds each hash once.
+    #[error("transaction {0} is in this block already")]
+    Duplicate(B256),
+    /// Its run used more gas than the block had left; nothing it did is
+    /// kept. It fits a later block unless `used` exceeds the block's whole
+    /// gas limit.
+    #[error("it used {used} gas, more than the {left} the block has left")]
+    BlockFull {
+        /// Gas its run used.
+        used: u64,
+        /// Gas the block had left.
+        left: u64,
+    },
 }
 
 /// A transaction could not be decoded.

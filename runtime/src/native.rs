@@ -7,7 +7,9 @@ use borsh::{BorshDeserialize, BorshSerialize};
 
 use crate::access::AccessSet;
 use crate::admission::{AccessSource, Admission, AdmitContext, Admitted};
-use crate::executor::{BlockEnv, DecodeError, Executor, Outcome, Transaction, TxError};
+use crate::executor::{
+    BlockEnv, DecodeError, Executor, Outcome, PoolTransaction, Transaction, TxError,
+};
 use crate::key::StateKey;
 use crate::view::StateView;
 
@@ -126,7 +128,9 @@ impl Transaction for NativeTx {
     fn encoded(&self) -> &Bytes {
         &self.encoded
     }
+}
 
+impl PoolTransaction for NativeTx {
     fn sender(&self) -> Address {
         self.body.from
     }

@@ -27,8 +27,8 @@ use std::time::{Duration, Instant};
 use alloy_primitives::B256;
 use crossbeam_channel::{Receiver, Sender, select};
 use lanes_runtime::{
-    Bank, BankError, Block, Chain, Executed, Executor, ReplayError, Runnable, SealedBlock,
-    ThreadLocks, Transaction, TxError, key_counts,
+    Bank, BankError, Block, Chain, Executed, Executor, PoolTransaction, ReplayError, Runnable,
+    SealedBlock, ThreadLocks, TxError, key_counts,
 };
 
 use lanes_accounts_db::AccountsRead;
@@ -121,7 +121,7 @@ impl<T> Build<T> {
     }
 }
 
-pub(crate) struct Scheduler<E: Executor> {
+pub(crate) struct Scheduler<E: Executor<Tx: PoolTransaction>> {
     executor: Arc<E>,
     driver: BlockDriver<E::Tx>,
     config: BankingStageConfig,
@@ -160,7 +160,7 @@ pub(crate) struct Scheduler<E: Executor> {
 /// A [`Control::Import`] waiting its turn.
 type Import = (Box<Block>, Sender<Result<u64, Box<ReplayError>>>);
 
-impl<E: Executor + 'static> Scheduler<E> {
+impl<E: Executor<Tx: PoolTransaction> + 'static> Scheduler<E> {
     pub(crate) fn new(
         executor: Arc<E>,
         driver: BlockDriver<E::Tx>,

@@ -16,7 +16,7 @@
 
 use std::collections::VecDeque;
 
-use lanes_runtime::{Runnable, ThreadLocks, Transaction};
+use lanes_runtime::{PoolTransaction, Runnable, ThreadLocks};
 
 use crate::pool::Held;
 use crate::scheduler::window::Candidate;
@@ -76,7 +76,7 @@ pub(crate) struct Decided<T> {
 /// One pass over `candidates` (the window, in rank order). Batches go out
 /// through `send(worker, txs)` as they fill and at the end; what is not run
 /// stays in `candidates`, in rank order, for the next pass.
-pub(crate) fn pass<T: Transaction>(
+pub(crate) fn pass<T: PoolTransaction>(
     candidates: &mut VecDeque<Candidate<T>>,
     locks: &mut ThreadLocks,
     workers: &mut Workers,

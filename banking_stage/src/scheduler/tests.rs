@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use alloy_primitives::{Address, B256, U256};
 use lanes_runtime::native::{NativeTx, SLOT_GAS, TRANSFER_GAS};
-use lanes_runtime::{AccessSet, StateKey, ThreadLocks, Transaction};
+use lanes_runtime::{AccessSet, PoolTransaction, StateKey, ThreadLocks};
 
 use crate::pool::{Held, PoolLimits, TxPool};
 use crate::scheduler::{Budget, Window, Workers, pass};

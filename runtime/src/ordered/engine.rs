@@ -196,6 +196,18 @@ pub(super) fn run<E: Executor>(
     if let Some(e) = schedule.error {
         return Err(e);
     }
+    // The block's gas limit holds over the block-order sums.
+    let limit = bank.env().gas_limit;
+    let mut used = 0u64;
+    for (index, slot) in schedule.slots.iter().enumerate() {
+        let gas =
+            slot.finished.as_ref().and_then(|f| f.result.as_ref().ok()).map_or(0, |o| o.gas_used);
+        if used.saturating_add(gas) > limit {
+            let error = TxError::BlockFull { used: gas, left: limit - used };
+            return Err(OrderedError::Invalid { index, error });
+        }
+        used += gas;
+    }
     Ok(record(bank, txs, schedule.slots, threads, start))
 }
 
@@ -556,7 +568,9 @@ impl<'a, E: Executor> Shared<'a, E> {
                     s.error.get_or_insert(OrderedError::LeftItsSet { index: i, key });
                     return;
                 }
-                s.slots[i].status = Status::Stray;
+                let slot = &mut s.slots[i];
+                slot.status = Status::Stray;
+                slot.report.strayed.get_or_insert(key);
                 s.strays.insert(i);
             }
         }

@@ -43,7 +43,7 @@ use std::time::Duration;
 use crate::access::{AccessSet, DEFAULT_MAX_ACCESS_KEYS};
 use crate::admission::{AccessSource, Admission, Admitted};
 use crate::bank::{Bank, BankError};
-use crate::executor::{Executor, TxError};
+use crate::executor::{Executor, Transaction, TxError};
 use crate::key::StateKey;
 
 /// Where the transactions of an ordered block get their sets.
@@ -147,6 +147,8 @@ pub struct TxReport {
     /// Whether its set reads the coinbase, so it waited for every earlier
     /// transaction (whose fees it must see).
     pub reads_coinbase: bool,
+    /// The key it first touched outside its set, if it did.
+    pub strayed: Option<StateKey>,
 }
 
 impl TxReport {
@@ -256,6 +258,11 @@ impl Bank {
             && recorded.len() != txs.len()
         {
             return Err(OrderedError::SetCount { sets: recorded.len(), txs: txs.len() });
+        }
+        let fresh = self.claim(txs.iter().map(Transaction::hash));
+        if let Some(index) = fresh.iter().position(|fresh| !fresh) {
+            let error = TxError::Duplicate(txs[index].hash());
+            return Err(OrderedError::Invalid { index, error });
         }
         engine::run(self, executor, txs, sets, config)
     }

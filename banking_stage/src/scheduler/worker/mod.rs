@@ -11,7 +11,9 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, bounded};
-use lanes_runtime::{Admission, AdmitContext, Bank, BankError, Executed, Executor, Transaction};
+use lanes_runtime::{
+    Admission, AdmitContext, Bank, BankError, Executed, Executor, PoolTransaction,
+};
 
 use crate::error::StageError;
 use crate::pool::Held;
@@ -37,7 +39,7 @@ pub(super) struct Done<T> {
 }
 
 /// What each worker needs besides its channels.
-pub(super) struct Setup<E: Executor> {
+pub(super) struct Setup<E: Executor<Tx: PoolTransaction>> {
     pub(super) executor: Arc<E>,
     pub(super) shared: Arc<Shared<E::Tx>>,
     pub(super) max_repredictions: u8,
@@ -57,7 +59,7 @@ pub(super) struct Crew<T> {
     depth: usize,
 }
 
-impl<T: Transaction + 'static> Crew<T> {
+impl<T: PoolTransaction + 'static> Crew<T> {
     /// Starts `workers` threads on `bank`, named `lanes-worker-{w}` (pinned
     /// where `setup` has cores), each taking up to `depth` batches at once.
     pub(super) fn start<E: Executor<Tx = T> + 'static>(
@@ -156,7 +158,7 @@ pub(super) fn pin(core: core_affinity::CoreId) {
 /// block built so far, the set of each transaction that left its own, while
 /// it has predictions left. The scheduler takes the new set once the old
 /// one's locks are released.
-fn repredict<T: Transaction>(
+fn repredict<T: PoolTransaction>(
     admission: &dyn Admission<T>,
     bank: &Bank,
     max_repredictions: u8,
@@ -180,7 +182,7 @@ fn repredict<T: Transaction>(
 /// with one executor state, predicts again the sets its transactions left,
 /// and hands the batch back with its results, until its queue closes (or
 /// the controller is gone).
-fn work<E: Executor>(
+fn work<E: Executor<Tx: PoolTransaction>>(
     executor: &E,
     bank: &Bank,
     shared: &Shared<E::Tx>,

@@ -1,0 +1,426 @@
+//! One call per block: [`Bank::execute_block`] runs a list of transactions
+//! on N threads (sets from their declarations or an [`Admission`], entries
+//! planned, the exclusive lane, or the ordered executor for a block whose
+//! order is fixed), seals the block, and says what became of each
+//! transaction. [`crate::Chain::replay_block`] is its mirror.
+
+use alloy_primitives::B256;
+
+use crate::access::AccessSet;
+use crate::admission::{AccessSource, Admission, AdmitContext, Admitted, DeclaredAccess};
+use crate::bank::{Bank, BankError, Executed, SealedBlock};
+use crate::block::{BlockEntry, EntryTx};
+use crate::executor::{Executor, Transaction, TxError};
+use crate::key::StateKey;
+use crate::locks::EntryKeys;
+use crate::ordered::{OrderedConfig, OrderedError, OrderedSets};
+use crate::threads::parallel_map;
+use crate::view::Access;
+
+/// How the transactions given to [`Bank::execute_block`] are ordered in the
+/// block.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BlockOrder {
+    /// lanes' own blocks: transactions run in the given order, cut into
+    /// entries of neighbours whose sets do not conflict, each entry on all
+    /// threads. One without a set, or one that touches a key outside its
+    /// set, runs alone in the exclusive lane right after its entry; an
+    /// invalid one is left out of the block ([`TxStatus::Rejected`]).
+    #[default]
+    Entries,
+    /// A fixed order (an Ethereum block): the result is exactly that of
+    /// running the transactions one by one in the given order
+    /// ([`Bank::execute_ordered`]); a transaction no set is known for is
+    /// predicted by running it against the parent state, and one invalid
+    /// transaction makes the whole block invalid ([`BlockError::Ordered`]).
+    Fixed,
+}
+
+/// Settings of [`Bank::execute_block`].
+#[derive(Clone, Copy)]
+pub struct BlockOptions<'a, T> {
+    /// Worker threads, the caller's among them.
+    pub threads: usize,
+    /// Where sets come from: by default each transaction's own declaration
+    /// ([`DeclaredAccess`]).
+    pub admission: &'a dyn Admission<T>,
+    /// How the block orders its transactions.
+    pub order: BlockOrder,
+}
+
+impl<T: Transaction> BlockOptions<'static, T> {
+    /// `threads` threads, declared sets, [`BlockOrder::Entries`].
+    pub fn new(threads: usize) -> Self {
+        Self { threads, admission: &DeclaredAccess, order: BlockOrder::Entries }
+    }
+}
+
+impl<'a, T> BlockOptions<'a, T> {
+    /// The same options, with sets from `admission`.
+    pub fn with_admission<'b>(self, admission: &'b dyn Admission<T>) -> BlockOptions<'b, T> {
+        BlockOptions { threads: self.threads, admission, order: self.order }
+    }
+
+    /// The same options, ordered as `order` says.
+    pub fn with_order(self, order: BlockOrder) -> Self {
+        Self { order, ..self }
+    }
+}
+
+impl<T> std::fmt::Debug for BlockOptions<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlockOptions")
+            .field("threads", &self.threads)
+            .field("order", &self.order)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What became of one transaction given to [`Bank::execute_block`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TxStatus {
+    /// In the block.
+    Included {
+        /// Its place in the block: its receipt is `sealed.receipts[index]`.
+        index: usize,
+        /// Whether it ran alone, in the exclusive lane.
+        exclusive: bool,
+    },
+    /// Left out of the block, and why (the executor found it invalid, or
+    /// its hash is in the block already).
+    Rejected(TxError),
+    /// Left out: the block has no room (its gas or its exclusive lane is
+    /// spent). It fits a later block.
+    Deferred,
+}
+
+/// One transaction's part in a block run by [`Bank::execute_block`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TxRun {
+    /// Its hash.
+    pub hash: B256,
+    /// What became of it.
+    pub status: TxStatus,
+    /// Where the set it was admitted with came from (in a fixed order: the
+    /// set it is recorded with).
+    pub source: AccessSource,
+    /// The key it touched outside that set, if it did: it then ran again
+    /// alone (the block records it as an exclusive entry, or, in a fixed
+    /// order, under the set it touched).
+    pub strayed: Option<StateKey>,
+}
+
+/// A block run by [`Bank::execute_block`]: sealed, ready to commit.
+#[derive(Debug)]
+pub struct BlockRun {
+    /// The block, its receipts and its state changes
+    /// ([`crate::Chain::commit`] takes it).
+    pub sealed: SealedBlock,
+    /// One per given transaction, in the given order.
+    pub txs: Vec<TxRun>,
+    /// How many entries ran. The seal joins neighbouring entries whose sets
+    /// do not conflict, so the block may record fewer
+    /// (`sealed.block.entries`): the width a replica runs.
+    pub entries_run: usize,
+}
+
+impl BlockRun {
+    /// The transactions in the block.
+    pub fn included(&self) -> usize {
+        self.txs.iter().filter(|t| matches!(t.status, TxStatus::Included { .. })).count()
+    }
+}
+
+/// Why [`Bank::execute_block`] produced no block.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BlockError {
+    /// The bank failed (state unreadable, gas over the limit).
+    #[error(transparent)]
+    Bank(#[from] BankError),
+    /// A block of fixed order is invalid (one of its transactions is).
+    #[error(transparent)]
+    Ordered(#[from] OrderedError),
+}
+
+/// A hook that predicts what the inner one leaves without a set: in a fixed
+/// order, running a transaction against the parent state is the way to place
+/// one that declares nothing.
+struct PredictUnplaced<'a, T>(&'a dyn Admission<T>);
+
+impl<T> Admission<T> for PredictUnplaced<'_, T> {
+    fn admit(&self, tx: &T, ctx: AdmitContext<'_>) -> Result<Option<Admitted>, TxError> {
+        Ok(self.0.admit(tx, ctx)?.filter(|a| a.access.as_ref().is_some_and(|s| !s.is_empty())))
+    }
+
+    fn predict(&self, tx: &T, ctx: AdmitContext<'_>) -> Admitted {
+        self.0.predict(tx, ctx)
+    }
+}
+
+impl Bank {
+    /// Runs `txs` as this bank's block on `options.threads` threads and
+    /// seals it: the one call an embedder needs per block. Sets come from
+    /// `options.admission` ([`Admission::admit`], else
+    /// [`Admission::predict`], all against this bank's state before the
+    /// block); [`BlockOptions::order`] says how the block is ordered. The
+    /// transactions are borrowed. Nothing must have run on this bank.
+    ///
+    /// The bank enforces what is the block's: each hash once per block
+    /// ([`TxError::Duplicate`]), the block's gas limit (a run that would pass
+    /// it is not kept: [`TxStatus::Deferred`]), and each transaction's set.
+    /// What is the transaction's (nonce, fees, signature) is the executor's.
+    ///
+    /// ```
+    /// use lanes_runtime::prelude::*;
+    /// use lanes_runtime::native::{NativeExecutor, NativeTx};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let dir = tempfile::tempdir()?;
+    /// let (alice, bob) = (Address::repeat_byte(1), Address::repeat_byte(2));
+    /// let funded = AccountHeader { balance: U256::from(100), ..Default::default() };
+    /// let genesis = Genesis { alloc: vec![Entry::Account(alice, funded)], ..Default::default() };
+    /// let mut chain = Chain::create(dir.path(), AccountsDbConfig::default(), &genesis)?;
+    ///
+    /// // Two transfers from alice: they conflict, so they run one after the other.
+    /// let send = |nonce| NativeTx::transfer(alice, nonce, bob, U256::from(30), U256::from(1));
+    /// let txs = [send(0), send(1), send(1)];
+    /// let (timestamp, coinbase) = (1, Address::ZERO);
+    /// let run = chain.new_bank(timestamp, coinbase).execute_block(&NativeExecutor, &txs, &BlockOptions::new(2))?;
+    /// assert_eq!(run.included(), 2);
+    /// assert_eq!(run.txs[2].status, TxStatus::Rejected(TxError::Duplicate(txs[2].hash())));
+    /// chain.commit(&run.sealed)?;
+    /// assert_eq!(chain.db().get_account(&bob)?.unwrap().balance, U256::from(60));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn execute_block<E: Executor>(
+        self,
+        executor: &E,
+        txs: &[E::Tx],
+        options: &BlockOptions<'_, E::Tx>,
+    ) -> Result<BlockRun, BlockError> {
+        let threads = options.threads.max(1);
+        match options.order {
+            BlockOrder::Fixed => {
+                let hook = PredictUnplaced(options.admission);
+                let config = OrderedConfig { threads, ..OrderedConfig::default() };
+                let report =
+                    self.execute_ordered(executor, txs, OrderedSets::Predict(&hook), &config)?;
+                let runs = txs
+                    .iter()
+                    .zip(report.txs)
+                    .enumerate()
+                    .map(|(index, (tx, r))| TxRun {
+                        hash: tx.hash(),
+                        status: TxStatus::Included { index, exclusive: r.access.is_none() },
+                        source: r.source,
+                        strayed: r.strayed,
+                    })
+                    .collect();
+                let sealed = self.seal()?;
+                let entries_run = sealed.block.entries.len();
+                Ok(BlockRun { sealed, txs: runs, entries_run })
+            }
+            BlockOrder::Entries => self.execute_entries(executor, txs, options.admission, threads),
+        }
+    }
+
+    /// [`BlockOrder::Entries`].
+    fn execute_entries<E: Executor>(
+        self,
+        executor: &E,
+        txs: &[E::Tx],
+        admission: &dyn Admission<E::Tx>,
+        threads: usize,
+    ) -> Result<BlockRun, BlockError> {
+        let mut runs: Vec<TxRun> = txs
+            .iter()
+            .map(|tx| TxRun {
+                hash: tx.hash(),
+                status: TxStatus::Deferred,
+                source: AccessSource::Undeclared,
+                strayed: None,
+            })
+            .collect();
+        let sets = self.admit_all(admission, txs, threads, &mut runs)?;
+        let mut entries_run = 0;
+        let mut entry: Vec<usize> = Vec::new();
+        let mut keys = EntryKeys::default();
+        for (i, set) in sets.iter().enumerate() {
+            if matches!(runs[i].status, TxStatus::Rejected(_)) {
+                continue;
+            }
+            match set.access.as_ref().filter(|s| !s.is_empty()) {
+                Some(access) if keys.try_add(access) => entry.push(i),
+                Some(access) => {
+                    entries_run +=
+                        self.run_planned(executor, txs, &sets, &entry, threads, &mut runs)?;
+                    keys.clear();
+                    keys.add(access);
+                    entry = vec![i];
+                }
+                None => {
+                    entries_run +=
+                        self.run_planned(executor, txs, &sets, &entry, threads, &mut runs)?;
+                    keys.clear();
+                    entry.clear();
+                    entries_run += 1;
+                    runs[i].status = self.exclusive(executor, &txs[i])?;
+                }
+            }
+        }
+        entries_run += self.run_planned(executor, txs, &sets, &entry, threads, &mut runs)?;
+        let sealed = self.seal()?;
+        let index: ahash::HashMap<B256, usize> =
+            sealed.receipts.iter().enumerate().map(|(i, r)| (r.tx_hash, i)).collect();
+        for run in &mut runs {
+            if let TxStatus::Included { index: at, .. } = &mut run.status {
+                *at = index[&run.hash];
+            }
+        }
+        Ok(BlockRun { sealed, txs: runs, entries_run })
+    }
+
+    /// Each transaction's set: [`Admission::admit`], else
+    /// [`Admission::predict`] (on `threads` threads). A refused one is
+    /// marked rejected.
+    fn admit_all<T: Transaction>(
+        &self,
+        admission: &dyn Admission<T>,
+        txs: &[T],
+        threads: usize,
+        runs: &mut [TxRun],
+    ) -> Result<Vec<Admitted>, BankError> {
+        let mut sets = vec![Admitted::default(); txs.len()];
+        let mut unplaced = Vec::new();
+        for (i, tx) in txs.iter().enumerate() {
+            match admission.admit(tx, AdmitContext::new(self)) {
+                Ok(Some(admitted)) => sets[i] = admitted,
+                Ok(None) => unplaced.push(i),
+                Err(TxError::State(e)) => return Err(BankError::State(e)),
+                Err(e) => runs[i].status = TxStatus::Rejected(e),
+            }
+        }
+        let chunk = unplaced.len().div_ceil(threads).max(1);
+        let chunks: Vec<&[usize]> = unplaced.chunks(chunk).collect();
+        let predicted = parallel_map(
+            chunks.len(),
+            threads,
+            || (),
+            |_, c| {
+                let batch: Vec<&T> = chunks[c].iter().map(|&i| &txs[i]).collect();
+                admission.predict_many(&batch, AdmitContext::new(self))
+            },
+        );
+        for (i, admitted) in unplaced.into_iter().zip(predicted.into_iter().flatten()) {
+            sets[i] = admitted;
+        }
+        for (run, set) in runs.iter_mut().zip(&sets) {
+            run.source = set.source;
+        }
+        Ok(sets)
+    }
+
+    /// Runs the planned entry `entry` (indexes into `txs` whose sets do not
+    /// conflict) on `threads` threads and records it, then those that left
+    /// their sets in the exclusive lane. Returns the entries it ran.
+    fn run_planned<E: Executor>(
+        &self,
+        executor: &E,
+        txs: &[E::Tx],
+        sets: &[Admitted],
+        entry: &[usize],
+        threads: usize,
+        runs: &mut [TxRun],
+    ) -> Result<usize, BankError> {
+        if entry.is_empty() {
+            return Ok(0);
+        }
+        let items: Vec<(&E::Tx, &AccessSet, AccessSource)> = entry
+            .iter()
+            .map(|&i| {
+                (&txs[i], sets[i].access.as_ref().expect("planned with a set"), sets[i].source)
+            })
+            .collect();
+        let executed = self.run_entry(executor, &items, threads)?;
+        let mut entries = 1;
+        for (&i, executed) in entry.iter().zip(executed) {
+            runs[i].status = match executed {
+                Executed::Included { .. } => TxStatus::Included { index: 0, exclusive: false },
+                Executed::Rejected(e) => TxStatus::Rejected(e),
+                Executed::Deferred => TxStatus::Deferred,
+                Executed::NeedsExclusive(key) => {
+                    runs[i].strayed = key;
+                    entries += 1;
+                    self.exclusive(executor, &txs[i])?
+                }
+            };
+        }
+        Ok(entries)
+    }
+
+    /// Runs `tx` in the exclusive lane.
+    fn exclusive<E: Executor>(&self, executor: &E, tx: &E::Tx) -> Result<TxStatus, BankError> {
+        Ok(match self.execute_exclusive(executor, tx)? {
+            Executed::Included { .. } => TxStatus::Included { index: 0, exclusive: true },
+            Executed::Rejected(e) => TxStatus::Rejected(e),
+            Executed::Deferred | Executed::NeedsExclusive(_) => TxStatus::Deferred,
+        })
+    }
+
+    /// Runs `items`, whose sets do not conflict (the caller checked), on up
+    /// to `threads` threads and records those kept as one entry in the order
+    /// given. A hash the block holds already is refused without running.
+    pub(crate) fn run_entry<E: Executor>(
+        &self,
+        executor: &E,
+        items: &[(&E::Tx, &AccessSet, AccessSource)],
+        threads: usize,
+    ) -> Result<Vec<Executed>, BankError> {
+        let fresh = self.claim(items.iter().map(|(tx, ..)| tx.hash()));
+        let results = parallel_map(
+            items.len(),
+            threads,
+            || executor.worker(self.env()),
+            |worker, i| {
+                let (tx, set, _) = items[i];
+                if !fresh[i] {
+                    return Err(TxError::Duplicate(tx.hash()));
+                }
+                self.run_one(executor, worker, tx, Access::Declared(set.clone()))
+            },
+        );
+        let mut entry = BlockEntry::default();
+        let mut outcomes = Vec::with_capacity(items.len());
+        let mut unkept = Vec::new();
+        let mut executed = Vec::with_capacity(items.len());
+        for ((&(tx, set, source), result), fresh) in items.iter().zip(results).zip(fresh) {
+            executed.push(match result {
+                Ok(outcome) => {
+                    let gas_used = outcome.gas_used;
+                    entry.txs.push(EntryTx {
+                        tx: tx.encoded().clone(),
+                        access: set.clone(),
+                        source,
+                    });
+                    outcomes.push((tx.hash(), outcome));
+                    Executed::Included { gas_used }
+                }
+                Err(e) => {
+                    if fresh {
+                        unkept.push(tx.hash());
+                    }
+                    match e {
+                        TxError::AccessViolation(key) => Executed::NeedsExclusive(Some(key)),
+                        TxError::State(e) => return Err(BankError::State(e)),
+                        e => self.refused(e),
+                    }
+                }
+            });
+        }
+        self.record_entry(entry, outcomes);
+        self.unclaim(unkept);
+        Ok(executed)
+    }
+}
