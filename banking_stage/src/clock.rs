@@ -35,9 +35,14 @@ impl BlockClock {
         self.next = None;
     }
 
-    /// Moves the clock `seconds` forward; returns the total offset.
-    pub(crate) fn increase(&mut self, seconds: u64) -> i64 {
-        self.offset = self.offset.saturating_add(i64::try_from(seconds).unwrap_or(i64::MAX));
+    /// Moves the clock `seconds` past the later of its time now and `head`
+    /// (the latest block's timestamp, ahead of the wall clock after a quick
+    /// burst of blocks), so the next block is at least `head + seconds`;
+    /// returns the total offset.
+    pub(crate) fn increase(&mut self, seconds: u64, head: u64) -> i64 {
+        let head = i64::try_from(head).unwrap_or(i64::MAX);
+        let from = self.offset.max(head.saturating_sub(wall()));
+        self.offset = from.saturating_add(i64::try_from(seconds).unwrap_or(i64::MAX));
         self.offset
     }
 
@@ -87,7 +92,7 @@ mod tests {
         // Strictly after the parent even when the clock is behind it.
         assert_eq!(clock.next_block(start + 100, None), start + 101);
         // increaseTime moves every later block.
-        assert_eq!(clock.increase(3600), 3600);
+        assert_eq!(clock.increase(3600, 0), 3600);
         let t = clock.next_block(0, None);
         assert!((start + 3600..start + 3602).contains(&t), "{t}");
         // setNextBlockTimestamp stamps exactly one block, and time goes on from it;
@@ -103,5 +108,11 @@ mod tests {
         assert_eq!(clock.next_block(0, Some(start + 30_000)), start + 30_000);
         let later = clock.next_block(0, None);
         assert!((start + 30_000..start + 30_002).contains(&later), "{later}");
+        // A head ahead of the clock (a burst of blocks each parent + 1):
+        // increaseTime counts from the head.
+        let head = clock.now() + 5;
+        clock.increase(86_400, head);
+        let jumped = clock.next_block(head, None);
+        assert!((head + 86_400..head + 86_402).contains(&jumped), "{jumped} after {head}");
     }
 }

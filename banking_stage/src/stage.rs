@@ -336,10 +336,13 @@ impl<E: Executor<Tx: PoolTransaction>> BankingStage<E> {
         answer.recv().map_err(|_| StageError::Stopped)
     }
 
-    /// Moves block time `seconds` forward (`evm_increaseTime`); returns the
-    /// total offset from the wall clock.
+    /// Moves block time `seconds` forward (`evm_increaseTime`) from the
+    /// later of the clock's time and the head's timestamp, so the next block
+    /// is at least the head's timestamp plus `seconds`; returns the total
+    /// offset from the wall clock.
     pub fn increase_time(&self, seconds: u64) -> i64 {
-        self.shared.clock().increase(seconds)
+        let head = self.head().timestamp;
+        self.shared.clock().increase(seconds, head)
     }
 
     /// Stamps the next block `timestamp` (`evm_setNextBlockTimestamp`);

@@ -486,6 +486,9 @@ impl Executor for EvmExecutor {
     ) -> (Result<Outcome, TxError>, StateView<'b>) {
         let evm = &mut worker.evm;
         evm.ctx.journaled_state.database.view = Some(state);
+        // An impersonated sender may have code (a multisig, a DAO): EIP-3607
+        // refuses such a sender only for signed transactions, as anvil does.
+        evm.ctx.cfg.disable_eip3607 = tx.is_impersonated();
         fill_tx_env(&mut evm.ctx.tx, tx.envelope(), tx.sender());
         let mut handler = FeeCapture { fee: Cell::new(U256::ZERO), _evm: PhantomData };
         let result = handler.run(evm);

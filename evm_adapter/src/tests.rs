@@ -232,6 +232,7 @@ fn test_an_impersonated_transaction_names_its_sender_and_only_dev_rules_take_it(
     let dev = TxRules { allow_impersonated: true, ..TxRules::new(CHAIN) };
     let tx = EvmTx::decode(&raw, &dev).unwrap();
     assert_eq!(tx.sender(), someone);
+    assert!(tx.is_impersonated(), "its sender's code is not checked (EIP-3607)");
     assert_eq!(tx.hash(), alloy_primitives::keccak256(&raw));
     assert_eq!(*tx.envelope().tx_hash(), tx.hash(), "served under its own hash");
     assert_eq!(tx.encoded(), &raw, "recorded as sent");

@@ -270,6 +270,12 @@ impl EvmTx {
         self.sender
     }
 
+    /// Whether it was sent for its sender without a signature (a dev node's
+    /// impersonation, [`impersonated`]).
+    pub fn is_impersonated(&self) -> bool {
+        self.encoded.starts_with(&IMPERSONATED_TAG)
+    }
+
     /// The transaction hash (keccak256 of the EIP-2718 encoding).
     pub fn hash(&self) -> B256 {
         self.hash

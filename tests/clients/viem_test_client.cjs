@@ -2,7 +2,8 @@
 // lanes-validator --dev node, as a test suite written for anvil drives it:
 // time travel (increaseTime, setNextBlockTimestamp), mine with a block count
 // and an interval, setCoinbase, automine toggled off and a transaction mined
-// by `mine`, setBalance / setNonce / setCode / setStorageAt, impersonation.
+// by `mine`, setBalance / setNonce / setCode / setStorageAt, impersonation
+// (of a contract too), increaseTime after a burst of blocks.
 // Every check throws on failure; the last line printed is
 // "viem test client: ok", followed by a JSON line of what the Rust test
 // checks after a restart.
@@ -115,6 +116,29 @@ async function main() {
     .sendTransaction({ account: whale, to: someone, value: 1n })
     .then(() => false, () => true);
   check(refused, "refused once impersonation stops");
+
+  // Impersonating a contract (a multisig, a treasury): EIP-3607 does not
+  // refuse an impersonated sender with code, as on anvil.
+  const treasury = "0x0000000000000000000000000000000000da0da0";
+  await client.setCode({ address: treasury, bytecode: code });
+  await client.setBalance({ address: treasury, value: 10n ** 18n });
+  await client.impersonateAccount({ address: treasury });
+  const fromContract = await client.sendTransaction({ account: treasury, to: someone, value: 9n });
+  const contractReceipt = await client.waitForTransactionReceipt({ hash: fromContract, timeout: 10000 });
+  check(contractReceipt.status === "success" && contractReceipt.from.toLowerCase() === treasury,
+    "a transaction sent as an impersonated contract is included");
+  await client.stopImpersonatingAccount({ address: treasury });
+
+  // increaseTime after a quick burst of blocks (each its parent + 1, so the
+  // chain runs ahead of the wall clock): the next block is at least the
+  // latest + the increase.
+  await client.mine({ blocks: 3 });
+  const burst = await client.getBlock();
+  await client.increaseTime({ seconds: 86400 });
+  await client.mine({ blocks: 1 });
+  const jumped = await client.getBlock();
+  check(jumped.timestamp >= burst.timestamp + 86400n,
+    `increaseTime after a burst: ${jumped.timestamp - burst.timestamp} s after the latest block`);
 
   // Snapshots: a revert drops what came after, state and blocks alike.
   const snap = await client.snapshot();
