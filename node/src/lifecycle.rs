@@ -90,6 +90,7 @@ impl Node {
             totals: Mutex::default(),
             limits: config.limits.clone(),
             waiters: Waiters::default(),
+            dropped: Mutex::default(),
             rebuild: Rebuild {
                 dir: config.data_dir.clone(),
                 spec,
@@ -372,8 +373,11 @@ fn follow(state: &NodeState, blocks: &Receiver<ProducedBlock>) {
         }
         let number = produced.block.header.number;
         state.ledger.publish(number);
-        for (hash, error) in &produced.rejected {
-            tracing::warn!(target: "lanes::node", %hash, %error, "transaction dropped at execution");
+        if !produced.rejected.is_empty() {
+            let mut dropped = state.dropped.lock();
+            for (hash, error) in &produced.rejected {
+                dropped.note(*hash, format!("dropped at execution in block {number}: {error}"));
+            }
         }
         // Sends waiting for their block (automine) answer now: the block is
         // committed and served.

@@ -5,11 +5,12 @@
 //! starts a new banking stage. Also the data folder's layout, and
 //! [`reset_data_dir`].
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use alloy_primitives::Bytes;
+use alloy_primitives::{B256, Bytes};
 use lanes_accounts_db::{AccountsDb, AccountsDbConfig, OpenError};
 use lanes_banking_stage::BankingStageConfig;
 use lanes_evm_adapter::{EvmExecutor, EvmTx};
@@ -59,6 +60,9 @@ impl NodeState {
         let mut stage =
             slot.take().ok_or_else(|| NodeError::DataDir("node is shutting down".into()))?;
         let (mining, coinbase) = (stage.mining(), stage.coinbase());
+        // Everything acknowledged that the chain goes back past: pending
+        // now, or in a block it drops. What does not wait again is dropped.
+        let mut gone: Vec<B256> = stage.queued().iter().map(|tx| tx.hash()).collect();
         drop(stage.shutdown()?);
         drop(stage);
         // Nothing publishes a block of the old chain after this.
@@ -68,14 +72,14 @@ impl NodeState {
         // Log filters and subscriptions report the dropped blocks' logs as
         // removed, as on a reorg.
         let subscribed = self.heads.receiver_count() > 0;
-        let dropped: Vec<LedgerBlock> = if subscribed || self.filters.has_log_filters() {
-            // Best effort: a block that does not read is left out of the
-            // removed logs rather than failing the revert with no stage.
-            let last = self.ledger.last_appended().unwrap_or(number);
-            (number + 1..=last).filter_map(|n| self.ledger.read(n).ok()).collect()
-        } else {
-            Vec::new()
-        };
+        // Best effort: a block that does not read is left out of the
+        // removed logs rather than failing the revert with no stage.
+        let last = self.ledger.last_appended().unwrap_or(number);
+        let dropped: Vec<LedgerBlock> =
+            (number + 1..=last).filter_map(|n| self.ledger.read(n).ok()).collect();
+        gone.extend(dropped.iter().flat_map(|b| b.receipts.iter().map(|r| r.tx_hash)));
+        let dropped =
+            if subscribed || self.filters.has_log_filters() { dropped } else { Vec::new() };
         self.ledger.truncate(number)?;
         self.filters.on_revert(number, &dropped);
         if subscribed {
@@ -101,14 +105,25 @@ impl NodeState {
         spawn_follower(self, stage.blocks().clone(), stage.failure())?;
         // What was pooled at the snapshot waits again; one no longer valid
         // is refused here, as at any submission.
+        let mut waiting = HashSet::new();
         for result in stage.submit_many(pool) {
             match result {
-                Ok(hash) => self.filters.on_pending(hash),
+                Ok(hash) => {
+                    waiting.insert(hash);
+                    self.filters.on_pending(hash);
+                }
                 Err(refused) => {
                     tracing::info!(target: "lanes::node", %refused, "a snapshot's pooled transaction not taken back")
                 }
             }
         }
+        let mut noted = self.dropped.lock();
+        for hash in gone.into_iter().filter(|h| !waiting.contains(h)) {
+            let reason =
+                format!("the chain went back to block {number} (evm_revert or anvil_reset)");
+            noted.note(hash, reason);
+        }
+        drop(noted);
         *slot = Some(stage);
         tracing::info!(target: "lanes::node", number, "reverted");
         Ok(())

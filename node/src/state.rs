@@ -68,6 +68,9 @@ pub(crate) struct NodeState {
     pub(crate) limits: RpcLimits,
     /// Sends waiting for their transaction's block (automine).
     pub(crate) waiters: Waiters,
+    /// Acknowledged transactions dropped since, and why
+    /// (`lanes_transactionStatus`).
+    pub(crate) dropped: Mutex<Dropped>,
     /// How to rebuild the state and restart production (`evm_revert`).
     pub(crate) rebuild: Rebuild,
     /// The thread publishing the current stage's blocks.
@@ -76,6 +79,37 @@ pub(crate) struct NodeState {
     pub(crate) fatal: watch::Sender<Option<String>>,
     /// On a multi-node chain: where sends go besides this node's pool.
     pub(crate) cluster: OnceLock<cluster::Link>,
+}
+
+/// Most dropped transactions `lanes_transactionStatus` remembers; the
+/// oldest are forgotten first (then answered `unknown`).
+pub(crate) const MAX_DROPPED_REMEMBERED: usize = 100_000;
+
+/// Transactions the node acknowledged and then dropped, with why.
+#[derive(Default)]
+pub(crate) struct Dropped {
+    reasons: HashMap<B256, String>,
+    order: std::collections::VecDeque<B256>,
+}
+
+impl Dropped {
+    /// Notes `hash` dropped for `reason`, and logs it.
+    pub(crate) fn note(&mut self, hash: B256, reason: String) {
+        tracing::warn!(target: "lanes::node", %hash, %reason, "transaction dropped");
+        if self.reasons.insert(hash, reason).is_none() {
+            self.order.push_back(hash);
+        }
+        while self.order.len() > MAX_DROPPED_REMEMBERED {
+            if let Some(old) = self.order.pop_front() {
+                self.reasons.remove(&old);
+            }
+        }
+    }
+
+    /// Why `hash` was dropped, if it was.
+    pub(crate) fn reason(&self, hash: &B256) -> Option<&str> {
+        self.reasons.get(hash).map(String::as_str)
+    }
 }
 
 /// Sends waiting for their transaction's block, by transaction hash.

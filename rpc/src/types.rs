@@ -44,6 +44,20 @@ pub struct NodeStats {
     pub last_block: Option<LastBlockStats>,
 }
 
+/// Where an acknowledged transaction is, in `lanes_transactionStatus`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TransactionStatus {
+    /// `included`, `pending`, `dropped` or `unknown`.
+    pub status: String,
+    /// The block that holds it (`included`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block_number: Option<U64>,
+    /// Why it was dropped (`dropped`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
 /// The figures of one produced block, in `lanes_stats`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

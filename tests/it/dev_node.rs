@@ -513,3 +513,51 @@ fn test_state_at_older_blocks_is_kept_pruned_past_the_limit_and_survives_kill_9(
     check(&v);
     v.stop();
 }
+
+/// `lanes_transactionStatus`: every acknowledged transaction is pending,
+/// included, or dropped with a reason; a dropped one is also logged.
+#[test]
+fn test_an_acknowledged_transaction_is_pending_included_or_dropped_with_its_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = Validator::start(&dir.path().join("data"), &["--dev", "--no-mining"]);
+    let status = |hash: &Value| v.result("lanes_transactionStatus", json!([hash]));
+    let unknown = format!("0x{}", "ab".repeat(32));
+    assert_eq!(status(&json!(unknown)), json!({"status": "unknown"}));
+
+    // Pending while mining waits; dropped at execution once its sender
+    // cannot pay, with the reason.
+    let tx = signed(DEV_KEYS[3], 31337, 0, receiver(81), 1, 21_000);
+    let hash = v.result("eth_sendRawTransaction", json!([hex(&tx)]));
+    assert_eq!(status(&hash), json!({"status": "pending"}));
+    let sender = v.result("eth_getTransactionByHash", json!([hash]))["from"].clone();
+    v.result("anvil_setBalance", json!([sender, "0x0"]));
+    v.result("evm_mine", json!([]));
+    let dropped = status(&hash);
+    assert_eq!(dropped["status"], "dropped", "{dropped}");
+    let reason = dropped["reason"].as_str().unwrap();
+    assert!(reason.contains("dropped at execution") && reason.contains("funds"), "{reason}");
+    assert!(v.result("eth_getTransactionByHash", json!([hash])).is_null());
+
+    // Included, with its block; dropped by a revert past its block.
+    let snapshot = v.result("evm_snapshot", json!([]));
+    let tx = signed(DEV_KEYS[4], 31337, 0, receiver(82), 1, 21_000);
+    let hash = v.result("eth_sendRawTransaction", json!([hex(&tx)]));
+    v.result("evm_mine", json!([]));
+    let block = number(&v.result("eth_blockNumber", json!([])));
+    let included = status(&hash);
+    assert_eq!(
+        (&included["status"], number(&included["blockNumber"])),
+        (&json!("included"), block)
+    );
+    assert_eq!(v.result("evm_revert", json!([snapshot])), json!(true));
+    // The snapshot's pool did not hold it: dropped, not pending.
+    let reverted = status(&hash);
+    assert_eq!(reverted["status"], "dropped", "{reverted}");
+    assert!(reverted["reason"].as_str().unwrap().contains("went back to block"), "{reverted}");
+    let log = v.log_text();
+    let logged = log
+        .lines()
+        .any(|l| l.contains("transaction dropped") && l.contains(hash.as_str().unwrap()));
+    assert!(logged, "no log line names {hash}:\n{log}");
+    v.stop();
+}

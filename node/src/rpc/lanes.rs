@@ -4,13 +4,15 @@
 use std::sync::Arc;
 
 use alloy_eips::BlockNumberOrTag;
-use alloy_primitives::U64;
+use alloy_primitives::{B256, U64};
 use jsonrpsee::core::RpcResult;
 
 use crate::NodeState;
 use crate::ledger::LedgerBlock;
 use lanes_rpc::api::LanesApiServer;
-use lanes_rpc::types::{BlockEntries, BlockEntry, LastBlockStats, NodeStats, SetSource};
+use lanes_rpc::types::{
+    BlockEntries, BlockEntry, LastBlockStats, NodeStats, SetSource, TransactionStatus,
+};
 
 /// The `lanes` namespace of a node.
 pub(crate) struct LanesRpc {
@@ -42,6 +44,25 @@ impl LanesApiServer for LanesRpc {
         // taken) does not stop the others.
         let taken = txs.iter().filter(|raw| self.state.send_raw_waiting(raw).is_ok()).count();
         Ok(taken as u64)
+    }
+
+    fn transaction_status(&self, hash: B256) -> RpcResult<TransactionStatus> {
+        let s = &self.state;
+        let status =
+            |status: &str| TransactionStatus { status: status.into(), ..Default::default() };
+        if let Some((number, _)) = s.ledger.locate_tx(&hash) {
+            return Ok(TransactionStatus {
+                block_number: Some(U64::from(number)),
+                ..status("included")
+            });
+        }
+        if s.stage(|st| st.pooled(&hash))?.is_some() {
+            return Ok(status("pending"));
+        }
+        Ok(match s.dropped.lock().reason(&hash) {
+            Some(reason) => TransactionStatus { reason: Some(reason.into()), ..status("dropped") },
+            None => status("unknown"),
+        })
     }
 
     fn stats(&self) -> RpcResult<NodeStats> {
