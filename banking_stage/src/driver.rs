@@ -27,6 +27,9 @@ pub struct ProducedBlock {
     pub receipts: Vec<Receipt>,
     /// Transactions dropped at execution in this block, and why.
     pub rejected: Vec<(B256, TxError)>,
+    /// Transactions the pool let go without running them since the block
+    /// before, and why ([`crate::BankingStage::take_discarded`]).
+    pub discarded: Vec<(B256, String)>,
     /// What the stage did for it.
     pub stats: BlockStats,
 }
@@ -155,13 +158,14 @@ impl<T: lanes_runtime::PoolTransaction> BlockDriver<T> {
             }
             next.unwrap_or(head.base_fee)
         };
-        drop(included);
-        let pool_len = {
+        let (pool_len, discarded) = {
             let mut pool = self.shared.pool();
+            pool.persisted(included.iter().map(|p| p.hash));
             pool.set_base_fee(base_fee);
             pool.prune_idle();
-            pool.len()
+            (pool.len(), pool.take_discarded())
         };
+        drop(included);
         let taken =
             |n: &std::sync::atomic::AtomicU64| Duration::from_nanos(n.swap(0, Ordering::Relaxed));
         let admission = (taken(&self.shared.sigverify_nanos), taken(&self.shared.predict_nanos));
@@ -175,7 +179,8 @@ impl<T: lanes_runtime::PoolTransaction> BlockDriver<T> {
             pool_len,
         );
         stats.log();
-        Ok(ProducedBlock { block: sealed.block, receipts: sealed.receipts, rejected, stats })
+        let (block, receipts) = (sealed.block, sealed.receipts);
+        Ok(ProducedBlock { block, receipts, rejected, discarded, stats })
     }
 
     /// Hands a committed block to the consumer of the stage's blocks,

@@ -8,7 +8,7 @@
 //! popped.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::time::Instant;
 
 use alloy_primitives::{Address, B256};
@@ -170,6 +170,29 @@ pub(crate) struct TxPool<T> {
     len: usize,
     seq: u64,
     limits: PoolLimits,
+    /// Included in the block being built, until it is persisted
+    /// ([`Self::persisted`]): neither queued nor in a block yet.
+    committing: HashSet<B256, ahash::RandomState>,
+    /// Transactions the pool let go without running them, and why, until
+    /// taken ([`Self::take_discarded`]); the oldest past
+    /// [`MAX_DISCARDED_KEPT`] are forgotten.
+    discarded: Discarded,
+}
+
+/// Most discarded transactions the pool keeps for [`TxPool::take_discarded`].
+pub(crate) const MAX_DISCARDED_KEPT: usize = 10_000;
+
+/// Discarded transactions and why, the newest [`MAX_DISCARDED_KEPT`].
+#[derive(Debug, Default)]
+struct Discarded(VecDeque<(B256, String)>);
+
+impl Discarded {
+    fn push(&mut self, hash: B256, reason: String) {
+        if self.0.len() >= MAX_DISCARDED_KEPT {
+            self.0.pop_front();
+        }
+        self.0.push_back((hash, reason));
+    }
 }
 
 impl<T: PoolTransaction> TxPool<T> {
@@ -187,6 +210,35 @@ impl<T: PoolTransaction> TxPool<T> {
             len: 0,
             seq: 0,
             limits,
+            committing: HashSet::default(),
+            discarded: Discarded::default(),
+        }
+    }
+
+    /// Notes `hash`, taken out to run, dropped at execution for `error`.
+    pub(crate) fn rejected(&mut self, hash: B256, error: &lanes_runtime::TxError) {
+        self.discarded.push(hash, format!("dropped at execution: {error}"));
+    }
+
+    /// The transactions let go since the last call, and why.
+    pub(crate) fn take_discarded(&mut self) -> Vec<(B256, String)> {
+        self.discarded.0.drain(..).collect()
+    }
+
+    /// Whether the pool holds `hash`: queued, taken out to run, or included
+    /// in the block being built and not yet persisted. A scan.
+    pub(crate) fn holds(&self, hash: &B256) -> bool {
+        if self.committing.contains(hash) {
+            return true;
+        }
+        let mut queues = self.senders.values().map(|at| &self.queues[*at as usize]);
+        queues.any(|q| q.out == Some(*hash) || q.queued.0.iter().any(|p| p.hash == *hash))
+    }
+
+    /// The block holding `hashes` is persisted: they are in a block now.
+    pub(crate) fn persisted(&mut self, hashes: impl IntoIterator<Item = B256>) {
+        for hash in hashes {
+            self.committing.remove(&hash);
         }
     }
 
@@ -335,8 +387,15 @@ impl<T: PoolTransaction> TxPool<T> {
         if nonce == queue.next && queue.out.is_none() && !predicting {
             self.ready.push(Ready::of(&pooled));
         }
+        let replaced = queue.queued.get(nonce).map(|old| old.hash);
         queue.queued.insert(pooled);
         self.seq += 1;
+        if let Some(old) = replaced {
+            self.discarded.push(
+                old,
+                format!("dropped from the pool: replaced by {hash}, which pays a higher tip"),
+            );
+        }
         Ok(hash)
     }
 
@@ -366,11 +425,16 @@ impl<T: PoolTransaction> TxPool<T> {
         queue.out = None;
         if included {
             queue.next = p.tx.nonce() + 1;
+            self.committing.insert(p.hash);
         }
         // Nonces below the next can never run.
         while queue.queued.first().is_some_and(|p| p.tx.nonce() < queue.next) {
-            queue.queued.remove_first();
+            let stale = queue.queued.remove_first().expect("a first one");
             self.len = self.len.saturating_sub(1);
+            let nonce = stale.tx.nonce();
+            let reason =
+                format!("dropped from the pool: its nonce {nonce} was used by another transaction");
+            self.discarded.push(stale.hash, reason);
         }
         if let Some(head) = queue.queued.get(queue.next).filter(|p| !p.predicting) {
             self.ready.push(Ready::of(head));
@@ -408,6 +472,7 @@ impl<T: PoolTransaction> TxPool<T> {
     pub(crate) fn requeue(&mut self, txs: impl IntoIterator<Item = Held<T>>) {
         let mut touched = Vec::new();
         for p in txs {
+            self.committing.remove(&p.hash);
             let at = p.queue;
             let queue = &mut self.queues[at as usize];
             debug_assert_eq!(queue.sender, p.tx.sender(), "a queue moved while out");
@@ -454,8 +519,11 @@ impl<T: PoolTransaction> TxPool<T> {
             }
             queue.next = committed;
             while queue.queued.first().is_some_and(|p| p.tx.nonce() < committed) {
-                queue.queued.remove_first();
+                let stale = queue.queued.remove_first().expect("a first one");
                 self.len = self.len.saturating_sub(1);
+                let reason =
+                    format!("dropped from the pool: its sender's nonce is {committed} now");
+                self.discarded.push(stale.hash, reason);
             }
             if let Some(head) = queue.queued.get(committed).filter(|p| !p.predicting) {
                 self.ready.push(Ready::of(head));
@@ -556,8 +624,13 @@ mod tests {
         // A 5% bump is not enough, 10% is.
         let err = pool.insert_tx(tx(1, 0, 22_050), |_| 0).unwrap_err();
         assert_eq!(err, SubmitError::ReplacementUnderpriced { needed: 2 });
-        pool.insert_tx(tx(1, 0, 42_000), |_| 0).unwrap();
+        let replacement = pool.insert_tx(tx(1, 0, 42_000), |_| 0).unwrap();
         assert_eq!(pool.len(), 1, "a replacement takes the old one's place");
+        let discarded = pool.take_discarded();
+        assert_eq!(discarded.len(), 1);
+        assert_eq!(discarded[0].0, tx(1, 0, 21_000).hash());
+        assert!(discarded[0].1.contains(&format!("replaced by {replacement}")), "{discarded:?}");
+        assert!(pool.holds(&replacement) && !pool.holds(&discarded[0].0));
         pool.insert_tx(tx(1, 1, 21_000), |_| 0).unwrap();
         pool.insert_tx(tx(1, 2, 21_000), |_| 0).unwrap();
         assert_eq!(

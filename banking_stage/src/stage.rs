@@ -480,6 +480,19 @@ impl<E: Executor<Tx: PoolTransaction>> BankingStage<E> {
         self.shared.pool().find(hash)
     }
 
+    /// Whether the stage holds `hash`: waiting in the pool, running, or in
+    /// the block being built and not yet persisted. Scans the pool.
+    pub fn holds(&self, hash: &B256) -> bool {
+        self.shared.pool().holds(hash)
+    }
+
+    /// The transactions the pool let go without running them since the last
+    /// call (and since the last block, whose [`ProducedBlock::discarded`]
+    /// carries them), and why: replaced by a higher tip, or a nonce used up.
+    pub fn take_discarded(&self) -> Vec<(B256, String)> {
+        self.shared.pool().take_discarded()
+    }
+
     /// Copies of the transactions waiting in the pool, each sender's in
     /// nonce order (a dev node's `evm_snapshot` keeps them).
     pub fn queued(&self) -> Vec<E::Tx> {

@@ -373,10 +373,11 @@ fn follow(state: &NodeState, blocks: &Receiver<ProducedBlock>) {
         }
         let number = produced.block.header.number;
         state.ledger.publish(number);
-        if !produced.rejected.is_empty() {
+        // Those dropped at execution are among the pool's discards.
+        if !produced.discarded.is_empty() {
             let mut dropped = state.dropped.lock();
-            for (hash, error) in &produced.rejected {
-                dropped.note(*hash, format!("dropped at execution in block {number}: {error}"));
+            for (hash, reason) in &produced.discarded {
+                dropped.note(*hash, reason.clone());
             }
         }
         // Sends waiting for their block (automine) answer now: the block is

@@ -538,6 +538,25 @@ fn test_an_acknowledged_transaction_is_pending_included_or_dropped_with_its_reas
     assert!(reason.contains("dropped at execution") && reason.contains("funds"), "{reason}");
     assert!(v.result("eth_getTransactionByHash", json!([hash])).is_null());
 
+    // Replaced by a higher tip, and then left behind by its sender's nonce.
+    let from = v.result("eth_accounts", json!([]))[7].clone();
+    let send = |tip: &str| {
+        let tx = json!({"from": from, "to": format!("{:#x}", receiver(83)), "value": "0x1",
+            "nonce": "0x0", "gas": "0x5208", "maxFeePerGas": "0x2540be400", "maxPriorityFeePerGas": tip});
+        v.result("eth_sendTransaction", json!([tx]))
+    };
+    let (first, second) = (send("0x3b9aca00"), send("0x77359400"));
+    let replaced = status(&first);
+    assert_eq!(replaced["status"], "dropped", "{replaced}");
+    let reason = replaced["reason"].as_str().unwrap();
+    assert!(reason.contains(&format!("replaced by {}", second.as_str().unwrap())), "{reason}");
+    assert_eq!(status(&second), json!({"status": "pending"}));
+    v.result("anvil_setNonce", json!([from, "0x5"]));
+    v.result("evm_mine", json!([]));
+    let passed = status(&second);
+    assert_eq!(passed["status"], "dropped", "{passed}");
+    assert!(passed["reason"].as_str().unwrap().contains("nonce"), "{passed}");
+
     // Included, with its block; dropped by a revert past its block.
     let snapshot = v.result("evm_snapshot", json!([]));
     let tx = signed(DEV_KEYS[4], 31337, 0, receiver(82), 1, 21_000);

@@ -634,6 +634,7 @@ impl<E: Executor<Tx: PoolTransaction> + 'static> Scheduler<E> {
                 }
                 Executed::Rejected(e) => {
                     pool.finish(&p, false);
+                    pool.rejected(p.hash, &e);
                     build.rejected.push((p.hash, e));
                 }
                 Executed::NeedsExclusive(left) => {
@@ -668,6 +669,7 @@ impl<E: Executor<Tx: PoolTransaction> + 'static> Scheduler<E> {
                 }
                 Executed::Rejected(e) => {
                     pool.finish(&p, false);
+                    pool.rejected(p.hash, &e);
                     build.rejected.push((p.hash, e));
                 }
                 _ => self.window.hold(p, now),

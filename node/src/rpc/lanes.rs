@@ -50,16 +50,27 @@ impl LanesApiServer for LanesRpc {
         let s = &self.state;
         let status =
             |status: &str| TransactionStatus { status: status.into(), ..Default::default() };
+        let included = |number| TransactionStatus {
+            block_number: Some(U64::from(number)),
+            ..status("included")
+        };
         if let Some((number, _)) = s.ledger.locate_tx(&hash) {
-            return Ok(TransactionStatus {
-                block_number: Some(U64::from(number)),
-                ..status("included")
-            });
+            return Ok(included(number));
         }
-        if s.stage(|st| st.pooled(&hash))?.is_some() {
+        // The stage holds it from submission until its block is persisted,
+        // when the ledger has it: asked in this order, one of the two answers.
+        let (holds, discarded) = s.stage(|st| (st.holds(&hash), st.take_discarded()))?;
+        let mut dropped = s.dropped.lock();
+        for (hash, reason) in discarded {
+            dropped.note(hash, reason);
+        }
+        if holds {
             return Ok(status("pending"));
         }
-        Ok(match s.dropped.lock().reason(&hash) {
+        if let Some((number, _)) = s.ledger.locate_tx(&hash) {
+            return Ok(included(number));
+        }
+        Ok(match dropped.reason(&hash) {
             Some(reason) => TransactionStatus { reason: Some(reason.into()), ..status("dropped") },
             None => status("unknown"),
         })
