@@ -384,7 +384,12 @@ impl Ledger {
 
     /// Where a served transaction is: block number and index in the block.
     pub fn locate_tx(&self, hash: &B256) -> Option<(u64, u32)> {
-        self.index().by_tx.get(hash).copied().filter(|(n, _)| self.is_visible(*n))
+        self.locate_appended_tx(hash).filter(|(n, _)| self.is_visible(*n))
+    }
+
+    /// [`Self::locate_tx`] in any appended block, served or not yet.
+    pub fn locate_appended_tx(&self, hash: &B256) -> Option<(u64, u32)> {
+        self.index().by_tx.get(hash).copied()
     }
 
     /// The hash of served block `number`.

@@ -2,6 +2,7 @@
 //! per scenario.
 
 mod accounts_db;
+mod acknowledged;
 mod blockchain_tests;
 mod cluster;
 mod dev_node;

@@ -57,8 +57,9 @@ impl LanesApiServer for LanesRpc {
         if let Some((number, _)) = s.ledger.locate_tx(&hash) {
             return Ok(included(number));
         }
-        // The stage holds it from submission until its block is persisted,
-        // when the ledger has it: asked in this order, one of the two answers.
+        // The stage holds it from submission until its block is appended to
+        // the ledger, which serves the block a moment later: asked in this
+        // order, one of the three answers.
         let (holds, discarded) = s.stage(|st| (st.holds(&hash), st.take_discarded()))?;
         let mut dropped = s.dropped.lock();
         for (hash, reason) in discarded {
@@ -67,8 +68,9 @@ impl LanesApiServer for LanesRpc {
         if holds {
             return Ok(status("pending"));
         }
-        if let Some((number, _)) = s.ledger.locate_tx(&hash) {
-            return Ok(included(number));
+        if let Some((number, _)) = s.ledger.locate_appended_tx(&hash) {
+            let served = s.ledger.locate_tx(&hash).is_some();
+            return Ok(if served { included(number) } else { status("pending") });
         }
         Ok(match dropped.reason(&hash) {
             Some(reason) => TransactionStatus { reason: Some(reason.into()), ..status("dropped") },
