@@ -3,7 +3,8 @@
 // time travel (increaseTime, setNextBlockTimestamp), mine with a block count
 // and an interval, setCoinbase, automine toggled off and a transaction mined
 // by `mine`, setBalance / setNonce / setCode / setStorageAt, impersonation
-// (of a contract too), increaseTime after a burst of blocks.
+// (of a contract too), increaseTime after a burst of blocks, EIP-7966 sync
+// sends.
 // Every check throws on failure; the last line printed is
 // "viem test client: ok", followed by a JSON line of what the Rust test
 // checks after a restart.
@@ -139,6 +140,30 @@ async function main() {
   const jumped = await client.getBlock();
   check(jumped.timestamp >= burst.timestamp + 86400n,
     `increaseTime after a burst: ${jumped.timestamp - burst.timestamp} s after the latest block`);
+
+  // EIP-7966 sync sends: the receipt in one call.
+  const synced = await client.sendTransactionSync({ account: rich, to: someone, value: 11n });
+  check(synced.status === "success" && synced.from.toLowerCase() === rich.address.toLowerCase(),
+    "sendTransactionSync (eth_sendRawTransactionSync) answers with the receipt");
+  const nodeSigned = await client.request({
+    method: "eth_sendTransactionSync",
+    params: [{ from: account.address, to: someone, value: "0x1" }],
+  });
+  check(nodeSigned.status === "0x1" && BigInt(nodeSigned.blockNumber) > 0n, "eth_sendTransactionSync");
+  // Nothing mines it: past its timeout, error 4 with the hash, and it waits on.
+  await client.setAutomine(false);
+  const request = await client.prepareTransactionRequest({ account: rich, to: someone, value: 12n });
+  const raw = await rich.signTransaction(request);
+  const timedOut = await client
+    .request({ method: "eth_sendRawTransactionSync", params: [raw, "0x12c"] })
+    .then(() => null, (e) => e.walk((x) => x.code === 4));
+  check(timedOut !== null && timedOut.code === 4, "past its timeout: error 4");
+  check(timedOut.data === viem.keccak256(raw), `error 4 carries the hash: ${timedOut.data}`);
+  check((await client.request({ method: "lanes_transactionStatus", params: [timedOut.data] })).status === "pending",
+    "the timed-out transaction is still pending");
+  await client.mine({ blocks: 1 });
+  check((await client.getTransactionReceipt({ hash: timedOut.data })).status === "success", "and mined later");
+  await client.setAutomine(true);
 
   // Snapshots: a revert drops what came after, state and blocks alike.
   const snap = await client.snapshot();

@@ -2,6 +2,7 @@
 //! and the banking stage.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use alloy_consensus::{SignableTransaction, TxEip1559, TxEip2930, TxEip7702, TxEnvelope, TxLegacy};
 use alloy_eips::eip2718::Encodable2718;
@@ -155,6 +156,28 @@ impl EthApiServer for EthRpc {
             .await
             .map_err(|e| RpcError::Internal(format!("signing task failed: {e}")))??;
         submit(&self.state, raw.into()).await
+    }
+
+    async fn send_raw_transaction_sync(
+        &self,
+        bytes: Bytes,
+        timeout: Option<serde_json::Value>,
+    ) -> RpcResult<TransactionReceipt> {
+        let timeout = sync_timeout(timeout)?;
+        let heads = self.state.heads.subscribe();
+        let hash = self.send_raw_transaction(bytes).await?;
+        self.receipt_within(hash, heads, timeout).await
+    }
+
+    async fn send_transaction_sync(
+        &self,
+        request: TransactionRequest,
+        timeout: Option<serde_json::Value>,
+    ) -> RpcResult<TransactionReceipt> {
+        let timeout = sync_timeout(timeout)?;
+        let heads = self.state.heads.subscribe();
+        let hash = self.send_transaction(request).await?;
+        self.receipt_within(hash, heads, timeout).await
     }
 
     fn new_filter(&self, filter: Filter) -> RpcResult<U256> {
@@ -370,6 +393,65 @@ async fn submit(state: &NodeState, bytes: Bytes) -> RpcResult<B256> {
         relay.relay(bytes).await;
     }
     Ok(settled(hash, wait).await)
+}
+
+/// `eth_sendRawTransactionSync`'s wait when the client names none.
+pub(crate) const SYNC_DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+/// The longest wait `eth_sendRawTransactionSync` grants.
+pub(crate) const SYNC_MAX_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The wait a sync send asks for: milliseconds, as a number or a hex
+/// quantity; capped at [`SYNC_MAX_TIMEOUT`].
+fn sync_timeout(timeout: Option<serde_json::Value>) -> Res<Duration> {
+    let ms = match &timeout {
+        None | Some(serde_json::Value::Null) => return Ok(SYNC_DEFAULT_TIMEOUT),
+        Some(serde_json::Value::Number(n)) => n.as_u64(),
+        Some(serde_json::Value::String(s)) => {
+            s.strip_prefix("0x").and_then(|h| u64::from_str_radix(h, 16).ok())
+        }
+        Some(_) => None,
+    };
+    let ms = ms.ok_or_else(|| {
+        RpcError::Params(format!(
+            "timeout {} is not a number of milliseconds (a number or a hex quantity)",
+            timeout.unwrap_or_default()
+        ))
+    })?;
+    Ok(Duration::from_millis(ms).min(SYNC_MAX_TIMEOUT))
+}
+
+impl EthRpc {
+    /// The receipt of `hash`, waiting on `heads` (subscribed before the
+    /// send) for the block that holds it, at most `timeout`: EIP-7966's
+    /// error 4 past it, and the reason if the node drops it meanwhile.
+    async fn receipt_within(
+        &self,
+        hash: B256,
+        mut heads: tokio::sync::broadcast::Receiver<filters::ChainEvent>,
+        timeout: Duration,
+    ) -> RpcResult<TransactionReceipt> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Some(receipt) = self.transaction_receipt(hash)? {
+                return Ok(receipt);
+            }
+            if let Some(reason) = self.state.dropped.lock().reason(&hash) {
+                return Err(RpcError::Invalid(format!("transaction {hash} was {reason}")).into());
+            }
+            match tokio::time::timeout_at(deadline, heads.recv()).await {
+                Ok(Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {}
+                Ok(Err(tokio::sync::broadcast::error::RecvError::Closed)) | Err(_) => {
+                    if let Some(receipt) = self.transaction_receipt(hash)? {
+                        return Ok(receipt);
+                    }
+                    let message = format!(
+                        "The transaction was added to the transaction pool but wasn't processed in {timeout:?}"
+                    );
+                    return Err(jsonrpsee::types::ErrorObjectOwned::owned(4, message, Some(hash)));
+                }
+            }
+        }
+    }
 }
 
 /// The unlocked account `address` (`--dev`'s accounts), for signing.

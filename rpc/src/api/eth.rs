@@ -94,6 +94,25 @@ pub trait EthApi {
     #[method(name = "sendTransaction")]
     async fn send_transaction(&self, request: TransactionRequest) -> RpcResult<B256>;
 
+    /// EIP-7966: submits a signed transaction and answers with its receipt
+    /// once its block is served; past `timeout` milliseconds (a number or a
+    /// hex quantity; 2,000 by default, at most 60,000) error 4 with the
+    /// transaction's hash as data, the transaction still pending.
+    #[method(name = "sendRawTransactionSync")]
+    async fn send_raw_transaction_sync(
+        &self,
+        bytes: Bytes,
+        timeout: Option<serde_json::Value>,
+    ) -> RpcResult<TransactionReceipt>;
+
+    /// `eth_sendTransaction` answered as `eth_sendRawTransactionSync` is.
+    #[method(name = "sendTransactionSync")]
+    async fn send_transaction_sync(
+        &self,
+        request: TransactionRequest,
+        timeout: Option<serde_json::Value>,
+    ) -> RpcResult<TransactionReceipt>;
+
     /// Installs a log filter: `eth_getFilterChanges` then returns the
     /// matching logs of blocks added since the last poll (after a revert,
     /// first the logs it took back, `removed: true`).
