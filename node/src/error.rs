@@ -81,6 +81,11 @@ pub enum RpcError {
         /// gas limit * max fee per gas + value.
         cost: U256,
     },
+    /// A signed transaction's sender has code (EIP-3607).
+    #[error(
+        "sender {0} has code, so it cannot send a signed transaction (EIP-3607); anvil_impersonateAccount sends as a contract"
+    )]
+    SenderHasCode(alloy_primitives::Address),
     /// The gas limit does not cover the intrinsic gas.
     #[error("intrinsic gas too low: gas limit {gas}, intrinsic gas {intrinsic}")]
     IntrinsicGas {
@@ -167,9 +172,10 @@ impl RpcError {
                 | SubmitError::AdmissionTimeout { .. },
             ) => LIMIT_EXCEEDED,
             Self::Submit(SubmitError::ShuttingDown | SubmitError::Stopped(_)) => INTERNAL,
-            Self::Submit(_) | Self::InsufficientFunds { .. } | Self::IntrinsicGas { .. } => {
-                TX_REJECTED
-            }
+            Self::Submit(_)
+            | Self::InsufficientFunds { .. }
+            | Self::IntrinsicGas { .. }
+            | Self::SenderHasCode(_) => TX_REJECTED,
             Self::Reverted { .. } => REVERTED,
             Self::Invalid(_) | Self::Pruned { .. } => INVALID_INPUT,
             Self::NotFound(_) => RESOURCE_NOT_FOUND,

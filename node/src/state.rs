@@ -326,9 +326,20 @@ impl NodeState {
         }
         let cost = U256::from(envelope.gas_limit()) * U256::from(envelope.max_fee_per_gas())
             + envelope.value();
-        let balance = account(&self.state_at(None)?, &tx.sender())?.balance;
-        if balance < cost {
-            return Err(RpcError::InsufficientFunds { balance, cost });
+        let view = self.state_at(None)?;
+        let sender = account(&view, &tx.sender())?;
+        if sender.balance < cost {
+            return Err(RpcError::InsufficientFunds { balance: sender.balance, cost });
+        }
+        // EIP-3607: a signed transaction from an account with code (other
+        // than an EIP-7702 delegation) would be refused at execution.
+        if !tx.is_impersonated() && lanes_evm_adapter::has_code(&sender.code_hash) {
+            let code = lanes_accounts_db::AccountsRead::get_code(&view, &sender.code_hash)
+                .map_err(internal)?
+                .unwrap_or_default();
+            if !code.starts_with(&[0xef, 0x01, 0x00]) {
+                return Err(RpcError::SenderHasCode(tx.sender()));
+            }
         }
         let hash = tx.hash();
         let automine = self.stage(|st| st.mining())? == Mining::OnDemand;

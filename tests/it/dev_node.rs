@@ -538,6 +538,14 @@ fn test_an_acknowledged_transaction_is_pending_included_or_dropped_with_its_reas
     assert!(reason.contains("dropped at execution") && reason.contains("funds"), "{reason}");
     assert!(v.result("eth_getTransactionByHash", json!([hash])).is_null());
 
+    // What execution would refuse is refused at submission, with the reason:
+    // a signed transaction from an account with code (EIP-3607).
+    let signer: alloy_signer_local::PrivateKeySigner = DEV_KEYS[2].parse().unwrap();
+    v.result("anvil_setCode", json!([signer.address(), "0x602a60005260206000f3"]));
+    let tx = signed(DEV_KEYS[2], 31337, 0, receiver(84), 1, 21_000);
+    let (_, message, _) = v.error("eth_sendRawTransaction", json!([hex(&tx)]));
+    assert!(message.contains("has code") && message.contains("EIP-3607"), "{message}");
+
     // Replaced by a higher tip, and then left behind by its sender's nonce.
     let from = v.result("eth_accounts", json!([]))[7].clone();
     let send = |tip: &str| {
