@@ -215,6 +215,43 @@ impl<T: PoolTransaction> TxPool<T> {
         }
     }
 
+    /// Every queued transaction, each sender's in nonce order, with whether
+    /// it is next in line (its nonce follows the sender's next, or the one
+    /// before it, without a gap): a pool listing's pending and queued. A scan.
+    pub(crate) fn listing(&self) -> Vec<(T, bool)> {
+        let mut out = Vec::with_capacity(self.len);
+        for &at in self.senders.values() {
+            let queue = &self.queues[at as usize];
+            let mut next = queue.next + u64::from(queue.out.is_some());
+            for p in &queue.queued.0 {
+                let in_line = p.tx.nonce() == next;
+                next += u64::from(in_line);
+                out.push((p.tx.clone(), in_line));
+            }
+        }
+        out
+    }
+
+    /// Removes the queued transactions `pick` chooses (never one taken out
+    /// to run); their hashes. A sender's later transactions stay, behind the
+    /// gap a removal leaves.
+    pub(crate) fn remove_where(&mut self, mut pick: impl FnMut(&T) -> bool) -> Vec<B256> {
+        let mut removed = Vec::new();
+        for &at in self.senders.values() {
+            let queued = &mut self.queues[at as usize].queued.0;
+            queued.retain(|p| {
+                let gone = pick(&p.tx);
+                if gone {
+                    removed.push(p.hash);
+                }
+                !gone
+            });
+        }
+        self.len = self.len.saturating_sub(removed.len());
+        self.prune_idle();
+        removed
+    }
+
     /// Notes `hash`, taken out to run, dropped at execution for `error`.
     pub(crate) fn rejected(&mut self, hash: B256, error: &lanes_runtime::TxError) {
         self.discarded.push(hash, format!("dropped at execution: {error}"));

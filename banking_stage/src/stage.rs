@@ -493,6 +493,20 @@ impl<E: Executor<Tx: PoolTransaction>> BankingStage<E> {
         self.shared.pool().take_discarded()
     }
 
+    /// Copies of the transactions waiting in the pool with whether each is
+    /// next in line for its sender (`txpool_content`'s pending) or behind a
+    /// nonce gap (its queued). Scans the pool.
+    pub fn pool_listing(&self) -> Vec<(E::Tx, bool)> {
+        self.shared.pool().listing()
+    }
+
+    /// Removes from the pool the waiting transactions `pick` chooses (a dev
+    /// node's `anvil_dropTransaction`); their hashes. One already taken out
+    /// to run is not removed.
+    pub fn remove_pooled(&self, pick: impl FnMut(&E::Tx) -> bool) -> Vec<B256> {
+        self.shared.pool().remove_where(pick)
+    }
+
     /// Copies of the transactions waiting in the pool, each sender's in
     /// nonce order (a dev node's `evm_snapshot` keeps them).
     pub fn queued(&self) -> Vec<E::Tx> {

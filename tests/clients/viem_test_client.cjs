@@ -4,7 +4,7 @@
 // and an interval, setCoinbase, automine toggled off and a transaction mined
 // by `mine`, setBalance / setNonce / setCode / setStorageAt, impersonation
 // (of a contract too), increaseTime after a burst of blocks, EIP-7966 sync
-// sends.
+// sends, the txpool methods and the pool drops.
 // Every check throws on failure; the last line printed is
 // "viem test client: ok", followed by a JSON line of what the Rust test
 // checks after a restart.
@@ -163,6 +163,32 @@ async function main() {
     "the timed-out transaction is still pending");
   await client.mine({ blocks: 1 });
   check((await client.getTransactionReceipt({ hash: timedOut.data })).status === "success", "and mined later");
+
+  // The pool: pending (next in line) and queued (behind a gap), and drops.
+  const base = await client.getTransactionCount({ address: rich.address, blockTag: "pending" });
+  const next = await client.sendTransaction({ account: rich, to: someone, value: 13n, nonce: base });
+  const gapped = await client.sendTransaction({ account: rich, to: someone, value: 14n, nonce: base + 2 });
+  const poolStatus = await client.getTxpoolStatus();
+  check(poolStatus.pending === 1 && poolStatus.queued === 1, `txpool_status: ${JSON.stringify(poolStatus)}`);
+  const content = await client.getTxpoolContent();
+  const mine = (side) => content[side][rich.address] ?? content[side][rich.address.toLowerCase()];
+  check(mine("pending")[String(base)].hash === next && mine("queued")[String(base + 2)].hash === gapped,
+    "txpool_content files them by sender and nonce");
+  const inspect = await client.inspectTxpool();
+  check(Object.keys(inspect.pending).length === 1, "txpool_inspect");
+  await client.dropTransaction({ hash: next });
+  check((await client.getTxpoolStatus()).pending === 0, "anvil_dropTransaction removes it");
+  const droppedStatus = await client.request({ method: "lanes_transactionStatus", params: [next] });
+  check(droppedStatus.status === "dropped" && droppedStatus.reason.includes("anvil_dropTransaction"),
+    `and says why: ${JSON.stringify(droppedStatus)}`);
+  check((await client.request({ method: "hardhat_dropTransaction", params: [next] })) === false,
+    "hardhat_dropTransaction: nothing left to drop");
+  await client.request({ method: "anvil_removePoolTransactions", params: [rich.address] });
+  const emptied = await client.getTxpoolStatus();
+  check(emptied.pending === 0 && emptied.queued === 0, "anvil_removePoolTransactions empties the sender's");
+  await client.sendTransaction({ account: rich, to: someone, value: 15n, nonce: base });
+  await client.request({ method: "anvil_dropAllTransactions", params: [] });
+  check((await client.getTxpoolStatus()).pending === 0, "anvil_dropAllTransactions");
   await client.setAutomine(true);
 
   // Snapshots: a revert drops what came after, state and blocks alike.

@@ -1,5 +1,5 @@
 //! Nothing a client was told is accepted vanishes: random sequences of sends
-//! and dev controls against the binary, and after every step each
+//! and dev controls (pool drops among them) against the binary, and after every step each
 //! transaction the node acknowledged (a send answered with a hash) is in
 //! exactly one of three places — in a block (a receipt), pending (served
 //! with no block, or still on its way into a block), or dropped with a
@@ -35,6 +35,10 @@ enum Step {
     Revert(usize),
     Automine(bool),
     Mine,
+    /// `anvil_dropTransaction` of the n-th acknowledged transaction (from
+    /// the latest back).
+    Drop(usize),
+    DropAll,
     Reset,
 }
 
@@ -51,6 +55,8 @@ fn step() -> impl Strategy<Value = Step> {
         1 => (0..4usize).prop_map(Step::Revert),
         1 => any::<bool>().prop_map(Step::Automine),
         2 => Just(Step::Mine),
+        1 => (0..3usize).prop_map(Step::Drop),
+        1 => Just(Step::DropAll),
         1 => Just(Step::Reset),
     ]
 }
@@ -123,6 +129,14 @@ fn run(steps: &[Step]) -> Result<(), TestCaseError> {
             }
             Step::Mine => {
                 v.result("evm_mine", json!([]));
+            }
+            Step::Drop(back) => {
+                if let Some(i) = acknowledged.len().checked_sub(1 + back) {
+                    v.result("anvil_dropTransaction", json!([acknowledged[i]]));
+                }
+            }
+            Step::DropAll => {
+                v.result("anvil_dropAllTransactions", json!([]));
             }
             Step::Reset => {
                 v.result("anvil_reset", json!([]));

@@ -8,6 +8,7 @@ use alloy_primitives::{Address, B256, Bytes, KECCAK256_EMPTY, U256, keccak256};
 use jsonrpsee::core::RpcResult;
 use lanes_accounts_db::{AccountHeader, AccountsRead, DEFAULT_MAX_CODE_LEN, Entry};
 use lanes_banking_stage::{Mining, SystemWrites};
+use lanes_evm_adapter::EvmTx;
 use lanes_runtime::BankError;
 
 use crate::NodeState;
@@ -35,6 +36,17 @@ impl DevRpc {
 
     /// The dev node's own state; refuses a dev-only method on a node
     /// started without `--dev`.
+    /// Removes the waiting transactions `pick` chooses, noting each dropped
+    /// by `method`; their hashes.
+    fn remove_pooled(&self, method: &str, pick: impl FnMut(&EvmTx) -> bool) -> Res<Vec<B256>> {
+        let removed = self.state.stage(|st| st.remove_pooled(pick))?;
+        let mut dropped = self.state.dropped.lock();
+        for hash in &removed {
+            dropped.note(*hash, format!("dropped from the pool by {method}"));
+        }
+        Ok(removed)
+    }
+
     fn dev_only(&self, method: &str) -> Res<&DevState> {
         self.state.dev.as_ref().ok_or_else(|| {
             RpcError::Invalid(format!(
@@ -253,6 +265,30 @@ impl DevApiServer for DevRpc {
 
     fn auto_impersonate_account(&self, enabled: bool) -> RpcResult<()> {
         self.dev_only("anvil_autoImpersonateAccount")?.set_auto_impersonate(enabled);
+        Ok(())
+    }
+
+    fn drop_transaction(&self, hash: B256) -> RpcResult<Option<B256>> {
+        self.dev_only("anvil_dropTransaction")?;
+        let removed = self.remove_pooled("anvil_dropTransaction", |tx| tx.hash() == hash)?;
+        Ok(removed.first().copied())
+    }
+
+    fn hardhat_drop_transaction(&self, hash: B256) -> RpcResult<bool> {
+        self.dev_only("hardhat_dropTransaction")?;
+        let removed = self.remove_pooled("hardhat_dropTransaction", |tx| tx.hash() == hash)?;
+        Ok(!removed.is_empty())
+    }
+
+    fn drop_all_transactions(&self) -> RpcResult<()> {
+        self.dev_only("anvil_dropAllTransactions")?;
+        self.remove_pooled("anvil_dropAllTransactions", |_| true)?;
+        Ok(())
+    }
+
+    fn remove_pool_transactions(&self, address: Address) -> RpcResult<()> {
+        self.dev_only("anvil_removePoolTransactions")?;
+        self.remove_pooled("anvil_removePoolTransactions", |tx| tx.sender() == address)?;
         Ok(())
     }
 

@@ -3,9 +3,9 @@
 //!
 //! ```text
 //!  api/        the #[rpc] traits, one file per namespace (eth, net, web3,
-//!              personal, dev, lanes)
+//!              personal, dev, lanes, txpool)
 //!  types.rs    the lanes_* answers, shared with the load generator
-//!  eth.rs, pubsub.rs, net.rs, lanes.rs, sign.rs, dev.rs, debug.rs
+//!  eth.rs, pubsub.rs, net.rs, lanes.rs, sign.rs, dev.rs, debug.rs, txpool.rs
 //!              the server impls, over NodeState (crate::state)
 //!  state.rs    what they share besides it: Res, internal, account
 //!  params.rs   the middleware that keeps lanes' invalid-params messages
@@ -23,6 +23,7 @@ mod pubsub;
 pub(crate) mod serve;
 mod sign;
 pub(crate) mod state;
+mod txpool;
 pub use lanes_rpc::types;
 
 use std::sync::Arc;
@@ -37,7 +38,7 @@ pub(crate) use params::ParamsErrors;
 use crate::NodeState;
 use lanes_rpc::api::{
     DebugApiServer, DevApiServer, EthApiServer, EthPubSubApiServer, LanesApiServer, NetApiServer,
-    PersonalApiServer, Web3ApiServer,
+    PersonalApiServer, TxpoolApiServer, Web3ApiServer,
 };
 
 /// Hex-string subscription ids (`"0x"` and 32 hex digits, like anvil's):
@@ -70,6 +71,7 @@ pub(crate) fn module(state: Arc<NodeState>) -> RpcModule<()> {
     m.merge(lanes::LanesRpc::new(state.clone()).into_rpc()).expect(unique);
     m.merge(sign::PersonalRpc::new(state.clone()).into_rpc()).expect(unique);
     m.merge(debug::DebugRpc::new(state.clone()).into_rpc()).expect(unique);
+    m.merge(txpool::TxpoolRpc::new(state.clone()).into_rpc()).expect(unique);
     m.merge(dev::DevRpc::new(state).into_rpc()).expect(unique);
     m
 }

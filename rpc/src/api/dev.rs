@@ -108,6 +108,25 @@ pub trait DevApi {
     #[method(name = "anvil_autoImpersonateAccount")]
     fn auto_impersonate_account(&self, enabled: bool) -> RpcResult<()>;
 
+    /// Removes a waiting transaction from the pool (`--dev` only); its hash,
+    /// or `null` when the pool holds no such waiting transaction.
+    #[method(name = "anvil_dropTransaction")]
+    fn drop_transaction(&self, hash: B256) -> RpcResult<Option<B256>>;
+
+    /// [`DevApiServer::drop_transaction`] as hardhat answers it: whether it
+    /// was removed.
+    #[method(name = "hardhat_dropTransaction")]
+    fn hardhat_drop_transaction(&self, hash: B256) -> RpcResult<bool>;
+
+    /// Removes every waiting transaction from the pool (`--dev` only).
+    #[method(name = "anvil_dropAllTransactions")]
+    fn drop_all_transactions(&self) -> RpcResult<()>;
+
+    /// Removes every waiting transaction of `address` from the pool
+    /// (`--dev` only).
+    #[method(name = "anvil_removePoolTransactions")]
+    fn remove_pool_transactions(&self, address: Address) -> RpcResult<()>;
+
     /// Sets one storage slot (`--dev` only), in a block of its own; answers
     /// `true`.
     #[method(name = "anvil_setStorageAt", aliases = ["hardhat_setStorageAt"], blocking)]

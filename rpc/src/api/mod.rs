@@ -15,6 +15,7 @@ mod eth;
 mod lanes;
 mod net;
 mod personal;
+mod txpool;
 mod web3;
 
 pub use debug::{DebugApiClient, DebugApiServer};
@@ -23,4 +24,5 @@ pub use eth::{EthApiClient, EthApiServer, EthPubSubApiClient, EthPubSubApiServer
 pub use lanes::{LanesApiClient, LanesApiServer};
 pub use net::{NetApiClient, NetApiServer};
 pub use personal::{PersonalApiClient, PersonalApiServer};
+pub use txpool::{TxpoolApiClient, TxpoolApiServer};
 pub use web3::{Web3ApiClient, Web3ApiServer};
