@@ -5,6 +5,8 @@
 # and p90, and the number of receipts found by the first look after the send.
 #
 #   scripts/latency.sh [TRANSFERS]     (default 50; RUNS=3 repeats, interleaved)
+#   BASE_BIN=path/to/older/lanes-validator adds that build, interleaved, for
+#   a before/after figure of a change (ANVIL=0 leaves anvil out).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,6 +30,15 @@ for r in $(seq 1 "$runs"); do
     wait_for "$lanes_port"
     echo "lanes --dev: $(measure "http://127.0.0.1:$lanes_port")"
     stop_node
+    if [ -n "${BASE_BIN:-}" ]; then
+        "$BASE_BIN" --dev --data-dir "$tmp/base$r" \
+            --rpc-addr "127.0.0.1:$lanes_port" > "$tmp/base.log" 2>&1 &
+        node_pid=$!
+        wait_for "$lanes_port"
+        echo "lanes base:  $(measure "http://127.0.0.1:$lanes_port")"
+        stop_node
+    fi
+    [ "${ANVIL:-1}" = 0 ] && continue
     "$anvil" --port "$anvil_port" --silent > "$tmp/anvil.log" 2>&1 &
     node_pid=$!
     wait_for "$anvil_port"
