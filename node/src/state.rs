@@ -150,6 +150,18 @@ impl NodeState {
         self.dev.as_ref().is_some_and(|dev| dev.impersonates(address))
     }
 
+    /// Why `hash` was dropped, if it was: the pool's discards since the last
+    /// look (a replacement, a used nonce) are noted first, so a question
+    /// between blocks sees them.
+    pub(crate) fn dropped_reason(&self, hash: &B256) -> Res<Option<String>> {
+        let discarded = self.stage(|st| st.take_discarded())?;
+        let mut dropped = self.dropped.lock();
+        for (hash, reason) in discarded {
+            dropped.note(hash, reason);
+        }
+        Ok(dropped.reason(hash).map(str::to_owned))
+    }
+
     /// The served head's number.
     pub(crate) fn head(&self) -> u64 {
         self.ledger.head().unwrap_or(0)
@@ -337,7 +349,7 @@ impl NodeState {
             let code = lanes_accounts_db::AccountsRead::get_code(&view, &sender.code_hash)
                 .map_err(internal)?
                 .unwrap_or_default();
-            if !code.starts_with(&[0xef, 0x01, 0x00]) {
+            if !code.starts_with(&alloy_eips::eip7702::constants::EIP7702_DELEGATION_DESIGNATOR) {
                 return Err(RpcError::SenderHasCode(tx.sender()));
             }
         }

@@ -435,7 +435,7 @@ impl EthRpc {
             if let Some(receipt) = self.transaction_receipt(hash)? {
                 return Ok(receipt);
             }
-            if let Some(reason) = self.state.dropped.lock().reason(&hash) {
+            if let Some(reason) = self.state.dropped_reason(&hash)? {
                 return Err(RpcError::Invalid(format!("transaction {hash} was {reason}")).into());
             }
             match tokio::time::timeout_at(deadline, heads.recv()).await {

@@ -60,20 +60,15 @@ impl LanesApiServer for LanesRpc {
         // The stage holds it from submission until its block is appended to
         // the ledger, which serves the block a moment later: asked in this
         // order, one of the three answers.
-        let (holds, discarded) = s.stage(|st| (st.holds(&hash), st.take_discarded()))?;
-        let mut dropped = s.dropped.lock();
-        for (hash, reason) in discarded {
-            dropped.note(hash, reason);
-        }
-        if holds {
+        if s.stage(|st| st.holds(&hash))? {
             return Ok(status("pending"));
         }
         if let Some((number, _)) = s.ledger.locate_appended_tx(&hash) {
             let served = s.ledger.locate_tx(&hash).is_some();
             return Ok(if served { included(number) } else { status("pending") });
         }
-        Ok(match dropped.reason(&hash) {
-            Some(reason) => TransactionStatus { reason: Some(reason.into()), ..status("dropped") },
+        Ok(match s.dropped_reason(&hash)? {
+            Some(reason) => TransactionStatus { reason: Some(reason), ..status("dropped") },
             None => status("unknown"),
         })
     }
