@@ -100,6 +100,9 @@ impl<T: lanes_runtime::PoolTransaction> BlockDriver<T> {
         if let Some(base_fee) = self.shared.next_base_fee() {
             env.base_fee = base_fee;
         }
+        if let Some(gas_limit) = self.shared.next_gas_limit() {
+            env.gas_limit = gas_limit;
+        }
         self.chain.new_bank_with(env)
     }
 
@@ -158,6 +161,12 @@ impl<T: lanes_runtime::PoolTransaction> BlockDriver<T> {
             }
             next.unwrap_or(head.base_fee)
         };
+        {
+            let mut next = self.shared.next_gas_limit.lock();
+            if *next == Some(head.gas_limit) {
+                *next = None;
+            }
+        }
         let (pool_len, discarded) = {
             let mut pool = self.shared.pool();
             pool.persisted(included.iter().map(|p| p.hash));

@@ -103,6 +103,8 @@ pub(crate) struct Shared<T> {
     pub(crate) coinbase: Mutex<Address>,
     /// The next block's base fee, when set (later blocks keep it).
     pub(crate) next_base_fee: Mutex<Option<u64>>,
+    /// The next block's gas limit, when set (later blocks keep it).
+    pub(crate) next_gas_limit: Mutex<Option<u64>>,
     /// With held blocks: what admission decoded, for verifying and
     /// importing other nodes' blocks without recovering senders again.
     pub(crate) decoded: Option<Mutex<DecodedCache<T>>>,
@@ -143,6 +145,7 @@ impl<T: lanes_runtime::PoolTransaction> Shared<T> {
             clock: Mutex::new(BlockClock::default()),
             coinbase: Mutex::new(config.coinbase),
             next_base_fee: Mutex::new(None),
+            next_gas_limit: Mutex::new(None),
             decoded: remember_decoded.then(|| Mutex::new(DecodedCache::new(DECODED_CACHE_ENTRIES))),
         }
     }
@@ -175,6 +178,11 @@ impl<T> Shared<T> {
     /// The base fee set for the next block, if any.
     pub(crate) fn next_base_fee(&self) -> Option<u64> {
         *self.next_base_fee.lock()
+    }
+
+    /// The gas limit set for the next block, if any.
+    pub(crate) fn next_gas_limit(&self) -> Option<u64> {
+        *self.next_gas_limit.lock()
     }
 
     pub(crate) fn clock(&self) -> MutexGuard<'_, BlockClock> {

@@ -386,6 +386,19 @@ impl<E: Executor<Tx: PoolTransaction>> BankingStage<E> {
         self.shared.pool().set_base_fee(base_fee);
     }
 
+    /// Sets the next block's gas limit; later blocks keep it (a dev node's
+    /// `anvil_setBlockGasLimit`). The pool refuses transactions over it
+    /// from now on.
+    pub fn set_next_gas_limit(&self, gas_limit: u64) {
+        *self.shared.next_gas_limit.lock() = Some(gas_limit);
+        self.shared.pool().set_block_gas_limit(gas_limit);
+    }
+
+    /// The gas limit of the next block: one set for it, or the head's.
+    pub fn next_gas_limit(&self) -> u64 {
+        self.shared.next_gas_limit().unwrap_or_else(|| self.head().gas_limit)
+    }
+
     /// The base fee the next block charges: one set for it, or the head's.
     pub fn next_base_fee(&self) -> u64 {
         self.shared.next_base_fee().unwrap_or_else(|| self.head().base_fee)

@@ -30,6 +30,7 @@ mod declare;
 pub mod eth;
 mod executor;
 mod header;
+mod overlay;
 mod receipt;
 mod simulate;
 mod trace;
@@ -42,6 +43,7 @@ pub use executor::{
     SHARED_CODE_ENTRIES, SharedCode, SpecId, block_env, has_code, tx_env,
 };
 pub use header::{EthHeaders, eth_header, header_bloom, receipt_envelope};
+pub use overlay::Overlay;
 pub use receipt::EvmReceipt;
 pub use simulate::{
     CallLimits, CallRequest, DEFAULT_CALL_GAS_CAP, DEFAULT_CALL_TIMEOUT, SimError, Simulation,

@@ -189,39 +189,7 @@ impl EvmExecutor {
                 Err(e) => return Err(SimError::Invalid(e.to_string())),
             };
             let touched = view.touched().to_vec();
-            let gas_used = result.tx_gas_used();
-            Ok(match result {
-                ExecutionResult::Success { logs, output, .. } => Simulation {
-                    success: true,
-                    gas_used,
-                    created: output.address().copied(),
-                    output: output.into_data(),
-                    reverted: false,
-                    halt: None,
-                    logs: log_parts(logs),
-                    touched,
-                },
-                ExecutionResult::Revert { output, .. } => Simulation {
-                    success: false,
-                    gas_used,
-                    output,
-                    reverted: true,
-                    halt: None,
-                    logs: Vec::new(),
-                    created: None,
-                    touched,
-                },
-                ExecutionResult::Halt { reason, .. } => Simulation {
-                    success: false,
-                    gas_used,
-                    output: Bytes::new(),
-                    reverted: false,
-                    halt: Some(format!("{reason:?}")),
-                    logs: Vec::new(),
-                    created: None,
-                    touched,
-                },
-            })
+            Ok(simulation(result, touched))
         })
     }
 
@@ -340,6 +308,44 @@ impl EvmExecutor {
         cfg.disable_base_fee = true;
         cfg.disable_eip3607 = true;
         cfg
+    }
+}
+
+/// What a call's `result` tells its caller; `touched` is what it read and
+/// wrote, when known.
+pub(crate) fn simulation(result: ExecutionResult, touched: Vec<StateKey>) -> Simulation {
+    let gas_used = result.tx_gas_used();
+    match result {
+        ExecutionResult::Success { logs, output, .. } => Simulation {
+            success: true,
+            gas_used,
+            created: output.address().copied(),
+            output: output.into_data(),
+            reverted: false,
+            halt: None,
+            logs: log_parts(logs),
+            touched,
+        },
+        ExecutionResult::Revert { output, .. } => Simulation {
+            success: false,
+            gas_used,
+            output,
+            reverted: true,
+            halt: None,
+            logs: Vec::new(),
+            created: None,
+            touched,
+        },
+        ExecutionResult::Halt { reason, .. } => Simulation {
+            success: false,
+            gas_used,
+            output: Bytes::new(),
+            reverted: false,
+            halt: Some(format!("{reason:?}")),
+            logs: Vec::new(),
+            created: None,
+            touched,
+        },
     }
 }
 

@@ -86,9 +86,9 @@ impl DBErrorMarker for TraceDbError {}
 
 /// revm's read-only view of a block's starting state, for traces.
 #[derive(Debug)]
-struct TraceDb<'a> {
-    view: ReadView,
-    env: &'a BlockEnv,
+pub(crate) struct TraceDb<'a> {
+    pub(crate) view: ReadView,
+    pub(crate) env: &'a BlockEnv,
 }
 
 impl DatabaseRef for TraceDb<'_> {
@@ -340,7 +340,7 @@ fn plain<DB: DatabaseRef<Error = TraceDbError>>(
     Ok(())
 }
 
-fn run_error<E: std::fmt::Display>(e: revm::context::result::EVMError<E>) -> TraceError {
+pub(crate) fn run_error<E: std::fmt::Display>(e: revm::context::result::EVMError<E>) -> TraceError {
     match e {
         revm::context::result::EVMError::Database(e) => TraceError::State(e.to_string()),
         e => TraceError::Invalid(e.to_string()),

@@ -81,6 +81,11 @@ impl DevState {
         snapshots.drain(at..).next()
     }
 
+    /// The snapshots kept: id, block number and hash.
+    pub(crate) fn snapshot_list(&self) -> Vec<(u64, u64, B256)> {
+        self.snapshots.lock().iter().map(|s| (s.id, s.block, s.hash)).collect()
+    }
+
     /// Forgets every snapshot and impersonation (`anvil_reset`); snapshot
     /// ids still go on from the last one given out.
     pub(crate) fn clear(&self) {

@@ -52,6 +52,7 @@ mod permits;
 mod rebuild;
 pub mod rpc;
 mod state;
+pub mod state_file;
 
 pub use config::{ChainChoice, NodeConfig, RpcLimits, SUGGESTED_TIP, client_version};
 pub use error::NodeError;

@@ -4,6 +4,7 @@
 //! blocks, the JSON-RPC server, and shutdown.
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -23,6 +24,7 @@ use crate::error::NodeError;
 use crate::ledger::{Ledger, LedgerBlock, LedgerSink};
 use crate::rebuild::{GENESIS_FILE, Rebuild, StageParts, load_chain};
 use crate::state::{NodeState, Waiters};
+use crate::state_file::StateFile;
 use crate::{filters, permits, rpc};
 
 /// A running node.
@@ -158,6 +160,33 @@ impl Node {
             // The sender lives in the state this node holds.
             Err(_) => std::future::pending().await,
         }
+    }
+
+    /// Loads a state file (anvil's format, plain or gzipped JSON) over the
+    /// state, in a block of its own that the ledger records (`--load-state`);
+    /// that block's number.
+    pub async fn load_state_file(&self, path: &Path) -> Result<u64, NodeError> {
+        let what = format!("reading {}", path.display());
+        let bytes = std::fs::read(path).map_err(|source| NodeError::Io { what, source })?;
+        let file = StateFile::parse(&bytes)
+            .map_err(|e| NodeError::Config(format!("{}: {e}", path.display())))?;
+        let state = self.state.clone();
+        tokio::task::spawn_blocking(move || state.load_state(&file))
+            .await
+            .map_err(|e| NodeError::DataDir(format!("state load task failed: {e}")))?
+            .map_err(|e| NodeError::Config(format!("loading {}: {e}", path.display())))
+    }
+
+    /// Writes the latest state to `path` in anvil's format (`--dump-state`),
+    /// atomically: a reader sees the old file or the whole new one.
+    pub async fn dump_state_file(&self, path: &Path) -> Result<(), NodeError> {
+        let state = self.state.clone();
+        let file = tokio::task::spawn_blocking(move || state.dump_state())
+            .await
+            .map_err(|e| NodeError::DataDir(format!("state dump task failed: {e}")))?
+            .map_err(|e| NodeError::DataDir(format!("dumping the state: {e}")))?;
+        let what = format!("writing {}", path.display());
+        write_atomically(path, &file.to_json()).map_err(|source| NodeError::Io { what, source })
     }
 
     /// Stops intake, seals and commits the block in progress, and stops.

@@ -12,7 +12,7 @@ use alloy_eips::{BlockId, BlockNumberOrTag};
 use alloy_primitives::{Address, B256, U256};
 use alloy_signer_local::PrivateKeySigner;
 use lanes_accounts_db::{HistoryError, ReadView};
-use lanes_banking_stage::{BankingStage, BlockStats, Mining};
+use lanes_banking_stage::{BankingStage, BlockStats, Mining, SystemWrites};
 use lanes_evm_adapter::{EvmExecutor, EvmTx, TxRules};
 use lanes_runtime::{Bank, BankConfig, BlockEnv, BlockHeader, LatticeHash, RECENT_HASHES};
 use parking_lot::{Mutex, RwLock};
@@ -24,10 +24,14 @@ use crate::error::RpcError;
 use crate::ledger::{Ledger, LedgerBlock};
 use crate::rebuild::Rebuild;
 use crate::rpc::state::{Res, account, internal};
+use crate::state_file::StateFile;
 use crate::{cluster, filters, permits};
 
 /// A send's wait for its transaction's block.
 pub(crate) type Waiting = oneshot::Receiver<()>;
+
+/// How long a dev control waits for its block to be served.
+pub(crate) const SERVE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Totals over the blocks produced since start.
 #[derive(Clone, Debug, Default)]
@@ -202,6 +206,31 @@ impl NodeState {
         Ok(f(stage))
     }
 
+    /// Writes `writes` in a block of their own (a dev node's state
+    /// control, recorded in the ledger), and answers once that block is
+    /// served; its number.
+    pub(crate) fn system_block(&self, writes: SystemWrites) -> Res<u64> {
+        let number = self.stage(|st| st.apply_system(writes))?.map_err(internal)?;
+        let number = number.map_err(|e| RpcError::Invalid(e.to_string()))?;
+        if !self.ledger.wait_published(number, SERVE_WAIT) {
+            return Err(internal(format!("block {number} was committed but not served in time")));
+        }
+        Ok(number)
+    }
+
+    /// Loads a state file's accounts over the latest state, in a block of
+    /// their own; its number.
+    pub(crate) fn load_state(&self, file: &StateFile) -> Res<u64> {
+        let entries = file.entries().map_err(|e| RpcError::Invalid(e.to_string()))?;
+        self.system_block(Box::new(move |_| Ok(entries)))
+    }
+
+    /// The latest state as a state file.
+    pub(crate) fn dump_state(&self) -> Res<StateFile> {
+        let view = self.stage(|st| st.state())?;
+        StateFile::dump(&view).map_err(internal)
+    }
+
     /// The block a state method's block id names: `None` for the latest
     /// state (latest, pending, safe, finalized), else a number at most the
     /// head's.
@@ -261,8 +290,9 @@ impl NodeState {
                 self.header_env(&lb.block.header)
             }
             None => {
-                let (head, hash, now, coinbase) =
-                    self.stage(|st| (st.head(), st.head_hash(), st.now(), st.coinbase()))?;
+                let (head, hash, now, coinbase, gas_limit) = self.stage(|st| {
+                    (st.head(), st.head_hash(), st.now(), st.coinbase(), st.next_gas_limit())
+                })?;
                 let mut recent_hashes = vec![hash];
                 recent_hashes.extend(self.hashes_before(head.number));
                 BlockEnv {
@@ -270,7 +300,7 @@ impl NodeState {
                     timestamp: now.max(head.timestamp),
                     coinbase,
                     base_fee: head.base_fee,
-                    gas_limit: head.gas_limit,
+                    gas_limit,
                     recent_hashes,
                     random: hash,
                 }

@@ -127,6 +127,16 @@ struct Cli {
     /// their runs together); past it the call answers -32000.
     #[arg(long, value_name = "DURATION", value_parser = lanes_rpc::parse_duration, default_value = "5s")]
     rpc_evm_timeout: Duration,
+    /// Load a state file (anvil's format: every account's balance, nonce,
+    /// code and storage) over the chain at start, in a block of its own.
+    #[arg(long, value_name = "FILE", requires = "dev")]
+    load_state: Option<PathBuf>,
+    /// Write the state to FILE (anvil's format) when the node stops.
+    #[arg(long, value_name = "FILE", requires = "dev")]
+    dump_state: Option<PathBuf>,
+    /// --load-state FILE when it exists, and --dump-state FILE.
+    #[arg(long, value_name = "FILE", requires = "dev", conflicts_with_all = ["load_state", "dump_state"])]
+    state: Option<PathBuf>,
     /// Run one node of a multi-node chain (a `config.toml` that
     /// `lanes-validator testnet` wrote): its keys, peers, RPC address, data
     /// folder and genesis come from the file.
@@ -358,6 +368,8 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             .map_err(|e| format!("resetting {}: {e}", cli.data_dir.display()))?;
     }
     let limits = rpc_limits(&cli);
+    let load_state = cli.load_state.clone().or_else(|| cli.state.clone().filter(|p| p.exists()));
+    let dump_state = cli.dump_state.clone().or_else(|| cli.state.clone());
     let chain = match (cli.dev, cli.genesis) {
         (true, _) => ChainChoice::Dev,
         (false, Some(path)) => ChainChoice::Genesis(path),
@@ -404,10 +416,18 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         let mut signals = Signals::install()?;
         let dev = matches!(config.chain, ChainChoice::Dev);
         let node = Node::start(config).await?;
+        if let Some(path) = &load_state {
+            let block = node.load_state_file(path).await?;
+            tracing::info!(target: "lanes::node", file = %path.display(), block, "state loaded");
+        }
         if dev {
             print_dev_banner(&node);
         }
         signals.until_stop(&node).await?;
+        if let Some(path) = &dump_state {
+            node.dump_state_file(path).await?;
+            tracing::info!(target: "lanes::node", file = %path.display(), "state dumped");
+        }
         node.stop().await?;
         Ok(())
     })

@@ -201,6 +201,10 @@ impl<T: PoolTransaction> TxPool<T> {
         self.limits.base_fee = base_fee;
     }
 
+    pub(crate) fn set_block_gas_limit(&mut self, gas_limit: u64) {
+        self.limits.block_gas_limit = gas_limit;
+    }
+
     pub(crate) fn new(limits: PoolLimits) -> Self {
         Self {
             senders: HashMap::default(),

@@ -15,7 +15,7 @@ use lanes_evm_adapter::TraceError;
 use crate::NodeState;
 use crate::convert;
 use crate::error::RpcError;
-use crate::rpc::eth::call_request;
+use crate::rpc::call::call_request;
 use crate::rpc::state::Res;
 use lanes_rpc::api::DebugApiServer;
 
@@ -40,7 +40,7 @@ fn trace_error(e: TraceError) -> RpcError {
 
 /// The traces of block `number`'s transactions that `selected` picks, with
 /// their hashes.
-fn trace_block(
+pub(crate) fn trace_block(
     s: &NodeState,
     number: u64,
     selected: impl Fn(usize) -> bool,

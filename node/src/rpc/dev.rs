@@ -17,25 +17,89 @@ use crate::error::RpcError;
 use crate::rpc::state::{Res, internal};
 use lanes_rpc::api::DevApiServer;
 use lanes_rpc::types::{MineOptions, Quantity};
+use alloy_rpc_types_anvil::{Metadata, NodeEnvironment, NodeForkConfig, NodeInfo};
+use alloy_rpc_types_trace::geth::{CallConfig, GethDebugTracingOptions, GethTrace};
+use alloy_sol_types::SolCall;
+use lanes_evm_adapter::{CallRequest, Overlay};
+
+use crate::SUGGESTED_TIP;
+use crate::rpc::call::sim_error;
+use crate::rpc::debug::trace_block;
+use crate::rpc::eth::rpc_block;
+use crate::state_file::StateFile;
 
 /// Most blocks one mine request seals.
 const MAX_MINE_BLOCKS: u64 = 100_000;
 
-/// How long a mine request waits for its last block to be served.
-const MINE_SERVE_WAIT: Duration = Duration::from_secs(5);
-
 /// The dev namespaces of a node.
 pub(crate) struct DevRpc {
     state: Arc<NodeState>,
+    /// This run's id (`anvil_metadata`).
+    instance_id: B256,
 }
 
 impl DevRpc {
     pub(crate) fn new(state: Arc<NodeState>) -> Self {
-        Self { state }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
+        let seed = [now.to_be_bytes(), u128::from(std::process::id()).to_be_bytes()].concat();
+        Self { state, instance_id: keccak256(seed) }
     }
 
-    /// The dev node's own state; refuses a dev-only method on a node
-    /// started without `--dev`.
+    /// Finds the storage slot of `token` that the view call `data` answers
+    /// from (one of the slots it reads, which, set to `amount`, makes the
+    /// call answer `amount`), and sets it to `amount` in a block of its own.
+    fn set_erc20_slot(&self, method: &str, what: &str, token: Address, data: Bytes, amount: U256) -> Res<()> {
+        self.dev_only(method)?;
+        let s = &self.state;
+        let request = CallRequest { to: Some(token), data, ..CallRequest::default() };
+        let slot = s.heavy.run(|| -> Res<Option<B256>> {
+            let bank = s.sim_bank(None)?;
+            let (list, _) = s.executor.create_access_list(&bank, &request).map_err(sim_error)?;
+            let (view, env) = s.sim_env(None)?;
+            let slots = list.0.iter().filter(|item| item.address == token);
+            for slot in slots.flat_map(|item| item.storage_keys.iter()) {
+                let mut overlay = Overlay::new(view.clone(), &env);
+                overlay.set_storage(token, (*slot).into(), amount).map_err(sim_error)?;
+                let sim = s.executor.call_overlay(&mut overlay, &request, false).map_err(sim_error)?;
+                let answer = sim.output.get(..32).map(U256::from_be_slice);
+                if sim.success && answer == Some(amount) {
+                    return Ok(Some(*slot));
+                }
+            }
+            Ok(None)
+        })?;
+        let slot = slot.ok_or_else(|| {
+            RpcError::Invalid(format!("Unable to set ERC20 {what}, no slot found"))
+        })?;
+        self.system(method, Box::new(move |_| Ok(vec![Entry::Storage(token, slot, amount)])))
+    }
+
+    /// Block `number` with its transactions whole, each with its `output`
+    /// and, when it failed, its `revertReason` (`evm_mine_detailed`).
+    fn detailed_block(&self, number: u64) -> Res<serde_json::Value> {
+        let s = &self.state;
+        let block = rpc_block(s, number, true)?
+            .ok_or_else(|| internal(format!("mined block {number} is not served")))?;
+        let mut block = serde_json::to_value(block).map_err(internal)?;
+        let opts = GethDebugTracingOptions::call_tracer(CallConfig::default());
+        let traces = s.heavy.run(|| trace_block(s, number, |_| true, &opts))?;
+        let txs = block.get_mut("transactions").and_then(|t| t.as_array_mut());
+        for (tx, (_, trace)) in txs.into_iter().flatten().zip(traces) {
+            let (GethTrace::CallTracer(frame), Some(tx)) = (trace, tx.as_object_mut()) else {
+                continue;
+            };
+            let output = frame.output.unwrap_or_default();
+            tx.insert("output".into(), serde_json::to_value(output).map_err(internal)?);
+            if let Some(reason) = frame.revert_reason {
+                tx.insert("revertReason".into(), reason.into());
+            }
+        }
+        Ok(block)
+    }
+
     /// Removes the waiting transactions `pick` chooses, noting each dropped
     /// by `method`; their hashes.
     fn remove_pooled(&self, method: &str, pick: impl FnMut(&EvmTx) -> bool) -> Res<Vec<B256>> {
@@ -47,6 +111,8 @@ impl DevRpc {
         Ok(removed)
     }
 
+    /// The dev node's own state; refuses a dev-only method on a node
+    /// started without `--dev`.
     fn dev_only(&self, method: &str) -> Res<&DevState> {
         self.state.dev.as_ref().ok_or_else(|| {
             RpcError::Invalid(format!(
@@ -55,16 +121,11 @@ impl DevRpc {
         })
     }
 
-    /// Writes `entries` in a block of their own (a dev node's state
+    /// Writes `writes` in a block of their own (a dev node's state
     /// control), and answers once that block is served.
     fn system(&self, method: &str, writes: SystemWrites) -> Res<()> {
         self.dev_only(method)?;
-        let number = self.state.stage(|st| st.apply_system(writes))?.map_err(internal)?;
-        let number = number.map_err(|e| RpcError::Invalid(e.to_string()))?;
-        if !self.state.ledger.wait_published(number, MINE_SERVE_WAIT) {
-            return Err(internal(format!("block {number} was committed but not served in time")));
-        }
-        Ok(())
+        self.state.system_block(writes).map(drop)
     }
 
     /// The writes that change one field of `address`'s account (`change`)
@@ -110,7 +171,7 @@ impl DevRpc {
         }
         let last = self.state.stage(|st| st.mine(blocks, first, interval))?.map_err(internal)?;
         // Committed is not yet served: answer once a read sees the blocks.
-        if !self.state.ledger.wait_published(last, MINE_SERVE_WAIT) {
+        if !self.state.ledger.wait_published(last, crate::state::SERVE_WAIT) {
             return Err(internal(format!("block {last} was committed but not served in time")));
         }
         Ok(last)
@@ -296,5 +357,111 @@ impl DevApiServer for DevRpc {
         let entry = Entry::Storage(address, B256::from(slot), U256::from_be_bytes(value.0));
         self.system("anvil_setStorageAt", Box::new(move |_| Ok(vec![entry])))?;
         Ok(true)
+    }
+
+    fn dump_state(&self, _preserve_historical_states: Option<bool>) -> RpcResult<Bytes> {
+        self.dev_only("anvil_dumpState")?;
+        Ok(self.state.dump_state()?.to_gzip().into())
+    }
+
+    fn load_state(&self, state: Bytes) -> RpcResult<bool> {
+        self.dev_only("anvil_loadState")?;
+        let file = StateFile::parse(&state).map_err(|e| RpcError::Invalid(e.to_string()))?;
+        self.state.load_state(&file)?;
+        Ok(true)
+    }
+
+    fn set_block_gas_limit(&self, gas_limit: U256) -> RpcResult<bool> {
+        self.dev_only("anvil_setBlockGasLimit")?;
+        let gas_limit = u64::try_from(gas_limit).map_err(|_| {
+            RpcError::Invalid(format!("gas limit {gas_limit} is over the largest lanes keeps (2^64 - 1)"))
+        })?;
+        self.state.stage(|st| st.set_next_gas_limit(gas_limit))?;
+        Ok(true)
+    }
+
+    fn set_min_gas_price(&self, _price: U256) -> RpcResult<()> {
+        Err(RpcError::Params(
+            "anvil_setMinGasPrice is not supported when EIP-1559 is active".into(),
+        )
+        .into())
+    }
+
+    fn node_info(&self) -> RpcResult<NodeInfo> {
+        let s = &self.state;
+        let (head, hash, base_fee, gas_limit) =
+            s.stage(|st| (st.head(), st.head_hash(), st.next_base_fee(), st.next_gas_limit()))?;
+        let spec: &'static str = s.executor.config().spec.into();
+        Ok(NodeInfo {
+            current_block_number: head.number,
+            current_block_timestamp: head.timestamp,
+            current_block_hash: hash,
+            hard_fork: spec.to_owned(),
+            transaction_order: "fees".into(),
+            environment: NodeEnvironment {
+                base_fee: u128::from(base_fee),
+                chain_id: s.chain_id,
+                gas_limit,
+                gas_price: u128::from(base_fee) + SUGGESTED_TIP,
+            },
+            fork_config: NodeForkConfig::default(),
+            network: None,
+        })
+    }
+
+    fn metadata(&self) -> RpcResult<Metadata> {
+        let s = &self.state;
+        let (head, hash) = s.stage(|st| (st.head(), st.head_hash()))?;
+        let snapshots = s.dev.as_ref().map(|d| d.snapshot_list()).unwrap_or_default();
+        Ok(Metadata {
+            client_version: s.client_version.clone(),
+            client_semver: Some(env!("CARGO_PKG_VERSION").into()),
+            client_commit_sha: None,
+            chain_id: s.chain_id,
+            instance_id: self.instance_id,
+            latest_block_number: head.number,
+            latest_block_hash: hash,
+            forked_network: None,
+            snapshots: snapshots
+                .into_iter()
+                .map(|(id, block, hash)| (U256::from(id), (block, hash)))
+                .collect(),
+        })
+    }
+
+    fn mine_detailed(&self, options: Option<MineOptions>) -> RpcResult<Vec<serde_json::Value>> {
+        let (blocks, first) = match options {
+            None => (1, None),
+            Some(MineOptions::Timestamp(t)) => (1, Some(t.0)),
+            Some(MineOptions::Options { timestamp, blocks }) => {
+                (blocks.map_or(1, |b| b.0), timestamp.map(|t| t.0))
+            }
+        };
+        let last = self.mine(blocks, first, None)?;
+        let first = last + 1 - blocks.min(last);
+        Ok((first..=last).map(|n| self.detailed_block(n)).collect::<Res<Vec<_>>>()?)
+    }
+
+    fn deal_erc20(&self, address: Address, token: Address, amount: U256) -> RpcResult<()> {
+        let data = erc20::balanceOfCall { owner: address }.abi_encode();
+        Ok(self.set_erc20_slot("anvil_dealERC20", "balance", token, data.into(), amount)?)
+    }
+
+    fn set_erc20_allowance(
+        &self,
+        owner: Address,
+        spender: Address,
+        token: Address,
+        amount: U256,
+    ) -> RpcResult<()> {
+        let data = erc20::allowanceCall { owner, spender }.abi_encode();
+        Ok(self.set_erc20_slot("anvil_setERC20Allowance", "allowance", token, data.into(), amount)?)
+    }
+}
+
+mod erc20 {
+    alloy_sol_types::sol! {
+        function balanceOf(address owner) external view returns (uint256);
+        function allowance(address owner, address spender) external view returns (uint256);
     }
 }

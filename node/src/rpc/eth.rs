@@ -8,15 +8,18 @@ use alloy_consensus::{SignableTransaction, TxEip1559, TxEip2930, TxEip7702, TxEn
 use alloy_eips::eip2718::Encodable2718;
 use alloy_eips::{BlockId, BlockNumberOrTag};
 use alloy_primitives::{Address, B256, Bytes, TxKind, U64, U256};
+use alloy_rpc_types_eth::state::StateOverride;
 use alloy_rpc_types_eth::{
-    AccessListResult, Block, FeeHistory, Filter, FilterBlockOption, FilterChanges, Log,
+    AccessListResult, Block, BlockOverrides, FeeHistory, Filter, FilterBlockOption, FilterChanges, Log,
     Transaction, TransactionReceipt, TransactionRequest,
 };
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use jsonrpsee::core::{RpcResult, async_trait};
 use lanes_accounts_db::AccountsRead;
-use lanes_evm_adapter::{CallRequest, EvmTx, IMPERSONATED_TAG, SimError, Simulation, impersonated};
+use lanes_evm_adapter::{
+    CallRequest, EvmTx, IMPERSONATED_TAG, Overlay, impersonated,
+};
 use lanes_runtime::Bank;
 
 use crate::cluster::relay::ForwardError;
@@ -25,6 +28,7 @@ use crate::convert;
 use crate::error::RpcError;
 use crate::filters::{self, FilterKind, MAX_FILTERS, TooManyFilters};
 use crate::ledger::LedgerBlock;
+use crate::rpc::call::{call_request, failure, override_block, sim_error};
 use crate::rpc::sign;
 use crate::rpc::state::{AUTOMINE_WAIT, Res, account, internal};
 use crate::state::Waiting;
@@ -105,11 +109,28 @@ impl EthApiServer for EthRpc {
         Ok(B256::from(value))
     }
 
-    fn call(&self, request: TransactionRequest, block: Option<BlockId>) -> RpcResult<Bytes> {
+    fn call(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+        state_overrides: Option<StateOverride>,
+        block_overrides: Option<Box<BlockOverrides>>,
+    ) -> RpcResult<Bytes> {
         let s = &self.state;
         Ok(s.heavy.run(|| {
-            let bank = s.sim_bank(block)?;
-            let sim = s.executor.call(&bank, &call_request(&request)).map_err(sim_error)?;
+            let request = call_request(&request);
+            let sim = if state_overrides.is_none() && block_overrides.is_none() {
+                let bank = s.sim_bank(block)?;
+                s.executor.call(&bank, &request).map_err(sim_error)?
+            } else {
+                let (view, mut env) = s.sim_env(block)?;
+                if let Some(o) = block_overrides.as_deref() {
+                    override_block(&mut env, o)?;
+                }
+                let mut overlay = Overlay::new(view, &env);
+                overlay.apply(&state_overrides.unwrap_or_default()).map_err(sim_error)?;
+                s.executor.call_overlay(&mut overlay, &request, false).map_err(sim_error)?
+            };
             match failure(&sim) {
                 Some(e) => Err(e),
                 None => Ok(sim.output),
@@ -303,44 +324,6 @@ impl EthApiServer for EthRpc {
     }
 }
 
-pub(crate) fn call_request(r: &TransactionRequest) -> CallRequest {
-    CallRequest {
-        from: r.from,
-        to: match r.to {
-            Some(TxKind::Call(to)) => Some(to),
-            _ => None,
-        },
-        value: r.value.unwrap_or_default(),
-        data: r.input.input().cloned().unwrap_or_default(),
-        gas: r.gas,
-        gas_price: r.gas_price.or(r.max_fee_per_gas),
-        max_priority_fee: r.max_priority_fee_per_gas,
-        nonce: r.nonce,
-        access_list: r.access_list.clone().unwrap_or_default(),
-        authorization_list: r.authorization_list.clone().unwrap_or_default(),
-    }
-}
-
-fn sim_error(e: SimError) -> RpcError {
-    match e {
-        SimError::Failed(sim) if sim.reverted => RpcError::reverted(sim.output),
-        SimError::Failed(sim) => RpcError::Invalid(format!(
-            "gas required exceeds allowance: {}",
-            sim.halt.unwrap_or_else(|| "execution failed".into())
-        )),
-        SimError::State(e) => RpcError::Internal(format!("state read failed: {e}")),
-        other => RpcError::Invalid(other.to_string()),
-    }
-}
-
-/// Why a simulation that ran did not succeed: a revert or a halt.
-fn failure(sim: &Simulation) -> Option<RpcError> {
-    if sim.reverted {
-        return Some(RpcError::reverted(sim.output.clone()));
-    }
-    sim.halt.as_ref().map(|h| RpcError::Invalid(format!("execution halted: {h}")))
-}
-
 fn estimate(s: &NodeState, bank: &Bank, request: &CallRequest) -> Res<u64> {
     s.executor.estimate_gas(bank, request).map_err(sim_error)
 }
@@ -352,7 +335,7 @@ fn decode_one(s: &NodeState, lb: &LedgerBlock, index: usize) -> Res<EvmTx> {
     EvmTx::decode(&raw.tx, &s.rules).map_err(internal)
 }
 
-fn rpc_block(s: &NodeState, number: u64, full: bool) -> Res<Option<Block>> {
+pub(crate) fn rpc_block(s: &NodeState, number: u64, full: bool) -> Res<Option<Block>> {
     let Some(lb) = s.block(number)? else { return Ok(None) };
     let txs = if full { Some(convert::decode_txs(&lb, &s.rules)?) } else { None };
     Ok(Some(convert::block(&lb, s.block_form(), txs.as_deref())))

@@ -13,6 +13,7 @@
 //! ```
 
 pub use lanes_rpc::api;
+mod call;
 mod debug;
 mod dev;
 mod eth;

@@ -6,6 +6,8 @@ use alloy_primitives::{Address, B256, Bytes, U256};
 use jsonrpsee::core::RpcResult;
 use jsonrpsee::proc_macros::rpc;
 
+use alloy_rpc_types_anvil::{Metadata, NodeInfo};
+
 use crate::types::{MineOptions, Quantity};
 
 /// Mining control of a dev node.
@@ -131,4 +133,55 @@ pub trait DevApi {
     /// `true`.
     #[method(name = "anvil_setStorageAt", aliases = ["hardhat_setStorageAt"], blocking)]
     fn set_storage_at(&self, address: Address, slot: U256, value: B256) -> RpcResult<bool>;
+
+    /// The latest state (every account's nonce, balance, code and storage)
+    /// in anvil's state-file format, gzipped (`--dev` only).
+    #[method(name = "anvil_dumpState", blocking)]
+    fn dump_state(&self, preserve_historical_states: Option<bool>) -> RpcResult<Bytes>;
+
+    /// Loads a state file (anvil's format, gzipped or plain JSON) over the
+    /// current state, in a block of its own (`--dev` only); `true`.
+    #[method(name = "anvil_loadState", blocking)]
+    fn load_state(&self, state: Bytes) -> RpcResult<bool>;
+
+    /// Sets the gas limit of the next blocks (`--dev` only); `true`.
+    #[method(name = "anvil_setBlockGasLimit", aliases = ["evm_setBlockGasLimit"])]
+    fn set_block_gas_limit(&self, gas_limit: U256) -> RpcResult<bool>;
+
+    /// Refused as anvil refuses it: a minimum gas price has no meaning once
+    /// EIP-1559 prices gas, which lanes always runs.
+    #[method(name = "anvil_setMinGasPrice", aliases = ["hardhat_setMinGasPrice"])]
+    fn set_min_gas_price(&self, price: U256) -> RpcResult<()>;
+
+    /// The node's head, fork and fee environment, as anvil describes itself.
+    #[method(name = "anvil_nodeInfo")]
+    fn node_info(&self) -> RpcResult<NodeInfo>;
+
+    /// The client, chain, head and snapshots, as anvil's (and hardhat's)
+    /// metadata.
+    #[method(name = "anvil_metadata", aliases = ["hardhat_metadata"])]
+    fn metadata(&self) -> RpcResult<Metadata>;
+
+    /// [`DevApiServer::evm_mine`], answering the mined blocks with their
+    /// transactions, each with its `output` (and `revertReason` when it
+    /// failed).
+    #[method(name = "evm_mine_detailed", aliases = ["anvil_mine_detailed"], blocking)]
+    fn mine_detailed(&self, options: Option<MineOptions>) -> RpcResult<Vec<serde_json::Value>>;
+
+    /// Sets `address`'s balance of ERC-20 `token` to `amount`, writing the
+    /// storage slot that `balanceOf(address)` reads (`--dev` only).
+    #[method(name = "anvil_dealERC20", blocking)]
+    fn deal_erc20(&self, address: Address, token: Address, amount: U256) -> RpcResult<()>;
+
+    /// Sets `spender`'s allowance from `owner` of ERC-20 `token` to
+    /// `amount`, writing the slot `allowance(owner, spender)` reads
+    /// (`--dev` only).
+    #[method(name = "anvil_setERC20Allowance", blocking)]
+    fn set_erc20_allowance(
+        &self,
+        owner: Address,
+        spender: Address,
+        token: Address,
+        amount: U256,
+    ) -> RpcResult<()>;
 }

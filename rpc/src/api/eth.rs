@@ -8,6 +8,8 @@
 use alloy_eips::{BlockId, BlockNumberOrTag};
 use alloy_primitives::{Address, B256, Bytes, U64, U256};
 use alloy_rpc_types_eth::pubsub::SubscriptionResult;
+use alloy_rpc_types_eth::state::StateOverride;
+use alloy_rpc_types_eth::BlockOverrides;
 use alloy_rpc_types_eth::{
     AccessListResult, Block, FeeHistory, Filter, FilterChanges, Log, Transaction,
     TransactionReceipt, TransactionRequest,
@@ -66,10 +68,16 @@ pub trait EthApi {
     #[method(name = "getStorageAt")]
     fn storage_at(&self, address: Address, slot: U256, block: Option<BlockId>) -> RpcResult<B256>;
 
-    /// Runs a call on the latest state; a revert answers code 3 with the
-    /// revert data.
+    /// Runs a call on the latest state, with geth's state and block
+    /// overrides when given; a revert answers code 3 with the revert data.
     #[method(name = "call", blocking)]
-    fn call(&self, request: TransactionRequest, block: Option<BlockId>) -> RpcResult<Bytes>;
+    fn call(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockId>,
+        state_overrides: Option<StateOverride>,
+        block_overrides: Option<Box<BlockOverrides>>,
+    ) -> RpcResult<Bytes>;
 
     /// The gas a call needs.
     #[method(name = "estimateGas", blocking)]

@@ -1,0 +1,82 @@
+//! What the call methods share (`eth_call`, `eth_estimateGas`,
+//! `eth_createAccessList`, `debug_traceCall`, the ERC-20 cheats): a request's
+//! fields, geth's block overrides, and how a failed simulation answers.
+
+use alloy_primitives::TxKind;
+use alloy_rpc_types_eth::{BlockOverrides, TransactionRequest};
+use lanes_evm_adapter::{CallRequest, SimError, Simulation};
+use lanes_runtime::BlockEnv;
+
+use crate::error::RpcError;
+use crate::rpc::state::Res;
+
+pub(crate) fn call_request(r: &TransactionRequest) -> CallRequest {
+    CallRequest {
+        from: r.from,
+        to: match r.to {
+            Some(TxKind::Call(to)) => Some(to),
+            _ => None,
+        },
+        value: r.value.unwrap_or_default(),
+        data: r.input.input().cloned().unwrap_or_default(),
+        gas: r.gas,
+        gas_price: r.gas_price.or(r.max_fee_per_gas),
+        max_priority_fee: r.max_priority_fee_per_gas,
+        nonce: r.nonce,
+        access_list: r.access_list.clone().unwrap_or_default(),
+        authorization_list: r.authorization_list.clone().unwrap_or_default(),
+    }
+}
+
+/// Applies geth's block overrides to a call's block.
+pub(crate) fn override_block(env: &mut BlockEnv, o: &BlockOverrides) -> Res<()> {
+    let too_big = |field: &str| RpcError::Invalid(format!("block override {field} is too large"));
+    if let Some(number) = o.number {
+        env.number = number.try_into().map_err(|_| too_big("number"))?;
+    }
+    if let Some(time) = o.time {
+        env.timestamp = time;
+    }
+    if let Some(gas_limit) = o.gas_limit {
+        env.gas_limit = gas_limit;
+    }
+    if let Some(coinbase) = o.coinbase {
+        env.coinbase = coinbase;
+    }
+    if let Some(random) = o.random {
+        env.random = random;
+    }
+    if let Some(base_fee) = o.base_fee {
+        env.base_fee = base_fee.try_into().map_err(|_| too_big("baseFee"))?;
+    }
+    if o.difficulty.is_some() || o.blob_base_fee.is_some() || o.beacon_root.is_some() {
+        return Err(RpcError::Unsupported(
+            "block overrides of difficulty, blobBaseFee or beaconRoot are not supported".into(),
+        ));
+    }
+    if o.block_hash.is_some() {
+        return Err(RpcError::Unsupported("block override blockHash is not supported".into()));
+    }
+    Ok(())
+}
+
+pub(crate) fn sim_error(e: SimError) -> RpcError {
+    match e {
+        SimError::Failed(sim) if sim.reverted => RpcError::reverted(sim.output),
+        SimError::Failed(sim) => RpcError::Invalid(format!(
+            "gas required exceeds allowance: {}",
+            sim.halt.unwrap_or_else(|| "execution failed".into())
+        )),
+        SimError::State(e) => RpcError::Internal(format!("state read failed: {e}")),
+        other => RpcError::Invalid(other.to_string()),
+    }
+}
+
+/// Why a simulation that ran did not succeed: a revert or a halt.
+pub(crate) fn failure(sim: &Simulation) -> Option<RpcError> {
+    if sim.reverted {
+        return Some(RpcError::reverted(sim.output.clone()));
+    }
+    sim.halt.as_ref().map(|h| RpcError::Invalid(format!("execution halted: {h}")))
+}
+
