@@ -2,7 +2,8 @@
 # Installs the real Ethereum clients the end-to-end tests drive (web3.py and
 # eth-account from PyPI into target/clients/python, ethers v6 and viem from npm into
 # target/clients/node, hardhat 2 and hardhat-network-helpers 1 from npm into
-# target/clients/hardhat), where the tests look.
+# target/clients/hardhat, anvil 1.7.1 from npm into target/clients/anvil, to
+# compare answers with), where the tests look.
 # `cargo test` skips the client test when they are missing; .ci/run installs
 # them and sets LANES_REQUIRE_CLIENTS=1 so the test cannot be skipped there.
 set -euo pipefail
@@ -35,4 +36,13 @@ else
     npm install --prefix "$hardhat_dest" --no-audit --no-fund --silent \
         "hardhat@2.29.1" "@nomicfoundation/hardhat-network-helpers@1.1.2"
     echo "installed hardhat and hardhat-network-helpers into $hardhat_dest"
+fi
+anvil_dest=target/clients/anvil
+if [ -x "$anvil_dest/node_modules/.bin/anvil" ]; then
+    echo "anvil already installed in $anvil_dest"
+else
+    mkdir -p "$anvil_dest"
+    printf '{"name":"lanes-anvil","private":true}\n' > "$anvil_dest/package.json"
+    npm install --prefix "$anvil_dest" --no-audit --no-fund --silent "@foundry-rs/anvil@1.7.1"
+    echo "installed anvil into $anvil_dest"
 fi

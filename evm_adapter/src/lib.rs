@@ -31,6 +31,7 @@ pub mod eth;
 mod executor;
 mod header;
 mod overlay;
+mod parity;
 mod receipt;
 mod simulate;
 mod trace;
@@ -44,13 +45,15 @@ pub use executor::{
 };
 pub use header::{EthHeaders, eth_header, header_bloom, receipt_envelope};
 pub use overlay::Overlay;
+pub use parity::{CallKind, CallTraceNode, TraceState, TracingInspector, TracingInspectorConfig};
 pub use receipt::EvmReceipt;
 pub use simulate::{
     CallLimits, CallRequest, DEFAULT_CALL_GAS_CAP, DEFAULT_CALL_TIMEOUT, SimError, Simulation,
     sorted_access_list,
 };
 pub use trace::{
-    DEFAULT_TRACE_TIMEOUT, MAX_STRUCT_LOG_WORDS, MAX_TRACE_TIMEOUT, TraceError, trace_timeout,
+    DEFAULT_TRACE_TIMEOUT, MAX_STRUCT_LOG_WORDS, MAX_TRACE_TIMEOUT, TraceDb, TraceDbError,
+    TraceError, trace_timeout,
 };
 pub use tx::{
     DEFAULT_MAX_TX_BYTES, EvmTx, IMPERSONATED_TAG, TxDecodeError, TxRules, envelope_bytes,

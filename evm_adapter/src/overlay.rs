@@ -11,12 +11,12 @@ use alloy_primitives::{KECCAK256_EMPTY, U256, keccak256};
 use alloy_rpc_types_eth::state::StateOverride;
 use lanes_accounts_db::ReadView;
 use lanes_runtime::BlockEnv;
-use revm::{DatabaseCommit, ExecuteEvm};
 use revm::bytecode::Bytecode;
 use revm::context::Context;
 use revm::database::CacheDB;
 use revm::handler::{MainBuilder, MainContext};
 use revm::inspector::InspectorHandler;
+use revm::{DatabaseCommit, ExecuteEvm};
 
 use crate::executor::{EvmExecutor, FeeCapture};
 use crate::simulate::{CallRequest, Deadline, SimError, Simulation, simulation};
@@ -65,9 +65,10 @@ impl<'a> Overlay<'a> {
             }
             if let Some(code) = &o.code {
                 info.code_hash = if code.is_empty() { KECCAK256_EMPTY } else { keccak256(code) };
-                info.code = Some(Bytecode::new_raw_checked(code.clone()).map_err(|e| {
-                    SimError::Invalid(format!("override code of {address}: {e}"))
-                })?);
+                info.code =
+                    Some(Bytecode::new_raw_checked(code.clone()).map_err(|e| {
+                        SimError::Invalid(format!("override code of {address}: {e}"))
+                    })?);
             }
             self.db.insert_account_info(*address, info);
             if let Some(slots) = &o.state {
@@ -75,7 +76,9 @@ impl<'a> Overlay<'a> {
                 self.db.replace_account_storage(*address, slots).map_err(state)?;
             }
             for (slot, value) in o.state_diff.iter().flatten() {
-                self.db.insert_account_storage(*address, (*slot).into(), (*value).into()).map_err(state)?;
+                self.db
+                    .insert_account_storage(*address, (*slot).into(), (*value).into())
+                    .map_err(state)?;
             }
         }
         Ok(())
@@ -108,10 +111,8 @@ impl EvmExecutor {
         let nonce = match request.nonce {
             Some(n) => n,
             None => {
-                let account = overlay
-                    .db
-                    .load_account(from)
-                    .map_err(|e| SimError::State(e.to_string()))?;
+                let account =
+                    overlay.db.load_account(from).map_err(|e| SimError::State(e.to_string()))?;
                 account.info.nonce
             }
         };
@@ -131,7 +132,9 @@ impl EvmExecutor {
         }
         let result = result.map_err(|e| match run_error(e) {
             crate::TraceError::State(e) => SimError::State(e),
-            e => SimError::Invalid(e.to_string().trim_start_matches("invalid transaction: ").into()),
+            e => {
+                SimError::Invalid(e.to_string().trim_start_matches("invalid transaction: ").into())
+            }
         })?;
         if keep {
             overlay.db.commit(state);

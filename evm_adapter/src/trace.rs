@@ -80,13 +80,13 @@ pub enum TraceError {
 /// A state read error, as revm's database error.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
-pub(crate) struct TraceDbError(String);
+pub struct TraceDbError(String);
 
 impl DBErrorMarker for TraceDbError {}
 
 /// revm's read-only view of a block's starting state, for traces.
 #[derive(Debug)]
-pub(crate) struct TraceDb<'a> {
+pub struct TraceDb<'a> {
     pub(crate) view: ReadView,
     pub(crate) env: &'a BlockEnv,
 }
@@ -320,7 +320,7 @@ impl EvmExecutor {
 }
 
 /// Runs one transaction without a tracer and keeps its writes.
-fn plain<DB: DatabaseRef<Error = TraceDbError>>(
+pub(crate) fn plain<DB: DatabaseRef<Error = TraceDbError>>(
     db: &mut CacheDB<DB>,
     block: &RevmBlockEnv,
     cfg: CfgEnv,

@@ -183,6 +183,26 @@ impl<'de> Deserialize<'de> for Quantity {
 }
 
 /// `evm_mine`'s parameter, as anvil takes it: a timestamp, or
+/// A block as Otterscan and anvil's `ots_*` methods take it: a JSON number,
+/// a hex quantity, or a tag (`latest`, `earliest`, ...).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct LenientBlock(pub alloy_eips::BlockNumberOrTag);
+
+impl<'de> Deserialize<'de> for LenientBlock {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(u64),
+            Tag(alloy_eips::BlockNumberOrTag),
+        }
+        Ok(Self(match Raw::deserialize(d)? {
+            Raw::Number(n) => alloy_eips::BlockNumberOrTag::Number(n),
+            Raw::Tag(tag) => tag,
+        }))
+    }
+}
+
 /// `{"timestamp": t, "blocks": n}`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]

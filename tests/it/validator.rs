@@ -228,6 +228,9 @@ pub(crate) enum Client {
     Viem,
     /// hardhat 2 and hardhat-network-helpers 1 from npm (`node`).
     Hardhat,
+    /// anvil 1.x from npm (`@foundry-rs/anvil`): the node lanes answers as,
+    /// run beside it to compare answers.
+    Anvil,
 }
 
 impl Client {
@@ -243,6 +246,9 @@ impl Client {
                 "target/clients/hardhat",
                 "node_modules/@nomicfoundation/hardhat-network-helpers",
             ),
+            Client::Anvil => {
+                ("LANES_ANVIL_CLIENT", "target/clients/anvil", "node_modules/.bin/anvil")
+            }
         };
         let dir = std::env::var_os(var)
             .map(PathBuf::from)
@@ -286,6 +292,7 @@ impl Client {
                 c.arg(scripts.join(script)).args(args).env("LANES_NODE_CLIENTS", clients);
                 ("node", c)
             }
+            Client::Anvil => panic!("anvil is a node, not a client script: see Anvil::start"),
             Client::Hardhat => {
                 for file in ["hardhat.config.cjs", script] {
                     std::fs::copy(scripts.join("hardhat").join(file), project.path().join(file))

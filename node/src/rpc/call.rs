@@ -79,4 +79,3 @@ pub(crate) fn failure(sim: &Simulation) -> Option<RpcError> {
     }
     sim.halt.as_ref().map(|h| RpcError::Invalid(format!("execution halted: {h}")))
 }
-

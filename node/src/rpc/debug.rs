@@ -30,7 +30,7 @@ impl DebugRpc {
     }
 }
 
-fn trace_error(e: TraceError) -> RpcError {
+pub(crate) fn trace_error(e: TraceError) -> RpcError {
     match e {
         TraceError::Timeout(_) | TraceError::TooBig(_) => RpcError::Limit(e.to_string()),
         TraceError::State(_) => RpcError::Internal(e.to_string()),

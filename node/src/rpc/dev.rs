@@ -15,12 +15,12 @@ use crate::NodeState;
 use crate::dev::{DevState, Snapshot};
 use crate::error::RpcError;
 use crate::rpc::state::{Res, internal};
-use lanes_rpc::api::DevApiServer;
-use lanes_rpc::types::{MineOptions, Quantity};
 use alloy_rpc_types_anvil::{Metadata, NodeEnvironment, NodeForkConfig, NodeInfo};
 use alloy_rpc_types_trace::geth::{CallConfig, GethDebugTracingOptions, GethTrace};
 use alloy_sol_types::SolCall;
 use lanes_evm_adapter::{CallRequest, Overlay};
+use lanes_rpc::api::DevApiServer;
+use lanes_rpc::types::{MineOptions, Quantity};
 
 use crate::SUGGESTED_TIP;
 use crate::rpc::call::sim_error;
@@ -51,7 +51,14 @@ impl DevRpc {
     /// Finds the storage slot of `token` that the view call `data` answers
     /// from (one of the slots it reads, which, set to `amount`, makes the
     /// call answer `amount`), and sets it to `amount` in a block of its own.
-    fn set_erc20_slot(&self, method: &str, what: &str, token: Address, data: Bytes, amount: U256) -> Res<()> {
+    fn set_erc20_slot(
+        &self,
+        method: &str,
+        what: &str,
+        token: Address,
+        data: Bytes,
+        amount: U256,
+    ) -> Res<()> {
         self.dev_only(method)?;
         let s = &self.state;
         let request = CallRequest { to: Some(token), data, ..CallRequest::default() };
@@ -63,7 +70,8 @@ impl DevRpc {
             for slot in slots.flat_map(|item| item.storage_keys.iter()) {
                 let mut overlay = Overlay::new(view.clone(), &env);
                 overlay.set_storage(token, (*slot).into(), amount).map_err(sim_error)?;
-                let sim = s.executor.call_overlay(&mut overlay, &request, false).map_err(sim_error)?;
+                let sim =
+                    s.executor.call_overlay(&mut overlay, &request, false).map_err(sim_error)?;
                 let answer = sim.output.get(..32).map(U256::from_be_slice);
                 if sim.success && answer == Some(amount) {
                     return Ok(Some(*slot));
@@ -374,7 +382,9 @@ impl DevApiServer for DevRpc {
     fn set_block_gas_limit(&self, gas_limit: U256) -> RpcResult<bool> {
         self.dev_only("anvil_setBlockGasLimit")?;
         let gas_limit = u64::try_from(gas_limit).map_err(|_| {
-            RpcError::Invalid(format!("gas limit {gas_limit} is over the largest lanes keeps (2^64 - 1)"))
+            RpcError::Invalid(format!(
+                "gas limit {gas_limit} is over the largest lanes keeps (2^64 - 1)"
+            ))
         })?;
         self.state.stage(|st| st.set_next_gas_limit(gas_limit))?;
         Ok(true)
@@ -455,7 +465,13 @@ impl DevApiServer for DevRpc {
         amount: U256,
     ) -> RpcResult<()> {
         let data = erc20::allowanceCall { owner, spender }.abi_encode();
-        Ok(self.set_erc20_slot("anvil_setERC20Allowance", "allowance", token, data.into(), amount)?)
+        Ok(self.set_erc20_slot(
+            "anvil_setERC20Allowance",
+            "allowance",
+            token,
+            data.into(),
+            amount,
+        )?)
     }
 }
 

@@ -10,16 +10,14 @@ use alloy_eips::{BlockId, BlockNumberOrTag};
 use alloy_primitives::{Address, B256, Bytes, TxKind, U64, U256};
 use alloy_rpc_types_eth::state::StateOverride;
 use alloy_rpc_types_eth::{
-    AccessListResult, Block, BlockOverrides, FeeHistory, Filter, FilterBlockOption, FilterChanges, Log,
-    Transaction, TransactionReceipt, TransactionRequest,
+    AccessListResult, Block, BlockOverrides, FeeHistory, Filter, FilterBlockOption, FilterChanges,
+    Log, Transaction, TransactionReceipt, TransactionRequest,
 };
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use jsonrpsee::core::{RpcResult, async_trait};
 use lanes_accounts_db::AccountsRead;
-use lanes_evm_adapter::{
-    CallRequest, EvmTx, IMPERSONATED_TAG, Overlay, impersonated,
-};
+use lanes_evm_adapter::{CallRequest, EvmTx, IMPERSONATED_TAG, Overlay, impersonated};
 use lanes_runtime::Bank;
 
 use crate::cluster::relay::ForwardError;

@@ -3,10 +3,12 @@
 //!
 //! ```text
 //!  api/        the #[rpc] traits, one file per namespace (eth, net, web3,
-//!              personal, dev, lanes, txpool)
+//!              personal, dev, lanes, txpool, trace, ots)
 //!  types.rs    the lanes_* answers, shared with the load generator
-//!  eth.rs, pubsub.rs, net.rs, lanes.rs, sign.rs, dev.rs, debug.rs, txpool.rs
+//!  eth.rs, pubsub.rs, net.rs, lanes.rs, sign.rs, dev.rs, debug.rs, txpool.rs,
+//!  trace.rs, ots.rs
 //!              the server impls, over NodeState (crate::state)
+//!  call.rs     what the call methods share (requests, overrides, errors)
 //!  state.rs    what they share besides it: Res, internal, account
 //!  params.rs   the middleware that keeps lanes' invalid-params messages
 //!  serve.rs    the accept loop: connection and request-time limits
@@ -19,11 +21,13 @@ mod dev;
 mod eth;
 mod lanes;
 mod net;
+mod ots;
 mod params;
 mod pubsub;
 pub(crate) mod serve;
 mod sign;
 pub(crate) mod state;
+mod trace;
 mod txpool;
 pub use lanes_rpc::types;
 
@@ -39,7 +43,7 @@ pub(crate) use params::ParamsErrors;
 use crate::NodeState;
 use lanes_rpc::api::{
     DebugApiServer, DevApiServer, EthApiServer, EthPubSubApiServer, LanesApiServer, NetApiServer,
-    PersonalApiServer, TxpoolApiServer, Web3ApiServer,
+    OtsApiServer, PersonalApiServer, TraceApiServer, TxpoolApiServer, Web3ApiServer,
 };
 
 /// Hex-string subscription ids (`"0x"` and 32 hex digits, like anvil's):
@@ -73,6 +77,8 @@ pub(crate) fn module(state: Arc<NodeState>) -> RpcModule<()> {
     m.merge(sign::PersonalRpc::new(state.clone()).into_rpc()).expect(unique);
     m.merge(debug::DebugRpc::new(state.clone()).into_rpc()).expect(unique);
     m.merge(txpool::TxpoolRpc::new(state.clone()).into_rpc()).expect(unique);
+    m.merge(trace::TraceRpc::new(state.clone()).into_rpc()).expect(unique);
+    m.merge(ots::OtsRpc::new(state.clone()).into_rpc()).expect(unique);
     m.merge(dev::DevRpc::new(state).into_rpc()).expect(unique);
     m
 }

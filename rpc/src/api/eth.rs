@@ -7,9 +7,9 @@
 
 use alloy_eips::{BlockId, BlockNumberOrTag};
 use alloy_primitives::{Address, B256, Bytes, U64, U256};
+use alloy_rpc_types_eth::BlockOverrides;
 use alloy_rpc_types_eth::pubsub::SubscriptionResult;
 use alloy_rpc_types_eth::state::StateOverride;
-use alloy_rpc_types_eth::BlockOverrides;
 use alloy_rpc_types_eth::{
     AccessListResult, Block, FeeHistory, Filter, FilterChanges, Log, Transaction,
     TransactionReceipt, TransactionRequest,

@@ -14,7 +14,9 @@ mod dev;
 mod eth;
 mod lanes;
 mod net;
+mod ots;
 mod personal;
+mod trace;
 mod txpool;
 mod web3;
 
@@ -23,6 +25,8 @@ pub use dev::{DevApiClient, DevApiServer};
 pub use eth::{EthApiClient, EthApiServer, EthPubSubApiClient, EthPubSubApiServer};
 pub use lanes::{LanesApiClient, LanesApiServer};
 pub use net::{NetApiClient, NetApiServer};
+pub use ots::{OTS_API_LEVEL, OtsApiClient, OtsApiServer};
 pub use personal::{PersonalApiClient, PersonalApiServer};
+pub use trace::{TraceApiClient, TraceApiServer};
 pub use txpool::{TxpoolApiClient, TxpoolApiServer};
 pub use web3::{Web3ApiClient, Web3ApiServer};

@@ -1,0 +1,225 @@
+//! `trace_*` ([`TraceApiServer`]): the node finds the block, the state after
+//! its parent and its environment; the EVM adapter replays it under
+//! revm-inspectors' tracer. As anvil's, traces include calls to precompiles
+//! and no block-reward traces (lanes pays no block reward).
+
+use std::sync::Arc;
+
+use alloy_eips::{BlockId, BlockNumberOrTag};
+use alloy_primitives::B256;
+use alloy_primitives::map::HashSet;
+use alloy_rpc_types_eth::{TransactionInfo, TransactionRequest};
+use alloy_rpc_types_trace::filter::TraceFilter;
+use alloy_rpc_types_trace::parity::{
+    LocalizedTransactionTrace, TraceResults, TraceResultsWithTransactionHash, TraceType,
+};
+use jsonrpsee::core::RpcResult;
+use lanes_evm_adapter::{TraceState, TracingInspector, TracingInspectorConfig};
+use revm::context::result::ResultAndState;
+
+use crate::NodeState;
+use crate::convert;
+use crate::error::RpcError;
+use crate::rpc::call::call_request;
+use crate::rpc::debug::trace_error;
+use crate::rpc::state::Res;
+use lanes_rpc::api::TraceApiServer;
+use lanes_rpc::types::{LenientBlock, Quantity};
+
+/// Most blocks one `trace_filter` replays (anvil's limit).
+pub(crate) const MAX_TRACE_FILTER_BLOCKS: u64 = 300;
+
+/// The `trace` namespace of a node.
+pub(crate) struct TraceRpc {
+    state: Arc<NodeState>,
+}
+
+impl TraceRpc {
+    pub(crate) fn new(state: Arc<NodeState>) -> Self {
+        Self { state }
+    }
+}
+
+/// What `finish` makes of each transaction of block `number` that
+/// `selected` picks, replayed under a tracer with `config`; with the
+/// transaction's hash and index. An unknown block answers `None`.
+pub(crate) fn replay_block<T>(
+    s: &NodeState,
+    number: u64,
+    selected: impl Fn(usize) -> bool,
+    config: TracingInspectorConfig,
+    finish: impl Fn(TransactionInfo, TracingInspector, &ResultAndState, &TraceState<'_>) -> T,
+) -> Res<Option<Vec<T>>> {
+    let Some(lb) = s.block(number)? else { return Ok(None) };
+    let txs = convert::decode_txs(&lb, &s.rules)?;
+    if txs.is_empty() {
+        return Ok(Some(Vec::new()));
+    }
+    // A block with transactions is not the genesis: it has a parent.
+    let view = s.state_at(Some(BlockId::number(number - 1)))?;
+    let env = s.header_env(&lb.block.header);
+    let info = |i: usize| TransactionInfo {
+        hash: Some(txs[i].hash()),
+        index: Some(i as u64),
+        block_hash: Some(lb.block.hash),
+        block_number: Some(number),
+        base_fee: Some(lb.block.header.base_fee),
+        block_timestamp: Some(lb.block.header.timestamp),
+    };
+    let out = s
+        .executor
+        .replay_traced(view, &env, &txs, selected, config, |i, tracer, res, db| {
+            finish(info(i), tracer, res, db)
+        })
+        .map_err(trace_error)?;
+    Ok(Some(out))
+}
+
+/// The tracer config of `trace_transaction` and `trace_block`: anvil's,
+/// which keeps calls to precompiles.
+pub(crate) fn call_traces() -> TracingInspectorConfig {
+    TracingInspectorConfig::default_parity().set_exclude_precompile_calls(false)
+}
+
+/// The call traces of block `number`'s transactions that `selected` picks,
+/// in order; `[]` for an unknown block.
+pub(crate) fn localized(
+    s: &NodeState,
+    number: u64,
+    selected: impl Fn(usize) -> bool,
+) -> Res<Vec<LocalizedTransactionTrace>> {
+    let traces = s.heavy.run(|| {
+        replay_block(s, number, selected, call_traces(), |info, tracer, _, _| {
+            tracer.into_parity_builder().into_localized_transaction_traces(info)
+        })
+    })?;
+    Ok(traces.unwrap_or_default().into_iter().flatten().collect())
+}
+
+/// The traces `types` ask for of block `number`'s selected transactions.
+fn replayed(
+    s: &NodeState,
+    number: u64,
+    selected: impl Fn(usize) -> bool,
+    types: &HashSet<TraceType>,
+) -> Res<Option<Vec<(B256, TraceResults)>>> {
+    let config = TracingInspectorConfig::from_parity_config(types);
+    let results = s.heavy.run(|| {
+        replay_block(s, number, selected, config, |info, tracer, res, db| {
+            let hash = info.hash.unwrap_or_default();
+            let results =
+                tracer.into_parity_builder().into_trace_results_with_state(res, types, db);
+            results.map(|r| (hash, r)).map_err(|e| RpcError::Internal(e.to_string()))
+        })
+    })?;
+    results.map(|r| r.into_iter().collect::<Res<Vec<_>>>()).transpose()
+}
+
+impl TraceApiServer for TraceRpc {
+    fn transaction(&self, hash: B256) -> RpcResult<Vec<LocalizedTransactionTrace>> {
+        let Some((number, index)) = self.state.ledger.locate_tx(&hash) else {
+            return Ok(Vec::new());
+        };
+        Ok(localized(&self.state, number, |i| i == index as usize)?)
+    }
+
+    fn get(
+        &self,
+        hash: B256,
+        indices: Vec<Quantity>,
+    ) -> RpcResult<Option<LocalizedTransactionTrace>> {
+        let [index] = indices[..] else {
+            return Err(RpcError::Params("trace_get takes exactly one index".into()).into());
+        };
+        let traces = self.transaction(hash)?;
+        Ok(usize::try_from(index.0).ok().and_then(|i| traces.into_iter().nth(i)))
+    }
+
+    fn block(&self, block: LenientBlock) -> RpcResult<Vec<LocalizedTransactionTrace>> {
+        let Some(number) = self.state.resolve(block.0) else { return Ok(Vec::new()) };
+        Ok(localized(&self.state, number, |_| true)?)
+    }
+
+    fn filter(&self, filter: TraceFilter) -> RpcResult<Vec<LocalizedTransactionTrace>> {
+        let s = &self.state;
+        let head = s.head();
+        let from = filter.from_block.unwrap_or(0);
+        let to = filter.to_block.unwrap_or(head).min(head);
+        if from > to {
+            return Err(RpcError::Params(format!(
+                "fromBlock {from} is after toBlock {to} (the head is {head})"
+            ))
+            .into());
+        }
+        if to - from > MAX_TRACE_FILTER_BLOCKS {
+            return Err(RpcError::Limit(format!(
+                "trace_filter spans {} blocks, over the {MAX_TRACE_FILTER_BLOCKS} one request may",
+                to - from
+            ))
+            .into());
+        }
+        let matcher = filter.matcher();
+        let mut out = Vec::new();
+        for number in from..=to {
+            let traces = localized(s, number, |_| true)?;
+            out.extend(traces.into_iter().filter(|t| matcher.matches(&t.trace)));
+        }
+        let after = filter.after.unwrap_or(0) as usize;
+        let count = filter.count.map_or(usize::MAX, |c| c as usize);
+        Ok(out.into_iter().skip(after).take(count).collect())
+    }
+
+    fn replay_transaction(
+        &self,
+        hash: B256,
+        trace_types: HashSet<TraceType>,
+    ) -> RpcResult<TraceResults> {
+        let s = &self.state;
+        let (number, index) = s
+            .ledger
+            .locate_tx(&hash)
+            .ok_or_else(|| RpcError::NotFound(format!("transaction {hash} not found")))?;
+        let mut results =
+            replayed(s, number, |i| i == index as usize, &trace_types)?.unwrap_or_default();
+        let (_, results) =
+            results.pop().ok_or_else(|| RpcError::Internal("no trace made".into()))?;
+        Ok(results)
+    }
+
+    fn replay_block_transactions(
+        &self,
+        block: LenientBlock,
+        trace_types: HashSet<TraceType>,
+    ) -> RpcResult<Vec<TraceResultsWithTransactionHash>> {
+        let s = &self.state;
+        let Some(number) = s.resolve(block.0) else { return Ok(Vec::new()) };
+        let results = replayed(s, number, |_| true, &trace_types)?.unwrap_or_default();
+        Ok(results
+            .into_iter()
+            .map(|(transaction_hash, full_trace)| TraceResultsWithTransactionHash {
+                full_trace,
+                transaction_hash,
+            })
+            .collect())
+    }
+
+    fn call(
+        &self,
+        request: TransactionRequest,
+        trace_types: Option<HashSet<TraceType>>,
+        block: Option<BlockId>,
+    ) -> RpcResult<TraceResults> {
+        let mut types = trace_types.unwrap_or_default();
+        if types.is_empty() {
+            types.insert(TraceType::Trace);
+        }
+        let s = &self.state;
+        let block = block.or(Some(BlockId::Number(BlockNumberOrTag::Latest)));
+        Ok(s.heavy.run(|| {
+            let (view, env) = s.sim_env(block)?;
+            s.executor
+                .trace_call_parity(view, &env, &call_request(&request), &types)
+                .map_err(trace_error)
+        })?)
+    }
+}

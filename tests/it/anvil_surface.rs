@@ -1,0 +1,134 @@
+//! The rest of anvil's surface on `lanes-validator --dev`, against anvil from
+//! npm on the same machine: state files both ways (over RPC and as files
+//! with `--state`, `--load-state`, `--dump-state`), chain controls, Parity
+//! traces and Otterscan's methods, each answer compared with anvil's
+//! (tests/clients/anvil_surface.cjs, with viem's test client).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::validator::{BIN, Client, DEV_KEYS, Validator, free_port, http, repo_path};
+
+/// anvil, from npm, on a free loopback port; killed when dropped.
+struct Anvil {
+    child: Child,
+    url: String,
+}
+
+impl Anvil {
+    fn start(install: &Path, args: &[&str]) -> Self {
+        let port = free_port();
+        let child = Command::new(install.join("node_modules/.bin/anvil"))
+            .args(["--port", &port.to_string(), "--silent"])
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawning anvil");
+        let anvil = Self { child, url: format!("http://127.0.0.1:{port}") };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while anvil.try_call("eth_chainId", json!([])).is_none() {
+            assert!(Instant::now() < deadline, "anvil did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        anvil
+    }
+
+    fn try_call(&self, method: &str, params: Value) -> Option<Value> {
+        let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+        let addr = self.url.trim_start_matches("http://").parse().unwrap();
+        let (_, text) = http(addr, body.to_string().as_bytes()).ok()?;
+        serde_json::from_str::<Value>(&text).ok()?.get("result").cloned()
+    }
+}
+
+impl Drop for Anvil {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn installed() -> Option<(PathBuf, PathBuf)> {
+    Some((Client::Viem.installed()?, Client::Anvil.installed()?))
+}
+
+#[test]
+fn test_state_files_chain_controls_traces_and_otterscan_answer_as_anvil_does() {
+    let Some((viem, anvil_dir)) = installed() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let v = Validator::start(&dir.path().join("data"), &["--dev"]);
+    let anvil = Anvil::start(&anvil_dir, &[]);
+    let (url, token, pair) = (
+        v.url(),
+        repo_path("contracts/artifacts/Token.json"),
+        repo_path("contracts/artifacts/Pair.json"),
+    );
+    let args = [
+        url.as_ref(),
+        anvil.url.as_ref(),
+        token.as_os_str(),
+        pair.as_os_str(),
+        DEV_KEYS[3].as_ref(),
+    ];
+    Client::Viem.run(&viem, &v, "anvil_surface.cjs", &args, "anvil surface: ok");
+    v.stop();
+}
+
+#[test]
+fn test_a_state_file_round_trips_with_anvil_and_a_loaded_state_survives_kill_9() {
+    let Some((_, anvil_dir)) = installed() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("state.json");
+    let file_arg = file.to_str().unwrap();
+    let who = "0x00000000000000000000000000000000005ea7e1";
+
+    // --state: nothing to load the first time; dumped at exit.
+    let v = Validator::start(&dir.path().join("a"), &["--dev", "--state", file_arg]);
+    v.result("anvil_setBalance", json!([who, "0x1234"]));
+    v.result("anvil_setStorageAt", json!([who, "0x9", format!("0x{:064x}", 0xabc)]));
+    v.stop();
+    let dumped: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(dumped["accounts"][who]["balance"], "0x1234", "{dumped:#}");
+    assert_eq!(
+        dumped["accounts"][who]["storage"][format!("0x{:064x}", 9)],
+        format!("0x{:064x}", 0xabc)
+    );
+
+    // anvil --load-state serves it.
+    let anvil = Anvil::start(&anvil_dir, &["--load-state", file_arg]);
+    assert_eq!(anvil.try_call("eth_getBalance", json!([who, "latest"])), Some(json!("0x1234")));
+    // anvil's own dump (--dump-state at exit is the same JSON) loads into lanes.
+    anvil.try_call("anvil_setNonce", json!([who, "0x11"])).unwrap();
+    let gz = anvil.try_call("anvil_dumpState", json!([])).unwrap();
+    drop(anvil);
+
+    let data = dir.path().join("b");
+    let v = Validator::start(&data, &["--dev", "--load-state", file_arg]);
+    assert_eq!(v.result("eth_getBalance", json!([who, "latest"])), "0x1234");
+    assert_eq!(v.result("anvil_loadState", json!([gz])), true);
+    assert_eq!(v.result("eth_getTransactionCount", json!([who, "latest"])), "0x11");
+    v.kill9();
+    // Loaded states are blocks of the ledger: a restart without the file
+    // still serves them.
+    let v = Validator::start(&data, &["--dev"]);
+    assert_eq!(v.result("eth_getTransactionCount", json!([who, "latest"])), "0x11");
+    assert_eq!(
+        v.result("eth_getStorageAt", json!([who, "0x9", "latest"])),
+        format!("0x{:064x}", 0xabc)
+    );
+    v.stop();
+    // A file that is not a state is refused at start, naming it.
+    std::fs::write(&file, b"{\"accounts\": 5}").unwrap();
+    let out = Command::new(BIN)
+        .args(["--dev", "--data-dir", data.to_str().unwrap(), "--load-state", file_arg])
+        .args(["--rpc-addr", &format!("127.0.0.1:{}", free_port())])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("state.json") && stderr.contains("anvil's format"), "{stderr}");
+}
