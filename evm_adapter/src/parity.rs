@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use alloy_primitives::U256;
 use alloy_rpc_types_trace::parity::{TraceResults, TraceType};
-use lanes_accounts_db::{AccountsRead, ReadView};
+use lanes_accounts_db::ReadView;
 use lanes_runtime::BlockEnv;
 use revm::context::result::ResultAndState;
 use revm::context::{BlockEnv as RevmBlockEnv, CfgEnv, Context, TxEnv};
@@ -23,7 +23,7 @@ pub use revm_inspectors::tracing::{TracingInspector, TracingInspectorConfig};
 
 use crate::executor::{EvmExecutor, FeeCapture, tx_env};
 use crate::simulate::{CallRequest, Deadline};
-use crate::trace::{DEFAULT_TRACE_TIMEOUT, TraceDb, TraceError, plain, run_error};
+use crate::trace::{DEFAULT_TRACE_TIMEOUT, TraceDb, TraceError, call_nonce, plain, run_error};
 use crate::tx::EvmTx;
 
 /// The state a traced transaction ran on, before its writes: what a state
@@ -76,14 +76,7 @@ impl EvmExecutor {
         request: &CallRequest,
         trace_types: &HashSet<TraceType>,
     ) -> Result<TraceResults, TraceError> {
-        let from = request.from.unwrap_or_default();
-        let nonce = match request.nonce {
-            Some(n) => n,
-            None => view
-                .get_account(&from)
-                .map_err(|e| TraceError::State(e.to_string()))?
-                .map_or(0, |a| a.nonce),
-        };
+        let nonce = call_nonce(&view, request)?;
         let tx = self.call_tx(request, nonce, env.gas_limit).map_err(TraceError::Invalid)?;
         let mut db = CacheDB::new(TraceDb { view, env });
         let block = self.revm_block(env);

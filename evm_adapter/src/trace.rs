@@ -201,6 +201,18 @@ pub fn trace_timeout(opts: &GethDebugTracingOptions) -> Result<Duration, TraceEr
     Ok(Duration::try_from_secs_f64(secs).unwrap_or(MAX_TRACE_TIMEOUT).min(MAX_TRACE_TIMEOUT))
 }
 
+/// The nonce a traced call runs with: the request's, or its sender's in
+/// `view`.
+pub(crate) fn call_nonce(view: &ReadView, request: &CallRequest) -> Result<u64, TraceError> {
+    match request.nonce {
+        Some(n) => Ok(n),
+        None => Ok(view
+            .get_account(&request.from.unwrap_or_default())
+            .map_err(|e| TraceError::State(e.to_string()))?
+            .map_or(0, |a| a.nonce)),
+    }
+}
+
 /// One transaction of a block to trace, or a call.
 struct Job {
     tx: TxEnv,
@@ -266,14 +278,7 @@ impl EvmExecutor {
         opts: &GethDebugTracingOptions,
     ) -> Result<GethTrace, TraceError> {
         let mut budget = self.budget(opts)?;
-        let from = request.from.unwrap_or_default();
-        let nonce = match request.nonce {
-            Some(n) => n,
-            None => view
-                .get_account(&from)
-                .map_err(|e| TraceError::State(e.to_string()))?
-                .map_or(0, |a| a.nonce),
-        };
+        let nonce = call_nonce(&view, request)?;
         let tx = self.call_tx(request, nonce, env.gas_limit).map_err(TraceError::Invalid)?;
         let mut db = CacheDB::new(TraceDb { view, env });
         let block = self.revm_block(env);

@@ -31,6 +31,18 @@ use crate::state_file::StateFile;
 /// Most blocks one mine request seals.
 const MAX_MINE_BLOCKS: u64 = 100_000;
 
+/// How many blocks an `evm_mine` request asks for (default 1), and the
+/// first one's timestamp.
+fn mine_request(options: Option<MineOptions>) -> (u64, Option<u64>) {
+    match options {
+        None => (1, None),
+        Some(MineOptions::Timestamp(t)) => (1, Some(t.0)),
+        Some(MineOptions::Options { timestamp, blocks }) => {
+            (blocks.map_or(1, |b| b.0), timestamp.map(|t| t.0))
+        }
+    }
+}
+
 /// The dev namespaces of a node.
 pub(crate) struct DevRpc {
     state: Arc<NodeState>,
@@ -204,13 +216,7 @@ impl DevApiServer for DevRpc {
     }
 
     fn evm_mine(&self, options: Option<MineOptions>) -> RpcResult<String> {
-        let (blocks, first) = match options {
-            None => (1, None),
-            Some(MineOptions::Timestamp(t)) => (1, Some(t.0)),
-            Some(MineOptions::Options { timestamp, blocks }) => {
-                (blocks.map_or(1, |b| b.0), timestamp.map(|t| t.0))
-            }
-        };
+        let (blocks, first) = mine_request(options);
         self.mine(blocks, first, None)?;
         Ok("0x0".into())
     }
@@ -440,13 +446,7 @@ impl DevApiServer for DevRpc {
     }
 
     fn mine_detailed(&self, options: Option<MineOptions>) -> RpcResult<Vec<serde_json::Value>> {
-        let (blocks, first) = match options {
-            None => (1, None),
-            Some(MineOptions::Timestamp(t)) => (1, Some(t.0)),
-            Some(MineOptions::Options { timestamp, blocks }) => {
-                (blocks.map_or(1, |b| b.0), timestamp.map(|t| t.0))
-            }
-        };
+        let (blocks, first) = mine_request(options);
         let last = self.mine(blocks, first, None)?;
         let first = last + 1 - blocks.min(last);
         Ok((first..=last).map(|n| self.detailed_block(n)).collect::<Res<Vec<_>>>()?)
