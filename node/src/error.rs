@@ -127,6 +127,14 @@ pub enum RpcError {
     /// The node failed (disk, a stopped stage).
     #[error("internal error: {0}")]
     Internal(String),
+    /// A method whose specification names its own codes (`eth_simulateV1`).
+    #[error("{message}")]
+    Coded {
+        /// The code.
+        code: i32,
+        /// What went wrong.
+        message: String,
+    },
 }
 
 /// What to do about a refused transaction, where a flag changes it.
@@ -182,6 +190,7 @@ impl RpcError {
             Self::Limit(_) => LIMIT_EXCEEDED,
             Self::Unsupported(_) => NOT_SUPPORTED,
             Self::Internal(_) => INTERNAL,
+            Self::Coded { code, .. } => *code,
         }
     }
 }

@@ -234,7 +234,7 @@ impl NodeState {
     /// The block a state method's block id names: `None` for the latest
     /// state (latest, pending, safe, finalized), else a number at most the
     /// head's.
-    fn state_block(&self, at: Option<BlockId>) -> Res<Option<u64>> {
+    pub(crate) fn state_block(&self, at: Option<BlockId>) -> Res<Option<u64>> {
         let asked = match at {
             None | Some(BlockId::Number(BlockNumberOrTag::Latest | BlockNumberOrTag::Pending)) => {
                 return Ok(None);
@@ -311,7 +311,7 @@ impl NodeState {
 
     /// The hashes of the (at most 256) blocks before block `number`, newest
     /// first.
-    fn hashes_before(&self, number: u64) -> impl Iterator<Item = B256> + '_ {
+    pub(crate) fn hashes_before(&self, number: u64) -> impl Iterator<Item = B256> + '_ {
         (0..number).rev().take(RECENT_HASHES).map_while(|n| self.ledger.hash_of(n))
     }
 

@@ -10,6 +10,7 @@ mod import;
 mod ommers;
 mod requests;
 mod rewards;
+pub mod simulate;
 mod spec;
 mod state_root;
 
@@ -33,4 +34,4 @@ pub use rewards::{
     block_rewards,
 };
 pub use spec::{EthSpec, MAINNET_DEPOSIT_CONTRACT, MAINNET_TERMINAL_TOTAL_DIFFICULTY};
-pub use state_root::{state_root, state_root_of};
+pub use state_root::{MemoryState, state_root, state_root_of};

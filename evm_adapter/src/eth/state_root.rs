@@ -21,21 +21,54 @@ struct Account {
 
 /// The state root of `parent` with `changes` (a sealed block's) applied.
 pub fn state_root(parent: &ReadView, changes: &[Entry]) -> Result<B256, StorageError> {
-    let mut state: BTreeMap<Address, Account> = BTreeMap::new();
-    parent.for_each(|entry| apply(&mut state, &entry))?;
+    let mut state = MemoryState::load(parent)?;
     for entry in changes {
-        apply(&mut state, entry);
+        state.apply(entry);
     }
-    Ok(root(&state))
+    Ok(state.root())
 }
 
 /// The state root of a state made of `entries` alone (a genesis alloc).
 pub fn state_root_of(entries: &[Entry]) -> B256 {
-    let mut state: BTreeMap<Address, Account> = BTreeMap::new();
+    let mut state = MemoryState::default();
     for entry in entries {
-        apply(&mut state, entry);
+        state.apply(entry);
     }
-    root(&state)
+    state.root()
+}
+
+/// A whole state held in memory, for the roots of states never stored
+/// (`eth_simulateV1`'s blocks, over a stored parent).
+#[derive(Debug, Default)]
+pub struct MemoryState {
+    accounts: BTreeMap<Address, Account>,
+}
+
+impl MemoryState {
+    /// Every record of `view`.
+    pub fn load(view: &ReadView) -> Result<Self, StorageError> {
+        let mut state = Self::default();
+        view.for_each(|entry| state.apply(&entry))?;
+        Ok(state)
+    }
+
+    /// Applies one record (a zero slot deletes it; an empty header deletes
+    /// the account).
+    pub fn apply(&mut self, entry: &Entry) {
+        apply(&mut self.accounts, entry);
+    }
+
+    /// Drops every slot of `address` (a created or destroyed account).
+    pub fn clear_storage(&mut self, address: &Address) {
+        if let Some(account) = self.accounts.get_mut(address) {
+            account.storage.clear();
+        }
+    }
+
+    /// Its Merkle-Patricia root.
+    pub fn root(&self) -> B256 {
+        root(&self.accounts)
+    }
 }
 
 fn apply(state: &mut BTreeMap<Address, Account>, entry: &Entry) {

@@ -8,6 +8,7 @@ use alloy_consensus::{SignableTransaction, TxEip1559, TxEip2930, TxEip7702, TxEn
 use alloy_eips::eip2718::Encodable2718;
 use alloy_eips::{BlockId, BlockNumberOrTag};
 use alloy_primitives::{Address, B256, Bytes, TxKind, U64, U256};
+use alloy_rpc_types_eth::simulate::SimulatePayload;
 use alloy_rpc_types_eth::state::StateOverride;
 use alloy_rpc_types_eth::{
     AccessListResult, Block, BlockOverrides, FeeHistory, Filter, FilterBlockOption, FilterChanges,
@@ -134,6 +135,15 @@ impl EthApiServer for EthRpc {
                 None => Ok(sim.output),
             }
         })?)
+    }
+
+    fn simulate_v1(
+        &self,
+        payload: SimulatePayload,
+        block: Option<BlockId>,
+    ) -> RpcResult<Vec<serde_json::Value>> {
+        let s = &self.state;
+        Ok(s.heavy.run(|| crate::rpc::simulate::simulate_v1(s, &payload, block))?)
     }
 
     fn estimate_gas(&self, request: TransactionRequest, block: Option<BlockId>) -> RpcResult<U64> {

@@ -26,6 +26,7 @@ mod params;
 mod pubsub;
 pub(crate) mod serve;
 mod sign;
+mod simulate;
 pub(crate) mod state;
 mod trace;
 mod txpool;

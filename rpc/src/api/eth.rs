@@ -9,6 +9,7 @@ use alloy_eips::{BlockId, BlockNumberOrTag};
 use alloy_primitives::{Address, B256, Bytes, U64, U256};
 use alloy_rpc_types_eth::BlockOverrides;
 use alloy_rpc_types_eth::pubsub::SubscriptionResult;
+use alloy_rpc_types_eth::simulate::SimulatePayload;
 use alloy_rpc_types_eth::state::StateOverride;
 use alloy_rpc_types_eth::{
     AccessListResult, Block, FeeHistory, Filter, FilterChanges, Log, Transaction,
@@ -78,6 +79,16 @@ pub trait EthApi {
         state_overrides: Option<StateOverride>,
         block_overrides: Option<Box<BlockOverrides>>,
     ) -> RpcResult<Bytes>;
+
+    /// Calls run in a chain of simulated blocks on a served block, each
+    /// with its own block and state overrides; nothing is kept
+    /// (execution-apis' `eth_simulateV1`).
+    #[method(name = "simulateV1", blocking)]
+    fn simulate_v1(
+        &self,
+        payload: SimulatePayload,
+        block: Option<BlockId>,
+    ) -> RpcResult<Vec<serde_json::Value>>;
 
     /// The gas a call needs.
     #[method(name = "estimateGas", blocking)]

@@ -220,7 +220,12 @@ fn check_gas_limit_and_base_fee(
 ///
 /// alloy's formula adds in `u64`, which could overflow for a parent base fee above
 /// `u64::MAX / 2`; those fees take the same formula in `u128`.
-fn next_base_fee(gas_used: u64, gas_limit: u64, base_fee: u64, params: BaseFeeParams) -> u128 {
+pub(crate) fn next_base_fee(
+    gas_used: u64,
+    gas_limit: u64,
+    base_fee: u64,
+    params: BaseFeeParams,
+) -> u128 {
     if base_fee <= u64::MAX / 2 {
         return u128::from(calc_next_block_base_fee(gas_used, gas_limit, base_fee, params));
     }
@@ -362,7 +367,7 @@ fn check_blob_params(params: &BlobParams) -> Result<u64, HeaderError> {
 ///
 /// From Osaka on, EIP-7918 keeps the blob price above a reserve tied to the parent's base
 /// fee; the blob base cost in `params` is 0 before Osaka, which turns that rule off.
-fn next_excess_blob_gas(
+pub(crate) fn next_excess_blob_gas(
     parent: &Header,
     params: &BlobParams,
     spec_id: SpecId,
