@@ -2,7 +2,8 @@
 //! npm on the same machine: state files both ways (over RPC and as files
 //! with `--state`, `--load-state`, `--dump-state`), chain controls, Parity
 //! traces and Otterscan's methods, each answer compared with anvil's
-//! (tests/clients/anvil_surface.cjs, with viem's test client).
+//! (tests/clients/anvil_surface.cjs, with viem's test client), and
+//! `eth_simulateV1` (tests/clients/simulate.cjs).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -131,4 +132,16 @@ fn test_a_state_file_round_trips_with_anvil_and_a_loaded_state_survives_kill_9()
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("state.json") && stderr.contains("anvil's format"), "{stderr}");
+}
+
+#[test]
+fn test_eth_simulate_v1_answers_as_anvil_and_the_specification_do() {
+    let Some((viem, anvil_dir)) = installed() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let v = Validator::start(&dir.path().join("data"), &["--dev"]);
+    let anvil = Anvil::start(&anvil_dir, &[]);
+    let (url, token) = (v.url(), repo_path("contracts/artifacts/Token.json"));
+    let args = [url.as_ref(), anvil.url.as_ref(), token.as_os_str()];
+    Client::Viem.run(&viem, &v, "simulate.cjs", &args, "simulate: ok");
+    v.stop();
 }

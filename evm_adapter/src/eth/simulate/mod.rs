@@ -262,3 +262,6 @@ fn plan<'p>(
     }
     Ok(plan)
 }
+
+#[cfg(test)]
+mod tests;
