@@ -10,6 +10,8 @@
 
 use std::cell::Cell;
 use std::marker::PhantomData;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 
 use alloy_consensus::{Transaction as _, TxEnvelope};
 use alloy_eips::Typed2718;
@@ -157,13 +159,36 @@ pub struct EvmExecutor {
     block: Option<EthBlockEnv>,
     /// Analysed code its workers share.
     code: SharedCode,
+    /// The chain id in force, shared by the executor's clones: starts as
+    /// the config's, and a dev node's `anvil_setChainId` changes it.
+    chain_id: Arc<AtomicU64>,
 }
 
 impl EvmExecutor {
     /// An executor for `config`.
     pub fn new(config: EvmConfig) -> Self {
         let cfg = CfgEnv::new_with_spec(config.spec).with_chain_id(config.chain_id);
-        Self { rules: config.tx_rules(), cfg, config, block: None, code: SharedCode::default() }
+        let chain_id = Arc::new(AtomicU64::new(config.chain_id));
+        Self {
+            rules: config.tx_rules(),
+            cfg,
+            config,
+            block: None,
+            code: SharedCode::default(),
+            chain_id,
+        }
+    }
+
+    /// The chain id in force: what transactions must carry and CHAINID
+    /// answers.
+    pub fn chain_id(&self) -> u64 {
+        self.chain_id.load(AtomicOrdering::Acquire)
+    }
+
+    /// Changes the chain id in force for this executor and every clone of
+    /// it, from the next transaction decoded or run on.
+    pub fn set_chain_id(&self, chain_id: u64) {
+        self.chain_id.store(chain_id, AtomicOrdering::Release);
     }
 
     /// This executor sharing `code` (analysed contracts) with the
@@ -194,9 +219,9 @@ impl EvmExecutor {
         self
     }
 
-    /// The transaction rules it decodes with.
-    pub fn rules(&self) -> &TxRules {
-        &self.rules
+    /// The transaction rules it decodes with, under the chain id in force.
+    pub fn rules(&self) -> TxRules {
+        TxRules { chain_id: self.chain_id(), ..self.rules.clone() }
     }
 
     /// This executor decoding with `rules` instead of its config's.
@@ -257,7 +282,18 @@ impl EvmExecutor {
 
     /// revm's configuration for this chain.
     pub(crate) fn cfg(&self) -> CfgEnv {
-        self.cfg.clone()
+        let mut cfg = self.cfg.clone();
+        cfg.chain_id = self.chain_id();
+        cfg
+    }
+
+    /// revm's configuration for replaying a block's own transactions (the
+    /// traces): each was admitted under the chain id then in force, which a
+    /// dev node's `anvil_setChainId` may have changed since.
+    pub(crate) fn replay_cfg(&self) -> CfgEnv {
+        let mut cfg = self.cfg();
+        cfg.tx_chain_id_check = false;
+        cfg
     }
 
     /// Its configuration.
@@ -470,7 +506,13 @@ impl Executor for EvmExecutor {
     type Worker<'b> = EvmWorker<'b>;
 
     fn decode(&self, bytes: &[u8]) -> Result<EvmTx, DecodeError> {
-        EvmTx::decode(bytes, &self.rules).map_err(|e| DecodeError(e.to_string()))
+        let chain_id = self.chain_id();
+        let decoded = if chain_id == self.rules.chain_id {
+            EvmTx::decode(bytes, &self.rules)
+        } else {
+            EvmTx::decode(bytes, &TxRules { chain_id, ..self.rules.clone() })
+        };
+        decoded.map_err(|e| DecodeError(e.to_string()))
     }
 
     fn worker<'b>(&'b self, env: &'b BlockEnv) -> EvmWorker<'b> {

@@ -57,11 +57,11 @@ impl EvmExecutor {
             let tx = tx_env(tx.envelope(), tx.sender());
             if selected(i) {
                 let (tracer, res) =
-                    self.run_traced(&mut db, &block, self.cfg(), tx, config, deadline)?;
+                    self.run_traced(&mut db, &block, self.replay_cfg(), tx, config, deadline)?;
                 out.push(finish(i, tracer, &res, &db));
                 db.commit(res.state);
             } else {
-                plain(&mut db, &block, self.cfg(), tx)?;
+                plain(&mut db, &block, self.replay_cfg(), tx)?;
             }
         }
         Ok(out)

@@ -284,7 +284,7 @@ impl EvmExecutor {
             value: request.value,
             data: request.data.clone(),
             nonce: request.nonce.unwrap_or(nonce),
-            chain_id: Some(self.config().chain_id),
+            chain_id: Some(self.chain_id()),
             access_list: request.access_list.clone(),
             gas_priority_fee: request.max_priority_fee,
             authorization_list: request

@@ -252,9 +252,16 @@ impl EvmExecutor {
                 }),
             };
             if selected(i) {
-                traces.push(self.traced(&mut db, &block, self.cfg(), job, opts, &mut budget)?);
+                traces.push(self.traced(
+                    &mut db,
+                    &block,
+                    self.replay_cfg(),
+                    job,
+                    opts,
+                    &mut budget,
+                )?);
             } else {
-                plain(&mut db, &block, self.cfg(), job.tx)?;
+                plain(&mut db, &block, self.replay_cfg(), job.tx)?;
             }
         }
         Ok(traces)

@@ -38,6 +38,10 @@ pub struct TxRules {
     /// Accept signatures whose `s` is in the upper half of the curve order,
     /// as blocks before Homestead (EIP-2) may hold.
     pub allow_high_s: bool,
+    /// Accept any chain id: transactions read back from a chain's own
+    /// blocks, each admitted under the chain id then in force (a dev
+    /// node's `anvil_setChainId` changes it).
+    pub any_chain_id: bool,
 }
 
 impl TxRules {
@@ -51,6 +55,7 @@ impl TxRules {
             allow_impersonated: false,
             allow_blobs: false,
             allow_high_s: false,
+            any_chain_id: false,
         }
     }
 }
@@ -241,7 +246,7 @@ fn check(envelope: &TxEnvelope, rules: &TxRules) -> Result<(), TxDecodeError> {
         return Err(TxDecodeError::UnsupportedType(envelope.tx_type() as u8));
     }
     match envelope.chain_id() {
-        Some(id) if id == rules.chain_id => {}
+        Some(id) if id == rules.chain_id || rules.any_chain_id => {}
         None if rules.allow_unprotected => {}
         got => return Err(TxDecodeError::WrongChainId { expected: rules.chain_id, got }),
     }

@@ -6,8 +6,33 @@
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use alloy_primitives::{Address, B256, Bytes};
+use alloy_primitives::{Address, B256, Bytes, U256, address};
+use lanes_accounts_db::{AccountsRead, Entry, ReadView, StorageError};
+use lanes_evm_adapter::EvmExecutor;
 use parking_lot::Mutex;
+
+/// Where a dev chain keeps the chain id `anvil_setChainId` set (slot 0;
+/// zero or absent: the genesis's). Kept in the state, it is in the ledger
+/// with the block that set it, and a replay or a revert brings back the id
+/// in force at each block.
+pub(crate) const CHAIN_ID_ADDRESS: Address = address!("0x00000000000000000000000000006c616e657321");
+
+/// The state write that sets the chain id in force to `chain_id`.
+pub(crate) fn chain_id_entry(chain_id: u64) -> Entry {
+    Entry::Storage(CHAIN_ID_ADDRESS, B256::ZERO, U256::from(chain_id))
+}
+
+/// Sets `executor`'s chain id to the one `view` records, or `genesis`'s.
+pub(crate) fn sync_chain_id(
+    view: &ReadView,
+    executor: &EvmExecutor,
+    genesis: u64,
+) -> Result<(), StorageError> {
+    let recorded = view.get_storage(&CHAIN_ID_ADDRESS, &B256::ZERO)?;
+    let chain_id = u64::try_from(recorded).ok().filter(|id| *id != 0).unwrap_or(genesis);
+    executor.set_chain_id(chain_id);
+    Ok(())
+}
 
 /// A dev node's impersonation and snapshots.
 #[derive(Default)]

@@ -78,8 +78,7 @@ impl Node {
         let (blocks, failure) = (stage.blocks().clone(), stage.failure());
         let (heads, _) = broadcast::channel(256);
         let state = Arc::new(NodeState {
-            chain_id: spec.chain_id,
-            rules: executor.rules().clone(),
+            rules: lanes_evm_adapter::TxRules { any_chain_id: true, ..executor.rules() },
             executor,
             stage: RwLock::new(Some(stage)),
             ledger,
@@ -135,7 +134,7 @@ impl Node {
         let server = rpc::serve::spawn(listener, limits, move |stop| {
             service.clone().build(methods.clone(), stop)
         });
-        tracing::info!(target: "lanes::node", %rpc_addr, chain_id = state.chain_id, head = state.head(), "JSON-RPC listening");
+        tracing::info!(target: "lanes::node", %rpc_addr, chain_id = state.chain_id(), head = state.head(), "JSON-RPC listening");
         Ok(Self { state, server, rpc_addr })
     }
 

@@ -17,6 +17,7 @@ use lanes_evm_adapter::{EvmExecutor, EvmTx};
 use lanes_rpc::genesis::ChainSpec;
 use lanes_runtime::{Admission, BankConfig, Chain, ChainError};
 
+use crate::dev::sync_chain_id;
 use crate::error::NodeError;
 use crate::filters;
 use crate::ledger::{Ledger, LedgerBlock};
@@ -167,15 +168,23 @@ pub(crate) fn load_chain(
     // BLOCKHASH sees the same 256 hashes after a restart or a revert as
     // before it.
     chain.set_older_hashes((0..head).rev().map_while(|n| ledger.appended_hash(n)));
+    // Each block runs under the chain id in force after its parent.
+    let sync = |chain: &Chain| match (&spec.imported, executor) {
+        (None, Some(executor)) => sync_chain_id(&chain.db().view(), executor, spec.chain_id)
+            .map_err(|e| NodeError::DataDir(format!("reading the chain id in force: {e}"))),
+        _ => Ok(()),
+    };
     for number in head + 1..=last {
         let block = ledger.read(number)?.block;
         tracing::info!(target: "lanes::node", number, "replaying a block the state missed");
+        sync(&chain)?;
         match (&spec.imported, executor) {
             (Some(_), _) => crate::import::reimport(&mut chain, ledger, spec, &block, workers)?,
             (None, Some(executor)) => drop(chain.replay_block(executor, &block, workers.max(1))?),
             (None, None) => unreachable!("a chain lanes built replays with its executor"),
         }
     }
+    sync(&chain)?;
     Ok(chain)
 }
 

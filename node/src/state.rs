@@ -51,7 +51,8 @@ pub(crate) struct Totals {
 
 /// What the RPC methods and the follower thread share.
 pub(crate) struct NodeState {
-    pub(crate) chain_id: u64,
+    /// The rules the chain's own transactions are read back with (any
+    /// chain id: each was admitted under the one then in force).
     pub(crate) rules: TxRules,
     pub(crate) executor: Arc<EvmExecutor>,
     pub(crate) stage: RwLock<Option<BankingStage<EvmExecutor>>>,
@@ -164,6 +165,11 @@ impl NodeState {
             dropped.note(hash, reason);
         }
         Ok(dropped.reason(hash).map(str::to_owned))
+    }
+
+    /// The served head's number.
+    pub(crate) fn chain_id(&self) -> u64 {
+        self.executor.chain_id()
     }
 
     /// The served head's number.
@@ -359,7 +365,7 @@ impl NodeState {
     pub(crate) fn send_raw_waiting(&self, raw: &[u8]) -> Res<(B256, Option<Waiting>)> {
         self.not_imported("sending a transaction")?;
         let started = std::time::Instant::now();
-        let tx = EvmTx::decode(raw, &self.rules)?;
+        let tx = EvmTx::decode(raw, &self.executor.rules())?;
         let recovered_in = started.elapsed();
         let envelope = tx.envelope();
         let intrinsic = self.executor.intrinsic_gas(&tx);

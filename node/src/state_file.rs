@@ -157,6 +157,8 @@ impl StateFile {
             _ => {}
         })
         .map_err(|e| state(&e))?;
+        // The chain id anvil_setChainId set is the node's, not an account's.
+        storage.remove(&crate::dev::CHAIN_ID_ADDRESS);
         let mut accounts = BTreeMap::new();
         for (address, header) in headers {
             let code = if lanes_evm_adapter::has_code(&header.code_hash) {

@@ -11,7 +11,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::validator::{BIN, Client, DEV_KEYS, Validator, free_port, http, repo_path};
+use crate::validator::{
+    BIN, Client, DEV_KEYS, Validator, free_port, hex, http, receiver, repo_path, signed,
+    wait_receipt,
+};
 
 /// anvil, from npm, on a free loopback port; killed when dropped.
 struct Anvil {
@@ -144,4 +147,81 @@ fn test_eth_simulate_v1_answers_as_anvil_and_the_specification_do() {
     let args = [url.as_ref(), anvil.url.as_ref(), token.as_os_str()];
     Client::Viem.run(&viem, &v, "simulate.cjs", &args, "simulate: ok");
     v.stop();
+}
+
+#[test]
+fn test_set_chain_id_changes_what_transactions_carry_through_revert_and_kill9() {
+    let Some((_, anvil_dir)) = installed() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let v = Validator::start(&data, &["--dev"]);
+    let anvil = Anvil::start(&anvil_dir, &[]);
+    // CHAINID returned as one word, run through eth_call's code override.
+    let probe = "0x4660005260206000f3";
+    let chain_id_in_call = |call: &dyn Fn(&str, Value) -> Value| {
+        let params =
+            json!([{"to": receiver(9)}, "latest", {receiver(9).to_string(): {"code": probe}}]);
+        call("eth_call", params)
+    };
+    let send = |chain_id: u64, nonce: u64| {
+        let hash = v.result(
+            "eth_sendRawTransaction",
+            json!([hex(&signed(DEV_KEYS[0], chain_id, nonce, receiver(1), 1, 21_000))]),
+        );
+        wait_receipt(&v, &hash)
+    };
+    let first = send(31337, 0);
+    let snapshot = v.result("evm_snapshot", json!([]));
+
+    for (node, call) in [
+        ("lanes", &(|m: &str, p: Value| v.result(m, p)) as &dyn Fn(&str, Value) -> Value),
+        ("anvil", &|m: &str, p: Value| anvil.try_call(m, p).unwrap()),
+    ] {
+        call("anvil_setChainId", json!([1234]));
+        assert_eq!(call("eth_chainId", json!([])), "0x4d2", "{node}");
+        assert_eq!(call("net_version", json!([])), "1234", "{node}");
+        assert_eq!(chain_id_in_call(call), format!("0x{:064x}", 1234), "{node}");
+    }
+    // A transaction for the old id is refused, one for the new id runs.
+    let old = hex(&signed(DEV_KEYS[0], 31337, 1, receiver(1), 1, 21_000));
+    let (code, message, _) = v.error("eth_sendRawTransaction", json!([old]));
+    assert!(message.contains("chain id"), "{code} {message}");
+    let second = send(1234, 1);
+    assert_eq!(second["status"], "0x1");
+
+    // Back to the snapshot: the old id again; then the new one, kept.
+    assert_eq!(v.result("evm_revert", json!([snapshot])), true);
+    assert_eq!(v.result("eth_chainId", json!([])), "0x7a69");
+    v.result("anvil_setChainId", json!(["0x4d2"]));
+    let third = send(1234, 1);
+    v.kill9();
+
+    let v = Validator::start(&data, &["--dev"]);
+    assert_eq!(v.result("eth_chainId", json!([])), "0x4d2", "the chain id survives kill -9");
+    assert_eq!(chain_id_in_call(&|m, p| v.result(m, p)), format!("0x{:064x}", 1234));
+    // Blocks of either id read back whole, and replay in traces.
+    for receipt in [&first, &third] {
+        let block = v.result("eth_getBlockByNumber", json!([receipt["blockNumber"], true]));
+        assert_eq!(block["transactions"][0]["hash"], receipt["transactionHash"]);
+        let hash = &receipt["transactionHash"];
+        let trace = v.result("debug_traceTransaction", json!([hash, {"tracer": "callTracer"}]));
+        assert_eq!(trace["to"], json!(receiver(1).to_string().to_lowercase()));
+        let parity = v.result("trace_transaction", json!([hash]));
+        assert_eq!(parity[0]["transactionHash"], *hash);
+    }
+    let again = hex(&signed(DEV_KEYS[0], 1234, 2, receiver(1), 1, 21_000));
+    let hash = v.result("eth_sendRawTransaction", json!([again]));
+    assert_eq!(wait_receipt(&v, &hash)["status"], "0x1");
+    // A dump does not carry the chain id (anvil's does not either): loaded
+    // into anvil, it brings the accounts and nothing at the record's address.
+    let dumped = v.result("anvil_dumpState", json!([]));
+    v.stop();
+    let anvil = Anvil::start(&anvil_dir, &[]);
+    assert_eq!(anvil.try_call("anvil_loadState", json!([dumped])), Some(json!(true)));
+    let sender = DEV_KEYS[0].parse::<alloy_signer_local::PrivateKeySigner>().unwrap().address();
+    let nonce = anvil.try_call("eth_getTransactionCount", json!([sender, "latest"]));
+    assert_eq!(nonce, Some(json!("0x3")));
+    let record = "0x00000000000000000000000000006c616e657321";
+    let slot = anvil.try_call("eth_getStorageAt", json!([record, "0x0", "latest"]));
+    assert_eq!(slot, Some(json!(format!("0x{:064x}", 0))));
 }

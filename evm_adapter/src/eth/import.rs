@@ -320,7 +320,7 @@ fn recover(block: &EthBlock, executor: &EvmExecutor) -> Result<Vec<EvmTx>, Impor
         block.txs.len(),
         threads,
         || (),
-        |(), i| EvmTx::from_envelope(block.txs[i].clone(), rules).map(EvmTx::undeclared),
+        |(), i| EvmTx::from_envelope(block.txs[i].clone(), &rules).map(EvmTx::undeclared),
     );
     txs.into_iter()
         .enumerate()

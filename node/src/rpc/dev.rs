@@ -385,6 +385,21 @@ impl DevApiServer for DevRpc {
         Ok(true)
     }
 
+    fn set_chain_id(&self, chain_id: U256) -> RpcResult<()> {
+        self.dev_only("anvil_setChainId")?;
+        let chain_id = u64::try_from(chain_id)
+            .ok()
+            .filter(|id| *id != 0)
+            .ok_or_else(|| RpcError::Invalid(format!("chain id {chain_id} is not in 1..2^64")))?;
+        let executor = self.state.executor.clone();
+        // Set as the block is made, so the next block runs under it.
+        self.state.system_block(Box::new(move |_| {
+            executor.set_chain_id(chain_id);
+            Ok(vec![crate::dev::chain_id_entry(chain_id)])
+        }))?;
+        Ok(())
+    }
+
     fn set_block_gas_limit(&self, gas_limit: U256) -> RpcResult<bool> {
         self.dev_only("anvil_setBlockGasLimit")?;
         let gas_limit = u64::try_from(gas_limit).map_err(|_| {
@@ -416,7 +431,7 @@ impl DevApiServer for DevRpc {
             transaction_order: "fees".into(),
             environment: NodeEnvironment {
                 base_fee: u128::from(base_fee),
-                chain_id: s.chain_id,
+                chain_id: s.chain_id(),
                 gas_limit,
                 gas_price: u128::from(base_fee) + SUGGESTED_TIP,
             },
@@ -433,7 +448,7 @@ impl DevApiServer for DevRpc {
             client_version: s.client_version.clone(),
             client_semver: Some(env!("CARGO_PKG_VERSION").into()),
             client_commit_sha: None,
-            chain_id: s.chain_id,
+            chain_id: s.chain_id(),
             instance_id: self.instance_id,
             latest_block_number: head.number,
             latest_block_hash: hash,

@@ -48,7 +48,7 @@ impl EthRpc {
 #[async_trait]
 impl EthApiServer for EthRpc {
     fn chain_id(&self) -> RpcResult<U64> {
-        Ok(U64::from(self.state.chain_id))
+        Ok(U64::from(self.state.chain_id()))
     }
 
     fn syncing(&self) -> RpcResult<bool> {
@@ -488,7 +488,7 @@ fn fill_and_sign(s: &NodeState, r: TransactionRequest) -> Res<Vec<u8>> {
     };
     let to = call.to.map_or(TxKind::Create, TxKind::Call);
     let (input, value, access_list) = (call.data, call.value, call.access_list);
-    let chain_id = s.chain_id;
+    let chain_id = s.chain_id();
     // The type asked for, else the one the fields imply (as anvil and geth).
     let ty =
         match r.transaction_type {

@@ -20,7 +20,7 @@ impl NetRpc {
 
 impl NetApiServer for NetRpc {
     fn version(&self) -> RpcResult<String> {
-        Ok(self.state.chain_id.to_string())
+        Ok(self.state.chain_id().to_string())
     }
 
     fn listening(&self) -> RpcResult<bool> {

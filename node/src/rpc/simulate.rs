@@ -50,7 +50,7 @@ pub(crate) fn simulate_v1(
         hash: lb.block.hash,
         hashes,
         rules,
-        chain_id: config.chain_id,
+        chain_id: s.executor.chain_id(),
         gas_cap: config.call_limits.gas_cap,
         timeout: config.call_limits.timeout,
     };

@@ -144,6 +144,13 @@ pub trait DevApi {
     #[method(name = "anvil_loadState", blocking)]
     fn load_state(&self, state: Bytes) -> RpcResult<bool>;
 
+    /// Changes the chain id (`eth_chainId`, what new transactions must
+    /// carry, CHAINID) from the next block on; recorded in the ledger in a
+    /// block of its own, so a restart or replay keeps it and `evm_revert`
+    /// to before it brings the old one back.
+    #[method(name = "anvil_setChainId")]
+    fn set_chain_id(&self, chain_id: U256) -> RpcResult<()>;
+
     /// Sets the gas limit of the next blocks (`--dev` only); `true`.
     #[method(name = "anvil_setBlockGasLimit", aliases = ["evm_setBlockGasLimit"])]
     fn set_block_gas_limit(&self, gas_limit: U256) -> RpcResult<bool>;
