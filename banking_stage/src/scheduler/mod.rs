@@ -274,7 +274,9 @@ impl<E: Executor<Tx: PoolTransaction> + 'static> Scheduler<E> {
                 self.finish(built)
             }
             Mining::OnDemand if self.has_work() => {
-                let built = self.build(Until::Idle { coalesce: self.config.coalesce }, None)?;
+                // A lone transaction seals at once; more queued may draw more.
+                let coalesce = if self.lone() { Duration::ZERO } else { self.config.coalesce };
+                let built = self.build(Until::Idle { coalesce }, None)?;
                 if built.sealed.block.tx_count() == 0 {
                     // Nothing ran after all (it was not ready): no empty block.
                     self.discard(built);
@@ -294,6 +296,12 @@ impl<E: Executor<Tx: PoolTransaction> + 'static> Scheduler<E> {
     fn has_work(&self) -> bool {
         !self.shared.paused.load(Ordering::Acquire)
             && (self.window.has_candidates() || self.shared.pool().has_ready())
+    }
+
+    /// Whether what is queued is at most one transaction: its block runs on
+    /// this thread ([`Crew::inline`]) and seals without waiting for more.
+    fn lone(&self) -> bool {
+        !self.window.has_candidates() && self.shared.pool().len() <= 1
     }
 
     /// Waits for a doorbell, a control request or a stop.
@@ -458,7 +466,13 @@ impl<E: Executor<Tx: PoolTransaction> + 'static> Scheduler<E> {
     fn build(&mut self, until: Until, at: Option<u64>) -> Result<BuiltBlock<E::Tx>, StageError> {
         let deadline = Instant::now() + self.block_time;
         let bank = Arc::new(self.driver.open(at));
-        self.crew = Crew::start(self.workers, self.config.worker_queue + 1, &bank, &self.setup);
+        let depth = self.config.worker_queue + 1;
+        // An interval block takes what comes during its time: it keeps its workers.
+        self.crew = if matches!(until, Until::Idle { .. }) && self.lone() {
+            Crew::inline(depth, &bank, &self.setup)
+        } else {
+            Crew::start(self.workers, depth, &bank, &self.setup)
+        };
         let build = self.fill(&bank, until, deadline);
         // Joined before sealing: each worker's clone of the bank is gone.
         self.crew.stop()?;
@@ -482,7 +496,7 @@ impl<E: Executor<Tx: PoolTransaction> + 'static> Scheduler<E> {
         until: Until,
         deadline: Instant,
     ) -> Result<Build<E::Tx>, StageError> {
-        let mut build = Build::new(self.workers, self.crew.depth());
+        let mut build = Build::new(self.crew.lanes(), self.crew.depth());
         self.drive(bank, until, deadline, &mut build)?;
         // What did not run in this block waits for the next.
         let now = Instant::now();

@@ -1,7 +1,9 @@
 //! A block's worker threads: started for the block with its bank, each
 //! runs the batches the controller sends it and hands them back with their
 //! results; joined before the block is sealed, so the bank comes back
-//! whole. Threads that live across blocks (Agave's) were measured against
+//! whole. A lone transaction's block has no threads: its batch runs on the
+//! controller's thread as it is sent ([`Crew::inline`]), with no thread to
+//! start and none to wake. Threads that live across blocks (Agave's) were measured against
 //! these and lost: 11-21% on the banking bench's 2-worker execution time
 //! (docs/figures.md).
 
@@ -47,6 +49,9 @@ pub(super) struct Setup<E: Executor<Tx: PoolTransaction>> {
     pub(super) cores: Option<Vec<core_affinity::CoreId>>,
 }
 
+/// Runs a batch where it is sent, and gives it back done.
+type RunHere<T> = Box<dyn FnMut(Batch<T>) -> Done<T> + Send>;
+
 /// A block's workers, as the controller sees them: a queue to each, the
 /// channel their finished batches come back on, and their threads.
 /// Dropping it closes the queues and joins the threads.
@@ -57,6 +62,8 @@ pub(super) struct Crew<T> {
     threads: Vec<JoinHandle<()>>,
     /// Batches a worker takes at once.
     depth: usize,
+    /// A crew of no threads: one lane, run on the controller's thread.
+    here: Option<(RunHere<T>, Sender<Done<T>>)>,
 }
 
 impl<T: PoolTransaction + 'static> Crew<T> {
@@ -90,14 +97,44 @@ impl<T: PoolTransaction + 'static> Crew<T> {
             queues.push(queue);
             threads.push(thread);
         }
-        Self { queues, done, threads, depth }
+        Self { queues, done, threads, depth, here: None }
+    }
+
+    /// One lane and no thread: each batch runs on `bank` on the caller's
+    /// thread as it is sent, and waits on `done` like a worker's.
+    pub(super) fn inline<E: Executor<Tx = T> + 'static>(
+        depth: usize,
+        bank: &Arc<Bank>,
+        setup: &Setup<E>,
+    ) -> Self {
+        let (done_out, done) = bounded(depth);
+        let (executor, shared, bank) = (setup.executor.clone(), setup.shared.clone(), bank.clone());
+        let max_repredictions = setup.max_repredictions;
+        let run: RunHere<T> = Box::new(move |mut batch: Batch<T>| {
+            let start = Instant::now();
+            let mut worker = bank.worker(&*executor);
+            let results = bank.execute_batch(&*executor, &mut worker, &batch.txs);
+            drop(worker);
+            if let Ok(results) = &results {
+                let (admission, predict_nanos) = (&*shared.admission, &shared.predict_nanos);
+                let txs = &mut batch.txs;
+                repredict(admission, &bank, max_repredictions, predict_nanos, txs, results);
+            }
+            Done { batch, results, elapsed: start.elapsed() }
+        });
+        Self { queues: Vec::new(), done, threads: Vec::new(), depth, here: Some((run, done_out)) }
     }
 }
 
 impl<T> Crew<T> {
     /// No workers: the scheduler's crew between blocks.
     pub(super) fn idle(depth: usize) -> Self {
-        Self { queues: Vec::new(), done: bounded(0).1, threads: Vec::new(), depth }
+        Self { queues: Vec::new(), done: bounded(0).1, threads: Vec::new(), depth, here: None }
+    }
+
+    /// Its lanes: one per worker thread, or the one of an inline crew.
+    pub(super) fn lanes(&self) -> usize {
+        if self.here.is_some() { 1 } else { self.queues.len() }
     }
 
     /// Batches a worker takes at once.
@@ -107,7 +144,11 @@ impl<T> Crew<T> {
 
     /// Sends a batch to its worker; never blocks while at most `depth`
     /// batches are out per worker.
-    pub(super) fn send(&self, batch: Batch<T>) {
+    pub(super) fn send(&mut self, batch: Batch<T>) {
+        if let Some((run, done)) = &mut self.here {
+            let _ = done.send(run(batch));
+            return;
+        }
         let _ = self.queues[batch.worker].send(batch);
     }
 
@@ -115,6 +156,7 @@ impl<T> Crew<T> {
     /// bank as it ends). Fails when one panicked.
     pub(super) fn stop(&mut self) -> Result<(), StageError> {
         self.queues.clear();
+        self.here = None;
         let mut result = Ok(());
         for thread in self.threads.drain(..) {
             if thread.join().is_err() {
