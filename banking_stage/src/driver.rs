@@ -46,6 +46,13 @@ pub trait BlockSink: Send + 'static {
         block: &Block,
         receipts: &[Receipt],
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>>;
+
+    /// Called on the stage's thread once `produced` is committed, before it
+    /// goes out on [`crate::BankingStage::blocks`]: where a node serves the
+    /// block and answers those waiting for it, with no other thread to wake.
+    fn committed(&mut self, produced: &ProducedBlock) {
+        let _ = produced;
+    }
 }
 
 /// A block the stage built and sealed, not yet committed.
@@ -194,7 +201,10 @@ impl<T: lanes_runtime::PoolTransaction> BlockDriver<T> {
 
     /// Hands a committed block to the consumer of the stage's blocks,
     /// waiting while its queue is full (but not past shutdown).
-    pub(crate) fn publish(&self, mut produced: ProducedBlock) {
+    pub(crate) fn publish(&mut self, mut produced: ProducedBlock) {
+        if let Some(sink) = &mut self.sink {
+            sink.committed(&produced);
+        }
         let number = produced.block.header.number;
         loop {
             match self.blocks.send_timeout(produced, Duration::from_millis(50)) {

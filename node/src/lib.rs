@@ -49,6 +49,7 @@ pub mod import;
 pub mod ledger;
 mod lifecycle;
 mod permits;
+mod publish;
 mod rebuild;
 pub mod rpc;
 mod state;

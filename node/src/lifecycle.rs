@@ -22,8 +22,9 @@ use crate::config::{ChainChoice, NodeConfig, cors_layer, store_config};
 use crate::dev::DevState;
 use crate::error::NodeError;
 use crate::ledger::{Ledger, LedgerBlock, LedgerSink};
+use crate::publish::{Publisher, PublishingSink};
 use crate::rebuild::{GENESIS_FILE, Rebuild, StageParts, load_chain};
-use crate::state::{NodeState, Waiters};
+use crate::state::NodeState;
 use crate::state_file::StateFile;
 use crate::{filters, permits, rpc};
 
@@ -74,7 +75,13 @@ impl Node {
             Arc::new(DeclaredAccess)
         };
         let parts = StageParts { config: stage_config, admission, hold: config.hold_blocks };
-        let stage = start_stage(&parts, executor.clone(), chain, &ledger);
+        let publisher = Publisher {
+            ledger: ledger.clone(),
+            totals: Arc::default(),
+            dropped: Arc::default(),
+            waiters: Arc::default(),
+        };
+        let stage = start_stage(&parts, executor.clone(), chain, &publisher);
         let (blocks, failure) = (stage.blocks().clone(), stage.failure());
         let (heads, _) = broadcast::channel(256);
         let state = Arc::new(NodeState {
@@ -82,16 +89,17 @@ impl Node {
             executor,
             stage: RwLock::new(Some(stage)),
             ledger,
+            totals: publisher.totals.clone(),
+            dropped: publisher.dropped.clone(),
+            waiters: publisher.waiters.clone(),
+            publisher,
             signers,
             dev: matches!(config.chain, ChainChoice::Dev).then(DevState::default),
             client_version: config.client_version.clone(),
             heads,
             filters: filters::Filters::new(config.limits.filter_timeout),
             heavy: permits::Permits::new(config.limits.max_heavy_calls, config.limits.heavy_wait),
-            totals: Mutex::default(),
             limits: config.limits.clone(),
-            waiters: Waiters::default(),
-            dropped: Mutex::default(),
             rebuild: Rebuild {
                 dir: config.data_dir.clone(),
                 spec,
@@ -345,11 +353,15 @@ pub(crate) fn start_stage(
     parts: &StageParts,
     executor: Arc<EvmExecutor>,
     chain: Chain,
-    ledger: &Arc<Ledger>,
+    publisher: &Publisher,
 ) -> BankingStage<EvmExecutor> {
+    let sink = PublishingSink {
+        ledger: LedgerSink(publisher.ledger.clone()),
+        publisher: publisher.clone(),
+    };
     let builder = BankingStage::builder(executor, chain)
         .config(parts.config.clone())
-        .sink(Box::new(LedgerSink(ledger.clone())))
+        .sink(Box::new(sink))
         .admission(parts.admission.clone());
     if parts.hold { builder.hold_blocks().start() } else { builder.start() }
 }
@@ -378,40 +390,10 @@ pub(crate) fn spawn_follower(
     Ok(())
 }
 
-/// Publishes each produced block (its state is already committed): moves the
-/// served head, counts, and notifies subscribers.
+/// Feeds each produced block to the subscriptions; [`PublishingSink`]
+/// served it on the stage's thread as it was committed.
 fn follow(state: &NodeState, blocks: &Receiver<ProducedBlock>) {
     for produced in blocks.iter() {
-        // Counted before it is served: a client that sees the block sees
-        // its counts.
-        {
-            let mut t = state.totals.lock();
-            let s = &produced.stats;
-            t.blocks += 1;
-            t.transactions += s.transactions as u64;
-            t.entries += s.entries as u64;
-            t.exclusive += s.exclusive as u64;
-            t.declared += s.declared as u64;
-            t.known += s.known as u64;
-            t.predicted += s.predicted as u64;
-            t.mispredicted += s.mispredicted;
-            t.conflicts += s.conflicts;
-            t.rejected += s.rejected as u64;
-            t.last = Some(s.clone());
-        }
-        let number = produced.block.header.number;
-        state.ledger.publish(number);
-        // Those dropped at execution are among the pool's discards.
-        if !produced.discarded.is_empty() {
-            let mut dropped = state.dropped.lock();
-            for (hash, reason) in &produced.discarded {
-                dropped.note(*hash, reason.clone());
-            }
-        }
-        // Sends waiting for their block (automine) answer now: the block is
-        // committed and served.
-        let done = produced.receipts.iter().map(|r| r.tx_hash);
-        state.waiters.settle(done.chain(produced.rejected.iter().map(|(h, _)| *h)));
         let block = LedgerBlock { block: produced.block, receipts: produced.receipts };
         let _ = state.heads.send(filters::ChainEvent::Head(Arc::new(block)));
     }

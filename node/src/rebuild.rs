@@ -101,7 +101,7 @@ impl NodeState {
         let parts = StageParts { config, admission: r.stage.admission.clone(), hold: r.stage.hold };
         // Served before production starts, so its first block moves it on.
         self.ledger.publish(number);
-        let stage = start_stage(&parts, self.executor.clone(), chain, &self.ledger);
+        let stage = start_stage(&parts, self.executor.clone(), chain, &self.publisher);
         stage.set_time_offset(offset);
         spawn_follower(self, stage.blocks().clone(), stage.failure())?;
         // What was pooled at the snapshot waits again; one no longer valid

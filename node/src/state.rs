@@ -22,6 +22,7 @@ use crate::config::RpcLimits;
 use crate::dev::DevState;
 use crate::error::RpcError;
 use crate::ledger::{Ledger, LedgerBlock};
+use crate::publish::Publisher;
 use crate::rebuild::Rebuild;
 use crate::rpc::state::{Res, account, internal};
 use crate::state_file::StateFile;
@@ -57,6 +58,8 @@ pub(crate) struct NodeState {
     pub(crate) executor: Arc<EvmExecutor>,
     pub(crate) stage: RwLock<Option<BankingStage<EvmExecutor>>>,
     pub(crate) ledger: Arc<Ledger>,
+    /// Serves each committed block on the stage's thread.
+    pub(crate) publisher: Publisher,
     pub(crate) signers: &'static [PrivateKeySigner],
     /// A `--dev` node's impersonation and snapshots; `None` on any other
     /// node, which refuses dev-only methods (time, coinbase and state
@@ -69,13 +72,13 @@ pub(crate) struct NodeState {
     pub(crate) filters: filters::Filters,
     /// Permits for expensive calls.
     pub(crate) heavy: permits::Permits,
-    pub(crate) totals: Mutex<Totals>,
+    pub(crate) totals: Arc<Mutex<Totals>>,
     pub(crate) limits: RpcLimits,
     /// Sends waiting for their transaction's block (automine).
-    pub(crate) waiters: Waiters,
+    pub(crate) waiters: Arc<Waiters>,
     /// Acknowledged transactions dropped since, and why
     /// (`lanes_transactionStatus`).
-    pub(crate) dropped: Mutex<Dropped>,
+    pub(crate) dropped: Arc<Mutex<Dropped>>,
     /// How to rebuild the state and restart production (`evm_revert`).
     pub(crate) rebuild: Rebuild,
     /// The thread publishing the current stage's blocks.
