@@ -206,6 +206,11 @@ pub fn simulate_v1(
     };
     let mut out = Vec::with_capacity(plan.len());
     for (number, time, block) in plan {
+        // Sealing walks the whole state: the time budget holds across blocks too.
+        if Instant::now() >= sim.deadline {
+            let message = format!("execution aborted (timeout = {:?})", base.timeout);
+            return fail(codes::INTERNAL, message);
+        }
         let sealed = sim.block(number, time, block)?;
         sim.parent = sealed.header.clone();
         sim.db.cache.block_hashes.insert(U256::from(number), sealed.hash);

@@ -163,3 +163,13 @@ fn test_failures_are_coded_and_validation_refuses_what_it_checks() {
     let poor = payload(vec![SimBlock::default().call(call(c, a, 1))]);
     assert_eq!(simulate_v1(&base, &poor).unwrap_err().code, codes::INSUFFICIENT_FUNDS);
 }
+
+#[test]
+fn test_the_time_budget_holds_across_blocks() {
+    let chain = chain();
+    let mut base = base(&chain);
+    base.timeout = Duration::ZERO;
+    let err = simulate_v1(&base, &payload(vec![numbered(200)])).unwrap_err();
+    assert_eq!(err.code, codes::INTERNAL);
+    assert!(err.message.contains("timeout"), "{}", err.message);
+}
