@@ -46,9 +46,10 @@ measure() {
     printf '%-11s %-22s %s\n' "$name" "$case" "$out"
     stop_node
 }
-lanes() { "$lanes_bin" --dev --data-dir "$tmp/lanes-$RANDOM$RANDOM" --rpc-addr "127.0.0.1:$1"; }
-base() { "$BASE_BIN" --dev --data-dir "$tmp/base-$RANDOM$RANDOM" --rpc-addr "127.0.0.1:$1"; }
-anvil_node() { "$anvil" --port "$1" --silent; }
+# Each replaces its background subshell, so $node_pid is the node's.
+lanes() { exec "$lanes_bin" --dev --data-dir "$tmp/lanes-$RANDOM$RANDOM" --rpc-addr "127.0.0.1:$1"; }
+base() { exec "$BASE_BIN" --dev --data-dir "$tmp/base-$RANDOM$RANDOM" --rpc-addr "127.0.0.1:$1"; }
+anvil_node() { exec "$anvil" --port "$1" --silent; }
 
 for case in quiet busy; do
     label=quiet

@@ -8,7 +8,7 @@ tmp=$(mktemp -d)
 node_pid=
 pids=()
 cleanup() {
-    [ -n "$node_pid" ] && kill "$node_pid" 2>/dev/null || true
+    [ -n "$node_pid" ] && { pkill -P "$node_pid"; kill "$node_pid"; } 2>/dev/null || true
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
     wait 2>/dev/null || true
     rm -rf "$tmp"
@@ -58,8 +58,10 @@ rpc() {
     jq -c '.result' <<< "$answer"
 }
 
-# Stops the node started last.
+# Stops the node started last, and its children (anvil from npm is a node
+# wrapper around the real binary).
 stop_node() {
+    pkill -P "$node_pid" 2>/dev/null || true
     kill "$node_pid" 2>/dev/null || true
     wait "$node_pid" 2>/dev/null || true
     node_pid=

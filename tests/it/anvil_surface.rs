@@ -25,7 +25,7 @@ struct Anvil {
 impl Anvil {
     fn start(install: &Path, args: &[&str]) -> Self {
         let port = free_port();
-        let child = Command::new(install.join("node_modules/.bin/anvil"))
+        let child = Command::new(binary(install))
             .args(["--port", &port.to_string(), "--silent"])
             .args(args)
             .stdout(Stdio::null())
@@ -54,6 +54,19 @@ impl Drop for Anvil {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// anvil's own binary, under npm's node wrapper (killing the wrapper would
+/// leave it running): `@foundry-rs/anvil-<platform>/bin/anvil`.
+fn binary(install: &Path) -> PathBuf {
+    let packages = install.join("node_modules/@foundry-rs");
+    let found = std::fs::read_dir(&packages).ok().and_then(|dir| {
+        dir.flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with("anvil-"))
+            .map(|e| e.path().join("bin/anvil"))
+            .find(|p| p.is_file())
+    });
+    found.unwrap_or_else(|| install.join("node_modules/.bin/anvil"))
 }
 
 fn installed() -> Option<(PathBuf, PathBuf)> {
