@@ -11,6 +11,8 @@ pub(crate) struct BlockClock {
     offset: i64,
     /// The next block's timestamp, set by [`Self::set_next`].
     next: Option<u64>,
+    /// Whether a block may share its parent's timestamp.
+    same_second: bool,
 }
 
 fn wall() -> i64 {
@@ -18,6 +20,12 @@ fn wall() -> i64 {
 }
 
 impl BlockClock {
+    /// A clock on the wall clock's time; `same_second`: a block may share
+    /// its parent's timestamp.
+    pub(crate) fn new(same_second: bool) -> Self {
+        Self { same_second, ..Self::default() }
+    }
+
     /// The clock's time now, in Unix seconds.
     pub(crate) fn now(&self) -> u64 {
         wall().saturating_add(self.offset).max(0) as u64
@@ -54,17 +62,18 @@ impl BlockClock {
     /// The timestamp of the block after one stamped `parent`: `at` if given
     /// (it replaces a set one and moves the clock to it, so time goes on
     /// from there), else the one set, else the clock's time; always after
-    /// `parent`. A set one stays set until a block stamped with it is
+    /// `parent` (or at it, with same-second blocks). A set one stays set until a block stamped with it is
     /// committed ([`Self::committed`]): a block that is discarded does not
     /// use it up.
     pub(crate) fn next_block(&mut self, parent: u64, at: Option<u64>) -> u64 {
+        let least = if self.same_second { parent } else { parent.saturating_add(1) };
         if let Some(at) = at {
             self.next = None;
-            let timestamp = at.max(parent.saturating_add(1));
+            let timestamp = at.max(least);
             self.move_to(timestamp);
             return timestamp;
         }
-        self.next.unwrap_or_else(|| self.now()).max(parent.saturating_add(1))
+        self.next.unwrap_or_else(|| self.now()).max(least)
     }
 
     /// A block stamped `timestamp` was committed: a set timestamp it used is

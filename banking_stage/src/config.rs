@@ -110,6 +110,11 @@ pub struct BankingStageConfig {
     pub max_wait: Duration,
     /// Receives the fees of the blocks.
     pub coinbase: Address,
+    /// Lets a block share its parent's timestamp, for a consensus chain
+    /// that decides heights faster than one a second; off (the default),
+    /// each block is stamped at least its parent's + 1, as anvil stamps
+    /// them.
+    pub same_second_blocks: bool,
     /// Pins each worker and the scheduler to a core of its own, where the
     /// process may use more cores than there are workers (otherwise threads
     /// stay unpinned). Without it the kernel may run a worker and the
@@ -143,6 +148,7 @@ impl Default for BankingStageConfig {
             price_bump_percent: DEFAULT_PRICE_BUMP_PERCENT,
             max_wait: DEFAULT_BLOCK_TIME,
             coinbase: Address::ZERO,
+            same_second_blocks: false,
             pin_threads: false,
         }
     }

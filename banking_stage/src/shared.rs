@@ -142,7 +142,7 @@ impl<T: lanes_runtime::PoolTransaction> Shared<T> {
             paused: AtomicBool::new(false),
             failure: Failure::default(),
             mining: Mutex::new(config.mining),
-            clock: Mutex::new(BlockClock::default()),
+            clock: Mutex::new(BlockClock::new(config.same_second_blocks)),
             coinbase: Mutex::new(config.coinbase),
             next_base_fee: Mutex::new(None),
             next_gas_limit: Mutex::new(None),

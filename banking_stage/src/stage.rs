@@ -480,6 +480,12 @@ impl<E: Executor<Tx: PoolTransaction>> BankingStage<E> {
         self.shared.latest().view
     }
 
+    /// Whether the pool may hold a transaction ready to run (never while
+    /// paused): a consensus proposer waits for one before building.
+    pub fn has_work(&self) -> bool {
+        !self.shared.paused.load(Ordering::Acquire) && self.shared.pool().has_ready()
+    }
+
     /// The nonce a sender's next new transaction should carry, counting what
     /// the pool holds; `None` when the pool holds nothing of the sender (then
     /// the committed account nonce is the answer).

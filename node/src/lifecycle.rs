@@ -67,6 +67,8 @@ impl Node {
             max_per_sender: config.max_per_sender,
             max_pool: config.max_pool,
             coinbase,
+            // A consensus chain decides heights faster than one a second.
+            same_second_blocks: config.hold_blocks,
             ..BankingStageConfig::default()
         };
         let admission: Arc<dyn Admission<EvmTx>> = if config.predict {

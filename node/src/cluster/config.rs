@@ -186,8 +186,11 @@ impl ClusterConfig {
             prevote: duration("timeouts.prevote", &t.prevote).map_err(invalid)?,
             precommit: duration("timeouts.precommit", &t.precommit).map_err(invalid)?,
             rebroadcast: duration("timeouts.rebroadcast", &t.rebroadcast).map_err(invalid)?,
-            commit: duration("block_time", &file.block_time).map_err(invalid)?,
+            // A height starts as soon as the last is decided; the block
+            // time bounds how long a proposer waits for transactions.
+            commit: Duration::ZERO,
         };
+        let block_time = duration("block_time", &file.block_time).map_err(invalid)?;
         Ok(Self {
             name: file.name,
             role: file.role,
@@ -196,7 +199,7 @@ impl ClusterConfig {
             rpc: file.rpc,
             p2p: file.p2p,
             private_key,
-            block_time: timeouts.commit,
+            block_time,
             unlock_dev_accounts: file.unlock_dev_accounts,
             timeouts,
             validators: ValidatorSet::new(validators),

@@ -38,6 +38,9 @@ use self::certs::CertStore;
 use self::config::{ClusterConfig, NodeRole};
 use crate::{NodeError, NodeState};
 
+/// How often a proposer waiting for a transaction looks at its pool.
+const WORK_POLL: Duration = Duration::from_millis(1);
+
 /// How far ahead of this node's clock a proposed block's timestamp may be.
 pub const MAX_FUTURE_SECS: u64 = 5;
 /// The certificate log, in the data folder.
@@ -127,7 +130,14 @@ pub async fn join(
         .stage(|st| st.set_coinbase(address.into()))
         .map_err(|e| NodeError::DataDir(format!("setting the coinbase: {e}")))?;
     tracing::info!(target: "lanes::consensus", name = %config.name, %address, role = ?config.role, validators = config.validators.validators().len(), head = state.head(), "consensus started");
-    let app = App { state, blocks: HashMap::new(), held: None, certs, faults };
+    let app = App {
+        state,
+        block_time: config.block_time,
+        blocks: HashMap::new(),
+        held: None,
+        certs,
+        faults,
+    };
     let driver = AppDriver::new(
         app,
         config.name.clone(),
@@ -143,6 +153,9 @@ pub async fn join(
 /// the [`AppDriver`] answering the engine.
 struct App {
     state: Arc<NodeState>,
+    /// Longest a proposer waits for a transaction before proposing an
+    /// empty block.
+    block_time: Duration,
     /// Blocks proposed, received or synced for heights not yet decided.
     blocks: HashMap<B256, Block>,
     /// The block the banking stage holds (this node's last proposal).
@@ -252,9 +265,9 @@ impl App {
         if h.coinbase != alloy_primitives::Address::from(proposer) {
             return refuse(format!("coinbase {} is not the proposer's", h.coinbase));
         }
-        if h.timestamp <= head.timestamp {
+        if h.timestamp < head.timestamp {
             return refuse(format!(
-                "timestamp {} is not after its parent's ({})",
+                "timestamp {} is before its parent's ({})",
                 h.timestamp, head.timestamp
             ));
         }
@@ -295,12 +308,11 @@ impl Application for App {
             // later round decide it after all).
             self.on_stage(move |st| st.decide(Decision::Discard(old))).await??;
         }
-        // Timestamps are whole seconds after the parent's: wait for the
-        // clock to pass the head's so they never run ahead of it.
-        let head = self.head();
-        let due = UNIX_EPOCH + Duration::from_secs(head.timestamp + 1);
-        if let Ok(wait) = due.duration_since(SystemTime::now()) {
-            tokio::time::sleep(wait.min(timeout / 2)).await;
+        // A height is proposed as soon as a transaction is ready; with none,
+        // after the block time (an empty block keeps the chain's time going).
+        let until = tokio::time::Instant::now() + self.block_time.min(timeout / 2);
+        while tokio::time::Instant::now() < until && !self.state.stage(|st| st.has_work())? {
+            tokio::time::sleep(WORK_POLL).await;
         }
         let mut block = self.on_stage(|st| st.build_held(None)).await??;
         let id = block.hash;
