@@ -86,6 +86,11 @@ pub fn receipt_envelope(ty: TxType, r: &Receipt) -> ReceiptEnvelope {
         cumulative_gas_used: r.cumulative_gas_used,
         logs,
     };
+    typed_receipt(ty, receipt)
+}
+
+/// `receipt` as a transaction of type `ty` encodes it.
+pub(crate) fn typed_receipt(ty: TxType, receipt: ConsensusReceipt) -> ReceiptEnvelope {
     let inner = ReceiptWithBloom::from(receipt);
     match ty {
         TxType::Legacy => ReceiptEnvelope::Legacy(inner),

@@ -274,9 +274,7 @@ impl<E: Executor<Tx: PoolTransaction> + 'static> Scheduler<E> {
                 self.finish(built)
             }
             Mining::OnDemand if self.has_work() => {
-                // A lone transaction seals at once; more queued may draw more.
-                let coalesce = if self.lone() { Duration::ZERO } else { self.config.coalesce };
-                let built = self.build(Until::Idle { coalesce }, None)?;
+                let built = self.build(Until::Idle { coalesce: self.config.coalesce }, None)?;
                 if built.sealed.block.tx_count() == 0 {
                     // Nothing ran after all (it was not ready): no empty block.
                     self.discard(built);
@@ -467,8 +465,12 @@ impl<E: Executor<Tx: PoolTransaction> + 'static> Scheduler<E> {
         let deadline = Instant::now() + self.block_time;
         let bank = Arc::new(self.driver.open(at));
         let depth = self.config.worker_queue + 1;
-        // An interval block takes what comes during its time: it keeps its workers.
-        self.crew = if matches!(until, Until::Idle { .. }) && self.lone() {
+        // A lone transaction's block runs here and seals at once (more
+        // queued may draw more). An interval block takes what comes during
+        // its time: it keeps its workers.
+        let lone = matches!(until, Until::Idle { .. }) && self.lone();
+        let until = if lone { Until::Idle { coalesce: Duration::ZERO } } else { until };
+        self.crew = if lone {
             Crew::inline(depth, &bank, &self.setup)
         } else {
             Crew::start(self.workers, depth, &bank, &self.setup)

@@ -5,10 +5,7 @@ use std::time::Instant;
 use alloy_consensus::Transaction as _;
 use alloy_consensus::proofs::{calculate_receipt_root, calculate_transaction_root};
 use alloy_consensus::transaction::Recovered;
-use alloy_consensus::{
-    BlockBody, EMPTY_OMMER_ROOT_HASH, Header, Receipt, ReceiptEnvelope, ReceiptWithBloom,
-    TxEnvelope, TxType,
-};
+use alloy_consensus::{BlockBody, EMPTY_OMMER_ROOT_HASH, Header, Receipt, TxEnvelope};
 use alloy_eips::eip1559::BaseFeeParams;
 use alloy_eips::eip7685::Requests;
 use alloy_eips::eip7840::BlobParams;
@@ -30,9 +27,10 @@ use revm::{DatabaseCommit, InspectEvm};
 
 use super::call::{build_tx, check_nonce, invalid, sim_call};
 use super::hooks::{SimInspector, SimPrecompiles};
-use super::{SimBase, SimRules, SimulateError, SimulatedBlock, codes, fail};
+use super::{SimBase, SimRules, SimulateError, SimulatedBlock, codes, fail, timed_out};
 use crate::eth::header::{next_base_fee, next_excess_blob_gas};
 use crate::eth::{MemoryState, block_rewards, deposit_requests};
+use crate::header::typed_receipt;
 use crate::trace::TraceDb;
 use crate::{EXISTING_EMPTY, SpecId, has_code};
 
@@ -178,7 +176,7 @@ impl Simulator<'_, '_> {
         let ctx = Context::mainnet().with_db(&mut self.db).with_cfg(cfg).with_block(revm_block);
         let mut evm: SimEvm<'_, '_> = Evm::new_with_inspector(
             ctx,
-            SimInspector::new(self.transfers, 0, self.deadline),
+            SimInspector::new(self.transfers, self.deadline),
             EthInstructions::new_mainnet_with_spec(fork.spec),
             precompiles,
         );
@@ -200,10 +198,7 @@ impl Simulator<'_, '_> {
         let requests = block.map_or(&[][..], |b| &b.calls[..]);
         for (index, request) in requests.iter().enumerate() {
             if Instant::now() >= self.deadline {
-                return fail(
-                    codes::INTERNAL,
-                    format!("execution aborted (timeout = {:?})", self.base.timeout),
-                );
+                return Err(timed_out(self.base.timeout));
             }
             let left = header.gas_limit.saturating_sub(used);
             let (tx, env) = build_tx(&mut evm, request, self.base.chain_id, left, self.budget)?;
@@ -226,11 +221,8 @@ impl Simulator<'_, '_> {
             }
             evm.inspector.logs.clear();
             let done = evm.inspect_tx(run_env).map_err(|e| invalid(e, index))?;
-            if evm.inspector.late {
-                return fail(
-                    codes::INTERNAL,
-                    format!("execution aborted (timeout = {:?})", self.base.timeout),
-                );
+            if evm.inspector.deadline.late {
+                return Err(timed_out(self.base.timeout));
             }
             let ran = done.result;
             evm.ctx.journaled_state.database.commit(done.state);
@@ -252,7 +244,7 @@ impl Simulator<'_, '_> {
                 cumulative_gas_used: used,
                 logs: ran.logs().to_vec(),
             };
-            receipts.push(receipt_envelope(tx.tx_type(), receipt));
+            receipts.push(typed_receipt(tx.tx_type(), receipt));
             let sender = env.caller;
             txs.push(Recovered::new_unchecked(tx, sender));
             calls.push(call);
@@ -486,15 +478,4 @@ fn system_call(
     };
     evm.ctx.journaled_state.database.commit(done.state);
     Ok(Some(output))
-}
-
-fn receipt_envelope(ty: TxType, receipt: Receipt) -> ReceiptEnvelope {
-    let r = ReceiptWithBloom::from(receipt);
-    match ty {
-        TxType::Legacy => ReceiptEnvelope::Legacy(r),
-        TxType::Eip2930 => ReceiptEnvelope::Eip2930(r),
-        TxType::Eip1559 => ReceiptEnvelope::Eip1559(r),
-        TxType::Eip4844 => ReceiptEnvelope::Eip4844(r),
-        TxType::Eip7702 => ReceiptEnvelope::Eip7702(r),
-    }
 }

@@ -12,12 +12,14 @@ use revm::handler::{EthPrecompiles, PrecompileProvider, precompile_output_to_int
 use revm::inspector::Inspector;
 use revm::interpreter::interpreter::EthInterpreter;
 use revm::interpreter::{
-    CallInputs, CallOutcome, CallScheme, CreateInputs, CreateOutcome, InstructionResult,
-    Interpreter, InterpreterResult,
+    CallInputs, CallOutcome, CallScheme, CreateInputs, CreateOutcome, Interpreter,
+    InterpreterResult,
 };
 use revm::precompile::Precompile;
 use revm::primitives::AddressSet;
 use revm::primitives::hardfork::SpecId;
+
+use crate::simulate::Deadline;
 
 /// The address of ETH-transfer logs (ERC-7528).
 pub const TRANSFER_LOG_ADDRESS: Address = address!("0xeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee");
@@ -40,23 +42,20 @@ pub(super) struct SimInspector {
     frames: Vec<usize>,
     /// A creation's transfer log, whose address is known at its end.
     pending_create: Vec<Option<usize>>,
-    deadline: Instant,
-    steps: u32,
-    /// Whether the deadline passed while the EVM ran.
-    pub(super) late: bool,
+    /// The request's time budget (halts the EVM once it is spent).
+    pub(super) deadline: Deadline,
 }
 
 impl SimInspector {
-    pub(super) fn new(transfers: bool, next_index: u64, deadline: Instant) -> Self {
+    /// A block's inspector: its first log is index 0.
+    pub(super) fn new(transfers: bool, deadline: Instant) -> Self {
         Self {
             transfers,
-            next_index,
+            next_index: 0,
             logs: Vec::new(),
             frames: Vec::new(),
             pending_create: Vec::new(),
-            deadline,
-            steps: 0,
-            late: false,
+            deadline: Deadline::new(deadline),
         }
     }
 
@@ -81,14 +80,8 @@ impl SimInspector {
 }
 
 impl<CTX: ContextTr> Inspector<CTX, EthInterpreter> for SimInspector {
-    fn step(&mut self, interp: &mut Interpreter<EthInterpreter>, _: &mut CTX) {
-        self.steps = self.steps.wrapping_add(1);
-        if !self.late && self.steps.is_multiple_of(1024) && Instant::now() >= self.deadline {
-            self.late = true;
-        }
-        if self.late {
-            interp.halt(InstructionResult::OutOfGas);
-        }
+    fn step(&mut self, interp: &mut Interpreter<EthInterpreter>, ctx: &mut CTX) {
+        self.deadline.step(interp, ctx);
     }
 
     fn log(&mut self, _: &mut CTX, log: Log) {

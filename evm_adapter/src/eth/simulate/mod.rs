@@ -90,6 +90,11 @@ pub struct SimulateError {
     pub message: String,
 }
 
+/// The request ran past its time budget (as `eth_call` words it).
+fn timed_out(timeout: Duration) -> SimulateError {
+    SimulateError { code: codes::INTERNAL, message: crate::SimError::Timeout(timeout).to_string() }
+}
+
 fn fail<T>(code: i32, message: impl Into<String>) -> Result<T, SimulateError> {
     Err(SimulateError { code, message: message.into() })
 }
@@ -208,8 +213,7 @@ pub fn simulate_v1(
     for (number, time, block) in plan {
         // Sealing walks the whole state: the time budget holds across blocks too.
         if Instant::now() >= sim.deadline {
-            let message = format!("execution aborted (timeout = {:?})", base.timeout);
-            return fail(codes::INTERNAL, message);
+            return Err(timed_out(base.timeout));
         }
         let sealed = sim.block(number, time, block)?;
         sim.parent = sealed.header.clone();
