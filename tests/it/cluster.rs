@@ -91,10 +91,12 @@ fn quantity(v: &Value) -> u64 {
     u64::from_str_radix(v.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
 }
 
-/// A base port with the twelve ports after it free.
+/// A base port with the twelve ports after it free, below Linux's ephemeral
+/// range (32768 up) so that no client socket or `free_port()` of a test
+/// running beside this one takes a port before a late node binds it.
 fn free_base_port() -> u16 {
     for _ in 0..200 {
-        let base = 20_000 + (rand::random::<u16>() % 30_000);
+        let base = 10_000 + (rand::random::<u16>() % 22_000);
         if (base..base + 12).all(|p| TcpListener::bind(("127.0.0.1", p)).is_ok()) {
             return base;
         }
