@@ -19,6 +19,18 @@
 # (default 26600: validator i serves JSON-RPC on BASE_PORT+2i and
 # peer-to-peer on BASE_PORT+2i+1). RUN_TIMEOUT bounds each loadgen run
 # (default 600 s), START_TIMEOUT each wait for nodes (default 60 s).
+# SINGLE=0 skips the single node (the cluster's figures only); BIN_DIR runs
+# the lanes-validator and lanes-loadgen found there instead of building
+# target/release (an older build, for a before/after figure).
+#
+# TESTNET_ARGS adds `lanes-validator testnet` flags (e.g. --block-gather
+# 150ms). KEEP_LOGS=DIR copies the nodes' logs there before they are removed.
+#
+# After the table it prints where a height's time went on the validators
+# (medians over every decided height of all four, from their logs): the
+# proposal ready (proposer: waiting for a transaction, building; the others:
+# the proposer's time and transfer, then verifying), the votes until the
+# decision, and committing.
 #
 # Read the 4-validator figure with care on a small machine: on a 2-core
 # machine the four validators (the single node is stopped by then) and the
@@ -38,6 +50,8 @@ base_port=${BASE_PORT:-26600}
 run_timeout=${RUN_TIMEOUT:-600}
 start_timeout=${START_TIMEOUT:-60}
 validators=4
+single=${SINGLE:-1}
+bin=${BIN_DIR:-target/release}
 
 source scripts/lib.sh
 need curl jq
@@ -70,6 +84,9 @@ on_exit() {
         done
     fi
     stop_all
+    if [ -n "${KEEP_LOGS:-}" ]; then
+        mkdir -p "$KEEP_LOGS" && cp "$tmp"/*.log "$KEEP_LOGS"/ 2>/dev/null || true
+    fi
     cleanup
 }
 trap 'on_exit $?' EXIT
@@ -85,7 +102,7 @@ fail() {
 start() {
     local name=$1
     shift
-    target/release/lanes-validator "$@" > "$tmp/$name.log" 2>&1 &
+    "$bin/lanes-validator" "$@" > "$tmp/$name.log" 2>&1 &
     started+=($!)
 }
 
@@ -123,7 +140,7 @@ port_free() {
 # report to $2 (progress in $2's .log).
 loadgen() {
     local port=$1 out=$2
-    if ! timeout "$run_timeout" target/release/lanes-loadgen run "${workload[@]}" "${pacing[@]}" \
+    if ! timeout "$run_timeout" "$bin/lanes-loadgen" run "${workload[@]}" "${pacing[@]}" \
         --rpc "http://127.0.0.1:$port" --json > "$out" 2> "${out%.json}.log"; then
         fail "lanes-loadgen run against port $port failed or ran past ${run_timeout}s"
     fi
@@ -136,26 +153,28 @@ loadgen() {
     fi
 }
 
-cargo build --release --bins >&2
+[ -n "${BIN_DIR:-}" ] || cargo build --release --bins >&2
 
 port_free "$single_port"
 for i in $(seq 0 $((2 * validators - 1))); do port_free $((base_port + i)); done
 
-target/release/lanes-loadgen genesis "${workload[@]}" --out "$tmp/genesis.json" 2> "$tmp/genesis.log"
+"$bin/lanes-loadgen" genesis "${workload[@]}" --out "$tmp/genesis.json" 2> "$tmp/genesis.log"
 
 # (1) One node, interval mining every second.
-echo "cluster-bench: single node on port $single_port" >&2
-start single --genesis "$tmp/genesis.json" --data-dir "$tmp/single" \
-    --rpc-addr "127.0.0.1:$single_port" --block-time 1s
-wait_head "$single_port" 0
-loadgen "$single_port" "$tmp/loadgen-single.json"
-stop_all
+if [ "$single" != 0 ]; then
+    echo "cluster-bench: single node on port $single_port" >&2
+    start single --genesis "$tmp/genesis.json" --data-dir "$tmp/single" \
+        --rpc-addr "127.0.0.1:$single_port" --block-time 1s
+    wait_head "$single_port" 0
+    loadgen "$single_port" "$tmp/loadgen-single.json"
+    stop_all
+fi
 
 # (2) Four validators from the same genesis.
 echo "cluster-bench: $validators validators from port $base_port" >&2
-target/release/lanes-validator testnet --validators "$validators" --replicas 0 \
+"$bin/lanes-validator" testnet --validators "$validators" --replicas 0 \
     --out "$tmp/testnet" --base-port "$base_port" --block-time 1s \
-    --genesis "$tmp/genesis.json" > "$tmp/testnet.log" 2>&1
+    --genesis "$tmp/genesis.json" ${TESTNET_ARGS:-} > "$tmp/testnet.log" 2>&1
 names=()
 ports=()
 while IFS=$'\t' read -r name config url; do
@@ -185,6 +204,27 @@ done
     || fail "the validators disagree on block $low: ${hashes[*]}"
 stop_all
 
+# Where a height's time went: medians of the fields each validator logs as
+# it commits a decided height (none from a build that does not log them).
+median_of() {
+    grep -ho "decided and committed.*" "${names[@]/#/$tmp/}" 2>/dev/null | sed 's/\x1b\[[0-9;]*m//g' \
+        | grep -o " $1=[0-9]*" | cut -d= -f2 | sort -n \
+        | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)], NR }'
+}
+breakdown() {
+    local f m out=""
+    for f in decided proposal wait build verify votes commit txs; do
+        local key=${f}_ms
+        [ "$f" = txs ] && key=txs
+        m=$(median_of "$key")
+        [ -n "$m" ] || return 0
+        out+=" $f ${m% *}"
+        count=${m#* }
+    done
+    echo "cluster-bench: per height, median of $count (height x validator) ms:$out"
+}
+names=("${names[@]/%/.log}")
+
 # The table, and the summary (its p50 and p99 are the 4 validators').
 field() { jq -r "$2" "$tmp/loadgen-$1.json"; }
 row() { printf '%-14s | %13.0f | %14.0f | %14.0f\n' "$1" "$(field "$2" .includedPerSecond)" \
@@ -192,10 +232,16 @@ row() { printf '%-14s | %13.0f | %14.0f | %14.0f\n' "$1" "$(field "$2" .included
 echo
 echo "workload: ${workload[*]}; pacing: ${pacing[*]}"
 printf '%-14s | %13s | %14s | %14s\n' setup "included tx/s" "latency p50 ms" "latency p99 ms"
-row "single node" single
+[ "$single" = 0 ] || row "single node" single
 row "$validators validators" cluster
-x=$(field single .includedPerSecond)
 y=$(field cluster .includedPerSecond)
-printf 'cluster-bench: single %.0f tx/s, %d validators %.0f tx/s (ratio %.2f), p50 %.0f ms, p99 %.0f ms\n' \
-    "$x" "$validators" "$y" "$(jq -n "$y / $x")" \
-    "$(field cluster .latencyMs.p50)" "$(field cluster .latencyMs.p99)"
+if [ "$single" = 0 ]; then
+    printf 'cluster-bench: %d validators %.0f tx/s, p50 %.0f ms, p99 %.0f ms\n' \
+        "$validators" "$y" "$(field cluster .latencyMs.p50)" "$(field cluster .latencyMs.p99)"
+else
+    x=$(field single .includedPerSecond)
+    printf 'cluster-bench: single %.0f tx/s, %d validators %.0f tx/s (ratio %.2f), p50 %.0f ms, p99 %.0f ms\n' \
+        "$x" "$validators" "$y" "$(jq -n "$y / $x")" \
+        "$(field cluster .latencyMs.p50)" "$(field cluster .latencyMs.p99)"
+fi
+breakdown

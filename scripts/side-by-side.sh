@@ -7,7 +7,9 @@
 # WORKLOAD FLAGS go to both `lanes-loadgen genesis` and `lanes-loadgen run`
 # (default: --workload transfer --txs 40000 --accounts 4000). PACING sets the
 # pacing (default: --closed-loop 16000). LANES_ARGS adds validator flags,
-# ANVIL_ARGS anvil flags (default: --block-time 1).
+# ANVIL_ARGS anvil flags (default: --block-time 1). VALIDATOR runs another
+# lanes-validator build (an older one, for a before/after figure); ANVIL=0
+# leaves anvil out (lanes' report alone).
 # lanes starts from a loadgen genesis (setup pre-applied); anvil 1.7.1 (npm
 # @foundry-rs/anvil, installed into target/clients/anvil on first use) gets
 # funded and deployed to by setup transactions from its first dev account.
@@ -28,22 +30,26 @@ workload=("$@")
 read -r -a pacing <<< "${PACING:---closed-loop 16000}"
 read -r -a lanes_args <<< "${LANES_ARGS:-}"
 read -r -a anvil_args <<< "${ANVIL_ARGS:---block-time 1}"
+validator=${VALIDATOR:-target/release/lanes-validator}
+with_anvil=${ANVIL:-1}
 lanes_port=${LANES_PORT:-18545}
 anvil_port=${ANVIL_PORT:-18546}
 
 source scripts/lib.sh
-install_anvil
+[ "$with_anvil" = 0 ] || install_anvil
 cargo build --release --bins >&2
 
 target/release/lanes-loadgen genesis "${workload[@]}" --out "$tmp/genesis.json"
-target/release/lanes-validator --genesis "$tmp/genesis.json" --data-dir "$tmp/lanes" \
+"$validator" --genesis "$tmp/genesis.json" --data-dir "$tmp/lanes" \
     --rpc-addr "127.0.0.1:$lanes_port" "${lanes_args[@]}" > "$tmp/lanes.log" 2>&1 &
 pids+=($!)
-"$anvil" --port "$anvil_port" --silent "${anvil_args[@]}" > "$tmp/anvil.log" 2>&1 &
-pids+=($!)
-
+rpcs=(--rpc "http://127.0.0.1:$lanes_port")
+if [ "$with_anvil" != 0 ]; then
+    "$anvil" --port "$anvil_port" --silent "${anvil_args[@]}" > "$tmp/anvil.log" 2>&1 &
+    pids+=($!)
+    rpcs+=(--rpc "http://127.0.0.1:$anvil_port")
+    wait_for "$anvil_port"
+fi
 wait_for "$lanes_port"
-wait_for "$anvil_port"
 
-target/release/lanes-loadgen run "${workload[@]}" "${pacing[@]}" \
-    --rpc "http://127.0.0.1:$lanes_port" --rpc "http://127.0.0.1:$anvil_port"
+target/release/lanes-loadgen run "${workload[@]}" "${pacing[@]}" "${rpcs[@]}"

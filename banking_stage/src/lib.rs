@@ -62,6 +62,7 @@ mod predict;
 mod predict_queue;
 mod scheduler;
 mod shared;
+mod signal;
 mod sigverify;
 mod stage;
 mod stats;
@@ -77,6 +78,7 @@ pub use decoded::DECODED_CACHE_ENTRIES;
 pub use driver::{BlockSink, ProducedBlock};
 pub use error::{StageError, SubmitError};
 pub use shared::Failure;
+pub use signal::WorkSignal;
 pub use stage::{BankingStage, BankingStageBuilder, SET_MINING_WAIT};
 pub use stats::BlockStats;
 

@@ -33,6 +33,6 @@ pub(crate) fn run<T: PoolTransaction>(shared: &Shared<T>) {
             pool.predicted(&tx.sender(), tx.nonce(), tx.hash(), admitted);
         }
         drop(pool);
-        let _ = shared.doorbell.try_send(());
+        shared.work_arrived();
     }
 }

@@ -19,6 +19,7 @@ use crate::decoded::{DECODED_CACHE_ENTRIES, DecodedCache};
 use crate::error::{StageError, SubmitError};
 use crate::pool::{PoolLimits, TxPool};
 use crate::predict_queue::PredictQueue;
+use crate::signal::WorkSignal;
 
 /// Why a stage stopped producing blocks (a block it could not persist or
 /// commit), once it has; a handle any thread can keep and read.
@@ -83,6 +84,9 @@ pub(crate) struct Shared<T> {
     /// Longest a submission waits for admission.
     pub(crate) admit_timeout: Duration,
     pub(crate) doorbell: Sender<()>,
+    /// Rung with the doorbell when transactions become ready, for waiters
+    /// outside the stage.
+    pub(crate) work: Arc<WorkSignal>,
     /// Sender recovery time since the last block, summed over threads
     /// ([`Self::count_sigverify`]).
     pub(crate) sigverify_nanos: AtomicU64,
@@ -136,6 +140,7 @@ impl<T: lanes_runtime::PoolTransaction> Shared<T> {
             predictions: PredictQueue::new(config.predict_queue, config.max_per_sender),
             admit_timeout: config.admit_timeout,
             doorbell,
+            work: Arc::default(),
             sigverify_nanos: AtomicU64::new(0),
             predict_nanos: AtomicU64::new(0),
             closed: AtomicBool::new(false),
@@ -152,6 +157,14 @@ impl<T: lanes_runtime::PoolTransaction> Shared<T> {
 }
 
 impl<T> Shared<T> {
+    /// Transactions became ready (or may have): wakes the scheduler, and
+    /// whoever waits on [`WorkSignal`]. A full doorbell already says there
+    /// is work.
+    pub(crate) fn work_arrived(&self) {
+        let _ = self.doorbell.try_send(());
+        self.work.ring();
+    }
+
     /// Records why block production stopped and closes intake: submissions
     /// from now on answer [`SubmitError::Stopped`].
     pub(crate) fn fail(&self, error: &StageError) {

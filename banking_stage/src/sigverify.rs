@@ -199,7 +199,6 @@ fn insert_admitted<T: PoolTransaction>(
         for (index, answer) in answers {
             reply.send(index, answer);
         }
-        // Wake the scheduler; a full doorbell already says there is work.
-        let _ = shared.doorbell.try_send(());
+        shared.work_arrived();
     }
 }

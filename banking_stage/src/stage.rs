@@ -21,6 +21,7 @@ use crate::error::{StageError, SubmitError};
 use crate::predict;
 use crate::scheduler::Scheduler;
 use crate::shared::{Failure, Shared};
+use crate::signal::WorkSignal;
 use crate::sigverify::{self, Answers, Job};
 
 /// Transactions per sigverify job; a larger submission is split.
@@ -263,7 +264,7 @@ impl<E: Executor<Tx: PoolTransaction>> BankingStage<E> {
     /// Undoes [`Self::pause`]: the scheduler takes from the pool again at once.
     pub fn resume(&self) {
         self.shared.paused.store(false, Ordering::Release);
-        let _ = self.shared.doorbell.try_send(());
+        self.shared.work_arrived();
     }
 
     /// Why block production stopped, once a failure stopped it (the
@@ -480,6 +481,12 @@ impl<E: Executor<Tx: PoolTransaction>> BankingStage<E> {
         self.shared.latest().view
     }
 
+    /// The signal rung when transactions become ready: a thread waiting for
+    /// work ([`Self::has_work`]) parks on it.
+    pub fn work_signal(&self) -> Arc<WorkSignal> {
+        self.shared.work.clone()
+    }
+
     /// Whether the pool may hold a transaction ready to run (never while
     /// paused): a consensus proposer waits for one before building.
     pub fn has_work(&self) -> bool {
@@ -548,6 +555,8 @@ impl<E: Executor<Tx: PoolTransaction>> BankingStage<E> {
     /// [`Self::blocks`] until the stage is dropped.
     pub fn shutdown(&mut self) -> Result<Chain, StageError> {
         self.shared.closed.store(true, Ordering::Release);
+        // A waiter on the work signal looks again, and finds the stage gone.
+        self.shared.work.ring();
         self.ingress = None;
         for handle in self.sigverify.drain(..) {
             handle.join().map_err(|_| StageError::Panicked)?;

@@ -230,9 +230,15 @@ enum Command {
         /// Node i serves JSON-RPC on PORT+2i and peer-to-peer on PORT+2i+1.
         #[arg(long, value_name = "PORT", default_value_t = 26_600)]
         base_port: u16,
-        /// Least time between blocks.
+        /// Longest a proposer waits for a transaction before proposing an
+        /// empty block.
         #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_block_time)]
         block_time: String,
+        /// Under load, the least time a height gathers transactions before
+        /// its proposer builds (bigger blocks, fewer heights: throughput
+        /// for latency). A lone transaction never waits.
+        #[arg(long, value_name = "DURATION", default_value = lanes_node::cluster::config::DEFAULT_BLOCK_GATHER, value_parser = parse_gather)]
+        block_gather: String,
         /// How long validators wait for a proposal before voting nil (each
         /// further round waits half as long again).
         #[arg(long, value_name = "DURATION", default_value = "3s", value_parser = parse_block_time)]
@@ -246,6 +252,10 @@ enum Command {
 
 fn parse_block_time(s: &str) -> Result<String, String> {
     lanes_rpc::parse_duration(s).map(|_| s.to_string())
+}
+
+fn parse_gather(s: &str) -> Result<String, String> {
+    lanes_node::cluster::config::duration_or_zero("--block-gather", s).map(|_| s.to_string())
 }
 
 fn main() -> ExitCode {
@@ -325,6 +335,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         out,
         base_port,
         block_time,
+        block_gather,
         timeout_propose,
         genesis: genesis_file,
     }) = cli.command
@@ -336,6 +347,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             out: out.clone(),
             base_port,
             block_time,
+            block_gather,
             timeouts: TimeoutsFile { propose: timeout_propose, ..TimeoutsFile::default() },
             unlock_dev_accounts: genesis_file.is_none(),
             genesis: match genesis_file {

@@ -310,10 +310,25 @@ impl<T: PoolTransaction> TxPool<T> {
         queues.flat_map(|q| q.queued.0.iter()).filter(|p| p.predicting).count()
     }
 
-    /// Whether a transaction may be ready to run (the ready order can hold
-    /// stale entries, so this can answer yes with nothing to pop).
-    pub(crate) fn has_ready(&self) -> bool {
-        !self.ready.is_empty()
+    /// Whether a transaction is ready to run. Drops the stale entries (of
+    /// transactions replaced, taken or gone since) off the top of the ready
+    /// order first, so a stale one never reads as work.
+    pub(crate) fn has_ready(&mut self) -> bool {
+        while let Some(top) = self.ready.peek() {
+            if self.current(top) {
+                return true;
+            }
+            self.ready.pop();
+        }
+        false
+    }
+
+    /// Whether `r` still names its sender's next transaction, ready to run.
+    fn current(&self, r: &Ready) -> bool {
+        let queue = &self.queues[r.queue as usize];
+        queue.queued.first().is_some_and(|p| {
+            p.seq == r.seq.0 && p.tx.nonce() == queue.next && queue.out.is_none() && !p.predicting
+        })
     }
 
     /// Accepts `tx`, to run under `admitted`, or, with `None`, once its
@@ -443,18 +458,14 @@ impl<T: PoolTransaction> TxPool<T> {
     /// Takes the best ready transaction out of the pool; its sender has no
     /// other ready transaction until [`Self::finish`].
     pub(crate) fn pop(&mut self) -> Option<Held<T>> {
-        while let Some(Ready { seq, queue: at, .. }) = self.ready.pop() {
-            let queue = &mut self.queues[at as usize];
-            let current = queue.queued.first().is_some_and(|p| {
-                p.seq == seq.0 && p.tx.nonce() == queue.next && queue.out.is_none() && !p.predicting
-            });
-            if current {
-                let p = queue.queued.remove_first()?;
-                queue.out = Some(p.hash);
-                return Some(p);
-            }
+        if !self.has_ready() {
+            return None;
         }
-        None
+        let Ready { queue: at, .. } = self.ready.pop()?;
+        let queue = &mut self.queues[at as usize];
+        let p = queue.queued.remove_first()?;
+        queue.out = Some(p.hash);
+        Some(p)
     }
 
     /// `p`, taken by [`Self::pop`], is done: in the block (`included`), or

@@ -197,3 +197,23 @@ fn test_a_refused_first_transaction_leaves_no_queue() {
         "one place, freed"
     );
 }
+
+#[test]
+fn test_stale_entries_never_read_as_ready_work() {
+    let mut pool = TxPool::new(limits());
+    pool.insert_tx(tx(1, 0, 21_000), |_| 0).unwrap();
+    pool.insert_tx(tx(2, 3, 21_000), |_| 3).unwrap();
+    assert!(pool.has_ready());
+    // A block built elsewhere used both nonces: the transactions leave, and
+    // their entries in the ready order name nothing.
+    pool.learn_nonces(|sender| if *sender == Address::repeat_byte(1) { 1 } else { 4 });
+    assert_eq!(pool.len(), 0);
+    assert!(!pool.has_ready(), "stale entries are not work");
+    assert!(pool.pop().is_none());
+    // A replacement's stale predecessor does not hide the live one.
+    pool.insert_tx(tx(1, 1, 21_000), |_| 1).unwrap();
+    pool.insert_tx(tx(1, 1, 42_000), |_| 1).unwrap();
+    assert!(pool.has_ready());
+    assert_eq!(pool.pop().unwrap().tip, 2);
+    assert!(!pool.has_ready(), "its sender is out");
+}

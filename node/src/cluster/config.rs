@@ -84,9 +84,16 @@ pub struct ClusterFile {
     pub p2p: SocketAddr,
     /// This node's consensus key (ed25519, hex). Secret.
     pub private_key: String,
-    /// Least time between blocks (and blocks' timestamps, in whole seconds,
-    /// never run ahead of the clock).
+    /// Longest a proposer waits for a transaction before proposing an empty
+    /// block.
     pub block_time: String,
+    /// Under load (the last block carried at least [`LOADED_BLOCK_TXS`]
+    /// transactions), a proposer builds no sooner than this after its
+    /// height started, so blocks grow with the load instead of heights
+    /// multiplying. A lone transaction never waits. Default
+    /// [`DEFAULT_BLOCK_GATHER`].
+    #[serde(default = "default_block_gather")]
+    pub block_gather: String,
     /// Sign with the ten dev accounts' keys (`eth_accounts`,
     /// `eth_sendTransaction`), as `--dev` does: a testnet from the dev genesis.
     #[serde(default)]
@@ -115,8 +122,10 @@ pub struct ClusterConfig {
     pub p2p: SocketAddr,
     /// This node's consensus key.
     pub private_key: PrivateKey,
-    /// Least time between blocks.
+    /// Longest a proposer waits for a transaction.
     pub block_time: Duration,
+    /// Least time a height gathers transactions under load.
+    pub block_gather: Duration,
     /// Sign with the dev accounts' keys.
     pub unlock_dev_accounts: bool,
     /// Consensus timeouts.
@@ -150,6 +159,18 @@ pub enum ConfigError {
 
 fn duration(field: &str, s: &str) -> Result<Duration, String> {
     lanes_rpc::parse_duration(s).map_err(|e| format!("{field}: {e}"))
+}
+
+/// A duration that may be zero (`0s`, `0ms`, `0`), as `block_gather`.
+pub fn duration_or_zero(field: &str, s: &str) -> Result<Duration, String> {
+    let digits = s.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    if !digits.is_empty()
+        && digits.bytes().all(|b| b == b'0')
+        && duration(field, &format!("1{}", &s[digits.len()..])).is_ok()
+    {
+        return Ok(Duration::ZERO);
+    }
+    duration(field, s)
 }
 
 impl ClusterConfig {
@@ -191,6 +212,7 @@ impl ClusterConfig {
             commit: Duration::ZERO,
         };
         let block_time = duration("block_time", &file.block_time).map_err(invalid)?;
+        let block_gather = duration_or_zero("block_gather", &file.block_gather).map_err(invalid)?;
         Ok(Self {
             name: file.name,
             role: file.role,
@@ -200,6 +222,7 @@ impl ClusterConfig {
             p2p: file.p2p,
             private_key,
             block_time,
+            block_gather,
             unlock_dev_accounts: file.unlock_dev_accounts,
             timeouts,
             validators: ValidatorSet::new(validators),
@@ -246,14 +269,28 @@ pub struct TestnetSpec {
     /// Node `i` serves JSON-RPC on `base_port + 2i` and peer-to-peer on
     /// `base_port + 2i + 1`, on 127.0.0.1.
     pub base_port: u16,
-    /// Least time between blocks.
+    /// Longest a proposer waits for a transaction.
     pub block_time: String,
+    /// Least time a height gathers transactions under load.
+    pub block_gather: String,
     /// Consensus timeouts.
     pub timeouts: TimeoutsFile,
     /// The genesis (geth format) every node starts from.
     pub genesis: alloy_genesis::Genesis,
     /// Unlock the dev accounts on every node (a dev genesis).
     pub unlock_dev_accounts: bool,
+}
+
+/// Transactions in the last block that make a proposer gather for
+/// `block_gather` (a lone transaction's block never does).
+pub const LOADED_BLOCK_TXS: usize = 64;
+
+/// `block_gather` by default: under heavy load on 4 validators, the
+/// throughput of one-second heights at half their latency.
+pub const DEFAULT_BLOCK_GATHER: &str = "150ms";
+
+fn default_block_gather() -> String {
+    DEFAULT_BLOCK_GATHER.into()
 }
 
 /// Most nodes a testnet has (ports and loopback processes).
@@ -325,6 +362,7 @@ pub fn write_testnet(spec: &TestnetSpec) -> Result<NodesFile, ConfigError> {
             p2p: node.p2p,
             private_key: private_key_to_hex(&node.key),
             block_time: spec.block_time.clone(),
+            block_gather: spec.block_gather.clone(),
             unlock_dev_accounts: spec.unlock_dev_accounts,
             timeouts: spec.timeouts.clone(),
             peers: planned.iter().filter(|p| p.name != node.name).map(entry).collect(),
@@ -361,6 +399,7 @@ mod tests {
             out: out.into(),
             base_port: 40_000,
             block_time: "1s".into(),
+            block_gather: "0s".into(),
             timeouts: TimeoutsFile::default(),
             genesis: lanes_rpc::genesis::dev_genesis(),
             unlock_dev_accounts: true,
@@ -389,6 +428,14 @@ mod tests {
             assert_eq!(c.validator_rpcs().len(), if c.role == NodeRole::Validator { 2 } else { 3 });
         }
         assert_eq!(loaded[3].role, NodeRole::Replica);
+        assert_eq!(loaded[0].block_gather, Duration::ZERO, "as the spec says");
+        // A config written before `block_gather` existed loads, with the default.
+        let path = out.join("validator-0/config.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let old: String =
+            text.lines().filter(|l| !l.starts_with("block_gather")).collect::<Vec<_>>().join("\n");
+        std::fs::write(&path, old).unwrap();
+        assert_eq!(ClusterConfig::load(&path).unwrap().block_gather, Duration::from_millis(150));
         assert!(write_testnet(&spec(&out)).is_err(), "a second testnet over the first");
     }
 
@@ -403,6 +450,7 @@ mod tests {
         let cases = [
             (text.replace(key_line, "private_key = \"00\""), "private_key"),
             (text.replace("block_time = \"1s\"", "block_time = \"soon\""), "block_time"),
+            (text.replace("block_gather = \"0s\"", "block_gather = \"-1\""), "block_gather"),
             (format!("surprise = 1\n{text}"), "surprise"),
         ];
         for (bad, field) in cases {

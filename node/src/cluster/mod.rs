@@ -22,7 +22,7 @@ pub mod relay;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use alloy_primitives::B256;
 use borsh::BorshDeserialize;
@@ -37,9 +37,6 @@ use lanes_runtime::{Block, ReplayError};
 use self::certs::CertStore;
 use self::config::{ClusterConfig, NodeRole};
 use crate::{NodeError, NodeState};
-
-/// How often a proposer waiting for a transaction looks at its pool.
-const WORK_POLL: Duration = Duration::from_millis(1);
 
 /// How far ahead of this node's clock a proposed block's timestamp may be.
 pub const MAX_FUTURE_SECS: u64 = 5;
@@ -133,10 +130,13 @@ pub async fn join(
     let app = App {
         state,
         block_time: config.block_time,
+        block_gather: config.block_gather,
         blocks: HashMap::new(),
         held: None,
         certs,
         faults,
+        clock: HeightClock::new(),
+        last_txs: 0,
     };
     let driver = AppDriver::new(
         app,
@@ -162,6 +162,50 @@ struct App {
     held: Option<B256>,
     certs: CertStore,
     faults: Faults,
+    /// Least time a height gathers under load (`block_gather`).
+    block_gather: Duration,
+    /// Transactions in the last decided block.
+    last_txs: usize,
+    /// Where the current height's time goes.
+    clock: HeightClock,
+}
+
+/// Where a height's time went on this node, logged when it is decided:
+/// from the height's start until this node had the proposal (as proposer:
+/// waiting for a transaction, then building; otherwise: the proposer's
+/// time, the transfer, then verifying), then the votes (prevote and
+/// precommit round trips) until the decision, then committing.
+#[derive(Debug)]
+struct HeightClock {
+    started: Instant,
+    /// Waiting for a transaction before building (proposer).
+    wait: Duration,
+    /// Building the proposal (proposer).
+    build: Duration,
+    /// Verifying the proposal by re-execution (the others).
+    verify: Duration,
+    /// Since the start, when this node first had a valid proposal.
+    proposal: Option<Duration>,
+}
+
+impl HeightClock {
+    fn new() -> Self {
+        Self {
+            started: Instant::now(),
+            wait: Duration::ZERO,
+            build: Duration::ZERO,
+            verify: Duration::ZERO,
+            proposal: None,
+        }
+    }
+
+    fn have_proposal(&mut self) {
+        self.proposal.get_or_insert_with(|| self.started.elapsed());
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Why the consensus app could not handle one of the engine's messages
@@ -310,11 +354,31 @@ impl Application for App {
         }
         // A height is proposed as soon as a transaction is ready; with none,
         // after the block time (an empty block keeps the chain's time going).
-        let until = tokio::time::Instant::now() + self.block_time.min(timeout / 2);
-        while tokio::time::Instant::now() < until && !self.state.stage(|st| st.has_work())? {
-            tokio::time::sleep(WORK_POLL).await;
+        let waiting = Instant::now();
+        let until = waiting + self.block_time.min(timeout / 2);
+        let signal = self.state.stage(|st| st.work_signal())?;
+        let state = self.state.clone();
+        tokio::task::spawn_blocking(move || {
+            loop {
+                let seen = signal.rings();
+                // A stage shutting down rings too, and has no work here.
+                if state.stage(|st| st.has_work()).unwrap_or(true) || !signal.wait_past(seen, until)
+                {
+                    break;
+                }
+            }
+        })
+        .await?;
+        if self.last_txs >= config::LOADED_BLOCK_TXS {
+            // Under load the height gathers more first (`block_gather`).
+            let at = self.clock.started + self.block_gather.min(timeout / 2);
+            tokio::time::sleep_until(at.into()).await;
         }
+        let building = Instant::now();
+        self.clock.wait += building - waiting;
         let mut block = self.on_stage(|st| st.build_held(None)).await??;
+        self.clock.build += building.elapsed();
+        self.clock.have_proposal();
         let id = block.hash;
         self.held = Some(id);
         if block.header.number != height.0 {
@@ -346,8 +410,11 @@ impl Application for App {
             tracing::debug!(target: "lanes::consensus", height = height.0, head, "proposal for another height");
             return None;
         }
+        let verifying = Instant::now();
         let validity = self.verify(height, proposer, &block, true).await;
+        self.clock.verify += verifying.elapsed();
         if validity == Validity::Valid {
+            self.clock.have_proposal();
             tracing::info!(target: "lanes::consensus", height = height.0, round = %round, %proposer, hash = %block.hash, txs = block.tx_count(), "proposal verified");
         }
         let id = block.hash;
@@ -387,10 +454,19 @@ impl Application for App {
         // The stage commits the block it holds, or drops it for this one.
         self.held = None;
         let txs = block.tx_count();
+        let decided = self.clock.started.elapsed();
+        let committing = Instant::now();
         let imported = self.on_stage(move |st| st.import(block)).await??;
+        let commit = committing.elapsed();
         match imported {
             Ok(number) => {
-                tracing::info!(target: "lanes::consensus", height = number, round = %certificate.round, hash = %id, txs, signatures = certificate.commit_signatures.len(), "decided and committed");
+                self.last_txs = txs;
+                let c = &self.clock;
+                // A synced block came without a live proposal: all votes.
+                let proposal = c.proposal.unwrap_or_default().min(decided);
+                tracing::info!(target: "lanes::consensus", height = number, round = %certificate.round, hash = %id, txs, signatures = certificate.commit_signatures.len(),
+                    decided_ms = millis(decided), proposal_ms = millis(proposal), wait_ms = millis(c.wait), build_ms = millis(c.build), verify_ms = millis(c.verify), votes_ms = millis(decided - proposal), commit_ms = millis(commit),
+                    "decided and committed");
                 Ok(())
             }
             Err(source) => Err(AppError::DoesNotReplay { height, source }),
@@ -403,6 +479,7 @@ impl Application for App {
         let head = self.head().number;
         let next = Height(head + 1);
         self.blocks.retain(|_, b| b.header.number >= next.0);
+        self.clock = HeightClock::new();
         if head >= certificate.height.0 {
             NextHeight::Start(next)
         } else {
