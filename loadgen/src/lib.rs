@@ -27,6 +27,7 @@ pub mod plan;
 pub mod receipts;
 pub mod report;
 pub mod run;
+pub mod scenario;
 mod setup;
 pub mod soak;
 mod submit;
@@ -37,6 +38,7 @@ pub use plan::{AccessListMode, Plan, Workload, WorkloadConfig};
 pub use receipts::Verification;
 pub use report::Report;
 pub use run::{Mode, RunConfig, Target};
+pub use scenario::{Scenario, ScenarioError, ScenarioOptions};
 pub use soak::{SoakConfig, SoakReport};
 
 /// Every core: presigning and key derivation run on all of them.

@@ -71,6 +71,8 @@ pub enum Kind {
     Swap,
     /// A `Board.take`.
     Take,
+    /// A scenario's call (its gas limit estimated or given).
+    Call,
 }
 
 /// How a workload is drawn.
@@ -113,6 +115,7 @@ pub fn gas_limit(kind: Kind) -> u64 {
         Kind::Erc20 => 100_000,
         Kind::Swap => 250_000,
         Kind::Take => 100_000,
+        Kind::Call => 1_000_000,
     }
 }
 
@@ -158,11 +161,15 @@ pub struct TxSpec {
     pub input: Bytes,
     /// The EIP-2930 list: every account and slot it touches but the sender's.
     pub access_list: AccessList,
+    /// Gas limit.
+    pub gas_limit: u64,
 }
 
 /// Everything a run needs before it signs.
 #[derive(Debug)]
 pub struct Plan {
+    /// The workload's or the scenario's name, for reports.
+    pub name: String,
     /// How it was drawn.
     pub config: WorkloadConfig,
     /// Deploys and sets up the contracts.
@@ -310,7 +317,8 @@ impl Plan {
         let accounts = derive_accounts(seed, config.accounts);
         let (layout, setup) = contracts(&config, &deployer, &accounts);
         let txs = draw_txs(&config, &accounts, &layout);
-        Ok(Self { config, deployer, accounts, layout, setup, txs })
+        let name = format!("{:?}", config.workload).to_lowercase();
+        Ok(Self { name, config, deployer, accounts, layout, setup, txs })
     }
 
     /// The transaction `index` signed with `nonce` and the given fees.
@@ -326,7 +334,7 @@ impl Plan {
         let tx = TxEip1559 {
             chain_id,
             nonce,
-            gas_limit: gas_limit(spec.kind),
+            gas_limit: spec.gas_limit,
             max_fee_per_gas: max_fee,
             max_priority_fee_per_gas: tip,
             to: TxKind::Call(spec.to),
@@ -344,8 +352,7 @@ impl Plan {
     pub fn spend(&self, max_fee: u128) -> Vec<U256> {
         let mut spend = vec![U256::ZERO; self.accounts.len()];
         for tx in &self.txs {
-            spend[tx.sender as usize] +=
-                U256::from(gas_limit(tx.kind)) * U256::from(max_fee) + tx.value;
+            spend[tx.sender as usize] += U256::from(tx.gas_limit) * U256::from(max_fee) + tx.value;
         }
         spend
     }
@@ -473,6 +480,7 @@ fn draw_txs(config: &WorkloadConfig, accounts: &[Key], layout: &Layout) -> Vec<T
                 Workload::Counter => Kind::Take,
             };
             match kind {
+                Kind::Call => unreachable!("built-in workloads draw no scenario call"),
                 Kind::Take => {
                     let board = layout.board.expect("the counter workload has a board");
                     let mark = mapping_slot_of(B256::from(U256::from(i)), 3);
@@ -483,6 +491,7 @@ fn draw_txs(config: &WorkloadConfig, accounts: &[Key], layout: &Layout) -> Vec<T
                         value: U256::ZERO,
                         input: IBoard::takeCall {}.abi_encode().into(),
                         access_list: list([(board, vec![B256::with_last_byte(1), mark])]),
+                        gas_limit: gas_limit(kind),
                     }
                 }
                 Kind::Transfer => {
@@ -494,6 +503,7 @@ fn draw_txs(config: &WorkloadConfig, accounts: &[Key], layout: &Layout) -> Vec<T
                         value: U256::from(TRANSFER_VALUE),
                         input: Bytes::new(),
                         access_list: list([(to, vec![])]),
+                        gas_limit: gas_limit(kind),
                     }
                 }
                 Kind::Erc20 => {
@@ -510,6 +520,7 @@ fn draw_txs(config: &WorkloadConfig, accounts: &[Key], layout: &Layout) -> Vec<T
                             token,
                             vec![token_balance_slot(from), token_balance_slot(to)],
                         )]),
+                        gas_limit: gas_limit(kind),
                     }
                 }
                 Kind::Swap => {
@@ -546,6 +557,7 @@ fn draw_txs(config: &WorkloadConfig, accounts: &[Key], layout: &Layout) -> Vec<T
                             (b, balances),
                             (pair, pair_slots().to_vec()),
                         ]),
+                        gas_limit: gas_limit(kind),
                     }
                 }
             }

@@ -4,8 +4,6 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::plan::Workload;
-
 /// Send-to-inclusion latency percentiles, in milliseconds.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Latency {
@@ -42,8 +40,8 @@ pub struct Report {
     pub target: String,
     /// `web3_clientVersion`, where the node answers it.
     pub node: Option<String>,
-    /// The workload.
-    pub workload: Workload,
+    /// The workload, or the scenario's name.
+    pub workload: String,
     /// Transactions in the plan.
     pub txs: usize,
     /// Accounts sending.
@@ -115,9 +113,7 @@ pub fn table(reports: &[Report]) -> String {
         |v: Option<f64>, digits: usize| v.map_or("n/a".to_string(), |v| format!("{v:.digits$}"));
     row("target", &|r| r.target.clone());
     row("node", &|r| r.node.clone().unwrap_or_else(|| "?".into()).chars().take(40).collect());
-    row("workload", &|r| {
-        format!("{:?} x {} ({} accounts)", r.workload, r.txs, r.accounts).to_lowercase()
-    });
+    row("workload", &|r| format!("{} x {} ({} accounts)", r.workload, r.txs, r.accounts));
     row("mode", &|r| r.mode.clone());
     row("submitted", &|r| r.submitted.to_string());
     row("accepted", &|r| r.accepted.to_string());

@@ -171,6 +171,12 @@ pub enum RunError {
     /// The in-process tracker thread panicked.
     #[error("the tracker panicked")]
     TrackerPanicked,
+    /// Scenarios deploy and set up by transactions: they need a node.
+    #[error("a scenario runs against a node (--rpc), not in process")]
+    ScenarioInProcess,
+    /// A scenario's step failed on the node.
+    #[error(transparent)]
+    Scenario(#[from] crate::scenario::ScenarioError),
 }
 
 pub(crate) type Result<T, E = RunError> = std::result::Result<T, E>;
@@ -192,12 +198,34 @@ pub async fn run(plan: Arc<Plan>, target: &Target, config: &RunConfig) -> Result
     }
 }
 
+/// Runs `scenario` against `target`: its contracts deployed and its setup
+/// made on the node first (counted in the report's setup time).
+pub async fn run_scenario(
+    scenario: &crate::Scenario,
+    options: &crate::ScenarioOptions,
+    target: &Target,
+    config: &RunConfig,
+) -> Result<Report> {
+    let Target::Rpc(url) = target else { return Err(RunError::ScenarioInProcess) };
+    let client = RpcClient::connect(url).await?;
+    let chain_id = client.chain_id().await.map_err(typed("eth_chainId"))?.to::<u64>();
+    let (max_fee, tip) = fees(&client).await?;
+    let started = Instant::now();
+    let fees = (chain_id, max_fee, tip);
+    let plan = crate::scenario::prepare(scenario, options, &client, &config.funder, fees).await?;
+    let prepared = started.elapsed().as_secs_f64();
+    let mut report = run_rpc(Arc::new(plan), url, config).await?;
+    report.setup_seconds += prepared;
+    Ok(report)
+}
+
 /// A raw transaction as the quoted JSON string `eth_sendRawTransaction` takes.
 pub(crate) fn quoted(raw: &Bytes) -> String {
     format!("\"0x{}\"", alloy_primitives::hex::encode(raw))
 }
 
-/// Signs every transaction on all cores: `nonces[s]` is sender `s`'s first.
+/// Signs every transaction on all cores: `nonces[s]` is sender `s`'s first,
+/// and each sender's transactions take its nonces in plan order.
 pub(crate) fn presign(
     plan: &Plan,
     nonces: &[u64],
@@ -205,15 +233,21 @@ pub(crate) fn presign(
     max_fee: u128,
     tip: u128,
 ) -> Vec<(Bytes, B256)> {
-    let m = plan.accounts.len();
+    let mut next = nonces.to_vec();
+    let tx_nonces: Vec<u64> = plan
+        .txs
+        .iter()
+        .map(|tx| {
+            let n = &mut next[tx.sender as usize];
+            *n += 1;
+            *n - 1
+        })
+        .collect();
     lanes_runtime::parallel_map(
         plan.txs.len(),
         crate::cores(),
         || (),
-        |_, i| {
-            let sender = plan.txs[i].sender as usize;
-            plan.sign(i, nonces[sender] + (i / m) as u64, chain_id, max_fee, tip)
-        },
+        |_, i| plan.sign(i, tx_nonces[i], chain_id, max_fee, tip),
     )
 }
 

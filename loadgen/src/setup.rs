@@ -40,50 +40,7 @@ pub(crate) async fn setup(
         plan.deployer.address(),
         U256::from(setup_gas) * U256::from(max_fee) * U256::from(2) + eth,
     ));
-    let mut balances = Vec::with_capacity(needs.len());
-    for chunk in needs.chunks(SETUP_BATCH) {
-        let params = chunk.iter().map(|(a, _)| json!([a, "latest"]));
-        for b in client.batch::<U256>("eth_getBalance", params).await? {
-            balances.push(b?);
-        }
-    }
-    let short: Vec<(Address, U256)> = needs
-        .iter()
-        .zip(&balances)
-        .filter(|((_, need), have)| *have < need)
-        // Enough for a few such runs, so a rerun does not fund again.
-        .map(|((a, need), have)| (*a, *need * U256::from(4) - *have))
-        .collect();
-    if !short.is_empty() {
-        let start = client
-            .transaction_count(funder.address(), Some(BlockId::pending()))
-            .await
-            .map_err(typed("eth_getTransactionCount"))?
-            .to::<u64>();
-        let txs: Vec<(Bytes, B256)> = short
-            .iter()
-            .enumerate()
-            .map(|(i, (to, value))| {
-                funder.sign(TxEip1559 {
-                    chain_id,
-                    nonce: start + i as u64,
-                    gas_limit: 23_400,
-                    max_fee_per_gas: max_fee,
-                    max_priority_fee_per_gas: tip,
-                    to: TxKind::Call(*to),
-                    value: *value,
-                    access_list: AccessList(vec![AccessListItem {
-                        address: *to,
-                        storage_keys: vec![],
-                    }]),
-                    input: Bytes::new(),
-                })
-            })
-            .collect();
-        send_all(client, &txs, "funding the accounts").await?;
-        wait_for_nonce(client, funder.address(), start + txs.len() as u64).await?;
-        check_receipts(client, &txs, |i| format!("funding {}", short[i].0)).await?;
-    }
+    fund(client, funder, &needs, chain_id, max_fee, tip).await?;
 
     let deployer = plan.deployer.address();
     let done = client
@@ -129,6 +86,65 @@ pub(crate) async fn setup(
             return Err(RunError::NoContract { address: *address, deployer });
         }
     }
+    Ok(())
+}
+
+/// Sends each of `needs`' accounts what it lacks of its need, from
+/// `funder` (four times the shortfall's need, so a rerun does not fund
+/// again), and waits until it is included.
+pub(crate) async fn fund(
+    client: &RpcClient,
+    funder: &Key,
+    needs: &[(Address, U256)],
+    chain_id: u64,
+    max_fee: u128,
+    tip: u128,
+) -> Result<()> {
+    let mut balances = Vec::with_capacity(needs.len());
+    for chunk in needs.chunks(SETUP_BATCH) {
+        let params = chunk.iter().map(|(a, _)| json!([a, "latest"]));
+        for b in client.batch::<U256>("eth_getBalance", params).await? {
+            balances.push(b?);
+        }
+    }
+    let short: Vec<(Address, U256)> = needs
+        .iter()
+        .zip(&balances)
+        .filter(|((_, need), have)| *have < need)
+        // Enough for a few such runs, so a rerun does not fund again.
+        .map(|((a, need), have)| (*a, *need * U256::from(4) - *have))
+        .collect();
+    if !short.is_empty() {
+        let start = client
+            .transaction_count(funder.address(), Some(BlockId::pending()))
+            .await
+            .map_err(typed("eth_getTransactionCount"))?
+            .to::<u64>();
+        let txs: Vec<(Bytes, B256)> = short
+            .iter()
+            .enumerate()
+            .map(|(i, (to, value))| {
+                funder.sign(TxEip1559 {
+                    chain_id,
+                    nonce: start + i as u64,
+                    gas_limit: 23_400,
+                    max_fee_per_gas: max_fee,
+                    max_priority_fee_per_gas: tip,
+                    to: TxKind::Call(*to),
+                    value: *value,
+                    access_list: AccessList(vec![AccessListItem {
+                        address: *to,
+                        storage_keys: vec![],
+                    }]),
+                    input: Bytes::new(),
+                })
+            })
+            .collect();
+        send_all(client, &txs, "funding the accounts").await?;
+        wait_for_nonce(client, funder.address(), start + txs.len() as u64).await?;
+        check_receipts(client, &txs, |i| format!("funding {}", short[i].0)).await?;
+    }
+
     Ok(())
 }
 

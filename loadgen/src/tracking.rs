@@ -163,7 +163,7 @@ impl RunProgress {
         Report {
             target,
             node: None,
-            workload: plan.config.workload,
+            workload: plan.name.clone(),
             txs: plan.txs.len(),
             accounts: plan.accounts.len(),
             mode: mode.to_string(),

@@ -14,10 +14,15 @@ use lanes_loadgen::receipts::ReceiptsError;
 use lanes_loadgen::run::RunError;
 use lanes_loadgen::soak::SoakError;
 use lanes_loadgen::{
-    AccessListMode, Key, Mode, Plan, Report, RunConfig, SoakConfig, Target, Workload,
-    WorkloadConfig,
+    AccessListMode, Key, Mode, Plan, Report, RunConfig, Scenario, ScenarioError, ScenarioOptions,
+    SoakConfig, Target, Workload, WorkloadConfig,
 };
 use lanes_rpc::client::ClientError;
+
+/// Accounts of a built-in workload.
+const DEFAULT_ACCOUNTS: usize = 2_000;
+/// Accounts in each pool of a scenario.
+const DEFAULT_POOL_ACCOUNTS: usize = 100;
 
 /// anvil's (and lanes --dev's) first account: funds setup on other nodes.
 const DEV_KEY: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
@@ -65,9 +70,10 @@ struct WorkloadArgs {
     /// Transactions.
     #[arg(long, default_value_t = 20_000)]
     txs: usize,
-    /// Accounts; they send round robin and receive.
-    #[arg(long, default_value_t = 2_000)]
-    accounts: usize,
+    /// Accounts; they send round robin and receive (default 2000; with
+    /// --scenario, accounts in each pool, default 100).
+    #[arg(long)]
+    accounts: Option<usize>,
     /// Draw receivers Zipf(S) over the accounts instead of uniformly.
     #[arg(long, value_name = "S")]
     zipf: Option<f64>,
@@ -91,7 +97,7 @@ impl WorkloadArgs {
         WorkloadConfig {
             workload: self.workload,
             txs: self.txs,
-            accounts: self.accounts,
+            accounts: self.accounts.unwrap_or(DEFAULT_ACCOUNTS),
             zipf: self.zipf,
             pools: self.pools,
             hot_pool_share: self.hot_pool_share,
@@ -107,6 +113,14 @@ impl WorkloadArgs {
 struct RunArgs {
     #[command(flatten)]
     workload: WorkloadArgs,
+    /// Send a scenario file instead of a built-in workload: lanes' TOML,
+    /// which reads contender's scenarios as they stand (docs/loadgen.md).
+    /// --txs caps its spam transactions, --accounts sets each pool's size.
+    #[arg(long, value_name = "FILE.toml")]
+    scenario: Option<PathBuf>,
+    /// Overrides a scenario's [env] value (repeatable).
+    #[arg(long = "env", value_name = "KEY=VALUE", requires = "scenario", value_parser = parse_env)]
+    env: Vec<(String, String)>,
     /// Open loop: send at R transactions per second.
     #[arg(long, value_name = "R")]
     rate: Option<f64>,
@@ -219,6 +233,8 @@ struct GenesisArgs {
 enum CliError {
     #[error(transparent)]
     Plan(#[from] PlanError),
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
     #[error("--funder-key: {0}")]
     FunderKey(#[source] KeyError),
     #[error("--rate {0} must be above zero")]
@@ -248,6 +264,12 @@ enum CliError {
     Receipts(#[from] ReceiptsError),
     #[error("{lost} of {acknowledged} acknowledged receipts lost")]
     ReceiptsLost { lost: u64, acknowledged: u64 },
+}
+
+fn parse_env(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| format!("`{s}` is not KEY=VALUE"))
 }
 
 fn main() -> ExitCode {
@@ -309,18 +331,49 @@ fn run(args: RunArgs) -> Result<(), CliError> {
         chain_id: args.chain_id,
         progress: true,
     };
-    eprintln!(
-        "drawing the plan: {} {:?} transactions over {} accounts",
-        args.workload.txs, args.workload.workload, args.workload.accounts
-    );
-    let plan = Arc::new(Plan::new(args.workload.config())?);
+    /// What the run sends.
+    enum Load {
+        Workload(Arc<Plan>),
+        Scenario(Box<Scenario>, ScenarioOptions),
+    }
+    let load = match &args.scenario {
+        Some(path) => {
+            let scenario = Scenario::load(path, &args.env)?;
+            let options = ScenarioOptions {
+                txs: args.workload.txs,
+                accounts: args.workload.accounts.unwrap_or(DEFAULT_POOL_ACCOUNTS),
+                seed: args.workload.seed,
+            };
+            eprintln!(
+                "scenario {}: {} spam transactions, {} pool(s) of {} accounts",
+                path.display(),
+                options.txs,
+                scenario.pools().len(),
+                options.accounts
+            );
+            Load::Scenario(Box::new(scenario), options)
+        }
+        None => {
+            let config = args.workload.config();
+            eprintln!(
+                "drawing the plan: {} {:?} transactions over {} accounts",
+                config.txs, config.workload, config.accounts
+            );
+            Load::Workload(Arc::new(Plan::new(config)?))
+        }
+    };
     let runtime = tokio::runtime::Runtime::new().map_err(CliError::Runtime)?;
     let mut reports: Vec<Report> = Vec::new();
     for target in &targets {
         eprintln!("running against {target}");
-        let report = runtime
-            .block_on(lanes_loadgen::run::run(plan.clone(), target, &config))
-            .map_err(|e| CliError::Run { target: target.clone(), source: Box::new(e) })?;
+        let report = match &load {
+            Load::Workload(plan) => {
+                runtime.block_on(lanes_loadgen::run::run(plan.clone(), target, &config))
+            }
+            Load::Scenario(scenario, options) => runtime
+                .block_on(lanes_loadgen::run::run_scenario(scenario, options, target, &config)),
+        }
+        .map_err(|e| CliError::Run { target: target.clone(), source: Box::new(e) })?;
         if !args.json && targets.len() > 1 {
             eprintln!("{}", lanes_loadgen::report::table(std::slice::from_ref(&report)));
         }

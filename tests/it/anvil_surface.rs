@@ -17,13 +17,13 @@ use crate::validator::{
 };
 
 /// anvil, from npm, on a free loopback port; killed when dropped.
-struct Anvil {
+pub(crate) struct Anvil {
     child: Child,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl Anvil {
-    fn start(install: &Path, args: &[&str]) -> Self {
+    pub(crate) fn start(install: &Path, args: &[&str]) -> Self {
         let port = free_port();
         let child = Command::new(binary(install))
             .args(["--port", &port.to_string(), "--silent"])

@@ -19,5 +19,6 @@ mod import_chain;
 mod layout;
 mod loadgen;
 mod rpc_methods;
+mod scenarios;
 mod typed_clients;
 mod validator;

@@ -1,0 +1,149 @@
+//! Strings with `{placeholders}`, split once when the file is read and
+//! rendered per transaction.
+
+use alloy_primitives::{Address, U256};
+
+/// What a placeholder names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Var {
+    /// A contract of the scenario (its index among the creates).
+    Contract(usize),
+    /// The transaction's sender.
+    Sender,
+    /// An account of the sender's pool, drawn per transaction (lanes).
+    Account,
+    /// The transaction's index among the spam (lanes).
+    Seq,
+}
+
+/// The placeholder names lanes reads besides env values and contracts.
+pub(crate) const BUILTIN_VARS: [(&str, Var); 3] =
+    [("_sender", Var::Sender), ("_account", Var::Account), ("_seq", Var::Seq)];
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Part {
+    Text(String),
+    Var(Var),
+}
+
+/// A string whose `{NAME}` parts are filled in per transaction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Template(Vec<Part>);
+
+/// What a template's placeholders stand for in one transaction.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Values<'a> {
+    pub(crate) contracts: &'a [Address],
+    pub(crate) sender: Address,
+    pub(crate) account: Address,
+    pub(crate) seq: u64,
+}
+
+impl Template {
+    /// Splits `text`: `{NAME}` is an env value (substituted now), a
+    /// contract named before `known_contracts` ends, or a built-in; any
+    /// other name is an error naming it.
+    pub(crate) fn parse(
+        text: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+        contract: &dyn Fn(&str) -> Option<usize>,
+    ) -> Result<Self, String> {
+        let mut parts = Vec::new();
+        let mut text_part = String::new();
+        let mut rest = text;
+        while let Some(open) = rest.find('{') {
+            text_part.push_str(&rest[..open]);
+            let after = &rest[open + 1..];
+            let close = after.find('}').ok_or_else(|| format!("`{{` without `}}` in `{text}`"))?;
+            let name = &after[..close];
+            rest = &after[close + 1..];
+            if let Some(value) = env(name) {
+                text_part.push_str(&value);
+                continue;
+            }
+            let var = if let Some(i) = contract(name) {
+                Var::Contract(i)
+            } else if let Some((_, v)) = BUILTIN_VARS.iter().find(|(n, _)| *n == name) {
+                v.clone()
+            } else {
+                return Err(format!(
+                    "`{{{name}}}` names no env value, no contract created before this step and no \
+                     built-in (_sender, _account, _seq)"
+                ));
+            };
+            if !text_part.is_empty() {
+                parts.push(Part::Text(std::mem::take(&mut text_part)));
+            }
+            parts.push(Part::Var(var));
+        }
+        text_part.push_str(rest);
+        if !text_part.is_empty() || parts.is_empty() {
+            parts.push(Part::Text(text_part));
+        }
+        Ok(Self(parts))
+    }
+
+    /// The string with every placeholder filled in.
+    pub(crate) fn render(&self, values: &Values<'_>) -> String {
+        let mut out = String::new();
+        for part in &self.0 {
+            match part {
+                Part::Text(t) => out.push_str(t),
+                Part::Var(Var::Contract(i)) => out.push_str(&values.contracts[*i].to_string()),
+                Part::Var(Var::Sender) => out.push_str(&values.sender.to_string()),
+                Part::Var(Var::Account) => out.push_str(&values.account.to_string()),
+                Part::Var(Var::Seq) => out.push_str(&values.seq.to_string()),
+            }
+        }
+        out
+    }
+}
+
+/// Wei from `1eth`, `1.5 ether`, `2 gwei`, `1000`, `0x3e8`.
+pub(crate) fn parse_wei(text: &str) -> Result<U256, String> {
+    let t = text.trim();
+    if let Some(hex) = t.strip_prefix("0x") {
+        return U256::from_str_radix(hex, 16).map_err(|e| format!("`{text}`: {e}"));
+    }
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (number, unit) = (&t[..split], t[split..].trim());
+    let decimals = match unit.to_ascii_lowercase().as_str() {
+        "" | "wei" => 0,
+        "gwei" => 9,
+        "eth" | "ether" => 18,
+        _ => return Err(format!("`{text}`: the unit must be wei, gwei, eth or ether")),
+    };
+    alloy_primitives::utils::parse_units(number, decimals)
+        .map(Into::into)
+        .map_err(|e| format!("`{text}`: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_placeholders_fill_in_and_unknown_names_are_named() {
+        let env = |n: &str| (n == "supply").then(|| "1000".to_string());
+        let contract = |n: &str| (n == "token").then_some(0);
+        let t = Template::parse("{token}:{supply}:{_sender}:{_seq}", &env, &contract).unwrap();
+        let token = Address::repeat_byte(1);
+        let sender = Address::repeat_byte(2);
+        let values = Values { contracts: &[token], sender, account: Address::ZERO, seq: 7 };
+        assert_eq!(t.render(&values), format!("{token}:1000:{sender}:7"));
+        let e = Template::parse("{pair}", &env, &contract).unwrap_err();
+        assert!(e.contains("`{pair}`"), "{e}");
+        assert!(Template::parse("{token", &env, &contract).is_err());
+        assert_eq!(Template::parse("", &env, &contract).unwrap().render(&values), "");
+    }
+
+    #[test]
+    fn test_wei_units() {
+        assert_eq!(parse_wei("1eth").unwrap(), U256::from(10u128.pow(18)));
+        assert_eq!(parse_wei("1.5 ether").unwrap(), U256::from(15 * 10u128.pow(17)));
+        assert_eq!(parse_wei("2 gwei").unwrap(), U256::from(2_000_000_000u64));
+        assert_eq!(parse_wei("1000").unwrap(), U256::from(1000));
+        assert_eq!(parse_wei("0x3e8").unwrap(), U256::from(1000));
+        assert!(parse_wei("1 btc").is_err());
+    }
+}

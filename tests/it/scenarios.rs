@@ -1,0 +1,125 @@
+//! `lanes-loadgen run --scenario` end to end: contender's own scenario files
+//! (../shared/fixtures/contender, read in place) and lanes' (`scenarios/`)
+//! deployed, set up and sent against `lanes-validator --dev` and anvil from
+//! npm in one run, and a wrong file named by its line.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::anvil_surface::Anvil;
+use crate::fixtures::shared;
+use crate::validator::{Client, Validator, repo_path};
+
+const LOADGEN: &str = env!("CARGO_BIN_EXE_lanes-loadgen");
+/// Spam transactions per scenario and target.
+const TXS: u64 = 60;
+
+/// The reports of one `run --scenario` against each URL, in order.
+fn run(scenario: &Path, urls: &[String]) -> Vec<Value> {
+    let mut cmd = Command::new(LOADGEN);
+    cmd.args(["run", "--scenario"]).arg(scenario);
+    for url in urls {
+        cmd.args(["--rpc", url]);
+    }
+    let out = cmd
+        .args(["--closed-loop", "50", "--txs", &TXS.to_string(), "--accounts", "4", "--json"])
+        .output()
+        .expect("running lanes-loadgen");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{}: {stderr}", scenario.display());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    match v {
+        Value::Array(reports) => reports,
+        report => vec![report],
+    }
+}
+
+fn toml_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn test_contender_and_lanes_scenarios_run_against_lanes_and_anvil() {
+    let Some(contender) = shared("fixtures/contender") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let v = Validator::start(&dir.path().join("data"), &["--dev"]);
+    let anvil = Client::Anvil.installed().map(|install| Anvil::start(&install, &[]));
+    let mut urls = vec![v.url()];
+    urls.extend(anvil.as_ref().map(|a| a.url.clone()));
+    let mut files = toml_files(&contender);
+    files.extend(toml_files(&repo_path("scenarios")));
+    assert!(files.len() >= 10, "five of contender's and five of lanes': {files:?}");
+    for file in files {
+        let name = file.file_stem().unwrap().to_string_lossy().into_owned();
+        let reports = run(&file, &urls);
+        assert_eq!(reports.len(), urls.len(), "{name}");
+        for (report, url) in reports.iter().zip(&urls) {
+            let at = format!("{name} on {url}: {report:#}");
+            assert_eq!(report["workload"], name.as_str(), "{at}");
+            assert_eq!(report["submitted"], TXS, "{at}");
+            assert_eq!(report["rejected"], 0, "{at}");
+            assert_eq!(report["included"], TXS, "{at}");
+            assert_eq!(report["notIncluded"], 0, "{at}");
+            let failed = report["failed"].as_u64().unwrap();
+            if name == "slotContention" {
+                // Its first step reverts once a slot's value leaves the
+                // fuzzed bounds ("more likely to fail over time").
+                assert!(failed < TXS, "{at}");
+            } else {
+                assert_eq!(failed, 0, "{at}");
+            }
+        }
+    }
+    v.stop();
+}
+
+#[test]
+fn test_a_wrong_scenario_is_named_by_line_and_a_foreign_sender_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[[spam]]\n[spam.tx]\nto = \"{token}\"\nsignature = \"transfer(address,uint256)\"\n",
+    )
+    .unwrap();
+    let out = Command::new(LOADGEN)
+        .args(["run", "--scenario"])
+        .arg(&bad)
+        .args(["--rpc", "http://127.0.0.1:1", "--closed-loop", "1"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let at = format!("{}:3: spam[0].tx.to: `{{token}}` names no env value", bad.display());
+    assert!(stderr.contains(&at), "{stderr}");
+
+    // A setup call from an account lanes-loadgen cannot sign for fails on
+    // the node's side of the run, named.
+    let foreign = dir.path().join("foreign.toml");
+    std::fs::write(
+        &foreign,
+        "[[setup]]\nto = \"{_sender}\"\nfrom = \"0x000000000000000000000000000000000000dEaD\"\n\n\
+         [[spam]]\n[spam.tx]\nto = \"{_account}\"\n",
+    )
+    .unwrap();
+    let v = Validator::start(&dir.path().join("data"), &["--dev"]);
+    let out = Command::new(LOADGEN)
+        .args(["run", "--scenario"])
+        .arg(&foreign)
+        .args(["--rpc", &v.url(), "--closed-loop", "1", "--txs", "1"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(":1: setup[0]") && stderr.contains("does not map"), "{stderr}");
+    v.stop();
+}
