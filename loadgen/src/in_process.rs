@@ -72,7 +72,7 @@ pub(crate) async fn run_in_process(
     let raw = Arc::new(signed.into_iter().map(|(r, _)| r).collect::<Vec<_>>());
 
     let batch = effective_batch(config);
-    let shared = Arc::new(RunProgress::new(plan.txs.len(), batch, config.connections, config.mode));
+    let shared = Arc::new(RunProgress::new(plan.txs.len(), batch, config));
     let (bar, ticker) = progress_bar(&shared, config.progress);
     let tracker = {
         let (shared, stage, drain) = (shared.clone(), stage.clone(), config.drain_timeout);
@@ -84,6 +84,7 @@ pub(crate) async fn run_in_process(
                 let Ok(produced) = blocks.recv_timeout(Duration::from_millis(50)) else { continue };
                 let at = shared.now();
                 let number = produced.block.header.number;
+                shared.blocks_seen(1);
                 let stats = &produced.stats;
                 width.0 += stats.transactions as u64;
                 width.1 += stats.entries as u64;

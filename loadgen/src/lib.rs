@@ -24,6 +24,7 @@ pub mod genesis;
 mod in_process;
 pub mod keys;
 pub mod plan;
+pub mod ramp;
 pub mod receipts;
 pub mod report;
 pub mod run;

@@ -166,7 +166,7 @@ pub struct TxSpec {
 }
 
 /// Everything a run needs before it signs.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Plan {
     /// The workload's or the scenario's name, for reports.
     pub name: String,
@@ -319,6 +319,20 @@ impl Plan {
         let txs = draw_txs(&config, &accounts, &layout);
         let name = format!("{:?}", config.workload).to_lowercase();
         Ok(Self { name, config, deployer, accounts, layout, setup, txs })
+    }
+
+    /// The plan with its first `n` transactions only (a ramp's step).
+    pub fn truncated(&self, n: usize) -> Self {
+        let txs = self.txs[..n.min(self.txs.len())].to_vec();
+        Self {
+            name: self.name.clone(),
+            config: WorkloadConfig { txs: txs.len(), ..self.config.clone() },
+            deployer: self.deployer.clone(),
+            accounts: self.accounts.clone(),
+            layout: self.layout.clone(),
+            setup: self.setup.clone(),
+            txs,
+        }
     }
 
     /// The transaction `index` signed with `nonce` and the given fees.

@@ -35,6 +35,9 @@ pub enum Mode {
     Rate(f64),
     /// Closed loop: keep this many sent and not yet included (or refused).
     ClosedLoop(usize),
+    /// Per block: this many at the start, and as many again each time the
+    /// node has a new block.
+    PerBlock(usize),
 }
 
 impl std::fmt::Display for Mode {
@@ -42,6 +45,7 @@ impl std::fmt::Display for Mode {
         match self {
             Mode::Rate(r) => write!(f, "open loop, {r} tx/s"),
             Mode::ClosedLoop(c) => write!(f, "closed loop, {c} in flight"),
+            Mode::PerBlock(n) => write!(f, "{n} per block"),
         }
     }
 }
@@ -87,6 +91,9 @@ pub struct RunConfig {
     pub chain_id: u64,
     /// Draw a progress bar (on a terminal).
     pub progress: bool,
+    /// Stop sending this long after the first send (what is sent is still
+    /// tracked to its inclusion).
+    pub duration: Option<Duration>,
 }
 
 /// The priority fee every transaction offers when the node suggests none.
@@ -206,17 +213,28 @@ pub async fn run_scenario(
     target: &Target,
     config: &RunConfig,
 ) -> Result<Report> {
+    let started = Instant::now();
+    let plan = prepare_scenario(scenario, options, target, config).await?;
+    let prepared = started.elapsed().as_secs_f64();
+    let mut report = run(Arc::new(plan), target, config).await?;
+    report.setup_seconds += prepared;
+    Ok(report)
+}
+
+/// Deploys and sets up `scenario` on `target` and draws its spam: the plan
+/// to run (once, or truncated per step of a ramp).
+pub async fn prepare_scenario(
+    scenario: &crate::Scenario,
+    options: &crate::ScenarioOptions,
+    target: &Target,
+    config: &RunConfig,
+) -> Result<Plan> {
     let Target::Rpc(url) = target else { return Err(RunError::ScenarioInProcess) };
     let client = RpcClient::connect(url).await?;
     let chain_id = client.chain_id().await.map_err(typed("eth_chainId"))?.to::<u64>();
     let (max_fee, tip) = fees(&client).await?;
-    let started = Instant::now();
     let fees = (chain_id, max_fee, tip);
-    let plan = crate::scenario::prepare(scenario, options, &client, &config.funder, fees).await?;
-    let prepared = started.elapsed().as_secs_f64();
-    let mut report = run_rpc(Arc::new(plan), url, config).await?;
-    report.setup_seconds += prepared;
-    Ok(report)
+    crate::scenario::prepare(scenario, options, &client, &config.funder, fees).await
 }
 
 /// A raw transaction as the quoted JSON string `eth_sendRawTransaction` takes.
@@ -318,7 +336,7 @@ async fn run_rpc(plan: Arc<Plan>, url: &str, config: &RunConfig) -> Result<Repor
     let stats_before = client.stats().await.ok();
     let from_block = client.block_number().await.map_err(typed("eth_blockNumber"))?;
     let batch = effective_batch(config);
-    let shared = Arc::new(RunProgress::new(plan.txs.len(), batch, config.connections, config.mode));
+    let shared = Arc::new(RunProgress::new(plan.txs.len(), batch, config));
     let (bar, ticker) = progress_bar(&shared, config.progress);
     let quoted = Arc::new(quoted);
     let mut senders = Vec::new();
@@ -371,7 +389,9 @@ pub(crate) fn effective_batch(config: &RunConfig) -> usize {
     let batch = config.batch.max(1);
     match config.mode {
         // A batch must fit in the window, or no sender could take one.
-        Mode::ClosedLoop(c) => batch.min((c / config.connections.max(1)).max(1)),
+        Mode::ClosedLoop(c) | Mode::PerBlock(c) => {
+            batch.min((c / config.connections.max(1)).max(1))
+        }
         Mode::Rate(_) => batch,
     }
 }

@@ -61,6 +61,9 @@ impl Submitter {
                 if shared.aborted.load(Ordering::Acquire) {
                     return Ok(());
                 }
+                if shared.send_until.is_some_and(|t| Instant::now() >= t) {
+                    return Ok(());
+                }
                 let k = shared.next_batch.fetch_add(1, Ordering::Relaxed);
                 let start = k.saturating_mul(shared.batch);
                 if start >= shared.total {
@@ -78,6 +81,24 @@ impl Submitter {
                             tokio::time::sleep(step.min(Duration::from_millis(50))).await;
                         }
                         due.duration_since(shared.start).as_nanos() as u64 + 1
+                    }
+                    Mode::PerBlock(n) => {
+                        // Batch `start` may go once the node has made
+                        // start / n blocks since the run began.
+                        let due = (start / n.max(1)) as u64;
+                        loop {
+                            let seen = shared.block_seen.notified();
+                            if shared.new_blocks.load(Ordering::Acquire) >= due
+                                || shared.aborted.load(Ordering::Acquire)
+                            {
+                                break;
+                            }
+                            let _ = tokio::time::timeout(Duration::from_millis(50), seen).await;
+                        }
+                        if shared.aborted.load(Ordering::Acquire) {
+                            return Ok(());
+                        }
+                        shared.now()
                     }
                     Mode::ClosedLoop(_) => {
                         let permits = shared.permits.as_ref().expect("closed loop has permits");
@@ -119,19 +140,42 @@ pub(crate) fn progress_bar(
 ) -> (ProgressBar, tokio::task::JoinHandle<()>) {
     let bar = if show { ProgressBar::new(shared.total as u64) } else { ProgressBar::hidden() };
     bar.set_style(
-        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} included  {msg}")
+        ProgressStyle::with_template("{elapsed_precise} [{bar:20}] {pos}/{len} included  {msg}")
             .expect("a valid template")
             .progress_chars("=> "),
     );
     let ticker = {
         let (bar, shared) = (bar.clone(), shared.clone());
         tokio::spawn(async move {
-            loop {
-                bar.set_position(shared.included.load(Ordering::Relaxed));
+            // (when, included) every tick, for the rate over the last 10 s.
+            let mut window: std::collections::VecDeque<(Instant, u64)> = Default::default();
+            let mut p50 = String::from("-");
+            for tick in 0u64.. {
+                let (sent, included) =
+                    (shared.sent.load(Ordering::Relaxed), shared.included.load(Ordering::Relaxed));
+                let in_flight =
+                    sent.saturating_sub(included + shared.rejected.load(Ordering::Relaxed));
+                let now = Instant::now();
+                window.push_back((now, included));
+                while window.front().is_some_and(|(t, _)| now - *t > Duration::from_secs(10)) {
+                    window.pop_front();
+                }
+                let rate = |(t, n): (Instant, u64)| {
+                    let secs = (now - t).as_secs_f64();
+                    if secs > 0.0 { (included - n) as f64 / secs } else { 0.0 }
+                };
+                let recent = window.front().copied().map_or(0.0, rate);
+                let overall = rate((shared.start, 0));
+                if tick % 10 == 0 {
+                    let mut l = shared.latencies();
+                    if !l.is_empty() {
+                        let mid = l.len() / 2;
+                        p50 = format!("{:.0} ms", *l.select_nth_unstable(mid).1 as f64 / 1e6);
+                    }
+                }
+                bar.set_position(included);
                 bar.set_message(format!(
-                    "sent {}  rejected {}",
-                    shared.sent.load(Ordering::Relaxed),
-                    shared.rejected.load(Ordering::Relaxed)
+                    "sent {sent}  in flight {in_flight}  {recent:.0} tx/s (10 s)  {overall:.0} tx/s overall  p50 {p50}"
                 ));
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }

@@ -13,7 +13,7 @@ use tokio::sync::Semaphore;
 
 use crate::plan::Plan;
 use crate::report::{Latency, Report};
-use crate::run::{Mode, POLL, Result, RunError, hex, typed};
+use crate::run::{Mode, POLL, Result, RunConfig, RunError, hex, typed};
 use lanes_rpc::api::EthApiClient;
 use lanes_rpc::client::{ClientError, RpcClient};
 
@@ -22,6 +22,8 @@ pub(crate) struct RunProgress {
     pub(crate) total: usize,
     pub(crate) batch: usize,
     pub(crate) start: Instant,
+    /// With `--duration`: senders take no batch after this.
+    pub(crate) send_until: Option<Instant>,
     /// Nanoseconds from `start` to the (scheduled) send, plus 1; 0: unsent.
     pub(crate) sent_at: Vec<AtomicU64>,
     /// Nanoseconds from `start` to the moment the block was seen, plus 1.
@@ -40,15 +42,21 @@ pub(crate) struct RunProgress {
     reasons: Mutex<BTreeMap<String, u64>>,
     blocks: Mutex<BTreeSet<u64>>,
     pub(crate) permits: Option<Semaphore>,
+    /// New blocks seen since the start (per-block pacing waits on it).
+    pub(crate) new_blocks: AtomicU64,
+    pub(crate) block_seen: tokio::sync::Notify,
 }
 
 impl RunProgress {
-    pub(crate) fn new(total: usize, batch: usize, senders: usize, mode: Mode) -> Self {
+    pub(crate) fn new(total: usize, batch: usize, config: &RunConfig) -> Self {
+        let (senders, mode) = (config.connections, config.mode);
         let atomics = || (0..total).map(|_| AtomicU64::new(0)).collect();
+        let start = Instant::now();
         Self {
             total,
             batch,
-            start: Instant::now(),
+            start,
+            send_until: config.duration.map(|d| start + d),
             sent_at: atomics(),
             included_at: atomics(),
             next_batch: AtomicUsize::new(0),
@@ -65,8 +73,10 @@ impl RunProgress {
             blocks: Mutex::default(),
             permits: match mode {
                 Mode::ClosedLoop(c) => Some(Semaphore::new(c)),
-                Mode::Rate(_) => None,
+                Mode::Rate(_) | Mode::PerBlock(_) => None,
             },
+            new_blocks: AtomicU64::new(0),
+            block_seen: tokio::sync::Notify::new(),
         }
     }
 
@@ -94,6 +104,26 @@ impl RunProgress {
                 p.add_permits(1);
             }
         }
+    }
+
+    /// The tracker saw `n` new blocks.
+    pub(crate) fn blocks_seen(&self, n: u64) {
+        if n > 0 {
+            self.new_blocks.fetch_add(n, Ordering::Release);
+            self.block_seen.notify_waiters();
+        }
+    }
+
+    /// The inclusion latencies so far, in nanoseconds, and the included
+    /// count (for the live progress line).
+    pub(crate) fn latencies(&self) -> Vec<u64> {
+        let pairs = self.sent_at.iter().zip(&self.included_at);
+        pairs
+            .filter_map(|(s, i)| {
+                let (s, i) = (s.load(Ordering::Relaxed), i.load(Ordering::Relaxed));
+                (s > 0 && i > 0).then(|| i.saturating_sub(s))
+            })
+            .collect()
     }
 
     pub(crate) fn sender_finished(&self) {
@@ -232,6 +262,7 @@ pub(crate) async fn track_rpc(
                     }
                 }
             }
+            shared.blocks_seen(to + 1 - next);
             next = to + 1;
         }
         tokio::time::sleep(POLL).await;

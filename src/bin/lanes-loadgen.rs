@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use lanes_loadgen::genesis::BuildError;
 use lanes_loadgen::keys::KeyError;
 use lanes_loadgen::plan::PlanError;
+use lanes_loadgen::ramp::{RampConfig, RampStep};
 use lanes_loadgen::receipts::ReceiptsError;
 use lanes_loadgen::run::RunError;
 use lanes_loadgen::soak::SoakError;
@@ -108,7 +109,7 @@ impl WorkloadArgs {
 }
 
 #[derive(Args)]
-#[command(group = clap::ArgGroup::new("pacing").required(true).args(["rate", "closed_loop"]))]
+#[command(group = clap::ArgGroup::new("pacing").required(true).args(["rate", "closed_loop", "tpb"]))]
 #[command(group = clap::ArgGroup::new("target").required(true).args(["rpc", "in_process"]))]
 struct RunArgs {
     #[command(flatten)]
@@ -121,12 +122,30 @@ struct RunArgs {
     /// Overrides a scenario's [env] value (repeatable).
     #[arg(long = "env", value_name = "KEY=VALUE", requires = "scenario", value_parser = parse_env)]
     env: Vec<(String, String)>,
-    /// Open loop: send at R transactions per second.
-    #[arg(long, value_name = "R")]
-    rate: Option<f64>,
+    /// Open loop: send at R transactions per second; `A..B` ramps from A to
+    /// B by --step, --step-time each, until a step breaks --latency-p99,
+    /// and prints the highest rate that held.
+    #[arg(long, visible_alias = "tps", value_name = "R|A..B", value_parser = parse_rate)]
+    rate: Option<Rate>,
     /// Closed loop: keep C transactions sent and not yet included.
     #[arg(long, value_name = "C")]
     closed_loop: Option<usize>,
+    /// Per block: N transactions at the start and N more on each new block.
+    #[arg(long, value_name = "N")]
+    tpb: Option<usize>,
+    /// Send for this long: at --rate R, R x DURATION transactions (in place
+    /// of --txs); otherwise stop sending then (--txs caps).
+    #[arg(long, value_name = "DURATION", value_parser = lanes_rpc::parse_duration)]
+    duration: Option<Duration>,
+    /// A ramp's rise per step, tx/s (default: a tenth of the range).
+    #[arg(long, value_name = "R", requires = "rate")]
+    step: Option<f64>,
+    /// How long each step of a ramp sends.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = lanes_rpc::parse_duration)]
+    step_time: Duration,
+    /// The inclusion latency's p99 a ramp's step must stay within.
+    #[arg(long, value_name = "DURATION", default_value = "500ms", value_parser = lanes_rpc::parse_duration)]
+    latency_p99: Duration,
     /// A node's JSON-RPC URL; give it twice or more to run the same workload
     /// against each in turn and print them side by side.
     #[arg(long, value_name = "URL")]
@@ -237,10 +256,8 @@ enum CliError {
     Scenario(#[from] ScenarioError),
     #[error("--funder-key: {0}")]
     FunderKey(#[source] KeyError),
-    #[error("--rate {0} must be above zero")]
-    Rate(f64),
-    #[error("--closed-loop must be at least 1")]
-    ClosedLoop,
+    #[error("--closed-loop and --tpb must be at least 1")]
+    Pacing,
     #[error(transparent)]
     Genesis(#[from] BuildError),
     #[error("writing {}: {source}", path.display())]
@@ -264,6 +281,33 @@ enum CliError {
     Receipts(#[from] ReceiptsError),
     #[error("{lost} of {acknowledged} acknowledged receipts lost")]
     ReceiptsLost { lost: u64, acknowledged: u64 },
+}
+
+/// `--rate`: one rate, or a ramp's range.
+#[derive(Clone, Copy, Debug)]
+enum Rate {
+    Fixed(f64),
+    Ramp(f64, f64),
+}
+
+fn parse_rate(s: &str) -> Result<Rate, String> {
+    let number = |t: &str| {
+        t.trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|r| r.is_finite() && *r > 0.0)
+            .ok_or_else(|| format!("`{t}` is not a rate above zero"))
+    };
+    match s.split_once("..") {
+        Some((a, b)) => {
+            let (a, b) = (number(a)?, number(b)?);
+            if a > b {
+                return Err(format!("`{s}`: the ramp must rise"));
+            }
+            Ok(Rate::Ramp(a, b))
+        }
+        None => number(s).map(Rate::Fixed),
+    }
 }
 
 fn parse_env(s: &str) -> Result<(String, String), String> {
@@ -311,11 +355,31 @@ fn genesis(args: GenesisArgs) -> Result<(), CliError> {
 }
 
 fn run(args: RunArgs) -> Result<(), CliError> {
-    let mode = match (args.rate, args.closed_loop) {
-        (Some(r), _) if r > 0.0 && r.is_finite() => Mode::Rate(r),
-        (Some(r), _) => return Err(CliError::Rate(r)),
-        (None, Some(c)) if c > 0 => Mode::ClosedLoop(c),
-        _ => return Err(CliError::ClosedLoop),
+    let mut txs = args.workload.txs;
+    let mut ramp = None;
+    let mode = match (args.rate, args.closed_loop, args.tpb) {
+        (Some(Rate::Fixed(r)), ..) => {
+            if let Some(d) = args.duration {
+                txs = (r * d.as_secs_f64()).ceil().max(1.0) as usize;
+            }
+            Mode::Rate(r)
+        }
+        (Some(Rate::Ramp(from, to)), ..) => {
+            let step = args.step.unwrap_or((to - from) / 10.0).max(1.0);
+            let r = RampConfig {
+                from,
+                to,
+                step,
+                step_time: args.step_time,
+                latency_p99: args.latency_p99,
+            };
+            txs = r.most_txs();
+            ramp = Some(r);
+            Mode::Rate(from)
+        }
+        (None, Some(c), _) if c > 0 => Mode::ClosedLoop(c),
+        (None, None, Some(n)) if n > 0 => Mode::PerBlock(n),
+        (None, ..) => return Err(CliError::Pacing),
     };
     let targets: Vec<Target> = if args.in_process {
         vec![Target::InProcess { threads: args.threads.unwrap_or(1), block_time: args.block_time }]
@@ -330,6 +394,7 @@ fn run(args: RunArgs) -> Result<(), CliError> {
         funder: Key::from_hex(&args.funder_key).map_err(CliError::FunderKey)?,
         chain_id: args.chain_id,
         progress: true,
+        duration: if matches!(mode, Mode::Rate(_)) { None } else { args.duration },
     };
     /// What the run sends.
     enum Load {
@@ -340,7 +405,7 @@ fn run(args: RunArgs) -> Result<(), CliError> {
         Some(path) => {
             let scenario = Scenario::load(path, &args.env)?;
             let options = ScenarioOptions {
-                txs: args.workload.txs,
+                txs,
                 accounts: args.workload.accounts.unwrap_or(DEFAULT_POOL_ACCOUNTS),
                 seed: args.workload.seed,
             };
@@ -354,7 +419,7 @@ fn run(args: RunArgs) -> Result<(), CliError> {
             Load::Scenario(Box::new(scenario), options)
         }
         None => {
-            let config = args.workload.config();
+            let config = WorkloadConfig { txs, ..args.workload.config() };
             eprintln!(
                 "drawing the plan: {} {:?} transactions over {} accounts",
                 config.txs, config.workload, config.accounts
@@ -363,6 +428,58 @@ fn run(args: RunArgs) -> Result<(), CliError> {
         }
     };
     let runtime = tokio::runtime::Runtime::new().map_err(CliError::Runtime)?;
+    let failed = |target: &Target| {
+        let target = target.clone();
+        move |e| CliError::Run { target, source: Box::new(e) }
+    };
+    if let Some(ramp) = ramp {
+        let mut found = Vec::new();
+        for target in &targets {
+            eprintln!("ramping against {target}: {:?} tx/s", ramp.rates());
+            let plan = match &load {
+                Load::Workload(plan) => plan.clone(),
+                Load::Scenario(scenario, options) => Arc::new(
+                    runtime
+                        .block_on(lanes_loadgen::run::prepare_scenario(
+                            scenario, options, target, &config,
+                        ))
+                        .map_err(failed(target))?,
+                ),
+            };
+            let say = |step: &RampStep| {
+                let r = &step.report;
+                eprintln!(
+                    "  {:>8.0} tx/s: {:.0} included tx/s, p50 {:.0} ms, p99 {:.0} ms: {}",
+                    step.rate,
+                    r.included_per_second,
+                    r.latency_ms.p50,
+                    r.latency_ms.p99,
+                    step.broke.as_deref().unwrap_or("held")
+                );
+            };
+            let report = runtime
+                .block_on(lanes_loadgen::ramp::ramp(&plan, target, &config, &ramp, say))
+                .map_err(failed(target))?;
+            found.push(report);
+        }
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&found)?);
+        } else {
+            for r in &found {
+                match r.sustained {
+                    Some(rate) => println!(
+                        "{}: sustained {rate:.0} tx/s (inclusion p99 within {:.0} ms)",
+                        r.target, r.latency_p99_bound_ms
+                    ),
+                    None => println!(
+                        "{}: no rate held (from {:.0} tx/s, p99 within {:.0} ms)",
+                        r.target, ramp.from, r.latency_p99_bound_ms
+                    ),
+                }
+            }
+        }
+        return Ok(());
+    }
     let mut reports: Vec<Report> = Vec::new();
     for target in &targets {
         eprintln!("running against {target}");
@@ -373,7 +490,7 @@ fn run(args: RunArgs) -> Result<(), CliError> {
             Load::Scenario(scenario, options) => runtime
                 .block_on(lanes_loadgen::run::run_scenario(scenario, options, target, &config)),
         }
-        .map_err(|e| CliError::Run { target: target.clone(), source: Box::new(e) })?;
+        .map_err(failed(target))?;
         if !args.json && targets.len() > 1 {
             eprintln!("{}", lanes_loadgen::report::table(std::slice::from_ref(&report)));
         }

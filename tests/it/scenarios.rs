@@ -1,7 +1,8 @@
 //! `lanes-loadgen run --scenario` end to end: contender's own scenario files
 //! (../shared/fixtures/contender, read in place) and lanes' (`scenarios/`)
 //! deployed, set up and sent against `lanes-validator --dev` and anvil from
-//! npm in one run, and a wrong file named by its line.
+//! npm in one run, and a wrong file named by its line; runs over time
+//! (`--duration`, per-block pacing) and a ramp that finds a sustained rate.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -121,5 +122,57 @@ fn test_a_wrong_scenario_is_named_by_line_and_a_foreign_sender_refused() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains(":1: setup[0]") && stderr.contains("does not map"), "{stderr}");
+    v.stop();
+}
+
+fn loadgen_json(args: &[&str]) -> Value {
+    let out = Command::new(LOADGEN).args(args).arg("--json").output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "lanes-loadgen {args:?}: {stderr}");
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"))
+}
+
+#[test]
+fn test_runs_over_time_per_block_pacing_and_a_ramp_that_finds_its_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = Validator::start(&dir.path().join("data"), &["--dev"]);
+    let url = v.url();
+    let common = ["--rpc", url.as_str(), "--accounts", "20"];
+
+    // --tps R --duration D sends R x D.
+    let r = loadgen_json(&[&["run", "--tps", "100", "--duration", "1s"][..], &common].concat());
+    assert_eq!((r["submitted"].as_u64(), r["included"].as_u64()), (Some(100), Some(100)), "{r:#}");
+    assert_eq!(r["mode"], "open loop, 100 tx/s");
+
+    // --tpb N: N more only once the node has a new block.
+    let r = loadgen_json(&[&["run", "--tpb", "20", "--txs", "100"][..], &common].concat());
+    assert_eq!(r["included"], 100, "{r:#}");
+    assert_eq!(r["mode"], "20 per block");
+    assert!(r["blocks"].as_u64().unwrap() >= 5, "at most 20 per block: {r:#}");
+
+    // A ramp whose every step holds reports its last rate, each step sending
+    // rate x step time; one whose bound no step can meet reports none.
+    let scenario = repo_path("scenarios/transfer.toml");
+    let mut args = vec!["run", "--scenario", scenario.to_str().unwrap()];
+    args.extend(["--tps", "100..300", "--step", "100"]);
+    args.extend(["--step-time", "1s", "--latency-p99", "20s"]);
+    args.extend(common);
+    let found = loadgen_json(&args);
+    let found = &found[0];
+    assert_eq!(found["sustained"], 300.0, "{found:#}");
+    let steps = found["steps"].as_array().unwrap();
+    let sent: Vec<u64> = steps.iter().map(|s| s["report"]["submitted"].as_u64().unwrap()).collect();
+    assert_eq!(sent, [100, 200, 300], "{found:#}");
+    assert!(steps.iter().all(|s| s["held"] == true));
+
+    let mut args: Vec<&str> = vec!["run", "--tps", "100..300", "--step", "100"];
+    args.extend(["--step-time", "1s", "--latency-p99", "1ms"]);
+    args.extend(common);
+    let found = loadgen_json(&args);
+    let found = &found[0];
+    assert!(found["sustained"].is_null(), "{found:#}");
+    let steps = found["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 1, "a ramp stops at the first step that breaks: {found:#}");
+    assert!(steps[0]["broke"].as_str().unwrap().contains("p99"), "{found:#}");
     v.stop();
 }
