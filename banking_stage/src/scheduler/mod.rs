@@ -82,9 +82,15 @@ struct Mine {
     interval: Option<u64>,
     /// Whether the first one is sealed.
     started: bool,
+    /// Since when it waits for transactions still being predicted.
+    waiting: Option<Instant>,
     /// Where the last one's number goes.
     reply: Sender<u64>,
 }
+
+/// Longest a mine request waits for transactions accepted before it whose
+/// sets are still being predicted (they belong in the block it asks for).
+const MINE_PREDICTION_WAIT: Duration = Duration::from_secs(2);
 
 /// The scheduler's state while it builds one block.
 struct Build<T> {
@@ -248,6 +254,15 @@ impl<E: Executor<Tx: PoolTransaction> + 'static> Scheduler<E> {
             return Ok(());
         }
         if let Some(mine) = self.mines.front_mut() {
+            let since = *mine.waiting.get_or_insert_with(Instant::now);
+            if !mine.started
+                && since.elapsed() < MINE_PREDICTION_WAIT
+                && self.shared.pool().predicting() > 0
+            {
+                // A prediction's end rings the doorbell.
+                self.wait_for_work_within(Duration::from_millis(10));
+                return Ok(());
+            }
             mine.blocks -= 1;
             // The first block at `first` or the clock's time (as hardhat), the
             // others `interval` after the one before, unless the clock was
@@ -314,6 +329,19 @@ impl<E: Executor<Tx: PoolTransaction> + 'static> Scheduler<E> {
         }
     }
 
+    /// As [`Self::wait_for_work`], for at most `within`.
+    fn wait_for_work_within(&mut self, within: Duration) {
+        select! {
+            recv(self.doorbell) -> _ => {}
+            recv(self.control) -> c => match c {
+                Ok(c) => self.handle(c),
+                Err(_) => self.stopping = true,
+            },
+            recv(self.stop) -> _ => self.stopping = true,
+            default(within) => {}
+        }
+    }
+
     /// Takes in a control request: a new mode from the next block on, or
     /// blocks to mine.
     fn handle(&mut self, control: Control) {
@@ -326,7 +354,8 @@ impl<E: Executor<Tx: PoolTransaction> + 'static> Scheduler<E> {
                 let _ = taken.send(());
             }
             Control::Mine { blocks, first, interval, reply } => {
-                self.mines.push_back(Mine { blocks, first, interval, started: false, reply });
+                let mine = Mine { blocks, first, interval, started: false, waiting: None, reply };
+                self.mines.push_back(mine);
             }
             Control::System { writes, reply } => self.systems.push_back((writes, reply)),
             Control::Verify { block, reply } => {
