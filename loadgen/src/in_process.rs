@@ -86,6 +86,23 @@ pub(crate) async fn run_in_process(
                 let number = produced.block.header.number;
                 shared.blocks_seen(1);
                 let stats = &produced.stats;
+                let header = &produced.block.header;
+                let widest = produced.block.entries.iter().map(|e| e.txs.len() as u64).max();
+                shared.block_facts.lock().push(crate::report::BlockFacts {
+                    number,
+                    seen_ns: at,
+                    timestamp: header.timestamp,
+                    gas_used: stats.gas_used,
+                    gas_limit: header.gas_limit,
+                    size: 0,
+                    transactions: stats.transactions as u64,
+                    entries: Some(stats.entries as u64),
+                    widest,
+                    declared: Some(stats.declared as u64),
+                    known: Some(stats.known as u64),
+                    predicted: Some(stats.predicted as u64),
+                    exclusive: Some(stats.exclusive as u64),
+                });
                 width.0 += stats.transactions as u64;
                 width.1 += stats.entries as u64;
                 sets.declared += stats.declared as u64;

@@ -31,6 +31,7 @@ pub mod run;
 pub mod scenario;
 mod setup;
 pub mod soak;
+pub mod store;
 mod submit;
 mod tracking;
 

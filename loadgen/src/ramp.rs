@@ -166,6 +166,7 @@ mod tests {
             sets: None,
             setup_seconds: 0.0,
             presign_seconds: 0.0,
+            timeline: Default::default(),
         }
     }
 

@@ -83,6 +83,81 @@ pub struct Report {
     pub setup_seconds: f64,
     /// Signing every transaction before the run (not timed in the window).
     pub presign_seconds: f64,
+    /// What the run saw over time (kept in the runs database; not in
+    /// `--json`).
+    #[serde(skip)]
+    pub timeline: Timeline,
+}
+
+/// What a run saw over time: each transaction's send and inclusion, the
+/// blocks, the send batches' round trips.
+#[derive(Clone, Debug, Default)]
+pub struct Timeline {
+    /// Per transaction, in plan order.
+    pub txs: Vec<TxTimes>,
+    /// The blocks that included the run's transactions.
+    pub blocks: Vec<BlockFacts>,
+    /// Each send batch.
+    pub sends: Vec<SendTiming>,
+}
+
+/// One transaction's times, nanoseconds from the run's start (0: never).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TxTimes {
+    /// Sent (scheduled, in open loop).
+    pub sent_ns: u64,
+    /// Seen in a block.
+    pub included_ns: u64,
+    /// That block's number (0: not included).
+    pub block: u64,
+}
+
+/// A block that included some of the run's transactions, as the node
+/// served it, and on lanes how it ran (`lanes_getBlockEntries`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BlockFacts {
+    /// Its number.
+    pub number: u64,
+    /// When the run saw it, nanoseconds from the run's start.
+    pub seen_ns: u64,
+    /// Its timestamp, Unix seconds.
+    pub timestamp: u64,
+    /// Gas used.
+    pub gas_used: u64,
+    /// Gas limit.
+    pub gas_limit: u64,
+    /// Size in bytes.
+    pub size: u64,
+    /// Transactions in it (the run's and others).
+    pub transactions: u64,
+    /// Entries it ran in (lanes).
+    pub entries: Option<u64>,
+    /// The widest entry's transactions (lanes).
+    pub widest: Option<u64>,
+    /// Transactions whose set was declared (lanes).
+    pub declared: Option<u64>,
+    /// ... known from state (lanes).
+    pub known: Option<u64>,
+    /// ... predicted (lanes).
+    pub predicted: Option<u64>,
+    /// ... run alone in the exclusive lane (lanes).
+    pub exclusive: Option<u64>,
+}
+
+/// One send batch's round trip.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SendTiming {
+    /// The JSON-RPC method (or `submit`, in process).
+    pub method: String,
+    /// When it went, nanoseconds from the run's start.
+    pub at_ns: u64,
+    /// How long the answer took.
+    pub took_ns: u64,
+    /// Calls in the batch.
+    pub count: u64,
 }
 
 /// Included transactions by where their set came from, and how often one

@@ -362,6 +362,7 @@ async fn run_rpc(plan: Arc<Plan>, url: &str, config: &RunConfig) -> Result<Repor
     }
 
     let failed = count_failed(&client, &shared, &index).await?;
+    entries_of_blocks(&client, &shared).await?;
     let stats_after = client.stats().await.ok();
     let mut report = shared.report(&plan, url.to_string(), config.mode, failed);
     report.node = node;
@@ -370,6 +371,35 @@ async fn run_rpc(plan: Arc<Plan>, url: &str, config: &RunConfig) -> Result<Repor
     report.mean_entry_width = entry_width(stats_before.as_ref(), stats_after.as_ref());
     report.sets = set_counts(stats_before.as_ref(), stats_after.as_ref());
     Ok(report)
+}
+
+/// On lanes, how each block of the run ran (`lanes_getBlockEntries`):
+/// entries, the widest, where sets came from. Other nodes lack the method.
+async fn entries_of_blocks(client: &RpcClient, shared: &RunProgress) -> Result<()> {
+    use lanes_rpc::types::SetSource;
+    let numbers: Vec<u64> = shared.block_facts.lock().iter().map(|b| b.number).collect();
+    for number in numbers {
+        let tag = alloy_eips::BlockNumberOrTag::Number(number);
+        let entries = match client.get_block_entries(tag).await {
+            Ok(Some(entries)) => entries,
+            Ok(None) => continue,
+            Err(_) => return Ok(()), // not lanes
+        };
+        let count = |source: SetSource| {
+            let all = entries.entries.iter().flat_map(|e| e.sources.iter());
+            Some(all.filter(|s| **s == source).count() as u64)
+        };
+        let mut facts = shared.block_facts.lock();
+        for b in facts.iter_mut().filter(|b| b.number == number) {
+            b.entries = Some(entries.entries.len() as u64);
+            b.widest = entries.entries.iter().map(|e| e.width).max();
+            b.declared = count(SetSource::Declared);
+            b.known = count(SetSource::Known);
+            b.predicted = count(SetSource::Predicted);
+            b.exclusive = count(SetSource::Exclusive);
+        }
+    }
+    Ok(())
 }
 
 /// The set sources between two `lanes_stats` answers.

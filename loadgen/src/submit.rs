@@ -117,7 +117,19 @@ impl Submitter {
                 }
                 shared.sent.fetch_add(range.len() as u64, Ordering::Relaxed);
                 shared.last_progress.fetch_max(shared.now(), Ordering::Relaxed);
-                for result in self.send(range).await? {
+                let (count, went) = (range.len() as u64, shared.now());
+                let results = self.send(range).await?;
+                let method = match self {
+                    Submitter::Rpc { .. } => "eth_sendRawTransaction",
+                    Submitter::InProcess { .. } => "submit",
+                };
+                shared.sends.lock().push(crate::report::SendTiming {
+                    method: method.into(),
+                    at_ns: went,
+                    took_ns: shared.now().saturating_sub(went),
+                    count,
+                });
+                for result in results {
                     match result {
                         Ok(()) => drop(shared.accepted.fetch_add(1, Ordering::Relaxed)),
                         Err(reason) => shared.reject(reason),

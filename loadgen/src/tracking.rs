@@ -12,7 +12,7 @@ use serde_json::json;
 use tokio::sync::Semaphore;
 
 use crate::plan::Plan;
-use crate::report::{Latency, Report};
+use crate::report::{BlockFacts, Latency, Report, SendTiming, Timeline, TxTimes};
 use crate::run::{Mode, POLL, Result, RunConfig, RunError, hex, typed};
 use lanes_rpc::api::EthApiClient;
 use lanes_rpc::client::{ClientError, RpcClient};
@@ -28,6 +28,12 @@ pub(crate) struct RunProgress {
     pub(crate) sent_at: Vec<AtomicU64>,
     /// Nanoseconds from `start` to the moment the block was seen, plus 1.
     included_at: Vec<AtomicU64>,
+    /// The block that included it.
+    included_in: Vec<AtomicU64>,
+    /// The blocks that included the run's transactions, as served.
+    pub(crate) block_facts: Mutex<Vec<BlockFacts>>,
+    /// Each send batch's round trip.
+    pub(crate) sends: Mutex<Vec<SendTiming>>,
     pub(crate) next_batch: AtomicUsize,
     senders_left: AtomicUsize,
     sending_done_at: AtomicU64,
@@ -59,6 +65,9 @@ impl RunProgress {
             send_until: config.duration.map(|d| start + d),
             sent_at: atomics(),
             included_at: atomics(),
+            included_in: atomics(),
+            block_facts: Mutex::default(),
+            sends: Mutex::default(),
             next_batch: AtomicUsize::new(0),
             senders_left: AtomicUsize::new(senders),
             sending_done_at: AtomicU64::new(0),
@@ -97,6 +106,7 @@ impl RunProgress {
             .compare_exchange(0, at, Ordering::Relaxed, Ordering::Relaxed)
             .is_ok()
         {
+            self.included_in[index].store(block, Ordering::Relaxed);
             self.included.fetch_add(1, Ordering::Relaxed);
             self.last_progress.fetch_max(at, Ordering::Relaxed);
             self.blocks.lock().insert(block);
@@ -190,6 +200,10 @@ impl RunProgress {
         let included = self.included.load(Ordering::Relaxed);
         let rejected = self.rejected.load(Ordering::Relaxed);
         let per_second = |n: u64, s: f64| if s > 0.0 { n as f64 / s } else { 0.0 };
+        // Before the literal: its lock guards live to the statement's end.
+        let timeline = self.timeline();
+        let blocks = self.blocks.lock().len() as u64;
+        let rejected_by_reason = self.reasons.lock().clone();
         Report {
             target,
             node: None,
@@ -200,7 +214,7 @@ impl RunProgress {
             submitted: sent,
             accepted: self.accepted.load(Ordering::Relaxed),
             rejected,
-            rejected_by_reason: self.reasons.lock().clone(),
+            rejected_by_reason,
             included,
             failed,
             not_included: sent.saturating_sub(included + rejected),
@@ -209,18 +223,45 @@ impl RunProgress {
             sent_per_second: per_second(sent, send_seconds),
             included_per_second: per_second(included, window),
             latency_ms: Latency::of(&mut latencies),
-            blocks: self.blocks.lock().len() as u64,
+            blocks,
             mean_entry_width: None,
             sets: None,
             setup_seconds: 0.0,
             presign_seconds: 0.0,
+            timeline,
         }
+    }
+
+    /// Each transaction's times, the blocks and the sends, as seen so far.
+    fn timeline(&self) -> Timeline {
+        let txs = (0..self.total)
+            .map(|i| TxTimes {
+                sent_ns: self.sent_at[i].load(Ordering::Relaxed),
+                included_ns: self.included_at[i].load(Ordering::Relaxed),
+                block: self.included_in[i].load(Ordering::Relaxed),
+            })
+            .collect();
+        let included: BTreeSet<u64> = self.blocks.lock().clone();
+        let mut blocks: Vec<BlockFacts> = self.block_facts.lock().clone();
+        blocks.retain(|b| included.contains(&b.number));
+        blocks.sort_by_key(|b| b.number);
+        blocks.dedup_by_key(|b| b.number);
+        Timeline { txs, blocks, sends: self.sends.lock().clone() }
     }
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct BlockHashes {
     transactions: Vec<B256>,
+    #[serde(default)]
+    timestamp: Option<U64>,
+    #[serde(default)]
+    gas_used: Option<U64>,
+    #[serde(default)]
+    gas_limit: Option<U64>,
+    #[serde(default)]
+    size: Option<U64>,
 }
 
 #[derive(Deserialize)]
@@ -256,10 +297,25 @@ pub(crate) async fn track_rpc(
                     let url = client.url().into();
                     return Err(RunError::MissingBlock { url, number, head });
                 };
-                for hash in block.transactions {
-                    if let Some(&i) = index.get(&hash) {
+                let n = |v: Option<U64>| v.map_or(0, |v| v.to::<u64>());
+                let mut ours = false;
+                for hash in &block.transactions {
+                    if let Some(&i) = index.get(hash) {
                         shared.include(i as usize, at, number);
+                        ours = true;
                     }
+                }
+                if ours {
+                    shared.block_facts.lock().push(BlockFacts {
+                        number,
+                        seen_ns: at,
+                        timestamp: n(block.timestamp),
+                        gas_used: n(block.gas_used),
+                        gas_limit: n(block.gas_limit),
+                        size: n(block.size),
+                        transactions: block.transactions.len() as u64,
+                        ..BlockFacts::default()
+                    });
                 }
             }
             shared.blocks_seen(to + 1 - next);

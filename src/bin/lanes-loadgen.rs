@@ -14,6 +14,7 @@ use lanes_loadgen::ramp::{RampConfig, RampStep};
 use lanes_loadgen::receipts::ReceiptsError;
 use lanes_loadgen::run::RunError;
 use lanes_loadgen::soak::SoakError;
+use lanes_loadgen::store::{RunStore, StoreError, default_path, utc};
 use lanes_loadgen::{
     AccessListMode, Key, Mode, Plan, Report, RunConfig, Scenario, ScenarioError, ScenarioOptions,
     SoakConfig, Target, Workload, WorkloadConfig,
@@ -61,6 +62,35 @@ enum Command {
     /// and hash), still the block at that number; fails if any is gone or
     /// moved.
     VerifyReceipts(VerifyArgs),
+    /// Lists the runs kept in the runs database.
+    Runs(RunsArgs),
+    /// Writes kept runs as JSON: each run's report, every transaction's send
+    /// and inclusion times, the blocks, the send batches.
+    Export(ExportArgs),
+}
+
+#[derive(Args)]
+struct RunsArgs {
+    /// The runs database (default: $LANES_LOADGEN_DB, else
+    /// $XDG_DATA_HOME/lanes/loadgen.sqlite, else ~/.local/share/lanes/loadgen.sqlite).
+    #[arg(long, value_name = "FILE")]
+    db: Option<PathBuf>,
+    /// Print them as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct ExportArgs {
+    /// The runs database (as `runs --db`).
+    #[arg(long, value_name = "FILE")]
+    db: Option<PathBuf>,
+    /// Where to write (default: standard output).
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// The runs' ids (default: the latest).
+    #[arg(value_name = "RUN")]
+    runs: Vec<i64>,
 }
 
 #[derive(Args)]
@@ -178,6 +208,12 @@ struct RunArgs {
     /// Print the report(s) as JSON.
     #[arg(long)]
     json: bool,
+    /// Keep the run in this runs database (default as `runs --db`).
+    #[arg(long, value_name = "FILE", conflicts_with = "no_db")]
+    db: Option<PathBuf>,
+    /// Keep nothing.
+    #[arg(long)]
+    no_db: bool,
 }
 
 #[derive(Args)]
@@ -279,6 +315,10 @@ enum CliError {
     Client(#[from] ClientError),
     #[error(transparent)]
     Receipts(#[from] ReceiptsError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the runs database {} holds no run yet", .0.display())]
+    NoRuns(PathBuf),
     #[error("{lost} of {acknowledged} acknowledged receipts lost")]
     ReceiptsLost { lost: u64, acknowledged: u64 },
 }
@@ -323,6 +363,8 @@ fn main() -> ExitCode {
         Command::Genesis(args) => genesis(args),
         Command::Soak(args) => soak(args),
         Command::VerifyReceipts(args) => verify_receipts(args),
+        Command::Runs(args) => runs(args),
+        Command::Export(args) => export(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -355,6 +397,23 @@ fn genesis(args: GenesisArgs) -> Result<(), CliError> {
 }
 
 fn run(args: RunArgs) -> Result<(), CliError> {
+    let mut store = match args.no_db {
+        true => None,
+        false => Some(RunStore::open(&args.db.clone().unwrap_or_else(default_path))?),
+    };
+    let scenario_text = match &args.scenario {
+        Some(path) => std::fs::read_to_string(path).ok(),
+        None => None,
+    };
+    // A run the database cannot keep is still reported.
+    let mut keep = |report: &Report| {
+        if let Some(store) = store.as_mut() {
+            match store.save(report, scenario_text.as_deref()) {
+                Ok(id) => eprintln!("kept as run {id} in {}", store.path().display()),
+                Err(e) => eprintln!("warning: the run was not kept: {e}"),
+            }
+        }
+    };
     let mut txs = args.workload.txs;
     let mut ramp = None;
     let mode = match (args.rate, args.closed_loop, args.tpb) {
@@ -448,6 +507,7 @@ fn run(args: RunArgs) -> Result<(), CliError> {
             };
             let say = |step: &RampStep| {
                 let r = &step.report;
+                keep(r);
                 eprintln!(
                     "  {:>8.0} tx/s: {:.0} included tx/s, p50 {:.0} ms, p99 {:.0} ms: {}",
                     step.rate,
@@ -491,6 +551,7 @@ fn run(args: RunArgs) -> Result<(), CliError> {
                 .block_on(lanes_loadgen::run::run_scenario(scenario, options, target, &config)),
         }
         .map_err(failed(target))?;
+        keep(&report);
         if !args.json && targets.len() > 1 {
             eprintln!("{}", lanes_loadgen::report::table(std::slice::from_ref(&report)));
         }
@@ -507,6 +568,63 @@ fn run(args: RunArgs) -> Result<(), CliError> {
         println!("{}", lanes_loadgen::report::table(&reports));
     } else {
         print!("{}", lanes_loadgen::report::table(&reports));
+    }
+    Ok(())
+}
+
+fn runs(args: RunsArgs) -> Result<(), CliError> {
+    let store = RunStore::open(&args.db.unwrap_or_else(default_path))?;
+    let runs = store.list()?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&runs)?);
+        return Ok(());
+    }
+    println!(
+        "{:>5}  {:19}  {:28}  {:16}  {:26}  {:>9}  {:>9}  {:>7}  {:>7}",
+        "run",
+        "started (UTC)",
+        "target",
+        "workload",
+        "mode",
+        "included",
+        "tx/s",
+        "p50 ms",
+        "p99 ms"
+    );
+    for r in runs {
+        println!(
+            "{:>5}  {:19}  {:28}  {:16}  {:26}  {:>9}  {:>9.0}  {:>7.0}  {:>7.0}",
+            r.id,
+            utc(r.started_at),
+            r.target,
+            r.workload,
+            r.mode,
+            r.included,
+            r.included_per_second,
+            r.p50_ms,
+            r.p99_ms
+        );
+    }
+    Ok(())
+}
+
+fn export(args: ExportArgs) -> Result<(), CliError> {
+    let path = args.db.unwrap_or_else(default_path);
+    let store = RunStore::open(&path)?;
+    let ids = match args.runs.is_empty() {
+        true => vec![store.latest()?.ok_or_else(|| CliError::NoRuns(path.clone()))?],
+        false => args.runs,
+    };
+    let mut runs = Vec::with_capacity(ids.len());
+    for id in ids {
+        runs.push(store.load(id)?.to_json());
+    }
+    let json = serde_json::to_string_pretty(&runs)?;
+    match args.out {
+        Some(out) => {
+            std::fs::write(&out, json).map_err(|source| CliError::Write { path: out, source })?
+        }
+        None => println!("{json}"),
     }
     Ok(())
 }

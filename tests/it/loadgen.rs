@@ -17,9 +17,19 @@ use crate::validator::Validator;
 
 const LOADGEN: &str = env!("CARGO_BIN_EXE_lanes-loadgen");
 
+/// `lanes-loadgen`, keeping its runs in a database of this test process
+/// (not the user's).
+pub(crate) fn loadgen_command() -> Command {
+    static DB: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    let dir = DB.get_or_init(|| tempfile::tempdir().unwrap());
+    let mut cmd = Command::new(LOADGEN);
+    cmd.env("LANES_LOADGEN_DB", dir.path().join("runs.sqlite"));
+    cmd
+}
+
 fn loadgen(args: &[&str]) -> Value {
     let out =
-        Command::new(LOADGEN).args(args).args(["--json"]).output().expect("running lanes-loadgen");
+        loadgen_command().args(args).args(["--json"]).output().expect("running lanes-loadgen");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "lanes-loadgen {args:?} failed:\n{stderr}");
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{stderr}"))
@@ -27,7 +37,7 @@ fn loadgen(args: &[&str]) -> Value {
 
 fn write_genesis(dir: &Path, workload: &[&str]) -> String {
     let path = dir.join("genesis.json");
-    let out = Command::new(LOADGEN)
+    let out = loadgen_command()
         .arg("genesis")
         .args(workload)
         .args(["--out", path.to_str().unwrap()])
@@ -240,7 +250,7 @@ fn test_loadgen_in_process() {
 fn test_loadgen_reports_a_setup_it_cannot_pay_for() {
     let tmp = tempfile::tempdir().unwrap();
     let node = Validator::start(&tmp.path().join("data"), &["--dev"]);
-    let out = Command::new(LOADGEN)
+    let out = loadgen_command()
         .args([
             "run",
             "--txs",
@@ -261,8 +271,7 @@ fn test_loadgen_reports_a_setup_it_cannot_pay_for() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("funding") && stderr.contains("insufficient funds"), "{stderr}");
-    let out =
-        Command::new(LOADGEN).args(["run", "--txs", "10", "--rpc", "ftp://x"]).output().unwrap();
+    let out = loadgen_command().args(["run", "--txs", "10", "--rpc", "ftp://x"]).output().unwrap();
     assert!(!out.status.success(), "no pacing given");
     node.stop();
 }
@@ -277,7 +286,7 @@ fn test_loadgen_soak_rides_through_a_kill_9_and_keeps_every_receipt() {
     let node = Validator::start(&data, &args);
     let (addr, url) = (node.addr, node.url());
     let receipts = tmp.path().join("receipts.jsonl");
-    let soak = Command::new(LOADGEN)
+    let soak = loadgen_command()
         .arg("soak")
         .args(workload)
         .args(["--rpc", &url, "--rate", "200", "--duration", "12s", "--drain-timeout", "5s"])
@@ -308,7 +317,7 @@ fn test_loadgen_soak_rides_through_a_kill_9_and_keeps_every_receipt() {
     assert!(acked() > before + 100, "the soak went on after the restart: {report:#}\n{stderr}");
 
     let verify = |extra: &[&str]| {
-        Command::new(LOADGEN)
+        loadgen_command()
             .args(["verify-receipts", "--json", "--rpc", &url])
             .args(["--receipts", receipts.to_str().unwrap()])
             .args(extra)

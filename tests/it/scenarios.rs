@@ -5,21 +5,20 @@
 //! (`--duration`, per-block pacing) and a ramp that finds a sustained rate.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::Value;
 
 use crate::anvil_surface::Anvil;
 use crate::fixtures::shared;
+use crate::loadgen::loadgen_command;
 use crate::validator::{Client, Validator, repo_path};
 
-const LOADGEN: &str = env!("CARGO_BIN_EXE_lanes-loadgen");
 /// Spam transactions per scenario and target.
 const TXS: u64 = 60;
 
 /// The reports of one `run --scenario` against each URL, in order.
 fn run(scenario: &Path, urls: &[String]) -> Vec<Value> {
-    let mut cmd = Command::new(LOADGEN);
+    let mut cmd = loadgen_command();
     cmd.args(["run", "--scenario"]).arg(scenario);
     for url in urls {
         cmd.args(["--rpc", url]);
@@ -92,7 +91,7 @@ fn test_a_wrong_scenario_is_named_by_line_and_a_foreign_sender_refused() {
         "[[spam]]\n[spam.tx]\nto = \"{token}\"\nsignature = \"transfer(address,uint256)\"\n",
     )
     .unwrap();
-    let out = Command::new(LOADGEN)
+    let out = loadgen_command()
         .args(["run", "--scenario"])
         .arg(&bad)
         .args(["--rpc", "http://127.0.0.1:1", "--closed-loop", "1"])
@@ -113,7 +112,7 @@ fn test_a_wrong_scenario_is_named_by_line_and_a_foreign_sender_refused() {
     )
     .unwrap();
     let v = Validator::start(&dir.path().join("data"), &["--dev"]);
-    let out = Command::new(LOADGEN)
+    let out = loadgen_command()
         .args(["run", "--scenario"])
         .arg(&foreign)
         .args(["--rpc", &v.url(), "--closed-loop", "1", "--txs", "1"])
@@ -126,7 +125,7 @@ fn test_a_wrong_scenario_is_named_by_line_and_a_foreign_sender_refused() {
 }
 
 fn loadgen_json(args: &[&str]) -> Value {
-    let out = Command::new(LOADGEN).args(args).arg("--json").output().unwrap();
+    let out = loadgen_command().args(args).arg("--json").output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "lanes-loadgen {args:?}: {stderr}");
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"))
@@ -174,5 +173,60 @@ fn test_runs_over_time_per_block_pacing_and_a_ramp_that_finds_its_rate() {
     let steps = found["steps"].as_array().unwrap();
     assert_eq!(steps.len(), 1, "a ramp stops at the first step that breaks: {found:#}");
     assert!(steps[0]["broke"].as_str().unwrap().contains("p99"), "{found:#}");
+    v.stop();
+}
+
+#[test]
+fn test_runs_are_kept_listed_and_exported() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("kept.sqlite");
+    let db_arg = db.to_str().unwrap();
+    let v = Validator::start(&dir.path().join("data"), &["--dev"]);
+    let url = v.url();
+    let scenario = repo_path("scenarios/erc20.toml");
+    let scenario = scenario.to_str().unwrap();
+    let run = |pacing: &[&str]| {
+        let common = ["run", "--scenario", scenario, "--rpc", url.as_str(), "--txs", "40"];
+        loadgen_json(&[&common[..], pacing, &["--accounts", "8", "--db", db_arg]].concat())
+    };
+    let report = run(&["--closed-loop", "20"]);
+    let second = run(&["--tps", "50"]);
+    assert_eq!((report["included"].as_u64(), second["included"].as_u64()), (Some(40), Some(40)));
+
+    let runs = loadgen_json(&["runs", "--db", db_arg]);
+    let runs = runs.as_array().unwrap();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert_eq!(runs[0]["workload"], "erc20");
+    assert_eq!(runs[0]["included"], 40);
+    assert_eq!(runs[1]["mode"], "open loop, 50 tx/s");
+
+    let out = dir.path().join("export.json");
+    let status = loadgen_command()
+        .args(["export", "--db", db_arg, "--out", out.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exported: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let latest = &exported[0];
+    assert_eq!(latest["id"], runs[1]["id"], "the latest by default");
+    let txs = latest["txs"].as_array().unwrap();
+    assert_eq!(txs.len(), 40);
+    assert!(txs.iter().all(|t| t["includedNs"].as_u64() > t["sentNs"].as_u64() && t["block"] != 0));
+    let blocks = latest["blocks"].as_array().unwrap();
+    assert!(!blocks.is_empty());
+    let in_blocks: u64 = blocks.iter().map(|b| b["transactions"].as_u64().unwrap()).sum();
+    assert!(in_blocks >= 40, "{blocks:?}");
+    // On lanes each block says how it ran.
+    assert!(blocks.iter().all(|b| b["entries"].as_u64().unwrap() >= 1 && b["gasUsed"] != 0));
+    assert!(latest["scenario"].as_str().unwrap().contains("[[spam]]"));
+    assert!(!latest["sends"].as_array().unwrap().is_empty());
+
+    // A file that is not a runs database is named, and the run still reported.
+    let garbage = dir.path().join("garbage.sqlite");
+    std::fs::write(&garbage, vec![0x5a; 8192]).unwrap();
+    let out = loadgen_command().args(["runs", "--db", garbage.to_str().unwrap()]).output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("garbage.sqlite") && stderr.contains("not a database"), "{stderr}");
     v.stop();
 }
