@@ -3,7 +3,8 @@
 # eth-account from PyPI into target/clients/python, ethers v6 and viem from npm into
 # target/clients/node, hardhat 2 and hardhat-network-helpers 1 from npm into
 # target/clients/hardhat, anvil 1.7.1 from npm into target/clients/anvil, to
-# compare answers with), where the tests look.
+# compare answers with, and Debian's Chromium for the headless check of
+# lanes-loadgen's HTML report), where the tests look.
 # `cargo test` skips the client test when they are missing; .ci/run installs
 # them and sets LANES_REQUIRE_CLIENTS=1 so the test cannot be skipped there.
 set -euo pipefail
@@ -45,4 +46,14 @@ else
     printf '{"name":"lanes-anvil","private":true}\n' > "$anvil_dest/package.json"
     npm install --prefix "$anvil_dest" --no-audit --no-fund --silent "@foundry-rs/anvil@1.7.1"
     echo "installed anvil into $anvil_dest"
+fi
+if command -v chromium > /dev/null; then
+    echo "chromium already installed: $(command -v chromium)"
+elif command -v apt-get > /dev/null; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y --no-install-recommends --quiet chromium > /dev/null \
+        || { apt-get update --quiet > /dev/null && apt-get install -y --no-install-recommends --quiet chromium > /dev/null; }
+    echo "installed chromium: $(command -v chromium)"
+else
+    echo "chromium is not installed and there is no apt-get: install Debian's chromium (or set LANES_CHROMIUM)" >&2
 fi

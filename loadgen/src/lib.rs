@@ -21,6 +21,7 @@
 
 pub use lanes_rpc::client;
 pub mod genesis;
+pub mod html;
 mod in_process;
 pub mod keys;
 pub mod plan;

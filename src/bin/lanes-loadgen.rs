@@ -67,6 +67,24 @@ enum Command {
     /// Writes kept runs as JSON: each run's report, every transaction's send
     /// and inclusion times, the blocks, the send batches.
     Export(ExportArgs),
+    /// Writes kept runs as one self-contained HTML page of charts (SVG):
+    /// included tx/s over time, inclusion latency histogram and CDF, gas per
+    /// block, pending transactions, send round-trip percentiles, and on lanes
+    /// entry width and set sources. Several runs share the axes.
+    Report(ReportArgs),
+}
+
+#[derive(Args)]
+struct ReportArgs {
+    /// The runs database (as `runs --db`).
+    #[arg(long, value_name = "FILE")]
+    db: Option<PathBuf>,
+    /// Where to write the page.
+    #[arg(long, value_name = "FILE.html", default_value = "lanes-loadgen-report.html")]
+    out: PathBuf,
+    /// The runs' ids (default: the latest).
+    #[arg(value_name = "RUN")]
+    runs: Vec<i64>,
 }
 
 #[derive(Args)]
@@ -319,6 +337,8 @@ enum CliError {
     Store(#[from] StoreError),
     #[error("the runs database {} holds no run yet", .0.display())]
     NoRuns(PathBuf),
+    #[error("drawing the report: {0}")]
+    Draw(String),
     #[error("{lost} of {acknowledged} acknowledged receipts lost")]
     ReceiptsLost { lost: u64, acknowledged: u64 },
 }
@@ -365,6 +385,7 @@ fn main() -> ExitCode {
         Command::VerifyReceipts(args) => verify_receipts(args),
         Command::Runs(args) => runs(args),
         Command::Export(args) => export(args),
+        Command::Report(args) => report(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -608,17 +629,33 @@ fn runs(args: RunsArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-fn export(args: ExportArgs) -> Result<(), CliError> {
-    let path = args.db.unwrap_or_else(default_path);
+/// The runs `ids` (default: the latest) of the database at `db`.
+fn stored_runs(
+    db: Option<PathBuf>,
+    ids: Vec<i64>,
+) -> Result<Vec<lanes_loadgen::store::StoredRun>, CliError> {
+    let path = db.unwrap_or_else(default_path);
     let store = RunStore::open(&path)?;
-    let ids = match args.runs.is_empty() {
+    let ids = match ids.is_empty() {
         true => vec![store.latest()?.ok_or_else(|| CliError::NoRuns(path.clone()))?],
-        false => args.runs,
+        false => ids,
     };
-    let mut runs = Vec::with_capacity(ids.len());
-    for id in ids {
-        runs.push(store.load(id)?.to_json());
-    }
+    ids.into_iter().map(|id| Ok(store.load(id)?)).collect()
+}
+
+fn report(args: ReportArgs) -> Result<(), CliError> {
+    let runs = stored_runs(args.db, args.runs)?;
+    let html = lanes_loadgen::html::render(&runs).map_err(CliError::Draw)?;
+    std::fs::write(&args.out, html)
+        .map_err(|source| CliError::Write { path: args.out.clone(), source })?;
+    let ids: Vec<String> = runs.iter().map(|r| r.summary.id.to_string()).collect();
+    eprintln!("wrote {} (runs {})", args.out.display(), ids.join(", "));
+    Ok(())
+}
+
+fn export(args: ExportArgs) -> Result<(), CliError> {
+    let runs: Vec<serde_json::Value> =
+        stored_runs(args.db, args.runs)?.iter().map(|r| r.to_json()).collect();
     let json = serde_json::to_string_pretty(&runs)?;
     match args.out {
         Some(out) => {

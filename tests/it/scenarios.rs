@@ -5,6 +5,7 @@
 //! (`--duration`, per-block pacing) and a ramp that finds a sustained rate.
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use serde_json::Value;
 
@@ -229,4 +230,100 @@ fn test_runs_are_kept_listed_and_exported() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("garbage.sqlite") && stderr.contains("not a database"), "{stderr}");
     v.stop();
+}
+
+/// Debian's Chromium (`LANES_CHROMIUM`, else `/usr/bin/chromium`), or `None`
+/// (skipped) when absent; with `LANES_REQUIRE_CLIENTS` absent fails.
+fn chromium() -> Option<PathBuf> {
+    let path: PathBuf =
+        std::env::var_os("LANES_CHROMIUM").map_or_else(|| "/usr/bin/chromium".into(), Into::into);
+    if path.is_file() {
+        return Some(path);
+    }
+    assert!(
+        std::env::var_os("LANES_REQUIRE_CLIENTS").is_none(),
+        "{} is not installed; run scripts/install-clients.sh",
+        path.display()
+    );
+    eprintln!("skipped: {} is not installed", path.display());
+    None
+}
+
+#[test]
+fn test_the_report_draws_every_chart_in_headless_chromium() {
+    let Some(chromium) = chromium() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("runs.sqlite");
+    let db_arg = db.to_str().unwrap();
+    let v = Validator::start(&dir.path().join("data"), &["--dev"]);
+    let scenario = repo_path("scenarios/mixed.toml");
+    for pacing in [["--closed-loop", "40"], ["--tps", "200"]] {
+        let args = ["run", "--scenario", scenario.to_str().unwrap(), "--rpc", &v.url()];
+        let tail = ["--txs", "200", "--accounts", "10", "--db", db_arg];
+        loadgen_json(&[&args[..], &pacing, &tail].concat());
+    }
+    v.stop();
+    let page = dir.path().join("report.html");
+    let out = loadgen_command()
+        .args(["report", "--db", db_arg, "--out", page.to_str().unwrap(), "1", "2"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let html = std::fs::read_to_string(&page).unwrap();
+    for external in ["<script src", "<link", "src=\"http", "url(http"] {
+        assert!(!html.contains(external), "the page loads nothing: {external}");
+    }
+
+    let profile = dir.path().join("chromium");
+    let out = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("running chromium");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let check = dom
+        .split("<pre id=\"render-check\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</pre>").next())
+        .expect("the page's render check ran");
+    let found: Value = serde_json::from_str(check).unwrap();
+    let charts = found.as_array().unwrap();
+    let names: Vec<&str> = charts.iter().map(|c| c["chart"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "included-tx-per-second",
+            "latency-histogram",
+            "latency-cdf",
+            "gas-per-block",
+            "pending",
+            "rpc-latency",
+            "entry-width",
+            "set-sources"
+        ]
+    );
+    for c in charts {
+        // Laid out at its size, with data, each of the two runs drawn: a
+        // line and its legend's sample, or a bar per category (and the
+        // legend's and the background's rects).
+        assert!(c["points"].as_u64().unwrap() > 0, "{c}");
+        assert!(c["width"].as_u64().unwrap() >= 800 && c["height"].as_u64().unwrap() >= 300, "{c}");
+        let bars = ["rpc-latency", "set-sources"].contains(&c["chart"].as_str().unwrap());
+        match bars {
+            true => assert!(c["bars"].as_u64().unwrap() >= 2 * 4, "{c}"),
+            false => assert!(c["lines"].as_u64().unwrap() >= 2 * 2, "{c}"),
+        }
+    }
 }
