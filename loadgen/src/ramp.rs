@@ -162,6 +162,7 @@ mod tests {
             included_per_second: per_second,
             latency_ms: Latency { p50: p99 / 2.0, p90: p99, p99, max: p99 },
             blocks: 1,
+            sync_latency_ms: None,
             mean_entry_width: None,
             sets: None,
             setup_seconds: 0.0,

@@ -74,6 +74,9 @@ pub struct Report {
     pub latency_ms: Latency,
     /// Blocks holding the run's transactions.
     pub blocks: u64,
+    /// `eth_sendRawTransactionSync` round trips (send to receipt, as the
+    /// node answers it) of the sampled sends, where the node has the method.
+    pub sync_latency_ms: Option<Latency>,
     /// Transactions per entry over the run, from `lanes_stats` (lanes only).
     pub mean_entry_width: Option<f64>,
     /// Where the sets of the transactions included in the run came from,
@@ -213,6 +216,8 @@ pub fn table(reports: &[Report]) -> String {
     row("latency p90 (ms)", &|r| format!("{:.0}", r.latency_ms.p90));
     row("latency p99 (ms)", &|r| format!("{:.0}", r.latency_ms.p99));
     row("latency max (ms)", &|r| format!("{:.0}", r.latency_ms.max));
+    row("sync send p50 (ms)", &|r| opt(r.sync_latency_ms.as_ref().map(|l| l.p50), 0));
+    row("sync send p99 (ms)", &|r| opt(r.sync_latency_ms.as_ref().map(|l| l.p99), 0));
     row("blocks", &|r| r.blocks.to_string());
     row("mean entry width", &|r| opt(r.mean_entry_width, 1));
     let sets = |f: fn(&SetCounts) -> u64| {

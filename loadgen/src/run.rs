@@ -19,7 +19,7 @@ use crate::genesis::BuildError;
 use crate::in_process::run_in_process;
 use crate::keys::Key;
 use crate::plan::Plan;
-use crate::report::{Report, SetCounts};
+use crate::report::{Latency, Report, SetCounts};
 use crate::setup::setup;
 use crate::submit::{Submitter, progress_bar};
 use crate::tracking::{RunProgress, count_failed, track_rpc};
@@ -94,6 +94,10 @@ pub struct RunConfig {
     /// Stop sending this long after the first send (what is sent is still
     /// tracked to its inclusion).
     pub duration: Option<Duration>,
+    /// Where the node has `eth_sendRawTransactionSync`, send one transaction
+    /// of every 20 batches by it and report its round trip
+    /// (`Report::sync_latency_ms`).
+    pub sync_sample: bool,
 }
 
 /// The priority fee every transaction offers when the node suggests none.
@@ -339,10 +343,11 @@ async fn run_rpc(plan: Arc<Plan>, url: &str, config: &RunConfig) -> Result<Repor
     let shared = Arc::new(RunProgress::new(plan.txs.len(), batch, config));
     let (bar, ticker) = progress_bar(&shared, config.progress);
     let quoted = Arc::new(quoted);
+    let sync = config.sync_sample && has_sync_send(&client).await;
     let mut senders = Vec::new();
     for _ in 0..config.connections {
         let client = RpcClient::connect(url).await?;
-        let submitter = Submitter::Rpc { client, quoted: quoted.clone() };
+        let submitter = Submitter::Rpc { client, quoted: quoted.clone(), sync };
         senders.push(tokio::spawn(submitter.run(shared.clone(), config.mode)));
     }
     let tracked =
@@ -370,7 +375,26 @@ async fn run_rpc(plan: Arc<Plan>, url: &str, config: &RunConfig) -> Result<Repor
     report.presign_seconds = presign_seconds;
     report.mean_entry_width = entry_width(stats_before.as_ref(), stats_after.as_ref());
     report.sets = set_counts(stats_before.as_ref(), stats_after.as_ref());
+    let mut sync_ns: Vec<u64> = report
+        .timeline
+        .sends
+        .iter()
+        .filter(|s| s.method == "eth_sendRawTransactionSync")
+        .map(|s| s.took_ns)
+        .collect();
+    report.sync_latency_ms = (!sync_ns.is_empty()).then(|| Latency::of(&mut sync_ns));
     Ok(report)
+}
+
+/// Whether the node has `eth_sendRawTransactionSync`: asked once with an
+/// empty transaction, which a node with the method refuses as undecodable
+/// and one without as an unknown method.
+async fn has_sync_send(client: &RpcClient) -> bool {
+    match client.call::<Value>("eth_sendRawTransactionSync", json!(["0x"])).await {
+        Err(ClientError::Rpc { error, .. }) => error.code != -32601,
+        Ok(_) => true,
+        Err(_) => false,
+    }
 }
 
 /// On lanes, how each block of the run ran (`lanes_getBlockEntries`):

@@ -26,23 +26,69 @@ fn reason(e: &RpcErrorObject) -> String {
     format!("{} ({})", short_reason(&e.message), e.code)
 }
 
+/// Every this many batches, one transaction goes by
+/// `eth_sendRawTransactionSync` (where the node has it), timed to its receipt.
+pub(crate) const SYNC_SAMPLE_EVERY: usize = 20;
+
 /// Sends transactions until every batch is taken.
 pub(crate) enum Submitter {
-    Rpc { client: RpcClient, quoted: Arc<Vec<String>> },
-    InProcess { stage: Arc<BankingStage<EvmExecutor>>, raw: Arc<Vec<Bytes>> },
+    /// `sync`: the node has `eth_sendRawTransactionSync` (probed once).
+    Rpc {
+        client: RpcClient,
+        quoted: Arc<Vec<String>>,
+        sync: bool,
+    },
+    InProcess {
+        stage: Arc<BankingStage<EvmExecutor>>,
+        raw: Arc<Vec<Bytes>>,
+    },
 }
 
 impl Submitter {
     /// Sends `range`; per transaction, `Ok` or the refusal's short reason
     /// (what the report groups by, not an error).
-    async fn send(&mut self, range: Range<usize>) -> Result<Vec<Result<(), String>>> {
+    async fn send(
+        &mut self,
+        range: Range<usize>,
+        sample: bool,
+        shared: &RunProgress,
+    ) -> Result<Vec<Result<(), String>>> {
         match self {
-            Submitter::Rpc { client, quoted } => Ok(client
-                .send_raw_batch(&quoted[range])
-                .await?
-                .into_iter()
-                .map(|r| r.map_err(|e| reason(&e)))
-                .collect()),
+            Submitter::Rpc { client, quoted, sync } => {
+                let mut results = Vec::with_capacity(range.len());
+                let mut rest = range.clone();
+                if sample && *sync {
+                    // The batch's first, alone, answered once it is included.
+                    let raw: serde_json::Value =
+                        serde_json::from_str(&quoted[range.start]).unwrap_or_default();
+                    let went = shared.now();
+                    let answer = client
+                        .call::<serde_json::Value>(
+                            "eth_sendRawTransactionSync",
+                            serde_json::json!([raw]),
+                        )
+                        .await;
+                    shared.sends.lock().push(crate::report::SendTiming {
+                        method: "eth_sendRawTransactionSync".into(),
+                        at_ns: went,
+                        took_ns: shared.now().saturating_sub(went),
+                        count: 1,
+                    });
+                    results.push(match answer {
+                        Ok(_) => Ok(()),
+                        Err(lanes_rpc::client::ClientError::Rpc { error, .. }) => {
+                            Err(reason(&error))
+                        }
+                        Err(e) => return Err(e.into()),
+                    });
+                    rest.start += 1;
+                }
+                if !rest.is_empty() {
+                    let answers = client.send_raw_batch(&quoted[rest]).await?;
+                    results.extend(answers.into_iter().map(|r| r.map_err(|e| reason(&e))));
+                }
+                Ok(results)
+            }
             Submitter::InProcess { stage, raw } => {
                 let raws = raw[range].to_vec();
                 let stage = stage.clone();
@@ -118,7 +164,8 @@ impl Submitter {
                 shared.sent.fetch_add(range.len() as u64, Ordering::Relaxed);
                 shared.last_progress.fetch_max(shared.now(), Ordering::Relaxed);
                 let (count, went) = (range.len() as u64, shared.now());
-                let results = self.send(range).await?;
+                let sample = k.is_multiple_of(SYNC_SAMPLE_EVERY);
+                let results = self.send(range, sample, &shared).await?;
                 let method = match self {
                     Submitter::Rpc { .. } => "eth_sendRawTransaction",
                     Submitter::InProcess { .. } => "submit",

@@ -224,6 +224,7 @@ impl RunProgress {
             included_per_second: per_second(included, window),
             latency_ms: Latency::of(&mut latencies),
             blocks,
+            sync_latency_ms: None,
             mean_entry_width: None,
             sets: None,
             setup_seconds: 0.0,

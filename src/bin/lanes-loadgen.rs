@@ -232,6 +232,11 @@ struct RunArgs {
     /// Keep nothing.
     #[arg(long)]
     no_db: bool,
+    /// Send every transaction by eth_sendRawTransaction (by default, where
+    /// the node has eth_sendRawTransactionSync, one of every 20 batches'
+    /// first goes by it, and its round trip is reported as `sync send`).
+    #[arg(long)]
+    no_sync: bool,
 }
 
 #[derive(Args)]
@@ -475,6 +480,7 @@ fn run(args: RunArgs) -> Result<(), CliError> {
         chain_id: args.chain_id,
         progress: true,
         duration: if matches!(mode, Mode::Rate(_)) { None } else { args.duration },
+        sync_sample: !args.no_sync,
     };
     /// What the run sends.
     enum Load {

@@ -143,6 +143,10 @@ fn test_runs_over_time_per_block_pacing_and_a_ramp_that_finds_its_rate() {
     let r = loadgen_json(&[&["run", "--tps", "100", "--duration", "1s"][..], &common].concat());
     assert_eq!((r["submitted"].as_u64(), r["included"].as_u64()), (Some(100), Some(100)), "{r:#}");
     assert_eq!(r["mode"], "open loop, 100 tx/s");
+    // lanes has eth_sendRawTransactionSync: a sampled send timed to its receipt.
+    assert!(r["syncLatencyMs"]["p50"].as_f64().unwrap() > 0.0, "{r:#}");
+    let args = [&["run", "--tps", "100", "--duration", "1s", "--no-sync"][..], &common].concat();
+    assert!(loadgen_json(&args)["syncLatencyMs"].is_null());
 
     // --tpb N: N more only once the node has a new block.
     let r = loadgen_json(&[&["run", "--tpb", "20", "--txs", "100"][..], &common].concat());

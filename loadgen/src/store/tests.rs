@@ -24,6 +24,7 @@ fn report(target: &str, included: u64) -> Report {
         included_per_second: included as f64,
         latency_ms: Latency { p50: 12.0, p90: 20.0, p99: 31.0, max: 31.0 },
         blocks: 1,
+        sync_latency_ms: None,
         mean_entry_width: Some(1.5),
         sets: None,
         setup_seconds: 0.1,
