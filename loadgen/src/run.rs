@@ -21,7 +21,7 @@ use crate::keys::Key;
 use crate::plan::Plan;
 use crate::report::{Latency, Report, SetCounts};
 use crate::setup::setup;
-use crate::submit::{Submitter, progress_bar};
+use crate::submit::{Submitter, SyncProbe, progress_bar};
 use crate::tracking::{RunProgress, count_failed, track_rpc};
 use lanes_rpc::api::{EthApiClient, LanesApiClient, Web3ApiClient};
 use lanes_rpc::client::{ClientError, RpcClient, RpcErrorObject, typed_error};
@@ -343,11 +343,14 @@ async fn run_rpc(plan: Arc<Plan>, url: &str, config: &RunConfig) -> Result<Repor
     let shared = Arc::new(RunProgress::new(plan.txs.len(), batch, config));
     let (bar, ticker) = progress_bar(&shared, config.progress);
     let quoted = Arc::new(quoted);
-    let sync = config.sync_sample && has_sync_send(&client).await;
+    let sync = match config.sync_sample && has_sync_send(&client).await {
+        true => Some(Arc::new(SyncProbe::new(RpcClient::connect(url).await?))),
+        false => None,
+    };
     let mut senders = Vec::new();
     for _ in 0..config.connections {
         let client = RpcClient::connect(url).await?;
-        let submitter = Submitter::Rpc { client, quoted: quoted.clone(), sync };
+        let submitter = Submitter::Rpc { client, quoted: quoted.clone(), sync: sync.clone() };
         senders.push(tokio::spawn(submitter.run(shared.clone(), config.mode)));
     }
     let tracked =

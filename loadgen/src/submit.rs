@@ -30,13 +30,60 @@ fn reason(e: &RpcErrorObject) -> String {
 /// `eth_sendRawTransactionSync` (where the node has it), timed to its receipt.
 pub(crate) const SYNC_SAMPLE_EVERY: usize = 20;
 
+/// The sampled `eth_sendRawTransactionSync` sends: on a connection of their
+/// own, one at a time (a batch due while one waits is sent as usual), so
+/// the senders never wait for an inclusion.
+pub(crate) struct SyncProbe {
+    client: RpcClient,
+    busy: std::sync::atomic::AtomicBool,
+}
+
+impl SyncProbe {
+    pub(crate) fn new(client: RpcClient) -> Self {
+        Self { client, busy: false.into() }
+    }
+
+    /// Takes the probe if it is free: whether `quoted[i]` went to it.
+    fn try_send(self: &Arc<Self>, raw: &str, shared: &Arc<RunProgress>) -> bool {
+        if self.busy.swap(true, Ordering::AcqRel) {
+            return false;
+        }
+        let raw: serde_json::Value = serde_json::from_str(raw).unwrap_or_default();
+        let (probe, shared) = (self.clone(), shared.clone());
+        tokio::spawn(async move {
+            let went = shared.now();
+            let params = serde_json::json!([raw]);
+            let answer =
+                probe.client.call::<serde_json::Value>("eth_sendRawTransactionSync", params).await;
+            shared.sends.lock().push(crate::report::SendTiming {
+                method: "eth_sendRawTransactionSync".into(),
+                at_ns: went,
+                took_ns: shared.now().saturating_sub(went),
+                count: 1,
+            });
+            match answer {
+                Ok(_) => drop(shared.accepted.fetch_add(1, Ordering::Relaxed)),
+                Err(lanes_rpc::client::ClientError::Rpc { error, .. }) => {
+                    shared.reject(reason(&error))
+                }
+                Err(e) => shared.reject(format!(
+                    "eth_sendRawTransactionSync: {}",
+                    short_reason(&e.to_string())
+                )),
+            }
+            probe.busy.store(false, Ordering::Release);
+        });
+        true
+    }
+}
+
 /// Sends transactions until every batch is taken.
 pub(crate) enum Submitter {
-    /// `sync`: the node has `eth_sendRawTransactionSync` (probed once).
+    /// `sync`: where the node has `eth_sendRawTransactionSync` (probed once).
     Rpc {
         client: RpcClient,
         quoted: Arc<Vec<String>>,
-        sync: bool,
+        sync: Option<Arc<SyncProbe>>,
     },
     InProcess {
         stage: Arc<BankingStage<EvmExecutor>>,
@@ -45,49 +92,26 @@ pub(crate) enum Submitter {
 }
 
 impl Submitter {
-    /// Sends `range`; per transaction, `Ok` or the refusal's short reason
-    /// (what the report groups by, not an error).
+    /// Sends `range`; per transaction not handed to the sync probe, `Ok` or
+    /// the refusal's short reason (what the report groups by, not an error).
     async fn send(
         &mut self,
         range: Range<usize>,
         sample: bool,
-        shared: &RunProgress,
+        shared: &Arc<RunProgress>,
     ) -> Result<Vec<Result<(), String>>> {
         match self {
             Submitter::Rpc { client, quoted, sync } => {
-                let mut results = Vec::with_capacity(range.len());
                 let mut rest = range.clone();
-                if sample && *sync {
-                    // The batch's first, alone, answered once it is included.
-                    let raw: serde_json::Value =
-                        serde_json::from_str(&quoted[range.start]).unwrap_or_default();
-                    let went = shared.now();
-                    let answer = client
-                        .call::<serde_json::Value>(
-                            "eth_sendRawTransactionSync",
-                            serde_json::json!([raw]),
-                        )
-                        .await;
-                    shared.sends.lock().push(crate::report::SendTiming {
-                        method: "eth_sendRawTransactionSync".into(),
-                        at_ns: went,
-                        took_ns: shared.now().saturating_sub(went),
-                        count: 1,
-                    });
-                    results.push(match answer {
-                        Ok(_) => Ok(()),
-                        Err(lanes_rpc::client::ClientError::Rpc { error, .. }) => {
-                            Err(reason(&error))
-                        }
-                        Err(e) => return Err(e.into()),
-                    });
+                let probe = sync.as_ref().filter(|_| sample);
+                if probe.is_some_and(|p| p.try_send(&quoted[range.start], shared)) {
                     rest.start += 1;
                 }
-                if !rest.is_empty() {
-                    let answers = client.send_raw_batch(&quoted[rest]).await?;
-                    results.extend(answers.into_iter().map(|r| r.map_err(|e| reason(&e))));
+                if rest.is_empty() {
+                    return Ok(Vec::new());
                 }
-                Ok(results)
+                let answers = client.send_raw_batch(&quoted[rest]).await?;
+                Ok(answers.into_iter().map(|r| r.map_err(|e| reason(&e))).collect())
             }
             Submitter::InProcess { stage, raw } => {
                 let raws = raw[range].to_vec();
