@@ -33,6 +33,10 @@ struct Chart {
     bars: bool,
     /// Names of the categories on x, for bars.
     categories: Vec<String>,
+    /// Draw y on a log scale (lines only).
+    log_y: bool,
+    /// The y axis reaches at least this high.
+    y_floor: f64,
 }
 
 fn label(run: &StoredRun) -> String {
@@ -139,10 +143,106 @@ fn pending_over_time(run: &StoredRun) -> Vec<(f64, f64)> {
 
 const PERCENTILES: [f64; 4] = [50.0, 90.0, 95.0, 99.0];
 
-fn rpc_latency(run: &StoredRun) -> Vec<(f64, f64)> {
-    let mut took: Vec<f64> = run.sends.iter().map(|s| s.took_ns as f64 / 1e6).collect();
-    took.sort_by(f64::total_cmp);
-    PERCENTILES.iter().enumerate().map(|(i, p)| (i as f64, percentile(&took, *p))).collect()
+/// Per send method of `run` (the batches, and the sampled sync sends), the
+/// round trip's percentiles.
+fn rpc_latency(run: &StoredRun) -> Vec<Series> {
+    let mut methods: Vec<&str> = run.sends.iter().map(|s| s.method.as_str()).collect();
+    methods.sort_unstable();
+    methods.dedup();
+    methods
+        .into_iter()
+        .map(|method| {
+            let mut took: Vec<f64> = run
+                .sends
+                .iter()
+                .filter(|s| s.method == method)
+                .map(|s| s.took_ns as f64 / 1e6)
+                .collect();
+            took.sort_by(f64::total_cmp);
+            let points =
+                PERCENTILES.iter().enumerate().map(|(i, p)| (i as f64, percentile(&took, *p)));
+            Series { label: format!("{} {method}", label(run)), points: points.collect() }
+        })
+        .collect()
+}
+
+/// A read sweep's steps: (offered rate, the step's JSON).
+fn read_steps(run: &StoredRun) -> Vec<(f64, &serde_json::Value)> {
+    let steps = run.report["steps"].as_array().map_or(&[][..], Vec::as_slice);
+    steps.iter().map(|s| (s["rate"].as_f64().unwrap_or(0.0), s)).collect()
+}
+
+/// Per method of each read sweep, `value` of its figures at each rate.
+fn per_method(runs: &[&StoredRun], value: fn(&serde_json::Value) -> f64) -> Vec<Series> {
+    let mut series = Vec::new();
+    for run in runs {
+        let steps = read_steps(run);
+        let mut methods: Vec<&String> = steps
+            .iter()
+            .filter_map(|(_, s)| s["methods"].as_object())
+            .flat_map(|m| m.keys())
+            .collect();
+        methods.sort_unstable();
+        methods.dedup();
+        for method in methods {
+            let points = steps
+                .iter()
+                .filter_map(|(rate, s)| Some((*rate, value(s["methods"].get(method)?))))
+                .collect();
+            series.push(Series { label: format!("{} {method}", label(run)), points });
+        }
+    }
+    series
+}
+
+fn read_charts(runs: &[&StoredRun]) -> Vec<Chart> {
+    let f = |v: &serde_json::Value| v.as_f64().unwrap_or(0.0);
+    let line = |name, caption: &str, y_desc, series| Chart {
+        name,
+        caption: caption.into(),
+        x_desc: "calls per second asked for",
+        y_desc,
+        series,
+        bars: false,
+        categories: vec![],
+        log_y: false,
+        y_floor: 0.0,
+    };
+    let answered = runs
+        .iter()
+        .map(|r| Series {
+            label: label(r),
+            points: read_steps(r)
+                .iter()
+                .map(|(rate, s)| (*rate, f(&s["answeredPerSecond"])))
+                .collect(),
+        })
+        .collect();
+    let log = |chart: Chart| Chart { log_y: true, ..chart };
+    vec![
+        log(line(
+            "read-latency-p50",
+            "Read latency p50 per method, due to answer (log scale)",
+            "ms",
+            per_method(runs, |m| m["latencyMs"]["p50"].as_f64().unwrap_or(0.0)),
+        )),
+        log(line(
+            "read-latency-p99",
+            "Read latency p99 per method, due to answer (log scale)",
+            "ms",
+            per_method(runs, |m| m["latencyMs"]["p99"].as_f64().unwrap_or(0.0)),
+        )),
+        Chart {
+            y_floor: 1.0,
+            ..line(
+                "read-errors",
+                "Read errors per method (errors, transport failures and time-outs)",
+                "% of calls",
+                per_method(runs, |m| m["errorRate"].as_f64().unwrap_or(0.0) * 100.0),
+            )
+        },
+        line("read-answered", "Read calls answered per second", "calls/s", answered),
+    ]
 }
 
 fn entry_width(run: &StoredRun) -> Vec<(f64, f64)> {
@@ -169,7 +269,17 @@ fn set_sources(run: &StoredRun) -> Vec<(f64, f64)> {
     totals.iter().enumerate().map(|(i, t)| (i as f64, t.unwrap_or(0.0))).collect()
 }
 
-fn charts(runs: &[StoredRun]) -> Vec<Chart> {
+fn charts(all: &[StoredRun]) -> Vec<Chart> {
+    let (reads, runs): (Vec<&StoredRun>, Vec<&StoredRun>) =
+        all.iter().partition(|r| r.summary.kind == "reads");
+    let mut charts = if runs.is_empty() { Vec::new() } else { tx_charts(&runs) };
+    if !reads.is_empty() {
+        charts.extend(read_charts(&reads));
+    }
+    charts
+}
+
+fn tx_charts(runs: &[&StoredRun]) -> Vec<Chart> {
     let per_run = |f: &dyn Fn(&StoredRun) -> Vec<(f64, f64)>| -> Vec<Series> {
         runs.iter().map(|r| Series { label: label(r), points: f(r) }).collect()
     };
@@ -182,6 +292,8 @@ fn charts(runs: &[StoredRun]) -> Vec<Chart> {
         series,
         bars: false,
         categories: vec![],
+        log_y: false,
+        y_floor: 0.0,
     };
     vec![
         line(
@@ -221,12 +333,16 @@ fn charts(runs: &[StoredRun]) -> Vec<Chart> {
         ),
         Chart {
             name: "rpc-latency",
-            caption: "eth_sendRawTransaction batch round trip, percentiles".into(),
+            caption: "Send round trip per method, percentiles (a batch of \
+                      eth_sendRawTransaction; a sampled eth_sendRawTransactionSync to its receipt)"
+                .into(),
             x_desc: "percentile",
             y_desc: "ms",
-            series: per_run(&rpc_latency),
+            series: runs.iter().flat_map(|r| rpc_latency(r)).collect(),
             bars: true,
             categories: PERCENTILES.iter().map(|p| format!("p{p}")).collect(),
+            log_y: false,
+            y_floor: 0.0,
         },
         line(
             "entry-width",
@@ -243,6 +359,8 @@ fn charts(runs: &[StoredRun]) -> Vec<Chart> {
             series: per_run(&set_sources),
             bars: true,
             categories: ["declared", "known", "predicted", "exclusive"].map(String::from).to_vec(),
+            log_y: false,
+            y_floor: 0.0,
         },
     ]
 }
@@ -254,65 +372,77 @@ fn draw(chart: &Chart) -> Result<Option<String>, String> {
         return Ok(None);
     }
     let x_max = points.iter().map(|p| p.0).fold(0.0, f64::max).max(1e-9);
-    let y_max = points.iter().map(|p| p.1).fold(0.0, f64::max).max(1e-9) * 1.1;
-    let (x0, x1) =
-        if chart.bars { (-0.5, chart.categories.len() as f64 - 0.5) } else { (0.0, x_max * 1.02) };
+    let y_max = points.iter().map(|p| p.1).fold(0.0, f64::max).max(chart.y_floor).max(1e-9) * 1.1;
+    let x = if chart.bars { -0.5..chart.categories.len() as f64 - 0.5 } else { 0.0..x_max * 1.02 };
     let mut svg = String::new();
-    {
-        let err = |e: &dyn std::fmt::Display| format!("{}: {e}", chart.name);
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| err(&e))?;
-        let mut c = ChartBuilder::on(&root)
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(64)
-            .build_cartesian_2d(x0..x1, 0.0..y_max)
-            .map_err(|e| err(&e))?;
-        let categories = chart.categories.clone();
-        let mut mesh = c.configure_mesh();
-        mesh.x_desc(chart.x_desc).y_desc(chart.y_desc);
-        let format_category = move |x: &f64| {
-            let i = x.round();
-            if (x - i).abs() < 1e-6 && i >= 0.0 {
-                categories.get(i as usize).cloned().unwrap_or_default()
-            } else {
-                String::new()
-            }
-        };
-        if chart.bars {
-            mesh.x_labels(chart.categories.len()).x_label_formatter(&format_category);
-        }
-        mesh.draw().map_err(|e| err(&e))?;
-        let n = chart.series.len().max(1) as f64;
-        for (i, s) in chart.series.iter().enumerate() {
-            let color = Palette99::pick(i).to_rgba();
-            if chart.bars {
-                let w = 0.8 / n;
-                let bars = s.points.iter().map(|(x, y)| {
-                    let left = x - 0.4 + w * i as f64;
-                    Rectangle::new([(left, 0.0), (left + w * 0.9, *y)], color.filled())
-                });
-                c.draw_series(bars).map_err(|e| err(&e))?.label(s.label.clone()).legend(
-                    move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()),
-                );
-            } else {
-                c.draw_series(LineSeries::new(thin(s.points.clone()), color.stroke_width(2)))
-                    .map_err(|e| err(&e))?
-                    .label(s.label.clone())
-                    .legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
-                    });
-            }
-        }
-        c.configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()
-            .map_err(|e| err(&e))?;
-        root.present().map_err(|e| err(&e))?;
+    if chart.log_y {
+        // A decade below the least point: a saturated run's seconds and a
+        // quiet one's fractions of a millisecond on one axis.
+        let least = points.iter().map(|p| p.1).filter(|y| *y > 0.0).fold(y_max, f64::min);
+        draw_on(chart, &mut svg, x, (least / 10.0..y_max * 2.0).log_scale())?;
+    } else {
+        draw_on(chart, &mut svg, x, 0.0..y_max)?;
     }
     Ok(Some(svg))
+}
+
+fn draw_on<Y>(chart: &Chart, svg: &mut String, x: std::ops::Range<f64>, y: Y) -> Result<(), String>
+where
+    Y: plotters::coord::ranged1d::AsRangedCoord<Value = f64>,
+    Y::CoordDescType: plotters::coord::ranged1d::ValueFormatter<f64>,
+{
+    let err = |e: &dyn std::fmt::Display| format!("{}: {e}", chart.name);
+    let root = SVGBackend::with_string(svg, (WIDTH, HEIGHT)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(&e))?;
+    let mut c = ChartBuilder::on(&root)
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(64)
+        .build_cartesian_2d(x, y)
+        .map_err(|e| err(&e))?;
+    let categories = chart.categories.clone();
+    let mut mesh = c.configure_mesh();
+    mesh.x_desc(chart.x_desc).y_desc(chart.y_desc);
+    let format_category = move |x: &f64| {
+        let i = x.round();
+        if (x - i).abs() < 1e-6 && i >= 0.0 {
+            categories.get(i as usize).cloned().unwrap_or_default()
+        } else {
+            String::new()
+        }
+    };
+    if chart.bars {
+        mesh.x_labels(chart.categories.len()).x_label_formatter(&format_category);
+    }
+    mesh.draw().map_err(|e| err(&e))?;
+    let n = chart.series.len().max(1) as f64;
+    for (i, s) in chart.series.iter().enumerate() {
+        let color = Palette99::pick(i).to_rgba();
+        if chart.bars {
+            let w = 0.8 / n;
+            let bars = s.points.iter().map(|(x, y)| {
+                let left = x - 0.4 + w * i as f64;
+                Rectangle::new([(left, 0.0), (left + w * 0.9, *y)], color.filled())
+            });
+            c.draw_series(bars).map_err(|e| err(&e))?.label(s.label.clone()).legend(
+                move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()),
+            );
+        } else {
+            c.draw_series(LineSeries::new(thin(s.points.clone()), color.stroke_width(2)))
+                .map_err(|e| err(&e))?
+                .label(s.label.clone())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+                });
+        }
+    }
+    c.configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .position(SeriesLabelPosition::UpperLeft)
+        .draw()
+        .map_err(|e| err(&e))?;
+    root.present().map_err(|e| err(&e))
 }
 
 fn escape(s: &str) -> String {
@@ -337,14 +467,15 @@ const RENDER_CHECK: &str = r#"<script>
 /// `runs` as one HTML page.
 pub fn render(runs: &[StoredRun]) -> Result<String, String> {
     let mut html = String::from(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>lanes-loadgen report</title>\n<style>body{font-family:sans-serif;margin:24px;color:#222}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#f4f4f4}td.l{text-align:left}figure{margin:24px 0}figcaption{font-weight:bold;margin-bottom:6px}p.none{color:#888}</style></head><body>\n<h1>lanes-loadgen report</h1>\n<table><tr><th>run</th><th>started (UTC)</th><th>target</th><th>workload</th><th>mode</th><th>included</th><th>tx/s</th><th>p50 ms</th><th>p99 ms</th></tr>\n",
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>lanes-loadgen report</title>\n<style>body{font-family:sans-serif;margin:24px;color:#222}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#f4f4f4}td.l{text-align:left}figure{margin:24px 0}figcaption{font-weight:bold;margin-bottom:6px}p.none{color:#888}</style></head><body>\n<h1>lanes-loadgen report</h1>\n<table><tr><th>run</th><th>kind</th><th>started (UTC)</th><th>target</th><th>workload</th><th>mode</th><th>included (reads: answered)</th><th>tx/s (reads: calls/s)</th><th>p50 ms</th><th>p99 ms</th></tr>\n",
     );
     for r in runs {
         let s = &r.summary;
         let _ = writeln!(
             html,
-            "<tr><td>{}</td><td class=l>{}</td><td class=l>{}</td><td class=l>{}</td><td class=l>{}</td><td>{}</td><td>{:.0}</td><td>{:.0}</td><td>{:.0}</td></tr>",
+            "<tr><td>{}</td><td class=l>{}</td><td class=l>{}</td><td class=l>{}</td><td class=l>{}</td><td class=l>{}</td><td>{}</td><td>{:.0}</td><td>{:.0}</td><td>{:.0}</td></tr>",
             s.id,
+            s.kind,
             utc(s.started_at),
             escape(&s.target),
             escape(&s.workload),

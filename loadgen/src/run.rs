@@ -63,6 +63,10 @@ pub enum Target {
         /// Slot length.
         block_time: Duration,
     },
+    /// The sink ([`crate::sink`]), served on loopback in this process: it
+    /// takes every transaction and executes none, so the run measures
+    /// lanes-loadgen itself.
+    Sink,
 }
 
 impl std::fmt::Display for Target {
@@ -70,6 +74,7 @@ impl std::fmt::Display for Target {
         match self {
             Target::Rpc(url) => f.write_str(url),
             Target::InProcess { threads, .. } => write!(f, "in-process, {threads} threads"),
+            Target::Sink => f.write_str("sink (in process)"),
         }
     }
 }
@@ -185,6 +190,9 @@ pub enum RunError {
     /// Scenarios deploy and set up by transactions: they need a node.
     #[error("a scenario runs against a node (--rpc), not in process")]
     ScenarioInProcess,
+    /// The sink could not listen on loopback.
+    #[error("starting the sink: {0}")]
+    Sink(#[source] std::io::Error),
     /// A scenario's step failed on the node.
     #[error(transparent)]
     Scenario(#[from] crate::scenario::ScenarioError),
@@ -205,6 +213,13 @@ pub async fn run(plan: Arc<Plan>, target: &Target, config: &RunConfig) -> Result
         Target::Rpc(url) => run_rpc(plan, url, config).await,
         Target::InProcess { threads, block_time } => {
             run_in_process(plan, *threads, *block_time, config).await
+        }
+        Target::Sink => {
+            let at =
+                crate::sink::start(([127, 0, 0, 1], 0).into()).await.map_err(RunError::Sink)?;
+            let mut report = run_rpc(plan, &format!("http://{at}"), config).await?;
+            report.target = target.to_string();
+            Ok(report)
         }
     }
 }

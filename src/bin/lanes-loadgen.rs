@@ -72,6 +72,68 @@ enum Command {
     /// block, pending transactions, send round-trip percentiles, and on lanes
     /// entry width and set sources. Several runs share the axes.
     Report(ReportArgs),
+    /// Sends read calls (eth_call, eth_getLogs, eth_getBlockByNumber,
+    /// eth_getBalance) open loop at a sweep of rates and reports latency
+    /// percentiles and error rates per method and rate, as flood does.
+    ///
+    /// The calls' parameters come from the node's recent blocks. Each call
+    /// is timed from when it was due (no coordinated omission). Kept in
+    /// the runs database and drawn by `report`.
+    Reads(ReadsArgs),
+    /// Serves the sink on a port of its own: a JSON-RPC endpoint that takes
+    /// every transaction and runs none (`run --sink` serves one in process).
+    Sink(SinkArgs),
+}
+
+#[derive(Args)]
+struct ReadsArgs {
+    /// A node's JSON-RPC URL; give it twice or more to sweep each in turn.
+    #[arg(long, value_name = "URL", required = true)]
+    rpc: Vec<String>,
+    /// Calls per second of each step: `R1,R2,…`, or `A..B` with --step.
+    #[arg(long, value_name = "RATES", default_value = "100,500,1000,2000")]
+    rates: String,
+    /// A ramp's rise per step, calls/s (default: a tenth of the range).
+    #[arg(long, value_name = "R")]
+    step: Option<f64>,
+    /// How long each rate sends.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = lanes_rpc::parse_duration)]
+    duration: Duration,
+    /// Methods and weights.
+    #[arg(long, default_value = lanes_loadgen::reads::DEFAULT_MIX, value_parser = lanes_loadgen::reads::parse_mix)]
+    mix: std::vec::Vec<(lanes_loadgen::ReadMethod, u32)>,
+    /// Keep-alive connections (each carries one call at a time).
+    #[arg(long, default_value_t = 32)]
+    connections: usize,
+    /// A call unanswered this long after it was due is an error.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = lanes_rpc::parse_duration)]
+    timeout: Duration,
+    /// Recent blocks read for the calls' parameters.
+    #[arg(long, default_value_t = 256)]
+    sample_blocks: u64,
+    /// Seeds the draws.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Stop at the first rate whose p99 passes this (or with over 1%
+    /// errors), and print the highest rate that held.
+    #[arg(long, value_name = "DURATION", value_parser = lanes_rpc::parse_duration)]
+    latency_p99: Option<Duration>,
+    /// Print the report(s) as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Keep the sweep in this runs database (default as `runs --db`).
+    #[arg(long, value_name = "FILE", conflicts_with = "no_db")]
+    db: Option<PathBuf>,
+    /// Keep nothing.
+    #[arg(long)]
+    no_db: bool,
+}
+
+#[derive(Args)]
+struct SinkArgs {
+    /// Where to listen.
+    #[arg(long, default_value = "127.0.0.1:8546")]
+    listen: std::net::SocketAddr,
 }
 
 #[derive(Args)]
@@ -158,7 +220,7 @@ impl WorkloadArgs {
 
 #[derive(Args)]
 #[command(group = clap::ArgGroup::new("pacing").required(true).args(["rate", "closed_loop", "tpb"]))]
-#[command(group = clap::ArgGroup::new("target").required(true).args(["rpc", "in_process"]))]
+#[command(group = clap::ArgGroup::new("target").required(true).args(["rpc", "in_process", "sink"]))]
 struct RunArgs {
     #[command(flatten)]
     workload: WorkloadArgs,
@@ -201,6 +263,11 @@ struct RunArgs {
     /// Drive an embedded banking stage instead (no RPC, no ledger).
     #[arg(long, requires = "threads")]
     in_process: bool,
+    /// Send to the sink, served in this process on loopback: it takes every
+    /// transaction and runs none, so the figures are lanes-loadgen's own
+    /// ceiling (built-in workloads; setup is skipped).
+    #[arg(long)]
+    sink: bool,
     /// Worker threads of the embedded stage.
     #[arg(long, value_name = "T")]
     threads: Option<usize>,
@@ -344,6 +411,12 @@ enum CliError {
     NoRuns(PathBuf),
     #[error("drawing the report: {0}")]
     Draw(String),
+    #[error("--rates: {0}")]
+    Rates(String),
+    #[error("{url}: {source}")]
+    Reads { url: String, source: lanes_loadgen::reads::ReadError },
+    #[error("the sink: {0}")]
+    Sink(#[source] std::io::Error),
     #[error("{lost} of {acknowledged} acknowledged receipts lost")]
     ReceiptsLost { lost: u64, acknowledged: u64 },
 }
@@ -391,6 +464,8 @@ fn main() -> ExitCode {
         Command::Runs(args) => runs(args),
         Command::Export(args) => export(args),
         Command::Report(args) => report(args),
+        Command::Reads(args) => reads(args),
+        Command::Sink(args) => sink(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -468,6 +543,8 @@ fn run(args: RunArgs) -> Result<(), CliError> {
     };
     let targets: Vec<Target> = if args.in_process {
         vec![Target::InProcess { threads: args.threads.unwrap_or(1), block_time: args.block_time }]
+    } else if args.sink {
+        vec![Target::Sink]
     } else {
         args.rpc.iter().cloned().map(Target::Rpc).collect()
     };
@@ -607,8 +684,9 @@ fn runs(args: RunsArgs) -> Result<(), CliError> {
         return Ok(());
     }
     println!(
-        "{:>5}  {:19}  {:28}  {:16}  {:26}  {:>9}  {:>9}  {:>7}  {:>7}",
+        "{:>5}  {:5}  {:19}  {:28}  {:16}  {:26}  {:>9}  {:>9}  {:>7}  {:>7}",
         "run",
+        "kind",
         "started (UTC)",
         "target",
         "workload",
@@ -620,8 +698,9 @@ fn runs(args: RunsArgs) -> Result<(), CliError> {
     );
     for r in runs {
         println!(
-            "{:>5}  {:19}  {:28}  {:16}  {:26}  {:>9}  {:>9.0}  {:>7.0}  {:>7.0}",
+            "{:>5}  {:5}  {:19}  {:28}  {:16}  {:26}  {:>9}  {:>9.0}  {:>7.0}  {:>7.0}",
             r.id,
+            r.kind,
             utc(r.started_at),
             r.target,
             r.workload,
@@ -733,4 +812,92 @@ fn verify_receipts(args: VerifyArgs) -> Result<(), CliError> {
         return Err(CliError::ReceiptsLost { lost: v.lost, acknowledged: v.acknowledged });
     }
     Ok(())
+}
+
+/// `--rates`: `R1,R2,…` or `A..B` stepped by `step` (default a tenth).
+fn read_rates(rates: &str, step: Option<f64>) -> Result<Vec<f64>, CliError> {
+    match parse_rate(rates) {
+        Ok(Rate::Ramp(from, to)) => {
+            let step = step.unwrap_or((to - from) / 10.0).max(1.0);
+            let n = ((to - from) / step).floor() as usize;
+            Ok((0..=n).map(|i| from + step * i as f64).collect())
+        }
+        _ => rates
+            .split(',')
+            .map(|r| match parse_rate(r) {
+                Ok(Rate::Fixed(r)) => Ok(r),
+                Ok(Rate::Ramp(..)) => {
+                    Err(CliError::Rates(format!("`{rates}`: a list or one range")))
+                }
+                Err(e) => Err(CliError::Rates(e)),
+            })
+            .collect(),
+    }
+}
+
+fn reads(args: ReadsArgs) -> Result<(), CliError> {
+    let config = lanes_loadgen::ReadConfig {
+        rates: read_rates(&args.rates, args.step)?,
+        step_time: args.duration,
+        mix: args.mix,
+        connections: args.connections.max(1),
+        timeout: args.timeout,
+        sample_blocks: args.sample_blocks.max(1),
+        seed: args.seed,
+        latency_p99: args.latency_p99,
+    };
+    let mut store = match args.no_db {
+        true => None,
+        false => Some(RunStore::open(&args.db.unwrap_or_else(default_path))?),
+    };
+    let runtime = tokio::runtime::Runtime::new().map_err(CliError::Runtime)?;
+    let mut reports = Vec::new();
+    for url in &args.rpc {
+        eprintln!("reads against {url}: {:?} calls/s, {:?} each", config.rates, config.step_time);
+        let say = |s: &lanes_loadgen::reads::ReadStep| {
+            eprintln!(
+                "  {:>8.0} calls/s: {:.0} answered/s, p50 {:.2} ms, p99 {:.2} ms, {:.2}% errors{}",
+                s.rate,
+                s.answered_per_second,
+                s.all.latency_ms.p50,
+                s.all.latency_ms.p99,
+                s.all.error_rate * 100.0,
+                s.broke.as_ref().map(|b| format!(": broke, {b}")).unwrap_or_default()
+            )
+        };
+        let report = runtime
+            .block_on(lanes_loadgen::reads::sweep(url, &config, say))
+            .map_err(|source| CliError::Reads { url: url.clone(), source })?;
+        if let Some(store) = store.as_mut() {
+            match store.save_reads(&report) {
+                Ok(id) => eprintln!("kept as run {id} in {}", store.path().display()),
+                Err(e) => eprintln!("warning: the sweep was not kept: {e}"),
+            }
+        }
+        reports.push(report);
+    }
+    if args.json {
+        let value = match reports.len() {
+            1 => serde_json::to_value(&reports[0])?,
+            _ => serde_json::to_value(&reports)?,
+        };
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        for r in &reports {
+            print!("{}", lanes_loadgen::reads::table(r));
+            if let (Some(rate), Some(bound)) = (r.sustained, args.latency_p99) {
+                println!("{}: sustained {rate:.0} calls/s (p99 within {bound:?})", r.target);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn sink(args: SinkArgs) -> Result<(), CliError> {
+    let runtime = tokio::runtime::Runtime::new().map_err(CliError::Runtime)?;
+    runtime.block_on(async {
+        let at = lanes_loadgen::sink::start(args.listen).await.map_err(CliError::Sink)?;
+        eprintln!("sink listening on http://{at}");
+        tokio::signal::ctrl_c().await.map_err(CliError::Signal)
+    })
 }

@@ -2,7 +2,8 @@
 //! (../shared/fixtures/contender, read in place) and lanes' (`scenarios/`)
 //! deployed, set up and sent against `lanes-validator --dev` and anvil from
 //! npm in one run, and a wrong file named by its line; runs over time
-//! (`--duration`, per-block pacing) and a ramp that finds a sustained rate.
+//! (`--duration`, per-block pacing) and a ramp that finds a sustained rate;
+//! read sweeps (`lanes-loadgen reads`) against lanes and anvil, and the sink.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -253,23 +254,13 @@ fn chromium() -> Option<PathBuf> {
     None
 }
 
-#[test]
-fn test_the_report_draws_every_chart_in_headless_chromium() {
-    let Some(chromium) = chromium() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("runs.sqlite");
-    let db_arg = db.to_str().unwrap();
-    let v = Validator::start(&dir.path().join("data"), &["--dev"]);
-    let scenario = repo_path("scenarios/mixed.toml");
-    for pacing in [["--closed-loop", "40"], ["--tps", "200"]] {
-        let args = ["run", "--scenario", scenario.to_str().unwrap(), "--rpc", &v.url()];
-        let tail = ["--txs", "200", "--accounts", "10", "--db", db_arg];
-        loadgen_json(&[&args[..], &pacing, &tail].concat());
-    }
-    v.stop();
-    let page = dir.path().join("report.html");
+/// Writes the report of `runs` and loads it in headless Chromium; what the
+/// page's render check found, per chart.
+fn render_in_chromium(chromium: &Path, dir: &Path, db: &str, runs: &[&str]) -> Vec<Value> {
+    let page = dir.join(format!("report-{}.html", runs.join("-")));
     let out = loadgen_command()
-        .args(["report", "--db", db_arg, "--out", page.to_str().unwrap(), "1", "2"])
+        .args(["report", "--db", db, "--out", page.to_str().unwrap()])
+        .args(runs)
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -277,8 +268,7 @@ fn test_the_report_draws_every_chart_in_headless_chromium() {
     for external in ["<script src", "<link", "src=\"http", "url(http"] {
         assert!(!html.contains(external), "the page loads nothing: {external}");
     }
-
-    let profile = dir.path().join("chromium");
+    let profile = dir.join(format!("chromium-{}", runs.join("-")));
     let out = Command::new(chromium)
         .args([
             "--headless",
@@ -303,7 +293,149 @@ fn test_the_report_draws_every_chart_in_headless_chromium() {
         .and_then(|rest| rest.split("</pre>").next())
         .expect("the page's render check ran");
     let found: Value = serde_json::from_str(check).unwrap();
-    let charts = found.as_array().unwrap();
+    found.as_array().unwrap().clone()
+}
+
+#[test]
+fn test_a_read_sweep_against_lanes_and_anvil_is_kept_with_its_percentiles() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("runs.sqlite");
+    let db_arg = db.to_str().unwrap();
+    let v = Validator::start(&dir.path().join("data"), &["--dev"]);
+    let anvil = Client::Anvil.installed().map(|install| Anvil::start(&install, &[]));
+    let mut urls = vec![v.url()];
+    urls.extend(anvil.as_ref().map(|a| a.url.clone()));
+    let scenario = repo_path("scenarios/erc20.toml");
+    let mut args = vec!["reads"];
+    for url in &urls {
+        // Blocks of token transfers to draw the calls from.
+        let run = ["run", "--scenario", scenario.to_str().unwrap(), "--rpc", url];
+        loadgen_json(
+            &[&run[..], &["--closed-loop", "20", "--txs", "40", "--accounts", "4", "--no-db"]]
+                .concat(),
+        );
+        args.extend(["--rpc", url]);
+    }
+    args.extend(["--rates", "40..120", "--step", "40", "--duration", "1s", "--db", db_arg]);
+    let found = loadgen_json(&args);
+    let reports = match &found {
+        Value::Array(r) => r.clone(),
+        one => vec![one.clone()],
+    };
+    assert_eq!(reports.len(), urls.len());
+    for (r, url) in reports.iter().zip(&urls) {
+        assert_eq!(r["target"], url.as_str());
+        assert!(r["sampled"]["calls"].as_u64().unwrap() >= 40, "token transfers to call: {r:#}");
+        let steps = r["steps"].as_array().unwrap();
+        let rates: Vec<f64> = steps.iter().map(|s| s["rate"].as_f64().unwrap()).collect();
+        assert_eq!(rates, [40.0, 80.0, 120.0], "{r:#}");
+        for s in steps {
+            let rate = s["rate"].as_f64().unwrap();
+            assert_eq!(s["all"]["calls"].as_f64().unwrap(), rate, "rate x 1 s: {s:#}");
+            assert_eq!(s["all"]["errors"], 0, "{s:#}");
+            let methods = s["methods"].as_object().unwrap();
+            let names: Vec<&String> = methods.keys().collect();
+            assert_eq!(
+                names,
+                ["eth_call", "eth_getBalance", "eth_getBlockByNumber", "eth_getLogs"]
+            );
+            // The default mix's weights: 4, 3, 2, 1 of every 10.
+            assert_eq!(
+                methods["eth_call"]["calls"].as_u64().unwrap(),
+                rate as u64 * 4 / 10,
+                "{s:#}"
+            );
+            for f in methods.values() {
+                let l = &f["latencyMs"];
+                assert!(l["p50"].as_f64().unwrap() > 0.0, "{s:#}");
+                assert!(
+                    l["p50"].as_f64() <= l["p99"].as_f64()
+                        && l["p99"].as_f64() <= l["max"].as_f64()
+                );
+            }
+            assert!(s["answeredPerSecond"].as_f64().unwrap() > rate * 0.5, "{s:#}");
+        }
+    }
+    let runs = loadgen_json(&["runs", "--db", db_arg]);
+    let runs = runs.as_array().unwrap();
+    assert_eq!(runs.len(), urls.len());
+    assert!(runs.iter().all(|r| r["kind"] == "reads" && r["mode"] == "at 40,80,120 calls/s"));
+    assert_eq!(runs[0]["included"].as_u64(), Some(240), "every call answered");
+    let out = loadgen_command()
+        .args(["export", "--db", db_arg, runs[0]["id"].to_string().as_str()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let exported: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let calls = exported[0]["reads"].as_array().unwrap();
+    assert_eq!(calls.len(), 240);
+    assert!(calls.iter().all(|c| c["ok"] == true && c["tookNs"].as_u64().unwrap() > 0));
+    // An unknown method in the mix is named.
+    let out = loadgen_command()
+        .args(["reads", "--rpc", &v.url(), "--mix", "eth_foo=1"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("eth_foo"));
+    v.stop();
+}
+
+#[test]
+fn test_the_sink_takes_every_transaction_and_includes_it() {
+    // The loadgen's own ceiling: everything sent is included, nothing refused.
+    let r = loadgen_json(&["run", "--sink", "--txs", "5000", "--closed-loop", "1000", "--no-db"]);
+    assert_eq!(r["target"], "sink (in process)");
+    assert_eq!(
+        (r["submitted"].as_u64(), r["included"].as_u64()),
+        (Some(5000), Some(5000)),
+        "{r:#}"
+    );
+    assert_eq!(r["rejected"], 0);
+    assert!(r["includedPerSecond"].as_f64().unwrap() > 0.0);
+    // All four workloads: their setup is skipped on the sink.
+    let r = loadgen_json(&[
+        "run",
+        "--sink",
+        "--workload",
+        "amm",
+        "--txs",
+        "500",
+        "--tps",
+        "2000",
+        "--no-db",
+    ]);
+    assert_eq!(r["included"], 500, "{r:#}");
+}
+
+#[test]
+fn test_the_report_draws_every_chart_in_headless_chromium() {
+    let Some(chromium) = chromium() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("runs.sqlite");
+    let db_arg = db.to_str().unwrap();
+    let v = Validator::start(&dir.path().join("data"), &["--dev"]);
+    let scenario = repo_path("scenarios/mixed.toml");
+    for pacing in [["--closed-loop", "40"], ["--tps", "200"]] {
+        let args = ["run", "--scenario", scenario.to_str().unwrap(), "--rpc", &v.url()];
+        let tail = ["--txs", "200", "--accounts", "10", "--db", db_arg];
+        loadgen_json(&[&args[..], &pacing, &tail].concat());
+    }
+    // Two read sweeps (runs 3 and 4) over the blocks those runs made.
+    for _ in 0..2 {
+        let args = ["reads", "--rpc", &v.url(), "--rates", "20,60", "--duration", "1s"];
+        loadgen_json(&[&args[..], &["--db", db_arg]].concat());
+    }
+    v.stop();
+    let reads = render_in_chromium(&chromium, dir.path(), db_arg, &["3", "4"]);
+    let names: Vec<&str> = reads.iter().map(|c| c["chart"].as_str().unwrap()).collect();
+    assert_eq!(names, ["read-latency-p50", "read-latency-p99", "read-errors", "read-answered"]);
+    for c in &reads {
+        assert!(c["points"].as_u64().unwrap() > 0, "{c}");
+        // A line per method and run (four methods, two runs) plus legends.
+        let least = if c["chart"] == "read-answered" { 2 * 2 } else { 2 * 4 * 2 };
+        assert!(c["lines"].as_u64().unwrap() >= least, "{c}");
+    }
+    let charts = render_in_chromium(&chromium, dir.path(), db_arg, &["1", "2"]);
     let names: Vec<&str> = charts.iter().map(|c| c["chart"].as_str().unwrap()).collect();
     assert_eq!(
         names,
@@ -318,7 +450,7 @@ fn test_the_report_draws_every_chart_in_headless_chromium() {
             "set-sources"
         ]
     );
-    for c in charts {
+    for c in &charts {
         // Laid out at its size, with data, each of the two runs drawn: a
         // line and its legend's sample, or a bar per category (and the
         // legend's and the background's rects).

@@ -1,6 +1,7 @@
 //! Runs kept: every run's report, per-transaction send and inclusion
-//! times, the blocks that included them, and the send batches' timings, in
-//! one SQLite file (`--db`, by default under the user's data folder), for
+//! times, the blocks that included them, and the send batches' timings (or,
+//! for a read sweep, every call's due time, latency and outcome), in one
+//! SQLite file (`--db`, by default under the user's data folder), for
 //! `lanes-loadgen runs`, `export` and `report`.
 
 use std::path::{Path, PathBuf};
@@ -9,13 +10,14 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::reads::ReadReport;
 use crate::report::{BlockFacts, Report, SendTiming, TxTimes};
 
 /// Longest a run waits for another process writing the database.
 pub const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The schema this build writes; a file of a later one is refused.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Why the runs database could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +74,8 @@ pub enum StoreError {
 pub struct RunSummary {
     /// The run's id.
     pub id: i64,
+    /// `"txs"` (a run of transactions) or `"reads"` (a read sweep).
+    pub kind: String,
     /// When it started, Unix seconds.
     pub started_at: i64,
     /// The node.
@@ -80,11 +84,12 @@ pub struct RunSummary {
     pub workload: String,
     /// Pacing.
     pub mode: String,
-    /// Transactions included.
+    /// Transactions included (a read sweep: calls answered).
     pub included: u64,
-    /// Included tx/s.
+    /// Included tx/s (a read sweep: answered calls/s of its fastest step).
     pub included_per_second: f64,
-    /// Inclusion latency p50 and p99, ms.
+    /// Inclusion latency p50 and p99, ms (a read sweep: of its fastest
+    /// step, all methods).
     pub p50_ms: f64,
     /// See `p50_ms`.
     pub p99_ms: f64,
@@ -105,6 +110,24 @@ pub struct StoredRun {
     pub blocks: Vec<BlockFacts>,
     /// The send batches.
     pub sends: Vec<SendTiming>,
+    /// A read sweep's calls.
+    pub reads: Vec<StoredRead>,
+}
+
+/// One call of a read sweep as kept.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredRead {
+    /// Its step's index.
+    pub step: u32,
+    /// The method.
+    pub method: String,
+    /// Due, ns from the sweep's start.
+    pub due_ns: u64,
+    /// Due to answer, ns.
+    pub took_ns: u64,
+    /// Answered with a result.
+    pub ok: bool,
 }
 
 impl StoredRun {
@@ -120,6 +143,7 @@ impl StoredRun {
             "txs": self.txs,
             "blocks": self.blocks,
             "sends": self.sends,
+            "reads": self.reads,
         })
     }
 }
@@ -187,6 +211,14 @@ CREATE TABLE IF NOT EXISTS sends (
     at_ns INTEGER NOT NULL,
     took_ns INTEGER NOT NULL,
     count INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS reads (
+    run INTEGER NOT NULL,
+    step INTEGER NOT NULL,
+    method TEXT NOT NULL,
+    due_ns INTEGER NOT NULL,
+    took_ns INTEGER NOT NULL,
+    ok INTEGER NOT NULL
 );
 ";
 
@@ -299,6 +331,40 @@ impl RunStore {
             for s in &report.timeline.sends {
                 insert
                     .execute(params![run, s.method, int(s.at_ns), int(s.took_ns), int(s.count)])
+                    .map_err(sqlite)?;
+            }
+        }
+        tx.commit().map_err(sqlite)?;
+        Ok(run)
+    }
+
+    /// Keeps a read sweep as a new run; its id.
+    pub fn save_reads(&mut self, report: &ReadReport) -> Result<i64, StoreError> {
+        let path = self.path.clone();
+        let sqlite = |source| StoreError::Sqlite { path: path.clone(), source };
+        let json = serde_json::to_string(report).unwrap_or_default();
+        let seconds = report.step_seconds * report.steps.len() as f64;
+        let started = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+            .saturating_sub(seconds as u64);
+        let rates: Vec<String> = report.steps.iter().map(|s| format!("{:.0}", s.rate)).collect();
+        let mode = format!("at {} calls/s", rates.join(","));
+        let tx = self.db.transaction().map_err(sqlite)?;
+        tx.execute(
+            "INSERT INTO runs (started_at, target, node, workload, scenario, mode, report)
+             VALUES (?1, ?2, ?3, ?4, NULL, ?5, ?6)",
+            params![int(started), report.target, report.node, "reads", mode, json],
+        )
+        .map_err(sqlite)?;
+        let run = tx.last_insert_rowid();
+        {
+            let mut insert = tx
+                .prepare("INSERT INTO reads (run, step, method, due_ns, took_ns, ok) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+                .map_err(sqlite)?;
+            for r in &report.samples {
+                insert
+                    .execute(params![run, r.step, r.method, int(r.due_ns), int(r.took_ns), r.ok])
                     .map_err(sqlite)?;
             }
         }
@@ -435,8 +501,27 @@ impl RunStore {
             .map_err(self.sqlite())?
             .collect::<Result<Vec<_>, _>>()
             .map_err(self.sqlite())?;
+        let mut q = self
+            .db
+            .prepare(
+                "SELECT step, method, due_ns, took_ns, ok FROM reads WHERE run = ?1 ORDER BY rowid",
+            )
+            .map_err(self.sqlite())?;
+        let reads = q
+            .query_map([id], |r| {
+                Ok(StoredRead {
+                    step: r.get(0)?,
+                    method: r.get(1)?,
+                    due_ns: u(r.get(2)?),
+                    took_ns: u(r.get(3)?),
+                    ok: r.get(4)?,
+                })
+            })
+            .map_err(self.sqlite())?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(self.sqlite())?;
         let summary = summary(id, started_at, target, workload, mode, &report);
-        Ok(StoredRun { summary, scenario, report, txs, blocks, sends })
+        Ok(StoredRun { summary, scenario, report, txs, blocks, sends, reads })
     }
 }
 
@@ -449,8 +534,29 @@ fn summary(
     report: &Value,
 ) -> RunSummary {
     let f = |v: &Value| v.as_f64().unwrap_or(0.0);
+    if report["kind"] == "reads" {
+        let steps = report["steps"].as_array().map_or(&[][..], Vec::as_slice);
+        let fastest = steps
+            .iter()
+            .max_by(|a, b| f(&a["answeredPerSecond"]).total_cmp(&f(&b["answeredPerSecond"])));
+        let answered = steps.iter().map(|s| s["all"]["ok"].as_u64().unwrap_or(0)).sum();
+        let at = |key: &str| fastest.map_or(0.0, |s| f(&s["all"]["latencyMs"][key]));
+        return RunSummary {
+            id,
+            kind: "reads".into(),
+            started_at,
+            target,
+            workload,
+            mode,
+            included: answered,
+            included_per_second: fastest.map_or(0.0, |s| f(&s["answeredPerSecond"])),
+            p50_ms: at("p50"),
+            p99_ms: at("p99"),
+        };
+    }
     RunSummary {
         id,
+        kind: "txs".into(),
         started_at,
         target,
         workload,
