@@ -103,6 +103,9 @@ pub struct RunConfig {
     /// of every 20 batches by it and report its round trip
     /// (`Report::sync_latency_ms`).
     pub sync_sample: bool,
+    /// Once set, senders take no more batches (what is sent is still
+    /// tracked): a `--forever` run's SIGINT or SIGTERM.
+    pub stop: Option<Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// The priority fee every transaction offers when the node suggests none.

@@ -131,7 +131,9 @@ impl Submitter {
                 if shared.aborted.load(Ordering::Acquire) {
                     return Ok(());
                 }
-                if shared.send_until.is_some_and(|t| Instant::now() >= t) {
+                if shared.send_until.is_some_and(|t| Instant::now() >= t)
+                    || shared.stop_sending.as_ref().is_some_and(|s| s.load(Ordering::Relaxed))
+                {
                     return Ok(());
                 }
                 let k = shared.next_batch.fetch_add(1, Ordering::Relaxed);

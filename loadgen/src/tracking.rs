@@ -24,6 +24,8 @@ pub(crate) struct RunProgress {
     pub(crate) start: Instant,
     /// With `--duration`: senders take no batch after this.
     pub(crate) send_until: Option<Instant>,
+    /// Senders take no batch once it is set ([`RunConfig::stop`]).
+    pub(crate) stop_sending: Option<std::sync::Arc<AtomicBool>>,
     /// Nanoseconds from `start` to the (scheduled) send, plus 1; 0: unsent.
     pub(crate) sent_at: Vec<AtomicU64>,
     /// Nanoseconds from `start` to the moment the block was seen, plus 1.
@@ -63,6 +65,7 @@ impl RunProgress {
             batch,
             start,
             send_until: config.duration.map(|d| start + d),
+            stop_sending: config.stop.clone(),
             sent_at: atomics(),
             included_at: atomics(),
             included_in: atomics(),

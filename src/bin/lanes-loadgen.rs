@@ -247,6 +247,12 @@ struct RunArgs {
     /// of --txs); otherwise stop sending then (--txs caps).
     #[arg(long, value_name = "DURATION", value_parser = lanes_rpc::parse_duration)]
     duration: Option<Duration>,
+    /// Send until SIGINT or SIGTERM (or --duration): round after round of
+    /// --txs transactions, each signed with the accounts' next nonces, kept
+    /// as a run of its own and printed as it ends; each round first tops
+    /// up the accounts that ran short, so a long run keeps them funded.
+    #[arg(long, conflicts_with_all = ["step", "tpb"])]
+    forever: bool,
     /// A ramp's rise per step, tx/s (default: a tenth of the range).
     #[arg(long, value_name = "R", requires = "rate")]
     step: Option<f64>,
@@ -384,6 +390,10 @@ enum CliError {
     FunderKey(#[source] KeyError),
     #[error("--closed-loop and --tpb must be at least 1")]
     Pacing,
+    #[error("--forever runs against one node: give --rpc once")]
+    ForeverTargets,
+    #[error("--forever sends at one rate, not a ramp")]
+    ForeverRamp,
     #[error(transparent)]
     Genesis(#[from] BuildError),
     #[error("writing {}: {source}", path.display())]
@@ -519,11 +529,12 @@ fn run(args: RunArgs) -> Result<(), CliError> {
     let mut ramp = None;
     let mode = match (args.rate, args.closed_loop, args.tpb) {
         (Some(Rate::Fixed(r)), ..) => {
-            if let Some(d) = args.duration {
+            if let Some(d) = args.duration.filter(|_| !args.forever) {
                 txs = (r * d.as_secs_f64()).ceil().max(1.0) as usize;
             }
             Mode::Rate(r)
         }
+        (Some(Rate::Ramp(..)), ..) if args.forever => return Err(CliError::ForeverRamp),
         (Some(Rate::Ramp(from, to)), ..) => {
             let step = args.step.unwrap_or((to - from) / 10.0).max(1.0);
             let r = RampConfig {
@@ -556,8 +567,9 @@ fn run(args: RunArgs) -> Result<(), CliError> {
         funder: Key::from_hex(&args.funder_key).map_err(CliError::FunderKey)?,
         chain_id: args.chain_id,
         progress: true,
-        duration: if matches!(mode, Mode::Rate(_)) { None } else { args.duration },
+        duration: if matches!(mode, Mode::Rate(_)) || args.forever { None } else { args.duration },
         sync_sample: !args.no_sync,
+        stop: None,
     };
     /// What the run sends.
     enum Load {
@@ -642,6 +654,69 @@ fn run(args: RunArgs) -> Result<(), CliError> {
                 }
             }
         }
+        return Ok(());
+    }
+    if args.forever {
+        let [target] = &targets[..] else { return Err(CliError::ForeverTargets) };
+        let plan = match &load {
+            Load::Workload(plan) => plan.clone(),
+            Load::Scenario(scenario, options) => Arc::new(
+                runtime
+                    .block_on(lanes_loadgen::run::prepare_scenario(
+                        scenario, options, target, &config,
+                    ))
+                    .map_err(failed(target))?,
+            ),
+        };
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let config = RunConfig { stop: Some(stop.clone()), ..config };
+        runtime.block_on(async {
+            use tokio::signal::unix::{SignalKind, signal};
+            let mut term = signal(SignalKind::terminate()).map_err(CliError::Signal)?;
+            let mut int = signal(SignalKind::interrupt()).map_err(CliError::Signal)?;
+            let deadline = args.duration.map(|d| tokio::time::Instant::now() + d);
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                let until = async {
+                    match deadline {
+                        Some(d) => tokio::time::sleep_until(d).await,
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                    _ = until => {}
+                }
+                stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            });
+            Ok::<_, CliError>(())
+        })?;
+        let (mut included, mut seconds) = (0u64, 0.0f64);
+        for round in 1.. {
+            let report = runtime
+                .block_on(lanes_loadgen::run::run(plan.clone(), target, &config))
+                .map_err(failed(target))?;
+            keep(&report);
+            included += report.included;
+            seconds += report.window_seconds;
+            eprintln!(
+                "round {round}: {} included, {:.0} tx/s, p50 {:.0} ms, p99 {:.0} ms; {included} in all",
+                report.included,
+                report.included_per_second,
+                report.latency_ms.p50,
+                report.latency_ms.p99
+            );
+            if args.json {
+                println!("{}", serde_json::to_string(&report)?);
+            }
+            if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                break;
+            }
+        }
+        eprintln!("stopped: {included} included, {:.0} tx/s over the rounds' windows", {
+            included as f64 / seconds.max(1e-9)
+        });
         return Ok(());
     }
     let mut reports: Vec<Report> = Vec::new();

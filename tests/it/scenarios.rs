@@ -149,6 +149,31 @@ fn test_runs_over_time_per_block_pacing_and_a_ramp_that_finds_its_rate() {
     let args = [&["run", "--tps", "100", "--duration", "1s", "--no-sync"][..], &common].concat();
     assert!(loadgen_json(&args)["syncLatencyMs"].is_null());
 
+    // --forever: rounds of --txs, each kept, until --duration (or a signal).
+    let db = dir.path().join("forever.sqlite");
+    let args = ["run", "--forever", "--duration", "3s", "--tps", "200", "--txs", "100"];
+    let out = loadgen_command()
+        .args(args)
+        .args(common)
+        .args(["--db", db.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let rounds = stderr.lines().filter(|l| l.starts_with("round ")).count();
+    assert!(rounds >= 2, "{stderr}");
+    let kept = loadgen_json(&["runs", "--db", db.to_str().unwrap()]);
+    let kept = kept.as_array().unwrap();
+    assert_eq!(kept.len(), rounds, "each round kept: {stderr}");
+    assert!(kept[..rounds - 1].iter().all(|r| r["included"] == 100), "{kept:?}");
+    assert!(
+        stderr.contains(&format!(
+            "stopped: {}",
+            kept.iter().map(|r| r["included"].as_u64().unwrap()).sum::<u64>()
+        )),
+        "{stderr}"
+    );
+
     // --tpb N: N more only once the node has a new block.
     let r = loadgen_json(&[&["run", "--tpb", "20", "--txs", "100"][..], &common].concat());
     assert_eq!(r["included"], 100, "{r:#}");
