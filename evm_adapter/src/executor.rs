@@ -18,7 +18,7 @@ use alloy_eips::Typed2718;
 use alloy_primitives::{Address, B256, Bytes, Log, U256};
 use borsh::{BorshDeserialize, BorshSerialize};
 use lanes_accounts_db::AccountHeader;
-use lanes_runtime::{Bank, BlockEnv, DecodeError, Executor, Outcome, StateView, TxError};
+use lanes_runtime::{Bank, BlockEnv, DecodeError, Executor, Outcome, StateKey, StateView, TxError};
 use revm::context::result::{EVMError, ExecResultAndState, ExecutionResult, HaltReason};
 use revm::context::{Block as _, Transaction as _};
 use revm::context::{BlockEnv as RevmBlockEnv, CfgEnv, Context, ContextTr, TxEnv};
@@ -584,7 +584,9 @@ pub(crate) fn outcome(
 }
 
 /// Writes what revm changed through the view (which checks each write against
-/// the transaction's set). Accounts revm only loaded or touched without a
+/// the transaction's set), and notes every account and slot revm loaded
+/// without changing it as read ([`StateView::note_read`]: the reads of the
+/// block's access list). Accounts revm only loaded or touched without a
 /// change are not written, so a read lock is enough for them. A touched
 /// empty account is deleted from Spurious Dragon on (EIP-161); before it, it
 /// exists ([`EXISTING_EMPTY`]).
@@ -592,13 +594,19 @@ fn apply_diff(view: &mut StateView<'_>, diff: EvmState, spec: SpecId) -> Result<
     let keep_empty = !spec.is_enabled_in(SpecId::SPURIOUS_DRAGON);
     for (address, account) in diff {
         if !account.is_touched() {
+            view.note_read(StateKey::Account(address));
+            for slot in account.storage.keys() {
+                view.note_read(StateKey::Storage(address, B256::from(*slot)));
+            }
             continue;
         }
         if account.is_selfdestructed() {
             view.set_account(&address, AccountHeader::default())?;
             for (slot, value) in &account.storage {
-                if !value.original_value.is_zero() {
-                    view.set_storage(&address, &B256::from(*slot), U256::ZERO)?;
+                let slot = B256::from(*slot);
+                match value.original_value.is_zero() {
+                    false => view.set_storage(&address, &slot, U256::ZERO)?,
+                    true => view.note_read(StateKey::Storage(address, slot)),
                 }
             }
             continue;
@@ -612,8 +620,9 @@ fn apply_diff(view: &mut StateView<'_>, diff: EvmState, spec: SpecId) -> Result<
         } else {
             stored_header(&original, true)
         };
-        if new != old {
-            view.set_account(&address, new)?;
+        match new != old {
+            true => view.set_account(&address, new)?,
+            false => view.note_read(StateKey::Account(address)),
         }
         // New code: a creation's, or an EIP-7702 delegation designator.
         if (account.is_created() || account.info.code_hash != original.code_hash)
@@ -623,8 +632,10 @@ fn apply_diff(view: &mut StateView<'_>, diff: EvmState, spec: SpecId) -> Result<
             view.put_code(account.info.code_hash, code.original_bytes());
         }
         for (slot, value) in &account.storage {
-            if value.is_changed() {
-                view.set_storage(&address, &B256::from(*slot), value.present_value)?;
+            let slot = B256::from(*slot);
+            match value.is_changed() {
+                true => view.set_storage(&address, &slot, value.present_value)?,
+                false => view.note_read(StateKey::Storage(address, slot)),
             }
         }
     }

@@ -25,6 +25,7 @@
 #![forbid(unsafe_code)]
 
 mod admit;
+mod bal;
 mod db;
 mod declare;
 pub mod eth;
@@ -38,6 +39,7 @@ mod trace;
 mod tx;
 
 pub use admit::{AdmissionLimits, DEFAULT_MAX_PREDICT_GAS, EvmAdmission};
+pub use bal::{block_access_list, block_access_list_hash};
 pub use declare::declared_access;
 pub use executor::{
     DEFAULT_SPEC, EXISTING_EMPTY, EthBlockEnv, EvmConfig, EvmExecutor, EvmReceiptData, EvmWorker,

@@ -8,6 +8,7 @@ use alloy_primitives::{B256, Bytes, U256};
 use lanes_accounts_db::{Entry, ReadView};
 
 use crate::access::AccessSet;
+use crate::accesses::{BlockAccesses, TxAccesses};
 use crate::admission::{AccessSource, Runnable};
 use crate::block::{
     Block, BlockEntry, BlockHeader, EntryTx, HeaderCodec, LanesHeaders, Roots, entries_root,
@@ -37,6 +38,10 @@ pub struct BankConfig {
     /// Whether blocks may carry system writes ([`Bank::apply_system`]): a
     /// dev chain's. Off by default, and a replay refuses such a block then.
     pub allow_system: bool,
+    /// Whether the bank records what each kept transaction read and wrote
+    /// ([`SealedBlock::accesses`]): the material of an EVM block's access
+    /// list. Off by default (it costs a copy of each transaction's writes).
+    pub record_accesses: bool,
 }
 
 impl Default for BankConfig {
@@ -45,6 +50,7 @@ impl Default for BankConfig {
             max_exclusive_per_block: DEFAULT_MAX_EXCLUSIVE_PER_BLOCK,
             headers: Arc::new(LanesHeaders),
             allow_system: false,
+            record_accesses: false,
         }
     }
 }
@@ -106,6 +112,9 @@ pub struct SealedBlock {
     pub changes: Vec<Entry>,
     /// The lattice hash of the state after it.
     pub lattice: LatticeHash,
+    /// What each transaction read and wrote, in block order, where the
+    /// bank recorded it ([`BankConfig::record_accesses`]).
+    pub accesses: Option<BlockAccesses>,
 }
 
 /// What [`Bank::execute_batch`] and [`Bank::execute_exclusive`] did with one
@@ -149,6 +158,9 @@ pub struct Bank {
     /// Gas of every kept run so far: a run is kept only while the sum stays
     /// within the block's gas limit.
     gas_taken: AtomicU64,
+    /// With [`BankConfig::record_accesses`]: each transaction's accesses as
+    /// its kept run left them (a rerun replaces an undone run's).
+    kept: Mutex<hashbrown::HashMap<B256, TxAccesses, ahash::RandomState>>,
 }
 
 /// What the block records so far, in block order.
@@ -169,6 +181,15 @@ struct BlockRecord {
     /// Derived writes made before any transaction ran, which an ordered
     /// block's predictions must see ([`Bank::fork_parent`]).
     derived: Vec<Writes>,
+    /// Whether a transaction has been claimed: derived writes after it
+    /// come after the block's transactions.
+    ran: bool,
+    /// With [`BankConfig::record_accesses`]: what was written before the
+    /// transactions and after them, and the fees credited ahead of the
+    /// seal (before which transaction).
+    before: TxAccesses,
+    after: TxAccesses,
+    credits: Vec<(B256, U256)>,
     gas_used: u64,
     exclusive: usize,
 }
@@ -202,14 +223,17 @@ impl Bank {
         env: BlockEnv,
         config: BankConfig,
     ) -> Self {
+        let mut state = BankState::new(parent);
+        state.record_accesses = config.record_accesses;
         Self {
-            state: BankState::new(parent),
+            state,
             env,
             parent_hash,
             parent_lattice,
             config,
             record: Mutex::default(),
             gas_taken: AtomicU64::new(0),
+            kept: Mutex::default(),
         }
     }
 
@@ -217,7 +241,16 @@ impl Bank {
     /// or runs that hash already (or it appears earlier in `hashes`).
     pub(crate) fn claim(&self, hashes: impl IntoIterator<Item = B256>) -> Vec<bool> {
         let mut record = self.record();
+        record.ran = true;
         hashes.into_iter().map(|h| record.claimed.insert(h)).collect()
+    }
+
+    /// Keeps what transaction `hash`'s run read and wrote, as its kept run
+    /// (with [`BankConfig::record_accesses`]; otherwise nothing).
+    pub(crate) fn keep_accesses(&self, hash: B256, writes: &Writes) {
+        if self.config.record_accesses {
+            self.kept.lock().insert(hash, TxAccesses::of(writes));
+        }
     }
 
     /// Gives back claims of transactions the block did not keep.
@@ -277,7 +310,7 @@ impl Bank {
     /// Credits `amount` of the block's fees to the coinbase now rather than
     /// at the seal (an ordered block's transaction that reads the coinbase
     /// sees the fees of every transaction before it, as in Ethereum).
-    pub(crate) fn credit_coinbase(&self, amount: U256) -> Result<(), BankError> {
+    pub(crate) fn credit_coinbase(&self, amount: U256, before: B256) -> Result<(), BankError> {
         if amount.is_zero() {
             return Ok(());
         }
@@ -292,6 +325,9 @@ impl Bank {
         self.state.apply(Writes { accounts, ..Writes::default() });
         let mut record = self.record();
         record.fees_paid = record.fees_paid.saturating_add(amount);
+        if self.config.record_accesses {
+            record.credits.push((before, amount));
+        }
         Ok(())
     }
 
@@ -302,8 +338,15 @@ impl Bank {
     /// again. The caller guarantees no transaction runs meanwhile.
     pub fn apply_derived(&self, view: StateView<'_>) {
         let mut record = self.record();
-        if record.tx_hashes.is_empty() {
+        if !record.ran {
             record.derived.push(view.writes.clone());
+        }
+        if self.config.record_accesses {
+            let accesses = TxAccesses::of(&view.writes);
+            match record.ran {
+                false => record.before.extend(accesses),
+                true => record.after.extend(accesses),
+            }
         }
         self.state.apply(view.writes);
     }
@@ -338,6 +381,9 @@ impl Bank {
                 }
                 Entry::Code(hash, code) => writes.code.push((*hash, code.clone())),
             }
+        }
+        if self.config.record_accesses {
+            record.before.extend(TxAccesses::of(&writes));
         }
         self.state.apply(writes);
         record.system.extend(entries);
@@ -644,6 +690,7 @@ impl Bank {
             if let Err(e) = self.take_gas(outcome.gas_used) {
                 return (Err(e), view.access);
             }
+            self.keep_accesses(tx.hash(), &view.writes);
             self.state.apply(view.writes);
         }
         (result, view.access)
@@ -670,9 +717,19 @@ impl Bank {
     /// kept), so the block may record fewer, wider entries than ran. A block
     /// whose gas used exceeds its limit is refused ([`BankError::GasLimit`]).
     pub fn seal(self) -> Result<SealedBlock, BankError> {
-        let Bank { state, env, parent_hash, parent_lattice, record, config, .. } = self;
+        let Bank { state, env, parent_hash, parent_lattice, record, config, kept, .. } = self;
         let BlockRecord {
-            system, entries, receipts, fees, fees_paid, gas_used, extra: given, ..
+            system,
+            entries,
+            receipts,
+            fees,
+            fees_paid,
+            gas_used,
+            extra: given,
+            before,
+            after,
+            credits,
+            ..
         } = record.into_inner();
         if gas_used > env.gas_limit {
             return Err(BankError::GasLimit { used: gas_used, limit: env.gas_limit });
@@ -713,7 +770,17 @@ impl Bank {
         };
         let hash = config.headers.hash(&header);
         let block = Block { header, hash, system, entries };
-        Ok(SealedBlock { block, receipts, changes, lattice })
+        let accesses = config.record_accesses.then(|| {
+            let mut kept = kept.into_inner();
+            let at = |hash: &B256| receipts.iter().position(|r| r.tx_hash == *hash);
+            BlockAccesses {
+                before,
+                txs: receipts.iter().map(|r| kept.remove(&r.tx_hash).unwrap_or_default()).collect(),
+                after,
+                credits: credits.iter().filter_map(|(h, a)| Some((at(h)?, *a))).collect(),
+            }
+        });
+        Ok(SealedBlock { block, receipts, changes, lattice, accesses })
     }
 }
 

@@ -101,6 +101,7 @@
 #![forbid(unsafe_code)]
 
 mod access;
+mod accesses;
 mod admission;
 mod atomic_write;
 mod bank;
@@ -120,6 +121,7 @@ mod threads;
 mod view;
 
 pub use access::{AccessSet, AccessSetTooLarge, DEFAULT_MAX_ACCESS_KEYS};
+pub use accesses::{BlockAccesses, TxAccesses};
 pub use admission::{AccessSource, Admission, AdmitContext, Admitted, DeclaredAccess, Runnable};
 pub use atomic_write::write_atomically;
 pub use bank::{

@@ -443,3 +443,35 @@ fn test_system_writes_replay_on_a_dev_chain_only() {
     assert!(err.to_string().contains("system writes refused"), "{err}");
     assert!(plain.new_bank(1, COINBASE).apply_system(system).is_err());
 }
+
+/// With `record_accesses`, the sealed block says what each transaction
+/// wrote (the new headers) in block order, whatever thread ran it; and a
+/// bank that does not record says nothing.
+#[test]
+fn test_a_recording_bank_keeps_each_transaction_s_writes_in_block_order() {
+    let (_dir, chain) = new_chain();
+    let recording = BankConfig { record_accesses: true, ..chain.bank_config().clone() };
+    let chain = chain.with_bank_config(recording);
+    let txs: Vec<NativeTx> = (0..4u8)
+        .map(|i| NativeTx::transfer(sender(i), 0, sender(i + 1), U256::from(10), U256::from(1)))
+        .collect();
+    let mut bank = chain.new_bank(1, COINBASE);
+    for entry in crate::entries_in_order(txs.clone()) {
+        bank.execute_entry(&NativeExecutor, entry, 2).unwrap();
+    }
+    let sealed = bank.seal().unwrap();
+    let accesses = sealed.accesses.expect("recorded");
+    assert!(accesses.before.is_empty() && accesses.after.is_empty() && accesses.credits.is_empty());
+    assert_eq!(accesses.txs.len(), 4);
+    for (receipt, (tx, record)) in sealed.receipts.iter().zip(txs.iter().zip(&accesses.txs)) {
+        assert_eq!(receipt.tx_hash, tx.hash(), "block order");
+        let wrote: Vec<Address> = record.accounts.iter().map(|(a, _)| *a).collect();
+        assert!(wrote.contains(&tx.from()), "{record:?}");
+        let (_, sender_after) = record.accounts.iter().find(|(a, _)| *a == tx.from()).unwrap();
+        assert_eq!(sender_after.nonce, 1);
+    }
+    let (_dir, plain) = new_chain();
+    let bank = plain.new_bank(1, COINBASE);
+    bank.execute_exclusive(&NativeExecutor, &txs[0]).unwrap();
+    assert!(bank.seal().unwrap().accesses.is_none());
+}

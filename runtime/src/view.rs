@@ -41,6 +41,8 @@ pub(crate) struct BankState {
     pub(crate) shards: Box<[RwLock<Shard>]>,
     written: Box<[AtomicU64]>,
     pub(crate) code: RwLock<HashMap<B256, Bytes, ahash::RandomState>>,
+    /// Whether views keep the reads executors note ([`StateView::note_read`]).
+    pub(crate) record_accesses: bool,
 }
 
 /// One shard of the write cache. Accounts and slots have a table each, so an
@@ -113,6 +115,7 @@ impl BankState {
             shards: (0..shard_count()).map(|_| RwLock::default()).collect(),
             written: (0..FILTER_BITS / 64).map(|_| AtomicU64::new(0)).collect(),
             code: RwLock::default(),
+            record_accesses: false,
         }
     }
 
@@ -243,6 +246,9 @@ pub(crate) struct Writes {
     pub(crate) slots: Vec<(KeyHash, Address, B256, U256)>,
     /// Code stored under its hash.
     pub(crate) code: Vec<(B256, Bytes)>,
+    /// Keys the executor noted it read ([`StateView::note_read`]), kept
+    /// only where the bank records accesses.
+    pub(crate) reads: Vec<StateKey>,
 }
 
 /// What a transaction may touch.
@@ -347,6 +353,18 @@ impl<'a> StateView<'a> {
     /// Stores code under its hash (the caller computes the hash).
     pub fn put_code(&mut self, hash: B256, code: Bytes) {
         self.writes.code.push((hash, code));
+    }
+
+    /// Notes that execution read `key` (an executor calls it for each key it
+    /// accessed, once it knows which it left unchanged), for the block's
+    /// record of accesses ([`crate::BlockAccesses`]) where the bank keeps
+    /// one ([`crate::BankConfig::record_accesses`]); otherwise it does
+    /// nothing. The key is not checked against the set: the executor read
+    /// it through this view.
+    pub fn note_read(&mut self, key: StateKey) {
+        if self.state.record_accesses {
+            self.writes.reads.push(key);
+        }
     }
 
     /// Keys read or written so far, in a simulation ([`crate::Bank::simulate`]).

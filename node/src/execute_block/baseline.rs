@@ -13,13 +13,14 @@
 //! gas, logs nor receipts.
 
 use alloy_consensus::{Eip658Value, Receipt, ReceiptEnvelope, ReceiptWithBloom};
+use alloy_eips::eip7928::BlockAccessList;
 use alloy_primitives::{B256, Bloom, Bytes, Log, U256};
 use lanes_accounts_db::Entry;
 use lanes_evm_adapter::tx_env;
 use revm::ExecuteCommitEvm;
 use revm::bytecode::Bytecode;
 use revm::context::{BlockEnv, CfgEnv, Context};
-use revm::database::{CacheDB, EmptyDB};
+use revm::database::{CacheDB, EmptyDB, State};
 use revm::handler::{MainBuilder, MainContext};
 use revm::primitives::hardfork::SpecId;
 use revm::state::AccountInfo;
@@ -80,26 +81,7 @@ pub fn baseline(
     if txs.len() != senders.len() {
         return Err(BaselineError::Senders { txs: txs.len(), senders: senders.len() });
     }
-    let h = &fixture.header;
-    let mut block = BlockEnv {
-        number: U256::from(h.number),
-        beneficiary: h.beneficiary,
-        timestamp: U256::from(h.timestamp),
-        gas_limit: h.gas_limit,
-        basefee: h.base_fee_per_gas.unwrap_or_default(),
-        difficulty: h.difficulty,
-        // After the merge the difficulty is 0 and mixHash carries PREVRANDAO.
-        prevrandao: h.difficulty.is_zero().then_some(h.mix_hash),
-        // The default prices blobs; a block before Cancun has none.
-        blob_excess_gas_and_price: None,
-        ..Default::default()
-    };
-    if let Some(excess) = h.excess_blob_gas {
-        let fraction = blob_update_fraction.ok_or(BaselineError::BlobFraction(excess))?;
-        block.set_blob_excess_gas_and_price(excess, fraction);
-    }
-    let mut cfg = CfgEnv::new_with_spec(spec).with_chain_id(chain_id);
-    cfg.blob_base_fee_update_fraction = blob_update_fraction;
+    let (block, cfg) = envs(fixture, spec, chain_id, blob_update_fraction)?;
     // The pre-state in memory is not timed; building the EVM is, as lanes'
     // time includes building its workers' EVMs.
     let db = cache_db(fixture);
@@ -127,6 +109,56 @@ pub fn baseline(
         receipts.push(ReceiptEnvelope::from_typed(tx.tx_type(), receipt));
     }
     Ok(Baseline { gas_used, receipts, logs_bloom, time })
+}
+
+/// The block and configuration environments of `fixture`'s block.
+fn envs(
+    fixture: &Fixture,
+    spec: SpecId,
+    chain_id: u64,
+    blob_update_fraction: Option<u64>,
+) -> Result<(BlockEnv, CfgEnv), BaselineError> {
+    let h = &fixture.header;
+    let mut block = BlockEnv {
+        number: U256::from(h.number),
+        beneficiary: h.beneficiary,
+        timestamp: U256::from(h.timestamp),
+        gas_limit: h.gas_limit,
+        basefee: h.base_fee_per_gas.unwrap_or_default(),
+        difficulty: h.difficulty,
+        // After the merge the difficulty is 0 and mixHash carries PREVRANDAO.
+        prevrandao: h.difficulty.is_zero().then_some(h.mix_hash),
+        // The default prices blobs; a block before Cancun has none.
+        blob_excess_gas_and_price: None,
+        ..Default::default()
+    };
+    if let Some(excess) = h.excess_blob_gas {
+        let fraction = blob_update_fraction.ok_or(BaselineError::BlobFraction(excess))?;
+        block.set_blob_excess_gas_and_price(excess, fraction);
+    }
+    let mut cfg = CfgEnv::new_with_spec(spec).with_chain_id(chain_id);
+    cfg.blob_base_fee_update_fraction = blob_update_fraction;
+    Ok((block, cfg))
+}
+
+/// The block's access list (EIP-7928) as revm's own builder makes it:
+/// the transactions run one after another over revm's `State` with its
+/// BAL builder, each at its index (the first at 1). Untimed.
+pub fn revm_block_access_list(
+    fixture: &Fixture,
+    spec: SpecId,
+    chain_id: u64,
+    blob_update_fraction: Option<u64>,
+) -> Result<BlockAccessList, BaselineError> {
+    let (block, cfg) = envs(fixture, spec, chain_id, blob_update_fraction)?;
+    let db = State::builder().with_database(cache_db(fixture)).with_bal_builder().build();
+    let mut evm = Context::mainnet().with_db(db).with_cfg(cfg).with_block(block).build_mainnet();
+    for (index, (tx, sender)) in fixture.txs.iter().zip(&fixture.senders).enumerate() {
+        evm.ctx.journaled_state.database.bump_bal_index();
+        evm.transact_commit(tx_env(tx, *sender))
+            .map_err(|e| BaselineError::Transaction { index, message: e.to_string() })?;
+    }
+    Ok(evm.ctx.journaled_state.database.take_built_alloy_bal().unwrap_or_default())
 }
 
 /// revm's in-memory database holding the fixture's pre-state and the block

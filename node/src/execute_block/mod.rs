@@ -17,15 +17,19 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use alloy_consensus::ReceiptEnvelope;
+use alloy_eips::eip7928::{BlockAccessList, first_bal_divergence};
 use alloy_primitives::{B256, Bloom};
 use lanes_accounts_db::AccountsDbConfig;
 use lanes_evm_adapter::eth::{EthSpec, block_executor};
-use lanes_evm_adapter::{AdmissionLimits, EvmAdmission, EvmTx, receipt_envelope};
+use lanes_evm_adapter::{
+    AdmissionLimits, EvmAdmission, EvmTx, block_access_list, block_access_list_hash,
+    receipt_envelope,
+};
 use lanes_runtime::{
-    BlockEnv, Chain, Genesis, OrderedConfig, OrderedReport, OrderedSets, parallel_map,
+    BankConfig, BlockEnv, Chain, Genesis, OrderedConfig, OrderedReport, OrderedSets, parallel_map,
 };
 
-pub use baseline::{Baseline, BaselineError, baseline};
+pub use baseline::{Baseline, BaselineError, baseline, revm_block_access_list};
 pub use fixture::{Fixture, FixtureError, FixtureErrorKind, fixture_dirs};
 
 /// How [`execute`] runs a block.
@@ -91,6 +95,10 @@ pub struct BlockRun {
     pub report: OrderedReport,
     /// Simulated times on more workers: (workers, time).
     pub simulated: Vec<(usize, Duration)>,
+    /// The block's access list as lanes built it.
+    pub bal: BlockAccessList,
+    /// Where lanes' access list first differs from revm's builder's.
+    pub bal_diff: Option<String>,
 }
 
 impl BlockRun {
@@ -107,6 +115,9 @@ impl BlockRun {
             .map(|c| {
                 if c.ok() {
                     format!("{} ok", c.field)
+                } else if c.field == "blockAccessList" {
+                    let diff = self.bal_diff.as_deref().unwrap_or("-");
+                    format!("{} lanes {} revm {}: {diff}", c.field, c.lanes, c.revm)
                 } else {
                     format!("{} header {} lanes {} revm {}", c.field, c.header, c.lanes, c.revm)
                 }
@@ -252,6 +263,9 @@ pub fn execute(dir: &Path, options: &ExecuteOptions) -> Result<BlockRun, Execute
     let config = AccountsDbConfig::default().with_sync(false);
     let chain =
         Chain::create(tmp.path(), config, &genesis).map_err(|e| lanes_err(e.to_string()))?;
+    // Every block lanes runs has its access list, so the timed runs record accesses.
+    let banks = BankConfig { record_accesses: true, ..chain.bank_config().clone() };
+    let chain = chain.with_bank_config(banks);
     let env = BlockEnv {
         number: h.number,
         timestamp: h.timestamp,
@@ -276,16 +290,22 @@ pub fn execute(dir: &Path, options: &ExecuteOptions) -> Result<BlockRun, Execute
 
     let mut lanes_runs = Vec::new();
     let mut revm_runs = Vec::new();
-    let mut lanes_receipts = Vec::new();
+    let mut last = None;
     for _ in 0..options.runs.max(1) {
         let bank = chain.new_bank_with(env.clone());
         let report = bank
             .execute_ordered(&executor, &txs, OrderedSets::Predict(&admission), &ordered)
             .map_err(|e| lanes_err(e.to_string()))?;
-        lanes_receipts = bank.receipts();
+        last = Some(bank);
         lanes_runs.push(report);
         revm_runs.push(baseline(&fixture, fork, eth.chain_id(), fraction)?);
     }
+    let sealed = last.expect("at least one run").seal().map_err(|e| lanes_err(e.to_string()))?;
+    let lanes_receipts = &sealed.receipts;
+    let accesses = sealed.accesses.as_ref().expect("the bank records accesses");
+    let lanes_bal = block_access_list(accesses, lanes_receipts, &chain.db().view(), h.beneficiary)
+        .map_err(|e| lanes_err(e.to_string()))?;
+    let revm_bal = revm_block_access_list(&fixture, fork, eth.chain_id(), fraction)?;
     lanes_runs.sort_by_key(|r| r.elapsed);
     let report = lanes_runs.swap_remove(lanes_runs.len() / 2);
     revm_runs.sort_by_key(|b| b.time);
@@ -294,7 +314,7 @@ pub fn execute(dir: &Path, options: &ExecuteOptions) -> Result<BlockRun, Execute
     let receipts: Vec<ReceiptEnvelope> = fixture
         .txs
         .iter()
-        .zip(&lanes_receipts)
+        .zip(lanes_receipts)
         .map(|(tx, r)| receipt_envelope(tx.tx_type(), r))
         .collect();
     let gas = lanes_receipts.last().map_or(0, |r| r.cumulative_gas_used);
@@ -329,6 +349,17 @@ pub fn execute(dir: &Path, options: &ExecuteOptions) -> Result<BlockRun, Execute
             revm: root(&revm.receipts).to_string(),
         });
     }
+    // No header before Amsterdam commits to an access list: revm's own
+    // builder's is the reference.
+    let revm_hash = block_access_list_hash(&revm_bal).to_string();
+    checks.push(Checked {
+        field: "blockAccessList",
+        header: revm_hash.clone(),
+        lanes: block_access_list_hash(&lanes_bal).to_string(),
+        revm: revm_hash,
+    });
+    let bal_diff =
+        (lanes_bal != revm_bal).then(|| first_bal_divergence(&lanes_bal, &revm_bal).to_string());
     let simulated = options.simulate.iter().map(|&n| (n, report.simulate(n))).collect();
     Ok(BlockRun {
         dir: dir.to_owned(),
@@ -341,6 +372,8 @@ pub fn execute(dir: &Path, options: &ExecuteOptions) -> Result<BlockRun, Execute
         revm: revm.time,
         report,
         simulated,
+        bal: lanes_bal,
+        bal_diff,
     })
 }
 
@@ -349,7 +382,8 @@ mod tests {
     use super::*;
 
     /// Every mainnet block of the fixtures: lanes (2 workers, predictions
-    /// standing and not) gives the header's gas, bloom and receipts root.
+    /// standing and not) gives the header's gas, bloom and receipts root,
+    /// and the block access list revm's builder gives, field for field.
     #[test]
     fn test_every_mainnet_block_is_correct_in_lanes() {
         let root =
@@ -366,6 +400,7 @@ mod tests {
         let dirs = fixture_dirs(root);
         assert_eq!(dirs.len(), 42);
         let mut failures = Vec::new();
+        let (mut accounts, mut changed_slots, mut read_slots, mut balances) = (0, 0, 0, 0);
         for (i, dir) in dirs.iter().enumerate() {
             let options = ExecuteOptions {
                 workers: 2,
@@ -374,11 +409,23 @@ mod tests {
                 simulate: vec![4],
             };
             match execute(dir, &options) {
-                Ok(run) if run.ok() => {}
+                Ok(run) if run.ok() => {
+                    accounts += run.bal.len();
+                    changed_slots += run.bal.iter().map(|a| a.storage_changes.len()).sum::<usize>();
+                    read_slots += run.bal.iter().map(|a| a.storage_reads.len()).sum::<usize>();
+                    balances += run.bal.iter().map(|a| a.balance_changes.len()).sum::<usize>();
+                }
                 Ok(run) => failures.push(run.line()),
                 Err(e) => failures.push(e.to_string()),
             }
         }
         assert!(failures.is_empty(), "{}", failures.join("\n"));
+        println!(
+            "access lists: {accounts} accounts, {changed_slots} slots changed, {read_slots} only read, {balances} balance changes"
+        );
+        // 7,442 transactions: each changes its sender's balance at least.
+        assert!(
+            accounts > 7_000 && balances > 7_000 && changed_slots > 1_000 && read_slots > 1_000
+        );
     }
 }

@@ -322,7 +322,7 @@ impl<'a, E: Executor> Shared<'a, E> {
                     let (executed, kind) = match prediction {
                         Some(prediction) => {
                             let (outcome, writes) = *prediction;
-                            (self.apply(Ok(outcome), writes, undoable), RunKind::Apply)
+                            (self.apply(i, Ok(outcome), writes, undoable), RunKind::Apply)
                         }
                         None => (self.execute(&mut worker, i, set, undoable), RunKind::Execute),
                     };
@@ -403,7 +403,7 @@ impl<'a, E: Executor> Shared<'a, E> {
             }
         }
         s.fees_credited = s.fees_credited.max(i);
-        Ok(self.bank.credit_coinbase(fees)?)
+        Ok(self.bank.credit_coinbase(fees, self.txs[i].hash())?)
     }
 
     /// Finds transaction `i`'s set.
@@ -530,22 +530,30 @@ impl<'a, E: Executor> Shared<'a, E> {
         if let Err(TxError::AccessViolation(key)) = result {
             return Executed::Strayed(key);
         }
-        self.apply(result, view.writes, undoable)
+        self.apply(i, result, view.writes, undoable)
     }
 
     /// Applies a valid run's writes, keeping what undoes them when
     /// `undoable` (the lowest unfinished transaction is never undone: only
     /// an earlier one that leaves its set undoes a later one).
-    fn apply(&self, result: Result<Outcome, TxError>, writes: Writes, undoable: bool) -> Executed {
+    fn apply(
+        &self,
+        i: usize,
+        result: Result<Outcome, TxError>,
+        writes: Writes,
+        undoable: bool,
+    ) -> Executed {
         let state = self.bank.state();
         if result.is_err() || !undoable {
             if result.is_ok() {
+                self.bank.keep_accesses(self.txs[i].hash(), &writes);
                 state.apply(writes);
             }
             return Executed::Finished(result, Writes::default());
         }
         match undo_of(state, &writes) {
             Ok(undo) => {
+                self.bank.keep_accesses(self.txs[i].hash(), &writes);
                 state.apply(writes);
                 Executed::Finished(result, undo)
             }
@@ -637,6 +645,7 @@ impl<'a, E: Executor> Shared<'a, E> {
                 continue;
             }
             if result.is_ok() {
+                self.bank.keep_accesses(tx.hash(), &view.writes);
                 self.bank.state().apply(view.writes);
             }
             s.running -= 1;

@@ -41,7 +41,7 @@ fn one_by_one(chain: &Chain, txs: &[NativeTx]) -> SealedBlock {
     let bank = chain.new_bank(1, coinbase());
     for tx in txs {
         let outcome = bank.run_one(&NativeExecutor, &mut (), tx, Access::Exclusive).unwrap();
-        bank.credit_coinbase(outcome.fee).unwrap();
+        bank.credit_coinbase(outcome.fee, tx.hash()).unwrap();
         bank.record_entry(crate::BlockEntry::default(), vec![(tx.hash(), outcome)]);
     }
     bank.seal().unwrap()

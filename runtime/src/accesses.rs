@@ -1,0 +1,74 @@
+//! What a block's transactions touched, as they were kept: each one's reads
+//! and its writes with their new values, in block order, with the writes
+//! the block derives before and after them ([`BlockAccesses`]). The
+//! executor-neutral material of an EVM block-level access list (EIP-7928),
+//! which `lanes-evm-adapter` builds from it; any executor can note its reads
+//! ([`crate::StateView::note_read`]) and get the same record.
+//!
+//! Recorded only when the bank is asked to ([`crate::BankConfig::record_accesses`]).
+
+use alloy_primitives::{Address, B256, Bytes, U256};
+use lanes_accounts_db::AccountHeader;
+
+use crate::key::StateKey;
+use crate::view::Writes;
+
+/// What one transaction (or a block's derived writes) read and wrote.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TxAccesses {
+    /// Keys it read, as the executor noted them ([`crate::StateView::note_read`]);
+    /// a key it also wrote may be among them.
+    pub reads: Vec<StateKey>,
+    /// Accounts it wrote, with their new headers, in the order written (a
+    /// later write to an address wins).
+    pub accounts: Vec<(Address, AccountHeader)>,
+    /// Slots it wrote, with their new values, in the order written.
+    pub slots: Vec<(Address, B256, U256)>,
+    /// Code it stored, by hash.
+    pub code: Vec<(B256, Bytes)>,
+}
+
+impl TxAccesses {
+    pub(crate) fn of(writes: &Writes) -> Self {
+        Self {
+            reads: writes.reads.clone(),
+            accounts: writes.accounts.iter().map(|&(_, a, h)| (a, h)).collect(),
+            slots: writes.slots.iter().map(|&(_, a, s, v)| (a, s, v)).collect(),
+            code: writes.code.clone(),
+        }
+    }
+
+    /// Adds `other`'s reads and writes after its own.
+    pub(crate) fn extend(&mut self, other: TxAccesses) {
+        self.reads.extend(other.reads);
+        self.accounts.extend(other.accounts);
+        self.slots.extend(other.slots);
+        self.code.extend(other.code);
+    }
+
+    /// Whether it read or wrote nothing.
+    pub fn is_empty(&self) -> bool {
+        self.reads.is_empty()
+            && self.accounts.is_empty()
+            && self.slots.is_empty()
+            && self.code.is_empty()
+    }
+}
+
+/// What a block touched, in block order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BlockAccesses {
+    /// Before its first transaction: the block's system writes and the
+    /// writes it derives then ([`crate::Bank::apply_derived`]: an EVM
+    /// block's system calls).
+    pub before: TxAccesses,
+    /// Each transaction's, in block order (the receipts' order).
+    pub txs: Vec<TxAccesses>,
+    /// After its transactions: derived writes (rewards, withdrawals, the
+    /// EVM's request system calls). The fees the seal pays the coinbase
+    /// are not here: each transaction's is in its receipt.
+    pub after: TxAccesses,
+    /// Fees credited to the coinbase ahead of the seal: (the transaction
+    /// they were credited before, by its place in `txs`, the amount).
+    pub credits: Vec<(usize, U256)>,
+}
