@@ -32,6 +32,9 @@ pub struct ProducedBlock {
     pub discarded: Vec<(B256, String)>,
     /// What the stage did for it.
     pub stats: BlockStats,
+    /// What each transaction read and wrote, where the chain's banks record
+    /// it ([`lanes_runtime::BankConfig::record_accesses`]).
+    pub accesses: Option<lanes_runtime::BlockAccesses>,
 }
 
 /// Makes each sealed block durable somewhere else before the stage commits it
@@ -39,12 +42,12 @@ pub struct ProducedBlock {
 /// block the sink has persisted may be lost from the accounts database by a
 /// crash, never the other way round, so the node can replay it on restart.
 pub trait BlockSink: Send + 'static {
-    /// Persists `block` and its receipts; an error stops the stage before the
-    /// block is committed.
+    /// Persists `sealed` (the block, its receipts, and where the chain's
+    /// banks record them, its accesses); an error stops the stage before
+    /// the block is committed.
     fn persist(
         &mut self,
-        block: &Block,
-        receipts: &[Receipt],
+        sealed: &SealedBlock,
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
     /// Called on the stage's thread once `produced` is committed, before it
@@ -150,7 +153,7 @@ impl<T: lanes_runtime::PoolTransaction> BlockDriver<T> {
         let BuiltBlock { sealed, included, rejected, counters, seal_time } = built;
         let start = Instant::now();
         if let Some(sink) = &mut self.sink {
-            sink.persist(&sealed.block, &sealed.receipts).map_err(|source| StageError::Sink {
+            sink.persist(&sealed).map_err(|source| StageError::Sink {
                 number: sealed.block.header.number,
                 source,
             })?;
@@ -195,8 +198,8 @@ impl<T: lanes_runtime::PoolTransaction> BlockDriver<T> {
             pool_len,
         );
         stats.log();
-        let (block, receipts) = (sealed.block, sealed.receipts);
-        Ok(ProducedBlock { block, receipts, rejected, discarded, stats })
+        let SealedBlock { block, receipts, accesses, .. } = sealed;
+        Ok(ProducedBlock { block, receipts, rejected, discarded, stats, accesses })
     }
 
     /// Hands a committed block to the consumer of the stage's blocks,

@@ -2,8 +2,9 @@
 //! ([`block_access_list`]).
 //!
 //! The runtime records, per kept transaction, the keys it read and its
-//! writes with their new values ([`BlockAccesses`]); this module walks them
-//! in block order over the parent state and writes the EIP's form: every
+//! writes with their new values, and the parent state's value of every key
+//! written ([`BlockAccesses`]); this module walks them in block order and
+//! writes the EIP's form: every
 //! address accessed, its storage slots changed (post-value per index) or
 //! only read, and its balance, nonce and code changes per index — index 0
 //! for what the block writes before its transactions, `i + 1` for
@@ -23,7 +24,7 @@ use alloy_eips::eip7928::{
     SlotChanges, StorageChange,
 };
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
-use lanes_accounts_db::{AccountHeader, AccountsRead, StorageError};
+use lanes_accounts_db::AccountHeader;
 use lanes_runtime::{BlockAccesses, Receipt, StateKey, TxAccesses};
 
 use crate::db::has_code;
@@ -46,10 +47,11 @@ fn change<T>(changes: &mut Vec<(u64, T)>, index: u64, value: T) {
     }
 }
 
-/// The walk's state: values as of the index being walked, read from the
-/// parent on first use.
-struct Walk<'a, R: AccountsRead> {
-    parent: &'a R,
+/// The walk's state: values as of the index being walked (at first the
+/// parent's).
+struct Walk<'a> {
+    /// Code stored by the block, by hash.
+    code: HashMap<B256, &'a Bytes>,
     coinbase: Address,
     accounts: HashMap<Address, AccountHeader>,
     slots: HashMap<(Address, B256), U256>,
@@ -59,49 +61,31 @@ struct Walk<'a, R: AccountsRead> {
     out: BTreeMap<Address, Collected>,
 }
 
-impl<R: AccountsRead<Error = StorageError>> Walk<'_, R> {
-    fn account(&mut self, address: Address) -> Result<AccountHeader, StorageError> {
-        if let Some(h) = self.accounts.get(&address) {
-            return Ok(*h);
-        }
-        let h = self.parent.get_account(&address)?.unwrap_or_default();
-        self.accounts.insert(address, h);
-        Ok(h)
+impl Walk<'_> {
+    fn account(&self, address: Address) -> AccountHeader {
+        self.accounts.get(&address).copied().unwrap_or_default()
     }
 
-    fn slot(&mut self, address: Address, slot: B256) -> Result<U256, StorageError> {
-        if let Some(v) = self.slots.get(&(address, slot)) {
-            return Ok(*v);
-        }
-        let v = self.parent.get_storage(&address, &slot)?;
-        self.slots.insert((address, slot), v);
-        Ok(v)
+    fn slot(&self, address: Address, slot: B256) -> U256 {
+        self.slots.get(&(address, slot)).copied().unwrap_or_default()
     }
 
     /// The coinbase's balance in Ethereum's sense.
-    fn coinbase_balance(&mut self) -> Result<U256, StorageError> {
-        Ok(self.account(self.coinbase)?.balance.saturating_add(self.owed))
+    fn coinbase_balance(&self) -> U256 {
+        self.account(self.coinbase).balance.saturating_add(self.owed)
     }
 
-    fn code_of(&self, hash: &B256, record: &TxAccesses) -> Result<Bytes, StorageError> {
-        if !has_code(hash) {
-            return Ok(Bytes::new());
+    fn code_of(&self, hash: &B256) -> Bytes {
+        match has_code(hash) {
+            true => self.code.get(hash).map(|c| (*c).clone()).unwrap_or_default(),
+            false => Bytes::new(),
         }
-        if let Some((_, code)) = record.code.iter().find(|(h, _)| h == hash) {
-            return Ok(code.clone());
-        }
-        Ok(self.parent.get_code(hash)?.unwrap_or_default())
     }
 
     /// Walks one index's record; `fee` is the transaction's priority fee
     /// (`None` for the block's own writes before and after them).
-    fn record(
-        &mut self,
-        index: u64,
-        record: &TxAccesses,
-        fee: Option<U256>,
-    ) -> Result<(), StorageError> {
-        let coinbase_before = self.coinbase_balance()?;
+    fn record(&mut self, index: u64, record: &TxAccesses, fee: Option<U256>) {
+        let coinbase_before = self.coinbase_balance();
         for key in &record.reads {
             match *key {
                 StateKey::Account(a) => {
@@ -122,13 +106,13 @@ impl<R: AccountsRead<Error = StorageError>> Walk<'_, R> {
             }
         }
         for (address, new) in accounts {
-            let old = self.account(address)?;
+            let old = self.account(address);
             let code_hash = |h: &AccountHeader| match has_code(&h.code_hash) {
                 true => h.code_hash,
                 false => B256::ZERO,
             };
             let new_code =
-                (code_hash(&old) != code_hash(&new)).then(|| self.code_of(&new.code_hash, record));
+                (code_hash(&old) != code_hash(&new)).then(|| self.code_of(&new.code_hash));
             let out = self.out.entry(address).or_default();
             if address != self.coinbase && old.balance != new.balance {
                 change(&mut out.balance, index, new.balance);
@@ -137,7 +121,7 @@ impl<R: AccountsRead<Error = StorageError>> Walk<'_, R> {
                 change(&mut out.nonce, index, new.nonce);
             }
             if let Some(code) = new_code {
-                change(&mut out.code, index, code?);
+                change(&mut out.code, index, code);
             }
             self.accounts.insert(address, new);
         }
@@ -149,7 +133,7 @@ impl<R: AccountsRead<Error = StorageError>> Walk<'_, R> {
             }
         }
         for (address, slot, new) in slots {
-            let old = self.slot(address, slot)?;
+            let old = self.slot(address, slot);
             let changes = self.out.entry(address).or_default().slots.entry(slot).or_default();
             if old != new {
                 change(changes, index, new);
@@ -160,54 +144,50 @@ impl<R: AccountsRead<Error = StorageError>> Walk<'_, R> {
             self.owed = self.owed.saturating_add(fee);
             self.out.entry(self.coinbase).or_default();
         }
-        let coinbase_after = self.coinbase_balance()?;
+        let coinbase_after = self.coinbase_balance();
         if coinbase_after != coinbase_before {
             let out = self.out.entry(self.coinbase).or_default();
             change(&mut out.balance, index, coinbase_after);
         }
-        Ok(())
     }
 
     /// Fees credited to the coinbase in lanes' state: Ethereum's balance
     /// does not move.
-    fn credit(&mut self, amount: U256) -> Result<(), StorageError> {
-        let mut coinbase = self.account(self.coinbase)?;
+    fn credit(&mut self, amount: U256) {
+        let mut coinbase = self.account(self.coinbase);
         coinbase.balance = coinbase.balance.saturating_add(amount);
         self.accounts.insert(self.coinbase, coinbase);
         self.owed = self.owed.saturating_sub(amount);
-        Ok(())
     }
 }
 
 /// The EIP-7928 access list of a block whose accesses lanes recorded
-/// (`accesses`, its `receipts` for the fees), over the state it ran on
-/// (`parent`), with `coinbase` as its fee recipient. Sorted as the EIP
-/// orders it: addresses, then slots, then indices.
-pub fn block_access_list<R: AccountsRead<Error = StorageError>>(
+/// (`accesses`; its `receipts` for the fees), with `coinbase` as its fee
+/// recipient. Sorted as the EIP orders it: addresses, then slots, then
+/// indices.
+pub fn block_access_list(
     accesses: &BlockAccesses,
     receipts: &[Receipt],
-    parent: &R,
     coinbase: Address,
-) -> Result<BlockAccessList, StorageError> {
+) -> BlockAccessList {
     let mut walk = Walk {
-        parent,
+        code: accesses.records().flat_map(|r| r.code.iter().map(|(h, c)| (*h, c))).collect(),
         coinbase,
-        accounts: HashMap::new(),
-        slots: HashMap::new(),
+        accounts: accesses.parent_accounts.iter().copied().collect(),
+        slots: accesses.parent_slots.iter().map(|&(a, s, v)| ((a, s), v)).collect(),
         owed: U256::ZERO,
         out: BTreeMap::new(),
     };
-    walk.record(0, &accesses.before, None)?;
+    walk.record(0, &accesses.before, None);
     let mut credits = accesses.credits.iter().peekable();
     for (i, (record, receipt)) in accesses.txs.iter().zip(receipts).enumerate() {
         while let Some((_, amount)) = credits.next_if(|(at, _)| *at == i) {
-            walk.credit(*amount)?;
+            walk.credit(*amount);
         }
-        walk.record(i as u64 + 1, record, Some(receipt.outcome.fee))?;
+        walk.record(i as u64 + 1, record, Some(receipt.outcome.fee));
     }
-    walk.record(accesses.txs.len() as u64 + 1, &accesses.after, None)?;
-    Ok(walk
-        .out
+    walk.record(accesses.txs.len() as u64 + 1, &accesses.after, None);
+    walk.out
         .into_iter()
         .map(|(address, c)| {
             let (reads, writes): (Vec<_>, Vec<_>) =
@@ -241,7 +221,7 @@ pub fn block_access_list<R: AccountsRead<Error = StorageError>>(
                     .collect(),
             }
         })
-        .collect())
+        .collect()
 }
 
 /// The hash the header commits to (`block_access_list_hash`):

@@ -91,9 +91,9 @@ fn ledger_and_blocks(out: &Path) {
     for keep in [0, 2, BLOCKS as usize] {
         let dir = tmp.path().join(format!("ledger{keep}"));
         let ledger = Ledger::open_with(&dir, false).expect("a ledger");
-        ledger.append(&genesis, &[]).expect("block 0");
+        ledger.append(&genesis, &[], None).expect("block 0");
         for s in &sealed[..keep] {
-            ledger.append(&s.block, &s.receipts).expect("a block");
+            ledger.append(&s.block, &s.receipts, None).expect("a block");
         }
         drop(ledger);
         let file = std::fs::read(dir.join("blocks.log")).expect("the ledger file");

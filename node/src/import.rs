@@ -128,7 +128,7 @@ impl Importer {
         let block0 = spec.genesis_block();
         match ledger.last_appended() {
             None => {
-                ledger.append(&block0, &[])?;
+                ledger.append(&block0, &[], None)?;
                 ledger.publish(0);
             }
             Some(_) if ledger.read(0)?.block.hash != block0.hash => {
@@ -311,7 +311,10 @@ impl Importer {
         let chain = self.chain.as_mut().expect("the chain is back once a rewind returns");
         let imported = import_block(chain, block, &ctx, &self.ordered, None)?;
         let ImportedBlock { sealed, report, total_difficulty, .. } = &imported;
-        self.ledger.append(&sealed.block, &sealed.receipts).map_err(NodeError::from)?;
+        let access_list = crate::ledger::encoded_access_list(sealed);
+        self.ledger
+            .append(&sealed.block, &sealed.receipts, access_list.as_deref())
+            .map_err(NodeError::from)?;
         chain.commit(sealed).map_err(NodeError::from)?;
         self.ledger.publish(block.header.number);
         self.total_difficulty = *total_difficulty;

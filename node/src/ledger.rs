@@ -12,15 +12,19 @@
 //!
 //! ```text
 //! record = magic | payload length u32 LE | xxh3-64 of payload u64 LE | payload
-//! payload = borsh (Block, Vec<Receipt>)
+//! payload = borsh (Block, Vec<Receipt>, Option<Vec<u8>>)   version 4
+//!         | borsh (Block, Vec<Receipt>)                    version 3
 //! ```
 //!
 //! The magic names the payload's format version, `LNB` and the version's
-//! digit; this build reads and writes version 3 (Ethereum block hashes and
-//! roots, the entries root). As for every lanes file with a format version,
-//! a whole record of another version is refused with an error that names the
-//! file, both versions and what to do ([`LedgerError::Format`]); another
-//! magic is refused as corrupt, naming the file and offset.
+//! digit; this build writes version 4 (version 3's block and receipts, and
+//! the block's access list, EIP-7928's RLP, where the block has one) and
+//! reads versions 3 and 4, so a ledger version 3 wrote goes on with
+//! version-4 records (its older blocks have no access list). As for every
+//! lanes file with a format version, a whole record of another version is
+//! refused with an error that names the file, both versions and what to do
+//! ([`LedgerError::Format`]); another magic is refused as corrupt, naming
+//! the file and offset.
 
 use parking_lot::{Condvar, Mutex, RwLock};
 use std::collections::HashMap;
@@ -36,11 +40,13 @@ use alloy_primitives::{B256, Bloom, Log};
 use borsh::BorshDeserialize;
 use lanes_accounts_db::FormatError;
 use lanes_banking_stage::BlockSink;
-use lanes_evm_adapter::{EvmReceiptData, header_bloom};
-use lanes_runtime::{Block, Receipt};
+use lanes_evm_adapter::{EvmReceiptData, block_access_list, header_bloom};
+use lanes_runtime::{Block, Receipt, SealedBlock};
 
-/// The record magic: format version 3.
-const MAGIC: &[u8; 4] = b"LNB3";
+/// The record magic: format version 4.
+const MAGIC: &[u8; 4] = b"LNB4";
+/// The older version this build still reads (no access lists).
+const READS_TOO: u8 = 3;
 const FRAME: usize = 16;
 /// The largest record accepted (a block of 30M gas of 128 KiB transactions
 /// stays far below it).
@@ -90,12 +96,15 @@ pub struct LedgerBlock {
     pub block: Block,
     /// Its receipts, in block order.
     pub receipts: Vec<Receipt>,
+    /// Its access list (EIP-7928), RLP-encoded, where it has one.
+    pub access_list: Option<Vec<u8>>,
 }
 
 /// Where a block lies in the ledger file, and what lookups need of it.
 struct Placed {
     offset: u64,
     len: u32,
+    version: u8,
     hash: B256,
     /// `None` for a block without logs.
     bloom: Option<Box<Bloom>>,
@@ -109,7 +118,7 @@ struct Index {
 }
 
 impl Index {
-    fn push(&mut self, offset: u64, len: u32, block: &Block, receipts: &[Receipt]) {
+    fn push(&mut self, offset: u64, len: u32, version: u8, block: &Block, receipts: &[Receipt]) {
         let number = block.header.number;
         let hash = block.hash;
         for (i, r) in receipts.iter().enumerate() {
@@ -118,7 +127,7 @@ impl Index {
         self.by_hash.insert(hash, number);
         // Computed at seal from the receipts, and covered by the block hash.
         let bloom = header_bloom(&block.header).map(Box::new);
-        self.blocks.push(Placed { offset, len, hash, bloom });
+        self.blocks.push(Placed { offset, len, version, hash, bloom });
     }
 }
 
@@ -130,8 +139,14 @@ fn record_version(magic: &[u8]) -> Option<u8> {
     }
 }
 
-fn decode_record(payload: &[u8]) -> std::io::Result<(Block, Vec<Receipt>)> {
-    <(Block, Vec<Receipt>)>::try_from_slice(payload)
+fn decode_record(version: u8, payload: &[u8]) -> std::io::Result<LedgerBlock> {
+    if version == READS_TOO {
+        let (block, receipts) = <(Block, Vec<Receipt>)>::try_from_slice(payload)?;
+        return Ok(LedgerBlock { block, receipts, access_list: None });
+    }
+    let (block, receipts, access_list) =
+        <(Block, Vec<Receipt>, Option<Vec<u8>>)>::try_from_slice(payload)?;
+    Ok(LedgerBlock { block, receipts, access_list })
 }
 
 /// The logs of a block's receipts made by the EVM executor.
@@ -213,12 +228,12 @@ impl Ledger {
                 }
                 return Err(corrupt("checksum mismatch".into()));
             }
-            if version != reads {
+            if version != reads && version != READS_TOO {
                 let (found, reads) = (u32::from(version), u32::from(reads));
                 return Err(FormatError { path: path.clone(), found, reads }.into());
             }
-            let (block, receipts) =
-                decode_record(&payload).map_err(|e| corrupt(format!("undecodable record: {e}")))?;
+            let LedgerBlock { block, receipts, .. } = decode_record(version, &payload)
+                .map_err(|e| corrupt(format!("undecodable record: {e}")))?;
             let number = block.header.number;
             let expected = index.blocks.len() as u64;
             if number != expected
@@ -228,7 +243,7 @@ impl Ledger {
                 let previous = expected.wrapping_sub(1);
                 return Err(corrupt(format!("block {number} does not follow block {previous}")));
             }
-            index.push(at, len as u32, &block, &receipts);
+            index.push(at, len as u32, version, &block, &receipts);
             at = end;
         }
         drop(reader);
@@ -280,9 +295,15 @@ impl Ledger {
         Ok(())
     }
 
-    /// Appends a block (the next number) and syncs it to disk. It is not
-    /// served until [`Self::publish`].
-    pub fn append(&self, block: &Block, receipts: &[Receipt]) -> Result<(), LedgerError> {
+    /// Appends a block (the next number), with its access list (RLP) where
+    /// it has one, and syncs it to disk. It is not served until
+    /// [`Self::publish`].
+    pub fn append(
+        &self,
+        block: &Block,
+        receipts: &[Receipt],
+        access_list: Option<&[u8]>,
+    ) -> Result<(), LedgerError> {
         let io = |source| LedgerError::Io { path: self.path.clone(), source };
         let mut writer = self.writer.lock();
         let next = self.index().blocks.len() as u64;
@@ -292,7 +313,8 @@ impl Ledger {
                 previous: next.wrapping_sub(1),
             });
         }
-        let payload = borsh::to_vec(&(block, receipts)).expect("writing to a Vec cannot fail");
+        let payload =
+            borsh::to_vec(&(block, receipts, access_list)).expect("writing to a Vec cannot fail");
         if payload.len() > MAX_RECORD {
             return Err(io(std::io::Error::other(format!(
                 "block {next} is {} bytes, over the {MAX_RECORD}-byte record limit",
@@ -313,7 +335,8 @@ impl Ledger {
         }
         let offset = *end;
         *end += record.len() as u64;
-        self.index.write().push(offset, payload.len() as u32, block, receipts);
+        let version = MAGIC[3] - b'0';
+        self.index.write().push(offset, payload.len() as u32, version, block, receipts);
         Ok(())
     }
 
@@ -358,13 +381,13 @@ impl Ledger {
 
     /// Block `number` whether served or not (for replay at start).
     pub fn read(&self, number: u64) -> Result<LedgerBlock, LedgerError> {
-        let (offset, len) = {
+        let (offset, len, version) = {
             let index = self.index();
             let placed = index.blocks.get(number as usize).ok_or(LedgerError::NotChained {
                 number,
                 previous: (index.blocks.len() as u64).wrapping_sub(1),
             })?;
-            (placed.offset, placed.len)
+            (placed.offset, placed.len, placed.version)
         };
         let mut payload = vec![0; len as usize];
         self.reader
@@ -372,9 +395,7 @@ impl Ledger {
             .map_err(|source| LedgerError::Io { path: self.path.clone(), source })?;
         let corrupt =
             |reason: String| LedgerError::Corrupt { path: self.path.clone(), offset, reason };
-        let (block, receipts) =
-            decode_record(&payload).map_err(|e| corrupt(format!("undecodable record: {e}")))?;
-        Ok(LedgerBlock { block, receipts })
+        decode_record(version, &payload).map_err(|e| corrupt(format!("undecodable record: {e}")))
     }
 
     /// The number of the served block with this hash.
@@ -419,11 +440,19 @@ pub struct LedgerSink(pub Arc<Ledger>);
 impl BlockSink for LedgerSink {
     fn persist(
         &mut self,
-        block: &Block,
-        receipts: &[Receipt],
+        sealed: &SealedBlock,
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        Ok(self.0.append(block, receipts)?)
+        let access_list = encoded_access_list(sealed);
+        Ok(self.0.append(&sealed.block, &sealed.receipts, access_list.as_deref())?)
     }
+}
+
+/// `sealed`'s access list (EIP-7928) in RLP, where its bank recorded what
+/// its transactions touched.
+pub fn encoded_access_list(sealed: &SealedBlock) -> Option<Vec<u8>> {
+    let accesses = sealed.accesses.as_ref()?;
+    let coinbase = sealed.block.header.coinbase;
+    Some(alloy_rlp::encode(block_access_list(accesses, &sealed.receipts, coinbase)))
 }
 
 #[cfg(test)]
@@ -443,9 +472,9 @@ mod tests {
         assert_eq!(ledger.head(), None);
         let b0 = block(0, B256::ZERO);
         let b1 = block(1, b0.hash);
-        ledger.append(&b0, &[]).unwrap();
-        ledger.append(&b1, &[]).unwrap();
-        assert!(ledger.append(&block(5, B256::ZERO), &[]).is_err());
+        ledger.append(&b0, &[], None).unwrap();
+        ledger.append(&b1, &[], Some(b"bal")).unwrap();
+        assert!(ledger.append(&block(5, B256::ZERO), &[], None).is_err());
         assert_eq!(ledger.head(), None, "nothing served before publish");
         ledger.publish(0);
         assert!(ledger.block(1).unwrap().is_none());
@@ -455,12 +484,14 @@ mod tests {
         // A torn third record: only part of it reached the disk.
         let path = dir.path().join(FILE);
         let mut f = OpenOptions::new().append(true).open(&path).unwrap();
-        f.write_all(b"LNB3\x40\x00\x00\x00garbage").unwrap();
+        f.write_all(b"LNB4\x40\x00\x00\x00garbage").unwrap();
         drop(f);
         let ledger = Ledger::open(dir.path()).unwrap();
         assert_eq!(ledger.head(), Some(1));
         assert_eq!(ledger.number_of(&b1.hash), Some(1));
-        ledger.append(&block(2, b1.hash), &[]).unwrap();
+        assert_eq!(ledger.read(1).unwrap().access_list.as_deref(), Some(&b"bal"[..]));
+        assert_eq!(ledger.read(0).unwrap().access_list, None);
+        ledger.append(&block(2, b1.hash), &[], None).unwrap();
         drop(ledger);
         assert_eq!(Ledger::open(dir.path()).unwrap().last_appended(), Some(2));
 
@@ -476,7 +507,7 @@ mod tests {
     fn a_record_that_does_not_follow_is_damage_at_its_offset() {
         let dir = tempfile::tempdir().unwrap();
         let ledger = Ledger::open(dir.path()).unwrap();
-        ledger.append(&block(0, B256::ZERO), &[]).unwrap();
+        ledger.append(&block(0, B256::ZERO), &[], None).unwrap();
         drop(ledger);
         // Block 0's record again: whole and sealed, but not block 1.
         let path = dir.path().join(FILE);
@@ -492,12 +523,35 @@ mod tests {
         assert!(text.contains("block 0 does not follow block 0"), "{text}");
     }
 
+    /// A ledger version 3 wrote opens, its blocks read without an access
+    /// list, and goes on with version-4 records.
+    #[test]
+    fn a_version_3_ledger_is_read_and_continued() {
+        let dir = tempfile::tempdir().unwrap();
+        let b0 = block(0, B256::ZERO);
+        let payload = borsh::to_vec(&(&b0, Vec::<Receipt>::new())).unwrap();
+        let mut record = b"LNB3".to_vec();
+        record.extend((payload.len() as u32).to_le_bytes());
+        record.extend(xxhash_rust::xxh3::xxh3_64(&payload).to_le_bytes());
+        record.extend(&payload);
+        std::fs::write(dir.path().join(FILE), &record).unwrap();
+        let ledger = Ledger::open(dir.path()).unwrap();
+        assert_eq!(ledger.read(0).unwrap().block, b0);
+        assert_eq!(ledger.read(0).unwrap().access_list, None);
+        let b1 = block(1, b0.hash);
+        ledger.append(&b1, &[], Some(b"list")).unwrap();
+        drop(ledger);
+        let ledger = Ledger::open(dir.path()).unwrap();
+        assert_eq!(ledger.last_appended(), Some(1));
+        assert_eq!(ledger.read(1).unwrap().access_list.as_deref(), Some(&b"list"[..]));
+    }
+
     #[test]
     fn a_record_of_another_format_version_is_refused_with_what_to_do() {
         let dir = tempfile::tempdir().unwrap();
         let ledger = Ledger::open(dir.path()).unwrap();
         let b0 = block(0, B256::ZERO);
-        ledger.append(&b0, &[]).unwrap();
+        ledger.append(&b0, &[], None).unwrap();
         drop(ledger);
         // Block 1 as an older lanes wrote it: a whole record, version 2.
         let payload = b"an older payload";
@@ -510,7 +564,7 @@ mod tests {
         drop(f);
         let err = Ledger::open(dir.path()).unwrap_err();
         assert!(
-            matches!(err, LedgerError::Format(FormatError { found: 2, reads: 3, .. })),
+            matches!(err, LedgerError::Format(FormatError { found: 2, reads: 4, .. })),
             "{err}"
         );
         assert!(err.to_string().contains("--reset"), "{err}");

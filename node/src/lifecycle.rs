@@ -321,7 +321,7 @@ fn prepare(config: &NodeConfig) -> Result<Prepared, NodeError> {
     let genesis = spec.genesis_block();
     match ledger.last_appended() {
         None => {
-            ledger.append(&genesis, &[])?;
+            ledger.append(&genesis, &[], None)?;
             ledger.publish(0);
         }
         Some(_) => {
@@ -396,7 +396,8 @@ pub(crate) fn spawn_follower(
 /// served it on the stage's thread as it was committed.
 fn follow(state: &NodeState, blocks: &Receiver<ProducedBlock>) {
     for produced in blocks.iter() {
-        let block = LedgerBlock { block: produced.block, receipts: produced.receipts };
+        let (block, receipts) = (produced.block, produced.receipts);
+        let block = LedgerBlock { block, receipts, access_list: None };
         let _ = state.heads.send(filters::ChainEvent::Head(Arc::new(block)));
     }
 }

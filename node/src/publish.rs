@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use lanes_banking_stage::{BlockSink, ProducedBlock};
-use lanes_runtime::{Block, Receipt};
+use lanes_runtime::SealedBlock;
 use parking_lot::Mutex;
 
 use crate::ledger::{Ledger, LedgerSink};
@@ -66,10 +66,9 @@ pub(crate) struct PublishingSink {
 impl BlockSink for PublishingSink {
     fn persist(
         &mut self,
-        block: &Block,
-        receipts: &[Receipt],
+        sealed: &SealedBlock,
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        self.ledger.persist(block, receipts)
+        self.ledger.persist(sealed)
     }
 
     fn committed(&mut self, produced: &ProducedBlock) {

@@ -170,9 +170,10 @@ impl ChainSpec {
         }
     }
 
-    /// The settings of this chain's banks: its header codec.
+    /// The settings of this chain's banks: its header codec, and every
+    /// block's accesses recorded (its EIP-7928 access list).
     pub fn bank_config(&self) -> BankConfig {
-        BankConfig { headers: self.codec(), ..BankConfig::default() }
+        BankConfig { headers: self.codec(), record_accesses: true, ..BankConfig::default() }
     }
 
     /// Block 0.

@@ -71,4 +71,17 @@ pub struct BlockAccesses {
     /// Fees credited to the coinbase ahead of the seal: (the transaction
     /// they were credited before, by its place in `txs`, the amount).
     pub credits: Vec<(usize, U256)>,
+    /// The parent state's value of every account the block wrote, and of
+    /// its coinbase: with `parent_slots`, what the first write of each key
+    /// is measured against.
+    pub parent_accounts: Vec<(Address, AccountHeader)>,
+    /// The parent state's value of every slot the block wrote.
+    pub parent_slots: Vec<(Address, B256, U256)>,
+}
+
+impl BlockAccesses {
+    /// Every record in block order: before, each transaction's, after.
+    pub fn records(&self) -> impl Iterator<Item = &TxAccesses> {
+        std::iter::once(&self.before).chain(&self.txs).chain(std::iter::once(&self.after))
+    }
 }

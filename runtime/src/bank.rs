@@ -770,18 +770,54 @@ impl Bank {
         };
         let hash = config.headers.hash(&header);
         let block = Block { header, hash, system, entries };
-        let accesses = config.record_accesses.then(|| {
-            let mut kept = kept.into_inner();
-            let at = |hash: &B256| receipts.iter().position(|r| r.tx_hash == *hash);
-            BlockAccesses {
-                before,
-                txs: receipts.iter().map(|r| kept.remove(&r.tx_hash).unwrap_or_default()).collect(),
-                after,
-                credits: credits.iter().filter_map(|(h, a)| Some((at(h)?, *a))).collect(),
+        let accesses = match config.record_accesses {
+            true => {
+                let mut kept = kept.into_inner();
+                let at = |hash: &B256| receipts.iter().position(|r| r.tx_hash == *hash);
+                let txs = receipts.iter().map(|r| kept.remove(&r.tx_hash).unwrap_or_default());
+                let mut accesses = BlockAccesses {
+                    before,
+                    txs: txs.collect(),
+                    after,
+                    credits: credits.iter().filter_map(|(h, a)| Some((at(h)?, *a))).collect(),
+                    ..BlockAccesses::default()
+                };
+                parent_values(&state.parent, env.coinbase, &mut accesses)?;
+                Some(accesses)
             }
-        });
+            false => None,
+        };
         Ok(SealedBlock { block, receipts, changes, lattice, accesses })
     }
+}
+
+/// Fills `accesses`' parent values: of every key its records write, and
+/// of the coinbase.
+fn parent_values(
+    parent: &ReadView,
+    coinbase: alloy_primitives::Address,
+    accesses: &mut BlockAccesses,
+) -> Result<(), BankError> {
+    use lanes_accounts_db::AccountsRead;
+    let state = |e: lanes_accounts_db::StorageError| BankError::State(e.to_string());
+    let mut addresses: Vec<_> =
+        accesses.records().flat_map(|r| r.accounts.iter().map(|a| a.0)).collect();
+    addresses.push(coinbase);
+    addresses.sort_unstable();
+    addresses.dedup();
+    let mut slots: Vec<_> =
+        accesses.records().flat_map(|r| r.slots.iter().map(|s| (s.0, s.1))).collect();
+    slots.sort_unstable();
+    slots.dedup();
+    for address in addresses {
+        let header = parent.get_account(&address).map_err(state)?.unwrap_or_default();
+        accesses.parent_accounts.push((address, header));
+    }
+    for (address, slot) in slots {
+        let value = parent.get_storage(&address, &slot).map_err(state)?;
+        accesses.parent_slots.push((address, slot, value));
+    }
+    Ok(())
 }
 
 /// The account keys and the storage keys `sets` declare, for

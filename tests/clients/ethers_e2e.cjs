@@ -41,6 +41,28 @@ async function main() {
   check(sent.accessList === null || sent.accessList.length === 0, "no access list was added");
   check((await token.balanceOf(to)) === 3n, "the receiver holds 3");
 
+  // The block's access list (EIP-7928): the token's two balance slots
+  // changed by transaction 0 (index 1) to what the state holds after it,
+  // and the sender's nonce; by number, by hash and raw alike.
+  const at = ethers.toQuantity(receipt.blockNumber);
+  const bal = await provider.send("eth_getBlockAccessList", [at]);
+  const entry = bal.find((a) => a.address.toLowerCase() === address.toLowerCase());
+  check(entry && entry.storageChanges.length === 2, `the token's two balance slots changed: ${JSON.stringify(entry)}`);
+  for (const slot of entry.storageChanges) {
+    const after = await provider.getStorage(address, slot.key, receipt.blockNumber);
+    check(slot.changes.length === 1 && slot.changes[0].index === "0x1", "written by transaction 0, index 1");
+    check(BigInt(slot.changes[0].value) === BigInt(after), `slot ${slot.key} holds its post-value`);
+  }
+  const sender = (await signer.getAddress()).toLowerCase();
+  const mine = bal.find((a) => a.address.toLowerCase() === sender);
+  const nonce = await provider.getTransactionCount(sender, receipt.blockNumber);
+  check(BigInt(mine.nonceChanges[0].value) === BigInt(nonce), "the sender's nonce after it");
+  const byHash = await provider.send("eth_getBlockAccessListByBlockHash", [receipt.blockHash]);
+  check(JSON.stringify(byHash) === JSON.stringify(bal), "by hash as by number");
+  const raw = await provider.send("eth_getBlockAccessListRaw", [at]);
+  check(/^0x[0-9a-f]+$/.test(raw) && raw.length > 100, "the raw list is RLP");
+  check((await provider.send("eth_getBlockAccessList", ["0x0"])) === null, "block 0 has none");
+
   // Under automine, a send answers once its block is committed: ethers'
   // wait() finds the receipt on its first look, even with its default
   // 4 s polling.

@@ -86,8 +86,12 @@ impl World {
             base_fee: BASE_FEE,
             ..Default::default()
         };
-        Chain::create(dir, AccountsDbConfig::default().with_segment_size(8 << 20), &genesis)
-            .expect("genesis")
+        let chain =
+            Chain::create(dir, AccountsDbConfig::default().with_segment_size(8 << 20), &genesis)
+                .expect("genesis");
+        // As a node's: every block's accesses recorded (its access list).
+        let banks = lanes_runtime::BankConfig { record_accesses: true, ..Default::default() };
+        chain.with_bank_config(banks)
     }
 
     /// The same pre-state in revm's in-memory database.
@@ -195,6 +199,44 @@ pub(crate) fn reference_blocks(
         db = evm.ctx.journaled_state.database;
     }
     (db, receipts)
+}
+
+/// Each block's access list (EIP-7928) as revm's own builder makes it: the
+/// blocks' transactions one by one in block order over revm's `State`
+/// with its BAL builder, each at its index (the first at 1).
+pub(crate) fn reference_access_lists(
+    db: CacheDB<EmptyDB>,
+    blocks: &[Block],
+) -> Vec<alloy_eips::eip7928::BlockAccessList> {
+    let exec = executor();
+    let spec = SpecId::PRAGUE;
+    let mut state = revm::database::State::builder().with_database(db).build();
+    let mut lists = Vec::new();
+    for block in blocks {
+        let env = lanes_runtime::BlockEnv {
+            number: block.header.number,
+            timestamp: block.header.timestamp,
+            coinbase: block.header.coinbase,
+            base_fee: block.header.base_fee,
+            gas_limit: block.header.gas_limit,
+            recent_hashes: vec![block.header.parent_hash],
+            random: block.header.parent_hash,
+        };
+        state.bal_state.bal_builder = Some(Default::default());
+        let mut evm = Context::mainnet()
+            .with_db(&mut state)
+            .with_cfg(CfgEnv::new_with_spec(spec).with_chain_id(CHAIN_ID))
+            .with_block(block_env(&env, spec))
+            .build_mainnet();
+        for recorded in block.txs() {
+            let tx = lanes_runtime::Executor::decode(&exec, &recorded.tx).expect("decode");
+            evm.ctx.journaled_state.database.bump_bal_index();
+            evm.transact_commit(tx_env(tx.envelope(), tx.sender())).expect("valid");
+        }
+        drop(evm);
+        lists.push(state.take_built_alloy_bal().unwrap_or_default());
+    }
+    lists
 }
 
 pub(crate) fn lanes_receipts(receipts: &[Receipt]) -> Vec<RefReceipt> {

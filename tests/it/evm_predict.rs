@@ -12,13 +12,13 @@ use alloy_primitives::{Address, B256, Bytes, TxKind, U256, keccak256};
 use alloy_signer_local::PrivateKeySigner;
 use lanes_accounts_db::AccountsRead;
 use lanes_banking_stage::{BankingStage, BankingStageConfig, ProducedBlock};
-use lanes_evm_adapter::{AdmissionLimits, EvmAdmission};
+use lanes_evm_adapter::{AdmissionLimits, EvmAdmission, block_access_list};
 use lanes_runtime::{Block, Chain, StateKey};
 use proptest::prelude::*;
 
 use crate::evm_parallel::{
     CHAIN_ID, COINBASE, RefReceipt, World, assert_same_state, executor, key, lanes_receipts,
-    reference_blocks, signed,
+    reference_access_lists, reference_blocks, signed,
 };
 
 const TOKEN: Address = Address::repeat_byte(0x70);
@@ -190,6 +190,20 @@ fn check(s: &Setup, blocks: &[ProducedBlock], chain: &Chain) {
     let (db, ref_receipts) = reference_blocks(s.world.reference_db(), &plain);
     let ours: Vec<RefReceipt> = blocks.iter().flat_map(|b| lanes_receipts(&b.receipts)).collect();
     assert_eq!(ours, ref_receipts, "receipts equal sequential revm's");
+    // Each block's access list equals revm's own builder's over the same
+    // transactions run one by one, field for field.
+    let reference = reference_access_lists(s.world.reference_db(), &plain);
+    for (b, theirs) in blocks.iter().zip(reference) {
+        let accesses = b.accesses.as_ref().expect("the chain's banks record accesses");
+        let ours = block_access_list(accesses, &b.receipts, b.block.header.coinbase);
+        assert_eq!(
+            ours,
+            theirs,
+            "block {}: {}",
+            b.block.header.number,
+            alloy_eips::eip7928::first_bal_divergence(&ours, &theirs)
+        );
+    }
     let mut addresses: BTreeSet<Address> = s.signers.iter().map(|k| k.address()).collect();
     addresses.extend([TOKEN, BOARD, COINBASE]);
     let mut slots = vec![(BOARD, word(0)), (BOARD, word(1))];

@@ -676,7 +676,7 @@ fn test_validator_replays_a_block_the_state_missed() {
     let mut bank = chain.new_bank(chain.head().timestamp + 1, spec.genesis.coinbase);
     bank.execute_entry(&executor, vec![executor.decode(&tx.encoded_2718()).unwrap()], 1).unwrap();
     let sealed = bank.seal().unwrap();
-    ledger.append(&sealed.block, &sealed.receipts).unwrap();
+    ledger.append(&sealed.block, &sealed.receipts, None).unwrap();
     let number = sealed.block.header.number;
     drop((ledger, chain));
 
@@ -692,4 +692,46 @@ fn test_validator_replays_a_block_the_state_missed() {
     v.stop();
     let node = Chain::open(data.join("chain"), AccountsDbConfig::default(), None).unwrap();
     assert!(node.head().number > number, "production went on after the replay");
+}
+
+/// Every block's access list is kept with it: served by number and hash
+/// after a kill -9 and a restart as before, and a reverted block's goes
+/// with it.
+#[test]
+fn test_access_lists_survive_a_kill_and_go_with_a_reverted_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let v = Validator::start(&data, &["--dev"]);
+    let from = json!("0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266");
+    let mut lists = Vec::new();
+    for i in 1..=3u64 {
+        let to = receiver(i);
+        let hash =
+            v.result("eth_sendTransaction", json!([{"from": from, "to": to, "value": "0x5"}]));
+        let receipt = wait_receipt(&v, &hash);
+        let list = v.result("eth_getBlockAccessList", json!([receipt["blockNumber"]]));
+        let entry = list.as_array().unwrap().iter().find(|a| a["address"] == json!(to)).unwrap();
+        assert_eq!(entry["balanceChanges"], json!([{"index": "0x1", "value": "0x5"}]), "{list}");
+        lists.push((receipt["blockNumber"].clone(), receipt["blockHash"].clone(), list));
+    }
+    let snapshot = v.result("evm_snapshot", json!([]));
+    let hash =
+        v.result("eth_sendTransaction", json!([{"from": from, "to": receiver(9), "value": "0x1"}]));
+    let reverted = wait_receipt(&v, &hash)["blockNumber"].clone();
+    assert!(!v.result("eth_getBlockAccessList", json!([reverted])).is_null());
+    assert_eq!(v.result("evm_revert", json!([snapshot])), json!(true));
+    assert!(v.result("eth_getBlockAccessList", json!([reverted])).is_null(), "gone with its block");
+    v.kill9();
+    let v = Validator::start(&data, &["--dev"]);
+    for (number, hash, list) in &lists {
+        assert_eq!(&v.result("eth_getBlockAccessList", json!([number])), list);
+        assert_eq!(&v.result("eth_getBlockAccessListByBlockHash", json!([hash])), list);
+        let raw = v.result("eth_getBlockAccessListRaw", json!([number]));
+        let decoded: alloy_eips::eip7928::BlockAccessList = alloy_rlp::Decodable::decode(
+            &mut &alloy_primitives::hex::decode(raw.as_str().unwrap()).unwrap()[..],
+        )
+        .unwrap();
+        assert_eq!(&serde_json::to_value(decoded).unwrap(), list, "the raw list is the same list");
+    }
+    v.stop();
 }

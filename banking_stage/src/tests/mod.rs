@@ -620,10 +620,9 @@ struct FailingSink {
 impl crate::BlockSink for FailingSink {
     fn persist(
         &mut self,
-        block: &lanes_runtime::Block,
-        _: &[lanes_runtime::Receipt],
+        sealed: &lanes_runtime::SealedBlock,
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        if block.header.number < self.ok {
+        if sealed.block.header.number < self.ok {
             return Ok(());
         }
         Err(std::io::Error::new(std::io::ErrorKind::StorageFull, "no space left").into())

@@ -303,8 +303,7 @@ pub fn execute(dir: &Path, options: &ExecuteOptions) -> Result<BlockRun, Execute
     let sealed = last.expect("at least one run").seal().map_err(|e| lanes_err(e.to_string()))?;
     let lanes_receipts = &sealed.receipts;
     let accesses = sealed.accesses.as_ref().expect("the bank records accesses");
-    let lanes_bal = block_access_list(accesses, lanes_receipts, &chain.db().view(), h.beneficiary)
-        .map_err(|e| lanes_err(e.to_string()))?;
+    let lanes_bal = block_access_list(accesses, lanes_receipts, h.beneficiary);
     let revm_bal = revm_block_access_list(&fixture, fork, eth.chain_id(), fraction)?;
     lanes_runs.sort_by_key(|r| r.elapsed);
     let report = lanes_runs.swap_remove(lanes_runs.len() / 2);

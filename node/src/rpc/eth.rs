@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use alloy_consensus::{SignableTransaction, TxEip1559, TxEip2930, TxEip7702, TxEnvelope, TxLegacy};
 use alloy_eips::eip2718::Encodable2718;
+use alloy_eips::eip7928::BlockAccessList;
 use alloy_eips::{BlockId, BlockNumberOrTag};
 use alloy_primitives::{Address, B256, Bytes, TxKind, U64, U256};
 use alloy_rpc_types_eth::simulate::SimulatePayload;
@@ -293,6 +294,34 @@ impl EthApiServer for EthRpc {
         let Some(lb) = number.map(|n| s.block(n)).transpose()?.flatten() else { return Ok(None) };
         let txs = convert::decode_txs(&lb, &s.rules)?;
         Ok(Some(convert::receipts(&lb, &txs)))
+    }
+
+    fn block_access_list(&self, block: BlockId) -> RpcResult<Option<BlockAccessList>> {
+        let Some(raw) = self.block_access_list_raw(block)? else { return Ok(None) };
+        let list = alloy_rlp::Decodable::decode(&mut &raw[..])
+            .map_err(|e| internal(format!("block {block}: its stored access list: {e}")))?;
+        Ok(Some(list))
+    }
+
+    fn block_access_list_by_block_hash(&self, hash: B256) -> RpcResult<Option<BlockAccessList>> {
+        self.block_access_list(BlockId::from(hash))
+    }
+
+    fn block_access_list_by_block_number(
+        &self,
+        number: BlockNumberOrTag,
+    ) -> RpcResult<Option<BlockAccessList>> {
+        self.block_access_list(BlockId::Number(number))
+    }
+
+    fn block_access_list_raw(&self, block: BlockId) -> RpcResult<Option<Bytes>> {
+        let s = &self.state;
+        let number = match block {
+            BlockId::Number(tag) => s.resolve(tag),
+            BlockId::Hash(h) => s.ledger.number_of(&h.block_hash),
+        };
+        let Some(lb) = number.map(|n| s.block(n)).transpose()?.flatten() else { return Ok(None) };
+        Ok(lb.access_list.map(Bytes::from))
     }
 
     fn block_by_number(

@@ -5,6 +5,7 @@
 //! object) and answers for any block the node keeps (`--history-blocks`);
 //! an older one is refused with -32000 naming the oldest kept.
 
+use alloy_eips::eip7928::BlockAccessList;
 use alloy_eips::{BlockId, BlockNumberOrTag};
 use alloy_primitives::{Address, B256, Bytes, U64, U256};
 use alloy_rpc_types_eth::BlockOverrides;
@@ -202,6 +203,31 @@ pub trait EthApi {
     /// A block by hash.
     #[method(name = "getBlockByHash", blocking)]
     fn block_by_hash(&self, hash: B256, full: Option<bool>) -> RpcResult<Option<Block>>;
+
+    /// A block's access list (EIP-7928): every account and slot it read or
+    /// wrote, each write's value after each index that wrote it (0: before
+    /// its transactions, `i + 1`: transaction `i`, `n + 1`: after them).
+    /// `null` for an unknown block, and for one kept without a list (block
+    /// 0; blocks a ledger before version 4 holds).
+    #[method(name = "getBlockAccessList", blocking)]
+    fn block_access_list(&self, block: BlockId) -> RpcResult<Option<BlockAccessList>>;
+
+    /// [`EthApi::block_access_list`] of a block by hash.
+    #[method(name = "getBlockAccessListByBlockHash", blocking)]
+    fn block_access_list_by_block_hash(&self, hash: B256) -> RpcResult<Option<BlockAccessList>>;
+
+    /// [`EthApi::block_access_list`] of a block by number or tag.
+    #[method(name = "getBlockAccessListByBlockNumber", blocking)]
+    fn block_access_list_by_block_number(
+        &self,
+        number: BlockNumberOrTag,
+    ) -> RpcResult<Option<BlockAccessList>>;
+
+    /// [`EthApi::block_access_list`] as its RLP, whose keccak256 is what an
+    /// Amsterdam header's `blockAccessListHash` commits to (reth's
+    /// `debug_getRawBlockAccessList` too).
+    #[method(name = "getBlockAccessListRaw", blocking, aliases = ["debug_getRawBlockAccessList"])]
+    fn block_access_list_raw(&self, block: BlockId) -> RpcResult<Option<Bytes>>;
 
     /// How many transactions a block holds.
     #[method(name = "getBlockTransactionCountByNumber")]
