@@ -6,6 +6,8 @@
 # ("rerun"), against plain sequential revm on the same in-memory state
 # (pevm's baseline), and the speedup at 4, 8 and 16 workers simulated from
 # the 1-worker run's measured per-transaction times (OrderedReport::simulate).
+# Each block also runs from its access list (revm's builder's, EIP-7928) as
+# declared writes, no prediction ("declared"), checked to give the list back.
 #
 # Usage: scripts/mainnet-blocks.sh [RUNS]   (default 5: medians of 5 runs each)
 #   BIN=path/to/lanes-validator  FIXTURES=folder  OUT=folder  MODES="reuse rerun"
@@ -71,6 +73,16 @@ for mode in modes:
     print(f"{mode}: simulation / measured: 1 worker median {statistics.median(c1):.2f}, 2 workers median {statistics.median(c2):.2f} (below 1: scheduling and hand-offs the model leaves out)")
     tot = lambda d, k: sum(r[k] for r in d.values())
     print(f"{mode}: {tot(one,'txs')} transactions, {tot(one,'stood')} predictions stood, {tot(one,'reruns')} reruns, {tot(one,'alone')} ran alone, {tot(one,'coinbase_readers')} read the coinbase")
+one, two = load(modes[0], 1), load(modes[0], 2)
+if all(r.get("declared_ms") is not None for r in one.values()):
+    print("\n### declared: each block run from its access list (EIP-7928) as declared writes, no prediction\n")
+    busy = [b for b in one if one[b]["txs"] > 0]
+    tot = lambda d, k: sum(d[b][k] for b in busy)
+    print(f"declared: all blocks' time against revm's: 1 worker {tot(one,'declared_ms')/tot(one,'revm_ms'):.2f}x, 2 workers {tot(two,'declared_ms')/tot(two,'revm_ms'):.2f}x (predicted, same runs: {tot(one,'lanes_ms')/tot(one,'revm_ms'):.2f}x, {tot(two,'lanes_ms')/tot(two,'revm_ms'):.2f}x)")
+    for n in ("4", "8", "16"):
+        dec = [one[b]["revm_ms"] / max(one[b]["declared_simulated_ms"][n], 1e-9) for b in busy]
+        pre = [one[b]["revm_ms"] / max(one[b]["simulated_ms"][n], 1e-9) for b in busy]
+        print(f"declared: simulated {n} workers: mean speedup over revm {statistics.mean(dec):.2f}x (min {min(dec):.2f}x, max {max(dec):.2f}x); predicted {statistics.mean(pre):.2f}x")
 EOF
 echo "raw results: $OUT"
 exit $failed

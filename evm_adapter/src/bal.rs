@@ -25,7 +25,7 @@ use alloy_eips::eip7928::{
 };
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use lanes_accounts_db::AccountHeader;
-use lanes_runtime::{BlockAccesses, Receipt, StateKey, TxAccesses};
+use lanes_runtime::{BlockAccesses, Receipt, StateKey, TxAccesses, Versions};
 
 use crate::db::has_code;
 
@@ -162,17 +162,12 @@ impl Walk<'_> {
 }
 
 /// The EIP-7928 access list of a block whose accesses lanes recorded
-/// (`accesses`; its `receipts` for the fees), with `coinbase` as its fee
-/// recipient. Sorted as the EIP orders it: addresses, then slots, then
-/// indices.
-pub fn block_access_list(
-    accesses: &BlockAccesses,
-    receipts: &[Receipt],
-    coinbase: Address,
-) -> BlockAccessList {
+/// (`accesses`; its `receipts` for the fees). Sorted as the EIP orders it:
+/// addresses, then slots, then indices.
+pub fn block_access_list(accesses: &BlockAccesses, receipts: &[Receipt]) -> BlockAccessList {
     let mut walk = Walk {
         code: accesses.records().flat_map(|r| r.code.iter().map(|(h, c)| (*h, c))).collect(),
-        coinbase,
+        coinbase: accesses.coinbase,
         accounts: accesses.parent_accounts.iter().copied().collect(),
         slots: accesses.parent_slots.iter().map(|&(a, s, v)| ((a, s), v)).collect(),
         owed: U256::ZERO,
@@ -228,4 +223,184 @@ pub fn block_access_list(
 /// keccak256 of the list's RLP.
 pub fn block_access_list_hash(bal: &BlockAccessList) -> B256 {
     keccak256(alloy_rlp::encode(bal))
+}
+
+/// The writes `bal` declares, by index, as the runtime reads them
+/// ([`Versions`]): each account's header after every index that changes
+/// its balance, nonce or code (the fields it leaves alone as `parent`
+/// holds them, or as the last index before that changed them), and each
+/// slot's value after every index that writes it. What a transaction of the
+/// block reads is then what the list says the earlier ones left
+/// ([`lanes_runtime::OrderedSets::Versioned`]).
+pub fn bal_versions<R: lanes_accounts_db::AccountsRead>(
+    bal: &BlockAccessList,
+    parent: &R,
+) -> Result<Versions, R::Error> {
+    let mut versions = Versions::default();
+    for account in bal {
+        let address = account.address;
+        for slot in &account.storage_changes {
+            let key = B256::from(slot.slot);
+            for change in &slot.changes {
+                versions.set_slot(address, key, change.block_access_index.0, change.new_value);
+            }
+        }
+        let mut indices: Vec<u64> = account
+            .balance_changes
+            .iter()
+            .map(|c| c.block_access_index.0)
+            .chain(account.nonce_changes.iter().map(|c| c.block_access_index.0))
+            .chain(account.code_changes.iter().map(|c| c.block_access_index.0))
+            .collect();
+        if indices.is_empty() {
+            continue;
+        }
+        indices.sort_unstable();
+        indices.dedup();
+        let mut header = parent.get_account(&address)?.unwrap_or_default();
+        if !has_code(&header.code_hash) {
+            header.code_hash = alloy_primitives::KECCAK256_EMPTY;
+        }
+        for index in indices {
+            let at = |i: &BlockAccessIndex| i.0 == index;
+            if let Some(c) = account.balance_changes.iter().find(|c| at(&c.block_access_index)) {
+                header.balance = c.post_balance;
+            }
+            if let Some(c) = account.nonce_changes.iter().find(|c| at(&c.block_access_index)) {
+                header.nonce = c.new_nonce;
+            }
+            if let Some(c) = account.code_changes.iter().find(|c| at(&c.block_access_index)) {
+                header.code_hash = match c.new_code.is_empty() {
+                    true => alloy_primitives::KECCAK256_EMPTY,
+                    false => keccak256(&c.new_code),
+                };
+                if !c.new_code.is_empty() {
+                    versions.add_code(header.code_hash, c.new_code.clone());
+                }
+            }
+            // An account left empty is no account (EIP-161).
+            let empty = header.balance.is_zero()
+                && header.nonce == 0
+                && header.code_hash == alloy_primitives::KECCAK256_EMPTY;
+            versions.set_account(
+                address,
+                index,
+                if empty { AccountHeader::default() } else { header },
+            );
+        }
+    }
+    Ok(versions)
+}
+
+/// Where two access lists first differ: the account, the field and the
+/// index (or slot) whose value differs, or `None` when they are equal.
+pub fn first_difference(ours: &BlockAccessList, theirs: &BlockAccessList) -> Option<String> {
+    let mut a = ours.iter().peekable();
+    let mut b = theirs.iter().peekable();
+    loop {
+        match (a.peek(), b.peek()) {
+            (None, None) => return None,
+            (Some(x), None) => {
+                return Some(format!("account {}: touched, but not in the list", x.address));
+            }
+            (None, Some(y)) => {
+                return Some(format!("account {}: in the list, but not touched", y.address));
+            }
+            (Some(x), Some(y)) if x.address < y.address => {
+                return Some(format!("account {}: touched, but not in the list", x.address));
+            }
+            (Some(x), Some(y)) if x.address > y.address => {
+                return Some(format!("account {}: in the list, but not touched", y.address));
+            }
+            (Some(x), Some(y)) => {
+                if let Some(field) = account_difference(x, y) {
+                    return Some(format!("account {}: {field}", x.address));
+                }
+                a.next();
+                b.next();
+            }
+        }
+    }
+}
+
+/// The first field of one account two lists give differently.
+fn account_difference(
+    ours: &alloy_eips::eip7928::AccountChanges,
+    theirs: &alloy_eips::eip7928::AccountChanges,
+) -> Option<String> {
+    fn changes<T: PartialEq + std::fmt::Display>(
+        field: &str,
+        ours: &[(u64, T)],
+        theirs: &[(u64, T)],
+    ) -> Option<String> {
+        for i in 0..ours.len().max(theirs.len()) {
+            let ours_only = |at: &u64, v: &T| {
+                format!("{field} at index {at}: execution gives {v}, the list has none")
+            };
+            return Some(match (ours.get(i), theirs.get(i)) {
+                (Some(x), Some(y)) if x == y => continue,
+                (Some((at, v)), Some((their_at, w))) if at == their_at => {
+                    format!("{field} at index {at}: execution gives {v}, the list says {w}")
+                }
+                (Some((at, v)), Some((their_at, _))) if at < their_at => ours_only(at, v),
+                (Some((at, v)), None) => ours_only(at, v),
+                (_, Some((at, w))) => {
+                    format!("{field} at index {at}: the list says {w}, execution gives none")
+                }
+                (None, None) => return None,
+            });
+        }
+        None
+    }
+    let idx = |i: BlockAccessIndex| i.0;
+    let slots = |a: &alloy_eips::eip7928::AccountChanges| -> Vec<(U256, Vec<(u64, U256)>)> {
+        let changes = a.storage_changes.iter().map(|s| {
+            (s.slot, s.changes.iter().map(|c| (idx(c.block_access_index), c.new_value)).collect())
+        });
+        changes.collect()
+    };
+    let (our_slots, their_slots) = (slots(ours), slots(theirs));
+    for i in 0..our_slots.len().max(their_slots.len()) {
+        match (our_slots.get(i), their_slots.get(i)) {
+            (Some((s, x)), Some((t, y))) if s == t => {
+                if let Some(d) = changes(&format!("storage slot {s:#x}"), x, y) {
+                    return Some(d);
+                }
+            }
+            (Some((s, _)), other) if other.is_none_or(|(t, _)| s < t) => {
+                return Some(format!(
+                    "storage slot {s:#x}: written by execution, not in the list's changes"
+                ));
+            }
+            (_, Some((t, _))) => {
+                return Some(format!("storage slot {t:#x}: changed in the list, not by execution"));
+            }
+            _ => {}
+        }
+    }
+    if ours.storage_reads != theirs.storage_reads {
+        let slot = ours
+            .storage_reads
+            .iter()
+            .zip(&theirs.storage_reads)
+            .find(|(x, y)| x != y)
+            .map(|(x, _)| *x)
+            .or_else(|| {
+                let n = ours.storage_reads.len().min(theirs.storage_reads.len());
+                ours.storage_reads.get(n).or(theirs.storage_reads.get(n)).copied()
+            });
+        return Some(format!("storage reads differ first at slot {:#x}", slot.unwrap_or_default()));
+    }
+    let balances = |a: &alloy_eips::eip7928::AccountChanges| -> Vec<(u64, U256)> {
+        a.balance_changes.iter().map(|c| (idx(c.block_access_index), c.post_balance)).collect()
+    };
+    let nonces = |a: &alloy_eips::eip7928::AccountChanges| -> Vec<(u64, u64)> {
+        a.nonce_changes.iter().map(|c| (idx(c.block_access_index), c.new_nonce)).collect()
+    };
+    let codes = |a: &alloy_eips::eip7928::AccountChanges| -> Vec<(u64, B256)> {
+        a.code_changes.iter().map(|c| (idx(c.block_access_index), keccak256(&c.new_code))).collect()
+    };
+    changes("balance", &balances(ours), &balances(theirs))
+        .or_else(|| changes("nonce", &nonces(ours), &nonces(theirs)))
+        .or_else(|| changes("code (hash)", &codes(ours), &codes(theirs)))
 }

@@ -146,6 +146,9 @@ pub struct EthBlockEnv {
     pub blob_update_fraction: Option<u64>,
     /// Most blobs one transaction may carry (`None`: the fork's).
     pub max_blobs_per_tx: Option<u64>,
+    /// The beacon slot SLOTNUM answers (EIP-7843, Amsterdam; 0 where the
+    /// header has none).
+    pub slot_number: u64,
 }
 
 /// revm as a lanes executor.
@@ -273,6 +276,7 @@ impl EvmExecutor {
         let mut block = block_env(env, self.config.spec);
         if let Some(eth) = &self.block {
             block.difficulty = eth.difficulty;
+            block.slot_num = eth.slot_number;
             let fraction =
                 eth.blob_update_fraction.unwrap_or_else(|| blob_fraction(self.config.spec));
             block.set_blob_excess_gas_and_price(eth.excess_blob_gas, fraction);

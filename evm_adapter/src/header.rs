@@ -4,6 +4,12 @@
 //! root carries lanes' state commitment; `extraData` carries the block's
 //! [`entries_root`](lanes_runtime::entries_root), so the hash commits to what
 //! ran side by side; `mixHash` is the parent's hash (the block's PREVRANDAO).
+//! From Amsterdam the header commits to the block's access list
+//! (`blockAccessListHash`, EIP-7928), built from what the bank recorded.
+//!
+//! What the header needs beyond lanes' own fields travels in
+//! [`BlockHeader::extra`]: from Amsterdam the access list's hash (32 bytes),
+//! then the logs bloom (256 bytes) where the block has logs.
 
 use alloy_consensus::constants::EMPTY_WITHDRAWALS;
 use alloy_consensus::{
@@ -11,9 +17,10 @@ use alloy_consensus::{
     ReceiptWithBloom, TxType,
 };
 use alloy_eips::eip7685::EMPTY_REQUESTS_HASH;
+use alloy_eips::eip7928::EMPTY_BLOCK_ACCESS_LIST_HASH;
 use alloy_primitives::{B256, Bloom, Bytes, Log, U256};
 use alloy_trie::root::{ordered_trie_root_encoded, ordered_trie_root_with_encoder};
-use lanes_runtime::{BlockHeader, HeaderCodec, Receipt, Roots};
+use lanes_runtime::{BlockAccesses, BlockHeader, HeaderCodec, Receipt, Roots};
 use revm::primitives::hardfork::SpecId;
 
 use crate::executor::EvmReceiptData;
@@ -38,7 +45,12 @@ impl EthHeaders {
 }
 
 impl HeaderCodec for EthHeaders {
-    fn roots(&self, txs: &[&[u8]], receipts: &[Receipt]) -> Roots {
+    fn roots(
+        &self,
+        txs: &[&[u8]],
+        receipts: &[Receipt],
+        accesses: Option<&BlockAccesses>,
+    ) -> Roots {
         let mut bloom = Bloom::ZERO;
         let envelopes: Vec<ReceiptEnvelope> = txs
             .iter()
@@ -54,11 +66,20 @@ impl HeaderCodec for EthHeaders {
             receipts_root: ordered_trie_root_with_encoder(&envelopes, |r, buf| {
                 alloy_eips::eip2718::Encodable2718::encode_2718(r, buf)
             }),
-            // A block without logs stores no bloom.
-            extra: if bloom == Bloom::ZERO {
-                Bytes::new()
-            } else {
-                Bytes::copy_from_slice(bloom.as_slice())
+            extra: {
+                let mut extra = Vec::new();
+                if self.spec.is_enabled_in(SpecId::AMSTERDAM) {
+                    // A bank that recorded nothing (block 0) has the empty list.
+                    let list = accesses.map(|a| crate::block_access_list(a, receipts));
+                    extra.extend_from_slice(
+                        crate::block_access_list_hash(&list.unwrap_or_default()).as_slice(),
+                    );
+                }
+                // A block without logs stores no bloom.
+                if bloom != Bloom::ZERO {
+                    extra.extend_from_slice(bloom.as_slice());
+                }
+                extra.into()
             },
         }
     }
@@ -105,8 +126,11 @@ pub(crate) fn typed_receipt(ty: TxType, receipt: ConsensusReceipt) -> ReceiptEnv
 /// `extra`, or an imported block's own header's; `None` for a block without
 /// logs.
 pub fn header_bloom(h: &BlockHeader) -> Option<Bloom> {
-    if h.extra.len() == 256 {
-        return Some(Bloom::from_slice(&h.extra));
+    match h.extra.len() {
+        256 => return Some(Bloom::from_slice(&h.extra)),
+        288 => return Some(Bloom::from_slice(&h.extra[32..])),
+        32 => return None,
+        _ => {}
     }
     let data = crate::eth::EthBlockData::from_extra(&h.extra).ok()?;
     (data.header.logs_bloom != Bloom::ZERO).then_some(data.header.logs_bloom)
@@ -139,7 +163,8 @@ pub fn eth_header(h: &BlockHeader, spec: SpecId) -> Header {
         excess_blob_gas: since(SpecId::CANCUN).then_some(0),
         parent_beacon_block_root: since(SpecId::CANCUN).then_some(B256::ZERO),
         requests_hash: since(SpecId::PRAGUE).then_some(EMPTY_REQUESTS_HASH),
-        block_access_list_hash: None,
+        block_access_list_hash: since(SpecId::AMSTERDAM)
+            .then(|| h.extra.get(..32).map_or(EMPTY_BLOCK_ACCESS_LIST_HASH, B256::from_slice)),
         slot_number: None,
     }
 }

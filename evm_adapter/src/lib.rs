@@ -39,7 +39,7 @@ mod trace;
 mod tx;
 
 pub use admit::{AdmissionLimits, DEFAULT_MAX_PREDICT_GAS, EvmAdmission};
-pub use bal::{block_access_list, block_access_list_hash};
+pub use bal::{bal_versions, block_access_list, block_access_list_hash, first_difference};
 pub use declare::declared_access;
 pub use executor::{
     DEFAULT_SPEC, EXISTING_EMPTY, EthBlockEnv, EvmConfig, EvmExecutor, EvmReceiptData, EvmWorker,

@@ -84,8 +84,9 @@ impl Default for RpcLimits {
 /// Which chain to run.
 #[derive(Clone, Debug)]
 pub enum ChainChoice {
-    /// `--dev`: [`ChainSpec::dev`](lanes_rpc::genesis::ChainSpec::dev), with its accounts unlocked.
-    Dev,
+    /// `--dev`: [`ChainSpec::dev`](lanes_rpc::genesis::ChainSpec::dev) running
+    /// this fork (`--hardfork`), with its accounts unlocked.
+    Dev(lanes_rpc::genesis::DevFork),
     /// `--genesis FILE`.
     Genesis(PathBuf),
     /// Whatever the data folder holds.

@@ -440,6 +440,7 @@ pub(crate) fn ledger_block(block: &Block) -> Result<EthBlock, NodeError> {
         txs,
         ommers: data.ommers,
         withdrawals: data.withdrawals,
+        access_list: None,
         size: 0,
     })
 }

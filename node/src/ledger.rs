@@ -451,8 +451,7 @@ impl BlockSink for LedgerSink {
 /// its transactions touched.
 pub fn encoded_access_list(sealed: &SealedBlock) -> Option<Vec<u8>> {
     let accesses = sealed.accesses.as_ref()?;
-    let coinbase = sealed.block.header.coinbase;
-    Some(alloy_rlp::encode(block_access_list(accesses, &sealed.receipts, coinbase)))
+    Some(alloy_rlp::encode(block_access_list(accesses, &sealed.receipts)))
 }
 
 #[cfg(test)]

@@ -52,7 +52,7 @@ impl Node {
                 .map_err(|e| NodeError::DataDir(format!("start-up task failed: {e}")))??
         };
         let Prepared { spec, chain, ledger, executor } = prepared;
-        let signers = if matches!(config.chain, ChainChoice::Dev) || config.unlock_dev_accounts {
+        let signers = if matches!(config.chain, ChainChoice::Dev(_)) || config.unlock_dev_accounts {
             genesis::dev_signers()
         } else {
             &[]
@@ -96,7 +96,7 @@ impl Node {
             waiters: publisher.waiters.clone(),
             publisher,
             signers,
-            dev: matches!(config.chain, ChainChoice::Dev).then(DevState::default),
+            dev: matches!(config.chain, ChainChoice::Dev(_)).then(DevState::default),
             client_version: config.client_version.clone(),
             heads,
             filters: filters::Filters::new(config.limits.filter_timeout),
@@ -241,7 +241,7 @@ fn prepare(config: &NodeConfig) -> Result<Prepared, NodeError> {
     let ledger = Arc::new(Ledger::open_with(&dir.join("ledger"), config.fsync)?);
     let stored_path = dir.join(GENESIS_FILE);
     let imported = crate::import::is_imported(dir);
-    if imported && matches!(config.chain, ChainChoice::Dev) {
+    if imported && matches!(config.chain, ChainChoice::Dev(_)) {
         return Err(NodeError::DataDir(format!(
             "{} holds a chain imported from Ethereum blocks; serve it without --dev",
             dir.display()
@@ -253,10 +253,13 @@ fn prepare(config: &NodeConfig) -> Result<Prepared, NodeError> {
     };
     let given = match &config.chain {
         // Block 0 of a new dev chain is stamped now; an existing one keeps its own.
-        ChainChoice::Dev => Some(ChainSpec::dev_at(stored.as_ref().map_or_else(
-            || SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
-            |s| s.genesis.timestamp,
-        ))),
+        ChainChoice::Dev(fork) => Some(ChainSpec::dev_with(
+            stored.as_ref().map_or_else(
+                || SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+                |s| s.genesis.timestamp,
+            ),
+            *fork,
+        )),
         ChainChoice::Genesis(path) if imported => Some(ChainSpec::imported_from_file(path)?),
         ChainChoice::Genesis(path) => Some(ChainSpec::from_file(path)?),
         ChainChoice::Existing => None,
@@ -288,7 +291,7 @@ fn prepare(config: &NodeConfig) -> Result<Prepared, NodeError> {
     };
     // A dev node sends as any address (anvil_impersonateAccount) and replays
     // such transactions; any other refuses them.
-    let dev = matches!(config.chain, ChainChoice::Dev);
+    let dev = matches!(config.chain, ChainChoice::Dev(_));
     // An imported chain's calls run under the fork of its head.
     let (fork, rules) = match &spec.imported {
         Some(eth) => {

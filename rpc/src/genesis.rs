@@ -151,7 +151,12 @@ impl ChainSpec {
     /// [`Self::dev`] with block 0 stamped `timestamp` (a `--dev` data folder
     /// is made with the time it is made, as anvil's chain starts now).
     pub fn dev_at(timestamp: u64) -> Self {
-        let mut geth = dev_genesis();
+        Self::dev_with(timestamp, DEV_FORK)
+    }
+
+    /// [`Self::dev_at`] running `fork` ([`dev_genesis_with`]).
+    pub fn dev_with(timestamp: u64, fork: DevFork) -> Self {
+        let mut geth = dev_genesis_with(fork);
         geth.timestamp = timestamp;
         Self::from_geth(geth).expect("the dev genesis is valid")
     }
@@ -203,8 +208,66 @@ pub const CREATE2_DEPLOYER_CODE: [u8; 69] = alloy_primitives::hex!(
     "7fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffe03601600081602082378035828234f58015156039578182fd5b8082525050506014600cf3"
 );
 
+/// A fork a `--dev` chain can run from block 0 (`--hardfork`, anvil's flag).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum DevFork {
+    /// Shanghai.
+    Shanghai,
+    /// Cancun.
+    Cancun,
+    /// Prague: the default, as anvil 1.7.1 runs it.
+    Prague,
+    /// Osaka.
+    Osaka,
+    /// Amsterdam (Glamsterdam's execution rules as revm 43 has them, and
+    /// every header committing to its block's access list, EIP-7928).
+    Amsterdam,
+}
+
+/// The fork of `--dev` without `--hardfork`.
+pub const DEV_FORK: DevFork = DevFork::Prague;
+
+impl DevFork {
+    /// The fork's name as `--hardfork` takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            DevFork::Shanghai => "shanghai",
+            DevFork::Cancun => "cancun",
+            DevFork::Prague => "prague",
+            DevFork::Osaka => "osaka",
+            DevFork::Amsterdam => "amsterdam",
+        }
+    }
+}
+
+impl std::str::FromStr for DevFork {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let all = [
+            DevFork::Shanghai,
+            DevFork::Cancun,
+            DevFork::Prague,
+            DevFork::Osaka,
+            DevFork::Amsterdam,
+        ];
+        let name = s.to_ascii_lowercase();
+        all.into_iter().find(|f| f.name() == name).ok_or_else(|| {
+            let names: Vec<&str> = all.iter().map(|f| f.name()).collect();
+            format!("`{s}` is not a fork a dev chain runs; one of {}", names.join(", "))
+        })
+    }
+}
+
 /// The `--dev` genesis in geth form (what `lanes-validator init` writes).
 pub fn dev_genesis() -> GethGenesis {
+    dev_genesis_with(DEV_FORK)
+}
+
+/// The `--dev` genesis running `fork` from block 0: its time field and
+/// every earlier one at 0.
+pub fn dev_genesis_with(fork: DevFork) -> GethGenesis {
+    let at = |f: DevFork| (fork >= f).then_some(0);
     let config = ChainConfig {
         chain_id: DEV_CHAIN_ID,
         homestead_block: Some(0),
@@ -219,8 +282,10 @@ pub fn dev_genesis() -> GethGenesis {
         london_block: Some(0),
         merge_netsplit_block: Some(0),
         shanghai_time: Some(0),
-        cancun_time: Some(0),
-        prague_time: Some(0),
+        cancun_time: at(DevFork::Cancun),
+        prague_time: at(DevFork::Prague),
+        osaka_time: at(DevFork::Osaka),
+        amsterdam_time: at(DevFork::Amsterdam),
         terminal_total_difficulty: Some(U256::ZERO),
         terminal_total_difficulty_passed: true,
         ..Default::default()
@@ -279,16 +344,11 @@ fn entries(address: Address, account: &GenesisAccount) -> Vec<Entry> {
 }
 
 /// The newest fork active at genesis. lanes runs one fork from block 0, so a
-/// fork scheduled later, or one newer than Prague, is refused.
+/// fork scheduled later is refused.
 fn fork_at_genesis(config: &ChainConfig, timestamp: u64) -> Result<SpecId, GenesisError> {
-    for (name, at) in [("osakaTime", config.osaka_time), ("amsterdamTime", config.amsterdam_time)] {
-        if at.is_some() {
-            return Err(GenesisError::Unsupported(format!(
-                "config.{name} is set, but lanes runs at most Prague (remove the field)"
-            )));
-        }
-    }
     let by_time = [
+        ("amsterdamTime", config.amsterdam_time, SpecId::AMSTERDAM),
+        ("osakaTime", config.osaka_time, SpecId::OSAKA),
         ("pragueTime", config.prague_time, SpecId::PRAGUE),
         ("cancunTime", config.cancun_time, SpecId::CANCUN),
         ("shanghaiTime", config.shanghai_time, SpecId::SHANGHAI),

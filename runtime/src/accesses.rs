@@ -58,6 +58,8 @@ impl TxAccesses {
 /// What a block touched, in block order.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct BlockAccesses {
+    /// The block's coinbase, whose fees the seal pays.
+    pub coinbase: Address,
     /// Before its first transaction: the block's system writes and the
     /// writes it derives then ([`crate::Bank::apply_derived`]: an EVM
     /// block's system calls).

@@ -160,7 +160,7 @@ pub struct Bank {
     gas_taken: AtomicU64,
     /// With [`BankConfig::record_accesses`]: each transaction's accesses as
     /// its kept run left them (a rerun replaces an undone run's).
-    kept: Mutex<hashbrown::HashMap<B256, TxAccesses, ahash::RandomState>>,
+    pub(crate) kept: Mutex<hashbrown::HashMap<B256, TxAccesses, ahash::RandomState>>,
 }
 
 /// What the block records so far, in block order.
@@ -329,6 +329,18 @@ impl Bank {
             record.credits.push((before, amount));
         }
         Ok(())
+    }
+
+    /// Notes that `amount` of the block's fees are in the coinbase's state
+    /// ahead of the seal, without writing it: a transaction before which
+    /// they were credited wrote the coinbase with them in (it read the
+    /// coinbase as of its index, [`crate::OrderedSets::Versioned`]).
+    pub(crate) fn note_credited(&self, amount: U256, before: B256) {
+        let mut record = self.record();
+        record.fees_paid = record.fees_paid.saturating_add(amount);
+        if self.config.record_accesses && !amount.is_zero() {
+            record.credits.push((before, amount));
+        }
     }
 
     /// Writes what `view` (a [`Bank::recording_view`] of this bank) wrote,
@@ -750,10 +762,28 @@ impl Bank {
         lattice.sub(&delta.1);
         let code = state.code.into_inner();
         changes.extend(code.into_iter().map(|(hash, bytes)| Entry::Code(hash, bytes)));
+        let accesses = match config.record_accesses {
+            true => {
+                let mut kept = kept.into_inner();
+                let at = |hash: &B256| receipts.iter().position(|r| r.tx_hash == *hash);
+                let txs = receipts.iter().map(|r| kept.remove(&r.tx_hash).unwrap_or_default());
+                let mut accesses = BlockAccesses {
+                    before,
+                    txs: txs.collect(),
+                    after,
+                    coinbase: env.coinbase,
+                    credits: credits.iter().filter_map(|(h, a)| Some((at(h)?, *a))).collect(),
+                    ..BlockAccesses::default()
+                };
+                parent_values(&state.parent, env.coinbase, &mut accesses)?;
+                Some(accesses)
+            }
+            false => None,
+        };
         let entries = coalesce(entries);
         let txs: Vec<&[u8]> = entries.iter().flat_map(|e| &e.txs).map(|t| &t.tx[..]).collect();
         let Roots { transactions_root, receipts_root, extra } =
-            config.headers.roots(&txs, &receipts);
+            config.headers.roots(&txs, &receipts, accesses.as_ref());
         let header = BlockHeader {
             number: env.number,
             parent_hash,
@@ -770,23 +800,6 @@ impl Bank {
         };
         let hash = config.headers.hash(&header);
         let block = Block { header, hash, system, entries };
-        let accesses = match config.record_accesses {
-            true => {
-                let mut kept = kept.into_inner();
-                let at = |hash: &B256| receipts.iter().position(|r| r.tx_hash == *hash);
-                let txs = receipts.iter().map(|r| kept.remove(&r.tx_hash).unwrap_or_default());
-                let mut accesses = BlockAccesses {
-                    before,
-                    txs: txs.collect(),
-                    after,
-                    credits: credits.iter().filter_map(|(h, a)| Some((at(h)?, *a))).collect(),
-                    ..BlockAccesses::default()
-                };
-                parent_values(&state.parent, env.coinbase, &mut accesses)?;
-                Some(accesses)
-            }
-            false => None,
-        };
         Ok(SealedBlock { block, receipts, changes, lattice, accesses })
     }
 }

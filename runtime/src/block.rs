@@ -61,8 +61,15 @@ pub struct Roots {
 /// block hash lookup and random value alike.
 pub trait HeaderCodec: Send + Sync + fmt::Debug {
     /// The roots of a block's transactions (each [`EntryTx::tx`], block
-    /// order) and their receipts.
-    fn roots(&self, txs: &[&[u8]], receipts: &[Receipt]) -> Roots;
+    /// order) and their receipts, and what else the codec commits the
+    /// header to: `accesses`, what they read and wrote, where the bank
+    /// recorded it (an EVM block's access list).
+    fn roots(
+        &self,
+        txs: &[&[u8]],
+        receipts: &[Receipt],
+        accesses: Option<&crate::BlockAccesses>,
+    ) -> Roots;
     /// The block hash of `header`.
     fn hash(&self, header: &BlockHeader) -> B256;
 }
@@ -74,7 +81,12 @@ pub trait HeaderCodec: Send + Sync + fmt::Debug {
 pub struct LanesHeaders;
 
 impl HeaderCodec for LanesHeaders {
-    fn roots(&self, _txs: &[&[u8]], receipts: &[Receipt]) -> Roots {
+    fn roots(
+        &self,
+        _txs: &[&[u8]],
+        receipts: &[Receipt],
+        _accesses: Option<&crate::BlockAccesses>,
+    ) -> Roots {
         let borsh = |r: &Receipt| borsh::to_vec(r).expect("writing to a Vec cannot fail");
         Roots {
             transactions_root: merkle_root(receipts.iter().map(|r| r.tx_hash)),

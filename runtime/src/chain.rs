@@ -81,7 +81,7 @@ impl Genesis {
                 lattice.add(&element);
             }
         }
-        let Roots { transactions_root, receipts_root, extra } = headers.roots(&[], &[]);
+        let Roots { transactions_root, receipts_root, extra } = headers.roots(&[], &[], None);
         let header = BlockHeader {
             number: 0,
             parent_hash: B256::ZERO,

@@ -145,7 +145,7 @@ pub use lattice::{LATTICE_LANES, LatticeHash};
 pub use locks::{AccountLocks, LockConflict, MAX_LOCK_THREADS, ThreadLocks};
 pub use ordered::{
     DEFAULT_ORDERED_MAX_KEYS, OrderedConfig, OrderedError, OrderedReport, OrderedSets, Run,
-    RunKind, TxReport, recorded_sets,
+    RunKind, TxReport, Versions, recorded_sets,
 };
 pub use run_block::{BlockError, BlockOptions, BlockOrder, BlockRun, TxRun, TxStatus};
 pub use threads::parallel_map;

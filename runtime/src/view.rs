@@ -270,6 +270,9 @@ pub(crate) enum Access {
 #[derive(Debug)]
 pub struct StateView<'a> {
     state: &'a BankState,
+    /// Values as of an index of the block, read before `state`
+    /// ([`crate::OrderedSets::Versioned`]).
+    versions: Option<(&'a crate::Versions, u64)>,
     pub(crate) access: Access,
     pub(crate) writes: Writes,
     violation: Option<StateKey>,
@@ -281,7 +284,18 @@ pub struct StateView<'a> {
 impl<'a> StateView<'a> {
     pub(crate) fn new(state: &'a BankState, access: Access) -> Self {
         let (touched, written) = (Vec::new(), Vec::new());
-        Self { state, access, writes: Writes::default(), violation: None, touched, written }
+        let writes = Writes::default();
+        Self { state, versions: None, access, writes, violation: None, touched, written }
+    }
+
+    /// A view that reads `versions` as of before index `at`, then `state`.
+    pub(crate) fn versioned(
+        state: &'a BankState,
+        access: Access,
+        versions: &'a crate::Versions,
+        at: u64,
+    ) -> Self {
+        Self { versions: Some((versions, at)), ..Self::new(state, access) }
     }
 
     /// `key`'s hash if the access allows the read (or the `write`).
@@ -307,25 +321,34 @@ impl<'a> StateView<'a> {
     pub fn account(&mut self, address: &Address) -> Result<AccountHeader, TxError> {
         let hash = self.check(StateKey::Account(*address), false)?;
         let written = self.writes.accounts.iter().rev().find(|(_, a, _)| a == address);
-        match written {
-            Some((_, _, header)) => Ok(*header),
-            None => self.state.account(address, hash),
+        if let Some((_, _, header)) = written {
+            return Ok(*header);
         }
+        if let Some(header) = self.versions.and_then(|(v, at)| v.account_at(address, at)) {
+            return Ok(header);
+        }
+        self.state.account(address, hash)
     }
 
     /// A storage slot (zero when unset).
     pub fn storage(&mut self, address: &Address, slot: &B256) -> Result<U256, TxError> {
         let hash = self.check(StateKey::Storage(*address, *slot), false)?;
         let written = self.writes.slots.iter().rev().find(|(_, a, s, _)| a == address && s == slot);
-        match written {
-            Some((_, _, _, value)) => Ok(*value),
-            None => self.state.storage(address, slot, hash),
+        if let Some((_, _, _, value)) = written {
+            return Ok(*value);
         }
+        if let Some(value) = self.versions.and_then(|(v, at)| v.slot_at(address, slot, at)) {
+            return Ok(value);
+        }
+        self.state.storage(address, slot, hash)
     }
 
     /// Code by hash. Code is immutable and needs no declaration.
     pub fn code(&self, hash: &B256) -> Result<Option<Bytes>, TxError> {
         if let Some((_, code)) = self.writes.code.iter().find(|(h, _)| h == hash) {
+            return Ok(Some(code.clone()));
+        }
+        if let Some(code) = self.versions.and_then(|(v, _)| v.code(hash)) {
             return Ok(Some(code.clone()));
         }
         self.state.code(hash)

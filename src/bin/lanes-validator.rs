@@ -32,6 +32,11 @@ struct Cli {
     /// mnemonic funded with 10000 ETH each and unlocked for eth_sendTransaction.
     #[arg(long, conflicts_with = "genesis")]
     dev: bool,
+    /// The fork a new --dev chain runs from block 0 (anvil's flag): shanghai,
+    /// cancun, prague (the default), osaka or amsterdam (every header then
+    /// commits to its block's access list, EIP-7928).
+    #[arg(long, value_name = "NAME", requires = "dev", default_value = "prague")]
+    hardfork: lanes_rpc::genesis::DevFork,
     /// A geth-format genesis.json (as anvil --init reads it).
     #[arg(long, value_name = "FILE")]
     genesis: Option<PathBuf>,
@@ -383,7 +388,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     let load_state = cli.load_state.clone().or_else(|| cli.state.clone().filter(|p| p.exists()));
     let dump_state = cli.dump_state.clone().or_else(|| cli.state.clone());
     let chain = match (cli.dev, cli.genesis) {
-        (true, _) => ChainChoice::Dev,
+        (true, _) => ChainChoice::Dev(cli.hardfork),
         (false, Some(path)) => ChainChoice::Genesis(path),
         (false, None) => ChainChoice::Existing,
     };
@@ -426,7 +431,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         // Handlers first: a signal that comes while the node starts still
         // seals and stops it cleanly.
         let mut signals = Signals::install()?;
-        let dev = matches!(config.chain, ChainChoice::Dev);
+        let dev = matches!(config.chain, ChainChoice::Dev(_));
         let node = Node::start(config).await?;
         if let Some(path) = &load_state {
             let block = node.load_state_file(path).await?;

@@ -60,6 +60,15 @@ fn check_block(v: &Validator, number: u64) -> Block {
     }
     assert_eq!(bloom, header.logs_bloom, "block {number}: logsBloom");
     assert_eq!(header.extra_data.len(), 32, "extraData holds the entries root");
+    // From Amsterdam the header commits to the block's access list.
+    let raw_list = v.result("eth_getBlockAccessListRaw", json!([format!("{number:#x}")]));
+    if let Some(committed) = header.block_access_list_hash {
+        let listed = match raw_list.as_str() {
+            Some(raw) => alloy_primitives::keccak256(alloy_primitives::hex::decode(raw).unwrap()),
+            None => alloy_eips::eip7928::EMPTY_BLOCK_ACCESS_LIST_HASH, // block 0
+        };
+        assert_eq!(committed, listed, "block {number}: blockAccessListHash");
+    }
     if number > 0 {
         let parent = v.result("eth_getBlockByNumber", json!([format!("{:#x}", number - 1), false]));
         assert_eq!(parent["hash"], json!(header.parent_hash), "parentHash is the parent's hash");
@@ -73,12 +82,32 @@ fn check_block(v: &Validator, number: u64) -> Block {
 
 #[test]
 fn test_served_block_hashes_and_roots_recompute_as_ethereum_does() {
+    blocks_recompute(&["--dev", "--no-mining"]);
+}
+
+/// An Amsterdam dev chain: every header carries `blockAccessListHash`, the
+/// keccak256 of the block's access list as `eth_getBlockAccessListRaw`
+/// serves it, and the block hash (alloy's RLP) commits to it.
+#[test]
+fn test_an_amsterdam_chain_s_headers_commit_to_their_access_lists() {
+    let headers = blocks_recompute(&["--dev", "--no-mining", "--hardfork", "amsterdam"]);
+    assert!(headers.iter().all(|h| h.block_access_list_hash.is_some()), "{headers:?}");
+    let empty = alloy_eips::eip7928::EMPTY_BLOCK_ACCESS_LIST_HASH;
+    assert_eq!(headers[0].block_access_list_hash, Some(empty), "block 0's list is empty");
+    assert!(headers[1..].iter().all(|h| h.block_access_list_hash != Some(empty)));
+}
+
+/// Builds blocks on a node started with `args` and checks each as Ethereum
+/// clients do; the headers of blocks 0, 2 and 3.
+fn blocks_recompute(args: &[&str]) -> Vec<alloy_consensus::Header> {
+    let amsterdam = args.contains(&"amsterdam");
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let v = Validator::start(&data, &["--dev", "--no-mining"]);
+    let v = Validator::start(&data, args);
     let genesis = check_block(&v, 0);
     assert_eq!(genesis.header.transactions_root, alloy_trie::EMPTY_ROOT_HASH);
     assert!(genesis.header.requests_hash.is_some(), "Prague headers carry requestsHash");
+    assert_eq!(genesis.header.block_access_list_hash.is_some(), amsterdam);
 
     // Block 1: the node's account deploys Board.
     let from = address_of(DEV_KEYS[0]);
@@ -124,10 +153,12 @@ fn test_served_block_hashes_and_roots_recompute_as_ethereum_does() {
 
     // The same hashes after a restart, and a block after it chains to them.
     v.stop();
-    let v = Validator::start(&data, &["--dev", "--no-mining"]);
+    let v = Validator::start(&data, args);
     assert_eq!(check_block(&v, 2).header.hash, block.header.hash);
     v.result("eth_sendTransaction", json!([{"from": from, "to": receiver(4), "value": "0x4"}]));
     v.result("evm_mine", json!([]));
-    check_block(&v, 3);
+    let last = check_block(&v, 3);
     v.stop();
+    // Blocks 0, 2 (every transaction type) and 3.
+    vec![genesis.header.inner, block.header.inner, last.header.inner]
 }

@@ -195,7 +195,7 @@ fn check(s: &Setup, blocks: &[ProducedBlock], chain: &Chain) {
     let reference = reference_access_lists(s.world.reference_db(), &plain);
     for (b, theirs) in blocks.iter().zip(reference) {
         let accesses = b.accesses.as_ref().expect("the chain's banks record accesses");
-        let ours = block_access_list(accesses, &b.receipts, b.block.header.coinbase);
+        let ours = block_access_list(accesses, &b.receipts);
         assert_eq!(
             ours,
             theirs,

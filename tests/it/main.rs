@@ -3,6 +3,7 @@
 
 mod accounts_db;
 mod acknowledged;
+mod amsterdam;
 mod anvil_surface;
 mod blockchain_tests;
 mod cluster;

@@ -8,6 +8,7 @@ use alloy_consensus::constants::EMPTY_WITHDRAWALS;
 use alloy_consensus::{EMPTY_OMMER_ROOT_HASH, Header, TxEnvelope};
 use alloy_eips::eip4895::Withdrawals;
 use alloy_eips::eip7685::EMPTY_REQUESTS_HASH;
+use alloy_eips::eip7928::BlockAccessList;
 use alloy_primitives::{B64, B256, Bytes, KECCAK256_EMPTY, U256, keccak256};
 use alloy_rlp::{Decodable, Encodable, RlpDecodable, RlpEncodable};
 use lanes_accounts_db::{AccountHeader, Entry};
@@ -16,8 +17,10 @@ use lanes_runtime::{BlockHeader, HeaderCodec, Receipt, Roots};
 use super::spec::EthSpec;
 use crate::SpecId;
 
-/// An Ethereum block: header, transactions, ommers and (from Shanghai)
-/// withdrawals, as its RLP carries them.
+/// An Ethereum block: header, transactions, ommers, (from Shanghai)
+/// withdrawals and, where its RLP carries it after them, its access list
+/// (EIP-7928: the engine API and devp2p carry it beside the block; a block
+/// RLP that appends it, as BAL devnets' exports do, brings it here).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EthBlock {
     /// The header.
@@ -28,6 +31,8 @@ pub struct EthBlock {
     pub ommers: Vec<Header>,
     /// The withdrawals, from Shanghai on.
     pub withdrawals: Option<Withdrawals>,
+    /// Its access list, where the RLP carries it (an Amsterdam block).
+    pub access_list: Option<BlockAccessList>,
     /// keccak256 of the RLP header.
     pub hash: B256,
     /// The size of its RLP encoding, in bytes.
@@ -38,18 +43,28 @@ impl EthBlock {
     /// Decodes one block from the front of `buf`, advancing it past the block.
     pub fn decode(buf: &mut &[u8]) -> alloy_rlp::Result<Self> {
         let start = *buf;
-        let block = alloy_consensus::Block::<TxEnvelope, Header>::decode(buf)?;
+        let list = alloy_rlp::Header::decode(buf)?;
+        if !list.list {
+            return Err(alloy_rlp::Error::UnexpectedString);
+        }
+        let (mut body, rest) =
+            buf.split_at_checked(list.payload_length).ok_or(alloy_rlp::Error::InputTooShort)?;
+        *buf = rest;
+        let header = Header::decode(&mut body)?;
+        let txs = Vec::<TxEnvelope>::decode(&mut body)?;
+        let ommers = Vec::<Header>::decode(&mut body)?;
+        let withdrawals = (!body.is_empty()).then(|| Withdrawals::decode(&mut body)).transpose()?;
+        let access_list =
+            (!body.is_empty()).then(|| BlockAccessList::decode(&mut body)).transpose()?;
+        if !body.is_empty() {
+            return Err(alloy_rlp::Error::ListLengthMismatch {
+                expected: list.payload_length - body.len(),
+                got: list.payload_length,
+            });
+        }
         let size = start.len() - buf.len();
-        let hash = block.header.hash_slow();
-        let alloy_consensus::Block { header, body } = block;
-        Ok(Self {
-            header,
-            txs: body.transactions,
-            ommers: body.ommers,
-            withdrawals: body.withdrawals,
-            hash,
-            size,
-        })
+        let hash = header.hash_slow();
+        Ok(Self { header, txs, ommers, withdrawals, access_list, hash, size })
     }
 
     /// Decodes exactly one block from `bytes`.
@@ -108,8 +123,13 @@ impl EthBlockData {
 pub struct ImportedHeaders;
 
 impl HeaderCodec for ImportedHeaders {
-    fn roots(&self, txs: &[&[u8]], receipts: &[Receipt]) -> Roots {
-        let roots = crate::EthHeaders::new(SpecId::default()).roots(txs, receipts);
+    fn roots(
+        &self,
+        txs: &[&[u8]],
+        receipts: &[Receipt],
+        _accesses: Option<&lanes_runtime::BlockAccesses>,
+    ) -> Roots {
+        let roots = crate::EthHeaders::new(SpecId::default()).roots(txs, receipts, None);
         Roots { extra: Bytes::new(), ..roots }
     }
 
@@ -188,7 +208,8 @@ pub fn genesis_header(spec: &EthSpec, genesis: &alloy_genesis::Genesis) -> Heade
         excess_blob_gas: since(SpecId::CANCUN).then(|| genesis.excess_blob_gas.unwrap_or(0)),
         parent_beacon_block_root: since(SpecId::CANCUN).then_some(B256::ZERO),
         requests_hash: since(SpecId::PRAGUE).then_some(EMPTY_REQUESTS_HASH),
-        block_access_list_hash: None,
+        block_access_list_hash: since(SpecId::AMSTERDAM)
+            .then_some(alloy_eips::eip7928::EMPTY_BLOCK_ACCESS_LIST_HASH),
         slot_number: None,
     }
 }

@@ -44,7 +44,8 @@ use super::{
 };
 use crate::{
     AdmissionLimits, EXISTING_EMPTY, EthBlockEnv, EvmAdmission, EvmConfig, EvmExecutor,
-    EvmReceiptData, EvmTx, SharedCode, SpecId, TxRules, has_code, receipt_envelope,
+    EvmReceiptData, EvmTx, SharedCode, SpecId, TxRules, bal_versions, block_access_list,
+    block_access_list_hash, first_difference, has_code, receipt_envelope,
 };
 
 /// Bytes of blob gas per blob (EIP-4844).
@@ -101,6 +102,10 @@ pub enum ImportErrorKind {
     /// malformed, a request contract has no code).
     #[error("{0}")]
     System(String),
+    /// The block's access list (EIP-7928) is not what its execution
+    /// touched: where they first differ (the account, the field, the index).
+    #[error("access list: {0}")]
+    AccessList(String),
     /// The state could not be read or the bank failed.
     #[error("state: {0}")]
     State(String),
@@ -166,6 +171,7 @@ pub fn block_executor(spec: &EthSpec, header: &Header, fork: SpecId) -> EvmExecu
         excess_blob_gas: header.excess_blob_gas.unwrap_or(0),
         blob_update_fraction: blob.map(|b| u64::try_from(b.update_fraction).unwrap_or(u64::MAX)),
         max_blobs_per_tx: blob.map(|b| b.max_blobs_per_tx),
+        slot_number: header.slot_number.unwrap_or(0),
     })
 }
 
@@ -211,9 +217,20 @@ pub fn import_block(
     before_txs(&bank, &executor, spec, header, fork).map_err(fail)?;
 
     let admission = EvmAdmission::new(Arc::new(executor.clone()), AdmissionLimits::default());
-    let sets = match recorded {
-        Some(sets) => OrderedSets::Recorded(sets),
-        None => OrderedSets::Predict(&admission),
+    let amsterdam = fork.is_enabled_in(SpecId::AMSTERDAM);
+    // A block that comes with its access list runs from it: each
+    // transaction's writes are declared, none is predicted.
+    let versions = match (&block.access_list, recorded) {
+        (Some(list), None) if amsterdam => Some(
+            bal_versions(list, &chain.db().view())
+                .map_err(|e| fail(ImportErrorKind::State(e.to_string())))?,
+        ),
+        _ => None,
+    };
+    let sets = match (recorded, &versions) {
+        (Some(sets), _) => OrderedSets::Recorded(sets),
+        (None, Some(versions)) => OrderedSets::Versioned(versions),
+        (None, None) => OrderedSets::Predict(&admission),
     };
     let report = bank.execute_ordered(&executor, &txs, sets, ordered).map_err(|e| {
         fail(match e {
@@ -241,6 +258,9 @@ pub fn import_block(
         .map(|(tx, r)| receipt_envelope(tx.tx_type(), r))
         .collect();
     check_results(block, &sealed, &receipts, requests.as_ref(), fork).map_err(fail)?;
+    if amsterdam {
+        check_access_list(block, &sealed).map_err(fail)?;
+    }
     let start = Instant::now();
     let root = state_root(&chain.db().view(), &sealed.changes)
         .map_err(|e| fail(ImportErrorKind::State(e.to_string())))?;
@@ -517,6 +537,24 @@ fn check_results(
         )?;
     }
     Ok(())
+}
+
+/// An Amsterdam block's access list against what its execution touched:
+/// the list it came with, where it has one (the first difference named),
+/// and the hash its header commits to.
+fn check_access_list(block: &EthBlock, sealed: &SealedBlock) -> Result<(), ImportErrorKind> {
+    let Some(accesses) = &sealed.accesses else {
+        return Err(ImportErrorKind::State(
+            "the chain's banks record no accesses: an Amsterdam block's list cannot be checked"
+                .into(),
+        ));
+    };
+    let ours = block_access_list(accesses, &sealed.receipts);
+    if let Some(difference) = block.access_list.as_ref().and_then(|l| first_difference(&ours, l)) {
+        return Err(ImportErrorKind::AccessList(difference));
+    }
+    let committed = block.header.block_access_list_hash.unwrap_or_default();
+    mismatch("blockAccessListHash", committed, block_access_list_hash(&ours))
 }
 
 /// The sets a lanes block of an imported chain recorded, one per

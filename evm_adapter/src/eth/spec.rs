@@ -112,9 +112,8 @@ impl EthSpec {
             .any(|fork| Self::time_active(fork, timestamp))
     }
 
-    /// Whether Amsterdam is scheduled at or before `timestamp`.
-    ///
-    /// Amsterdam is not supported: such blocks are rejected.
+    /// Whether Amsterdam is scheduled at or before `timestamp`: its blocks
+    /// commit to their access lists (EIP-7928).
     pub fn is_amsterdam_reached(&self, timestamp: u64) -> bool {
         Self::time_active(self.config.amsterdam_time, timestamp)
     }
@@ -128,12 +127,14 @@ impl EthSpec {
     /// revm has no Constantinople spec (EIP-1283 without its Petersburg removal), so
     /// Constantinople maps to [`SpecId::PETERSBURG`]; on mainnet both start at the same block.
     /// The Muir, Arrow and Gray Glacier forks only move the difficulty bomb, so they keep
-    /// the spec of the fork before them. Amsterdam is not supported and never returned.
+    /// the spec of the fork before them.
     pub fn spec_at(&self, number: u64, timestamp: u64, merged: bool) -> SpecId {
         let c = &self.config;
         if merged {
             let time = |fork| Self::time_active(fork, timestamp);
-            return if time(c.osaka_time) {
+            return if time(c.amsterdam_time) {
+                SpecId::AMSTERDAM
+            } else if time(c.osaka_time) {
                 SpecId::OSAKA
             } else if time(c.prague_time) {
                 SpecId::PRAGUE

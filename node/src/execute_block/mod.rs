@@ -17,13 +17,13 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use alloy_consensus::ReceiptEnvelope;
-use alloy_eips::eip7928::{BlockAccessList, first_bal_divergence};
+use alloy_eips::eip7928::BlockAccessList;
 use alloy_primitives::{B256, Bloom};
 use lanes_accounts_db::AccountsDbConfig;
 use lanes_evm_adapter::eth::{EthSpec, block_executor};
 use lanes_evm_adapter::{
-    AdmissionLimits, EvmAdmission, EvmTx, block_access_list, block_access_list_hash,
-    receipt_envelope,
+    AdmissionLimits, EvmAdmission, EvmTx, bal_versions, block_access_list, block_access_list_hash,
+    first_difference, receipt_envelope,
 };
 use lanes_runtime::{
     BankConfig, BlockEnv, Chain, Genesis, OrderedConfig, OrderedReport, OrderedSets, parallel_map,
@@ -44,11 +44,20 @@ pub struct ExecuteOptions {
     /// Worker counts to simulate from the measured runs
     /// ([`OrderedReport::simulate`]).
     pub simulate: Vec<usize>,
+    /// Also run the block from its access list (revm's builder's) as
+    /// declared writes, no prediction, and check it gives that list back.
+    pub declared: bool,
 }
 
 impl Default for ExecuteOptions {
     fn default() -> Self {
-        Self { workers: 1, runs: 5, reuse_predictions: true, simulate: vec![4, 8, 16] }
+        Self {
+            workers: 1,
+            runs: 5,
+            reuse_predictions: true,
+            simulate: vec![4, 8, 16],
+            declared: true,
+        }
     }
 }
 
@@ -99,6 +108,9 @@ pub struct BlockRun {
     pub bal: BlockAccessList,
     /// Where lanes' access list first differs from revm's builder's.
     pub bal_diff: Option<String>,
+    /// The median run from revm's builder's list as declared writes
+    /// ([`OrderedSets::Versioned`]), with [`ExecuteOptions::declared`].
+    pub declared: Option<OrderedReport>,
 }
 
 impl BlockRun {
@@ -129,6 +141,22 @@ impl BlockRun {
             .iter()
             .map(|(n, t)| format!("{n}w {:.2}x", ratio(self.revm, *t)))
             .collect();
+        let declared = match &self.declared {
+            Some(d) => {
+                let sims: Vec<String> = self
+                    .simulated
+                    .iter()
+                    .map(|(n, _)| format!("{n}w {:.2}x", ratio(self.revm, d.simulate(*n))))
+                    .collect();
+                format!(
+                    "; from its access list {:.3} ms ({:.2}x revm's time), simulated {}",
+                    ms(d.elapsed),
+                    ratio(d.elapsed, self.revm),
+                    sims.join(" ")
+                )
+            }
+            None => String::new(),
+        };
         format!(
             "block {}: {} txs, {} gas; {}; {} workers {:.3} ms, revm {:.3} ms ({:.2}x revm's time); {} predictions stood, {} reruns; chain {} txs / {:.3} ms; simulated {}",
             self.number,
@@ -144,7 +172,7 @@ impl BlockRun {
             chain,
             ms(chain_time),
             if sims.is_empty() { "-".into() } else { sims.join(" ") },
-        )
+        ) + &declared
     }
 
     /// The same as JSON, for scripts.
@@ -187,6 +215,18 @@ impl BlockRun {
             "simulated_ms": sim,
             "simulated_1_ms": ms(self.report.simulate(1)),
             "simulated_2_ms": ms(self.report.simulate(2)),
+            "declared_ms": self.declared.as_ref().map(|d| ms(d.elapsed)),
+            "declared_simulated_ms": self.declared.as_ref().map(|d| {
+                let mut sims: serde_json::Map<String, serde_json::Value> = self
+                    .simulated
+                    .iter()
+                    .map(|(n, _)| (n.to_string(), serde_json::json!(ms(d.simulate(*n)))))
+                    .collect();
+                for n in [1, 2] {
+                    sims.insert(n.to_string(), serde_json::json!(ms(d.simulate(n))));
+                }
+                sims
+            }),
         })
     }
 }
@@ -223,6 +263,16 @@ pub enum ExecuteError {
 /// `options.runs` times each, alternating, and checks both against its
 /// header.
 pub fn execute(dir: &Path, options: &ExecuteOptions) -> Result<BlockRun, ExecuteError> {
+    execute_declaring(dir, options, None)
+}
+
+/// [`execute`], running the block from `list` as its declared writes
+/// instead of revm's builder's list (with [`ExecuteOptions::declared`]).
+pub fn execute_declaring(
+    dir: &Path,
+    options: &ExecuteOptions,
+    list: Option<BlockAccessList>,
+) -> Result<BlockRun, ExecuteError> {
     let fixture = Fixture::load(dir)?;
     let h = &fixture.header;
     let lanes_err = |reason: String| ExecuteError::Lanes { dir: dir.to_owned(), reason };
@@ -288,9 +338,14 @@ pub fn execute(dir: &Path, options: &ExecuteOptions) -> Result<BlockRun, Execute
         ..OrderedConfig::default()
     };
 
+    // revm's builder's list, as a block that carries its list declares it.
+    let revm_bal = revm_block_access_list(&fixture, fork, eth.chain_id(), fraction)?;
+    let list = list.unwrap_or_else(|| revm_bal.clone());
+    let versions = bal_versions(&list, &chain.db().view()).map_err(|e| lanes_err(e.to_string()))?;
     let mut lanes_runs = Vec::new();
+    let mut declared_runs = Vec::new();
     let mut revm_runs = Vec::new();
-    let mut last = None;
+    let (mut last, mut last_declared) = (None, None);
     for _ in 0..options.runs.max(1) {
         let bank = chain.new_bank_with(env.clone());
         let report = bank
@@ -298,17 +353,39 @@ pub fn execute(dir: &Path, options: &ExecuteOptions) -> Result<BlockRun, Execute
             .map_err(|e| lanes_err(e.to_string()))?;
         last = Some(bank);
         lanes_runs.push(report);
+        if options.declared {
+            let bank = chain.new_bank_with(env.clone());
+            let report = bank
+                .execute_ordered(&executor, &txs, OrderedSets::Versioned(&versions), &ordered)
+                .map_err(|e| lanes_err(format!("run from its access list: {e}")))?;
+            last_declared = Some(bank);
+            declared_runs.push(report);
+        }
         revm_runs.push(baseline(&fixture, fork, eth.chain_id(), fraction)?);
     }
     let sealed = last.expect("at least one run").seal().map_err(|e| lanes_err(e.to_string()))?;
     let lanes_receipts = &sealed.receipts;
     let accesses = sealed.accesses.as_ref().expect("the bank records accesses");
-    let lanes_bal = block_access_list(accesses, lanes_receipts, h.beneficiary);
-    let revm_bal = revm_block_access_list(&fixture, fork, eth.chain_id(), fraction)?;
+    let lanes_bal = block_access_list(accesses, lanes_receipts);
     lanes_runs.sort_by_key(|r| r.elapsed);
     let report = lanes_runs.swap_remove(lanes_runs.len() / 2);
     revm_runs.sort_by_key(|b| b.time);
     let revm = revm_runs.swap_remove(revm_runs.len() / 2);
+    declared_runs.sort_by_key(|r| r.elapsed);
+    let declared =
+        (!declared_runs.is_empty()).then(|| declared_runs.swap_remove(declared_runs.len() / 2));
+    // Run from the list, the block must give the same list back (every
+    // write and read as declared) and the same receipts.
+    let declared_check = match last_declared {
+        Some(bank) => {
+            let sealed = bank.seal().map_err(|e| lanes_err(e.to_string()))?;
+            let accesses = sealed.accesses.as_ref().expect("the bank records accesses");
+            let again = block_access_list(accesses, &sealed.receipts);
+            let receipts_equal = sealed.receipts == *lanes_receipts;
+            Some((first_difference(&again, &list), receipts_equal))
+        }
+        None => None,
+    };
 
     let receipts: Vec<ReceiptEnvelope> = fixture
         .txs
@@ -357,8 +434,17 @@ pub fn execute(dir: &Path, options: &ExecuteOptions) -> Result<BlockRun, Execute
         lanes: block_access_list_hash(&lanes_bal).to_string(),
         revm: revm_hash,
     });
-    let bal_diff =
-        (lanes_bal != revm_bal).then(|| first_bal_divergence(&lanes_bal, &revm_bal).to_string());
+    let bal_diff = first_difference(&lanes_bal, &revm_bal);
+    if let Some((difference, receipts_equal)) = declared_check {
+        let ok = difference.is_none() && receipts_equal;
+        let verdict = |ok: bool| if ok { "verified" } else { "refused" }.to_string();
+        checks.push(Checked {
+            field: "runFromAccessList",
+            header: verdict(true),
+            lanes: difference.unwrap_or_else(|| verdict(ok)),
+            revm: verdict(true),
+        });
+    }
     let simulated = options.simulate.iter().map(|&n| (n, report.simulate(n))).collect();
     Ok(BlockRun {
         dir: dir.to_owned(),
@@ -373,16 +459,48 @@ pub fn execute(dir: &Path, options: &ExecuteOptions) -> Result<BlockRun, Execute
         simulated,
         bal: lanes_bal,
         bal_diff,
+        declared,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloy_primitives::U256;
 
     /// Every mainnet block of the fixtures: lanes (2 workers, predictions
     /// standing and not) gives the header's gas, bloom and receipts root,
-    /// and the block access list revm's builder gives, field for field.
+    /// and the block access list revm's builder gives, field for field; run
+    /// again from that list as declared writes (no prediction), it gives
+    /// the same receipts and the same list back.
+    /// Run from a list that says one value wrong, a block is refused, the
+    /// first difference named: the account, the field and the index.
+    #[test]
+    fn test_a_block_run_from_a_wrong_access_list_is_refused_naming_the_difference() {
+        let Some(dirs) = crate::execute_block::fixture::mainnet_block_dirs() else { return };
+        let dir = dirs.iter().find(|d| d.ends_with("19934116")).unwrap();
+        let fixture = Fixture::load(dir).unwrap();
+        let eth = EthSpec::mainnet();
+        let h = &fixture.header;
+        let fork = eth.spec_at(h.number, h.timestamp, true);
+        let fraction = eth.blob_params(h.timestamp).map(|p| p.update_fraction as u64);
+        let mut list = revm_block_access_list(&fixture, fork, 1, fraction).unwrap();
+        let options = ExecuteOptions { runs: 1, workers: 2, ..ExecuteOptions::default() };
+        assert!(execute_declaring(dir, &options, Some(list.clone())).unwrap().ok());
+        // One slot's post-value off by one.
+        let (address, slot, index) = {
+            let a = list.iter_mut().find(|a| !a.storage_changes.is_empty()).unwrap();
+            let s = &mut a.storage_changes[0];
+            s.changes[0].new_value += U256::from(1);
+            (a.address, s.slot, s.changes[0].block_access_index.0)
+        };
+        let run = execute_declaring(dir, &options, Some(list)).unwrap();
+        assert!(!run.ok());
+        let line = run.line();
+        let named = format!("account {address}: storage slot {slot:#x} at index {index}");
+        assert!(line.contains(&named), "{line}");
+    }
+
     #[test]
     fn test_every_mainnet_block_is_correct_in_lanes() {
         let root =
@@ -406,6 +524,7 @@ mod tests {
                 runs: 1,
                 reuse_predictions: i % 2 == 0,
                 simulate: vec![4],
+                declared: true,
             };
             match execute(dir, &options) {
                 Ok(run) if run.ok() => {

@@ -18,11 +18,13 @@ use lanes_accounts_db::KeyHash;
 use parking_lot::{Condvar, Mutex};
 
 use super::graph::Graph;
-use super::{OrderedConfig, OrderedError, OrderedReport, OrderedSets, Run, RunKind, TxReport};
+use super::{
+    OrderedConfig, OrderedError, OrderedReport, OrderedSets, Run, RunKind, TxReport,
+    record_in_order,
+};
 use crate::access::AccessSet;
 use crate::admission::{AccessSource, AdmitContext, Admitted};
 use crate::bank::{Bank, BankError};
-use crate::block::{BlockEntry, EntryTx};
 use crate::executor::{Executor, Outcome, Transaction, TxError};
 use crate::key::StateKey;
 use crate::locks::{EntryKeys, SLOT_WRITE, WRITE};
@@ -211,8 +213,8 @@ pub(super) fn run<E: Executor>(
     Ok(record(bank, txs, schedule.slots, threads, start))
 }
 
-/// Records the finished block in order: entries of neighbours whose sets do
-/// not conflict, an exclusive entry for a transaction without a set.
+/// Records the finished block in order ([`record_in_order`]) and reports
+/// each transaction.
 fn record<T: Transaction>(
     bank: &Bank,
     txs: &[T],
@@ -220,44 +222,27 @@ fn record<T: Transaction>(
     threads: usize,
     start: Instant,
 ) -> OrderedReport {
-    let mut keys = EntryKeys::default();
-    let mut entry = BlockEntry::default();
-    let mut outcomes = Vec::new();
+    let mut runs = Vec::with_capacity(slots.len());
     let mut reports = Vec::with_capacity(slots.len());
-    for (tx, slot) in txs.iter().zip(slots) {
+    for slot in slots {
         let outcome = match slot.finished.map(|f| f.result) {
             Some(Ok(outcome)) => outcome,
             _ => unreachable!("every transaction finished valid, or the run failed"),
         };
-        let starts = match &slot.access {
-            Some(set) => entry.exclusive || !keys.try_add(set),
-            None => true,
-        };
-        if starts && !entry.txs.is_empty() {
-            bank.record_entry(std::mem::take(&mut entry), std::mem::take(&mut outcomes));
-        }
-        if starts {
-            keys.clear();
-            entry.exclusive = slot.access.is_none();
-            if let Some(set) = &slot.access {
-                keys.add(set);
-            }
-        }
-        let (access, source) = match &slot.access {
-            Some(set) => (set.clone(), slot.source),
-            None => (AccessSet::default(), AccessSource::Undeclared),
-        };
-        entry.txs.push(EntryTx { tx: tx.encoded().clone(), access, source });
-        outcomes.push((tx.hash(), outcome));
         let mut report = slot.report;
-        report.access = slot.access;
+        report.access = slot.access.clone();
         report.source = slot.source;
         reports.push(report);
+        runs.push((slot.access, slot.source, outcome));
     }
-    if !entry.txs.is_empty() {
-        bank.record_entry(entry, outcomes);
+    record_in_order(bank, txs, runs);
+    OrderedReport {
+        txs: reports,
+        threads,
+        elapsed: start.elapsed(),
+        independent: false,
+        serial: Duration::ZERO,
     }
-    OrderedReport { txs: reports, threads, elapsed: start.elapsed() }
 }
 
 /// The old values of what `writes` writes, as writes that restore them.
@@ -412,6 +397,7 @@ impl<'a, E: Executor> Shared<'a, E> {
         let none = |admitted, run| Predicted { admitted, prediction: None, run };
         let admission = match self.sets {
             OrderedSets::Recorded(sets) => return Ok(none(sets[i].clone(), None)),
+            OrderedSets::Versioned(_) => return Ok(none(Admitted::default(), None)),
             OrderedSets::Predict(admission) => admission,
         };
         let ctx = AdmitContext::new(self.parent);

@@ -141,12 +141,8 @@ fn check_limits(header: &Header) -> Result<(), HeaderError> {
     Ok(())
 }
 
-/// Rejects forks this code does not support and time forks before the merge.
+/// Rejects time forks before the merge.
 fn check_fork_support(spec: &EthSpec, header: &Header, merged: bool) -> Result<(), HeaderError> {
-    if spec.is_amsterdam_reached(header.timestamp) {
-        let expected = "a block before Amsterdam (Amsterdam is not supported)";
-        return Err(HeaderError::new("timestamp", expected, header.timestamp));
-    }
     // Shanghai and later need proof of stake: geth's ethash rejects them.
     if !merged && spec.is_london(header.number) && spec.is_time_fork_reached(header.timestamp) {
         let expected = "a post-merge block (Shanghai and later are proof of stake)";
@@ -299,12 +295,11 @@ fn check_fork_fields(header: &Header, spec_id: SpecId) -> Result<(), HeaderError
     check_presence("excess_blob_gas", &header.excess_blob_gas, cancun)?;
     check_presence("parent_beacon_block_root", &header.parent_beacon_block_root, cancun)?;
     check_presence("requests_hash", &header.requests_hash, prague)?;
-    let amsterdam = "absent (Amsterdam is not supported)";
-    if header.block_access_list_hash.is_some() {
-        return Err(HeaderError::new("block_access_list_hash", amsterdam, "present"));
-    }
-    if header.slot_number.is_some() {
-        return Err(HeaderError::new("slot_number", amsterdam, "present"));
+    let amsterdam = spec_id.is_enabled_in(SpecId::AMSTERDAM);
+    check_presence("block_access_list_hash", &header.block_access_list_hash, amsterdam)?;
+    // EIP-7843's slot number: an Amsterdam header may carry it.
+    if header.slot_number.is_some() && !amsterdam {
+        return Err(HeaderError::new("slot_number", "absent", "present"));
     }
     Ok(())
 }

@@ -49,6 +49,9 @@ fn child(spec: &EthSpec, parent: &Header, merged: bool) -> Header {
     if spec_id.is_enabled_in(SpecId::PRAGUE) {
         header.requests_hash = Some(B256::ZERO);
     }
+    if spec_id.is_enabled_in(SpecId::AMSTERDAM) {
+        header.block_access_list_hash = Some(B256::ZERO);
+    }
     header
 }
 
@@ -161,7 +164,7 @@ fn test_cancun_mainnet_blocks() {
     );
     assert_eq!(
         check(|h| h.block_access_list_hash = Some(B256::ZERO)),
-        "block_access_list_hash: expected absent (Amsterdam is not supported), got present"
+        "block_access_list_hash: expected absent, got present"
     );
     assert_eq!(
         check(|h| h.withdrawals_root = None),
@@ -221,10 +224,7 @@ fn test_rejects_broken_rules() {
         check(|h| h.withdrawals_root = Some(B256::ZERO)),
         "withdrawals_root: expected absent, got present"
     );
-    assert_eq!(
-        check(|h| h.slot_number = Some(1)),
-        "slot_number: expected absent (Amsterdam is not supported), got present"
-    );
+    assert_eq!(check(|h| h.slot_number = Some(1)), "slot_number: expected absent, got present");
     assert!(check(|h| h.difficulty = U256::ZERO).starts_with("difficulty: expected"));
 
     let mut parent_of_small = genesis();
@@ -238,7 +238,7 @@ fn test_rejects_broken_rules() {
 }
 
 #[test]
-fn test_time_forks_need_the_merge_and_amsterdam_is_rejected() {
+fn test_time_forks_need_the_merge_and_amsterdam_commits_to_its_access_list() {
     let spec = short_schedule();
     let mut parent = genesis();
     parent.number = 6;
@@ -248,11 +248,30 @@ fn test_time_forks_need_the_merge_and_amsterdam_is_rejected() {
     assert_eq!(check_header(&spec, &parent, &header, true), Ok(()));
     assert_eq!(field(&spec, &parent, &header, false), "merged");
 
-    let amsterdam =
-        EthSpec::new(ChainConfig { amsterdam_time: Some(84), ..short_schedule().config().clone() });
-    let error = check_header(&amsterdam, &parent, &header, true).unwrap_err();
-    assert_eq!(error.field, "timestamp");
-    assert!(error.expected.contains("Amsterdam is not supported"));
+    // Amsterdam after Prague (block 9): from block 10 (time 120).
+    let amsterdam = EthSpec::new(ChainConfig {
+        amsterdam_time: Some(120),
+        ..short_schedule().config().clone()
+    });
+    let mut prague = parent.clone();
+    (prague.number, prague.timestamp) = (9, 108);
+    prague.withdrawals_root = Some(EMPTY_ROOT_HASH);
+    (prague.blob_gas_used, prague.excess_blob_gas) = (Some(0), Some(0));
+    prague.parent_beacon_block_root = Some(B256::ZERO);
+    prague.requests_hash = Some(B256::ZERO);
+    let parent = prague;
+    let mut with_list = child(&amsterdam, &parent, true);
+    assert_eq!(amsterdam.spec_at(with_list.number, with_list.timestamp, true), SpecId::AMSTERDAM);
+    assert_eq!(check_header(&amsterdam, &parent, &with_list, true), Ok(()));
+    with_list.slot_number = Some(9);
+    assert_eq!(
+        check_header(&amsterdam, &parent, &with_list, true),
+        Ok(()),
+        "EIP-7843 may be there"
+    );
+    with_list.block_access_list_hash = None;
+    let error = check_header(&amsterdam, &parent, &with_list, true).unwrap_err();
+    assert_eq!(error.to_string(), "block_access_list_hash: expected present, got absent");
 }
 
 #[test]
