@@ -74,6 +74,13 @@ for mode in modes:
     tot = lambda d, k: sum(r[k] for r in d.values())
     print(f"{mode}: {tot(one,'txs')} transactions, {tot(one,'stood')} predictions stood, {tot(one,'reruns')} reruns, {tot(one,'alone')} ran alone, {tot(one,'coinbase_readers')} read the coinbase")
 one, two = load(modes[0], 1), load(modes[0], 2)
+if all("predicted" in r for r in one.values()):
+    p = sum(r["predicted"] for r in one.values())
+    c = sum(r["prediction_covered"] for r in one.values())
+    o = sum(r["over_predicted"] for r in one.values())
+    cost = sum(r["misprediction_cost_ms"] for r in one.values())
+    lanes = sum(r["lanes_ms"] for r in one.values())
+    print(f"\npredictions (1 worker, {modes[0]}), judged by what each transaction did (its access-list record): {p} predicted, first prediction covered {c} ({100*c/max(p,1):.1f}%), over-predicted {o} ({100*o/max(p,1):.1f}%); misses cost {cost:.1f} ms of {lanes:.1f} ms ({100*cost/max(lanes,1e-9):.1f}%)")
 if all(r.get("declared_ms") is not None for r in one.values()):
     print("\n### declared: each block run from its access list (EIP-7928) as declared writes, no prediction\n")
     busy = [b for b in one if one[b]["txs"] > 0]

@@ -191,6 +191,7 @@ impl<T: lanes_runtime::PoolTransaction> BlockDriver<T> {
         let seal_time = seal_time + start.elapsed();
         let stats = BlockStats::new(
             &sealed.block,
+            sealed.accesses.as_ref(),
             &counters,
             rejected.len(),
             admission,

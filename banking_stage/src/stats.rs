@@ -27,6 +27,13 @@ pub struct BlockStats {
     /// Times a transaction left the set it ran with (it was predicted again
     /// or sent to the exclusive lane; nothing of the attempt was kept).
     pub mispredicted: u64,
+    /// Of the transactions included under a predicted set, those whose
+    /// first prediction held (it covered what the transaction did).
+    pub predictions_held: usize,
+    /// Of the transactions included under a predicted set, those whose set
+    /// locked a key they did not touch (judged by the block's record of
+    /// what each transaction did, where the chain's banks keep one).
+    pub over_predicted: usize,
     /// Times the scheduler held a transaction back because its set conflicted
     /// with work in flight or with a transaction ahead of it.
     pub conflicts: u64,
@@ -62,6 +69,8 @@ pub(crate) struct BuildCounters {
     pub(crate) predicted: usize,
     /// Times a transaction left its set.
     pub(crate) mispredicted: u64,
+    /// Included under a predicted set that was their first.
+    pub(crate) predictions_held: usize,
     /// Time spent scheduling and completing batches.
     pub(crate) scheduler_time: Duration,
     /// Time spent executing batches, summed over the workers.
@@ -69,12 +78,16 @@ pub(crate) struct BuildCounters {
 }
 
 impl BuildCounters {
-    /// Counts an included transaction by the source of its set.
-    pub(crate) fn included(&mut self, source: AccessSource) {
+    /// Counts an included transaction by the source of its set, and (for a
+    /// predicted one) whether it was predicted again before it ran.
+    pub(crate) fn included(&mut self, source: AccessSource, repredicted: bool) {
         match source {
             AccessSource::Declared => self.declared += 1,
             AccessSource::Known => self.known += 1,
-            AccessSource::Predicted => self.predicted += 1,
+            AccessSource::Predicted => {
+                self.predicted += 1;
+                self.predictions_held += usize::from(!repredicted);
+            }
             _ => {}
         }
     }
@@ -84,6 +97,7 @@ impl BlockStats {
     /// The stats of a committed block.
     pub(crate) fn new(
         block: &Block,
+        accesses: Option<&lanes_runtime::BlockAccesses>,
         counters: &BuildCounters,
         rejected: usize,
         (sigverify_time, predict_time): (Duration, Duration),
@@ -92,6 +106,13 @@ impl BlockStats {
     ) -> Self {
         let entries = &block.entries;
         let transactions = block.tx_count();
+        let over_predicted = accesses.map_or(0, |a| {
+            let txs = block.txs().zip(&a.txs);
+            let over = txs.filter(|(t, did)| {
+                t.source == AccessSource::Predicted && did.unused_in(&t.access) > 0
+            });
+            over.count()
+        });
         Self {
             number: block.header.number,
             transactions,
@@ -106,6 +127,8 @@ impl BlockStats {
             known: counters.known,
             predicted: counters.predicted,
             mispredicted: counters.mispredicted,
+            predictions_held: counters.predictions_held,
+            over_predicted,
             conflicts: counters.conflicts,
             rejected,
             gas_used: block.header.gas_used,

@@ -110,6 +110,8 @@ pub(crate) async fn run_in_process(
                 sets.predicted += stats.predicted as u64;
                 sets.exclusive += stats.exclusive as u64;
                 sets.mispredicted += stats.mispredicted;
+                sets.predictions_held += stats.predictions_held as u64;
+                sets.over_predicted += stats.over_predicted as u64;
                 for r in &produced.receipts {
                     if let Some(&i) = index.get(&r.tx_hash) {
                         shared.include(i as usize, at, number);

@@ -178,6 +178,10 @@ pub struct SetCounts {
     pub exclusive: u64,
     /// Times a transaction left its set (it ran again).
     pub mispredicted: u64,
+    /// Predicted transactions whose first prediction held.
+    pub predictions_held: u64,
+    /// Predicted transactions whose set locked a key they did not touch.
+    pub over_predicted: u64,
 }
 
 /// The reports side by side, one column each, with the first column's
@@ -228,6 +232,8 @@ pub fn table(reports: &[Report]) -> String {
     row("sets predicted", &sets(|s| s.predicted));
     row("exclusive lane", &sets(|s| s.exclusive));
     row("mispredicted", &sets(|s| s.mispredicted));
+    row("first predictions held", &sets(|s| s.predictions_held));
+    row("over-predicted", &sets(|s| s.over_predicted));
     row("setup (s)", &|r| format!("{:.1}", r.setup_seconds));
     row("presign (s)", &|r| format!("{:.1}", r.presign_seconds));
     let reasons: std::collections::BTreeSet<&String> =

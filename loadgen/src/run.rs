@@ -457,6 +457,8 @@ fn set_counts(before: Option<&NodeStats>, after: Option<&NodeStats>) -> Option<S
         predicted: a.predicted.saturating_sub(b.predicted),
         exclusive: a.exclusive.saturating_sub(b.exclusive),
         mispredicted: a.mispredicted.saturating_sub(b.mispredicted),
+        predictions_held: a.predictions_held.saturating_sub(b.predictions_held),
+        over_predicted: a.over_predicted.saturating_sub(b.over_predicted),
     })
 }
 

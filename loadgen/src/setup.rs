@@ -76,6 +76,7 @@ pub(crate) async fn setup(
         .iter()
         .chain(&plan.layout.token_b)
         .chain(&plan.layout.pairs)
+        .chain(&plan.layout.board)
         .copied()
         .collect();
     let codes = client

@@ -37,6 +37,8 @@ impl Publisher {
             t.known += s.known as u64;
             t.predicted += s.predicted as u64;
             t.mispredicted += s.mispredicted;
+            t.predictions_held += s.predictions_held as u64;
+            t.over_predicted += s.over_predicted as u64;
             t.conflicts += s.conflicts;
             t.rejected += s.rejected as u64;
             t.last = Some(s.clone());

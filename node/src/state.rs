@@ -45,6 +45,8 @@ pub(crate) struct Totals {
     pub(crate) known: u64,
     pub(crate) predicted: u64,
     pub(crate) mispredicted: u64,
+    pub(crate) predictions_held: u64,
+    pub(crate) over_predicted: u64,
     pub(crate) conflicts: u64,
     pub(crate) rejected: u64,
     pub(crate) last: Option<BlockStats>,

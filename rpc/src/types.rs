@@ -36,6 +36,15 @@ pub struct NodeStats {
     /// or sent to the exclusive lane.
     #[serde(default)]
     pub mispredicted: u64,
+    /// Of the transactions included under a predicted set, those whose
+    /// first prediction held: it covered everything they read and wrote.
+    #[serde(default)]
+    pub predictions_held: u64,
+    /// Of the transactions included under a predicted set, those whose set
+    /// locked a key they did not touch (over-predicted), judged by what
+    /// each did (the blocks' access lists are made of the same record).
+    #[serde(default)]
+    pub over_predicted: u64,
     /// Times the scheduler held a transaction back for a conflict.
     pub conflicts: u64,
     /// Transactions dropped at execution.

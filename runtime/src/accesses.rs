@@ -46,6 +46,37 @@ impl TxAccesses {
         self.code.extend(other.code);
     }
 
+    /// Whether `set` allows everything it read and wrote: a prediction
+    /// (or declaration) that covered what the transaction did.
+    pub fn covered_by(&self, set: &crate::AccessSet) -> bool {
+        self.reads.iter().all(|k| set.allows_read(k) || self.wrote(k))
+            && self.accounts.iter().all(|(a, _)| set.allows_write(&StateKey::Account(*a)))
+            && self.slots.iter().all(|(a, s, _)| set.allows_write(&StateKey::Storage(*a, *s)))
+    }
+
+    /// How many keys of `set` it neither read nor wrote: what a prediction
+    /// locked beyond what the transaction did (an all-storage key counts
+    /// as used where any slot of its address was).
+    pub fn unused_in(&self, set: &crate::AccessSet) -> usize {
+        set.keys().iter().filter(|k| !self.touched(k)).count()
+    }
+
+    fn wrote(&self, key: &StateKey) -> bool {
+        match *key {
+            StateKey::Account(a) => self.accounts.iter().any(|(b, _)| *b == a),
+            StateKey::Storage(a, s) => self.slots.iter().any(|(b, t, _)| *b == a && *t == s),
+            StateKey::AllStorage(_) => false,
+        }
+    }
+
+    fn touched(&self, key: &StateKey) -> bool {
+        if let StateKey::AllStorage(a) = *key {
+            let read = self.reads.iter().any(|k| matches!(k, StateKey::Storage(b, _) if *b == a));
+            return read || self.slots.iter().any(|(b, _, _)| *b == a);
+        }
+        self.reads.contains(key) || self.wrote(key)
+    }
+
     /// Whether it read or wrote nothing.
     pub fn is_empty(&self) -> bool {
         self.reads.is_empty()

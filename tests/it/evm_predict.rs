@@ -239,6 +239,9 @@ fn test_wallet_traffic_is_known_or_predicted_and_runs_side_by_side() {
     let Run { blocks, chain, .. } = run_stage(&s, raw, 2);
     assert_eq!(total(&blocks, |b| b.stats.known), 8, "plain transfers are known from state");
     assert_eq!(total(&blocks, |b| b.stats.predicted), 16, "calls are predicted");
+    assert_eq!(total(&blocks, |b| b.stats.predictions_held), 16, "every first prediction held");
+    // A prediction runs the call as it will run: it locks nothing it does not touch.
+    assert_eq!(total(&blocks, |b| b.stats.over_predicted), 0);
     assert_eq!(total(&blocks, |b| b.stats.exclusive), 0);
     assert_eq!(total(&blocks, |b| b.stats.mispredicted as usize), 0);
     // Posts read the fee slot and write their own: several in one entry,
@@ -270,6 +273,9 @@ fn test_a_slot_chosen_by_state_an_earlier_transaction_changes_is_predicted_again
     let Run { blocks, chain, .. } = run_stage(&s, raw, 2);
     assert_eq!(total(&blocks, |b| b.receipts.len()), 6);
     assert!(total(&blocks, |b| b.stats.mispredicted as usize) >= 1);
+    let (predicted, held) =
+        (total(&blocks, |b| b.stats.predicted), total(&blocks, |b| b.stats.predictions_held));
+    assert!(held < predicted, "a mark's first prediction missed: {held} of {predicted}");
     check(&s, &blocks, &chain);
     // Each mark wrote the slot the counter named when it ran: the last one's
     // address is at marks[1], after the bump.

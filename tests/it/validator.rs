@@ -420,9 +420,12 @@ fn test_validator_with_ethers_node_signer() {
     let (url, token) = (v.url(), repo_path("contracts/artifacts/Token.json"));
     let args = [url.as_ref(), token.as_os_str()];
     Client::Ethers.run(&clients, &v, "ethers_e2e.cjs", &args, "ethers e2e: ok");
-    // The token transfer ran under a predicted set, not alone.
+    // The token transfer ran under a predicted set, not alone, and its
+    // prediction held.
     let stats = v.result("lanes_stats", json!([]));
     assert!(stats["predicted"].as_u64().unwrap() >= 1, "{stats}");
+    assert_eq!(stats["predictionsHeld"], stats["predicted"], "{stats}");
+    assert_eq!(stats["overPredicted"], 0, "{stats}");
     v.stop();
 }
 

@@ -674,7 +674,7 @@ impl<E: Executor<Tx: PoolTransaction> + 'static> Scheduler<E> {
             match executed {
                 Executed::Included { .. } => {
                     pool.finish(&p, true);
-                    build.counters.included(p.admitted.source);
+                    build.counters.included(p.admitted.source, p.repredictions > 0);
                     build.included.push(p);
                 }
                 Executed::Rejected(e) => {

@@ -81,6 +81,38 @@ impl Checked {
     }
 }
 
+/// How good admission's predictions were, judged by what each predicted
+/// transaction did (its accesses, what the block's access list is made of).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PredictionQuality {
+    /// Transactions whose set was predicted (not known from state).
+    pub predicted: usize,
+    /// Of those, how many first predictions allowed everything the
+    /// transaction read and wrote.
+    pub covered: usize,
+    /// Of those, how many first predictions locked a key the transaction
+    /// did not touch.
+    pub over_predicted: usize,
+    /// The time of the runs the predictions that missed cost
+    /// ([`lanes_runtime::TxReport::misprediction_cost`]).
+    pub cost: Duration,
+}
+
+impl PredictionQuality {
+    /// The figures of `report`'s predictions against `accesses`.
+    pub fn of(report: &OrderedReport, accesses: &lanes_runtime::BlockAccesses) -> Self {
+        let mut q = Self::default();
+        for (tx, did) in report.txs.iter().zip(&accesses.txs) {
+            let Some(first) = &tx.first_prediction else { continue };
+            q.predicted += 1;
+            q.covered += usize::from(did.covered_by(first));
+            q.over_predicted += usize::from(did.unused_in(first) > 0);
+            q.cost += tx.misprediction_cost();
+        }
+        q
+    }
+}
+
 /// What [`execute`] measured and checked.
 #[derive(Clone, Debug)]
 pub struct BlockRun {
@@ -111,6 +143,8 @@ pub struct BlockRun {
     /// The median run from revm's builder's list as declared writes
     /// ([`OrderedSets::Versioned`]), with [`ExecuteOptions::declared`].
     pub declared: Option<OrderedReport>,
+    /// How good the predicted run's predictions were.
+    pub prediction: PredictionQuality,
 }
 
 impl BlockRun {
@@ -158,7 +192,7 @@ impl BlockRun {
             None => String::new(),
         };
         format!(
-            "block {}: {} txs, {} gas; {}; {} workers {:.3} ms, revm {:.3} ms ({:.2}x revm's time); {} predictions stood, {} reruns; chain {} txs / {:.3} ms; simulated {}",
+            "block {}: {} txs, {} gas; {}; {} workers {:.3} ms, revm {:.3} ms ({:.2}x revm's time); {} predictions stood, {} reruns; predictions: {} of {} covered, {} over, misses cost {:.3} ms; chain {} txs / {:.3} ms; simulated {}",
             self.number,
             self.txs,
             self.gas,
@@ -169,6 +203,10 @@ impl BlockRun {
             ratio(self.lanes, self.revm),
             self.report.stood(),
             self.report.reruns(),
+            self.prediction.covered,
+            self.prediction.predicted,
+            self.prediction.over_predicted,
+            ms(self.prediction.cost),
             chain,
             ms(chain_time),
             if sims.is_empty() { "-".into() } else { sims.join(" ") },
@@ -215,6 +253,10 @@ impl BlockRun {
             "simulated_ms": sim,
             "simulated_1_ms": ms(self.report.simulate(1)),
             "simulated_2_ms": ms(self.report.simulate(2)),
+            "predicted": self.prediction.predicted,
+            "prediction_covered": self.prediction.covered,
+            "over_predicted": self.prediction.over_predicted,
+            "misprediction_cost_ms": ms(self.prediction.cost),
             "declared_ms": self.declared.as_ref().map(|d| ms(d.elapsed)),
             "declared_simulated_ms": self.declared.as_ref().map(|d| {
                 let mut sims: serde_json::Map<String, serde_json::Value> = self
@@ -369,6 +411,7 @@ pub fn execute_declaring(
     let lanes_bal = block_access_list(accesses, lanes_receipts);
     lanes_runs.sort_by_key(|r| r.elapsed);
     let report = lanes_runs.swap_remove(lanes_runs.len() / 2);
+    let prediction = PredictionQuality::of(&report, accesses);
     revm_runs.sort_by_key(|b| b.time);
     let revm = revm_runs.swap_remove(revm_runs.len() / 2);
     declared_runs.sort_by_key(|r| r.elapsed);
@@ -460,6 +503,7 @@ pub fn execute_declaring(
         bal: lanes_bal,
         bal_diff,
         declared,
+        prediction,
     })
 }
 
@@ -518,6 +562,7 @@ mod tests {
         assert_eq!(dirs.len(), 42);
         let mut failures = Vec::new();
         let (mut accounts, mut changed_slots, mut read_slots, mut balances) = (0, 0, 0, 0);
+        let mut predictions = PredictionQuality::default();
         for (i, dir) in dirs.iter().enumerate() {
             let options = ExecuteOptions {
                 workers: 2,
@@ -532,6 +577,9 @@ mod tests {
                     changed_slots += run.bal.iter().map(|a| a.storage_changes.len()).sum::<usize>();
                     read_slots += run.bal.iter().map(|a| a.storage_reads.len()).sum::<usize>();
                     balances += run.bal.iter().map(|a| a.balance_changes.len()).sum::<usize>();
+                    predictions.predicted += run.prediction.predicted;
+                    predictions.covered += run.prediction.covered;
+                    predictions.over_predicted += run.prediction.over_predicted;
                 }
                 Ok(run) => failures.push(run.line()),
                 Err(e) => failures.push(e.to_string()),
@@ -544,6 +592,14 @@ mod tests {
         // 7,442 transactions: each changes its sender's balance at least.
         assert!(
             accounts > 7_000 && balances > 7_000 && changed_slots > 1_000 && read_slots > 1_000
+        );
+        println!("predictions: {predictions:?}");
+        // Most first predictions cover what their transactions did; some
+        // (DEX blocks) do not.
+        let p = predictions;
+        assert!(
+            p.predicted > 1_000 && p.covered > p.predicted / 2 && p.covered < p.predicted,
+            "{p:?}"
         );
     }
 }

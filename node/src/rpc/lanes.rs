@@ -108,6 +108,8 @@ impl LanesApiServer for LanesRpc {
             known: t.known,
             predicted: t.predicted,
             mispredicted: t.mispredicted,
+            predictions_held: t.predictions_held,
+            over_predicted: t.over_predicted,
             conflicts: t.conflicts,
             rejected: t.rejected,
             last_block,

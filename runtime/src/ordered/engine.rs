@@ -453,6 +453,9 @@ impl<'a, E: Executor> Shared<'a, E> {
         let slot = &mut s.slots[i];
         slot.access = p.admitted.access.filter(|set| !set.is_empty());
         slot.source = p.admitted.source;
+        if slot.source == AccessSource::Predicted {
+            slot.report.first_prediction = slot.access.clone();
+        }
         slot.prediction = p.prediction;
         slot.report.runs.extend(p.run);
         slot.status = Status::Known;

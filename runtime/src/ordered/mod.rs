@@ -159,6 +159,9 @@ pub struct TxReport {
     pub reads_coinbase: bool,
     /// The key it first touched outside its set, if it did.
     pub strayed: Option<StateKey>,
+    /// Its first predicted set, where its set was predicted (what admission
+    /// would have locked for it), to judge the prediction by what it did.
+    pub first_prediction: Option<AccessSet>,
 }
 
 impl TxReport {
@@ -166,6 +169,18 @@ impl TxReport {
     /// that did not stand, strayed runs, alone runs and undone runs.
     pub fn reruns(&self) -> usize {
         self.runs.iter().filter(|r| r.kind != RunKind::Apply).count().saturating_sub(1)
+    }
+
+    /// What its misprediction cost: the time of its runs that left their
+    /// set or ran alone, and of the runs undone (taken as its last run
+    /// under locks, once per undo).
+    pub fn misprediction_cost(&self) -> Duration {
+        let time = |kinds: &[RunKind]| -> Duration {
+            self.runs.iter().filter(|r| kinds.contains(&r.kind)).map(|r| r.time).sum()
+        };
+        let last = self.runs.iter().rev().find(|r| r.kind == RunKind::Execute);
+        let undone = last.map_or(Duration::ZERO, |r| r.time * self.undone);
+        time(&[RunKind::Strayed, RunKind::Alone]) + undone
     }
 }
 
