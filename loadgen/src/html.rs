@@ -39,6 +39,29 @@ struct Chart {
     y_floor: f64,
 }
 
+impl Chart {
+    /// A chart of lines on linear axes from 0.
+    fn line(
+        name: &'static str,
+        caption: &str,
+        x_desc: &'static str,
+        y_desc: &'static str,
+        series: Vec<Series>,
+    ) -> Self {
+        Chart {
+            name,
+            caption: caption.into(),
+            x_desc,
+            y_desc,
+            series,
+            bars: false,
+            categories: vec![],
+            log_y: false,
+            y_floor: 0.0,
+        }
+    }
+}
+
 fn label(run: &StoredRun) -> String {
     format!("run {} {} {}", run.summary.id, run.summary.workload, run.summary.target)
 }
@@ -197,16 +220,8 @@ fn per_method(runs: &[&StoredRun], value: fn(&serde_json::Value) -> f64) -> Vec<
 
 fn read_charts(runs: &[&StoredRun]) -> Vec<Chart> {
     let f = |v: &serde_json::Value| v.as_f64().unwrap_or(0.0);
-    let line = |name, caption: &str, y_desc, series| Chart {
-        name,
-        caption: caption.into(),
-        x_desc: "calls per second asked for",
-        y_desc,
-        series,
-        bars: false,
-        categories: vec![],
-        log_y: false,
-        y_floor: 0.0,
+    let line = |name, caption: &str, y_desc, series| {
+        Chart::line(name, caption, "calls per second asked for", y_desc, series)
     };
     let answered = runs
         .iter()
@@ -284,17 +299,7 @@ fn tx_charts(runs: &[&StoredRun]) -> Vec<Chart> {
         runs.iter().map(|r| Series { label: label(r), points: f(r) }).collect()
     };
     let top = runs.iter().map(|r| percentile(&latencies_ms(r), 99.0)).fold(1.0, f64::max) * 1.25;
-    let line = |name, caption: &str, x_desc, y_desc, series| Chart {
-        name,
-        caption: caption.into(),
-        x_desc,
-        y_desc,
-        series,
-        bars: false,
-        categories: vec![],
-        log_y: false,
-        y_floor: 0.0,
-    };
+    let line = Chart::line;
     vec![
         line(
             "included-tx-per-second",

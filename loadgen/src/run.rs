@@ -196,6 +196,9 @@ pub enum RunError {
     /// The sink could not listen on loopback.
     #[error("starting the sink: {0}")]
     Sink(#[source] std::io::Error),
+    /// SIGINT or SIGTERM could not be listened for (`--forever`).
+    #[error("listening for SIGTERM and SIGINT: {0}")]
+    Signal(#[source] std::io::Error),
     /// A scenario's step failed on the node.
     #[error(transparent)]
     Scenario(#[from] crate::scenario::ScenarioError),
@@ -241,6 +244,55 @@ pub async fn run_scenario(
     let mut report = run(Arc::new(plan), target, config).await?;
     report.setup_seconds += prepared;
     Ok(report)
+}
+
+/// Runs `plan` against `target` round after round, each signed with the
+/// accounts' next nonces (and its setup topping up the accounts that ran
+/// short), until SIGINT or SIGTERM or `duration`; `each` hears every
+/// round's report as it ends. Answers the transactions included in all and
+/// the rounds' windows in seconds.
+pub async fn forever(
+    plan: Arc<Plan>,
+    target: &Target,
+    config: RunConfig,
+    duration: Option<Duration>,
+    mut each: impl FnMut(u64, &Report),
+) -> Result<(u64, f64)> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use tokio::signal::unix::{SignalKind, signal};
+    let stop = Arc::new(AtomicBool::new(false));
+    let config = RunConfig { stop: Some(stop.clone()), ..config };
+    let signal_error = |e| RunError::Signal(e);
+    let mut term = signal(SignalKind::terminate()).map_err(signal_error)?;
+    let mut int = signal(SignalKind::interrupt()).map_err(signal_error)?;
+    let deadline = duration.map(|d| tokio::time::Instant::now() + d);
+    let stopper = stop.clone();
+    let watch = tokio::spawn(async move {
+        let until = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+            _ = until => {}
+        }
+        stopper.store(true, Ordering::Relaxed);
+    });
+    let (mut included, mut seconds) = (0u64, 0.0f64);
+    for round in 1.. {
+        let report = run(plan.clone(), target, &config).await?;
+        included += report.included;
+        seconds += report.window_seconds;
+        each(round, &report);
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+    }
+    watch.abort();
+    Ok((included, seconds))
 }
 
 /// Deploys and sets up `scenario` on `target` and draws its spam: the plan

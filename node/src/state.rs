@@ -203,6 +203,14 @@ impl NodeState {
         }
     }
 
+    /// The served block a block id names (by number, tag or hash).
+    pub(crate) fn resolve_id(&self, id: alloy_eips::BlockId) -> Option<u64> {
+        match id {
+            alloy_eips::BlockId::Number(tag) => self.resolve(tag),
+            alloy_eips::BlockId::Hash(h) => self.ledger.number_of(&h.block_hash),
+        }
+    }
+
     /// The block holding a transaction, and its index there.
     pub(crate) fn find_tx(&self, hash: &B256) -> Res<Option<(LedgerBlock, usize)>> {
         let Some((number, index)) = self.ledger.locate_tx(hash) else { return Ok(None) };

@@ -113,6 +113,33 @@ pub struct BlockAccesses {
 }
 
 impl BlockAccesses {
+    /// Reads from `parent` the value of every key the records write, and
+    /// of the coinbase, into `parent_accounts` and `parent_slots`.
+    pub(crate) fn read_parent_values(
+        &mut self,
+        parent: &lanes_accounts_db::ReadView,
+    ) -> Result<(), lanes_accounts_db::StorageError> {
+        use lanes_accounts_db::AccountsRead;
+        let mut addresses: Vec<Address> =
+            self.records().flat_map(|r| r.accounts.iter().map(|a| a.0)).collect();
+        addresses.push(self.coinbase);
+        addresses.sort_unstable();
+        addresses.dedup();
+        let mut slots: Vec<(Address, B256)> =
+            self.records().flat_map(|r| r.slots.iter().map(|s| (s.0, s.1))).collect();
+        slots.sort_unstable();
+        slots.dedup();
+        for address in addresses {
+            let header = parent.get_account(&address)?.unwrap_or_default();
+            self.parent_accounts.push((address, header));
+        }
+        for (address, slot) in slots {
+            let value = parent.get_storage(&address, &slot)?;
+            self.parent_slots.push((address, slot, value));
+        }
+        Ok(())
+    }
+
     /// Every record in block order: before, each transaction's, after.
     pub fn records(&self) -> impl Iterator<Item = &TxAccesses> {
         std::iter::once(&self.before).chain(&self.txs).chain(std::iter::once(&self.after))

@@ -16,7 +16,7 @@ use crate::block::{
 use crate::executor::{BlockEnv, Executor, Outcome, Receipt, Transaction, TxError};
 use crate::key::StateKey;
 use crate::lattice::LatticeHash;
-use crate::locks::{EntryKeys, first_conflict};
+use crate::locks::EntryKeys;
 use crate::seal::{coalesce, diff};
 use crate::threads::parallel_map;
 use crate::view::{Access, BankState, StateView, Writes};
@@ -600,59 +600,6 @@ impl Bank {
         }
     }
 
-    /// Runs one entry: `txs` must declare non-conflicting sets, which is
-    /// checked. Those that declare a set run on up to `threads` threads and are
-    /// recorded as one entry in the order given; those that declare nothing or
-    /// leave their set run afterwards in the exclusive lane, one at a time,
-    /// each recorded as an entry of one. [`Bank::execute_block`] runs a whole
-    /// block, conflicts and all, from borrowed transactions.
-    pub fn execute_entry<E: Executor>(
-        &mut self,
-        executor: &E,
-        txs: Vec<E::Tx>,
-        threads: usize,
-    ) -> Result<EntryReport<E::Tx>, BankError> {
-        let (accounts, slots) = key_counts(txs.iter().filter_map(|tx| tx.access_set()));
-        self.reserve(txs.len(), accounts, slots);
-        let (declared, lane): (Vec<_>, Vec<_>) =
-            txs.into_iter().partition(|tx| tx.access_set().is_some_and(|set| !set.is_empty()));
-        let sets: Vec<&AccessSet> =
-            declared.iter().map(|tx| tx.access_set().expect("declared")).collect();
-        if let Some((i, conflict)) = first_conflict(&sets) {
-            return Err(BankError::ConflictingEntry { tx: declared[i].hash(), key: conflict.key });
-        }
-        let items: Vec<_> =
-            declared.iter().zip(sets).map(|(tx, set)| (tx, set, AccessSource::Declared)).collect();
-        let executed = self.run_entry(executor, &items, threads)?;
-        let mut report = EntryReport {
-            included: Vec::new(),
-            exclusive: 0,
-            rejected: Vec::new(),
-            deferred: Vec::new(),
-        };
-        let mut retry = Vec::new();
-        for (tx, executed) in declared.into_iter().zip(executed) {
-            match executed {
-                Executed::Included { .. } => report.included.push(tx.hash()),
-                Executed::Rejected(e) => report.rejected.push((tx.hash(), e)),
-                Executed::Deferred => report.deferred.push(tx),
-                Executed::NeedsExclusive(_) => retry.push(tx),
-            }
-        }
-        for tx in retry.into_iter().chain(lane) {
-            match self.execute_exclusive(executor, &tx)? {
-                Executed::Included { .. } => {
-                    report.exclusive += 1;
-                    report.included.push(tx.hash());
-                }
-                Executed::Rejected(e) => report.rejected.push((tx.hash(), e)),
-                Executed::Deferred => report.deferred.push(tx),
-                Executed::NeedsExclusive(_) => unreachable!("the exclusive lane allows every key"),
-            }
-        }
-        Ok(report)
-    }
-
     /// Appends an entry that ran with `outcomes` (replay).
     pub(crate) fn record_entry(&self, entry: BlockEntry, outcomes: Vec<(B256, Outcome)>) {
         self.record().push(entry, outcomes);
@@ -775,7 +722,9 @@ impl Bank {
                     credits: credits.iter().filter_map(|(h, a)| Some((at(h)?, *a))).collect(),
                     ..BlockAccesses::default()
                 };
-                parent_values(&state.parent, env.coinbase, &mut accesses)?;
+                accesses
+                    .read_parent_values(&state.parent)
+                    .map_err(|e| BankError::State(e.to_string()))?;
                 Some(accesses)
             }
             false => None,
@@ -802,35 +751,6 @@ impl Bank {
         let block = Block { header, hash, system, entries };
         Ok(SealedBlock { block, receipts, changes, lattice, accesses })
     }
-}
-
-/// Fills `accesses`' parent values: of every key its records write, and
-/// of the coinbase.
-fn parent_values(
-    parent: &ReadView,
-    coinbase: alloy_primitives::Address,
-    accesses: &mut BlockAccesses,
-) -> Result<(), BankError> {
-    use lanes_accounts_db::AccountsRead;
-    let state = |e: lanes_accounts_db::StorageError| BankError::State(e.to_string());
-    let mut addresses: Vec<_> =
-        accesses.records().flat_map(|r| r.accounts.iter().map(|a| a.0)).collect();
-    addresses.push(coinbase);
-    addresses.sort_unstable();
-    addresses.dedup();
-    let mut slots: Vec<_> =
-        accesses.records().flat_map(|r| r.slots.iter().map(|s| (s.0, s.1))).collect();
-    slots.sort_unstable();
-    slots.dedup();
-    for address in addresses {
-        let header = parent.get_account(&address).map_err(state)?.unwrap_or_default();
-        accesses.parent_accounts.push((address, header));
-    }
-    for (address, slot) in slots {
-        let value = parent.get_storage(&address, &slot).map_err(state)?;
-        accesses.parent_slots.push((address, slot, value));
-    }
-    Ok(())
 }
 
 /// The account keys and the storage keys `sets` declare, for

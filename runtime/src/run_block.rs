@@ -8,11 +8,11 @@ use alloy_primitives::B256;
 
 use crate::access::AccessSet;
 use crate::admission::{AccessSource, Admission, AdmitContext, Admitted, DeclaredAccess};
-use crate::bank::{Bank, BankError, Executed, SealedBlock};
+use crate::bank::{Bank, BankError, EntryReport, Executed, SealedBlock, key_counts};
 use crate::block::{BlockEntry, EntryTx};
 use crate::executor::{Executor, Transaction, TxError};
 use crate::key::StateKey;
-use crate::locks::EntryKeys;
+use crate::locks::{EntryKeys, first_conflict};
 use crate::ordered::{OrderedConfig, OrderedError, OrderedSets};
 use crate::threads::parallel_map;
 use crate::view::Access;
@@ -159,6 +159,59 @@ impl<T> Admission<T> for PredictUnplaced<'_, T> {
 }
 
 impl Bank {
+    /// Runs one entry: `txs` must declare non-conflicting sets, which is
+    /// checked. Those that declare a set run on up to `threads` threads and are
+    /// recorded as one entry in the order given; those that declare nothing or
+    /// leave their set run afterwards in the exclusive lane, one at a time,
+    /// each recorded as an entry of one. [`Bank::execute_block`] runs a whole
+    /// block, conflicts and all, from borrowed transactions.
+    pub fn execute_entry<E: Executor>(
+        &mut self,
+        executor: &E,
+        txs: Vec<E::Tx>,
+        threads: usize,
+    ) -> Result<EntryReport<E::Tx>, BankError> {
+        let (accounts, slots) = key_counts(txs.iter().filter_map(|tx| tx.access_set()));
+        self.reserve(txs.len(), accounts, slots);
+        let (declared, lane): (Vec<_>, Vec<_>) =
+            txs.into_iter().partition(|tx| tx.access_set().is_some_and(|set| !set.is_empty()));
+        let sets: Vec<&AccessSet> =
+            declared.iter().map(|tx| tx.access_set().expect("declared")).collect();
+        if let Some((i, conflict)) = first_conflict(&sets) {
+            return Err(BankError::ConflictingEntry { tx: declared[i].hash(), key: conflict.key });
+        }
+        let items: Vec<_> =
+            declared.iter().zip(sets).map(|(tx, set)| (tx, set, AccessSource::Declared)).collect();
+        let executed = self.run_entry(executor, &items, threads)?;
+        let mut report = EntryReport {
+            included: Vec::new(),
+            exclusive: 0,
+            rejected: Vec::new(),
+            deferred: Vec::new(),
+        };
+        let mut retry = Vec::new();
+        for (tx, executed) in declared.into_iter().zip(executed) {
+            match executed {
+                Executed::Included { .. } => report.included.push(tx.hash()),
+                Executed::Rejected(e) => report.rejected.push((tx.hash(), e)),
+                Executed::Deferred => report.deferred.push(tx),
+                Executed::NeedsExclusive(_) => retry.push(tx),
+            }
+        }
+        for tx in retry.into_iter().chain(lane) {
+            match self.execute_exclusive(executor, &tx)? {
+                Executed::Included { .. } => {
+                    report.exclusive += 1;
+                    report.included.push(tx.hash());
+                }
+                Executed::Rejected(e) => report.rejected.push((tx.hash(), e)),
+                Executed::Deferred => report.deferred.push(tx),
+                Executed::NeedsExclusive(_) => unreachable!("the exclusive lane allows every key"),
+            }
+        }
+        Ok(report)
+    }
+
     /// Runs `txs` as this bank's block on `options.threads` threads and
     /// seals it: the one call an embedder needs per block. Sets come from
     /// `options.admission` ([`Admission::admit`], else

@@ -12,9 +12,6 @@
 //! own: each header's computed fields (gas, bloom, roots, the list's hash)
 //! are filled in from what the importer reports it computes.
 
-use std::path::Path;
-use std::process::Command;
-
 use alloy_consensus::constants::EMPTY_WITHDRAWALS;
 use alloy_consensus::{EMPTY_OMMER_ROOT_HASH, Header, SignableTransaction, TxEip1559, TxEnvelope};
 use alloy_eips::eip1559::{BaseFeeParams, calc_next_block_base_fee};
@@ -22,7 +19,7 @@ use alloy_eips::eip4895::Withdrawals;
 use alloy_eips::eip7685::EMPTY_REQUESTS_HASH;
 use alloy_eips::eip7928::BlockAccessList;
 use alloy_eips::{eip2935, eip4788, eip7002, eip7251};
-use alloy_genesis::{ChainConfig, Genesis as GethGenesis, GenesisAccount};
+use alloy_genesis::{Genesis as GethGenesis, GenesisAccount};
 use alloy_primitives::{Address, B256, Bloom, Bytes, TxKind, U256, keccak256};
 use alloy_rlp::Encodable;
 use alloy_signer::SignerSync;
@@ -32,11 +29,12 @@ use lanes_evm_adapter::eth::{
     EthBlock, EthSpec, ImportContext, ImportErrorKind, genesis_header, import_block,
 };
 use lanes_evm_adapter::{SharedCode, block_access_list};
-use lanes_rpc::genesis::ChainSpec;
+use lanes_rpc::genesis::{ChainSpec, DevFork};
 use lanes_runtime::{Chain, OrderedConfig};
 use serde_json::json;
 
-use crate::validator::{BIN, Validator};
+use crate::import_chain::import;
+use crate::validator::Validator;
 
 const CHAIN_ID: u64 = 7928;
 const COINBASE: Address = Address::repeat_byte(0xcb);
@@ -46,29 +44,11 @@ fn signer(i: u64) -> PrivateKeySigner {
 }
 
 fn genesis() -> GethGenesis {
-    let config = ChainConfig {
-        chain_id: CHAIN_ID,
-        homestead_block: Some(0),
-        eip150_block: Some(0),
-        eip155_block: Some(0),
-        eip158_block: Some(0),
-        byzantium_block: Some(0),
-        constantinople_block: Some(0),
-        petersburg_block: Some(0),
-        istanbul_block: Some(0),
-        berlin_block: Some(0),
-        london_block: Some(0),
-        merge_netsplit_block: Some(0),
-        shanghai_time: Some(0),
-        cancun_time: Some(0),
-        prague_time: Some(0),
-        osaka_time: Some(0),
-        amsterdam_time: Some(0),
-        terminal_total_difficulty: Some(U256::ZERO),
-        terminal_total_difficulty_passed: true,
-        deposit_contract_address: Some(Address::repeat_byte(0xde)),
-        ..Default::default()
-    };
+    // The dev chain's fork fields, Amsterdam from block 0, with a chain id
+    // and a deposit contract of its own.
+    let mut config = lanes_rpc::genesis::dev_genesis_with(DevFork::Amsterdam).config;
+    config.chain_id = CHAIN_ID;
+    config.deposit_contract_address = Some(Address::repeat_byte(0xde));
     let mut alloc = std::collections::BTreeMap::new();
     for i in 0..4 {
         let funded = GenesisAccount::default().with_balance(U256::from(10u128.pow(21)));
@@ -278,18 +258,6 @@ fn make_chain() -> (GethGenesis, Vec<Made>) {
         made.push(block);
     }
     (geth, made)
-}
-
-fn import(data: &Path, genesis: &Path, chain: &Path) -> std::process::Output {
-    Command::new(BIN)
-        .args(["import", "--genesis"])
-        .arg(genesis)
-        .arg("--data-dir")
-        .arg(data)
-        .arg("--no-fsync")
-        .arg(chain)
-        .output()
-        .expect("running lanes-validator import")
 }
 
 #[test]

@@ -162,6 +162,19 @@ pub(crate) fn reference(
     reference_blocks(db, std::slice::from_ref(block))
 }
 
+/// The runtime's environment of a lanes block, as the reference runs it.
+fn block_env_of(block: &Block) -> lanes_runtime::BlockEnv {
+    lanes_runtime::BlockEnv {
+        number: block.header.number,
+        timestamp: block.header.timestamp,
+        coinbase: block.header.coinbase,
+        base_fee: block.header.base_fee,
+        gas_limit: block.header.gas_limit,
+        recent_hashes: vec![block.header.parent_hash],
+        random: block.header.parent_hash,
+    }
+}
+
 /// Runs the blocks' transactions in order on plain revm, each block in its
 /// own environment.
 pub(crate) fn reference_blocks(
@@ -172,15 +185,7 @@ pub(crate) fn reference_blocks(
     let spec = SpecId::PRAGUE;
     let mut receipts = Vec::new();
     for block in blocks {
-        let env = lanes_runtime::BlockEnv {
-            number: block.header.number,
-            timestamp: block.header.timestamp,
-            coinbase: block.header.coinbase,
-            base_fee: block.header.base_fee,
-            gas_limit: block.header.gas_limit,
-            recent_hashes: vec![block.header.parent_hash],
-            random: block.header.parent_hash,
-        };
+        let env = block_env_of(block);
         let mut evm = Context::mainnet()
             .with_db(db)
             .with_cfg(CfgEnv::new_with_spec(spec).with_chain_id(CHAIN_ID))
@@ -213,15 +218,7 @@ pub(crate) fn reference_access_lists(
     let mut state = revm::database::State::builder().with_database(db).build();
     let mut lists = Vec::new();
     for block in blocks {
-        let env = lanes_runtime::BlockEnv {
-            number: block.header.number,
-            timestamp: block.header.timestamp,
-            coinbase: block.header.coinbase,
-            base_fee: block.header.base_fee,
-            gas_limit: block.header.gas_limit,
-            recent_hashes: vec![block.header.parent_hash],
-            random: block.header.parent_hash,
-        };
+        let env = block_env_of(block);
         state.bal_state.bal_builder = Some(Default::default());
         let mut evm = Context::mainnet()
             .with_db(&mut state)

@@ -42,7 +42,8 @@ fn write_chain(
     (genesis, chain)
 }
 
-fn import(data: &Path, genesis: &Path, chain: &Path) -> std::process::Output {
+/// `lanes-validator import --genesis GENESIS --data-dir DATA --no-fsync CHAIN`.
+pub(crate) fn import(data: &Path, genesis: &Path, chain: &Path) -> std::process::Output {
     Command::new(BIN)
         .args(["import", "--genesis"])
         .arg(genesis)

@@ -12,8 +12,8 @@ use alloy_primitives::{Address, B256, Bytes, TxKind, U64, U256};
 use alloy_rpc_types_eth::simulate::SimulatePayload;
 use alloy_rpc_types_eth::state::StateOverride;
 use alloy_rpc_types_eth::{
-    AccessListResult, Block, BlockOverrides, FeeHistory, Filter, FilterBlockOption, FilterChanges,
-    Log, Transaction, TransactionReceipt, TransactionRequest,
+    AccessListResult, Block, BlockOverrides, FeeHistory, Filter, FilterChanges, Log, Transaction,
+    TransactionReceipt, TransactionRequest,
 };
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
@@ -26,9 +26,10 @@ use crate::cluster::relay::ForwardError;
 
 use crate::convert;
 use crate::error::RpcError;
-use crate::filters::{self, FilterKind, MAX_FILTERS, TooManyFilters};
+use crate::filters::{self, FilterKind};
 use crate::ledger::LedgerBlock;
 use crate::rpc::call::{call_request, failure, override_block, sim_error};
+use crate::rpc::logs::{filter_changes, get_logs, install, unknown_filter};
 use crate::rpc::sign;
 use crate::rpc::state::{AUTOMINE_WAIT, Res, account, internal};
 use crate::state::Waiting;
@@ -287,10 +288,7 @@ impl EthApiServer for EthRpc {
 
     fn block_receipts(&self, block: BlockId) -> RpcResult<Option<Vec<TransactionReceipt>>> {
         let s = &self.state;
-        let number = match block {
-            BlockId::Number(tag) => s.resolve(tag),
-            BlockId::Hash(h) => s.ledger.number_of(&h.block_hash),
-        };
+        let number = s.resolve_id(block);
         let Some(lb) = number.map(|n| s.block(n)).transpose()?.flatten() else { return Ok(None) };
         let txs = convert::decode_txs(&lb, &s.rules)?;
         Ok(Some(convert::receipts(&lb, &txs)))
@@ -316,10 +314,7 @@ impl EthApiServer for EthRpc {
 
     fn block_access_list_raw(&self, block: BlockId) -> RpcResult<Option<Bytes>> {
         let s = &self.state;
-        let number = match block {
-            BlockId::Number(tag) => s.resolve(tag),
-            BlockId::Hash(h) => s.ledger.number_of(&h.block_hash),
-        };
+        let number = s.resolve_id(block);
         let Some(lb) = number.map(|n| s.block(n)).transpose()?.flatten() else { return Ok(None) };
         Ok(lb.access_list.map(Bytes::from))
     }
@@ -606,156 +601,6 @@ fn fill_and_sign(s: &NodeState, r: TransactionRequest) -> Res<Vec<u8>> {
         Some(_) => envelope.encoded_2718(),
         None => impersonated(&envelope, from).to_vec(),
     })
-}
-
-fn install(s: &NodeState, make: impl FnOnce() -> FilterKind) -> RpcResult<U256> {
-    Ok(s.filters.install(make).map_err(|TooManyFilters| {
-        RpcError::Limit(format!(
-            "{MAX_FILTERS} filters are installed; uninstall some (eth_uninstallFilter) or let them expire"
-        ))
-    })?)
-}
-
-fn unknown_filter(s: &NodeState, id: U256) -> RpcError {
-    RpcError::Invalid(format!(
-        "filter not found: {id:#x} (never installed, uninstalled, or not polled for {:?})",
-        s.filters.timeout
-    ))
-}
-
-/// What filter `id` saw since its last poll. A poll reads at most
-/// `max_log_blocks` blocks, and stops before the block that would take its
-/// logs past `max_logs`; the next poll goes on from there.
-fn filter_changes(s: &NodeState, id: U256) -> Res<FilterChanges> {
-    enum Todo {
-        Blocks(u64, u64),
-        Logs(Box<Filter>, u64, u64, Vec<Log>),
-        Hashes(Vec<B256>),
-    }
-    let span = s.limits.max_log_blocks.max(1);
-    // The head is read under the filters' lock, so a revert (which resets
-    // cursors under it after cutting the head) cannot slip in between.
-    let todo = s
-        .filters
-        .poll(id, |kind| {
-            let head = s.head();
-            match kind {
-                FilterKind::Blocks { next } => {
-                    let (from, to) = (*next, head.min(next.saturating_add(span - 1)));
-                    *next = (*next).max(to + 1);
-                    Todo::Blocks(from, to)
-                }
-                FilterKind::Logs { filter, next, removed, .. } => {
-                    let (from, to) = (*next, head.min(next.saturating_add(span - 1)));
-                    *next = (*next).max(to + 1);
-                    Todo::Logs(filter.clone(), from, to, std::mem::take(removed))
-                }
-                FilterKind::Pending { hashes } => Todo::Hashes(hashes.drain(..).collect()),
-            }
-        })
-        .map_err(|_| unknown_filter(s, id))?;
-    Ok(match todo {
-        Todo::Blocks(from, to) => {
-            FilterChanges::Hashes((from..=to).filter_map(|n| s.ledger.hash_of(n)).collect())
-        }
-        Todo::Hashes(hashes) => FilterChanges::Hashes(hashes),
-        Todo::Logs(filter, from, to, mut logs) => {
-            // Within the filter's own range; a block hash no longer served
-            // matches nothing.
-            let (lo, hi) = match filter.block_option {
-                FilterBlockOption::Range { from_block, to_block } => {
-                    filters::range_bounds(from_block, to_block)
-                }
-                FilterBlockOption::AtBlockHash(_) => filter_range(s, &filter).unwrap_or((1, 0)),
-            };
-            let (lo, hi) = (from.max(lo), to.min(hi));
-            if lo <= hi {
-                let room = s.limits.max_logs.saturating_sub(logs.len());
-                let (found, stopped) = logs_until(s, &filter, lo, hi, room)?;
-                logs.extend(found);
-                if let Some(at) = stopped {
-                    let _ = s.filters.poll(id, |kind| {
-                        if let FilterKind::Logs { next, .. } = kind {
-                            *next = (*next).min(at);
-                        }
-                    });
-                }
-            }
-            FilterChanges::Logs(logs)
-        }
-    })
-}
-
-/// The logs of blocks `from..=to` that match `filter`, stopping before the
-/// block that would take them past `room` (unless it is the first): the
-/// logs, and the block it stopped at.
-fn logs_until(
-    s: &NodeState,
-    filter: &Filter,
-    from: u64,
-    to: u64,
-    room: usize,
-) -> Res<(Vec<Log>, Option<u64>)> {
-    let mut out = Vec::new();
-    for number in from..=to {
-        let Some(bloom) = s.ledger.bloom(number) else { continue };
-        if !filter.matches_bloom(bloom) {
-            continue;
-        }
-        let Some(lb) = s.block(number)? else { continue };
-        let logs = filters::block_logs(&lb, filter);
-        if !out.is_empty() && out.len() + logs.len() > room {
-            return Ok((out, Some(number)));
-        }
-        out.extend(logs);
-    }
-    Ok((out, None))
-}
-
-/// The blocks a filter's criteria cover, at most up to the head.
-fn filter_range(s: &NodeState, filter: &Filter) -> Res<(u64, u64)> {
-    let head = s.head();
-    Ok(match filter.block_option {
-        FilterBlockOption::AtBlockHash(hash) => {
-            let n = s
-                .ledger
-                .number_of(&hash)
-                .ok_or_else(|| RpcError::NotFound(format!("unknown block hash {hash}")))?;
-            (n, n)
-        }
-        FilterBlockOption::Range { from_block, to_block } => {
-            let resolve = |t: Option<BlockNumberOrTag>| match t.unwrap_or_default() {
-                BlockNumberOrTag::Number(n) => n.min(head),
-                BlockNumberOrTag::Earliest => 0,
-                _ => head,
-            };
-            (resolve(from_block), resolve(to_block))
-        }
-    })
-}
-
-/// Every block the filter's range covers must be served; the range is capped.
-fn get_logs(s: &NodeState, filter: &Filter) -> Res<Vec<Log>> {
-    let (from, to) = filter_range(s, filter)?;
-    if from > to {
-        return Err(RpcError::Invalid(format!(
-            "invalid block range: from {from} is after to {to}"
-        )));
-    }
-    if to - from >= s.limits.max_log_blocks {
-        return Err(RpcError::Limit(format!(
-            "query spans {} blocks, more than the limit of {}",
-            to - from + 1,
-            s.limits.max_log_blocks
-        )));
-    }
-    let max = s.limits.max_logs;
-    match logs_until(s, filter, from, to, max)? {
-        (logs, None) if logs.len() <= max => Ok(logs),
-        _ => Err(RpcError::Limit(format!(
-            "query returns more than {max} logs; narrow the block range"
-        ))),
-    }
 }
 
 fn fee_history(

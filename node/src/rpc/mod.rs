@@ -9,6 +9,7 @@
 //!  trace.rs, ots.rs
 //!              the server impls, over NodeState (crate::state)
 //!  call.rs     what the call methods share (requests, overrides, errors)
+//!  logs.rs     what eth_getLogs and the filters share
 //!  state.rs    what they share besides it: Res, internal, account
 //!  params.rs   the middleware that keeps lanes' invalid-params messages
 //!  serve.rs    the accept loop: connection and request-time limits
@@ -20,6 +21,7 @@ mod debug;
 mod dev;
 mod eth;
 mod lanes;
+mod logs;
 mod net;
 mod ots;
 mod params;

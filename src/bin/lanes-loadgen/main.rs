@@ -6,6 +6,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod reads;
+mod store;
+
 use clap::{Args, Parser, Subcommand};
 use lanes_loadgen::genesis::BuildError;
 use lanes_loadgen::keys::KeyError;
@@ -14,12 +17,14 @@ use lanes_loadgen::ramp::{RampConfig, RampStep};
 use lanes_loadgen::receipts::ReceiptsError;
 use lanes_loadgen::run::RunError;
 use lanes_loadgen::soak::SoakError;
-use lanes_loadgen::store::{RunStore, StoreError, default_path, utc};
+use lanes_loadgen::store::{RunStore, StoreError, default_path};
 use lanes_loadgen::{
     AccessListMode, Key, Mode, Plan, Report, RunConfig, Scenario, ScenarioError, ScenarioOptions,
     SoakConfig, Target, Workload, WorkloadConfig,
 };
 use lanes_rpc::client::ClientError;
+use reads::{ReadsArgs, SinkArgs};
+use store::{ExportArgs, ReportArgs, RunsArgs};
 
 /// Accounts of a built-in workload.
 const DEFAULT_ACCOUNTS: usize = 2_000;
@@ -83,94 +88,6 @@ enum Command {
     /// Serves the sink on a port of its own: a JSON-RPC endpoint that takes
     /// every transaction and runs none (`run --sink` serves one in process).
     Sink(SinkArgs),
-}
-
-#[derive(Args)]
-struct ReadsArgs {
-    /// A node's JSON-RPC URL; give it twice or more to sweep each in turn.
-    #[arg(long, value_name = "URL", required = true)]
-    rpc: Vec<String>,
-    /// Calls per second of each step: `R1,R2,…`, or `A..B` with --step.
-    #[arg(long, value_name = "RATES", default_value = "100,500,1000,2000")]
-    rates: String,
-    /// A ramp's rise per step, calls/s (default: a tenth of the range).
-    #[arg(long, value_name = "R")]
-    step: Option<f64>,
-    /// How long each rate sends.
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = lanes_rpc::parse_duration)]
-    duration: Duration,
-    /// Methods and weights.
-    #[arg(long, default_value = lanes_loadgen::reads::DEFAULT_MIX, value_parser = lanes_loadgen::reads::parse_mix)]
-    mix: std::vec::Vec<(lanes_loadgen::ReadMethod, u32)>,
-    /// Keep-alive connections (each carries one call at a time).
-    #[arg(long, default_value_t = 32)]
-    connections: usize,
-    /// A call unanswered this long after it was due is an error.
-    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = lanes_rpc::parse_duration)]
-    timeout: Duration,
-    /// Recent blocks read for the calls' parameters.
-    #[arg(long, default_value_t = 256)]
-    sample_blocks: u64,
-    /// Seeds the draws.
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
-    /// Stop at the first rate whose p99 passes this (or with over 1%
-    /// errors), and print the highest rate that held.
-    #[arg(long, value_name = "DURATION", value_parser = lanes_rpc::parse_duration)]
-    latency_p99: Option<Duration>,
-    /// Print the report(s) as JSON.
-    #[arg(long)]
-    json: bool,
-    /// Keep the sweep in this runs database (default as `runs --db`).
-    #[arg(long, value_name = "FILE", conflicts_with = "no_db")]
-    db: Option<PathBuf>,
-    /// Keep nothing.
-    #[arg(long)]
-    no_db: bool,
-}
-
-#[derive(Args)]
-struct SinkArgs {
-    /// Where to listen.
-    #[arg(long, default_value = "127.0.0.1:8546")]
-    listen: std::net::SocketAddr,
-}
-
-#[derive(Args)]
-struct ReportArgs {
-    /// The runs database (as `runs --db`).
-    #[arg(long, value_name = "FILE")]
-    db: Option<PathBuf>,
-    /// Where to write the page.
-    #[arg(long, value_name = "FILE.html", default_value = "lanes-loadgen-report.html")]
-    out: PathBuf,
-    /// The runs' ids (default: the latest).
-    #[arg(value_name = "RUN")]
-    runs: Vec<i64>,
-}
-
-#[derive(Args)]
-struct RunsArgs {
-    /// The runs database (default: $LANES_LOADGEN_DB, else
-    /// $XDG_DATA_HOME/lanes/loadgen.sqlite, else ~/.local/share/lanes/loadgen.sqlite).
-    #[arg(long, value_name = "FILE")]
-    db: Option<PathBuf>,
-    /// Print them as JSON.
-    #[arg(long)]
-    json: bool,
-}
-
-#[derive(Args)]
-struct ExportArgs {
-    /// The runs database (as `runs --db`).
-    #[arg(long, value_name = "FILE")]
-    db: Option<PathBuf>,
-    /// Where to write (default: standard output).
-    #[arg(long, value_name = "FILE")]
-    out: Option<PathBuf>,
-    /// The runs' ids (default: the latest).
-    #[arg(value_name = "RUN")]
-    runs: Vec<i64>,
 }
 
 #[derive(Args)]
@@ -381,7 +298,7 @@ struct GenesisArgs {
 
 /// Why a command failed; `main` prints it after `error: `.
 #[derive(Debug, thiserror::Error)]
-enum CliError {
+pub(crate) enum CliError {
     #[error(transparent)]
     Plan(#[from] PlanError),
     #[error(transparent)]
@@ -433,12 +350,12 @@ enum CliError {
 
 /// `--rate`: one rate, or a ramp's range.
 #[derive(Clone, Copy, Debug)]
-enum Rate {
+pub(crate) enum Rate {
     Fixed(f64),
     Ramp(f64, f64),
 }
 
-fn parse_rate(s: &str) -> Result<Rate, String> {
+pub(crate) fn parse_rate(s: &str) -> Result<Rate, String> {
     let number = |t: &str| {
         t.trim()
             .parse::<f64>()
@@ -471,11 +388,11 @@ fn main() -> ExitCode {
         Command::Genesis(args) => genesis(args),
         Command::Soak(args) => soak(args),
         Command::VerifyReceipts(args) => verify_receipts(args),
-        Command::Runs(args) => runs(args),
-        Command::Export(args) => export(args),
-        Command::Report(args) => report(args),
-        Command::Reads(args) => reads(args),
-        Command::Sink(args) => sink(args),
+        Command::Runs(args) => store::runs(args),
+        Command::Export(args) => store::export(args),
+        Command::Report(args) => store::report(args),
+        Command::Reads(args) => reads::reads(args),
+        Command::Sink(args) => reads::sink(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -668,55 +585,33 @@ fn run(args: RunArgs) -> Result<(), CliError> {
                     .map_err(failed(target))?,
             ),
         };
-        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let config = RunConfig { stop: Some(stop.clone()), ..config };
-        runtime.block_on(async {
-            use tokio::signal::unix::{SignalKind, signal};
-            let mut term = signal(SignalKind::terminate()).map_err(CliError::Signal)?;
-            let mut int = signal(SignalKind::interrupt()).map_err(CliError::Signal)?;
-            let deadline = args.duration.map(|d| tokio::time::Instant::now() + d);
-            let stop = stop.clone();
-            tokio::spawn(async move {
-                let until = async {
-                    match deadline {
-                        Some(d) => tokio::time::sleep_until(d).await,
-                        None => std::future::pending().await,
-                    }
-                };
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = int.recv() => {}
-                    _ = until => {}
-                }
-                stop.store(true, std::sync::atomic::Ordering::Relaxed);
-            });
-            Ok::<_, CliError>(())
-        })?;
-        let (mut included, mut seconds) = (0u64, 0.0f64);
-        for round in 1.. {
-            let report = runtime
-                .block_on(lanes_loadgen::run::run(plan.clone(), target, &config))
-                .map_err(failed(target))?;
-            keep(&report);
-            included += report.included;
-            seconds += report.window_seconds;
+        let mut error = None;
+        let each = |round: u64, report: &Report| {
+            keep(report);
             eprintln!(
-                "round {round}: {} included, {:.0} tx/s, p50 {:.0} ms, p99 {:.0} ms; {included} in all",
+                "round {round}: {} included, {:.0} tx/s, p50 {:.0} ms, p99 {:.0} ms",
                 report.included,
                 report.included_per_second,
                 report.latency_ms.p50,
                 report.latency_ms.p99
             );
             if args.json {
-                println!("{}", serde_json::to_string(&report)?);
+                match serde_json::to_string(report) {
+                    Ok(json) => println!("{json}"),
+                    Err(e) => error = Some(e),
+                }
             }
-            if stop.load(std::sync::atomic::Ordering::Relaxed) {
-                break;
-            }
+        };
+        let (included, seconds) = runtime
+            .block_on(lanes_loadgen::run::forever(plan, target, config, args.duration, each))
+            .map_err(failed(target))?;
+        if let Some(e) = error {
+            return Err(e.into());
         }
-        eprintln!("stopped: {included} included, {:.0} tx/s over the rounds' windows", {
+        eprintln!(
+            "stopped: {included} included, {:.0} tx/s over the rounds' windows",
             included as f64 / seconds.max(1e-9)
-        });
+        );
         return Ok(());
     }
     let mut reports: Vec<Report> = Vec::new();
@@ -747,81 +642,6 @@ fn run(args: RunArgs) -> Result<(), CliError> {
         println!("{}", lanes_loadgen::report::table(&reports));
     } else {
         print!("{}", lanes_loadgen::report::table(&reports));
-    }
-    Ok(())
-}
-
-fn runs(args: RunsArgs) -> Result<(), CliError> {
-    let store = RunStore::open(&args.db.unwrap_or_else(default_path))?;
-    let runs = store.list()?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&runs)?);
-        return Ok(());
-    }
-    println!(
-        "{:>5}  {:5}  {:19}  {:28}  {:16}  {:26}  {:>9}  {:>9}  {:>7}  {:>7}",
-        "run",
-        "kind",
-        "started (UTC)",
-        "target",
-        "workload",
-        "mode",
-        "included",
-        "tx/s",
-        "p50 ms",
-        "p99 ms"
-    );
-    for r in runs {
-        println!(
-            "{:>5}  {:5}  {:19}  {:28}  {:16}  {:26}  {:>9}  {:>9.0}  {:>7.0}  {:>7.0}",
-            r.id,
-            r.kind,
-            utc(r.started_at),
-            r.target,
-            r.workload,
-            r.mode,
-            r.included,
-            r.included_per_second,
-            r.p50_ms,
-            r.p99_ms
-        );
-    }
-    Ok(())
-}
-
-/// The runs `ids` (default: the latest) of the database at `db`.
-fn stored_runs(
-    db: Option<PathBuf>,
-    ids: Vec<i64>,
-) -> Result<Vec<lanes_loadgen::store::StoredRun>, CliError> {
-    let path = db.unwrap_or_else(default_path);
-    let store = RunStore::open(&path)?;
-    let ids = match ids.is_empty() {
-        true => vec![store.latest()?.ok_or_else(|| CliError::NoRuns(path.clone()))?],
-        false => ids,
-    };
-    ids.into_iter().map(|id| Ok(store.load(id)?)).collect()
-}
-
-fn report(args: ReportArgs) -> Result<(), CliError> {
-    let runs = stored_runs(args.db, args.runs)?;
-    let html = lanes_loadgen::html::render(&runs).map_err(CliError::Draw)?;
-    std::fs::write(&args.out, html)
-        .map_err(|source| CliError::Write { path: args.out.clone(), source })?;
-    let ids: Vec<String> = runs.iter().map(|r| r.summary.id.to_string()).collect();
-    eprintln!("wrote {} (runs {})", args.out.display(), ids.join(", "));
-    Ok(())
-}
-
-fn export(args: ExportArgs) -> Result<(), CliError> {
-    let runs: Vec<serde_json::Value> =
-        stored_runs(args.db, args.runs)?.iter().map(|r| r.to_json()).collect();
-    let json = serde_json::to_string_pretty(&runs)?;
-    match args.out {
-        Some(out) => {
-            std::fs::write(&out, json).map_err(|source| CliError::Write { path: out, source })?
-        }
-        None => println!("{json}"),
     }
     Ok(())
 }
@@ -887,92 +707,4 @@ fn verify_receipts(args: VerifyArgs) -> Result<(), CliError> {
         return Err(CliError::ReceiptsLost { lost: v.lost, acknowledged: v.acknowledged });
     }
     Ok(())
-}
-
-/// `--rates`: `R1,R2,…` or `A..B` stepped by `step` (default a tenth).
-fn read_rates(rates: &str, step: Option<f64>) -> Result<Vec<f64>, CliError> {
-    match parse_rate(rates) {
-        Ok(Rate::Ramp(from, to)) => {
-            let step = step.unwrap_or((to - from) / 10.0).max(1.0);
-            let n = ((to - from) / step).floor() as usize;
-            Ok((0..=n).map(|i| from + step * i as f64).collect())
-        }
-        _ => rates
-            .split(',')
-            .map(|r| match parse_rate(r) {
-                Ok(Rate::Fixed(r)) => Ok(r),
-                Ok(Rate::Ramp(..)) => {
-                    Err(CliError::Rates(format!("`{rates}`: a list or one range")))
-                }
-                Err(e) => Err(CliError::Rates(e)),
-            })
-            .collect(),
-    }
-}
-
-fn reads(args: ReadsArgs) -> Result<(), CliError> {
-    let config = lanes_loadgen::ReadConfig {
-        rates: read_rates(&args.rates, args.step)?,
-        step_time: args.duration,
-        mix: args.mix,
-        connections: args.connections.max(1),
-        timeout: args.timeout,
-        sample_blocks: args.sample_blocks.max(1),
-        seed: args.seed,
-        latency_p99: args.latency_p99,
-    };
-    let mut store = match args.no_db {
-        true => None,
-        false => Some(RunStore::open(&args.db.unwrap_or_else(default_path))?),
-    };
-    let runtime = tokio::runtime::Runtime::new().map_err(CliError::Runtime)?;
-    let mut reports = Vec::new();
-    for url in &args.rpc {
-        eprintln!("reads against {url}: {:?} calls/s, {:?} each", config.rates, config.step_time);
-        let say = |s: &lanes_loadgen::reads::ReadStep| {
-            eprintln!(
-                "  {:>8.0} calls/s: {:.0} answered/s, p50 {:.2} ms, p99 {:.2} ms, {:.2}% errors{}",
-                s.rate,
-                s.answered_per_second,
-                s.all.latency_ms.p50,
-                s.all.latency_ms.p99,
-                s.all.error_rate * 100.0,
-                s.broke.as_ref().map(|b| format!(": broke, {b}")).unwrap_or_default()
-            )
-        };
-        let report = runtime
-            .block_on(lanes_loadgen::reads::sweep(url, &config, say))
-            .map_err(|source| CliError::Reads { url: url.clone(), source })?;
-        if let Some(store) = store.as_mut() {
-            match store.save_reads(&report) {
-                Ok(id) => eprintln!("kept as run {id} in {}", store.path().display()),
-                Err(e) => eprintln!("warning: the sweep was not kept: {e}"),
-            }
-        }
-        reports.push(report);
-    }
-    if args.json {
-        let value = match reports.len() {
-            1 => serde_json::to_value(&reports[0])?,
-            _ => serde_json::to_value(&reports)?,
-        };
-        println!("{}", serde_json::to_string_pretty(&value)?);
-    } else {
-        for r in &reports {
-            print!("{}", lanes_loadgen::reads::table(r));
-            if let (Some(rate), Some(bound)) = (r.sustained, args.latency_p99) {
-                println!("{}: sustained {rate:.0} calls/s (p99 within {bound:?})", r.target);
-            }
-        }
-    }
-    Ok(())
-}
-
-fn sink(args: SinkArgs) -> Result<(), CliError> {
-    let runtime = tokio::runtime::Runtime::new().map_err(CliError::Runtime)?;
-    runtime.block_on(async {
-        let at = lanes_loadgen::sink::start(args.listen).await.map_err(CliError::Sink)?;
-        eprintln!("sink listening on http://{at}");
-        tokio::signal::ctrl_c().await.map_err(CliError::Signal)
-    })
 }
