@@ -256,8 +256,10 @@ mod tests {
                 "lastBlock",
                 "meanEntryWidth",
                 "mispredicted",
+                "overPredicted",
                 "pool",
                 "predicted",
+                "predictionsHeld",
                 "rejected",
                 "transactions"
             ]
