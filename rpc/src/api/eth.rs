@@ -212,18 +212,18 @@ pub trait EthApi {
     #[method(name = "getBlockAccessList", blocking)]
     fn block_access_list(&self, block: BlockId) -> RpcResult<Option<BlockAccessList>>;
 
-    /// [`EthApi::block_access_list`] of a block by hash.
+    /// `eth_getBlockAccessList` of a block by hash.
     #[method(name = "getBlockAccessListByBlockHash", blocking)]
     fn block_access_list_by_block_hash(&self, hash: B256) -> RpcResult<Option<BlockAccessList>>;
 
-    /// [`EthApi::block_access_list`] of a block by number or tag.
+    /// `eth_getBlockAccessList` of a block by number or tag.
     #[method(name = "getBlockAccessListByBlockNumber", blocking)]
     fn block_access_list_by_block_number(
         &self,
         number: BlockNumberOrTag,
     ) -> RpcResult<Option<BlockAccessList>>;
 
-    /// [`EthApi::block_access_list`] as its RLP, whose keccak256 is what an
+    /// `eth_getBlockAccessList` as its RLP, whose keccak256 is what an
     /// Amsterdam header's `blockAccessListHash` commits to (reth's
     /// `debug_getRawBlockAccessList` too).
     #[method(name = "getBlockAccessListRaw", blocking, aliases = ["debug_getRawBlockAccessList"])]
