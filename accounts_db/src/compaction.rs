@@ -91,7 +91,12 @@ impl AccountsDb {
                 if head != Some(loc) {
                     continue; // superseded
                 }
-                if record.tombstone && oldest == Some(seg.id) && loc.pos() < droppable_before {
+                // With a backing, a tombstone is what keeps the key deleted.
+                if record.tombstone
+                    && inner.backing().is_none()
+                    && oldest == Some(seg.id)
+                    && loc.pos() < droppable_before
+                {
                     removals.push((key, loc));
                 } else {
                     batch.push_moved(&record, inner.links_after(&version, Some(loc))?);

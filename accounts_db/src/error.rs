@@ -29,12 +29,18 @@ pub enum StorageError {
         /// What is wrong there.
         reason: &'static str,
     },
+    /// The database's backing ([`crate::Backing`]: a fork's upstream) could
+    /// not answer for a key the database never held. Nothing stored is
+    /// wrong: the read may succeed later.
+    #[error("{0}")]
+    Backing(String),
 }
 
 impl StorageError {
-    /// Whether the store can no longer be trusted (always, for these errors).
+    /// Whether the store can no longer be trusted: every error but a
+    /// backing's, which says nothing about what is stored.
     pub fn is_fatal(&self) -> bool {
-        true
+        !matches!(self, StorageError::Backing(_))
     }
 }
 

@@ -48,6 +48,7 @@
 #![deny(unsafe_code)]
 #![deny(clippy::host_endian_bytes, clippy::big_endian_bytes)]
 
+mod backing;
 mod compaction;
 mod config;
 mod db;
@@ -62,6 +63,7 @@ mod record;
 mod recovery;
 mod segment;
 
+pub use backing::Backing;
 pub use compaction::CompactionStats;
 pub use config::{
     AccountsDbConfig, DEFAULT_COMPACTION_LIVE_PERCENT, DEFAULT_HISTORY_BLOCKS,

@@ -112,14 +112,34 @@ struct Placed {
 
 #[derive(Default)]
 struct Index {
+    /// The number of `blocks[0]`: 0, or a forked chain's fork block.
+    first: u64,
     blocks: Vec<Placed>,
     by_hash: HashMap<B256, u64>,
     by_tx: HashMap<B256, (u64, u32)>,
 }
 
 impl Index {
+    /// The number the next block must have (the first block's any).
+    fn next(&self) -> Option<u64> {
+        (!self.blocks.is_empty()).then(|| self.first + self.blocks.len() as u64)
+    }
+
+    /// The last block's number.
+    fn last(&self) -> Option<u64> {
+        self.next().map(|n| n - 1)
+    }
+
+    fn placed(&self, number: u64) -> Option<&Placed> {
+        let i = number.checked_sub(self.first)?;
+        self.blocks.get(usize::try_from(i).ok()?)
+    }
+
     fn push(&mut self, offset: u64, len: u32, version: u8, block: &Block, receipts: &[Receipt]) {
         let number = block.header.number;
+        if self.blocks.is_empty() {
+            self.first = number;
+        }
         let hash = block.hash;
         for (i, r) in receipts.iter().enumerate() {
             self.by_tx.insert(r.tx_hash, (number, i as u32));
@@ -235,12 +255,15 @@ impl Ledger {
             let LedgerBlock { block, receipts, .. } = decode_record(version, &payload)
                 .map_err(|e| corrupt(format!("undecodable record: {e}")))?;
             let number = block.header.number;
-            let expected = index.blocks.len() as u64;
-            if number != expected
-                || (number > 0
-                    && block.header.parent_hash != index.blocks[number as usize - 1].hash)
-            {
-                let previous = expected.wrapping_sub(1);
+            let follows = match index.last() {
+                None => true,
+                Some(last) => {
+                    number == last + 1
+                        && index.placed(last).is_some_and(|p| p.hash == block.header.parent_hash)
+                }
+            };
+            if !follows {
+                let previous = index.last().map_or("none".into(), |l| l.to_string());
                 return Err(corrupt(format!("block {number} does not follow block {previous}")));
             }
             index.push(at, len as u32, version, &block, &receipts);
@@ -254,7 +277,7 @@ impl Ledger {
         }
         file.seek(SeekFrom::End(0)).map_err(io)?;
         let reader = File::open(&path).map_err(io)?;
-        let visible = (index.blocks.len() as u64).wrapping_sub(1);
+        let visible = index.last().unwrap_or(u64::MAX);
         Ok(Self {
             path,
             reader,
@@ -278,10 +301,10 @@ impl Ledger {
         let io = |source| LedgerError::Io { path: self.path.clone(), source };
         let mut writer = self.writer.lock();
         let mut index = self.index.write();
-        let keep = (number + 1) as usize;
-        let Some(cut) = index.blocks.get(keep).map(|placed| placed.offset) else {
+        let Some(cut) = index.placed(number + 1).map(|placed| placed.offset) else {
             return Ok(()); // nothing after it
         };
+        let keep = (number + 1 - index.first) as usize;
         let (file, end) = &mut *writer;
         file.set_len(cut).map_err(io)?;
         if self.sync {
@@ -306,18 +329,19 @@ impl Ledger {
     ) -> Result<(), LedgerError> {
         let io = |source| LedgerError::Io { path: self.path.clone(), source };
         let mut writer = self.writer.lock();
-        let next = self.index().blocks.len() as u64;
-        if block.header.number != next {
+        let last = self.index().last();
+        if last.is_some_and(|last| block.header.number != last + 1) {
             return Err(LedgerError::NotChained {
                 number: block.header.number,
-                previous: next.wrapping_sub(1),
+                previous: last.unwrap_or(u64::MAX),
             });
         }
         let payload =
             borsh::to_vec(&(block, receipts, access_list)).expect("writing to a Vec cannot fail");
         if payload.len() > MAX_RECORD {
             return Err(io(std::io::Error::other(format!(
-                "block {next} is {} bytes, over the {MAX_RECORD}-byte record limit",
+                "block {} is {} bytes, over the {MAX_RECORD}-byte record limit",
+                block.header.number,
                 payload.len()
             ))));
         }
@@ -362,9 +386,14 @@ impl Ledger {
         (v != u64::MAX).then_some(v)
     }
 
+    /// The number of its first block: 0, or a forked chain's fork block.
+    pub fn first(&self) -> u64 {
+        self.index().first
+    }
+
     /// The highest block appended (served or not).
     pub fn last_appended(&self) -> Option<u64> {
-        (self.index().blocks.len() as u64).checked_sub(1)
+        self.index().last()
     }
 
     fn is_visible(&self, number: u64) -> bool {
@@ -373,7 +402,7 @@ impl Ledger {
 
     /// Block `number` and its receipts, if served.
     pub fn block(&self, number: u64) -> Result<Option<LedgerBlock>, LedgerError> {
-        if !self.is_visible(number) {
+        if !self.is_visible(number) || number < self.first() {
             return Ok(None);
         }
         self.read(number).map(Some)
@@ -383,9 +412,9 @@ impl Ledger {
     pub fn read(&self, number: u64) -> Result<LedgerBlock, LedgerError> {
         let (offset, len, version) = {
             let index = self.index();
-            let placed = index.blocks.get(number as usize).ok_or(LedgerError::NotChained {
+            let placed = index.placed(number).ok_or(LedgerError::NotChained {
                 number,
-                previous: (index.blocks.len() as u64).wrapping_sub(1),
+                previous: index.last().unwrap_or(u64::MAX),
             })?;
             (placed.offset, placed.len, placed.version)
         };
@@ -423,12 +452,12 @@ impl Ledger {
 
     /// The hash of appended block `number`, served or not.
     pub fn appended_hash(&self, number: u64) -> Option<B256> {
-        self.index().blocks.get(number as usize).map(|s| s.hash)
+        self.index().placed(number).map(|s| s.hash)
     }
 
     /// The bloom of block `number`'s logs; `None` if it has none.
     pub fn bloom(&self, number: u64) -> Option<Bloom> {
-        self.index().blocks.get(number as usize).and_then(|s| s.bloom.as_deref().copied())
+        self.index().placed(number).and_then(|s| s.bloom.as_deref().copied())
     }
 }
 
@@ -520,6 +549,25 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains(&path.display().to_string()), "{text}");
         assert!(text.contains("block 0 does not follow block 0"), "{text}");
+    }
+
+    /// A forked chain's ledger starts at its fork block: numbers below it
+    /// are not there, and blocks go on from it.
+    #[test]
+    fn a_ledger_may_start_at_any_block() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(dir.path()).unwrap();
+        let b7 = block(7, B256::repeat_byte(7));
+        ledger.append(&b7, &[], None).unwrap();
+        ledger.append(&block(8, b7.hash), &[], None).unwrap();
+        assert!(ledger.append(&block(10, B256::ZERO), &[], None).is_err());
+        drop(ledger);
+        let ledger = Ledger::open(dir.path()).unwrap();
+        assert_eq!((ledger.first(), ledger.last_appended(), ledger.head()), (7, Some(8), Some(8)));
+        assert!(ledger.read(6).is_err() && ledger.block(0).unwrap().is_none());
+        assert_eq!(ledger.hash_of(7), Some(b7.hash));
+        ledger.truncate(7).unwrap();
+        assert_eq!(ledger.last_appended(), Some(7));
     }
 
     /// A ledger version 3 wrote opens, its blocks read without an access

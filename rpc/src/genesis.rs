@@ -106,6 +106,7 @@ impl ChainSpec {
             ommers: Vec::new(),
         };
         let genesis = Genesis {
+            number: 0,
             alloc: eth::genesis_alloc(&geth),
             timestamp: header.timestamp,
             coinbase: header.beneficiary,

@@ -33,9 +33,14 @@ const HEAD_MAGIC: &[u8; 8] = b"LANESHD2";
 /// merge).
 pub const DEFAULT_GAS_LIMIT: u64 = 30_000_000;
 
-/// The initial state and the fields of block 0.
+/// The initial state and the fields of the chain's first block (block 0,
+/// or a forked chain's fork block).
 #[derive(Clone, Debug)]
 pub struct Genesis {
+    /// The first block's number: 0, or the block a forked chain starts from
+    /// (its state the upstream's there, read through the accounts
+    /// database's backing; its first block of its own is this + 1).
+    pub number: u64,
     /// Accounts, slots and code at genesis.
     pub alloc: Vec<Entry>,
     /// Block 0's timestamp.
@@ -55,6 +60,7 @@ pub struct Genesis {
 impl Default for Genesis {
     fn default() -> Self {
         Self {
+            number: 0,
             alloc: Vec::new(),
             timestamp: 0,
             coinbase: Address::ZERO,
@@ -83,7 +89,7 @@ impl Genesis {
         }
         let Roots { transactions_root, receipts_root, extra } = headers.roots(&[], &[], None);
         let header = BlockHeader {
-            number: 0,
+            number: self.number,
             parent_hash: B256::ZERO,
             timestamp: self.timestamp,
             coinbase: self.coinbase,
@@ -258,7 +264,7 @@ impl Chain {
             return Err(ChainError::NotEmpty(dir));
         }
         let (head, lattice) = genesis.header_and_lattice(&*bank_config.headers);
-        db.commit(0, head.state_commitment, &genesis.alloc).map_err(DbError::from)?;
+        db.commit(genesis.number, head.state_commitment, &genesis.alloc).map_err(DbError::from)?;
         let mut chain = Self::assemble(dir, db, head, lattice, sync, bank_config);
         chain.write_head()?;
         Ok(chain)

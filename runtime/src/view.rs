@@ -228,8 +228,13 @@ impl BankState {
     }
 }
 
+/// A storage failure stops the bank; a backing's (a fork's upstream not
+/// answering) refuses only the transaction that needed the key, naming why.
 fn state_err(e: lanes_accounts_db::StorageError) -> TxError {
-    TxError::State(e.to_string())
+    match e.is_fatal() {
+        true => TxError::State(e.to_string()),
+        false => TxError::Invalid(e.to_string()),
+    }
 }
 
 /// A transaction's writes, in order (a later write to a key wins), held

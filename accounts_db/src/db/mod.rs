@@ -29,7 +29,6 @@ use crate::segment::{Segment, SegmentTable};
 
 pub(crate) use batch::{Batch, new_digest};
 pub(crate) use history::History;
-use read::{decode_account, decode_code, decode_storage};
 pub use traits::{AccountsCommit, AccountsRead};
 pub(crate) use version::Version;
 pub use view::ReadView;
@@ -76,6 +75,8 @@ pub(crate) struct Inner {
     older_views: Mutex<Vec<Weak<Version>>>,
     pub(crate) writer: Mutex<Writer>,
     poisoned: AtomicBool,
+    /// What reads fall back on for keys never held ([`AccountsDb::set_backing`]).
+    backing: std::sync::OnceLock<Arc<dyn crate::Backing>>,
     /// Test hook: the next sync fails with this error.
     #[cfg(test)]
     pub(crate) fail_next_sync: Mutex<Option<std::io::ErrorKind>>,
@@ -164,6 +165,7 @@ impl AccountsDb {
                 current: RwLock::new(version),
                 writer: Mutex::new(writer),
                 poisoned: AtomicBool::new(false),
+                backing: std::sync::OnceLock::new(),
                 #[cfg(test)]
                 fail_next_sync: Mutex::new(None),
             }),
@@ -183,6 +185,17 @@ impl AccountsDb {
     /// The directory the database lives in.
     pub fn dir(&self) -> &Path {
         &self.inner.dir
+    }
+
+    /// Makes every read of a key this database never held (not written, not
+    /// deleted) answer from `backing` ([`crate::Backing`]: a forked chain's
+    /// upstream), for this handle and every view. Set once; a second call
+    /// hands `backing` back. Compaction then keeps every tombstone.
+    pub fn set_backing(
+        &self,
+        backing: Arc<dyn crate::Backing>,
+    ) -> Result<(), Arc<dyn crate::Backing>> {
+        self.inner.backing.set(backing)
     }
 
     /// The last durable commit, `None` before the first.
@@ -265,7 +278,9 @@ impl AccountsDb {
                 Entry::Storage(_, _, v) if !v.is_zero() => {
                     v.serialize(&mut value).expect("writing to a Vec cannot fail");
                 }
-                _ if !exists => continue, // deleting what is not there
+                // Deleting what is not there; with a backing, a key never
+                // held may exist there, and its tombstone is its deletion.
+                _ if !exists && (existing.is_some() || inner.backing().is_none()) => continue,
                 _ => {}
             }
             let links = inner.links_after(&version, existing)?;
@@ -333,22 +348,29 @@ impl Inner {
     }
 }
 
+impl Inner {
+    /// The backing reads fall back on, if one is set.
+    pub(crate) fn backing(&self) -> Option<&dyn crate::Backing> {
+        self.backing.get().map(|b| &**b)
+    }
+}
+
 impl AccountsRead for AccountsDb {
     type Error = StorageError;
 
     fn get_account(&self, address: &Address) -> Result<Option<AccountHeader>, StorageError> {
-        let (inner, key) = (&*self.inner, Key::Account(*address));
-        inner.get(&inner.version(), &key, key.hash64(), decode_account)
+        let inner = &*self.inner;
+        inner.account(&inner.version(), address, Key::Account(*address).hash64())
     }
 
     fn get_storage(&self, address: &Address, slot: &B256) -> Result<U256, StorageError> {
-        let (inner, key) = (&*self.inner, Key::Storage(*address, *slot));
-        Ok(inner.get(&inner.version(), &key, key.hash64(), decode_storage)?.unwrap_or_default())
+        let inner = &*self.inner;
+        inner.storage(&inner.version(), address, slot, Key::Storage(*address, *slot).hash64())
     }
 
     fn get_code(&self, code_hash: &B256) -> Result<Option<Bytes>, StorageError> {
-        let (inner, key) = (&*self.inner, Key::Code(*code_hash));
-        inner.get(&inner.version(), &key, key.hash64(), decode_code)
+        let inner = &*self.inner;
+        inner.code(&inner.version(), code_hash)
     }
 }
 

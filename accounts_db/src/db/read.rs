@@ -1,7 +1,7 @@
 //! The read path: a key's newest record through the index, followed back to
 //! the one a version sees, and the value decoders.
 
-use alloy_primitives::{Bytes, U256};
+use alloy_primitives::{Address, B256, Bytes, U256};
 use borsh::BorshDeserialize;
 
 use super::{Inner, Version};
@@ -181,21 +181,66 @@ impl Inner {
 
     /// Reads `key`, whose [`Key::hash64`] is `hash`, as of `version`: one
     /// index probe and, in the common case, one record read.
-    pub(super) fn get<T>(
+    fn get<T>(
         &self,
         version: &Version,
         key: &Key,
         hash: KeyHash,
         decode: impl Fn(&[u8]) -> Option<T>,
-    ) -> Result<Option<T>, StorageError> {
+    ) -> Result<Stored<T>, StorageError> {
         if let Some(head) = self.index.primary(hash)
             && let Some(found) = self.lookup(version, head, key, &decode)?
         {
             return Ok(found);
         }
         match self.index.overflow(key) {
-            Some(head) => Ok(self.lookup(version, head, key, &decode)?.flatten()),
-            None => Ok(None),
+            Some(head) => Ok(self.lookup(version, head, key, &decode)?.unwrap_or(Stored::Absent)),
+            None => Ok(Stored::Absent),
+        }
+    }
+
+    /// The account at `address` (its key hashing to `hash`) as of
+    /// `version`; one the database never held comes from its backing
+    /// ([`crate::Backing`]), where it has one.
+    pub(crate) fn account(
+        &self,
+        version: &Version,
+        address: &Address,
+        hash: KeyHash,
+    ) -> Result<Option<AccountHeader>, StorageError> {
+        match self.get(version, &Key::Account(*address), hash, decode_account)? {
+            Stored::Value(header) => Ok(Some(header)),
+            Stored::Deleted => Ok(None),
+            Stored::Absent => self.backing().map_or(Ok(None), |b| b.account(address)),
+        }
+    }
+
+    /// A slot as of `version` (zero when unset), as [`Self::account`].
+    pub(crate) fn storage(
+        &self,
+        version: &Version,
+        address: &Address,
+        slot: &B256,
+        hash: KeyHash,
+    ) -> Result<U256, StorageError> {
+        match self.get(version, &Key::Storage(*address, *slot), hash, decode_storage)? {
+            Stored::Value(value) => Ok(value),
+            Stored::Deleted => Ok(U256::ZERO),
+            Stored::Absent => self.backing().map_or(Ok(U256::ZERO), |b| b.storage(address, slot)),
+        }
+    }
+
+    /// Code by its hash, as [`Self::account`].
+    pub(crate) fn code(
+        &self,
+        version: &Version,
+        hash: &B256,
+    ) -> Result<Option<Bytes>, StorageError> {
+        let key = Key::Code(*hash);
+        match self.get(version, &key, key.hash64(), decode_code)? {
+            Stored::Value(code) => Ok(Some(code)),
+            Stored::Deleted => Ok(None),
+            Stored::Absent => self.backing().map_or(Ok(None), |b| b.code(hash)),
         }
     }
 
@@ -207,7 +252,7 @@ impl Inner {
         head: Loc,
         key: &Key,
         decode: &impl Fn(&[u8]) -> Option<T>,
-    ) -> Result<Option<Option<T>>, StorageError> {
+    ) -> Result<Option<Stored<T>>, StorageError> {
         enum Step<T> {
             Other,
             Found(Option<T>),
@@ -226,11 +271,16 @@ impl Inner {
         })?;
         match step {
             Step::Other => Ok(None),
-            Step::Found(value) => Ok(Some(value)),
-            Step::Older => match self.visible(version, head)? {
-                None => Ok(Some(None)),
+            Step::Found(Some(value)) => Ok(Some(Stored::Value(value))),
+            Step::Found(None) => Ok(Some(Stored::Deleted)),
+            // Written only after `version`: not there then.
+            Step::Older => match self.visible_record(version, head)? {
+                None => Ok(Some(Stored::Absent)),
+                Some(loc) if loc.is_tombstone() => Ok(Some(Stored::Deleted)),
                 Some(loc) => self.read_record(version, loc, |r| {
-                    decode(r.value()).map(|v| Some(Some(v))).ok_or("stored value does not decode")
+                    decode(r.value())
+                        .map(|v| Some(Stored::Value(v)))
+                        .ok_or("stored value does not decode")
                 }),
             },
         }
@@ -240,6 +290,15 @@ impl Inner {
     pub(crate) fn record_size(&self, version: &Version, loc: Loc) -> u64 {
         self.read_record(version, loc, |r| Ok(r.size as u64)).unwrap_or(0)
     }
+}
+
+/// What the database holds of a key at a version.
+enum Stored<T> {
+    Value(T),
+    /// A tombstone: the key was deleted.
+    Deleted,
+    /// Never written up to that version.
+    Absent,
 }
 
 pub(super) fn decode_entry(r: RawRecord<'_>) -> Result<Entry, &'static str> {

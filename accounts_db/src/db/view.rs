@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use alloy_primitives::{Address, B256, Bytes, U256};
 
-use super::read::{decode_account, decode_code, decode_entry, decode_storage};
+use super::read::decode_entry;
 use super::{AccountsRead, Inner, Version};
 use crate::entry::{AccountHeader, CommitInfo, Entry, Key};
 use crate::error::StorageError;
@@ -76,7 +76,7 @@ impl ReadView {
         address: &Address,
         hash: KeyHash,
     ) -> Result<Option<AccountHeader>, StorageError> {
-        self.inner.get(&self.version, &Key::Account(*address), hash, decode_account)
+        self.inner.account(&self.version, address, hash)
     }
 
     /// [`AccountsRead::get_storage`] for a caller that hashed the key already:
@@ -87,8 +87,7 @@ impl ReadView {
         slot: &B256,
         hash: KeyHash,
     ) -> Result<U256, StorageError> {
-        let key = Key::Storage(*address, *slot);
-        Ok(self.inner.get(&self.version, &key, hash, decode_storage)?.unwrap_or_default())
+        self.inner.storage(&self.version, address, slot, hash)
     }
 }
 
@@ -104,7 +103,6 @@ impl AccountsRead for ReadView {
     }
 
     fn get_code(&self, code_hash: &B256) -> Result<Option<Bytes>, StorageError> {
-        let key = Key::Code(*code_hash);
-        self.inner.get(&self.version, &key, key.hash64(), decode_code)
+        self.inner.code(&self.version, code_hash)
     }
 }
