@@ -135,6 +135,9 @@ pub struct NodeConfig {
     /// Hold each built block until a consensus engine decides it
     /// ([`crate::cluster::join`]); nothing is committed before.
     pub hold_blocks: bool,
+    /// With `--dev`: fork a live chain (`--fork-url`); the chain then lives
+    /// in a folder of its own under `data_dir` ([`crate::fork`]).
+    pub fork: Option<crate::fork::ForkConfig>,
     /// Sign with the dev accounts' keys (`eth_accounts`,
     /// `eth_sendTransaction`) on a chain other than `--dev`'s (a testnet
     /// from the dev genesis); `--dev` always does.

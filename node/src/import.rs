@@ -29,7 +29,7 @@ use lanes_runtime::{Block, Chain, OrderedConfig, write_atomically};
 
 use crate::error::NodeError;
 use crate::ledger::Ledger;
-use crate::rebuild::{GENESIS_FILE, load_chain};
+use crate::rebuild::{GENESIS_FILE, Replay, load_chain};
 
 /// The file that marks a data folder's chain as imported.
 pub const IMPORT_FILE: &str = "import.json";
@@ -144,7 +144,15 @@ impl Importer {
             .with_sync(options.fsync)
             .with_history_blocks(options.history_blocks)
             .with_segment_size(options.segment_size);
-        let chain = load_chain(dir, &ledger, &spec, &store, false, None, options.workers)?;
+        let chain = load_chain(
+            dir,
+            &ledger,
+            &spec,
+            &store,
+            false,
+            Replay { executor: None, workers: options.workers },
+            None,
+        )?;
         let head = chain.head().number;
         ledger.publish(head);
         let (ancestors, total_difficulty) = ancestry(&ledger, head + 1)?;
@@ -289,7 +297,15 @@ impl Importer {
         drop(self.chain.take());
         Chain::truncate_after(self.dir.join("chain"), self.store.clone(), number)?;
         let (dir, ledger, spec, store) = (&self.dir, &self.ledger, &self.spec, &self.store);
-        self.chain = Some(load_chain(dir, ledger, spec, store, false, None, self.workers)?);
+        self.chain = Some(load_chain(
+            dir,
+            ledger,
+            spec,
+            store,
+            false,
+            Replay { executor: None, workers: self.workers },
+            None,
+        )?);
         self.ledger.publish(number);
         let (ancestors, total_difficulty) = ancestry(&self.ledger, number + 1)?;
         self.ancestors = ancestors.into();

@@ -28,6 +28,7 @@
 //!  dev.rs        DevState: a --dev node's impersonation and snapshots
 //!  rebuild.rs    the state from the ledger: on start and on evm_revert
 //!  import.rs     Ethereum blocks into a data folder (`lanes-validator import`)
+//!  fork/         a dev node forking a live chain (`--fork-url`)
 //!  execute_block/ one block in the fixture layout, lanes against plain revm
 //!  ledger.rs     every block and receipt, and their indexes
 //!  filters.rs    poll filters and subscriptions' events
@@ -44,6 +45,7 @@ mod dev;
 pub mod error;
 pub mod execute_block;
 pub mod filters;
+pub mod fork;
 pub use lanes_rpc::genesis;
 pub mod import;
 pub mod ledger;

@@ -21,9 +21,10 @@ use tokio::sync::{broadcast, watch};
 use crate::config::{ChainChoice, NodeConfig, cors_layer, store_config};
 use crate::dev::DevState;
 use crate::error::NodeError;
+use crate::fork::Fork;
 use crate::ledger::{Ledger, LedgerBlock, LedgerSink};
 use crate::publish::{Publisher, PublishingSink};
-use crate::rebuild::{GENESIS_FILE, Rebuild, StageParts, load_chain};
+use crate::rebuild::{GENESIS_FILE, Rebuild, Replay, StageParts, load_chain};
 use crate::state::NodeState;
 use crate::state_file::StateFile;
 use crate::{filters, permits, rpc};
@@ -51,7 +52,7 @@ impl Node {
                 .await
                 .map_err(|e| NodeError::DataDir(format!("start-up task failed: {e}")))??
         };
-        let Prepared { spec, chain, ledger, executor } = prepared;
+        let Prepared { spec, chain, ledger, executor, fork, dir } = prepared;
         let signers = if matches!(config.chain, ChainChoice::Dev(_)) || config.unlock_dev_accounts {
             genesis::dev_signers()
         } else {
@@ -103,7 +104,8 @@ impl Node {
             heavy: permits::Permits::new(config.limits.max_heavy_calls, config.limits.heavy_wait),
             limits: config.limits.clone(),
             rebuild: Rebuild {
-                dir: config.data_dir.clone(),
+                dir,
+                fork,
                 spec,
                 store: store_config(&config),
                 workers: config.workers,
@@ -124,8 +126,18 @@ impl Node {
             .set_id_provider(rpc::HexIds::default())
             .build();
         let max_response_bytes = limits.max_response_bytes;
+        let route = state.rebuild.fork.as_ref().map(|f| {
+            Arc::new(crate::fork::proxy::ForkRoute {
+                upstream: f.upstream.clone(),
+                number: f.number(),
+                hash: f.info.at.hash,
+            })
+        });
         let middleware = RpcServiceBuilder::new()
-            .layer_fn(move |service| rpc::ParamsErrors::new(service, max_response_bytes));
+            .layer_fn(move |service| rpc::ParamsErrors::new(service, max_response_bytes))
+            .layer_fn(move |service| {
+                crate::fork::proxy::ForkProxy::new(service, route.clone(), max_response_bytes)
+            });
         let http = tower::ServiceBuilder::new()
             .option_layer(cors_layer(&limits.cors_origins)?)
             .layer(rpc::serve::BodyDeadlineLayer(limits.request_timeout));
@@ -228,14 +240,28 @@ struct Prepared {
     chain: Chain,
     ledger: Arc<Ledger>,
     executor: Arc<EvmExecutor>,
+    fork: Option<Arc<Fork>>,
+    /// The chain's folder: the data folder, or a fork's under it.
+    dir: std::path::PathBuf,
 }
 
 /// Checks the genesis against the data folder, opens the ledger and the
 /// state, and replays what the state missed.
 fn prepare(config: &NodeConfig) -> Result<Prepared, NodeError> {
-    let dir = &config.data_dir;
     let io = |what: String| move |source| NodeError::Io { what, source };
+    let dir = &config.data_dir;
     std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
+    // A fork's chain lives in a folder of its own, which it identifies.
+    let forked = match (&config.fork, &config.chain) {
+        (Some(f), ChainChoice::Dev(hardfork)) => Some(Fork::open(dir, f, *hardfork)?),
+        (Some(_), _) => return Err(NodeError::Config("--fork-url runs with --dev".into())),
+        (None, _) => None,
+    };
+    let (dir, forked) = match forked {
+        Some((dir, spec, fork)) => (dir, Some((spec, Arc::new(fork)))),
+        None => (dir.clone(), None),
+    };
+    let dir = &dir;
     // First, so a folder of another format version is named as such, not
     // as another genesis (block 0's hash depends on the format).
     let ledger = Arc::new(Ledger::open_with(&dir.join("ledger"), config.fsync)?);
@@ -252,6 +278,7 @@ fn prepare(config: &NodeConfig) -> Result<Prepared, NodeError> {
         false => stored_path.exists().then(|| ChainSpec::from_file(&stored_path)).transpose()?,
     };
     let given = match &config.chain {
+        _ if forked.is_some() => None,
         // Block 0 of a new dev chain is stamped now; an existing one keeps its own.
         ChainChoice::Dev(fork) => Some(ChainSpec::dev_with(
             stored.as_ref().map_or_else(
@@ -265,6 +292,7 @@ fn prepare(config: &NodeConfig) -> Result<Prepared, NodeError> {
         ChainChoice::Existing => None,
     };
     let spec = match (stored, given) {
+        _ if let Some((spec, _)) = &forked => spec.clone(),
         (Some(stored), Some(given)) if stored.id() != given.id() => {
             return Err(NodeError::DataDir(format!(
                 "data folder {} was made from another genesis (chain id {}, genesis {}) than the one given (chain id {}, genesis {}); use another --data-dir, or --reset to wipe it",
@@ -325,10 +353,10 @@ fn prepare(config: &NodeConfig) -> Result<Prepared, NodeError> {
     match ledger.last_appended() {
         None => {
             ledger.append(&genesis, &[], None)?;
-            ledger.publish(0);
+            ledger.publish(genesis.header.number);
         }
         Some(_) => {
-            let first = ledger.read(0)?.block;
+            let first = ledger.read(ledger.first())?.block;
             if first.hash != genesis.hash {
                 return Err(NodeError::DataDir(format!(
                     "the ledger in {} starts from genesis {}, not {} (from {})",
@@ -340,17 +368,18 @@ fn prepare(config: &NodeConfig) -> Result<Prepared, NodeError> {
             }
         }
     }
+    let forked = forked.map(|(_, fork)| fork);
     let chain = load_chain(
         dir,
         &ledger,
         &spec,
         &store_config(config),
         dev,
-        Some(&executor),
-        config.workers,
+        Replay { executor: Some(&executor), workers: config.workers },
+        forked.as_deref(),
     )?;
     ledger.publish(chain.head().number);
-    Ok(Prepared { spec, chain, ledger, executor })
+    Ok(Prepared { spec, chain, ledger, executor, fork: forked, dir: dir.clone() })
 }
 
 /// A banking stage on `chain`, writing to `ledger`.

@@ -20,6 +20,7 @@ use lanes_runtime::{Admission, BankConfig, Chain, ChainError};
 use crate::dev::sync_chain_id;
 use crate::error::NodeError;
 use crate::filters;
+use crate::fork::Fork;
 use crate::ledger::{Ledger, LedgerBlock};
 use crate::lifecycle::{spawn_follower, start_stage};
 use crate::state::NodeState;
@@ -39,6 +40,8 @@ pub(crate) struct StageParts {
 /// What the node needs to rebuild its state from the ledger.
 pub(crate) struct Rebuild {
     pub(crate) dir: PathBuf,
+    /// A forked chain's link to its upstream.
+    pub(crate) fork: Option<Arc<Fork>>,
     pub(crate) spec: ChainSpec,
     pub(crate) store: AccountsDbConfig,
     pub(crate) workers: usize,
@@ -94,8 +97,8 @@ impl NodeState {
             &r.spec,
             &r.store,
             dev,
-            Some(&self.executor),
-            r.workers,
+            Replay { executor: Some(&self.executor), workers: r.workers },
+            r.fork.as_deref(),
         )?;
         let config = BankingStageConfig { mining, coinbase, ..r.stage.config.clone() };
         let parts = StageParts { config, admission: r.stage.admission.clone(), hold: r.stage.hold };
@@ -131,6 +134,16 @@ impl NodeState {
     }
 }
 
+/// How [`load_chain`] replays the blocks the state missed.
+#[derive(Clone, Copy)]
+pub(crate) struct Replay<'a> {
+    /// A chain lanes built replays with its executor; an imported one
+    /// without (its blocks are Ethereum's).
+    pub(crate) executor: Option<&'a EvmExecutor>,
+    /// Threads.
+    pub(crate) workers: usize,
+}
+
 /// Opens the state in `dir/chain` (creating it from the genesis when it is
 /// not there), checks it against the ledger and replays the ledger's blocks
 /// it missed. A dev node whose state is ahead of its ledger (`evm_revert`,
@@ -142,15 +155,20 @@ pub(crate) fn load_chain(
     spec: &ChainSpec,
     store: &AccountsDbConfig,
     dev: bool,
-    executor: Option<&EvmExecutor>,
-    workers: usize,
+    replay: Replay<'_>,
+    fork: Option<&Fork>,
 ) -> Result<Chain, NodeError> {
-    let last = ledger.last_appended().expect("block 0 is in the ledger");
+    let Replay { executor, workers } = replay;
+    let last = ledger.last_appended().expect("the first block is in the ledger");
     let chain_dir = dir.join("chain");
     if dev {
         cut_back(&chain_dir, store, last)?;
     }
     let mut chain = open_chain(&chain_dir, ledger, spec, store, dev)?;
+    if let Some(fork) = fork {
+        // Before any read: what the chain never held is the upstream's.
+        let _ = chain.db().set_backing(fork.backing.clone());
+    }
     let head = chain.head().number;
     if head > last {
         return Err(NodeError::DataDir(format!(
@@ -167,7 +185,10 @@ pub(crate) fn load_chain(
     }
     // BLOCKHASH sees the same 256 hashes after a restart or a revert as
     // before it.
-    chain.set_older_hashes((0..head).rev().map_while(|n| ledger.appended_hash(n)));
+    let older = fork.map(|f| f.info.older.clone()).unwrap_or_default();
+    chain.set_older_hashes(
+        (ledger.first()..head).rev().map_while(|n| ledger.appended_hash(n)).chain(older),
+    );
     // Each block runs under the chain id in force after its parent.
     let sync = |chain: &Chain| match (&spec.imported, executor) {
         (None, Some(executor)) => sync_chain_id(&chain.db().view(), executor, spec.chain_id)
@@ -251,9 +272,10 @@ fn open_chain(
 ) -> Result<Chain, NodeError> {
     // A dev node writes and replays dev state controls; any other refuses them.
     let bank = BankConfig { allow_system: dev, ..spec.bank_config() };
-    let last = ledger.last_appended().unwrap_or(0);
+    let last = ledger.last_appended().unwrap_or(ledger.first());
     let mut candidates = vec![None];
-    for n in [Some(last), last.checked_sub(1)].into_iter().flatten() {
+    let before = last.checked_sub(1).filter(|n| *n >= ledger.first());
+    for n in [Some(last), before].into_iter().flatten() {
         candidates.push(Some(ledger.read(n)?.block.header));
     }
     let mut unknown = true;

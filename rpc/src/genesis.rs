@@ -10,7 +10,7 @@ use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_signer_local::coins_bip39::English;
 use alloy_signer_local::{MnemonicBuilder, PrivateKeySigner};
 use lanes_accounts_db::{AccountHeader, Entry};
-use lanes_evm_adapter::eth::{self, EthSpec, ImportedHeaders};
+use lanes_evm_adapter::eth::{self, EthSpec, ForkedHeaders, ImportedHeaders};
 use lanes_evm_adapter::{EthHeaders, SpecId};
 use lanes_runtime::{BankConfig, Block, Genesis, HeaderCodec};
 
@@ -68,6 +68,10 @@ pub struct ChainSpec {
     /// import`): its fork schedule. Its blocks keep their Ethereum headers
     /// and hashes ([`ImportedHeaders`]), and `spec` is the fork at genesis.
     pub imported: Option<EthSpec>,
+    /// For a forked chain (`--fork-url`): the upstream's block it starts
+    /// from, whose state the accounts database reads through its backing
+    /// and whose hash block `genesis.number` keeps ([`ForkedHeaders`]).
+    pub fork_block: Option<u64>,
 }
 
 impl ChainSpec {
@@ -114,7 +118,14 @@ impl ChainSpec {
             gas_limit: header.gas_limit,
             extra: data.encoded(),
         };
-        Self { chain_id: geth.config.chain_id, spec, genesis, source: geth, imported: Some(eth) }
+        Self {
+            chain_id: geth.config.chain_id,
+            spec,
+            genesis,
+            source: geth,
+            imported: Some(eth),
+            fork_block: None,
+        }
     }
 
     /// The chain a geth genesis describes.
@@ -139,7 +150,14 @@ impl ChainSpec {
             gas_limit,
             ..Default::default()
         };
-        Ok(Self { chain_id: geth.config.chain_id, spec, genesis, source: geth, imported: None })
+        Ok(Self {
+            chain_id: geth.config.chain_id,
+            spec,
+            genesis,
+            source: geth,
+            imported: None,
+            fork_block: None,
+        })
     }
 
     /// The `--dev` chain: chain id 31337, Prague from genesis, the ten
@@ -162,6 +180,30 @@ impl ChainSpec {
         Self::from_geth(geth).expect("the dev genesis is valid")
     }
 
+    /// A fork of another chain at its block `at` (`--fork-url`): `fork`'s
+    /// rules under `chain_id`, its first block the upstream's (number, time,
+    /// base fee, gas limit and hash), and of its state only `alloc` held
+    /// locally (the funded dev accounts); the rest is the upstream's, read
+    /// through the accounts database's backing.
+    pub fn forked(fork: DevFork, chain_id: u64, at: &ForkPoint, alloc: Vec<Entry>) -> Self {
+        let mut geth = dev_genesis_with(fork);
+        geth.config.chain_id = chain_id;
+        geth.timestamp = at.timestamp;
+        geth.alloc.clear();
+        let mut spec = Self::from_geth(geth).expect("the dev genesis is valid");
+        spec.genesis = Genesis {
+            number: at.number,
+            alloc,
+            timestamp: at.timestamp,
+            coinbase: Address::ZERO,
+            base_fee: at.base_fee,
+            gas_limit: at.gas_limit,
+            extra: Bytes::copy_from_slice(at.hash.as_slice()),
+        };
+        spec.fork_block = Some(at.number);
+        spec
+    }
+
     /// The chain's header codec: Ethereum's, for its fork.
     pub fn headers(&self) -> EthHeaders {
         EthHeaders::new(self.spec)
@@ -170,9 +212,12 @@ impl ChainSpec {
     /// The header codec of its blocks: Ethereum's for its fork, or an
     /// imported chain's (each block's own Ethereum header).
     pub fn codec(&self) -> std::sync::Arc<dyn HeaderCodec> {
-        match self.imported {
-            Some(_) => std::sync::Arc::new(ImportedHeaders),
-            None => std::sync::Arc::new(self.headers()),
+        match (&self.imported, self.fork_block) {
+            (Some(_), _) => std::sync::Arc::new(ImportedHeaders),
+            (None, Some(first)) => {
+                std::sync::Arc::new(ForkedHeaders { eth: self.headers(), first })
+            }
+            (None, None) => std::sync::Arc::new(self.headers()),
         }
     }
 
@@ -195,6 +240,23 @@ impl ChainSpec {
         bytes.extend((self.spec as u8).to_be_bytes());
         keccak256(bytes)
     }
+}
+
+/// The upstream's block a forked chain starts from: the fields its first
+/// block takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ForkPoint {
+    /// Its number.
+    pub number: u64,
+    /// Its hash, as the upstream gave it.
+    pub hash: B256,
+    /// Its time.
+    pub timestamp: u64,
+    /// Its base fee (1 gwei where it has none).
+    pub base_fee: u64,
+    /// Its gas limit.
+    pub gas_limit: u64,
 }
 
 /// The deterministic deployment proxy (Arachnid's), which foundry's

@@ -107,7 +107,11 @@ fn diff_one(
             if old.as_ref() == Some(new) || (old.is_none() && !new_exists) {
                 return Ok(());
             }
-            if let Some(old) = old {
+            // The commitment sums what the database holds: a backing's
+            // value (a fork's upstream) was never added.
+            let held =
+                if parent.has_backing() { parent.held_account(a).map_err(state_err)? } else { old };
+            if let Some(old) = held {
                 sub.add(&LatticeHash::of_account(a, &old));
             }
             if new_exists {
@@ -120,8 +124,13 @@ fn diff_one(
             if old == *new {
                 return Ok(());
             }
-            if !old.is_zero() {
-                sub.add(&LatticeHash::of_storage(a, s, &old));
+            let held = if parent.has_backing() {
+                parent.held_storage(a, s).map_err(state_err)?
+            } else {
+                old
+            };
+            if !held.is_zero() {
+                sub.add(&LatticeHash::of_storage(a, s, &held));
             }
             if !new.is_zero() {
                 add.add(&LatticeHash::of_storage(a, s, new));

@@ -37,6 +37,38 @@ struct Cli {
     /// commits to its block's access list, EIP-7928).
     #[arg(long, value_name = "NAME", requires = "dev", default_value = "prague")]
     hardfork: lanes_rpc::genesis::DevFork,
+    /// Fork a live chain (anvil's flag; implies --dev): the state at the
+    /// fork block is read from this JSON-RPC node as it is needed and kept in
+    /// the data folder (DATA_DIR/fork-<chain id>-<block>/), blocks up to it
+    /// are the upstream's, and the node's own blocks follow.
+    #[arg(long, short = 'f', value_name = "URL", alias = "rpc-url", conflicts_with = "genesis")]
+    fork_url: Option<String>,
+    /// The block to fork at (default: the upstream's latest; a negative
+    /// number counts back from it).
+    #[arg(long, value_name = "N", requires = "fork_url", allow_hyphen_values = true)]
+    fork_block_number: Option<i64>,
+    /// The forked chain's id, saving the upstream an eth_chainId (default:
+    /// the upstream's).
+    #[arg(long, value_name = "ID", requires = "fork_url")]
+    fork_chain_id: Option<u64>,
+    /// Tries after a failed request to the fork's upstream.
+    #[arg(long, value_name = "N", default_value_t = lanes_node::fork::DEFAULT_FORK_RETRIES)]
+    retries: u32,
+    /// Longest one request to the fork's upstream may take, in milliseconds
+    /// (or with a unit: 10s).
+    #[arg(long, value_name = "MS", value_parser = parse_millis, default_value = "45000")]
+    timeout: Duration,
+    /// Wait before the first retry of a failed upstream request, doubled at
+    /// each, in milliseconds (or with a unit).
+    #[arg(long, value_name = "MS", value_parser = parse_millis, default_value = "100")]
+    fork_retry_backoff: Duration,
+    /// Requests in flight to the fork's upstream at once.
+    #[arg(long, value_name = "N", default_value_t = lanes_node::fork::DEFAULT_FORK_CONCURRENCY)]
+    fork_concurrency: usize,
+    /// Most requests the fork may send its upstream in all; past it a fetch
+    /// fails naming this flag (default: no limit).
+    #[arg(long, value_name = "N")]
+    fork_request_budget: Option<u64>,
     /// A geth-format genesis.json (as anvil --init reads it).
     #[arg(long, value_name = "FILE")]
     genesis: Option<PathBuf>,
@@ -283,7 +315,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+fn run(mut cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(Command::Import { genesis, data_dir, workers, no_fsync, history_blocks, files }) =
         cli.command
     {
@@ -380,6 +412,20 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(path) = &cli.config {
         return run_cluster_node(&cli, path);
     }
+    // --fork-url runs a dev chain, as anvil's.
+    cli.dev |= cli.fork_url.is_some();
+    let fork = cli.fork_url.clone().map(|url| lanes_node::fork::ForkConfig {
+        url,
+        block_number: cli.fork_block_number,
+        chain_id: cli.fork_chain_id,
+        limits: lanes_node::fork::UpstreamLimits {
+            timeout: cli.timeout,
+            retries: cli.retries,
+            backoff: cli.fork_retry_backoff,
+            concurrency: cli.fork_concurrency.max(1),
+            budget: cli.fork_request_budget,
+        },
+    });
     if cli.reset {
         reset_data_dir(&cli.data_dir)
             .map_err(|e| format!("resetting {}: {e}", cli.data_dir.display()))?;
@@ -424,6 +470,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         client_version: cli.client_version.unwrap_or_else(|| client_version(cli.dev)),
         hold_blocks: false,
         unlock_dev_accounts: false,
+        fork,
         limits,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
@@ -491,6 +538,7 @@ fn run_cluster_node(cli: &Cli, path: &std::path::Path) -> Result<(), Box<dyn std
         mining: Mining::Manual,
         hold_blocks: true,
         unlock_dev_accounts: cluster_config.unlock_dev_accounts,
+        fork: None,
         workers,
         pin_threads: cli.pin_threads,
         predict: !cli.no_predict,
@@ -582,6 +630,14 @@ fn print_dev_banner(node: &Node) {
 /// `--history-blocks`: a count, or `all` (`None`).
 #[derive(Clone, Copy, Debug)]
 struct Kept(Option<u64>);
+
+/// Milliseconds as anvil's fork flags take them, or a duration with a unit.
+fn parse_millis(s: &str) -> Result<Duration, String> {
+    match s.parse::<u64>() {
+        Ok(ms) => Ok(Duration::from_millis(ms)),
+        Err(_) => lanes_rpc::parse_duration(s),
+    }
+}
 
 fn parse_history(s: &str) -> Result<Kept, String> {
     if s == "all" {

@@ -230,6 +230,34 @@ impl Inner {
         }
     }
 
+    /// The account at `address` as the database itself holds it, its
+    /// backing left out (`None`: never held, or deleted).
+    pub(crate) fn held_account(
+        &self,
+        version: &Version,
+        address: &Address,
+        hash: KeyHash,
+    ) -> Result<Option<AccountHeader>, StorageError> {
+        match self.get(version, &Key::Account(*address), hash, decode_account)? {
+            Stored::Value(header) => Ok(Some(header)),
+            Stored::Deleted | Stored::Absent => Ok(None),
+        }
+    }
+
+    /// A slot as the database itself holds it, as [`Self::held_account`].
+    pub(crate) fn held_storage(
+        &self,
+        version: &Version,
+        address: &Address,
+        slot: &B256,
+        hash: KeyHash,
+    ) -> Result<U256, StorageError> {
+        match self.get(version, &Key::Storage(*address, *slot), hash, decode_storage)? {
+            Stored::Value(value) => Ok(value),
+            Stored::Deleted | Stored::Absent => Ok(U256::ZERO),
+        }
+    }
+
     /// Code by its hash, as [`Self::account`].
     pub(crate) fn code(
         &self,

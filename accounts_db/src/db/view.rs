@@ -91,6 +91,26 @@ impl ReadView {
     }
 }
 
+impl ReadView {
+    /// Whether reads of keys the database never held go to a backing
+    /// ([`crate::Backing`]).
+    pub fn has_backing(&self) -> bool {
+        self.inner.backing().is_some()
+    }
+
+    /// The account at `address` as the database itself holds it, its
+    /// backing left out: what the state commitment sums.
+    pub fn held_account(&self, address: &Address) -> Result<Option<AccountHeader>, StorageError> {
+        self.inner.held_account(&self.version, address, Key::Account(*address).hash64())
+    }
+
+    /// A slot as the database itself holds it, as [`Self::held_account`].
+    pub fn held_storage(&self, address: &Address, slot: &B256) -> Result<U256, StorageError> {
+        let hash = Key::Storage(*address, *slot).hash64();
+        self.inner.held_storage(&self.version, address, slot, hash)
+    }
+}
+
 impl AccountsRead for ReadView {
     type Error = StorageError;
 

@@ -143,6 +143,36 @@ impl HeaderCodec for ImportedHeaders {
     }
 }
 
+/// The header codec of a forked chain: Ethereum's for its fork, except its
+/// first block, the upstream's fork block, which keeps the upstream's hash
+/// (its `extra`: 32 bytes), so its children name the upstream's block as
+/// their parent.
+#[derive(Clone, Copy, Debug)]
+pub struct ForkedHeaders {
+    /// The codec of the chain's own blocks.
+    pub eth: crate::EthHeaders,
+    /// The fork block's number.
+    pub first: u64,
+}
+
+impl HeaderCodec for ForkedHeaders {
+    fn roots(
+        &self,
+        txs: &[&[u8]],
+        receipts: &[Receipt],
+        accesses: Option<&lanes_runtime::BlockAccesses>,
+    ) -> Roots {
+        self.eth.roots(txs, receipts, accesses)
+    }
+
+    fn hash(&self, header: &BlockHeader) -> B256 {
+        match header.extra.len() {
+            32 if header.number == self.first => B256::from_slice(&header.extra),
+            _ => self.eth.hash(header),
+        }
+    }
+}
+
 /// The state a geth genesis allocates, as accounts_db entries.
 pub fn genesis_alloc(genesis: &alloy_genesis::Genesis) -> Vec<Entry> {
     let mut out = Vec::new();

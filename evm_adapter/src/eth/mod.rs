@@ -15,7 +15,8 @@ mod spec;
 mod state_root;
 
 pub use block::{
-    EthBlock, EthBlockData, GENESIS_GAS_LIMIT, ImportedHeaders, genesis_alloc, genesis_header,
+    EthBlock, EthBlockData, ForkedHeaders, GENESIS_GAS_LIMIT, ImportedHeaders, genesis_alloc,
+    genesis_header,
 };
 pub use dao::{DAO_HARDFORK_ACCOUNTS, DAO_HARDFORK_BENEFICIARY, is_dao_fork_block};
 pub use difficulty::{MINIMUM_DIFFICULTY, calc_difficulty};

@@ -15,7 +15,7 @@ use crate::NodeState;
 use crate::dev::{DevState, Snapshot};
 use crate::error::RpcError;
 use crate::rpc::state::{Res, internal};
-use alloy_rpc_types_anvil::{Metadata, NodeEnvironment, NodeForkConfig, NodeInfo};
+use alloy_rpc_types_anvil::{ForkedNetwork, Metadata, NodeEnvironment, NodeForkConfig, NodeInfo};
 use alloy_rpc_types_trace::geth::{CallConfig, GethDebugTracingOptions, GethTrace};
 use alloy_sol_types::SolCall;
 use lanes_evm_adapter::{CallRequest, Overlay};
@@ -316,15 +316,50 @@ impl DevApiServer for DevRpc {
     fn reset(&self, options: Option<serde_json::Value>) -> RpcResult<()> {
         let dev = self.dev_only("anvil_reset")?;
         // viem sends `{forking: {blockNumber: null}}` to reset without forking.
-        let fork_url = options.as_ref().and_then(|o| o.get("forking")?.get("jsonRpcUrl"));
-        if fork_url.is_some_and(|url| !url.is_null()) {
-            return Err(RpcError::Invalid(
-                "lanes cannot fork another chain: anvil_reset takes no forking options".into(),
-            )
-            .into());
+        let forking = options.as_ref().and_then(|o| o.get("forking")).filter(|f| !f.is_null());
+        let url = forking.and_then(|f| f.get("jsonRpcUrl")).and_then(|u| u.as_str());
+        let number = forking.and_then(|f| f.get("blockNumber")).filter(|n| !n.is_null());
+        match (&self.state.rebuild.fork, url) {
+            (None, Some(_)) => {
+                return Err(RpcError::Invalid(
+                    "this node was not started as a fork: start it with --fork-url to fork a chain"
+                        .into(),
+                )
+                .into());
+            }
+            (Some(fork), _) => {
+                if let Some(number) = number {
+                    let wanted = serde_json::from_value::<Quantity>(number.clone())
+                        .map(|q| q.0)
+                        .map_err(|e| RpcError::Params(format!("forking.blockNumber: {e}")))?;
+                    if wanted != fork.number() {
+                        return Err(RpcError::Invalid(format!(
+                            "this node forks block {}; a fork at block {wanted} is another data folder: restart with --fork-block-number {wanted}",
+                            fork.number()
+                        ))
+                        .into());
+                    }
+                }
+                if let Some(url) = url {
+                    fork.upstream.set_url(url);
+                }
+            }
+            (None, None) => {}
         }
         dev.clear();
-        self.state.revert_to(0, 0, Vec::new()).map_err(internal)?;
+        self.state.revert_to(self.state.ledger.first(), 0, Vec::new()).map_err(internal)?;
+        Ok(())
+    }
+
+    fn set_rpc_url(&self, url: String) -> RpcResult<()> {
+        self.dev_only("anvil_setRpcUrl")?;
+        let Some(fork) = &self.state.rebuild.fork else {
+            return Err(RpcError::Invalid(
+                "this node was not started as a fork: start it with --fork-url".into(),
+            )
+            .into());
+        };
+        fork.upstream.set_url(&url);
         Ok(())
     }
 
@@ -435,7 +470,13 @@ impl DevApiServer for DevRpc {
                 gas_limit,
                 gas_price: u128::from(base_fee) + SUGGESTED_TIP,
             },
-            fork_config: NodeForkConfig::default(),
+            fork_config: s.rebuild.fork.as_ref().map_or_else(NodeForkConfig::default, |f| {
+                NodeForkConfig {
+                    fork_url: Some(f.upstream.url()),
+                    fork_block_number: Some(f.number()),
+                    fork_retry_backoff: Some(f.upstream.limits().backoff.as_millis()),
+                }
+            }),
             network: None,
         })
     }
@@ -452,7 +493,11 @@ impl DevApiServer for DevRpc {
             instance_id: self.instance_id,
             latest_block_number: head.number,
             latest_block_hash: hash,
-            forked_network: None,
+            forked_network: s.rebuild.fork.as_ref().map(|f| ForkedNetwork {
+                chain_id: s.chain_id(),
+                fork_block_number: f.number(),
+                fork_block_hash: f.info.at.hash,
+            }),
             snapshots: snapshots
                 .into_iter()
                 .map(|(id, block, hash)| (U256::from(id), (block, hash)))

@@ -88,11 +88,18 @@ pub trait DevApi {
     #[method(name = "evm_revert", aliases = ["anvil_revert"], blocking)]
     fn revert(&self, id: Quantity) -> RpcResult<bool>;
 
-    /// Puts the chain back to its genesis and forgets snapshots and
-    /// impersonations (`--dev` only; lanes does not fork, so `forking`
-    /// options are refused).
+    /// Puts the chain back to its first block (a fork's: the fork block)
+    /// and forgets snapshots and impersonations (`--dev` only). On a fork,
+    /// `forking.jsonRpcUrl` points it at another upstream and
+    /// `forking.blockNumber` must name its fork block (a fork at another
+    /// block is another data folder: `--fork-block-number`).
     #[method(name = "anvil_reset", aliases = ["hardhat_reset"], blocking)]
     fn reset(&self, options: Option<serde_json::Value>) -> RpcResult<()>;
+
+    /// Points a fork at another upstream URL (the same chain); the next
+    /// fetches go there.
+    #[method(name = "anvil_setRpcUrl", aliases = ["hardhat_setRpcUrl"], blocking)]
+    fn set_rpc_url(&self, url: String) -> RpcResult<()>;
 
     /// Lets `eth_sendTransaction` send as `address` without its key
     /// (`--dev` only).
