@@ -5,13 +5,15 @@ Usage:
       builds a chain on UPSTREAM (two tokens, a pair with liquidity, a
       contract wallet holding tokens and ETH, a token holder without a key)
       and writes what it made to STATE_JSON.
-  python3 fork.py check UPSTREAM FORK STATE_JSON ARTIFACTS_DIR
+  python3 fork.py check UPSTREAM FORK STATE_JSON ARTIFACTS_DIR [FORK_UPSTREAM]
       checks a node forking UPSTREAM at the state's fork block (lanes-validator
       --dev --fork-url or anvil --fork-url): state, blocks, transactions and
       logs below the fork match the upstream's; then runs transactions on the
       fork (an impersonated holder's transfer, a contract wallet sending by
       impersonation, a swap, snapshot and revert, a trace, anvil_reset) and
       checks that the upstream did not change. Prints "fork check: ok".
+      FORK_UPSTREAM is the URL the fork was started with, which anvil_reset
+      names (default UPSTREAM).
   python3 fork.py touch FORK STATE_JSON ARTIFACTS_DIR COUNT
       first-touch and cached latency: COUNT accounts and COUNT token balances
       never read before, each read twice; prints one JSON line of medians.
@@ -98,7 +100,8 @@ def rpc(w3, method, params):
     return answer["result"]
 
 
-def check_fork(upstream_url, fork_url, state_file, folder):
+def check_fork(upstream_url, fork_url, state_file, folder, fork_upstream=None):
+    fork_upstream = fork_upstream or upstream_url
     s = json.load(open(state_file))
     up, w3 = connect(upstream_url), connect(fork_url)
     n = s["forkBlock"]
@@ -116,7 +119,7 @@ def check_fork(upstream_url, fork_url, state_file, folder):
     # The fork's chain as the upstream had it.
     check(w3.eth.chain_id == s["chainId"], "the fork keeps the upstream's chain id")
     check(w3.eth.block_number >= n, f"the fork starts at the fork block {n}")
-    w3.provider.make_request("anvil_reset", [{"forking": {"jsonRpcUrl": upstream_url, "blockNumber": n}}])
+    w3.provider.make_request("anvil_reset", [{"forking": {"jsonRpcUrl": fork_upstream, "blockNumber": n}}])
     check(w3.eth.block_number == n, "anvil_reset with forking goes back to the fork block")
     for who in (holder, s["wallet"], s["pair"]):
         check(w3.eth.get_balance(who) == up.eth.get_balance(who, n), f"{who}'s ETH as upstream")
@@ -184,7 +187,7 @@ def check_fork(upstream_url, fork_url, state_file, folder):
     # The upstream did not change.
     check(up.eth.block_number == up_head, "the upstream made no block")
     check(up_ta.functions.balanceOf(holder).call() == 3 * 10**20, "the upstream's balances are untouched")
-    rpc(w3, "anvil_reset", [{"forking": {"jsonRpcUrl": upstream_url, "blockNumber": n}}])
+    rpc(w3, "anvil_reset", [{"forking": {"jsonRpcUrl": fork_upstream, "blockNumber": n}}])
     check(w3.eth.block_number == n and ta.functions.balanceOf(a2).call() == 0,
           "anvil_reset puts the fork back to the fork block")
     print("fork check: ok", flush=True)
@@ -216,7 +219,7 @@ if __name__ == "__main__":
     if mode == "setup":
         setup(sys.argv[2], sys.argv[3], sys.argv[4])
     elif mode == "check":
-        check_fork(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5])
+        check_fork(*sys.argv[2:7])
     elif mode == "touch":
         touch(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]))
     else:

@@ -15,6 +15,7 @@ mod evm_parallel;
 mod evm_predict;
 mod evm_token;
 mod fixtures;
+mod fork;
 mod fuzz_regressions;
 mod import_chain;
 mod layout;
