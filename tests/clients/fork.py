@@ -121,6 +121,8 @@ def check_fork(upstream_url, fork_url, state_file, folder, fork_upstream=None):
     check(w3.eth.block_number >= n, f"the fork starts at the fork block {n}")
     w3.provider.make_request("anvil_reset", [{"forking": {"jsonRpcUrl": fork_upstream, "blockNumber": n}}])
     check(w3.eth.block_number == n, "anvil_reset with forking goes back to the fork block")
+    check(w3.eth.get_block("latest").hash == up.eth.get_block(n).hash,
+          "a fork's latest block before its own is the upstream's fork block")
     for who in (holder, s["wallet"], s["pair"]):
         check(w3.eth.get_balance(who) == up.eth.get_balance(who, n), f"{who}'s ETH as upstream")
         check(ta.functions.balanceOf(who).call() == up_ta.functions.balanceOf(who).call(block_identifier=n),

@@ -412,7 +412,10 @@ fn test_anvil_reset_goes_back_to_the_genesis_and_refuses_to_fork() {
     assert_eq!(v.result("evm_revert", json!([snapshot])), json!(false), "snapshots are forgotten");
     let (_, message, _) =
         v.error("anvil_reset", json!([{"forking": {"jsonRpcUrl": "http://example.invalid"}}]));
-    assert!(message.contains("not started as a fork") && message.contains("--fork-url"), "{message}");
+    assert!(
+        message.contains("not started as a fork") && message.contains("--fork-url"),
+        "{message}"
+    );
     // The same transaction goes in again, at block 1.
     v.result("eth_sendRawTransaction", json!([hex(&tx)]));
     assert_eq!(v.result("eth_getBalance", json!([receiver(77), "latest"])), "0x5");

@@ -127,7 +127,7 @@ fn test_the_same_forked_chain_script_passes_on_lanes_and_anvil_and_the_cache_sur
     script(&python, &check, "fork check: ok", &log);
     let again = proxy.counts();
     assert_eq!(state_calls(&again), state_calls(&lanes), "nothing fetched twice: {again}");
-    drop(v);
+    v.stop();
 
     // anvil, forking the same upstream through its own proxy.
     let anvil_proxy = Proxy::start(&upstream.url);

@@ -224,3 +224,51 @@ impl Backing for ForkBacking {
         Ok(self.cache.lock().code.get(hash).cloned())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fork::UpstreamLimits;
+
+    /// What was fetched reads back from the cache file after a reopen,
+    /// without asking the upstream (here one that is not there); a torn
+    /// last record is cut, a damaged one before the end is refused.
+    #[test]
+    fn test_the_cache_file_survives_a_reopen_and_a_torn_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(crate::fork::CACHE_FILE);
+        let limits = UpstreamLimits { retries: 0, ..UpstreamLimits::default() };
+        let upstream = Arc::new(Upstream::new("http://127.0.0.1:1", limits).unwrap());
+        let (a, slot) = (Address::repeat_byte(1), B256::repeat_byte(2));
+        let header = AccountHeader { nonce: 3, balance: U256::from(4), code_hash: keccak256([5]) };
+        let open = || ForkBacking::open(upstream.clone(), 9, &path).unwrap();
+        let backing = open();
+        assert!(
+            matches!(backing.storage(&a, &slot), Err(StorageError::Backing(e)) if e.contains("127.0.0.1:1"))
+        );
+        backing
+            .keep(vec![
+                Fetched::Account(a, Some(header)),
+                Fetched::Storage(a, slot, U256::from(6)),
+                Fetched::Code(header.code_hash, Bytes::from_static(&[5])),
+            ])
+            .unwrap();
+        drop(backing);
+        let mut bytes = std::fs::read(&path).unwrap();
+        let whole = bytes.len();
+        bytes.extend([40, 0, 0, 0, 1, 2]);
+        std::fs::write(&path, &bytes).unwrap();
+        let backing = open();
+        assert_eq!(backing.cached(), (1, 1, 1));
+        assert_eq!(backing.account(&a).unwrap(), Some(header));
+        assert_eq!(backing.storage(&a, &slot).unwrap(), U256::from(6));
+        assert_eq!(backing.code(&header.code_hash).unwrap(), Some(Bytes::from_static(&[5])));
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), whole as u64, "the torn tail is cut");
+        drop(backing);
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[14] ^= 0xff;
+        std::fs::write(&path, &bytes).unwrap();
+        let err = ForkBacking::open(upstream.clone(), 9, &path).unwrap_err();
+        assert!(err.to_string().contains("damaged at byte 0"), "{err}");
+    }
+}

@@ -31,6 +31,9 @@ enum Route {
     LocalThenUpstream,
     /// `eth_getLogs` over blocks on both sides of the fork.
     SplitLogs,
+    /// A block by tag: the node's, unless it is the fork block (a fork with
+    /// no block of its own yet), which the upstream has.
+    HeadBlock,
 }
 
 /// Where a forked node's calls go: the upstream and the fork block.
@@ -100,7 +103,7 @@ impl ForkRoute {
             | "ots_getBlockDetails"
             | "ots_getBlockTransactions" => match at(0) {
                 Some(BlockParam::Number(b)) if b <= n => Route::Upstream,
-                Some(_) => Route::Local,
+                Some(_) => Route::HeadBlock,
                 // A block hash (eth_getBlockReceipts).
                 None if is_fork_hash(0) => Route::Upstream,
                 None => Route::LocalThenUpstream,
@@ -211,6 +214,17 @@ where
                     }
                 }
                 Route::SplitLogs => split_logs(&inner, &fork, request, params, id, max).await,
+                Route::HeadBlock => {
+                    let local = inner.call(request).await;
+                    let number = result_of(&local).and_then(|r| block_number(&r["number"]));
+                    if number == Some(BlockParam::Number(fork.number)) {
+                        let mut params = params;
+                        params[0] = Value::String(format!("0x{:x}", fork.number));
+                        forward(&fork, &method, params, id, max).await
+                    } else {
+                        local
+                    }
+                }
             }
         }
     }
@@ -324,8 +338,8 @@ mod tests {
         let route = |m: &str, p: Value| fork.route(m, p.as_array().unwrap());
         assert_eq!(route("eth_getBlockByNumber", json!(["0xa", false])), Route::Upstream);
         assert_eq!(route("eth_getBlockByNumber", json!(["earliest", false])), Route::Upstream);
-        assert_eq!(route("eth_getBlockByNumber", json!(["0xb", false])), Route::Local);
-        assert_eq!(route("eth_getBlockByNumber", json!(["latest", false])), Route::Local);
+        assert_eq!(route("eth_getBlockByNumber", json!(["0xb", false])), Route::HeadBlock);
+        assert_eq!(route("eth_getBlockByNumber", json!(["latest", false])), Route::HeadBlock);
         assert_eq!(route("eth_getBalance", json!(["0x00", "0x9"])), Route::Upstream);
         assert_eq!(route("eth_getBalance", json!(["0x00", "0xa"])), Route::Local);
         assert_eq!(

@@ -78,7 +78,8 @@ pub struct UpstreamCounts {
 pub struct Upstream {
     url: RwLock<String>,
     limits: UpstreamLimits,
-    runtime: tokio::runtime::Runtime,
+    /// Taken on drop, which may happen on another runtime's thread.
+    runtime: Option<tokio::runtime::Runtime>,
     clients: tokio::sync::Mutex<Vec<Arc<RpcClient>>>,
     permits: Arc<tokio::sync::Semaphore>,
     next: AtomicUsize,
@@ -106,13 +107,17 @@ impl Upstream {
             url: RwLock::new(url.to_owned()),
             permits: Arc::new(tokio::sync::Semaphore::new(concurrency)),
             limits,
-            runtime,
+            runtime: Some(runtime),
             clients: tokio::sync::Mutex::new(Vec::new()),
             next: AtomicUsize::new(0),
             requests: AtomicU64::new(0),
             calls: AtomicU64::new(0),
             retries: AtomicU64::new(0),
         })
+    }
+
+    fn runtime(&self) -> &tokio::runtime::Runtime {
+        self.runtime.as_ref().expect("taken only on drop")
     }
 
     /// Its URL.
@@ -124,7 +129,7 @@ impl Upstream {
     /// there.
     pub fn set_url(&self, url: &str) {
         *self.url.write() = url.to_owned();
-        self.runtime.block_on_or_wait(async { self.clients.lock().await.clear() });
+        self.runtime().block_on_or_wait(async { self.clients.lock().await.clear() });
     }
 
     /// Its limits.
@@ -149,7 +154,7 @@ impl Upstream {
 
     /// Calls each of `calls` in one batch request; the results in order.
     pub fn batch(&self, calls: &[(&str, Value)]) -> Result<Vec<Value>, UpstreamError> {
-        let answers = self.runtime.block_on_or_wait(self.send(calls))?;
+        let answers = self.runtime().block_on_or_wait(self.send(calls))?;
         let mut results = Vec::with_capacity(answers.len());
         for (answer, (method, _)) in answers.into_iter().zip(calls) {
             if let Some(error) = answer.get("error").filter(|e| !e.is_null()) {
@@ -171,7 +176,7 @@ impl Upstream {
     ) -> Result<Value, UpstreamError> {
         let this = self.clone();
         let call = (method.to_owned(), params);
-        let task = self.runtime.spawn(async move {
+        let task = self.runtime().spawn(async move {
             let mut answers = this.send(&[(call.0.as_str(), call.1)]).await?;
             Ok(answers.pop().unwrap_or(Value::Null))
         });
@@ -267,6 +272,15 @@ impl Upstream {
             return Ok(clients.last().expect("pushed").clone());
         }
         Ok(clients[i].clone())
+    }
+}
+
+impl Drop for Upstream {
+    fn drop(&mut self) {
+        // Dropping a runtime blocks, which an async context forbids.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
     }
 }
 
