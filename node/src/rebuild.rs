@@ -296,7 +296,8 @@ fn open_chain(
     Ok(Chain::create_with(dir, config.clone(), &spec.genesis, bank)?)
 }
 
-/// Removes what a node keeps in `dir` (for `--reset`); other files stay.
+/// Removes what a node keeps in `dir`, forks included (for `--reset`);
+/// other files stay.
 pub fn reset_data_dir(dir: &Path) -> std::io::Result<()> {
     for name in ["ledger", "chain"] {
         let path = dir.join(name);
@@ -307,6 +308,16 @@ pub fn reset_data_dir(dir: &Path) -> std::io::Result<()> {
     let genesis = dir.join(GENESIS_FILE);
     if genesis.exists() {
         std::fs::remove_file(genesis)?;
+    }
+    // Forks' folders (`fork-<chain id>-<block>/`, each with its fork.json).
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let named = entry.file_name().to_string_lossy().starts_with("fork-");
+            if named && path.join(crate::fork::FORK_FILE).is_file() {
+                std::fs::remove_dir_all(&path)?;
+            }
+        }
     }
     Ok(())
 }

@@ -240,4 +240,15 @@ fn test_a_failing_upstream_answers_a_clear_error_in_bounded_time_and_holds_no_ot
     }
     let refused = refused.expect("the budget ran out");
     assert!(refused.contains("--fork-request-budget"), "{refused}");
+    drop(v);
+
+    // --reset wipes the forks' folders with the rest.
+    let budget = dir.path().join("budget");
+    let forks = || {
+        let entries = std::fs::read_dir(&budget).unwrap().flatten();
+        entries.filter(|e| e.file_name().to_string_lossy().starts_with("fork-")).count()
+    };
+    assert_eq!(forks(), 1);
+    Validator::start(&budget, &["--dev", "--reset"]).stop();
+    assert_eq!(forks(), 0);
 }
