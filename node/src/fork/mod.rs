@@ -2,7 +2,7 @@
 //! block is the upstream's block N, its state the upstream's there, read a
 //! key at a time as transactions and calls need it ([`ForkBacking`]), and
 //! its own blocks follow from N + 1. Blocks, transactions and logs at or
-//! below N are the upstream's, answered by asking it ([`proxy`]).
+//! below N are the upstream's, answered by asking it (`proxy.rs`).
 //!
 //! A fork lives in a data folder of its own under the node's,
 //! `fork-<chain id>-<N>/`: the usual ledger and state, `fork.json` (what
