@@ -180,6 +180,20 @@ impl Filters {
     }
 }
 
+impl Filters {
+    /// The node switched to another chain, whose blocks the filters read
+    /// from `next` on.
+    pub(crate) fn go_on_from(&self, next: u64) {
+        for f in self.table().live.values_mut() {
+            match &mut f.kind {
+                FilterKind::Blocks { next: n } => *n = next,
+                FilterKind::Logs { start, next: n, .. } => (*start, *n) = (next, next),
+                FilterKind::Pending { .. } => {}
+            }
+        }
+    }
+}
+
 /// Whether block `lb` is within `filter`'s block criteria: its range
 /// (`latest` or none leaves an end open) or its block hash.
 pub(crate) fn covers(filter: &Filter, lb: &LedgerBlock) -> bool {

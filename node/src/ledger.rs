@@ -178,8 +178,8 @@ pub fn receipt_logs(receipt: &Receipt) -> Vec<Log> {
 
 /// The append-only block log and its indexes.
 pub struct Ledger {
-    path: PathBuf,
-    reader: File,
+    /// Replaced whole when a dev node switches chains ([`Self::replace_with`]).
+    file: RwLock<Arc<LedgerFile>>,
     writer: Mutex<(File, u64)>,
     index: RwLock<Index>,
     /// Blocks up to this number are served; `u64::MAX` before block 0.
@@ -190,9 +190,15 @@ pub struct Ledger {
     sync: bool,
 }
 
+/// The ledger's file, and a handle to read records at their offsets.
+struct LedgerFile {
+    path: PathBuf,
+    reader: File,
+}
+
 impl std::fmt::Debug for Ledger {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Ledger").field("path", &self.path).finish_non_exhaustive()
+        f.debug_struct("Ledger").field("path", &self.path()).finish_non_exhaustive()
     }
 }
 
@@ -279,8 +285,7 @@ impl Ledger {
         let reader = File::open(&path).map_err(io)?;
         let visible = index.last().unwrap_or(u64::MAX);
         Ok(Self {
-            path,
-            reader,
+            file: RwLock::new(Arc::new(LedgerFile { path, reader })),
             writer: Mutex::new((file, at)),
             index: RwLock::new(index),
             visible: AtomicU64::new(visible),
@@ -293,13 +298,33 @@ impl Ledger {
         self.index.read()
     }
 
+    /// The ledger's file.
+    pub fn path(&self) -> PathBuf {
+        self.file.read().path.clone()
+    }
+
+    /// Takes `other`'s blocks in place of its own (a dev node switching to
+    /// another chain, `anvil_reset` with `forking`): every holder of this
+    /// ledger reads `other`'s blocks from then on, and serves what `other`
+    /// serves.
+    pub fn replace_with(&self, other: Ledger) {
+        let Ledger { file, writer, index, visible, .. } = other;
+        let mut own_writer = self.writer.lock();
+        let mut own_index = self.index.write();
+        *own_writer = writer.into_inner();
+        *own_index = index.into_inner();
+        *self.file.write() = file.into_inner();
+        drop((own_index, own_writer));
+        self.publish(visible.into_inner());
+    }
+
     /// Drops every block after `number` (a dev node's `evm_revert`): the
     /// file is cut after block `number`'s record (and synced when the
     /// ledger syncs) before the indexes forget them, so a crash leaves the
     /// cut ledger or the whole one, never a torn record.
     pub fn truncate(&self, number: u64) -> Result<(), LedgerError> {
-        let io = |source| LedgerError::Io { path: self.path.clone(), source };
         let mut writer = self.writer.lock();
+        let io = |source| LedgerError::Io { path: self.path(), source };
         let mut index = self.index.write();
         let Some(cut) = index.placed(number + 1).map(|placed| placed.offset) else {
             return Ok(()); // nothing after it
@@ -327,8 +352,8 @@ impl Ledger {
         receipts: &[Receipt],
         access_list: Option<&[u8]>,
     ) -> Result<(), LedgerError> {
-        let io = |source| LedgerError::Io { path: self.path.clone(), source };
         let mut writer = self.writer.lock();
+        let io = |source| LedgerError::Io { path: self.path(), source };
         let last = self.index().last();
         if last.is_some_and(|last| block.header.number != last + 1) {
             return Err(LedgerError::NotChained {
@@ -410,20 +435,21 @@ impl Ledger {
 
     /// Block `number` whether served or not (for replay at start).
     pub fn read(&self, number: u64) -> Result<LedgerBlock, LedgerError> {
-        let (offset, len, version) = {
+        let (offset, len, version, file) = {
             let index = self.index();
             let placed = index.placed(number).ok_or(LedgerError::NotChained {
                 number,
                 previous: index.last().unwrap_or(u64::MAX),
             })?;
-            (placed.offset, placed.len, placed.version)
+            // Under the index's lock: the file its offsets are in.
+            (placed.offset, placed.len, placed.version, self.file.read().clone())
         };
         let mut payload = vec![0; len as usize];
-        self.reader
+        file.reader
             .read_exact_at(&mut payload, offset + FRAME as u64)
-            .map_err(|source| LedgerError::Io { path: self.path.clone(), source })?;
+            .map_err(|source| LedgerError::Io { path: file.path.clone(), source })?;
         let corrupt =
-            |reason: String| LedgerError::Corrupt { path: self.path.clone(), offset, reason };
+            |reason: String| LedgerError::Corrupt { path: file.path.clone(), offset, reason };
         decode_record(version, &payload).map_err(|e| corrupt(format!("undecodable record: {e}")))
     }
 
@@ -568,6 +594,30 @@ mod tests {
         assert_eq!(ledger.hash_of(7), Some(b7.hash));
         ledger.truncate(7).unwrap();
         assert_eq!(ledger.last_appended(), Some(7));
+    }
+
+    /// A ledger that takes another's place serves its blocks, appends after
+    /// them to its file, and leaves the first file as it was.
+    #[test]
+    fn a_replaced_ledger_serves_and_appends_to_the_other() {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let ledger = Ledger::open(a.path()).unwrap();
+        let b0 = block(0, B256::ZERO);
+        ledger.append(&b0, &[], None).unwrap();
+        ledger.append(&block(1, b0.hash), &[], None).unwrap();
+        let other = Ledger::open(b.path()).unwrap();
+        let b7 = block(7, B256::repeat_byte(7));
+        other.append(&b7, &[], None).unwrap();
+        other.publish(7);
+        ledger.replace_with(other);
+        assert_eq!((ledger.first(), ledger.head()), (7, Some(7)));
+        assert_eq!(ledger.block(7).unwrap().unwrap().block.hash, b7.hash);
+        assert!(ledger.block(1).unwrap().is_none() && ledger.number_of(&b0.hash).is_none());
+        ledger.append(&block(8, b7.hash), &[], None).unwrap();
+        assert_eq!(ledger.path(), b.path().join(FILE));
+        drop(ledger);
+        assert_eq!(Ledger::open(b.path()).unwrap().last_appended(), Some(8));
+        assert_eq!(Ledger::open(a.path()).unwrap().last_appended(), Some(1));
     }
 
     /// A ledger version 3 wrote opens, its blocks read without an access

@@ -6,7 +6,6 @@
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use crossbeam_channel::Receiver;
 use jsonrpsee::server::middleware::rpc::RpcServiceBuilder;
@@ -22,9 +21,12 @@ use crate::config::{ChainChoice, NodeConfig, cors_layer, store_config};
 use crate::dev::DevState;
 use crate::error::NodeError;
 use crate::fork::Fork;
+use crate::fork::proxy::{ForkProxy, ForkRoute, Routes};
 use crate::ledger::{Ledger, LedgerBlock, LedgerSink};
 use crate::publish::{Publisher, PublishingSink};
-use crate::rebuild::{GENESIS_FILE, Rebuild, Replay, StageParts, load_chain};
+use crate::rebuild::{
+    GENESIS_FILE, Place, Rebuild, Replay, StageParts, dev_spec, load_chain, start_ledger,
+};
 use crate::state::NodeState;
 use crate::state_file::StateFile;
 use crate::{filters, permits, rpc};
@@ -87,6 +89,7 @@ impl Node {
         let stage = start_stage(&parts, executor.clone(), chain, &publisher);
         let (blocks, failure) = (stage.blocks().clone(), stage.failure());
         let (heads, _) = broadcast::channel(256);
+        let routes = Arc::new(Routes::new(fork.as_deref().map(ForkRoute::to)));
         let state = Arc::new(NodeState {
             rules: lanes_evm_adapter::TxRules { any_chain_id: true, ..executor.rules() },
             executor,
@@ -104,9 +107,15 @@ impl Node {
             heavy: permits::Permits::new(config.limits.max_heavy_calls, config.limits.heavy_wait),
             limits: config.limits.clone(),
             rebuild: Rebuild {
-                dir,
-                fork,
-                spec,
+                place: RwLock::new(Arc::new(Place { dir, spec, fork })),
+                data_dir: config.data_dir.clone(),
+                hardfork: match config.chain {
+                    ChainChoice::Dev(hardfork) => Some(hardfork),
+                    _ => None,
+                },
+                fork_limits: config.fork.as_ref().map(|f| f.limits.clone()).unwrap_or_default(),
+                fsync: config.fsync,
+                routes,
                 store: store_config(&config),
                 workers: config.workers,
                 stage: parts,
@@ -126,18 +135,10 @@ impl Node {
             .set_id_provider(rpc::HexIds::default())
             .build();
         let max_response_bytes = limits.max_response_bytes;
-        let route = state.rebuild.fork.as_ref().map(|f| {
-            Arc::new(crate::fork::proxy::ForkRoute {
-                upstream: f.upstream.clone(),
-                number: f.number(),
-                hash: f.info.at.hash,
-            })
-        });
+        let routes = state.rebuild.routes.clone();
         let middleware = RpcServiceBuilder::new()
             .layer_fn(move |service| rpc::ParamsErrors::new(service, max_response_bytes))
-            .layer_fn(move |service| {
-                crate::fork::proxy::ForkProxy::new(service, route.clone(), max_response_bytes)
-            });
+            .layer_fn(move |service| ForkProxy::new(service, routes.clone(), max_response_bytes));
         let http = tower::ServiceBuilder::new()
             .option_layer(cors_layer(&limits.cors_origins)?)
             .layer(rpc::serve::BodyDeadlineLayer(limits.request_timeout));
@@ -278,21 +279,13 @@ fn prepare(config: &NodeConfig) -> Result<Prepared, NodeError> {
         false => stored_path.exists().then(|| ChainSpec::from_file(&stored_path)).transpose()?,
     };
     let given = match &config.chain {
-        _ if forked.is_some() => None,
-        // Block 0 of a new dev chain is stamped now; an existing one keeps its own.
-        ChainChoice::Dev(fork) => Some(ChainSpec::dev_with(
-            stored.as_ref().map_or_else(
-                || SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
-                |s| s.genesis.timestamp,
-            ),
-            *fork,
-        )),
         ChainChoice::Genesis(path) if imported => Some(ChainSpec::imported_from_file(path)?),
         ChainChoice::Genesis(path) => Some(ChainSpec::from_file(path)?),
-        ChainChoice::Existing => None,
+        ChainChoice::Dev(_) | ChainChoice::Existing => None,
     };
     let spec = match (stored, given) {
         _ if let Some((spec, _)) = &forked => spec.clone(),
+        _ if let ChainChoice::Dev(hardfork) = &config.chain => dev_spec(dir, *hardfork)?,
         (Some(stored), Some(given)) if stored.id() != given.id() => {
             return Err(NodeError::DataDir(format!(
                 "data folder {} was made from another genesis (chain id {}, genesis {}) than the one given (chain id {}, genesis {}); use another --data-dir, or --reset to wipe it",
@@ -349,25 +342,7 @@ fn prepare(config: &NodeConfig) -> Result<Prepared, NodeError> {
         None => executor,
     });
 
-    let genesis = spec.genesis_block();
-    match ledger.last_appended() {
-        None => {
-            ledger.append(&genesis, &[], None)?;
-            ledger.publish(genesis.header.number);
-        }
-        Some(_) => {
-            let first = ledger.read(ledger.first())?.block;
-            if first.hash != genesis.hash {
-                return Err(NodeError::DataDir(format!(
-                    "the ledger in {} starts from genesis {}, not {} (from {})",
-                    dir.display(),
-                    first.hash,
-                    genesis.hash,
-                    stored_path.display()
-                )));
-            }
-        }
-    }
+    start_ledger(&ledger, &spec, dir)?;
     let forked = forked.map(|(_, fork)| fork);
     let chain = load_chain(
         dir,

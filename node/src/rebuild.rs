@@ -8,19 +8,21 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use alloy_primitives::{B256, Bytes};
+use alloy_primitives::{Address, B256, Bytes};
 use lanes_accounts_db::{AccountsDb, AccountsDbConfig, OpenError};
-use lanes_banking_stage::BankingStageConfig;
+use lanes_banking_stage::{BankingStage, BankingStageConfig, Mining};
 use lanes_evm_adapter::{EvmExecutor, EvmTx};
-use lanes_rpc::genesis::ChainSpec;
-use lanes_runtime::{Admission, BankConfig, Chain, ChainError};
+use lanes_rpc::genesis::{ChainSpec, DevFork};
+use lanes_runtime::{Admission, BankConfig, Chain, ChainError, write_atomically};
+use parking_lot::RwLock;
 
 use crate::dev::sync_chain_id;
 use crate::error::NodeError;
 use crate::filters;
-use crate::fork::Fork;
+use crate::fork::proxy::{ForkRoute, Routes};
+use crate::fork::{Fork, ForkConfig, UpstreamLimits};
 use crate::ledger::{Ledger, LedgerBlock};
 use crate::lifecycle::{spawn_follower, start_stage};
 use crate::state::NodeState;
@@ -37,15 +39,49 @@ pub(crate) struct StageParts {
     pub(crate) hold: bool,
 }
 
-/// What the node needs to rebuild its state from the ledger.
-pub(crate) struct Rebuild {
+/// Where a node's chain is: its folder, its genesis, and the fork it runs.
+pub(crate) struct Place {
+    /// The data folder, or a fork's folder under it.
     pub(crate) dir: PathBuf,
+    pub(crate) spec: ChainSpec,
     /// A forked chain's link to its upstream.
     pub(crate) fork: Option<Arc<Fork>>,
-    pub(crate) spec: ChainSpec,
+}
+
+/// What the node needs to rebuild its state from the ledger, and to switch
+/// a dev node to another chain.
+pub(crate) struct Rebuild {
+    /// The chain it runs, replaced whole by [`NodeState::switch_chain`].
+    pub(crate) place: RwLock<Arc<Place>>,
+    /// The data folder forks' folders are made in.
+    pub(crate) data_dir: PathBuf,
+    /// A dev node's rules (`--hardfork`), which the chains it switches to
+    /// run too; `None` on any other node.
+    pub(crate) hardfork: Option<DevFork>,
+    /// What a fork made at run time may ask of its upstream.
+    pub(crate) fork_limits: UpstreamLimits,
+    /// Whether ledgers sync each block.
+    pub(crate) fsync: bool,
+    /// The fork the RPC middleware answers for.
+    pub(crate) routes: Arc<Routes>,
     pub(crate) store: AccountsDbConfig,
     pub(crate) workers: usize,
     pub(crate) stage: StageParts,
+}
+
+impl Rebuild {
+    /// The chain it runs now.
+    pub(crate) fn place(&self) -> Arc<Place> {
+        self.place.read().clone()
+    }
+}
+
+/// What a stopped banking stage hands on to the next.
+struct Stopped {
+    mining: Mining,
+    coinbase: Address,
+    /// Acknowledged transactions it held, and those of blocks dropped since.
+    gone: Vec<B256>,
 }
 
 impl NodeState {
@@ -61,49 +97,138 @@ impl NodeState {
         pool: Vec<Bytes>,
     ) -> Result<(), NodeError> {
         let mut slot = self.stage.write();
+        let mut stopped = self.stop_production(&mut slot)?;
+        self.drop_blocks_after(number, &mut stopped);
+        self.ledger.truncate(number)?;
+        let place = self.rebuild.place();
+        let chain = load_chain(
+            &place.dir,
+            &self.ledger,
+            &place.spec,
+            &self.rebuild.store,
+            true,
+            Replay { executor: Some(&self.executor), workers: self.rebuild.workers },
+            place.fork.as_deref(),
+        )?;
+        // Served before production starts, so its first block moves it on.
+        self.ledger.publish(number);
+        let reason = format!("the chain went back to block {number} (evm_revert or anvil_reset)");
+        self.start_production(&mut slot, chain, stopped, offset, pool, &reason)?;
+        tracing::info!(target: "lanes::node", number, "reverted");
+        Ok(())
+    }
+
+    /// Switches a dev node to another chain, fresh from its first block
+    /// (`anvil_reset`): the fork `to` names, or with `None` the dev chain of
+    /// the data folder. The new chain is opened before the old one stops,
+    /// so a fork that cannot be made leaves the node as it was; a fork made
+    /// before is opened again from its folder (and what it fetched). The
+    /// chain it runs already is put back to its first block instead.
+    pub(crate) fn switch_chain(self: &Arc<Self>, to: Option<ForkConfig>) -> Result<(), NodeError> {
+        let r = &self.rebuild;
+        let hardfork = r.hardfork.ok_or_else(|| NodeError::Config("not a dev node".into()))?;
+        let current = r.place();
+        let site = to.as_ref().map(|c| Fork::locate(&r.data_dir, c)).transpose()?;
+        let dir = site.as_ref().map_or_else(|| r.data_dir.clone(), |s| s.dir.clone());
+        if dir == current.dir {
+            if let (Some(config), Some(fork)) = (&to, &current.fork) {
+                fork.upstream.set_url(&config.url);
+            }
+            return self.revert_to(self.ledger.first(), 0, Vec::new());
+        }
+        let (spec, fork) = match site {
+            Some(site) => {
+                let (_, spec, fork) = site.open(hardfork)?;
+                (spec, Some(Arc::new(fork)))
+            }
+            None => (dev_spec(&dir, hardfork)?, None),
+        };
+        let ledger = Ledger::open_with(&dir.join("ledger"), r.fsync)?;
+        start_ledger(&ledger, &spec, &dir)?;
+        ledger.truncate(ledger.first())?;
+        let place = Place { dir, spec, fork };
+        let mut slot = self.stage.write();
+        let mut stopped = self.stop_production(&mut slot)?;
+        let replay = Replay { executor: Some(&self.executor), workers: r.workers };
+        let load = |place: &Place, ledger: &Ledger| {
+            let fork = place.fork.as_deref();
+            load_chain(&place.dir, ledger, &place.spec, &r.store, true, replay, fork)
+        };
+        let chain = match load(&place, &ledger) {
+            Ok(chain) => chain,
+            Err(e) => {
+                // The chain it ran goes on.
+                let chain = load(&current, &self.ledger)?;
+                let reason = "the node failed to switch chains (anvil_reset)";
+                self.start_production(&mut slot, chain, stopped, 0, Vec::new(), reason)?;
+                return Err(e);
+            }
+        };
+        self.drop_blocks_after(self.ledger.first(), &mut stopped);
+        let first = ledger.first();
+        self.ledger.replace_with(ledger);
+        self.filters.go_on_from(first + 1);
+        r.routes.set(place.fork.as_deref().map(ForkRoute::to));
+        tracing::info!(target: "lanes::node", dir = %place.dir.display(), first, chain_id = place.spec.chain_id, "switched chains");
+        *r.place.write() = Arc::new(place);
+        let reason = "the node switched to another chain (anvil_reset)";
+        self.start_production(&mut slot, chain, stopped, 0, Vec::new(), reason)
+    }
+
+    /// Stops block production and the thread publishing its blocks.
+    fn stop_production(
+        &self,
+        slot: &mut Option<BankingStage<EvmExecutor>>,
+    ) -> Result<Stopped, NodeError> {
         let mut stage =
             slot.take().ok_or_else(|| NodeError::DataDir("node is shutting down".into()))?;
         let (mining, coinbase) = (stage.mining(), stage.coinbase());
         // Everything acknowledged that the chain goes back past: pending
         // now, or in a block it drops. What does not wait again is dropped.
-        let mut gone: Vec<B256> = stage.queued().iter().map(|tx| tx.hash()).collect();
+        let gone: Vec<B256> = stage.queued().iter().map(|tx| tx.hash()).collect();
         drop(stage.shutdown()?);
         drop(stage);
         // Nothing publishes a block of the old chain after this.
         if let Some(old) = self.follower.lock().take() {
             let _ = old.join();
         }
-        // Log filters and subscriptions report the dropped blocks' logs as
-        // removed, as on a reorg.
+        Ok(Stopped { mining, coinbase, gone })
+    }
+
+    /// The blocks after `number` leave the chain: log filters and
+    /// subscriptions report their logs as removed, as on a reorg.
+    fn drop_blocks_after(&self, number: u64, stopped: &mut Stopped) {
         let subscribed = self.heads.receiver_count() > 0;
         // Best effort: a block that does not read is left out of the
         // removed logs rather than failing the revert with no stage.
         let last = self.ledger.last_appended().unwrap_or(number);
         let dropped: Vec<LedgerBlock> =
             (number + 1..=last).filter_map(|n| self.ledger.read(n).ok()).collect();
-        gone.extend(dropped.iter().flat_map(|b| b.receipts.iter().map(|r| r.tx_hash)));
+        stopped.gone.extend(dropped.iter().flat_map(|b| b.receipts.iter().map(|r| r.tx_hash)));
         let dropped =
             if subscribed || self.filters.has_log_filters() { dropped } else { Vec::new() };
-        self.ledger.truncate(number)?;
         self.filters.on_revert(number, &dropped);
         if subscribed {
             let _ = self.heads.send(filters::ChainEvent::Reverted(Arc::new(dropped)));
         }
+    }
+
+    /// Starts production on `chain` with the block clock at `offset`, `pool`
+    /// submitted again; what was acknowledged and does not wait again is
+    /// noted as dropped for `reason`.
+    fn start_production(
+        self: &Arc<Self>,
+        slot: &mut Option<BankingStage<EvmExecutor>>,
+        chain: Chain,
+        stopped: Stopped,
+        offset: i64,
+        pool: Vec<Bytes>,
+        reason: &str,
+    ) -> Result<(), NodeError> {
+        let Stopped { mining, coinbase, gone } = stopped;
         let r = &self.rebuild;
-        let dev = true;
-        let chain = load_chain(
-            &r.dir,
-            &self.ledger,
-            &r.spec,
-            &r.store,
-            dev,
-            Replay { executor: Some(&self.executor), workers: r.workers },
-            r.fork.as_deref(),
-        )?;
         let config = BankingStageConfig { mining, coinbase, ..r.stage.config.clone() };
         let parts = StageParts { config, admission: r.stage.admission.clone(), hold: r.stage.hold };
-        // Served before production starts, so its first block moves it on.
-        self.ledger.publish(number);
         let stage = start_stage(&parts, self.executor.clone(), chain, &self.publisher);
         stage.set_time_offset(offset);
         spawn_follower(self, stage.blocks().clone(), stage.failure())?;
@@ -123,15 +248,68 @@ impl NodeState {
         }
         let mut noted = self.dropped.lock();
         for hash in gone.into_iter().filter(|h| !waiting.contains(h)) {
-            let reason =
-                format!("the chain went back to block {number} (evm_revert or anvil_reset)");
-            noted.note(hash, reason);
+            noted.note(hash, reason.to_owned());
         }
         drop(noted);
         *slot = Some(stage);
-        tracing::info!(target: "lanes::node", number, "reverted");
         Ok(())
     }
+}
+
+/// The genesis of the dev chain in `dir` running `hardfork`: the one
+/// recorded there, or a new one stamped now (and recorded).
+pub(crate) fn dev_spec(dir: &Path, hardfork: DevFork) -> Result<ChainSpec, NodeError> {
+    let path = dir.join(GENESIS_FILE);
+    let stored = path.exists().then(|| ChainSpec::from_file(&path)).transpose()?;
+    // Block 0 of a new dev chain is stamped now; an existing one keeps its own.
+    let timestamp = stored.as_ref().map_or_else(
+        || SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+        |s| s.genesis.timestamp,
+    );
+    let given = ChainSpec::dev_with(timestamp, hardfork);
+    match stored {
+        Some(stored) if stored.id() != given.id() => Err(NodeError::DataDir(format!(
+            "data folder {} was made from another genesis (chain id {}, genesis {}) than the one given (chain id {}, genesis {}); use another --data-dir, or --reset to wipe it",
+            dir.display(),
+            stored.chain_id,
+            stored.genesis_block().hash,
+            given.chain_id,
+            given.genesis_block().hash,
+        ))),
+        Some(stored) => Ok(stored),
+        None => {
+            let json = serde_json::to_vec_pretty(&given.source).expect("a genesis serialises");
+            write_atomically(&path, &json).map_err(|source| NodeError::Io {
+                what: format!("writing {}", path.display()),
+                source,
+            })?;
+            Ok(given)
+        }
+    }
+}
+
+/// Writes `spec`'s first block to a new ledger (and serves it), or checks
+/// that an existing one starts from it.
+pub(crate) fn start_ledger(ledger: &Ledger, spec: &ChainSpec, dir: &Path) -> Result<(), NodeError> {
+    let genesis = spec.genesis_block();
+    match ledger.last_appended() {
+        None => {
+            ledger.append(&genesis, &[], None)?;
+            ledger.publish(genesis.header.number);
+        }
+        Some(_) => {
+            let first = ledger.read(ledger.first())?.block;
+            if first.hash != genesis.hash {
+                return Err(NodeError::DataDir(format!(
+                    "the ledger in {} starts from genesis {}, not {}",
+                    dir.display(),
+                    first.hash,
+                    genesis.hash,
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// How [`load_chain`] replays the blocks the state missed.

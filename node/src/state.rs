@@ -336,7 +336,7 @@ impl NodeState {
 
     /// How this chain's blocks show as Ethereum blocks.
     pub(crate) fn block_form(&self) -> crate::convert::BlockForm {
-        match self.rebuild.spec.imported {
+        match self.rebuild.place().spec.imported {
             Some(_) => crate::convert::BlockForm::Imported,
             None => crate::convert::BlockForm::Lanes(self.executor.config().spec),
         }
@@ -345,7 +345,7 @@ impl NodeState {
     /// Refuses `what` on a chain imported from Ethereum blocks: its blocks
     /// are Ethereum's, and it takes no transactions and builds none.
     pub(crate) fn not_imported(&self, what: &str) -> Res<()> {
-        if self.rebuild.spec.imported.is_some() {
+        if self.rebuild.place().spec.imported.is_some() {
             return Err(RpcError::Unsupported(format!(
                 "{what}: this node serves a chain imported from Ethereum blocks (lanes-validator import); it builds no blocks of its own"
             )));

@@ -95,7 +95,13 @@ class Handler(BaseHTTPRequestHandler):
         self.answer(reply.status, data)
 
 
-server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+class Server(ThreadingHTTPServer):
+    # A fork opens many connections at once (anvil: one per account); the
+    # default backlog of 5 drops some, and a dropped SYN waits seconds.
+    request_queue_size = 256
+
+
+server = Server(("127.0.0.1", 0), Handler)
 server.daemon_threads = True
 print("listening", server.server_address[1], flush=True)
 server.serve_forever()

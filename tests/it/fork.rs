@@ -119,6 +119,16 @@ fn test_the_same_forked_chain_script_passes_on_lanes_and_anvil_and_the_cache_sur
     let folder = data.join(format!("fork-31337-{n}"));
     assert!(folder.join("fork.json").is_file() && folder.join("fork-cache.bin").is_file());
 
+    // Without a fork, lanes' chain is fresh (anvil's keeps what it fetched);
+    // forked again, the fork block's state is back.
+    let token = made["tokenA"].as_str().unwrap();
+    v.result("anvil_reset", json!([]));
+    assert_eq!(v.result("eth_getCode", json!([token, "latest"])), "0x");
+    assert!(data.join("ledger").is_dir(), "the data folder's own chain");
+    let at = made["forkBlock"].clone();
+    v.result("anvil_reset", json!([{"forking": {"jsonRpcUrl": proxy.url, "blockNumber": at}}]));
+    assert_ne!(v.result("eth_getCode", json!([token, "latest"])), "0x");
+
     // Killed and started again, the fork reads what it fetched from its cache.
     v.kill9();
     let v = Validator::start(&data, &fork_args);
@@ -225,6 +235,14 @@ fn test_a_failing_upstream_answers_a_clear_error_in_bounded_time_and_holds_no_ot
         "0x0",
         "upstream untouched"
     );
+    // A fork at another block that cannot be made leaves the chain as it was.
+    let head = v.result("eth_blockNumber", json!([]));
+    v.result("anvil_setRpcUrl", json!([silent]));
+    let (_, message, _) = v.error("anvil_reset", json!([{"forking": {"blockNumber": 1}}]));
+    assert!(message.contains(&silent), "{message}");
+    v.result("anvil_setRpcUrl", json!([upstream.url()]));
+    assert_eq!(v.result("eth_blockNumber", json!([])), head);
+    assert_eq!(v.result("eth_getBalance", json!([fresh, "latest"])), "0x1");
     drop((v, listener));
 
     // The request budget: past it a fetch names the flag.

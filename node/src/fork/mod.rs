@@ -123,6 +123,13 @@ impl Fork {
         config: &ForkConfig,
         hardfork: DevFork,
     ) -> Result<(PathBuf, ChainSpec, Self), NodeError> {
+        Self::locate(data_dir, config)?.open(hardfork)
+    }
+
+    /// Where the fork `config` asks for lives under `data_dir`, asking the
+    /// upstream for its chain id and latest block where `config` does not
+    /// name them.
+    pub fn locate(data_dir: &Path, config: &ForkConfig) -> Result<ForkSite, NodeError> {
         let upstream =
             Arc::new(Upstream::new(&config.url, config.limits.clone()).map_err(|source| {
                 NodeError::Io { what: "starting the fork's client".into(), source }
@@ -152,6 +159,30 @@ impl Fork {
             }
         };
         let dir = data_dir.join(format!("fork-{chain_id}-{number}"));
+        Ok(ForkSite { upstream, chain_id, number, dir })
+    }
+
+    /// The fork block's number.
+    pub fn number(&self) -> u64 {
+        self.info.at.number
+    }
+}
+
+/// A fork located ([`Fork::locate`]) and not yet opened.
+#[derive(Debug)]
+pub struct ForkSite {
+    upstream: Arc<Upstream>,
+    chain_id: u64,
+    number: u64,
+    /// Its data folder.
+    pub dir: PathBuf,
+}
+
+impl ForkSite {
+    /// Opens the fork running `hardfork`: its folder, made unless it is
+    /// there, and the chain it runs.
+    pub fn open(self, hardfork: DevFork) -> Result<(PathBuf, ChainSpec, Fork), NodeError> {
+        let Self { upstream, chain_id, number, dir } = self;
         let file = dir.join(FORK_FILE);
         let info = match std::fs::read(&file) {
             Ok(bytes) => {
@@ -181,13 +212,8 @@ impl Fork {
         let backing = ForkBacking::open(upstream.clone(), number, &dir.join(CACHE_FILE))
             .map_err(|e| NodeError::DataDir(e.to_string()))?;
         let spec = info.spec()?;
-        tracing::info!(target: "lanes::fork", url = %config.url, chain_id, number, hash = %info.at.hash, dir = %dir.display(), "forked");
-        Ok((dir, spec, Self { info, upstream, backing: Arc::new(backing) }))
-    }
-
-    /// The fork block's number.
-    pub fn number(&self) -> u64 {
-        self.info.at.number
+        tracing::info!(target: "lanes::fork", url = %upstream.url(), chain_id, number, hash = %info.at.hash, dir = %dir.display(), "forked");
+        Ok((dir, spec, Fork { info, upstream, backing: Arc::new(backing) }))
     }
 }
 

@@ -44,18 +44,48 @@ pub(crate) struct ForkRoute {
     pub(crate) hash: alloy_primitives::B256,
 }
 
-/// The middleware around the server's RPC service `S`; without a fork it
-/// passes every call through.
+impl ForkRoute {
+    /// The route to `fork`.
+    pub(crate) fn to(fork: &super::Fork) -> Arc<Self> {
+        Arc::new(Self {
+            upstream: fork.upstream.clone(),
+            number: fork.number(),
+            hash: fork.info.at.hash,
+        })
+    }
+}
+
+/// The fork a node runs now, if any: set again when `anvil_reset` switches
+/// the node to another chain.
+#[derive(Debug, Default)]
+pub(crate) struct Routes(parking_lot::RwLock<Option<Arc<ForkRoute>>>);
+
+impl Routes {
+    pub(crate) fn new(route: Option<Arc<ForkRoute>>) -> Self {
+        Self(parking_lot::RwLock::new(route))
+    }
+
+    pub(crate) fn set(&self, route: Option<Arc<ForkRoute>>) {
+        *self.0.write() = route;
+    }
+
+    fn get(&self) -> Option<Arc<ForkRoute>> {
+        self.0.read().clone()
+    }
+}
+
+/// The middleware around the server's RPC service `S`; while the node runs
+/// no fork it passes every call through.
 #[derive(Clone, Debug)]
 pub(crate) struct ForkProxy<S> {
     inner: S,
-    fork: Option<Arc<ForkRoute>>,
+    routes: Arc<Routes>,
     max_response_bytes: usize,
 }
 
 impl<S> ForkProxy<S> {
-    pub(crate) fn new(inner: S, fork: Option<Arc<ForkRoute>>, max_response_bytes: u32) -> Self {
-        Self { inner, fork, max_response_bytes: max_response_bytes as usize }
+    pub(crate) fn new(inner: S, routes: Arc<Routes>, max_response_bytes: u32) -> Self {
+        Self { inner, routes, max_response_bytes: max_response_bytes as usize }
     }
 }
 
@@ -191,7 +221,7 @@ where
 
     fn call<'a>(&self, request: Request<'a>) -> impl Future<Output = MethodResponse> + Send + 'a {
         let inner = self.inner.clone();
-        let fork = self.fork.clone();
+        let fork = self.routes.get();
         let max = self.max_response_bytes;
         async move {
             let Some(fork) = fork else { return inner.call(request).await };

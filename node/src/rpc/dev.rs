@@ -13,7 +13,8 @@ use lanes_runtime::BankError;
 
 use crate::NodeState;
 use crate::dev::{DevState, Snapshot};
-use crate::error::RpcError;
+use crate::error::{NodeError, RpcError};
+use crate::fork::ForkConfig;
 use crate::rpc::state::{Res, internal};
 use alloy_rpc_types_anvil::{ForkedNetwork, Metadata, NodeEnvironment, NodeForkConfig, NodeInfo};
 use alloy_rpc_types_trace::geth::{CallConfig, GethDebugTracingOptions, GethTrace};
@@ -315,45 +316,53 @@ impl DevApiServer for DevRpc {
 
     fn reset(&self, options: Option<serde_json::Value>) -> RpcResult<()> {
         let dev = self.dev_only("anvil_reset")?;
-        // viem sends `{forking: {blockNumber: null}}` to reset without forking.
-        let forking = options.as_ref().and_then(|o| o.get("forking")).filter(|f| !f.is_null());
-        let url = forking.and_then(|f| f.get("jsonRpcUrl")).and_then(|u| u.as_str());
-        let number = forking.and_then(|f| f.get("blockNumber")).filter(|n| !n.is_null());
-        match (&self.state.rebuild.fork, url) {
-            (None, Some(_)) => {
-                return Err(RpcError::Invalid(
-                    "this node was not started as a fork: start it with --fork-url to fork a chain"
-                        .into(),
-                )
-                .into());
+        let rebuild = &self.state.rebuild;
+        let current = rebuild.place().fork.clone();
+        // As anvil: with `forking` (even `null`), fork again (at its
+        // `blockNumber`, else the upstream's latest; from its `jsonRpcUrl`,
+        // else the upstream forked now); without it, run no fork.
+        let forking = options.as_ref().and_then(|o| o.get("forking"));
+        let field = |name| forking.and_then(|f| f.get(name)).filter(|v| !v.is_null());
+        let url = match field("jsonRpcUrl") {
+            Some(url) => Some(
+                url.as_str()
+                    .ok_or_else(|| RpcError::Params("forking.jsonRpcUrl: not a string".into()))?
+                    .to_owned(),
+            ),
+            None => current.as_ref().map(|f| f.upstream.url()),
+        };
+        let block_number = field("blockNumber")
+            .map(|n| {
+                let n = serde_json::from_value::<Quantity>(n.clone())
+                    .map_err(|e| RpcError::Params(format!("forking.blockNumber: {e}")))?;
+                i64::try_from(n.0)
+                    .map_err(|_| RpcError::Params("forking.blockNumber: too large".into()))
+            })
+            .transpose()?;
+        let to = match (forking, url) {
+            (Some(_), Some(url)) => {
+                let limits = rebuild.fork_limits.clone();
+                Some(ForkConfig { url, block_number, chain_id: None, limits })
             }
-            (Some(fork), _) => {
-                if let Some(number) = number {
-                    let wanted = serde_json::from_value::<Quantity>(number.clone())
-                        .map(|q| q.0)
-                        .map_err(|e| RpcError::Params(format!("forking.blockNumber: {e}")))?;
-                    if wanted != fork.number() {
-                        return Err(RpcError::Invalid(format!(
-                            "this node forks block {}; a fork at block {wanted} is another data folder: restart with --fork-block-number {wanted}",
-                            fork.number()
-                        ))
-                        .into());
-                    }
-                }
-                if let Some(url) = url {
-                    fork.upstream.set_url(url);
-                }
-            }
-            (None, None) => {}
-        }
+            // viem's `reset()` sends `{forking: {blockNumber: null}}`: on a
+            // node running no fork, a reset of its chain.
+            (Some(_), None) | (None, _) => None,
+        };
         dev.clear();
-        self.state.revert_to(self.state.ledger.first(), 0, Vec::new()).map_err(internal)?;
+        match (&to, current) {
+            (None, None) => self.state.revert_to(self.state.ledger.first(), 0, Vec::new()),
+            _ => self.state.switch_chain(to),
+        }
+        .map_err(|e| match e {
+            NodeError::Config(why) => RpcError::Invalid(why),
+            e => internal(e),
+        })?;
         Ok(())
     }
 
     fn set_rpc_url(&self, url: String) -> RpcResult<()> {
         self.dev_only("anvil_setRpcUrl")?;
-        let Some(fork) = &self.state.rebuild.fork else {
+        let Some(fork) = self.state.rebuild.place().fork.clone() else {
             return Err(RpcError::Invalid(
                 "this node was not started as a fork: start it with --fork-url".into(),
             )
@@ -470,13 +479,14 @@ impl DevApiServer for DevRpc {
                 gas_limit,
                 gas_price: u128::from(base_fee) + SUGGESTED_TIP,
             },
-            fork_config: s.rebuild.fork.as_ref().map_or_else(NodeForkConfig::default, |f| {
-                NodeForkConfig {
+            fork_config: s.rebuild.place().fork.as_ref().map_or_else(
+                NodeForkConfig::default,
+                |f| NodeForkConfig {
                     fork_url: Some(f.upstream.url()),
                     fork_block_number: Some(f.number()),
                     fork_retry_backoff: Some(f.upstream.limits().backoff.as_millis()),
-                }
-            }),
+                },
+            ),
             network: None,
         })
     }
@@ -493,7 +503,7 @@ impl DevApiServer for DevRpc {
             instance_id: self.instance_id,
             latest_block_number: head.number,
             latest_block_hash: hash,
-            forked_network: s.rebuild.fork.as_ref().map(|f| ForkedNetwork {
+            forked_network: s.rebuild.place().fork.as_ref().map(|f| ForkedNetwork {
                 chain_id: s.chain_id(),
                 fork_block_number: f.number(),
                 fork_block_hash: f.info.at.hash,

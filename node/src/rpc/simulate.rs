@@ -40,7 +40,8 @@ pub(crate) fn simulate_v1(
     let mut hashes = vec![lb.block.hash];
     hashes.extend(s.hashes_before(number).take(255));
     let config = s.executor.config();
-    let rules = match &s.rebuild.spec.imported {
+    let place = s.rebuild.place();
+    let rules = match &place.spec.imported {
         Some(eth) => SimRules::Ethereum(eth),
         None => SimRules::Lanes(config.spec),
     };
