@@ -185,6 +185,9 @@ def check_fork(upstream_url, fork_url, state_file, folder, fork_upstream=None):
     logs = w3.eth.get_logs({"fromBlock": 0, "toBlock": "latest", "address": s["tokenA"]})
     check(len(logs) == len(up_logs) + 4 and logs[: len(up_logs)] == up_logs,
           "logs across the fork: the upstream's, then the fork's")
+    flt = w3.eth.filter({"fromBlock": 0, "address": s["tokenA"]})
+    check(flt.get_all_entries() == logs, "a log filter's logs across the fork")
+    w3.eth.uninstall_filter(flt.filter_id)
 
     # The upstream did not change.
     check(up.eth.block_number == up_head, "the upstream made no block")

@@ -29,7 +29,7 @@ use crate::error::RpcError;
 use crate::filters::{self, FilterKind};
 use crate::ledger::LedgerBlock;
 use crate::rpc::call::{call_request, failure, override_block, sim_error};
-use crate::rpc::logs::{filter_changes, get_logs, install, unknown_filter};
+use crate::rpc::logs::{self, filter_changes, get_logs, install, unknown_filter};
 use crate::rpc::sign;
 use crate::rpc::state::{AUTOMINE_WAIT, Res, account, internal};
 use crate::state::Waiting;
@@ -244,7 +244,7 @@ impl EthApiServer for EthRpc {
             })
             .map_err(|_| unknown_filter(s, id))?
             .ok_or_else(|| RpcError::Invalid(format!("filter {id:#x} is not a log filter")))?;
-        Ok(s.heavy.run(|| get_logs(s, &filter))?)
+        Ok(s.heavy.run(|| logs::filter_logs(s, &filter))?)
     }
 
     fn uninstall_filter(&self, id: U256) -> RpcResult<bool> {

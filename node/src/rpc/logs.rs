@@ -137,6 +137,48 @@ fn filter_range(s: &NodeState, filter: &Filter) -> Res<(u64, u64)> {
     })
 }
 
+/// A log filter's logs (`eth_getFilterLogs`): on a fork, those at or below
+/// the fork block are the upstream's, asked with the filter's criteria (as
+/// `eth_getLogs` across the fork is), then the node's.
+pub(super) fn filter_logs(s: &NodeState, filter: &Filter) -> Res<Vec<Log>> {
+    let place = s.rebuild.place();
+    let Some(fork) = &place.fork else { return get_logs(s, filter) };
+    let n = fork.number();
+    let (older, newer) = match filter.block_option {
+        FilterBlockOption::AtBlockHash(hash) if hash == fork.info.at.hash => {
+            (Some(filter.clone()), None)
+        }
+        FilterBlockOption::Range { .. } => match filter_range(s, filter)? {
+            (from, _) if from > n => (None, Some(filter.clone())),
+            (from, to) => {
+                let older = filter.clone().from_block(from).to_block(to.min(n));
+                (Some(older), (to > n).then(|| filter.clone().from_block(n + 1).to_block(to)))
+            }
+        },
+        FilterBlockOption::AtBlockHash(_) => (None, Some(filter.clone())),
+    };
+    let mut logs = match older {
+        Some(older) => {
+            let params = serde_json::json!([older]);
+            let answer = fork
+                .upstream
+                .call("eth_getLogs", params)
+                .map_err(|e| RpcError::Invalid(e.to_string()))?;
+            serde_json::from_value::<Vec<Log>>(answer).map_err(|e| {
+                RpcError::Invalid(format!(
+                    "fork upstream {}: eth_getLogs: an answer that does not parse: {e}",
+                    fork.upstream.url()
+                ))
+            })?
+        }
+        None => Vec::new(),
+    };
+    if let Some(newer) = newer {
+        logs.extend(get_logs(s, &newer)?);
+    }
+    Ok(logs)
+}
+
 /// Every block the filter's range covers must be served; the range is capped.
 pub(super) fn get_logs(s: &NodeState, filter: &Filter) -> Res<Vec<Log>> {
     let (from, to) = filter_range(s, filter)?;
