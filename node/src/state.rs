@@ -189,7 +189,7 @@ impl NodeState {
     }
 
     /// A block of the ledger, `None` past the head.
-    pub(crate) fn block(&self, number: u64) -> Res<Option<LedgerBlock>> {
+    pub(crate) fn block(&self, number: u64) -> Res<Option<Arc<LedgerBlock>>> {
         self.ledger.block(number).map_err(internal)
     }
 
@@ -212,7 +212,7 @@ impl NodeState {
     }
 
     /// The block holding a transaction, and its index there.
-    pub(crate) fn find_tx(&self, hash: &B256) -> Res<Option<(LedgerBlock, usize)>> {
+    pub(crate) fn find_tx(&self, hash: &B256) -> Res<Option<(Arc<LedgerBlock>, usize)>> {
         let Some((number, index)) = self.ledger.locate_tx(hash) else { return Ok(None) };
         Ok(self.block(number)?.map(|lb| (lb, index as usize)))
     }

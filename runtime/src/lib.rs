@@ -148,7 +148,7 @@ pub use ordered::{
     RunKind, TxReport, Versions, recorded_sets,
 };
 pub use run_block::{BlockError, BlockOptions, BlockOrder, BlockRun, TxRun, TxStatus};
-pub use threads::parallel_map;
+pub use threads::{cores, parallel_map};
 
 /// The crates an embedder's code names: lanes' versions, so one
 /// `lanes-runtime` line in `[dependencies]` is enough.

@@ -19,7 +19,7 @@ const SEAL_KEYS_PER_THREAD: usize = 1024;
 
 /// Threads used to compute changes and the lattice hash at seal.
 fn seal_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get()).min(8)
+    crate::cores().min(8)
 }
 
 /// Joins each entry to the one before it when no transaction of the two

@@ -7,6 +7,13 @@
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+/// The cores this process may run on, read once: `available_parallelism`
+/// reads the cgroup's files at each call, and a bank is made per `eth_call`.
+pub fn cores() -> usize {
+    static CORES: OnceLock<usize> = OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
 /// `f(state, i)` for `i` in `0..n` on up to `threads` threads, each thread
 /// with its own `state` from `init` (an EVM worker: built once per thread,
 /// its caches warm across items); results in order. Threads take items in

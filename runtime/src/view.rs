@@ -92,7 +92,7 @@ impl Shard {
 /// shard's lock, table header and append position stay in cache between a
 /// worker's writes (more shards made one worker's writes slower).
 fn shard_count() -> usize {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cores = crate::cores();
     (2 * cores).next_power_of_two().min(KeyHash::MAX_CACHE_SHARDS)
 }
 

@@ -316,7 +316,7 @@ impl EthApiServer for EthRpc {
         let s = &self.state;
         let number = s.resolve_id(block);
         let Some(lb) = number.map(|n| s.block(n)).transpose()?.flatten() else { return Ok(None) };
-        Ok(lb.access_list.map(Bytes::from))
+        Ok(lb.access_list.clone().map(Bytes::from))
     }
 
     fn block_by_number(

@@ -108,7 +108,7 @@ pub struct OrderedConfig {
 impl Default for OrderedConfig {
     fn default() -> Self {
         Self {
-            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            threads: crate::cores(),
             reuse_predictions: true,
             max_keys: DEFAULT_ORDERED_MAX_KEYS,
         }
