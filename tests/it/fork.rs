@@ -61,16 +61,33 @@ impl Drop for Proxy {
 /// Runs tests/clients/fork.py with `args`; its output, failing the test
 /// (with `log`) unless it printed `ok`.
 fn script(python: &Path, args: &[&str], ok: &str, log: &dyn Fn() -> String) -> String {
-    let out = Command::new("python3")
-        .arg(repo_path("tests/clients/fork.py"))
+    let mut command = Command::new("python3");
+    command.arg(repo_path("tests/clients/fork.py")).args(args).env("PYTHONPATH", python);
+    run_script(command, "fork.py", args, ok, log)
+}
+
+/// Runs tests/clients/viem_fork.cjs with `args`, as [`script`].
+fn viem_script(clients: &Path, args: &[&str], log: &dyn Fn() -> String) -> String {
+    let mut command = Command::new("node");
+    command
+        .arg(repo_path("tests/clients/viem_fork.cjs"))
         .args(args)
-        .env("PYTHONPATH", python)
-        .output()
-        .expect("running python3");
+        .env("LANES_NODE_CLIENTS", clients);
+    run_script(command, "viem_fork.cjs", args, "viem fork: ok", log)
+}
+
+fn run_script(
+    mut command: Command,
+    name: &str,
+    args: &[&str],
+    ok: &str,
+    log: &dyn Fn() -> String,
+) -> String {
+    let out = command.output().unwrap_or_else(|e| panic!("running {name}: {e}"));
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success() && stdout.contains(ok),
-        "fork.py {args:?} failed ({}):\n{stdout}\n{}\nnode log:\n{}",
+        "{name} {args:?} failed ({}):\n{stdout}\n{}\nnode log:\n{}",
         out.status,
         String::from_utf8_lossy(&out.stderr),
         log()
@@ -92,6 +109,7 @@ fn test_the_same_forked_chain_script_passes_on_lanes_and_anvil_and_the_cache_sur
     else {
         return;
     };
+    let viem = Client::Viem.installed();
     let dir = tempfile::tempdir().unwrap();
     let artifacts = repo_path("contracts/artifacts");
     let artifacts = artifacts.to_str().unwrap();
@@ -137,6 +155,10 @@ fn test_the_same_forked_chain_script_passes_on_lanes_and_anvil_and_the_cache_sur
     script(&python, &check, "fork check: ok", &log);
     let again = proxy.counts();
     assert_eq!(state_calls(&again), state_calls(&lanes), "nothing fetched twice: {again}");
+    // viem's test client forks, impersonates and resets as on anvil.
+    if let Some(viem) = &viem {
+        viem_script(viem, &[&v.url(), &proxy.url, state], &log);
+    }
     v.stop();
 
     // anvil, forking the same upstream through its own proxy.
@@ -146,6 +168,9 @@ fn test_the_same_forked_chain_script_passes_on_lanes_and_anvil_and_the_cache_sur
     let check = ["check", &upstream.url, &fork.url, state, artifacts, &anvil_proxy.url];
     script(&python, &check, "fork check: ok", &none);
     let anvil = anvil_proxy.counts();
+    if let Some(viem) = &viem {
+        viem_script(viem, &[&fork.url, &anvil_proxy.url, state], &none);
+    }
     eprintln!(
         "upstream requests for one run of fork.py: lanes {} requests ({} calls), anvil {} requests ({} calls)",
         lanes["requests"], lanes["calls"], anvil["requests"], anvil["calls"]
