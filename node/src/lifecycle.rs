@@ -115,6 +115,7 @@ impl Node {
                 },
                 fork_limits: config.fork.as_ref().map(|f| f.limits.clone()).unwrap_or_default(),
                 fsync: config.fsync,
+                switching: parking_lot::Mutex::new(()),
                 routes,
                 store: store_config(&config),
                 workers: config.workers,

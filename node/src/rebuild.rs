@@ -62,6 +62,8 @@ pub(crate) struct Rebuild {
     pub(crate) fork_limits: UpstreamLimits,
     /// Whether ledgers sync each block.
     pub(crate) fsync: bool,
+    /// Held through a switch of chains.
+    pub(crate) switching: parking_lot::Mutex<()>,
     /// The fork the RPC middleware answers for.
     pub(crate) routes: Arc<Routes>,
     pub(crate) store: AccountsDbConfig,
@@ -97,9 +99,16 @@ impl NodeState {
         pool: Vec<Bytes>,
     ) -> Result<(), NodeError> {
         let mut slot = self.stage.write();
+        // A snapshot of a chain the node has since left is not in this one.
+        let last = self.ledger.last_appended().unwrap_or(number);
+        if number < self.ledger.first() || number > last {
+            return Err(NodeError::Config(format!("block {number} is not in this chain")));
+        }
         let mut stopped = self.stop_production(&mut slot)?;
-        self.drop_blocks_after(number, &mut stopped);
+        let dropped = self.dropped_after(number, &mut stopped);
         self.ledger.truncate(number)?;
+        // After the cut: a filter polled meanwhile cannot step past it.
+        self.notify_dropped(number, dropped);
         let place = self.rebuild.place();
         let chain = load_chain(
             &place.dir,
@@ -120,25 +129,29 @@ impl NodeState {
 
     /// Switches a dev node to another chain, fresh from its first block
     /// (`anvil_reset`): the fork `to` names, or with `None` the dev chain of
-    /// the data folder. The new chain is opened before the old one stops,
-    /// so a fork that cannot be made leaves the node as it was; a fork made
-    /// before is opened again from its folder (and what it fetched). The
+    /// the data folder. The new chain is opened (its folder, ledger and
+    /// state) before the old one stops, so one that cannot be made leaves
+    /// the node as it was; a fork made before opens again from its folder,
+    /// unless the upstream's fork block is no longer the one it forked. The
     /// chain it runs already is put back to its first block instead.
     pub(crate) fn switch_chain(self: &Arc<Self>, to: Option<ForkConfig>) -> Result<(), NodeError> {
         let r = &self.rebuild;
         let hardfork = r.hardfork.ok_or_else(|| NodeError::Config("not a dev node".into()))?;
+        // One switch at a time: two would open one folder twice.
+        let _switching = r.switching.lock();
         let current = r.place();
         let site = to.as_ref().map(|c| Fork::locate(&r.data_dir, c)).transpose()?;
         let dir = site.as_ref().map_or_else(|| r.data_dir.clone(), |s| s.dir.clone());
         if dir == current.dir {
-            if let (Some(config), Some(fork)) = (&to, &current.fork) {
-                fork.upstream.set_url(&config.url);
+            if let (Some(site), Some(fork)) = (&site, &current.fork) {
+                site.check_forks(&fork.info)?;
+                fork.upstream.set_url(&site.url());
             }
             return self.revert_to(self.ledger.first(), 0, Vec::new());
         }
         let (spec, fork) = match site {
             Some(site) => {
-                let (_, spec, fork) = site.open(hardfork)?;
+                let (_, spec, fork) = site.open_again(hardfork)?;
                 (spec, Some(Arc::new(fork)))
             }
             None => (dev_spec(&dir, hardfork)?, None),
@@ -147,30 +160,31 @@ impl NodeState {
         start_ledger(&ledger, &spec, &dir)?;
         ledger.truncate(ledger.first())?;
         let place = Place { dir, spec, fork };
+        // The ledger holds only its first block: nothing to replay, and the
+        // chain id in force is set once the old chain has stopped.
+        let replay = Replay { executor: None, workers: r.workers };
+        let chain = load_chain(
+            &place.dir,
+            &ledger,
+            &place.spec,
+            &r.store,
+            true,
+            replay,
+            place.fork.as_deref(),
+        )?;
         let mut slot = self.stage.write();
         let mut stopped = self.stop_production(&mut slot)?;
-        let replay = Replay { executor: Some(&self.executor), workers: r.workers };
-        let load = |place: &Place, ledger: &Ledger| {
-            let fork = place.fork.as_deref();
-            load_chain(&place.dir, ledger, &place.spec, &r.store, true, replay, fork)
-        };
-        let chain = match load(&place, &ledger) {
-            Ok(chain) => chain,
-            Err(e) => {
-                // The chain it ran goes on.
-                let chain = load(&current, &self.ledger)?;
-                let reason = "the node failed to switch chains (anvil_reset)";
-                self.start_production(&mut slot, chain, stopped, 0, Vec::new(), reason)?;
-                return Err(e);
-            }
-        };
-        self.drop_blocks_after(self.ledger.first(), &mut stopped);
+        sync_chain_id(&chain.db().view(), &self.executor, place.spec.chain_id)
+            .map_err(|e| NodeError::DataDir(format!("reading the chain id in force: {e}")))?;
+        let old_first = self.ledger.first();
+        let dropped = self.dropped_after(old_first, &mut stopped);
         let first = ledger.first();
-        self.ledger.replace_with(ledger);
-        self.filters.go_on_from(first + 1);
         r.routes.set(place.fork.as_deref().map(ForkRoute::to));
         tracing::info!(target: "lanes::node", dir = %place.dir.display(), first, chain_id = place.spec.chain_id, "switched chains");
         *r.place.write() = Arc::new(place);
+        self.ledger.replace_with(ledger);
+        self.notify_dropped(old_first, dropped);
+        self.filters.go_on_from(first + 1);
         let reason = "the node switched to another chain (anvil_reset)";
         self.start_production(&mut slot, chain, stopped, 0, Vec::new(), reason)
     }
@@ -195,16 +209,22 @@ impl NodeState {
         Ok(Stopped { mining, coinbase, gone })
     }
 
-    /// The blocks after `number` leave the chain: log filters and
-    /// subscriptions report their logs as removed, as on a reorg.
-    fn drop_blocks_after(&self, number: u64, stopped: &mut Stopped) {
-        let subscribed = self.heads.receiver_count() > 0;
+    /// The blocks after `number`, which leave the chain; their
+    /// transactions join what `stopped` drops.
+    fn dropped_after(&self, number: u64, stopped: &mut Stopped) -> Vec<LedgerBlock> {
         // Best effort: a block that does not read is left out of the
         // removed logs rather than failing the revert with no stage.
         let last = self.ledger.last_appended().unwrap_or(number);
         let dropped: Vec<LedgerBlock> =
             (number + 1..=last).filter_map(|n| self.ledger.read(n).ok()).collect();
         stopped.gone.extend(dropped.iter().flat_map(|b| b.receipts.iter().map(|r| r.tx_hash)));
+        dropped
+    }
+
+    /// Log filters and subscriptions report the logs of the `dropped`
+    /// blocks (after `number`) as removed, as on a reorg.
+    fn notify_dropped(&self, number: u64, dropped: Vec<LedgerBlock>) {
+        let subscribed = self.heads.receiver_count() > 0;
         let dropped =
             if subscribed || self.filters.has_log_filters() { dropped } else { Vec::new() };
         self.filters.on_revert(number, &dropped);

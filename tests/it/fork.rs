@@ -295,3 +295,38 @@ fn test_a_failing_upstream_answers_a_clear_error_in_bounded_time_and_holds_no_ot
     Validator::start(&budget, &["--dev", "--reset"]).stop();
     assert_eq!(forks(), 0);
 }
+
+/// A node started without a fork forks at run time (anvil_reset with
+/// `forking`, or with the forking object itself); a fork block the
+/// upstream no longer has is refused for the chain it runs and made again
+/// for a folder it left.
+#[test]
+fn test_a_node_forks_at_run_time_and_a_fork_block_the_upstream_replaced_is_not_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = Validator::start(&dir.path().join("upstream"), &["--dev"]);
+    let snapshot = upstream.result("evm_snapshot", json!([]));
+    for _ in 0..3 {
+        upstream.result("evm_mine", json!([]));
+    }
+    let hash = |v: &Validator, n: &str| {
+        v.result("eth_getBlockByNumber", json!([n, false]))["hash"].clone()
+    };
+    let v = Validator::start(&dir.path().join("node"), &["--dev"]);
+    v.result("anvil_reset", json!([{"forking": {"jsonRpcUrl": upstream.url(), "blockNumber": 2}}]));
+    assert_eq!(v.result("eth_blockNumber", json!([])), "0x2");
+    assert_eq!(hash(&v, "latest"), hash(&upstream, "0x2"), "the upstream's block 2");
+    v.result("anvil_reset", json!([{"jsonRpcUrl": upstream.url(), "blockNumber": 3}]));
+    assert_eq!(hash(&v, "latest"), hash(&upstream, "0x3"), "the forking object itself");
+
+    // The upstream's blocks 2 and 3 are replaced by others.
+    assert_eq!(upstream.result("evm_revert", json!([snapshot])), json!(true));
+    upstream.result("evm_increaseTime", json!([100]));
+    for _ in 0..3 {
+        upstream.result("evm_mine", json!([]));
+    }
+    let (_, message, _) = v.error("anvil_reset", json!([{"forking": {"blockNumber": 3}}]));
+    assert!(message.contains("fork another block"), "{message}");
+    assert_eq!(v.result("eth_blockNumber", json!([])), "0x3", "the node as it was");
+    v.result("anvil_reset", json!([{"forking": {"blockNumber": 2}}]));
+    assert_eq!(hash(&v, "latest"), hash(&upstream, "0x2"), "the folder of block 2 made again");
+}

@@ -182,17 +182,75 @@ impl ForkSite {
     /// Opens the fork running `hardfork`: its folder, made unless it is
     /// there, and the chain it runs.
     pub fn open(self, hardfork: DevFork) -> Result<(PathBuf, ChainSpec, Fork), NodeError> {
+        self.open_with(hardfork, false)
+    }
+
+    /// [`Self::open`] at run time (`anvil_reset`): a folder whose fork
+    /// block the upstream no longer has, or made under other rules, is
+    /// made again rather than refused.
+    pub fn open_again(self, hardfork: DevFork) -> Result<(PathBuf, ChainSpec, Fork), NodeError> {
+        self.open_with(hardfork, true)
+    }
+
+    /// The upstream's URL.
+    pub fn url(&self) -> String {
+        self.upstream.url()
+    }
+
+    /// Fails unless the upstream's block at the fork number is the one
+    /// `info` forked (an upstream that does not answer fails too).
+    pub fn check_forks(&self, info: &ForkInfo) -> Result<(), NodeError> {
+        let number = format!("0x{:x}", info.at.number);
+        let block = self
+            .upstream
+            .call("eth_getBlockByNumber", json!([number, false]))
+            .map_err(|e| NodeError::Config(e.to_string()))?;
+        let hash: Option<B256> = serde_json::from_value(block["hash"].clone()).ok();
+        if hash != Some(info.at.hash) {
+            return Err(NodeError::Config(format!(
+                "fork upstream {}: its block {} is {}, not the block {} this node forks; fork another block",
+                self.upstream.url(),
+                info.at.number,
+                hash.map_or_else(|| "missing".into(), |h| h.to_string()),
+                info.at.hash
+            )));
+        }
+        Ok(())
+    }
+
+    fn open_with(
+        self,
+        hardfork: DevFork,
+        replace_stale: bool,
+    ) -> Result<(PathBuf, ChainSpec, Fork), NodeError> {
         let Self { upstream, chain_id, number, dir } = self;
         let file = dir.join(FORK_FILE);
-        let info = match std::fs::read(&file) {
+        let made = match std::fs::read(&file) {
             Ok(bytes) => {
                 let info: ForkInfo = serde_json::from_slice(&bytes).map_err(|e| {
                     NodeError::DataDir(format!("{} does not parse: {e}", file.display()))
                 })?;
-                check_same_fork(&upstream, &info, hardfork, &dir)?;
-                info
+                match check_same_fork(&upstream, &info, hardfork, &dir) {
+                    Ok(()) => Some(info),
+                    Err(e) if replace_stale => {
+                        tracing::warn!(target: "lanes::fork", %e, "forking the block again");
+                        std::fs::remove_dir_all(&dir).map_err(|source| NodeError::Io {
+                            what: format!("removing {}", dir.display()),
+                            source,
+                        })?;
+                        None
+                    }
+                    Err(e) => return Err(e),
+                }
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(source) => {
+                return Err(NodeError::Io { what: format!("reading {}", file.display()), source });
+            }
+        };
+        let info = match made {
+            Some(info) => info,
+            None => {
                 let info = fetch_info(&upstream, chain_id, number, hardfork)?;
                 std::fs::create_dir_all(&dir).map_err(|source| NodeError::Io {
                     what: format!("creating {}", dir.display()),
@@ -204,9 +262,6 @@ impl ForkSite {
                     source,
                 })?;
                 info
-            }
-            Err(source) => {
-                return Err(NodeError::Io { what: format!("reading {}", file.display()), source });
             }
         };
         let backing = ForkBacking::open(upstream.clone(), number, &dir.join(CACHE_FILE))

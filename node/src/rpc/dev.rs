@@ -321,7 +321,11 @@ impl DevApiServer for DevRpc {
         // As anvil: with `forking` (even `null`), fork again (at its
         // `blockNumber`, else the upstream's latest; from its `jsonRpcUrl`,
         // else the upstream forked now); without it, run no fork.
-        let forking = options.as_ref().and_then(|o| o.get("forking"));
+        // anvil also takes the forking object itself: `[{jsonRpcUrl, blockNumber}]`.
+        let untagged = options
+            .as_ref()
+            .filter(|o| o.get("jsonRpcUrl").is_some() || o.get("blockNumber").is_some());
+        let forking = options.as_ref().and_then(|o| o.get("forking")).or(untagged);
         let field = |name| forking.and_then(|f| f.get(name)).filter(|v| !v.is_null());
         let url = match field("jsonRpcUrl") {
             Some(url) => Some(
@@ -348,7 +352,6 @@ impl DevApiServer for DevRpc {
             // node running no fork, a reset of its chain.
             (Some(_), None) | (None, _) => None,
         };
-        dev.clear();
         match (&to, current) {
             (None, None) => self.state.revert_to(self.state.ledger.first(), 0, Vec::new()),
             _ => self.state.switch_chain(to),
@@ -357,6 +360,8 @@ impl DevApiServer for DevRpc {
             NodeError::Config(why) => RpcError::Invalid(why),
             e => internal(e),
         })?;
+        // Only once it went through: a failed switch leaves the node as it was.
+        dev.clear();
         Ok(())
     }
 

@@ -145,11 +145,14 @@ pub(super) fn filter_logs(s: &NodeState, filter: &Filter) -> Res<Vec<Log>> {
     let Some(fork) = &place.fork else { return get_logs(s, filter) };
     let n = fork.number();
     let (older, newer) = match filter.block_option {
-        FilterBlockOption::AtBlockHash(hash) if hash == fork.info.at.hash => {
+        // The fork block, or a block the node does not have: the upstream's.
+        FilterBlockOption::AtBlockHash(hash)
+            if hash == fork.info.at.hash || s.ledger.number_of(&hash).is_none() =>
+        {
             (Some(filter.clone()), None)
         }
         FilterBlockOption::Range { .. } => match filter_range(s, filter)? {
-            (from, _) if from > n => (None, Some(filter.clone())),
+            (from, to) if from > n || from > to => (None, Some(filter.clone())),
             (from, to) => {
                 let older = filter.clone().from_block(from).to_block(to.min(n));
                 (Some(older), (to > n).then(|| filter.clone().from_block(n + 1).to_block(to)))
