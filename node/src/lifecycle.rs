@@ -25,7 +25,8 @@ use crate::fork::proxy::{ForkProxy, ForkRoute, Routes};
 use crate::ledger::{Ledger, LedgerBlock, LedgerSink};
 use crate::publish::{Publisher, PublishingSink};
 use crate::rebuild::{
-    GENESIS_FILE, Place, Rebuild, Replay, StageParts, dev_spec, load_chain, start_ledger,
+    GENESIS_FILE, Place, Rebuild, Replay, StageParts, dev_spec, load_chain, other_genesis,
+    start_ledger,
 };
 use crate::state::NodeState;
 use crate::state_file::StateFile;
@@ -288,14 +289,7 @@ fn prepare(config: &NodeConfig) -> Result<Prepared, NodeError> {
         _ if let Some((spec, _)) = &forked => spec.clone(),
         _ if let ChainChoice::Dev(hardfork) = &config.chain => dev_spec(dir, *hardfork)?,
         (Some(stored), Some(given)) if stored.id() != given.id() => {
-            return Err(NodeError::DataDir(format!(
-                "data folder {} was made from another genesis (chain id {}, genesis {}) than the one given (chain id {}, genesis {}); use another --data-dir, or --reset to wipe it",
-                dir.display(),
-                stored.chain_id,
-                stored.genesis_block().hash,
-                given.chain_id,
-                given.genesis_block().hash,
-            )));
+            return Err(other_genesis(dir, &stored, &given));
         }
         (Some(stored), _) => stored,
         (None, Some(given)) => {

@@ -288,14 +288,7 @@ pub(crate) fn dev_spec(dir: &Path, hardfork: DevFork) -> Result<ChainSpec, NodeE
     );
     let given = ChainSpec::dev_with(timestamp, hardfork);
     match stored {
-        Some(stored) if stored.id() != given.id() => Err(NodeError::DataDir(format!(
-            "data folder {} was made from another genesis (chain id {}, genesis {}) than the one given (chain id {}, genesis {}); use another --data-dir, or --reset to wipe it",
-            dir.display(),
-            stored.chain_id,
-            stored.genesis_block().hash,
-            given.chain_id,
-            given.genesis_block().hash,
-        ))),
+        Some(stored) if stored.id() != given.id() => Err(other_genesis(dir, &stored, &given)),
         Some(stored) => Ok(stored),
         None => {
             let json = serde_json::to_vec_pretty(&given.source).expect("a genesis serialises");
@@ -306,6 +299,18 @@ pub(crate) fn dev_spec(dir: &Path, hardfork: DevFork) -> Result<ChainSpec, NodeE
             Ok(given)
         }
     }
+}
+
+/// The data folder `dir` holds a chain made from `stored`, not `given`.
+pub(crate) fn other_genesis(dir: &Path, stored: &ChainSpec, given: &ChainSpec) -> NodeError {
+    NodeError::DataDir(format!(
+        "data folder {} was made from another genesis (chain id {}, genesis {}) than the one given (chain id {}, genesis {}); use another --data-dir, or --reset to wipe it",
+        dir.display(),
+        stored.chain_id,
+        stored.genesis_block().hash,
+        given.chain_id,
+        given.genesis_block().hash,
+    ))
 }
 
 /// Writes `spec`'s first block to a new ledger (and serves it), or checks

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::anvil_surface::Anvil;
-use crate::validator::{Client, Validator, free_port, http, repo_path};
+use crate::validator::{Client, Validator, free_port, http, repo_path, script_output};
 
 /// tests/clients/fork_proxy.py in front of `upstream`; killed when dropped.
 struct Proxy {
@@ -63,7 +63,7 @@ impl Drop for Proxy {
 fn script(python: &Path, args: &[&str], ok: &str, log: &dyn Fn() -> String) -> String {
     let mut command = Command::new("python3");
     command.arg(repo_path("tests/clients/fork.py")).args(args).env("PYTHONPATH", python);
-    run_script(command, "fork.py", args, ok, log)
+    script_output(command, "python3", &format!("fork.py {args:?}"), ok, log)
 }
 
 /// Runs tests/clients/viem_fork.cjs with `args`, as [`script`].
@@ -73,26 +73,7 @@ fn viem_script(clients: &Path, args: &[&str], log: &dyn Fn() -> String) -> Strin
         .arg(repo_path("tests/clients/viem_fork.cjs"))
         .args(args)
         .env("LANES_NODE_CLIENTS", clients);
-    run_script(command, "viem_fork.cjs", args, "viem fork: ok", log)
-}
-
-fn run_script(
-    mut command: Command,
-    name: &str,
-    args: &[&str],
-    ok: &str,
-    log: &dyn Fn() -> String,
-) -> String {
-    let out = command.output().unwrap_or_else(|e| panic!("running {name}: {e}"));
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success() && stdout.contains(ok),
-        "{name} {args:?} failed ({}):\n{stdout}\n{}\nnode log:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr),
-        log()
-    );
-    stdout
+    script_output(command, "node", &format!("viem_fork.cjs {args:?}"), "viem fork: ok", log)
 }
 
 /// Calls asked of the upstream for state: each key once.

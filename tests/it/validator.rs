@@ -281,7 +281,7 @@ impl Client {
         // tests/clients/hardhat, its modules from the install; `args[0]` is
         // the node's URL.
         let project = tempfile::tempdir().unwrap();
-        let (program, mut command) = match self {
+        let (program, command) = match self {
             Client::Web3Py => {
                 let mut c = Command::new("python3");
                 c.arg(scripts.join(script)).args(args).env("PYTHONPATH", clients);
@@ -308,17 +308,29 @@ impl Client {
                 ("hardhat", c)
             }
         };
-        let out = command.output().unwrap_or_else(|e| panic!("running {program}: {e}"));
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(
-            out.status.success() && stdout.contains(ok),
-            "{script} failed ({}):\n{stdout}\n{}\nnode log:\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr),
-            v.log_text()
-        );
-        stdout
+        script_output(command, program, script, ok, &|| v.log_text())
     }
+}
+
+/// Runs a client script's `command` (`program`); its output, failing the
+/// test as `what` (with the node's `log`) unless it printed `ok`.
+pub(crate) fn script_output(
+    mut command: Command,
+    program: &str,
+    what: &str,
+    ok: &str,
+    log: &dyn Fn() -> String,
+) -> String {
+    let out = command.output().unwrap_or_else(|e| panic!("running {program}: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success() && stdout.contains(ok),
+        "{what} failed ({}):\n{stdout}\n{}\nnode log:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr),
+        log()
+    );
+    stdout
 }
 
 /// A repository path as a script argument.

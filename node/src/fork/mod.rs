@@ -200,12 +200,8 @@ impl ForkSite {
     /// Fails unless the upstream's block at the fork number is the one
     /// `info` forked (an upstream that does not answer fails too).
     pub fn check_forks(&self, info: &ForkInfo) -> Result<(), NodeError> {
-        let number = format!("0x{:x}", info.at.number);
-        let block = self
-            .upstream
-            .call("eth_getBlockByNumber", json!([number, false]))
+        let hash = block_hash(&self.upstream, info.at.number)
             .map_err(|e| NodeError::Config(e.to_string()))?;
-        let hash: Option<B256> = serde_json::from_value(block["hash"].clone()).ok();
         if hash != Some(info.at.hash) {
             return Err(NodeError::Config(format!(
                 "fork upstream {}: its block {} is {}, not the block {} this node forks; fork another block",
@@ -290,9 +286,8 @@ fn check_same_fork(
         )));
     }
     // An upstream that does not answer now leaves the cache to serve.
-    match upstream.call("eth_getBlockByNumber", json!([format!("0x{:x}", info.at.number), false])) {
-        Ok(block) => {
-            let hash: Option<B256> = serde_json::from_value(block["hash"].clone()).ok();
+    match block_hash(upstream, info.at.number) {
+        Ok(hash) => {
             if hash.is_some_and(|h| h != info.at.hash) {
                 return Err(NodeError::DataDir(format!(
                     "{} forks block {} {}, but the upstream's block {} is now {}; pass --reset to fork it again",
@@ -309,6 +304,12 @@ fn check_same_fork(
         }
     }
     Ok(())
+}
+
+/// The hash of the upstream's block `number` (`None`: it has none).
+fn block_hash(upstream: &Upstream, number: u64) -> Result<Option<B256>, UpstreamError> {
+    let block = upstream.call("eth_getBlockByNumber", json!([format!("0x{number:x}"), false]))?;
+    Ok(serde_json::from_value(block["hash"].clone()).ok())
 }
 
 /// Asks the upstream for what a new fork at `number` needs.
