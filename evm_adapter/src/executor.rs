@@ -266,7 +266,7 @@ impl EvmExecutor {
                 )));
             }
         };
-        apply_diff(&mut view, state, self.config.spec)?;
+        apply_diff(&mut view, state, self.config.spec, None)?;
         bank.apply_derived(view);
         Ok(Some(output))
     }
@@ -540,22 +540,24 @@ impl Executor for EvmExecutor {
         let result = handler.run(evm);
         let diff = evm.finalize();
         let mut state = evm.ctx.journaled_state.database.view.take().expect("set above");
-        let outcome = outcome(result, diff, handler.fee.get(), &mut state, self.config.spec);
+        let credit = plain_recipient(tx);
+        let outcome =
+            outcome(result, diff, handler.fee.get(), &mut state, self.config.spec, credit);
         (outcome, state)
     }
+}
 
-    fn execute_unchecked<'b>(
-        &self,
-        worker: &mut EvmWorker<'b>,
-        tx: &EvmTx,
-        state: StateView<'b>,
-    ) -> (Result<Outcome, TxError>, StateView<'b>) {
-        let cfg = &mut worker.evm.ctx.cfg;
-        (cfg.disable_nonce_check, cfg.disable_balance_check) = (true, true);
-        let ran = self.execute(worker, tx, state);
-        let cfg = &mut worker.evm.ctx.cfg;
-        (cfg.disable_nonce_check, cfg.disable_balance_check) = (false, false);
-        ran
+/// The recipient of a plain value transfer (value, no input), other than its
+/// sender: an account the transaction only credits, if it holds no code.
+fn plain_recipient(tx: &EvmTx) -> Option<Address> {
+    let e = tx.envelope();
+    match e.kind() {
+        alloy_primitives::TxKind::Call(to)
+            if to != tx.sender() && !e.value().is_zero() && e.input().is_empty() =>
+        {
+            Some(to)
+        }
+        _ => None,
     }
 }
 
@@ -566,6 +568,7 @@ pub(crate) fn outcome(
     fee: U256,
     state: &mut StateView<'_>,
     spec: SpecId,
+    credit: Option<Address>,
 ) -> Result<Outcome, TxError> {
     {
         let result = match result {
@@ -574,7 +577,7 @@ pub(crate) fn outcome(
             Err(EVMError::Transaction(e)) => return Err(TxError::Invalid(e.to_string())),
             Err(e) => return Err(TxError::Invalid(e.to_string())),
         };
-        apply_diff(state, diff, spec)?;
+        apply_diff(state, diff, spec, credit)?;
         let (success, gas_used) = (result.is_success(), result.tx_gas_used());
         let data = match &result {
             ExecutionResult::Success { logs, output, .. } => {
@@ -593,8 +596,15 @@ pub(crate) fn outcome(
 /// block's access list). Accounts revm only loaded or touched without a
 /// change are not written, so a read lock is enough for them. A touched
 /// empty account is deleted from Spurious Dragon on (EIP-161); before it, it
-/// exists ([`EXISTING_EMPTY`]).
-fn apply_diff(view: &mut StateView<'_>, diff: EvmState, spec: SpecId) -> Result<(), TxError> {
+/// exists ([`EXISTING_EMPTY`]). Where `credit`'s account, holding no code,
+/// only gained balance, the view is told its write was a pure credit
+/// ([`StateView::note_credit`]).
+fn apply_diff(
+    view: &mut StateView<'_>,
+    diff: EvmState,
+    spec: SpecId,
+    credit: Option<Address>,
+) -> Result<(), TxError> {
     let keep_empty = !spec.is_enabled_in(SpecId::SPURIOUS_DRAGON);
     for (address, account) in diff {
         if !account.is_touched() {
@@ -627,6 +637,13 @@ fn apply_diff(view: &mut StateView<'_>, diff: EvmState, spec: SpecId) -> Result<
         match new != old {
             true => view.set_account(&address, new)?,
             false => view.note_read(StateKey::Account(address)),
+        }
+        if credit == Some(address)
+            && !has_code(&old.code_hash)
+            && (new.nonce, new.code_hash) == (old.nonce, old.code_hash)
+            && new.balance > old.balance
+        {
+            view.note_credit(address);
         }
         // New code: a creation's, or an EIP-7702 delegation designator.
         if (account.is_created() || account.info.code_hash != original.code_hash)

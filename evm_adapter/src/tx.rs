@@ -3,8 +3,8 @@
 use alloy_consensus::{Signed, Transaction as _, TxEnvelope, TxType};
 use alloy_eips::Typed2718;
 use alloy_eips::eip2718::Decodable2718;
-use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
-use lanes_runtime::{AccessSet, DEFAULT_MAX_ACCESS_KEYS};
+use alloy_primitives::{Address, B256, Bytes, TxKind, U256, keccak256};
+use lanes_runtime::{AccessSet, DEFAULT_MAX_ACCESS_KEYS, KnownWrites, StateKey};
 use secp256k1::ecdsa::{RecoverableSignature, RecoveryId};
 
 use crate::declare::declared_access;
@@ -360,6 +360,21 @@ impl lanes_runtime::Transaction for EvmTx {
 
     fn encoded(&self) -> &Bytes {
         &self.encoded
+    }
+
+    /// The sender (its nonce steps), and for a plain value transfer (no
+    /// input), the account it credits. A call with value and input names
+    /// no credit: a router passes the value on, leaving its balance as it
+    /// was.
+    fn known_writes(&self) -> KnownWrites {
+        let e = &self.envelope;
+        let credit = match e.kind() {
+            TxKind::Call(to) if !e.value().is_zero() && e.input().is_empty() => {
+                Some(StateKey::Account(to))
+            }
+            _ => None,
+        };
+        KnownWrites { sequence: Some(StateKey::Account(self.sender)), credit }
     }
 
     /// The envelope's fields and the first line of its access list and

@@ -43,9 +43,6 @@ pub struct ImportOptions {
     pub fsync: bool,
     /// Blocks behind the head whose state stays readable (`None`: all).
     pub history_blocks: Option<u64>,
-    /// Whether a prediction that no earlier transaction's set writes into
-    /// stands as the transaction's result ([`OrderedConfig`]).
-    pub reuse_predictions: bool,
     /// The accounts database's segment size, in bytes.
     pub segment_size: u64,
 }
@@ -56,7 +53,6 @@ impl Default for ImportOptions {
             workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
             fsync: true,
             history_blocks: Some(DEFAULT_HISTORY_BLOCKS),
-            reuse_predictions: true,
             segment_size: lanes_accounts_db::DEFAULT_SEGMENT_SIZE,
         }
     }
@@ -156,11 +152,7 @@ impl Importer {
         let head = chain.head().number;
         ledger.publish(head);
         let (ancestors, total_difficulty) = ancestry(&ledger, head + 1)?;
-        let ordered = OrderedConfig {
-            threads: options.workers.max(1),
-            reuse_predictions: options.reuse_predictions,
-            ..OrderedConfig::default()
-        };
+        let ordered = OrderedConfig { threads: options.workers.max(1), ..OrderedConfig::default() };
         Ok(Self {
             dir: dir.to_owned(),
             spec,

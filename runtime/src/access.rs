@@ -7,7 +7,7 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use lanes_accounts_db::KeyHash;
 
 use crate::key::StateKey;
-use crate::locks::{Mark, marks};
+use crate::locks::{Mark, marks, marks_with};
 
 /// Default bound on the keys of one access set (like Solana's account limit).
 pub const DEFAULT_MAX_ACCESS_KEYS: usize = 256;
@@ -98,6 +98,33 @@ impl AccessSet {
         writes.extend(reads);
         let marks = marks(&writes, split).into();
         Ok(Self { keys: writes.into(), marks, writes: split })
+    }
+
+    /// [`AccessSet::new`] for keys that come with their hashes
+    /// ([`StateKey::hash64`]) and hold no `AllStorage` key: what a run read
+    /// and wrote, each key hashed as it was read. Nothing is hashed again.
+    pub(crate) fn from_hashed(
+        mut reads: Vec<(StateKey, KeyHash)>,
+        mut writes: Vec<(StateKey, KeyHash)>,
+        limit: usize,
+    ) -> Result<Self, AccessSetTooLarge> {
+        debug_assert!(
+            reads.iter().chain(&writes).all(|(k, _)| !matches!(k, StateKey::AllStorage(_)))
+        );
+        writes.sort_unstable_by_key(|w| w.0);
+        writes.dedup_by(|a, b| a.0 == b.0);
+        reads.sort_unstable_by_key(|r| r.0);
+        reads.dedup_by(|a, b| a.0 == b.0);
+        reads.retain(|(k, _)| writes.binary_search_by(|w| w.0.cmp(k)).is_err());
+        let count = reads.len() + writes.len();
+        if count > limit {
+            return Err(AccessSetTooLarge { count, limit });
+        }
+        let split = writes.len();
+        writes.extend(reads);
+        let keys: Arc<[StateKey]> = writes.iter().map(|(k, _)| *k).collect();
+        let marks = marks_with(&keys, split, |i| writes[i].1).into();
+        Ok(Self { keys, marks, writes: split })
     }
 
     /// Normalises a set without a size limit (for sets already bounded
@@ -246,6 +273,20 @@ mod tests {
         assert!(!set.allows_write(&StateKey::Account(a(2))));
         assert!(!set.allows_read(&StateKey::Account(a(3))));
         let err = AccessSet::new((0..5).map(|i| StateKey::Account(a(i))), [], 4).unwrap_err();
+        assert_eq!(err, AccessSetTooLarge { count: 5, limit: 4 });
+    }
+
+    #[test]
+    fn test_a_set_from_hashed_keys_equals_the_normalised_one() {
+        let s = |i| StateKey::Storage(a(1), B256::repeat_byte(i));
+        let reads = [StateKey::Account(a(2)), s(3), s(1), StateKey::Account(a(1)), s(3)];
+        let writes = [s(1), StateKey::Account(a(1)), s(2), s(1)];
+        let hashed = |keys: &[StateKey]| keys.iter().map(|k| (*k, k.hash64())).collect();
+        let set = AccessSet::from_hashed(hashed(&reads), hashed(&writes), 10).unwrap();
+        let normal = AccessSet::new(reads, writes, 10).unwrap();
+        assert_eq!(set, normal);
+        assert_eq!(set.marks(), normal.marks());
+        let err = AccessSet::from_hashed(hashed(&reads), hashed(&writes), 4).unwrap_err();
         assert_eq!(err, AccessSetTooLarge { count: 5, limit: 4 });
     }
 

@@ -160,7 +160,7 @@ pub struct Bank {
     gas_taken: AtomicU64,
     /// With [`BankConfig::record_accesses`]: each transaction's accesses as
     /// its kept run left them (a rerun replaces an undone run's).
-    pub(crate) kept: Mutex<hashbrown::HashMap<B256, TxAccesses, ahash::RandomState>>,
+    pub(crate) kept: Mutex<hashbrown::HashMap<B256, Writes, ahash::RandomState>>,
 }
 
 /// What the block records so far, in block order.
@@ -245,11 +245,13 @@ impl Bank {
         hashes.into_iter().map(|h| record.claimed.insert(h)).collect()
     }
 
-    /// Keeps what transaction `hash`'s run read and wrote, as its kept run
-    /// (with [`BankConfig::record_accesses`]; otherwise nothing).
-    pub(crate) fn keep_accesses(&self, hash: B256, writes: &Writes) {
+    /// Applies the writes of transaction `hash`'s kept run, and with
+    /// [`BankConfig::record_accesses`] keeps them as what it read and
+    /// wrote (turned into its [`TxAccesses`] at the seal).
+    pub(crate) fn keep(&self, hash: B256, writes: Writes) {
+        self.state.apply(&writes);
         if self.config.record_accesses {
-            self.kept.lock().insert(hash, TxAccesses::of(writes));
+            self.kept.lock().insert(hash, writes);
         }
     }
 
@@ -302,7 +304,7 @@ impl Bank {
             self.config.clone(),
         );
         for writes in &self.record().derived {
-            bank.state.apply(writes.clone());
+            bank.state.apply(writes);
         }
         bank
     }
@@ -322,7 +324,7 @@ impl Bank {
         coinbase.balance =
             coinbase.balance.checked_add(amount).ok_or(BankError::BalanceOverflow)?;
         let accounts = vec![(hash, self.env.coinbase, coinbase)];
-        self.state.apply(Writes { accounts, ..Writes::default() });
+        self.state.apply(&Writes { accounts, ..Writes::default() });
         let mut record = self.record();
         record.fees_paid = record.fees_paid.saturating_add(amount);
         if self.config.record_accesses {
@@ -360,7 +362,7 @@ impl Bank {
                 true => record.after.extend(accesses),
             }
         }
-        self.state.apply(view.writes);
+        self.state.apply(&view.writes);
     }
 
     /// The block environment.
@@ -397,7 +399,7 @@ impl Bank {
         if self.config.record_accesses {
             record.before.extend(TxAccesses::of(&writes));
         }
-        self.state.apply(writes);
+        self.state.apply(&writes);
         record.system.extend(entries);
         Ok(())
     }
@@ -649,8 +651,7 @@ impl Bank {
             if let Err(e) = self.take_gas(outcome.gas_used) {
                 return (Err(e), view.access);
             }
-            self.keep_accesses(tx.hash(), &view.writes);
-            self.state.apply(view.writes);
+            self.keep(tx.hash(), view.writes);
         }
         (result, view.access)
     }
@@ -701,7 +702,7 @@ impl Bank {
             coinbase.balance =
                 coinbase.balance.checked_add(fees).ok_or(BankError::BalanceOverflow)?;
             let accounts = vec![(hash, env.coinbase, coinbase)];
-            state.apply(Writes { accounts, ..Writes::default() });
+            state.apply(&Writes { accounts, ..Writes::default() });
         }
         let (mut changes, delta) = diff(&state)?;
         let mut lattice = parent_lattice;
@@ -713,7 +714,9 @@ impl Bank {
             true => {
                 let mut kept = kept.into_inner();
                 let at = |hash: &B256| receipts.iter().position(|r| r.tx_hash == *hash);
-                let txs = receipts.iter().map(|r| kept.remove(&r.tx_hash).unwrap_or_default());
+                let txs = receipts.iter().map(|r| {
+                    kept.remove(&r.tx_hash).map_or_else(TxAccesses::default, |w| TxAccesses::of(&w))
+                });
                 let mut accesses = BlockAccesses {
                     before,
                     txs: txs.collect(),

@@ -29,6 +29,32 @@ pub trait Transaction: Clone + Send + Sync {
     /// batch before running any, so their cache misses overlap instead of
     /// each stalling its run. The default reads nothing.
     fn warm(&self) {}
+    /// What running it surely writes, known from the transaction alone: in
+    /// a fixed order ([`crate::Bank::execute_ordered`]) it orders the
+    /// transaction without a wasted run. The default knows nothing.
+    fn known_writes(&self) -> KnownWrites {
+        KnownWrites::default()
+    }
+}
+
+/// What running a transaction surely writes, known from the transaction
+/// alone ([`Transaction::known_writes`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KnownWrites {
+    /// A key its run reads and writes whatever the state: an EVM
+    /// transaction's sender, whose nonce it steps. In a fixed order the
+    /// transaction starts once the latest earlier one that writes this key
+    /// (either way) has finished, rather than running on state that one is
+    /// about to change; where the key is the coinbase's account, once every
+    /// earlier one has (their fees).
+    pub sequence: Option<StateKey>,
+    /// An account its run likely only credits: a plain value transfer's
+    /// recipient. Earlier transactions that write it do not hold it up (an
+    /// executor that finds the write was a pure credit says so,
+    /// [`crate::StateView::note_credit`], and a changed balance there does
+    /// not undo its run); a later transaction whose sequence key it is waits
+    /// for it.
+    pub credit: Option<StateKey>,
 }
 
 /// What a transaction pool orders transactions by: lanes-banking-stage's
@@ -155,18 +181,4 @@ pub trait Executor: Send + Sync {
         tx: &Self::Tx,
         state: StateView<'b>,
     ) -> (Result<Outcome, TxError>, StateView<'b>);
-
-    /// [`Executor::execute`] with the checks that depend on the
-    /// transaction's place in its sender's sequence relaxed (nonce, funds):
-    /// a prediction of what a transaction touches once the earlier ones of
-    /// its block have made it valid ([`crate::Bank::execute_ordered`]). Its
-    /// result is never kept. The default runs [`Executor::execute`].
-    fn execute_unchecked<'b>(
-        &self,
-        worker: &mut Self::Worker<'b>,
-        tx: &Self::Tx,
-        state: StateView<'b>,
-    ) -> (Result<Outcome, TxError>, StateView<'b>) {
-        self.execute(worker, tx, state)
-    }
 }

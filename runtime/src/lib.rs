@@ -136,7 +136,8 @@ pub use chain::{
     Chain, ChainError, DEFAULT_GAS_LIMIT, Genesis, RECENT_HASHES, ReplayError, ReplayErrorKind,
 };
 pub use executor::{
-    BlockEnv, DecodeError, Executor, Outcome, PoolTransaction, Receipt, Transaction, TxError,
+    BlockEnv, DecodeError, Executor, KnownWrites, Outcome, PoolTransaction, Receipt, Transaction,
+    TxError,
 };
 pub use group::entries_in_order;
 pub use key::StateKey;

@@ -239,6 +239,15 @@ pub(crate) struct Mark {
 /// then, for each `Storage(a, _)` key, one under `AllStorage(a)`'s hash
 /// (hashed once for a run of one address's slots, which sort together).
 pub(crate) fn marks(keys: &[StateKey], writes: usize) -> Vec<Mark> {
+    marks_with(keys, writes, |i| keys[i].hash64())
+}
+
+/// [`marks`], with `keys[i]`'s hash given by `hash(i)`.
+pub(crate) fn marks_with(
+    keys: &[StateKey],
+    writes: usize,
+    hash: impl Fn(usize) -> KeyHash,
+) -> Vec<Mark> {
     let flags = |i: usize| if i < writes { (READ | WRITE, WRITE) } else { (WRITE, READ) };
     let mut marks: Vec<Mark> = keys
         .iter()
@@ -250,7 +259,7 @@ pub(crate) fn marks(keys: &[StateKey], writes: usize) -> Vec<Mark> {
                 StateKey::AllStorage(_) => forbids | SLOT_WRITE,
                 _ => forbids,
             };
-            Mark { hash: key.hash64(), forbids, sets }
+            Mark { hash: hash(i), forbids, sets }
         })
         .collect();
     let mut all_storage: Option<(Address, KeyHash)> = None;
@@ -305,12 +314,6 @@ impl EntryKeys {
             self.add(set);
         }
         clear
-    }
-
-    /// Whether `set` conflicts with a key already in the entry (up to hash
-    /// collisions, which answer yes). Adds nothing.
-    pub(crate) fn conflicts(&self, set: &AccessSet) -> bool {
-        set.marks().iter().any(|m| self.get(m.hash) & m.forbids != 0)
     }
 
     /// Starts a new entry.

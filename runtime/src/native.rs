@@ -8,7 +8,7 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use crate::access::AccessSet;
 use crate::admission::{AccessSource, Admission, AdmitContext, Admitted};
 use crate::executor::{
-    BlockEnv, DecodeError, Executor, Outcome, PoolTransaction, Transaction, TxError,
+    BlockEnv, DecodeError, Executor, KnownWrites, Outcome, PoolTransaction, Transaction, TxError,
 };
 use crate::key::StateKey;
 use crate::view::StateView;
@@ -44,6 +44,14 @@ pub enum NativeOp {
     Follow {
         /// The pointer's slot.
         pointer: (Address, B256),
+    },
+    /// Sets `slot` to `value` without reading it (zero clears it): a write
+    /// that may leave the value as it was, or put an earlier one back.
+    Set {
+        /// The slot.
+        slot: (Address, B256),
+        /// Its new value.
+        value: U256,
     },
 }
 
@@ -100,6 +108,15 @@ impl NativeTx {
         Self::from_body(Body { from, nonce, fee, op, declared: None })
     }
 
+    /// A [`NativeOp::Set`] of `slot` to `value`, declaring exactly what it
+    /// writes.
+    pub fn set(from: Address, nonce: u64, slot: (Address, B256), value: U256, fee: U256) -> Self {
+        let declared =
+            AccessSet::unbounded([], [StateKey::Account(from), StateKey::Storage(slot.0, slot.1)]);
+        let op = NativeOp::Set { slot, value };
+        Self::from_body(Body { from, nonce, fee, op, declared: Some(declared) })
+    }
+
     /// The same transaction declaring `declared` instead (`None`: nothing).
     pub fn with_declared(self, declared: Option<AccessSet>) -> Self {
         Self::from_body(Body { declared, ..self.body })
@@ -128,6 +145,14 @@ impl Transaction for NativeTx {
     fn encoded(&self) -> &Bytes {
         &self.encoded
     }
+
+    fn known_writes(&self) -> KnownWrites {
+        let credit = match &self.body.op {
+            NativeOp::Transfer { to, .. } => Some(StateKey::Account(*to)),
+            _ => None,
+        };
+        KnownWrites { sequence: Some(StateKey::Account(self.body.from)), credit }
+    }
 }
 
 impl PoolTransaction for NativeTx {
@@ -146,6 +171,7 @@ impl PoolTransaction for NativeTx {
                 TRANSFER_GAS + SLOT_GAS * (reads.len() + writes.len()) as u64
             }
             NativeOp::Follow { .. } => TRANSFER_GAS + 3 * SLOT_GAS,
+            NativeOp::Set { .. } => TRANSFER_GAS + SLOT_GAS,
         }
     }
 
@@ -207,16 +233,6 @@ impl Executor for NativeExecutor {
         let result = self.run(tx, &mut state, true);
         (result, state)
     }
-
-    fn execute_unchecked<'b>(
-        &self,
-        _worker: &mut (),
-        tx: &NativeTx,
-        mut state: StateView<'b>,
-    ) -> (Result<Outcome, TxError>, StateView<'b>) {
-        let result = self.run(tx, &mut state, false);
-        (result, state)
-    }
 }
 
 impl NativeExecutor {
@@ -235,7 +251,7 @@ impl NativeExecutor {
         }
         let amount = match op {
             NativeOp::Transfer { amount, .. } => *amount,
-            NativeOp::Touch { .. } | NativeOp::Follow { .. } => U256::ZERO,
+            NativeOp::Touch { .. } | NativeOp::Follow { .. } | NativeOp::Set { .. } => U256::ZERO,
         };
         let cost = amount.checked_add(*fee).filter(|c| !check || *c <= sender.balance);
         let Some(cost) = cost else {
@@ -252,6 +268,9 @@ impl NativeExecutor {
                 let mut receiver = state.account(to)?;
                 receiver.balance = receiver.balance.saturating_add(*amount);
                 state.set_account(to, receiver)?;
+                if to != from {
+                    state.note_credit(*to);
+                }
                 TRANSFER_GAS
             }
             NativeOp::Touch { reads, writes } => {
@@ -271,6 +290,10 @@ impl NativeExecutor {
                 let value = state.storage(a, &target)?;
                 state.set_storage(a, &target, value.wrapping_add(U256::from(1)))?;
                 state.set_storage(a, s, at.wrapping_add(U256::from(1)))?;
+                tx.gas_limit()
+            }
+            NativeOp::Set { slot: (a, s), value } => {
+                state.set_storage(a, s, *value)?;
                 tx.gas_limit()
             }
         };

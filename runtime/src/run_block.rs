@@ -143,21 +143,6 @@ pub enum BlockError {
     Ordered(#[from] OrderedError),
 }
 
-/// A hook that predicts what the inner one leaves without a set: in a fixed
-/// order, running a transaction against the parent state is the way to place
-/// one that declares nothing.
-struct PredictUnplaced<'a, T>(&'a dyn Admission<T>);
-
-impl<T> Admission<T> for PredictUnplaced<'_, T> {
-    fn admit(&self, tx: &T, ctx: AdmitContext<'_>) -> Result<Option<Admitted>, TxError> {
-        Ok(self.0.admit(tx, ctx)?.filter(|a| a.access.as_ref().is_some_and(|s| !s.is_empty())))
-    }
-
-    fn predict(&self, tx: &T, ctx: AdmitContext<'_>) -> Admitted {
-        self.0.predict(tx, ctx)
-    }
-}
-
 impl Bank {
     /// Runs one entry: `txs` must declare non-conflicting sets, which is
     /// checked. Those that declare a set run on up to `threads` threads and are
@@ -213,11 +198,13 @@ impl Bank {
     }
 
     /// Runs `txs` as this bank's block on `options.threads` threads and
-    /// seals it: the one call an embedder needs per block. Sets come from
-    /// `options.admission` ([`Admission::admit`], else
+    /// seals it: the one call an embedder needs per block.
+    /// [`BlockOptions::order`] says how the block is ordered. In lanes' own
+    /// order sets come from `options.admission` ([`Admission::admit`], else
     /// [`Admission::predict`], all against this bank's state before the
-    /// block); [`BlockOptions::order`] says how the block is ordered. The
-    /// transactions are borrowed. Nothing must have run on this bank.
+    /// block); in a fixed order, from running the transactions
+    /// ([`OrderedSets::Run`]). The transactions are borrowed. Nothing must
+    /// have run on this bank.
     ///
     /// The bank enforces what is the block's: each hash once per block
     /// ([`TxError::Duplicate`]), the block's gas limit (a run that would pass
@@ -256,10 +243,8 @@ impl Bank {
         let threads = options.threads.max(1);
         match options.order {
             BlockOrder::Fixed => {
-                let hook = PredictUnplaced(options.admission);
                 let config = OrderedConfig { threads, ..OrderedConfig::default() };
-                let report =
-                    self.execute_ordered(executor, txs, OrderedSets::Predict(&hook), &config)?;
+                let report = self.execute_ordered(executor, txs, OrderedSets::Run, &config)?;
                 let runs = txs
                     .iter()
                     .zip(report.txs)
@@ -268,7 +253,7 @@ impl Bank {
                         hash: tx.hash(),
                         status: TxStatus::Included { index, exclusive: r.access.is_none() },
                         source: r.source,
-                        strayed: r.strayed,
+                        strayed: None,
                     })
                     .collect();
                 let sealed = self.seal()?;

@@ -159,6 +159,14 @@ impl BankState {
         std::hint::black_box(sum);
     }
 
+    /// Whether a transaction of this block may have written the key
+    /// hashing to `hash` (its bit in the written-key filter is set). When
+    /// not, its value is the parent's.
+    pub(crate) fn maybe_written(&self, hash: KeyHash) -> bool {
+        let (word, mask) = self.written_bit(hash);
+        word.load(Ordering::Relaxed) & mask != 0
+    }
+
     fn cached(&self, key: &Hashed) -> Option<Value> {
         let (word, mask) = self.written_bit(key.hash);
         // Relaxed is enough: a transaction that reads a key another wrote runs
@@ -215,15 +223,17 @@ impl BankState {
     }
 
     /// Applies a finished transaction's writes.
-    pub(crate) fn apply(&self, writes: Writes) {
+    /// Code goes in first: a transaction running meanwhile that reads a
+    /// header naming new code finds the code.
+    pub(crate) fn apply(&self, writes: &Writes) {
+        if !writes.code.is_empty() {
+            self.code.write().extend(writes.code.iter().cloned());
+        }
         for &(hash, address, header) in &writes.accounts {
             self.write_shard(hash).accounts.insert(hash, address, header);
         }
         for &(hash, address, slot, value) in &writes.slots {
             self.write_shard(hash).slots.insert(hash, (address, slot), value);
-        }
-        if !writes.code.is_empty() {
-            self.code.write().extend(writes.code);
         }
     }
 }
@@ -256,6 +266,24 @@ pub(crate) struct Writes {
     pub(crate) reads: Vec<StateKey>,
 }
 
+/// The values a view read from state (not its own writes), each with its
+/// key's hash, in the order read ([`Access::Logged`]): what an ordered
+/// block's run saw, checked value by value at its turn.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ReadLog {
+    /// (hash, address, header as read).
+    pub(crate) accounts: Vec<(KeyHash, Address, AccountHeader)>,
+    /// (hash, address, slot, value as read).
+    pub(crate) slots: Vec<(KeyHash, Address, B256, U256)>,
+}
+
+impl ReadLog {
+    /// Whether it read `address`'s account.
+    pub(crate) fn read_account(&self, address: &Address) -> bool {
+        self.accounts.iter().any(|(_, a, _)| a == address)
+    }
+}
+
 /// What a transaction may touch.
 #[derive(Clone, Debug)]
 pub(crate) enum Access {
@@ -265,6 +293,8 @@ pub(crate) enum Access {
     Exclusive,
     /// Everything, noting each key touched (simulation).
     Record,
+    /// Everything, logging each value read from state ([`ReadLog`]).
+    Logged,
 }
 
 /// A transaction's view of state. Reads and writes outside its access set fail
@@ -280,6 +310,14 @@ pub struct StateView<'a> {
     versions: Option<(&'a crate::Versions, u64)>,
     pub(crate) access: Access,
     pub(crate) writes: Writes,
+    /// With [`Access::Logged`]: every value read from state.
+    pub(crate) log: ReadLog,
+    /// Fees not yet in the state that an account's balance is read with
+    /// (the coinbase's, in an ordered block).
+    credit: Option<(Address, U256)>,
+    /// Accounts whose write only added to the balance read
+    /// ([`StateView::note_credit`]).
+    pub(crate) credits: Vec<Address>,
     violation: Option<StateKey>,
     /// Recording: every key touched, and (also in `touched`) those written.
     touched: Vec<StateKey>,
@@ -289,8 +327,26 @@ pub struct StateView<'a> {
 impl<'a> StateView<'a> {
     pub(crate) fn new(state: &'a BankState, access: Access) -> Self {
         let (touched, written) = (Vec::new(), Vec::new());
-        let writes = Writes::default();
-        Self { state, versions: None, access, writes, violation: None, touched, written }
+        let (writes, log) = (Writes::default(), ReadLog::default());
+        Self {
+            state,
+            versions: None,
+            access,
+            writes,
+            log,
+            credit: None,
+            credits: Vec::new(),
+            violation: None,
+            touched,
+            written,
+        }
+    }
+
+    /// This view, reading `address`'s balance with `credit` added (fees
+    /// owed to it that the state does not hold yet).
+    pub(crate) fn with_credit(mut self, address: Address, credit: U256) -> Self {
+        self.credit = Some((address, credit));
+        self
     }
 
     /// A view that reads `versions` as of before index `at`, then `state`.
@@ -306,7 +362,7 @@ impl<'a> StateView<'a> {
     /// `key`'s hash if the access allows the read (or the `write`).
     fn check(&mut self, key: StateKey, write: bool) -> Result<KeyHash, TxError> {
         let allowed = match &self.access {
-            Access::Exclusive => Some(key.hash64()),
+            Access::Exclusive | Access::Logged => Some(key.hash64()),
             Access::Record => {
                 self.touched.push(key);
                 if write {
@@ -332,7 +388,16 @@ impl<'a> StateView<'a> {
         if let Some(header) = self.versions.and_then(|(v, at)| v.account_at(address, at)) {
             return Ok(header);
         }
-        self.state.account(address, hash)
+        let mut header = self.state.account(address, hash)?;
+        if let Some((credited, credit)) = self.credit
+            && credited == *address
+        {
+            header.balance = header.balance.saturating_add(credit);
+        }
+        if let Access::Logged = self.access {
+            self.log.accounts.push((hash, *address, header));
+        }
+        Ok(header)
     }
 
     /// A storage slot (zero when unset).
@@ -345,7 +410,11 @@ impl<'a> StateView<'a> {
         if let Some(value) = self.versions.and_then(|(v, at)| v.slot_at(address, slot, at)) {
             return Ok(value);
         }
-        self.state.storage(address, slot, hash)
+        let value = self.state.storage(address, slot, hash)?;
+        if let Access::Logged = self.access {
+            self.log.slots.push((hash, *address, *slot, value));
+        }
+        Ok(value)
     }
 
     /// Code by hash. Code is immutable and needs no declaration.
@@ -395,6 +464,17 @@ impl<'a> StateView<'a> {
         }
     }
 
+    /// Notes that what this run wrote to `address`'s account only added to
+    /// the balance it read, its nonce and code as they were, and that
+    /// nothing it did depended on that balance (an EVM plain value
+    /// transfer's recipient without code). In an ordered block
+    /// ([`crate::OrderedSets::Run`]) a balance there that changed before
+    /// the transaction's turn then does not undo its run: the credit is
+    /// added to the balance it finds.
+    pub fn note_credit(&mut self, address: Address) {
+        self.credits.push(address);
+    }
+
     /// Keys read or written so far, in a simulation ([`crate::Bank::simulate`]).
     pub fn touched(&self) -> &[StateKey] {
         &self.touched
@@ -404,6 +484,19 @@ impl<'a> StateView<'a> {
     /// writes, keys it only read as reads. Fails past `limit` keys.
     pub fn touched_set(&self, limit: usize) -> Result<AccessSet, AccessSetTooLarge> {
         AccessSet::new(self.touched.iter().copied(), self.written.iter().copied(), limit)
+    }
+
+    /// What a logged run ([`Access::Logged`]) touched as an access set:
+    /// the keys it wrote as writes, those it only read as reads. Fails past
+    /// `limit` keys.
+    pub(crate) fn logged_set(&self, limit: usize) -> Result<AccessSet, AccessSetTooLarge> {
+        let (log, writes) = (&self.log, &self.writes);
+        let reads = log.accounts.iter().map(|&(h, a, _)| (StateKey::Account(a), h));
+        let reads = reads.chain(log.slots.iter().map(|&(h, a, s, _)| (StateKey::Storage(a, s), h)));
+        let written = writes.accounts.iter().map(|&(h, a, _)| (StateKey::Account(a), h));
+        let written =
+            written.chain(writes.slots.iter().map(|&(h, a, s, _)| (StateKey::Storage(a, s), h)));
+        AccessSet::from_hashed(reads.collect(), written.collect(), limit)
     }
 
     /// The first key this transaction touched outside its set, if any.

@@ -230,10 +230,6 @@ enum Command {
         /// Runs of each side; the times are medians.
         #[arg(long, value_name = "N", default_value_t = 5)]
         runs: usize,
-        /// Run every transaction under its set even where its prediction
-        /// could stand as its result.
-        #[arg(long)]
-        rerun_predictions: bool,
         /// Print JSON instead of a line.
         #[arg(long)]
         json: bool,
@@ -332,14 +328,9 @@ fn run(mut cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             &files,
         )?);
     }
-    if let Some(Command::ExecuteBlock { dir, workers, runs, rerun_predictions, json }) = cli.command
-    {
-        let options = lanes_node::execute_block::ExecuteOptions {
-            workers,
-            runs,
-            reuse_predictions: !rerun_predictions,
-            ..Default::default()
-        };
+    if let Some(Command::ExecuteBlock { dir, workers, runs, json }) = cli.command {
+        let options =
+            lanes_node::execute_block::ExecuteOptions { workers, runs, ..Default::default() };
         let run = lanes_node::execute_block::execute(&dir, &options)?;
         if json {
             println!("{}", run.json());

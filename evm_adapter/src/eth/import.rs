@@ -21,7 +21,6 @@
 //! and the receipts root before Byzantium, whose receipts carry the state
 //! root after each transaction (an incremental trie would give those).
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use alloy_consensus::proofs::{calculate_ommers_root, calculate_withdrawals_root};
@@ -43,9 +42,9 @@ use super::{
     check_ommers, state_root,
 };
 use crate::{
-    AdmissionLimits, EXISTING_EMPTY, EthBlockEnv, EvmAdmission, EvmConfig, EvmExecutor,
-    EvmReceiptData, EvmTx, SharedCode, SpecId, TxRules, bal_versions, block_access_list,
-    block_access_list_hash, first_difference, has_code, receipt_envelope,
+    EXISTING_EMPTY, EthBlockEnv, EvmConfig, EvmExecutor, EvmReceiptData, EvmTx, SharedCode, SpecId,
+    TxRules, bal_versions, block_access_list, block_access_list_hash, first_difference, has_code,
+    receipt_envelope,
 };
 
 /// Bytes of blob gas per blob (EIP-4844).
@@ -216,10 +215,9 @@ pub fn import_block(
     bank.set_extra(block.data().encoded());
     before_txs(&bank, &executor, spec, header, fork).map_err(fail)?;
 
-    let admission = EvmAdmission::new(Arc::new(executor.clone()), AdmissionLimits::default());
     let amsterdam = fork.is_enabled_in(SpecId::AMSTERDAM);
     // A block that comes with its access list runs from it: each
-    // transaction's writes are declared, none is predicted.
+    // transaction's writes are declared, none is found by running it.
     let versions = match (&block.access_list, recorded) {
         (Some(list), None) if amsterdam => Some(
             bal_versions(list, &chain.db().view())
@@ -230,7 +228,7 @@ pub fn import_block(
     let sets = match (recorded, &versions) {
         (Some(sets), _) => OrderedSets::Recorded(sets),
         (None, Some(versions)) => OrderedSets::Versioned(versions),
-        (None, None) => OrderedSets::Predict(&admission),
+        (None, None) => OrderedSets::Run,
     };
     let report = bank.execute_ordered(&executor, &txs, sets, ordered).map_err(|e| {
         fail(match e {

@@ -22,8 +22,8 @@ use alloy_primitives::{B256, Bloom};
 use lanes_accounts_db::AccountsDbConfig;
 use lanes_evm_adapter::eth::{EthSpec, block_executor};
 use lanes_evm_adapter::{
-    AdmissionLimits, EvmAdmission, EvmTx, bal_versions, block_access_list, block_access_list_hash,
-    first_difference, receipt_envelope,
+    EvmTx, bal_versions, block_access_list, block_access_list_hash, first_difference,
+    receipt_envelope,
 };
 use lanes_runtime::{
     BankConfig, BlockEnv, Chain, Genesis, OrderedConfig, OrderedReport, OrderedSets, parallel_map,
@@ -39,8 +39,6 @@ pub struct ExecuteOptions {
     pub workers: usize,
     /// Runs of each side (lanes, revm), alternating; times are medians.
     pub runs: usize,
-    /// Whether predictions that no earlier set writes into stand as results.
-    pub reuse_predictions: bool,
     /// Worker counts to simulate from the measured runs
     /// ([`OrderedReport::simulate`]).
     pub simulate: Vec<usize>,
@@ -51,13 +49,7 @@ pub struct ExecuteOptions {
 
 impl Default for ExecuteOptions {
     fn default() -> Self {
-        Self {
-            workers: 1,
-            runs: 5,
-            reuse_predictions: true,
-            simulate: vec![4, 8, 16],
-            declared: true,
-        }
+        Self { workers: 1, runs: 5, simulate: vec![4, 8, 16], declared: true }
     }
 }
 
@@ -120,6 +112,8 @@ pub struct BlockRun {
     pub dir: PathBuf,
     /// Its number.
     pub number: u64,
+    /// Its coinbase (the header's beneficiary).
+    pub coinbase: alloy_primitives::Address,
     /// Its transactions.
     pub txs: usize,
     /// Its gas used (the header's).
@@ -192,7 +186,7 @@ impl BlockRun {
             None => String::new(),
         };
         format!(
-            "block {}: {} txs, {} gas; {}; {} workers {:.3} ms, revm {:.3} ms ({:.2}x revm's time); {} predictions stood, {} reruns; predictions: {} of {} covered, {} over, misses cost {:.3} ms; chain {} txs / {:.3} ms; simulated {}",
+            "block {}: {} txs, {} gas; {}; {} workers {:.3} ms, revm {:.3} ms ({:.2}x revm's time); {} first runs stood, {} reruns; first runs: {} of {} covered, {} over, misses cost {:.3} ms; chain {} txs / {:.3} ms; simulated {}",
             self.number,
             self.txs,
             self.gas,
@@ -246,7 +240,8 @@ impl BlockRun {
             "revm_ms": ms(self.revm),
             "stood": self.report.stood(),
             "reruns": self.report.reruns(),
-            "alone": self.report.txs.iter().filter(|t| t.runs.iter().any(|r| r.kind == lanes_runtime::RunKind::Alone)).count(),
+            "waited": self.report.txs.iter().filter(|t| t.waited_for.is_some()).count(),
+            "reruns_on_coinbase": self.report.txs.iter().filter(|t| t.changed == Some(lanes_runtime::StateKey::Account(self.coinbase))).count(),
             "coinbase_readers": self.report.txs.iter().filter(|t| t.reads_coinbase).count(),
             "chain_txs": chain,
             "chain_ms": ms(chain_time),
@@ -372,13 +367,7 @@ pub fn execute_declaring(
             .collect(),
         random: h.mix_hash,
     };
-    let admission =
-        EvmAdmission::new(std::sync::Arc::new(executor.clone()), AdmissionLimits::default());
-    let ordered = OrderedConfig {
-        threads: options.workers.max(1),
-        reuse_predictions: options.reuse_predictions,
-        ..OrderedConfig::default()
-    };
+    let ordered = OrderedConfig { threads: options.workers.max(1), ..OrderedConfig::default() };
 
     // revm's builder's list, as a block that carries its list declares it.
     let revm_bal = revm_block_access_list(&fixture, fork, eth.chain_id(), fraction)?;
@@ -391,7 +380,7 @@ pub fn execute_declaring(
     for _ in 0..options.runs.max(1) {
         let bank = chain.new_bank_with(env.clone());
         let report = bank
-            .execute_ordered(&executor, &txs, OrderedSets::Predict(&admission), &ordered)
+            .execute_ordered(&executor, &txs, OrderedSets::Run, &ordered)
             .map_err(|e| lanes_err(e.to_string()))?;
         last = Some(bank);
         lanes_runs.push(report);
@@ -492,6 +481,7 @@ pub fn execute_declaring(
     Ok(BlockRun {
         dir: dir.to_owned(),
         number: h.number,
+        coinbase: h.beneficiary,
         txs: txs.len(),
         gas: h.gas_used,
         checks,
@@ -563,14 +553,8 @@ mod tests {
         let mut failures = Vec::new();
         let (mut accounts, mut changed_slots, mut read_slots, mut balances) = (0, 0, 0, 0);
         let mut predictions = PredictionQuality::default();
-        for (i, dir) in dirs.iter().enumerate() {
-            let options = ExecuteOptions {
-                workers: 2,
-                runs: 1,
-                reuse_predictions: i % 2 == 0,
-                simulate: vec![4],
-                declared: true,
-            };
+        for dir in &dirs {
+            let options = ExecuteOptions { workers: 2, runs: 1, simulate: vec![4], declared: true };
             match execute(dir, &options) {
                 Ok(run) if run.ok() => {
                     accounts += run.bal.len();

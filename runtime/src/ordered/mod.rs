@@ -2,38 +2,30 @@
 //! Ethereum block), run in lanes to exactly the result of running them one by
 //! one in that order ([`Bank::execute_ordered`]).
 //!
-//! Each transaction gets a set: recorded with the block (replay), known
-//! without running it, or predicted by running it against the parent state,
-//! all predictions in parallel. A transaction runs once every earlier
-//! transaction whose set conflicts with its own has finished
-//! ([`graph`](self::graph)); transactions whose turns are open run side by
-//! side on the workers, each through a lock-checked [`StateView`].
-//!
-//! ```text
-//!   predict (parallel, parent state) ──> register in block order ──> ready?
-//!        │ prediction stands: no earlier set writes what it touched      │
-//!        └──────────────> apply its writes <────────────────── yes ──────┤
-//!                          run under its set <──────────────── no ───────┘
-//!                                 │ left its set
-//!                                 v
-//!        alone, once every earlier transaction has finished: run against the
-//!        state they left, noting what it touches (its set re-predicted); later
-//!        transactions that finished and conflict with that set are undone and
-//!        run again
-//! ```
+//! Three ways to get each transaction's set ([`OrderedSets`]):
+//! - **run** ([`optimistic`](self::optimistic)): workers run the transactions
+//!   in order on the state as far as the block has come, logging what each
+//!   read; at its turn a run stands if every value it read still holds,
+//!   else the transaction runs again then. One run per transaction where
+//!   the block allows it; its set is what the standing run touched.
+//! - **recorded** ([`replay`](self::replay)): the block's own sets, locked
+//!   as they were recorded; a transaction runs once every earlier one
+//!   whose set conflicts with its own has finished ([`graph`](self::graph)).
+//! - **versioned** ([`versioned`](self::versioned)): every transaction's
+//!   writes declared ahead, value by value (a block access list): all run at
+//!   once, their writes applied in order.
 //!
 //! Fees: in an ordered block a transaction that reads the coinbase sees the
-//! fees of every transaction before it, as in Ethereum: it waits for all of
-//! them, and their fees are credited to the coinbase first; the rest are
+//! fees of every transaction before it, as in Ethereum; the rest are
 //! credited at the seal.
 //!
 //! The block records the transactions in order, cut into entries of
 //! transactions whose final sets do not conflict, each with its set and where
-//! the set came from; [`OrderedSets::Recorded`] replays it with those sets and
-//! no prediction.
+//! the set came from; [`OrderedSets::Recorded`] replays it with those sets.
 
-mod engine;
 mod graph;
+mod optimistic;
+mod replay;
 mod simulate;
 #[cfg(test)]
 mod tests;
@@ -44,19 +36,18 @@ pub use versioned::Versions;
 use std::time::Duration;
 
 use crate::access::{AccessSet, DEFAULT_MAX_ACCESS_KEYS};
-use crate::admission::{AccessSource, Admission, Admitted};
+use crate::admission::{AccessSource, Admitted};
 use crate::bank::{Bank, BankError};
 use crate::executor::{Executor, Transaction, TxError};
 use crate::key::StateKey;
 
 /// Where the transactions of an ordered block get their sets.
-pub enum OrderedSets<'a, T> {
-    /// From the hook: [`Admission::admit`] (known without running), else a
-    /// run against the parent state, or, when that run is invalid on the
-    /// parent state (a later nonce of a sender, say), [`Admission::predict`].
-    /// A transaction that leaves its set runs again, alone, against the state
-    /// every earlier transaction left.
-    Predict(&'a dyn Admission<T>),
+#[derive(Clone, Copy)]
+pub enum OrderedSets<'a> {
+    /// From running them: each runs once on the state as far as the block
+    /// has come, and stands if every value it read still holds at its turn
+    /// (else it runs again then); its set is what that run read and wrote.
+    Run,
     /// The sets the block recorded, one per transaction in order (a replay):
     /// nothing is predicted, a transaction with no set runs alone with every
     /// key, and one that leaves its set makes the block invalid.
@@ -69,27 +60,20 @@ pub enum OrderedSets<'a, T> {
     Versioned(&'a Versions),
 }
 
-impl<T> Clone for OrderedSets<'_, T> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-
-impl<T> Copy for OrderedSets<'_, T> {}
-
-impl<T> std::fmt::Debug for OrderedSets<'_, T> {
+impl std::fmt::Debug for OrderedSets<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Predict(_) => f.write_str("Predict"),
+            Self::Run => f.write_str("Run"),
             Self::Recorded(sets) => write!(f, "Recorded({} sets)", sets.len()),
             Self::Versioned(v) => write!(f, "Versioned({} keys)", v.len()),
         }
     }
 }
 
-/// Default most keys of a predicted set in an ordered block: past it the
-/// transaction runs alone. Higher than the bound of a declared set
-/// ([`DEFAULT_MAX_ACCESS_KEYS`]): these sets are made here, not sent in.
+/// Default most keys of a run's set in an ordered block: past it the
+/// transaction is recorded without a set (a replay runs it alone). Higher
+/// than the bound of a declared set ([`DEFAULT_MAX_ACCESS_KEYS`]): these
+/// sets are made here, not sent in.
 pub const DEFAULT_ORDERED_MAX_KEYS: usize = 16 * DEFAULT_MAX_ACCESS_KEYS;
 
 /// Settings of [`Bank::execute_ordered`].
@@ -97,37 +81,33 @@ pub const DEFAULT_ORDERED_MAX_KEYS: usize = 16 * DEFAULT_MAX_ACCESS_KEYS;
 pub struct OrderedConfig {
     /// Worker threads, the caller's among them.
     pub threads: usize,
-    /// Whether a prediction whose set no earlier transaction writes stands
-    /// as the transaction's result (its writes applied, one run instead of
-    /// two). On by default: `scripts/mainnet-blocks.sh` measures both.
-    pub reuse_predictions: bool,
-    /// Most keys of a predicted set; a transaction touching more runs alone.
+    /// Most keys of a run's set; a transaction touching more is recorded
+    /// without one.
     pub max_keys: usize,
 }
 
 impl Default for OrderedConfig {
     fn default() -> Self {
-        Self {
-            threads: crate::cores(),
-            reuse_predictions: true,
-            max_keys: DEFAULT_ORDERED_MAX_KEYS,
-        }
+        Self { threads: crate::cores(), max_keys: DEFAULT_ORDERED_MAX_KEYS }
     }
 }
 
 /// What one run of a transaction was.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RunKind {
-    /// Against the parent state, noting what it touched: its prediction.
-    Predict,
-    /// Its prediction stood: the prediction's writes were applied.
-    Apply,
-    /// Under its set's locks.
+    /// Its first run, on the state as far as the block had come (earlier
+    /// transactions may still have been running), every value read logged.
+    Run,
+    /// Its turn: checking that what its run read still held, and applying
+    /// its writes.
+    Commit,
+    /// Run again at its turn, on exactly the state every earlier
+    /// transaction left: a value its first run read had changed since.
+    Rerun,
+    /// Under its recorded set's locks (a replay), or from declared writes.
     Execute,
-    /// Under its set's locks, and it left the set: discarded.
-    Strayed,
-    /// Alone, once every earlier transaction had finished: against the state
-    /// they left, noting what it touched (or, replaying, with every key).
+    /// Alone with every key, once every earlier transaction had finished (a
+    /// replay of a transaction recorded without a set).
     Alone,
 }
 
@@ -149,38 +129,39 @@ pub struct TxReport {
     pub source: AccessSource,
     /// Every run, in order.
     pub runs: Vec<Run>,
-    /// Whether its prediction stood as its result.
+    /// Whether its first run stood as its result.
     pub stood: bool,
-    /// How many times a finished run of it was undone (an earlier
-    /// transaction left its set and turned out to conflict with it).
-    pub undone: u32,
-    /// Whether its set reads the coinbase, so it waited for every earlier
-    /// transaction (whose fees it must see).
+    /// Whether it read the coinbase, so it saw every earlier transaction's
+    /// fees.
     pub reads_coinbase: bool,
-    /// The key it first touched outside its set, if it did.
-    pub strayed: Option<StateKey>,
-    /// Its first predicted set, where its set was predicted (what admission
-    /// would have locked for it), to judge the prediction by what it did.
+    /// Its first run's set ([`OrderedSets::Run`]): what was found before
+    /// its turn, to judge against what it did.
     pub first_prediction: Option<AccessSet>,
+    /// The earlier transaction it waited for before its first run (one
+    /// known to write a key it writes: [`Transaction::known_writes`]).
+    pub waited_for: Option<usize>,
+    /// The first key its first run read whose value had changed by its
+    /// turn (it ran again), if one had.
+    pub changed: Option<StateKey>,
+    /// Accounts its standing run only credited ([`crate::StateView::note_credit`]):
+    /// an earlier write there did not undo it.
+    pub credited: Vec<alloy_primitives::Address>,
 }
 
 impl TxReport {
-    /// Runs beyond the one it needed: runs under locks after a prediction
-    /// that did not stand, strayed runs, alone runs and undone runs.
+    /// Runs beyond the one it needed.
     pub fn reruns(&self) -> usize {
-        self.runs.iter().filter(|r| r.kind != RunKind::Apply).count().saturating_sub(1)
+        self.runs.iter().filter(|r| r.kind == RunKind::Rerun).count()
     }
 
-    /// What its misprediction cost: the time of its runs that left their
-    /// set or ran alone, and of the runs undone (taken as its last run
-    /// under locks, once per undo).
+    /// What its first run's missing the mark cost: the time of its reruns.
     pub fn misprediction_cost(&self) -> Duration {
-        let time = |kinds: &[RunKind]| -> Duration {
-            self.runs.iter().filter(|r| kinds.contains(&r.kind)).map(|r| r.time).sum()
-        };
-        let last = self.runs.iter().rev().find(|r| r.kind == RunKind::Execute);
-        let undone = last.map_or(Duration::ZERO, |r| r.time * self.undone);
-        time(&[RunKind::Strayed, RunKind::Alone]) + undone
+        self.runs.iter().filter(|r| r.kind == RunKind::Rerun).map(|r| r.time).sum()
+    }
+
+    /// The time of its runs of `kinds`.
+    pub fn time(&self, kinds: &[RunKind]) -> Duration {
+        self.runs.iter().filter(|r| kinds.contains(&r.kind)).map(|r| r.time).sum()
     }
 }
 
@@ -202,7 +183,7 @@ pub struct OrderedReport {
 }
 
 impl OrderedReport {
-    /// Transactions whose prediction stood.
+    /// Transactions whose first run stood.
     pub fn stood(&self) -> usize {
         self.txs.iter().filter(|t| t.stood).count()
     }
@@ -267,11 +248,11 @@ impl Bank {
     /// let genesis = Genesis { alloc: vec![Entry::Account(alice, funded)], gas_limit: 1_000_000, ..Default::default() };
     /// let mut chain = Chain::create(dir.path(), AccountsDbConfig::default(), &genesis)?;
     ///
-    /// // Two transfers from alice that declare nothing: predicted, in order.
+    /// // Two transfers from alice that declare nothing: their sets found by
+    /// // running them, in order.
     /// let send = |nonce| NativeTx::transfer(alice, nonce, bob, U256::from(30), U256::from(1)).with_declared(None);
     /// let bank = chain.new_bank(1, Address::ZERO);
-    /// let hook = lanes_runtime::native::NativeAdmission;
-    /// let report = bank.execute_ordered(&NativeExecutor, &[send(0), send(1)], OrderedSets::Predict(&hook), &OrderedConfig::default())?;
+    /// let report = bank.execute_ordered(&NativeExecutor, &[send(0), send(1)], OrderedSets::Run, &OrderedConfig::default())?;
     /// assert_eq!(report.txs.len(), 2);
     /// chain.commit(&bank.seal()?)?;
     /// assert_eq!(chain.db().get_account(&bob)?.unwrap().balance, U256::from(60));
@@ -282,7 +263,7 @@ impl Bank {
         &self,
         executor: &E,
         txs: &[E::Tx],
-        sets: OrderedSets<'_, E::Tx>,
+        sets: OrderedSets<'_>,
         config: &OrderedConfig,
     ) -> Result<OrderedReport, OrderedError> {
         if let OrderedSets::Recorded(recorded) = sets
@@ -296,10 +277,11 @@ impl Bank {
             return Err(OrderedError::Invalid { index, error });
         }
         match sets {
+            OrderedSets::Run => optimistic::run(self, executor, txs, config),
+            OrderedSets::Recorded(sets) => replay::run(self, executor, txs, sets, config),
             OrderedSets::Versioned(versions) => {
                 versioned::run(self, executor, txs, versions, config)
             }
-            _ => engine::run(self, executor, txs, sets, config),
         }
     }
 }

@@ -1,18 +1,18 @@
 //! Ordered blocks against the one-by-one reference: same state, receipts
-//! and fees, whatever the sets, the threads and the prediction policy; the
-//! recorded sets replay to the same block; bad blocks are refused.
+//! and fees, whatever the transactions and the threads; a run stands where
+//! the values it read hold, and runs again where one changed; the recorded
+//! sets replay to the same block; bad blocks are refused.
 
 use alloy_primitives::{Address, B256, U256};
-use lanes_accounts_db::{AccountHeader, AccountsDbConfig, AccountsRead, Entry};
+use lanes_accounts_db::{AccountHeader, AccountsDbConfig, Entry};
 use proptest::prelude::*;
 
 use super::*;
-use crate::admission::DeclaredAccess;
 use crate::bank::SealedBlock;
 use crate::chain::{Chain, Genesis};
-use crate::executor::Transaction;
-use crate::native::{NativeAdmission, NativeExecutor, NativeTx};
-use crate::view::Access;
+use crate::executor::{BlockEnv, DecodeError, Executor, Outcome, Transaction, TxError};
+use crate::native::{NativeExecutor, NativeTx};
+use crate::view::{Access, StateView};
 
 const SENDERS: u8 = 5;
 const POINTERS: Address = Address::repeat_byte(0xf0);
@@ -26,9 +26,19 @@ fn coinbase() -> Address {
     sender(0)
 }
 
+/// Slot `s` of contract `a`: the first two slots of each hold a value
+/// from genesis (`s + 1`), so writes may clear them or put it back.
+fn slot(a: u8, s: u8) -> (Address, B256) {
+    (Address::repeat_byte(0xa0 + a), B256::with_last_byte(s))
+}
+
 fn new_chain() -> (tempfile::TempDir, Chain) {
     let funded = AccountHeader { balance: U256::from(1_000_000_000u64), ..Default::default() };
-    let alloc = (0..SENDERS).map(|i| Entry::Account(sender(i), funded)).collect();
+    let mut alloc: Vec<Entry> = (0..SENDERS).map(|i| Entry::Account(sender(i), funded)).collect();
+    for (a, s) in (0..4).flat_map(|a| (0..2).map(move |s| (a, s))) {
+        let (address, key) = slot(a, s);
+        alloc.push(Entry::Storage(address, key, U256::from(s + 1)));
+    }
     let genesis = Genesis { alloc, gas_limit: 1 << 40, ..Default::default() };
     let dir = tempfile::tempdir().unwrap();
     let chain = Chain::create(dir.path(), AccountsDbConfig::default(), &genesis).unwrap();
@@ -52,15 +62,19 @@ enum Op {
     Transfer(u8),
     Touch(Vec<(u8, u8)>, Vec<(u8, u8)>),
     Follow(u8),
+    /// A slot set to a value of 0..3: cleared, put back to its genesis
+    /// value, or left as it is.
+    Set((u8, u8), u8),
 }
 
 fn op() -> impl Strategy<Value = Op> {
     let slot = (0u8..4, 0u8..3);
     prop_oneof![
         (0..SENDERS + 2).prop_map(Op::Transfer),
-        (prop::collection::vec(slot.clone(), 0..3), prop::collection::vec(slot, 1..3))
+        (prop::collection::vec(slot.clone(), 0..3), prop::collection::vec(slot.clone(), 1..3))
             .prop_map(|(r, w)| Op::Touch(r, w)),
         (0u8..2).prop_map(Op::Follow),
+        (slot, 0u8..3).prop_map(|(s, v)| Op::Set(s, v)),
     ]
 }
 
@@ -68,7 +82,7 @@ fn op() -> impl Strategy<Value = Op> {
 /// 2 nothing (predicted). `Follow`s never declare.
 fn make_txs(specs: &[(u8, Op, u8)]) -> Vec<NativeTx> {
     let mut nonces = [0u64; SENDERS as usize];
-    let slot = |(a, s): &(u8, u8)| (Address::repeat_byte(0xa0 + a), B256::with_last_byte(*s));
+    let slot = |&(a, s): &(u8, u8)| slot(a, s);
     specs
         .iter()
         .map(|(from, op, declare)| {
@@ -88,6 +102,7 @@ fn make_txs(specs: &[(u8, Op, u8)]) -> Vec<NativeTx> {
                 Op::Follow(p) => {
                     NativeTx::follow(from, *nonce, (POINTERS, B256::with_last_byte(*p)), fee)
                 }
+                Op::Set(s, v) => NativeTx::set(from, *nonce, slot(s), U256::from(*v), fee),
             };
             *nonce += 1;
             match (declare, tx.access_set().cloned()) {
@@ -105,38 +120,38 @@ fn make_txs(specs: &[(u8, Op, u8)]) -> Vec<NativeTx> {
         .collect()
 }
 
-fn config(threads: usize, reuse_predictions: bool) -> OrderedConfig {
-    OrderedConfig { threads, reuse_predictions, ..OrderedConfig::default() }
+fn config(threads: usize) -> OrderedConfig {
+    OrderedConfig { threads, ..OrderedConfig::default() }
 }
 
-fn ordered(
+fn ordered<E: Executor<Tx = NativeTx>>(
+    executor: &E,
     chain: &Chain,
     txs: &[NativeTx],
-    sets: OrderedSets<'_, NativeTx>,
-    config: &OrderedConfig,
+    sets: OrderedSets<'_>,
+    threads: usize,
 ) -> Result<(SealedBlock, OrderedReport), OrderedError> {
     let bank = chain.new_bank(1, coinbase());
-    let report = bank.execute_ordered(&NativeExecutor, txs, sets, config)?;
+    let report = bank.execute_ordered(executor, txs, sets, &config(threads))?;
     Ok((bank.seal()?, report))
 }
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
 
-    /// Whatever the sets (exact, short, none, state-dependent), threads and
-    /// prediction policy: the state, receipts and fees of running them one
-    /// by one; and the recorded sets replay to the same block.
+    /// Whatever the transactions (declared or not, dependent on state,
+    /// writes that clear a slot, put a value back or leave it) and the
+    /// threads: the state, receipts and fees of running them one by one;
+    /// and the recorded sets replay to the same block.
     #[test]
     fn test_ordered_equals_one_by_one_and_replays(
         specs in prop::collection::vec((0..SENDERS, op(), prop_oneof![3 => Just(0u8), 1 => Just(1u8), 2 => Just(2u8)]), 1..40),
         threads in 1usize..5,
-        reuse in any::<bool>(),
     ) {
         let txs = make_txs(&specs);
         let (_dir, chain) = new_chain();
         let reference = one_by_one(&chain, &txs);
-        let (sealed, report) =
-            ordered(&chain, &txs, OrderedSets::Predict(&NativeAdmission), &config(threads, reuse)).unwrap();
+        let (sealed, report) = ordered(&NativeExecutor, &chain, &txs, OrderedSets::Run, threads).unwrap();
         prop_assert_eq!(&sealed.receipts, &reference.receipts);
         prop_assert_eq!(sealed.block.header.state_commitment, reference.block.header.state_commitment);
         prop_assert_eq!(&sealed.changes, &reference.changes);
@@ -150,51 +165,167 @@ proptest! {
                 }
             }
         }
+        if threads == 1 {
+            prop_assert_eq!(report.stood(), txs.len(), "one worker: each runs once, in order");
+        }
 
         let recorded = recorded_sets(&report);
         for replay_threads in [1, 3] {
-            let (again, _) = ordered(&chain, &txs, OrderedSets::Recorded(&recorded), &config(replay_threads, reuse)).unwrap();
+            let (again, _) = ordered(&NativeExecutor, &chain, &txs, OrderedSets::Recorded(&recorded), replay_threads).unwrap();
             prop_assert_eq!(&again.block, &sealed.block);
             prop_assert_eq!(&again.receipts, &reference.receipts);
         }
     }
 }
 
-#[test]
-fn test_a_misprediction_is_run_again_and_a_later_run_it_conflicts_with_is_undone() {
-    // 0 and 1 follow the same pointer (at 0): predicted against the parent,
-    // 1 predicts slot 0 but writes slot 1. 2 writes slot 1 directly and
-    // conflicts with nothing predicted, so it may finish before 1 strays.
-    let pointer = (POINTERS, B256::ZERO);
-    let target = (POINTERS, B256::with_last_byte(1));
-    let txs = vec![
-        NativeTx::follow(sender(1), 0, pointer, U256::from(1)),
-        NativeTx::follow(sender(2), 0, pointer, U256::from(1)),
-        NativeTx::touch(sender(3), 0, vec![], vec![target], U256::from(1)).with_declared(None),
-    ];
+/// The native executor, holding the runs of the `held` transactions until
+/// a run of `opener` has finished: a test fixes which runs read state
+/// before which commits. Runs it as many threads as transactions.
+struct Gated {
+    held: Vec<B256>,
+    opener: B256,
+    open: parking_lot::Mutex<bool>,
+    opened: parking_lot::Condvar,
+}
+
+impl Gated {
+    fn new(held: &[&NativeTx], opener: &NativeTx) -> Self {
+        Self {
+            held: held.iter().map(|t| t.hash()).collect(),
+            opener: opener.hash(),
+            open: parking_lot::Mutex::new(false),
+            opened: parking_lot::Condvar::new(),
+        }
+    }
+}
+
+impl Executor for Gated {
+    type Tx = NativeTx;
+    type Worker<'b> = ();
+
+    fn decode(&self, bytes: &[u8]) -> Result<NativeTx, DecodeError> {
+        NativeExecutor.decode(bytes)
+    }
+
+    fn worker<'b>(&'b self, _env: &'b BlockEnv) {}
+
+    fn execute<'b>(
+        &self,
+        _worker: &mut (),
+        tx: &NativeTx,
+        state: StateView<'b>,
+    ) -> (Result<Outcome, TxError>, StateView<'b>) {
+        if self.held.contains(&tx.hash()) {
+            let mut open = self.open.lock();
+            while !*open {
+                self.opened.wait(&mut open);
+            }
+        }
+        let ran = NativeExecutor.execute(&mut (), tx, state);
+        if tx.hash() == self.opener {
+            *self.open.lock() = true;
+            self.opened.notify_all();
+        }
+        ran
+    }
+}
+
+/// Validation by value: `writes` run (held) while a reader of slot (0, 1)
+/// (genesis value 2) runs first on the parent state; at its turn the reader
+/// stands exactly when the slot holds 2 again. The block equals one by one.
+fn reader_after(writes: &[u8]) -> (bool, usize) {
+    let target = slot(0, 1);
+    let mut txs: Vec<NativeTx> = writes
+        .iter()
+        .enumerate()
+        .map(|(i, v)| NativeTx::set(sender(i as u8 + 1), 0, target, U256::from(*v), U256::from(1)))
+        .collect();
+    let reader = NativeTx::touch(sender(4), 0, vec![target], vec![slot(1, 2)], U256::from(1));
+    txs.push(reader.clone());
+    let gate = Gated::new(&txs.iter().take(writes.len()).collect::<Vec<_>>(), &reader);
     let (_dir, chain) = new_chain();
     let reference = one_by_one(&chain, &txs);
-    for threads in [1, 2, 3] {
+    let (sealed, report) = ordered(&gate, &chain, &txs, OrderedSets::Run, txs.len()).unwrap();
+    assert_eq!(sealed.changes, reference.changes, "writes {writes:?}");
+    assert_eq!(sealed.receipts, reference.receipts, "writes {writes:?}");
+    let last = report.txs.last().unwrap();
+    (last.stood, last.reruns())
+}
+
+#[test]
+fn test_a_run_stands_when_what_it_read_holds_the_same_value_at_its_turn() {
+    // Written back unchanged: still 2.
+    assert_eq!(reader_after(&[2]), (true, 0));
+    // Changed, then changed back.
+    assert_eq!(reader_after(&[5, 2]), (true, 0));
+    // Cleared, then put back.
+    assert_eq!(reader_after(&[0, 2]), (true, 0));
+}
+
+#[test]
+fn test_a_run_whose_read_changed_runs_again_at_its_turn() {
+    // Changed.
+    assert_eq!(reader_after(&[5]), (false, 1));
+    // Changed back and changed again.
+    assert_eq!(reader_after(&[2, 7]), (false, 1));
+    // Cleared: the reader read a key an earlier transaction deleted.
+    assert_eq!(reader_after(&[0]), (false, 1));
+}
+
+#[test]
+fn test_credits_to_one_account_stand_whatever_order_they_ran_in() {
+    // Three transfers to sender 4: the later two run (and read its balance)
+    // before the first commits; each only credited it, so each stands and
+    // its credit lands on the balance it finds at its turn.
+    let to = sender(4);
+    let txs: Vec<NativeTx> = (1..=3)
+        .map(|i| {
+            NativeTx::transfer(sender(i), 0, to, U256::from(100 * u64::from(i)), U256::from(1))
+        })
+        .collect();
+    let gate = Gated::new(&[&txs[0]], &txs[2]);
+    let (_dir, chain) = new_chain();
+    let reference = one_by_one(&chain, &txs);
+    let (sealed, report) = ordered(&gate, &chain, &txs, OrderedSets::Run, txs.len()).unwrap();
+    assert_eq!(sealed.changes, reference.changes);
+    assert_eq!(report.reruns(), 0);
+    assert!(report.txs.iter().all(|t| t.waited_for.is_none()));
+    // A transfer from the credited account waits for the credits.
+    let mut txs = txs;
+    txs.push(NativeTx::transfer(to, 0, sender(1), U256::from(7), U256::from(1)));
+    let reference = one_by_one(&chain, &txs);
+    let (sealed, report) = ordered(&NativeExecutor, &chain, &txs, OrderedSets::Run, 4).unwrap();
+    assert_eq!(sealed.changes, reference.changes);
+    assert_eq!(report.txs[3].waited_for, Some(2));
+}
+
+#[test]
+fn test_a_senders_chain_runs_in_turn_without_a_wasted_run() {
+    // Ten transfers from one sender between others': each waits for the
+    // one before it, so none runs on a nonce that is about to change.
+    let mut txs = Vec::new();
+    for nonce in 0..10 {
+        txs.push(NativeTx::transfer(sender(1), nonce, sender(2), U256::from(1), U256::from(1)));
+        txs.push(NativeTx::touch(sender(3), nonce, vec![], vec![slot(2, 0)], U256::from(1)));
+    }
+    let (_dir, chain) = new_chain();
+    let reference = one_by_one(&chain, &txs);
+    for threads in [1, 2, 4] {
         let (sealed, report) =
-            ordered(&chain, &txs, OrderedSets::Predict(&NativeAdmission), &config(threads, true))
-                .unwrap();
-        assert_eq!(sealed.block.header.state_commitment, reference.block.header.state_commitment);
-        assert_eq!(sealed.receipts, reference.receipts);
-        let kinds: Vec<RunKind> = report.txs[1].runs.iter().map(|r| r.kind).collect();
-        assert!(
-            kinds.contains(&RunKind::Alone),
-            "tx 1 ran alone after its prediction missed: {kinds:?}"
-        );
-        assert!(report.txs[0].stood, "tx 0's prediction stands: nothing before it");
-        let set = report.txs[1].access.as_ref().unwrap();
-        assert!(set.allows_write(&crate::StateKey::Storage(target.0, target.1)));
+            ordered(&NativeExecutor, &chain, &txs, OrderedSets::Run, threads).unwrap();
+        assert_eq!(sealed.changes, reference.changes);
+        assert_eq!(report.reruns(), 0, "{threads} threads");
+        assert_eq!(report.txs[2].waited_for, Some(0));
+        assert_eq!(report.txs[3].waited_for, Some(1));
     }
 }
 
 #[test]
 fn test_a_transaction_that_reads_the_coinbase_sees_earlier_fees() {
     // Sender 0 is the coinbase: its transfer's balance check and its
-    // recipient's credit come after the fees of 1 and 2.
+    // recipient's credit come after the fees of 1 and 2. It knows it writes
+    // the coinbase, so it waits for every earlier transaction and its run
+    // stands.
     let txs = vec![
         NativeTx::transfer(sender(1), 0, sender(3), U256::from(5), U256::from(7)),
         NativeTx::transfer(sender(2), 0, sender(4), U256::from(5), U256::from(11)),
@@ -206,10 +337,11 @@ fn test_a_transaction_that_reads_the_coinbase_sees_earlier_fees() {
     let reference = one_by_one(&chain, &txs);
     for threads in [1, 2, 4] {
         let (sealed, report) =
-            ordered(&chain, &txs, OrderedSets::Predict(&NativeAdmission), &config(threads, true))
-                .unwrap();
+            ordered(&NativeExecutor, &chain, &txs, OrderedSets::Run, threads).unwrap();
         assert_eq!(sealed.changes, reference.changes);
-        assert!(report.txs[2].reads_coinbase && !report.txs[2].stood);
+        assert_eq!(sealed.receipts, reference.receipts);
+        let t = &report.txs[2];
+        assert!(t.reads_coinbase && t.stood && t.waited_for == Some(1), "{t:?}");
     }
 }
 
@@ -222,9 +354,7 @@ fn test_an_invalid_transaction_makes_the_block_invalid() {
     ];
     let (_dir, chain) = new_chain();
     for threads in [1, 3] {
-        let err =
-            ordered(&chain, &txs, OrderedSets::Predict(&DeclaredAccess), &config(threads, true))
-                .unwrap_err();
+        let err = ordered(&NativeExecutor, &chain, &txs, OrderedSets::Run, threads).unwrap_err();
         assert!(matches!(err, OrderedError::Invalid { index: 1, .. }), "{err}");
     }
 }
@@ -236,24 +366,23 @@ fn test_a_recorded_set_that_misses_a_key_makes_the_block_invalid() {
         NativeTx::transfer(sender(3), 0, sender(4), U256::from(5), U256::from(1)),
     ];
     let (_dir, chain) = new_chain();
-    let (_, report) =
-        ordered(&chain, &txs, OrderedSets::Predict(&DeclaredAccess), &config(2, true)).unwrap();
+    let (_, report) = ordered(&NativeExecutor, &chain, &txs, OrderedSets::Run, 2).unwrap();
     let mut recorded = recorded_sets(&report);
     let short = crate::AccessSet::unbounded([], [crate::StateKey::Account(sender(3))]);
     recorded[1].access = Some(short);
     let err =
-        ordered(&chain, &txs, OrderedSets::Recorded(&recorded), &config(2, true)).unwrap_err();
+        ordered(&NativeExecutor, &chain, &txs, OrderedSets::Recorded(&recorded), 2).unwrap_err();
     assert_eq!(
         err,
         OrderedError::LeftItsSet { index: 1, key: crate::StateKey::Account(sender(4)) }
     );
-    let err =
-        ordered(&chain, &txs, OrderedSets::Recorded(&recorded[..1]), &config(2, true)).unwrap_err();
+    let err = ordered(&NativeExecutor, &chain, &txs, OrderedSets::Recorded(&recorded[..1]), 2)
+        .unwrap_err();
     assert_eq!(err, OrderedError::SetCount { sets: 1, txs: 2 });
     // Without a set, a recorded transaction runs alone with every key.
     recorded[1] = Admitted::default();
     let (sealed, _) =
-        ordered(&chain, &txs, OrderedSets::Recorded(&recorded), &config(2, true)).unwrap();
+        ordered(&NativeExecutor, &chain, &txs, OrderedSets::Recorded(&recorded), 2).unwrap();
     assert!(sealed.block.entries.last().unwrap().exclusive);
     assert_eq!(
         sealed
@@ -263,7 +392,6 @@ fn test_a_recorded_set_that_misses_a_key_makes_the_block_invalid() {
             .count(),
         1
     );
-    let _ = chain.db().get_account(&sender(4));
 }
 
 /// The reference run one by one, noting after each transaction (its fee
@@ -283,7 +411,7 @@ fn declared(chain: &Chain, txs: &[NativeTx]) -> Versions {
         let index = i as u64 + 1;
         let outcome = bank.run_one(&NativeExecutor, &mut (), tx, Access::Exclusive).unwrap();
         bank.credit_coinbase(outcome.fee, tx.hash()).unwrap();
-        let kept = bank.kept.lock().remove(&tx.hash()).unwrap_or_default();
+        let kept = crate::TxAccesses::of(&bank.kept.lock().remove(&tx.hash()).unwrap_or_default());
         let state = bank.state();
         let mut addresses: Vec<Address> = kept.accounts.iter().map(|(a, _)| *a).collect();
         addresses.push(coinbase());
@@ -316,12 +444,12 @@ proptest! {
         let reference = one_by_one(&chain, &txs);
         let versions = declared(&chain, &txs);
         let (sealed, report) =
-            ordered(&chain, &txs, OrderedSets::Versioned(&versions), &config(threads, true)).unwrap();
+            ordered(&NativeExecutor, &chain, &txs, OrderedSets::Versioned(&versions), threads).unwrap();
         prop_assert_eq!(&sealed.receipts, &reference.receipts);
         prop_assert_eq!(&sealed.changes, &reference.changes);
         prop_assert!(report.txs.iter().all(|t| t.source == AccessSource::Declared && t.runs.len() == 1));
         let recorded = recorded_sets(&report);
-        let (again, _) = ordered(&chain, &txs, OrderedSets::Recorded(&recorded), &config(2, true)).unwrap();
+        let (again, _) = ordered(&NativeExecutor, &chain, &txs, OrderedSets::Recorded(&recorded), 2).unwrap();
         prop_assert_eq!(&again.block, &sealed.block);
     }
 }

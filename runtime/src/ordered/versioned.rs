@@ -153,8 +153,7 @@ pub(super) fn run<E: Executor>(
             credited = index;
         }
         let hash = txs[index].hash();
-        bank.keep_accesses(hash, &writes);
-        bank.state().apply(writes);
+        bank.keep(hash, writes);
         reports.push(TxReport {
             access: set.clone(),
             source: AccessSource::Declared,
