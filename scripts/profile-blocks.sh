@@ -34,7 +34,7 @@ import re, sys
 from collections import Counter
 # The side a sample belongs to: the first of these its stack holds.
 SIDES = [
-    ("revm: untimed (pre-state into CacheDB, code analysed; receipts' blooms)", r"baseline::cache_db|Bloom::accrue_log"),
+    ("revm: untimed (pre-state into CacheDB, code analysed; blooms of the receipts)", r"baseline::cache_db|Bloom::accrue_log"),
     ("revm", r"execute_block::baseline::baseline\b"),
     ("lanes, from the access list", r"ordered::versioned::run"),
     ("lanes, in order", r"Bank>::execute_ordered|ordered::(engine|optimistic)::"),

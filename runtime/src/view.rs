@@ -266,6 +266,15 @@ pub(crate) struct Writes {
     pub(crate) reads: Vec<StateKey>,
 }
 
+impl Writes {
+    /// The values written (accounts, slots, code), without the reads noted.
+    pub(crate) fn values(&self) -> Writes {
+        let (accounts, slots, code) =
+            (self.accounts.clone(), self.slots.clone(), self.code.clone());
+        Writes { accounts, slots, code, reads: Vec::new() }
+    }
+}
+
 /// The values a view read from state (not its own writes), each with its
 /// key's hash, in the order read ([`Access::Logged`]): what an ordered
 /// block's run saw, checked value by value at its turn.
@@ -275,6 +284,9 @@ pub(crate) struct ReadLog {
     pub(crate) accounts: Vec<(KeyHash, Address, AccountHeader)>,
     /// (hash, address, slot, value as read).
     pub(crate) slots: Vec<(KeyHash, Address, B256, U256)>,
+    /// The hashes of the keys among them read from an earlier run, not
+    /// the state ([`StateView::over`]).
+    pub(crate) over: Vec<KeyHash>,
 }
 
 impl ReadLog {
@@ -318,6 +330,9 @@ pub struct StateView<'a> {
     /// Accounts whose write only added to the balance read
     /// ([`StateView::note_credit`]).
     pub(crate) credits: Vec<Address>,
+    /// Values read before the state: what an earlier transaction that has
+    /// run but not committed wrote ([`StateView::over`]).
+    over: Writes,
     violation: Option<StateKey>,
     /// Recording: every key touched, and (also in `touched`) those written.
     touched: Vec<StateKey>,
@@ -336,10 +351,20 @@ impl<'a> StateView<'a> {
             log,
             credit: None,
             credits: Vec::new(),
+            over: Writes::default(),
             violation: None,
             touched,
             written,
         }
+    }
+
+    /// This view, reading what `over` wrote before the state: an earlier
+    /// transaction's run that has not committed (a sender's last
+    /// transaction), which this one reads instead of the state it is about
+    /// to change. What it reads from there is logged like any read.
+    pub(crate) fn over(mut self, over: Writes) -> Self {
+        self.over = over;
+        self
     }
 
     /// This view, reading `address`'s balance with `credit` added (fees
@@ -388,7 +413,17 @@ impl<'a> StateView<'a> {
         if let Some(header) = self.versions.and_then(|(v, at)| v.account_at(address, at)) {
             return Ok(header);
         }
-        let mut header = self.state.account(address, hash)?;
+        // The credited account (the coinbase) is read with the fees, not
+        // from an earlier run.
+        let credited = self.credit.is_some_and(|(a, _)| a == *address);
+        let over = self.over.accounts.iter().rev().find(|(_, a, _)| a == address && !credited);
+        let mut header = match over {
+            Some((_, _, header)) => {
+                self.log.over.push(hash);
+                *header
+            }
+            None => self.state.account(address, hash)?,
+        };
         if let Some((credited, credit)) = self.credit
             && credited == *address
         {
@@ -410,7 +445,14 @@ impl<'a> StateView<'a> {
         if let Some(value) = self.versions.and_then(|(v, at)| v.slot_at(address, slot, at)) {
             return Ok(value);
         }
-        let value = self.state.storage(address, slot, hash)?;
+        let over = self.over.slots.iter().rev().find(|(_, a, s, _)| a == address && s == slot);
+        let value = match over {
+            Some((_, _, _, value)) => {
+                self.log.over.push(hash);
+                *value
+            }
+            None => self.state.storage(address, slot, hash)?,
+        };
         if let Access::Logged = self.access {
             self.log.slots.push((hash, *address, *slot, value));
         }
@@ -420,6 +462,9 @@ impl<'a> StateView<'a> {
     /// Code by hash. Code is immutable and needs no declaration.
     pub fn code(&self, hash: &B256) -> Result<Option<Bytes>, TxError> {
         if let Some((_, code)) = self.writes.code.iter().find(|(h, _)| h == hash) {
+            return Ok(Some(code.clone()));
+        }
+        if let Some((_, code)) = self.over.code.iter().find(|(h, _)| h == hash) {
             return Ok(Some(code.clone()));
         }
         if let Some(code) = self.versions.and_then(|(v, _)| v.code(hash)) {

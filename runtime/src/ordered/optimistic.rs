@@ -31,11 +31,11 @@
 //! ([`StateView::with_credit`]), and a transaction that read it has those
 //! fees credited before its writes are applied.
 
-use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 use alloy_primitives::{Address, B256, U256};
+use lanes_accounts_db::KeyHash;
 use parking_lot::{Condvar, Mutex};
 
 use super::{OrderedConfig, OrderedError, OrderedReport, Run, RunKind, TxReport, record_in_order};
@@ -58,15 +58,27 @@ struct Ran {
     credits: Vec<Address>,
     set: Option<AccessSet>,
     /// Transactions committed when it started: all earlier ones when it
-    /// equals the transaction's index, so it ran on exactly its state.
+    /// equals the transaction's index, so that, reading nothing from an
+    /// earlier run, it ran on exactly its state.
     base: usize,
+    /// A bit per key hash it read, of 256: which commits may touch it.
+    filter: [u64; 4],
+    /// Whether it is the transaction's first run.
+    first: bool,
+}
+
+/// A key hash's bit in a run's filter ([`Ran::filter`]).
+fn filter_bit(hash: KeyHash) -> (usize, u64) {
+    let bit = (hash.raw() >> 56) as usize;
+    (bit / 64, 1 << (bit % 64))
 }
 
 /// What a worker does next.
 enum Task {
-    /// A first run of the transaction, with the transactions committed and
-    /// the coinbase's uncredited fees at its start.
-    Run(usize, usize, U256),
+    /// A run of the transaction (its first, or again where one it read
+    /// changed: `again`), with the transactions committed and the
+    /// coinbase's uncredited fees at its start.
+    Run { i: usize, base: usize, credit: U256, again: bool, over: Option<Writes> },
     /// Commit the lowest uncommitted transaction, whose run finished, with
     /// the fees not yet credited to the coinbase.
     Commit(usize, Box<Ran>, U256),
@@ -86,11 +98,15 @@ struct Schedule {
     done: Vec<Option<Done>>,
     /// The next transaction in order not yet taken for a first run.
     next: usize,
-    /// Transactions whose known writes an earlier one had not committed
-    /// when their turn came: (the one they wait for, themselves).
-    parked: BinaryHeap<Reverse<(usize, usize)>>,
-    /// Parked transactions whose wait is over.
-    ready: BTreeSet<usize>,
+    /// Transactions whose wait was not over when their turn came, by the
+    /// one they wait for.
+    parked: BTreeMap<usize, Vec<usize>>,
+    /// Parked transactions whose wait is over, each with the run it reads
+    /// before the state (`None`: the one it waited for had committed).
+    ready: BTreeMap<usize, Option<Writes>>,
+    /// Finished runs found to have read a value a commit changed: they run
+    /// again before their turn, on the state then.
+    stale: BTreeSet<usize>,
     /// Transactions `..committed` are committed.
     committed: usize,
     /// A worker is committing.
@@ -106,25 +122,36 @@ struct Shared<'a, E: Executor> {
     txs: &'a [E::Tx],
     config: &'a OrderedConfig,
     coinbase: Address,
-    /// For each transaction, the one it waits for before it starts
-    /// ([`waits`]).
-    waits: Vec<Option<usize>>,
+    /// For each transaction, what it waits for before it starts ([`waits`]).
+    waits: Vec<Option<Wait>>,
     schedule: Mutex<Schedule>,
     wake: Condvar,
 }
 
+/// What a transaction waits for before its first run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Wait {
+    /// The earlier transaction.
+    after: usize,
+    /// Whether it waits for that one's commit, not just its run: a
+    /// transaction whose sequence key is the coinbase needs every earlier
+    /// fee.
+    commit: bool,
+}
+
 /// For each transaction, the one it waits for: the latest earlier one known
-/// to write its sequence key ([`KnownWrites`]), or, where that key is the
-/// coinbase's account, the one just before it (it needs every earlier fee).
-/// A credit waits for nothing.
-fn waits<T: Transaction>(txs: &[T], coinbase: &StateKey) -> Vec<Option<usize>> {
+/// to write its sequence key ([`KnownWrites`]), whose run it then reads
+/// before the state; or, where that key is the coinbase's account, the one
+/// just before it, committed (it needs every earlier fee). A credit waits
+/// for nothing.
+fn waits<T: Transaction>(txs: &[T], coinbase: &StateKey) -> Vec<Option<Wait>> {
     let mut last: HashMap<StateKey, usize, ahash::RandomState> = HashMap::default();
     let mut waits = Vec::with_capacity(txs.len());
     for (i, tx) in txs.iter().enumerate() {
         let KnownWrites { sequence, credit } = tx.known_writes();
         waits.push(sequence.and_then(|key| match key == *coinbase {
-            true => i.checked_sub(1),
-            false => last.get(&key).copied(),
+            true => i.checked_sub(1).map(|after| Wait { after, commit: true }),
+            false => last.get(&key).map(|&after| Wait { after, commit: false }),
         }));
         for key in sequence.into_iter().chain(credit) {
             last.insert(key, i);
@@ -144,11 +171,11 @@ pub(super) fn run<E: Executor>(
     let coinbase = bank.env().coinbase;
     let waits = waits(txs, &StateKey::Account(coinbase));
     let threads = threads_for(config.threads, &waits);
+    let waited = waits.iter().map(|w| w.map(|w| w.after));
     let (reports, done) = match threads {
-        1 => in_order(bank, executor, txs, config, waits)?,
+        1 => in_order(bank, executor, txs, config, waited.collect())?,
         _ => {
-            let reports =
-                waits.iter().map(|&waited_for| TxReport { waited_for, ..TxReport::default() });
+            let reports = waited.map(|waited_for| TxReport { waited_for, ..TxReport::default() });
             let shared = Shared {
                 bank,
                 executor,
@@ -160,8 +187,9 @@ pub(super) fn run<E: Executor>(
                     reports: reports.collect(),
                     done: vec![None; n],
                     next: 0,
-                    parked: BinaryHeap::new(),
-                    ready: BTreeSet::new(),
+                    parked: BTreeMap::new(),
+                    ready: BTreeMap::new(),
+                    stale: BTreeSet::new(),
                     committed: 0,
                     committing: false,
                     uncredited: U256::ZERO,
@@ -214,11 +242,11 @@ pub(super) fn run<E: Executor>(
 /// The threads worth running a block on: one where most of its
 /// transactions wait for the one before them in a single chain (a pool's
 /// payouts, one sender's sweep), which would run one after another anyway.
-fn threads_for(threads: usize, waits: &[Option<usize>]) -> usize {
+fn threads_for(threads: usize, waits: &[Option<Wait>]) -> usize {
     let mut depth = vec![0u32; waits.len()];
     let mut longest = 0;
     for (i, wait) in waits.iter().enumerate() {
-        depth[i] = wait.map_or(1, |j| depth[j] + 1);
+        depth[i] = wait.map_or(1, |w| depth[w.after] + 1);
         longest = longest.max(depth[i] as usize);
     }
     match longest * 4 >= waits.len() * 3 {
@@ -254,6 +282,7 @@ fn in_order<E: Executor>(
         let ran = started.elapsed();
         let reads_coinbase = view.log.read_account(&coinbase);
         uncredited = credit_if_read(bank, tx.hash(), reads_coinbase, uncredited)?;
+        let credited = view.credits;
         bank.keep(tx.hash(), view.writes);
         uncredited = uncredited.saturating_add(outcome.fee);
         let runs = vec![
@@ -267,6 +296,7 @@ fn in_order<E: Executor>(
             reads_coinbase,
             first_prediction,
             waited_for,
+            credited,
             ..TxReport::default()
         });
         done.push((set, outcome));
@@ -298,6 +328,51 @@ fn tx_state_error(e: TxError) -> OrderedError {
     state_error(e.to_string())
 }
 
+/// The first key `ran` read whose value no longer holds in `state`, with
+/// `uncredited` fees added to the `coinbase`'s balance; `None` when every
+/// one holds (validation by value: a key written back unchanged, or changed
+/// and changed back, holds). Of an account it only credited, only the
+/// nonce and code must hold. A key whose bit in the bank's written-key
+/// filter is clear was never written in this block: it holds the parent's
+/// value, which is what the run read, unless the run read it from an
+/// earlier run. Before the transaction's turn (`turn` false) a key read
+/// from an earlier run is not checked: that run may not have committed.
+fn changed(
+    state: &BankState,
+    coinbase: Address,
+    ran: &Ran,
+    uncredited: U256,
+    turn: bool,
+) -> Result<Option<StateKey>, OrderedError> {
+    let from_run = |hash: &KeyHash| ran.log.over.contains(hash);
+    let skip = |hash: &KeyHash| match from_run(hash) {
+        true => !turn,
+        false => !state.maybe_written(*hash),
+    };
+    for (hash, address, header) in &ran.log.accounts {
+        let is_coinbase = *address == coinbase;
+        if !is_coinbase && skip(hash) {
+            continue;
+        }
+        let mut now = state.account(address, *hash).map_err(tx_state_error)?;
+        if is_coinbase {
+            now.balance = now.balance.saturating_add(uncredited);
+        }
+        if ran.credits.contains(address) {
+            now.balance = header.balance;
+        }
+        if now != *header {
+            return Ok(Some(StateKey::Account(*address)));
+        }
+    }
+    for (hash, address, slot, value) in &ran.log.slots {
+        if !skip(hash) && state.storage(address, slot, *hash).map_err(tx_state_error)? != *value {
+            return Ok(Some(StateKey::Storage(*address, *slot)));
+        }
+    }
+    Ok(None)
+}
+
 /// Sets an error for the other workers when a worker unwinds from a panic.
 struct PanicGuard<'s>(&'s Mutex<Schedule>, &'s Condvar);
 
@@ -326,44 +401,148 @@ impl<'a, E: Executor> Shared<'a, E> {
                 Next::Stop => return,
             };
             drop(s);
-            match task {
-                Task::Run(i, base, credit) => {
-                    let started = Instant::now();
-                    let ran = self.run(&mut worker, i, base, credit);
-                    let run = Run { kind: RunKind::Run, time: started.elapsed() };
-                    s = self.schedule.lock();
-                    s.reports[i].runs.push(run);
-                    s.ran[i] = Some(Box::new(ran));
+            s = match task {
+                Task::Run { i, base, credit, again, over } => {
+                    self.run_task(&mut worker, i, base, credit, again, over)
                 }
                 Task::Commit(i, ran, uncredited) => {
                     let committed = self.commit(&mut worker, i, *ran, uncredited);
-                    s = self.schedule.lock();
+                    let mut s = self.schedule.lock();
                     s.committing = false;
                     match committed {
                         Ok(c) => {
-                            s.reports[i].runs.extend(c.runs);
-                            s.reports[i].stood = c.stood;
-                            s.reports[i].reads_coinbase = c.reads_coinbase;
-                            s.reports[i].first_prediction = c.first;
-                            s.reports[i].changed = c.changed;
-                            s.reports[i].credited = c.credited;
+                            let report = &mut s.reports[i];
+                            report.runs.extend(c.runs);
+                            report.stood = c.stood;
+                            report.reads_coinbase = c.reads_coinbase;
+                            report.changed = report.changed.or(c.changed);
+                            report.credited = c.credited;
                             s.uncredited = if c.reads_coinbase { U256::ZERO } else { uncredited }
                                 .saturating_add(c.outcome.fee);
                             s.done[i] = Some((c.set, c.outcome));
                             s.committed = i + 1;
+                            self.mark_stale(&mut s, &c.written);
                         }
                         Err(e) => {
                             s.error.get_or_insert(e);
                         }
                     }
+                    s
                 }
-            }
+            };
             self.wake.notify_all();
         }
     }
 
+    /// Runs `i` and files the run, schedule locked. Where something
+    /// committed while it ran, what it read is checked at once, and a run
+    /// that read a value since changed runs again right away (twice at
+    /// most; its commit checks it again in any case).
+    fn run_task(
+        &self,
+        worker: &mut E::Worker<'a>,
+        i: usize,
+        mut base: usize,
+        mut credit: U256,
+        mut again: bool,
+        mut over: Option<Writes>,
+    ) -> parking_lot::MutexGuard<'_, Schedule> {
+        let mut tries = 0;
+        loop {
+            let started = Instant::now();
+            let ran = self.run(worker, i, base, credit, over.take());
+            let kind = if again { RunKind::Rerun } else { RunKind::Run };
+            let run = Run { kind, time: started.elapsed() };
+            let mut s = self.schedule.lock();
+            s.reports[i].runs.push(run);
+            if !again {
+                s.reports[i].first_prediction = ran.set.clone();
+            }
+            let (committed, uncredited) = (s.committed, s.uncredited);
+            if committed > base && tries < 2 && s.error.is_none() {
+                drop(s);
+                // A state error here shows again at the commit, which
+                // stops the block.
+                let changed = match &ran.result {
+                    Ok(_) => changed(self.bank.state(), self.coinbase, &ran, uncredited, false)
+                        .unwrap_or(None),
+                    Err(_) => None,
+                };
+                if changed.is_some() || ran.result.is_err() {
+                    let mut s = self.schedule.lock();
+                    s.reports[i].changed = s.reports[i].changed.or(changed);
+                    drop(s);
+                    (base, credit, again) = (committed, uncredited, true);
+                    tries += 1;
+                    continue;
+                }
+                s = self.schedule.lock();
+            }
+            // Transactions waiting for this run (not its commit) read what
+            // it wrote.
+            if ran.result.is_ok()
+                && let Some(waiting) = s.parked.remove(&i)
+            {
+                let (commit, run): (Vec<usize>, Vec<usize>) =
+                    waiting.into_iter().partition(|&k| self.waits[k].is_some_and(|w| w.commit));
+                for k in run {
+                    s.ready.insert(k, Some(ran.writes.values()));
+                }
+                if !commit.is_empty() {
+                    s.parked.insert(i, commit);
+                }
+            }
+            s.ran[i] = Some(Box::new(Ran { first: !again && tries == 0, ..ran }));
+            return s;
+        }
+    }
+
+    /// After a commit that wrote `written`: finished runs of later
+    /// transactions that read one of those keys with another value, having
+    /// started before the commit, are stale; they run again before their
+    /// turn.
+    fn mark_stale(&self, s: &mut Schedule, written: &Writes) {
+        let committed = s.committed;
+        for i in committed..s.next {
+            let Some(ran) = &s.ran[i] else { continue };
+            if ran.base >= committed || !self.reads_changed(ran, written) {
+                continue;
+            }
+            s.ran[i] = None;
+            s.stale.insert(i);
+        }
+    }
+
+    /// Whether `ran` read a key `written` gives another value (the
+    /// coinbase, and keys it read from an earlier run, left to its commit;
+    /// an account it only credited compared by nonce and code).
+    fn reads_changed(&self, ran: &Ran, written: &Writes) -> bool {
+        let hit = |hash: &KeyHash| {
+            let (word, bit) = filter_bit(*hash);
+            ran.filter[word] & bit != 0 && !ran.log.over.contains(hash)
+        };
+        let accounts = written.accounts.iter().filter(|(h, a, _)| hit(h) && *a != self.coinbase);
+        for (_, address, header) in accounts {
+            let Some((_, _, read)) = ran.log.accounts.iter().find(|(_, a, _)| a == address) else {
+                continue;
+            };
+            let mut now = *header;
+            if ran.credits.contains(address) {
+                now.balance = read.balance;
+            }
+            if now != *read {
+                return true;
+            }
+        }
+        written.slots.iter().filter(|(h, ..)| hit(h)).any(|(_, address, slot, value)| {
+            let read = ran.log.slots.iter().find(|(_, a, s, _)| a == address && s == slot);
+            read.is_some_and(|(_, _, _, v)| v != value)
+        })
+    }
+
     /// The next task, or why there is none. A finished lowest transaction
-    /// is committed first; then the lowest transaction free to start.
+    /// is committed first; then the lowest stale run runs again; then the
+    /// lowest transaction free to start runs.
     fn next(&self, s: &mut Schedule) -> Next {
         let n = self.txs.len();
         if s.error.is_some() || s.committed >= n {
@@ -375,16 +554,22 @@ impl<'a, E: Executor> Shared<'a, E> {
             s.committing = true;
             return Next::Task(Task::Commit(s.committed, ran, s.uncredited));
         }
-        while let Some(&Reverse((after, i))) = s.parked.peek() {
-            if after >= s.committed {
-                break;
+        let (base, credit) = (s.committed, s.uncredited);
+        if let Some(i) = s.stale.pop_first() {
+            return Next::Task(Task::Run { i, base, credit, again: true, over: None });
+        }
+        while let Some(entry) = s.parked.first_entry()
+            && *entry.key() < s.committed
+        {
+            for i in entry.remove() {
+                s.ready.insert(i, None);
             }
-            s.parked.pop();
-            s.ready.insert(i);
         }
         // Parked transactions are all below `next`: the lowest goes first.
-        if let Some(i) = s.ready.pop_first() {
-            return Next::Task(Task::Run(i, s.committed, s.uncredited));
+        if let Some((i, over)) = s.ready.pop_first() {
+            // Once the one it waited for has committed, the state has it.
+            let over = over.filter(|_| self.waits[i].is_some_and(|w| w.after >= s.committed));
+            return Next::Task(Task::Run { i, base, credit, again: false, over });
         }
         loop {
             if s.next >= n {
@@ -392,58 +577,53 @@ impl<'a, E: Executor> Shared<'a, E> {
             }
             let i = s.next;
             s.next += 1;
-            match self.waits[i] {
-                Some(after) if after >= s.committed => s.parked.push(Reverse((after, i))),
-                _ => return Next::Task(Task::Run(i, s.committed, s.uncredited)),
-            }
+            let over = match self.waits[i] {
+                None => None,
+                Some(w) if w.after < s.committed => None,
+                // Its predecessor's run is done: it reads what that wrote.
+                Some(w)
+                    if !w.commit && s.ran[w.after].as_ref().is_some_and(|r| r.result.is_ok()) =>
+                {
+                    s.ran[w.after].as_ref().map(|r| r.writes.values())
+                }
+                Some(w) => {
+                    s.parked.entry(w.after).or_default().push(i);
+                    continue;
+                }
+            };
+            return Next::Task(Task::Run { i, base, credit, again: false, over });
         }
     }
 
     /// Runs transaction `i` on the state as far as the block has come,
     /// logging what it reads; builds its set when it ran valid.
-    fn run(&self, worker: &mut E::Worker<'a>, i: usize, base: usize, credit: U256) -> Ran {
+    fn run(
+        &self,
+        worker: &mut E::Worker<'a>,
+        i: usize,
+        base: usize,
+        credit: U256,
+        over: Option<Writes>,
+    ) -> Ran {
         let view =
             StateView::new(self.bank.state(), Access::Logged).with_credit(self.coinbase, credit);
+        let view = match over {
+            Some(over) => view.over(over),
+            None => view,
+        };
         let (result, view) = self.executor.execute(worker, &self.txs[i], view);
         let set = match &result {
             Ok(_) => view.logged_set(self.config.max_keys).ok().filter(|s| !s.is_empty()),
             Err(_) => None,
         };
-        Ran { result, set, writes: view.writes, log: view.log, credits: view.credits, base }
-    }
-
-    /// The first key `ran` read whose value no longer holds, with
-    /// `uncredited` fees added to the coinbase's balance; `None` when every
-    /// one holds. Of an account it only credited, only the nonce and code
-    /// must hold. A key whose bit in the bank's written-key filter is clear
-    /// was never written in this block: it holds the parent's value, which
-    /// is what the run read.
-    fn changed(&self, ran: &Ran, uncredited: U256) -> Result<Option<StateKey>, OrderedError> {
-        let state: &BankState = self.bank.state();
-        for (hash, address, header) in &ran.log.accounts {
-            let coinbase = *address == self.coinbase;
-            if !coinbase && !state.maybe_written(*hash) {
-                continue;
-            }
-            let mut now = state.account(address, *hash).map_err(tx_state_error)?;
-            if coinbase {
-                now.balance = now.balance.saturating_add(uncredited);
-            }
-            if ran.credits.contains(address) {
-                now.balance = header.balance;
-            }
-            if now != *header {
-                return Ok(Some(StateKey::Account(*address)));
-            }
+        let mut filter = [0u64; 4];
+        let hashes = view.log.accounts.iter().map(|r| r.0);
+        for hash in hashes.chain(view.log.slots.iter().map(|r| r.0)) {
+            let (word, bit) = filter_bit(hash);
+            filter[word] |= bit;
         }
-        for (hash, address, slot, value) in &ran.log.slots {
-            if state.maybe_written(*hash)
-                && state.storage(address, slot, *hash).map_err(tx_state_error)? != *value
-            {
-                return Ok(Some(StateKey::Storage(*address, *slot)));
-            }
-        }
-        Ok(None)
+        let (writes, log, credits) = (view.writes, view.log, view.credits);
+        Ran { result, set, writes, log, credits, base, filter, first: true }
     }
 
     /// Adds what a run wrote to each account it only `credits` to the
@@ -482,10 +662,13 @@ impl<'a, E: Executor> Shared<'a, E> {
         uncredited: U256,
     ) -> Result<Committed, OrderedError> {
         let started = Instant::now();
-        let first = ran.set.clone();
-        let changed = match ran.base == i {
+        let first_run = ran.first;
+        // A run that started once every earlier transaction had committed,
+        // reading nothing from an earlier run, saw exactly its state.
+        let exact = ran.base == i && ran.log.over.is_empty();
+        let changed = match exact {
             true => None,
-            false => self.changed(&ran, uncredited)?,
+            false => changed(self.bank.state(), self.coinbase, &ran, uncredited, true)?,
         };
         let stands = ran.result.is_ok() && changed.is_none();
         let mut runs = Vec::with_capacity(2);
@@ -493,11 +676,11 @@ impl<'a, E: Executor> Shared<'a, E> {
             ran
         } else {
             let again = Instant::now();
-            let ran = self.run(worker, i, i, uncredited);
+            let ran = self.run(worker, i, i, uncredited, None);
             runs.push(Run { kind: RunKind::Rerun, time: again.elapsed() });
             ran
         };
-        let Ran { result, mut writes, log, credits, set, base } = ran;
+        let Ran { result, mut writes, log, credits, set, .. } = ran;
         let outcome = match result {
             Ok(outcome) => outcome,
             Err(TxError::State(e)) => return Err(state_error(e)),
@@ -506,9 +689,10 @@ impl<'a, E: Executor> Shared<'a, E> {
         let hash = self.txs[i].hash();
         let reads_coinbase = log.read_account(&self.coinbase);
         credit_if_read(self.bank, hash, reads_coinbase, uncredited)?;
-        if stands && base != i {
+        if stands && !exact {
             self.rebase_credits(&log, &credits, &mut writes)?;
         }
+        let written = writes.values();
         self.bank.keep(hash, writes);
         let credited = credits;
         let time = started.elapsed().saturating_sub(runs.iter().map(|r| r.time).sum());
@@ -516,11 +700,11 @@ impl<'a, E: Executor> Shared<'a, E> {
         Ok(Committed {
             outcome,
             set,
-            first,
-            stood: stands,
+            stood: stands && first_run,
             reads_coinbase,
             changed,
             credited,
+            written,
             runs,
         })
     }
@@ -530,10 +714,64 @@ impl<'a, E: Executor> Shared<'a, E> {
 struct Committed {
     outcome: Outcome,
     set: Option<AccessSet>,
-    first: Option<AccessSet>,
     stood: bool,
     reads_coinbase: bool,
     changed: Option<StateKey>,
     credited: Vec<Address>,
+    /// The accounts and slots it wrote, as applied.
+    written: Writes,
     runs: Vec<Run>,
+}
+
+#[cfg(test)]
+mod tests {
+    use alloy_primitives::B256;
+    use lanes_accounts_db::{AccountsDbConfig, Entry};
+
+    use super::*;
+    use crate::chain::{Chain, Genesis};
+
+    /// A run that read slot `slot` of `contract` as `value`.
+    fn read(contract: Address, slot: B256, value: U256) -> Ran {
+        let hash = StateKey::Storage(contract, slot).hash64();
+        let log = ReadLog { slots: vec![(hash, contract, slot, value)], ..ReadLog::default() };
+        Ran {
+            result: Ok(Outcome::default()),
+            writes: Writes::default(),
+            log,
+            credits: Vec::new(),
+            set: None,
+            base: 0,
+            filter: [0; 4],
+            first: true,
+        }
+    }
+
+    #[test]
+    fn test_a_read_holds_by_value_not_by_whether_it_was_written() {
+        let (contract, slot) = (Address::repeat_byte(0xc0), B256::with_last_byte(1));
+        let key = StateKey::Storage(contract, slot);
+        let alloc = vec![Entry::Storage(contract, slot, U256::from(2))];
+        let dir = tempfile::tempdir().unwrap();
+        let genesis = Genesis { alloc, ..Default::default() };
+        let chain = Chain::create(dir.path(), AccountsDbConfig::default(), &genesis).unwrap();
+        let bank = chain.new_bank(1, Address::ZERO);
+        let set = |value: u64| {
+            let slots = vec![(key.hash64(), contract, slot, U256::from(value))];
+            bank.state().apply(&Writes { slots, ..Writes::default() });
+        };
+        let ran = read(contract, slot, U256::from(2));
+        let holds = || changed(bank.state(), Address::ZERO, &ran, U256::ZERO, true).unwrap();
+        assert_eq!(holds(), None, "never written");
+        set(2);
+        assert_eq!(holds(), None, "written back unchanged");
+        set(5);
+        assert_eq!(holds(), Some(key), "changed");
+        set(2);
+        assert_eq!(holds(), None, "changed and changed back");
+        set(0);
+        assert_eq!(holds(), Some(key), "deleted");
+        let deleted = read(contract, slot, U256::ZERO);
+        assert_eq!(changed(bank.state(), Address::ZERO, &deleted, U256::ZERO, true).unwrap(), None);
+    }
 }
