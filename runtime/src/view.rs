@@ -333,6 +333,9 @@ pub struct StateView<'a> {
     /// Values read before the state: what an earlier transaction that has
     /// run but not committed wrote ([`StateView::over`]).
     over: Writes,
+    /// What an earlier run of the same transaction read
+    /// ([`StateView::prior`]).
+    prior: ReadLog,
     violation: Option<StateKey>,
     /// Recording: every key touched, and (also in `touched`) those written.
     touched: Vec<StateKey>,
@@ -352,6 +355,7 @@ impl<'a> StateView<'a> {
             credit: None,
             credits: Vec::new(),
             over: Writes::default(),
+            prior: ReadLog::default(),
             violation: None,
             touched,
             written,
@@ -364,6 +368,15 @@ impl<'a> StateView<'a> {
     /// to change. What it reads from there is logged like any read.
     pub(crate) fn over(mut self, over: Writes) -> Self {
         self.over = over;
+        self
+    }
+
+    /// This view, reading the keys no transaction of the block has written
+    /// from `prior`, what an earlier run of the same transaction read from
+    /// the state: a run again reads them from there, not from the
+    /// database.
+    pub(crate) fn prior(mut self, prior: ReadLog) -> Self {
+        self.prior = prior;
         self
     }
 
@@ -422,7 +435,10 @@ impl<'a> StateView<'a> {
                 self.log.over.push(hash);
                 *header
             }
-            None => self.state.account(address, hash)?,
+            None => match self.prior_account(address, hash, credited) {
+                Some(header) => header,
+                None => self.state.account(address, hash)?,
+            },
         };
         if let Some((credited, credit)) = self.credit
             && credited == *address
@@ -451,12 +467,47 @@ impl<'a> StateView<'a> {
                 self.log.over.push(hash);
                 *value
             }
-            None => self.state.storage(address, slot, hash)?,
+            None => match self.unwritten_prior(hash) {
+                true => {
+                    let prior = self.prior.slots.iter();
+                    let found =
+                        prior.filter(|(h, a, s, _)| *h == hash && a == address && s == slot);
+                    match found.map(|(_, _, _, v)| *v).next() {
+                        Some(value) => value,
+                        None => self.state.storage(address, slot, hash)?,
+                    }
+                }
+                false => self.state.storage(address, slot, hash)?,
+            },
         };
         if let Access::Logged = self.access {
             self.log.slots.push((hash, *address, *slot, value));
         }
         Ok(value)
+    }
+
+    /// Whether an earlier run's read of the key hashing to `hash` still
+    /// gives its value: it read it from the state (not an earlier
+    /// transaction's run), and no transaction of the block has written it.
+    fn unwritten_prior(&self, hash: KeyHash) -> bool {
+        let some = !self.prior.accounts.is_empty() || !self.prior.slots.is_empty();
+        some && !self.prior.over.contains(&hash) && !self.state.maybe_written(hash)
+    }
+
+    /// `address`'s header as an earlier run read it, where it still holds
+    /// ([`Self::unwritten_prior`]; not the credited account, read with its
+    /// fees).
+    fn prior_account(
+        &self,
+        address: &Address,
+        hash: KeyHash,
+        credited: bool,
+    ) -> Option<AccountHeader> {
+        if credited || !self.unwritten_prior(hash) {
+            return None;
+        }
+        let found = self.prior.accounts.iter().find(|(h, a, _)| *h == hash && a == address);
+        found.map(|(_, _, header)| *header)
     }
 
     /// Code by hash. Code is immutable and needs no declaration.

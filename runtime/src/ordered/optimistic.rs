@@ -31,7 +31,7 @@
 //! ([`StateView::with_credit`]), and a transaction that read it has those
 //! fees credited before its writes are applied.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use alloy_primitives::{Address, B256, U256};
@@ -78,7 +78,15 @@ enum Task {
     /// A run of the transaction (its first, or again where one it read
     /// changed: `again`), with the transactions committed and the
     /// coinbase's uncredited fees at its start.
-    Run { i: usize, base: usize, credit: U256, again: bool, over: Option<Writes> },
+    Run {
+        i: usize,
+        base: usize,
+        credit: U256,
+        again: bool,
+        over: Option<Writes>,
+        /// What an earlier run of it read, when it runs again.
+        prior: Option<ReadLog>,
+    },
     /// Commit the lowest uncommitted transaction, whose run finished, with
     /// the fees not yet credited to the coinbase.
     Commit(usize, Box<Ran>, U256),
@@ -104,9 +112,9 @@ struct Schedule {
     /// Parked transactions whose wait is over, each with the run it reads
     /// before the state (`None`: the one it waited for had committed).
     ready: BTreeMap<usize, Option<Writes>>,
-    /// Finished runs found to have read a value a commit changed: they run
-    /// again before their turn, on the state then.
-    stale: BTreeSet<usize>,
+    /// Finished runs found to have read a value a commit changed, with what
+    /// they read: they run again before their turn, on the state then.
+    stale: BTreeMap<usize, ReadLog>,
     /// Transactions `..committed` are committed.
     committed: usize,
     /// A worker is committing.
@@ -189,7 +197,7 @@ pub(super) fn run<E: Executor>(
                     next: 0,
                     parked: BTreeMap::new(),
                     ready: BTreeMap::new(),
-                    stale: BTreeSet::new(),
+                    stale: BTreeMap::new(),
                     committed: 0,
                     committing: false,
                     uncredited: U256::ZERO,
@@ -402,8 +410,8 @@ impl<'a, E: Executor> Shared<'a, E> {
             };
             drop(s);
             s = match task {
-                Task::Run { i, base, credit, again, over } => {
-                    self.run_task(&mut worker, i, base, credit, again, over)
+                Task::Run { i, base, credit, again, over, prior } => {
+                    self.run_task(&mut worker, i, (base, credit), again, over, prior)
                 }
                 Task::Commit(i, ran, uncredited) => {
                     let committed = self.commit(&mut worker, i, *ran, uncredited);
@@ -442,15 +450,15 @@ impl<'a, E: Executor> Shared<'a, E> {
         &self,
         worker: &mut E::Worker<'a>,
         i: usize,
-        mut base: usize,
-        mut credit: U256,
+        (mut base, mut credit): (usize, U256),
         mut again: bool,
         mut over: Option<Writes>,
+        mut prior: Option<ReadLog>,
     ) -> parking_lot::MutexGuard<'_, Schedule> {
         let mut tries = 0;
         loop {
             let started = Instant::now();
-            let ran = self.run(worker, i, base, credit, over.take());
+            let ran = self.run(worker, i, base, credit, over.take(), prior.take());
             let kind = if again { RunKind::Rerun } else { RunKind::Run };
             let run = Run { kind, time: started.elapsed() };
             let mut s = self.schedule.lock();
@@ -473,6 +481,7 @@ impl<'a, E: Executor> Shared<'a, E> {
                     s.reports[i].changed = s.reports[i].changed.or(changed);
                     drop(s);
                     (base, credit, again) = (committed, uncredited, true);
+                    prior = Some(ran.log);
                     tries += 1;
                     continue;
                 }
@@ -508,8 +517,8 @@ impl<'a, E: Executor> Shared<'a, E> {
             if ran.base >= committed || !self.reads_changed(ran, written) {
                 continue;
             }
-            s.ran[i] = None;
-            s.stale.insert(i);
+            let stale = s.ran[i].take().expect("checked above");
+            s.stale.insert(i, stale.log);
         }
     }
 
@@ -555,8 +564,9 @@ impl<'a, E: Executor> Shared<'a, E> {
             return Next::Task(Task::Commit(s.committed, ran, s.uncredited));
         }
         let (base, credit) = (s.committed, s.uncredited);
-        if let Some(i) = s.stale.pop_first() {
-            return Next::Task(Task::Run { i, base, credit, again: true, over: None });
+        if let Some((i, prior)) = s.stale.pop_first() {
+            let (over, prior) = (None, Some(prior));
+            return Next::Task(Task::Run { i, base, credit, again: true, over, prior });
         }
         while let Some(entry) = s.parked.first_entry()
             && *entry.key() < s.committed
@@ -569,7 +579,7 @@ impl<'a, E: Executor> Shared<'a, E> {
         if let Some((i, over)) = s.ready.pop_first() {
             // Once the one it waited for has committed, the state has it.
             let over = over.filter(|_| self.waits[i].is_some_and(|w| w.after >= s.committed));
-            return Next::Task(Task::Run { i, base, credit, again: false, over });
+            return Next::Task(Task::Run { i, base, credit, again: false, over, prior: None });
         }
         loop {
             if s.next >= n {
@@ -591,7 +601,7 @@ impl<'a, E: Executor> Shared<'a, E> {
                     continue;
                 }
             };
-            return Next::Task(Task::Run { i, base, credit, again: false, over });
+            return Next::Task(Task::Run { i, base, credit, again: false, over, prior: None });
         }
     }
 
@@ -604,11 +614,16 @@ impl<'a, E: Executor> Shared<'a, E> {
         base: usize,
         credit: U256,
         over: Option<Writes>,
+        prior: Option<ReadLog>,
     ) -> Ran {
         let view =
             StateView::new(self.bank.state(), Access::Logged).with_credit(self.coinbase, credit);
         let view = match over {
             Some(over) => view.over(over),
+            None => view,
+        };
+        let view = match prior {
+            Some(prior) => view.prior(prior),
             None => view,
         };
         let (result, view) = self.executor.execute(worker, &self.txs[i], view);
@@ -676,7 +691,7 @@ impl<'a, E: Executor> Shared<'a, E> {
             ran
         } else {
             let again = Instant::now();
-            let ran = self.run(worker, i, i, uncredited, None);
+            let ran = self.run(worker, i, i, uncredited, None, Some(ran.log));
             runs.push(Run { kind: RunKind::Rerun, time: again.elapsed() });
             ran
         };
@@ -773,5 +788,29 @@ mod tests {
         assert_eq!(holds(), Some(key), "deleted");
         let deleted = read(contract, slot, U256::ZERO);
         assert_eq!(changed(bank.state(), Address::ZERO, &deleted, U256::ZERO, true).unwrap(), None);
+    }
+
+    #[test]
+    fn test_a_run_again_reads_unwritten_keys_from_what_it_read_before() {
+        let (contract, slot) = (Address::repeat_byte(0xc0), B256::with_last_byte(1));
+        let other = B256::with_last_byte(2);
+        let alloc = vec![
+            Entry::Storage(contract, slot, U256::from(2)),
+            Entry::Storage(contract, other, U256::from(3)),
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        let genesis = Genesis { alloc, ..Default::default() };
+        let chain = Chain::create(dir.path(), AccountsDbConfig::default(), &genesis).unwrap();
+        let bank = chain.new_bank(1, Address::ZERO);
+        // What the first run read, marked so the test sees where a read
+        // comes from (a real log holds the state's values).
+        let mut prior = read(contract, slot, U256::from(20)).log;
+        prior.slots.extend(read(contract, other, U256::from(30)).log.slots);
+        let written = StateKey::Storage(contract, other).hash64();
+        let slots = vec![(written, contract, other, U256::from(4))];
+        bank.state().apply(&Writes { slots, ..Writes::default() });
+        let mut view = StateView::new(bank.state(), Access::Logged).prior(prior);
+        assert_eq!(view.storage(&contract, &slot).unwrap(), U256::from(20), "from the first run");
+        assert_eq!(view.storage(&contract, &other).unwrap(), U256::from(4), "written since");
     }
 }
