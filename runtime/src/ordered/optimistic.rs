@@ -83,9 +83,10 @@ enum Task {
         base: usize,
         credit: U256,
         again: bool,
-        over: Option<Writes>,
+        /// What its predecessor's run wrote, which it reads first.
+        over: Option<Box<Writes>>,
         /// What an earlier run of it read, when it runs again.
-        prior: Option<ReadLog>,
+        prior: Option<Box<ReadLog>>,
     },
     /// Commit the lowest uncommitted transaction, whose run finished, with
     /// the fees not yet credited to the coinbase.
@@ -111,10 +112,10 @@ struct Schedule {
     parked: BTreeMap<usize, Vec<usize>>,
     /// Parked transactions whose wait is over, each with the run it reads
     /// before the state (`None`: the one it waited for had committed).
-    ready: BTreeMap<usize, Option<Writes>>,
+    ready: BTreeMap<usize, Option<Box<Writes>>>,
     /// Finished runs found to have read a value a commit changed, with what
     /// they read: they run again before their turn, on the state then.
-    stale: BTreeMap<usize, ReadLog>,
+    stale: BTreeMap<usize, Box<ReadLog>>,
     /// Transactions `..committed` are committed.
     committed: usize,
     /// A worker is committing.
@@ -452,8 +453,8 @@ impl<'a, E: Executor> Shared<'a, E> {
         i: usize,
         (mut base, mut credit): (usize, U256),
         mut again: bool,
-        mut over: Option<Writes>,
-        mut prior: Option<ReadLog>,
+        mut over: Option<Box<Writes>>,
+        mut prior: Option<Box<ReadLog>>,
     ) -> parking_lot::MutexGuard<'_, Schedule> {
         let mut tries = 0;
         loop {
@@ -481,7 +482,7 @@ impl<'a, E: Executor> Shared<'a, E> {
                     s.reports[i].changed = s.reports[i].changed.or(changed);
                     drop(s);
                     (base, credit, again) = (committed, uncredited, true);
-                    prior = Some(ran.log);
+                    prior = Some(Box::new(ran.log));
                     tries += 1;
                     continue;
                 }
@@ -495,7 +496,7 @@ impl<'a, E: Executor> Shared<'a, E> {
                 let (commit, run): (Vec<usize>, Vec<usize>) =
                     waiting.into_iter().partition(|&k| self.waits[k].is_some_and(|w| w.commit));
                 for k in run {
-                    s.ready.insert(k, Some(ran.writes.values()));
+                    s.ready.insert(k, Some(Box::new(ran.writes.values())));
                 }
                 if !commit.is_empty() {
                     s.parked.insert(i, commit);
@@ -518,7 +519,7 @@ impl<'a, E: Executor> Shared<'a, E> {
                 continue;
             }
             let stale = s.ran[i].take().expect("checked above");
-            s.stale.insert(i, stale.log);
+            s.stale.insert(i, Box::new(stale.log));
         }
     }
 
@@ -594,7 +595,7 @@ impl<'a, E: Executor> Shared<'a, E> {
                 Some(w)
                     if !w.commit && s.ran[w.after].as_ref().is_some_and(|r| r.result.is_ok()) =>
                 {
-                    s.ran[w.after].as_ref().map(|r| r.writes.values())
+                    s.ran[w.after].as_ref().map(|r| Box::new(r.writes.values()))
                 }
                 Some(w) => {
                     s.parked.entry(w.after).or_default().push(i);
@@ -613,17 +614,17 @@ impl<'a, E: Executor> Shared<'a, E> {
         i: usize,
         base: usize,
         credit: U256,
-        over: Option<Writes>,
-        prior: Option<ReadLog>,
+        over: Option<Box<Writes>>,
+        prior: Option<Box<ReadLog>>,
     ) -> Ran {
         let view =
             StateView::new(self.bank.state(), Access::Logged).with_credit(self.coinbase, credit);
         let view = match over {
-            Some(over) => view.over(over),
+            Some(over) => view.over(*over),
             None => view,
         };
         let view = match prior {
-            Some(prior) => view.prior(prior),
+            Some(prior) => view.prior(*prior),
             None => view,
         };
         let (result, view) = self.executor.execute(worker, &self.txs[i], view);
@@ -691,7 +692,7 @@ impl<'a, E: Executor> Shared<'a, E> {
             ran
         } else {
             let again = Instant::now();
-            let ran = self.run(worker, i, i, uncredited, None, Some(ran.log));
+            let ran = self.run(worker, i, i, uncredited, None, Some(Box::new(ran.log)));
             runs.push(Run { kind: RunKind::Rerun, time: again.elapsed() });
             ran
         };
