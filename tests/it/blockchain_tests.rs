@@ -187,7 +187,6 @@ fn run(test: &Value, dir: &Path) -> Result<(), String> {
         fsync: false,
         history_blocks: Some(16),
         segment_size: 1 << 20,
-        ..ImportOptions::default()
     };
     let data = dir.join("data");
     let mut importer =
