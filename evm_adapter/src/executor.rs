@@ -540,11 +540,29 @@ impl Executor for EvmExecutor {
         let result = handler.run(evm);
         let diff = evm.finalize();
         let mut state = evm.ctx.journaled_state.database.view.take().expect("set above");
-        let credit = plain_recipient(tx);
+        let transfer = plain_recipient(tx).map(|to| PlainTransfer {
+            from: tx.sender(),
+            to,
+            // What revm checks the sender's balance against: a balance that
+            // covers it gives the same run, whatever else it holds.
+            covers: match revm::context::Cfg::is_balance_check_disabled(&evm.ctx.cfg) {
+                true => None,
+                false => evm.ctx.tx.max_balance_spending().ok(),
+            },
+        });
         let outcome =
-            outcome(result, diff, handler.fee.get(), &mut state, self.config.spec, credit);
+            outcome(result, diff, handler.fee.get(), &mut state, self.config.spec, transfer);
         (outcome, state)
     }
+}
+
+/// A plain value transfer (value, no input): its sender and recipient, and
+/// the least balance of the sender's that covers it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PlainTransfer {
+    from: Address,
+    to: Address,
+    covers: Option<U256>,
 }
 
 /// The recipient of a plain value transfer (value, no input), other than its
@@ -568,7 +586,7 @@ pub(crate) fn outcome(
     fee: U256,
     state: &mut StateView<'_>,
     spec: SpecId,
-    credit: Option<Address>,
+    transfer: Option<PlainTransfer>,
 ) -> Result<Outcome, TxError> {
     {
         let result = match result {
@@ -577,7 +595,7 @@ pub(crate) fn outcome(
             Err(EVMError::Transaction(e)) => return Err(TxError::Invalid(e.to_string())),
             Err(e) => return Err(TxError::Invalid(e.to_string())),
         };
-        apply_diff(state, diff, spec, credit)?;
+        apply_diff(state, diff, spec, transfer)?;
         let (success, gas_used) = (result.is_success(), result.tx_gas_used());
         let data = match &result {
             ExecutionResult::Success { logs, output, .. } => {
@@ -596,16 +614,20 @@ pub(crate) fn outcome(
 /// block's access list). Accounts revm only loaded or touched without a
 /// change are not written, so a read lock is enough for them. A touched
 /// empty account is deleted from Spurious Dragon on (EIP-161); before it, it
-/// exists ([`EXISTING_EMPTY`]). Where `credit`'s account, holding no code,
-/// only gained balance, the view is told its write was a pure credit
-/// ([`StateView::note_credit`]).
+/// exists ([`EXISTING_EMPTY`]). Where a plain `transfer`'s recipient,
+/// holding no code, only gained balance, the view is told its write was a
+/// pure credit ([`StateView::note_credit`]); then no code ran, and where its
+/// sender's write only stepped the nonce and took from the balance, that
+/// write was a pure debit ([`StateView::note_debit`]).
 fn apply_diff(
     view: &mut StateView<'_>,
     diff: EvmState,
     spec: SpecId,
-    credit: Option<Address>,
+    transfer: Option<PlainTransfer>,
 ) -> Result<(), TxError> {
     let keep_empty = !spec.is_enabled_in(SpecId::SPURIOUS_DRAGON);
+    let credit = transfer.map(|t| t.to);
+    let (mut credited, mut debited) = (false, false);
     for (address, account) in diff {
         if !account.is_touched() {
             view.note_read(StateKey::Account(address));
@@ -644,7 +666,12 @@ fn apply_diff(
             && new.balance > old.balance
         {
             view.note_credit(address);
+            credited = true;
         }
+        debited |= transfer.is_some_and(|t| t.from == address)
+            && new.nonce == old.nonce.wrapping_add(1)
+            && new.code_hash == old.code_hash
+            && new.balance <= old.balance;
         // New code: a creation's, or an EIP-7702 delegation designator.
         if (account.is_created() || account.info.code_hash != original.code_hash)
             && let Some(code) = &account.info.code
@@ -659,6 +686,12 @@ fn apply_diff(
                 false => view.note_read(StateKey::Storage(address, slot)),
             }
         }
+    }
+    if let Some(PlainTransfer { from, covers: Some(covers), .. }) = transfer
+        && credited
+        && debited
+    {
+        view.note_debit(from, covers);
     }
     Ok(())
 }

@@ -142,6 +142,9 @@ pub struct EvmTx {
     hash: B256,
     encoded: Bytes,
     access: Option<AccessSet>,
+    /// Sent without a signature ([`impersonated`]): kept apart from the
+    /// encoding, which a run would otherwise read for it first thing.
+    impersonated: bool,
 }
 
 impl EvmTx {
@@ -188,7 +191,7 @@ impl EvmTx {
                 let envelope = with_hash(envelope, hash)?;
                 let access = declared_access(&envelope, sender);
                 let encoded = Bytes::copy_from_slice(encoded);
-                Ok(Self { envelope, sender, hash, encoded, access })
+                Ok(Self { envelope, sender, hash, encoded, access, impersonated: true })
             }
         }
     }
@@ -200,7 +203,7 @@ impl EvmTx {
         let encoded = alloy_eips::eip2718::Encodable2718::encoded_2718(&envelope).into();
         let hash = *envelope.tx_hash();
         let access = declared_access(&envelope, sender);
-        Ok(Self { envelope, sender, hash, encoded, access })
+        Ok(Self { envelope, sender, hash, encoded, access, impersonated: false })
     }
 }
 
@@ -278,7 +281,7 @@ impl EvmTx {
     /// Whether it was sent for its sender without a signature (a dev node's
     /// impersonation, [`impersonated`]).
     pub fn is_impersonated(&self) -> bool {
-        self.encoded.starts_with(&IMPERSONATED_TAG)
+        self.impersonated
     }
 
     /// The transaction hash (keccak256 of the EIP-2718 encoding).
@@ -374,7 +377,8 @@ impl lanes_runtime::Transaction for EvmTx {
             }
             _ => None,
         };
-        KnownWrites { sequence: Some(StateKey::Account(self.sender)), credit }
+        let (sequence, nonce) = (Some(StateKey::Account(self.sender)), Some(e.nonce()));
+        KnownWrites { sequence, credit, nonce }
     }
 
     /// The envelope's fields and the first line of its access list and

@@ -104,26 +104,30 @@ impl AccessSet {
     /// ([`StateKey::hash64`]) and hold no `AllStorage` key: what a run read
     /// and wrote, each key hashed as it was read. Nothing is hashed again.
     pub(crate) fn from_hashed(
-        mut reads: Vec<(StateKey, KeyHash)>,
-        mut writes: Vec<(StateKey, KeyHash)>,
+        reads: impl ExactSizeIterator<Item = (StateKey, KeyHash)>,
+        writes: impl ExactSizeIterator<Item = (StateKey, KeyHash)>,
         limit: usize,
     ) -> Result<Self, AccessSetTooLarge> {
-        debug_assert!(
-            reads.iter().chain(&writes).all(|(k, _)| !matches!(k, StateKey::AllStorage(_)))
-        );
-        writes.sort_unstable_by_key(|w| w.0);
-        writes.dedup_by(|a, b| a.0 == b.0);
-        reads.sort_unstable_by_key(|r| r.0);
-        reads.dedup_by(|a, b| a.0 == b.0);
-        reads.retain(|(k, _)| writes.binary_search_by(|w| w.0.cmp(k)).is_err());
-        let count = reads.len() + writes.len();
+        // One list, each key with whether it was written; sorted so a key's
+        // write comes before its reads, the first of each key kept. One
+        // allocation for the lot, where sorting two lists and searching one
+        // for each key of the other took several per set.
+        let mut all: Vec<(StateKey, bool, KeyHash)> =
+            Vec::with_capacity(reads.len() + writes.len());
+        all.extend(writes.map(|(k, h)| (k, false, h)));
+        all.extend(reads.map(|(k, h)| (k, true, h)));
+        debug_assert!(all.iter().all(|(k, ..)| !matches!(k, StateKey::AllStorage(_))));
+        all.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
+        all.dedup_by(|a, b| a.0 == b.0);
+        let count = all.len();
         if count > limit {
             return Err(AccessSetTooLarge { count, limit });
         }
-        let split = writes.len();
-        writes.extend(reads);
-        let keys: Arc<[StateKey]> = writes.iter().map(|(k, _)| *k).collect();
-        let marks = marks_with(&keys, split, |i| writes[i].1).into();
+        // Writes first, each list in key order (the keys are unique now).
+        all.sort_unstable_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+        let split = all.iter().filter(|(_, read, _)| !read).count();
+        let keys: Arc<[StateKey]> = all.iter().map(|e| e.0).collect();
+        let marks = marks_with(&keys, split, |i| all[i].2).into();
         Ok(Self { keys, marks, writes: split })
     }
 
@@ -281,12 +285,16 @@ mod tests {
         let s = |i| StateKey::Storage(a(1), B256::repeat_byte(i));
         let reads = [StateKey::Account(a(2)), s(3), s(1), StateKey::Account(a(1)), s(3)];
         let writes = [s(1), StateKey::Account(a(1)), s(2), s(1)];
-        let hashed = |keys: &[StateKey]| keys.iter().map(|k| (*k, k.hash64())).collect();
-        let set = AccessSet::from_hashed(hashed(&reads), hashed(&writes), 10).unwrap();
+        let hashed = |keys: &[StateKey]| keys.iter().map(|k| (*k, k.hash64())).collect::<Vec<_>>();
+        let set =
+            AccessSet::from_hashed(hashed(&reads).into_iter(), hashed(&writes).into_iter(), 10)
+                .unwrap();
         let normal = AccessSet::new(reads, writes, 10).unwrap();
         assert_eq!(set, normal);
         assert_eq!(set.marks(), normal.marks());
-        let err = AccessSet::from_hashed(hashed(&reads), hashed(&writes), 4).unwrap_err();
+        let err =
+            AccessSet::from_hashed(hashed(&reads).into_iter(), hashed(&writes).into_iter(), 4)
+                .unwrap_err();
         assert_eq!(err, AccessSetTooLarge { count: 5, limit: 4 });
     }
 

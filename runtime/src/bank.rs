@@ -239,10 +239,19 @@ impl Bank {
 
     /// Claims each of `hashes` for this block; `false` where the block holds
     /// or runs that hash already (or it appears earlier in `hashes`).
-    pub(crate) fn claim(&self, hashes: impl IntoIterator<Item = B256>) -> Vec<bool> {
+    pub(crate) fn claim(&self, hashes: impl ExactSizeIterator<Item = B256>) -> Vec<bool> {
         let mut record = self.record();
         record.ran = true;
-        hashes.into_iter().map(|h| record.claimed.insert(h)).collect()
+        record.claimed.reserve(hashes.len());
+        hashes.map(|h| record.claimed.insert(h)).collect()
+    }
+
+    /// Makes room for `txs` more transactions' kept writes, so a block of
+    /// them does not grow the table one rehash at a time.
+    pub(crate) fn reserve_kept(&self, txs: usize) {
+        if self.config.record_accesses {
+            self.kept.lock().reserve(txs);
+        }
     }
 
     /// Applies the writes of transaction `hash`'s kept run, and with
@@ -578,7 +587,7 @@ impl Bank {
         if self.exclusive_count() >= self.config.max_exclusive_per_block {
             return Ok(Executed::Deferred);
         }
-        if !self.claim([tx.hash()])[0] {
+        if !self.claim([tx.hash()].into_iter())[0] {
             return Ok(Executed::Rejected(TxError::Duplicate(tx.hash())));
         }
         let result = self.run_one(executor, &mut self.worker(executor), tx, Access::Exclusive);

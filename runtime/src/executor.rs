@@ -55,6 +55,14 @@ pub struct KnownWrites {
     /// not undo its run); a later transaction whose sequence key it is waits
     /// for it.
     pub credit: Option<StateKey>,
+    /// The nonce the `sequence` account holds when the transaction is
+    /// valid: an EVM transaction's own nonce. With a `credit` (a plain
+    /// transfer, which only steps that nonce and pays from that balance), a
+    /// fixed order runs the transaction without waiting for the earlier
+    /// ones of the same sequence: its view shows the account with this
+    /// nonce ([`crate::StateView::note_debit`] tells what the run took, and
+    /// it stands where the balance found at its turn covers it).
+    pub nonce: Option<u64>,
 }
 
 /// What a transaction pool orders transactions by: lanes-banking-stage's

@@ -249,19 +249,17 @@ pub(crate) fn marks_with(
     hash: impl Fn(usize) -> KeyHash,
 ) -> Vec<Mark> {
     let flags = |i: usize| if i < writes { (READ | WRITE, WRITE) } else { (WRITE, READ) };
-    let mut marks: Vec<Mark> = keys
-        .iter()
-        .enumerate()
-        .map(|(i, key)| {
-            let (forbids, sets) = flags(i);
-            let forbids = match key {
-                StateKey::AllStorage(_) if i < writes => forbids | SLOT_READ | SLOT_WRITE,
-                StateKey::AllStorage(_) => forbids | SLOT_WRITE,
-                _ => forbids,
-            };
-            Mark { hash: hash(i), forbids, sets }
-        })
-        .collect();
+    let slots = keys.iter().filter(|k| matches!(k, StateKey::Storage(..))).count();
+    let mut marks: Vec<Mark> = Vec::with_capacity(keys.len() + slots);
+    marks.extend(keys.iter().enumerate().map(|(i, key)| {
+        let (forbids, sets) = flags(i);
+        let forbids = match key {
+            StateKey::AllStorage(_) if i < writes => forbids | SLOT_READ | SLOT_WRITE,
+            StateKey::AllStorage(_) => forbids | SLOT_WRITE,
+            _ => forbids,
+        };
+        Mark { hash: hash(i), forbids, sets }
+    }));
     let mut all_storage: Option<(Address, KeyHash)> = None;
     for (i, key) in keys.iter().enumerate() {
         let StateKey::Storage(a, _) = key else { continue };

@@ -151,7 +151,8 @@ impl Transaction for NativeTx {
             NativeOp::Transfer { to, .. } => Some(StateKey::Account(*to)),
             _ => None,
         };
-        KnownWrites { sequence: Some(StateKey::Account(self.body.from)), credit }
+        let (sequence, nonce) = (Some(StateKey::Account(self.body.from)), Some(self.body.nonce));
+        KnownWrites { sequence, credit, nonce }
     }
 }
 
@@ -270,6 +271,9 @@ impl NativeExecutor {
                 state.set_account(to, receiver)?;
                 if to != from {
                     state.note_credit(*to);
+                    // Nothing it did depended on the sender's balance but
+                    // that it covers the transfer and the fee.
+                    state.note_debit(*from, cost);
                 }
                 TRANSFER_GAS
             }

@@ -330,6 +330,13 @@ pub struct StateView<'a> {
     /// Accounts whose write only added to the balance read
     /// ([`StateView::note_credit`]).
     pub(crate) credits: Vec<Address>,
+    /// Accounts whose write only stepped the nonce and took from the
+    /// balance read, with the least balance that covers it
+    /// ([`StateView::note_debit`]).
+    pub(crate) debits: Vec<(Address, U256)>,
+    /// An account shown with this nonce whatever the state holds
+    /// ([`StateView::assume_nonce`]).
+    assumed: Option<(Address, u64)>,
     /// Values read before the state: what an earlier transaction that has
     /// run but not committed wrote ([`StateView::over`]).
     over: Writes,
@@ -354,6 +361,8 @@ impl<'a> StateView<'a> {
             log,
             credit: None,
             credits: Vec::new(),
+            debits: Vec::new(),
+            assumed: None,
             over: Writes::default(),
             prior: ReadLog::default(),
             violation: None,
@@ -377,6 +386,17 @@ impl<'a> StateView<'a> {
     /// database.
     pub(crate) fn prior(mut self, prior: ReadLog) -> Self {
         self.prior = prior;
+        self
+    }
+
+    /// This view, showing `address`'s account with `nonce`, the rest as
+    /// the state (and what it reads before it) holds it: a transaction that
+    /// pays from that account runs before the earlier ones that step its
+    /// nonce have. A run that only took from the account's balance says so
+    /// ([`StateView::note_debit`]); any other read of it is checked by value
+    /// at its turn like every read.
+    pub(crate) fn assume_nonce(mut self, address: Address, nonce: u64) -> Self {
+        self.assumed = Some((address, nonce));
         self
     }
 
@@ -444,6 +464,11 @@ impl<'a> StateView<'a> {
             && credited == *address
         {
             header.balance = header.balance.saturating_add(credit);
+        }
+        if let Some((assumed, nonce)) = self.assumed
+            && assumed == *address
+        {
+            header.nonce = nonce;
         }
         if let Access::Logged = self.access {
             self.log.accounts.push((hash, *address, header));
@@ -571,6 +596,24 @@ impl<'a> StateView<'a> {
         self.credits.push(address);
     }
 
+    /// Notes that what this run wrote to `address`'s account only stepped
+    /// the nonce it read by one and took from the balance it read, its code
+    /// as it was, and that nothing it did depended on that balance but that
+    /// it was at least `covers` (an EVM plain value transfer's sender: the
+    /// transfer and the most gas it may pay for). In an ordered block
+    /// ([`crate::OrderedSets::Run`]) the run then stands wherever the
+    /// account at its turn holds the nonce it read and a balance of at
+    /// least `covers`: what it took is taken from the balance found there.
+    pub fn note_debit(&mut self, address: Address, covers: U256) {
+        self.debits.push((address, covers));
+    }
+
+    /// The least balance a debit of `address` needs
+    /// ([`StateView::note_debit`]), if this run noted one.
+    pub(crate) fn debit_of(debits: &[(Address, U256)], address: &Address) -> Option<U256> {
+        debits.iter().find(|(a, _)| a == address).map(|(_, covers)| *covers)
+    }
+
     /// Keys read or written so far, in a simulation ([`crate::Bank::simulate`]).
     pub fn touched(&self) -> &[StateKey] {
         &self.touched
@@ -588,15 +631,42 @@ impl<'a> StateView<'a> {
     pub(crate) fn logged_set(&self, limit: usize) -> Result<AccessSet, AccessSetTooLarge> {
         let (log, writes) = (&self.log, &self.writes);
         let reads = log.accounts.iter().map(|&(h, a, _)| (StateKey::Account(a), h));
-        let reads = reads.chain(log.slots.iter().map(|&(h, a, s, _)| (StateKey::Storage(a, s), h)));
+        let reads =
+            ExactChain(reads, log.slots.iter().map(|&(h, a, s, _)| (StateKey::Storage(a, s), h)));
         let written = writes.accounts.iter().map(|&(h, a, _)| (StateKey::Account(a), h));
-        let written =
-            written.chain(writes.slots.iter().map(|&(h, a, s, _)| (StateKey::Storage(a, s), h)));
-        AccessSet::from_hashed(reads.collect(), written.collect(), limit)
+        let written = ExactChain(
+            written,
+            writes.slots.iter().map(|&(h, a, s, _)| (StateKey::Storage(a, s), h)),
+        );
+        AccessSet::from_hashed(reads, written, limit)
     }
 
     /// The first key this transaction touched outside its set, if any.
     pub fn violation(&self) -> Option<StateKey> {
         self.violation
     }
+}
+
+/// Two iterators one after the other, whose length is known (a `Chain`
+/// does not say it is exact).
+struct ExactChain<A, B>(A, B);
+
+impl<T, A: ExactSizeIterator<Item = T>, B: ExactSizeIterator<Item = T>> Iterator
+    for ExactChain<A, B>
+{
+    type Item = T;
+
+    fn next(&mut self) -> Option<T> {
+        self.0.next().or_else(|| self.1.next())
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.0.len() + self.1.len();
+        (n, Some(n))
+    }
+}
+
+impl<T, A: ExactSizeIterator<Item = T>, B: ExactSizeIterator<Item = T>> ExactSizeIterator
+    for ExactChain<A, B>
+{
 }

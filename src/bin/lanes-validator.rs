@@ -233,6 +233,10 @@ enum Command {
         /// Print JSON instead of a line.
         #[arg(long)]
         json: bool,
+        /// Skip the run from the block's access list (only the run that
+        /// finds each transaction's set, and revm's).
+        #[arg(long)]
+        no_access_list: bool,
     },
     /// Write a genesis.json template (the --dev chain) to edit and pass with --genesis.
     Init {
@@ -328,9 +332,14 @@ fn run(mut cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             &files,
         )?);
     }
-    if let Some(Command::ExecuteBlock { dir, workers, runs, json }) = cli.command {
-        let options =
-            lanes_node::execute_block::ExecuteOptions { workers, runs, ..Default::default() };
+    if let Some(Command::ExecuteBlock { dir, workers, runs, json, no_access_list }) = cli.command {
+        let declared = !no_access_list;
+        let options = lanes_node::execute_block::ExecuteOptions {
+            workers,
+            runs,
+            declared,
+            ..Default::default()
+        };
         let run = lanes_node::execute_block::execute(&dir, &options)?;
         if json {
             println!("{}", run.json());

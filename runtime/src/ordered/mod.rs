@@ -25,6 +25,7 @@
 
 mod graph;
 mod optimistic;
+mod parallel;
 mod replay;
 mod simulate;
 #[cfg(test)]
@@ -146,6 +147,10 @@ pub struct TxReport {
     /// Accounts its standing run only credited ([`crate::StateView::note_credit`]):
     /// an earlier write there did not undo it.
     pub credited: Vec<alloy_primitives::Address>,
+    /// Accounts its standing run only debited ([`crate::StateView::note_debit`]):
+    /// it ran before the earlier transactions that step their nonce, and
+    /// what it took came off the balance found at its turn.
+    pub debited: Vec<alloy_primitives::Address>,
 }
 
 impl TxReport {
@@ -180,6 +185,8 @@ pub struct OrderedReport {
     /// Work done on one thread after the transactions ran (applying a
     /// versioned block's writes in order), which more workers do not shorten.
     pub serial: Duration,
+    /// The block's coinbase.
+    pub coinbase: alloy_primitives::Address,
 }
 
 impl OrderedReport {
@@ -276,6 +283,7 @@ impl Bank {
             let error = TxError::Duplicate(txs[index].hash());
             return Err(OrderedError::Invalid { index, error });
         }
+        self.reserve_kept(txs.len());
         match sets {
             OrderedSets::Run => optimistic::run(self, executor, txs, config),
             OrderedSets::Recorded(sets) => replay::run(self, executor, txs, sets, config),

@@ -133,6 +133,7 @@ pub(super) fn run<E: Executor>(
         elapsed: start.elapsed(),
         independent: false,
         serial: Duration::ZERO,
+        coinbase: bank.env().coinbase,
     })
 }
 

@@ -34,6 +34,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::time::Duration;
 
+use alloy_primitives::Address;
 use lanes_accounts_db::KeyHash;
 
 use super::{OrderedReport, RunKind, TxReport};
@@ -51,21 +52,24 @@ struct Model {
     deps: Vec<usize>,
 }
 
-fn model(txs: &[TxReport], independent: bool) -> Vec<Model> {
+fn model(txs: &[TxReport], independent: bool, coinbase: Address) -> Vec<Model> {
     let mut writers: HashMap<KeyHash, Vec<(usize, u8)>, ahash::RandomState> = HashMap::default();
     let mut out = Vec::with_capacity(txs.len());
     for (i, tx) in txs.iter().enumerate() {
         let mut deps = Vec::new();
-        if tx.reads_coinbase && !independent {
+        // A coinbase it only paid from depends on no fee.
+        let coinbase_read =
+            tx.reads_coinbase && !tx.debited.iter().chain(&tx.credited).any(|a| *a == coinbase);
+        if coinbase_read && !independent {
             deps.extend(0..i);
         } else if let Some(set) = tx.access.as_ref().filter(|_| !independent) {
             for (k, m) in set.marks().iter().enumerate() {
                 let seen = writers.entry(m.hash).or_default();
-                // An account it only credited: earlier writes there do not
-                // undo its run.
-                let credit = set.keys().get(k).is_some_and(
-                    |key| matches!(key, StateKey::Account(a) if tx.credited.contains(a)),
-                );
+                // An account it only credited or debited: earlier writes
+                // there do not undo its run.
+                let credit = set.keys().get(k).is_some_and(|key| {
+                    matches!(key, StateKey::Account(a) if tx.credited.contains(a) || tx.debited.contains(a))
+                });
                 if !credit {
                     deps.extend(
                         seen.iter().filter(|(_, sets)| sets & m.forbids != 0).map(|(j, _)| *j),
@@ -102,7 +106,7 @@ impl OrderedReport {
     /// the one before (it holds a key that one writes, or waits for it):
     /// its length in transactions, and in the time of the runs along it.
     pub fn critical_path(&self) -> (usize, Duration) {
-        let txs = model(&self.txs, self.independent);
+        let txs = model(&self.txs, self.independent, self.coinbase);
         let mut len: Vec<usize> = Vec::with_capacity(txs.len());
         let mut time: Vec<Duration> = Vec::with_capacity(txs.len());
         let (mut max_len, mut max_time) = (0, Duration::ZERO);
@@ -125,7 +129,7 @@ impl OrderedReport {
     /// workers (the module doc gives the model).
     pub fn simulate(&self, workers: usize) -> Duration {
         let workers = workers.max(1);
-        let txs = model(&self.txs, self.independent);
+        let txs = model(&self.txs, self.independent, self.coinbase);
         if self.independent {
             let mut free: BinaryHeap<Reverse<Duration>> =
                 (0..workers).map(|_| Reverse(Duration::ZERO)).collect();

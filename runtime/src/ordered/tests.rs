@@ -178,6 +178,74 @@ proptest! {
     }
 }
 
+/// A payer's balance at genesis in [`test_ordered_payouts_equal_one_by_one`].
+const PAYER_BALANCE: u64 = 4_000;
+
+/// [`one_by_one`], on a chain where `payer` holds [`PAYER_BALANCE`]:
+/// the sealed block, or the index of the first transaction that cannot run.
+fn payouts_one_by_one(chain: &Chain, txs: &[NativeTx]) -> Result<SealedBlock, usize> {
+    let bank = chain.new_bank(1, coinbase());
+    for (i, tx) in txs.iter().enumerate() {
+        let outcome =
+            bank.run_one(&NativeExecutor, &mut (), tx, Access::Exclusive).map_err(|_| i)?;
+        bank.credit_coinbase(outcome.fee, tx.hash()).unwrap();
+        bank.record_entry(crate::BlockEntry::default(), vec![(tx.hash(), outcome)]);
+    }
+    Ok(bank.seal().unwrap())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// A payer with a small balance pays plain transfers (some recipients
+    /// pay part back, crediting it) between other senders' writes, on any
+    /// threads: each transfer runs at once showing its own nonce, and at its
+    /// turn what it took comes off the balance found there. The block
+    /// equals running them one by one: the same state and receipts, or the
+    /// same first transaction refused where the payer could not cover it.
+    #[test]
+    fn test_ordered_payouts_equal_one_by_one(
+        payouts in prop::collection::vec((1u8..SENDERS, 1u64..400, any::<bool>(), any::<bool>()), 1..30),
+        threads in 1usize..5,
+        payer_is_coinbase in any::<bool>(),
+    ) {
+        let payer = if payer_is_coinbase { coinbase() } else { Address::repeat_byte(0x77) };
+        let funded = AccountHeader { balance: U256::from(PAYER_BALANCE), ..Default::default() };
+        let rich = AccountHeader { balance: U256::from(1_000_000_000u64), ..Default::default() };
+        let mut alloc: Vec<Entry> = (1..SENDERS).map(|i| Entry::Account(sender(i), rich)).collect();
+        alloc.push(Entry::Account(payer, funded));
+        alloc.push(Entry::Storage(slot(0, 0).0, slot(0, 0).1, U256::from(1)));
+        let genesis = Genesis { alloc, gas_limit: 1 << 40, ..Default::default() };
+        let dir = tempfile::tempdir().unwrap();
+        let chain = Chain::create(dir.path(), AccountsDbConfig::default(), &genesis).unwrap();
+        let (mut nonce, mut nonces) = (0u64, [0u64; SENDERS as usize]);
+        let mut txs = Vec::new();
+        for (to, amount, pays_back, work) in payouts {
+            txs.push(NativeTx::transfer(payer, nonce, sender(to), U256::from(amount), U256::from(3)));
+            nonce += 1;
+            let other = &mut nonces[to as usize];
+            if pays_back {
+                txs.push(NativeTx::transfer(sender(to), *other, payer, U256::from(amount / 2), U256::from(1)));
+                *other += 1;
+            }
+            if work {
+                txs.push(NativeTx::touch(sender(to), *other, vec![slot(0, 0)], vec![slot(0, 0)], U256::from(1)));
+                *other += 1;
+            }
+        }
+        let reference = payouts_one_by_one(&chain, &txs);
+        let got = ordered(&NativeExecutor, &chain, &txs, OrderedSets::Run, threads);
+        match (reference, got) {
+            (Ok(reference), Ok((sealed, _))) => {
+                prop_assert_eq!(&sealed.receipts, &reference.receipts);
+                prop_assert_eq!(&sealed.changes, &reference.changes);
+            }
+            (Err(index), Err(OrderedError::Invalid { index: got, .. })) => prop_assert_eq!(got, index),
+            (reference, got) => prop_assert!(false, "one by one {:?}, ordered {:?}", reference.map(|_| ()), got.map(|_| ())),
+        }
+    }
+}
+
 /// The native executor, holding the runs of the `held` transactions until
 /// a run of `opener` has finished: a test fixes which runs read state
 /// before which commits. Runs it as many threads as transactions.
@@ -291,22 +359,82 @@ fn test_credits_to_one_account_stand_whatever_order_they_ran_in() {
     assert_eq!(sealed.changes, reference.changes);
     assert_eq!(report.reruns(), 0);
     assert!(report.txs.iter().all(|t| t.waited_for.is_none()));
-    // A transfer from the credited account waits for the credits.
+    // A transfer from the credited account does not wait for the credits:
+    // it only takes from its balance, which covers it with or without them.
     let mut txs = txs;
     txs.push(NativeTx::transfer(to, 0, sender(1), U256::from(7), U256::from(1)));
     let reference = one_by_one(&chain, &txs);
-    let (sealed, report) = ordered(&NativeExecutor, &chain, &txs, OrderedSets::Run, 4).unwrap();
+    for threads in [1, 4] {
+        let (sealed, report) =
+            ordered(&NativeExecutor, &chain, &txs, OrderedSets::Run, threads).unwrap();
+        assert_eq!(sealed.changes, reference.changes);
+        let t = &report.txs[3];
+        assert!(t.waited_for.is_none() && t.stood && t.debited == vec![to], "{t:?}");
+    }
+}
+
+#[test]
+fn test_a_senders_transfers_run_at_once_and_each_takes_from_the_balance_at_its_turn() {
+    // Ten transfers from one sender between another sender's writes: none
+    // waits for the one before it; each runs showing its own nonce, and
+    // stands with what it took coming off the balance at its turn. The
+    // other sender's writes, which are not transfers, wait for their
+    // predecessor's run.
+    let mut txs = Vec::new();
+    for nonce in 0..10 {
+        txs.push(NativeTx::transfer(sender(1), nonce, sender(2), U256::from(1), U256::from(1)));
+        txs.push(NativeTx::touch(sender(3), nonce, vec![], vec![slot(2, 0)], U256::from(1)));
+    }
+    let (_dir, chain) = new_chain();
+    let reference = one_by_one(&chain, &txs);
+    for threads in [1, 2, 4] {
+        let (sealed, report) =
+            ordered(&NativeExecutor, &chain, &txs, OrderedSets::Run, threads).unwrap();
+        assert_eq!(sealed.changes, reference.changes);
+        assert_eq!(sealed.receipts, reference.receipts);
+        assert_eq!(report.reruns(), 0, "{threads} threads");
+        for (i, t) in report.txs.iter().enumerate().step_by(2).skip(1) {
+            assert!(t.waited_for.is_none() && t.debited == vec![sender(1)], "{i}: {t:?}");
+        }
+        assert_eq!(report.txs[3].waited_for, Some(1));
+    }
+}
+
+#[test]
+fn test_a_transfer_its_sender_cannot_pay_at_its_turn_makes_the_block_invalid() {
+    // Sender 1 (1e9) sends nearly all it has, then a transfer it can no
+    // longer pay: the second's run, made before the first committed, saw
+    // the full balance; at its turn the balance does not cover it.
+    let txs = vec![
+        NativeTx::transfer(sender(1), 0, sender(2), U256::from(999_999_995u64), U256::from(1)),
+        NativeTx::transfer(sender(3), 0, sender(4), U256::from(5), U256::from(1)),
+        NativeTx::transfer(sender(1), 1, sender(2), U256::from(5), U256::from(1)),
+    ];
+    let gate = Gated::new(&[&txs[0]], &txs[2]);
+    let (_dir, chain) = new_chain();
+    let err = ordered(&gate, &chain, &txs, OrderedSets::Run, txs.len()).unwrap_err();
+    assert!(matches!(err, OrderedError::Invalid { index: 2, .. }), "{err}");
+    for threads in [1, 2] {
+        let err = ordered(&NativeExecutor, &chain, &txs, OrderedSets::Run, threads).unwrap_err();
+        assert!(matches!(err, OrderedError::Invalid { index: 2, .. }), "{err}");
+    }
+    // Paid a credit first, it can.
+    let mut txs = txs;
+    txs.insert(1, NativeTx::transfer(sender(4), 0, sender(1), U256::from(50), U256::from(1)));
+    let reference = one_by_one(&chain, &txs);
+    let gate = Gated::new(&[&txs[0], &txs[1]], &txs[3]);
+    let (sealed, report) = ordered(&gate, &chain, &txs, OrderedSets::Run, txs.len()).unwrap();
     assert_eq!(sealed.changes, reference.changes);
-    assert_eq!(report.txs[3].waited_for, Some(2));
+    assert!(report.txs[3].stood && report.txs[3].debited == vec![sender(1)]);
 }
 
 #[test]
 fn test_a_senders_chain_runs_in_turn_without_a_wasted_run() {
-    // Ten transfers from one sender between others': each waits for the
-    // one before it, so none runs on a nonce that is about to change.
+    // Ten writes from one sender between others': each waits for the run
+    // of the one before it, so none runs on a nonce that is about to change.
     let mut txs = Vec::new();
     for nonce in 0..10 {
-        txs.push(NativeTx::transfer(sender(1), nonce, sender(2), U256::from(1), U256::from(1)));
+        txs.push(NativeTx::touch(sender(1), nonce, vec![], vec![slot(1, 0)], U256::from(1)));
         txs.push(NativeTx::touch(sender(3), nonce, vec![], vec![slot(2, 0)], U256::from(1)));
     }
     let (_dir, chain) = new_chain();
@@ -324,9 +452,9 @@ fn test_a_senders_chain_runs_in_turn_without_a_wasted_run() {
 #[test]
 fn test_a_transaction_that_reads_the_coinbase_sees_earlier_fees() {
     // Sender 0 is the coinbase: its transfer's balance check and its
-    // recipient's credit come after the fees of 1 and 2. It knows it writes
-    // the coinbase, so it waits for every earlier transaction and its run
-    // stands.
+    // recipient's credit come after the fees of 1 and 2. A transfer only
+    // takes from the coinbase's balance, so it runs at once and stands;
+    // what it took comes off the balance with every earlier fee.
     let txs = vec![
         NativeTx::transfer(sender(1), 0, sender(3), U256::from(5), U256::from(7)),
         NativeTx::transfer(sender(2), 0, sender(4), U256::from(5), U256::from(11)),
@@ -342,7 +470,8 @@ fn test_a_transaction_that_reads_the_coinbase_sees_earlier_fees() {
         assert_eq!(sealed.changes, reference.changes);
         assert_eq!(sealed.receipts, reference.receipts);
         let t = &report.txs[2];
-        assert!(t.reads_coinbase && t.stood && t.waited_for == Some(1), "{t:?}");
+        assert!(t.reads_coinbase && t.stood && t.waited_for.is_none(), "{t:?}");
+        assert_eq!(t.debited, vec![coinbase()]);
     }
 }
 

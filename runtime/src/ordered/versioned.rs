@@ -164,5 +164,7 @@ pub(super) fn run<E: Executor>(
     }
     record_in_order(bank, txs, runs);
     let (independent, serial) = (true, serial.elapsed());
-    Ok(OrderedReport { txs: reports, threads, elapsed: start.elapsed(), independent, serial })
+    let coinbase = bank.env().coinbase;
+    let elapsed = start.elapsed();
+    Ok(OrderedReport { txs: reports, threads, elapsed, independent, serial, coinbase })
 }

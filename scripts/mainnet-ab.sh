@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# An interleaved A/B of two lanes-validator binaries on real mainnet blocks:
+# every block of FIXTURES run by `execute-block` with each binary in turn (the
+# order alternating per round), at 1 and 2 workers. Each run's ratio is
+# lanes' time over revm's measured in the same process, so the host's drift
+# cancels; a round's figure is all blocks' time over revm's. Prints, per
+# binary and worker count, the median over rounds, and the median of the
+# paired ratios new/base (below 1: the new binary is faster).
+#
+#   scripts/mainnet-ab.sh BASE_BIN NEW_BIN [ROUNDS]   (default 3 rounds)
+#   FIXTURES=folder (default ../shared/fixtures/mainnet-blocks)  RUNS=N
+#   (runs per block and binary, medians; default 3)  WORKERS="1 2"
+#   OUT=folder (the raw JSON lines)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+base="${1:?usage: scripts/mainnet-ab.sh BASE_BIN NEW_BIN [ROUNDS]}"
+new="${2:?usage: scripts/mainnet-ab.sh BASE_BIN NEW_BIN [ROUNDS]}"
+rounds="${3:-3}"
+runs="${RUNS:-3}"
+workers="${WORKERS:-1 2}"
+FIXTURES="${FIXTURES:-../shared/fixtures/mainnet-blocks}"
+OUT="${OUT:-$(mktemp -d)}"
+[ -d "$FIXTURES" ] || { echo "$FIXTURES is absent: it holds the mainnet blocks (../shared beside the checkout)"; exit 1; }
+for bin in "$base" "$new"; do [ -x "$bin" ] || { echo "$bin is not an executable"; exit 1; }; done
+mkdir -p "$OUT"
+blocks=$(ls "$FIXTURES" | grep -E '^[0-9]+$' | sort -n)
+for round in $(seq 1 "$rounds"); do
+  order=("base:$base" "new:$new")
+  [ $((round % 2)) -eq 0 ] && order=("new:$new" "base:$base")
+  for w in $workers; do
+    for b in $blocks; do
+      for pair in "${order[@]}"; do
+        label=${pair%%:*}; bin=${pair#*:}
+        "$bin" execute-block "$FIXTURES/$b" --workers "$w" --runs "$runs" --json \
+          >> "$OUT/$label-$w-$round.jsonl"
+      done
+    done
+  done
+done
+python3 - "$OUT" "$rounds" "$workers" <<'EOF'
+import json, statistics, sys
+out, rounds, workers = sys.argv[1], int(sys.argv[2]), sys.argv[3].split()
+def ratio(label, w, r):
+    rows = [json.loads(l) for l in open(f"{out}/{label}-{w}-{r}.jsonl")]
+    lanes = sum(x["lanes_ms"] for x in rows); revm = sum(x["revm_ms"] for x in rows)
+    return lanes / revm
+print("| workers | base: all blocks' time / revm's | new | new / base, paired median |")
+print("|---|---|---|---|")
+for w in workers:
+    b = [ratio("base", w, r) for r in range(1, rounds + 1)]
+    n = [ratio("new", w, r) for r in range(1, rounds + 1)]
+    paired = statistics.median(x / y for x, y in zip(n, b))
+    fmt = lambda v: f"{statistics.median(v):.3f}x ({', '.join(f'{x:.3f}' for x in v)})"
+    print(f"| {w} | {fmt(b)} | {fmt(n)} | {paired:.3f} |")
+EOF
+echo "raw results: $OUT"
