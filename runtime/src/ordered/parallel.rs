@@ -75,6 +75,9 @@ struct Slot {
 /// How far past the last commit idle workers look for stale runs.
 const REFRESH_WINDOW: usize = 64;
 
+/// [`Engine::fresh`] of a transaction with no run a refresh may take.
+const UNSEEN: usize = usize::MAX;
+
 /// A task: a transaction to run, with the earlier run it reads first.
 type Task = (usize, Option<Box<Writes>>);
 
@@ -88,6 +91,11 @@ struct Engine<'a, E: Executor> {
     /// Each committed transaction's written keys, a bit per key hash
     /// ([`super::optimistic::filter_bit`]).
     written: Box<[[AtomicU64; 4]]>,
+    /// Each finished run's read filter and the commits it was checked
+    /// against ([`Ran::checked`]; [`UNSEEN`] where no refresh may take it),
+    /// published for a scan without locks.
+    reads: Box<[[AtomicU64; 4]]>,
+    fresh: Box<[AtomicUsize]>,
     /// The next transaction in block order not yet taken for a run.
     next: AtomicUsize,
     /// Transactions `..committed` are committed.
@@ -132,6 +140,8 @@ pub(super) fn run<E: Executor>(
         starts,
         slots,
         written: (0..n).map(|_| Default::default()).collect(),
+        reads: (0..n).map(|_| Default::default()).collect(),
+        fresh: (0..n).map(|_| AtomicUsize::new(UNSEEN)).collect(),
         next: AtomicUsize::new(0),
         committed: AtomicUsize::new(0),
         committer: Mutex::new(U256::ZERO),
@@ -216,13 +226,23 @@ impl<'a, E: Executor> Engine<'a, E> {
         }
         let mut worker = self.executor.worker(self.bank.env());
         let mut own: Vec<Task> = Vec::new();
+        let mut scanned = 0;
         loop {
             let seen = self.progress.load(Ordering::Acquire);
             self.try_commit(&mut worker);
             if self.stop.load(Ordering::Acquire) || self.committed.load(Ordering::Acquire) >= n {
                 return;
             }
-            let task = own.pop().or_else(|| self.take_ready()).or_else(|| self.take_next());
+            let mut task = own.pop().or_else(|| self.take_ready());
+            // Stale runs near the commit go before new ones far ahead of it.
+            let now = self.committed.load(Ordering::Acquire);
+            if task.is_none() && now != scanned {
+                scanned = now;
+                if self.refresh(&mut worker, &mut own) {
+                    continue;
+                }
+            }
+            task = task.or_else(|| self.take_next());
             match task {
                 Some((i, over)) => {
                     if self.claim(i) {
@@ -292,6 +312,12 @@ impl<'a, E: Executor> Engine<'a, E> {
             _ => self.slots[base - 1].lock().uncredited,
         };
         (base, credit)
+    }
+
+    /// [`Self::touched`] for a published filter.
+    fn touched_by(&self, filter: &[AtomicU64; 4], from: usize, to: usize) -> bool {
+        let filter = filter.each_ref().map(|w| w.load(Ordering::Relaxed));
+        self.touched(&filter, from, to)
     }
 
     /// Whether a commit of `from..to` wrote a key whose bit `filter` holds.
@@ -386,6 +412,16 @@ impl<'a, E: Executor> Engine<'a, E> {
         if !ok {
             slot.commit_waiters.extend(&waiters);
         }
+        let published = match ran.log.over.is_empty() {
+            true => {
+                for (word, bits) in self.reads[i].iter().zip(ran.filter) {
+                    word.store(bits, Ordering::Relaxed);
+                }
+                ran.checked
+            }
+            false => UNSEEN,
+        };
+        self.fresh[i].store(published, Ordering::Release);
         slot.ran = Some(ran);
         slot.stage = Stage::Ran;
         drop(slot);
@@ -406,6 +442,10 @@ impl<'a, E: Executor> Engine<'a, E> {
         let end = self.next.load(Ordering::Acquire).min(self.txs.len());
         let window = end.min(now.saturating_add(REFRESH_WINDOW));
         for j in now..window {
+            let checked = self.fresh[j].load(Ordering::Acquire);
+            if checked >= now || !self.touched_by(&self.reads[j], checked, now) {
+                continue;
+            }
             let Some(mut slot) = self.slots[j].try_lock() else { continue };
             let stale = slot.stage == Stage::Ran
                 && slot.ran.as_ref().is_some_and(|r| {
@@ -417,6 +457,7 @@ impl<'a, E: Executor> Engine<'a, E> {
                 continue;
             }
             slot.stage = Stage::Running;
+            self.fresh[j].store(UNSEEN, Ordering::Release);
             let Some(mut ran) = slot.ran.take() else { continue };
             drop(slot);
             let assume = self.starts[j].assume;
