@@ -145,8 +145,8 @@ pub use lanes_accounts_db::KeyHash;
 pub use lattice::{LATTICE_LANES, LatticeHash};
 pub use locks::{AccountLocks, LockConflict, MAX_LOCK_THREADS, ThreadLocks};
 pub use ordered::{
-    DEFAULT_ORDERED_MAX_KEYS, OrderedConfig, OrderedError, OrderedReport, OrderedSets, Run,
-    RunKind, TxReport, Versions, recorded_sets,
+    DEFAULT_ORDERED_MAX_KEYS, MIN_TXS_PER_THREAD, OrderedConfig, OrderedError, OrderedReport,
+    OrderedSets, Run, RunKind, TxReport, Versions, recorded_sets,
 };
 pub use run_block::{BlockError, BlockOptions, BlockOrder, BlockRun, TxRun, TxStatus};
 pub use threads::{cores, parallel_map};

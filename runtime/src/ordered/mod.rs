@@ -85,11 +85,21 @@ pub struct OrderedConfig {
     /// Most keys of a run's set; a transaction touching more is recorded
     /// without one.
     pub max_keys: usize,
+    /// Whether a block too small or too cheap to gain from more threads
+    /// runs on fewer: at least [`MIN_TXS_PER_THREAD`] transactions other
+    /// than plain transfers per thread (a transfer's few microseconds of
+    /// work cost less than a parallel run's hand-offs). Off, a block runs on
+    /// `threads` (the parallel engine's tests).
+    pub adaptive: bool,
 }
+
+/// Fewest transactions worth a thread of an ordered block
+/// ([`OrderedConfig::adaptive`]).
+pub const MIN_TXS_PER_THREAD: usize = 10;
 
 impl Default for OrderedConfig {
     fn default() -> Self {
-        Self { threads: crate::cores(), max_keys: DEFAULT_ORDERED_MAX_KEYS }
+        Self { threads: crate::cores(), max_keys: DEFAULT_ORDERED_MAX_KEYS, adaptive: true }
     }
 }
 

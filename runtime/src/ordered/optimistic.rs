@@ -41,7 +41,10 @@ use std::time::{Duration, Instant};
 use alloy_primitives::{Address, B256, U256};
 use lanes_accounts_db::KeyHash;
 
-use super::{OrderedConfig, OrderedError, OrderedReport, Run, RunKind, TxReport, record_in_order};
+use super::{
+    MIN_TXS_PER_THREAD, OrderedConfig, OrderedError, OrderedReport, Run, RunKind, TxReport,
+    record_in_order,
+};
 use crate::access::AccessSet;
 use crate::admission::AccessSource;
 use crate::bank::{Bank, BankError};
@@ -122,6 +125,8 @@ pub(super) struct Start {
     /// The account it runs showing this nonce, without waiting for the
     /// earlier transactions that step it ([`StateView::assume_nonce`]).
     pub(super) assume: Option<(Address, u64)>,
+    /// A plain transfer to an account without code.
+    pub(super) transfer: bool,
 }
 
 /// For each transaction, how it starts: a plain transfer (a credit with a
@@ -143,21 +148,22 @@ fn starts<T: Transaction>(txs: &[T], coinbase: &StateKey, state: &BankState) -> 
     };
     for (i, tx) in txs.iter().enumerate() {
         let KnownWrites { sequence, credit, nonce } = tx.known_writes();
-        let assume = match (sequence, nonce, credit) {
+        let transfer = match (sequence, nonce, credit) {
             (Some(StateKey::Account(a)), Some(nonce), Some(to))
                 if Some(to) != sequence && codeless(to) =>
             {
-                let earlier =
-                    sequence == Some(*coinbase) || last.contains_key(&StateKey::Account(a));
-                earlier.then_some((a, nonce))
+                Some((a, nonce))
             }
             _ => None,
         };
+        let assume = transfer.filter(|(a, _)| {
+            sequence == Some(*coinbase) || last.contains_key(&StateKey::Account(*a))
+        });
         let wait = sequence.filter(|_| assume.is_none()).and_then(|key| match key == *coinbase {
             true => i.checked_sub(1).map(|after| Wait { after, commit: true }),
             false => last.get(&key).map(|&after| Wait { after, commit: false }),
         });
-        starts.push(Start { wait, assume });
+        starts.push(Start { wait, assume, transfer: transfer.is_some() });
         for key in sequence.into_iter().chain(credit) {
             last.insert(key, i);
         }
@@ -175,7 +181,7 @@ pub(super) fn run<E: Executor>(
     let n = txs.len();
     let coinbase = bank.env().coinbase;
     let starts = starts(txs, &StateKey::Account(coinbase), bank.state());
-    let threads = threads_for(config.threads, &starts);
+    let threads = threads_for(config.threads, &starts, config.adaptive);
     let (mut reports, done) = match threads {
         1 => in_order(bank, executor, txs, config, &starts)?,
         _ => super::parallel::run(bank, executor, txs, config, &starts, threads)?,
@@ -209,17 +215,23 @@ pub(super) fn run<E: Executor>(
 
 /// The threads worth running a block on: one where most of its
 /// transactions wait for the one before them in a single chain (one
-/// sender's calls), which would run one after another anyway.
-fn threads_for(threads: usize, starts: &[Start]) -> usize {
-    let mut depth = vec![0u32; starts.len()];
+/// sender's calls), which would run one after another anyway; where
+/// `adaptive` ([`OrderedConfig::adaptive`]), no more than one per
+/// [`MIN_TXS_PER_THREAD`] transactions other than plain transfers (a
+/// transfer's few microseconds of work do not pay a thread's hand-offs).
+fn threads_for(threads: usize, starts: &[Start], adaptive: bool) -> usize {
+    let n = starts.len();
+    let mut depth = vec![0u32; n];
     let mut longest = 0;
     for (i, start) in starts.iter().enumerate() {
         depth[i] = start.wait.map_or(1, |w| depth[w.after] + 1);
         longest = longest.max(depth[i] as usize);
     }
-    match longest * 4 >= starts.len() * 3 {
-        true => 1,
-        false => threads.clamp(1, starts.len().max(1)),
+    let transfers = starts.iter().filter(|s| s.transfer).count();
+    match (longest * 4 >= n * 3, adaptive) {
+        (true, _) => 1,
+        (false, false) => threads.clamp(1, n.max(1)),
+        (false, true) => threads.clamp(1, ((n - transfers) / MIN_TXS_PER_THREAD).max(1)),
     }
 }
 
@@ -579,6 +591,22 @@ mod tests {
             filter: [0; 4],
             first: true,
         }
+    }
+
+    #[test]
+    fn test_a_block_of_few_calls_runs_on_fewer_threads() {
+        let call = Start::default();
+        let transfer = Start { transfer: true, ..Start::default() };
+        assert_eq!(threads_for(8, &[call; 9], true), 1);
+        assert_eq!(threads_for(8, &[call; 35], true), 3);
+        assert_eq!(threads_for(8, &[call; 200], true), 8);
+        assert_eq!(threads_for(8, &[call; 9], false), 8);
+        let mixed: Vec<Start> =
+            (0..100).map(|i| if i % 2 == 0 { transfer } else { call }).collect();
+        assert_eq!(threads_for(8, &mixed, true), 5, "50 calls");
+        assert_eq!(threads_for(8, &mixed, false), 8);
+        assert_eq!(threads_for(8, &mixed[..30], true), 1, "15 calls");
+        assert_eq!(threads_for(8, &[transfer; 600], true), 1);
     }
 
     #[test]

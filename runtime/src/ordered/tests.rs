@@ -121,7 +121,7 @@ fn make_txs(specs: &[(u8, Op, u8)]) -> Vec<NativeTx> {
 }
 
 fn config(threads: usize) -> OrderedConfig {
-    OrderedConfig { threads, ..OrderedConfig::default() }
+    OrderedConfig { threads, adaptive: false, ..OrderedConfig::default() }
 }
 
 fn ordered<E: Executor<Tx = NativeTx>>(
