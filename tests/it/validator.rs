@@ -41,13 +41,34 @@ pub(crate) fn free_port() -> u16 {
 }
 
 impl Validator {
+    /// On a fresh port; another port where one taken between the test's
+    /// look and the validator's bind (other tests start processes too).
     pub(crate) fn start(data_dir: &Path, args: &[&str]) -> Self {
+        let fresh = !data_dir.exists();
+        for _ in 0..4 {
+            let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+            match Self::launch(data_dir, addr, args) {
+                Ok(v) => return v,
+                Err(log) if log.contains("Address already in use") => {
+                    // It made its folder before it tried the port: start afresh.
+                    if fresh {
+                        let _ = std::fs::remove_dir_all(data_dir);
+                    }
+                }
+                Err(log) => panic!("{log}"),
+            }
+        }
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         Self::start_at(data_dir, addr, args)
     }
 
     /// As [`Validator::start`], on `addr` (a restart on the same port).
     pub(crate) fn start_at(data_dir: &Path, addr: SocketAddr, args: &[&str]) -> Self {
+        Self::launch(data_dir, addr, args).unwrap_or_else(|log| panic!("{log}"))
+    }
+
+    /// Starts one and waits until it answers; what it logged where it exited.
+    fn launch(data_dir: &Path, addr: SocketAddr, args: &[&str]) -> Result<Self, String> {
         let log = data_dir.with_extension(format!("{}.log", addr.port()));
         let child = Command::new(BIN)
             .args(["--data-dir", data_dir.to_str().unwrap(), "--rpc-addr", &addr.to_string()])
@@ -60,10 +81,10 @@ impl Validator {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Some(status) = v.child.try_wait().unwrap() {
-                panic!("validator exited at start ({status}):\n{}", v.log_text());
+                return Err(format!("validator exited at start ({status}):\n{}", v.log_text()));
             }
             if v.try_call("eth_chainId", json!([])).is_some() {
-                return v;
+                return Ok(v);
             }
             assert!(Instant::now() < deadline, "validator not ready:\n{}", v.log_text());
             std::thread::sleep(Duration::from_millis(50));
