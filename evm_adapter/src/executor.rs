@@ -17,8 +17,7 @@ use alloy_consensus::{Transaction as _, TxEnvelope};
 use alloy_eips::Typed2718;
 use alloy_primitives::{Address, B256, Bytes, Log, U256};
 use borsh::{BorshDeserialize, BorshSerialize};
-use lanes_accounts_db::AccountHeader;
-use lanes_runtime::{Bank, BlockEnv, DecodeError, Executor, Outcome, StateKey, StateView, TxError};
+use lanes_runtime::{Bank, BlockEnv, DecodeError, Executor, Outcome, StateView, TxError};
 use revm::context::result::{EVMError, ExecResultAndState, ExecutionResult, HaltReason};
 use revm::context::{Block as _, Transaction as _};
 use revm::context::{BlockEnv as RevmBlockEnv, CfgEnv, Context, ContextTr, TxEnv};
@@ -37,11 +36,13 @@ use revm::{Database, ExecuteEvm, SystemCallEvm};
 pub use revm::primitives::hardfork::SpecId;
 
 pub(crate) use crate::db::{
-    CodeCache, DbError, ViewDb, header_to_info, recent_hash, stored_bytecode, stored_header,
+    CodeCache, DbError, ViewDb, header_to_info, recent_hash, stored_bytecode,
 };
 pub use crate::db::{EXISTING_EMPTY, SHARED_CODE_ENTRIES, SharedCode, has_code};
 
+use crate::diff::apply_diff;
 use crate::simulate::CallLimits;
+use crate::transfer::plain_transfer;
 use crate::tx::{EvmTx, TxRules};
 
 /// The EVM fork lanes runs by default: Prague. Its beacon-chain system calls
@@ -107,7 +108,7 @@ impl EvmReceiptData {
 
 /// The borsh encoding of the [`EvmReceiptData`] these parts make, written
 /// straight from revm's logs (no intermediate copy of each log).
-fn receipt_data(logs: &[Log], output: &Bytes, created: Option<Address>) -> Bytes {
+pub(crate) fn receipt_data(logs: &[Log], output: &Bytes, created: Option<Address>) -> Bytes {
     let sizes: usize =
         logs.iter().map(|l| 28 + 32 * l.data.topics().len() + l.data.data.len()).sum();
     // The exact size: a `Vec` filled to its capacity becomes `Bytes` without
@@ -165,6 +166,9 @@ pub struct EvmExecutor {
     /// The chain id in force, shared by the executor's clones: starts as
     /// the config's, and a dev node's `anvil_setChainId` changes it.
     chain_id: Arc<AtomicU64>,
+    /// Whether plain value transfers run without the EVM
+    /// ([`Self::with_native_transfers`]).
+    native_transfers: bool,
 }
 
 impl EvmExecutor {
@@ -179,7 +183,17 @@ impl EvmExecutor {
             block: None,
             code: SharedCode::default(),
             chain_id,
+            native_transfers: true,
         }
+    }
+
+    /// This executor running a plain value transfer to an account without
+    /// code without the EVM (`true`, the default: the same result, a
+    /// fraction of the time), or through revm like every transaction
+    /// (`false`: what the default is checked and measured against).
+    pub fn with_native_transfers(mut self, native: bool) -> Self {
+        self.native_transfers = native;
+        self
     }
 
     /// The chain id in force: what transactions must carry and CHAINID
@@ -531,11 +545,17 @@ impl Executor for EvmExecutor {
         state: StateView<'b>,
     ) -> (Result<Outcome, TxError>, StateView<'b>) {
         let evm = &mut worker.evm;
-        evm.ctx.journaled_state.database.view = Some(state);
         // An impersonated sender may have code (a multisig, a DAO): EIP-3607
         // refuses such a sender only for signed transactions, as anvil does.
         evm.ctx.cfg.disable_eip3607 = tx.is_impersonated();
         fill_tx_env(&mut evm.ctx.tx, tx.envelope(), tx.sender());
+        let mut state = state;
+        if self.native_transfers
+            && let Some(outcome) = plain_transfer(evm, tx, &mut state, self.config.spec)
+        {
+            return (outcome, state);
+        }
+        evm.ctx.journaled_state.database.view = Some(state);
         let mut handler = FeeCapture { fee: Cell::new(U256::ZERO), _evm: PhantomData };
         let result = handler.run(evm);
         let diff = evm.finalize();
@@ -560,14 +580,14 @@ impl Executor for EvmExecutor {
 /// the least balance of the sender's that covers it.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct PlainTransfer {
-    from: Address,
-    to: Address,
-    covers: Option<U256>,
+    pub(crate) from: Address,
+    pub(crate) to: Address,
+    pub(crate) covers: Option<U256>,
 }
 
 /// The recipient of a plain value transfer (value, no input), other than its
 /// sender: an account the transaction only credits, if it holds no code.
-fn plain_recipient(tx: &EvmTx) -> Option<Address> {
+pub(crate) fn plain_recipient(tx: &EvmTx) -> Option<Address> {
     let e = tx.envelope();
     match e.kind() {
         alloy_primitives::TxKind::Call(to)
@@ -606,94 +626,6 @@ pub(crate) fn outcome(
         };
         Ok(Outcome { success, gas_used, fee, data })
     }
-}
-
-/// Writes what revm changed through the view (which checks each write against
-/// the transaction's set), and notes every account and slot revm loaded
-/// without changing it as read ([`StateView::note_read`]: the reads of the
-/// block's access list). Accounts revm only loaded or touched without a
-/// change are not written, so a read lock is enough for them. A touched
-/// empty account is deleted from Spurious Dragon on (EIP-161); before it, it
-/// exists ([`EXISTING_EMPTY`]). Where a plain `transfer`'s recipient,
-/// holding no code, only gained balance, the view is told its write was a
-/// pure credit ([`StateView::note_credit`]); then no code ran, and where its
-/// sender's write only stepped the nonce and took from the balance, that
-/// write was a pure debit ([`StateView::note_debit`]).
-fn apply_diff(
-    view: &mut StateView<'_>,
-    diff: EvmState,
-    spec: SpecId,
-    transfer: Option<PlainTransfer>,
-) -> Result<(), TxError> {
-    let keep_empty = !spec.is_enabled_in(SpecId::SPURIOUS_DRAGON);
-    let credit = transfer.map(|t| t.to);
-    let (mut credited, mut debited) = (false, false);
-    for (address, account) in diff {
-        if !account.is_touched() {
-            view.note_read(StateKey::Account(address));
-            for slot in account.storage.keys() {
-                view.note_read(StateKey::Storage(address, B256::from(*slot)));
-            }
-            continue;
-        }
-        if account.is_selfdestructed() {
-            view.set_account(&address, AccountHeader::default())?;
-            for (slot, value) in &account.storage {
-                let slot = B256::from(*slot);
-                match value.original_value.is_zero() {
-                    false => view.set_storage(&address, &slot, U256::ZERO)?,
-                    true => view.note_read(StateKey::Storage(address, slot)),
-                }
-            }
-            continue;
-        }
-        let new = stored_header(&account.info, keep_empty);
-        // revm captured each account's value when it loaded it; one that
-        // exists and is empty is stored as EXISTING_EMPTY.
-        let original = account.original_info();
-        let old = if account.is_loaded_as_not_existing() {
-            AccountHeader::default()
-        } else {
-            stored_header(&original, true)
-        };
-        match new != old {
-            true => view.set_account(&address, new)?,
-            false => view.note_read(StateKey::Account(address)),
-        }
-        if credit == Some(address)
-            && !has_code(&old.code_hash)
-            && (new.nonce, new.code_hash) == (old.nonce, old.code_hash)
-            && new.balance > old.balance
-        {
-            view.note_credit(address);
-            credited = true;
-        }
-        debited |= transfer.is_some_and(|t| t.from == address)
-            && new.nonce == old.nonce.wrapping_add(1)
-            && new.code_hash == old.code_hash
-            && new.balance <= old.balance;
-        // New code: a creation's, or an EIP-7702 delegation designator.
-        if (account.is_created() || account.info.code_hash != original.code_hash)
-            && let Some(code) = &account.info.code
-            && !code.is_empty()
-        {
-            view.put_code(account.info.code_hash, code.original_bytes());
-        }
-        for (slot, value) in &account.storage {
-            let slot = B256::from(*slot);
-            match value.is_changed() {
-                true => view.set_storage(&address, &slot, value.present_value)?,
-                false => view.note_read(StateKey::Storage(address, slot)),
-            }
-        }
-    }
-    if let Some(PlainTransfer { from, covers: Some(covers), .. }) = transfer
-        && credited
-        && debited
-    {
-        view.note_debit(from, covers);
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -8,7 +8,10 @@
 //!   through the transaction's lock-checked `StateView`, so the declaration is
 //!   enforced on every opcode path; the writes revm returns go back through the
 //!   view and are checked against the write set; the priority fee is captured
-//!   (revm's beneficiary-reward step is overridden) and paid at seal.
+//!   (revm's beneficiary-reward step is overridden) and paid at seal. A
+//!   plain value transfer to an account without code that revm's checks
+//!   pass runs without the interpreter, to the same result
+//!   ([`EvmExecutor::with_native_transfers`]).
 //! - [`EvmReceipt`]: status, gas, cumulative gas, logs, bloom, contract
 //!   address, effective gas price, output.
 //! - Simulation for the node: [`EvmExecutor::call`], [`EvmExecutor::estimate_gas`],
@@ -28,6 +31,7 @@ mod admit;
 mod bal;
 mod db;
 mod declare;
+mod diff;
 pub mod eth;
 mod executor;
 mod header;
@@ -36,6 +40,7 @@ mod parity;
 mod receipt;
 mod simulate;
 mod trace;
+mod transfer;
 mod tx;
 
 pub use admit::{AdmissionLimits, DEFAULT_MAX_PREDICT_GAS, EvmAdmission};

@@ -14,6 +14,7 @@ mod ethtests;
 mod evm_parallel;
 mod evm_predict;
 mod evm_token;
+mod evm_transfer;
 mod fixtures;
 mod fork;
 mod fuzz_regressions;
