@@ -13,6 +13,7 @@ use parking_lot::Mutex;
 use revm::Database;
 use revm::bytecode::Bytecode;
 use revm::database_interface::DBErrorMarker;
+use revm::primitives::hardfork::SpecId;
 use revm::state::AccountInfo;
 use schnellru::{ByLength, LruMap};
 
@@ -101,6 +102,12 @@ pub const EXISTING_EMPTY: B256 = B256::with_last_byte(1);
 /// Whether a stored code hash names code (not none, nor [`EXISTING_EMPTY`]).
 pub fn has_code(code_hash: &B256) -> bool {
     !code_hash.is_zero() && *code_hash != KECCAK256_EMPTY && *code_hash != EXISTING_EMPTY
+}
+
+/// Whether `spec` keeps a touched empty account (before EIP-161, Spurious
+/// Dragon, which deletes it): [`stored_header`]'s `keep_empty`.
+pub(crate) fn keeps_empty(spec: SpecId) -> bool {
+    !spec.is_enabled_in(SpecId::SPURIOUS_DRAGON)
 }
 
 /// The header lanes stores for revm's account `info`; an empty account is

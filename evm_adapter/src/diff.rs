@@ -7,7 +7,7 @@ use lanes_accounts_db::AccountHeader;
 use lanes_runtime::{StateKey, StateView, TxError};
 use revm::state::EvmState;
 
-use crate::db::{has_code, stored_header};
+use crate::db::{has_code, keeps_empty, stored_header};
 use crate::executor::{PlainTransfer, SpecId};
 
 /// Writes what revm changed through the view (which checks each write against
@@ -27,7 +27,7 @@ pub(crate) fn apply_diff(
     spec: SpecId,
     transfer: Option<PlainTransfer>,
 ) -> Result<(), TxError> {
-    let keep_empty = !spec.is_enabled_in(SpecId::SPURIOUS_DRAGON);
+    let keep_empty = keeps_empty(spec);
     let (mut credited, mut debited) = (false, false);
     for (address, account) in diff {
         if !account.is_touched() {

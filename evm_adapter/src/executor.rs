@@ -364,16 +364,22 @@ impl<DB: Database, INSP> Handler for FeeCapture<MainnetEvm<MainnetContext<DB>, I
         let ctx = evm.ctx_ref();
         let basefee = u128::from(ctx.block().basefee());
         let price = ctx.tx().effective_gas_price(basefee);
-        let tip = if ctx.cfg().spec().is_enabled_in(SpecId::LONDON) {
-            price.saturating_sub(basefee)
-        } else {
-            price
-        };
         let gas = exec_result.gas();
         let used = gas.used().saturating_sub(gas.reservoir());
-        self.fee.set(U256::from(tip) * U256::from(used));
+        self.fee.set(beneficiary_fee(*ctx.cfg().spec(), price, basefee, used));
         Ok(())
     }
+}
+
+/// What the coinbase earns for `used` gas at `price`: the tip over the
+/// base fee from London (EIP-1559 burns the base fee), the whole price
+/// before it.
+pub(crate) fn beneficiary_fee(spec: SpecId, price: u128, basefee: u128, used: u64) -> U256 {
+    let tip = match spec.is_enabled_in(SpecId::LONDON) {
+        true => price.saturating_sub(basefee),
+        false => price,
+    };
+    U256::from(tip) * U256::from(used)
 }
 
 /// Traces (`trace.rs`) run the same handler under an inspector.

@@ -24,9 +24,9 @@ use revm::state::AccountInfo;
 
 use lanes_accounts_db::AccountHeader;
 
-use crate::db::{DbError, has_code, header_to_info, stored_header};
+use crate::db::{DbError, has_code, header_to_info, keeps_empty, stored_header};
 use crate::diff::{note_debit, write_header};
-use crate::executor::{Evm, PlainTransfer, plain_recipient, receipt_data};
+use crate::executor::{Evm, PlainTransfer, beneficiary_fee, plain_recipient, receipt_data};
 use crate::tx::EvmTx;
 
 /// The gas a plain transfer uses: the intrinsic gas of a call with no data
@@ -104,15 +104,11 @@ pub(crate) fn plain_transfer(
     // revm takes the whole gas limit's fee first and pays back what the run
     // left unused.
     let unused = U256::from(price * u128::from(ctx.tx.gas_limit() - TRANSFER_GAS));
-    let tip = match fork.is_enabled_in(SpecId::LONDON) {
-        true => price.saturating_sub(basefee),
-        false => price,
-    };
-    let fee = U256::from(tip) * U256::from(TRANSFER_GAS);
+    let fee = beneficiary_fee(fork, price, basefee, TRANSFER_GAS);
 
     // The headers revm's run would leave, written as its diff would be
     // ([`apply_diff`]: an account loaded as absent was empty before).
-    let keep_empty = !spec.is_enabled_in(SpecId::SPURIOUS_DRAGON);
+    let keep_empty = keeps_empty(spec);
     let mut paid_by = caller.clone();
     paid_by.balance = paid.checked_sub(value)?.checked_add(unused)?;
     paid_by.nonce = paid_by.nonce.checked_add(1)?;

@@ -28,6 +28,7 @@ use revm::{DatabaseCommit, InspectEvm};
 use super::call::{build_tx, check_nonce, invalid, sim_call};
 use super::hooks::{SimInspector, SimPrecompiles};
 use super::{SimBase, SimRules, SimulateError, SimulatedBlock, codes, fail, timed_out};
+use crate::db::keeps_empty;
 use crate::eth::header::{next_base_fee, next_excess_blob_gas};
 use crate::eth::{MemoryState, block_rewards, deposit_requests};
 use crate::header::typed_receipt;
@@ -318,7 +319,7 @@ impl Simulator<'_, '_> {
 
     /// The root of the state the cache holds over the base state.
     fn state_root(&mut self, spec: SpecId) -> B256 {
-        let keep_empty = !spec.is_enabled_in(SpecId::SPURIOUS_DRAGON);
+        let keep_empty = keeps_empty(spec);
         for (address, account) in &self.db.cache.accounts {
             let cleared = match account.account_state {
                 AccountState::NotExisting => {
