@@ -368,20 +368,7 @@ impl<'a, E: Executor> Engine<'a, E> {
                 break ran;
             }
             let again = match &ran.result {
-                Ok(_) => {
-                    self.touched(&ran.filter, base, now)
-                        && !matches!(
-                            changed(
-                                self.bank.state(),
-                                self.coinbase(),
-                                &ran,
-                                U256::ZERO,
-                                false,
-                                assume.map(|a| a.0)
-                            ),
-                            Ok(None)
-                        )
-                }
+                Ok(_) => self.touched(&ran.filter, base, now) && !self.reads_hold(&ran, assume),
                 Err(_) => true,
             };
             if !again {
@@ -461,18 +448,7 @@ impl<'a, E: Executor> Engine<'a, E> {
             let Some(mut ran) = slot.ran.take() else { continue };
             drop(slot);
             let assume = self.starts[j].assume;
-            let holds = ran.result.is_ok()
-                && matches!(
-                    changed(
-                        self.bank.state(),
-                        self.coinbase(),
-                        &ran,
-                        U256::ZERO,
-                        false,
-                        assume.map(|a| a.0)
-                    ),
-                    Ok(None)
-                );
+            let holds = ran.result.is_ok() && self.reads_hold(&ran, assume);
             let mut runs = None;
             if holds {
                 ran.checked = now;
@@ -503,6 +479,17 @@ impl<'a, E: Executor> Engine<'a, E> {
 
     fn coinbase(&self) -> alloy_primitives::Address {
         self.bank.env().coinbase
+    }
+
+    /// Whether every value `ran` read (showing the `assume`d nonce) still
+    /// holds before its transaction's turn ([`changed`] with `turn` false);
+    /// a state that cannot be read counts as changed.
+    fn reads_hold(&self, ran: &Ran, assume: Option<(alloy_primitives::Address, u64)>) -> bool {
+        let assumed = assume.map(|a| a.0);
+        matches!(
+            changed(self.bank.state(), self.coinbase(), ran, U256::ZERO, false, assumed),
+            Ok(None)
+        )
     }
 
     /// Commits the lowest transactions while it can, if no other worker
