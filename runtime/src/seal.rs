@@ -2,6 +2,7 @@
 //! lattice terms they add and subtract, and its entries joined where their
 //! transactions do not conflict.
 
+use crossbeam_utils::CachePadded;
 use parking_lot::RwLock;
 
 use lanes_accounts_db::{AccountsRead, Entry, ReadView};
@@ -59,7 +60,7 @@ pub(crate) fn diff(
     // A small block (a dev node's lone transaction) is not worth threads.
     let keys: usize = state.shards.iter().map(|s| s.read().len()).sum();
     let threads = if keys < SEAL_KEYS_PER_THREAD { 1 } else { seal_threads() };
-    let chunks: Vec<&[RwLock<Shard>]> =
+    let chunks: Vec<&[CachePadded<RwLock<Shard>>]> =
         state.shards.chunks(state.shards.len().div_ceil(threads)).collect();
     let parent = &state.parent;
     let results = parallel_map(

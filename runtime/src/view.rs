@@ -1,5 +1,6 @@
 //! [`StateView`]: a transaction's window on the bank, limited to its access set.
 
+use crossbeam_utils::CachePadded;
 use parking_lot::{RwLock, RwLockWriteGuard};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -38,7 +39,10 @@ pub(crate) enum Value {
 #[derive(Debug)]
 pub(crate) struct BankState {
     pub(crate) parent: ReadView,
-    pub(crate) shards: Box<[RwLock<Shard>]>,
+    /// Each on cache lines of its own: a shard's lock and table header
+    /// shared a line with its neighbour's, so one worker's reads of a shard
+    /// missed the cache whenever another committed into the next one.
+    pub(crate) shards: Box<[CachePadded<RwLock<Shard>>]>,
     written: Box<[AtomicU64]>,
     pub(crate) code: RwLock<HashMap<B256, Bytes, ahash::RandomState>>,
     /// Whether views keep the reads executors note ([`StateView::note_read`]).
@@ -112,7 +116,7 @@ impl BankState {
     pub(crate) fn new(parent: ReadView) -> Self {
         Self {
             parent,
-            shards: (0..shard_count()).map(|_| RwLock::default()).collect(),
+            shards: (0..shard_count()).map(|_| CachePadded::new(RwLock::default())).collect(),
             written: (0..FILTER_BITS / 64).map(|_| AtomicU64::new(0)).collect(),
             code: RwLock::default(),
             record_accesses: false,
