@@ -263,6 +263,11 @@ mod tests {
         Address::repeat_byte(i)
     }
 
+    /// `keys`, each with its hash, as a run logs them.
+    fn hashed(keys: &[StateKey]) -> Vec<(StateKey, KeyHash)> {
+        keys.iter().map(|k| (*k, k.hash64())).collect()
+    }
+
     #[test]
     fn test_normalisation() {
         let s = |i| StateKey::Storage(a(1), B256::repeat_byte(i));
@@ -287,7 +292,6 @@ mod tests {
         let s = |i| StateKey::Storage(a(1), B256::repeat_byte(i));
         let reads = [StateKey::Account(a(2)), s(3), s(1), StateKey::Account(a(1)), s(3)];
         let writes = [s(1), StateKey::Account(a(1)), s(2), s(1)];
-        let hashed = |keys: &[StateKey]| keys.iter().map(|k| (*k, k.hash64())).collect::<Vec<_>>();
         let set =
             AccessSet::from_hashed(hashed(&reads).into_iter(), hashed(&writes).into_iter(), 10)
                 .unwrap();
@@ -314,7 +318,6 @@ mod tests {
             };
             let reads: Vec<StateKey> = reads.into_iter().map(key).collect();
             let writes: Vec<StateKey> = writes.into_iter().map(key).collect();
-            let hashed = |keys: &[StateKey]| keys.iter().map(|k| (*k, k.hash64())).collect::<Vec<_>>();
             let set = AccessSet::from_hashed(
                 hashed(&reads).into_iter(),
                 hashed(&writes).into_iter(),
