@@ -7,8 +7,10 @@
 //! checks (`validate_env`, the initial gas, the caller's nonce, code and
 //! balance), and answers what revm's run would: the same two accounts read,
 //! the same writes as revm's diff would give ([`write_header`], credit and
-//! debit noted as revm's run notes them), the same gas, fee and receipt. Anything else — an
-//! access list, a precompile or code at either end, an impersonated or
+//! debit noted as revm's run notes them), the same gas, fee and receipt. An
+//! access list only adds its intrinsic gas: revm warms its entries without
+//! reading them, and a transfer runs no opcode that would find them warm.
+//! Anything else — a precompile or code at either end, an impersonated or
 //! failing sender, a simulation's relaxed checks, Amsterdam's transfer
 //! logs — goes to revm, which answers it in full.
 
@@ -29,10 +31,6 @@ use crate::diff::{note_debit, write_header};
 use crate::executor::{Evm, PlainTransfer, beneficiary_fee, plain_recipient, receipt_data};
 use crate::tx::EvmTx;
 
-/// The gas a plain transfer uses: the intrinsic gas of a call with no data
-/// and no access list, before Amsterdam.
-const TRANSFER_GAS: u64 = 21_000;
-
 /// Runs `tx`, a plain value transfer, on `view` without the EVM, with the
 /// transaction environment already in `evm` (`fill_tx_env`). `None`: revm
 /// must run it (see the module's list). `spec` is what the revm path hands
@@ -47,7 +45,6 @@ pub(crate) fn plain_transfer(
     let e = tx.envelope();
     let typed =
         matches!(e, TxEnvelope::Legacy(_) | TxEnvelope::Eip2930(_) | TxEnvelope::Eip1559(_));
-    let simple = typed && e.access_list().is_none_or(|l| l.0.is_empty());
     // Addresses this low are precompiles and system contracts: a call
     // there may run one.
     let low = to.0[..18].iter().all(|b| *b == 0);
@@ -60,7 +57,7 @@ pub(crate) fn plain_transfer(
         || cfg.is_priority_fee_check_disabled()
         || cfg.is_block_gas_limit_disabled();
     let fork = cfg.spec;
-    if !simple || low || relaxed || tx.is_impersonated() || fork.is_enabled_in(SpecId::AMSTERDAM) {
+    if !typed || low || relaxed || tx.is_impersonated() || fork.is_enabled_in(SpecId::AMSTERDAM) {
         return None;
     }
     validate_env::<_, EVMError<DbError>>(&mut evm.ctx).ok()?;
@@ -75,7 +72,9 @@ pub(crate) fn plain_transfer(
         None,
     )
     .ok()?;
-    if gas.initial_total_gas() != TRANSFER_GAS || gas.floor_gas() > TRANSFER_GAS {
+    // A transfer's gas is its intrinsic gas: 21,000 and its access list.
+    let used = gas.initial_total_gas();
+    if gas.floor_gas() > used {
         return None;
     }
     let from = tx.sender();
@@ -103,8 +102,8 @@ pub(crate) fn plain_transfer(
     let price = ctx.tx.effective_gas_price(basefee);
     // revm takes the whole gas limit's fee first and pays back what the run
     // left unused.
-    let unused = U256::from(price * u128::from(ctx.tx.gas_limit() - TRANSFER_GAS));
-    let fee = beneficiary_fee(fork, price, basefee, TRANSFER_GAS);
+    let unused = U256::from(price * u128::from(ctx.tx.gas_limit() - used));
+    let fee = beneficiary_fee(fork, price, basefee, used);
 
     // The headers revm's run would leave, written as its diff would be
     // ([`apply_diff`]: an account loaded as absent was empty before).
@@ -131,5 +130,5 @@ pub(crate) fn plain_transfer(
     }
     note_debit(view, transfer, credited, debited);
     let data = receipt_data(&[], &Bytes::new(), None);
-    Some(Ok(Outcome { success: true, gas_used: TRANSFER_GAS, fee, data }))
+    Some(Ok(Outcome { success: true, gas_used: used, fee, data }))
 }

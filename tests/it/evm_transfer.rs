@@ -2,12 +2,14 @@
 //! `EvmExecutor::with_native_transfers`) gives exactly what revm's run
 //! gives: the same outcome or the same refusal, the same state, the same
 //! block access list. Random transfers across forks, transaction types,
-//! fees, gas limits and balances, to fresh and funded accounts, to code, to
-//! a precompile, to the coinbase, and from a sender that runs short.
+//! access lists, fees, gas limits and balances, to fresh and funded
+//! accounts, to code, to a precompile, to the coinbase, and from a sender
+//! that runs short.
 
 use alloy_consensus::{SignableTransaction, TxEip1559, TxEip2930, TxEnvelope, TxLegacy};
 use alloy_eips::eip2718::Encodable2718;
-use alloy_primitives::{Address, Bytes, TxKind, U256, keccak256};
+use alloy_eips::eip2930::{AccessList, AccessListItem};
+use alloy_primitives::{Address, B256, Bytes, TxKind, U256, keccak256};
 use alloy_signer::SignerSync;
 use lanes_accounts_db::{AccountHeader, AccountsDbConfig, AccountsRead, Entry};
 use lanes_evm_adapter::{EvmConfig, EvmExecutor, SpecId, block_access_list};
@@ -27,11 +29,13 @@ const GWEI: u128 = 1_000_000_000;
 
 /// One transfer as drawn: its type (0 legacy, 1 legacy without a chain
 /// id, 2 EIP-2930, 3 EIP-1559), recipient, value, gas limit and fees in
-/// gwei, and whether its nonce is one ahead.
+/// gwei, whether its nonce is one ahead, and (EIP-2930 and EIP-1559 only)
+/// its access list: addresses, each with its number of storage keys.
 #[derive(Clone, Debug)]
 struct Transfer {
     kind: u8,
     to: Address,
+    list: Vec<(Address, u8)>,
     value: u128,
     gas_limit: u64,
     max_fee: u128,
@@ -49,8 +53,13 @@ fn transfer() -> impl Strategy<Value = Transfer> {
         1 => any::<[u8; 20]>().prop_map(Address::from),
     ];
     let gas_limit = prop_oneof![Just(21_000u64), Just(20_999), Just(50_000), 21_000..200_000u64];
+    let listed = prop_oneof![Just(FUNDED), Just(FRESH), Just(CONTRACT), Just(COINBASE)];
+    let list = prop_oneof![
+        2 => Just(Vec::new()),
+        1 => proptest::collection::vec((listed, 0u8..3), 1..4),
+    ];
     (
-        0u8..4,
+        (0u8..4, list),
         to,
         0u128..3 * GWEI * 21_000,
         gas_limit,
@@ -58,9 +67,10 @@ fn transfer() -> impl Strategy<Value = Transfer> {
         0u128..5,
         proptest::bool::weighted(0.05),
     )
-        .prop_map(|(kind, to, value, gas_limit, max_fee, tip, skip_nonce)| Transfer {
+        .prop_map(|((kind, list), to, value, gas_limit, max_fee, tip, skip_nonce)| Transfer {
             kind,
             to,
+            list,
             value: value.max(1),
             gas_limit,
             max_fee,
@@ -87,6 +97,11 @@ fn sign(t: &Transfer, nonce: u64) -> Bytes {
     let signer = key(0);
     let to = TxKind::Call(t.to);
     let (price, tip) = (t.max_fee * GWEI, t.tip * GWEI);
+    let items = t.list.iter().map(|&(address, keys)| AccessListItem {
+        address,
+        storage_keys: (0..keys).map(|k| B256::with_last_byte(k)).collect(),
+    });
+    let access_list = AccessList(items.collect());
     let envelope: TxEnvelope = match t.kind {
         0 | 1 => {
             let chain_id = (t.kind == 0).then_some(CHAIN_ID);
@@ -110,6 +125,7 @@ fn sign(t: &Transfer, nonce: u64) -> Bytes {
                 gas_limit: t.gas_limit,
                 to,
                 value: U256::from(t.value),
+                access_list,
                 ..Default::default()
             };
             let signature = signer.sign_hash_sync(&tx.signature_hash()).expect("sign");
@@ -124,6 +140,7 @@ fn sign(t: &Transfer, nonce: u64) -> Bytes {
                 max_priority_fee_per_gas: tip,
                 to,
                 value: U256::from(t.value),
+                access_list,
                 ..Default::default()
             };
             let signature = signer.sign_hash_sync(&tx.signature_hash()).expect("sign");
