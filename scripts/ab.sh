@@ -30,8 +30,11 @@ mkdir -p "$out"
 # build REV LABEL: the release bench binaries of REV, copied to $out/LABEL.
 # Binaries already built from the same commit (named in $out/LABEL.rev) are
 # kept. Both trees share the target directory, where a workspace crate's
-# output has the same name whichever tree built it: the tree's sources are
-# touched so cargo never takes the other tree's build of a crate as fresh.
+# output has the same name whichever tree built it, and cargo judges it
+# fresh by the sources of the tree that built it: the workspace's own
+# crates are cleaned from the bench profile first, so each tree builds them
+# from its own sources (touching the sources was not enough: the second
+# tree got the first one's binaries, byte for byte).
 build() {
     local rev=$1 label=$2 tree="$out/tree-$2" commit
     commit=$(git rev-parse "$rev^{commit}")
@@ -43,7 +46,9 @@ build() {
         return 0
     fi
     rm -rf "${out:?}/$label" "$out/$label.rev"
-    find "$tree" -name '*.rs' -exec touch {} +
+    (cd "$tree" && CARGO_TARGET_DIR="$root/target" cargo clean --profile bench \
+        $(cargo metadata --no-deps --format-version 1 | jq -r '.packages[].name | "-p " + .') \
+        2>>"$out/$label.build.log")
     mkdir -p "$out/$label"
     # Twice at most: the first build of a tree right after the other tree's
     # has failed to compile against the other tree's build of a crate it
@@ -64,6 +69,10 @@ build() {
 trap 'git worktree remove --force "$out/tree-base" 2>/dev/null; git worktree remove --force "$out/tree-new" 2>/dev/null; true' EXIT
 build "$base" base
 build "$new" new
+if cmp -s "$out/base/banking" "$out/new/banking" && cmp -s "$out/base/execution" "$out/new/execution"; then
+    echo "the benches of $base and $new are the same binaries: nothing to compare" >&2
+    exit 1
+fi
 
 rm -f "$out"/run-*.txt
 for i in $(seq "$rounds"); do
