@@ -14,7 +14,7 @@
 //! failing sender, a simulation's relaxed checks, Amsterdam's transfer
 //! logs — goes to revm, which answers it in full.
 
-use alloy_consensus::{Transaction as _, TxEnvelope};
+use alloy_consensus::TxEnvelope;
 use alloy_primitives::{Bytes, U256};
 use lanes_runtime::{Outcome, StateView, TxError};
 use revm::context::result::EVMError;
