@@ -99,7 +99,7 @@ fn sign(t: &Transfer, nonce: u64) -> Bytes {
     let (price, tip) = (t.max_fee * GWEI, t.tip * GWEI);
     let items = t.list.iter().map(|&(address, keys)| AccessListItem {
         address,
-        storage_keys: (0..keys).map(|k| B256::with_last_byte(k)).collect(),
+        storage_keys: (0..keys).map(B256::with_last_byte).collect(),
     });
     let access_list = AccessList(items.collect());
     let envelope: TxEnvelope = match t.kind {
