@@ -14,6 +14,18 @@
 //! - `lattice`: the lattice-hash update per changed key (subtract the old
 //!   element, add the new one), to set beside Agave's per-account cost of
 //!   its own lattice hash.
+//! - `execute_block` (issue 59): the runtime's own cost, as an embedder
+//!   meets it. An executor of its own (`Token`, below: four token tables
+//!   and one swap pool as storage slots) runs blocks of 20,000 trivial
+//!   transactions (a transfer reads and writes 2 slots, a swap 4: the pool's
+//!   two reserves are one hot key pair) through `Bank::execute_block` to
+//!   the sealed block, then `Chain::commit`, then a replica's
+//!   `Chain::replay_block`, on 1 and 2 threads; conflict-free transfers, 5%
+//!   swaps and 40% swaps, in entries order and in fixed order. The same
+//!   blocks of 4,000 transactions with ~40 µs of work in each are set
+//!   against a plain loop doing that work. Prints µs per transaction and
+//!   per entry, 2 threads / 1 thread, and one keccak256 of a transaction's
+//!   bytes (the floor) — medians of interleaved rounds (`ROUNDS`, default 5).
 //!
 //! Run: `cargo bench --bench runtime`.
 #![allow(missing_docs)]
@@ -193,5 +205,306 @@ fn bench_lattice(c: &mut Criterion) {
     black_box(lattice.commitment());
 }
 
+mod token {
+    //! The bench's executor: token balances and one swap pool, kept as
+    //! storage slots, each transaction declaring exactly what it touches.
+    use lanes_runtime::alloy_primitives::keccak256;
+    use lanes_runtime::prelude::*;
+
+    /// Four token tables: holder `h`'s balance is slot `h` of `TABLES[t]`.
+    pub(crate) const TABLES: [Address; 4] = [
+        Address::repeat_byte(0xa0),
+        Address::repeat_byte(0xa1),
+        Address::repeat_byte(0xa2),
+        Address::repeat_byte(0xa3),
+    ];
+    /// The pool: its reserves of token 0 and token 1 are slots 0 and 1.
+    pub(crate) const POOL: Address = Address::repeat_byte(0xb0);
+    pub(crate) const HOLDERS: u64 = 5_000;
+    pub(crate) const START: u64 = 1 << 40;
+
+    #[derive(Clone, Debug)]
+    pub(crate) enum Op {
+        /// `amount` of table `table` from holder `from` to holder `to`.
+        Transfer { table: u8, from: u64, to: u64 },
+        /// Holder `who` pays `amount` of token 0 into the pool for token 1.
+        Swap { who: u64 },
+    }
+
+    #[derive(Clone, Debug)]
+    pub(crate) struct TokenTx {
+        op: Op,
+        encoded: Bytes,
+        hash: B256,
+        access: Option<AccessSet>,
+    }
+
+    pub(crate) fn slot(holder: u64) -> B256 {
+        B256::from(U256::from(holder))
+    }
+
+    impl TokenTx {
+        pub(crate) fn new(tag: u64, op: Op) -> Self {
+            let mut bytes = tag.to_be_bytes().to_vec();
+            let keys = match &op {
+                Op::Transfer { table, from, to } => {
+                    bytes.push(*table);
+                    bytes.extend_from_slice(&from.to_be_bytes());
+                    bytes.extend_from_slice(&to.to_be_bytes());
+                    let t = TABLES[*table as usize];
+                    vec![StateKey::Storage(t, slot(*from)), StateKey::Storage(t, slot(*to))]
+                }
+                Op::Swap { who } => {
+                    bytes.push(0xff);
+                    bytes.extend_from_slice(&who.to_be_bytes());
+                    vec![
+                        StateKey::Storage(TABLES[0], slot(*who)),
+                        StateKey::Storage(TABLES[1], slot(*who)),
+                        StateKey::Storage(POOL, slot(0)),
+                        StateKey::Storage(POOL, slot(1)),
+                    ]
+                }
+            };
+            let access = Some(AccessSet::unbounded([], keys));
+            Self { hash: keccak256(&bytes), encoded: bytes.into(), op, access }
+        }
+    }
+
+    impl Transaction for TokenTx {
+        fn hash(&self) -> B256 {
+            self.hash
+        }
+        fn access_set(&self) -> Option<&AccessSet> {
+            self.access.as_ref()
+        }
+        fn encoded(&self) -> &Bytes {
+            &self.encoded
+        }
+    }
+
+    /// Runs token transactions; `work` rounds of keccak256 in each stand
+    /// for an executor's own work.
+    #[derive(Clone, Copy, Debug)]
+    pub(crate) struct Token {
+        pub(crate) work: u32,
+    }
+
+    /// `rounds` of keccak256 chained from `seed`: work the optimiser keeps.
+    pub(crate) fn work(seed: B256, rounds: u32) -> B256 {
+        (0..rounds).fold(seed, |h, _| keccak256(h))
+    }
+
+    impl Executor for Token {
+        type Tx = TokenTx;
+        type Worker<'b> = ();
+
+        fn decode(&self, bytes: &[u8]) -> Result<TokenTx, DecodeError> {
+            let bad = || DecodeError(format!("{} bytes are no token transaction", bytes.len()));
+            let (tag, rest) = bytes.split_first_chunk::<8>().ok_or_else(bad)?;
+            let word = |b: &[u8]| u64::from_be_bytes(b.try_into().expect("8 bytes"));
+            let op = match rest {
+                [0xff, who @ ..] if who.len() == 8 => Op::Swap { who: word(who) },
+                [table @ 0..=3, body @ ..] if body.len() == 16 => {
+                    Op::Transfer { table: *table, from: word(&body[..8]), to: word(&body[8..]) }
+                }
+                _ => return Err(bad()),
+            };
+            Ok(TokenTx::new(u64::from_be_bytes(*tag), op))
+        }
+
+        fn worker<'b>(&'b self, _env: &'b BlockEnv) -> Self::Worker<'b> {}
+
+        fn execute<'b>(
+            &self,
+            _worker: &mut (),
+            tx: &TokenTx,
+            mut state: StateView<'b>,
+        ) -> (Result<Outcome, TxError>, StateView<'b>) {
+            let result = run(&tx.op, &mut state, self.work, tx.hash);
+            (result, state)
+        }
+    }
+
+    fn move_slot(
+        state: &mut StateView<'_>,
+        (table, from): (Address, B256),
+        (to_table, to): (Address, B256),
+        amount: U256,
+    ) -> Result<(), TxError> {
+        let payer = state.storage(&table, &from)?;
+        let left = payer.checked_sub(amount).ok_or_else(|| TxError::Invalid("short".into()))?;
+        state.set_storage(&table, &from, left)?;
+        let payee = state.storage(&to_table, &to)?;
+        state.set_storage(&to_table, &to, payee.saturating_add(amount))
+    }
+
+    fn run(
+        op: &Op,
+        state: &mut StateView<'_>,
+        rounds: u32,
+        hash: B256,
+    ) -> Result<Outcome, TxError> {
+        let done = work(hash, rounds);
+        let amount = U256::from(1 + (done[0] & 1));
+        match op {
+            Op::Transfer { table, from, to } => {
+                let t = TABLES[*table as usize];
+                move_slot(state, (t, slot(*from)), (t, slot(*to)), amount)?;
+            }
+            Op::Swap { who } => {
+                move_slot(state, (TABLES[0], slot(*who)), (POOL, slot(0)), amount)?;
+                move_slot(state, (POOL, slot(1)), (TABLES[1], slot(*who)), amount)?;
+            }
+        }
+        Ok(Outcome { success: true, gas_used: 1_000, fee: U256::ZERO, data: Bytes::new() })
+    }
+
+    pub(crate) fn genesis() -> Genesis {
+        let mut alloc: Vec<Entry> = TABLES
+            .iter()
+            .flat_map(|t| (0..HOLDERS).map(|h| Entry::Storage(*t, slot(h), U256::from(START))))
+            .collect();
+        alloc.push(Entry::Storage(POOL, slot(0), U256::from(START)));
+        alloc.push(Entry::Storage(POOL, slot(1), U256::from(START)));
+        Genesis { alloc, gas_limit: u64::MAX, ..Default::default() }
+    }
+
+    /// `n` transactions, `swaps_percent` of them swaps at the one pool, the
+    /// rest transfers between holders drawn at random (seeded).
+    pub(crate) fn block(n: u64, swaps_percent: u64, seed: u64) -> Vec<TokenTx> {
+        use rand::rngs::StdRng;
+        use rand::{Rng, SeedableRng};
+        let mut rng = StdRng::seed_from_u64(seed);
+        (0..n)
+            .map(|i| {
+                let op = if rng.random_range(0..100) < swaps_percent {
+                    Op::Swap { who: rng.random_range(0..HOLDERS) }
+                } else {
+                    let from = rng.random_range(0..HOLDERS);
+                    let to = (from + rng.random_range(1..HOLDERS)) % HOLDERS;
+                    Op::Transfer { table: rng.random_range(0..4), from, to }
+                };
+                TokenTx::new(i, op)
+            })
+            .collect()
+    }
+}
+
+/// One round of a block: execute to the sealed block, commit, replay on a
+/// replica; each part's time, and the entries run.
+struct BlockTimes {
+    execute: Duration,
+    commit: Duration,
+    replay: Duration,
+    entries: usize,
+}
+
+fn run_block_once(
+    executor: &token::Token,
+    txs: &[token::TokenTx],
+    threads: usize,
+    order: lanes_runtime::BlockOrder,
+) -> BlockTimes {
+    use lanes_runtime::BlockOptions;
+    let (dir, replica_dir) =
+        (tempfile::tempdir().expect("tempdir"), tempfile::tempdir().expect("tempdir"));
+    let config = || AccountsDbConfig::default().with_sync(false);
+    let mut chain = Chain::create(dir.path(), config(), &token::genesis()).expect("genesis");
+    let mut replica =
+        Chain::create(replica_dir.path(), config(), &token::genesis()).expect("genesis");
+    let bank = chain.new_bank(1, Address::ZERO);
+    let options = BlockOptions::new(threads).with_order(order);
+    let start = Instant::now();
+    let run = bank.execute_block(executor, txs, &options).expect("block");
+    let execute = start.elapsed();
+    assert_eq!(run.included(), txs.len(), "every transaction is included");
+    let start = Instant::now();
+    chain.commit(&run.sealed).expect("commit");
+    let commit = start.elapsed();
+    let start = Instant::now();
+    replica.replay_block(executor, &run.sealed.block, threads).expect("replay");
+    let replay = start.elapsed();
+    assert_eq!(replica.head_hash(), chain.head_hash(), "the replica agrees");
+    BlockTimes { execute, commit, replay, entries: run.entries_run }
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn bench_execute_block(_c: &mut Criterion) {
+    use lanes_runtime::BlockOrder;
+    let rounds: usize = std::env::var("ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(5);
+    let keccak = {
+        let tx = token::TokenTx::new(7, token::Op::Transfer { table: 0, from: 1, to: 2 });
+        let bytes = lanes_runtime::Transaction::encoded(&tx).clone();
+        let start = Instant::now();
+        for _ in 0..100_000 {
+            black_box(lanes_runtime::alloy_primitives::keccak256(black_box(&bytes)));
+        }
+        start.elapsed() / 100_000
+    };
+    println!(
+        "\nexecute_block: the runtime's own cost (issue 59), medians of {rounds} interleaved rounds"
+    );
+    println!("one keccak256 of a transaction's bytes: {:.3} µs\n", keccak.as_secs_f64() * 1e6);
+    println!(
+        "| block | order | entries | 1 thread µs/tx | µs/entry | 2 threads µs/tx | 2t / 1t | commit µs/tx | replay 1t / 2t µs/tx |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    let per_tx = |d: Duration, n: usize| d.as_secs_f64() * 1e6 / n as f64;
+    for (work, n, plain) in [(0u32, 20_000u64, false), (140, 4_000, true)] {
+        let executor = token::Token { work };
+        for (label, swaps) in [("transfers", 0u64), ("5% swaps", 5), ("40% swaps", 40)] {
+            let txs = token::block(n, swaps, 59 + swaps);
+            for (order_label, order) in
+                [("entries", BlockOrder::Entries), ("fixed", BlockOrder::Fixed)]
+            {
+                let mut times: [Vec<BlockTimes>; 2] = [Vec::new(), Vec::new()];
+                for _ in 0..rounds {
+                    for (t, threads) in [1usize, 2].into_iter().enumerate() {
+                        times[t].push(run_block_once(&executor, &txs, threads, order));
+                    }
+                }
+                let n = txs.len();
+                let m = |t: usize, f: fn(&BlockTimes) -> Duration| {
+                    median(times[t].iter().map(f).collect())
+                };
+                let (one, two) = (m(0, |b| b.execute), m(1, |b| b.execute));
+                let entries = times[0][0].entries;
+                println!(
+                    "| {label}{} | {order_label} | {entries} | {:.2} | {:.1} | {:.2} | {:.2}x | {:.2} | {:.2} / {:.2} |",
+                    if work > 0 { format!(", {n} with work") } else { String::new() },
+                    per_tx(one, n),
+                    one.as_secs_f64() * 1e6 / entries.max(1) as f64,
+                    per_tx(two, n),
+                    one.as_secs_f64() / two.as_secs_f64(),
+                    per_tx(m(0, |b| b.commit), n),
+                    per_tx(m(0, |b| b.replay), n),
+                    per_tx(m(1, |b| b.replay), n),
+                );
+            }
+            if plain && swaps == 0 {
+                // The same work in a plain loop: what the runtime adds to it.
+                let loops: Vec<Duration> = (0..rounds)
+                    .map(|_| {
+                        let start = Instant::now();
+                        for tx in &txs {
+                            black_box(token::work(lanes_runtime::Transaction::hash(tx), work));
+                        }
+                        start.elapsed()
+                    })
+                    .collect();
+                println!(
+                    "| plain loop of the same work | - | - | {:.2} | - | - | - | - | - |",
+                    per_tx(median(loops), txs.len())
+                );
+            }
+        }
+    }
+}
+
 criterion_group!(benches, bench_locks, bench_execute_entry, bench_lattice);
-criterion_main!(benches);
+criterion_group!(blocks, bench_execute_block);
+criterion_main!(benches, blocks);

@@ -417,18 +417,13 @@ impl Bank {
         threads: usize,
     ) -> Result<Vec<Executed>, BankError> {
         let fresh = self.claim(items.iter().map(|(tx, ..)| tx.hash()));
-        let results = parallel_map(
-            items.len(),
-            threads,
-            || executor.worker(self.env()),
-            |worker, i| {
-                let (tx, set, _) = items[i];
-                if !fresh[i] {
-                    return Err(TxError::Duplicate(tx.hash()));
-                }
-                self.run_one(executor, worker, tx, Access::Declared(set.clone()))
-            },
-        );
+        let results = self.timed_map(items.len(), threads, executor, |worker, i| {
+            let (tx, set, _) = items[i];
+            if !fresh[i] {
+                return Err(TxError::Duplicate(tx.hash()));
+            }
+            self.run_one(executor, worker, tx, Access::Declared(set.clone()))
+        });
         let mut entry = BlockEntry::default();
         let mut outcomes = Vec::with_capacity(items.len());
         let mut unkept = Vec::new();

@@ -522,3 +522,26 @@ fn test_a_recording_bank_keeps_each_transaction_s_writes_in_block_order() {
     bank.execute_exclusive(&NativeExecutor, &txs[0]).unwrap();
     assert!(bank.seal().unwrap().accesses.is_none());
 }
+
+#[test]
+fn test_an_entry_too_small_to_gain_runs_on_the_callers_thread() {
+    let (_dir, chain) = new_chain();
+    let mut bank = chain.new_bank(1, COINBASE);
+    assert_eq!(bank.entry_threads(2, 2), 2, "before any run the block knows no cost");
+    let txs: Vec<NativeTx> = (0..SENDERS)
+        .map(|i| {
+            NativeTx::transfer(
+                sender(i),
+                0,
+                Address::repeat_byte(0x70 + i),
+                U256::from(1),
+                U256::from(1),
+            )
+        })
+        .collect();
+    bank.execute_entry(&NativeExecutor, txs, 2).unwrap();
+    // A native transfer runs in well under MIN_PARALLEL_WORK / 2.
+    assert_eq!(bank.entry_threads(2, 2), 1, "two cheap transactions stay on one thread");
+    assert_eq!(bank.entry_threads(1_000_000, 2), 2, "a wide entry still takes both");
+    assert_eq!(bank.entry_threads(2, 1), 1);
+}

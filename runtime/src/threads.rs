@@ -1,11 +1,14 @@
 //! [`parallel_map`]: a bank's parallel work (an entry's transactions, the
-//! seal's diff), and any embedder's, on threads started for the call, the
-//! caller's among them. Hand-written, not a rayon pool: the pool was slower
-//! on the two-thread entry path by more than the 5% bar (README figures,
-//! issue 31).
+//! seal's diff, a replay's entries), and any embedder's, on helper threads
+//! kept for the process's life ([`helpers`]), the caller's thread among
+//! them. Starting threads for each call cost ~30 µs a call, which a block
+//! of narrow entries paid once per entry (issue 59).
 
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use parking_lot::Mutex;
+use rayon::{ThreadPool, ThreadPoolBuilder};
 
 /// The cores this process may run on, read once: `available_parallelism`
 /// reads the cgroup's files at each call, and a bank is made per `eth_call`.
@@ -19,11 +22,12 @@ pub fn cores() -> usize {
 /// its caches warm across items); results in order. Threads take items in
 /// runs as they come free, so a slow item holds back only its own thread.
 ///
-/// The threads are scoped to the call, so `f` may borrow from the caller:
-/// the caller's thread works too, and at most `threads - 1` others start
-/// (never more than there are items after the first). With `threads <= 1`
-/// or `n <= 1` everything runs on the caller's thread. A panic in `f`
-/// reaches the caller once the other threads have finished.
+/// `f` may borrow from the caller: the call returns once every item ran.
+/// The caller's thread works too, with at most `threads - 1` helpers kept
+/// between calls ([`helpers`]; never more than there are items after the
+/// first). With `threads <= 1` or `n <= 1` everything runs on the caller's
+/// thread. A panic in `f` reaches the caller once the other threads have
+/// finished, and the helpers stay usable.
 ///
 /// Without per-thread state, pass `|| ()` and ignore the first argument:
 ///
@@ -59,11 +63,86 @@ pub fn parallel_map<S, R: Send + Sync>(
             }
         }
     };
-    std::thread::scope(|s| {
-        for _ in 1..threads {
-            s.spawn(work);
-        }
-        work();
-    });
+    match helpers(threads - 1) {
+        Some(pool) => pool.in_place_scope(|s| {
+            for _ in 1..threads {
+                s.spawn(|_| work());
+            }
+            work();
+        }),
+        None => std::thread::scope(|s| {
+            for _ in 1..threads {
+                s.spawn(work);
+            }
+            work();
+        }),
+    }
     results.into_iter().map(|r| r.into_inner().expect("every item ran")).collect()
+}
+
+/// `count` helper threads kept for the process's life, one pool per count
+/// asked for (a block on 2 threads and one on 8 do not share): starting
+/// threads costs more than a small block's or a narrow entry's work. A
+/// helper that finds no work sleeps (rayon's: it spins briefly first).
+/// `None` where none are needed or the system refuses threads (the caller
+/// then starts its own for the call).
+pub(crate) fn helpers(count: usize) -> Option<Arc<ThreadPool>> {
+    static POOLS: Mutex<Vec<(usize, Arc<ThreadPool>)>> = Mutex::new(Vec::new());
+    if count == 0 {
+        return None;
+    }
+    let mut pools = POOLS.lock();
+    if let Some((_, pool)) = pools.iter().find(|(n, _)| *n == count) {
+        return Some(pool.clone());
+    }
+    let pool = ThreadPoolBuilder::new()
+        .num_threads(count)
+        .thread_name(move |i| format!("lanes-{count}-{i}"))
+        .build()
+        .ok()?;
+    let pool = Arc::new(pool);
+    pools.push((count, pool.clone()));
+    Some(pool)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_a_panic_reaches_the_caller_once_and_the_helpers_stay_usable() {
+        let calls = AtomicUsize::new(0);
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            parallel_map(
+                64,
+                2,
+                || (),
+                |_, i| {
+                    calls.fetch_add(1, Ordering::Relaxed);
+                    assert_ne!(i, 17, "item 17 fails");
+                    i
+                },
+            )
+        }));
+        let message = panicked.expect_err("the panic reaches the caller");
+        let text = message.downcast_ref::<String>().map(String::as_str).unwrap_or_default();
+        assert!(text.contains("item 17 fails"), "the executor's own panic, not another: {text}");
+        // The same helpers run the next call to the end.
+        let squares = parallel_map(100, 2, || (), |_, i| i * i);
+        assert_eq!(squares, (0..100).map(|i| i * i).collect::<Vec<_>>());
+        assert!(helpers(1).is_some(), "the pool of one helper is still there");
+    }
+
+    #[test]
+    fn test_helpers_are_kept_between_calls() {
+        let names = |_: &mut (), _: usize| std::thread::current().name().map(str::to_owned);
+        let first: Vec<_> = parallel_map(256, 3, || (), names);
+        let second: Vec<_> = parallel_map(256, 3, || (), names);
+        let helper = |v: &[Option<String>]| -> std::collections::BTreeSet<String> {
+            v.iter().flatten().filter(|n| n.starts_with("lanes-2-")).cloned().collect()
+        };
+        let (a, b) = (helper(&first), helper(&second));
+        assert!(a.iter().chain(&b).all(|n| n == "lanes-2-0" || n == "lanes-2-1"), "{a:?} {b:?}");
+        assert!(Arc::ptr_eq(&helpers(2).unwrap(), &helpers(2).unwrap()), "one pool per count");
+    }
 }

@@ -27,13 +27,11 @@
 //! lands (or a short timeout).
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use alloy_primitives::U256;
 use parking_lot::{Condvar, Mutex};
-use rayon::{ThreadPool, ThreadPoolBuilder};
 
 use super::optimistic::{Done, Ran, Start, changed, commit, run_once, state_error};
 use super::{OrderedConfig, OrderedError, Run, RunKind, TxReport};
@@ -155,7 +153,7 @@ pub(super) fn run<E: Executor>(
         wake: Condvar::new(),
     };
     let helpers = threads.saturating_sub(1);
-    match pool(helpers) {
+    match crate::threads::helpers(helpers) {
         Some(pool) => pool.in_place_scope(|s| {
             for _ in 0..helpers {
                 s.spawn(|_| engine.work());
@@ -180,29 +178,6 @@ pub(super) fn run<E: Executor>(
         done.push(slot.done.ok_or_else(|| state_error("a transaction was not committed".into()))?);
     }
     Ok((reports, done))
-}
-
-/// The threads that help run blocks with `helpers` helpers, kept between
-/// blocks: starting them costs more than a small block's work. None where
-/// none are needed or the system refuses threads (the block then starts
-/// its own).
-fn pool(helpers: usize) -> Option<Arc<ThreadPool>> {
-    static POOLS: Mutex<Vec<(usize, Arc<ThreadPool>)>> = Mutex::new(Vec::new());
-    if helpers == 0 {
-        return None;
-    }
-    let mut pools = POOLS.lock();
-    if let Some((_, pool)) = pools.iter().find(|(n, _)| *n == helpers) {
-        return Some(pool.clone());
-    }
-    let pool = ThreadPoolBuilder::new()
-        .num_threads(helpers)
-        .thread_name(|i| format!("lanes-ordered-{i}"))
-        .build()
-        .ok()?;
-    let pool = Arc::new(pool);
-    pools.push((helpers, pool.clone()));
-    Some(pool)
 }
 
 /// Stops the other workers when a worker unwinds from a panic.
