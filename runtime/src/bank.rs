@@ -3,7 +3,6 @@
 use parking_lot::{Mutex, MutexGuard};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
 
 use alloy_primitives::{B256, Bytes, U256};
 use lanes_accounts_db::{Entry, ReadView};
@@ -19,14 +18,7 @@ use crate::key::StateKey;
 use crate::lattice::LatticeHash;
 use crate::locks::EntryKeys;
 use crate::seal::{coalesce, diff};
-use crate::threads::parallel_map;
 use crate::view::{Access, BankState, StateView, Writes};
-
-/// Least work (transactions × the block's mean run time so far) an entry
-/// must hold to run on more than one thread: below it, waking a helper and
-/// waiting for it costs more than the helper saves (measured by the
-/// `execute_block` group of `cargo bench --bench runtime`).
-pub const MIN_PARALLEL_WORK: Duration = Duration::from_micros(40);
 
 /// Default bound on exclusive-lane transactions per block: none. The block
 /// gas limit bounds the lane, so a stream of transactions that cannot run in
@@ -168,7 +160,7 @@ pub struct Bank {
     /// A transaction's run time in this block so far, in nanoseconds (a
     /// moving mean; 0 before any): what decides whether an entry is worth
     /// more than one thread ([`Bank::entry_threads`]).
-    tx_nanos: AtomicU64,
+    pub(crate) tx_nanos: AtomicU64,
     /// With [`BankConfig::record_accesses`]: each transaction's accesses as
     /// its kept run left them (a rerun replaces an undone run's).
     pub(crate) kept: Mutex<hashbrown::HashMap<B256, Writes, ahash::RandomState>>,
@@ -675,62 +667,6 @@ impl Bank {
             self.keep(tx.hash(), view.writes);
         }
         (result, view.access)
-    }
-
-    /// Runs non-conflicting jobs on up to `threads` threads ([`Self::entry_threads`]);
-    /// results in job order.
-    pub(crate) fn run_parallel<E: Executor>(
-        &self,
-        executor: &E,
-        jobs: &[(&E::Tx, Access)],
-        threads: usize,
-    ) -> Vec<Result<Outcome, TxError>> {
-        self.timed_map(jobs.len(), threads, executor, |worker, i| {
-            self.run_one(executor, worker, jobs[i].0, jobs[i].1.clone())
-        })
-    }
-
-    /// How many of `threads` an entry of `n` transactions is worth: one where
-    /// its work, at this block's mean run time so far, is less than what
-    /// handing work to another thread and back costs ([`MIN_PARALLEL_WORK`]).
-    /// An entry of two cheap transactions then runs on the caller's thread,
-    /// and one of two expensive ones still on two.
-    pub(crate) fn entry_threads(&self, n: usize, threads: usize) -> usize {
-        let mean = self.tx_nanos.load(Ordering::Relaxed);
-        let work = mean.saturating_mul(n as u64);
-        match threads > 1 && mean > 0 && work < MIN_PARALLEL_WORK.as_nanos() as u64 {
-            true => 1,
-            false => threads,
-        }
-    }
-
-    /// `f` over `0..n` on [`Self::entry_threads`] threads, each item's run
-    /// time folded into the block's mean.
-    pub(crate) fn timed_map<'b, E: Executor, R: Send + Sync>(
-        &'b self,
-        n: usize,
-        threads: usize,
-        executor: &'b E,
-        f: impl Fn(&mut E::Worker<'b>, usize) -> R + Sync,
-    ) -> Vec<R> {
-        let timed = parallel_map(
-            n,
-            self.entry_threads(n, threads),
-            || executor.worker(&self.env),
-            |worker, i| {
-                let start = Instant::now();
-                let result = f(worker, i);
-                (result, start.elapsed())
-            },
-        );
-        let total: Duration = timed.iter().map(|(_, t)| *t).sum();
-        if let Some(sample) = total.as_nanos().checked_div(n as u128) {
-            let sample = u64::try_from(sample).unwrap_or(u64::MAX).max(1);
-            let mean = self.tx_nanos.load(Ordering::Relaxed);
-            let next = if mean == 0 { sample } else { (mean / 4 * 3).saturating_add(sample / 4) };
-            self.tx_nanos.store(next.max(1), Ordering::Relaxed);
-        }
-        timed.into_iter().map(|(result, _)| result).collect()
     }
 
     /// Pays the fees to the coinbase, computes the changes, the lattice hash

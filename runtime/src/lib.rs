@@ -126,7 +126,7 @@ pub use admission::{AccessSource, Admission, AdmitContext, Admitted, DeclaredAcc
 pub use atomic_write::write_atomically;
 pub use bank::{
     Bank, BankConfig, BankError, DEFAULT_MAX_EXCLUSIVE_PER_BLOCK, EntryReport, Executed,
-    MIN_PARALLEL_WORK, SealedBlock, key_counts,
+    SealedBlock, key_counts,
 };
 pub use block::{
     Block, BlockEntry, BlockHeader, EntryTx, HeaderCodec, LanesHeaders, Roots, entries_root,
@@ -148,7 +148,9 @@ pub use ordered::{
     DEFAULT_ORDERED_MAX_KEYS, MIN_TXS_PER_THREAD, OrderedConfig, OrderedError, OrderedReport,
     OrderedSets, Run, RunKind, TxReport, Versions, recorded_sets,
 };
-pub use run_block::{BlockError, BlockOptions, BlockOrder, BlockRun, TxRun, TxStatus};
+pub use run_block::{
+    BlockError, BlockOptions, BlockOrder, BlockRun, MIN_PARALLEL_WORK, TxRun, TxStatus,
+};
 pub use threads::{cores, parallel_map};
 
 /// The crates an embedder's code names: lanes' versions, so one
