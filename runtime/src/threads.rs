@@ -1,6 +1,6 @@
 //! [`parallel_map`]: a bank's parallel work (an entry's transactions, the
 //! seal's diff, a replay's entries), and any embedder's, on helper threads
-//! kept for the process's life ([`helpers`]), the caller's thread among
+//! kept for the process's life (`helpers`), the caller's thread among
 //! them. Starting threads for each call cost ~30 µs a call, which a block
 //! of narrow entries paid once per entry (issue 59).
 
@@ -24,7 +24,7 @@ pub fn cores() -> usize {
 ///
 /// `f` may borrow from the caller: the call returns once every item ran.
 /// The caller's thread works too, with at most `threads - 1` helpers kept
-/// between calls ([`helpers`]; never more than there are items after the
+/// between calls (never more than there are items after the
 /// first). With `threads <= 1` or `n <= 1` everything runs on the caller's
 /// thread. A panic in `f` reaches the caller once the other threads have
 /// finished, and the helpers stay usable.
