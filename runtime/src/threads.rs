@@ -1,8 +1,8 @@
 //! [`parallel_map`]: a bank's parallel work (an entry's transactions, the
 //! seal's diff, a replay's entries), and any embedder's, on helper threads
 //! kept for the process's life (`helpers`), the caller's thread among
-//! them. Starting threads for each call cost ~30 µs a call, which a block
-//! of narrow entries paid once per entry (issue 59).
+//! them (threads started for each call made a block of narrow entries pay
+//! a thread start per entry, issue 59).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -63,21 +63,28 @@ pub fn parallel_map<S, R: Send + Sync>(
             }
         }
     };
-    match helpers(threads - 1) {
+    on_helpers(threads - 1, work);
+    results.into_iter().map(|r| r.into_inner().expect("every item ran")).collect()
+}
+
+/// `work` on `count` helpers ([`helpers`]) and on the calling thread;
+/// returns once every one has returned (a panic in one reaches the caller
+/// then). `work` may borrow from the caller.
+pub(crate) fn on_helpers(count: usize, work: impl Fn() + Sync) {
+    match helpers(count) {
         Some(pool) => pool.in_place_scope(|s| {
-            for _ in 1..threads {
+            for _ in 0..count {
                 s.spawn(|_| work());
             }
             work();
         }),
         None => std::thread::scope(|s| {
-            for _ in 1..threads {
-                s.spawn(work);
+            for _ in 0..count {
+                s.spawn(&work);
             }
             work();
         }),
     }
-    results.into_iter().map(|r| r.into_inner().expect("every item ran")).collect()
 }
 
 /// `count` helper threads kept for the process's life, one pool per count

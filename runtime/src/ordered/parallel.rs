@@ -152,21 +152,7 @@ pub(super) fn run<E: Executor>(
         sleep: Mutex::new(()),
         wake: Condvar::new(),
     };
-    let helpers = threads.saturating_sub(1);
-    match crate::threads::helpers(helpers) {
-        Some(pool) => pool.in_place_scope(|s| {
-            for _ in 0..helpers {
-                s.spawn(|_| engine.work());
-            }
-            engine.work();
-        }),
-        None => std::thread::scope(|s| {
-            for _ in 0..helpers {
-                s.spawn(|| engine.work());
-            }
-            engine.work();
-        }),
-    }
+    crate::threads::on_helpers(threads.saturating_sub(1), || engine.work());
     if let Some(e) = engine.error.into_inner() {
         return Err(e);
     }
