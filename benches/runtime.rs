@@ -26,6 +26,8 @@
 //!   against a plain loop doing that work. Prints µs per transaction and
 //!   per entry, 2 threads / 1 thread, and one keccak256 of a transaction's
 //!   bytes (the floor) — medians of interleaved rounds (`ROUNDS`, default 5).
+//!   For a profile, `BLOCK` (a row's label, e.g. `transfers`), `ORDER`
+//!   (`entries` or `fixed`) and `THREADS` (1 or 2) run only what they name.
 //!
 //! Run: `cargo bench --bench runtime`.
 #![allow(missing_docs)]
@@ -198,8 +200,8 @@ fn bench_lattice(c: &mut Criterion) {
         b.iter(|| {
             let (address, old, new) = &accounts[i % accounts.len()];
             i += 1;
-            lattice.sub(&LatticeHash::of_account(address, old));
-            lattice.add(&LatticeHash::of_account(address, new));
+            lattice.sub_entry(&Entry::Account(*address, *old));
+            lattice.add_entry(&Entry::Account(*address, *new));
         })
     });
     black_box(lattice.commitment());
@@ -392,6 +394,7 @@ mod token {
 
 /// One round of a block: execute to the sealed block, commit, replay on a
 /// replica; each part's time, and the entries run.
+#[derive(Clone, Default)]
 struct BlockTimes {
     execute: Duration,
     commit: Duration,
@@ -428,6 +431,12 @@ fn run_block_once(
     BlockTimes { execute, commit, replay, entries: run.entries_run }
 }
 
+/// Whether the variable `var`, when set, names something other than `value`
+/// (so the bench skips it).
+fn only(var: &str, value: &str) -> bool {
+    std::env::var(var).is_ok_and(|v| v != value)
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -458,12 +467,26 @@ fn bench_execute_block(_c: &mut Criterion) {
         let executor = token::Token { work };
         for (label, swaps) in [("transfers", 0u64), ("5% swaps", 5), ("40% swaps", 40)] {
             let txs = token::block(n, swaps, 59 + swaps);
+            let row = format!(
+                "{label}{}",
+                if work > 0 { format!(", {n} with work") } else { String::new() }
+            );
+            if only("BLOCK", &row) {
+                continue;
+            }
             for (order_label, order) in
                 [("entries", BlockOrder::Entries), ("fixed", BlockOrder::Fixed)]
             {
+                if only("ORDER", order_label) {
+                    continue;
+                }
                 let mut times: [Vec<BlockTimes>; 2] = [Vec::new(), Vec::new()];
                 for _ in 0..rounds {
                     for (t, threads) in [1usize, 2].into_iter().enumerate() {
+                        if only("THREADS", &threads.to_string()) {
+                            times[t].push(times[0].last().cloned().unwrap_or_default());
+                            continue;
+                        }
                         times[t].push(run_block_once(&executor, &txs, threads, order));
                     }
                 }
@@ -474,8 +497,7 @@ fn bench_execute_block(_c: &mut Criterion) {
                 let (one, two) = (m(0, |b| b.execute), m(1, |b| b.execute));
                 let entries = times[0][0].entries;
                 println!(
-                    "| {label}{} | {order_label} | {entries} | {:.2} | {:.1} | {:.2} | {:.2}x | {:.2} | {:.2} / {:.2} |",
-                    if work > 0 { format!(", {n} with work") } else { String::new() },
+                    "| {row} | {order_label} | {entries} | {:.2} | {:.1} | {:.2} | {:.2}x | {:.2} | {:.2} / {:.2} |",
                     per_tx(one, n),
                     one.as_secs_f64() * 1e6 / entries.max(1) as f64,
                     per_tx(two, n),

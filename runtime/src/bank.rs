@@ -674,7 +674,15 @@ impl Bank {
     /// do not conflict are joined into one (the order of transactions is
     /// kept), so the block may record fewer, wider entries than ran. A block
     /// whose gas used exceeds its limit is refused ([`BankError::GasLimit`]).
+    /// The changes and the lattice hash are computed on up to the machine's
+    /// cores (8 at most); [`Bank::seal_on`] names the threads.
     pub fn seal(self) -> Result<SealedBlock, BankError> {
+        self.seal_on(crate::seal::seal_threads())
+    }
+
+    /// [`Bank::seal`] on up to `threads` threads, the caller's among them
+    /// (a block's own: [`Bank::execute_block`] and a replay seal on theirs).
+    pub fn seal_on(self, threads: usize) -> Result<SealedBlock, BankError> {
         let Bank { state, env, parent_hash, parent_lattice, record, config, kept, .. } = self;
         let BlockRecord {
             system,
@@ -702,10 +710,9 @@ impl Bank {
             let accounts = vec![(hash, env.coinbase, coinbase)];
             state.apply(&Writes { accounts, ..Writes::default() });
         }
-        let (mut changes, delta) = diff(&state)?;
+        let (mut changes, delta) = diff(&state, threads)?;
         let mut lattice = parent_lattice;
-        lattice.add(&delta.0);
-        lattice.sub(&delta.1);
+        lattice.add(&delta);
         let code = state.code.into_inner();
         changes.extend(code.into_iter().map(|(hash, bytes)| Entry::Code(hash, bytes)));
         let accesses = match config.record_accesses {

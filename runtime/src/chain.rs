@@ -27,7 +27,7 @@ pub const RECENT_HASHES: usize = 256;
 const HEAD_FILE: &str = "head.bin";
 /// The head file's format: its version is the magic's last byte (see
 /// [`ChainError::Format`]).
-const HEAD_MAGIC: &[u8; 8] = b"LANESHD2";
+const HEAD_MAGIC: &[u8; 8] = b"LANESHD3";
 
 /// Block gas limit of a [`Genesis`] by default (Ethereum mainnet's at the
 /// merge).
@@ -561,7 +561,7 @@ impl Chain {
             }
             bank.record_entry(entry.clone(), outcomes);
         }
-        let sealed = bank.seal().map_err(|e| fail(None, None, e.into()))?;
+        let sealed = bank.seal_on(threads).map_err(|e| fail(None, None, e.into()))?;
         let got = &sealed.block.header;
         let mismatch = |field: &'static str, claimed: String, actual: String| {
             fail(

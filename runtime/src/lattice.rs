@@ -35,43 +35,75 @@ impl LatticeHash {
     }
 
     fn from_hasher(hasher: &blake3::Hasher) -> Self {
-        let mut bytes = [0u8; LATTICE_LANES * 2];
-        hasher.finalize_xof().fill(&mut bytes);
-        let mut lanes = Box::new([0u16; LATTICE_LANES]);
-        for (lane, pair) in lanes.iter_mut().zip(bytes.chunks_exact(2)) {
-            *lane = u16::from_le_bytes([pair[0], pair[1]]);
-        }
-        Self(lanes)
+        let mut sum = Self::identity();
+        sum.fold(hasher, u16::wrapping_add);
+        sum
     }
 
-    /// The element of an account header.
-    pub fn of_account(address: &Address, header: &AccountHeader) -> Self {
+    /// Folds the element `hasher` gives into each lane with `op`, without
+    /// building the element (a seal folds two per changed key).
+    fn fold(&mut self, hasher: &blake3::Hasher, op: fn(u16, u16) -> u16) {
+        let mut bytes = [0u8; LATTICE_LANES * 2];
+        hasher.finalize_xof().fill(&mut bytes);
+        for (lane, pair) in self.0.iter_mut().zip(bytes.chunks_exact(2)) {
+            *lane = op(*lane, u16::from_le_bytes([pair[0], pair[1]]));
+        }
+    }
+
+    fn account_hasher(address: &Address, header: &AccountHeader) -> blake3::Hasher {
         let mut h = blake3::Hasher::new();
         h.update(b"lanes/account");
         h.update(address.as_slice());
         h.update(&header.nonce.to_le_bytes());
         h.update(&header.balance.to_le_bytes::<32>());
         h.update(header.code_hash.as_slice());
-        Self::from_hasher(&h)
+        h
     }
 
-    /// The element of a storage slot.
-    pub fn of_storage(address: &Address, slot: &B256, value: &U256) -> Self {
+    fn storage_hasher(address: &Address, slot: &B256, value: &U256) -> blake3::Hasher {
         let mut h = blake3::Hasher::new();
         h.update(b"lanes/storage");
         h.update(address.as_slice());
         h.update(slot.as_slice());
         h.update(&value.to_le_bytes::<32>());
-        Self::from_hasher(&h)
+        h
+    }
+
+    fn entry_hasher(entry: &Entry) -> Option<blake3::Hasher> {
+        match entry {
+            Entry::Account(a, h) => Some(Self::account_hasher(a, h)),
+            Entry::Storage(a, s, v) => Some(Self::storage_hasher(a, s, v)),
+            Entry::Code(..) => None,
+        }
+    }
+
+    /// The element of an account header.
+    pub fn of_account(address: &Address, header: &AccountHeader) -> Self {
+        Self::from_hasher(&Self::account_hasher(address, header))
+    }
+
+    /// The element of a storage slot.
+    pub fn of_storage(address: &Address, slot: &B256, value: &U256) -> Self {
+        Self::from_hasher(&Self::storage_hasher(address, slot, value))
     }
 
     /// The element of a stored entry; code has none (the account header
     /// commits to it by hash).
     pub fn of_entry(entry: &Entry) -> Option<Self> {
-        match entry {
-            Entry::Account(a, h) => Some(Self::of_account(a, h)),
-            Entry::Storage(a, s, v) => Some(Self::of_storage(a, s, v)),
-            Entry::Code(..) => None,
+        Self::entry_hasher(entry).map(|h| Self::from_hasher(&h))
+    }
+
+    /// Adds [`Self::of_entry`] of `entry` in place (nothing for code).
+    pub fn add_entry(&mut self, entry: &Entry) {
+        if let Some(h) = Self::entry_hasher(entry) {
+            self.fold(&h, u16::wrapping_add);
+        }
+    }
+
+    /// Subtracts [`Self::of_entry`] of `entry` in place (nothing for code).
+    pub fn sub_entry(&mut self, entry: &Entry) {
+        if let Some(h) = Self::entry_hasher(entry) {
+            self.fold(&h, u16::wrapping_sub);
         }
     }
 
@@ -114,11 +146,7 @@ impl LatticeHash {
     /// Computes the hash of every account header and slot in `view`.
     pub fn from_scratch(view: &ReadView) -> Result<Self, StorageError> {
         let mut sum = Self::identity();
-        view.for_each(|entry| {
-            if let Some(element) = Self::of_entry(&entry) {
-                sum.add(&element);
-            }
-        })?;
+        view.for_each(|entry| sum.add_entry(&entry))?;
         Ok(sum)
     }
 }
@@ -143,5 +171,21 @@ mod tests {
         assert_eq!(x, LatticeHash::identity());
         assert_ne!(a.commitment(), b.commitment());
         assert_eq!(LatticeHash::from_bytes(&a.to_bytes()), Some(a));
+    }
+
+    #[test]
+    fn test_adding_an_entry_in_place_equals_adding_its_element() {
+        let entry = Entry::Storage(Address::repeat_byte(3), B256::repeat_byte(4), U256::from(9));
+        let mut x = LatticeHash::of_account(&Address::ZERO, &AccountHeader::default());
+        let mut y = x.clone();
+        x.add(&LatticeHash::of_entry(&entry).unwrap());
+        y.add_entry(&entry);
+        assert_eq!(x, y);
+        y.sub_entry(&entry);
+        x.sub(&LatticeHash::of_entry(&entry).unwrap());
+        assert_eq!(x, y);
+        assert_ne!(x, LatticeHash::identity());
+        y.add_entry(&Entry::Code(B256::ZERO, Default::default()));
+        assert_eq!(x, y, "code has no element");
     }
 }

@@ -130,7 +130,7 @@ pub use bank::{
 };
 pub use block::{
     Block, BlockEntry, BlockHeader, EntryTx, HeaderCodec, LanesHeaders, Roots, entries_root,
-    merkle_root,
+    stream_root,
 };
 pub use chain::{
     Chain, ChainError, DEFAULT_GAS_LIMIT, Genesis, RECENT_HASHES, ReplayError, ReplayErrorKind,

@@ -259,7 +259,7 @@ impl Bank {
                         strayed: None,
                     })
                     .collect();
-                let sealed = self.seal()?;
+                let sealed = self.seal_on(threads)?;
                 let entries_run = sealed.block.entries.len();
                 Ok(BlockRun { sealed, txs: runs, entries_run })
             }
@@ -312,7 +312,7 @@ impl Bank {
             }
         }
         entries_run += self.run_planned(executor, txs, &sets, &entry, threads, &mut runs)?;
-        let sealed = self.seal()?;
+        let sealed = self.seal_on(threads)?;
         let index: ahash::HashMap<B256, usize> =
             sealed.receipts.iter().enumerate().map(|(i, r)| (r.tx_hash, i)).collect();
         for run in &mut runs {

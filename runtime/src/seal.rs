@@ -18,8 +18,8 @@ use crate::view::{BankState, Shard, Value};
 /// Keys below which a seal computes its changes on the calling thread.
 const SEAL_KEYS_PER_THREAD: usize = 1024;
 
-/// Threads used to compute changes and the lattice hash at seal.
-fn seal_threads() -> usize {
+/// Threads a seal uses when its caller names none ([`crate::Bank::seal`]).
+pub(crate) fn seal_threads() -> usize {
     crate::cores().min(8)
 }
 
@@ -52,14 +52,16 @@ pub(crate) fn coalesce(entries: Vec<BlockEntry>) -> Vec<BlockEntry> {
     out
 }
 
-/// The changed keys of `state` against its parent, and the lattice terms to
-/// add (new values) and subtract (old values), computed on several threads.
+/// The changed keys of `state` against its parent, and what they change
+/// the lattice hash by (new values added, old ones subtracted), computed on
+/// up to `threads` threads.
 pub(crate) fn diff(
     state: &BankState,
-) -> Result<(Vec<Entry>, (LatticeHash, LatticeHash)), BankError> {
+    threads: usize,
+) -> Result<(Vec<Entry>, LatticeHash), BankError> {
     // A small block (a dev node's lone transaction) is not worth threads.
     let keys: usize = state.shards.iter().map(|s| s.read().len()).sum();
-    let threads = if keys < SEAL_KEYS_PER_THREAD { 1 } else { seal_threads() };
+    let threads = threads.clamp(1, keys.div_ceil(SEAL_KEYS_PER_THREAD).max(1));
     let chunks: Vec<&[CachePadded<RwLock<Shard>>]> =
         state.shards.chunks(state.shards.len().div_ceil(threads)).collect();
     let parent = &state.parent;
@@ -69,27 +71,26 @@ pub(crate) fn diff(
         || (),
         |(), i| -> Result<_, BankError> {
             let mut changes = Vec::new();
-            let (mut add, mut sub) = (LatticeHash::identity(), LatticeHash::identity());
+            let mut delta = LatticeHash::identity();
             for shard in chunks[i] {
                 let shard = shard.read();
                 for (key, value) in shard.iter() {
-                    diff_one(parent, &key, &value, &mut changes, &mut add, &mut sub)?;
+                    diff_one(parent, &key, &value, &mut changes, &mut delta)?;
                 }
             }
-            Ok((changes, add, sub))
+            Ok((changes, delta))
         },
     );
     let mut changes = Vec::new();
-    let (mut add, mut sub) = (LatticeHash::identity(), LatticeHash::identity());
+    let mut delta = LatticeHash::identity();
     for r in results {
-        let (c, a, s) = r?;
+        let (c, d) = r?;
         changes.extend(c);
-        add.add(&a);
-        sub.add(&s);
+        delta.add(&d);
     }
     // A deterministic order, so the same block always commits the same bytes.
     changes.sort_unstable_by_key(|e| e.key());
-    Ok((changes, (add, sub)))
+    Ok((changes, delta))
 }
 
 fn diff_one(
@@ -97,8 +98,7 @@ fn diff_one(
     key: &StateKey,
     value: &Value,
     changes: &mut Vec<Entry>,
-    add: &mut LatticeHash,
-    sub: &mut LatticeHash,
+    delta: &mut LatticeHash,
 ) -> Result<(), BankError> {
     let state_err = |e: lanes_accounts_db::StorageError| BankError::State(e.to_string());
     match (key, value) {
@@ -113,12 +113,13 @@ fn diff_one(
             let held =
                 if parent.has_backing() { parent.held_account(a).map_err(state_err)? } else { old };
             if let Some(old) = held {
-                sub.add(&LatticeHash::of_account(a, &old));
+                delta.sub_entry(&Entry::Account(*a, old));
             }
+            let change = Entry::Account(*a, *new);
             if new_exists {
-                add.add(&LatticeHash::of_account(a, new));
+                delta.add_entry(&change);
             }
-            changes.push(Entry::Account(*a, *new));
+            changes.push(change);
         }
         (StateKey::Storage(a, s), Value::Storage(new)) => {
             let old = parent.get_storage(a, s).map_err(state_err)?;
@@ -131,12 +132,13 @@ fn diff_one(
                 old
             };
             if !held.is_zero() {
-                sub.add(&LatticeHash::of_storage(a, s, &held));
+                delta.sub_entry(&Entry::Storage(*a, *s, held));
             }
+            let change = Entry::Storage(*a, *s, *new);
             if !new.is_zero() {
-                add.add(&LatticeHash::of_storage(a, s, new));
+                delta.add_entry(&change);
             }
-            changes.push(Entry::Storage(*a, *s, *new));
+            changes.push(change);
         }
         _ => {
             unreachable!("the cache holds accounts under Account keys and slots under Storage keys")

@@ -403,6 +403,29 @@ fn test_lattice_incremental_equals_scratch_across_reopen() {
 }
 
 #[test]
+fn test_a_head_file_of_the_last_block_format_is_refused_with_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = Chain::create(dir.path(), AccountsDbConfig::default(), &genesis()).unwrap();
+    drop(chain);
+    // The same head as a lanes before BLAKE3 roots wrote it: version 2.
+    let path = dir.path().join("head.bin");
+    let bytes = std::fs::read(&path).unwrap();
+    let mut body = bytes[..bytes.len() - 32].to_vec();
+    assert_eq!(&body[..8], b"LANESHD3");
+    body[7] = b'2';
+    let sum = *blake3::hash(&body).as_bytes();
+    body.extend(sum);
+    std::fs::write(&path, &body).unwrap();
+    let err = Chain::open(dir.path(), AccountsDbConfig::default(), None).unwrap_err();
+    assert!(
+        matches!(&err, ChainError::Format(f) if f.found == 2 && f.reads == 3 && f.path == path),
+        "{err}"
+    );
+    assert!(err.to_string().contains("--reset"), "{err}");
+    assert_eq!(std::fs::read(&path).unwrap(), body, "the file is left as it was");
+}
+
+#[test]
 fn test_batches_on_shared_bank_record_entries_that_replay() {
     let (_dir, mut chain) = new_chain();
     let (replica_dir, mut replica) = new_chain();
