@@ -129,6 +129,11 @@ pub struct BlockEntry {
     /// set: it ran alone).
     #[serde(default)]
     pub sources: Vec<SetSource>,
+    /// Each transaction's lane, in the same order, where a lane holds more
+    /// than one (they ran one after another on one thread); omitted where
+    /// each ran in a lane of its own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lanes: Vec<u32>,
 }
 
 /// Where a transaction's set came from, in `lanes_getBlockEntries`.
@@ -313,6 +318,7 @@ mod tests {
                 width: 2,
                 transactions: vec![B256::repeat_byte(2), B256::repeat_byte(3)],
                 sources: vec![SetSource::Known, SetSource::Predicted],
+                lanes: vec![],
             }],
         };
         let json = serde_json::to_value(&entries).unwrap();

@@ -606,7 +606,7 @@ impl Bank {
                     access: AccessSet::default(),
                     source: AccessSource::Undeclared,
                 };
-                let entry = BlockEntry { exclusive: true, txs: vec![recorded] };
+                let entry = BlockEntry { exclusive: true, txs: vec![recorded], lanes: Vec::new() };
                 self.record().push(entry, [(tx.hash(), outcome)]);
                 Ok(Executed::Included { gas_used })
             }

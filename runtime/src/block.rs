@@ -171,14 +171,72 @@ pub struct EntryTx {
     pub source: AccessSource,
 }
 
-/// Transactions that ran side by side: their sets do not conflict. An
-/// exclusive entry holds one transaction that ran alone with every key.
+/// Transactions that ran side by side, in lanes: the transactions of one
+/// lane ran one after another on one thread, in receipt order, and may
+/// conflict; no two of different lanes conflict. An exclusive entry holds
+/// one transaction that ran alone with every key.
 #[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct BlockEntry {
     /// Whether this is an exclusive-lane entry.
     pub exclusive: bool,
     /// The transactions, in receipt order.
     pub txs: Vec<EntryTx>,
+    /// Each transaction's lane, numbered in order of first appearance
+    /// (0, then at most one more than any before), where some lane holds
+    /// more than one; empty where each transaction is a lane of its own.
+    /// (A run of transactions on one hot key is one lane beside the rest of
+    /// its entry, instead of cutting the block into entries of one or two.)
+    pub lanes: Vec<u32>,
+}
+
+impl BlockEntry {
+    /// The positions in [`Self::txs`] of each lane's transactions, lanes in
+    /// order of first appearance.
+    pub fn lane_members(&self) -> Vec<Vec<usize>> {
+        if self.lanes.is_empty() {
+            return (0..self.txs.len()).map(|i| vec![i]).collect();
+        }
+        let mut members: Vec<Vec<usize>> = Vec::new();
+        for (i, &lane) in self.lanes.iter().enumerate() {
+            match members.get_mut(lane as usize) {
+                Some(m) => m.push(i),
+                None => members.push(vec![i]),
+            }
+        }
+        members
+    }
+
+    /// Whether [`Self::lanes`] is in its one form: empty, or one lane per
+    /// transaction, numbered in order of first appearance, some lane shared.
+    pub fn lanes_are_canonical(&self) -> bool {
+        if self.lanes.is_empty() {
+            return true;
+        }
+        let mut next = 0u32;
+        for &lane in &self.lanes {
+            match lane.cmp(&next) {
+                std::cmp::Ordering::Less => {}
+                std::cmp::Ordering::Equal => next += 1,
+                std::cmp::Ordering::Greater => return false,
+            }
+        }
+        !self.exclusive && self.lanes.len() == self.txs.len() && (next as usize) < self.txs.len()
+    }
+}
+
+/// `lanes` (any lane ids, one per transaction) in [`BlockEntry::lanes`]'
+/// one form: renumbered in order of first appearance; empty when each
+/// transaction has a lane of its own.
+pub(crate) fn canonical_lanes(lanes: &[u32]) -> Vec<u32> {
+    let mut ids: hashbrown::HashMap<u32, u32, ahash::RandomState> = Default::default();
+    let out: Vec<u32> = lanes
+        .iter()
+        .map(|lane| {
+            let next = ids.len() as u32;
+            *ids.entry(*lane).or_insert(next)
+        })
+        .collect();
+    if ids.len() == lanes.len() { Vec::new() } else { out }
 }
 
 /// A block.
@@ -243,15 +301,39 @@ mod tests {
             access: AccessSet::default(),
             source: AccessSource::Declared,
         };
-        let one = BlockEntry { exclusive: false, txs: vec![tx.clone()] };
-        let alone = BlockEntry { exclusive: true, txs: vec![tx.clone()] };
-        let two = BlockEntry { exclusive: false, txs: vec![tx.clone(), tx] };
+        let one = BlockEntry { exclusive: false, txs: vec![tx.clone()], lanes: vec![] };
+        let alone = BlockEntry { exclusive: true, txs: vec![tx.clone()], lanes: vec![] };
+        let two = BlockEntry { exclusive: false, txs: vec![tx.clone(), tx], lanes: vec![] };
+        let one_lane = BlockEntry { lanes: vec![0, 0], ..two.clone() };
+        assert_ne!(entries_root(&[], std::slice::from_ref(&two)), entries_root(&[], &[one_lane]));
         let root = entries_root(&[], std::slice::from_ref(&one));
         assert_ne!(root, entries_root(&[], &[alone]));
         assert_ne!(root, entries_root(&[], &[two]));
         assert_ne!(root, entries_root(&[], &[one.clone(), one.clone()]));
         let system = [Entry::Storage(Address::ZERO, B256::ZERO, Default::default())];
         assert_ne!(root, entries_root(&system, &[one]));
+    }
+
+    #[test]
+    fn test_lanes_have_one_form() {
+        assert_eq!(canonical_lanes(&[7, 3, 9]), Vec::<u32>::new());
+        assert_eq!(canonical_lanes(&[7, 3, 7, 9, 3]), vec![0, 1, 0, 2, 1]);
+        let tx = EntryTx {
+            tx: Bytes::from_static(b"tx"),
+            access: AccessSet::default(),
+            source: AccessSource::Declared,
+        };
+        let entry =
+            |lanes: Vec<u32>| BlockEntry { exclusive: false, txs: vec![tx.clone(); 3], lanes };
+        assert!(entry(vec![]).lanes_are_canonical());
+        assert!(entry(vec![0, 1, 0]).lanes_are_canonical());
+        assert_eq!(entry(vec![0, 1, 0]).lane_members(), vec![vec![0, 2], vec![1]]);
+        assert_eq!(entry(vec![]).lane_members(), vec![vec![0], vec![1], vec![2]]);
+        assert!(!entry(vec![1, 0, 0]).lanes_are_canonical(), "numbered out of order");
+        assert!(!entry(vec![0, 1, 2]).lanes_are_canonical(), "all alone is written empty");
+        assert!(!entry(vec![0, 0]).lanes_are_canonical(), "one lane per transaction");
+        let exclusive = BlockEntry { exclusive: true, ..entry(vec![0, 0, 0]) };
+        assert!(!exclusive.lanes_are_canonical());
     }
 
     #[test]

@@ -193,6 +193,11 @@ pub enum ReplayErrorKind {
     /// An exclusive entry must hold one transaction and no set.
     #[error("an exclusive entry must hold exactly one transaction and no set")]
     BadExclusiveEntry,
+    /// An entry's lanes are not in their one form ([`crate::BlockEntry::lanes`]).
+    #[error(
+        "its lanes must be empty or one per transaction, numbered in order of first appearance, some lane shared"
+    )]
+    BadLanes,
     /// A transaction does not decode.
     #[error("undecodable transaction: {0}")]
     Undecodable(String),
@@ -518,10 +523,15 @@ impl Chain {
                 }
                 vec![(&txs[0], Access::Exclusive)]
             } else {
-                let sets: Vec<&AccessSet> = entry.txs.iter().map(|r| &r.access).collect();
-                let empty = sets.iter().position(|set| set.is_empty());
+                if !entry.lanes_are_canonical() {
+                    return Err(fail(Some(ei), None, ReplayErrorKind::BadLanes));
+                }
+                let (sets, firsts) = lane_sets(entry);
+                let sets: Vec<&AccessSet> = sets.iter().collect();
+                let conflict = first_conflict(&sets).map(|(l, c)| (firsts[l], c));
+                let empty = entry.txs.iter().position(|r| r.access.is_empty());
                 // Whichever fault comes first in the entry is the one reported.
-                match (first_conflict(&sets), empty) {
+                match (conflict, empty) {
                     (Some((ti, c)), e) if e.is_none_or(|e| ti < e) => {
                         return Err(fail(
                             Some(ei),
@@ -539,7 +549,7 @@ impl Chain {
                     .map(|(tx, r)| (tx, Access::Declared(r.access.clone())))
                     .collect()
             };
-            let results = bank.run_parallel(executor, &jobs, threads);
+            let results = bank.run_parallel(executor, &jobs, &entry.lanes, threads);
             let mut outcomes = Vec::with_capacity(jobs.len());
             for (ti, (result, (tx, _))) in results.into_iter().zip(&jobs).enumerate() {
                 match result {
@@ -624,6 +634,28 @@ impl Chain {
         }
         write_atomically(&path, &bytes).map_err(io(&path))
     }
+}
+
+/// The set of each lane of `entry` (the union of its transactions'; a
+/// transaction's own where each is a lane of its own), and the position of
+/// each lane's first transaction: no two lanes may conflict.
+fn lane_sets(entry: &crate::BlockEntry) -> (Vec<AccessSet>, Vec<usize>) {
+    if entry.lanes.is_empty() {
+        return (
+            entry.txs.iter().map(|t| t.access.clone()).collect(),
+            (0..entry.txs.len()).collect(),
+        );
+    }
+    let members = entry.lane_members();
+    let sets = members
+        .iter()
+        .map(|m| {
+            let sets = || m.iter().map(|&i| &entry.txs[i].access);
+            let writes: Vec<StateKey> = sets().flat_map(|s| s.writes().iter().copied()).collect();
+            AccessSet::unbounded(sets().flat_map(|s| s.reads().iter().copied()), writes)
+        })
+        .collect();
+    (sets, members.iter().map(|m| m[0]).collect())
 }
 
 /// Reads the head file; `None` if it is missing or damaged, an error if

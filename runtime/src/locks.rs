@@ -320,6 +320,68 @@ impl EntryKeys {
     }
 }
 
+/// The keys of an entry planned in lanes ([`crate::BlockEntry::lanes`]):
+/// for each hash and each flag set there, the lane that set it (plus one; 0
+/// where none did), or [`SHARED`] where several lanes did (only readers
+/// can). A hash collision can only put a set in a lane it need not join, or
+/// end the entry early: slower, never wrong.
+#[derive(Debug, Default)]
+pub(crate) struct LaneKeys {
+    owners: HashTable<(KeyHash, [u32; FLAGS])>,
+    lanes: u32,
+}
+
+/// The owner of a flag several lanes set.
+const SHARED: u32 = u32::MAX;
+
+impl LaneKeys {
+    /// Places `set` in the entry: in the one lane whose keys it conflicts
+    /// with, or a new lane when it conflicts with none; `None` (the filter
+    /// unchanged) when it conflicts with two lanes or more, so it needs a
+    /// new entry.
+    pub(crate) fn place(&mut self, set: &AccessSet) -> Option<u32> {
+        let mut lane = None;
+        for m in set.marks() {
+            let found = self.owners.find(m.hash.table_hash(), |&(h, _)| h == m.hash);
+            let Some((_, owners)) = found else { continue };
+            for (bit, &owner) in owners.iter().enumerate() {
+                if owner == 0 || m.forbids & (1 << bit) == 0 {
+                    continue;
+                }
+                match lane {
+                    _ if owner == SHARED => return None,
+                    None => lane = Some(owner - 1),
+                    Some(l) if l == owner - 1 => {}
+                    Some(_) => return None,
+                }
+            }
+        }
+        let lane = lane.unwrap_or_else(|| {
+            self.lanes += 1;
+            self.lanes - 1
+        });
+        self.owners.reserve(set.marks().len(), |&(h, _)| h.table_hash());
+        for &Mark { hash, sets, .. } in set.marks() {
+            let bit = sets.trailing_zeros() as usize;
+            let at =
+                self.owners.entry(hash.table_hash(), |&(h, _)| h == hash, |&(h, _)| h.table_hash());
+            let owners = &mut at.or_insert((hash, [0; FLAGS])).into_mut().1;
+            owners[bit] = match owners[bit] {
+                0 => lane + 1,
+                owner if owner == lane + 1 => owner,
+                _ => SHARED,
+            };
+        }
+        Some(lane)
+    }
+
+    /// Starts a new entry.
+    pub(crate) fn clear(&mut self) {
+        self.owners.clear();
+        self.lanes = 0;
+    }
+}
+
 /// The first of `sets` that conflicts with one before it, with the key in
 /// use: [`EntryKeys`] scans them, and only where it reports a conflict (a
 /// real one, or a hash collision) does an exact [`AccountLocks`] pass decide.
@@ -627,6 +689,36 @@ mod tests {
                     keys.add(&set);
                 }
                 entry.push(set);
+            }
+        }
+
+        /// Lanes against a naive model: a set joins the one lane whose sets
+        /// it conflicts with, a new lane when none, and is refused when it
+        /// conflicts with sets of two lanes (these keys do not collide).
+        #[test]
+        fn test_lane_keys_match_naive_model(sets in prop::collection::vec(set_strategy(), 1..40)) {
+            let mut keys = LaneKeys::default();
+            let mut lanes: Vec<Vec<AccessSet>> = Vec::new();
+            for set in sets {
+                let met: Vec<usize> = (0..lanes.len())
+                    .filter(|&l| lanes[l].iter().any(|h| h.conflicts_with(&set)))
+                    .collect();
+                let expect = match met[..] {
+                    [] => Some(lanes.len() as u32),
+                    [l] => Some(l as u32),
+                    _ => None,
+                };
+                prop_assert_eq!(keys.place(&set), expect, "{:?} after {:?}", set, lanes);
+                match expect {
+                    Some(l) if l as usize == lanes.len() => lanes.push(vec![set]),
+                    Some(l) => lanes[l as usize].push(set),
+                    None => {
+                        keys.clear();
+                        lanes.clear();
+                        prop_assert_eq!(keys.place(&set), Some(0));
+                        lanes.push(vec![set]);
+                    }
+                }
             }
         }
 

@@ -15,7 +15,7 @@ use crate::bank::{Bank, BankError, EntryReport, Executed, SealedBlock, key_count
 use crate::block::{BlockEntry, EntryTx};
 use crate::executor::{Executor, Outcome, Transaction, TxError};
 use crate::key::StateKey;
-use crate::locks::{EntryKeys, first_conflict};
+use crate::locks::{LaneKeys, first_conflict};
 use crate::ordered::{OrderedConfig, OrderedError, OrderedSets};
 use crate::threads::parallel_map;
 use crate::view::Access;
@@ -25,10 +25,14 @@ use crate::view::Access;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum BlockOrder {
     /// lanes' own blocks: transactions run in the given order, cut into
-    /// entries of neighbours whose sets do not conflict, each entry on all
-    /// threads. One without a set, or one that touches a key outside its
-    /// set, runs alone in the exclusive lane right after its entry; an
-    /// invalid one is left out of the block ([`TxStatus::Rejected`]).
+    /// entries of neighbours, each entry on all threads. Within an entry a
+    /// transaction whose set conflicts with those of one lane (a run on a
+    /// hot key) joins that lane, running after them on one thread; one that
+    /// conflicts with none starts a lane; one that conflicts with two lanes
+    /// starts the next entry ([`BlockEntry::lanes`]). One without a set, or
+    /// one that touches a key outside its set, runs alone in the exclusive
+    /// lane right after its entry; an invalid one is left out of the block
+    /// ([`TxStatus::Rejected`]).
     #[default]
     Entries,
     /// A fixed order (an Ethereum block): the result is exactly that of
@@ -170,7 +174,7 @@ impl Bank {
         }
         let items: Vec<_> =
             declared.iter().zip(sets).map(|(tx, set)| (tx, set, AccessSource::Declared)).collect();
-        let executed = self.run_entry(executor, &items, threads)?;
+        let executed = self.run_entry(executor, &items, &[], threads)?;
         let mut report = EntryReport {
             included: Vec::new(),
             exclusive: 0,
@@ -286,26 +290,35 @@ impl Bank {
             .collect();
         let sets = self.admit_all(admission, txs, threads, &mut runs)?;
         let mut entries_run = 0;
-        let mut entry: Vec<usize> = Vec::new();
-        let mut keys = EntryKeys::default();
+        // The entry being planned: positions in `txs`, and each one's lane.
+        let mut entry: (Vec<usize>, Vec<u32>) = (Vec::new(), Vec::new());
+        let mut keys = LaneKeys::default();
         for (i, set) in sets.iter().enumerate() {
             if matches!(runs[i].status, TxStatus::Rejected(_)) {
                 continue;
             }
             match set.access.as_ref().filter(|s| !s.is_empty()) {
-                Some(access) if keys.try_add(access) => entry.push(i),
                 Some(access) => {
-                    entries_run +=
-                        self.run_planned(executor, txs, &sets, &entry, threads, &mut runs)?;
-                    keys.clear();
-                    keys.add(access);
-                    entry = vec![i];
+                    let lane = match keys.place(access) {
+                        Some(lane) => lane,
+                        None => {
+                            entries_run +=
+                                self.run_planned(executor, txs, &sets, &entry, threads, &mut runs)?;
+                            entry.0.clear();
+                            entry.1.clear();
+                            keys.clear();
+                            keys.place(access).expect("an empty entry takes any set")
+                        }
+                    };
+                    entry.0.push(i);
+                    entry.1.push(lane);
                 }
                 None => {
                     entries_run +=
                         self.run_planned(executor, txs, &sets, &entry, threads, &mut runs)?;
                     keys.clear();
-                    entry.clear();
+                    entry.0.clear();
+                    entry.1.clear();
                     entries_run += 1;
                     runs[i].status = self.exclusive(executor, &txs[i])?;
                 }
@@ -371,7 +384,7 @@ impl Bank {
         executor: &E,
         txs: &[E::Tx],
         sets: &[Admitted],
-        entry: &[usize],
+        (entry, lanes): &(Vec<usize>, Vec<u32>),
         threads: usize,
         runs: &mut [TxRun],
     ) -> Result<usize, BankError> {
@@ -384,7 +397,7 @@ impl Bank {
                 (&txs[i], sets[i].access.as_ref().expect("planned with a set"), sets[i].source)
             })
             .collect();
-        let executed = self.run_entry(executor, &items, threads)?;
+        let executed = self.run_entry(executor, &items, lanes, threads)?;
         let mut entries = 1;
         for (&i, executed) in entry.iter().zip(executed) {
             runs[i].status = match executed {
@@ -410,17 +423,20 @@ impl Bank {
         })
     }
 
-    /// Runs `items`, whose sets do not conflict (the caller checked), on up
-    /// to `threads` threads and records those kept as one entry in the order
-    /// given. A hash the block holds already is refused without running.
+    /// Runs `items` in `lanes` (each item's lane, as [`BlockEntry::lanes`];
+    /// empty: each item a lane of its own), whose sets do not conflict across
+    /// lanes (the caller checked), on up to `threads` threads, and records
+    /// those kept as one entry in the order given. A hash the block holds
+    /// already is refused without running.
     pub(crate) fn run_entry<E: Executor>(
         &self,
         executor: &E,
         items: &[(&E::Tx, &AccessSet, AccessSource)],
+        lanes: &[u32],
         threads: usize,
     ) -> Result<Vec<Executed>, BankError> {
         let fresh = self.claim(items.iter().map(|(tx, ..)| tx.hash()));
-        let results = self.timed_map(items.len(), threads, executor, |worker, i| {
+        let results = self.timed_lanes(lanes, items.len(), threads, executor, |worker, i| {
             let (tx, set, _) = items[i];
             if !fresh[i] {
                 return Err(TxError::Duplicate(tx.hash()));
@@ -428,13 +444,19 @@ impl Bank {
             self.run_one(executor, worker, tx, Access::Declared(set.clone()))
         });
         let mut entry = BlockEntry::default();
+        let mut kept_lanes = Vec::new();
         let mut outcomes = Vec::with_capacity(items.len());
         let mut unkept = Vec::new();
         let mut executed = Vec::with_capacity(items.len());
-        for ((&(tx, set, source), result), fresh) in items.iter().zip(results).zip(fresh) {
+        for (i, ((&(tx, set, source), result), fresh)) in
+            items.iter().zip(results).zip(fresh).enumerate()
+        {
             executed.push(match result {
                 Ok(outcome) => {
                     let gas_used = outcome.gas_used;
+                    if let Some(&lane) = lanes.get(i) {
+                        kept_lanes.push(lane);
+                    }
                     entry.txs.push(EntryTx {
                         tx: tx.encoded().clone(),
                         access: set.clone(),
@@ -455,6 +477,14 @@ impl Bank {
                 }
             });
         }
+        entry.lanes = match kept_lanes.len() == lanes.len() {
+            // All kept: the planner numbered them in order of first appearance.
+            true if lanes.iter().max().is_some_and(|&m| (m as usize) + 1 < lanes.len()) => {
+                kept_lanes
+            }
+            true => Vec::new(),
+            false => crate::block::canonical_lanes(&kept_lanes),
+        };
         self.record_entry(entry, outcomes);
         self.unclaim(unkept);
         Ok(executed)
@@ -468,17 +498,66 @@ impl Bank {
 pub const MIN_PARALLEL_WORK: Duration = Duration::from_micros(40);
 
 impl Bank {
-    /// Runs non-conflicting jobs on up to `threads` threads ([`Self::entry_threads`]);
+    /// Runs jobs in `lanes` ([`BlockEntry::lanes`]; jobs of different lanes
+    /// do not conflict) on up to `threads` threads ([`Self::entry_threads`]);
     /// results in job order.
     pub(crate) fn run_parallel<E: Executor>(
         &self,
         executor: &E,
         jobs: &[(&E::Tx, Access)],
+        lanes: &[u32],
         threads: usize,
     ) -> Vec<Result<Outcome, TxError>> {
-        self.timed_map(jobs.len(), threads, executor, |worker, i| {
+        self.timed_lanes(lanes, jobs.len(), threads, executor, |worker, i| {
             self.run_one(executor, worker, jobs[i].0, jobs[i].1.clone())
         })
+    }
+
+    /// `f` over `0..n` in `lanes` (each item's lane; empty: each item its
+    /// own): the items of a lane one after another on one thread, in order,
+    /// lanes on up to `threads` threads ([`Self::timed_map`]), the longest
+    /// first so a hot key's lane does not start last. Results in item order.
+    pub(crate) fn timed_lanes<'b, E: Executor, R: Send + Sync>(
+        &'b self,
+        lanes: &[u32],
+        n: usize,
+        threads: usize,
+        executor: &'b E,
+        f: impl Fn(&mut E::Worker<'b>, usize) -> R + Sync,
+    ) -> Vec<R> {
+        // On one thread the given order runs each lane in its order.
+        if lanes.is_empty() || self.entry_threads(n, threads) == 1 {
+            return self.timed_map(n, n, threads, executor, f);
+        }
+        // Each lane's items, lane after lane (a counting sort: `order` from
+        // `starts[l]` to `starts[l + 1]`), and the lanes longest first.
+        let count = lanes.iter().max().map_or(0, |l| *l as usize + 1);
+        let mut starts = vec![0usize; count + 1];
+        for &lane in lanes {
+            starts[lane as usize + 1] += 1;
+        }
+        for l in 0..count {
+            starts[l + 1] += starts[l];
+        }
+        let mut order = vec![0usize; n];
+        let mut next = starts.clone();
+        for (i, &lane) in lanes.iter().enumerate() {
+            order[next[lane as usize]] = i;
+            next[lane as usize] += 1;
+        }
+        let mut by_length: Vec<usize> = (0..count).collect();
+        by_length.sort_by_key(|&l| std::cmp::Reverse(starts[l + 1] - starts[l]));
+        let ran = self.timed_map(count, n, threads, executor, |worker, k| {
+            let l = by_length[k];
+            order[starts[l]..starts[l + 1]].iter().map(|&i| f(worker, i)).collect::<Vec<R>>()
+        });
+        let mut out: Vec<Option<R>> = (0..n).map(|_| None).collect();
+        for (&l, results) in by_length.iter().zip(ran) {
+            for (&i, result) in order[starts[l]..starts[l + 1]].iter().zip(results) {
+                out[i] = Some(result);
+            }
+        }
+        out.into_iter().map(|r| r.expect("every item is in a lane")).collect()
     }
 
     /// How many of `threads` an entry of `n` transactions is worth: one where
@@ -495,18 +574,20 @@ impl Bank {
         }
     }
 
-    /// `f` over `0..n` on [`Self::entry_threads`] threads, each item's run
-    /// time folded into the block's mean.
+    /// `f` over `0..n` jobs holding `txs` transactions in all, on
+    /// [`Self::entry_threads`] threads, their run time folded into the
+    /// block's mean per transaction.
     pub(crate) fn timed_map<'b, E: Executor, R: Send + Sync>(
         &'b self,
         n: usize,
+        txs: usize,
         threads: usize,
         executor: &'b E,
         f: impl Fn(&mut E::Worker<'b>, usize) -> R + Sync,
     ) -> Vec<R> {
         let timed = parallel_map(
             n,
-            self.entry_threads(n, threads),
+            self.entry_threads(txs, threads),
             || executor.worker(self.env()),
             |worker, i| {
                 let start = Instant::now();
@@ -515,7 +596,7 @@ impl Bank {
             },
         );
         let total: Duration = timed.iter().map(|(_, t)| *t).sum();
-        if let Some(sample) = total.as_nanos().checked_div(n as u128) {
+        if let Some(sample) = total.as_nanos().checked_div(txs as u128) {
             let sample = u64::try_from(sample).unwrap_or(u64::MAX).max(1);
             let mean = self.tx_nanos.load(Ordering::Relaxed);
             let next = if mean == 0 { sample } else { (mean / 4 * 3).saturating_add(sample / 4) };

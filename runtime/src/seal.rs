@@ -45,11 +45,28 @@ pub(crate) fn coalesce(entries: Vec<BlockEntry>) -> Vec<BlockEntry> {
             }
         }
         match out.last_mut() {
-            Some(open) if joins => open.txs.extend(entry.txs),
+            Some(open) if joins => join(open, entry),
             _ => out.push(entry),
         }
     }
     out
+}
+
+/// Appends `entry`'s transactions to `open`, each of its lanes a new lane.
+fn join(open: &mut BlockEntry, entry: BlockEntry) {
+    if open.lanes.is_empty() && entry.lanes.is_empty() {
+        open.txs.extend(entry.txs);
+        return;
+    }
+    let own = |e: &BlockEntry| match e.lanes.is_empty() {
+        true => (0..e.txs.len() as u32).collect(),
+        false => e.lanes.clone(),
+    };
+    let mut lanes: Vec<u32> = own(open);
+    let first = lanes.iter().max().map_or(0, |l| l + 1);
+    lanes.extend(own(&entry).into_iter().map(|l| l + first));
+    open.txs.extend(entry.txs);
+    open.lanes = crate::block::canonical_lanes(&lanes);
 }
 
 /// The changed keys of `state` against its parent, and what they change
@@ -166,7 +183,7 @@ mod coalesce_tests {
                 source: AccessSource::Declared,
             })
             .collect();
-        BlockEntry { exclusive, txs }
+        BlockEntry { exclusive, txs, lanes: Vec::new() }
     }
 
     #[test]
@@ -185,5 +202,24 @@ mod coalesce_tests {
         let again =
             coalesce(coalesce(vec![entry(false, &[(&[], &[1])]), entry(false, &[(&[], &[2])])]));
         assert_eq!(again.len(), 1, "idempotent");
+    }
+
+    #[test]
+    fn test_a_joined_entry_keeps_each_lane_apart() {
+        let hot = BlockEntry {
+            lanes: vec![0, 1, 0],
+            ..entry(false, &[(&[], &[1]), (&[], &[2]), (&[], &[1])])
+        };
+        let joined = coalesce(vec![hot.clone(), entry(false, &[(&[], &[3]), (&[], &[4])])]);
+        assert_eq!(joined.len(), 1);
+        assert_eq!(joined[0].lanes, [0, 1, 0, 2, 3]);
+        assert!(joined[0].lanes_are_canonical());
+        // An entry whose lane's transactions conflict among themselves does
+        // not join the one before (the filter sees a conflict), nor does one
+        // that meets the open entry's keys.
+        assert_eq!(coalesce(vec![entry(false, &[(&[], &[3])]), hot.clone()]).len(), 2);
+        let apart = coalesce(vec![hot, entry(false, &[(&[], &[2])])]);
+        assert_eq!(apart.len(), 2);
+        assert_eq!(apart[0].lanes, [0, 1, 0]);
     }
 }

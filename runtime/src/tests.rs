@@ -41,12 +41,10 @@ const COINBASE: Address = Address::repeat_byte(0xcb);
 
 /// Builds one block from `txs` on `threads` threads and commits it.
 fn build(chain: &mut Chain, txs: &[NativeTx], threads: usize) -> (Block, Vec<Receipt>) {
-    let mut bank = chain.new_bank(chain.head().number + 1, COINBASE);
-    for entry in crate::entries_in_order(txs.to_vec()) {
-        let report = bank.execute_entry(&NativeExecutor, entry, threads).unwrap();
-        assert!(report.deferred.is_empty());
-    }
-    let sealed = bank.seal().unwrap();
+    let bank = chain.new_bank(chain.head().number + 1, COINBASE);
+    let run = bank.execute_block(&NativeExecutor, txs, &crate::BlockOptions::new(threads)).unwrap();
+    assert!(run.txs.iter().all(|t| !matches!(t.status, crate::TxStatus::Deferred)));
+    let sealed = run.sealed;
     let out = (sealed.block.clone(), sealed.receipts.clone());
     chain.commit(&sealed).unwrap();
     out
@@ -165,11 +163,13 @@ proptest! {
                 prop_assert_eq!(&other, &block, "{} threads", threads);
                 prop_assert_eq!(&other_receipts, &receipts);
             }
-            // No entry holds two conflicting sets.
+            // No entry holds two conflicting sets in different lanes.
             for entry in &block.entries {
+                prop_assert!(entry.lanes_are_canonical(), "{:?}", entry.lanes);
+                let lane = |i: usize| entry.lanes.get(i).map_or(i, |l| *l as usize);
                 for (i, a) in entry.txs.iter().enumerate() {
-                    for b in &entry.txs[i + 1..] {
-                        prop_assert!(!a.access.conflicts_with(&b.access));
+                    for (j, b) in entry.txs.iter().enumerate().skip(i + 1) {
+                        prop_assert!(lane(i) == lane(j) || !a.access.conflicts_with(&b.access));
                     }
                 }
             }
@@ -187,17 +187,22 @@ proptest! {
     }
 }
 
-/// A block with two entries, the second conflicting with the first.
+/// A block with two entries, the second conflicting with both lanes of the
+/// first, and a lane of two in the second.
 fn two_entry_block() -> (tempfile::TempDir, Chain, Block) {
     let (dir, mut chain) = new_chain();
     let (a, b) = (sender(0), sender(1));
     let txs = vec![
         NativeTx::transfer(a, 0, b, U256::from(5), U256::from(1)),
         NativeTx::transfer(sender(2), 0, sender(3), U256::from(5), U256::from(1)),
-        NativeTx::transfer(b, 0, a, U256::from(1), U256::from(1)),
+        NativeTx::transfer(b, 0, sender(3), U256::from(1), U256::from(1)),
+        NativeTx::transfer(b, 1, a, U256::from(1), U256::from(1)),
+        NativeTx::transfer(sender(4), 0, sender(5), U256::from(1), U256::from(1)),
     ];
     let (block, _) = build(&mut chain, &txs, 2);
-    assert_eq!(block.entries.len(), 2, "the third transfer conflicts with the first");
+    assert_eq!(block.entries.len(), 2, "the third transfer meets both lanes of the first entry");
+    assert_eq!(block.entries[0].lanes, Vec::<u32>::new());
+    assert_eq!(block.entries[1].lanes, [0, 0, 1], "the fourth follows the third in its lane");
     drop(chain);
     let (fresh_dir, fresh) = new_chain();
     drop(dir);
@@ -226,6 +231,22 @@ fn test_tampered_blocks_are_rejected() {
     let moved = conflicting.entries.remove(1).txs;
     conflicting.entries[0].txs.extend(moved);
     assert!(matches!(rejected(&mut chain, &conflicting), ReplayErrorKind::ConflictingEntry(_)));
+
+    // Lanes out of their one form, or a lane that conflicts with another.
+    let mut renumbered = block.clone();
+    renumbered.entries[1].lanes = vec![1, 1, 0];
+    assert_eq!(rejected(&mut chain, &renumbered), ReplayErrorKind::BadLanes);
+    let mut short = block.clone();
+    short.entries[1].lanes = vec![0, 0];
+    assert_eq!(rejected(&mut chain, &short), ReplayErrorKind::BadLanes);
+    let mut apart = block.clone();
+    apart.entries[1].lanes = vec![];
+    assert!(matches!(rejected(&mut chain, &apart), ReplayErrorKind::ConflictingEntry(_)));
+    let mut joined = block.clone();
+    let moved = joined.entries.remove(1).txs;
+    joined.entries[0].txs.extend(moved);
+    joined.entries[0].lanes = vec![0, 1, 1, 1, 2];
+    assert!(matches!(rejected(&mut chain, &joined), ReplayErrorKind::ConflictingEntry(_)));
 
     let mut undeclared = block.clone();
     let recorded = &mut undeclared.entries[1].txs[0];

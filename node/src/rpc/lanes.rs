@@ -128,7 +128,13 @@ fn block_entries(lb: &LedgerBlock) -> BlockEntries {
                 lb.receipts[index..index + e.txs.len()].iter().map(|r| r.tx_hash).collect();
             index += e.txs.len();
             let sources = e.txs.iter().map(|t| SetSource::from(t.source)).collect();
-            BlockEntry { exclusive: e.exclusive, width: e.txs.len() as u64, transactions, sources }
+            BlockEntry {
+                exclusive: e.exclusive,
+                width: e.txs.len() as u64,
+                transactions,
+                sources,
+                lanes: e.lanes.clone(),
+            }
         })
         .collect();
     BlockEntries {
