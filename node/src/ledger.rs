@@ -12,15 +12,14 @@
 //!
 //! ```text
 //! record = magic | payload length u32 LE | xxh3-64 of payload u64 LE | payload
-//! payload = borsh (Block, Vec<Receipt>, Option<Vec<u8>>)   version 4
-//!         | borsh (Block, Vec<Receipt>)                    version 3
+//! payload = borsh (Block, Vec<Receipt>, Option<Vec<u8>>)   version 5
 //! ```
 //!
 //! The magic names the payload's format version, `LNB` and the version's
-//! digit; this build writes version 4 (version 3's block and receipts, and
-//! the block's access list, EIP-7928's RLP, where the block has one) and
-//! reads versions 3 and 4, so a ledger version 3 wrote goes on with
-//! version-4 records (its older blocks have no access list). As for every
+//! digit; this build writes and reads version 5: the block (with its
+//! entries' lanes, and BLAKE3 entries roots), its receipts, and its access
+//! list, EIP-7928's RLP, where the block has one. Versions 3 and 4 wrote
+//! blocks without lanes, under keccak256 entries roots. As for every
 //! lanes file with a format version, a whole record of another version is
 //! refused with an error that names the file, both versions and what to do
 //! ([`LedgerError::Format`]); another magic is refused as corrupt, naming
@@ -43,10 +42,8 @@ use lanes_banking_stage::BlockSink;
 use lanes_evm_adapter::{EvmReceiptData, block_access_list, header_bloom};
 use lanes_runtime::{Block, Receipt, SealedBlock};
 
-/// The record magic: format version 4.
-const MAGIC: &[u8; 4] = b"LNB4";
-/// The older version this build still reads (no access lists).
-const READS_TOO: u8 = 3;
+/// The record magic: format version 5.
+const MAGIC: &[u8; 4] = b"LNB5";
 const FRAME: usize = 16;
 /// The largest record accepted (a block of 30M gas of 128 KiB transactions
 /// stays far below it).
@@ -104,7 +101,6 @@ pub struct LedgerBlock {
 struct Placed {
     offset: u64,
     len: u32,
-    version: u8,
     hash: B256,
     /// `None` for a block without logs.
     bloom: Option<Box<Bloom>>,
@@ -135,7 +131,7 @@ impl Index {
         self.blocks.get(usize::try_from(i).ok()?)
     }
 
-    fn push(&mut self, offset: u64, len: u32, version: u8, block: &Block, receipts: &[Receipt]) {
+    fn push(&mut self, offset: u64, len: u32, block: &Block, receipts: &[Receipt]) {
         let number = block.header.number;
         if self.blocks.is_empty() {
             self.first = number;
@@ -147,7 +143,7 @@ impl Index {
         self.by_hash.insert(hash, number);
         // Computed at seal from the receipts, and covered by the block hash.
         let bloom = header_bloom(&block.header).map(Box::new);
-        self.blocks.push(Placed { offset, len, version, hash, bloom });
+        self.blocks.push(Placed { offset, len, hash, bloom });
     }
 }
 
@@ -159,11 +155,7 @@ fn record_version(magic: &[u8]) -> Option<u8> {
     }
 }
 
-fn decode_record(version: u8, payload: &[u8]) -> std::io::Result<LedgerBlock> {
-    if version == READS_TOO {
-        let (block, receipts) = <(Block, Vec<Receipt>)>::try_from_slice(payload)?;
-        return Ok(LedgerBlock { block, receipts, access_list: None });
-    }
+fn decode_record(payload: &[u8]) -> std::io::Result<LedgerBlock> {
     let (block, receipts, access_list) =
         <(Block, Vec<Receipt>, Option<Vec<u8>>)>::try_from_slice(payload)?;
     Ok(LedgerBlock { block, receipts, access_list })
@@ -295,12 +287,12 @@ impl Ledger {
                 }
                 return Err(corrupt("checksum mismatch".into()));
             }
-            if version != reads && version != READS_TOO {
+            if version != reads {
                 let (found, reads) = (u32::from(version), u32::from(reads));
                 return Err(FormatError { path: path.clone(), found, reads }.into());
             }
-            let LedgerBlock { block, receipts, .. } = decode_record(version, &payload)
-                .map_err(|e| corrupt(format!("undecodable record: {e}")))?;
+            let LedgerBlock { block, receipts, .. } =
+                decode_record(&payload).map_err(|e| corrupt(format!("undecodable record: {e}")))?;
             let number = block.header.number;
             let follows = match index.last() {
                 None => true,
@@ -313,7 +305,7 @@ impl Ledger {
                 let previous = index.last().map_or("none".into(), |l| l.to_string());
                 return Err(corrupt(format!("block {number} does not follow block {previous}")));
             }
-            index.push(at, len as u32, version, &block, &receipts);
+            index.push(at, len as u32, &block, &receipts);
             at = end;
         }
         drop(reader);
@@ -428,8 +420,7 @@ impl Ledger {
         }
         let offset = *end;
         *end += record.len() as u64;
-        let version = MAGIC[3] - b'0';
-        self.index.write().push(offset, payload.len() as u32, version, block, receipts);
+        self.index.write().push(offset, payload.len() as u32, block, receipts);
         Ok(())
     }
 
@@ -492,14 +483,14 @@ impl Ledger {
 
     /// Block `number` whether served or not (for replay at start).
     pub fn read(&self, number: u64) -> Result<LedgerBlock, LedgerError> {
-        let (offset, len, version, file) = {
+        let (offset, len, file) = {
             let index = self.index();
             let placed = index.placed(number).ok_or(LedgerError::NotChained {
                 number,
                 previous: index.last().unwrap_or(u64::MAX),
             })?;
             // Under the index's lock: the file its offsets are in.
-            (placed.offset, placed.len, placed.version, self.file.read().clone())
+            (placed.offset, placed.len, self.file.read().clone())
         };
         let mut payload = vec![0; len as usize];
         file.reader
@@ -507,7 +498,7 @@ impl Ledger {
             .map_err(|source| LedgerError::Io { path: file.path.clone(), source })?;
         let corrupt =
             |reason: String| LedgerError::Corrupt { path: file.path.clone(), offset, reason };
-        decode_record(version, &payload).map_err(|e| corrupt(format!("undecodable record: {e}")))
+        decode_record(&payload).map_err(|e| corrupt(format!("undecodable record: {e}")))
     }
 
     /// The number of the served block with this hash.
@@ -595,7 +586,7 @@ mod tests {
         // A torn third record: only part of it reached the disk.
         let path = dir.path().join(FILE);
         let mut f = OpenOptions::new().append(true).open(&path).unwrap();
-        f.write_all(b"LNB4\x40\x00\x00\x00garbage").unwrap();
+        f.write_all(b"LNB5\x40\x00\x00\x00garbage").unwrap();
         drop(f);
         let ledger = Ledger::open(dir.path()).unwrap();
         assert_eq!(ledger.head(), Some(1));
@@ -708,29 +699,6 @@ mod tests {
         assert_eq!(ledger.block(1).unwrap().unwrap().block.header.parent_hash, c0.hash);
     }
 
-    /// A ledger version 3 wrote opens, its blocks read without an access
-    /// list, and goes on with version-4 records.
-    #[test]
-    fn a_version_3_ledger_is_read_and_continued() {
-        let dir = tempfile::tempdir().unwrap();
-        let b0 = block(0, B256::ZERO);
-        let payload = borsh::to_vec(&(&b0, Vec::<Receipt>::new())).unwrap();
-        let mut record = b"LNB3".to_vec();
-        record.extend((payload.len() as u32).to_le_bytes());
-        record.extend(xxhash_rust::xxh3::xxh3_64(&payload).to_le_bytes());
-        record.extend(&payload);
-        std::fs::write(dir.path().join(FILE), &record).unwrap();
-        let ledger = Ledger::open(dir.path()).unwrap();
-        assert_eq!(ledger.read(0).unwrap().block, b0);
-        assert_eq!(ledger.read(0).unwrap().access_list, None);
-        let b1 = block(1, b0.hash);
-        ledger.append(&b1, &[], Some(b"list")).unwrap();
-        drop(ledger);
-        let ledger = Ledger::open(dir.path()).unwrap();
-        assert_eq!(ledger.last_appended(), Some(1));
-        assert_eq!(ledger.read(1).unwrap().access_list.as_deref(), Some(&b"list"[..]));
-    }
-
     #[test]
     fn a_record_of_another_format_version_is_refused_with_what_to_do() {
         let dir = tempfile::tempdir().unwrap();
@@ -738,9 +706,10 @@ mod tests {
         let b0 = block(0, B256::ZERO);
         ledger.append(&b0, &[], None).unwrap();
         drop(ledger);
-        // Block 1 as an older lanes wrote it: a whole record, version 2.
+        // Block 1 as an older lanes wrote it: a whole record, version 4
+        // (blocks without lanes).
         let payload = b"an older payload";
-        let mut record = b"LNB2".to_vec();
+        let mut record = b"LNB4".to_vec();
         record.extend((payload.len() as u32).to_le_bytes());
         record.extend(xxhash_rust::xxh3::xxh3_64(payload).to_le_bytes());
         record.extend(payload);
@@ -749,7 +718,7 @@ mod tests {
         drop(f);
         let err = Ledger::open(dir.path()).unwrap_err();
         assert!(
-            matches!(err, LedgerError::Format(FormatError { found: 2, reads: 4, .. })),
+            matches!(err, LedgerError::Format(FormatError { found: 4, reads: 5, .. })),
             "{err}"
         );
         assert!(err.to_string().contains("--reset"), "{err}");

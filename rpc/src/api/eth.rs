@@ -208,7 +208,7 @@ pub trait EthApi {
     /// wrote, each write's value after each index that wrote it (0: before
     /// its transactions, `i + 1`: transaction `i`, `n + 1`: after them).
     /// `null` for an unknown block, and for one kept without a list (block
-    /// 0; blocks a ledger before version 4 holds).
+    /// 0).
     #[method(name = "getBlockAccessList", blocking)]
     fn block_access_list(&self, block: BlockId) -> RpcResult<Option<BlockAccessList>>;
 
