@@ -1,6 +1,7 @@
 //! Blocks: a header and the entries that ran side by side.
 
 use std::fmt;
+use std::io::BufWriter;
 
 use alloy_primitives::{Address, B256, Bytes, keccak256};
 use borsh::{BorshDeserialize, BorshSerialize};
@@ -105,12 +106,12 @@ impl HeaderCodec for LanesHeaders {
 /// none) followed by each borsh-encoded entry (its exclusive flag, and each
 /// transaction's encoding, set and source), in order.
 pub fn entries_root(system: &[Entry], entries: &[BlockEntry]) -> B256 {
-    let mut hasher = Stream::new(ENTRIES);
+    let mut hasher = stream(ENTRIES);
     system.serialize(&mut hasher).expect("hashing cannot fail");
     for entry in entries {
         entry.serialize(&mut hasher).expect("hashing cannot fail");
     }
-    hasher.finish()
+    finish(hasher)
 }
 
 /// The BLAKE3 contexts of lanes' own roots (derive-key mode: a root of one
@@ -126,36 +127,22 @@ const ENTRIES: &str = "lanes 2026-11-25 entries root";
 /// root. (A binary keccak256 tree of one leaf per item cost 3 to 5 keccak
 /// permutations per transaction, more than running a simple one.)
 pub fn stream_root<T: BorshSerialize>(context: &str, items: impl IntoIterator<Item = T>) -> B256 {
-    let mut hasher = Stream::new(context);
+    let mut hasher = stream(context);
     for item in items {
         item.serialize(&mut hasher).expect("hashing cannot fail");
     }
-    hasher.finish()
+    finish(hasher)
 }
 
-/// Bytes written to a BLAKE3 hasher in runs large enough for its SIMD
-/// paths (borsh writes a field at a time).
-struct Stream(std::io::BufWriter<blake3::Hasher>);
-
-impl Stream {
-    fn new(context: &str) -> Self {
-        Self(std::io::BufWriter::with_capacity(64 * 1024, blake3::Hasher::new_derive_key(context)))
-    }
-
-    fn finish(self) -> B256 {
-        let hasher = self.0.into_inner().map_err(|e| e.into_error()).expect("hashing cannot fail");
-        B256::from(*hasher.finalize().as_bytes())
-    }
+/// A BLAKE3 hasher under `context`, written in runs large enough for its
+/// SIMD paths (borsh writes a field at a time).
+fn stream(context: &str) -> BufWriter<blake3::Hasher> {
+    BufWriter::with_capacity(64 * 1024, blake3::Hasher::new_derive_key(context))
 }
 
-impl std::io::Write for Stream {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.write(bytes)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.0.flush()
-    }
+fn finish(stream: BufWriter<blake3::Hasher>) -> B256 {
+    let hasher = stream.into_inner().map_err(|e| e.into_error()).expect("hashing cannot fail");
+    B256::from(*hasher.finalize().as_bytes())
 }
 
 /// A transaction as recorded in a block: its encoding, the set it was
@@ -196,14 +183,8 @@ impl BlockEntry {
         if self.lanes.is_empty() {
             return (0..self.txs.len()).map(|i| vec![i]).collect();
         }
-        let mut members: Vec<Vec<usize>> = Vec::new();
-        for (i, &lane) in self.lanes.iter().enumerate() {
-            match members.get_mut(lane as usize) {
-                Some(m) => m.push(i),
-                None => members.push(vec![i]),
-            }
-        }
-        members
+        let (order, starts) = lane_order(&self.lanes);
+        starts.windows(2).map(|w| order[w[0]..w[1]].to_vec()).collect()
     }
 
     /// Whether [`Self::lanes`] is in its one form: empty, or one lane per
@@ -224,19 +205,44 @@ impl BlockEntry {
     }
 }
 
-/// `lanes` (any lane ids, one per transaction) in [`BlockEntry::lanes`]'
-/// one form: renumbered in order of first appearance; empty when each
+/// Each lane's positions in `lanes` (one lane id per transaction), lane
+/// after lane: lane `l`'s are `order[starts[l]..starts[l + 1]]`, in order.
+pub(crate) fn lane_order(lanes: &[u32]) -> (Vec<usize>, Vec<usize>) {
+    let count = lanes.iter().max().map_or(0, |l| *l as usize + 1);
+    let mut starts = vec![0usize; count + 1];
+    for &lane in lanes {
+        starts[lane as usize + 1] += 1;
+    }
+    for l in 0..count {
+        starts[l + 1] += starts[l];
+    }
+    let mut order = vec![0usize; lanes.len()];
+    let mut next = starts.clone();
+    for (i, &lane) in lanes.iter().enumerate() {
+        order[next[lane as usize]] = i;
+        next[lane as usize] += 1;
+    }
+    (order, starts)
+}
+
+/// `lanes` (lane ids, one per transaction) in [`BlockEntry::lanes`]' one
+/// form: renumbered in order of first appearance; empty when each
 /// transaction has a lane of its own.
 pub(crate) fn canonical_lanes(lanes: &[u32]) -> Vec<u32> {
-    let mut ids: hashbrown::HashMap<u32, u32, ahash::RandomState> = Default::default();
+    let mut ids = vec![u32::MAX; lanes.iter().max().map_or(0, |l| *l as usize + 1)];
+    let mut count = 0;
     let out: Vec<u32> = lanes
         .iter()
-        .map(|lane| {
-            let next = ids.len() as u32;
-            *ids.entry(*lane).or_insert(next)
+        .map(|&lane| {
+            let id = &mut ids[lane as usize];
+            if *id == u32::MAX {
+                *id = count;
+                count += 1;
+            }
+            *id
         })
         .collect();
-    if ids.len() == lanes.len() { Vec::new() } else { out }
+    if count as usize == lanes.len() { Vec::new() } else { out }
 }
 
 /// A block.

@@ -477,14 +477,7 @@ impl Bank {
                 }
             });
         }
-        entry.lanes = match kept_lanes.len() == lanes.len() {
-            // All kept: the planner numbered them in order of first appearance.
-            true if lanes.iter().max().is_some_and(|&m| (m as usize) + 1 < lanes.len()) => {
-                kept_lanes
-            }
-            true => Vec::new(),
-            false => crate::block::canonical_lanes(&kept_lanes),
-        };
+        entry.lanes = crate::block::canonical_lanes(&kept_lanes);
         self.record_entry(entry, outcomes);
         self.unclaim(unkept);
         Ok(executed)
@@ -529,22 +522,8 @@ impl Bank {
         if lanes.is_empty() || self.entry_threads(n, threads) == 1 {
             return self.timed_map(n, n, threads, executor, f);
         }
-        // Each lane's items, lane after lane (a counting sort: `order` from
-        // `starts[l]` to `starts[l + 1]`), and the lanes longest first.
-        let count = lanes.iter().max().map_or(0, |l| *l as usize + 1);
-        let mut starts = vec![0usize; count + 1];
-        for &lane in lanes {
-            starts[lane as usize + 1] += 1;
-        }
-        for l in 0..count {
-            starts[l + 1] += starts[l];
-        }
-        let mut order = vec![0usize; n];
-        let mut next = starts.clone();
-        for (i, &lane) in lanes.iter().enumerate() {
-            order[next[lane as usize]] = i;
-            next[lane as usize] += 1;
-        }
+        let (order, starts) = crate::block::lane_order(lanes);
+        let count = starts.len() - 1;
         let mut by_length: Vec<usize> = (0..count).collect();
         by_length.sort_by_key(|&l| std::cmp::Reverse(starts[l + 1] - starts[l]));
         let ran = self.timed_map(count, n, threads, executor, |worker, k| {
