@@ -34,8 +34,9 @@ impl<K: PartialEq, V> Table<K, V> {
         Some(&entries[*at as usize].2)
     }
 
-    /// Sets `key` (hashing to `hash`) to `value`.
-    pub(crate) fn insert(&mut self, hash: KeyHash, key: K, value: V) {
+    /// Sets `key` (hashing to `hash`) to `value`; whether the key is new
+    /// (it went at the end of the insertion order).
+    pub(crate) fn insert(&mut self, hash: KeyHash, key: K, value: V) -> bool {
         let entries = &mut self.entries;
         let found = self.index.entry(
             hash.table_hash(),
@@ -46,12 +47,16 @@ impl<K: PartialEq, V> Table<K, V> {
             |&at| entries[at as usize].0.table_hash(),
         );
         match found {
-            Entry::Occupied(at) => entries[*at.get() as usize].2 = value,
+            Entry::Occupied(at) => {
+                entries[*at.get() as usize].2 = value;
+                false
+            }
             Entry::Vacant(slot) => {
                 let at = u32::try_from(entries.len())
                     .expect("a write cache table holds fewer than 2^32 keys");
                 slot.insert(at);
                 entries.push((hash, key, value));
+                true
             }
         }
     }
@@ -100,8 +105,10 @@ mod tests {
                     0 => prop_assert_eq!(table.get(hash_of(key), &key), model.get(&key)),
                     1 => table.reserve(usize::from(value % 100)),
                     _ => {
-                        table.insert(hash_of(key), key, value);
-                        if model.insert(key, value).is_none() {
+                        let new = table.insert(hash_of(key), key, value);
+                        let was = model.insert(key, value);
+                        prop_assert_eq!(new, was.is_none());
+                        if was.is_none() {
                             order.push(key);
                         }
                     }
