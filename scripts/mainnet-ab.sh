@@ -5,7 +5,9 @@
 # lanes' time over revm's measured in the same process, so the host's drift
 # cancels; a round's figure is all blocks' time over revm's. Prints, per
 # binary and worker count, the median over rounds, and the median of the
-# paired ratios new/base (below 1: the new binary is faster).
+# paired ratios new/base (below 1: the new binary is faster). Where both
+# binaries report the seal's time (seal_ms), each worker count is also
+# compared with the seal added to lanes' time (revm's side has no seal).
 #
 #   scripts/mainnet-ab.sh BASE_BIN NEW_BIN [ROUNDS]   (default 3 rounds)
 #   FIXTURES=folder (default ../shared/fixtures/mainnet-blocks)  RUNS=N
@@ -40,17 +42,22 @@ done
 python3 - "$OUT" "$rounds" "$workers" <<'EOF'
 import json, statistics, sys
 out, rounds, workers = sys.argv[1], int(sys.argv[2]), sys.argv[3].split()
-def ratio(label, w, r):
+def ratio(label, w, r, seal=False):
     rows = [json.loads(l) for l in open(f"{out}/{label}-{w}-{r}.jsonl")]
-    lanes = sum(x["lanes_ms"] for x in rows); revm = sum(x["revm_ms"] for x in rows)
-    return lanes / revm
+    lanes = sum(x["lanes_ms"] + (x.get("seal_ms") or 0) * seal for x in rows)
+    return lanes / sum(x["revm_ms"] for x in rows)
+def sealed(label, w):
+    return all("seal_ms" in json.loads(l) for l in open(f"{out}/{label}-{w}-1.jsonl"))
 print("| workers | base: all blocks' time / revm's | new | new / base, paired median |")
 print("|---|---|---|---|")
 for w in workers:
-    b = [ratio("base", w, r) for r in range(1, rounds + 1)]
-    n = [ratio("new", w, r) for r in range(1, rounds + 1)]
-    paired = statistics.median(x / y for x, y in zip(n, b))
-    fmt = lambda v: f"{statistics.median(v):.3f}x ({', '.join(f'{x:.3f}' for x in v)})"
-    print(f"| {w} | {fmt(b)} | {fmt(n)} | {paired:.3f} |")
+    # Binaries that report the seal's time (seal_ms) are compared with it too.
+    for seal in [False, True][: 1 + (sealed("base", w) and sealed("new", w))]:
+        b = [ratio("base", w, r, seal) for r in range(1, rounds + 1)]
+        n = [ratio("new", w, r, seal) for r in range(1, rounds + 1)]
+        paired = statistics.median(x / y for x, y in zip(n, b))
+        fmt = lambda v: f"{statistics.median(v):.3f}x ({', '.join(f'{x:.3f}' for x in v)})"
+        label = f"{w}, with the seal" if seal else w
+        print(f"| {label} | {fmt(b)} | {fmt(n)} | {paired:.3f} |")
 EOF
 echo "raw results: $OUT"

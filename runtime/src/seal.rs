@@ -13,7 +13,7 @@ use crate::key::StateKey;
 use crate::lattice::LatticeHash;
 use crate::locks::EntryKeys;
 use crate::threads::parallel_map;
-use crate::view::{BankState, Parent, Shard, Value};
+use crate::view::{BankState, Shard, Value};
 
 /// Keys below which a seal computes its changes on the calling thread.
 const SEAL_KEYS_PER_THREAD: usize = 1024;
@@ -91,8 +91,8 @@ pub(crate) fn diff(
             let mut delta = LatticeHash::identity();
             for shard in chunks[i] {
                 let shard = shard.read();
-                for (key, value, read) in shard.iter() {
-                    diff_one(parent, (&key, &value, read), &mut changes, &mut delta)?;
+                for (key, value) in shard.iter() {
+                    diff_one(parent, &key, &value, &mut changes, &mut delta)?;
                 }
             }
             Ok((changes, delta))
@@ -110,21 +110,17 @@ pub(crate) fn diff(
     Ok((changes, delta))
 }
 
-/// One cached key's change against the parent, whose value `read` holds
-/// where the block read it at the key's first write ([`Parent`]).
 fn diff_one(
     parent: &ReadView,
-    (key, value, read): (&StateKey, &Value, Option<Parent>),
+    key: &StateKey,
+    value: &Value,
     changes: &mut Vec<Entry>,
     delta: &mut LatticeHash,
 ) -> Result<(), BankError> {
     let state_err = |e: lanes_accounts_db::StorageError| BankError::State(e.to_string());
     match (key, value) {
         (StateKey::Account(a), Value::Account(new)) => {
-            let old = match read {
-                Some(Parent::Account(old)) => old,
-                _ => parent.get_account(a).map_err(state_err)?,
-            };
+            let old = parent.get_account(a).map_err(state_err)?;
             let new_exists = !new.is_empty();
             if old.as_ref() == Some(new) || (old.is_none() && !new_exists) {
                 return Ok(());
@@ -143,10 +139,7 @@ fn diff_one(
             changes.push(change);
         }
         (StateKey::Storage(a, s), Value::Storage(new)) => {
-            let old = match read {
-                Some(Parent::Storage(old)) => old,
-                _ => parent.get_storage(a, s).map_err(state_err)?,
-            };
+            let old = parent.get_storage(a, s).map_err(state_err)?;
             if old == *new {
                 return Ok(());
             }
@@ -228,61 +221,5 @@ mod coalesce_tests {
         let apart = coalesce(vec![hot, entry(false, &[(&[], &[2])])]);
         assert_eq!(apart.len(), 2);
         assert_eq!(apart[0].lanes, [0, 1, 0]);
-    }
-
-    /// The parent values the write cache carries for the seal are the
-    /// parent's, whatever order a block writes its keys in: a key written
-    /// twice, an account and a slot the parent lacks, a deletion. Without
-    /// them the seal reads the parent and finds the same diff.
-    #[test]
-    fn test_the_parent_values_carried_are_the_parents() {
-        use crate::chain::{Chain, Genesis};
-        use crate::view::Writes;
-        use alloy_primitives::{B256, U256};
-        use lanes_accounts_db::{AccountHeader, AccountsDbConfig};
-
-        let (held, slot) = (Address::repeat_byte(1), B256::with_last_byte(7));
-        let header =
-            |balance: u64| AccountHeader { balance: U256::from(balance), ..Default::default() };
-        let alloc =
-            vec![Entry::Account(held, header(10)), Entry::Storage(held, slot, U256::from(5))];
-        let dir = tempfile::tempdir().unwrap();
-        let genesis = Genesis { alloc, ..Default::default() };
-        let chain = Chain::create(dir.path(), AccountsDbConfig::default(), &genesis).unwrap();
-        let bank = chain.new_bank(1, Address::ZERO);
-        let (fresh, other) = (Address::repeat_byte(2), B256::with_last_byte(8));
-        let account = |a: Address, balance| (StateKey::Account(a).hash64(), a, header(balance));
-        let storage =
-            |s: B256, v: u64| (StateKey::Storage(held, s).hash64(), held, s, U256::from(v));
-        let state = bank.state();
-        state.apply(&Writes {
-            accounts: vec![account(held, 11), account(fresh, 1), account(held, 12)],
-            slots: vec![storage(slot, 0), storage(other, 3)],
-            ..Writes::default()
-        });
-        state.apply(&Writes { slots: vec![storage(slot, 6)], ..Writes::default() });
-        let mut carried: Vec<(StateKey, Option<Parent>)> = state
-            .shards
-            .iter()
-            .flat_map(|s| s.read().iter().map(|(k, _, p)| (k, p)).collect::<Vec<_>>())
-            .collect();
-        carried.sort_by_key(|(k, _)| *k);
-        let mut expected = vec![
-            (StateKey::Account(held), Some(Parent::Account(Some(header(10))))),
-            (StateKey::Account(fresh), Some(Parent::Account(None))),
-            (StateKey::Storage(held, slot), Some(Parent::Storage(U256::from(5)))),
-            (StateKey::Storage(held, other), Some(Parent::Storage(U256::ZERO))),
-        ];
-        expected.sort_by_key(|(k, _)| *k);
-        assert_eq!(carried, expected);
-        let (changes, delta) = diff(state, 1).unwrap();
-        let mut read = (Vec::new(), LatticeHash::identity());
-        for shard in state.shards.iter() {
-            for (key, value, _) in shard.read().iter() {
-                diff_one(&state.parent, (&key, &value, None), &mut read.0, &mut read.1).unwrap();
-            }
-        }
-        read.0.sort_unstable_by_key(|e| e.key());
-        assert_eq!((changes, delta), read);
     }
 }

@@ -34,9 +34,8 @@ impl<K: PartialEq, V> Table<K, V> {
         Some(&entries[*at as usize].2)
     }
 
-    /// Sets `key` (hashing to `hash`) to `value`; whether the key is new
-    /// (it went at the end of the insertion order).
-    pub(crate) fn insert(&mut self, hash: KeyHash, key: K, value: V) -> bool {
+    /// Sets `key` (hashing to `hash`) to `value`.
+    pub(crate) fn insert(&mut self, hash: KeyHash, key: K, value: V) {
         let entries = &mut self.entries;
         let found = self.index.entry(
             hash.table_hash(),
@@ -47,16 +46,12 @@ impl<K: PartialEq, V> Table<K, V> {
             |&at| entries[at as usize].0.table_hash(),
         );
         match found {
-            Entry::Occupied(at) => {
-                entries[*at.get() as usize].2 = value;
-                false
-            }
+            Entry::Occupied(at) => entries[*at.get() as usize].2 = value,
             Entry::Vacant(slot) => {
                 let at = u32::try_from(entries.len())
                     .expect("a write cache table holds fewer than 2^32 keys");
                 slot.insert(at);
                 entries.push((hash, key, value));
-                true
             }
         }
     }
@@ -105,10 +100,8 @@ mod tests {
                     0 => prop_assert_eq!(table.get(hash_of(key), &key), model.get(&key)),
                     1 => table.reserve(usize::from(value % 100)),
                     _ => {
-                        let new = table.insert(hash_of(key), key, value);
-                        let was = model.insert(key, value);
-                        prop_assert_eq!(new, was.is_none());
-                        if was.is_none() {
+                        table.insert(hash_of(key), key, value);
+                        if model.insert(key, value).is_none() {
                             order.push(key);
                         }
                     }

@@ -47,9 +47,6 @@ pub(crate) struct BankState {
     pub(crate) code: RwLock<HashMap<B256, Bytes, ahash::RandomState>>,
     /// Whether views keep the reads executors note ([`StateView::note_read`]).
     pub(crate) record_accesses: bool,
-    /// Whether [`BankState::apply`] reads a first write's parent value
-    /// ([`Parent`]).
-    carry_parents: bool,
 }
 
 /// One shard of the write cache. Accounts and slots have a table each, so an
@@ -61,23 +58,6 @@ pub(crate) struct BankState {
 pub(crate) struct Shard {
     accounts: Table<Address, AccountHeader>,
     slots: Table<(Address, B256), U256>,
-    /// Each account's value in the parent, in `accounts`' order, where
-    /// [`BankState::apply`] read it ([`Parent`]; not a backing's value, nor
-    /// a key whose filter bit was already set).
-    account_parents: Vec<Option<Option<AccountHeader>>>,
-    /// Each slot's value in the parent, in `slots`' order, the same way.
-    slot_parents: Vec<Option<U256>>,
-}
-
-/// A cached key's value in the parent state, read when the block first
-/// wrote the key, just after the transaction read it (so in the CPU
-/// cache): the seal need not read it again, cold.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Parent {
-    /// The parent's account (`None`: it holds none).
-    Account(Option<AccountHeader>),
-    /// The parent's slot (zero: unset).
-    Storage(U256),
 }
 
 impl Shard {
@@ -94,8 +74,6 @@ impl Shard {
     fn reserve(&mut self, accounts: usize, slots: usize) {
         self.accounts.reserve(accounts);
         self.slots.reserve(slots);
-        self.account_parents.reserve(accounts);
-        self.slot_parents.reserve(slots);
     }
 
     /// How many keys it caches.
@@ -103,16 +81,12 @@ impl Shard {
         self.accounts.len() + self.slots.len()
     }
 
-    /// Every cached key with its value, and its parent's where read
-    /// ([`Parent`]): accounts, then slots.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (StateKey, Value, Option<Parent>)> + '_ {
+    /// Every cached key with its value: accounts, then slots.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (StateKey, Value)> + '_ {
         let accounts =
-            self.accounts.iter().zip(&self.account_parents).map(|((a, h), p)| {
-                (StateKey::Account(*a), Value::Account(*h), p.map(Parent::Account))
-            });
-        let slots = self.slots.iter().zip(&self.slot_parents).map(|(((a, s), v), p)| {
-            (StateKey::Storage(*a, *s), Value::Storage(*v), p.map(Parent::Storage))
-        });
+            self.accounts.iter().map(|(a, h)| (StateKey::Account(*a), Value::Account(*h)));
+        let slots =
+            self.slots.iter().map(|((a, s), v)| (StateKey::Storage(*a, *s), Value::Storage(*v)));
         accounts.chain(slots)
     }
 }
@@ -141,7 +115,6 @@ pub(crate) struct Hashed {
 impl BankState {
     pub(crate) fn new(parent: ReadView) -> Self {
         Self {
-            carry_parents: !parent.has_backing(),
             parent,
             shards: (0..shard_count()).map(|_| CachePadded::new(RwLock::default())).collect(),
             written: (0..FILTER_BITS / 64).map(|_| AtomicU64::new(0)).collect(),
@@ -261,30 +234,11 @@ impl BankState {
             self.code.write().extend(writes.code.iter().cloned());
         }
         for &(hash, address, header) in &writes.accounts {
-            let parent =
-                self.first_write(hash).then(|| self.parent.get_account_hashed(&address, hash));
-            let mut shard = self.write_shard(hash);
-            if shard.accounts.insert(hash, address, header) {
-                shard.account_parents.push(parent.and_then(Result::ok));
-            }
+            self.write_shard(hash).accounts.insert(hash, address, header);
         }
         for &(hash, address, slot, value) in &writes.slots {
-            let parent = self
-                .first_write(hash)
-                .then(|| self.parent.get_storage_hashed(&address, &slot, hash));
-            let mut shard = self.write_shard(hash);
-            if shard.slots.insert(hash, (address, slot), value) {
-                shard.slot_parents.push(parent.and_then(Result::ok));
-            }
+            self.write_shard(hash).slots.insert(hash, (address, slot), value);
         }
-    }
-
-    /// Whether the key hashing to `hash` is surely written for the first
-    /// time in this block (its filter bit is clear), and its parent value
-    /// worth reading now for the seal ([`Parent`]): not where the parent
-    /// has a backing, whose reads may leave the machine.
-    fn first_write(&self, hash: KeyHash) -> bool {
-        self.carry_parents && !self.maybe_written(hash)
     }
 }
 
