@@ -254,9 +254,13 @@ impl EvmExecutor {
 }
 
 impl EvmExecutor {
-    /// The most gas a simulation in a block of `block_gas` runs with.
+    /// The most gas a simulation in a block of `block_gas` runs with: the
+    /// RPC gas cap, and the fork's cap on a transaction's gas (EIP-7825's
+    /// 2^24 from Osaka), which a call without `gas` would otherwise exceed.
     pub(crate) fn gas_cap(&self, block_gas: u64) -> u64 {
-        block_gas.min(self.config().call_limits.gas_cap)
+        use revm::context::Cfg as _;
+        let fork_cap = self.cfg().tx_gas_limit_cap();
+        block_gas.min(self.config().call_limits.gas_cap).min(fork_cap)
     }
 
     /// The revm transaction of a call request from a sender whose next

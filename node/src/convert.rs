@@ -5,7 +5,7 @@ use alloy_consensus::{
     TxEnvelope, TxType,
 };
 use alloy_eips::eip4895::Withdrawals;
-use alloy_primitives::{B256, U256, logs_bloom};
+use alloy_primitives::{Bytes, U256, logs_bloom};
 use alloy_rpc_types_eth::{
     Block as RpcBlock, BlockTransactions, Header as RpcHeader, Log as RpcLog,
     Transaction as RpcTransaction, TransactionReceipt,
@@ -28,24 +28,26 @@ pub enum BlockForm {
 }
 
 /// The Ethereum data of `block` on a chain of `form`: its header (whose
-/// keccak256 is the block's hash), its ommers' hashes and its withdrawals.
-fn eth_parts(block: &Block, form: BlockForm) -> (alloy_consensus::Header, Vec<B256>, Withdrawals) {
+/// keccak256 is the block's hash), its ommers and its withdrawals (from
+/// Shanghai on).
+fn eth_parts(block: &Block, form: BlockForm) -> EthBlockData {
     if form == BlockForm::Imported
         && let Ok(data) = EthBlockData::from_extra(&block.header.extra)
     {
-        let ommers = data.ommers.iter().map(|o| o.hash_slow()).collect();
-        return (data.header, ommers, data.withdrawals.unwrap_or_default());
+        return data;
     }
     let spec = match form {
         BlockForm::Lanes(spec) => spec,
         BlockForm::Imported => SpecId::default(),
     };
-    (eth_header(&block.header, spec), Vec::new(), Withdrawals::default())
+    let header = eth_header(&block.header, spec);
+    let withdrawals = header.withdrawals_root.is_some().then(Withdrawals::default);
+    EthBlockData { header, ommers: Vec::new(), withdrawals }
 }
 
 /// The Ethereum header of a block, whose keccak256 is the block's hash.
 pub fn header(block: &Block, form: BlockForm) -> RpcHeader {
-    let (inner, _, _) = eth_parts(block, form);
+    let inner = eth_parts(block, form).header;
     debug_assert_eq!(inner.hash_slow(), block.hash);
     let total_difficulty = matches!(form, BlockForm::Lanes(_)).then_some(U256::ZERO);
     RpcHeader { hash: block.hash, inner, total_difficulty, size: None }
@@ -97,11 +99,51 @@ pub fn block(lb: &LedgerBlock, form: BlockForm, txs: Option<&[EvmTx]>) -> RpcBlo
         ),
         None => BlockTransactions::Hashes(lb.receipts.iter().map(|r| r.tx_hash).collect()),
     };
-    let (inner, uncles, withdrawals) = eth_parts(&lb.block, form);
+    let eth = eth_parts(&lb.block, form);
+    let size = Some(U256::from(encoded_size(&lb.block, &eth)));
+    let EthBlockData { header: inner, ommers, withdrawals } = eth;
+    let uncles = ommers.iter().map(|o| o.hash_slow()).collect();
     let total_difficulty = matches!(form, BlockForm::Lanes(_)).then_some(U256::ZERO);
-    let withdrawals = inner.withdrawals_root.is_some().then_some(withdrawals);
-    let header = RpcHeader { hash: lb.block.hash, inner, total_difficulty, size: None };
+    let withdrawals = inner.withdrawals_root.is_some().then(|| withdrawals.unwrap_or_default());
+    let header = RpcHeader { hash: lb.block.hash, inner, total_difficulty, size };
     RpcBlock { header, uncles, transactions, withdrawals }
+}
+
+/// A block as Ethereum's wire encodes it (`debug_getRawBlock`): the RLP
+/// list of its header, its transactions (`txs`, the block's, decoded), its
+/// ommers and, from Shanghai on, its withdrawals.
+pub fn raw_block(lb: &LedgerBlock, form: BlockForm, txs: &[EvmTx]) -> Bytes {
+    let EthBlockData { header, ommers, withdrawals } = eth_parts(&lb.block, form);
+    let transactions = txs.iter().map(|tx| tx.envelope().clone()).collect();
+    let body = alloy_consensus::BlockBody::<TxEnvelope> { transactions, ommers, withdrawals };
+    alloy_rlp::encode(alloy_consensus::Block { header, body }).into()
+}
+
+/// The length of [`raw_block`]'s encoding (a block's `size`), from the
+/// transactions' stored bytes: an EIP-2718 typed transaction is an RLP string
+/// in the block's list, a legacy one the RLP list it is.
+fn encoded_size(block: &Block, eth: &EthBlockData) -> usize {
+    use alloy_rlp::{Encodable, Header};
+    let wrapped = |payload_length: usize, list: bool| {
+        Header { list, payload_length }.length() + payload_length
+    };
+    let txs: usize = block
+        .txs()
+        .map(|t| match t.tx.first() {
+            Some(&b) if b >= 0xc0 => t.tx.len(),
+            _ => wrapped(t.tx.len(), false),
+        })
+        .sum();
+    let payload = eth.header.length()
+        + wrapped(txs, true)
+        + eth.ommers.length()
+        + eth.withdrawals.as_ref().map_or(0, Encodable::length);
+    wrapped(payload, true)
+}
+
+/// A block's header as Ethereum encodes it (`debug_getRawHeader`).
+pub fn raw_header(block: &Block, form: BlockForm) -> Bytes {
+    alloy_rlp::encode(eth_parts(block, form).header).into()
 }
 
 /// The logs of receipt `index`, numbered from `first_log` in the block.

@@ -334,6 +334,23 @@ impl NodeState {
         (0..number).rev().take(RECENT_HASHES).map_while(|n| self.ledger.hash_of(n))
     }
 
+    /// The next block's base fee: on a chain imported from Ethereum,
+    /// EIP-1559's from the head's header (its blocks follow Ethereum's fee
+    /// rules); on lanes' own chains the stage's (fixed from genesis unless a
+    /// dev method sets it).
+    pub(crate) fn next_base_fee(&self) -> Res<u64> {
+        if self.rebuild.place().spec.imported.is_some()
+            && let Some(lb) = self.block(self.head())?
+        {
+            let header = crate::convert::header(&lb.block, self.block_form()).inner;
+            let params = alloy_eips::eip1559::BaseFeeParams::ethereum();
+            if let Some(fee) = header.next_block_base_fee(params) {
+                return Ok(fee);
+            }
+        }
+        self.stage(|st| st.next_base_fee())
+    }
+
     /// How this chain's blocks show as Ethereum blocks.
     pub(crate) fn block_form(&self) -> crate::convert::BlockForm {
         match self.rebuild.place().spec.imported {

@@ -330,3 +330,49 @@ mod tests {
         assert_eq!(serde_json::from_value::<BlockEntries>(json).unwrap(), entries);
     }
 }
+
+/// A storage slot as `eth_getStorageAt` takes it: a hex quantity of at
+/// most 32 bytes, leading zeros allowed (`0x0`, `0x01`, a 64-digit key).
+/// A longer key is refused (-32602) as geth refuses it, not cut to 32 bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StorageSlot(pub alloy_primitives::U256);
+
+impl Serialize for StorageSlot {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        B256::from(self.0).serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for StorageSlot {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(SlotVisitor)
+    }
+}
+
+/// Reads a [`StorageSlot`] from a hex string, or a JSON number.
+struct SlotVisitor;
+
+impl serde::de::Visitor<'_> for SlotVisitor {
+    type Value = StorageSlot;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a storage key: a 0x-prefixed hex string of at most 32 bytes")
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<StorageSlot, E> {
+        Ok(StorageSlot(alloy_primitives::U256::from(v)))
+    }
+
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<StorageSlot, E> {
+        let digits = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X"));
+        let digits = digits.ok_or_else(|| E::custom("hex string without 0x prefix"))?;
+        if digits.len() > 64 {
+            let why = format!("storage key too long (want at most 32 bytes): {text:?}");
+            return Err(E::custom(why));
+        }
+        let digits = if digits.is_empty() { "0" } else { digits };
+        alloy_primitives::U256::from_str_radix(digits, 16)
+            .map(StorageSlot)
+            .map_err(|e| E::custom(format!("storage key {text:?}: {e}")))
+    }
+}

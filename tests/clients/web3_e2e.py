@@ -245,6 +245,42 @@ async def subscriptions():
 
 asyncio.run(asyncio.wait_for(subscriptions(), 30))
 
+# geth's getters by block and index, the raw encodings, the fee getters and
+# many slots at once.
+block = w3.eth.get_block(r0.blockNumber)
+check(w3.eth.get_block_transaction_count(block.hash) == len(block.transactions),
+      "eth_getBlockTransactionCountByHash")
+for at in (r0.blockNumber, block.hash):
+    found = w3.eth.get_transaction_by_block(at, r0.transactionIndex)
+    check(found["hash"] == r0.transactionHash, f"eth_getTransactionByBlock*AndIndex at {at!r}")
+raw = w3.eth.get_raw_transaction(r0.transactionHash)
+check(Web3.keccak(raw) == r0.transactionHash, "eth_getRawTransactionByHash hashes to the transaction")
+check(w3.provider.make_request("debug_getRawTransaction", [r0.transactionHash.to_0x_hex()])["result"]
+      == raw.to_0x_hex(), "debug_getRawTransaction")
+number = hex(r0.blockNumber)
+header = w3.provider.make_request("debug_getRawHeader", [number])["result"]
+check(Web3.keccak(hexstr=header) == block.hash, "debug_getRawHeader hashes to the block")
+whole = w3.provider.make_request("debug_getRawBlock", [number])["result"]
+check(header[2:] in whole and int(block["size"]) == len(whole) // 2 - 1,
+      "debug_getRawBlock holds the header and is the block's size")
+receipts = w3.provider.make_request("debug_getRawReceipts", [number])["result"]
+check(len(receipts) == len(block.transactions), "debug_getRawReceipts, one per transaction")
+base_fee = int(w3.provider.make_request("eth_baseFee", [])["result"], 16)
+check(base_fee == w3.eth.gas_price - w3.eth.max_priority_fee, f"eth_baseFee {base_fee}")
+check(w3.eth.blob_base_fee >= 1, "eth_blobBaseFee")
+slots = ["0x0", "0x1", "0x2"]
+values = w3.provider.make_request("eth_getStorageValues", [{token.address: slots}, "latest"])["result"]
+values = next(iter(values.values()))
+check([int(v, 16) for v in values]
+      == [int.from_bytes(w3.eth.get_storage_at(token.address, int(s, 16))) for s in slots],
+      "eth_getStorageValues equals eth_getStorageAt slot by slot")
+too_long = "0x" + "00" * 33
+error = w3.provider.make_request("eth_getStorageAt", [token.address, too_long, "latest"]).get("error")
+check(error is not None and error["code"] == -32602, f"a 33-byte storage key is refused: {error}")
+head = w3.eth.block_number
+error = w3.provider.make_request("eth_getLogs", [{"fromBlock": hex(head), "toBlock": hex(head + 5)}]).get("error")
+check(error is not None and error["code"] == -32602, f"a log range past the head is refused: {error}")
+
 # An error the client surfaces as such.
 try:
     w3.eth.send_raw_transaction(s0.raw_transaction)

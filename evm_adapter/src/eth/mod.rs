@@ -34,5 +34,7 @@ pub use rewards::{
     BYZANTIUM_BLOCK_REWARD, CONSTANTINOPLE_BLOCK_REWARD, FRONTIER_BLOCK_REWARD, base_block_reward,
     block_rewards,
 };
-pub use spec::{EthSpec, MAINNET_DEPOSIT_CONTRACT, MAINNET_TERMINAL_TOTAL_DIFFICULTY};
+pub use spec::{
+    EthSpec, MAINNET_DEPOSIT_CONTRACT, MAINNET_TERMINAL_TOTAL_DIFFICULTY, blob_params_of,
+};
 pub use state_root::{MemoryState, state_root, state_root_of};

@@ -251,6 +251,18 @@ impl EthSpec {
     }
 }
 
+/// The blob schedule of a lanes chain (not imported) under `spec`: alloy's
+/// Cancun, Prague or Osaka values; `None` before Cancun.
+pub fn blob_params_of(spec: SpecId) -> Option<BlobParams> {
+    if spec.is_enabled_in(SpecId::OSAKA) {
+        Some(BlobParams::osaka())
+    } else if spec.is_enabled_in(SpecId::PRAGUE) {
+        Some(BlobParams::prague())
+    } else {
+        spec.is_enabled_in(SpecId::CANCUN).then(BlobParams::cancun)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

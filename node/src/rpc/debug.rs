@@ -1,10 +1,12 @@
 //! `debug_trace*` ([`DebugApiServer`]): the node finds the block, the state
 //! after its parent and its environment; the EVM adapter runs the trace.
+//! `debug_getRaw*`: the ledger's blocks in Ethereum's encodings.
 
 use std::sync::Arc;
 
+use alloy_eips::eip2718::Encodable2718;
 use alloy_eips::{BlockId, BlockNumberOrTag};
-use alloy_primitives::B256;
+use alloy_primitives::{B256, Bytes};
 use alloy_rpc_types_eth::TransactionRequest;
 use alloy_rpc_types_trace::geth::{
     GethDebugTracingCallOptions, GethDebugTracingOptions, GethTrace, TraceResult,
@@ -140,5 +142,39 @@ impl DebugApiServer for DebugRpc {
             .number_of(&hash)
             .ok_or_else(|| RpcError::NotFound(format!("unknown block hash {hash}")))?;
         Ok(block_results(s, number, opts)?)
+    }
+
+    fn raw_header(&self, block: BlockId) -> RpcResult<Option<Bytes>> {
+        let s = &self.state;
+        let Some(lb) = s.resolve_id(block).map(|n| s.block(n)).transpose()?.flatten() else {
+            return Ok(None);
+        };
+        Ok(Some(convert::raw_header(&lb.block, s.block_form())))
+    }
+
+    fn raw_block(&self, block: BlockId) -> RpcResult<Option<Bytes>> {
+        let s = &self.state;
+        let Some(lb) = s.resolve_id(block).map(|n| s.block(n)).transpose()?.flatten() else {
+            return Ok(None);
+        };
+        let txs = convert::decode_txs(&lb, &s.rules)?;
+        Ok(Some(convert::raw_block(&lb, s.block_form(), &txs)))
+    }
+
+    fn raw_receipts(&self, block: BlockId) -> RpcResult<Option<Vec<Bytes>>> {
+        let s = &self.state;
+        let Some(lb) = s.resolve_id(block).map(|n| s.block(n)).transpose()?.flatten() else {
+            return Ok(None);
+        };
+        let txs = convert::decode_txs(&lb, &s.rules)?;
+        let encoded = txs.iter().zip(&lb.receipts).map(|(tx, r)| {
+            lanes_evm_adapter::receipt_envelope(tx.envelope().tx_type(), r).encoded_2718().into()
+        });
+        Ok(Some(encoded.collect()))
+    }
+
+    fn raw_transaction(&self, hash: B256) -> RpcResult<Option<Bytes>> {
+        let Some((lb, index)) = self.state.find_tx(&hash)? else { return Ok(None) };
+        Ok(lb.block.txs().nth(index).map(|t| t.tx.clone()))
     }
 }

@@ -1,6 +1,7 @@
 //! The `eth_*` methods ([`EthApiServer`]) over the ledger, the latest state
 //! and the banking stage.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,8 +13,8 @@ use alloy_primitives::{Address, B256, Bytes, TxKind, U64, U256};
 use alloy_rpc_types_eth::simulate::SimulatePayload;
 use alloy_rpc_types_eth::state::StateOverride;
 use alloy_rpc_types_eth::{
-    AccessListResult, Block, BlockOverrides, FeeHistory, Filter, FilterChanges, Log, Transaction,
-    TransactionReceipt, TransactionRequest,
+    AccessListResult, Block, BlockOverrides, FeeHistory, Filter, FilterChanges, Index, Log,
+    Transaction, TransactionReceipt, TransactionRequest,
 };
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
@@ -34,7 +35,8 @@ use crate::rpc::sign;
 use crate::rpc::state::{AUTOMINE_WAIT, Res, account, internal};
 use crate::state::Waiting;
 use crate::{NodeState, SUGGESTED_TIP};
-use lanes_rpc::api::EthApiServer;
+use lanes_rpc::api::{EthApiServer, MAX_STORAGE_VALUES};
+use lanes_rpc::types::StorageSlot;
 
 /// The `eth` namespace of a node.
 pub(crate) struct EthRpc {
@@ -74,7 +76,7 @@ impl EthApiServer for EthRpc {
     }
 
     fn gas_price(&self) -> RpcResult<U256> {
-        let base_fee = self.state.stage(|st| st.next_base_fee())?;
+        let base_fee = self.state.next_base_fee()?;
         Ok(U256::from(base_fee) + U256::from(SUGGESTED_TIP))
     }
 
@@ -104,9 +106,14 @@ impl EthApiServer for EthRpc {
         Ok(view.get_code(&header.code_hash).map_err(internal)?.unwrap_or_default())
     }
 
-    fn storage_at(&self, address: Address, slot: U256, block: Option<BlockId>) -> RpcResult<B256> {
+    fn storage_at(
+        &self,
+        address: Address,
+        slot: StorageSlot,
+        block: Option<BlockId>,
+    ) -> RpcResult<B256> {
         let view = self.state.state_at(block)?;
-        let value = view.get_storage(&address, &B256::from(slot)).map_err(internal)?;
+        let value = view.get_storage(&address, &B256::from(slot.0)).map_err(internal)?;
         Ok(B256::from(value))
     }
 
@@ -341,8 +348,74 @@ impl EthApiServer for EthRpc {
         Ok(self.state.block(number)?.map(|lb| U64::from(lb.receipts.len())))
     }
 
+    fn block_transaction_count_by_hash(&self, hash: B256) -> RpcResult<Option<U64>> {
+        let Some(number) = self.state.ledger.number_of(&hash) else { return Ok(None) };
+        Ok(self.state.block(number)?.map(|lb| U64::from(lb.receipts.len())))
+    }
+
+    fn transaction_by_block_hash_and_index(
+        &self,
+        hash: B256,
+        index: Index,
+    ) -> RpcResult<Option<Transaction>> {
+        let Some(number) = self.state.ledger.number_of(&hash) else { return Ok(None) };
+        Ok(transaction_at(&self.state, number, index.0)?)
+    }
+
+    fn transaction_by_block_number_and_index(
+        &self,
+        number: BlockNumberOrTag,
+        index: Index,
+    ) -> RpcResult<Option<Transaction>> {
+        let Some(number) = self.state.resolve(number) else { return Ok(None) };
+        Ok(transaction_at(&self.state, number, index.0)?)
+    }
+
+    fn base_fee(&self) -> RpcResult<U256> {
+        Ok(U256::from(self.state.next_base_fee()?))
+    }
+
+    fn blob_base_fee(&self) -> RpcResult<U256> {
+        let s = &self.state;
+        let Some(lb) = s.block(s.head())? else { return Ok(U256::from(1)) };
+        let header = convert::header(&lb.block, s.block_form()).inner;
+        let params = match &s.rebuild.place().spec.imported {
+            Some(eth) => eth.blob_params(header.timestamp),
+            None => lanes_evm_adapter::eth::blob_params_of(s.executor.config().spec),
+        };
+        let fee = params.map_or(1, |p| p.calc_blob_fee(header.excess_blob_gas.unwrap_or(0)));
+        Ok(U256::from(fee))
+    }
+
+    fn storage_values(
+        &self,
+        slots: BTreeMap<Address, Vec<StorageSlot>>,
+        block: Option<BlockId>,
+    ) -> RpcResult<BTreeMap<Address, Vec<B256>>> {
+        let count: usize = slots.values().map(Vec::len).sum();
+        if count == 0 {
+            return Err(RpcError::Params("empty request".into()).into());
+        }
+        if count > MAX_STORAGE_VALUES {
+            let message = format!("{count} slots asked, at most {MAX_STORAGE_VALUES} a request");
+            return Err(RpcError::Params(message).into());
+        }
+        let view = self.state.state_at(block)?;
+        let mut values = BTreeMap::new();
+        for (address, keys) in slots {
+            let read = keys
+                .iter()
+                .map(|slot| view.get_storage(&address, &B256::from(slot.0)).map(B256::from))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(internal)?;
+            values.insert(address, read);
+        }
+        Ok(values)
+    }
+
     fn logs(&self, filter: Filter) -> RpcResult<Vec<Log>> {
         let s = &self.state;
+        logs::check_range(s, &filter)?;
         Ok(s.heavy.run(|| get_logs(s, &filter))?)
     }
 
@@ -358,6 +431,17 @@ impl EthApiServer for EthRpc {
 
 fn estimate(s: &NodeState, bank: &Bank, request: &CallRequest) -> Res<u64> {
     s.executor.estimate_gas(bank, request).map_err(sim_error)
+}
+
+/// Transaction `index` of block `number`, as included; `None` past the
+/// block's last transaction or for an unknown block.
+fn transaction_at(s: &NodeState, number: u64, index: usize) -> Res<Option<Transaction>> {
+    let Some(lb) = s.block(number)? else { return Ok(None) };
+    if index >= lb.receipts.len() {
+        return Ok(None);
+    }
+    let tx = decode_one(s, &lb, index)?;
+    Ok(Some(convert::transaction(&tx, &lb.block, index)))
 }
 
 fn decode_one(s: &NodeState, lb: &LedgerBlock, index: usize) -> Res<EvmTx> {
@@ -652,8 +736,14 @@ fn fee_history(
             );
         }
     }
-    // The next block's base fee: fixed from genesis.
-    history.base_fee_per_gas.push(base_fee);
+    // The base fee of the block after the newest: the next block's where
+    // the newest is the head.
+    let after = match s.block(newest + 1)? {
+        Some(lb) if newest < s.head() => u128::from(lb.block.header.base_fee),
+        _ if newest == s.head() => u128::from(s.next_base_fee()?),
+        _ => base_fee,
+    };
+    history.base_fee_per_gas.push(after);
     history.base_fee_per_blob_gas.push(0);
     history.reward = percentiles.map(|_| rewards);
     Ok(history)

@@ -1,7 +1,9 @@
-//! `debug_trace*`: geth's tracing methods, run by revm-inspectors.
+//! `debug_trace*`: geth's tracing methods, run by revm-inspectors; and
+//! `debug_getRaw*`: a block's, header's, receipts' or transaction's bytes
+//! as Ethereum encodes them.
 
 use alloy_eips::{BlockId, BlockNumberOrTag};
-use alloy_primitives::B256;
+use alloy_primitives::{B256, Bytes};
 use alloy_rpc_types_eth::TransactionRequest;
 use alloy_rpc_types_trace::geth::{
     GethDebugTracingCallOptions, GethDebugTracingOptions, GethTrace, TraceResult,
@@ -48,4 +50,24 @@ pub trait DebugApi {
         hash: B256,
         opts: Option<GethDebugTracingOptions>,
     ) -> RpcResult<Vec<TraceResult>>;
+
+    /// A block's header, RLP-encoded (its keccak256 is the block's hash);
+    /// `null` for an unknown block.
+    #[method(name = "getRawHeader")]
+    fn raw_header(&self, block: BlockId) -> RpcResult<Option<Bytes>>;
+
+    /// A whole block, RLP-encoded as on the wire: header, transactions
+    /// (EIP-2718), ommers and, from Shanghai, withdrawals.
+    #[method(name = "getRawBlock", blocking)]
+    fn raw_block(&self, block: BlockId) -> RpcResult<Option<Bytes>>;
+
+    /// A block's receipts, each as its EIP-2718 encoding.
+    #[method(name = "getRawReceipts", blocking)]
+    fn raw_receipts(&self, block: BlockId) -> RpcResult<Option<Vec<Bytes>>>;
+
+    /// A mined transaction's EIP-2718 encoding (what
+    /// `eth_sendRawTransaction` took); `null` for an unknown hash. Also
+    /// geth's `eth_getRawTransactionByHash` (web3.py's `get_raw_transaction`).
+    #[method(name = "getRawTransaction", aliases = ["eth_getRawTransactionByHash"])]
+    fn raw_transaction(&self, hash: B256) -> RpcResult<Option<Bytes>>;
 }

@@ -13,11 +13,15 @@ use alloy_rpc_types_eth::pubsub::SubscriptionResult;
 use alloy_rpc_types_eth::simulate::SimulatePayload;
 use alloy_rpc_types_eth::state::StateOverride;
 use alloy_rpc_types_eth::{
-    AccessListResult, Block, FeeHistory, Filter, FilterChanges, Log, Transaction,
+    AccessListResult, Block, FeeHistory, Filter, FilterChanges, Index, Log, Transaction,
     TransactionReceipt, TransactionRequest,
 };
 use jsonrpsee::core::RpcResult;
 use jsonrpsee::proc_macros::rpc;
+
+/// Most slots one `eth_getStorageValues` reads, over all its accounts
+/// (geth's bound).
+pub const MAX_STORAGE_VALUES: usize = 1024;
 
 /// The `eth` namespace, less subscriptions.
 #[rpc(server, client, namespace = "eth")]
@@ -68,7 +72,12 @@ pub trait EthApi {
 
     /// One storage slot of an account.
     #[method(name = "getStorageAt")]
-    fn storage_at(&self, address: Address, slot: U256, block: Option<BlockId>) -> RpcResult<B256>;
+    fn storage_at(
+        &self,
+        address: Address,
+        slot: crate::types::StorageSlot,
+        block: Option<BlockId>,
+    ) -> RpcResult<B256>;
 
     /// Runs a call on the latest state, with geth's state and block
     /// overrides when given; a revert answers code 3 with the revert data.
@@ -233,6 +242,49 @@ pub trait EthApi {
     #[method(name = "getBlockTransactionCountByNumber")]
     fn block_transaction_count_by_number(&self, number: BlockNumberOrTag)
     -> RpcResult<Option<U64>>;
+
+    /// How many transactions the block with this hash holds; `null` for an
+    /// unknown block.
+    #[method(name = "getBlockTransactionCountByHash")]
+    fn block_transaction_count_by_hash(&self, hash: B256) -> RpcResult<Option<U64>>;
+
+    /// Transaction `index` of the block with this hash; `null` for an
+    /// unknown block or an index past its last transaction.
+    #[method(name = "getTransactionByBlockHashAndIndex")]
+    fn transaction_by_block_hash_and_index(
+        &self,
+        hash: B256,
+        index: Index,
+    ) -> RpcResult<Option<Transaction>>;
+
+    /// Transaction `index` of a block by number or tag, as
+    /// `eth_getTransactionByBlockHashAndIndex`.
+    #[method(name = "getTransactionByBlockNumberAndIndex")]
+    fn transaction_by_block_number_and_index(
+        &self,
+        number: BlockNumberOrTag,
+        index: Index,
+    ) -> RpcResult<Option<Transaction>>;
+
+    /// The base fee of the next block.
+    #[method(name = "baseFee")]
+    fn base_fee(&self) -> RpcResult<U256>;
+
+    /// The blob base fee at the head (EIP-4844): from its excess blob gas
+    /// under its fork's blob schedule; 1 wei (the least) on a chain without
+    /// blobs.
+    #[method(name = "blobBaseFee")]
+    fn blob_base_fee(&self) -> RpcResult<U256>;
+
+    /// Many storage slots at once: for each account its slots' values, in
+    /// the order asked (slots as `eth_getStorageAt` takes them). At most [`MAX_STORAGE_VALUES`] slots in all; an
+    /// empty request is refused (-32602), as geth refuses it.
+    #[method(name = "getStorageValues")]
+    fn storage_values(
+        &self,
+        slots: std::collections::BTreeMap<Address, Vec<crate::types::StorageSlot>>,
+        block: Option<BlockId>,
+    ) -> RpcResult<std::collections::BTreeMap<Address, Vec<B256>>>;
 
     /// The logs matching a filter, over a capped block range.
     #[method(name = "getLogs", blocking)]

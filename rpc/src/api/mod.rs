@@ -22,7 +22,9 @@ mod web3;
 
 pub use debug::{DebugApiClient, DebugApiServer};
 pub use dev::{DevApiClient, DevApiServer};
-pub use eth::{EthApiClient, EthApiServer, EthPubSubApiClient, EthPubSubApiServer};
+pub use eth::{
+    EthApiClient, EthApiServer, EthPubSubApiClient, EthPubSubApiServer, MAX_STORAGE_VALUES,
+};
 pub use lanes::{LanesApiClient, LanesApiServer};
 pub use net::{NetApiClient, NetApiServer};
 pub use ots::{OTS_API_LEVEL, OtsApiClient, OtsApiServer};

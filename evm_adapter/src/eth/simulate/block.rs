@@ -84,14 +84,7 @@ impl Simulator<'_, '_> {
                 Fork { spec, merged, blob }
             }
             SimRules::Lanes(spec) => {
-                let blob = if spec.is_enabled_in(SpecId::OSAKA) {
-                    Some(BlobParams::osaka())
-                } else if spec.is_enabled_in(SpecId::PRAGUE) {
-                    Some(BlobParams::prague())
-                } else {
-                    spec.is_enabled_in(SpecId::CANCUN).then(BlobParams::cancun)
-                };
-                Fork { spec, merged: true, blob }
+                Fork { spec, merged: true, blob: crate::eth::blob_params_of(spec) }
             }
         }
     }

@@ -1,0 +1,169 @@
+//! Ethereum's JSON-RPC conformance suite (execution-apis' rpc-compat
+//! fixtures, `../shared/fixtures/execution-apis/tests`) against the real
+//! binary, as hive's rpc-compat simulator runs it: the fixtures' chain
+//! (`genesis.json`, `chain.rlp`) imported with `lanes-validator import`,
+//! served, and every `.io` file's requests sent in order on one node, each
+//! answer compared with geth's as JSON (error messages aside; a `speconly`
+//! file only by the answer's kind).
+//!
+//! A file that fails must be in [`KNOWN`], with why; one there that passes
+//! fails the test too, so the list shrinks as methods come right. The same
+//! list, with the same reasons, is in docs/dev-node.md.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::fixtures;
+use crate::import_chain::import;
+use crate::validator::{Validator, http};
+
+/// The files that fail today, each with why (docs/dev-node.md lists them).
+const KNOWN: &[(&str, &str)] = &[
+    ("debug_getRawReceipts/get-block-n.io", PRE_BYZANTIUM_ROOT),
+    ("eth_getBlockReceipts/get-block-receipts-by-hash.io", PRE_BYZANTIUM_ROOT),
+    ("eth_getBlockReceipts/get-block-receipts-n.io", PRE_BYZANTIUM_ROOT),
+    ("eth_getTransactionReceipt/get-legacy-contract.io", PRE_BYZANTIUM_ROOT),
+    ("eth_getTransactionReceipt/get-legacy-input.io", PRE_BYZANTIUM_ROOT),
+    ("eth_getTransactionReceipt/get-legacy-receipt.io", PRE_BYZANTIUM_ROOT),
+    ("debug_getRawTransaction/get-invalid-hash.io", "a hash without 0x is read (alloy's parser)"),
+    (
+        "debug_traceBlockByHash/trace-block-not-found.io",
+        "an unknown block answers -32001, geth -32000",
+    ),
+    (
+        "debug_traceBlockByHash/trace-genesis.io",
+        "tracing the genesis block answers [], geth an error",
+    ),
+    (
+        "debug_traceBlockByNumber/trace-genesis.io",
+        "tracing the genesis block answers [], geth an error",
+    ),
+    ("eth_call/call-callenv-options-eip1559.io", NEXT_NUMBER),
+    ("eth_call/call-callenv.io", NEXT_NUMBER),
+    ("eth_capabilities/get-capabilities.io", NOT_YET),
+    ("eth_config/get-config.io", NOT_YET),
+    ("eth_createAccessList/create-al-value-transfer.io", CALLEE_LISTED),
+    ("eth_getProof/get-account-proof-blockhash.io", NO_PROOFS),
+    ("eth_getProof/get-account-proof-default-block.io", NO_PROOFS),
+    ("eth_getProof/get-account-proof-latest.io", NO_PROOFS),
+    ("eth_getProof/get-account-proof-with-storage.io", NO_PROOFS),
+    ("eth_getTransactionReceipt/get-blob-tx.io", "receipts lack blobGasUsed and blobGasPrice"),
+    ("eth_sendRawTransaction/send-access-list-transaction.io", IMPORTED_TAKES_NONE),
+    ("eth_sendRawTransaction/send-blob-tx.io", IMPORTED_TAKES_NONE),
+    ("eth_sendRawTransaction/send-dynamic-fee-access-list-transaction.io", IMPORTED_TAKES_NONE),
+    ("eth_sendRawTransaction/send-dynamic-fee-transaction.io", IMPORTED_TAKES_NONE),
+    ("eth_sendRawTransaction/send-legacy-transaction.io", IMPORTED_TAKES_NONE),
+    ("testing_buildBlockV1/build-block-empty-transactions.io", NOT_YET),
+    ("testing_buildBlockV1/build-block-from-mempool.io", NOT_YET),
+    ("testing_buildBlockV1/build-block-invalid-transaction.io", NOT_YET),
+    ("testing_buildBlockV1/build-block-with-transactions.io", NOT_YET),
+];
+
+const PRE_BYZANTIUM_ROOT: &str =
+    "a pre-Byzantium receipt carries status, not the state root after its transaction (not kept)";
+const NEXT_NUMBER: &str = "eth_call at latest runs as the next block (anvil's), geth as the head";
+const NOT_YET: &str = "not served yet (issue 53)";
+const CALLEE_LISTED: &str = "the callee is always listed, so the list declares the call's set";
+const NO_PROOFS: &str = "eth_getProof needs a Merkle-Patricia trie kept with the state (issue 53)";
+const IMPORTED_TAKES_NONE: &str = "an imported chain takes no transactions";
+
+/// Drops `message` wherever an error object is.
+fn strip_messages(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .filter(|(k, _)| !(k.as_str() == "message" && map.contains_key("code")))
+                .map(|(k, v)| (k.clone(), strip_messages(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(strip_messages).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Whether the answer is what the file says: equal JSON (error messages
+/// aside), or with `speconly` an answer of the same shape: an error where
+/// geth gave one, else a result of the same JSON type.
+fn matches(expected: &Value, got: &Value, speconly: bool) -> bool {
+    let kind = |v: &Value| match v {
+        Value::Null => 0,
+        Value::Bool(_) => 1,
+        Value::Number(_) => 2,
+        Value::String(_) => 3,
+        Value::Array(_) => 4,
+        Value::Object(_) => 5,
+    };
+    match speconly {
+        true => match (expected.get("result"), got.get("result")) {
+            (Some(e), Some(g)) => kind(e) == kind(g),
+            (e, g) => e.is_none() && g.is_none() && got.get("error").is_some(),
+        },
+        false => strip_messages(expected) == strip_messages(got),
+    }
+}
+
+/// The first request of `file` whose answer differs: (request, expected,
+/// got); `None` when every one matches.
+fn first_difference(v: &Validator, file: &Path) -> Option<(String, Value, Value)> {
+    let text = std::fs::read_to_string(file).unwrap();
+    let speconly = text.lines().any(|l| l.starts_with("//") && l.contains("speconly"));
+    let sent = text.lines().filter_map(|l| l.strip_prefix(">> "));
+    let wanted = text.lines().filter_map(|l| l.strip_prefix("<< "));
+    for (request, expected) in sent.zip(wanted) {
+        let expected: Value = serde_json::from_str(expected).unwrap();
+        let (_, answer) = http(v.addr, request.as_bytes()).expect("an answer");
+        let got: Value = serde_json::from_str(&answer).unwrap_or(Value::String(answer));
+        if !matches(&expected, &got, speconly) {
+            return Some((request.to_owned(), expected, got));
+        }
+    }
+    None
+}
+
+#[test]
+fn test_the_rpc_compat_fixtures_pass_but_the_known_ones() {
+    let Some(tests) = fixtures::shared("fixtures/execution-apis/tests") else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let out = import(&data, &tests.join("genesis.json"), &tests.join("chain.rlp"));
+    assert!(out.status.success(), "import failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    let v = Validator::start(&data, &[]);
+    let mut methods: Vec<_> = std::fs::read_dir(&tests)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    methods.sort();
+    let (mut passed, mut total) = (0, 0);
+    let mut unexpected = Vec::new();
+    let mut fixed = Vec::new();
+    for method in methods {
+        let mut files: Vec<_> = std::fs::read_dir(&method)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "io"))
+            .collect();
+        files.sort();
+        for file in files {
+            let name = file.strip_prefix(&tests).unwrap().to_string_lossy().into_owned();
+            let known = KNOWN.iter().any(|(k, _)| *k == name);
+            total += 1;
+            match (first_difference(&v, &file), known) {
+                (None, false) => passed += 1,
+                (None, true) => fixed.push(name),
+                (Some(_), true) => {}
+                (Some((request, expected, got)), false) => unexpected.push(format!(
+                    "{name}\n  sent     {request}\n  expected {expected}\n  got      {got}"
+                )),
+            }
+        }
+    }
+    eprintln!("rpc-compat: {passed} of {total} files pass, {} known to fail", KNOWN.len());
+    assert!(unexpected.is_empty(), "files that fail:\n{}", unexpected.join("\n"));
+    assert!(
+        fixed.is_empty(),
+        "these pass now: take them out of KNOWN and docs/dev-node.md: {fixed:?}"
+    );
+    assert!(total >= 200, "only {total} fixture files found in {}", tests.display());
+}
