@@ -376,3 +376,45 @@ impl serde::de::Visitor<'_> for SlotVisitor {
             .map_err(|e| E::custom(format!("storage key {text:?}: {e}")))
     }
 }
+
+/// `eth_config` (EIP-7910): the fork in force at the head, the next one
+/// scheduled and the last one scheduled (`null` where none is ahead).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EthConfig {
+    /// In force at the head.
+    pub current: ForkConfig,
+    /// The next fork after the head's time.
+    pub next: Option<ForkConfig>,
+    /// The last fork scheduled, where it is after the head's time.
+    pub last: Option<ForkConfig>,
+}
+
+/// One fork of [`EthConfig`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ForkConfig {
+    /// When it starts (0: from genesis, or a fork that starts at a block).
+    pub activation_time: u64,
+    /// Its blob schedule; `null` before Cancun.
+    pub blob_schedule: Option<BlobSchedule>,
+    /// The chain id.
+    pub chain_id: U64,
+    /// The chain's EIP-2124 fork hash from its start on.
+    pub fork_id: alloy_primitives::FixedBytes<4>,
+    /// Its precompiles by EIP-7910's names.
+    pub precompiles: std::collections::BTreeMap<String, alloy_primitives::Address>,
+    /// Its system contracts by EIP-7910's names.
+    pub system_contracts: std::collections::BTreeMap<String, alloy_primitives::Address>,
+}
+
+/// A fork's blob schedule in [`ForkConfig`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BlobSchedule {
+    /// Blobs a block aims at.
+    pub target: u64,
+    /// Most blobs a block holds.
+    pub max: u64,
+    /// The blob base fee's update fraction.
+    pub base_fee_update_fraction: u64,
+}

@@ -42,7 +42,6 @@ const KNOWN: &[(&str, &str)] = &[
     ("eth_call/call-callenv-options-eip1559.io", NEXT_NUMBER),
     ("eth_call/call-callenv.io", NEXT_NUMBER),
     ("eth_capabilities/get-capabilities.io", NOT_YET),
-    ("eth_config/get-config.io", NOT_YET),
     ("eth_createAccessList/create-al-value-transfer.io", CALLEE_LISTED),
     ("eth_getProof/get-account-proof-blockhash.io", NO_PROOFS),
     ("eth_getProof/get-account-proof-default-block.io", NO_PROOFS),

@@ -36,7 +36,7 @@ use crate::rpc::state::{AUTOMINE_WAIT, Res, account, internal};
 use crate::state::Waiting;
 use crate::{NodeState, SUGGESTED_TIP};
 use lanes_rpc::api::{EthApiServer, MAX_STORAGE_VALUES};
-use lanes_rpc::types::StorageSlot;
+use lanes_rpc::types::{BlobSchedule, EthConfig, ForkConfig, StorageSlot};
 
 /// The `eth` namespace of a node.
 pub(crate) struct EthRpc {
@@ -369,6 +369,49 @@ impl EthApiServer for EthRpc {
     ) -> RpcResult<Option<Transaction>> {
         let Some(number) = self.state.resolve(number) else { return Ok(None) };
         Ok(transaction_at(&self.state, number, index.0)?)
+    }
+
+    fn config(&self) -> RpcResult<EthConfig> {
+        let s = &self.state;
+        let header_of = |n: u64| -> Res<(B256, alloy_consensus::Header)> {
+            let lb = s.block(n)?.ok_or_else(|| RpcError::Internal(format!("no block {n}")))?;
+            Ok((lb.block.hash, convert::header(&lb.block, s.block_form()).inner))
+        };
+        let (genesis_hash, genesis) = header_of(0)?;
+        let configs = match &s.rebuild.place().spec.imported {
+            Some(eth) => {
+                let (_, head) = header_of(s.head())?;
+                let merged =
+                    head.difficulty.is_zero() && eth.config().terminal_total_difficulty.is_some();
+                eth.fork_configs(
+                    (genesis_hash, genesis.timestamp),
+                    (head.number, head.timestamp, merged),
+                )
+            }
+            None => lanes_evm_adapter::eth::single_fork(s.executor.config().spec, genesis_hash),
+        };
+        let chain_id = U64::from(s.chain_id());
+        let render = |f: lanes_evm_adapter::eth::ForkConfig| ForkConfig {
+            activation_time: f.activation_time,
+            blob_schedule: f.blob.map(|b| BlobSchedule {
+                target: b.target_blob_count,
+                max: b.max_blob_count,
+                base_fee_update_fraction: u64::try_from(b.update_fraction).unwrap_or(u64::MAX),
+            }),
+            chain_id,
+            fork_id: f.fork_hash.into(),
+            precompiles: f.precompiles.into_iter().map(|(n, a)| (n.to_owned(), a)).collect(),
+            system_contracts: f
+                .system_contracts
+                .into_iter()
+                .map(|(n, a)| (n.to_owned(), a))
+                .collect(),
+        };
+        Ok(EthConfig {
+            current: render(configs.current),
+            next: configs.next.map(render),
+            last: configs.last.map(render),
+        })
     }
 
     fn base_fee(&self) -> RpcResult<U256> {

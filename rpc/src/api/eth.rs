@@ -266,6 +266,12 @@ pub trait EthApi {
         index: Index,
     ) -> RpcResult<Option<Transaction>>;
 
+    /// The chain's fork configuration (EIP-7910): the fork in force at the
+    /// head, the next and the last scheduled, each with its blob schedule,
+    /// EIP-2124 fork id, precompiles and system contracts.
+    #[method(name = "config")]
+    fn config(&self) -> RpcResult<crate::types::EthConfig>;
+
     /// The base fee of the next block.
     #[method(name = "baseFee")]
     fn base_fee(&self) -> RpcResult<U256>;
