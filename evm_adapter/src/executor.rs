@@ -187,6 +187,13 @@ impl EvmExecutor {
         }
     }
 
+    /// This executor with `limits` on the calls it simulates (an imported
+    /// block's executor takes the node's).
+    pub fn with_call_limits(mut self, limits: CallLimits) -> Self {
+        self.config.call_limits = limits;
+        self
+    }
+
     /// This executor running a plain value transfer to an account without
     /// code without the EVM (`true`, the default: the same result, a
     /// fraction of the time), or through revm like every transaction

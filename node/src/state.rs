@@ -351,6 +351,31 @@ impl NodeState {
         self.stage(|st| st.next_base_fee())
     }
 
+    /// The executor that runs code in block `number`'s environment (a
+    /// trace of its transactions, a call at it): on a chain imported from
+    /// Ethereum, under that block's own fork, blob schedule and difficulty,
+    /// as the chain ran it; otherwise, and for the next block (`None`), the
+    /// node's.
+    pub(crate) fn executor_at(
+        &self,
+        number: Option<u64>,
+    ) -> Res<std::borrow::Cow<'_, EvmExecutor>> {
+        let place = self.rebuild.place();
+        let (Some(eth), Some(number)) = (&place.spec.imported, number) else {
+            return Ok(std::borrow::Cow::Borrowed(&*self.executor));
+        };
+        let lb =
+            self.block(number)?.ok_or_else(|| internal(format!("block {number} unreadable")))?;
+        let header = crate::convert::header(&lb.block, self.block_form()).inner;
+        let merged =
+            header.difficulty.is_zero() && eth.config().terminal_total_difficulty.is_some();
+        let fork = eth.spec_at(header.number, header.timestamp, merged);
+        let executor = lanes_evm_adapter::eth::block_executor(eth, &header, fork)
+            .with_call_limits(self.executor.config().call_limits)
+            .with_shared_code(self.executor.shared_code().clone());
+        Ok(std::borrow::Cow::Owned(executor))
+    }
+
     /// How this chain's blocks show as Ethereum blocks.
     pub(crate) fn block_form(&self) -> crate::convert::BlockForm {
         match self.rebuild.place().spec.imported {

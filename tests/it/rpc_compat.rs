@@ -12,7 +12,7 @@
 
 use std::path::Path;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::fixtures;
 use crate::import_chain::import;
@@ -120,14 +120,19 @@ fn first_difference(v: &Validator, file: &Path) -> Option<(String, Value, Value)
     None
 }
 
+/// The fixtures' chain imported into `tmp` and served.
+fn serve_chain(tests: &Path, tmp: &Path) -> Validator {
+    let data = tmp.join("data");
+    let out = import(&data, &tests.join("genesis.json"), &tests.join("chain.rlp"));
+    assert!(out.status.success(), "import failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    Validator::start(&data, &[])
+}
+
 #[test]
 fn test_the_rpc_compat_fixtures_pass_but_the_known_ones() {
     let Some(tests) = fixtures::shared("fixtures/execution-apis/tests") else { return };
     let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    let out = import(&data, &tests.join("genesis.json"), &tests.join("chain.rlp"));
-    assert!(out.status.success(), "import failed:\n{}", String::from_utf8_lossy(&out.stderr));
-    let v = Validator::start(&data, &[]);
+    let v = serve_chain(&tests, tmp.path());
     let mut methods: Vec<_> = std::fs::read_dir(&tests)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -165,4 +170,49 @@ fn test_the_rpc_compat_fixtures_pass_but_the_known_ones() {
         "these pass now: take them out of KNOWN and docs/dev-node.md: {fixed:?}"
     );
     assert!(total >= 200, "only {total} fixture files found in {}", tests.display());
+}
+
+/// Each block runs under its own fork, whatever the head's: every
+/// transaction of the chain (Frontier rules at block 1 to Osaka and its
+/// blob forks) traces to the gas its receipt says, and a call at a block
+/// before Shanghai has no PUSH0.
+#[test]
+fn test_old_blocks_trace_and_call_under_their_own_fork() {
+    let Some(tests) = fixtures::shared("fixtures/execution-apis/tests") else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let v = serve_chain(&tests, tmp.path());
+    let head = u64::from_str_radix(
+        v.result("eth_blockNumber", json!([])).as_str().unwrap()[2..].as_ref(),
+        16,
+    )
+    .unwrap();
+    let mut traced = 0;
+    for number in 1..=head {
+        let block = format!("{number:#x}");
+        let receipts = v.result("eth_getBlockReceipts", json!([block]));
+        let traces = v.result(
+            "debug_traceBlockByNumber",
+            json!([block, {"disableStorage": true, "disableStack": true}]),
+        );
+        let (receipts, traces) = (receipts.as_array().unwrap(), traces.as_array().unwrap());
+        assert_eq!(receipts.len(), traces.len(), "block {number}");
+        for (receipt, trace) in receipts.iter().zip(traces) {
+            let used = u64::from_str_radix(&receipt["gasUsed"].as_str().unwrap()[2..], 16).unwrap();
+            assert_eq!(
+                trace["result"]["gas"],
+                json!(used),
+                "block {number}: {}",
+                receipt["transactionHash"]
+            );
+            traced += 1;
+        }
+    }
+    assert!(traced > 200, "{traced} transactions traced");
+    // PUSH0 (Shanghai) as init code: it creates an empty contract where the
+    // opcode exists and fails before Shanghai (block 1 runs Frontier rules).
+    let call = json!({"from": "0x7435ed30a8b4aeb0877cef0c6e8cffe834eb865f", "data": "0x5f5ff3", "gas": "0x30000"});
+    let before = v.call("eth_call", json!([call, "0x1"]));
+    assert!(before.get("error").is_some(), "PUSH0 at block 1: {before}");
+    let after = v.call("eth_call", json!([call, "latest"]));
+    assert!(after.get("error").is_none(), "PUSH0 at the head: {after}");
 }

@@ -59,7 +59,7 @@ pub(crate) fn trace_block(
     let view = s.state_at(Some(BlockId::number(number - 1)))?;
     let env = s.header_env(&lb.block.header);
     let traces = s
-        .executor
+        .executor_at(Some(number))?
         .trace_block(view, &env, lb.block.hash, &txs, &selected, opts)
         .map_err(trace_error)?;
     let hashes = txs.iter().enumerate().filter(|(i, _)| selected(*i)).map(|(_, tx)| tx.hash());
@@ -113,7 +113,7 @@ impl DebugApiServer for DebugRpc {
         let s = &self.state;
         Ok(s.heavy.run(|| {
             let (view, env) = s.sim_env(block)?;
-            s.executor
+            s.executor_at(s.state_block(block)?)?
                 .trace_call(view, &env, &call_request(&request), &opts.tracing_options)
                 .map_err(trace_error)
         })?)

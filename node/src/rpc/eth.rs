@@ -127,9 +127,10 @@ impl EthApiServer for EthRpc {
         let s = &self.state;
         Ok(s.heavy.run(|| {
             let request = call_request(&request);
+            let executor = s.executor_at(s.state_block(block)?)?;
             let sim = if state_overrides.is_none() && block_overrides.is_none() {
                 let bank = s.sim_bank(block)?;
-                s.executor.call(&bank, &request).map_err(sim_error)?
+                executor.call(&bank, &request).map_err(sim_error)?
             } else {
                 let (view, mut env) = s.sim_env(block)?;
                 if let Some(o) = block_overrides.as_deref() {
@@ -137,7 +138,7 @@ impl EthApiServer for EthRpc {
                 }
                 let mut overlay = Overlay::new(view, &env);
                 overlay.apply(&state_overrides.unwrap_or_default()).map_err(sim_error)?;
-                s.executor.call_overlay(&mut overlay, &request, false).map_err(sim_error)?
+                executor.call_overlay(&mut overlay, &request, false).map_err(sim_error)?
             };
             match failure(&sim) {
                 Some(e) => Err(e),
@@ -159,7 +160,9 @@ impl EthApiServer for EthRpc {
         let s = &self.state;
         Ok(s.heavy.run(|| {
             let bank = s.sim_bank(block)?;
-            Ok(U64::from(estimate(s, &bank, &call_request(&request))?))
+            let executor = s.executor_at(s.state_block(block)?)?;
+            let gas = executor.estimate_gas(&bank, &call_request(&request)).map_err(sim_error)?;
+            Ok(U64::from(gas))
         })?)
     }
 
@@ -171,8 +174,9 @@ impl EthApiServer for EthRpc {
         let s = &self.state;
         Ok(s.heavy.run(|| {
             let bank = s.sim_bank(block)?;
+            let executor = s.executor_at(s.state_block(block)?)?;
             let (access_list, sim) =
-                s.executor.create_access_list(&bank, &call_request(&request)).map_err(sim_error)?;
+                executor.create_access_list(&bank, &call_request(&request)).map_err(sim_error)?;
             let error = failure(&sim).map(|e| e.to_string());
             Ok(AccessListResult { access_list, gas_used: U256::from(sim.gas_used), error })
         })?)

@@ -67,7 +67,7 @@ pub(crate) fn replay_block<T>(
         block_timestamp: Some(lb.block.header.timestamp),
     };
     let out = s
-        .executor
+        .executor_at(Some(number))?
         .replay_traced(view, &env, &txs, selected, config, |i, tracer, res, db| {
             finish(info(i), tracer, res, db)
         })
@@ -217,7 +217,7 @@ impl TraceApiServer for TraceRpc {
         let block = block.or(Some(BlockId::Number(BlockNumberOrTag::Latest)));
         Ok(s.heavy.run(|| {
             let (view, env) = s.sim_env(block)?;
-            s.executor
+            s.executor_at(s.state_block(block)?)?
                 .trace_call_parity(view, &env, &call_request(&request), &types)
                 .map_err(trace_error)
         })?)
