@@ -5,7 +5,7 @@ use alloy_consensus::{
     TxEnvelope, TxType,
 };
 use alloy_eips::eip4895::Withdrawals;
-use alloy_primitives::{Bytes, U256, logs_bloom};
+use alloy_primitives::{B256, Bytes, U256, logs_bloom};
 use alloy_rpc_types_eth::{
     Block as RpcBlock, BlockTransactions, Header as RpcHeader, Log as RpcLog,
     Transaction as RpcTransaction, TransactionReceipt,
@@ -165,27 +165,44 @@ pub fn logs(block: &Block, receipt: &Receipt, index: usize, first_log: usize) ->
         .collect()
 }
 
-/// The receipt of transaction `index` of a block.
-pub fn receipt(lb: &LedgerBlock, tx: &EvmTx, index: usize) -> TransactionReceipt {
+/// The receipt of transaction `index` of a block whose blob base fee is
+/// `blob_fee` (`None` before Cancun).
+pub fn receipt(
+    lb: &LedgerBlock,
+    tx: &EvmTx,
+    index: usize,
+    blob_fee: Option<u128>,
+) -> TransactionReceipt {
     let first_log: usize = lb.receipts[..index].iter().map(|r| receipt_logs(r).len()).sum();
-    receipt_at(lb, tx, index, first_log)
+    receipt_at(lb, tx, (index, first_log), blob_fee)
 }
 
 /// Every receipt of a block, in one pass (`txs` are the block's, decoded).
-pub fn receipts(lb: &LedgerBlock, txs: &[EvmTx]) -> Vec<TransactionReceipt> {
+pub fn receipts(
+    lb: &LedgerBlock,
+    txs: &[EvmTx],
+    blob_fee: Option<u128>,
+) -> Vec<TransactionReceipt> {
     let mut first_log = 0;
     txs.iter()
         .enumerate()
         .map(|(index, tx)| {
-            let receipt = receipt_at(lb, tx, index, first_log);
+            let receipt = receipt_at(lb, tx, (index, first_log), blob_fee);
             first_log += receipt.inner.logs().len();
             receipt
         })
         .collect()
 }
 
-/// The receipt of transaction `index`, whose first log is the block's `first_log`.
-fn receipt_at(lb: &LedgerBlock, tx: &EvmTx, index: usize, first_log: usize) -> TransactionReceipt {
+/// The receipt of transaction `index`, whose first log is the block's
+/// `first_log`; a blob transaction's carries its blob gas and the block's
+/// blob base fee.
+fn receipt_at(
+    lb: &LedgerBlock,
+    tx: &EvmTx,
+    (index, first_log): (usize, usize),
+    blob_fee: Option<u128>,
+) -> TransactionReceipt {
     let h = &lb.block.header;
     let r = &lb.receipts[index];
     let logs = logs(&lb.block, r, index, first_log);
@@ -206,6 +223,8 @@ fn receipt_at(lb: &LedgerBlock, tx: &EvmTx, index: usize, first_log: usize) -> T
         TxType::Eip7702 => ReceiptEnvelope::Eip7702(inner),
         TxType::Eip1559 => ReceiptEnvelope::Eip1559(inner),
     };
+    let blobs = tx.envelope().blob_versioned_hashes().map(<[B256]>::len);
+    let blob_gas_used = blobs.map(|n| n as u64 * alloy_eips::eip4844::DATA_GAS_PER_BLOB);
     TransactionReceipt {
         inner,
         transaction_hash: r.tx_hash,
@@ -214,8 +233,8 @@ fn receipt_at(lb: &LedgerBlock, tx: &EvmTx, index: usize, first_log: usize) -> T
         block_number: Some(h.number),
         gas_used: r.outcome.gas_used,
         effective_gas_price: tx.envelope().effective_gas_price(Some(h.base_fee)),
-        blob_gas_used: None,
-        blob_gas_price: None,
+        blob_gas_used,
+        blob_gas_price: blob_gas_used.and(blob_fee),
         from: tx.sender(),
         to: tx.envelope().to(),
         contract_address: created,

@@ -376,6 +376,17 @@ impl NodeState {
         Ok(std::borrow::Cow::Owned(executor))
     }
 
+    /// A block's blob base fee (EIP-4844): from its excess blob gas under
+    /// its fork's blob schedule; `None` before Cancun.
+    pub(crate) fn blob_fee(&self, lb: &LedgerBlock) -> Option<u128> {
+        let header = crate::convert::header(&lb.block, self.block_form()).inner;
+        let params = match &self.rebuild.place().spec.imported {
+            Some(eth) => eth.blob_params(header.timestamp),
+            None => lanes_evm_adapter::eth::blob_params_of(self.executor.config().spec),
+        };
+        params.map(|p| p.calc_blob_fee(header.excess_blob_gas.unwrap_or(0)))
+    }
+
     /// How this chain's blocks show as Ethereum blocks.
     pub(crate) fn block_form(&self) -> crate::convert::BlockForm {
         match self.rebuild.place().spec.imported {

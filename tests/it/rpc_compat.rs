@@ -47,7 +47,6 @@ const KNOWN: &[(&str, &str)] = &[
     ("eth_getProof/get-account-proof-default-block.io", NO_PROOFS),
     ("eth_getProof/get-account-proof-latest.io", NO_PROOFS),
     ("eth_getProof/get-account-proof-with-storage.io", NO_PROOFS),
-    ("eth_getTransactionReceipt/get-blob-tx.io", "receipts lack blobGasUsed and blobGasPrice"),
     ("eth_sendRawTransaction/send-access-list-transaction.io", IMPORTED_TAKES_NONE),
     ("eth_sendRawTransaction/send-blob-tx.io", IMPORTED_TAKES_NONE),
     ("eth_sendRawTransaction/send-dynamic-fee-access-list-transaction.io", IMPORTED_TAKES_NONE),

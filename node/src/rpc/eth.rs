@@ -294,7 +294,7 @@ impl EthApiServer for EthRpc {
         let s = &self.state;
         let Some((lb, index)) = s.find_tx(&hash)? else { return Ok(None) };
         let tx = decode_one(s, &lb, index)?;
-        Ok(Some(convert::receipt(&lb, &tx, index)))
+        Ok(Some(convert::receipt(&lb, &tx, index, s.blob_fee(&lb))))
     }
 
     fn block_receipts(&self, block: BlockId) -> RpcResult<Option<Vec<TransactionReceipt>>> {
@@ -302,7 +302,7 @@ impl EthApiServer for EthRpc {
         let number = s.resolve_id(block);
         let Some(lb) = number.map(|n| s.block(n)).transpose()?.flatten() else { return Ok(None) };
         let txs = convert::decode_txs(&lb, &s.rules)?;
-        Ok(Some(convert::receipts(&lb, &txs)))
+        Ok(Some(convert::receipts(&lb, &txs, s.blob_fee(&lb))))
     }
 
     fn block_access_list(&self, block: BlockId) -> RpcResult<Option<BlockAccessList>> {
@@ -424,14 +424,8 @@ impl EthApiServer for EthRpc {
 
     fn blob_base_fee(&self) -> RpcResult<U256> {
         let s = &self.state;
-        let Some(lb) = s.block(s.head())? else { return Ok(U256::from(1)) };
-        let header = convert::header(&lb.block, s.block_form()).inner;
-        let params = match &s.rebuild.place().spec.imported {
-            Some(eth) => eth.blob_params(header.timestamp),
-            None => lanes_evm_adapter::eth::blob_params_of(s.executor.config().spec),
-        };
-        let fee = params.map_or(1, |p| p.calc_blob_fee(header.excess_blob_gas.unwrap_or(0)));
-        Ok(U256::from(fee))
+        let fee = s.block(s.head())?.and_then(|lb| s.blob_fee(&lb));
+        Ok(U256::from(fee.unwrap_or(1)))
     }
 
     fn storage_values(

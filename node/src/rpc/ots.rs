@@ -144,7 +144,7 @@ impl OtsRpc {
             let (lb, index) =
                 s.find_tx(hash)?.ok_or_else(|| internal(format!("indexed tx {hash} is gone")))?;
             let tx = convert::decode_txs(&lb, &s.rules)?.swap_remove(index);
-            receipts.push(ots_receipt(convert::receipt(&lb, &tx, index), &lb));
+            receipts.push(ots_receipt(convert::receipt(&lb, &tx, index, s.blob_fee(&lb)), &lb));
             txs.push(convert::transaction(&tx, &lb.block, index));
         }
         Ok((txs, receipts))
@@ -154,7 +154,7 @@ impl OtsRpc {
         let s = &self.state;
         let lb = s.block(number)?.ok_or_else(|| RpcError::NotFound("block not found".into()))?;
         let txs = convert::decode_txs(&lb, &s.rules)?;
-        let total_fees = convert::receipts(&lb, &txs)
+        let total_fees = convert::receipts(&lb, &txs, s.blob_fee(&lb))
             .iter()
             .map(|r| U256::from(r.gas_used) * U256::from(r.effective_gas_price))
             .sum();
@@ -243,8 +243,10 @@ impl OtsApiServer for OtsRpc {
         let first = (page.0 as usize).saturating_mul(size);
         let picked = first..(first.saturating_add(size)).min(txs.len());
         let mut block = convert::block(&lb, s.block_form(), Some(&txs[picked.clone()]));
-        let receipts =
-            picked.clone().map(|i| ots_receipt(convert::receipt(&lb, &txs[i], i), &lb)).collect();
+        let receipts = picked
+            .clone()
+            .map(|i| ots_receipt(convert::receipt(&lb, &txs[i], i, s.blob_fee(&lb)), &lb))
+            .collect();
         // The page's transactions keep their indexes in the block.
         block.transactions = alloy_rpc_types_eth::BlockTransactions::Full(
             picked.map(|i| convert::transaction(&txs[i], &lb.block, i)).collect(),
