@@ -27,18 +27,6 @@ const KNOWN: &[(&str, &str)] = &[
     ("eth_getTransactionReceipt/get-legacy-input.io", PRE_BYZANTIUM_ROOT),
     ("eth_getTransactionReceipt/get-legacy-receipt.io", PRE_BYZANTIUM_ROOT),
     ("debug_getRawTransaction/get-invalid-hash.io", "a hash without 0x is read (alloy's parser)"),
-    (
-        "debug_traceBlockByHash/trace-block-not-found.io",
-        "an unknown block answers -32001, geth -32000",
-    ),
-    (
-        "debug_traceBlockByHash/trace-genesis.io",
-        "tracing the genesis block answers [], geth an error",
-    ),
-    (
-        "debug_traceBlockByNumber/trace-genesis.io",
-        "tracing the genesis block answers [], geth an error",
-    ),
     ("eth_call/call-callenv-options-eip1559.io", NEXT_NUMBER),
     ("eth_call/call-callenv.io", NEXT_NUMBER),
     ("eth_capabilities/get-capabilities.io", NOT_YET),

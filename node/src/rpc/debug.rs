@@ -71,6 +71,10 @@ fn block_results(
     number: u64,
     opts: Option<GethDebugTracingOptions>,
 ) -> Res<Vec<TraceResult>> {
+    // No state before it to run from (geth refuses it the same way).
+    if number == 0 {
+        return Err(RpcError::Invalid("genesis is not traceable".into()));
+    }
     let opts = opts.unwrap_or_default();
     let traces = s.heavy.run(|| trace_block(s, number, |_| true, &opts))?;
     Ok(traces
@@ -127,7 +131,7 @@ impl DebugApiServer for DebugRpc {
         let s = &self.state;
         let number = s
             .resolve(number)
-            .ok_or_else(|| RpcError::NotFound(format!("block {number} not found")))?;
+            .ok_or_else(|| RpcError::Invalid(format!("block {number} not found")))?;
         Ok(block_results(s, number, opts)?)
     }
 
@@ -140,7 +144,7 @@ impl DebugApiServer for DebugRpc {
         let number = s
             .ledger
             .number_of(&hash)
-            .ok_or_else(|| RpcError::NotFound(format!("unknown block hash {hash}")))?;
+            .ok_or_else(|| RpcError::Invalid(format!("block {hash} not found")))?;
         Ok(block_results(s, number, opts)?)
     }
 
