@@ -418,3 +418,57 @@ pub struct BlobSchedule {
     /// The blob base fee's update fraction.
     pub base_fee_update_fraction: u64,
 }
+
+/// `eth_capabilities`: what history the node serves, for a router choosing
+/// a node (execution-apis' schema).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Capabilities {
+    /// The served head.
+    pub head: CapabilityHead,
+    /// State at older blocks (`eth_getBalance`, `eth_call`, ... at a block).
+    pub state: Capability,
+    /// Transactions by hash.
+    pub tx: Capability,
+    /// Logs.
+    pub logs: Capability,
+    /// Receipts.
+    pub receipts: Capability,
+    /// Block bodies.
+    pub blocks: Capability,
+    /// `eth_getProof`.
+    pub stateproofs: Capability,
+}
+
+/// [`Capabilities::head`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CapabilityHead {
+    /// Its number.
+    pub number: U64,
+    /// Its hash.
+    pub hash: B256,
+}
+
+/// One kind of data in [`Capabilities`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Capability {
+    /// Not served at all.
+    pub disabled: bool,
+    /// The oldest block it is served for (absent when disabled).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oldest_block: Option<U64>,
+    /// How older blocks' data goes (absent: kept for good).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delete_strategy: Option<DeleteStrategy>,
+}
+
+/// [`Capability::delete_strategy`]: a window of the newest blocks.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeleteStrategy {
+    /// `window`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Blocks the window keeps.
+    pub retention_blocks: U64,
+}

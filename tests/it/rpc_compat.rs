@@ -29,7 +29,6 @@ const KNOWN: &[(&str, &str)] = &[
     ("debug_getRawTransaction/get-invalid-hash.io", "a hash without 0x is read (alloy's parser)"),
     ("eth_call/call-callenv-options-eip1559.io", NEXT_NUMBER),
     ("eth_call/call-callenv.io", NEXT_NUMBER),
-    ("eth_capabilities/get-capabilities.io", NOT_YET),
     ("eth_createAccessList/create-al-value-transfer.io", CALLEE_LISTED),
     ("eth_getProof/get-account-proof-blockhash.io", NO_PROOFS),
     ("eth_getProof/get-account-proof-default-block.io", NO_PROOFS),
@@ -202,4 +201,32 @@ fn test_old_blocks_trace_and_call_under_their_own_fork() {
     assert!(before.get("error").is_some(), "PUSH0 at block 1: {before}");
     let after = v.call("eth_call", json!([call, "latest"]));
     assert!(after.get("error").is_none(), "PUSH0 at the head: {after}");
+}
+
+/// `eth_capabilities` says what the node keeps: the head, state back to
+/// the oldest block its history window keeps (`--history-blocks`, 10,000 by
+/// default for an import) with that window, every block's transactions,
+/// logs, receipts and bodies, and no proofs.
+#[test]
+fn test_capabilities_say_what_the_node_keeps() {
+    let Some(tests) = fixtures::shared("fixtures/execution-apis/tests") else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let v = serve_chain(&tests, tmp.path());
+    let caps = v.result("eth_capabilities", json!([]));
+    let head = v.result("eth_getBlockByNumber", json!(["latest", false]));
+    assert_eq!(caps["head"]["number"], head["number"]);
+    assert_eq!(caps["head"]["hash"], head["hash"]);
+    assert_eq!(caps["state"]["oldestBlock"], json!("0x0"), "54 blocks, all in the window");
+    assert_eq!(
+        caps["state"]["deleteStrategy"],
+        json!({"type": "window", "retentionBlocks": "0x2710"})
+    );
+    for kept in ["tx", "logs", "receipts", "blocks"] {
+        assert_eq!(caps[kept], json!({"disabled": false, "oldestBlock": "0x0"}), "{kept}");
+    }
+    assert_eq!(caps["stateproofs"], json!({"disabled": true}));
+    // What it says holds: state at block 0 is served.
+    let genesis_balance =
+        v.call("eth_getBalance", json!(["0x7435ed30a8b4aeb0877cef0c6e8cffe834eb865f", "0x0"]));
+    assert!(genesis_balance.get("result").is_some(), "{genesis_balance}");
 }

@@ -187,6 +187,12 @@ impl ReadView {
     pub fn history_range(&self) -> Option<(u64, u64)> {
         self.inner.history.read().range()
     }
+
+    /// How many blocks behind the newest keep their state readable
+    /// ([`crate::AccountsDbConfig::history_blocks`]; `None`: every block).
+    pub fn history_blocks(&self) -> Option<u64> {
+        self.inner.config.history_blocks
+    }
 }
 
 #[cfg(test)]

@@ -36,7 +36,10 @@ use crate::rpc::state::{AUTOMINE_WAIT, Res, account, internal};
 use crate::state::Waiting;
 use crate::{NodeState, SUGGESTED_TIP};
 use lanes_rpc::api::{EthApiServer, MAX_STORAGE_VALUES};
-use lanes_rpc::types::{BlobSchedule, EthConfig, ForkConfig, StorageSlot};
+use lanes_rpc::types::{
+    BlobSchedule, Capabilities, Capability, CapabilityHead, DeleteStrategy, EthConfig, ForkConfig,
+    StorageSlot,
+};
 
 /// The `eth` namespace of a node.
 pub(crate) struct EthRpc {
@@ -415,6 +418,37 @@ impl EthApiServer for EthRpc {
             current: render(configs.current),
             next: configs.next.map(render),
             last: configs.last.map(render),
+        })
+    }
+
+    fn capabilities(&self) -> RpcResult<Capabilities> {
+        let s = &self.state;
+        let number = s.head();
+        let hash =
+            s.ledger.hash_of(number).ok_or_else(|| internal(format!("no block {number}")))?;
+        let latest = s.stage(|st| st.state())?;
+        // The ledger keeps every block: its data from genesis on.
+        let kept =
+            Capability { disabled: false, oldest_block: Some(U64::ZERO), delete_strategy: None };
+        let state = Capability {
+            disabled: false,
+            oldest_block: Some(U64::from(
+                latest.history_range().map_or(number, |(oldest, _)| oldest),
+            )),
+            delete_strategy: latest.history_blocks().map(|blocks| DeleteStrategy {
+                kind: "window".into(),
+                retention_blocks: U64::from(blocks),
+            }),
+        };
+        let proofs = Capability { disabled: true, oldest_block: None, delete_strategy: None };
+        Ok(Capabilities {
+            head: CapabilityHead { number: U64::from(number), hash },
+            state,
+            tx: kept.clone(),
+            logs: kept.clone(),
+            receipts: kept.clone(),
+            blocks: kept,
+            stateproofs: proofs,
         })
     }
 

@@ -272,6 +272,11 @@ pub trait EthApi {
     #[method(name = "config")]
     fn config(&self) -> RpcResult<crate::types::EthConfig>;
 
+    /// What history the node serves (state, transactions, logs, receipts,
+    /// blocks, proofs), each from its oldest block, and how it goes.
+    #[method(name = "capabilities")]
+    fn capabilities(&self) -> RpcResult<crate::types::Capabilities>;
+
     /// The base fee of the next block.
     #[method(name = "baseFee")]
     fn base_fee(&self) -> RpcResult<U256>;
