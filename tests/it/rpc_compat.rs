@@ -30,10 +30,6 @@ const KNOWN: &[(&str, &str)] = &[
     ("eth_call/call-callenv-options-eip1559.io", NEXT_NUMBER),
     ("eth_call/call-callenv.io", NEXT_NUMBER),
     ("eth_createAccessList/create-al-value-transfer.io", CALLEE_LISTED),
-    ("eth_getProof/get-account-proof-blockhash.io", NO_PROOFS),
-    ("eth_getProof/get-account-proof-default-block.io", NO_PROOFS),
-    ("eth_getProof/get-account-proof-latest.io", NO_PROOFS),
-    ("eth_getProof/get-account-proof-with-storage.io", NO_PROOFS),
     ("eth_sendRawTransaction/send-access-list-transaction.io", IMPORTED_TAKES_NONE),
     ("eth_sendRawTransaction/send-blob-tx.io", IMPORTED_TAKES_NONE),
     ("eth_sendRawTransaction/send-dynamic-fee-access-list-transaction.io", IMPORTED_TAKES_NONE),
@@ -50,7 +46,6 @@ const PRE_BYZANTIUM_ROOT: &str =
 const NEXT_NUMBER: &str = "eth_call at latest runs as the next block (anvil's), geth as the head";
 const NOT_YET: &str = "not served yet (issue 53)";
 const CALLEE_LISTED: &str = "the callee is always listed, so the list declares the call's set";
-const NO_PROOFS: &str = "eth_getProof needs a Merkle-Patricia trie kept with the state (issue 53)";
 const IMPORTED_TAKES_NONE: &str = "an imported chain takes no transactions";
 
 /// Drops `message` wherever an error object is.
@@ -229,4 +224,79 @@ fn test_capabilities_say_what_the_node_keeps() {
     let genesis_balance =
         v.call("eth_getBalance", json!(["0x7435ed30a8b4aeb0877cef0c6e8cffe834eb865f", "0x0"]));
     assert!(genesis_balance.get("result").is_some(), "{genesis_balance}");
+}
+
+/// `eth_getProof` at every block of the chain, for every account its
+/// blocks touched, one that never existed, and each account's first slots:
+/// each proof verifies (alloy-trie) against that block's `stateRoot`, for
+/// the value `eth_getBalance`, `eth_getStorageAt`, ... give there.
+#[test]
+fn test_proofs_verify_against_each_blocks_state_root() {
+    use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
+    use alloy_trie::{Nibbles, TrieAccount, proof::verify_proof};
+    let Some(tests) = fixtures::shared("fixtures/execution-apis/tests") else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let v = serve_chain(&tests, tmp.path());
+    let quantity = |v: &Value| U256::from_str_radix(&v.as_str().unwrap()[2..], 16).unwrap();
+    let mut addresses = vec![Address::repeat_byte(0xee)];
+    let head = quantity(&v.result("eth_blockNumber", json!([]))).to::<u64>();
+    let (mut present, mut absent) = (0, 0);
+    for number in (1..=head).step_by(5).chain([head]) {
+        let block = v.result("eth_getBlockByNumber", json!([format!("{number:#x}"), true]));
+        let root: B256 = serde_json::from_value(block["stateRoot"].clone()).unwrap();
+        for tx in block["transactions"].as_array().unwrap() {
+            for who in [&tx["from"], &tx["to"]] {
+                if let Ok(a) = serde_json::from_value::<Address>(who.clone()) {
+                    addresses.push(a);
+                }
+            }
+        }
+        addresses.sort();
+        addresses.dedup();
+        let at = json!(format!("{number:#x}"));
+        for address in &addresses {
+            let slots = ["0x0", "0x1", "0x2"];
+            let p = v.result("eth_getProof", json!([address, slots, at]));
+            let nodes = |v: &Value| serde_json::from_value::<Vec<Bytes>>(v.clone()).unwrap();
+            let balance = quantity(&v.result("eth_getBalance", json!([address, at])));
+            assert_eq!(quantity(&p["balance"]), balance, "{address} at {number}");
+            let account = TrieAccount {
+                nonce: quantity(&p["nonce"]).to::<u64>(),
+                balance,
+                storage_root: serde_json::from_value(p["storageHash"].clone()).unwrap(),
+                code_hash: serde_json::from_value(p["codeHash"].clone()).unwrap(),
+            };
+            // In the trie with these fields, or absent (proved so) and shown empty.
+            let key = Nibbles::unpack(keccak256(address));
+            let proof = nodes(&p["accountProof"]);
+            if verify_proof(root, key, Some(alloy_rlp::encode(account)), &proof).is_ok() {
+                present += 1;
+            } else {
+                let empty = TrieAccount {
+                    storage_root: alloy_trie::EMPTY_ROOT_HASH,
+                    code_hash: alloy_primitives::KECCAK256_EMPTY,
+                    ..TrieAccount::default()
+                };
+                assert_eq!(account, empty, "{address} at {number}: not in the trie, yet not empty");
+                verify_proof(root, key, None, &proof)
+                    .unwrap_or_else(|e| panic!("{address} at {number}: {e}"));
+                absent += 1;
+            }
+            for (slot, sp) in slots.iter().zip(p["storageProof"].as_array().unwrap()) {
+                let value = quantity(&sp["value"]);
+                let read = v.result("eth_getStorageAt", json!([address, slot, at]));
+                assert_eq!(value, quantity(&read), "{address} slot {slot} at {number}");
+                let key = keccak256(B256::from(U256::from_str_radix(&slot[2..], 16).unwrap()));
+                let expected = (!value.is_zero()).then(|| alloy_rlp::encode(value));
+                verify_proof(
+                    account.storage_root,
+                    Nibbles::unpack(key),
+                    expected,
+                    &nodes(&sp["proof"]),
+                )
+                .unwrap_or_else(|e| panic!("{address} slot {slot} at {number}: {e}"));
+            }
+        }
+    }
+    assert!(present > 50 && absent > 0, "{present} accounts proved present, {absent} absent");
 }

@@ -39,4 +39,4 @@ pub use rewards::{
 pub use spec::{
     EthSpec, MAINNET_DEPOSIT_CONTRACT, MAINNET_TERMINAL_TOTAL_DIFFICULTY, blob_params_of,
 };
-pub use state_root::{MemoryState, state_root, state_root_of};
+pub use state_root::{MemoryState, StateProof, state_root, state_root_of};

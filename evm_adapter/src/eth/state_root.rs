@@ -4,12 +4,14 @@
 //! Computed whole, from every record of the parent state and the block's
 //! changes: its cost grows with the state, not with the block
 //! (`lanes-validator import` prints it per block); an incremental trie is the
-//! follow-up.
+//! follow-up. The same whole state answers EIP-1186 proofs
+//! ([`MemoryState::proof`]).
 
 use std::collections::BTreeMap;
 
-use alloy_primitives::{Address, B256, KECCAK256_EMPTY, U256};
-use alloy_trie::TrieAccount;
+use alloy_primitives::{Address, B256, Bytes, KECCAK256_EMPTY, U256, keccak256};
+use alloy_trie::proof::ProofRetainer;
+use alloy_trie::{EMPTY_ROOT_HASH, HashBuilder, Nibbles, TrieAccount};
 use lanes_accounts_db::{AccountHeader, Entry, ReadView, StorageError};
 
 /// One account as the trie sees it.
@@ -69,6 +71,80 @@ impl MemoryState {
     pub fn root(&self) -> B256 {
         root(&self.accounts)
     }
+
+    /// EIP-1186's proof of `address` and its `slots` against [`Self::root`]:
+    /// the trie's nodes from the root down to each key, or to where its
+    /// absence shows. Built from the whole state: its cost grows with the
+    /// state.
+    pub fn proof(&self, address: &Address, slots: &[B256]) -> StateProof {
+        let in_trie = |a: &&Account| a.header.is_some();
+        let mut leaves: Vec<(B256, Vec<u8>)> = self
+            .accounts
+            .iter()
+            .filter(|(_, a)| a.header.is_some())
+            .map(|(address, a)| (keccak256(address), alloy_rlp::encode(trie_account(a))))
+            .collect();
+        leaves.sort_unstable_by_key(|(key, _)| *key);
+        let account_proof = proof_of(&leaves, keccak256(address));
+        let account = self.accounts.get(address).filter(in_trie);
+        let storage = account.map(|a| &a.storage);
+        let mut slot_leaves: Vec<(B256, Vec<u8>)> = storage
+            .into_iter()
+            .flatten()
+            .map(|(slot, value)| (keccak256(slot), alloy_rlp::encode(value)))
+            .collect();
+        slot_leaves.sort_unstable_by_key(|(key, _)| *key);
+        let storage_proofs = slots
+            .iter()
+            .map(|slot| {
+                let value = storage.and_then(|s| s.get(slot)).copied().unwrap_or_default();
+                (*slot, value, proof_of(&slot_leaves, keccak256(slot)))
+            })
+            .collect();
+        StateProof {
+            header: account.and_then(|a| a.header),
+            storage_root: account.map_or(EMPTY_ROOT_HASH, |a| trie_account(a).storage_root),
+            account_proof,
+            storage: storage_proofs,
+        }
+    }
+}
+
+/// [`MemoryState::proof`]'s answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StateProof {
+    /// The account (`None`: not in the trie).
+    pub header: Option<AccountHeader>,
+    /// Its storage root (the empty trie's for no account).
+    pub storage_root: B256,
+    /// The account trie's nodes from the root to the account's key.
+    pub account_proof: Vec<Bytes>,
+    /// Each slot asked: its value and the storage trie's nodes to it.
+    pub storage: Vec<(B256, U256, Vec<Bytes>)>,
+}
+
+/// The nodes of the trie of `leaves` (sorted by key) on the path to
+/// `target`, root first.
+fn proof_of(leaves: &[(B256, Vec<u8>)], target: B256) -> Vec<Bytes> {
+    let target = Nibbles::unpack(target);
+    let retainer = ProofRetainer::new(vec![target]);
+    let mut builder = HashBuilder::default().with_proof_retainer(retainer);
+    for (key, value) in leaves {
+        builder.add_leaf(Nibbles::unpack(key), value);
+    }
+    builder.root();
+    let nodes = builder.take_proof_nodes().matching_nodes_sorted(&target);
+    nodes.into_iter().map(|(_, node)| node).collect()
+}
+
+/// An account in the trie: its header's fields and its storage's root.
+fn trie_account(a: &Account) -> TrieAccount {
+    let header = a.header.unwrap_or_default();
+    let storage_root =
+        alloy_trie::root::storage_root_unhashed(a.storage.iter().map(|(k, v)| (*k, *v)));
+    let code_hash =
+        if crate::has_code(&header.code_hash) { header.code_hash } else { KECCAK256_EMPTY };
+    TrieAccount { nonce: header.nonce, balance: header.balance, storage_root, code_hash }
 }
 
 fn apply(state: &mut BTreeMap<Address, Account>, entry: &Entry) {
@@ -94,16 +170,7 @@ fn apply(state: &mut BTreeMap<Address, Account>, entry: &Entry) {
 /// the trie.
 fn root(state: &BTreeMap<Address, Account>) -> B256 {
     let accounts = state.iter().filter(|(_, a)| a.header.is_some());
-    alloy_trie::root::state_root_unhashed(accounts.map(|(address, a)| {
-        let header = a.header.unwrap_or_default();
-        let storage_root =
-            alloy_trie::root::storage_root_unhashed(a.storage.iter().map(|(k, v)| (*k, *v)));
-        let code_hash =
-            if crate::has_code(&header.code_hash) { header.code_hash } else { KECCAK256_EMPTY };
-        let account =
-            TrieAccount { nonce: header.nonce, balance: header.balance, storage_root, code_hash };
-        (*address, account)
-    }))
+    alloy_trie::root::state_root_unhashed(accounts.map(|(address, a)| (*address, trie_account(a))))
 }
 
 #[cfg(test)]

@@ -421,6 +421,54 @@ impl EthApiServer for EthRpc {
         })
     }
 
+    fn proof(
+        &self,
+        address: Address,
+        keys: Vec<alloy_serde::storage::JsonStorageKey>,
+        block: Option<BlockId>,
+    ) -> RpcResult<alloy_rpc_types_eth::EIP1186AccountProofResponse> {
+        let s = &self.state;
+        if s.rebuild.place().spec.imported.is_none() {
+            return Err(RpcError::Unsupported(
+                "eth_getProof proves against a Merkle-Patricia state root: this chain's blocks commit to lanes' lattice hash (a chain imported from Ethereum answers it)".into(),
+            )
+            .into());
+        }
+        if keys.len() > MAX_STORAGE_VALUES {
+            let message = format!("{} keys asked, at most {MAX_STORAGE_VALUES}", keys.len());
+            return Err(RpcError::Params(message).into());
+        }
+        Ok(s.heavy.run(|| {
+            let view = s.state_at(block)?;
+            let state = lanes_evm_adapter::eth::MemoryState::load(&view).map_err(internal)?;
+            let slots: Vec<B256> = keys.iter().map(|k| k.as_b256()).collect();
+            let proof = state.proof(&address, &slots);
+            let header = proof.header.unwrap_or_default();
+            let code_hash = match lanes_evm_adapter::has_code(&header.code_hash) {
+                true => header.code_hash,
+                false => alloy_primitives::KECCAK256_EMPTY,
+            };
+            let storage_proof = keys
+                .into_iter()
+                .zip(proof.storage)
+                .map(|(key, (_, value, proof))| alloy_rpc_types_eth::EIP1186StorageProof {
+                    key,
+                    value,
+                    proof,
+                })
+                .collect();
+            Ok(alloy_rpc_types_eth::EIP1186AccountProofResponse {
+                address,
+                balance: header.balance,
+                code_hash,
+                nonce: header.nonce,
+                storage_hash: proof.storage_root,
+                account_proof: proof.account_proof,
+                storage_proof,
+            })
+        })?)
+    }
+
     fn capabilities(&self) -> RpcResult<Capabilities> {
         let s = &self.state;
         let number = s.head();

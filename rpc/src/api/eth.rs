@@ -277,6 +277,18 @@ pub trait EthApi {
     #[method(name = "capabilities")]
     fn capabilities(&self) -> RpcResult<crate::types::Capabilities>;
 
+    /// EIP-1186: an account and the slots named, with their Merkle-Patricia
+    /// proofs against the block's `stateRoot`. On a chain imported from
+    /// Ethereum; lanes' own chains commit to their lattice hash, not a
+    /// Merkle-Patricia root, and refuse it (-32004).
+    #[method(name = "getProof", blocking)]
+    fn proof(
+        &self,
+        address: Address,
+        keys: Vec<alloy_serde::storage::JsonStorageKey>,
+        block: Option<BlockId>,
+    ) -> RpcResult<alloy_rpc_types_eth::EIP1186AccountProofResponse>;
+
     /// The base fee of the next block.
     #[method(name = "baseFee")]
     fn base_fee(&self) -> RpcResult<U256>;
