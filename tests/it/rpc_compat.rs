@@ -198,10 +198,10 @@ fn test_old_blocks_trace_and_call_under_their_own_fork() {
     assert!(after.get("error").is_none(), "PUSH0 at the head: {after}");
 }
 
-/// `eth_capabilities` says what the node keeps: the head, state back to
-/// the oldest block its history window keeps (`--history-blocks`, 10,000 by
-/// default for an import) with that window, every block's transactions,
-/// logs, receipts and bodies, and no proofs.
+/// `eth_capabilities` says what the node keeps: the head, state and its
+/// proofs back to the oldest block its history window keeps
+/// (`--history-blocks`, 10,000 by default for an import) with that window,
+/// and every block's transactions, logs, receipts and bodies.
 #[test]
 fn test_capabilities_say_what_the_node_keeps() {
     let Some(tests) = fixtures::shared("fixtures/execution-apis/tests") else { return };
@@ -219,7 +219,7 @@ fn test_capabilities_say_what_the_node_keeps() {
     for kept in ["tx", "logs", "receipts", "blocks"] {
         assert_eq!(caps[kept], json!({"disabled": false, "oldestBlock": "0x0"}), "{kept}");
     }
-    assert_eq!(caps["stateproofs"], json!({"disabled": true}));
+    assert_eq!(caps["stateproofs"], caps["state"], "eth_getProof wherever the state is kept");
     // What it says holds: state at block 0 is served.
     let genesis_balance =
         v.call("eth_getBalance", json!(["0x7435ed30a8b4aeb0877cef0c6e8cffe834eb865f", "0x0"]));

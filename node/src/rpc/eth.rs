@@ -488,7 +488,12 @@ impl EthApiServer for EthRpc {
                 retention_blocks: U64::from(blocks),
             }),
         };
-        let proofs = Capability { disabled: true, oldest_block: None, delete_strategy: None };
+        // Proofs need a Merkle-Patricia root: an imported chain's, over the
+        // state it keeps.
+        let proofs = match s.rebuild.place().spec.imported {
+            Some(_) => state.clone(),
+            None => Capability { disabled: true, oldest_block: None, delete_strategy: None },
+        };
         Ok(Capabilities {
             head: CapabilityHead { number: U64::from(number), hash },
             state,
