@@ -17,6 +17,7 @@
 
 pub use lanes_rpc::api;
 mod call;
+mod chain;
 mod debug;
 mod dev;
 mod eth;
