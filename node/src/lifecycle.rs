@@ -316,8 +316,7 @@ fn prepare(config: &NodeConfig) -> Result<Prepared, NodeError> {
             let (number, time, difficulty) = head.map_or((0, 0, Default::default()), |d| {
                 (d.header.number, d.header.timestamp, d.header.difficulty)
             });
-            let merged = eth.config().terminal_total_difficulty.is_some() && difficulty.is_zero();
-            let fork = eth.spec_at(number, time, merged);
+            let fork = eth.spec_at(number, time, eth.is_merged_block(difficulty));
             (fork, Some(lanes_evm_adapter::eth::import_rules(eth, fork)))
         }
         None => (spec.spec, None),

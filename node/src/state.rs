@@ -211,6 +211,11 @@ impl NodeState {
         }
     }
 
+    /// The block a block id names; `None` for one the ledger does not hold.
+    pub(crate) fn block_at(&self, id: BlockId) -> Res<Option<Arc<LedgerBlock>>> {
+        self.resolve_id(id).map(|n| self.block(n)).transpose().map(Option::flatten)
+    }
+
     /// The block holding a transaction, and its index there.
     pub(crate) fn find_tx(&self, hash: &B256) -> Res<Option<(Arc<LedgerBlock>, usize)>> {
         let Some((number, index)) = self.ledger.locate_tx(hash) else { return Ok(None) };
@@ -367,9 +372,8 @@ impl NodeState {
         let lb =
             self.block(number)?.ok_or_else(|| internal(format!("block {number} unreadable")))?;
         let header = crate::convert::header(&lb.block, self.block_form()).inner;
-        let merged =
-            header.difficulty.is_zero() && eth.config().terminal_total_difficulty.is_some();
-        let fork = eth.spec_at(header.number, header.timestamp, merged);
+        let fork =
+            eth.spec_at(header.number, header.timestamp, eth.is_merged_block(header.difficulty));
         let executor = lanes_evm_adapter::eth::block_executor(eth, &header, fork)
             .with_call_limits(self.executor.config().call_limits)
             .with_shared_code(self.executor.shared_code().clone());

@@ -234,103 +234,6 @@ pub enum MineOptions {
     Timestamp(Quantity),
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn test_stats_keep_their_json_keys() {
-        let stats =
-            NodeStats { last_block: Some(LastBlockStats::default()), ..NodeStats::default() };
-        let json = serde_json::to_value(&stats).unwrap();
-        let keys = |v: &serde_json::Value| {
-            let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
-            k.sort();
-            k
-        };
-        assert_eq!(
-            keys(&json),
-            [
-                "blocks",
-                "conflicts",
-                "declared",
-                "entries",
-                "exclusive",
-                "head",
-                "known",
-                "lastBlock",
-                "meanEntryWidth",
-                "mispredicted",
-                "overPredicted",
-                "pool",
-                "predicted",
-                "predictionsHeld",
-                "rejected",
-                "transactions"
-            ]
-        );
-        assert_eq!(
-            keys(&json["lastBlock"]),
-            [
-                "conflicts",
-                "entries",
-                "exclusive",
-                "gasUsed",
-                "meanEntryWidth",
-                "number",
-                "rejected",
-                "schedulerMs",
-                "sealMs",
-                "sigverifyMs",
-                "transactions",
-                "workersMs"
-            ]
-        );
-        assert_eq!(json["head"], 0, "plain numbers, not hex");
-        assert_eq!(serde_json::from_value::<NodeStats>(json).unwrap(), stats);
-        let none = serde_json::to_value(NodeStats::default()).unwrap();
-        assert!(none["lastBlock"].is_null());
-    }
-
-    #[test]
-    fn test_quantities_and_mine_options_parse_as_dev_tools_send_them() {
-        let q = |v: serde_json::Value| serde_json::from_value::<Quantity>(v).map(|q| q.0).ok();
-        assert_eq!(q(serde_json::json!("0x10")), Some(16));
-        assert_eq!(q(serde_json::json!("16")), Some(16));
-        assert_eq!(q(serde_json::json!(16)), Some(16));
-        assert_eq!(q(serde_json::json!("ten")), None);
-        let m = |v: serde_json::Value| serde_json::from_value::<MineOptions>(v).unwrap();
-        assert_eq!(m(serde_json::json!(5)), MineOptions::Timestamp(Quantity(5)));
-        assert_eq!(
-            m(serde_json::json!({"timestamp": "0x64", "blocks": 2})),
-            MineOptions::Options { timestamp: Some(Quantity(100)), blocks: Some(Quantity(2)) }
-        );
-    }
-
-    #[test]
-    fn test_block_entries_json() {
-        let entries = BlockEntries {
-            number: U64::from(5),
-            hash: B256::repeat_byte(1),
-            transactions: 2,
-            entries: vec![BlockEntry {
-                exclusive: false,
-                width: 2,
-                transactions: vec![B256::repeat_byte(2), B256::repeat_byte(3)],
-                sources: vec![SetSource::Known, SetSource::Predicted],
-                lanes: vec![],
-            }],
-        };
-        let json = serde_json::to_value(&entries).unwrap();
-        assert_eq!(json["number"], "0x5");
-        assert_eq!(json["transactions"], 2);
-        assert_eq!(json["entries"][0]["width"], 2);
-        assert_eq!(json["entries"][0]["exclusive"], false);
-        assert_eq!(json["entries"][0]["sources"], serde_json::json!(["known", "predicted"]));
-        assert_eq!(serde_json::from_value::<BlockEntries>(json).unwrap(), entries);
-    }
-}
-
 /// A storage slot as `eth_getStorageAt` takes it: a hex quantity of at
 /// most 32 bytes, leading zeros allowed (`0x0`, `0x01`, a 64-digit key).
 /// A longer key is refused (-32602) as geth refuses it, not cut to 32 bytes.
@@ -471,4 +374,101 @@ pub struct DeleteStrategy {
     pub kind: String,
     /// Blocks the window keeps.
     pub retention_blocks: U64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_stats_keep_their_json_keys() {
+        let stats =
+            NodeStats { last_block: Some(LastBlockStats::default()), ..NodeStats::default() };
+        let json = serde_json::to_value(&stats).unwrap();
+        let keys = |v: &serde_json::Value| {
+            let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+            k.sort();
+            k
+        };
+        assert_eq!(
+            keys(&json),
+            [
+                "blocks",
+                "conflicts",
+                "declared",
+                "entries",
+                "exclusive",
+                "head",
+                "known",
+                "lastBlock",
+                "meanEntryWidth",
+                "mispredicted",
+                "overPredicted",
+                "pool",
+                "predicted",
+                "predictionsHeld",
+                "rejected",
+                "transactions"
+            ]
+        );
+        assert_eq!(
+            keys(&json["lastBlock"]),
+            [
+                "conflicts",
+                "entries",
+                "exclusive",
+                "gasUsed",
+                "meanEntryWidth",
+                "number",
+                "rejected",
+                "schedulerMs",
+                "sealMs",
+                "sigverifyMs",
+                "transactions",
+                "workersMs"
+            ]
+        );
+        assert_eq!(json["head"], 0, "plain numbers, not hex");
+        assert_eq!(serde_json::from_value::<NodeStats>(json).unwrap(), stats);
+        let none = serde_json::to_value(NodeStats::default()).unwrap();
+        assert!(none["lastBlock"].is_null());
+    }
+
+    #[test]
+    fn test_quantities_and_mine_options_parse_as_dev_tools_send_them() {
+        let q = |v: serde_json::Value| serde_json::from_value::<Quantity>(v).map(|q| q.0).ok();
+        assert_eq!(q(serde_json::json!("0x10")), Some(16));
+        assert_eq!(q(serde_json::json!("16")), Some(16));
+        assert_eq!(q(serde_json::json!(16)), Some(16));
+        assert_eq!(q(serde_json::json!("ten")), None);
+        let m = |v: serde_json::Value| serde_json::from_value::<MineOptions>(v).unwrap();
+        assert_eq!(m(serde_json::json!(5)), MineOptions::Timestamp(Quantity(5)));
+        assert_eq!(
+            m(serde_json::json!({"timestamp": "0x64", "blocks": 2})),
+            MineOptions::Options { timestamp: Some(Quantity(100)), blocks: Some(Quantity(2)) }
+        );
+    }
+
+    #[test]
+    fn test_block_entries_json() {
+        let entries = BlockEntries {
+            number: U64::from(5),
+            hash: B256::repeat_byte(1),
+            transactions: 2,
+            entries: vec![BlockEntry {
+                exclusive: false,
+                width: 2,
+                transactions: vec![B256::repeat_byte(2), B256::repeat_byte(3)],
+                sources: vec![SetSource::Known, SetSource::Predicted],
+                lanes: vec![],
+            }],
+        };
+        let json = serde_json::to_value(&entries).unwrap();
+        assert_eq!(json["number"], "0x5");
+        assert_eq!(json["transactions"], 2);
+        assert_eq!(json["entries"][0]["width"], 2);
+        assert_eq!(json["entries"][0]["exclusive"], false);
+        assert_eq!(json["entries"][0]["sources"], serde_json::json!(["known", "predicted"]));
+        assert_eq!(serde_json::from_value::<BlockEntries>(json).unwrap(), entries);
+    }
 }

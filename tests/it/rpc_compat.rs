@@ -10,8 +10,9 @@
 //! fails the test too, so the list shrinks as methods come right. The same
 //! list, with the same reasons, is in docs/dev-node.md.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use alloy_primitives::U256;
 use serde_json::{Value, json};
 
 use crate::fixtures;
@@ -101,19 +102,26 @@ fn first_difference(v: &Validator, file: &Path) -> Option<(String, Value, Value)
     None
 }
 
-/// The fixtures' chain imported into `tmp` and served.
-fn serve_chain(tests: &Path, tmp: &Path) -> Validator {
-    let data = tmp.join("data");
+/// The fixtures' folder, and their chain imported into a scratch folder
+/// and served; `None` (the test skips) without ../shared.
+fn serve_chain() -> Option<(PathBuf, tempfile::TempDir, Validator)> {
+    let tests = fixtures::shared("fixtures/execution-apis/tests")?;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
     let out = import(&data, &tests.join("genesis.json"), &tests.join("chain.rlp"));
     assert!(out.status.success(), "import failed:\n{}", String::from_utf8_lossy(&out.stderr));
-    Validator::start(&data, &[])
+    let v = Validator::start(&data, &[]);
+    Some((tests, tmp, v))
+}
+
+/// A JSON-RPC quantity (`"0x…"`).
+fn quantity(v: &Value) -> U256 {
+    U256::from_str_radix(&v.as_str().expect("a hex string")[2..], 16).expect("a quantity")
 }
 
 #[test]
 fn test_the_rpc_compat_fixtures_pass_but_the_known_ones() {
-    let Some(tests) = fixtures::shared("fixtures/execution-apis/tests") else { return };
-    let tmp = tempfile::tempdir().unwrap();
-    let v = serve_chain(&tests, tmp.path());
+    let Some((tests, _tmp, v)) = serve_chain() else { return };
     let mut methods: Vec<_> = std::fs::read_dir(&tests)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -159,14 +167,8 @@ fn test_the_rpc_compat_fixtures_pass_but_the_known_ones() {
 /// before Shanghai has no PUSH0.
 #[test]
 fn test_old_blocks_trace_and_call_under_their_own_fork() {
-    let Some(tests) = fixtures::shared("fixtures/execution-apis/tests") else { return };
-    let tmp = tempfile::tempdir().unwrap();
-    let v = serve_chain(&tests, tmp.path());
-    let head = u64::from_str_radix(
-        v.result("eth_blockNumber", json!([])).as_str().unwrap()[2..].as_ref(),
-        16,
-    )
-    .unwrap();
+    let Some((_, _tmp, v)) = serve_chain() else { return };
+    let head = quantity(&v.result("eth_blockNumber", json!([]))).to::<u64>();
     let mut traced = 0;
     for number in 1..=head {
         let block = format!("{number:#x}");
@@ -178,7 +180,7 @@ fn test_old_blocks_trace_and_call_under_their_own_fork() {
         let (receipts, traces) = (receipts.as_array().unwrap(), traces.as_array().unwrap());
         assert_eq!(receipts.len(), traces.len(), "block {number}");
         for (receipt, trace) in receipts.iter().zip(traces) {
-            let used = u64::from_str_radix(&receipt["gasUsed"].as_str().unwrap()[2..], 16).unwrap();
+            let used = quantity(&receipt["gasUsed"]).to::<u64>();
             assert_eq!(
                 trace["result"]["gas"],
                 json!(used),
@@ -204,9 +206,7 @@ fn test_old_blocks_trace_and_call_under_their_own_fork() {
 /// and every block's transactions, logs, receipts and bodies.
 #[test]
 fn test_capabilities_say_what_the_node_keeps() {
-    let Some(tests) = fixtures::shared("fixtures/execution-apis/tests") else { return };
-    let tmp = tempfile::tempdir().unwrap();
-    let v = serve_chain(&tests, tmp.path());
+    let Some((_, _tmp, v)) = serve_chain() else { return };
     let caps = v.result("eth_capabilities", json!([]));
     let head = v.result("eth_getBlockByNumber", json!(["latest", false]));
     assert_eq!(caps["head"]["number"], head["number"]);
@@ -226,18 +226,16 @@ fn test_capabilities_say_what_the_node_keeps() {
     assert!(genesis_balance.get("result").is_some(), "{genesis_balance}");
 }
 
-/// `eth_getProof` at every block of the chain, for every account its
-/// blocks touched, one that never existed, and each account's first slots:
-/// each proof verifies (alloy-trie) against that block's `stateRoot`, for
-/// the value `eth_getBalance`, `eth_getStorageAt`, ... give there.
+/// `eth_getProof` at every fifth block of the chain and at its head, for
+/// every account the blocks so far touched, one that never existed, and
+/// each account's first slots: each proof verifies (alloy-trie) against
+/// that block's `stateRoot`, for the value `eth_getBalance`,
+/// `eth_getStorageAt`, ... give there.
 #[test]
 fn test_proofs_verify_against_each_blocks_state_root() {
-    use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
+    use alloy_primitives::{Address, B256, Bytes, keccak256};
     use alloy_trie::{Nibbles, TrieAccount, proof::verify_proof};
-    let Some(tests) = fixtures::shared("fixtures/execution-apis/tests") else { return };
-    let tmp = tempfile::tempdir().unwrap();
-    let v = serve_chain(&tests, tmp.path());
-    let quantity = |v: &Value| U256::from_str_radix(&v.as_str().unwrap()[2..], 16).unwrap();
+    let Some((_, _tmp, v)) = serve_chain() else { return };
     let mut addresses = vec![Address::repeat_byte(0xee)];
     let head = quantity(&v.result("eth_blockNumber", json!([]))).to::<u64>();
     let (mut present, mut absent) = (0, 0);

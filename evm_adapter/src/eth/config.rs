@@ -91,16 +91,24 @@ pub fn system_contracts(spec: SpecId, deposit: Option<Address>) -> Vec<(&'static
     list
 }
 
+impl ForkConfig {
+    /// `spec` from `activation_time` on, with its precompiles and system
+    /// contracts (`deposit`: the chain's deposit contract).
+    fn new(
+        (activation_time, spec): (u64, SpecId),
+        blob: Option<BlobParams>,
+        fork_hash: [u8; 4],
+        deposit: Option<Address>,
+    ) -> Self {
+        let (precompiles, system_contracts) = (precompiles(spec), system_contracts(spec, deposit));
+        Self { activation_time, spec, blob, fork_hash, precompiles, system_contracts }
+    }
+}
+
 /// The configuration of a chain with one fork from genesis (lanes' own).
 pub fn single_fork(spec: SpecId, genesis_hash: B256) -> ForkConfigs {
-    let current = ForkConfig {
-        activation_time: 0,
-        spec,
-        blob: super::blob_params_of(spec),
-        fork_hash: ForkHash::from(genesis_hash).0,
-        precompiles: precompiles(spec),
-        system_contracts: system_contracts(spec, None),
-    };
+    let hash = ForkHash::from(genesis_hash).0;
+    let current = ForkConfig::new((0, spec), super::blob_params_of(spec), hash, None);
     ForkConfigs { current, next: None, last: None }
 }
 
@@ -183,15 +191,9 @@ impl EthSpec {
     ) -> ForkConfigs {
         let deposit = self.deposit_contract();
         let at_time = |t: u64| {
-            let spec = self.spec_at(u64::MAX, t, true);
-            ForkConfig {
-                activation_time: t,
-                spec,
-                blob: self.blob_params(t),
-                fork_hash: self.fork_hash(genesis, u64::MAX, t),
-                precompiles: precompiles(spec),
-                system_contracts: system_contracts(spec, deposit),
-            }
+            let (spec, hash) =
+                (self.spec_at(u64::MAX, t, true), self.fork_hash(genesis, u64::MAX, t));
+            ForkConfig::new((t, spec), self.blob_params(t), hash, deposit)
         };
         let times = self.time_forks(genesis.1);
         let started = times.iter().rev().find(|&&t| t <= time).copied();
@@ -199,14 +201,8 @@ impl EthSpec {
             Some(t) if merged => at_time(t),
             _ => {
                 let spec = self.spec_at(number, time, merged);
-                ForkConfig {
-                    activation_time: 0,
-                    spec,
-                    blob: self.blob_params(time),
-                    fork_hash: self.fork_hash(genesis, number, time),
-                    precompiles: precompiles(spec),
-                    system_contracts: system_contracts(spec, deposit),
-                }
+                let hash = self.fork_hash(genesis, number, time);
+                ForkConfig::new((0, spec), self.blob_params(time), hash, deposit)
             }
         };
         let next = times.iter().find(|&&t| t > time).map(|&t| at_time(t));

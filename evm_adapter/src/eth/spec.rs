@@ -180,6 +180,13 @@ impl EthSpec {
         self.config.terminal_total_difficulty.is_some_and(|ttd| parent_total_difficulty >= ttd)
     }
 
+    /// Whether a block whose header carries `difficulty` is after the merge:
+    /// a post-merge header's difficulty is 0, on a chain with a terminal
+    /// total difficulty.
+    pub fn is_merged_block(&self, difficulty: U256) -> bool {
+        difficulty.is_zero() && self.config.terminal_total_difficulty.is_some()
+    }
+
     /// Whether the chain is proof of stake from genesis (terminal total difficulty 0).
     pub fn merged_at_genesis(&self) -> bool {
         self.config.terminal_total_difficulty == Some(U256::ZERO)

@@ -32,8 +32,7 @@ pub(super) fn config(s: &NodeState) -> Res<EthConfig> {
     let configs = match &s.rebuild.place().spec.imported {
         Some(eth) => {
             let (_, head) = header_of(s.head())?;
-            let merged =
-                head.difficulty.is_zero() && eth.config().terminal_total_difficulty.is_some();
+            let merged = eth.is_merged_block(head.difficulty);
             eth.fork_configs(
                 (genesis_hash, genesis.timestamp),
                 (head.number, head.timestamp, merged),

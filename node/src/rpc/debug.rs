@@ -150,26 +150,20 @@ impl DebugApiServer for DebugRpc {
 
     fn raw_header(&self, block: BlockId) -> RpcResult<Option<Bytes>> {
         let s = &self.state;
-        let Some(lb) = s.resolve_id(block).map(|n| s.block(n)).transpose()?.flatten() else {
-            return Ok(None);
-        };
+        let Some(lb) = s.block_at(block)? else { return Ok(None) };
         Ok(Some(convert::raw_header(&lb.block, s.block_form())))
     }
 
     fn raw_block(&self, block: BlockId) -> RpcResult<Option<Bytes>> {
         let s = &self.state;
-        let Some(lb) = s.resolve_id(block).map(|n| s.block(n)).transpose()?.flatten() else {
-            return Ok(None);
-        };
+        let Some(lb) = s.block_at(block)? else { return Ok(None) };
         let txs = convert::decode_txs(&lb, &s.rules)?;
         Ok(Some(convert::raw_block(&lb, s.block_form(), &txs)))
     }
 
     fn raw_receipts(&self, block: BlockId) -> RpcResult<Option<Vec<Bytes>>> {
         let s = &self.state;
-        let Some(lb) = s.resolve_id(block).map(|n| s.block(n)).transpose()?.flatten() else {
-            return Ok(None);
-        };
+        let Some(lb) = s.block_at(block)? else { return Ok(None) };
         let txs = convert::decode_txs(&lb, &s.rules)?;
         let encoded = txs.iter().zip(&lb.receipts).map(|(tx, r)| {
             lanes_evm_adapter::receipt_envelope(tx.envelope().tx_type(), r).encoded_2718().into()

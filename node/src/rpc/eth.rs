@@ -300,8 +300,7 @@ impl EthApiServer for EthRpc {
 
     fn block_receipts(&self, block: BlockId) -> RpcResult<Option<Vec<TransactionReceipt>>> {
         let s = &self.state;
-        let number = s.resolve_id(block);
-        let Some(lb) = number.map(|n| s.block(n)).transpose()?.flatten() else { return Ok(None) };
+        let Some(lb) = s.block_at(block)? else { return Ok(None) };
         let txs = convert::decode_txs(&lb, &s.rules)?;
         Ok(Some(convert::receipts(&lb, &txs, s.blob_fee(&lb))))
     }
@@ -325,9 +324,7 @@ impl EthApiServer for EthRpc {
     }
 
     fn block_access_list_raw(&self, block: BlockId) -> RpcResult<Option<Bytes>> {
-        let s = &self.state;
-        let number = s.resolve_id(block);
-        let Some(lb) = number.map(|n| s.block(n)).transpose()?.flatten() else { return Ok(None) };
+        let Some(lb) = self.state.block_at(block)? else { return Ok(None) };
         Ok(lb.access_list.clone().map(Bytes::from))
     }
 

@@ -243,9 +243,10 @@ impl OtsApiServer for OtsRpc {
         let first = (page.0 as usize).saturating_mul(size);
         let picked = first..(first.saturating_add(size)).min(txs.len());
         let mut block = convert::block(&lb, s.block_form(), Some(&txs[picked.clone()]));
+        let blob_fee = s.blob_fee(&lb);
         let receipts = picked
             .clone()
-            .map(|i| ots_receipt(convert::receipt(&lb, &txs[i], i, s.blob_fee(&lb)), &lb))
+            .map(|i| ots_receipt(convert::receipt(&lb, &txs[i], i, blob_fee), &lb))
             .collect();
         // The page's transactions keep their indexes in the block.
         block.transactions = alloy_rpc_types_eth::BlockTransactions::Full(

@@ -300,8 +300,9 @@ pub trait EthApi {
     fn blob_base_fee(&self) -> RpcResult<U256>;
 
     /// Many storage slots at once: for each account its slots' values, in
-    /// the order asked (slots as `eth_getStorageAt` takes them). At most [`MAX_STORAGE_VALUES`] slots in all; an
-    /// empty request is refused (-32602), as geth refuses it.
+    /// the order asked (slots as `eth_getStorageAt` takes them). At most
+    /// [`MAX_STORAGE_VALUES`] slots in all; an empty request is refused
+    /// (-32602), as geth refuses it.
     #[method(name = "getStorageValues")]
     fn storage_values(
         &self,

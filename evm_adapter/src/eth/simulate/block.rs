@@ -77,8 +77,7 @@ impl Simulator<'_, '_> {
     fn fork(&self, number: u64, time: u64) -> Fork {
         match self.base.rules {
             SimRules::Ethereum(eth) => {
-                let merged = self.parent.difficulty.is_zero()
-                    && eth.config().terminal_total_difficulty.is_some();
+                let merged = eth.is_merged_block(self.parent.difficulty);
                 let spec = eth.spec_at(number, time, merged);
                 let blob = eth.blob_params(time).filter(|_| spec.is_enabled_in(SpecId::CANCUN));
                 Fork { spec, merged, blob }
