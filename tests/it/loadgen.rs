@@ -175,8 +175,6 @@ fn test_loadgen_genesis_needs_no_setup_and_counts_refusals() {
         &["--genesis", &genesis, "--block-time", "300ms"],
     );
     // One sender, 200 transactions at once: the pool holds 64 per sender.
-    // In nonce order on one connection (no sampled sync send on a second),
-    // so the first 64 are the ones pooled and included.
     let report = loadgen(&[
         "run",
         "--workload",
@@ -187,9 +185,6 @@ fn test_loadgen_genesis_needs_no_setup_and_counts_refusals() {
         "1",
         "--rate",
         "100000",
-        "--connections",
-        "1",
-        "--no-sync",
         "--drain-timeout",
         "2s",
         "--rpc",
