@@ -22,7 +22,7 @@ use lanes_accounts_db::{AccountsDbConfig, DEFAULT_HISTORY_BLOCKS};
 use lanes_evm_adapter::SharedCode;
 use lanes_evm_adapter::eth::{
     EthBlock, EthBlockData, ImportContext, ImportError, ImportedBlock, OMMER_ANCESTRY_DEPTH,
-    import_block, recorded_sets,
+    StateTrie, import_block, recorded_sets,
 };
 use lanes_rpc::genesis::ChainSpec;
 use lanes_runtime::{Block, Chain, OrderedConfig, write_atomically};
@@ -103,10 +103,17 @@ pub struct Importer {
     /// Blocks of side branches, by hash: kept until their branch is longer
     /// than the head's, then imported in place of it.
     side: HashMap<B256, EthBlock>,
+    /// The state tries of the newest blocks, oldest first, the head's last
+    /// (empty until the first block imported: it builds the head's).
+    tries: VecDeque<(u64, StateTrie)>,
 }
 
 /// Most side-branch blocks kept; past it the oldest are forgotten.
 pub const MAX_SIDE_BLOCKS: usize = 1024;
+
+/// State tries kept behind the head, so a reorganisation that deep starts
+/// from a kept one. They share every node a block did not change.
+pub const KEPT_TRIES: usize = 64;
 
 impl Importer {
     /// Opens the imported chain in `dir`, or creates it from `genesis` (a
@@ -165,6 +172,7 @@ impl Importer {
             workers: options.workers,
             side: HashMap::new(),
             code: SharedCode::default(),
+            tries: VecDeque::new(),
         })
     }
 
@@ -299,6 +307,9 @@ impl Importer {
             None,
         )?);
         self.ledger.publish(number);
+        while self.tries.back().is_some_and(|(n, _)| *n > number) {
+            self.tries.pop_back();
+        }
         let (ancestors, total_difficulty) = ancestry(&self.ledger, number + 1)?;
         self.ancestors = ancestors.into();
         self.total_difficulty = total_difficulty;
@@ -310,13 +321,15 @@ impl Importer {
         let start = Instant::now();
         let eth = self.spec.imported.as_ref().expect("an importer's chain is imported");
         let ancestors: Vec<(Header, Vec<Header>)> = self.ancestors.iter().cloned().collect();
+        let chain = self.chain.as_mut().expect("the chain is back once a rewind returns");
+        let head = chain.head().number;
         let ctx = ImportContext {
             spec: eth,
             ancestors: &ancestors,
             parent_total_difficulty: self.total_difficulty,
             code: &self.code,
+            trie: self.tries.back().filter(|(n, _)| *n == head).map(|(_, trie)| trie),
         };
-        let chain = self.chain.as_mut().expect("the chain is back once a rewind returns");
         let imported = import_block(chain, block, &ctx, &self.ordered, None)?;
         let ImportedBlock { sealed, report, total_difficulty, .. } = &imported;
         let access_list = crate::ledger::encoded_access_list(sealed);
@@ -328,15 +341,22 @@ impl Importer {
         self.total_difficulty = *total_difficulty;
         self.ancestors.push_front((block.header.clone(), block.ommers.clone()));
         self.ancestors.truncate(OMMER_ANCESTRY_DEPTH);
+        let (stood, reruns) = (report.stood(), report.reruns());
+        let (state_root, execution) =
+            (imported.state_root_time, imported.senders_time + imported.execution_time);
+        self.tries.push_back((block.header.number, imported.trie));
+        if self.tries.len() > KEPT_TRIES {
+            self.tries.pop_front();
+        }
         Ok(ImportedStats {
             number: block.header.number,
             hash: block.hash,
             txs: block.txs.len(),
             gas: block.header.gas_used,
-            stood: report.stood(),
-            reruns: report.reruns(),
-            execution: imported.senders_time + imported.execution_time,
-            state_root: imported.state_root_time,
+            stood,
+            reruns,
+            execution,
+            state_root,
             total: start.elapsed(),
             side: false,
         })
@@ -467,8 +487,13 @@ pub(crate) fn reimport(
     let eth_block = ledger_block(block)?;
     let (ancestors, parent_total_difficulty) = ancestry(ledger, block.header.number)?;
     let code = SharedCode::default();
-    let ctx =
-        ImportContext { spec: eth, ancestors: &ancestors, parent_total_difficulty, code: &code };
+    let ctx = ImportContext {
+        spec: eth,
+        ancestors: &ancestors,
+        parent_total_difficulty,
+        code: &code,
+        trie: None,
+    };
     let ordered = OrderedConfig { threads: workers.max(1), ..OrderedConfig::default() };
     let sets = recorded_sets(block);
     let imported = import_block(chain, &eth_block, &ctx, &ordered, Some(&sets))

@@ -125,6 +125,7 @@ impl Node {
             follower: Mutex::new(None),
             fatal: watch::Sender::new(None),
             cluster: OnceLock::new(),
+            tries: Mutex::default(),
         });
         spawn_follower(&state, blocks, failure)?;
         let limits = &config.limits;

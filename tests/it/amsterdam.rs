@@ -175,6 +175,7 @@ fn make_block(chain: &mut Chain, eth: &EthSpec, parent: &Header, txs: Vec<TxEnve
         ancestors: &ancestors,
         parent_total_difficulty: U256::ZERO,
         code: &code,
+        trie: None,
     };
     for _ in 0..16 {
         let block = EthBlock {

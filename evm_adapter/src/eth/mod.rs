@@ -14,6 +14,7 @@ mod rewards;
 pub mod simulate;
 mod spec;
 mod state_root;
+mod trie;
 
 pub use block::{
     EthBlock, EthBlockData, ForkedHeaders, GENESIS_GAS_LIMIT, ImportedHeaders, genesis_alloc,
@@ -39,4 +40,4 @@ pub use rewards::{
 pub use spec::{
     EthSpec, MAINNET_DEPOSIT_CONTRACT, MAINNET_TERMINAL_TOTAL_DIFFICULTY, blob_params_of,
 };
-pub use state_root::{MemoryState, StateProof, state_root, state_root_of};
+pub use state_root::{StateProof, StateTrie, state_root, state_root_of};

@@ -1,116 +1,201 @@
-//! Ethereum's state root: the Merkle-Patricia root (alloy-trie) of every
-//! account, with its storage root, computed from lanes' state.
+//! Ethereum's state root: the Merkle-Patricia root of every account, with
+//! its storage root, kept from lanes' state ([`StateTrie`]).
 //!
-//! Computed whole, from every record of the parent state and the block's
-//! changes: its cost grows with the state, not with the block
-//! (`lanes-validator import` prints it per block); an incremental trie is the
-//! follow-up. The same whole state answers EIP-1186 proofs
-//! ([`MemoryState::proof`]).
+//! The trie is built once from a state, then each block's changes update
+//! the paths they touch ([`StateTrie::apply`]): a block's root costs what it
+//! changed, not what the state holds. A kept version answers EIP-1186 proofs
+//! ([`StateTrie::proof`]) against its root.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use alloy_primitives::{Address, B256, Bytes, KECCAK256_EMPTY, U256, keccak256};
-use alloy_trie::proof::ProofRetainer;
-use alloy_trie::{EMPTY_ROOT_HASH, HashBuilder, Nibbles, TrieAccount};
+use alloy_trie::{EMPTY_ROOT_HASH, TrieAccount};
 use lanes_accounts_db::{AccountHeader, Entry, ReadView, StorageError};
 
-/// One account as the trie sees it.
-#[derive(Debug, Default)]
-struct Account {
-    header: Option<AccountHeader>,
-    storage: BTreeMap<B256, U256>,
-}
+use super::trie::{Trie, TrieValue};
 
-/// The state root of `parent` with `changes` (a sealed block's) applied.
+/// The state root of `parent` with `changes` (a sealed block's) applied,
+/// from a trie built whole from `parent`: [`StateTrie`] keeps one instead.
 pub fn state_root(parent: &ReadView, changes: &[Entry]) -> Result<B256, StorageError> {
-    let mut state = MemoryState::load(parent)?;
-    for entry in changes {
-        state.apply(entry);
-    }
+    let mut state = StateTrie::load(parent)?;
+    state.apply(changes);
     Ok(state.root())
 }
 
 /// The state root of a state made of `entries` alone (a genesis alloc).
 pub fn state_root_of(entries: &[Entry]) -> B256 {
-    let mut state = MemoryState::default();
-    for entry in entries {
-        state.apply(entry);
-    }
+    let mut state = StateTrie::default();
+    state.apply(entries);
     state.root()
 }
 
-/// A whole state held in memory, for the roots of states never stored
-/// (`eth_simulateV1`'s blocks, over a stored parent).
-#[derive(Debug, Default)]
-pub struct MemoryState {
-    accounts: BTreeMap<Address, Account>,
+/// Ethereum's state trie of a lanes state: the account trie, each account
+/// with its storage trie. A clone shares every node (a version to keep);
+/// an update copies only the paths it changes, and only new nodes are
+/// hashed.
+///
+/// An address is in the trie when it has a header (an account that exists
+/// with no nonce, balance or code is kept as `EXISTING_EMPTY`). Slots lanes
+/// keeps under an address without one (a deleted account's) are not in the
+/// trie; they are kept aside and come back with a header, as they do in
+/// lanes' state.
+#[derive(Clone, Debug, Default)]
+pub struct StateTrie {
+    accounts: Trie<AccountLeaf>,
+    detached: Arc<HashMap<Address, Trie<U256>>>,
 }
 
-impl MemoryState {
-    /// Every record of `view`.
+/// An account leaf: the header, and the storage trie whose root it holds.
+#[derive(Clone, Debug)]
+struct AccountLeaf {
+    header: AccountHeader,
+    storage: Trie<U256>,
+}
+
+impl TrieValue for AccountLeaf {
+    fn encode_value(&self, out: &mut Vec<u8>) {
+        let header = &self.header;
+        let code_hash =
+            if crate::has_code(&header.code_hash) { header.code_hash } else { KECCAK256_EMPTY };
+        let account = TrieAccount {
+            nonce: header.nonce,
+            balance: header.balance,
+            storage_root: self.storage.root(),
+            code_hash,
+        };
+        alloy_rlp::Encodable::encode(&account, out);
+    }
+}
+
+impl TrieValue for U256 {
+    fn encode_value(&self, out: &mut Vec<u8>) {
+        alloy_rlp::Encodable::encode(self, out);
+    }
+}
+
+/// One address's changes in a batch.
+#[derive(Default)]
+struct Pending {
+    header: Option<AccountHeader>,
+    slots: Vec<(B256, U256)>,
+}
+
+impl StateTrie {
+    /// The trie of every record of `view`.
     pub fn load(view: &ReadView) -> Result<Self, StorageError> {
+        let mut entries = Vec::new();
+        view.for_each(|entry| entries.push(entry))?;
         let mut state = Self::default();
-        view.for_each(|entry| state.apply(&entry))?;
+        state.apply(&entries);
         Ok(state)
     }
 
-    /// Applies one record (a zero slot deletes it; an empty header deletes
-    /// the account).
-    pub fn apply(&mut self, entry: &Entry) {
-        apply(&mut self.accounts, entry);
+    /// Applies records in order (a zero slot deletes it; an empty header
+    /// deletes the account), each address's account leaf updated once.
+    pub fn apply(&mut self, entries: &[Entry]) {
+        let mut pending: BTreeMap<Address, Pending> = BTreeMap::new();
+        for entry in entries {
+            match entry {
+                Entry::Account(address, header) => {
+                    pending.entry(*address).or_default().header = Some(*header);
+                }
+                Entry::Storage(address, slot, value) => {
+                    pending.entry(*address).or_default().slots.push((*slot, *value));
+                }
+                Entry::Code(..) => {}
+            }
+        }
+        for (address, p) in pending {
+            self.update(address, p.header, false, &p.slots);
+        }
     }
 
     /// Drops every slot of `address` (a created or destroyed account).
     pub fn clear_storage(&mut self, address: &Address) {
-        if let Some(account) = self.accounts.get_mut(address) {
-            account.storage.clear();
-        }
+        self.update(*address, None, true, &[]);
     }
 
-    /// Its Merkle-Patricia root.
+    /// The state root.
     pub fn root(&self) -> B256 {
-        root(&self.accounts)
+        self.accounts.root()
     }
 
     /// EIP-1186's proof of `address` and its `slots` against [`Self::root`]:
     /// the trie's nodes from the root down to each key, or to where its
-    /// absence shows. Built from the whole state: its cost grows with the
-    /// state.
+    /// absence shows.
     pub fn proof(&self, address: &Address, slots: &[B256]) -> StateProof {
-        let in_trie = |a: &&Account| a.header.is_some();
-        let mut leaves: Vec<(B256, Vec<u8>)> = self
-            .accounts
-            .iter()
-            .filter(|(_, a)| a.header.is_some())
-            .map(|(address, a)| (keccak256(address), alloy_rlp::encode(trie_account(a))))
-            .collect();
-        leaves.sort_unstable_by_key(|(key, _)| *key);
-        let account_proof = proof_of(&leaves, keccak256(address));
-        let account = self.accounts.get(address).filter(in_trie);
-        let storage = account.map(|a| &a.storage);
-        let mut slot_leaves: Vec<(B256, Vec<u8>)> = storage
-            .into_iter()
-            .flatten()
-            .map(|(slot, value)| (keccak256(slot), alloy_rlp::encode(value)))
-            .collect();
-        slot_leaves.sort_unstable_by_key(|(key, _)| *key);
+        let key = keccak256(address);
+        let account = self.accounts.get(&key);
         let storage_proofs = slots
             .iter()
             .map(|slot| {
-                let value = storage.and_then(|s| s.get(slot)).copied().unwrap_or_default();
-                (*slot, value, proof_of(&slot_leaves, keccak256(slot)))
+                let key = keccak256(slot);
+                let value = account.and_then(|a| a.storage.get(&key)).copied().unwrap_or_default();
+                let proof = account.map(|a| a.storage.proof(&key)).unwrap_or_default();
+                (*slot, value, proof)
             })
             .collect();
         StateProof {
-            header: account.and_then(|a| a.header),
-            storage_root: account.map_or(EMPTY_ROOT_HASH, |a| trie_account(a).storage_root),
-            account_proof,
+            header: account.map(|a| a.header),
+            storage_root: account.map_or(EMPTY_ROOT_HASH, |a| a.storage.root()),
+            account_proof: self.accounts.proof(&key),
             storage: storage_proofs,
+        }
+    }
+
+    /// Sets `address`'s header (`None`: unchanged), drops its slots
+    /// (`clear`), then writes `slots`.
+    fn update(
+        &mut self,
+        address: Address,
+        header: Option<AccountHeader>,
+        clear: bool,
+        slots: &[(B256, U256)],
+    ) {
+        let key = keccak256(address);
+        let (mut current, mut storage) = match self.accounts.get(&key) {
+            Some(leaf) => (Some(leaf.header), leaf.storage.clone()),
+            None => (None, self.detached.get(&address).cloned().unwrap_or_default()),
+        };
+        if clear {
+            storage = Trie::default();
+        }
+        for (slot, value) in slots {
+            let slot = keccak256(slot);
+            match value.is_zero() {
+                true => storage.remove(&slot),
+                false => storage.insert(slot, *value),
+            }
+        }
+        if let Some(header) = header {
+            current = (!header.is_empty()).then_some(header);
+        }
+        let detached = self.detached.contains_key(&address);
+        match current {
+            Some(header) => {
+                self.accounts.insert(key, AccountLeaf { header, storage });
+                if detached {
+                    Arc::make_mut(&mut self.detached).remove(&address);
+                }
+            }
+            None => {
+                self.accounts.remove(&key);
+                match storage.is_empty() {
+                    true if detached => {
+                        Arc::make_mut(&mut self.detached).remove(&address);
+                    }
+                    true => {}
+                    false => {
+                        Arc::make_mut(&mut self.detached).insert(address, storage);
+                    }
+                }
+            }
         }
     }
 }
 
-/// [`MemoryState::proof`]'s answer.
+/// [`StateTrie::proof`]'s answer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StateProof {
     /// The account (`None`: not in the trie).
@@ -123,62 +208,115 @@ pub struct StateProof {
     pub storage: Vec<(B256, U256, Vec<Bytes>)>,
 }
 
-/// The nodes of the trie of `leaves` (sorted by key) on the path to
-/// `target`, root first.
-fn proof_of(leaves: &[(B256, Vec<u8>)], target: B256) -> Vec<Bytes> {
-    let target = Nibbles::unpack(target);
-    let retainer = ProofRetainer::new(vec![target]);
-    let mut builder = HashBuilder::default().with_proof_retainer(retainer);
-    for (key, value) in leaves {
-        builder.add_leaf(Nibbles::unpack(key), value);
-    }
-    builder.root();
-    let nodes = builder.take_proof_nodes().matching_nodes_sorted(&target);
-    nodes.into_iter().map(|(_, node)| node).collect()
-}
-
-/// An account in the trie: its header's fields and its storage's root.
-fn trie_account(a: &Account) -> TrieAccount {
-    let header = a.header.unwrap_or_default();
-    let storage_root =
-        alloy_trie::root::storage_root_unhashed(a.storage.iter().map(|(k, v)| (*k, *v)));
-    let code_hash =
-        if crate::has_code(&header.code_hash) { header.code_hash } else { KECCAK256_EMPTY };
-    TrieAccount { nonce: header.nonce, balance: header.balance, storage_root, code_hash }
-}
-
-fn apply(state: &mut BTreeMap<Address, Account>, entry: &Entry) {
-    match entry {
-        Entry::Account(address, header) => {
-            state.entry(*address).or_default().header = (!header.is_empty()).then_some(*header);
-        }
-        Entry::Storage(address, slot, value) => {
-            let storage = &mut state.entry(*address).or_default().storage;
-            if value.is_zero() {
-                storage.remove(slot);
-            } else {
-                storage.insert(*slot, *value);
-            }
-        }
-        Entry::Code(..) => {}
-    }
-}
-
-/// An address is in the trie when it has a header (an account that exists
-/// with no nonce, balance or code is kept as `EXISTING_EMPTY`). Slots left
-/// under an address without one belong to a deleted account and are not in
-/// the trie.
-fn root(state: &BTreeMap<Address, Account>) -> B256 {
-    let accounts = state.iter().filter(|(_, a)| a.header.is_some());
-    alloy_trie::root::state_root_unhashed(accounts.map(|(address, a)| (*address, trie_account(a))))
-}
-
 #[cfg(test)]
 mod tests {
     use alloy_primitives::{address, b256};
+    use alloy_trie::Nibbles;
+    use alloy_trie::proof::verify_proof;
     use lanes_accounts_db::{AccountsDb, AccountsDbConfig};
+    use proptest::prelude::*;
 
     use super::*;
+
+    /// A state as lanes keeps it: headers and slots, each address's
+    /// independent of the other.
+    type Model = BTreeMap<Address, (Option<AccountHeader>, BTreeMap<B256, U256>)>;
+
+    /// The model's root, built whole by alloy-trie.
+    fn model_root(model: &Model) -> B256 {
+        let accounts = model.iter().filter_map(|(address, (header, slots))| {
+            let header = (*header)?;
+            let storage_root =
+                alloy_trie::root::storage_root_unhashed(slots.iter().map(|(k, v)| (*k, *v)));
+            let code_hash =
+                if crate::has_code(&header.code_hash) { header.code_hash } else { KECCAK256_EMPTY };
+            let (nonce, balance) = (header.nonce, header.balance);
+            Some((*address, TrieAccount { nonce, balance, storage_root, code_hash }))
+        });
+        alloy_trie::root::state_root_unhashed(accounts)
+    }
+
+    /// A change: an account set (nonce 0 and balance 0: deleted), a slot
+    /// set (0: deleted), or an account's slots dropped.
+    fn change() -> impl Strategy<Value = (u8, u8, u8, u8)> {
+        (0u8..3, 0u8..6, 0u8..5, 0u8..3)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+        /// Blocks of changes applied to one trie give, after each block, the
+        /// root of the state built whole; a proof of each address verifies
+        /// against it; a version kept before a block keeps its root.
+        #[test]
+        fn test_blocks_of_changes_equal_the_state_built_whole(
+            blocks in prop::collection::vec(prop::collection::vec(change(), 0..12), 1..8),
+        ) {
+            let mut trie = StateTrie::default();
+            let mut model = Model::new();
+            for block in blocks {
+                let before = (trie.clone(), trie.root());
+                let mut entries = Vec::new();
+                for (kind, a, slot, value) in block {
+                    let address = Address::repeat_byte(a + 1);
+                    let slot = B256::with_last_byte(slot);
+                    let (header, slots) = model.entry(address).or_default();
+                    match kind {
+                        0 => {
+                            let h = AccountHeader {
+                                nonce: u64::from(value),
+                                balance: U256::from(value),
+                                ..Default::default()
+                            };
+                            *header = (!h.is_empty()).then_some(h);
+                            entries.push(Entry::Account(address, h));
+                        }
+                        1 => {
+                            let value = U256::from(value);
+                            match value.is_zero() {
+                                true => slots.remove(&slot),
+                                false => slots.insert(slot, value),
+                            };
+                            entries.push(Entry::Storage(address, slot, value));
+                        }
+                        _ => {
+                            trie.apply(&entries);
+                            entries.clear();
+                            slots.clear();
+                            trie.clear_storage(&address);
+                        }
+                    }
+                }
+                trie.apply(&entries);
+                let root = trie.root();
+                prop_assert_eq!(root, model_root(&model));
+                prop_assert_eq!(before.0.root(), before.1);
+                for (address, (header, slots)) in &model {
+                    let proof = trie.proof(address, &[B256::with_last_byte(1)]);
+                    prop_assert_eq!(proof.header, *header);
+                    let leaf = header.map(|_| {
+                        let account = TrieAccount {
+                            nonce: proof.header.unwrap().nonce,
+                            balance: proof.header.unwrap().balance,
+                            storage_root: proof.storage_root,
+                            code_hash: KECCAK256_EMPTY,
+                        };
+                        alloy_rlp::encode(account)
+                    });
+                    let key = Nibbles::unpack(keccak256(address));
+                    prop_assert!(verify_proof(root, key, leaf, &proof.account_proof).is_ok());
+                    let (_, value, slot_proof) = &proof.storage[0];
+                    let held = slots.get(&B256::with_last_byte(1)).filter(|_| header.is_some());
+                    prop_assert_eq!(*value, held.copied().unwrap_or_default());
+                    if header.is_some() && !slot_proof.is_empty() {
+                        let key = Nibbles::unpack(keccak256(B256::with_last_byte(1)));
+                        let leaf = held.map(alloy_rlp::encode);
+                        let verified = verify_proof(proof.storage_root, key, leaf, slot_proof);
+                        prop_assert!(verified.is_ok());
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn test_the_empty_state_and_a_known_root() {

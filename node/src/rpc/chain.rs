@@ -10,6 +10,7 @@ use alloy_primitives::{Address, B256, U64};
 use alloy_rpc_types_eth::{EIP1186AccountProofResponse, EIP1186StorageProof};
 use alloy_serde::storage::JsonStorageKey;
 use lanes_accounts_db::AccountsRead;
+use lanes_evm_adapter::eth::StateTrie;
 use lanes_rpc::api::MAX_STORAGE_VALUES;
 use lanes_rpc::types::{
     BlobSchedule, Capabilities, Capability, CapabilityHead, DeleteStrategy, EthConfig, ForkConfig,
@@ -20,6 +21,7 @@ use crate::NodeState;
 use crate::convert;
 use crate::error::RpcError;
 use crate::rpc::state::{Res, internal};
+use crate::state::MAX_PROOF_TRIES;
 
 /// `eth_config` (EIP-7910): an imported chain's forks around its head; a
 /// lanes chain's one fork from genesis.
@@ -78,9 +80,20 @@ pub(super) fn proof(
         return Err(RpcError::Params(message));
     }
     let view = s.state_at(block)?;
-    let state = lanes_evm_adapter::eth::MemoryState::load(&view).map_err(internal)?;
     let slots: Vec<B256> = keys.iter().map(|k| k.as_b256()).collect();
-    let proof = state.proof(&address, &slots);
+    let proof = {
+        let id = view.last_commit().map(|c| (c.block_number, c.commitment)).unwrap_or_default();
+        let mut tries = s.tries.lock();
+        if !tries.iter().any(|(at, _)| *at == id) {
+            let trie = StateTrie::load(&view).map_err(internal)?;
+            if tries.len() >= MAX_PROOF_TRIES {
+                tries.pop_front();
+            }
+            tries.push_back((id, trie));
+        }
+        let (_, trie) = tries.iter().find(|(at, _)| *at == id).expect("kept just above");
+        trie.proof(&address, &slots)
+    };
     let header = proof.header.unwrap_or_default();
     let code_hash = match lanes_evm_adapter::has_code(&header.code_hash) {
         true => header.code_hash,

@@ -30,7 +30,7 @@ use super::hooks::{SimInspector, SimPrecompiles};
 use super::{SimBase, SimRules, SimulateError, SimulatedBlock, codes, fail, timed_out};
 use crate::db::keeps_empty;
 use crate::eth::header::{next_base_fee, next_excess_blob_gas};
-use crate::eth::{MemoryState, block_rewards, deposit_requests};
+use crate::eth::{StateTrie, block_rewards, deposit_requests};
 use crate::header::typed_receipt;
 use crate::trace::TraceDb;
 use crate::{EXISTING_EMPTY, SpecId, has_code};
@@ -53,7 +53,7 @@ pub(super) struct Simulator<'a, 'b> {
     pub(super) base: &'b SimBase<'a>,
     pub(super) db: Db<'b>,
     /// The whole state, brought up to date at each seal for its root.
-    pub(super) world: MemoryState,
+    pub(super) world: StateTrie,
     pub(super) parent: Header,
     /// Gas the request's calls may still use.
     pub(super) budget: u64,
@@ -316,7 +316,7 @@ impl Simulator<'_, '_> {
             let cleared = match account.account_state {
                 AccountState::NotExisting => {
                     self.world.clear_storage(address);
-                    self.world.apply(&Entry::Account(*address, AccountHeader::default()));
+                    self.world.apply(&[Entry::Account(*address, AccountHeader::default())]);
                     continue;
                 }
                 AccountState::StorageCleared => true,
@@ -342,10 +342,13 @@ impl Simulator<'_, '_> {
             if cleared {
                 self.world.clear_storage(address);
             }
-            self.world.apply(&Entry::Account(*address, header));
-            for (slot, value) in &account.storage {
-                self.world.apply(&Entry::Storage(*address, B256::from(*slot), *value));
-            }
+            let slots = account
+                .storage
+                .iter()
+                .map(|(slot, value)| Entry::Storage(*address, B256::from(*slot), *value));
+            let entries: Vec<Entry> =
+                std::iter::once(Entry::Account(*address, header)).chain(slots).collect();
+            self.world.apply(&entries);
         }
         self.world.root()
     }

@@ -32,7 +32,7 @@ use lanes_runtime::BlockEnv;
 use revm::database::CacheDB;
 
 use self::block::Simulator;
-use super::{EthSpec, MemoryState};
+use super::{EthSpec, StateTrie};
 use crate::SpecId;
 use crate::trace::TraceDb;
 
@@ -198,7 +198,7 @@ pub fn simulate_v1(
         code: codes::INTERNAL,
         message: format!("state read failed: {e}"),
     };
-    let world = MemoryState::load(&base.view).map_err(|e| state(&e))?;
+    let world = StateTrie::load(&base.view).map_err(|e| state(&e))?;
     let mut sim = Simulator {
         base,
         db: CacheDB::new(TraceDb { view: base.view.clone(), env: &env }),

@@ -1,0 +1,283 @@
+//! What importing an Ethereum block costs as the state grows (issue 53):
+//! the same kind of blocks imported over a state of `ACCOUNTS` accounts and
+//! over one ten times larger.
+//!
+//! For each size a Prague chain is made here, by lanes' importer on a chain
+//! of its own (each header's computed fields filled in from what the
+//! importer reports, as `tests/it/amsterdam.rs` makes its blocks): a genesis
+//! of that many funded accounts, then `BLOCKS` blocks of `TXS` transfers
+//! from distinct senders to accounts spread over the whole state. The chain
+//! is then imported into a fresh data folder by `lanes_node`'s `Importer`
+//! (what `lanes-validator import` runs, with `--no-fsync`). Prints, per
+//! size, the median per block of: the import (checks, execution, state root,
+//! ledger and state commit), its state root (the kept trie, updated by the
+//! block's changes), and the state root computed the way the importer did
+//! before the trie was kept (every record of the parent state loaded and
+//! its trie built whole); the first block imported, which builds the
+//! head's trie, is shown apart. Then the larger state's medians over the
+//! smaller's.
+//!
+//! Run: `cargo bench --bench import_cost` (`ACCOUNTS`, default 50,000;
+//! `BLOCKS`, default 20; `TXS`, default 200), or `scripts/import-cost.sh`.
+#![allow(missing_docs)]
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use alloy_consensus::constants::EMPTY_WITHDRAWALS;
+use alloy_consensus::{EMPTY_OMMER_ROOT_HASH, Header, SignableTransaction, TxEip1559, TxEnvelope};
+use alloy_eips::eip1559::{BaseFeeParams, calc_next_block_base_fee};
+use alloy_eips::eip4895::Withdrawals;
+use alloy_eips::eip7685::EMPTY_REQUESTS_HASH;
+use alloy_eips::{eip2935, eip4788, eip7002, eip7251};
+use alloy_genesis::{Genesis as GethGenesis, GenesisAccount};
+use alloy_primitives::{Address, Bloom, TxKind, U256, keccak256};
+use alloy_signer::SignerSync;
+use alloy_signer_local::PrivateKeySigner;
+use lanes_accounts_db::AccountsDbConfig;
+use lanes_evm_adapter::SharedCode;
+use lanes_evm_adapter::eth::{
+    EthBlock, EthSpec, ImportContext, ImportErrorKind, StateTrie, genesis_header, import_block,
+    state_root,
+};
+use lanes_node::import::{ImportOptions, Importer};
+use lanes_rpc::genesis::{ChainSpec, DevFork};
+use lanes_runtime::{Chain, OrderedConfig};
+
+const CHAIN_ID: u64 = 7953;
+const COINBASE: Address = Address::repeat_byte(0xcb);
+
+fn env(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn signer(i: usize) -> PrivateKeySigner {
+    PrivateKeySigner::from_bytes(&keccak256(format!("import cost {i}"))).unwrap()
+}
+
+/// The `i`th account of the state's bulk.
+fn holder(i: usize) -> Address {
+    Address::from_slice(&keccak256(i.to_be_bytes())[12..])
+}
+
+fn genesis(accounts: usize, senders: usize) -> GethGenesis {
+    let mut config = lanes_rpc::genesis::dev_genesis_with(DevFork::Prague).config;
+    config.chain_id = CHAIN_ID;
+    config.deposit_contract_address = Some(Address::repeat_byte(0xde));
+    let mut alloc = BTreeMap::new();
+    for i in 0..accounts {
+        alloc.insert(holder(i), GenesisAccount::default().with_balance(U256::from(i + 1)));
+    }
+    for i in 0..senders {
+        let funded = GenesisAccount::default().with_balance(U256::from(10u128.pow(21)));
+        alloc.insert(signer(i).address(), funded);
+    }
+    for (address, code) in [
+        (eip4788::BEACON_ROOTS_ADDRESS, &eip4788::BEACON_ROOTS_CODE),
+        (eip2935::HISTORY_STORAGE_ADDRESS, &eip2935::HISTORY_STORAGE_CODE),
+        (
+            eip7002::WITHDRAWAL_REQUEST_PREDEPLOY_ADDRESS,
+            &eip7002::WITHDRAWAL_REQUEST_PREDEPLOY_CODE,
+        ),
+        (
+            eip7251::CONSOLIDATION_REQUEST_PREDEPLOY_ADDRESS,
+            &eip7251::CONSOLIDATION_REQUEST_PREDEPLOY_CODE,
+        ),
+    ] {
+        let account = GenesisAccount::default().with_nonce(Some(1)).with_code(Some(code.clone()));
+        alloc.insert(address, account);
+    }
+    GethGenesis {
+        config,
+        gas_limit: 30_000_000,
+        base_fee_per_gas: Some(1_000_000_000),
+        difficulty: U256::ZERO,
+        alloc,
+        ..Default::default()
+    }
+}
+
+fn transfer(from: &PrivateKeySigner, nonce: u64, to: Address) -> TxEnvelope {
+    let tx = TxEip1559 {
+        chain_id: CHAIN_ID,
+        nonce,
+        gas_limit: 21_000,
+        max_fee_per_gas: 10_000_000_000,
+        max_priority_fee_per_gas: 1_000_000_000,
+        to: TxKind::Call(to),
+        value: U256::from(1),
+        access_list: Default::default(),
+        input: Default::default(),
+    };
+    let signature = from.sign_hash_sync(&tx.signature_hash()).unwrap();
+    tx.into_signed(signature).into()
+}
+
+fn eth_block(header: &Header, txs: &[TxEnvelope]) -> EthBlock {
+    EthBlock {
+        hash: header.hash_slow(),
+        header: header.clone(),
+        txs: txs.to_vec(),
+        ommers: Vec::new(),
+        withdrawals: Some(Withdrawals::default()),
+        access_list: None,
+        size: 0,
+    }
+}
+
+/// The chain's blocks, made by importing templates and filling in what
+/// the importer computes; with the whole-state root of each, timed.
+fn make_chain(
+    dir: &Path,
+    geth: &GethGenesis,
+    accounts: usize,
+    blocks: usize,
+    txs: usize,
+) -> (Vec<EthBlock>, Vec<Duration>) {
+    let spec = ChainSpec::imported(geth.clone());
+    let eth: EthSpec = spec.imported.clone().unwrap();
+    let mut chain =
+        Chain::create_with(dir, AccountsDbConfig::default(), &spec.genesis, spec.bank_config())
+            .unwrap();
+    let senders: Vec<PrivateKeySigner> = (0..txs).map(signer).collect();
+    let mut parent = genesis_header(&eth, geth);
+    let mut trie = StateTrie::load(&chain.db().view()).unwrap();
+    let (mut made, mut whole) = (Vec::new(), Vec::new());
+    let code = SharedCode::default();
+    for b in 0..blocks {
+        let body: Vec<TxEnvelope> = senders
+            .iter()
+            .enumerate()
+            .map(|(i, s)| transfer(s, b as u64, holder((b * txs + i) * 7919 % accounts)))
+            .collect();
+        let encoded: Vec<Vec<u8>> =
+            body.iter().map(alloy_eips::eip2718::Encodable2718::encoded_2718).collect();
+        let mut header = Header {
+            parent_hash: parent.hash_slow(),
+            ommers_hash: EMPTY_OMMER_ROOT_HASH,
+            beneficiary: COINBASE,
+            transactions_root: alloy_trie::root::ordered_trie_root_encoded(&encoded),
+            number: parent.number + 1,
+            gas_limit: parent.gas_limit,
+            timestamp: parent.timestamp + 12,
+            mix_hash: keccak256(parent.number.to_be_bytes()),
+            base_fee_per_gas: Some(calc_next_block_base_fee(
+                parent.gas_used,
+                parent.gas_limit,
+                parent.base_fee_per_gas.unwrap(),
+                BaseFeeParams::ethereum(),
+            )),
+            withdrawals_root: Some(EMPTY_WITHDRAWALS),
+            blob_gas_used: Some(0),
+            excess_blob_gas: Some(0),
+            parent_beacon_block_root: Some(keccak256(b"beacon")),
+            requests_hash: Some(EMPTY_REQUESTS_HASH),
+            ..Default::default()
+        };
+        let ancestors = vec![(parent.clone(), Vec::new())];
+        let ctx = ImportContext {
+            spec: &eth,
+            ancestors: &ancestors,
+            parent_total_difficulty: U256::ZERO,
+            code: &code,
+            trie: Some(&trie),
+        };
+        let imported = loop {
+            match import_block(
+                &mut chain,
+                &eth_block(&header, &body),
+                &ctx,
+                &OrderedConfig::default(),
+                None,
+            ) {
+                Ok(imported) => break imported,
+                Err(e) => match e.kind {
+                    ImportErrorKind::Header(h) if h.field == "excess_blob_gas" => {
+                        header.excess_blob_gas = Some(h.expected.parse().unwrap());
+                    }
+                    ImportErrorKind::Mismatch { field, computed, .. } => match field {
+                        "gasUsed" => header.gas_used = computed.parse().unwrap(),
+                        "logsBloom" => header.logs_bloom = computed.parse::<Bloom>().unwrap(),
+                        "receiptsRoot" => header.receipts_root = computed.parse().unwrap(),
+                        "requestsHash" => header.requests_hash = Some(computed.parse().unwrap()),
+                        "stateRoot" => header.state_root = computed.parse().unwrap(),
+                        other => panic!("the importer computes {other} = {computed}"),
+                    },
+                    other => panic!("block {}: {other}", header.number),
+                },
+            }
+        };
+        let start = Instant::now();
+        let root = state_root(&chain.db().view(), &imported.sealed.changes).unwrap();
+        whole.push(start.elapsed());
+        assert_eq!(root, header.state_root, "the whole-state root and the kept trie's agree");
+        chain.commit(&imported.sealed).unwrap();
+        trie = imported.trie;
+        made.push(eth_block(&header, &body));
+        parent = header;
+    }
+    (made, whole)
+}
+
+fn median(mut d: Vec<Duration>) -> f64 {
+    d.sort_unstable();
+    d[d.len() / 2].as_secs_f64() * 1e3
+}
+
+/// Medians (ms) of one size: import, its state root, the whole-state
+/// root; and the first block's import and root.
+struct Row {
+    accounts: usize,
+    import: f64,
+    root: f64,
+    whole: f64,
+    first: (f64, f64),
+}
+
+fn run(accounts: usize, blocks: usize, txs: usize) -> Row {
+    let dir = tempfile::tempdir().unwrap();
+    let geth = genesis(accounts, txs);
+    let genesis_path = dir.path().join("genesis.json");
+    std::fs::write(&genesis_path, serde_json::to_vec(&geth).unwrap()).unwrap();
+    let (made, whole) = make_chain(&dir.path().join("made"), &geth, accounts, blocks, txs);
+    let options = ImportOptions { fsync: false, ..ImportOptions::default() };
+    let data = dir.path().join("data");
+    let mut importer = Importer::open(&data, Some(&genesis_path), &options).unwrap();
+    let (mut import, mut root) = (Vec::new(), Vec::new());
+    for block in &made {
+        let stats = importer.import(block).unwrap();
+        import.push(stats.total);
+        root.push(stats.state_root);
+    }
+    let first = (import.remove(0).as_secs_f64() * 1e3, root.remove(0).as_secs_f64() * 1e3);
+    Row { accounts, import: median(import), root: median(root), whole: median(whole), first }
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; nothing else is read from the line.
+    let accounts = env("ACCOUNTS", 50_000);
+    let (blocks, txs) = (env("BLOCKS", 20), env("TXS", 200));
+    println!(
+        "import cost: {blocks} blocks of {txs} transfers each, over {accounts} and {} accounts",
+        accounts * 10
+    );
+    println!(
+        "{:>10}  {:>13}  {:>15}  {:>17}  {:>22}",
+        "accounts", "import ms/blk", "state root ms", "whole-state ms", "first block (root) ms"
+    );
+    let rows: Vec<Row> = [accounts, accounts * 10].iter().map(|&n| run(n, blocks, txs)).collect();
+    for r in &rows {
+        println!(
+            "{:>10}  {:>13.2}  {:>15.3}  {:>17.1}  {:>14.1} ({:.1})",
+            r.accounts, r.import, r.root, r.whole, r.first.0, r.first.1
+        );
+    }
+    let (small, large) = (&rows[0], &rows[1]);
+    println!(
+        "state 10x: import per block {:.2}x, its state root {:.2}x; the whole-state root {:.2}x",
+        large.import / small.import,
+        large.root / small.root,
+        large.whole / small.whole
+    );
+}
