@@ -185,7 +185,7 @@ fn make_chain(
         };
         let imported = loop {
             match import_block(
-                &mut chain,
+                &chain,
                 &eth_block(&header, &body),
                 &ctx,
                 &OrderedConfig::default(),

@@ -39,13 +39,14 @@ else
     echo "installed hardhat and hardhat-network-helpers into $hardhat_dest"
 fi
 anvil_dest=target/clients/anvil
-if [ -x "$anvil_dest/node_modules/.bin/anvil" ]; then
-    echo "anvil already installed in $anvil_dest"
+if [ -x "$anvil_dest/node_modules/.bin/anvil" ] && [ -x "$anvil_dest/node_modules/.bin/cast" ]; then
+    echo "anvil and cast already installed in $anvil_dest"
 else
     mkdir -p "$anvil_dest"
     printf '{"name":"lanes-anvil","private":true}\n' > "$anvil_dest/package.json"
-    npm install --prefix "$anvil_dest" --no-audit --no-fund --silent "@foundry-rs/anvil@1.7.1"
-    echo "installed anvil into $anvil_dest"
+    npm install --prefix "$anvil_dest" --no-audit --no-fund --silent \
+        "@foundry-rs/anvil@1.7.1" "@foundry-rs/cast@1.7.1"
+    echo "installed anvil and cast into $anvil_dest"
 fi
 if command -v chromium > /dev/null; then
     echo "chromium already installed: $(command -v chromium)"

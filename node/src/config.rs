@@ -142,6 +142,10 @@ pub struct NodeConfig {
     /// `eth_sendTransaction`) on a chain other than `--dev`'s (a testnet
     /// from the dev genesis); `--dev` always does.
     pub unlock_dev_accounts: bool,
+    /// `--state-root mpt`: a new chain's headers carry Ethereum's
+    /// Merkle-Patricia state root instead of lanes' lattice hash (recorded
+    /// in its genesis, `config.lanesStateRoot`).
+    pub mpt_state_root: bool,
 }
 
 /// `web3_clientVersion` by default: with `--dev`, a string that starts with

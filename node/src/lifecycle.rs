@@ -31,6 +31,7 @@ use crate::rebuild::{
 use crate::state::NodeState;
 use crate::state_file::StateFile;
 use crate::{filters, permits, rpc};
+use lanes_evm_adapter::eth::MptCommitment;
 
 /// A running node.
 pub struct Node {
@@ -125,7 +126,7 @@ impl Node {
             follower: Mutex::new(None),
             fatal: watch::Sender::new(None),
             cluster: OnceLock::new(),
-            tries: Mutex::default(),
+            proof_tries: MptCommitment::keeping(crate::state::PROOF_TRIES),
         });
         spawn_follower(&state, blocks, failure)?;
         let limits = &config.limits;
@@ -283,12 +284,17 @@ fn prepare(config: &NodeConfig) -> Result<Prepared, NodeError> {
     };
     let given = match &config.chain {
         ChainChoice::Genesis(path) if imported => Some(ChainSpec::imported_from_file(path)?),
+        ChainChoice::Genesis(path) if config.mpt_state_root => {
+            Some(ChainSpec::from_file(path)?.with_mpt_state_root())
+        }
         ChainChoice::Genesis(path) => Some(ChainSpec::from_file(path)?),
         ChainChoice::Dev(_) | ChainChoice::Existing => None,
     };
     let spec = match (stored, given) {
         _ if let Some((spec, _)) = &forked => spec.clone(),
-        _ if let ChainChoice::Dev(hardfork) = &config.chain => dev_spec(dir, *hardfork)?,
+        _ if let ChainChoice::Dev(hardfork) = &config.chain => {
+            dev_spec(dir, *hardfork, config.mpt_state_root)?
+        }
         (Some(stored), Some(given)) if stored.id() != given.id() => {
             return Err(other_genesis(dir, &stored, &given));
         }
@@ -306,6 +312,23 @@ fn prepare(config: &NodeConfig) -> Result<Prepared, NodeError> {
             )));
         }
     };
+    if config.mpt_state_root && spec.mpt.is_none() {
+        let why = match (&forked, &spec.imported) {
+            (Some(_), _) => {
+                "a forked chain reads the upstream's state as it needs it, and a state root needs all of it"
+            }
+            (_, Some(_)) => {
+                "an imported chain's headers are Ethereum's own, with their state roots"
+            }
+            _ => {
+                "the chain there was made with lanes' lattice hash (--reset, or another --data-dir, makes a new one)"
+            }
+        };
+        return Err(NodeError::DataDir(format!(
+            "--state-root mpt does not apply to the chain in {}: {why}",
+            dir.display()
+        )));
+    }
     // A dev node sends as any address (anvil_impersonateAccount) and replays
     // such transactions; any other refuses them.
     let dev = matches!(config.chain, ChainChoice::Dev(_));

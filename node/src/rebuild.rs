@@ -154,7 +154,7 @@ impl NodeState {
                 let (_, spec, fork) = site.open_again(hardfork)?;
                 (spec, Some(Arc::new(fork)))
             }
-            None => (dev_spec(&dir, hardfork)?, None),
+            None => (dev_spec(&dir, hardfork, current.spec.mpt.is_some())?, None),
         };
         let ledger = Ledger::open_with(&dir.join("ledger"), r.fsync)?;
         start_ledger(&ledger, &spec, &dir)?;
@@ -276,9 +276,11 @@ impl NodeState {
     }
 }
 
-/// The genesis of the dev chain in `dir` running `hardfork`: the one
-/// recorded there, or a new one stamped now (and recorded).
-pub(crate) fn dev_spec(dir: &Path, hardfork: DevFork) -> Result<ChainSpec, NodeError> {
+/// The genesis of the dev chain in `dir` running `hardfork` (its headers
+/// carrying the Merkle-Patricia state root with `mpt`, or where the
+/// recorded one does): the one recorded there, or a new one stamped now
+/// (and recorded).
+pub(crate) fn dev_spec(dir: &Path, hardfork: DevFork, mpt: bool) -> Result<ChainSpec, NodeError> {
     let path = dir.join(GENESIS_FILE);
     let stored = path.exists().then(|| ChainSpec::from_file(&path)).transpose()?;
     // Block 0 of a new dev chain is stamped now; an existing one keeps its own.
@@ -286,7 +288,10 @@ pub(crate) fn dev_spec(dir: &Path, hardfork: DevFork) -> Result<ChainSpec, NodeE
         || SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
         |s| s.genesis.timestamp,
     );
+    // Without the flag, a chain keeps the commitment it was made with.
+    let mpt = mpt || stored.as_ref().is_some_and(|s| s.mpt.is_some());
     let given = ChainSpec::dev_with(timestamp, hardfork);
+    let given = if mpt { given.with_mpt_state_root() } else { given };
     match stored {
         Some(stored) if stored.id() != given.id() => Err(other_genesis(dir, &stored, &given)),
         Some(stored) => Ok(stored),

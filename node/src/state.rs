@@ -13,7 +13,7 @@ use alloy_primitives::{Address, B256, U256};
 use alloy_signer_local::PrivateKeySigner;
 use lanes_accounts_db::{HistoryError, ReadView};
 use lanes_banking_stage::{BankingStage, BlockStats, Mining, SystemWrites};
-use lanes_evm_adapter::eth::StateTrie;
+use lanes_evm_adapter::eth::MptCommitment;
 use lanes_evm_adapter::{EvmExecutor, EvmTx, TxRules};
 use lanes_runtime::{Bank, BankConfig, BlockEnv, BlockHeader, LatticeHash, RECENT_HASHES};
 use parking_lot::{Mutex, RwLock};
@@ -90,14 +90,14 @@ pub(crate) struct NodeState {
     pub(crate) fatal: watch::Sender<Option<String>>,
     /// On a multi-node chain: where sends go besides this node's pool.
     pub(crate) cluster: OnceLock<cluster::Link>,
-    /// The state tries `eth_getProof` built, newest last, by the state's
-    /// block and commitment: a trie is built once per block asked.
-    pub(crate) tries: Mutex<std::collections::VecDeque<((u64, B256), StateTrie)>>,
+    /// The state tries `eth_getProof` built on an imported chain, each
+    /// from the state of the block asked ([`PROOF_TRIES`] kept).
+    pub(crate) proof_tries: MptCommitment,
 }
 
-/// State tries `eth_getProof` keeps built (each shares no node with the
-/// others: a trie of the whole state each).
-pub(crate) const MAX_PROOF_TRIES: usize = 4;
+/// State tries `eth_getProof` keeps built on an imported chain (each a
+/// trie of the whole state, sharing nothing with the others).
+pub(crate) const PROOF_TRIES: usize = 4;
 
 /// Most dropped transactions `lanes_transactionStatus` remembers; the
 /// oldest are forgotten first (then answered `unknown`).

@@ -12,7 +12,7 @@ use alloy_signer_local::{MnemonicBuilder, PrivateKeySigner};
 use lanes_accounts_db::{AccountHeader, Entry};
 use lanes_evm_adapter::eth::{self, EthSpec, ForkedHeaders, ImportedHeaders};
 use lanes_evm_adapter::{EthHeaders, SpecId};
-use lanes_runtime::{BankConfig, Block, Genesis, HeaderCodec};
+use lanes_runtime::{BankConfig, Block, Genesis, HeaderCodec, StateCommitment};
 
 /// The mnemonic of the `--dev` accounts: the one anvil and hardhat use. Its
 /// keys are public; never use them off a dev chain.
@@ -72,7 +72,15 @@ pub struct ChainSpec {
     /// from, whose state the accounts database reads through its backing
     /// and whose hash block `genesis.number` keeps ([`ForkedHeaders`]).
     pub fork_block: Option<u64>,
+    /// Where the headers carry Ethereum's Merkle-Patricia state root
+    /// (`config.lanesStateRoot: "mpt"`, `--state-root mpt`) instead of the
+    /// lattice hash: the commitment that keeps its tries.
+    pub mpt: Option<std::sync::Arc<eth::MptCommitment>>,
 }
+
+/// The genesis `config` field that picks a chain's state commitment:
+/// `"lattice"` (the default) or `"mpt"`.
+pub const STATE_ROOT_FIELD: &str = "lanesStateRoot";
 
 impl ChainSpec {
     /// Reads a geth genesis.json file.
@@ -125,6 +133,7 @@ impl ChainSpec {
             source: geth,
             imported: Some(eth),
             fork_block: None,
+            mpt: None,
         }
     }
 
@@ -150,6 +159,16 @@ impl ChainSpec {
             gas_limit,
             ..Default::default()
         };
+        let mpt = match geth.config.extra_fields.get(STATE_ROOT_FIELD) {
+            None => None,
+            Some(v) if v == "lattice" => None,
+            Some(v) if v == "mpt" => Some(Default::default()),
+            Some(other) => {
+                return Err(GenesisError::Unsupported(format!(
+                    "config.{STATE_ROOT_FIELD} is {other}: \"lattice\" or \"mpt\""
+                )));
+            }
+        };
         Ok(Self {
             chain_id: geth.config.chain_id,
             spec,
@@ -157,7 +176,16 @@ impl ChainSpec {
             source: geth,
             imported: None,
             fork_block: None,
+            mpt,
         })
+    }
+
+    /// This chain with its headers carrying Ethereum's Merkle-Patricia
+    /// state root, recorded in its genesis (`config.lanesStateRoot`).
+    pub fn with_mpt_state_root(mut self) -> Self {
+        self.source.config.extra_fields.insert(STATE_ROOT_FIELD.into(), "mpt".into());
+        self.mpt = Some(Default::default());
+        self
     }
 
     /// The `--dev` chain: chain id 31337, Prague from genesis, the ten
@@ -224,12 +252,17 @@ impl ChainSpec {
     /// The settings of this chain's banks: its header codec, and every
     /// block's accesses recorded (its EIP-7928 access list).
     pub fn bank_config(&self) -> BankConfig {
-        BankConfig { headers: self.codec(), record_accesses: true, ..BankConfig::default() }
+        BankConfig {
+            headers: self.codec(),
+            record_accesses: true,
+            commitment: self.mpt.clone().map(|c| c as std::sync::Arc<dyn StateCommitment>),
+            ..BankConfig::default()
+        }
     }
 
     /// Block 0.
     pub fn genesis_block(&self) -> Block {
-        self.genesis.block(&*self.codec())
+        self.genesis.block_with(&self.bank_config())
     }
 
     /// What a data folder made from this chain is checked against: block 0's

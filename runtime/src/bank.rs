@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use alloy_primitives::{B256, Bytes, U256};
-use lanes_accounts_db::{Entry, ReadView};
+use lanes_accounts_db::{Entry, ReadView, StorageError};
 
 use crate::access::AccessSet;
 use crate::accesses::{BlockAccesses, TxAccesses};
@@ -41,6 +41,10 @@ pub struct BankConfig {
     /// ([`SealedBlock::accesses`]): the material of an EVM block's access
     /// list. Off by default (it costs a copy of each transaction's writes).
     pub record_accesses: bool,
+    /// What headers commit the state to: `None`, lanes' lattice hash (the
+    /// default); else this commitment (an EVM chain's Merkle-Patricia
+    /// root). The lattice hash is kept either way.
+    pub commitment: Option<Arc<dyn StateCommitment>>,
 }
 
 impl Default for BankConfig {
@@ -50,8 +54,19 @@ impl Default for BankConfig {
             headers: Arc::new(LanesHeaders),
             allow_system: false,
             record_accesses: false,
+            commitment: None,
         }
     }
+}
+
+/// A state commitment of a chain's own choosing, which its headers carry in
+/// place of the lattice hash ([`BankConfig::commitment`]).
+pub trait StateCommitment: Send + Sync + std::fmt::Debug {
+    /// The commitment to a state of `alloc` alone (block 0's).
+    fn genesis(&self, alloc: &[Entry]) -> B256;
+    /// The commitment to the state a sealed block's `changes` make of
+    /// `parent`.
+    fn commit(&self, parent: &ReadView, changes: &[Entry]) -> Result<B256, StorageError>;
 }
 
 /// A failure of the bank itself (not of a transaction).
@@ -741,6 +756,12 @@ impl Bank {
         let txs: Vec<&[u8]> = entries.iter().flat_map(|e| &e.txs).map(|t| &t.tx[..]).collect();
         let Roots { transactions_root, receipts_root, extra } =
             config.headers.roots(&txs, &receipts, accesses.as_ref());
+        let state_commitment = match &config.commitment {
+            None => lattice.commitment(),
+            Some(c) => {
+                c.commit(&state.parent, &changes).map_err(|e| BankError::State(e.to_string()))?
+            }
+        };
         let header = BlockHeader {
             number: env.number,
             parent_hash,
@@ -751,7 +772,7 @@ impl Bank {
             gas_used,
             transactions_root,
             receipts_root,
-            state_commitment: lattice.commitment(),
+            state_commitment,
             entries_root: entries_root(&system, &entries),
             extra: given.unwrap_or(extra),
         };

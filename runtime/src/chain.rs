@@ -80,6 +80,23 @@ impl Genesis {
         Block { hash: headers.hash(&header), header, system: Vec::new(), entries: Vec::new() }
     }
 
+    /// Block 0 as banks of `config` make it: its codec, and its state
+    /// commitment where the chain has one of its own.
+    pub fn block_with(&self, config: &BankConfig) -> Block {
+        let header = self.header_with(config).0;
+        let hash = config.headers.hash(&header);
+        Block { hash, header, system: Vec::new(), entries: Vec::new() }
+    }
+
+    /// Block 0's header under `config`, and its lattice hash.
+    fn header_with(&self, config: &BankConfig) -> (BlockHeader, LatticeHash) {
+        let (mut header, lattice) = self.header_and_lattice(&*config.headers);
+        if let Some(commitment) = &config.commitment {
+            header.state_commitment = commitment.genesis(&self.alloc);
+        }
+        (header, lattice)
+    }
+
     fn header_and_lattice(&self, headers: &dyn HeaderCodec) -> (BlockHeader, LatticeHash) {
         let mut lattice = LatticeHash::identity();
         for entry in self.alloc.iter().filter(|e| !e.is_deletion()) {
@@ -268,7 +285,7 @@ impl Chain {
         if db.last_commit().is_some() {
             return Err(ChainError::NotEmpty(dir));
         }
-        let (head, lattice) = genesis.header_and_lattice(&*bank_config.headers);
+        let (head, lattice) = genesis.header_with(&bank_config);
         db.commit(genesis.number, head.state_commitment, &genesis.alloc).map_err(DbError::from)?;
         let mut chain = Self::assemble(dir, db, head, lattice, sync, bank_config);
         chain.write_head()?;
@@ -319,8 +336,15 @@ impl Chain {
         let sync = config.sync;
         let db = AccountsDb::open(dir.join("accounts"), config).map_err(DbError::from)?;
         let last = db.last_commit().ok_or_else(|| ChainError::HeadUnknown(dir.clone()))?;
-        let saved = read_head(&dir.join(HEAD_FILE))?
-            .filter(|(h, l)| h.number == last.block_number && l.commitment() == last.commitment);
+        // The state stores its header's commitment: the lattice hash's, or
+        // the chain's own (then the lattice hash is checked by nothing but
+        // being the state's).
+        let own = bank_config.commitment.is_some();
+        let saved = read_head(&dir.join(HEAD_FILE))?.filter(|(h, l)| {
+            h.number == last.block_number
+                && h.state_commitment == last.commitment
+                && (own || l.commitment() == last.commitment)
+        });
         let (head, lattice) = match (saved, head) {
             (Some((saved, lattice)), given) if given.as_ref().is_none_or(|g| *g == saved) => {
                 (saved, lattice)
@@ -331,7 +355,7 @@ impl Chain {
                 }
                 tracing::warn!(target: "lanes::runtime", "head file stale; recomputing the lattice hash");
                 let lattice = LatticeHash::from_scratch(&db.view()).map_err(DbError::from)?;
-                if lattice.commitment() != last.commitment {
+                if !own && lattice.commitment() != last.commitment {
                     return Err(ChainError::HeadMismatch { number: given.number });
                 }
                 (given, lattice)

@@ -126,7 +126,7 @@ pub use admission::{AccessSource, Admission, AdmitContext, Admitted, DeclaredAcc
 pub use atomic_write::write_atomically;
 pub use bank::{
     Bank, BankConfig, BankError, DEFAULT_MAX_EXCLUSIVE_PER_BLOCK, EntryReport, Executed,
-    SealedBlock, key_counts,
+    SealedBlock, StateCommitment, key_counts,
 };
 pub use block::{
     Block, BlockEntry, BlockHeader, EntryTx, HeaderCodec, LanesHeaders, Roots, entries_root,

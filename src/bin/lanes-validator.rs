@@ -37,6 +37,12 @@ struct Cli {
     /// commits to its block's access list, EIP-7928).
     #[arg(long, value_name = "NAME", requires = "dev", default_value = "prague")]
     hardfork: lanes_rpc::genesis::DevFork,
+    /// What a new chain's headers commit its state to: lattice (lanes'
+    /// lattice hash, the default) or mpt (Ethereum's Merkle-Patricia state
+    /// root, kept as a trie: eth_getProof answers against it). Recorded in
+    /// the chain's genesis (config.lanesStateRoot).
+    #[arg(long, value_name = "KIND", default_value = "lattice")]
+    state_root: StateRoot,
     /// Fork a live chain (anvil's flag; implies --dev): the state at the
     /// fork block is read from this JSON-RPC node as it is needed and kept in
     /// the data folder (DATA_DIR/fork-<chain id>-<block>/), blocks up to it
@@ -470,6 +476,7 @@ fn run(mut cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         client_version: cli.client_version.unwrap_or_else(|| client_version(cli.dev)),
         hold_blocks: false,
         unlock_dev_accounts: false,
+        mpt_state_root: cli.state_root == StateRoot::Mpt,
         fork,
         limits,
     };
@@ -538,6 +545,8 @@ fn run_cluster_node(cli: &Cli, path: &std::path::Path) -> Result<(), Box<dyn std
         mining: Mining::Manual,
         hold_blocks: true,
         unlock_dev_accounts: cluster_config.unlock_dev_accounts,
+        // The genesis file says (config.lanesStateRoot).
+        mpt_state_root: false,
         fork: None,
         workers,
         pin_threads: cli.pin_threads,
@@ -651,4 +660,13 @@ fn parse_workers(s: &str) -> Result<usize, String> {
         Ok(n) if (1..=MAX_WORKERS).contains(&n) => Ok(n),
         _ => Err(format!("`{s}`: workers must be a number from 1 to {MAX_WORKERS}")),
     }
+}
+
+/// `--state-root`: what a new chain's headers commit its state to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum StateRoot {
+    /// lanes' lattice hash.
+    Lattice,
+    /// Ethereum's Merkle-Patricia state root.
+    Mpt,
 }

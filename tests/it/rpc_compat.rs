@@ -233,8 +233,7 @@ fn test_capabilities_say_what_the_node_keeps() {
 /// `eth_getStorageAt`, ... give there.
 #[test]
 fn test_proofs_verify_against_each_blocks_state_root() {
-    use alloy_primitives::{Address, B256, Bytes, keccak256};
-    use alloy_trie::{Nibbles, TrieAccount, proof::verify_proof};
+    use alloy_primitives::{Address, B256};
     let Some((_, _tmp, v)) = serve_chain() else { return };
     let mut addresses = vec![Address::repeat_byte(0xee)];
     let head = quantity(&v.result("eth_blockNumber", json!([]))).to::<u64>();
@@ -251,50 +250,77 @@ fn test_proofs_verify_against_each_blocks_state_root() {
         }
         addresses.sort();
         addresses.dedup();
-        let at = json!(format!("{number:#x}"));
-        for address in &addresses {
-            let slots = ["0x0", "0x1", "0x2"];
-            let p = v.result("eth_getProof", json!([address, slots, at]));
-            let nodes = |v: &Value| serde_json::from_value::<Vec<Bytes>>(v.clone()).unwrap();
-            let balance = quantity(&v.result("eth_getBalance", json!([address, at])));
-            assert_eq!(quantity(&p["balance"]), balance, "{address} at {number}");
-            let account = TrieAccount {
-                nonce: quantity(&p["nonce"]).to::<u64>(),
-                balance,
-                storage_root: serde_json::from_value(p["storageHash"].clone()).unwrap(),
-                code_hash: serde_json::from_value(p["codeHash"].clone()).unwrap(),
-            };
-            // In the trie with these fields, or absent (proved so) and shown empty.
-            let key = Nibbles::unpack(keccak256(address));
-            let proof = nodes(&p["accountProof"]);
-            if verify_proof(root, key, Some(alloy_rlp::encode(account)), &proof).is_ok() {
-                present += 1;
-            } else {
-                let empty = TrieAccount {
-                    storage_root: alloy_trie::EMPTY_ROOT_HASH,
-                    code_hash: alloy_primitives::KECCAK256_EMPTY,
-                    ..TrieAccount::default()
-                };
-                assert_eq!(account, empty, "{address} at {number}: not in the trie, yet not empty");
-                verify_proof(root, key, None, &proof)
-                    .unwrap_or_else(|e| panic!("{address} at {number}: {e}"));
-                absent += 1;
-            }
-            for (slot, sp) in slots.iter().zip(p["storageProof"].as_array().unwrap()) {
-                let value = quantity(&sp["value"]);
-                let read = v.result("eth_getStorageAt", json!([address, slot, at]));
-                assert_eq!(value, quantity(&read), "{address} slot {slot} at {number}");
-                let key = keccak256(B256::from(U256::from_str_radix(&slot[2..], 16).unwrap()));
-                let expected = (!value.is_zero()).then(|| alloy_rlp::encode(value));
-                verify_proof(
-                    account.storage_root,
-                    Nibbles::unpack(key),
-                    expected,
-                    &nodes(&sp["proof"]),
-                )
-                .unwrap_or_else(|e| panic!("{address} slot {slot} at {number}: {e}"));
-            }
-        }
+        let (p, a) = verify_proofs(&v, number, root, &addresses, &["0x0", "0x1", "0x2"]);
+        present += p;
+        absent += a;
     }
     assert!(present > 50 && absent > 0, "{present} accounts proved present, {absent} absent");
+}
+
+/// `eth_getProof` of each of `addresses` with `slots` at block `number`,
+/// checked as a light client checks it: the account proof verifies against
+/// `root` (alloy-trie) for the balance, nonce and code `eth_getBalance` ...
+/// give (or proves the account absent, and it is shown empty), and each
+/// slot's proof verifies against the account's storage root for the value
+/// `eth_getStorageAt` reads. Returns the accounts proved present and absent.
+pub(crate) fn verify_proofs(
+    v: &Validator,
+    number: u64,
+    root: alloy_primitives::B256,
+    addresses: &[alloy_primitives::Address],
+    slots: &[&str],
+) -> (usize, usize) {
+    use alloy_primitives::{B256, Bytes, keccak256};
+    use alloy_trie::{Nibbles, TrieAccount, proof::verify_proof};
+    let (mut present, mut absent) = (0, 0);
+    let at = json!(format!("{number:#x}"));
+    for address in addresses {
+        let p = v.result("eth_getProof", json!([address, slots, at]));
+        let nodes = |v: &Value| serde_json::from_value::<Vec<Bytes>>(v.clone()).unwrap();
+        let balance = quantity(&v.result("eth_getBalance", json!([address, at])));
+        assert_eq!(quantity(&p["balance"]), balance, "{address} at {number}");
+        let nonce = quantity(&v.result("eth_getTransactionCount", json!([address, at])));
+        assert_eq!(quantity(&p["nonce"]), nonce, "{address} at {number}");
+        let code: Bytes =
+            serde_json::from_value(v.result("eth_getCode", json!([address, at]))).unwrap();
+        let code_hash: B256 = serde_json::from_value(p["codeHash"].clone()).unwrap();
+        assert_eq!(code_hash, keccak256(&code), "{address} at {number}");
+        let account = TrieAccount {
+            nonce: nonce.to::<u64>(),
+            balance,
+            storage_root: serde_json::from_value(p["storageHash"].clone()).unwrap(),
+            code_hash,
+        };
+        // In the trie with these fields, or absent (proved so) and shown empty.
+        let key = Nibbles::unpack(keccak256(address));
+        let proof = nodes(&p["accountProof"]);
+        if verify_proof(root, key, Some(alloy_rlp::encode(account)), &proof).is_ok() {
+            present += 1;
+        } else {
+            let empty = TrieAccount {
+                storage_root: alloy_trie::EMPTY_ROOT_HASH,
+                code_hash: alloy_primitives::KECCAK256_EMPTY,
+                ..TrieAccount::default()
+            };
+            assert_eq!(account, empty, "{address} at {number}: not in the trie, yet not empty");
+            verify_proof(root, key, None, &proof)
+                .unwrap_or_else(|e| panic!("{address} at {number}: {e}"));
+            absent += 1;
+        }
+        for (slot, sp) in slots.iter().zip(p["storageProof"].as_array().unwrap()) {
+            let value = quantity(&sp["value"]);
+            let read = v.result("eth_getStorageAt", json!([address, slot, at]));
+            assert_eq!(value, quantity(&read), "{address} slot {slot} at {number}");
+            let key = keccak256(B256::from(U256::from_str_radix(&slot[2..], 16).unwrap()));
+            let expected = (!value.is_zero()).then(|| alloy_rlp::encode(value));
+            verify_proof(
+                account.storage_root,
+                Nibbles::unpack(key),
+                expected,
+                &nodes(&sp["proof"]),
+            )
+            .unwrap_or_else(|e| panic!("{address} slot {slot} at {number}: {e}"));
+        }
+    }
+    (present, absent)
 }

@@ -252,6 +252,8 @@ pub(crate) enum Client {
     /// anvil 1.x from npm (`@foundry-rs/anvil`): the node lanes answers as,
     /// run beside it to compare answers.
     Anvil,
+    /// Foundry's cast 1.x from npm (`@foundry-rs/cast`), beside anvil.
+    Cast,
 }
 
 impl Client {
@@ -269,6 +271,9 @@ impl Client {
             ),
             Client::Anvil => {
                 ("LANES_ANVIL_CLIENT", "target/clients/anvil", "node_modules/.bin/anvil")
+            }
+            Client::Cast => {
+                ("LANES_ANVIL_CLIENT", "target/clients/anvil", "node_modules/.bin/cast")
             }
         };
         let dir = std::env::var_os(var)
@@ -314,6 +319,7 @@ impl Client {
                 ("node", c)
             }
             Client::Anvil => panic!("anvil is a node, not a client script: see Anvil::start"),
+            Client::Cast => panic!("cast is a command: run node_modules/.bin/cast"),
             Client::Hardhat => {
                 for file in ["hardhat.config.cjs", script] {
                     std::fs::copy(scripts.join("hardhat").join(file), project.path().join(file))

@@ -6,12 +6,14 @@
 //! changed, not what the state holds. A kept version answers EIP-1186 proofs
 //! ([`StateTrie::proof`]) against its root.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
 use alloy_primitives::{Address, B256, Bytes, KECCAK256_EMPTY, U256, keccak256};
 use alloy_trie::{EMPTY_ROOT_HASH, TrieAccount};
 use lanes_accounts_db::{AccountHeader, Entry, ReadView, StorageError};
+use lanes_runtime::StateCommitment;
+use parking_lot::Mutex;
 
 use super::trie::{Trie, TrieValue};
 
@@ -192,6 +194,79 @@ impl StateTrie {
                 }
             }
         }
+    }
+}
+
+/// Ethereum's state root as a lanes chain's state commitment
+/// (`--state-root mpt`): its headers carry the Merkle-Patricia root instead
+/// of the lattice hash. The tries of the newest states it committed to are
+/// kept ([`KEPT_STATE_TRIES`]), so a block's root starts from its parent's;
+/// where none is kept (after a restart, or a revert past them) the parent's
+/// is built from its state once.
+pub struct MptCommitment {
+    /// By block number and root, newest last.
+    tries: Mutex<VecDeque<((u64, B256), StateTrie)>>,
+    keep: usize,
+}
+
+impl Default for MptCommitment {
+    fn default() -> Self {
+        Self::keeping(KEPT_STATE_TRIES)
+    }
+}
+
+/// State tries an [`MptCommitment`] keeps. They share every node one block
+/// did not change.
+pub const KEPT_STATE_TRIES: usize = 64;
+
+impl std::fmt::Debug for MptCommitment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MptCommitment").field("kept", &self.tries.lock().len()).finish()
+    }
+}
+
+impl MptCommitment {
+    /// One that keeps `keep` tries (at least one).
+    pub fn keeping(keep: usize) -> Self {
+        Self { tries: Mutex::default(), keep: keep.max(1) }
+    }
+
+    /// The trie of `view`'s state: a kept one, or one built from it (and
+    /// kept).
+    pub fn trie_at(&self, view: &ReadView) -> Result<StateTrie, StorageError> {
+        let id = view.last_commit().map(|c| (c.block_number, c.commitment)).unwrap_or_default();
+        if let Some((_, trie)) = self.tries.lock().iter().find(|(at, _)| *at == id) {
+            return Ok(trie.clone());
+        }
+        let trie = StateTrie::load(view)?;
+        self.keep(id, trie.clone());
+        Ok(trie)
+    }
+
+    fn keep(&self, id: (u64, B256), trie: StateTrie) {
+        let mut tries = self.tries.lock();
+        if tries.iter().any(|(at, _)| *at == id) {
+            return;
+        }
+        if tries.len() >= self.keep {
+            tries.pop_front();
+        }
+        tries.push_back((id, trie));
+    }
+}
+
+impl StateCommitment for MptCommitment {
+    fn genesis(&self, alloc: &[Entry]) -> B256 {
+        state_root_of(alloc)
+    }
+
+    fn commit(&self, parent: &ReadView, changes: &[Entry]) -> Result<B256, StorageError> {
+        let mut trie = self.trie_at(parent)?;
+        trie.apply(changes);
+        let root = trie.root();
+        let number = parent.last_commit().map_or(0, |c| c.block_number + 1);
+        self.keep((number, root), trie);
+        Ok(root)
     }
 }
 

@@ -10,7 +10,6 @@ use alloy_primitives::{Address, B256, U64};
 use alloy_rpc_types_eth::{EIP1186AccountProofResponse, EIP1186StorageProof};
 use alloy_serde::storage::JsonStorageKey;
 use lanes_accounts_db::AccountsRead;
-use lanes_evm_adapter::eth::StateTrie;
 use lanes_rpc::api::MAX_STORAGE_VALUES;
 use lanes_rpc::types::{
     BlobSchedule, Capabilities, Capability, CapabilityHead, DeleteStrategy, EthConfig, ForkConfig,
@@ -21,7 +20,6 @@ use crate::NodeState;
 use crate::convert;
 use crate::error::RpcError;
 use crate::rpc::state::{Res, internal};
-use crate::state::MAX_PROOF_TRIES;
 
 /// `eth_config` (EIP-7910): an imported chain's forks around its head; a
 /// lanes chain's one fork from genesis.
@@ -63,16 +61,18 @@ pub(super) fn config(s: &NodeState) -> Res<EthConfig> {
 }
 
 /// `eth_getProof` (EIP-1186): the tries of the whole state at `block`, on a
-/// chain whose headers commit to a Merkle-Patricia root (an imported one).
+/// chain whose headers commit to a Merkle-Patricia root (an imported one,
+/// or one made with `--state-root mpt`).
 pub(super) fn proof(
     s: &NodeState,
     address: Address,
     keys: Vec<JsonStorageKey>,
     block: Option<BlockId>,
 ) -> Res<EIP1186AccountProofResponse> {
-    if s.rebuild.place().spec.imported.is_none() {
+    let place = s.rebuild.place();
+    if place.spec.imported.is_none() && place.spec.mpt.is_none() {
         return Err(RpcError::Unsupported(
-            "eth_getProof proves against a Merkle-Patricia state root: this chain's blocks commit to lanes' lattice hash (a chain imported from Ethereum answers it)".into(),
+            "eth_getProof proves against a Merkle-Patricia state root: this chain's blocks commit to lanes' lattice hash (start a new chain with --state-root mpt; a chain imported from Ethereum answers it)".into(),
         ));
     }
     if keys.len() > MAX_STORAGE_VALUES {
@@ -81,19 +81,10 @@ pub(super) fn proof(
     }
     let view = s.state_at(block)?;
     let slots: Vec<B256> = keys.iter().map(|k| k.as_b256()).collect();
-    let proof = {
-        let id = view.last_commit().map(|c| (c.block_number, c.commitment)).unwrap_or_default();
-        let mut tries = s.tries.lock();
-        if !tries.iter().any(|(at, _)| *at == id) {
-            let trie = StateTrie::load(&view).map_err(internal)?;
-            if tries.len() >= MAX_PROOF_TRIES {
-                tries.pop_front();
-            }
-            tries.push_back((id, trie));
-        }
-        let (_, trie) = tries.iter().find(|(at, _)| *at == id).expect("kept just above");
-        trie.proof(&address, &slots)
-    };
+    // A chain of its own keeps its tries in its commitment; an imported
+    // one's are built from the state asked, and kept a while.
+    let tries = place.spec.mpt.as_deref().unwrap_or(&s.proof_tries);
+    let proof = tries.trie_at(&view).map_err(internal)?.proof(&address, &slots);
     let header = proof.header.unwrap_or_default();
     let code_hash = match lanes_evm_adapter::has_code(&header.code_hash) {
         true => header.code_hash,
