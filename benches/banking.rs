@@ -38,6 +38,9 @@
 //! `LANES_PROFILE_ONLY=<workload> [LANES_PROFILE_WORKERS=n]` runs only the
 //! execution measurement of that workload 20 times (the pipeline one with
 //! `LANES_PROFILE_PIPELINE`; threads pinned with `LANES_PROFILE_PIN`).
+//! `LANES_BENCH_STATE_ROOT=mpt` makes the chains' headers carry Ethereum's
+//! Merkle-Patricia state root (`--state-root mpt`): its cost is in the
+//! pipeline figures, which seal and commit every block.
 #![allow(missing_docs)]
 
 mod common;
@@ -238,8 +241,17 @@ fn stage_run(
     pin_threads: bool,
 ) -> Run {
     let dir = tempfile::tempdir().expect("tempdir");
-    let chain =
-        Chain::create(dir.path(), AccountsDbConfig::default(), &genesis(w)).expect("genesis");
+    // `LANES_BENCH_STATE_ROOT=mpt`: headers carry the Merkle-Patricia root.
+    let mpt = std::env::var("LANES_BENCH_STATE_ROOT").is_ok_and(|v| v == "mpt");
+    let bank = lanes_runtime::BankConfig {
+        commitment: mpt.then(|| {
+            Arc::new(lanes_evm_adapter::eth::MptCommitment::default())
+                as Arc<dyn lanes_runtime::StateCommitment>
+        }),
+        ..Default::default()
+    };
+    let chain = Chain::create_with(dir.path(), AccountsDbConfig::default(), &genesis(w), bank)
+        .expect("genesis");
     let n = w.raw.len();
     let config = BankingStageConfig {
         workers,

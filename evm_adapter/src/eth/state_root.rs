@@ -42,11 +42,29 @@ pub fn state_root_of(entries: &[Entry]) -> B256 {
 /// keeps under an address without one (a deleted account's) are not in the
 /// trie; they are kept aside and come back with a header, as they do in
 /// lanes' state.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct StateTrie {
     accounts: Trie<AccountLeaf>,
     detached: Arc<HashMap<Address, Trie<U256>>>,
+    /// The accounts updated since the last root, by key, with the slots
+    /// each wrote.
+    changed: Mutex<Vec<(B256, usize)>>,
 }
+
+impl Clone for StateTrie {
+    fn clone(&self) -> Self {
+        Self {
+            accounts: self.accounts.clone(),
+            detached: self.detached.clone(),
+            changed: Mutex::new(self.changed.lock().clone()),
+        }
+    }
+}
+
+/// Accounts changed since the last root from which it is hashed on several
+/// threads (and slots of one account from which its storage trie is, a
+/// quarter of it): below it, starting them costs more than they save.
+const PARALLEL_ROOT_CHANGES: usize = 1024;
 
 /// An account leaf: the header, and the storage trie whose root it holds.
 #[derive(Clone, Debug)]
@@ -118,9 +136,25 @@ impl StateTrie {
         self.update(*address, None, true, &[]);
     }
 
-    /// The state root.
+    /// The state root; where many keys changed since the last one, hashed
+    /// on several threads.
     pub fn root(&self) -> B256 {
-        self.accounts.root()
+        let changed = std::mem::take(&mut *self.changed.lock());
+        let threads = match changed.len() {
+            n if n >= PARALLEL_ROOT_CHANGES => lanes_runtime::cores().min(8),
+            _ => 1,
+        };
+        if threads > 1 {
+            // A contract's storage is one leaf's: its own trie's subtrees
+            // on the threads first.
+            for (key, _) in changed.iter().filter(|(_, slots)| *slots >= PARALLEL_ROOT_CHANGES / 4)
+            {
+                if let Some(leaf) = self.accounts.get(key) {
+                    leaf.storage.root_on(threads);
+                }
+            }
+        }
+        self.accounts.root_on(threads)
     }
 
     /// EIP-1186's proof of `address` and its `slots` against [`Self::root`]:
@@ -156,6 +190,7 @@ impl StateTrie {
         slots: &[(B256, U256)],
     ) {
         let key = keccak256(address);
+        self.changed.get_mut().push((key, slots.len()));
         let (mut current, mut storage) = match self.accounts.get(&key) {
             Some(leaf) => (Some(leaf.header), leaf.storage.clone()),
             None => (None, self.detached.get(&address).cloned().unwrap_or_default()),
@@ -315,6 +350,26 @@ mod tests {
     /// set (0: deleted), or an account's slots dropped.
     fn change() -> impl Strategy<Value = (u8, u8, u8, u8)> {
         (0u8..3, 0u8..6, 0u8..5, 0u8..3)
+    }
+
+    /// A block of many changes is hashed on several threads, to the same
+    /// root as alloy-trie's whole build.
+    #[test]
+    fn test_many_changes_hash_on_threads_to_the_same_root() {
+        let mut model = Model::new();
+        let mut entries = Vec::new();
+        for i in 0..3_000u64 {
+            let address = Address::from_slice(&keccak256(i.to_be_bytes())[12..]);
+            let header = AccountHeader { nonce: i + 1, ..Default::default() };
+            let slots = (0..i % 4).map(|s| (B256::with_last_byte(s as u8), U256::from(i + s)));
+            model.insert(address, (Some(header), slots.clone().collect()));
+            entries.push(Entry::Account(address, header));
+            entries.extend(slots.map(|(slot, value)| Entry::Storage(address, slot, value)));
+        }
+        assert!(model.len() >= PARALLEL_ROOT_CHANGES);
+        let mut trie = StateTrie::default();
+        trie.apply(&entries);
+        assert_eq!(trie.root(), model_root(&model));
     }
 
     proptest! {

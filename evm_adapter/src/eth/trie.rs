@@ -15,7 +15,7 @@ use alloy_trie::nodes::{BranchNodeRef, ExtensionNodeRef, LeafNodeRef, RlpNode};
 use alloy_trie::{EMPTY_ROOT_HASH, Nibbles, TrieMask};
 
 /// A value a trie's leaves hold, as its leaf encodes it.
-pub(crate) trait TrieValue: Clone {
+pub(crate) trait TrieValue: Clone + Send + Sync {
     /// Appends the value's RLP encoding (the leaf's value field).
     fn encode_value(&self, out: &mut Vec<u8>);
 }
@@ -155,7 +155,24 @@ impl<V: TrieValue> Trie<V> {
     /// The root hash (the empty trie's for no key). Only nodes not hashed
     /// before are hashed.
     pub(crate) fn root(&self) -> B256 {
+        self.root_on(1)
+    }
+
+    /// [`Self::root`], the root branch's subtrees hashed on up to `threads`
+    /// threads.
+    pub(crate) fn root_on(&self, threads: usize) -> B256 {
         let Some(root) = &self.root else { return EMPTY_ROOT_HASH };
+        if let (Node::Branch(b), 2..) = (root, threads) {
+            let children: Vec<&Node<V>> = b.children.iter().flatten().collect();
+            lanes_runtime::parallel_map(
+                children.len(),
+                threads,
+                || (),
+                |_, i| {
+                    rlp_node(children[i]);
+                },
+            );
+        }
         let rlp = rlp_node(root);
         match rlp.as_hash() {
             Some(hash) => hash,
