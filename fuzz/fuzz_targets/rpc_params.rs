@@ -64,6 +64,7 @@ fn server() -> &'static Mutex<Server> {
             client_version: client_version(true),
             hold_blocks: false,
             unlock_dev_accounts: false,
+            mpt_state_root: false,
             fork: None,
         };
         let node = runtime.block_on(Node::start(config)).expect("the dev node starts");
