@@ -102,12 +102,14 @@ struct Pending {
 }
 
 impl StateTrie {
-    /// The trie of every record of `view`.
+    /// The trie of every record of `view`, hashed (so a clone of it carries
+    /// no changes to hash).
     pub fn load(view: &ReadView) -> Result<Self, StorageError> {
         let mut entries = Vec::new();
         view.for_each(|entry| entries.push(entry))?;
         let mut state = Self::default();
         state.apply(&entries);
+        state.root();
         Ok(state)
     }
 
