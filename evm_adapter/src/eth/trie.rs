@@ -112,25 +112,16 @@ impl<V: TrieValue> Trie<V> {
 
     /// The value under `key`.
     pub(crate) fn get(&self, key: &B256) -> Option<&V> {
-        let mut node = self.root.as_ref()?;
-        let mut depth = 0;
-        loop {
-            match node {
-                Node::Leaf(l) => return (l.key == *key).then_some(&l.value),
-                Node::Extension(e) => {
-                    let path = Nibbles::unpack(key).slice(depth..depth + e.path.len());
-                    if path != e.path {
-                        return None;
-                    }
-                    depth += e.path.len();
-                    node = &e.child;
-                }
-                Node::Branch(b) => {
-                    node = b.children[nibble(key, depth) as usize].as_ref()?;
-                    depth += 1;
-                }
-            }
+        match self.path(key).last()? {
+            Node::Leaf(l) if l.key == *key => Some(&l.value),
+            _ => None,
         }
+    }
+
+    /// The nodes from the root toward `key`: to its leaf, or to the node
+    /// where its absence shows.
+    fn path(&self, key: &B256) -> Path<'_, V> {
+        Path { next: self.root.as_ref(), key: *key, depth: 0 }
     }
 
     /// Sets `key` to `value`.
@@ -185,28 +176,47 @@ impl<V: TrieValue> Trie<V> {
     /// its parent (under 32 bytes) is not listed, as geth lists them.
     pub(crate) fn proof(&self, key: &B256) -> Vec<Bytes> {
         let mut out = Vec::new();
-        let mut next = self.root.as_ref();
-        let mut depth = 0;
-        while let Some(node) = next {
+        for node in self.path(key) {
             let encoded = encode(node);
             if out.is_empty() || encoded.len() >= 32 {
                 out.push(Bytes::from(encoded));
             }
-            next = match node {
-                Node::Leaf(_) => None,
-                Node::Extension(e) => {
-                    let path = Nibbles::unpack(key).slice(depth..depth + e.path.len());
-                    depth += e.path.len();
-                    (path == e.path).then_some(&e.child)
-                }
-                Node::Branch(b) => {
-                    depth += 1;
-                    b.children[nibble(key, depth - 1) as usize].as_ref()
-                }
-            };
         }
         out
     }
+}
+
+/// [`Trie::path`]'s walk.
+struct Path<'a, V> {
+    next: Option<&'a Node<V>>,
+    key: B256,
+    depth: usize,
+}
+
+impl<'a, V> Iterator for Path<'a, V> {
+    type Item = &'a Node<V>;
+
+    fn next(&mut self) -> Option<&'a Node<V>> {
+        let node = self.next?;
+        self.next = match node {
+            Node::Leaf(_) => None,
+            Node::Extension(e) => {
+                let at = self.depth;
+                self.depth += e.path.len();
+                (key_path(&self.key, at, e.path.len()) == e.path).then_some(&e.child)
+            }
+            Node::Branch(b) => {
+                self.depth += 1;
+                b.children[nibble(&self.key, self.depth - 1) as usize].as_ref()
+            }
+        };
+        Some(node)
+    }
+}
+
+/// The `len` nibbles of `key` from nibble `depth` on.
+fn key_path(key: &B256, depth: usize, len: usize) -> Nibbles {
+    Nibbles::unpack(key).slice(depth..depth + len)
 }
 
 fn insert<V: TrieValue>(node: &Node<V>, depth: usize, key: B256, value: V) -> Node<V> {
@@ -219,11 +229,10 @@ fn insert<V: TrieValue>(node: &Node<V>, depth: usize, key: B256, value: V) -> No
             let mut children: [Option<Node<V>>; 16] = Default::default();
             children[nibble(&l.key, at) as usize] = Some(leaf(l.key, at + 1, l.value.clone()));
             children[nibble(&key, at) as usize] = Some(leaf(key, at + 1, value));
-            extension(Nibbles::unpack(key).slice(depth..at), branch(children))
+            extension(key_path(&key, depth, at - depth), branch(children))
         }
         Node::Extension(e) => {
-            let ours = Nibbles::unpack(key).slice(depth..depth + e.path.len());
-            let common = e.path.common_prefix_length(&ours);
+            let common = e.path.common_prefix_length(&key_path(&key, depth, e.path.len()));
             if common == e.path.len() {
                 let child = insert(&e.child, depth + common, key, value);
                 return extension(e.path, child);
@@ -253,8 +262,7 @@ fn remove<V: TrieValue>(node: &Node<V>, depth: usize, key: &B256) -> Removed<V> 
         Node::Leaf(l) if l.key == *key => Removed::Gone,
         Node::Leaf(_) => Removed::Unchanged,
         Node::Extension(e) => {
-            let ours = Nibbles::unpack(key).slice(depth..depth + e.path.len());
-            if ours != e.path {
+            if key_path(key, depth, e.path.len()) != e.path {
                 return Removed::Unchanged;
             }
             match remove(&e.child, depth + e.path.len(), key) {
