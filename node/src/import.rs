@@ -21,8 +21,8 @@ use alloy_primitives::{B256, U256};
 use lanes_accounts_db::{AccountsDbConfig, DEFAULT_HISTORY_BLOCKS};
 use lanes_evm_adapter::SharedCode;
 use lanes_evm_adapter::eth::{
-    EthBlock, EthBlockData, ImportContext, ImportError, ImportedBlock, OMMER_ANCESTRY_DEPTH,
-    StateTrie, import_block, recorded_sets,
+    EthBlock, EthBlockData, ImportContext, ImportError, ImportedBlock, KEPT_STATE_TRIES,
+    OMMER_ANCESTRY_DEPTH, StateTries, import_block, recorded_sets,
 };
 use lanes_rpc::genesis::ChainSpec;
 use lanes_runtime::{Block, Chain, OrderedConfig, write_atomically};
@@ -103,17 +103,14 @@ pub struct Importer {
     /// Blocks of side branches, by hash: kept until their branch is longer
     /// than the head's, then imported in place of it.
     side: HashMap<B256, EthBlock>,
-    /// The state tries of the newest blocks, oldest first, the head's last
-    /// (empty until the first block imported: it builds the head's).
-    tries: VecDeque<(u64, StateTrie)>,
+    /// The state tries of the newest blocks (none until the first block
+    /// imported: it builds the head's), so a reorganisation back to one of
+    /// them starts from its trie.
+    tries: StateTries,
 }
 
 /// Most side-branch blocks kept; past it the oldest are forgotten.
 pub const MAX_SIDE_BLOCKS: usize = 1024;
-
-/// State tries kept behind the head, so a reorganisation that deep starts
-/// from a kept one. They share every node a block did not change.
-pub const KEPT_TRIES: usize = 64;
 
 impl Importer {
     /// Opens the imported chain in `dir`, or creates it from `genesis` (a
@@ -172,7 +169,7 @@ impl Importer {
             workers: options.workers,
             side: HashMap::new(),
             code: SharedCode::default(),
-            tries: VecDeque::new(),
+            tries: StateTries::keeping(KEPT_STATE_TRIES),
         })
     }
 
@@ -307,9 +304,6 @@ impl Importer {
             None,
         )?);
         self.ledger.publish(number);
-        while self.tries.back().is_some_and(|(n, _)| *n > number) {
-            self.tries.pop_back();
-        }
         let (ancestors, total_difficulty) = ancestry(&self.ledger, number + 1)?;
         self.ancestors = ancestors.into();
         self.total_difficulty = total_difficulty;
@@ -322,13 +316,13 @@ impl Importer {
         let eth = self.spec.imported.as_ref().expect("an importer's chain is imported");
         let ancestors: Vec<(Header, Vec<Header>)> = self.ancestors.iter().cloned().collect();
         let chain = self.chain.as_mut().expect("the chain is back once a rewind returns");
-        let head = chain.head().number;
+        let parent = self.tries.kept(&chain.db().view());
         let ctx = ImportContext {
             spec: eth,
             ancestors: &ancestors,
             parent_total_difficulty: self.total_difficulty,
             code: &self.code,
-            trie: self.tries.back().filter(|(n, _)| *n == head).map(|(_, trie)| trie),
+            trie: parent.as_ref(),
         };
         let imported = import_block(chain, block, &ctx, &self.ordered, None)?;
         let ImportedBlock { sealed, report, total_difficulty, .. } = &imported;
@@ -344,10 +338,8 @@ impl Importer {
         let (stood, reruns) = (report.stood(), report.reruns());
         let (state_root, execution) =
             (imported.state_root_time, imported.senders_time + imported.execution_time);
-        self.tries.push_back((block.header.number, imported.trie));
-        if self.tries.len() > KEPT_TRIES {
-            self.tries.pop_front();
-        }
+        let committed = &sealed.block.header;
+        self.tries.keep(committed.number, committed.state_commitment, imported.trie);
         Ok(ImportedStats {
             number: block.header.number,
             hash: block.hash,

@@ -31,7 +31,7 @@ use crate::rebuild::{
 use crate::state::NodeState;
 use crate::state_file::StateFile;
 use crate::{filters, permits, rpc};
-use lanes_evm_adapter::eth::MptCommitment;
+use lanes_evm_adapter::eth::StateTries;
 
 /// A running node.
 pub struct Node {
@@ -126,7 +126,7 @@ impl Node {
             follower: Mutex::new(None),
             fatal: watch::Sender::new(None),
             cluster: OnceLock::new(),
-            proof_tries: MptCommitment::keeping(crate::state::PROOF_TRIES),
+            proof_tries: StateTries::keeping(crate::state::PROOF_TRIES),
         });
         spawn_follower(&state, blocks, failure)?;
         let limits = &config.limits;

@@ -13,7 +13,7 @@ use alloy_primitives::{Address, B256, U256};
 use alloy_signer_local::PrivateKeySigner;
 use lanes_accounts_db::{HistoryError, ReadView};
 use lanes_banking_stage::{BankingStage, BlockStats, Mining, SystemWrites};
-use lanes_evm_adapter::eth::MptCommitment;
+use lanes_evm_adapter::eth::StateTries;
 use lanes_evm_adapter::{EvmExecutor, EvmTx, TxRules};
 use lanes_runtime::{Bank, BankConfig, BlockEnv, BlockHeader, LatticeHash, RECENT_HASHES};
 use parking_lot::{Mutex, RwLock};
@@ -92,7 +92,7 @@ pub(crate) struct NodeState {
     pub(crate) cluster: OnceLock<cluster::Link>,
     /// The state tries `eth_getProof` built on an imported chain, each
     /// from the state of the block asked ([`PROOF_TRIES`] kept).
-    pub(crate) proof_tries: MptCommitment,
+    pub(crate) proof_tries: StateTries,
 }
 
 /// State tries `eth_getProof` keeps built on an imported chain (each a

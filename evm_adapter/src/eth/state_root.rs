@@ -234,61 +234,83 @@ impl StateTrie {
     }
 }
 
+/// State tries kept by the state they are of (its block number and the
+/// commitment the state database stores for it), newest last: the newest
+/// `keep` of them, sharing every node one block did not change.
+pub struct StateTries {
+    tries: Mutex<VecDeque<((u64, B256), StateTrie)>>,
+    keep: usize,
+}
+
+/// State tries an [`MptCommitment`] (and the importer) keeps.
+pub const KEPT_STATE_TRIES: usize = 64;
+
+impl std::fmt::Debug for StateTries {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateTries").field("kept", &self.tries.lock().len()).finish()
+    }
+}
+
+impl StateTries {
+    /// Keeping the newest `keep` tries (at least one).
+    pub fn keeping(keep: usize) -> Self {
+        Self { tries: Mutex::default(), keep: keep.max(1) }
+    }
+
+    /// The kept trie of `view`'s state, if one is.
+    pub fn kept(&self, view: &ReadView) -> Option<StateTrie> {
+        let id = view.last_commit().map(|c| (c.block_number, c.commitment)).unwrap_or_default();
+        let tries = self.tries.lock();
+        tries.iter().find(|(at, _)| *at == id).map(|(_, trie)| trie.clone())
+    }
+
+    /// The trie of `view`'s state: a kept one, or one built from it (and
+    /// kept).
+    pub fn trie_at(&self, view: &ReadView) -> Result<StateTrie, StorageError> {
+        if let Some(trie) = self.kept(view) {
+            return Ok(trie);
+        }
+        let trie = StateTrie::load(view)?;
+        let id = view.last_commit().map(|c| (c.block_number, c.commitment)).unwrap_or_default();
+        self.keep(id.0, id.1, trie.clone());
+        Ok(trie)
+    }
+
+    /// Keeps `trie`, the trie of block `block`'s state, whose commitment
+    /// the state database stores as `commitment`.
+    pub fn keep(&self, block: u64, commitment: B256, trie: StateTrie) {
+        let mut tries = self.tries.lock();
+        if tries.iter().any(|(at, _)| *at == (block, commitment)) {
+            return;
+        }
+        if tries.len() >= self.keep {
+            tries.pop_front();
+        }
+        tries.push_back(((block, commitment), trie));
+    }
+}
+
 /// Ethereum's state root as a lanes chain's state commitment
 /// (`--state-root mpt`): its headers carry the Merkle-Patricia root instead
 /// of the lattice hash. The tries of the newest states it committed to are
 /// kept ([`KEPT_STATE_TRIES`]), so a block's root starts from its parent's;
 /// where none is kept (after a restart, or a revert past them) the parent's
 /// is built from its state once.
+#[derive(Debug)]
 pub struct MptCommitment {
-    /// By block number and root, newest last.
-    tries: Mutex<VecDeque<((u64, B256), StateTrie)>>,
-    keep: usize,
+    tries: StateTries,
 }
 
 impl Default for MptCommitment {
     fn default() -> Self {
-        Self::keeping(KEPT_STATE_TRIES)
-    }
-}
-
-/// State tries an [`MptCommitment`] keeps. They share every node one block
-/// did not change.
-pub const KEPT_STATE_TRIES: usize = 64;
-
-impl std::fmt::Debug for MptCommitment {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MptCommitment").field("kept", &self.tries.lock().len()).finish()
+        Self { tries: StateTries::keeping(KEPT_STATE_TRIES) }
     }
 }
 
 impl MptCommitment {
-    /// One that keeps `keep` tries (at least one).
-    pub fn keeping(keep: usize) -> Self {
-        Self { tries: Mutex::default(), keep: keep.max(1) }
-    }
-
-    /// The trie of `view`'s state: a kept one, or one built from it (and
-    /// kept).
-    pub fn trie_at(&self, view: &ReadView) -> Result<StateTrie, StorageError> {
-        let id = view.last_commit().map(|c| (c.block_number, c.commitment)).unwrap_or_default();
-        if let Some((_, trie)) = self.tries.lock().iter().find(|(at, _)| *at == id) {
-            return Ok(trie.clone());
-        }
-        let trie = StateTrie::load(view)?;
-        self.keep(id, trie.clone());
-        Ok(trie)
-    }
-
-    fn keep(&self, id: (u64, B256), trie: StateTrie) {
-        let mut tries = self.tries.lock();
-        if tries.iter().any(|(at, _)| *at == id) {
-            return;
-        }
-        if tries.len() >= self.keep {
-            tries.pop_front();
-        }
-        tries.push_back((id, trie));
+    /// The tries it keeps, by state.
+    pub fn tries(&self) -> &StateTries {
+        &self.tries
     }
 }
 
@@ -298,11 +320,11 @@ impl StateCommitment for MptCommitment {
     }
 
     fn commit(&self, parent: &ReadView, changes: &[Entry]) -> Result<B256, StorageError> {
-        let mut trie = self.trie_at(parent)?;
+        let mut trie = self.tries.trie_at(parent)?;
         trie.apply(changes);
         let root = trie.root();
         let number = parent.last_commit().map_or(0, |c| c.block_number + 1);
-        self.keep((number, root), trie);
+        self.tries.keep(number, root, trie);
         Ok(root)
     }
 }

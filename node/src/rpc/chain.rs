@@ -83,7 +83,7 @@ pub(super) fn proof(
     let slots: Vec<B256> = keys.iter().map(|k| k.as_b256()).collect();
     // A chain of its own keeps its tries in its commitment; an imported
     // one's are built from the state asked, and kept a while.
-    let tries = place.spec.mpt.as_deref().unwrap_or(&s.proof_tries);
+    let tries = place.spec.mpt.as_ref().map_or(&s.proof_tries, |mpt| mpt.tries());
     let proof = tries.trie_at(&view).map_err(internal)?.proof(&address, &slots);
     let header = proof.header.unwrap_or_default();
     let code_hash = match lanes_evm_adapter::has_code(&header.code_hash) {
