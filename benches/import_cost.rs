@@ -3,8 +3,8 @@
 //! over one ten times larger.
 //!
 //! For each size a Prague chain is made here, by lanes' importer on a chain
-//! of its own (each header's computed fields filled in from what the
-//! importer reports, as `tests/it/amsterdam.rs` makes its blocks): a genesis
+//! of its own (`tests/it/made_blocks.rs`, as `tests/it/amsterdam.rs` makes
+//! its blocks): a genesis
 //! of that many funded accounts, then `BLOCKS` blocks of `TXS` transfers
 //! from distinct senders to accounts spread over the whole state. The chain
 //! is then imported into a fresh data folder by `lanes_node`'s `Importer`
@@ -21,32 +21,25 @@
 //! `BLOCKS`, default 20; `TXS`, default 200), or `scripts/import-cost.sh`.
 #![allow(missing_docs)]
 
+#[path = "../tests/it/made_blocks.rs"]
+mod made_blocks;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use alloy_consensus::constants::EMPTY_WITHDRAWALS;
-use alloy_consensus::{EMPTY_OMMER_ROOT_HASH, Header, SignableTransaction, TxEip1559, TxEnvelope};
-use alloy_eips::eip1559::{BaseFeeParams, calc_next_block_base_fee};
-use alloy_eips::eip4895::Withdrawals;
-use alloy_eips::eip7685::EMPTY_REQUESTS_HASH;
-use alloy_eips::{eip2935, eip4788, eip7002, eip7251};
+use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
 use alloy_genesis::{Genesis as GethGenesis, GenesisAccount};
-use alloy_primitives::{Address, Bloom, TxKind, U256, keccak256};
+use alloy_primitives::{Address, TxKind, U256, keccak256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use lanes_accounts_db::AccountsDbConfig;
-use lanes_evm_adapter::SharedCode;
-use lanes_evm_adapter::eth::{
-    EthBlock, EthSpec, ImportContext, ImportErrorKind, StateTrie, genesis_header, import_block,
-    state_root,
-};
+use lanes_evm_adapter::eth::{EthBlock, EthSpec, StateTrie, genesis_header, state_root};
 use lanes_node::import::{ImportOptions, Importer};
 use lanes_rpc::genesis::{ChainSpec, DevFork};
-use lanes_runtime::{Chain, OrderedConfig};
+use lanes_runtime::Chain;
 
 const CHAIN_ID: u64 = 7953;
-const COINBASE: Address = Address::repeat_byte(0xcb);
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -73,21 +66,7 @@ fn genesis(accounts: usize, senders: usize) -> GethGenesis {
         let funded = GenesisAccount::default().with_balance(U256::from(10u128.pow(21)));
         alloc.insert(signer(i).address(), funded);
     }
-    for (address, code) in [
-        (eip4788::BEACON_ROOTS_ADDRESS, &eip4788::BEACON_ROOTS_CODE),
-        (eip2935::HISTORY_STORAGE_ADDRESS, &eip2935::HISTORY_STORAGE_CODE),
-        (
-            eip7002::WITHDRAWAL_REQUEST_PREDEPLOY_ADDRESS,
-            &eip7002::WITHDRAWAL_REQUEST_PREDEPLOY_CODE,
-        ),
-        (
-            eip7251::CONSOLIDATION_REQUEST_PREDEPLOY_ADDRESS,
-            &eip7251::CONSOLIDATION_REQUEST_PREDEPLOY_CODE,
-        ),
-    ] {
-        let account = GenesisAccount::default().with_nonce(Some(1)).with_code(Some(code.clone()));
-        alloc.insert(address, account);
-    }
+    alloc.extend(made_blocks::system_contracts());
     GethGenesis {
         config,
         gas_limit: 30_000_000,
@@ -114,18 +93,6 @@ fn transfer(from: &PrivateKeySigner, nonce: u64, to: Address) -> TxEnvelope {
     tx.into_signed(signature).into()
 }
 
-fn eth_block(header: &Header, txs: &[TxEnvelope]) -> EthBlock {
-    EthBlock {
-        hash: header.hash_slow(),
-        header: header.clone(),
-        txs: txs.to_vec(),
-        ommers: Vec::new(),
-        withdrawals: Some(Withdrawals::default()),
-        access_list: None,
-        size: 0,
-    }
-}
-
 /// The chain's blocks, made by importing templates and filling in what
 /// the importer computes; with the whole-state root of each, timed.
 fn make_chain(
@@ -144,77 +111,20 @@ fn make_chain(
     let mut parent = genesis_header(&eth, geth);
     let mut trie = StateTrie::load(&chain.db().view()).unwrap();
     let (mut made, mut whole) = (Vec::new(), Vec::new());
-    let code = SharedCode::default();
     for b in 0..blocks {
         let body: Vec<TxEnvelope> = senders
             .iter()
             .enumerate()
             .map(|(i, s)| transfer(s, b as u64, holder((b * txs + i) * 7919 % accounts)))
             .collect();
-        let encoded: Vec<Vec<u8>> =
-            body.iter().map(alloy_eips::eip2718::Encodable2718::encoded_2718).collect();
-        let mut header = Header {
-            parent_hash: parent.hash_slow(),
-            ommers_hash: EMPTY_OMMER_ROOT_HASH,
-            beneficiary: COINBASE,
-            transactions_root: alloy_trie::root::ordered_trie_root_encoded(&encoded),
-            number: parent.number + 1,
-            gas_limit: parent.gas_limit,
-            timestamp: parent.timestamp + 12,
-            mix_hash: keccak256(parent.number.to_be_bytes()),
-            base_fee_per_gas: Some(calc_next_block_base_fee(
-                parent.gas_used,
-                parent.gas_limit,
-                parent.base_fee_per_gas.unwrap(),
-                BaseFeeParams::ethereum(),
-            )),
-            withdrawals_root: Some(EMPTY_WITHDRAWALS),
-            blob_gas_used: Some(0),
-            excess_blob_gas: Some(0),
-            parent_beacon_block_root: Some(keccak256(b"beacon")),
-            requests_hash: Some(EMPTY_REQUESTS_HASH),
-            ..Default::default()
-        };
-        let ancestors = vec![(parent.clone(), Vec::new())];
-        let ctx = ImportContext {
-            spec: &eth,
-            ancestors: &ancestors,
-            parent_total_difficulty: U256::ZERO,
-            code: &code,
-            trie: Some(&trie),
-        };
-        let imported = loop {
-            match import_block(
-                &chain,
-                &eth_block(&header, &body),
-                &ctx,
-                &OrderedConfig::default(),
-                None,
-            ) {
-                Ok(imported) => break imported,
-                Err(e) => match e.kind {
-                    ImportErrorKind::Header(h) if h.field == "excess_blob_gas" => {
-                        header.excess_blob_gas = Some(h.expected.parse().unwrap());
-                    }
-                    ImportErrorKind::Mismatch { field, computed, .. } => match field {
-                        "gasUsed" => header.gas_used = computed.parse().unwrap(),
-                        "logsBloom" => header.logs_bloom = computed.parse::<Bloom>().unwrap(),
-                        "receiptsRoot" => header.receipts_root = computed.parse().unwrap(),
-                        "requestsHash" => header.requests_hash = Some(computed.parse().unwrap()),
-                        "stateRoot" => header.state_root = computed.parse().unwrap(),
-                        other => panic!("the importer computes {other} = {computed}"),
-                    },
-                    other => panic!("block {}: {other}", header.number),
-                },
-            }
-        };
+        let (header, imported) = made_blocks::make_block(&chain, &eth, &parent, &body, Some(&trie));
         let start = Instant::now();
         let root = state_root(&chain.db().view(), &imported.sealed.changes).unwrap();
         whole.push(start.elapsed());
         assert_eq!(root, header.state_root, "the whole-state root and the kept trie's agree");
         chain.commit(&imported.sealed).unwrap();
         trie = imported.trie;
-        made.push(eth_block(&header, &body));
+        made.push(made_blocks::eth_block(&header, &body));
         parent = header;
     }
     (made, whole)

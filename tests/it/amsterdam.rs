@@ -8,36 +8,29 @@
 //! hash is wrong is refused naming the field; without their lists the
 //! blocks import by prediction and are checked against the headers alone.
 //!
-//! The blocks are made here by lanes' importer itself, on a chain of its
-//! own: each header's computed fields (gas, bloom, roots, the list's hash)
-//! are filled in from what the importer reports it computes.
+//! The blocks are made by lanes' importer itself, on a chain of its own
+//! (`made_blocks`).
 
-use alloy_consensus::constants::EMPTY_WITHDRAWALS;
-use alloy_consensus::{EMPTY_OMMER_ROOT_HASH, Header, SignableTransaction, TxEip1559, TxEnvelope};
-use alloy_eips::eip1559::{BaseFeeParams, calc_next_block_base_fee};
+use alloy_consensus::{Header, SignableTransaction, TxEip1559, TxEnvelope};
 use alloy_eips::eip4895::Withdrawals;
-use alloy_eips::eip7685::EMPTY_REQUESTS_HASH;
 use alloy_eips::eip7928::BlockAccessList;
-use alloy_eips::{eip2935, eip4788, eip7002, eip7251};
 use alloy_genesis::{Genesis as GethGenesis, GenesisAccount};
-use alloy_primitives::{Address, B256, Bloom, Bytes, TxKind, U256, keccak256};
+use alloy_primitives::{Address, B256, Bytes, TxKind, U256, keccak256};
 use alloy_rlp::Encodable;
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use lanes_accounts_db::AccountsDbConfig;
-use lanes_evm_adapter::eth::{
-    EthBlock, EthSpec, ImportContext, ImportErrorKind, genesis_header, import_block,
-};
-use lanes_evm_adapter::{SharedCode, block_access_list};
+use lanes_evm_adapter::block_access_list;
+use lanes_evm_adapter::eth::{EthSpec, genesis_header};
 use lanes_rpc::genesis::{ChainSpec, DevFork};
-use lanes_runtime::{Chain, OrderedConfig};
+use lanes_runtime::Chain;
 use serde_json::json;
 
 use crate::import_chain::import;
+use crate::made_blocks::{self, COINBASE};
 use crate::validator::Validator;
 
 const CHAIN_ID: u64 = 7928;
-const COINBASE: Address = Address::repeat_byte(0xcb);
 
 fn signer(i: u64) -> PrivateKeySigner {
     PrivateKeySigner::from_bytes(&keccak256(format!("amsterdam {i}"))).unwrap()
@@ -54,21 +47,7 @@ fn genesis() -> GethGenesis {
         let funded = GenesisAccount::default().with_balance(U256::from(10u128.pow(21)));
         alloc.insert(signer(i).address(), funded);
     }
-    for (address, code) in [
-        (eip4788::BEACON_ROOTS_ADDRESS, &eip4788::BEACON_ROOTS_CODE),
-        (eip2935::HISTORY_STORAGE_ADDRESS, &eip2935::HISTORY_STORAGE_CODE),
-        (
-            eip7002::WITHDRAWAL_REQUEST_PREDEPLOY_ADDRESS,
-            &eip7002::WITHDRAWAL_REQUEST_PREDEPLOY_CODE,
-        ),
-        (
-            eip7251::CONSOLIDATION_REQUEST_PREDEPLOY_ADDRESS,
-            &eip7251::CONSOLIDATION_REQUEST_PREDEPLOY_CODE,
-        ),
-    ] {
-        let account = GenesisAccount::default().with_nonce(Some(1)).with_code(Some(code.clone()));
-        alloc.insert(address, account);
-    }
+    alloc.extend(made_blocks::system_contracts());
     GethGenesis {
         config,
         gas_limit: 30_000_000,
@@ -138,83 +117,14 @@ impl Made {
     }
 }
 
-/// Makes the next block of `chain` holding `txs`: the importer checks a
-/// template header, and each field it reports it computes differently is
-/// filled in, until the block imports; then it is committed.
+/// Makes the next block of `chain` holding `txs` ([`made_blocks::make_block`])
+/// and commits it.
 fn make_block(chain: &mut Chain, eth: &EthSpec, parent: &Header, txs: Vec<TxEnvelope>) -> Made {
-    let encoded: Vec<Vec<u8>> =
-        txs.iter().map(alloy_eips::eip2718::Encodable2718::encoded_2718).collect();
-    let base_fee = calc_next_block_base_fee(
-        parent.gas_used,
-        parent.gas_limit,
-        parent.base_fee_per_gas.unwrap(),
-        BaseFeeParams::ethereum(),
-    );
-    let mut header = Header {
-        parent_hash: parent.hash_slow(),
-        ommers_hash: EMPTY_OMMER_ROOT_HASH,
-        beneficiary: COINBASE,
-        transactions_root: alloy_trie::root::ordered_trie_root_encoded(&encoded),
-        number: parent.number + 1,
-        gas_limit: parent.gas_limit,
-        timestamp: parent.timestamp + 12,
-        mix_hash: keccak256(parent.number.to_be_bytes()),
-        base_fee_per_gas: Some(base_fee),
-        withdrawals_root: Some(EMPTY_WITHDRAWALS),
-        blob_gas_used: Some(0),
-        excess_blob_gas: Some(0),
-        parent_beacon_block_root: Some(keccak256(b"beacon")),
-        requests_hash: Some(EMPTY_REQUESTS_HASH),
-        block_access_list_hash: Some(B256::ZERO),
-        ..Default::default()
-    };
-    let code = SharedCode::default();
-    let ancestors = vec![(parent.clone(), Vec::new())];
-    let ctx = ImportContext {
-        spec: eth,
-        ancestors: &ancestors,
-        parent_total_difficulty: U256::ZERO,
-        code: &code,
-        trie: None,
-    };
-    for _ in 0..16 {
-        let block = EthBlock {
-            hash: header.hash_slow(),
-            header: header.clone(),
-            txs: txs.clone(),
-            ommers: Vec::new(),
-            withdrawals: Some(Withdrawals::default()),
-            access_list: None,
-            size: 0,
-        };
-        match import_block(chain, &block, &ctx, &OrderedConfig::default(), None) {
-            Ok(imported) => {
-                let accesses = imported.sealed.accesses.as_ref().unwrap();
-                let list = block_access_list(accesses, &imported.sealed.receipts);
-                chain.commit(&imported.sealed).unwrap();
-                return Made { header, txs, list };
-            }
-            Err(e) => match e.kind {
-                ImportErrorKind::Header(h) => match h.field {
-                    "excess_blob_gas" => header.excess_blob_gas = Some(h.expected.parse().unwrap()),
-                    _ => panic!("a template field is wrong: {h}"),
-                },
-                ImportErrorKind::Mismatch { field, computed, .. } => match field {
-                    "gasUsed" => header.gas_used = computed.parse().unwrap(),
-                    "logsBloom" => header.logs_bloom = computed.parse::<Bloom>().unwrap(),
-                    "receiptsRoot" => header.receipts_root = computed.parse().unwrap(),
-                    "requestsHash" => header.requests_hash = Some(computed.parse().unwrap()),
-                    "stateRoot" => header.state_root = computed.parse().unwrap(),
-                    "blockAccessListHash" => {
-                        header.block_access_list_hash = Some(computed.parse().unwrap());
-                    }
-                    other => panic!("the importer computes {other} = {computed}"),
-                },
-                other => panic!("block {}: {other}", header.number),
-            },
-        }
-    }
-    panic!("block {} never imported", header.number)
+    let (header, imported) = made_blocks::make_block(chain, eth, parent, &txs, None);
+    let accesses = imported.sealed.accesses.as_ref().unwrap();
+    let list = block_access_list(accesses, &imported.sealed.receipts);
+    chain.commit(&imported.sealed).unwrap();
+    Made { header, txs, list }
 }
 
 /// A chain of three Amsterdam blocks: a deployment, calls (every post

@@ -21,6 +21,7 @@ mod fuzz_regressions;
 mod import_chain;
 mod layout;
 mod loadgen;
+mod made_blocks;
 mod mpt_state_root;
 mod rpc_compat;
 mod rpc_methods;
