@@ -83,6 +83,7 @@ impl EvmConfig {
         TxRules {
             allow_unprotected: self.allow_unprotected,
             allow_impersonated: self.allow_impersonated,
+            allow_blobs: self.spec.is_enabled_in(SpecId::CANCUN),
             ..TxRules::new(self.chain_id)
         }
     }
@@ -480,7 +481,10 @@ pub fn block_env(env: &BlockEnv, spec: SpecId) -> RevmBlockEnv {
         prevrandao: Some(env.random),
         ..Default::default()
     };
-    block.set_blob_excess_gas_and_price(0, blob_fraction(spec));
+    // The excess follows from the parent's header (a lanes chain's); an
+    // imported block's own is set over it.
+    let excess = env.parent.as_deref().map_or(0, |p| crate::next_excess_blob_gas(p, spec));
+    block.set_blob_excess_gas_and_price(excess, blob_fraction(spec));
     block
 }
 

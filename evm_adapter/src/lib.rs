@@ -50,7 +50,10 @@ pub use executor::{
     DEFAULT_SPEC, EXISTING_EMPTY, EthBlockEnv, EvmConfig, EvmExecutor, EvmReceiptData, EvmWorker,
     SHARED_CODE_ENTRIES, SharedCode, SpecId, block_env, has_code, tx_env,
 };
-pub use header::{EthHeaders, eth_header, header_bloom, receipt_envelope};
+pub use header::{
+    EthHeaders, ExtraParts, eth_header, header_blob_gas, header_bloom, next_excess_blob_gas,
+    receipt_envelope,
+};
 pub use overlay::Overlay;
 pub use parity::{CallKind, CallTraceNode, TraceState, TracingInspector, TracingInspectorConfig};
 pub use receipt::EvmReceipt;
@@ -63,8 +66,8 @@ pub use trace::{
     TraceError, trace_timeout,
 };
 pub use tx::{
-    DEFAULT_MAX_TX_BYTES, EvmTx, IMPERSONATED_TAG, TxDecodeError, TxRules, envelope_bytes,
-    impersonated,
+    DEFAULT_MAX_TX_BYTES, EvmTx, IMPERSONATED_TAG, MAX_SIDECAR_BLOBS, MAX_SIDECAR_BYTES,
+    TxDecodeError, TxRules, envelope_bytes, impersonated,
 };
 
 #[cfg(test)]

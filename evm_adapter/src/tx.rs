@@ -1,8 +1,11 @@
 //! Signed EIP-2718 transactions: decoding, checks, sender recovery.
 
-use alloy_consensus::{Signed, Transaction as _, TxEnvelope, TxType};
+use std::sync::Arc;
+
+use alloy_consensus::{Signed, Transaction as _, TxEip4844Variant, TxEnvelope, TxType};
 use alloy_eips::Typed2718;
 use alloy_eips::eip2718::Decodable2718;
+use alloy_eips::eip7594::BlobTransactionSidecarVariant;
 use alloy_primitives::{Address, B256, Bytes, TxKind, U256, keccak256};
 use lanes_runtime::{AccessSet, DEFAULT_MAX_ACCESS_KEYS, KnownWrites, StateKey};
 use secp256k1::ecdsa::{RecoverableSignature, RecoveryId};
@@ -11,6 +14,20 @@ use crate::declare::declared_access;
 
 /// Default bound on an encoded transaction (as geth's txpool): 128 KiB.
 pub const DEFAULT_MAX_TX_BYTES: usize = 128 * 1024;
+
+/// Most blobs one transaction's sidecar may carry (Prague's per-block
+/// maximum; a fork's per-transaction limit is checked when it runs).
+pub const MAX_SIDECAR_BLOBS: usize = 9;
+
+/// Room a blob transaction's network form may take beyond
+/// [`TxRules::max_bytes`]: [`MAX_SIDECAR_BLOBS`] blobs, each with its
+/// commitment and its proofs (EIP-7594's 128 cell proofs at most), and
+/// their RLP headers.
+pub const MAX_SIDECAR_BYTES: usize = MAX_SIDECAR_BLOBS
+    * (alloy_eips::eip4844::BYTES_PER_BLOB
+        + 48
+        + alloy_eips::eip7594::CELLS_PER_EXT_BLOB * 48
+        + 64);
 
 /// secp256k1's group order n, halved: larger `s` values are malleable (EIP-2).
 const SECP256K1N_HALF: U256 = U256::from_be_slice(&[
@@ -31,10 +48,15 @@ pub struct TxRules {
     pub max_access_keys: usize,
     /// Accept impersonated transactions ([`impersonated`]): a dev chain's.
     pub allow_impersonated: bool,
-    /// Accept EIP-4844 blob transactions (their consensus form, without
-    /// blobs): an imported block's. A node that builds blocks has no blob
-    /// pool, so it refuses them.
+    /// Accept EIP-4844 blob transactions: their consensus form (a block's),
+    /// and their network form (EIP-4844's or EIP-7594's sidecar of blobs,
+    /// whose KZG proofs are checked and which is kept apart,
+    /// [`EvmTx::sidecar`]), up to [`MAX_SIDECAR_BYTES`] over `max_bytes`.
     pub allow_blobs: bool,
+    /// Refuse a blob transaction without its blobs: what a pool takes (a
+    /// block holds the consensus form; a node that builds it needs the
+    /// blobs).
+    pub require_sidecars: bool,
     /// Accept signatures whose `s` is in the upper half of the curve order,
     /// as blocks before Homestead (EIP-2) may hold.
     pub allow_high_s: bool,
@@ -54,6 +76,7 @@ impl TxRules {
             max_access_keys: DEFAULT_MAX_ACCESS_KEYS,
             allow_impersonated: false,
             allow_blobs: false,
+            require_sidecars: false,
             allow_high_s: false,
             any_chain_id: false,
         }
@@ -105,6 +128,14 @@ pub enum TxDecodeError {
     /// blobs are not accepted, an unknown type).
     #[error("unsupported transaction type {0:#x}")]
     UnsupportedType(u8),
+    /// A blob transaction sent without its blobs, where a sidecar is
+    /// required ([`TxRules::require_sidecars`]).
+    #[error("blob transaction without its blobs: send its network form, with the sidecar")]
+    MissingSidecar,
+    /// A sidecar whose blobs, commitments and proofs do not match each
+    /// other or the transaction's versioned hashes.
+    #[error("invalid blob sidecar: {0}")]
+    BadSidecar(String),
     /// The signature does not recover a sender (or its `s` is malleable).
     #[error("invalid signature")]
     BadSignature,
@@ -145,14 +176,22 @@ pub struct EvmTx {
     /// Sent without a signature ([`impersonated`]): kept apart from the
     /// encoding, which a run would otherwise read for it first thing.
     impersonated: bool,
+    /// A blob transaction's blobs, commitments and proofs, as sent (its
+    /// network form); the envelope and encoding are its consensus form.
+    sidecar: Option<Arc<BlobTransactionSidecarVariant>>,
 }
 
 impl EvmTx {
     /// Decodes `raw` (EIP-2718 bytes: a legacy RLP list, or a type byte and its
     /// payload), checks it against `rules` and recovers its sender.
     pub fn decode(raw: &[u8], rules: &TxRules) -> Result<Self, TxDecodeError> {
-        if raw.len() > rules.max_bytes {
-            return Err(TxDecodeError::Oversize { len: raw.len(), limit: rules.max_bytes });
+        let blob = envelope_bytes(raw).first() == Some(&(TxType::Eip4844 as u8));
+        if blob && !rules.allow_blobs {
+            return Err(TxDecodeError::UnsupportedType(TxType::Eip4844 as u8));
+        }
+        let limit = rules.max_bytes.saturating_add(if blob { MAX_SIDECAR_BYTES } else { 0 });
+        if raw.len() > limit {
+            return Err(TxDecodeError::Oversize { len: raw.len(), limit });
         }
         let (raw, impersonated) = match raw.strip_prefix(&IMPERSONATED_TAG[..]) {
             Some(_) if !rules.allow_impersonated => return Err(TxDecodeError::Impersonated),
@@ -188,10 +227,12 @@ impl EvmTx {
             None => Self::from_envelope(envelope, rules),
             Some((sender, hash, encoded)) => {
                 check(&envelope, rules)?;
+                let (envelope, sidecar) = take_sidecar(envelope)?;
                 let envelope = with_hash(envelope, hash)?;
                 let access = declared_access(&envelope, sender);
                 let encoded = Bytes::copy_from_slice(encoded);
-                Ok(Self { envelope, sender, hash, encoded, access, impersonated: true })
+                let impersonated = true;
+                Ok(Self { envelope, sender, hash, encoded, access, impersonated, sidecar })
             }
         }
     }
@@ -199,12 +240,43 @@ impl EvmTx {
     /// Checks an already decoded transaction and recovers its sender.
     pub fn from_envelope(envelope: TxEnvelope, rules: &TxRules) -> Result<Self, TxDecodeError> {
         check(&envelope, rules)?;
+        let (envelope, sidecar) = take_sidecar(envelope)?;
         let sender = recover_sender(&envelope, rules.allow_high_s)?;
         let encoded = alloy_eips::eip2718::Encodable2718::encoded_2718(&envelope).into();
         let hash = *envelope.tx_hash();
         let access = declared_access(&envelope, sender);
-        Ok(Self { envelope, sender, hash, encoded, access, impersonated: false })
+        Ok(Self { envelope, sender, hash, encoded, access, impersonated: false, sidecar })
     }
+}
+
+/// A blob transaction's consensus form and its sidecar, checked: each blob
+/// matches its commitment, its commitment the transaction's versioned hash,
+/// and its proofs (EIP-4844's blob proof or EIP-7594's cell proofs) verify
+/// under Ethereum's trusted setup. Other transactions pass as they are.
+fn take_sidecar(
+    envelope: TxEnvelope,
+) -> Result<(TxEnvelope, Option<Arc<BlobTransactionSidecarVariant>>), TxDecodeError> {
+    let TxEnvelope::Eip4844(signed) = envelope else { return Ok((envelope, None)) };
+    let (tx, signature, hash) = signed.into_parts();
+    let (tx, sidecar) = match tx {
+        TxEip4844Variant::TxEip4844WithSidecar(with) => {
+            let (tx, sidecar) = with.into_parts();
+            if sidecar.blobs().len() > MAX_SIDECAR_BLOBS {
+                return Err(TxDecodeError::BadSidecar(format!(
+                    "{} blobs, over the limit of {MAX_SIDECAR_BLOBS}",
+                    sidecar.blobs().len()
+                )));
+            }
+            let settings = alloy_eips::eip4844::env_settings::EnvKzgSettings::Default.get();
+            sidecar
+                .validate(&tx.blob_versioned_hashes, settings)
+                .map_err(|e| TxDecodeError::BadSidecar(e.to_string()))?;
+            (tx, Some(Arc::new(sidecar)))
+        }
+        TxEip4844Variant::TxEip4844(tx) => (tx, None),
+    };
+    let signed = Signed::new_unchecked(TxEip4844Variant::TxEip4844(tx), signature, hash);
+    Ok((TxEnvelope::Eip4844(signed), sidecar))
 }
 
 /// `envelope` with `hash` as its hash (an impersonated transaction's).
@@ -229,11 +301,12 @@ fn with_hash(envelope: TxEnvelope, hash: B256) -> Result<TxEnvelope, TxDecodeErr
 /// its access list.
 fn check(envelope: &TxEnvelope, rules: &TxRules) -> Result<(), TxDecodeError> {
     let blob = match envelope {
-        // A block holds the consensus form; the network form (with blobs)
-        // is a pool's, and lanes keeps no blobs.
         TxEnvelope::Eip4844(signed) => {
+            let bare = matches!(signed.tx(), TxEip4844Variant::TxEip4844(_));
+            if rules.allow_blobs && bare && rules.require_sidecars {
+                return Err(TxDecodeError::MissingSidecar);
+            }
             rules.allow_blobs
-                && matches!(signed.tx(), alloy_consensus::TxEip4844Variant::TxEip4844(_))
         }
         _ => false,
     };
@@ -282,6 +355,12 @@ impl EvmTx {
     /// impersonation, [`impersonated`]).
     pub fn is_impersonated(&self) -> bool {
         self.impersonated
+    }
+
+    /// A blob transaction's sidecar (blobs, commitments, proofs), where it
+    /// was sent in its network form.
+    pub fn sidecar(&self) -> Option<&Arc<BlobTransactionSidecarVariant>> {
+        self.sidecar.as_ref()
     }
 
     /// The transaction hash (keccak256 of the EIP-2718 encoding).
@@ -369,6 +448,12 @@ impl lanes_runtime::Transaction for EvmTx {
     /// input), the account it credits. A call with value and input names
     /// no credit: a router passes the value on, leaving its balance as it
     /// was.
+    /// Its blob gas (EIP-4844), which a block holds a fork's worth of.
+    fn block_units(&self) -> u64 {
+        let blobs = self.envelope.blob_versioned_hashes().map_or(0, <[B256]>::len);
+        blobs as u64 * alloy_eips::eip4844::DATA_GAS_PER_BLOB
+    }
+
     fn known_writes(&self) -> KnownWrites {
         let e = &self.envelope;
         let credit = match e.kind() {

@@ -143,7 +143,9 @@ fn decode_hint(e: &TxDecodeError) -> &'static str {
         TxDecodeError::WrongChainId { got: None, .. } => {
             " (an unprotected pre-EIP-155 transaction: start the node with --allow-unprotected-txs)"
         }
-        TxDecodeError::UnsupportedType(3) => " (a blob transaction: lanes has no blob layer)",
+        TxDecodeError::UnsupportedType(3) => {
+            " (a blob transaction: this chain's fork is before Cancun, which brought them; start a --dev chain with --hardfork cancun or later)"
+        }
         _ => "",
     }
 }

@@ -38,6 +38,7 @@
 //!  cluster/      a multi-validator chain: consensus over held blocks
 //! ```
 
+mod blobs;
 pub mod cluster;
 mod config;
 pub mod convert;

@@ -127,6 +127,7 @@ impl Node {
             fatal: watch::Sender::new(None),
             cluster: OnceLock::new(),
             proof_tries: StateTries::keeping(crate::state::PROOF_TRIES),
+            blobs: crate::blobs::BlobStore::new(&config.data_dir.join("blobs")),
         });
         spawn_follower(&state, blocks, failure)?;
         let limits = &config.limits;

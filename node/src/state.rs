@@ -93,6 +93,8 @@ pub(crate) struct NodeState {
     /// The state tries `eth_getProof` built on an imported chain, each
     /// from the state of the block asked ([`PROOF_TRIES`] kept).
     pub(crate) proof_tries: StateTries,
+    /// The sidecars of the blob transactions this node took.
+    pub(crate) blobs: crate::blobs::BlobStore,
 }
 
 /// State tries `eth_getProof` keeps built on an imported chain (each a
@@ -302,10 +304,20 @@ impl NodeState {
         }
     }
 
-    /// A bank for simulations (`eth_call`, `eth_estimateGas`, ...): on the
-    /// latest state, as the next block; at a block named by number or hash,
-    /// on the state after it, as that block (its number, time, coinbase and
-    /// fees), as geth does.
+    /// The block whose environment code run at `at` sees: the block named,
+    /// the head for `latest` (and for no block, `safe`, `finalized`), as
+    /// geth and anvil run `eth_call`; `None` for `pending`, the next block.
+    pub(crate) fn env_block(&self, at: Option<BlockId>) -> Res<Option<u64>> {
+        match at {
+            Some(BlockId::Number(BlockNumberOrTag::Pending)) => Ok(None),
+            _ => Ok(Some(self.state_block(at)?.unwrap_or_else(|| self.head()))),
+        }
+    }
+
+    /// A bank for simulations (`eth_call`, `eth_estimateGas`, ...): at a
+    /// block (a number, a hash, `latest`), on the state after it, as that
+    /// block (its number, time, coinbase and fees), as geth and anvil do;
+    /// at `pending`, on the latest state as the next block.
     pub(crate) fn sim_bank(&self, at: Option<BlockId>) -> Res<Bank> {
         let (view, env) = self.sim_env(at)?;
         let parent = env.recent_hashes.first().copied().unwrap_or_default();
@@ -316,7 +328,15 @@ impl NodeState {
     /// The state and block environment [`Self::sim_bank`] runs on.
     pub(crate) fn sim_env(&self, at: Option<BlockId>) -> Res<(ReadView, BlockEnv)> {
         let view = self.state_at(at)?;
-        let env = match self.state_block(at)? {
+        let pending = matches!(at, Some(BlockId::Number(BlockNumberOrTag::Pending)));
+        // `latest` is the block the view is of, should one land meanwhile.
+        let latest = || view.last_commit().map_or_else(|| self.head(), |c| c.block_number);
+        let block = match self.state_block(at)? {
+            None if pending => None,
+            None => Some(latest()),
+            named => named,
+        };
+        let env = match block {
             Some(n) => {
                 let lb = self.block(n)?.ok_or_else(|| internal(format!("block {n} unreadable")))?;
                 self.header_env(&lb.block.header)
@@ -335,6 +355,7 @@ impl NodeState {
                     gas_limit,
                     recent_hashes,
                     random: hash,
+                    parent: Some(Arc::new(head)),
                 }
             }
         };
@@ -418,12 +439,19 @@ impl NodeState {
         Ok(())
     }
 
+    /// The header of `h`'s parent (`None` for block 0, or one the history
+    /// no longer reads).
+    fn parent_header(&self, h: &BlockHeader) -> Option<Arc<BlockHeader>> {
+        let lb = self.block(h.number.checked_sub(1)?).ok()??;
+        Some(Arc::new(lb.block.header.clone()))
+    }
+
     /// The environment a served block ran in: its header's fields, the
     /// hashes of the 256 blocks before it (BLOCKHASH), and its parent's hash
     /// as PREVRANDAO.
     pub(crate) fn header_env(&self, h: &BlockHeader) -> BlockEnv {
         let recent_hashes = self.hashes_before(h.number).collect();
-        BlockEnv {
+        let mut env = BlockEnv {
             number: h.number,
             timestamp: h.timestamp,
             coinbase: h.coinbase,
@@ -431,7 +459,15 @@ impl NodeState {
             gas_limit: h.gas_limit,
             recent_hashes,
             random: h.parent_hash,
+            parent: self.parent_header(h),
+        };
+        // An imported block's PREVRANDAO is its Ethereum header's mix hash.
+        if self.rebuild.place().spec.imported.is_some()
+            && let Ok(data) = lanes_evm_adapter::eth::EthBlockData::from_extra(&h.extra)
+        {
+            env.random = data.header.mix_hash;
         }
+        env
     }
 
     /// Decodes, checks the sender can pay, and submits a raw transaction;
@@ -443,14 +479,17 @@ impl NodeState {
     pub(crate) fn send_raw_waiting(&self, raw: &[u8]) -> Res<(B256, Option<Waiting>)> {
         self.not_imported("sending a transaction")?;
         let started = std::time::Instant::now();
-        let tx = EvmTx::decode(raw, &self.executor.rules())?;
+        let rules = TxRules { require_sidecars: true, ..self.executor.rules() };
+        let tx = EvmTx::decode(raw, &rules)?;
         let recovered_in = started.elapsed();
         let envelope = tx.envelope();
         let intrinsic = self.executor.intrinsic_gas(&tx);
         if envelope.gas_limit() < intrinsic {
             return Err(RpcError::IntrinsicGas { gas: envelope.gas_limit(), intrinsic });
         }
+        let blob_gas = lanes_runtime::Transaction::block_units(&tx);
         let cost = U256::from(envelope.gas_limit()) * U256::from(envelope.max_fee_per_gas())
+            + U256::from(blob_gas) * U256::from(envelope.max_fee_per_blob_gas().unwrap_or(0))
             + envelope.value();
         let view = self.state_at(None)?;
         let sender = account(&view, &tx.sender())?;
@@ -468,6 +507,11 @@ impl NodeState {
             }
         }
         let hash = tx.hash();
+        if let Some(sidecar) = tx.sidecar() {
+            self.blobs.keep(hash, sidecar).map_err(|e| {
+                RpcError::Internal(format!("keeping the blobs of {hash} in the data folder: {e}"))
+            })?;
+        }
         let automine = self.stage(|st| st.mining())? == Mining::OnDemand;
         let wait = (automine && self.pending_nonce(&tx.sender())? == tx.envelope().nonce())
             .then(|| self.waiters.register(hash));

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::OnceLock;
 
+use alloy_eips::eip4844::DATA_GAS_PER_BLOB;
 use alloy_genesis::{ChainConfig, Genesis as GethGenesis, GenesisAccount};
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_signer_local::coins_bip39::English;
@@ -249,13 +250,18 @@ impl ChainSpec {
         }
     }
 
-    /// The settings of this chain's banks: its header codec, and every
-    /// block's accesses recorded (its EIP-7928 access list).
+    /// The settings of this chain's banks: its header codec, every
+    /// block's accesses recorded (its EIP-7928 access list), and the blob
+    /// gas a block it builds may hold (its fork's blob schedule).
     pub fn bank_config(&self) -> BankConfig {
+        let blob_gas = lanes_evm_adapter::eth::blob_params_of(self.spec)
+            .map_or(0, |p| p.max_blob_count.saturating_mul(DATA_GAS_PER_BLOB));
         BankConfig {
             headers: self.codec(),
             record_accesses: true,
             commitment: self.mpt.clone().map(|c| c as std::sync::Arc<dyn StateCommitment>),
+            // An imported block's blobs were counted by its header's check.
+            max_block_units: if self.imported.is_some() { u64::MAX } else { blob_gas },
             ..BankConfig::default()
         }
     }

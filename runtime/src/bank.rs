@@ -1,18 +1,15 @@
 //! The [`Bank`]: the state of the block being built, entry by entry.
 
 use parking_lot::{Mutex, MutexGuard};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use alloy_primitives::{B256, Bytes, U256};
-use lanes_accounts_db::{Entry, ReadView, StorageError};
+use lanes_accounts_db::{Entry, ReadView};
 
 use crate::access::AccessSet;
 use crate::accesses::{BlockAccesses, TxAccesses};
 use crate::admission::{AccessSource, Runnable};
-use crate::block::{
-    Block, BlockEntry, BlockHeader, EntryTx, HeaderCodec, LanesHeaders, Roots, entries_root,
-};
+use crate::block::{Block, BlockEntry, BlockHeader, EntryTx, Roots, entries_root};
 use crate::executor::{BlockEnv, Executor, Outcome, Receipt, Transaction, TxError};
 use crate::key::StateKey;
 use crate::lattice::LatticeHash;
@@ -20,54 +17,7 @@ use crate::locks::EntryKeys;
 use crate::seal::{coalesce, diff};
 use crate::view::{Access, BankState, StateView, Writes};
 
-/// Default bound on exclusive-lane transactions per block: none. The block
-/// gas limit bounds the lane, so a stream of transactions that cannot run in
-/// parallel still runs at one thread's speed.
-pub const DEFAULT_MAX_EXCLUSIVE_PER_BLOCK: usize = usize::MAX;
-
-/// Settings of a [`Bank`].
-#[derive(Clone, Debug)]
-pub struct BankConfig {
-    /// Most transactions one block runs in the exclusive lane; more are
-    /// handed back as deferred. Unbounded by default.
-    pub max_exclusive_per_block: usize,
-    /// The roots and hash of the blocks sealed ([`LanesHeaders`] by
-    /// default; the EVM's is Ethereum's).
-    pub headers: Arc<dyn HeaderCodec>,
-    /// Whether blocks may carry system writes ([`Bank::apply_system`]): a
-    /// dev chain's. Off by default, and a replay refuses such a block then.
-    pub allow_system: bool,
-    /// Whether the bank records what each kept transaction read and wrote
-    /// ([`SealedBlock::accesses`]): the material of an EVM block's access
-    /// list. Off by default (it costs a copy of each transaction's writes).
-    pub record_accesses: bool,
-    /// What headers commit the state to: `None`, lanes' lattice hash (the
-    /// default); else this commitment (an EVM chain's Merkle-Patricia
-    /// root). The lattice hash is kept either way.
-    pub commitment: Option<Arc<dyn StateCommitment>>,
-}
-
-impl Default for BankConfig {
-    fn default() -> Self {
-        Self {
-            max_exclusive_per_block: DEFAULT_MAX_EXCLUSIVE_PER_BLOCK,
-            headers: Arc::new(LanesHeaders),
-            allow_system: false,
-            record_accesses: false,
-            commitment: None,
-        }
-    }
-}
-
-/// A state commitment of a chain's own choosing, which its headers carry in
-/// place of the lattice hash ([`BankConfig::commitment`]).
-pub trait StateCommitment: Send + Sync + std::fmt::Debug {
-    /// The commitment to a state of `alloc` alone (block 0's).
-    fn genesis(&self, alloc: &[Entry]) -> B256;
-    /// The commitment to the state a sealed block's `changes` make of
-    /// `parent`.
-    fn commit(&self, parent: &ReadView, changes: &[Entry]) -> Result<B256, StorageError>;
-}
+pub use crate::bank_config::{BankConfig, DEFAULT_MAX_EXCLUSIVE_PER_BLOCK, StateCommitment};
 
 /// A failure of the bank itself (not of a transaction).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -147,7 +97,8 @@ pub enum Executed {
     /// ([`Bank::execute_exclusive`]).
     NeedsExclusive(Option<StateKey>),
     /// Not kept: the block has no room for it (its exclusive lane is full,
-    /// or its gas is spent: [`TxError::BlockFull`]). Try it in a later block.
+    /// or its gas or other budget is spent: [`TxError::BlockFull`],
+    /// [`TxError::BlockUnits`]). Try it in a later block.
     Deferred,
 }
 
@@ -172,6 +123,9 @@ pub struct Bank {
     /// Gas of every kept run so far: a run is kept only while the sum stays
     /// within the block's gas limit.
     gas_taken: AtomicU64,
+    /// What kept runs took of the executor's own per-block budget
+    /// ([`Bank::take_units`]).
+    units_taken: AtomicU64,
     /// A transaction's run time in this block so far, in nanoseconds (a
     /// moving mean; 0 before any): what decides whether an entry is worth
     /// more than one thread ([`Bank::entry_threads`]).
@@ -251,6 +205,7 @@ impl Bank {
             config,
             record: Mutex::default(),
             gas_taken: AtomicU64::new(0),
+            units_taken: AtomicU64::new(0),
             tx_nanos: AtomicU64::new(0),
             kept: Mutex::default(),
         }
@@ -302,10 +257,25 @@ impl Bank {
             .map_err(|taken| TxError::BlockFull { used, left: limit.saturating_sub(taken) })
     }
 
+    /// Counts `units` against the block's budget besides gas
+    /// ([`BankConfig::max_block_units`]); refused when they do not fit.
+    fn take_units(&self, units: u64) -> Result<(), TxError> {
+        let limit = self.config.max_block_units;
+        self.units_taken
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |taken| {
+                taken.checked_add(units).filter(|sum| *sum <= limit)
+            })
+            .map(drop)
+            .map_err(|taken| TxError::BlockUnits { units, left: limit.saturating_sub(taken) })
+    }
+
     /// How a refused run is reported: deferred when a later block could
     /// hold it.
     pub(crate) fn refused(&self, error: TxError) -> Executed {
         match error {
+            TxError::BlockUnits { units, .. } if units <= self.config.max_block_units => {
+                Executed::Deferred
+            }
             TxError::BlockFull { used, .. } if used <= self.env.gas_limit => Executed::Deferred,
             e => Executed::Rejected(e),
         }
@@ -676,7 +646,14 @@ impl Bank {
             return (Err(TxError::AccessViolation(key)), view.access);
         }
         if let Ok(outcome) = &result {
+            let units = tx.block_units();
+            if units > 0
+                && let Err(e) = self.take_units(units)
+            {
+                return (Err(e), view.access);
+            }
             if let Err(e) = self.take_gas(outcome.gas_used) {
+                self.units_taken.fetch_sub(units, Ordering::AcqRel);
                 return (Err(e), view.access);
             }
             self.keep(tx.hash(), view.writes);
@@ -755,7 +732,7 @@ impl Bank {
         let entries = coalesce(entries);
         let txs: Vec<&[u8]> = entries.iter().flat_map(|e| &e.txs).map(|t| &t.tx[..]).collect();
         let Roots { transactions_root, receipts_root, extra } =
-            config.headers.roots(&txs, &receipts, accesses.as_ref());
+            config.headers.roots(env.parent.as_deref(), &txs, &receipts, accesses.as_ref());
         let state_commitment = match &config.commitment {
             None => lattice.commitment(),
             Some(c) => {

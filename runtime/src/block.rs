@@ -64,9 +64,11 @@ pub trait HeaderCodec: Send + Sync + fmt::Debug {
     /// The roots of a block's transactions (each [`EntryTx::tx`], block
     /// order) and their receipts, and what else the codec commits the
     /// header to: `accesses`, what they read and wrote, where the bank
-    /// recorded it (an EVM block's access list).
+    /// recorded it (an EVM block's access list), and values that follow
+    /// from the `parent` header (an EVM block's excess blob gas).
     fn roots(
         &self,
+        parent: Option<&BlockHeader>,
         txs: &[&[u8]],
         receipts: &[Receipt],
         accesses: Option<&crate::BlockAccesses>,
@@ -85,6 +87,7 @@ pub struct LanesHeaders;
 impl HeaderCodec for LanesHeaders {
     fn roots(
         &self,
+        _parent: Option<&BlockHeader>,
         _txs: &[&[u8]],
         receipts: &[Receipt],
         _accesses: Option<&crate::BlockAccesses>,

@@ -104,7 +104,7 @@ impl Genesis {
                 lattice.add(&element);
             }
         }
-        let Roots { transactions_root, receipts_root, extra } = headers.roots(&[], &[], None);
+        let Roots { transactions_root, receipts_root, extra } = headers.roots(None, &[], &[], None);
         let header = BlockHeader {
             number: self.number,
             parent_hash: B256::ZERO,
@@ -441,6 +441,7 @@ impl Chain {
             gas_limit: self.head.gas_limit,
             recent_hashes: self.recent.iter().copied().collect(),
             random: self.head_hash,
+            parent: Some(std::sync::Arc::new(self.head.clone())),
         }
     }
 

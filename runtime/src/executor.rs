@@ -35,6 +35,12 @@ pub trait Transaction: Clone + Send + Sync {
     fn known_writes(&self) -> KnownWrites {
         KnownWrites::default()
     }
+    /// What it takes of a block's budget besides gas
+    /// ([`crate::BankConfig::max_block_units`]): an EVM transaction's blob
+    /// gas. The default takes none.
+    fn block_units(&self) -> u64 {
+        0
+    }
 }
 
 /// What running a transaction surely writes, known from the transaction
@@ -100,6 +106,10 @@ pub struct BlockEnv {
     /// A per-block random value for executors that offer one (the EVM's
     /// PREVRANDAO). [`crate::Chain`] uses the parent block's hash.
     pub random: B256,
+    /// The parent's header, for values an executor derives from it (the
+    /// EVM's excess blob gas); `None` where the caller has none (genesis, a
+    /// foreign context).
+    pub parent: Option<std::sync::Arc<crate::BlockHeader>>,
 }
 
 /// What an executed transaction leaves behind, besides its state changes.
@@ -153,6 +163,17 @@ pub enum TxError {
         /// Gas its run used.
         used: u64,
         /// Gas the block had left.
+        left: u64,
+    },
+    /// It takes more of the block's budget besides gas
+    /// ([`Transaction::block_units`]) than the block has left; nothing it
+    /// did is kept. It fits a later block unless `units` exceeds the whole
+    /// budget.
+    #[error("it takes {units} of the block's units besides gas, more than the {left} left")]
+    BlockUnits {
+        /// What it takes.
+        units: u64,
+        /// What the block had left.
         left: u64,
     },
 }

@@ -105,6 +105,7 @@ mod accesses;
 mod admission;
 mod atomic_write;
 mod bank;
+mod bank_config;
 mod block;
 mod chain;
 mod executor;

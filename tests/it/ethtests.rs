@@ -191,6 +191,7 @@ fn run(case: &Case, executor: &EvmExecutor) -> Result<(), String> {
         gas_limit: hex_u64(&case.env["currentGasLimit"]),
         recent_hashes: recent_hashes(number),
         random: case.env.get("currentRandom").map(|r| B256::from(hex_u256(r))).unwrap_or_default(),
+        parent: None,
     };
     let mut logs = Vec::new();
     match executor.decode(&case.txbytes) {

@@ -172,6 +172,7 @@ fn block_env_of(block: &Block) -> lanes_runtime::BlockEnv {
         gas_limit: block.header.gas_limit,
         recent_hashes: vec![block.header.parent_hash],
         random: block.header.parent_hash,
+        parent: None,
     }
 }
 

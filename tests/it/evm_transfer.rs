@@ -197,6 +197,7 @@ fn run(spec: SpecId, funds: u128, transfers: &[Transfer], native: bool) -> Trace
             gas_limit: 30_000_000,
             recent_hashes: Vec::new(),
             random: keccak256([i as u8]),
+            parent: None,
         };
         let bank = chain.new_bank_with(env);
         let ordered = OrderedConfig { threads: 1, ..OrderedConfig::default() };

@@ -5,6 +5,7 @@ mod accounts_db;
 mod acknowledged;
 mod amsterdam;
 mod anvil_surface;
+mod blobs;
 mod blockchain_tests;
 mod cluster;
 mod dev_node;

@@ -28,8 +28,7 @@ const KNOWN: &[(&str, &str)] = &[
     ("eth_getTransactionReceipt/get-legacy-input.io", PRE_BYZANTIUM_ROOT),
     ("eth_getTransactionReceipt/get-legacy-receipt.io", PRE_BYZANTIUM_ROOT),
     ("debug_getRawTransaction/get-invalid-hash.io", "a hash without 0x is read (alloy's parser)"),
-    ("eth_call/call-callenv-options-eip1559.io", NEXT_NUMBER),
-    ("eth_call/call-callenv.io", NEXT_NUMBER),
+    ("eth_call/call-callenv.io", CALL_BASE_FEE),
     ("eth_createAccessList/create-al-value-transfer.io", CALLEE_LISTED),
     ("eth_sendRawTransaction/send-access-list-transaction.io", IMPORTED_TAKES_NONE),
     ("eth_sendRawTransaction/send-blob-tx.io", IMPORTED_TAKES_NONE),
@@ -44,7 +43,8 @@ const KNOWN: &[(&str, &str)] = &[
 
 const PRE_BYZANTIUM_ROOT: &str =
     "a pre-Byzantium receipt carries status, not the state root after its transaction (not kept)";
-const NEXT_NUMBER: &str = "eth_call at latest runs as the next block (anvil's), geth as the head";
+const CALL_BASE_FEE: &str =
+    "BASEFEE in a call without a gas price is the block's, as anvil answers (geth: 0)";
 const NOT_YET: &str = "not served yet (issue 53)";
 const CALLEE_LISTED: &str = "the callee is always listed, so the list declares the call's set";
 const IMPORTED_TAKES_NONE: &str = "an imported chain takes no transactions";

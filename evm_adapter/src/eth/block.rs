@@ -125,11 +125,12 @@ pub struct ImportedHeaders;
 impl HeaderCodec for ImportedHeaders {
     fn roots(
         &self,
+        _parent: Option<&BlockHeader>,
         txs: &[&[u8]],
         receipts: &[Receipt],
         _accesses: Option<&lanes_runtime::BlockAccesses>,
     ) -> Roots {
-        let roots = crate::EthHeaders::new(SpecId::default()).roots(txs, receipts, None);
+        let roots = crate::EthHeaders::new(SpecId::default()).roots(None, txs, receipts, None);
         Roots { extra: Bytes::new(), ..roots }
     }
 
@@ -158,11 +159,12 @@ pub struct ForkedHeaders {
 impl HeaderCodec for ForkedHeaders {
     fn roots(
         &self,
+        parent: Option<&BlockHeader>,
         txs: &[&[u8]],
         receipts: &[Receipt],
         accesses: Option<&lanes_runtime::BlockAccesses>,
     ) -> Roots {
-        self.eth.roots(txs, receipts, accesses)
+        self.eth.roots(parent, txs, receipts, accesses)
     }
 
     fn hash(&self, header: &BlockHeader) -> B256 {

@@ -371,6 +371,7 @@ pub fn execute_declaring(
             })
             .collect(),
         random: h.mix_hash,
+        parent: None,
     };
     let ordered = OrderedConfig { threads: options.workers.max(1), ..OrderedConfig::default() };
 

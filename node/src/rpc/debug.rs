@@ -117,7 +117,7 @@ impl DebugApiServer for DebugRpc {
         let s = &self.state;
         Ok(s.heavy.run(|| {
             let (view, env) = s.sim_env(block)?;
-            s.executor_at(s.state_block(block)?)?
+            s.executor_at(s.env_block(block)?)?
                 .trace_call(view, &env, &call_request(&request), &opts.tracing_options)
                 .map_err(trace_error)
         })?)

@@ -4,6 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use alloy_eips::eip4844::Blob;
+use alloy_eips::eip7594::BlobTransactionSidecarVariant;
 use alloy_primitives::{Address, B256, Bytes, KECCAK256_EMPTY, U256, keccak256};
 use jsonrpsee::core::RpcResult;
 use lanes_accounts_db::{AccountHeader, AccountsRead, DEFAULT_MAX_CODE_LEN, Entry};
@@ -465,6 +467,15 @@ impl DevApiServer for DevRpc {
             "anvil_setMinGasPrice is not supported when EIP-1559 is active".into(),
         )
         .into())
+    }
+
+    fn blobs_by_transaction_hash(&self, hash: B256) -> RpcResult<Option<Vec<Blob>>> {
+        let sidecar = self.state.blobs.sidecar(&hash).map_err(internal)?;
+        Ok(sidecar.map(BlobTransactionSidecarVariant::into_blobs))
+    }
+
+    fn blob_by_hash(&self, versioned_hash: B256) -> RpcResult<Option<Blob>> {
+        Ok(self.state.blobs.blob(&versioned_hash).map_err(internal)?)
     }
 
     fn node_info(&self) -> RpcResult<NodeInfo> {

@@ -128,7 +128,7 @@ impl EthApiServer for EthRpc {
         let s = &self.state;
         Ok(s.heavy.run(|| {
             let request = call_request(&request);
-            let executor = s.executor_at(s.state_block(block)?)?;
+            let executor = s.executor_at(s.env_block(block)?)?;
             let sim = if state_overrides.is_none() && block_overrides.is_none() {
                 let bank = s.sim_bank(block)?;
                 executor.call(&bank, &request).map_err(sim_error)?
@@ -159,9 +159,12 @@ impl EthApiServer for EthRpc {
 
     fn estimate_gas(&self, request: TransactionRequest, block: Option<BlockId>) -> RpcResult<U64> {
         let s = &self.state;
+        // Without a block, for the next one, where the transaction will run
+        // (anvil's default; `eth_call`'s is the head).
+        let block = block.or(Some(BlockId::Number(BlockNumberOrTag::Pending)));
         Ok(s.heavy.run(|| {
             let bank = s.sim_bank(block)?;
-            let executor = s.executor_at(s.state_block(block)?)?;
+            let executor = s.executor_at(s.env_block(block)?)?;
             let gas = executor.estimate_gas(&bank, &call_request(&request)).map_err(sim_error)?;
             Ok(U64::from(gas))
         })?)
@@ -175,7 +178,7 @@ impl EthApiServer for EthRpc {
         let s = &self.state;
         Ok(s.heavy.run(|| {
             let bank = s.sim_bank(block)?;
-            let executor = s.executor_at(s.state_block(block)?)?;
+            let executor = s.executor_at(s.env_block(block)?)?;
             let (access_list, sim) =
                 executor.create_access_list(&bank, &call_request(&request)).map_err(sim_error)?;
             let error = failure(&sim).map(|e| e.to_string());
@@ -588,7 +591,7 @@ fn fill_and_sign(s: &NodeState, r: TransactionRequest) -> Res<Vec<u8>> {
     let call = CallRequest { from: Some(from), nonce: Some(nonce), ..call_request(&r) };
     let gas = match r.gas {
         Some(gas) => gas,
-        None => estimate(s, &s.sim_bank(None)?, &call)?,
+        None => estimate(s, &s.sim_bank(Some(BlockId::pending()))?, &call)?,
     };
     let to = call.to.map_or(TxKind::Create, TxKind::Call);
     let (input, value, access_list) = (call.data, call.value, call.access_list);

@@ -217,7 +217,7 @@ impl TraceApiServer for TraceRpc {
         let block = block.or(Some(BlockId::Number(BlockNumberOrTag::Latest)));
         Ok(s.heavy.run(|| {
             let (view, env) = s.sim_env(block)?;
-            s.executor_at(s.state_block(block)?)?
+            s.executor_at(s.env_block(block)?)?
                 .trace_call_parity(view, &env, &call_request(&request), &types)
                 .map_err(trace_error)
         })?)

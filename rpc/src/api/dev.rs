@@ -6,6 +6,7 @@ use alloy_primitives::{Address, B256, Bytes, U256};
 use jsonrpsee::core::RpcResult;
 use jsonrpsee::proc_macros::rpc;
 
+use alloy_eips::eip4844::Blob;
 use alloy_rpc_types_anvil::{Metadata, NodeInfo};
 
 use crate::types::{MineOptions, Quantity};
@@ -166,6 +167,16 @@ pub trait DevApi {
     /// EIP-1559 prices gas, which lanes always runs.
     #[method(name = "anvil_setMinGasPrice", aliases = ["hardhat_setMinGasPrice"])]
     fn set_min_gas_price(&self, price: U256) -> RpcResult<()>;
+
+    /// The blobs of blob transaction `hash`, as it was sent (its sidecar's);
+    /// `None` where this node took no such transaction.
+    #[method(name = "anvil_getBlobsByTransactionHash")]
+    fn blobs_by_transaction_hash(&self, hash: B256) -> RpcResult<Option<Vec<Blob>>>;
+
+    /// The blob whose commitment's versioned hash is `versioned_hash`;
+    /// `None` where no transaction this node took carries it.
+    #[method(name = "anvil_getBlobByHash")]
+    fn blob_by_hash(&self, versioned_hash: B256) -> RpcResult<Option<Blob>>;
 
     /// The node's head, fork and fee environment, as anvil describes itself.
     #[method(name = "anvil_nodeInfo")]
