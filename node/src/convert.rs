@@ -42,7 +42,7 @@ fn eth_parts(block: &Block, form: BlockForm) -> EthBlockData {
     };
     let header = eth_header(&block.header, spec);
     let withdrawals = header.withdrawals_root.is_some().then(Withdrawals::default);
-    EthBlockData { header, ommers: Vec::new(), withdrawals }
+    EthBlockData { header, ommers: Vec::new(), withdrawals, post_states: Vec::new() }
 }
 
 /// The Ethereum header of a block, whose keccak256 is the block's hash.
@@ -101,7 +101,7 @@ pub fn block(lb: &LedgerBlock, form: BlockForm, txs: Option<&[EvmTx]>) -> RpcBlo
     };
     let eth = eth_parts(&lb.block, form);
     let size = Some(U256::from(encoded_size(&lb.block, &eth)));
-    let EthBlockData { header: inner, ommers, withdrawals } = eth;
+    let EthBlockData { header: inner, ommers, withdrawals, .. } = eth;
     let uncles = ommers.iter().map(|o| o.hash_slow()).collect();
     let total_difficulty = matches!(form, BlockForm::Lanes(_)).then_some(U256::ZERO);
     let withdrawals = inner.withdrawals_root.is_some().then(|| withdrawals.unwrap_or_default());
@@ -113,7 +113,7 @@ pub fn block(lb: &LedgerBlock, form: BlockForm, txs: Option<&[EvmTx]>) -> RpcBlo
 /// list of its header, its transactions (`txs`, the block's, decoded), its
 /// ommers and, from Shanghai on, its withdrawals.
 pub fn raw_block(lb: &LedgerBlock, form: BlockForm, txs: &[EvmTx]) -> Bytes {
-    let EthBlockData { header, ommers, withdrawals } = eth_parts(&lb.block, form);
+    let EthBlockData { header, ommers, withdrawals, .. } = eth_parts(&lb.block, form);
     let transactions = txs.iter().map(|tx| tx.envelope().clone()).collect();
     let body = alloy_consensus::BlockBody::<TxEnvelope> { transactions, ommers, withdrawals };
     alloy_rlp::encode(alloy_consensus::Block { header, body }).into()
@@ -174,7 +174,23 @@ pub fn receipt(
     blob_fee: Option<u128>,
 ) -> TransactionReceipt {
     let first_log: usize = lb.receipts[..index].iter().map(|r| receipt_logs(r).len()).sum();
-    receipt_at(lb, tx, (index, first_log), blob_fee)
+    let status = statuses(lb).swap_remove(index);
+    receipt_at(lb, tx, (index, first_log, status), blob_fee)
+}
+
+/// Each receipt's status field: before Byzantium, the state root after its
+/// transaction (an imported block keeps them, [`EthBlockData::post_states`]);
+/// else whether it succeeded (EIP-658).
+pub fn statuses(lb: &LedgerBlock) -> Vec<Eip658Value> {
+    let extra = &lb.block.header.extra;
+    let roots = match lanes_evm_adapter::ExtraParts::parse(extra) {
+        Some(_) => Vec::new(),
+        None => EthBlockData::from_extra(extra).map(|d| d.post_states).unwrap_or_default(),
+    };
+    match roots.len() == lb.receipts.len() && !roots.is_empty() {
+        true => roots.into_iter().map(Eip658Value::PostState).collect(),
+        false => lb.receipts.iter().map(|r| Eip658Value::Eip658(r.outcome.success)).collect(),
+    }
 }
 
 /// Every receipt of a block, in one pass (`txs` are the block's, decoded).
@@ -184,10 +200,12 @@ pub fn receipts(
     blob_fee: Option<u128>,
 ) -> Vec<TransactionReceipt> {
     let mut first_log = 0;
+    let statuses = statuses(lb);
     txs.iter()
+        .zip(statuses)
         .enumerate()
-        .map(|(index, tx)| {
-            let receipt = receipt_at(lb, tx, (index, first_log), blob_fee);
+        .map(|(index, (tx, status))| {
+            let receipt = receipt_at(lb, tx, (index, first_log, status), blob_fee);
             first_log += receipt.inner.logs().len();
             receipt
         })
@@ -200,7 +218,7 @@ pub fn receipts(
 fn receipt_at(
     lb: &LedgerBlock,
     tx: &EvmTx,
-    (index, first_log): (usize, usize),
+    (index, first_log, status): (usize, usize, Eip658Value),
     blob_fee: Option<u128>,
 ) -> TransactionReceipt {
     let h = &lb.block.header;
@@ -209,11 +227,7 @@ fn receipt_at(
     let bloom = logs_bloom(logs.iter().map(|l| &l.inner));
     let created = EvmReceiptData::from_outcome(&r.outcome).and_then(|d| d.created);
     let inner = ReceiptWithBloom {
-        receipt: ConsensusReceipt {
-            status: Eip658Value::Eip658(r.outcome.success),
-            cumulative_gas_used: r.cumulative_gas_used,
-            logs,
-        },
+        receipt: ConsensusReceipt { status, cumulative_gas_used: r.cumulative_gas_used, logs },
         logs_bloom: bloom,
     };
     let inner = match tx.envelope().tx_type() {

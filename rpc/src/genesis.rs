@@ -117,6 +117,7 @@ impl ChainSpec {
             withdrawals: header.withdrawals_root.map(|_| Default::default()),
             header: header.clone(),
             ommers: Vec::new(),
+            post_states: Vec::new(),
         };
         let genesis = Genesis {
             number: 0,

@@ -472,3 +472,23 @@ mod tests {
         assert_eq!(serde_json::from_value::<BlockEntries>(json).unwrap(), entries);
     }
 }
+
+/// The Engine API's payload attributes (V3): what a block is built from
+/// (`testing_buildBlockV1`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PayloadAttributes {
+    /// The block's time.
+    #[serde(with = "alloy_serde::quantity")]
+    pub timestamp: u64,
+    /// Its PREVRANDAO.
+    pub prev_randao: B256,
+    /// Who its fees go to.
+    pub suggested_fee_recipient: alloy_primitives::Address,
+    /// The withdrawals it credits (from Shanghai).
+    #[serde(default)]
+    pub withdrawals: Option<Vec<alloy_eips::eip4895::Withdrawal>>,
+    /// The beacon root EIP-4788 stores (from Cancun).
+    #[serde(default)]
+    pub parent_beacon_block_root: Option<B256>,
+}

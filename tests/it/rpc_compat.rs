@@ -21,33 +21,14 @@ use crate::validator::{Validator, http};
 
 /// The files that fail today, each with why (docs/dev-node.md lists them).
 const KNOWN: &[(&str, &str)] = &[
-    ("debug_getRawReceipts/get-block-n.io", PRE_BYZANTIUM_ROOT),
-    ("eth_getBlockReceipts/get-block-receipts-by-hash.io", PRE_BYZANTIUM_ROOT),
-    ("eth_getBlockReceipts/get-block-receipts-n.io", PRE_BYZANTIUM_ROOT),
-    ("eth_getTransactionReceipt/get-legacy-contract.io", PRE_BYZANTIUM_ROOT),
-    ("eth_getTransactionReceipt/get-legacy-input.io", PRE_BYZANTIUM_ROOT),
-    ("eth_getTransactionReceipt/get-legacy-receipt.io", PRE_BYZANTIUM_ROOT),
     ("debug_getRawTransaction/get-invalid-hash.io", "a hash without 0x is read (alloy's parser)"),
     ("eth_call/call-callenv.io", CALL_BASE_FEE),
     ("eth_createAccessList/create-al-value-transfer.io", CALLEE_LISTED),
-    ("eth_sendRawTransaction/send-access-list-transaction.io", IMPORTED_TAKES_NONE),
-    ("eth_sendRawTransaction/send-blob-tx.io", IMPORTED_TAKES_NONE),
-    ("eth_sendRawTransaction/send-dynamic-fee-access-list-transaction.io", IMPORTED_TAKES_NONE),
-    ("eth_sendRawTransaction/send-dynamic-fee-transaction.io", IMPORTED_TAKES_NONE),
-    ("eth_sendRawTransaction/send-legacy-transaction.io", IMPORTED_TAKES_NONE),
-    ("testing_buildBlockV1/build-block-empty-transactions.io", NOT_YET),
-    ("testing_buildBlockV1/build-block-from-mempool.io", NOT_YET),
-    ("testing_buildBlockV1/build-block-invalid-transaction.io", NOT_YET),
-    ("testing_buildBlockV1/build-block-with-transactions.io", NOT_YET),
 ];
 
-const PRE_BYZANTIUM_ROOT: &str =
-    "a pre-Byzantium receipt carries status, not the state root after its transaction (not kept)";
 const CALL_BASE_FEE: &str =
     "BASEFEE in a call without a gas price is the block's, as anvil answers (geth: 0)";
-const NOT_YET: &str = "not served yet (issue 53)";
 const CALLEE_LISTED: &str = "the callee is always listed, so the list declares the call's set";
-const IMPORTED_TAKES_NONE: &str = "an imported chain takes no transactions";
 
 /// Drops `message` wherever an error object is.
 fn strip_messages(value: &Value) -> Value {
@@ -323,4 +304,68 @@ pub(crate) fn verify_proofs(
         }
     }
     (present, absent)
+}
+
+/// An imported chain's pool takes a sent transaction (and builds no block
+/// of it); `testing_buildBlockV1` builds the head's child from the pool,
+/// the same block as from the transaction named, and keeps nothing.
+#[test]
+fn test_a_block_built_from_the_pool_is_the_one_built_from_its_transactions() {
+    let Some((tests, _tmp, v)) = serve_chain() else { return };
+    // The suite's own sends, in its order (one sender's nonces in turn).
+    let mut files: Vec<_> = std::fs::read_dir(tests.join("eth_sendRawTransaction"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let mut hashes = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(file).unwrap();
+        let line = text.lines().find_map(|l| l.strip_prefix(">> ")).unwrap();
+        let sent: Value = serde_json::from_str(line).unwrap();
+        hashes.push(v.result("eth_sendRawTransaction", sent["params"].clone()));
+    }
+    let head = v.result("eth_getBlockByNumber", json!(["latest", false]));
+    let attributes = json!({
+        "timestamp": format!("{:#x}", quantity(&head["timestamp"]) + U256::from(12)),
+        "prevRandao": format!("0x{}", "11".repeat(32)),
+        "suggestedFeeRecipient": format!("0x{}", "22".repeat(20)),
+        "withdrawals": [{"index": "0x0", "validatorIndex": "0x1",
+            "address": format!("0x{}", "33".repeat(20)), "amount": "0x64"}],
+        "parentBeaconBlockRoot": format!("0x{}", "44".repeat(32)),
+    });
+    let from_pool =
+        v.result("testing_buildBlockV1", json!([head["hash"], attributes, null, "0x6c616e6573"]));
+    let payload = &from_pool["executionPayload"];
+    let raws = payload["transactions"].clone();
+    assert!(raws.as_array().unwrap().len() >= 2, "{raws}");
+    let named =
+        v.result("testing_buildBlockV1", json!([head["hash"], attributes, raws, "0x6c616e6573"]));
+    assert_eq!(from_pool["executionPayload"], named["executionPayload"]);
+    assert_eq!(from_pool["blockValue"], named["blockValue"]);
+    // The pool's blob transaction came with its blobs; the block holds it
+    // without them, so named from the block it brings none.
+    let bundle = &from_pool["blobsBundle"];
+    assert_eq!(bundle["commitments"].as_array().map(Vec::len), Some(1));
+    assert_eq!(bundle["blobs"].as_array().map(Vec::len), Some(1));
+    assert_eq!(named["blobsBundle"]["blobs"], json!([]));
+    assert_eq!(payload["parentHash"], head["hash"]);
+    assert_eq!(quantity(&payload["blockNumber"]), quantity(&head["number"]) + U256::from(1));
+    assert_eq!(payload["extraData"], "0x6c616e6573");
+    assert!(quantity(&payload["gasUsed"]) > U256::ZERO);
+    assert!(quantity(&from_pool["blockValue"]) > U256::ZERO);
+    assert_ne!(payload["stateRoot"], head["stateRoot"]);
+    // Nothing kept: the head and the pool are as they were.
+    assert_eq!(v.result("eth_getBlockByNumber", json!(["latest", false]))["hash"], head["hash"]);
+    for hash in &hashes {
+        let pooled = v.result("eth_getTransactionByHash", json!([hash]));
+        assert_eq!(pooled["blockNumber"], Value::Null);
+    }
+    // A transaction named that cannot apply refuses the block (geth's code).
+    let empty = v.result("testing_buildBlockV1", json!([head["hash"], attributes, [], "0x"]));
+    assert_eq!(empty["executionPayload"]["transactions"], json!([]));
+    let twice = json!([raws[0], raws[0]]);
+    let (code, message, _) =
+        v.error("testing_buildBlockV1", json!([head["hash"], attributes, twice, "0x"]));
+    assert_eq!(code, -32000, "{message}");
 }

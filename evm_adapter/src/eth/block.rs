@@ -10,7 +10,7 @@ use alloy_eips::eip4895::Withdrawals;
 use alloy_eips::eip7685::EMPTY_REQUESTS_HASH;
 use alloy_eips::eip7928::BlockAccessList;
 use alloy_primitives::{B64, B256, Bytes, KECCAK256_EMPTY, U256, keccak256};
-use alloy_rlp::{Decodable, Encodable, RlpDecodable, RlpEncodable};
+use alloy_rlp::{Decodable, Encodable};
 use lanes_accounts_db::{AccountHeader, Entry};
 use lanes_runtime::{BlockHeader, HeaderCodec, Receipt, Roots};
 
@@ -83,15 +83,22 @@ impl EthBlock {
             header: self.header.clone(),
             ommers: self.ommers.clone(),
             withdrawals: self.withdrawals.clone(),
+            post_states: Vec::new(),
         }
     }
 }
 
 /// The Ethereum data of an imported block that its transactions do not
 /// carry, kept (RLP-encoded) in its lanes header's `extra`: the header it was
-/// imported with, its ommers and its withdrawals.
-#[derive(Clone, Debug, Default, PartialEq, Eq, RlpEncodable, RlpDecodable)]
-#[rlp(trailing)]
+/// imported with, its ommers, its withdrawals and, before Byzantium, the
+/// state root after each transaction (its receipts carry them).
+///
+/// Encoded as the list `[header, ommers, withdrawals?, post_states?]`: a
+/// block with post states has no withdrawals (Shanghai came long after
+/// Byzantium), which the list then holds as an empty string; a list of
+/// three or two items is a block without post states (the encoding before
+/// they were kept reads as it did).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct EthBlockData {
     /// The Ethereum header; the block's hash is keccak256 of its RLP.
     pub header: Header,
@@ -99,6 +106,75 @@ pub struct EthBlockData {
     pub ommers: Vec<Header>,
     /// The withdrawals, from Shanghai on.
     pub withdrawals: Option<Withdrawals>,
+    /// Before Byzantium: the state root after each transaction, in order
+    /// (empty otherwise).
+    pub post_states: Vec<B256>,
+}
+
+impl EthBlockData {
+    fn payload_length(&self) -> usize {
+        let third = match (&self.withdrawals, self.post_states.is_empty()) {
+            (Some(w), _) => w.length(),
+            (None, false) => 1,
+            (None, true) => 0,
+        };
+        let fourth = if self.post_states.is_empty() { 0 } else { self.post_states.length() };
+        self.header.length() + self.ommers.length() + third + fourth
+    }
+}
+
+impl Encodable for EthBlockData {
+    fn encode(&self, out: &mut dyn alloy_rlp::BufMut) {
+        alloy_rlp::Header { list: true, payload_length: self.payload_length() }.encode(out);
+        self.header.encode(out);
+        self.ommers.encode(out);
+        match &self.withdrawals {
+            Some(w) => w.encode(out),
+            None if !self.post_states.is_empty() => out.put_u8(alloy_rlp::EMPTY_STRING_CODE),
+            None => {}
+        }
+        if !self.post_states.is_empty() {
+            self.post_states.encode(out);
+        }
+    }
+
+    fn length(&self) -> usize {
+        let payload = self.payload_length();
+        payload + alloy_rlp::length_of_length(payload)
+    }
+}
+
+impl Decodable for EthBlockData {
+    fn decode(buf: &mut &[u8]) -> alloy_rlp::Result<Self> {
+        let h = alloy_rlp::Header::decode(buf)?;
+        if !h.list {
+            return Err(alloy_rlp::Error::UnexpectedString);
+        }
+        let (mut body, rest) =
+            buf.split_at_checked(h.payload_length).ok_or(alloy_rlp::Error::InputTooShort)?;
+        let header = Header::decode(&mut body)?;
+        let ommers = Vec::<Header>::decode(&mut body)?;
+        let withdrawals = match body.first() {
+            None => None,
+            Some(&alloy_rlp::EMPTY_STRING_CODE) => {
+                body = &body[1..];
+                None
+            }
+            Some(_) => Some(Withdrawals::decode(&mut body)?),
+        };
+        let post_states = match body.is_empty() {
+            true => Vec::new(),
+            false => Vec::<B256>::decode(&mut body)?,
+        };
+        if !body.is_empty() {
+            return Err(alloy_rlp::Error::ListLengthMismatch {
+                expected: h.payload_length,
+                got: h.payload_length - body.len(),
+            });
+        }
+        *buf = rest;
+        Ok(Self { header, ommers, withdrawals, post_states })
+    }
 }
 
 impl EthBlockData {
@@ -257,8 +333,12 @@ mod tests {
     fn test_block_data_round_trips_with_and_without_withdrawals() {
         let header = Header { number: 7, ..Default::default() };
         for withdrawals in [None, Some(Withdrawals::default())] {
-            let data =
-                EthBlockData { header: header.clone(), ommers: vec![header.clone()], withdrawals };
+            let data = EthBlockData {
+                header: header.clone(),
+                ommers: vec![header.clone()],
+                withdrawals,
+                post_states: Vec::new(),
+            };
             let extra = data.encoded();
             assert_eq!(EthBlockData::from_extra(&extra).unwrap(), data);
             let lanes = BlockHeader { extra, ..Default::default() };

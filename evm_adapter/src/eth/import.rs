@@ -24,7 +24,7 @@
 use std::time::{Duration, Instant};
 
 use alloy_consensus::proofs::{calculate_ommers_root, calculate_withdrawals_root};
-use alloy_consensus::{Header, ReceiptEnvelope, Transaction as _};
+use alloy_consensus::{Eip658Value, Header, ReceiptEnvelope, Transaction as _};
 use alloy_eips::eip2718::Encodable2718;
 use alloy_eips::eip7685::Requests;
 use alloy_eips::{eip2935, eip4788, eip7002, eip7251};
@@ -34,18 +34,20 @@ use lanes_runtime::{
     StateView, TxError, parallel_map,
 };
 
-use super::block::EthBlock;
+use super::block::{EthBlock, EthBlockData};
 use super::requests::deposit_requests;
 use super::spec::EthSpec;
 use super::{
     DAO_HARDFORK_ACCOUNTS, DAO_HARDFORK_BENEFICIARY, HeaderError, StateTrie, block_rewards,
-    check_header, check_ommers,
+    check_header, check_ommers, post_transaction_roots,
 };
+use crate::db::keeps_empty;
 use crate::{
     EXISTING_EMPTY, EthBlockEnv, EvmConfig, EvmExecutor, EvmReceiptData, EvmTx, SharedCode, SpecId,
     TxRules, bal_versions, block_access_list, block_access_list_hash, first_difference, has_code,
     receipt_envelope,
 };
+use alloy_trie::root::ordered_trie_root_with_encoder;
 
 /// Bytes of blob gas per blob (EIP-4844).
 const GAS_PER_BLOB: u64 = 131_072;
@@ -254,22 +256,40 @@ pub fn import_block(
     let sealed = bank.seal().map_err(|e| fail(ImportErrorKind::State(e.to_string())))?;
     let execution_time = start.elapsed();
 
-    let receipts: Vec<ReceiptEnvelope> = block
+    let mut sealed = sealed;
+    let mut receipts: Vec<ReceiptEnvelope> = block
         .txs
         .iter()
         .zip(&sealed.receipts)
         .map(|(tx, r)| receipt_envelope(tx.tx_type(), r))
         .collect();
-    check_results(block, &sealed, &receipts, requests.as_ref(), fork).map_err(fail)?;
-    if amsterdam {
-        check_access_list(block, &sealed).map_err(fail)?;
-    }
     let start = Instant::now();
     let mut trie = match ctx.trie {
         Some(parent) => parent.clone(),
         None => StateTrie::load(&chain.db().view())
             .map_err(|e| fail(ImportErrorKind::State(e.to_string())))?,
     };
+    if !fork.is_enabled_in(SpecId::BYZANTIUM) && !receipts.is_empty() {
+        // Each receipt carries the state root after its transaction, which
+        // the receipts root commits to; the block keeps them to serve.
+        let accesses = sealed.accesses.as_ref().ok_or_else(|| {
+            fail(ImportErrorKind::State("the chain's banks record no accesses".into()))
+        })?;
+        let roots = post_transaction_roots(&trie, accesses, &sealed.receipts, keeps_empty(fork));
+        for (receipt, root) in receipts.iter_mut().zip(&roots) {
+            if let Some(r) = receipt.as_receipt_with_bloom_mut() {
+                r.receipt.status = Eip658Value::PostState(*root);
+            }
+        }
+        let computed = ordered_trie_root_with_encoder(&receipts, |r, buf| r.encode_2718(buf));
+        mismatch("receiptsRoot", header.receipts_root, computed).map_err(fail)?;
+        let data = EthBlockData { post_states: roots, ..block.data() };
+        sealed.block.header.extra = data.encoded();
+    }
+    check_results(block, &sealed, &receipts, requests.as_ref(), fork).map_err(fail)?;
+    if amsterdam {
+        check_access_list(block, &sealed).map_err(fail)?;
+    }
     trie.apply(&sealed.changes);
     let root = trie.root();
     let state_root_time = start.elapsed();

@@ -41,5 +41,6 @@ pub use spec::{
     EthSpec, MAINNET_DEPOSIT_CONTRACT, MAINNET_TERMINAL_TOTAL_DIFFICULTY, blob_params_of,
 };
 pub use state_root::{
-    KEPT_STATE_TRIES, MptCommitment, StateProof, StateTrie, StateTries, state_root, state_root_of,
+    KEPT_STATE_TRIES, MptCommitment, StateProof, StateTrie, StateTries, post_transaction_roots,
+    state_root, state_root_of,
 };

@@ -342,6 +342,60 @@ pub struct StateProof {
     pub storage: Vec<(B256, U256, Vec<Bytes>)>,
 }
 
+/// The state root after each of a block's transactions, as receipts before
+/// Byzantium carry it (EIP-658 put a status in its place): the state before
+/// the block (`parent`), the block's writes before its transactions (the
+/// DAO fork's), then each transaction's writes in turn with the fees
+/// Ethereum pays the coinbase after each one (lanes pays them at the seal;
+/// some ahead of it, `accesses.credits`). With `keep_empty` (before
+/// EIP-161) a coinbase paid nothing still exists, as Ethereum's does.
+pub fn post_transaction_roots(
+    parent: &StateTrie,
+    accesses: &lanes_runtime::BlockAccesses,
+    receipts: &[lanes_runtime::Receipt],
+    keep_empty: bool,
+) -> Vec<B256> {
+    let coinbase = accesses.coinbase;
+    let mut trie = parent.clone();
+    let mut held = accesses
+        .parent_accounts
+        .iter()
+        .find(|(a, _)| *a == coinbase)
+        .map_or_else(AccountHeader::default, |(_, h)| *h);
+    // A record's writes as entries, and the coinbase as it last wrote it.
+    let entries = |record: &lanes_runtime::TxAccesses, held: &mut AccountHeader| -> Vec<Entry> {
+        if let Some((_, h)) = record.accounts.iter().rev().find(|(a, _)| *a == coinbase) {
+            *held = *h;
+        }
+        let accounts = record.accounts.iter().map(|&(a, h)| Entry::Account(a, h));
+        let slots = record.slots.iter().map(|&(a, s, v)| Entry::Storage(a, s, v));
+        accounts.chain(slots).collect()
+    };
+    trie.apply(&entries(&accesses.before, &mut held));
+    let mut owed = U256::ZERO;
+    let mut credits = accesses.credits.iter().peekable();
+    let mut roots = Vec::with_capacity(receipts.len());
+    for (i, (record, receipt)) in accesses.txs.iter().zip(receipts).enumerate() {
+        let mut credited = U256::ZERO;
+        while let Some((_, amount)) = credits.next_if(|(at, _)| *at == i) {
+            credited = credited.saturating_add(*amount);
+        }
+        held.balance = held.balance.saturating_add(credited);
+        owed = owed.saturating_sub(credited);
+        let mut list = entries(record, &mut held);
+        owed = owed.saturating_add(receipt.outcome.fee);
+        let mut paid = held;
+        paid.balance = paid.balance.saturating_add(owed);
+        if keep_empty && paid.is_empty() {
+            paid.code_hash = crate::EXISTING_EMPTY;
+        }
+        list.push(Entry::Account(coinbase, paid));
+        trie.apply(&list);
+        roots.push(trie.root());
+    }
+    roots
+}
+
 #[cfg(test)]
 mod tests {
     use alloy_primitives::{address, b256};

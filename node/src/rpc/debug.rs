@@ -165,8 +165,13 @@ impl DebugApiServer for DebugRpc {
         let s = &self.state;
         let Some(lb) = s.block_at(block)? else { return Ok(None) };
         let txs = convert::decode_txs(&lb, &s.rules)?;
-        let encoded = txs.iter().zip(&lb.receipts).map(|(tx, r)| {
-            lanes_evm_adapter::receipt_envelope(tx.envelope().tx_type(), r).encoded_2718().into()
+        let statuses = convert::statuses(&lb);
+        let encoded = txs.iter().zip(&lb.receipts).zip(statuses).map(|((tx, r), status)| {
+            let mut envelope = lanes_evm_adapter::receipt_envelope(tx.envelope().tx_type(), r);
+            if let Some(with_bloom) = envelope.as_receipt_with_bloom_mut() {
+                with_bloom.receipt.status = status;
+            }
+            envelope.encoded_2718().into()
         });
         Ok(Some(encoded.collect()))
     }

@@ -3,10 +3,10 @@
 //!
 //! ```text
 //!  api/        the #[rpc] traits, one file per namespace (eth, net, web3,
-//!              personal, dev, lanes, txpool, trace, ots)
+//!              personal, dev, lanes, txpool, trace, ots, testing)
 //!  types.rs    the lanes_* answers, shared with the load generator
 //!  eth.rs, pubsub.rs, net.rs, lanes.rs, sign.rs, dev.rs, debug.rs, txpool.rs,
-//!  trace.rs, ots.rs
+//!  trace.rs, ots.rs, testing.rs
 //!              the server impls, over NodeState (crate::state)
 //!  call.rs     what the call methods share (requests, overrides, errors)
 //!  logs.rs     what eth_getLogs and the filters share
@@ -31,6 +31,7 @@ pub(crate) mod serve;
 mod sign;
 mod simulate;
 pub(crate) mod state;
+mod testing;
 mod trace;
 mod txpool;
 pub use lanes_rpc::types;
@@ -47,7 +48,8 @@ pub(crate) use params::ParamsErrors;
 use crate::NodeState;
 use lanes_rpc::api::{
     DebugApiServer, DevApiServer, EthApiServer, EthPubSubApiServer, LanesApiServer, NetApiServer,
-    OtsApiServer, PersonalApiServer, TraceApiServer, TxpoolApiServer, Web3ApiServer,
+    OtsApiServer, PersonalApiServer, TestingApiServer, TraceApiServer, TxpoolApiServer,
+    Web3ApiServer,
 };
 
 /// Hex-string subscription ids (`"0x"` and 32 hex digits, like anvil's):
@@ -83,6 +85,7 @@ pub(crate) fn module(state: Arc<NodeState>) -> RpcModule<()> {
     m.merge(txpool::TxpoolRpc::new(state.clone()).into_rpc()).expect(unique);
     m.merge(trace::TraceRpc::new(state.clone()).into_rpc()).expect(unique);
     m.merge(ots::OtsRpc::new(state.clone()).into_rpc()).expect(unique);
+    m.merge(testing::TestingRpc::new(state.clone()).into_rpc()).expect(unique);
     m.merge(dev::DevRpc::new(state).into_rpc()).expect(unique);
     m
 }

@@ -35,17 +35,31 @@ pub(crate) fn simulate_v1(
         Err(RpcError::NotFound(_)) => return Err(not_found()),
         Err(e) => return Err(e),
     };
-    let lb = s.block(number)?.ok_or_else(not_found)?;
+    let place = s.rebuild.place();
+    let base = sim_base(s, number, &place)?.ok_or_else(not_found)?;
+    let blocks = run(&base, payload)
+        .map_err(|SimulateError { code, message }| RpcError::Coded { code, message })?;
+    blocks.into_iter().map(|b| render(b, payload.return_full_transactions)).collect()
+}
+
+/// What a simulation (or a block built, `testing_buildBlockV1`) on block
+/// `number` starts from: its state, header, recent hashes and the chain's
+/// rules; `None` where the ledger has no such block.
+pub(crate) fn sim_base<'p>(
+    s: &NodeState,
+    number: u64,
+    place: &'p crate::rebuild::Place,
+) -> Res<Option<SimBase<'p>>> {
+    let Some(lb) = s.block(number)? else { return Ok(None) };
     let view = s.state_at(Some(BlockId::Number(BlockNumberOrTag::Number(number))))?;
     let mut hashes = vec![lb.block.hash];
     hashes.extend(s.hashes_before(number).take(255));
     let config = s.executor.config();
-    let place = s.rebuild.place();
     let rules = match &place.spec.imported {
         Some(eth) => SimRules::Ethereum(eth),
         None => SimRules::Lanes(config.spec),
     };
-    let base = SimBase {
+    Ok(Some(SimBase {
         view,
         header: convert::header(&lb.block, s.block_form()).inner,
         hash: lb.block.hash,
@@ -54,15 +68,12 @@ pub(crate) fn simulate_v1(
         chain_id: s.executor.chain_id(),
         gas_cap: config.call_limits.gas_cap,
         timeout: config.call_limits.timeout,
-    };
-    let blocks = run(&base, payload)
-        .map_err(|SimulateError { code, message }| RpcError::Coded { code, message })?;
-    blocks.into_iter().map(|b| render(b, payload.return_full_transactions)).collect()
+    }))
 }
 
 /// A simulated block as geth answers it.
 fn render(b: SimulatedBlock, full: bool) -> Res<Value> {
-    let SimulatedBlock { header, hash, size, txs, calls } = b;
+    let SimulatedBlock { header, hash, size, txs, calls, .. } = b;
     let (number, timestamp) = (header.number, header.timestamp);
     let tx_hashes: Vec<_> = txs.iter().map(|t| *t.inner().tx_hash()).collect();
     let transactions = if full {

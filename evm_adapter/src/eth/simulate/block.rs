@@ -60,6 +60,16 @@ pub(super) struct Simulator<'a, 'b> {
     pub(super) deadline: Instant,
     pub(super) validation: bool,
     pub(super) transfers: bool,
+    /// Building a block to be proposed (`testing_buildBlockV1`), not
+    /// simulating calls: what it is built from.
+    pub(super) build: Option<&'a super::Build<'a>>,
+}
+
+/// One transaction of a simulated block: a call of the request, or a
+/// signed transaction of a block being built.
+enum Item<'r> {
+    Call(&'r alloy_rpc_types_eth::TransactionRequest),
+    Signed(&'r Recovered<TxEnvelope>),
 }
 
 /// One block's fork and what follows from it.
@@ -114,20 +124,26 @@ impl Simulator<'_, '_> {
         });
         let shanghai = fork.spec.is_enabled_in(SpecId::SHANGHAI);
         let prague = fork.spec.is_enabled_in(SpecId::PRAGUE);
+        let build = self.build;
         Header {
             parent_hash: B256::ZERO,
             ommers_hash: EMPTY_OMMER_ROOT_HASH,
             beneficiary: o.coinbase.unwrap_or(parent.beneficiary),
+            extra_data: build.map(|b| b.extra_data.clone()).unwrap_or_default(),
             difficulty: if fork.merged { U256::ZERO } else { parent.difficulty },
             number,
             gas_limit: o.gas_limit.unwrap_or(parent.gas_limit),
             timestamp: time,
             mix_hash: o.random.unwrap_or_default(),
             base_fee_per_gas: base_fee,
-            withdrawals_root: shanghai.then_some(EMPTY_ROOT_HASH),
+            withdrawals_root: shanghai.then(|| match build {
+                Some(b) => alloy_consensus::proofs::calculate_withdrawals_root(b.withdrawals),
+                None => EMPTY_ROOT_HASH,
+            }),
             blob_gas_used: cancun.then_some(0),
             excess_blob_gas,
-            parent_beacon_block_root: cancun.then_some(B256::ZERO),
+            parent_beacon_block_root: cancun
+                .then(|| build.and_then(|b| b.parent_beacon_block_root).unwrap_or_default()),
             requests_hash: prague.then_some(B256::ZERO),
             ..Header::default()
         }
@@ -157,10 +173,13 @@ impl Simulator<'_, '_> {
             apply_overrides(&mut self.db, overrides, &mut precompiles)?;
         }
         let mut cfg = CfgEnv::new_with_spec(fork.spec).with_chain_id(self.base.chain_id);
-        cfg.disable_eip3607 = true;
-        cfg.disable_block_gas_limit = true;
+        // A built block is a real one: every check of a transaction holds.
+        if self.build.is_none() {
+            cfg.disable_eip3607 = true;
+            cfg.disable_block_gas_limit = true;
+            cfg.tx_gas_limit_cap = Some(u64::MAX);
+        }
         cfg.disable_nonce_check = !self.validation;
-        cfg.tx_gas_limit_cap = Some(u64::MAX);
         if let Some(params) = &fork.blob {
             cfg.blob_base_fee_update_fraction =
                 Some(u64::try_from(params.update_fraction).unwrap_or(u64::MAX));
@@ -189,12 +208,38 @@ impl Simulator<'_, '_> {
         let mut used = 0u64;
         let mut blob_gas = 0u64;
         let requests = block.map_or(&[][..], |b| &b.calls[..]);
-        for (index, request) in requests.iter().enumerate() {
+        let items: Vec<Item<'_>> = match self.build {
+            Some(b) => b.txs.iter().map(Item::Signed).collect(),
+            None => requests.iter().map(Item::Call).collect(),
+        };
+        let skip_invalid = self.build.is_some_and(|b| b.skip_invalid);
+        for (index, item) in items.into_iter().enumerate() {
             if Instant::now() >= self.deadline {
                 return Err(timed_out(self.base.timeout));
             }
             let left = header.gas_limit.saturating_sub(used);
-            let (tx, env) = build_tx(&mut evm, request, self.base.chain_id, left, self.budget)?;
+            let (tx, env) = match item {
+                Item::Call(request) => {
+                    build_tx(&mut evm, request, self.base.chain_id, left, self.budget)?
+                }
+                Item::Signed(signed) => {
+                    let mut env = revm::context::TxEnv::default();
+                    crate::executor::fill_tx_env(&mut env, signed.inner(), signed.signer());
+                    if env.gas_limit > left {
+                        if skip_invalid {
+                            continue;
+                        }
+                        return fail(
+                            codes::BLOCK_GAS_LIMIT,
+                            format!(
+                                "transaction {index}: gas limit {} over the {left} the block has left",
+                                env.gas_limit
+                            ),
+                        );
+                    }
+                    (signed.inner().clone(), env)
+                }
+            };
             evm.ctx.cfg.disable_base_fee =
                 !self.validation && env.gas_price == 0 && env.gas_priority_fee.unwrap_or(0) == 0;
             let sender_nonce = evm
@@ -207,13 +252,20 @@ impl Simulator<'_, '_> {
                 .nonce;
             let mut run_env = env.clone();
             if self.validation {
-                check_nonce(env.nonce, sender_nonce, index)?;
+                match check_nonce(env.nonce, sender_nonce, index) {
+                    Err(_) if skip_invalid => continue,
+                    checked => checked?,
+                }
             } else if env.nonce == u64::MAX {
                 // Unchecked here, and revm refuses the highest nonce outright.
                 run_env.nonce = 0;
             }
             evm.inspector.logs.clear();
-            let done = evm.inspect_tx(run_env).map_err(|e| invalid(e, index))?;
+            let done = match evm.inspect_tx(run_env) {
+                Ok(done) => done,
+                Err(revm::context::result::EVMError::Transaction(_)) if skip_invalid => continue,
+                Err(e) => return Err(invalid(e, index)),
+            };
             if evm.inspector.deadline.late {
                 return Err(timed_out(self.base.timeout));
             }
@@ -275,6 +327,13 @@ impl Simulator<'_, '_> {
             None
         };
         drop(evm);
+        for w in self.build.map_or(&[][..], |b| b.withdrawals) {
+            let account = self.db.load_account(w.address).map_err(internal)?;
+            account.info.balance = account.info.balance.saturating_add(w.amount_wei());
+            if account.account_state == AccountState::NotExisting {
+                account.account_state = AccountState::Touched;
+            }
+        }
         if let SimRules::Ethereum(eth) = self.base.rules {
             let mut probe = header.clone();
             probe.gas_used = used;
@@ -291,7 +350,7 @@ impl Simulator<'_, '_> {
         if header.blob_gas_used.is_some() {
             header.blob_gas_used = Some(blob_gas);
         }
-        header.requests_hash = requests.map(|r| r.requests_hash());
+        header.requests_hash = requests.as_ref().map(|r| r.requests_hash());
         let mut bloom = Bloom::ZERO;
         for r in &receipts {
             bloom.accrue_bloom(r.logs_bloom());
@@ -302,11 +361,15 @@ impl Simulator<'_, '_> {
         header.transactions_root = calculate_transaction_root(&envelopes);
         header.state_root = self.state_root(fork.spec);
         let hash = header.hash_slow();
-        let withdrawals = header.withdrawals_root.map(|_| Default::default());
+        let withdrawals = header.withdrawals_root.map(|_| {
+            alloy_eips::eip4895::Withdrawals::new(
+                self.build.map(|b| b.withdrawals.to_vec()).unwrap_or_default(),
+            )
+        });
         let body = BlockBody { transactions: envelopes, ommers: Vec::new(), withdrawals };
         let size =
             alloy_rlp::Encodable::length(&alloy_consensus::Block { header: header.clone(), body });
-        Ok(SimulatedBlock { header, hash, size: size as u64, txs, calls })
+        Ok(SimulatedBlock { header, hash, size: size as u64, txs, calls, requests })
     }
 
     /// The root of the state the cache holds over the base state.

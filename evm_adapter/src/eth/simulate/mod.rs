@@ -25,7 +25,9 @@ use std::time::{Duration, Instant};
 
 use alloy_consensus::transaction::Recovered;
 use alloy_consensus::{Header, TxEnvelope};
-use alloy_primitives::{B256, Bytes, Log, U256};
+use alloy_eips::eip4895::Withdrawal;
+use alloy_eips::eip7685::Requests;
+use alloy_primitives::{Address, B256, Bytes, Log, U256};
 use alloy_rpc_types_eth::simulate::{SimBlock, SimulatePayload};
 use lanes_accounts_db::ReadView;
 use lanes_runtime::BlockEnv;
@@ -143,6 +145,93 @@ pub struct SimulatedBlock {
     pub txs: Vec<Recovered<TxEnvelope>>,
     /// What each call did.
     pub calls: Vec<SimCall>,
+    /// Its execution-layer requests (from Prague; EIP-7685).
+    pub requests: Option<Requests>,
+}
+
+/// What a block to be proposed is built from (`testing_buildBlockV1`: the
+/// Engine API's payload attributes, its transactions, its extra data).
+#[derive(Debug, Clone)]
+pub struct Build<'a> {
+    /// Its time.
+    pub timestamp: u64,
+    /// Its PREVRANDAO.
+    pub prev_randao: B256,
+    /// Who its fees go to.
+    pub fee_recipient: Address,
+    /// Its gas limit.
+    pub gas_limit: u64,
+    /// The withdrawals it credits (from Shanghai).
+    pub withdrawals: &'a [Withdrawal],
+    /// The beacon root EIP-4788 stores (from Cancun).
+    pub parent_beacon_block_root: Option<B256>,
+    /// Its extra data.
+    pub extra_data: Bytes,
+    /// Its transactions, in order, with their senders.
+    pub txs: &'a [Recovered<TxEnvelope>],
+    /// Leave out a transaction that cannot apply (a pool's, as a miner
+    /// does) rather than refuse the block (transactions the caller named).
+    pub skip_invalid: bool,
+}
+
+/// A block built by [`build_block`].
+#[derive(Debug, Clone)]
+pub struct BuiltBlock {
+    /// The block; a transaction left out has no call.
+    pub block: SimulatedBlock,
+    /// What its fee recipient earns: each transaction's tip for the gas it
+    /// used.
+    pub value: U256,
+}
+
+/// Builds the block `build` describes on `base`, as a proposer would
+/// (every check of a transaction holds), and seals it: header, roots,
+/// hash. Nothing is kept.
+pub fn build_block(base: &SimBase<'_>, build: &Build<'_>) -> Result<BuiltBlock, SimulateError> {
+    if build.timestamp <= base.header.timestamp {
+        return fail(
+            codes::INVALID_PARAMS,
+            format!(
+                "timestamp {} is not after the parent's, {}",
+                build.timestamp, base.header.timestamp
+            ),
+        );
+    }
+    let env = BlockEnv {
+        number: base.header.number + 1,
+        recent_hashes: base.hashes.clone(),
+        ..BlockEnv::default()
+    };
+    let world = StateTrie::load(&base.view).map_err(|e| SimulateError {
+        code: codes::INTERNAL,
+        message: format!("state read failed: {e}"),
+    })?;
+    let mut sim = Simulator {
+        base,
+        db: CacheDB::new(TraceDb { view: base.view.clone(), env: &env }),
+        world,
+        parent: base.header.clone(),
+        budget: u64::MAX,
+        deadline: Instant::now() + base.timeout,
+        validation: true,
+        transfers: false,
+        build: Some(build),
+    };
+    let overrides = alloy_rpc_types_eth::BlockOverrides {
+        time: Some(build.timestamp),
+        random: Some(build.prev_randao),
+        coinbase: Some(build.fee_recipient),
+        gas_limit: Some(build.gas_limit),
+        ..Default::default()
+    };
+    let request = SimBlock { block_overrides: Some(overrides), ..SimBlock::default() };
+    let block = sim.block(base.header.number + 1, build.timestamp, Some(&request))?;
+    let base_fee = block.header.base_fee_per_gas.unwrap_or(0);
+    let value = block.txs.iter().zip(&block.calls).fold(U256::ZERO, |sum, (tx, call)| {
+        let tip = alloy_consensus::Transaction::effective_tip_per_gas(tx.inner(), base_fee);
+        sum + U256::from(tip.unwrap_or(0)) * U256::from(call.gas_used)
+    });
+    Ok(BuiltBlock { block, value })
 }
 
 /// What one call did.
@@ -208,6 +297,7 @@ pub fn simulate_v1(
         deadline: Instant::now() + base.timeout,
         validation: payload.validation,
         transfers: payload.trace_transfers,
+        build: None,
     };
     let mut out = Vec::with_capacity(plan.len());
     for (number, time, block) in plan {
