@@ -21,11 +21,12 @@ use crate::validator::{Validator, http};
 
 /// The files that fail today, each with why (docs/dev-node.md lists them).
 const KNOWN: &[(&str, &str)] = &[
-    ("debug_getRawTransaction/get-invalid-hash.io", "a hash without 0x is read (alloy's parser)"),
+    ("debug_getRawTransaction/get-invalid-hash.io", UNPREFIXED_HASH),
     ("eth_call/call-callenv.io", CALL_BASE_FEE),
     ("eth_createAccessList/create-al-value-transfer.io", CALLEE_LISTED),
 ];
 
+const UNPREFIXED_HASH: &str = "a hash without 0x is read, as anvil reads it (alloy's parser)";
 const CALL_BASE_FEE: &str =
     "BASEFEE in a call without a gas price is the block's, as anvil answers (geth: 0)";
 const CALLEE_LISTED: &str = "the callee is always listed, so the list declares the call's set";

@@ -347,4 +347,34 @@ mod tests {
         let bad = BlockHeader { extra: Bytes::from_static(b"\x01"), ..Default::default() };
         assert_ne!(ImportedHeaders.hash(&bad), Header::default().hash_slow());
     }
+
+    /// The post states ride as a fourth item (the withdrawals' place an
+    /// empty string); what was written before them, by alloy's derived
+    /// encoding of the first three fields, reads as it did.
+    #[test]
+    fn test_block_data_keeps_post_states_and_reads_the_older_encoding() {
+        #[derive(alloy_rlp::RlpEncodable)]
+        #[rlp(trailing)]
+        struct Before {
+            header: Header,
+            ommers: Vec<Header>,
+            withdrawals: Option<Withdrawals>,
+        }
+        let header = Header { number: 3, ..Default::default() };
+        let post_states = vec![B256::repeat_byte(1), B256::repeat_byte(2)];
+        let data = EthBlockData { header: header.clone(), post_states, ..Default::default() };
+        let extra = data.encoded();
+        assert_eq!(extra.len(), data.length());
+        assert_eq!(EthBlockData::from_extra(&extra).unwrap(), data);
+        for withdrawals in [None, Some(Withdrawals::default())] {
+            let before = Before { header: header.clone(), ommers: Vec::new(), withdrawals };
+            let old = alloy_rlp::encode(&before);
+            let read = EthBlockData::from_extra(&old).unwrap();
+            assert_eq!(read.withdrawals, before.withdrawals);
+            assert!(read.post_states.is_empty());
+            assert_eq!(read.encoded().to_vec(), old);
+        }
+        // Cut short, it is an error, not a panic.
+        assert!(EthBlockData::from_extra(&extra[..extra.len() - 5]).is_err());
+    }
 }

@@ -14,12 +14,11 @@
 //!  rewards, Prague requests (deposits, EIP-7002, EIP-7251), withdrawals (derived writes)
 //!     │
 //!     v
-//!  seal ─> gas used, logs bloom, receipts root (from Byzantium), requests hash, state root
+//!  seal ─> gas used, logs bloom, receipts root (before Byzantium with the
+//!          state root after each transaction), requests hash, state root
 //! ```
 //!
-//! Not checked: the proof-of-work seal (nonce and mix hash against ethash),
-//! and the receipts root before Byzantium, whose receipts carry the state
-//! root after each transaction.
+//! Not checked: the proof-of-work seal (nonce and mix hash against ethash).
 
 use std::time::{Duration, Instant};
 
