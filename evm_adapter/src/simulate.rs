@@ -227,9 +227,11 @@ impl EvmExecutor {
     }
 
     /// The EIP-2930 access list that declares what `request` touches (every
-    /// account and slot but the sender's), so it runs in a parallel entry, and
-    /// the gas it uses with that list. The callee is always listed, so a call
-    /// never has an empty list (which would mean "undeclared").
+    /// account and slot but the sender's, and but the fork's precompiles,
+    /// warm whatever the list, as geth leaves them out), so it runs in a
+    /// parallel entry, and the gas it uses with that list. The callee is
+    /// always listed, so a call never has an empty list (which would mean
+    /// "undeclared").
     pub fn create_access_list(
         &self,
         bank: &Bank,
@@ -238,10 +240,12 @@ impl EvmExecutor {
         let from = request.from.unwrap_or_default();
         let mut list = request.access_list.clone();
         let deadline = self.deadline();
+        let precompiles = revm::handler::EthPrecompiles::new(self.config().spec).precompiles;
+        let skip = |a: &Address| *a == from || precompiles.contains(a);
         for _ in 0..4 {
             let with_list = CallRequest { access_list: list.clone(), ..request.clone() };
             let sim = self.call_until(bank, &with_list, deadline)?;
-            let next = access_list(&sim.touched, from, request.to, &list);
+            let next = access_list(&sim.touched, skip, request.to, &list);
             if next == list {
                 return Ok((list, sim));
             }
@@ -363,7 +367,7 @@ fn sim_err(e: TxError) -> SimError {
 /// `touched` (plus `previous`) as an access list, without `from`, with `to`.
 fn access_list(
     touched: &[StateKey],
-    from: Address,
+    skip: impl Fn(&Address) -> bool,
     to: Option<Address>,
     previous: &AccessList,
 ) -> AccessList {
@@ -376,7 +380,7 @@ fn access_list(
     }
     for key in touched {
         match key {
-            StateKey::Account(a) if *a != from => drop(map.entry(*a).or_default()),
+            StateKey::Account(a) if !skip(a) => drop(map.entry(*a).or_default()),
             StateKey::Storage(a, s) => drop(map.entry(*a).or_default().insert(*s)),
             _ => {}
         }
