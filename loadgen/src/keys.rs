@@ -64,17 +64,60 @@ impl Key {
 
     /// Signs `tx`: the EIP-2718 encoding and the transaction hash.
     pub fn sign(&self, tx: TxEip1559) -> (Bytes, B256) {
-        let digest = tx.signature_hash();
-        let signed = SECP256K1.sign_ecdsa_recoverable(Message::from_digest(digest.0), &self.secret);
-        let (id, rs) = signed.serialize_compact();
-        let signature = Signature::new(
-            U256::from_be_slice(&rs[..32]),
-            U256::from_be_slice(&rs[32..]),
-            i32::from(id) == 1,
-        );
+        let signature = self.signature(tx.signature_hash());
         let envelope = TxEnvelope::from(tx.into_signed(signature));
         let hash = *envelope.tx_hash();
         (envelope.encoded_2718().into(), hash)
+    }
+
+    /// The signature of `digest`.
+    pub fn signature(&self, digest: B256) -> Signature {
+        let signed = SECP256K1.sign_ecdsa_recoverable(Message::from_digest(digest.0), &self.secret);
+        let (id, rs) = signed.serialize_compact();
+        Signature::new(
+            U256::from_be_slice(&rs[..32]),
+            U256::from_be_slice(&rs[32..]),
+            i32::from(id) == 1,
+        )
+    }
+
+    /// Signs an EIP-7702 set-code transaction (`tx`).
+    pub fn sign_7702(&self, tx: alloy_consensus::TxEip7702) -> (Bytes, B256) {
+        let signature = self.signature(tx.signature_hash());
+        let envelope = TxEnvelope::from(tx.into_signed(signature));
+        let hash = *envelope.tx_hash();
+        (envelope.encoded_2718().into(), hash)
+    }
+
+    /// Signs a blob transaction (`tx`), sent in its network form with
+    /// `sidecar`; the hash is its consensus form's.
+    pub fn sign_4844(
+        &self,
+        tx: alloy_consensus::TxEip4844,
+        sidecar: alloy_eips::eip7594::BlobTransactionSidecarVariant,
+    ) -> (Bytes, B256) {
+        use alloy_consensus::{TxEip4844Variant, TxEip4844WithSidecar};
+        let signature = self.signature(tx.signature_hash());
+        let hash = *tx.clone().into_signed(signature).hash();
+        let with = TxEip4844WithSidecar::from_tx_and_sidecar(tx, sidecar);
+        let variant = TxEip4844Variant::TxEip4844WithSidecar(with);
+        let envelope =
+            TxEnvelope::Eip4844(alloy_consensus::Signed::new_unchecked(variant, signature, hash));
+        (envelope.encoded_2718().into(), hash)
+    }
+
+    /// An EIP-7702 authorization from this account delegating it to
+    /// `address`, at its nonce `nonce`, on chain `chain_id`.
+    pub fn authorize(
+        &self,
+        chain_id: u64,
+        address: Address,
+        nonce: u64,
+    ) -> alloy_eips::eip7702::SignedAuthorization {
+        let auth =
+            alloy_eips::eip7702::Authorization { chain_id: U256::from(chain_id), address, nonce };
+        let signature = self.signature(auth.signature_hash());
+        auth.into_signed(signature)
     }
 }
 

@@ -146,6 +146,73 @@ pub struct SetupCall {
     pub gas_limit: u64,
 }
 
+/// What a scenario's transaction carries beyond a plain EIP-1559 call.
+#[derive(Clone, Debug, Default)]
+pub struct TxExtra {
+    /// Its own tip per gas (else the run's).
+    pub tip: Option<u128>,
+    /// EIP-7702 authorizations: a set-code (type 4) transaction.
+    pub authorizations: Vec<alloy_eips::eip7702::SignedAuthorization>,
+    /// A blob (type 3) transaction's sidecar and its most per blob gas.
+    pub blob: Option<(std::sync::Arc<alloy_eips::eip7594::BlobTransactionSidecarVariant>, u128)>,
+}
+
+/// Signs `spec` from `key` with `nonce`: EIP-1559, or the type its
+/// [`TxExtra`] asks for; the tip is its own where it has one, the max fee
+/// at least the tip.
+pub fn sign_spec(
+    key: &Key,
+    spec: &TxSpec,
+    nonce: u64,
+    chain_id: u64,
+    (max_fee, tip): (u128, u128),
+    access_list: AccessList,
+) -> (Bytes, B256) {
+    let tip = spec.extra.tip.unwrap_or(tip);
+    let max_fee = max_fee.max(tip);
+    if !spec.extra.authorizations.is_empty() {
+        return key.sign_7702(alloy_consensus::TxEip7702 {
+            chain_id,
+            nonce,
+            gas_limit: spec.gas_limit,
+            max_fee_per_gas: max_fee,
+            max_priority_fee_per_gas: tip,
+            to: spec.to,
+            value: spec.value,
+            access_list,
+            authorization_list: spec.extra.authorizations.clone(),
+            input: spec.input.clone(),
+        });
+    }
+    if let Some((sidecar, blob_fee)) = &spec.extra.blob {
+        let tx = alloy_consensus::TxEip4844 {
+            chain_id,
+            nonce,
+            gas_limit: spec.gas_limit,
+            max_fee_per_gas: max_fee,
+            max_priority_fee_per_gas: tip,
+            to: spec.to,
+            value: spec.value,
+            access_list,
+            blob_versioned_hashes: sidecar.versioned_hashes().collect(),
+            max_fee_per_blob_gas: *blob_fee,
+            input: spec.input.clone(),
+        };
+        return key.sign_4844(tx, (**sidecar).clone());
+    }
+    key.sign(TxEip1559 {
+        chain_id,
+        nonce,
+        gas_limit: spec.gas_limit,
+        max_fee_per_gas: max_fee,
+        max_priority_fee_per_gas: tip,
+        to: TxKind::Call(spec.to),
+        value: spec.value,
+        access_list,
+        input: spec.input.clone(),
+    })
+}
+
 /// One workload transaction before signing.
 #[derive(Clone, Debug)]
 pub struct TxSpec {
@@ -163,6 +230,8 @@ pub struct TxSpec {
     pub access_list: AccessList,
     /// Gas limit.
     pub gas_limit: u64,
+    /// A scenario step's type and fee beyond EIP-1559's defaults.
+    pub extra: TxExtra,
 }
 
 /// Everything a run needs before it signs.
@@ -345,28 +414,25 @@ impl Plan {
         tip: u128,
     ) -> (Bytes, B256) {
         let spec = &self.txs[index];
-        let tx = TxEip1559 {
-            chain_id,
-            nonce,
-            gas_limit: spec.gas_limit,
-            max_fee_per_gas: max_fee,
-            max_priority_fee_per_gas: tip,
-            to: TxKind::Call(spec.to),
-            value: spec.value,
-            access_list: match self.config.access_list {
-                AccessListMode::Exact => spec.access_list.clone(),
-                AccessListMode::None => AccessList::default(),
-            },
-            input: spec.input.clone(),
+        let access_list = match self.config.access_list {
+            AccessListMode::Exact => spec.access_list.clone(),
+            AccessListMode::None => AccessList::default(),
         };
-        self.accounts[spec.sender as usize].sign(tx)
+        let key = &self.accounts[spec.sender as usize];
+        sign_spec(key, spec, nonce, chain_id, (max_fee, tip), access_list)
     }
 
     /// The most a sender spends (gas at `max_fee` and value) over the run.
     pub fn spend(&self, max_fee: u128) -> Vec<U256> {
         let mut spend = vec![U256::ZERO; self.accounts.len()];
         for tx in &self.txs {
-            spend[tx.sender as usize] += U256::from(tx.gas_limit) * U256::from(max_fee) + tx.value;
+            let fee = max_fee.max(tx.extra.tip.unwrap_or(0));
+            let blobs = tx.extra.blob.as_ref().map_or(U256::ZERO, |(sidecar, blob_fee)| {
+                let gas = sidecar.blobs().len() as u64 * alloy_eips::eip4844::DATA_GAS_PER_BLOB;
+                U256::from(gas) * U256::from(*blob_fee)
+            });
+            spend[tx.sender as usize] +=
+                U256::from(tx.gas_limit) * U256::from(fee) + tx.value + blobs;
         }
         spend
     }
@@ -506,6 +572,7 @@ fn draw_txs(config: &WorkloadConfig, accounts: &[Key], layout: &Layout) -> Vec<T
                         input: IBoard::takeCall {}.abi_encode().into(),
                         access_list: list([(board, vec![B256::with_last_byte(1), mark])]),
                         gas_limit: gas_limit(kind),
+                        extra: TxExtra::default(),
                     }
                 }
                 Kind::Transfer => {
@@ -518,6 +585,7 @@ fn draw_txs(config: &WorkloadConfig, accounts: &[Key], layout: &Layout) -> Vec<T
                         input: Bytes::new(),
                         access_list: list([(to, vec![])]),
                         gas_limit: gas_limit(kind),
+                        extra: TxExtra::default(),
                     }
                 }
                 Kind::Erc20 => {
@@ -535,6 +603,7 @@ fn draw_txs(config: &WorkloadConfig, accounts: &[Key], layout: &Layout) -> Vec<T
                             vec![token_balance_slot(from), token_balance_slot(to)],
                         )]),
                         gas_limit: gas_limit(kind),
+                        extra: TxExtra::default(),
                     }
                 }
                 Kind::Swap => {
@@ -572,6 +641,7 @@ fn draw_txs(config: &WorkloadConfig, accounts: &[Key], layout: &Layout) -> Vec<T
                             (pair, pair_slots().to_vec()),
                         ]),
                         gas_limit: gas_limit(kind),
+                        extra: TxExtra::default(),
                     }
                 }
             }

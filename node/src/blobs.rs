@@ -19,12 +19,15 @@ use lanes_runtime::write_atomically;
 #[derive(Debug)]
 pub(crate) struct BlobStore {
     dir: PathBuf,
+    /// Held while a sidecar is written: transactions sent at once may
+    /// carry the same blob, and so write the same link.
+    writing: parking_lot::Mutex<()>,
 }
 
 impl BlobStore {
     /// The store in `dir` (made on the first sidecar kept).
     pub(crate) fn new(dir: &Path) -> Self {
-        Self { dir: dir.to_path_buf() }
+        Self { dir: dir.to_path_buf(), writing: parking_lot::Mutex::new(()) }
     }
 
     fn tx_path(&self, tx: &B256) -> PathBuf {
@@ -39,6 +42,7 @@ impl BlobStore {
     /// then the links from its versioned hashes, so a link names only a
     /// kept sidecar.
     pub(crate) fn keep(&self, tx: B256, sidecar: &BlobTransactionSidecarVariant) -> io::Result<()> {
+        let _writing = self.writing.lock();
         std::fs::create_dir_all(&self.dir)?;
         let mut rlp = Vec::with_capacity(sidecar.length());
         sidecar.encode(&mut rlp);

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::anvil_surface::Anvil;
 use crate::fixtures::shared;
@@ -81,6 +81,27 @@ fn test_contender_and_lanes_scenarios_run_against_lanes_and_anvil() {
             }
         }
     }
+    // contender-fields.toml's steps reached the chain as their types:
+    // declared lists, set-code (type 4) and blob (type 3) transactions,
+    // each at the tip drawn for it.
+    let head = v.result("eth_blockNumber", json!([]));
+    let head = u64::from_str_radix(head.as_str().unwrap().trim_start_matches("0x"), 16).unwrap();
+    let (mut blob, mut set_code, mut listed) = (0, 0, 0);
+    let mut tips = std::collections::BTreeSet::new();
+    for n in 1..=head {
+        let block = v.result("eth_getBlockByNumber", json!([format!("{n:#x}"), true]));
+        for tx in block["transactions"].as_array().unwrap() {
+            match tx["type"].as_str() {
+                Some("0x3") => blob += 1,
+                Some("0x4") => set_code += 1,
+                _ => {}
+            }
+            listed += usize::from(tx["accessList"].as_array().is_some_and(|l| !l.is_empty()));
+            tips.insert(tx["maxPriorityFeePerGas"].to_string());
+        }
+    }
+    assert!(blob > 0 && set_code > 0 && listed > 0, "blob {blob}, set code {set_code}, {listed}");
+    assert!(tips.len() > 3, "fuzzed tips: {tips:?}");
     v.stop();
 }
 
@@ -173,6 +194,20 @@ fn test_runs_over_time_per_block_pacing_and_a_ramp_that_finds_its_rate() {
         )),
         "{stderr}"
     );
+
+    // No pacing flag: a scenario sends at the default rate, and says so.
+    let scenario = repo_path("scenarios/transfer.toml");
+    let out = loadgen_command()
+        .args(["run", "--scenario", scenario.to_str().unwrap(), "--duration", "1s", "--json"])
+        .args(common)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("sending at 20 tx/s"), "{stderr}");
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["mode"], "open loop, 20 tx/s", "{r:#}");
+    assert_eq!((r["submitted"].as_u64(), r["included"].as_u64()), (Some(20), Some(20)), "{r:#}");
 
     // --tpb N: N more only once the node has a new block.
     let r = loadgen_json(&[&["run", "--tpb", "20", "--txs", "100"][..], &common].concat());

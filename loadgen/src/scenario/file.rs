@@ -44,10 +44,19 @@ pub(crate) struct CreateStep {
     /// The constructor's arguments.
     #[serde(default)]
     pub(crate) args: Option<Spanned<Vec<String>>>,
-    /// The deploying account (the funder's address).
+    /// The deploying account (the funder's address; `{env}` values fill in).
     pub(crate) from: Option<Spanned<String>>,
     /// Deploy from the first account of this pool.
     pub(crate) from_pool: Option<Spanned<String>>,
+}
+
+/// One `access_list` entry: `{ address = "...", storageKeys = ["..."] }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AccessListEntry {
+    pub(crate) address: String,
+    #[serde(rename = "storageKeys", default)]
+    pub(crate) storage_keys: Vec<String>,
 }
 
 /// `[[setup]]` or a spam step's `tx`: one call.
@@ -78,6 +87,19 @@ pub(crate) struct CallStep {
     /// Calldata given as hex instead of a signature and arguments
     /// (contender's `input`-less form is `signature`; this is lanes').
     pub(crate) input: Option<Spanned<String>>,
+    /// The EIP-2930 list it declares (placeholders fill in).
+    pub(crate) access_list: Option<Spanned<Vec<AccessListEntry>>>,
+    /// Carry an EIP-7702 authorization delegating the set-code signer's
+    /// account (`{_setCodeSender}`) to this address: a type-4 transaction.
+    pub(crate) authorization_address: Option<Spanned<String>>,
+    /// Carry this as a blob (`0x` hex, or text as UTF-8): a type-3
+    /// transaction with its sidecar.
+    pub(crate) blob_data: Option<Spanned<String>>,
+    /// A setup step with `from_pool`: send from every account of the pool
+    /// (else from its first only).
+    pub(crate) for_all_accounts: Option<Spanned<bool>>,
+    /// The tip per gas, wei or with a unit (else the run's).
+    pub(crate) max_priority_fee_per_gas: Option<Spanned<String>>,
 }
 
 /// `[[spam]]`: a call (`[spam.tx]`) and, lanes', its weight among the others.
@@ -100,6 +122,8 @@ pub(crate) struct FuzzStep {
     pub(crate) param: Option<String>,
     #[serde(default)]
     pub(crate) value: bool,
+    #[serde(default)]
+    pub(crate) max_priority_fee_per_gas: bool,
     pub(crate) min: Option<String>,
     pub(crate) max: Option<String>,
 }

@@ -1,9 +1,14 @@
 //! Scenario files: contracts to deploy, setup calls and weighted spam calls,
 //! in TOML. lanes reads contender's scenario format as it stands (`[env]`,
-//! `[[create]]`, `[[setup]]`, `[[spam]]` with `[spam.tx]`, `{placeholders}`,
-//! `from_pool`, `signature`, `args`, `value`, `gas_limit`, seeded `fuzz`),
-//! and adds `weight` on spam steps, `artifact` on creates, calldata as hex
-//! (`input`) and the `{_account}` and `{_seq}` placeholders.
+//! `[[create]]`, `[[setup]]`, `[[spam]]` with `[spam.tx]`, `{placeholders}`
+//! with `{_sender}` and `{_setCodeSender}`, `from`, `from_pool`,
+//! `for_all_accounts`, `signature`, `args`, `value`, `gas_limit`,
+//! `access_list`, `authorization_address`, `blob_data`,
+//! `max_priority_fee_per_gas`, seeded `fuzz` of integers, addresses, values
+//! and tips), and adds `weight` on spam steps, `artifact` on creates,
+//! calldata as hex (`input`) and the `{_account}` and `{_seq}` placeholders.
+//! What it cannot honour (bundles, contender's groth16 proof generation) is
+//! refused naming the file, the line and the field.
 //!
 //! ```text
 //!  FILE.toml --load (checks; errors name file:line: field)--> Scenario
@@ -24,9 +29,9 @@ use std::path::{Path, PathBuf};
 
 use alloy_dyn_abi::{DynSolType, Specifier};
 use alloy_json_abi::{Constructor, Function, Param};
-use alloy_primitives::{Address, U256};
+use alloy_primitives::{Address, Bytes, I256, U256};
 
-use self::file::{CallStep, CreateStep, FuzzStep, ScenarioFile};
+use self::file::{AccessListEntry, CallStep, CreateStep, FuzzStep, ScenarioFile};
 pub use self::prepare::{ScenarioOptions, prepare};
 use self::template::{Template, Values, parse_wei};
 
@@ -83,14 +88,24 @@ pub(crate) enum FuzzTarget {
     Arg(usize),
     /// The value sent.
     Value,
+    /// The tip per gas.
+    Tip,
 }
 
-/// One `fuzz` entry, checked: a uniform draw in `min..=max`.
+/// The range a `fuzz` entry draws from, both ends in.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum FuzzRange {
+    /// Unsigned integers (and addresses, as their number).
+    Unsigned(U256, U256),
+    /// Signed integers.
+    Signed(I256, I256),
+}
+
+/// One `fuzz` entry, checked: a uniform draw in its range.
 #[derive(Clone, Debug)]
 pub(crate) struct Fuzz {
     pub(crate) target: FuzzTarget,
-    pub(crate) min: U256,
-    pub(crate) max: U256,
+    pub(crate) range: FuzzRange,
 }
 
 /// A `[[create]]`, checked.
@@ -101,8 +116,9 @@ pub(crate) struct Create {
     pub(crate) code: Template,
     pub(crate) constructor: Option<Constructor>,
     pub(crate) args: Vec<Template>,
-    /// The account `from` names (it must be the funder's).
-    pub(crate) from: Option<Address>,
+    /// Its deployer: the funder, the account `from` names (it must be the
+    /// funder's), or a pool's first account.
+    pub(crate) from: From,
     pub(crate) line: usize,
 }
 
@@ -120,6 +136,17 @@ pub(crate) struct Call {
     pub(crate) gas_limit: Option<u64>,
     pub(crate) from: From,
     pub(crate) fuzz: Vec<Fuzz>,
+    /// The EIP-2930 list: each address with its slots.
+    pub(crate) access_list: Vec<(Template, Vec<Template>)>,
+    /// The address an EIP-7702 authorization delegates the set-code
+    /// signer's account to.
+    pub(crate) authorization: Option<Template>,
+    /// The bytes its blob carries.
+    pub(crate) blob: Option<Bytes>,
+    /// A setup step from a pool: from every account of it (else the first).
+    pub(crate) all_accounts: bool,
+    /// The tip per gas (else the run's).
+    pub(crate) tip: Option<Template>,
     pub(crate) line: usize,
     /// The field path of the step, as `spam[2].tx`.
     pub(crate) field: String,
@@ -258,6 +285,21 @@ impl Scenario {
         }
     }
 
+    /// An address a sender field names, `{env}` values filled in.
+    fn address(
+        &self,
+        ctx: &Ctx<'_>,
+        env: &BTreeMap<String, String>,
+        text: &str,
+        span: std::ops::Range<usize>,
+        field: &str,
+    ) -> Result<Address, ScenarioError> {
+        let t = Template::parse(text, &|n| env.get(n).cloned(), &|_| None)
+            .map_err(|e| ctx.err(span.clone(), field, e))?;
+        let rendered = t.render(&dummy_values(0));
+        rendered.parse::<Address>().map_err(|e| ctx.err(span, field, format!("`{text}`: {e}")))
+    }
+
     fn contract_index(&self, name: &str) -> Option<usize> {
         self.creates.iter().position(|c| c.name == name)
     }
@@ -275,7 +317,7 @@ impl Scenario {
     }
 
     fn create(
-        &self,
+        &mut self,
         ctx: &Ctx<'_>,
         env: &BTreeMap<String, String>,
         i: usize,
@@ -291,13 +333,24 @@ impl Scenario {
                 format!("`{name}` is empty, taken by an earlier create, or starts with `_`"),
             ));
         }
-        if let Some(from) = &step.from_pool {
-            return Err(ctx.err(
-                from.span(),
-                &format!("{field}.from_pool"),
-                "does not map: lanes-loadgen deploys from the funder (--funder-key)",
-            ));
-        }
+        let from = match (&step.from, &step.from_pool) {
+            (Some(f), Some(_)) => {
+                return Err(ctx.err(
+                    f.span(),
+                    &format!("{field}.from"),
+                    "give from or from_pool, not both",
+                ));
+            }
+            (Some(f), None) => From::Address(self.address(
+                ctx,
+                env,
+                f.get_ref(),
+                f.span(),
+                &format!("{field}.from"),
+            )?),
+            (None, Some(pool)) => From::Pool(self.pool(pool.get_ref())),
+            (None, None) => From::Funder,
+        };
         let code = match (&step.bytecode, &step.artifact) {
             (Some(b), None) => {
                 self.template(ctx, env, b.get_ref(), b.span(), &format!("{field}.bytecode"))?
@@ -328,16 +381,10 @@ impl Scenario {
         };
         let inputs = constructor.as_ref().map_or(&[][..], |c| &c.inputs[..]);
         let args = self.args(ctx, env, &field, step.args.as_ref(), span.clone(), inputs, &[])?;
-        let from = match &step.from {
-            Some(f) => Some(f.get_ref().parse::<Address>().map_err(|e| {
-                ctx.err(f.span(), &format!("{field}.from"), format!("`{}`: {e}", f.get_ref()))
-            })?),
-            None => None,
-        };
-        alloy_primitives::hex::decode(code.render(&dummy_values(self.creates.len())).trim())
+        alloy_primitives::hex::decode(code.render_code(&dummy_values(self.creates.len())).trim())
             .map_err(|e| {
-                ctx.err(span.clone(), &format!("{field}.bytecode"), format!("not hex: {e}"))
-            })?;
+            ctx.err(span.clone(), &format!("{field}.bytecode"), format!("not hex: {e}"))
+        })?;
         Ok(Create { name, code, constructor, args, from, line: ctx.line(span) })
     }
 
@@ -427,7 +474,7 @@ impl Scenario {
             .iter()
             .filter_map(|f| match f.target {
                 FuzzTarget::Arg(i) => Some(i),
-                FuzzTarget::Value => None,
+                FuzzTarget::Value | FuzzTarget::Tip => None,
             })
             .collect();
         let args = self.args(ctx, env, field, step.args.as_ref(), span.clone(), inputs, &fuzzed)?;
@@ -451,13 +498,109 @@ impl Scenario {
             }
             (Some(f), None) => {
                 // Checked against the funder when the run starts.
-                From::Address(f.get_ref().parse::<Address>().map_err(|e| {
-                    ctx.err(f.span(), &format!("{field}.from"), format!("`{}`: {e}", f.get_ref()))
-                })?)
+                From::Address(self.address(
+                    ctx,
+                    env,
+                    f.get_ref(),
+                    f.span(),
+                    &format!("{field}.from"),
+                )?)
             }
             (None, Some(pool)) => From::Pool(self.pool(pool.get_ref())),
             (None, None) if spam => From::Pool(self.pool("")),
             (None, None) => From::Funder,
+        };
+        if let Some(kind) = step.kind.as_ref().filter(|k| k.get_ref() == "groth16-verifyProof") {
+            return Err(ctx.err(
+                kind.span(),
+                &format!("{field}.kind"),
+                "`groth16-verifyProof` asks contender to generate a Groth16 proof for args[5]; \
+                 lanes-loadgen generates none (give the proof in args and another kind)",
+            ));
+        }
+        let dummy = dummy_values(self.creates.len());
+        let mut access_list = Vec::new();
+        if let Some(list) = &step.access_list {
+            let at = format!("{field}.access_list");
+            for (k, AccessListEntry { address, storage_keys }) in list.get_ref().iter().enumerate()
+            {
+                let a =
+                    self.template(ctx, env, address, list.span(), &format!("{at}[{k}].address"))?;
+                a.render(&dummy).parse::<Address>().map_err(|e| {
+                    ctx.err(list.span(), &format!("{at}[{k}].address"), format!("`{address}`: {e}"))
+                })?;
+                let mut keys = Vec::new();
+                for (j, key) in storage_keys.iter().enumerate() {
+                    let here = format!("{at}[{k}].storageKeys[{j}]");
+                    let t = self.template(ctx, env, key, list.span(), &here)?;
+                    t.render(&dummy)
+                        .parse::<alloy_primitives::B256>()
+                        .map_err(|e| ctx.err(list.span(), &here, format!("`{key}`: {e}")))?;
+                    keys.push(t);
+                }
+                access_list.push((a, keys));
+            }
+        }
+        let authorization = match &step.authorization_address {
+            Some(a) => {
+                let at = format!("{field}.authorization_address");
+                let t = self.template(ctx, env, a.get_ref(), a.span(), &at)?;
+                t.render(&dummy)
+                    .parse::<Address>()
+                    .map_err(|e| ctx.err(a.span(), &at, format!("`{}`: {e}", a.get_ref())))?;
+                Some(t)
+            }
+            None => None,
+        };
+        let blob = match &step.blob_data {
+            Some(b) => {
+                let at = format!("{field}.blob_data");
+                let text = b.get_ref();
+                let bytes: Bytes = match text.strip_prefix("0x") {
+                    Some(hex) => alloy_primitives::hex::decode(hex)
+                        .map_err(|e| ctx.err(b.span(), &at, format!("not hex: {e}")))?
+                        .into(),
+                    None => Bytes::copy_from_slice(text.as_bytes()),
+                };
+                // SimpleCoder packs 31 bytes in each of a blob's 4096 field elements.
+                let room = 31 * 4096 * lanes_evm_adapter::MAX_SIDECAR_BLOBS;
+                if bytes.is_empty() || bytes.len() > room {
+                    return Err(ctx.err(
+                        b.span(),
+                        &at,
+                        format!("{} bytes: a transaction's blobs hold 1 to {room}", bytes.len()),
+                    ));
+                }
+                Some(bytes)
+            }
+            None => None,
+        };
+        if authorization.is_some() && blob.is_some() {
+            return Err(ctx.err(
+                span,
+                field,
+                "authorization_address and blob_data: a transaction is of one type (7702 or 4844)",
+            ));
+        }
+        let all_accounts = match (&step.for_all_accounts, &step.from_pool) {
+            (Some(f), None) if *f.get_ref() => {
+                return Err(ctx.err(
+                    f.span(),
+                    &format!("{field}.for_all_accounts"),
+                    "for_all_accounts requires from_pool",
+                ));
+            }
+            (Some(f), _) => *f.get_ref(),
+            (None, _) => false,
+        };
+        let tip = match &step.max_priority_fee_per_gas {
+            Some(v) => {
+                let at = format!("{field}.max_priority_fee_per_gas");
+                let t = self.template(ctx, env, v.get_ref(), v.span(), &at)?;
+                parse_wei(&t.render(&dummy)).map_err(|e| ctx.err(v.span(), &at, e))?;
+                Some(t)
+            }
+            None => None,
         };
         let label = step
             .kind
@@ -475,6 +618,11 @@ impl Scenario {
             gas_limit: step.gas_limit.as_ref().map(|g| *g.get_ref()),
             from,
             fuzz,
+            access_list,
+            authorization,
+            blob,
+            all_accounts,
+            tip,
             line: ctx.line(span),
             field: field.into(),
         })
@@ -490,6 +638,7 @@ fn dummy_values(contracts: usize) -> Values<'static> {
         sender: Address::repeat_byte(0x22),
         account: Address::repeat_byte(0x33),
         seq: 0,
+        set_code_sender: Address::repeat_byte(0x44),
     }
 }
 
@@ -510,35 +659,63 @@ fn param_type(param: &Param) -> Result<DynSolType, String> {
 }
 
 fn fuzz_entry(f: &FuzzStep, inputs: &[Param]) -> Result<Fuzz, String> {
-    let bound = |s: &Option<String>, default: U256| match s {
-        Some(s) => parse_wei(s),
-        None => Ok(default),
+    let unsigned = |top: U256| -> Result<FuzzRange, String> {
+        let bound = |s: &Option<String>, default: U256| match s {
+            Some(s) => parse_wei(s),
+            None => Ok(default),
+        };
+        let min = bound(&f.min, U256::ZERO)?;
+        let max = bound(&f.max, top)?.min(top);
+        if min > max {
+            return Err(format!("min {min} is above max {max}"));
+        }
+        Ok(FuzzRange::Unsigned(min, max))
     };
-    let (target, top) = match (&f.param, f.value) {
-        (Some(name), false) => {
+    let chosen = [f.param.is_some(), f.value, f.max_priority_fee_per_gas];
+    if chosen.iter().filter(|c| **c).count() != 1 {
+        return Err(
+            "give one of param = \"NAME\", value = true, max_priority_fee_per_gas = true".into()
+        );
+    }
+    let (target, range) = match &f.param {
+        Some(name) => {
             let i = inputs
                 .iter()
                 .position(|p| p.name == *name)
                 .ok_or_else(|| format!("`{name}` names no parameter of the signature"))?;
-            let ty = param_type(&inputs[i])?;
-            let top = match ty {
-                DynSolType::Uint(bits) if bits < 256 => (U256::from(1) << bits) - U256::from(1),
-                DynSolType::Uint(_) => U256::MAX,
+            let range = match param_type(&inputs[i])? {
+                DynSolType::Uint(bits) if bits < 256 => {
+                    unsigned((U256::from(1) << bits) - U256::from(1))?
+                }
+                DynSolType::Uint(_) => unsigned(U256::MAX)?,
+                DynSolType::Address => unsigned((U256::from(1) << 160) - U256::from(1))?,
+                DynSolType::Int(bits) => {
+                    let top = I256::MAX >> (256 - bits);
+                    let bottom = I256::MIN >> (256 - bits);
+                    let bound = |s: &Option<String>, default: I256| match s {
+                        Some(s) => I256::from_dec_str(s.trim())
+                            .map_err(|e| format!("`{s}` is not a signed integer: {e}")),
+                        None => Ok(default),
+                    };
+                    let min = bound(&f.min, bottom)?.max(bottom);
+                    let max = bound(&f.max, top)?.min(top);
+                    if min > max {
+                        return Err(format!("min {min} is above max {max}"));
+                    }
+                    FuzzRange::Signed(min, max)
+                }
                 other => {
-                    return Err(format!("`{name}` is a {other}; fuzz draws unsigned integers"));
+                    return Err(format!(
+                        "`{name}` is a {other}; fuzz draws integers and addresses"
+                    ));
                 }
             };
-            (FuzzTarget::Arg(i), top)
+            (FuzzTarget::Arg(i), range)
         }
-        (None, true) => (FuzzTarget::Value, U256::MAX),
-        _ => return Err("give param = \"NAME\" or value = true".into()),
+        None if f.value => (FuzzTarget::Value, unsigned(U256::MAX)?),
+        None => (FuzzTarget::Tip, unsigned(U256::from(u128::MAX))?),
     };
-    let min = bound(&f.min, U256::ZERO)?;
-    let max = bound(&f.max, top)?.min(top);
-    if min > max {
-        return Err(format!("min {min} is above max {max}"));
-    }
-    Ok(Fuzz { target, min, max })
+    Ok(Fuzz { target, range })
 }
 
 /// The creation code of a compiled artifact: forge's (`bytecode.object`)

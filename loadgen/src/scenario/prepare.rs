@@ -10,15 +10,17 @@ use std::time::{Duration, Instant};
 use alloy_consensus::TxEip1559;
 use alloy_dyn_abi::{DynSolValue, JsonAbiExt, Specifier};
 use alloy_eips::BlockId;
-use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
+use alloy_primitives::{Address, B256, Bytes, I256, TxKind, U256};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
 use super::template::{Values, parse_wei};
-use super::{Call, From, FuzzTarget, Scenario, ScenarioError};
+use super::{Call, From, FuzzRange, FuzzTarget, Scenario, ScenarioError};
 use crate::keys::Key;
-use crate::plan::{AccessListMode, Kind, Layout, Plan, TxSpec, Workload, WorkloadConfig};
+use crate::plan::{
+    AccessListMode, Kind, Layout, Plan, TxExtra, TxSpec, Workload, WorkloadConfig, sign_spec,
+};
 use crate::run::{Result, RunError, quoted, typed};
 use crate::setup::fund;
 use lanes_rpc::api::EthApiClient;
@@ -98,6 +100,17 @@ pub async fn prepare(
     let funder_index = accounts.len();
     accounts.push(funder.clone());
     let mut rng = StdRng::seed_from_u64(options.seed);
+    // Whose account `authorization_address` steps delegate (contender's
+    // set-code signer): it signs the authorizations and sends nothing.
+    let set_code = Key::derive(options.seed, &format!("scenario/{}/setcode", scenario.name), 0);
+    let set_code_sender = set_code.address();
+    fn values(
+        contracts: &[Address],
+        (sender, account, seq): (Address, Address, u64),
+        set_code_sender: Address,
+    ) -> Values<'_> {
+        Values { contracts, sender, account, seq, set_code_sender }
+    }
 
     // Contracts, from the funder, each included before the next.
     let mut nonce = client
@@ -108,14 +121,17 @@ pub async fn prepare(
     let mut contracts: Vec<Address> = Vec::new();
     for create in &scenario.creates {
         let field = format!("create `{}`", create.name);
-        check_from(create.from, create.line, &field)?;
-        let values = Values {
-            contracts: &contracts,
-            sender: funder.address(),
-            account: funder.address(),
-            seq: 0,
+        let deployer = match create.from {
+            From::Address(a) => {
+                check_from(Some(a), create.line, &field)?;
+                funder
+            }
+            From::Funder => funder,
+            From::Pool(p) => &accounts[pools[p].start],
         };
-        let mut code = alloy_primitives::hex::decode(create.code.render(&values).trim())
+        let at = deployer.address();
+        let values = values(&contracts, (at, at, 0), set_code_sender);
+        let mut code = alloy_primitives::hex::decode(create.code.render_code(&values).trim())
             .map_err(|e| step_err(create.line, &field, format!("creation code: {e}")))?;
         if let Some(constructor) = &create.constructor {
             let args = coerce_all(&constructor.inputs, &create.args, &values)
@@ -125,11 +141,19 @@ pub async fn prepare(
                 .map_err(|e| step_err(create.line, &field, e.to_string()))?;
             code.extend(encoded);
         }
-        let tx = json!({"from": funder.address(), "data": Bytes::from(code.clone())});
+        let tx = json!({"from": at, "data": Bytes::from(code.clone())});
         let gas = estimate(client, tx).await.map_err(|e| step_err(create.line, &field, e))?;
-        let signed = funder.sign(TxEip1559 {
+        let n = if at == funder.address() {
+            nonce += 1;
+            nonce - 1
+        } else {
+            let need = U256::from(gas) * U256::from(max_fee) * U256::from(2);
+            fund(client, funder, &[(at, need)], chain_id, max_fee, tip).await?;
+            pending_nonce(client, at).await?
+        };
+        let signed = deployer.sign(TxEip1559 {
             chain_id,
-            nonce,
+            nonce: n,
             gas_limit: gas,
             max_fee_per_gas: max_fee,
             max_priority_fee_per_gas: tip,
@@ -143,10 +167,50 @@ pub async fn prepare(
         let address = receipt[0]["contractAddress"]
             .as_str()
             .and_then(|a| a.parse().ok())
-            .unwrap_or_else(|| funder.address().create(nonce));
-        nonce += 1;
+            .unwrap_or_else(|| at.create(n));
         contracts.push(address);
     }
+    if nonce_used(&scenario.creates) {
+        // The funder's nonce moved under it while it funded deployers.
+        nonce = pending_nonce(client, funder.address()).await?;
+    }
+    let blob_fee = blob_fee(client, scenario).await?;
+    let mut sidecars = std::collections::HashMap::new();
+    let mut auth_nonce = pending_nonce(client, set_code.address()).await?;
+    // A call's type-specific parts: its sidecar (one per step, shared by
+    // its transactions) and its authorization (the set-code signer's next
+    // nonce in spam order).
+    let mut extras = |call: &Call,
+                      values: &Values<'_>,
+                      tip: Option<u128>|
+     -> std::result::Result<TxExtra, String> {
+        let mut extra = TxExtra { tip, ..TxExtra::default() };
+        if let Some(address) = &call.authorization {
+            let delegate: Address = address
+                .render(values)
+                .parse()
+                .map_err(|e| format!("authorization_address: {e}"))?;
+            extra.authorizations = vec![set_code.authorize(chain_id, delegate, auth_nonce)];
+            auth_nonce += 1;
+        }
+        if let Some(data) = &call.blob {
+            let sidecar = match sidecars.get(&call.line) {
+                Some(s) => std::sync::Arc::clone(s),
+                None => {
+                    let builder = alloy_eips::eip4844::builder::SidecarBuilder::<
+                        alloy_eips::eip4844::builder::SimpleCoder,
+                    >::from_slice(data);
+                    let built: alloy_eips::eip4844::BlobTransactionSidecar =
+                        builder.build().map_err(|e| format!("blob_data: {e}"))?;
+                    let s = std::sync::Arc::new(built.into());
+                    sidecars.insert(call.line, std::sync::Arc::clone(&s));
+                    s
+                }
+            };
+            extra.blob = Some((sidecar, blob_fee));
+        }
+        Ok(extra)
+    };
 
     // Setup calls: from the funder, or once from every account of a pool.
     for call in &scenario.setup {
@@ -156,47 +220,46 @@ pub async fn prepare(
                 vec![funder]
             }
             From::Funder => vec![funder],
-            From::Pool(p) => accounts[pools[p].clone()].iter().collect(),
+            // As contender: a pool's first account, or each with for_all_accounts.
+            From::Pool(p) if call.all_accounts => accounts[pools[p].clone()].iter().collect(),
+            From::Pool(p) => vec![&accounts[pools[p].start]],
         };
-        let mut drawn = Vec::with_capacity(senders.len());
+        let mut specs = Vec::with_capacity(senders.len());
         for key in &senders {
-            let values = Values {
-                contracts: &contracts,
-                sender: key.address(),
-                account: key.address(),
-                seq: 0,
-            };
-            drawn.push(
-                draw(call, &values, &mut rng).map_err(|e| step_err(call.line, &call.what(), e))?,
-            );
+            let values = values(&contracts, (key.address(), key.address(), 0), set_code_sender);
+            let spec = draw(call, &values, &mut rng)
+                .and_then(|(spec, tip)| Ok(TxSpec { extra: extras(call, &values, tip)?, ..spec }))
+                .map_err(|e| step_err(call.line, &call.what(), e))?;
+            specs.push(spec);
         }
-        let (to, value, input) = &drawn[0];
         let gas = match call.gas_limit {
             Some(g) => g,
-            None => {
-                let tx =
-                    json!({"from": senders[0].address(), "to": to, "value": value, "data": input});
-                estimate(client, tx).await.map_err(|e| step_err(call.line, &call.what(), e))?
-            }
+            None => estimate(client, call_json(senders[0].address(), &specs[0]))
+                .await
+                .map_err(|e| step_err(call.line, &call.what(), e))?,
         };
         if let From::Pool(_) = call.from {
-            let need = U256::from(gas) * U256::from(max_fee) * U256::from(2) + *value;
-            let needs: Vec<(Address, U256)> = senders.iter().map(|k| (k.address(), need)).collect();
+            let needs: Vec<(Address, U256)> = senders
+                .iter()
+                .zip(&specs)
+                .map(|(k, s)| {
+                    let fee = max_fee.max(s.extra.tip.unwrap_or(0));
+                    (k.address(), U256::from(gas) * U256::from(fee) * U256::from(2) + s.value)
+                })
+                .collect();
             fund(client, funder, &needs, chain_id, max_fee, tip).await?;
         }
         let mut signed = Vec::with_capacity(senders.len());
-        for (key, (to, value, input)) in senders.iter().zip(drawn) {
+        for (key, spec) in senders.iter().zip(specs) {
             let n = if key.address() == funder.address() {
                 nonce += 1;
                 nonce - 1
             } else {
-                client
-                    .transaction_count(key.address(), Some(BlockId::pending()))
-                    .await
-                    .map_err(typed("eth_getTransactionCount"))?
-                    .to::<u64>()
+                pending_nonce(client, key.address()).await?
             };
-            signed.push(sign_call(key, n, fees, gas, to, value, input));
+            let spec = TxSpec { gas_limit: gas, ..spec };
+            let list = spec.access_list.clone();
+            signed.push(sign_spec(key, &spec, n, fees.chain_id, (fees.max_fee, fees.tip), list));
         }
         send_and_wait(client, &signed).await.map_err(|e| step_err(call.line, &call.what(), e))?;
     }
@@ -223,23 +286,12 @@ pub async fn prepare(
             From::Funder => (funder_index, 0..funder_index.max(1)),
         };
         let account = accounts[rng.random_range(pool)].address();
-        let values = Values {
-            contracts: &contracts,
-            sender: accounts[sender].address(),
-            account,
-            seq: seq as u64,
-        };
-        let (to, value, input) =
-            draw(call, &values, &mut rng).map_err(|e| step_err(call.line, &call.what(), e))?;
-        txs.push(TxSpec {
-            sender: sender as u32,
-            kind: Kind::Call,
-            to,
-            value,
-            input,
-            access_list: Default::default(),
-            gas_limit: call.gas_limit.unwrap_or(0),
-        });
+        let values =
+            values(&contracts, (accounts[sender].address(), account, seq as u64), set_code_sender);
+        let spec = draw(call, &values, &mut rng)
+            .and_then(|(spec, tip)| Ok(TxSpec { extra: extras(call, &values, tip)?, ..spec }))
+            .map_err(|e| step_err(call.line, &call.what(), e))?;
+        txs.push(TxSpec { sender: sender as u32, gas_limit: call.gas_limit.unwrap_or(0), ..spec });
     }
 
     // Senders get their values and an allowance for estimating, then each
@@ -260,14 +312,9 @@ pub async fn prepare(
         let mut gas = 0;
         for i in sample.iter().copied() {
             let tx = &txs[i];
-            let call_json = json!({
-                "from": accounts[tx.sender as usize].address(),
-                "to": tx.to,
-                "value": tx.value,
-                "data": tx.input,
-            });
+            let request = call_json(accounts[tx.sender as usize].address(), tx);
             gas = gas.max(
-                estimate(client, call_json)
+                estimate(client, request)
                     .await
                     .map_err(|e| step_err(call.line, &call.what(), e))?,
             );
@@ -289,7 +336,8 @@ pub async fn prepare(
         pools: 1,
         hot_pool_share: 0.0,
         seed: options.seed,
-        access_list: AccessListMode::None,
+        // Each transaction carries the list its step declares (none: empty).
+        access_list: AccessListMode::Exact,
     };
     Ok(Plan {
         name: scenario.name.clone(),
@@ -321,26 +369,38 @@ pub(crate) fn weighted_order(weights: &[u32], n: usize) -> Vec<usize> {
         .collect()
 }
 
-/// The callee, value and calldata of one call under `values`, fuzzed
-/// arguments drawn from `rng`.
+/// One call under `values` as a transaction (its sender and gas limit the
+/// caller's), fuzzed parts drawn from `rng`, and its own tip.
 fn draw(
     call: &Call,
     values: &Values<'_>,
     rng: &mut StdRng,
-) -> std::result::Result<(Address, U256, Bytes), String> {
+) -> std::result::Result<(TxSpec, Option<u128>), String> {
     let to: Address = call.to.render(values).parse().map_err(|e| format!("to: {e}"))?;
     let mut value = match &call.value {
         Some(v) => parse_wei(&v.render(values))?,
         None => U256::ZERO,
     };
+    let mut tip = match &call.tip {
+        Some(t) => Some(parse_wei(&t.render(values))?),
+        None => None,
+    };
     let mut fuzzed = Vec::new();
     for f in &call.fuzz {
-        let span = f.max - f.min;
         let raw = U256::from_limbs(rng.random());
-        let drawn = if span == U256::MAX { raw } else { f.min + raw % (span + U256::from(1)) };
-        match f.target {
-            FuzzTarget::Value => value = drawn,
-            FuzzTarget::Arg(i) => fuzzed.push((i, drawn)),
+        let pick = |span: U256| if span == U256::MAX { raw } else { raw % (span + U256::from(1)) };
+        let drawn = match f.range {
+            FuzzRange::Unsigned(min, max) => DynSolValue::Uint(min + pick(max - min), 256),
+            FuzzRange::Signed(min, max) => {
+                let span = max.wrapping_sub(min).into_raw();
+                DynSolValue::Int(min.wrapping_add(I256::from_raw(pick(span))), 256)
+            }
+        };
+        match (f.target, drawn) {
+            (FuzzTarget::Value, DynSolValue::Uint(v, _)) => value = v,
+            (FuzzTarget::Tip, DynSolValue::Uint(v, _)) => tip = Some(v),
+            (FuzzTarget::Arg(i), v) => fuzzed.push((i, v)),
+            _ => {}
         }
     }
     let input = match (&call.input, &call.function) {
@@ -350,17 +410,95 @@ fn draw(
         (None, Some(function)) => {
             let mut args = coerce_all(&function.inputs, &call.args, values)?;
             for (i, v) in fuzzed {
-                let bits = match &args[i] {
-                    DynSolValue::Uint(_, bits) => *bits,
-                    _ => 256,
+                args[i] = match (&args[i], v) {
+                    (DynSolValue::Uint(_, bits), DynSolValue::Uint(v, _)) => {
+                        DynSolValue::Uint(v, *bits)
+                    }
+                    (DynSolValue::Int(_, bits), DynSolValue::Int(v, _)) => {
+                        DynSolValue::Int(v, *bits)
+                    }
+                    (DynSolValue::Address(_), DynSolValue::Uint(v, _)) => {
+                        DynSolValue::Address(Address::from_word(v.into()))
+                    }
+                    (_, v) => v,
                 };
-                args[i] = DynSolValue::Uint(v, bits);
             }
             function.abi_encode_input(&args).map_err(|e| e.to_string())?.into()
         }
         (None, None) => Bytes::new(),
     };
-    Ok((to, value, input))
+    let mut access_list = Vec::with_capacity(call.access_list.len());
+    for (address, keys) in &call.access_list {
+        let address: Address =
+            address.render(values).parse().map_err(|e| format!("access_list: {e}"))?;
+        let storage_keys = keys
+            .iter()
+            .map(|k| k.render(values).parse::<B256>().map_err(|e| format!("access_list: {e}")))
+            .collect::<std::result::Result<_, _>>()?;
+        access_list.push(alloy_eips::eip2930::AccessListItem { address, storage_keys });
+    }
+    let tip = tip.map(|t| u128::try_from(t).unwrap_or(u128::MAX));
+    let spec = TxSpec {
+        sender: 0,
+        kind: Kind::Call,
+        to,
+        value,
+        input,
+        access_list: alloy_eips::eip2930::AccessList(access_list),
+        gas_limit: 0,
+        extra: TxExtra::default(),
+    };
+    Ok((spec, tip))
+}
+
+/// `spec` from `from` as an `eth_estimateGas` request: its list and
+/// authorizations with it (a call to a set-code account runs its delegate).
+fn call_json(from: Address, spec: &TxSpec) -> Value {
+    let mut request = json!({
+        "from": from,
+        "to": spec.to,
+        "value": spec.value,
+        "data": spec.input,
+        "accessList": spec.access_list,
+    });
+    if !spec.extra.authorizations.is_empty() {
+        request["authorizationList"] = json!(spec.extra.authorizations);
+    }
+    request
+}
+
+/// `address`'s next nonce, its pooled transactions counted.
+async fn pending_nonce(client: &RpcClient, address: Address) -> Result<u64> {
+    Ok(client
+        .transaction_count(address, Some(BlockId::pending()))
+        .await
+        .map_err(typed("eth_getTransactionCount"))?
+        .to::<u64>())
+}
+
+/// Whether a create was deployed from a pool (the funder funded it).
+fn nonce_used(creates: &[super::Create]) -> bool {
+    creates.iter().any(|c| matches!(c.from, From::Pool(_)))
+}
+
+/// The most per blob gas a scenario's blob transactions offer: twice the
+/// node's blob base fee, and at least 1 gwei (0 where none carries a blob).
+async fn blob_fee(client: &RpcClient, scenario: &Scenario) -> Result<u128> {
+    let blobs =
+        scenario.setup.iter().chain(scenario.spam.iter().map(|(c, _)| c)).any(|c| c.blob.is_some());
+    if !blobs {
+        return Ok(0);
+    }
+    let fee: U256 = client.call("eth_blobBaseFee", json!([])).await.map_err(|e| {
+        RunError::Scenario(ScenarioError::Step {
+            path: scenario.path.clone(),
+            line: 1,
+            field: "blob_data".into(),
+            reason: format!("the node gave no blob base fee (eth_blobBaseFee): {e}"),
+        })
+    })?;
+    let fee = u128::try_from(fee).unwrap_or(u128::MAX);
+    Ok(fee.saturating_mul(2).max(1_000_000_000))
 }
 
 fn coerce_all(
@@ -378,28 +516,6 @@ fn coerce_all(
             ty.coerce_str(&text).map_err(|e| format!("args[{k}] `{text}`: {e}"))
         })
         .collect()
-}
-
-fn sign_call(
-    key: &Key,
-    nonce: u64,
-    fees: Fees,
-    gas: u64,
-    to: Address,
-    value: U256,
-    input: Bytes,
-) -> (Bytes, B256) {
-    key.sign(TxEip1559 {
-        chain_id: fees.chain_id,
-        nonce,
-        gas_limit: gas,
-        max_fee_per_gas: fees.max_fee,
-        max_priority_fee_per_gas: fees.tip,
-        to: TxKind::Call(to),
-        value,
-        access_list: Default::default(),
-        input,
-    })
 }
 
 /// The node's gas estimate for `tx`, with [`GAS_MARGIN_PERCENT`] on top.

@@ -14,11 +14,18 @@ pub(crate) enum Var {
     Account,
     /// The transaction's index among the spam (lanes).
     Seq,
+    /// The account whose EIP-7702 authorizations the scenario's
+    /// `authorization_address` steps carry (contender's set-code signer).
+    SetCodeSender,
 }
 
 /// The placeholder names lanes reads besides env values and contracts.
-pub(crate) const BUILTIN_VARS: [(&str, Var); 3] =
-    [("_sender", Var::Sender), ("_account", Var::Account), ("_seq", Var::Seq)];
+pub(crate) const BUILTIN_VARS: [(&str, Var); 4] = [
+    ("_sender", Var::Sender),
+    ("_account", Var::Account),
+    ("_seq", Var::Seq),
+    ("_setCodeSender", Var::SetCodeSender),
+];
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Part {
@@ -37,6 +44,7 @@ pub(crate) struct Values<'a> {
     pub(crate) sender: Address,
     pub(crate) account: Address,
     pub(crate) seq: u64,
+    pub(crate) set_code_sender: Address,
 }
 
 impl Template {
@@ -68,7 +76,7 @@ impl Template {
             } else {
                 return Err(format!(
                     "`{{{name}}}` names no env value, no contract created before this step and no \
-                     built-in (_sender, _account, _seq)"
+                     built-in (_sender, _account, _seq, _setCodeSender)"
                 ));
             };
             if !text_part.is_empty() {
@@ -85,13 +93,31 @@ impl Template {
 
     /// The string with every placeholder filled in.
     pub(crate) fn render(&self, values: &Values<'_>) -> String {
+        self.render_with(values, |a| a.to_string(), |a| a.to_string())
+    }
+
+    /// Creation code with every placeholder filled in as contender fills
+    /// it: a contract's address as 40 hex digits (a linked library's
+    /// place), the sender's as a 32-byte word, both without `0x`.
+    pub(crate) fn render_code(&self, values: &Values<'_>) -> String {
+        let word = |a: Address| format!("{:0>64}", alloy_primitives::hex::encode(a));
+        self.render_with(values, alloy_primitives::hex::encode, word)
+    }
+
+    fn render_with(
+        &self,
+        values: &Values<'_>,
+        contract: impl Fn(Address) -> String,
+        account: impl Fn(Address) -> String,
+    ) -> String {
         let mut out = String::new();
         for part in &self.0 {
             match part {
                 Part::Text(t) => out.push_str(t),
-                Part::Var(Var::Contract(i)) => out.push_str(&values.contracts[*i].to_string()),
-                Part::Var(Var::Sender) => out.push_str(&values.sender.to_string()),
-                Part::Var(Var::Account) => out.push_str(&values.account.to_string()),
+                Part::Var(Var::Contract(i)) => out.push_str(&contract(values.contracts[*i])),
+                Part::Var(Var::Sender) => out.push_str(&account(values.sender)),
+                Part::Var(Var::Account) => out.push_str(&account(values.account)),
+                Part::Var(Var::SetCodeSender) => out.push_str(&account(values.set_code_sender)),
                 Part::Var(Var::Seq) => out.push_str(&values.seq.to_string()),
             }
         }
@@ -99,21 +125,25 @@ impl Template {
     }
 }
 
-/// Wei from `1eth`, `1.5 ether`, `2 gwei`, `1000`, `0x3e8`.
+/// Wei from `1eth`, `1.5 ether`, `2 gwei`, `3 finney`, `1000`, `0x3e8`: a
+/// number and any of alloy's units (wei, kwei, mwei, gwei, szabo, finney,
+/// ether; `eth` for ether), as contender reads a value.
 pub(crate) fn parse_wei(text: &str) -> Result<U256, String> {
     let t = text.trim();
     if let Some(hex) = t.strip_prefix("0x") {
         return U256::from_str_radix(hex, 16).map_err(|e| format!("`{text}`: {e}"));
     }
     let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
-    let (number, unit) = (&t[..split], t[split..].trim());
-    let decimals = match unit.to_ascii_lowercase().as_str() {
-        "" | "wei" => 0,
-        "gwei" => 9,
-        "eth" | "ether" => 18,
-        _ => return Err(format!("`{text}`: the unit must be wei, gwei, eth or ether")),
+    let (number, unit) = (&t[..split], t[split..].trim().to_ascii_lowercase());
+    let unit = match unit.as_str() {
+        "" => "wei",
+        "eth" => "ether",
+        other => other,
     };
-    alloy_primitives::utils::parse_units(number, decimals)
+    let unit: alloy_primitives::utils::Unit = unit.parse().map_err(|_| {
+        format!("`{text}`: the unit must be one of wei, kwei, mwei, gwei, szabo, finney, ether")
+    })?;
+    alloy_primitives::utils::parse_units(number, unit.get())
         .map(Into::into)
         .map_err(|e| format!("`{text}`: {e}"))
 }
@@ -129,7 +159,13 @@ mod tests {
         let t = Template::parse("{token}:{supply}:{_sender}:{_seq}", &env, &contract).unwrap();
         let token = Address::repeat_byte(1);
         let sender = Address::repeat_byte(2);
-        let values = Values { contracts: &[token], sender, account: Address::ZERO, seq: 7 };
+        let values = Values {
+            contracts: &[token],
+            sender,
+            account: Address::ZERO,
+            seq: 7,
+            set_code_sender: Address::ZERO,
+        };
         assert_eq!(t.render(&values), format!("{token}:1000:{sender}:7"));
         let e = Template::parse("{pair}", &env, &contract).unwrap_err();
         assert!(e.contains("`{pair}`"), "{e}");
@@ -144,6 +180,7 @@ mod tests {
         assert_eq!(parse_wei("2 gwei").unwrap(), U256::from(2_000_000_000u64));
         assert_eq!(parse_wei("1000").unwrap(), U256::from(1000));
         assert_eq!(parse_wei("0x3e8").unwrap(), U256::from(1000));
+        assert_eq!(parse_wei("3 finney").unwrap(), U256::from(3 * 10u128.pow(15)));
         assert!(parse_wei("1 btc").is_err());
     }
 }

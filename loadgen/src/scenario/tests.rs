@@ -41,7 +41,9 @@ fn test_contenders_scenarios_load_as_they_stand() {
     let fuzz = &slots.spam[0].0.fuzz;
     assert_eq!(fuzz.len(), 4);
     assert!(matches!(fuzz[0].target, FuzzTarget::Arg(0)));
-    assert_eq!((fuzz[0].min, fuzz[0].max), (U256::ZERO, U256::from(0x20)));
+    assert!(
+        matches!(fuzz[0].range, FuzzRange::Unsigned(min, max) if min.is_zero() && max == U256::from(0x20))
+    );
     // An env override reaches the constructor's argument.
     let over = [("initialSupply".to_string(), "not a number".to_string())];
     let e = Scenario::load(&dir.join("uniV2.toml"), &over).unwrap_err().to_string();
@@ -79,9 +81,29 @@ fn test_a_wrong_step_is_named_by_file_line_and_field() {
         ("[[spam]]\n[spam.bundle]\ntx = []\n", 6, "spam[0].bundle"),
         ("[[spam]]\nweight = 0\n[spam.tx]\nto = \"{token}\"\n", 6, "spam[0].weight"),
         (
-            "[[spam]]\n[spam.tx]\nto = \"{token}\"\nsignature = \"f(address a)\"\nargs = [\"{_sender}\"]\nfuzz = [{ param = \"a\" }]\n",
+            "[[spam]]\n[spam.tx]\nto = \"{token}\"\nsignature = \"f(bytes a)\"\nargs = [\"0x\"]\nfuzz = [{ param = \"a\" }]\n",
             10,
             "spam[0].tx.fuzz[0]",
+        ),
+        (
+            "[[spam]]\n[spam.tx]\nto = \"{token}\"\nkind = \"groth16-verifyProof\"\n",
+            8,
+            "spam[0].tx.kind",
+        ),
+        (
+            "[[setup]]\nto = \"{token}\"\nfor_all_accounts = true\n[[spam]]\n[spam.tx]\nto = \"{token}\"\n",
+            7,
+            "setup[0].for_all_accounts",
+        ),
+        (
+            "[[spam]]\n[spam.tx]\nto = \"{token}\"\nauthorization_address = \"{token}\"\nblob_data = \"x\"\n",
+            6,
+            "spam[0].tx",
+        ),
+        (
+            "[[spam]]\n[spam.tx]\nto = \"{token}\"\naccess_list = [{ address = \"{nowhere}\" }]\n",
+            8,
+            "spam[0].tx.access_list[0].address",
         ),
         ("[[spam]]\n[spam.tx]\nto = \"{token}\"\nvalue = \"1 btc\"\n", 8, "spam[0].tx.value"),
     ];
@@ -141,6 +163,95 @@ args = ["{_account}", "{_seq}"]
         "0x6080",
         "the artifact's creation code"
     );
+}
+
+/// contender's fields beyond the first five files': declared access,
+/// EIP-7702 authorizations, blobs, signed and address fuzzing, tips, a pool
+/// that deploys, senders from env values and linked-library bytecode.
+#[test]
+fn test_contenders_whole_call_format_reads() {
+    let (_dir, path) = write(
+        r#"
+[env]
+admin = "0x00000000000000000000000000000000000000aa"
+
+[[create]]
+name = "lib"
+bytecode = "0x6000"
+
+[[create]]
+name = "user"
+bytecode = "0x73{lib}50"
+from_pool = "deployers"
+
+[[setup]]
+to = "{user}"
+from = "{admin}"
+from_pool_is_not_here = false
+"#,
+    );
+    let e = Scenario::load(&path, &[]).unwrap_err().to_string();
+    assert!(e.contains("from_pool_is_not_here"), "an unknown field is refused: {e}");
+    let (_dir, path) = write(
+        r#"
+[env]
+admin = "0x00000000000000000000000000000000000000aa"
+
+[[create]]
+name = "lib"
+bytecode = "0x6000"
+
+[[create]]
+name = "user"
+bytecode = "0x73{lib}50"
+from_pool = "deployers"
+
+[[setup]]
+to = "{user}"
+from = "{admin}"
+
+[[spam]]
+[spam.tx]
+to = "{user}"
+signature = "f(int256 delta, address who, uint8 small)"
+args = ["-5", "{_sender}", "3"]
+access_list = [{ address = "{user}", storageKeys = ["0x0000000000000000000000000000000000000000000000000000000000000001"] }]
+max_priority_fee_per_gas = "2 gwei"
+fuzz = [{ param = "delta", min = "-100", max = "100" }, { param = "who" }, { max_priority_fee_per_gas = true, min = "1", max = "5" }]
+
+[[spam]]
+[spam.tx]
+to = "{_setCodeSender}"
+authorization_address = "{user}"
+
+[[spam]]
+[spam.tx]
+to = "{_sender}"
+blob_data = "hello blobs"
+"#,
+    );
+    let s = Scenario::load(&path, &[]).unwrap();
+    assert_eq!(s.creates[1].from, From::Pool(0));
+    assert_eq!(s.pools[0], "deployers");
+    let lib = Address::repeat_byte(0x11);
+    let code = s.creates[1].code.render_code(&dummy_values(1));
+    assert_eq!(
+        code,
+        format!("0x73{}50", alloy_primitives::hex::encode(lib)),
+        "linked as 40 digits"
+    );
+    assert_eq!(s.setup[0].from, From::Address(Address::with_last_byte(0xaa)));
+    let call = &s.spam[0].0;
+    assert_eq!(call.access_list.len(), 1);
+    assert!(matches!(call.fuzz[0].range, FuzzRange::Signed(min, max)
+        if min == I256::try_from(-100).unwrap() && max == I256::try_from(100).unwrap()));
+    assert!(
+        matches!(call.fuzz[1].range, FuzzRange::Unsigned(_, max) if max == (U256::from(1) << 160) - U256::from(1))
+    );
+    assert!(matches!(call.fuzz[2].target, FuzzTarget::Tip));
+    assert!(call.tip.is_some());
+    assert!(s.spam[1].0.authorization.is_some());
+    assert_eq!(s.spam[2].0.blob.as_ref().map(|b| b.to_vec()), Some(b"hello blobs".to_vec()));
 }
 
 #[test]

@@ -32,6 +32,11 @@ const DEFAULT_ACCOUNTS: usize = 2_000;
 const DEFAULT_POOL_ACCOUNTS: usize = 100;
 
 /// anvil's (and lanes --dev's) first account: funds setup on other nodes.
+/// The open-loop rate of a run given no pacing flag, tx/s.
+const DEFAULT_RATE: f64 = 20.0;
+/// How long a run given no pacing flag (nor --duration) sends.
+const DEFAULT_DURATION: Duration = Duration::from_secs(10);
+
 const DEV_KEY: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
 
 #[derive(Parser)]
@@ -136,7 +141,7 @@ impl WorkloadArgs {
 }
 
 #[derive(Args)]
-#[command(group = clap::ArgGroup::new("pacing").required(true).args(["rate", "closed_loop", "tpb"]))]
+#[command(group = clap::ArgGroup::new("pacing").args(["rate", "closed_loop", "tpb"]))]
 #[command(group = clap::ArgGroup::new("target").required(true).args(["rpc", "in_process", "sink"]))]
 struct RunArgs {
     #[command(flatten)]
@@ -444,6 +449,16 @@ fn run(args: RunArgs) -> Result<(), CliError> {
     };
     let mut txs = args.workload.txs;
     let mut ramp = None;
+    let mut args = args;
+    if args.rate.is_none() && args.closed_loop.is_none() && args.tpb.is_none() {
+        // As contender's spam paces: a modest open-loop rate, for a while.
+        let duration = *args.duration.get_or_insert(DEFAULT_DURATION);
+        args.rate = Some(Rate::Fixed(DEFAULT_RATE));
+        eprintln!(
+            "no --rate, --closed-loop or --tpb: sending at {DEFAULT_RATE} tx/s for {duration:?} \
+             (--rate and --duration set them)"
+        );
+    }
     let mode = match (args.rate, args.closed_loop, args.tpb) {
         (Some(Rate::Fixed(r)), ..) => {
             if let Some(d) = args.duration.filter(|_| !args.forever) {
