@@ -70,6 +70,13 @@ pub struct Report {
     pub sent_per_second: f64,
     /// Included per second of the window.
     pub included_per_second: f64,
+    /// Included while the run was still sending (by its last send).
+    pub observed: u64,
+    /// Included after the last send, while the run drained.
+    pub late: u64,
+    /// Included while sending, per second of sending: the rate the node
+    /// kept up with under the load.
+    pub observed_per_second: f64,
     /// Send-to-inclusion latency of the included.
     pub latency_ms: Latency,
     /// Blocks holding the run's transactions.
@@ -206,6 +213,9 @@ pub fn table(reports: &[Report]) -> String {
     row("window (s)", &|r| format!("{:.2}", r.window_seconds));
     row("sent tx/s", &|r| format!("{:.0}", r.sent_per_second));
     row("included tx/s", &|r| format!("{:.0}", r.included_per_second));
+    row("observed (while sending)", &|r| r.observed.to_string());
+    row("late (after the last send)", &|r| r.late.to_string());
+    row("observed tx/s", &|r| format!("{:.0}", r.observed_per_second));
     if reports.len() > 1 {
         let base = reports[0].included_per_second;
         row("first's included tx/s ÷ this", &|r| {
@@ -262,9 +272,128 @@ pub fn table(reports: &[Report]) -> String {
     out
 }
 
+/// One figure over repeated runs: its median and mean, and the 95%
+/// confidence interval of the mean (Student's t, the runs' own spread).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Spread {
+    /// The middle run's (the mean of the middle two).
+    pub median: f64,
+    /// The mean.
+    pub mean: f64,
+    /// The interval's low end.
+    pub low: f64,
+    /// The interval's high end.
+    pub high: f64,
+}
+
+/// Student's t at 97.5% for 1 to 30 degrees of freedom (past 30: 1.96).
+const T_975: [f64; 30] = [
+    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
+    2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
+    2.052, 2.048, 2.045, 2.042,
+];
+
+impl Spread {
+    /// The spread of `values` (one run: an interval of that one value).
+    pub fn of(values: &[f64]) -> Self {
+        let n = values.len();
+        if n == 0 {
+            return Self { median: 0.0, mean: 0.0, low: 0.0, high: 0.0 };
+        }
+        let mut sorted = values.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        let median = match n % 2 {
+            1 => sorted[n / 2],
+            _ => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+        };
+        let mean = values.iter().sum::<f64>() / n as f64;
+        let half = match n {
+            1 => 0.0,
+            _ => {
+                let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+                let t = T_975.get(n - 2).copied().unwrap_or(1.96);
+                t * (var / n as f64).sqrt()
+            }
+        };
+        Self { median, mean, low: mean - half, high: mean + half }
+    }
+}
+
+/// Repeated runs of one load against one target (`run --repeat N`).
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Repeated {
+    /// The node.
+    pub target: String,
+    /// The workload or scenario.
+    pub workload: String,
+    /// Runs made.
+    pub runs: usize,
+    /// Included per second of each run's window.
+    pub included_per_second: Spread,
+    /// Included while sending, per second of sending.
+    pub observed_per_second: Spread,
+    /// Inclusion latency p50, ms.
+    pub p50_ms: Spread,
+    /// Inclusion latency p99, ms.
+    pub p99_ms: Spread,
+    /// Each run's report.
+    pub reports: Vec<Report>,
+}
+
+impl Repeated {
+    /// The spread of `reports`, runs of one load against one target.
+    pub fn of(reports: Vec<Report>) -> Self {
+        let f = |g: fn(&Report) -> f64| Spread::of(&reports.iter().map(g).collect::<Vec<_>>());
+        Self {
+            target: reports.first().map(|r| r.target.clone()).unwrap_or_default(),
+            workload: reports.first().map(|r| r.workload.clone()).unwrap_or_default(),
+            runs: reports.len(),
+            included_per_second: f(|r| r.included_per_second),
+            observed_per_second: f(|r| r.observed_per_second),
+            p50_ms: f(|r| r.latency_ms.p50),
+            p99_ms: f(|r| r.latency_ms.p99),
+            reports,
+        }
+    }
+
+    /// The figures as a table: median, and the mean's 95% interval.
+    pub fn table(&self) -> String {
+        let mut out = format!(
+            "{} on {}: {} runs (median; mean's 95% confidence interval)\n",
+            self.workload, self.target, self.runs
+        );
+        for (what, s) in [
+            ("included tx/s", self.included_per_second),
+            ("observed tx/s", self.observed_per_second),
+            ("latency p50 (ms)", self.p50_ms),
+            ("latency p99 (ms)", self.p99_ms),
+        ] {
+            out.push_str(&format!(
+                "{what:<20} {:>10.1}  [{:.1}, {:.1}]\n",
+                s.median, s.low, s.high
+            ));
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_spread_has_the_median_and_students_interval() {
+        let s = Spread::of(&[10.0, 12.0, 11.0, 13.0, 9.0]);
+        assert_eq!((s.median, s.mean), (11.0, 11.0));
+        // sd = sqrt(2.5); t(4) = 2.776: 11 +- 2.776 * sqrt(2.5 / 5).
+        let half = 2.776 * (2.5f64 / 5.0).sqrt();
+        assert!((s.low - (11.0 - half)).abs() < 1e-9 && (s.high - (11.0 + half)).abs() < 1e-9);
+        let one = Spread::of(&[4.0]);
+        assert_eq!((one.low, one.high), (4.0, 4.0));
+        assert_eq!(Spread::of(&[1.0, 3.0]).median, 2.0);
+    }
 
     #[test]
     fn percentiles_by_nearest_rank() {

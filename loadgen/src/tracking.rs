@@ -196,6 +196,14 @@ impl RunProgress {
             }
         }
         let done = self.sending_done_at.load(Ordering::Relaxed);
+        // Included while the run was still sending: the load the node kept
+        // up with; the rest came in the drain after it.
+        let observed = self
+            .included_at
+            .iter()
+            .map(|i| i.load(Ordering::Relaxed))
+            .filter(|&i| i > 0 && i <= done)
+            .count() as u64;
         let secs = |ns: u64| ns as f64 / 1e9;
         let send_seconds = secs(done.saturating_sub(first_sent.min(done)));
         let window = secs(last_included.saturating_sub(first_sent.min(last_included)));
@@ -225,6 +233,9 @@ impl RunProgress {
             window_seconds: window,
             sent_per_second: per_second(sent, send_seconds),
             included_per_second: per_second(included, window),
+            observed: observed.min(included),
+            late: included.saturating_sub(observed),
+            observed_per_second: per_second(observed.min(included), send_seconds),
             latency_ms: Latency::of(&mut latencies),
             blocks,
             sync_latency_ms: None,

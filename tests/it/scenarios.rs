@@ -209,6 +209,28 @@ fn test_runs_over_time_per_block_pacing_and_a_ramp_that_finds_its_rate() {
     assert_eq!(r["mode"], "open loop, 20 tx/s", "{r:#}");
     assert_eq!((r["submitted"].as_u64(), r["included"].as_u64()), (Some(20), Some(20)), "{r:#}");
 
+    // --repeat N: N runs, each figure's median and the 95% interval of its
+    // mean; each run's inclusions split at its last send.
+    let args = [
+        &["run", "--tps", "100", "--duration", "1s", "--batch", "10", "--repeat", "2"][..],
+        &common,
+    ];
+    let repeated = loadgen_json(&args.concat());
+    let repeated = &repeated[0];
+    assert_eq!(repeated["runs"], 2, "{repeated:#}");
+    let reports = repeated["reports"].as_array().unwrap();
+    assert_eq!(reports.len(), 2);
+    for r in reports {
+        let (observed, late) = (r["observed"].as_u64().unwrap(), r["late"].as_u64().unwrap());
+        assert_eq!(observed + late, r["included"].as_u64().unwrap(), "{r:#}");
+        assert!(observed > 0, "{r:#}");
+    }
+    let spread = &repeated["includedPerSecond"];
+    let f = |k: &str| spread[k].as_f64().unwrap();
+    assert!(f("low") <= f("mean") && f("mean") <= f("high"), "{spread}");
+    let each: Vec<f64> = reports.iter().map(|r| r["includedPerSecond"].as_f64().unwrap()).collect();
+    assert!((f("median") - (each[0] + each[1]) / 2.0).abs() < 1e-6, "{spread} of {each:?}");
+
     // --tpb N: N more only once the node has a new block.
     let r = loadgen_json(&[&["run", "--tpb", "20", "--txs", "100"][..], &common].concat());
     assert_eq!(r["included"], 100, "{r:#}");

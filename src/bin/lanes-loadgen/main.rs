@@ -175,6 +175,11 @@ struct RunArgs {
     /// up the accounts that ran short, so a long run keeps them funded.
     #[arg(long, conflicts_with_all = ["step", "tpb"])]
     forever: bool,
+    /// Run the same load N times against each node (each signed with the
+    /// accounts' next nonces, each kept) and report each figure's median
+    /// and the 95% confidence interval of its mean.
+    #[arg(long, value_name = "N", conflicts_with = "forever", value_parser = clap::value_parser!(u64).range(2..))]
+    repeat: Option<u64>,
     /// A ramp's rise per step, tx/s (default: a tenth of the range).
     #[arg(long, value_name = "R", requires = "rate")]
     step: Option<f64>,
@@ -314,6 +319,8 @@ pub(crate) enum CliError {
     Pacing,
     #[error("--forever runs against one node: give --rpc once")]
     ForeverTargets,
+    #[error("--repeat repeats one rate, not a ramp (a ramp's steps are runs of their own)")]
+    RepeatRamp,
     #[error("--forever sends at one rate, not a ramp")]
     ForeverRamp,
     #[error(transparent)]
@@ -539,6 +546,9 @@ fn run(args: RunArgs) -> Result<(), CliError> {
         let target = target.clone();
         move |e| CliError::Run { target, source: Box::new(e) }
     };
+    if args.repeat.is_some() && ramp.is_some() {
+        return Err(CliError::RepeatRamp);
+    }
     if let Some(ramp) = ramp {
         let mut found = Vec::new();
         for target in &targets {
@@ -627,6 +637,45 @@ fn run(args: RunArgs) -> Result<(), CliError> {
             "stopped: {included} included, {:.0} tx/s over the rounds' windows",
             included as f64 / seconds.max(1e-9)
         );
+        return Ok(());
+    }
+    if let Some(n) = args.repeat {
+        let mut all = Vec::new();
+        for target in &targets {
+            let plan = match &load {
+                Load::Workload(plan) => plan.clone(),
+                Load::Scenario(scenario, options) => Arc::new(
+                    runtime
+                        .block_on(lanes_loadgen::run::prepare_scenario(
+                            scenario, options, target, &config,
+                        ))
+                        .map_err(failed(target))?,
+                ),
+            };
+            let mut reports = Vec::new();
+            for round in 1..=n {
+                let report = runtime
+                    .block_on(lanes_loadgen::run::run(plan.clone(), target, &config))
+                    .map_err(failed(target))?;
+                keep(&report);
+                eprintln!(
+                    "{target} run {round}/{n}: {:.0} included tx/s, {:.0} observed tx/s, p50 {:.0} ms, p99 {:.0} ms",
+                    report.included_per_second,
+                    report.observed_per_second,
+                    report.latency_ms.p50,
+                    report.latency_ms.p99
+                );
+                reports.push(report);
+            }
+            let repeated = lanes_loadgen::report::Repeated::of(reports);
+            if !args.json {
+                print!("{}", repeated.table());
+            }
+            all.push(repeated);
+        }
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&all)?);
+        }
         return Ok(());
     }
     let mut reports: Vec<Report> = Vec::new();
