@@ -26,6 +26,9 @@ fn reason(e: &RpcErrorObject) -> String {
     format!("{} ({})", short_reason(&e.message), e.code)
 }
 
+/// Most bytes of raw transactions (hex) one JSON-RPC batch carries.
+const MAX_BATCH_BYTES: usize = 1 << 20;
+
 /// Every this many batches, one transaction goes by
 /// `eth_sendRawTransactionSync` (where the node has it), timed to its receipt.
 pub(crate) const SYNC_SAMPLE_EVERY: usize = 20;
@@ -110,7 +113,20 @@ impl Submitter {
                 if rest.is_empty() {
                     return Ok(Vec::new());
                 }
-                let answers = client.send_raw_batch(&quoted[rest]).await?;
+                // Blob transactions are large: a batch stays under a body
+                // every node takes (anvil's limit is 2 MiB), in as many as it takes.
+                let mut answers = Vec::with_capacity(rest.len());
+                let mut at = rest.start;
+                while at < rest.end {
+                    let mut end = at + 1;
+                    let mut bytes = quoted[at].len();
+                    while end < rest.end && bytes + quoted[end].len() <= MAX_BATCH_BYTES {
+                        bytes += quoted[end].len();
+                        end += 1;
+                    }
+                    answers.extend(client.send_raw_batch(&quoted[at..end]).await?);
+                    at = end;
+                }
                 Ok(answers.into_iter().map(|r| r.map_err(|e| reason(&e))).collect())
             }
             Submitter::InProcess { stage, raw } => {
