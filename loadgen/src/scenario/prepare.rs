@@ -519,13 +519,23 @@ fn coerce_all(
 }
 
 /// The node's gas estimate for `tx`, with [`GAS_MARGIN_PERCENT`] on top.
+/// The headroom never takes it past the latest block's gas limit (a call
+/// that deploys a hundred contracts estimates near it).
 async fn estimate(client: &RpcClient, tx: Value) -> std::result::Result<u64, String> {
     let gas: alloy_primitives::U64 = client
         .call("eth_estimateGas", json!([tx]))
         .await
         .map_err(|e| format!("the node could not estimate its gas: {e}"))?;
     let gas = gas.to::<u64>();
-    Ok(gas + gas * GAS_MARGIN_PERCENT / 100)
+    let block: Value = client
+        .call("eth_getBlockByNumber", json!(["latest", false]))
+        .await
+        .map_err(|e| format!("the latest block: {e}"))?;
+    let limit = block["gasLimit"]
+        .as_str()
+        .and_then(|g| u64::from_str_radix(g.trim_start_matches("0x"), 16).ok())
+        .unwrap_or(u64::MAX);
+    Ok((gas + gas * GAS_MARGIN_PERCENT / 100).min(limit.max(gas)))
 }
 
 /// Sends `signed` and waits until each is included with status 1; their

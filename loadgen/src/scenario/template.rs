@@ -91,7 +91,9 @@ impl Template {
         Ok(Self(parts))
     }
 
-    /// The string with every placeholder filled in.
+    /// The string with every placeholder filled in; an address right
+    /// after a `0x` the text already has goes in as bare hex (contender's
+    /// files write `"0x{Counter}"`).
     pub(crate) fn render(&self, values: &Values<'_>) -> String {
         self.render_with(values, |a| a.to_string(), |a| a.to_string())
     }
@@ -112,13 +114,23 @@ impl Template {
     ) -> String {
         let mut out = String::new();
         for part in &self.0 {
-            match part {
-                Part::Text(t) => out.push_str(t),
-                Part::Var(Var::Contract(i)) => out.push_str(&contract(values.contracts[*i])),
-                Part::Var(Var::Sender) => out.push_str(&account(values.sender)),
-                Part::Var(Var::Account) => out.push_str(&account(values.account)),
-                Part::Var(Var::SetCodeSender) => out.push_str(&account(values.set_code_sender)),
-                Part::Var(Var::Seq) => out.push_str(&values.seq.to_string()),
+            let address = match part {
+                Part::Text(t) => {
+                    out.push_str(t);
+                    continue;
+                }
+                Part::Var(Var::Seq) => {
+                    out.push_str(&values.seq.to_string());
+                    continue;
+                }
+                Part::Var(Var::Contract(i)) => contract(values.contracts[*i]),
+                Part::Var(Var::Sender) => account(values.sender),
+                Part::Var(Var::Account) => account(values.account),
+                Part::Var(Var::SetCodeSender) => account(values.set_code_sender),
+            };
+            match address.strip_prefix("0x") {
+                Some(bare) if out.ends_with("0x") => out.push_str(bare),
+                _ => out.push_str(&address),
             }
         }
         out
@@ -167,6 +179,8 @@ mod tests {
             set_code_sender: Address::ZERO,
         };
         assert_eq!(t.render(&values), format!("{token}:1000:{sender}:7"));
+        let prefixed = Template::parse("[(0x{token},0,0xd09de08a)]", &env, &contract).unwrap();
+        assert_eq!(prefixed.render(&values), format!("[({token},0,0xd09de08a)]"), "one 0x");
         let e = Template::parse("{pair}", &env, &contract).unwrap_err();
         assert!(e.contains("`{pair}`"), "{e}");
         assert!(Template::parse("{token", &env, &contract).is_err());
