@@ -546,6 +546,20 @@ fn run(args: RunArgs) -> Result<(), CliError> {
         let target = target.clone();
         move |e| CliError::Run { target, source: Box::new(e) }
     };
+    // The plan to send to `target`: the workload's, or the scenario made
+    // ready there (deployed, set up, drawn).
+    let plan_for = |target: &Target| -> Result<Arc<Plan>, CliError> {
+        match &load {
+            Load::Workload(plan) => Ok(plan.clone()),
+            Load::Scenario(scenario, options) => Ok(Arc::new(
+                runtime
+                    .block_on(lanes_loadgen::run::prepare_scenario(
+                        scenario, options, target, &config,
+                    ))
+                    .map_err(failed(target))?,
+            )),
+        }
+    };
     if args.repeat.is_some() && ramp.is_some() {
         return Err(CliError::RepeatRamp);
     }
@@ -553,16 +567,7 @@ fn run(args: RunArgs) -> Result<(), CliError> {
         let mut found = Vec::new();
         for target in &targets {
             eprintln!("ramping against {target}: {:?} tx/s", ramp.rates());
-            let plan = match &load {
-                Load::Workload(plan) => plan.clone(),
-                Load::Scenario(scenario, options) => Arc::new(
-                    runtime
-                        .block_on(lanes_loadgen::run::prepare_scenario(
-                            scenario, options, target, &config,
-                        ))
-                        .map_err(failed(target))?,
-                ),
-            };
+            let plan = plan_for(target)?;
             let say = |step: &RampStep| {
                 let r = &step.report;
                 keep(r);
@@ -600,16 +605,7 @@ fn run(args: RunArgs) -> Result<(), CliError> {
     }
     if args.forever {
         let [target] = &targets[..] else { return Err(CliError::ForeverTargets) };
-        let plan = match &load {
-            Load::Workload(plan) => plan.clone(),
-            Load::Scenario(scenario, options) => Arc::new(
-                runtime
-                    .block_on(lanes_loadgen::run::prepare_scenario(
-                        scenario, options, target, &config,
-                    ))
-                    .map_err(failed(target))?,
-            ),
-        };
+        let plan = plan_for(target)?;
         let mut error = None;
         let each = |round: u64, report: &Report| {
             keep(report);
@@ -642,16 +638,7 @@ fn run(args: RunArgs) -> Result<(), CliError> {
     if let Some(n) = args.repeat {
         let mut all = Vec::new();
         for target in &targets {
-            let plan = match &load {
-                Load::Workload(plan) => plan.clone(),
-                Load::Scenario(scenario, options) => Arc::new(
-                    runtime
-                        .block_on(lanes_loadgen::run::prepare_scenario(
-                            scenario, options, target, &config,
-                        ))
-                        .map_err(failed(target))?,
-                ),
-            };
+            let plan = plan_for(target)?;
             let mut reports = Vec::new();
             for round in 1..=n {
                 let report = runtime
