@@ -412,12 +412,22 @@ impl NodeState {
     /// A block's blob base fee (EIP-4844): from its excess blob gas under
     /// its fork's blob schedule; `None` before Cancun.
     pub(crate) fn blob_fee(&self, lb: &LedgerBlock) -> Option<u128> {
+        let (params, header) = self.blob_market(lb)?;
+        Some(params.calc_blob_fee(header.excess_blob_gas.unwrap_or(0)))
+    }
+
+    /// A block's blob schedule and its Ethereum header (its blob gas used and
+    /// excess); `None` before Cancun.
+    pub(crate) fn blob_market(
+        &self,
+        lb: &LedgerBlock,
+    ) -> Option<(alloy_eips::eip7840::BlobParams, alloy_consensus::Header)> {
         let header = crate::convert::header(&lb.block, self.block_form()).inner;
         let params = match &self.rebuild.place().spec.imported {
             Some(eth) => eth.blob_params(header.timestamp),
             None => lanes_evm_adapter::eth::blob_params_of(self.executor.config().spec),
         };
-        params.map(|p| p.calc_blob_fee(header.excess_blob_gas.unwrap_or(0)))
+        Some((params?, header))
     }
 
     /// How this chain's blocks show as Ethereum blocks.

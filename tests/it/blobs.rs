@@ -159,6 +159,34 @@ fn blob_transactions_run_on_a_dev_chain_and_their_blobs_are_kept() {
     assert_eq!(number(&after["excessBlobGas"]), excess);
     assert_eq!(number(&after["blobGasUsed"]), 0);
 
+    // eth_feeHistory prices blobs per block: the blob base fee each block's
+    // excess gives (at least 1 wei), the share of Prague's 9 blobs it used,
+    // and the next block's after the newest.
+    let newest = format!("{:#x}", first + 2);
+    let history = v.result("eth_feeHistory", json!(["0x3", newest, []]));
+    let fees: Vec<u64> =
+        history["baseFeePerBlobGas"].as_array().unwrap().iter().map(number).collect();
+    let mut excess = 0u64;
+    for (i, fee) in fees.iter().take(3).enumerate() {
+        assert_eq!(*fee, params.calc_blob_fee(excess) as u64, "block {}", first + i as u64);
+        excess = params.next_block_excess_blob_gas_osaka(excess, 8 * DATA_GAS_PER_BLOB, 0);
+    }
+    assert_eq!(fees[3], params.calc_blob_fee(excess) as u64, "the block after the newest");
+    assert!(fees.iter().all(|f| *f >= 1), "{history}");
+    let ratios = history["blobGasUsedRatio"].as_array().unwrap();
+    assert!(ratios.iter().all(|r| (r.as_f64().unwrap() - 8.0 / 9.0).abs() < 1e-9), "{history}");
+
+    // eth_getAccountInfo: balance, nonce and code in one answer, at any block.
+    let sender = DEV_KEYS[1].parse::<PrivateKeySigner>().unwrap().address();
+    for at in ["latest", "0x1"] {
+        let info = v.result("eth_getAccountInfo", json!([sender, at]));
+        assert_eq!(info["balance"], v.result("eth_getBalance", json!([sender, at])));
+        assert_eq!(info["nonce"], v.result("eth_getTransactionCount", json!([sender, at])));
+        assert_eq!(info["code"], "0x");
+    }
+    let absent = v.result("eth_getAccountInfo", json!([Address::repeat_byte(0x5a), "latest"]));
+    assert_eq!(absent, json!({"balance": "0x0", "nonce": "0x0", "code": "0x"}));
+
     // The blobs outlive a restart, by transaction and by versioned hash.
     v.stop();
     let v = Validator::start(&data, &["--dev"]);

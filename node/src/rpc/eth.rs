@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use alloy_consensus::{SignableTransaction, TxEip1559, TxEip2930, TxEip7702, TxEnvelope, TxLegacy};
 use alloy_eips::eip2718::Encodable2718;
+use alloy_eips::eip4844::DATA_GAS_PER_BLOB;
 use alloy_eips::eip7928::BlockAccessList;
 use alloy_eips::{BlockId, BlockNumberOrTag};
 use alloy_primitives::{Address, B256, Bytes, TxKind, U64, U256};
@@ -105,6 +106,20 @@ impl EthApiServer for EthRpc {
             return Ok(Bytes::new());
         }
         Ok(view.get_code(&header.code_hash).map_err(internal)?.unwrap_or_default())
+    }
+
+    fn account_info(
+        &self,
+        address: Address,
+        block: Option<BlockId>,
+    ) -> RpcResult<alloy_rpc_types_eth::AccountInfo> {
+        let view = self.state.state_at(block)?;
+        let header = account(&view, &address)?;
+        let code = match lanes_evm_adapter::has_code(&header.code_hash) {
+            true => view.get_code(&header.code_hash).map_err(internal)?.unwrap_or_default(),
+            false => Bytes::new(),
+        };
+        Ok(alloy_rpc_types_eth::AccountInfo { balance: header.balance, nonce: header.nonce, code })
     }
 
     fn storage_at(
@@ -699,14 +714,26 @@ fn fee_history(
     let mut history = FeeHistory { oldest_block: oldest, ..Default::default() };
     let mut rewards = Vec::new();
     let mut base_fee = 0;
+    // The newest block's blob market, for the blob base fee after it.
+    let mut market = None;
     for number in oldest..=newest {
         let lb = s.block(number)?.ok_or_else(|| RpcError::NotFound(format!("block {number}")))?;
         let h = &lb.block.header;
         base_fee = u128::from(h.base_fee);
         history.base_fee_per_gas.push(base_fee);
         history.gas_used_ratio.push(h.gas_used as f64 / h.gas_limit.max(1) as f64);
-        history.base_fee_per_blob_gas.push(0);
-        history.blob_gas_used_ratio.push(0.0);
+        // Before Cancun 0, as geth answers; from it at least 1 wei (EIP-4844).
+        market = s.blob_market(&lb);
+        let (blob_fee, blob_ratio) = match &market {
+            Some((params, eth)) => {
+                let max = params.max_blob_count.saturating_mul(DATA_GAS_PER_BLOB).max(1);
+                let used = eth.blob_gas_used.unwrap_or(0);
+                (params.calc_blob_fee(eth.excess_blob_gas.unwrap_or(0)), used as f64 / max as f64)
+            }
+            None => (0, 0.0),
+        };
+        history.base_fee_per_blob_gas.push(blob_fee);
+        history.blob_gas_used_ratio.push(blob_ratio);
         if let Some(percentiles) = &percentiles {
             let mut tips: Vec<u128> = lb
                 .block
@@ -743,7 +770,20 @@ fn fee_history(
         _ => base_fee,
     };
     history.base_fee_per_gas.push(after);
-    history.base_fee_per_blob_gas.push(0);
+    let blob_after = match (s.block(newest + 1)?, &market) {
+        (Some(lb), _) if newest < s.head() => s.blob_fee(&lb).unwrap_or(0),
+        (_, Some((params, eth))) => {
+            let (excess, used) = (eth.excess_blob_gas.unwrap_or(0), eth.blob_gas_used.unwrap_or(0));
+            let next = params.next_block_excess_blob_gas_osaka(
+                excess,
+                used,
+                eth.base_fee_per_gas.unwrap_or(0),
+            );
+            params.calc_blob_fee(next)
+        }
+        _ => 0,
+    };
+    history.base_fee_per_blob_gas.push(blob_after);
     history.reward = percentiles.map(|_| rewards);
     Ok(history)
 }

@@ -70,6 +70,15 @@ pub trait EthApi {
     #[method(name = "getCode")]
     fn code(&self, address: Address, block: Option<BlockId>) -> RpcResult<Bytes>;
 
+    /// An account's balance, nonce and code in one answer (anvil's and
+    /// reth's; forge asks it first when it reads a node's state).
+    #[method(name = "getAccountInfo")]
+    fn account_info(
+        &self,
+        address: Address,
+        block: Option<BlockId>,
+    ) -> RpcResult<alloy_rpc_types_eth::AccountInfo>;
+
     /// One storage slot of an account.
     #[method(name = "getStorageAt")]
     fn storage_at(
