@@ -7,7 +7,12 @@
 //! hash; every [`SINK_BLOCK_TIME`] the queue becomes a block that
 //! `eth_getBlockByNumber` serves. Accounts look funded and set up (a huge
 //! balance, nonce 2^32, code at every address), so every workload's setup
-//! is skipped. Nothing is decoded, recovered or executed.
+//! is skipped. Nothing is decoded, recovered or executed. For another load
+//! generator (contender) it also estimates every transaction at 21,000 gas,
+//! answers `eth_call` with nothing and `eth_feeHistory` with 1 gwei, and
+//! gives a receipt (status 1) for a transaction in a kept block: the index
+//! of hashes that takes is kept only once some receipt is asked for, so a
+//! run that asks none pays nothing for it.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -48,6 +53,9 @@ struct Chain {
     first: u64,
     blocks: VecDeque<Block>,
     queued: Vec<B256>,
+    /// Each kept transaction's block and index in it, once a receipt was
+    /// asked for (`None` until then).
+    receipts: Option<std::collections::HashMap<B256, (u64, u64)>>,
 }
 
 struct Block {
@@ -63,11 +71,52 @@ impl Chain {
     fn seal(&mut self) {
         let hashes = std::mem::take(&mut self.queued);
         let timestamp = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let number = self.first + self.blocks.len() as u64;
+        if let Some(index) = &mut self.receipts {
+            index.extend(hashes.iter().enumerate().map(|(i, h)| (*h, (number, i as u64))));
+        }
         self.blocks.push_back(Block { timestamp, hashes });
         if self.blocks.len() > SINK_KEPT_BLOCKS {
-            self.blocks.pop_front();
+            if let (Some(old), Some(index)) = (self.blocks.pop_front(), &mut self.receipts) {
+                for h in &old.hashes {
+                    index.remove(h);
+                }
+            }
             self.first += 1;
         }
+    }
+
+    /// The receipt of `hash` (status 1, 21,000 gas) where a kept block
+    /// holds it; the index is built on the first ask.
+    fn receipt(&mut self, hash: B256) -> Value {
+        let first = self.first;
+        let blocks = &self.blocks;
+        let index = self.receipts.get_or_insert_with(|| {
+            let mut index = std::collections::HashMap::new();
+            for (k, block) in blocks.iter().enumerate() {
+                for (i, h) in block.hashes.iter().enumerate() {
+                    index.insert(*h, (first + k as u64, i as u64));
+                }
+            }
+            index
+        });
+        let Some(&(number, i)) = index.get(&hash) else { return Value::Null };
+        json!({
+            "transactionHash": hash,
+            "transactionIndex": format!("0x{i:x}"),
+            "blockHash": keccak256(number.to_be_bytes()),
+            "blockNumber": format!("0x{number:x}"),
+            "from": alloy_primitives::Address::ZERO,
+            "to": null,
+            "cumulativeGasUsed": format!("0x{:x}", (i + 1) * GAS_PER_TX),
+            "gasUsed": format!("0x{GAS_PER_TX:x}"),
+            "effectiveGasPrice": ONE_GWEI,
+            "contractAddress": null,
+            "logs": [],
+            "logsBloom": format!("0x{}", "0".repeat(512)),
+            "status": "0x1",
+            "type": "0x2",
+        })
     }
 
     fn block(&self, number: u64) -> Value {
@@ -140,6 +189,25 @@ fn answer(chain: &Mutex<Chain>, call: &Call<'_>) -> Result<Value, (i32, String)>
         "eth_getBalance" => json!(format!("0x{:x}", u128::MAX)),
         "eth_getTransactionCount" => json!("0x100000000"),
         "eth_getCode" => json!("0x00"),
+        "eth_estimateGas" => json!(format!("0x{GAS_PER_TX:x}")),
+        "eth_call" => json!("0x"),
+        "eth_feeHistory" => {
+            let head = chain.lock().head();
+            json!({
+                "oldestBlock": format!("0x{head:x}"),
+                "baseFeePerGas": [ONE_GWEI, ONE_GWEI],
+                "gasUsedRatio": [0.5],
+                "reward": [[ONE_GWEI]],
+            })
+        }
+        "eth_getTransactionReceipt" => {
+            let p = params()?;
+            let hash: B256 = p
+                .first()
+                .and_then(|h| serde_json::from_value(h.clone()).ok())
+                .ok_or((-32602, "expected [\"0x…\" (a transaction hash)]".to_string()))?;
+            chain.lock().receipt(hash)
+        }
         other => return Err((-32601, format!("the sink does not serve {other}"))),
     })
 }
@@ -255,6 +323,28 @@ mod tests {
         .unwrap();
         assert_eq!(block["result"]["transactions"], json!([hash]));
         assert_eq!(block["result"]["gasUsed"], "0x5208");
+        // A receipt, for a generator that asks (the index built on asking).
+        let ask = |h: &B256| {
+            let body = format!(
+                r#"{{"jsonrpc":"2.0","id":3,"method":"eth_getTransactionReceipt","params":["{h}"]}}"#
+            );
+            serde_json::from_str::<Value>(&handle(&chain, body.as_bytes())).unwrap()
+        };
+        assert!(chain.lock().receipts.is_none(), "no index before a receipt is asked");
+        let receipt = ask(&hash);
+        assert_eq!(receipt["result"]["blockNumber"], "0x1");
+        assert_eq!(receipt["result"]["status"], "0x1");
+        assert_eq!(ask(&B256::repeat_byte(9))["result"], Value::Null);
+        // Later blocks join the index as they are sealed.
+        let again = "0x02f86b827a6980843b9aca01";
+        handle(
+            &chain,
+            format!(r#"{{"jsonrpc":"2.0","id":8,"method":"eth_sendRawTransaction","params":["{again}"]}}"#)
+                .as_bytes(),
+        );
+        chain.lock().seal();
+        let later = alloy_primitives::hex::decode(again).map(keccak256).unwrap();
+        assert_eq!(ask(&later)["result"]["blockNumber"], "0x2");
         let unknown: Value = serde_json::from_str(&handle(
             &chain,
             br#"{"jsonrpc":"2.0","id":2,"method":"eth_getBlockReceipts","params":["0x1"]}"#,
