@@ -24,9 +24,9 @@
 # transaction's end_timestamp - start_timestamp, ms, as its report takes
 # it) from ~/.contender/contender.db:
 #
-#   sqlite3 ~/.contender/contender.db "SELECT count(*), count(block_number)
+#   sqlite3 ~/.local/state/contender/contender.db "SELECT count(*), count(block_number)
 #     FROM run_txs WHERE run_id = (SELECT max(id) FROM runs)"
-#   sqlite3 ~/.contender/contender.db "SELECT end_timestamp - start_timestamp
+#   sqlite3 ~/.local/state/contender/contender.db "SELECT end_timestamp - start_timestamp
 #     FROM run_txs WHERE run_id = (SELECT max(id) FROM runs)
 #     AND block_number IS NOT NULL ORDER BY 1"          # p50, p99 by rank
 set -euo pipefail

@@ -136,6 +136,18 @@ impl Chain {
             "size": format!("0x{:x}", 600 + n * 110),
             "baseFeePerGas": ONE_GWEI,
             "transactions": block.hashes,
+            // The header's other fields, as a client's block type wants them.
+            "sha3Uncles": alloy_consensus::EMPTY_OMMER_ROOT_HASH,
+            "miner": alloy_primitives::Address::ZERO,
+            "stateRoot": B256::ZERO,
+            "transactionsRoot": B256::ZERO,
+            "receiptsRoot": B256::ZERO,
+            "logsBloom": format!("0x{}", "0".repeat(512)),
+            "difficulty": "0x0",
+            "extraData": "0x",
+            "mixHash": B256::ZERO,
+            "nonce": "0x0000000000000000",
+            "uncles": [],
         })
     }
 }
