@@ -22,7 +22,7 @@
 #
 # then, for its last run, sent, included and the inclusion latency (each
 # transaction's end_timestamp - start_timestamp, ms, as its report takes
-# it) from ~/.contender/contender.db:
+# it) from ~/.local/state/contender/contender.db (v0.10.3):
 #
 #   sqlite3 ~/.local/state/contender/contender.db "SELECT count(*), count(block_number)
 #     FROM run_txs WHERE run_id = (SELECT max(id) FROM runs)"
