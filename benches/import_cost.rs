@@ -24,7 +24,6 @@
 #[path = "../tests/it/made_blocks.rs"]
 mod made_blocks;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -55,26 +54,11 @@ fn holder(i: usize) -> Address {
 }
 
 fn genesis(accounts: usize, senders: usize) -> GethGenesis {
-    let mut config = lanes_rpc::genesis::dev_genesis_with(DevFork::Prague).config;
-    config.chain_id = CHAIN_ID;
-    config.deposit_contract_address = Some(Address::repeat_byte(0xde));
-    let mut alloc = BTreeMap::new();
-    for i in 0..accounts {
-        alloc.insert(holder(i), GenesisAccount::default().with_balance(U256::from(i + 1)));
-    }
-    for i in 0..senders {
-        let funded = GenesisAccount::default().with_balance(U256::from(10u128.pow(21)));
-        alloc.insert(signer(i).address(), funded);
-    }
-    alloc.extend(made_blocks::system_contracts());
-    GethGenesis {
-        config,
-        gas_limit: 30_000_000,
-        base_fee_per_gas: Some(1_000_000_000),
-        difficulty: U256::ZERO,
-        alloc,
-        ..Default::default()
-    }
+    let holders = (0..accounts)
+        .map(|i| (holder(i), GenesisAccount::default().with_balance(U256::from(i + 1))));
+    let funded = GenesisAccount::default().with_balance(U256::from(10u128.pow(21)));
+    let senders = (0..senders).map(|i| (signer(i).address(), funded.clone()));
+    made_blocks::genesis(DevFork::Prague, CHAIN_ID, holders.chain(senders))
 }
 
 fn transfer(from: &PrivateKeySigner, nonce: u64, to: Address) -> TxEnvelope {

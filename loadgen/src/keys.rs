@@ -1,7 +1,7 @@
 //! Deterministic keys and fast signing (libsecp256k1, the backend the node
 //! recovers with), so presigning many transactions is cheap.
 
-use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
+use alloy_consensus::{SignableTransaction, TxEnvelope};
 use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{Address, B256, Bytes, Signature, U256, keccak256};
 use secp256k1::{Message, PublicKey, SECP256K1, SecretKey};
@@ -62,10 +62,15 @@ impl Key {
         self.address
     }
 
-    /// Signs `tx`: the EIP-2718 encoding and the transaction hash.
-    pub fn sign(&self, tx: TxEip1559) -> (Bytes, B256) {
+    /// Signs `tx` (EIP-1559, EIP-7702, ...): the EIP-2718 encoding and the
+    /// transaction hash.
+    pub fn sign<T>(&self, tx: T) -> (Bytes, B256)
+    where
+        T: SignableTransaction<Signature>,
+        alloy_consensus::Signed<T>: Into<TxEnvelope>,
+    {
         let signature = self.signature(tx.signature_hash());
-        let envelope = TxEnvelope::from(tx.into_signed(signature));
+        let envelope: TxEnvelope = tx.into_signed(signature).into();
         let hash = *envelope.tx_hash();
         (envelope.encoded_2718().into(), hash)
     }
@@ -79,14 +84,6 @@ impl Key {
             U256::from_be_slice(&rs[32..]),
             i32::from(id) == 1,
         )
-    }
-
-    /// Signs an EIP-7702 set-code transaction (`tx`).
-    pub fn sign_7702(&self, tx: alloy_consensus::TxEip7702) -> (Bytes, B256) {
-        let signature = self.signature(tx.signature_hash());
-        let envelope = TxEnvelope::from(tx.into_signed(signature));
-        let hash = *envelope.tx_hash();
-        (envelope.encoded_2718().into(), hash)
     }
 
     /// Signs a blob transaction (`tx`), sent in its network form with
@@ -124,6 +121,7 @@ impl Key {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloy_consensus::TxEip1559;
     use alloy_eips::eip2718::Decodable2718;
     use alloy_primitives::TxKind;
 

@@ -171,7 +171,7 @@ pub fn sign_spec(
     let tip = spec.extra.tip.unwrap_or(tip);
     let max_fee = max_fee.max(tip);
     if !spec.extra.authorizations.is_empty() {
-        return key.sign_7702(alloy_consensus::TxEip7702 {
+        return key.sign(alloy_consensus::TxEip7702 {
             chain_id,
             nonce,
             gas_limit: spec.gas_limit,

@@ -15,7 +15,7 @@ use alloy_consensus::{Header, SignableTransaction, TxEip1559, TxEnvelope};
 use alloy_eips::eip4895::Withdrawals;
 use alloy_eips::eip7928::BlockAccessList;
 use alloy_genesis::{Genesis as GethGenesis, GenesisAccount};
-use alloy_primitives::{Address, B256, Bytes, TxKind, U256, keccak256};
+use alloy_primitives::{B256, Bytes, TxKind, U256, keccak256};
 use alloy_rlp::Encodable;
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
@@ -37,25 +37,9 @@ fn signer(i: u64) -> PrivateKeySigner {
 }
 
 fn genesis() -> GethGenesis {
-    // The dev chain's fork fields, Amsterdam from block 0, with a chain id
-    // and a deposit contract of its own.
-    let mut config = lanes_rpc::genesis::dev_genesis_with(DevFork::Amsterdam).config;
-    config.chain_id = CHAIN_ID;
-    config.deposit_contract_address = Some(Address::repeat_byte(0xde));
-    let mut alloc = std::collections::BTreeMap::new();
-    for i in 0..4 {
-        let funded = GenesisAccount::default().with_balance(U256::from(10u128.pow(21)));
-        alloc.insert(signer(i).address(), funded);
-    }
-    alloc.extend(made_blocks::system_contracts());
-    GethGenesis {
-        config,
-        gas_limit: 30_000_000,
-        base_fee_per_gas: Some(1_000_000_000),
-        difficulty: U256::ZERO,
-        alloc,
-        ..Default::default()
-    }
+    let funded = GenesisAccount::default().with_balance(U256::from(10u128.pow(21)));
+    let alloc = (0..4).map(|i| (signer(i).address(), funded.clone()));
+    made_blocks::genesis(DevFork::Amsterdam, CHAIN_ID, alloc)
 }
 
 fn board_deploy() -> Bytes {

@@ -10,12 +10,13 @@ use alloy_eips::eip1559::{BaseFeeParams, calc_next_block_base_fee};
 use alloy_eips::eip4895::Withdrawals;
 use alloy_eips::eip7685::EMPTY_REQUESTS_HASH;
 use alloy_eips::{eip2935, eip4788, eip7002, eip7251};
-use alloy_genesis::GenesisAccount;
+use alloy_genesis::{Genesis as GethGenesis, GenesisAccount};
 use alloy_primitives::{Address, B256, Bloom, Bytes, U256, keccak256};
 use lanes_evm_adapter::eth::{
     EthBlock, EthSpec, ImportContext, ImportErrorKind, ImportedBlock, StateTrie, import_block,
 };
 use lanes_evm_adapter::{SharedCode, SpecId};
+use lanes_rpc::genesis::DevFork;
 use lanes_runtime::{Chain, OrderedConfig};
 
 /// The beneficiary of every made block.
@@ -38,6 +39,29 @@ pub(crate) fn system_contracts() -> [(Address, GenesisAccount); 4] {
             account(&eip7251::CONSOLIDATION_REQUEST_PREDEPLOY_CODE),
         ),
     ]
+}
+
+/// A genesis for made blocks: the dev chain's fork fields for `fork` from
+/// block 0, with `chain_id` and a deposit contract of its own, `alloc` and
+/// Prague's system contracts, a 30M gas limit and a base fee of 1 gwei.
+pub(crate) fn genesis(
+    fork: DevFork,
+    chain_id: u64,
+    alloc: impl IntoIterator<Item = (Address, GenesisAccount)>,
+) -> GethGenesis {
+    let mut config = lanes_rpc::genesis::dev_genesis_with(fork).config;
+    config.chain_id = chain_id;
+    config.deposit_contract_address = Some(Address::repeat_byte(0xde));
+    let mut alloc: std::collections::BTreeMap<_, _> = alloc.into_iter().collect();
+    alloc.extend(system_contracts());
+    GethGenesis {
+        config,
+        gas_limit: 30_000_000,
+        base_fee_per_gas: Some(1_000_000_000),
+        difficulty: U256::ZERO,
+        alloc,
+        ..Default::default()
+    }
 }
 
 /// The block of `header` holding `txs`, with no ommers and no withdrawals.

@@ -100,6 +100,8 @@ pub async fn prepare(
     let funder_index = accounts.len();
     accounts.push(funder.clone());
     let mut rng = StdRng::seed_from_u64(options.seed);
+    // Estimates never go past it.
+    let gas_cap = block_gas_limit(client).await?;
     // Whose account `authorization_address` steps delegate (contender's
     // set-code signer): it signs the authorizations and sends nothing.
     let set_code = Key::derive(options.seed, &format!("scenario/{}/setcode", scenario.name), 0);
@@ -142,7 +144,8 @@ pub async fn prepare(
             code.extend(encoded);
         }
         let tx = json!({"from": at, "data": Bytes::from(code.clone())});
-        let gas = estimate(client, tx).await.map_err(|e| step_err(create.line, &field, e))?;
+        let gas =
+            estimate(client, tx, gas_cap).await.map_err(|e| step_err(create.line, &field, e))?;
         let n = if at == funder.address() {
             nonce += 1;
             nonce - 1
@@ -170,21 +173,22 @@ pub async fn prepare(
             .unwrap_or_else(|| at.create(n));
         contracts.push(address);
     }
-    if nonce_used(&scenario.creates) {
+    if scenario.creates.iter().any(|c| matches!(c.from, From::Pool(_))) {
         // The funder's nonce moved under it while it funded deployers.
         nonce = pending_nonce(client, funder.address()).await?;
     }
     let blob_fee = blob_fee(client, scenario).await?;
     let mut sidecars = std::collections::HashMap::new();
     let mut auth_nonce = pending_nonce(client, set_code.address()).await?;
-    // A call's type-specific parts: its sidecar (one per step, shared by
-    // its transactions) and its authorization (the set-code signer's next
-    // nonce in spam order).
-    let mut extras = |call: &Call,
-                      values: &Values<'_>,
-                      tip: Option<u128>|
-     -> std::result::Result<TxExtra, String> {
-        let mut extra = TxExtra { tip, ..TxExtra::default() };
+    // A call drawn as a transaction, with its type-specific parts: its
+    // sidecar (one per step, shared by its transactions) and its
+    // authorization (the set-code signer's next nonce in spam order).
+    let mut drawn = |call: &Call,
+                     values: &Values<'_>,
+                     rng: &mut StdRng|
+     -> std::result::Result<TxSpec, String> {
+        let mut spec = draw(call, values, rng)?;
+        let extra = &mut spec.extra;
         if let Some(address) = &call.authorization {
             let delegate: Address = address
                 .render(values)
@@ -209,7 +213,7 @@ pub async fn prepare(
             };
             extra.blob = Some((sidecar, blob_fee));
         }
-        Ok(extra)
+        Ok(spec)
     };
 
     // Setup calls: from the funder, or once from every account of a pool.
@@ -227,14 +231,13 @@ pub async fn prepare(
         let mut specs = Vec::with_capacity(senders.len());
         for key in &senders {
             let values = values(&contracts, (key.address(), key.address(), 0), set_code_sender);
-            let spec = draw(call, &values, &mut rng)
-                .and_then(|(spec, tip)| Ok(TxSpec { extra: extras(call, &values, tip)?, ..spec }))
-                .map_err(|e| step_err(call.line, &call.what(), e))?;
+            let spec =
+                drawn(call, &values, &mut rng).map_err(|e| step_err(call.line, &call.what(), e))?;
             specs.push(spec);
         }
         let gas = match call.gas_limit {
             Some(g) => g,
-            None => estimate(client, call_json(senders[0].address(), &specs[0]))
+            None => estimate(client, call_json(senders[0].address(), &specs[0]), gas_cap)
                 .await
                 .map_err(|e| step_err(call.line, &call.what(), e))?,
         };
@@ -288,9 +291,8 @@ pub async fn prepare(
         let account = accounts[rng.random_range(pool)].address();
         let values =
             values(&contracts, (accounts[sender].address(), account, seq as u64), set_code_sender);
-        let spec = draw(call, &values, &mut rng)
-            .and_then(|(spec, tip)| Ok(TxSpec { extra: extras(call, &values, tip)?, ..spec }))
-            .map_err(|e| step_err(call.line, &call.what(), e))?;
+        let spec =
+            drawn(call, &values, &mut rng).map_err(|e| step_err(call.line, &call.what(), e))?;
         txs.push(TxSpec { sender: sender as u32, gas_limit: call.gas_limit.unwrap_or(0), ..spec });
     }
 
@@ -314,7 +316,7 @@ pub async fn prepare(
             let tx = &txs[i];
             let request = call_json(accounts[tx.sender as usize].address(), tx);
             gas = gas.max(
-                estimate(client, request)
+                estimate(client, request, gas_cap)
                     .await
                     .map_err(|e| step_err(call.line, &call.what(), e))?,
             );
@@ -370,12 +372,9 @@ pub(crate) fn weighted_order(weights: &[u32], n: usize) -> Vec<usize> {
 }
 
 /// One call under `values` as a transaction (its sender and gas limit the
-/// caller's), fuzzed parts drawn from `rng`, and its own tip.
-fn draw(
-    call: &Call,
-    values: &Values<'_>,
-    rng: &mut StdRng,
-) -> std::result::Result<(TxSpec, Option<u128>), String> {
+/// caller's, its type-specific parts none), fuzzed parts drawn from `rng`,
+/// with its own tip.
+fn draw(call: &Call, values: &Values<'_>, rng: &mut StdRng) -> std::result::Result<TxSpec, String> {
     let to: Address = call.to.render(values).parse().map_err(|e| format!("to: {e}"))?;
     let mut value = match &call.value {
         Some(v) => parse_wei(&v.render(values))?,
@@ -438,7 +437,7 @@ fn draw(
         access_list.push(alloy_eips::eip2930::AccessListItem { address, storage_keys });
     }
     let tip = tip.map(|t| u128::try_from(t).unwrap_or(u128::MAX));
-    let spec = TxSpec {
+    Ok(TxSpec {
         sender: 0,
         kind: Kind::Call,
         to,
@@ -446,9 +445,8 @@ fn draw(
         input,
         access_list: alloy_eips::eip2930::AccessList(access_list),
         gas_limit: 0,
-        extra: TxExtra::default(),
-    };
-    Ok((spec, tip))
+        extra: TxExtra { tip, ..TxExtra::default() },
+    })
 }
 
 /// `spec` from `from` as an `eth_estimateGas` request: its list and
@@ -474,11 +472,6 @@ async fn pending_nonce(client: &RpcClient, address: Address) -> Result<u64> {
         .await
         .map_err(typed("eth_getTransactionCount"))?
         .to::<u64>())
-}
-
-/// Whether a create was deployed from a pool (the funder funded it).
-fn nonce_used(creates: &[super::Create]) -> bool {
-    creates.iter().any(|c| matches!(c.from, From::Pool(_)))
 }
 
 /// The most per blob gas a scenario's blob transactions offer: twice the
@@ -519,23 +512,24 @@ fn coerce_all(
 }
 
 /// The node's gas estimate for `tx`, with [`GAS_MARGIN_PERCENT`] on top.
-/// The headroom never takes it past the latest block's gas limit (a call
+/// The headroom never takes it past `limit`, the block gas limit (a call
 /// that deploys a hundred contracts estimates near it).
-async fn estimate(client: &RpcClient, tx: Value) -> std::result::Result<u64, String> {
+async fn estimate(client: &RpcClient, tx: Value, limit: u64) -> std::result::Result<u64, String> {
     let gas: alloy_primitives::U64 = client
         .call("eth_estimateGas", json!([tx]))
         .await
         .map_err(|e| format!("the node could not estimate its gas: {e}"))?;
     let gas = gas.to::<u64>();
-    let block: Value = client
-        .call("eth_getBlockByNumber", json!(["latest", false]))
-        .await
-        .map_err(|e| format!("the latest block: {e}"))?;
-    let limit = block["gasLimit"]
+    Ok((gas + gas * GAS_MARGIN_PERCENT / 100).min(limit.max(gas)))
+}
+
+/// The latest block's gas limit (`u64::MAX` where the node gives none).
+async fn block_gas_limit(client: &RpcClient) -> Result<u64> {
+    let block: Value = client.call("eth_getBlockByNumber", json!(["latest", false])).await?;
+    Ok(block["gasLimit"]
         .as_str()
         .and_then(|g| u64::from_str_radix(g.trim_start_matches("0x"), 16).ok())
-        .unwrap_or(u64::MAX);
-    Ok((gas + gas * GAS_MARGIN_PERCENT / 100).min(limit.max(gas)))
+        .unwrap_or(u64::MAX))
 }
 
 /// Sends `signed` and waits until each is included with status 1; their

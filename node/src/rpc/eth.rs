@@ -764,14 +764,15 @@ fn fee_history(
     }
     // The base fee of the block after the newest: the next block's where
     // the newest is the head.
-    let after = match s.block(newest + 1)? {
+    let next = s.block(newest + 1)?;
+    let after = match &next {
         Some(lb) if newest < s.head() => u128::from(lb.block.header.base_fee),
         _ if newest == s.head() => u128::from(s.next_base_fee()?),
         _ => base_fee,
     };
     history.base_fee_per_gas.push(after);
-    let blob_after = match (s.block(newest + 1)?, &market) {
-        (Some(lb), _) if newest < s.head() => s.blob_fee(&lb).unwrap_or(0),
+    let blob_after = match (&next, &market) {
+        (Some(lb), _) if newest < s.head() => s.blob_fee(lb).unwrap_or(0),
         (_, Some((params, eth))) => {
             let (excess, used) = (eth.excess_blob_gas.unwrap_or(0), eth.blob_gas_used.unwrap_or(0));
             let next = params.next_block_excess_blob_gas_osaka(
