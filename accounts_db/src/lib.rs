@@ -45,6 +45,20 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! ## Layers
+//!
+//! Each module uses only those on its line or below (a test in
+//! `tests/it/layout.rs` keeps it so):
+//!
+//! ```text
+//!  compaction, db/history    reclaiming space; reading and cutting back to older blocks
+//!  db (AccountsDb)           open, commit, reads
+//!  db/{batch, read, view}, recovery
+//!  db/{kept, version, inner} what an open database and its views share
+//!  entry, loc_map, error, index, record, segment, backing
+//!  config, hash, mmap        settings, hashing, the one unsafe module
+//! ```
 #![deny(unsafe_code)]
 #![deny(clippy::host_endian_bytes, clippy::big_endian_bytes)]
 

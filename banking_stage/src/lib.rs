@@ -49,6 +49,18 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! ## Layers
+//!
+//! Each module uses only those on its line or below (a test in
+//! `tests/it/layout.rs` keeps it so):
+//!
+//! ```text
+//!  stage                     BankingStage: starts and stops the rest
+//!  scheduler, driver, predict, sigverify
+//!  pool, shared, control, scheduler/{window, pass, worker}
+//!  clock, config, decoded, error, signal, stats, predict_queue
+//! ```
 #![forbid(unsafe_code)]
 
 mod clock;

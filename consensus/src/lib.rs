@@ -6,6 +6,19 @@
 //! its [`Application`]: the driver holds the message loop, the app builds,
 //! checks and commits values. `tests/common/mod.rs` holds a minimal
 //! application.
+//!
+//! ## Layers
+//!
+//! Each module uses only those on its line or below (a test in
+//! `tests/it/layout.rs` keeps it so):
+//!
+//! ```text
+//!  app, engine               the application driver; the engine's start
+//!  codec, streaming          LanesCodec; proposals as signed parts
+//!  signing, codec/certificates
+//!  codec/wire                the wire's primitives and limits
+//!  types                     the consensus context
+//! ```
 
 #![forbid(unsafe_code)]
 
@@ -22,8 +35,8 @@ pub use async_trait::async_trait;
 /// The buffer values travel in (an [`Application`]'s encoded blocks).
 pub use bytes::Bytes;
 pub use codec::{
-    CodecError, LanesCodec, MAX_ID_BYTES, MAX_SIGNATURES, MAX_SYNC_RANGE, MAX_SYNC_VALUES,
-    MAX_VALUE_BYTES,
+    CodecError, LanesCodec, MAX_ID_BYTES, MAX_PART_BYTES, MAX_SIGNATURES, MAX_SYNC_RANGE,
+    MAX_SYNC_VALUES, MAX_VALUE_BYTES,
 };
 pub use engine::{
     EngineSettings, Role, StartError, Timeouts, height_params, peer_id_of, start_engine,
@@ -36,8 +49,8 @@ pub use signing::{
     public_key_to_hex, sign, verify,
 };
 pub use streaming::{
-    AssembledProposal, MAX_PART_BYTES, PartsBuffer, PartsError, PartsLimits, proposal_digest,
-    proposal_parts, stream_id_for, stream_messages,
+    AssembledProposal, PartsBuffer, PartsError, PartsLimits, proposal_digest, proposal_parts,
+    stream_id_for, stream_messages,
 };
 pub use types::{
     Address, Height, LanesContext, Proposal, ProposalInit, ProposalPart, Validator, ValidatorSet,

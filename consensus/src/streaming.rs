@@ -12,12 +12,9 @@ use malachitebft_app_channel::app::types::PeerId;
 use malachitebft_app_channel::app::types::core::Round;
 use malachitebft_signing_ed25519::{PrivateKey, Signature};
 
-use crate::codec::Writer;
+use crate::codec::{MAX_PART_BYTES, Writer};
 use crate::signing::verify;
 use crate::types::{Address, Height, ProposalInit, ProposalPart, ValidatorSet};
-
-/// Most value bytes in one `Data` part (128 KiB).
-pub const MAX_PART_BYTES: usize = 128 * 1024;
 
 const PARTS_DOMAIN: &[u8] = b"lanes/consensus/proposal-parts/v1";
 

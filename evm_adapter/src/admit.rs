@@ -32,7 +32,8 @@ use revm::ExecuteEvm;
 use revm::context::result::{ExecutionResult, HaltReason};
 use revm::handler::Handler;
 
-use crate::executor::{CodeCache, EvmExecutor, FeeCapture, ViewDb, fill_tx_env, outcome};
+use crate::evm::FeeCapture;
+use crate::executor::{CodeCache, EvmExecutor, ViewDb, fill_tx_env, outcome};
 use crate::tx::EvmTx;
 
 thread_local! {

@@ -45,7 +45,7 @@ pub fn declared_access(tx: &TxEnvelope, sender: Address) -> Option<AccessSet> {
     }
     // EIP-7702: each authority's account gets its delegation (and a nonce
     // bump) written; the account it delegates to is read for its code.
-    for (authority, delegate) in crate::tx::authorities(tx) {
+    for (authority, delegate) in crate::recover::authorities(tx) {
         writes.push(StateKey::Account(authority));
         reads.push(StateKey::Account(delegate));
     }

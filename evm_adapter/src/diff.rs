@@ -8,7 +8,8 @@ use lanes_runtime::{StateKey, StateView, TxError};
 use revm::state::EvmState;
 
 use crate::db::{has_code, keeps_empty, stored_header};
-use crate::executor::{PlainTransfer, SpecId};
+use crate::evm::PlainTransfer;
+use revm::primitives::hardfork::SpecId;
 
 /// Writes what revm changed through the view (which checks each write against
 /// the transaction's set), and notes every account and slot revm loaded

@@ -15,23 +15,18 @@ use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 
 use alloy_consensus::{Transaction as _, TxEnvelope};
 use alloy_eips::Typed2718;
-use alloy_primitives::{Address, B256, Bytes, Log, U256};
-use borsh::{BorshDeserialize, BorshSerialize};
+use alloy_primitives::{Address, Bytes, U256};
 use lanes_runtime::{Bank, BlockEnv, DecodeError, Executor, Outcome, StateView, TxError};
+use revm::context::Transaction as _;
 use revm::context::result::{EVMError, ExecResultAndState, ExecutionResult, HaltReason};
-use revm::context::{Block as _, Transaction as _};
-use revm::context::{BlockEnv as RevmBlockEnv, CfgEnv, Context, ContextTr, TxEnv};
+use revm::context::{BlockEnv as RevmBlockEnv, CfgEnv, Context, TxEnv};
 use revm::context_interface::either::Either;
-use revm::handler::{
-    EvmTr, FrameTr, Handler, MainBuilder, MainContext, MainnetContext, MainnetEvm,
-};
-use revm::inspector::{Inspector, InspectorHandler};
-use revm::interpreter::interpreter::EthInterpreter;
+use revm::handler::{Handler, MainBuilder, MainContext, MainnetContext, MainnetEvm};
 use revm::primitives::eip4844::{
     BLOB_BASE_FEE_UPDATE_FRACTION_CANCUN, BLOB_BASE_FEE_UPDATE_FRACTION_PRAGUE,
 };
 use revm::state::EvmState;
-use revm::{Database, ExecuteEvm, SystemCallEvm};
+use revm::{ExecuteEvm, SystemCallEvm};
 
 pub use revm::primitives::hardfork::SpecId;
 
@@ -40,100 +35,11 @@ pub(crate) use crate::db::{
 };
 pub use crate::db::{EXISTING_EMPTY, SHARED_CODE_ENTRIES, SharedCode, has_code};
 
+use crate::config::{CallLimits, EvmConfig};
 use crate::diff::apply_diff;
-use crate::simulate::CallLimits;
+use crate::evm::{Evm, FeeCapture, PlainTransfer, plain_recipient, receipt_data};
 use crate::transfer::plain_transfer;
 use crate::tx::{EvmTx, TxRules};
-
-/// The EVM fork lanes runs by default: Prague. Its beacon-chain system calls
-/// (EIP-2935 history contract, EIP-7002/7251 request contracts) are not made;
-/// BLOCKHASH reads the runtime's recent-block ring instead.
-pub const DEFAULT_SPEC: SpecId = SpecId::PRAGUE;
-
-/// Chain settings of the EVM executor.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EvmConfig {
-    /// Chain id transactions must carry.
-    pub chain_id: u64,
-    /// EVM fork.
-    pub spec: SpecId,
-    /// Accept pre-EIP-155 legacy transactions (no chain id).
-    pub allow_unprotected: bool,
-    /// Accept impersonated transactions ([`crate::impersonated`]): a dev
-    /// chain's, in blocks and in replay.
-    pub allow_impersonated: bool,
-    /// The gas and time budget of `eth_call`-like simulations.
-    pub call_limits: CallLimits,
-}
-
-impl EvmConfig {
-    /// Chain `chain_id` at [`DEFAULT_SPEC`].
-    pub fn new(chain_id: u64) -> Self {
-        Self {
-            chain_id,
-            spec: DEFAULT_SPEC,
-            allow_unprotected: false,
-            allow_impersonated: false,
-            call_limits: CallLimits::default(),
-        }
-    }
-
-    /// The transaction rules this config implies.
-    pub fn tx_rules(&self) -> TxRules {
-        TxRules {
-            allow_unprotected: self.allow_unprotected,
-            allow_impersonated: self.allow_impersonated,
-            allow_blobs: self.spec.is_enabled_in(SpecId::CANCUN),
-            ..TxRules::new(self.chain_id)
-        }
-    }
-}
-
-/// What an EVM transaction leaves in its receipt, beyond status and gas.
-#[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
-pub struct EvmReceiptData {
-    /// Logs: emitter, topics, data.
-    pub logs: Vec<(Address, Vec<B256>, Bytes)>,
-    /// Return data, or the revert data of a failed call.
-    pub output: Bytes,
-    /// The address a creation made.
-    pub created: Option<Address>,
-}
-
-impl EvmReceiptData {
-    /// Decodes the `data` of a runtime `Outcome` made by [`EvmExecutor`].
-    pub fn from_outcome(outcome: &Outcome) -> Option<Self> {
-        borsh::from_slice(&outcome.data).ok()
-    }
-}
-
-/// The borsh encoding of the [`EvmReceiptData`] these parts make, written
-/// straight from revm's logs (no intermediate copy of each log).
-pub(crate) fn receipt_data(logs: &[Log], output: &Bytes, created: Option<Address>) -> Bytes {
-    let sizes: usize =
-        logs.iter().map(|l| 28 + 32 * l.data.topics().len() + l.data.data.len()).sum();
-    // The exact size: a `Vec` filled to its capacity becomes `Bytes` without
-    // another allocation.
-    let created_size = if created.is_some() { 21 } else { 1 };
-    let mut buf = Vec::with_capacity(4 + sizes + 4 + output.len() + created_size);
-    let write = |buf: &mut Vec<u8>| -> std::io::Result<()> {
-        u32::try_from(logs.len()).map_err(|_| std::io::ErrorKind::InvalidInput)?.serialize(buf)?;
-        for log in logs {
-            log.address.serialize(buf)?;
-            log.data.topics().serialize(buf)?;
-            log.data.data.serialize(buf)?;
-        }
-        output.serialize(buf)?;
-        created.serialize(buf)
-    };
-    write(&mut buf).expect("writing to a Vec cannot fail");
-    buf.into()
-}
-
-/// revm's logs as (emitter, topics, data).
-pub(crate) fn log_parts(logs: Vec<Log>) -> Vec<(Address, Vec<B256>, Bytes)> {
-    logs.into_iter().map(|l| (l.address, l.data.topics().to_vec(), l.data.data)).collect()
-}
 
 /// What an Ethereum block fixes for its EVM beyond the runtime's
 /// [`BlockEnv`]: an imported block's difficulty and blob gas.
@@ -350,54 +256,6 @@ impl EvmExecutor {
     }
 }
 
-pub(crate) type Evm<'b> = MainnetEvm<MainnetContext<ViewDb<'b>>>;
-
-/// The mainnet handler with the beneficiary reward captured instead of paid.
-pub(crate) struct FeeCapture<EVM> {
-    pub(crate) fee: Cell<U256>,
-    pub(crate) _evm: PhantomData<fn() -> EVM>,
-}
-
-impl<DB: Database, INSP> Handler for FeeCapture<MainnetEvm<MainnetContext<DB>, INSP>> {
-    type Evm = MainnetEvm<MainnetContext<DB>, INSP>;
-    type Error = EVMError<DB::Error>;
-    type HaltReason = HaltReason;
-
-    fn reward_beneficiary(
-        &self,
-        evm: &mut Self::Evm,
-        exec_result: &mut <<Self::Evm as EvmTr>::Frame as FrameTr>::FrameResult,
-    ) -> Result<(), Self::Error> {
-        // revm's post_execution::reward_beneficiary, minus loading the coinbase.
-        let ctx = evm.ctx_ref();
-        let basefee = u128::from(ctx.block().basefee());
-        let price = ctx.tx().effective_gas_price(basefee);
-        let gas = exec_result.gas();
-        let used = gas.used().saturating_sub(gas.reservoir());
-        self.fee.set(beneficiary_fee(*ctx.cfg().spec(), price, basefee, used));
-        Ok(())
-    }
-}
-
-/// What the coinbase earns for `used` gas at `price`: the tip over the
-/// base fee from London (EIP-1559 burns the base fee), the whole price
-/// before it.
-pub(crate) fn beneficiary_fee(spec: SpecId, price: u128, basefee: u128, used: u64) -> U256 {
-    let tip = match spec.is_enabled_in(SpecId::LONDON) {
-        true => price.saturating_sub(basefee),
-        false => price,
-    };
-    U256::from(tip) * U256::from(used)
-}
-
-/// Traces (`trace.rs`) run the same handler under an inspector.
-impl<DB: Database, INSP> InspectorHandler for FeeCapture<MainnetEvm<MainnetContext<DB>, INSP>>
-where
-    INSP: Inspector<MainnetContext<DB>, EthInterpreter>,
-{
-    type IT = EthInterpreter;
-}
-
 /// The revm transaction environment of a signed transaction.
 pub fn tx_env(tx: &TxEnvelope, sender: Address) -> TxEnv {
     let mut env = TxEnv::default();
@@ -593,29 +451,6 @@ impl Executor for EvmExecutor {
     }
 }
 
-/// A plain value transfer (value, no input): its sender and recipient, and
-/// the least balance of the sender's that covers it.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct PlainTransfer {
-    pub(crate) from: Address,
-    pub(crate) to: Address,
-    pub(crate) covers: Option<U256>,
-}
-
-/// The recipient of a plain value transfer (value, no input), other than its
-/// sender: an account the transaction only credits, if it holds no code.
-pub(crate) fn plain_recipient(tx: &EvmTx) -> Option<Address> {
-    let e = tx.envelope();
-    match e.kind() {
-        alloy_primitives::TxKind::Call(to)
-            if to != tx.sender() && !e.value().is_zero() && e.input().is_empty() =>
-        {
-            Some(to)
-        }
-        _ => None,
-    }
-}
-
 /// The runtime outcome of a revm run, its writes applied through `state`.
 pub(crate) fn outcome(
     result: Result<ExecutionResult<HaltReason>, EVMError<DbError>>,
@@ -649,9 +484,10 @@ pub(crate) fn outcome(
 mod tests {
     use alloy_consensus::{SignableTransaction, TxEip1559, TxLegacy};
     use alloy_eips::eip2930::{AccessList, AccessListItem};
-    use alloy_primitives::{Signature, TxKind};
+    use alloy_primitives::{B256, Log, Signature, TxKind};
 
     use super::*;
+    use crate::evm::{EvmReceiptData, log_parts};
 
     #[test]
     fn test_receipt_data_is_the_borsh_of_evm_receipt_data() {

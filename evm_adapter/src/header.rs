@@ -28,7 +28,7 @@ use alloy_trie::root::{ordered_trie_root_encoded, ordered_trie_root_with_encoder
 use lanes_runtime::{BlockAccesses, BlockHeader, HeaderCodec, Receipt, Roots};
 use revm::primitives::hardfork::SpecId;
 
-use crate::executor::EvmReceiptData;
+use crate::evm::EvmReceiptData;
 
 /// Ethereum's header codec for a chain running `spec`.
 #[derive(Clone, Copy, Debug)]

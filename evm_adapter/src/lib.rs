@@ -25,19 +25,37 @@
 //!                                    v                     v
 //!                              apply diff via StateView (write set checked)
 //! ```
+//!
+//! ## Layers
+//!
+//! Each module uses only those on its line or below (a test in
+//! `tests/it/layout.rs` keeps it so):
+//!
+//! ```text
+//!  eth::simulate             eth_simulateV1: block > call > hooks > types
+//!  admit, simulate, trace, overlay, parity, eth::import
+//!  executor                  EvmExecutor
+//!  transfer, diff, header, receipt, eth::codecs
+//!  config, evm               settings; the revm instance, its fee capture, receipt data
+//!  tx, declare, bal          transactions and the sets they declare
+//!  db, recover, eth::{spec, block, header, trie, ...}
+//! ```
 #![forbid(unsafe_code)]
 
 mod admit;
 mod bal;
+mod config;
 mod db;
 mod declare;
 mod diff;
 pub mod eth;
+mod evm;
 mod executor;
 mod header;
 mod overlay;
 mod parity;
 mod receipt;
+mod recover;
 mod simulate;
 mod trace;
 mod transfer;
@@ -45,10 +63,12 @@ mod tx;
 
 pub use admit::{AdmissionLimits, DEFAULT_MAX_PREDICT_GAS, EvmAdmission};
 pub use bal::{bal_versions, block_access_list, block_access_list_hash, first_difference};
+pub use config::{CallLimits, DEFAULT_CALL_GAS_CAP, DEFAULT_CALL_TIMEOUT, DEFAULT_SPEC, EvmConfig};
 pub use declare::declared_access;
+pub use evm::EvmReceiptData;
 pub use executor::{
-    DEFAULT_SPEC, EXISTING_EMPTY, EthBlockEnv, EvmConfig, EvmExecutor, EvmReceiptData, EvmWorker,
-    SHARED_CODE_ENTRIES, SharedCode, SpecId, block_env, has_code, tx_env,
+    EXISTING_EMPTY, EthBlockEnv, EvmExecutor, EvmWorker, SHARED_CODE_ENTRIES, SharedCode, SpecId,
+    block_env, has_code, tx_env,
 };
 pub use header::{
     EthHeaders, ExtraParts, eth_header, header_blob_gas, header_bloom, next_excess_blob_gas,
@@ -57,10 +77,7 @@ pub use header::{
 pub use overlay::Overlay;
 pub use parity::{CallKind, CallTraceNode, TraceState, TracingInspector, TracingInspectorConfig};
 pub use receipt::EvmReceipt;
-pub use simulate::{
-    CallLimits, CallRequest, DEFAULT_CALL_GAS_CAP, DEFAULT_CALL_TIMEOUT, SimError, Simulation,
-    sorted_access_list,
-};
+pub use simulate::{CallRequest, SimError, Simulation, sorted_access_list};
 pub use trace::{
     DEFAULT_TRACE_TIMEOUT, MAX_STRUCT_LOG_WORDS, MAX_TRACE_TIMEOUT, TraceDb, TraceDbError,
     TraceError, trace_timeout,

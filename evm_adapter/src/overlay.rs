@@ -18,7 +18,8 @@ use revm::handler::{MainBuilder, MainContext};
 use revm::inspector::InspectorHandler;
 use revm::{DatabaseCommit, ExecuteEvm};
 
-use crate::executor::{EvmExecutor, FeeCapture};
+use crate::evm::FeeCapture;
+use crate::executor::EvmExecutor;
 use crate::simulate::{CallRequest, Deadline, SimError, Simulation, simulation};
 use crate::trace::{TraceDb, run_error};
 

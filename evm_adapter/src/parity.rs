@@ -21,7 +21,8 @@ use revm::{DatabaseCommit, ExecuteEvm};
 pub use revm_inspectors::tracing::types::{CallKind, CallTraceNode};
 pub use revm_inspectors::tracing::{TracingInspector, TracingInspectorConfig};
 
-use crate::executor::{EvmExecutor, FeeCapture, tx_env};
+use crate::evm::FeeCapture;
+use crate::executor::{EvmExecutor, tx_env};
 use crate::simulate::{CallRequest, Deadline};
 use crate::trace::{DEFAULT_TRACE_TIMEOUT, TraceDb, TraceError, call_nonce, plain, run_error};
 use crate::tx::EvmTx;

@@ -4,7 +4,7 @@ use alloy_consensus::Transaction as _;
 use alloy_primitives::{Address, B256, Bloom, Bytes, Log, logs_bloom};
 use lanes_runtime::Receipt;
 
-use crate::executor::EvmReceiptData;
+use crate::evm::EvmReceiptData;
 use crate::tx::EvmTx;
 
 /// A receipt with every field an Ethereum client expects.

@@ -19,31 +19,8 @@ use revm::inspector::{Inspector, InspectorHandler};
 use revm::interpreter::interpreter::EthInterpreter;
 use revm::interpreter::{InstructionResult, Interpreter};
 
-use crate::executor::{DbError, EvmExecutor, FeeCapture, ViewDb, log_parts};
-
-/// Default most gas a simulation runs with (geth's `--rpc.gascap`).
-pub const DEFAULT_CALL_GAS_CAP: u64 = 50_000_000;
-/// Default longest a simulation runs (geth's `--rpc.evmtimeout`).
-pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// The budget of a simulation (`eth_call`, `eth_estimateGas`,
-/// `eth_createAccessList`, `debug_traceCall`): its gas is capped at the
-/// lower of [`Self::gas_cap`] and the block gas limit, and a run (for
-/// `eth_estimateGas` and `eth_createAccessList`, all their runs together)
-/// past [`Self::timeout`] stops with [`SimError::Timeout`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CallLimits {
-    /// Most gas a simulation runs with.
-    pub gas_cap: u64,
-    /// Longest a simulation runs.
-    pub timeout: Duration,
-}
-
-impl Default for CallLimits {
-    fn default() -> Self {
-        Self { gas_cap: DEFAULT_CALL_GAS_CAP, timeout: DEFAULT_CALL_TIMEOUT }
-    }
-}
+use crate::evm::{FeeCapture, log_parts};
+use crate::executor::{DbError, EvmExecutor, ViewDb};
 
 /// The fields of an `eth_call` / `eth_estimateGas` / `eth_createAccessList`
 /// request.
@@ -106,7 +83,7 @@ pub enum SimError {
     /// Gas estimation: the call fails at the highest gas limit allowed.
     #[error("execution fails at the gas cap")]
     Failed(Box<Simulation>),
-    /// It ran past its time budget ([`CallLimits::timeout`]).
+    /// It ran past its time budget ([`CallLimits::timeout`](crate::CallLimits::timeout)).
     #[error("execution aborted (timeout = {0:?})")]
     Timeout(Duration),
 }
@@ -142,7 +119,7 @@ impl<CTX> Inspector<CTX, EthInterpreter> for Deadline {
 }
 
 impl EvmExecutor {
-    /// Runs `request` against `bank`'s state within [`CallLimits`]; nothing
+    /// Runs `request` against `bank`'s state within [`CallLimits`](crate::CallLimits); nothing
     /// is kept.
     pub fn call(&self, bank: &Bank, request: &CallRequest) -> Result<Simulation, SimError> {
         self.call_until(bank, request, self.deadline())

@@ -36,9 +36,8 @@ use revm::state::AccountInfo;
 use revm::{DatabaseCommit, DatabaseRef, ExecuteEvm};
 use revm_inspectors::tracing::{DebugInspector, TransactionContext};
 
-use crate::executor::{
-    EvmExecutor, FeeCapture, header_to_info, recent_hash, stored_bytecode, tx_env,
-};
+use crate::evm::FeeCapture;
+use crate::executor::{EvmExecutor, header_to_info, recent_hash, stored_bytecode, tx_env};
 use crate::simulate::{CallRequest, Deadline};
 use crate::tx::EvmTx;
 

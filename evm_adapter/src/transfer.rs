@@ -28,7 +28,7 @@ use lanes_accounts_db::AccountHeader;
 
 use crate::db::{DbError, has_code, header_to_info, keeps_empty, stored_header};
 use crate::diff::{note_debit, write_header};
-use crate::executor::{Evm, PlainTransfer, beneficiary_fee, plain_recipient, receipt_data};
+use crate::evm::{Evm, PlainTransfer, beneficiary_fee, plain_recipient, receipt_data};
 use crate::tx::EvmTx;
 
 /// Runs `tx`, a plain value transfer, on `view` without the EVM, with the

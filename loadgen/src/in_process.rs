@@ -10,9 +10,10 @@ use lanes_banking_stage::{BankingStage, BankingStageConfig};
 use lanes_evm_adapter::{AdmissionLimits, EvmAdmission, EvmConfig, EvmExecutor};
 use lanes_runtime::Chain;
 
+use crate::config::{DEFAULT_TIP, RunConfig, Target, effective_batch};
+use crate::error::{Result, RunError};
 use crate::plan::Plan;
 use crate::report::{Report, SetCounts};
-use crate::run::{DEFAULT_TIP, Result, RunConfig, RunError, Target, effective_batch, presign};
 use crate::submit::{Submitter, progress_bar, short_reason};
 use crate::tracking::RunProgress;
 use lanes_rpc::genesis::ChainSpec;
@@ -62,7 +63,7 @@ pub(crate) async fn run_in_process(
     let signed = {
         let plan = plan.clone();
         tokio::task::spawn_blocking(move || {
-            presign(&plan, &vec![0; plan.accounts.len()], chain_id, max_fee, tip)
+            plan.presign(&vec![0; plan.accounts.len()], chain_id, max_fee, tip)
         })
         .await?
     };

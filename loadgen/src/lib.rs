@@ -18,8 +18,24 @@
 //! `soak.rs` sends for a long time to a node that may be killed and
 //! restarted under it, writing every receipt served (`receipts.rs`, which
 //! also checks them against the node afterwards: `verify-receipts`).
+//!
+//! Layers, each module using only those on its line or below (a test in
+//! `tests/it/layout.rs` keeps it so):
+//!
+//! ```text
+//!  ramp                      steps of runs
+//!  run                       one run: chooses the RPC or the in-process target
+//!  in_process, soak, html, scenario/prepare
+//!  setup, submit, tracking, reads, receipts, store
+//!  wire                      what a run says to a node: quoted txs, hex, fees
+//!  error                     RunError, Result
+//!  genesis, plan, scenario, config (Mode, Target, RunConfig)
+//!  keys, report, sink, scenario/{file, template}
+//! ```
 
 pub use lanes_rpc::client;
+mod config;
+mod error;
 pub mod genesis;
 pub mod html;
 mod in_process;
@@ -37,13 +53,15 @@ pub mod soak;
 pub mod store;
 mod submit;
 mod tracking;
+mod wire;
 
+pub use config::{Mode, RunConfig, Target};
+pub use error::RunError;
 pub use keys::Key;
 pub use plan::{AccessListMode, Plan, Workload, WorkloadConfig};
 pub use reads::{ReadConfig, ReadMethod, ReadReport};
 pub use receipts::Verification;
 pub use report::Report;
-pub use run::{Mode, RunConfig, Target};
 pub use scenario::{Scenario, ScenarioError, ScenarioOptions};
 pub use soak::{SoakConfig, SoakReport};
 

@@ -422,6 +422,33 @@ impl Plan {
         sign_spec(key, spec, nonce, chain_id, (max_fee, tip), access_list)
     }
 
+    /// Signs every transaction on all cores: `nonces[s]` is sender `s`'s first,
+    /// and each sender's transactions take its nonces in plan order.
+    pub(crate) fn presign(
+        &self,
+        nonces: &[u64],
+        chain_id: u64,
+        max_fee: u128,
+        tip: u128,
+    ) -> Vec<(Bytes, B256)> {
+        let mut next = nonces.to_vec();
+        let tx_nonces: Vec<u64> = self
+            .txs
+            .iter()
+            .map(|tx| {
+                let n = &mut next[tx.sender as usize];
+                *n += 1;
+                *n - 1
+            })
+            .collect();
+        lanes_runtime::parallel_map(
+            self.txs.len(),
+            crate::cores(),
+            || (),
+            |_, i| self.sign(i, tx_nonces[i], chain_id, max_fee, tip),
+        )
+    }
+
     /// The most a sender spends (gas at `max_fee` and value) over the run.
     pub fn spend(&self, max_fee: u128) -> Vec<U256> {
         let mut spend = vec![U256::ZERO; self.accounts.len()];

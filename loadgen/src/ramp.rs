@@ -12,9 +12,11 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::config::{Mode, RunConfig, Target};
+use crate::error::Result;
 use crate::plan::Plan;
 use crate::report::Report;
-use crate::run::{Mode, Result, RunConfig, Target, run};
+use crate::run::run;
 
 /// Share of a step's transactions the node must include.
 pub const INCLUDED_SHARE: f64 = 0.99;

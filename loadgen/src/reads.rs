@@ -18,8 +18,9 @@ use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::config::SETUP_BATCH;
 use crate::report::Latency;
-use crate::run::{SETUP_BATCH, hex, typed};
+use crate::wire::{hex, typed};
 use lanes_rpc::api::Web3ApiClient;
 use lanes_rpc::client::{ClientError, RpcClient};
 

@@ -14,7 +14,7 @@ use alloy_primitives::{B256, U64};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::run::hex;
+use crate::wire::hex;
 use lanes_rpc::client::{ClientError, RpcClient};
 
 /// Calls per batch when checking receipts.

@@ -11,207 +11,21 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use alloy_primitives::{Address, B256, Bytes, U64, U256};
-use serde::Deserialize;
+use alloy_primitives::{B256, U64};
 use serde_json::{Value, json};
 
-use crate::genesis::BuildError;
+use crate::config::{RunConfig, SETUP_BATCH, Target, effective_batch};
+use crate::error::{Result, RunError};
 use crate::in_process::run_in_process;
-use crate::keys::Key;
 use crate::plan::Plan;
 use crate::report::{Latency, Report, SetCounts};
 use crate::setup::setup;
 use crate::submit::{Submitter, SyncProbe, progress_bar};
 use crate::tracking::{RunProgress, count_failed, track_rpc};
+use crate::wire::{fees, quoted, typed};
 use lanes_rpc::api::{EthApiClient, LanesApiClient, Web3ApiClient};
-use lanes_rpc::client::{ClientError, RpcClient, RpcErrorObject, typed_error};
+use lanes_rpc::client::{ClientError, RpcClient};
 use lanes_rpc::types::NodeStats;
-
-/// How transactions are paced.
-#[derive(Clone, Copy, Debug)]
-pub enum Mode {
-    /// Open loop: send at this many transactions per second, whatever the
-    /// node does.
-    Rate(f64),
-    /// Closed loop: keep this many sent and not yet included (or refused).
-    ClosedLoop(usize),
-    /// Per block: this many at the start, and as many again each time the
-    /// node has a new block.
-    PerBlock(usize),
-}
-
-impl std::fmt::Display for Mode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Mode::Rate(r) => write!(f, "open loop, {r} tx/s"),
-            Mode::ClosedLoop(c) => write!(f, "closed loop, {c} in flight"),
-            Mode::PerBlock(n) => write!(f, "{n} per block"),
-        }
-    }
-}
-
-/// Where the transactions go.
-#[derive(Clone, Debug)]
-pub enum Target {
-    /// Any Ethereum JSON-RPC node over HTTP.
-    Rpc(String),
-    /// An embedded banking stage (no RPC, no ledger) on a temporary chain
-    /// made from the loadgen genesis.
-    InProcess {
-        /// Worker threads.
-        threads: usize,
-        /// Slot length.
-        block_time: Duration,
-    },
-    /// The sink ([`crate::sink`]), served on loopback in this process: it
-    /// takes every transaction and executes none, so the run measures
-    /// lanes-loadgen itself.
-    Sink,
-}
-
-impl std::fmt::Display for Target {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Target::Rpc(url) => f.write_str(url),
-            Target::InProcess { threads, .. } => write!(f, "in-process, {threads} threads"),
-            Target::Sink => f.write_str("sink (in process)"),
-        }
-    }
-}
-
-/// How to run.
-#[derive(Clone, Debug)]
-pub struct RunConfig {
-    /// Pacing.
-    pub mode: Mode,
-    /// Transactions per JSON-RPC batch (or per in-process submission).
-    pub batch: usize,
-    /// Keep-alive connections sending in parallel.
-    pub connections: usize,
-    /// How long to wait for inclusions after the last send.
-    pub drain_timeout: Duration,
-    /// Funds the accounts and the deployer on RPC targets.
-    pub funder: Key,
-    /// Chain id of the in-process chain.
-    pub chain_id: u64,
-    /// Draw a progress bar (on a terminal).
-    pub progress: bool,
-    /// Stop sending this long after the first send (what is sent is still
-    /// tracked to its inclusion).
-    pub duration: Option<Duration>,
-    /// Where the node has `eth_sendRawTransactionSync`, send one transaction
-    /// of every 20 batches by it and report its round trip
-    /// (`Report::sync_latency_ms`).
-    pub sync_sample: bool,
-    /// Once set, senders take no more batches (what is sent is still
-    /// tracked): a `--forever` run's SIGINT or SIGTERM.
-    pub stop: Option<Arc<std::sync::atomic::AtomicBool>>,
-}
-
-/// The priority fee every transaction offers when the node suggests none.
-pub(crate) const DEFAULT_TIP: u128 = 1_000_000_000;
-/// The fee cap in base fees at the start (plus the tip).
-const MAX_FEE_BASE_FEES: u128 = 50;
-/// How often the tracker asks for new blocks.
-pub(crate) const POLL: Duration = Duration::from_millis(10);
-/// Calls per batch in setup and tracking.
-pub(crate) const SETUP_BATCH: usize = 200;
-
-/// Why a run failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum RunError {
-    /// The node could not be reached, or answered a call with an error.
-    #[error(transparent)]
-    Client(#[from] ClientError),
-    /// The node refused a setup transaction.
-    #[error("{what}: the node refused a transaction: {error}")]
-    Refused {
-        /// What the transactions were for ("funding the accounts", ...).
-        what: String,
-        /// The node's error.
-        error: RpcErrorObject,
-    },
-    /// Setup transactions were still not included after 5 minutes.
-    #[error("setup: {address}'s transactions were not all included after 5 minutes")]
-    NotIncluded {
-        /// Their sender.
-        address: Address,
-    },
-    /// A setup transaction was included and failed (status 0).
-    #[error("setup: `{what}` failed on chain")]
-    SetupFailed {
-        /// What the transaction was for.
-        what: String,
-    },
-    /// A contract of the workload is missing after setup.
-    #[error(
-        "no contract at {address}: the deployer {deployer} used its nonces for something else; use another --seed"
-    )]
-    NoContract {
-        /// Where the contract should be.
-        address: Address,
-        /// The plan's deployer.
-        deployer: Address,
-    },
-    /// The node reports a head but lacks a block below it.
-    #[error("{url}: block {number} is missing below head {head}")]
-    MissingBlock {
-        /// The node.
-        url: String,
-        /// The block asked for.
-        number: u64,
-        /// The head the node reported.
-        head: u64,
-    },
-    /// A sender of the timed phase failed.
-    #[error("sending to {to}: {source}")]
-    Send {
-        /// The node's URL, or the embedded banking stage.
-        to: String,
-        /// Why.
-        source: Box<RunError>,
-    },
-    /// The in-process chain's genesis could not be built.
-    #[error(transparent)]
-    Genesis(#[from] BuildError),
-    /// The in-process chain's genesis is not one lanes runs.
-    #[error(transparent)]
-    ChainSpec(#[from] lanes_rpc::genesis::GenesisError),
-    /// The in-process chain's temporary folder could not be created.
-    #[error("creating a temporary folder for the in-process chain: {0}")]
-    TempDir(#[source] std::io::Error),
-    /// The in-process chain could not be created.
-    #[error("creating the in-process chain: {0}")]
-    Chain(#[from] lanes_runtime::ChainError),
-    /// A worker task panicked or was cancelled.
-    #[error("a worker task failed: {0}")]
-    Task(#[from] tokio::task::JoinError),
-    /// The in-process tracker thread panicked.
-    #[error("the tracker panicked")]
-    TrackerPanicked,
-    /// Scenarios deploy and set up by transactions: they need a node.
-    #[error("a scenario runs against a node (--rpc), not in process")]
-    ScenarioInProcess,
-    /// The sink could not listen on loopback.
-    #[error("starting the sink: {0}")]
-    Sink(#[source] std::io::Error),
-    /// SIGINT or SIGTERM could not be listened for (`--forever`).
-    #[error("listening for SIGTERM and SIGINT: {0}")]
-    Signal(#[source] std::io::Error),
-    /// A scenario's step failed on the node.
-    #[error(transparent)]
-    Scenario(#[from] crate::scenario::ScenarioError),
-}
-
-pub(crate) type Result<T, E = RunError> = std::result::Result<T, E>;
-
-/// A typed call's error, as [`RpcClient`]'s own read.
-pub(crate) fn typed(
-    method: &str,
-) -> impl FnOnce(jsonrpsee::core::client::Error) -> ClientError + '_ {
-    move |e| typed_error(method, e)
-}
 
 /// Runs `plan` against `target`.
 pub async fn run(plan: Arc<Plan>, target: &Target, config: &RunConfig) -> Result<Report> {
@@ -311,68 +125,6 @@ pub async fn prepare_scenario(
     crate::scenario::prepare(scenario, options, &client, &config.funder, fees).await
 }
 
-/// A raw transaction as the quoted JSON string `eth_sendRawTransaction` takes.
-pub(crate) fn quoted(raw: &Bytes) -> String {
-    format!("\"0x{}\"", alloy_primitives::hex::encode(raw))
-}
-
-/// Signs every transaction on all cores: `nonces[s]` is sender `s`'s first,
-/// and each sender's transactions take its nonces in plan order.
-pub(crate) fn presign(
-    plan: &Plan,
-    nonces: &[u64],
-    chain_id: u64,
-    max_fee: u128,
-    tip: u128,
-) -> Vec<(Bytes, B256)> {
-    let mut next = nonces.to_vec();
-    let tx_nonces: Vec<u64> = plan
-        .txs
-        .iter()
-        .map(|tx| {
-            let n = &mut next[tx.sender as usize];
-            *n += 1;
-            *n - 1
-        })
-        .collect();
-    lanes_runtime::parallel_map(
-        plan.txs.len(),
-        crate::cores(),
-        || (),
-        |_, i| plan.sign(i, tx_nonces[i], chain_id, max_fee, tip),
-    )
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct HeadBlock {
-    base_fee_per_gas: Option<U256>,
-}
-
-pub(crate) fn hex(n: u64) -> String {
-    format!("0x{n:x}")
-}
-
-/// The fee cap and tip a run signs with: the node's suggested tip (or
-/// [`DEFAULT_TIP`]) and room above its base fee.
-pub(crate) async fn fees(client: &RpcClient) -> Result<(u128, u128)> {
-    let head: HeadBlock = client.call("eth_getBlockByNumber", json!(["latest", false])).await?;
-    let base_fee = match head.base_fee_per_gas {
-        Some(b) => b.to::<u128>(),
-        None => client.gas_price().await.map_err(typed("eth_gasPrice"))?.to::<u128>(),
-    };
-    let tip = client
-        .max_priority_fee_per_gas()
-        .await
-        .map(|t| t.to::<u128>())
-        .unwrap_or(DEFAULT_TIP)
-        .max(1);
-    // Full blocks raise an EIP-1559 base fee by 12.5% each (anvil's do, lanes'
-    // is fixed): leave room for ~30 of them, so the node, not the fee cap,
-    // sets the pace. Transactions pay base fee + tip, not the cap.
-    Ok((MAX_FEE_BASE_FEES * base_fee.max(1) + tip, tip))
-}
-
 async fn run_rpc(plan: Arc<Plan>, url: &str, config: &RunConfig) -> Result<Report> {
     let client = RpcClient::connect(url).await?;
     let chain_id = client.chain_id().await.map_err(typed("eth_chainId"))?.to::<u64>();
@@ -395,7 +147,7 @@ async fn run_rpc(plan: Arc<Plan>, url: &str, config: &RunConfig) -> Result<Repor
     let signed = {
         let plan = plan.clone();
         tokio::task::spawn_blocking(move || {
-            let signed = presign(&plan, &nonces, chain_id, max_fee, tip);
+            let signed = plan.presign(&nonces, chain_id, max_fee, tip);
             let quoted: Vec<String> = signed.iter().map(|(raw, _)| quoted(raw)).collect();
             (quoted, signed.into_iter().map(|(_, h)| h).collect::<Vec<_>>())
         })
@@ -512,17 +264,6 @@ fn set_counts(before: Option<&NodeStats>, after: Option<&NodeStats>) -> Option<S
         predictions_held: a.predictions_held.saturating_sub(b.predictions_held),
         over_predicted: a.over_predicted.saturating_sub(b.over_predicted),
     })
-}
-
-pub(crate) fn effective_batch(config: &RunConfig) -> usize {
-    let batch = config.batch.max(1);
-    match config.mode {
-        // A batch must fit in the window, or no sender could take one.
-        Mode::ClosedLoop(c) | Mode::PerBlock(c) => {
-            batch.min((c / config.connections.max(1)).max(1))
-        }
-        Mode::Rate(_) => batch,
-    }
 }
 
 /// Transactions per entry between two `lanes_stats` answers.

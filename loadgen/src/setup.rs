@@ -9,10 +9,12 @@ use alloy_eips::eip2930::{AccessList, AccessListItem};
 use alloy_primitives::{Address, B256, Bytes, TxKind, U64, U256};
 use serde_json::json;
 
+use crate::config::SETUP_BATCH;
+use crate::error::{Result, RunError};
 use crate::keys::Key;
 use crate::plan::Plan;
-use crate::run::{Result, RunError, SETUP_BATCH, quoted, typed};
 use crate::tracking::ReceiptStatus;
+use crate::wire::{quoted, typed};
 use lanes_rpc::api::EthApiClient;
 use lanes_rpc::client::RpcClient;
 

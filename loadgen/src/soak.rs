@@ -25,12 +25,13 @@ use alloy_primitives::{B256, U64};
 use serde::Serialize;
 use serde_json::json;
 
+use crate::error::RunError;
 use crate::keys::Key;
 use crate::plan::{Plan, Workload};
 use crate::receipts::{AckedReceipt, ReceiptLog, ReceiptsError, ServedReceipt};
-use crate::run::{RunError, fees, quoted, typed};
 use crate::setup::setup;
 use crate::submit::short_reason;
+use crate::wire::{fees, quoted, typed};
 use lanes_rpc::api::EthApiClient;
 use lanes_rpc::client::{ClientError, RpcClient};
 

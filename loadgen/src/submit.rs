@@ -11,7 +11,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use lanes_banking_stage::BankingStage;
 use lanes_evm_adapter::EvmExecutor;
 
-use crate::run::{Mode, Result};
+use crate::config::Mode;
+use crate::error::Result;
 use crate::tracking::RunProgress;
 use lanes_rpc::client::{RpcClient, RpcErrorObject};
 

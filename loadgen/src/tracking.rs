@@ -11,9 +11,11 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::Semaphore;
 
+use crate::config::{Mode, POLL, RunConfig};
+use crate::error::{Result, RunError};
 use crate::plan::Plan;
 use crate::report::{BlockFacts, Latency, Report, SendTiming, Timeline, TxTimes};
-use crate::run::{Mode, POLL, Result, RunConfig, RunError, hex, typed};
+use crate::wire::{hex, typed};
 use lanes_rpc::api::EthApiClient;
 use lanes_rpc::client::{ClientError, RpcClient};
 

@@ -215,3 +215,11 @@ pub fn bad_params(e: ErrorObjectOwned) -> RpcError {
         None => RpcError::Params(e.message().to_owned()),
     }
 }
+
+/// What a JSON-RPC method's work returns.
+pub(crate) type Res<T> = Result<T, RpcError>;
+
+/// A failure of the node itself (disk, a decode of its own data).
+pub(crate) fn internal(e: impl std::fmt::Display) -> RpcError {
+    RpcError::Internal(e.to_string())
+}

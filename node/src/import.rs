@@ -15,24 +15,22 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use alloy_consensus::{Header, TxEnvelope};
-use alloy_eips::eip2718::Decodable2718;
+use alloy_consensus::Header;
 use alloy_primitives::{B256, U256};
 use lanes_accounts_db::{AccountsDbConfig, DEFAULT_HISTORY_BLOCKS};
 use lanes_evm_adapter::SharedCode;
 use lanes_evm_adapter::eth::{
-    EthBlock, EthBlockData, ImportContext, ImportError, ImportedBlock, KEPT_STATE_TRIES,
-    OMMER_ANCESTRY_DEPTH, StateTries, import_block, recorded_sets,
+    EthBlock, ImportContext, ImportError, ImportedBlock, KEPT_STATE_TRIES, OMMER_ANCESTRY_DEPTH,
+    StateTries, import_block,
 };
 use lanes_rpc::genesis::ChainSpec;
-use lanes_runtime::{Block, Chain, OrderedConfig, write_atomically};
+use lanes_runtime::{Chain, OrderedConfig, write_atomically};
 
+use crate::chain_dir::{GENESIS_FILE, Replay, load_chain};
 use crate::error::NodeError;
+pub use crate::imported::{IMPORT_FILE, is_imported};
+use crate::imported::{ancestry, ledger_block};
 use crate::ledger::Ledger;
-use crate::rebuild::{GENESIS_FILE, Replay, load_chain};
-
-/// The file that marks a data folder's chain as imported.
-pub const IMPORT_FILE: &str = "import.json";
 
 /// How an import runs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -408,95 +406,6 @@ fn open_spec(dir: &Path, given: Option<&Path>) -> Result<ChainSpec, NodeError> {
             dir.display()
         ))),
     }
-}
-
-/// A block's header with its ommers, as the ommer rules read ancestors.
-type Ancestor = (Header, Vec<Header>);
-
-/// Whether `dir` holds an imported chain.
-pub fn is_imported(dir: &Path) -> bool {
-    dir.join(IMPORT_FILE).exists()
-}
-
-/// The Ethereum data of a ledger block of an imported chain.
-pub(crate) fn block_data(block: &Block) -> Result<EthBlockData, NodeError> {
-    EthBlockData::from_extra(&block.header.extra).map_err(|e| {
-        NodeError::DataDir(format!(
-            "block {} of the ledger carries no Ethereum header: {e}",
-            block.header.number
-        ))
-    })
-}
-
-/// The ancestors of block `number` (newest first, with their ommers) and
-/// the total difficulty of its parent, from the ledger (every block's
-/// header is read: the sum starts at genesis).
-fn ancestry(ledger: &Ledger, number: u64) -> Result<(Vec<Ancestor>, U256), NodeError> {
-    let mut ancestors = Vec::new();
-    let mut total = U256::ZERO;
-    for n in (0..number).rev() {
-        let data = block_data(&ledger.read(n)?.block)?;
-        total = total.saturating_add(data.header.difficulty);
-        if ancestors.len() < OMMER_ANCESTRY_DEPTH {
-            ancestors.push((data.header, data.ommers));
-        }
-    }
-    Ok((ancestors, total))
-}
-
-/// The Ethereum block a ledger block of an imported chain holds.
-pub(crate) fn ledger_block(block: &Block) -> Result<EthBlock, NodeError> {
-    let data = block_data(block)?;
-    let txs = block
-        .txs()
-        .map(|t| TxEnvelope::decode_2718(&mut t.tx.as_ref()))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| {
-            NodeError::DataDir(format!("block {}: a stored transaction: {e}", block.header.number))
-        })?;
-    Ok(EthBlock {
-        hash: data.header.hash_slow(),
-        header: data.header,
-        txs,
-        ommers: data.ommers,
-        withdrawals: data.withdrawals,
-        access_list: None,
-        size: 0,
-    })
-}
-
-/// Runs ledger block `block` of an imported chain again on `chain` (its
-/// head's child) with the sets it recorded, and commits it: what a restart
-/// does for a block the ledger holds and the state missed.
-pub(crate) fn reimport(
-    chain: &mut Chain,
-    ledger: &Ledger,
-    spec: &ChainSpec,
-    block: &Block,
-    workers: usize,
-) -> Result<(), NodeError> {
-    let eth = spec.imported.as_ref().expect("an imported chain's spec");
-    let eth_block = ledger_block(block)?;
-    let (ancestors, parent_total_difficulty) = ancestry(ledger, block.header.number)?;
-    let code = SharedCode::default();
-    let ctx = ImportContext {
-        spec: eth,
-        ancestors: &ancestors,
-        parent_total_difficulty,
-        code: &code,
-        trie: None,
-    };
-    let ordered = OrderedConfig { threads: workers.max(1), ..OrderedConfig::default() };
-    let sets = recorded_sets(block);
-    let imported = import_block(chain, &eth_block, &ctx, &ordered, Some(&sets))
-        .map_err(|e| NodeError::DataDir(format!("replaying an imported block: {e}")))?;
-    if imported.sealed.block != *block {
-        return Err(NodeError::DataDir(format!(
-            "block {} replays to another block than the ledger holds",
-            block.header.number
-        )));
-    }
-    Ok(chain.commit(&imported.sealed)?)
 }
 
 /// The Ethereum blocks in an RLP chain file (geth's `export` format: blocks

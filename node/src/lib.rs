@@ -18,27 +18,40 @@
 //! genesis, rebuilds the ledger's indexes, replays a block the ledger holds
 //! but the state missed (a crash between the two writes), and goes on.
 //!
+//! Layers, each module using only those on its line or below (a test in
+//! `tests/it/layout.rs` keeps it so):
+//!
 //! ```text
-//!  lib.rs        this map and the public re-exports
-//!  config.rs     NodeConfig, RpcLimits, ChainChoice: how to run a node
-//!  error.rs      NodeError (start, stop, revert) and RpcError (a method's)
-//!  lifecycle.rs  Node: start-up, the follower thread, the server, stop
+//!  cluster/      a multi-validator chain: consensus over held blocks (joins a started Node)
+//!  lifecycle.rs  Node: start-up, the server, stop; alone in starting and stopping things
+//!  rpc/          the JSON-RPC server: one impl per namespace (eth, debug, dev, ots,
+//!                personal, testing, trace, lanes, net, pubsub, txpool), none importing
+//!                another; what two share is below them (blocks, call, chain, logs,
+//!                signing, simulate, tracing; params and serve: the middleware)
+//!  rebuild.rs    evm_revert and switching chains, over NodeState
+//!  follower.rs   a stage's produced blocks fed to the subscriptions
 //!  state.rs      NodeState: what the RPC methods, the follower and the
 //!                cluster share, and its reads
-//!  dev.rs        DevState: a --dev node's impersonation and snapshots
-//!  rebuild.rs    the state from the ledger: on start and on evm_revert
 //!  import.rs     Ethereum blocks into a data folder (`lanes-validator import`)
-//!  fork/         a dev node forking a live chain (`--fork-url`)
-//!  execute_block/ one block in the fixture layout, lanes against plain revm
-//!  ledger.rs     every block and receipt, and their indexes
+//!  chain_dir.rs  the chain on disk: its layout, opened, replayed to the ledger, cut back
+//!  config.rs     NodeConfig, RpcLimits, ChainChoice: how to run a node
+//!  stage.rs      a banking stage started over the publisher
+//!  publish.rs    a committed block served: counted, its waiters answered
+//!  imported.rs   an imported chain's blocks: their Ethereum data, re-run on restart
 //!  filters.rs    poll filters and subscriptions' events
+//!  fork/         a dev node forking a live chain (`--fork-url`)
 //!  convert.rs    ledger blocks and receipts as RPC answers
 //!  permits.rs    slots for expensive calls
-//!  rpc/          the JSON-RPC server: one impl per namespace
-//!  cluster/      a multi-validator chain: consensus over held blocks
+//!  error.rs      NodeError (start, stop, revert) and RpcError (a method's)
+//!  ledger.rs     every block and receipt, and their indexes
+//!  state_file.rs a dev node's whole state as a file (anvil's dump and load)
+//!  dev.rs        DevState: a --dev node's impersonation and snapshots
+//!  blobs.rs, cluster/relay.rs (sends relayed to the validators),
+//!                execute_block/ (one block in the fixture layout, lanes against plain revm)
 //! ```
 
 mod blobs;
+mod chain_dir;
 pub mod cluster;
 mod config;
 pub mod convert;
@@ -46,20 +59,23 @@ mod dev;
 pub mod error;
 pub mod execute_block;
 pub mod filters;
+mod follower;
 pub mod fork;
 pub use lanes_rpc::genesis;
 pub mod import;
+mod imported;
 pub mod ledger;
 mod lifecycle;
 mod permits;
 mod publish;
 mod rebuild;
 pub mod rpc;
+mod stage;
 mod state;
 pub mod state_file;
 
+pub use chain_dir::reset_data_dir;
 pub use config::{ChainChoice, NodeConfig, RpcLimits, SUGGESTED_TIP, client_version};
 pub use error::NodeError;
 pub use lifecycle::Node;
-pub use rebuild::reset_data_dir;
 pub(crate) use state::NodeState;

@@ -7,27 +7,27 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
-use crossbeam_channel::Receiver;
 use jsonrpsee::server::middleware::rpc::RpcServiceBuilder;
 use jsonrpsee::server::{BatchRequestConfig, Server, ServerConfig, ServerHandle};
-use lanes_banking_stage::{BankingStage, BankingStageConfig, Failure, Mining, ProducedBlock};
+use lanes_banking_stage::{BankingStageConfig, Mining};
 use lanes_evm_adapter::{AdmissionLimits, CallLimits, EvmAdmission, EvmConfig, EvmExecutor, EvmTx};
 use lanes_rpc::genesis::{self, ChainSpec};
 use lanes_runtime::{Admission, Chain, DeclaredAccess, write_atomically};
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::{broadcast, watch};
 
+use crate::chain_dir::{
+    GENESIS_FILE, Place, Rebuild, Replay, dev_spec, load_chain, other_genesis, start_ledger,
+};
 use crate::config::{ChainChoice, NodeConfig, cors_layer, store_config};
 use crate::dev::DevState;
 use crate::error::NodeError;
+use crate::follower::spawn_follower;
 use crate::fork::Fork;
 use crate::fork::proxy::{ForkProxy, ForkRoute, Routes};
-use crate::ledger::{Ledger, LedgerBlock, LedgerSink};
-use crate::publish::{Publisher, PublishingSink};
-use crate::rebuild::{
-    GENESIS_FILE, Place, Rebuild, Replay, StageParts, dev_spec, load_chain, other_genesis,
-    start_ledger,
-};
+use crate::ledger::Ledger;
+use crate::publish::Publisher;
+use crate::stage::{StageParts, start_stage};
 use crate::state::NodeState;
 use crate::state_file::StateFile;
 use crate::{filters, permits, rpc};
@@ -272,7 +272,7 @@ fn prepare(config: &NodeConfig) -> Result<Prepared, NodeError> {
     // as another genesis (block 0's hash depends on the format).
     let ledger = Arc::new(Ledger::open_with(&dir.join("ledger"), config.fsync)?);
     let stored_path = dir.join(GENESIS_FILE);
-    let imported = crate::import::is_imported(dir);
+    let imported = crate::imported::is_imported(dir);
     if imported && matches!(config.chain, ChainChoice::Dev(_)) {
         return Err(NodeError::DataDir(format!(
             "{} holds a chain imported from Ethereum blocks; serve it without --dev",
@@ -337,7 +337,7 @@ fn prepare(config: &NodeConfig) -> Result<Prepared, NodeError> {
     let (fork, rules) = match &spec.imported {
         Some(eth) => {
             let last = ledger.last_appended().map(|n| ledger.read(n)).transpose()?;
-            let head = last.as_ref().and_then(|lb| crate::import::block_data(&lb.block).ok());
+            let head = last.as_ref().and_then(|lb| crate::imported::block_data(&lb.block).ok());
             let (number, time, difficulty) = head.map_or((0, 0, Default::default()), |d| {
                 (d.header.number, d.header.timestamp, d.header.difficulty)
             });
@@ -374,56 +374,4 @@ fn prepare(config: &NodeConfig) -> Result<Prepared, NodeError> {
     )?;
     ledger.publish(chain.head().number);
     Ok(Prepared { spec, chain, ledger, executor, fork: forked, dir: dir.clone() })
-}
-
-/// A banking stage on `chain`, writing to `ledger`.
-pub(crate) fn start_stage(
-    parts: &StageParts,
-    executor: Arc<EvmExecutor>,
-    chain: Chain,
-    publisher: &Publisher,
-) -> BankingStage<EvmExecutor> {
-    let sink = PublishingSink {
-        ledger: LedgerSink(publisher.ledger.clone()),
-        publisher: publisher.clone(),
-    };
-    let builder = BankingStage::builder(executor, chain)
-        .config(parts.config.clone())
-        .sink(Box::new(sink))
-        .admission(parts.admission.clone());
-    if parts.hold { builder.hold_blocks().start() } else { builder.start() }
-}
-
-/// Starts the thread that publishes a stage's `blocks`.
-pub(crate) fn spawn_follower(
-    state: &Arc<NodeState>,
-    blocks: Receiver<ProducedBlock>,
-    failure: Failure,
-) -> Result<(), NodeError> {
-    let handle = {
-        let state = state.clone();
-        std::thread::Builder::new()
-            .name("lanes-follower".into())
-            .spawn(move || {
-                follow(&state, &blocks);
-                // The stage's blocks end when it stops: on a shutdown, or on
-                // a failure that [`Node::failed`] reports.
-                if let Some(reason) = failure.get() {
-                    state.fatal.send_replace(Some(reason.to_owned()));
-                }
-            })
-            .map_err(|source| NodeError::Io { what: "spawning a thread".into(), source })?
-    };
-    *state.follower.lock() = Some(handle);
-    Ok(())
-}
-
-/// Feeds each produced block to the subscriptions; [`PublishingSink`]
-/// served it on the stage's thread as it was committed.
-fn follow(state: &NodeState, blocks: &Receiver<ProducedBlock>) {
-    for produced in blocks.iter() {
-        let (block, receipts) = (produced.block, produced.receipts);
-        let block = LedgerBlock { block, receipts, access_list: None };
-        let _ = state.heads.send(filters::ChainEvent::Head(Arc::new(block)));
-    }
 }

@@ -3,14 +3,99 @@
 //! sends waiting for it answered, so a lone send's answer needs no other
 //! thread to wake. The follower thread then feeds the subscriptions.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use lanes_banking_stage::{BlockSink, ProducedBlock};
+use alloy_primitives::B256;
+use lanes_banking_stage::{BlockSink, BlockStats, ProducedBlock};
 use lanes_runtime::SealedBlock;
 use parking_lot::Mutex;
+use tokio::sync::oneshot;
 
 use crate::ledger::{Ledger, LedgerSink};
-use crate::state::{Dropped, Totals, Waiters};
+
+/// A send's wait for its transaction's block.
+pub(crate) type Waiting = oneshot::Receiver<()>;
+
+/// Totals over the blocks produced since start.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Totals {
+    pub(crate) blocks: u64,
+    pub(crate) transactions: u64,
+    pub(crate) entries: u64,
+    pub(crate) exclusive: u64,
+    pub(crate) declared: u64,
+    pub(crate) known: u64,
+    pub(crate) predicted: u64,
+    pub(crate) mispredicted: u64,
+    pub(crate) predictions_held: u64,
+    pub(crate) over_predicted: u64,
+    pub(crate) conflicts: u64,
+    pub(crate) rejected: u64,
+    pub(crate) last: Option<BlockStats>,
+}
+
+/// Most dropped transactions `lanes_transactionStatus` remembers; the
+/// oldest are forgotten first (then answered `unknown`).
+pub(crate) const MAX_DROPPED_REMEMBERED: usize = 100_000;
+
+/// Transactions the node acknowledged and then dropped, with why.
+#[derive(Default)]
+pub(crate) struct Dropped {
+    reasons: HashMap<B256, String>,
+    order: std::collections::VecDeque<B256>,
+}
+
+impl Dropped {
+    /// Notes `hash` dropped for `reason`, and logs it.
+    pub(crate) fn note(&mut self, hash: B256, reason: String) {
+        tracing::warn!(target: "lanes::node", %hash, %reason, "transaction dropped");
+        if self.reasons.insert(hash, reason).is_none() {
+            self.order.push_back(hash);
+        }
+        while self.order.len() > MAX_DROPPED_REMEMBERED {
+            if let Some(old) = self.order.pop_front() {
+                self.reasons.remove(&old);
+            }
+        }
+    }
+
+    /// Why `hash` was dropped, if it was.
+    pub(crate) fn reason(&self, hash: &B256) -> Option<&str> {
+        self.reasons.get(hash).map(String::as_str)
+    }
+}
+
+/// Sends waiting for their transaction's block, by transaction hash.
+#[derive(Default)]
+pub(crate) struct Waiters(Mutex<HashMap<B256, Vec<oneshot::Sender<()>>>>);
+
+impl Waiters {
+    /// Answers when `hash` is in a committed block (or dropped at execution).
+    pub(crate) fn register(&self, hash: B256) -> Waiting {
+        let (done, wait) = oneshot::channel();
+        self.0.lock().entry(hash).or_default().push(done);
+        wait
+    }
+
+    /// Forgets the waits for `hash` (its submission failed).
+    pub(crate) fn forget(&self, hash: &B256) {
+        self.0.lock().remove(hash);
+    }
+
+    /// Wakes the waits for `hashes`.
+    pub(crate) fn settle(&self, hashes: impl Iterator<Item = B256>) {
+        let mut waiting = self.0.lock();
+        if waiting.is_empty() {
+            return;
+        }
+        for hash in hashes {
+            for done in waiting.remove(&hash).into_iter().flatten() {
+                let _ = done.send(());
+            }
+        }
+    }
+}
 
 /// What serving a block touches, shared with the node's state.
 #[derive(Clone)]

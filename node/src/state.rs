@@ -3,7 +3,6 @@
 //! controls), and its reads: the head, blocks, the state at a block,
 //! simulation banks, and transaction submission.
 
-use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 
@@ -11,46 +10,30 @@ use alloy_consensus::Transaction as _;
 use alloy_eips::{BlockId, BlockNumberOrTag};
 use alloy_primitives::{Address, B256, U256};
 use alloy_signer_local::PrivateKeySigner;
-use lanes_accounts_db::{HistoryError, ReadView};
-use lanes_banking_stage::{BankingStage, BlockStats, Mining, SystemWrites};
+use lanes_accounts_db::{AccountHeader, AccountsRead, HistoryError, ReadView};
+use lanes_banking_stage::{BankingStage, Mining, SystemWrites};
 use lanes_evm_adapter::eth::StateTries;
 use lanes_evm_adapter::{EvmExecutor, EvmTx, TxRules};
 use lanes_runtime::{Bank, BankConfig, BlockEnv, BlockHeader, LatticeHash, RECENT_HASHES};
 use parking_lot::{Mutex, RwLock};
-use tokio::sync::{broadcast, oneshot, watch};
+use tokio::sync::{broadcast, watch};
 
+use crate::chain_dir::Rebuild;
+use crate::cluster::relay::Link;
 use crate::config::RpcLimits;
 use crate::dev::DevState;
-use crate::error::RpcError;
+use crate::error::{Res, RpcError, internal};
 use crate::ledger::{Ledger, LedgerBlock};
-use crate::publish::Publisher;
-use crate::rebuild::Rebuild;
-use crate::rpc::state::{Res, account, internal};
+use crate::publish::{Dropped, Publisher, Totals, Waiters, Waiting};
 use crate::state_file::StateFile;
-use crate::{cluster, filters, permits};
-
-/// A send's wait for its transaction's block.
-pub(crate) type Waiting = oneshot::Receiver<()>;
+use crate::{filters, permits};
 
 /// How long a dev control waits for its block to be served.
 pub(crate) const SERVE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Totals over the blocks produced since start.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Totals {
-    pub(crate) blocks: u64,
-    pub(crate) transactions: u64,
-    pub(crate) entries: u64,
-    pub(crate) exclusive: u64,
-    pub(crate) declared: u64,
-    pub(crate) known: u64,
-    pub(crate) predicted: u64,
-    pub(crate) mispredicted: u64,
-    pub(crate) predictions_held: u64,
-    pub(crate) over_predicted: u64,
-    pub(crate) conflicts: u64,
-    pub(crate) rejected: u64,
-    pub(crate) last: Option<BlockStats>,
+/// An account's header, the default one if it does not exist.
+pub(crate) fn account(view: &ReadView, address: &Address) -> Res<AccountHeader> {
+    Ok(view.get_account(address).map_err(internal)?.unwrap_or_default())
 }
 
 /// What the RPC methods and the follower thread share.
@@ -89,7 +72,7 @@ pub(crate) struct NodeState {
     /// Why block production stopped, once a failure (a full disk) stopped it.
     pub(crate) fatal: watch::Sender<Option<String>>,
     /// On a multi-node chain: where sends go besides this node's pool.
-    pub(crate) cluster: OnceLock<cluster::Link>,
+    pub(crate) cluster: OnceLock<Link>,
     /// The state tries `eth_getProof` built on an imported chain, each
     /// from the state of the block asked ([`PROOF_TRIES`] kept).
     pub(crate) proof_tries: StateTries,
@@ -100,68 +83,6 @@ pub(crate) struct NodeState {
 /// State tries `eth_getProof` keeps built on an imported chain (each a
 /// trie of the whole state, sharing nothing with the others).
 pub(crate) const PROOF_TRIES: usize = 4;
-
-/// Most dropped transactions `lanes_transactionStatus` remembers; the
-/// oldest are forgotten first (then answered `unknown`).
-pub(crate) const MAX_DROPPED_REMEMBERED: usize = 100_000;
-
-/// Transactions the node acknowledged and then dropped, with why.
-#[derive(Default)]
-pub(crate) struct Dropped {
-    reasons: HashMap<B256, String>,
-    order: std::collections::VecDeque<B256>,
-}
-
-impl Dropped {
-    /// Notes `hash` dropped for `reason`, and logs it.
-    pub(crate) fn note(&mut self, hash: B256, reason: String) {
-        tracing::warn!(target: "lanes::node", %hash, %reason, "transaction dropped");
-        if self.reasons.insert(hash, reason).is_none() {
-            self.order.push_back(hash);
-        }
-        while self.order.len() > MAX_DROPPED_REMEMBERED {
-            if let Some(old) = self.order.pop_front() {
-                self.reasons.remove(&old);
-            }
-        }
-    }
-
-    /// Why `hash` was dropped, if it was.
-    pub(crate) fn reason(&self, hash: &B256) -> Option<&str> {
-        self.reasons.get(hash).map(String::as_str)
-    }
-}
-
-/// Sends waiting for their transaction's block, by transaction hash.
-#[derive(Default)]
-pub(crate) struct Waiters(Mutex<HashMap<B256, Vec<oneshot::Sender<()>>>>);
-
-impl Waiters {
-    /// Answers when `hash` is in a committed block (or dropped at execution).
-    pub(crate) fn register(&self, hash: B256) -> Waiting {
-        let (done, wait) = oneshot::channel();
-        self.0.lock().entry(hash).or_default().push(done);
-        wait
-    }
-
-    /// Forgets the waits for `hash` (its submission failed).
-    pub(crate) fn forget(&self, hash: &B256) {
-        self.0.lock().remove(hash);
-    }
-
-    /// Wakes the waits for `hashes`.
-    pub(crate) fn settle(&self, hashes: impl Iterator<Item = B256>) {
-        let mut waiting = self.0.lock();
-        if waiting.is_empty() {
-            return;
-        }
-        for hash in hashes {
-            for done in waiting.remove(&hash).into_iter().flatten() {
-                let _ = done.send(());
-            }
-        }
-    }
-}
 
 impl NodeState {
     /// Whether `eth_sendTransaction` sends as `address` without its key

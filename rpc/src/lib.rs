@@ -9,6 +9,12 @@
 //!  client.rs    a JSON-RPC client over one keep-alive HTTP/1.1 connection
 //!  genesis.rs   the genesis format (geth's genesis.json, lanes' --dev chain)
 //! ```
+//!
+//! ## Layers
+//!
+//! `client`, `genesis` and `types` at the bottom; `api/` above them, one
+//! namespace's trait per file (a test in `tests/it/layout.rs` keeps the
+//! crate's modules free of import cycles).
 #![forbid(unsafe_code)]
 
 pub mod api;

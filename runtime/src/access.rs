@@ -7,7 +7,24 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use lanes_accounts_db::KeyHash;
 
 use crate::key::StateKey;
-use crate::locks::{Mark, marks, marks_with};
+use crate::marks::{Mark, marks, marks_with};
+
+/// Where the set a transaction runs under came from. Recorded in blocks:
+/// its borsh encoding is the variant's place, so variants are only ever
+/// added at the end.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, BorshSerialize, BorshDeserialize)]
+#[non_exhaustive]
+pub enum AccessSource {
+    /// It declares nothing usable: it runs alone, in the exclusive lane.
+    #[default]
+    Undeclared,
+    /// The transaction declared it ([`Transaction::access_set`](crate::Transaction::access_set)).
+    Declared,
+    /// Known from state without running the transaction.
+    Known,
+    /// Predicted by running the transaction against recent state.
+    Predicted,
+}
 
 /// Default bound on the keys of one access set (like Solana's account limit).
 pub const DEFAULT_MAX_ACCESS_KEYS: usize = 256;

@@ -9,48 +9,10 @@
 //! ([`crate::Bank::execute_batch`] takes any [`Runnable`]), and blocks record
 //! it, so replay never needs the hook.
 
-use borsh::{BorshDeserialize, BorshSerialize};
-
-use crate::access::AccessSet;
+use crate::admitted::Admitted;
 use crate::bank::Bank;
-use crate::executor::{Transaction, TxError};
-
-/// Where the set a transaction runs under came from. Recorded in blocks:
-/// its borsh encoding is the variant's place, so variants are only ever
-/// added at the end.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, BorshSerialize, BorshDeserialize)]
-#[non_exhaustive]
-pub enum AccessSource {
-    /// It declares nothing usable: it runs alone, in the exclusive lane.
-    #[default]
-    Undeclared,
-    /// The transaction declared it ([`Transaction::access_set`]).
-    Declared,
-    /// Known from state without running the transaction.
-    Known,
-    /// Predicted by running the transaction against recent state.
-    Predicted,
-}
-
-/// The set a transaction is admitted with, and where it came from.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Admitted {
-    /// The set to lock and enforce; `None` runs it in the exclusive lane.
-    pub access: Option<AccessSet>,
-    /// Where `access` came from.
-    pub source: AccessSource,
-}
-
-impl Admitted {
-    /// What `tx` declares itself: its non-empty [`Transaction::access_set`],
-    /// else nothing (the exclusive lane).
-    pub fn declared<T: Transaction>(tx: &T) -> Self {
-        match tx.access_set().filter(|set| !set.is_empty()) {
-            Some(set) => Self { access: Some(set.clone()), source: AccessSource::Declared },
-            None => Self::default(),
-        }
-    }
-}
+use crate::error::TxError;
+use crate::executor::Transaction;
 
 /// What an [`Admission`] may look at: a bank whose state a transaction is
 /// admitted or predicted against — at admission, a bank on the committed
@@ -114,52 +76,13 @@ impl<T: Transaction> Admission<T> for DeclaredAccess {
     }
 }
 
-/// A transaction together with the set it is locked and run with: what
-/// [`crate::Bank::execute_batch`] runs. A transaction is its own
-/// [`Runnable`], under its declaration; a scheduler's queue entry that
-/// carries an admitted set is another.
-pub trait Runnable<T> {
-    /// The transaction.
-    fn tx(&self) -> &T;
-    /// The set it runs under; `None` (or an empty set) sends it to the
-    /// exclusive lane.
-    fn access(&self) -> Option<&AccessSet>;
-    /// Where that set came from, as the block records it.
-    fn source(&self) -> AccessSource {
-        AccessSource::Declared
-    }
-}
-
-impl<T: Transaction> Runnable<T> for T {
-    fn tx(&self) -> &T {
-        self
-    }
-
-    fn access(&self) -> Option<&AccessSet> {
-        self.access_set().filter(|set| !set.is_empty())
-    }
-}
-
-impl<T: Transaction> Runnable<T> for (T, Admitted) {
-    fn tx(&self) -> &T {
-        &self.0
-    }
-
-    fn access(&self) -> Option<&AccessSet> {
-        self.1.access.as_ref().filter(|set| !set.is_empty())
-    }
-
-    fn source(&self) -> AccessSource {
-        self.1.source
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use alloy_primitives::{Address, U256};
     use lanes_accounts_db::{AccountHeader, AccountsDbConfig, AccountsRead, Entry};
 
     use super::*;
+    use crate::access::{AccessSet, AccessSource};
     use crate::bank::Executed;
     use crate::chain::{Chain, Genesis};
     use crate::key::StateKey;

@@ -6,51 +6,21 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use alloy_primitives::{B256, Bytes, U256};
 use lanes_accounts_db::{Entry, ReadView};
 
-use crate::access::AccessSet;
+use crate::access::{AccessSet, AccessSource};
 use crate::accesses::{BlockAccesses, TxAccesses};
-use crate::admission::{AccessSource, Runnable};
+use crate::admitted::Runnable;
 use crate::block::{Block, BlockEntry, BlockHeader, EntryTx, Roots, entries_root};
-use crate::executor::{BlockEnv, Executor, Outcome, Receipt, Transaction, TxError};
+use crate::error::BankError;
+use crate::error::TxError;
+use crate::executor::{BlockEnv, Executor, Transaction};
 use crate::key::StateKey;
 use crate::lattice::LatticeHash;
 use crate::locks::EntryKeys;
+use crate::outcome::{Outcome, Receipt};
 use crate::seal::{coalesce, diff};
 use crate::view::{Access, BankState, StateView, Writes};
 
 pub use crate::bank_config::{BankConfig, DEFAULT_MAX_EXCLUSIVE_PER_BLOCK, StateCommitment};
-
-/// A failure of the bank itself (not of a transaction).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum BankError {
-    /// Two transactions given as one entry declare conflicting sets.
-    #[error("transaction {tx} conflicts with an earlier one of its entry on {key:?}")]
-    ConflictingEntry {
-        /// The later transaction.
-        tx: B256,
-        /// The key in use.
-        key: StateKey,
-    },
-    /// Committed state could not be read; this bank must be dropped.
-    #[error("state read failed: {0}")]
-    State(String),
-    /// The fees overflow the coinbase balance.
-    #[error("coinbase balance overflows")]
-    BalanceOverflow,
-    /// System writes on a chain that does not allow them, or after a
-    /// transaction ran.
-    #[error("system writes refused: {0}")]
-    System(&'static str),
-    /// The block's transactions used more gas than its limit (an executor
-    /// whose outcomes the bank could not check before keeping them).
-    #[error("the block used {used} gas, over its limit of {limit}")]
-    GasLimit {
-        /// Gas used.
-        used: u64,
-        /// The block's gas limit.
-        limit: u64,
-    },
-}
 
 /// What [`Bank::execute_entry`] did with the transactions it was given.
 #[derive(Debug)]

@@ -6,9 +6,8 @@ use std::io::BufWriter;
 use alloy_primitives::{Address, B256, Bytes, keccak256};
 use borsh::{BorshDeserialize, BorshSerialize};
 
-use crate::access::AccessSet;
-use crate::admission::AccessSource;
-use crate::executor::Receipt;
+use crate::access::{AccessSet, AccessSource};
+use crate::outcome::Receipt;
 use lanes_accounts_db::Entry;
 
 /// The header of a block. Its hash, roots and `extra` come from the chain's

@@ -13,12 +13,14 @@ use lanes_accounts_db::{
 
 use crate::access::AccessSet;
 use crate::atomic_write::write_atomically;
-use crate::bank::{Bank, BankConfig, BankError, SealedBlock};
+use crate::bank::{Bank, BankConfig, SealedBlock};
 use crate::block::{Block, BlockHeader, HeaderCodec, Roots, entries_root};
-use crate::executor::{BlockEnv, DecodeError, Executor, Receipt, Transaction, TxError};
+use crate::error::{BankError, DecodeError, TxError};
+use crate::executor::{BlockEnv, Executor, Transaction};
 use crate::key::StateKey;
 use crate::lattice::{LATTICE_LANES, LatticeHash};
 use crate::locks::first_conflict;
+use crate::outcome::Receipt;
 use crate::view::Access;
 
 /// How many recent block hashes banks get (for BLOCKHASH-like lookups).

@@ -1,10 +1,11 @@
 //! The seam to an execution engine: the [`Executor`] and [`Transaction`] traits.
 
-use alloy_primitives::{Address, B256, Bytes, U256};
-use borsh::{BorshDeserialize, BorshSerialize};
+use alloy_primitives::{Address, B256, Bytes};
 
 use crate::access::AccessSet;
+use crate::error::{DecodeError, TxError};
 use crate::key::StateKey;
+use crate::outcome::Outcome;
 use crate::view::StateView;
 
 /// A transaction as the runtime sees it: three methods. A copy of it is
@@ -111,77 +112,6 @@ pub struct BlockEnv {
     /// foreign context).
     pub parent: Option<std::sync::Arc<crate::BlockHeader>>,
 }
-
-/// What an executed transaction leaves behind, besides its state changes.
-#[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
-pub struct Outcome {
-    /// Whether it succeeded (a failed transaction is still included and pays).
-    pub success: bool,
-    /// Gas (or any unit of work) used.
-    pub gas_used: u64,
-    /// Fee credited to the block's coinbase at seal.
-    pub fee: U256,
-    /// Executor-specific data: logs, return data, a contract address.
-    pub data: Bytes,
-}
-
-/// The receipt of a transaction in a block.
-#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
-pub struct Receipt {
-    /// The transaction's hash.
-    pub tx_hash: B256,
-    /// Gas used by this and all earlier transactions of the block.
-    pub cumulative_gas_used: u64,
-    /// The executor's outcome.
-    pub outcome: Outcome,
-}
-
-/// Why a transaction did not produce an [`Outcome`].
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum TxError {
-    /// It touched `key`, outside its access set. Nothing it did is kept; the
-    /// bank runs it again in the exclusive lane.
-    #[error("access violation: {0:?} is outside the declared set")]
-    AccessViolation(StateKey),
-    /// It cannot be included (bad nonce, cannot pay, malformed); it is left
-    /// out of the block.
-    #[error("invalid transaction: {0}")]
-    Invalid(String),
-    /// Committed state could not be read (a storage failure, not the
-    /// transaction's fault); the bank stops with an error.
-    #[error("state read failed: {0}")]
-    State(String),
-    /// Its hash is in the block already: a block holds each hash once.
-    #[error("transaction {0} is in this block already")]
-    Duplicate(B256),
-    /// Its run used more gas than the block had left; nothing it did is
-    /// kept. It fits a later block unless `used` exceeds the block's whole
-    /// gas limit.
-    #[error("it used {used} gas, more than the {left} the block has left")]
-    BlockFull {
-        /// Gas its run used.
-        used: u64,
-        /// Gas the block had left.
-        left: u64,
-    },
-    /// It takes more of the block's budget besides gas
-    /// ([`Transaction::block_units`]) than the block has left; nothing it
-    /// did is kept. It fits a later block unless `units` exceeds the whole
-    /// budget.
-    #[error("it takes {units} of the block's units besides gas, more than the {left} left")]
-    BlockUnits {
-        /// What it takes.
-        units: u64,
-        /// What the block had left.
-        left: u64,
-    },
-}
-
-/// A transaction could not be decoded.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("undecodable transaction: {0}")]
-pub struct DecodeError(pub String);
 
 /// An execution engine. Implementations are shared by worker threads.
 pub trait Executor: Send + Sync {

@@ -98,36 +98,59 @@
 //! committed state ([`Chain::new_bank`], [`Chain::commit`],
 //! [`Chain::replay_block`]). CHANGELOG.md at the repository root lists each
 //! change to this API.
+//!
+//! ## Layers
+//!
+//! Each module uses only those on its line or below (a test in
+//! `tests/it/layout.rs` keeps it so):
+//!
+//! ```text
+//!  run_block                 Bank::execute_block
+//!  ordered                   Bank::execute_ordered: optimistic > parallel >
+//!                            {steps, replay, versioned, simulate} > {config, graph, report}
+//!  native, admission, chain  the reference executor, the admission hook, committed state
+//!  bank, group               running entries and sealing them
+//!  executor, admitted, bank_config, seal
+//!  view, accesses, block     a bank's state, what it recorded, blocks
+//!  access, locks, marks, error
+//!  key, table, lattice, threads, atomic_write, outcome, versions
+//! ```
 #![forbid(unsafe_code)]
 
 mod access;
 mod accesses;
 mod admission;
+mod admitted;
 mod atomic_write;
 mod bank;
 mod bank_config;
 mod block;
 mod chain;
+mod error;
 mod executor;
 mod group;
 mod key;
 mod lattice;
 mod locks;
+mod marks;
 pub mod native;
 mod ordered;
+mod outcome;
 mod run_block;
 mod seal;
 mod table;
 mod threads;
+mod versions;
 mod view;
 
-pub use access::{AccessSet, AccessSetTooLarge, DEFAULT_MAX_ACCESS_KEYS};
+pub use access::{AccessSet, AccessSetTooLarge, AccessSource, DEFAULT_MAX_ACCESS_KEYS};
 pub use accesses::{BlockAccesses, TxAccesses};
-pub use admission::{AccessSource, Admission, AdmitContext, Admitted, DeclaredAccess, Runnable};
+pub use admission::{Admission, AdmitContext, DeclaredAccess};
+pub use admitted::{Admitted, Runnable};
 pub use atomic_write::write_atomically;
 pub use bank::{
-    Bank, BankConfig, BankError, DEFAULT_MAX_EXCLUSIVE_PER_BLOCK, EntryReport, Executed,
-    SealedBlock, StateCommitment, key_counts,
+    Bank, BankConfig, DEFAULT_MAX_EXCLUSIVE_PER_BLOCK, EntryReport, Executed, SealedBlock,
+    StateCommitment, key_counts,
 };
 pub use block::{
     Block, BlockEntry, BlockHeader, EntryTx, HeaderCodec, LanesHeaders, Roots, entries_root,
@@ -136,10 +159,8 @@ pub use block::{
 pub use chain::{
     Chain, ChainError, DEFAULT_GAS_LIMIT, Genesis, RECENT_HASHES, ReplayError, ReplayErrorKind,
 };
-pub use executor::{
-    BlockEnv, DecodeError, Executor, KnownWrites, Outcome, PoolTransaction, Receipt, Transaction,
-    TxError,
-};
+pub use error::{BankError, DecodeError, TxError};
+pub use executor::{BlockEnv, Executor, KnownWrites, PoolTransaction, Transaction};
 pub use group::entries_in_order;
 pub use key::StateKey;
 pub use lanes_accounts_db::KeyHash;
@@ -147,8 +168,9 @@ pub use lattice::{LATTICE_LANES, LatticeHash};
 pub use locks::{AccountLocks, LockConflict, MAX_LOCK_THREADS, ThreadLocks};
 pub use ordered::{
     DEFAULT_ORDERED_MAX_KEYS, MIN_TXS_PER_THREAD, OrderedConfig, OrderedError, OrderedReport,
-    OrderedSets, Run, RunKind, TxReport, Versions, recorded_sets,
+    OrderedSets, Run, RunKind, TxReport, recorded_sets,
 };
+pub use outcome::{Outcome, Receipt};
 pub use run_block::{
     BlockError, BlockOptions, BlockOrder, BlockRun, MIN_PARALLEL_WORK, TxRun, TxStatus,
 };
@@ -173,6 +195,7 @@ pub mod prelude {
     };
     pub use alloy_primitives::{Address, B256, Bytes, U256};
 }
+pub use versions::Versions;
 pub use view::StateView;
 
 #[cfg(test)]

@@ -5,12 +5,13 @@
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use borsh::{BorshDeserialize, BorshSerialize};
 
-use crate::access::AccessSet;
-use crate::admission::{AccessSource, Admission, AdmitContext, Admitted};
-use crate::executor::{
-    BlockEnv, DecodeError, Executor, KnownWrites, Outcome, PoolTransaction, Transaction, TxError,
-};
+use crate::access::{AccessSet, AccessSource};
+use crate::admission::{Admission, AdmitContext};
+use crate::admitted::Admitted;
+use crate::error::{DecodeError, TxError};
+use crate::executor::{BlockEnv, Executor, KnownWrites, PoolTransaction, Transaction};
 use crate::key::StateKey;
+use crate::outcome::Outcome;
 use crate::view::StateView;
 
 /// Gas of a transfer.

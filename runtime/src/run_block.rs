@@ -9,14 +9,17 @@ use std::time::{Duration, Instant};
 
 use alloy_primitives::B256;
 
-use crate::access::AccessSet;
-use crate::admission::{AccessSource, Admission, AdmitContext, Admitted, DeclaredAccess};
-use crate::bank::{Bank, BankError, EntryReport, Executed, SealedBlock, key_counts};
+use crate::access::{AccessSet, AccessSource};
+use crate::admission::{Admission, AdmitContext, DeclaredAccess};
+use crate::admitted::Admitted;
+use crate::bank::{Bank, EntryReport, Executed, SealedBlock, key_counts};
 use crate::block::{BlockEntry, EntryTx};
-use crate::executor::{Executor, Outcome, Transaction, TxError};
+use crate::error::{BankError, TxError};
+use crate::executor::{Executor, Transaction};
 use crate::key::StateKey;
 use crate::locks::{LaneKeys, first_conflict};
 use crate::ordered::{OrderedConfig, OrderedError, OrderedSets};
+use crate::outcome::Outcome;
 use crate::threads::parallel_map;
 use crate::view::Access;
 

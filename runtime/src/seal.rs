@@ -7,8 +7,8 @@ use parking_lot::RwLock;
 
 use lanes_accounts_db::{AccountsRead, Entry, ReadView};
 
-use crate::bank::BankError;
 use crate::block::BlockEntry;
+use crate::error::BankError;
 use crate::key::StateKey;
 use crate::lattice::LatticeHash;
 use crate::locks::EntryKeys;
@@ -169,8 +169,7 @@ mod coalesce_tests {
     use alloy_primitives::{Address, Bytes};
 
     use super::*;
-    use crate::access::AccessSet;
-    use crate::admission::AccessSource;
+    use crate::access::{AccessSet, AccessSource};
     use crate::block::EntryTx;
 
     fn entry(exclusive: bool, sets: &[(&[u8], &[u8])]) -> BlockEntry {

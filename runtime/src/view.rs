@@ -9,7 +9,7 @@ use alloy_primitives::{Address, B256, Bytes, U256};
 use lanes_accounts_db::{AccountHeader, AccountsRead, KeyHash, ReadView};
 
 use crate::access::{AccessSet, AccessSetTooLarge};
-use crate::executor::TxError;
+use crate::error::TxError;
 use crate::key::StateKey;
 use crate::table::Table;
 

@@ -8,7 +8,8 @@ use std::sync::{Arc, OnceLock};
 
 use xxhash_rust::xxh3::Xxh3;
 
-use super::{Inner, Version, Writer, sync_dir};
+use super::inner::{Inner, Writer, sync_dir};
+use super::version::Version;
 use crate::entry::{CommitInfo, Key};
 use crate::error::{CommitError, StorageError, io_err};
 use crate::index::Loc;

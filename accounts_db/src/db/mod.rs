@@ -4,17 +4,19 @@
 
 mod batch;
 mod history;
+mod inner;
+mod kept;
 mod read;
 mod traits;
 mod version;
 mod view;
 
-use parking_lot::{Mutex, MutexGuard, RwLock};
+use parking_lot::{Mutex, RwLock};
 use std::collections::{HashMap, VecDeque};
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::{Arc, OnceLock};
 
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use borsh::BorshSerialize;
@@ -25,10 +27,10 @@ use crate::error::{CommitError, OpenError, StorageError, io_err};
 use crate::index::{Index, Loc};
 use crate::record::CommitRecord;
 use crate::recovery;
-use crate::segment::{Segment, SegmentTable};
 
 pub(crate) use batch::{Batch, new_digest};
-pub(crate) use history::History;
+pub(crate) use inner::{Inner, Writer, read_table, sync_dir};
+pub(crate) use kept::History;
 pub use traits::{AccountsCommit, AccountsRead};
 pub(crate) use version::Version;
 pub use view::ReadView;
@@ -56,48 +58,6 @@ pub struct DbStats {
     pub kept_blocks: usize,
     /// Memory those blocks take: one entry each (their records are on disk).
     pub history_bytes: usize,
-}
-
-#[derive(Debug)]
-pub(crate) struct Inner {
-    pub(crate) dir: PathBuf,
-    pub(crate) config: AccountsDbConfig,
-    _lock: File,
-    pub(crate) index: Index,
-    /// The live segments (copy on write; the writer replaces it).
-    pub(crate) segments: RwLock<Arc<SegmentTable>>,
-    current: RwLock<Arc<Version>>,
-    /// The kept blocks' versions, for views of older blocks.
-    history: RwLock<history::History>,
-    /// Every version from the oldest one still referenced to the current one.
-    versions: Mutex<VecDeque<Weak<Version>>>,
-    /// Versions of older blocks made for views ([`ReadView::at_block`]).
-    older_views: Mutex<Vec<Weak<Version>>>,
-    pub(crate) writer: Mutex<Writer>,
-    poisoned: AtomicBool,
-    /// What reads fall back on for keys never held ([`AccountsDb::set_backing`]).
-    backing: std::sync::OnceLock<Arc<dyn crate::Backing>>,
-    /// Test hook: the next sync fails with this error.
-    #[cfg(test)]
-    pub(crate) fail_next_sync: Mutex<Option<std::io::ErrorKind>>,
-}
-
-/// State of the single writer.
-#[derive(Debug)]
-pub(crate) struct Writer {
-    pub(crate) active: Arc<Segment>,
-    pub(crate) tail: u64,
-    pub(crate) next_id: u32,
-    pub(crate) seq: u64,
-    pub(crate) last: Option<CommitInfo>,
-}
-
-pub(crate) fn read_table(inner: &Inner) -> Arc<SegmentTable> {
-    inner.segments.read().clone()
-}
-
-pub(crate) fn sync_dir(dir: &Path) -> Result<(), StorageError> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(io_err(dir))
 }
 
 /// How long [`AccountsDb::open`] tries a held lock again before it reports
@@ -317,41 +277,6 @@ impl AccountsDb {
 
     pub(crate) fn inner(&self) -> &Inner {
         &self.inner
-    }
-}
-
-impl Inner {
-    pub(crate) fn version(&self) -> Arc<Version> {
-        self.current.read().clone()
-    }
-
-    pub(crate) fn check_poisoned(&self) -> Result<(), CommitError> {
-        if self.poisoned.load(Ordering::Acquire) { Err(CommitError::Poisoned) } else { Ok(()) }
-    }
-
-    /// The versions from the oldest one still referenced to the current one,
-    /// with the dropped ones at the front pruned.
-    fn live_versions(&self) -> MutexGuard<'_, VecDeque<Weak<Version>>> {
-        let mut versions = self.versions.lock();
-        while versions.front().is_some_and(|v| v.strong_count() == 0) {
-            versions.pop_front();
-        }
-        versions
-    }
-
-    /// The end position of the oldest version a view still holds, views of
-    /// older blocks included.
-    pub(crate) fn oldest_live_end(&self) -> u64 {
-        let live = self.live_versions().front().and_then(Weak::upgrade).map_or(u64::MAX, |v| v.end);
-        let older = self.older_views.lock().iter().filter_map(Weak::upgrade).map(|v| v.end).min();
-        older.map_or(live, |o| o.min(live))
-    }
-}
-
-impl Inner {
-    /// The backing reads fall back on, if one is set.
-    pub(crate) fn backing(&self) -> Option<&dyn crate::Backing> {
-        self.backing.get().map(|b| &**b)
     }
 }
 

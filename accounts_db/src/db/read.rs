@@ -4,7 +4,8 @@
 use alloy_primitives::{Address, B256, Bytes, U256};
 use borsh::BorshDeserialize;
 
-use super::{Inner, Version};
+use super::inner::Inner;
+use super::version::Version;
 use crate::entry::{AccountHeader, Entry, Key};
 use crate::error::StorageError;
 use crate::hash::KeyHash;

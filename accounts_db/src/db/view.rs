@@ -4,8 +4,10 @@ use std::sync::Arc;
 
 use alloy_primitives::{Address, B256, Bytes, U256};
 
+use super::inner::Inner;
 use super::read::decode_entry;
-use super::{AccountsRead, Inner, Version};
+use super::traits::AccountsRead;
+use super::version::Version;
 use crate::entry::{AccountHeader, CommitInfo, Entry, Key};
 use crate::error::StorageError;
 use crate::hash::KeyHash;

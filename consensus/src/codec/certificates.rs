@@ -10,13 +10,13 @@ use malachitebft_app_channel::app::types::core::{
     PolkaCertificate, PolkaSignature, RoundCertificate, RoundCertificateType, RoundSignature,
 };
 
-use super::{CodecError, MAX_SIGNATURES, Reader, Wire, Writer, get_list, put_list};
+use super::wire::{
+    CodecError, MAX_SIGNATURES, Reader, SIGNATURE_LEN, Wire, Writer, get_list, put_list,
+};
 use crate::types::LanesContext;
 
 /// Bytes of a validator's address on the wire.
 const ADDRESS_LEN: usize = 20;
-/// Bytes of a signature on the wire.
-pub(super) const SIGNATURE_LEN: usize = 64;
 
 /// One validator's signature in a certificate.
 pub(super) trait CertSignature: Wire {

@@ -1,7 +1,6 @@
 //! Ethereum blocks as lanes imports and keeps them: an [`EthBlock`] decoded
 //! from its RLP; the Ethereum data a lanes block of an imported chain keeps
-//! in its header's `extra` ([`EthBlockData`]); the codec that hashes such a
-//! block as Ethereum does ([`ImportedHeaders`]); and the genesis header of a
+//! in its header's `extra` ([`EthBlockData`]); and the genesis header of a
 //! geth `genesis.json` ([`genesis_header`]).
 
 use alloy_consensus::constants::EMPTY_WITHDRAWALS;
@@ -12,7 +11,6 @@ use alloy_eips::eip7928::BlockAccessList;
 use alloy_primitives::{B64, B256, Bytes, KECCAK256_EMPTY, U256, keccak256};
 use alloy_rlp::{Decodable, Encodable};
 use lanes_accounts_db::{AccountHeader, Entry};
-use lanes_runtime::{BlockHeader, HeaderCodec, Receipt, Roots};
 
 use super::spec::EthSpec;
 use crate::SpecId;
@@ -192,65 +190,6 @@ impl EthBlockData {
     }
 }
 
-/// The header codec of an imported chain: Ethereum's transaction and
-/// receipt tries, and the hash of the Ethereum header kept in `extra`
-/// ([`EthBlockData`]), so every block keeps the hash Ethereum gave it.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct ImportedHeaders;
-
-impl HeaderCodec for ImportedHeaders {
-    fn roots(
-        &self,
-        _parent: Option<&BlockHeader>,
-        txs: &[&[u8]],
-        receipts: &[Receipt],
-        _accesses: Option<&lanes_runtime::BlockAccesses>,
-    ) -> Roots {
-        let roots = crate::EthHeaders::new(SpecId::default()).roots(None, txs, receipts, None);
-        Roots { extra: Bytes::new(), ..roots }
-    }
-
-    fn hash(&self, header: &BlockHeader) -> B256 {
-        match EthBlockData::from_extra(&header.extra) {
-            Ok(data) => data.header.hash_slow(),
-            // Not an imported block's header: a hash that no Ethereum
-            // header has, so it never passes as one.
-            Err(_) => keccak256(borsh::to_vec(header).expect("writing to a Vec cannot fail")),
-        }
-    }
-}
-
-/// The header codec of a forked chain: Ethereum's for its fork, except its
-/// first block, the upstream's fork block, which keeps the upstream's hash
-/// (its `extra`: 32 bytes), so its children name the upstream's block as
-/// their parent.
-#[derive(Clone, Copy, Debug)]
-pub struct ForkedHeaders {
-    /// The codec of the chain's own blocks.
-    pub eth: crate::EthHeaders,
-    /// The fork block's number.
-    pub first: u64,
-}
-
-impl HeaderCodec for ForkedHeaders {
-    fn roots(
-        &self,
-        parent: Option<&BlockHeader>,
-        txs: &[&[u8]],
-        receipts: &[Receipt],
-        accesses: Option<&lanes_runtime::BlockAccesses>,
-    ) -> Roots {
-        self.eth.roots(parent, txs, receipts, accesses)
-    }
-
-    fn hash(&self, header: &BlockHeader) -> B256 {
-        match header.extra.len() {
-            32 if header.number == self.first => B256::from_slice(&header.extra),
-            _ => self.eth.hash(header),
-        }
-    }
-}
-
 /// The state a geth genesis allocates, as accounts_db entries.
 pub fn genesis_alloc(genesis: &alloy_genesis::Genesis) -> Vec<Entry> {
     let mut out = Vec::new();
@@ -341,11 +280,7 @@ mod tests {
             };
             let extra = data.encoded();
             assert_eq!(EthBlockData::from_extra(&extra).unwrap(), data);
-            let lanes = BlockHeader { extra, ..Default::default() };
-            assert_eq!(ImportedHeaders.hash(&lanes), header.hash_slow());
         }
-        let bad = BlockHeader { extra: Bytes::from_static(b"\x01"), ..Default::default() };
-        assert_ne!(ImportedHeaders.hash(&bad), Header::default().hash_slow());
     }
 
     /// The post states ride as a fourth item (the withdrawals' place an

@@ -3,6 +3,7 @@
 //! rewards, the DAO fork, system calls, withdrawals, requests and the state root.
 
 mod block;
+mod codecs;
 mod config;
 mod dao;
 mod difficulty;
@@ -16,10 +17,8 @@ mod spec;
 mod state_root;
 mod trie;
 
-pub use block::{
-    EthBlock, EthBlockData, ForkedHeaders, GENESIS_GAS_LIMIT, ImportedHeaders, genesis_alloc,
-    genesis_header,
-};
+pub use block::{EthBlock, EthBlockData, GENESIS_GAS_LIMIT, genesis_alloc, genesis_header};
+pub use codecs::{ForkedHeaders, ImportedHeaders};
 pub use config::{ForkConfig, ForkConfigs, precompiles, single_fork, system_contracts};
 pub use dao::{DAO_HARDFORK_ACCOUNTS, DAO_HARDFORK_BENEFICIARY, is_dao_fork_block};
 pub use difficulty::{MINIMUM_DIFFICULTY, calc_difficulty};

@@ -17,12 +17,13 @@ use serde_json::{Value, json};
 
 use super::template::{Values, parse_wei};
 use super::{Call, From, FuzzRange, FuzzTarget, Scenario, ScenarioError};
+use crate::error::{Result, RunError};
 use crate::keys::Key;
 use crate::plan::{
     AccessListMode, Kind, Layout, Plan, TxExtra, TxSpec, Workload, WorkloadConfig, sign_spec,
 };
-use crate::run::{Result, RunError, quoted, typed};
 use crate::setup::fund;
+use crate::wire::{quoted, typed};
 use lanes_rpc::api::EthApiClient;
 use lanes_rpc::client::RpcClient;
 

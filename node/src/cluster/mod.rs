@@ -36,21 +36,13 @@ use lanes_runtime::{Block, ReplayError};
 
 use self::certs::CertStore;
 use self::config::{ClusterConfig, NodeRole};
+use self::relay::Link;
 use crate::{NodeError, NodeState};
 
 /// How far ahead of this node's clock a proposed block's timestamp may be.
 pub const MAX_FUTURE_SECS: u64 = 5;
 /// The certificate log, in the data folder.
 const CERTS_FILE: &str = "consensus/certificates.log";
-
-/// What the node's RPC does differently on a multi-node chain.
-#[derive(Debug)]
-pub(crate) struct Link {
-    /// Sends accepted here go on to these validators (a validator's).
-    pub(crate) relay: Option<relay::Relay>,
-    /// Sends go to a validator instead (a replica's).
-    pub(crate) forward: Option<relay::Forward>,
-}
 
 /// A running consensus engine and the loop answering it.
 pub struct Cluster {

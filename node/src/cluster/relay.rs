@@ -11,6 +11,15 @@ use tokio::sync::{mpsc, oneshot};
 
 use lanes_rpc::client::{ClientError, RpcClient};
 
+/// What the node's RPC does differently on a multi-node chain.
+#[derive(Debug)]
+pub(crate) struct Link {
+    /// Sends accepted here go on to these validators (a validator's).
+    pub(crate) relay: Option<Relay>,
+    /// Sends go to a validator instead (a replica's).
+    pub(crate) forward: Option<Forward>,
+}
+
 /// Most transactions one relay batch carries.
 pub const RELAY_BATCH: usize = 512;
 /// How long a relay waits for more transactions to batch with.

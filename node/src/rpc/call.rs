@@ -7,8 +7,7 @@ use alloy_rpc_types_eth::{BlockOverrides, TransactionRequest};
 use lanes_evm_adapter::{CallRequest, SimError, Simulation};
 use lanes_runtime::BlockEnv;
 
-use crate::error::RpcError;
-use crate::rpc::state::Res;
+use crate::error::{Res, RpcError};
 
 pub(crate) fn call_request(r: &TransactionRequest) -> CallRequest {
     CallRequest {

@@ -18,8 +18,7 @@ use lanes_rpc::types::{
 
 use crate::NodeState;
 use crate::convert;
-use crate::error::RpcError;
-use crate::rpc::state::{Res, internal};
+use crate::error::{Res, RpcError, internal};
 
 /// `eth_config` (EIP-7910): an imported chain's forks around its head; a
 /// lanes chain's one fork from genesis.

@@ -12,13 +12,12 @@ use alloy_rpc_types_trace::geth::{
     GethDebugTracingCallOptions, GethDebugTracingOptions, GethTrace, TraceResult,
 };
 use jsonrpsee::core::RpcResult;
-use lanes_evm_adapter::TraceError;
 
 use crate::NodeState;
 use crate::convert;
-use crate::error::RpcError;
+use crate::error::{Res, RpcError};
 use crate::rpc::call::call_request;
-use crate::rpc::state::Res;
+use crate::rpc::tracing::{trace_block, trace_error};
 use lanes_rpc::api::DebugApiServer;
 
 /// The `debug` namespace of a node.
@@ -30,40 +29,6 @@ impl DebugRpc {
     pub(crate) fn new(state: Arc<NodeState>) -> Self {
         Self { state }
     }
-}
-
-pub(crate) fn trace_error(e: TraceError) -> RpcError {
-    match e {
-        TraceError::Timeout(_) | TraceError::TooBig(_) => RpcError::Limit(e.to_string()),
-        TraceError::State(_) => RpcError::Internal(e.to_string()),
-        e => RpcError::Invalid(e.to_string()),
-    }
-}
-
-/// The traces of block `number`'s transactions that `selected` picks, with
-/// their hashes.
-pub(crate) fn trace_block(
-    s: &NodeState,
-    number: u64,
-    selected: impl Fn(usize) -> bool,
-    opts: &GethDebugTracingOptions,
-) -> Res<Vec<(B256, GethTrace)>> {
-    let lb =
-        s.block(number)?.ok_or_else(|| RpcError::NotFound(format!("block {number} not found")))?;
-    let txs = convert::decode_txs(&lb, &s.rules)?;
-    if txs.is_empty() {
-        return Ok(Vec::new());
-    }
-    // Transactions run from the state after the parent (there is one: the
-    // genesis holds none).
-    let view = s.state_at(Some(BlockId::number(number - 1)))?;
-    let env = s.header_env(&lb.block.header);
-    let traces = s
-        .executor_at(Some(number))?
-        .trace_block(view, &env, lb.block.hash, &txs, &selected, opts)
-        .map_err(trace_error)?;
-    let hashes = txs.iter().enumerate().filter(|(i, _)| selected(*i)).map(|(_, tx)| tx.hash());
-    Ok(hashes.zip(traces).collect())
 }
 
 fn block_results(

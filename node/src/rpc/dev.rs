@@ -15,9 +15,8 @@ use lanes_runtime::BankError;
 
 use crate::NodeState;
 use crate::dev::{DevState, Snapshot};
-use crate::error::{NodeError, RpcError};
+use crate::error::{NodeError, Res, RpcError, internal};
 use crate::fork::ForkConfig;
-use crate::rpc::state::{Res, internal};
 use alloy_rpc_types_anvil::{ForkedNetwork, Metadata, NodeEnvironment, NodeForkConfig, NodeInfo};
 use alloy_rpc_types_trace::geth::{CallConfig, GethDebugTracingOptions, GethTrace};
 use alloy_sol_types::SolCall;
@@ -26,9 +25,9 @@ use lanes_rpc::api::DevApiServer;
 use lanes_rpc::types::{MineOptions, Quantity};
 
 use crate::SUGGESTED_TIP;
+use crate::rpc::blocks::rpc_block;
 use crate::rpc::call::sim_error;
-use crate::rpc::debug::trace_block;
-use crate::rpc::eth::rpc_block;
+use crate::rpc::tracing::trace_block;
 use crate::state_file::StateFile;
 
 /// Most blocks one mine request seals.

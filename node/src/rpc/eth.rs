@@ -18,7 +18,6 @@ use alloy_rpc_types_eth::{
     Transaction, TransactionReceipt, TransactionRequest,
 };
 use alloy_signer::SignerSync;
-use alloy_signer_local::PrivateKeySigner;
 use jsonrpsee::core::{RpcResult, async_trait};
 use lanes_accounts_db::AccountsRead;
 use lanes_evm_adapter::{CallRequest, EvmTx, IMPERSONATED_TAG, Overlay, impersonated};
@@ -27,15 +26,16 @@ use lanes_runtime::Bank;
 use crate::cluster::relay::ForwardError;
 
 use crate::convert;
-use crate::error::RpcError;
+use crate::error::{Res, RpcError, internal};
 use crate::filters::{self, FilterKind};
 use crate::ledger::LedgerBlock;
+use crate::publish::Waiting;
+use crate::rpc::blocks::rpc_block;
 use crate::rpc::call::{call_request, failure, override_block, sim_error};
 use crate::rpc::chain;
 use crate::rpc::logs::{self, filter_changes, get_logs, install, unknown_filter};
-use crate::rpc::sign;
-use crate::rpc::state::{AUTOMINE_WAIT, Res, account, internal};
-use crate::state::Waiting;
+use crate::rpc::signing::{self as sign, unlocked};
+use crate::state::account;
 use crate::{NodeState, SUGGESTED_TIP};
 use lanes_rpc::api::EthApiServer;
 use lanes_rpc::types::{Capabilities, EthConfig, StorageSlot};
@@ -465,11 +465,9 @@ fn decode_one(s: &NodeState, lb: &LedgerBlock, index: usize) -> Res<EvmTx> {
     EvmTx::decode(&raw.tx, &s.rules).map_err(internal)
 }
 
-pub(crate) fn rpc_block(s: &NodeState, number: u64, full: bool) -> Res<Option<Block>> {
-    let Some(lb) = s.block(number)? else { return Ok(None) };
-    let txs = if full { Some(convert::decode_txs(&lb, &s.rules)?) } else { None };
-    Ok(Some(convert::block(&lb, s.block_form(), txs.as_deref())))
-}
+/// The longest a send waits for its block under automine; past it, it
+/// answers with the hash anyway.
+const AUTOMINE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// `hash` once its wait (if any) is over, or [`AUTOMINE_WAIT`] passed.
 async fn settled(hash: B256, wait: Option<Waiting>) -> B256 {
@@ -565,15 +563,6 @@ impl EthRpc {
             }
         }
     }
-}
-
-/// The unlocked account `address` (`--dev`'s accounts), for signing.
-pub(crate) fn unlocked(s: &NodeState, address: Address) -> Res<&PrivateKeySigner> {
-    s.signers.iter().find(|k| k.address() == address).ok_or_else(|| {
-        RpcError::Invalid(format!(
-            "{address} is not an unlocked account of this node, so it cannot sign (eth_accounts lists them)"
-        ))
-    })
 }
 
 /// The transaction a request asks for, filled as `eth_sendTransaction` fills

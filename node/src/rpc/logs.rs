@@ -7,9 +7,8 @@ use alloy_rpc_types_eth::{Filter, FilterBlockOption, FilterChanges, Log};
 use jsonrpsee::core::RpcResult;
 
 use crate::NodeState;
-use crate::error::RpcError;
+use crate::error::{Res, RpcError};
 use crate::filters::{self, FilterKind, MAX_FILTERS, TooManyFilters};
-use crate::rpc::state::Res;
 
 pub(super) fn install(s: &NodeState, make: impl FnOnce() -> FilterKind) -> RpcResult<U256> {
     Ok(s.filters.install(make).map_err(|TooManyFilters| {

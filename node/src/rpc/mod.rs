@@ -8,14 +8,17 @@
 //!  eth.rs, pubsub.rs, net.rs, lanes.rs, sign.rs, dev.rs, debug.rs, txpool.rs,
 //!  trace.rs, ots.rs, testing.rs
 //!              the server impls, over NodeState (crate::state)
+//!  blocks.rs   a block as eth_getBlockBy* answers it
 //!  call.rs     what the call methods share (requests, overrides, errors)
 //!  logs.rs     what eth_getLogs and the filters share
-//!  state.rs    what they share besides it: Res, internal, account
+//!  signing.rs  signing with the unlocked accounts (eth and personal)
+//!  tracing.rs  a block replayed under a tracer (debug, trace, ots, dev)
 //!  params.rs   the middleware that keeps lanes' invalid-params messages
 //!  serve.rs    the accept loop: connection and request-time limits
 //! ```
 
 pub use lanes_rpc::api;
+mod blocks;
 mod call;
 mod chain;
 mod debug;
@@ -29,10 +32,11 @@ mod params;
 mod pubsub;
 pub(crate) mod serve;
 mod sign;
+mod signing;
 mod simulate;
-pub(crate) mod state;
 mod testing;
 mod trace;
+mod tracing;
 mod txpool;
 pub use lanes_rpc::types;
 

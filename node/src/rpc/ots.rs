@@ -30,11 +30,11 @@ use parking_lot::Mutex;
 
 use crate::NodeState;
 use crate::convert;
-use crate::error::RpcError;
+use crate::error::{Res, RpcError, internal};
 use crate::ledger::LedgerBlock;
-use crate::rpc::eth::rpc_block;
-use crate::rpc::state::{Res, account, internal};
-use crate::rpc::trace::{call_traces, localized, replay_block};
+use crate::rpc::blocks::rpc_block;
+use crate::rpc::tracing::{call_traces, localized, replay_block};
+use crate::state::account;
 use lanes_rpc::api::{OTS_API_LEVEL, OtsApiServer};
 use lanes_rpc::types::{LenientBlock, Quantity};
 

@@ -14,9 +14,8 @@ use tokio::sync::broadcast::Receiver;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::NodeState;
-use crate::error::{RpcError, bad_params};
+use crate::error::{Res, RpcError, bad_params};
 use crate::filters::ChainEvent;
-use crate::rpc::state::Res;
 use crate::{convert, filters};
 use lanes_rpc::api::EthPubSubApiServer;
 

@@ -17,8 +17,7 @@ use lanes_evm_adapter::eth::simulate::{
 use serde_json::{Value, json};
 
 use crate::convert;
-use crate::error::RpcError;
-use crate::rpc::state::{Res, internal};
+use crate::error::{Res, RpcError, internal};
 use crate::state::NodeState;
 
 /// Runs `payload` on the block `at` names (the latest by default).
@@ -48,7 +47,7 @@ pub(crate) fn simulate_v1(
 pub(crate) fn sim_base<'p>(
     s: &NodeState,
     number: u64,
-    place: &'p crate::rebuild::Place,
+    place: &'p crate::chain_dir::Place,
 ) -> Res<Option<SimBase<'p>>> {
     let Some(lb) = s.block(number)? else { return Ok(None) };
     let view = s.state_at(Some(BlockId::Number(BlockNumberOrTag::Number(number))))?;

@@ -17,9 +17,8 @@ use lanes_rpc::types::PayloadAttributes;
 use serde_json::{Value, json};
 
 use crate::NodeState;
-use crate::error::RpcError;
+use crate::error::{Res, RpcError};
 use crate::rpc::simulate::sim_base;
-use crate::rpc::state::Res;
 
 /// The gas limit a built block moves toward from its parent's, at most
 /// 1/1024 of it a block (geth's miner default, `--miner.gaslimit`).

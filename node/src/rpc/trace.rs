@@ -8,21 +8,18 @@ use std::sync::Arc;
 use alloy_eips::{BlockId, BlockNumberOrTag};
 use alloy_primitives::B256;
 use alloy_primitives::map::HashSet;
-use alloy_rpc_types_eth::{TransactionInfo, TransactionRequest};
+use alloy_rpc_types_eth::TransactionRequest;
 use alloy_rpc_types_trace::filter::TraceFilter;
 use alloy_rpc_types_trace::parity::{
     LocalizedTransactionTrace, TraceResults, TraceResultsWithTransactionHash, TraceType,
 };
 use jsonrpsee::core::RpcResult;
-use lanes_evm_adapter::{TraceState, TracingInspector, TracingInspectorConfig};
-use revm::context::result::ResultAndState;
+use lanes_evm_adapter::TracingInspectorConfig;
 
 use crate::NodeState;
-use crate::convert;
-use crate::error::RpcError;
+use crate::error::{Res, RpcError};
 use crate::rpc::call::call_request;
-use crate::rpc::debug::trace_error;
-use crate::rpc::state::Res;
+use crate::rpc::tracing::{localized, replay_block, trace_error};
 use lanes_rpc::api::TraceApiServer;
 use lanes_rpc::types::{LenientBlock, Quantity};
 
@@ -38,62 +35,6 @@ impl TraceRpc {
     pub(crate) fn new(state: Arc<NodeState>) -> Self {
         Self { state }
     }
-}
-
-/// What `finish` makes of each transaction of block `number` that
-/// `selected` picks, replayed under a tracer with `config`; with the
-/// transaction's hash and index. An unknown block answers `None`.
-pub(crate) fn replay_block<T>(
-    s: &NodeState,
-    number: u64,
-    selected: impl Fn(usize) -> bool,
-    config: TracingInspectorConfig,
-    finish: impl Fn(TransactionInfo, TracingInspector, &ResultAndState, &TraceState<'_>) -> T,
-) -> Res<Option<Vec<T>>> {
-    let Some(lb) = s.block(number)? else { return Ok(None) };
-    let txs = convert::decode_txs(&lb, &s.rules)?;
-    if txs.is_empty() {
-        return Ok(Some(Vec::new()));
-    }
-    // A block with transactions is not the genesis: it has a parent.
-    let view = s.state_at(Some(BlockId::number(number - 1)))?;
-    let env = s.header_env(&lb.block.header);
-    let info = |i: usize| TransactionInfo {
-        hash: Some(txs[i].hash()),
-        index: Some(i as u64),
-        block_hash: Some(lb.block.hash),
-        block_number: Some(number),
-        base_fee: Some(lb.block.header.base_fee),
-        block_timestamp: Some(lb.block.header.timestamp),
-    };
-    let out = s
-        .executor_at(Some(number))?
-        .replay_traced(view, &env, &txs, selected, config, |i, tracer, res, db| {
-            finish(info(i), tracer, res, db)
-        })
-        .map_err(trace_error)?;
-    Ok(Some(out))
-}
-
-/// The tracer config of `trace_transaction` and `trace_block`: anvil's,
-/// which keeps calls to precompiles.
-pub(crate) fn call_traces() -> TracingInspectorConfig {
-    TracingInspectorConfig::default_parity().set_exclude_precompile_calls(false)
-}
-
-/// The call traces of block `number`'s transactions that `selected` picks,
-/// in order; `[]` for an unknown block.
-pub(crate) fn localized(
-    s: &NodeState,
-    number: u64,
-    selected: impl Fn(usize) -> bool,
-) -> Res<Vec<LocalizedTransactionTrace>> {
-    let traces = s.heavy.run(|| {
-        replay_block(s, number, selected, call_traces(), |info, tracer, _, _| {
-            tracer.into_parity_builder().into_localized_transaction_traces(info)
-        })
-    })?;
-    Ok(traces.unwrap_or_default().into_iter().flatten().collect())
 }
 
 /// The traces `types` ask for of block `number`'s selected transactions.

@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use lanes_accounts_db::KeyHash;
 
 use crate::access::AccessSet;
-use crate::locks::{Mark, WRITE};
+use crate::marks::{Mark, WRITE};
 
 /// One transaction's lock on one key hash.
 #[derive(Clone, Copy, Debug)]

@@ -33,8 +33,9 @@ use std::time::{Duration, Instant};
 use alloy_primitives::U256;
 use parking_lot::{Condvar, Mutex};
 
-use super::optimistic::{Done, Ran, Start, changed, commit, run_once, state_error};
-use super::{OrderedConfig, OrderedError, Run, RunKind, TxReport};
+use super::config::{OrderedConfig, OrderedError};
+use super::report::{Run, RunKind, TxReport};
+use super::steps::{Done, Ran, Start, changed, commit, run_once, state_error};
 use crate::bank::Bank;
 use crate::executor::Executor;
 use crate::view::Writes;

@@ -12,13 +12,16 @@ use std::time::{Duration, Instant};
 use alloy_primitives::U256;
 use parking_lot::{Condvar, Mutex};
 
+use super::config::{OrderedConfig, OrderedError};
 use super::graph::Graph;
-use super::{OrderedConfig, OrderedError, OrderedReport, Run, RunKind, TxReport, record_in_order};
+use super::report::{OrderedReport, Run, RunKind, TxReport, record_in_order};
 use crate::access::AccessSet;
-use crate::admission::Admitted;
-use crate::bank::{Bank, BankError};
-use crate::executor::{Executor, Outcome, Transaction, TxError};
+use crate::admitted::Admitted;
+use crate::bank::Bank;
+use crate::error::{BankError, TxError};
+use crate::executor::{Executor, Transaction};
 use crate::key::StateKey;
+use crate::outcome::Outcome;
 use crate::view::{Access, StateView};
 
 struct Schedule {

@@ -37,9 +37,9 @@ use std::time::Duration;
 use alloy_primitives::Address;
 use lanes_accounts_db::KeyHash;
 
-use super::{OrderedReport, RunKind, TxReport};
+use super::report::{OrderedReport, RunKind, TxReport};
 use crate::key::StateKey;
-use crate::locks::{SLOT_WRITE, WRITE};
+use crate::marks::{SLOT_WRITE, WRITE};
 
 /// One transaction as the simulation sees it.
 struct Model {

@@ -8,10 +8,13 @@ use lanes_accounts_db::{AccountHeader, AccountsDbConfig, Entry};
 use proptest::prelude::*;
 
 use super::*;
+use crate::access::{AccessSet, AccessSource};
 use crate::bank::SealedBlock;
 use crate::chain::{Chain, Genesis};
-use crate::executor::{BlockEnv, DecodeError, Executor, Outcome, Transaction, TxError};
+use crate::error::{DecodeError, TxError};
+use crate::executor::{BlockEnv, Executor, Transaction};
 use crate::native::{NativeExecutor, NativeTx};
+use crate::outcome::Outcome;
 use crate::view::{Access, StateView};
 
 const SENDERS: u8 = 5;

@@ -6,23 +6,20 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod error;
+mod rate;
 mod reads;
 mod store;
 
 use clap::{Args, Parser, Subcommand};
-use lanes_loadgen::genesis::BuildError;
-use lanes_loadgen::keys::KeyError;
-use lanes_loadgen::plan::PlanError;
+use error::CliError;
 use lanes_loadgen::ramp::{RampConfig, RampStep};
-use lanes_loadgen::receipts::ReceiptsError;
-use lanes_loadgen::run::RunError;
-use lanes_loadgen::soak::SoakError;
-use lanes_loadgen::store::{RunStore, StoreError, default_path};
+use lanes_loadgen::store::{RunStore, default_path};
 use lanes_loadgen::{
-    AccessListMode, Key, Mode, Plan, Report, RunConfig, Scenario, ScenarioError, ScenarioOptions,
-    SoakConfig, Target, Workload, WorkloadConfig,
+    AccessListMode, Key, Mode, Plan, Report, RunConfig, Scenario, ScenarioOptions, SoakConfig,
+    Target, Workload, WorkloadConfig,
 };
-use lanes_rpc::client::ClientError;
+use rate::{Rate, parse_rate};
 use reads::{ReadsArgs, SinkArgs};
 use store::{ExportArgs, ReportArgs, RunsArgs};
 
@@ -304,87 +301,6 @@ struct GenesisArgs {
     /// Chain id.
     #[arg(long, default_value_t = 31337)]
     chain_id: u64,
-}
-
-/// Why a command failed; `main` prints it after `error: `.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum CliError {
-    #[error(transparent)]
-    Plan(#[from] PlanError),
-    #[error(transparent)]
-    Scenario(#[from] ScenarioError),
-    #[error("--funder-key: {0}")]
-    FunderKey(#[source] KeyError),
-    #[error("--closed-loop and --tpb must be at least 1")]
-    Pacing,
-    #[error("--forever runs against one node: give --rpc once")]
-    ForeverTargets,
-    #[error("--repeat repeats one rate, not a ramp (a ramp's steps are runs of their own)")]
-    RepeatRamp,
-    #[error("--forever sends at one rate, not a ramp")]
-    ForeverRamp,
-    #[error(transparent)]
-    Genesis(#[from] BuildError),
-    #[error("writing {}: {source}", path.display())]
-    Write { path: PathBuf, source: std::io::Error },
-    #[error("encoding JSON: {0}")]
-    Json(#[from] serde_json::Error),
-    #[error("starting tokio: {0}")]
-    Runtime(#[source] std::io::Error),
-    #[error("listening for SIGTERM and SIGINT: {0}")]
-    Signal(#[source] std::io::Error),
-    #[error("{target}: {source}")]
-    Run { target: Target, source: Box<RunError> },
-    #[error(transparent)]
-    Soak(#[from] SoakError),
-    /// The soak started and ended early (its report says why, too).
-    #[error("the soak stopped early: {0}")]
-    SoakStopped(String),
-    #[error(transparent)]
-    Client(#[from] ClientError),
-    #[error(transparent)]
-    Receipts(#[from] ReceiptsError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("the runs database {} holds no run yet", .0.display())]
-    NoRuns(PathBuf),
-    #[error("drawing the report: {0}")]
-    Draw(String),
-    #[error("--rates: {0}")]
-    Rates(String),
-    #[error("{url}: {source}")]
-    Reads { url: String, source: lanes_loadgen::reads::ReadError },
-    #[error("the sink: {0}")]
-    Sink(#[source] std::io::Error),
-    #[error("{lost} of {acknowledged} acknowledged receipts lost")]
-    ReceiptsLost { lost: u64, acknowledged: u64 },
-}
-
-/// `--rate`: one rate, or a ramp's range.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Rate {
-    Fixed(f64),
-    Ramp(f64, f64),
-}
-
-pub(crate) fn parse_rate(s: &str) -> Result<Rate, String> {
-    let number = |t: &str| {
-        t.trim()
-            .parse::<f64>()
-            .ok()
-            .filter(|r| r.is_finite() && *r > 0.0)
-            .ok_or_else(|| format!("`{t}` is not a rate above zero"))
-    };
-    match s.split_once("..") {
-        Some((a, b)) => {
-            let (a, b) = (number(a)?, number(b)?);
-            if a > b {
-                return Err(format!("`{s}`: the ramp must rise"));
-            }
-            Ok(Rate::Ramp(a, b))
-        }
-        None => number(s).map(Rate::Fixed),
-    }
 }
 
 fn parse_env(s: &str) -> Result<(String, String), String> {

@@ -6,7 +6,8 @@ use std::time::Duration;
 use clap::Args;
 use lanes_loadgen::store::{RunStore, default_path};
 
-use crate::{CliError, Rate, parse_rate};
+use crate::error::CliError;
+use crate::rate::{Rate, parse_rate};
 
 #[derive(Args)]
 pub(crate) struct ReadsArgs {

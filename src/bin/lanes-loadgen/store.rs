@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 use lanes_loadgen::store::{RunStore, default_path, utc};
 
-use crate::CliError;
+use crate::error::CliError;
 
 #[derive(Args)]
 pub(crate) struct ReportArgs {

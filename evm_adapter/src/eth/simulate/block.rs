@@ -19,34 +19,25 @@ use revm::bytecode::Bytecode;
 use revm::context::result::ExecutionResult;
 use revm::context::{BlockEnv as RevmBlockEnv, CfgEnv, Context, Evm};
 use revm::context_interface::block::BlobExcessGasAndPrice;
-use revm::database::{AccountState, CacheDB};
+use revm::database::AccountState;
 use revm::handler::instructions::EthInstructions;
-use revm::handler::{EthFrame, MainContext, MainnetContext, SystemCallEvm};
-use revm::interpreter::interpreter::EthInterpreter;
+use revm::handler::{MainContext, SystemCallEvm};
 use revm::{DatabaseCommit, InspectEvm};
 
 use super::call::{build_tx, check_nonce, invalid, sim_call};
+use super::hooks::{Db, SimEvm};
 use super::hooks::{SimInspector, SimPrecompiles};
-use super::{SimBase, SimRules, SimulateError, SimulatedBlock, codes, fail, timed_out};
+use super::types::{
+    Build, SimBase, SimRules, SimulateError, SimulatedBlock, codes, fail, internal, timed_out,
+};
 use crate::db::keeps_empty;
 use crate::eth::header::{next_base_fee, next_excess_blob_gas};
 use crate::eth::{StateTrie, block_rewards, deposit_requests};
 use crate::header::typed_receipt;
-use crate::trace::TraceDb;
 use crate::{EXISTING_EMPTY, SpecId, has_code};
 
 /// Bytes of blob gas per blob (EIP-4844).
 const GAS_PER_BLOB: u64 = 131_072;
-
-type Db<'b> = CacheDB<TraceDb<'b>>;
-type Ctx<'x, 'b> = MainnetContext<&'x mut Db<'b>>;
-pub(super) type SimEvm<'x, 'b> = Evm<
-    Ctx<'x, 'b>,
-    SimInspector,
-    EthInstructions<EthInterpreter, Ctx<'x, 'b>>,
-    SimPrecompiles,
-    EthFrame<EthInterpreter>,
->;
 
 /// The state of a simulation between blocks.
 pub(super) struct Simulator<'a, 'b> {
@@ -62,7 +53,7 @@ pub(super) struct Simulator<'a, 'b> {
     pub(super) transfers: bool,
     /// Building a block to be proposed (`testing_buildBlockV1`), not
     /// simulating calls: what it is built from.
-    pub(super) build: Option<&'a super::Build<'a>>,
+    pub(super) build: Option<&'a Build<'a>>,
 }
 
 /// One transaction of a simulated block: a call of the request, or a
@@ -77,10 +68,6 @@ struct Fork {
     spec: SpecId,
     merged: bool,
     blob: Option<BlobParams>,
-}
-
-pub(super) fn internal(e: impl std::fmt::Display) -> SimulateError {
-    SimulateError { code: codes::INTERNAL, message: e.to_string() }
 }
 
 impl Simulator<'_, '_> {

@@ -9,8 +9,8 @@ use alloy_rpc_types_eth::TransactionRequest;
 use revm::context::TxEnv;
 use revm::context::result::{EVMError, ExecutionResult, HaltReason, InvalidTransaction};
 
-use super::block::{SimEvm, internal};
-use super::{SimCall, SimCallError, SimulateError, codes, fail};
+use super::hooks::SimEvm;
+use super::types::{SimCall, SimCallError, SimulateError, codes, fail, internal};
 use crate::SpecId;
 
 /// A call of the request as a transaction (signed with a zero signature,

@@ -6,8 +6,11 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use alloy_primitives::{Address, B256, Bytes, Log, LogData, U256, address, b256};
-use revm::context::Cfg;
 use revm::context::ContextTr;
+use revm::context::{Cfg, Evm};
+use revm::database::CacheDB;
+use revm::handler::instructions::EthInstructions;
+use revm::handler::{EthFrame, MainnetContext};
 use revm::handler::{EthPrecompiles, PrecompileProvider, precompile_output_to_interpreter_result};
 use revm::inspector::Inspector;
 use revm::interpreter::interpreter::EthInterpreter;
@@ -16,6 +19,8 @@ use revm::interpreter::{
     InterpreterResult,
 };
 use revm::precompile::Precompile;
+
+use crate::trace::TraceDb;
 use revm::primitives::AddressSet;
 use revm::primitives::hardfork::SpecId;
 
@@ -193,3 +198,16 @@ impl<CTX: ContextTr> PrecompileProvider<CTX> for SimPrecompiles {
         self.active.contains_key(address)
     }
 }
+
+/// The state a simulation runs on: the base block's, with its writes cached.
+pub(super) type Db<'b> = CacheDB<TraceDb<'b>>;
+/// The context of a simulation's EVM.
+type Ctx<'x, 'b> = MainnetContext<&'x mut Db<'b>>;
+/// The EVM a simulation runs: mainnet's, with lanes' inspector and precompiles.
+pub(super) type SimEvm<'x, 'b> = Evm<
+    Ctx<'x, 'b>,
+    SimInspector,
+    EthInstructions<EthInterpreter, Ctx<'x, 'b>>,
+    SimPrecompiles,
+    EthFrame<EthInterpreter>,
+>;

@@ -8,6 +8,7 @@ use alloy_rpc_types_eth::{BlockOverrides, TransactionRequest};
 use lanes_accounts_db::{AccountHeader, AccountsDb, AccountsDbConfig, Entry};
 
 use super::*;
+use crate::SpecId;
 use crate::eth::state_root_of;
 
 const ETH: u64 = 1_000_000_000_000_000_000;

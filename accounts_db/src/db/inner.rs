@@ -1,0 +1,128 @@
+//! [`Inner`]: what an open database and its views share (the directory,
+//! the index, the live segments, the versions and the kept blocks), and the
+//! single [`Writer`]'s state. Beneath every other part of `db`.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
+
+use parking_lot::{Mutex, MutexGuard, RwLock};
+
+use super::kept::History;
+use super::version::Version;
+use crate::config::AccountsDbConfig;
+use crate::entry::CommitInfo;
+use crate::error::{CommitError, HistoryError, StorageError, io_err};
+use crate::index::Index;
+use crate::segment::{Segment, SegmentTable};
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub(crate) dir: PathBuf,
+    pub(crate) config: AccountsDbConfig,
+    pub(super) _lock: File,
+    pub(crate) index: Index,
+    /// The live segments (copy on write; the writer replaces it).
+    pub(crate) segments: RwLock<Arc<SegmentTable>>,
+    pub(super) current: RwLock<Arc<Version>>,
+    /// The kept blocks' versions, for views of older blocks.
+    pub(super) history: RwLock<History>,
+    /// Every version from the oldest one still referenced to the current one.
+    pub(super) versions: Mutex<VecDeque<Weak<Version>>>,
+    /// Versions of older blocks made for views ([`ReadView::at_block`]).
+    pub(super) older_views: Mutex<Vec<Weak<Version>>>,
+    pub(crate) writer: Mutex<Writer>,
+    pub(super) poisoned: AtomicBool,
+    /// What reads fall back on for keys never held ([`AccountsDb::set_backing`]).
+    pub(super) backing: std::sync::OnceLock<Arc<dyn crate::Backing>>,
+    /// Test hook: the next sync fails with this error.
+    #[cfg(test)]
+    pub(crate) fail_next_sync: Mutex<Option<std::io::ErrorKind>>,
+}
+
+/// State of the single writer.
+#[derive(Debug)]
+pub(crate) struct Writer {
+    pub(crate) active: Arc<Segment>,
+    pub(crate) tail: u64,
+    pub(crate) next_id: u32,
+    pub(crate) seq: u64,
+    pub(crate) last: Option<CommitInfo>,
+}
+
+pub(crate) fn read_table(inner: &Inner) -> Arc<SegmentTable> {
+    inner.segments.read().clone()
+}
+
+pub(crate) fn sync_dir(dir: &Path) -> Result<(), StorageError> {
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io_err(dir))
+}
+
+impl Inner {
+    pub(crate) fn version(&self) -> Arc<Version> {
+        self.current.read().clone()
+    }
+
+    pub(crate) fn check_poisoned(&self) -> Result<(), CommitError> {
+        if self.poisoned.load(Ordering::Acquire) { Err(CommitError::Poisoned) } else { Ok(()) }
+    }
+
+    /// The versions from the oldest one still referenced to the current one,
+    /// with the dropped ones at the front pruned.
+    pub(super) fn live_versions(&self) -> MutexGuard<'_, VecDeque<Weak<Version>>> {
+        let mut versions = self.versions.lock();
+        while versions.front().is_some_and(|v| v.strong_count() == 0) {
+            versions.pop_front();
+        }
+        versions
+    }
+
+    /// The end position of the oldest version a view still holds, views of
+    /// older blocks included.
+    pub(crate) fn oldest_live_end(&self) -> u64 {
+        let live = self.live_versions().front().and_then(Weak::upgrade).map_or(u64::MAX, |v| v.end);
+        let older = self.older_views.lock().iter().filter_map(Weak::upgrade).map(|v| v.end).min();
+        older.map_or(live, |o| o.min(live))
+    }
+}
+
+impl Inner {
+    /// The backing reads fall back on, if one is set.
+    pub(crate) fn backing(&self) -> Option<&dyn crate::Backing> {
+        self.backing.get().map(|b| &**b)
+    }
+}
+
+impl Inner {
+    /// A version showing the state after block `block`.
+    pub(crate) fn version_at(&self, block: u64) -> Result<Arc<Version>, HistoryError> {
+        let current = self.version();
+        let kept = self.history.read().find(block)?;
+        if current.last.is_some_and(|c| c.block_number == kept.block) {
+            return Ok(current);
+        }
+        let next = OnceLock::new();
+        let segments = current.segments.clone();
+        let _ = next.set(current);
+        let last = Some(CommitInfo { block_number: kept.block, commitment: kept.commitment });
+        let version = Arc::new(Version { end: kept.end, last, next, segments });
+        // Compaction must not drop a tombstone such a view still reads.
+        let mut older = self.older_views.lock();
+        older.retain(|v| v.strong_count() > 0);
+        older.push(Arc::downgrade(&version));
+        Ok(version)
+    }
+
+    /// The version of the oldest kept block, when blocks older than the
+    /// newest are kept.
+    pub(crate) fn oldest_kept_version(&self) -> Option<Arc<Version>> {
+        let (oldest, newest) = self.history.read().range()?;
+        (oldest < newest).then(|| self.version_at(oldest).ok()).flatten()
+    }
+
+    pub(crate) fn record_history(&self, block: Option<CommitInfo>, end: u64) {
+        self.history.write().push(block, end);
+    }
+}

@@ -1,0 +1,144 @@
+//! The revm lanes runs: its instance over a bank's state ([`Evm`]), the
+//! mainnet handler with the coinbase's fee captured instead of paid
+//! ([`FeeCapture`]), what a run leaves in its receipt ([`EvmReceiptData`]),
+//! and what a plain value transfer is ([`PlainTransfer`]). Beneath the
+//! executor, its fast transfer path and the simulations.
+
+use std::cell::Cell;
+use std::marker::PhantomData;
+
+use alloy_consensus::Transaction as _;
+use alloy_primitives::{Address, B256, Bytes, Log, U256};
+use borsh::{BorshDeserialize, BorshSerialize};
+use lanes_runtime::Outcome;
+use revm::Database;
+use revm::context::ContextTr;
+use revm::context::result::{EVMError, HaltReason};
+use revm::context::{Block as _, Transaction as _};
+use revm::handler::{EvmTr, FrameTr, Handler, MainnetContext, MainnetEvm};
+use revm::inspector::{Inspector, InspectorHandler};
+use revm::interpreter::interpreter::EthInterpreter;
+
+pub(crate) use revm::primitives::hardfork::SpecId;
+
+pub(crate) use crate::db::ViewDb;
+
+use crate::tx::EvmTx;
+
+/// The revm instance a transaction runs in, over a bank's state.
+pub(crate) type Evm<'b> = MainnetEvm<MainnetContext<ViewDb<'b>>>;
+
+/// The mainnet handler with the beneficiary reward captured instead of paid.
+pub(crate) struct FeeCapture<EVM> {
+    pub(crate) fee: Cell<U256>,
+    pub(crate) _evm: PhantomData<fn() -> EVM>,
+}
+
+impl<DB: Database, INSP> Handler for FeeCapture<MainnetEvm<MainnetContext<DB>, INSP>> {
+    type Evm = MainnetEvm<MainnetContext<DB>, INSP>;
+    type Error = EVMError<DB::Error>;
+    type HaltReason = HaltReason;
+
+    fn reward_beneficiary(
+        &self,
+        evm: &mut Self::Evm,
+        exec_result: &mut <<Self::Evm as EvmTr>::Frame as FrameTr>::FrameResult,
+    ) -> Result<(), Self::Error> {
+        // revm's post_execution::reward_beneficiary, minus loading the coinbase.
+        let ctx = evm.ctx_ref();
+        let basefee = u128::from(ctx.block().basefee());
+        let price = ctx.tx().effective_gas_price(basefee);
+        let gas = exec_result.gas();
+        let used = gas.used().saturating_sub(gas.reservoir());
+        self.fee.set(beneficiary_fee(*ctx.cfg().spec(), price, basefee, used));
+        Ok(())
+    }
+}
+
+/// What the coinbase earns for `used` gas at `price`: the tip over the
+/// base fee from London (EIP-1559 burns the base fee), the whole price
+/// before it.
+pub(crate) fn beneficiary_fee(spec: SpecId, price: u128, basefee: u128, used: u64) -> U256 {
+    let tip = match spec.is_enabled_in(SpecId::LONDON) {
+        true => price.saturating_sub(basefee),
+        false => price,
+    };
+    U256::from(tip) * U256::from(used)
+}
+
+/// Traces (`trace.rs`) run the same handler under an inspector.
+impl<DB: Database, INSP> InspectorHandler for FeeCapture<MainnetEvm<MainnetContext<DB>, INSP>>
+where
+    INSP: Inspector<MainnetContext<DB>, EthInterpreter>,
+{
+    type IT = EthInterpreter;
+}
+
+/// What an EVM transaction leaves in its receipt, beyond status and gas.
+#[derive(Clone, Debug, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct EvmReceiptData {
+    /// Logs: emitter, topics, data.
+    pub logs: Vec<(Address, Vec<B256>, Bytes)>,
+    /// Return data, or the revert data of a failed call.
+    pub output: Bytes,
+    /// The address a creation made.
+    pub created: Option<Address>,
+}
+
+impl EvmReceiptData {
+    /// Decodes the `data` of a runtime `Outcome` made by [`EvmExecutor`](crate::EvmExecutor).
+    pub fn from_outcome(outcome: &Outcome) -> Option<Self> {
+        borsh::from_slice(&outcome.data).ok()
+    }
+}
+
+/// The borsh encoding of the [`EvmReceiptData`] these parts make, written
+/// straight from revm's logs (no intermediate copy of each log).
+pub(crate) fn receipt_data(logs: &[Log], output: &Bytes, created: Option<Address>) -> Bytes {
+    let sizes: usize =
+        logs.iter().map(|l| 28 + 32 * l.data.topics().len() + l.data.data.len()).sum();
+    // The exact size: a `Vec` filled to its capacity becomes `Bytes` without
+    // another allocation.
+    let created_size = if created.is_some() { 21 } else { 1 };
+    let mut buf = Vec::with_capacity(4 + sizes + 4 + output.len() + created_size);
+    let write = |buf: &mut Vec<u8>| -> std::io::Result<()> {
+        u32::try_from(logs.len()).map_err(|_| std::io::ErrorKind::InvalidInput)?.serialize(buf)?;
+        for log in logs {
+            log.address.serialize(buf)?;
+            log.data.topics().serialize(buf)?;
+            log.data.data.serialize(buf)?;
+        }
+        output.serialize(buf)?;
+        created.serialize(buf)
+    };
+    write(&mut buf).expect("writing to a Vec cannot fail");
+    buf.into()
+}
+
+/// revm's logs as (emitter, topics, data).
+pub(crate) fn log_parts(logs: Vec<Log>) -> Vec<(Address, Vec<B256>, Bytes)> {
+    logs.into_iter().map(|l| (l.address, l.data.topics().to_vec(), l.data.data)).collect()
+}
+
+/// A plain value transfer (value, no input): its sender and recipient, and
+/// the least balance of the sender's that covers it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PlainTransfer {
+    pub(crate) from: Address,
+    pub(crate) to: Address,
+    pub(crate) covers: Option<U256>,
+}
+
+/// The recipient of a plain value transfer (value, no input), other than its
+/// sender: an account the transaction only credits, if it holds no code.
+pub(crate) fn plain_recipient(tx: &EvmTx) -> Option<Address> {
+    let e = tx.envelope();
+    match e.kind() {
+        alloy_primitives::TxKind::Call(to)
+            if to != tx.sender() && !e.value().is_zero() && e.input().is_empty() =>
+        {
+            Some(to)
+        }
+        _ => None,
+    }
+}

@@ -1,0 +1,96 @@
+//! Why a run fails: [`RunError`] and the crate's [`Result`], beneath every
+//! other module of a run.
+
+use alloy_primitives::Address;
+use lanes_rpc::client::{ClientError, RpcErrorObject};
+
+use crate::genesis::BuildError;
+
+/// Why a run failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError {
+    /// The node could not be reached, or answered a call with an error.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    /// The node refused a setup transaction.
+    #[error("{what}: the node refused a transaction: {error}")]
+    Refused {
+        /// What the transactions were for ("funding the accounts", ...).
+        what: String,
+        /// The node's error.
+        error: RpcErrorObject,
+    },
+    /// Setup transactions were still not included after 5 minutes.
+    #[error("setup: {address}'s transactions were not all included after 5 minutes")]
+    NotIncluded {
+        /// Their sender.
+        address: Address,
+    },
+    /// A setup transaction was included and failed (status 0).
+    #[error("setup: `{what}` failed on chain")]
+    SetupFailed {
+        /// What the transaction was for.
+        what: String,
+    },
+    /// A contract of the workload is missing after setup.
+    #[error(
+        "no contract at {address}: the deployer {deployer} used its nonces for something else; use another --seed"
+    )]
+    NoContract {
+        /// Where the contract should be.
+        address: Address,
+        /// The plan's deployer.
+        deployer: Address,
+    },
+    /// The node reports a head but lacks a block below it.
+    #[error("{url}: block {number} is missing below head {head}")]
+    MissingBlock {
+        /// The node.
+        url: String,
+        /// The block asked for.
+        number: u64,
+        /// The head the node reported.
+        head: u64,
+    },
+    /// A sender of the timed phase failed.
+    #[error("sending to {to}: {source}")]
+    Send {
+        /// The node's URL, or the embedded banking stage.
+        to: String,
+        /// Why.
+        source: Box<RunError>,
+    },
+    /// The in-process chain's genesis could not be built.
+    #[error(transparent)]
+    Genesis(#[from] BuildError),
+    /// The in-process chain's genesis is not one lanes runs.
+    #[error(transparent)]
+    ChainSpec(#[from] lanes_rpc::genesis::GenesisError),
+    /// The in-process chain's temporary folder could not be created.
+    #[error("creating a temporary folder for the in-process chain: {0}")]
+    TempDir(#[source] std::io::Error),
+    /// The in-process chain could not be created.
+    #[error("creating the in-process chain: {0}")]
+    Chain(#[from] lanes_runtime::ChainError),
+    /// A worker task panicked or was cancelled.
+    #[error("a worker task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+    /// The in-process tracker thread panicked.
+    #[error("the tracker panicked")]
+    TrackerPanicked,
+    /// Scenarios deploy and set up by transactions: they need a node.
+    #[error("a scenario runs against a node (--rpc), not in process")]
+    ScenarioInProcess,
+    /// The sink could not listen on loopback.
+    #[error("starting the sink: {0}")]
+    Sink(#[source] std::io::Error),
+    /// SIGINT or SIGTERM could not be listened for (`--forever`).
+    #[error("listening for SIGTERM and SIGINT: {0}")]
+    Signal(#[source] std::io::Error),
+    /// A scenario's step failed on the node.
+    #[error(transparent)]
+    Scenario(#[from] crate::scenario::ScenarioError),
+}
+
+pub(crate) type Result<T, E = RunError> = std::result::Result<T, E>;
