@@ -160,6 +160,7 @@ impl<T: lanes_runtime::PoolTransaction> BlockDriver<T> {
         }
         self.chain.commit(&sealed)?;
         let latest = Latest::of(&self.chain, self.shared.coinbase(), &self.shared.clock());
+        let ruled = latest.next_base_fee();
         self.shared.set_latest(latest);
         // What the committed block used up of the time and fee controls.
         let head = self.chain.head();
@@ -169,7 +170,7 @@ impl<T: lanes_runtime::PoolTransaction> BlockDriver<T> {
             if *next == Some(head.base_fee) {
                 *next = None;
             }
-            next.unwrap_or(head.base_fee)
+            next.unwrap_or(ruled)
         };
         {
             let mut next = self.shared.next_gas_limit.lock();

@@ -54,6 +54,11 @@ impl Latest {
         Self { header, hash, view, sim: Arc::new((env, OnceLock::new())) }
     }
 
+    /// The next block's base fee by the chain's rule ([`BankConfig::base_fee`]).
+    pub(crate) fn next_base_fee(&self) -> u64 {
+        self.sim.0.base_fee
+    }
+
     /// The bank admission simulates against.
     pub(crate) fn sim(&self) -> Arc<Bank> {
         let (env, bank) = &*self.sim;
@@ -130,7 +135,7 @@ impl<T: lanes_runtime::PoolTransaction> Shared<T> {
             max_pool: config.max_pool,
             max_per_sender: config.max_per_sender,
             price_bump_percent: config.price_bump_percent,
-            base_fee: header.base_fee,
+            base_fee: latest.next_base_fee(),
             block_gas_limit: header.gas_limit,
         };
         Self {

@@ -377,10 +377,10 @@ impl<E: Executor<Tx: PoolTransaction>> BankingStage<E> {
         *self.shared.coinbase.lock() = coinbase;
     }
 
-    /// Sets the next block's base fee per gas; later blocks keep it, as a
-    /// lanes block's base fee is its parent's (a dev node's
-    /// `anvil_setNextBlockBaseFeePerGas`). A chain whose replay does not
-    /// allow system writes refuses such a block.
+    /// Sets the next block's base fee per gas; later blocks follow the
+    /// chain's rule from it (a dev node's `anvil_setNextBlockBaseFeePerGas`).
+    /// A chain whose replay does not allow system writes refuses such a
+    /// block.
     pub fn set_next_base_fee(&self, base_fee: u64) {
         *self.shared.next_base_fee.lock() = Some(base_fee);
         // Admission checks a new transaction against the next block's fee.
@@ -400,9 +400,10 @@ impl<E: Executor<Tx: PoolTransaction>> BankingStage<E> {
         self.shared.next_gas_limit().unwrap_or_else(|| self.head().gas_limit)
     }
 
-    /// The base fee the next block charges: one set for it, or the head's.
+    /// The base fee the next block charges: one set for it, or the chain's
+    /// rule's from the head ([`lanes_runtime::BankConfig::base_fee`]).
     pub fn next_base_fee(&self) -> u64 {
-        self.shared.next_base_fee().unwrap_or_else(|| self.head().base_fee)
+        self.shared.next_base_fee().unwrap_or_else(|| self.shared.latest().next_base_fee())
     }
 
     /// The account the next block pays its fees to.

@@ -65,6 +65,7 @@ fn server() -> &'static Mutex<Server> {
             hold_blocks: false,
             unlock_dev_accounts: false,
             mpt_state_root: false,
+            block_base_fee: None,
             fork: None,
         };
         let node = runtime.block_on(Node::start(config)).expect("the dev node starts");

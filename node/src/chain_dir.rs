@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lanes_accounts_db::{AccountsDb, AccountsDbConfig, OpenError};
 use lanes_evm_adapter::EvmExecutor;
-use lanes_rpc::genesis::{ChainSpec, DevFork};
+use lanes_rpc::genesis::{BASE_FEE_FIELD, ChainSpec, DevFork};
 use lanes_runtime::{BankConfig, Chain, ChainError, write_atomically};
 use parking_lot::RwLock;
 
@@ -68,7 +68,12 @@ impl Rebuild {
 /// carrying the Merkle-Patricia state root with `mpt`, or where the
 /// recorded one does): the one recorded there, or a new one stamped now
 /// (and recorded).
-pub(crate) fn dev_spec(dir: &Path, hardfork: DevFork, mpt: bool) -> Result<ChainSpec, NodeError> {
+pub(crate) fn dev_spec(
+    dir: &Path,
+    hardfork: DevFork,
+    mpt: bool,
+    base_fee: Option<u64>,
+) -> Result<ChainSpec, NodeError> {
     let path = dir.join(GENESIS_FILE);
     let stored = path.exists().then(|| ChainSpec::from_file(&path)).transpose()?;
     // Block 0 of a new dev chain is stamped now; an existing one keeps its own.
@@ -80,11 +85,20 @@ pub(crate) fn dev_spec(dir: &Path, hardfork: DevFork, mpt: bool) -> Result<Chain
     let mpt = mpt || stored.as_ref().is_some_and(|s| s.mpt.is_some());
     let given = ChainSpec::dev_with(timestamp, hardfork);
     let given = if mpt { given.with_mpt_state_root() } else { given };
+    // Without the flag, a chain keeps the base fee it was made with, and
+    // always its rule.
+    let mut given = match base_fee.or(stored.as_ref().map(|s| s.genesis.base_fee)) {
+        Some(fee) => given.with_base_fee(fee),
+        None => given,
+    };
+    if let Some(stored) = &stored {
+        given.base_fee = stored.base_fee;
+    }
     match stored {
         Some(stored) if stored.id() != given.id() => Err(other_genesis(dir, &stored, &given)),
         Some(stored) => Ok(stored),
         None => {
-            let json = serde_json::to_vec_pretty(&given.source).expect("a genesis serialises");
+            let json = serde_json::to_vec_pretty(&given.stored()).expect("a genesis serialises");
             write_atomically(&path, &json).map_err(|source| NodeError::Io {
                 what: format!("writing {}", path.display()),
                 source,
@@ -92,6 +106,21 @@ pub(crate) fn dev_spec(dir: &Path, hardfork: DevFork, mpt: bool) -> Result<Chain
             Ok(given)
         }
     }
+}
+
+/// Refuses a data folder whose genesis copy does not name its base-fee
+/// rule ([`BASE_FEE_FIELD`]): an older lanes made it, whose blocks all kept
+/// the genesis's base fee, and under EIP-1559 its blocks would not replay to
+/// the same head. An imported chain's base fees are its Ethereum headers'.
+pub(crate) fn check_base_fee_rule(dir: &Path, stored: &ChainSpec) -> Result<(), NodeError> {
+    if stored.imported.is_some() || stored.records_base_fee() {
+        return Ok(());
+    }
+    Err(NodeError::DataDir(format!(
+        "data folder {} was made by an older lanes, whose blocks all kept the genesis's base fee; lanes now moves it block by block as EIP-1559 does, so those blocks would not replay to the same head. To keep running that chain under the old rule, add \"{BASE_FEE_FIELD}\": \"fixed\" to \"config\" in {}; or start a new chain with --reset (or another --data-dir)",
+        dir.display(),
+        dir.join(GENESIS_FILE).display(),
+    )))
 }
 
 /// The data folder `dir` holds a chain made from `stored`, not `given`.

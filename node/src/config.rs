@@ -146,6 +146,10 @@ pub struct NodeConfig {
     /// Merkle-Patricia state root instead of lanes' lattice hash (recorded
     /// in its genesis, `config.lanesStateRoot`).
     pub mpt_state_root: bool,
+    /// `--block-base-fee-per-gas`: a new `--dev` chain's genesis base fee,
+    /// which its first block charges too (later blocks follow EIP-1559);
+    /// without it a dev chain keeps the one it was made with (1 gwei).
+    pub block_base_fee: Option<u64>,
 }
 
 /// `web3_clientVersion` by default: with `--dev`, a string that starts with

@@ -17,7 +17,8 @@ use parking_lot::{Mutex, RwLock};
 use tokio::sync::{broadcast, watch};
 
 use crate::chain_dir::{
-    GENESIS_FILE, Place, Rebuild, Replay, dev_spec, load_chain, other_genesis, start_ledger,
+    GENESIS_FILE, Place, Rebuild, Replay, check_base_fee_rule, dev_spec, load_chain, other_genesis,
+    start_ledger,
 };
 use crate::config::{ChainChoice, NodeConfig, cors_layer, store_config};
 use crate::dev::DevState;
@@ -283,6 +284,9 @@ fn prepare(config: &NodeConfig) -> Result<Prepared, NodeError> {
         true => Some(ChainSpec::imported_from_file(&stored_path)?),
         false => stored_path.exists().then(|| ChainSpec::from_file(&stored_path)).transpose()?,
     };
+    if let Some(stored) = &stored {
+        check_base_fee_rule(dir, stored)?;
+    }
     let given = match &config.chain {
         ChainChoice::Genesis(path) if imported => Some(ChainSpec::imported_from_file(path)?),
         ChainChoice::Genesis(path) if config.mpt_state_root => {
@@ -294,14 +298,14 @@ fn prepare(config: &NodeConfig) -> Result<Prepared, NodeError> {
     let spec = match (stored, given) {
         _ if let Some((spec, _)) = &forked => spec.clone(),
         _ if let ChainChoice::Dev(hardfork) = &config.chain => {
-            dev_spec(dir, *hardfork, config.mpt_state_root)?
+            dev_spec(dir, *hardfork, config.mpt_state_root, config.block_base_fee)?
         }
         (Some(stored), Some(given)) if stored.id() != given.id() => {
             return Err(other_genesis(dir, &stored, &given));
         }
         (Some(stored), _) => stored,
         (None, Some(given)) => {
-            let json = serde_json::to_vec_pretty(&given.source).expect("a genesis serialises");
+            let json = serde_json::to_vec_pretty(&given.stored()).expect("a genesis serialises");
             write_atomically(&stored_path, &json)
                 .map_err(io(format!("writing {}", stored_path.display())))?;
             given

@@ -99,7 +99,7 @@ impl NodeState {
                 let (_, spec, fork) = site.open_again(hardfork)?;
                 (spec, Some(Arc::new(fork)))
             }
-            None => (dev_spec(&dir, hardfork, current.spec.mpt.is_some())?, None),
+            None => (dev_spec(&dir, hardfork, current.spec.mpt.is_some(), None)?, None),
         };
         let ledger = Ledger::open_with(&dir.join("ledger"), r.fsync)?;
         start_ledger(&ledger, &spec, &dir)?;

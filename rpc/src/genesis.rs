@@ -13,7 +13,7 @@ use alloy_signer_local::{MnemonicBuilder, PrivateKeySigner};
 use lanes_accounts_db::{AccountHeader, Entry};
 use lanes_evm_adapter::eth::{self, EthSpec, ForkedHeaders, ImportedHeaders};
 use lanes_evm_adapter::{EthHeaders, SpecId};
-use lanes_runtime::{BankConfig, Block, Genesis, HeaderCodec, StateCommitment};
+use lanes_runtime::{BankConfig, BaseFee, Block, Genesis, HeaderCodec, StateCommitment};
 
 /// The mnemonic of the `--dev` accounts: the one anvil and hardhat use. Its
 /// keys are public; never use them off a dev chain.
@@ -77,11 +77,22 @@ pub struct ChainSpec {
     /// (`config.lanesStateRoot: "mpt"`, `--state-root mpt`) instead of the
     /// lattice hash: the commitment that keeps its tries.
     pub mpt: Option<std::sync::Arc<eth::MptCommitment>>,
+    /// How each block's base fee follows from its parent's
+    /// (`config.lanesBaseFee`): EIP-1559's rule (`"eip1559"`, the default)
+    /// or its parent's (`"fixed"`).
+    pub base_fee: BaseFee,
 }
 
 /// The genesis `config` field that picks a chain's state commitment:
 /// `"lattice"` (the default) or `"mpt"`.
 pub const STATE_ROOT_FIELD: &str = "lanesStateRoot";
+
+/// The genesis `config` field that picks how a chain's base fee moves:
+/// `"eip1559"` (the default: Ethereum's rule, elasticity 2, change
+/// denominator 8) or `"fixed"` (every block charges the genesis's). A data
+/// folder's copy of its genesis always carries it ([`ChainSpec::stored`]);
+/// one without it was made by a lanes whose blocks kept a fixed base fee.
+pub const BASE_FEE_FIELD: &str = "lanesBaseFee";
 
 impl ChainSpec {
     /// Reads a geth genesis.json file.
@@ -136,6 +147,8 @@ impl ChainSpec {
             imported: Some(eth),
             fork_block: None,
             mpt: None,
+            // Each block's base fee is its Ethereum header's.
+            base_fee: BaseFee::Fixed,
         }
     }
 
@@ -171,6 +184,16 @@ impl ChainSpec {
                 )));
             }
         };
+        let fee_rule = match geth.config.extra_fields.get(BASE_FEE_FIELD) {
+            None => BaseFee::ETHEREUM,
+            Some(v) if v == "eip1559" => BaseFee::ETHEREUM,
+            Some(v) if v == "fixed" => BaseFee::Fixed,
+            Some(other) => {
+                return Err(GenesisError::Unsupported(format!(
+                    "config.{BASE_FEE_FIELD} is {other}: \"eip1559\" or \"fixed\""
+                )));
+            }
+        };
         Ok(Self {
             chain_id: geth.config.chain_id,
             spec,
@@ -179,7 +202,26 @@ impl ChainSpec {
             imported: None,
             fork_block: None,
             mpt,
+            base_fee: fee_rule,
         })
+    }
+
+    /// Whether its genesis names its base-fee rule ([`BASE_FEE_FIELD`]), as
+    /// every data folder's copy does since the rule became EIP-1559's.
+    pub fn records_base_fee(&self) -> bool {
+        self.source.config.extra_fields.contains_key(BASE_FEE_FIELD)
+    }
+
+    /// The genesis a data folder keeps of this chain: its source, with its
+    /// base-fee rule written out.
+    pub fn stored(&self) -> GethGenesis {
+        let mut geth = self.source.clone();
+        let rule = match self.base_fee {
+            BaseFee::Fixed => "fixed",
+            BaseFee::Eip1559 { .. } => "eip1559",
+        };
+        geth.config.extra_fields.insert(BASE_FEE_FIELD.into(), rule.into());
+        geth
     }
 
     /// This chain with its headers carrying Ethereum's Merkle-Patricia
@@ -190,9 +232,17 @@ impl ChainSpec {
         self
     }
 
+    /// This chain with block 0's base fee `fee` (which its first block
+    /// charges too): `--block-base-fee-per-gas`.
+    pub fn with_base_fee(mut self, fee: u64) -> Self {
+        self.source.base_fee_per_gas = Some(u128::from(fee));
+        self.genesis.base_fee = fee;
+        self
+    }
+
     /// The `--dev` chain: chain id 31337, Prague from genesis, the ten
     /// accounts of [`DEV_MNEMONIC`] with 10000 ETH each, a 30M gas limit and
-    /// a 1 gwei base fee.
+    /// a 1 gwei base fee at first, moving by EIP-1559.
     pub fn dev() -> Self {
         Self::dev_at(0)
     }
@@ -263,6 +313,8 @@ impl ChainSpec {
             commitment: self.mpt.clone().map(|c| c as std::sync::Arc<dyn StateCommitment>),
             // An imported block's blobs were counted by its header's check.
             max_block_units: if self.imported.is_some() { u64::MAX } else { blob_gas },
+            // An imported block's base fee is its Ethereum header's.
+            base_fee: if self.imported.is_some() { BaseFee::Fixed } else { self.base_fee },
             ..BankConfig::default()
         }
     }
@@ -278,6 +330,11 @@ impl ChainSpec {
         let mut bytes = self.genesis_block().hash.to_vec();
         bytes.extend(self.chain_id.to_be_bytes());
         bytes.extend((self.spec as u8).to_be_bytes());
+        // A chain of a fixed base fee is another chain than the same genesis
+        // under EIP-1559 (whose id stays what it was before the rule).
+        if self.base_fee == BaseFee::Fixed {
+            bytes.extend(b"fixed base fee");
+        }
         keccak256(bytes)
     }
 }
@@ -402,6 +459,8 @@ pub fn dev_genesis_with(fork: DevFork) -> GethGenesis {
         .with_nonce(Some(1))
         .with_code(Some(Bytes::from_static(&CREATE2_DEPLOYER_CODE)));
     alloc.insert(CREATE2_DEPLOYER, deployer);
+    let mut config = config;
+    config.extra_fields.insert(BASE_FEE_FIELD.into(), "eip1559".into());
     GethGenesis {
         config,
         gas_limit: DEFAULT_GAS_LIMIT,

@@ -20,7 +20,9 @@ use crate::outcome::{Outcome, Receipt};
 use crate::seal::{coalesce, diff};
 use crate::view::{Access, BankState, StateView, Writes};
 
-pub use crate::bank_config::{BankConfig, DEFAULT_MAX_EXCLUSIVE_PER_BLOCK, StateCommitment};
+pub use crate::bank_config::{
+    BankConfig, BaseFee, DEFAULT_MAX_EXCLUSIVE_PER_BLOCK, StateCommitment,
+};
 
 /// What [`Bank::execute_entry`] did with the transactions it was given.
 #[derive(Debug)]

@@ -439,7 +439,7 @@ impl Chain {
             number: self.head.number + 1,
             timestamp,
             coinbase,
-            base_fee: self.head.base_fee,
+            base_fee: self.bank_config.base_fee.after(&self.head),
             gas_limit: self.head.gas_limit,
             recent_hashes: self.recent.iter().copied().collect(),
             random: self.head_hash,

@@ -149,7 +149,7 @@ pub use admission::{Admission, AdmitContext, DeclaredAccess};
 pub use admitted::{Admitted, Runnable};
 pub use atomic_write::write_atomically;
 pub use bank::{
-    Bank, BankConfig, DEFAULT_MAX_EXCLUSIVE_PER_BLOCK, EntryReport, Executed, SealedBlock,
+    Bank, BankConfig, BaseFee, DEFAULT_MAX_EXCLUSIVE_PER_BLOCK, EntryReport, Executed, SealedBlock,
     StateCommitment, key_counts,
 };
 pub use block::{

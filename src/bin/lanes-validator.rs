@@ -43,6 +43,12 @@ struct Cli {
     /// the chain's genesis (config.lanesStateRoot).
     #[arg(long, value_name = "KIND", default_value = "lattice")]
     state_root: StateRoot,
+    /// A new --dev chain's base fee per gas at genesis, which its first
+    /// block charges too; later blocks move it by EIP-1559 (anvil's flag).
+    /// Without it a dev chain starts at 1 gwei, or keeps what it was made
+    /// with.
+    #[arg(long, value_name = "WEI", requires = "dev")]
+    block_base_fee_per_gas: Option<u64>,
     /// Fork a live chain (anvil's flag; implies --dev): the state at the
     /// fork block is read from this JSON-RPC node as it is needed and kept in
     /// the data folder (DATA_DIR/fork-<chain id>-<block>/), blocks up to it
@@ -477,6 +483,7 @@ fn run(mut cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         hold_blocks: false,
         unlock_dev_accounts: false,
         mpt_state_root: cli.state_root == StateRoot::Mpt,
+        block_base_fee: cli.block_base_fee_per_gas,
         fork,
         limits,
     };
@@ -547,6 +554,7 @@ fn run_cluster_node(cli: &Cli, path: &std::path::Path) -> Result<(), Box<dyn std
         unlock_dev_accounts: cluster_config.unlock_dev_accounts,
         // The genesis file says (config.lanesStateRoot).
         mpt_state_root: false,
+        block_base_fee: None,
         fork: None,
         workers,
         pin_threads: cli.pin_threads,

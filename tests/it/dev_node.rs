@@ -324,10 +324,12 @@ fn test_viem_test_client_cheats_survive_kill_9_and_replay_on_dev_chains_only() {
     )
     .unwrap();
     // The first block only a dev chain makes: system writes, or a base fee
-    // other than its parent's (genesis is block 0, `blocks[0]` block 1).
+    // other than the chain's rule gives (genesis is block 0, `blocks[0]`
+    // block 1).
+    let genesis = spec.genesis_block().header;
     let base_fee = |i: usize| match i {
-        0 => spec.genesis.base_fee,
-        i => blocks[i - 1].header.base_fee,
+        0 => spec.base_fee.after(&genesis),
+        i => spec.base_fee.after(&blocks[i - 1].header),
     };
     let first = (0..blocks.len())
         .find(|&i| !blocks[i].system.is_empty() || blocks[i].header.base_fee != base_fee(i))
