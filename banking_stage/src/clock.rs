@@ -2,7 +2,7 @@
 //! node's time controls (`evm_increaseTime`, `evm_setNextBlockTimestamp`,
 //! a mine request's timestamp) the way anvil moves its clock.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The offset from the wall clock and the next block's timestamp, if set.
 #[derive(Debug, Default)]
@@ -16,7 +16,12 @@ pub(crate) struct BlockClock {
 }
 
 fn wall() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+    wall_in(Duration::ZERO)
+}
+
+/// The wall clock's second `ahead` from now.
+fn wall_in(ahead: Duration) -> i64 {
+    (SystemTime::now() + ahead).duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
 impl BlockClock {
@@ -61,11 +66,14 @@ impl BlockClock {
 
     /// The timestamp of the block after one stamped `parent`: `at` if given
     /// (it replaces a set one and moves the clock to it, so time goes on
-    /// from there), else the one set, else the clock's time; always after
-    /// `parent` (or at it, with same-second blocks). A set one stays set until a block stamped with it is
+    /// from there), else the one set, else the clock's time when the block
+    /// is sealed, `seals_in` from now (an interval block is stamped with
+    /// its slot's end, as anvil and Ethereum stamp a block with the time it
+    /// is published); always after `parent` (or at it, with same-second
+    /// blocks). A set one stays set until a block stamped with it is
     /// committed ([`Self::committed`]): a block that is discarded does not
     /// use it up.
-    pub(crate) fn next_block(&mut self, parent: u64, at: Option<u64>) -> u64 {
+    pub(crate) fn next_block(&mut self, parent: u64, at: Option<u64>, seals_in: Duration) -> u64 {
         let least = if self.same_second { parent } else { parent.saturating_add(1) };
         if let Some(at) = at {
             self.next = None;
@@ -73,7 +81,8 @@ impl BlockClock {
             self.move_to(timestamp);
             return timestamp;
         }
-        self.next.unwrap_or_else(|| self.now()).max(least)
+        let sealed = wall_in(seals_in).saturating_add(self.offset).max(0) as u64;
+        self.next.unwrap_or(sealed).max(least)
     }
 
     /// A block stamped `timestamp` was committed: a set timestamp it used is
@@ -99,29 +108,32 @@ mod tests {
         let mut clock = BlockClock::default();
         let start = clock.now();
         // Strictly after the parent even when the clock is behind it.
-        assert_eq!(clock.next_block(start + 100, None), start + 101);
+        assert_eq!(clock.next_block(start + 100, None, Duration::ZERO), start + 101);
         // increaseTime moves every later block.
         assert_eq!(clock.increase(3600, 0), 3600);
-        let t = clock.next_block(0, None);
+        let t = clock.next_block(0, None, Duration::ZERO);
         assert!((start + 3600..start + 3602).contains(&t), "{t}");
         // setNextBlockTimestamp stamps exactly one block, and time goes on from it;
         // a block that is discarded does not use it up.
         clock.set_next(start + 10_000);
-        assert_eq!(clock.next_block(t, None), start + 10_000);
-        assert_eq!(clock.next_block(t, None), start + 10_000, "not committed yet");
+        assert_eq!(clock.next_block(t, None, Duration::ZERO), start + 10_000);
+        assert_eq!(clock.next_block(t, None, Duration::ZERO), start + 10_000, "not committed yet");
         clock.committed(start + 10_000);
-        let after = clock.next_block(0, None);
+        let after = clock.next_block(0, None, Duration::ZERO);
         assert!((start + 10_000..start + 10_002).contains(&after), "{after}");
+        // An interval block is stamped when its slot ends.
+        let slot = clock.next_block(0, None, Duration::from_secs(2));
+        assert!((after + 2..after + 4).contains(&slot), "{slot}");
         // A mine request's timestamp replaces a set one, and moves the clock too.
         clock.set_next(start + 20_000);
-        assert_eq!(clock.next_block(0, Some(start + 30_000)), start + 30_000);
-        let later = clock.next_block(0, None);
+        assert_eq!(clock.next_block(0, Some(start + 30_000), Duration::ZERO), start + 30_000);
+        let later = clock.next_block(0, None, Duration::ZERO);
         assert!((start + 30_000..start + 30_002).contains(&later), "{later}");
         // A head ahead of the clock (a burst of blocks each parent + 1):
         // increaseTime counts from the head.
         let head = clock.now() + 5;
         clock.increase(86_400, head);
-        let jumped = clock.next_block(head, None);
+        let jumped = clock.next_block(head, None, Duration::ZERO);
         assert!((head + 86_400..head + 86_402).contains(&jumped), "{jumped} after {head}");
     }
 }

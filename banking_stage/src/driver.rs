@@ -101,10 +101,12 @@ impl<T: lanes_runtime::PoolTransaction> BlockDriver<T> {
     }
 
     /// A bank for the head's child, stamped `at` (default: the block
-    /// clock), and always after the head: timestamps strictly increase, so
-    /// blocks sealed within one second take the head's timestamp plus one.
-    pub(crate) fn open(&self, at: Option<u64>) -> Bank {
-        let timestamp = self.shared.clock().next_block(self.chain.head().timestamp, at);
+    /// clock's time when it seals, `seals_in` from now), and always after
+    /// the head: timestamps strictly increase, so blocks sealed within one
+    /// second take the head's timestamp plus one.
+    pub(crate) fn open(&self, at: Option<u64>, seals_in: Duration) -> Bank {
+        let head = self.chain.head().timestamp;
+        let timestamp = self.shared.clock().next_block(head, at, seals_in);
         let mut env = self.chain.next_env(timestamp, self.shared.coinbase());
         // A set base fee stays set until a block with it is committed.
         if let Some(base_fee) = self.shared.next_base_fee() {

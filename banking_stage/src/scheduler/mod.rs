@@ -242,7 +242,7 @@ impl<E: Executor<Tx: PoolTransaction> + 'static> Scheduler<E> {
                     return Ok(());
                 }
             };
-            let bank = self.driver.open(None);
+            let bank = self.driver.open(None, Duration::ZERO);
             if let Err(e) = bank.apply_system(entries) {
                 let _ = reply.send(Err(e));
                 return Ok(());
@@ -492,7 +492,11 @@ impl<E: Executor<Tx: PoolTransaction> + 'static> Scheduler<E> {
     /// is done and nothing is in flight, then joins them and seals.
     fn build(&mut self, until: Until, at: Option<u64>) -> Result<BuiltBlock<E::Tx>, StageError> {
         let deadline = Instant::now() + self.block_time;
-        let bank = Arc::new(self.driver.open(at));
+        let seals_in = match until {
+            Until::IntervalEnd => self.block_time,
+            Until::Idle { .. } => Duration::ZERO,
+        };
+        let bank = Arc::new(self.driver.open(at, seals_in));
         let depth = self.config.worker_queue + 1;
         // A lone transaction's block runs here and seals at once (more
         // queued may draw more). An interval block takes what comes during
