@@ -14,7 +14,7 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 
 use crate::anvil_surface::Anvil;
-use crate::validator::{BIN, Client, Validator, free_port, repo_path, script_output};
+use crate::validator::{Client, Validator, refused_start, repo_path, script_output};
 
 proptest! {
     /// lanes' rule is alloy's `calc_next_block_base_fee` (what anvil and
@@ -168,13 +168,7 @@ fn test_a_data_folder_of_the_fixed_base_fee_is_refused_or_kept_fixed() {
     assert_eq!(genesis["config"]["lanesBaseFee"], "eip1559", "a data folder records its rule");
     genesis["config"].as_object_mut().unwrap().remove("lanesBaseFee");
     std::fs::write(&path, serde_json::to_vec_pretty(&genesis).unwrap()).unwrap();
-    let out = Command::new(BIN)
-        .args(["--dev", "--data-dir", data.to_str().unwrap(), "--rpc-addr"])
-        .arg(format!("127.0.0.1:{}", free_port()))
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "an old data folder must be refused");
+    let stderr = refused_start(&data, &["--dev"]);
     assert!(
         stderr.contains(path.to_str().unwrap()) && stderr.contains("\"lanesBaseFee\": \"fixed\""),
         "{stderr}"

@@ -689,14 +689,22 @@ fn test_validator_genesis_init_and_mismatch() {
     v.stop();
 
     // Same folder, another genesis: refused.
+    let stderr = refused_start(&data, &["--dev"]);
+    assert!(stderr.contains("another genesis"), "{stderr}");
+}
+
+/// What a validator started on `data_dir` with `args` printed as it
+/// refused to start (the test fails if it started).
+pub(crate) fn refused_start(data_dir: &Path, args: &[&str]) -> String {
     let out = Command::new(BIN)
-        .args(["--dev", "--data-dir", data.to_str().unwrap(), "--rpc-addr"])
+        .args(["--data-dir", data_dir.to_str().unwrap(), "--rpc-addr"])
         .arg(format!("127.0.0.1:{}", free_port()))
+        .args(args)
         .output()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "must refuse another genesis");
-    assert!(stderr.contains("another genesis"), "{stderr}");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{args:?} on {} must be refused", data_dir.display());
+    stderr
 }
 
 #[test]
