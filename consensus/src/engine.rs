@@ -97,8 +97,9 @@ pub struct EngineSettings {
     pub moniker: String,
     /// Consensus key; also the libp2p identity, so the peer id is stable.
     pub private_key: PrivateKey,
-    /// TCP port to listen on (on 127.0.0.1).
-    pub listen_port: u16,
+    /// TCP address to listen on (a node's `p2p` address: its host's, or
+    /// `0.0.0.0` for every interface).
+    pub listen: SocketAddr,
     /// Persistent peers (TCP addresses).
     pub peers: Vec<SocketAddr>,
     /// The validator set (for [`EngineSettings::height_params`]).
@@ -128,7 +129,7 @@ impl EngineSettings {
         home: PathBuf,
         moniker: impl Into<String>,
         private_key: PrivateKey,
-        listen_port: u16,
+        listen: SocketAddr,
         peers: Vec<SocketAddr>,
         validators: ValidatorSet,
         role: Role,
@@ -137,7 +138,7 @@ impl EngineSettings {
             home,
             moniker: moniker.into(),
             private_key,
-            listen_port,
+            listen,
             peers,
             validators,
             role,
@@ -210,7 +211,7 @@ fn tcp_multiaddr(addr: &SocketAddr) -> Result<Multiaddr, StartError> {
 }
 
 fn node_config(settings: &EngineSettings) -> Result<LanesNodeConfig, StartError> {
-    let listen = tcp_multiaddr(&SocketAddr::from(([127, 0, 0, 1], settings.listen_port)))?;
+    let listen = tcp_multiaddr(&settings.listen)?;
     let persistent_peers =
         settings.peers.iter().map(tcp_multiaddr).collect::<Result<Vec<_>, _>>()?;
     let p2p = P2pConfig {

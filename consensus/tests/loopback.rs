@@ -1,5 +1,7 @@
-//! Four validator engines in one process on loopback decide the same
-//! blocks; a full node started late catches up through sync.
+//! Four validator engines in one process decide the same blocks; a full
+//! node started late catches up through sync. Each listens on a loopback
+//! address of its own (127.0.0.2, 127.0.0.3, …), as on separate hosts: an
+//! engine listens where its settings say, not on 127.0.0.1.
 
 mod common;
 
@@ -16,17 +18,17 @@ use lanes_consensus::{
     generate_private_key, start_engine,
 };
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
+/// A free port on loopback address 127.0.0.`host`.
+fn free_addr(host: u8) -> SocketAddr {
+    TcpListener::bind(SocketAddr::from(([127, 0, 0, host], 0)))
         .and_then(|l| l.local_addr())
-        .map(|a| a.port())
         .expect("a free port")
 }
 
 struct Net {
     _homes: Vec<tempfile::TempDir>,
     handles: Vec<EngineHandle>,
-    ports: Vec<u16>,
+    addrs: Vec<SocketAddr>,
     validators: ValidatorSet,
     events: mpsc::UnboundedReceiver<DecidedEvent>,
     tx: mpsc::UnboundedSender<DecidedEvent>,
@@ -42,19 +44,14 @@ fn timeouts() -> Timeouts {
     }
 }
 
-async fn start_node(net: &mut Net, key: PrivateKey, moniker: String, role: Role, port: u16) {
+async fn start_node(net: &mut Net, key: PrivateKey, moniker: String, role: Role, at: SocketAddr) {
     let home = tempfile::tempdir().expect("tempdir");
-    let peers: Vec<SocketAddr> = net
-        .ports
-        .iter()
-        .filter(|p| **p != port)
-        .map(|p| SocketAddr::from(([127, 0, 0, 1], *p)))
-        .collect();
+    let peers: Vec<SocketAddr> = net.addrs.iter().filter(|a| **a != at).copied().collect();
     let mut settings = EngineSettings::new(
         home.path().to_path_buf(),
         moniker.clone(),
         key.clone(),
-        port,
+        at,
         peers,
         net.validators.clone(),
         role,
@@ -83,14 +80,14 @@ async fn start_validators(n: usize) -> (Net, Vec<PrivateKey>) {
     let mut net = Net {
         _homes: Vec::new(),
         handles: Vec::new(),
-        ports: (0..n).map(|_| free_port()).collect(),
+        addrs: (0..n).map(|i| free_addr(2 + i as u8)).collect(),
         validators,
         events,
         tx,
     };
     for (i, key) in keys.iter().enumerate() {
-        let port = net.ports[i];
-        start_node(&mut net, key.clone(), format!("val-{i}"), Role::Validator, port).await;
+        let at = net.addrs[i];
+        start_node(&mut net, key.clone(), format!("val-{i}"), Role::Validator, at).await;
     }
     (net, keys)
 }
@@ -160,10 +157,17 @@ async fn four_validators_decide_and_full_node_syncs() {
     let distinct: std::collections::HashSet<_> = (1..=5u64).map(|h| seen[&h][&vals[0]]).collect();
     assert_eq!(distinct.len(), 5);
 
+    // Each listened on its own address, and only there.
+    for at in &net.addrs {
+        assert!(std::net::TcpStream::connect(at).is_ok(), "nothing on {at}");
+        let elsewhere = SocketAddr::from(([127, 0, 0, 1], at.port()));
+        assert!(std::net::TcpStream::connect(elsewhere).is_err(), "{at} also on {elsewhere}");
+    }
+
     // A full node joins late and catches up by sync.
-    let port = free_port();
+    let at = free_addr(20);
     let full = "full-0".to_string();
-    start_node(&mut net, generate_private_key(), full.clone(), Role::FullNode, port).await;
+    start_node(&mut net, generate_private_key(), full.clone(), Role::FullNode, at).await;
     wait_decided(&mut net, std::slice::from_ref(&full), 5, Duration::from_secs(90), &mut seen)
         .await;
     for h in 1..=5u64 {

@@ -103,7 +103,7 @@ pub async fn join(
         config.data_dir.join("consensus"),
         config.name.clone(),
         config.private_key.clone(),
-        config.p2p.port(),
+        config.p2p,
         config.peers.iter().map(|p| p.p2p).collect(),
         config.validators.clone(),
         role,
