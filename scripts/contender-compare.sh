@@ -81,6 +81,15 @@ stop_node() {
 }
 
 printf '%-28s %-15s %8s %10s %10s %10s\n' scenario generator "rate" included "p50 ms" "p99 ms"
+
+# Prints one rate's line for generator $1 (from $name, $r, $sent, $included,
+# $p50, $p99) and keeps the rate in $best where it held.
+row() {
+    printf '%-28s %-15s %8s %10s %10.0f %10.0f\n' "$name" "$1" "$r" "$included/$sent" "$p50" "$p99"
+    if [ "$included" -ge $((sent * 99 / 100)) ] && [ "${p99%.*}" -le "$p99_bound" ]; then
+        best=$r
+    fi
+}
 for scenario in "${scenarios[@]}"; do
     name=$(basename "$scenario" .toml)
     # lanes-loadgen: each rate a run of its own on a fresh node, as
@@ -97,10 +106,7 @@ for scenario in "${scenarios[@]}"; do
         fi
         read -r sent included p50 p99 <<< \
             "$(jq -r '"\(.submitted) \(.included) \(.latencyMs.p50) \(.latencyMs.p99)"' <<< "$out")"
-        printf '%-28s %-15s %8s %10s %10.0f %10.0f\n' "$name" lanes-loadgen "$r" "$included/$sent" "$p50" "$p99"
-        if [ "$included" -ge $((sent * 99 / 100)) ] && [ "${p99%.*}" -le "$p99_bound" ]; then
-            best=$r
-        fi
+        row lanes-loadgen
         stop_node
     done
     echo "$name: lanes-loadgen sustained $best tx/s (p99 within $p99_bound ms)"
@@ -131,10 +137,7 @@ for scenario in "${scenarios[@]}"; do
             "SELECT end_timestamp - start_timestamp $q AND block_number IS NOT NULL ORDER BY 1")
         p50=${lat[$(( ${#lat[@]} / 2 ))]:-0}
         p99=${lat[$(( ${#lat[@]} * 99 / 100 ))]:-0}
-        printf '%-28s %-15s %8s %10s %10.0f %10.0f\n' "$name" contender "$r" "$included/$sent" "$p50" "$p99"
-        if [ "$included" -ge $((sent * 99 / 100)) ] && [ "${p99%.*}" -le "$p99_bound" ]; then
-            best=$r
-        fi
+        row contender
     done
     echo "$name: contender sustained $best tx/s (p99 within $p99_bound ms)"
 done

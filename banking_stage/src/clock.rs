@@ -33,7 +33,12 @@ impl BlockClock {
 
     /// The clock's time now, in Unix seconds.
     pub(crate) fn now(&self) -> u64 {
-        wall().saturating_add(self.offset).max(0) as u64
+        self.time_in(Duration::ZERO)
+    }
+
+    /// The clock's time `ahead` from now, in Unix seconds.
+    fn time_in(&self, ahead: Duration) -> u64 {
+        wall_in(ahead).saturating_add(self.offset).max(0) as u64
     }
 
     /// Seconds added to the wall clock.
@@ -81,8 +86,7 @@ impl BlockClock {
             self.move_to(timestamp);
             return timestamp;
         }
-        let sealed = wall_in(seals_in).saturating_add(self.offset).max(0) as u64;
-        self.next.unwrap_or(sealed).max(least)
+        self.next.unwrap_or_else(|| self.time_in(seals_in)).max(least)
     }
 
     /// A block stamped `timestamp` was committed: a set timestamp it used is

@@ -216,11 +216,7 @@ impl ChainSpec {
     /// base-fee rule written out.
     pub fn stored(&self) -> GethGenesis {
         let mut geth = self.source.clone();
-        let rule = match self.base_fee {
-            BaseFee::Fixed => "fixed",
-            BaseFee::Eip1559 { .. } => "eip1559",
-        };
-        geth.config.extra_fields.insert(BASE_FEE_FIELD.into(), rule.into());
+        geth.config.extra_fields.insert(BASE_FEE_FIELD.into(), base_fee_name(self.base_fee).into());
         geth
     }
 
@@ -424,6 +420,14 @@ pub fn dev_genesis() -> GethGenesis {
     dev_genesis_with(DEV_FORK)
 }
 
+/// How a genesis names `rule` ([`BASE_FEE_FIELD`]).
+fn base_fee_name(rule: BaseFee) -> &'static str {
+    match rule {
+        BaseFee::Fixed => "fixed",
+        BaseFee::Eip1559 { .. } => "eip1559",
+    }
+}
+
 /// The `--dev` genesis running `fork` from block 0: its time field and
 /// every earlier one at 0.
 pub fn dev_genesis_with(fork: DevFork) -> GethGenesis {
@@ -460,7 +464,7 @@ pub fn dev_genesis_with(fork: DevFork) -> GethGenesis {
         .with_code(Some(Bytes::from_static(&CREATE2_DEPLOYER_CODE)));
     alloc.insert(CREATE2_DEPLOYER, deployer);
     let mut config = config;
-    config.extra_fields.insert(BASE_FEE_FIELD.into(), "eip1559".into());
+    config.extra_fields.insert(BASE_FEE_FIELD.into(), base_fee_name(BaseFee::ETHEREUM).into());
     GethGenesis {
         config,
         gas_limit: DEFAULT_GAS_LIMIT,

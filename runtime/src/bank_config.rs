@@ -88,17 +88,15 @@ impl BaseFee {
         if parent.parent_hash.is_zero() || target == 0 || denominator == 0 {
             return parent.base_fee;
         }
-        if parent.gas_used == target {
-            return parent.base_fee;
-        }
         let base = u128::from(parent.base_fee);
         let denominator = u128::from(denominator);
         let (target, used) = (u128::from(target), u128::from(parent.gas_used));
-        let next = if used > target {
-            let delta = (base * (used - target) / target / denominator).max(1);
-            base + delta
-        } else {
-            base - base * (target - used) / target / denominator
+        let next = match used.cmp(&target) {
+            std::cmp::Ordering::Equal => base,
+            std::cmp::Ordering::Greater => {
+                base + (base * (used - target) / target / denominator).max(1)
+            }
+            std::cmp::Ordering::Less => base - base * (target - used) / target / denominator,
         };
         u64::try_from(next).unwrap_or(u64::MAX)
     }
