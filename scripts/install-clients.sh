@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the real Ethereum clients the end-to-end tests drive (web3.py and
-# eth-account from PyPI into target/clients/python, ethers v6 and viem from npm into
-# target/clients/node, hardhat 2 and hardhat-network-helpers 1 from npm into
+# eth-account from PyPI into target/clients/python, ethers v6, viem and
+# puppeteer-core (which drives Chromium in the explorer's browser test) from
+# npm into target/clients/node, hardhat 2 and hardhat-network-helpers 1 from npm into
 # target/clients/hardhat, anvil 1.7.1 from npm into target/clients/anvil, to
-# compare answers with, and Debian's Chromium for the headless check of
-# lanes-loadgen's HTML report), where the tests look.
+# compare answers with, and Debian's Chromium for the headless checks of
+# lanes-loadgen's HTML report and the explorer page), where the tests look.
 # `cargo test` skips the client test when they are missing; .ci/run installs
 # them and sets LANES_REQUIRE_CLIENTS=1 so the test cannot be skipped there.
 set -euo pipefail
@@ -19,14 +20,16 @@ else
     echo "installed web3.py into $dest"
 fi
 node_dest=target/clients/node
-if [ -d "$node_dest/node_modules/ethers" ] && [ -d "$node_dest/node_modules/viem" ]; then
-    echo "ethers and viem already installed in $node_dest"
+if [ -d "$node_dest/node_modules/ethers" ] && [ -d "$node_dest/node_modules/viem" ] \
+    && [ -d "$node_dest/node_modules/puppeteer-core" ]; then
+    echo "ethers, viem and puppeteer-core already installed in $node_dest"
 else
     mkdir -p "$node_dest"
     # A private package.json keeps npm from walking up into the repository.
     printf '{"name":"lanes-node-clients","private":true}\n' > "$node_dest/package.json"
-    npm install --prefix "$node_dest" --no-audit --no-fund --silent "ethers@6.17.0" "viem@2.57.20"
-    echo "installed ethers and viem into $node_dest"
+    npm install --prefix "$node_dest" --no-audit --no-fund --silent "ethers@6.17.0" "viem@2.57.20" \
+        "puppeteer-core@25.16.0"
+    echo "installed ethers, viem and puppeteer-core into $node_dest"
 fi
 hardhat_dest=target/clients/hardhat
 if [ -d "$hardhat_dest/node_modules/@nomicfoundation/hardhat-network-helpers" ]; then

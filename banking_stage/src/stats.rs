@@ -56,6 +56,11 @@ pub struct BlockStats {
     pub seal_time: Duration,
     /// Transactions in the pool after the block.
     pub pool_len: usize,
+    /// Included transactions that left a predicted set and ran again under
+    /// one predicted against the block so far.
+    pub reran: Vec<alloy_primitives::B256>,
+    /// Transactions that left their set and ran alone, in the exclusive lane.
+    pub strayed: Vec<alloy_primitives::B256>,
 }
 
 /// What the scheduler counted while building one block.
@@ -75,6 +80,9 @@ pub(crate) struct BuildCounters {
     pub(crate) scheduler_time: Duration,
     /// Time spent executing batches, summed over the workers.
     pub(crate) worker_time: Duration,
+    /// See [`BlockStats::reran`] and [`BlockStats::strayed`].
+    pub(crate) reran: Vec<alloy_primitives::B256>,
+    pub(crate) strayed: Vec<alloy_primitives::B256>,
 }
 
 impl BuildCounters {
@@ -138,6 +146,8 @@ impl BlockStats {
             worker_time: counters.worker_time,
             seal_time,
             pool_len,
+            reran: counters.reran.clone(),
+            strayed: counters.strayed.clone(),
         }
     }
 

@@ -150,6 +150,17 @@ pub struct NodeConfig {
     /// which its first block charges too (later blocks follow EIP-1559);
     /// without it a dev chain keeps the one it was made with (1 gwei).
     pub block_base_fee: Option<u64>,
+    /// Serve the explorer page under `/explorer` on the RPC port
+    /// (`--explorer`; on by default with `--dev`); `None` serves none.
+    pub explorer: Option<ExplorerConfig>,
+}
+
+/// The explorer page's settings ([`NodeConfig::explorer`]).
+#[derive(Clone, Debug, Default)]
+pub struct ExplorerConfig {
+    /// Verified-source folders (`--explorer-abis`): compiled contracts whose
+    /// ABIs decode calls and logs, matched to addresses by their code.
+    pub abi_dirs: Vec<PathBuf>,
 }
 
 /// `web3_clientVersion` by default: with `--dev`, a string that starts with

@@ -30,10 +30,13 @@
 //!                signing, simulate, tracing; params and serve: the middleware)
 //!  rebuild.rs    evm_revert and switching chains, over NodeState
 //!  follower.rs   a stage's produced blocks fed to the subscriptions
+//!  block_lanes.rs a block drawn as lanes, its waits and hot keys (lanes_getBlockLanes)
 //!  state.rs      NodeState: what the RPC methods, the follower and the
 //!                cluster share, and its reads
 //!  import.rs     Ethereum blocks into a data folder (`lanes-validator import`)
 //!  chain_dir.rs  the chain on disk: its layout, opened, replayed to the ledger, cut back
+//!  explorer/     the explorer page (served under /explorer) and the verified
+//!                sources it decodes with
 //!  config.rs     NodeConfig, RpcLimits, ChainChoice: how to run a node
 //!  stage.rs      a banking stage started over the publisher
 //!  publish.rs    a committed block served: counted, its waiters answered
@@ -51,6 +54,7 @@
 //! ```
 
 mod blobs;
+mod block_lanes;
 mod chain_dir;
 pub mod cluster;
 mod config;
@@ -58,6 +62,7 @@ pub mod convert;
 mod dev;
 pub mod error;
 pub mod execute_block;
+pub mod explorer;
 pub mod filters;
 mod follower;
 pub mod fork;
@@ -75,7 +80,9 @@ mod state;
 pub mod state_file;
 
 pub use chain_dir::reset_data_dir;
-pub use config::{ChainChoice, NodeConfig, RpcLimits, SUGGESTED_TIP, client_version};
+pub use config::{
+    ChainChoice, ExplorerConfig, NodeConfig, RpcLimits, SUGGESTED_TIP, client_version,
+};
 pub use error::NodeError;
 pub use lifecycle::Node;
 pub(crate) use state::NodeState;

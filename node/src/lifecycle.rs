@@ -83,11 +83,16 @@ impl Node {
             Arc::new(DeclaredAccess)
         };
         let parts = StageParts { config: stage_config, admission, hold: config.hold_blocks };
+        let abis = match &config.explorer {
+            Some(explorer) => crate::explorer::abis::Abis::load(&explorer.abi_dirs)?,
+            None => crate::explorer::abis::Abis::standard(),
+        };
         let publisher = Publisher {
             ledger: ledger.clone(),
             totals: Arc::default(),
             dropped: Arc::default(),
             waiters: Arc::default(),
+            runs: Arc::default(),
         };
         let stage = start_stage(&parts, executor.clone(), chain, &publisher);
         let (blocks, failure) = (stage.blocks().clone(), stage.failure());
@@ -129,6 +134,7 @@ impl Node {
             cluster: OnceLock::new(),
             proof_tries: StateTries::keeping(crate::state::PROOF_TRIES),
             blobs: crate::blobs::BlobStore::new(&config.data_dir.join("blobs")),
+            abis,
         });
         spawn_follower(&state, blocks, failure)?;
         let limits = &config.limits;
@@ -146,6 +152,7 @@ impl Node {
             .layer_fn(move |service| rpc::ParamsErrors::new(service, max_response_bytes))
             .layer_fn(move |service| ForkProxy::new(service, routes.clone(), max_response_bytes));
         let http = tower::ServiceBuilder::new()
+            .option_layer(config.explorer.is_some().then_some(crate::explorer::ExplorerLayer))
             .option_layer(cors_layer(&limits.cors_origins)?)
             .layer(rpc::serve::BodyDeadlineLayer(limits.request_timeout));
         let listener = tokio::net::TcpListener::bind(config.rpc_addr).await.map_err(|source| {
@@ -164,6 +171,9 @@ impl Node {
             service.clone().build(methods.clone(), stop)
         });
         tracing::info!(target: "lanes::node", %rpc_addr, chain_id = state.chain_id(), head = state.head(), "JSON-RPC listening");
+        if config.explorer.is_some() {
+            tracing::info!(target: "lanes::node", url = %format!("http://{rpc_addr}{}", crate::explorer::EXPLORER_PATH), "explorer served");
+        }
         Ok(Self { state, server, rpc_addr })
     }
 

@@ -66,6 +66,44 @@ impl Dropped {
     }
 }
 
+/// Blocks whose run notes [`Runs`] keeps; older ones are forgotten first
+/// (then drawn with where each set came from, not how it ran).
+pub(crate) const RUNS_REMEMBERED: usize = 4_096;
+
+/// How the transactions of the blocks this node built ran, beyond what the
+/// block records: which were predicted again and re-run, which left their
+/// set and ran alone. Kept in memory for the last [`RUNS_REMEMBERED`].
+#[derive(Default)]
+pub(crate) struct Runs {
+    blocks: std::collections::VecDeque<(B256, Arc<RunNotes>)>,
+}
+
+/// One block's [`Runs`] entry.
+#[derive(Debug, Default)]
+pub(crate) struct RunNotes {
+    pub(crate) reran: std::collections::HashSet<B256>,
+    pub(crate) strayed: std::collections::HashSet<B256>,
+}
+
+impl Runs {
+    fn note(&mut self, block: B256, stats: &BlockStats) {
+        let notes = RunNotes {
+            reran: stats.reran.iter().copied().collect(),
+            strayed: stats.strayed.iter().copied().collect(),
+        };
+        self.blocks.push_back((block, Arc::new(notes)));
+        while self.blocks.len() > RUNS_REMEMBERED {
+            self.blocks.pop_front();
+        }
+    }
+
+    /// The notes of the block hashed `block`, where this node built it
+    /// recently.
+    pub(crate) fn of(&self, block: &B256) -> Option<Arc<RunNotes>> {
+        self.blocks.iter().rev().find(|(hash, _)| hash == block).map(|(_, n)| n.clone())
+    }
+}
+
 /// Sends waiting for their transaction's block, by transaction hash.
 #[derive(Default)]
 pub(crate) struct Waiters(Mutex<HashMap<B256, Vec<oneshot::Sender<()>>>>);
@@ -104,6 +142,7 @@ pub(crate) struct Publisher {
     pub(crate) totals: Arc<Mutex<Totals>>,
     pub(crate) dropped: Arc<Mutex<Dropped>>,
     pub(crate) waiters: Arc<Waiters>,
+    pub(crate) runs: Arc<Mutex<Runs>>,
 }
 
 impl Publisher {
@@ -128,6 +167,7 @@ impl Publisher {
             t.rejected += s.rejected as u64;
             t.last = Some(s.clone());
         }
+        self.runs.lock().note(produced.block.hash, &produced.stats);
         self.ledger.publish(produced.block.header.number);
         // Those dropped at execution are among the pool's discards.
         if !produced.discarded.is_empty() {

@@ -78,6 +78,9 @@ pub(crate) struct NodeState {
     pub(crate) proof_tries: StateTries,
     /// The sidecars of the blob transactions this node took.
     pub(crate) blobs: crate::blobs::BlobStore,
+    /// The verified sources and signatures `lanes_getContractAbi` and
+    /// `lanes_lookupSignatures` answer from.
+    pub(crate) abis: crate::explorer::abis::Abis,
 }
 
 /// State tries `eth_getProof` keeps built on an imported chain (each a

@@ -6,19 +6,21 @@
 //!               the node implements the …Server traits, any jsonrpsee
 //!               client (such as client::RpcClient) gets the …Client ones
 //!  types.rs     the typed lanes_* answers
+//!  explorer.rs  the typed answers the explorer page draws from
 //!  client.rs    a JSON-RPC client over one keep-alive HTTP/1.1 connection
 //!  genesis.rs   the genesis format (geth's genesis.json, lanes' --dev chain)
 //! ```
 //!
 //! ## Layers
 //!
-//! `client`, `genesis` and `types` at the bottom; `api/` above them, one
+//! `client`, `genesis` and `types` at the bottom, `explorer` on `types`; `api/` above them, one
 //! namespace's trait per file (a test in `tests/it/layout.rs` keeps the
 //! crate's modules free of import cycles).
 #![forbid(unsafe_code)]
 
 pub mod api;
 pub mod client;
+pub mod explorer;
 pub mod genesis;
 pub mod types;
 

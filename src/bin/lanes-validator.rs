@@ -12,7 +12,9 @@ use lanes_accounts_db::DEFAULT_HISTORY_BLOCKS;
 use lanes_banking_stage::{
     DEFAULT_BLOCK_TIME, DEFAULT_MAX_PER_SENDER, DEFAULT_MAX_POOL, MAX_WORKERS, Mining,
 };
-use lanes_node::{ChainChoice, Node, NodeConfig, RpcLimits, client_version, reset_data_dir};
+use lanes_node::{
+    ChainChoice, ExplorerConfig, Node, NodeConfig, RpcLimits, client_version, reset_data_dir,
+};
 use lanes_rpc::genesis::{self, DEV_BALANCE};
 
 /// The pool's per-sender limit on a dev node: deploy and airdrop scripts
@@ -49,6 +51,18 @@ struct Cli {
     /// with.
     #[arg(long, value_name = "WEI", requires = "dev")]
     block_base_fee_per_gas: Option<u64>,
+    /// Serve the explorer page under /explorer on the RPC port (on by
+    /// default with --dev).
+    #[arg(long, conflicts_with = "no_explorer")]
+    explorer: bool,
+    /// Do not serve the explorer page.
+    #[arg(long)]
+    no_explorer: bool,
+    /// A verified-source folder for the explorer (foundry's out/, hardhat's
+    /// artifacts/, or JSON files with an `abi`): contracts are matched to
+    /// addresses by their code and their calls and logs decoded. Repeatable.
+    #[arg(long, value_name = "DIR")]
+    explorer_abis: Vec<PathBuf>,
     /// Fork a live chain (anvil's flag; implies --dev): the state at the
     /// fork block is read from this JSON-RPC node as it is needed and kept in
     /// the data folder (DATA_DIR/fork-<chain id>-<block>/), blocks up to it
@@ -445,6 +459,7 @@ fn run(mut cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     let limits = rpc_limits(&cli);
     let load_state = cli.load_state.clone().or_else(|| cli.state.clone().filter(|p| p.exists()));
     let dump_state = cli.dump_state.clone().or_else(|| cli.state.clone());
+    let explorer = explorer_config(&cli, cli.dev);
     let chain = match (cli.dev, cli.genesis) {
         (true, _) => ChainChoice::Dev(cli.hardfork),
         (false, Some(path)) => ChainChoice::Genesis(path),
@@ -454,6 +469,7 @@ fn run(mut cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_WORKERS)
     });
     let config = NodeConfig {
+        explorer,
         data_dir: cli.data_dir,
         chain,
         rpc_addr: cli.rpc_addr,
@@ -493,13 +509,14 @@ fn run(mut cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         // seals and stops it cleanly.
         let mut signals = Signals::install()?;
         let dev = matches!(config.chain, ChainChoice::Dev(_));
+        let explorer = config.explorer.is_some();
         let node = Node::start(config).await?;
         if let Some(path) = &load_state {
             let block = node.load_state_file(path).await?;
             tracing::info!(target: "lanes::node", file = %path.display(), block, "state loaded");
         }
         if dev {
-            print_dev_banner(&node);
+            print_dev_banner(&node, explorer);
         }
         signals.until_stop(&node).await?;
         if let Some(path) = &dump_state {
@@ -509,6 +526,13 @@ fn run(mut cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         node.stop().await?;
         Ok(())
     })
+}
+
+/// The explorer the flags ask for: on with `--dev` (or `--explorer`), off
+/// with `--no-explorer`.
+fn explorer_config(cli: &Cli, dev: bool) -> Option<ExplorerConfig> {
+    let on = (dev || cli.explorer || !cli.explorer_abis.is_empty()) && !cli.no_explorer;
+    on.then(|| ExplorerConfig { abi_dirs: cli.explorer_abis.clone() })
 }
 
 /// The RPC limits the flags set; CORS allows any origin by default on a dev
@@ -555,6 +579,7 @@ fn run_cluster_node(cli: &Cli, path: &std::path::Path) -> Result<(), Box<dyn std
         // The genesis file says (config.lanesStateRoot).
         mpt_state_root: false,
         block_base_fee: None,
+        explorer: explorer_config(cli, false),
         fork: None,
         workers,
         pin_threads: cli.pin_threads,
@@ -628,7 +653,7 @@ impl Signals {
     }
 }
 
-fn print_dev_banner(node: &Node) {
+fn print_dev_banner(node: &Node, explorer: bool) {
     let eth =
         DEV_BALANCE / alloy_primitives::U256::from(10u64).pow(alloy_primitives::U256::from(18));
     println!(
@@ -641,6 +666,9 @@ fn print_dev_banner(node: &Node) {
         println!("({i}) {} ({eth} ETH) key 0x{key}", signer.address());
     }
     println!("listening on http://{0} and ws://{0}", node.rpc_addr());
+    if explorer {
+        println!("explorer on http://{}/explorer", node.rpc_addr());
+    }
 }
 
 /// A worker count the banking stage runs: 1 to [`MAX_WORKERS`].

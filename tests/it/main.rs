@@ -16,6 +16,7 @@ mod evm_parallel;
 mod evm_predict;
 mod evm_token;
 mod evm_transfer;
+mod explorer;
 mod fee_market;
 mod fixtures;
 mod fork;

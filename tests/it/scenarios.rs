@@ -321,7 +321,7 @@ fn test_runs_are_kept_listed_and_exported() {
 
 /// Debian's Chromium (`LANES_CHROMIUM`, else `/usr/bin/chromium`), or `None`
 /// (skipped) when absent; with `LANES_REQUIRE_CLIENTS` absent fails.
-fn chromium() -> Option<PathBuf> {
+pub(crate) fn chromium() -> Option<PathBuf> {
     let path: PathBuf =
         std::env::var_os("LANES_CHROMIUM").map_or_else(|| "/usr/bin/chromium".into(), Into::into);
     if path.is_file() {

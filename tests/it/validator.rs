@@ -247,6 +247,8 @@ pub(crate) enum Client {
     Ethers,
     /// viem from npm (`node`).
     Viem,
+    /// puppeteer-core from npm (`node`), driving Debian's Chromium.
+    Puppeteer,
     /// hardhat 2 and hardhat-network-helpers 1 from npm (`node`).
     Hardhat,
     /// anvil 1.x from npm (`@foundry-rs/anvil`): the node lanes answers as,
@@ -264,6 +266,9 @@ impl Client {
             Client::Web3Py => ("LANES_PYTHON_CLIENTS", "target/clients/python", "web3"),
             Client::Ethers => ("LANES_NODE_CLIENTS", "target/clients/node", "node_modules/ethers"),
             Client::Viem => ("LANES_NODE_CLIENTS", "target/clients/node", "node_modules/viem"),
+            Client::Puppeteer => {
+                ("LANES_NODE_CLIENTS", "target/clients/node", "node_modules/puppeteer-core")
+            }
             Client::Hardhat => (
                 "LANES_HARDHAT_CLIENTS",
                 "target/clients/hardhat",
@@ -313,7 +318,7 @@ impl Client {
                 c.arg(scripts.join(script)).args(args).env("PYTHONPATH", clients);
                 ("python3", c)
             }
-            Client::Ethers | Client::Viem => {
+            Client::Ethers | Client::Viem | Client::Puppeteer => {
                 let mut c = Command::new("node");
                 c.arg(scripts.join(script)).args(args).env("LANES_NODE_CLIENTS", clients);
                 ("node", c)

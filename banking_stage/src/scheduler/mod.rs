@@ -679,6 +679,9 @@ impl<E: Executor<Tx: PoolTransaction> + 'static> Scheduler<E> {
                 Executed::Included { .. } => {
                     pool.finish(&p, true);
                     build.counters.included(p.admitted.source, p.repredictions > 0);
+                    if p.repredictions > 0 {
+                        build.counters.reran.push(p.hash);
+                    }
                     build.included.push(p);
                 }
                 Executed::Rejected(e) => {
@@ -695,7 +698,12 @@ impl<E: Executor<Tx: PoolTransaction> + 'static> Scheduler<E> {
                             p.repredictions += 1;
                             self.window.hold(p, now);
                         }
-                        _ => build.exclusive.push(p),
+                        _ => {
+                            if left.is_some() {
+                                build.counters.strayed.push(p.hash);
+                            }
+                            build.exclusive.push(p);
+                        }
                     }
                 }
                 Executed::Deferred => self.window.hold(p, now),

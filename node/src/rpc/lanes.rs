@@ -1,18 +1,27 @@
-//! The `lanes_*` methods ([`LanesApiServer`]): a block's entries and the
-//! node's counters.
+//! The `lanes_*` methods ([`LanesApiServer`]): a block's entries and lanes,
+//! a transaction's set, the node's counters, and the verified sources the
+//! explorer decodes with.
 
 use std::sync::Arc;
 
 use alloy_eips::BlockNumberOrTag;
-use alloy_primitives::{B256, U64};
+use std::collections::BTreeMap;
+
+use alloy_primitives::{Address, B256, Bytes, U64};
 use jsonrpsee::core::RpcResult;
+use lanes_accounts_db::AccountsRead;
 
 use crate::NodeState;
+use crate::error::internal;
 use crate::ledger::LedgerBlock;
 use lanes_rpc::api::LanesApiServer;
+use lanes_rpc::explorer::{BlockLanes, ContractAbi, TransactionSet};
 use lanes_rpc::types::{
     BlockEntries, BlockEntry, LastBlockStats, NodeStats, SetSource, TransactionStatus,
 };
+
+/// Most selectors and topics one `lanes_lookupSignatures` may ask.
+pub(crate) const MAX_SIGNATURE_LOOKUPS: usize = 1_024;
 
 /// The `lanes` namespace of a node.
 pub(crate) struct LanesRpc {
@@ -29,6 +38,48 @@ impl LanesApiServer for LanesRpc {
     fn get_block_entries(&self, block: BlockNumberOrTag) -> RpcResult<Option<BlockEntries>> {
         let Some(number) = self.state.resolve(block) else { return Ok(None) };
         Ok(self.state.block(number)?.map(|lb| block_entries(&lb)))
+    }
+
+    fn get_block_lanes(&self, block: BlockNumberOrTag) -> RpcResult<Option<BlockLanes>> {
+        let Some(number) = self.state.resolve(block) else { return Ok(None) };
+        let Some(lb) = self.state.block(number)? else { return Ok(None) };
+        let runs = self.state.publisher.runs.lock().of(&lb.block.hash);
+        Ok(Some(crate::block_lanes::block_lanes(&lb, runs.as_deref())))
+    }
+
+    fn get_transaction_set(&self, hash: B256) -> RpcResult<Option<TransactionSet>> {
+        let Some((number, index)) = self.state.ledger.locate_tx(&hash) else { return Ok(None) };
+        let Some(lb) = self.state.block(number)? else { return Ok(None) };
+        let runs = self.state.publisher.runs.lock().of(&lb.block.hash);
+        Ok(crate::block_lanes::transaction_set(&lb, index, runs.as_deref()))
+    }
+
+    fn get_contract_abi(&self, address: Address) -> RpcResult<Option<ContractAbi>> {
+        let view = self.state.state_at(None)?;
+        let header = crate::state::account(&view, &address)?;
+        if header.code_hash == alloy_primitives::KECCAK256_EMPTY || header.code_hash.is_zero() {
+            return Ok(None);
+        }
+        let code = view.get_code(&header.code_hash).map_err(internal)?.unwrap_or_default();
+        Ok(self.state.abis.contract(&code).map(|(name, artifact, abi)| ContractAbi {
+            name: name.to_owned(),
+            artifact: artifact.to_owned(),
+            abi: abi.clone(),
+        }))
+    }
+
+    fn lookup_signatures(
+        &self,
+        ids: Vec<Bytes>,
+    ) -> RpcResult<BTreeMap<String, Vec<serde_json::Value>>> {
+        if ids.len() > MAX_SIGNATURE_LOOKUPS {
+            return Err(crate::error::RpcError::Limit(format!(
+                "{} signatures asked, more than the {MAX_SIGNATURE_LOOKUPS} one call may ask",
+                ids.len()
+            ))
+            .into());
+        }
+        Ok(self.state.abis.lookup(ids.iter().map(|id| id.as_ref())))
     }
 
     fn relay_transactions(&self, txs: Vec<alloy_primitives::Bytes>) -> RpcResult<u64> {
