@@ -144,7 +144,7 @@ impl<T: lanes_runtime::PoolTransaction> BlockDriver<T> {
     /// Wraps `sealed`, another node's block re-executed here, for
     /// [`Self::commit`]: none of its transactions came from this pool.
     pub(crate) fn seal_imported(&self, sealed: SealedBlock) -> BuiltBlock<T> {
-        let counters = BuildCounters::default();
+        let counters = BuildCounters { imported: true, ..BuildCounters::default() };
         let (included, rejected, seal_time) = (Vec::new(), Vec::new(), Duration::ZERO);
         BuiltBlock { sealed, included, rejected, counters, seal_time }
     }

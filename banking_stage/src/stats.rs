@@ -61,6 +61,9 @@ pub struct BlockStats {
     pub reran: Vec<alloy_primitives::B256>,
     /// Transactions that left their set and ran alone, in the exclusive lane.
     pub strayed: Vec<alloy_primitives::B256>,
+    /// Another node's block, re-executed here: none of its transactions came
+    /// from this stage's pool, and how each ran there is not known.
+    pub imported: bool,
 }
 
 /// What the scheduler counted while building one block.
@@ -83,6 +86,8 @@ pub(crate) struct BuildCounters {
     /// See [`BlockStats::reran`] and [`BlockStats::strayed`].
     pub(crate) reran: Vec<alloy_primitives::B256>,
     pub(crate) strayed: Vec<alloy_primitives::B256>,
+    /// See [`BlockStats::imported`].
+    pub(crate) imported: bool,
 }
 
 impl BuildCounters {
@@ -148,6 +153,7 @@ impl BlockStats {
             pool_len,
             reran: counters.reran.clone(),
             strayed: counters.strayed.clone(),
+            imported: counters.imported,
         }
     }
 

@@ -167,7 +167,9 @@ impl Publisher {
             t.rejected += s.rejected as u64;
             t.last = Some(s.clone());
         }
-        self.runs.lock().note(produced.block.hash, &produced.stats);
+        if !produced.stats.imported {
+            self.runs.lock().note(produced.block.hash, &produced.stats);
+        }
         self.ledger.publish(produced.block.header.number);
         // Those dropped at execution are among the pool's discards.
         if !produced.discarded.is_empty() {

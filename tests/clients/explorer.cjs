@@ -134,6 +134,9 @@ async function main() {
     }
     draws.sort((a, b) => a - b);
     console.log(`draw ms of a ${BIG_BLOCK}-transaction block: ${draws.map((d) => d.toFixed(1)).join(", ")}; median ${draws[1].toFixed(1)}`);
+    // The goal is 300 ms (scripts/explorer-draw.sh measures it); ten times
+    // that fails the test whatever else loads the machine.
+    check(draws[1] < 3000, `the block draws in well under 3 s (median ${draws[1].toFixed(0)} ms)`);
     await page.hover("#lanes .entry:nth-child(3) .tx").catch(() => page.hover("#lanes .tx"));
     const picked = await page.$eval("#pick", (p) => p.textContent);
     check(/reads \d+, writes \d+/.test(picked), `pointing at a transaction names its set: ${picked.slice(0, 80)}`);

@@ -107,6 +107,13 @@ fn test_an_imported_chain_is_served_with_ethereums_hashes() {
             h.receipts_root,
             "block {number}: receiptsRoot from the served receipts"
         );
+        // The explorer's picture of it: every transaction in its lanes, how
+        // each ran unknown (this node did not build it).
+        let lanes = v.result("lanes_getBlockLanes", json!([format!("{number:#x}")]));
+        let drawn: Vec<Value> =
+            lanes["transactions"].as_array().unwrap().iter().map(|t| t["hash"].clone()).collect();
+        let hashes: Vec<Value> = txs.iter().map(|t| json!(t.tx_hash())).collect();
+        assert_eq!((drawn, &lanes["runsKnown"]), (hashes, &json!(false)), "block {number}");
         for (tx, receipt) in txs.iter().zip(&receipts) {
             let hash = *tx.tx_hash();
             let served = v.result("eth_getTransactionByHash", json!([hash]));
