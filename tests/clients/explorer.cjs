@@ -124,12 +124,15 @@ async function main() {
         txs: document.querySelectorAll("#lanes .tx").length,
         rows: document.querySelectorAll("#txs tbody tr").length,
         hot: document.querySelectorAll("#hot tbody tr").length,
+        bal: document.querySelectorAll("#bal tbody tr").length,
         waits: document.querySelectorAll("#lanes svg path").length,
         ms: window.explorer.drawMs,
       }));
       check(drawn.entries === lanes.entries.length, `a row per entry: ${drawn.entries}`);
       check(drawn.txs === BIG_BLOCK && drawn.rows === BIG_BLOCK, `a square and a row per transaction: ${drawn.txs}, ${drawn.rows}`);
       check(drawn.hot === lanes.hotKeys.length, `the hot keys listed: ${drawn.hot}`);
+      const bal = await rpc("eth_getBlockAccessList", ethers.toQuantity(big.number));
+      check(drawn.bal === bal.length && bal.length > 0, `its access list (EIP-7928), an account a row: ${drawn.bal}`);
       draws.push(drawn.ms);
     }
     draws.sort((a, b) => a - b);
