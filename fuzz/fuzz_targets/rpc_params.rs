@@ -66,6 +66,7 @@ fn server() -> &'static Mutex<Server> {
             unlock_dev_accounts: false,
             mpt_state_root: false,
             block_base_fee: None,
+            explorer: None,
             fork: None,
         };
         let node = runtime.block_on(Node::start(config)).expect("the dev node starts");
