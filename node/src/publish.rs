@@ -47,9 +47,10 @@ pub(crate) struct Dropped {
 }
 
 impl Dropped {
-    /// Notes `hash` dropped for `reason`, and logs it.
+    /// Notes `hash` dropped for `reason` (logged at debug: callers say what
+    /// a block or a command lost in one line).
     pub(crate) fn note(&mut self, hash: B256, reason: String) {
-        tracing::warn!(target: "lanes::node", %hash, %reason, "transaction dropped");
+        tracing::debug!(target: "lanes::node", %hash, %reason, "transaction dropped");
         if self.reasons.insert(hash, reason).is_none() {
             self.order.push_back(hash);
         }
@@ -171,11 +172,23 @@ impl Publisher {
             self.runs.lock().note(produced.block.hash, &produced.stats);
         }
         self.ledger.publish(produced.block.header.number);
-        // Those dropped at execution are among the pool's discards.
+        // Those dropped at execution are among the pool's discards; those a
+        // block built elsewhere included (their nonce is taken by
+        // themselves) were not lost. One line says what the pool lost.
         if !produced.discarded.is_empty() {
+            let included: std::collections::HashSet<B256> =
+                produced.receipts.iter().map(|r| r.tx_hash).collect();
             let mut dropped = self.dropped.lock();
-            for (hash, reason) in &produced.discarded {
-                dropped.note(*hash, reason.clone());
+            let mut lost = produced.discarded.iter().filter(|(h, _)| !included.contains(h));
+            if let Some((first, why)) = lost.next() {
+                dropped.note(*first, why.clone());
+                let mut count = 1;
+                for (hash, reason) in lost {
+                    dropped.note(*hash, reason.clone());
+                    count += 1;
+                }
+                let number = produced.block.header.number;
+                tracing::info!(target: "lanes::node", block = number, count, first = %first, reason = %why, "pool lost transactions (lanes_transactionStatus says why each)");
             }
         }
         // Sends waiting for their block (automine) answer now: the block is

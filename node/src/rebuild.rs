@@ -211,11 +211,15 @@ impl NodeState {
                 }
             }
         }
-        let mut noted = self.dropped.lock();
-        for hash in gone.into_iter().filter(|h| !waiting.contains(h)) {
-            noted.note(hash, reason.to_owned());
+        let lost: Vec<B256> = gone.into_iter().filter(|h| !waiting.contains(h)).collect();
+        if !lost.is_empty() {
+            let mut noted = self.dropped.lock();
+            for hash in &lost {
+                noted.note(*hash, reason.to_owned());
+            }
+            let shown = &lost[..lost.len().min(8)];
+            tracing::info!(target: "lanes::node", count = lost.len(), first = ?shown, %reason, "transactions dropped");
         }
-        drop(noted);
         *slot = Some(stage);
         Ok(())
     }

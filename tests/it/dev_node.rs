@@ -589,7 +589,7 @@ fn test_an_acknowledged_transaction_is_pending_included_or_dropped_with_its_reas
     let log = v.log_text();
     let logged = log
         .lines()
-        .any(|l| l.contains("transaction dropped") && l.contains(hash.as_str().unwrap()));
+        .any(|l| l.contains("transactions dropped") && l.contains(hash.as_str().unwrap()));
     assert!(logged, "no log line names {hash}:\n{log}");
     v.stop();
 }
