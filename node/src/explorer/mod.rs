@@ -1,5 +1,5 @@
 //! The explorer: one self-contained page served on the RPC port under
-//! `/explorer` ([`ExplorerLayer`]), drawn in the browser from the node's
+//! `/explorer` (`ExplorerLayer`), drawn in the browser from the node's
 //! public JSON-RPC (`eth_*`, `ots_*`, `lanes_*`, `eth_subscribe`), and the
 //! verified sources it decodes calls and logs with ([`abis`]).
 //!
