@@ -85,6 +85,14 @@ pub trait Application: Send {
     /// The lowest height [`Application::decided_value`] serves.
     fn history_min_height(&self) -> Height;
 
+    /// The validators passed over as proposers at `height`
+    /// ([`crate::Rotation`]): the same on every node, from the committed
+    /// chain alone. None by default.
+    fn passed_over(&mut self, height: Height) -> Vec<Address> {
+        let _ = height;
+        Vec::new()
+    }
+
     /// A value proposed by `proposer` for `height`, synced from a peer:
     /// checks and keeps it (`Decided` follows once consensus checked its
     /// certificate). `None` marks the peer faulty (undecodable bytes).
@@ -176,6 +184,18 @@ impl<A: Application> AppDriver<A> {
         }
     }
 
+    /// The parameters of `height`: the validators, with those the app passes
+    /// over as proposers there.
+    fn params_at(&mut self, height: Height) -> HeightParams<LanesContext> {
+        let mut params = self.params.clone();
+        let passed = self.app.passed_over(height);
+        if !passed.is_empty() {
+            tracing::info!(target: "lanes::consensus", height = height.0, passed_over = ?passed, "proposers passed over: they missed their recent turns");
+        }
+        params.validator_set = params.validator_set.passing_over(passed);
+        params
+    }
+
     /// Answers the engine until its channel closes.
     pub async fn run(mut self, mut channels: Channels<LanesContext>) {
         while let Some(msg) = channels.consensus.recv().await {
@@ -196,7 +216,7 @@ impl<A: Application> AppDriver<A> {
             AppMsg::ConsensusReady { reply } => {
                 let next = self.app.next_height();
                 tracing::info!(target: "lanes::consensus", height = next.0, "consensus ready");
-                let _ = reply.send((next, self.params.clone()));
+                let _ = reply.send((next, self.params_at(next)));
             }
 
             // A round began: reply at once with the values already seen for
@@ -294,10 +314,10 @@ impl<A: Application> AppDriver<A> {
                 self.seen.retain(|(h, _), _| *h >= next.0);
                 self.built.retain(|(h, _), _| *h >= next.0);
                 let answer = match answer {
-                    NextHeight::Start(next) => Next::Start(next, self.params.clone()),
+                    NextHeight::Start(next) => Next::Start(next, self.params_at(next)),
                     NextHeight::Restart(next) => {
                         tracing::warn!(target: "lanes::consensus", height = certificate.height.0, "decided block not committed; restarting the height");
-                        Next::Restart(next, self.params.clone())
+                        Next::Restart(next, self.params_at(next))
                     }
                 };
                 let _ = reply.send(answer);

@@ -59,7 +59,7 @@ impl Default for Timeouts {
             prevote: Duration::from_secs(1),
             precommit: Duration::from_secs(1),
             commit: Duration::ZERO,
-            rebroadcast: Duration::from_secs(5),
+            rebroadcast: Duration::from_secs(1),
         }
     }
 }

@@ -14,7 +14,7 @@
 //!
 //! ```text
 //!  app, engine               the application driver; the engine's start
-//!  codec, streaming          LanesCodec; proposals as signed parts
+//!  codec, streaming, rotation LanesCodec; proposals as signed parts; who proposes
 //!  signing, codec/certificates
 //!  codec/wire                the wire's primitives and limits
 //!  types                     the consensus context
@@ -25,6 +25,7 @@
 mod app;
 pub mod codec;
 pub mod engine;
+pub mod rotation;
 pub mod signing;
 pub mod streaming;
 pub mod types;
@@ -43,6 +44,7 @@ pub use engine::{
 };
 /// The codec traits [`LanesCodec`] implements.
 pub use malachitebft_app_channel::app::types::codec::{Codec, HasEncodedLen};
+pub use rotation::{MAX_PASS_OVER_HEIGHTS, PASS_OVER_HEIGHTS, ROTATION_EPOCH, Rotation};
 pub use signing::{
     KeyError, LanesSigner, LanesVerifier, PrivateKey, PublicKey, Signature, address_of,
     generate_private_key, private_key_from_hex, private_key_to_hex, public_key_from_hex,

@@ -127,10 +127,13 @@ impl mcore::Validator<LanesContext> for Validator {
     }
 }
 
-/// The validator set, sorted by address (one entry per address).
+/// The validator set, sorted by address (one entry per address), and the
+/// validators passed over as proposers at the height it is given for
+/// ([`crate::Rotation`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ValidatorSet {
     validators: Vec<Validator>,
+    passed_over: Vec<Address>,
 }
 
 impl ValidatorSet {
@@ -139,7 +142,30 @@ impl ValidatorSet {
     pub fn new(mut validators: Vec<Validator>) -> Self {
         validators.sort_by_key(|v| v.address);
         validators.dedup_by_key(|v| v.address);
-        Self { validators }
+        Self { validators, passed_over: Vec::new() }
+    }
+
+    /// The set with `passed_over` moved to the end of each height's
+    /// proposer schedule ([`Self::schedule`]).
+    pub fn passing_over(mut self, passed_over: Vec<Address>) -> Self {
+        self.passed_over = passed_over;
+        self
+    }
+
+    /// Height `height`'s proposers, round after round: the validators in
+    /// address order from `height % n` round the set, those in `passed_over`
+    /// moved to the end (in the same order). The same on every node given
+    /// the same `passed_over`.
+    pub fn schedule(&self, height: u64, passed_over: &[Address]) -> Vec<Address> {
+        let n = self.validators.len();
+        if n == 0 {
+            return Vec::new();
+        }
+        let start = (height % n as u64) as usize;
+        let turn = (0..n).map(|i| self.validators[(start + i) % n].address);
+        let (live, passed): (Vec<Address>, Vec<Address>) =
+            turn.partition(|a| !passed_over.contains(a));
+        [live, passed].concat()
     }
 
     /// The validators, sorted by address.
@@ -170,16 +196,18 @@ impl ValidatorSet {
         self.validators.iter().fold(0u64, |acc, v| acc.saturating_add(v.voting_power))
     }
 
-    /// The proposer of `(height, round)`: `validators[(height + round) % n]`,
-    /// the same on every node. `None` for an empty set or a nil round.
+    /// The proposer of `(height, round)`: round `r` of the height's
+    /// [`Self::schedule`] (`validators[(height + round) % n]` when none is
+    /// passed over), the same on every node. `None` for an empty set or a
+    /// nil round.
     pub fn proposer(&self, height: Height, round: Round) -> Option<&Validator> {
-        let n = self.validators.len() as u64;
-        let round = u64::from(round.as_u32()?);
+        let n = self.validators.len();
+        let round = round.as_u32()? as usize;
         if n == 0 {
             return None;
         }
-        let idx = (height.0 % n + round % n) % n;
-        self.validators.get(idx as usize)
+        let schedule = self.schedule(height.0, &self.passed_over);
+        self.get_by_address(&schedule[round % n])
     }
 }
 

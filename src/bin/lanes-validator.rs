@@ -293,6 +293,11 @@ enum Command {
         /// Node i serves JSON-RPC on PORT+2i and peer-to-peer on PORT+2i+1.
         #[arg(long, value_name = "PORT", default_value_t = 26_600)]
         base_port: u16,
+        /// The hosts the nodes run on, comma-separated IP addresses: node i
+        /// listens (JSON-RPC and peer-to-peer) at the i-th, and round again
+        /// when there are fewer. Default: all on 127.0.0.1.
+        #[arg(long, value_name = "IP,IP,...", value_delimiter = ',')]
+        hosts: Vec<std::net::IpAddr>,
         /// Longest a proposer waits for a transaction before proposing an
         /// empty block.
         #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_block_time)]
@@ -397,6 +402,7 @@ fn run(mut cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         replicas,
         out,
         base_port,
+        hosts,
         block_time,
         block_gather,
         timeout_propose,
@@ -409,6 +415,7 @@ fn run(mut cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             replicas,
             out: out.clone(),
             base_port,
+            hosts,
             block_time,
             block_gather,
             timeouts: TimeoutsFile { propose: timeout_propose, ..TimeoutsFile::default() },
@@ -560,6 +567,14 @@ fn rpc_limits(cli: &Cli) -> RpcLimits {
 fn run_cluster_node(cli: &Cli, path: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
     use lanes_node::cluster::{self, Faults, config::ClusterConfig};
     let cluster_config = ClusterConfig::load(path)?;
+    // An address this host does not have stops the start naming its field,
+    // before anything listens (the peer-to-peer one would otherwise only
+    // be logged by the consensus engine).
+    for (field, addr) in [("rpc", cluster_config.rpc), ("p2p", cluster_config.p2p)] {
+        std::net::TcpListener::bind(addr).map_err(|e| {
+            format!("{}: {field} = \"{addr}\" cannot be listened on here: {e}", path.display())
+        })?;
+    }
     if cli.reset {
         reset_data_dir(&cluster_config.data_dir)
             .map_err(|e| format!("resetting {}: {e}", cluster_config.data_dir.display()))?;

@@ -8,6 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use alloy_primitives::{Address, keccak256};
+use alloy_signer_local::PrivateKeySigner;
 use lanes_node::cluster::config::{ClusterFile, NodeRole, NodesFile};
 use serde_json::{Value, json};
 
@@ -267,6 +268,17 @@ fn test_four_validators_and_two_replicas_agree_through_a_kill_a_hang_and_a_tampe
     // timeout, then is skipped.
     let hung = net[2].child.as_ref().unwrap().id().to_string();
     Command::new("kill").args(["-STOP", &hung]).status().unwrap();
+    // A send through the replica meanwhile: its validator relays to the
+    // hung one for up to a relay timeout, so the replica may move on to the
+    // next validator, which has it already (relayed): answered with its
+    // hash all the same, and the replica's pending nonce counts it.
+    let key4: PrivateKeySigner = DEV_KEYS[4].parse().unwrap();
+    let pending = |net: &[Node]| {
+        quantity(&net[4].result("eth_getTransactionCount", json!([key4.address(), "pending"])))
+    };
+    let before = pending(&net);
+    send(&net, &mut sent, 4, 4, before);
+    assert_eq!(pending(&net), before + 1, "the replica counts what it forwarded");
     let mut waits = Vec::new();
     for _ in 0..3 {
         let started = Instant::now();
@@ -383,4 +395,39 @@ fn test_four_validators_and_two_replicas_agree_through_a_kill_a_hang_and_a_tampe
 fn tail(text: &str, lines: usize) -> String {
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n") + "\n"
+}
+
+#[test]
+fn test_a_node_refuses_an_address_its_host_does_not_have_naming_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("net");
+    let base = free_base_port().to_string();
+    // Laid out over two hosts, this one (127.0.0.1) and one it is not
+    // (192.0.2.7, TEST-NET-1).
+    let status = Command::new(BIN)
+        .args(["testnet", "--validators", "2", "--out"])
+        .arg(&out)
+        .args(["--base-port", &base, "--hosts", "127.0.0.1,192.0.2.7"])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let config = |name: &str| out.join(name).join("config.toml");
+    let text = std::fs::read_to_string(config("validator-1")).unwrap();
+    assert!(text.contains("rpc = \"192.0.2.7:") && text.contains("p2p = \"192.0.2.7:"), "{text}");
+    let start = |path: &Path| {
+        let out = Command::new(BIN).arg("--config").arg(path).output().unwrap();
+        assert!(!out.status.success(), "{} must be refused", path.display());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let stderr = start(&config("validator-1"));
+    assert!(stderr.contains("rpc = \"192.0.2.7:") && stderr.contains("config.toml"), "{stderr}");
+    // Its own RPC address kept, the peer-to-peer one another host's.
+    let own = text.replacen("rpc = \"192.0.2.7:", "rpc = \"127.0.0.1:", 1);
+    std::fs::write(config("validator-1"), own).unwrap();
+    let stderr = start(&config("validator-1"));
+    assert!(
+        stderr.contains("p2p = \"192.0.2.7:") && stderr.contains("cannot be listened on"),
+        "{stderr}"
+    );
 }

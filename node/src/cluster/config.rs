@@ -61,7 +61,7 @@ impl Default for TimeoutsFile {
             propose: "3s".into(),
             prevote: "1s".into(),
             precommit: "1s".into(),
-            rebroadcast: "5s".into(),
+            rebroadcast: "1s".into(),
         }
     }
 }
@@ -267,8 +267,11 @@ pub struct TestnetSpec {
     /// The folder to write.
     pub out: PathBuf,
     /// Node `i` serves JSON-RPC on `base_port + 2i` and peer-to-peer on
-    /// `base_port + 2i + 1`, on 127.0.0.1.
+    /// `base_port + 2i + 1`, at `hosts[i % hosts.len()]`.
     pub base_port: u16,
+    /// The hosts' addresses, one per node in order and round again when
+    /// there are fewer; empty: 127.0.0.1 for all.
+    pub hosts: Vec<std::net::IpAddr>,
     /// Longest a proposer waits for a transaction.
     pub block_time: String,
     /// Least time a height gathers transactions under load.
@@ -338,7 +341,11 @@ pub fn write_testnet(spec: &TestnetSpec) -> Result<NodesFile, ConfigError> {
                 (NodeRole::Replica, format!("replica-{}", i - spec.validators))
             };
             let port = spec.base_port + 2 * i as u16;
-            let at = |p: u16| SocketAddr::from(([127, 0, 0, 1], p));
+            let host = match spec.hosts.len() {
+                0 => std::net::IpAddr::from([127, 0, 0, 1]),
+                n => spec.hosts[i % n],
+            };
+            let at = |p: u16| SocketAddr::new(host, p);
             Planned { name, role, key: generate_private_key(), rpc: at(port), p2p: at(port + 1) }
         })
         .collect();
@@ -398,11 +405,35 @@ mod tests {
             replicas: 1,
             out: out.into(),
             base_port: 40_000,
+            hosts: Vec::new(),
             block_time: "1s".into(),
             block_gather: "0s".into(),
             timeouts: TimeoutsFile::default(),
             genesis: lanes_rpc::genesis::dev_genesis(),
             unlock_dev_accounts: true,
+        }
+    }
+
+    #[test]
+    fn test_a_testnet_over_several_hosts_gives_each_node_its_hosts_address() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("net");
+        let hosts: Vec<std::net::IpAddr> =
+            vec!["10.77.0.11".parse().unwrap(), "10.77.0.12".parse().unwrap()];
+        let nodes = write_testnet(&TestnetSpec { hosts: hosts.clone(), ..spec(&out) }).unwrap();
+        let loaded: Vec<ClusterConfig> = nodes
+            .nodes
+            .iter()
+            .map(|n| ClusterConfig::load(&out.join(&n.config)).unwrap())
+            .collect();
+        for (i, c) in loaded.iter().enumerate() {
+            assert_eq!((c.rpc.ip(), c.p2p.ip()), (hosts[i % 2], hosts[i % 2]), "{}", c.name);
+            assert_eq!(nodes.nodes[i].rpc, format!("http://{}", c.rpc));
+            // Each node dials the others at their hosts' addresses.
+            for peer in &c.peers {
+                let j = loaded.iter().position(|o| o.name == peer.name).unwrap();
+                assert_eq!(peer.p2p, loaded[j].p2p);
+            }
         }
     }
 
@@ -428,6 +459,7 @@ mod tests {
             assert_eq!(c.validator_rpcs().len(), if c.role == NodeRole::Validator { 2 } else { 3 });
         }
         assert_eq!(loaded[3].role, NodeRole::Replica);
+        assert!(loaded.iter().all(|c| c.rpc.ip().is_loopback() && c.p2p.ip().is_loopback()));
         assert_eq!(loaded[0].block_gather, Duration::ZERO, "as the spec says");
         // A config written before `block_gather` existed loads, with the default.
         let path = out.join("validator-0/config.toml");

@@ -30,7 +30,8 @@ use lanes_banking_stage::Decision;
 use lanes_consensus::malachite::app::types::codec::Codec;
 use lanes_consensus::{
     Address, AppDriver, Application, AssembledProposal, Bytes, CommitCertificate, EngineSettings,
-    Height, LanesCodec, LanesContext, NextHeight, Role, Round, Validity, ValueId, start_engine,
+    Height, LanesCodec, LanesContext, NextHeight, Role, Rotation, Round, ValidatorSet, Validity,
+    ValueId, start_engine,
 };
 use lanes_runtime::{Block, ReplayError};
 
@@ -129,6 +130,8 @@ pub async fn join(
         faults,
         clock: HeightClock::new(),
         last_txs: 0,
+        validators: config.validators.clone(),
+        rotation: None,
     };
     let driver = AppDriver::new(
         app,
@@ -160,6 +163,10 @@ struct App {
     last_txs: usize,
     /// Where the current height's time goes.
     clock: HeightClock,
+    validators: ValidatorSet,
+    /// Who missed their turns, from the committed blocks' builders; made
+    /// from the ledger when first asked.
+    rotation: Option<Rotation>,
 }
 
 /// Where a height's time went on this node, logged when it is decided:
@@ -263,6 +270,32 @@ fn now_secs() -> u64 {
 }
 
 impl App {
+    /// The validators passed over as proposers at `height`: the rotation
+    /// brought up to the committed head from the ledger first.
+    fn passed_over_at(&mut self, height: u64) -> Vec<Address> {
+        let head = self.state.head();
+        let rotation = self
+            .rotation
+            .get_or_insert_with(|| Rotation::starting_at(Rotation::epoch_start(head + 1).max(1)));
+        while rotation.next() <= head {
+            let next = rotation.next();
+            let Ok(Some(lb)) = self.state.block(next) else { break };
+            let coinbase = lb.block.header.coinbase;
+            let builder = self
+                .validators
+                .validators()
+                .iter()
+                .map(|v| v.address)
+                .find(|a| alloy_primitives::Address::from(*a) == coinbase);
+            match builder {
+                Some(builder) => rotation.committed(&self.validators, next, &builder),
+                // Not built by a validator (the genesis's own chain): skip it.
+                None => *rotation = Rotation::starting_at(next + 1),
+            }
+        }
+        rotation.passed_over(height)
+    }
+
     /// Runs `f` on the banking stage off the async threads.
     async fn on_stage<R: Send + 'static>(
         &self,
@@ -326,6 +359,10 @@ impl App {
 #[lanes_consensus::async_trait]
 impl Application for App {
     type Error = AppError;
+
+    fn passed_over(&mut self, height: Height) -> Vec<Address> {
+        self.passed_over_at(height.0)
+    }
 
     fn next_height(&self) -> Height {
         Height(self.head().number + 1)

@@ -172,18 +172,44 @@ impl Forward {
         Self { validators: validators.into_iter().map(Peer::new).collect() }
     }
 
-    /// Sends `raw` to a validator and returns its answer.
+    /// Sends `raw` to a validator and returns its answer. A validator that
+    /// did not answer in time may still have taken it and relayed it to the
+    /// next, which then refuses it (`already known`, or a nonce its block
+    /// used): a refusal after such a silence is asked about, and a
+    /// transaction the validator holds or included is answered with its hash.
     pub async fn send(&self, raw: &Bytes) -> Result<B256, ForwardError> {
         let mut last = String::from("no validator configured");
+        let mut silent = false;
         for peer in &self.validators {
             match peer.call::<B256>("eth_sendRawTransaction", serde_json::json!([raw])).await {
                 Ok(hash) => return Ok(hash),
                 Err(ClientError::Rpc { error, .. }) => {
+                    let hash = alloy_primitives::keccak256(raw);
+                    if silent && peer.took(hash).await {
+                        tracing::debug!(target: "lanes::consensus", %hash, url = %peer.url, refused = %error.message, "a forwarded transaction the validator holds already");
+                        return Ok(hash);
+                    }
                     return Err(ForwardError::Refused { code: error.code, message: error.message });
                 }
-                Err(e) => last = e.to_string(),
+                Err(e) => {
+                    silent = true;
+                    last = e.to_string();
+                }
             }
         }
         Err(ForwardError::Unreachable(last))
+    }
+}
+
+impl Peer {
+    /// Whether the peer holds `hash` in its pool or a block.
+    async fn took(&self, hash: B256) -> bool {
+        let status = self
+            .call::<lanes_rpc::types::TransactionStatus>(
+                "lanes_transactionStatus",
+                serde_json::json!([hash]),
+            )
+            .await;
+        matches!(status, Ok(s) if s.status == "pending" || s.status == "included")
     }
 }
