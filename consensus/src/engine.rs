@@ -35,6 +35,10 @@ pub enum Role {
     FullNode,
 }
 
+/// Dials of a lost peer on a backoff before it falls back to being dialled
+/// on every network tick (1 s).
+pub const PEER_DIAL_RETRIES: usize = 1;
+
 /// Consensus timeouts. Each round `r` waits `base + r * base / 2` (capped at
 /// one minute) for the propose, prevote and precommit steps.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -218,7 +222,14 @@ fn node_config(settings: &EngineSettings) -> Result<LanesNodeConfig, StartError>
         listen_addr: listen,
         persistent_peers,
         persistent_peers_only: false,
-        discovery: DiscoveryConfig { enabled: false, ..DiscoveryConfig::default() },
+        // A peer lost is dialled again after 1 s, then on every 1 s network
+        // tick (Malachite's default retries 5 times on a Fibonacci backoff
+        // first, so a healed link waited up to 5 s for its next dial).
+        discovery: DiscoveryConfig {
+            enabled: false,
+            dial_max_retries: PEER_DIAL_RETRIES,
+            ..DiscoveryConfig::default()
+        },
         protocol: PubSubProtocol::default(),
         pubsub_max_size: settings.gossip_max_size,
         rpc_max_size: settings.rpc_max_size,
