@@ -146,10 +146,11 @@ async function main() {
     await page.screenshot({ path: path.join(shots, "explorer-block.png") });
 
     // A token transfer's page: its set, what it did, its decoded log.
-    // Token transfers are the block's predicted sets; the last one's page.
-    const tokenTx = lanes.transactions.filter((t) => t.source === "predicted").pop().hash;
+    // Token transfers are the block's predicted sets; the first one's page
+    // (its traces re-run only the transactions before it).
+    const tokenTx = lanes.transactions.find((t) => t.source === "predicted").hash;
     await page.click(`#txs a[href="/explorer/tx/${tokenTx}"]`);
-    await page.waitForFunction(() => window.explorer.ready && window.explorer.view === "tx", { timeout: 20000 });
+    await page.waitForFunction(() => window.explorer.ready && window.explorer.view === "tx", { timeout: 60000 });
     const txView = await page.evaluate(() => ({
       source: document.getElementById("set")?.dataset.source,
       setKeys: document.querySelectorAll("#set-writes .key, #set-reads .key").length,

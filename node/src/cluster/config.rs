@@ -414,6 +414,10 @@ mod tests {
         }
     }
 
+    fn load_all(out: &Path, nodes: &NodesFile) -> Vec<ClusterConfig> {
+        nodes.nodes.iter().map(|n| ClusterConfig::load(&out.join(&n.config)).unwrap()).collect()
+    }
+
     #[test]
     fn test_a_testnet_over_several_hosts_gives_each_node_its_hosts_address() {
         let dir = tempfile::tempdir().unwrap();
@@ -421,11 +425,7 @@ mod tests {
         let hosts: Vec<std::net::IpAddr> =
             vec!["10.77.0.11".parse().unwrap(), "10.77.0.12".parse().unwrap()];
         let nodes = write_testnet(&TestnetSpec { hosts: hosts.clone(), ..spec(&out) }).unwrap();
-        let loaded: Vec<ClusterConfig> = nodes
-            .nodes
-            .iter()
-            .map(|n| ClusterConfig::load(&out.join(&n.config)).unwrap())
-            .collect();
+        let loaded = load_all(&out, &nodes);
         for (i, c) in loaded.iter().enumerate() {
             assert_eq!((c.rpc.ip(), c.p2p.ip()), (hosts[i % 2], hosts[i % 2]), "{}", c.name);
             assert_eq!(nodes.nodes[i].rpc, format!("http://{}", c.rpc));
@@ -444,11 +444,7 @@ mod tests {
         let nodes = write_testnet(&spec(&out)).unwrap();
         let names: Vec<&str> = nodes.nodes.iter().map(|n| n.name.as_str()).collect();
         assert_eq!(names, ["validator-0", "validator-1", "validator-2", "replica-0"]);
-        let loaded: Vec<ClusterConfig> = nodes
-            .nodes
-            .iter()
-            .map(|n| ClusterConfig::load(&out.join(&n.config)).unwrap())
-            .collect();
+        let loaded = load_all(&out, &nodes);
         for (i, c) in loaded.iter().enumerate() {
             assert_eq!(c.validators, loaded[0].validators, "{} sees another set", c.name);
             assert_eq!(c.validators.validators().len(), 3);
