@@ -60,8 +60,8 @@ impl Default for Timeouts {
     fn default() -> Self {
         Self {
             propose: Duration::from_secs(3),
-            prevote: Duration::from_secs(1),
-            precommit: Duration::from_secs(1),
+            prevote: Duration::from_millis(500),
+            precommit: Duration::from_millis(500),
             commit: Duration::ZERO,
             rebroadcast: Duration::from_secs(1),
         }

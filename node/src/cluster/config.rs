@@ -59,8 +59,8 @@ impl Default for TimeoutsFile {
     fn default() -> Self {
         Self {
             propose: "3s".into(),
-            prevote: "1s".into(),
-            precommit: "1s".into(),
+            prevote: "500ms".into(),
+            precommit: "500ms".into(),
             rebroadcast: "1s".into(),
         }
     }
