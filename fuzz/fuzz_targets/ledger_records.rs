@@ -75,7 +75,13 @@ fuzz_target!(|data: &[u8]| {
         let kept = std::fs::metadata(&path).expect("the file is there").len();
         assert!(kept <= bytes.len() as u64, "open grew the file");
         assert_eq!(ledger.head(), last, "every block found is served");
-        for n in 0..=last.map_or(0, |l| l + 1) {
+        // A ledger starts at block 0 or a fork block; before it, a read
+        // says so.
+        let first = ledger.first();
+        if first > 0 {
+            assert!(ledger.read(first - 1).is_err(), "block {} before the first", first - 1);
+        }
+        for n in first..=last.map_or(first, |l| l + 1) {
             match ledger.read(n) {
                 Ok(b) => {
                     assert_eq!(b.block.header.number, n);

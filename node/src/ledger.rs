@@ -76,6 +76,17 @@ pub enum LedgerError {
     /// A record of another format version than this build reads.
     #[error(transparent)]
     Format(#[from] FormatError),
+    /// A block before the ledger's first: a forked chain's ledger starts at
+    /// its fork block.
+    #[error(
+        "ledger block {number} is before its first, block {first} (a forked chain's ledger starts at its fork block)"
+    )]
+    BeforeFirst {
+        /// The block read.
+        number: u64,
+        /// The ledger's first block.
+        first: u64,
+    },
     /// A block does not follow the one before it.
     #[error("ledger block {number} does not follow block {previous}")]
     NotChained {
@@ -85,6 +96,11 @@ pub enum LedgerError {
         previous: u64,
     },
 }
+
+/// The highest block number a ledger holds: 2^53, the largest integer
+/// JavaScript clients count exactly, and more blocks than a chain sealing
+/// one a millisecond makes in 285,000 years. A record past it is damage.
+pub const MAX_BLOCK_NUMBER: u64 = 1 << 53;
 
 /// A block as the ledger keeps it.
 #[derive(Clone, Debug)]
@@ -294,6 +310,11 @@ impl Ledger {
             let LedgerBlock { block, receipts, .. } =
                 decode_record(&payload).map_err(|e| corrupt(format!("undecodable record: {e}")))?;
             let number = block.header.number;
+            if number > MAX_BLOCK_NUMBER {
+                return Err(corrupt(format!(
+                    "block number {number} is past {MAX_BLOCK_NUMBER} (2^53), which no chain reaches"
+                )));
+            }
             let follows = match index.last() {
                 None => true,
                 Some(last) => {
@@ -485,6 +506,9 @@ impl Ledger {
     pub fn read(&self, number: u64) -> Result<LedgerBlock, LedgerError> {
         let (offset, len, file) = {
             let index = self.index();
+            if number < index.first && index.last().is_some() {
+                return Err(LedgerError::BeforeFirst { number, first: index.first });
+            }
             let placed = index.placed(number).ok_or(LedgerError::NotChained {
                 number,
                 previous: index.last().unwrap_or(u64::MAX),
@@ -638,7 +662,10 @@ mod tests {
         drop(ledger);
         let ledger = Ledger::open(dir.path()).unwrap();
         assert_eq!((ledger.first(), ledger.last_appended(), ledger.head()), (7, Some(8), Some(8)));
-        assert!(ledger.read(6).is_err() && ledger.block(0).unwrap().is_none());
+        let before = ledger.read(6).unwrap_err();
+        assert!(matches!(before, LedgerError::BeforeFirst { number: 6, first: 7 }), "{before}");
+        assert!(before.to_string().contains("before its first, block 7"), "{before}");
+        assert!(ledger.block(0).unwrap().is_none());
         assert_eq!(ledger.hash_of(7), Some(b7.hash));
         ledger.truncate(7).unwrap();
         assert_eq!(ledger.last_appended(), Some(7));
