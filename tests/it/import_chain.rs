@@ -225,3 +225,72 @@ fn find_exception(exception: &str) -> Option<Value> {
     }
     None
 }
+
+/// An import killed with SIGKILL partway keeps a prefix of the chain that a
+/// node serves with Ethereum's hashes and state roots, and importing the
+/// same file again goes on from there to the end.
+#[test]
+fn test_an_import_killed_partway_keeps_a_prefix_and_a_second_import_goes_on() {
+    let Some(test) = test_of(
+        "ValidBlocks/bcWalletTest/walletReorganizeOwners.json",
+        "walletReorganizeOwners_Cancun",
+    ) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let blocks = test["blocks"].as_array().unwrap();
+    let (genesis, chain) = write_chain(&test, tmp.path(), blocks.len());
+    let data = tmp.path().join("data");
+    // Each block synced (the default), killed as the ledger passes each
+    // size: the import started again each time goes on from what was kept.
+    let ledger = data.join("ledger").join("blocks.log");
+    let header = |n: u64| &blocks[n as usize - 1]["blockHeader"];
+    let mut head = 0;
+    for size in [40_000, 90_000, 140_000] {
+        let mut child = Command::new(BIN)
+            .args(["import", "--genesis"])
+            .arg(&genesis)
+            .arg("--data-dir")
+            .arg(&data)
+            .arg(&chain)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while std::fs::metadata(&ledger).map_or(0, |m| m.len()) < size
+            && child.try_wait().unwrap().is_none()
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let v = Validator::start(&data, &[]);
+        let now = quantity(&v.result("eth_blockNumber", json!([])));
+        eprintln!("killed at block {now} of {}", blocks.len());
+        assert!(now >= head && now <= blocks.len() as u64, "{head} then {now}");
+        let served = v.result("eth_getBlockByNumber", json!([format!("{now:#x}"), false]));
+        assert_eq!(served["hash"], header(now)["hash"], "block {now}");
+        assert_eq!(served["stateRoot"], header(now)["stateRoot"], "block {now}'s state");
+        v.stop();
+        head = now;
+    }
+    // Again, the same file: what was held is skipped, the rest imported.
+    let out = import(&data, &genesis, &chain);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let rest = blocks.len() as u64 - head;
+    assert!(stderr.contains(&format!("{rest} blocks imported")), "{stderr}");
+    assert!(stderr.contains(&format!("{head} already held")), "{stderr}");
+    let v = Validator::start(&data, &[]);
+    let last = blocks.len() as u64;
+    assert_eq!(quantity(&v.result("eth_blockNumber", json!([]))), last);
+    let served = v.result("eth_getBlockByNumber", json!([format!("{last:#x}"), false]));
+    assert_eq!(served["hash"], header(last)["hash"]);
+    assert_eq!(served["stateRoot"], header(last)["stateRoot"]);
+    v.stop();
+}
+
+fn quantity(v: &Value) -> u64 {
+    u64::from_str_radix(v.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
+}
