@@ -24,7 +24,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use memmap2::{Advice, MmapOptions, MmapRaw};
+use memmap2::{Advice, MmapOptions, MmapRaw, UncheckedAdvice};
 
 /// Asks the CPU to start loading the cache line holding `byte`, and goes on
 /// without waiting: a pass of these over a batch's keys has all their cache
@@ -170,6 +170,18 @@ impl MappedFile {
         *self.readable.get_mut() = end.min(self.len);
     }
 
+    /// Lets go of the pages of the mapping this process has touched (after
+    /// recovery's scan read them all): they stay in the page cache, where
+    /// the kernel can reclaim them, and a later read maps them again.
+    pub(crate) fn release_pages(&self) -> io::Result<()> {
+        // SAFETY: the mapping is a read-only shared mapping of a file, never
+        // written through (writes go through `write_at`). MADV_DONTNEED on such
+        // a mapping only drops this process's page-table entries; the next
+        // access reads the same bytes from the page cache or the file, so no
+        // slice handed out by `read` can observe a change.
+        unsafe { self.map.unchecked_advise(UncheckedAdvice::DontNeed) }
+    }
+
     /// Flushes written data to the disk (`fdatasync`).
     pub(crate) fn sync(&self) -> io::Result<()> {
         self.file.sync_data()
@@ -177,8 +189,10 @@ impl MappedFile {
 }
 
 /// Maps `len` bytes of `file` read-only, page tables filled up front
-/// (`MAP_POPULATE`), so point reads take no page faults; asks for huge pages
-/// where the file system can back them (a hint, ignored elsewhere).
+/// (`MAP_POPULATE`: recovery's scan reads every page, faster in one go than
+/// a fault at a time; `MappedFile::release_pages` lets go of them after);
+/// asks for huge pages where the file system can back them (a hint, ignored
+/// elsewhere).
 fn map(file: &File, len: u64) -> io::Result<MmapRaw> {
     let map = MmapOptions::new().len(to_usize(len)?).populate().map_raw_read_only(file)?;
     let _ = map.advise(Advice::HugePage);

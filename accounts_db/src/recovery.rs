@@ -209,6 +209,10 @@ pub(crate) fn recover(
     for (seg, &end) in segs.iter_mut().zip(&data_end) {
         seg.file.cut_readable(end);
     }
+    // The scan touched every page; the open database keeps only what it reads.
+    for seg in &segs {
+        seg.file.release_pages().map_err(io_err(seg.path()))?;
+    }
     let mut segs: Vec<Arc<Segment>> = segs.into_iter().map(Arc::new).collect();
     if segs.is_empty() {
         segs.push(Arc::new(Segment::create(dir, next_id, config.segment_size)?));

@@ -1,0 +1,172 @@
+//! The accounts database at a size, through its public API only, as
+//! `scripts/state-scale.sh` drives it (issue 61's table):
+//!
+//! - `scale fill DIR KEYS`: a new database of KEYS keys, 1 account : 4
+//!   storage slots (random addresses and slots from a seeded generator),
+//!   committed 10,000 changes at a time, with a reader beside it; prints the
+//!   fill rate, the slowest commit and the reader's worst wait, then 1,000
+//!   commits of 1,000 changes to existing keys (the rate at that size) and
+//!   what `compact()` does under the default config.
+//! - `scale update DIR KEYS`: commits of 1,000 changes to existing keys
+//!   until killed (the script kills it with SIGKILL).
+//! - `scale open DIR KEYS`: opens the database, prints the time it took, the
+//!   process's resident memory (anonymous, and file-backed: the mapped
+//!   data), and point reads of random existing keys (p50, p99, p999).
+//!
+//! Every line is `key: value`, for the script to read.
+
+use std::time::{Duration, Instant};
+
+use alloy_primitives::{Address, B256, U256, keccak256};
+use lanes_accounts_db::{AccountHeader, AccountsDb, AccountsDbConfig, AccountsRead, Entry};
+
+/// SplitMix64: a seeded generator without a dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+/// Key `i` of a database of `keys`: accounts first (a fifth), then slots,
+/// each slot under a random account.
+fn key(i: u64, keys: u64) -> (Address, Option<B256>) {
+    let accounts = (keys / 5).max(1);
+    if i < accounts {
+        return (Address::from_slice(&keccak256(i.to_le_bytes())[..20]), None);
+    }
+    let owner = keccak256((i % accounts).to_le_bytes());
+    (Address::from_slice(&owner[..20]), Some(keccak256((i ^ 1 << 63).to_le_bytes())))
+}
+
+fn entry(i: u64, keys: u64, value: u64) -> Entry {
+    match key(i, keys) {
+        (a, None) => Entry::Account(a, AccountHeader { nonce: value + 1, ..AccountHeader::default() }),
+        (a, Some(slot)) => Entry::Storage(a, slot, U256::from(value + 1)),
+    }
+}
+
+fn read(db: &AccountsDb, i: u64, keys: u64) {
+    match key(i, keys) {
+        (a, None) => assert!(db.get_account(&a).expect("read").is_some(), "account {i}"),
+        (a, Some(slot)) => assert!(!db.get_storage(&a, &slot).expect("read").is_zero(), "slot {i}"),
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn status(field: &str) -> u64 {
+    let text = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let line = text.lines().find(|l| l.starts_with(field)).unwrap_or_default();
+    line.split_whitespace().nth(1).and_then(|kb| kb.parse::<u64>().ok()).unwrap_or(0) * 1024
+}
+
+fn updates(db: &AccountsDb, keys: u64, rng: &mut Rng, block: &mut u64, count: usize) -> Duration {
+    let start = Instant::now();
+    for _ in 0..count {
+        let changes: Vec<Entry> =
+            (0..1_000).map(|_| entry(rng.next() % keys, keys, *block)).collect();
+        *block += 1;
+        db.commit(*block, B256::ZERO, &changes).expect("commit");
+    }
+    start.elapsed()
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let [_, what, dir, keys] = &args[..] else {
+        eprintln!("usage: scale fill|update|open DIR KEYS");
+        std::process::exit(2);
+    };
+    let keys: u64 = keys.parse().expect("KEYS is a number");
+    let config = AccountsDbConfig::default();
+    match what.as_str() {
+        "fill" => {
+            let db = std::sync::Arc::new(AccountsDb::open(dir, config).expect("open"));
+            let filled = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+            let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let reader = {
+                let (db, filled, done) = (db.clone(), filled.clone(), done.clone());
+                std::thread::spawn(move || {
+                    let (mut rng, mut worst) = (Rng(7), Duration::ZERO);
+                    while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                        let upto = filled.load(std::sync::atomic::Ordering::Acquire);
+                        if upto == 0 {
+                            std::thread::yield_now();
+                            continue;
+                        }
+                        let t = Instant::now();
+                        read(&db, rng.next() % upto, keys);
+                        worst = worst.max(t.elapsed());
+                    }
+                    worst
+                })
+            };
+            let (start, mut slowest, mut block) = (Instant::now(), Duration::ZERO, 0u64);
+            let mut at = 0;
+            while at < keys {
+                let end = (at + 10_000).min(keys);
+                let changes: Vec<Entry> = (at..end).map(|i| entry(i, keys, 0)).collect();
+                block += 1;
+                let t = Instant::now();
+                db.commit(block, B256::ZERO, &changes).expect("commit");
+                slowest = slowest.max(t.elapsed());
+                filled.store(end, std::sync::atomic::Ordering::Release);
+                at = end;
+            }
+            let took = start.elapsed();
+            done.store(true, std::sync::atomic::Ordering::Relaxed);
+            let worst = reader.join().expect("the reader");
+            println!("fill_keys_per_s: {:.0}", keys as f64 / took.as_secs_f64());
+            println!("slowest_commit_ms: {:.1}", ms(slowest));
+            println!("reader_worst_wait_ms: {:.3}", ms(worst));
+            let took = updates(&db, keys, &mut Rng(11), &mut block, 1_000);
+            println!("commits_per_s_1000_changes: {:.0}", 1_000.0 / took.as_secs_f64());
+            let t = Instant::now();
+            let compacted = db.compact().expect("compact");
+            println!("compact_ms: {:.0}", ms(t.elapsed()));
+            println!("compact: {compacted:?}");
+            println!("index_bytes_per_key: {:.1}", db.stats().index_bytes as f64 / keys as f64);
+        }
+        "update" => {
+            let db = AccountsDb::open(dir, config).expect("open");
+            let mut block = db.last_commit().map_or(0, |c| c.block_number);
+            let mut rng = Rng(block);
+            loop {
+                updates(&db, keys, &mut rng, &mut block, 1);
+            }
+        }
+        "open" => {
+            let t = Instant::now();
+            let db = AccountsDb::open(dir, config).expect("open");
+            println!("open_s: {:.2}", t.elapsed().as_secs_f64());
+            println!("rss_anon_gib: {:.2}", status("RssAnon:") as f64 / (1u64 << 30) as f64);
+            println!("rss_file_gib: {:.2}", status("RssFile:") as f64 / (1u64 << 30) as f64);
+            let mut rng = Rng(3);
+            let mut took: Vec<Duration> = (0..100_000)
+                .map(|_| {
+                    let i = rng.next() % keys;
+                    let t = Instant::now();
+                    read(&db, i, keys);
+                    t.elapsed()
+                })
+                .collect();
+            took.sort_unstable();
+            let at = |p: f64| took[((took.len() as f64 * p) as usize).min(took.len() - 1)];
+            println!(
+                "read_us_p50_p99_p999: {:.2} / {:.2} / {:.2}",
+                at(0.5).as_secs_f64() * 1e6,
+                at(0.99).as_secs_f64() * 1e6,
+                at(0.999).as_secs_f64() * 1e6
+            );
+        }
+        other => panic!("unknown command {other}"),
+    }
+}

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The accounts database at a size (issue 61's table): for each size, fills
+# a database (accounts_db/examples/scale.rs: 1 account : 4 storage slots,
+# random keys, commits of 10,000 changes, a reader beside them), then opens
+# it after a clean stop and after a kill -9 during commits, reading with the
+# page cache dropped first (as root; otherwise warm, and it says so).
+# Prints one markdown row per size: fill rate, slowest commit, a reader's
+# worst wait, commits/s at the end (1,000 changes each), compaction under
+# the default config, index and disk bytes per key, open times, resident
+# memory (anonymous / file-backed) and point reads after the opens.
+# Usage: scripts/state-scale.sh [KEYS ...] (default 1000000 10000000);
+# STATE_SCALE_DIR (default target/state-scale) holds the databases: about
+# 130 bytes a key of disk.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+sizes=("$@")
+[ ${#sizes[@]} -gt 0 ] || sizes=(1000000 10000000)
+root="${STATE_SCALE_DIR:-target/state-scale}"
+cargo build --release --quiet --example scale -p lanes-accounts-db
+bin=target/release/examples/scale
+drop_caches() {
+    sync
+    if echo 3 > /proc/sys/vm/drop_caches 2> /dev/null; then echo "cold"; else echo "warm"; fi
+}
+field() { grep "^$1:" | head -1 | cut -d' ' -f2-; }
+echo "| keys | fill keys/s | slowest commit ms | reader worst wait ms | commits/s at the end | compact | index B/key | disk B/key | open s (clean / kill -9) | RSS anon / file GiB after open | reads µs p50/p99/p999 after open |"
+echo "|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|"
+for keys in "${sizes[@]}"; do
+    dir="$root/db-$keys"
+    rm -rf "$dir"
+    fill=$("$bin" fill "$dir" "$keys")
+    disk=$(du -sb "$dir" | cut -f1)
+    cache=$(drop_caches)
+    clean=$("$bin" open "$dir" "$keys")
+    "$bin" update "$dir" "$keys" & pid=$!
+    sleep 5
+    kill -9 "$pid"; wait "$pid" 2> /dev/null || true
+    drop_caches > /dev/null
+    killed=$("$bin" open "$dir" "$keys")
+    compact=$(echo "$fill" | field compact | sed 's/CompactionStats //')
+    printf '| %s | %s | %s | %s | %s | %s (%s ms) | %s | %s | %s / %s | %s / %s | %s (%s) |\n' \
+        "$keys" "$(echo "$fill" | field fill_keys_per_s)" "$(echo "$fill" | field slowest_commit_ms)" \
+        "$(echo "$fill" | field reader_worst_wait_ms)" "$(echo "$fill" | field commits_per_s_1000_changes)" \
+        "$compact" "$(echo "$fill" | field compact_ms)" "$(echo "$fill" | field index_bytes_per_key)" \
+        "$((disk / keys))" "$(echo "$clean" | field open_s)" "$(echo "$killed" | field open_s)" \
+        "$(echo "$clean" | field rss_anon_gib)" "$(echo "$clean" | field rss_file_gib)" \
+        "$(echo "$clean" | field read_us_p50_p99_p999)" "$cache"
+    rm -rf "$dir"
+done
