@@ -46,7 +46,9 @@ fn key(i: u64, keys: u64) -> (Address, Option<B256>) {
 
 fn entry(i: u64, keys: u64, value: u64) -> Entry {
     match key(i, keys) {
-        (a, None) => Entry::Account(a, AccountHeader { nonce: value + 1, ..AccountHeader::default() }),
+        (a, None) => {
+            Entry::Account(a, AccountHeader { nonce: value + 1, ..AccountHeader::default() })
+        }
         (a, Some(slot)) => Entry::Storage(a, slot, U256::from(value + 1)),
     }
 }
