@@ -42,6 +42,28 @@ fn write_chain(
     (genesis, chain)
 }
 
+/// A blockchain test's whole chain written out to import.
+struct Written {
+    test: Value,
+    genesis: std::path::PathBuf,
+    chain: std::path::PathBuf,
+    /// Where the data folder goes.
+    data: std::path::PathBuf,
+    /// Holds the files (removed when dropped).
+    _tmp: tempfile::TempDir,
+}
+
+/// Test `name` of `path` with its genesis and all its blocks written out;
+/// `None` without the fixtures.
+fn written(path: &str, name: &str) -> Option<Written> {
+    let test = test_of(path, name)?;
+    let tmp = tempfile::tempdir().unwrap();
+    let blocks = test["blocks"].as_array().unwrap().len();
+    let (genesis, chain) = write_chain(&test, tmp.path(), blocks);
+    let data = tmp.path().join("data");
+    Some(Written { test, genesis, chain, data, _tmp: tmp })
+}
+
 /// `lanes-validator import --genesis GENESIS --data-dir DATA --no-fsync CHAIN`.
 pub(crate) fn import(data: &Path, genesis: &Path, chain: &Path) -> std::process::Output {
     Command::new(BIN)
@@ -57,16 +79,13 @@ pub(crate) fn import(data: &Path, genesis: &Path, chain: &Path) -> std::process:
 
 #[test]
 fn test_an_imported_chain_is_served_with_ethereums_hashes() {
-    let Some(test) = test_of(
+    let Some(Written { test, genesis, chain, data, _tmp }) = written(
         "ValidBlocks/bcWalletTest/wallet2outOf3txsRevokeAndConfirmAgain.json",
         "wallet2outOf3txsRevokeAndConfirmAgain_Cancun",
     ) else {
         return;
     };
-    let tmp = tempfile::tempdir().unwrap();
     let blocks = test["blocks"].as_array().unwrap();
-    let (genesis, chain) = write_chain(&test, tmp.path(), blocks.len());
-    let data = tmp.path().join("data");
     let out = import(&data, &genesis, &chain);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "import failed:\n{stderr}");
@@ -231,16 +250,13 @@ fn find_exception(exception: &str) -> Option<Value> {
 /// same file again goes on from there to the end.
 #[test]
 fn test_an_import_killed_partway_keeps_a_prefix_and_a_second_import_goes_on() {
-    let Some(test) = test_of(
+    let Some(Written { test, genesis, chain, data, _tmp }) = written(
         "ValidBlocks/bcWalletTest/walletReorganizeOwners.json",
         "walletReorganizeOwners_Cancun",
     ) else {
         return;
     };
-    let tmp = tempfile::tempdir().unwrap();
     let blocks = test["blocks"].as_array().unwrap();
-    let (genesis, chain) = write_chain(&test, tmp.path(), blocks.len());
-    let data = tmp.path().join("data");
     // Each block synced (the default), killed as the ledger passes each
     // size: the import started again each time goes on from what was kept.
     let ledger = data.join("ledger").join("blocks.log");
