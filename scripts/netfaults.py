@@ -343,7 +343,6 @@ async def main():
         await phase(f"validator-3 cut off ({CUT:.0f} s)", CUT,
                     lambda: faults.cut_between([3], [0, 1, 2, 4]), clear)
         await asyncio.sleep(5)
-        split_end = None
         _, split_end = await phase(f"2-2 split ({CUT:.0f} s)", CUT,
                                    lambda: faults.cut_between([0, 1, 4], [2, 3]), clear)
         proxy.apply_cuts()

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 use alloy_primitives::{Address, B256, U64};
 use lanes_rpc::explorer::{
     BlockLanes, HotKey, KeyKind, KeyView, Lane, LaneEntry, LaneTx, MAX_HOT_KEYS, MAX_KEYS_PER_WAIT,
-    MAX_WAITS_PER_TX, RunNote, TransactionSet, Wait,
+    MAX_WAITS_PER_TX, RunNote, TransactionSet, TxWait, Wait,
 };
 use lanes_rpc::types::SetSource;
 use lanes_runtime::{AccessSource, StateKey};
@@ -30,17 +30,7 @@ struct Touches {
 
 /// [`BlockLanes`] of `lb`; `runs` where this node built it.
 pub(crate) fn block_lanes(lb: &LedgerBlock, runs: Option<&RunNotes>) -> BlockLanes {
-    let gas: Vec<u64> = {
-        let mut before = 0;
-        lb.receipts
-            .iter()
-            .map(|r| {
-                let used = r.cumulative_gas_used.saturating_sub(before);
-                before = r.cumulative_gas_used;
-                used
-            })
-            .collect()
-    };
+    let gas = |at: u32| lb.receipts.get(at as usize).map_or(0, |r| r.outcome.gas_used);
     let mut keys = KeyTable::default();
     let mut entries = Vec::with_capacity(lb.block.entries.len());
     let mut txs = Vec::with_capacity(lb.receipts.len());
@@ -54,8 +44,8 @@ pub(crate) fn block_lanes(lb: &LedgerBlock, runs: Option<&RunNotes>) -> BlockLan
         let mut lanes = Vec::new();
         for (l, members) in entry.lane_members().into_iter().enumerate() {
             let transactions: Vec<u32> = members.iter().map(|&m| first + m as u32).collect();
-            let gas_used = transactions.iter().map(|&i| gas.get(i as usize).copied().unwrap_or(0));
-            lanes.push(Lane { gas_used: U64::from(gas_used.sum::<u64>()), transactions });
+            let gas_used = transactions.iter().map(|&i| gas(i)).sum::<u64>();
+            lanes.push(Lane { gas_used: U64::from(gas_used), transactions });
             for &m in &members {
                 let at = first + m as u32;
                 let tx = &entry.txs[m];
@@ -74,7 +64,7 @@ pub(crate) fn block_lanes(lb: &LedgerBlock, runs: Option<&RunNotes>) -> BlockLan
                         lane: l as u32,
                         source: SetSource::from(tx.source),
                         run,
-                        gas_used: U64::from(gas.get(at as usize).copied().unwrap_or(0)),
+                        gas_used: U64::from(gas(at)),
                         reads: tx.access.reads().len() as u32,
                         writes: tx.access.writes().len() as u32,
                         waits,
@@ -229,31 +219,31 @@ pub(crate) fn transaction_set(
     index: u32,
     runs: Option<&RunNotes>,
 ) -> Option<TransactionSet> {
-    let mut first = 0u32;
-    for (e, entry) in lb.block.entries.iter().enumerate() {
-        let len = entry.txs.len() as u32;
-        if index < first + len {
-            let m = (index - first) as usize;
-            let lane = entry.lane_members().iter().position(|l| l.contains(&m)).unwrap_or(0);
-            let tx = &entry.txs[m];
-            let hash = lb.receipts.get(index as usize)?.tx_hash;
-            let run = run_of(runs, &hash, tx.source);
-            return Some(TransactionSet {
-                block_number: U64::from(lb.block.header.number),
-                block_hash: lb.block.hash,
-                index,
-                entry: e as u32,
-                lane: lane as u32,
-                exclusive: entry.exclusive,
-                source: SetSource::from(tx.source),
-                run,
-                reads: tx.access.reads().iter().map(key_view).collect(),
-                writes: tx.access.writes().iter().map(key_view).collect(),
-            });
-        }
-        first += len;
-    }
-    None
+    let tx = lb.block.txs().nth(index as usize)?;
+    let lanes = block_lanes(lb, runs);
+    let t = lanes.transactions.get(index as usize)?;
+    let waits = t
+        .waits
+        .iter()
+        .map(|w| TxWait {
+            on: w.on,
+            hash: lanes.transactions[w.on as usize].hash,
+            keys: w.keys.iter().map(|&k| lanes.keys[k as usize].clone()).collect(),
+        })
+        .collect();
+    Some(TransactionSet {
+        block_number: lanes.number,
+        block_hash: lanes.hash,
+        index,
+        entry: t.entry,
+        lane: t.lane,
+        exclusive: lanes.entries[t.entry as usize].exclusive,
+        source: t.source,
+        run: t.run,
+        reads: tx.access.reads().iter().map(key_view).collect(),
+        writes: tx.access.writes().iter().map(key_view).collect(),
+        waits,
+    })
 }
 
 #[cfg(test)]
@@ -278,11 +268,12 @@ mod tests {
         let mut total = 0;
         let receipts = (0..count)
             .map(|i| {
-                total += 21_000 + 1_000 * i as u64;
+                let gas_used = 21_000 + 1_000 * i as u64;
+                total += gas_used;
                 Receipt {
                     tx_hash: B256::with_last_byte(i as u8 + 1),
                     cumulative_gas_used: total,
-                    outcome: Outcome::default(),
+                    outcome: Outcome { gas_used, ..Outcome::default() },
                 }
             })
             .collect();
@@ -379,6 +370,8 @@ mod tests {
         let set = transaction_set(&lb, 2, Some(&runs)).unwrap();
         assert_eq!((set.entry, set.lane, set.run), (0, 0, Some(RunNote::Reran)));
         assert_eq!(set.writes, vec![key_view(&a)]);
+        let on_first = TxWait { on: 0, hash: lb.receipts[0].tx_hash, keys: vec![key_view(&a)] };
+        assert_eq!(set.waits, vec![on_first], "its lane's first wrote `a` before it");
         assert!(transaction_set(&lb, 3, None).is_none());
     }
 }

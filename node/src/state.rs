@@ -8,7 +8,7 @@ use std::thread::JoinHandle;
 
 use alloy_consensus::Transaction as _;
 use alloy_eips::{BlockId, BlockNumberOrTag};
-use alloy_primitives::{Address, B256, U256};
+use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_signer_local::PrivateKeySigner;
 use lanes_accounts_db::{AccountHeader, AccountsRead, HistoryError, ReadView};
 use lanes_banking_stage::{BankingStage, Mining, SystemWrites};
@@ -34,6 +34,14 @@ pub(crate) const SERVE_WAIT: std::time::Duration = std::time::Duration::from_sec
 /// An account's header, the default one if it does not exist.
 pub(crate) fn account(view: &ReadView, address: &Address) -> Res<AccountHeader> {
     Ok(view.get_account(address).map_err(internal)?.unwrap_or_default())
+}
+
+/// The code of the account `header`, empty when it has none.
+pub(crate) fn code_of(view: &ReadView, header: &AccountHeader) -> Res<Bytes> {
+    if !lanes_evm_adapter::has_code(&header.code_hash) {
+        return Ok(Bytes::new());
+    }
+    Ok(view.get_code(&header.code_hash).map_err(internal)?.unwrap_or_default())
 }
 
 /// What the RPC methods and the follower thread share.

@@ -176,6 +176,21 @@ pub struct TransactionSet {
     pub reads: Vec<KeyView>,
     /// The keys its set wrote.
     pub writes: Vec<KeyView>,
+    /// The earlier transactions of its block it waited for
+    /// ([`LaneTx::waits`]), with their hashes and the keys behind each.
+    pub waits: Vec<TxWait>,
+}
+
+/// One transaction a [`TransactionSet`] waited for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TxWait {
+    /// The earlier transaction's position in the block.
+    pub on: u32,
+    /// Its hash.
+    pub hash: B256,
+    /// The keys they shared.
+    pub keys: Vec<KeyView>,
 }
 
 /// `lanes_getContractAbi`: the contract at an address, as the node's

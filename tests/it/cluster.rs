@@ -88,7 +88,7 @@ impl Drop for Node {
     }
 }
 
-fn quantity(v: &Value) -> u64 {
+pub(crate) fn quantity(v: &Value) -> u64 {
     u64::from_str_radix(v.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
 }
 

@@ -147,6 +147,10 @@ fn test_block_lanes_name_the_keys_that_made_each_transaction_wait() {
         .map(|k| k["address"].as_str().unwrap().to_lowercase())
         .collect();
     assert!(writes.contains(&r1), "{set:#}");
+    // Its wait, named by hash, for receiver 1's account.
+    let wait = &set["waits"][0];
+    assert!(hashes[..2].contains(&wait["hash"]), "one of key 0's: {set:#}");
+    assert_eq!(wait["keys"][0]["address"].as_str().map(str::to_lowercase), Some(r1.clone()));
     let unknown = format!("{:#x}", alloy_primitives::B256::repeat_byte(7));
     assert_eq!(v.result("lanes_getTransactionSet", json!([unknown])), Value::Null);
     assert_eq!(v.result("lanes_getBlockLanes", json!(["0x999"])), Value::Null);

@@ -16,6 +16,7 @@ use alloy_rpc_types_eth::{Block, TransactionReceipt};
 use serde_json::{Value, json};
 
 use crate::blockchain_tests::genesis_json;
+use crate::cluster::quantity;
 use crate::validator::{BIN, Validator};
 
 fn test_of(path: &str, name: &str) -> Option<Value> {
@@ -64,17 +65,20 @@ fn written(path: &str, name: &str) -> Option<Written> {
     Some(Written { test, genesis, chain, data, _tmp: tmp })
 }
 
+/// `lanes-validator import --genesis GENESIS --data-dir DATA [--no-fsync] CHAIN`.
+fn import_command(data: &Path, genesis: &Path, chain: &Path, fsync: bool) -> Command {
+    let mut command = Command::new(BIN);
+    command.args(["import", "--genesis"]).arg(genesis).arg("--data-dir").arg(data);
+    if !fsync {
+        command.arg("--no-fsync");
+    }
+    command.arg(chain);
+    command
+}
+
 /// `lanes-validator import --genesis GENESIS --data-dir DATA --no-fsync CHAIN`.
 pub(crate) fn import(data: &Path, genesis: &Path, chain: &Path) -> std::process::Output {
-    Command::new(BIN)
-        .args(["import", "--genesis"])
-        .arg(genesis)
-        .arg("--data-dir")
-        .arg(data)
-        .arg("--no-fsync")
-        .arg(chain)
-        .output()
-        .expect("running lanes-validator import")
+    import_command(data, genesis, chain, false).output().expect("running lanes-validator import")
 }
 
 #[test]
@@ -263,12 +267,7 @@ fn test_an_import_killed_partway_keeps_a_prefix_and_a_second_import_goes_on() {
     let header = |n: u64| &blocks[n as usize - 1]["blockHeader"];
     let mut head = 0;
     for size in [40_000, 90_000, 140_000] {
-        let mut child = Command::new(BIN)
-            .args(["import", "--genesis"])
-            .arg(&genesis)
-            .arg("--data-dir")
-            .arg(&data)
-            .arg(&chain)
+        let mut child = import_command(&data, &genesis, &chain, true)
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
@@ -305,8 +304,4 @@ fn test_an_import_killed_partway_keeps_a_prefix_and_a_second_import_goes_on() {
     assert_eq!(served["hash"], header(last)["hash"]);
     assert_eq!(served["stateRoot"], header(last)["stateRoot"]);
     v.stop();
-}
-
-fn quantity(v: &Value) -> u64 {
-    u64::from_str_radix(v.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
 }

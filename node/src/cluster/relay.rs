@@ -132,6 +132,17 @@ impl Peer {
         answer
     }
 
+    /// Whether the peer holds `hash` in its pool or a block.
+    async fn took(&self, hash: B256) -> bool {
+        let status = self
+            .call::<lanes_rpc::types::TransactionStatus>(
+                "lanes_transactionStatus",
+                serde_json::json!([hash]),
+            )
+            .await;
+        matches!(status, Ok(s) if s.status == "pending" || s.status == "included")
+    }
+
     async fn relay(&self, raws: Vec<Bytes>) {
         if self.is_down() {
             return;
@@ -198,18 +209,5 @@ impl Forward {
             }
         }
         Err(ForwardError::Unreachable(last))
-    }
-}
-
-impl Peer {
-    /// Whether the peer holds `hash` in its pool or a block.
-    async fn took(&self, hash: B256) -> bool {
-        let status = self
-            .call::<lanes_rpc::types::TransactionStatus>(
-                "lanes_transactionStatus",
-                serde_json::json!([hash]),
-            )
-            .await;
-        matches!(status, Ok(s) if s.status == "pending" || s.status == "included")
     }
 }

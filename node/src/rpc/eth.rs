@@ -101,11 +101,7 @@ impl EthApiServer for EthRpc {
 
     fn code(&self, address: Address, block: Option<BlockId>) -> RpcResult<Bytes> {
         let view = self.state.state_at(block)?;
-        let header = account(&view, &address)?;
-        if header.code_hash == alloy_primitives::KECCAK256_EMPTY || header.code_hash.is_zero() {
-            return Ok(Bytes::new());
-        }
-        Ok(view.get_code(&header.code_hash).map_err(internal)?.unwrap_or_default())
+        Ok(crate::state::code_of(&view, &account(&view, &address)?)?)
     }
 
     fn account_info(
@@ -115,10 +111,7 @@ impl EthApiServer for EthRpc {
     ) -> RpcResult<alloy_rpc_types_eth::AccountInfo> {
         let view = self.state.state_at(block)?;
         let header = account(&view, &address)?;
-        let code = match lanes_evm_adapter::has_code(&header.code_hash) {
-            true => view.get_code(&header.code_hash).map_err(internal)?.unwrap_or_default(),
-            false => Bytes::new(),
-        };
+        let code = crate::state::code_of(&view, &header)?;
         Ok(alloy_rpc_types_eth::AccountInfo { balance: header.balance, nonce: header.nonce, code })
     }
 

@@ -9,10 +9,8 @@ use std::collections::BTreeMap;
 
 use alloy_primitives::{Address, B256, Bytes, U64};
 use jsonrpsee::core::RpcResult;
-use lanes_accounts_db::AccountsRead;
 
 use crate::NodeState;
-use crate::error::internal;
 use crate::ledger::LedgerBlock;
 use lanes_rpc::api::LanesApiServer;
 use lanes_rpc::explorer::{BlockLanes, ContractAbi, TransactionSet};
@@ -56,11 +54,10 @@ impl LanesApiServer for LanesRpc {
 
     fn get_contract_abi(&self, address: Address) -> RpcResult<Option<ContractAbi>> {
         let view = self.state.state_at(None)?;
-        let header = crate::state::account(&view, &address)?;
-        if header.code_hash == alloy_primitives::KECCAK256_EMPTY || header.code_hash.is_zero() {
+        let code = crate::state::code_of(&view, &crate::state::account(&view, &address)?)?;
+        if code.is_empty() {
             return Ok(None);
         }
-        let code = view.get_code(&header.code_hash).map_err(internal)?.unwrap_or_default();
         Ok(self.state.abis.contract(&code).map(|(name, artifact, abi)| ContractAbi {
             name: name.to_owned(),
             artifact: artifact.to_owned(),

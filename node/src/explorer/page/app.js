@@ -191,7 +191,7 @@
     const wanted = [...new Set(addresses.filter(Boolean).map((a) => a.toLowerCase()))].filter((a) => !state.names.has(a)).slice(0, 200);
     if (!wanted.length) return;
     const abis = await batch(wanted.map((a) => ["lanes_getContractAbi", a]));
-    wanted.forEach((a, i) => { if (abis[i]) { state.names.set(a, abis[i].name); state.abis ??= new Map(); state.abis.set(a, abis[i]); } });
+    wanted.forEach((a, i) => { if (abis[i]) state.names.set(a, abis[i].name); });
   }
 
   // ---- views -----------------------------------------------------------------
@@ -307,12 +307,9 @@
       <div class="card"><div id="lanes" data-entries="${lanes.entries.length}">${entriesHtml}</div><div id="pick" class="muted">Point at a transaction to see what it waited on.</div></div>` : ""}
       ${hot}${balHtml}
       <h2>Transactions</h2><div class="scroll deferred"><table id="txs"><thead><tr><th class="num">#</th><th>Hash</th><th>From</th><th>To</th><th>Method</th><th class="num">Value</th><th class="num">Gas</th><th>Status</th><th>Ran</th></tr></thead><tbody>${txRows}</tbody></table></div>`, "block");
-    const t1 = performance.now();
     if (lanes) drawWaits(lanes);
-    const t2 = performance.now();
     document.body.offsetHeight; // the layout is part of the draw
     window.explorer.drawMs = performance.now() - t0;
-    window.explorer.parts = { html: t1 - t0, waits: t2 - t1, layout: performance.now() - t2 };
     document.getElementById("lanes")?.setAttribute("data-draw-ms", window.explorer.drawMs.toFixed(1));
     ready();
   }
@@ -362,12 +359,11 @@
     const [t, r, set, status] = await batch([["eth_getTransactionByHash", hash], ["eth_getTransactionReceipt", hash], ["lanes_getTransactionSet", hash], ["lanes_transactionStatus", hash]]);
     if (!t) throw new Error(`transaction ${hash} not found${status ? ` (${status.status}${status.reason ? ": " + status.reason : ""})` : ""}`);
     const mined = r && t.blockNumber;
-    const [calls, diff, touched, lanes] = mined ? await batch([
+    const [calls, diff, touched] = mined ? await batch([
       ["debug_traceTransaction", hash, { tracer: "callTracer" }],
       ["debug_traceTransaction", hash, { tracer: "prestateTracer", tracerConfig: { diffMode: true } }],
       ["debug_traceTransaction", hash, { tracer: "prestateTracer" }],
-      ["lanes_getBlockLanes", t.blockNumber],
-    ]) : [null, null, null, null];
+    ]) : [null, null, null];
     const logs = r ? r.logs : [];
     const callIds = [];
     (function walk(c) { if (!c) return; callIds.push((c.input || "").slice(0, 10)); (c.calls || []).forEach(walk); })(calls);
@@ -375,7 +371,6 @@
     const addrs = [t.to, ...logs.map((l) => l.address)];
     (function walk(c) { if (!c) return; addrs.push(c.to); (c.calls || []).forEach(walk); })(calls);
     await learnNames(addrs);
-    const lt = lanes && set ? lanes.transactions[set.index] : null;
     const keyList = (keys, id) => `<ul class="keys" id="${id}">${keys.length ? keys.map((k) => `<li class="key">${keyLabel(k)}</li>`).join("") : '<li class="muted">none</li>'}</ul>`;
     const declared = (t.accessList || []).flatMap((e) => [{ kind: "account", address: e.address }, ...e.storageKeys.map((s) => ({ kind: "storage", address: e.address, slot: s }))]);
     // What it did: written, by the state diff (an account's header where
@@ -407,7 +402,7 @@
     const cat = set ? category({ source: set.source, run: set.run }, set.exclusive) : null;
     const callTree = (c) => c ? `<li><span class="pill c-${c.error ? "alone" : "known"}">${esc(c.type)}</span> ${addrLink(c.from)} → ${addrLink(c.to)} ${decodeCall(c.input) || (c.input && c.input.length > 2 ? `<span class="mono muted">${c.input.slice(0, 10)}</span>` : "")}${big(c.value) > 0n ? ` · ${eth(c.value)}` : ""} · ${kgas(num(c.gasUsed))} gas${c.error ? ` <span class="bad">${esc(c.error)}</span>` : ""}${c.calls ? `<ul class="tree">${c.calls.map(callTree).join("")}</ul>` : ""}</li>` : "";
     const logRows = logs.map((l) => `<tr><td class="num">${num(l.logIndex)}</td><td>${addrLink(l.address)}</td><td>${decodeLog(l) || `<span class="mono muted">${l.topics.map(short).join(" ")} ${short(l.data)}</span>`}</td></tr>`).join("");
-    const waits = lt && lt.waits.length ? `<ul class="keys">${lt.waits.map((w) => `<li>${txLink(lanes.transactions[w.on].hash, "#" + w.on)} for ${w.keys.map((k) => keyLabel(lanes.keys[k])).join("; ")}</li>`).join("")}</ul>` : '<span class="muted">nothing</span>';
+    const waits = set && set.waits.length ? `<ul class="keys">${set.waits.map((w) => `<li>${txLink(w.hash, "#" + w.on)} for ${w.keys.map(keyLabel).join("; ")}</li>`).join("")}</ul>` : '<span class="muted">nothing</span>';
     const fee = r ? big(r.gasUsed) * big(r.effectiveGasPrice) : 0n;
     show(`<h1>Transaction <span class="mono">${short(hash)}</span></h1>
       <dl class="card grid"><dt>Hash</dt><dd class="mono">${t.hash}</dd>
