@@ -1,13 +1,18 @@
 //! Compaction: rewrite the live records of mostly-dead sealed segments at the
 //! head of the log, then delete the segments.
 //!
-//! Each segment is compacted by one *maintenance commit*: copies of its live
-//! records (each pointing back at its original, so older views still resolve)
-//! closed by a commit record that changes no state, written and synced like any
-//! commit. Only then does the index switch to the copies and the file go away.
-//! A crash before the commit record is durable loses only the copies; a crash
-//! after it and before the unlink leaves a dead segment that recovery replays
-//! harmlessly (its records are older than their copies).
+//! A segment is read without holding the writer, to find the records that are
+//! still the newest of their key; they are then copied by *maintenance
+//! commits* of at most [`CHUNK_RECORDS`] records each: copies (each pointing
+//! back at its original, so older views still resolve) closed by a commit
+//! record that changes no state, written and synced like any commit. Each
+//! holds the writer only for its own records, checking again under it that
+//! each is still the newest (a commit in between may have replaced it), so
+//! commits wait for one small commit at most. The index switches to the
+//! copies as each is published; the last one deletes the file. A crash
+//! before a commit record is durable loses only its copies; a crash after
+//! it leaves records that recovery replays harmlessly (older than their
+//! copies).
 //!
 //! Kept history ([`crate::AccountsDbConfig::history_blocks`]) is left alone:
 //! while blocks older than the newest are kept, only segments wholly before
@@ -21,12 +26,17 @@
 //! the deletion is alive.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::db::{AccountsDb, Batch};
+use crate::db::{AccountsDb, Batch, Inner, read_table};
 use crate::error::{CommitError, StorageError};
 use crate::index::Loc;
 use crate::record::{CommitRecord, FLAG_MAINTENANCE, FLAG_NO_BLOCK, Frame, Kind};
 use crate::segment::{SEGMENT_HEADER_LEN, Segment};
+
+/// Most records one maintenance commit copies: the writer is held for one
+/// such commit at a time (a few milliseconds).
+pub(crate) const CHUNK_RECORDS: usize = 4096;
 
 /// What one [`AccountsDb::compact`] call did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -43,29 +53,69 @@ pub struct CompactionStats {
 
 impl AccountsDb {
     /// Compacts every sealed segment whose live bytes are below
-    /// `compaction_live_percent` of its written bytes, oldest first. Readers go
-    /// on reading meanwhile; commits wait for it.
+    /// `compaction_live_percent` of its written bytes, oldest first. Readers
+    /// and commits go on meanwhile (a commit waits for one maintenance
+    /// commit of [`CHUNK_RECORDS`] records at most). With
+    /// [`crate::AccountsDbConfig::compact_in_background`] the database's own
+    /// thread calls this whenever there is work.
     pub fn compact(&self) -> Result<CompactionStats, CommitError> {
-        let inner = self.inner();
-        let mut w = inner.writer.lock();
-        inner.check_poisoned()?;
-        let percent = u64::from(inner.config.compaction_live_percent);
-        let kept = inner.oldest_kept_version();
-        let before = kept.as_ref().map_or(u32::MAX, |v| Loc::from_raw(v.end).segment());
-        let candidates: Vec<Arc<Segment>> = crate::db::read_table(inner)
-            .iter()
-            .flatten()
-            .filter(|s| s.id != w.active.id && s.id < before)
-            .filter(|s| s.live() * 100 < s.data_end() * percent)
-            .cloned()
-            .collect();
+        self.inner().compact(&AtomicBool::new(false))
+    }
+}
+
+/// Why a segment was left as it is.
+enum Left {
+    /// A kept block still reads one of its records.
+    Kept,
+    /// Told to stop.
+    Stopped,
+}
+
+impl Inner {
+    /// [`AccountsDb::compact`], stopping between maintenance commits when
+    /// `stop` is raised.
+    pub(crate) fn compact(&self, stop: &AtomicBool) -> Result<CompactionStats, CommitError> {
+        let _one = self.compacting.lock();
+        let candidates: Vec<Arc<Segment>> = {
+            let w = self.writer.lock();
+            self.check_poisoned()?;
+            let percent = u64::from(self.config.compaction_live_percent);
+            let kept = self.oldest_kept_version();
+            let before = kept.as_ref().map_or(u32::MAX, |v| Loc::from_raw(v.end).segment());
+            read_table(self)
+                .iter()
+                .flatten()
+                .filter(|s| s.id != w.active.id && s.id < before)
+                .filter(|s| s.live() * 100 < s.data_end() * percent)
+                .cloned()
+                .collect()
+        };
         let mut stats = CompactionStats::default();
-        'segments: for seg in candidates {
-            let oldest = crate::db::read_table(inner).iter().flatten().next().map(|s| s.id);
-            let droppable_before = inner.oldest_live_end();
-            let version = inner.version();
-            let mut batch = Batch::default();
-            let mut removals = Vec::new();
+        for seg in candidates {
+            match self.compact_segment(&seg, &mut stats, stop)? {
+                Ok(()) => {}
+                Err(Left::Kept) => continue,
+                Err(Left::Stopped) => break,
+            }
+        }
+        if stats.segments > 0 {
+            tracing::info!(target: "lanes::accounts_db", ?stats, "compacted");
+        }
+        Ok(stats)
+    }
+
+    /// Copies `seg`'s live records forward and deletes it.
+    fn compact_segment(
+        &self,
+        seg: &Arc<Segment>,
+        stats: &mut CompactionStats,
+        stop: &AtomicBool,
+    ) -> Result<Result<(), Left>, CommitError> {
+        // Without the writer: the records that are the newest of their key.
+        let mut live = Vec::new();
+        {
+            let kept = self.oldest_kept_version();
+            let version = self.version();
             let mut offset = SEGMENT_HEADER_LEN;
             loop {
                 let record = match seg.frame_at(offset) {
@@ -76,36 +126,70 @@ impl AccountsDb {
                     }
                     Frame::Record(r) => r,
                 };
+                let at = offset;
                 offset += record.size as u64;
                 if record.kind == Kind::Commit {
                     continue;
                 }
-                let loc = Loc::new(seg.id, (offset - record.size as u64) as u32, record.tombstone);
+                let loc = Loc::new(seg.id, at as u32, record.tombstone);
                 let key = record.key();
-                let head = inner.index.get(&key, |l| inner.holds(&version, l, &key));
+                let head = self.index.get(&key, |l| self.holds(&version, l, &key));
                 if let (Some(kept), Some(head)) = (&kept, head)
-                    && inner.visible_record(kept, head)? == Some(loc)
+                    && self.visible_record(kept, head)? == Some(loc)
                 {
-                    continue 'segments; // a kept block reads it
+                    return Ok(Err(Left::Kept));
+                }
+                if head == Some(loc) {
+                    live.push(at);
+                }
+            }
+        }
+        let chunks: Vec<&[u64]> =
+            if live.is_empty() { vec![&[]] } else { live.chunks(CHUNK_RECORDS).collect() };
+        let last_chunk = chunks.len() - 1;
+        for (n, chunk) in chunks.into_iter().enumerate() {
+            if stop.load(Ordering::Acquire) {
+                return Ok(Err(Left::Stopped));
+            }
+            let mut w = self.writer.lock();
+            self.check_poisoned()?;
+            let kept = self.oldest_kept_version();
+            let version = self.version();
+            let oldest = read_table(self).iter().flatten().next().map(|s| s.id);
+            let droppable_before = self.oldest_live_end();
+            let mut batch = Batch::default();
+            let mut removals = Vec::new();
+            for &offset in chunk {
+                let Frame::Record(record) = seg.frame_at(offset) else {
+                    let file = seg.path().to_owned();
+                    let reason = "a record compaction read is gone";
+                    return Err(StorageError::Corrupted { file, offset, reason }.into());
+                };
+                let loc = Loc::new(seg.id, offset as u32, record.tombstone);
+                let key = record.key();
+                let head = self.index.get(&key, |l| self.holds(&version, l, &key));
+                if let (Some(kept), Some(head)) = (&kept, head)
+                    && self.visible_record(kept, head)? == Some(loc)
+                {
+                    // Replaced since the scan, and a kept block reads it now.
+                    return Ok(Err(Left::Kept));
                 }
                 if head != Some(loc) {
-                    continue; // superseded
+                    continue; // superseded since the scan
                 }
                 // With a backing, a tombstone is what keeps the key deleted.
                 if record.tombstone
-                    && inner.backing().is_none()
+                    && self.backing().is_none()
                     && oldest == Some(seg.id)
                     && loc.pos() < droppable_before
                 {
                     removals.push((key, loc));
                 } else {
-                    batch.push_moved(&record, inner.links_after(&version, Some(loc))?);
+                    batch.push_moved(&record, self.links_after(&version, Some(loc))?);
                 }
             }
-            stats.segments += 1;
             stats.records_moved += batch.len();
             stats.tombstones_dropped += removals.len();
-            stats.bytes_reclaimed += seg.file.len();
             let last = w.last;
             let commit = CommitRecord {
                 seq: w.seq + 1,
@@ -115,20 +199,16 @@ impl AccountsDb {
                 flags: FLAG_MAINTENANCE | if last.is_none() { FLAG_NO_BLOCK } else { 0 },
                 digest: 0,
             };
-            inner.write_batch(&mut w, batch, commit, None, &removals, Some(seg.id))?;
-            #[cfg(test)]
-            inner.index.for_each_chunk(|locs| {
-                let stale = locs.iter().find(|l| l.segment() == seg.id);
-                assert!(
-                    stale.is_none(),
-                    "index still points into compacted segment {}: {stale:?}",
-                    seg.id
-                );
-            });
+            let retire = (n == last_chunk).then_some(seg.id);
+            self.write_batch(&mut w, batch, commit, None, &removals, retire)?;
         }
-        if stats.segments > 0 {
-            tracing::info!(target: "lanes::accounts_db", ?stats, "compacted");
-        }
-        Ok(stats)
+        stats.segments += 1;
+        stats.bytes_reclaimed += seg.file.len();
+        #[cfg(test)]
+        self.index.for_each_chunk(|locs| {
+            let stale = locs.iter().find(|l| l.segment() == seg.id);
+            assert!(stale.is_none(), "index still points into compacted segment {}: {stale:?}", seg.id);
+        });
+        Ok(Ok(()))
     }
 }

@@ -2,8 +2,9 @@
 
 /// Default size of a segment file: 64 MiB.
 pub const DEFAULT_SEGMENT_SIZE: u64 = 64 << 20;
-/// Default number of index shards.
-pub const DEFAULT_INDEX_SHARDS: usize = 16;
+/// Default number of index shards: enough that one shard's rehash, when its
+/// table doubles, is a small share of the index.
+pub const DEFAULT_INDEX_SHARDS: usize = 256;
 /// Default bound on one code value: 256 KiB (EIP-170 allows 24 KiB today).
 pub const DEFAULT_MAX_CODE_LEN: usize = 256 << 10;
 /// Default bound on the changes of one commit.
@@ -11,6 +12,9 @@ pub const DEFAULT_MAX_CHANGES_PER_COMMIT: usize = 1 << 20;
 /// Default compaction threshold: sealed segments with less than this share of
 /// live bytes, in percent, are compacted.
 pub const DEFAULT_COMPACTION_LIVE_PERCENT: u8 = 50;
+
+/// Default log written between two index checkpoints: 512 MiB.
+pub const DEFAULT_CHECKPOINT_BYTES: u64 = 512 << 20;
 
 /// Default number of blocks kept readable behind the newest one.
 pub const DEFAULT_HISTORY_BLOCKS: u64 = 10_000;
@@ -40,6 +44,18 @@ pub struct AccountsDbConfig {
     /// block costs one 48-byte entry in memory; its records are on disk
     /// anyway, and compaction leaves in place what a kept block still reads.
     pub history_blocks: Option<u64>,
+    /// Log bytes written after which a thread of the database's own writes
+    /// a checkpoint of the index, while commits go on; `open` then reads the
+    /// newest checkpoint and replays only the log after it (at most about
+    /// this much, plus what the thread had not yet caught up with). A
+    /// handle dropped with more than an eighth of this written since writes
+    /// one before it closes. `None`: never; `open` replays the whole log.
+    pub checkpoint_bytes: Option<u64>,
+    /// Whether that thread also compacts ([`crate::AccountsDb::compact`])
+    /// whenever a sealed segment falls below
+    /// [`Self::compaction_live_percent`] live, a few thousand records per
+    /// commit so that commits and reads go on.
+    pub compact_in_background: bool,
 }
 
 impl Default for AccountsDbConfig {
@@ -52,6 +68,8 @@ impl Default for AccountsDbConfig {
             compaction_live_percent: DEFAULT_COMPACTION_LIVE_PERCENT,
             sync: true,
             history_blocks: Some(DEFAULT_HISTORY_BLOCKS),
+            checkpoint_bytes: Some(DEFAULT_CHECKPOINT_BYTES),
+            compact_in_background: true,
         }
     }
 }
@@ -75,6 +93,18 @@ impl AccountsDbConfig {
         self
     }
 
+    /// Sets [`Self::checkpoint_bytes`].
+    pub fn with_checkpoint_bytes(mut self, bytes: Option<u64>) -> Self {
+        self.checkpoint_bytes = bytes;
+        self
+    }
+
+    /// Sets [`Self::compact_in_background`].
+    pub fn with_compact_in_background(mut self, on: bool) -> Self {
+        self.compact_in_background = on;
+        self
+    }
+
     /// Sets [`Self::compaction_live_percent`].
     pub fn with_compaction_live_percent(mut self, percent: u8) -> Self {
         self.compaction_live_percent = percent;
@@ -87,6 +117,9 @@ impl AccountsDbConfig {
         }
         if self.max_code_len > (u32::MAX as usize) / 2 {
             return Err("max_code_len must be below 2 GiB");
+        }
+        if self.checkpoint_bytes.is_some_and(|b| b < 4096) {
+            return Err("checkpoint_bytes must be at least 4 KiB");
         }
         if self.compaction_live_percent > 100 {
             return Err("compaction_live_percent must be at most 100");

@@ -138,10 +138,49 @@ pub fn hash_key_words<H: Hasher>(state: &mut H, tag: u8, address: &Address, word
 /// process, as a per-table seed would be, so keys chosen to collide cannot be
 /// computed ahead.
 pub fn key_hash(tag: u8, address: &Address, word: Option<&B256>) -> KeyHash {
-    static SEED: OnceLock<ahash::RandomState> = OnceLock::new();
-    let mut state = SEED.get_or_init(ahash::RandomState::new).build_hasher();
+    let mut state = seed(None).state.build_hasher();
     hash_key_words(&mut state, tag, address, word);
     KeyHash(state.finish())
+}
+
+/// The process's key seed: its four words (kept with an index checkpoint,
+/// which files keys by their hashes) and the hasher built from them.
+struct Seed {
+    words: [u64; 4],
+    state: ahash::RandomState,
+}
+
+static SEED: OnceLock<Seed> = OnceLock::new();
+
+/// The process's seed; the first call sets it, to `words` when given, else
+/// to random words.
+fn seed(words: Option<[u64; 4]>) -> &'static Seed {
+    SEED.get_or_init(|| {
+        let words = words.unwrap_or_else(|| {
+            let random = ahash::RandomState::new();
+            [0u64, 1, 2, 3].map(|i| random.hash_one(i))
+        });
+        let [a, b, c, d] = words;
+        Seed { words, state: ahash::RandomState::with_seeds(a, b, c, d) }
+    })
+}
+
+/// The words of the process's key seed.
+pub(crate) fn seed_words() -> [u64; 4] {
+    seed(None).words
+}
+
+/// Makes `words` the process's key seed if no key was hashed yet; whether
+/// the seed is now `words`.
+pub(crate) fn adopt_seed(words: [u64; 4]) -> bool {
+    seed(Some(words)).words == words
+}
+
+/// What the process's hasher makes of a fixed key: two processes with the
+/// same seed words whose hashes differ (another ahash build, another CPU
+/// path) tell apart by it.
+pub(crate) fn fingerprint() -> u64 {
+    key_hash(2, &Address::repeat_byte(0x5a), Some(&B256::repeat_byte(0xa5))).raw()
 }
 
 #[cfg(test)]

@@ -53,7 +53,43 @@ impl Loc {
     }
 }
 
-type Shard = LocMap;
+/// One shard: its table, and while a checkpoint copies the index, what
+/// each hash changed since it began held then (the first change wins).
+#[derive(Debug, Default)]
+struct Shard {
+    map: LocMap,
+    undo: Option<HashMap<KeyHash, Option<u64>, ahash::RandomState>>,
+}
+
+impl Shard {
+    fn get(&self, hash: KeyHash) -> Option<u64> {
+        self.map.get(hash)
+    }
+
+    fn insert(&mut self, hash: KeyHash, loc: u64) -> Option<u64> {
+        let old = self.map.insert(hash, loc);
+        if let Some(undo) = &mut self.undo {
+            undo.entry(hash).or_insert(old);
+        }
+        old
+    }
+
+    fn remove(&mut self, hash: KeyHash) -> Option<u64> {
+        let old = self.map.remove(hash);
+        if let Some(undo) = &mut self.undo {
+            undo.entry(hash).or_insert(old);
+        }
+        old
+    }
+
+    fn len(&self) -> usize {
+        self.map.len()
+    }
+}
+
+/// The least share of its capacity, in 1/256ths, a shard's table grows at
+/// ([`LocMap::with_growth`]); shards spread evenly from there to full.
+const LEAST_GROWTH_SHARE: usize = 160;
 
 /// The sharded index. Reads take one shard's read lock; the single writer
 /// takes one shard's write lock per update.
@@ -69,8 +105,10 @@ impl Index {
     /// An empty index with `shards` shards (rounded up to a power of two).
     pub(crate) fn new(shards: usize) -> Self {
         let n = shards.max(1).next_power_of_two();
+        let share = |i: usize| (256 - i * (256 - LEAST_GROWTH_SHARE) / n) as u16;
+        let shard = |i| Shard { map: LocMap::with_growth(share(i)), undo: None };
         Self {
-            shards: (0..n).map(|_| RwLock::new(Shard::default())).collect(),
+            shards: (0..n).map(|i| RwLock::new(shard(i))).collect(),
             shard_mask: n - 1,
             overflow: RwLock::new(HashMap::default()),
             overflow_len: AtomicUsize::new(0),
@@ -177,7 +215,7 @@ impl Index {
     /// Memory the index takes: the shards' tables, plus an estimate for the
     /// overflow map (a hashbrown entry and its control byte at 7/8 load).
     pub(crate) fn memory_bytes(&self) -> usize {
-        let tables: usize = self.shards.iter().map(|s| s.read().memory_bytes()).sum();
+        let tables: usize = self.shards.iter().map(|s| s.read().map.memory_bytes()).sum();
         let entry = std::mem::size_of::<(Key, Loc)>() + 1;
         tables + self.overflow_len.load(Ordering::Acquire) * entry * 8 / 7
     }
@@ -188,12 +226,83 @@ impl Index {
         let mut buf = Vec::new();
         for shard in self.shards.iter() {
             buf.clear();
-            buf.extend(shard.read().iter().map(|(_, loc)| Loc::from_raw(loc)));
+            buf.extend(shard.read().map.iter().map(|(_, loc)| Loc::from_raw(loc)));
             f(&buf);
         }
         buf.clear();
         buf.extend(self.overflow.read().values().copied());
         f(&buf);
+    }
+}
+
+/// Copying the index for a checkpoint while commits go on: the writer
+/// calls [`Index::begin_snapshot`] between two commits; each
+/// [`Index::snapshot_shard`] then gives that shard as it was at that point.
+impl Index {
+    /// Number of shards.
+    pub(crate) fn shard_count(&self) -> usize {
+        self.shards.len()
+    }
+
+    /// Starts recording, in every shard, what each changed hash held before
+    /// (call between commits, with the writer held).
+    pub(crate) fn begin_snapshot(&self) {
+        for shard in self.shards.iter() {
+            shard.write().undo = Some(HashMap::default());
+        }
+    }
+
+    /// Stops recording (after a checkpoint that stopped part way).
+    pub(crate) fn end_snapshot(&self) {
+        for shard in self.shards.iter() {
+            shard.write().undo = None;
+        }
+    }
+
+    /// Shard `i`'s (hash, location) pairs as they were at
+    /// [`Self::begin_snapshot`], into `out`; the shard stops recording.
+    /// Holds the shard's read lock while copying it (the writer waits on
+    /// that shard meanwhile; readers do not).
+    pub(crate) fn snapshot_shard(&self, i: usize, out: &mut Vec<(u64, u64)>) {
+        out.clear();
+        {
+            let shard = self.shards[i].read();
+            out.reserve(shard.len());
+            out.extend(shard.map.iter().map(|(h, l)| (h.raw(), l)));
+        }
+        let undo = self.shards[i].write().undo.take().unwrap_or_default();
+        if !undo.is_empty() {
+            out.retain(|(h, _)| !undo.contains_key(&KeyHash::from_raw(*h)));
+            out.extend(undo.into_iter().filter_map(|(h, l)| Some((h.raw(), l?))));
+        }
+    }
+
+    /// The overflow map's entries (the writer changes it, so with the writer
+    /// held this is the state between two commits).
+    pub(crate) fn overflow_entries(&self) -> Vec<(Key, Loc)> {
+        self.overflow.read().iter().map(|(k, l)| (*k, *l)).collect()
+    }
+
+    /// Makes room in shard `i` (every shard: `None`) for `n` more hashes.
+    pub(crate) fn reserve(&mut self, i: Option<usize>, n: usize) {
+        for (at, shard) in self.shards.iter_mut().enumerate() {
+            if i.is_none_or(|i| i == at) {
+                shard.get_mut().map.reserve(n);
+            }
+        }
+    }
+
+    /// Adds a checkpoint's pair: `hash`, which no shard holds, at `loc`.
+    pub(crate) fn load(&mut self, hash: KeyHash, loc: Loc) {
+        let i = hash.index_shard(self.shard_mask);
+        self.shards[i].get_mut().map.insert_new(hash, loc.raw());
+    }
+
+    /// Adds a checkpoint's colliding key.
+    pub(crate) fn load_overflow(&mut self, key: Key, loc: Loc) {
+        let overflow = self.overflow.get_mut();
+        overflow.insert(key, loc);
+        *self.overflow_len.get_mut() = overflow.len();
     }
 }
 
@@ -208,6 +317,44 @@ mod tests {
         assert_eq!((loc.segment(), loc.offset(), loc.is_tombstone()), (7, 1024, true));
         assert_eq!(loc.pos(), Loc::new(7, 1024, false).raw());
         assert!(Loc::new(8, 0, false).pos() > Loc::new(7, u32::MAX - 7, true).pos());
+    }
+
+    #[test]
+    fn test_a_snapshot_is_the_index_when_it_began() {
+        let mut index = Index::new(4);
+        let key = |i: u8| Key::Account(Address::repeat_byte(i));
+        let all = |index: &Index| {
+            let mut pairs: Vec<(u64, u64)> = Vec::new();
+            let mut buf = Vec::new();
+            for i in 0..index.shard_count() {
+                index.snapshot_shard(i, &mut buf);
+                pairs.extend(&buf);
+            }
+            pairs.sort_unstable();
+            pairs
+        };
+        for i in 0..50 {
+            index.insert(&key(i), Loc::new(1, u32::from(i) * 8, false), |_| true);
+        }
+        let before = all(&index);
+        index.begin_snapshot();
+        for i in 25..75 {
+            index.insert(&key(i), Loc::new(2, u32::from(i) * 8, false), |_| true);
+        }
+        for i in 0..10 {
+            assert!(index.remove_if(&key(i), Loc::new(1, u32::from(i) * 8, false)));
+        }
+        index.insert(&key(3), Loc::new(3, 0, true), |_| true);
+        assert_eq!(all(&index), before, "changes after it began are undone");
+        assert_eq!(all(&index).len(), 66, "a finished snapshot records no more");
+        // Loading the pairs back gives the same index.
+        let mut loaded = Index::new(16);
+        loaded.reserve(None, 10);
+        for (h, l) in all(&index) {
+            loaded.load(KeyHash::from_raw(h), Loc::from_raw(l));
+        }
+        assert_eq!(all(&loaded), all(&index));
+        index.end_snapshot();
     }
 
     #[test]

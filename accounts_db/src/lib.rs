@@ -52,9 +52,10 @@
 //! `tests/it/layout.rs` keeps it so):
 //!
 //! ```text
+//!  maintenance               the database's own thread: checkpoints, compaction
 //!  compaction, db/history    reclaiming space; reading and cutting back to older blocks
 //!  db (AccountsDb)           open, commit, reads
-//!  db/{batch, read, view}, recovery
+//!  db/{batch, read, view}, recovery, checkpoint
 //!  db/{kept, version, inner} what an open database and its views share
 //!  entry, loc_map, error, index, record, segment, backing
 //!  config, hash, mmap        settings, hashing, the one unsafe module
@@ -63,6 +64,7 @@
 #![deny(clippy::host_endian_bytes, clippy::big_endian_bytes)]
 
 mod backing;
+mod checkpoint;
 mod compaction;
 mod config;
 mod db;
@@ -71,6 +73,7 @@ mod error;
 mod hash;
 mod index;
 mod loc_map;
+mod maintenance;
 #[allow(unsafe_code)]
 mod mmap;
 mod record;
@@ -80,7 +83,7 @@ mod segment;
 pub use backing::Backing;
 pub use compaction::CompactionStats;
 pub use config::{
-    AccountsDbConfig, DEFAULT_COMPACTION_LIVE_PERCENT, DEFAULT_HISTORY_BLOCKS,
+    AccountsDbConfig, DEFAULT_CHECKPOINT_BYTES, DEFAULT_COMPACTION_LIVE_PERCENT, DEFAULT_HISTORY_BLOCKS,
     DEFAULT_INDEX_SHARDS, DEFAULT_MAX_CHANGES_PER_COMMIT, DEFAULT_MAX_CODE_LEN,
     DEFAULT_SEGMENT_SIZE,
 };

@@ -3,14 +3,29 @@
 //! [`KeyHash::table_hash`].
 
 use hashbrown::HashTable;
-use hashbrown::hash_table::Entry;
 
 use crate::hash::KeyHash;
 
 /// A hash -> location table (the location a raw `u64`).
-#[derive(Debug, Default)]
+///
+/// A table grows by rehashing all of it at once, under its shard's lock.
+/// The index's keys hash evenly, so tables that grew at their full load
+/// would all reach it within a few commits of each other and stall them
+/// together; each table instead doubles at its own share of its capacity
+/// ([`Self::with_growth`]), spreading the index's rehashes over the fill.
+#[derive(Debug)]
 pub(crate) struct LocMap {
     table: HashTable<(KeyHash, u64)>,
+    /// Share of the capacity, in 1/256ths, at which the table doubles.
+    grow_share: u16,
+    /// Length at which the next insert of a new hash doubles the table.
+    grow_at: usize,
+}
+
+impl Default for LocMap {
+    fn default() -> Self {
+        Self::with_growth(256)
+    }
 }
 
 fn table_hash(&(hash, _): &(KeyHash, u64)) -> u64 {
@@ -18,19 +33,45 @@ fn table_hash(&(hash, _): &(KeyHash, u64)) -> u64 {
 }
 
 impl LocMap {
+    /// An empty table that doubles when its length reaches `share`/256 of
+    /// its capacity (128..=256).
+    pub(crate) fn with_growth(share: u16) -> Self {
+        Self { table: HashTable::new(), grow_share: share.clamp(128, 256), grow_at: 0 }
+    }
+
     pub(crate) fn get(&self, hash: KeyHash) -> Option<u64> {
         self.table.find(hash.table_hash(), |&(h, _)| h == hash).map(|&(_, loc)| loc)
     }
 
     /// Sets `hash` to `loc`; returns the location replaced.
     pub(crate) fn insert(&mut self, hash: KeyHash, loc: u64) -> Option<u64> {
-        match self.table.entry(hash.table_hash(), |&(h, _)| h == hash, table_hash) {
-            Entry::Occupied(mut at) => Some(std::mem::replace(&mut at.get_mut().1, loc)),
-            Entry::Vacant(at) => {
-                at.insert((hash, loc));
-                None
-            }
+        if let Some(at) = self.table.find_mut(hash.table_hash(), |&(h, _)| h == hash) {
+            return Some(std::mem::replace(&mut at.1, loc));
         }
+        self.insert_new(hash, loc);
+        None
+    }
+
+    /// Adds `hash`, which the table does not hold.
+    pub(crate) fn insert_new(&mut self, hash: KeyHash, loc: u64) {
+        if self.table.len() >= self.grow_at {
+            // One past the capacity: the next number of buckets, twice these.
+            let double = self.table.capacity() - self.table.len() + 1;
+            self.table.reserve(double, table_hash);
+            self.grow_at = self.table.capacity() * usize::from(self.grow_share) / 256;
+        }
+        self.table.insert_unique(hash.table_hash(), (hash, loc), table_hash);
+    }
+
+    /// Makes room for `additional` more hashes without a rehash before
+    /// the table's growth share.
+    pub(crate) fn reserve(&mut self, additional: usize) {
+        let need = self.table.len() + additional;
+        // Past the growth share of the capacity a table would double on
+        // the next insert: ask for enough that `need` stays below it.
+        let want = need * 256 / usize::from(self.grow_share) + 1;
+        self.table.reserve(want.saturating_sub(self.table.len()), table_hash);
+        self.grow_at = self.table.capacity() * usize::from(self.grow_share) / 256;
     }
 
     /// Removes `hash`; returns its location.

@@ -89,8 +89,9 @@ impl MappedFile {
 
     /// Opens an existing file; extends it to `min_len` first when it is shorter (a
     /// file cut short by a crash or by hand). Everything up to its length starts
-    /// out readable, for recovery to scan.
-    pub(crate) fn open(path: &Path, min_len: u64) -> io::Result<Self> {
+    /// out readable, for recovery to scan; `populate`: its pages are read in
+    /// up front.
+    pub(crate) fn open(path: &Path, min_len: u64, populate: bool) -> io::Result<Self> {
         let file = OpenOptions::new().read(true).write(true).open(path)?;
         let mut len = file.metadata()?.len();
         if len < min_len {
@@ -98,7 +99,7 @@ impl MappedFile {
             file.sync_all()?;
             len = min_len;
         }
-        let map = map(&file, len)?;
+        let map = map(&file, len, populate)?;
         Ok(Self { path: path.to_owned(), file, map, len, readable: AtomicU64::new(len) })
     }
 
@@ -188,13 +189,19 @@ impl MappedFile {
     }
 }
 
-/// Maps `len` bytes of `file` read-only, page tables filled up front
-/// (`MAP_POPULATE`: recovery's scan reads every page, faster in one go than
-/// a fault at a time; `MappedFile::release_pages` lets go of them after);
+/// Maps `len` bytes of `file` read-only, page tables filled up front when
+/// `populate` (`MAP_POPULATE`: recovery's scan reads every page, faster in
+/// one go than a fault at a time; `MappedFile::release_pages` lets go of
+/// them after);
 /// asks for huge pages where the file system can back them (a hint, ignored
 /// elsewhere).
-fn map(file: &File, len: u64) -> io::Result<MmapRaw> {
-    let map = MmapOptions::new().len(to_usize(len)?).populate().map_raw_read_only(file)?;
+fn map(file: &File, len: u64, populate: bool) -> io::Result<MmapRaw> {
+    let mut options = MmapOptions::new();
+    options.len(to_usize(len)?);
+    if populate {
+        options.populate();
+    }
+    let map = options.map_raw_read_only(file)?;
     let _ = map.advise(Advice::HugePage);
     Ok(map)
 }
@@ -226,7 +233,7 @@ mod tests {
         f.publish(8);
         assert_eq!(f.read(0, 8), Some(&b"headBODY"[..]));
         drop(f);
-        let f = MappedFile::open(&path, 0).unwrap();
+        let f = MappedFile::open(&path, 0, true).unwrap();
         assert_eq!(f.len(), 4096);
         assert_eq!(f.read(0, 8), Some(&b"headBODY"[..]));
     }

@@ -26,7 +26,6 @@ pub(crate) const ALIGN: usize = 8;
 /// Bytes of a commit record's body.
 pub(crate) const COMMIT_BODY_LEN: usize = 64;
 /// Total bytes of a commit record.
-#[cfg(test)]
 pub(crate) const COMMIT_RECORD_LEN: usize = HEADER_LEN + COMMIT_BODY_LEN;
 /// `prev` value meaning "no earlier version".
 pub(crate) const NO_PREV: u64 = u64::MAX;

@@ -8,12 +8,13 @@
 //! damage means data that was durable is now bad: that is
 //! [`StorageError::Corrupted`], and nothing is cut.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::checkpoint;
 use crate::config::AccountsDbConfig;
 use crate::db::{History, new_digest, sync_dir};
 use crate::entry::{CommitInfo, Key};
@@ -34,6 +35,8 @@ pub(crate) struct Recovered {
     pub(crate) seq: u64,
     pub(crate) last: Option<CommitInfo>,
     pub(crate) history: History,
+    /// Log bytes scanned after the checkpoint (all of them without one).
+    pub(crate) replayed: u64,
 }
 
 struct Damage {
@@ -42,11 +45,19 @@ struct Damage {
     reason: &'static str,
 }
 
-/// Scans `dir`, fills `index`, cuts the torn tail.
+/// Where the scan starts: after a checkpoint's commit, or at the log's start.
+struct Start {
+    /// Index in `segs` of the first segment scanned.
+    segment: usize,
+    offset: u64,
+}
+
+/// Fills `index` from the checkpoint (if one is usable) and a scan of the
+/// log after it (all of it without one), and cuts the torn tail.
 pub(crate) fn recover(
     dir: &Path,
     config: &AccountsDbConfig,
-    index: &Index,
+    index: &mut Index,
 ) -> Result<Recovered, OpenError> {
     let mut ids = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(io_err(dir))? {
@@ -56,12 +67,24 @@ pub(crate) fn recover(
         }
     }
     ids.sort_unstable();
+    let present: HashSet<u32> = ids.iter().copied().collect();
+    let meta = match checkpoint::read(dir, index, |id| present.contains(&id)) {
+        Ok(meta) => meta,
+        Err(reason) => {
+            tracing::warn!(target: "lanes::accounts_db", %reason, "index checkpoint not used: replaying the whole log");
+            *index = Index::new(config.index_shards);
+            None
+        }
+    };
+    // Segments wholly before the checkpoint's commit are not scanned, so
+    // not read up front either.
+    let scan_from = meta.as_ref().map_or(0, |m| Loc::from_raw(m.end).segment());
     let mut segs = Vec::with_capacity(ids.len());
     for (i, &id) in ids.iter().enumerate() {
         // Only the newest file may be written again; give it back its full
         // length if a crash or a person cut it short.
         let min_len = if i + 1 == ids.len() { recorded_size(dir, id) } else { 0 };
-        segs.push(Segment::open(dir, id, min_len)?);
+        segs.push(Segment::open(dir, id, min_len, id >= scan_from)?);
     }
     // A segment of another version is refused before recovery could cut it.
     for seg in &segs {
@@ -71,25 +94,59 @@ pub(crate) fn recover(
         }
     }
     let position: HashMap<u32, usize> = ids.iter().enumerate().map(|(i, &id)| (id, i)).collect();
-    let holds = |loc: Loc, key: &Key| {
-        segs[position[&loc.segment()]].record_at(loc).map_or(true, |r| r.has_key(key))
-    };
-    let size_of = |loc: Loc| segs[position[&loc.segment()]].record_at(loc).map_or(0, |r| r.size);
 
     let mut data_end = vec![SEGMENT_HEADER_LEN; segs.len()];
     let mut good: Option<(usize, u64)> = None;
     let mut seq = 0u64;
     let mut last = None;
     let mut history = History::new(config.history_blocks);
+    let mut start = Start { segment: 0, offset: SEGMENT_HEADER_LEN };
+    if let Some(meta) = meta {
+        match checkpoint_start(&meta, &segs, &position) {
+            Ok(at) => {
+                for s in &meta.segments {
+                    if let Some(&i) = position.get(&s.id) {
+                        segs[i].add_live(s.live);
+                        if i < at.segment {
+                            data_end[i] = s.data_end;
+                        }
+                    }
+                }
+                data_end[at.segment] = at.offset;
+                good = Some((at.segment, at.offset));
+                seq = meta.seq;
+                last = meta.last;
+                history = History::from_kept(config.history_blocks, meta.kept);
+                start = at;
+            }
+            Err(reason) => {
+                tracing::warn!(target: "lanes::accounts_db", reason, "index checkpoint not used: replaying the whole log");
+                *index = Index::new(config.index_shards);
+            }
+        }
+    }
+    let holds = |loc: Loc, key: &Key| {
+        position
+            .get(&loc.segment())
+            .is_none_or(|&i| segs[i].record_at(loc).map_or(true, |r| r.has_key(key)))
+    };
+    let size_of = |loc: Loc| {
+        position.get(&loc.segment()).map_or(0, |&i| segs[i].record_at(loc).map_or(0, |r| r.size))
+    };
+
     let mut damage = None;
     let mut pending: Vec<(Key, Loc, usize)> = Vec::new();
-    'segments: for (i, seg) in segs.iter().enumerate() {
-        let header = seg.file.read(0, SEGMENT_HEADER_LEN as usize).unwrap_or(&[]);
-        if let Err(reason) = check_header(header, seg.id) {
-            damage = Some(Damage { segment: i, offset: 0, reason });
-            break;
-        }
+    'segments: for (i, seg) in segs.iter().enumerate().skip(start.segment) {
         let mut offset = SEGMENT_HEADER_LEN;
+        if i == start.segment && start.offset > SEGMENT_HEADER_LEN {
+            offset = start.offset;
+        } else {
+            let header = seg.file.read(0, SEGMENT_HEADER_LEN as usize).unwrap_or(&[]);
+            if let Err(reason) = check_header(header, seg.id) {
+                damage = Some(Damage { segment: i, offset: 0, reason });
+                break;
+            }
+        }
         let mut digest = new_digest();
         pending.clear();
         loop {
@@ -112,7 +169,9 @@ pub(crate) fn recover(
                     for (key, loc, size) in pending.drain(..) {
                         seg.add_live(size as u64);
                         if let Some(old) = index.insert(&key, loc, |l| holds(l, &key)) {
-                            segs[position[&old.segment()]].sub_live(size_of(old) as u64);
+                            if let Some(&at) = position.get(&old.segment()) {
+                                segs[at].sub_live(size_of(old) as u64);
+                            }
                         }
                     }
                     digest = new_digest();
@@ -205,6 +264,8 @@ pub(crate) fn recover(
         zero_tail(&mut segs[last], d.offset)?;
     }
 
+    let replayed = data_end.iter().take(segs.len()).skip(start.segment).sum::<u64>()
+        - start.offset.min(data_end.get(start.segment).copied().unwrap_or(0));
     let mut next_id = ids.last().map_or(1, |&id| id + 1);
     for (seg, &end) in segs.iter_mut().zip(&data_end) {
         seg.file.cut_readable(end);
@@ -229,7 +290,34 @@ pub(crate) fn recover(
         }
         table[id] = Some(seg);
     }
-    Ok(Recovered { table, active, tail, next_id, seq, last, history })
+    Ok(Recovered { table, active, tail, next_id, seq, last, history, replayed })
+}
+
+/// Where the scan after checkpoint `meta` starts, if the log still holds
+/// what the checkpoint stands on: the commit it names, where it names it,
+/// and no older segment it did not know of (one compaction emptied but
+/// could not delete is replayed, which only a whole scan does right).
+fn checkpoint_start(
+    meta: &checkpoint::Meta,
+    segs: &[Segment],
+    position: &HashMap<u32, usize>,
+) -> Result<Start, &'static str> {
+    let end = Loc::from_raw(meta.end);
+    let &at = position.get(&end.segment()).ok_or("the segment of its commit is gone")?;
+    let seg = &segs[at];
+    if checkpoint::commit_seq(seg, end) != Some(meta.seq)
+        || checkpoint::commit_checksum(seg, end) != Some(meta.commit_checksum)
+    {
+        return Err("the log no longer has its commit where it says");
+    }
+    let known: HashSet<u32> = meta.segments.iter().map(|s| s.id).collect();
+    if segs.iter().any(|s| s.id < end.segment() && !known.contains(&s.id)) {
+        return Err("an older segment it does not list");
+    }
+    if meta.segments.iter().any(|s| s.id < end.segment() && position.get(&s.id).is_some_and(|&i| segs[i].data_end() < s.data_end)) {
+        return Err("an older segment shorter than it was");
+    }
+    Ok(Start { segment: at, offset: u64::from(end.offset()) })
 }
 
 /// The size a segment's header records, or 0 if the header is unreadable.

@@ -106,9 +106,16 @@ impl Segment {
     }
 
     /// Opens an existing segment file, at least `min_len` bytes long.
-    pub(crate) fn open(dir: &Path, id: u32, min_len: u64) -> Result<Self, StorageError> {
+    /// Opens segment `id`; `scan`: its pages are read in up front, for
+    /// recovery to scan it.
+    pub(crate) fn open(
+        dir: &Path,
+        id: u32,
+        min_len: u64,
+        scan: bool,
+    ) -> Result<Self, StorageError> {
         let path = segment_path(dir, id);
-        let file = MappedFile::open(&path, min_len).map_err(io_err(&path))?;
+        let file = MappedFile::open(&path, min_len, scan).map_err(io_err(&path))?;
         Ok(Self { id, file, live: AtomicU64::new(0) })
     }
 

@@ -15,8 +15,9 @@ const CHILD_DIR: &str = "LANES_TEST_CHILD_DIR";
 pub(crate) const LOG: Address = Address::repeat_byte(0xaa);
 
 pub(crate) fn config() -> AccountsDbConfig {
-    // Small segments, so the kills also land on segment creation.
-    AccountsDbConfig::default().with_segment_size(64 << 10)
+    // Small segments and checkpoints every few commits, so the kills also
+    // land on segment creation and on checkpoints being written.
+    AccountsDbConfig::default().with_segment_size(64 << 10).with_checkpoint_bytes(Some(16 << 10))
 }
 
 /// Block `block`'s writes: twenty accounts and its number at `LOG`.

@@ -170,6 +170,10 @@ impl Inner {
         }
         self.record_history(info, version.end);
         self.live_versions().push_back(Arc::downgrade(&version));
+        let since = self.since_checkpoint.fetch_add(total, Ordering::AcqRel) + total;
+        if self.config.checkpoint_bytes.is_some_and(|limit| since >= limit) {
+            let _ = self.wake.try_send(());
+        }
         if let Some(id) = retire {
             // Views of older versions keep the file mapped; unlinking it now is
             // safe, the mapping outlives the name. A failed unlink leaves a dead

@@ -50,6 +50,13 @@ impl AccountsDb {
         let _lock = db.inner._lock.try_clone().map_err(io_err(dir))?;
         drop(version);
         drop(db);
+        // The index checkpoint stands after a commit that is about to go.
+        let checkpoint = dir.join(crate::checkpoint::FILE);
+        match std::fs::remove_file(&checkpoint) {
+            Ok(()) => sync_dir(dir)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_err(&checkpoint)(e).into()),
+        }
         for id in later.into_iter().rev() {
             let path = segment_path(dir, id);
             std::fs::remove_file(&path).map_err(io_err(&path))?;

@@ -5,7 +5,8 @@
 use std::collections::VecDeque;
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, OnceLock, Weak};
 
 use parking_lot::{Mutex, MutexGuard, RwLock};
@@ -28,7 +29,7 @@ pub(crate) struct Inner {
     pub(crate) segments: RwLock<Arc<SegmentTable>>,
     pub(super) current: RwLock<Arc<Version>>,
     /// The kept blocks' versions, for views of older blocks.
-    pub(super) history: RwLock<History>,
+    pub(crate) history: RwLock<History>,
     /// Every version from the oldest one still referenced to the current one.
     pub(super) versions: Mutex<VecDeque<Weak<Version>>>,
     /// Versions of older blocks made for views ([`ReadView::at_block`]).
@@ -37,6 +38,18 @@ pub(crate) struct Inner {
     pub(super) poisoned: AtomicBool,
     /// What reads fall back on for keys never held ([`AccountsDb::set_backing`]).
     pub(super) backing: std::sync::OnceLock<Arc<dyn crate::Backing>>,
+    /// Log bytes `open` scanned.
+    pub(crate) replayed_at_open: u64,
+    /// Log bytes written since the newest checkpoint's commit.
+    pub(crate) since_checkpoint: AtomicU64,
+    /// Held while a checkpoint is written (one at a time).
+    pub(crate) checkpointing: Mutex<()>,
+    /// Held while compaction runs (one at a time).
+    pub(crate) compacting: Mutex<()>,
+    /// Wakes the maintenance thread (`maintenance.rs`).
+    pub(crate) wake: SyncSender<()>,
+    /// Tells the maintenance thread, and what it runs, to stop.
+    pub(crate) stop: AtomicBool,
     /// Test hook: the next sync fails with this error.
     #[cfg(test)]
     pub(crate) fail_next_sync: Mutex<Option<std::io::ErrorKind>>,

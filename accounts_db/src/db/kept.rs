@@ -30,6 +30,16 @@ impl History {
         Self { kept: VecDeque::new(), limit }
     }
 
+    /// The kept blocks of a checkpoint.
+    pub(crate) fn from_kept(limit: Option<u64>, kept: Vec<Kept>) -> Self {
+        Self { kept: kept.into(), limit }
+    }
+
+    /// The kept blocks, oldest first.
+    pub(crate) fn kept(&self) -> impl Iterator<Item = &Kept> {
+        self.kept.iter()
+    }
+
     /// Records a block commit ending at `end`; a maintenance commit (no new
     /// block) moves the newest block's end, since its state did not change.
     pub(crate) fn push(&mut self, block: Option<CommitInfo>, end: u64) {

@@ -15,8 +15,10 @@ use parking_lot::{Mutex, RwLock};
 use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::Receiver;
 use std::sync::{Arc, OnceLock};
+use std::thread::JoinHandle;
 
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use borsh::BorshSerialize;
@@ -30,7 +32,7 @@ use crate::recovery;
 
 pub(crate) use batch::{Batch, new_digest};
 pub(crate) use inner::{Inner, Writer, read_table, sync_dir};
-pub(crate) use kept::History;
+pub(crate) use kept::{History, Kept};
 pub use traits::{AccountsCommit, AccountsRead};
 pub(crate) use version::Version;
 pub use view::ReadView;
@@ -39,6 +41,27 @@ pub use view::ReadView;
 #[derive(Debug)]
 pub struct AccountsDb {
     inner: Arc<Inner>,
+    /// The database's own thread (checkpoints, compaction), joined on drop.
+    maintenance: Option<JoinHandle<()>>,
+}
+
+impl Drop for AccountsDb {
+    fn drop(&mut self) {
+        let inner = &*self.inner;
+        inner.stop.store(true, Ordering::Release);
+        if let Some(thread) = self.maintenance.take() {
+            let _ = inner.wake.try_send(());
+            let _ = thread.join();
+        }
+        // A clean close leaves little for the next open to replay.
+        let since = inner.since_checkpoint.load(Ordering::Acquire);
+        if inner.config.checkpoint_bytes.is_some_and(|limit| since >= limit / 8)
+            && !self.is_poisoned()
+            && let Err(e) = inner.write_checkpoint(&AtomicBool::new(false))
+        {
+            tracing::warn!(target: "lanes::accounts_db", %e, "no index checkpoint at close");
+        }
+    }
 }
 
 /// Sizes and counts, for monitoring and benchmarks.
@@ -58,6 +81,9 @@ pub struct DbStats {
     pub kept_blocks: usize,
     /// Memory those blocks take: one entry each (their records are on disk).
     pub history_bytes: usize,
+    /// Log bytes `open` scanned: those after the index checkpoint it read,
+    /// or the whole log without one.
+    pub replayed_at_open: u64,
 }
 
 /// How long [`AccountsDb::open`] tries a held lock again before it reports
@@ -65,11 +91,14 @@ pub struct DbStats {
 const LOCK_RETRY: std::time::Duration = std::time::Duration::from_millis(250);
 
 impl AccountsDb {
-    /// Opens (or creates) the database in `dir`, recovering the last complete
-    /// commit. Holds an exclusive lock on the directory until dropped.
-    pub fn open(dir: impl AsRef<Path>, config: AccountsDbConfig) -> Result<Self, OpenError> {
+    /// Opens the database in `dir` as [`AccountsDb::open`] does, without
+    /// its thread: the shared state, and the receiving end of its wake-ups.
+    pub(crate) fn open_inner(
+        dir: &Path,
+        config: AccountsDbConfig,
+    ) -> Result<(Arc<Inner>, Receiver<()>), OpenError> {
         config.validate().map_err(OpenError::Config)?;
-        let dir = dir.as_ref().to_owned();
+        let dir = dir.to_owned();
         std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
         let lock_path = dir.join("LOCK");
         let lock_file = File::create(&lock_path).map_err(io_err(&lock_path))?;
@@ -89,8 +118,8 @@ impl AccountsDb {
                 Err(std::fs::TryLockError::Error(e)) => return Err(io_err(&lock_path)(e).into()),
             }
         }
-        let index = Index::new(config.index_shards);
-        let rec = recovery::recover(&dir, &config, &index)?;
+        let mut index = Index::new(config.index_shards);
+        let rec = recovery::recover(&dir, &config, &mut index)?;
         let table = Arc::new(rec.table);
         let version = Arc::new(Version {
             end: Loc::new(rec.active.id, rec.tail as u32, false).pos(),
@@ -110,10 +139,11 @@ impl AccountsDb {
             dir = %dir.display(),
             keys = index.len(),
             last = ?rec.last,
+            replayed = rec.replayed,
             "opened"
         );
-        Ok(Self {
-            inner: Arc::new(Inner {
+        let (wake, woken) = std::sync::mpsc::sync_channel(1);
+        let inner = Arc::new(Inner {
                 dir,
                 config,
                 _lock: lock_file,
@@ -126,10 +156,28 @@ impl AccountsDb {
                 writer: Mutex::new(writer),
                 poisoned: AtomicBool::new(false),
                 backing: std::sync::OnceLock::new(),
+                since_checkpoint: AtomicU64::new(rec.replayed),
+                replayed_at_open: rec.replayed,
+                checkpointing: Mutex::new(()),
+                compacting: Mutex::new(()),
+                wake,
+                stop: AtomicBool::new(false),
                 #[cfg(test)]
                 fail_next_sync: Mutex::new(None),
-            }),
-        })
+            });
+        Ok((inner, woken))
+    }
+
+    /// A handle over opened state and its thread.
+    pub(crate) fn from_parts(inner: Arc<Inner>, maintenance: Option<JoinHandle<()>>) -> Self {
+        Self { inner, maintenance }
+    }
+
+    /// Writes a checkpoint of the index now (see
+    /// [`AccountsDbConfig::checkpoint_bytes`]), while commits go on; returns
+    /// whether one was written (none before the first commit).
+    pub fn checkpoint(&self) -> Result<bool, StorageError> {
+        self.inner.write_checkpoint(&AtomicBool::new(false))
     }
 
     /// A consistent view of the newest commit.
@@ -272,6 +320,7 @@ impl AccountsDb {
             index_bytes: inner.index.memory_bytes(),
             kept_blocks: inner.history.read().len(),
             history_bytes: inner.history.read().memory_bytes(),
+            replayed_at_open: inner.replayed_at_open,
         }
     }
 

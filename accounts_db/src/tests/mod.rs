@@ -15,11 +15,12 @@ use crate::{
 };
 
 mod backing;
+mod checkpoint;
 
 type Model = BTreeMap<Key, Entry>;
 
 fn small_config() -> AccountsDbConfig {
-    AccountsDbConfig::default().with_segment_size(16 << 10)
+    AccountsDbConfig::default().with_segment_size(16 << 10).with_compact_in_background(false)
 }
 
 fn account(nonce: u64, balance: u64) -> AccountHeader {
@@ -593,6 +594,7 @@ enum Op {
     Commit(Vec<(u8, u8, u8, u8)>),
     Reopen,
     Compact,
+    Checkpoint,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -600,6 +602,7 @@ fn op() -> impl Strategy<Value = Op> {
         6 => prop::collection::vec((0u8..4, 0u8..12, 0u8..4, 0u8..4), 0..30).prop_map(Op::Commit),
         1 => Just(Op::Reopen),
         1 => Just(Op::Compact),
+        1 => Just(Op::Checkpoint),
     ]
 }
 
@@ -642,6 +645,7 @@ proptest! {
                     db = AccountsDb::open(dir.path(), config.clone()).unwrap();
                 }
                 Op::Compact => drop(db.compact().unwrap()),
+                Op::Checkpoint => drop(db.checkpoint().unwrap()),
             }
             prop_assert_eq!(&contents(&db), &model);
             prop_assert_eq!(db.last_commit().map(|c| c.block_number), (block > 0).then_some(block));

@@ -1,0 +1,76 @@
+//! The database's own thread: it writes index checkpoints
+//! ([`crate::AccountsDbConfig::checkpoint_bytes`]) and compacts
+//! ([`crate::AccountsDbConfig::compact_in_background`]) while commits and
+//! reads go on. A commit wakes it when a checkpoint is due; it also looks
+//! for segments to compact every [`LOOK_EVERY`]. Dropping the
+//! [`crate::AccountsDb`] stops it (a checkpoint or compaction in progress
+//! stops at its next step) and joins it.
+
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::{Arc, Weak};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use std::path::Path;
+
+use crate::config::AccountsDbConfig;
+use crate::db::{AccountsDb, Inner};
+use crate::error::OpenError;
+
+impl AccountsDb {
+    /// Opens (or creates) the database in `dir`, recovering the last complete
+    /// commit, and starts its thread (checkpoints, compaction). Holds an
+    /// exclusive lock on the directory until dropped.
+    pub fn open(dir: impl AsRef<Path>, config: AccountsDbConfig) -> Result<Self, OpenError> {
+        let (inner, woken) = Self::open_inner(dir.as_ref(), config)?;
+        let thread = start(&inner, woken);
+        Ok(Self::from_parts(inner, thread))
+    }
+}
+
+/// How often the thread looks for work when no commit wakes it.
+pub(crate) const LOOK_EVERY: Duration = Duration::from_secs(1);
+
+/// Starts the thread, when the configuration gives it anything to do.
+fn start(inner: &Arc<Inner>, woken: Receiver<()>) -> Option<JoinHandle<()>> {
+    let config = &inner.config;
+    if config.checkpoint_bytes.is_none() && !config.compact_in_background {
+        return None;
+    }
+    let weak = Arc::downgrade(inner);
+    let spawned = std::thread::Builder::new()
+        .name("lanes-accounts-db".into())
+        .spawn(move || run(&weak, &woken));
+    match spawned {
+        Ok(thread) => Some(thread),
+        Err(e) => {
+            tracing::warn!(target: "lanes::accounts_db", %e, "no maintenance thread: no checkpoints or compaction in the background");
+            None
+        }
+    }
+}
+
+fn run(weak: &Weak<Inner>, woken: &Receiver<()>) {
+    loop {
+        if let Err(RecvTimeoutError::Disconnected) = woken.recv_timeout(LOOK_EVERY) {
+            return;
+        }
+        let Some(inner) = weak.upgrade() else { return };
+        if inner.stop.load(Ordering::Acquire) {
+            return;
+        }
+        let since = inner.since_checkpoint.load(Ordering::Acquire);
+        if inner.config.checkpoint_bytes.is_some_and(|limit| since >= limit)
+            && let Err(e) = inner.write_checkpoint(&inner.stop)
+        {
+            tracing::warn!(target: "lanes::accounts_db", %e, "index checkpoint failed");
+        }
+        if inner.config.compact_in_background
+            && inner.check_poisoned().is_ok()
+            && let Err(e) = inner.compact(&inner.stop)
+        {
+            tracing::warn!(target: "lanes::accounts_db", %e, "background compaction failed");
+        }
+    }
+}
