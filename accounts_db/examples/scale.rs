@@ -5,13 +5,20 @@
 //!   storage slots (random addresses and slots from a seeded generator),
 //!   committed 10,000 changes at a time, with a reader beside it; prints the
 //!   fill rate, the slowest commit and the reader's worst wait, then 1,000
-//!   commits of 1,000 changes to existing keys (the rate at that size) and
-//!   what `compact()` does under the default config.
+//!   commits of 1,000 changes to existing keys (the rate at that size).
+//! - `scale dead DIR KEYS`: overwrites every key once (the log half dead),
+//!   commits one-change blocks until the kept history has passed the
+//!   overwrites, then goes on committing while the database compacts in
+//!   the background under the default config; prints the disk before and
+//!   after, how long it took, and the slowest commit and a reader's worst
+//!   wait meanwhile.
 //! - `scale update DIR KEYS`: commits of 1,000 changes to existing keys
 //!   until killed (the script kills it with SIGKILL).
 //! - `scale open DIR KEYS`: opens the database, prints the time it took, the
 //!   process's resident memory (anonymous, and file-backed: the mapped
-//!   data), and point reads of random existing keys (p50, p99, p999).
+//!   data), the log it replayed after the index checkpoint, and point reads
+//!   of random existing keys (p50, p99, p999), then of 1,000 keys read
+//!   over again (hot).
 //!
 //! Every line is `key: value`, for the script to read.
 
@@ -81,10 +88,79 @@ fn updates(db: &AccountsDb, keys: u64, rng: &mut Rng, block: &mut u64, count: us
     start.elapsed()
 }
 
+fn percentiles(mut took: Vec<Duration>) -> String {
+    took.sort_unstable();
+    let at = |p: f64| took[((took.len() as f64 * p) as usize).min(took.len() - 1)].as_secs_f64();
+    format!("{:.2} / {:.2} / {:.2}", at(0.5) * 1e6, at(0.99) * 1e6, at(0.999) * 1e6)
+}
+
+fn gib(bytes: u64) -> f64 {
+    bytes as f64 / (1u64 << 30) as f64
+}
+
+/// `scale dead`: see the module's doc.
+fn dead(dir: &str, keys: u64, config: AccountsDbConfig) {
+    let kept = config.history_blocks.unwrap_or(0);
+    let db = std::sync::Arc::new(AccountsDb::open(dir, config).expect("open"));
+    let mut block = db.last_commit().map_or(0, |c| c.block_number);
+    let mut at = 0;
+    while at < keys {
+        let end = (at + 10_000).min(keys);
+        let changes: Vec<Entry> = (at..end).map(|i| entry(i, keys, block)).collect();
+        block += 1;
+        db.commit(block, B256::ZERO, &changes).expect("commit");
+        at = end;
+    }
+    let one = |block: u64| [entry(block % keys, keys, block)];
+    for _ in 0..=kept {
+        block += 1;
+        db.commit(block, B256::ZERO, &one(block)).expect("commit");
+    }
+    let before = db.stats();
+    println!("dead_disk_before_gib: {:.2}", gib(before.written_bytes));
+    println!("dead_live_before_pct: {:.0}", before.live_bytes as f64 * 100.0 / before.written_bytes as f64);
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (db, done) = (db.clone(), done.clone());
+        std::thread::spawn(move || {
+            let (mut rng, mut worst) = (Rng(5), Duration::ZERO);
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                let t = Instant::now();
+                read(&db, rng.next() % keys, keys);
+                worst = worst.max(t.elapsed());
+            }
+            worst
+        })
+    };
+    // Commits go on (100 a second) while the database compacts on its own.
+    let (start, mut slowest, mut settled) = (Instant::now(), Duration::ZERO, Instant::now());
+    let mut smallest = before.written_bytes;
+    while settled.elapsed() < Duration::from_secs(10) && start.elapsed() < Duration::from_secs(900) {
+        block += 1;
+        let t = Instant::now();
+        db.commit(block, B256::ZERO, &one(block)).expect("commit");
+        slowest = slowest.max(t.elapsed());
+        let now = db.stats().written_bytes;
+        if now + (1 << 20) < smallest {
+            smallest = now;
+            settled = Instant::now();
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let worst = reader.join().expect("the reader");
+    let after = db.stats().written_bytes;
+    println!("dead_disk_after_gib: {:.2}", gib(after));
+    println!("dead_reclaimed_pct: {:.0}", (before.written_bytes - after) as f64 * 100.0 / before.written_bytes as f64);
+    println!("dead_compaction_s: {:.0}", (settled - start).as_secs_f64());
+    println!("dead_slowest_commit_ms: {:.1}", ms(slowest));
+    println!("dead_reader_worst_wait_ms: {:.3}", ms(worst));
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let [_, what, dir, keys] = &args[..] else {
-        eprintln!("usage: scale fill|update|open DIR KEYS");
+        eprintln!("usage: scale fill|update|dead|open DIR KEYS");
         std::process::exit(2);
     };
     let keys: u64 = keys.parse().expect("KEYS is a number");
@@ -131,12 +207,9 @@ fn main() {
             println!("reader_worst_wait_ms: {:.3}", ms(worst));
             let took = updates(&db, keys, &mut Rng(11), &mut block, 1_000);
             println!("commits_per_s_1000_changes: {:.0}", 1_000.0 / took.as_secs_f64());
-            let t = Instant::now();
-            let compacted = db.compact().expect("compact");
-            println!("compact_ms: {:.0}", ms(t.elapsed()));
-            println!("compact: {compacted:?}");
             println!("index_bytes_per_key: {:.1}", db.stats().index_bytes as f64 / keys as f64);
         }
+        "dead" => dead(dir, keys, config),
         "update" => {
             let db = AccountsDb::open(dir, config).expect("open");
             let mut block = db.last_commit().map_or(0, |c| c.block_number);
@@ -149,10 +222,11 @@ fn main() {
             let t = Instant::now();
             let db = AccountsDb::open(dir, config).expect("open");
             println!("open_s: {:.2}", t.elapsed().as_secs_f64());
+            println!("replayed_mib: {:.0}", db.stats().replayed_at_open as f64 / (1 << 20) as f64);
             println!("rss_anon_gib: {:.2}", status("RssAnon:") as f64 / (1u64 << 30) as f64);
             println!("rss_file_gib: {:.2}", status("RssFile:") as f64 / (1u64 << 30) as f64);
             let mut rng = Rng(3);
-            let mut took: Vec<Duration> = (0..100_000)
+            let took: Vec<Duration> = (0..100_000)
                 .map(|_| {
                     let i = rng.next() % keys;
                     let t = Instant::now();
@@ -160,14 +234,16 @@ fn main() {
                     t.elapsed()
                 })
                 .collect();
-            took.sort_unstable();
-            let at = |p: f64| took[((took.len() as f64 * p) as usize).min(took.len() - 1)];
-            println!(
-                "read_us_p50_p99_p999: {:.2} / {:.2} / {:.2}",
-                at(0.5).as_secs_f64() * 1e6,
-                at(0.99).as_secs_f64() * 1e6,
-                at(0.999).as_secs_f64() * 1e6
-            );
+            println!("read_us_p50_p99_p999: {}", percentiles(took));
+            let hot: Vec<u64> = (0..1_000).map(|_| rng.next() % keys).collect();
+            let took: Vec<Duration> = (0..100_000)
+                .map(|n| {
+                    let t = Instant::now();
+                    read(&db, hot[n % hot.len()], keys);
+                    t.elapsed()
+                })
+                .collect();
+            println!("hot_read_us_p50_p99_p999: {}", percentiles(took));
         }
         other => panic!("unknown command {other}"),
     }

@@ -173,9 +173,14 @@ impl Inner {
     /// Writes a checkpoint of the index as it stands after the newest
     /// commit, while commits go on (each waits at most for the copy of one
     /// shard). Returns whether one was written: not before the first
-    /// commit, nor when `stop` was raised part way.
+    /// commit, nor while the records `open` found replaced are still being
+    /// counted, nor when `stop` was raised part way.
     pub(crate) fn write_checkpoint(&self, stop: &AtomicBool) -> Result<bool, StorageError> {
         let _one = self.checkpointing.lock();
+        // The live bytes it saves must not count what `open` left uncounted.
+        if self.uncounted.try_lock().is_none_or(|dead| !dead.is_empty()) {
+            return Ok(false);
+        }
         let (meta, overflow, since, sync) = {
             let w = self.writer.lock();
             if w.seq == 0 {

@@ -76,6 +76,7 @@ impl Inner {
     /// `stop` is raised.
     pub(crate) fn compact(&self, stop: &AtomicBool) -> Result<CompactionStats, CommitError> {
         let _one = self.compacting.lock();
+        self.count_uncounted();
         let candidates: Vec<Arc<Segment>> = {
             let w = self.writer.lock();
             self.check_poisoned()?;

@@ -25,6 +25,9 @@ impl AccountsDb {
     pub fn open(dir: impl AsRef<Path>, config: AccountsDbConfig) -> Result<Self, OpenError> {
         let (inner, woken) = Self::open_inner(dir.as_ref(), config)?;
         let thread = start(&inner, woken);
+        if thread.is_none() {
+            inner.count_uncounted();
+        }
         Ok(Self::from_parts(inner, thread))
     }
 }
@@ -52,6 +55,10 @@ fn start(inner: &Arc<Inner>, woken: Receiver<()>) -> Option<JoinHandle<()>> {
 }
 
 fn run(weak: &Weak<Inner>, woken: &Receiver<()>) {
+    match weak.upgrade() {
+        Some(inner) => inner.count_uncounted(),
+        None => return,
+    }
     loop {
         if let Err(RecvTimeoutError::Disconnected) = woken.recv_timeout(LOOK_EVERY) {
             return;

@@ -37,6 +37,9 @@ pub(crate) struct Recovered {
     pub(crate) history: History,
     /// Log bytes scanned after the checkpoint (all of them without one).
     pub(crate) replayed: u64,
+    /// Records the scan found replaced, whose bytes are still counted live
+    /// in their segments ([`crate::db::Inner::count_uncounted`]).
+    pub(crate) uncounted: Vec<Loc>,
 }
 
 struct Damage {
@@ -130,12 +133,10 @@ pub(crate) fn recover(
             .get(&loc.segment())
             .is_none_or(|&i| segs[i].record_at(loc).map_or(true, |r| r.has_key(key)))
     };
-    let size_of = |loc: Loc| {
-        position.get(&loc.segment()).map_or(0, |&i| segs[i].record_at(loc).map_or(0, |r| r.size))
-    };
 
     let mut damage = None;
-    let mut pending: Vec<(Key, Loc, usize)> = Vec::new();
+    let mut pending: Vec<(Key, Loc, usize, u64)> = Vec::new();
+    let mut uncounted = Vec::new();
     'segments: for (i, seg) in segs.iter().enumerate().skip(start.segment) {
         let mut offset = SEGMENT_HEADER_LEN;
         if i == start.segment && start.offset > SEGMENT_HEADER_LEN {
@@ -166,12 +167,14 @@ pub(crate) fn recover(
                         damage = Some(Damage { segment: i, offset, reason });
                         break 'segments;
                     }
-                    for (key, loc, size) in pending.drain(..) {
+                    for (key, loc, size, prev) in pending.drain(..) {
                         seg.add_live(size as u64);
-                        if let Some(old) = index.insert(&key, loc, |l| holds(l, &key)) {
-                            if let Some(&at) = position.get(&old.segment()) {
-                                segs[at].sub_live(size_of(old) as u64);
-                            }
+                        // A record's `prev` is its key's version before it:
+                        // where the index holds that, it holds this key, and
+                        // no old record is read (they are not in memory).
+                        let same = |l: Loc| l.raw() == prev || holds(l, &key);
+                        if let Some(old) = index.insert(&key, loc, same) {
+                            uncounted.push(old);
                         }
                     }
                     digest = new_digest();
@@ -195,7 +198,8 @@ pub(crate) fn recover(
                 }
                 Frame::Record(r) => {
                     digest.update(&r.checksum.to_le_bytes());
-                    pending.push((r.key(), Loc::new(seg.id, offset as u32, r.tombstone), r.size));
+                    let loc = Loc::new(seg.id, offset as u32, r.tombstone);
+                    pending.push((r.key(), loc, r.size, r.links().prev));
                     offset += r.size as u64;
                 }
             }
@@ -290,7 +294,7 @@ pub(crate) fn recover(
         }
         table[id] = Some(seg);
     }
-    Ok(Recovered { table, active, tail, next_id, seq, last, history, replayed })
+    Ok(Recovered { table, active, tail, next_id, seq, last, history, replayed, uncounted })
 }
 
 /// Where the scan after checkpoint `meta` starts, if the log still holds

@@ -206,4 +206,22 @@ impl Inner {
         let size = self.record_size(version, loc);
         self.with_segment(version, loc.segment(), |s| s.sub_live(size));
     }
+
+    /// Takes the records `open` found replaced out of their segments' live
+    /// bytes: each is a read of a record that may be on disk only, so
+    /// `open` leaves it to the database's thread (or does it itself when
+    /// there is none). Until then compaction sees those segments fuller
+    /// than they are, and leaves them be.
+    pub(crate) fn count_uncounted(&self) {
+        // Held throughout, so a compaction that calls this waits for the end.
+        let mut dead = self.uncounted.lock();
+        while !dead.is_empty() && !self.stop.load(Ordering::Acquire) {
+            let version = self.version();
+            let from = dead.len().saturating_sub(1 << 16);
+            for loc in dead.drain(from..) {
+                self.sub_live(&version, loc);
+            }
+        }
+        dead.shrink_to_fit();
+    }
 }

@@ -38,6 +38,8 @@ pub(crate) struct Inner {
     pub(super) poisoned: AtomicBool,
     /// What reads fall back on for keys never held ([`AccountsDb::set_backing`]).
     pub(super) backing: std::sync::OnceLock<Arc<dyn crate::Backing>>,
+    /// Replaced records `open` left counted live (`count_uncounted`).
+    pub(crate) uncounted: Mutex<Vec<crate::index::Loc>>,
     /// Log bytes `open` scanned.
     pub(crate) replayed_at_open: u64,
     /// Log bytes written since the newest checkpoint's commit.

@@ -158,6 +158,7 @@ impl AccountsDb {
                 backing: std::sync::OnceLock::new(),
                 since_checkpoint: AtomicU64::new(rec.replayed),
                 replayed_at_open: rec.replayed,
+                uncounted: Mutex::new(rec.uncounted),
                 checkpointing: Mutex::new(()),
                 compacting: Mutex::new(()),
                 wake,
@@ -175,7 +176,9 @@ impl AccountsDb {
 
     /// Writes a checkpoint of the index now (see
     /// [`AccountsDbConfig::checkpoint_bytes`]), while commits go on; returns
-    /// whether one was written (none before the first commit).
+    /// whether one was written (none before the first commit, nor right
+    /// after `open` while its thread still counts the replayed log's dead
+    /// records).
     pub fn checkpoint(&self) -> Result<bool, StorageError> {
         self.inner.write_checkpoint(&AtomicBool::new(false))
     }
