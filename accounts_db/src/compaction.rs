@@ -92,6 +92,11 @@ impl Inner {
                 .collect()
         };
         let mut stats = CompactionStats::default();
+        if !candidates.is_empty() {
+            // Blocks before the oldest kept one are not protected below.
+            let oldest = self.history.read().range().map_or(0, |(oldest, _)| oldest);
+            self.raise_horizon(oldest)?;
+        }
         for seg in candidates {
             match self.compact_segment(&seg, &mut stats, stop)? {
                 Ok(()) => {}

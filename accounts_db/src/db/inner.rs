@@ -67,6 +67,23 @@ pub(crate) struct Writer {
     pub(crate) last: Option<CommitInfo>,
 }
 
+/// The file that names the oldest block whose state compaction left whole
+/// (`horizon`): blocks before it are not offered, whatever the window.
+pub(crate) const HORIZON: &str = "horizon";
+
+/// The block in `dir`'s horizon file, 0 without one.
+pub(crate) fn read_horizon(dir: &Path) -> Result<u64, StorageError> {
+    let path = dir.join(HORIZON);
+    match std::fs::read(&path) {
+        Ok(bytes) => match <[u8; 8]>::try_from(bytes.as_slice()) {
+            Ok(b) => Ok(u64::from_le_bytes(b)),
+            Err(_) => Err(StorageError::Corrupted { file: path, offset: 0, reason: "not 8 bytes" }),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+        Err(e) => Err(io_err(&path)(e)),
+    }
+}
+
 pub(crate) fn read_table(inner: &Inner) -> Arc<SegmentTable> {
     inner.segments.read().clone()
 }
@@ -135,6 +152,25 @@ impl Inner {
     pub(crate) fn oldest_kept_version(&self) -> Option<Arc<Version>> {
         let (oldest, newest) = self.history.read().range()?;
         (oldest < newest).then(|| self.version_at(oldest).ok()).flatten()
+    }
+
+    /// Records, durably and before compaction deletes anything, that blocks
+    /// before `block` may have lost records: a later open with a larger
+    /// window must not offer them.
+    pub(crate) fn raise_horizon(&self, block: u64) -> Result<(), StorageError> {
+        if read_horizon(&self.dir)? >= block {
+            return Ok(());
+        }
+        let tmp = self.dir.join("horizon.tmp");
+        let path = self.dir.join(HORIZON);
+        let write = || -> std::io::Result<()> {
+            let file = File::create(&tmp)?;
+            std::io::Write::write_all(&mut &file, &block.to_le_bytes())?;
+            file.sync_all()?;
+            std::fs::rename(&tmp, &path)
+        };
+        write().map_err(io_err(&path))?;
+        sync_dir(&self.dir)
     }
 
     pub(crate) fn record_history(&self, block: Option<CommitInfo>, end: u64) {

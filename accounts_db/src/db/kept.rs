@@ -35,6 +35,14 @@ impl History {
         Self { kept: kept.into(), limit }
     }
 
+    /// Drops the blocks before `block` (compaction may have removed records
+    /// they read).
+    pub(crate) fn drop_before(&mut self, block: u64) {
+        while self.kept.front().is_some_and(|k| k.block < block) {
+            self.kept.pop_front();
+        }
+    }
+
     /// The kept blocks, oldest first.
     pub(crate) fn kept(&self) -> impl Iterator<Item = &Kept> {
         self.kept.iter()

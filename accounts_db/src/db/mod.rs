@@ -31,7 +31,7 @@ use crate::record::CommitRecord;
 use crate::recovery;
 
 pub(crate) use batch::{Batch, new_digest};
-pub(crate) use inner::{Inner, Writer, read_table, sync_dir};
+pub(crate) use inner::{Inner, Writer, read_horizon, read_table, sync_dir};
 pub(crate) use kept::{History, Kept};
 pub use traits::{AccountsCommit, AccountsRead};
 pub(crate) use version::Version;
@@ -120,6 +120,8 @@ impl AccountsDb {
         }
         let mut index = Index::new(config.index_shards);
         let rec = recovery::recover(&dir, &config, &mut index)?;
+        let mut history = rec.history;
+        history.drop_before(read_horizon(&dir)?);
         let table = Arc::new(rec.table);
         let version = Arc::new(Version {
             end: Loc::new(rec.active.id, rec.tail as u32, false).pos(),
@@ -149,7 +151,7 @@ impl AccountsDb {
                 _lock: lock_file,
                 index,
                 segments: RwLock::new(table),
-                history: RwLock::new(rec.history),
+                history: RwLock::new(history),
                 versions: Mutex::new(VecDeque::from([Arc::downgrade(&version)])),
                 older_views: Mutex::default(),
                 current: RwLock::new(version),
