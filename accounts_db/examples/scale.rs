@@ -118,7 +118,10 @@ fn dead(dir: &str, keys: u64, config: AccountsDbConfig) {
     }
     let before = db.stats();
     println!("dead_disk_before_gib: {:.2}", gib(before.written_bytes));
-    println!("dead_live_before_pct: {:.0}", before.live_bytes as f64 * 100.0 / before.written_bytes as f64);
+    println!(
+        "dead_live_before_pct: {:.0}",
+        before.live_bytes as f64 * 100.0 / before.written_bytes as f64
+    );
     let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let reader = {
         let (db, done) = (db.clone(), done.clone());
@@ -135,7 +138,8 @@ fn dead(dir: &str, keys: u64, config: AccountsDbConfig) {
     // Commits go on (100 a second) while the database compacts on its own.
     let (start, mut slowest, mut settled) = (Instant::now(), Duration::ZERO, Instant::now());
     let mut smallest = before.written_bytes;
-    while settled.elapsed() < Duration::from_secs(10) && start.elapsed() < Duration::from_secs(900) {
+    while settled.elapsed() < Duration::from_secs(10) && start.elapsed() < Duration::from_secs(900)
+    {
         block += 1;
         let t = Instant::now();
         db.commit(block, B256::ZERO, &one(block)).expect("commit");
@@ -151,7 +155,10 @@ fn dead(dir: &str, keys: u64, config: AccountsDbConfig) {
     let worst = reader.join().expect("the reader");
     let after = db.stats().written_bytes;
     println!("dead_disk_after_gib: {:.2}", gib(after));
-    println!("dead_reclaimed_pct: {:.0}", (before.written_bytes - after) as f64 * 100.0 / before.written_bytes as f64);
+    println!(
+        "dead_reclaimed_pct: {:.0}",
+        (before.written_bytes - after) as f64 * 100.0 / before.written_bytes as f64
+    );
     println!("dead_compaction_s: {:.0}", (settled - start).as_secs_f64());
     println!("dead_slowest_commit_ms: {:.1}", ms(slowest));
     println!("dead_reader_worst_wait_ms: {:.3}", ms(worst));

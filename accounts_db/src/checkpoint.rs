@@ -54,6 +54,8 @@ const END_MAGIC: &[u8; 8] = b"LNSIDXOK";
 const VERSION: u32 = 1;
 /// Pairs read or written per buffer.
 const CHUNK: usize = 1 << 16;
+/// Bytes of checkpoint written between two syncs.
+const SYNC_EVERY: usize = 16 << 20;
 
 /// What a checkpoint says besides the index's pairs.
 #[derive(Debug)]
@@ -298,6 +300,7 @@ fn write(
             out.u64(loc.raw())?;
         }
         let mut bytes = Vec::with_capacity(CHUNK * 16);
+        let mut unsynced = 0;
         for i in 0..index.shard_count() {
             if stop.load(Ordering::Acquire) {
                 return Ok(false);
@@ -311,6 +314,14 @@ fn write(
                     bytes.extend_from_slice(&loc.to_le_bytes());
                 }
                 out.put(&bytes)?;
+                unsynced += bytes.len();
+                // Written back a little at a time: a burst of dirty pages
+                // would make the commits' own syncs wait behind it.
+                if unsynced >= SYNC_EVERY {
+                    out.out.flush()?;
+                    out.out.get_ref().sync_data()?;
+                    unsynced = 0;
+                }
             }
         }
         let digest = out.hash.digest();

@@ -213,7 +213,11 @@ impl Inner {
         #[cfg(test)]
         self.index.for_each_chunk(|locs| {
             let stale = locs.iter().find(|l| l.segment() == seg.id);
-            assert!(stale.is_none(), "index still points into compacted segment {}: {stale:?}", seg.id);
+            assert!(
+                stale.is_none(),
+                "index still points into compacted segment {}: {stale:?}",
+                seg.id
+            );
         });
         Ok(Ok(()))
     }

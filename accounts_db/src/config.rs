@@ -4,7 +4,7 @@
 pub const DEFAULT_SEGMENT_SIZE: u64 = 64 << 20;
 /// Default number of index shards: enough that one shard's rehash, when its
 /// table doubles, is a small share of the index.
-pub const DEFAULT_INDEX_SHARDS: usize = 256;
+pub const DEFAULT_INDEX_SHARDS: usize = 1024;
 /// Default bound on one code value: 256 KiB (EIP-170 allows 24 KiB today).
 pub const DEFAULT_MAX_CODE_LEN: usize = 256 << 10;
 /// Default bound on the changes of one commit.

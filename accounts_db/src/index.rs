@@ -321,7 +321,7 @@ mod tests {
 
     #[test]
     fn test_a_snapshot_is_the_index_when_it_began() {
-        let mut index = Index::new(4);
+        let index = Index::new(4);
         let key = |i: u8| Key::Account(Address::repeat_byte(i));
         let all = |index: &Index| {
             let mut pairs: Vec<(u64, u64)> = Vec::new();

@@ -83,9 +83,9 @@ mod segment;
 pub use backing::Backing;
 pub use compaction::CompactionStats;
 pub use config::{
-    AccountsDbConfig, DEFAULT_CHECKPOINT_BYTES, DEFAULT_COMPACTION_LIVE_PERCENT, DEFAULT_HISTORY_BLOCKS,
-    DEFAULT_INDEX_SHARDS, DEFAULT_MAX_CHANGES_PER_COMMIT, DEFAULT_MAX_CODE_LEN,
-    DEFAULT_SEGMENT_SIZE,
+    AccountsDbConfig, DEFAULT_CHECKPOINT_BYTES, DEFAULT_COMPACTION_LIVE_PERCENT,
+    DEFAULT_HISTORY_BLOCKS, DEFAULT_INDEX_SHARDS, DEFAULT_MAX_CHANGES_PER_COMMIT,
+    DEFAULT_MAX_CODE_LEN, DEFAULT_SEGMENT_SIZE,
 };
 pub use db::{AccountsCommit, AccountsDb, AccountsRead, DbStats, ReadView};
 pub use entry::{AccountHeader, CommitInfo, Entry, Key};

@@ -318,7 +318,10 @@ fn checkpoint_start(
     if segs.iter().any(|s| s.id < end.segment() && !known.contains(&s.id)) {
         return Err("an older segment it does not list");
     }
-    if meta.segments.iter().any(|s| s.id < end.segment() && position.get(&s.id).is_some_and(|&i| segs[i].data_end() < s.data_end)) {
+    if meta.segments.iter().any(|s| {
+        s.id < end.segment()
+            && position.get(&s.id).is_some_and(|&i| segs[i].data_end() < s.data_end)
+    }) {
         return Err("an older segment shorter than it was");
     }
     Ok(Start { segment: at, offset: u64::from(end.offset()) })

@@ -146,28 +146,28 @@ impl AccountsDb {
         );
         let (wake, woken) = std::sync::mpsc::sync_channel(1);
         let inner = Arc::new(Inner {
-                dir,
-                config,
-                _lock: lock_file,
-                index,
-                segments: RwLock::new(table),
-                history: RwLock::new(history),
-                versions: Mutex::new(VecDeque::from([Arc::downgrade(&version)])),
-                older_views: Mutex::default(),
-                current: RwLock::new(version),
-                writer: Mutex::new(writer),
-                poisoned: AtomicBool::new(false),
-                backing: std::sync::OnceLock::new(),
-                since_checkpoint: AtomicU64::new(rec.replayed),
-                replayed_at_open: rec.replayed,
-                uncounted: Mutex::new(rec.uncounted),
-                checkpointing: Mutex::new(()),
-                compacting: Mutex::new(()),
-                wake,
-                stop: AtomicBool::new(false),
-                #[cfg(test)]
-                fail_next_sync: Mutex::new(None),
-            });
+            dir,
+            config,
+            _lock: lock_file,
+            index,
+            segments: RwLock::new(table),
+            history: RwLock::new(history),
+            versions: Mutex::new(VecDeque::from([Arc::downgrade(&version)])),
+            older_views: Mutex::default(),
+            current: RwLock::new(version),
+            writer: Mutex::new(writer),
+            poisoned: AtomicBool::new(false),
+            backing: std::sync::OnceLock::new(),
+            since_checkpoint: AtomicU64::new(rec.replayed),
+            replayed_at_open: rec.replayed,
+            uncounted: Mutex::new(rec.uncounted),
+            checkpointing: Mutex::new(()),
+            compacting: Mutex::new(()),
+            wake,
+            stop: AtomicBool::new(false),
+            #[cfg(test)]
+            fail_next_sync: Mutex::new(None),
+        });
         Ok((inner, woken))
     }
 
