@@ -18,7 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds=${FUZZ_SECONDS:-60}
-read -ra targets <<< "${FUZZ_TARGETS:-tx_decode rpc_params ledger_records accounts_db_recovery block_replay}"
+read -ra targets <<< "${FUZZ_TARGETS:-tx_decode rpc_params ledger_records accounts_db_recovery block_replay chain_import}"
 # No sanitizer (stable Rust cannot build one); 16 codegen units build
 # revm and alloy in minutes on two cores instead of much longer.
 build_flags=(-s none --codegen-units 16)
@@ -52,6 +52,15 @@ for t in "${targets[@]}"; do
     mkdir -p "corpus/$t" "artifacts/$t"
     if [ -d "seeds/$t" ]; then
         cp -n "seeds/$t"/* "corpus/$t"/ 2> /dev/null || true
+    fi
+    # chain_import starts from real blocks: the RLP of the blockchain tests'
+    # blocks in ../shared/fixtures (read there, kept only in the ignored corpus).
+    tests=../../shared/fixtures/ethereum-tests/BlockchainTests
+    if [ "$t" = chain_import ] && [ -d "$tests" ]; then
+        find "$tests" -name '*.json' | head -n 200 | xargs grep -ho '"rlp" *: *"0x[0-9a-f]*"' \
+            | sed 's/.*"0x\([0-9a-f]*\)"/\1/' | head -n 300 | while read -r hex; do
+            printf '%s' "$hex" | xxd -r -p > "corpus/$t/seed-$(printf '%s' "$hex" | md5sum | cut -c1-16)"
+        done
     fi
     before=$(artifacts "$t")
     log="artifacts/$t.log"

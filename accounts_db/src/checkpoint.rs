@@ -179,6 +179,9 @@ impl Inner {
     /// counted, nor when `stop` was raised part way.
     pub(crate) fn write_checkpoint(&self, stop: &AtomicBool) -> Result<bool, StorageError> {
         let _one = self.checkpointing.lock();
+        if self.poisoned.load(Ordering::Acquire) {
+            return Ok(false);
+        }
         // The live bytes it saves must not count what `open` left uncounted.
         if self.uncounted.try_lock().is_none_or(|dead| !dead.is_empty()) {
             return Ok(false);

@@ -254,6 +254,30 @@ fn find_exception(exception: &str) -> Option<Value> {
 /// same file again goes on from there to the end.
 #[test]
 fn test_an_import_killed_partway_keeps_a_prefix_and_a_second_import_goes_on() {
+    import_killed_at(|_| [40_000, 90_000, 140_000].into());
+}
+
+/// Issue 61's soak: twenty kills at random ledger sizes (seeded), each
+/// followed by the checks above.
+#[test]
+#[ignore = "soak: cargo test --release --test it soak_an_import -- --ignored"]
+fn soak_an_import_killed_twenty_times_loses_no_committed_block() {
+    use rand::{Rng, SeedableRng};
+    let seed = std::env::var("LANES_SOAK_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(61);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    import_killed_at(|full| {
+        let mut sizes: Vec<u64> = (0..20).map(|_| rng.random_range(1_000..full)).collect();
+        sizes.sort_unstable();
+        sizes
+    });
+}
+
+/// Imports walletReorganizeOwners (each block synced, the default), killed
+/// (SIGKILL) as the ledger passes each of `sizes(full ledger size)` bytes:
+/// each time a node then serves a prefix of the chain, no shorter than the
+/// last, with Ethereum's hashes and state roots, and the import started
+/// again goes on from it; a last import brings the rest.
+fn import_killed_at(sizes: impl FnOnce(u64) -> Vec<u64>) {
     let Some(Written { test, genesis, chain, data, _tmp }) = written(
         "ValidBlocks/bcWalletTest/walletReorganizeOwners.json",
         "walletReorganizeOwners_Cancun",
@@ -261,32 +285,47 @@ fn test_an_import_killed_partway_keeps_a_prefix_and_a_second_import_goes_on() {
         return;
     };
     let blocks = test["blocks"].as_array().unwrap();
-    // Each block synced (the default), killed as the ledger passes each
-    // size: the import started again each time goes on from what was kept.
     let ledger = data.join("ledger").join("blocks.log");
     let header = |n: u64| &blocks[n as usize - 1]["blockHeader"];
+    // The whole chain's ledger size, from a first import into another folder.
+    let full = {
+        let whole = data.with_file_name("whole");
+        let out = import(&whole, &genesis, &chain);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        std::fs::metadata(whole.join("ledger").join("blocks.log")).unwrap().len()
+    };
     let mut head = 0;
-    for size in [40_000, 90_000, 140_000] {
+    let sizes = sizes(full);
+    for (kill, &size) in sizes.iter().enumerate() {
         let mut child = import_command(&data, &genesis, &chain, true)
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        while std::fs::metadata(&ledger).map_or(0, |m| m.len()) < size
-            && child.try_wait().unwrap().is_none()
-            && std::time::Instant::now() < deadline
-        {
+        let mut seen = 0;
+        while child.try_wait().unwrap().is_none() && std::time::Instant::now() < deadline {
+            seen = std::fs::metadata(&ledger).map_or(0, |m| m.len());
+            if seen >= size {
+                break;
+            }
             std::thread::sleep(std::time::Duration::from_millis(2));
         }
         child.kill().unwrap();
         child.wait().unwrap();
         let v = Validator::start(&data, &[]);
         let now = quantity(&v.result("eth_blockNumber", json!([])));
-        eprintln!("killed at block {now} of {}", blocks.len());
+        eprintln!(
+            "kill {} of {}: at block {now} of {} (ledger {seen} bytes)",
+            kill + 1,
+            sizes.len(),
+            blocks.len()
+        );
         assert!(now >= head && now <= blocks.len() as u64, "{head} then {now}");
-        let served = v.result("eth_getBlockByNumber", json!([format!("{now:#x}"), false]));
-        assert_eq!(served["hash"], header(now)["hash"], "block {now}");
-        assert_eq!(served["stateRoot"], header(now)["stateRoot"], "block {now}'s state");
+        for n in [now, now.saturating_sub(1).max(1)].into_iter().filter(|_| now > 0) {
+            let served = v.result("eth_getBlockByNumber", json!([format!("{n:#x}"), false]));
+            assert_eq!(served["hash"], header(n)["hash"], "block {n}");
+            assert_eq!(served["stateRoot"], header(n)["stateRoot"], "block {n}'s state");
+        }
         v.stop();
         head = now;
     }
