@@ -179,7 +179,7 @@ impl Inner {
     /// counted, nor when `stop` was raised part way.
     pub(crate) fn write_checkpoint(&self, stop: &AtomicBool) -> Result<bool, StorageError> {
         let _one = self.checkpointing.lock();
-        if self.poisoned.load(Ordering::Acquire) {
+        if self.check_poisoned().is_err() {
             return Ok(false);
         }
         // The live bytes it saves must not count what `open` left uncounted.
@@ -322,7 +322,11 @@ fn write(
                 // would make the commits' own syncs wait behind it.
                 if unsynced >= SYNC_EVERY {
                     out.out.flush()?;
-                    out.out.get_ref().sync_data()?;
+                    let file = out.out.get_ref();
+                    file.sync_data()?;
+                    // Nor does it crowd the data's pages out of the cache.
+                    let advice = rustix::fs::Advice::DontNeed;
+                    rustix::fs::fadvise(file, 0, None, advice).map_err(io::Error::from)?;
                     unsynced = 0;
                 }
             }
