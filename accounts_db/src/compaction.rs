@@ -28,7 +28,8 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::db::{AccountsDb, Batch, Inner, read_table};
+use crate::db::{AccountsDb, Batch, Inner, Version, read_table};
+use crate::entry::Key;
 use crate::error::{CommitError, StorageError};
 use crate::index::Loc;
 use crate::record::{CommitRecord, FLAG_MAINTENANCE, FLAG_NO_BLOCK, Frame, Kind};
@@ -71,7 +72,37 @@ enum Left {
     Stopped,
 }
 
+/// What a record of a segment being compacted is.
+enum Standing {
+    /// The newest record of its key, which no kept block reads: it is copied.
+    Newest,
+    /// The oldest kept block reads it.
+    Kept,
+    /// Replaced, and no kept block reads it.
+    Dead,
+}
+
 impl Inner {
+    /// What the record of `key` at `loc` is, at `version`, with `kept` the
+    /// oldest kept block's version.
+    fn standing(
+        &self,
+        version: &Version,
+        kept: Option<&Version>,
+        key: &Key,
+        loc: Loc,
+    ) -> Result<Standing, StorageError> {
+        let head = self.index.get(key, |l| self.holds(version, l, key));
+        // (The newest record too: a copy could not take its place in the
+        // chain an older view walks.)
+        if let (Some(kept), Some(head)) = (kept, head)
+            && self.visible_record(kept, head)? == Some(loc)
+        {
+            return Ok(Standing::Kept);
+        }
+        Ok(if head == Some(loc) { Standing::Newest } else { Standing::Dead })
+    }
+
     /// [`AccountsDb::compact`], stopping between maintenance commits when
     /// `stop` is raised.
     pub(crate) fn compact(&self, stop: &AtomicBool) -> Result<CompactionStats, CommitError> {
@@ -138,15 +169,10 @@ impl Inner {
                     continue;
                 }
                 let loc = Loc::new(seg.id, at as u32, record.tombstone);
-                let key = record.key();
-                let head = self.index.get(&key, |l| self.holds(&version, l, &key));
-                if let (Some(kept), Some(head)) = (&kept, head)
-                    && self.visible_record(kept, head)? == Some(loc)
-                {
-                    return Ok(Err(Left::Kept));
-                }
-                if head == Some(loc) {
-                    live.push(at);
+                match self.standing(&version, kept.as_deref(), &record.key(), loc)? {
+                    Standing::Kept => return Ok(Err(Left::Kept)),
+                    Standing::Newest => live.push(at),
+                    Standing::Dead => {}
                 }
             }
         }
@@ -173,15 +199,11 @@ impl Inner {
                 };
                 let loc = Loc::new(seg.id, offset as u32, record.tombstone);
                 let key = record.key();
-                let head = self.index.get(&key, |l| self.holds(&version, l, &key));
-                if let (Some(kept), Some(head)) = (&kept, head)
-                    && self.visible_record(kept, head)? == Some(loc)
-                {
+                match self.standing(&version, kept.as_deref(), &key, loc)? {
                     // Replaced since the scan, and a kept block reads it now.
-                    return Ok(Err(Left::Kept));
-                }
-                if head != Some(loc) {
-                    continue; // superseded since the scan
+                    Standing::Kept => return Ok(Err(Left::Kept)),
+                    Standing::Dead => continue, // replaced since the scan
+                    Standing::Newest => {}
                 }
                 // With a backing, a tombstone is what keeps the key deleted.
                 if record.tombstone

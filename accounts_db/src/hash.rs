@@ -136,7 +136,9 @@ pub fn hash_key_words<H: Hasher>(state: &mut H, tag: u8, address: &Address, word
 /// it is decoded) serves every table that files keys by it: the index here,
 /// and the runtime's write cache and lock filters. The seed is secret to the
 /// process, as a per-table seed would be, so keys chosen to collide cannot be
-/// computed ahead.
+/// computed ahead; an index checkpoint keeps it in the database's folder, and
+/// the first database a process opens before hashing a key lends it its
+/// seed, so that its checkpoint can be read.
 pub fn key_hash(tag: u8, address: &Address, word: Option<&B256>) -> KeyHash {
     let mut state = seed(None).state.build_hasher();
     hash_key_words(&mut state, tag, address, word);
