@@ -268,8 +268,9 @@ pub(crate) fn recover(
         zero_tail(&mut segs[last], d.offset)?;
     }
 
-    let replayed = data_end.iter().take(segs.len()).skip(start.segment).sum::<u64>()
-        - start.offset.min(data_end.get(start.segment).copied().unwrap_or(0));
+    // (Nothing when the cut above left no segment at or after the start.)
+    let replayed = data_end.iter().take(segs.len()).skip(start.segment).sum::<u64>();
+    let replayed = replayed.saturating_sub(start.offset);
     let mut next_id = ids.last().map_or(1, |&id| id + 1);
     for (seg, &end) in segs.iter_mut().zip(&data_end) {
         seg.file.cut_readable(end);

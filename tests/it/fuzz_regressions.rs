@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use lanes_accounts_db::{AccountsDb, AccountsDbConfig};
+use alloy_primitives::{Address, B256};
+use lanes_accounts_db::{AccountHeader, AccountsDb, AccountsDbConfig, AccountsRead, Entry};
 
 /// An input as runs of non-zero bytes (offset, hex) over zeros.
 fn sparse(len: usize, runs: &[(usize, &str)]) -> Vec<u8> {
@@ -552,4 +553,39 @@ fn test_fuzz_ledger_record_with_a_block_number_no_chain_reaches_is_refused() {
         "{text}"
     );
     assert_eq!(std::fs::read(&path).unwrap(), written, "nothing of the file was cut");
+}
+
+/// `accounts_db_recovery`, artifact `crash-40f32c6d7cb0cbb98cfdefa167a3d5d731602ef4`
+/// (one 2,565-byte segment, re-sealed): a valid header, then a record with
+/// no commit record after it. Recovery cuts that tail and deletes the
+/// segment, which holds no commit; counting the log it had scanned (for the
+/// index checkpoint) then took the scan's start from nothing: an overflow
+/// panic. Now the database opens empty and commits.
+#[test]
+fn test_fuzz_a_log_cut_to_nothing_opens_empty_and_commits() {
+    let mut seg = sparse(
+        2565,
+        &[
+            (0, "4c414e455353454702"),
+            (12, "01"),
+            (17, "10"),
+            (24, "0910db27a07eeeb2bc5290cdc759271370"),
+            (44, "01"),
+            (48, "ffffffffffffffffffffffffffffffff"),
+            (68, "010101010101010101010101010101010101010101"),
+            (96, "e803"),
+        ],
+    );
+    reseal(&mut seg);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("0000000001.seg"), &seg).unwrap();
+    let db = AccountsDb::open(dir.path(), AccountsDbConfig::default()).expect("opens");
+    assert_eq!(db.last_commit(), None);
+    assert_eq!(db.stats().replayed_at_open, 0);
+    let who = Address::repeat_byte(7);
+    let header = AccountHeader { nonce: 1, ..Default::default() };
+    db.commit(1, B256::ZERO, &[Entry::Account(who, header)]).unwrap();
+    drop(db);
+    let db = AccountsDb::open(dir.path(), AccountsDbConfig::default()).unwrap();
+    assert_eq!(db.get_account(&who).unwrap(), Some(header));
 }
