@@ -178,10 +178,10 @@ impl AccountsDb {
 
     /// Writes a checkpoint of the index now (see
     /// [`AccountsDbConfig::checkpoint_bytes`]), while commits go on; returns
-    /// whether one was written (none before the first commit, nor right
-    /// after `open` while its thread still counts the replayed log's dead
-    /// records).
+    /// whether one was written (none before the first commit). Right after
+    /// `open` it first waits for the count of the replayed log's dead records.
     pub fn checkpoint(&self) -> Result<bool, StorageError> {
+        self.inner.count_uncounted();
         self.inner.write_checkpoint(&AtomicBool::new(false))
     }
 
