@@ -130,12 +130,13 @@ fuzz_target!(|data: &[u8]| {
     // The newest segment is grown back to the size its header records and
     // mapped (and paged in) whole: right for a real segment (up to 4 GiB),
     // but slow for a fuzzer. Larger sizes are left out, except those past
-    // 4 GiB, which must be refused (a crash this target found).
-    let recorded = segs
-        .last()
-        .and_then(|s| s.get(16..24))
-        .map_or(0, |b| u64::from_le_bytes(b.try_into().expect("8 bytes")));
-    if (MAX_RECORDED + 1..=1 << 32).contains(&recorded) {
+    // 4 GiB, which must be refused (a crash this target found). Any segment
+    // may become the newest (recovery deletes those after damage), so each
+    // is checked.
+    let recorded = |seg: &Vec<u8>| {
+        seg.get(16..24).map_or(0, |b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
+    };
+    if segs.iter().any(|seg| (MAX_RECORDED + 1..=1 << 32).contains(&recorded(seg))) {
         return;
     }
     ROOT.with(|root| {
