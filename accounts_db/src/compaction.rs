@@ -56,7 +56,7 @@ impl AccountsDb {
     /// Compacts every sealed segment whose live bytes are below
     /// `compaction_live_percent` of its written bytes, oldest first. Readers
     /// and commits go on meanwhile (a commit waits for one maintenance
-    /// commit of [`CHUNK_RECORDS`] records at most). With
+    /// commit of 4,096 records at most). With
     /// [`crate::AccountsDbConfig::compact_in_background`] the database's own
     /// thread calls this whenever there is work.
     pub fn compact(&self) -> Result<CompactionStats, CommitError> {

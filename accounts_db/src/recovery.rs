@@ -159,6 +159,12 @@ pub(crate) fn recover(
                 }
                 Frame::Record(r) if r.kind == Kind::Commit => {
                     let c = r.commit();
+                    // No log reaches 2^64 commits; the next one could not be numbered.
+                    if c.seq == u64::MAX {
+                        let reason = "commit sequence number at its limit";
+                        damage = Some(Damage { segment: i, offset, reason });
+                        break 'segments;
+                    }
                     if c.seq <= seq
                         || c.records as usize != pending.len()
                         || c.digest != digest.digest()

@@ -589,3 +589,77 @@ fn test_fuzz_a_log_cut_to_nothing_opens_empty_and_commits() {
     let db = AccountsDb::open(dir.path(), AccountsDbConfig::default()).unwrap();
     assert_eq!(db.get_account(&who).unwrap(), Some(header));
 }
+
+/// `accounts_db_recovery`, artifact `crash-a49332b9da06b644cf34d605285286e3c29f29cc`
+/// (one 988-byte segment, re-sealed): commits, the last of them numbered
+/// `u64::MAX`. Recovery kept it, and the next commit, numbered one more,
+/// overflowed: a panic. Now a commit at the limit is damage (here the
+/// segment's tail, cut): the database opens at the commit before and takes
+/// a commit.
+#[test]
+fn test_fuzz_a_commit_numbered_u64_max_is_damage() {
+    let mut seg = sparse(
+        988,
+        &[
+            (0, "4c414e45535345470200000001"),
+            (17, "10"),
+            (
+                24,
+                "0910db27a07eeeb2bc5290cdc75927137000000001000000ffffffffffffffffffffffffffffffff",
+            ),
+            (68, "010101010101010101010101010101010101010101"),
+            (96, "e803"),
+            (
+                128,
+                "c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470762f8146ec9ac364\
+                 6800000002000000ffffffffffffffffffffffffffffffff",
+            ),
+            (196, "0101010101010101010101010101010101010101"),
+            (247, "0107"),
+            (280, "414384613c74bddf3d00000003000000ffffffffffffffffffffffffffffffff"),
+            (
+                316,
+                "1356562a3a026853b91234da4a90a0cfe0df352ec730914eac11c69c7b90a4f50500000060006000\
+                 a0000000cb57f0626cc19b58400000000400000001",
+            ),
+            (384, "01"),
+            (424, "03"),
+            (
+                432,
+                "45d2e8fb9c20af77b8f749342442dd49700000000100000020000000010000002000000001000000\
+                 01000000010101010101010101010101010101010101010102",
+            ),
+            (504, "d007"),
+            (
+                536,
+                "c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470229d6e096a69b5f9\
+                 4800000082000000e000000001",
+            ),
+            (653, "ad00003d3095ebb8926c077000000001000000ffffffffffffffffffffffffffffffff"),
+            (692, "020202020202020202020202020202020202020203"),
+            (720, "b80b"),
+            (734, "40"),
+            (
+                752,
+                "c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a47034503e74e1886de5\
+                 4000000004000000ffffffffffffffff02",
+            ),
+            (847, "0103"),
+            (856, "d6c455a02b35e561d4af06de"),
+            (879, "71"),
+            (973, "02020202020202"),
+        ],
+    );
+    reseal(&mut seg);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("0000000001.seg"), &seg).unwrap();
+    let db = AccountsDb::open(dir.path(), AccountsDbConfig::default()).expect("opens");
+    let next = db.last_commit().map_or(1, |c| c.block_number + 1);
+    let who = Address::repeat_byte(7);
+    let header = AccountHeader { nonce: 1, ..Default::default() };
+    db.commit(next, B256::ZERO, &[Entry::Account(who, header)]).expect("commits");
+    drop(db);
+    let db = AccountsDb::open(dir.path(), AccountsDbConfig::default()).unwrap();
+    assert_eq!(db.last_commit().map(|c| c.block_number), Some(next));
+    assert_eq!(db.get_account(&who).unwrap(), Some(header));
+}
