@@ -183,7 +183,7 @@ impl Inner {
             return Ok(false);
         }
         // The live bytes it saves must not count what `open` left uncounted.
-        if self.uncounted.try_lock().is_none_or(|dead| !dead.is_empty()) {
+        if !self.uncounted.lock().is_empty() {
             return Ok(false);
         }
         let (meta, overflow, since, sync) = {
