@@ -11,7 +11,7 @@
 //!  last: flag u8, block u64, commitment [32]
 //!  kept: count u32, (block u64, end u64, commitment [32]) each
 //!  segments: count u32, (id u32, data end u64, live bytes u64) each
-//!  overflow: count u32, (key tag u8, key [52], location u64) each
+//!  overflow: count u32, (record kind u8, key [52, zero-padded], location u64) each
 //!  per shard: count u64, (hash u64, location u64) each
 //!  xxh3-64 of all of the above | "LNSIDXOK"
 //! ```
@@ -33,9 +33,10 @@
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use alloy_primitives::{Address, B256};
+use alloy_primitives::B256;
 use xxhash_rust::xxh3::Xxh3;
 
 use crate::db::{Inner, Kept, read_table, sync_dir};
@@ -43,7 +44,7 @@ use crate::entry::{CommitInfo, Key};
 use crate::error::{StorageError, io_err};
 use crate::hash::{KeyHash, adopt_seed, fingerprint, seed_words};
 use crate::index::{Index, Loc};
-use crate::record::{COMMIT_RECORD_LEN, Frame, Kind};
+use crate::record::{self, COMMIT_RECORD_LEN, Kind};
 use crate::segment::Segment;
 
 /// The checkpoint's file name in the database's directory.
@@ -140,37 +141,8 @@ fn invalid(reason: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, reason.to_owned())
 }
 
+/// Key bytes in an overflow entry: the longest key's, zero-padded.
 const KEY_LEN: usize = 52;
-
-fn key_bytes(key: &Key) -> (u8, [u8; KEY_LEN]) {
-    let mut out = [0; KEY_LEN];
-    let tag = match key {
-        Key::Account(a) => {
-            out[..20].copy_from_slice(a.as_slice());
-            0
-        }
-        Key::Storage(a, s) => {
-            out[..20].copy_from_slice(a.as_slice());
-            out[20..].copy_from_slice(s.as_slice());
-            1
-        }
-        Key::Code(h) => {
-            out[..32].copy_from_slice(h.as_slice());
-            2
-        }
-    };
-    (tag, out)
-}
-
-fn key_from(tag: u8, b: &[u8; KEY_LEN]) -> io::Result<Key> {
-    Ok(match tag {
-        0 => Key::Account(Address::from_slice(&b[..20])),
-        1 => Key::Storage(Address::from_slice(&b[..20]), B256::from_slice(&b[20..])),
-        2 => Key::Code(B256::from_slice(&b[..32])),
-        _ => return Err(invalid("an unknown key kind")),
-    })
-}
-
 impl Inner {
     /// Writes a checkpoint of the index as it stands after the newest
     /// commit, while commits go on (each waits at most for the copy of one
@@ -193,17 +165,16 @@ impl Inner {
             }
             let version = self.version();
             let end = Loc::from_raw(version.end);
-            let table = read_table(self);
-            let commit_checksum = match table.get(end.segment() as usize) {
-                Some(Some(seg)) => commit_checksum(seg, end).unwrap_or_default(),
-                _ => 0,
-            };
-            let segments: Vec<SegmentState> = table
+            let sync: Vec<Arc<Segment>> = read_table(self).iter().flatten().cloned().collect();
+            let commit_checksum = sync
                 .iter()
-                .flatten()
+                .find(|s| s.id == end.segment())
+                .and_then(|seg| commit_ending(seg, end))
+                .map_or(0, |(_, checksum)| checksum);
+            let segments: Vec<SegmentState> = sync
+                .iter()
                 .map(|s| SegmentState { id: s.id, data_end: s.data_end(), live: s.live() })
                 .collect();
-            let sync: Vec<_> = table.iter().flatten().cloned().collect();
             let meta = Meta {
                 seq: w.seq,
                 end: version.end,
@@ -237,22 +208,10 @@ impl Inner {
     }
 }
 
-/// The checksum of the commit record that ends at `end`, if one does.
-pub(crate) fn commit_checksum(seg: &Segment, end: Loc) -> Option<u64> {
-    let at = u64::from(end.offset()).checked_sub(COMMIT_RECORD_LEN as u64)?;
-    match seg.frame_at(at) {
-        Frame::Record(r) if r.kind == Kind::Commit => Some(r.checksum),
-        _ => None,
-    }
-}
-
-/// The sequence number of the commit record that ends at `end`, if one does.
-pub(crate) fn commit_seq(seg: &Segment, end: Loc) -> Option<u64> {
-    let at = u64::from(end.offset()).checked_sub(COMMIT_RECORD_LEN as u64)?;
-    match seg.frame_at(at) {
-        Frame::Record(r) if r.kind == Kind::Commit => Some(r.commit().seq),
-        _ => None,
-    }
+/// The sequence number and checksum of the commit record that ends at
+/// `end`, if one does.
+pub(crate) fn commit_ending(seg: &Segment, end: Loc) -> Option<(u64, u64)> {
+    seg.commit_at(u64::from(end.offset()).checked_sub(COMMIT_RECORD_LEN as u64)?)
 }
 
 fn write(
@@ -296,9 +255,12 @@ fn write(
             out.u64(s.live)?;
         }
         out.u32(overflow.len() as u32)?;
+        let mut bytes = Vec::with_capacity(KEY_LEN);
         for (key, loc) in overflow {
-            let (tag, bytes) = key_bytes(key);
-            out.put(&[tag])?;
+            bytes.clear();
+            record::put_key(&mut bytes, key);
+            bytes.resize(KEY_LEN, 0);
+            out.put(&[record::key_kind(key) as u8])?;
             out.put(&bytes)?;
             out.u64(loc.raw())?;
         }
@@ -427,7 +389,10 @@ fn read_from(
     let n = input.count(false, 61, len)?;
     for _ in 0..n {
         let [tag] = input.array()?;
-        let key = key_from(tag, &input.array()?)?;
+        let bytes: [u8; KEY_LEN] = input.array()?;
+        let kind = Kind::from_byte(tag).filter(|k| *k != Kind::Commit);
+        let kind = kind.ok_or_else(|| invalid("an unknown key kind"))?;
+        let key = record::key_of(kind, &bytes[..kind.key_len()]);
         let loc = Loc::from_raw(input.u64()?);
         if exists(loc.segment()) {
             index.load_overflow(key, loc);
@@ -472,4 +437,51 @@ fn read_from(
         return Err(invalid("checksum mismatch"));
     }
     Ok(Meta { seq, end, commit_checksum, last, kept, segments })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_primitives::Address;
+
+    /// What `write` puts down, `read` gives back: the meta, every pair and
+    /// the colliding keys of each kind with their locations.
+    #[test]
+    fn test_a_checkpoint_reads_back_what_was_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = Index::new(8);
+        for i in 0..100u8 {
+            let key = Key::Account(Address::repeat_byte(i));
+            index.insert(&key, Loc::new(1, u32::from(i) * 8, i % 7 == 0), |_| true);
+        }
+        let overflow = vec![
+            (Key::Account(Address::repeat_byte(0xa1)), Loc::new(1, 8, false)),
+            (Key::Storage(Address::repeat_byte(0xa2), B256::repeat_byte(3)), Loc::new(1, 16, true)),
+            (Key::Code(B256::repeat_byte(0xc0)), Loc::new(1, 24, false)),
+        ];
+        let commitment = B256::repeat_byte(9);
+        let meta = Meta {
+            seq: 5,
+            end: Loc::new(1, 4096, false).pos(),
+            commit_checksum: 77,
+            last: Some(CommitInfo { block_number: 4, commitment }),
+            kept: vec![Kept { block: 4, end: 4096, commitment }],
+            segments: vec![SegmentState { id: 1, data_end: 4096, live: 900 }],
+        };
+        index.begin_snapshot();
+        assert!(write(dir.path(), &meta, &overflow, &index, &AtomicBool::new(false)).unwrap());
+
+        let mut loaded = Index::new(4);
+        let read = read(dir.path(), &mut loaded, |id| id == 1).unwrap().unwrap();
+        assert_eq!((read.seq, read.end, read.commit_checksum), (5, meta.end, 77));
+        assert_eq!((read.last, read.kept), (meta.last, meta.kept));
+        assert_eq!(loaded.len(), index.len() + overflow.len());
+        for (key, loc) in &overflow {
+            assert_eq!(loaded.overflow(key), Some(*loc), "{key:?}");
+        }
+        for i in 0..100u8 {
+            let key = Key::Account(Address::repeat_byte(i));
+            assert_eq!(loaded.get(&key, |_| true), index.get(&key, |_| true));
+        }
+    }
 }

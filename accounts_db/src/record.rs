@@ -64,7 +64,7 @@ pub(crate) enum Kind {
 }
 
 impl Kind {
-    fn from_byte(b: u8) -> Option<Self> {
+    pub(crate) fn from_byte(b: u8) -> Option<Self> {
         Some(match b {
             1 => Self::Account,
             2 => Self::Storage,
@@ -74,7 +74,8 @@ impl Kind {
         })
     }
 
-    fn key_len(self) -> usize {
+    /// Bytes of a key of this kind.
+    pub(crate) fn key_len(self) -> usize {
         match self {
             Self::Account => 20,
             Self::Storage => 52,
@@ -102,6 +103,15 @@ pub(crate) fn put_key(out: &mut Vec<u8>, key: &Key) {
             out.extend_from_slice(s.as_slice());
         }
         Key::Code(h) => out.extend_from_slice(h.as_slice()),
+    }
+}
+
+/// The key of a record of `kind` whose key bytes are `k` (`put_key`'s).
+pub(crate) fn key_of(kind: Kind, k: &[u8]) -> Key {
+    match kind {
+        Kind::Account => Key::Account(Address::from_slice(k)),
+        Kind::Storage => Key::Storage(Address::from_slice(&k[..20]), B256::from_slice(&k[20..])),
+        Kind::Code | Kind::Commit => Key::Code(B256::from_slice(k)),
     }
 }
 
@@ -276,14 +286,7 @@ impl<'a> RawRecord<'a> {
 
     /// The key of a data record.
     pub(crate) fn key(&self) -> Key {
-        let k = self.key_bytes();
-        match self.kind {
-            Kind::Account => Key::Account(Address::from_slice(k)),
-            Kind::Storage => {
-                Key::Storage(Address::from_slice(&k[..20]), B256::from_slice(&k[20..]))
-            }
-            Kind::Code | Kind::Commit => Key::Code(B256::from_slice(k)),
-        }
+        key_of(self.kind, self.key_bytes())
     }
 
     /// Whether this data record stores `key`.

@@ -20,7 +20,7 @@ use crate::db::{History, new_digest, sync_dir};
 use crate::entry::{CommitInfo, Key};
 use crate::error::{FormatError, OpenError, StorageError, io_err};
 use crate::index::{Index, Loc};
-use crate::record::{self, ALIGN, COMMIT_BODY_LEN, FLAG_NO_BLOCK, Frame, Kind};
+use crate::record::{self, ALIGN, FLAG_NO_BLOCK, Frame, Kind};
 use crate::segment::{
     SEGMENT_HEADER_LEN, Segment, SegmentTable, check_header, header_version, parse_segment_name,
     segment_path,
@@ -316,9 +316,7 @@ fn checkpoint_start(
     let end = Loc::from_raw(meta.end);
     let &at = position.get(&end.segment()).ok_or("the segment of its commit is gone")?;
     let seg = &segs[at];
-    if checkpoint::commit_seq(seg, end) != Some(meta.seq)
-        || checkpoint::commit_checksum(seg, end) != Some(meta.commit_checksum)
-    {
+    if checkpoint::commit_ending(seg, end) != Some((meta.seq, meta.commit_checksum)) {
         return Err("the log no longer has its commit where it says");
     }
     let known: HashSet<u32> = meta.segments.iter().map(|s| s.id).collect();
@@ -355,7 +353,7 @@ fn durable_commit_after(segs: &[Segment], d: &Damage, last_seq: u64) -> Option<u
         let mut in_flight_seen = false;
         let mut offset = start;
         while offset + record::HEADER_LEN as u64 <= seg.data_end() {
-            if let Some(seq) = commit_at(seg, offset) {
+            if let Some((seq, _)) = seg.commit_at(offset) {
                 let in_flight = i == d.segment && d.offset > 0 && !in_flight_seen && seq > last_seq;
                 if !in_flight {
                     return Some(offset);
@@ -366,18 +364,6 @@ fn durable_commit_after(segs: &[Segment], d: &Damage, last_seq: u64) -> Option<u
         }
     }
     None
-}
-
-/// The sequence number of a valid commit record at `offset`, if one is there.
-fn commit_at(seg: &Segment, offset: u64) -> Option<u64> {
-    let head = seg.file.read(offset, record::HEADER_LEN)?;
-    if head[12] != Kind::Commit as u8 || head[8..12] != (COMMIT_BODY_LEN as u32).to_le_bytes() {
-        return None;
-    }
-    match seg.frame_at(offset) {
-        Frame::Record(r) if r.kind == Kind::Commit => Some(r.commit().seq),
-        _ => None,
-    }
 }
 
 /// Whether every readable byte of `seg` from `offset` on is zero.

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::error::{StorageError, io_err};
 use crate::index::Loc;
 use crate::mmap::MappedFile;
-use crate::record::{self, Frame, HEADER_LEN, RawRecord};
+use crate::record::{self, COMMIT_BODY_LEN, Frame, HEADER_LEN, Kind, RawRecord};
 
 /// Bytes of the segment header; the first record starts here.
 pub(crate) const SEGMENT_HEADER_LEN: u64 = 32;
@@ -137,6 +137,20 @@ impl Segment {
         match self.file.read(offset, (end - offset) as usize) {
             Some(buf) => record::parse(buf, true),
             None => Frame::End,
+        }
+    }
+
+    /// The sequence number and checksum of a valid commit record at
+    /// `offset`, if one is there (its header is looked at first, so a scan
+    /// for commit records at every aligned offset stays cheap).
+    pub(crate) fn commit_at(&self, offset: u64) -> Option<(u64, u64)> {
+        let head = self.file.read(offset, HEADER_LEN)?;
+        if head[12] != Kind::Commit as u8 || head[8..12] != (COMMIT_BODY_LEN as u32).to_le_bytes() {
+            return None;
+        }
+        match self.frame_at(offset) {
+            Frame::Record(r) if r.kind == Kind::Commit => Some((r.commit().seq, r.checksum)),
+            _ => None,
         }
     }
 
