@@ -22,23 +22,16 @@
 //!
 //! Every line is `key: value`, for the script to read.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use alloy_primitives::{Address, B256, U256, keccak256};
 use lanes_accounts_db::{AccountHeader, AccountsDb, AccountsDbConfig, AccountsRead, Entry};
 
-/// SplitMix64: a seeded generator without a dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-}
+#[path = "../benches/common/mod.rs"]
+mod common;
+use common::Rng;
 
 /// Key `i` of a database of `keys`: accounts first (a fifth), then slots,
 /// each slot under a random account.
@@ -64,6 +57,43 @@ fn read(db: &AccountsDb, i: u64, keys: u64) {
     match key(i, keys) {
         (a, None) => assert!(db.get_account(&a).expect("read").is_some(), "account {i}"),
         (a, Some(slot)) => assert!(!db.get_storage(&a, &slot).expect("read").is_zero(), "slot {i}"),
+    }
+}
+
+/// A thread reading random keys among the first `upto` (those written so
+/// far) beside the commits, timing each read, until [`Reader::worst`].
+struct Reader {
+    upto: Arc<AtomicU64>,
+    done: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<Duration>,
+}
+
+impl Reader {
+    fn start(db: &Arc<AccountsDb>, keys: u64, seed: u64, upto: u64) -> Self {
+        let upto = Arc::new(AtomicU64::new(upto));
+        let done = Arc::new(AtomicBool::new(false));
+        let (db, below, stop) = (db.clone(), upto.clone(), done.clone());
+        let thread = std::thread::spawn(move || {
+            let (mut rng, mut worst) = (Rng(seed), Duration::ZERO);
+            while !stop.load(Ordering::Relaxed) {
+                let upto = below.load(Ordering::Acquire);
+                if upto == 0 {
+                    std::thread::yield_now();
+                    continue;
+                }
+                let t = Instant::now();
+                read(&db, rng.next() % upto, keys);
+                worst = worst.max(t.elapsed());
+            }
+            worst
+        });
+        Self { upto, done, thread }
+    }
+
+    /// Stops the reader; its longest read.
+    fn worst(self) -> Duration {
+        self.done.store(true, Ordering::Relaxed);
+        self.thread.join().expect("the reader")
     }
 }
 
@@ -101,7 +131,7 @@ fn gib(bytes: u64) -> f64 {
 /// `scale dead`: see the module's doc.
 fn dead(dir: &str, keys: u64, config: AccountsDbConfig) {
     let kept = config.history_blocks.unwrap_or(0);
-    let db = std::sync::Arc::new(AccountsDb::open(dir, config).expect("open"));
+    let db = Arc::new(AccountsDb::open(dir, config).expect("open"));
     let mut block = db.last_commit().map_or(0, |c| c.block_number);
     let mut at = 0;
     while at < keys {
@@ -122,19 +152,7 @@ fn dead(dir: &str, keys: u64, config: AccountsDbConfig) {
         "dead_live_before_pct: {:.0}",
         before.live_bytes as f64 * 100.0 / before.written_bytes as f64
     );
-    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let reader = {
-        let (db, done) = (db.clone(), done.clone());
-        std::thread::spawn(move || {
-            let (mut rng, mut worst) = (Rng(5), Duration::ZERO);
-            while !done.load(std::sync::atomic::Ordering::Relaxed) {
-                let t = Instant::now();
-                read(&db, rng.next() % keys, keys);
-                worst = worst.max(t.elapsed());
-            }
-            worst
-        })
-    };
+    let reader = Reader::start(&db, keys, 5, keys);
     // Commits go on (100 a second) while the database compacts on its own.
     let (start, mut slowest, mut settled) = (Instant::now(), Duration::ZERO, Instant::now());
     let mut smallest = before.written_bytes;
@@ -151,8 +169,7 @@ fn dead(dir: &str, keys: u64, config: AccountsDbConfig) {
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    done.store(true, std::sync::atomic::Ordering::Relaxed);
-    let worst = reader.join().expect("the reader");
+    let worst = reader.worst();
     let after = db.stats().written_bytes;
     println!("dead_disk_after_gib: {:.2}", gib(after));
     println!(
@@ -174,26 +191,8 @@ fn main() {
     let config = AccountsDbConfig::default();
     match what.as_str() {
         "fill" => {
-            let db = std::sync::Arc::new(AccountsDb::open(dir, config).expect("open"));
-            let filled = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-            let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-            let reader = {
-                let (db, filled, done) = (db.clone(), filled.clone(), done.clone());
-                std::thread::spawn(move || {
-                    let (mut rng, mut worst) = (Rng(7), Duration::ZERO);
-                    while !done.load(std::sync::atomic::Ordering::Relaxed) {
-                        let upto = filled.load(std::sync::atomic::Ordering::Acquire);
-                        if upto == 0 {
-                            std::thread::yield_now();
-                            continue;
-                        }
-                        let t = Instant::now();
-                        read(&db, rng.next() % upto, keys);
-                        worst = worst.max(t.elapsed());
-                    }
-                    worst
-                })
-            };
+            let db = Arc::new(AccountsDb::open(dir, config).expect("open"));
+            let reader = Reader::start(&db, keys, 7, 0);
             let (start, mut slowest, mut block) = (Instant::now(), Duration::ZERO, 0u64);
             let mut at = 0;
             while at < keys {
@@ -203,12 +202,11 @@ fn main() {
                 let t = Instant::now();
                 db.commit(block, B256::ZERO, &changes).expect("commit");
                 slowest = slowest.max(t.elapsed());
-                filled.store(end, std::sync::atomic::Ordering::Release);
+                reader.upto.store(end, Ordering::Release);
                 at = end;
             }
             let took = start.elapsed();
-            done.store(true, std::sync::atomic::Ordering::Relaxed);
-            let worst = reader.join().expect("the reader");
+            let worst = reader.worst();
             println!("fill_keys_per_s: {:.0}", keys as f64 / took.as_secs_f64());
             println!("slowest_commit_ms: {:.1}", ms(slowest));
             println!("reader_worst_wait_ms: {:.3}", ms(worst));
