@@ -149,8 +149,12 @@ async function main() {
     // Token transfers are the block's predicted sets; the first one's page
     // (its traces re-run only the transactions before it).
     const tokenTx = lanes.transactions.find((t) => t.source === "predicted").hash;
-    await page.click(`#txs a[href="/explorer/tx/${tokenTx}"]`);
-    await page.waitForFunction(() => window.explorer.ready && window.explorer.view === "tx", { timeout: 60000 });
+    // Clicked in the page, not at the link's coordinates: under the sticky
+    // header, in a 1,000-row table, puppeteer's aim may land beside it.
+    await page.$eval(`#txs a[href="/explorer/tx/${tokenTx}"]`, (a) => a.click());
+    await page.waitForFunction(() => window.explorer.ready && window.explorer.view !== "block", { timeout: 60000 });
+    const txError = await page.evaluate(() => window.explorer.view === "tx" ? null : `${window.explorer.view}: ${window.explorer.error}`);
+    check(txError === null, `the transaction's page opens (${txError})`);
     const txView = await page.evaluate(() => ({
       source: document.getElementById("set")?.dataset.source,
       setKeys: document.querySelectorAll("#set-writes .key, #set-reads .key").length,
