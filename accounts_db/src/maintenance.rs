@@ -1,4 +1,5 @@
-//! The database's own thread: it writes index checkpoints
+//! The database's own threads. One makes the next segment before the
+//! writer needs it ([`crate::db::Spare`]). The other writes index checkpoints
 //! ([`crate::AccountsDbConfig::checkpoint_bytes`]) and compacts
 //! ([`crate::AccountsDbConfig::compact_in_background`]) while commits and
 //! reads go on. A commit wakes it when a checkpoint is due; it also looks
@@ -24,11 +25,12 @@ impl AccountsDb {
     /// exclusive lock on the directory until dropped.
     pub fn open(dir: impl AsRef<Path>, config: AccountsDbConfig) -> Result<Self, OpenError> {
         let (inner, woken) = Self::open_inner(dir.as_ref(), config)?;
-        let thread = start(&inner, woken);
+        let thread = start(&inner, woken.maintenance);
         if thread.is_none() {
             inner.count_uncounted();
         }
-        Ok(Self::from_parts(inner, thread))
+        let threads = thread.into_iter().chain(start_spare(&inner, woken.spare)).collect();
+        Ok(Self::from_parts(inner, threads))
     }
 }
 
@@ -52,6 +54,25 @@ fn start(inner: &Arc<Inner>, woken: Receiver<()>) -> Option<JoinHandle<()>> {
             None
         }
     }
+}
+
+/// Starts the thread that makes the next segment ahead of the writer
+/// ([`crate::db::Spare`]); without it the writer makes its own.
+fn start_spare(inner: &Arc<Inner>, wanted: Receiver<()>) -> Option<JoinHandle<()>> {
+    let weak = Arc::downgrade(inner);
+    let spawned =
+        std::thread::Builder::new().name("lanes-accounts-db-next".into()).spawn(move || {
+            while wanted.recv().is_ok() {
+                let Some(inner) = weak.upgrade() else { return };
+                if inner.stop.load(Ordering::Acquire) {
+                    return;
+                }
+                inner.make_spare();
+            }
+        });
+    spawned
+        .inspect_err(|e| tracing::warn!(target: "lanes::accounts_db", %e, "no spare-segment thread: commits make their own segments"))
+        .ok()
 }
 
 fn run(weak: &Weak<Inner>, woken: &Receiver<()>) {

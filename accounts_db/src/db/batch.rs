@@ -1,14 +1,13 @@
 //! [`Batch`]: the records of one commit, encoded, and how a batch is written,
 //! synced and published.
 
-use std::fs::File;
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 
 use xxhash_rust::xxh3::Xxh3;
 
-use super::inner::{Inner, Writer, sync_dir};
+use super::inner::{Inner, Spare, Writer, sync_dir};
 use super::version::Version;
 use crate::entry::{CommitInfo, Key};
 use crate::error::{CommitError, StorageError, io_err};
@@ -76,6 +75,58 @@ impl Inner {
         }
     }
 
+    /// The segment after the active one, at least `need` bytes long: the
+    /// spare when one is ready and large enough, else one made now.
+    fn next_segment(&self, need: u64) -> Result<Arc<Segment>, StorageError> {
+        let mut spare = self.spare.lock();
+        if let Some(seg) = spare.ready.take() {
+            if seg.file.len() >= need {
+                return Ok(Arc::new(seg));
+            }
+            let path = seg.path().to_owned();
+            drop(seg);
+            std::fs::remove_file(&path).map_err(io_err(&path))?;
+        }
+        Ok(Arc::new(self.create_segment(&mut spare, need)?))
+    }
+
+    /// Makes the spare segment when none is ready (the spare thread, asked
+    /// by the writer once the active segment is half full).
+    pub(crate) fn make_spare(&self) {
+        let mut spare = self.spare.lock();
+        if spare.ready.is_some() || self.check_poisoned().is_err() {
+            return;
+        }
+        match self.create_segment(&mut spare, 0) {
+            Ok(seg) => spare.ready = Some(seg),
+            Err(e) => {
+                tracing::warn!(target: "lanes::accounts_db", %e, "no spare segment: the next commit past this segment makes its own");
+            }
+        }
+    }
+
+    /// Creates segment `spare.next_id`, at least `need` bytes, durably: the
+    /// file and its directory entry. A file left by a failed sync of the
+    /// directory is removed.
+    fn create_segment(&self, spare: &mut Spare, need: u64) -> Result<Segment, StorageError> {
+        let size = self.config.segment_size.max(need);
+        let seg = Segment::create(&self.dir, spare.next_id, size).inspect_err(|e| {
+            // Ids from `next_id` on name no segment: what a failed create
+            // (a full disk) left is removed, so the next try can make it.
+            if !matches!(e, StorageError::Io { source, .. } if source.kind() == std::io::ErrorKind::AlreadyExists) {
+                let _ = std::fs::remove_file(segment_path(&self.dir, spare.next_id));
+            }
+        })?;
+        spare.next_id += 1;
+        if let Err(e) = sync_dir(&self.dir) {
+            let path = seg.path().to_owned();
+            drop(seg);
+            let _ = std::fs::remove_file(&path);
+            return Err(e);
+        }
+        Ok(seg)
+    }
+
     /// Writes `batch` and its commit record into one segment, syncs, then
     /// publishes: index updates, `removals` (keys whose record at the given
     /// location is dropped), a new version, and the retirement of `retire`.
@@ -97,9 +148,7 @@ impl Inner {
             return Err(CommitError::TooManyChanges { count: batch.records.len(), limit });
         }
         if w.tail + total > w.active.file.len() {
-            let size = self.config.segment_size.max(SEGMENT_HEADER_LEN + total);
-            let path = segment_path(&self.dir, w.next_id);
-            let seg = Segment::create(&self.dir, w.next_id, size).map_err(|e| {
+            let seg = self.next_segment(SEGMENT_HEADER_LEN + total).map_err(|e| {
                 self.poisoned.store(true, Ordering::Release);
                 match e {
                     StorageError::Io { path, source }
@@ -110,8 +159,6 @@ impl Inner {
                     e => CommitError::Storage(e),
                 }
             })?;
-            File::open(&self.dir).and_then(|d| d.sync_all()).map_err(self.poison(&path))?;
-            let seg = Arc::new(seg);
             self.update_table(|table| {
                 let id = seg.id as usize;
                 if table.len() <= id {
@@ -121,7 +168,7 @@ impl Inner {
             });
             w.active = seg;
             w.tail = SEGMENT_HEADER_LEN;
-            w.next_id += 1;
+            w.asked_spare = false;
         }
         let seg = w.active.clone();
         let base = w.tail;
@@ -141,6 +188,10 @@ impl Inner {
             w.last = info;
         }
         seg.file.publish(w.tail);
+        if !w.asked_spare && w.tail > seg.file.len() / 2 {
+            w.asked_spare = true;
+            let _ = self.want_spare.try_send(());
+        }
         let current = self.version();
         for p in &batch.records {
             let loc = Loc::new(seg.id, (base + u64::from(p.offset)) as u32, p.tombstone);

@@ -50,6 +50,10 @@ pub(crate) struct Inner {
     pub(crate) compacting: Mutex<()>,
     /// Wakes the maintenance thread (`maintenance.rs`).
     pub(crate) wake: SyncSender<()>,
+    /// The segment the writer moves to next, made ahead of it.
+    pub(crate) spare: Mutex<Spare>,
+    /// Asks the spare thread (`maintenance.rs`) to make [`Self::spare`].
+    pub(crate) want_spare: SyncSender<()>,
     /// Tells the maintenance thread, and what it runs, to stop.
     pub(crate) stop: AtomicBool,
     /// Test hook: the next sync fails with this error.
@@ -62,9 +66,23 @@ pub(crate) struct Inner {
 pub(crate) struct Writer {
     pub(crate) active: Arc<Segment>,
     pub(crate) tail: u64,
-    pub(crate) next_id: u32,
     pub(crate) seq: u64,
     pub(crate) last: Option<CommitInfo>,
+    /// Whether the spare thread was asked for the segment after `active`.
+    pub(crate) asked_spare: bool,
+}
+
+/// The next segment, made by a thread of the database's own when the active
+/// one is half full, so that no commit waits for a file to be created and
+/// synced (under a loaded disk, two syncs of ~45 ms each). Ids are given
+/// out here only, under this lock.
+#[derive(Debug)]
+pub(crate) struct Spare {
+    /// The id the next segment made gets.
+    pub(crate) next_id: u32,
+    /// An empty segment, durable, not yet in the segment table: one a crash
+    /// leaves opens as an empty newest segment.
+    pub(crate) ready: Option<Segment>,
 }
 
 /// The file that names the oldest block whose state compaction left whole

@@ -31,7 +31,7 @@ use crate::record::CommitRecord;
 use crate::recovery;
 
 pub(crate) use batch::{Batch, new_digest};
-pub(crate) use inner::{Inner, Writer, read_horizon, read_table, sync_dir};
+pub(crate) use inner::{Inner, Spare, Writer, read_horizon, read_table, sync_dir};
 pub(crate) use kept::{History, Kept};
 pub use traits::{AccountsCommit, AccountsRead};
 pub(crate) use version::Version;
@@ -41,17 +41,37 @@ pub use view::ReadView;
 #[derive(Debug)]
 pub struct AccountsDb {
     inner: Arc<Inner>,
-    /// The database's own thread (checkpoints, compaction), joined on drop.
-    maintenance: Option<JoinHandle<()>>,
+    /// The database's own threads (checkpoints and compaction; the spare
+    /// segment), joined on drop.
+    threads: Vec<JoinHandle<()>>,
+}
+
+/// What wakes the database's threads: a commit, or the handle's drop.
+#[derive(Debug)]
+pub(crate) struct Woken {
+    /// A checkpoint is due ([`Inner::wake`]).
+    pub(crate) maintenance: Receiver<()>,
+    /// The writer wants the next segment ([`Inner::want_spare`]).
+    pub(crate) spare: Receiver<()>,
 }
 
 impl Drop for AccountsDb {
     fn drop(&mut self) {
         let inner = &*self.inner;
         inner.stop.store(true, Ordering::Release);
-        if let Some(thread) = self.maintenance.take() {
-            let _ = inner.wake.try_send(());
+        let _ = inner.wake.try_send(());
+        let _ = inner.want_spare.try_send(());
+        for thread in self.threads.drain(..) {
             let _ = thread.join();
+        }
+        // An unused spare would open as an empty newest segment: harmless,
+        // but a clean close leaves none.
+        if let Some(seg) = inner.spare.lock().ready.take() {
+            let path = seg.path().to_owned();
+            drop(seg);
+            if let Err(e) = std::fs::remove_file(&path) {
+                tracing::debug!(target: "lanes::accounts_db", path = %path.display(), %e, "spare segment left");
+            }
         }
         // A clean close leaves little for the next open to replay.
         let since = inner.since_checkpoint.load(Ordering::Acquire);
@@ -96,7 +116,7 @@ impl AccountsDb {
     pub(crate) fn open_inner(
         dir: &Path,
         config: AccountsDbConfig,
-    ) -> Result<(Arc<Inner>, Receiver<()>), OpenError> {
+    ) -> Result<(Arc<Inner>, Woken), OpenError> {
         config.validate().map_err(OpenError::Config)?;
         let dir = dir.to_owned();
         std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
@@ -132,9 +152,9 @@ impl AccountsDb {
         let writer = Writer {
             active: rec.active,
             tail: rec.tail,
-            next_id: rec.next_id,
             seq: rec.seq,
             last: rec.last,
+            asked_spare: false,
         };
         tracing::debug!(
             target: "lanes::accounts_db",
@@ -145,6 +165,7 @@ impl AccountsDb {
             "opened"
         );
         let (wake, woken) = std::sync::mpsc::sync_channel(1);
+        let (want_spare, wanted) = std::sync::mpsc::sync_channel(1);
         let inner = Arc::new(Inner {
             dir,
             config,
@@ -164,16 +185,18 @@ impl AccountsDb {
             checkpointing: Mutex::new(()),
             compacting: Mutex::new(()),
             wake,
+            spare: Mutex::new(Spare { next_id: rec.next_id, ready: None }),
+            want_spare,
             stop: AtomicBool::new(false),
             #[cfg(test)]
             fail_next_sync: Mutex::new(None),
         });
-        Ok((inner, woken))
+        Ok((inner, Woken { maintenance: woken, spare: wanted }))
     }
 
-    /// A handle over opened state and its thread.
-    pub(crate) fn from_parts(inner: Arc<Inner>, maintenance: Option<JoinHandle<()>>) -> Self {
-        Self { inner, maintenance }
+    /// A handle over opened state and its threads.
+    pub(crate) fn from_parts(inner: Arc<Inner>, threads: Vec<JoinHandle<()>>) -> Self {
+        Self { inner, threads }
     }
 
     /// Writes a checkpoint of the index now (see
@@ -260,6 +283,7 @@ impl AccountsDb {
             })
             .collect();
         inner.prefetch_links(&version, &newest);
+
         let mut batch = Batch::default();
         let mut value = Vec::with_capacity(128);
         for ((i, entry), &existing) in changes.iter().enumerate().zip(&newest) {

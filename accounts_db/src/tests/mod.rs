@@ -16,6 +16,7 @@ use crate::{
 
 mod backing;
 mod checkpoint;
+mod spare;
 
 type Model = BTreeMap<Key, Entry>;
 
