@@ -214,14 +214,19 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-fn newest_segment(dir: &Path) -> PathBuf {
+/// The segment files in `dir`, oldest first.
+fn segment_files(dir: &Path) -> Vec<PathBuf> {
     let mut segs: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|x| x == "seg"))
         .collect();
     segs.sort();
-    segs.pop().unwrap()
+    segs
+}
+
+fn newest_segment(dir: &Path) -> PathBuf {
+    segment_files(dir).pop().unwrap()
 }
 
 /// Bytes of the newest segment that hold data (up to the last non-zero byte).

@@ -6,16 +6,6 @@ use std::time::{Duration, Instant};
 
 use super::*;
 
-fn segment_files(dir: &Path) -> Vec<PathBuf> {
-    let mut segs: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "seg"))
-        .collect();
-    segs.sort();
-    segs
-}
-
 /// Commits block `block` (40 storage slots) into `db` and `model`.
 fn commit(db: &AccountsDb, model: &mut Model, block: u64) {
     let changes: Vec<Entry> = (0..40u64)
