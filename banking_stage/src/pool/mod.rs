@@ -105,6 +105,14 @@ impl<T: PoolTransaction> NonceQueue<T> {
         self.0.pop_front()
     }
 
+    fn last(&self) -> Option<&Pooled<T>> {
+        self.0.back().map(|p| &**p)
+    }
+
+    fn remove_last(&mut self) -> Option<Held<T>> {
+        self.0.pop_back()
+    }
+
     fn len(&self) -> usize {
         self.0.len()
     }
@@ -431,10 +439,21 @@ impl<T: PoolTransaction> TxPool<T> {
                     needed: needed.max(old.tip + 1),
                 });
             }
-        } else {
-            if queue.queued.len() >= limits.max_per_sender {
+        } else if queue.queued.len() >= limits.max_per_sender {
+            // A sender at its limit: a lower nonce takes the place of its
+            // highest (as geth's pool keeps the sender's lowest nonces), so
+            // sends that arrive out of order cannot leave the pool holding
+            // only nonces after a gap.
+            if queue.queued.last().is_none_or(|last| last.tx.nonce() <= nonce) {
                 return Err(SubmitError::SenderOverLimit { limit: limits.max_per_sender });
             }
+            let evicted = queue.queued.remove_last().expect("a last one");
+            let reason = format!(
+                "dropped from the pool: its sender has {} queued transactions, the most allowed, and nonce {nonce} came in below it",
+                limits.max_per_sender
+            );
+            self.discarded.push(evicted.hash, reason);
+        } else {
             if self.len >= limits.max_pool {
                 return Err(SubmitError::PoolFull { limit: limits.max_pool });
             }

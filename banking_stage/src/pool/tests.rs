@@ -90,6 +90,29 @@ fn test_errors() {
     assert_eq!(pool.pending_nonce(&Address::repeat_byte(1)), Some(0));
 }
 
+/// A sender at its limit: a nonce below its highest takes that one's place
+/// (sends arriving out of order still leave the next nonce in the pool).
+#[test]
+fn test_a_lower_nonce_takes_the_place_of_a_full_senders_highest() {
+    let mut pool = TxPool::new(limits());
+    for nonce in 1..=3 {
+        pool.insert_tx(tx(1, nonce, 21_000), |_| 0).unwrap();
+    }
+    assert_eq!(
+        pool.insert_tx(tx(1, 4, 21_000), |_| 0),
+        Err(SubmitError::SenderOverLimit { limit: 3 })
+    );
+    assert!(pool.pop().is_none(), "nonce 0 is missing: nothing runs");
+    let first = pool.insert_tx(tx(1, 0, 21_000), |_| 0).unwrap();
+    assert_eq!(pool.len(), 3, "still the sender's limit");
+    let discarded = pool.take_discarded();
+    assert_eq!(discarded.len(), 1);
+    assert_eq!(discarded[0].0, tx(1, 3, 21_000).hash(), "the highest nonce made room");
+    assert!(discarded[0].1.contains("nonce 0 came in below it"), "{discarded:?}");
+    assert!(!pool.holds(&discarded[0].0));
+    assert_eq!(pool.pop().map(|p| p.hash), Some(first), "the next nonce runs");
+}
+
 #[test]
 fn test_a_pruned_senders_place_is_reused_and_stale_entries_skipped() {
     let mut pool = TxPool::new(limits());
