@@ -140,6 +140,13 @@ impl Segment {
         }
     }
 
+    /// Unmaps the segment and deletes its file.
+    pub(crate) fn delete(self) -> Result<(), StorageError> {
+        let path = self.path().to_owned();
+        drop(self);
+        std::fs::remove_file(&path).map_err(io_err(&path))
+    }
+
     /// The sequence number and checksum of a valid commit record at
     /// `offset`, if one is there (its header is looked at first, so a scan
     /// for commit records at every aligned offset stays cheap).

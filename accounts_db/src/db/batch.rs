@@ -83,9 +83,7 @@ impl Inner {
             if seg.file.len() >= need {
                 return Ok(Arc::new(seg));
             }
-            let path = seg.path().to_owned();
-            drop(seg);
-            std::fs::remove_file(&path).map_err(io_err(&path))?;
+            seg.delete()?;
         }
         Ok(Arc::new(self.create_segment(&mut spare, need)?))
     }
@@ -119,9 +117,7 @@ impl Inner {
         })?;
         spare.next_id += 1;
         if let Err(e) = sync_dir(&self.dir) {
-            let path = seg.path().to_owned();
-            drop(seg);
-            let _ = std::fs::remove_file(&path);
+            let _ = seg.delete();
             return Err(e);
         }
         Ok(seg)

@@ -74,8 +74,8 @@ pub(crate) struct Writer {
 
 /// The next segment, made by a thread of the database's own when the active
 /// one is half full, so that no commit waits for a file to be created and
-/// synced (under a loaded disk, two syncs of ~45 ms each). Ids are given
-/// out here only, under this lock.
+/// synced (two syncs, each behind whatever the disk has queued). Ids are
+/// given out here only, under this lock.
 #[derive(Debug)]
 pub(crate) struct Spare {
     /// The id the next segment made gets.

@@ -29,6 +29,7 @@ use crate::error::{CommitError, OpenError, StorageError, io_err};
 use crate::index::{Index, Loc};
 use crate::record::CommitRecord;
 use crate::recovery;
+use crate::segment::Segment;
 
 pub(crate) use batch::{Batch, new_digest};
 pub(crate) use inner::{Inner, Spare, Writer, read_horizon, read_table, sync_dir};
@@ -66,12 +67,8 @@ impl Drop for AccountsDb {
         }
         // An unused spare would open as an empty newest segment: harmless,
         // but a clean close leaves none.
-        if let Some(seg) = inner.spare.lock().ready.take() {
-            let path = seg.path().to_owned();
-            drop(seg);
-            if let Err(e) = std::fs::remove_file(&path) {
-                tracing::debug!(target: "lanes::accounts_db", path = %path.display(), %e, "spare segment left");
-            }
+        if let Some(Err(e)) = inner.spare.lock().ready.take().map(Segment::delete) {
+            tracing::debug!(target: "lanes::accounts_db", %e, "spare segment left");
         }
         // A clean close leaves little for the next open to replay.
         let since = inner.since_checkpoint.load(Ordering::Acquire);
@@ -283,7 +280,6 @@ impl AccountsDb {
             })
             .collect();
         inner.prefetch_links(&version, &newest);
-
         let mut batch = Batch::default();
         let mut value = Vec::with_capacity(128);
         for ((i, entry), &existing) in changes.iter().enumerate().zip(&newest) {

@@ -56,7 +56,8 @@ fn test_the_spare_segment_is_taken_next_and_a_crash_image_with_it_opens() {
         block += 1;
         commit(&db, &mut model, block);
     }
-    assert!(segment_files(dir.path()).contains(&spare), "the spare became the active segment");
+    assert_eq!(newest_segment(dir.path()), spare, "the spare became the active segment");
+    assert_eq!(segment_files(dir.path()).len(), db.stats().segments, "no segment made beside it");
     assert_eq!(contents(&db), model);
 
     {
