@@ -1,49 +1,66 @@
-//! Index checkpoints: the index as it stood after one commit, written while
-//! commits go on, so that `open` reads it and replays only the log after it
-//! instead of the whole log.
+//! Index checkpoints: the index as it stood after one commit, which is also
+//! the on-disk part of the index ([`Base`]). `open` maps it, reading only
+//! its small tail, and replays the log after it; reads look a key up in the
+//! in-memory changes since, then in its blocks.
+//!
+//! A checkpoint is a merge: between two commits the in-memory changes are
+//! frozen ([`Index::freeze`]) and new ones go to fresh tables; a thread of
+//! the database's own then writes the old checkpoint's pairs merged with
+//! the frozen ones, shard by shard, into a new file and swaps it in
+//! ([`Index::install`]), while commits and reads go on.
 //!
 //! The file, `index.ckpt` in the database's directory, little-endian:
 //!
 //! ```text
-//!  magic "LNSIDXCK" | version u32 | shards u32 | pairs u64
-//!  seed [u64; 4] | fingerprint u64            the key hashes' seed (hash.rs)
-//!  seq u64 | end u64 | commit checksum u64    the commit it stands after
-//!  last: flag u8, block u64, commitment [32]
-//!  kept: count u32, (block u64, end u64, commitment [32]) each
-//!  segments: count u32, (id u32, data end u64, live bytes u64) each
-//!  overflow: count u32, (record kind u8, key [52, zero-padded], location u64) each
-//!  per shard: count u64, (hash u64, location u64) each
-//!  xxh3-64 of all of the above | "LNSIDXOK"
+//!  page 0 (4 KiB):   magic "LNSIDXCK" | version u32 | zeros
+//!  blocks, 4 KiB each (base.rs): xxh3-64 | count u32 | 0 u32 | (key u64, location u64) × count
+//!  meta:
+//!    shard bits u32 | pairs u64 | blocks u64
+//!    seed [u64; 4] | fingerprint u64          the key hashes' seed (hash.rs)
+//!    seq u64 | end u64 | commit checksum u64  the commit it stands after
+//!    last: flag u8, block u64, commitment [32]
+//!    kept: count u32, (block u64, end u64, commitment [32]) each
+//!    segments: count u32, (id u32, data end u64, live bytes u64) each
+//!    overflow: count u32, (record kind u8, key [52, zero-padded], location u64) each
+//!    fences: first key of each block, u64 each
+//!  xxh3-64 of meta | meta length u64 | "LNSIDXOK"
 //! ```
 //!
 //! It is written to `index.ckpt.tmp`, synced, renamed over the old one and
 //! the directory synced, so a crash leaves the old checkpoint or the new
-//! one whole. `open` uses one only if its checksum holds, its seed can be
-//! this process's (no key hashed before) and hashes the same, and the log
-//! still has, at `end`, the commit record it names (same sequence number
-//! and checksum: a log cut back and written again differs there). Anything
-//! else is said in a warning and the whole log is replayed: a checkpoint
-//! can make `open` slow, never wrong.
+//! one whole. `open` uses one only if its version is this build's, its meta
+//! checksum holds, it was written for the same number of index shards, its
+//! seed can be this process's (no key hashed before) and hashes the same,
+//! and the log still has, at `end`, the commit record it names (same
+//! sequence number and checksum: a log cut back and written again differs
+//! there). Anything else is said in a warning and the whole log is
+//! replayed: a checkpoint can make `open` slow, never wrong. Each block's
+//! checksum is checked when the block is read; a damaged block makes the
+//! reads that need it fail, naming the file and offset, and the file is
+//! moved aside (`index.ckpt.damaged`) so the next `open` rebuilds the index
+//! from the log. Version 1 (the whole index, loaded at open) is such an
+//! unusable file: the log is replayed and a version 2 written after.
 //!
 //! Compaction may delete a segment the checkpoint points into after it was
 //! written: the records it moved are in the log after `end`, and a
-//! tombstone it dropped is gone for good, so pairs into a missing segment
-//! are skipped on load.
+//! tombstone it dropped is gone for good, so pairs into a segment the
+//! checkpoint lists but the directory no longer has are not there.
 
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use alloy_primitives::B256;
-use xxhash_rust::xxh3::Xxh3;
+use xxhash_rust::xxh3::xxh3_64;
 
+use crate::base::{self, BLOCK, Base, BlockWriter, order};
 use crate::db::{Inner, Kept, read_table, sync_dir};
 use crate::entry::{CommitInfo, Key};
 use crate::error::{StorageError, io_err};
-use crate::hash::{KeyHash, adopt_seed, fingerprint, seed_words};
-use crate::index::{Index, Loc};
+use crate::hash::{adopt_seed, fingerprint, seed_words};
+use crate::index::{Frozen, Index, Loc, REMOVED};
 use crate::record::{self, COMMIT_RECORD_LEN, Kind};
 use crate::segment::Segment;
 
@@ -52,11 +69,11 @@ pub(crate) const FILE: &str = "index.ckpt";
 const TMP: &str = "index.ckpt.tmp";
 const MAGIC: &[u8; 8] = b"LNSIDXCK";
 const END_MAGIC: &[u8; 8] = b"LNSIDXOK";
-const VERSION: u32 = 1;
-/// Pairs read or written per buffer.
-const CHUNK: usize = 1 << 16;
+const VERSION: u32 = 2;
 /// Bytes of checkpoint written between two syncs.
 const SYNC_EVERY: usize = 16 << 20;
+/// Key bytes in an overflow entry: the longest key's, zero-padded.
+const KEY_LEN: usize = 52;
 
 /// What a checkpoint says besides the index's pairs.
 #[derive(Debug)]
@@ -78,133 +95,89 @@ pub(crate) struct SegmentState {
     pub(crate) live: u64,
 }
 
-/// A writer that hashes what it writes.
-struct Hashed<W> {
-    out: W,
-    hash: Xxh3,
+/// A checkpoint begun: the index's changes frozen after the commit `meta`
+/// names, waiting to be merged into the next base. One that failed part
+/// way stays, and the next try merges it again.
+#[derive(Debug)]
+pub(crate) struct Pending {
+    meta: Meta,
+    overflow: Vec<(Key, Loc)>,
+    frozen: Frozen,
+    /// Segments to sync first (a database without `sync`).
+    sync: Vec<Arc<Segment>>,
 }
 
-impl<W: Write> Hashed<W> {
-    fn put(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.hash.update(bytes);
-        self.out.write_all(bytes)
-    }
-
-    fn u32(&mut self, v: u32) -> io::Result<()> {
-        self.put(&v.to_le_bytes())
-    }
-
-    fn u64(&mut self, v: u64) -> io::Result<()> {
-        self.put(&v.to_le_bytes())
-    }
-}
-
-/// A reader that hashes what it reads.
-struct Reading<R> {
-    input: R,
-    hash: Xxh3,
-}
-
-impl<R: Read> Reading<R> {
-    fn take(&mut self, buf: &mut [u8]) -> io::Result<()> {
-        self.input.read_exact(buf)?;
-        self.hash.update(buf);
-        Ok(())
-    }
-
-    fn array<const N: usize>(&mut self) -> io::Result<[u8; N]> {
-        let mut buf = [0; N];
-        self.take(&mut buf)?;
-        Ok(buf)
-    }
-
-    fn u32(&mut self) -> io::Result<u32> {
-        Ok(u32::from_le_bytes(self.array()?))
-    }
-
-    fn u64(&mut self) -> io::Result<u64> {
-        Ok(u64::from_le_bytes(self.array()?))
-    }
-
-    /// A count of items of `size` bytes each, refused when the file could
-    /// not hold them.
-    fn count(&mut self, wide: bool, size: u64, file_len: u64) -> io::Result<usize> {
-        let n = if wide { self.u64()? } else { u64::from(self.u32()?) };
-        if n.saturating_mul(size) > file_len {
-            return Err(invalid("a count larger than the file"));
-        }
-        Ok(n as usize)
-    }
-}
-
-fn invalid(reason: &str) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, reason.to_owned())
-}
-
-/// Key bytes in an overflow entry: the longest key's, zero-padded.
-const KEY_LEN: usize = 52;
 impl Inner {
     /// Writes a checkpoint of the index as it stands after the newest
-    /// commit, while commits go on (each waits at most for the copy of one
-    /// shard). Returns whether one was written: not before the first
-    /// commit, nor while the records `open` found replaced are still being
-    /// counted, nor when `stop` was raised part way.
+    /// commit (or finishes one begun before), while commits go on (each
+    /// waits at most for one shard's tables to be swapped). Returns
+    /// whether one was written: not before the first commit, nor while the
+    /// records `open` found replaced are still being counted, nor when
+    /// `stop` was raised part way.
     pub(crate) fn write_checkpoint(&self, stop: &AtomicBool) -> Result<bool, StorageError> {
-        let _one = self.checkpointing.lock();
+        let mut pending = self.checkpointing.lock();
         if self.check_poisoned().is_err() {
             return Ok(false);
         }
         // The live bytes it saves must not count what `open` left uncounted.
-        if !self.uncounted.lock().is_empty() {
+        if pending.is_none() && !self.uncounted.lock().is_empty() {
             return Ok(false);
         }
-        let (meta, overflow, since, sync) = {
+        if pending.is_none() {
             let w = self.writer.lock();
             if w.seq == 0 {
                 return Ok(false);
             }
-            let version = self.version();
-            let end = Loc::from_raw(version.end);
-            let sync: Vec<Arc<Segment>> = read_table(self).iter().flatten().cloned().collect();
-            let commit_checksum = sync
-                .iter()
-                .find(|s| s.id == end.segment())
-                .and_then(|seg| commit_ending(seg, end))
-                .map_or(0, |(_, checksum)| checksum);
-            let segments: Vec<SegmentState> = sync
-                .iter()
-                .map(|s| SegmentState { id: s.id, data_end: s.data_end(), live: s.live() })
-                .collect();
-            let meta = Meta {
-                seq: w.seq,
-                end: version.end,
-                commit_checksum,
-                last: w.last,
-                kept: self.history.read().kept().copied().collect(),
-                segments,
-            };
-            let overflow = self.index.overflow_entries();
-            self.index.begin_snapshot();
-            (meta, overflow, self.since_checkpoint.swap(0, Ordering::AcqRel), sync)
-        };
-        let result = (|| {
-            // Without `sync`, the log up to the checkpoint is made durable
-            // first: a checkpoint never stands after a commit a crash loses.
-            if !self.config.sync {
-                for seg in &sync {
-                    seg.file.sync().map_err(io_err(seg.path()))?;
-                }
+            *pending = Some(self.freeze(w.seq, w.last));
+        }
+        let p = pending.as_ref().expect("set above");
+        // Without `sync`, the log up to the checkpoint is made durable
+        // first: a checkpoint never stands after a commit a crash loses.
+        if !self.config.sync {
+            for seg in &p.sync {
+                seg.file.sync().map_err(io_err(seg.path()))?;
             }
-            write(&self.dir, &meta, &overflow, &self.index, stop)
-        })();
-        if !matches!(result, Ok(true)) {
-            self.index.end_snapshot();
-            self.since_checkpoint.fetch_add(since, Ordering::AcqRel);
         }
-        if let Ok(true) = result {
-            tracing::debug!(target: "lanes::accounts_db", seq = meta.seq, keys = self.index.len(), "index checkpoint written");
+        let live: Vec<bool> = read_table(self).iter().map(Option::is_some).collect();
+        let Some(base) = write(&self.dir, p, &self.index, &live, stop)? else {
+            return Ok(false);
+        };
+        self.index.install(Arc::new(base));
+        let seq = p.meta.seq;
+        *pending = None;
+        tracing::debug!(target: "lanes::accounts_db", seq, keys = self.index.len(), "index checkpoint written");
+        Ok(true)
+    }
+
+    /// Freezes the index's changes after the newest commit (the writer held).
+    fn freeze(&self, seq: u64, last: Option<CommitInfo>) -> Pending {
+        let version = self.version();
+        let end = Loc::from_raw(version.end);
+        let sync: Vec<Arc<Segment>> = read_table(self).iter().flatten().cloned().collect();
+        let commit_checksum = sync
+            .iter()
+            .find(|s| s.id == end.segment())
+            .and_then(|seg| commit_ending(seg, end))
+            .map_or(0, |(_, checksum)| checksum);
+        let segments = sync
+            .iter()
+            .map(|s| SegmentState { id: s.id, data_end: s.data_end(), live: s.live() })
+            .collect();
+        let meta = Meta {
+            seq,
+            end: version.end,
+            commit_checksum,
+            last,
+            kept: self.history.read().kept().copied().collect(),
+            segments,
+        };
+        self.since_checkpoint.store(0, Ordering::Release);
+        Pending {
+            meta,
+            overflow: self.index.overflow_entries(),
+            frozen: self.index.freeze(),
+            sync,
         }
-        result
     }
 }
 
@@ -214,229 +187,296 @@ pub(crate) fn commit_ending(seg: &Segment, end: Loc) -> Option<(u64, u64)> {
     seg.commit_at(u64::from(end.offset()).checked_sub(COMMIT_RECORD_LEN as u64)?)
 }
 
+/// Writes the base of `p`: the index's current base merged with the frozen
+/// changes, without pairs into segments `live` (by id) does not hold.
+/// `Ok(None)`: `stop` was raised.
 fn write(
     dir: &Path,
-    meta: &Meta,
-    overflow: &[(Key, Loc)],
+    p: &Pending,
     index: &Index,
+    live: &[bool],
     stop: &AtomicBool,
-) -> Result<bool, StorageError> {
+) -> Result<Option<Base>, StorageError> {
     let tmp = dir.join(TMP);
-    let io = io_err(&tmp);
     let file = File::create(&tmp).map_err(io_err(&tmp))?;
-    let mut out = Hashed { out: BufWriter::with_capacity(1 << 20, file), hash: Xxh3::new() };
-    let mut pairs = Vec::new();
-    let written = (|| -> io::Result<bool> {
-        out.put(MAGIC)?;
-        out.u32(VERSION)?;
-        out.u32(index.shard_count() as u32)?;
-        out.u64(index.len() as u64)?;
-        for word in seed_words() {
-            out.u64(word)?;
-        }
-        out.u64(fingerprint())?;
-        out.u64(meta.seq)?;
-        out.u64(meta.end)?;
-        out.u64(meta.commit_checksum)?;
-        let last = meta.last.unwrap_or(CommitInfo { block_number: 0, commitment: B256::ZERO });
-        out.put(&[u8::from(meta.last.is_some())])?;
-        out.u64(last.block_number)?;
-        out.put(last.commitment.as_slice())?;
-        out.u32(meta.kept.len() as u32)?;
-        for k in &meta.kept {
-            out.u64(k.block)?;
-            out.u64(k.end)?;
-            out.put(k.commitment.as_slice())?;
-        }
-        out.u32(meta.segments.len() as u32)?;
-        for s in &meta.segments {
-            out.u32(s.id)?;
-            out.u64(s.data_end)?;
-            out.u64(s.live)?;
-        }
-        out.u32(overflow.len() as u32)?;
-        let mut bytes = Vec::with_capacity(KEY_LEN);
-        for (key, loc) in overflow {
-            bytes.clear();
-            record::put_key(&mut bytes, key);
-            bytes.resize(KEY_LEN, 0);
-            out.put(&[record::key_kind(key) as u8])?;
-            out.put(&bytes)?;
-            out.u64(loc.raw())?;
-        }
-        let mut bytes = Vec::with_capacity(CHUNK * 16);
+    let mut out = BufWriter::with_capacity(1 << 20, file);
+    let written = (|| -> Result<Option<BlockWriter>, StorageError> {
+        let io = |e: io::Error| io_err(&tmp)(e);
+        let mut page = vec![0u8; BLOCK];
+        page[..8].copy_from_slice(MAGIC);
+        page[8..12].copy_from_slice(&VERSION.to_le_bytes());
+        out.write_all(&page).map_err(io)?;
+        let bits = index.shard_bits();
+        let old = &p.frozen.base;
+        let mut blocks = BlockWriter::new();
+        let (mut olds, mut news) = (Vec::new(), Vec::new());
         let mut unsynced = 0;
-        for i in 0..index.shard_count() {
+        for s in 0..index.shard_count() {
             if stop.load(Ordering::Acquire) {
-                return Ok(false);
+                return Ok(None);
             }
-            index.snapshot_shard(i, &mut pairs);
-            out.u64(pairs.len() as u64)?;
-            for chunk in pairs.chunks(CHUNK) {
-                bytes.clear();
-                for &(hash, loc) in chunk {
-                    bytes.extend_from_slice(&hash.to_le_bytes());
-                    bytes.extend_from_slice(&loc.to_le_bytes());
+            old.shard(s, &mut olds)?;
+            news.clear();
+            news.extend(p.frozen.maps[s].iter().map(|(h, loc)| (order(h.raw(), bits), loc)));
+            news.sort_unstable();
+            let before = blocks.fences.len();
+            let (mut i, mut j) = (0, 0);
+            while i < olds.len() || j < news.len() {
+                // The frozen change wins over the old pair of its key.
+                let newer = j < news.len() && (i == olds.len() || news[j].0 <= olds[i].0);
+                let (key, loc) = if newer {
+                    i += usize::from(i < olds.len() && olds[i].0 == news[j].0);
+                    j += 1;
+                    news[j - 1]
+                } else {
+                    i += 1;
+                    olds[i - 1]
+                };
+                let segment = Loc::from_raw(loc).segment() as usize;
+                if loc != REMOVED && live.get(segment) == Some(&true) {
+                    blocks.push(&mut out, key, loc).map_err(io)?;
                 }
-                out.put(&bytes)?;
-                unsynced += bytes.len();
-                // Written back a little at a time: a burst of dirty pages
-                // would make the commits' own syncs wait behind it.
-                if unsynced >= SYNC_EVERY {
-                    out.out.flush()?;
-                    let file = out.out.get_ref();
-                    file.sync_data()?;
-                    // Nor does it crowd the data's pages out of the cache.
-                    let advice = rustix::fs::Advice::DontNeed;
-                    rustix::fs::fadvise(file, 0, None, advice).map_err(io::Error::from)?;
-                    unsynced = 0;
-                }
+            }
+            unsynced += (blocks.fences.len() - before) * BLOCK;
+            // Written back a little at a time: a burst of dirty pages would
+            // make the commits' own syncs wait behind it.
+            if unsynced >= SYNC_EVERY {
+                out.flush().map_err(io)?;
+                out.get_ref().sync_data().map_err(io)?;
+                unsynced = 0;
             }
         }
-        let digest = out.hash.digest();
-        out.out.write_all(&digest.to_le_bytes())?;
-        out.out.write_all(END_MAGIC)?;
-        let file = out.out.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
-        Ok(true)
+        blocks.flush(&mut out).map_err(io)?;
+        let meta = meta_bytes(p, bits, &blocks);
+        out.write_all(&meta).map_err(io)?;
+        out.write_all(&xxh3_64(&meta).to_le_bytes()).map_err(io)?;
+        out.write_all(&(meta.len() as u64).to_le_bytes()).map_err(io)?;
+        out.write_all(END_MAGIC).map_err(io)?;
+        let file = out.into_inner().map_err(|e| io(e.into_error()))?;
+        file.sync_all().map_err(io)?;
+        Ok(Some(blocks))
     })();
-    match written {
-        Ok(true) => {
-            let path = dir.join(FILE);
-            std::fs::rename(&tmp, &path).map_err(io_err(&path))?;
-            sync_dir(dir)?;
-            Ok(true)
-        }
-        Ok(false) => {
+    let blocks = match written {
+        Ok(Some(blocks)) => blocks,
+        Ok(None) => {
             let _ = std::fs::remove_file(&tmp);
-            Ok(false)
+            return Ok(None);
         }
         Err(e) => {
             let _ = std::fs::remove_file(&tmp);
-            Err(io(e))
+            return Err(e);
         }
+    };
+    let path = dir.join(FILE);
+    std::fs::rename(&tmp, &path).map_err(io_err(&path))?;
+    sync_dir(dir)?;
+    let file = base::map(&path).map_err(io_err(&path))?;
+    let start = BLOCK as u64;
+    Ok(Some(Base::new(file, start, blocks.fences, index.shard_bits(), blocks.pairs, Vec::new())))
+}
+
+fn meta_bytes(p: &Pending, bits: u32, blocks: &BlockWriter) -> Vec<u8> {
+    let meta = &p.meta;
+    let mut out = Vec::with_capacity(256 + blocks.fences.len() * 8);
+    let u32 = |out: &mut Vec<u8>, v: u32| out.extend_from_slice(&v.to_le_bytes());
+    let u64 = |out: &mut Vec<u8>, v: u64| out.extend_from_slice(&v.to_le_bytes());
+    u32(&mut out, bits);
+    u64(&mut out, blocks.pairs);
+    u64(&mut out, blocks.fences.len() as u64);
+    for word in seed_words() {
+        u64(&mut out, word);
     }
+    u64(&mut out, fingerprint());
+    u64(&mut out, meta.seq);
+    u64(&mut out, meta.end);
+    u64(&mut out, meta.commit_checksum);
+    let last = meta.last.unwrap_or(CommitInfo { block_number: 0, commitment: B256::ZERO });
+    out.push(u8::from(meta.last.is_some()));
+    u64(&mut out, last.block_number);
+    out.extend_from_slice(last.commitment.as_slice());
+    u32(&mut out, meta.kept.len() as u32);
+    for k in &meta.kept {
+        u64(&mut out, k.block);
+        u64(&mut out, k.end);
+        out.extend_from_slice(k.commitment.as_slice());
+    }
+    u32(&mut out, meta.segments.len() as u32);
+    for s in &meta.segments {
+        u32(&mut out, s.id);
+        u64(&mut out, s.data_end);
+        u64(&mut out, s.live);
+    }
+    u32(&mut out, p.overflow.len() as u32);
+    for (key, loc) in &p.overflow {
+        out.push(record::key_kind(key) as u8);
+        let at = out.len();
+        record::put_key(&mut out, key);
+        out.resize(at + KEY_LEN, 0);
+        u64(&mut out, loc.raw());
+    }
+    for &fence in &blocks.fences {
+        u64(&mut out, fence);
+    }
+    out
 }
 
 /// Why a checkpoint was not used.
 pub(crate) type Unused = String;
 
-/// Reads the checkpoint in `dir` into `index` (empty, with the shards the
-/// database opens with), skipping pairs into segments `exists` denies.
-/// `Ok(None)`: there is none. `Err`: there is one that cannot be used, and
-/// why; `index` then holds part of it and must be thrown away.
-pub(crate) fn read(
-    dir: &Path,
-    index: &mut Index,
-    exists: impl Fn(u32) -> bool,
-) -> Result<Option<Meta>, Unused> {
-    let path = dir.join(FILE);
-    let file = match File::open(&path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("{}: {e}", path.display())),
-    };
-    let len = file.metadata().map_err(|e| e.to_string())?.len();
-    let mut input = Reading { input: BufReader::with_capacity(1 << 20, file), hash: Xxh3::new() };
-    read_from(&mut input, len, index, exists)
-        .map(Some)
-        .map_err(|e| format!("{}: {e}", path.display()))
+/// A checkpoint opened: what it says, its pairs, its colliding keys.
+pub(crate) struct Opened {
+    pub(crate) meta: Meta,
+    pub(crate) base: Base,
+    pub(crate) overflow: Vec<(Key, Loc)>,
 }
 
-fn read_from(
-    input: &mut Reading<BufReader<File>>,
-    len: u64,
-    index: &mut Index,
-    exists: impl Fn(u32) -> bool,
-) -> io::Result<Meta> {
-    if &input.array::<8>()? != MAGIC {
-        return Err(invalid("not an index checkpoint"));
+/// Opens the checkpoint in `dir` for an index of `shard_bits`; `present`
+/// says which segments the directory holds. `Ok(None)`: there is none.
+/// `Err`: there is one that cannot be used, and why.
+pub(crate) fn read(
+    dir: &Path,
+    shard_bits: u32,
+    present: impl Fn(u32) -> bool,
+) -> Result<Option<Opened>, Unused> {
+    let path = dir.join(FILE);
+    match std::fs::metadata(&path) {
+        Ok(_) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("{}: {e}", path.display())),
     }
-    let version = input.u32()?;
+    let file = base::map(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    open(file, shard_bits, present).map(Some).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Reads little-endian values off a slice.
+struct Cursor<'a>(&'a [u8]);
+
+impl Cursor<'_> {
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], &'static str> {
+        let (head, rest) = self.0.split_first_chunk::<N>().ok_or("meta cut short")?;
+        self.0 = rest;
+        Ok(*head)
+    }
+
+    fn u32(&mut self) -> Result<u32, &'static str> {
+        Ok(u32::from_le_bytes(self.array()?))
+    }
+
+    fn u64(&mut self) -> Result<u64, &'static str> {
+        Ok(u64::from_le_bytes(self.array()?))
+    }
+
+    /// A count of items of `size` bytes each, refused when the rest could
+    /// not hold them.
+    fn count(&mut self, n: u64, size: usize) -> Result<usize, &'static str> {
+        if n.saturating_mul(size as u64) > self.0.len() as u64 {
+            return Err("a count larger than the file");
+        }
+        Ok(n as usize)
+    }
+}
+
+fn open(
+    file: crate::mmap::MappedFile,
+    shard_bits: u32,
+    present: impl Fn(u32) -> bool,
+) -> Result<Opened, String> {
+    let len = file.len();
+    let head = file.read(0, 12).ok_or("shorter than its header")?;
+    if &head[..8] != MAGIC {
+        return Err("not an index checkpoint".into());
+    }
+    let version = u32::from_le_bytes(head[8..12].try_into().expect("4 bytes"));
     if version != VERSION {
-        return Err(invalid(&format!("format version {version}, this build reads {VERSION}")));
+        return Err(format!("format version {version}, this build reads {VERSION}"));
     }
-    let shards = input.u32()? as usize;
-    let total = input.count(true, 16, len)?;
-    let seed = [input.u64()?, input.u64()?, input.u64()?, input.u64()?];
-    let print = input.u64()?;
+    let tail_len = 24u64;
+    if len < BLOCK as u64 + tail_len {
+        return Err("shorter than its header and trailer".into());
+    }
+    let tail = file.read(len - tail_len, tail_len as usize).expect("inside the file");
+    let sum = u64::from_le_bytes(tail[..8].try_into().expect("8 bytes"));
+    let meta_len = u64::from_le_bytes(tail[8..16].try_into().expect("8 bytes"));
+    if &tail[16..] != END_MAGIC {
+        return Err("torn: no trailer".into());
+    }
+    let meta_at = (len - tail_len).checked_sub(meta_len).filter(|&at| at >= BLOCK as u64);
+    let meta_at = meta_at.ok_or("a meta length larger than the file")?;
+    let bytes = file.read(meta_at, meta_len as usize).expect("inside the file");
+    if xxh3_64(bytes) != sum {
+        return Err("checksum mismatch".into());
+    }
+    let mut c = Cursor(bytes);
+    let bits = c.u32()?;
+    if bits != shard_bits {
+        return Err(format!(
+            "written for {} index shards, this database opens with {}",
+            1u64 << bits.min(63),
+            1u64 << shard_bits
+        ));
+    }
+    let pairs = c.u64()?;
+    let blocks = c.u64()?;
+    if blocks.checked_mul(BLOCK as u64).and_then(|b| b.checked_add(BLOCK as u64)) != Some(meta_at)
+    {
+        return Err("its blocks do not fill the file".into());
+    }
+    let seed = [c.u64()?, c.u64()?, c.u64()?, c.u64()?];
+    let print = c.u64()?;
     if !adopt_seed(seed) {
-        return Err(invalid("written under another key seed (this process hashed keys first)"));
+        return Err("written under another key seed (this process hashed keys first)".into());
     }
     if print != fingerprint() {
-        return Err(invalid("keys hash differently in this build"));
+        return Err("keys hash differently in this build".into());
     }
-    let seq = input.u64()?;
-    let end = input.u64()?;
-    let commit_checksum = input.u64()?;
-    let [has_last] = input.array()?;
-    let block_number = input.u64()?;
-    let commitment = B256::from(input.array::<32>()?);
+    let seq = c.u64()?;
+    let end = c.u64()?;
+    let commit_checksum = c.u64()?;
+    let [has_last] = c.array()?;
+    let block_number = c.u64()?;
+    let commitment = B256::from(c.array::<32>()?);
     let last = (has_last == 1).then_some(CommitInfo { block_number, commitment });
-    let n = input.count(false, 48, len)?;
-    let mut kept = Vec::with_capacity(n);
+    let n = c.u32()?;
+    let mut kept = Vec::with_capacity(c.count(n.into(), 48)?);
     for _ in 0..n {
-        let block = input.u64()?;
-        let end = input.u64()?;
-        kept.push(Kept { block, end, commitment: B256::from(input.array::<32>()?) });
+        let block = c.u64()?;
+        let end = c.u64()?;
+        kept.push(Kept { block, end, commitment: B256::from(c.array::<32>()?) });
     }
-    let n = input.count(false, 20, len)?;
-    let mut segments = Vec::with_capacity(n);
+    let n = c.u32()?;
+    let mut segments = Vec::with_capacity(c.count(n.into(), 20)?);
     for _ in 0..n {
-        let id = input.u32()?;
-        segments.push(SegmentState { id, data_end: input.u64()?, live: input.u64()? });
+        let id = c.u32()?;
+        segments.push(SegmentState { id, data_end: c.u64()?, live: c.u64()? });
     }
-    let n = input.count(false, 61, len)?;
+    let n = c.u32()?;
+    let mut overflow = Vec::with_capacity(c.count(n.into(), 61)?);
     for _ in 0..n {
-        let [tag] = input.array()?;
-        let bytes: [u8; KEY_LEN] = input.array()?;
+        let [tag] = c.array()?;
+        let bytes: [u8; KEY_LEN] = c.array()?;
         let kind = Kind::from_byte(tag).filter(|k| *k != Kind::Commit);
-        let kind = kind.ok_or_else(|| invalid("an unknown key kind"))?;
+        let kind = kind.ok_or("an unknown key kind")?;
         let key = record::key_of(kind, &bytes[..kind.key_len()]);
-        let loc = Loc::from_raw(input.u64()?);
-        if exists(loc.segment()) {
-            index.load_overflow(key, loc);
+        let loc = Loc::from_raw(c.u64()?);
+        if present(loc.segment()) {
+            overflow.push((key, loc));
         }
     }
-    let same_shards = shards == index.shard_count();
-    if !same_shards {
-        index.reserve(None, total / index.shard_count() + 1);
+    let n = c.count(blocks, 8)?;
+    let mut fences = Vec::with_capacity(n);
+    for _ in 0..n {
+        fences.push(c.u64()?);
     }
-    let mut bytes = vec![0u8; CHUNK * 16];
-    let mut read = 0usize;
-    for i in 0..shards {
-        let mut n = input.count(true, 16, len)?;
-        read += n;
-        if read > total {
-            return Err(invalid("more pairs than its header says"));
-        }
-        if same_shards {
-            index.reserve(Some(i), n);
-        }
-        while n > 0 {
-            let take = n.min(CHUNK);
-            let buf = &mut bytes[..take * 16];
-            input.take(buf)?;
-            for pair in buf.chunks_exact(16) {
-                let hash = u64::from_le_bytes(pair[..8].try_into().expect("8 bytes"));
-                let loc = Loc::from_raw(u64::from_le_bytes(pair[8..].try_into().expect("8 bytes")));
-                if exists(loc.segment()) {
-                    index.load(KeyHash::from_raw(hash), loc);
-                }
-            }
-            n -= take;
-        }
+    if !c.0.is_empty() {
+        return Err("bytes after its fences".into());
     }
-    if read != total {
-        return Err(invalid("fewer pairs than its header says"));
+    if !fences.is_sorted() || pairs > blocks * base::PER_BLOCK as u64 {
+        return Err("fences out of order".into());
     }
-    let digest = input.hash.digest();
-    let mut trailer = [0u8; 16];
-    input.input.read_exact(&mut trailer)?;
-    if trailer[..8] != digest.to_le_bytes() || &trailer[8..] != END_MAGIC {
-        return Err(invalid("checksum mismatch"));
-    }
-    Ok(Meta { seq, end, commit_checksum, last, kept, segments })
+    let missing = segments.iter().map(|s| s.id).filter(|&id| !present(id)).collect();
+    let base = Base::new(file, BLOCK as u64, fences, bits, pairs, missing);
+    let meta = Meta { seq, end, commit_checksum, last, kept, segments };
+    Ok(Opened { meta, base, overflow })
 }
 
 #[cfg(test)]
@@ -444,44 +484,96 @@ mod tests {
     use super::*;
     use alloy_primitives::Address;
 
-    /// What `write` puts down, `read` gives back: the meta, every pair and
-    /// the colliding keys of each kind with their locations.
-    #[test]
-    fn test_a_checkpoint_reads_back_what_was_written() {
-        let dir = tempfile::tempdir().unwrap();
-        let index = Index::new(8);
-        for i in 0..100u8 {
-            let key = Key::Account(Address::repeat_byte(i));
-            index.insert(&key, Loc::new(1, u32::from(i) * 8, i % 7 == 0), |_| true);
-        }
-        let overflow = vec![
-            (Key::Account(Address::repeat_byte(0xa1)), Loc::new(1, 8, false)),
-            (Key::Storage(Address::repeat_byte(0xa2), B256::repeat_byte(3)), Loc::new(1, 16, true)),
-            (Key::Code(B256::repeat_byte(0xc0)), Loc::new(1, 24, false)),
-        ];
+    fn key(i: u32) -> Key {
+        Key::Storage(Address::repeat_byte(7), B256::from(alloy_primitives::U256::from(i)))
+    }
+
+    fn at(segment: u32, i: u32) -> Loc {
+        Loc::new(segment, i * 8, i % 7 == 0)
+    }
+
+    fn meta(seq: u64) -> Meta {
         let commitment = B256::repeat_byte(9);
-        let meta = Meta {
-            seq: 5,
+        Meta {
+            seq,
             end: Loc::new(1, 4096, false).pos(),
             commit_checksum: 77,
             last: Some(CommitInfo { block_number: 4, commitment }),
             kept: vec![Kept { block: 4, end: 4096, commitment }],
-            segments: vec![SegmentState { id: 1, data_end: 4096, live: 900 }],
-        };
-        index.begin_snapshot();
-        assert!(write(dir.path(), &meta, &overflow, &index, &AtomicBool::new(false)).unwrap());
+            segments: vec![
+                SegmentState { id: 1, data_end: 4096, live: 900 },
+                SegmentState { id: 2, data_end: 4096, live: 900 },
+            ],
+        }
+    }
 
-        let mut loaded = Index::new(4);
-        let read = read(dir.path(), &mut loaded, |id| id == 1).unwrap().unwrap();
-        assert_eq!((read.seq, read.end, read.commit_checksum), (5, meta.end, 77));
-        assert_eq!((read.last, read.kept), (meta.last, meta.kept));
-        assert_eq!(loaded.len(), index.len() + overflow.len());
-        for (key, loc) in &overflow {
-            assert_eq!(loaded.overflow(key), Some(*loc), "{key:?}");
+    /// What `write` puts down, `read` gives back: the meta, every pair
+    /// (over many blocks, merged with the base before it) and the colliding
+    /// keys of each kind with their locations.
+    #[test]
+    fn test_a_checkpoint_reads_back_what_was_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = Index::new(8);
+        let n = 3 * base::PER_BLOCK as u32 * 8;
+        for i in 0..n {
+            index.insert(&key(i), at(1, i), |_| true).unwrap();
         }
-        for i in 0..100u8 {
-            let key = Key::Account(Address::repeat_byte(i));
-            assert_eq!(loaded.get(&key, |_| true), index.get(&key, |_| true));
+        let overflow = vec![
+            (Key::Account(Address::repeat_byte(0xa1)), Loc::new(1, 8, false)),
+            (Key::Storage(Address::repeat_byte(0xa2), B256::repeat_byte(3)), Loc::new(1, 16, true)),
+            (Key::Code(B256::repeat_byte(0xc0)), Loc::new(2, 24, false)),
+        ];
+        let live = [false, true, true];
+        let stop = AtomicBool::new(false);
+        let pending = |seq, index: &Index| Pending {
+            meta: meta(seq),
+            overflow: overflow.clone(),
+            frozen: index.freeze(),
+            sync: Vec::new(),
+        };
+        let p = pending(5, &index);
+        let base = write(dir.path(), &p, &index, &live, &stop).unwrap().unwrap();
+        assert_eq!(base.pairs(), u64::from(n));
+        index.install(Arc::new(base));
+        // Over the base: overwrites into segment 2, removals, new keys.
+        for i in (0..n).step_by(3) {
+            index.insert(&key(i), at(2, i), |_| true).unwrap();
         }
+        for i in (1..n).step_by(5) {
+            let now = index.get(&key(i), |_| true).unwrap().unwrap();
+            assert!(index.remove_if(&key(i), now).unwrap());
+        }
+        for i in n..n + 100 {
+            index.insert(&key(i), at(2, i), |_| true).unwrap();
+        }
+        let want: Vec<_> = (0..n + 200).map(|i| index.get(&key(i), |_| true).unwrap()).collect();
+        let p = pending(6, &index);
+        let base = write(dir.path(), &p, &index, &live, &stop).unwrap().unwrap();
+        index.install(Arc::new(base));
+        let got: Vec<_> = (0..n + 200).map(|i| index.get(&key(i), |_| true).unwrap()).collect();
+        assert_eq!(got, want, "the merged base reads as the layers did");
+
+        let opened = read(dir.path(), 3, |id| id == 1).unwrap().unwrap();
+        let (got_meta, mut loaded) = (opened.meta, Index::new(8));
+        assert_eq!((got_meta.seq, got_meta.end, got_meta.commit_checksum), (6, p.meta.end, 77));
+        assert_eq!((got_meta.last, got_meta.kept), (p.meta.last, p.meta.kept));
+        assert_eq!(opened.overflow, overflow[..2], "the key into a missing segment is not there");
+        loaded.load(opened.base, opened.overflow);
+        let got: Vec<_> = (0..n + 200)
+            .map(|i| loaded.get(&key(i), |_| true).unwrap())
+            .zip(&want)
+            .filter(|(got, want)| got != *want)
+            .map(|(got, want)| (got, *want))
+            .collect();
+        // Pairs into segment 2, which the directory no longer has, are gone.
+        assert!(got.iter().all(|(g, w)| g.is_none() && w.unwrap().segment() == 2), "{got:?}");
+        assert_eq!(got.len(), want.iter().flatten().filter(|l| l.segment() == 2).count());
+        assert!(read(dir.path(), 4, |_| true).is_err(), "another shard count");
+        // A stop part way leaves the old file and no temporary one.
+        let p = pending(7, &index);
+        stop.store(true, Ordering::Release);
+        assert!(write(dir.path(), &p, &index, &live, &stop).unwrap().is_none());
+        assert!(!dir.path().join(TMP).exists());
+        assert_eq!(read(dir.path(), 3, |_| true).unwrap().unwrap().meta.seq, 6);
     }
 }

@@ -92,7 +92,7 @@ impl Inner {
         key: &Key,
         loc: Loc,
     ) -> Result<Standing, StorageError> {
-        let head = self.index.get(key, |l| self.holds(version, l, key));
+        let head = self.index.get(key, |l| self.holds(version, l, key))?;
         // (The newest record too: a copy could not take its place in the
         // chain an older view walks.)
         if let (Some(kept), Some(head)) = (kept, head)
@@ -240,7 +240,7 @@ impl Inner {
                 "index still points into compacted segment {}: {stale:?}",
                 seg.id
             );
-        });
+        })?;
         Ok(Ok(()))
     }
 }

@@ -16,6 +16,9 @@ pub const DEFAULT_COMPACTION_LIVE_PERCENT: u8 = 50;
 /// Default log written between two index checkpoints: 512 MiB.
 pub const DEFAULT_CHECKPOINT_BYTES: u64 = 512 << 20;
 
+/// Default memory for the index's in-memory part: 1 GiB.
+pub const DEFAULT_INDEX_MEMORY_BYTES: u64 = 1 << 30;
+
 /// Default number of blocks kept readable behind the newest one.
 pub const DEFAULT_HISTORY_BLOCKS: u64 = 10_000;
 
@@ -49,8 +52,16 @@ pub struct AccountsDbConfig {
     /// newest checkpoint and replays only the log after it (at most about
     /// this much, plus what the thread had not yet caught up with). A
     /// handle dropped with more than an eighth of this written since writes
-    /// one before it closes. `None`: never; `open` replays the whole log.
+    /// one before it closes. `None`: only when [`Self::index_memory_bytes`]
+    /// asks for one.
     pub checkpoint_bytes: Option<u64>,
+    /// Memory the index's in-memory part may take: its tables of the keys
+    /// changed since the last checkpoint. When they pass half of it, that
+    /// thread writes a checkpoint, which merges them into the index's
+    /// on-disk part (read through the page cache, which the kernel sizes)
+    /// and frees them; the other half is for the tables written meanwhile.
+    /// `None`: no bound (checkpoints only by [`Self::checkpoint_bytes`]).
+    pub index_memory_bytes: Option<u64>,
     /// Whether that thread also compacts ([`crate::AccountsDb::compact`])
     /// whenever a sealed segment falls below
     /// [`Self::compaction_live_percent`] live, a few thousand records per
@@ -69,6 +80,7 @@ impl Default for AccountsDbConfig {
             sync: true,
             history_blocks: Some(DEFAULT_HISTORY_BLOCKS),
             checkpoint_bytes: Some(DEFAULT_CHECKPOINT_BYTES),
+            index_memory_bytes: Some(DEFAULT_INDEX_MEMORY_BYTES),
             compact_in_background: true,
         }
     }
@@ -99,6 +111,12 @@ impl AccountsDbConfig {
         self
     }
 
+    /// Sets [`Self::index_memory_bytes`].
+    pub fn with_index_memory_bytes(mut self, bytes: Option<u64>) -> Self {
+        self.index_memory_bytes = bytes;
+        self
+    }
+
     /// Sets [`Self::compact_in_background`].
     pub fn with_compact_in_background(mut self, on: bool) -> Self {
         self.compact_in_background = on;
@@ -120,6 +138,9 @@ impl AccountsDbConfig {
         }
         if self.checkpoint_bytes.is_some_and(|b| b < 4096) {
             return Err("checkpoint_bytes must be at least 4 KiB");
+        }
+        if self.index_memory_bytes.is_some_and(|b| b < 1 << 20) {
+            return Err("index_memory_bytes must be at least 1 MiB");
         }
         if self.compaction_live_percent > 100 {
             return Err("compaction_live_percent must be at most 100");

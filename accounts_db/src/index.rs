@@ -1,16 +1,22 @@
-//! The in-memory index: key -> location of the key's newest record.
+//! The index: key -> location of the key's newest record.
 //!
-//! To stay small (the goal is at most 64 bytes per key) the index does not
-//! store keys. Each shard maps the key's 64-bit hash ([`Key::hash64`], which
+//! The keys changed since the last checkpoint are in memory; the rest are
+//! in the checkpoint's file, read where it lies ([`Base`]), so memory holds
+//! what a budget allows ([`crate::AccountsDbConfig::index_memory_bytes`])
+//! and the page cache what is read. The index does not store keys. Each shard maps the key's 64-bit hash ([`Key::hash64`], which
 //! a caller may have computed already) to a [`Loc`]; the key itself is
 //! compared against the record the location points at, which a read fetches
 //! anyway. Two keys whose 64-bit hashes collide are rare; the second one goes
 //! to a small overflow map keyed by the full key, so a collision costs speed,
 //! never a wrong answer.
 
-use parking_lot::{RwLock, RwLockReadGuard};
+use parking_lot::{Mutex, RwLock, RwLockReadGuard};
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::base::{self, Base};
+use crate::error::StorageError;
 
 use crate::entry::Key;
 use crate::hash::KeyHash;
@@ -53,37 +59,39 @@ impl Loc {
     }
 }
 
-/// One shard: its table, and while a checkpoint copies the index, what
-/// each hash changed since it began held then (the first change wins).
-#[derive(Debug, Default)]
+/// What a shard's newer layer holds for a hash it removed (in the layers
+/// below, the key is still there). No location has every bit set.
+pub(crate) const REMOVED: u64 = u64::MAX;
+
+/// One shard, in three layers, newest first: the changes since the last
+/// checkpoint began, the changes a checkpoint in progress is merging
+/// (frozen), and the checkpoint's pairs on disk.
+#[derive(Debug)]
 struct Shard {
-    map: LocMap,
-    undo: Option<HashMap<KeyHash, Option<u64>, ahash::RandomState>>,
+    delta: LocMap,
+    frozen: Option<Arc<LocMap>>,
+    base: Arc<Base>,
 }
 
 impl Shard {
-    fn get(&self, hash: KeyHash) -> Option<u64> {
-        self.map.get(hash)
-    }
-
-    fn insert(&mut self, hash: KeyHash, loc: u64) -> Option<u64> {
-        let old = self.map.insert(hash, loc);
-        if let Some(undo) = &mut self.undo {
-            undo.entry(hash).or_insert(old);
+    /// What the frozen changes and the base hold for `hash`.
+    fn below(&self, hash: KeyHash) -> Result<Option<u64>, StorageError> {
+        if let Some(loc) = self.frozen.as_ref().and_then(|f| f.get(hash)) {
+            return Ok(Some(loc).filter(|&l| l != REMOVED));
         }
-        old
+        self.base.get(hash)
     }
 
-    fn remove(&mut self, hash: KeyHash) -> Option<u64> {
-        let old = self.map.remove(hash);
-        if let Some(undo) = &mut self.undo {
-            undo.entry(hash).or_insert(old);
+    fn get(&self, hash: KeyHash) -> Result<Option<u64>, StorageError> {
+        match self.delta.get(hash) {
+            Some(loc) => Ok(Some(loc).filter(|&l| l != REMOVED)),
+            None => self.below(hash),
         }
-        old
     }
 
-    fn len(&self) -> usize {
-        self.map.len()
+    /// Whether a newer layer than the base holds `hash`.
+    fn shadows(&self, hash: KeyHash) -> bool {
+        self.delta.get(hash).is_some() || self.frozen.as_ref().is_some_and(|f| f.get(hash).is_some())
     }
 }
 
@@ -99,6 +107,22 @@ pub(crate) struct Index {
     shard_mask: usize,
     overflow: RwLock<HashMap<Key, Loc, ahash::RandomState>>,
     overflow_len: AtomicUsize,
+    /// Keys the shards hold, all layers together.
+    len: AtomicUsize,
+    /// Bytes of the shards' newest tables.
+    delta_bytes: AtomicUsize,
+    /// Bytes of the frozen tables.
+    frozen_bytes: AtomicUsize,
+    /// The base every shard reads.
+    base: Mutex<Arc<Base>>,
+}
+
+/// The changes a checkpoint merges: each shard's frozen table, and the
+/// base they go over.
+#[derive(Debug)]
+pub(crate) struct Frozen {
+    pub(crate) maps: Vec<Arc<LocMap>>,
+    pub(crate) base: Arc<Base>,
 }
 
 impl Index {
@@ -106,12 +130,18 @@ impl Index {
     pub(crate) fn new(shards: usize) -> Self {
         let n = shards.max(1).next_power_of_two();
         let share = |i: usize| (256 - i * (256 - LEAST_GROWTH_SHARE) / n) as u16;
-        let shard = |i| Shard { map: LocMap::with_growth(share(i)), undo: None };
+        let base = Arc::new(Base::default());
+        let shard =
+            |i| Shard { delta: LocMap::with_growth(share(i)), frozen: None, base: base.clone() };
         Self {
             shards: (0..n).map(|i| RwLock::new(shard(i))).collect(),
             shard_mask: n - 1,
             overflow: RwLock::new(HashMap::default()),
             overflow_len: AtomicUsize::new(0),
+            len: AtomicUsize::new(0),
+            delta_bytes: AtomicUsize::new(0),
+            frozen_bytes: AtomicUsize::new(0),
+            base: Mutex::new(base),
         }
     }
 
@@ -124,33 +154,38 @@ impl Index {
 
     /// The location of `key`'s newest record. `holds(loc, key)` says whether the
     /// record at `loc` stores `key`.
-    pub(crate) fn get(&self, key: &Key, holds: impl Fn(Loc) -> bool) -> Option<Loc> {
-        match self.primary(key.hash64()) {
-            Some(loc) if holds(loc) => Some(loc),
-            _ => self.overflow(key),
+    pub(crate) fn get(
+        &self,
+        key: &Key,
+        holds: impl Fn(Loc) -> bool,
+    ) -> Result<Option<Loc>, StorageError> {
+        match self.primary(key.hash64())? {
+            Some(loc) if holds(loc) => Ok(Some(loc)),
+            _ => Ok(self.overflow(key)),
         }
     }
 
     /// The location filed under the key hashing to `hash` ([`Key::hash64`]):
     /// that key's newest record, or (after a hash collision) another key's;
     /// the caller compares keys.
-    pub(crate) fn primary(&self, hash: KeyHash) -> Option<Loc> {
-        self.shard(hash).read().get(hash).map(Loc::from_raw)
+    pub(crate) fn primary(&self, hash: KeyHash) -> Result<Option<Loc>, StorageError> {
+        Ok(self.shard(hash).read().get(hash)?.map(Loc::from_raw))
     }
 
     /// The locations in the shard tables of the keys hashing to `hashes`,
-    /// appended to `locs`. Each shard's read lock is taken once and held for
-    /// the whole call (a batch's keys: microseconds), so the probes run
-    /// without atomics between them. No lock is taken while a guard is held
-    /// but other shards' read locks, and no writer holds two shards, so this
-    /// cannot deadlock.
+    /// appended to `locs` (a key the base cannot be read for is left out).
+    /// Each shard's read lock is taken once and held for the whole call (a
+    /// batch's keys: microseconds), so the probes run without atomics
+    /// between them. No lock is taken while a guard is held but other
+    /// shards' read locks, and no writer holds two shards, so this cannot
+    /// deadlock.
     pub(crate) fn primaries(&self, hashes: &[KeyHash], locs: &mut Vec<Loc>) {
         let mut guards: Vec<Option<RwLockReadGuard<'_, Shard>>> =
             self.shards.iter().map(|_| None).collect();
         for &hash in hashes {
             let i = hash.index_shard(self.shard_mask);
             let shard = guards[i].get_or_insert_with(|| self.shards[i].read());
-            locs.extend(shard.get(hash).map(Loc::from_raw));
+            locs.extend(shard.get(hash).ok().flatten().map(Loc::from_raw));
         }
     }
 
@@ -162,21 +197,40 @@ impl Index {
         self.overflow.read().get(key).copied()
     }
 
+    /// Sets `hash` to `loc` in the shard's newest table.
+    fn put(&self, shard: &mut Shard, hash: KeyHash, loc: u64) {
+        let before = shard.delta.memory_bytes();
+        shard.delta.insert(hash, loc);
+        let grown = shard.delta.memory_bytes() - before;
+        if grown > 0 {
+            self.delta_bytes.fetch_add(grown, Ordering::AcqRel);
+        }
+    }
+
     /// Points `key` at `loc`; returns the location it replaced.
-    pub(crate) fn insert(&self, key: &Key, loc: Loc, holds: impl Fn(Loc) -> bool) -> Option<Loc> {
+    pub(crate) fn insert(
+        &self,
+        key: &Key,
+        loc: Loc,
+        holds: impl Fn(Loc) -> bool,
+    ) -> Result<Option<Loc>, StorageError> {
         let hash = key.hash64();
         let mut shard = self.shard(hash).write();
-        match shard.get(hash).map(Loc::from_raw) {
-            Some(slot) if holds(slot) => shard.insert(hash, loc.raw()).map(Loc::from_raw),
-            Some(_) => self.overflow_insert(key, loc),
+        match shard.get(hash)?.map(Loc::from_raw) {
+            Some(slot) if holds(slot) => {
+                self.put(&mut shard, hash, loc.raw());
+                Ok(Some(slot))
+            }
+            Some(_) => Ok(self.overflow_insert(key, loc)),
             None => {
                 if self.overflow_len.load(Ordering::Acquire) > 0
                     && self.overflow.read().contains_key(key)
                 {
-                    return self.overflow_insert(key, loc);
+                    return Ok(self.overflow_insert(key, loc));
                 }
-                shard.insert(hash, loc.raw());
-                None
+                self.put(&mut shard, hash, loc.raw());
+                self.len.fetch_add(1, Ordering::AcqRel);
+                Ok(None)
             }
         }
     }
@@ -189,120 +243,151 @@ impl Index {
     }
 
     /// Removes `key` if it still points at `expected`.
-    pub(crate) fn remove_if(&self, key: &Key, expected: Loc) -> bool {
+    pub(crate) fn remove_if(&self, key: &Key, expected: Loc) -> Result<bool, StorageError> {
         let hash = key.hash64();
         let mut shard = self.shard(hash).write();
-        if shard.get(hash) == Some(expected.raw()) {
-            shard.remove(hash);
-            return true;
+        if shard.get(hash)? == Some(expected.raw()) {
+            if shard.below(hash)?.is_some() {
+                self.put(&mut shard, hash, REMOVED);
+            } else {
+                shard.delta.remove(hash);
+            }
+            self.len.fetch_sub(1, Ordering::AcqRel);
+            return Ok(true);
         }
         drop(shard);
         let mut overflow = self.overflow.write();
         if overflow.get(key) == Some(&expected) {
             overflow.remove(key);
             self.overflow_len.store(overflow.len(), Ordering::Release);
-            return true;
+            return Ok(true);
         }
-        false
+        Ok(false)
     }
 
-    /// Number of keys indexed (tombstones included).
+    /// Number of keys indexed (tombstones included; after an `open`, also
+    /// tombstones compaction dropped after the checkpoint, until the next
+    /// one).
     pub(crate) fn len(&self) -> usize {
-        self.shards.iter().map(|s| s.read().len()).sum::<usize>()
-            + self.overflow_len.load(Ordering::Acquire)
+        self.len.load(Ordering::Acquire) + self.overflow_len.load(Ordering::Acquire)
     }
 
-    /// Memory the index takes: the shards' tables, plus an estimate for the
-    /// overflow map (a hashbrown entry and its control byte at 7/8 load).
+    /// Bytes of the shards' newest tables: what the memory budget bounds
+    /// ([`crate::AccountsDbConfig::index_memory_bytes`]).
+    pub(crate) fn delta_bytes(&self) -> usize {
+        self.delta_bytes.load(Ordering::Acquire)
+    }
+
+    /// Memory the index takes: the in-memory tables, the base's fences,
+    /// plus an estimate for the overflow map (a hashbrown entry and its
+    /// control byte at 7/8 load).
     pub(crate) fn memory_bytes(&self) -> usize {
-        let tables: usize = self.shards.iter().map(|s| s.read().map.memory_bytes()).sum();
         let entry = std::mem::size_of::<(Key, Loc)>() + 1;
-        tables + self.overflow_len.load(Ordering::Acquire) * entry * 8 / 7
+        self.delta_bytes()
+            + self.frozen_bytes.load(Ordering::Acquire)
+            + self.base.lock().memory_bytes()
+            + self.overflow_len.load(Ordering::Acquire) * entry * 8 / 7
     }
 
     /// Every location in the index, one shard at a time (no lock is held while
     /// `f` runs).
-    pub(crate) fn for_each_chunk(&self, mut f: impl FnMut(&[Loc])) {
-        let mut buf = Vec::new();
-        for shard in self.shards.iter() {
+    pub(crate) fn for_each_chunk(&self, mut f: impl FnMut(&[Loc])) -> Result<(), StorageError> {
+        let (mut buf, mut pairs) = (Vec::new(), Vec::new());
+        let bits = self.shard_bits();
+        let push = |buf: &mut Vec<Loc>, loc: u64| {
+            if loc != REMOVED {
+                buf.push(Loc::from_raw(loc));
+            }
+        };
+        for (i, shard) in self.shards.iter().enumerate() {
             buf.clear();
-            buf.extend(shard.read().map.iter().map(|(_, loc)| Loc::from_raw(loc)));
+            {
+                let shard = shard.read();
+                shard.base.shard(i, &mut pairs)?;
+                for &(key, loc) in &pairs {
+                    if !shard.shadows(base::hash_of(key, bits)) {
+                        push(&mut buf, loc);
+                    }
+                }
+                for (hash, loc) in shard.frozen.iter().flat_map(|f| f.iter()) {
+                    if shard.delta.get(hash).is_none() {
+                        push(&mut buf, loc);
+                    }
+                }
+                for (_, loc) in shard.delta.iter() {
+                    push(&mut buf, loc);
+                }
+            }
             f(&buf);
         }
         buf.clear();
         buf.extend(self.overflow.read().values().copied());
         f(&buf);
+        Ok(())
     }
 }
 
-/// Copying the index for a checkpoint while commits go on: the writer
-/// calls [`Index::begin_snapshot`] between two commits; each
-/// [`Index::snapshot_shard`] then gives that shard as it was at that point.
+/// Checkpoints: the writer calls [`Index::freeze`] between two commits; a
+/// thread merges the frozen tables into a new base, then
+/// [`Index::install`]s it.
 impl Index {
     /// Number of shards.
     pub(crate) fn shard_count(&self) -> usize {
         self.shards.len()
     }
 
-    /// Starts recording, in every shard, what each changed hash held before
-    /// (call between commits, with the writer held).
-    pub(crate) fn begin_snapshot(&self) {
-        for shard in self.shards.iter() {
-            shard.write().undo = Some(HashMap::default());
-        }
+    /// Bits of [`KeyHash::index_shard`] the shards take.
+    pub(crate) fn shard_bits(&self) -> u32 {
+        self.shards.len().trailing_zeros()
     }
 
-    /// Stops recording (after a checkpoint that stopped part way).
-    pub(crate) fn end_snapshot(&self) {
+    /// Freezes every shard's newest table (call between commits, with the
+    /// writer held, and with none frozen) and starts empty ones.
+    pub(crate) fn freeze(&self) -> Frozen {
+        let mut maps = Vec::with_capacity(self.shards.len());
         for shard in self.shards.iter() {
-            shard.write().undo = None;
+            let mut shard = shard.write();
+            debug_assert!(shard.frozen.is_none(), "a checkpoint is in progress");
+            let fresh = shard.delta.empty_like();
+            let map = Arc::new(std::mem::replace(&mut shard.delta, fresh));
+            shard.frozen = Some(map.clone());
+            maps.push(map);
         }
+        let bytes = self.delta_bytes.swap(0, Ordering::AcqRel);
+        self.frozen_bytes.store(bytes, Ordering::Release);
+        Frozen { maps, base: self.base.lock().clone() }
     }
 
-    /// Shard `i`'s (hash, location) pairs as they were at
-    /// [`Self::begin_snapshot`], into `out`; the shard stops recording.
-    /// Holds the shard's read lock while copying it (the writer waits on
-    /// that shard meanwhile; readers do not).
-    pub(crate) fn snapshot_shard(&self, i: usize, out: &mut Vec<(u64, u64)>) {
-        out.clear();
-        {
-            let shard = self.shards[i].read();
-            out.reserve(shard.len());
-            out.extend(shard.map.iter().map(|(h, l)| (h.raw(), l)));
+    /// Swaps in `base`, the old base merged with the frozen tables, which
+    /// every shard then lets go of.
+    pub(crate) fn install(&self, base: Arc<Base>) {
+        for shard in self.shards.iter() {
+            let mut shard = shard.write();
+            shard.base = base.clone();
+            shard.frozen = None;
         }
-        let undo = self.shards[i].write().undo.take().unwrap_or_default();
-        if !undo.is_empty() {
-            out.retain(|(h, _)| !undo.contains_key(&KeyHash::from_raw(*h)));
-            out.extend(undo.into_iter().filter_map(|(h, l)| Some((h.raw(), l?))));
+        *self.base.lock() = base;
+        self.frozen_bytes.store(0, Ordering::Release);
+    }
+
+    /// Sets an opened checkpoint's base and colliding keys (before any
+    /// change).
+    pub(crate) fn load(&mut self, base: Base, overflow: Vec<(Key, Loc)>) {
+        *self.len.get_mut() = base.pairs() as usize;
+        let base = Arc::new(base);
+        for shard in self.shards.iter_mut() {
+            shard.get_mut().base = base.clone();
         }
+        *self.base.get_mut() = base;
+        let map = self.overflow.get_mut();
+        map.extend(overflow);
+        *self.overflow_len.get_mut() = map.len();
     }
 
     /// The overflow map's entries (the writer changes it, so with the writer
     /// held this is the state between two commits).
     pub(crate) fn overflow_entries(&self) -> Vec<(Key, Loc)> {
         self.overflow.read().iter().map(|(k, l)| (*k, *l)).collect()
-    }
-
-    /// Makes room in shard `i` (every shard: `None`) for `n` more hashes.
-    pub(crate) fn reserve(&mut self, i: Option<usize>, n: usize) {
-        for (at, shard) in self.shards.iter_mut().enumerate() {
-            if i.is_none_or(|i| i == at) {
-                shard.get_mut().map.reserve(n);
-            }
-        }
-    }
-
-    /// Adds a checkpoint's pair: `hash`, which no shard holds, at `loc`.
-    pub(crate) fn load(&mut self, hash: KeyHash, loc: Loc) {
-        let i = hash.index_shard(self.shard_mask);
-        self.shards[i].get_mut().map.insert_new(hash, loc.raw());
-    }
-
-    /// Adds a checkpoint's colliding key.
-    pub(crate) fn load_overflow(&mut self, key: Key, loc: Loc) {
-        let overflow = self.overflow.get_mut();
-        overflow.insert(key, loc);
-        *self.overflow_len.get_mut() = overflow.len();
     }
 }
 
@@ -320,41 +405,37 @@ mod tests {
     }
 
     #[test]
-    fn test_a_snapshot_is_the_index_when_it_began() {
+    fn test_frozen_changes_read_under_newer_ones() {
         let index = Index::new(4);
         let key = |i: u8| Key::Account(Address::repeat_byte(i));
-        let all = |index: &Index| {
-            let mut pairs: Vec<(u64, u64)> = Vec::new();
-            let mut buf = Vec::new();
-            for i in 0..index.shard_count() {
-                index.snapshot_shard(i, &mut buf);
-                pairs.extend(&buf);
-            }
-            pairs.sort_unstable();
-            pairs
-        };
+        let at = |g: u32, i: u8| Loc::new(g, u32::from(i) * 8, false);
         for i in 0..50 {
-            index.insert(&key(i), Loc::new(1, u32::from(i) * 8, false), |_| true);
+            assert_eq!(index.insert(&key(i), at(1, i), |_| true).unwrap(), None);
         }
-        let before = all(&index);
-        index.begin_snapshot();
+        let frozen = index.freeze();
+        assert_eq!(frozen.maps.iter().map(|m| m.len()).sum::<usize>(), 50);
+        assert_eq!(index.delta_bytes(), 0, "the newest tables start empty");
         for i in 25..75 {
-            index.insert(&key(i), Loc::new(2, u32::from(i) * 8, false), |_| true);
+            index.insert(&key(i), at(2, i), |_| true).unwrap();
         }
         for i in 0..10 {
-            assert!(index.remove_if(&key(i), Loc::new(1, u32::from(i) * 8, false)));
+            assert!(index.remove_if(&key(i), at(1, i)).unwrap());
+            assert!(!index.remove_if(&key(i), at(1, i)).unwrap(), "gone already");
         }
-        index.insert(&key(3), Loc::new(3, 0, true), |_| true);
-        assert_eq!(all(&index), before, "changes after it began are undone");
-        assert_eq!(all(&index).len(), 66, "a finished snapshot records no more");
-        // Loading the pairs back gives the same index.
-        let mut loaded = Index::new(16);
-        loaded.reserve(None, 10);
-        for (h, l) in all(&index) {
-            loaded.load(KeyHash::from_raw(h), Loc::from_raw(l));
+        assert_eq!(index.len(), 65);
+        for i in 0..80 {
+            let want = match i {
+                0..10 | 75.. => None,
+                10..25 => Some(at(1, i)),
+                _ => Some(at(2, i)),
+            };
+            assert_eq!(index.get(&key(i), |_| true).unwrap(), want, "key {i}");
         }
-        assert_eq!(all(&loaded), all(&index));
-        index.end_snapshot();
+        let mut seen = Vec::new();
+        index.for_each_chunk(|locs| seen.extend_from_slice(locs)).unwrap();
+        assert_eq!(seen.len(), 65);
+        // The frozen tables never change after the freeze.
+        assert_eq!(frozen.maps.iter().map(|m| m.len()).sum::<usize>(), 50);
     }
 
     #[test]
@@ -365,14 +446,14 @@ mod tests {
         let b = Key::Account(Address::repeat_byte(2));
         let la = Loc::new(1, 8, false);
         let lb = Loc::new(1, 16, false);
-        assert_eq!(index.insert(&a, la, |_| false), None);
+        assert_eq!(index.insert(&a, la, |_| false).unwrap(), None);
         // With a real collision `holds` is false for the other key's location.
         let hash_b = b.hash64();
-        index.shard(hash_b).write().insert(hash_b, la.raw());
-        assert_eq!(index.insert(&b, lb, |l| l == lb), None, "b goes to overflow");
-        assert_eq!(index.get(&b, |l| l == lb), Some(lb));
-        assert_eq!(index.get(&a, |l| l == la), Some(la));
-        assert!(index.remove_if(&b, lb));
-        assert_eq!(index.get(&b, |l| l == lb), None);
+        index.shard(hash_b).write().delta.insert(hash_b, la.raw());
+        assert_eq!(index.insert(&b, lb, |l| l == lb).unwrap(), None, "b goes to overflow");
+        assert_eq!(index.get(&b, |l| l == lb).unwrap(), Some(lb));
+        assert_eq!(index.get(&a, |l| l == la).unwrap(), Some(la));
+        assert!(index.remove_if(&b, lb).unwrap());
+        assert_eq!(index.get(&b, |l| l == lb).unwrap(), None);
     }
 }

@@ -57,13 +57,14 @@
 //!  db (AccountsDb)           open, commit, reads
 //!  db/{batch, read, view}, recovery, checkpoint
 //!  db/{kept, version, inner} what an open database and its views share
-//!  entry, loc_map, error, index, record, segment, backing
+//!  entry, loc_map, error, index, base, record, segment, backing
 //!  config, hash, mmap        settings, hashing, the one unsafe module
 //! ```
 #![deny(unsafe_code)]
 #![deny(clippy::host_endian_bytes, clippy::big_endian_bytes)]
 
 mod backing;
+mod base;
 mod checkpoint;
 mod compaction;
 mod config;
@@ -84,7 +85,7 @@ pub use backing::Backing;
 pub use compaction::CompactionStats;
 pub use config::{
     AccountsDbConfig, DEFAULT_CHECKPOINT_BYTES, DEFAULT_COMPACTION_LIVE_PERCENT,
-    DEFAULT_HISTORY_BLOCKS, DEFAULT_INDEX_SHARDS, DEFAULT_MAX_CHANGES_PER_COMMIT,
+    DEFAULT_HISTORY_BLOCKS, DEFAULT_INDEX_MEMORY_BYTES, DEFAULT_INDEX_SHARDS, DEFAULT_MAX_CHANGES_PER_COMMIT,
     DEFAULT_MAX_CODE_LEN, DEFAULT_SEGMENT_SIZE,
 };
 pub use db::{AccountsCommit, AccountsDb, AccountsRead, DbStats, ReadView};

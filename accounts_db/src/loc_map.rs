@@ -39,6 +39,11 @@ impl LocMap {
         Self { table: HashTable::new(), grow_share: share.clamp(128, 256), grow_at: 0 }
     }
 
+    /// An empty table that grows as this one does.
+    pub(crate) fn empty_like(&self) -> Self {
+        Self::with_growth(self.grow_share)
+    }
+
     pub(crate) fn get(&self, hash: KeyHash) -> Option<u64> {
         self.table.find(hash.table_hash(), |&(h, _)| h == hash).map(|&(_, loc)| loc)
     }
@@ -63,23 +68,13 @@ impl LocMap {
         self.table.insert_unique(hash.table_hash(), (hash, loc), table_hash);
     }
 
-    /// Makes room for `additional` more hashes without a rehash before
-    /// the table's growth share.
-    pub(crate) fn reserve(&mut self, additional: usize) {
-        let need = self.table.len() + additional;
-        // Past the growth share of the capacity a table would double on
-        // the next insert: ask for enough that `need` stays below it.
-        let want = need * 256 / usize::from(self.grow_share) + 1;
-        self.table.reserve(want.saturating_sub(self.table.len()), table_hash);
-        self.grow_at = self.table.capacity() * usize::from(self.grow_share) / 256;
-    }
-
     /// Removes `hash`; returns its location.
     pub(crate) fn remove(&mut self, hash: KeyHash) -> Option<u64> {
         let at = self.table.find_entry(hash.table_hash(), |&(h, _)| h == hash).ok()?;
         Some(at.remove().0.1)
     }
 
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.table.len()
     }

@@ -40,7 +40,10 @@ pub(crate) const LOOK_EVERY: Duration = Duration::from_secs(1);
 /// Starts the thread, when the configuration gives it anything to do.
 fn start(inner: &Arc<Inner>, woken: Receiver<()>) -> Option<JoinHandle<()>> {
     let config = &inner.config;
-    if config.checkpoint_bytes.is_none() && !config.compact_in_background {
+    if config.checkpoint_bytes.is_none()
+        && config.index_memory_bytes.is_none()
+        && !config.compact_in_background
+    {
         return None;
     }
     let weak = Arc::downgrade(inner);
@@ -88,8 +91,9 @@ fn run(weak: &Weak<Inner>, woken: &Receiver<()>) {
         if inner.stop.load(Ordering::Acquire) {
             return;
         }
-        let since = inner.since_checkpoint.load(Ordering::Acquire);
-        if inner.config.checkpoint_bytes.is_some_and(|limit| since >= limit)
+        // One begun and not finished (a failure) is tried again.
+        let unfinished = inner.checkpointing.lock().is_some();
+        if (inner.checkpoint_due() || unfinished)
             && let Err(e) = inner.write_checkpoint(&inner.stop)
         {
             tracing::warn!(target: "lanes::accounts_db", %e, "index checkpoint failed");

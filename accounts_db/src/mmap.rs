@@ -108,6 +108,16 @@ impl MappedFile {
         &self.path
     }
 
+    /// Whether the file's path still names this file (not one renamed over
+    /// it since it was opened).
+    pub(crate) fn is_at_path(&self) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        match (self.file.metadata(), std::fs::metadata(&self.path)) {
+            (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+            _ => false,
+        }
+    }
+
     /// The fixed length of the file.
     pub(crate) fn len(&self) -> u64 {
         self.len

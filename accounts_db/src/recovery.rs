@@ -71,14 +71,14 @@ pub(crate) fn recover(
     }
     ids.sort_unstable();
     let present: HashSet<u32> = ids.iter().copied().collect();
-    let meta = match checkpoint::read(dir, index, |id| present.contains(&id)) {
-        Ok(meta) => meta,
+    let opened = match checkpoint::read(dir, index.shard_bits(), |id| present.contains(&id)) {
+        Ok(opened) => opened,
         Err(reason) => {
             tracing::warn!(target: "lanes::accounts_db", %reason, "index checkpoint not used: replaying the whole log");
-            *index = Index::new(config.index_shards);
             None
         }
     };
+    let meta = opened.as_ref().map(|o| &o.meta);
     // Segments wholly before the checkpoint's commit are not scanned, so
     // not read up front either.
     let scan_from = meta.as_ref().map_or(0, |m| Loc::from_raw(m.end).segment());
@@ -104,7 +104,8 @@ pub(crate) fn recover(
     let mut last = None;
     let mut history = History::new(config.history_blocks);
     let mut start = Start { segment: 0, offset: SEGMENT_HEADER_LEN };
-    if let Some(meta) = meta {
+    if let Some(opened) = opened {
+        let meta = opened.meta;
         match checkpoint_start(&meta, &segs, &position) {
             Ok(at) => {
                 for s in &meta.segments {
@@ -121,10 +122,10 @@ pub(crate) fn recover(
                 last = meta.last;
                 history = History::from_kept(config.history_blocks, meta.kept);
                 start = at;
+                index.load(opened.base, opened.overflow);
             }
             Err(reason) => {
                 tracing::warn!(target: "lanes::accounts_db", reason, "index checkpoint not used: replaying the whole log");
-                *index = Index::new(config.index_shards);
             }
         }
     }
@@ -179,7 +180,7 @@ pub(crate) fn recover(
                         // where the index holds that, it holds this key, and
                         // no old record is read (they are not in memory).
                         let same = |l: Loc| l.raw() == prev || holds(l, &key);
-                        if let Some(old) = index.insert(&key, loc, same) {
+                        if let Some(old) = index.insert(&key, loc, same)? {
                             uncounted.push(old);
                         }
                     }

@@ -119,6 +119,9 @@ pub struct NodeConfig {
     /// Blocks behind the head whose state stays readable (`eth_getBalance`,
     /// `eth_call`, ... at a block); `None` keeps every block.
     pub history_blocks: Option<u64>,
+    /// Memory the accounts index keeps for recent changes
+    /// ([`AccountsDbConfig::index_memory_bytes`]); `None`: all of it.
+    pub index_memory_bytes: Option<u64>,
     /// Accept legacy transactions signed without a chain id (pre-EIP-155).
     pub allow_unprotected: bool,
     /// Most transactions the pool queues for one sender.
@@ -198,5 +201,8 @@ pub(crate) fn cors_layer(origins: &[String]) -> Result<Option<CorsLayer>, NodeEr
 
 /// The accounts database settings a node's config asks for.
 pub(crate) fn store_config(config: &NodeConfig) -> AccountsDbConfig {
-    AccountsDbConfig::default().with_sync(config.fsync).with_history_blocks(config.history_blocks)
+    AccountsDbConfig::default()
+        .with_sync(config.fsync)
+        .with_history_blocks(config.history_blocks)
+        .with_index_memory_bytes(config.index_memory_bytes)
 }

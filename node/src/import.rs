@@ -43,6 +43,8 @@ pub struct ImportOptions {
     pub history_blocks: Option<u64>,
     /// The accounts database's segment size, in bytes.
     pub segment_size: u64,
+    /// Memory the accounts index keeps for recent changes (`None`: all).
+    pub index_memory_bytes: Option<u64>,
 }
 
 impl Default for ImportOptions {
@@ -52,6 +54,7 @@ impl Default for ImportOptions {
             fsync: true,
             history_blocks: Some(DEFAULT_HISTORY_BLOCKS),
             segment_size: lanes_accounts_db::DEFAULT_SEGMENT_SIZE,
+            index_memory_bytes: Some(lanes_accounts_db::DEFAULT_INDEX_MEMORY_BYTES),
         }
     }
 }
@@ -141,7 +144,8 @@ impl Importer {
         let store = AccountsDbConfig::default()
             .with_sync(options.fsync)
             .with_history_blocks(options.history_blocks)
-            .with_segment_size(options.segment_size);
+            .with_segment_size(options.segment_size)
+            .with_index_memory_bytes(options.index_memory_bytes);
         let chain = load_chain(
             dir,
             &ledger,

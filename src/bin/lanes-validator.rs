@@ -151,6 +151,12 @@ struct Cli {
     /// -32000 naming the oldest block kept.
     #[arg(long, value_name = "N|all", value_parser = parse_history)]
     history_blocks: Option<Kept>,
+    /// Memory the accounts index keeps for the keys changed since its last
+    /// checkpoint (e.g. `512MiB`, `2GiB`), or `all` for the whole index in
+    /// memory; the rest of the index is on disk, read through the page
+    /// cache.
+    #[arg(long, value_name = "SIZE|all", value_parser = parse_index_memory, default_value = "1GiB")]
+    index_memory: Kept,
     /// Do not predict the access sets of transactions that declare none
     /// (wallet traffic): run them one at a time in the exclusive lane.
     #[arg(long)]
@@ -237,6 +243,9 @@ enum Command {
         /// Blocks behind the head whose state stays readable, or `all`.
         #[arg(long, value_name = "N|all", value_parser = parse_history, default_value = "10000")]
         history_blocks: Kept,
+        /// Memory for the accounts index's recent changes (as for the node).
+        #[arg(long, value_name = "SIZE|all", value_parser = parse_index_memory, default_value = "1GiB")]
+        index_memory: Kept,
         /// The RLP files, imported in order.
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
@@ -347,13 +356,21 @@ fn main() -> ExitCode {
 }
 
 fn run(mut cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
-    if let Some(Command::Import { genesis, data_dir, workers, no_fsync, history_blocks, files }) =
-        cli.command
+    if let Some(Command::Import {
+        genesis,
+        data_dir,
+        workers,
+        no_fsync,
+        history_blocks,
+        index_memory,
+        files,
+    }) = cli.command
     {
         let options = lanes_node::import::ImportOptions {
             workers: workers.unwrap_or(lanes_node::import::ImportOptions::default().workers),
             fsync: !no_fsync,
             history_blocks: history_blocks.0,
+            index_memory_bytes: index_memory.0,
             ..Default::default()
         };
         return Ok(lanes_node::import::import_files(
@@ -496,6 +513,7 @@ fn run(mut cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         }),
         max_pool: cli.txpool_max,
         fsync: cli.fsync || !cli.dev,
+        index_memory_bytes: cli.index_memory.0,
         history_blocks: match cli.history_blocks {
             Some(Kept(n)) => n,
             None if cli.dev => None,
@@ -602,6 +620,7 @@ fn run_cluster_node(cli: &Cli, path: &std::path::Path) -> Result<(), Box<dyn std
         max_per_sender: cli.txpool_max_per_sender.unwrap_or(DEFAULT_MAX_PER_SENDER),
         max_pool: cli.txpool_max,
         fsync: true,
+        index_memory_bytes: cli.index_memory.0,
         history_blocks: match cli.history_blocks {
             Some(Kept(n)) => n,
             None => Some(DEFAULT_HISTORY_BLOCKS),
@@ -704,6 +723,24 @@ fn parse_history(s: &str) -> Result<Kept, String> {
         return Ok(Kept(None));
     }
     s.parse().map(|n| Kept(Some(n))).map_err(|_| format!("`{s}`: a number of blocks, or `all`"))
+}
+
+/// A size in bytes (`1073741824`, `512MiB`, `1GiB`, `64KiB`), or `all`.
+fn parse_index_memory(s: &str) -> Result<Kept, String> {
+    if s == "all" {
+        return Ok(Kept(None));
+    }
+    let bad = || format!("`{s}`: a size such as 512MiB or 2GiB (at least 1MiB), or `all`");
+    let digits = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let n: u64 = s[..digits].parse().map_err(|_| bad())?;
+    let unit: u64 = match s[digits..].trim() {
+        "" | "B" => 1,
+        "KiB" | "K" => 1 << 10,
+        "MiB" | "M" => 1 << 20,
+        "GiB" | "G" => 1 << 30,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(unit).filter(|&b| b >= 1 << 20).map(|b| Kept(Some(b))).ok_or_else(bad)
 }
 
 fn parse_workers(s: &str) -> Result<usize, String> {

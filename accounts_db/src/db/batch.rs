@@ -75,6 +75,28 @@ impl Inner {
         }
     }
 
+    /// Poisons the database after an index read failed part way through a
+    /// commit's publish (a damaged checkpoint block): the commit is on
+    /// disk, the index is not whole; reopening rebuilds it.
+    fn poisoned(&self) -> impl Fn(StorageError) -> CommitError {
+        move |e| {
+            self.poisoned.store(true, Ordering::Release);
+            tracing::error!(target: "lanes::accounts_db", %e, "index read failed while publishing a commit; poisoned");
+            CommitError::Storage(e)
+        }
+    }
+
+    /// Whether a checkpoint is due: enough log since the last one, or the
+    /// index's in-memory part past half its budget.
+    pub(crate) fn checkpoint_due(&self) -> bool {
+        let since = self.since_checkpoint.load(Ordering::Acquire);
+        self.config.checkpoint_bytes.is_some_and(|limit| since >= limit)
+            || self
+                .config
+                .index_memory_bytes
+                .is_some_and(|budget| self.index.delta_bytes() as u64 >= budget / 2)
+    }
+
     /// The segment after the active one, at least `need` bytes long: the
     /// spare when one is ready and large enough, else one made now.
     fn next_segment(&self, need: u64) -> Result<Arc<Segment>, StorageError> {
@@ -192,12 +214,13 @@ impl Inner {
         for p in &batch.records {
             let loc = Loc::new(seg.id, (base + u64::from(p.offset)) as u32, p.tombstone);
             seg.add_live(p.size.into());
-            if let Some(old) = self.index.insert(&p.key, loc, |l| self.holds(&current, l, &p.key)) {
+            let holds = |l| self.holds(&current, l, &p.key);
+            if let Some(old) = self.index.insert(&p.key, loc, holds).map_err(self.poisoned())? {
                 self.sub_live(&current, old);
             }
         }
         for (key, loc) in removals {
-            if self.index.remove_if(key, *loc) {
+            if self.index.remove_if(key, *loc).map_err(self.poisoned())? {
                 self.sub_live(&current, *loc);
             }
         }
@@ -217,8 +240,8 @@ impl Inner {
         }
         self.record_history(info, version.end);
         self.live_versions().push_back(Arc::downgrade(&version));
-        let since = self.since_checkpoint.fetch_add(total, Ordering::AcqRel) + total;
-        if self.config.checkpoint_bytes.is_some_and(|limit| since >= limit) {
+        self.since_checkpoint.fetch_add(total, Ordering::AcqRel);
+        if self.checkpoint_due() {
             let _ = self.wake.try_send(());
         }
         if let Some(id) = retire {

@@ -44,8 +44,9 @@ pub(crate) struct Inner {
     pub(crate) replayed_at_open: u64,
     /// Log bytes written since the newest checkpoint's commit.
     pub(crate) since_checkpoint: AtomicU64,
-    /// Held while a checkpoint is written (one at a time).
-    pub(crate) checkpointing: Mutex<()>,
+    /// Held while a checkpoint is written (one at a time), with the one
+    /// begun and not yet written.
+    pub(crate) checkpointing: Mutex<Option<crate::checkpoint::Pending>>,
     /// Held while compaction runs (one at a time).
     pub(crate) compacting: Mutex<()>,
     /// Wakes the maintenance thread (`maintenance.rs`).

@@ -92,7 +92,9 @@ pub struct DbStats {
     pub written_bytes: u64,
     /// Bytes of records the index points at.
     pub live_bytes: u64,
-    /// Memory of the in-memory index's tables (on the heap).
+    /// Memory of the index's in-memory part (on the heap): its tables of
+    /// the keys changed since the last checkpoint, and the first key of
+    /// each block of its on-disk part.
     pub index_bytes: usize,
     /// Blocks whose state is kept readable.
     pub kept_blocks: usize,
@@ -136,7 +138,18 @@ impl AccountsDb {
             }
         }
         let mut index = Index::new(config.index_shards);
-        let rec = recovery::recover(&dir, &config, &mut index)?;
+        let rec = match recovery::recover(&dir, &config, &mut index) {
+            // A damaged block of the checkpoint, found by the replay after
+            // it: the file is set aside, and the whole log replayed.
+            Err(OpenError::Storage(StorageError::Corrupted { file, .. }))
+                if file.ends_with(crate::checkpoint::FILE) =>
+            {
+                tracing::warn!(target: "lanes::accounts_db", path = %file.display(), "index checkpoint damaged: replaying the whole log");
+                index = Index::new(config.index_shards);
+                recovery::recover(&dir, &config, &mut index)?
+            }
+            rec => rec?,
+        };
         let mut history = rec.history;
         history.drop_before(read_horizon(&dir)?);
         let table = Arc::new(rec.table);
@@ -179,7 +192,7 @@ impl AccountsDb {
             since_checkpoint: AtomicU64::new(rec.replayed),
             replayed_at_open: rec.replayed,
             uncounted: Mutex::new(rec.uncounted),
-            checkpointing: Mutex::new(()),
+            checkpointing: Mutex::new(None),
             compacting: Mutex::new(()),
             wake,
             spare: Mutex::new(Spare { next_id: rec.next_id, ready: None }),
@@ -274,11 +287,13 @@ impl AccountsDb {
             .enumerate()
             .map(|(i, entry)| {
                 let key = entry.key();
-                (winner[&key] == i)
-                    .then(|| inner.index.get(&key, |l| inner.holds(&version, l, &key)))
-                    .flatten()
+                if winner[&key] != i {
+                    return Ok(None);
+                }
+                inner.index.get(&key, |l| inner.holds(&version, l, &key))
             })
-            .collect();
+            .collect::<Result<_, _>>()
+            .map_err(CommitError::Storage)?;
         inner.prefetch_links(&version, &newest);
         let mut batch = Batch::default();
         let mut value = Vec::with_capacity(128);

@@ -189,7 +189,7 @@ impl Inner {
         hash: KeyHash,
         decode: impl Fn(&[u8]) -> Option<T>,
     ) -> Result<Stored<T>, StorageError> {
-        if let Some(head) = self.index.primary(hash)
+        if let Some(head) = self.index.primary(hash)?
             && let Some(found) = self.lookup(version, head, key, &decode)?
         {
             return Ok(found);

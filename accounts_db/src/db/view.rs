@@ -50,7 +50,7 @@ impl ReadView {
         let inner = &*self.inner;
         let version = &*self.version;
         let mut result = Ok(());
-        inner.index.for_each_chunk(|locs| {
+        let scanned = inner.index.for_each_chunk(|locs| {
             for &head in locs {
                 if result.is_err() {
                     return;
@@ -66,7 +66,7 @@ impl ReadView {
                 }
             }
         });
-        result
+        scanned.and(result)
     }
 }
 

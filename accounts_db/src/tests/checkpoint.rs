@@ -187,3 +187,62 @@ fn test_a_checkpoint_over_a_torn_log_is_not_used() {
     assert_eq!(contents(&db), before);
     assert_eq!(db.last_commit().map(|c| c.block_number), Some(19));
 }
+
+#[test]
+fn test_a_damaged_block_fails_its_reads_and_the_next_open_rebuilds() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut model = Model::new();
+    let db = AccountsDb::open(dir.path(), config()).unwrap();
+    blocks(&db, &mut model, 1, 30);
+    assert!(db.checkpoint().unwrap());
+    drop(db);
+    // A byte of the first block of pairs (after the 4 KiB first page).
+    let path = dir.path().join(FILE);
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[4096 + 200] ^= 0x01;
+    std::fs::write(&path, &bytes).unwrap();
+    let db = AccountsDb::open(dir.path(), config()).unwrap();
+    assert_eq!(db.stats().replayed_at_open, 0, "the damage is not read at open");
+    let mut errors = Vec::new();
+    db.view().for_each(|_| {}).unwrap_or_else(|e| errors.push(e.to_string()));
+    assert_eq!(errors.len(), 1, "a full scan reads every block");
+    assert!(errors[0].contains("index.ckpt") && errors[0].contains("checksum"), "{errors:?}");
+    assert!(!path.exists() && dir.path().join("index.ckpt.damaged").exists(), "set aside");
+    drop(db);
+    let db = reopened(dir.path(), &model, 29);
+    assert!(db.stats().replayed_at_open > db.stats().written_bytes * 9 / 10);
+}
+
+#[test]
+fn test_the_index_memory_budget_moves_the_index_to_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let budget = 1 << 20;
+    let config = small_config()
+        .with_segment_size(4 << 20)
+        .with_checkpoint_bytes(None)
+        .with_index_memory_bytes(Some(budget));
+    let db = AccountsDb::open(dir.path(), config.clone()).unwrap();
+    let mut model = Model::new();
+    let keys = 100_000u32;
+    for block in 0..20u32 {
+        let changes: Vec<Entry> = (block * keys / 20..(block + 1) * keys / 20)
+            .map(|i| Entry::Storage(addr(1), B256::from(U256::from(i)), U256::from(i + 1)))
+            .collect();
+        db.commit(u64::from(block) + 1, B256::ZERO, &changes).unwrap();
+        apply(&mut model, &changes);
+    }
+    let unbounded = keys as usize * 16;
+    let started = std::time::Instant::now();
+    while db.stats().index_bytes as u64 > budget / 2 && started.elapsed().as_secs() < 60 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let in_memory = db.stats().index_bytes;
+    assert!(in_memory as u64 <= budget / 2, "{in_memory} bytes in memory, budget {budget}");
+    assert!(in_memory < unbounded / 4, "{in_memory} of at least {unbounded} bytes");
+    assert!(dir.path().join(FILE).exists(), "the rest is on disk");
+    assert_eq!(contents(&db), model);
+    drop(db);
+    let db = AccountsDb::open(dir.path(), config).unwrap();
+    assert_eq!(contents(&db), model);
+    assert_eq!(db.stats().indexed_keys, keys as usize);
+}

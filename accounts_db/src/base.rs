@@ -1,0 +1,254 @@
+//! [`Base`]: the on-disk part of the index, the index checkpoint's pairs
+//! read where they lie instead of loaded into memory.
+//!
+//! The pairs (hash, location) sit sorted in 4 KiB blocks of a file mapped
+//! read-only, so the page cache, not the process, holds the part in use.
+//! They are sorted by [`order`]: the hash turned so that its index-shard
+//! bits come first, which puts each shard's pairs in one run and lets a
+//! shard be merged with its in-memory changes on its own. A lookup finds
+//! its block by binary search over the first key of every block (kept in
+//! memory: 8 bytes per block of [`PER_BLOCK`] pairs) and reads that one
+//! block, whose checksum is checked the first time it is read. The file's
+//! layout is in `checkpoint.rs`; this module reads and writes the blocks.
+
+use std::io::{self, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use xxhash_rust::xxh3::xxh3_64;
+
+use crate::error::StorageError;
+use crate::hash::KeyHash;
+use crate::mmap::MappedFile;
+
+/// Bytes of one block: a checksum, a count, then pairs.
+pub(crate) const BLOCK: usize = 4096;
+/// Bytes before a block's pairs: xxh3-64 of the rest of the block, the
+/// count of pairs (u32), four bytes unused.
+const BLOCK_HEAD: usize = 16;
+/// Pairs in a full block.
+pub(crate) const PER_BLOCK: usize = (BLOCK - BLOCK_HEAD) / 16;
+
+/// The sort key of the pair of `hash` in a base written for `2^shard_bits`
+/// index shards: the shard's bits ([`KeyHash::index_shard`], from bit 32 up)
+/// on top, so shard `s`'s pairs are the keys with `s` in their top bits.
+pub(crate) fn order(hash: u64, shard_bits: u32) -> u64 {
+    hash.rotate_right(32 + shard_bits)
+}
+
+/// The hash of the pair filed under `key` ([`order`] undone).
+pub(crate) fn hash_of(key: u64, shard_bits: u32) -> KeyHash {
+    KeyHash::from_raw(key.rotate_left(32 + shard_bits))
+}
+
+/// The keys of shard `s`'s pairs: `lo..=hi`.
+fn shard_range(s: usize, shard_bits: u32) -> (u64, u64) {
+    if shard_bits == 0 {
+        return (0, u64::MAX);
+    }
+    let lo = (s as u64) << (64 - shard_bits);
+    (lo, lo | (u64::MAX >> shard_bits))
+}
+
+/// The on-disk pairs of an index, or none (a database without a checkpoint).
+#[derive(Debug, Default)]
+pub(crate) struct Base {
+    /// The mapped file; `None`: no pairs.
+    file: Option<MappedFile>,
+    /// Offset of the first block.
+    start: u64,
+    /// First key of each block.
+    fences: Vec<u64>,
+    shard_bits: u32,
+    /// Pairs in the file.
+    pairs: u64,
+    /// Segments the checkpoint saw that are gone (compaction deleted them
+    /// after it): pairs into them are tombstones compaction dropped, not
+    /// there any more.
+    missing: Vec<u32>,
+    /// Blocks whose checksum was checked, a bit each: a block is checked
+    /// the first time it is read, not on every lookup.
+    checked: Box<[AtomicU64]>,
+    /// A block failed its checksum (and the file was set aside).
+    damaged: AtomicBool,
+}
+
+/// Where a checkpoint with a damaged block is moved, beside it: the next
+/// `open` finds none and rebuilds the index from the log.
+pub(crate) const DAMAGED: &str = "index.ckpt.damaged";
+
+impl Base {
+    /// A base of `file`'s blocks: `fences.len()` of them from `start`.
+    pub(crate) fn new(
+        file: MappedFile,
+        start: u64,
+        fences: Vec<u64>,
+        shard_bits: u32,
+        pairs: u64,
+        mut missing: Vec<u32>,
+    ) -> Self {
+        missing.sort_unstable();
+        let checked = (0..fences.len().div_ceil(64)).map(|_| AtomicU64::new(0)).collect();
+        let damaged = AtomicBool::new(false);
+        Self { file: Some(file), start, fences, shard_bits, pairs, missing, checked, damaged }
+    }
+
+    /// Pairs in the file (some may point into missing segments).
+    pub(crate) fn pairs(&self) -> u64 {
+        self.pairs
+    }
+
+    /// Memory this takes besides the mapped file: the fences and the
+    /// checked bits.
+    pub(crate) fn memory_bytes(&self) -> usize {
+        self.fences.capacity() * 8 + self.checked.len() * 8
+    }
+
+    fn present(&self, loc: u64) -> bool {
+        self.missing.is_empty() || self.missing.binary_search(&((loc >> 32) as u32)).is_err()
+    }
+
+    /// Block `i`'s pairs, its checksum checked.
+    fn block(&self, i: usize) -> Result<&[u8], StorageError> {
+        let file = self.file.as_ref().expect("a base with blocks has a file");
+        let offset = self.start + (i * BLOCK) as u64;
+        let corrupted =
+            |reason| StorageError::Corrupted { file: file.path().to_owned(), offset, reason };
+        let block = file.read(offset, BLOCK).ok_or_else(|| corrupted("index block past the file's end"))?;
+        let (word, bit) = (&self.checked[i / 64], 1u64 << (i % 64));
+        if word.load(Ordering::Relaxed) & bit == 0 {
+            let sum = u64::from_le_bytes(block[..8].try_into().expect("8 bytes"));
+            if sum != xxh3_64(&block[8..]) {
+                self.set_aside(file);
+                return Err(corrupted("index block checksum mismatch"));
+            }
+            word.fetch_or(bit, Ordering::Relaxed);
+        }
+        let count = u32::from_le_bytes(block[8..12].try_into().expect("4 bytes")) as usize;
+        if count == 0 || count > PER_BLOCK {
+            return Err(corrupted("index block pair count out of range"));
+        }
+        Ok(&block[BLOCK_HEAD..BLOCK_HEAD + count * 16])
+    }
+
+    /// Moves the file aside, once, if its name still names it.
+    fn set_aside(&self, file: &MappedFile) {
+        if self.damaged.swap(true, Ordering::AcqRel) || !file.is_at_path() {
+            return;
+        }
+        let to = file.path().with_file_name(DAMAGED);
+        match std::fs::rename(file.path(), &to) {
+            Ok(()) => tracing::error!(target: "lanes::accounts_db", path = %to.display(), "index checkpoint damaged: moved aside; reopen to rebuild the index from the log"),
+            Err(e) => tracing::error!(target: "lanes::accounts_db", %e, "index checkpoint damaged and not moved aside"),
+        }
+    }
+
+    /// The location filed under `hash`.
+    pub(crate) fn get(&self, hash: KeyHash) -> Result<Option<u64>, StorageError> {
+        let key = order(hash.raw(), self.shard_bits);
+        let Some(i) = self.fences.partition_point(|&f| f <= key).checked_sub(1) else {
+            return Ok(None);
+        };
+        let pairs = self.block(i)?;
+        let (mut lo, mut hi) = (0, pairs.len() / 16);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            let at = &pairs[mid * 16..mid * 16 + 16];
+            let k = u64::from_le_bytes(at[..8].try_into().expect("8 bytes"));
+            if k == key {
+                let loc = u64::from_le_bytes(at[8..].try_into().expect("8 bytes"));
+                return Ok(Some(loc).filter(|&l| self.present(l)));
+            }
+            if k < key { lo = mid + 1 } else { hi = mid }
+        }
+        Ok(None)
+    }
+
+    /// Shard `s`'s pairs as (key, location), sorted by key, into `out`.
+    pub(crate) fn shard(&self, s: usize, out: &mut Vec<(u64, u64)>) -> Result<(), StorageError> {
+        out.clear();
+        let (lo, hi) = shard_range(s, self.shard_bits);
+        let first = self.fences.partition_point(|&f| f <= lo).saturating_sub(1);
+        for i in first..self.fences.len() {
+            if self.fences[i] > hi {
+                break;
+            }
+            for pair in self.block(i)?.chunks_exact(16) {
+                let key = u64::from_le_bytes(pair[..8].try_into().expect("8 bytes"));
+                let loc = u64::from_le_bytes(pair[8..].try_into().expect("8 bytes"));
+                if (lo..=hi).contains(&key) && self.present(loc) {
+                    out.push((key, loc));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Writes pairs, in key order, as blocks.
+pub(crate) struct BlockWriter {
+    block: Vec<u8>,
+    count: usize,
+    last: Option<u64>,
+    /// First key of each block written.
+    pub(crate) fences: Vec<u64>,
+    pub(crate) pairs: u64,
+}
+
+impl BlockWriter {
+    pub(crate) fn new() -> Self {
+        Self { block: vec![0; BLOCK], count: 0, last: None, fences: Vec::new(), pairs: 0 }
+    }
+
+    /// Adds the pair `(key, loc)`; keys must come in rising order.
+    pub(crate) fn push(&mut self, out: &mut impl Write, key: u64, loc: u64) -> io::Result<()> {
+        debug_assert!(self.last.is_none_or(|l| l < key), "pairs out of order");
+        self.last = Some(key);
+        if self.count == 0 {
+            self.fences.push(key);
+        }
+        let at = BLOCK_HEAD + self.count * 16;
+        self.block[at..at + 8].copy_from_slice(&key.to_le_bytes());
+        self.block[at + 8..at + 16].copy_from_slice(&loc.to_le_bytes());
+        self.count += 1;
+        self.pairs += 1;
+        if self.count == PER_BLOCK { self.flush(out) } else { Ok(()) }
+    }
+
+    /// Writes the block in progress, if it holds any pair.
+    pub(crate) fn flush(&mut self, out: &mut impl Write) -> io::Result<()> {
+        if self.count == 0 {
+            return Ok(());
+        }
+        self.block[BLOCK_HEAD + self.count * 16..].fill(0);
+        self.block[8..12].copy_from_slice(&(self.count as u32).to_le_bytes());
+        let sum = xxh3_64(&self.block[8..]);
+        self.block[..8].copy_from_slice(&sum.to_le_bytes());
+        self.count = 0;
+        out.write_all(&self.block)
+    }
+}
+
+/// Opens `path` mapped, for a [`Base`].
+pub(crate) fn map(path: &Path) -> io::Result<MappedFile> {
+    MappedFile::open(path, 0, false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_order_puts_the_shard_on_top_and_is_undone() {
+        for bits in [0, 1, 4, 10] {
+            for raw in [0u64, 1, 0xdead_beef_1234_5678, u64::MAX, 7 << 32] {
+                let hash = KeyHash::from_raw(raw);
+                let key = order(raw, bits);
+                assert_eq!(hash_of(key, bits), hash);
+                let s = hash.index_shard((1 << bits) - 1);
+                let (lo, hi) = shard_range(s, bits);
+                assert!((lo..=hi).contains(&key), "bits {bits} raw {raw:x}");
+            }
+        }
+    }
+}
