@@ -50,6 +50,47 @@ fn shard_range(s: usize, shard_bits: u32) -> (u64, u64) {
     (lo, lo | (u64::MAX >> shard_bits))
 }
 
+/// Steps a guessed position is walked before a binary search takes over.
+const WALK: usize = 8;
+
+/// Where `offset` of `span` falls among `n` evenly spread items.
+fn guess(offset: u64, span: u64, n: usize) -> usize {
+    let at = (u128::from(offset) * n as u128) / (u128::from(span) + 1);
+    (at as usize).min(n - 1)
+}
+
+/// Where `key` is among `n` sorted keys (`key_at`), walking from `j`, at
+/// most [`WALK`] steps, then by binary search.
+fn search(mut j: usize, n: usize, key: u64, key_at: impl Fn(usize) -> u64) -> Option<usize> {
+    for _ in 0..WALK {
+        let k = key_at(j);
+        if k == key {
+            return Some(j);
+        }
+        if k < key {
+            if j + 1 == n || key_at(j + 1) > key {
+                return None;
+            }
+            j += 1;
+        } else {
+            if j == 0 || key_at(j - 1) < key {
+                return None;
+            }
+            j -= 1;
+        }
+    }
+    let (mut lo, mut hi) = (0, n);
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        match key_at(mid).cmp(&key) {
+            std::cmp::Ordering::Equal => return Some(mid),
+            std::cmp::Ordering::Less => lo = mid + 1,
+            std::cmp::Ordering::Greater => hi = mid,
+        }
+    }
+    None
+}
+
 /// The on-disk pairs of an index, or none (a database without a checkpoint).
 #[derive(Debug, Default)]
 pub(crate) struct Base {
@@ -114,7 +155,8 @@ impl Base {
         let offset = self.start + (i * BLOCK) as u64;
         let corrupted =
             |reason| StorageError::Corrupted { file: file.path().to_owned(), offset, reason };
-        let block = file.read(offset, BLOCK).ok_or_else(|| corrupted("index block past the file's end"))?;
+        let block =
+            file.read(offset, BLOCK).ok_or_else(|| corrupted("index block past the file's end"))?;
         let (word, bit) = (&self.checked[i / 64], 1u64 << (i % 64));
         if word.load(Ordering::Relaxed) & bit == 0 {
             let sum = u64::from_le_bytes(block[..8].try_into().expect("8 bytes"));
@@ -138,30 +180,56 @@ impl Base {
         }
         let to = file.path().with_file_name(DAMAGED);
         match std::fs::rename(file.path(), &to) {
-            Ok(()) => tracing::error!(target: "lanes::accounts_db", path = %to.display(), "index checkpoint damaged: moved aside; reopen to rebuild the index from the log"),
-            Err(e) => tracing::error!(target: "lanes::accounts_db", %e, "index checkpoint damaged and not moved aside"),
+            Ok(()) => {
+                tracing::error!(target: "lanes::accounts_db", path = %to.display(), "index checkpoint damaged: moved aside; reopen to rebuild the index from the log")
+            }
+            Err(e) => {
+                tracing::error!(target: "lanes::accounts_db", %e, "index checkpoint damaged and not moved aside")
+            }
         }
     }
 
     /// The location filed under `hash`.
+    ///
+    /// Keys are hashes, spread evenly, so where a key sits is guessed from
+    /// its value (among the fences, then among its block's pairs) and
+    /// walked from there: a cache line or two each, where a binary search
+    /// takes a miss per step. A walk that goes on falls back to one.
     pub(crate) fn get(&self, hash: KeyHash) -> Result<Option<u64>, StorageError> {
         let key = order(hash.raw(), self.shard_bits);
-        let Some(i) = self.fences.partition_point(|&f| f <= key).checked_sub(1) else {
+        let Some(i) = self.find_block(key) else {
             return Ok(None);
         };
         let pairs = self.block(i)?;
-        let (mut lo, mut hi) = (0, pairs.len() / 16);
-        while lo < hi {
-            let mid = (lo + hi) / 2;
-            let at = &pairs[mid * 16..mid * 16 + 16];
-            let k = u64::from_le_bytes(at[..8].try_into().expect("8 bytes"));
-            if k == key {
-                let loc = u64::from_le_bytes(at[8..].try_into().expect("8 bytes"));
-                return Ok(Some(loc).filter(|&l| self.present(l)));
-            }
-            if k < key { lo = mid + 1 } else { hi = mid }
+        let n = pairs.len() / 16;
+        let key_at =
+            |j: usize| u64::from_le_bytes(pairs[j * 16..j * 16 + 8].try_into().expect("8"));
+        let (lo, hi) = (self.fences[i], self.fences.get(i + 1).copied().unwrap_or(u64::MAX));
+        let Some(j) = search(guess(key - lo, hi - lo, n), n, key, key_at) else {
+            return Ok(None);
+        };
+        let loc = u64::from_le_bytes(pairs[j * 16 + 8..j * 16 + 16].try_into().expect("8 bytes"));
+        Ok(Some(loc).filter(|&l| self.present(l)))
+    }
+
+    /// The block whose keys' range holds `key`: the last whose fence is at
+    /// most `key`.
+    fn find_block(&self, key: u64) -> Option<usize> {
+        let n = self.fences.len();
+        if n == 0 || key < self.fences[0] {
+            return None;
         }
-        Ok(None)
+        let mut i = guess(key, u64::MAX, n);
+        for _ in 0..WALK {
+            if self.fences[i] > key {
+                i -= 1;
+            } else if i + 1 < n && self.fences[i + 1] <= key {
+                i += 1;
+            } else {
+                return Some(i);
+            }
+        }
+        Some(self.fences.partition_point(|&f| f <= key) - 1)
     }
 
     /// Shard `s`'s pairs as (key, location), sorted by key, into `out`.
@@ -229,14 +297,31 @@ impl BlockWriter {
     }
 }
 
-/// Opens `path` mapped, for a [`Base`].
-pub(crate) fn map(path: &Path) -> io::Result<MappedFile> {
-    MappedFile::open(path, 0, false)
+/// Opens `path` mapped, for a [`Base`]; `populate`: its page tables filled
+/// up front (a file just written, whose pages are in the cache: the
+/// lookups after it then take no page fault each).
+pub(crate) fn map(path: &Path, populate: bool) -> io::Result<MappedFile> {
+    MappedFile::open(path, 0, populate)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn test_search_finds_every_key_from_any_guess() {
+        let keys: Vec<u64> = (0..100u64).map(|i| i * i * 1000 + 5).collect();
+        let key_at = |j: usize| keys[j];
+        for start in [0, 13, 50, 99] {
+            for (j, &k) in keys.iter().enumerate() {
+                assert_eq!(search(start, keys.len(), k, key_at), Some(j));
+                assert_eq!(search(start, keys.len(), k + 1, key_at), None);
+            }
+            assert_eq!(search(start, keys.len(), 0, key_at), None);
+        }
+        assert_eq!(guess(u64::MAX, u64::MAX, 10), 9);
+        assert_eq!(guess(0, u64::MAX, 10), 0);
+    }
 
     #[test]
     fn test_order_puts_the_shard_on_top_and_is_undone() {

@@ -172,12 +172,7 @@ impl Inner {
             segments,
         };
         self.since_checkpoint.store(0, Ordering::Release);
-        Pending {
-            meta,
-            overflow: self.index.overflow_entries(),
-            frozen: self.index.freeze(),
-            sync,
-        }
+        Pending { meta, overflow: self.index.overflow_entries(), frozen: self.index.freeze(), sync }
     }
 }
 
@@ -270,7 +265,7 @@ fn write(
     let path = dir.join(FILE);
     std::fs::rename(&tmp, &path).map_err(io_err(&path))?;
     sync_dir(dir)?;
-    let file = base::map(&path).map_err(io_err(&path))?;
+    let file = base::map(&path, true).map_err(io_err(&path))?;
     let start = BLOCK as u64;
     Ok(Some(Base::new(file, start, blocks.fences, index.shard_bits(), blocks.pairs, Vec::new())))
 }
@@ -344,7 +339,7 @@ pub(crate) fn read(
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(format!("{}: {e}", path.display())),
     }
-    let file = base::map(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let file = base::map(&path, false).map_err(|e| format!("{}: {e}", path.display()))?;
     open(file, shard_bits, present).map(Some).map_err(|e| format!("{}: {e}", path.display()))
 }
 
@@ -417,8 +412,7 @@ fn open(
     }
     let pairs = c.u64()?;
     let blocks = c.u64()?;
-    if blocks.checked_mul(BLOCK as u64).and_then(|b| b.checked_add(BLOCK as u64)) != Some(meta_at)
-    {
+    if blocks.checked_mul(BLOCK as u64).and_then(|b| b.checked_add(BLOCK as u64)) != Some(meta_at) {
         return Err("its blocks do not fill the file".into());
     }
     let seed = [c.u64()?, c.u64()?, c.u64()?, c.u64()?];
@@ -489,7 +483,7 @@ mod tests {
     }
 
     fn at(segment: u32, i: u32) -> Loc {
-        Loc::new(segment, i * 8, i % 7 == 0)
+        Loc::new(segment, i * 8, i.is_multiple_of(7))
     }
 
     fn meta(seq: u64) -> Meta {

@@ -91,7 +91,8 @@ impl Shard {
 
     /// Whether a newer layer than the base holds `hash`.
     fn shadows(&self, hash: KeyHash) -> bool {
-        self.delta.get(hash).is_some() || self.frozen.as_ref().is_some_and(|f| f.get(hash).is_some())
+        self.delta.get(hash).is_some()
+            || self.frozen.as_ref().is_some_and(|f| f.get(hash).is_some())
     }
 }
 
@@ -115,6 +116,29 @@ pub(crate) struct Index {
     frozen_bytes: AtomicUsize,
     /// The base every shard reads.
     base: Mutex<Arc<Base>>,
+}
+
+/// Where a key is filed ([`Index::find`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Found {
+    /// In its shard, at this location.
+    Primary(Loc),
+    /// In the overflow map of colliding keys, at this location.
+    Overflow(Loc),
+    /// Nowhere; its shard's slot is free.
+    Vacant,
+    /// Nowhere; its shard's slot holds another key with the same hash.
+    Taken,
+}
+
+impl Found {
+    /// The location, where there is one.
+    pub(crate) fn loc(self) -> Option<Loc> {
+        match self {
+            Found::Primary(loc) | Found::Overflow(loc) => Some(loc),
+            Found::Vacant | Found::Taken => None,
+        }
+    }
 }
 
 /// The changes a checkpoint merges: each shard's frozen table, and the
@@ -159,9 +183,43 @@ impl Index {
         key: &Key,
         holds: impl Fn(Loc) -> bool,
     ) -> Result<Option<Loc>, StorageError> {
-        match self.primary(key.hash64())? {
-            Some(loc) if holds(loc) => Ok(Some(loc)),
-            _ => Ok(self.overflow(key)),
+        Ok(self.find(key, holds)?.loc())
+    }
+
+    /// Where `key` is filed, for [`Self::insert_found`].
+    pub(crate) fn find(
+        &self,
+        key: &Key,
+        holds: impl Fn(Loc) -> bool,
+    ) -> Result<Found, StorageError> {
+        let primary = self.primary(key.hash64())?;
+        if let Some(loc) = primary
+            && holds(loc)
+        {
+            return Ok(Found::Primary(loc));
+        }
+        Ok(match (self.overflow(key), primary) {
+            (Some(loc), _) => Found::Overflow(loc),
+            (None, Some(_)) => Found::Taken,
+            (None, None) => Found::Vacant,
+        })
+    }
+
+    /// Points `key` at `loc`, where [`Self::find`] found it with nothing
+    /// changed since (the writer held throughout): no lookup again.
+    pub(crate) fn insert_found(&self, key: &Key, loc: Loc, found: Found) -> Option<Loc> {
+        let hash = key.hash64();
+        match found {
+            Found::Primary(old) => {
+                self.put(&mut self.shard(hash).write(), hash, loc.raw());
+                Some(old)
+            }
+            Found::Vacant => {
+                self.put(&mut self.shard(hash).write(), hash, loc.raw());
+                self.len.fetch_add(1, Ordering::AcqRel);
+                None
+            }
+            Found::Overflow(_) | Found::Taken => self.overflow_insert(key, loc),
         }
     }
 

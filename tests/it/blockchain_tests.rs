@@ -182,14 +182,13 @@ fn run(test: &Value, dir: &Path) -> Result<(), String> {
     let genesis = genesis_json(test)?;
     let genesis_path = dir.join("test-genesis.json");
     std::fs::write(&genesis_path, genesis.to_string()).map_err(|e| e.to_string())?;
-    let options =
-        ImportOptions {
-            workers: 2,
-            fsync: false,
-            history_blocks: Some(16),
-            segment_size: 1 << 20,
-            ..Default::default()
-        };
+    let options = ImportOptions {
+        workers: 2,
+        fsync: false,
+        history_blocks: Some(16),
+        segment_size: 1 << 20,
+        ..Default::default()
+    };
     let data = dir.join("data");
     let mut importer =
         Importer::open(&data, Some(&genesis_path), &options).map_err(|e| e.to_string())?;

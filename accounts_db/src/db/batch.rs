@@ -11,7 +11,7 @@ use super::inner::{Inner, Spare, Writer, sync_dir};
 use super::version::Version;
 use crate::entry::{CommitInfo, Key};
 use crate::error::{CommitError, StorageError, io_err};
-use crate::index::Loc;
+use crate::index::{Found, Loc};
 use crate::record::{self, CommitRecord, Links, RawRecord};
 use crate::segment::{SEGMENT_HEADER_LEN, Segment, SegmentTable, segment_path};
 
@@ -28,27 +28,31 @@ struct Pending {
     offset: u32,
     size: u32,
     tombstone: bool,
+    /// Where the index had the key when the commit looked (a moved record:
+    /// `None`, looked up again).
+    found: Option<Found>,
 }
 
 impl Batch {
-    /// Adds a record with `value` (`None`: a tombstone).
-    pub(crate) fn push(&mut self, key: Key, links: Links, value: Option<&[u8]>) {
+    /// Adds a record with `value` (`None`: a tombstone) of a key `found`
+    /// where the index has it.
+    pub(crate) fn push(&mut self, key: Key, found: Found, links: Links, value: Option<&[u8]>) {
         let offset = self.buf.len() as u32;
         let checksum = record::put_data(&mut self.buf, &key, links, value);
-        self.add(key, offset, value.is_none(), checksum);
+        self.add(key, offset, value.is_none(), checksum, Some(found));
     }
 
     /// Adds a copy of `record` with `links` (whose `prev` is the original).
     pub(crate) fn push_moved(&mut self, record: &RawRecord<'_>, links: Links) {
         let offset = self.buf.len() as u32;
         let checksum = record::put_moved(&mut self.buf, record, links);
-        self.add(record.key(), offset, record.tombstone, checksum);
+        self.add(record.key(), offset, record.tombstone, checksum, None);
     }
 
-    fn add(&mut self, key: Key, offset: u32, tombstone: bool, checksum: u64) {
+    fn add(&mut self, key: Key, offset: u32, tombstone: bool, checksum: u64, found: Option<Found>) {
         let size = self.buf.len() as u32 - offset;
         self.digest.update(&checksum.to_le_bytes());
-        self.records.push(Pending { key, offset, size, tombstone });
+        self.records.push(Pending { key, offset, size, tombstone, found });
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -215,7 +219,11 @@ impl Inner {
             let loc = Loc::new(seg.id, (base + u64::from(p.offset)) as u32, p.tombstone);
             seg.add_live(p.size.into());
             let holds = |l| self.holds(&current, l, &p.key);
-            if let Some(old) = self.index.insert(&p.key, loc, holds).map_err(self.poisoned())? {
+            let old = match p.found {
+                Some(found) => self.index.insert_found(&p.key, loc, found),
+                None => self.index.insert(&p.key, loc, holds).map_err(self.poisoned())?,
+            };
+            if let Some(old) = old {
                 self.sub_live(&current, old);
             }
         }

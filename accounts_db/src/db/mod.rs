@@ -26,7 +26,7 @@ use borsh::BorshSerialize;
 use crate::config::AccountsDbConfig;
 use crate::entry::{AccountHeader, CommitInfo, Entry, Key};
 use crate::error::{CommitError, OpenError, StorageError, io_err};
-use crate::index::{Index, Loc};
+use crate::index::{Found, Index, Loc};
 use crate::record::CommitRecord;
 use crate::recovery;
 use crate::segment::Segment;
@@ -282,7 +282,7 @@ impl AccountsDb {
             winner.insert(entry.key(), i);
         }
         let version = inner.version();
-        let newest: Vec<Option<Loc>> = changes
+        let found: Vec<Option<Found>> = changes
             .iter()
             .enumerate()
             .map(|(i, entry)| {
@@ -290,14 +290,15 @@ impl AccountsDb {
                 if winner[&key] != i {
                     return Ok(None);
                 }
-                inner.index.get(&key, |l| inner.holds(&version, l, &key))
+                inner.index.find(&key, |l| inner.holds(&version, l, &key)).map(Some)
             })
             .collect::<Result<_, _>>()
             .map_err(CommitError::Storage)?;
+        let newest: Vec<Option<Loc>> = found.iter().map(|f| f.and_then(Found::loc)).collect();
         inner.prefetch_links(&version, &newest);
         let mut batch = Batch::default();
         let mut value = Vec::with_capacity(128);
-        for ((i, entry), &existing) in changes.iter().enumerate().zip(&newest) {
+        for (((i, entry), &existing), &at) in changes.iter().enumerate().zip(&newest).zip(&found) {
             let key = entry.key();
             if winner[&key] != i {
                 continue;
@@ -332,7 +333,8 @@ impl AccountsDb {
                 _ => {}
             }
             let links = inner.links_after(&version, existing)?;
-            batch.push(key, links, (!entry.is_deletion()).then_some(&value[..]));
+            let at = at.expect("found for every winning change");
+            batch.push(key, at, links, (!entry.is_deletion()).then_some(&value[..]));
         }
         let info = CommitInfo { block_number, commitment };
         let commit = CommitRecord {
