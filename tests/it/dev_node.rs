@@ -488,7 +488,9 @@ fn test_state_at_older_blocks_is_kept_pruned_past_the_limit_and_survives_kill_9(
     let data = dir.path().join("data");
     // The address of DEV_KEYS[0] (anvil's second account).
     const SENDER: &str = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
-    let args = ["--dev", "--history-blocks", "5"];
+    // The index's smallest memory budget: its flag is taken, and the node
+    // works with it.
+    let args = ["--dev", "--history-blocks", "5", "--index-memory", "1MiB"];
     let v = Validator::start(&data, &args);
     for nonce in 0..8 {
         let tx = signed(DEV_KEYS[0], 31337, nonce, receiver(1), 1, 21_000);
@@ -517,6 +519,13 @@ fn test_state_at_older_blocks_is_kept_pruned_past_the_limit_and_survives_kill_9(
     let v = Validator::start(&data, &args);
     check(&v);
     v.stop();
+    // A budget that is not a size is refused, naming the form it takes.
+    let out = Command::new(env!("CARGO_BIN_EXE_lanes-validator"))
+        .args(["--dev", "--data-dir", data.to_str().unwrap(), "--index-memory", "12 parsecs"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("such as 512MiB"), "{stderr}");
 }
 
 /// `lanes_transactionStatus`: every acknowledged transaction is pending,
