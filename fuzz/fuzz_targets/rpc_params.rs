@@ -56,6 +56,7 @@ fn server() -> &'static Mutex<Server> {
             pin_threads: false,
             fsync: false,
             history_blocks: None,
+            index_memory_bytes: None,
             allow_unprotected: true,
             max_per_sender: 10_000,
             max_pool: 10_000,
