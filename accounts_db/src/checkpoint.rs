@@ -56,11 +56,11 @@ use alloy_primitives::B256;
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::base::{self, BLOCK, Base, BlockWriter, order};
-use crate::db::{Inner, Kept, read_table, sync_dir};
+use crate::db::{Inner, Kept, Meta, Pending, SegmentState, read_table, sync_dir};
 use crate::entry::{CommitInfo, Key};
 use crate::error::{StorageError, io_err};
 use crate::hash::{adopt_seed, fingerprint, seed_words};
-use crate::index::{Frozen, Index, Loc, REMOVED};
+use crate::index::{Index, Loc, REMOVED};
 use crate::record::{self, COMMIT_RECORD_LEN, Kind};
 use crate::segment::Segment;
 
@@ -74,38 +74,6 @@ const VERSION: u32 = 2;
 const SYNC_EVERY: usize = 16 << 20;
 /// Key bytes in an overflow entry: the longest key's, zero-padded.
 const KEY_LEN: usize = 52;
-
-/// What a checkpoint says besides the index's pairs.
-#[derive(Debug)]
-pub(crate) struct Meta {
-    pub(crate) seq: u64,
-    /// Log position right after the commit record it stands after.
-    pub(crate) end: u64,
-    pub(crate) commit_checksum: u64,
-    pub(crate) last: Option<CommitInfo>,
-    pub(crate) kept: Vec<Kept>,
-    pub(crate) segments: Vec<SegmentState>,
-}
-
-/// A segment as the checkpoint saw it.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct SegmentState {
-    pub(crate) id: u32,
-    pub(crate) data_end: u64,
-    pub(crate) live: u64,
-}
-
-/// A checkpoint begun: the index's changes frozen after the commit `meta`
-/// names, waiting to be merged into the next base. One that failed part
-/// way stays, and the next try merges it again.
-#[derive(Debug)]
-pub(crate) struct Pending {
-    meta: Meta,
-    overflow: Vec<(Key, Loc)>,
-    frozen: Frozen,
-    /// Segments to sync first (a database without `sync`).
-    sync: Vec<Arc<Segment>>,
-}
 
 impl Inner {
     /// Writes a checkpoint of the index as it stands after the newest

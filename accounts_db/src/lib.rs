@@ -56,7 +56,7 @@
 //!  compaction, db/history    reclaiming space; reading and cutting back to older blocks
 //!  db (AccountsDb)           open, commit, reads
 //!  db/{batch, read, view}, recovery, checkpoint
-//!  db/{kept, version, inner} what an open database and its views share
+//!  db/{kept, version, inner, pending} what an open database and its views share
 //!  entry, loc_map, error, index, base, record, segment, backing
 //!  config, hash, mmap        settings, hashing, the one unsafe module
 //! ```

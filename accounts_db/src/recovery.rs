@@ -310,7 +310,7 @@ pub(crate) fn recover(
 /// and no older segment it did not know of (one compaction emptied but
 /// could not delete is replayed, which only a whole scan does right).
 fn checkpoint_start(
-    meta: &checkpoint::Meta,
+    meta: &crate::db::Meta,
     segs: &[Segment],
     position: &HashMap<u32, usize>,
 ) -> Result<Start, &'static str> {

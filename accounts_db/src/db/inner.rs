@@ -46,7 +46,7 @@ pub(crate) struct Inner {
     pub(crate) since_checkpoint: AtomicU64,
     /// Held while a checkpoint is written (one at a time), with the one
     /// begun and not yet written.
-    pub(crate) checkpointing: Mutex<Option<crate::checkpoint::Pending>>,
+    pub(crate) checkpointing: Mutex<Option<super::pending::Pending>>,
     /// Held while compaction runs (one at a time).
     pub(crate) compacting: Mutex<()>,
     /// Wakes the maintenance thread (`maintenance.rs`).
