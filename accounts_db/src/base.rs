@@ -96,8 +96,6 @@ fn search(mut j: usize, n: usize, key: u64, key_at: impl Fn(usize) -> u64) -> Op
 pub(crate) struct Base {
     /// The mapped file; `None`: no pairs.
     file: Option<MappedFile>,
-    /// Offset of the first block.
-    start: u64,
     /// First key of each block.
     fences: Vec<u64>,
     shard_bits: u32,
@@ -119,10 +117,10 @@ pub(crate) struct Base {
 pub(crate) const DAMAGED: &str = "index.ckpt.damaged";
 
 impl Base {
-    /// A base of `file`'s blocks: `fences.len()` of them from `start`.
+    /// A base of `file`'s blocks: `fences.len()` of them after its first
+    /// page (the header).
     pub(crate) fn new(
         file: MappedFile,
-        start: u64,
         fences: Vec<u64>,
         shard_bits: u32,
         pairs: u64,
@@ -131,7 +129,7 @@ impl Base {
         missing.sort_unstable();
         let checked = (0..fences.len().div_ceil(64)).map(|_| AtomicU64::new(0)).collect();
         let damaged = AtomicBool::new(false);
-        Self { file: Some(file), start, fences, shard_bits, pairs, missing, checked, damaged }
+        Self { file: Some(file), fences, shard_bits, pairs, missing, checked, damaged }
     }
 
     /// Pairs in the file (some may point into missing segments).
@@ -152,7 +150,7 @@ impl Base {
     /// Block `i`'s pairs, its checksum checked.
     fn block(&self, i: usize) -> Result<&[u8], StorageError> {
         let file = self.file.as_ref().expect("a base with blocks has a file");
-        let offset = self.start + (i * BLOCK) as u64;
+        let offset = ((i + 1) * BLOCK) as u64;
         let corrupted =
             |reason| StorageError::Corrupted { file: file.path().to_owned(), offset, reason };
         let block =

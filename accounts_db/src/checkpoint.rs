@@ -87,11 +87,11 @@ impl Inner {
         if self.check_poisoned().is_err() {
             return Ok(false);
         }
-        // The live bytes it saves must not count what `open` left uncounted.
-        if pending.is_none() && !self.uncounted.lock().is_empty() {
-            return Ok(false);
-        }
         if pending.is_none() {
+            // The live bytes it saves must not count what `open` left uncounted.
+            if !self.uncounted.lock().is_empty() {
+                return Ok(false);
+            }
             let w = self.writer.lock();
             if w.seq == 0 {
                 return Ok(false);
@@ -234,8 +234,7 @@ fn write(
     std::fs::rename(&tmp, &path).map_err(io_err(&path))?;
     sync_dir(dir)?;
     let file = base::map(&path, true).map_err(io_err(&path))?;
-    let start = BLOCK as u64;
-    Ok(Some(Base::new(file, start, blocks.fences, index.shard_bits(), blocks.pairs, Vec::new())))
+    Ok(Some(Base::new(file, blocks.fences, index.shard_bits(), blocks.pairs, Vec::new())))
 }
 
 fn meta_bytes(p: &Pending, bits: u32, blocks: &BlockWriter) -> Vec<u8> {
@@ -436,7 +435,7 @@ fn open(
         return Err("fences out of order".into());
     }
     let missing = segments.iter().map(|s| s.id).filter(|&id| !present(id)).collect();
-    let base = Base::new(file, BLOCK as u64, fences, bits, pairs, missing);
+    let base = Base::new(file, fences, bits, pairs, missing);
     let meta = Meta { seq, end, commit_checksum, last, kept, segments };
     Ok(Opened { meta, base, overflow })
 }

@@ -300,11 +300,11 @@ impl AccountsDb {
         inner.prefetch_links(&version, &newest);
         let mut batch = Batch::default();
         let mut value = Vec::with_capacity(128);
-        for (((i, entry), &existing), &at) in changes.iter().enumerate().zip(&newest).zip(&found) {
+        // `found` is `None` exactly for a change a later one of its key overrides.
+        for (entry, &at) in changes.iter().zip(&found) {
+            let Some(at) = at else { continue };
             let key = entry.key();
-            if winner[&key] != i {
-                continue;
-            }
+            let existing = at.loc();
             let exists = existing.is_some_and(|l| !l.is_tombstone());
             value.clear();
             match entry {
@@ -335,7 +335,6 @@ impl AccountsDb {
                 _ => {}
             }
             let links = inner.links_after(&version, existing)?;
-            let at = at.expect("found for every winning change");
             batch.push(key, at, links, (!entry.is_deletion()).then_some(&value[..]));
         }
         let info = CommitInfo { block_number, commitment };
