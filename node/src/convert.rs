@@ -60,6 +60,19 @@ pub fn decode_txs(lb: &LedgerBlock, rules: &TxRules) -> Result<Vec<EvmTx>, RpcEr
     })
 }
 
+/// Transaction `index` of a stored block, decoded alone (its sender
+/// recovered): a block's other transactions are not.
+pub fn decode_tx(lb: &LedgerBlock, index: usize, rules: &TxRules) -> Result<EvmTx, RpcError> {
+    let number = lb.block.header.number;
+    let raw = lb
+        .block
+        .txs()
+        .nth(index)
+        .ok_or_else(|| RpcError::Internal(format!("block {number} has no tx {index}")))?;
+    EvmTx::decode(&raw.tx, rules)
+        .map_err(|e| RpcError::Internal(format!("block {number}: a stored transaction: {e}")))
+}
+
 /// A transaction waiting in the pool: no block yet.
 pub fn pending_transaction(tx: &EvmTx) -> RpcTransaction {
     RpcTransaction {

@@ -71,10 +71,11 @@ async function main() {
     page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
     await page.setViewport({ width: 1280, height: 900 });
     const open = async (where) => {
+      const started = Date.now();
       await page.goto(`${origin}/explorer${where}`, { waitUntil: "domcontentloaded" });
       await page.waitForFunction(() => window.explorer && window.explorer.ready, { timeout: 30000 });
       const failed = await page.evaluate(() => window.explorer.error);
-      check(!failed, `${where || "/"} renders (${failed || "no error"})`);
+      check(!failed, `${where || "/"} renders (${failed || "no error"}) in ${Date.now() - started} ms`);
     };
 
     // The latest blocks, growing as new ones arrive over the WebSocket.

@@ -225,6 +225,7 @@ fn test_the_explorer_draws_a_busy_dev_node_in_headless_chromium() {
     let out = Client::Puppeteer.run(&clients, &v, "explorer.cjs", &args, "explorer: ok");
     let draws = out.lines().find(|l| l.starts_with("draw ms")).expect("the draw timed");
     eprintln!("{draws}");
+    out.lines().filter(|l| l.contains(" renders ")).for_each(|l| eprintln!("{l}"));
     for shot in ["explorer-home", "explorer-block", "explorer-tx", "explorer-address"] {
         let png = std::fs::read(shots.join(format!("{shot}.png"))).unwrap();
         assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "{shot}: {} bytes", png.len());

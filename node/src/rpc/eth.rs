@@ -20,7 +20,7 @@ use alloy_rpc_types_eth::{
 use alloy_signer::SignerSync;
 use jsonrpsee::core::{RpcResult, async_trait};
 use lanes_accounts_db::AccountsRead;
-use lanes_evm_adapter::{CallRequest, EvmTx, IMPERSONATED_TAG, Overlay, impersonated};
+use lanes_evm_adapter::{CallRequest, IMPERSONATED_TAG, Overlay, impersonated};
 use lanes_runtime::Bank;
 
 use crate::cluster::relay::ForwardError;
@@ -28,7 +28,6 @@ use crate::cluster::relay::ForwardError;
 use crate::convert;
 use crate::error::{Res, RpcError, internal};
 use crate::filters::{self, FilterKind};
-use crate::ledger::LedgerBlock;
 use crate::publish::Waiting;
 use crate::rpc::blocks::rpc_block;
 use crate::rpc::call::{call_request, failure, override_block, sim_error};
@@ -298,14 +297,14 @@ impl EthApiServer for EthRpc {
             // Not in a block yet: answer for it while it waits in the pool.
             return Ok(s.stage(|st| st.pooled(&hash))?.map(|tx| convert::pending_transaction(&tx)));
         };
-        let tx = decode_one(s, &lb, index)?;
+        let tx = convert::decode_tx(&lb, index, &s.rules)?;
         Ok(Some(convert::transaction(&tx, &lb.block, index)))
     }
 
     fn transaction_receipt(&self, hash: B256) -> RpcResult<Option<TransactionReceipt>> {
         let s = &self.state;
         let Some((lb, index)) = s.find_tx(&hash)? else { return Ok(None) };
-        let tx = decode_one(s, &lb, index)?;
+        let tx = convert::decode_tx(&lb, index, &s.rules)?;
         Ok(Some(convert::receipt(&lb, &tx, index, s.blob_fee(&lb))))
     }
 
@@ -447,15 +446,8 @@ fn transaction_at(s: &NodeState, number: u64, index: usize) -> Res<Option<Transa
     if index >= lb.receipts.len() {
         return Ok(None);
     }
-    let tx = decode_one(s, &lb, index)?;
+    let tx = convert::decode_tx(&lb, index, &s.rules)?;
     Ok(Some(convert::transaction(&tx, &lb.block, index)))
-}
-
-fn decode_one(s: &NodeState, lb: &LedgerBlock, index: usize) -> Res<EvmTx> {
-    let raw = lb.block.txs().nth(index).ok_or_else(|| {
-        RpcError::Internal(format!("block {} has no tx {index}", lb.block.header.number))
-    })?;
-    EvmTx::decode(&raw.tx, &s.rules).map_err(internal)
 }
 
 /// The longest a send waits for its block under automine; past it, it

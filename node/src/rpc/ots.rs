@@ -143,7 +143,7 @@ impl OtsRpc {
         for hash in hashes {
             let (lb, index) =
                 s.find_tx(hash)?.ok_or_else(|| internal(format!("indexed tx {hash} is gone")))?;
-            let tx = convert::decode_txs(&lb, &s.rules)?.swap_remove(index);
+            let tx = convert::decode_tx(&lb, index, &s.rules)?;
             receipts.push(ots_receipt(convert::receipt(&lb, &tx, index, s.blob_fee(&lb)), &lb));
             txs.push(convert::transaction(&tx, &lb.block, index));
         }
