@@ -34,7 +34,7 @@ for keys in "${sizes[@]}"; do
     dir="$root/db-$keys"
     rm -rf "$dir"
     fill=$("$bin" fill "$dir" "$keys")
-    disk=$(du -sb --exclude=index.ckpt "$dir" | cut -f1)
+    disk=$(du -sb --exclude="index.ckpt*" "$dir" | cut -f1)
     cache=$(drop_caches)
     clean=$("$bin" open "$dir" "$keys")
     "$bin" update "$dir" "$keys" & pid=$!

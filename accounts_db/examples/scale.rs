@@ -20,7 +20,10 @@
 //!   of random existing keys (p50, p99, p999), then of 1,000 keys read
 //!   over again (hot).
 //!
-//! Every line is `key: value`, for the script to read.
+//! Every line is `key: value`, for the script to read. `RUST_LOG=lanes=debug`
+//! also logs, to stderr with the seconds since start, each commit that held
+//! the writer 50 ms or more (where its time went) and each index
+//! checkpoint.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -188,6 +191,12 @@ fn main() {
         std::process::exit(2);
     };
     let keys: u64 = keys.parse().expect("KEYS is a number");
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_timer(tracing_subscriber::fmt::time::uptime())
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
     let config = AccountsDbConfig::default();
     match what.as_str() {
         "fill" => {

@@ -143,6 +143,12 @@ impl Base {
         self.fences.capacity() * 8 + self.checked.len() * 8
     }
 
+    /// Whether its file's path still names it (or it has none): false once
+    /// a checkpoint's exchange moved it to the spare name.
+    pub(crate) fn at_path(&self) -> bool {
+        self.file.as_ref().is_none_or(MappedFile::is_at_path)
+    }
+
     fn present(&self, loc: u64) -> bool {
         self.missing.is_empty() || self.missing.binary_search(&((loc >> 32) as u32)).is_err()
     }

@@ -26,9 +26,12 @@
 //!  xxh3-64 of meta | meta length u64 | "LNSIDXOK"
 //! ```
 //!
-//! It is written to `index.ckpt.tmp`, synced, renamed over the old one and
-//! the directory synced, so a crash leaves the old checkpoint or the new
-//! one whole. `open` uses one only if its version is this build's, its meta
+//! It is written to `index.ckpt.tmp`, synced, exchanged with the old one
+//! (`renameat2(RENAME_EXCHANGE)`) and the directory synced, so a crash
+//! leaves the old checkpoint or the new one whole. The old one, now
+//! `index.ckpt.tmp`, is written over by the next checkpoint once nothing
+//! reads it: deleting a file of a gigabyte or more stalls every other sync
+//! on the disk while its blocks are freed. `open` uses one only if its version is this build's, its meta
 //! checksum holds, it was written for the same number of index shards, its
 //! seed can be this process's (no key hashed before) and hashes the same,
 //! and the log still has, at `end`, the commit record it names (same
@@ -46,11 +49,12 @@
 //! tombstone it dropped is gone for good, so pairs into a segment the
 //! checkpoint lists but the directory no longer has are not there.
 
-use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::fs::OpenOptions;
+use std::io::{self, BufWriter, Seek, Write};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use alloy_primitives::B256;
 use xxhash_rust::xxh3::xxh3_64;
@@ -87,6 +91,7 @@ impl Inner {
         if self.check_poisoned().is_err() {
             return Ok(false);
         }
+        let mut frozen = Duration::ZERO;
         if pending.is_none() {
             // The live bytes it saves must not count what `open` left uncounted.
             if !self.uncounted.lock().is_empty() {
@@ -96,7 +101,9 @@ impl Inner {
             if w.seq == 0 {
                 return Ok(false);
             }
+            let freezing = Instant::now();
             *pending = Some(self.freeze(w.seq, w.last));
+            frozen = freezing.elapsed();
         }
         let p = pending.as_ref().expect("set above");
         // Without `sync`, the log up to the checkpoint is made durable
@@ -107,13 +114,26 @@ impl Inner {
             }
         }
         let live: Vec<bool> = read_table(self).iter().map(Option::is_some).collect();
+        let writing = Instant::now();
         let Some(base) = write(&self.dir, p, &self.index, &live, stop)? else {
             return Ok(false);
         };
+        let installing = Instant::now();
         self.index.install(Arc::new(base));
         let seq = p.meta.seq;
+        let releasing = Instant::now();
         *pending = None;
-        tracing::debug!(target: "lanes::accounts_db", seq, keys = self.index.len(), "index checkpoint written");
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        tracing::debug!(
+            target: "lanes::accounts_db",
+            seq,
+            keys = self.index.len(),
+            freeze_ms = ms(frozen),
+            write_ms = ms(installing - writing),
+            install_ms = ms(releasing - installing),
+            release_ms = ms(releasing.elapsed()),
+            "index checkpoint written"
+        );
         Ok(true)
     }
 
@@ -161,8 +181,18 @@ fn write(
     stop: &AtomicBool,
 ) -> Result<Option<Base>, StorageError> {
     let tmp = dir.join(TMP);
-    let file = File::create(&tmp).map_err(io_err(&tmp))?;
-    let mut out = BufWriter::with_capacity(1 << 20, file);
+    // The spare file holds the checkpoint before the current one, written
+    // over in place: freeing a file that large stalls every sync for
+    // hundreds of milliseconds. One a reader may still map is unlinked
+    // instead (its mapping keeps it), never written into or truncated.
+    if index.retired_in_use() || !p.frozen.base.at_path() {
+        match std::fs::remove_file(&tmp) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(io_err(&tmp)(e)),
+            _ => {}
+        }
+    }
+    let file = OpenOptions::new().write(true).create(true).truncate(false).open(&tmp);
+    let mut out = BufWriter::with_capacity(1 << 20, file.map_err(io_err(&tmp))?);
     let written = (|| -> Result<Option<BlockWriter>, StorageError> {
         let io = |e: io::Error| io_err(&tmp)(e);
         let mut page = vec![0u8; BLOCK];
@@ -215,26 +245,36 @@ fn write(
         out.write_all(&xxh3_64(&meta).to_le_bytes()).map_err(io)?;
         out.write_all(&(meta.len() as u64).to_le_bytes()).map_err(io)?;
         out.write_all(END_MAGIC).map_err(io)?;
-        let file = out.into_inner().map_err(|e| io(e.into_error()))?;
+        let mut file = out.into_inner().map_err(|e| io(e.into_error()))?;
+        let len = file.stream_position().map_err(io)?;
+        file.set_len(len).map_err(io)?;
         file.sync_all().map_err(io)?;
         Ok(Some(blocks))
     })();
     let blocks = match written {
         Ok(Some(blocks)) => blocks,
-        Ok(None) => {
-            let _ = std::fs::remove_file(&tmp);
-            return Ok(None);
-        }
+        Ok(None) => return Ok(None),
         Err(e) => {
             let _ = std::fs::remove_file(&tmp);
             return Err(e);
         }
     };
     let path = dir.join(FILE);
-    std::fs::rename(&tmp, &path).map_err(io_err(&path))?;
+    exchange(&tmp, &path).map_err(io_err(&path))?;
     sync_dir(dir)?;
     let file = base::map(&path, true).map_err(io_err(&path))?;
     Ok(Some(Base::new(file, blocks.fences, index.shard_bits(), blocks.pairs, Vec::new())))
+}
+
+/// Puts `tmp` at `path` in one step, and what was at `path` at `tmp`,
+/// to be written over by the next checkpoint; a plain rename where there
+/// was nothing at `path` or the file system cannot exchange.
+fn exchange(tmp: &Path, path: &Path) -> io::Result<()> {
+    use rustix::fs::{CWD, RenameFlags, renameat_with};
+    match renameat_with(CWD, tmp, CWD, path, RenameFlags::EXCHANGE) {
+        Ok(()) => Ok(()),
+        Err(_) => std::fs::rename(tmp, path),
+    }
 }
 
 fn meta_bytes(p: &Pending, bits: u32, blocks: &BlockWriter) -> Vec<u8> {
@@ -530,11 +570,54 @@ mod tests {
         assert!(got.iter().all(|(g, w)| g.is_none() && w.unwrap().segment() == 2), "{got:?}");
         assert_eq!(got.len(), want.iter().flatten().filter(|l| l.segment() == 2).count());
         assert!(read(dir.path(), 4, |_| true).is_err(), "another shard count");
-        // A stop part way leaves the old file and no temporary one.
+        // A stop part way leaves the old file in place.
         let p = pending(7, &index);
         stop.store(true, Ordering::Release);
         assert!(write(dir.path(), &p, &index, &live, &stop).unwrap().is_none());
-        assert!(!dir.path().join(TMP).exists());
         assert_eq!(read(dir.path(), 3, |_| true).unwrap().unwrap().meta.seq, 6);
+    }
+
+    /// Each checkpoint is written over the file of the one before the last
+    /// (exchanged to the spare name), never over a file a reader still maps.
+    #[test]
+    fn test_the_old_checkpoint_is_written_over_once_nothing_reads_it() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let index = Index::new(8);
+        let (live, stop) = ([false, true, true], AtomicBool::new(false));
+        let ino = |name| std::fs::metadata(dir.path().join(name)).unwrap().ino();
+        let checkpoint = |seq: u64| {
+            let from = (seq as u32 - 1) * 700;
+            for i in from..from + 700 {
+                index.insert(&key(i), at(1, i), |_| true).unwrap();
+            }
+            let (overflow, sync) = (Vec::new(), Vec::new());
+            let p = Pending { meta: meta(seq), overflow, frozen: index.freeze(), sync };
+            index.install(Arc::new(write(dir.path(), &p, &index, &live, &stop).unwrap().unwrap()));
+        };
+        checkpoint(1);
+        let first = ino(FILE);
+        assert!(!dir.path().join(TMP).exists(), "nothing to exchange with the first");
+        checkpoint(2);
+        let second = ino(FILE);
+        assert_eq!(ino(TMP), first, "the first checkpoint's file is kept as the spare");
+        let held = index.base();
+        checkpoint(3);
+        assert_eq!((ino(FILE), ino(TMP)), (first, second), "the third is written over the first");
+        // The second's base is still held: its file is set aside, not written into.
+        checkpoint(4);
+        let fourth = ino(FILE);
+        assert!(![first, second].contains(&fourth), "a new file for the fourth");
+        let mut pairs = Vec::new();
+        for s in 0..8 {
+            held.shard(s, &mut pairs).unwrap();
+        }
+        for i in 0..2800 {
+            assert_eq!(index.get(&key(i), |_| true).unwrap(), Some(at(1, i)), "key {i}");
+        }
+        assert_eq!(read(dir.path(), 3, |_| true).unwrap().unwrap().meta.seq, 4);
+        drop(held);
+        checkpoint(5);
+        assert_eq!((ino(FILE), ino(TMP)), (first, fourth), "the fifth over the third's file");
     }
 }

@@ -27,6 +27,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
 
 use crate::db::{AccountsDb, Batch, Inner, Version, read_table};
 use crate::entry::Key;
@@ -184,6 +185,7 @@ impl Inner {
                 return Ok(Err(Left::Stopped));
             }
             let mut w = self.writer.lock();
+            let started = Instant::now();
             self.check_poisoned()?;
             let kept = self.oldest_kept_version();
             let version = self.version();
@@ -228,7 +230,7 @@ impl Inner {
                 digest: 0,
             };
             let retire = (n == last_chunk).then_some(seg.id);
-            self.write_batch(&mut w, batch, commit, None, &removals, retire)?;
+            self.write_batch(&mut w, started, batch, commit, None, &removals, retire)?;
         }
         stats.segments += 1;
         stats.bytes_reclaimed += seg.file.len();

@@ -12,8 +12,8 @@
 
 use parking_lot::{Mutex, RwLock, RwLockReadGuard};
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
 
 use crate::base::{self, Base};
 use crate::error::StorageError;
@@ -116,6 +116,9 @@ pub(crate) struct Index {
     frozen_bytes: AtomicUsize,
     /// The base every shard reads.
     base: Mutex<Arc<Base>>,
+    /// The base [`Self::install`] replaced, until its last reader lets go:
+    /// its file is the next checkpoint's to write over.
+    retired: Mutex<Weak<Base>>,
 }
 
 /// Where a key is filed ([`Index::find`]).
@@ -166,6 +169,7 @@ impl Index {
             delta_bytes: AtomicUsize::new(0),
             frozen_bytes: AtomicUsize::new(0),
             base: Mutex::new(base),
+            retired: Mutex::new(Weak::new()),
         }
     }
 
@@ -424,8 +428,20 @@ impl Index {
             shard.base = base.clone();
             shard.frozen = None;
         }
-        *self.base.lock() = base;
+        let old = std::mem::replace(&mut *self.base.lock(), base);
+        *self.retired.lock() = Arc::downgrade(&old);
         self.frozen_bytes.store(0, Ordering::Release);
+    }
+
+    /// The base every shard reads.
+    #[cfg(test)]
+    pub(crate) fn base(&self) -> Arc<Base> {
+        self.base.lock().clone()
+    }
+
+    /// Whether the base [`Self::install`] last replaced is still read.
+    pub(crate) fn retired_in_use(&self) -> bool {
+        self.retired.lock().strong_count() > 0
     }
 
     /// Sets an opened checkpoint's base and colliding keys (before any

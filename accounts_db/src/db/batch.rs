@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use xxhash_rust::xxh3::Xxh3;
 
@@ -14,6 +15,10 @@ use crate::error::{CommitError, StorageError, io_err};
 use crate::index::{Found, Loc};
 use crate::record::{self, CommitRecord, Links, RawRecord};
 use crate::segment::{SEGMENT_HEADER_LEN, Segment, SegmentTable, segment_path};
+
+/// A commit (or compaction step) that holds the writer this long is logged
+/// at debug level with where its time went.
+pub(crate) const SLOW_WRITE: Duration = Duration::from_millis(50);
 
 /// Records encoded for one commit, before they have a place on disk.
 #[derive(Default)]
@@ -152,9 +157,12 @@ impl Inner {
     /// Writes `batch` and its commit record into one segment, syncs, then
     /// publishes: index updates, `removals` (keys whose record at the given
     /// location is dropped), a new version, and the retirement of `retire`.
+    /// `started`: when the caller took the writer (for [`SLOW_WRITE`]).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn write_batch(
         &self,
         w: &mut Writer,
+        started: Instant,
         mut batch: Batch,
         mut commit: CommitRecord,
         info: Option<CommitInfo>,
@@ -194,7 +202,9 @@ impl Inner {
         }
         let seg = w.active.clone();
         let base = w.tail;
+        let writing = Instant::now();
         seg.file.write_at(base, &batch.buf).map_err(self.poison(seg.path()))?;
+        let syncing = Instant::now();
         #[cfg(test)]
         if let Some(kind) = self.fail_next_sync.lock().take() {
             return Err(self.poison(seg.path())(kind.into()));
@@ -204,6 +214,7 @@ impl Inner {
         }
 
         // Durable (or, without sync, written to the operating system). Publish: bytes, index, then the version that makes them visible.
+        let publishing = Instant::now();
         w.tail = base + total;
         w.seq = commit.seq;
         if info.is_some() {
@@ -251,6 +262,19 @@ impl Inner {
         self.since_checkpoint.fetch_add(total, Ordering::AcqRel);
         if self.checkpoint_due() {
             let _ = self.wake.try_send(());
+        }
+        if started.elapsed() >= SLOW_WRITE {
+            let ms = |d: Duration| d.as_secs_f64() * 1e3;
+            tracing::debug!(
+                target: "lanes::accounts_db",
+                records = batch.records.len(),
+                total_ms = ms(started.elapsed()),
+                prepare_ms = ms(writing - started),
+                write_ms = ms(syncing - writing),
+                sync_ms = ms(publishing - syncing),
+                publish_ms = ms(publishing.elapsed()),
+                "slow commit"
+            );
         }
         if let Some(id) = retire {
             // Views of older versions keep the file mapped; unlinking it now is

@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::Receiver;
 use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
+use std::time::Instant;
 
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use borsh::BorshSerialize;
@@ -268,6 +269,7 @@ impl AccountsDb {
     ) -> Result<CommitInfo, CommitError> {
         let inner = &*self.inner;
         let mut w = inner.writer.lock();
+        let started = Instant::now();
         inner.check_poisoned()?;
         let limit = inner.config.max_changes_per_commit;
         if changes.len() > limit {
@@ -346,7 +348,7 @@ impl AccountsDb {
             flags: 0,
             digest: 0,
         };
-        inner.write_batch(&mut w, batch, commit, Some(info), &[], None)?;
+        inner.write_batch(&mut w, started, batch, commit, Some(info), &[], None)?;
         Ok(info)
     }
 
