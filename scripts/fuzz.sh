@@ -18,7 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds=${FUZZ_SECONDS:-60}
-read -ra targets <<< "${FUZZ_TARGETS:-tx_decode rpc_params ledger_records accounts_db_recovery block_replay chain_import}"
+read -ra targets <<< "${FUZZ_TARGETS:-tx_decode rpc_params ledger_records accounts_db_recovery index_checkpoint block_replay chain_import}"
 # No sanitizer (stable Rust cannot build one); 16 codegen units build
 # revm and alloy in minutes on two cores instead of much longer.
 build_flags=(-s none --codegen-units 16)
