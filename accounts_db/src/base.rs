@@ -305,7 +305,21 @@ impl BlockWriter {
 /// up front (a file just written, whose pages are in the cache: the
 /// lookups after it then take no page fault each).
 pub(crate) fn map(path: &Path, populate: bool) -> io::Result<MappedFile> {
-    MappedFile::open(path, 0, populate)
+    let file = MappedFile::open(path, 0, false)?;
+    if populate {
+        file.populate();
+    }
+    Ok(file)
+}
+
+impl Drop for Base {
+    /// Lets go of the mapping's pages a pass at a time first: unmapping a
+    /// gigabyte of filled page tables in one call stalls the other threads.
+    fn drop(&mut self) {
+        if let Some(file) = &self.file {
+            let _ = file.release_pages();
+        }
+    }
 }
 
 #[cfg(test)]

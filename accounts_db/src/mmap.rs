@@ -182,15 +182,30 @@ impl MappedFile {
     }
 
     /// Lets go of the pages of the mapping this process has touched (after
-    /// recovery's scan read them all): they stay in the page cache, where
-    /// the kernel can reclaim them, and a later read maps them again.
+    /// recovery's scan read them all, or before a large mapping is dropped):
+    /// they stay in the page cache, where the kernel can reclaim them, and a
+    /// later read maps them again. Done [`PASS`] bytes at a time.
     pub(crate) fn release_pages(&self) -> io::Result<()> {
-        // SAFETY: the mapping is a read-only shared mapping of a file, never
-        // written through (writes go through `write_at`). MADV_DONTNEED on such
-        // a mapping only drops this process's page-table entries; the next
-        // access reads the same bytes from the page cache or the file, so no
-        // slice handed out by `read` can observe a change.
-        unsafe { self.map.unchecked_advise(UncheckedAdvice::DontNeed) }
+        for (at, len) in passes(self.map.len()) {
+            // SAFETY: the mapping is a read-only shared mapping of a file, never
+            // written through (writes go through `write_at`). MADV_DONTNEED on such
+            // a mapping only drops this process's page-table entries; the next
+            // access reads the same bytes from the page cache or the file, so no
+            // slice handed out by `read` can observe a change.
+            unsafe { self.map.unchecked_advise_range(UncheckedAdvice::DontNeed, at, len)? }
+        }
+        Ok(())
+    }
+
+    /// Fills the mapping's page tables from the page cache (reading from the
+    /// disk what is not there), [`PASS`] bytes at a time. A hint: a kernel
+    /// without `MADV_POPULATE_READ` (before 5.14) leaves the pages to fault in.
+    pub(crate) fn populate(&self) {
+        for (at, len) in passes(self.map.len()) {
+            if self.map.advise_range(Advice::PopulateRead, at, len).is_err() {
+                return;
+            }
+        }
     }
 
     /// Flushes written data to the disk (`fdatasync`).
@@ -214,6 +229,16 @@ fn map(file: &File, len: u64, populate: bool) -> io::Result<MmapRaw> {
     let map = options.map_raw_read_only(file)?;
     let _ = map.advise(Advice::HugePage);
     Ok(map)
+}
+
+/// Bytes one page-table pass over a mapping covers: a pass over a whole
+/// gigabyte-sized mapping (`MAP_POPULATE`, `munmap`) holds the process's
+/// memory-map lock so long that the other threads' allocations stall.
+const PASS: usize = 32 << 20;
+
+/// `0..len` in [`PASS`]-sized (offset, length) pieces.
+fn passes(len: usize) -> impl Iterator<Item = (usize, usize)> {
+    (0..len).step_by(PASS).map(move |at| (at, PASS.min(len - at)))
 }
 
 fn to_usize(len: u64) -> io::Result<usize> {
