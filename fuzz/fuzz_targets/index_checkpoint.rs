@@ -46,7 +46,8 @@ fn template() -> Template {
                 n += 1;
                 let who = Address::from_word(B256::from(U256::from(n % 700)));
                 if i % 5 == 0 {
-                    let header = AccountHeader { nonce: n, balance: U256::from(n), ..Default::default() };
+                    let header =
+                        AccountHeader { nonce: n, balance: U256::from(n), ..Default::default() };
                     Entry::Account(who, header)
                 } else {
                     Entry::Storage(who, B256::from(U256::from(n)), U256::from(n * 3 + block))
@@ -167,7 +168,9 @@ fuzz_target!(|data: &[u8]| {
             let last = db.last_commit().map_or(0, |c| c.block_number);
             let alice = Address::repeat_byte(0xa1);
             let header = AccountHeader { nonce: 7, balance: U256::from(9), ..Default::default() };
-            let committed = db.commit(last + 1, B256::repeat_byte(0xcc), &[Entry::Account(alice, header)]);
+            let next = last.saturating_add(1);
+            let committed =
+                db.commit(next, B256::repeat_byte(0xcc), &[Entry::Account(alice, header)]);
             if let Err(e) = &committed {
                 assert!(!e.to_string().is_empty());
             }
@@ -175,7 +178,9 @@ fuzz_target!(|data: &[u8]| {
             let db = match AccountsDb::open(&dir, config()) {
                 Ok(db) => db,
                 Err(e) if resealed => return check_open_error(&e, &dir),
-                Err(e) => panic!("a checkpoint that fails its checksums is set aside, not fatal: {e}"),
+                Err(e) => {
+                    panic!("a checkpoint that fails its checksums is set aside, not fatal: {e}")
+                }
             };
             if !resealed {
                 read_all(&db, &template.entries, &dir, true);
