@@ -193,6 +193,7 @@ fn write(
     }
     let file = OpenOptions::new().write(true).create(true).truncate(false).open(&tmp);
     let mut out = BufWriter::with_capacity(1 << 20, file.map_err(io_err(&tmp))?);
+    let mut last_sync = Duration::ZERO;
     let written = (|| -> Result<Option<BlockWriter>, StorageError> {
         let io = |e: io::Error| io_err(&tmp)(e);
         let mut page = vec![0u8; BLOCK];
@@ -248,7 +249,9 @@ fn write(
         let mut file = out.into_inner().map_err(|e| io(e.into_error()))?;
         let len = file.stream_position().map_err(io)?;
         file.set_len(len).map_err(io)?;
+        let syncing = Instant::now();
         file.sync_all().map_err(io)?;
+        last_sync = syncing.elapsed();
         Ok(Some(blocks))
     })();
     let blocks = match written {
@@ -260,9 +263,19 @@ fn write(
         }
     };
     let path = dir.join(FILE);
+    let exchanging = Instant::now();
     exchange(&tmp, &path).map_err(io_err(&path))?;
     sync_dir(dir)?;
+    let mapping = Instant::now();
     let file = base::map(&path, true).map_err(io_err(&path))?;
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    tracing::debug!(
+        target: "lanes::accounts_db",
+        last_sync_ms = ms(last_sync),
+        exchange_ms = ms(mapping - exchanging),
+        map_ms = ms(mapping.elapsed()),
+        "index checkpoint file in place"
+    );
     Ok(Some(Base::new(file, blocks.fences, index.shard_bits(), blocks.pairs, Vec::new())))
 }
 
