@@ -123,15 +123,14 @@ impl Inner {
         let seq = p.meta.seq;
         let releasing = Instant::now();
         *pending = None;
-        let ms = |d: Duration| d.as_secs_f64() * 1e3;
         tracing::debug!(
             target: "lanes::accounts_db",
             seq,
             keys = self.index.len(),
-            freeze_ms = ms(frozen),
-            write_ms = ms(installing - writing),
-            install_ms = ms(releasing - installing),
-            release_ms = ms(releasing.elapsed()),
+            freeze = ?frozen,
+            write = ?(installing - writing),
+            install = ?(releasing - installing),
+            release = ?releasing.elapsed(),
             "index checkpoint written"
         );
         Ok(true)
@@ -268,12 +267,11 @@ fn write(
     sync_dir(dir)?;
     let mapping = Instant::now();
     let file = base::map(&path, true).map_err(io_err(&path))?;
-    let ms = |d: Duration| d.as_secs_f64() * 1e3;
     tracing::debug!(
         target: "lanes::accounts_db",
-        last_sync_ms = ms(last_sync),
-        exchange_ms = ms(mapping - exchanging),
-        map_ms = ms(mapping.elapsed()),
+        last_sync = ?last_sync,
+        exchange = ?(mapping - exchanging),
+        map = ?mapping.elapsed(),
         "index checkpoint file in place"
     );
     Ok(Some(Base::new(file, blocks.fences, index.shard_bits(), blocks.pairs, Vec::new())))

@@ -263,16 +263,16 @@ impl Inner {
         if self.checkpoint_due() {
             let _ = self.wake.try_send(());
         }
-        if started.elapsed() >= SLOW_WRITE {
-            let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        let total = started.elapsed();
+        if total >= SLOW_WRITE {
             tracing::debug!(
                 target: "lanes::accounts_db",
                 records = batch.records.len(),
-                total_ms = ms(started.elapsed()),
-                prepare_ms = ms(writing - started),
-                write_ms = ms(syncing - writing),
-                sync_ms = ms(publishing - syncing),
-                publish_ms = ms(publishing.elapsed()),
+                total = ?total,
+                prepare = ?(writing - started),
+                write = ?(syncing - writing),
+                sync = ?(publishing - syncing),
+                publish = ?publishing.elapsed(),
                 "slow commit"
             );
         }
