@@ -37,7 +37,7 @@ for keys in "${sizes[@]}"; do
     disk=$(du -sb --exclude="index.ckpt*" "$dir" | cut -f1)
     cache=$(drop_caches)
     clean=$("$bin" open "$dir" "$keys")
-    "$bin" update "$dir" "$keys" & pid=$!
+    "$bin" update "$dir" "$keys" 2> /dev/null & pid=$!
     sleep 5
     kill -9 "$pid"; wait "$pid" 2> /dev/null || true
     drop_caches > /dev/null

@@ -241,6 +241,10 @@ impl Base {
         out.clear();
         let (lo, hi) = shard_range(s, self.shard_bits);
         let first = self.fences.partition_point(|&f| f <= lo).saturating_sub(1);
+        let last = self.fences.partition_point(|&f| f <= hi);
+        if let Some(file) = &self.file {
+            file.will_need(((first + 1) * BLOCK) as u64, ((last - first) * BLOCK) as u64);
+        }
         for i in first..self.fences.len() {
             if self.fences[i] > hi {
                 break;

@@ -415,6 +415,7 @@ fn open(
     }
     let meta_at = (len - tail_len).checked_sub(meta_len).filter(|&at| at >= BLOCK as u64);
     let meta_at = meta_at.ok_or("a meta length larger than the file")?;
+    file.will_need(meta_at, meta_len);
     let bytes = file.read(meta_at, meta_len as usize).expect("inside the file");
     if xxh3_64(bytes) != sum {
         return Err("checksum mismatch".into());

@@ -155,6 +155,7 @@ impl Inner {
             let kept = self.oldest_kept_version();
             let version = self.version();
             let mut offset = SEGMENT_HEADER_LEN;
+            seg.will_need();
             loop {
                 let record = match seg.frame_at(offset) {
                     Frame::End => break,

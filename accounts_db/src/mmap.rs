@@ -78,6 +78,7 @@ impl MappedFile {
         file.write_all_at(head, 0)?;
         file.sync_all()?;
         let map = MmapOptions::new().len(to_usize(len)?).map_raw_read_only(&file)?;
+        let _ = map.advise(Advice::Random);
         Ok(Self {
             path: path.to_owned(),
             file,
@@ -208,6 +209,19 @@ impl MappedFile {
         }
     }
 
+    /// Starts reading `offset..offset + len` into the page cache, without
+    /// waiting: a caller about to read a range in order (a mapping's faults
+    /// read one page each, see [`map`]). A hint; errors are ignored.
+    pub(crate) fn will_need(&self, offset: u64, len: u64) {
+        let (Ok(at), Ok(len)) = (usize::try_from(offset), usize::try_from(len)) else {
+            return;
+        };
+        let len = len.min(self.map.len().saturating_sub(at));
+        if len > 0 {
+            let _ = self.map.advise_range(Advice::WillNeed, at, len);
+        }
+    }
+
     /// Flushes written data to the disk (`fdatasync`).
     pub(crate) fn sync(&self) -> io::Result<()> {
         self.file.sync_data()
@@ -218,8 +232,13 @@ impl MappedFile {
 /// `populate` (`MAP_POPULATE`: recovery's scan reads every page, faster in
 /// one go than a fault at a time; `MappedFile::release_pages` lets go of
 /// them after);
-/// asks for huge pages where the file system can back them (a hint, ignored
-/// elsewhere).
+/// asks for a fault to read only its page (`MADV_RANDOM`): reads land
+/// anywhere in the file, and the kernel's read-around (the disk's
+/// readahead, megabytes) would make each cold read wait for far more than
+/// it needs. No huge pages (`MADV_HUGEPAGE`) for the same reason: a fault
+/// in such a mapping reads a whole 2 MiB folio. Readers going through a
+/// range in order ask for it with [`MappedFile::will_need`]. A hint,
+/// ignored where unsupported.
 fn map(file: &File, len: u64, populate: bool) -> io::Result<MmapRaw> {
     let mut options = MmapOptions::new();
     options.len(to_usize(len)?);
@@ -227,7 +246,7 @@ fn map(file: &File, len: u64, populate: bool) -> io::Result<MmapRaw> {
         options.populate();
     }
     let map = options.map_raw_read_only(file)?;
-    let _ = map.advise(Advice::HugePage);
+    let _ = map.advise(Advice::Random);
     Ok(map)
 }
 

@@ -123,6 +123,11 @@ impl Segment {
         self.file.path()
     }
 
+    /// Starts reading its data into the page cache, for a scan in order.
+    pub(crate) fn will_need(&self) {
+        self.file.will_need(0, self.file.readable());
+    }
+
     /// Where data ends: everything readable.
     pub(crate) fn data_end(&self) -> u64 {
         self.file.readable()
