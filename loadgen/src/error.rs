@@ -1,7 +1,7 @@
 //! Why a run fails: [`RunError`] and the crate's [`Result`], beneath every
 //! other module of a run.
 
-use alloy_primitives::Address;
+use alloy_primitives::{Address, B256};
 use lanes_rpc::client::{ClientError, RpcErrorObject};
 
 use crate::genesis::BuildError;
@@ -32,6 +32,18 @@ pub enum RunError {
     SetupFailed {
         /// What the transaction was for.
         what: String,
+    },
+    /// A setup transaction's sender nonce moved past it, and the node still
+    /// had no receipt for it 10 seconds later (another transaction took the
+    /// nonce, or the node lost it).
+    #[error(
+        "setup: `{what}` ({hash}) has no receipt though its sender's nonce is past it; another transaction from that key may have taken the nonce"
+    )]
+    NoReceipt {
+        /// What the transaction was for.
+        what: String,
+        /// Its hash.
+        hash: B256,
     },
     /// A contract of the workload is missing after setup.
     #[error(

@@ -178,24 +178,46 @@ async fn wait_for_nonce(client: &RpcClient, address: Address, nonce: u64) -> Res
     }
 }
 
+/// How long a setup transaction's receipt may lag behind its sender's
+/// nonce: a node may count the nonce before it serves the receipt.
+const RECEIPT_LAG: Duration = Duration::from_secs(10);
+
+/// Checks that every setup transaction has a receipt with status 1. A
+/// receipt still missing is asked for again until [`RECEIPT_LAG`] has
+/// passed; then it is reported as missing, apart from one that failed.
 async fn check_receipts(
     client: &RpcClient,
     txs: &[(Bytes, B256)],
     what: impl Fn(usize) -> String,
 ) -> Result<()> {
-    for (c, chunk) in txs.chunks(SETUP_BATCH).enumerate() {
-        let answers = client
-            .batch::<Option<ReceiptStatus>>(
-                "eth_getTransactionReceipt",
-                chunk.iter().map(|(_, h)| json!([h])),
-            )
-            .await?;
-        for (i, answer) in answers.into_iter().enumerate() {
-            let ok = answer?.is_some_and(|r| r.status != Some(U64::ZERO));
-            if !ok {
-                return Err(RunError::SetupFailed { what: what(c * SETUP_BATCH + i) });
+    let deadline = Instant::now() + RECEIPT_LAG;
+    let mut waiting: Vec<usize> = (0..txs.len()).collect();
+    loop {
+        let mut missing = Vec::new();
+        for chunk in waiting.chunks(SETUP_BATCH) {
+            let answers = client
+                .batch::<Option<ReceiptStatus>>(
+                    "eth_getTransactionReceipt",
+                    chunk.iter().map(|&i| json!([txs[i].1])),
+                )
+                .await?;
+            for (&i, answer) in chunk.iter().zip(answers) {
+                match answer? {
+                    Some(r) if r.status == Some(U64::ZERO) => {
+                        return Err(RunError::SetupFailed { what: what(i) });
+                    }
+                    Some(_) => {}
+                    None => missing.push(i),
+                }
             }
         }
+        let Some(&first) = missing.first() else {
+            return Ok(());
+        };
+        if Instant::now() > deadline {
+            return Err(RunError::NoReceipt { what: what(first), hash: txs[first].1 });
+        }
+        waiting = missing;
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    Ok(())
 }
