@@ -196,17 +196,28 @@ impl Index {
         key: &Key,
         holds: impl Fn(Loc) -> bool,
     ) -> Result<Found, StorageError> {
-        let primary = self.primary(key.hash64())?;
+        Ok(self.resolve(key, self.primary(key.hash64())?, holds))
+    }
+
+    /// [`Self::find`] with the key's [`Self::primary`] looked up already
+    /// (a batch looks up every key's first, then hints their records, then
+    /// compares keys).
+    pub(crate) fn resolve(
+        &self,
+        key: &Key,
+        primary: Option<Loc>,
+        holds: impl Fn(Loc) -> bool,
+    ) -> Found {
         if let Some(loc) = primary
             && holds(loc)
         {
-            return Ok(Found::Primary(loc));
+            return Found::Primary(loc);
         }
-        Ok(match (self.overflow(key), primary) {
+        match (self.overflow(key), primary) {
             (Some(loc), _) => Found::Overflow(loc),
             (None, Some(_)) => Found::Taken,
             (None, None) => Found::Vacant,
-        })
+        }
     }
 
     /// Points `key` at `loc`, where [`Self::find`] found it with nothing

@@ -286,7 +286,9 @@ impl AccountsDb {
             winner.insert(entry.key(), i);
         }
         let version = inner.version();
-        let found: Vec<Option<Found>> = changes
+        // Every key's filed location first, with a hint for its record, so
+        // the records' cache misses overlap before the keys are compared.
+        let primaries: Vec<Option<Option<Loc>>> = changes
             .iter()
             .enumerate()
             .map(|(i, entry)| {
@@ -294,10 +296,22 @@ impl AccountsDb {
                 if winner[&key] != i {
                     return Ok(None);
                 }
-                inner.index.find(&key, |l| inner.holds(&version, l, &key)).map(Some)
+                let primary = inner.index.primary(key.hash64())?;
+                if let Some(loc) = primary {
+                    inner.prefetch_record(&version, loc);
+                }
+                Ok(Some(primary))
             })
             .collect::<Result<_, _>>()
             .map_err(CommitError::Storage)?;
+        let found: Vec<Option<Found>> = changes
+            .iter()
+            .zip(primaries)
+            .map(|(entry, primary)| {
+                let key = entry.key();
+                primary.map(|p| inner.index.resolve(&key, p, |l| inner.holds(&version, l, &key)))
+            })
+            .collect();
         let newest: Vec<Option<Loc>> = found.iter().map(|f| f.and_then(Found::loc)).collect();
         inner.prefetch_links(&version, &newest);
         let mut batch = Batch::default();

@@ -109,6 +109,13 @@ impl Inner {
         Ok(Some(loc))
     }
 
+    /// Starts loading the record at `loc` into the CPU's cache (a hint).
+    pub(crate) fn prefetch_record(&self, version: &Version, loc: Loc) {
+        self.with_segment(version, loc.segment(), |seg| {
+            seg.file.prefetch_record(loc.offset().into())
+        });
+    }
+
     /// Brings in the records [`Self::links_after`] reads for each of `newest`
     /// (each key's newest record): two passes of prefetch hints, the jumps'
     /// targets then theirs, so a commit's many cache misses overlap instead of
@@ -116,12 +123,7 @@ impl Inner {
     pub(crate) fn prefetch_links(&self, version: &Version, newest: &[Option<Loc>]) {
         // A hint only: an unreadable record is left to the write that follows.
         let links = |loc: Loc| self.links_at(version, loc.raw()).ok().flatten();
-        let hint = |raw: u64| {
-            let loc = Loc::from_raw(raw);
-            self.with_segment(version, loc.segment(), |seg| {
-                seg.file.prefetch_record(loc.offset().into())
-            });
-        };
+        let hint = |raw: u64| self.prefetch_record(version, Loc::from_raw(raw));
         let mut jumps: Vec<u64> = Vec::with_capacity(newest.len());
         for &p in newest.iter().flatten() {
             if let Some(l) = links(p).filter(|l| l.jump != NO_PREV) {
