@@ -483,8 +483,11 @@ fn open(
     if !c.0.is_empty() {
         return Err("bytes after its fences".into());
     }
-    if !fences.is_sorted() || pairs > blocks * base::PER_BLOCK as u64 {
+    if !fences.is_sorted() {
         return Err("fences out of order".into());
+    }
+    if pairs > blocks * base::PER_BLOCK as u64 {
+        return Err(format!("{pairs} pairs, more than its {blocks} blocks hold"));
     }
     let missing = segments.iter().map(|s| s.id).filter(|&id| !present(id)).collect();
     let base = Base::new(file, fences, bits, pairs, missing);
