@@ -267,10 +267,7 @@ impl Base {
         if let Some(file) = &self.file {
             file.will_need(((first + 1) * BLOCK) as u64, ((last - first) * BLOCK) as u64);
         }
-        for i in first..self.fences.len() {
-            if self.fences[i] > hi {
-                break;
-            }
+        for i in first..last {
             for pair in self.block(i)?.chunks_exact(16) {
                 let key = u64::from_le_bytes(pair[..8].try_into().expect("8 bytes"));
                 let loc = u64::from_le_bytes(pair[8..].try_into().expect("8 bytes"));

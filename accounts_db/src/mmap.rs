@@ -77,8 +77,7 @@ impl MappedFile {
         grow(&file, len)?;
         file.write_all_at(head, 0)?;
         file.sync_all()?;
-        let map = MmapOptions::new().len(to_usize(len)?).map_raw_read_only(&file)?;
-        let _ = map.advise(Advice::Random);
+        let map = map(&file, len, false)?;
         Ok(Self {
             path: path.to_owned(),
             file,
