@@ -4,8 +4,10 @@
 //! - `scale fill DIR KEYS`: a new database of KEYS keys, 1 account : 4
 //!   storage slots (random addresses and slots from a seeded generator),
 //!   committed 10,000 changes at a time, with a reader beside it; prints the
-//!   fill rate, the slowest commit and the reader's worst wait, then 1,000
-//!   commits of 1,000 changes to existing keys (the rate at that size).
+//!   fill rate, the slowest commit and the reader's worst wait (with how
+//!   much of that read went waiting for a core, and the longest any read
+//!   was blocked: [`Waits`]), then 1,000 commits of 1,000 changes to
+//!   existing keys (the rate at that size).
 //! - `scale dead DIR KEYS`: overwrites every key once (the log half dead),
 //!   commits one-change blocks until the kept history has passed the
 //!   overwrites, then goes on committing while the database compacts in
@@ -75,7 +77,45 @@ fn read(db: &AccountsDb, i: u64, keys: u64) -> Duration {
 struct Reader {
     upto: Arc<AtomicU64>,
     done: Arc<AtomicBool>,
-    thread: std::thread::JoinHandle<Duration>,
+    thread: std::thread::JoinHandle<Waits>,
+}
+
+/// The reader's longest reads. On a machine with more busy threads than
+/// cores a read also waits for a core, which the database does not decide:
+/// each read's time is split into time on a core, time waiting for one
+/// (the kernel's run-queue delay), and the rest, blocked (a lock, a page
+/// read from the disk).
+#[derive(Default)]
+struct Waits {
+    /// The longest read, and how much of it was spent waiting for a core.
+    worst: Duration,
+    worst_queued: Duration,
+    /// The longest a read was blocked.
+    blocked: Duration,
+}
+
+/// The calling thread's time on a core and waiting for one, from
+/// `/proc/thread-self/schedstat` (zero where there is none).
+struct SchedClock(Option<std::fs::File>);
+
+impl SchedClock {
+    fn open() -> Self {
+        Self(std::fs::File::open("/proc/thread-self/schedstat").ok())
+    }
+
+    /// (on a core, waiting for one); on a core from the thread's CPU clock,
+    /// which counts the current slice too.
+    fn now(&self) -> (Duration, Duration) {
+        use std::os::unix::fs::FileExt;
+        let Some(file) = &self.0 else { return (Duration::ZERO, Duration::ZERO) };
+        let mut buf = [0u8; 96];
+        let n = file.read_at(&mut buf, 0).unwrap_or(0);
+        let text = std::str::from_utf8(&buf[..n]).unwrap_or("");
+        let queued = text.split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or(0);
+        let cpu = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+        let cpu = Duration::new(cpu.tv_sec as u64, cpu.tv_nsec as u32);
+        (cpu, Duration::from_nanos(queued))
+    }
 }
 
 impl Reader {
@@ -84,25 +124,40 @@ impl Reader {
         let done = Arc::new(AtomicBool::new(false));
         let (db, below, stop) = (db.clone(), upto.clone(), done.clone());
         let thread = std::thread::spawn(move || {
-            let (mut rng, mut worst) = (Rng(seed), Duration::ZERO);
+            let (mut rng, mut waits, clock) = (Rng(seed), Waits::default(), SchedClock::open());
             while !stop.load(Ordering::Relaxed) {
                 let upto = below.load(Ordering::Acquire);
                 if upto == 0 {
                     std::thread::yield_now();
                     continue;
                 }
-                worst = worst.max(read(&db, rng.next() % upto, keys));
+                let (cpu, queued) = clock.now();
+                let took = read(&db, rng.next() % upto, keys);
+                let (cpu_after, queued_after) = clock.now();
+                let queued = queued_after.saturating_sub(queued);
+                if took > waits.worst {
+                    (waits.worst, waits.worst_queued) = (took, queued);
+                }
+                let blocked = took.saturating_sub(cpu_after.saturating_sub(cpu) + queued);
+                waits.blocked = waits.blocked.max(blocked);
             }
-            worst
+            waits
         });
         Self { upto, done, thread }
     }
 
-    /// Stops the reader; its longest read.
-    fn worst(self) -> Duration {
+    /// Stops the reader; its longest waits.
+    fn worst(self) -> Waits {
         self.done.store(true, Ordering::Relaxed);
         self.thread.join().expect("the reader")
     }
+}
+
+/// Prints the reader's waits under `prefix`.
+fn print_waits(prefix: &str, waits: &Waits) {
+    println!("{prefix}reader_worst_wait_ms: {:.3}", ms(waits.worst));
+    println!("{prefix}reader_worst_wait_queued_ms: {:.3}", ms(waits.worst_queued));
+    println!("{prefix}reader_worst_blocked_ms: {:.3}", ms(waits.blocked));
 }
 
 fn ms(d: Duration) -> f64 {
@@ -182,7 +237,7 @@ fn dead(dir: &str, keys: u64, config: AccountsDbConfig) {
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    let worst = reader.worst();
+    let waits = reader.worst();
     let after = db.stats().written_bytes;
     println!("dead_disk_after_gib: {:.2}", gib(after));
     println!(
@@ -191,7 +246,7 @@ fn dead(dir: &str, keys: u64, config: AccountsDbConfig) {
     );
     println!("dead_compaction_s: {:.0}", (settled - start).as_secs_f64());
     println!("dead_slowest_commit_ms: {:.1}", ms(slowest));
-    println!("dead_reader_worst_wait_ms: {:.3}", ms(worst));
+    print_waits("dead_", &waits);
 }
 
 fn main() {
@@ -225,10 +280,10 @@ fn main() {
                 at = end;
             }
             let took = start.elapsed();
-            let worst = reader.worst();
+            let waits = reader.worst();
             println!("fill_keys_per_s: {:.0}", keys as f64 / took.as_secs_f64());
             println!("slowest_commit_ms: {:.1}", ms(slowest));
-            println!("reader_worst_wait_ms: {:.3}", ms(worst));
+            print_waits("", &waits);
             let took = updates(&db, keys, &mut Rng(11), &mut block, 1_000);
             println!("commits_per_s_1000_changes: {:.0}", 1_000.0 / took.as_secs_f64());
             println!("index_bytes_per_key: {:.1}", db.stats().index_bytes as f64 / keys as f64);

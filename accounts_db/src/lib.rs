@@ -86,7 +86,7 @@ pub use compaction::CompactionStats;
 pub use config::{
     AccountsDbConfig, DEFAULT_CHECKPOINT_BYTES, DEFAULT_COMPACTION_LIVE_PERCENT,
     DEFAULT_HISTORY_BLOCKS, DEFAULT_INDEX_MEMORY_BYTES, DEFAULT_INDEX_SHARDS,
-    DEFAULT_MAX_CHANGES_PER_COMMIT, DEFAULT_MAX_CODE_LEN, DEFAULT_SEGMENT_SIZE,
+    DEFAULT_MAX_CHANGES_PER_COMMIT, DEFAULT_MAX_CODE_LEN, DEFAULT_SEGMENT_SIZE, MAINTENANCE_NICER,
 };
 pub use db::{AccountsCommit, AccountsDb, AccountsRead, DbStats, ReadView};
 pub use entry::{AccountHeader, CommitInfo, Entry, Key};

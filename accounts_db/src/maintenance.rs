@@ -3,7 +3,10 @@
 //! ([`crate::AccountsDbConfig::checkpoint_bytes`]) and compacts
 //! ([`crate::AccountsDbConfig::compact_in_background`]) while commits and
 //! reads go on. A commit wakes it when a checkpoint is due; it also looks
-//! for segments to compact every [`LOOK_EVERY`]. Dropping the
+//! for segments to compact every [`LOOK_EVERY`]. It runs
+//! [`MAINTENANCE_NICER`] nice steps below the thread that opened the
+//! database, so that when every core is busy its work waits for commits and
+//! reads rather than they for it. Dropping the
 //! [`crate::AccountsDb`] stops it (a checkpoint or compaction in progress
 //! stops at its next step) and joins it.
 
@@ -15,7 +18,7 @@ use std::time::Duration;
 
 use std::path::Path;
 
-use crate::config::AccountsDbConfig;
+use crate::config::{AccountsDbConfig, MAINTENANCE_NICER};
 use crate::db::{AccountsDb, Inner};
 use crate::error::OpenError;
 
@@ -78,7 +81,19 @@ fn start_spare(inner: &Arc<Inner>, wanted: Receiver<()>) -> Option<JoinHandle<()
         .ok()
 }
 
+/// Lowers the calling thread's CPU priority by [`MAINTENANCE_NICER`] (where
+/// the platform refuses, the thread runs as it is).
+fn lower_priority() {
+    use rustix::process::{getpriority_process, setpriority_process};
+    let lowered = getpriority_process(None)
+        .and_then(|nice| setpriority_process(None, (nice + MAINTENANCE_NICER).min(19)));
+    if let Err(e) = lowered {
+        tracing::debug!(target: "lanes::accounts_db", %e, "maintenance thread runs at its opener's priority");
+    }
+}
+
 fn run(weak: &Weak<Inner>, woken: &Receiver<()>) {
+    lower_priority();
     match weak.upgrade() {
         Some(inner) => inner.count_uncounted(),
         None => return,
@@ -104,5 +119,43 @@ fn run(weak: &Weak<Inner>, woken: &Receiver<()>) {
         {
             tracing::warn!(target: "lanes::accounts_db", %e, "background compaction failed");
         }
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use std::time::Instant;
+
+    use super::*;
+
+    /// The nice values of this process's threads named as the database's
+    /// (the kernel keeps 15 bytes of a thread's name).
+    fn database_thread_nices() -> Vec<i32> {
+        let tasks = std::fs::read_dir("/proc/self/task").expect("/proc/self/task");
+        tasks
+            .flatten()
+            .filter_map(|task| std::fs::read_to_string(task.path().join("stat")).ok())
+            .filter(|stat| stat.contains("(lanes-accounts-)"))
+            // After the name: state, then the fields from the fourth on; nice is the 19th.
+            .filter_map(|stat| stat.rsplit(')').next()?.split_whitespace().nth(16)?.parse().ok())
+            .collect()
+    }
+
+    #[test]
+    fn test_the_maintenance_thread_runs_below_its_opener() {
+        let dir = tempfile::tempdir().unwrap();
+        let mine = rustix::process::getpriority_process(None).unwrap();
+        let want = (mine + MAINTENANCE_NICER).min(19);
+        let db = AccountsDb::open(dir.path(), AccountsDbConfig::default()).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !database_thread_nices().contains(&want) {
+            assert!(Instant::now() < deadline, "no database thread at nice {want}");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(
+            database_thread_nices().contains(&mine),
+            "the spare-segment thread keeps its opener's"
+        );
+        drop(db);
     }
 }
