@@ -238,6 +238,23 @@ impl Base {
         Ok(Some(loc).filter(|&l| self.present(l)))
     }
 
+    /// Starts loading what a lookup of `hash` ([`Self::get`]) reads first:
+    /// its block's head and the pairs where the key is guessed to sit in it
+    /// (as if the block were full, as all but the last are). A hint, which
+    /// waits for nothing: a pass of these over a commit's keys has their
+    /// blocks' misses in flight together, where the lookups, each behind
+    /// its shard's lock, take them one after another.
+    pub(crate) fn prefetch(&self, hash: KeyHash) {
+        let Some(file) = &self.file else { return };
+        let key = order(hash.raw(), self.shard_bits);
+        let Some(i) = self.find_block(key) else { return };
+        let (lo, hi) = (self.fences[i], self.fences.get(i + 1).copied().unwrap_or(u64::MAX));
+        let j = guess(key - lo, hi - lo, PER_BLOCK);
+        let block = ((i + 1) * BLOCK) as u64;
+        file.prefetch_at(block);
+        file.prefetch_at(block + (BLOCK_HEAD + j * 16) as u64);
+    }
+
     /// The block whose keys' range holds `key`: the last whose fence is at
     /// most `key`.
     fn find_block(&self, key: u64) -> Option<usize> {

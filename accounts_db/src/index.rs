@@ -247,18 +247,30 @@ impl Index {
 
     /// The locations in the shard tables of the keys hashing to `hashes`,
     /// appended to `locs` (a key the base cannot be read for is left out).
-    /// Each shard's read lock is taken once and held for the whole call (a
+    /// The base's blocks are hinted first ([`Self::prefetch_base`]). Each
+    /// shard's read lock is taken once and held for the whole call (a
     /// batch's keys: microseconds), so the probes run without atomics
     /// between them. No lock is taken while a guard is held but other
     /// shards' read locks, and no writer holds two shards, so this cannot
     /// deadlock.
     pub(crate) fn primaries(&self, hashes: &[KeyHash], locs: &mut Vec<Loc>) {
+        self.prefetch_base(hashes);
         let mut guards: Vec<Option<RwLockReadGuard<'_, Shard>>> =
             self.shards.iter().map(|_| None).collect();
         for &hash in hashes {
             let i = hash.index_shard(self.shard_mask);
             let shard = guards[i].get_or_insert_with(|| self.shards[i].read());
             locs.extend(shard.get(hash).ok().flatten().map(Loc::from_raw));
+        }
+    }
+
+    /// Starts loading the lines of the base the lookups of `hashes` will
+    /// read ([`Base::prefetch`]). The base is taken once, not a shard's lock
+    /// per key, so the pass runs without atomics and its misses overlap.
+    pub(crate) fn prefetch_base(&self, hashes: &[KeyHash]) {
+        let base = self.base.lock().clone();
+        for &hash in hashes {
+            base.prefetch(hash);
         }
     }
 

@@ -133,11 +133,17 @@ impl MappedFile {
     /// straddle a third), without waiting for them. Offsets at or beyond the
     /// readable watermark are skipped.
     pub(crate) fn prefetch_record(&self, offset: u64) {
-        if let Some(first) = self.read(offset, 1) {
-            prefetch(&first[0]);
+        self.prefetch_at(offset);
+        if let Some(second) = offset.checked_add(64) {
+            self.prefetch_at(second);
         }
-        if let Some(second) = offset.checked_add(64).and_then(|at| self.read(at, 1)) {
-            prefetch(&second[0]);
+    }
+
+    /// Starts loading the cache line holding byte `offset`, without waiting
+    /// for it; an offset at or beyond the readable watermark is skipped.
+    pub(crate) fn prefetch_at(&self, offset: u64) {
+        if let Some(byte) = self.read(offset, 1) {
+            prefetch(&byte[0]);
         }
     }
 

@@ -28,7 +28,8 @@ use borsh::BorshSerialize;
 use crate::config::AccountsDbConfig;
 use crate::entry::{AccountHeader, CommitInfo, Entry, Key};
 use crate::error::{CommitError, OpenError, StorageError, io_err};
-use crate::index::{Found, Index, Loc};
+use crate::hash::KeyHash;
+use crate::index::{Index, Loc};
 use crate::record::CommitRecord;
 use crate::recovery;
 use crate::segment::Segment;
@@ -111,6 +112,12 @@ pub struct DbStats {
 /// How long [`AccountsDb::open`] tries a held lock again before it reports
 /// the directory locked.
 const LOCK_RETRY: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Keys a commit looks up together ([`Inner::find_changes`]): enough that
+/// their cache misses overlap, few enough that the pages they touch still
+/// fit the TLB when the reads that follow the hints come (a whole
+/// commit's thousands of keys did not).
+const LOOKUP_CHUNK: usize = 128;
 
 impl AccountsDb {
     /// Opens the database in `dir` as [`AccountsDb::open`] does, without
@@ -286,72 +293,55 @@ impl AccountsDb {
             winner.insert(entry.key(), i);
         }
         let version = inner.version();
-        // Every key's filed location first, with a hint for its record, so
-        // the records' cache misses overlap before the keys are compared.
-        let primaries: Vec<Option<Option<Loc>>> = changes
-            .iter()
-            .enumerate()
-            .map(|(i, entry)| {
-                let key = entry.key();
-                if winner[&key] != i {
-                    return Ok(None);
-                }
-                let primary = inner.index.primary(key.hash64())?;
-                if let Some(loc) = primary {
-                    inner.prefetch_record(&version, loc);
-                }
-                Ok(Some(primary))
-            })
-            .collect::<Result<_, _>>()
-            .map_err(CommitError::Storage)?;
-        let found: Vec<Option<Found>> = changes
-            .iter()
-            .zip(primaries)
-            .map(|(entry, primary)| {
-                let key = entry.key();
-                primary.map(|p| inner.index.resolve(&key, p, |l| inner.holds(&version, l, &key)))
-            })
-            .collect();
-        let newest: Vec<Option<Loc>> = found.iter().map(|f| f.and_then(Found::loc)).collect();
-        inner.prefetch_links(&version, &newest);
+        let hashes: Vec<KeyHash> = changes.iter().map(|entry| entry.key().hash64()).collect();
         let mut batch = Batch::default();
         let mut value = Vec::with_capacity(128);
-        // `found` is `None` exactly for a change a later one of its key overrides.
-        for (entry, &at) in changes.iter().zip(&found) {
-            let Some(at) = at else { continue };
-            let key = entry.key();
-            let existing = at.loc();
-            let exists = existing.is_some_and(|l| !l.is_tombstone());
-            value.clear();
-            match entry {
-                Entry::Code(hash, code) => {
-                    if code.len() > inner.config.max_code_len {
-                        let limit = inner.config.max_code_len;
-                        return Err(CommitError::ValueTooLarge { key, len: code.len(), limit });
+        // A chunk of keys at a time (`LOOKUP_CHUNK`): each pass of hints
+        // covers a chunk, so what it brings in is still in the caches, and
+        // its pages in the TLB, when the reads of that chunk come.
+        for (n, chunk) in changes.chunks(LOOKUP_CHUNK).enumerate() {
+            let first = n * LOOKUP_CHUNK;
+            let hashes = &hashes[first..first + chunk.len()];
+            let found = inner
+                .find_changes(&version, chunk, hashes, |i| winner[&chunk[i].key()] == first + i)
+                .map_err(CommitError::Storage)?;
+            // `found` is `None` exactly for a change a later one of its key overrides.
+            for (entry, &at) in chunk.iter().zip(&found) {
+                let Some(at) = at else { continue };
+                let key = entry.key();
+                let existing = at.loc();
+                let exists = existing.is_some_and(|l| !l.is_tombstone());
+                value.clear();
+                match entry {
+                    Entry::Code(hash, code) => {
+                        if code.len() > inner.config.max_code_len {
+                            let limit = inner.config.max_code_len;
+                            return Err(CommitError::ValueTooLarge { key, len: code.len(), limit });
+                        }
+                        let actual = keccak256(code);
+                        if actual != *hash {
+                            return Err(CommitError::CodeHashMismatch { key: *hash, actual });
+                        }
+                        if exists {
+                            continue; // content-addressed: the same bytes are stored
+                        }
+                        value.extend_from_slice(&(code.len() as u32).to_le_bytes());
+                        value.extend_from_slice(code);
                     }
-                    let actual = keccak256(code);
-                    if actual != *hash {
-                        return Err(CommitError::CodeHashMismatch { key: *hash, actual });
+                    Entry::Account(_, header) if !header.is_empty() => {
+                        header.serialize(&mut value).expect("writing to a Vec cannot fail");
                     }
-                    if exists {
-                        continue; // content-addressed: the same bytes are stored
+                    Entry::Storage(_, _, v) if !v.is_zero() => {
+                        v.serialize(&mut value).expect("writing to a Vec cannot fail");
                     }
-                    value.extend_from_slice(&(code.len() as u32).to_le_bytes());
-                    value.extend_from_slice(code);
+                    // Deleting what is not there; with a backing, a key never
+                    // held may exist there, and its tombstone is its deletion.
+                    _ if !exists && (existing.is_some() || inner.backing().is_none()) => continue,
+                    _ => {}
                 }
-                Entry::Account(_, header) if !header.is_empty() => {
-                    header.serialize(&mut value).expect("writing to a Vec cannot fail");
-                }
-                Entry::Storage(_, _, v) if !v.is_zero() => {
-                    v.serialize(&mut value).expect("writing to a Vec cannot fail");
-                }
-                // Deleting what is not there; with a backing, a key never
-                // held may exist there, and its tombstone is its deletion.
-                _ if !exists && (existing.is_some() || inner.backing().is_none()) => continue,
-                _ => {}
+                let links = inner.links_after(&version, existing)?;
+                batch.push(key, at, links, (!entry.is_deletion()).then_some(&value[..]));
             }
-            let links = inner.links_after(&version, existing)?;
-            batch.push(key, at, links, (!entry.is_deletion()).then_some(&value[..]));
         }
         let info = CommitInfo { block_number, commitment };
         let commit = CommitRecord {

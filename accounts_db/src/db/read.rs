@@ -9,7 +9,7 @@ use super::version::Version;
 use crate::entry::{AccountHeader, Entry, Key};
 use crate::error::StorageError;
 use crate::hash::KeyHash;
-use crate::index::Loc;
+use crate::index::{Found, Loc};
 use crate::record::{Links, NO_PREV, RawRecord};
 use crate::segment::{Segment, segment_path};
 
@@ -107,6 +107,44 @@ impl Inner {
             loc = next;
         }
         Ok(Some(loc))
+    }
+
+    /// Where the index files the key of each of `changes` (hashing to
+    /// `hashes`), `None` for those `wanted` turns down. Three passes, each
+    /// of hints for the next: the index blocks the lookups read, then every
+    /// key's filed location with a hint for its record, then the keys
+    /// compared; the records [`Self::links_after`] reads next are hinted last.
+    pub(crate) fn find_changes(
+        &self,
+        version: &Version,
+        changes: &[Entry],
+        hashes: &[KeyHash],
+        wanted: impl Fn(usize) -> bool,
+    ) -> Result<Vec<Option<Found>>, StorageError> {
+        self.index.prefetch_base(hashes);
+        let mut primaries = Vec::with_capacity(changes.len());
+        for (i, &hash) in hashes.iter().enumerate() {
+            if !wanted(i) {
+                primaries.push(None);
+                continue;
+            }
+            let primary = self.index.primary(hash)?;
+            if let Some(loc) = primary {
+                self.prefetch_record(version, loc);
+            }
+            primaries.push(Some(primary));
+        }
+        let found: Vec<Option<Found>> = changes
+            .iter()
+            .zip(primaries)
+            .map(|(entry, primary)| {
+                let key = entry.key();
+                primary.map(|p| self.index.resolve(&key, p, |l| self.holds(version, l, &key)))
+            })
+            .collect();
+        let newest: Vec<Option<Loc>> = found.iter().map(|f| f.and_then(Found::loc)).collect();
+        self.prefetch_links(version, &newest);
+        Ok(found)
     }
 
     /// Starts loading the record at `loc` into the CPU's cache (a hint).

@@ -606,6 +606,8 @@ enum Op {
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         6 => prop::collection::vec((0u8..4, 0u8..12, 0u8..4, 0u8..4), 0..30).prop_map(Op::Commit),
+        // More changes than a commit looks up at once, keys repeating across chunks.
+        1 => prop::collection::vec((0u8..4, 0u8..12, 0u8..4, 0u8..4), 129..200).prop_map(Op::Commit),
         1 => Just(Op::Reopen),
         1 => Just(Op::Compact),
         1 => Just(Op::Checkpoint),
