@@ -76,6 +76,10 @@ const END_MAGIC: &[u8; 8] = b"LNSIDXOK";
 const VERSION: u32 = 2;
 /// Bytes of checkpoint written between two syncs.
 const SYNC_EVERY: usize = 16 << 20;
+/// Bytes the file is written in, each write at a multiple of it: 2 MiB,
+/// so the page cache holds the file in 2 MiB folios where the file system
+/// makes them, which the kernel maps with huge pages ([`base::map`]).
+const WRITE_LEN: usize = 2 << 20;
 /// Key bytes in an overflow entry: the longest key's, zero-padded.
 const KEY_LEN: usize = 52;
 
@@ -191,7 +195,7 @@ fn write(
         }
     }
     let file = OpenOptions::new().write(true).create(true).truncate(false).open(&tmp);
-    let mut out = BufWriter::with_capacity(1 << 20, file.map_err(io_err(&tmp))?);
+    let mut out = BufWriter::with_capacity(WRITE_LEN, file.map_err(io_err(&tmp))?);
     let mut last_sync = Duration::ZERO;
     let written = (|| -> Result<Option<BlockWriter>, StorageError> {
         let io = |e: io::Error| io_err(&tmp)(e);
@@ -233,8 +237,9 @@ fn write(
             unsynced += (blocks.fences.len() - before) * BLOCK;
             // Written back a little at a time: a burst of dirty pages would
             // make the commits' own syncs wait behind it.
+            // What the buffer still holds goes with the next write, which
+            // stays on a `WRITE_LEN` boundary.
             if unsynced >= SYNC_EVERY {
-                out.flush().map_err(io)?;
                 out.get_ref().sync_data().map_err(io)?;
                 unsynced = 0;
             }
