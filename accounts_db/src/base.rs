@@ -229,7 +229,7 @@ impl Base {
         let n = pairs.len() / 16;
         let key_at =
             |j: usize| u64::from_le_bytes(pairs[j * 16..j * 16 + 8].try_into().expect("8"));
-        let (lo, hi) = (self.fences[i], self.fences.get(i + 1).copied().unwrap_or(u64::MAX));
+        let (lo, hi) = self.span(i);
         let j = leap(guess(key - lo, hi - lo, n), n, key, (hi - lo) / n as u64, key_at);
         let Some(j) = search(j, n, key, key_at) else {
             return Ok(None);
@@ -248,11 +248,16 @@ impl Base {
         let Some(file) = &self.file else { return };
         let key = order(hash.raw(), self.shard_bits);
         let Some(i) = self.find_block(key) else { return };
-        let (lo, hi) = (self.fences[i], self.fences.get(i + 1).copied().unwrap_or(u64::MAX));
+        let (lo, hi) = self.span(i);
         let j = guess(key - lo, hi - lo, PER_BLOCK);
         let block = ((i + 1) * BLOCK) as u64;
         file.prefetch_at(block);
         file.prefetch_at(block + (BLOCK_HEAD + j * 16) as u64);
+    }
+
+    /// The keys block `i` covers: from its fence up to the next one's.
+    fn span(&self, i: usize) -> (u64, u64) {
+        (self.fences[i], self.fences.get(i + 1).copied().unwrap_or(u64::MAX))
     }
 
     /// The block whose keys' range holds `key`: the last whose fence is at
