@@ -100,6 +100,10 @@ pub struct NodeConfig {
     pub data_dir: PathBuf,
     /// The chain.
     pub chain: ChainChoice,
+    /// A state file (anvil's format) loaded over the state, in a block of
+    /// its own, before JSON-RPC answers (`--load-state`): the first answer
+    /// already sees it, as anvil's does.
+    pub load_state: Option<PathBuf>,
     /// Where JSON-RPC listens (HTTP and WebSocket).
     pub rpc_addr: SocketAddr,
     /// Slot length: a block is sealed at every boundary.

@@ -137,6 +137,10 @@ impl Node {
             abis,
         });
         spawn_follower(&state, blocks, failure)?;
+        if let Some(path) = &config.load_state {
+            let block = load_state_file(&state, path).await?;
+            tracing::info!(target: "lanes::node", file = %path.display(), block, "state loaded");
+        }
         let limits = &config.limits;
         let server_config = ServerConfig::builder()
             .max_request_body_size(limits.max_request_bytes)
@@ -204,15 +208,7 @@ impl Node {
     /// state, in a block of its own that the ledger records (`--load-state`);
     /// that block's number.
     pub async fn load_state_file(&self, path: &Path) -> Result<u64, NodeError> {
-        let what = format!("reading {}", path.display());
-        let bytes = std::fs::read(path).map_err(|source| NodeError::Io { what, source })?;
-        let file = StateFile::parse(&bytes)
-            .map_err(|e| NodeError::Config(format!("{}: {e}", path.display())))?;
-        let state = self.state.clone();
-        tokio::task::spawn_blocking(move || state.load_state(&file))
-            .await
-            .map_err(|e| NodeError::DataDir(format!("state load task failed: {e}")))?
-            .map_err(|e| NodeError::Config(format!("loading {}: {e}", path.display())))
+        load_state_file(&self.state, path).await
     }
 
     /// Writes the latest state to `path` in anvil's format (`--dump-state`),
@@ -388,4 +384,17 @@ fn prepare(config: &NodeConfig) -> Result<Prepared, NodeError> {
     )?;
     ledger.publish(chain.head().number);
     Ok(Prepared { spec, chain, ledger, executor, fork: forked, dir: dir.clone() })
+}
+
+/// Loads the state file at `path` over `state` ([`Node::load_state_file`]).
+async fn load_state_file(state: &Arc<NodeState>, path: &Path) -> Result<u64, NodeError> {
+    let what = format!("reading {}", path.display());
+    let bytes = std::fs::read(path).map_err(|source| NodeError::Io { what, source })?;
+    let file = StateFile::parse(&bytes)
+        .map_err(|e| NodeError::Config(format!("{}: {e}", path.display())))?;
+    let state = state.clone();
+    tokio::task::spawn_blocking(move || state.load_state(&file))
+        .await
+        .map_err(|e| NodeError::DataDir(format!("state load task failed: {e}")))?
+        .map_err(|e| NodeError::Config(format!("loading {}: {e}", path.display())))
 }

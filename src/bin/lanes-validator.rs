@@ -496,6 +496,7 @@ fn run(mut cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         explorer,
         data_dir: cli.data_dir,
         chain,
+        load_state,
         rpc_addr: cli.rpc_addr,
         block_time: cli.block_time.unwrap_or(DEFAULT_BLOCK_TIME),
         mining: match (cli.no_mining, cli.block_time, cli.dev) {
@@ -536,10 +537,6 @@ fn run(mut cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         let dev = matches!(config.chain, ChainChoice::Dev(_));
         let explorer = config.explorer.is_some();
         let node = Node::start(config).await?;
-        if let Some(path) = &load_state {
-            let block = node.load_state_file(path).await?;
-            tracing::info!(target: "lanes::node", file = %path.display(), block, "state loaded");
-        }
         if dev {
             print_dev_banner(&node, explorer);
         }
@@ -603,6 +600,7 @@ fn run_cluster_node(cli: &Cli, path: &std::path::Path) -> Result<(), Box<dyn std
     let config = NodeConfig {
         data_dir: cluster_config.data_dir.clone(),
         chain: ChainChoice::Genesis(cluster_config.genesis.clone()),
+        load_state: None,
         rpc_addr: cluster_config.rpc,
         block_time: cluster_config.block_time,
         // Blocks are built when consensus asks, and held until decided.
