@@ -49,7 +49,7 @@
 //! tombstone it dropped is gone for good, so pairs into a segment the
 //! checkpoint lists but the directory no longer has are not there.
 
-use std::fs::OpenOptions;
+use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Seek, Write};
 use std::path::Path;
 use std::sync::Arc;
@@ -65,6 +65,7 @@ use crate::entry::{CommitInfo, Key};
 use crate::error::{StorageError, io_err};
 use crate::hash::{adopt_seed, fingerprint, seed_words};
 use crate::index::{Index, Loc, REMOVED};
+use crate::mmap;
 use crate::record::{self, COMMIT_RECORD_LEN, Kind};
 use crate::segment::Segment;
 
@@ -74,8 +75,6 @@ const TMP: &str = "index.ckpt.tmp";
 const MAGIC: &[u8; 8] = b"LNSIDXCK";
 const END_MAGIC: &[u8; 8] = b"LNSIDXOK";
 const VERSION: u32 = 2;
-/// Bytes of checkpoint written between two syncs.
-const SYNC_EVERY: usize = 16 << 20;
 /// Bytes the file is written in, each write at a multiple of it: 2 MiB,
 /// so the page cache holds the file in 2 MiB folios where the file system
 /// makes them, which the kernel maps with huge pages ([`base::map`]).
@@ -195,7 +194,8 @@ fn write(
         }
     }
     let file = OpenOptions::new().write(true).create(true).truncate(false).open(&tmp);
-    let mut out = BufWriter::with_capacity(WRITE_LEN, file.map_err(io_err(&tmp))?);
+    let file = Trickle { file: file.map_err(io_err(&tmp))?, at: 0, pending: None };
+    let mut out = BufWriter::with_capacity(WRITE_LEN, file);
     let mut last_sync = Duration::ZERO;
     let written = (|| -> Result<Option<BlockWriter>, StorageError> {
         let io = |e: io::Error| io_err(&tmp)(e);
@@ -207,7 +207,6 @@ fn write(
         let old = &p.frozen.base;
         let mut blocks = BlockWriter::new();
         let (mut olds, mut news) = (Vec::new(), Vec::new());
-        let mut unsynced = 0;
         for s in 0..index.shard_count() {
             if stop.load(Ordering::Acquire) {
                 return Ok(None);
@@ -216,7 +215,6 @@ fn write(
             news.clear();
             news.extend(p.frozen.maps[s].iter().map(|(h, loc)| (order(h.raw(), bits), loc)));
             news.sort_unstable();
-            let before = blocks.fences.len();
             let (mut i, mut j) = (0, 0);
             while i < olds.len() || j < news.len() {
                 // The frozen change wins over the old pair of its key.
@@ -234,15 +232,6 @@ fn write(
                     blocks.push(&mut out, key, loc).map_err(io)?;
                 }
             }
-            unsynced += (blocks.fences.len() - before) * BLOCK;
-            // Written back a little at a time: a burst of dirty pages would
-            // make the commits' own syncs wait behind it.
-            // What the buffer still holds goes with the next write, which
-            // stays on a `WRITE_LEN` boundary.
-            if unsynced >= SYNC_EVERY {
-                out.get_ref().sync_data().map_err(io)?;
-                unsynced = 0;
-            }
         }
         blocks.flush(&mut out).map_err(io)?;
         let meta = meta_bytes(p, bits, &blocks);
@@ -250,7 +239,7 @@ fn write(
         out.write_all(&xxh3_64(&meta).to_le_bytes()).map_err(io)?;
         out.write_all(&(meta.len() as u64).to_le_bytes()).map_err(io)?;
         out.write_all(END_MAGIC).map_err(io)?;
-        let mut file = out.into_inner().map_err(|e| io(e.into_error()))?;
+        let mut file = out.into_inner().map_err(|e| io(e.into_error()))?.file;
         let len = file.stream_position().map_err(io)?;
         file.set_len(len).map_err(io)?;
         let syncing = Instant::now();
@@ -282,7 +271,37 @@ fn write(
     Ok(Some(Base::new(file, blocks.fences, index.shard_bits(), blocks.pairs, Vec::new())))
 }
 
-/// Puts `tmp` at `path` in one step, and what was at `path` at `tmp`,
+/// The checkpoint's file, each write sent to the disk as it lands
+/// ([`mmap::write_back`]) and the one before waited for: a checkpoint is
+/// gigabytes at 100M keys, and its dirty pages let pile up went to the disk
+/// in bursts that every commit's sync arriving meanwhile queued behind.
+/// Two writes (of [`WRITE_LEN`], from the `BufWriter` over it) are in
+/// flight at most; the final sync makes it durable.
+struct Trickle {
+    file: File,
+    /// Where the next write lands.
+    at: u64,
+    /// The write before, still being written back.
+    pending: Option<(u64, u64)>,
+}
+
+impl Write for Trickle {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.file.write(buf)?;
+        mmap::write_back(&self.file, self.at, n as u64, false)?;
+        if let Some((at, len)) = self.pending.replace((self.at, n as u64)) {
+            mmap::write_back(&self.file, at, len, true)?;
+        }
+        self.at += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
+/// Puts `tmp` at `path` in one step/// Puts `tmp` at `path` in one step, and what was at `path` at `tmp`,
 /// to be written over by the next checkpoint; a plain rename where there
 /// was nothing at `path` or the file system cannot exchange.
 fn exchange(tmp: &Path, path: &Path) -> io::Result<()> {

@@ -1,5 +1,6 @@
 //! The one module with `unsafe` code: a file mapped read-only, written with `pwrite`,
-//! and [`prefetch`], the cache hint the index and the record reads use on mapped memory.
+//! [`prefetch`], the cache hint the index and the record reads use on mapped memory,
+//! and [`write_back`], which sends a file's written pages to the disk without a sync.
 //!
 //! A [`MappedFile`] splits its bytes in two by a *readable* watermark that only grows:
 //!
@@ -43,6 +44,36 @@ pub(crate) fn prefetch(byte: &u8) {
     }
     #[cfg(not(all(target_arch = "x86_64", not(miri))))]
     let _ = byte;
+}
+
+/// Starts writing `offset..offset + len` of `file` back to the disk
+/// (`sync_file_range`); with `wait`, also waits until that range is on its
+/// way and done. Not a sync: it flushes neither the disk's cache nor the
+/// file's metadata. A writer of a large file calls it as it goes, so the
+/// file's dirty pages never pile up into a burst that the database's own
+/// syncs would wait behind. A no-op off Linux.
+pub(crate) fn write_back(file: &File, offset: u64, len: u64, wait: bool) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let (Ok(offset), Ok(len)) = (i64::try_from(offset), i64::try_from(len)) else {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "range past i64"));
+        };
+        let mut flags = libc::SYNC_FILE_RANGE_WRITE;
+        if wait {
+            flags |= libc::SYNC_FILE_RANGE_WAIT_BEFORE | libc::SYNC_FILE_RANGE_WAIT_AFTER;
+        }
+        // SAFETY: a plain system call on a descriptor `file` keeps open for
+        // the call's length; it reads no memory of this process and changes
+        // nothing but when the kernel writes the file's pages.
+        let rc = unsafe { libc::sync_file_range(file.as_raw_fd(), offset as _, len as _, flags) };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (file, offset, len, wait);
+    Ok(())
 }
 
 /// A fixed-length file, mapped read-only, appended to with positioned writes.
