@@ -5,8 +5,9 @@
 # it after a clean stop and after a kill -9 during commits, reading with the
 # page cache dropped first (as root; otherwise warm, and it says so).
 # Prints one markdown row per size: fill rate, slowest commit, a reader's
-# worst wait (with how much of it went waiting for a core, and the longest
-# a read was blocked), commits/s at the end (1,000 changes each), index and
+# worst wait (with how much of it went waiting for a core, the longest a
+# read was blocked, asleep, and the longest one lost time without being
+# switched out: the host's steal of the virtual CPU, or interrupts), commits/s at the end (1,000 changes each), index and
 # disk bytes per key, open times (and the log replayed after the index
 # checkpoint), resident memory (anonymous / file-backed) and point reads
 # after the opens, cold and hot. Then, for sizes up to DEAD_MAX_KEYS
@@ -28,7 +29,7 @@ drop_caches() {
     if echo 3 > /proc/sys/vm/drop_caches 2> /dev/null; then echo "cold"; else echo "warm"; fi
 }
 field() { grep "^$1:" | head -1 | cut -d' ' -f2-; }
-echo "| keys | fill keys/s | slowest commit ms | reader worst wait ms (of it waiting for a core; longest blocked) | commits/s at the end | index B/key | disk B/key | open s (clean / kill -9) | replayed MiB (clean / kill -9) | RSS anon / file GiB after open | reads µs p50/p99/p999 after open | hot reads µs p50/p99/p999 |"
+echo "| keys | fill keys/s | slowest commit ms | reader worst wait ms (of it waiting for a core; longest blocked; longest stolen) | commits/s at the end | index B/key | disk B/key | open s (clean / kill -9) | replayed MiB (clean / kill -9) | RSS anon / file GiB after open | reads µs p50/p99/p999 after open | hot reads µs p50/p99/p999 |"
 echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 dead_rows=()
 for keys in "${sizes[@]}"; do
@@ -49,7 +50,7 @@ for keys in "${sizes[@]}"; do
     killed=$("$bin" open "$dir" "$keys")
     printf '| %s | %s | %s | %s | %s | %s | %s | %s / %s | %s / %s | %s / %s | %s (%s) | %s |\n' \
         "$keys" "$(echo "$fill" | field fill_keys_per_s)" "$(echo "$fill" | field slowest_commit_ms)" \
-        "$(echo "$fill" | field reader_worst_wait_ms) ($(echo "$fill" | field reader_worst_wait_queued_ms); $(echo "$fill" | field reader_worst_blocked_ms))" \
+        "$(echo "$fill" | field reader_worst_wait_ms) ($(echo "$fill" | field reader_worst_wait_queued_ms); $(echo "$fill" | field reader_worst_blocked_ms); $(echo "$fill" | field reader_worst_stolen_ms))" \
         "$(echo "$fill" | field commits_per_s_1000_changes)" \
         "$(echo "$fill" | field index_bytes_per_key)" \
         "$((disk / keys))" "$(echo "$clean" | field open_s)" "$(echo "$killed" | field open_s)" \
@@ -62,13 +63,13 @@ for keys in "${sizes[@]}"; do
             "$(echo "$dead" | field dead_disk_before_gib)" "$(echo "$dead" | field dead_live_before_pct)" \
             "$(echo "$dead" | field dead_disk_after_gib)" "$(echo "$dead" | field dead_reclaimed_pct)" \
             "$(echo "$dead" | field dead_compaction_s)" "$(echo "$dead" | field dead_slowest_commit_ms)" \
-            "$(echo "$dead" | field dead_reader_worst_wait_ms) ($(echo "$dead" | field dead_reader_worst_wait_queued_ms); $(echo "$dead" | field dead_reader_worst_blocked_ms))")")
+            "$(echo "$dead" | field dead_reader_worst_wait_ms) ($(echo "$dead" | field dead_reader_worst_wait_queued_ms); $(echo "$dead" | field dead_reader_worst_blocked_ms); $(echo "$dead" | field dead_reader_worst_stolen_ms))")")
     fi
     rm -rf "$dir"
 done
 if [ ${#dead_rows[@]} -gt 0 ]; then
     echo
-    echo "| keys | disk GiB, every key overwritten | live | disk GiB after background compaction | reclaimed | took s | slowest commit ms meanwhile | reader worst wait ms (waiting for a core; longest blocked) |"
+    echo "| keys | disk GiB, every key overwritten | live | disk GiB after background compaction | reclaimed | took s | slowest commit ms meanwhile | reader worst wait ms (waiting for a core; longest blocked; longest stolen) |"
     echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
     printf '%s\n' "${dead_rows[@]}"
 fi

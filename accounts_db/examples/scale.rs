@@ -90,12 +90,17 @@ struct Waits {
     /// The longest read, and how much of it was spent waiting for a core.
     worst: Duration,
     worst_queued: Duration,
-    /// The longest a read was blocked.
+    /// The longest a read was off a core in this system and not waiting
+    /// for one: asleep (a lock, the disk).
     blocked: Duration,
+    /// The longest a read was neither on a core nor waiting for one while
+    /// the thread was never switched out: the virtual machine's CPU taken
+    /// away by its host (steal time), or interrupts.
+    stolen: Duration,
 }
 
-/// The calling thread's time on a core and waiting for one, from
-/// `/proc/thread-self/schedstat` (zero where there is none).
+/// The calling thread's time on a core, waiting for one, and times switched
+/// in, from `/proc/thread-self/schedstat` (zero where there is none).
 struct SchedClock(Option<std::fs::File>);
 
 impl SchedClock {
@@ -103,18 +108,19 @@ impl SchedClock {
         Self(std::fs::File::open("/proc/thread-self/schedstat").ok())
     }
 
-    /// (on a core, waiting for one); on a core from the thread's CPU clock,
-    /// which counts the current slice too.
-    fn now(&self) -> (Duration, Duration) {
+    /// (on a core, waiting for one, times switched in); on a core from the
+    /// thread's CPU clock, which counts the current slice too.
+    fn now(&self) -> (Duration, Duration, u64) {
         use std::os::unix::fs::FileExt;
-        let Some(file) = &self.0 else { return (Duration::ZERO, Duration::ZERO) };
+        let Some(file) = &self.0 else { return (Duration::ZERO, Duration::ZERO, 0) };
         let mut buf = [0u8; 96];
         let n = file.read_at(&mut buf, 0).unwrap_or(0);
         let text = std::str::from_utf8(&buf[..n]).unwrap_or("");
-        let queued = text.split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or(0);
+        let field = |i| text.split_whitespace().nth(i).and_then(|v| v.parse().ok()).unwrap_or(0);
+        let (queued, slices) = (field(1), field(2));
         let cpu = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
         let cpu = Duration::new(cpu.tv_sec as u64, cpu.tv_nsec as u32);
-        (cpu, Duration::from_nanos(queued))
+        (cpu, Duration::from_nanos(queued), slices)
     }
 }
 
@@ -131,15 +137,19 @@ impl Reader {
                     std::thread::yield_now();
                     continue;
                 }
-                let (cpu, queued) = clock.now();
+                let (cpu, queued, slices) = clock.now();
                 let took = read(&db, rng.next() % upto, keys);
-                let (cpu_after, queued_after) = clock.now();
+                let (cpu_after, queued_after, slices_after) = clock.now();
                 let queued = queued_after.saturating_sub(queued);
                 if took > waits.worst {
                     (waits.worst, waits.worst_queued) = (took, queued);
                 }
-                let blocked = took.saturating_sub(cpu_after.saturating_sub(cpu) + queued);
-                waits.blocked = waits.blocked.max(blocked);
+                let off = took.saturating_sub(cpu_after.saturating_sub(cpu) + queued);
+                if slices_after == slices {
+                    waits.stolen = waits.stolen.max(off);
+                } else {
+                    waits.blocked = waits.blocked.max(off);
+                }
             }
             waits
         });
@@ -158,6 +168,7 @@ fn print_waits(prefix: &str, waits: &Waits) {
     println!("{prefix}reader_worst_wait_ms: {:.3}", ms(waits.worst));
     println!("{prefix}reader_worst_wait_queued_ms: {:.3}", ms(waits.worst_queued));
     println!("{prefix}reader_worst_blocked_ms: {:.3}", ms(waits.blocked));
+    println!("{prefix}reader_worst_stolen_ms: {:.3}", ms(waits.stolen));
 }
 
 fn ms(d: Duration) -> f64 {

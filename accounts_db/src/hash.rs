@@ -24,11 +24,13 @@ use alloy_primitives::{Address, B256};
 ///                              |<- written-key filter bit: bits 20..40 ->|
 /// ```
 ///
-/// - [`Self::table_hash`]: what a hashbrown table (the index's shard tables,
-///   the write cache's tables, the runtime's entry filter) files the key
-///   under: bits 0..32 as they are, where hashbrown takes the bucket from
-///   the low end, and bits 25..32 folded into the top seven, where it takes
-///   the control byte that tells keys in one group apart.
+/// - [`Self::table_hash`]: what a hashbrown table (the write cache's
+///   tables, the runtime's entry filter) files the key under: bits 0..32
+///   as they are, where hashbrown takes the bucket from the low end, and
+///   bits 25..32 folded into the top seven, where it takes the control
+///   byte that tells keys in one group apart.
+/// - [`Self::index_slot`], bits 0..32 from the low end: where a probe in
+///   an index shard's table (`LocMap`) starts.
 /// - [`Self::cache_shard`], bits 58..64: which shard of the bank's write
 ///   cache holds the key (at most [`Self::MAX_CACHE_SHARDS`]).
 /// - [`Self::index_shard`], bits 32.. from the low end: which shard of the
@@ -87,6 +89,13 @@ impl KeyHash {
     #[inline]
     pub const fn table_hash(self) -> u64 {
         self.0 ^ (self.0 << TABLE_BITS)
+    }
+
+    /// The slot a probe for the key starts at in an index shard's table of
+    /// `mask + 1` slots (a power of two; bits above 32 are the shard's).
+    #[inline]
+    pub const fn index_slot(self, mask: usize) -> usize {
+        self.0 as u32 as usize & mask
     }
 
     /// The shard of the accounts_db index, among `mask + 1` shards (a power of
@@ -209,6 +218,7 @@ mod tests {
         let control = used_bits(|h| h.table_hash() >> 57);
         let cache_shard = used_bits(|h| h.cache_shard(KeyHash::MAX_CACHE_SHARDS - 1) as u64);
         let index_shard = used_bits(|h| h.index_shard(usize::MAX) as u64);
+        let index_slot = used_bits(|h| h.index_slot(usize::MAX) as u64);
         let filter = used_bits(|h| h.filter_bit(KeyHash::MAX_FILTER_BITS - 1) as u64);
 
         // The ranges drawn in the type's doc.
@@ -222,6 +232,8 @@ mod tests {
         // that varies there are apart from the shard's bits.
         assert_eq!(cache_shard & (bucket | range(25..32)), 0, "the cache shard and its tables");
         assert_eq!(index_shard & (bucket | range(25..32)), 0, "the index shard and its table");
+        assert_eq!(index_slot, range(0..32));
+        assert_eq!(index_shard & index_slot, 0, "the index shard and its slots");
         // Smaller masks take the low end of their range.
         assert_eq!(used_bits(|h| h.cache_shard(3) as u64), range(58..60));
         assert_eq!(used_bits(|h| h.index_shard(15) as u64), range(32..36));

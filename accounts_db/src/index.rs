@@ -10,7 +10,7 @@
 //! to a small overflow map keyed by the full key, so a collision costs speed,
 //! never a wrong answer.
 
-use parking_lot::{Mutex, RwLock, RwLockReadGuard};
+use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockUpgradableReadGuard};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
@@ -100,8 +100,10 @@ impl Shard {
 /// ([`LocMap::with_growth`]); shards spread evenly from there to full.
 const LEAST_GROWTH_SHARE: usize = 160;
 
-/// The sharded index. Reads take one shard's read lock; the single writer
-/// takes one shard's write lock per update.
+/// The sharded index. Reads take one shard's read lock. The single writer
+/// takes one shard's upgradable lock per update, which readers go on
+/// beside ([`LocMap`]: its readers never wait), and a write lock only to
+/// swap in a grown table or, for a checkpoint, a shard's layers.
 #[derive(Debug)]
 pub(crate) struct Index {
     shards: Box<[RwLock<Shard>]>,
@@ -226,11 +228,11 @@ impl Index {
         let hash = key.hash64();
         match found {
             Found::Primary(old) => {
-                self.put(&mut self.shard(hash).write(), hash, loc.raw());
+                self.put(self.shard(hash).upgradable_read(), hash, loc.raw());
                 Some(old)
             }
             Found::Vacant => {
-                self.put(&mut self.shard(hash).write(), hash, loc.raw());
+                self.put(self.shard(hash).upgradable_read(), hash, loc.raw());
                 self.len.fetch_add(1, Ordering::AcqRel);
                 None
             }
@@ -247,14 +249,14 @@ impl Index {
 
     /// The locations in the shard tables of the keys hashing to `hashes`,
     /// appended to `locs` (a key the base cannot be read for is left out).
-    /// The base's blocks are hinted first ([`Self::prefetch_base`]). Each
+    /// The lines they read are hinted first ([`Self::prefetch`]). Each
     /// shard's read lock is taken once and held for the whole call (a
     /// batch's keys: microseconds), so the probes run without atomics
     /// between them. No lock is taken while a guard is held but other
     /// shards' read locks, and no writer holds two shards, so this cannot
     /// deadlock.
     pub(crate) fn primaries(&self, hashes: &[KeyHash], locs: &mut Vec<Loc>) {
-        self.prefetch_base(hashes);
+        self.prefetch(hashes);
         let mut guards: Vec<Option<RwLockReadGuard<'_, Shard>>> =
             self.shards.iter().map(|_| None).collect();
         for &hash in hashes {
@@ -264,13 +266,22 @@ impl Index {
         }
     }
 
-    /// Starts loading the lines of the base the lookups of `hashes` will
-    /// read ([`Base::prefetch`]). The base is taken once, not a shard's lock
-    /// per key, so the pass runs without atomics and its misses overlap.
-    pub(crate) fn prefetch_base(&self, hashes: &[KeyHash]) {
+    /// Starts loading the lines the lookups of `hashes` will read: first
+    /// the base's ([`Base::prefetch`]; the base is taken once, not a
+    /// shard's lock per key, so that pass runs without atomics and its
+    /// misses overlap), then the first slot of each key's probe in its
+    /// shard's tables.
+    pub(crate) fn prefetch(&self, hashes: &[KeyHash]) {
         let base = self.base.lock().clone();
         for &hash in hashes {
             base.prefetch(hash);
+        }
+        for &hash in hashes {
+            let shard = self.shard(hash).read();
+            shard.delta.prefetch(hash);
+            if let Some(frozen) = &shard.frozen {
+                frozen.prefetch(hash);
+            }
         }
     }
 
@@ -282,14 +293,20 @@ impl Index {
         self.overflow.read().get(key).copied()
     }
 
-    /// Sets `hash` to `loc` in the shard's newest table.
-    fn put(&self, shard: &mut Shard, hash: KeyHash, loc: u64) {
-        let before = shard.delta.memory_bytes();
-        shard.delta.insert(hash, loc);
-        let grown = shard.delta.memory_bytes() - before;
-        if grown > 0 {
-            self.delta_bytes.fetch_add(grown, Ordering::AcqRel);
+    /// Sets `hash` to `loc` in the shard's newest table, in place while
+    /// readers go on. A full table is copied into one twice its size beside
+    /// it, readers still reading the old one, and swapped in under the
+    /// write lock for a moment; the old one is freed after.
+    fn put(&self, shard: RwLockUpgradableReadGuard<'_, Shard>, hash: KeyHash, loc: u64) {
+        if shard.delta.insert(hash, loc).is_ok() {
+            return;
         }
+        let grown = shard.delta.grown();
+        grown.insert(hash, loc).expect("a grown table has room for one more");
+        let added = grown.memory_bytes() - shard.delta.memory_bytes();
+        let old = std::mem::replace(&mut RwLockUpgradableReadGuard::upgrade(shard).delta, grown);
+        self.delta_bytes.fetch_add(added, Ordering::AcqRel);
+        drop(old);
     }
 
     /// Points `key` at `loc`; returns the location it replaced.
@@ -300,10 +317,10 @@ impl Index {
         holds: impl Fn(Loc) -> bool,
     ) -> Result<Option<Loc>, StorageError> {
         let hash = key.hash64();
-        let mut shard = self.shard(hash).write();
+        let shard = self.shard(hash).upgradable_read();
         match shard.get(hash)?.map(Loc::from_raw) {
             Some(slot) if holds(slot) => {
-                self.put(&mut shard, hash, loc.raw());
+                self.put(shard, hash, loc.raw());
                 Ok(Some(slot))
             }
             Some(_) => Ok(self.overflow_insert(key, loc)),
@@ -313,7 +330,7 @@ impl Index {
                 {
                     return Ok(self.overflow_insert(key, loc));
                 }
-                self.put(&mut shard, hash, loc.raw());
+                self.put(shard, hash, loc.raw());
                 self.len.fetch_add(1, Ordering::AcqRel);
                 Ok(None)
             }
@@ -330,10 +347,10 @@ impl Index {
     /// Removes `key` if it still points at `expected`.
     pub(crate) fn remove_if(&self, key: &Key, expected: Loc) -> Result<bool, StorageError> {
         let hash = key.hash64();
-        let mut shard = self.shard(hash).write();
+        let shard = self.shard(hash).upgradable_read();
         if shard.get(hash)? == Some(expected.raw()) {
             if shard.below(hash)?.is_some() {
-                self.put(&mut shard, hash, REMOVED);
+                self.put(shard, hash, REMOVED);
             } else {
                 shard.delta.remove(hash);
             }
@@ -546,7 +563,7 @@ mod tests {
         assert_eq!(index.insert(&a, la, |_| false).unwrap(), None);
         // With a real collision `holds` is false for the other key's location.
         let hash_b = b.hash64();
-        index.shard(hash_b).write().delta.insert(hash_b, la.raw());
+        index.shard(hash_b).write().delta.insert(hash_b, la.raw()).unwrap();
         assert_eq!(index.insert(&b, lb, |l| l == lb).unwrap(), None, "b goes to overflow");
         assert_eq!(index.get(&b, |l| l == lb).unwrap(), Some(lb));
         assert_eq!(index.get(&a, |l| l == la).unwrap(), Some(la));

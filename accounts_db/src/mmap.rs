@@ -27,12 +27,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use memmap2::{Advice, MmapOptions, MmapRaw, UncheckedAdvice};
 
-/// Asks the CPU to start loading the cache line holding `byte`, and goes on
+/// Asks the CPU to start loading the cache line holding `at`, and goes on
 /// without waiting: a pass of these over a batch's keys has all their cache
 /// misses in flight at once, where a pass of plain loads stalls once the
 /// loads waiting on memory fill the core's window. A no-op off x86_64 and
 /// under Miri.
-pub(crate) fn prefetch(byte: &u8) {
+pub(crate) fn prefetch<T>(at: &T) {
     #[cfg(all(target_arch = "x86_64", not(miri)))]
     // SAFETY: `_mm_prefetch` is unsafe only because it is an SSE intrinsic, and
     // SSE is part of every x86_64 target. A prefetch is a hint: it never faults
@@ -40,10 +40,10 @@ pub(crate) fn prefetch(byte: &u8) {
     // a live reference anyway.
     unsafe {
         use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(byte).cast());
+        _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(at).cast());
     }
     #[cfg(not(all(target_arch = "x86_64", not(miri))))]
-    let _ = byte;
+    let _ = at;
 }
 
 /// Starts writing `offset..offset + len` of `file` back to the disk

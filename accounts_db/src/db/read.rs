@@ -121,7 +121,7 @@ impl Inner {
         hashes: &[KeyHash],
         wanted: impl Fn(usize) -> bool,
     ) -> Result<Vec<Option<Found>>, StorageError> {
-        self.index.prefetch_base(hashes);
+        self.index.prefetch(hashes);
         let mut primaries = Vec::with_capacity(changes.len());
         for (i, &hash) in hashes.iter().enumerate() {
             if !wanted(i) {
