@@ -222,10 +222,16 @@ impl Index {
         }
     }
 
-    /// Points `key` at `loc`, where [`Self::find`] found it with nothing
-    /// changed since (the writer held throughout): no lookup again.
-    pub(crate) fn insert_found(&self, key: &Key, loc: Loc, found: Found) -> Option<Loc> {
-        let hash = key.hash64();
+    /// Points `key` (hashing to `hash`) at `loc`, where [`Self::find`] found
+    /// it with nothing changed since (the writer held throughout): no
+    /// lookup again.
+    pub(crate) fn insert_found(
+        &self,
+        key: &Key,
+        hash: KeyHash,
+        loc: Loc,
+        found: Found,
+    ) -> Option<Loc> {
         match found {
             Found::Primary(old) => {
                 self.put(self.shard(hash).upgradable_read(), hash, loc.raw());
@@ -276,7 +282,13 @@ impl Index {
         for &hash in hashes {
             base.prefetch(hash);
         }
-        for &hash in hashes {
+        self.prefetch_tables(hashes.iter().copied());
+    }
+
+    /// Starts loading the first slot of each key's probe in its shard's
+    /// tables.
+    pub(crate) fn prefetch_tables(&self, hashes: impl Iterator<Item = KeyHash>) {
+        for hash in hashes {
             let shard = self.shard(hash).read();
             shard.delta.prefetch(hash);
             if let Some(frozen) = &shard.frozen {

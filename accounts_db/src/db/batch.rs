@@ -12,6 +12,7 @@ use super::inner::{Inner, Spare, Writer, sync_dir};
 use super::version::Version;
 use crate::entry::{CommitInfo, Key};
 use crate::error::{CommitError, StorageError, io_err};
+use crate::hash::KeyHash;
 use crate::index::{Found, Loc};
 use crate::record::{self, CommitRecord, Links, RawRecord};
 use crate::segment::{SEGMENT_HEADER_LEN, Segment, SegmentTable, segment_path};
@@ -19,6 +20,10 @@ use crate::segment::{SEGMENT_HEADER_LEN, Segment, SegmentTable, segment_path};
 /// A commit (or compaction step) that holds the writer this long is logged
 /// at debug level with where its time went.
 pub(crate) const SLOW_WRITE: Duration = Duration::from_millis(50);
+
+/// Index updates a commit's publish hints together
+/// ([`crate::index::Index::prefetch_tables`]).
+const PUBLISH_CHUNK: usize = 64;
 
 /// Records encoded for one commit, before they have a place on disk.
 #[derive(Default)]
@@ -30,6 +35,7 @@ pub(crate) struct Batch {
 
 struct Pending {
     key: Key,
+    hash: KeyHash,
     offset: u32,
     size: u32,
     tombstone: bool,
@@ -57,7 +63,7 @@ impl Batch {
     fn add(&mut self, key: Key, offset: u32, tombstone: bool, checksum: u64, found: Option<Found>) {
         let size = self.buf.len() as u32 - offset;
         self.digest.update(&checksum.to_le_bytes());
-        self.records.push(Pending { key, offset, size, tombstone, found });
+        self.records.push(Pending { key, hash: key.hash64(), offset, size, tombstone, found });
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -226,16 +232,25 @@ impl Inner {
             let _ = self.want_spare.try_send(());
         }
         let current = self.version();
-        for p in &batch.records {
-            let loc = Loc::new(seg.id, (base + u64::from(p.offset)) as u32, p.tombstone);
-            seg.add_live(p.size.into());
-            let holds = |l| self.holds(&current, l, &p.key);
-            let old = match p.found {
-                Some(found) => self.index.insert_found(&p.key, loc, found),
-                None => self.index.insert(&p.key, loc, holds).map_err(self.poisoned())?,
-            };
-            if let Some(old) = old {
-                self.sub_live(&current, old);
+        for chunk in batch.records.chunks(PUBLISH_CHUNK) {
+            // The slots these updates write and the records they replace
+            // (whose sizes leave the live bytes), hinted together: the
+            // commit's lookups hinted them too, but a write and a sync ago.
+            self.index.prefetch_tables(chunk.iter().map(|p| p.hash));
+            for old in chunk.iter().filter_map(|p| p.found.and_then(Found::loc)) {
+                self.prefetch_record(&current, old);
+            }
+            for p in chunk {
+                let loc = Loc::new(seg.id, (base + u64::from(p.offset)) as u32, p.tombstone);
+                seg.add_live(p.size.into());
+                let holds = |l| self.holds(&current, l, &p.key);
+                let old = match p.found {
+                    Some(found) => self.index.insert_found(&p.key, p.hash, loc, found),
+                    None => self.index.insert(&p.key, loc, holds).map_err(self.poisoned())?,
+                };
+                if let Some(old) = old {
+                    self.sub_live(&current, old);
+                }
             }
         }
         for (key, loc) in removals {
