@@ -404,7 +404,10 @@ impl Index {
     }
 
     /// Every location in the index, one shard at a time (no lock is held while
-    /// `f` runs).
+    /// `f` runs). Each shard is read under its upgradable lock, which keeps
+    /// the writer out: a key the writer put in the newest table between the
+    /// pass over the older layers and the pass over that table would come
+    /// out twice.
     pub(crate) fn for_each_chunk(&self, mut f: impl FnMut(&[Loc])) -> Result<(), StorageError> {
         let (mut buf, mut pairs) = (Vec::new(), Vec::new());
         let bits = self.shard_bits();
@@ -416,7 +419,7 @@ impl Index {
         for (i, shard) in self.shards.iter().enumerate() {
             buf.clear();
             {
-                let shard = shard.read();
+                let shard = shard.upgradable_read();
                 shard.base.shard(i, &mut pairs)?;
                 for &(key, loc) in &pairs {
                     if !shard.shadows(base::hash_of(key, bits)) {
