@@ -2,7 +2,7 @@
 //! synced and published.
 
 use std::path::Path;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -330,9 +330,14 @@ impl Inner {
     /// there is none). Until then compaction sees those segments fuller
     /// than they are, and leaves them be.
     pub(crate) fn count_uncounted(&self) {
+        self.count_uncounted_until(&self.stop);
+    }
+
+    /// [`Self::count_uncounted`], stopping early when `stop` is raised.
+    pub(crate) fn count_uncounted_until(&self, stop: &AtomicBool) {
         // Held throughout, so a compaction that calls this waits for the end.
         let mut dead = self.uncounted.lock();
-        while !dead.is_empty() && !self.stop.load(Ordering::Acquire) {
+        while !dead.is_empty() && !stop.load(Ordering::Acquire) {
             let version = self.version();
             let from = dead.len().saturating_sub(1 << 16);
             for loc in dead.drain(from..) {

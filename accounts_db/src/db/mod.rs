@@ -74,13 +74,25 @@ impl Drop for AccountsDb {
         if let Some(Err(e)) = inner.spare.lock().ready.take().map(Segment::delete) {
             tracing::debug!(target: "lanes::accounts_db", %e, "spare segment left");
         }
-        // A clean close leaves little for the next open to replay.
-        let since = inner.since_checkpoint.load(Ordering::Acquire);
-        if inner.config.checkpoint_bytes.is_some_and(|limit| since >= limit / 8)
-            && !self.is_poisoned()
-            && let Err(e) = inner.write_checkpoint(&AtomicBool::new(false))
-        {
-            tracing::warn!(target: "lanes::accounts_db", %e, "no index checkpoint at close");
+        // A clean close leaves little for the next open to replay: the dead
+        // records an open left to count are counted (a checkpoint waits for
+        // them), and a checkpoint the thread had begun is finished, then a
+        // second one written if the first stood too far back.
+        let behind = || {
+            let since = inner.since_checkpoint.load(Ordering::Acquire);
+            inner.config.checkpoint_bytes.is_some_and(|limit| since >= limit / 8)
+        };
+        if behind() && !self.is_poisoned() {
+            inner.count_uncounted_until(&AtomicBool::new(false));
+        }
+        for _ in 0..2 {
+            if !behind() || self.is_poisoned() {
+                break;
+            }
+            if let Err(e) = inner.write_checkpoint(&AtomicBool::new(false)) {
+                tracing::warn!(target: "lanes::accounts_db", %e, "no index checkpoint at close");
+                break;
+            }
         }
     }
 }
