@@ -301,7 +301,7 @@ impl Write for Trickle {
     }
 }
 
-/// Puts `tmp` at `path` in one step/// Puts `tmp` at `path` in one step, and what was at `path` at `tmp`,
+/// Puts `tmp` at `path` in one step, and what was at `path` at `tmp`,
 /// to be written over by the next checkpoint; a plain rename where there
 /// was nothing at `path` or the file system cannot exchange.
 fn exchange(tmp: &Path, path: &Path) -> io::Result<()> {

@@ -45,25 +45,41 @@ struct Pending {
 }
 
 impl Batch {
-    /// Adds a record with `value` (`None`: a tombstone) of a key `found`
-    /// where the index has it.
-    pub(crate) fn push(&mut self, key: Key, found: Found, links: Links, value: Option<&[u8]>) {
+    /// Adds a record with `value` (`None`: a tombstone) of a key (hashing
+    /// to `hash`) `found` where the index has it.
+    pub(crate) fn push(
+        &mut self,
+        key: Key,
+        hash: KeyHash,
+        found: Found,
+        links: Links,
+        value: Option<&[u8]>,
+    ) {
         let offset = self.buf.len() as u32;
         let checksum = record::put_data(&mut self.buf, &key, links, value);
-        self.add(key, offset, value.is_none(), checksum, Some(found));
+        self.add(key, hash, offset, value.is_none(), checksum, Some(found));
     }
 
     /// Adds a copy of `record` with `links` (whose `prev` is the original).
     pub(crate) fn push_moved(&mut self, record: &RawRecord<'_>, links: Links) {
         let offset = self.buf.len() as u32;
         let checksum = record::put_moved(&mut self.buf, record, links);
-        self.add(record.key(), offset, record.tombstone, checksum, None);
+        let key = record.key();
+        self.add(key, key.hash64(), offset, record.tombstone, checksum, None);
     }
 
-    fn add(&mut self, key: Key, offset: u32, tombstone: bool, checksum: u64, found: Option<Found>) {
+    fn add(
+        &mut self,
+        key: Key,
+        hash: KeyHash,
+        offset: u32,
+        tombstone: bool,
+        checksum: u64,
+        found: Option<Found>,
+    ) {
         let size = self.buf.len() as u32 - offset;
         self.digest.update(&checksum.to_le_bytes());
-        self.records.push(Pending { key, hash: key.hash64(), offset, size, tombstone, found });
+        self.records.push(Pending { key, hash, offset, size, tombstone, found });
     }
 
     pub(crate) fn len(&self) -> usize {

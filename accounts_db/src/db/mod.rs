@@ -318,7 +318,7 @@ impl AccountsDb {
                 .find_changes(&version, chunk, hashes, |i| winner[&chunk[i].key()] == first + i)
                 .map_err(CommitError::Storage)?;
             // `found` is `None` exactly for a change a later one of its key overrides.
-            for (entry, &at) in chunk.iter().zip(&found) {
+            for ((entry, &hash), &at) in chunk.iter().zip(hashes).zip(&found) {
                 let Some(at) = at else { continue };
                 let key = entry.key();
                 let existing = at.loc();
@@ -352,7 +352,7 @@ impl AccountsDb {
                     _ => {}
                 }
                 let links = inner.links_after(&version, existing)?;
-                batch.push(key, at, links, (!entry.is_deletion()).then_some(&value[..]));
+                batch.push(key, hash, at, links, (!entry.is_deletion()).then_some(&value[..]));
             }
         }
         let info = CommitInfo { block_number, commitment };
