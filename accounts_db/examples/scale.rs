@@ -20,7 +20,10 @@
 //!   process's resident memory (anonymous, and file-backed: the mapped
 //!   data), the log it replayed after the index checkpoint, and point reads
 //!   of random existing keys (p50, p99, p999), then of 1,000 keys read
-//!   over again (hot).
+//!   over again (hot), then the time the close took.
+//!
+//! `SCALE_SYNC=off` opens the database with `sync` off (commits written to
+//! the operating system, not synced to the disk).
 //!
 //! Every line is `key: value`, for the script to read. `RUST_LOG=lanes=debug`
 //! also logs, to stderr with the seconds since start, each commit that held
@@ -273,7 +276,10 @@ fn main() {
         .with_writer(std::io::stderr)
         .with_ansi(false)
         .init();
-    let config = AccountsDbConfig::default();
+    // `SCALE_SYNC=off` commits without the fsync: what a commit costs the
+    // database itself, apart from the disk's sync latency.
+    let sync = std::env::var("SCALE_SYNC").map_or(true, |v| v != "off");
+    let config = AccountsDbConfig::default().with_sync(sync);
     match what.as_str() {
         "fill" => {
             let db = Arc::new(AccountsDb::open(dir, config).expect("open"));
@@ -326,6 +332,9 @@ fn main() {
             let took: Vec<Duration> =
                 (0..100_000).map(|n| read(&db, hot[n % hot.len()], keys)).collect();
             println!("hot_read_us_p50_p99_p999: {}", percentiles(took));
+            let t = Instant::now();
+            drop(db);
+            println!("close_s: {:.2}", t.elapsed().as_secs_f64());
         }
         other => panic!("unknown command {other}"),
     }

@@ -22,6 +22,7 @@
 //!    kept: count u32, (block u64, end u64, commitment [32]) each
 //!    segments: count u32, (id u32, data end u64, live bytes u64) each
 //!    overflow: count u32, (record kind u8, key [52, zero-padded], location u64) each
+//!    uncounted: count u64, location u64 each  replaced records the live bytes still count
 //!    fences: first key of each block, u64 each
 //!  xxh3-64 of meta | meta length u64 | "LNSIDXOK"
 //! ```
@@ -31,7 +32,8 @@
 //! leaves the old checkpoint or the new one whole. The old one, now
 //! `index.ckpt.tmp`, is written over by the next checkpoint once nothing
 //! reads it: deleting a file of a gigabyte or more stalls every other sync
-//! on the disk while its blocks are freed. `open` uses one only if its version is this build's, its meta
+//! on the disk while its blocks are freed. `open` uses one only if its version is this build's
+//! (or version 2, the same without the uncounted records), its meta
 //! checksum holds, it was written for the same number of index shards, its
 //! seed can be this process's (no key hashed before) and hashes the same,
 //! and the log still has, at `end`, the commit record it names (same
@@ -74,7 +76,10 @@ pub(crate) const FILE: &str = "index.ckpt";
 const TMP: &str = "index.ckpt.tmp";
 const MAGIC: &[u8; 8] = b"LNSIDXCK";
 const END_MAGIC: &[u8; 8] = b"LNSIDXOK";
-const VERSION: u32 = 2;
+const VERSION: u32 = 3;
+/// The version before, readable: it lacks the uncounted records (it was
+/// written only when there were none).
+const VERSION_NO_UNCOUNTED: u32 = 2;
 /// Bytes the file is written in, each write at a multiple of it: 2 MiB,
 /// so the page cache holds the file in 2 MiB folios where the file system
 /// makes them, which the kernel maps with huge pages ([`base::map`]).
@@ -86,8 +91,7 @@ impl Inner {
     /// Writes a checkpoint of the index as it stands after the newest
     /// commit (or finishes one begun before), while commits go on (each
     /// waits at most for one shard's tables to be swapped). Returns
-    /// whether one was written: not before the first commit, nor while the
-    /// records `open` found replaced are still being counted, nor when
+    /// whether one was written: not before the first commit, nor when
     /// `stop` was raised part way.
     pub(crate) fn write_checkpoint(&self, stop: &AtomicBool) -> Result<bool, StorageError> {
         let mut pending = self.checkpointing.lock();
@@ -96,10 +100,6 @@ impl Inner {
         }
         let mut frozen = Duration::ZERO;
         if pending.is_none() {
-            // The live bytes it saves must not count what `open` left uncounted.
-            if !self.uncounted.lock().is_empty() {
-                return Ok(false);
-            }
             let w = self.writer.lock();
             if w.seq == 0 {
                 return Ok(false);
@@ -149,6 +149,9 @@ impl Inner {
             .find(|s| s.id == end.segment())
             .and_then(|seg| commit_ending(seg, end))
             .map_or(0, |(_, checksum)| checksum);
+        // Held while the live bytes are read: a count takes records off the
+        // list and out of the live bytes under it, so the two agree.
+        let uncounted = self.uncounted.lock();
         let segments = sync
             .iter()
             .map(|s| SegmentState { id: s.id, data_end: s.data_end(), live: s.live() })
@@ -160,7 +163,9 @@ impl Inner {
             last,
             kept: self.history.read().kept().copied().collect(),
             segments,
+            uncounted: uncounted.clone(),
         };
+        drop(uncounted);
         self.since_checkpoint.store(0, Ordering::Release);
         Pending { meta, overflow: self.index.overflow_entries(), frozen: self.index.freeze(), sync }
     }
@@ -351,6 +356,10 @@ fn meta_bytes(p: &Pending, bits: u32, blocks: &BlockWriter) -> Vec<u8> {
         out.resize(at + KEY_LEN, 0);
         u64(&mut out, loc.raw());
     }
+    u64(&mut out, meta.uncounted.len() as u64);
+    for loc in &meta.uncounted {
+        u64(&mut out, loc.raw());
+    }
     for &fence in &blocks.fences {
         u64(&mut out, fence);
     }
@@ -424,8 +433,10 @@ fn open(
         return Err("not an index checkpoint".into());
     }
     let version = u32::from_le_bytes(head[8..12].try_into().expect("4 bytes"));
-    if version != VERSION {
-        return Err(format!("format version {version}, this build reads {VERSION}"));
+    if version != VERSION && version != VERSION_NO_UNCOUNTED {
+        return Err(format!(
+            "format version {version}, this build reads {VERSION_NO_UNCOUNTED} and {VERSION}"
+        ));
     }
     let tail_len = 24u64;
     if len < BLOCK as u64 + tail_len {
@@ -499,6 +510,17 @@ fn open(
             overflow.push((key, loc));
         }
     }
+    let mut uncounted = Vec::new();
+    if version != VERSION_NO_UNCOUNTED {
+        let n = c.u64()?;
+        uncounted.reserve_exact(c.count(n, 8)?);
+        for _ in 0..n {
+            let loc = Loc::from_raw(c.u64()?);
+            if present(loc.segment()) {
+                uncounted.push(loc);
+            }
+        }
+    }
     let n = c.count(blocks, 8)?;
     let mut fences = Vec::with_capacity(n);
     for _ in 0..n {
@@ -515,7 +537,7 @@ fn open(
     }
     let missing = segments.iter().map(|s| s.id).filter(|&id| !present(id)).collect();
     let base = Base::new(file, fences, bits, pairs, missing);
-    let meta = Meta { seq, end, commit_checksum, last, kept, segments };
+    let meta = Meta { seq, end, commit_checksum, last, kept, segments, uncounted };
     Ok(Opened { meta, base, overflow })
 }
 
@@ -544,6 +566,7 @@ mod tests {
                 SegmentState { id: 1, data_end: 4096, live: 900 },
                 SegmentState { id: 2, data_end: 4096, live: 900 },
             ],
+            uncounted: vec![at(1, 3), at(2, 5)],
         }
     }
 
@@ -597,6 +620,7 @@ mod tests {
         let (got_meta, mut loaded) = (opened.meta, Index::new(8));
         assert_eq!((got_meta.seq, got_meta.end, got_meta.commit_checksum), (6, p.meta.end, 77));
         assert_eq!((got_meta.last, got_meta.kept), (p.meta.last, p.meta.kept));
+        assert_eq!(got_meta.uncounted, p.meta.uncounted[..1], "none in a missing segment");
         assert_eq!(opened.overflow, overflow[..2], "the key into a missing segment is not there");
         loaded.load(opened.base, opened.overflow);
         let got: Vec<_> = (0..n + 200)
@@ -614,6 +638,44 @@ mod tests {
         stop.store(true, Ordering::Release);
         assert!(write(dir.path(), &p, &index, &live, &stop).unwrap().is_none());
         assert_eq!(read(dir.path(), 3, |_| true).unwrap().unwrap().meta.seq, 6);
+    }
+
+    /// A version 2 file (the same, without the uncounted records) is read
+    /// as one with none.
+    #[test]
+    fn test_a_version_2_checkpoint_reads_with_nothing_uncounted() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = Index::new(8);
+        for i in 0..2000 {
+            index.insert(&key(i), at(1, i), |_| true).unwrap();
+        }
+        let mut meta = meta(3);
+        meta.uncounted.clear();
+        let p = Pending { meta, overflow: Vec::new(), frozen: index.freeze(), sync: Vec::new() };
+        write(dir.path(), &p, &index, &[false, true, true], &AtomicBool::new(false)).unwrap();
+        // Rewritten as version 2 wrote it: no uncounted count before the fences.
+        let path = dir.path().join(FILE);
+        let mut file = std::fs::read(&path).unwrap();
+        let len = file.len();
+        let meta_len = u64::from_le_bytes(file[len - 16..len - 8].try_into().unwrap()) as usize;
+        let meta_at = len - 24 - meta_len;
+        let blocks = meta_at / BLOCK - 1;
+        let count_at = meta_at + meta_len - blocks * 8 - 8;
+        assert_eq!(file[count_at..count_at + 8], [0; 8]);
+        file.drain(count_at..count_at + 8);
+        file[8..12].copy_from_slice(&VERSION_NO_UNCOUNTED.to_le_bytes());
+        let meta = file[meta_at..meta_at + meta_len - 8].to_vec();
+        let tail = len - 8 - 24;
+        file[tail..tail + 8].copy_from_slice(&xxh3_64(&meta).to_le_bytes());
+        file[tail + 8..tail + 16].copy_from_slice(&(meta.len() as u64).to_le_bytes());
+        std::fs::write(&path, &file).unwrap();
+        let opened = read(dir.path(), 3, |_| true).unwrap().unwrap();
+        assert_eq!((opened.meta.seq, opened.meta.uncounted.len()), (3, 0));
+        assert_eq!(opened.base.pairs(), 2000);
+        file[8..12].copy_from_slice(&(VERSION + 1).to_le_bytes());
+        std::fs::write(&path, &file).unwrap();
+        let refused = read(dir.path(), 3, |_| true).err().unwrap();
+        assert!(refused.contains("format version 4, this build reads 2 and 3"), "{refused}");
     }
 
     /// Each checkpoint is written over the file of the one before the last

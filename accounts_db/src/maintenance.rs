@@ -94,11 +94,15 @@ fn lower_priority() {
 
 fn run(weak: &Weak<Inner>, woken: &Receiver<()>) {
     lower_priority();
-    match weak.upgrade() {
-        Some(inner) => inner.count_uncounted(),
-        None => return,
-    }
     loop {
+        // What `open` left to count, until a checkpoint is due (it saves
+        // what is left to count) or the database closes.
+        match weak.upgrade() {
+            Some(inner) => inner.count_uncounted_while(|| {
+                !inner.stop.load(Ordering::Acquire) && !inner.checkpoint_due()
+            }),
+            None => return,
+        }
         if let Err(RecvTimeoutError::Disconnected) = woken.recv_timeout(LOOK_EVERY) {
             return;
         }
@@ -113,8 +117,10 @@ fn run(weak: &Weak<Inner>, woken: &Receiver<()>) {
         {
             tracing::warn!(target: "lanes::accounts_db", %e, "index checkpoint failed");
         }
+        // Not before the count: compaction would wait for all of it.
         if inner.config.compact_in_background
             && inner.check_poisoned().is_ok()
+            && inner.uncounted.lock().is_empty()
             && let Err(e) = inner.compact(&inner.stop)
         {
             tracing::warn!(target: "lanes::accounts_db", %e, "background compaction failed");

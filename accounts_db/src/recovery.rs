@@ -37,8 +37,9 @@ pub(crate) struct Recovered {
     pub(crate) history: History,
     /// Log bytes scanned after the checkpoint (all of them without one).
     pub(crate) replayed: u64,
-    /// Records the scan found replaced, whose bytes are still counted live
-    /// in their segments ([`crate::db::Inner::count_uncounted`]).
+    /// Replaced records whose bytes are still counted live in their
+    /// segments ([`crate::db::Inner::count_uncounted`]): those the checkpoint
+    /// listed and those the scan found.
     pub(crate) uncounted: Vec<Loc>,
 }
 
@@ -104,6 +105,7 @@ pub(crate) fn recover(
     let mut last = None;
     let mut history = History::new(config.history_blocks);
     let mut start = Start { segment: 0, offset: SEGMENT_HEADER_LEN };
+    let mut uncounted = Vec::new();
     if let Some(opened) = opened {
         let meta = opened.meta;
         match checkpoint_start(&meta, &segs, &position) {
@@ -122,6 +124,7 @@ pub(crate) fn recover(
                 last = meta.last;
                 history = History::from_kept(config.history_blocks, meta.kept);
                 start = at;
+                uncounted = meta.uncounted;
                 index.load(opened.base, opened.overflow);
             }
             Err(reason) => {
@@ -137,7 +140,6 @@ pub(crate) fn recover(
 
     let mut damage = None;
     let mut pending: Vec<(Key, Loc, usize, u64)> = Vec::new();
-    let mut uncounted = Vec::new();
     'segments: for (i, seg) in segs.iter().enumerate().skip(start.segment) {
         let mut offset = SEGMENT_HEADER_LEN;
         if i == start.segment && start.offset > SEGMENT_HEADER_LEN {

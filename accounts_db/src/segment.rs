@@ -190,8 +190,11 @@ impl Segment {
         self.live.fetch_add(bytes, Ordering::Relaxed);
     }
 
+    /// Takes `bytes` out of the live bytes, stopping at zero: a damaged
+    /// checkpoint that passed its checksum may name a record twice.
     pub(crate) fn sub_live(&self, bytes: u64) {
-        self.live.fetch_sub(bytes, Ordering::Relaxed);
+        let less = |live: u64| Some(live.saturating_sub(bytes));
+        let _ = self.live.fetch_update(Ordering::Relaxed, Ordering::Relaxed, less);
     }
 
     pub(crate) fn live(&self) -> u64 {

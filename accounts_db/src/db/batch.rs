@@ -2,7 +2,7 @@
 //! synced and published.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -24,6 +24,8 @@ pub(crate) const SLOW_WRITE: Duration = Duration::from_millis(50);
 /// Index updates a commit's publish hints together
 /// ([`crate::index::Index::prefetch_tables`]).
 const PUBLISH_CHUNK: usize = 64;
+/// Replaced records counted per turn of [`Inner::count_uncounted_until`].
+const COUNT_CHUNK: usize = 4096;
 
 /// Records encoded for one commit, before they have a place on disk.
 #[derive(Default)]
@@ -346,20 +348,34 @@ impl Inner {
     /// there is none). Until then compaction sees those segments fuller
     /// than they are, and leaves them be.
     pub(crate) fn count_uncounted(&self) {
-        self.count_uncounted_until(&self.stop);
+        self.count_uncounted_while(|| !self.stop.load(Ordering::Acquire));
     }
 
-    /// [`Self::count_uncounted`], stopping early when `stop` is raised.
-    pub(crate) fn count_uncounted_until(&self, stop: &AtomicBool) {
+    /// [`Self::count_uncounted`], [`COUNT_CHUNK`] records a turn while `go`
+    /// says so. Records are read with the list unlocked (a checkpoint's
+    /// freeze takes it, the writer held), then taken off it and out of the
+    /// live bytes together.
+    pub(crate) fn count_uncounted_while(&self, go: impl Fn() -> bool) {
         // Held throughout, so a compaction that calls this waits for the end.
-        let mut dead = self.uncounted.lock();
-        while !dead.is_empty() && !stop.load(Ordering::Acquire) {
+        let _one = self.counting.lock();
+        while go() {
             let version = self.version();
-            let from = dead.len().saturating_sub(1 << 16);
-            for loc in dead.drain(from..) {
-                self.sub_live(&version, loc);
+            let chunk: Vec<Loc> = {
+                let dead = self.uncounted.lock();
+                dead[dead.len().saturating_sub(COUNT_CHUNK)..].to_vec()
+            };
+            if chunk.is_empty() {
+                self.uncounted.lock().shrink_to_fit();
+                return;
             }
+            let sizes: Vec<u64> =
+                chunk.iter().map(|&loc| self.record_size(&version, loc)).collect();
+            let mut dead = self.uncounted.lock();
+            for (loc, size) in chunk.iter().zip(sizes) {
+                self.with_segment(&version, loc.segment(), |s| s.sub_live(size));
+            }
+            let left = dead.len() - chunk.len();
+            dead.truncate(left);
         }
-        dead.shrink_to_fit();
     }
 }

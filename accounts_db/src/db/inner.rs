@@ -40,6 +40,8 @@ pub(crate) struct Inner {
     pub(super) backing: std::sync::OnceLock<Arc<dyn crate::Backing>>,
     /// Replaced records `open` left counted live (`count_uncounted`).
     pub(crate) uncounted: Mutex<Vec<crate::index::Loc>>,
+    /// Held while those are counted (one count at a time).
+    pub(crate) counting: Mutex<()>,
     /// Log bytes `open` scanned.
     pub(crate) replayed_at_open: u64,
     /// Log bytes written since the newest checkpoint's commit.

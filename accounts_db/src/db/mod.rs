@@ -74,17 +74,14 @@ impl Drop for AccountsDb {
         if let Some(Err(e)) = inner.spare.lock().ready.take().map(Segment::delete) {
             tracing::debug!(target: "lanes::accounts_db", %e, "spare segment left");
         }
-        // A clean close leaves little for the next open to replay: the dead
-        // records an open left to count are counted (a checkpoint waits for
-        // them), and a checkpoint the thread had begun is finished, then a
-        // second one written if the first stood too far back.
+        // A clean close leaves little for the next open to replay: a
+        // checkpoint the thread had begun is finished, then a second one
+        // written if the first stood too far back. Dead records an open left
+        // to count go into it uncounted, for the next open to count.
         let behind = || {
             let since = inner.since_checkpoint.load(Ordering::Acquire);
             inner.config.checkpoint_bytes.is_some_and(|limit| since >= limit / 8)
         };
-        if behind() && !self.is_poisoned() {
-            inner.count_uncounted_until(&AtomicBool::new(false));
-        }
         for _ in 0..2 {
             if !behind() || self.is_poisoned() {
                 break;
@@ -214,6 +211,7 @@ impl AccountsDb {
             since_checkpoint: AtomicU64::new(rec.replayed),
             replayed_at_open: rec.replayed,
             uncounted: Mutex::new(rec.uncounted),
+            counting: Mutex::new(()),
             checkpointing: Mutex::new(None),
             compacting: Mutex::new(()),
             wake,
@@ -233,10 +231,8 @@ impl AccountsDb {
 
     /// Writes a checkpoint of the index now (see
     /// [`AccountsDbConfig::checkpoint_bytes`]), while commits go on; returns
-    /// whether one was written (none before the first commit). Right after
-    /// `open` it first waits for the count of the replayed log's dead records.
+    /// whether one was written (none before the first commit).
     pub fn checkpoint(&self) -> Result<bool, StorageError> {
-        self.inner.count_uncounted();
         self.inner.write_checkpoint(&AtomicBool::new(false))
     }
 

@@ -19,6 +19,10 @@ pub(crate) struct Meta {
     pub(crate) last: Option<CommitInfo>,
     pub(crate) kept: Vec<Kept>,
     pub(crate) segments: Vec<SegmentState>,
+    /// Replaced records that `segments`' live bytes still count: what an
+    /// open's replay left to count ([`crate::db::Inner::count_uncounted`])
+    /// and was not counted yet. The next open counts them.
+    pub(crate) uncounted: Vec<Loc>,
 }
 
 /// A segment as the checkpoint saw it.

@@ -63,12 +63,29 @@ fn test_open_reads_the_checkpoint_and_replays_only_what_came_after() {
     assert!(db.stats().replayed_at_open > db.stats().written_bytes * 9 / 10);
     drop(db);
     // Opened with the whole log to replay and closed at once, the dead
-    // records it found perhaps not counted yet: the close counts them and
-    // leaves a checkpoint of everything.
+    // records it found perhaps not counted yet: the close leaves a
+    // checkpoint of everything, with those records in it to count.
     let small = config().with_checkpoint_bytes(Some(64 << 10));
     drop(AccountsDb::open(dir.path(), small).unwrap());
     let db = reopened(dir.path(), &model, 45);
     assert_eq!(db.stats().replayed_at_open, 0, "the close left a checkpoint of everything");
+    drop(db);
+    // Counted after the next open (at once: no thread), the live bytes are
+    // those the whole log gives.
+    let counted = || {
+        let no_thread = config()
+            .with_checkpoint_bytes(None)
+            .with_index_memory_bytes(None)
+            .with_compact_in_background(false);
+        AccountsDb::open(dir.path(), no_thread).unwrap().stats()
+    };
+    let from_checkpoint = counted();
+    assert_eq!(from_checkpoint.replayed_at_open, 0);
+    std::fs::remove_file(dir.path().join(FILE)).unwrap();
+    let from_log = counted();
+    assert!(from_log.replayed_at_open > from_log.written_bytes * 9 / 10);
+    assert!(from_log.live_bytes < from_log.written_bytes / 2, "overwrites left dead records");
+    assert_eq!(from_checkpoint.live_bytes, from_log.live_bytes);
 }
 
 #[test]
