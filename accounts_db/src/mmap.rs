@@ -354,4 +354,24 @@ mod tests {
         assert_eq!(f.len(), 4096);
         assert_eq!(f.read(0, 8), Some(&b"headBODY"[..]));
     }
+
+    /// A new file brought into the page cache ahead of its writes holds
+    /// what was written and zeros after, in memory and on disk.
+    #[test]
+    fn test_a_prefilled_file_holds_what_was_written_and_zeros_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let len = 3 * HUGE_PAGE as u64;
+        let f = MappedFile::create(&path, len, b"head").unwrap();
+        let data: Vec<u8> = (0..HUGE_PAGE + 5000).map(|i| (i % 251) as u8 + 1).collect();
+        f.write_at(4, &data).unwrap();
+        f.publish(4 + data.len() as u64);
+        assert_eq!(f.read(4, data.len()), Some(&data[..]));
+        f.sync().unwrap();
+        drop(f);
+        let on_disk = std::fs::read(&path).unwrap();
+        assert_eq!(on_disk.len() as u64, len);
+        assert_eq!((&on_disk[..4], &on_disk[4..4 + data.len()]), (&b"head"[..], &data[..]));
+        assert!(on_disk[4 + data.len()..].iter().all(|&b| b == 0), "zeros after the writes");
+    }
 }
