@@ -44,7 +44,7 @@
 //! reads that need it fail, naming the file and offset, and the file is
 //! moved aside (`index.ckpt.damaged`) so the next `open` rebuilds the index
 //! from the log. Version 1 (the whole index, loaded at open) is such an
-//! unusable file: the log is replayed and a version 2 written after.
+//! unusable file: the log is replayed and a version 3 written after.
 //!
 //! Compaction may delete a segment the checkpoint points into after it was
 //! written: the records it moved are in the log after `end`, and a

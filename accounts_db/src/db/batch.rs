@@ -24,7 +24,7 @@ pub(crate) const SLOW_WRITE: Duration = Duration::from_millis(50);
 /// Index updates a commit's publish hints together
 /// ([`crate::index::Index::prefetch_tables`]).
 const PUBLISH_CHUNK: usize = 64;
-/// Replaced records counted per turn of [`Inner::count_uncounted_until`].
+/// Replaced records counted per turn of [`Inner::count_uncounted_while`].
 const COUNT_CHUNK: usize = 4096;
 
 /// Records encoded for one commit, before they have a place on disk.
