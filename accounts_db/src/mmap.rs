@@ -114,8 +114,8 @@ fn prefill_huge(file: &File, len: u64) {
     }
     // A folio at a time: each call holds the process's memory-map lock,
     // which a reader's page fault waits for behind any `mmap` in between.
-    for at in (0..len).step_by(HUGE_PAGE) {
-        if map.advise_range(Advice::PopulateRead, at, HUGE_PAGE.min(len - at)).is_err() {
+    for (at, len) in passes(len, HUGE_PAGE) {
+        if map.advise_range(Advice::PopulateRead, at, len).is_err() {
             return;
         }
     }
@@ -250,7 +250,7 @@ impl MappedFile {
     /// they stay in the page cache, where the kernel can reclaim them, and a
     /// later read maps them again. Done [`PASS`] bytes at a time.
     pub(crate) fn release_pages(&self) -> io::Result<()> {
-        for (at, len) in passes(self.map.len()) {
+        for (at, len) in passes(self.map.len(), PASS) {
             // SAFETY: the mapping is a read-only shared mapping of a file, never
             // written through (writes go through `write_at`). MADV_DONTNEED on such
             // a mapping only drops this process's page-table entries; the next
@@ -265,7 +265,7 @@ impl MappedFile {
     /// disk what is not there), [`PASS`] bytes at a time. A hint: a kernel
     /// without `MADV_POPULATE_READ` (before 5.14) leaves the pages to fault in.
     pub(crate) fn populate(&self) {
-        for (at, len) in passes(self.map.len()) {
+        for (at, len) in passes(self.map.len(), PASS) {
             if self.map.advise_range(Advice::PopulateRead, at, len).is_err() {
                 return;
             }
@@ -318,9 +318,9 @@ fn map(file: &File, len: u64, populate: bool) -> io::Result<MmapRaw> {
 /// memory-map lock so long that the other threads' allocations stall.
 const PASS: usize = 32 << 20;
 
-/// `0..len` in [`PASS`]-sized (offset, length) pieces.
-fn passes(len: usize) -> impl Iterator<Item = (usize, usize)> {
-    (0..len).step_by(PASS).map(move |at| (at, PASS.min(len - at)))
+/// `0..len` in `step`-sized (offset, length) pieces.
+fn passes(len: usize, step: usize) -> impl Iterator<Item = (usize, usize)> {
+    (0..len).step_by(step).map(move |at| (at, step.min(len - at)))
 }
 
 fn to_usize(len: u64) -> io::Result<usize> {
