@@ -168,7 +168,7 @@ pub(super) fn run_once<'a, E: Executor>(
 /// `uncredited` fees added to the `coinbase`'s balance; `None` when every
 /// one holds (validation by value: a key written back unchanged, or changed
 /// and changed back, holds). Of an account it only credited, only the
-/// nonce and code must hold. A key whose bit in the bank's written-key
+/// code must hold. A key whose bit in the bank's written-key
 /// filter is clear was never written in this block: it holds the parent's
 /// value, which is what the run read, unless the run read it from an
 /// earlier run. Before the transaction's turn (`turn` false) a key read
@@ -204,8 +204,13 @@ pub(super) fn changed(
         if is_coinbase {
             now.balance = now.balance.saturating_add(uncredited);
         }
+        // A credit lands on the balance and nonce found at its turn; no
+        // code ran, so only the code must be as read.
         if ran.credits.contains(address) {
-            now.balance = header.balance;
+            match now.code_hash == header.code_hash {
+                true => continue,
+                false => return Ok(Some(StateKey::Account(*address))),
+            }
         }
         if let Some(covers) = debit {
             let holds = now.nonce == header.nonce
@@ -333,7 +338,8 @@ pub(super) fn commit<'a, E: Executor>(
 }
 
 /// Adds what a run wrote to each account it only `credits` to the balance
-/// there now, where that changed since it read the balance.
+/// there now, and takes the nonce there now, where the account changed
+/// since it was read (its code was checked to be as read).
 fn rebase_credits(
     state: &BankState,
     log: &ReadLog,
@@ -345,12 +351,13 @@ fn rebase_credits(
             continue;
         };
         let now = state.account(address, *hash).map_err(tx_state_error)?;
-        if now.balance == read.balance {
+        if now == *read {
             continue;
         }
         for (_, _, header) in writes.accounts.iter_mut().filter(|(_, a, _)| a == address) {
             let credit = header.balance.saturating_sub(read.balance);
             header.balance = now.balance.saturating_add(credit);
+            header.nonce = now.nonce;
         }
     }
     Ok(())

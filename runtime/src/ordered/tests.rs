@@ -364,15 +364,23 @@ fn test_credits_to_one_account_stand_whatever_order_they_ran_in() {
     assert!(report.txs.iter().all(|t| t.waited_for.is_none()));
     // A transfer from the credited account does not wait for the credits:
     // it only takes from its balance, which covers it with or without them.
+    // It credits sender 1, whose nonce the first transfer steps: run before
+    // that one (gated) or after, its credit stands on the nonce it finds.
     let mut txs = txs;
     txs.push(NativeTx::transfer(to, 0, sender(1), U256::from(7), U256::from(1)));
     let reference = one_by_one(&chain, &txs);
-    for threads in [1, 4] {
-        let (sealed, report) =
-            ordered(&NativeExecutor, &chain, &txs, OrderedSets::Run, threads).unwrap();
+    let gate = Gated::new(&[&txs[0]], &txs[3]);
+    // 0: gated, a thread per transaction.
+    for threads in [0, 1, 4] {
+        let (sealed, report) = match threads {
+            0 => ordered(&gate, &chain, &txs, OrderedSets::Run, txs.len()),
+            _ => ordered(&NativeExecutor, &chain, &txs, OrderedSets::Run, threads),
+        }
+        .unwrap();
         assert_eq!(sealed.changes, reference.changes);
         let t = &report.txs[3];
         assert!(t.waited_for.is_none() && t.stood && t.debited == vec![to], "{t:?}");
+        assert!(t.credited == vec![sender(1)], "{t:?}");
     }
 }
 
