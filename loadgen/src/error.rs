@@ -22,10 +22,18 @@ pub enum RunError {
         error: RpcErrorObject,
     },
     /// Setup transactions were still not included after 5 minutes.
-    #[error("setup: {address}'s transactions were not all included after 5 minutes")]
+    #[error(
+        "setup: {address}'s transactions were not all included after 5 minutes: its nonce is {nonce} at the head and {pending} pending, and the last one sent has nonce {last}"
+    )]
     NotIncluded {
         /// Their sender.
         address: Address,
+        /// The sender's nonce at the head then.
+        nonce: u64,
+        /// The sender's nonce counting the node's pending transactions.
+        pending: u64,
+        /// The nonce of the last setup transaction sent.
+        last: u64,
     },
     /// A setup transaction was included and failed (status 0).
     #[error("setup: `{what}` failed on chain")]

@@ -172,7 +172,13 @@ async fn wait_for_nonce(client: &RpcClient, address: Address, nonce: u64) -> Res
             return Ok(());
         }
         if Instant::now() > deadline {
-            return Err(RunError::NotIncluded { address });
+            let pending = client
+                .transaction_count(address, Some(BlockId::pending()))
+                .await
+                .map_err(typed("eth_getTransactionCount"))?;
+            let (at, pending) = (n.to::<u64>(), pending.to::<u64>());
+            let last = nonce.saturating_sub(1);
+            return Err(RunError::NotIncluded { address, nonce: at, pending, last });
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
