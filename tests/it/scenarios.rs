@@ -38,6 +38,15 @@ fn run(scenario: &Path, urls: &[String]) -> Vec<Value> {
     }
 }
 
+/// anvil from npm, where installed, mining as transactions come and once
+/// a second besides: automine alone can leave ready transactions sent side
+/// by side unmined (foundry-rs/foundry#10122; once here, a setup waited 5
+/// minutes).
+fn anvil() -> Option<Anvil> {
+    let mixed = ["--mixed-mining", "--block-time", "1"];
+    Client::Anvil.installed().map(|install| Anvil::start(&install, &mixed))
+}
+
 fn toml_files(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
@@ -54,11 +63,7 @@ fn test_contender_and_lanes_scenarios_run_against_lanes_and_anvil() {
     let Some(contender) = shared("fixtures/contender") else { return };
     let dir = tempfile::tempdir().unwrap();
     let v = Validator::start(&dir.path().join("data"), &["--dev"]);
-    // Mixed mining: anvil's automine alone can leave ready transactions
-    // sent side by side unmined (foundry-rs/foundry#10122; once here, a
-    // setup waited 5 minutes); a block a second picks them up.
-    let mixed = ["--mixed-mining", "--block-time", "1"];
-    let anvil = Client::Anvil.installed().map(|install| Anvil::start(&install, &mixed));
+    let anvil = anvil();
     let mut urls = vec![v.url()];
     urls.extend(anvil.as_ref().map(|a| a.url.clone()));
     let mut files = toml_files(&contender);
@@ -388,11 +393,7 @@ fn test_a_read_sweep_against_lanes_and_anvil_is_kept_with_its_percentiles() {
     let db = dir.path().join("runs.sqlite");
     let db_arg = db.to_str().unwrap();
     let v = Validator::start(&dir.path().join("data"), &["--dev"]);
-    // Mixed mining: anvil's automine alone can leave ready transactions
-    // sent side by side unmined (foundry-rs/foundry#10122; once here, a
-    // setup waited 5 minutes); a block a second picks them up.
-    let mixed = ["--mixed-mining", "--block-time", "1"];
-    let anvil = Client::Anvil.installed().map(|install| Anvil::start(&install, &mixed));
+    let anvil = anvil();
     let mut urls = vec![v.url()];
     urls.extend(anvil.as_ref().map(|a| a.url.clone()));
     let scenario = repo_path("scenarios/erc20.toml");
