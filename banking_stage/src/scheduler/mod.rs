@@ -90,7 +90,7 @@ struct Mine {
 
 /// Longest a mine request waits for transactions accepted before it whose
 /// sets are still being predicted (they belong in the block it asks for).
-const MINE_PREDICTION_WAIT: Duration = Duration::from_secs(2);
+const MINE_PREDICTION_WAIT: Duration = Duration::from_secs(10);
 
 /// The scheduler's state while it builds one block.
 struct Build<T> {

@@ -177,6 +177,8 @@ fn test_flooding_gets_pool_full_and_memory_stays_bounded() {
         max_pool: 500,
         max_per_sender: 64,
         ingress_queue: 4,
+        // Every answer counted below comes back, however slow the machine.
+        admit_timeout: Duration::from_secs(60),
         ..config(1, 1_000)
     };
     let mut stage = BankingStage::start(Arc::new(NativeExecutor), chain, config);
@@ -245,8 +247,9 @@ fn test_low_priority_tx_on_hot_key_is_not_starved() {
     // worker holding the hot slot, and once it has waited `max_wait` nothing
     // that came later goes ahead of it.
     feed(&stage, &mut next_nonce, 4);
-    let submitted = stage.head().number;
     stage.submit(raw(&cheap)).unwrap();
+    // Read once it is in the pool: its wait starts there.
+    let submitted = stage.head().number;
     let mut blocks = Vec::new();
     while !included(&blocks).contains(&cheap.hash()) {
         feed(&stage, &mut next_nonce, 48);
@@ -578,8 +581,16 @@ fn test_undeclared_transactions_are_predicted_and_mispredictions_run_again() {
     for r in stage.submit_many(txs.iter().map(raw).collect()) {
         r.unwrap();
     }
+    // The admission predictions take the 5 wrong answers before any run:
+    // a re-prediction that took one would send its transaction to the
+    // exclusive lane.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while stage.predicting() > 0 {
+        assert!(Instant::now() < deadline, "{} still predicting", stage.predicting());
+        std::thread::sleep(Duration::from_millis(5));
+    }
     stage.resume();
-    let blocks = collect(&stage, Duration::from_secs(10), |b| included(b).len() == txs.len());
+    let blocks = collect(&stage, Duration::from_secs(30), |b| included(b).len() == txs.len());
     let chain = stage.shutdown().unwrap();
     let sum = |f: fn(&ProducedBlock) -> u64| blocks.iter().map(f).sum::<u64>();
     assert_eq!(sum(|b| b.stats.predicted as u64), 20, "each included with a predicted set");
@@ -632,8 +643,10 @@ impl crate::BlockSink for FailingSink {
 #[test]
 fn test_a_block_the_sink_cannot_persist_stops_production_and_says_why() {
     let (_dir, chain) = chain();
+    // On demand: block 1 is the first transfer's (at an interval it could
+    // be sealed empty before the transfer arrived).
     let stage = BankingStage::builder(Arc::new(NativeExecutor), chain)
-        .config(config(2, 20))
+        .config(BankingStageConfig { mining: Mining::OnDemand, ..config(2, 20) })
         .sink(Box::new(FailingSink { ok: 2 }))
         .start();
     stage.submit(raw(&transfer(0, 0, 1, 21_000))).unwrap();
