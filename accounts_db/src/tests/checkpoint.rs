@@ -175,21 +175,27 @@ fn test_commits_during_a_checkpoint_are_replayed_over_it() {
     let mut model = Model::new();
     blocks(&db, &mut model, 1, 10);
     let done = Arc::new(AtomicBool::new(false));
+    let written = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let checkpoints = {
-        let (db, done) = (db.clone(), done.clone());
+        let (db, done, written) = (db.clone(), done.clone(), written.clone());
         std::thread::spawn(move || {
-            let mut n = 0;
             while !done.load(Ordering::Acquire) {
-                n += usize::from(db.checkpoint().unwrap());
+                written.fetch_add(usize::from(db.checkpoint().unwrap()), Ordering::AcqRel);
             }
-            n
         })
     };
-    blocks(&db, &mut model, 10, 120);
+    // Commits go on until checkpoints were written beside them, however
+    // late that thread first runs.
+    let mut next = 10;
+    while next < 120 || (written.load(Ordering::Acquire) < 2 && next < 100_000) {
+        blocks(&db, &mut model, next, next + 1);
+        next += 1;
+    }
     done.store(true, Ordering::Release);
-    assert!(checkpoints.join().unwrap() > 0);
+    checkpoints.join().unwrap();
+    assert!(written.load(Ordering::Acquire) >= 2, "{next} blocks");
     drop(Arc::into_inner(db).unwrap());
-    reopened(dir.path(), &model, 119);
+    reopened(dir.path(), &model, next - 1);
 }
 
 #[test]
@@ -263,10 +269,11 @@ fn test_the_index_memory_budget_moves_the_index_to_disk() {
     // the on-disk part's fences, however the commits and checkpoints
     // interleaved.
     let started = std::time::Instant::now();
-    while db.stats().index_bytes as u64 > budget && started.elapsed().as_secs() < 60 {
+    let mut in_memory = db.stats().index_bytes;
+    while in_memory as u64 > budget && started.elapsed().as_secs() < 120 {
         std::thread::sleep(std::time::Duration::from_millis(20));
+        in_memory = db.stats().index_bytes;
     }
-    let in_memory = db.stats().index_bytes;
     assert!(in_memory as u64 <= budget, "{in_memory} bytes in memory, budget {budget}");
     assert!(dir.path().join(FILE).exists(), "the rest is on disk");
     assert_eq!(contents(&db), model);
