@@ -382,9 +382,16 @@ async def main():
         for result in await asyncio.gather(*tasks, return_exceptions=True):
             if isinstance(result, Exception):
                 print("a sender failed:", repr(result))
-        # Settle, then compare every node.
+        # Settle (every node answering at one height, bounded), then
+        # compare every node.
         await asyncio.sleep(8)
+        settle = time.monotonic() + 60
         heads = [head(i) for i in range(NODES)]
+        while (min(heads) < 0 or len(set(heads)) > 1) and time.monotonic() < settle:
+            await asyncio.sleep(1)
+            heads = [head(i) for i in range(NODES)]
+        if min(heads) < 0:
+            raise SystemExit(f"nodes that do not answer after the faults: {[i for i, h in enumerate(heads) if h < 0]}")
         top = min(heads)
         forks = 0
         for n in range(1, top + 1):
@@ -398,6 +405,12 @@ async def main():
             if r:
                 included.add(h)
         lost = [h for h in load.acked if h not in included]
+        while lost and time.monotonic() < settle:
+            await asyncio.sleep(1)
+            for h in lost:
+                if rpc(url(0), "eth_getTransactionReceipt", [h]).get("result"):
+                    included.add(h)
+            lost = [h for h in load.acked if h not in included]
         # A refusal of a transaction the chain had already taken (it then
         # shows up included) is a send that lied; a limit's refusal of one a
         # later retry got in is not.

@@ -84,6 +84,22 @@ async function main() {
   // contract.on over HTTP: ethers installs a filter (eth_newFilter) and
   // polls eth_getFilterChanges; the Transfer event arrives.
   const watcher = ethers.Wallet.createRandom().address;
+  // The filter covers blocks after its install: the transfer waits for the
+  // node's answer to ethers' eth_newFilter (seen through its debug events).
+  const filterIds = new Set();
+  let onDebug;
+  const installed = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("no eth_newFilter answered in 10 s")), 10000);
+    onDebug = (e) => {
+      if (e.action === "sendRpcPayload") {
+        for (const p of [].concat(e.payload)) if (p.method === "eth_newFilter") filterIds.add(p.id);
+      } else if (e.action === "receiveRpcResult" && [].concat(e.result).some((r) => filterIds.has(r.id) && r.result)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+  });
+  await provider.on("debug", onDebug);
   const heard = new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error("no Transfer event in 10 s")), 10000);
     token.on("Transfer", (from, to, value, event) => {
@@ -92,8 +108,8 @@ async function main() {
       resolve({ from, value, event });
     });
   });
-  // Let the filter be installed before the transfer is mined.
-  await new Promise((r) => setTimeout(r, 300));
+  await installed;
+  await provider.off("debug", onDebug);
   const watched = await token.transfer(watcher, 77n);
   await watched.wait();
   const { from, value, event } = await heard;

@@ -186,7 +186,7 @@ fn test_loadgen_genesis_needs_no_setup_and_counts_refusals() {
         "--rate",
         "100000",
         "--drain-timeout",
-        "2s",
+        "5s",
         "--rpc",
         &node.url(),
     ]);

@@ -359,11 +359,12 @@
     const [t, r, set, status] = await batch([["eth_getTransactionByHash", hash], ["eth_getTransactionReceipt", hash], ["lanes_getTransactionSet", hash], ["lanes_transactionStatus", hash]]);
     if (!t) throw new Error(`transaction ${hash} not found${status ? ` (${status.status}${status.reason ? ": " + status.reason : ""})` : ""}`);
     const mined = r && t.blockNumber;
-    const [calls, diff, touched] = mined ? await batch([
-      ["debug_traceTransaction", hash, { tracer: "callTracer" }],
-      ["debug_traceTransaction", hash, { tracer: "prestateTracer", tracerConfig: { diffMode: true } }],
-      ["debug_traceTransaction", hash, { tracer: "prestateTracer" }],
-    ]) : [null, null, null];
+    // One trace at a time: a node with few cores runs one expensive call at
+    // once and refuses one that waits too long, as a batch's others would.
+    const tracers = [{ tracer: "callTracer" }, { tracer: "prestateTracer", tracerConfig: { diffMode: true } }, { tracer: "prestateTracer" }];
+    const traces = [];
+    if (mined) for (const config of tracers) traces.push((await batch([["debug_traceTransaction", hash, config]]))[0]);
+    const [calls = null, diff = null, touched = null] = traces;
     const logs = r ? r.logs : [];
     const callIds = [];
     (function walk(c) { if (!c) return; callIds.push((c.input || "").slice(0, 10)); (c.calls || []).forEach(walk); })(calls);
