@@ -23,22 +23,32 @@ pub(crate) struct Anvil {
 }
 
 impl Anvil {
+    /// Started on another port when the one drawn was taken before anvil
+    /// bound it (anvil then exits).
     pub(crate) fn start(install: &Path, args: &[&str]) -> Self {
-        let port = free_port();
-        let child = Command::new(binary(install))
-            .args(["--port", &port.to_string(), "--silent"])
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawning anvil");
-        let anvil = Self { child, url: format!("http://127.0.0.1:{port}") };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while anvil.try_call("eth_chainId", json!([])).is_none() {
-            assert!(Instant::now() < deadline, "anvil did not start");
-            std::thread::sleep(Duration::from_millis(100));
+        for _ in 0..5 {
+            let port = free_port();
+            let child = Command::new(binary(install))
+                .args(["--port", &port.to_string(), "--silent"])
+                .args(args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawning anvil");
+            let mut anvil = Self { child, url: format!("http://127.0.0.1:{port}") };
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while anvil.try_call("eth_chainId", json!([])).is_none() {
+                if anvil.child.try_wait().unwrap().is_some() {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "anvil did not start");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            if anvil.child.try_wait().unwrap().is_none() {
+                return anvil;
+            }
         }
-        anvil
+        panic!("anvil exited at start on five ports");
     }
 
     fn try_call(&self, method: &str, params: Value) -> Option<Value> {
