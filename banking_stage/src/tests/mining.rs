@@ -16,7 +16,7 @@ fn test_on_demand_mining_seals_when_work_is_done_and_never_empty() {
     stage.submit(raw(&lone)).unwrap();
     let first = stage.blocks().recv_timeout(Duration::from_secs(5)).expect("a block");
     assert_eq!(included(std::slice::from_ref(&first)), [lone.hash()]);
-    assert!(started.elapsed() < Duration::from_secs(2), "took {:?}", started.elapsed());
+    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
     // Idle: no empty blocks.
     assert!(stage.blocks().recv_timeout(Duration::from_millis(300)).is_err());
     // A burst lands in a few wide blocks, not one per transaction.

@@ -276,10 +276,11 @@ fn test_shutdown_drains_seals_and_commits() {
         r.unwrap();
     }
     // The block time is a minute: only shutdown seals this block.
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(60);
     while stage.pool_len() > 0 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(5));
     }
+    assert_eq!(stage.pool_len(), 0, "every transfer taken before the shutdown");
     let chain = stage.shutdown().unwrap();
     assert_eq!(stage.submit(raw(&transfer(30, 0, 40, 21_000))), Err(SubmitError::ShuttingDown));
     assert_eq!(chain.head().number, 1);
