@@ -23,32 +23,37 @@ pub(crate) struct Anvil {
 }
 
 impl Anvil {
-    /// Started on another port when the one drawn was taken before anvil
-    /// bound it (anvil then exits).
+    /// On a fresh port; another port where the one drawn was taken before
+    /// anvil bound it (anvil then exits), as [`Validator::start`].
     pub(crate) fn start(install: &Path, args: &[&str]) -> Self {
-        for _ in 0..5 {
-            let port = free_port();
-            let child = Command::new(binary(install))
-                .args(["--port", &port.to_string(), "--silent"])
-                .args(args)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("spawning anvil");
-            let mut anvil = Self { child, url: format!("http://127.0.0.1:{port}") };
-            let deadline = Instant::now() + Duration::from_secs(60);
-            while anvil.try_call("eth_chainId", json!([])).is_none() {
-                if anvil.child.try_wait().unwrap().is_some() {
-                    break;
-                }
-                assert!(Instant::now() < deadline, "anvil did not start");
-                std::thread::sleep(Duration::from_millis(100));
+        (0..5)
+            .find_map(|_| Self::launch(install, free_port(), args))
+            .expect("anvil exited at start on five ports")
+    }
+
+    /// Starts one on `port` and waits until it answers; `None` where it
+    /// exited (an answer from that port counts only while it runs).
+    fn launch(install: &Path, port: u16, args: &[&str]) -> Option<Self> {
+        let child = Command::new(binary(install))
+            .args(["--port", &port.to_string(), "--silent"])
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawning anvil");
+        let mut anvil = Self { child, url: format!("http://127.0.0.1:{port}") };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let answered = anvil.try_call("eth_chainId", json!([])).is_some();
+            if anvil.child.try_wait().unwrap().is_some() {
+                return None;
             }
-            if anvil.child.try_wait().unwrap().is_none() {
-                return anvil;
+            if answered {
+                return Some(anvil);
             }
+            assert!(Instant::now() < deadline, "anvil did not start");
+            std::thread::sleep(Duration::from_millis(100));
         }
-        panic!("anvil exited at start on five ports");
     }
 
     fn try_call(&self, method: &str, params: Value) -> Option<Value> {
