@@ -45,6 +45,10 @@ pub struct ImportOptions {
     pub segment_size: u64,
     /// Memory the accounts index keeps for recent changes (`None`: all).
     pub index_memory_bytes: Option<u64>,
+    /// Whether a block too small to gain from more workers runs on fewer
+    /// (`OrderedConfig::adaptive`, the default); off, every block of two
+    /// or more transactions runs on `workers` (the parallel engine's tests).
+    pub adaptive: bool,
 }
 
 impl Default for ImportOptions {
@@ -55,6 +59,7 @@ impl Default for ImportOptions {
             history_blocks: Some(DEFAULT_HISTORY_BLOCKS),
             segment_size: lanes_accounts_db::DEFAULT_SEGMENT_SIZE,
             index_memory_bytes: Some(lanes_accounts_db::DEFAULT_INDEX_MEMORY_BYTES),
+            adaptive: true,
         }
     }
 }
@@ -158,7 +163,11 @@ impl Importer {
         let head = chain.head().number;
         ledger.publish(head);
         let (ancestors, total_difficulty) = ancestry(&ledger, head + 1)?;
-        let ordered = OrderedConfig { threads: options.workers.max(1), ..OrderedConfig::default() };
+        let ordered = OrderedConfig {
+            threads: options.workers.max(1),
+            adaptive: options.adaptive,
+            ..OrderedConfig::default()
+        };
         Ok(Self {
             dir: dir.to_owned(),
             spec,

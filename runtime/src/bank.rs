@@ -122,9 +122,6 @@ struct BlockRecord {
     fees_paid: U256,
     /// The header's codec data, when the caller gives it ([`Bank::set_extra`]).
     extra: Option<Bytes>,
-    /// Derived writes made before any transaction ran, which an ordered
-    /// block's predictions must see ([`Bank::fork_parent`]).
-    derived: Vec<Writes>,
     /// Whether a transaction has been claimed: derived writes after it
     /// come after the block's transactions.
     ran: bool,
@@ -210,6 +207,16 @@ impl Bank {
         }
     }
 
+    /// [`Bank::keep`] for the kept runs of many transactions, given in
+    /// block order: the last write of each key is applied, on up to
+    /// `threads` threads, each taking the write cache's shards of its own.
+    pub(crate) fn keep_all(&self, kept: Vec<(B256, Writes)>, threads: usize) {
+        self.state.apply_all(kept.iter().map(|(_, w)| w), threads);
+        if self.config.record_accesses {
+            self.kept.lock().extend(kept);
+        }
+    }
+
     /// Gives back claims of transactions the block did not keep.
     pub(crate) fn unclaim(&self, hashes: impl IntoIterator<Item = B256>) {
         let mut record = self.record();
@@ -262,23 +269,6 @@ impl Bank {
         &self.state
     }
 
-    /// A bank for the same block on the same parent, with nothing written:
-    /// what an ordered block's predictions read (the parent state, whatever
-    /// this bank has run since).
-    pub(crate) fn fork_parent(&self) -> Bank {
-        let bank = Bank::new(
-            self.state.parent.clone(),
-            self.parent_hash,
-            self.parent_lattice.clone(),
-            self.env.clone(),
-            self.config.clone(),
-        );
-        for writes in &self.record().derived {
-            bank.state.apply(writes);
-        }
-        bank
-    }
-
     /// Credits `amount` of the block's fees to the coinbase now rather than
     /// at the seal (an ordered block's transaction that reads the coinbase
     /// sees the fees of every transaction before it, as in Ethereum).
@@ -322,9 +312,6 @@ impl Bank {
     /// again. The caller guarantees no transaction runs meanwhile.
     pub fn apply_derived(&self, view: StateView<'_>) {
         let mut record = self.record();
-        if !record.ran {
-            record.derived.push(view.writes.clone());
-        }
         if self.config.record_accesses {
             let accesses = TxAccesses::of(&view.writes);
             match record.ran {

@@ -106,14 +106,15 @@
 //!
 //! ```text
 //!  run_block                 Bank::execute_block
-//!  ordered                   Bank::execute_ordered: optimistic > parallel >
-//!                            {steps, replay, versioned, simulate} > {config, graph, report}
+//!  ordered                   Bank::execute_ordered: {finish, commit} > engine >
+//!                            {sequential, ran, schedule, plan, simulate} > {config, report}
 //!  native, admission, chain  the reference executor, the admission hook, committed state
 //!  bank, group               running entries and sealing them
 //!  executor, admitted, bank_config, seal
 //!  view, accesses, block     a bank's state, what it recorded, blocks
 //!  access, locks, marks, error
-//!  key, table, lattice, threads, atomic_write, outcome, versions
+//!  versions, mv              a block's declared writes; its multi-version memory
+//!  key, table, lattice, threads, atomic_write, outcome
 //! ```
 #![forbid(unsafe_code)]
 
@@ -133,6 +134,7 @@ mod key;
 mod lattice;
 mod locks;
 mod marks;
+mod mv;
 pub mod native;
 mod ordered;
 mod outcome;
@@ -167,8 +169,8 @@ pub use lanes_accounts_db::KeyHash;
 pub use lattice::{LATTICE_LANES, LatticeHash};
 pub use locks::{AccountLocks, LockConflict, MAX_LOCK_THREADS, ThreadLocks};
 pub use ordered::{
-    DEFAULT_ORDERED_MAX_KEYS, MIN_TXS_PER_THREAD, OrderedConfig, OrderedError, OrderedReport,
-    OrderedSets, Run, RunKind, TxReport, recorded_sets,
+    DEFAULT_ORDERED_MAX_KEYS, ENGINE_COST, MIN_TXS_PER_THREAD, OrderedConfig, OrderedError,
+    OrderedReport, OrderedSets, Run, RunKind, TxReport, recorded_sets,
 };
 pub use outcome::{Outcome, Receipt};
 pub use run_block::{

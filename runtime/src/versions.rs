@@ -8,6 +8,9 @@ use std::collections::HashMap;
 use alloy_primitives::{Address, B256, Bytes, U256};
 use lanes_accounts_db::AccountHeader;
 
+use crate::key::StateKey;
+use crate::mv::Patch;
+
 /// Values a block's transactions write, by the index that writes them
 /// (0: before the first transaction, `i + 1`: transaction `i`), as a
 /// block's declaration gives them: what a transaction reads of a key is
@@ -69,6 +72,21 @@ impl Versions {
     /// How many accounts and slots it writes.
     pub fn len(&self) -> usize {
         self.accounts.len() + self.slots.len()
+    }
+
+    /// Calls `f` with every declared write: the key, the index that writes
+    /// it, and the value as a version.
+    pub(crate) fn for_each(&self, mut f: impl FnMut(StateKey, u64, Patch)) {
+        for (address, writes) in &self.accounts {
+            for (index, header) in writes {
+                f(StateKey::Account(*address), *index, Patch::Account(*header));
+            }
+        }
+        for ((address, slot), writes) in &self.slots {
+            for (index, value) in writes {
+                f(StateKey::Storage(*address, *slot), *index, Patch::Slot(*value));
+            }
+        }
     }
 
     /// Whether it writes nothing.

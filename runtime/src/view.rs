@@ -11,6 +11,7 @@ use lanes_accounts_db::{AccountHeader, AccountsRead, KeyHash, ReadView};
 use crate::access::{AccessSet, AccessSetTooLarge};
 use crate::error::TxError;
 use crate::key::StateKey;
+use crate::mv::{MvMemory, Origin};
 use crate::table::Table;
 
 /// A value in the bank's write cache.
@@ -163,14 +164,6 @@ impl BankState {
         std::hint::black_box(sum);
     }
 
-    /// Whether a transaction of this block may have written the key
-    /// hashing to `hash` (its bit in the written-key filter is set). When
-    /// not, its value is the parent's.
-    pub(crate) fn maybe_written(&self, hash: KeyHash) -> bool {
-        let (word, mask) = self.written_bit(hash);
-        word.load(Ordering::Relaxed) & mask != 0
-    }
-
     fn cached(&self, key: &Hashed) -> Option<Value> {
         let (word, mask) = self.written_bit(key.hash);
         // Relaxed is enough: a transaction that reads a key another wrote runs
@@ -242,6 +235,42 @@ impl BankState {
     }
 }
 
+impl BankState {
+    /// Applies `writes` (whole transactions' writes, in block order) on up
+    /// to `threads` threads: each takes the shards of its own, so the last
+    /// write of each key wins as in order.
+    pub(crate) fn apply_all<'w>(
+        &self,
+        writes: impl Iterator<Item = &'w Writes> + Clone + Sync,
+        threads: usize,
+    ) {
+        {
+            let mut code = self.code.write();
+            for w in writes.clone() {
+                code.extend(w.code.iter().cloned());
+            }
+        }
+        let parts = threads.clamp(1, self.shards.len());
+        let mask = self.shards.len() - 1;
+        crate::threads::parallel_map(
+            parts,
+            parts,
+            || (),
+            |_, part| {
+                let mine = |hash: KeyHash| hash.cache_shard(mask) % parts == part;
+                for w in writes.clone() {
+                    for &(hash, address, header) in w.accounts.iter().filter(|a| mine(a.0)) {
+                        self.write_shard(hash).accounts.insert(hash, address, header);
+                    }
+                    for &(hash, address, slot, value) in w.slots.iter().filter(|s| mine(s.0)) {
+                        self.write_shard(hash).slots.insert(hash, (address, slot), value);
+                    }
+                }
+            },
+        );
+    }
+}
+
 /// A storage failure stops the bank; a backing's (a fork's upstream not
 /// answering) refuses only the transaction that needed the key, naming why.
 fn state_err(e: lanes_accounts_db::StorageError) -> TxError {
@@ -269,34 +298,119 @@ pub(crate) struct Writes {
     /// only where the bank records accesses.
     pub(crate) reads: Vec<StateKey>,
 }
-
-impl Writes {
-    /// The values written (accounts, slots, code), without the reads noted.
-    pub(crate) fn values(&self) -> Writes {
-        let (accounts, slots, code) =
-            (self.accounts.clone(), self.slots.clone(), self.code.clone());
-        Writes { accounts, slots, code, reads: Vec::new() }
-    }
-}
-
 /// The values a view read from state (not its own writes), each with its
-/// key's hash, in the order read ([`Access::Logged`]): what an ordered
-/// block's run saw, checked value by value at its turn.
+/// key's hash, in the order read ([`Access::Logged`]): what a block's run
+/// touched, which its recorded set is made of.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct ReadLog {
     /// (hash, address, header as read).
     pub(crate) accounts: Vec<(KeyHash, Address, AccountHeader)>,
     /// (hash, address, slot, value as read).
     pub(crate) slots: Vec<(KeyHash, Address, B256, U256)>,
-    /// The hashes of the keys among them read from an earlier run, not
-    /// the state ([`StateView::over`]).
-    pub(crate) over: Vec<KeyHash>,
 }
 
 impl ReadLog {
     /// Whether it read `address`'s account.
     pub(crate) fn read_account(&self, address: &Address) -> bool {
         self.accounts.iter().any(|(_, a, _)| a == address)
+    }
+}
+
+/// A run of an ordered block's transaction on the multi-version memory
+/// ([`MvMemory`]): it reads the newest version below its index, else the
+/// bank's state, and logs each value with where it came from, so the run
+/// can be checked by value later. A read of an estimate stops the run: it
+/// notes the transaction it waits for ([`EngineReads::blocked`]) and the
+/// read fails.
+///
+/// A plain transfer's sender and recipient may be shown without the
+/// versions (`sender`, `recipient`): the sender with the transaction's own
+/// nonce and a balance that covers anything, the recipient as the state
+/// holds it. Its run then only debits and credits them
+/// ([`StateView::note_debit`], [`StateView::note_credit`]), which its
+/// commit checks against the balances folded by then.
+#[derive(Debug)]
+pub(crate) struct EngineReads<'a> {
+    pub(crate) memory: &'a MvMemory,
+    /// The transaction's index in the block.
+    pub(crate) index: u32,
+    /// An account shown with this nonce and any balance.
+    pub(crate) sender: Option<(Address, u64)>,
+    /// An account shown as the state holds it.
+    pub(crate) recipient: Option<Address>,
+    /// (hash, address, header as read, where from).
+    pub(crate) accounts: Vec<(KeyHash, Address, AccountHeader, Origin)>,
+    /// (hash, address, slot, value as read, where from).
+    pub(crate) slots: Vec<(KeyHash, Address, B256, U256, Origin)>,
+    /// The state's headers of the accounts shown.
+    pub(crate) shown: [Option<(Address, AccountHeader)>; 2],
+    /// The first transaction whose estimate a read met.
+    pub(crate) blocked: Option<u32>,
+}
+
+impl<'a> EngineReads<'a> {
+    /// Reads of transaction `index` on `memory`, logging into `accounts`
+    /// and `slots` (buffers a worker reuses).
+    pub(crate) fn new(memory: &'a MvMemory, index: u32) -> Self {
+        let (accounts, slots) = (Vec::new(), Vec::new());
+        let (sender, recipient, shown, blocked) = (None, None, [None; 2], None);
+        Self { memory, index, sender, recipient, accounts, slots, shown, blocked }
+    }
+
+    fn wait(&mut self, tx: u32) -> TxError {
+        self.blocked.get_or_insert(tx);
+        TxError::Invalid(format!("it waits for transaction {tx}'s next run"))
+    }
+
+    fn account(
+        &mut self,
+        state: &BankState,
+        address: &Address,
+        hash: KeyHash,
+    ) -> Result<AccountHeader, TxError> {
+        let (header, origin) = match (self.sender, self.recipient) {
+            (Some((sender, nonce)), _) if sender == *address => {
+                let header = state.account(address, hash)?;
+                self.shown[0] = Some((*address, header));
+                let code_hash = header.code_hash;
+                (AccountHeader { nonce, balance: U256::MAX, code_hash }, Origin::Shown)
+            }
+            (_, Some(recipient)) if recipient == *address => {
+                let header = state.account(address, hash)?;
+                self.shown[1] = Some((*address, header));
+                (header, Origin::Shown)
+            }
+            _ => {
+                let folded = match self.memory.account(hash, address, self.index) {
+                    Ok(folded) => folded,
+                    Err(tx) => return Err(self.wait(tx)),
+                };
+                let state = match folded.needs_state() {
+                    true => state.account(address, hash)?,
+                    false => AccountHeader::default(),
+                };
+                (folded.over(state), folded.origin)
+            }
+        };
+        self.accounts.push((hash, *address, header, origin));
+        Ok(header)
+    }
+
+    fn storage(
+        &mut self,
+        state: &BankState,
+        address: &Address,
+        slot: &B256,
+        hash: KeyHash,
+    ) -> Result<U256, TxError> {
+        let key = StateKey::Storage(*address, *slot);
+        let (value, origin) = match self.memory.slot(hash, &key, self.index) {
+            Ok(Some((value, version))) => (value, Origin::Version(version)),
+            Ok(None) => (state.storage(address, slot, hash)?, Origin::Storage),
+            Err(tx) => return Err(self.wait(tx)),
+        };
+        self.slots.push((hash, *address, *slot, value, origin));
+        Ok(value)
     }
 }
 
@@ -321,13 +435,13 @@ pub(crate) enum Access {
 #[derive(Debug)]
 pub struct StateView<'a> {
     state: &'a BankState,
-    /// Values as of an index of the block, read before `state`
-    /// ([`crate::OrderedSets::Versioned`]).
-    versions: Option<(&'a crate::Versions, u64)>,
     pub(crate) access: Access,
     pub(crate) writes: Writes,
     /// With [`Access::Logged`]: every value read from state.
     pub(crate) log: ReadLog,
+    /// An ordered block's run on the multi-version memory: reads come from
+    /// there, logged there.
+    pub(crate) engine: Option<EngineReads<'a>>,
     /// Fees not yet in the state that an account's balance is read with
     /// (the coinbase's, in an ordered block).
     credit: Option<(Address, U256)>,
@@ -338,15 +452,6 @@ pub struct StateView<'a> {
     /// balance read, with the least balance that covers it
     /// ([`StateView::note_debit`]).
     pub(crate) debits: Vec<(Address, U256)>,
-    /// An account shown with this nonce whatever the state holds
-    /// ([`StateView::assume_nonce`]).
-    assumed: Option<(Address, u64)>,
-    /// Values read before the state: what an earlier transaction that has
-    /// run but not committed wrote ([`StateView::over`]).
-    over: Writes,
-    /// What an earlier run of the same transaction read
-    /// ([`StateView::prior`]).
-    prior: ReadLog,
     violation: Option<StateKey>,
     /// Recording: every key touched, and (also in `touched`) those written.
     touched: Vec<StateKey>,
@@ -359,48 +464,23 @@ impl<'a> StateView<'a> {
         let (writes, log) = (Writes::default(), ReadLog::default());
         Self {
             state,
-            versions: None,
             access,
             writes,
             log,
+            engine: None,
             credit: None,
             credits: Vec::new(),
             debits: Vec::new(),
-            assumed: None,
-            over: Writes::default(),
-            prior: ReadLog::default(),
             violation: None,
             touched,
             written,
         }
     }
 
-    /// This view, reading what `over` wrote before the state: an earlier
-    /// transaction's run that has not committed (a sender's last
-    /// transaction), which this one reads instead of the state it is about
-    /// to change. What it reads from there is logged like any read.
-    pub(crate) fn over(mut self, over: Writes) -> Self {
-        self.over = over;
-        self
-    }
-
-    /// This view, reading the keys no transaction of the block has written
-    /// from `prior`, what an earlier run of the same transaction read from
-    /// the state: a run again reads them from there, not from the
-    /// database.
-    pub(crate) fn prior(mut self, prior: ReadLog) -> Self {
-        self.prior = prior;
-        self
-    }
-
-    /// This view, showing `address`'s account with `nonce`, the rest as
-    /// the state (and what it reads before it) holds it: a transaction that
-    /// pays from that account runs before the earlier ones that step its
-    /// nonce have. A run that only took from the account's balance says so
-    /// ([`StateView::note_debit`]); any other read of it is checked by value
-    /// at its turn like every read.
-    pub(crate) fn assume_nonce(mut self, address: Address, nonce: u64) -> Self {
-        self.assumed = Some((address, nonce));
+    /// This view, reading through `engine` (an ordered block's run on the
+    /// multi-version memory) before the state.
+    pub(crate) fn with_engine(mut self, engine: EngineReads<'a>) -> Self {
+        self.engine = Some(engine);
         self
     }
 
@@ -409,16 +489,6 @@ impl<'a> StateView<'a> {
     pub(crate) fn with_credit(mut self, address: Address, credit: U256) -> Self {
         self.credit = Some((address, credit));
         self
-    }
-
-    /// A view that reads `versions` as of before index `at`, then `state`.
-    pub(crate) fn versioned(
-        state: &'a BankState,
-        access: Access,
-        versions: &'a crate::Versions,
-        at: u64,
-    ) -> Self {
-        Self { versions: Some((versions, at)), ..Self::new(state, access) }
     }
 
     /// `key`'s hash if the access allows the read (or the `write`).
@@ -447,32 +517,14 @@ impl<'a> StateView<'a> {
         if let Some((_, _, header)) = written {
             return Ok(*header);
         }
-        if let Some(header) = self.versions.and_then(|(v, at)| v.account_at(address, at)) {
-            return Ok(header);
+        if let Some(engine) = &mut self.engine {
+            return engine.account(self.state, address, hash);
         }
-        // The credited account (the coinbase) is read with the fees, not
-        // from an earlier run.
-        let credited = self.credit.is_some_and(|(a, _)| a == *address);
-        let over = self.over.accounts.iter().rev().find(|(_, a, _)| a == address && !credited);
-        let mut header = match over {
-            Some((_, _, header)) => {
-                self.log.over.push(hash);
-                *header
-            }
-            None => match self.prior_account(address, hash, credited) {
-                Some(header) => header,
-                None => self.state.account(address, hash)?,
-            },
-        };
+        let mut header = self.state.account(address, hash)?;
         if let Some((credited, credit)) = self.credit
             && credited == *address
         {
             header.balance = header.balance.saturating_add(credit);
-        }
-        if let Some((assumed, nonce)) = self.assumed
-            && assumed == *address
-        {
-            header.nonce = nonce;
         }
         if let Access::Logged = self.access {
             self.log.accounts.push((hash, *address, header));
@@ -487,56 +539,14 @@ impl<'a> StateView<'a> {
         if let Some((_, _, _, value)) = written {
             return Ok(*value);
         }
-        if let Some(value) = self.versions.and_then(|(v, at)| v.slot_at(address, slot, at)) {
-            return Ok(value);
+        if let Some(engine) = &mut self.engine {
+            return engine.storage(self.state, address, slot, hash);
         }
-        let over = self.over.slots.iter().rev().find(|(_, a, s, _)| a == address && s == slot);
-        let value = match over {
-            Some((_, _, _, value)) => {
-                self.log.over.push(hash);
-                *value
-            }
-            None => match self.unwritten_prior(hash) {
-                true => {
-                    let prior = self.prior.slots.iter();
-                    let found =
-                        prior.filter(|(h, a, s, _)| *h == hash && a == address && s == slot);
-                    match found.map(|(_, _, _, v)| *v).next() {
-                        Some(value) => value,
-                        None => self.state.storage(address, slot, hash)?,
-                    }
-                }
-                false => self.state.storage(address, slot, hash)?,
-            },
-        };
+        let value = self.state.storage(address, slot, hash)?;
         if let Access::Logged = self.access {
             self.log.slots.push((hash, *address, *slot, value));
         }
         Ok(value)
-    }
-
-    /// Whether an earlier run's read of the key hashing to `hash` still
-    /// gives its value: it read it from the state (not an earlier
-    /// transaction's run), and no transaction of the block has written it.
-    fn unwritten_prior(&self, hash: KeyHash) -> bool {
-        let some = !self.prior.accounts.is_empty() || !self.prior.slots.is_empty();
-        some && !self.prior.over.contains(&hash) && !self.state.maybe_written(hash)
-    }
-
-    /// `address`'s header as an earlier run read it, where it still holds
-    /// ([`Self::unwritten_prior`]; not the credited account, read with its
-    /// fees).
-    fn prior_account(
-        &self,
-        address: &Address,
-        hash: KeyHash,
-        credited: bool,
-    ) -> Option<AccountHeader> {
-        if credited || !self.unwritten_prior(hash) {
-            return None;
-        }
-        let found = self.prior.accounts.iter().find(|(h, a, _)| *h == hash && a == address);
-        found.map(|(_, _, header)| *header)
     }
 
     /// Code by hash. Code is immutable and needs no declaration.
@@ -544,11 +554,8 @@ impl<'a> StateView<'a> {
         if let Some((_, code)) = self.writes.code.iter().find(|(h, _)| h == hash) {
             return Ok(Some(code.clone()));
         }
-        if let Some((_, code)) = self.over.code.iter().find(|(h, _)| h == hash) {
-            return Ok(Some(code.clone()));
-        }
-        if let Some(code) = self.versions.and_then(|(v, _)| v.code(hash)) {
-            return Ok(Some(code.clone()));
+        if let Some(code) = self.engine.as_ref().and_then(|e| e.memory.code(hash)) {
+            return Ok(Some(code));
         }
         self.state.code(hash)
     }
@@ -612,12 +619,6 @@ impl<'a> StateView<'a> {
         self.debits.push((address, covers));
     }
 
-    /// The least balance a debit of `address` needs
-    /// ([`StateView::note_debit`]), if this run noted one.
-    pub(crate) fn debit_of(debits: &[(Address, U256)], address: &Address) -> Option<U256> {
-        debits.iter().find(|(a, _)| a == address).map(|(_, covers)| *covers)
-    }
-
     /// Keys read or written so far, in a simulation ([`crate::Bank::simulate`]).
     pub fn touched(&self) -> &[StateKey] {
         &self.touched
@@ -633,16 +634,11 @@ impl<'a> StateView<'a> {
     /// the keys it wrote as writes, those it only read as reads. Fails past
     /// `limit` keys.
     pub(crate) fn logged_set(&self, limit: usize) -> Result<AccessSet, AccessSetTooLarge> {
-        let (log, writes) = (&self.log, &self.writes);
+        let log = &self.log;
         let reads = log.accounts.iter().map(|&(h, a, _)| (StateKey::Account(a), h));
         let reads =
             ExactChain(reads, log.slots.iter().map(|&(h, a, s, _)| (StateKey::Storage(a, s), h)));
-        let written = writes.accounts.iter().map(|&(h, a, _)| (StateKey::Account(a), h));
-        let written = ExactChain(
-            written,
-            writes.slots.iter().map(|&(h, a, s, _)| (StateKey::Storage(a, s), h)),
-        );
-        AccessSet::from_hashed(reads, written, limit)
+        read_write_set(reads, &self.writes, limit)
     }
 
     /// The first key this transaction touched outside its set, if any.
@@ -651,9 +647,23 @@ impl<'a> StateView<'a> {
     }
 }
 
+/// The access set of a run that read `reads` (keys with their hashes) and
+/// wrote `writes`: the keys it wrote as writes, those it only read as
+/// reads. Fails past `limit` keys.
+pub(crate) fn read_write_set(
+    reads: impl ExactSizeIterator<Item = (StateKey, KeyHash)>,
+    writes: &Writes,
+    limit: usize,
+) -> Result<AccessSet, AccessSetTooLarge> {
+    let written = writes.accounts.iter().map(|&(h, a, _)| (StateKey::Account(a), h));
+    let written =
+        ExactChain(written, writes.slots.iter().map(|&(h, a, s, _)| (StateKey::Storage(a, s), h)));
+    AccessSet::from_hashed(reads, written, limit)
+}
+
 /// Two iterators one after the other, whose length is known (a `Chain`
 /// does not say it is exact).
-struct ExactChain<A, B>(A, B);
+pub(crate) struct ExactChain<A, B>(pub(crate) A, pub(crate) B);
 
 impl<T, A: ExactSizeIterator<Item = T>, B: ExactSizeIterator<Item = T>> Iterator
     for ExactChain<A, B>

@@ -17,6 +17,11 @@ use lanes_node::{
 };
 use lanes_rpc::genesis::{self, DEV_BALANCE};
 
+/// mimalloc: threads allocate from heaps of their own (glibc's arenas made
+/// the parallel engine's workers wait on one another's frees).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The pool's per-sender limit on a dev node: deploy and airdrop scripts
 /// send thousands from one key.
 const DEV_MAX_PER_SENDER: usize = 10_000;

@@ -182,8 +182,12 @@ fn run(test: &Value, dir: &Path) -> Result<(), String> {
     let genesis = genesis_json(test)?;
     let genesis_path = dir.join("test-genesis.json");
     std::fs::write(&genesis_path, genesis.to_string()).map_err(|e| e.to_string())?;
+    // Every block of two or more transactions on the parallel engine, however
+    // small: the tests' corner cases (self-destructs, creation collisions,
+    // the coinbase's fees) meet its versions and checks.
     let options = ImportOptions {
         workers: 2,
+        adaptive: false,
         fsync: false,
         history_blocks: Some(16),
         segment_size: 1 << 20,

@@ -243,6 +243,8 @@ impl BlockRun {
             "lanes_ms": ms(self.lanes),
             "revm_ms": ms(self.revm),
             "seal_ms": ms(self.seal),
+            "run_ms": ms(self.report.run),
+            "serial_ms": ms(self.report.serial),
             "stood": self.report.stood(),
             "reruns": self.report.reruns(),
             "waited": self.report.txs.iter().filter(|t| t.waited_for.is_some()).count(),

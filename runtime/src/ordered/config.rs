@@ -1,9 +1,12 @@
 //! How an ordered block runs ([`OrderedConfig`]) and why it may not
 //! ([`OrderedError`]).
 
-use crate::access::DEFAULT_MAX_ACCESS_KEYS;
+use crate::access::{AccessSet, AccessSource, DEFAULT_MAX_ACCESS_KEYS};
+use crate::admitted::Admitted;
 use crate::error::{BankError, TxError};
 use crate::key::StateKey;
+use crate::outcome::Outcome;
+use crate::versions::Versions;
 
 /// Default most keys of a run's set in an ordered block: past it the
 /// transaction is recorded without a set (a replay runs it alone). Higher
@@ -70,3 +73,39 @@ pub enum OrderedError {
     #[error(transparent)]
     Bank(#[from] BankError),
 }
+
+/// Where the transactions of an ordered block get their sets.
+#[derive(Clone, Copy)]
+pub enum OrderedSets<'a> {
+    /// From running them: each reads the newest versions earlier runs
+    /// wrote, and stands once every value it read is checked to hold; its
+    /// set is what its standing run read and wrote.
+    Run,
+    /// The sets the block recorded, one per transaction in order (a replay):
+    /// nothing is predicted, a transaction with no set may touch any key,
+    /// and one that leaves its set makes the block invalid.
+    Recorded(&'a [Admitted]),
+    /// Every transaction's writes declared ahead, value by value ([`Versions`]:
+    /// an EVM block's access list): each reads what the earlier ones wrote
+    /// from the declaration until their runs replace it, so none waits. The
+    /// block's result is the runs', whatever the declaration says; the
+    /// declaration's owner checks afterwards that what ran wrote and read
+    /// what it declares.
+    Versioned(&'a Versions),
+}
+
+impl std::fmt::Debug for OrderedSets<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Run => f.write_str("Run"),
+            Self::Recorded(sets) => write!(f, "Recorded({} sets)", sets.len()),
+            Self::Versioned(v) => write!(f, "Versioned({} keys)", v.len()),
+        }
+    }
+}
+
+/// [`OrderedSets`] inside the engine.
+pub(super) type Source<'a> = OrderedSets<'a>;
+
+/// A committed transaction's set, where it came from, and its outcome.
+pub(super) type Done = (Option<AccessSet>, AccessSource, Outcome);

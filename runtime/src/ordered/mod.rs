@@ -1,19 +1,30 @@
 //! Ordered blocks: blocks whose transactions come in a fixed order (an
-//! Ethereum block), run in lanes to exactly the result of running them one by
-//! one in that order ([`Bank::execute_ordered`]).
+//! Ethereum block), run in lanes to exactly the result of running them one
+//! by one in that order ([`Bank::execute_ordered`]).
 //!
-//! Three ways to get each transaction's set ([`OrderedSets`]):
-//! - **run** ([`optimistic`](self::optimistic)): workers run the transactions
-//!   in order on the state as far as the block has come, logging what each
-//!   read; at its turn a run stands if every value it read still holds,
-//!   else the transaction runs again then. One run per transaction where
-//!   the block allows it; its set is what the standing run touched.
-//! - **recorded** ([`replay`](self::replay)): the block's own sets, locked
-//!   as they were recorded; a transaction runs once every earlier one
-//!   whose set conflicts with its own has finished ([`graph`](self::graph)).
-//! - **versioned** ([`versioned`](self::versioned)): every transaction's
-//!   writes declared ahead, value by value (a block access list): all run at
-//!   once, their writes applied in order.
+//! One engine, Block-STM's shape ([`engine`](self::engine)): every run
+//! publishes its writes as versions in a multi-version memory
+//! ([`crate::mv::MvMemory`]); a run reads, per key, the newest version below
+//! its own index and logs where each value came from; idle workers check
+//! finished runs by value, and a stale one runs again as a new incarnation,
+//! its old versions estimates that readers wait for; an index commits the
+//! checked runs in order. Plain transfers' credits and debits, and the
+//! coinbase's fees, are deltas folded where something reads the balance,
+//! so payouts and deposits do not order the block. With one worker, or a
+//! block too small to gain, the block runs in order on one thread
+//! ([`sequential`](self::sequential)).
+//!
+//! Where each transaction's set comes from ([`OrderedSets`]) only seeds the
+//! same engine:
+//! - **run**: the versions start empty (but for the keys a transaction is
+//!   known to write: estimates, [`plan`](self::plan)); each transaction's
+//!   set is what its committed run read and wrote.
+//! - **recorded**: the block's own sets: each run is held to its set, and a
+//!   key a set writes starts as its transaction's estimate, so a later
+//!   reader waits for it instead of reading a stale value.
+//! - **versioned**: every transaction's writes declared ahead, value by
+//!   value (a block access list): the versions start as the declared
+//!   values, so nothing waits.
 //!
 //! Fees: in an ordered block a transaction that reads the coinbase sees the
 //! fees of every transaction before it, as in Ethereum; the rest are
@@ -23,55 +34,32 @@
 //! transactions whose final sets do not conflict, each with its set and where
 //! the set came from; [`OrderedSets::Recorded`] replays it with those sets.
 
+mod commit;
 mod config;
-mod graph;
-mod optimistic;
-mod parallel;
-mod replay;
+mod engine;
+mod finish;
+mod plan;
+mod ran;
 mod report;
+mod schedule;
+mod sequential;
 mod simulate;
-mod steps;
 #[cfg(test)]
 mod tests;
-mod versioned;
 
-pub use config::{DEFAULT_ORDERED_MAX_KEYS, MIN_TXS_PER_THREAD, OrderedConfig, OrderedError};
+pub use config::{
+    DEFAULT_ORDERED_MAX_KEYS, MIN_TXS_PER_THREAD, OrderedConfig, OrderedError, OrderedSets,
+};
 pub use report::{OrderedReport, Run, RunKind, TxReport, recorded_sets};
+pub use simulate::ENGINE_COST;
 
-use crate::admitted::Admitted;
+use std::time::Instant;
+
 use crate::bank::Bank;
 use crate::error::TxError;
 use crate::executor::{Executor, Transaction};
-use crate::versions::Versions;
-
-/// Where the transactions of an ordered block get their sets.
-#[derive(Clone, Copy)]
-pub enum OrderedSets<'a> {
-    /// From running them: each runs once on the state as far as the block
-    /// has come, and stands if every value it read still holds at its turn
-    /// (else it runs again then); its set is what that run read and wrote.
-    Run,
-    /// The sets the block recorded, one per transaction in order (a replay):
-    /// nothing is predicted, a transaction with no set runs alone with every
-    /// key, and one that leaves its set makes the block invalid.
-    Recorded(&'a [Admitted]),
-    /// Every transaction's writes declared ahead, value by value ([`Versions`]:
-    /// an EVM block's access list): each reads what the earlier ones wrote
-    /// from the declaration, so all run at once and none is predicted. The
-    /// declaration's owner checks afterwards that what ran wrote and read
-    /// what it declares.
-    Versioned(&'a Versions),
-}
-
-impl std::fmt::Debug for OrderedSets<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Run => f.write_str("Run"),
-            Self::Recorded(sets) => write!(f, "Recorded({} sets)", sets.len()),
-            Self::Versioned(v) => write!(f, "Versioned({} keys)", v.len()),
-        }
-    }
-}
+use crate::key::StateKey;
+use crate::mv::MvMemory;
 
 impl Bank {
     /// Runs `txs`, an ordered block's transactions, to exactly the result of
@@ -111,6 +99,7 @@ impl Bank {
         sets: OrderedSets<'_>,
         config: &OrderedConfig,
     ) -> Result<OrderedReport, OrderedError> {
+        let start = Instant::now();
         if let OrderedSets::Recorded(recorded) = sets
             && recorded.len() != txs.len()
         {
@@ -122,12 +111,103 @@ impl Bank {
             return Err(OrderedError::Invalid { index, error });
         }
         self.reserve_kept(txs.len());
-        match sets {
-            OrderedSets::Run => optimistic::run(self, executor, txs, config),
-            OrderedSets::Recorded(sets) => replay::run(self, executor, txs, sets, config),
-            OrderedSets::Versioned(versions) => {
-                versioned::run(self, executor, txs, versions, config)
+        let coinbase = self.env().coinbase;
+        let (starts, estimates) = plan::plan(txs, coinbase, self.state());
+        let planned = Instant::now();
+        let threads = match config.threads {
+            0 | 1 => 1,
+            _ => plan::threads_for(config.threads, &starts, config.adaptive),
+        };
+        let ((reports, done), ran) = match threads {
+            1 => {
+                let run = sequential::run(self, executor, txs, sets, config, &starts)?;
+                (run, Instant::now())
+            }
+            _ => {
+                let memory = MvMemory::new(txs.len(), coinbase);
+                let placed = prefill(&memory, sets, &estimates, coinbase);
+                let engine =
+                    engine::Engine::new(self, executor, txs, config, &starts, sets, &memory);
+                engine.place(placed);
+                crate::threads::on_helpers(threads - 1, || engine.work());
+                let ran = Instant::now();
+                (finish::finish(engine, threads)?, ran)
+            }
+        };
+        let limit = self.env().gas_limit;
+        let mut used = 0u64;
+        for (index, (_, _, outcome)) in done.iter().enumerate() {
+            if used.saturating_add(outcome.gas_used) > limit {
+                let error = TxError::BlockFull { used: outcome.gas_used, left: limit - used };
+                return Err(OrderedError::Invalid { index, error });
+            }
+            used += outcome.gas_used;
+        }
+        report::record_in_order(self, txs, done);
+        let elapsed = start.elapsed();
+        let run = ran.duration_since(planned);
+        Ok(OrderedReport {
+            txs: reports,
+            threads,
+            elapsed,
+            independent: matches!(sets, OrderedSets::Versioned(_)),
+            run,
+            serial: elapsed.saturating_sub(run),
+            coinbase,
+        })
+    }
+}
+
+/// Seeds the versions: the keys a transaction is known (or recorded) to
+/// write that a later one reads start as its estimates; a declaration's
+/// values start as declared (but the coinbase's, whose fees the engine
+/// keeps apart). Answers each cell placed, by transaction: its run, which
+/// may not write there, clears what it does not.
+fn prefill(
+    memory: &MvMemory,
+    sets: OrderedSets<'_>,
+    estimates: &[(usize, StateKey)],
+    coinbase: alloy_primitives::Address,
+) -> Vec<(u32, StateKey)> {
+    let mut placed = Vec::with_capacity(estimates.len());
+    let mut place = |tx: u32, key: StateKey, value| {
+        memory.prefill(tx, key.hash64(), &key, value);
+        placed.push((tx, key));
+    };
+    match sets {
+        OrderedSets::Run => {
+            for (tx, key) in estimates {
+                place(*tx as u32, *key, None);
             }
         }
+        OrderedSets::Recorded(recorded) => {
+            // Keys a later set holds, walking back from the end.
+            let mut later: hashbrown::HashSet<StateKey, ahash::RandomState> = Default::default();
+            for (tx, admitted) in recorded.iter().enumerate().rev() {
+                let Some(set) = &admitted.access else { continue };
+                for key in set.writes() {
+                    if matches!(key, StateKey::AllStorage(_)) || !later.contains(key) {
+                        continue;
+                    }
+                    place(tx as u32, *key, None);
+                }
+                later.extend(set.keys().iter().copied());
+            }
+            for (tx, key) in estimates {
+                place(*tx as u32, *key, None);
+            }
+        }
+        OrderedSets::Versioned(versions) => {
+            versions.for_each(|key, index, value| {
+                // Index 0 is the block's own writes before its
+                // transactions: in the bank's state already.
+                if index == 0 || key.address() == coinbase && matches!(key, StateKey::Account(_)) {
+                    return;
+                }
+                let Ok(tx) = u32::try_from(index - 1) else { return };
+                place(tx, key, Some(value));
+            });
+        }
     }
+    placed
 }

@@ -12,20 +12,16 @@ use crate::key::StateKey;
 /// What one run of a transaction was.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RunKind {
-    /// Its first run, on the state as far as the block had come (earlier
-    /// transactions may still have been running), every value read logged.
+    /// Its first run (one worker: its only run, in order; more: on the
+    /// newest versions earlier runs had written).
     Run,
-    /// Its turn: checking that what its run read still held, and applying
-    /// its writes.
-    Commit,
-    /// Run again at its turn, on exactly the state every earlier
-    /// transaction left: a value its first run read had changed since.
+    /// A run again: a value an earlier run read had changed.
     Rerun,
-    /// Under its recorded set's locks (a replay), or from declared writes.
-    Execute,
-    /// Alone with every key, once every earlier transaction had finished (a
-    /// replay of a transaction recorded without a set).
-    Alone,
+    /// A check of a finished run: every value it read still the same.
+    Validate,
+    /// A run stopped at a read of an estimate: it waits for that
+    /// transaction's next run.
+    Stopped,
 }
 
 /// One run of a transaction and how long it took.
@@ -98,8 +94,14 @@ pub struct OrderedReport {
     /// Whether its transactions did not wait for one another (run from
     /// declared writes, [`OrderedSets::Versioned`](crate::OrderedSets::Versioned)).
     pub independent: bool,
-    /// Work done on one thread after the transactions ran (applying a
-    /// versioned block's writes in order), which more workers do not shorten.
+    /// The time of the runs themselves: on one worker, every transaction
+    /// in order; on more, the engine's workers from the first run to the
+    /// last commit.
+    pub run: Duration,
+    /// The time around the runs, which more workers barely shorten: the
+    /// plan before them (what each transaction is known to write), and
+    /// after them the writes applied to the bank, the sets and the block's
+    /// entries.
     pub serial: Duration,
     /// The block's coinbase.
     pub coinbase: alloy_primitives::Address,

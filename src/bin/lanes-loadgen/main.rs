@@ -6,6 +6,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// mimalloc: threads allocate from heaps of their own (glibc's arenas made
+/// the parallel engine's workers wait on one another's frees).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod error;
 mod rate;
 mod reads;

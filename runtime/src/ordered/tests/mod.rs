@@ -8,34 +8,35 @@ use lanes_accounts_db::{AccountHeader, AccountsDbConfig, Entry};
 use proptest::prelude::*;
 
 use super::*;
+use crate::Versions;
 use crate::access::{AccessSet, AccessSource};
 use crate::bank::SealedBlock;
 use crate::chain::{Chain, Genesis};
-use crate::error::{DecodeError, TxError};
-use crate::executor::{BlockEnv, Executor, Transaction};
+use crate::executor::{Executor, Transaction};
 use crate::native::{NativeExecutor, NativeTx};
-use crate::outcome::Outcome;
-use crate::view::{Access, StateView};
+use crate::view::Access;
 
-const SENDERS: u8 = 5;
+mod engine;
+
+pub(super) const SENDERS: u8 = 5;
 const POINTERS: Address = Address::repeat_byte(0xf0);
 
-fn sender(i: u8) -> Address {
+pub(super) fn sender(i: u8) -> Address {
     Address::repeat_byte(0x10 + i)
 }
 
 /// Sender 0 is also the coinbase: transfers from and to it read the fees.
-fn coinbase() -> Address {
+pub(super) fn coinbase() -> Address {
     sender(0)
 }
 
 /// Slot `s` of contract `a`: the first two slots of each hold a value
 /// from genesis (`s + 1`), so writes may clear them or put it back.
-fn slot(a: u8, s: u8) -> (Address, B256) {
+pub(super) fn slot(a: u8, s: u8) -> (Address, B256) {
     (Address::repeat_byte(0xa0 + a), B256::with_last_byte(s))
 }
 
-fn new_chain() -> (tempfile::TempDir, Chain) {
+pub(super) fn new_chain() -> (tempfile::TempDir, Chain) {
     let funded = AccountHeader { balance: U256::from(1_000_000_000u64), ..Default::default() };
     let mut alloc: Vec<Entry> = (0..SENDERS).map(|i| Entry::Account(sender(i), funded)).collect();
     for (a, s) in (0..4).flat_map(|a| (0..2).map(move |s| (a, s))) {
@@ -50,7 +51,7 @@ fn new_chain() -> (tempfile::TempDir, Chain) {
 
 /// The reference: each transaction alone, in order, its fee credited to
 /// the coinbase before the next runs (as in Ethereum).
-fn one_by_one(chain: &Chain, txs: &[NativeTx]) -> SealedBlock {
+pub(super) fn one_by_one(chain: &Chain, txs: &[NativeTx]) -> SealedBlock {
     let bank = chain.new_bank(1, coinbase());
     for tx in txs {
         let outcome = bank.run_one(&NativeExecutor, &mut (), tx, Access::Exclusive).unwrap();
@@ -123,11 +124,11 @@ fn make_txs(specs: &[(u8, Op, u8)]) -> Vec<NativeTx> {
         .collect()
 }
 
-fn config(threads: usize) -> OrderedConfig {
+pub(super) fn config(threads: usize) -> OrderedConfig {
     OrderedConfig { threads, adaptive: false, ..OrderedConfig::default() }
 }
 
-fn ordered<E: Executor<Tx = NativeTx>>(
+pub(super) fn ordered<E: Executor<Tx = NativeTx>>(
     executor: &E,
     chain: &Chain,
     txs: &[NativeTx],
@@ -249,292 +250,6 @@ proptest! {
     }
 }
 
-/// The native executor, holding the runs of the `held` transactions until
-/// a run of `opener` has finished: a test fixes which runs read state
-/// before which commits. Runs it as many threads as transactions.
-struct Gated {
-    held: Vec<B256>,
-    opener: B256,
-    open: parking_lot::Mutex<bool>,
-    opened: parking_lot::Condvar,
-}
-
-impl Gated {
-    fn new(held: &[&NativeTx], opener: &NativeTx) -> Self {
-        Self {
-            held: held.iter().map(|t| t.hash()).collect(),
-            opener: opener.hash(),
-            open: parking_lot::Mutex::new(false),
-            opened: parking_lot::Condvar::new(),
-        }
-    }
-}
-
-impl Executor for Gated {
-    type Tx = NativeTx;
-    type Worker<'b> = ();
-
-    fn decode(&self, bytes: &[u8]) -> Result<NativeTx, DecodeError> {
-        NativeExecutor.decode(bytes)
-    }
-
-    fn worker<'b>(&'b self, _env: &'b BlockEnv) {}
-
-    fn execute<'b>(
-        &self,
-        _worker: &mut (),
-        tx: &NativeTx,
-        state: StateView<'b>,
-    ) -> (Result<Outcome, TxError>, StateView<'b>) {
-        if self.held.contains(&tx.hash()) {
-            let mut open = self.open.lock();
-            while !*open {
-                self.opened.wait(&mut open);
-            }
-        }
-        let ran = NativeExecutor.execute(&mut (), tx, state);
-        if tx.hash() == self.opener {
-            *self.open.lock() = true;
-            self.opened.notify_all();
-        }
-        ran
-    }
-}
-
-/// `writes` run (held) while a reader of slot (0, 1) (genesis value 2) runs
-/// first on the parent state. The block equals one by one; answers whether
-/// the reader's first run stood and how often it ran again.
-fn reader_after(writes: &[u8]) -> (bool, usize) {
-    let target = slot(0, 1);
-    let mut txs: Vec<NativeTx> = writes
-        .iter()
-        .enumerate()
-        .map(|(i, v)| NativeTx::set(sender(i as u8 + 1), 0, target, U256::from(*v), U256::from(1)))
-        .collect();
-    let reader = NativeTx::touch(sender(4), 0, vec![target], vec![slot(1, 2)], U256::from(1));
-    txs.push(reader.clone());
-    let gate = Gated::new(&txs.iter().take(writes.len()).collect::<Vec<_>>(), &reader);
-    let (_dir, chain) = new_chain();
-    let reference = one_by_one(&chain, &txs);
-    let (sealed, report) = ordered(&gate, &chain, &txs, OrderedSets::Run, txs.len()).unwrap();
-    assert_eq!(sealed.changes, reference.changes, "writes {writes:?}");
-    assert_eq!(sealed.receipts, reference.receipts, "writes {writes:?}");
-    let last = report.txs.last().unwrap();
-    (last.stood, last.reruns())
-}
-
-#[test]
-fn test_a_run_stands_when_what_it_read_was_written_back_unchanged() {
-    assert_eq!(reader_after(&[2]), (true, 0));
-}
-
-#[test]
-fn test_a_run_whose_read_changed_runs_again() {
-    // Changed; cleared (the reader read a key an earlier transaction
-    // deleted); changed back and changed again.
-    for writes in [&[5][..], &[0], &[2, 7]] {
-        let (stood, reruns) = reader_after(writes);
-        assert!(!stood && reruns >= 1, "writes {writes:?}");
-    }
-    // Changed and changed back, cleared and put back: the block is right
-    // however the reader's runs met the commits (`changed`'s own test
-    // shows the value put back holds).
-    for writes in [&[5, 2][..], &[0, 2]] {
-        reader_after(writes);
-    }
-}
-
-#[test]
-fn test_credits_to_one_account_stand_whatever_order_they_ran_in() {
-    // Three transfers to sender 4: the later two run (and read its balance)
-    // before the first commits; each only credited it, so each stands and
-    // its credit lands on the balance it finds at its turn.
-    let to = sender(4);
-    let txs: Vec<NativeTx> = (1..=3)
-        .map(|i| {
-            NativeTx::transfer(sender(i), 0, to, U256::from(100 * u64::from(i)), U256::from(1))
-        })
-        .collect();
-    let gate = Gated::new(&[&txs[0]], &txs[2]);
-    let (_dir, chain) = new_chain();
-    let reference = one_by_one(&chain, &txs);
-    let (sealed, report) = ordered(&gate, &chain, &txs, OrderedSets::Run, txs.len()).unwrap();
-    assert_eq!(sealed.changes, reference.changes);
-    assert_eq!(report.reruns(), 0);
-    assert!(report.txs.iter().all(|t| t.waited_for.is_none()));
-    // A transfer from the credited account does not wait for the credits:
-    // it only takes from its balance, which covers it with or without them.
-    // It credits sender 1, whose nonce the first transfer steps: run before
-    // that one (gated) or after, its credit stands on the nonce it finds.
-    let mut txs = txs;
-    txs.push(NativeTx::transfer(to, 0, sender(1), U256::from(7), U256::from(1)));
-    let reference = one_by_one(&chain, &txs);
-    let gate = Gated::new(&[&txs[0]], &txs[3]);
-    // 0: gated, a thread per transaction.
-    for threads in [0, 1, 4] {
-        let (sealed, report) = match threads {
-            0 => ordered(&gate, &chain, &txs, OrderedSets::Run, txs.len()),
-            _ => ordered(&NativeExecutor, &chain, &txs, OrderedSets::Run, threads),
-        }
-        .unwrap();
-        assert_eq!(sealed.changes, reference.changes);
-        let t = &report.txs[3];
-        assert!(t.waited_for.is_none() && t.stood && t.debited == vec![to], "{t:?}");
-        assert!(t.credited == vec![sender(1)], "{t:?}");
-    }
-}
-
-#[test]
-fn test_a_senders_transfers_run_at_once_and_each_takes_from_the_balance_at_its_turn() {
-    // Ten transfers from one sender between another sender's writes: none
-    // waits for the one before it; each runs showing its own nonce, and
-    // stands with what it took coming off the balance at its turn. The
-    // other sender's writes, which are not transfers, wait for their
-    // predecessor's run.
-    let mut txs = Vec::new();
-    for nonce in 0..10 {
-        txs.push(NativeTx::transfer(sender(1), nonce, sender(2), U256::from(1), U256::from(1)));
-        txs.push(NativeTx::touch(sender(3), nonce, vec![], vec![slot(2, 0)], U256::from(1)));
-    }
-    let (_dir, chain) = new_chain();
-    let reference = one_by_one(&chain, &txs);
-    for threads in [1, 2, 4] {
-        let (sealed, report) =
-            ordered(&NativeExecutor, &chain, &txs, OrderedSets::Run, threads).unwrap();
-        assert_eq!(sealed.changes, reference.changes);
-        assert_eq!(sealed.receipts, reference.receipts);
-        assert_eq!(report.reruns(), 0, "{threads} threads");
-        for (i, t) in report.txs.iter().enumerate().step_by(2).skip(1) {
-            assert!(t.waited_for.is_none() && t.debited == vec![sender(1)], "{i}: {t:?}");
-        }
-        assert_eq!(report.txs[3].waited_for, Some(1));
-    }
-}
-
-#[test]
-fn test_a_transfer_its_sender_cannot_pay_at_its_turn_makes_the_block_invalid() {
-    // Sender 1 (1e9) sends nearly all it has, then a transfer it can no
-    // longer pay: the second's run, made before the first committed, saw
-    // the full balance; at its turn the balance does not cover it.
-    let txs = vec![
-        NativeTx::transfer(sender(1), 0, sender(2), U256::from(999_999_995u64), U256::from(1)),
-        NativeTx::transfer(sender(3), 0, sender(4), U256::from(5), U256::from(1)),
-        NativeTx::transfer(sender(1), 1, sender(2), U256::from(5), U256::from(1)),
-    ];
-    let gate = Gated::new(&[&txs[0]], &txs[2]);
-    let (_dir, chain) = new_chain();
-    let err = ordered(&gate, &chain, &txs, OrderedSets::Run, txs.len()).unwrap_err();
-    assert!(matches!(err, OrderedError::Invalid { index: 2, .. }), "{err}");
-    for threads in [1, 2] {
-        let err = ordered(&NativeExecutor, &chain, &txs, OrderedSets::Run, threads).unwrap_err();
-        assert!(matches!(err, OrderedError::Invalid { index: 2, .. }), "{err}");
-    }
-    // Paid a credit first, it can.
-    let mut txs = txs;
-    txs.insert(1, NativeTx::transfer(sender(4), 0, sender(1), U256::from(50), U256::from(1)));
-    let reference = one_by_one(&chain, &txs);
-    let gate = Gated::new(&[&txs[0], &txs[1]], &txs[3]);
-    let (sealed, report) = ordered(&gate, &chain, &txs, OrderedSets::Run, txs.len()).unwrap();
-    assert_eq!(sealed.changes, reference.changes);
-    assert!(report.txs[3].stood && report.txs[3].debited == vec![sender(1)]);
-}
-
-#[test]
-fn test_a_senders_chain_runs_in_turn_without_a_wasted_run() {
-    // Ten writes from one sender between others': each waits for the run
-    // of the one before it, so none runs on a nonce that is about to change.
-    let mut txs = Vec::new();
-    for nonce in 0..10 {
-        txs.push(NativeTx::touch(sender(1), nonce, vec![], vec![slot(1, 0)], U256::from(1)));
-        txs.push(NativeTx::touch(sender(3), nonce, vec![], vec![slot(2, 0)], U256::from(1)));
-    }
-    let (_dir, chain) = new_chain();
-    let reference = one_by_one(&chain, &txs);
-    for threads in [1, 2, 4] {
-        let (sealed, report) =
-            ordered(&NativeExecutor, &chain, &txs, OrderedSets::Run, threads).unwrap();
-        assert_eq!(sealed.changes, reference.changes);
-        assert_eq!(report.reruns(), 0, "{threads} threads");
-        assert_eq!(report.txs[2].waited_for, Some(0));
-        assert_eq!(report.txs[3].waited_for, Some(1));
-    }
-}
-
-#[test]
-fn test_a_transaction_that_reads_the_coinbase_sees_earlier_fees() {
-    // Sender 0 is the coinbase: its transfer's balance check and its
-    // recipient's credit come after the fees of 1 and 2. A transfer only
-    // takes from the coinbase's balance, so it runs at once and stands;
-    // what it took comes off the balance with every earlier fee.
-    let txs = vec![
-        NativeTx::transfer(sender(1), 0, sender(3), U256::from(5), U256::from(7)),
-        NativeTx::transfer(sender(2), 0, sender(4), U256::from(5), U256::from(11)),
-        NativeTx::transfer(coinbase(), 0, sender(4), U256::from(5), U256::from(1))
-            .with_declared(None),
-        NativeTx::transfer(sender(3), 0, sender(1), U256::from(5), U256::from(13)),
-    ];
-    let (_dir, chain) = new_chain();
-    let reference = one_by_one(&chain, &txs);
-    for threads in [1, 2, 4] {
-        let (sealed, report) =
-            ordered(&NativeExecutor, &chain, &txs, OrderedSets::Run, threads).unwrap();
-        assert_eq!(sealed.changes, reference.changes);
-        assert_eq!(sealed.receipts, reference.receipts);
-        let t = &report.txs[2];
-        assert!(t.reads_coinbase && t.stood && t.waited_for.is_none(), "{t:?}");
-        assert_eq!(t.debited, vec![coinbase()]);
-    }
-}
-
-#[test]
-fn test_an_invalid_transaction_makes_the_block_invalid() {
-    let txs = vec![
-        NativeTx::transfer(sender(1), 0, sender(2), U256::from(5), U256::from(1)),
-        NativeTx::transfer(sender(1), 5, sender(2), U256::from(5), U256::from(1)),
-        NativeTx::transfer(sender(3), 0, sender(2), U256::from(5), U256::from(1)),
-    ];
-    let (_dir, chain) = new_chain();
-    for threads in [1, 3] {
-        let err = ordered(&NativeExecutor, &chain, &txs, OrderedSets::Run, threads).unwrap_err();
-        assert!(matches!(err, OrderedError::Invalid { index: 1, .. }), "{err}");
-    }
-}
-
-#[test]
-fn test_a_recorded_set_that_misses_a_key_makes_the_block_invalid() {
-    let txs = vec![
-        NativeTx::transfer(sender(1), 0, sender(2), U256::from(5), U256::from(1)),
-        NativeTx::transfer(sender(3), 0, sender(4), U256::from(5), U256::from(1)),
-    ];
-    let (_dir, chain) = new_chain();
-    let (_, report) = ordered(&NativeExecutor, &chain, &txs, OrderedSets::Run, 2).unwrap();
-    let mut recorded = recorded_sets(&report);
-    let short = crate::AccessSet::unbounded([], [crate::StateKey::Account(sender(3))]);
-    recorded[1].access = Some(short);
-    let err =
-        ordered(&NativeExecutor, &chain, &txs, OrderedSets::Recorded(&recorded), 2).unwrap_err();
-    assert_eq!(
-        err,
-        OrderedError::LeftItsSet { index: 1, key: crate::StateKey::Account(sender(4)) }
-    );
-    let err = ordered(&NativeExecutor, &chain, &txs, OrderedSets::Recorded(&recorded[..1]), 2)
-        .unwrap_err();
-    assert_eq!(err, OrderedError::SetCount { sets: 1, txs: 2 });
-    // Without a set, a recorded transaction runs alone with every key.
-    recorded[1] = Admitted::default();
-    let (sealed, _) =
-        ordered(&NativeExecutor, &chain, &txs, OrderedSets::Recorded(&recorded), 2).unwrap();
-    assert!(sealed.block.entries.last().unwrap().exclusive);
-    assert_eq!(
-        sealed
-            .changes
-            .iter()
-            .filter(|e| matches!(e, Entry::Account(a, _) if *a == sender(4)))
-            .count(),
-        1
-    );
-}
-
 /// The reference run one by one, noting after each transaction (its fee
 /// credited, as Ethereum pays it) the values of what it wrote and of the
 /// coinbase: the writes a block's declaration gives, by index.
@@ -588,7 +303,7 @@ proptest! {
             ordered(&NativeExecutor, &chain, &txs, OrderedSets::Versioned(&versions), threads).unwrap();
         prop_assert_eq!(&sealed.receipts, &reference.receipts);
         prop_assert_eq!(&sealed.changes, &reference.changes);
-        prop_assert!(report.txs.iter().all(|t| t.source == AccessSource::Declared && t.runs.len() == 1));
+        prop_assert!(report.txs.iter().all(|t| t.source == AccessSource::Declared && t.reruns() == 0));
         let recorded = recorded_sets(&report);
         let (again, _) = ordered(&NativeExecutor, &chain, &txs, OrderedSets::Recorded(&recorded), 2).unwrap();
         prop_assert_eq!(&again.block, &sealed.block);

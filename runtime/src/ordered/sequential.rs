@@ -1,0 +1,135 @@
+//! An ordered block on one worker: each transaction once, in order, on
+//! exactly the state every earlier one left — no versions, no checks. The
+//! engine's path where one worker is all the block is worth
+//! ([`super::plan::threads_for`]).
+//!
+//! Fees are credited to the coinbase at the seal; a run reads the
+//! coinbase with the fees of every earlier transaction added
+//! ([`StateView::with_credit`]), and a transaction that read it has those
+//! fees credited before its writes are applied.
+
+use std::time::Instant;
+
+use alloy_primitives::{B256, U256};
+
+use super::config::{Done, Source};
+use super::config::{OrderedConfig, OrderedError};
+use super::plan::Start;
+use super::report::{Run, RunKind, TxReport};
+use crate::access::AccessSource;
+use crate::bank::Bank;
+use crate::error::{BankError, TxError};
+use crate::executor::{Executor, Transaction};
+use crate::key::StateKey;
+use crate::view::{Access, StateView};
+
+pub(super) fn state_error(e: String) -> OrderedError {
+    OrderedError::Bank(BankError::State(e))
+}
+
+/// Credits the fees not yet credited (`uncredited`) to the coinbase before
+/// transaction `tx`, which read it; answers the fees still owed.
+fn credit_if_read(
+    bank: &Bank,
+    tx: B256,
+    reads_coinbase: bool,
+    uncredited: U256,
+) -> Result<U256, OrderedError> {
+    if !reads_coinbase {
+        return Ok(uncredited);
+    }
+    bank.credit_coinbase(uncredited, tx)?;
+    Ok(U256::ZERO)
+}
+
+/// Runs `txs` on the calling thread, one after another, each on exactly
+/// the state it must see, and keeps each one's writes; answers each one's
+/// report and its set, source and outcome.
+pub(super) fn run<E: Executor>(
+    bank: &Bank,
+    executor: &E,
+    txs: &[E::Tx],
+    source: Source<'_>,
+    config: &OrderedConfig,
+    starts: &[Start],
+) -> Result<(Vec<TxReport>, Vec<Done>), OrderedError> {
+    let coinbase = bank.env().coinbase;
+    let coinbase_key = StateKey::Account(coinbase);
+    let mut worker = executor.worker(bank.env());
+    let mut uncredited = U256::ZERO;
+    let mut reports = Vec::with_capacity(txs.len());
+    let mut done = Vec::with_capacity(txs.len());
+    // One clock reading a transaction: each one's time runs from the end
+    // of the one before.
+    let mut started = Instant::now();
+    for (index, tx) in txs.iter().enumerate() {
+        let recorded = match source {
+            Source::Recorded(sets) => Some(&sets[index]),
+            Source::Run | Source::Versioned(_) => None,
+        };
+        let view = match recorded {
+            Some(admitted) => {
+                let set = admitted.access.clone().filter(|s| !s.is_empty());
+                // A recorded set that reads the coinbase sees every
+                // earlier fee.
+                if set.as_ref().is_none_or(|s| s.allows_read(&coinbase_key)) {
+                    uncredited = credit_if_read(bank, tx.hash(), true, uncredited)?;
+                }
+                StateView::new(bank.state(), set.map_or(Access::Exclusive, Access::Declared))
+            }
+            None => StateView::new(bank.state(), Access::Logged).with_credit(coinbase, uncredited),
+        };
+        let (result, view) = executor.execute(&mut worker, tx, view);
+        if let (Some(key), Some(_)) = (view.violation(), recorded) {
+            return Err(OrderedError::LeftItsSet { index, key });
+        }
+        let outcome = match result {
+            Ok(outcome) => outcome,
+            Err(TxError::AccessViolation(key)) if recorded.is_some() => {
+                return Err(OrderedError::LeftItsSet { index, key });
+            }
+            Err(TxError::State(e)) => return Err(state_error(e)),
+            Err(error) => return Err(OrderedError::Invalid { index, error }),
+        };
+        let (set, source, reads_coinbase) = match recorded {
+            Some(admitted) => {
+                let set = admitted.access.clone().filter(|s| !s.is_empty());
+                let reads = set.as_ref().is_none_or(|s| s.allows_read(&coinbase_key));
+                let source = if set.is_some() { admitted.source } else { AccessSource::Undeclared };
+                (set, source, reads)
+            }
+            None => {
+                let set = view.logged_set(config.max_keys).ok().filter(|s| !s.is_empty());
+                let reads_coinbase = view.log.read_account(&coinbase);
+                uncredited = credit_if_read(bank, tx.hash(), reads_coinbase, uncredited)?;
+                let source = match (&set, source) {
+                    (None, _) => AccessSource::Undeclared,
+                    (Some(_), Source::Versioned(_)) => AccessSource::Declared,
+                    (Some(_), _) => AccessSource::Predicted,
+                };
+                (set, source, reads_coinbase)
+            }
+        };
+        let credited = view.credits;
+        let debited = view.debits.iter().map(|(a, _)| *a).collect();
+        bank.keep(tx.hash(), view.writes);
+        uncredited = uncredited.saturating_add(outcome.fee);
+        let now = Instant::now();
+        let runs = vec![Run { kind: RunKind::Run, time: now.duration_since(started) }];
+        started = now;
+        reports.push(TxReport {
+            access: set.clone(),
+            source,
+            runs,
+            stood: true,
+            reads_coinbase,
+            first_prediction: set.clone(),
+            waited_for: starts[index].after,
+            credited,
+            debited,
+            ..TxReport::default()
+        });
+        done.push((set, source, outcome));
+    }
+    Ok((reports, done))
+}
