@@ -26,7 +26,7 @@
 //! ([`MvMemory::prefill`]).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use alloy_primitives::{Address, B256, Bytes, U256};
 use crossbeam_utils::CachePadded;
@@ -231,10 +231,19 @@ impl Folded {
 /// Sized to the block, since a block's memory is made and zeroed anew.
 const FILTER_BITS_PER_TX: usize = 64;
 
+/// Readers' slots per filter bit: one slot (four bytes) per 4 bits, 16
+/// per transaction.
+const READER_BITS_DIVISOR: usize = 4;
+
 /// The multi-version memory of one ordered block (see the module).
 pub(crate) struct MvMemory {
     shards: Box<[CachePadded<RwLock<HashTable<Key>>>]>,
     written: Box<[AtomicU64]>,
+    /// By a hash of the key, the highest index (plus one) of a run that read
+    /// it through the versions: a run that publishes keys no run above it
+    /// read changes no one's reads, so those runs need no new check
+    /// ([`Self::record`]).
+    readers: Box<[AtomicU32]>,
     /// `written`'s bits less one (a power of two).
     filter_mask: usize,
     /// Each transaction's fee to the coinbase, `None` until its run is
@@ -265,6 +274,9 @@ impl MvMemory {
                 .map(|_| CachePadded::new(RwLock::new(HashTable::with_capacity(per_shard))))
                 .collect(),
             written: (0..bits / 64).map(|_| AtomicU64::new(0)).collect(),
+            readers: (0..(bits / READER_BITS_DIVISOR).max(1024))
+                .map(|_| AtomicU32::new(0))
+                .collect(),
             filter_mask: bits - 1,
             fees: (0..txs).map(|_| Mutex::new(None)).collect(),
             code: RwLock::default(),
@@ -281,17 +293,35 @@ impl MvMemory {
         (&self.written[bit / 64], 1 << (bit % 64))
     }
 
-    /// Whether some version of the key may exist.
-    fn maybe_written(&self, hash: KeyHash) -> bool {
+    fn readers(&self, hash: KeyHash) -> &AtomicU32 {
+        &self.readers[hash.filter_bit(self.filter_mask) % self.readers.len()]
+    }
+
+    /// Whether some version of the key may exist, for a read by run `at`,
+    /// which is noted first. Every step sequentially consistent: a reader
+    /// notes itself before it looks at the `written` bit, a writer sets
+    /// that bit before it publishes and looks at the readers after
+    /// ([`Self::record`]), so at least one sees the other (the reader then
+    /// the versions, under the shard's lock, or the writer the reader).
+    fn maybe_written(&self, hash: KeyHash, at: u32) -> bool {
+        let readers = self.readers(hash);
+        if readers.load(Ordering::SeqCst) <= at {
+            readers.fetch_max(at + 1, Ordering::SeqCst);
+        }
         let (word, mask) = self.filter(hash);
-        word.load(Ordering::Acquire) & mask != 0
+        word.load(Ordering::SeqCst) & mask != 0
+    }
+
+    /// Whether a run above `tx` may have read the key.
+    fn read_above(&self, hash: KeyHash, tx: u32) -> bool {
+        self.readers(hash).load(Ordering::SeqCst) > tx + 1
     }
 
     /// Calls `f` with `tx`'s place among `key`'s versions, write-locked.
     fn with_key<R>(&self, hash: KeyHash, key: &StateKey, f: impl FnOnce(&mut Key) -> R) -> R {
         let (word, mask) = self.filter(hash);
-        if word.load(Ordering::Relaxed) & mask == 0 {
-            word.fetch_or(mask, Ordering::AcqRel);
+        if word.load(Ordering::SeqCst) & mask == 0 {
+            word.fetch_or(mask, Ordering::SeqCst);
         }
         let mut shard = self.shard(hash).write();
         let entry = shard.entry(
@@ -319,7 +349,9 @@ impl MvMemory {
     /// Answers whether a reader above `tx` may now find what it did not
     /// before: a key written that had no cell of `tx`, a cell removed that
     /// held a value, or a value replaced by a different one (a declared
-    /// value) — not an estimate replaced, which no reader could have used.
+    /// value) — not an estimate replaced, which no reader could have used —
+    /// at a key a run above `tx` may have read through the versions (else
+    /// no read changes).
     pub(crate) fn record(
         &self,
         tx: u32,
@@ -327,7 +359,8 @@ impl MvMemory {
         writes: &[(KeyHash, StateKey, Patch)],
         last: &mut Vec<(KeyHash, StateKey)>,
     ) -> bool {
-        let mut new = false;
+        // The keys whose value below a reader above `tx` changed.
+        let mut changed: Vec<KeyHash> = Vec::new();
         for (hash, key) in last.iter() {
             if writes.iter().any(|(h, k, _)| h == hash && k == key) {
                 continue;
@@ -338,13 +371,15 @@ impl MvMemory {
                 && let Ok(at) = k.position(tx)
             {
                 let (_, cell) = k.cells.remove(at);
-                new |= matches!(cell, Cell::Data(..));
+                if matches!(cell, Cell::Data(..)) {
+                    changed.push(*hash);
+                }
             }
         }
         last.clear();
         for (hash, key, patch) in writes {
             let data = Cell::Data(incarnation, *patch);
-            new |= self.with_key(*hash, key, |k| match k.position(tx) {
+            let new = self.with_key(*hash, key, |k| match k.position(tx) {
                 Ok(at) => {
                     let was = std::mem::replace(&mut k.cells.as_mut_slice()[at].1, data);
                     matches!(was, Cell::Data(_, old) if old != *patch)
@@ -354,9 +389,12 @@ impl MvMemory {
                     true
                 }
             });
+            if new {
+                changed.push(*hash);
+            }
             last.push((*hash, *key));
         }
-        new
+        changed.iter().any(|hash| self.read_above(*hash, tx))
     }
 
     /// Marks `tx`'s cells at `keys` as estimates (its run was aborted), and
@@ -388,7 +426,7 @@ impl MvMemory {
         key: &StateKey,
         at: u32,
     ) -> Result<Option<(U256, Version)>, u32> {
-        if !self.maybe_written(hash) {
+        if !self.maybe_written(hash, at) {
             return Ok(None);
         }
         let shard = self.shard(hash).read();
@@ -417,7 +455,7 @@ impl MvMemory {
         let mut folded = Folded::STORAGE;
         // The index the fees start at: the newest value's, else 0.
         let mut from = 0;
-        if self.maybe_written(hash) {
+        if self.maybe_written(hash, at) {
             let key = StateKey::Account(*address);
             let shard = self.shard(hash).read();
             if let Some(k) = shard.find(hash.table_hash(), |k| k.hash == hash && k.key == key) {
@@ -491,12 +529,40 @@ mod tests {
     }
 
     #[test]
+    fn test_a_key_read_only_below_the_writer_needs_no_new_check_above_it() {
+        let key = StateKey::Storage(Address::repeat_byte(3), B256::with_last_byte(4));
+        let hash = key.hash64();
+        let mv = MvMemory::new(10, Address::ZERO);
+        assert_eq!(mv.slot(hash, &key, 1), Ok(None), "run 1 reads the state's value");
+        let write = |incarnation, value: u64| {
+            mv.record(
+                4,
+                incarnation,
+                &[(hash, key, Patch::Slot(U256::from(value)))],
+                &mut Vec::new(),
+            )
+        };
+        assert!(!write(0, 1), "only run 1, below 4, read the key");
+        assert_eq!(mv.slot(hash, &key, 6).map(|v| v.map(|(v, _)| v)), Ok(Some(U256::from(1))));
+        assert!(write(1, 2), "run 6 read 4's value, which changed");
+    }
+
+    #[test]
     fn test_a_read_finds_the_newest_version_below_it() {
         // slot:  tx 2 writes 7, tx 5 is an estimate, tx 8 writes 9
         let key = StateKey::Storage(Address::repeat_byte(1), B256::with_last_byte(1));
         let hash = key.hash64();
         let mv = MvMemory::new(10, Address::ZERO);
         let mut last = Vec::new();
+        assert!(
+            !mv.record(2, 0, &[(hash, key, Patch::Slot(U256::from(7)))], &mut Vec::new()),
+            "no run read the key: no reader above finds anything new"
+        );
+        assert_eq!(
+            mv.slot(hash, &key, 9),
+            Ok(Some((U256::from(7), Version { tx: 2, incarnation: 0 })))
+        );
+        assert!(mv.record(2, 0, &[], &mut vec![(hash, key)]), "a read value dropped");
         assert!(mv.record(2, 0, &[(hash, key, Patch::Slot(U256::from(7)))], &mut last));
         mv.prefill(5, hash, &key, None);
         mv.record(8, 1, &[(hash, key, Patch::Slot(U256::from(9)))], &mut Vec::new());
