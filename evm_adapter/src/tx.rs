@@ -412,6 +412,10 @@ impl lanes_runtime::Transaction for EvmTx {
         blobs as u64 * alloy_eips::eip4844::DATA_GAS_PER_BLOB
     }
 
+    fn gas_budget(&self) -> Option<u64> {
+        Some(self.envelope.gas_limit())
+    }
+
     fn known_writes(&self) -> KnownWrites {
         let e = &self.envelope;
         let credit = match e.kind() {

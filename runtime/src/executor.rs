@@ -36,6 +36,14 @@ pub trait Transaction: Clone + Send + Sync {
     fn known_writes(&self) -> KnownWrites {
         KnownWrites::default()
     }
+    /// The most gas it may use, where it has such a budget: an ordered
+    /// block whose transactions other than plain transfers may use less
+    /// than [`crate::MIN_PARALLEL_GAS`] in all runs on one worker
+    /// ([`crate::OrderedConfig::adaptive`]). The default: none known (the
+    /// block is then judged by its count of transactions alone).
+    fn gas_budget(&self) -> Option<u64> {
+        None
+    }
     /// What it takes of a block's budget besides gas
     /// ([`crate::BankConfig::max_block_units`]): an EVM transaction's blob
     /// gas. The default takes none.

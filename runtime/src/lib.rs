@@ -169,8 +169,8 @@ pub use lanes_accounts_db::KeyHash;
 pub use lattice::{LATTICE_LANES, LatticeHash};
 pub use locks::{AccountLocks, LockConflict, MAX_LOCK_THREADS, ThreadLocks};
 pub use ordered::{
-    DEFAULT_ORDERED_MAX_KEYS, ENGINE_COST, MIN_TXS_PER_THREAD, OrderedConfig, OrderedError,
-    OrderedReport, OrderedSets, Run, RunKind, TxReport, recorded_sets,
+    DEFAULT_ORDERED_MAX_KEYS, ENGINE_COST, MIN_PARALLEL_GAS, MIN_TXS_PER_THREAD, OrderedConfig,
+    OrderedError, OrderedReport, OrderedSets, Run, RunKind, TxReport, recorded_sets,
 };
 pub use outcome::{Outcome, Receipt};
 pub use run_block::{

@@ -25,14 +25,26 @@ pub struct OrderedConfig {
     /// Whether a block too small or too cheap to gain from more threads
     /// runs on fewer: at least [`MIN_TXS_PER_THREAD`] transactions other
     /// than plain transfers per thread (a transfer's few microseconds of
-    /// work cost less than a parallel run's hand-offs). Off, a block runs on
-    /// `threads` (the parallel engine's tests).
+    /// work cost less than a parallel run's hand-offs), and one thread where
+    /// those transactions' gas budgets ([`Transaction::gas_budget`]) add up
+    /// to less than [`MIN_PARALLEL_GAS`]. Off, a block runs on `threads`
+    /// (the parallel engine's tests).
+    ///
+    /// [`Transaction::gas_budget`]: crate::Transaction::gas_budget
     pub adaptive: bool,
 }
 
 /// Fewest transactions worth a thread of an ordered block
 /// ([`OrderedConfig::adaptive`]).
 pub const MIN_TXS_PER_THREAD: usize = 10;
+
+/// Least gas, summed over the gas limits of an ordered block's
+/// transactions other than plain transfers, worth more than one thread
+/// ([`OrderedConfig::adaptive`]). Measured on 62 mainnet blocks on 16
+/// cores (docs/figures.md, "One Block-STM engine"): below it, a second
+/// worker made blocks slower about as often as faster, and the slowest
+/// (payouts and 2016–2017 blocks of 5–10 µs calls) up to 2.6x slower.
+pub const MIN_PARALLEL_GAS: u64 = 8_000_000;
 
 impl Default for OrderedConfig {
     fn default() -> Self {

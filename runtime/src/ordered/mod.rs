@@ -48,7 +48,8 @@ mod simulate;
 mod tests;
 
 pub use config::{
-    DEFAULT_ORDERED_MAX_KEYS, MIN_TXS_PER_THREAD, OrderedConfig, OrderedError, OrderedSets,
+    DEFAULT_ORDERED_MAX_KEYS, MIN_PARALLEL_GAS, MIN_TXS_PER_THREAD, OrderedConfig, OrderedError,
+    OrderedSets,
 };
 pub use report::{OrderedReport, Run, RunKind, TxReport, recorded_sets};
 pub use simulate::ENGINE_COST;

@@ -17,7 +17,7 @@ use std::collections::HashMap;
 
 use alloy_primitives::{Address, KECCAK256_EMPTY};
 
-use super::config::MIN_TXS_PER_THREAD;
+use super::config::{MIN_PARALLEL_GAS, MIN_TXS_PER_THREAD};
 use crate::executor::{KnownWrites, Transaction};
 use crate::key::StateKey;
 use crate::view::BankState;
@@ -34,6 +34,8 @@ pub(super) struct Start {
     pub(super) after: Option<usize>,
     /// A plain transfer to an account without code.
     pub(super) transfer: bool,
+    /// Its gas budget ([`Transaction::gas_budget`]).
+    pub(super) gas: Option<u64>,
 }
 
 /// For each transaction, how it starts; and, for each, the keys it is known
@@ -90,7 +92,8 @@ pub(super) fn plan<T: Transaction>(
                 }
             }
         }
-        starts.push(Start { sender, recipient, after, transfer: transfer.is_some() });
+        let gas = tx.gas_budget();
+        starts.push(Start { sender, recipient, after, transfer: transfer.is_some(), gas });
         for key in sequence.into_iter().chain(credit) {
             last.insert(key, i);
         }
@@ -105,7 +108,8 @@ pub(super) fn plan<T: Transaction>(
 /// sender's calls), which run one after another anyway; where `adaptive`,
 /// no more than one per [`MIN_TXS_PER_THREAD`] transactions other than
 /// plain transfers (a transfer's few microseconds of work do not pay a
-/// worker's hand-offs).
+/// worker's hand-offs), and one where those transactions' gas budgets add
+/// up to less than [`MIN_PARALLEL_GAS`].
 pub(super) fn threads_for(threads: usize, starts: &[Start], adaptive: bool) -> usize {
     let n = starts.len();
     let mut depth = vec![0u32; n];
@@ -115,9 +119,12 @@ pub(super) fn threads_for(threads: usize, starts: &[Start], adaptive: bool) -> u
         longest = longest.max(depth[i] as usize);
     }
     let transfers = starts.iter().filter(|s| s.transfer).count();
+    let gas: Option<u64> = starts.iter().filter(|s| !s.transfer).map(|s| s.gas).sum();
+    let cheap = gas.is_some_and(|gas| gas < MIN_PARALLEL_GAS);
     match (longest * 4 >= n * 3, adaptive) {
         (true, _) => 1,
         (false, false) => threads.clamp(1, n.max(1)),
+        (false, true) if cheap => 1,
         (false, true) => threads.clamp(1, ((n - transfers) / MIN_TXS_PER_THREAD).max(1)),
     }
 }
@@ -140,6 +147,14 @@ mod tests {
         assert_eq!(threads_for(8, &mixed, false), 8);
         assert_eq!(threads_for(8, &mixed[..30], true), 1, "15 calls");
         assert_eq!(threads_for(8, &[transfer; 600], true), 1);
+        // Calls whose gas budgets add up to less than the least worth a
+        // second thread; a budget unknown judges by the count alone.
+        let budget = |gas| Start { gas: Some(gas), ..call };
+        assert_eq!(threads_for(8, &[budget(100_000); 79], true), 1, "7.9M gas");
+        assert_eq!(threads_for(8, &[budget(100_000); 80], true), 8, "8M gas");
+        let mut unknown = vec![budget(100_000); 40];
+        unknown.push(call);
+        assert_eq!(threads_for(8, &unknown, true), 4);
         let chain: Vec<Start> =
             (0..40usize).map(|i| Start { after: i.checked_sub(1), ..call }).collect();
         assert_eq!(threads_for(8, &chain, false), 1, "one sender's chain");
