@@ -441,7 +441,7 @@ pub struct StateView<'a> {
     pub(crate) log: ReadLog,
     /// An ordered block's run on the multi-version memory: reads come from
     /// there, logged there.
-    pub(crate) engine: Option<EngineReads<'a>>,
+    pub(crate) engine: Option<Box<EngineReads<'a>>>,
     /// Fees not yet in the state that an account's balance is read with
     /// (the coinbase's, in an ordered block).
     credit: Option<(Address, U256)>,
@@ -480,7 +480,7 @@ impl<'a> StateView<'a> {
     /// This view, reading through `engine` (an ordered block's run on the
     /// multi-version memory) before the state.
     pub(crate) fn with_engine(mut self, engine: EngineReads<'a>) -> Self {
-        self.engine = Some(engine);
+        self.engine = Some(Box::new(engine));
         self
     }
 

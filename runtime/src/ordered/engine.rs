@@ -250,7 +250,7 @@ impl<'a, E: Executor> Engine<'a, E> {
             let view = StateView::new(self.bank.state(), access).with_engine(reads);
             let (result, mut view) = self.executor.execute(worker, &self.txs[index], view);
             let time = clock.lap();
-            let reads = view.engine.take().expect("set above");
+            let reads = *view.engine.take().expect("set above");
             let kind = if first { RunKind::Run } else { RunKind::Rerun };
             if let Some(blocking) = reads.blocked {
                 let mut slot = self.slots[index].lock();
