@@ -9,7 +9,8 @@
 #
 #   PEVM_BIN=path scripts/pevm-compare.sh [RUNS]   (default 5)
 #   BIN=path/to/lanes-validator  FIXTURES=folder  OUT=folder
-#   THREADS="1 2 4 8 16" (default: 1 2, then 4 8 16 up to this host's cores)
+#   THREADS="1 2 4 8 16" (default: 1 2, then 4 8 16 up to this host's cores;
+#   with REPORT_ONLY, the counts the results hold)
 #   REPORT_ONLY=1 OUT=folder: print the table again from a run's raw results
 #
 # pevm is a tool of measurement, as anvil is, not a dependency: it is built
@@ -26,7 +27,7 @@ RUNS="${1:-5}"
 BIN="${BIN:-target/release/lanes-validator}"
 FIXTURES="${FIXTURES:-../shared/fixtures/mainnet-blocks}"
 OUT="${OUT:-$(mktemp -d)}"
-if [ -z "${THREADS:-}" ]; then
+if [ -z "${THREADS:-}" ] && [ -z "${REPORT_ONLY:-}" ]; then
   THREADS="1 2"
   for t in 4 8 16; do [ "$(nproc)" -ge "$t" ] && THREADS="$THREADS $t"; done
 fi
@@ -46,13 +47,16 @@ if [ -z "${REPORT_ONLY:-}" ]; then
     "$PEVM_BIN" "$FIXTURES/$b" "$list" "$RUNS" >> "$OUT/pevm.jsonl"
   done
 fi
-python3 - "$OUT" "$THREADS" "$(nproc)" <<'EOF'
+python3 - "$OUT" "${THREADS:-}" "$(nproc)" <<'EOF'
 import json, statistics, sys
 out, threads, cores = sys.argv[1], sys.argv[2].split(), sys.argv[3]
 lanes = {}
 for r in map(json.loads, open(f"{out}/lanes.jsonl")):
     lanes.setdefault(r["block"], {})[str(r["workers"])] = r
 pevm = {r["block"]: r for r in map(json.loads, open(f"{out}/pevm.jsonl"))}
+if not threads:  # a report of earlier results: the counts both measured
+    counts = {t for r in pevm.values() for t in r["pevm_ms"]} & {t for d in lanes.values() for t in d}
+    threads = sorted(counts, key=int)
 blocks = sorted(b for b in lanes if b in pevm and pevm[b]["txs"] > 0)
 bad = sorted({b for b in blocks if not pevm[b]["ok"]} | {b for b in blocks for r in lanes[b].values() if not r["ok"]})
 head = " | ".join(f"lanes {t} | pevm {t}" for t in threads)
@@ -70,11 +74,19 @@ def total(t):
     lm = statistics.median(lanes[b][t]["lanes_ms"] / lanes[b][t]["revm_ms"] for b in blocks)
     pm = statistics.median(pevm[b]["pevm_ms"][t] / pevm[b]["revm_ms"] for b in blocks)
     return lt, pt, lm, pm
-print("\n| threads | lanes: all blocks' time / revm's | pevm: all blocks' time / revm's | lanes: median block | pevm: median block |")
-print("|---|---|---|---|---|")
+# The goals of issue 81 for lanes' all-blocks figure, and ahead of pevm.
+goals = {"1": 1.10, "2": 0.75, "8": 0.40, "16": 0.33}
+print("\n| threads | lanes: all blocks' time / revm's | pevm: all blocks' time / revm's | lanes: median block | pevm: median block | goal (issue 81) | blocks of 0.5 ms or more in revm above 1.10x |")
+print("|---|---|---|---|---|---|---|")
 for t in threads:
     lt, pt, lm, pm = total(t)
-    print(f"| {t} | {lt:.3f}x | {pt:.3f}x | {lm:.2f}x | {pm:.2f}x |")
+    goal = goals.get(t)
+    verdict = "ahead of pevm" if lt < pt else "behind pevm"
+    if goal:
+        verdict = f"≤ {goal:.2f}x: {'met' if lt <= goal else 'missed'}; {verdict}"
+    slow = sum(1 for b in blocks if lanes[b][t]["revm_ms"] >= 0.5 and lanes[b][t]["lanes_ms"] > 1.10 * lanes[b][t]["revm_ms"])
+    big = sum(1 for b in blocks if lanes[b][t]["revm_ms"] >= 0.5)
+    print(f"| {t} | {lt:.3f}x | {pt:.3f}x | {lm:.2f}x | {pm:.2f}x | {verdict} | {slow} of {big} |")
 if bad:
     print(f"MISMATCH in blocks {bad}")
     sys.exit(1)
