@@ -19,8 +19,8 @@
 # <runs>` (the block folder in the fixtures' format: block.json,
 # pre_state.json, block_hashes.json, each plain or .gz) and printing one JSON
 # line: {"block": n, "txs": n, "revm_ms": x, "pevm_ms": {"<threads>": x},
-# "ok": bool}; docs/figures.md ("lanes beside pevm") says how the one behind
-# the published figures was made.
+# "ok": bool}; docs/figures.md ("One Block-STM engine (issue 81)") says how
+# the one behind the published figures was made.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS="${1:-5}"
