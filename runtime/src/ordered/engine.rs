@@ -19,6 +19,7 @@
 //! it first (it is the lowest).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use alloy_primitives::{Address, U256};
@@ -97,6 +98,10 @@ pub(super) struct Engine<'a, E: Executor> {
     /// Held by the worker committing.
     pub(super) committer: Mutex<Folds>,
     pub(super) error: Mutex<Option<OrderedError>>,
+    /// The next committed transaction to prepare for the block (its writes,
+    /// set and report, [`super::finish::prepare`]): idle workers take
+    /// them while the block runs.
+    pub(super) prepared: AtomicUsize,
 }
 
 /// Stops the other workers when a worker unwinds from a panic.
@@ -140,6 +145,7 @@ impl<'a, E: Executor> Engine<'a, E> {
             slots,
             committer: Mutex::default(),
             error: Mutex::new(None),
+            prepared: AtomicUsize::new(0),
         }
     }
 
@@ -194,6 +200,7 @@ impl<'a, E: Executor> Engine<'a, E> {
             (false, None) => match self.schedule.next_task() {
                 Some(task) => Some(task),
                 None if self.schedule.finished() => None,
+                None if self.prepare_committed() => None,
                 None => {
                     self.schedule.idle(seen);
                     clock.reset();
@@ -203,6 +210,33 @@ impl<'a, E: Executor> Engine<'a, E> {
         };
         self.schedule.leave_idle();
         found
+    }
+
+    /// Prepares a few committed transactions for the block, if any wait:
+    /// the finish's work, done here beside the runs. Answers whether it
+    /// prepared one.
+    fn prepare_committed(&self) -> bool {
+        const AT_ONCE: usize = 4;
+        let mut any = false;
+        for _ in 0..AT_ONCE {
+            let next = self.prepared.load(Ordering::Acquire);
+            if next >= self.schedule.committed() {
+                break;
+            }
+            if self
+                .prepared
+                .compare_exchange(next, next + 1, Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
+            {
+                continue;
+            }
+            if let Err(e) = super::finish::prepare(self, next) {
+                self.fail(e);
+                return false;
+            }
+            any = true;
+        }
+        any
     }
 
     /// Stops the block with `error` (the first one stands).

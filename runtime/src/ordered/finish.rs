@@ -25,7 +25,8 @@ pub(super) fn finish<E: Executor>(
     }
     let n = engine.txs.len();
     // Each slot's run made into its kept writes, report and result in
-    // place, on the workers; then moved out once, in order.
+    // place, on the workers (those idle workers did not prepare while the
+    // block ran); then moved out once, in order.
     let failed = parallel_map(n, threads, || (), |_, i| prepare(&engine, i).err());
     if let Some(e) = failed.into_iter().flatten().next() {
         return Err(e);
@@ -57,10 +58,14 @@ pub(super) fn finish<E: Executor>(
 }
 
 /// Transaction `i`'s committed run as its kept writes (its deltas as its
-/// commit resolved them), set, source and outcome, and its report.
-fn prepare<E: Executor>(engine: &Engine<'_, E>, i: usize) -> Result<(), OrderedError> {
+/// commit resolved them), set, source and outcome, and its report; nothing
+/// where that is done (an idle worker prepared it while the block ran).
+pub(super) fn prepare<E: Executor>(engine: &Engine<'_, E>, i: usize) -> Result<(), OrderedError> {
     let mut slot = engine.slots[i].lock();
     let slot = &mut *slot;
+    if slot.done.is_some() {
+        return Ok(());
+    }
     let ran = slot
         .ran
         .take()
