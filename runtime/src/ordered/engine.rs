@@ -34,6 +34,7 @@ use super::ran::Ran;
 use super::report::{Run, RunKind, TxReport};
 use super::schedule::{Schedule, Task};
 use super::sequential::state_error;
+use crate::access::AccessSource;
 use crate::bank::Bank;
 use crate::error::TxError;
 use crate::executor::Executor;
@@ -99,7 +100,7 @@ pub(super) struct Engine<'a, E: Executor> {
     pub(super) committer: Mutex<Folds>,
     pub(super) error: Mutex<Option<OrderedError>>,
     /// The next committed transaction to prepare for the block (its writes,
-    /// set and report, [`super::finish::prepare`]): idle workers take
+    /// set and report, [`Engine::prepare`]): idle workers take
     /// them while the block runs.
     pub(super) prepared: AtomicUsize,
 }
@@ -230,13 +231,67 @@ impl<'a, E: Executor> Engine<'a, E> {
             {
                 continue;
             }
-            if let Err(e) = super::finish::prepare(self, next) {
+            if let Err(e) = self.prepare(next) {
                 self.fail(e);
                 return false;
             }
             any = true;
         }
         any
+    }
+
+    /// Transaction `i`'s committed run as its kept writes (its deltas as its
+    /// commit resolved them), set, source and outcome, and its report; nothing
+    /// where that is done (an idle worker prepared it while the block ran).
+    pub(super) fn prepare(&self, i: usize) -> Result<(), OrderedError> {
+        let mut slot = self.slots[i].lock();
+        let slot = &mut *slot;
+        if slot.done.is_some() {
+            return Ok(());
+        }
+        let ran = slot
+            .ran
+            .take()
+            .ok_or_else(|| super::sequential::state_error(format!("transaction {i} has no run")))?;
+        let (set, source) = match self.source {
+            Source::Recorded(sets) => {
+                let set = sets[i].access.clone().filter(|s| !s.is_empty());
+                let source = if set.is_some() { sets[i].source } else { AccessSource::Undeclared };
+                (set, source)
+            }
+            Source::Run | Source::Versioned(_) => {
+                let set = match slot.set.take() {
+                    Some((at, set)) if at == ran.incarnation => set,
+                    _ => ran.set(self.config.max_keys),
+                };
+                let source = match (&set, self.source) {
+                    (None, _) => AccessSource::Undeclared,
+                    (Some(_), Source::Versioned(_)) => AccessSource::Declared,
+                    (Some(_), _) => AccessSource::Predicted,
+                };
+                (set, source)
+            }
+        };
+        let Ran { result, accounts, mut writes, credits, debits, .. } = ran;
+        let outcome = result.map_err(|error| OrderedError::Invalid { index: i, error })?;
+        for (address, header) in std::mem::take(&mut slot.resolved) {
+            for w in writes.accounts.iter_mut().filter(|w| w.1 == address) {
+                w.2 = header;
+            }
+        }
+        let coinbase = self.bank.env().coinbase;
+        let report = &mut slot.report;
+        report.access.clone_from(&set);
+        report.source = source;
+        report.stood = !report.runs.iter().any(|r| r.kind == RunKind::Rerun);
+        report.reads_coinbase = accounts.iter().any(|r| r.1 == coinbase);
+        if report.first_prediction.is_none() {
+            report.first_prediction.clone_from(&set);
+        }
+        report.debited = debits.iter().map(|(a, _)| *a).collect();
+        report.credited = credits;
+        slot.done = Some((writes, (set, source, outcome)));
+        Ok(())
     }
 
     /// Stops the block with `error` (the first one stands).
