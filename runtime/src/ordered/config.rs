@@ -119,5 +119,32 @@ impl std::fmt::Debug for OrderedSets<'_> {
 /// [`OrderedSets`] inside the engine.
 pub(super) type Source<'a> = OrderedSets<'a>;
 
+impl OrderedSets<'_> {
+    /// Transaction `i`'s recorded set where the block's sets are recorded
+    /// (`Some(None)`: recorded without one; an empty set is none).
+    pub(super) fn recorded(&self, i: usize) -> Option<Option<AccessSet>> {
+        match self {
+            Self::Recorded(sets) => Some(sets[i].access.clone().filter(|s| !s.is_empty())),
+            Self::Run | Self::Versioned(_) => None,
+        }
+    }
+
+    /// The set transaction `i` keeps and where it came from: its recorded
+    /// set, else `found` (what its run touched); without a set, undeclared.
+    pub(super) fn kept(
+        &self,
+        i: usize,
+        found: impl FnOnce() -> Option<AccessSet>,
+    ) -> (Option<AccessSet>, AccessSource) {
+        let (set, source) = match self {
+            Self::Recorded(sets) => (self.recorded(i).flatten(), sets[i].source),
+            Self::Versioned(_) => (found(), AccessSource::Declared),
+            Self::Run => (found(), AccessSource::Predicted),
+        };
+        let source = if set.is_some() { source } else { AccessSource::Undeclared };
+        (set, source)
+    }
+}
+
 /// A committed transaction's set, where it came from, and its outcome.
 pub(super) type Done = (Option<AccessSet>, AccessSource, Outcome);

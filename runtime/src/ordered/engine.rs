@@ -34,7 +34,6 @@ use super::ran::Ran;
 use super::report::{Run, RunKind, TxReport};
 use super::schedule::{Schedule, Task};
 use super::sequential::state_error;
-use crate::access::AccessSource;
 use crate::bank::Bank;
 use crate::error::TxError;
 use crate::executor::Executor;
@@ -253,25 +252,10 @@ impl<'a, E: Executor> Engine<'a, E> {
             .ran
             .take()
             .ok_or_else(|| super::sequential::state_error(format!("transaction {i} has no run")))?;
-        let (set, source) = match self.source {
-            Source::Recorded(sets) => {
-                let set = sets[i].access.clone().filter(|s| !s.is_empty());
-                let source = if set.is_some() { sets[i].source } else { AccessSource::Undeclared };
-                (set, source)
-            }
-            Source::Run | Source::Versioned(_) => {
-                let set = match slot.set.take() {
-                    Some((at, set)) if at == ran.incarnation => set,
-                    _ => ran.set(self.config.max_keys),
-                };
-                let source = match (&set, self.source) {
-                    (None, _) => AccessSource::Undeclared,
-                    (Some(_), Source::Versioned(_)) => AccessSource::Declared,
-                    (Some(_), _) => AccessSource::Predicted,
-                };
-                (set, source)
-            }
-        };
+        let (set, source) = self.source.kept(i, || match slot.set.take() {
+            Some((at, set)) if at == ran.incarnation => set,
+            _ => ran.set(self.config.max_keys),
+        });
         let Ran { result, accounts, mut writes, credits, debits, .. } = ran;
         let outcome = result.map_err(|error| OrderedError::Invalid { index: i, error })?;
         for (address, header) in std::mem::take(&mut slot.resolved) {
@@ -328,14 +312,8 @@ impl<'a, E: Executor> Engine<'a, E> {
                 (reads.sender, reads.recipient) =
                     (self.starts[index].sender, self.starts[index].recipient);
             }
-            let access = match self.source {
-                Source::Recorded(sets) => sets[index]
-                    .access
-                    .clone()
-                    .filter(|s| !s.is_empty())
-                    .map_or(Access::Exclusive, Access::Declared),
-                Source::Run | Source::Versioned(_) => Access::Exclusive,
-            };
+            let access =
+                self.source.recorded(index).flatten().map_or(Access::Exclusive, Access::Declared);
             let view = StateView::new(self.bank.state(), access).with_engine(reads);
             let (result, mut view) = self.executor.execute(worker, &self.txs[index], view);
             let time = clock.lap();

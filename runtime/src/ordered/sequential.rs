@@ -16,7 +16,6 @@ use super::config::{Done, Source};
 use super::config::{OrderedConfig, OrderedError};
 use super::plan::Start;
 use super::report::{Run, RunKind, TxReport};
-use crate::access::AccessSource;
 use crate::bank::Bank;
 use crate::error::{BankError, TxError};
 use crate::executor::{Executor, Transaction};
@@ -63,51 +62,43 @@ pub(super) fn run<E: Executor>(
     // of the one before.
     let mut started = Instant::now();
     for (index, tx) in txs.iter().enumerate() {
-        let recorded = match source {
-            Source::Recorded(sets) => Some(&sets[index]),
-            Source::Run | Source::Versioned(_) => None,
-        };
+        let recorded = source.recorded(index);
+        let held = recorded.is_some();
+        // A recorded set that reads the coinbase sees every earlier fee.
+        let recorded_reads_coinbase =
+            recorded.as_ref().map(|set| set.as_ref().is_none_or(|s| s.allows_read(&coinbase_key)));
         let view = match recorded {
-            Some(admitted) => {
-                let set = admitted.access.clone().filter(|s| !s.is_empty());
-                // A recorded set that reads the coinbase sees every
-                // earlier fee.
-                if set.as_ref().is_none_or(|s| s.allows_read(&coinbase_key)) {
-                    uncredited = credit_if_read(bank, tx.hash(), true, uncredited)?;
-                }
+            Some(set) => {
+                uncredited = credit_if_read(
+                    bank,
+                    tx.hash(),
+                    recorded_reads_coinbase == Some(true),
+                    uncredited,
+                )?;
                 StateView::new(bank.state(), set.map_or(Access::Exclusive, Access::Declared))
             }
             None => StateView::new(bank.state(), Access::Logged).with_credit(coinbase, uncredited),
         };
         let (result, view) = executor.execute(&mut worker, tx, view);
-        if let (Some(key), Some(_)) = (view.violation(), recorded) {
+        if let (Some(key), true) = (view.violation(), held) {
             return Err(OrderedError::LeftItsSet { index, key });
         }
         let outcome = match result {
             Ok(outcome) => outcome,
-            Err(TxError::AccessViolation(key)) if recorded.is_some() => {
+            Err(TxError::AccessViolation(key)) if held => {
                 return Err(OrderedError::LeftItsSet { index, key });
             }
             Err(TxError::State(e)) => return Err(state_error(e)),
             Err(error) => return Err(OrderedError::Invalid { index, error }),
         };
-        let (set, source, reads_coinbase) = match recorded {
-            Some(admitted) => {
-                let set = admitted.access.clone().filter(|s| !s.is_empty());
-                let reads = set.as_ref().is_none_or(|s| s.allows_read(&coinbase_key));
-                let source = if set.is_some() { admitted.source } else { AccessSource::Undeclared };
-                (set, source, reads)
-            }
+        let (set, source) =
+            source.kept(index, || view.logged_set(config.max_keys).ok().filter(|s| !s.is_empty()));
+        let reads_coinbase = match recorded_reads_coinbase {
+            Some(reads) => reads,
             None => {
-                let set = view.logged_set(config.max_keys).ok().filter(|s| !s.is_empty());
-                let reads_coinbase = view.log.read_account(&coinbase);
-                uncredited = credit_if_read(bank, tx.hash(), reads_coinbase, uncredited)?;
-                let source = match (&set, source) {
-                    (None, _) => AccessSource::Undeclared,
-                    (Some(_), Source::Versioned(_)) => AccessSource::Declared,
-                    (Some(_), _) => AccessSource::Predicted,
-                };
-                (set, source, reads_coinbase)
+                let reads = view.log.read_account(&coinbase);
+                uncredited = credit_if_read(bank, tx.hash(), reads, uncredited)?;
+                reads
             }
         };
         let credited = view.credits;

@@ -15,10 +15,12 @@ use crate::view::StateView;
 
 /// The native executor, holding the runs of the `held` transactions until
 /// a run of `opener` has finished: a test fixes which runs read state
-/// before which commits. Runs it as many threads as transactions.
+/// before which commits. Runs it as many threads as transactions. It
+/// panics on a run of `panics`, if set.
 struct Gated {
     held: Vec<B256>,
     opener: B256,
+    panics: Option<B256>,
     open: parking_lot::Mutex<bool>,
     opened: parking_lot::Condvar,
 }
@@ -28,9 +30,15 @@ impl Gated {
         Self {
             held: held.iter().map(|t| t.hash()).collect(),
             opener: opener.hash(),
+            panics: None,
             open: parking_lot::Mutex::new(false),
             opened: parking_lot::Condvar::new(),
         }
+    }
+
+    /// Holding nothing, panicking on a run of `tx`.
+    fn panicking_on(tx: &NativeTx) -> Self {
+        Self { panics: Some(tx.hash()), ..Self::new(&[], tx) }
     }
 }
 
@@ -50,6 +58,7 @@ impl Executor for Gated {
         tx: &NativeTx,
         state: StateView<'b>,
     ) -> (Result<Outcome, TxError>, StateView<'b>) {
+        assert_ne!(Some(tx.hash()), self.panics, "the executor panics on this one");
         if self.held.contains(&tx.hash()) {
             let mut open = self.open.lock();
             while !*open {
@@ -352,30 +361,6 @@ fn test_a_call_from_the_coinbase_mid_block_sees_every_earlier_fee() {
     }
 }
 
-/// The native executor, panicking on one transaction.
-struct Panics(B256);
-
-impl Executor for Panics {
-    type Tx = NativeTx;
-    type Worker<'b> = ();
-
-    fn decode(&self, bytes: &[u8]) -> Result<NativeTx, DecodeError> {
-        NativeExecutor.decode(bytes)
-    }
-
-    fn worker<'b>(&'b self, _env: &'b BlockEnv) {}
-
-    fn execute<'b>(
-        &self,
-        _worker: &mut (),
-        tx: &NativeTx,
-        state: StateView<'b>,
-    ) -> (Result<Outcome, TxError>, StateView<'b>) {
-        assert_ne!(tx.hash(), self.0, "the executor panics on this one");
-        NativeExecutor.execute(&mut (), tx, state)
-    }
-}
-
 #[test]
 fn test_a_panic_in_a_run_reaches_the_caller_once_and_the_engine_stays_usable() {
     let txs: Vec<NativeTx> = (1..5)
@@ -394,7 +379,7 @@ fn test_a_panic_in_a_run_reaches_the_caller_once_and_the_engine_stays_usable() {
     let (_dir, chain) = new_chain();
     let reference = one_by_one(&chain, &txs);
     for threads in [1, 2, 4] {
-        let panics = Panics(txs[13].hash());
+        let panics = Gated::panicking_on(&txs[13]);
         let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             ordered(&panics, &chain, &txs, OrderedSets::Run, threads)
         }));
