@@ -359,27 +359,28 @@ impl MvMemory {
         writes: &[(KeyHash, StateKey, Patch)],
         last: &mut Vec<(KeyHash, StateKey)>,
     ) -> bool {
-        // The keys whose value below a reader above `tx` changed.
-        let mut changed: Vec<KeyHash> = Vec::new();
+        // Whether a reader above `tx` finds something new: each key's
+        // readers looked at once its change is published (its shard's lock
+        // released).
+        let mut new = false;
         for (hash, key) in last.iter() {
             if writes.iter().any(|(h, k, _)| h == hash && k == key) {
                 continue;
             }
-            let mut shard = self.shard(*hash).write();
-            let found = shard.find_mut(hash.table_hash(), |k| k.hash == *hash && k.key == *key);
-            if let Some(k) = found
-                && let Ok(at) = k.position(tx)
-            {
-                let (_, cell) = k.cells.remove(at);
-                if matches!(cell, Cell::Data(..)) {
-                    changed.push(*hash);
+            let removed = {
+                let mut shard = self.shard(*hash).write();
+                let found = shard.find_mut(hash.table_hash(), |k| k.hash == *hash && k.key == *key);
+                match found.map(|k| (k.position(tx), k)) {
+                    Some((Ok(at), k)) => matches!(k.cells.remove(at).1, Cell::Data(..)),
+                    _ => false,
                 }
-            }
+            };
+            new |= removed && self.read_above(*hash, tx);
         }
         last.clear();
         for (hash, key, patch) in writes {
             let data = Cell::Data(incarnation, *patch);
-            let new = self.with_key(*hash, key, |k| match k.position(tx) {
+            let changed = self.with_key(*hash, key, |k| match k.position(tx) {
                 Ok(at) => {
                     let was = std::mem::replace(&mut k.cells.as_mut_slice()[at].1, data);
                     matches!(was, Cell::Data(_, old) if old != *patch)
@@ -389,12 +390,10 @@ impl MvMemory {
                     true
                 }
             });
-            if new {
-                changed.push(*hash);
-            }
+            new |= changed && self.read_above(*hash, tx);
             last.push((*hash, *key));
         }
-        changed.iter().any(|hash| self.read_above(*hash, tx))
+        new
     }
 
     /// Marks `tx`'s cells at `keys` as estimates (its run was aborted), and
