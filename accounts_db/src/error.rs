@@ -173,6 +173,10 @@ pub enum CommitError {
     /// Writing or flushing failed. When the flush failed the handle is poisoned.
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// A revert ([`crate::AccountsDb::revert_to`]) to a block the database
+    /// does not keep.
+    #[error(transparent)]
+    History(#[from] HistoryError),
 }
 
 impl CommitError {

@@ -88,7 +88,7 @@ pub use config::{
     DEFAULT_HISTORY_BLOCKS, DEFAULT_INDEX_MEMORY_BYTES, DEFAULT_INDEX_SHARDS,
     DEFAULT_MAX_CHANGES_PER_COMMIT, DEFAULT_MAX_CODE_LEN, DEFAULT_SEGMENT_SIZE, MAINTENANCE_NICER,
 };
-pub use db::{AccountsCommit, AccountsDb, AccountsRead, DbStats, ReadView};
+pub use db::{AccountsCommit, AccountsDb, AccountsRead, DbStats, ReadView, Reverted};
 pub use entry::{AccountHeader, CommitInfo, Entry, Key};
 pub use error::{CommitError, Error, FormatError, HistoryError, OpenError, StorageError};
 pub use hash::{KeyHash, hash_key_words, key_hash};

@@ -6,9 +6,10 @@ use std::time::Duration;
 use alloy_primitives::B256;
 use crossbeam_channel::Sender;
 use lanes_accounts_db::{Entry, ReadView};
-use lanes_runtime::{BankError, Block, ReplayError};
+use lanes_runtime::{BankError, Block, BlockHeader, ReplayError};
 
 use crate::config::Mining;
+use crate::error::StageError;
 
 /// What [`crate::BankingStage::apply_system`] writes, made from the state
 /// its block opens on.
@@ -43,4 +44,12 @@ pub(crate) enum Control {
     /// Commit another node's block (a decided one), re-executed on the
     /// head unless just verified; a held block is dropped first.
     Import { block: Box<Block>, reply: Sender<Result<u64, Box<ReplayError>>> },
+    /// Between blocks, take the chain back to the block `header` heads
+    /// (`older`: the hashes before it), set the block clock's offset, empty
+    /// the pool, and answer with the hashes it held.
+    Revert { header: Box<BlockHeader>, older: Vec<B256>, offset: i64, reply: Sender<Reverted> },
 }
+
+/// [`Control::Revert`]'s answer: the hashes the pool held, or why nothing
+/// changed.
+pub(crate) type Reverted = Result<Vec<B256>, StageError>;

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use alloy_primitives::B256;
 use crossbeam_channel::{SendTimeoutError, Sender};
-use lanes_runtime::{Bank, Block, Chain, Receipt, SealedBlock, TxError};
+use lanes_runtime::{Bank, Block, BlockHeader, Chain, Receipt, SealedBlock, TxError};
 
 use crate::error::StageError;
 use crate::pool::Held;
@@ -56,6 +56,13 @@ pub trait BlockSink: Send + 'static {
     fn committed(&mut self, produced: &ProducedBlock) {
         let _ = produced;
     }
+
+    /// Drops the blocks after `number` ([`crate::BankingStage::revert_to`]),
+    /// before the chain's state goes back to it. A sink that cannot cut
+    /// (the default) refuses, and the stage's state stays where it is.
+    fn truncate(&mut self, number: u64) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        Err(format!("this block sink cannot drop the blocks after block {number}").into())
+    }
 }
 
 /// A block the stage built and sealed, not yet committed.
@@ -93,6 +100,33 @@ impl<T: lanes_runtime::PoolTransaction> BlockDriver<T> {
     /// The chain, for its head and bank settings.
     pub(crate) fn chain(&self) -> &Chain {
         &self.chain
+    }
+
+    /// Takes the chain back to the block `header` heads, in place: the sink
+    /// drops the later blocks first (a write-ahead log records the revert
+    /// before the state moves), then the chain's state goes back
+    /// ([`Chain::revert_to`]) and is served as the head; a set next base fee
+    /// and gas limit are forgotten.
+    pub(crate) fn revert(
+        &mut self,
+        header: BlockHeader,
+        older: Vec<B256>,
+    ) -> Result<(), StageError> {
+        let number = header.number;
+        self.chain.check_revert(&header)?;
+        if let Some(sink) = &mut self.sink {
+            sink.truncate(number).map_err(|source| StageError::SinkTruncate { number, source })?;
+        }
+        self.chain.revert_to(header, older)?;
+        let latest = Latest::of(&self.chain, self.shared.coinbase(), &self.shared.clock());
+        let base_fee = latest.next_base_fee();
+        self.shared.set_latest(latest);
+        *self.shared.next_base_fee.lock() = None;
+        *self.shared.next_gas_limit.lock() = None;
+        let mut pool = self.shared.pool();
+        pool.set_base_fee(base_fee);
+        pool.set_block_gas_limit(self.chain.head().gas_limit);
+        Ok(())
     }
 
     /// Hands back the chain.

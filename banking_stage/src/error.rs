@@ -129,4 +129,17 @@ pub enum StageError {
     /// The stage has stopped.
     #[error("the banking stage has stopped")]
     Stopped,
+    /// [`crate::BankingStage::revert_to`] while transactions were still on
+    /// their way into the pool (being predicted) or out of it: nothing was
+    /// changed; stop the stage and reopen the chain instead.
+    #[error("the banking stage is busy with transactions; it cannot go back in place now")]
+    RevertBusy,
+    /// The block sink cannot cut its blocks ([`crate::BlockSink::truncate`]).
+    #[error("cutting the blocks after block {number} failed: {source}")]
+    SinkTruncate {
+        /// The block kept.
+        number: u64,
+        /// The sink's error.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }

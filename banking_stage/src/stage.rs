@@ -337,6 +337,29 @@ impl<E: Executor<Tx: PoolTransaction>> BankingStage<E> {
         answer.recv().map_err(|_| StageError::Stopped)
     }
 
+    /// Takes the chain back to the block `header` heads (a dev node's
+    /// `evm_revert`), in place, between blocks: the sink drops the later
+    /// blocks ([`BlockSink::truncate`]), the state goes back in time
+    /// proportional to what changed since ([`Chain::revert_to`]), and the
+    /// pool is emptied; the hashes it held. `older`: the hashes of the
+    /// blocks before it, newest first (BLOCKHASH). A set next base fee and
+    /// gas limit are forgotten, and the block clock runs `offset` seconds
+    /// from the wall clock ([`Self::set_time_offset`]). Refused with
+    /// [`StageError::RevertBusy`], changing nothing, while transactions are
+    /// on their way into the pool.
+    pub fn revert_to(
+        &self,
+        header: BlockHeader,
+        older: Vec<B256>,
+        offset: i64,
+    ) -> Result<Vec<B256>, StageError> {
+        let (reply, answer) = bounded(1);
+        let revert = Control::Revert { header: Box::new(header), older, offset, reply };
+        self.control.send(revert).map_err(|_| StageError::Stopped)?;
+        let _ = self.shared.doorbell.try_send(());
+        answer.recv().map_err(|_| StageError::Stopped)?
+    }
+
     /// Moves block time `seconds` forward (`evm_increaseTime`) from the
     /// later of the clock's time and the head's timestamp, so the next block
     /// is at least the head's timestamp plus `seconds`; returns the total
@@ -480,6 +503,22 @@ impl<E: Executor<Tx: PoolTransaction>> BankingStage<E> {
     /// The state after the last committed block.
     pub fn state(&self) -> ReadView {
         self.shared.latest().view
+    }
+
+    /// The last committed block's header, its hash and the state after it,
+    /// taken together: a commit that lands meanwhile changes all three or
+    /// none ([`Self::head`], [`Self::state`] each read the head anew).
+    pub fn head_state(&self) -> (BlockHeader, B256, ReadView) {
+        let latest = self.shared.latest();
+        (latest.header, latest.hash, latest.view)
+    }
+
+    /// The timestamp the next block would carry if it were opened now: a
+    /// set next timestamp ([`Self::set_next_timestamp`]), else the block
+    /// clock's time, always after the head's (what `pending` runs at).
+    pub fn next_timestamp(&self) -> u64 {
+        let head = self.shared.latest().header.timestamp;
+        self.shared.clock().next_block(head, None, Duration::ZERO)
     }
 
     /// The signal rung when transactions become ready: a thread waiting for

@@ -67,6 +67,7 @@ fn server() -> &'static Mutex<Server> {
             hold_blocks: false,
             unlock_dev_accounts: false,
             mpt_state_root: false,
+            lattice_state_root: false,
             block_base_fee: None,
             explorer: None,
             fork: None,

@@ -229,7 +229,7 @@ async fn entries_of_blocks(client: &RpcClient, shared: &RunProgress) -> Result<(
     let numbers: Vec<u64> = shared.block_facts.lock().iter().map(|b| b.number).collect();
     for number in numbers {
         let tag = alloy_eips::BlockNumberOrTag::Number(number);
-        let entries = match client.get_block_entries(tag).await {
+        let entries = match client.get_block_entries(tag.into()).await {
             Ok(Some(entries)) => entries,
             Ok(None) => continue,
             Err(_) => return Ok(()), // not lanes

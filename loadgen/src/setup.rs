@@ -46,7 +46,7 @@ pub(crate) async fn setup(
 
     let deployer = plan.deployer.address();
     let done = client
-        .transaction_count(deployer, Some(BlockId::latest()))
+        .transaction_count(deployer, Some(BlockId::latest().into()))
         .await
         .map_err(typed("eth_getTransactionCount"))?
         .to::<u64>() as usize;
@@ -119,7 +119,7 @@ pub(crate) async fn fund(
         .collect();
     if !short.is_empty() {
         let start = client
-            .transaction_count(funder.address(), Some(BlockId::pending()))
+            .transaction_count(funder.address(), Some(BlockId::pending().into()))
             .await
             .map_err(typed("eth_getTransactionCount"))?
             .to::<u64>();
@@ -165,7 +165,7 @@ async fn wait_for_nonce(client: &RpcClient, address: Address, nonce: u64) -> Res
     let deadline = Instant::now() + Duration::from_secs(300);
     loop {
         let n = client
-            .transaction_count(address, Some(BlockId::latest()))
+            .transaction_count(address, Some(BlockId::latest().into()))
             .await
             .map_err(typed("eth_getTransactionCount"))?;
         if n.to::<u64>() >= nonce {
@@ -173,7 +173,7 @@ async fn wait_for_nonce(client: &RpcClient, address: Address, nonce: u64) -> Res
         }
         if Instant::now() > deadline {
             let pending = client
-                .transaction_count(address, Some(BlockId::pending()))
+                .transaction_count(address, Some(BlockId::pending().into()))
                 .await
                 .map_err(typed("eth_getTransactionCount"))?;
             let (at, pending) = (n.to::<u64>(), pending.to::<u64>());

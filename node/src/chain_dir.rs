@@ -64,14 +64,16 @@ impl Rebuild {
     }
 }
 
-/// The genesis of the dev chain in `dir` running `hardfork` (its headers
-/// carrying the Merkle-Patricia state root with `mpt`, or where the
-/// recorded one does): the one recorded there, or a new one stamped now
-/// (and recorded).
+/// The genesis of the dev chain in `dir` running `hardfork`: the one
+/// recorded there, or a new one stamped now (and recorded). Its headers
+/// carry the Merkle-Patricia state root (so `eth_getProof` answers against
+/// the `stateRoot` it serves) where the recorded one does, with `mpt`, and
+/// for a new chain unless `lattice` (`--state-root lattice`) says lanes'
+/// lattice hash.
 pub(crate) fn dev_spec(
     dir: &Path,
     hardfork: DevFork,
-    mpt: bool,
+    (mpt, lattice): (bool, bool),
     base_fee: Option<u64>,
 ) -> Result<ChainSpec, NodeError> {
     let path = dir.join(GENESIS_FILE);
@@ -82,7 +84,7 @@ pub(crate) fn dev_spec(
         |s| s.genesis.timestamp,
     );
     // Without the flag, a chain keeps the commitment it was made with.
-    let mpt = mpt || stored.as_ref().is_some_and(|s| s.mpt.is_some());
+    let mpt = mpt || stored.as_ref().map_or(!lattice, |s| s.mpt.is_some());
     let given = ChainSpec::dev_with(timestamp, hardfork);
     let given = if mpt { given.with_mpt_state_root() } else { given };
     // Without the flag, a chain keeps the base fee it was made with, and

@@ -153,6 +153,10 @@ pub struct NodeConfig {
     /// Merkle-Patricia state root instead of lanes' lattice hash (recorded
     /// in its genesis, `config.lanesStateRoot`).
     pub mpt_state_root: bool,
+    /// `--state-root lattice`: a new `--dev` chain's headers carry lanes'
+    /// lattice hash (without either flag a new `--dev` chain's carry the
+    /// Merkle-Patricia root, a new `--genesis` chain's the lattice hash).
+    pub lattice_state_root: bool,
     /// `--block-base-fee-per-gas`: a new `--dev` chain's genesis base fee,
     /// which its first block charges too (later blocks follow EIP-1559);
     /// without it a dev chain keeps the one it was made with (1 gwei).

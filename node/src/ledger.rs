@@ -572,6 +572,10 @@ impl BlockSink for LedgerSink {
         let access_list = encoded_access_list(sealed);
         Ok(self.0.append(&sealed.block, &sealed.receipts, access_list.as_deref())?)
     }
+
+    fn truncate(&mut self, number: u64) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        Ok(self.0.truncate(number)?)
+    }
 }
 
 /// `sealed`'s access list (EIP-7928) in RLP, where its bank recorded what

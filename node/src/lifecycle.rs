@@ -133,6 +133,7 @@ impl Node {
             fatal: watch::Sender::new(None),
             cluster: OnceLock::new(),
             proof_tries: StateTries::keeping(crate::state::PROOF_TRIES),
+            sends: crate::rpc::signing::SendOrder::default(),
             blobs: crate::blobs::BlobStore::new(&config.data_dir.join("blobs")),
             abis,
         });
@@ -304,7 +305,8 @@ fn prepare(config: &NodeConfig) -> Result<Prepared, NodeError> {
     let spec = match (stored, given) {
         _ if let Some((spec, _)) = &forked => spec.clone(),
         _ if let ChainChoice::Dev(hardfork) = &config.chain => {
-            dev_spec(dir, *hardfork, config.mpt_state_root, config.block_base_fee)?
+            let roots = (config.mpt_state_root, config.lattice_state_root);
+            dev_spec(dir, *hardfork, roots, config.block_base_fee)?
         }
         (Some(stored), Some(given)) if stored.id() != given.id() => {
             return Err(other_genesis(dir, &stored, &given));

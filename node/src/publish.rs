@@ -216,4 +216,8 @@ impl BlockSink for PublishingSink {
     fn committed(&mut self, produced: &ProducedBlock) {
         self.publisher.publish(produced);
     }
+
+    fn truncate(&mut self, number: u64) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        self.ledger.truncate(number)
+    }
 }

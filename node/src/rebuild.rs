@@ -10,7 +10,7 @@ use std::sync::Arc;
 use alloy_primitives::{Address, B256, Bytes};
 use lanes_banking_stage::{BankingStage, BankingStageConfig, Mining};
 use lanes_evm_adapter::EvmExecutor;
-use lanes_runtime::Chain;
+use lanes_runtime::{Chain, RECENT_HASHES};
 
 use crate::chain_dir::{Place, Replay, dev_spec, load_chain, start_ledger};
 use crate::dev::sync_chain_id;
@@ -49,6 +49,16 @@ impl NodeState {
         if number < self.ledger.first() || number > last {
             return Err(NodeError::Config(format!("block {number} is not in this chain")));
         }
+        let started = std::time::Instant::now();
+        match self.revert_in_place(&slot, number, offset, &pool) {
+            Ok(()) => {
+                tracing::debug!(target: "lanes::node", number, took = ?started.elapsed(), "reverted in place");
+                return Ok(());
+            }
+            Err(why) => {
+                tracing::info!(target: "lanes::node", number, %why, "reverting by reopening the chain")
+            }
+        }
         let mut stopped = self.stop_production(&mut slot)?;
         let dropped = self.dropped_after(number, &mut stopped);
         self.ledger.truncate(number)?;
@@ -69,6 +79,51 @@ impl NodeState {
         let reason = format!("the chain went back to block {number} (evm_revert or anvil_reset)");
         self.start_production(&mut slot, chain, stopped, offset, pool, &reason)?;
         tracing::info!(target: "lanes::node", number, "reverted");
+        Ok(())
+    }
+
+    /// [`Self::revert_to`] without stopping the banking stage: between two
+    /// blocks the stage cuts the ledger, takes its chain's state back in
+    /// place and empties its pool ([`BankingStage::revert_to`]), in time
+    /// proportional to the blocks and keys since `number`. Refused, with
+    /// the node as it was or with only the ledger cut (which the reopen
+    /// then follows), where the stage cannot: transactions on their way
+    /// into its pool, a block the state no longer keeps.
+    fn revert_in_place(
+        self: &Arc<Self>,
+        slot: &Option<BankingStage<EvmExecutor>>,
+        number: u64,
+        offset: i64,
+        pool: &[Bytes],
+    ) -> Result<(), NodeError> {
+        let stage =
+            slot.as_ref().ok_or_else(|| NodeError::DataDir("node is shutting down".into()))?;
+        let header = self
+            .ledger
+            .read(number)
+            .map_err(|e| NodeError::DataDir(format!("reading block {number}: {e}")))?
+            .block
+            .header;
+        let older: Vec<B256> = self.hashes_before(number).take(RECENT_HASHES - 1).collect();
+        let mut stopped =
+            Stopped { mining: stage.mining(), coinbase: stage.coinbase(), gone: Vec::new() };
+        let dropped = self.dropped_after(number, &mut stopped);
+        let held = stage
+            .revert_to(header, older, offset)
+            .map_err(|e| NodeError::DataDir(e.to_string()))?;
+        stopped.gone.extend(held);
+        let place = self.rebuild.place();
+        sync_chain_id(&stage.state(), &self.executor, place.spec.chain_id)
+            .map_err(|e| NodeError::DataDir(format!("reading the chain id in force: {e}")))?;
+        // Subscribers hear of the blocks committed before the revert first.
+        let drained = std::time::Instant::now() + crate::state::SERVE_WAIT;
+        while !stage.blocks().is_empty() && std::time::Instant::now() < drained {
+            std::thread::yield_now();
+        }
+        self.notify_dropped(number, dropped);
+        self.ledger.publish(number);
+        let reason = format!("the chain went back to block {number} (evm_revert or anvil_reset)");
+        self.requeue(stage, pool.to_vec(), stopped.gone, &reason);
         Ok(())
     }
 
@@ -99,7 +154,7 @@ impl NodeState {
                 let (_, spec, fork) = site.open_again(hardfork)?;
                 (spec, Some(Arc::new(fork)))
             }
-            None => (dev_spec(&dir, hardfork, current.spec.mpt.is_some(), None)?, None),
+            None => (dev_spec(&dir, hardfork, (current.spec.mpt.is_some(), false), None)?, None),
         };
         let ledger = Ledger::open_with(&dir.join("ledger"), r.fsync)?;
         start_ledger(&ledger, &spec, &dir)?;
@@ -197,6 +252,21 @@ impl NodeState {
         let stage = start_stage(&parts, self.executor.clone(), chain, &self.publisher);
         stage.set_time_offset(offset);
         spawn_follower(self, stage.blocks().clone(), stage.failure())?;
+        self.requeue(&stage, pool, gone, reason);
+        *slot = Some(stage);
+        Ok(())
+    }
+
+    /// Submits `pool` (what was pooled at a snapshot) to `stage` again; what
+    /// of `gone` (acknowledged, then dropped by the chain going back) does
+    /// not wait again is noted as dropped for `reason`.
+    fn requeue(
+        &self,
+        stage: &BankingStage<EvmExecutor>,
+        pool: Vec<Bytes>,
+        gone: Vec<B256>,
+        reason: &str,
+    ) {
         // What was pooled at the snapshot waits again; one no longer valid
         // is refused here, as at any submission.
         let mut waiting = HashSet::new();
@@ -218,9 +288,7 @@ impl NodeState {
                 noted.note(*hash, reason.to_owned());
             }
             let shown = &lost[..lost.len().min(8)];
-            tracing::info!(target: "lanes::node", count = lost.len(), first = ?shown, %reason, "transactions dropped");
+            tracing::debug!(target: "lanes::node", count = lost.len(), first = ?shown, %reason, "transactions dropped");
         }
-        *slot = Some(stage);
-        Ok(())
     }
 }

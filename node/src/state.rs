@@ -84,6 +84,9 @@ pub(crate) struct NodeState {
     /// The state tries `eth_getProof` built on an imported chain, each
     /// from the state of the block asked ([`PROOF_TRIES`] kept).
     pub(crate) proof_tries: StateTries,
+    /// Numbers node-signed sends (`eth_sendTransaction`): one account's
+    /// sends take their nonces one at a time, in the order they arrive.
+    pub(crate) sends: crate::rpc::signing::SendOrder,
     /// The sidecars of the blob transactions this node took.
     pub(crate) blobs: crate::blobs::BlobStore,
     /// The verified sources and signatures `lanes_getContractAbi` and
@@ -126,8 +129,12 @@ impl NodeState {
 
     /// The next nonce of `address`, counting what the pool holds.
     pub(crate) fn pending_nonce(&self, address: &Address) -> Res<u64> {
+        // The pool first: a transaction leaves it only after its block is
+        // the head, so one committed between the two reads is counted by
+        // the second (read the other way round, it could be in neither).
+        let pooled = self.stage(|st| st.pending_nonce(address))?;
         let committed = account(&self.state_at(None)?, address)?.nonce;
-        Ok(self.stage(|st| st.pending_nonce(address))?.map_or(committed, |n| n.max(committed)))
+        Ok(pooled.map_or(committed, |n| n.max(committed)))
     }
 
     /// A block of the ledger, `None` past the head.
@@ -257,41 +264,55 @@ impl NodeState {
         Ok(Bank::new(view, parent, LatticeHash::identity(), env, BankConfig::default()))
     }
 
-    /// The state and block environment [`Self::sim_bank`] runs on.
+    /// The state and block environment [`Self::sim_bank`] runs on. A block
+    /// named by number or hash: the state after it and its own header's
+    /// environment. `latest` (or none): the head's state and header, taken
+    /// together from the stage, so a block committed meanwhile (and not yet
+    /// in the ledger) is seen whole or not at all. `pending`: the latest
+    /// state as the next block, as it would be opened now (its number, a set
+    /// next timestamp or the clock's, the next base fee, gas limit and
+    /// coinbase), which is what Hardhat and anvil run `pending` at.
     pub(crate) fn sim_env(&self, at: Option<BlockId>) -> Res<(ReadView, BlockEnv)> {
-        let view = self.state_at(at)?;
         let pending = matches!(at, Some(BlockId::Number(BlockNumberOrTag::Pending)));
-        // `latest` is the block the view is of, should one land meanwhile.
-        let latest = || view.last_commit().map_or_else(|| self.head(), |c| c.block_number);
-        let block = match self.state_block(at)? {
-            None if pending => None,
-            None => Some(latest()),
-            named => named,
+        if let Some(n) = self.state_block(at)? {
+            let view = self.state_at(at)?;
+            let lb = self.block(n)?.ok_or_else(|| internal(format!("block {n} unreadable")))?;
+            return Ok((view, self.header_env(&lb.block.header)));
+        }
+        type Next = (u64, u64, Address, u64);
+        let ((head, hash, view), next): (_, Option<Next>) = self.stage(|st| {
+            let next = pending.then(|| {
+                (st.next_timestamp(), st.next_base_fee(), st.coinbase(), st.next_gas_limit())
+            });
+            (st.head_state(), next)
+        })?;
+        let Some((timestamp, base_fee, coinbase, gas_limit)) = next else {
+            return Ok((view, self.header_env(&head)));
         };
-        let env = match block {
-            Some(n) => {
-                let lb = self.block(n)?.ok_or_else(|| internal(format!("block {n} unreadable")))?;
-                self.header_env(&lb.block.header)
-            }
-            None => {
-                let (head, hash, now, coinbase, gas_limit) = self.stage(|st| {
-                    (st.head(), st.head_hash(), st.now(), st.coinbase(), st.next_gas_limit())
-                })?;
-                let mut recent_hashes = vec![hash];
-                recent_hashes.extend(self.hashes_before(head.number));
-                BlockEnv {
-                    number: head.number + 1,
-                    timestamp: now.max(head.timestamp),
-                    coinbase,
-                    base_fee: head.base_fee,
-                    gas_limit,
-                    recent_hashes,
-                    random: hash,
-                    parent: Some(Arc::new(head)),
-                }
-            }
+        let recent_hashes = self.recent_hashes(head.number + 1, hash);
+        let env = BlockEnv {
+            number: head.number + 1,
+            timestamp,
+            coinbase,
+            base_fee,
+            gas_limit,
+            recent_hashes,
+            random: hash,
+            parent: Some(Arc::new(head)),
         };
         Ok((view, env))
+    }
+
+    /// The hashes of the (at most 256) blocks before block `number`, newest
+    /// first, given the first (`parent`, the hash of block `number - 1`,
+    /// which a head the ledger does not serve yet knows): the rest from the
+    /// ledger. None for block 0.
+    fn recent_hashes(&self, number: u64, parent: B256) -> Vec<B256> {
+        let Some(before) = number.checked_sub(1) else { return Vec::new() };
+        let mut hashes = Vec::with_capacity(RECENT_HASHES);
+        hashes.push(parent);
+        hashes.extend(self.hashes_before(before).take(RECENT_HASHES - 1));
+        hashes
     }
 
     /// The hashes of the (at most 256) blocks before block `number`, newest
@@ -392,7 +413,7 @@ impl NodeState {
     /// hashes of the 256 blocks before it (BLOCKHASH), and its parent's hash
     /// as PREVRANDAO.
     pub(crate) fn header_env(&self, h: &BlockHeader) -> BlockEnv {
-        let recent_hashes = self.hashes_before(h.number).collect();
+        let recent_hashes = self.recent_hashes(h.number, h.parent_hash);
         let mut env = BlockEnv {
             number: h.number,
             timestamp: h.timestamp,

@@ -19,6 +19,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod block_param;
 pub mod client;
 pub mod explorer;
 pub mod genesis;

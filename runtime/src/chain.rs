@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use alloy_primitives::{Address, B256, Bytes};
 use lanes_accounts_db::{
-    AccountsDb, AccountsDbConfig, CommitInfo, Entry, Error as DbError, FormatError,
+    AccountsDb, AccountsDbConfig, CommitError, CommitInfo, Entry, Error as DbError, FormatError,
 };
 
 use crate::access::AccessSet;
@@ -458,6 +458,63 @@ impl Chain {
             env,
             self.bank_config.clone(),
         )
+    }
+
+    /// Takes the open chain back to the block `header` heads (a dev node's
+    /// `evm_revert`), in place and in time proportional to what changed
+    /// since ([`AccountsDb::revert_to`]): its state, head, hash and lattice
+    /// hash are that block's, and the next block is its child. `header` is
+    /// the block's header (the caller's ledger keeps it) and `older` the
+    /// hashes of the blocks before it, newest first
+    /// ([`Self::set_older_hashes`]). Refused, changing nothing, for a block
+    /// the state does not keep or whose committed state is not `header`'s.
+    /// A [`BankConfig::commitment`] of its own must find its state again
+    /// from the reverted state's commit (the Merkle-Patricia one does).
+    pub fn revert_to(
+        &mut self,
+        header: BlockHeader,
+        older: impl IntoIterator<Item = B256>,
+    ) -> Result<(), ChainError> {
+        self.check_revert(&header)?;
+        let reverted = self.db.revert_to(header.number).map_err(DbError::from)?;
+        let mut lattice = self.lattice.clone();
+        for (before, after) in &reverted.changes {
+            if !before.is_deletion() {
+                lattice.sub_entry(before);
+            }
+            if !after.is_deletion() {
+                lattice.add_entry(after);
+            }
+        }
+        // With a commitment of its own (a trie, found again from the
+        // reverted state's commit), the header commits to that instead.
+        let own = self.bank_config.commitment.is_some();
+        if !own && lattice.commitment() != header.state_commitment {
+            // The state is the block's (its commit says so): a lattice hash
+            // that disagrees is recounted from it.
+            tracing::warn!(target: "lanes::runtime", number = header.number, "lattice hash after a revert disagrees; recomputing it");
+            lattice = LatticeHash::from_scratch(&self.db.view()).map_err(DbError::from)?;
+        }
+        self.head_hash = self.bank_config.headers.hash(&header);
+        self.head = header;
+        self.lattice = lattice;
+        self.recent = VecDeque::from([self.head_hash]);
+        self.recent.extend(older.into_iter().take(RECENT_HASHES - 1));
+        self.write_head()
+    }
+
+    /// Whether [`Self::revert_to`] can take the chain back to the block
+    /// `header` heads: the error it would refuse with, without changing
+    /// anything (for a caller with its own steps to take first).
+    pub fn check_revert(&self, header: &BlockHeader) -> Result<(), ChainError> {
+        let kept =
+            self.db.view_at(header.number).map_err(|e| DbError::from(CommitError::from(e)))?;
+        if kept.last_commit().map(|c| (c.block_number, c.commitment))
+            != Some((header.number, header.state_commitment))
+        {
+            return Err(ChainError::HeadMismatch { number: header.number });
+        }
+        Ok(())
     }
 
     /// Commits a sealed block made by a bank of this chain's head.

@@ -424,6 +424,64 @@ fn test_lattice_incremental_equals_scratch_across_reopen() {
     ));
 }
 
+/// `Chain::revert_to` puts the head, hash, lattice hash and state back to
+/// an earlier block in place; the blocks built after it equal those a
+/// chain that never went past it builds, and a reopen serves the reverted
+/// head. A header that is not the block's is refused and changes nothing.
+#[test]
+fn test_revert_in_place_equals_never_having_gone_past_the_block() {
+    let (_dir, mut chain) = new_chain();
+    let (_twin_dir, mut twin) = new_chain();
+    let mut nonces = [0u64; SENDERS as usize];
+    let specs = |round: u8| -> Vec<TxSpec> {
+        (0..12u8)
+            .map(|i| TxSpec {
+                sender: i % SENDERS,
+                touch: i % 2 == 0,
+                to: i.wrapping_add(round),
+                reads: vec![(i % 4, round)],
+                writes: vec![((i + round) % 4, i % 3)],
+                declare: 0,
+            })
+            .collect()
+    };
+    let mut heads = vec![(chain.head().clone(), chain.head_hash(), chain.lattice().clone())];
+    for round in 0..3u8 {
+        let txs = make_txs(&specs(round), &mut nonces);
+        let (block, _) = build(&mut chain, &txs, 2);
+        twin.replay_block(&NativeExecutor, &block, 1).unwrap();
+        heads.push((chain.head().clone(), chain.head_hash(), chain.lattice().clone()));
+    }
+    let saved_nonces = nonces;
+    for round in 3..6u8 {
+        build(&mut chain, &make_txs(&specs(round), &mut nonces), 2);
+    }
+    let (header, hash, lattice) = heads[3].clone();
+    let wrong = crate::BlockHeader { state_commitment: B256::ZERO, ..header.clone() };
+    assert!(matches!(chain.revert_to(wrong, []), Err(ChainError::HeadMismatch { number: 3 })));
+    assert_eq!(chain.head().number, 6, "a refused revert changes nothing");
+    let older: Vec<B256> = heads[..3].iter().rev().map(|h| h.1).collect();
+    chain.revert_to(header.clone(), older).unwrap();
+    assert_eq!((chain.head(), chain.head_hash(), chain.lattice()), (&header, hash, &lattice));
+    assert_eq!(&LatticeHash::from_scratch(&chain.db().view()).unwrap(), chain.lattice());
+    assert_eq!(chain.db().view().history_range().map(|r| r.1), Some(3));
+    // The same blocks again, built on each: the same hashes.
+    nonces = saved_nonces;
+    let mut twin_nonces = saved_nonces;
+    for round in 6..8u8 {
+        let (block, _) = build(&mut chain, &make_txs(&specs(round), &mut nonces), 2);
+        let (other, _) = build(&mut twin, &make_txs(&specs(round), &mut twin_nonces), 1);
+        assert_eq!(block.hash, other.hash, "round {round}");
+        assert_eq!(chain.lattice(), twin.lattice());
+    }
+    let head = chain.head().clone();
+    let dir = chain.db().dir().parent().unwrap().to_owned();
+    drop(chain);
+    let chain = Chain::open(&dir, AccountsDbConfig::default(), None).unwrap();
+    assert_eq!(chain.head(), &head);
+    assert_eq!(chain.lattice(), twin.lattice());
+}
+
 #[test]
 fn test_a_head_file_of_the_last_block_format_is_refused_with_what_to_do() {
     let dir = tempfile::tempdir().unwrap();

@@ -44,12 +44,14 @@ struct Cli {
     /// commits to its block's access list, EIP-7928).
     #[arg(long, value_name = "NAME", requires = "dev", default_value = "prague")]
     hardfork: lanes_rpc::genesis::DevFork,
-    /// What a new chain's headers commit its state to: lattice (lanes'
-    /// lattice hash, the default) or mpt (Ethereum's Merkle-Patricia state
-    /// root, kept as a trie: eth_getProof answers against it). Recorded in
-    /// the chain's genesis (config.lanesStateRoot).
-    #[arg(long, value_name = "KIND", default_value = "lattice")]
-    state_root: StateRoot,
+    /// What a new chain's headers commit its state to: mpt (Ethereum's
+    /// Merkle-Patricia state root, kept as a trie: eth_getProof answers
+    /// against it; the default of a new --dev chain) or lattice (lanes'
+    /// lattice hash; the default of a new --genesis chain). Recorded in the
+    /// chain's genesis (config.lanesStateRoot); an existing chain keeps its
+    /// own
+    #[arg(long, value_name = "KIND")]
+    state_root: Option<StateRoot>,
     /// A new --dev chain's base fee per gas at genesis, which its first
     /// block charges too; later blocks move it by EIP-1559 (anvil's flag).
     /// Without it a dev chain starts at 1 gwei, or keeps what it was made
@@ -529,7 +531,8 @@ fn run(mut cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         client_version: cli.client_version.unwrap_or_else(|| client_version(cli.dev)),
         hold_blocks: false,
         unlock_dev_accounts: false,
-        mpt_state_root: cli.state_root == StateRoot::Mpt,
+        mpt_state_root: cli.state_root == Some(StateRoot::Mpt),
+        lattice_state_root: cli.state_root == Some(StateRoot::Lattice),
         block_base_fee: cli.block_base_fee_per_gas,
         fork,
         limits,
@@ -614,6 +617,7 @@ fn run_cluster_node(cli: &Cli, path: &std::path::Path) -> Result<(), Box<dyn std
         unlock_dev_accounts: cluster_config.unlock_dev_accounts,
         // The genesis file says (config.lanesStateRoot).
         mpt_state_root: false,
+        lattice_state_root: false,
         block_base_fee: None,
         explorer: explorer_config(cli, false),
         fork: None,

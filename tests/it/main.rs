@@ -9,6 +9,7 @@ mod blobs;
 mod blockchain_tests;
 mod cluster;
 mod dev_node;
+mod dev_rules;
 mod disk_faults;
 mod eth_blocks;
 mod ethtests;

@@ -1,12 +1,13 @@
-//! `--state-root mpt`: a dev chain whose headers carry Ethereum's
-//! Merkle-Patricia state root instead of lanes' lattice hash, kept as a
+//! `--state-root mpt` (a new `--dev` chain's default): a dev chain whose
+//! headers carry Ethereum's Merkle-Patricia state root instead of lanes'
+//! lattice hash, kept as a
 //! trie from block to block. With the real binary: a contract with storage
 //! deployed, transfers, a dev-control write, a snapshot reverted; after each,
 //! every block's hash recomputes from its header (as a light client checks
 //! it) and `eth_getProof` of every account touched verifies against that
 //! block's `stateRoot`. Foundry's `cast proof` prints the same proof. A
-//! restart without the flag keeps the chain's commitment (the trie rebuilt
-//! from the state); a plain `--dev` chain refuses proofs, naming the flag.
+//! restart keeps the chain's commitment (the trie rebuilt from the state);
+//! a `--dev --state-root lattice` chain refuses proofs, naming the flag.
 
 use std::process::Command;
 
@@ -46,7 +47,7 @@ fn check_chain(v: &Validator, addresses: &[Address]) -> usize {
 fn test_a_dev_chain_with_the_mpt_state_root_proves_its_state() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let v = Validator::start(&data, &["--dev", "--state-root", "mpt"]);
+    let v = Validator::start(&data, &["--dev"]);
     let accounts: Vec<Address> =
         serde_json::from_value(v.result("eth_accounts", json!([]))).unwrap();
     let (a, b) = (accounts[0], accounts[1]);
@@ -103,7 +104,7 @@ fn test_a_dev_chain_with_the_mpt_state_root_proves_its_state() {
 
     // A chain made with the lattice hash has no Merkle-Patricia root to
     // prove against.
-    let plain = Validator::start(&dir.path().join("plain"), &["--dev"]);
+    let plain = Validator::start(&dir.path().join("plain"), &["--dev", "--state-root", "lattice"]);
     let (code, message, _) = plain.error("eth_getProof", json!([a, [], "latest"]));
     assert_eq!(code, -32004, "{message}");
     assert!(message.contains("--state-root mpt"), "{message}");

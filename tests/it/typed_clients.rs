@@ -61,7 +61,10 @@ fn test_validator_typed_clients() {
         };
         let number = receipt.block_number.unwrap();
         let latest = Some(BlockId::latest());
-        assert_eq!(client.balance(receiver(9), latest).await.unwrap(), U256::from(7));
+        assert_eq!(
+            client.balance(receiver(9), latest.map(Into::into)).await.unwrap(),
+            U256::from(7)
+        );
 
         // lanes_*: the typed answers are the JSON the node sends.
         let stats = client.stats().await.unwrap();
@@ -70,7 +73,7 @@ fn test_validator_typed_clients() {
         let raw: NodeStats = serde_json::from_value(v.result("lanes_stats", json!([]))).unwrap();
         assert!(raw.head >= stats.head);
         let entries = client
-            .get_block_entries(BlockNumberOrTag::Number(number))
+            .get_block_entries(BlockNumberOrTag::Number(number).into())
             .await
             .unwrap()
             .expect("the block is produced");
@@ -81,18 +84,18 @@ fn test_validator_typed_clients() {
         let answer = v.result("lanes_getBlockEntries", json!([U64::from(number)]));
         assert_eq!(answer, serde_json::to_value(&entries).unwrap());
         let far = BlockNumberOrTag::Number(number + 1_000_000);
-        assert_eq!(client.get_block_entries(far).await.unwrap(), None);
+        assert_eq!(client.get_block_entries(far.into()).await.unwrap(), None);
 
         // Errors keep their codes through the client.
         let Err(Error::Call(e)) = client.fill_transaction().await else { panic!("-32004") };
         assert_eq!(e.code(), -32004);
         let past = Some(BlockId::number(number + 1_000_000));
-        let Err(Error::Call(e)) = client.balance(receiver(9), past).await else {
+        let Err(Error::Call(e)) = client.balance(receiver(9), past.map(Into::into)).await else {
             panic!("state past the head must be refused");
         };
         assert_eq!(e.code(), -32001);
         assert!(e.message().contains("past the head"), "{e:?}");
-        let genesis = client.balance(receiver(9), Some(BlockId::number(0))).await.unwrap();
+        let genesis = client.balance(receiver(9), Some(BlockId::number(0).into())).await.unwrap();
         assert_eq!(genesis, U256::ZERO, "state at the genesis is kept");
 
         // A batch through the same client.

@@ -1,5 +1,7 @@
-//! Reading and cutting back to older blocks: [`ReadView::at_block`] and
-//! [`AccountsDb::truncate_after`], over the kept blocks (`kept.rs`).
+//! Reading and going back to older blocks: [`ReadView::at_block`],
+//! [`AccountsDb::revert_to`] (in place, while open) and
+//! [`AccountsDb::truncate_after`] (a closed database), over the kept blocks
+//! (`kept.rs`).
 //!
 //! The records themselves are the history: every record links back to the
 //! previous version of its key (`prev`, and `jump` further back), so nothing
@@ -8,14 +10,31 @@
 use std::fs::OpenOptions;
 use std::path::Path;
 
+use std::collections::HashSet;
+
 use super::AccountsDb;
-use super::inner::{read_table, sync_dir};
+use super::inner::{Inner, read_table, sync_dir};
+use super::version::Version;
 use super::view::ReadView;
+use crate::AccountsRead;
 use crate::config::AccountsDbConfig;
-use crate::entry::CommitInfo;
-use crate::error::{HistoryError, OpenError, io_err};
+use crate::entry::{CommitInfo, Entry, Key};
+use crate::error::{CommitError, HistoryError, OpenError, StorageError, io_err};
 use crate::index::Loc;
-use crate::segment::segment_path;
+use crate::record::{Frame, Kind};
+use crate::segment::{SEGMENT_HEADER_LEN, segment_path};
+
+/// What [`AccountsDb::revert_to`] did: the block the state is now at, and
+/// each key that changed, as it was before the revert and as it is now
+/// (the value after that block; an empty one where the key did not exist),
+/// for a caller that keeps a hash of the state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reverted {
+    /// The block's commit: the state's last commit from now on.
+    pub info: CommitInfo,
+    /// Each changed key: (before the revert, after it).
+    pub changes: Vec<(Entry, Entry)>,
+}
 
 impl AccountsDb {
     /// Drops every commit after block `block` from the (closed) database in
@@ -71,6 +90,102 @@ impl AccountsDb {
         sync_dir(dir)?;
         tracing::info!(target: "lanes::accounts_db", dir = %dir.display(), block, "truncated after block");
         Ok(info)
+    }
+}
+
+impl AccountsDb {
+    /// Takes the state back to block `block` in place: the next commit is
+    /// `block + 1`, and views of the blocks after it are gone (views held
+    /// already keep reading what they read). `block` must be kept
+    /// ([`AccountsDbConfig::history_blocks`]); where the kept block at or
+    /// before it is an older one, the state goes back to that one.
+    ///
+    /// The revert is itself a commit, as durable as any (the log is never
+    /// cut): it writes each key changed after the block back to its value
+    /// then, found by reading the log written since (so it takes time in
+    /// proportion to the changes, not to the state), under a commit record
+    /// of that block. A block number before the newest is how the log
+    /// tells a revert, on open as here: the kept blocks after it are
+    /// dropped. A crash before it is durable opens at the state before it.
+    pub fn revert_to(&self, block: u64) -> Result<Reverted, CommitError> {
+        let inner = &*self.inner;
+        let mut w = inner.writer.lock();
+        let target = inner.version_at(block)?;
+        let info = target.last.ok_or(HistoryError::Empty)?;
+        let current = inner.version();
+        let then = ReadView { inner: self.inner.clone(), version: target.clone() };
+        let now = ReadView { inner: self.inner.clone(), version: current.clone() };
+        let mut changes = Vec::new();
+        for key in inner.keys_written(&current, target.end, current.end)? {
+            let (before, after) = match key {
+                Key::Account(a) => (
+                    Entry::Account(a, now.get_account(&a)?.unwrap_or_default()),
+                    Entry::Account(a, then.get_account(&a)?.unwrap_or_default()),
+                ),
+                Key::Storage(a, slot) => (
+                    Entry::Storage(a, slot, now.get_storage(&a, &slot)?),
+                    Entry::Storage(a, slot, then.get_storage(&a, &slot)?),
+                ),
+                // Code is stored by its hash and read through an account's
+                // code hash: what a later block stored is read by nothing.
+                Key::Code(_) => continue,
+            };
+            if before != after {
+                changes.push((before, after));
+            }
+        }
+        drop((then, now, target, current));
+        let writes: Vec<Entry> = changes.iter().map(|(_, after)| after.clone()).collect();
+        self.commit_locked(&mut w, info.block_number, info.commitment, &writes)?;
+        tracing::debug!(target: "lanes::accounts_db", block = info.block_number, keys = writes.len(), "reverted");
+        Ok(Reverted { info, changes })
+    }
+}
+
+impl Inner {
+    /// The keys of the data records in the log from position `from` to
+    /// `to` (each once, in the order first written), read from the
+    /// segments `version` sees.
+    fn keys_written(
+        &self,
+        version: &Version,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<Key>, StorageError> {
+        let (from, to) = (Loc::from_raw(from), Loc::from_raw(to));
+        let mut seen = HashSet::new();
+        let mut keys = Vec::new();
+        for id in from.segment()..=to.segment() {
+            let start =
+                if id == from.segment() { u64::from(from.offset()) } else { SEGMENT_HEADER_LEN };
+            let end = if id == to.segment() { u64::from(to.offset()) } else { u64::MAX };
+            // A segment deleted since (compaction) held nothing live: what it
+            // held after `from` was moved on, to later in the log.
+            let scanned = self.with_segment(version, id, |seg| {
+                let mut offset = start;
+                while offset < end {
+                    match seg.frame_at(offset) {
+                        Frame::End => break,
+                        Frame::Invalid(reason) => {
+                            let file = seg.path().to_owned();
+                            return Err(StorageError::Corrupted { file, offset, reason });
+                        }
+                        Frame::Record(r) => {
+                            if r.kind != Kind::Commit {
+                                let key = r.key();
+                                if seen.insert(key) {
+                                    keys.push(key);
+                                }
+                            }
+                            offset += r.size as u64;
+                        }
+                    }
+                }
+                Ok(())
+            });
+            scanned.transpose()?;
+        }
+        Ok(keys)
     }
 }
 

@@ -50,7 +50,15 @@ impl History {
 
     /// Records a block commit ending at `end`; a maintenance commit (no new
     /// block) moves the newest block's end, since its state did not change.
+    /// A commit of a block before the newest is a revert to it
+    /// ([`crate::AccountsDb::revert_to`]): the later blocks are dropped, and
+    /// the block's state is the records before `end` from then on.
     pub(crate) fn push(&mut self, block: Option<CommitInfo>, end: u64) {
+        if let Some(c) = block {
+            while self.kept.back().is_some_and(|k| k.block > c.block_number) {
+                self.kept.pop_back();
+            }
+        }
         match block {
             Some(c) if self.kept.back().is_none_or(|k| k.block != c.block_number) => {
                 self.kept.push_back(Kept { block: c.block_number, end, commitment: c.commitment });
@@ -120,6 +128,13 @@ mod tests {
         assert_eq!(h.find(6), Err(HistoryError::Ahead { block: 6, newest: 5 }));
         h.push(None, 55);
         assert_eq!(h.find(5).map(|k| k.end), Ok(55), "maintenance moves the newest end");
+        // A revert: the later blocks go, the block's end moves.
+        h.push(info(3), 60);
+        assert_eq!(h.range(), Some((2, 3)));
+        assert_eq!(h.find(3).map(|k| k.end), Ok(60));
+        assert_eq!(h.find(4).map(|k| k.end), Err(HistoryError::Ahead { block: 4, newest: 3 }));
+        h.push(info(4), 70);
+        assert_eq!(h.find(4).map(|k| k.end), Ok(70), "blocks go on from it");
         let mut all = History::new(None);
         for n in 0..100 {
             all.push(info(n), n);

@@ -35,6 +35,7 @@ use crate::recovery;
 use crate::segment::Segment;
 
 pub(crate) use batch::{Batch, new_digest};
+pub use history::Reverted;
 pub(crate) use inner::{Inner, Spare, Writer, read_horizon, read_table, sync_dir};
 pub(crate) use kept::{History, Kept};
 pub(crate) use pending::{Meta, Pending, SegmentState};
@@ -282,18 +283,31 @@ impl AccountsDb {
         commitment: B256,
         changes: &[Entry],
     ) -> Result<CommitInfo, CommitError> {
+        let mut w = self.inner.writer.lock();
+        if let Some(last) = w.last
+            && block_number <= last.block_number
+        {
+            return Err(CommitError::NotIncreasing { last: last.block_number, block_number });
+        }
+        self.commit_locked(&mut w, block_number, commitment, changes)
+    }
+
+    /// [`Self::commit`] with the writer held and the block number checked
+    /// by the caller: a block after the last one, or (a revert,
+    /// `history.rs`) a kept one at or before it.
+    fn commit_locked(
+        &self,
+        w: &mut Writer,
+        block_number: u64,
+        commitment: B256,
+        changes: &[Entry],
+    ) -> Result<CommitInfo, CommitError> {
         let inner = &*self.inner;
-        let mut w = inner.writer.lock();
         let started = Instant::now();
         inner.check_poisoned()?;
         let limit = inner.config.max_changes_per_commit;
         if changes.len() > limit {
             return Err(CommitError::TooManyChanges { count: changes.len(), limit });
-        }
-        if let Some(last) = w.last
-            && block_number <= last.block_number
-        {
-            return Err(CommitError::NotIncreasing { last: last.block_number, block_number });
         }
         let mut winner: HashMap<Key, usize, ahash::RandomState> =
             HashMap::with_capacity_and_hasher(changes.len(), ahash::RandomState::new());
@@ -360,7 +374,7 @@ impl AccountsDb {
             flags: 0,
             digest: 0,
         };
-        inner.write_batch(&mut w, started, batch, commit, Some(info), &[], None)?;
+        inner.write_batch(w, started, batch, commit, Some(info), &[], None)?;
         Ok(info)
     }
 

@@ -264,6 +264,21 @@ impl<T: PoolTransaction> TxPool<T> {
         removed
     }
 
+    /// Empties the pool (the chain went back: every nonce it learned may be
+    /// wrong); the hashes of what it held. Its limits stay.
+    pub(crate) fn empty(&mut self) -> Vec<B256> {
+        let mut held: Vec<B256> = self.committing.iter().copied().collect();
+        for &at in self.senders.values() {
+            let queue = &self.queues[at as usize];
+            held.extend(queue.out);
+            held.extend(queue.queued.0.iter().map(|p| p.hash));
+        }
+        let discarded = std::mem::take(&mut self.discarded);
+        *self = Self::new(self.limits.clone());
+        self.discarded = discarded;
+        held
+    }
+
     /// Notes `hash`, taken out to run, dropped at execution for `error`.
     pub(crate) fn rejected(&mut self, hash: B256, error: &lanes_runtime::TxError) {
         self.discarded.push(hash, format!("dropped at execution: {error}"));

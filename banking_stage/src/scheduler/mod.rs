@@ -27,14 +27,14 @@ use std::time::{Duration, Instant};
 use alloy_primitives::B256;
 use crossbeam_channel::{Receiver, Sender, select};
 use lanes_runtime::{
-    Bank, BankError, Block, Chain, Executed, Executor, PoolTransaction, ReplayError, Runnable,
-    SealedBlock, ThreadLocks, TxError, key_counts,
+    Bank, BankError, Block, BlockHeader, Chain, Executed, Executor, PoolTransaction, ReplayError,
+    Runnable, SealedBlock, ThreadLocks, TxError, key_counts,
 };
 
 use lanes_accounts_db::AccountsRead;
 
 use crate::config::{BankingStageConfig, MAX_WORKERS, Mining};
-use crate::control::{Control, Decision, SystemWrites};
+use crate::control::{Control, Decision, Reverted, SystemWrites};
 use crate::driver::{BlockDriver, BuiltBlock};
 use crate::error::StageError;
 use crate::pool::Held;
@@ -142,6 +142,8 @@ pub(crate) struct Scheduler<E: Executor<Tx: PoolTransaction>> {
     mines: VecDeque<Mine>,
     /// System writes to seal, each in a block of its own.
     systems: VecDeque<System>,
+    /// [`Control::Revert`]s waiting for the block being built to end.
+    reverts: VecDeque<Revert>,
     /// Transactions taken from the pool and not yet run.
     window: Window<E::Tx>,
     stopping: bool,
@@ -162,6 +164,10 @@ pub(crate) struct Scheduler<E: Executor<Tx: PoolTransaction>> {
     /// again.
     verified: Option<SealedBlock>,
 }
+
+/// A [`Control::Revert`] waiting its turn: the header, the hashes before
+/// it, the clock's offset and where to answer.
+type Revert = (Box<BlockHeader>, Vec<B256>, i64, Sender<Reverted>);
 
 /// A [`Control::Import`] waiting its turn.
 type Import = (Box<Block>, Sender<Result<u64, Box<ReplayError>>>);
@@ -201,6 +207,7 @@ impl<E: Executor<Tx: PoolTransaction> + 'static> Scheduler<E> {
             control,
             mines: VecDeque::new(),
             systems: VecDeque::new(),
+            reverts: VecDeque::new(),
             window,
             stopping: false,
             hold,
@@ -231,6 +238,10 @@ impl<E: Executor<Tx: PoolTransaction> + 'static> Scheduler<E> {
     /// does what is decided. Waits for work where the mode seals nothing
     /// without it.
     fn next_block(&mut self) -> Result<(), StageError> {
+        if let Some((header, older, offset, reply)) = self.reverts.pop_front() {
+            let _ = reply.send(self.revert(*header, older, offset));
+            return Ok(());
+        }
         if let Some((block, reply)) = self.imports.pop_front() {
             return self.import(&block, &reply);
         }
@@ -363,7 +374,24 @@ impl<E: Executor<Tx: PoolTransaction> + 'static> Scheduler<E> {
             }
             // Between blocks: the head must not move under a block being built.
             Control::Import { block, reply } => self.imports.push_back((block, reply)),
+            Control::Revert { header, older, offset, reply } => {
+                self.reverts.push_back((header, older, offset, reply));
+            }
         }
+    }
+
+    /// Takes the chain back to the block `header` heads, with the block
+    /// clock at `offset`, and empties the pool; the hashes it held. Refused,
+    /// changing nothing, while a transaction is on its way into the pool or
+    /// waits in the window.
+    fn revert(&mut self, header: BlockHeader, older: Vec<B256>, offset: i64) -> Reverted {
+        if self.window.has_candidates() || self.shared.pool().predicting() > 0 {
+            return Err(StageError::RevertBusy);
+        }
+        self.driver.revert(header, older)?;
+        self.shared.clock().set_offset(offset);
+        self.verified = None;
+        Ok(self.shared.pool().empty())
     }
 
     /// Re-executes another node's `block` on the head; keeps the result for

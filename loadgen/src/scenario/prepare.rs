@@ -117,7 +117,7 @@ pub async fn prepare(
 
     // Contracts, from the funder, each included before the next.
     let mut nonce = client
-        .transaction_count(funder.address(), Some(BlockId::pending()))
+        .transaction_count(funder.address(), Some(BlockId::pending().into()))
         .await
         .map_err(typed("eth_getTransactionCount"))?
         .to::<u64>();
@@ -469,7 +469,7 @@ fn call_json(from: Address, spec: &TxSpec) -> Value {
 /// `address`'s next nonce, its pooled transactions counted.
 async fn pending_nonce(client: &RpcClient, address: Address) -> Result<u64> {
     Ok(client
-        .transaction_count(address, Some(BlockId::pending()))
+        .transaction_count(address, Some(BlockId::pending().into()))
         .await
         .map_err(typed("eth_getTransactionCount"))?
         .to::<u64>())

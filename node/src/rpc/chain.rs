@@ -122,10 +122,12 @@ pub(super) fn capabilities(s: &NodeState) -> Res<Capabilities> {
             retention_blocks: U64::from(blocks),
         }),
     };
-    // Proofs need a Merkle-Patricia root: an imported chain's.
-    let proofs = match s.rebuild.place().spec.imported {
-        Some(_) => state.clone(),
-        None => Capability { disabled: true, oldest_block: None, delete_strategy: None },
+    // Proofs need a Merkle-Patricia root: an imported chain's, or one a
+    // chain of lanes' own carries (`--state-root mpt`, a new `--dev` one's).
+    let spec = &s.rebuild.place().spec;
+    let proofs = match spec.imported.is_some() || spec.mpt.is_some() {
+        true => state.clone(),
+        false => Capability { disabled: true, oldest_block: None, delete_strategy: None },
     };
     Ok(Capabilities {
         head: CapabilityHead { number: U64::from(number), hash },

@@ -2,6 +2,7 @@
 //! after its parent and its environment; the EVM adapter runs the trace.
 //! `debug_getRaw*`: the ledger's blocks in Ethereum's encodings.
 
+use lanes_rpc::block_param::{BlockParam, BlockTag};
 use std::sync::Arc;
 
 use alloy_eips::eip2718::Encodable2718;
@@ -69,9 +70,10 @@ impl DebugApiServer for DebugRpc {
     fn trace_call(
         &self,
         request: TransactionRequest,
-        block: Option<BlockId>,
+        block: Option<BlockParam>,
         opts: Option<GethDebugTracingCallOptions>,
     ) -> RpcResult<GethTrace> {
+        let block = block.map(BlockId::from);
         let opts = opts.unwrap_or_default();
         if opts.state_overrides.is_some() || opts.block_overrides.is_some() {
             return Err(RpcError::Unsupported(
@@ -90,9 +92,10 @@ impl DebugApiServer for DebugRpc {
 
     fn trace_block_by_number(
         &self,
-        number: BlockNumberOrTag,
+        number: BlockTag,
         opts: Option<GethDebugTracingOptions>,
     ) -> RpcResult<Vec<TraceResult>> {
+        let number = BlockNumberOrTag::from(number);
         let s = &self.state;
         let number = s
             .resolve(number)
@@ -113,20 +116,23 @@ impl DebugApiServer for DebugRpc {
         Ok(block_results(s, number, opts)?)
     }
 
-    fn raw_header(&self, block: BlockId) -> RpcResult<Option<Bytes>> {
+    fn raw_header(&self, block: BlockParam) -> RpcResult<Option<Bytes>> {
+        let block = BlockId::from(block);
         let s = &self.state;
         let Some(lb) = s.block_at(block)? else { return Ok(None) };
         Ok(Some(convert::raw_header(&lb.block, s.block_form())))
     }
 
-    fn raw_block(&self, block: BlockId) -> RpcResult<Option<Bytes>> {
+    fn raw_block(&self, block: BlockParam) -> RpcResult<Option<Bytes>> {
+        let block = BlockId::from(block);
         let s = &self.state;
         let Some(lb) = s.block_at(block)? else { return Ok(None) };
         let txs = convert::decode_txs(&lb, &s.rules)?;
         Ok(Some(convert::raw_block(&lb, s.block_form(), &txs)))
     }
 
-    fn raw_receipts(&self, block: BlockId) -> RpcResult<Option<Vec<Bytes>>> {
+    fn raw_receipts(&self, block: BlockParam) -> RpcResult<Option<Vec<Bytes>>> {
+        let block = BlockId::from(block);
         let s = &self.state;
         let Some(lb) = s.block_at(block)? else { return Ok(None) };
         let txs = convert::decode_txs(&lb, &s.rules)?;

@@ -1,6 +1,7 @@
 //! The `eth_*` methods ([`EthApiServer`]) over the ledger, the latest state
 //! and the banking stage.
 
+use lanes_rpc::block_param::{BlockParam, BlockTag};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,7 +30,7 @@ use crate::convert;
 use crate::error::{Res, RpcError, internal};
 use crate::filters::{self, FilterKind};
 use crate::publish::Waiting;
-use crate::rpc::blocks::rpc_block;
+use crate::rpc::blocks::{pending_block, rpc_block};
 use crate::rpc::call::{call_request, failure, override_block, sim_error};
 use crate::rpc::chain;
 use crate::rpc::logs::{self, filter_changes, get_logs, install, unknown_filter};
@@ -85,11 +86,13 @@ impl EthApiServer for EthRpc {
         Ok(U256::from(SUGGESTED_TIP))
     }
 
-    fn balance(&self, address: Address, block: Option<BlockId>) -> RpcResult<U256> {
+    fn balance(&self, address: Address, block: Option<BlockParam>) -> RpcResult<U256> {
+        let block = block.map(BlockId::from);
         Ok(account(&self.state.state_at(block)?, &address)?.balance)
     }
 
-    fn transaction_count(&self, address: Address, block: Option<BlockId>) -> RpcResult<U64> {
+    fn transaction_count(&self, address: Address, block: Option<BlockParam>) -> RpcResult<U64> {
+        let block = block.map(BlockId::from);
         let s = &self.state;
         let nonce = match block {
             Some(BlockId::Number(BlockNumberOrTag::Pending)) => s.pending_nonce(&address)?,
@@ -98,7 +101,8 @@ impl EthApiServer for EthRpc {
         Ok(U64::from(nonce))
     }
 
-    fn code(&self, address: Address, block: Option<BlockId>) -> RpcResult<Bytes> {
+    fn code(&self, address: Address, block: Option<BlockParam>) -> RpcResult<Bytes> {
+        let block = block.map(BlockId::from);
         let view = self.state.state_at(block)?;
         Ok(crate::state::code_of(&view, &account(&view, &address)?)?)
     }
@@ -106,8 +110,9 @@ impl EthApiServer for EthRpc {
     fn account_info(
         &self,
         address: Address,
-        block: Option<BlockId>,
+        block: Option<BlockParam>,
     ) -> RpcResult<alloy_rpc_types_eth::AccountInfo> {
+        let block = block.map(BlockId::from);
         let view = self.state.state_at(block)?;
         let header = account(&view, &address)?;
         let code = crate::state::code_of(&view, &header)?;
@@ -118,8 +123,9 @@ impl EthApiServer for EthRpc {
         &self,
         address: Address,
         slot: StorageSlot,
-        block: Option<BlockId>,
+        block: Option<BlockParam>,
     ) -> RpcResult<B256> {
+        let block = block.map(BlockId::from);
         let view = self.state.state_at(block)?;
         let value = view.get_storage(&address, &B256::from(slot.0)).map_err(internal)?;
         Ok(B256::from(value))
@@ -128,10 +134,11 @@ impl EthApiServer for EthRpc {
     fn call(
         &self,
         request: TransactionRequest,
-        block: Option<BlockId>,
+        block: Option<BlockParam>,
         state_overrides: Option<StateOverride>,
         block_overrides: Option<Box<BlockOverrides>>,
     ) -> RpcResult<Bytes> {
+        let block = block.map(BlockId::from);
         let s = &self.state;
         Ok(s.heavy.run(|| {
             let request = call_request(&request);
@@ -158,13 +165,19 @@ impl EthApiServer for EthRpc {
     fn simulate_v1(
         &self,
         payload: SimulatePayload,
-        block: Option<BlockId>,
+        block: Option<BlockParam>,
     ) -> RpcResult<Vec<serde_json::Value>> {
+        let block = block.map(BlockId::from);
         let s = &self.state;
         Ok(s.heavy.run(|| crate::rpc::simulate::simulate_v1(s, &payload, block))?)
     }
 
-    fn estimate_gas(&self, request: TransactionRequest, block: Option<BlockId>) -> RpcResult<U64> {
+    fn estimate_gas(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockParam>,
+    ) -> RpcResult<U64> {
+        let block = block.map(BlockId::from);
         let s = &self.state;
         // Without a block, for the next one, where the transaction will run
         // (anvil's default; `eth_call`'s is the head).
@@ -180,8 +193,9 @@ impl EthApiServer for EthRpc {
     fn create_access_list(
         &self,
         request: TransactionRequest,
-        block: Option<BlockId>,
+        block: Option<BlockParam>,
     ) -> RpcResult<AccessListResult> {
+        let block = block.map(BlockId::from);
         let s = &self.state;
         Ok(s.heavy.run(|| {
             let bank = s.sim_bank(block)?;
@@ -205,10 +219,17 @@ impl EthApiServer for EthRpc {
 
     async fn send_transaction(&self, request: TransactionRequest) -> RpcResult<B256> {
         let state = self.state.clone();
+        // Held until the transaction is pooled, not while it is mined.
+        let numbering = match request.from {
+            Some(from) => Some(self.state.sends.of(&from).lock().await),
+            None => None,
+        };
         let raw = tokio::task::spawn_blocking(move || fill_and_sign(&state, request))
             .await
             .map_err(|e| RpcError::Internal(format!("signing task failed: {e}")))??;
-        submit(&self.state, raw.into()).await
+        let (hash, wait) = take(&self.state, raw.into()).await?;
+        drop(numbering);
+        Ok(settled(hash, wait).await)
     }
 
     async fn send_raw_transaction_sync(
@@ -308,43 +329,49 @@ impl EthApiServer for EthRpc {
         Ok(Some(convert::receipt(&lb, &tx, index, s.blob_fee(&lb))))
     }
 
-    fn block_receipts(&self, block: BlockId) -> RpcResult<Option<Vec<TransactionReceipt>>> {
+    fn block_receipts(&self, block: BlockParam) -> RpcResult<Option<Vec<TransactionReceipt>>> {
+        let block = BlockId::from(block);
         let s = &self.state;
         let Some(lb) = s.block_at(block)? else { return Ok(None) };
         let txs = convert::decode_txs(&lb, &s.rules)?;
         Ok(Some(convert::receipts(&lb, &txs, s.blob_fee(&lb))))
     }
 
-    fn block_access_list(&self, block: BlockId) -> RpcResult<Option<BlockAccessList>> {
-        let Some(raw) = self.block_access_list_raw(block)? else { return Ok(None) };
+    fn block_access_list(&self, block: BlockParam) -> RpcResult<Option<BlockAccessList>> {
+        let block = BlockId::from(block);
+        let Some(raw) = self.block_access_list_raw(block.into())? else { return Ok(None) };
         let list = alloy_rlp::Decodable::decode(&mut &raw[..])
             .map_err(|e| internal(format!("block {block}: its stored access list: {e}")))?;
         Ok(Some(list))
     }
 
     fn block_access_list_by_block_hash(&self, hash: B256) -> RpcResult<Option<BlockAccessList>> {
-        self.block_access_list(BlockId::from(hash))
+        self.block_access_list(BlockId::from(hash).into())
     }
 
     fn block_access_list_by_block_number(
         &self,
-        number: BlockNumberOrTag,
+        number: BlockTag,
     ) -> RpcResult<Option<BlockAccessList>> {
-        self.block_access_list(BlockId::Number(number))
+        self.block_access_list(BlockId::Number(number.into()).into())
     }
 
-    fn block_access_list_raw(&self, block: BlockId) -> RpcResult<Option<Bytes>> {
+    fn block_access_list_raw(&self, block: BlockParam) -> RpcResult<Option<Bytes>> {
+        let block = BlockId::from(block);
         let Some(lb) = self.state.block_at(block)? else { return Ok(None) };
         Ok(lb.access_list.clone().map(Bytes::from))
     }
 
-    fn block_by_number(
-        &self,
-        number: BlockNumberOrTag,
-        full: Option<bool>,
-    ) -> RpcResult<Option<Block>> {
+    fn block_by_number(&self, number: BlockTag, full: Option<bool>) -> RpcResult<Option<Block>> {
+        let number = BlockNumberOrTag::from(number);
+        let full = full.unwrap_or(false);
+        // The next block on a chain that builds its own (an imported chain
+        // builds none: its pending block is its head).
+        if number.is_pending() && self.state.rebuild.place().spec.imported.is_none() {
+            return Ok(Some(pending_block(&self.state, full)?));
+        }
         let Some(number) = self.state.resolve(number) else { return Ok(None) };
-        Ok(rpc_block(&self.state, number, full.unwrap_or(false))?)
+        Ok(rpc_block(&self.state, number, full)?)
     }
 
     fn block_by_hash(&self, hash: B256, full: Option<bool>) -> RpcResult<Option<Block>> {
@@ -352,10 +379,8 @@ impl EthApiServer for EthRpc {
         Ok(rpc_block(&self.state, number, full.unwrap_or(false))?)
     }
 
-    fn block_transaction_count_by_number(
-        &self,
-        number: BlockNumberOrTag,
-    ) -> RpcResult<Option<U64>> {
+    fn block_transaction_count_by_number(&self, number: BlockTag) -> RpcResult<Option<U64>> {
+        let number = BlockNumberOrTag::from(number);
         let Some(number) = self.state.resolve(number) else { return Ok(None) };
         Ok(self.state.block(number)?.map(|lb| U64::from(lb.receipts.len())))
     }
@@ -376,9 +401,10 @@ impl EthApiServer for EthRpc {
 
     fn transaction_by_block_number_and_index(
         &self,
-        number: BlockNumberOrTag,
+        number: BlockTag,
         index: Index,
     ) -> RpcResult<Option<Transaction>> {
+        let number = BlockNumberOrTag::from(number);
         let Some(number) = self.state.resolve(number) else { return Ok(None) };
         Ok(transaction_at(&self.state, number, index.0)?)
     }
@@ -391,8 +417,9 @@ impl EthApiServer for EthRpc {
         &self,
         address: Address,
         keys: Vec<alloy_serde::storage::JsonStorageKey>,
-        block: Option<BlockId>,
+        block: Option<BlockParam>,
     ) -> RpcResult<alloy_rpc_types_eth::EIP1186AccountProofResponse> {
+        let block = block.map(BlockId::from);
         let s = &self.state;
         Ok(s.heavy.run(|| chain::proof(s, address, keys, block))?)
     }
@@ -414,8 +441,9 @@ impl EthApiServer for EthRpc {
     fn storage_values(
         &self,
         slots: BTreeMap<Address, Vec<StorageSlot>>,
-        block: Option<BlockId>,
+        block: Option<BlockParam>,
     ) -> RpcResult<BTreeMap<Address, Vec<B256>>> {
+        let block = block.map(BlockId::from);
         Ok(chain::storage_values(&self.state, slots, block)?)
     }
 
@@ -428,9 +456,10 @@ impl EthApiServer for EthRpc {
     fn fee_history(
         &self,
         block_count: U64,
-        newest_block: BlockNumberOrTag,
+        newest_block: BlockTag,
         reward_percentiles: Option<Vec<f64>>,
     ) -> RpcResult<FeeHistory> {
+        let newest_block = BlockNumberOrTag::from(newest_block);
         Ok(fee_history(&self.state, block_count.to::<u64>(), newest_block, reward_percentiles)?)
     }
 }
@@ -466,6 +495,14 @@ async fn settled(hash: B256, wait: Option<Waiting>) -> B256 {
 /// validators' (a multi-validator chain), answering once it is relayed (and
 /// under automine once it is in a block); a replica forwards it instead.
 async fn submit(state: &NodeState, bytes: Bytes) -> RpcResult<B256> {
+    let (hash, wait) = take(state, bytes).await?;
+    Ok(settled(hash, wait).await)
+}
+
+/// [`submit`] up to the wait for the transaction's block: pooled here (and
+/// relayed), or forwarded by a replica; its hash, and under automine the
+/// wait for its block.
+async fn take(state: &NodeState, bytes: Bytes) -> RpcResult<(B256, Option<Waiting>)> {
     if let Some(forward) = state.cluster.get().and_then(|l| l.forward.as_ref()) {
         // A replica: the validators' pools take it; their answer is ours.
         let answer = forward.send(&bytes).await;
@@ -474,7 +511,7 @@ async fn submit(state: &NodeState, bytes: Bytes) -> RpcResult<B256> {
             // nonce counts it; decided blocks clear it.
             let _ = state.send_raw_waiting(&bytes);
         }
-        return answer.map_err(|e| match e {
+        return answer.map(|hash| (hash, None)).map_err(|e| match e {
             ForwardError::Refused { code, message } => {
                 let code = i32::try_from(code).unwrap_or(-32000);
                 jsonrpsee::types::ErrorObjectOwned::owned(code, message, None::<()>)
@@ -488,7 +525,7 @@ async fn submit(state: &NodeState, bytes: Bytes) -> RpcResult<B256> {
     if let Some(relay) = state.cluster.get().and_then(|l| l.relay.as_ref()) {
         relay.relay(bytes).await;
     }
-    Ok(settled(hash, wait).await)
+    Ok((hash, wait))
 }
 
 /// `eth_sendRawTransactionSync`'s wait when the client names none.

@@ -2,6 +2,7 @@
 //! a transaction's set, the node's counters, and the verified sources the
 //! explorer decodes with.
 
+use lanes_rpc::block_param::BlockTag;
 use std::sync::Arc;
 
 use alloy_eips::BlockNumberOrTag;
@@ -33,12 +34,14 @@ impl LanesRpc {
 }
 
 impl LanesApiServer for LanesRpc {
-    fn get_block_entries(&self, block: BlockNumberOrTag) -> RpcResult<Option<BlockEntries>> {
+    fn get_block_entries(&self, block: BlockTag) -> RpcResult<Option<BlockEntries>> {
+        let block = BlockNumberOrTag::from(block);
         let Some(number) = self.state.resolve(block) else { return Ok(None) };
         Ok(self.state.block(number)?.map(|lb| block_entries(&lb)))
     }
 
-    fn get_block_lanes(&self, block: BlockNumberOrTag) -> RpcResult<Option<BlockLanes>> {
+    fn get_block_lanes(&self, block: BlockTag) -> RpcResult<Option<BlockLanes>> {
+        let block = BlockNumberOrTag::from(block);
         let Some(number) = self.state.resolve(block) else { return Ok(None) };
         let Some(lb) = self.state.block(number)? else { return Ok(None) };
         let runs = self.state.publisher.runs.lock().of(&lb.block.hash);

@@ -32,7 +32,7 @@ mod params;
 mod pubsub;
 pub(crate) mod serve;
 mod sign;
-mod signing;
+pub(crate) mod signing;
 mod simulate;
 mod testing;
 mod trace;

@@ -3,6 +3,7 @@
 //! revm-inspectors' tracer. As anvil's, traces include calls to precompiles
 //! and no block-reward traces (lanes pays no block reward).
 
+use lanes_rpc::block_param::BlockParam;
 use std::sync::Arc;
 
 use alloy_eips::{BlockId, BlockNumberOrTag};
@@ -148,8 +149,9 @@ impl TraceApiServer for TraceRpc {
         &self,
         request: TransactionRequest,
         trace_types: Option<HashSet<TraceType>>,
-        block: Option<BlockId>,
+        block: Option<BlockParam>,
     ) -> RpcResult<TraceResults> {
+        let block = block.map(BlockId::from);
         let mut types = trace_types.unwrap_or_default();
         if types.is_empty() {
             types.insert(TraceType::Trace);

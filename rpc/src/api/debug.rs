@@ -2,7 +2,7 @@
 //! `debug_getRaw*`: a block's, header's, receipts' or transaction's bytes
 //! as Ethereum encodes them.
 
-use alloy_eips::{BlockId, BlockNumberOrTag};
+use crate::block_param::{BlockParam, BlockTag};
 use alloy_primitives::{B256, Bytes};
 use alloy_rpc_types_eth::TransactionRequest;
 use alloy_rpc_types_trace::geth::{
@@ -31,7 +31,7 @@ pub trait DebugApi {
     fn trace_call(
         &self,
         request: TransactionRequest,
-        block: Option<BlockId>,
+        block: Option<BlockParam>,
         opts: Option<GethDebugTracingCallOptions>,
     ) -> RpcResult<GethTrace>;
 
@@ -39,7 +39,7 @@ pub trait DebugApi {
     #[method(name = "traceBlockByNumber", blocking)]
     fn trace_block_by_number(
         &self,
-        number: BlockNumberOrTag,
+        number: BlockTag,
         opts: Option<GethDebugTracingOptions>,
     ) -> RpcResult<Vec<TraceResult>>;
 
@@ -54,16 +54,16 @@ pub trait DebugApi {
     /// A block's header, RLP-encoded (its keccak256 is the block's hash);
     /// `null` for an unknown block.
     #[method(name = "getRawHeader")]
-    fn raw_header(&self, block: BlockId) -> RpcResult<Option<Bytes>>;
+    fn raw_header(&self, block: BlockParam) -> RpcResult<Option<Bytes>>;
 
     /// A whole block, RLP-encoded as on the wire: header, transactions
     /// (EIP-2718), ommers and, from Shanghai, withdrawals.
     #[method(name = "getRawBlock", blocking)]
-    fn raw_block(&self, block: BlockId) -> RpcResult<Option<Bytes>>;
+    fn raw_block(&self, block: BlockParam) -> RpcResult<Option<Bytes>>;
 
     /// A block's receipts, each as its EIP-2718 encoding.
     #[method(name = "getRawReceipts", blocking)]
-    fn raw_receipts(&self, block: BlockId) -> RpcResult<Option<Vec<Bytes>>>;
+    fn raw_receipts(&self, block: BlockParam) -> RpcResult<Option<Vec<Bytes>>>;
 
     /// A mined transaction's EIP-2718 encoding (what
     /// `eth_sendRawTransaction` took); `null` for an unknown hash. Also

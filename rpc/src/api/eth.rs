@@ -5,8 +5,8 @@
 //! object) and answers for any block the node keeps (`--history-blocks`);
 //! an older one is refused with -32000 naming the oldest kept.
 
+use crate::block_param::{BlockParam, BlockTag};
 use alloy_eips::eip7928::BlockAccessList;
-use alloy_eips::{BlockId, BlockNumberOrTag};
 use alloy_primitives::{Address, B256, Bytes, U64, U256};
 use alloy_rpc_types_eth::BlockOverrides;
 use alloy_rpc_types_eth::pubsub::SubscriptionResult;
@@ -60,15 +60,15 @@ pub trait EthApi {
 
     /// An account's balance.
     #[method(name = "getBalance")]
-    fn balance(&self, address: Address, block: Option<BlockId>) -> RpcResult<U256>;
+    fn balance(&self, address: Address, block: Option<BlockParam>) -> RpcResult<U256>;
 
     /// An account's nonce; at `pending`, counting what the pool holds.
     #[method(name = "getTransactionCount")]
-    fn transaction_count(&self, address: Address, block: Option<BlockId>) -> RpcResult<U64>;
+    fn transaction_count(&self, address: Address, block: Option<BlockParam>) -> RpcResult<U64>;
 
     /// An account's code.
     #[method(name = "getCode")]
-    fn code(&self, address: Address, block: Option<BlockId>) -> RpcResult<Bytes>;
+    fn code(&self, address: Address, block: Option<BlockParam>) -> RpcResult<Bytes>;
 
     /// An account's balance, nonce and code in one answer (anvil's and
     /// reth's; forge asks it first when it reads a node's state).
@@ -76,7 +76,7 @@ pub trait EthApi {
     fn account_info(
         &self,
         address: Address,
-        block: Option<BlockId>,
+        block: Option<BlockParam>,
     ) -> RpcResult<alloy_rpc_types_eth::AccountInfo>;
 
     /// One storage slot of an account.
@@ -85,7 +85,7 @@ pub trait EthApi {
         &self,
         address: Address,
         slot: crate::types::StorageSlot,
-        block: Option<BlockId>,
+        block: Option<BlockParam>,
     ) -> RpcResult<B256>;
 
     /// Runs a call on the latest state, with geth's state and block
@@ -94,7 +94,7 @@ pub trait EthApi {
     fn call(
         &self,
         request: TransactionRequest,
-        block: Option<BlockId>,
+        block: Option<BlockParam>,
         state_overrides: Option<StateOverride>,
         block_overrides: Option<Box<BlockOverrides>>,
     ) -> RpcResult<Bytes>;
@@ -106,19 +106,23 @@ pub trait EthApi {
     fn simulate_v1(
         &self,
         payload: SimulatePayload,
-        block: Option<BlockId>,
+        block: Option<BlockParam>,
     ) -> RpcResult<Vec<serde_json::Value>>;
 
     /// The gas a call needs.
     #[method(name = "estimateGas", blocking)]
-    fn estimate_gas(&self, request: TransactionRequest, block: Option<BlockId>) -> RpcResult<U64>;
+    fn estimate_gas(
+        &self,
+        request: TransactionRequest,
+        block: Option<BlockParam>,
+    ) -> RpcResult<U64>;
 
     /// What a call touches, as an access list, and the gas it uses.
     #[method(name = "createAccessList", blocking)]
     fn create_access_list(
         &self,
         request: TransactionRequest,
-        block: Option<BlockId>,
+        block: Option<BlockParam>,
     ) -> RpcResult<AccessListResult>;
 
     /// Submits a signed transaction; its hash. Under automine it answers
@@ -208,15 +212,11 @@ pub trait EthApi {
 
     /// Every receipt of a block.
     #[method(name = "getBlockReceipts", blocking)]
-    fn block_receipts(&self, block: BlockId) -> RpcResult<Option<Vec<TransactionReceipt>>>;
+    fn block_receipts(&self, block: BlockParam) -> RpcResult<Option<Vec<TransactionReceipt>>>;
 
     /// A block by number or tag, with full transactions or their hashes.
     #[method(name = "getBlockByNumber", blocking)]
-    fn block_by_number(
-        &self,
-        number: BlockNumberOrTag,
-        full: Option<bool>,
-    ) -> RpcResult<Option<Block>>;
+    fn block_by_number(&self, number: BlockTag, full: Option<bool>) -> RpcResult<Option<Block>>;
 
     /// A block by hash.
     #[method(name = "getBlockByHash", blocking)]
@@ -228,7 +228,7 @@ pub trait EthApi {
     /// `null` for an unknown block, and for one kept without a list (block
     /// 0).
     #[method(name = "getBlockAccessList", blocking)]
-    fn block_access_list(&self, block: BlockId) -> RpcResult<Option<BlockAccessList>>;
+    fn block_access_list(&self, block: BlockParam) -> RpcResult<Option<BlockAccessList>>;
 
     /// `eth_getBlockAccessList` of a block by hash.
     #[method(name = "getBlockAccessListByBlockHash", blocking)]
@@ -238,19 +238,18 @@ pub trait EthApi {
     #[method(name = "getBlockAccessListByBlockNumber", blocking)]
     fn block_access_list_by_block_number(
         &self,
-        number: BlockNumberOrTag,
+        number: BlockTag,
     ) -> RpcResult<Option<BlockAccessList>>;
 
     /// `eth_getBlockAccessList` as its RLP, whose keccak256 is what an
     /// Amsterdam header's `blockAccessListHash` commits to (reth's
     /// `debug_getRawBlockAccessList` too).
     #[method(name = "getBlockAccessListRaw", blocking, aliases = ["debug_getRawBlockAccessList"])]
-    fn block_access_list_raw(&self, block: BlockId) -> RpcResult<Option<Bytes>>;
+    fn block_access_list_raw(&self, block: BlockParam) -> RpcResult<Option<Bytes>>;
 
     /// How many transactions a block holds.
     #[method(name = "getBlockTransactionCountByNumber")]
-    fn block_transaction_count_by_number(&self, number: BlockNumberOrTag)
-    -> RpcResult<Option<U64>>;
+    fn block_transaction_count_by_number(&self, number: BlockTag) -> RpcResult<Option<U64>>;
 
     /// How many transactions the block with this hash holds; `null` for an
     /// unknown block.
@@ -271,7 +270,7 @@ pub trait EthApi {
     #[method(name = "getTransactionByBlockNumberAndIndex")]
     fn transaction_by_block_number_and_index(
         &self,
-        number: BlockNumberOrTag,
+        number: BlockTag,
         index: Index,
     ) -> RpcResult<Option<Transaction>>;
 
@@ -295,7 +294,7 @@ pub trait EthApi {
         &self,
         address: Address,
         keys: Vec<alloy_serde::storage::JsonStorageKey>,
-        block: Option<BlockId>,
+        block: Option<BlockParam>,
     ) -> RpcResult<alloy_rpc_types_eth::EIP1186AccountProofResponse>;
 
     /// The base fee of the next block.
@@ -316,7 +315,7 @@ pub trait EthApi {
     fn storage_values(
         &self,
         slots: std::collections::BTreeMap<Address, Vec<crate::types::StorageSlot>>,
-        block: Option<BlockId>,
+        block: Option<BlockParam>,
     ) -> RpcResult<std::collections::BTreeMap<Address, Vec<B256>>>;
 
     /// The logs matching a filter, over a capped block range.
@@ -328,7 +327,7 @@ pub trait EthApi {
     fn fee_history(
         &self,
         block_count: U64,
-        newest_block: BlockNumberOrTag,
+        newest_block: BlockTag,
         reward_percentiles: Option<Vec<f64>>,
     ) -> RpcResult<FeeHistory>;
 }

@@ -1,6 +1,6 @@
 //! `lanes_*`: what only lanes knows, its entries and its counters.
 
-use alloy_eips::BlockNumberOrTag;
+use crate::block_param::BlockTag;
 use jsonrpsee::core::RpcResult;
 use jsonrpsee::proc_macros::rpc;
 
@@ -13,7 +13,7 @@ pub trait LanesApi {
     /// How a block's transactions were grouped into entries; `null` for a
     /// block not produced yet.
     #[method(name = "getBlockEntries")]
-    fn get_block_entries(&self, block: BlockNumberOrTag) -> RpcResult<Option<BlockEntries>>;
+    fn get_block_entries(&self, block: BlockTag) -> RpcResult<Option<BlockEntries>>;
 
     /// Where a transaction the node acknowledged is now: in a block,
     /// waiting in the pool, or dropped and why; `unknown` for a hash it never
@@ -33,7 +33,7 @@ pub trait LanesApi {
     /// A block's entries as lanes, with what made each transaction wait on
     /// which and the block's hot keys; `null` for a block not produced yet.
     #[method(name = "getBlockLanes", blocking)]
-    fn get_block_lanes(&self, block: BlockNumberOrTag) -> RpcResult<Option<BlockLanes>>;
+    fn get_block_lanes(&self, block: BlockTag) -> RpcResult<Option<BlockLanes>>;
 
     /// The set an included transaction ran under, and where it ran; `null`
     /// for a transaction not in a block.

@@ -1,7 +1,7 @@
 //! `trace_*`: Parity's (OpenEthereum's) tracing methods, as anvil, reth and
 //! Erigon serve them, run by revm-inspectors' parity tracer.
 
-use alloy_eips::BlockId;
+use crate::block_param::BlockParam;
 use alloy_primitives::B256;
 use alloy_primitives::map::HashSet;
 use alloy_rpc_types_eth::TransactionRequest;
@@ -66,6 +66,6 @@ pub trait TraceApi {
         &self,
         request: TransactionRequest,
         trace_types: Option<HashSet<TraceType>>,
-        block: Option<BlockId>,
+        block: Option<BlockParam>,
     ) -> RpcResult<TraceResults>;
 }
