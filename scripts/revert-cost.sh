@@ -4,7 +4,8 @@
 # grown to each height H (one transfer per block, eth_sendTransaction under
 # automine), then RUNS cycles each take evm_snapshot, send six transfers
 # (six blocks, each with its receipt fetched) and evm_revert. Prints per node
-# and height the medians of evm_revert, evm_snapshot and send+receipt, in
+# and height the medians of evm_revert, evm_snapshot and send+receipt, then
+# of RUNS eth_estimateGas (a transfer) and hardhat_setBalance calls, in
 # milliseconds, beside issue 82's goals (a revert of a 6-block snapshot at
 # most 1 ms and flat from 100 to 10,000 blocks; send+receipt at most anvil's).
 # The times are loopback HTTP round trips from Python over one keep-alive
@@ -56,9 +57,17 @@ for _ in range(runs):
     assert call("evm_revert", snap) is True
     reverts.append(time.perf_counter() - started)
     assert int(call("eth_blockNumber"), 16) == height
+def timed(method, *params):
+    started = time.perf_counter()
+    call(method, *params)
+    return time.perf_counter() - started
+transfer = {"from": sender, "to": "0x" + "11" * 20, "value": "0x1"}
+estimates = [timed("eth_estimateGas", transfer) for _ in range(runs)]
+balances = [timed("hardhat_setBalance", "0x" + "33" * 20, hex(10**18 + i)) for i in range(runs)]
 ms = lambda xs: statistics.median(xs) * 1000
-print(f"{node:6} height {height:6}: evm_revert {ms(reverts):7.2f} ms   evm_snapshot {ms(snapshots):6.2f} ms"
-      f"   send+receipt {ms(sends):6.2f} ms   ({runs} cycles of 6 blocks)")
+print(f"{node:6} height {height:6}: evm_revert {ms(reverts):5.2f} ms  evm_snapshot {ms(snapshots):5.2f}"
+      f"  send+receipt {ms(sends):5.2f}  eth_estimateGas {ms(estimates):5.2f}"
+      f"  hardhat_setBalance {ms(balances):5.2f}  ({runs} cycles of 6 blocks)")
 PY
 }
 

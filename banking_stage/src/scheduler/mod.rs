@@ -587,6 +587,12 @@ impl<E: Executor<Tx: PoolTransaction> + 'static> Scheduler<E> {
             if !build.exclusive.is_empty() && !in_flight {
                 continue; // the exclusive lane can run now; nothing else would wake us
             }
+            if progressed && !in_flight {
+                // What it took has run (the exclusive lane, or work run on
+                // this thread): look again now, not at the next wake-up
+                // (nothing in flight would bring one before the deadline).
+                continue;
+            }
             if let Until::Idle { coalesce } = until
                 && !ending
                 && !progressed

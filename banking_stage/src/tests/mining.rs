@@ -19,6 +19,17 @@ fn test_on_demand_mining_seals_when_work_is_done_and_never_empty() {
     assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
     // Idle: no empty blocks.
     assert!(stage.blocks().recv_timeout(Duration::from_millis(300)).is_err());
+    // A lone transaction for the exclusive lane is sealed once it ran, not
+    // at the block time's end.
+    let started = Instant::now();
+    let alone = transfer(0, 1, 1, 21_000).with_declared(None);
+    stage.submit(raw(&alone)).unwrap();
+    let block = stage.blocks().recv_timeout(Duration::from_secs(5)).expect("a block");
+    assert_eq!(
+        (included(std::slice::from_ref(&block)), block.stats.exclusive),
+        (vec![alone.hash()], 1)
+    );
+    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
     // A burst lands in a few wide blocks, not one per transaction.
     let burst: Vec<NativeTx> = (1..SENDERS).map(|i| transfer(i, 0, 0, 21_000)).collect();
     for r in stage.submit_many(burst.iter().map(raw).collect()) {
