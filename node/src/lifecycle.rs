@@ -133,7 +133,7 @@ impl Node {
             fatal: watch::Sender::new(None),
             cluster: OnceLock::new(),
             proof_tries: StateTries::keeping(crate::state::PROOF_TRIES),
-            sends: crate::rpc::signing::SendOrder::default(),
+            sends: crate::state::SendOrder::default(),
             blobs: crate::blobs::BlobStore::new(&config.data_dir.join("blobs")),
             abis,
         });

@@ -288,7 +288,7 @@ impl NodeState {
                 noted.note(*hash, reason.to_owned());
             }
             let shown = &lost[..lost.len().min(8)];
-            tracing::debug!(target: "lanes::node", count = lost.len(), first = ?shown, %reason, "transactions dropped");
+            tracing::info!(target: "lanes::node", count = lost.len(), first = ?shown, %reason, "transactions dropped");
         }
     }
 }

@@ -86,7 +86,7 @@ pub(crate) struct NodeState {
     pub(crate) proof_tries: StateTries,
     /// Numbers node-signed sends (`eth_sendTransaction`): one account's
     /// sends take their nonces one at a time, in the order they arrive.
-    pub(crate) sends: crate::rpc::signing::SendOrder,
+    pub(crate) sends: SendOrder,
     /// The sidecars of the blob transactions this node took.
     pub(crate) blobs: crate::blobs::BlobStore,
     /// The verified sources and signatures `lanes_getContractAbi` and
@@ -94,6 +94,23 @@ pub(crate) struct NodeState {
     pub(crate) abis: crate::explorer::abis::Abis,
 }
 
+/// How many locks [`SendOrder`] spreads accounts over.
+const SEND_LOCKS: usize = 16;
+
+/// Locks that number node-signed sends. A send holds its account's lock
+/// from reading the pending nonce until its transaction is in the pool, so
+/// concurrent `eth_sendTransaction`s from one account each get their own
+/// nonce; tokio's mutex is fair, so they are numbered in the order they
+/// arrive. Accounts share [`SEND_LOCKS`] locks by their last byte.
+#[derive(Default)]
+pub(crate) struct SendOrder([tokio::sync::Mutex<()>; SEND_LOCKS]);
+
+impl SendOrder {
+    /// The lock `account`'s sends take.
+    pub(crate) fn of(&self, account: &Address) -> &tokio::sync::Mutex<()> {
+        &self.0[usize::from(account[19]) % SEND_LOCKS]
+    }
+}
 /// State tries `eth_getProof` keeps built on an imported chain (each a
 /// trie of the whole state, sharing nothing with the others).
 pub(crate) const PROOF_TRIES: usize = 4;

@@ -172,6 +172,12 @@ pub enum ChainError {
     /// A replayed block was rejected; nothing of it was committed.
     #[error(transparent)]
     Rejected(#[from] Box<ReplayError>),
+    /// [`Chain::revert_to`] on a chain whose state has a backing (a fork's
+    /// upstream): a key it did not hold at the block would be written with
+    /// the upstream's value rather than left unheld, so such a chain goes
+    /// back by [`Chain::truncate_after`] and a reopen instead.
+    #[error("a chain whose state has a backing (a fork) cannot go back in place")]
+    RevertNotInPlace,
 }
 
 /// Why a replayed block was rejected. Nothing of it was committed.
@@ -467,7 +473,8 @@ impl Chain {
     /// the block's header (the caller's ledger keeps it) and `older` the
     /// hashes of the blocks before it, newest first
     /// ([`Self::set_older_hashes`]). Refused, changing nothing, for a block
-    /// the state does not keep or whose committed state is not `header`'s.
+    /// the state does not keep or whose committed state is not `header`'s,
+    /// and on a fork ([`ChainError::RevertNotInPlace`]).
     /// A [`BankConfig::commitment`] of its own must find its state again
     /// from the reverted state's commit (the Merkle-Patricia one does).
     pub fn revert_to(
@@ -507,6 +514,9 @@ impl Chain {
     /// `header` heads: the error it would refuse with, without changing
     /// anything (for a caller with its own steps to take first).
     pub fn check_revert(&self, header: &BlockHeader) -> Result<(), ChainError> {
+        if self.db.view().has_backing() {
+            return Err(ChainError::RevertNotInPlace);
+        }
         let kept =
             self.db.view_at(header.number).map_err(|e| DbError::from(CommitError::from(e)))?;
         if kept.last_commit().map(|c| (c.block_number, c.commitment))

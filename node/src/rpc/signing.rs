@@ -8,24 +8,6 @@ use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 
 use crate::NodeState;
-
-/// How many locks [`SendOrder`] spreads accounts over.
-const SEND_LOCKS: usize = 16;
-
-/// Locks that number node-signed sends. A send holds its account's lock
-/// from reading the pending nonce until its transaction is in the pool, so
-/// concurrent `eth_sendTransaction`s from one account each get their own
-/// nonce; tokio's mutex is fair, so they are numbered in the order they
-/// arrive. Accounts share [`SEND_LOCKS`] locks by their last byte.
-#[derive(Default)]
-pub(crate) struct SendOrder([tokio::sync::Mutex<()>; SEND_LOCKS]);
-
-impl SendOrder {
-    /// The lock `account`'s sends take.
-    pub(crate) fn of(&self, account: &Address) -> &tokio::sync::Mutex<()> {
-        &self.0[usize::from(account[19]) % SEND_LOCKS]
-    }
-}
 use crate::error::{Res, RpcError, internal};
 
 /// The unlocked account `address` (`--dev`'s accounts), for signing.
