@@ -78,8 +78,17 @@ fn test_contender_and_lanes_scenarios_run_against_lanes_and_anvil() {
             assert_eq!(report["workload"], name.as_str(), "{at}");
             assert_eq!(report["submitted"], TXS, "{at}");
             assert_eq!(report["rejected"], 0, "{at}");
-            assert_eq!(report["included"], TXS, "{at}");
-            assert_eq!(report["notIncluded"], 0, "{at}");
+            let included = report["included"].as_u64().unwrap();
+            assert_eq!(included + report["notIncluded"].as_u64().unwrap(), TXS, "{at}");
+            if *url == urls[0] {
+                assert_eq!(included, TXS, "{at}");
+            } else {
+                // anvil can leave a few ready transactions of a burst
+                // unmined (foundry-rs/foundry#10122; two of three CI runs
+                // on a loaded 2-core machine saw 2 and 5 of 60 left out):
+                // its run is kept beside lanes', not judged by it.
+                assert!(included >= TXS * 9 / 10, "{at}");
+            }
             let failed = report["failed"].as_u64().unwrap();
             if name == "slotContention" {
                 // Its first step reverts once a slot's value leaves the
