@@ -105,12 +105,14 @@ impl<T: lanes_runtime::PoolTransaction> BlockDriver<T> {
     /// Takes the chain back to the block `header` heads, in place: the sink
     /// drops the later blocks first (a write-ahead log records the revert
     /// before the state moves), then the chain's state goes back
-    /// ([`Chain::revert_to`]) and is served as the head; a set next base fee
-    /// and gas limit are forgotten.
+    /// ([`Chain::revert_to`]) and is served as the head, with the block
+    /// clock `offset` seconds from the wall clock; a set next base fee and
+    /// gas limit are forgotten.
     pub(crate) fn revert(
         &mut self,
         header: BlockHeader,
         older: Vec<B256>,
+        offset: i64,
     ) -> Result<(), StageError> {
         let number = header.number;
         self.chain.check_revert(&header)?;
@@ -118,6 +120,7 @@ impl<T: lanes_runtime::PoolTransaction> BlockDriver<T> {
             sink.truncate(number).map_err(|source| StageError::SinkTruncate { number, source })?;
         }
         self.chain.revert_to(header, older)?;
+        self.shared.clock().set_offset(offset);
         let latest = Latest::of(&self.chain, self.shared.coinbase(), &self.shared.clock());
         let base_fee = latest.next_base_fee();
         self.shared.set_latest(latest);

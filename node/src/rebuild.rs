@@ -60,7 +60,7 @@ impl NodeState {
             }
         }
         let mut stopped = self.stop_production(&mut slot)?;
-        let dropped = self.dropped_after(number, &mut stopped);
+        let dropped = self.dropped_after(number, &mut stopped.gone);
         self.ledger.truncate(number)?;
         // After the cut: a filter polled meanwhile cannot step past it.
         self.notify_dropped(number, dropped);
@@ -105,13 +105,12 @@ impl NodeState {
             .block
             .header;
         let older: Vec<B256> = self.hashes_before(number).take(RECENT_HASHES - 1).collect();
-        let mut stopped =
-            Stopped { mining: stage.mining(), coinbase: stage.coinbase(), gone: Vec::new() };
-        let dropped = self.dropped_after(number, &mut stopped);
+        let mut gone = Vec::new();
+        let dropped = self.dropped_after(number, &mut gone);
         let held = stage
             .revert_to(header, older, offset)
             .map_err(|e| NodeError::DataDir(e.to_string()))?;
-        stopped.gone.extend(held);
+        gone.extend(held);
         let place = self.rebuild.place();
         sync_chain_id(&stage.state(), &self.executor, place.spec.chain_id)
             .map_err(|e| NodeError::DataDir(format!("reading the chain id in force: {e}")))?;
@@ -123,7 +122,7 @@ impl NodeState {
         self.notify_dropped(number, dropped);
         self.ledger.publish(number);
         let reason = format!("the chain went back to block {number} (evm_revert or anvil_reset)");
-        self.requeue(stage, pool.to_vec(), stopped.gone, &reason);
+        self.requeue(stage, pool.to_vec(), gone, &reason);
         Ok(())
     }
 
@@ -177,7 +176,7 @@ impl NodeState {
         sync_chain_id(&chain.db().view(), &self.executor, place.spec.chain_id)
             .map_err(|e| NodeError::DataDir(format!("reading the chain id in force: {e}")))?;
         let old_first = self.ledger.first();
-        let dropped = self.dropped_after(old_first, &mut stopped);
+        let dropped = self.dropped_after(old_first, &mut stopped.gone);
         let first = ledger.first();
         r.routes.set(place.fork.as_deref().map(ForkRoute::to));
         tracing::info!(target: "lanes::node", dir = %place.dir.display(), first, chain_id = place.spec.chain_id, "switched chains");
@@ -210,14 +209,14 @@ impl NodeState {
     }
 
     /// The blocks after `number`, which leave the chain; their
-    /// transactions join what `stopped` drops.
-    fn dropped_after(&self, number: u64, stopped: &mut Stopped) -> Vec<LedgerBlock> {
+    /// transactions join `gone` (what the revert drops).
+    fn dropped_after(&self, number: u64, gone: &mut Vec<B256>) -> Vec<LedgerBlock> {
         // Best effort: a block that does not read is left out of the
         // removed logs rather than failing the revert with no stage.
         let last = self.ledger.last_appended().unwrap_or(number);
         let dropped: Vec<LedgerBlock> =
             (number + 1..=last).filter_map(|n| self.ledger.read(n).ok()).collect();
-        stopped.gone.extend(dropped.iter().flat_map(|b| b.receipts.iter().map(|r| r.tx_hash)));
+        gone.extend(dropped.iter().flat_map(|b| b.receipts.iter().map(|r| r.tx_hash)));
         dropped
     }
 

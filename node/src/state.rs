@@ -111,6 +111,7 @@ impl SendOrder {
         &self.0[usize::from(account[19]) % SEND_LOCKS]
     }
 }
+
 /// State tries `eth_getProof` keeps built on an imported chain (each a
 /// trie of the whole state, sharing nothing with the others).
 pub(crate) const PROOF_TRIES: usize = 4;
@@ -250,14 +251,20 @@ impl NodeState {
     /// The state after a block id's block, while the state keeps it
     /// (`--history-blocks`).
     pub(crate) fn state_at(&self, at: Option<BlockId>) -> Res<ReadView> {
-        let latest = self.stage(|st| st.state())?;
         match self.state_block(at)? {
-            None => Ok(latest),
-            Some(n) => latest.at_block(n).map_err(|e| match e {
-                HistoryError::Pruned { block, oldest } => RpcError::Pruned { asked: block, oldest },
-                e => internal(e),
-            }),
+            None => self.stage(|st| st.state()),
+            Some(n) => self.state_after(n),
         }
+    }
+
+    /// The state after block `n` (at most the head), while the state keeps
+    /// it.
+    fn state_after(&self, n: u64) -> Res<ReadView> {
+        let latest = self.stage(|st| st.state())?;
+        latest.at_block(n).map_err(|e| match e {
+            HistoryError::Pruned { block, oldest } => RpcError::Pruned { asked: block, oldest },
+            e => internal(e),
+        })
     }
 
     /// The block whose environment code run at `at` sees: the block named,
@@ -292,7 +299,7 @@ impl NodeState {
     pub(crate) fn sim_env(&self, at: Option<BlockId>) -> Res<(ReadView, BlockEnv)> {
         let pending = matches!(at, Some(BlockId::Number(BlockNumberOrTag::Pending)));
         if let Some(n) = self.state_block(at)? {
-            let view = self.state_at(at)?;
+            let view = self.state_after(n)?;
             let lb = self.block(n)?.ok_or_else(|| internal(format!("block {n} unreadable")))?;
             return Ok((view, self.header_env(&lb.block.header)));
         }

@@ -7,10 +7,9 @@
 //! previous version of its key (`prev`, and `jump` further back), so nothing
 //! is copied to keep an old state.
 
+use std::collections::HashSet;
 use std::fs::OpenOptions;
 use std::path::Path;
-
-use std::collections::HashSet;
 
 use super::AccountsDb;
 use super::inner::{Inner, read_table, sync_dir};
@@ -91,9 +90,7 @@ impl AccountsDb {
         tracing::info!(target: "lanes::accounts_db", dir = %dir.display(), block, "truncated after block");
         Ok(info)
     }
-}
 
-impl AccountsDb {
     /// Takes the state back to block `block` in place: the next commit is
     /// `block + 1`, and views of the blocks after it are gone (views held
     /// already keep reading what they read). `block` must be kept

@@ -25,8 +25,7 @@ impl<E: Executor<Tx: PoolTransaction> + 'static> Scheduler<E> {
         if self.window.has_candidates() || self.shared.pool().predicting() > 0 {
             return Err(StageError::RevertBusy);
         }
-        self.driver.revert(header, older)?;
-        self.shared.clock().set_offset(offset);
+        self.driver.revert(header, older, offset)?;
         self.verified = None;
         Ok(self.shared.pool().empty())
     }

@@ -38,10 +38,9 @@ pub(crate) fn pending_block(s: &NodeState, full: bool) -> Res<Block> {
     })?;
     let txs: Vec<_> =
         listing.into_iter().filter(|(_, in_line)| *in_line).map(|(tx, _)| tx).collect();
-    let mut block = parent.clone();
+    let mut block = parent;
     let header = &mut block.header;
-    header.hash = B256::ZERO;
-    header.inner.parent_hash = parent.header.hash;
+    header.inner.parent_hash = std::mem::replace(&mut header.hash, B256::ZERO);
     header.inner.number = head + 1;
     header.inner.timestamp = timestamp;
     header.inner.base_fee_per_gas = Some(base_fee);
