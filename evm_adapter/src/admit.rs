@@ -18,8 +18,6 @@
 //! [`AdmissionLimits::max_keys`] keys or one its run cannot even start,
 //! such as a sender that cannot pay on the state predicted against).
 
-use std::cell::Cell;
-use std::marker::PhantomData;
 use std::sync::Arc;
 
 use alloy_consensus::Transaction as _;
@@ -98,7 +96,7 @@ impl EvmAdmission {
                 fill_tx_env(&mut evm.ctx.tx, tx.envelope(), tx.sender());
                 let capped = evm.ctx.tx.gas_limit > limits.max_gas;
                 evm.ctx.tx.gas_limit = evm.ctx.tx.gas_limit.min(limits.max_gas);
-                let mut handler = FeeCapture { fee: Cell::new(U256::ZERO), _evm: PhantomData };
+                let mut handler = FeeCapture::new(None);
                 let result = handler.run(&mut evm);
                 let diff = evm.finalize();
                 let mut view = evm.ctx.journaled_state.database.view.take()?;

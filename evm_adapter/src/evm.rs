@@ -6,18 +6,24 @@
 
 use std::cell::Cell;
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use alloy_consensus::Transaction as _;
-use alloy_primitives::{Address, B256, Bytes, Log, U256};
+use alloy_primitives::{Address, B256, Bytes, KECCAK256_EMPTY, Log, U256};
 use borsh::{BorshDeserialize, BorshSerialize};
 use lanes_runtime::Outcome;
 use revm::Database;
 use revm::context::ContextTr;
 use revm::context::result::{EVMError, HaltReason};
 use revm::context::{Block as _, Transaction as _};
-use revm::handler::{EvmTr, FrameTr, Handler, MainnetContext, MainnetEvm};
+use revm::context_interface::JournalTr;
+use revm::handler::{
+    EvmTr, FrameResult, FrameTr, Handler, ItemOrResult, MainnetContext, MainnetEvm,
+};
 use revm::inspector::{Inspector, InspectorHandler};
+use revm::interpreter::FrameInput;
 use revm::interpreter::interpreter::EthInterpreter;
+use revm::interpreter::interpreter_action::FrameInit;
 
 pub(crate) use revm::primitives::hardfork::SpecId;
 
@@ -28,16 +34,118 @@ use crate::tx::EvmTx;
 /// The revm instance a transaction runs in, over a bank's state.
 pub(crate) type Evm<'b> = MainnetEvm<MainnetContext<ViewDb<'b>>>;
 
-/// The mainnet handler with the beneficiary reward captured instead of paid.
+/// Which accounts hold storage in the state a block runs on (its parent's):
+/// EIP-7610's collision rule reads it ([`FeeCapture`]).
+#[derive(Clone)]
+pub struct StorageHolders(Arc<dyn Fn(&Address) -> bool + Send + Sync>);
+
+impl StorageHolders {
+    /// `holds` answers whether an account holds storage.
+    pub fn new(holds: impl Fn(&Address) -> bool + Send + Sync + 'static) -> Self {
+        Self(Arc::new(holds))
+    }
+
+    /// Whether `address` holds storage.
+    pub fn holds(&self, address: &Address) -> bool {
+        (self.0)(address)
+    }
+}
+
+impl std::fmt::Debug for StorageHolders {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StorageHolders")
+    }
+}
+
+/// The mainnet handler with the beneficiary reward captured instead of paid,
+/// and EIP-7610's collision rule where it knows which accounts hold storage.
 pub(crate) struct FeeCapture<EVM> {
     pub(crate) fee: Cell<U256>,
+    /// Where known, which accounts hold storage: a creation at one of them
+    /// collides even with no nonce and no code (EIP-7610).
+    pub(crate) holders: Option<StorageHolders>,
     pub(crate) _evm: PhantomData<fn() -> EVM>,
+}
+
+impl<EVM> FeeCapture<EVM> {
+    /// The handler, with EIP-7610's rule where `holders` is given.
+    pub(crate) fn new(holders: Option<StorageHolders>) -> Self {
+        Self { fee: Cell::new(U256::ZERO), holders, _evm: PhantomData }
+    }
+}
+
+impl<DB: Database, INSP> FeeCapture<MainnetEvm<MainnetContext<DB>, INSP>> {
+    /// revm's frame init, with EIP-7610: a creation whose address holds
+    /// storage (but no nonce and no code, which revm checks itself) is a
+    /// collision. revm is shown the account with a nonce for the creation's
+    /// check alone; it fails as any collision does (all the creation's gas
+    /// spent), and the nonce goes back to what it was. `None`: a frame now
+    /// runs; else the frame's result.
+    fn init_frame(
+        &self,
+        evm: &mut MainnetEvm<MainnetContext<DB>, INSP>,
+        init: FrameInit,
+    ) -> Result<Option<FrameResult>, EVMError<DB::Error>> {
+        let collision = match (&self.holders, &init.frame_input) {
+            (Some(holders), FrameInput::Create(inputs)) => {
+                let journal = evm.ctx().journal_mut();
+                let nonce = journal.load_account(inputs.caller())?.data.info.nonce;
+                let address = inputs.created_address(nonce);
+                let account = journal.load_account(address)?.data;
+                let bare = account.info.nonce == 0
+                    && account.info.code_hash == KECCAK256_EMPTY
+                    && !account.is_created();
+                (bare && holders.holds(&address)).then_some(address)
+            }
+            _ => None,
+        };
+        let set_nonce = |evm: &mut MainnetEvm<MainnetContext<DB>, INSP>, address, nonce| {
+            if let Some(account) = evm.ctx().journal_mut().evm_state_mut().get_mut(&address) {
+                account.info.nonce = nonce;
+            }
+        };
+        if let Some(address) = collision {
+            set_nonce(evm, address, 1);
+        }
+        let result = match evm.frame_init(init) {
+            Ok(ItemOrResult::Item(_)) => Ok(None),
+            Ok(ItemOrResult::Result(result)) => Ok(Some(result)),
+            Err(e) => Err(e.into()),
+        };
+        if let Some(address) = collision {
+            set_nonce(evm, address, 0);
+        }
+        result
+    }
 }
 
 impl<DB: Database, INSP> Handler for FeeCapture<MainnetEvm<MainnetContext<DB>, INSP>> {
     type Evm = MainnetEvm<MainnetContext<DB>, INSP>;
     type Error = EVMError<DB::Error>;
     type HaltReason = HaltReason;
+
+    /// revm's loop, each frame started through [`Self::init_frame`].
+    fn run_exec_loop(
+        &mut self,
+        evm: &mut Self::Evm,
+        first_frame_input: FrameInit,
+    ) -> Result<FrameResult, Self::Error> {
+        if let Some(result) = self.init_frame(evm, first_frame_input)? {
+            return Ok(result);
+        }
+        loop {
+            let result = match evm.frame_run()? {
+                ItemOrResult::Item(init) => match self.init_frame(evm, init)? {
+                    None => continue,
+                    Some(result) => result,
+                },
+                ItemOrResult::Result(result) => result,
+            };
+            if let Some(result) = evm.frame_return_result(result)? {
+                return Ok(result);
+            }
+        }
+    }
 
     fn reward_beneficiary(
         &self,

@@ -8,8 +8,6 @@
 //! captured by a handler that overrides revm's beneficiary-reward step, so the
 //! coinbase account is never loaded; the runtime credits it at seal.
 
-use std::cell::Cell;
-use std::marker::PhantomData;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 
@@ -17,16 +15,19 @@ use alloy_consensus::{Transaction as _, TxEnvelope};
 use alloy_eips::Typed2718;
 use alloy_primitives::{Address, Bytes, U256};
 use lanes_runtime::{Bank, BlockEnv, DecodeError, Executor, Outcome, StateView, TxError};
+use revm::ExecuteEvm;
 use revm::context::Transaction as _;
 use revm::context::result::{EVMError, ExecResultAndState, ExecutionResult, HaltReason};
 use revm::context::{BlockEnv as RevmBlockEnv, CfgEnv, Context, TxEnv};
 use revm::context_interface::either::Either;
-use revm::handler::{Handler, MainBuilder, MainContext, MainnetContext, MainnetEvm};
+use revm::handler::system_call::SystemCallTx;
+use revm::handler::{
+    Handler, MainBuilder, MainContext, MainnetContext, MainnetEvm, MainnetHandler,
+};
 use revm::primitives::eip4844::{
     BLOB_BASE_FEE_UPDATE_FRACTION_CANCUN, BLOB_BASE_FEE_UPDATE_FRACTION_PRAGUE,
 };
 use revm::state::EvmState;
-use revm::{ExecuteEvm, SystemCallEvm};
 
 pub use revm::primitives::hardfork::SpecId;
 
@@ -37,9 +38,14 @@ pub use crate::db::{EXISTING_EMPTY, SHARED_CODE_ENTRIES, SharedCode, has_code};
 
 use crate::config::{CallLimits, EvmConfig};
 use crate::diff::apply_diff;
-use crate::evm::{Evm, FeeCapture, PlainTransfer, plain_recipient, receipt_data};
+use crate::evm::{Evm, FeeCapture, PlainTransfer, StorageHolders, plain_recipient, receipt_data};
 use crate::transfer::plain_transfer;
 use crate::tx::{EvmTx, TxRules};
+
+/// The gas a system call runs with before Amsterdam (EIP-4788, EIP-2935,
+/// EIP-7002, EIP-7251): revm 43's `SYSTEM_CALL_GAS_LIMIT` adds EIP-8037's
+/// state-gas reservoir to it on every fork.
+pub(crate) const SYSTEM_CALL_GAS: u64 = 30_000_000;
 
 /// What an Ethereum block fixes for its EVM beyond the runtime's
 /// [`BlockEnv`]: an imported block's difficulty and blob gas.
@@ -76,6 +82,9 @@ pub struct EvmExecutor {
     /// Whether plain value transfers run without the EVM
     /// ([`Self::with_native_transfers`]).
     native_transfers: bool,
+    /// Which accounts held storage before the block, where known: EIP-7610
+    /// ([`Self::with_storage_holders`]).
+    holders: Option<StorageHolders>,
 }
 
 impl EvmExecutor {
@@ -91,6 +100,7 @@ impl EvmExecutor {
             code: SharedCode::default(),
             chain_id,
             native_transfers: true,
+            holders: None,
         }
     }
 
@@ -150,6 +160,15 @@ impl EvmExecutor {
         self
     }
 
+    /// This executor applying EIP-7610 in full: a creation at an address
+    /// that `holders` says holds storage collides, as one at an address with
+    /// a nonce or code does. `holders` answers for the state the block runs
+    /// on. Without it (the dev node, as anvil) only nonce and code collide.
+    pub fn with_storage_holders(mut self, holders: StorageHolders) -> Self {
+        self.holders = Some(holders);
+        self
+    }
+
     /// The transaction rules it decodes with, under the chain id in force.
     pub fn rules(&self) -> TxRules {
         TxRules { chain_id: self.chain_id(), ..self.rules.clone() }
@@ -179,7 +198,17 @@ impl EvmExecutor {
         let env = bank.env();
         let db = ViewDb { view: Some(view), env, code: self.code_cache() };
         let mut evm = self.build(db, env, self.cfg());
-        let run = evm.system_call(address, input);
+        // Each fork's own allowance: 30,000,000 gas (EIP-4788, EIP-2935,
+        // EIP-7002, EIP-7251), and revm's, with EIP-8037's state gas on
+        // top, from Amsterdam on.
+        let mut tx = <TxEnv as SystemCallTx>::new_system_tx(address, input);
+        if !self.config.spec.is_enabled_in(SpecId::AMSTERDAM) {
+            tx.gas_limit = SYSTEM_CALL_GAS;
+        }
+        evm.ctx.tx = tx;
+        let run = MainnetHandler::<_, EVMError<DbError>, _>::default()
+            .run_system_call(&mut evm)
+            .map(|result| ExecResultAndState::new(result, evm.finalize()));
         let mut view = evm.ctx.journaled_state.database.view.take().expect("set above");
         let ExecResultAndState { result, state } = match run {
             Ok(done) => done,
@@ -431,7 +460,7 @@ impl Executor for EvmExecutor {
             return (outcome, state);
         }
         evm.ctx.journaled_state.database.view = Some(state);
-        let mut handler = FeeCapture { fee: Cell::new(U256::ZERO), _evm: PhantomData };
+        let mut handler = FeeCapture::new(self.holders.clone());
         let result = handler.run(evm);
         let diff = evm.finalize();
         let mut state = evm.ctx.journaled_state.database.view.take().expect("set above");

@@ -65,7 +65,7 @@ pub use admit::{AdmissionLimits, DEFAULT_MAX_PREDICT_GAS, EvmAdmission};
 pub use bal::{bal_versions, block_access_list, block_access_list_hash, first_difference};
 pub use config::{CallLimits, DEFAULT_CALL_GAS_CAP, DEFAULT_CALL_TIMEOUT, DEFAULT_SPEC, EvmConfig};
 pub use declare::declared_access;
-pub use evm::EvmReceiptData;
+pub use evm::{EvmReceiptData, StorageHolders};
 pub use executor::{
     EXISTING_EMPTY, EthBlockEnv, EvmExecutor, EvmWorker, SHARED_CODE_ENTRIES, SharedCode, SpecId,
     block_env, has_code, tx_env,

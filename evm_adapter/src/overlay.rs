@@ -3,8 +3,6 @@
 //! candidate slots. The overrides live in a revm `CacheDB` over a
 //! [`ReadView`]; nothing is written to the accounts database.
 
-use std::cell::Cell;
-use std::marker::PhantomData;
 use std::time::Instant;
 
 use alloy_primitives::{KECCAK256_EMPTY, U256, keccak256};
@@ -125,7 +123,7 @@ impl EvmExecutor {
             .with_block(self.revm_block(env))
             .build_mainnet_with_inspector(Deadline::new(Instant::now() + timeout));
         evm.ctx.tx = tx;
-        let mut handler = FeeCapture { fee: Cell::new(U256::ZERO), _evm: PhantomData };
+        let mut handler = FeeCapture::new(None);
         let result = handler.inspect_run(&mut evm);
         let state = evm.finalize();
         if evm.inspector.late {

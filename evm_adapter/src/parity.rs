@@ -4,11 +4,8 @@
 //! geth traces of `trace.rs` do, the selected ones under the tracer.
 
 use alloy_primitives::map::HashSet;
-use std::cell::Cell;
-use std::marker::PhantomData;
 use std::time::Instant;
 
-use alloy_primitives::U256;
 use alloy_rpc_types_trace::parity::{TraceResults, TraceType};
 use lanes_accounts_db::ReadView;
 use lanes_runtime::BlockEnv;
@@ -109,7 +106,7 @@ impl EvmExecutor {
             .with_block(block.clone())
             .build_mainnet_with_inspector((tracer, Deadline::new(deadline)));
         evm.ctx.tx = tx;
-        let mut handler = FeeCapture { fee: Cell::new(U256::ZERO), _evm: PhantomData };
+        let mut handler = FeeCapture::new(None);
         let result = handler.inspect_run(&mut evm);
         let state = evm.finalize();
         let (tracer, deadline) = evm.inspector;

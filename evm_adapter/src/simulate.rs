@@ -2,9 +2,7 @@
 //! `eth_createAccessList`, run without locks against a bank's state (normally
 //! the latest committed block) and never kept.
 
-use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
-use std::marker::PhantomData;
 use std::time::{Duration, Instant};
 
 use alloy_eips::eip2930::{AccessList, AccessListItem};
@@ -152,7 +150,7 @@ impl EvmExecutor {
                 let db = ViewDb { view: Some(view), env, code: self.code_cache() };
                 let mut evm = self.build_inspected(db, env, cfg, Deadline::new(deadline));
                 evm.ctx.set_tx(tx);
-                let mut handler = FeeCapture { fee: Cell::new(U256::ZERO), _evm: PhantomData };
+                let mut handler = FeeCapture::new(None);
                 let result = handler.inspect_run(&mut evm);
                 drop(evm.finalize());
                 if evm.inspector.late {

@@ -15,8 +15,6 @@
 //! halts the EVM once either is spent, and the trace fails with
 //! [`TraceError::Timeout`] or [`TraceError::TooBig`].
 
-use std::cell::Cell;
-use std::marker::PhantomData;
 use std::time::{Duration, Instant};
 
 use alloy_primitives::{Address, B256, U256};
@@ -310,7 +308,7 @@ impl EvmExecutor {
             .with_block(block.clone())
             .build_mainnet_with_inspector((tracer, budget));
         evm.ctx.tx = job.tx.clone();
-        let mut handler = FeeCapture { fee: Cell::new(U256::ZERO), _evm: PhantomData };
+        let mut handler = FeeCapture::new(None);
         let result = handler.inspect_run(&mut evm);
         let state = evm.finalize();
         let (mut tracer, budget) = evm.inspector;
@@ -343,7 +341,7 @@ pub(crate) fn plain<DB: DatabaseRef<Error = TraceDbError>>(
         .with_block(block.clone())
         .build_mainnet();
     evm.ctx.tx = tx;
-    let mut handler = FeeCapture { fee: Cell::new(U256::ZERO), _evm: PhantomData };
+    let mut handler = FeeCapture::new(None);
     let result = handler.run(&mut evm);
     let state = evm.finalize();
     result.map_err(run_error)?;

@@ -480,8 +480,10 @@ pub fn import_files(
         }
         if let Some((offset, e)) = bad {
             progress.print(&importer, "stopped");
+            let detail = EthBlock::undecodable_detail(&bytes[offset..]);
+            let detail = detail.map(|d| format!(" ({d})")).unwrap_or_default();
             return Err(NodeError::DataDir(format!(
-                "{}: the block at byte {offset} does not decode: {e}",
+                "{}: the block at byte {offset} does not decode: {e}{detail}",
                 file.display()
             ))
             .into());

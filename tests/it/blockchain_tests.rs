@@ -6,7 +6,7 @@
 //! be refused, for a reason, not a crash), and the last block hash and the
 //! post-state must match.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use alloy_primitives::{Address, B256, Bytes, KECCAK256_EMPTY, U256, keccak256};
 use lanes_accounts_db::{AccountHeader, AccountsRead, Entry};
@@ -16,6 +16,10 @@ use serde_json::{Value, json};
 
 /// Tests that do not pass, each with its reason. Empty means all pass.
 const EXCEPTIONS: &[(&str, &str)] = &[];
+
+fn hex_u64(v: &Value) -> u64 {
+    hex_u256(v).saturating_to()
+}
 
 fn hex_u256(v: &Value) -> U256 {
     let s = v.as_str().unwrap_or("0x0");
@@ -28,7 +32,7 @@ fn hex_u256(v: &Value) -> U256 {
 /// the fields geth's test configs set.
 fn network_config(network: &str) -> Result<Value, String> {
     // Forks in order, each with the geth fields it sets.
-    const FORKS: [(&str, &[&str]); 17] = [
+    const FORKS: [(&str, &[&str]); 23] = [
         ("Frontier", &[]),
         ("Homestead", &["homesteadBlock"]),
         ("EIP150", &["eip150Block"]),
@@ -46,6 +50,12 @@ fn network_config(network: &str) -> Result<Value, String> {
         ("Shanghai", &["shanghaiTime"]),
         ("Cancun", &["cancunTime"]),
         ("Prague", &["pragueTime"]),
+        ("Osaka", &["osakaTime"]),
+        ("BPO1", &["bpo1Time"]),
+        ("BPO2", &["bpo2Time"]),
+        ("BPO3", &["bpo3Time"]),
+        ("BPO4", &["bpo4Time"]),
+        ("BPO5", &["bpo5Time"]),
     ];
     fn alias(n: &str) -> &str {
         match n {
@@ -109,6 +119,33 @@ fn network_config(network: &str) -> Result<Value, String> {
     Ok(Value::Object(config))
 }
 
+/// EEST's own `config` over the network's: its chain id, each fork's blob
+/// schedule (hex numbers, fork names as the test writes them) and the deposit
+/// contract.
+fn with_test_config(config: &mut Value, test: &Value) {
+    let Some(given) = test.get("config") else { return };
+    if let Some(id) = given.get("chainid") {
+        config["chainId"] = json!(hex_u64(id));
+    }
+    if let Some(schedule) = given.get("blobSchedule").and_then(Value::as_object) {
+        let mut out = serde_json::Map::new();
+        for (fork, params) in schedule {
+            out.insert(
+                fork.to_ascii_lowercase(),
+                json!({
+                    "target": hex_u64(&params["target"]),
+                    "max": hex_u64(&params["max"]),
+                    "baseFeeUpdateFraction": hex_u64(&params["baseFeeUpdateFraction"]),
+                }),
+            );
+        }
+        config["blobSchedule"] = Value::Object(out);
+    }
+    if let Some(address) = given.get("depositContractAddress") {
+        config["depositContractAddress"] = address.clone();
+    }
+}
+
 /// The geth genesis.json of a test.
 pub(crate) fn genesis_json(test: &Value) -> Result<Value, String> {
     let h = &test["genesisBlockHeader"];
@@ -124,8 +161,10 @@ pub(crate) fn genesis_json(test: &Value) -> Result<Value, String> {
             }),
         );
     }
+    let mut config = network_config(test["network"].as_str().unwrap_or_default())?;
+    with_test_config(&mut config, test);
     let mut genesis = json!({
-        "config": network_config(test["network"].as_str().unwrap_or_default())?,
+        "config": config,
         "nonce": h["nonce"],
         "timestamp": h["timestamp"],
         "extraData": h["extraData"],
@@ -177,8 +216,12 @@ fn post_entries(post: &Value) -> Vec<Entry> {
     out
 }
 
+/// Judges a refused block's reason: the test's `expectException` and lanes'
+/// error; `Err` says why the reason is not the test's.
+pub(crate) type Reason<'a> = &'a (dyn Fn(&str, &str) -> Result<(), String> + Sync);
+
 /// Runs one test; returns why it failed.
-fn run(test: &Value, dir: &Path) -> Result<(), String> {
+pub(crate) fn run(test: &Value, dir: &Path, reason: Reason<'_>) -> Result<(), String> {
     let genesis = genesis_json(test)?;
     let genesis_path = dir.join("test-genesis.json");
     std::fs::write(&genesis_path, genesis.to_string()).map_err(|e| e.to_string())?;
@@ -205,9 +248,18 @@ fn run(test: &Value, dir: &Path) -> Result<(), String> {
         let invalid = block.get("expectException").is_some();
         let rlp: Bytes = block["rlp"].as_str().unwrap_or("0x").parse().unwrap_or_default();
         let result = EthBlock::decode_exact(&rlp)
-            .map_err(|e| format!("undecodable: {e}"))
+            .map_err(|e| {
+                let detail = EthBlock::undecodable_detail(&rlp).unwrap_or_default();
+                format!("undecodable: {e} {detail}")
+            })
             .and_then(|b| importer.import(&b).map(drop).map_err(|e| e.to_string()));
         match (result, invalid) {
+            (Err(e), true) => {
+                let expected = block["expectException"].as_str().unwrap_or_default();
+                reason(expected, &e).map_err(|why| format!("block {i} refused: {e}; {why}"))?;
+                // The rest of the test builds on the valid blocks only.
+                continue;
+            }
             (Ok(()), true) => {
                 return Err(format!(
                     "block {i} imported; the test expects {}",
@@ -246,73 +298,118 @@ fn run(test: &Value, dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
-fn tests(dir: &Path) -> Vec<(String, Value)> {
+/// The test files under `dir` (`.json`, or `.json.gz` as ../shared keeps
+/// EEST's), sorted.
+pub(crate) fn test_files(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         for e in std::fs::read_dir(&d).expect("fixture dir").flatten() {
             let path = e.path();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
             if path.is_dir() {
                 stack.push(path);
-            } else if path.extension().is_some_and(|x| x == "json") {
+            } else if name.ends_with(".json") || name.ends_with(".json.gz") {
                 files.push(path);
             }
         }
     }
     files.sort();
-    let mut out = Vec::new();
-    for file in files {
-        // An unreadable file is named and left out (the count checks it).
-        let json: Value = match serde_json::from_slice(&std::fs::read(&file).expect("read")) {
-            Ok(json) => json,
-            Err(e) => {
-                eprintln!("{}: not JSON ({e}), left out", file.display());
-                continue;
-            }
-        };
-        let rel = file.strip_prefix(dir).unwrap_or(&file).display().to_string();
-        for (name, test) in json.as_object().expect("object") {
-            out.push((format!("{rel}/{name}"), test.clone()));
-        }
-    }
-    out
+    files
 }
 
-/// Runs every test under `dir` (or those whose name contains
-/// `LANES_BLOCKCHAIN_TEST`); the count that passed, and each failure.
-fn run_folder(dir: &Path) -> (usize, usize, Vec<String>) {
-    let tests = tests(dir);
+/// The tests of one file, each named `<file>/<test>`; an unreadable file is
+/// an error naming it.
+fn file_tests(dir: &Path, file: &Path) -> Result<Vec<(String, Value)>, String> {
+    let raw = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let raw = if file.extension().is_some_and(|x| x == "gz") {
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&raw[..]), &mut out)
+            .map_err(|e| format!("{}: not gzip ({e})", file.display()))?;
+        out
+    } else {
+        raw
+    };
+    let json: serde_json::Map<String, Value> = serde_json::from_slice(&raw)
+        .map_err(|e| format!("{}: not a JSON object ({e})", file.display()))?;
+    let rel = file.strip_prefix(dir).unwrap_or(file).display().to_string();
+    let rel = rel.trim_end_matches(".gz").to_string();
+    Ok(json.into_iter().map(|(name, test)| (format!("{rel}/{name}"), test)).collect())
+}
+
+/// What a folder's run gave.
+pub(crate) struct FolderRun {
+    /// Tests found (those selected or not).
+    pub count: usize,
+    /// Tests run.
+    pub ran: usize,
+    /// Tests that passed.
+    pub passed: usize,
+    /// Known failures that failed.
+    pub known: usize,
+    /// Each new failure, and each known one that passes now.
+    pub failures: Vec<String>,
+}
+
+/// Runs the tests under `dir` that `select` picks (and whose name contains
+/// `LANES_BLOCKCHAIN_TEST`, when set), one file per worker at a time, each
+/// refused block judged by `reason`; `known` names the tests known to fail.
+pub(crate) fn run_folder(
+    dir: &Path,
+    select: &(dyn Fn(&str) -> bool + Sync),
+    reason: Reason<'_>,
+    known: &[(&str, &str)],
+) -> FolderRun {
+    let files = test_files(dir);
     let only = std::env::var("LANES_BLOCKCHAIN_TEST").ok();
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let results = lanes_runtime::parallel_map(
-        tests.len(),
+        files.len(),
         threads,
         || (),
         |(), i| {
-            let (name, test) = &tests[i];
-            if only.as_ref().is_some_and(|o| !name.contains(o.as_str())) {
-                return None;
+            let tests = match file_tests(dir, &files[i]) {
+                Ok(tests) => tests,
+                Err(e) => return (0, vec![(files[i].display().to_string(), Err(e))]),
+            };
+            let found = tests.len();
+            let mut out = Vec::new();
+            for (name, test) in tests {
+                if !select(&name) || only.as_ref().is_some_and(|o| !name.contains(o.as_str())) {
+                    continue;
+                }
+                let tmp = tempfile::tempdir().expect("tempdir");
+                let run = std::panic::AssertUnwindSafe(|| run(&test, tmp.path(), reason));
+                let result =
+                    std::panic::catch_unwind(run).unwrap_or_else(|_| Err("panicked".into()));
+                out.push((name, result));
             }
-            let tmp = tempfile::tempdir().expect("tempdir");
-            let run = std::panic::AssertUnwindSafe(|| run(test, tmp.path()));
-            let result = std::panic::catch_unwind(run).unwrap_or_else(|_| Err("panicked".into()));
-            Some((name.clone(), result))
+            (found, out)
         },
     );
-    let mut failures = Vec::new();
-    let mut passed = 0;
-    for (name, result) in results.into_iter().flatten() {
-        let known = EXCEPTIONS.iter().find(|(n, _)| *n == name);
-        match (result, known) {
-            (Ok(()), None) => passed += 1,
-            (Ok(()), Some(_)) => {
-                failures.push(format!("{name}: passes now; drop it from EXCEPTIONS"))
+    let mut run = FolderRun { count: 0, ran: 0, passed: 0, known: 0, failures: Vec::new() };
+    for (found, results) in results {
+        run.count += found;
+        for (name, result) in results {
+            run.ran += 1;
+            let is_known = known.iter().any(|(n, _)| *n == name);
+            match (result, is_known) {
+                (Ok(()), false) => run.passed += 1,
+                (Ok(()), true) => run
+                    .failures
+                    .push(format!("{name}: passes now; drop it from the known failures")),
+                (Err(e), false) => run.failures.push(format!("{name}: {e}")),
+                (Err(_), true) => run.known += 1,
             }
-            (Err(e), None) => failures.push(format!("{name}: {e}")),
-            (Err(_), Some(_)) => {}
         }
     }
-    (tests.len(), passed, failures)
+    run
+}
+
+/// ethereum/tests' files: any refusal is a reason (they predate named
+/// exceptions).
+fn any_reason(_: &str, _: &str) -> Result<(), String> {
+    Ok(())
 }
 
 #[test]
@@ -320,13 +417,14 @@ fn test_ethereum_blockchain_tests_through_the_import_path() {
     let Some(dir) = crate::fixtures::shared("fixtures/ethereum-tests/BlockchainTests") else {
         return;
     };
-    let (count, passed, failures) = run_folder(&dir);
-    assert_eq!(count, 865, "the fixture holds 865 blockchain tests");
+    let run = run_folder(&dir, &|_| true, &any_reason, EXCEPTIONS);
+    assert_eq!(run.count, 865, "the fixture holds 865 blockchain tests");
     assert!(
-        failures.is_empty(),
-        "{passed} passed, {} failed:\n{}",
-        failures.len(),
-        failures.join("\n")
+        run.failures.is_empty(),
+        "{} passed, {} failed:\n{}",
+        run.passed,
+        run.failures.len(),
+        run.failures.join("\n")
     );
 }
 
@@ -340,10 +438,10 @@ fn test_a_folder_of_blockchain_tests() {
         eprintln!("skipped: set LANES_BLOCKCHAIN_TESTS to a folder of blockchain tests");
         return;
     };
-    let (count, passed, failures) = run_folder(Path::new(&dir));
-    for f in &failures {
+    let run = run_folder(Path::new(&dir), &|_| true, &any_reason, EXCEPTIONS);
+    for f in &run.failures {
         eprintln!("{f}");
     }
-    eprintln!("{count} tests, {passed} passed, {} failed", failures.len());
-    assert!(failures.is_empty());
+    eprintln!("{} tests, {} passed, {} failed", run.count, run.passed, run.failures.len());
+    assert!(run.failures.is_empty());
 }

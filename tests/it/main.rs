@@ -11,6 +11,7 @@ mod cluster;
 mod dev_node;
 mod dev_rules;
 mod disk_faults;
+mod eest;
 mod eth_blocks;
 mod ethtests;
 mod evm_parallel;

@@ -75,6 +75,34 @@ impl EthBlock {
         Ok(block)
     }
 
+    /// Where and why the block at the front of `bytes` does not decode, when
+    /// a transaction is the cause and lanes can say more than the RLP error:
+    /// which transaction, and a fee field too large (alloy's fee fields hold
+    /// 128 bits; a gas price over that overflows gas × price, as geth finds)
+    /// or a blob or set-code transaction that would create a contract.
+    pub fn undecodable_detail(bytes: &[u8]) -> Option<String> {
+        let mut buf = bytes;
+        let outer = alloy_rlp::Header::decode(&mut buf).ok().filter(|h| h.list)?;
+        let mut body = buf.get(..outer.payload_length)?;
+        Header::decode(&mut body).ok()?;
+        let list = alloy_rlp::Header::decode(&mut body).ok().filter(|h| h.list)?;
+        let mut txs = body.get(..list.payload_length)?;
+        let mut index = 0;
+        while !txs.is_empty() {
+            let start = txs;
+            let item = alloy_rlp::Header::decode(&mut txs).ok()?;
+            let payload = txs.get(..item.payload_length)?;
+            txs = &txs[item.payload_length..];
+            let raw = &start[..start.len() - txs.len()];
+            if let Err(e) = TxEnvelope::decode(&mut &raw[..]) {
+                let why = tx_detail(item.list, payload).unwrap_or_else(|| e.to_string());
+                return Some(format!("transaction {index}: {why}"));
+            }
+            index += 1;
+        }
+        None
+    }
+
     /// What a lanes block of an imported chain keeps of it.
     pub fn data(&self) -> EthBlockData {
         EthBlockData {
@@ -84,6 +112,48 @@ impl EthBlock {
             post_states: Vec::new(),
         }
     }
+}
+
+/// Why a transaction's fields do not decode, where a field says it: `list`
+/// is a legacy transaction's list, else `payload` is a typed one's type byte
+/// and list.
+fn tx_detail(list: bool, payload: &[u8]) -> Option<String> {
+    let (kind, mut fields) = if list {
+        (0, payload)
+    } else {
+        let (kind, mut rest) = payload.split_first()?;
+        let inner = alloy_rlp::Header::decode(&mut rest).ok().filter(|h| h.list)?;
+        (*kind, rest.get(..inner.payload_length)?)
+    };
+    let mut items = Vec::new();
+    while !fields.is_empty() {
+        let header = alloy_rlp::Header::decode(&mut fields).ok()?;
+        items.push((header.list, fields.get(..header.payload_length)?));
+        fields = &fields[header.payload_length..];
+    }
+    // The fee fields, and where `to` is, by type.
+    let (fees, to): (&[(usize, &str)], usize) = match kind {
+        0 => (&[(1, "gas price")], 3),
+        1 => (&[(2, "gas price")], 4),
+        2..=4 => (&[(2, "max priority fee per gas"), (3, "max fee per gas")], 5),
+        _ => return None,
+    };
+    for (at, name) in fees {
+        if let Some((false, value)) = items.get(*at)
+            && value.len() > 16
+        {
+            return Some(format!(
+                "its {name} of {} bytes is over 128 bits: gas × price overflows",
+                value.len()
+            ));
+        }
+    }
+    if matches!(kind, 3 | 4) && items.get(to).is_some_and(|(list, v)| !list && v.is_empty()) {
+        return Some(format!(
+            "a type-{kind} transaction cannot create a contract (its `to` is empty)"
+        ));
+    }
+    None
 }
 
 /// The Ethereum data of an imported block that its transactions do not

@@ -23,7 +23,7 @@
 use std::time::{Duration, Instant};
 
 use alloy_consensus::proofs::{calculate_ommers_root, calculate_withdrawals_root};
-use alloy_consensus::{Eip658Value, Header, ReceiptEnvelope, Transaction as _};
+use alloy_consensus::{Eip658Value, Header, ReceiptEnvelope, Transaction as _, TxEnvelope};
 use alloy_eips::eip2718::Encodable2718;
 use alloy_eips::eip7685::Requests;
 use alloy_eips::{eip2935, eip4788, eip7002, eip7251};
@@ -43,8 +43,8 @@ use super::{
 use crate::db::keeps_empty;
 use crate::{
     EXISTING_EMPTY, EthBlockEnv, EvmConfig, EvmExecutor, EvmReceiptData, EvmTx, SharedCode, SpecId,
-    TxRules, bal_versions, block_access_list, block_access_list_hash, first_difference, has_code,
-    receipt_envelope,
+    StorageHolders, TxRules, bal_versions, block_access_list, block_access_list_hash,
+    first_difference, has_code, receipt_envelope,
 };
 use alloy_trie::root::ordered_trie_root_with_encoder;
 
@@ -207,8 +207,18 @@ pub fn import_block(
     check_header(spec, parent, header, merged).map_err(|e| fail(ImportErrorKind::Header(e)))?;
     check_body(block, ctx, fork).map_err(fail)?;
 
+    let mut trie = match ctx.trie {
+        Some(parent) => parent.clone(),
+        None => StateTrie::load(&chain.db().view())
+            .map_err(|e| fail(ImportErrorKind::State(e.to_string())))?,
+    };
     let start = Instant::now();
-    let executor = block_executor(spec, header, fork).with_shared_code(ctx.code.clone());
+    // EIP-7610: the parent state's storage, as its trie holds it.
+    let parent_trie = trie.clone();
+    let holders = StorageHolders::new(move |address| parent_trie.holds_storage(address));
+    let executor = block_executor(spec, header, fork)
+        .with_shared_code(ctx.code.clone())
+        .with_storage_holders(holders);
     let txs = recover(block, &executor).map_err(fail)?;
     let senders_time = start.elapsed();
 
@@ -263,11 +273,6 @@ pub fn import_block(
         .map(|(tx, r)| receipt_envelope(tx.tx_type(), r))
         .collect();
     let start = Instant::now();
-    let mut trie = match ctx.trie {
-        Some(parent) => parent.clone(),
-        None => StateTrie::load(&chain.db().view())
-            .map_err(|e| fail(ImportErrorKind::State(e.to_string())))?,
-    };
     if !fork.is_enabled_in(SpecId::BYZANTIUM) && !receipts.is_empty() {
         // Each receipt carries the state root after its transaction, which
         // the receipts root commits to; the block keeps them to serve.
@@ -329,6 +334,24 @@ fn check_body(
     fork: SpecId,
 ) -> Result<(), ImportErrorKind> {
     let header = &block.header;
+    for (index, tx) in block.txs.iter().enumerate() {
+        if let TxEnvelope::Eip4844(signed) = tx
+            && signed.tx().sidecar().is_some()
+        {
+            let reason = "a blob transaction in its network form (blobs, commitments and \
+                          proofs): a block carries the consensus form only";
+            return Err(ImportErrorKind::Tx { index, reason: reason.into() });
+        }
+        // No transaction fits a block whose whole gas limit is below its own.
+        if tx.gas_limit() > header.gas_limit {
+            let reason = format!(
+                "gas limit {} is over the block's gas limit {}",
+                tx.gas_limit(),
+                header.gas_limit
+            );
+            return Err(ImportErrorKind::Tx { index, reason });
+        }
+    }
     let encoded: Vec<Vec<u8>> = block.txs.iter().map(|t| t.encoded_2718()).collect();
     let tx_root = alloy_trie::root::ordered_trie_root_encoded(&encoded);
     mismatch("transactionsRoot", header.transactions_root, tx_root)?;

@@ -133,6 +133,11 @@ impl StateTrie {
         }
     }
 
+    /// Whether `address` has an account whose storage is not empty.
+    pub fn holds_storage(&self, address: &Address) -> bool {
+        self.accounts.get(&keccak256(address)).is_some_and(|a| !a.storage.is_empty())
+    }
+
     /// Drops every slot of `address` (a created or destroyed account).
     pub fn clear_storage(&mut self, address: &Address) {
         self.update(*address, None, true, &[]);
