@@ -29,6 +29,21 @@ struct Queues<T> {
     closed: bool,
 }
 
+impl<T: PoolTransaction> Queues<T> {
+    /// Takes `sender`'s furthest-future job (its last: each sender's jobs
+    /// are in nonce order).
+    fn take_last(&mut self, sender: Address) -> Option<PredictJob<T>> {
+        let jobs = self.by_sender.get_mut(&sender)?;
+        let job = jobs.pop_back()?;
+        if jobs.is_empty() {
+            self.by_sender.remove(&sender);
+            self.turn.retain(|a| *a != sender);
+        }
+        self.len -= 1;
+        Some(job)
+    }
+}
+
 /// Jobs by sender, served one per sender in turn.
 pub(crate) struct PredictQueue<T> {
     queues: Mutex<Queues<T>>,
@@ -49,23 +64,56 @@ impl<T: PoolTransaction> PredictQueue<T> {
         self.queues.lock()
     }
 
-    /// Queues `job`, or hands it back when the queue (in all, or for its
-    /// sender) is full or closed.
+    /// Queues `job`, or hands back the job that goes without a prediction
+    /// (then it runs without a set). A full queue (in all, or for the job's
+    /// sender) makes room for a job below its sender's furthest-future one
+    /// by handing that one back, so a nonce that fills a gap is never the
+    /// one left out; in all, the room comes from the sender with the most
+    /// jobs. A closed queue hands back every job.
     pub(crate) fn push(&self, job: PredictJob<T>) -> Result<(), PredictJob<T>> {
         let mut q = self.queues();
         let sender = job.tx.sender();
         let queued = q.by_sender.get(&sender).map_or(0, VecDeque::len);
-        if q.closed || q.len >= self.max_jobs || queued >= self.max_per_sender {
+        if q.closed {
             return Err(job);
         }
-        if queued == 0 {
+        let below_last = |q: &Queues<T>| {
+            q.by_sender
+                .get(&sender)
+                .and_then(|jobs| jobs.back())
+                .is_some_and(|last| last.tx.nonce() > job.tx.nonce())
+        };
+        let evicted = if queued >= self.max_per_sender {
+            if !below_last(&q) {
+                return Err(job);
+            }
+            q.take_last(sender)
+        } else if q.len >= self.max_jobs {
+            // The job's own sender gives its furthest-future one where the
+            // job is below it; else another sender with the most jobs, where
+            // it has more than one.
+            let others = q.by_sender.iter().filter(|(a, _)| **a != sender);
+            let most = others.max_by_key(|(_, jobs)| jobs.len());
+            let most = most.filter(|(_, jobs)| jobs.len() > 1).map(|(a, _)| *a);
+            match most {
+                _ if below_last(&q) => q.take_last(sender),
+                Some(victim) => q.take_last(victim),
+                None => return Err(job),
+            }
+        } else {
+            None
+        };
+        if q.by_sender.get(&sender).is_none_or(VecDeque::is_empty) {
             q.turn.push_back(sender);
         }
-        q.by_sender.entry(sender).or_default().push_back(job);
+        let jobs = q.by_sender.entry(sender).or_default();
+        // Lowest nonce first: the one that fills a gap is predicted first.
+        let at = jobs.partition_point(|j| j.tx.nonce() <= job.tx.nonce());
+        jobs.insert(at, job);
         q.len += 1;
         drop(q);
         self.ready.notify_one();
-        Ok(())
+        evicted.map_or(Ok(()), Err)
     }
 
     /// The next job, the next sender's in turn; waits while there is none.
@@ -130,24 +178,53 @@ mod tests {
         PredictJob { tx }
     }
 
+    fn pushed(queue: &PredictQueue<NativeTx>, from: u8, nonce: u64) -> Option<(u8, u64)> {
+        queue.push(job(from, nonce)).err().map(|j| (j.tx.from().0[0], j.tx.nonce()))
+    }
+
     #[test]
     fn test_senders_are_served_in_turn_and_limits_hand_jobs_back() {
         let queue = PredictQueue::new(5, 3);
         // Sender 1 floods; sender 2 and 3 send one each, later.
         for nonce in 0..3 {
-            assert!(queue.push(job(1, nonce)).is_ok());
+            assert_eq!(pushed(&queue, 1, nonce), None);
         }
-        assert!(queue.push(job(1, 3)).is_err(), "sender 1 is at its limit");
-        assert!(queue.push(job(2, 0)).is_ok());
-        assert!(queue.push(job(3, 0)).is_ok());
-        assert!(queue.push(job(4, 0)).is_err(), "the queue is full");
+        assert_eq!(pushed(&queue, 1, 3), Some((1, 3)), "sender 1 is at its limit");
+        assert_eq!(pushed(&queue, 2, 0), None);
+        assert_eq!(pushed(&queue, 3, 0), None);
+        // The queue is full: sender 1, with the most, gives its furthest-future job.
+        assert_eq!(pushed(&queue, 4, 0), Some((1, 2)));
         let order: Vec<(u8, u64)> = (0..5)
             .map(|_| queue.pop().map(|j| (j.tx.from().0[0], j.tx.nonce())).unwrap())
             .collect();
         assert_eq!(queue.queues().len, 0);
-        assert_eq!(order, [(1, 0), (2, 0), (3, 0), (1, 1), (1, 2)]);
+        assert_eq!(order, [(1, 0), (2, 0), (3, 0), (4, 0), (1, 1)]);
         queue.close();
         assert!(queue.pop().is_none());
         assert!(queue.push(job(5, 0)).is_err(), "a closed queue takes nothing");
+    }
+
+    /// A sender's queue full of later nonces takes the nonce that fills the
+    /// gap, handing back the furthest one, and predicts it first; a queue
+    /// full of one-job senders hands back a new sender's job, but the gap
+    /// nonce of a sender in it still gets in.
+    #[test]
+    fn test_the_nonce_that_fills_a_gap_is_always_taken() {
+        let queue = PredictQueue::new(8, 3);
+        for nonce in [3, 1, 2] {
+            assert_eq!(pushed(&queue, 1, nonce), None);
+        }
+        assert_eq!(pushed(&queue, 1, 4), Some((1, 4)), "above the sender's jobs");
+        assert_eq!(pushed(&queue, 1, 0), Some((1, 3)), "the gap nonce takes the last one's place");
+        let first = queue.pop().map(|j| j.tx.nonce());
+        assert_eq!(first, Some(0), "lowest nonce first");
+
+        let queue = PredictQueue::new(3, 3);
+        assert_eq!(pushed(&queue, 1, 5), None);
+        assert_eq!(pushed(&queue, 2, 0), None);
+        assert_eq!(pushed(&queue, 3, 0), None);
+        assert_eq!(pushed(&queue, 4, 0), Some((4, 0)), "no sender has a job to spare");
+        assert_eq!(pushed(&queue, 1, 4), Some((1, 5)), "below its own furthest job");
+        assert_eq!(queue.queues().len, 3);
     }
 }

@@ -102,3 +102,48 @@ fn test_a_mine_request_takes_a_transaction_still_being_predicted() {
     assert_eq!(included(std::slice::from_ref(&block)), [tx.hash()], "in the block asked for");
     stage.shutdown().unwrap();
 }
+
+/// A sender whose queue is full of later nonces sends the nonce that fills
+/// its gap last, while the prediction threads are busy with other senders':
+/// the gap nonce is taken by the pool and the prediction queue (each full
+/// for the sender), runs with its predicted set, and is included within two
+/// blocks of its arrival. `LANES_GAP_RUNS` sets how many runs (default 5).
+#[test]
+fn test_a_gap_nonce_sent_last_into_a_full_queue_is_included_within_two_blocks() {
+    let runs = std::env::var("LANES_GAP_RUNS").ok().and_then(|r| r.parse().ok()).unwrap_or(5);
+    for run in 0..runs {
+        let (_dir, chain) = chain();
+        let hook = Hook { delay: Duration::from_millis(5), ..Hook::default() };
+        let mut stage = BankingStage::builder(Arc::new(NativeExecutor), chain)
+            .config(BankingStageConfig { max_per_sender: 8, predict_queue: 1024, ..config(2, 250) })
+            .admission(Arc::new(hook))
+            .start();
+        let touch = |from: u8, nonce| hot_touch(from, nonce, 21_000).with_declared(None);
+        // The other senders' predictions first: the threads take them.
+        let load: Vec<Bytes> = (1..SENDERS)
+            .flat_map(|s| (0..2).map(move |n| (s, n)))
+            .map(|(s, n)| raw(&touch(s, n)))
+            .collect();
+        stage.submit_many(load);
+        // Sender 0 fills its queue with nonces 1..=8 (9 and 10 are over the
+        // limit) while they are busy, then sends nonce 0.
+        stage.submit_many((1..=10).map(|n| raw(&touch(0, n))).collect());
+        let gap = touch(0, 0);
+        stage.submit(raw(&gap)).expect("the gap nonce is taken");
+        let mut blocks = Vec::new();
+        while !included(&blocks).contains(&gap.hash()) {
+            let block = stage.blocks().recv_timeout(Duration::from_secs(10));
+            blocks.push(block.unwrap_or_else(|_| panic!("run {run}: the gap nonce never came")));
+            assert!(
+                blocks.len() <= 2,
+                "run {run}: the gap nonce is not in {} blocks",
+                blocks.len()
+            );
+        }
+        // Every transaction ran with its predicted set: the gap nonce was
+        // not left out of the prediction queue to run alone.
+        let alone: usize = blocks.iter().map(|b| b.stats.exclusive).sum();
+        assert_eq!(alone, 0, "run {run}: {alone} ran without a prediction");
+        stage.shutdown().unwrap();
+    }
+}
