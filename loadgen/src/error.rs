@@ -1,7 +1,7 @@
 //! Why a run fails: [`RunError`] and the crate's [`Result`], beneath every
 //! other module of a run.
 
-use alloy_primitives::{Address, B256};
+use alloy_primitives::{Address, B256, U256};
 use lanes_rpc::client::{ClientError, RpcErrorObject};
 
 use crate::genesis::BuildError;
@@ -62,6 +62,23 @@ pub enum RunError {
         address: Address,
         /// The plan's deployer.
         deployer: Address,
+    },
+    /// The funder cannot pay for the funding a setup needs (a long
+    /// saturated run raises the base fee until it runs dry).
+    #[error(
+        "the funder {funder} holds {balance} wei; funding {accounts} accounts needs {needs} wei (what they lack, for a few runs, and gas at {max_fee} wei per gas): send the funder more, or pass --funder-key of an account that holds it"
+    )]
+    FunderShort {
+        /// The funder's address.
+        funder: Address,
+        /// What it holds.
+        balance: U256,
+        /// What the funding transactions need, value and gas.
+        needs: U256,
+        /// Accounts to fund.
+        accounts: usize,
+        /// The fee cap the funding transactions pay at most per gas.
+        max_fee: u128,
     },
     /// The node reports a head but lacks a block below it.
     #[error("{url}: block {number} is missing below head {head}")]

@@ -92,9 +92,13 @@ pub(crate) async fn setup(
     Ok(())
 }
 
+/// The gas limit of a funding transfer (21,000 and its access list's entry).
+const FUNDING_GAS: u64 = 23_400;
+
 /// Sends each of `needs`' accounts what it lacks of its need, from
 /// `funder` (four times the shortfall's need, so a rerun does not fund
-/// again), and waits until it is included.
+/// again), and waits until it is included. A funder that cannot pay for it
+/// all is an error naming it, its balance and what the funding needs.
 pub(crate) async fn fund(
     client: &RpcClient,
     funder: &Key,
@@ -118,6 +122,23 @@ pub(crate) async fn fund(
         .map(|((a, need), have)| (*a, *need * U256::from(4) - *have))
         .collect();
     if !short.is_empty() {
+        let value = short.iter().fold(U256::ZERO, |sum, (_, v)| sum.saturating_add(*v));
+        let gas = U256::from(FUNDING_GAS) * U256::from(max_fee) * U256::from(short.len());
+        let needs = value.saturating_add(gas);
+        let balance = client
+            .balance(funder.address(), Some(BlockId::pending().into()))
+            .await
+            .map_err(typed("eth_getBalance"))?;
+        if balance < needs {
+            let funder = funder.address();
+            return Err(RunError::FunderShort {
+                funder,
+                balance,
+                needs,
+                accounts: short.len(),
+                max_fee,
+            });
+        }
         let start = client
             .transaction_count(funder.address(), Some(BlockId::pending().into()))
             .await
@@ -130,7 +151,7 @@ pub(crate) async fn fund(
                 funder.sign(TxEip1559 {
                     chain_id,
                     nonce: start + i as u64,
-                    gas_limit: 23_400,
+                    gas_limit: FUNDING_GAS,
                     max_fee_per_gas: max_fee,
                     max_priority_fee_per_gas: tip,
                     to: TxKind::Call(*to),

@@ -270,7 +270,10 @@ fn test_loadgen_reports_a_setup_it_cannot_pay_for() {
         .unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("funding") && stderr.contains("insufficient funds"), "{stderr}");
+    // The funder is named, with what it holds and what the funding needs.
+    let funder = "0x19E7E376E7C213B7E7e7e46cc70A5dD086DAff2A";
+    assert!(stderr.contains(funder) && stderr.contains("holds 0 wei"), "{stderr}");
+    assert!(stderr.contains("funding 6 accounts needs"), "{stderr}");
     let out = loadgen_command().args(["run", "--txs", "10", "--rpc", "ftp://x"]).output().unwrap();
     assert!(!out.status.success(), "no pacing given");
     node.stop();
