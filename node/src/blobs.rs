@@ -5,9 +5,16 @@
 //! (`<versioned hash>.tx`). Blocks hold the transactions' consensus form;
 //! the blobs are served from here (`anvil_getBlobsByTransactionHash`,
 //! `anvil_getBlobByHash`, the beacon API's `/eth/v1/beacon/blobs`).
+//!
+//! A sidecar is kept while its transaction is pending, and for
+//! [`BLOB_RETENTION`] (or `--blob-retention`) of chain time after the block
+//! that included it; a sidecar whose transaction is neither (refused,
+//! dropped, replaced, or reverted out of the chain) goes at the next pass
+//! (`NodeState::prune_blobs`, every [`prune_interval`]).
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use alloy_eips::eip4844::Blob;
 use alloy_eips::eip7594::BlobTransactionSidecarVariant;
@@ -15,19 +22,106 @@ use alloy_primitives::B256;
 use alloy_rlp::{Decodable, Encodable};
 use lanes_runtime::write_atomically;
 
+/// How long a sidecar is kept after its block, in chain time: EIP-4844's
+/// 4,096 epochs of 32 twelve-second slots (about 18 days), as consensus
+/// clients keep blobs.
+pub const BLOB_RETENTION: Duration = Duration::from_secs(4096 * 32 * 12);
+
+/// How often the node prunes sidecars: a quarter of the retention, between
+/// one second and a minute.
+pub(crate) fn prune_interval(retention: Duration) -> Duration {
+    (retention / 4).clamp(Duration::from_secs(1), Duration::from_secs(60))
+}
+
+/// Prunes the node's sidecars every [`prune_interval`] (on a blocking
+/// thread) until the node is dropped; a failing pass is logged and the next
+/// one tries again.
+pub(crate) fn spawn_pruning(state: &std::sync::Arc<crate::state::NodeState>) {
+    let every = prune_interval(state.blobs.retention);
+    let state = std::sync::Arc::downgrade(state);
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            let Some(state) = state.upgrade() else { return };
+            let pass = tokio::task::spawn_blocking(move || state.prune_blobs()).await;
+            match pass {
+                Ok(Ok(0)) => {}
+                Ok(Ok(removed)) => {
+                    tracing::debug!(target: "lanes::node", removed, "blob sidecars pruned");
+                }
+                Ok(Err(e)) => tracing::warn!(target: "lanes::node", "pruning blob sidecars: {e}"),
+                Err(_) => return,
+            }
+        }
+    });
+}
+
 /// Sidecars on disk, by transaction hash and by versioned hash.
 #[derive(Debug)]
 pub(crate) struct BlobStore {
     dir: PathBuf,
+    /// How long a sidecar is kept after its block (chain time).
+    pub(crate) retention: Duration,
     /// Held while a sidecar is written: transactions sent at once may
     /// carry the same blob, and so write the same link.
     writing: parking_lot::Mutex<()>,
+    /// Held (shared) from keeping a sidecar until its transaction is
+    /// pooled or refused, and (alone) by a pruning pass: a pass never
+    /// takes a sidecar whose transaction is on its way to the pool.
+    pub(crate) sending: parking_lot::RwLock<()>,
 }
 
 impl BlobStore {
-    /// The store in `dir` (made on the first sidecar kept).
-    pub(crate) fn new(dir: &Path) -> Self {
-        Self { dir: dir.to_path_buf(), writing: parking_lot::Mutex::new(()) }
+    /// The store in `dir` (made on the first sidecar kept), keeping each
+    /// sidecar `retention` after its block.
+    pub(crate) fn new(dir: &Path, retention: Duration) -> Self {
+        Self {
+            dir: dir.to_path_buf(),
+            retention,
+            writing: parking_lot::Mutex::new(()),
+            sending: parking_lot::RwLock::new(()),
+        }
+    }
+
+    /// The transactions whose sidecars are kept.
+    pub(crate) fn kept(&self) -> io::Result<Vec<B256>> {
+        let entries = match std::fs::read_dir(&self.dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let mut out = Vec::new();
+        for entry in entries {
+            let name = entry?.file_name();
+            let name = name.to_string_lossy();
+            if let Some(hash) = name.strip_suffix(".rlp").and_then(|h| h.parse().ok()) {
+                out.push(hash);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Removes the sidecar of transaction `tx`, and each link from its
+    /// versioned hashes that names `tx` (another transaction may carry the
+    /// same blob and own the link).
+    pub(crate) fn remove(&self, tx: &B256) -> io::Result<()> {
+        let _writing = self.writing.lock();
+        let sidecar = match self.sidecar(tx) {
+            Ok(sidecar) => sidecar,
+            // A damaged sidecar goes too; its links stay (they name a
+            // sidecar that no longer is: `blob` answers none).
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => None,
+            Err(e) => return Err(e),
+        };
+        for versioned in sidecar.iter().flat_map(|s| s.versioned_hashes()) {
+            let path = self.versioned_path(&versioned);
+            if std::fs::read(&path).is_ok_and(|named| named == tx.as_slice()) {
+                remove_file(&path)?;
+            }
+        }
+        remove_file(&self.tx_path(tx))
     }
 
     fn tx_path(&self, tx: &B256) -> PathBuf {
@@ -84,6 +178,14 @@ impl BlobStore {
     }
 }
 
+/// Removes `path`; one already gone is no error.
+fn remove_file(path: &Path) -> io::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,7 +194,7 @@ mod tests {
     #[test]
     fn a_kept_sidecar_reads_back_by_transaction_and_by_versioned_hash() {
         let dir = tempfile::tempdir().unwrap();
-        let store = BlobStore::new(&dir.path().join("blobs"));
+        let store = BlobStore::new(&dir.path().join("blobs"), BLOB_RETENTION);
         let sidecar: SidecarBuilder<SimpleCoder> = SidecarBuilder::from_slice(b"lanes blobs");
         let sidecar = BlobTransactionSidecarVariant::Eip4844(sidecar.build().unwrap());
         let tx = B256::repeat_byte(7);
@@ -106,5 +208,15 @@ mod tests {
         std::fs::write(store.tx_path(&tx), b"\x01\x02").unwrap();
         let err = store.sidecar(&tx).unwrap_err();
         assert!(err.to_string().contains(".rlp"), "{err}");
+        // Removed, with its link; another transaction's link stays.
+        store.keep(tx, &sidecar).unwrap();
+        let other = B256::repeat_byte(8);
+        store.keep(other, &sidecar).unwrap();
+        assert_eq!(store.kept().unwrap().len(), 2);
+        store.remove(&tx).unwrap();
+        assert_eq!(store.kept().unwrap(), [other]);
+        assert_eq!(store.blob(&versioned).unwrap(), Some(sidecar.blobs()[0]), "other's link");
+        store.remove(&other).unwrap();
+        assert_eq!((store.kept().unwrap(), store.blob(&versioned).unwrap()), (vec![], None));
     }
 }

@@ -123,6 +123,9 @@ pub struct NodeConfig {
     /// Blocks behind the head whose state stays readable (`eth_getBalance`,
     /// `eth_call`, ... at a block); `None` keeps every block.
     pub history_blocks: Option<u64>,
+    /// How long a blob sidecar is kept after the block that included it, in
+    /// chain time ([`crate::blobs::BLOB_RETENTION`] by default).
+    pub blob_retention: std::time::Duration,
     /// Memory the accounts index keeps for recent changes
     /// ([`AccountsDbConfig::index_memory_bytes`]); `None`: all of it.
     pub index_memory_bytes: Option<u64>,

@@ -79,6 +79,7 @@ mod stage;
 mod state;
 pub mod state_file;
 
+pub use blobs::BLOB_RETENTION;
 pub use chain_dir::reset_data_dir;
 pub use config::{
     ChainChoice, ExplorerConfig, NodeConfig, RpcLimits, SUGGESTED_TIP, client_version,

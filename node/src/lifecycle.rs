@@ -134,10 +134,14 @@ impl Node {
             cluster: OnceLock::new(),
             proof_tries: StateTries::keeping(crate::state::PROOF_TRIES),
             sends: crate::state::SendOrder::default(),
-            blobs: crate::blobs::BlobStore::new(&config.data_dir.join("blobs")),
+            blobs: crate::blobs::BlobStore::new(
+                &config.data_dir.join("blobs"),
+                config.blob_retention,
+            ),
             abis,
         });
         spawn_follower(&state, blocks, failure)?;
+        crate::blobs::spawn_pruning(&state);
         if let Some(path) = &config.load_state {
             let block = load_state_file(&state, path).await?;
             tracing::info!(target: "lanes::node", file = %path.display(), block, "state loaded");

@@ -493,6 +493,10 @@ impl NodeState {
             }
         }
         let hash = tx.hash();
+        // No pruning pass runs between keeping the sidecar and pooling its
+        // transaction (or refusing it, which removes the sidecar).
+        let _sending = self.blobs.sending.read();
+        let blobs = tx.sidecar().is_some();
         if let Some(sidecar) = tx.sidecar() {
             self.blobs.keep(hash, sidecar).map_err(|e| {
                 RpcError::Internal(format!("keeping the blobs of {hash} in the data folder: {e}"))
@@ -511,8 +515,44 @@ impl NodeState {
                 if wait.is_some() {
                     self.waiters.forget(&hash);
                 }
+                // Refused, and not the copy of one pending or included.
+                let elsewhere = || {
+                    self.find_tx(&hash).ok().flatten().is_some()
+                        || self.stage(|st| st.pooled(&hash).is_some()).unwrap_or(true)
+                };
+                if blobs
+                    && !elsewhere()
+                    && let Err(e) = self.blobs.remove(&hash)
+                {
+                    tracing::warn!(target: "lanes::node", tx = %hash, "removing the blobs of a refused transaction: {e}");
+                }
                 Err(e.into())
             }
         }
+    }
+
+    /// One pruning pass over the kept blob sidecars: each whose transaction
+    /// is neither pending nor in a block goes, and each whose block is older
+    /// than the retention (by the head's timestamp). Answers how many went.
+    pub(crate) fn prune_blobs(&self) -> Res<usize> {
+        let _alone = self.blobs.sending.write();
+        let kept = self.blobs.kept().map_err(internal)?;
+        if kept.is_empty() {
+            return Ok(0);
+        }
+        let now = self.block(self.head())?.map_or(0, |b| b.block.header.timestamp);
+        let retention = self.blobs.retention.as_secs();
+        let mut removed = 0;
+        for tx in kept {
+            let keep = match self.find_tx(&tx)? {
+                Some((block, _)) => now.saturating_sub(block.block.header.timestamp) < retention,
+                None => self.stage(|st| st.pooled(&tx).is_some())?,
+            };
+            if !keep {
+                self.blobs.remove(&tx).map_err(internal)?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
     }
 }

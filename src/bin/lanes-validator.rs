@@ -158,6 +158,13 @@ struct Cli {
     /// -32000 naming the oldest block kept.
     #[arg(long, value_name = "N|all", value_parser = parse_history)]
     history_blocks: Option<Kept>,
+    /// Seconds of chain time a blob sidecar is kept after the block that
+    /// included it (anvil_getBlobsByTransactionHash, the beacon API's
+    /// blobs). Default: 1572864, EIP-4844's 4,096 epochs (about 18 days).
+    /// A sidecar whose transaction is neither pending nor in a block goes
+    /// at once.
+    #[arg(long, value_name = "SECS")]
+    blob_retention: Option<u64>,
     /// Memory the accounts index keeps for the keys changed since its last
     /// checkpoint (e.g. `512MiB`, `2GiB`), or `all` for the whole index in
     /// memory; the rest of the index is on disk, read through the page
@@ -527,6 +534,9 @@ fn run(mut cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             None if cli.dev => None,
             None => Some(DEFAULT_HISTORY_BLOCKS),
         },
+        blob_retention: cli
+            .blob_retention
+            .map_or(lanes_node::BLOB_RETENTION, std::time::Duration::from_secs),
         allow_unprotected: cli.allow_unprotected_txs || cli.dev,
         client_version: cli.client_version.unwrap_or_else(|| client_version(cli.dev)),
         hold_blocks: false,
@@ -632,6 +642,7 @@ fn run_cluster_node(cli: &Cli, path: &std::path::Path) -> Result<(), Box<dyn std
             Some(Kept(n)) => n,
             None => Some(DEFAULT_HISTORY_BLOCKS),
         },
+        blob_retention: blob_retention(cli),
         allow_unprotected: cli.allow_unprotected_txs,
         client_version: cli.client_version.clone().unwrap_or_else(|| client_version(false)),
         limits: rpc_limits(cli),
@@ -764,4 +775,9 @@ enum StateRoot {
     Lattice,
     /// Ethereum's Merkle-Patricia state root.
     Mpt,
+}
+
+/// `--blob-retention`, or EIP-4844's window.
+fn blob_retention(cli: &Cli) -> std::time::Duration {
+    cli.blob_retention.map_or(lanes_node::BLOB_RETENTION, std::time::Duration::from_secs)
 }

@@ -245,3 +245,56 @@ fn cast_sends_blob_transactions_as_to_anvil() {
         assert_eq!(blobs[0].as_array().map(Vec::len), Some(1));
     }
 }
+
+/// Sidecars are kept while their transaction is pending or in a block of
+/// the retention window, and no longer: a refused one's at once, one whose
+/// block was reverted away at the next pass, and an included one once the
+/// head is `--blob-retention` past its block.
+#[test]
+fn blob_sidecars_go_when_their_transaction_is_gone_or_past_the_retention() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // Passes every 2 s (a quarter of the 8 s window).
+    let v = Validator::start(&data, &["--dev", "--blob-retention", "8"]);
+    let kept = || std::fs::read_dir(data.join("blobs")).map_or(0, |d| d.count());
+    let blobs_of = |hash: &Value| v.result("anvil_getBlobsByTransactionHash", json!([hash]));
+    let until = |what: &str, done: &dyn Fn() -> bool| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !done() {
+            assert!(std::time::Instant::now() < deadline, "{what}");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    };
+
+    let kept_car = sidecar(1, 1, false);
+    let kept_tx =
+        v.result("eth_sendRawTransaction", json!([raw(&blob_tx(DEV_KEYS[0], 0, &kept_car))]));
+    wait_receipt(&v, &kept_tx);
+    assert_eq!(blobs_of(&kept_tx), blobs_json(&kept_car));
+    let files = kept();
+    assert_eq!(files, 2, "the sidecar and its blob's link");
+
+    // Refused (its nonce is taken): nothing of it stays.
+    let refused = blob_tx(DEV_KEYS[0], 0, &sidecar(2, 1, false));
+    v.error("eth_sendRawTransaction", json!([raw(&refused)]));
+    assert_eq!(kept(), files);
+    assert_eq!(blobs_of(&json!(refused.tx_hash())), Value::Null);
+
+    // Included, then reverted away: gone at the next pass.
+    let snapshot = v.result("evm_snapshot", json!([]));
+    let car = sidecar(3, 1, true);
+    let reverted = v.result("eth_sendRawTransaction", json!([raw(&blob_tx(DEV_KEYS[0], 1, &car))]));
+    wait_receipt(&v, &reverted);
+    assert_eq!(blobs_of(&reverted), blobs_json(&car));
+    assert_eq!(v.result("evm_revert", json!([snapshot])), json!(true));
+    until("the reverted transaction's sidecar goes", &|| blobs_of(&reverted).is_null());
+    assert_eq!(blobs_of(&kept_tx), blobs_json(&kept_car), "the included one stays");
+    assert_eq!(kept(), files);
+
+    // Past the window by the head's time: gone.
+    v.result("evm_increaseTime", json!([100]));
+    v.result("evm_mine", json!([]));
+    until("the old sidecar goes", &|| blobs_of(&kept_tx).is_null());
+    assert_eq!(kept(), 0);
+    v.stop();
+}
