@@ -33,31 +33,6 @@ pub(crate) fn prune_interval(retention: Duration) -> Duration {
     (retention / 4).clamp(Duration::from_secs(1), Duration::from_secs(60))
 }
 
-/// Prunes the node's sidecars every [`prune_interval`] (on a blocking
-/// thread) until the node is dropped; a failing pass is logged and the next
-/// one tries again.
-pub(crate) fn spawn_pruning(state: &std::sync::Arc<crate::state::NodeState>) {
-    let every = prune_interval(state.blobs.retention);
-    let state = std::sync::Arc::downgrade(state);
-    tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(every);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticks.tick().await;
-            let Some(state) = state.upgrade() else { return };
-            let pass = tokio::task::spawn_blocking(move || state.prune_blobs()).await;
-            match pass {
-                Ok(Ok(0)) => {}
-                Ok(Ok(removed)) => {
-                    tracing::debug!(target: "lanes::node", removed, "blob sidecars pruned");
-                }
-                Ok(Err(e)) => tracing::warn!(target: "lanes::node", "pruning blob sidecars: {e}"),
-                Err(_) => return,
-            }
-        }
-    });
-}
-
 /// Sidecars on disk, by transaction hash and by versioned hash.
 #[derive(Debug)]
 pub(crate) struct BlobStore {

@@ -141,7 +141,7 @@ impl Node {
             abis,
         });
         spawn_follower(&state, blocks, failure)?;
-        crate::blobs::spawn_pruning(&state);
+        spawn_blob_pruning(&state);
         if let Some(path) = &config.load_state {
             let block = load_state_file(&state, path).await?;
             tracing::info!(target: "lanes::node", file = %path.display(), block, "state loaded");
@@ -403,4 +403,29 @@ async fn load_state_file(state: &Arc<NodeState>, path: &Path) -> Result<u64, Nod
         .await
         .map_err(|e| NodeError::DataDir(format!("state load task failed: {e}")))?
         .map_err(|e| NodeError::Config(format!("loading {}: {e}", path.display())))
+}
+
+/// Prunes the node's blob sidecars every [`crate::blobs::prune_interval`] (on a blocking
+/// thread) until the node is dropped; a failing pass is logged and the next
+/// one tries again.
+fn spawn_blob_pruning(state: &Arc<NodeState>) {
+    let every = crate::blobs::prune_interval(state.blobs.retention);
+    let state = Arc::downgrade(state);
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            let Some(state) = state.upgrade() else { return };
+            let pass = tokio::task::spawn_blocking(move || state.prune_blobs()).await;
+            match pass {
+                Ok(Ok(0)) => {}
+                Ok(Ok(removed)) => {
+                    tracing::debug!(target: "lanes::node", removed, "blob sidecars pruned");
+                }
+                Ok(Err(e)) => tracing::warn!(target: "lanes::node", "pruning blob sidecars: {e}"),
+                Err(_) => return,
+            }
+        }
+    });
 }
