@@ -474,8 +474,12 @@ impl Executor for EvmExecutor {
                 false => evm.ctx.tx.max_balance_spending().ok(),
             },
         });
-        let outcome =
-            outcome(result, diff, handler.fee.get(), &mut state, self.config.spec, transfer);
+        // A coinbase the run destroyed (before Cancun, or created in the
+        // same run) is deleted after its fee is paid, as geth deletes it at
+        // the transaction's end: that fee is lost.
+        let destroyed = diff.get(&evm.ctx.block.beneficiary).is_some_and(|a| a.is_selfdestructed());
+        let fee = if destroyed { U256::ZERO } else { handler.fee.get() };
+        let outcome = outcome(result, diff, fee, &mut state, self.config.spec, transfer);
         (outcome, state)
     }
 }

@@ -92,7 +92,9 @@ pub(crate) fn make_block(
     let encoded: Vec<Vec<u8>> =
         txs.iter().map(alloy_eips::eip2718::Encodable2718::encoded_2718).collect();
     let (number, timestamp) = (parent.number + 1, parent.timestamp + 12);
-    let amsterdam = eth.spec_at(number, timestamp, true).is_enabled_in(SpecId::AMSTERDAM);
+    let fork = eth.spec_at(number, timestamp, true);
+    let amsterdam = fork.is_enabled_in(SpecId::AMSTERDAM);
+    let (cancun, prague) = (fork.is_enabled_in(SpecId::CANCUN), fork.is_enabled_in(SpecId::PRAGUE));
     let mut header = Header {
         parent_hash: parent.hash_slow(),
         ommers_hash: EMPTY_OMMER_ROOT_HASH,
@@ -109,10 +111,10 @@ pub(crate) fn make_block(
             BaseFeeParams::ethereum(),
         )),
         withdrawals_root: Some(EMPTY_WITHDRAWALS),
-        blob_gas_used: Some(0),
-        excess_blob_gas: Some(0),
-        parent_beacon_block_root: Some(keccak256(b"beacon")),
-        requests_hash: Some(EMPTY_REQUESTS_HASH),
+        blob_gas_used: cancun.then_some(0),
+        excess_blob_gas: cancun.then_some(0),
+        parent_beacon_block_root: cancun.then(|| keccak256(b"beacon")),
+        requests_hash: prague.then_some(EMPTY_REQUESTS_HASH),
         block_access_list_hash: amsterdam.then_some(B256::ZERO),
         ..Default::default()
     };

@@ -8,6 +8,7 @@ mod anvil_surface;
 mod blobs;
 mod blockchain_tests;
 mod cluster;
+mod coinbase;
 mod dev_node;
 mod dev_rules;
 mod disk_faults;

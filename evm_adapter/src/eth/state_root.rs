@@ -388,10 +388,19 @@ pub fn post_transaction_roots(
         held.balance = held.balance.saturating_add(credited);
         owed = owed.saturating_sub(credited);
         let mut list = entries(record, &mut held);
+        // Before EIP-161 an empty account is written as one that exists;
+        // a coinbase written as none was destroyed, with its fee (which the
+        // run then reports as none): it stays deleted.
+        let destroyed = record
+            .accounts
+            .iter()
+            .rev()
+            .find(|(a, _)| *a == coinbase)
+            .is_some_and(|(_, h)| *h == AccountHeader::default());
         owed = owed.saturating_add(receipt.outcome.fee);
         let mut paid = held;
         paid.balance = paid.balance.saturating_add(owed);
-        if keep_empty && paid.is_empty() {
+        if keep_empty && paid.is_empty() && !destroyed {
             paid.code_hash = crate::EXISTING_EMPTY;
         }
         list.push(Entry::Account(coinbase, paid));
