@@ -57,6 +57,7 @@ fn server() -> &'static Mutex<Server> {
             pin_threads: false,
             fsync: false,
             history_blocks: None,
+            blob_retention: lanes_node::BLOB_RETENTION,
             index_memory_bytes: None,
             allow_unprotected: true,
             max_per_sender: 10_000,
