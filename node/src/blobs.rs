@@ -183,15 +183,27 @@ mod tests {
         std::fs::write(store.tx_path(&tx), b"\x01\x02").unwrap();
         let err = store.sidecar(&tx).unwrap_err();
         assert!(err.to_string().contains(".rlp"), "{err}");
-        // Removed, with its link; another transaction's link stays.
+    }
+
+    /// A removed sidecar goes with its links; another transaction's link to
+    /// the same blob stays. (Blobs are 128 KiB: only their presence is
+    /// compared, so the test's stack stays small in a debug build.)
+    #[test]
+    fn a_removed_sidecar_takes_its_own_links_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::new(&dir.path().join("blobs"), BLOB_RETENTION);
+        let sidecar: SidecarBuilder<SimpleCoder> = SidecarBuilder::from_slice(b"lanes blobs");
+        let sidecar = BlobTransactionSidecarVariant::Eip4844(sidecar.build().unwrap());
+        let versioned = sidecar.versioned_hashes().next().unwrap();
+        let (tx, other) = (B256::repeat_byte(7), B256::repeat_byte(8));
         store.keep(tx, &sidecar).unwrap();
-        let other = B256::repeat_byte(8);
         store.keep(other, &sidecar).unwrap();
         assert_eq!(store.kept().unwrap().len(), 2);
         store.remove(&tx).unwrap();
         assert_eq!(store.kept().unwrap(), [other]);
-        assert_eq!(store.blob(&versioned).unwrap(), Some(sidecar.blobs()[0]), "other's link");
+        assert!(store.blob(&versioned).unwrap().is_some(), "other's link");
         store.remove(&other).unwrap();
-        assert_eq!((store.kept().unwrap(), store.blob(&versioned).unwrap()), (vec![], None));
+        assert!(store.kept().unwrap().is_empty());
+        assert!(store.blob(&versioned).unwrap().is_none());
     }
 }
