@@ -35,7 +35,7 @@ use crate::tx::EvmTx;
 pub(crate) type Evm<'b> = MainnetEvm<MainnetContext<ViewDb<'b>>>;
 
 /// Which accounts hold storage in the state a block runs on (its parent's):
-/// EIP-7610's collision rule reads it ([`FeeCapture`]).
+/// EIP-7610's collision rule reads it (the executor's handler).
 #[derive(Clone)]
 pub struct StorageHolders(Arc<dyn Fn(&Address) -> bool + Send + Sync>);
 
