@@ -16,13 +16,20 @@ use alloy_eips::Typed2718;
 use alloy_primitives::{Address, Bytes, U256};
 use lanes_runtime::{Bank, BlockEnv, DecodeError, Executor, Outcome, StateView, TxError};
 use revm::ExecuteEvm;
+use revm::bytecode::opcode::SSTORE;
 use revm::context::Transaction as _;
 use revm::context::result::{EVMError, ExecResultAndState, ExecutionResult, HaltReason};
 use revm::context::{BlockEnv as RevmBlockEnv, CfgEnv, Context, TxEnv};
+use revm::context_interface::cfg::{GasId, GasParams};
 use revm::context_interface::either::Either;
 use revm::handler::system_call::SystemCallTx;
 use revm::handler::{
     Handler, MainBuilder, MainContext, MainnetContext, MainnetEvm, MainnetHandler,
+};
+use revm::interpreter::instructions::host::sstore_with_gas_accounting;
+use revm::interpreter::interpreter::EthInterpreter;
+use revm::interpreter::{
+    Host, Instruction, InstructionContext, InstructionExecResult, InstructionResult,
 };
 use revm::primitives::eip4844::{
     BLOB_BASE_FEE_UPDATE_FRACTION_CANCUN, BLOB_BASE_FEE_UPDATE_FRACTION_PRAGUE,
@@ -41,6 +48,28 @@ use crate::diff::apply_diff;
 use crate::evm::{Evm, FeeCapture, PlainTransfer, StorageHolders, plain_recipient, receipt_data};
 use crate::transfer::plain_transfer;
 use crate::tx::{EvmTx, TxRules};
+
+/// EIP-1283's SLOAD_GAS: what an SSTORE that changes nothing costs.
+const EIP1283_SLOAD_GAS: u64 = 200;
+
+/// SSTORE under EIP-1283: revm's SSTORE with EIP-2200's dynamic gas and
+/// refunds (the gas table [`EvmExecutor::with_eip1283`] sets holds
+/// EIP-1283's values); before Istanbul revm checks no 2300 gas sentry, as
+/// EIP-1283 had none.
+fn sstore_eip1283<H: Host + ?Sized>(
+    context: InstructionContext<'_, H, EthInterpreter>,
+) -> InstructionExecResult {
+    sstore_with_gas_accounting(context, |context, _, load| {
+        let params = context.host.gas_params();
+        let gas = params.sstore_dynamic_gas(true, &load.data, false);
+        let refund = params.sstore_refund(true, &load.data);
+        if !context.interpreter.gas.record_regular_cost(gas) {
+            return Err(InstructionResult::OutOfGas);
+        }
+        context.interpreter.gas.record_refund(refund);
+        Ok(())
+    })
+}
 
 /// The gas a system call runs with before Amsterdam (EIP-4788, EIP-2935,
 /// EIP-7002, EIP-7251): revm 43's `SYSTEM_CALL_GAS_LIMIT` adds EIP-8037's
@@ -85,6 +114,8 @@ pub struct EvmExecutor {
     /// Which accounts held storage before the block, where known: EIP-7610
     /// ([`Self::with_storage_holders`]).
     holders: Option<StorageHolders>,
+    /// SSTORE by EIP-1283 ([`Self::with_eip1283`]).
+    eip1283: bool,
 }
 
 impl EvmExecutor {
@@ -101,6 +132,7 @@ impl EvmExecutor {
             chain_id,
             native_transfers: true,
             holders: None,
+            eip1283: false,
         }
     }
 
@@ -157,6 +189,27 @@ impl EvmExecutor {
             self.cfg.max_blobs_per_tx = block.max_blobs_per_tx;
         }
         self.block = Some(block);
+        self
+    }
+
+    /// This executor metering SSTORE by EIP-1283 (Constantinople without
+    /// Petersburg): EIP-2200's rules with an SLOAD of 200 gas and no 2300
+    /// gas sentry. revm 43 has no such spec: it runs as Petersburg, with
+    /// its SSTORE and gas table replaced.
+    pub fn with_eip1283(mut self, on: bool) -> Self {
+        self.eip1283 = on;
+        if on {
+            let mut params = GasParams::new_spec(self.config.spec);
+            params.override_gas([
+                (GasId::sstore_static(), EIP1283_SLOAD_GAS),
+                (GasId::sstore_set_without_load_cost(), 20_000 - EIP1283_SLOAD_GAS),
+                (GasId::sstore_reset_without_cold_load_cost(), 5_000 - EIP1283_SLOAD_GAS),
+                (GasId::sstore_set_refund(), 20_000 - EIP1283_SLOAD_GAS),
+                (GasId::sstore_reset_refund(), 5_000 - EIP1283_SLOAD_GAS),
+                (GasId::sstore_clearing_slot_refund(), 15_000),
+            ]);
+            self.cfg.set_gas_params(params);
+        }
         self
     }
 
@@ -400,11 +453,15 @@ impl std::fmt::Debug for EvmWorker<'_> {
 impl EvmExecutor {
     /// An EVM over `db` for the block `env`, configured by `cfg`.
     pub(crate) fn build<'b>(&self, db: ViewDb<'b>, env: &BlockEnv, cfg: CfgEnv) -> Evm<'b> {
-        Context::mainnet()
+        let mut evm = Context::mainnet()
             .with_db(db)
             .with_cfg(cfg)
             .with_block(self.revm_block(env))
-            .build_mainnet()
+            .build_mainnet();
+        if self.eip1283 {
+            evm.instruction.insert_instruction(SSTORE, Instruction::new(sstore_eip1283), 0);
+        }
+        evm
     }
 
     /// [`Self::build`] with an inspector (simulations' time budget).

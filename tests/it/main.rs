@@ -13,6 +13,7 @@ mod dev_node;
 mod dev_rules;
 mod disk_faults;
 mod eest;
+mod eip1283;
 mod eth_blocks;
 mod ethtests;
 mod evm_parallel;

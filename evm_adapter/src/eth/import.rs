@@ -171,13 +171,17 @@ pub fn block_executor(spec: &EthSpec, header: &Header, fork: SpecId) -> EvmExecu
     let blob = spec.blob_params(header.timestamp).filter(|_| fork.is_enabled_in(SpecId::CANCUN));
     let config =
         EvmConfig { spec: fork, allow_unprotected: true, ..EvmConfig::new(spec.chain_id()) };
-    EvmExecutor::new(config).with_rules(import_rules(spec, fork)).with_block(EthBlockEnv {
-        difficulty: header.difficulty,
-        excess_blob_gas: header.excess_blob_gas.unwrap_or(0),
-        blob_update_fraction: blob.map(|b| u64::try_from(b.update_fraction).unwrap_or(u64::MAX)),
-        max_blobs_per_tx: blob.map(|b| b.max_blobs_per_tx),
-        slot_number: header.slot_number.unwrap_or(0),
-    })
+    EvmExecutor::new(config)
+        .with_eip1283(spec.eip1283_at(header.number))
+        .with_rules(import_rules(spec, fork))
+        .with_block(EthBlockEnv {
+            difficulty: header.difficulty,
+            excess_blob_gas: header.excess_blob_gas.unwrap_or(0),
+            blob_update_fraction: blob
+                .map(|b| u64::try_from(b.update_fraction).unwrap_or(u64::MAX)),
+            max_blobs_per_tx: blob.map(|b| b.max_blobs_per_tx),
+            slot_number: header.slot_number.unwrap_or(0),
+        })
 }
 
 /// Checks `block` against the chain's head and rules, runs it on `chain`'s
