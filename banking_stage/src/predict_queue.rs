@@ -83,25 +83,23 @@ impl<T: PoolTransaction> PredictQueue<T> {
                 .and_then(|jobs| jobs.back())
                 .is_some_and(|last| last.tx.nonce() > job.tx.nonce())
         };
-        let evicted = if queued >= self.max_per_sender {
-            if !below_last(&q) {
-                return Err(job);
-            }
+        let sender_full = queued >= self.max_per_sender;
+        // Room comes from the job's own sender where the job is below its
+        // furthest-future one; else, when only the queue in all is full,
+        // from another sender with the most jobs, where it has more than one.
+        let evicted = if !sender_full && q.len < self.max_jobs {
+            None
+        } else if below_last(&q) {
             q.take_last(sender)
-        } else if q.len >= self.max_jobs {
-            // The job's own sender gives its furthest-future one where the
-            // job is below it; else another sender with the most jobs, where
-            // it has more than one.
+        } else if sender_full {
+            return Err(job);
+        } else {
             let others = q.by_sender.iter().filter(|(a, _)| **a != sender);
             let most = others.max_by_key(|(_, jobs)| jobs.len());
-            let most = most.filter(|(_, jobs)| jobs.len() > 1).map(|(a, _)| *a);
-            match most {
-                _ if below_last(&q) => q.take_last(sender),
+            match most.filter(|(_, jobs)| jobs.len() > 1).map(|(a, _)| *a) {
                 Some(victim) => q.take_last(victim),
                 None => return Err(job),
             }
-        } else {
-            None
         };
         if q.by_sender.get(&sender).is_none_or(VecDeque::is_empty) {
             q.turn.push_back(sender);

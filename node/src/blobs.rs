@@ -166,12 +166,17 @@ mod tests {
     use super::*;
     use alloy_eips::eip4844::builder::{SidecarBuilder, SimpleCoder};
 
+    /// A store in `dir`, and a sidecar of one blob.
+    fn store_and_sidecar(dir: &Path) -> (BlobStore, BlobTransactionSidecarVariant) {
+        let store = BlobStore::new(&dir.join("blobs"), BLOB_RETENTION);
+        let sidecar: SidecarBuilder<SimpleCoder> = SidecarBuilder::from_slice(b"lanes blobs");
+        (store, BlobTransactionSidecarVariant::Eip4844(sidecar.build().unwrap()))
+    }
+
     #[test]
     fn a_kept_sidecar_reads_back_by_transaction_and_by_versioned_hash() {
         let dir = tempfile::tempdir().unwrap();
-        let store = BlobStore::new(&dir.path().join("blobs"), BLOB_RETENTION);
-        let sidecar: SidecarBuilder<SimpleCoder> = SidecarBuilder::from_slice(b"lanes blobs");
-        let sidecar = BlobTransactionSidecarVariant::Eip4844(sidecar.build().unwrap());
+        let (store, sidecar) = store_and_sidecar(dir.path());
         let tx = B256::repeat_byte(7);
         assert_eq!(store.sidecar(&tx).unwrap(), None);
         store.keep(tx, &sidecar).unwrap();
@@ -191,9 +196,7 @@ mod tests {
     #[test]
     fn a_removed_sidecar_takes_its_own_links_only() {
         let dir = tempfile::tempdir().unwrap();
-        let store = BlobStore::new(&dir.path().join("blobs"), BLOB_RETENTION);
-        let sidecar: SidecarBuilder<SimpleCoder> = SidecarBuilder::from_slice(b"lanes blobs");
-        let sidecar = BlobTransactionSidecarVariant::Eip4844(sidecar.build().unwrap());
+        let (store, sidecar) = store_and_sidecar(dir.path());
         let versioned = sidecar.versioned_hashes().next().unwrap();
         let (tx, other) = (B256::repeat_byte(7), B256::repeat_byte(8));
         store.keep(tx, &sidecar).unwrap();

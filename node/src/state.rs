@@ -495,8 +495,8 @@ impl NodeState {
         let hash = tx.hash();
         // No pruning pass runs between keeping the sidecar and pooling its
         // transaction (or refusing it, which removes the sidecar).
-        let _sending = self.blobs.sending.read();
         let blobs = tx.sidecar().is_some();
+        let _sending = blobs.then(|| self.blobs.sending.read());
         if let Some(sidecar) = tx.sidecar() {
             self.blobs.keep(hash, sidecar).map_err(|e| {
                 RpcError::Internal(format!("keeping the blobs of {hash} in the data folder: {e}"))

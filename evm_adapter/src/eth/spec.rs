@@ -129,20 +129,6 @@ impl EthSpec {
     /// The Muir, Arrow and Gray Glacier forks only move the difficulty bomb, so they keep
     /// the spec of the fork before them.
     pub fn spec_at(&self, number: u64, timestamp: u64, merged: bool) -> SpecId {
-        self.spec_at_inner(number, timestamp, merged)
-    }
-
-    /// Whether block `number` runs under Constantinople without Petersburg:
-    /// EIP-1283's net gas metering for SSTORE, which Petersburg removed.
-    pub fn eip1283_at(&self, number: u64) -> bool {
-        let c = &self.config;
-        let block = |fork| Self::block_active(fork, number);
-        self.spec_at(number, 0, false) == SpecId::PETERSBURG
-            && block(c.constantinople_block)
-            && !block(c.petersburg_block)
-    }
-
-    fn spec_at_inner(&self, number: u64, timestamp: u64, merged: bool) -> SpecId {
         let c = &self.config;
         if merged {
             let time = |fork| Self::time_active(fork, timestamp);
@@ -180,6 +166,16 @@ impl EthSpec {
         } else {
             SpecId::FRONTIER
         }
+    }
+
+    /// Whether block `number` runs under Constantinople without Petersburg:
+    /// EIP-1283's net gas metering for SSTORE, which Petersburg removed.
+    pub fn eip1283_at(&self, number: u64) -> bool {
+        let c = &self.config;
+        let block = |fork| Self::block_active(fork, number);
+        self.spec_at(number, 0, false) == SpecId::PETERSBURG
+            && block(c.constantinople_block)
+            && !block(c.petersburg_block)
     }
 
     /// Whether a block is post-merge, judged by its parent's total difficulty.

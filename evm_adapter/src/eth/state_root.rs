@@ -367,10 +367,14 @@ pub fn post_transaction_roots(
         .iter()
         .find(|(a, _)| *a == coinbase)
         .map_or_else(AccountHeader::default, |(_, h)| *h);
+    // A record's last write of the coinbase.
+    let coinbase_write = |record: &lanes_runtime::TxAccesses| {
+        record.accounts.iter().rev().find(|(a, _)| *a == coinbase).map(|(_, h)| *h)
+    };
     // A record's writes as entries, and the coinbase as it last wrote it.
     let entries = |record: &lanes_runtime::TxAccesses, held: &mut AccountHeader| -> Vec<Entry> {
-        if let Some((_, h)) = record.accounts.iter().rev().find(|(a, _)| *a == coinbase) {
-            *held = *h;
+        if let Some(h) = coinbase_write(record) {
+            *held = h;
         }
         let accounts = record.accounts.iter().map(|&(a, h)| Entry::Account(a, h));
         let slots = record.slots.iter().map(|&(a, s, v)| Entry::Storage(a, s, v));
@@ -391,12 +395,7 @@ pub fn post_transaction_roots(
         // Before EIP-161 an empty account is written as one that exists;
         // a coinbase written as none was destroyed, with its fee (which the
         // run then reports as none): it stays deleted.
-        let destroyed = record
-            .accounts
-            .iter()
-            .rev()
-            .find(|(a, _)| *a == coinbase)
-            .is_some_and(|(_, h)| *h == AccountHeader::default());
+        let destroyed = coinbase_write(record) == Some(AccountHeader::default());
         owed = owed.saturating_add(receipt.outcome.fee);
         let mut paid = held;
         paid.balance = paid.balance.saturating_add(owed);
