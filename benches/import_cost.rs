@@ -32,11 +32,9 @@ use alloy_genesis::{Genesis as GethGenesis, GenesisAccount};
 use alloy_primitives::{Address, TxKind, U256, keccak256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
-use lanes_accounts_db::AccountsDbConfig;
-use lanes_evm_adapter::eth::{EthBlock, EthSpec, StateTrie, genesis_header, state_root};
+use lanes_evm_adapter::eth::{EthBlock, StateTrie, state_root};
 use lanes_node::import::{ImportOptions, Importer};
-use lanes_rpc::genesis::{ChainSpec, DevFork};
-use lanes_runtime::Chain;
+use lanes_rpc::genesis::DevFork;
 
 const CHAIN_ID: u64 = 7953;
 
@@ -86,13 +84,8 @@ fn make_chain(
     blocks: usize,
     txs: usize,
 ) -> (Vec<EthBlock>, Vec<Duration>) {
-    let spec = ChainSpec::imported(geth.clone());
-    let eth: EthSpec = spec.imported.clone().unwrap();
-    let mut chain =
-        Chain::create_with(dir, AccountsDbConfig::default(), &spec.genesis, spec.bank_config())
-            .unwrap();
+    let (eth, mut chain, mut parent) = made_blocks::chain(dir, geth);
     let senders: Vec<PrivateKeySigner> = (0..txs).map(signer).collect();
-    let mut parent = genesis_header(&eth, geth);
     let mut trie = StateTrie::load(&chain.db().view()).unwrap();
     let (mut made, mut whole) = (Vec::new(), Vec::new());
     for b in 0..blocks {

@@ -19,10 +19,9 @@ use alloy_primitives::{B256, Bytes, TxKind, U256, keccak256};
 use alloy_rlp::Encodable;
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
-use lanes_accounts_db::AccountsDbConfig;
 use lanes_evm_adapter::block_access_list;
-use lanes_evm_adapter::eth::{EthSpec, genesis_header};
-use lanes_rpc::genesis::{ChainSpec, DevFork};
+use lanes_evm_adapter::eth::EthSpec;
+use lanes_rpc::genesis::DevFork;
 use lanes_runtime::Chain;
 use serde_json::json;
 
@@ -115,17 +114,8 @@ fn make_block(chain: &mut Chain, eth: &EthSpec, parent: &Header, txs: Vec<TxEnve
 /// reads a shared slot), transfers, one to the coinbase.
 fn make_chain() -> (GethGenesis, Vec<Made>) {
     let geth = genesis();
-    let spec = ChainSpec::imported(geth.clone());
-    let eth = spec.imported.clone().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let mut chain = Chain::create_with(
-        dir.path(),
-        AccountsDbConfig::default(),
-        &spec.genesis,
-        spec.bank_config(),
-    )
-    .unwrap();
-    let mut parent = genesis_header(&eth, &geth);
+    let (eth, mut chain, mut parent) = made_blocks::chain(dir.path(), &geth);
     let board = signer(0).address().create(0);
     let to = |i: u64| TxKind::Call(signer(i).address());
     let blocks = [

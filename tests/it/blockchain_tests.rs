@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use alloy_primitives::{Address, B256, Bytes, KECCAK256_EMPTY, U256, keccak256};
 use lanes_accounts_db::{AccountHeader, AccountsRead, Entry};
 use lanes_evm_adapter::eth::{EthBlock, state_root, state_root_of};
-use lanes_node::import::{ImportOptions, Importer};
+use lanes_node::import::{ImportOptions, Importer, read_chain_file};
 use serde_json::{Value, json};
 
 /// Tests that do not pass, each with its reason. Empty means all pass.
@@ -221,7 +221,7 @@ fn post_entries(post: &Value) -> Vec<Entry> {
 pub(crate) type Reason<'a> = &'a (dyn Fn(&str, &str) -> Result<(), String> + Sync);
 
 /// Runs one test; returns why it failed.
-pub(crate) fn run(test: &Value, dir: &Path, reason: Reason<'_>) -> Result<(), String> {
+fn run(test: &Value, dir: &Path, reason: Reason<'_>) -> Result<(), String> {
     let genesis = genesis_json(test)?;
     let genesis_path = dir.join("test-genesis.json");
     std::fs::write(&genesis_path, genesis.to_string()).map_err(|e| e.to_string())?;
@@ -255,8 +255,8 @@ pub(crate) fn run(test: &Value, dir: &Path, reason: Reason<'_>) -> Result<(), St
         let rlp: Bytes = block["rlp"].as_str().unwrap_or("0x").parse().unwrap_or_default();
         let result = EthBlock::decode_exact(&rlp)
             .map_err(|e| {
-                let detail = EthBlock::undecodable_detail(&rlp).unwrap_or_default();
-                format!("undecodable: {e} {detail}")
+                let detail = EthBlock::undecodable_detail(&rlp);
+                format!("undecodable: {e}{}", detail.map(|d| format!(" ({d})")).unwrap_or_default())
             })
             .and_then(|b| importer.import(&b).map(drop).map_err(|e| e.to_string()));
         match (result, invalid) {
@@ -306,7 +306,7 @@ pub(crate) fn run(test: &Value, dir: &Path, reason: Reason<'_>) -> Result<(), St
 
 /// The test files under `dir` (`.json`, or `.json.gz` as ../shared keeps
 /// EEST's), sorted.
-pub(crate) fn test_files(dir: &Path) -> Vec<PathBuf> {
+fn test_files(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -327,15 +327,8 @@ pub(crate) fn test_files(dir: &Path) -> Vec<PathBuf> {
 /// The tests of one file, each named `<file>/<test>`; an unreadable file is
 /// an error naming it.
 fn file_tests(dir: &Path, file: &Path) -> Result<Vec<(String, Value)>, String> {
-    let raw = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
-    let raw = if file.extension().is_some_and(|x| x == "gz") {
-        let mut out = Vec::new();
-        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&raw[..]), &mut out)
-            .map_err(|e| format!("{}: not gzip ({e})", file.display()))?;
-        out
-    } else {
-        raw
-    };
+    // As `lanes-validator import` reads a chain file: gunzipped where `.gz`.
+    let raw = read_chain_file(file).map_err(|e| e.to_string())?;
     let json: serde_json::Map<String, Value> = serde_json::from_slice(&raw)
         .map_err(|e| format!("{}: not a JSON object ({e})", file.display()))?;
     let rel = file.strip_prefix(dir).unwrap_or(file).display().to_string();

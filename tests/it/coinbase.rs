@@ -9,10 +9,8 @@ use alloy_genesis::GenesisAccount;
 use alloy_primitives::{Address, Bytes, TxKind, U256, keccak256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
-use lanes_accounts_db::{AccountsDbConfig, AccountsRead};
-use lanes_evm_adapter::eth::genesis_header;
-use lanes_rpc::genesis::{ChainSpec, DevFork};
-use lanes_runtime::Chain;
+use lanes_accounts_db::AccountsRead;
+use lanes_rpc::genesis::DevFork;
 
 use crate::made_blocks::{self, COINBASE};
 
@@ -49,17 +47,8 @@ fn test_an_imported_coinbase_that_self_destructs_pays_on_earlier_fees_only() {
     let mut alloc: Vec<_> = (0..2).map(|i| (signer(i).address(), funded.clone())).collect();
     alloc.push((COINBASE, GenesisAccount::default().with_balance(start).with_code(Some(code))));
     let geth = made_blocks::genesis(DevFork::Shanghai, CHAIN_ID, alloc);
-    let spec = ChainSpec::imported(geth.clone());
-    let eth = spec.imported.clone().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let mut chain = Chain::create_with(
-        dir.path(),
-        AccountsDbConfig::default(),
-        &spec.genesis,
-        spec.bank_config(),
-    )
-    .unwrap();
-    let parent = genesis_header(&eth, &geth);
+    let (eth, mut chain, parent) = made_blocks::chain(dir.path(), &geth);
     let other = Address::repeat_byte(0x11);
     // A transfer, the call that destroys the coinbase, another transfer.
     let txs = [tx(0, 0, other), tx(0, 1, COINBASE), tx(1, 0, other)];

@@ -1,8 +1,10 @@
 //! Ethereum blocks made by lanes' importer itself, on a chain of its own:
 //! each header's computed fields (gas, bloom, roots, the access list's
 //! hash) are filled in from what the importer reports it computes. Shared
-//! by `tests/it/amsterdam.rs` and `benches/import_cost.rs` (which includes
-//! this file as a module of its own).
+//! by `tests/it/amsterdam.rs`, `tests/it/coinbase.rs` and
+//! `benches/import_cost.rs` (which includes this file as a module of its own).
+
+use std::path::Path;
 
 use alloy_consensus::constants::EMPTY_WITHDRAWALS;
 use alloy_consensus::{EMPTY_OMMER_ROOT_HASH, Header, TxEnvelope};
@@ -12,11 +14,13 @@ use alloy_eips::eip7685::EMPTY_REQUESTS_HASH;
 use alloy_eips::{eip2935, eip4788, eip7002, eip7251};
 use alloy_genesis::{Genesis as GethGenesis, GenesisAccount};
 use alloy_primitives::{Address, B256, Bloom, Bytes, U256, keccak256};
+use lanes_accounts_db::AccountsDbConfig;
 use lanes_evm_adapter::eth::{
-    EthBlock, EthSpec, ImportContext, ImportErrorKind, ImportedBlock, StateTrie, import_block,
+    EthBlock, EthSpec, ImportContext, ImportErrorKind, ImportedBlock, StateTrie, genesis_header,
+    import_block,
 };
 use lanes_evm_adapter::{SharedCode, SpecId};
-use lanes_rpc::genesis::DevFork;
+use lanes_rpc::genesis::{ChainSpec, DevFork};
 use lanes_runtime::{Chain, OrderedConfig};
 
 /// The beneficiary of every made block.
@@ -62,6 +66,18 @@ pub(crate) fn genesis(
         alloc,
         ..Default::default()
     }
+}
+
+/// A chain of `geth`'s genesis in `dir`, its fork schedule and its genesis
+/// header: the parent of the first made block.
+pub(crate) fn chain(dir: &Path, geth: &GethGenesis) -> (EthSpec, Chain, Header) {
+    let spec = ChainSpec::imported(geth.clone());
+    let eth = spec.imported.clone().expect("an imported chain's schedule");
+    let chain =
+        Chain::create_with(dir, AccountsDbConfig::default(), &spec.genesis, spec.bank_config())
+            .expect("the chain");
+    let parent = genesis_header(&eth, geth);
+    (eth, chain, parent)
 }
 
 /// The block of `header` holding `txs`, with no ommers and no withdrawals.
