@@ -245,8 +245,7 @@ fn stage_run(
     let mpt = std::env::var("LANES_BENCH_STATE_ROOT").is_ok_and(|v| v == "mpt");
     let bank = lanes_runtime::BankConfig {
         commitment: mpt.then(|| {
-            Arc::new(lanes_evm_adapter::eth::MptCommitment::default())
-                as Arc<dyn lanes_runtime::StateCommitment>
+            Arc::new(lanes_eth::MptCommitment::default()) as Arc<dyn lanes_runtime::StateCommitment>
         }),
         ..Default::default()
     };

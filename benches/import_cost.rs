@@ -32,9 +32,9 @@ use alloy_genesis::{Genesis as GethGenesis, GenesisAccount};
 use alloy_primitives::{Address, TxKind, U256, keccak256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
-use lanes_evm_adapter::eth::{EthBlock, StateTrie, state_root};
+use lanes_eth::genesis::DevFork;
+use lanes_eth::{EthBlock, StateTrie, state_root};
 use lanes_node::import::{ImportOptions, Importer};
-use lanes_rpc::genesis::DevFork;
 
 const CHAIN_ID: u64 = 7953;
 

@@ -52,10 +52,10 @@
 //! `tests/it/layout.rs` keeps it so):
 //!
 //! ```text
-//!  maintenance               the database's own thread: checkpoints, compaction
-//!  compaction, db/history    reclaiming space; reading and cutting back to older blocks
+//!  db/maintenance            the database's own thread: checkpoints, compaction
+//!  db/{compaction, history}  reclaiming space; reading and cutting back to older blocks
 //!  db (AccountsDb)           open, commit, reads
-//!  db/{batch, read, view}, recovery, checkpoint
+//!  db/{batch, read, view, recovery, checkpoint}
 //!  db/{kept, version, inner, pending} what an open database and its views share
 //!  entry, loc_map, error, index, base, record, segment, backing
 //!  config, hash, mmap        settings, hashing, the one unsafe module
@@ -65,8 +65,6 @@
 
 mod backing;
 mod base;
-mod checkpoint;
-mod compaction;
 mod config;
 mod db;
 mod entry;
@@ -74,21 +72,20 @@ mod error;
 mod hash;
 mod index;
 mod loc_map;
-mod maintenance;
 #[allow(unsafe_code)]
 mod mmap;
 mod record;
-mod recovery;
 mod segment;
 
 pub use backing::Backing;
-pub use compaction::CompactionStats;
 pub use config::{
     AccountsDbConfig, DEFAULT_CHECKPOINT_BYTES, DEFAULT_COMPACTION_LIVE_PERCENT,
     DEFAULT_HISTORY_BLOCKS, DEFAULT_INDEX_MEMORY_BYTES, DEFAULT_INDEX_SHARDS,
     DEFAULT_MAX_CHANGES_PER_COMMIT, DEFAULT_MAX_CODE_LEN, DEFAULT_SEGMENT_SIZE, MAINTENANCE_NICER,
 };
-pub use db::{AccountsCommit, AccountsDb, AccountsRead, DbStats, ReadView, Reverted};
+pub use db::{
+    AccountsCommit, AccountsDb, AccountsRead, CompactionStats, DbStats, ReadView, Reverted,
+};
 pub use entry::{AccountHeader, CommitInfo, Entry, Key};
 pub use error::{CommitError, Error, FormatError, HistoryError, OpenError, StorageError};
 pub use hash::{KeyHash, hash_key_words, key_hash};

@@ -119,7 +119,7 @@ pub struct BankingStageConfig {
     /// process may use more cores than there are workers (otherwise threads
     /// stay unpinned). Without it the kernel may run a worker and the
     /// scheduler that each wakes the other on one core, in turn, while
-    /// another core idles (the README gives the measured effect). Off by
+    /// another core idles (docs/figures.md, "Pinned threads", gives the measured effect). Off by
     /// default, since a pinned thread cannot move off a core that other work
     /// needs.
     pub pin_threads: bool,

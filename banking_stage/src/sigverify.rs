@@ -143,7 +143,9 @@ pub(crate) fn admit<T: PoolTransaction>(
         if let Some(cache) = remember.as_mut() {
             cache.put(&tx);
         }
-        match shared.admission.admit(&tx, ctx) {
+        let set =
+            shared.admission.validate(&tx, ctx).and_then(|()| shared.admission.admit(&tx, ctx));
+        match set {
             Ok(set) => admitted.push((index, tx, set)),
             Err(e) => reply.send(index, Err(SubmitError::Refused(e))),
         }

@@ -1,5 +1,23 @@
-//! [`EvmAdmission`]: where the set an EVM transaction is locked with comes
-//! from (docs/design.md §5), in order:
+//! [`EvmAdmission`]: the checks an EVM transaction passes to enter a pool,
+//! and where the set it is locked with comes from.
+//!
+//! ## The checks, and where each runs
+//!
+//! Every door into a banking stage (`BankingStage::submit_many`, which the
+//! load generator's in-process mode, a node's pool rebuild and embedders use;
+//! `submit_decoded`, a node's RPC) ends in the stage's admission, so a bad
+//! transaction gets the same refusal by any of them:
+//!
+//! | check | where |
+//! |---|---|
+//! | size, type, chain id, signature (EIP-2 `s`), access-list size, EIP-7702 and blob fields, sidecar proofs | decoding: [`EvmTx::decode`] under the stage's [`crate::TxRules`] (a node's RPC decodes on its own task under the same rules, and requires a blob transaction's sidecar) |
+//! | intrinsic gas, cost (gas × fee cap + blob gas × blob fee cap + value) against the sender's balance, EIP-3607 (a sender with code) | here: [`Admission::validate`], against the head's state ([`Refusal`]) |
+//! | gas limit against the block's, fee cap against the base fee, nonce window, replacement, per-sender and pool limits | the stage's pool (`lanes-banking-stage`, `pool/`) |
+//!
+//! ## Sets
+//!
+//! Where the set an EVM transaction is locked with comes from
+//! (docs/design.md §5), in order:
 //!
 //! - **declared**: a non-empty EIP-2930 access list, or a creation
 //!   ([`crate::declared_access`]);
@@ -21,10 +39,11 @@
 use std::sync::Arc;
 
 use alloy_consensus::Transaction as _;
-use alloy_primitives::{TxKind, U256};
+use alloy_eips::eip7702::constants::EIP7702_DELEGATION_DESIGNATOR;
+use alloy_primitives::{Address, TxKind, U256};
 use lanes_runtime::{
     AccessSet, AccessSource, Admission, AdmitContext, Admitted, Bank, DEFAULT_MAX_ACCESS_KEYS,
-    StateKey, TxError,
+    StateKey, Transaction as _, TxError,
 };
 use revm::ExecuteEvm;
 use revm::context::result::{ExecutionResult, HaltReason};
@@ -59,7 +78,38 @@ impl Default for AdmissionLimits {
     }
 }
 
-/// The EVM's [`Admission`]: declared, known from state, or predicted.
+/// Why [`EvmAdmission`] refused a transaction at the door of the pool (it
+/// reaches the caller as [`TxError::Invalid`] with this message, the one
+/// geth and anvil give).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// The gas limit does not cover the intrinsic gas.
+    #[error("intrinsic gas too low: gas limit {gas}, intrinsic gas {intrinsic}")]
+    IntrinsicGas {
+        /// The transaction's gas limit.
+        gas: u64,
+        /// What it needs before executing.
+        intrinsic: u64,
+    },
+    /// The sender cannot pay for gas, blob gas and value.
+    #[error("insufficient funds for gas * price + value: balance {balance}, tx cost {cost}")]
+    InsufficientFunds {
+        /// The sender's balance.
+        balance: U256,
+        /// gas limit × max fee per gas + blob gas × max fee per blob gas + value.
+        cost: U256,
+    },
+    /// A signed transaction's sender has code other than an EIP-7702
+    /// delegation (EIP-3607).
+    #[error(
+        "sender {0} has code, so it cannot send a signed transaction (EIP-3607); anvil_impersonateAccount sends as a contract"
+    )]
+    SenderHasCode(Address),
+}
+
+/// The EVM's [`Admission`]: the pool's checks ([`Refusal`]), and sets
+/// declared, known from state, or predicted.
 #[derive(Clone, Debug)]
 pub struct EvmAdmission {
     executor: Arc<EvmExecutor>,
@@ -119,6 +169,36 @@ impl EvmAdmission {
 }
 
 impl Admission<EvmTx> for EvmAdmission {
+    fn validate(&self, tx: &EvmTx, ctx: AdmitContext<'_>) -> Result<(), TxError> {
+        let refused = |r: Refusal| Err(TxError::Invalid(r.to_string()));
+        let envelope = tx.envelope();
+        let intrinsic = self.executor.intrinsic_gas(tx);
+        if envelope.gas_limit() < intrinsic {
+            return refused(Refusal::IntrinsicGas { gas: envelope.gas_limit(), intrinsic });
+        }
+        let cost = U256::from(envelope.gas_limit()) * U256::from(envelope.max_fee_per_gas())
+            + U256::from(tx.block_units())
+                * U256::from(envelope.max_fee_per_blob_gas().unwrap_or(0))
+            + envelope.value();
+        let (sender, code) = ctx.bank.simulate(|mut view, _| {
+            let sender = view.account(&tx.sender())?;
+            let signed = !tx.is_impersonated();
+            let code = if signed && crate::has_code(&sender.code_hash) {
+                view.code(&sender.code_hash)?
+            } else {
+                None
+            };
+            Ok::<_, TxError>((sender, code))
+        })?;
+        if sender.balance < cost {
+            return refused(Refusal::InsufficientFunds { balance: sender.balance, cost });
+        }
+        if code.is_some_and(|code| !code.starts_with(&EIP7702_DELEGATION_DESIGNATOR)) {
+            return refused(Refusal::SenderHasCode(tx.sender()));
+        }
+        Ok(())
+    }
+
     fn admit(&self, tx: &EvmTx, ctx: AdmitContext<'_>) -> Result<Option<Admitted>, TxError> {
         if let Some(set) = tx.access_set() {
             return Ok(Some(Admitted {

@@ -106,7 +106,7 @@ pub fn has_code(code_hash: &B256) -> bool {
 
 /// Whether `spec` keeps a touched empty account (before EIP-161, Spurious
 /// Dragon, which deletes it): [`stored_header`]'s `keep_empty`.
-pub(crate) fn keeps_empty(spec: SpecId) -> bool {
+pub fn keeps_empty(spec: SpecId) -> bool {
     !spec.is_enabled_in(SpecId::SPURIOUS_DRAGON)
 }
 

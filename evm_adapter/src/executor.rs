@@ -348,7 +348,7 @@ pub fn tx_env(tx: &TxEnvelope, sender: Address) -> TxEnv {
 /// Sets `env` to the revm transaction environment of `tx`, reusing the
 /// allocations of its lists (a worker's EVM keeps one `TxEnv` for every
 /// transaction it runs).
-pub(crate) fn fill_tx_env(env: &mut TxEnv, tx: &TxEnvelope, sender: Address) {
+pub fn fill_tx_env(env: &mut TxEnv, tx: &TxEnvelope, sender: Address) {
     // Every field named, so a field a later revm adds does not go unset.
     let TxEnv {
         tx_type,

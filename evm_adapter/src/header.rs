@@ -22,6 +22,7 @@ use alloy_consensus::{
 use alloy_eips::eip2718::Decodable2718;
 use alloy_eips::eip4844::DATA_GAS_PER_BLOB;
 use alloy_eips::eip7685::EMPTY_REQUESTS_HASH;
+use alloy_eips::eip7840::BlobParams;
 use alloy_eips::eip7928::EMPTY_BLOCK_ACCESS_LIST_HASH;
 use alloy_primitives::{B256, Bloom, Bytes, Log, U256};
 use alloy_trie::root::{ordered_trie_root_encoded, ordered_trie_root_with_encoder};
@@ -162,9 +163,21 @@ pub fn header_blob_gas(h: &BlockHeader) -> (u64, u64) {
 /// `spec` (EIP-4844, with EIP-7918's reserve price from Osaka); 0 before
 /// Cancun.
 pub fn next_excess_blob_gas(parent: &BlockHeader, spec: SpecId) -> u64 {
-    let Some(params) = crate::eth::blob_params_of(spec) else { return 0 };
+    let Some(params) = blob_params_of(spec) else { return 0 };
     let (used, excess) = header_blob_gas(parent);
     params.next_block_excess_blob_gas_osaka(excess, used, parent.base_fee)
+}
+
+/// The blob schedule of a lanes chain (not imported) under `spec`: alloy's
+/// Cancun, Prague or Osaka values; `None` before Cancun.
+pub fn blob_params_of(spec: SpecId) -> Option<BlobParams> {
+    if spec.is_enabled_in(SpecId::OSAKA) {
+        Some(BlobParams::osaka())
+    } else if spec.is_enabled_in(SpecId::PRAGUE) {
+        Some(BlobParams::prague())
+    } else {
+        spec.is_enabled_in(SpecId::CANCUN).then(BlobParams::cancun)
+    }
 }
 
 /// The blob gas of a block's transactions (EIP-4844: each blob's).
@@ -199,7 +212,7 @@ pub fn receipt_envelope(ty: TxType, r: &Receipt) -> ReceiptEnvelope {
 }
 
 /// `receipt` as a transaction of type `ty` encodes it.
-pub(crate) fn typed_receipt(ty: TxType, receipt: ConsensusReceipt) -> ReceiptEnvelope {
+pub fn typed_receipt(ty: TxType, receipt: ConsensusReceipt) -> ReceiptEnvelope {
     let inner = ReceiptWithBloom::from(receipt);
     match ty {
         TxType::Legacy => ReceiptEnvelope::Legacy(inner),
@@ -210,22 +223,11 @@ pub(crate) fn typed_receipt(ty: TxType, receipt: ConsensusReceipt) -> ReceiptEnv
     }
 }
 
-/// The logs bloom of a block: the one [`EthHeaders`] keeps in `h`'s
-/// `extra`, or an imported block's own header's; `None` for a block without
-/// logs.
-pub fn header_bloom(h: &BlockHeader) -> Option<Bloom> {
-    if let Some(parts) = ExtraParts::parse(&h.extra) {
-        return parts.bloom;
-    }
-    let data = crate::eth::EthBlockData::from_extra(&h.extra).ok()?;
-    (data.header.logs_bloom != Bloom::ZERO).then_some(data.header.logs_bloom)
-}
-
 /// The Ethereum header of `h` on a chain running `spec`: the fields the
 /// fork has, post-merge values for those lanes has no use for.
 pub fn eth_header(h: &BlockHeader, spec: SpecId) -> Header {
     let since = |fork: SpecId| spec.is_enabled_in(fork);
-    let logs_bloom = header_bloom(h).unwrap_or_default();
+    let logs_bloom = ExtraParts::parse(&h.extra).and_then(|p| p.bloom).unwrap_or_default();
     let (blob_gas_used, excess_blob_gas) = header_blob_gas(h);
     Header {
         parent_hash: h.parent_hash,

@@ -26,29 +26,31 @@
 //!                              apply diff via StateView (write set checked)
 //! ```
 //!
+//! Ethereum's chain rules (forks, headers, import, the state root,
+//! `eth_simulateV1`) live a crate above, in `lanes-eth`.
+//!
 //! ## Layers
 //!
 //! Each module uses only those on its line or below (a test in
 //! `tests/it/layout.rs` keeps it so):
 //!
 //! ```text
-//!  eth::simulate             eth_simulateV1: block > call > hooks > types
-//!  admit, simulate, trace, overlay, parity, eth::import
+//!  admit, call, trace, overlay, parity    admission; eth_call and its kin; traces
 //!  executor                  EvmExecutor
-//!  transfer, diff, header, receipt, eth::codecs
+//!  transfer, diff, header, receipt
 //!  config, evm               settings; the revm instance, its fee capture, receipt data
 //!  tx, declare, bal          transactions and the sets they declare
-//!  db, recover, eth::{spec, block, header, trie, ...}
+//!  db, recover
 //! ```
 #![forbid(unsafe_code)]
 
 mod admit;
 mod bal;
+mod call;
 mod config;
 mod db;
 mod declare;
 mod diff;
-pub mod eth;
 mod evm;
 mod executor;
 mod header;
@@ -56,28 +58,28 @@ mod overlay;
 mod parity;
 mod receipt;
 mod recover;
-mod simulate;
 mod trace;
 mod transfer;
 mod tx;
 
-pub use admit::{AdmissionLimits, DEFAULT_MAX_PREDICT_GAS, EvmAdmission};
+pub use admit::{AdmissionLimits, DEFAULT_MAX_PREDICT_GAS, EvmAdmission, Refusal};
 pub use bal::{bal_versions, block_access_list, block_access_list_hash, first_difference};
+pub use call::{CallRequest, Deadline, SimError, Simulation, sorted_access_list};
 pub use config::{CallLimits, DEFAULT_CALL_GAS_CAP, DEFAULT_CALL_TIMEOUT, DEFAULT_SPEC, EvmConfig};
+pub use db::keeps_empty;
 pub use declare::declared_access;
 pub use evm::{EvmReceiptData, StorageHolders};
 pub use executor::{
     EXISTING_EMPTY, EthBlockEnv, EvmExecutor, EvmWorker, SHARED_CODE_ENTRIES, SharedCode, SpecId,
-    block_env, has_code, tx_env,
+    block_env, fill_tx_env, has_code, tx_env,
 };
 pub use header::{
-    EthHeaders, ExtraParts, eth_header, header_blob_gas, header_bloom, next_excess_blob_gas,
-    receipt_envelope,
+    EthHeaders, ExtraParts, blob_params_of, eth_header, header_blob_gas, next_excess_blob_gas,
+    receipt_envelope, typed_receipt,
 };
 pub use overlay::Overlay;
 pub use parity::{CallKind, CallTraceNode, TraceState, TracingInspector, TracingInspectorConfig};
 pub use receipt::EvmReceipt;
-pub use simulate::{CallRequest, SimError, Simulation, sorted_access_list};
 pub use trace::{
     DEFAULT_TRACE_TIMEOUT, MAX_STRUCT_LOG_WORDS, MAX_TRACE_TIMEOUT, TraceDb, TraceDbError,
     TraceError, trace_timeout,

@@ -16,9 +16,9 @@ use revm::handler::{MainBuilder, MainContext};
 use revm::inspector::InspectorHandler;
 use revm::{DatabaseCommit, ExecuteEvm};
 
+use crate::call::{CallRequest, Deadline, SimError, Simulation, simulation};
 use crate::evm::FeeCapture;
 use crate::executor::EvmExecutor;
-use crate::simulate::{CallRequest, Deadline, SimError, Simulation, simulation};
 use crate::trace::{TraceDb, run_error};
 
 /// A block's state with overrides applied, for calls that are not kept.

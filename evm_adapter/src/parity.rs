@@ -18,9 +18,9 @@ use revm::{DatabaseCommit, ExecuteEvm};
 pub use revm_inspectors::tracing::types::{CallKind, CallTraceNode};
 pub use revm_inspectors::tracing::{TracingInspector, TracingInspectorConfig};
 
+use crate::call::{CallRequest, Deadline};
 use crate::evm::FeeCapture;
 use crate::executor::{EvmExecutor, tx_env};
-use crate::simulate::{CallRequest, Deadline};
 use crate::trace::{DEFAULT_TRACE_TIMEOUT, TraceDb, TraceError, call_nonce, plain, run_error};
 use crate::tx::EvmTx;
 

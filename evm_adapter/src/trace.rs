@@ -34,9 +34,9 @@ use revm::state::AccountInfo;
 use revm::{DatabaseCommit, DatabaseRef, ExecuteEvm};
 use revm_inspectors::tracing::{DebugInspector, TransactionContext};
 
+use crate::call::{CallRequest, Deadline};
 use crate::evm::FeeCapture;
 use crate::executor::{EvmExecutor, header_to_info, recent_hash, stored_bytecode, tx_env};
-use crate::simulate::{CallRequest, Deadline};
 use crate::tx::EvmTx;
 
 /// Default trace budget when the request names no `timeout` (geth's).
@@ -86,6 +86,14 @@ impl DBErrorMarker for TraceDbError {}
 pub struct TraceDb<'a> {
     pub(crate) view: ReadView,
     pub(crate) env: &'a BlockEnv,
+}
+
+impl<'a> TraceDb<'a> {
+    /// revm's view of `view`, a block's starting state, with BLOCKHASH
+    /// answered from `env`.
+    pub fn new(view: ReadView, env: &'a BlockEnv) -> Self {
+        Self { view, env }
+    }
 }
 
 impl DatabaseRef for TraceDb<'_> {

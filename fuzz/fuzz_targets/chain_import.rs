@@ -6,7 +6,7 @@
 //! right after the last block it returned.
 #![no_main]
 
-use lanes_evm_adapter::eth::EthBlock;
+use lanes_eth::EthBlock;
 use lanes_node::import::decode_blocks;
 use libfuzzer_sys::fuzz_target;
 

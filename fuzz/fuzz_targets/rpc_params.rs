@@ -48,7 +48,7 @@ fn server() -> &'static Mutex<Server> {
             .expect("a runtime");
         let config = NodeConfig {
             data_dir: dir.path().join("data"),
-            chain: ChainChoice::Dev(lanes_rpc::genesis::DEV_FORK),
+            chain: ChainChoice::Dev(lanes_eth::genesis::DEV_FORK),
             load_state: None,
             rpc_addr: "127.0.0.1:0".parse().expect("an address"),
             block_time: Duration::from_millis(400),

@@ -103,7 +103,7 @@ pub enum RunError {
     Genesis(#[from] BuildError),
     /// The in-process chain's genesis is not one lanes runs.
     #[error(transparent)]
-    ChainSpec(#[from] lanes_rpc::genesis::GenesisError),
+    ChainSpec(#[from] lanes_eth::genesis::GenesisError),
     /// The in-process chain's temporary folder could not be created.
     #[error("creating a temporary folder for the in-process chain: {0}")]
     TempDir(#[source] std::io::Error),

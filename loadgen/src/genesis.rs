@@ -20,7 +20,7 @@ use revm::primitives::hardfork::SpecId;
 use revm::state::AccountInfo;
 
 use crate::plan::Plan;
-use lanes_rpc::genesis::dev_genesis;
+use lanes_eth::genesis::dev_genesis;
 
 /// Block gas limit of a loadgen genesis: room for tens of thousands of
 /// transactions per block (the `--dev` chain has anvil's 30M).

@@ -16,7 +16,7 @@ use crate::plan::Plan;
 use crate::report::{Report, SetCounts};
 use crate::submit::{Submitter, progress_bar, short_reason};
 use crate::tracking::RunProgress;
-use lanes_rpc::genesis::ChainSpec;
+use lanes_eth::genesis::ChainSpec;
 
 /// Runs `plan` on an embedded banking stage over a temporary chain made
 /// from the loadgen genesis; inclusions come from its produced blocks.

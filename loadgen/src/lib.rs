@@ -23,6 +23,7 @@
 //! `tests/it/layout.rs` keeps it so):
 //!
 //! ```text
+//!  cli/                      lanes-loadgen's command line: its subcommands and run
 //!  ramp                      steps of runs
 //!  run                       one run: chooses the RPC or the in-process target
 //!  in_process, soak, html, scenario/prepare
@@ -34,6 +35,7 @@
 //! ```
 
 pub use lanes_rpc::client;
+pub mod cli;
 mod config;
 mod error;
 pub mod genesis;

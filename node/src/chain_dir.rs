@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lanes_accounts_db::{AccountsDb, AccountsDbConfig, OpenError};
+use lanes_eth::genesis::{BASE_FEE_FIELD, ChainSpec, DevFork};
 use lanes_evm_adapter::EvmExecutor;
-use lanes_rpc::genesis::{BASE_FEE_FIELD, ChainSpec, DevFork};
 use lanes_runtime::{BankConfig, Chain, ChainError, write_atomically};
 use parking_lot::RwLock;
 

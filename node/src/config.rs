@@ -84,9 +84,9 @@ impl Default for RpcLimits {
 /// Which chain to run.
 #[derive(Clone, Debug)]
 pub enum ChainChoice {
-    /// `--dev`: [`ChainSpec::dev`](lanes_rpc::genesis::ChainSpec::dev) running
+    /// `--dev`: [`ChainSpec::dev`](lanes_eth::genesis::ChainSpec::dev) running
     /// this fork (`--hardfork`), with its accounts unlocked.
-    Dev(lanes_rpc::genesis::DevFork),
+    Dev(lanes_eth::genesis::DevFork),
     /// `--genesis FILE`.
     Genesis(PathBuf),
     /// Whatever the data folder holds.

@@ -10,7 +10,7 @@ use alloy_rpc_types_eth::{
     Block as RpcBlock, BlockTransactions, Header as RpcHeader, Log as RpcLog,
     Transaction as RpcTransaction, TransactionReceipt,
 };
-use lanes_evm_adapter::eth::EthBlockData;
+use lanes_eth::EthBlockData;
 use lanes_evm_adapter::{EvmReceiptData, EvmTx, SpecId, TxRules, eth_header};
 use lanes_runtime::{Block, Receipt};
 

@@ -2,13 +2,13 @@
 //! [`RpcError`], a JSON-RPC method's failure with the code anvil uses
 //! (EIP-1474), each naming its cause.
 
-use alloy_primitives::{Bytes, U256};
+use alloy_primitives::Bytes;
 use alloy_sol_types::{Panic, Revert, SolError};
 use jsonrpsee::types::ErrorObjectOwned;
 use lanes_banking_stage::{StageError, SubmitError};
+use lanes_eth::genesis::GenesisError;
 use lanes_evm_adapter::TxDecodeError;
-use lanes_rpc::genesis::GenesisError;
-use lanes_runtime::ChainError;
+use lanes_runtime::{ChainError, TxError};
 
 use crate::ledger::LedgerError;
 
@@ -72,28 +72,12 @@ pub enum RpcError {
     Decode(#[from] TxDecodeError),
     /// The pool refused a transaction.
     #[error("{error}{flag}", error = .0, flag = limit_flag(.0))]
-    Submit(#[from] SubmitError),
-    /// The sender cannot pay for gas and value.
-    #[error("insufficient funds for gas * price + value: balance {balance}, tx cost {cost}")]
-    InsufficientFunds {
-        /// The sender's balance.
-        balance: U256,
-        /// gas limit * max fee per gas + value.
-        cost: U256,
-    },
-    /// A signed transaction's sender has code (EIP-3607).
-    #[error(
-        "sender {0} has code, so it cannot send a signed transaction (EIP-3607); anvil_impersonateAccount sends as a contract"
-    )]
-    SenderHasCode(alloy_primitives::Address),
-    /// The gas limit does not cover the intrinsic gas.
-    #[error("intrinsic gas too low: gas limit {gas}, intrinsic gas {intrinsic}")]
-    IntrinsicGas {
-        /// The transaction's gas limit.
-        gas: u64,
-        /// What it needs before executing.
-        intrinsic: u64,
-    },
+    Submit(SubmitError),
+    /// The stage's admission refused a transaction: its own words, as
+    /// geth's and anvil's (`lanes_evm_adapter::Refusal`: intrinsic gas,
+    /// insufficient funds, a sender with code).
+    #[error("{0}")]
+    Refused(String),
     /// A call reverted.
     #[error("execution reverted{}", reason.as_ref().map(|r| format!(": {r}")).unwrap_or_default())]
     Reverted {
@@ -159,6 +143,15 @@ fn limit_flag(e: &SubmitError) -> &'static str {
     }
 }
 
+impl From<SubmitError> for RpcError {
+    fn from(e: SubmitError) -> Self {
+        match e {
+            SubmitError::Refused(TxError::Invalid(why)) => Self::Refused(why),
+            e => Self::Submit(e),
+        }
+    }
+}
+
 impl RpcError {
     /// A revert with `data`, its reason decoded when it has one.
     pub fn reverted(data: Bytes) -> Self {
@@ -182,10 +175,7 @@ impl RpcError {
                 | SubmitError::AdmissionTimeout { .. },
             ) => LIMIT_EXCEEDED,
             Self::Submit(SubmitError::ShuttingDown | SubmitError::Stopped(_)) => INTERNAL,
-            Self::Submit(_)
-            | Self::InsufficientFunds { .. }
-            | Self::IntrinsicGas { .. }
-            | Self::SenderHasCode(_) => TX_REJECTED,
+            Self::Submit(_) | Self::Refused(_) => TX_REJECTED,
             Self::Reverted { .. } => REVERTED,
             Self::Invalid(_) | Self::Pruned { .. } => INVALID_INPUT,
             Self::NotFound(_) => RESOURCE_NOT_FOUND,

@@ -1,6 +1,6 @@
 //! `lanes-validator import`: Ethereum blocks from RLP files into a data
 //! folder ([`Importer`]), each checked as a full node checks it and run in
-//! lanes ([`lanes_evm_adapter::eth::import_block`]), then kept in the
+//! lanes ([`lanes_eth::import_block`]), then kept in the
 //! ledger and the state as lanes keeps its own blocks (entries, sets and
 //! their sources), under Ethereum's hashes. `lanes-validator --data-dir DIR`
 //! then serves the imported chain.
@@ -18,12 +18,12 @@ use std::time::{Duration, Instant};
 use alloy_consensus::Header;
 use alloy_primitives::{B256, U256};
 use lanes_accounts_db::{AccountsDbConfig, DEFAULT_HISTORY_BLOCKS};
-use lanes_evm_adapter::SharedCode;
-use lanes_evm_adapter::eth::{
+use lanes_eth::genesis::ChainSpec;
+use lanes_eth::{
     EthBlock, ImportContext, ImportError, ImportedBlock, KEPT_STATE_TRIES, OMMER_ANCESTRY_DEPTH,
     StateTries, import_block,
 };
-use lanes_rpc::genesis::ChainSpec;
+use lanes_evm_adapter::SharedCode;
 use lanes_runtime::{Chain, OrderedConfig, write_atomically};
 
 use crate::chain_dir::{GENESIS_FILE, Replay, load_chain};

@@ -7,11 +7,11 @@ use std::path::Path;
 use alloy_consensus::{Header, TxEnvelope};
 use alloy_eips::eip2718::Decodable2718;
 use alloy_primitives::U256;
-use lanes_evm_adapter::SharedCode;
-use lanes_evm_adapter::eth::{
+use lanes_eth::genesis::ChainSpec;
+use lanes_eth::{
     EthBlock, EthBlockData, ImportContext, OMMER_ANCESTRY_DEPTH, import_block, recorded_sets,
 };
-use lanes_rpc::genesis::ChainSpec;
+use lanes_evm_adapter::SharedCode;
 use lanes_runtime::{Block, Chain, OrderedConfig};
 
 use crate::error::NodeError;

@@ -39,7 +39,8 @@ use alloy_primitives::{B256, Bloom, Log};
 use borsh::BorshDeserialize;
 use lanes_accounts_db::FormatError;
 use lanes_banking_stage::BlockSink;
-use lanes_evm_adapter::{EvmReceiptData, block_access_list, header_bloom};
+use lanes_eth::header_bloom;
+use lanes_evm_adapter::{EvmReceiptData, block_access_list};
 use lanes_runtime::{Block, Receipt, SealedBlock};
 
 /// The record magic: format version 5.

@@ -2,10 +2,10 @@
 //! block, and Ethereum JSON-RPC (HTTP and WebSocket on one port).
 //!
 //! ```text
-//!  JSON-RPC (jsonrpsee) --eth_sendRawTransaction--> EvmTx::decode, funds check
+//!  JSON-RPC (jsonrpsee) --eth_sendRawTransaction--> EvmTx::decode
 //!        |                                              |
 //!        | reads: ledger (blocks, receipts, logs)        v
-//!        |        latest state (ReadView)         BankingStage (pool, scheduler, workers)
+//!        |        latest state (ReadView)         BankingStage (admission, pool, workers)
 //!        |                                              | sealed block
 //!        |                                              v
 //!        |                            Ledger::append (fsync)  -> Chain::commit (accounts_db)
@@ -22,6 +22,7 @@
 //! `tests/it/layout.rs` keeps it so):
 //!
 //! ```text
+//!  cli/          lanes-validator's command line: its flags, subcommands and run
 //!  cluster/      a multi-validator chain: consensus over held blocks (joins a started Node)
 //!  lifecycle.rs  Node: start-up, the server, stop; alone in starting and stopping things
 //!  rpc/          the JSON-RPC server: one impl per namespace (eth, debug, dev, ots,
@@ -49,13 +50,14 @@
 //!  ledger.rs     every block and receipt, and their indexes
 //!  state_file.rs a dev node's whole state as a file (anvil's dump and load)
 //!  dev.rs        DevState: a --dev node's impersonation and snapshots
-//!  blobs.rs, cluster/relay.rs (sends relayed to the validators),
+//!  blobs.rs, relay.rs (sends relayed to the validators, forwarded by a replica),
 //!                execute_block/ (one block in the fixture layout, lanes against plain revm)
 //! ```
 
 mod blobs;
 mod block_lanes;
 mod chain_dir;
+pub mod cli;
 pub mod cluster;
 mod config;
 pub mod convert;
@@ -66,7 +68,7 @@ pub mod explorer;
 pub mod filters;
 mod follower;
 pub mod fork;
-pub use lanes_rpc::genesis;
+pub use lanes_eth::genesis;
 pub mod import;
 mod imported;
 pub mod ledger;
@@ -74,6 +76,7 @@ mod lifecycle;
 mod permits;
 mod publish;
 mod rebuild;
+pub mod relay;
 pub mod rpc;
 mod stage;
 mod state;

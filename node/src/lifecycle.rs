@@ -10,8 +10,8 @@ use std::sync::{Arc, OnceLock};
 use jsonrpsee::server::middleware::rpc::RpcServiceBuilder;
 use jsonrpsee::server::{BatchRequestConfig, Server, ServerConfig, ServerHandle};
 use lanes_banking_stage::{BankingStageConfig, Mining};
+use lanes_eth::genesis::{self, ChainSpec};
 use lanes_evm_adapter::{AdmissionLimits, CallLimits, EvmAdmission, EvmConfig, EvmExecutor, EvmTx};
-use lanes_rpc::genesis::{self, ChainSpec};
 use lanes_runtime::{Admission, Chain, DeclaredAccess, write_atomically};
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::{broadcast, watch};
@@ -32,7 +32,7 @@ use crate::stage::{StageParts, start_stage};
 use crate::state::NodeState;
 use crate::state_file::StateFile;
 use crate::{filters, permits, rpc};
-use lanes_evm_adapter::eth::StateTries;
+use lanes_eth::StateTries;
 
 /// A running node.
 pub struct Node {
@@ -358,7 +358,7 @@ fn prepare(config: &NodeConfig) -> Result<Prepared, NodeError> {
                 (d.header.number, d.header.timestamp, d.header.difficulty)
             });
             let fork = eth.spec_at(number, time, eth.is_merged_block(difficulty));
-            (fork, Some(lanes_evm_adapter::eth::import_rules(eth, fork)))
+            (fork, Some(lanes_eth::import_rules(eth, fork)))
         }
         None => (spec.spec, None),
     };

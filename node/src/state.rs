@@ -8,23 +8,23 @@ use std::thread::JoinHandle;
 
 use alloy_consensus::Transaction as _;
 use alloy_eips::{BlockId, BlockNumberOrTag};
-use alloy_primitives::{Address, B256, Bytes, U256};
+use alloy_primitives::{Address, B256, Bytes};
 use alloy_signer_local::PrivateKeySigner;
 use lanes_accounts_db::{AccountHeader, AccountsRead, HistoryError, ReadView};
 use lanes_banking_stage::{BankingStage, Mining, SystemWrites};
-use lanes_evm_adapter::eth::StateTries;
+use lanes_eth::StateTries;
 use lanes_evm_adapter::{EvmExecutor, EvmTx, TxRules};
 use lanes_runtime::{Bank, BankConfig, BlockEnv, BlockHeader, LatticeHash, RECENT_HASHES};
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::{broadcast, watch};
 
 use crate::chain_dir::Rebuild;
-use crate::cluster::relay::Link;
 use crate::config::RpcLimits;
 use crate::dev::DevState;
 use crate::error::{Res, RpcError, internal};
 use crate::ledger::{Ledger, LedgerBlock};
 use crate::publish::{Dropped, Publisher, Totals, Waiters, Waiting};
+use crate::relay::Link;
 use crate::state_file::StateFile;
 use crate::{filters, permits};
 
@@ -135,7 +135,8 @@ impl NodeState {
         Ok(dropped.reason(hash).map(str::to_owned))
     }
 
-    /// The served head's number.
+    /// The chain id transactions are signed for now (`anvil_setChainId`
+    /// changes it).
     pub(crate) fn chain_id(&self) -> u64 {
         self.executor.chain_id()
     }
@@ -380,7 +381,7 @@ impl NodeState {
         let header = crate::convert::header(&lb.block, self.block_form()).inner;
         let fork =
             eth.spec_at(header.number, header.timestamp, eth.is_merged_block(header.difficulty));
-        let executor = lanes_evm_adapter::eth::block_executor(eth, &header, fork)
+        let executor = lanes_eth::block_executor(eth, &header, fork)
             .with_call_limits(self.executor.config().call_limits)
             .with_shared_code(self.executor.shared_code().clone());
         Ok(std::borrow::Cow::Owned(executor))
@@ -402,7 +403,7 @@ impl NodeState {
         let header = crate::convert::header(&lb.block, self.block_form()).inner;
         let params = match &self.rebuild.place().spec.imported {
             Some(eth) => eth.blob_params(header.timestamp),
-            None => lanes_evm_adapter::eth::blob_params_of(self.executor.config().spec),
+            None => lanes_evm_adapter::blob_params_of(self.executor.config().spec),
         };
         Some((params?, header))
     }
@@ -450,15 +451,15 @@ impl NodeState {
         };
         // An imported block's PREVRANDAO is its Ethereum header's mix hash.
         if self.rebuild.place().spec.imported.is_some()
-            && let Ok(data) = lanes_evm_adapter::eth::EthBlockData::from_extra(&h.extra)
+            && let Ok(data) = lanes_eth::EthBlockData::from_extra(&h.extra)
         {
             env.random = data.header.mix_hash;
         }
         env
     }
 
-    /// Decodes, checks the sender can pay, and submits a raw transaction;
-    /// under automine, also a wait that ends once the transaction's block is
+    /// Decodes and submits a raw transaction (the stage's admission makes
+    /// every check a pool makes: `lanes_evm_adapter::EvmAdmission`); under automine, also a wait that ends once the transaction's block is
     /// committed, for a transaction that is its sender's next (one behind a
     /// nonce gap would wait for the gap). The sender is recovered here, on
     /// the task that received the transaction (no hop to a sigverify thread
@@ -468,30 +469,6 @@ impl NodeState {
         let rules = TxRules { require_sidecars: true, ..self.executor.rules() };
         let tx = EvmTx::decode(raw, &rules)?;
         let recovered_in = started.elapsed();
-        let envelope = tx.envelope();
-        let intrinsic = self.executor.intrinsic_gas(&tx);
-        if envelope.gas_limit() < intrinsic {
-            return Err(RpcError::IntrinsicGas { gas: envelope.gas_limit(), intrinsic });
-        }
-        let blob_gas = lanes_runtime::Transaction::block_units(&tx);
-        let cost = U256::from(envelope.gas_limit()) * U256::from(envelope.max_fee_per_gas())
-            + U256::from(blob_gas) * U256::from(envelope.max_fee_per_blob_gas().unwrap_or(0))
-            + envelope.value();
-        let view = self.state_at(None)?;
-        let sender = account(&view, &tx.sender())?;
-        if sender.balance < cost {
-            return Err(RpcError::InsufficientFunds { balance: sender.balance, cost });
-        }
-        // EIP-3607: a signed transaction from an account with code (other
-        // than an EIP-7702 delegation) would be refused at execution.
-        if !tx.is_impersonated() && lanes_evm_adapter::has_code(&sender.code_hash) {
-            let code = lanes_accounts_db::AccountsRead::get_code(&view, &sender.code_hash)
-                .map_err(internal)?
-                .unwrap_or_default();
-            if !code.starts_with(&alloy_eips::eip7702::constants::EIP7702_DELEGATION_DESIGNATOR) {
-                return Err(RpcError::SenderHasCode(tx.sender()));
-            }
-        }
         let hash = tx.hash();
         // No pruning pass runs between keeping the sidecar and pooling its
         // transaction (or refusing it, which removes the sidecar).

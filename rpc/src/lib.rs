@@ -1,5 +1,6 @@
 //! lanes' JSON-RPC API, shared by the node (`lanes-node`), the load
-//! generator (`lanes-loadgen`) and embedders.
+//! generator (`lanes-loadgen`) and embedders. It knows no executor: the
+//! genesis format and chain specs are `lanes_eth::genesis`.
 //!
 //! ```text
 //!  api/         the #[rpc(server, client)] traits, one file per namespace:
@@ -8,12 +9,11 @@
 //!  types.rs     the typed lanes_* answers
 //!  explorer.rs  the typed answers the explorer page draws from
 //!  client.rs    a JSON-RPC client over one keep-alive HTTP/1.1 connection
-//!  genesis.rs   the genesis format (geth's genesis.json, lanes' --dev chain)
 //! ```
 //!
 //! ## Layers
 //!
-//! `client`, `genesis` and `types` at the bottom, `explorer` on `types`; `api/` above them, one
+//! `client` and `types` at the bottom, `explorer` on `types`; `api/` above them, one
 //! namespace's trait per file (a test in `tests/it/layout.rs` keeps the
 //! crate's modules free of import cycles).
 #![forbid(unsafe_code)]
@@ -22,7 +22,6 @@ pub mod api;
 pub mod block_param;
 pub mod client;
 pub mod explorer;
-pub mod genesis;
 pub mod types;
 
 /// Parses a command-line duration: `400ms`, `2s` or `2` (seconds), `5m`, above zero.

@@ -44,6 +44,17 @@ impl<'a> AdmitContext<'a> {
 /// transaction that leaves it is predicted again or runs in the exclusive
 /// lane.
 pub trait Admission<T>: Send + Sync {
+    /// The checks `tx` must pass against `ctx`'s state to enter a pool (a
+    /// sender that can pay, say): a banking stage calls it for every
+    /// transaction it is handed, by any door, before [`Admission::admit`]; an
+    /// error refuses the transaction. A block run from a list
+    /// ([`Bank::execute_block`]) does not call it: a transaction there may be
+    /// paid for by an earlier one of its block. The default checks nothing.
+    fn validate(&self, tx: &T, ctx: AdmitContext<'_>) -> Result<(), TxError> {
+        let _ = (tx, ctx);
+        Ok(())
+    }
+
     /// The set for `tx` when it is known without running `tx` (declared, or
     /// known from state); `Ok(None)` when it must be predicted. An error
     /// refuses the transaction (it is not queued).

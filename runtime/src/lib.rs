@@ -107,7 +107,7 @@
 //! ```text
 //!  run_block                 Bank::execute_block
 //!  ordered                   Bank::execute_ordered: {finish, commit} > engine >
-//!                            {sequential, ran, schedule, plan, simulate} > {config, report}
+//!                            {sequential, ran, schedule, plan, worker_model} > {config, report}
 //!  native, admission, chain  the reference executor, the admission hook, committed state
 //!  bank, group               running entries and sealing them
 //!  executor, admitted, bank_config, seal

@@ -19,9 +19,9 @@ use alloy_primitives::{B256, Bytes, TxKind, U256, keccak256};
 use alloy_rlp::Encodable;
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
+use lanes_eth::EthSpec;
+use lanes_eth::genesis::DevFork;
 use lanes_evm_adapter::block_access_list;
-use lanes_evm_adapter::eth::EthSpec;
-use lanes_rpc::genesis::DevFork;
 use lanes_runtime::Chain;
 use serde_json::json;
 

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use alloy_primitives::{Address, B256, Bytes, KECCAK256_EMPTY, U256, keccak256};
 use lanes_accounts_db::{AccountHeader, AccountsRead, Entry};
-use lanes_evm_adapter::eth::{EthBlock, state_root, state_root_of};
+use lanes_eth::{EthBlock, state_root, state_root_of};
 use lanes_node::import::{ImportOptions, Importer, read_chain_file};
 use serde_json::{Value, json};
 

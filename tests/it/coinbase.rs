@@ -10,7 +10,7 @@ use alloy_primitives::{Address, Bytes, TxKind, U256, keccak256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use lanes_accounts_db::AccountsRead;
-use lanes_rpc::genesis::DevFork;
+use lanes_eth::genesis::DevFork;
 
 use crate::made_blocks::{self, COINBASE};
 

@@ -180,7 +180,7 @@ fn call_tx(key: &str, nonce: u64, to: alloy_primitives::Address, input: Vec<u8>)
 
 #[test]
 fn test_the_create2_deployer_deploys_by_nicks_method_and_deploys_by_create2() {
-    use lanes_rpc::genesis::{CREATE2_DEPLOYER, dev_genesis};
+    use lanes_eth::genesis::{CREATE2_DEPLOYER, dev_genesis};
     let deployer = CREATE2_DEPLOYER.to_string().to_lowercase();
     let dir = tempfile::tempdir().unwrap();
     // A non-dev chain (the dev template without the deployer) that funds
@@ -252,9 +252,9 @@ fn test_an_eip7702_delegation_set_by_type_4_transactions_runs_calls_through_the_
 fn test_viem_test_client_cheats_survive_kill_9_and_replay_on_dev_chains_only() {
     use alloy_primitives::Address;
     use lanes_accounts_db::AccountsDbConfig;
+    use lanes_eth::genesis::ChainSpec;
     use lanes_evm_adapter::{EvmConfig, EvmExecutor};
     use lanes_node::ledger::Ledger;
-    use lanes_rpc::genesis::ChainSpec;
     use lanes_runtime::{BankConfig, Chain};
 
     let Some(clients) = Client::Viem.installed() else { return };

@@ -9,7 +9,7 @@ use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{Address, Bytes, TxKind, U256, keccak256};
 use alloy_signer::SignerSync;
 use lanes_accounts_db::{AccountHeader, AccountsDbConfig, Entry};
-use lanes_evm_adapter::eth::EthSpec;
+use lanes_eth::EthSpec;
 use lanes_evm_adapter::{EvmConfig, EvmExecutor, SpecId};
 use lanes_runtime::{BlockEnv, Chain, Executor, Genesis, OrderedConfig, OrderedSets};
 

@@ -15,12 +15,12 @@ use alloy_eips::{eip2935, eip4788, eip7002, eip7251};
 use alloy_genesis::{Genesis as GethGenesis, GenesisAccount};
 use alloy_primitives::{Address, B256, Bloom, Bytes, U256, keccak256};
 use lanes_accounts_db::AccountsDbConfig;
-use lanes_evm_adapter::eth::{
+use lanes_eth::genesis::{ChainSpec, DevFork};
+use lanes_eth::{
     EthBlock, EthSpec, ImportContext, ImportErrorKind, ImportedBlock, StateTrie, genesis_header,
     import_block,
 };
 use lanes_evm_adapter::{SharedCode, SpecId};
-use lanes_rpc::genesis::{ChainSpec, DevFork};
 use lanes_runtime::{Chain, OrderedConfig};
 
 /// The beneficiary of every made block.
@@ -53,7 +53,7 @@ pub(crate) fn genesis(
     chain_id: u64,
     alloc: impl IntoIterator<Item = (Address, GenesisAccount)>,
 ) -> GethGenesis {
-    let mut config = lanes_rpc::genesis::dev_genesis_with(fork).config;
+    let mut config = lanes_eth::genesis::dev_genesis_with(fork).config;
     config.chain_id = chain_id;
     config.deposit_contract_address = Some(Address::repeat_byte(0xde));
     let mut alloc: std::collections::BTreeMap<_, _> = alloc.into_iter().collect();

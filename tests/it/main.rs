@@ -3,6 +3,7 @@
 
 mod accounts_db;
 mod acknowledged;
+mod admission_doors;
 mod amsterdam;
 mod anvil_surface;
 mod blobs;

@@ -13,9 +13,9 @@ use alloy_primitives::{Address, B256, Bytes, Signature, TxKind, U256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use lanes_accounts_db::AccountsDbConfig;
+use lanes_eth::genesis::ChainSpec;
 use lanes_evm_adapter::{EvmConfig, EvmExecutor};
 use lanes_node::ledger::Ledger;
-use lanes_rpc::genesis::ChainSpec;
 use lanes_runtime::Chain;
 use serde_json::{Value, json};
 

@@ -69,7 +69,7 @@ impl AccountsDb {
         drop(version);
         drop(db);
         // The index checkpoint stands after a commit that is about to go.
-        let checkpoint = dir.join(crate::checkpoint::FILE);
+        let checkpoint = dir.join(crate::db::checkpoint::FILE);
         match std::fs::remove_file(&checkpoint) {
             Ok(()) => sync_dir(dir)?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

@@ -1,13 +1,20 @@
 //! The database handle: [`AccountsDb`] and the state its handles and views
-//! share. The read path is in `read.rs`, a commit's batch and how it is
-//! written in `batch.rs`, views in `view.rs`, versions in `version.rs`.
+//! share, and everything that works on it. The read path is in `read.rs`, a
+//! commit's batch and how it is written in `batch.rs`, views in `view.rs`,
+//! versions in `version.rs`; opening in `recovery.rs` (from the index's
+//! checkpoint, `checkpoint.rs`); reclaiming space in `compaction.rs`, and
+//! the database's own thread in `maintenance.rs`.
 
 mod batch;
+pub(crate) mod checkpoint;
+mod compaction;
 mod history;
 mod inner;
 mod kept;
+mod maintenance;
 mod pending;
 mod read;
+mod recovery;
 mod traits;
 mod version;
 mod view;
@@ -31,10 +38,10 @@ use crate::error::{CommitError, OpenError, StorageError, io_err};
 use crate::hash::KeyHash;
 use crate::index::{Index, Loc};
 use crate::record::CommitRecord;
-use crate::recovery;
 use crate::segment::Segment;
 
 pub(crate) use batch::{Batch, new_digest};
+pub use compaction::CompactionStats;
 pub use history::Reverted;
 pub(crate) use inner::{Inner, Spare, Writer, read_horizon, read_table, sync_dir};
 pub(crate) use kept::{History, Kept};
@@ -162,7 +169,7 @@ impl AccountsDb {
             // A damaged block of the checkpoint, found by the replay after
             // it: the file is set aside, and the whole log replayed.
             Err(OpenError::Storage(StorageError::Corrupted { file, .. }))
-                if file.ends_with(crate::checkpoint::FILE) =>
+                if file.ends_with(crate::db::checkpoint::FILE) =>
             {
                 tracing::warn!(target: "lanes::accounts_db", path = %file.display(), "index checkpoint damaged: replaying the whole log");
                 index = Index::new(config.index_shards);

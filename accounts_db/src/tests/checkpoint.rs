@@ -3,7 +3,7 @@
 //! back, compaction since) falls back to the whole log, never a wrong state.
 
 use super::*;
-use crate::checkpoint::FILE;
+use crate::db::checkpoint::FILE;
 
 /// A few hundred keys over several segments, with overwrites, deletions
 /// and code, committed as blocks `from..to`; returns the model.

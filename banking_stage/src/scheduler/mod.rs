@@ -1,7 +1,7 @@
 //! The scheduler thread, the controller of block production: it owns the
 //! worker threads, the channels and the clock. For each block it opens a
-//! bank, hands it to the stage's worker threads ([`worker`], started once
-//! with the stage), runs scheduling passes ([`pass`]) over the look-ahead
+//! bank, starts the block's worker threads with it ([`worker`]; a lone
+//! transaction's block runs on this thread), runs scheduling passes ([`pass`]) over the look-ahead
 //! window ([`window`]), sending them batches, until the block is done, takes
 //! the bank back from them, hands it to the block driver to seal, and
 //! commits and publishes what the driver built.

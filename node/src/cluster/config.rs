@@ -409,7 +409,7 @@ mod tests {
             block_time: "1s".into(),
             block_gather: "0s".into(),
             timeouts: TimeoutsFile::default(),
-            genesis: lanes_rpc::genesis::dev_genesis(),
+            genesis: lanes_eth::genesis::dev_genesis(),
             unlock_dev_accounts: true,
         }
     }

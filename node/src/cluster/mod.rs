@@ -18,7 +18,6 @@
 
 pub mod certs;
 pub mod config;
-pub mod relay;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -37,7 +36,7 @@ use lanes_runtime::{Block, ReplayError};
 
 use self::certs::CertStore;
 use self::config::{ClusterConfig, NodeRole};
-use self::relay::Link;
+use crate::relay::{self, Link};
 use crate::{NodeError, NodeState};
 
 /// How far ahead of this node's clock a proposed block's timestamp may be.

@@ -213,7 +213,7 @@ mod tests {
     use super::*;
     use crate::execute_block::fixture::mainnet_block_dirs;
     use alloy_eips::eip2718::Encodable2718;
-    use lanes_evm_adapter::eth::EthSpec;
+    use lanes_eth::EthSpec;
 
     /// The first block whose receipts hold a status rather than a state root.
     const BYZANTIUM: u64 = 4_370_000;

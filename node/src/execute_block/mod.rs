@@ -20,7 +20,7 @@ use alloy_consensus::ReceiptEnvelope;
 use alloy_eips::eip7928::BlockAccessList;
 use alloy_primitives::{B256, Bloom};
 use lanes_accounts_db::AccountsDbConfig;
-use lanes_evm_adapter::eth::{EthSpec, block_executor};
+use lanes_eth::{EthSpec, block_executor};
 use lanes_evm_adapter::{
     EvmTx, bal_versions, block_access_list, block_access_list_hash, first_difference,
     receipt_envelope,
@@ -177,7 +177,7 @@ impl BlockRun {
                 let sims: Vec<String> = self
                     .simulated
                     .iter()
-                    .map(|(n, _)| format!("{n}w {:.2}x", ratio(self.revm, d.simulate(*n))))
+                    .map(|(n, _)| format!("{n}w {:.2}x", ratio(self.revm, d.time_on_workers(*n))))
                     .collect();
                 format!(
                     "; from its access list {:.3} ms ({:.2}x revm's time), simulated {}",
@@ -253,8 +253,8 @@ impl BlockRun {
             "chain_txs": chain,
             "chain_ms": ms(chain_time),
             "simulated_ms": sim,
-            "simulated_1_ms": ms(self.report.simulate(1)),
-            "simulated_2_ms": ms(self.report.simulate(2)),
+            "simulated_1_ms": ms(self.report.time_on_workers(1)),
+            "simulated_2_ms": ms(self.report.time_on_workers(2)),
             "predicted": self.prediction.predicted,
             "prediction_covered": self.prediction.covered,
             "over_predicted": self.prediction.over_predicted,
@@ -264,10 +264,10 @@ impl BlockRun {
                 let mut sims: serde_json::Map<String, serde_json::Value> = self
                     .simulated
                     .iter()
-                    .map(|(n, _)| (n.to_string(), serde_json::json!(ms(d.simulate(*n)))))
+                    .map(|(n, _)| (n.to_string(), serde_json::json!(ms(d.time_on_workers(*n)))))
                     .collect();
                 for n in [1, 2] {
-                    sims.insert(n.to_string(), serde_json::json!(ms(d.simulate(n))));
+                    sims.insert(n.to_string(), serde_json::json!(ms(d.time_on_workers(n))));
                 }
                 sims
             }),
@@ -490,7 +490,7 @@ pub fn execute_declaring(
             revm: verdict(true),
         });
     }
-    let simulated = options.simulate.iter().map(|&n| (n, report.simulate(n))).collect();
+    let simulated = options.simulate.iter().map(|&n| (n, report.time_on_workers(n))).collect();
     Ok(BlockRun {
         dir: dir.to_owned(),
         number: h.number,

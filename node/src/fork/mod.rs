@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 use alloy_primitives::{Address, B256, Bytes, KECCAK256_EMPTY, U64, keccak256};
 use lanes_accounts_db::{AccountHeader, Entry};
-use lanes_rpc::genesis::{self, ChainSpec, DevFork, ForkPoint};
+use lanes_eth::genesis::{self, ChainSpec, DevFork, ForkPoint};
 use lanes_runtime::write_atomically;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};

@@ -37,10 +37,10 @@ pub(super) fn config(s: &NodeState) -> Res<EthConfig> {
                 (head.number, head.timestamp, merged),
             )
         }
-        None => lanes_evm_adapter::eth::single_fork(s.executor.config().spec, genesis_hash),
+        None => lanes_eth::single_fork(s.executor.config().spec, genesis_hash),
     };
     let chain_id = U64::from(s.chain_id());
-    let render = |f: lanes_evm_adapter::eth::ForkConfig| ForkConfig {
+    let render = |f: lanes_eth::ForkConfig| ForkConfig {
         activation_time: f.activation_time,
         blob_schedule: f.blob.map(|b| BlobSchedule {
             target: b.target_blob_count,

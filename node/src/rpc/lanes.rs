@@ -83,11 +83,11 @@ impl LanesApiServer for LanesRpc {
     }
 
     fn relay_transactions(&self, txs: Vec<alloy_primitives::Bytes>) -> RpcResult<u64> {
-        if txs.len() > crate::cluster::relay::RELAY_BATCH {
+        if txs.len() > crate::relay::RELAY_BATCH {
             return Err(crate::error::RpcError::Limit(format!(
                 "{} transactions, more than the {} one relay may carry",
                 txs.len(),
-                crate::cluster::relay::RELAY_BATCH
+                crate::relay::RELAY_BATCH
             ))
             .into());
         }

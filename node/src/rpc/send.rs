@@ -9,9 +9,9 @@ use alloy_primitives::{B256, Bytes};
 use jsonrpsee::core::RpcResult;
 
 use crate::NodeState;
-use crate::cluster::relay::ForwardError;
 use crate::error::{Res, RpcError};
 use crate::publish::Waiting;
+use crate::relay::ForwardError;
 
 /// The longest a send waits for its block under automine; past it, it
 /// answers with the hash anyway.

@@ -11,7 +11,7 @@ use alloy_rpc_types_eth::{
     Block as RpcBlock, BlockTransactions, Header as RpcHeader, Log as RpcLog,
     Transaction as RpcTransaction,
 };
-use lanes_evm_adapter::eth::simulate::{
+use lanes_eth::simulate_v1::{
     SimBase, SimCall, SimRules, SimulateError, SimulatedBlock, codes, simulate_v1 as run,
 };
 use serde_json::{Value, json};

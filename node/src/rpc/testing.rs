@@ -10,7 +10,7 @@ use alloy_eips::eip2718::Encodable2718;
 use alloy_eips::eip7594::BlobTransactionSidecarVariant;
 use alloy_primitives::{B256, Bytes, hex};
 use jsonrpsee::core::RpcResult;
-use lanes_evm_adapter::eth::simulate::{Build, BuiltBlock, build_block};
+use lanes_eth::simulate_v1::{Build, BuiltBlock, build_block};
 use lanes_evm_adapter::{EvmTx, TxRules};
 use lanes_rpc::api::TestingApiServer;
 use lanes_rpc::types::PayloadAttributes;

@@ -43,16 +43,16 @@ mod ran;
 mod report;
 mod schedule;
 mod sequential;
-mod simulate;
 #[cfg(test)]
 mod tests;
+mod worker_model;
 
 pub use config::{
     DEFAULT_ORDERED_MAX_KEYS, MIN_PARALLEL_GAS, MIN_TXS_PER_THREAD, OrderedConfig, OrderedError,
     OrderedSets,
 };
 pub use report::{OrderedReport, Run, RunKind, TxReport, recorded_sets};
-pub use simulate::ENGINE_COST;
+pub use worker_model::ENGINE_COST;
 
 use std::time::Instant;
 

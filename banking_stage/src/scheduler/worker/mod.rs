@@ -3,9 +3,9 @@
 //! results; joined before the block is sealed, so the bank comes back
 //! whole. A lone transaction's block has no threads: its batch runs on the
 //! controller's thread as it is sent ([`Crew::inline`]), with no thread to
-//! start and none to wake. Threads that live across blocks (Agave's) were measured against
-//! these and lost: 11-21% on the banking bench's 2-worker execution time
-//! (docs/figures.md).
+//! start and none to wake. Threads that live across blocks (Agave's) were
+//! measured against these and lost (docs/figures.md, "Worker threads per
+//! block, or for the stage's life").
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

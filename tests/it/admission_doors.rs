@@ -1,0 +1,117 @@
+//! One door for every transaction: the same bad transactions sent to a
+//! `--dev` node over JSON-RPC (`eth_sendRawTransaction`), and to a banking
+//! stage in process through `submit_many` (what the load generator's
+//! in-process mode, a pool rebuild and embedders use) and `submit_decoded`,
+//! each get the same refusal.
+
+use std::sync::Arc;
+
+use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
+use alloy_eips::eip2718::Encodable2718;
+use alloy_primitives::{Address, Bytes, TxKind, U256};
+use alloy_signer::SignerSync;
+use alloy_signer_local::PrivateKeySigner;
+use lanes_banking_stage::{BankingStage, BankingStageConfig, SubmitError};
+use lanes_eth::genesis::{ChainSpec, dev_genesis};
+use lanes_evm_adapter::{AdmissionLimits, EvmAdmission, EvmConfig, EvmExecutor, EvmTx};
+use lanes_runtime::{Chain, TxError};
+use serde_json::json;
+
+use crate::validator::{DEV_KEYS, Validator, receiver};
+
+/// Code that makes an account a contract (EIP-3607 refuses its sends).
+const CODE: [u8; 10] = alloy_primitives::hex!("602a60005260206000f3");
+
+fn tx(key: &str, chain_id: u64, gas: u64, max_fee: u128) -> Bytes {
+    let signer: PrivateKeySigner = key.parse().unwrap();
+    let tx = TxEip1559 {
+        chain_id,
+        nonce: 0,
+        gas_limit: gas,
+        max_fee_per_gas: max_fee,
+        max_priority_fee_per_gas: 1,
+        to: TxKind::Call(receiver(7)),
+        value: U256::from(1),
+        access_list: Default::default(),
+        input: Bytes::new(),
+    };
+    let sig = signer.sign_hash_sync(&tx.signature_hash()).unwrap();
+    let envelope: TxEnvelope = tx.into_signed(sig).into();
+    envelope.encoded_2718().into()
+}
+
+fn address(key: &str) -> Address {
+    key.parse::<PrivateKeySigner>().unwrap().address()
+}
+
+/// A stage's refusal in the words the node answers with.
+fn reason(e: SubmitError) -> String {
+    match e {
+        SubmitError::Refused(TxError::Invalid(why)) | SubmitError::Invalid(why) => why,
+        e => e.to_string(),
+    }
+}
+
+#[test]
+fn test_a_bad_transaction_gets_the_same_refusal_through_every_door() {
+    let stranger = "0x1111111111111111111111111111111111111111111111111111111111111111";
+    let gwei = 1_000_000_000;
+    // (what is wrong, its bytes, a phrase the refusal holds, decodable)
+    let cases = [
+        ("cannot pay", tx(stranger, 31337, 21_000, 3 * gwei), "insufficient funds", true),
+        ("below intrinsic gas", tx(DEV_KEYS[0], 31337, 20_000, 3 * gwei), "intrinsic gas", true),
+        ("a sender with code", tx(DEV_KEYS[2], 31337, 21_000, 3 * gwei), "EIP-3607", true),
+        ("over the block", tx(DEV_KEYS[0], 31337, 40_000_000, 3 * gwei), "block gas limit", true),
+        ("under the base fee", tx(DEV_KEYS[0], 31337, 21_000, 7), "base fee", true),
+        ("another chain", tx(DEV_KEYS[0], 1, 21_000, 3 * gwei), "wrong chain id", false),
+    ];
+
+    // Door 1: JSON-RPC on a --dev node.
+    let dir = tempfile::tempdir().unwrap();
+    let node = Validator::start(&dir.path().join("data"), &["--dev"]);
+    node.result("anvil_setCode", json!([address(DEV_KEYS[2]), format!("0x{}", hex(&CODE))]));
+
+    // Doors 2 and 3: a banking stage in process, on the same dev chain.
+    let mut geth = dev_genesis();
+    geth.alloc.get_mut(&address(DEV_KEYS[2])).unwrap().code = Some(CODE.into());
+    let spec = ChainSpec::from_geth(geth).unwrap();
+    let chain = Chain::create_with(
+        dir.path().join("stage"),
+        Default::default(),
+        &spec.genesis,
+        spec.bank_config(),
+    )
+    .unwrap();
+    let executor =
+        Arc::new(EvmExecutor::new(EvmConfig { spec: spec.spec, ..EvmConfig::new(31337) }));
+    let rules = executor.rules();
+    let admission = EvmAdmission::new(executor.clone(), AdmissionLimits::default());
+    let stage = BankingStage::builder(executor, chain)
+        .config(BankingStageConfig::default())
+        .admission(Arc::new(admission))
+        .start();
+
+    for (what, raw, phrase, decodable) in cases {
+        let (code, rpc, _) =
+            node.error("eth_sendRawTransaction", json!([format!("0x{}", hex(&raw))]));
+        assert_eq!(code, -32003, "{what}: {rpc}");
+        assert!(rpc.contains(phrase), "{what}: the RPC answered {rpc}");
+        let many = stage.submit_many(vec![raw.clone()]).pop().unwrap().map_err(reason);
+        let many = many.expect_err(what);
+        assert!(rpc.starts_with(&many), "{what}: RPC {rpc:?}, submit_many {many:?}");
+        if decodable {
+            let decoded = EvmTx::decode(&raw, &rules).unwrap();
+            let one = stage.submit_decoded(vec![decoded], Default::default()).pop().unwrap();
+            let one = one.map_err(reason).expect_err(what);
+            assert_eq!(one, many, "{what}: submit_decoded and submit_many");
+        }
+    }
+    // None of them entered a pool.
+    assert_eq!(node.result("txpool_status", json!([]))["pending"], "0x0");
+    assert!(stage.queued().is_empty());
+    node.stop();
+}
+
+fn hex(bytes: &[u8]) -> String {
+    alloy_primitives::hex::encode(bytes)
+}
