@@ -1,6 +1,8 @@
 //! Why a run fails: [`RunError`] and the crate's [`Result`], beneath every
 //! other module of a run.
 
+use std::path::PathBuf;
+
 use alloy_primitives::{Address, B256, U256};
 use lanes_rpc::client::{ClientError, RpcErrorObject};
 
@@ -127,7 +129,41 @@ pub enum RunError {
     Signal(#[source] std::io::Error),
     /// A scenario's step failed on the node.
     #[error(transparent)]
-    Scenario(#[from] crate::scenario::ScenarioError),
+    Scenario(#[from] ScenarioError),
 }
 
 pub(crate) type Result<T, E = RunError> = std::result::Result<T, E>;
+
+/// Why a scenario file cannot be run: the file, the line and the field.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ScenarioError {
+    /// The file could not be read.
+    #[error("reading {}: {source}", path.display())]
+    Read {
+        /// The scenario file.
+        path: PathBuf,
+        /// The I/O cause.
+        source: std::io::Error,
+    },
+    /// The file is not TOML of a scenario's shape (the message has the line).
+    #[error("{}: {message}", path.display())]
+    Parse {
+        /// The scenario file.
+        path: PathBuf,
+        /// toml's message, with the line and column.
+        message: String,
+    },
+    /// A step is wrong, or failed on the node.
+    #[error("{}:{line}: {field}: {reason}", path.display())]
+    Step {
+        /// The scenario file.
+        path: PathBuf,
+        /// The line of the field (or of the step).
+        line: usize,
+        /// The field, as `spam[2].tx.args[1]`.
+        field: String,
+        /// What is wrong.
+        reason: String,
+    },
+}

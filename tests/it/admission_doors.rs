@@ -98,7 +98,10 @@ fn test_a_bad_transaction_gets_the_same_refusal_through_every_door() {
         assert!(rpc.contains(phrase), "{what}: the RPC answered {rpc}");
         let many = stage.submit_many(vec![raw.clone()]).pop().unwrap().map_err(reason);
         let many = many.expect_err(what);
-        assert!(rpc.starts_with(&many), "{what}: RPC {rpc:?}, submit_many {many:?}");
+        // The two chains differ in what they count (the dev node's next base
+        // fee has moved from the genesis'): the words before the figures agree.
+        assert_eq!(words(&rpc), words(&many), "{what}: RPC {rpc:?}, submit_many {many:?}");
+        assert!(many.contains(phrase), "{what}: submit_many answered {many}");
         if decodable {
             let decoded = EvmTx::decode(&raw, &rules).unwrap();
             let one = stage.submit_decoded(vec![decoded], Default::default()).pop().unwrap();
@@ -110,6 +113,11 @@ fn test_a_bad_transaction_gets_the_same_refusal_through_every_door() {
     assert_eq!(node.result("txpool_status", json!([]))["pending"], "0x0");
     assert!(stage.queued().is_empty());
     node.stop();
+}
+
+/// A refusal's words before its first figure.
+fn words(refusal: &str) -> &str {
+    &refusal[..refusal.find(|c: char| c.is_ascii_digit()).unwrap_or(refusal.len())]
 }
 
 fn hex(bytes: &[u8]) -> String {

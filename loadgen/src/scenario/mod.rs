@@ -34,40 +34,7 @@ use alloy_primitives::{Address, Bytes, I256, U256};
 use self::file::{AccessListEntry, CallStep, CreateStep, FuzzStep, ScenarioFile};
 pub use self::prepare::{ScenarioOptions, prepare};
 use self::template::{Template, Values, parse_wei};
-
-/// Why a scenario file cannot be run: the file, the line and the field.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ScenarioError {
-    /// The file could not be read.
-    #[error("reading {}: {source}", path.display())]
-    Read {
-        /// The scenario file.
-        path: PathBuf,
-        /// The I/O cause.
-        source: std::io::Error,
-    },
-    /// The file is not TOML of a scenario's shape (the message has the line).
-    #[error("{}: {message}", path.display())]
-    Parse {
-        /// The scenario file.
-        path: PathBuf,
-        /// toml's message, with the line and column.
-        message: String,
-    },
-    /// A step is wrong, or failed on the node.
-    #[error("{}:{line}: {field}: {reason}", path.display())]
-    Step {
-        /// The scenario file.
-        path: PathBuf,
-        /// The line of the field (or of the step).
-        line: usize,
-        /// The field, as `spam[2].tx.args[1]`.
-        field: String,
-        /// What is wrong.
-        reason: String,
-    },
-}
+pub use crate::error::ScenarioError;
 
 /// Who sends a step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
