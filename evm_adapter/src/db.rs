@@ -105,7 +105,7 @@ pub fn has_code(code_hash: &B256) -> bool {
 }
 
 /// Whether `spec` keeps a touched empty account (before EIP-161, Spurious
-/// Dragon, which deletes it): [`stored_header`]'s `keep_empty`.
+/// Dragon, which deletes it): `stored_header`'s `keep_empty`.
 pub fn keeps_empty(spec: SpecId) -> bool {
     !spec.is_enabled_in(SpecId::SPURIOUS_DRAGON)
 }

@@ -1,4 +1,7 @@
 //! `lanes-loadgen`'s arguments: its subcommands and their flags.
+// The fields' doc comments are the command's --help, written for a terminal
+// (`<chain id>` is a placeholder there, not HTML).
+#![allow(rustdoc::invalid_html_tags, rustdoc::broken_intra_doc_links)]
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -1,6 +1,9 @@
 //! `lanes-validator`'s arguments: the flags of a node (`--dev`, `--genesis`,
 //! `--config`, ...) and its subcommands (`import`, `execute-block`, `init`,
 //! `testnet`).
+// The fields' doc comments are the command's --help, written for a terminal
+// (`<chain id>` is a placeholder there, not HTML).
+#![allow(rustdoc::invalid_html_tags, rustdoc::broken_intra_doc_links)]
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

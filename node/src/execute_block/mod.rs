@@ -40,7 +40,7 @@ pub struct ExecuteOptions {
     /// Runs of each side (lanes, revm), alternating; times are medians.
     pub runs: usize,
     /// Worker counts to simulate from the measured runs
-    /// ([`OrderedReport::simulate`]).
+    /// ([`OrderedReport::time_on_workers`]).
     pub simulate: Vec<usize>,
     /// Also run the block from its access list (revm's builder's) as
     /// declared writes, no prediction, and check it gives that list back.
