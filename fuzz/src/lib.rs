@@ -12,8 +12,8 @@ use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use lanes_accounts_db::{AccountHeader, AccountsDbConfig, Entry};
-use lanes_evm_adapter::{EvmConfig, EvmExecutor, impersonated};
 use lanes_eth::genesis::{ChainSpec, DEV_CHAIN_ID, dev_signers};
+use lanes_evm_adapter::{EvmConfig, EvmExecutor, impersonated};
 use lanes_runtime::{BankConfig, Chain, Executor, SealedBlock};
 
 /// Block 0's timestamp: fixed, so every block built here is the same bytes.
