@@ -458,10 +458,11 @@ impl NodeState {
         env
     }
 
-    /// Decodes and submits a raw transaction (the stage's admission makes
-    /// every check a pool makes: `lanes_evm_adapter::EvmAdmission`); under automine, also a wait that ends once the transaction's block is
-    /// committed, for a transaction that is its sender's next (one behind a
-    /// nonce gap would wait for the gap). The sender is recovered here, on
+    /// Decodes and submits a raw transaction (the stage's admission checks
+    /// it: `lanes_evm_adapter::EvmAdmission`); under automine, also a wait
+    /// that ends once the transaction's block is committed, for a
+    /// transaction that is its sender's next (one behind a nonce gap would
+    /// wait for the gap). The sender is recovered here, on
     /// the task that received the transaction (no hop to a sigverify thread
     /// for a lone send); the stage counts that time as sigverify time.
     pub(crate) fn send_raw_waiting(&self, raw: &[u8]) -> Res<(B256, Option<Waiting>)> {

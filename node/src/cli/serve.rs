@@ -46,6 +46,8 @@ fn node_config(cli: Cli) -> NodeConfig {
         },
     });
     let limits = rpc_limits(&cli);
+    let workers = workers(&cli);
+    let blob_retention = blob_retention(&cli);
     let load_state = cli.load_state.clone().or_else(|| cli.state.clone().filter(|p| p.exists()));
     let explorer = explorer_config(&cli, cli.dev);
     let chain = match (cli.dev, cli.genesis) {
@@ -53,9 +55,6 @@ fn node_config(cli: Cli) -> NodeConfig {
         (false, Some(path)) => ChainChoice::Genesis(path),
         (false, None) => ChainChoice::Existing,
     };
-    let workers = cli.workers.unwrap_or_else(|| {
-        std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_WORKERS)
-    });
     NodeConfig {
         explorer,
         data_dir: cli.data_dir,
@@ -84,9 +83,7 @@ fn node_config(cli: Cli) -> NodeConfig {
             None if cli.dev => None,
             None => Some(DEFAULT_HISTORY_BLOCKS),
         },
-        blob_retention: cli
-            .blob_retention
-            .map_or(crate::BLOB_RETENTION, std::time::Duration::from_secs),
+        blob_retention,
         allow_unprotected: cli.allow_unprotected_txs || cli.dev,
         client_version: cli.client_version.unwrap_or_else(|| client_version(cli.dev)),
         hold_blocks: false,
@@ -167,9 +164,7 @@ fn run_cluster_node(cli: &Cli, path: &Path) -> Res {
         reset_data_dir(&cluster_config.data_dir)
             .map_err(|e| format!("resetting {}: {e}", cluster_config.data_dir.display()))?;
     }
-    let workers = cli.workers.unwrap_or_else(|| {
-        std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_WORKERS)
-    });
+    let workers = workers(cli);
     let config = NodeConfig {
         data_dir: cluster_config.data_dir.clone(),
         chain: ChainChoice::Genesis(cluster_config.genesis.clone()),
@@ -276,6 +271,13 @@ fn print_dev_banner(node: &Node, explorer: bool) {
     if explorer {
         println!("explorer on http://{}/explorer", node.rpc_addr());
     }
+}
+
+/// `--workers`, or one per core up to [`MAX_WORKERS`].
+fn workers(cli: &Cli) -> usize {
+    cli.workers.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_WORKERS)
+    })
 }
 
 /// `--blob-retention`, or EIP-4844's window.
