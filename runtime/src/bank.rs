@@ -189,9 +189,15 @@ impl Bank {
         hashes.map(|h| record.claimed.insert(h)).collect()
     }
 
-    /// Makes room for `txs` more transactions' kept writes, so a block of
-    /// them does not grow the table one rehash at a time.
-    pub(crate) fn reserve_kept(&self, txs: usize) {
+    /// Makes room for `txs` more transactions' kept writes and records
+    /// (hashes, receipts), so a block of them grows no table or list one
+    /// reallocation at a time.
+    pub(crate) fn reserve_for(&self, txs: usize) {
+        {
+            let mut record = self.record();
+            record.tx_hashes.reserve(txs);
+            record.receipts.reserve(txs);
+        }
         if self.config.record_accesses {
             self.kept.lock().reserve(txs);
         }
@@ -560,7 +566,11 @@ impl Bank {
     }
 
     /// Appends an entry that ran with `outcomes` (replay).
-    pub(crate) fn record_entry(&self, entry: BlockEntry, outcomes: Vec<(B256, Outcome)>) {
+    pub(crate) fn record_entry(
+        &self,
+        entry: BlockEntry,
+        outcomes: impl IntoIterator<Item = (B256, Outcome)>,
+    ) {
         self.record().push(entry, outcomes);
     }
 

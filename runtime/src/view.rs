@@ -491,6 +491,16 @@ impl<'a> StateView<'a> {
         self
     }
 
+    /// This view, logging its reads into `log`'s lists once cleared: a
+    /// caller running transactions one after another reuses one log's
+    /// memory instead of growing a new one for each.
+    pub(crate) fn with_log(mut self, mut log: ReadLog) -> Self {
+        log.accounts.clear();
+        log.slots.clear();
+        self.log = log;
+        self
+    }
+
     /// `key`'s hash if the access allows the read (or the `write`).
     fn check(&mut self, key: StateKey, write: bool) -> Result<KeyHash, TxError> {
         let allowed = match &self.access {

@@ -111,7 +111,7 @@ impl Bank {
             let error = TxError::Duplicate(txs[index].hash());
             return Err(OrderedError::Invalid { index, error });
         }
-        self.reserve_kept(txs.len());
+        self.reserve_for(txs.len());
         let coinbase = self.env().coinbase;
         let (starts, estimates) = plan::plan(txs, coinbase, self.state());
         let planned = Instant::now();

@@ -46,7 +46,9 @@ pub(super) fn plan<T: Transaction>(
     coinbase: Address,
     state: &BankState,
 ) -> (Vec<Start>, Vec<(usize, StateKey)>) {
-    let mut last: HashMap<StateKey, usize, ahash::RandomState> = HashMap::default();
+    // A sender and a recipient per transaction at most.
+    let mut last: HashMap<StateKey, usize, ahash::RandomState> =
+        HashMap::with_capacity_and_hasher(2 * txs.len(), Default::default());
     let mut starts = Vec::with_capacity(txs.len());
     let mut estimates = Vec::new();
     let codeless = |a: &Address| {

@@ -138,7 +138,7 @@ pub(super) fn record_in_order<T: Transaction>(
             None => true,
         };
         if starts && !entry.txs.is_empty() {
-            bank.record_entry(std::mem::take(&mut entry), std::mem::take(&mut outcomes));
+            bank.record_entry(std::mem::take(&mut entry), outcomes.drain(..));
         }
         if starts {
             keys.clear();

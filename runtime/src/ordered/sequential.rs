@@ -20,7 +20,7 @@ use crate::bank::Bank;
 use crate::error::{BankError, TxError};
 use crate::executor::{Executor, Transaction};
 use crate::key::StateKey;
-use crate::view::{Access, StateView};
+use crate::view::{Access, ReadLog, StateView};
 
 pub(super) fn state_error(e: String) -> OrderedError {
     OrderedError::Bank(BankError::State(e))
@@ -57,6 +57,8 @@ pub(super) fn run<E: Executor>(
     let mut worker = executor.worker(bank.env());
     let mut uncredited = U256::ZERO;
     let mut reports = Vec::with_capacity(txs.len());
+    // The read log's memory, passed from each run to the next.
+    let mut log = ReadLog::default();
     let mut done = Vec::with_capacity(txs.len());
     // One clock reading a transaction: each one's time runs from the end
     // of the one before.
@@ -78,7 +80,8 @@ pub(super) fn run<E: Executor>(
                 StateView::new(bank.state(), set.map_or(Access::Exclusive, Access::Declared))
             }
             None => StateView::new(bank.state(), Access::Logged).with_credit(coinbase, uncredited),
-        };
+        }
+        .with_log(std::mem::take(&mut log));
         let (result, view) = executor.execute(&mut worker, tx, view);
         if let (Some(key), true) = (view.violation(), held) {
             return Err(OrderedError::LeftItsSet { index, key });
@@ -102,6 +105,7 @@ pub(super) fn run<E: Executor>(
             }
         };
         let credited = view.credits;
+        log = view.log;
         let debited = view.debits.iter().map(|(a, _)| *a).collect();
         bank.keep(tx.hash(), view.writes);
         uncredited = uncredited.saturating_add(outcome.fee);
