@@ -462,8 +462,7 @@ impl Bank {
                 keys.filter(|(key, _)| key.stored().is_some()).map(|(_, hash)| hash)
             })
             .collect();
-        self.state.parent.prefetch(&stored);
-        self.state.prefetch_written(&stored);
+        self.state.prefetch(&stored);
         // Room for a batch of 4-key sets with storage keys (each also marks
         // its address's all-storage hash).
         let mut keys = EntryKeys::with_capacity(8 * txs.len());
