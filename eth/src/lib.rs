@@ -8,6 +8,8 @@
 //!   chain and its accounts, forks of live chains.
 //! - `eth_simulateV1` ([`simulate_v1`]): calls in a chain of simulated blocks, each sealed
 //!   as an Ethereum block.
+//! - A JSON-RPC transaction request as the transaction it stands for ([`tx_request`]): the
+//!   one door `eth_sendTransaction`, the calls and `eth_simulateV1` share.
 //!
 //! ## Layers
 //!
@@ -16,6 +18,7 @@
 //!
 //! ```text
 //!  simulate_v1               eth_simulateV1: block > call > hooks > types
+//!  tx_request                a request's transaction: its type, its gaps filled
 //!  genesis                   chain specs: geth genesis.json, --dev, forks
 //!  import                    a block checked, run and committed
 //!  codecs, rewards, ommers   header codecs of imported chains; rewards; ommer rules
@@ -39,6 +42,7 @@ pub mod simulate_v1;
 mod spec;
 mod state_root;
 mod trie;
+pub mod tx_request;
 
 pub use block::{
     EthBlock, EthBlockData, GENESIS_GAS_LIMIT, genesis_alloc, genesis_header, header_bloom,

@@ -1,22 +1,21 @@
 //! A call of an `eth_simulateV1` request: the transaction it stands for,
 //! how revm's refusals and failures are coded.
 
-use alloy_consensus::{
-    Signed, TxEip1559, TxEip2930, TxEip4844, TxEip7702, TxEnvelope, TxLegacy, TxType,
-};
-use alloy_primitives::{Bytes, Signature, TxKind, U256};
+use alloy_consensus::TxEnvelope;
+use alloy_primitives::{Bytes, Signature, U256};
 use alloy_rpc_types_eth::TransactionRequest;
 use revm::context::TxEnv;
 use revm::context::result::{EVMError, ExecutionResult, HaltReason, InvalidTransaction};
 
 use super::hooks::SimEvm;
 use super::types::{SimCall, SimCallError, SimulateError, codes, fail, internal};
-use lanes_evm_adapter::SpecId;
+use crate::tx_request::{self, Fees, Fill};
+use lanes_evm_adapter::{SpecId, fill_tx_env};
 
 /// A call of the request as a transaction (signed with a zero signature,
 /// as geth hashes it) and as revm runs it, its defaults filled: the
 /// sender's nonce, the gas the block and the request's budget have left,
-/// zero fees.
+/// zero fees ([`crate::tx_request`]).
 pub(super) fn build_tx(
     evm: &mut SimEvm<'_, '_>,
     r: &TransactionRequest,
@@ -25,13 +24,6 @@ pub(super) fn build_tx(
     budget: u64,
 ) -> Result<(TxEnvelope, TxEnv), SimulateError> {
     let from = r.from.unwrap_or_default();
-    let legacy = r.gas_price.is_some();
-    if legacy && (r.max_fee_per_gas.is_some() || r.max_priority_fee_per_gas.is_some()) {
-        return fail(
-            codes::INVALID_PARAMS,
-            "both gasPrice and (maxFeePerGas or maxPriorityFeePerGas) specified",
-        );
-    }
     let nonce = match r.nonce {
         Some(n) => n,
         None => {
@@ -49,108 +41,13 @@ pub(super) fn build_tx(
         Some(gas) => gas.min(budget),
         None => block_left.min(budget),
     };
-    let to = r.to.unwrap_or(TxKind::Create);
-    let value = r.value.unwrap_or_default();
-    let input = r.input.input().cloned().unwrap_or_default();
-    let access_list = r.access_list.clone().unwrap_or_default();
-    let blob_hashes = r.blob_versioned_hashes.clone().unwrap_or_default();
-    let authorizations = r.authorization_list.clone().unwrap_or_default();
-    let max_fee = r.gas_price.or(r.max_fee_per_gas).unwrap_or(0);
-    let tip = r.max_priority_fee_per_gas.unwrap_or(0);
-    let london = evm.ctx.cfg.spec.is_enabled_in(SpecId::LONDON);
-    let signature = Signature::new(U256::ZERO, U256::ZERO, false);
-    let call_to = || match to {
-        TxKind::Call(a) => Ok(a),
-        TxKind::Create => fail(codes::INVALID_PARAMS, "a blob or set-code call needs a 'to'"),
-    };
-    let envelope: TxEnvelope = if !authorizations.is_empty() {
-        let tx = TxEip7702 {
-            chain_id,
-            nonce,
-            gas_limit: gas,
-            max_fee_per_gas: max_fee,
-            max_priority_fee_per_gas: tip,
-            to: call_to()?,
-            value,
-            access_list: access_list.clone(),
-            authorization_list: authorizations.clone(),
-            input: input.clone(),
-        };
-        Signed::new_unhashed(tx, signature).into()
-    } else if !blob_hashes.is_empty() {
-        let tx = TxEip4844 {
-            chain_id,
-            nonce,
-            gas_limit: gas,
-            max_fee_per_gas: max_fee,
-            max_priority_fee_per_gas: tip,
-            to: call_to()?,
-            value,
-            access_list: access_list.clone(),
-            blob_versioned_hashes: blob_hashes.clone(),
-            max_fee_per_blob_gas: r.max_fee_per_blob_gas.unwrap_or(0),
-            input: input.clone(),
-        };
-        TxEnvelope::Eip4844(Signed::new_unhashed(tx.into(), signature))
-    } else if legacy || !london {
-        if r.access_list.is_some() {
-            let tx = TxEip2930 {
-                chain_id,
-                nonce,
-                gas_price: max_fee,
-                gas_limit: gas,
-                to,
-                value,
-                access_list: access_list.clone(),
-                input: input.clone(),
-            };
-            Signed::new_unhashed(tx, signature).into()
-        } else {
-            let tx = TxLegacy {
-                chain_id: Some(chain_id),
-                nonce,
-                gas_price: max_fee,
-                gas_limit: gas,
-                to,
-                value,
-                input: input.clone(),
-            };
-            Signed::new_unhashed(tx, signature).into()
-        }
-    } else {
-        let tx = TxEip1559 {
-            chain_id,
-            nonce,
-            gas_limit: gas,
-            max_fee_per_gas: max_fee,
-            max_priority_fee_per_gas: tip,
-            to,
-            value,
-            access_list: access_list.clone(),
-            input: input.clone(),
-        };
-        Signed::new_unhashed(tx, signature).into()
-    };
-    let tx_type = envelope.tx_type();
-    let env = TxEnv {
-        tx_type: tx_type as u8,
-        caller: from,
-        gas_limit: gas,
-        gas_price: max_fee,
-        kind: to,
-        value,
-        data: input,
-        nonce,
-        chain_id: Some(chain_id),
-        access_list,
-        gas_priority_fee: (tx_type != TxType::Legacy && tx_type != TxType::Eip2930).then_some(tip),
-        blob_hashes,
-        max_fee_per_blob_gas: r.max_fee_per_blob_gas.unwrap_or(0),
-        authorization_list: authorizations
-            .into_iter()
-            .map(revm::context_interface::either::Either::Left)
-            .collect(),
-    };
+    let fee_market = evm.ctx.cfg.spec.is_enabled_in(SpecId::LONDON);
+    let fill = Fill { chain_id, nonce, gas, fees: Fees::Zero, fee_market };
+    let tx = tx_request::transaction(r, &fill)
+        .or_else(|e| fail(codes::INVALID_PARAMS, e.to_string()))?;
+    let envelope = tx.into_envelope(Signature::new(U256::ZERO, U256::ZERO, false));
+    let mut env = TxEnv::default();
+    fill_tx_env(&mut env, &envelope, from);
     Ok((envelope, env))
 }
 

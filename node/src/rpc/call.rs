@@ -1,30 +1,41 @@
 //! What the call methods share (`eth_call`, `eth_estimateGas`,
 //! `eth_createAccessList`, `debug_traceCall`, the ERC-20 cheats): a request's
-//! fields, geth's block overrides, and how a failed simulation answers.
+//! call, geth's block overrides, and how a failed simulation answers.
 
-use alloy_primitives::TxKind;
+use alloy_consensus::Transaction as _;
 use alloy_rpc_types_eth::{BlockOverrides, TransactionRequest};
-use lanes_evm_adapter::{CallRequest, SimError, Simulation};
+use lanes_eth::tx_request::{self, Fees, Fill};
+use lanes_evm_adapter::{CallRequest, EvmExecutor, SimError, Simulation, SpecId};
 use lanes_runtime::BlockEnv;
 
 use crate::error::{Res, RpcError};
 
-pub(crate) fn call_request(r: &TransactionRequest) -> CallRequest {
-    CallRequest {
+/// The call a request stands for: its transaction as every door makes it
+/// ([`tx_request::transaction`], no fees but those asked for, its type
+/// from its fields and `executor`'s fork), with the nonce and gas it left
+/// out still to be filled by the call (the state's nonce, the call's gas
+/// cap).
+pub(crate) fn call_request(r: &TransactionRequest, executor: &EvmExecutor) -> Res<CallRequest> {
+    let fill = Fill {
+        chain_id: executor.chain_id(),
+        nonce: r.nonce.unwrap_or_default(),
+        gas: r.gas.unwrap_or(u64::MAX),
+        fees: Fees::Zero,
+        fee_market: executor.config().spec.is_enabled_in(SpecId::LONDON),
+    };
+    let tx = tx_request::transaction(r, &fill).map_err(|e| RpcError::Invalid(e.to_string()))?;
+    Ok(CallRequest {
         from: r.from,
-        to: match r.to {
-            Some(TxKind::Call(to)) => Some(to),
-            _ => None,
-        },
-        value: r.value.unwrap_or_default(),
-        data: r.input.input().cloned().unwrap_or_default(),
+        to: tx.to(),
+        value: tx.value(),
+        data: tx.input().clone(),
         gas: r.gas,
-        gas_price: r.gas_price.or(r.max_fee_per_gas),
-        max_priority_fee: r.max_priority_fee_per_gas,
+        gas_price: Some(tx.max_fee_per_gas()),
+        max_priority_fee: tx.max_priority_fee_per_gas(),
         nonce: r.nonce,
-        access_list: r.access_list.clone().unwrap_or_default(),
-        authorization_list: r.authorization_list.clone().unwrap_or_default(),
-    }
+        access_list: tx.access_list().cloned().unwrap_or_default(),
+        authorization_list: tx.authorization_list().map(<[_]>::to_vec).unwrap_or_default(),
+    })
 }
 
 /// Applies geth's block overrides to a call's block.

@@ -84,8 +84,9 @@ impl DebugApiServer for DebugRpc {
         let s = &self.state;
         Ok(s.heavy.run(|| {
             let (view, env) = s.sim_env(block)?;
-            s.executor_at(s.env_block(block)?)?
-                .trace_call(view, &env, &call_request(&request), &opts.tracing_options)
+            let executor = s.executor_at(s.env_block(block)?)?;
+            executor
+                .trace_call(view, &env, &call_request(&request, &executor)?, &opts.tracing_options)
                 .map_err(trace_error)
         })?)
     }

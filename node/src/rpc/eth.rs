@@ -6,12 +6,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use alloy_consensus::{SignableTransaction, TxEip1559, TxEip2930, TxEip7702, TxEnvelope, TxLegacy};
+use alloy_consensus::{SignableTransaction, TxEnvelope, TypedTransaction};
 use alloy_eips::eip2718::Encodable2718;
 use alloy_eips::eip4844::DATA_GAS_PER_BLOB;
 use alloy_eips::eip7928::BlockAccessList;
 use alloy_eips::{BlockId, BlockNumberOrTag};
-use alloy_primitives::{Address, B256, Bytes, TxKind, U64, U256};
+use alloy_primitives::{Address, B256, Bytes, U64, U256};
 use alloy_rpc_types_eth::simulate::SimulatePayload;
 use alloy_rpc_types_eth::state::StateOverride;
 use alloy_rpc_types_eth::{
@@ -21,7 +21,8 @@ use alloy_rpc_types_eth::{
 use alloy_signer::SignerSync;
 use jsonrpsee::core::{RpcResult, async_trait};
 use lanes_accounts_db::AccountsRead;
-use lanes_evm_adapter::{CallRequest, IMPERSONATED_TAG, Overlay, impersonated};
+use lanes_eth::tx_request::{self, Fees, Fill};
+use lanes_evm_adapter::{CallRequest, IMPERSONATED_TAG, Overlay, SpecId, impersonated};
 use lanes_runtime::Bank;
 
 use crate::convert;
@@ -139,8 +140,8 @@ impl EthApiServer for EthRpc {
         let block = block.map(BlockId::from);
         let s = &self.state;
         Ok(s.heavy.run(|| {
-            let request = call_request(&request);
             let executor = s.executor_at(s.env_block(block)?)?;
+            let request = call_request(&request, &executor)?;
             let sim = if state_overrides.is_none() && block_overrides.is_none() {
                 let bank = s.sim_bank(block)?;
                 executor.call(&bank, &request).map_err(sim_error)?
@@ -183,7 +184,9 @@ impl EthApiServer for EthRpc {
         Ok(s.heavy.run(|| {
             let bank = s.sim_bank(block)?;
             let executor = s.executor_at(s.env_block(block)?)?;
-            let gas = executor.estimate_gas(&bank, &call_request(&request)).map_err(sim_error)?;
+            let gas = executor
+                .estimate_gas(&bank, &call_request(&request, &executor)?)
+                .map_err(sim_error)?;
             Ok(U64::from(gas))
         })?)
     }
@@ -198,8 +201,9 @@ impl EthApiServer for EthRpc {
         Ok(s.heavy.run(|| {
             let bank = s.sim_bank(block)?;
             let executor = s.executor_at(s.env_block(block)?)?;
-            let (access_list, sim) =
-                executor.create_access_list(&bank, &call_request(&request)).map_err(sim_error)?;
+            let (access_list, sim) = executor
+                .create_access_list(&bank, &call_request(&request, &executor)?)
+                .map_err(sim_error)?;
             let error = failure(&sim).map(|e| e.to_string());
             Ok(AccessListResult { access_list, gas_used: U256::from(sim.gas_used), error })
         })?)
@@ -538,98 +542,33 @@ fn fill_and_sign(s: &NodeState, r: TransactionRequest) -> Res<Vec<u8>> {
     // The transaction the client asked for, with its own access list (or
     // none): the node predicts the set of one without. Adding a list here
     // would raise its intrinsic gas above the client's estimate.
-    let call = CallRequest { from: Some(from), nonce: Some(nonce), ..call_request(&r) };
     let gas = match r.gas {
         Some(gas) => gas,
-        None => estimate(s, &s.sim_bank(Some(BlockId::pending()))?, &call)?,
-    };
-    let to = call.to.map_or(TxKind::Create, TxKind::Call);
-    let (input, value, access_list) = (call.data, call.value, call.access_list);
-    let chain_id = s.chain_id();
-    // The type asked for, else the one the fields imply (as anvil and geth).
-    let ty =
-        match r.transaction_type {
-            Some(ty @ (0 | 1 | 2 | 4)) => ty,
-            Some(ty) => {
-                return Err(RpcError::Invalid(format!(
-                    "transaction type {ty} is not one lanes sends (0, 1, 2 or 4)"
-                )));
-            }
-            None if !call.authorization_list.is_empty() => 4,
-            None if r.gas_price.is_some() && r.max_fee_per_gas.is_none() => {
-                if access_list.is_empty() { 0 } else { 1 }
-            }
-            None => 2,
-        };
-    if (ty == 4) == call.authorization_list.is_empty() || (ty == 0 && !access_list.is_empty()) {
-        return Err(RpcError::Invalid(format!(
-            "type {ty} does not fit the request: an authorizationList needs type 4 (and type 4 one), an accessList type 1, 2 or 4"
-        )));
-    }
-    let legacy_price =
-        r.gas_price.or(r.max_fee_per_gas).unwrap_or(2 * u128::from(base_fee) + SUGGESTED_TIP);
-    let envelope: TxEnvelope = if ty == 4 {
-        let TxKind::Call(to) = to else {
-            return Err(RpcError::Invalid(
-                "a transaction with an authorizationList (EIP-7702) needs a `to`".into(),
-            ));
-        };
-        let tip = r.max_priority_fee_per_gas.unwrap_or(SUGGESTED_TIP);
-        let max_fee = r.max_fee_per_gas.or(r.gas_price).unwrap_or(2 * u128::from(base_fee) + tip);
-        let tx = TxEip7702 {
-            chain_id,
-            nonce,
-            gas_limit: gas,
-            max_fee_per_gas: max_fee,
-            max_priority_fee_per_gas: tip.min(max_fee),
-            to,
-            value,
-            access_list,
-            authorization_list: call.authorization_list,
-            input,
-        };
-        let sig = seal(tx.signature_hash())?;
-        tx.into_signed(sig).into()
-    } else if ty == 0 || ty == 1 {
-        let gas_price = legacy_price;
-        if ty == 0 {
-            let chain_id = Some(chain_id);
-            let tx = TxLegacy { chain_id, nonce, gas_price, gas_limit: gas, to, value, input };
-            let sig = seal(tx.signature_hash())?;
-            tx.into_signed(sig).into()
-        } else {
-            let tx = TxEip2930 {
-                chain_id,
-                nonce,
-                gas_price,
-                gas_limit: gas,
-                to,
-                value,
-                input,
-                access_list,
+        None => {
+            let call = CallRequest {
+                from: Some(from),
+                nonce: Some(nonce),
+                ..call_request(&r, &s.executor)?
             };
-            let sig = seal(tx.signature_hash())?;
-            tx.into_signed(sig).into()
+            estimate(s, &s.sim_bank(Some(BlockId::pending()))?, &call)?
         }
-    } else {
-        let max_fee = r.max_fee_per_gas.or(r.gas_price);
-        let tip =
-            r.max_priority_fee_per_gas.unwrap_or(SUGGESTED_TIP).min(max_fee.unwrap_or(u128::MAX));
-        let max_fee = max_fee.unwrap_or(2 * u128::from(base_fee) + tip);
-        let tx = TxEip1559 {
-            chain_id,
-            nonce,
-            gas_limit: gas,
-            max_fee_per_gas: max_fee,
-            max_priority_fee_per_gas: tip,
-            to,
-            value,
-            access_list,
-            input,
-        };
-        let sig = seal(tx.signature_hash())?;
-        tx.into_signed(sig).into()
     };
+    let fill = Fill {
+        chain_id: s.chain_id(),
+        nonce,
+        gas,
+        fees: Fees::Market { base_fee: u128::from(base_fee), tip: SUGGESTED_TIP },
+        fee_market: s.executor.config().spec.is_enabled_in(SpecId::LONDON),
+    };
+    let tx = tx_request::transaction(&r, &fill).map_err(|e| RpcError::Invalid(e.to_string()))?;
+    if matches!(tx, TypedTransaction::Eip4844(_)) {
+        return Err(RpcError::Invalid(
+            "transaction type 3 is not one lanes sends (0, 1, 2 or 4): it has no blobs to carry"
+                .into(),
+        ));
+    }
+    let sig = seal(tx.signature_hash())?;
+    let envelope = tx.into_envelope(sig);
     Ok(match signer {
         Some(_) => envelope.encoded_2718(),
         None => impersonated(&envelope, from).to_vec(),

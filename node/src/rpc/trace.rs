@@ -160,8 +160,9 @@ impl TraceApiServer for TraceRpc {
         let block = block.or(Some(BlockId::Number(BlockNumberOrTag::Latest)));
         Ok(s.heavy.run(|| {
             let (view, env) = s.sim_env(block)?;
-            s.executor_at(s.env_block(block)?)?
-                .trace_call_parity(view, &env, &call_request(&request), &types)
+            let executor = s.executor_at(s.env_block(block)?)?;
+            executor
+                .trace_call_parity(view, &env, &call_request(&request, &executor)?, &types)
                 .map_err(trace_error)
         })?)
     }
