@@ -2,7 +2,8 @@
 //! `--dev` node over JSON-RPC (`eth_sendRawTransaction`), and to a banking
 //! stage in process through `submit_many` (what the load generator's
 //! in-process mode, a pool rebuild and embedders use) and `submit_decoded`,
-//! each get the same refusal.
+//! each get the same refusal; and a request that stands for no transaction
+//! gets the same words from every method that takes one.
 
 use std::sync::Arc;
 
@@ -122,4 +123,49 @@ fn words(refusal: &str) -> &str {
 
 fn hex(bytes: &[u8]) -> String {
     alloy_primitives::hex::encode(bytes)
+}
+
+/// A request that stands for no transaction gets the same words from every
+/// method that takes one: they share one function (`lanes_eth::tx_request`).
+#[test]
+fn test_a_request_that_stands_for_no_transaction_gets_the_same_refusal_from_every_method() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Validator::start(&dir.path().join("data"), &["--dev"]);
+    let from = address(DEV_KEYS[0]);
+    let to = receiver(7);
+    let list = json!([{ "address": to, "storageKeys": [] }]);
+    // (what is wrong, the request, the words of its refusal)
+    let cases = [
+        (
+            "both kinds of fee",
+            json!({ "from": from, "to": to, "gasPrice": "0x1", "maxFeePerGas": "0x2" }),
+            "both gasPrice and (maxFeePerGas or maxPriorityFeePerGas) specified",
+        ),
+        (
+            "a type its fields do not fit",
+            json!({ "from": from, "to": to, "type": "0x0", "accessList": list }),
+            "type 0 does not fit the request",
+        ),
+        (
+            "a type there is not",
+            json!({ "from": from, "to": to, "type": "0x9" }),
+            "transaction type 9 is not one a request can ask for",
+        ),
+    ];
+    for (what, request, words) in cases {
+        let answers = [
+            ("eth_sendTransaction", json!([request])),
+            ("eth_call", json!([request, "latest"])),
+            ("eth_estimateGas", json!([request])),
+            ("eth_createAccessList", json!([request, "latest"])),
+            ("debug_traceCall", json!([request, "latest", {}])),
+            ("eth_simulateV1", json!([{ "blockStateCalls": [{ "calls": [request] }] }, "latest"])),
+        ];
+        for (method, params) in answers {
+            let (_, message, _) = node.error(method, params);
+            assert!(message.contains(words), "{what}: {method} answered {message:?}");
+        }
+    }
+    assert_eq!(node.result("txpool_status", json!([]))["pending"], "0x0");
+    node.stop();
 }
