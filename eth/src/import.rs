@@ -627,3 +627,44 @@ pub fn recorded_sets(block: &lanes_runtime::Block) -> Vec<Admitted> {
         })
         .collect()
 }
+
+/// A chain's tip, as fork choice weighs it: its number and its total
+/// difficulty (every block's difficulty to it, genesis included).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tip {
+    /// Its block number.
+    pub number: u64,
+    /// Its total difficulty.
+    pub total_difficulty: U256,
+}
+
+/// Ethereum's fork choice between the chain's head and a side branch's
+/// tip: before the merge the heavier one (greater total difficulty; a tie
+/// keeps the head, as geth), after it (`merged`: the head's total
+/// difficulty is zero, or the branch's block has no difficulty) the
+/// longer. Whether the chain reorganises onto `branch`.
+pub fn prefers_branch(head: Tip, branch: Tip, merged: bool) -> bool {
+    match merged {
+        true => branch.number > head.number,
+        false => branch.total_difficulty > head.total_difficulty,
+    }
+}
+
+#[cfg(test)]
+mod fork_choice_tests {
+    use super::*;
+
+    #[test]
+    fn test_before_the_merge_the_heavier_branch_wins_and_after_it_the_longer() {
+        let tip = |number, td: u64| Tip { number, total_difficulty: U256::from(td) };
+        // A shorter branch of more work wins before the merge, not after.
+        assert!(prefers_branch(tip(10, 100), tip(9, 101), false));
+        assert!(!prefers_branch(tip(10, 100), tip(9, 101), true));
+        // A longer branch of less work wins only after it.
+        assert!(!prefers_branch(tip(10, 100), tip(11, 99), false));
+        assert!(prefers_branch(tip(10, 100), tip(11, 99), true));
+        // A tie keeps the head.
+        assert!(!prefers_branch(tip(10, 100), tip(10, 100), false));
+        assert!(!prefers_branch(tip(10, 0), tip(10, 0), true));
+    }
+}

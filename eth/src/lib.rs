@@ -56,8 +56,8 @@ pub use header::{
     MAXIMUM_EXTRA_DATA_SIZE, MIN_GAS_LIMIT, check_header,
 };
 pub use import::{
-    ImportContext, ImportError, ImportErrorKind, ImportedBlock, MAX_RLP_BLOCK_SIZE, block_executor,
-    import_block, import_rules, recorded_sets,
+    ImportContext, ImportError, ImportErrorKind, ImportedBlock, MAX_RLP_BLOCK_SIZE, Tip,
+    block_executor, import_block, import_rules, prefers_branch, recorded_sets,
 };
 pub use ommers::{MAX_OMMERS, OMMER_ANCESTRY_DEPTH, check_ommers};
 pub use requests::{DEPOSIT_EVENT_TOPIC, deposit_requests};

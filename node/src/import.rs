@@ -21,7 +21,7 @@ use lanes_accounts_db::{AccountsDbConfig, DEFAULT_HISTORY_BLOCKS};
 use lanes_eth::genesis::ChainSpec;
 use lanes_eth::{
     EthBlock, ImportContext, ImportError, ImportedBlock, KEPT_STATE_TRIES, OMMER_ANCESTRY_DEPTH,
-    StateTries, import_block,
+    StateTries, Tip, import_block, prefers_branch,
 };
 use lanes_evm_adapter::SharedCode;
 use lanes_runtime::{Chain, OrderedConfig, write_atomically};
@@ -222,15 +222,11 @@ impl Importer {
         let Some((fork, branch, total)) = self.branch(block)? else {
             return self.extend(block); // refused: an unknown parent
         };
-        // Before the merge the heaviest branch wins (total difficulty),
-        // after it the longest.
         let merged = self.total_difficulty.is_zero() || block.header.difficulty.is_zero();
-        let heavier = if merged {
-            block.header.number > self.chain().head().number
-        } else {
-            total > self.total_difficulty
-        };
-        if !heavier {
+        let head =
+            Tip { number: self.chain().head().number, total_difficulty: self.total_difficulty };
+        let tip = Tip { number: block.header.number, total_difficulty: total };
+        if !prefers_branch(head, tip, merged) {
             if self.side.len() >= MAX_SIDE_BLOCKS {
                 self.side.clear();
             }
