@@ -56,8 +56,13 @@ fn test_the_spare_segment_is_taken_next_and_a_crash_image_with_it_opens() {
         block += 1;
         commit(&db, &mut model, block);
     }
-    assert_eq!(newest_segment(dir.path()), spare, "the spare became the active segment");
-    assert_eq!(segment_files(dir.path()).len(), db.stats().segments, "no segment made beside it");
+    // The database's thread may already have made the next spare (the
+    // writer asks for it past half of the active segment): the newest
+    // segment of the table is the spare, and at most that next one is
+    // newer.
+    let (files, segments) = (segment_files(dir.path()), db.stats().segments);
+    assert_eq!(files[segments - 1], spare, "the spare became the active segment: {files:?}");
+    assert!(files.len() <= segments + 1, "no segment made beside it: {files:?}");
     assert_eq!(contents(&db), model);
 
     {
