@@ -5,7 +5,9 @@
 # lanes' time over revm's measured in the same process, so the host's drift
 # cancels; a round's figure is all blocks' time over revm's. Prints, per
 # binary and worker count, the median over rounds, and the median of the
-# paired ratios new/base (below 1: the new binary is faster). Where both
+# paired ratios new/base (below 1: the new binary is faster); and the same
+# paired per block (each block's two runs back to back, weighted by revm's
+# time), which a slow stretch of the host moves less. Where both
 # binaries report the seal's time (seal_ms), each worker count is also
 # compared with the seal added to lanes' time (revm's side has no seal).
 #
@@ -40,7 +42,7 @@ for round in $(seq 1 "$rounds"); do
   done
 done
 python3 - "$OUT" "$rounds" "$workers" <<'EOF'
-import json, statistics, sys
+import json, math, statistics, sys
 out, rounds, workers = sys.argv[1], int(sys.argv[2]), sys.argv[3].split()
 def ratio(label, w, r, seal=False):
     rows = [json.loads(l) for l in open(f"{out}/{label}-{w}-{r}.jsonl")]
@@ -48,8 +50,28 @@ def ratio(label, w, r, seal=False):
     return lanes / sum(x["revm_ms"] for x in rows)
 def sealed(label, w):
     return all("seal_ms" in json.loads(l) for l in open(f"{out}/{label}-{w}-1.jsonl"))
-print("| workers | base: all blocks' time / revm's | new | new / base, paired median |")
-print("|---|---|---|---|")
+def per_block(w):
+    """new/base per block and round (each side's time over its own revm
+    run, the two run back to back), weighted by revm's time: the median
+    and the geometric mean. Steadier than the rounds' totals on a noisy
+    host, where one slow stretch moves a whole round."""
+    pairs = []
+    for r in range(1, rounds + 1):
+        rows = lambda label: {json.loads(l)["block"]: json.loads(l) for l in open(f"{out}/{label}-{w}-{r}.jsonl")}
+        b, n = rows("base"), rows("new")
+        for k, x in b.items():
+            if k in n and x["revm_ms"] > 0 and n[k]["revm_ms"] > 0 and x["lanes_ms"] > 0:
+                ratio = (n[k]["lanes_ms"] / n[k]["revm_ms"]) / (x["lanes_ms"] / x["revm_ms"])
+                pairs.append((ratio, x["revm_ms"]))
+    total = sum(wt for _, wt in pairs)
+    gm = math.exp(sum(wt * math.log(x) for x, wt in pairs) / total)
+    acc = 0
+    for x, wt in sorted(pairs):
+        acc += wt
+        if acc >= total / 2:
+            return x, gm
+print("| workers | base: all blocks' time / revm's | new | new / base, paired median of rounds | per block, paired: weighted median (geometric mean) |")
+print("|---|---|---|---|---|")
 for w in workers:
     # Binaries that report the seal's time (seal_ms) are compared with it too.
     for seal in [False, True][: 1 + (sealed("base", w) and sealed("new", w))]:
@@ -58,6 +80,7 @@ for w in workers:
         paired = statistics.median(x / y for x, y in zip(n, b))
         fmt = lambda v: f"{statistics.median(v):.3f}x ({', '.join(f'{x:.3f}' for x in v)})"
         label = f"{w}, with the seal" if seal else w
-        print(f"| {label} | {fmt(b)} | {fmt(n)} | {paired:.3f} |")
+        blocks = "" if seal else "{:.3f} ({:.3f})".format(*per_block(w))
+        print(f"| {label} | {fmt(b)} | {fmt(n)} | {paired:.3f} | {blocks} |")
 EOF
 echo "raw results: $OUT"
