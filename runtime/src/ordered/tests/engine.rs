@@ -14,24 +14,28 @@ use crate::outcome::Outcome;
 use crate::view::StateView;
 
 /// The native executor, holding the runs of the `held` transactions until
-/// a run of `opener` has finished: a test fixes which runs read state
-/// before which commits. Runs it as many threads as transactions. It
-/// panics on a run of `panics`, if set.
+/// a run of each opener has finished: a test fixes which runs read state
+/// before which commits, however the threads are scheduled. Runs it as
+/// many threads as transactions. It panics on a run of `panics`, if set.
 struct Gated {
     held: Vec<B256>,
-    opener: B256,
     panics: Option<B256>,
-    open: parking_lot::Mutex<bool>,
+    /// The openers that have not run yet: open once none is left.
+    closed: parking_lot::Mutex<Vec<B256>>,
     opened: parking_lot::Condvar,
 }
 
 impl Gated {
     fn new(held: &[&NativeTx], opener: &NativeTx) -> Self {
+        Self::after(held, &[opener])
+    }
+
+    /// Holding `held` until a run of each of `openers` has finished.
+    fn after(held: &[&NativeTx], openers: &[&NativeTx]) -> Self {
         Self {
             held: held.iter().map(|t| t.hash()).collect(),
-            opener: opener.hash(),
             panics: None,
-            open: parking_lot::Mutex::new(false),
+            closed: parking_lot::Mutex::new(openers.iter().map(|t| t.hash()).collect()),
             opened: parking_lot::Condvar::new(),
         }
     }
@@ -60,15 +64,18 @@ impl Executor for Gated {
     ) -> (Result<Outcome, TxError>, StateView<'b>) {
         assert_ne!(Some(tx.hash()), self.panics, "the executor panics on this one");
         if self.held.contains(&tx.hash()) {
-            let mut open = self.open.lock();
-            while !*open {
-                self.opened.wait(&mut open);
+            let mut closed = self.closed.lock();
+            while !closed.is_empty() {
+                self.opened.wait(&mut closed);
             }
         }
         let ran = NativeExecutor.execute(&mut (), tx, state);
-        if tx.hash() == self.opener {
-            *self.open.lock() = true;
-            self.opened.notify_all();
+        let mut closed = self.closed.lock();
+        if let Some(at) = closed.iter().position(|h| *h == tx.hash()) {
+            closed.swap_remove(at);
+            if closed.is_empty() {
+                self.opened.notify_all();
+            }
         }
         ran
     }
@@ -310,9 +317,10 @@ fn test_a_recorded_set_that_misses_a_key_makes_the_block_invalid() {
 
 #[test]
 fn test_a_read_of_an_estimate_waits_for_the_next_run_of_its_writer() {
-    // 0 sets slot S (held until 2 has run); 1 reads S and writes W; 2 reads
-    // W. 1 and 2 run first, on S's genesis value; 0's version of S sends 1
-    // back, its W an estimate that 2's check (or its run again) meets.
+    // 0 sets slot S (held until 1 and 2 have run); 1 reads S and writes W;
+    // 2 reads W. 1 and 2 run first, on S's genesis value; 0's version of S
+    // sends 1 back, its W an estimate that 2's check (or its run again)
+    // meets.
     let (s, w) = (slot(0, 0), slot(1, 0));
     let txs = vec![
         NativeTx::set(sender(1), 0, s, U256::from(5), U256::from(1)),
@@ -321,7 +329,7 @@ fn test_a_read_of_an_estimate_waits_for_the_next_run_of_its_writer() {
     ];
     let (_dir, chain) = new_chain();
     let reference = one_by_one(&chain, &txs);
-    let gate = Gated::new(&[&txs[0]], &txs[2]);
+    let gate = Gated::after(&[&txs[0]], &[&txs[1], &txs[2]]);
     let (sealed, report) = ordered(&gate, &chain, &txs, OrderedSets::Run, txs.len()).unwrap();
     assert_eq!(sealed.changes, reference.changes);
     assert_eq!(sealed.receipts, reference.receipts);
