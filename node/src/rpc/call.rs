@@ -2,7 +2,7 @@
 //! `eth_createAccessList`, `debug_traceCall`, the ERC-20 cheats): a request's
 //! call, geth's block overrides, and how a failed simulation answers.
 
-use alloy_consensus::Transaction as _;
+use alloy_consensus::{Transaction as _, TypedTransaction};
 use alloy_rpc_types_eth::{BlockOverrides, TransactionRequest};
 use lanes_eth::tx_request::{self, Fees, Fill};
 use lanes_evm_adapter::{CallRequest, EvmExecutor, SimError, Simulation, SpecId};
@@ -10,20 +10,29 @@ use lanes_runtime::BlockEnv;
 
 use crate::error::{Res, RpcError};
 
+/// The transaction `r` stands for on `executor`'s chain and fork
+/// ([`tx_request::transaction`]), the nonce, gas and fees it leaves out
+/// filled from `nonce`, `gas` and `fees`: what every node door that takes
+/// a request builds.
+pub(crate) fn request_tx(
+    r: &TransactionRequest,
+    executor: &EvmExecutor,
+    nonce: u64,
+    gas: u64,
+    fees: Fees,
+) -> Res<TypedTransaction> {
+    let fee_market = executor.config().spec.is_enabled_in(SpecId::LONDON);
+    let fill = Fill { chain_id: executor.chain_id(), nonce, gas, fees, fee_market };
+    tx_request::transaction(r, &fill).map_err(|e| RpcError::Invalid(e.to_string()))
+}
+
 /// The call a request stands for: its transaction as every door makes it
-/// ([`tx_request::transaction`], no fees but those asked for, its type
-/// from its fields and `executor`'s fork), with the nonce and gas it left
-/// out still to be filled by the call (the state's nonce, the call's gas
-/// cap).
+/// ([`request_tx`], no fees but those asked for), with the nonce and gas it
+/// left out still to be filled by the call (the state's nonce, the call's
+/// gas cap).
 pub(crate) fn call_request(r: &TransactionRequest, executor: &EvmExecutor) -> Res<CallRequest> {
-    let fill = Fill {
-        chain_id: executor.chain_id(),
-        nonce: r.nonce.unwrap_or_default(),
-        gas: r.gas.unwrap_or(u64::MAX),
-        fees: Fees::Zero,
-        fee_market: executor.config().spec.is_enabled_in(SpecId::LONDON),
-    };
-    let tx = tx_request::transaction(r, &fill).map_err(|e| RpcError::Invalid(e.to_string()))?;
+    let gas = r.gas.unwrap_or(u64::MAX);
+    let tx = request_tx(r, executor, r.nonce.unwrap_or_default(), gas, Fees::Zero)?;
     Ok(CallRequest {
         from: r.from,
         to: tx.to(),

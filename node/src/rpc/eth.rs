@@ -21,15 +21,15 @@ use alloy_rpc_types_eth::{
 use alloy_signer::SignerSync;
 use jsonrpsee::core::{RpcResult, async_trait};
 use lanes_accounts_db::AccountsRead;
-use lanes_eth::tx_request::{self, Fees, Fill};
-use lanes_evm_adapter::{CallRequest, IMPERSONATED_TAG, Overlay, SpecId, impersonated};
+use lanes_eth::tx_request::Fees;
+use lanes_evm_adapter::{CallRequest, IMPERSONATED_TAG, Overlay, impersonated};
 use lanes_runtime::Bank;
 
 use crate::convert;
 use crate::error::{Res, RpcError, internal};
 use crate::filters::{self, FilterKind};
 use crate::rpc::blocks::{pending_block, rpc_block};
-use crate::rpc::call::{call_request, failure, override_block, sim_error};
+use crate::rpc::call::{call_request, failure, override_block, request_tx, sim_error};
 use crate::rpc::chain;
 use crate::rpc::logs::{self, filter_changes, get_logs, install, unknown_filter};
 use crate::rpc::send::{settled, submit, sync_timeout, take};
@@ -553,14 +553,8 @@ fn fill_and_sign(s: &NodeState, r: TransactionRequest) -> Res<Vec<u8>> {
             estimate(s, &s.sim_bank(Some(BlockId::pending()))?, &call)?
         }
     };
-    let fill = Fill {
-        chain_id: s.chain_id(),
-        nonce,
-        gas,
-        fees: Fees::Market { base_fee: u128::from(base_fee), tip: SUGGESTED_TIP },
-        fee_market: s.executor.config().spec.is_enabled_in(SpecId::LONDON),
-    };
-    let tx = tx_request::transaction(&r, &fill).map_err(|e| RpcError::Invalid(e.to_string()))?;
+    let fees = Fees::Market { base_fee: u128::from(base_fee), tip: SUGGESTED_TIP };
+    let tx = request_tx(&r, &s.executor, nonce, gas, fees)?;
     if matches!(tx, TypedTransaction::Eip4844(_)) {
         return Err(RpcError::Invalid(
             "transaction type 3 is not one lanes sends (0, 1, 2 or 4): it has no blobs to carry"
