@@ -138,6 +138,8 @@ mod mv;
 pub mod native;
 mod ordered;
 mod outcome;
+#[cfg(test)]
+mod races;
 mod run_block;
 mod seal;
 mod table;
@@ -202,3 +204,10 @@ pub use view::StateView;
 
 #[cfg(test)]
 mod tests;
+
+/// A race point of the ordered engine ([`races`]); nothing outside tests.
+#[inline(always)]
+pub(crate) fn race_point() {
+    #[cfg(test)]
+    races::point();
+}

@@ -308,6 +308,7 @@ impl MvMemory {
         if readers.load(Ordering::SeqCst) <= at {
             readers.fetch_max(at + 1, Ordering::SeqCst);
         }
+        crate::race_point();
         let (word, mask) = self.filter(hash);
         word.load(Ordering::SeqCst) & mask != 0
     }
@@ -323,6 +324,7 @@ impl MvMemory {
         if word.load(Ordering::SeqCst) & mask == 0 {
             word.fetch_or(mask, Ordering::SeqCst);
         }
+        crate::race_point();
         let mut shard = self.shard(hash).write();
         let entry = shard.entry(
             hash.table_hash(),
@@ -390,6 +392,7 @@ impl MvMemory {
                     true
                 }
             });
+            crate::race_point();
             new |= changed && self.read_above(*hash, tx);
             last.push((*hash, *key));
         }

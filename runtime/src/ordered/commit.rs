@@ -84,11 +84,13 @@ impl<'a, E: Executor> Engine<'a, E> {
             }
             (tx.incarnation, tx.checked)
         };
+        crate::race_point();
         let mut slot = self.slots[i as usize].lock();
         let Some(ran) = slot.ran.as_ref().filter(|r| r.incarnation == incarnation) else {
             return Ok(Committed::Wait);
         };
         let current = checked.is_some_and(|w| w >= self.schedule.required(i));
+        crate::race_point();
         let stale = match current {
             true => None,
             false => self.changed(i, ran)?,

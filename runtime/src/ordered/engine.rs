@@ -36,7 +36,7 @@ use super::schedule::{Schedule, Task};
 use super::sequential::state_error;
 use crate::bank::Bank;
 use crate::error::TxError;
-use crate::executor::Executor;
+use crate::executor::{Executor, Transaction};
 use crate::key::StateKey;
 use crate::mv::{MvMemory, Origin, Patch};
 use crate::view::{Access, EngineReads, StateView, Writes};
@@ -299,6 +299,7 @@ impl<'a, E: Executor> Engine<'a, E> {
         let mut retries = 0u32;
         loop {
             let exact = self.schedule.committed() == index;
+            crate::race_point();
             // Its first whole run (one stopped at an estimate is not) may
             // be shown its transfer's accounts; a run again reads them.
             let first = !self.slots[index]
@@ -363,7 +364,7 @@ impl<'a, E: Executor> Engine<'a, E> {
                 incarnation = self.restart(i);
                 continue;
             }
-            let patches = self.patches(&ran);
+            let patches = self.patches(index, &ran);
             let set = match self.source {
                 Source::Recorded(_) => None,
                 Source::Run | Source::Versioned(_) => Some(ran.set(self.config.max_keys)),
@@ -379,6 +380,7 @@ impl<'a, E: Executor> Engine<'a, E> {
                 slot.set = set.map(|s| (incarnation, s));
                 new
             };
+            crate::race_point();
             return self.schedule.finish_execution(i, incarnation, wrote_new, exact);
         }
     }
@@ -391,10 +393,15 @@ impl<'a, E: Executor> Engine<'a, E> {
         tx.incarnation
     }
 
-    /// `ran`'s writes as versions (its code stored): the last write of
-    /// each key, an account it only debited or credited as a delta; none
-    /// where it failed.
-    fn patches(&self, ran: &Ran) -> Vec<(KeyHash, StateKey, Patch)> {
+    /// `ran` (a run of `index`)'s writes as versions (its code stored): the
+    /// last write of each key, an account it only debited or credited as a
+    /// delta, its sender's account last; none where it failed.
+    ///
+    /// The sender last: its next transaction waits for that key (an
+    /// estimate until this run publishes it, [`super::plan`]), so once it
+    /// finds the new nonce it finds every other key this run wrote, not a
+    /// value about to be replaced (a wasted run).
+    fn patches(&self, index: usize, ran: &Ran) -> Vec<(KeyHash, StateKey, Patch)> {
         if ran.result.is_err() || ran.violation.is_some() {
             return Vec::new();
         }
@@ -411,6 +418,12 @@ impl<'a, E: Executor> Engine<'a, E> {
                 continue;
             }
             patches.push((hash, StateKey::Storage(address, slot), Patch::Slot(value)));
+        }
+        if let Some(sender) = self.txs[index].known_writes().sequence
+            && let Some(at) = patches.iter().position(|p| p.1 == sender)
+        {
+            let last = patches.len() - 1;
+            patches.swap(at, last);
         }
         self.memory.put_code(&ran.writes.code);
         patches
@@ -432,6 +445,7 @@ impl<'a, E: Executor> Engine<'a, E> {
                 return None;
             }
         };
+        crate::race_point();
         let time = clock.lap();
         match changed {
             None => {
@@ -456,6 +470,7 @@ impl<'a, E: Executor> Engine<'a, E> {
         key: StateKey,
         time: std::time::Duration,
     ) -> Option<Task> {
+        crate::race_point();
         if !self.schedule.try_abort(i, incarnation) {
             return None;
         }
@@ -468,6 +483,7 @@ impl<'a, E: Executor> Engine<'a, E> {
             }
             self.memory.estimate(i, &slot.last);
         }
+        crate::race_point();
         self.schedule.finish_abort(i)
     }
 

@@ -26,6 +26,15 @@
 //! A run that started with every earlier transaction committed read only
 //! final values and needs no check.
 //!
+//! What makes a check's wave mean that: a check of `i` counts for wave `w`
+//! only where the sweep of wave `w` had passed `i` when it was handed out
+//! (its index and wave read in one load); and a run of `j` below `i` that
+//! publishes something new, finding the sweep past `j`, lowers it before
+//! `j` may commit (under `j`'s lock, which the committer reads `j`'s status
+//! under). So a run below `i` published after `i`'s check either lowers the
+//! sweep (a newer wave: `i` is checked again) or finds the sweep below
+//! itself, which a lowering newer than `w` put there.
+//!
 //! Locks: each transaction's state has its own; holding two, the lower
 //! index's is taken first. The waves' list is taken alone.
 
@@ -171,6 +180,7 @@ impl Schedule {
             let executing = self.execution.load(Ordering::Acquire);
             if (checking as usize) < executing.min(n) {
                 let (wave, i) = unpack(self.validation.fetch_add(1, Ordering::AcqRel));
+                crate::race_point();
                 if i < self.n {
                     let mut tx = self.tx(i);
                     match tx.status {
@@ -192,6 +202,7 @@ impl Schedule {
                 return None;
             }
             let i = self.execution.fetch_add(1, Ordering::AcqRel);
+            crate::race_point();
             if let Some(task) = self.try_execute(i) {
                 return Some(task);
             }
@@ -278,6 +289,21 @@ impl Schedule {
         tx.status = Status::Executed;
         tx.checked = exact.then_some(EXACT);
         self.executed[i as usize].store(true, Ordering::Release);
+        // The sweep's index and wave from one load, `i` executed: where the
+        // sweep had passed `i`, this check counts for that wave; else the
+        // sweep finds `i` executed. (A wave read apart from the index may
+        // be a lowering below `i` whose sweep has not reached it: a run
+        // below publishing a new key then lowers nothing, and `i`'s check
+        // would look current.)
+        let (wave, checking) = unpack(self.validation.load(Ordering::Acquire));
+        crate::race_point();
+        let check = checking > i;
+        // Lowered before `i`'s lock is let go: the committer reads `i`'s
+        // status under it, so nothing above `i` commits on a check made
+        // before this run was published.
+        if check && wrote_new {
+            self.lower(i + 1);
+        }
         let dependents = std::mem::take(&mut tx.dependents);
         let mut lowest = usize::MAX;
         for d in dependents {
@@ -292,17 +318,7 @@ impl Schedule {
         if lowest != usize::MAX {
             self.execution.fetch_min(lowest, Ordering::AcqRel);
         }
-        let (_, checking) = unpack(self.validation.load(Ordering::Acquire));
-        let task = match checking > i {
-            true => {
-                if wrote_new {
-                    self.lower(i + 1);
-                }
-                let (wave, _) = unpack(self.validation.load(Ordering::Acquire));
-                (!exact).then_some(Task::Validate(i, incarnation, wave))
-            }
-            false => None,
-        };
+        let task = (check && !exact).then_some(Task::Validate(i, incarnation, wave));
         self.notify(lowest != usize::MAX);
         task
     }
@@ -335,12 +351,16 @@ impl Schedule {
     /// everything above it is checked again. Answers its run where the
     /// execution sweep is past it.
     pub(super) fn finish_abort(&self, i: u32) -> Option<Task> {
+        // Lowered before `i` is ready: a next run of `i` may then commit,
+        // and a check above `i` made before its versions became estimates
+        // must no longer look current by then.
+        self.lower(i + 1);
+        crate::race_point();
         {
             let mut tx = self.tx(i);
             tx.status = Status::Ready;
             tx.incarnation += 1;
         }
-        self.lower(i + 1);
         let task = match self.execution.load(Ordering::Acquire) > i as usize {
             true => self.try_execute(i as usize),
             false => None,

@@ -183,7 +183,7 @@ fn test_a_senders_transfers_run_at_once_and_each_takes_from_the_balance_at_its_t
             ordered(&NativeExecutor, &chain, &txs, OrderedSets::Run, threads).unwrap();
         assert_eq!(sealed.changes, reference.changes);
         assert_eq!(sealed.receipts, reference.receipts);
-        assert_eq!(report.reruns(), 0, "{threads} threads");
+        assert_eq!(report.reruns(), 0, "{threads} threads: {:?}", ran_again(&report));
         for (i, t) in report.txs.iter().enumerate().step_by(2).skip(1) {
             assert!(t.waited_for.is_none() && t.debited == vec![sender(1)], "{i}: {t:?}");
         }
@@ -234,7 +234,7 @@ fn test_a_senders_chain_runs_in_turn_without_a_wasted_run() {
         let (sealed, report) =
             ordered(&NativeExecutor, &chain, &txs, OrderedSets::Run, threads).unwrap();
         assert_eq!(sealed.changes, reference.changes);
-        assert_eq!(report.reruns(), 0, "{threads} threads");
+        assert_eq!(report.reruns(), 0, "{threads} threads: {:?}", ran_again(&report));
         assert_eq!(report.txs[2].waited_for, Some(0));
         assert_eq!(report.txs[3].waited_for, Some(1));
     }
@@ -425,4 +425,17 @@ fn test_a_key_a_recorded_set_writes_but_its_run_does_not_is_no_estimate_after_th
                 .unwrap();
         assert_eq!(sealed.changes, reference.changes, "{threads} threads");
     }
+}
+
+/// The transactions of `report` that ran again: each with the key its
+/// check found changed and its runs, what a failed count of reruns shows.
+fn ran_again(report: &OrderedReport) -> Vec<(usize, Option<StateKey>, Vec<RunKind>)> {
+    let runs = |t: &TxReport| t.runs.iter().map(|r| r.kind).collect();
+    report
+        .txs
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| !t.stood)
+        .map(|(k, t)| (k, t.changed, runs(t)))
+        .collect()
 }

@@ -152,34 +152,68 @@ proptest! {
         specs in prop::collection::vec((0..SENDERS, op(), prop_oneof![3 => Just(0u8), 1 => Just(1u8), 2 => Just(2u8)]), 1..40),
         threads in 1usize..5,
     ) {
-        let txs = make_txs(&specs);
-        let (_dir, chain) = new_chain();
-        let reference = one_by_one(&chain, &txs);
-        let (sealed, report) = ordered(&NativeExecutor, &chain, &txs, OrderedSets::Run, threads).unwrap();
-        prop_assert_eq!(&sealed.receipts, &reference.receipts);
-        prop_assert_eq!(sealed.block.header.state_commitment, reference.block.header.state_commitment);
-        prop_assert_eq!(&sealed.changes, &reference.changes);
-        let order: Vec<_> = sealed.block.txs().map(|t| t.tx.clone()).collect();
-        let given: Vec<_> = txs.iter().map(|t| t.encoded().clone()).collect();
-        prop_assert_eq!(order, given, "recorded in block order");
-        for entry in &sealed.block.entries {
-            for (i, a) in entry.txs.iter().enumerate() {
-                for b in &entry.txs[i + 1..] {
-                    prop_assert!(!a.access.conflicts_with(&b.access));
-                }
+        equals_one_by_one_and_replays(&specs, threads)?;
+    }
+}
+
+proptest! {
+    // Enough cases that a race the points open shows in most runs
+    // (48 found the engine's last one in one run of three).
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// The same with the engine's race points pausing workers now and then
+    /// ([`crate::races`]): the interleavings a loaded machine shows.
+    #[test]
+    fn test_ordered_equals_one_by_one_under_races(
+        specs in prop::collection::vec((0..SENDERS, op(), prop_oneof![3 => Just(0u8), 1 => Just(1u8), 2 => Just(2u8)]), 1..40),
+        threads in 2usize..5,
+    ) {
+        let _races = crate::races::Races::on();
+        equals_one_by_one_and_replays(&specs, threads)?;
+    }
+}
+
+/// [`test_ordered_equals_one_by_one_and_replays`]'s check of one case.
+fn equals_one_by_one_and_replays(
+    specs: &[(u8, Op, u8)],
+    threads: usize,
+) -> Result<(), TestCaseError> {
+    let txs = make_txs(specs);
+    let (_dir, chain) = new_chain();
+    let reference = one_by_one(&chain, &txs);
+    let (sealed, report) =
+        ordered(&NativeExecutor, &chain, &txs, OrderedSets::Run, threads).unwrap();
+    prop_assert_eq!(&sealed.receipts, &reference.receipts);
+    prop_assert_eq!(sealed.block.header.state_commitment, reference.block.header.state_commitment);
+    prop_assert_eq!(&sealed.changes, &reference.changes);
+    let order: Vec<_> = sealed.block.txs().map(|t| t.tx.clone()).collect();
+    let given: Vec<_> = txs.iter().map(|t| t.encoded().clone()).collect();
+    prop_assert_eq!(order, given, "recorded in block order");
+    for entry in &sealed.block.entries {
+        for (i, a) in entry.txs.iter().enumerate() {
+            for b in &entry.txs[i + 1..] {
+                prop_assert!(!a.access.conflicts_with(&b.access));
             }
         }
-        if threads == 1 {
-            prop_assert_eq!(report.stood(), txs.len(), "one worker: each runs once, in order");
-        }
-
-        let recorded = recorded_sets(&report);
-        for replay_threads in [1, 3] {
-            let (again, _) = ordered(&NativeExecutor, &chain, &txs, OrderedSets::Recorded(&recorded), replay_threads).unwrap();
-            prop_assert_eq!(&again.block, &sealed.block);
-            prop_assert_eq!(&again.receipts, &reference.receipts);
-        }
     }
+    if threads == 1 {
+        prop_assert_eq!(report.stood(), txs.len(), "one worker: each runs once, in order");
+    }
+
+    let recorded = recorded_sets(&report);
+    for replay_threads in [1, 3] {
+        let (again, _) = ordered(
+            &NativeExecutor,
+            &chain,
+            &txs,
+            OrderedSets::Recorded(&recorded),
+            replay_threads,
+        )
+        .unwrap();
+        prop_assert_eq!(&again.block, &sealed.block);
+        prop_assert_eq!(&again.receipts, &reference.receipts);
+    }
+    Ok(())
 }
 
 /// A payer's balance at genesis in [`test_ordered_payouts_equal_one_by_one`].
@@ -213,41 +247,85 @@ proptest! {
         threads in 1usize..5,
         payer_is_coinbase in any::<bool>(),
     ) {
-        let payer = if payer_is_coinbase { coinbase() } else { Address::repeat_byte(0x77) };
-        let funded = AccountHeader { balance: U256::from(PAYER_BALANCE), ..Default::default() };
-        let rich = AccountHeader { balance: U256::from(1_000_000_000u64), ..Default::default() };
-        let mut alloc: Vec<Entry> = (1..SENDERS).map(|i| Entry::Account(sender(i), rich)).collect();
-        alloc.push(Entry::Account(payer, funded));
-        alloc.push(Entry::Storage(slot(0, 0).0, slot(0, 0).1, U256::from(1)));
-        let genesis = Genesis { alloc, gas_limit: 1 << 40, ..Default::default() };
-        let dir = tempfile::tempdir().unwrap();
-        let chain = Chain::create(dir.path(), AccountsDbConfig::default(), &genesis).unwrap();
-        let (mut nonce, mut nonces) = (0u64, [0u64; SENDERS as usize]);
-        let mut txs = Vec::new();
-        for (to, amount, pays_back, work) in payouts {
-            txs.push(NativeTx::transfer(payer, nonce, sender(to), U256::from(amount), U256::from(3)));
-            nonce += 1;
-            let other = &mut nonces[to as usize];
-            if pays_back {
-                txs.push(NativeTx::transfer(sender(to), *other, payer, U256::from(amount / 2), U256::from(1)));
-                *other += 1;
-            }
-            if work {
-                txs.push(NativeTx::touch(sender(to), *other, vec![slot(0, 0)], vec![slot(0, 0)], U256::from(1)));
-                *other += 1;
-            }
+        payouts_equal_one_by_one(&payouts, threads, payer_is_coinbase)?;
+    }
+}
+
+proptest! {
+    // Enough cases that a race the points open shows in most runs
+    // (48 found the engine's last one in one run of three).
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// The same with the engine's race points pausing workers now and then.
+    #[test]
+    fn test_ordered_payouts_equal_one_by_one_under_races(
+        payouts in prop::collection::vec((1u8..SENDERS, 1u64..400, any::<bool>(), any::<bool>()), 1..30),
+        threads in 2usize..5,
+        payer_is_coinbase in any::<bool>(),
+    ) {
+        let _races = crate::races::Races::on();
+        payouts_equal_one_by_one(&payouts, threads, payer_is_coinbase)?;
+    }
+}
+
+/// [`test_ordered_payouts_equal_one_by_one`]'s check of one case.
+fn payouts_equal_one_by_one(
+    payouts: &[(u8, u64, bool, bool)],
+    threads: usize,
+    payer_is_coinbase: bool,
+) -> Result<(), TestCaseError> {
+    let payer = if payer_is_coinbase { coinbase() } else { Address::repeat_byte(0x77) };
+    let funded = AccountHeader { balance: U256::from(PAYER_BALANCE), ..Default::default() };
+    let rich = AccountHeader { balance: U256::from(1_000_000_000u64), ..Default::default() };
+    let mut alloc: Vec<Entry> = (1..SENDERS).map(|i| Entry::Account(sender(i), rich)).collect();
+    alloc.push(Entry::Account(payer, funded));
+    alloc.push(Entry::Storage(slot(0, 0).0, slot(0, 0).1, U256::from(1)));
+    let genesis = Genesis { alloc, gas_limit: 1 << 40, ..Default::default() };
+    let dir = tempfile::tempdir().unwrap();
+    let chain = Chain::create(dir.path(), AccountsDbConfig::default(), &genesis).unwrap();
+    let (mut nonce, mut nonces) = (0u64, [0u64; SENDERS as usize]);
+    let mut txs = Vec::new();
+    for &(to, amount, pays_back, work) in payouts {
+        txs.push(NativeTx::transfer(payer, nonce, sender(to), U256::from(amount), U256::from(3)));
+        nonce += 1;
+        let other = &mut nonces[to as usize];
+        if pays_back {
+            txs.push(NativeTx::transfer(
+                sender(to),
+                *other,
+                payer,
+                U256::from(amount / 2),
+                U256::from(1),
+            ));
+            *other += 1;
         }
-        let reference = payouts_one_by_one(&chain, &txs);
-        let got = ordered(&NativeExecutor, &chain, &txs, OrderedSets::Run, threads);
-        match (reference, got) {
-            (Ok(reference), Ok((sealed, _))) => {
-                prop_assert_eq!(&sealed.receipts, &reference.receipts);
-                prop_assert_eq!(&sealed.changes, &reference.changes);
-            }
-            (Err(index), Err(OrderedError::Invalid { index: got, .. })) => prop_assert_eq!(got, index),
-            (reference, got) => prop_assert!(false, "one by one {:?}, ordered {:?}", reference.map(|_| ()), got.map(|_| ())),
+        if work {
+            txs.push(NativeTx::touch(
+                sender(to),
+                *other,
+                vec![slot(0, 0)],
+                vec![slot(0, 0)],
+                U256::from(1),
+            ));
+            *other += 1;
         }
     }
+    let reference = payouts_one_by_one(&chain, &txs);
+    let got = ordered(&NativeExecutor, &chain, &txs, OrderedSets::Run, threads);
+    match (reference, got) {
+        (Ok(reference), Ok((sealed, _))) => {
+            prop_assert_eq!(&sealed.receipts, &reference.receipts);
+            prop_assert_eq!(&sealed.changes, &reference.changes);
+        }
+        (Err(index), Err(OrderedError::Invalid { index: got, .. })) => prop_assert_eq!(got, index),
+        (reference, got) => prop_assert!(
+            false,
+            "one by one {:?}, ordered {:?}",
+            reference.map(|_| ()),
+            got.map(|_| ())
+        ),
+    }
+    Ok(())
 }
 
 /// The reference run one by one, noting after each transaction (its fee
