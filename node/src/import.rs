@@ -118,6 +118,15 @@ pub struct Importer {
 /// Most side-branch blocks kept; past it the oldest are forgotten.
 pub const MAX_SIDE_BLOCKS: usize = 1024;
 
+/// How far below the head a side branch may leave the chain and still be
+/// run when its block arrives, so a block of it that breaks a rule is
+/// refused then, as geth refuses a side block whose parent's state it
+/// holds. Running one means going back to where the branch leaves and
+/// forth again (its blocks and the chain's since), so a branch leaving
+/// deeper is kept aside unrun until it is heavier than the chain, and
+/// checked then.
+pub const SIDE_RUN_DEPTH: u64 = 8;
+
 impl Importer {
     /// Opens the imported chain in `dir`, or creates it from `genesis` (a
     /// geth genesis.json) when `dir` holds none. A folder holding a chain
@@ -208,8 +217,10 @@ impl Importer {
     /// a block of a side branch (its parent known, not the head) is kept
     /// aside until its branch is longer than the head's, and then the chain
     /// reorganises onto it (every block of the branch checked and run). A
-    /// refused block changes nothing (a refused branch leaves the chain on
-    /// its former head).
+    /// side branch leaving the chain at most [`SIDE_RUN_DEPTH`] blocks below
+    /// the head is run as its block arrives, and a block of it that breaks a
+    /// rule is refused then. A refused block changes nothing (a refused
+    /// branch leaves the chain on its former head).
     pub fn import(&mut self, block: &EthBlock) -> Result<ImportedStats, ImportFailure> {
         if block.header.parent_hash == self.chain().head_hash() {
             return self.extend(block);
@@ -227,6 +238,9 @@ impl Importer {
             Tip { number: self.chain().head().number, total_difficulty: self.total_difficulty };
         let tip = Tip { number: block.header.number, total_difficulty: total };
         if !prefers_branch(head, tip, merged) {
+            if head.number - fork <= SIDE_RUN_DEPTH {
+                self.run_branch(fork, &branch)?;
+            }
             if self.side.len() >= MAX_SIDE_BLOCKS {
                 self.side.clear();
             }
@@ -293,6 +307,25 @@ impl Importer {
             self.side.remove(&b.hash);
         }
         Ok(last.expect("a branch holds at least one block"))
+    }
+
+    /// Runs `branch`, a side branch leaving the chain after block `fork`,
+    /// without moving onto it: back to `fork`, the branch's blocks imported
+    /// in order, then back to `fork` again and the chain's own blocks
+    /// imported back. Answers the first refusal of a branch block.
+    fn run_branch(&mut self, fork: u64, branch: &[EthBlock]) -> Result<(), ImportFailure> {
+        let head = self.chain().head().number;
+        let mut former = Vec::new();
+        for n in fork + 1..=head {
+            former.push(ledger_block(&self.ledger.read(n).map_err(NodeError::from)?.block)?);
+        }
+        self.rewind(fork)?;
+        let ran = branch.iter().try_for_each(|b| self.extend(b).map(drop));
+        self.rewind(fork)?;
+        for f in &former {
+            self.extend(f)?;
+        }
+        ran
     }
 
     /// Cuts the ledger and the state back to block `number`.

@@ -344,3 +344,62 @@ fn import_killed_at(sizes: impl FnOnce(u64) -> Vec<u64>) {
     assert_eq!(served["stateRoot"], header(last)["stateRoot"]);
     v.stop();
 }
+
+/// A side block beside the head (the same height: on a merged chain the
+/// head stays) is run as it arrives: one that is valid is kept aside and
+/// the head stays as it was; one whose state root is wrong is refused,
+/// naming the field, and the head and its state stay as they were.
+#[test]
+fn test_a_side_block_beside_the_head_is_run_and_refused_when_wrong() {
+    use alloy_rlp::{Decodable, Encodable};
+    let Some(w) = written("ValidBlocks/bcEIP1559/burnVerify.json", "burnVerify_Cancun") else {
+        return;
+    };
+    let blocks = w.test["blocks"].as_array().unwrap();
+    let last: Bytes = blocks.last().unwrap()["rlp"].as_str().unwrap().parse().unwrap();
+    let block = alloy_consensus::Block::<TxEnvelope>::decode(&mut &last[..]).unwrap();
+    assert!(!block.body.transactions.is_empty(), "the head's block holds transactions");
+    let sibling = |extra: &'static [u8], state_root: Option<alloy_primitives::B256>| {
+        let mut b = block.clone();
+        b.header.extra_data = Bytes::from_static(extra);
+        if let Some(root) = state_root {
+            b.header.state_root = root;
+        }
+        let mut out = Vec::new();
+        b.encode(&mut out);
+        (out, b.header.hash_slow())
+    };
+    let head_hash = block.header.hash_slow();
+    let (valid, valid_hash) = sibling(b"a side block", None);
+    let (wrong, _) = sibling(b"a wrong side block", Some(alloy_primitives::B256::repeat_byte(7)));
+    assert_ne!(valid_hash, head_hash);
+    let head = format!("{:#x}", blocks.len());
+    let check_head = |data: &Path| {
+        let v = Validator::start(data, &[]);
+        assert_eq!(v.result("eth_blockNumber", json!([])), json!(head));
+        let served = v.result("eth_getBlockByNumber", json!([head, false]));
+        assert_eq!(served["hash"], json!(head_hash), "the head stays");
+        assert_eq!(served["stateRoot"], json!(block.header.state_root), "and its state");
+        let kept = v.result("eth_getBlockByHash", json!([valid_hash, false]));
+        assert!(kept.is_null(), "a side block is not served as the chain's: {kept}");
+        v.stop();
+    };
+
+    // The chain, then the valid sibling: imported, the head unchanged.
+    let mut chain = std::fs::read(&w.chain).unwrap();
+    chain.extend_from_slice(&valid);
+    std::fs::write(&w.chain, &chain).unwrap();
+    let out = import(&w.data, &w.genesis, &w.chain);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    check_head(&w.data);
+
+    // The wrong sibling: run and refused, the head as it was.
+    let side = w.data.parent().unwrap().join("side.rlp");
+    std::fs::write(&side, &wrong).unwrap();
+    let out = import(&w.data, &w.genesis, &side);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a side block with a wrong state root imported:\n{stderr}");
+    assert!(stderr.contains("stateRoot: the header says"), "{stderr}");
+    check_head(&w.data);
+}
