@@ -554,6 +554,51 @@ fn test_batches_on_shared_bank_record_entries_that_replay() {
     drop(replica_dir);
 }
 
+/// A replay decodes the whole block first, yet names the first fault in
+/// entry order: a duplicate in the second entry before an undecodable
+/// transaction in the third; the undecodable one where it is the only
+/// fault. The replica is left as it was.
+#[test]
+fn test_a_replay_names_the_first_fault_in_entry_order() {
+    let (_dir, mut chain) = new_chain();
+    let (_replica_dir, mut replica) = new_chain();
+    let bank = chain.new_bank(1, COINBASE);
+    let batches = [
+        (0..3)
+            .map(|i| NativeTx::transfer(sender(i), 0, sender(i + 3), U256::from(5), U256::from(1)))
+            .collect::<Vec<_>>(),
+        vec![NativeTx::transfer(sender(0), 1, sender(1), U256::from(9), U256::from(1))],
+        vec![NativeTx::transfer(sender(1), 1, sender(2), U256::from(9), U256::from(1))],
+    ];
+    for batch in &batches {
+        let mut worker = bank.worker(&NativeExecutor);
+        let ran = bank.execute_batch(&NativeExecutor, &mut worker, batch).unwrap();
+        assert!(ran.iter().all(|r| matches!(r, Executed::Included { .. })), "{ran:?}");
+    }
+    let sealed = bank.seal().unwrap();
+    chain.commit(&sealed).unwrap();
+    let good = sealed.block;
+    assert_eq!(good.entries.len(), 3);
+    let undecodable = |mut block: Block| {
+        block.entries[2].txs[0].tx = alloy_primitives::Bytes::from_static(b"not a transaction");
+        block
+    };
+    let mut both = undecodable(good.clone());
+    both.entries[1].txs[0].tx = good.entries[0].txs[0].tx.clone();
+    for threads in [1, 2] {
+        let err = replica.reexecute(&NativeExecutor, &both, threads).unwrap_err();
+        assert!(matches!(err.kind, ReplayErrorKind::DuplicateTx(_)), "{err}");
+        assert_eq!((err.entry, err.tx), (Some(1), Some(0)), "{err}");
+        let err = replica.reexecute(&NativeExecutor, &undecodable(good.clone()), threads);
+        let err = err.unwrap_err();
+        assert!(matches!(err.kind, ReplayErrorKind::Undecodable(_)), "{err}");
+        assert_eq!((err.entry, err.tx), (Some(2), Some(0)), "{err}");
+    }
+    assert_eq!(replica.head().number, 0, "nothing committed");
+    replica.replay_block(&NativeExecutor, &good, 2).unwrap();
+    assert_eq!(replica.head(), chain.head());
+}
+
 #[test]
 fn test_system_writes_replay_on_a_dev_chain_only() {
     let dev = BankConfig { allow_system: true, ..BankConfig::default() };
