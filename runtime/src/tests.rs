@@ -571,8 +571,7 @@ fn test_a_replay_names_the_first_fault_in_entry_order() {
         vec![NativeTx::transfer(sender(1), 1, sender(2), U256::from(9), U256::from(1))],
     ];
     for batch in &batches {
-        let mut worker = bank.worker(&NativeExecutor);
-        let ran = bank.execute_batch(&NativeExecutor, &mut worker, batch).unwrap();
+        let ran = bank.execute_batch(&NativeExecutor, &mut (), batch).unwrap();
         assert!(ran.iter().all(|r| matches!(r, Executed::Included { .. })), "{ran:?}");
     }
     let sealed = bank.seal().unwrap();
