@@ -280,10 +280,7 @@ impl Importer {
         branch: Vec<EthBlock>,
     ) -> Result<ImportedStats, ImportFailure> {
         let head = self.chain().head().number;
-        let mut former = Vec::new();
-        for n in fork + 1..=head {
-            former.push(ledger_block(&self.ledger.read(n).map_err(NodeError::from)?.block)?);
-        }
+        let former = self.blocks_after(fork)?;
         let to = branch.last().map_or(fork, |b| b.header.number);
         tracing::info!(target: "lanes::import", from = head, to, fork, "reorganising onto a heavier branch");
         self.rewind(fork)?;
@@ -314,11 +311,7 @@ impl Importer {
     /// in order, then back to `fork` again and the chain's own blocks
     /// imported back. Answers the first refusal of a branch block.
     fn run_branch(&mut self, fork: u64, branch: &[EthBlock]) -> Result<(), ImportFailure> {
-        let head = self.chain().head().number;
-        let mut former = Vec::new();
-        for n in fork + 1..=head {
-            former.push(ledger_block(&self.ledger.read(n).map_err(NodeError::from)?.block)?);
-        }
+        let former = self.blocks_after(fork)?;
         self.rewind(fork)?;
         let ran = branch.iter().try_for_each(|b| self.extend(b).map(drop));
         self.rewind(fork)?;
@@ -326,6 +319,16 @@ impl Importer {
             self.extend(f)?;
         }
         ran
+    }
+
+    /// The chain's blocks after block `fork`, to the head.
+    fn blocks_after(&self, fork: u64) -> Result<Vec<EthBlock>, ImportFailure> {
+        let head = self.chain().head().number;
+        let mut blocks = Vec::new();
+        for n in fork + 1..=head {
+            blocks.push(ledger_block(&self.ledger.read(n).map_err(NodeError::from)?.block)?);
+        }
+        Ok(blocks)
     }
 
     /// Cuts the ledger and the state back to block `number`.
