@@ -373,17 +373,41 @@ proptest! {
         specs in prop::collection::vec((0..SENDERS, op(), Just(0u8)), 1..40),
         threads in 1usize..5,
     ) {
-        let txs = make_txs(&specs);
-        let (_dir, chain) = new_chain();
-        let reference = one_by_one(&chain, &txs);
-        let versions = declared(&chain, &txs);
-        let (sealed, report) =
-            ordered(&NativeExecutor, &chain, &txs, OrderedSets::Versioned(&versions), threads).unwrap();
-        prop_assert_eq!(&sealed.receipts, &reference.receipts);
-        prop_assert_eq!(&sealed.changes, &reference.changes);
-        prop_assert!(report.txs.iter().all(|t| t.source == AccessSource::Declared && t.reruns() == 0));
-        let recorded = recorded_sets(&report);
-        let (again, _) = ordered(&NativeExecutor, &chain, &txs, OrderedSets::Recorded(&recorded), 2).unwrap();
-        prop_assert_eq!(&again.block, &sealed.block);
+        versioned_equals_one_by_one(&specs, threads)?;
     }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// The same with the engine's race points pausing workers now and then.
+    #[test]
+    fn test_versioned_equals_one_by_one_under_races(
+        specs in prop::collection::vec((0..SENDERS, op(), Just(0u8)), 1..40),
+        threads in 2usize..5,
+    ) {
+        let _races = crate::races::Races::on();
+        versioned_equals_one_by_one(&specs, threads)?;
+    }
+}
+
+/// [`test_versioned_equals_one_by_one`]'s check of one case.
+fn versioned_equals_one_by_one(
+    specs: &[(u8, Op, u8)],
+    threads: usize,
+) -> Result<(), TestCaseError> {
+    let txs = make_txs(specs);
+    let (_dir, chain) = new_chain();
+    let reference = one_by_one(&chain, &txs);
+    let versions = declared(&chain, &txs);
+    let (sealed, report) =
+        ordered(&NativeExecutor, &chain, &txs, OrderedSets::Versioned(&versions), threads).unwrap();
+    prop_assert_eq!(&sealed.receipts, &reference.receipts);
+    prop_assert_eq!(&sealed.changes, &reference.changes);
+    prop_assert!(report.txs.iter().all(|t| t.source == AccessSource::Declared && t.reruns() == 0));
+    let recorded = recorded_sets(&report);
+    let (again, _) =
+        ordered(&NativeExecutor, &chain, &txs, OrderedSets::Recorded(&recorded), 2).unwrap();
+    prop_assert_eq!(&again.block, &sealed.block);
+    Ok(())
 }
