@@ -61,7 +61,12 @@ impl<'a, E: Executor> Engine<'a, E> {
             }
             drop(folds);
             // A run may have finished after this worker looked and before
-            // it let the committer go: look again.
+            // it let the committer go: look again. The fence pairs with the
+            // one a finishing worker passes (`Schedule::notify`) between
+            // marking its run executed and looking at the committer: of the
+            // two, at least one sees the other, so the run is not left for
+            // an idle worker's next wake-up.
+            std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
             if self.schedule.finished() {
                 return (moved, None);
             }
