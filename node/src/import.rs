@@ -271,54 +271,66 @@ impl Importer {
         Ok(Some((fork, branch, total)))
     }
 
-    /// Moves the chain onto `branch`, which leaves it after block `fork`:
-    /// back to `fork`, then each block of the branch imported in order. If
-    /// one is refused, the former blocks are imported back.
+    /// Moves the chain onto `branch`, which leaves it after block `fork`,
+    /// and keeps the blocks it leaves aside.
     fn reorganise(
         &mut self,
         fork: u64,
         branch: Vec<EthBlock>,
     ) -> Result<ImportedStats, ImportFailure> {
         let head = self.chain().head().number;
-        let former = self.blocks_after(fork)?;
         let to = branch.last().map_or(fork, |b| b.header.number);
         tracing::info!(target: "lanes::import", from = head, to, fork, "reorganising onto a heavier branch");
-        self.rewind(fork)?;
-        let mut last = None;
-        for b in &branch {
-            match self.extend(b) {
-                Ok(stats) => last = Some(stats),
-                Err(e) => {
-                    self.rewind(fork)?;
-                    for f in &former {
-                        self.extend(f)?;
-                    }
-                    return Err(e);
-                }
-            }
-        }
+        let (former, last) = self.onto_branch(fork, &branch)?;
         for f in former {
             self.side.insert(f.hash, f);
         }
         for b in &branch {
             self.side.remove(&b.hash);
         }
-        Ok(last.expect("a branch holds at least one block"))
+        Ok(last)
     }
 
     /// Runs `branch`, a side branch leaving the chain after block `fork`,
-    /// without moving onto it: back to `fork`, the branch's blocks imported
-    /// in order, then back to `fork` again and the chain's own blocks
-    /// imported back. Answers the first refusal of a branch block.
+    /// without moving onto it: onto the branch, then back to the chain's
+    /// own blocks. Answers the first refusal of a branch block.
     fn run_branch(&mut self, fork: u64, branch: &[EthBlock]) -> Result<(), ImportFailure> {
+        let (former, _) = self.onto_branch(fork, branch)?;
+        self.restore(fork, &former)
+    }
+
+    /// Back to `fork`, then each block of `branch` (which leaves the chain
+    /// there) imported in order; answers the chain's former blocks after
+    /// `fork` and the last block's figures. Where one is refused, the
+    /// former blocks are imported back and the refusal answered.
+    fn onto_branch(
+        &mut self,
+        fork: u64,
+        branch: &[EthBlock],
+    ) -> Result<(Vec<EthBlock>, ImportedStats), ImportFailure> {
         let former = self.blocks_after(fork)?;
         self.rewind(fork)?;
-        let ran = branch.iter().try_for_each(|b| self.extend(b).map(drop));
+        let mut last = None;
+        for b in branch {
+            match self.extend(b) {
+                Ok(stats) => last = Some(stats),
+                Err(e) => {
+                    self.restore(fork, &former)?;
+                    return Err(e);
+                }
+            }
+        }
+        Ok((former, last.expect("a branch holds at least one block")))
+    }
+
+    /// Back to `fork`, then `former` (the chain's blocks after it) imported
+    /// again.
+    fn restore(&mut self, fork: u64, former: &[EthBlock]) -> Result<(), ImportFailure> {
         self.rewind(fork)?;
-        for f in &former {
+        for f in former {
             self.extend(f)?;
         }
-        ran
+        Ok(())
     }
 
     /// The chain's blocks after block `fork`, to the head.
