@@ -82,6 +82,23 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
+/// Up to 40 transactions as (sender, op, declare): 3 in 6 declare
+/// exactly, 1 one key short, 2 nothing ([`make_txs`]).
+fn specs() -> impl Strategy<Value = Vec<(u8, Op, u8)>> {
+    let declare = prop_oneof![3 => Just(0u8), 1 => Just(1u8), 2 => Just(2u8)];
+    prop::collection::vec((0..SENDERS, op(), declare), 1..40)
+}
+
+/// [`specs`], every one declaring exactly.
+fn declared_specs() -> impl Strategy<Value = Vec<(u8, Op, u8)>> {
+    prop::collection::vec((0..SENDERS, op(), Just(0u8)), 1..40)
+}
+
+/// Up to 30 payouts as (recipient, amount, pays part back, writes a slot).
+fn payouts() -> impl Strategy<Value = Vec<(u8, u64, bool, bool)>> {
+    prop::collection::vec((1u8..SENDERS, 1u64..400, any::<bool>(), any::<bool>()), 1..30)
+}
+
 /// Transactions with correct nonces; `declare`: 0 exactly, 1 one key short,
 /// 2 nothing (predicted). `Follow`s never declare.
 fn make_txs(specs: &[(u8, Op, u8)]) -> Vec<NativeTx> {
@@ -149,7 +166,7 @@ proptest! {
     /// and the recorded sets replay to the same block.
     #[test]
     fn test_ordered_equals_one_by_one_and_replays(
-        specs in prop::collection::vec((0..SENDERS, op(), prop_oneof![3 => Just(0u8), 1 => Just(1u8), 2 => Just(2u8)]), 1..40),
+        specs in specs(),
         threads in 1usize..5,
     ) {
         equals_one_by_one_and_replays(&specs, threads)?;
@@ -165,7 +182,7 @@ proptest! {
     /// ([`crate::races`]): the interleavings a loaded machine shows.
     #[test]
     fn test_ordered_equals_one_by_one_under_races(
-        specs in prop::collection::vec((0..SENDERS, op(), prop_oneof![3 => Just(0u8), 1 => Just(1u8), 2 => Just(2u8)]), 1..40),
+        specs in specs(),
         threads in 2usize..5,
     ) {
         let _races = crate::races::Races::on();
@@ -243,7 +260,7 @@ proptest! {
     /// same first transaction refused where the payer could not cover it.
     #[test]
     fn test_ordered_payouts_equal_one_by_one(
-        payouts in prop::collection::vec((1u8..SENDERS, 1u64..400, any::<bool>(), any::<bool>()), 1..30),
+        payouts in payouts(),
         threads in 1usize..5,
         payer_is_coinbase in any::<bool>(),
     ) {
@@ -259,7 +276,7 @@ proptest! {
     /// The same with the engine's race points pausing workers now and then.
     #[test]
     fn test_ordered_payouts_equal_one_by_one_under_races(
-        payouts in prop::collection::vec((1u8..SENDERS, 1u64..400, any::<bool>(), any::<bool>()), 1..30),
+        payouts in payouts(),
         threads in 2usize..5,
         payer_is_coinbase in any::<bool>(),
     ) {
@@ -370,7 +387,7 @@ proptest! {
     /// touched replay to the same block.
     #[test]
     fn test_versioned_equals_one_by_one(
-        specs in prop::collection::vec((0..SENDERS, op(), Just(0u8)), 1..40),
+        specs in declared_specs(),
         threads in 1usize..5,
     ) {
         versioned_equals_one_by_one(&specs, threads)?;
@@ -383,7 +400,7 @@ proptest! {
     /// The same with the engine's race points pausing workers now and then.
     #[test]
     fn test_versioned_equals_one_by_one_under_races(
-        specs in prop::collection::vec((0..SENDERS, op(), Just(0u8)), 1..40),
+        specs in declared_specs(),
         threads in 2usize..5,
     ) {
         let _races = crate::races::Races::on();
