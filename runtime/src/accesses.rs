@@ -38,6 +38,25 @@ impl TxAccesses {
         }
     }
 
+    /// Each of `hashes`' accesses from `kept`, the runs kept in the order
+    /// they were kept (a later one of a transaction wins); a transaction
+    /// with none kept touched nothing. An ordered block keeps its runs in
+    /// block order, which is walked as it is; a block whose entries ran on
+    /// many threads (or that ran a transaction again) is matched by hash.
+    pub(crate) fn in_order(kept: Vec<(B256, Writes)>, hashes: &[B256]) -> Vec<TxAccesses> {
+        let in_order =
+            kept.len() == hashes.len() && kept.iter().zip(hashes).all(|(k, h)| k.0 == *h);
+        if in_order {
+            return kept.iter().map(|(_, w)| Self::of(w)).collect();
+        }
+        let mut by_hash: hashbrown::HashMap<B256, Writes, ahash::RandomState> =
+            kept.into_iter().collect();
+        hashes
+            .iter()
+            .map(|h| by_hash.remove(h).map_or_else(Self::default, |w| Self::of(&w)))
+            .collect()
+    }
+
     /// Adds `other`'s reads and writes after its own.
     pub(crate) fn extend(&mut self, other: TxAccesses) {
         self.reads.extend(other.reads);

@@ -102,9 +102,13 @@ pub struct Bank {
     /// moving mean; 0 before any): what decides whether an entry is worth
     /// more than one thread ([`Bank::entry_threads`]).
     pub(crate) tx_nanos: AtomicU64,
-    /// With [`BankConfig::record_accesses`]: each transaction's accesses as
-    /// its kept run left them (a rerun replaces an undone run's).
-    pub(crate) kept: Mutex<hashbrown::HashMap<B256, Writes, ahash::RandomState>>,
+    /// With [`BankConfig::record_accesses`]: each kept run's writes (and
+    /// reads), in the order they were kept; a later one of a transaction
+    /// replaces an earlier. A list, not a map by hash: appends go to the
+    /// next bytes, where inserts into a map of a block's runs missed the
+    /// cache on every run, and an ordered block keeps its runs in block
+    /// order, which the seal then walks.
+    pub(crate) kept: Mutex<Vec<(B256, Writes)>>,
 }
 
 /// What the block records so far, in block order.
@@ -209,7 +213,7 @@ impl Bank {
     pub(crate) fn keep(&self, hash: B256, writes: Writes) {
         self.state.apply(&writes);
         if self.config.record_accesses {
-            self.kept.lock().insert(hash, writes);
+            self.kept.lock().push((hash, writes));
         }
     }
 
@@ -677,14 +681,11 @@ impl Bank {
         changes.extend(code.into_iter().map(|(hash, bytes)| Entry::Code(hash, bytes)));
         let accesses = match config.record_accesses {
             true => {
-                let mut kept = kept.into_inner();
                 let at = |hash: &B256| receipts.iter().position(|r| r.tx_hash == *hash);
-                let txs = receipts.iter().map(|r| {
-                    kept.remove(&r.tx_hash).map_or_else(TxAccesses::default, |w| TxAccesses::of(&w))
-                });
+                let hashes: Vec<B256> = receipts.iter().map(|r| r.tx_hash).collect();
                 let mut accesses = BlockAccesses {
                     before,
-                    txs: txs.collect(),
+                    txs: TxAccesses::in_order(kept.into_inner(), &hashes),
                     after,
                     coinbase: env.coinbase,
                     credits: credits.iter().filter_map(|(h, a)| Some((at(h)?, *a))).collect(),

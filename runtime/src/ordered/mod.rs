@@ -113,14 +113,16 @@ impl Bank {
         }
         self.reserve_for(txs.len());
         let coinbase = self.env().coinbase;
-        // One worker shows no run an account: the plan looks up no code.
-        let state = (config.threads > 1).then(|| self.state());
-        let (starts, estimates) = plan::plan(txs, coinbase, state);
-        let planned = Instant::now();
-        let threads = match config.threads {
-            0 | 1 => 1,
-            _ => plan::threads_for(config.threads, &starts, config.adaptive),
+        // One worker runs the block in order: nothing to plan.
+        let (starts, estimates, threads) = match config.threads {
+            0 | 1 => (Vec::new(), Vec::new(), 1),
+            _ => {
+                let (starts, estimates) = plan::plan(txs, coinbase, self.state());
+                let threads = plan::threads_for(config.threads, &starts, config.adaptive);
+                (starts, estimates, threads)
+            }
         };
+        let planned = Instant::now();
         let ((reports, done), ran) = match threads {
             1 => {
                 let run = sequential::run(self, executor, txs, sets, config, &starts)?;

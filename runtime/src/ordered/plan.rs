@@ -40,14 +40,12 @@ pub(super) struct Start {
 
 /// For each transaction, how it starts; and, for each, the keys it is known
 /// to write that a later transaction reads first from the versions: they
-/// start as its estimates. `state`: where the block may run on more than
-/// one worker, the state to look up whether a transfer's recipient holds
-/// code; with none (one worker, where nothing is shown) every recipient
-/// counts as codeless, which only the report's waits then reflect.
+/// start as its estimates. `state` tells whether a transfer's recipient
+/// holds code. One worker plans nothing: it runs the block in order.
 pub(super) fn plan<T: Transaction>(
     txs: &[T],
     coinbase: Address,
-    state: Option<&BankState>,
+    state: &BankState,
 ) -> (Vec<Start>, Vec<(usize, StateKey)>) {
     // A sender and a recipient per transaction at most.
     let mut last: HashMap<StateKey, usize, ahash::RandomState> =
@@ -55,7 +53,6 @@ pub(super) fn plan<T: Transaction>(
     let mut starts = Vec::with_capacity(txs.len());
     let mut estimates = Vec::new();
     let codeless = |a: &Address| {
-        let Some(state) = state else { return true };
         let key = StateKey::Account(*a);
         state
             .account(a, key.hash64())

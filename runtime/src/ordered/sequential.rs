@@ -119,7 +119,7 @@ pub(super) fn run<E: Executor>(
             stood: true,
             reads_coinbase,
             first_prediction: set.clone(),
-            waited_for: starts[index].after,
+            waited_for: starts.get(index).and_then(|s| s.after),
             credited,
             debited,
             ..TxReport::default()

@@ -362,7 +362,8 @@ fn declared(chain: &Chain, txs: &[NativeTx]) -> Versions {
         let index = i as u64 + 1;
         let outcome = bank.run_one(&NativeExecutor, &mut (), tx, Access::Exclusive).unwrap();
         bank.credit_coinbase(outcome.fee, tx.hash()).unwrap();
-        let kept = crate::TxAccesses::of(&bank.kept.lock().remove(&tx.hash()).unwrap_or_default());
+        let kept = bank.kept.lock().pop().filter(|(h, _)| *h == tx.hash()).unwrap_or_default();
+        let kept = crate::TxAccesses::of(&kept.1);
         let state = bank.state();
         let mut addresses: Vec<Address> = kept.accounts.iter().map(|(a, _)| *a).collect();
         addresses.push(coinbase());
