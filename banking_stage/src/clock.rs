@@ -1,6 +1,7 @@
 //! The block clock: block timestamps from the wall clock, moved by a dev
 //! node's time controls (`evm_increaseTime`, `evm_setNextBlockTimestamp`,
-//! a mine request's timestamp) the way anvil moves its clock.
+//! `anvil_setTime`, `anvil_setBlockTimestampInterval`, a mine request's
+//! timestamp) the way anvil moves its clock.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -13,6 +14,9 @@ pub(crate) struct BlockClock {
     next: Option<u64>,
     /// Whether a block may share its parent's timestamp.
     same_second: bool,
+    /// Seconds from each block's timestamp to the next one's, whatever the
+    /// clock says, set by [`Self::set_interval`].
+    interval: Option<u64>,
 }
 
 fn wall() -> i64 {
@@ -69,9 +73,16 @@ impl BlockClock {
         self.next = Some(timestamp);
     }
 
+    /// Stamps each block `interval` seconds after its parent (`None`: from
+    /// the clock again); answers the interval set before.
+    pub(crate) fn set_interval(&mut self, interval: Option<u64>) -> Option<u64> {
+        std::mem::replace(&mut self.interval, interval)
+    }
+
     /// The timestamp of the block after one stamped `parent`: `at` if given
     /// (it replaces a set one and moves the clock to it, so time goes on
-    /// from there), else the one set, else the clock's time when the block
+    /// from there), else the one set, else `parent` plus a set interval,
+    /// else the clock's time when the block
     /// is sealed, `seals_in` from now (an interval block is stamped with
     /// its slot's end, as anvil and Ethereum stamp a block with the time it
     /// is published); always after `parent` (or at it, with same-second
@@ -86,7 +97,8 @@ impl BlockClock {
             self.move_to(timestamp);
             return timestamp;
         }
-        self.next.unwrap_or_else(|| self.time_in(seals_in)).max(least)
+        let interval = self.interval.map(|i| parent.saturating_add(i));
+        self.next.or(interval).unwrap_or_else(|| self.time_in(seals_in)).max(least)
     }
 
     /// A block stamped `timestamp` was committed: a set timestamp it used is
@@ -106,6 +118,25 @@ impl BlockClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn test_an_interval_stamps_each_block_after_its_parent_until_removed() {
+        let mut clock = BlockClock::default();
+        let start = clock.now();
+        assert_eq!(clock.set_interval(Some(60)), None);
+        // Whatever the clock says: a parent far behind or ahead of it.
+        assert_eq!(clock.next_block(start - 1_000, None, Duration::ZERO), start - 940);
+        assert_eq!(clock.next_block(start + 9_000, None, Duration::ZERO), start + 9_060);
+        // A set timestamp comes first, as in anvil.
+        clock.set_next(start + 50_000);
+        assert_eq!(clock.next_block(start, None, Duration::ZERO), start + 50_000);
+        clock.committed(start + 50_000);
+        assert_eq!(clock.next_block(start + 50_000, None, Duration::ZERO), start + 50_060);
+        // Removed: from the clock again (moved to the set timestamp).
+        assert_eq!(clock.set_interval(None), Some(60));
+        let t = clock.next_block(0, None, Duration::ZERO);
+        assert!((start + 50_000..start + 50_003).contains(&t), "{t}");
+    }
 
     #[test]
     fn test_time_controls_move_block_timestamps_as_anvil_does() {

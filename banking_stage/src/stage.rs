@@ -380,6 +380,26 @@ impl<E: Executor<Tx: PoolTransaction>> BankingStage<E> {
         Ok(())
     }
 
+    /// Sets the block clock to `timestamp` (`anvil_setTime`): time goes on
+    /// from it, and a set next timestamp is forgotten; blocks stay after
+    /// their parents. Answers the seconds from the clock's time before to
+    /// `timestamp` (0 when it went back).
+    pub fn set_time(&self, timestamp: u64) -> u64 {
+        let mut clock = self.shared.clock();
+        let before = clock.now();
+        let wall = i64::try_from(before).unwrap_or(i64::MAX) - clock.offset();
+        clock.set_offset(i64::try_from(timestamp).unwrap_or(i64::MAX).saturating_sub(wall));
+        timestamp.saturating_sub(before)
+    }
+
+    /// Stamps each later block `seconds` after its parent, whatever the
+    /// clock says (`anvil_setBlockTimestampInterval`), or (`None`) from the
+    /// clock again (`anvil_removeBlockTimestampInterval`); answers whether
+    /// an interval was set before.
+    pub fn set_block_interval(&self, seconds: Option<u64>) -> bool {
+        self.shared.clock().set_interval(seconds).is_some()
+    }
+
     /// Seconds the block clock runs ahead of (or behind) the wall clock.
     pub fn time_offset(&self) -> i64 {
         self.shared.clock().offset()

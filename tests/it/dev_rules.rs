@@ -65,6 +65,39 @@ fn test_pending_runs_as_the_next_block_with_a_set_timestamp() {
 }
 
 #[test]
+fn test_anvils_clock_controls_stamp_blocks_as_anvil_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = Validator::start(&dir.path().join("data"), &["--dev"]);
+    let head_time = |v: &Validator| {
+        number(&v.result("eth_getBlockByNumber", json!(["latest", false]))["timestamp"])
+    };
+    // An interval stamps each block that many seconds after its parent,
+    // whatever the clock says, until removed.
+    assert_eq!(v.result("anvil_removeBlockTimestampInterval", json!([])), json!(false));
+    v.result("anvil_setBlockTimestampInterval", json!([3600]));
+    let before = head_time(&v);
+    v.result("anvil_mine", json!(["0x3"]));
+    assert_eq!(head_time(&v), before + 3 * 3600);
+    assert_eq!(v.result("anvil_removeBlockTimestampInterval", json!([])), json!(true));
+    // anvil_setTime (evm_setTime) sets the clock: time goes on from it,
+    // each block after its parent; it answers the seconds it moved forward.
+    let far = head_time(&v) + 1_000_000;
+    let moved = v.result("anvil_setTime", json!([far])).as_u64().expect("seconds");
+    assert!(moved >= 1_000_000 - 5, "{moved}");
+    v.result("evm_mine", json!([]));
+    let t = head_time(&v);
+    assert!((far..far + 5).contains(&t), "{t} against {far}");
+    // Back in time: the answer is 0 and the next block is still after the head.
+    assert_eq!(v.result("evm_setTime", json!([1_000])), json!(0));
+    v.result("evm_mine", json!([]));
+    assert_eq!(head_time(&v), t + 1);
+    // Taken and changes nothing, as scripts for anvil and hardhat call it.
+    assert_eq!(v.result("anvil_setLoggingEnabled", json!([false])), Value::Null);
+    assert_eq!(v.result("hardhat_setLoggingEnabled", json!([true])), Value::Null);
+    v.stop();
+}
+
+#[test]
 fn test_concurrent_sends_from_one_account_each_get_their_own_nonce() {
     let dir = tempfile::tempdir().unwrap();
     let v = Validator::start(&dir.path().join("data"), &["--dev"]);

@@ -248,6 +248,26 @@ impl DevApiServer for DevRpc {
         Ok(set.map_err(|e| RpcError::Invalid(e.to_string()))?)
     }
 
+    fn set_time(&self, timestamp: Quantity) -> RpcResult<u64> {
+        self.dev_only("anvil_setTime")?;
+        Ok(self.state.stage(|st| st.set_time(timestamp.0))?)
+    }
+
+    fn set_block_timestamp_interval(&self, seconds: Quantity) -> RpcResult<()> {
+        self.dev_only("anvil_setBlockTimestampInterval")?;
+        self.state.stage(|st| st.set_block_interval(Some(seconds.0)))?;
+        Ok(())
+    }
+
+    fn remove_block_timestamp_interval(&self) -> RpcResult<bool> {
+        self.dev_only("anvil_removeBlockTimestampInterval")?;
+        Ok(self.state.stage(|st| st.set_block_interval(None))?)
+    }
+
+    fn set_logging_enabled(&self, _enabled: bool) -> RpcResult<()> {
+        Ok(())
+    }
+
     fn set_next_block_base_fee(&self, base_fee: U256) -> RpcResult<()> {
         self.dev_only("anvil_setNextBlockBaseFeePerGas")?;
         let base_fee = u64::try_from(base_fee).map_err(|_| {

@@ -54,6 +54,29 @@ pub trait DevApi {
     #[method(name = "evm_setNextBlockTimestamp", aliases = ["anvil_setNextBlockTimestamp"])]
     fn set_next_block_timestamp(&self, timestamp: Quantity) -> RpcResult<()>;
 
+    /// Sets the block clock to `timestamp` (Unix seconds): later blocks go
+    /// on from it, each still after its parent, and a set next timestamp
+    /// is forgotten (`--dev` only). Answers the seconds from the clock's
+    /// time before to `timestamp` (0 when it went back).
+    #[method(name = "anvil_setTime", aliases = ["evm_setTime"])]
+    fn set_time(&self, timestamp: Quantity) -> RpcResult<u64>;
+
+    /// Stamps each later block `seconds` after its parent, whatever the
+    /// clock says; a timestamp set for the next block still comes first
+    /// (`--dev` only).
+    #[method(name = "anvil_setBlockTimestampInterval")]
+    fn set_block_timestamp_interval(&self, seconds: Quantity) -> RpcResult<()>;
+
+    /// Stamps later blocks from the clock again; answers whether an
+    /// interval was set (`--dev` only).
+    #[method(name = "anvil_removeBlockTimestampInterval")]
+    fn remove_block_timestamp_interval(&self) -> RpcResult<bool>;
+
+    /// Taken, and changes nothing, so scripts written for anvil or hardhat
+    /// run unchanged: lanes' log is set by `RUST_LOG` when it starts.
+    #[method(name = "anvil_setLoggingEnabled", aliases = ["hardhat_setLoggingEnabled"])]
+    fn set_logging_enabled(&self, enabled: bool) -> RpcResult<()>;
+
     /// Sets the next block's base fee per gas; later blocks keep it
     /// (`--dev` only).
     #[method(
