@@ -102,10 +102,13 @@ impl BlockClock {
     }
 
     /// A block stamped `timestamp` was committed: a set timestamp it used is
-    /// used up, and time goes on from it.
+    /// used up, and time goes on from it; so it does from a block an
+    /// interval stamped (as anvil's clock follows its interval's blocks).
     pub(crate) fn committed(&mut self, timestamp: u64) {
         if self.next.is_some_and(|next| timestamp >= next) {
             self.next = None;
+            self.move_to(timestamp);
+        } else if self.interval.is_some() {
             self.move_to(timestamp);
         }
     }
@@ -132,10 +135,12 @@ mod tests {
         assert_eq!(clock.next_block(start, None, Duration::ZERO), start + 50_000);
         clock.committed(start + 50_000);
         assert_eq!(clock.next_block(start + 50_000, None, Duration::ZERO), start + 50_060);
-        // Removed: from the clock again (moved to the set timestamp).
+        // The clock follows the interval's blocks; removed, time goes on
+        // from the last one.
+        clock.committed(start + 50_060);
         assert_eq!(clock.set_interval(None), Some(60));
         let t = clock.next_block(0, None, Duration::ZERO);
-        assert!((start + 50_000..start + 50_003).contains(&t), "{t}");
+        assert!((start + 50_060..start + 50_063).contains(&t), "{t}");
     }
 
     #[test]
