@@ -148,7 +148,19 @@ async function chainControls(c, chain) {
   const detailed = await raw(c, "evm_mine_detailed");
   await c.setAutomine(true);
   const mined = detailed[0].transactions[0];
+  // Clock controls: an interval stamps each block after its parent,
+  // whatever the clock says, until it is removed.
+  await c.setBlockTimestampInterval({ interval: 3600 });
+  const before = (await c.getBlock()).timestamp;
+  await c.mine({ blocks: 2 });
+  const stepped = (await c.getBlock()).timestamp - before;
+  const removed = await raw(c, "anvil_removeBlockTimestampInterval");
+  const removedAgain = await raw(c, "anvil_removeBlockTimestampInterval");
+  await c.setLoggingEnabled(true);
   return {
+    stepped,
+    removed,
+    removedAgain,
     gasLimit: block.gasLimit,
     infoKeys: Object.keys(info).sort(),
     envKeys: Object.keys(info.environment).sort(),
