@@ -73,6 +73,15 @@ impl BlockClock {
         self.next = Some(timestamp);
     }
 
+    /// Sets the clock's time to `timestamp` and forgets a set next
+    /// timestamp; answers the seconds it moved forward (0 when back).
+    pub(crate) fn set_time(&mut self, timestamp: u64) -> u64 {
+        let before = self.now();
+        self.next = None;
+        self.move_to(timestamp);
+        timestamp.saturating_sub(before)
+    }
+
     /// Stamps each block `interval` seconds after its parent (`None`: from
     /// the clock again); answers the interval set before.
     pub(crate) fn set_interval(&mut self, interval: Option<u64>) -> Option<u64> {

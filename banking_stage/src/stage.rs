@@ -385,11 +385,7 @@ impl<E: Executor<Tx: PoolTransaction>> BankingStage<E> {
     /// their parents. Answers the seconds from the clock's time before to
     /// `timestamp` (0 when it went back).
     pub fn set_time(&self, timestamp: u64) -> u64 {
-        let mut clock = self.shared.clock();
-        let before = clock.now();
-        let wall = i64::try_from(before).unwrap_or(i64::MAX) - clock.offset();
-        clock.set_offset(i64::try_from(timestamp).unwrap_or(i64::MAX).saturating_sub(wall));
-        timestamp.saturating_sub(before)
+        self.shared.clock().set_time(timestamp)
     }
 
     /// Stamps each later block `seconds` after its parent, whatever the
