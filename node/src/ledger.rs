@@ -478,6 +478,13 @@ impl Ledger {
         self.index().last()
     }
 
+    /// The blocks appended after `number`, oldest first; best effort, a
+    /// block that does not read is left out.
+    pub fn blocks_after(&self, number: u64) -> Vec<LedgerBlock> {
+        let last = self.last_appended().unwrap_or(number);
+        (number + 1..=last).filter_map(|n| self.read(n).ok()).collect()
+    }
+
     fn is_visible(&self, number: u64) -> bool {
         self.head().is_some_and(|h| number <= h)
     }

@@ -93,6 +93,7 @@ impl Node {
             dropped: Arc::default(),
             waiters: Arc::default(),
             runs: Arc::default(),
+            cut: Arc::default(),
         };
         let stage = start_stage(&parts, executor.clone(), chain, &publisher);
         let (blocks, failure) = (stage.blocks().clone(), stage.failure());

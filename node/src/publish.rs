@@ -12,7 +12,7 @@ use lanes_runtime::SealedBlock;
 use parking_lot::Mutex;
 use tokio::sync::oneshot;
 
-use crate::ledger::{Ledger, LedgerSink};
+use crate::ledger::{Ledger, LedgerBlock, LedgerSink};
 
 /// A send's wait for its transaction's block.
 pub(crate) type Waiting = oneshot::Receiver<()>;
@@ -144,6 +144,11 @@ pub(crate) struct Publisher {
     pub(crate) dropped: Arc<Mutex<Dropped>>,
     pub(crate) waiters: Arc<Waiters>,
     pub(crate) runs: Arc<Mutex<Runs>>,
+    /// The blocks the stage's sink cut at a revert, read just before the
+    /// cut. The node lists what a revert drops, and the stage takes the
+    /// revert between two blocks; a block it made between the two is
+    /// among these, so its transactions are noted dropped, not lost.
+    pub(crate) cut: Arc<Mutex<Vec<LedgerBlock>>>,
 }
 
 impl Publisher {
@@ -218,6 +223,9 @@ impl BlockSink for PublishingSink {
     }
 
     fn truncate(&mut self, number: u64) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        self.ledger.truncate(number)
+        let cut = self.publisher.ledger.blocks_after(number);
+        self.ledger.truncate(number)?;
+        self.publisher.cut.lock().extend(cut);
+        Ok(())
     }
 }

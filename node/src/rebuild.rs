@@ -105,12 +105,13 @@ impl NodeState {
             .block
             .header;
         let older: Vec<B256> = self.hashes_before(number).take(RECENT_HASHES - 1).collect();
-        let mut gone = Vec::new();
-        let dropped = self.dropped_after(number, &mut gone);
         let held = stage
             .revert_to(header, older, offset)
             .map_err(|e| NodeError::DataDir(e.to_string()))?;
-        gone.extend(held);
+        // After the stage's cut: what it cut is exactly what left, blocks
+        // it made meanwhile included.
+        let mut gone = held;
+        let dropped = self.dropped_after(number, &mut gone);
         let place = self.rebuild.place();
         sync_chain_id(&stage.state(), &self.executor, place.spec.chain_id)
             .map_err(|e| NodeError::DataDir(format!("reading the chain id in force: {e}")))?;
@@ -209,13 +210,21 @@ impl NodeState {
     }
 
     /// The blocks after `number`, which leave the chain; their
-    /// transactions join `gone` (what the revert drops).
+    /// transactions join `gone` (what the revert drops). Those the ledger
+    /// holds, and those the stage's sink cut since (`Publisher::cut`:
+    /// blocks made after the node listed the ledger, before the stage took
+    /// the revert, or cut by an attempt in place that then failed).
     fn dropped_after(&self, number: u64, gone: &mut Vec<B256>) -> Vec<LedgerBlock> {
         // Best effort: a block that does not read is left out of the
         // removed logs rather than failing the revert with no stage.
-        let last = self.ledger.last_appended().unwrap_or(number);
-        let dropped: Vec<LedgerBlock> =
-            (number + 1..=last).filter_map(|n| self.ledger.read(n).ok()).collect();
+        let mut dropped = self.ledger.blocks_after(number);
+        for block in self.publisher.cut.lock().drain(..) {
+            let n = block.block.header.number;
+            if n > number && !dropped.iter().any(|b| b.block.header.number == n) {
+                dropped.push(block);
+            }
+        }
+        dropped.sort_by_key(|b| b.block.header.number);
         gone.extend(dropped.iter().flat_map(|b| b.receipts.iter().map(|r| r.tx_hash)));
         dropped
     }
