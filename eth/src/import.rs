@@ -20,6 +20,7 @@
 //!
 //! Not checked: the proof-of-work seal (nonce and mix hash against ethash).
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use alloy_consensus::proofs::{calculate_ommers_root, calculate_withdrawals_root};
@@ -29,8 +30,8 @@ use alloy_eips::eip7685::Requests;
 use alloy_eips::{eip2935, eip4788, eip7002, eip7251};
 use alloy_primitives::{Address, B256, Bloom, Bytes, U256};
 use lanes_runtime::{
-    Admitted, Bank, Chain, OrderedConfig, OrderedError, OrderedReport, OrderedSets, SealedBlock,
-    StateView, TxError, parallel_map,
+    Admitted, Bank, BlockAccesses, Chain, OrderedConfig, OrderedError, OrderedReport, OrderedSets,
+    SealedBlock, StateView, TxError, parallel_map,
 };
 
 use super::block::{EthBlock, EthBlockData};
@@ -41,11 +42,12 @@ use super::{
     check_header, check_ommers, post_transaction_roots,
 };
 use alloy_trie::root::ordered_trie_root_with_encoder;
+use lanes_accounts_db::AccountHeader;
 use lanes_evm_adapter::keeps_empty;
 use lanes_evm_adapter::{
-    EXISTING_EMPTY, EthBlockEnv, EvmConfig, EvmExecutor, EvmReceiptData, EvmTx, SharedCode, SpecId,
-    StorageHolders, TxRules, bal_versions, block_access_list, block_access_list_hash,
-    first_difference, has_code, receipt_envelope,
+    EXISTING_EMPTY, EthBlockEnv, EvmConfig, EvmExecutor, EvmReceiptData, EvmTx, ParentStorage,
+    SharedCode, SpecId, StorageHolders, TxRules, bal_versions, block_access_list,
+    block_access_list_hash, first_difference, has_code, receipt_envelope,
 };
 
 /// Bytes of blob gas per blob (EIP-4844).
@@ -221,24 +223,11 @@ pub fn import_block(
     };
     let trie_time = start.elapsed();
     let start = Instant::now();
-    // EIP-7610: the parent state's storage, as its trie holds it.
-    let parent_trie = trie.clone();
-    let holders = StorageHolders::new(move |address| parent_trie.holds_storage(address));
-    let executor = block_executor(spec, header, fork)
-        .with_shared_code(ctx.code.clone())
-        .with_storage_holders(holders);
+    let executor = block_executor(spec, header, fork).with_shared_code(ctx.code.clone());
     let txs = recover(block, &executor).map_err(fail)?;
     let senders_time = start.elapsed();
 
     let start = Instant::now();
-    let mut env = chain.next_env(header.timestamp, header.beneficiary);
-    env.base_fee = header.base_fee_per_gas.unwrap_or(0);
-    env.gas_limit = header.gas_limit;
-    env.random = header.mix_hash;
-    let bank = chain.new_bank_with(env);
-    bank.set_extra(block.data().encoded());
-    before_txs(&bank, &executor, spec, header, fork).map_err(fail)?;
-
     let amsterdam = fork.is_enabled_in(SpecId::AMSTERDAM);
     // A block that comes with its access list runs from it: each
     // transaction's writes are declared, none is found by running it.
@@ -249,28 +238,56 @@ pub fn import_block(
         ),
         _ => None,
     };
-    let sets = match (recorded, &versions) {
-        (Some(sets), _) => OrderedSets::Recorded(sets),
-        (None, Some(versions)) => OrderedSets::Versioned(versions),
-        (None, None) => OrderedSets::Run,
+    let run = |executor: &EvmExecutor| {
+        let mut env = chain.next_env(header.timestamp, header.beneficiary);
+        env.base_fee = header.base_fee_per_gas.unwrap_or(0);
+        env.gas_limit = header.gas_limit;
+        env.random = header.mix_hash;
+        let bank = chain.new_bank_with(env);
+        bank.set_extra(block.data().encoded());
+        before_txs(&bank, executor, spec, header, fork).map_err(fail)?;
+        let sets = match (recorded, &versions) {
+            (Some(sets), _) => OrderedSets::Recorded(sets),
+            (None, Some(versions)) => OrderedSets::Versioned(versions),
+            (None, None) => OrderedSets::Run,
+        };
+        let report = bank.execute_ordered(executor, &txs, sets, ordered).map_err(|e| {
+            fail(match e {
+                OrderedError::Invalid { index, error } => {
+                    ImportErrorKind::Tx { index, reason: error.to_string() }
+                }
+                OrderedError::LeftItsSet { index, key } => ImportErrorKind::Tx {
+                    index,
+                    reason: format!("it touches {key:?}, outside the set lanes recorded"),
+                },
+                other => ImportErrorKind::State(other.to_string()),
+            })
+        })?;
+        check_gas_allowance(&bank, &txs, header).map_err(fail)?;
+        let receipt_data = bank_receipts(&bank);
+        let requests =
+            after_txs(&bank, executor, block, ctx, merged, fork, &receipt_data).map_err(fail)?;
+        let sealed = bank.seal().map_err(|e| fail(ImportErrorKind::State(e.to_string())))?;
+        Ok((report, requests, sealed))
     };
-    let report = bank.execute_ordered(&executor, &txs, sets, ordered).map_err(|e| {
-        fail(match e {
-            OrderedError::Invalid { index, error } => {
-                ImportErrorKind::Tx { index, reason: error.to_string() }
-            }
-            OrderedError::LeftItsSet { index, key } => ImportErrorKind::Tx {
-                index,
-                reason: format!("it touches {key:?}, outside the set lanes recorded"),
-            },
-            other => ImportErrorKind::State(other.to_string()),
-        })
-    })?;
-    check_gas_allowance(&bank, &txs, header).map_err(fail)?;
-    let receipt_data = bank_receipts(&bank);
-    let requests =
-        after_txs(&bank, &executor, block, ctx, merged, fork, &receipt_data).map_err(fail)?;
-    let sealed = bank.seal().map_err(|e| fail(ImportErrorKind::State(e.to_string())))?;
+    // EIP-7610 and destroyed contracts' slots read the parent state's
+    // storage, as its trie holds it. Before Cancun a contract destroyed
+    // after an earlier transaction of its block gave it slots leaves those
+    // (its run never saw them): a second run deletes them too.
+    let mut given = HashMap::new();
+    let (report, requests, sealed) = loop {
+        let storage = BlockStorage { parent: trie.clone(), given: given.clone() };
+        let executor = executor.clone().with_storage_holders(StorageHolders::new(storage));
+        let (report, requests, sealed) = run(&executor)?;
+        let left = match (&sealed.accesses, fork.is_enabled_in(SpecId::CANCUN)) {
+            (Some(accesses), false) if given.is_empty() => slots_left(accesses),
+            _ => HashMap::new(),
+        };
+        if left.is_empty() {
+            break (report, requests, sealed);
+        }
+        given = left;
+    };
     let execution_time = start.elapsed();
 
     let mut sealed = sealed;
@@ -317,6 +334,56 @@ pub fn import_block(
         state_root_time,
         trie,
     })
+}
+
+/// The parent state's storage ([`StateTrie`]), with the slots an earlier
+/// transaction of the block `given` contracts it then destroys.
+struct BlockStorage {
+    parent: StateTrie,
+    given: HashMap<Address, Vec<B256>>,
+}
+
+impl ParentStorage for BlockStorage {
+    fn holds(&self, address: &Address) -> bool {
+        self.parent.holds_storage(address)
+    }
+
+    fn slots(&self, address: &Address) -> Vec<B256> {
+        let mut slots = self.parent.slots_of(address);
+        slots.extend(self.given.get(address).into_iter().flatten());
+        slots
+    }
+}
+
+/// The slots, by account, that a transaction of the block gave a contract
+/// (not zero) which a later one deleted without deleting them: before
+/// Cancun its whole storage goes with it.
+fn slots_left(accesses: &BlockAccesses) -> HashMap<Address, Vec<B256>> {
+    let mut held: HashMap<Address, HashMap<B256, U256>> = HashMap::new();
+    let mut left: HashMap<Address, Vec<B256>> = HashMap::new();
+    for record in std::iter::once(&accesses.before).chain(&accesses.txs) {
+        for (address, header) in &record.accounts {
+            let Some(slots) = held.get(address).filter(|_| *header == AccountHeader::default())
+            else {
+                continue;
+            };
+            for (slot, value) in slots {
+                let deleted =
+                    record.slots.iter().any(|(a, s, v)| a == address && s == slot && v.is_zero());
+                if !value.is_zero() && !deleted {
+                    left.entry(*address).or_default().push(*slot);
+                }
+            }
+        }
+        for (address, slot, value) in &record.slots {
+            held.entry(*address).or_default().insert(*slot, *value);
+        }
+    }
+    for slots in left.values_mut() {
+        slots.sort_unstable();
+        slots.dedup();
+    }
+    left
 }
 
 fn mismatch<T: PartialEq + std::fmt::Display>(

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use alloy_primitives::{Address, B256, Bytes, KECCAK256_EMPTY, U256, keccak256};
 use alloy_trie::{EMPTY_ROOT_HASH, TrieAccount};
 use lanes_accounts_db::{AccountHeader, Entry, ReadView, StorageError};
+use lanes_evm_adapter::ParentStorage;
 use lanes_runtime::StateCommitment;
 use parking_lot::Mutex;
 
@@ -45,7 +46,7 @@ pub fn state_root_of(entries: &[Entry]) -> B256 {
 #[derive(Debug, Default)]
 pub struct StateTrie {
     accounts: Trie<AccountLeaf>,
-    detached: Arc<HashMap<Address, Trie<U256>>>,
+    detached: Arc<HashMap<Address, Trie<StoredSlot>>>,
     /// The accounts updated since the last root, by key, with the slots
     /// each wrote.
     changed: Mutex<Vec<(B256, usize)>>,
@@ -70,7 +71,15 @@ const PARALLEL_ROOT_CHANGES: usize = 1024;
 #[derive(Clone, Debug)]
 struct AccountLeaf {
     header: AccountHeader,
-    storage: Trie<U256>,
+    storage: Trie<StoredSlot>,
+}
+
+/// A storage leaf: the slot itself (the trie files it by its hash, so this
+/// is the one place the slot's own key is kept) and its value.
+#[derive(Clone, Copy, Debug)]
+struct StoredSlot {
+    slot: B256,
+    value: U256,
 }
 
 impl TrieValue for AccountLeaf {
@@ -91,9 +100,9 @@ impl TrieValue for AccountLeaf {
     }
 }
 
-impl TrieValue for U256 {
+impl TrieValue for StoredSlot {
     fn encode_value(&self, out: &mut Vec<u8>) {
-        alloy_rlp::Encodable::encode(self, out);
+        alloy_rlp::Encodable::encode(&self.value, out);
     }
 }
 
@@ -141,6 +150,16 @@ impl StateTrie {
         self.accounts.get(&keccak256(address)).is_some_and(|a| !a.storage.is_empty())
     }
 
+    /// Every slot `address`'s account holds, in no particular order (none
+    /// without an account).
+    pub fn slots_of(&self, address: &Address) -> Vec<B256> {
+        let mut slots = Vec::new();
+        if let Some(account) = self.accounts.get(&keccak256(address)) {
+            account.storage.for_each(|s| slots.push(s.slot));
+        }
+        slots
+    }
+
     /// Drops every slot of `address` (a created or destroyed account).
     pub fn clear_storage(&mut self, address: &Address) {
         self.update(*address, None, true, &[]);
@@ -177,7 +196,8 @@ impl StateTrie {
             .iter()
             .map(|slot| {
                 let key = keccak256(slot);
-                let value = account.and_then(|a| a.storage.get(&key)).copied().unwrap_or_default();
+                let value =
+                    account.and_then(|a| a.storage.get(&key)).map_or(U256::ZERO, |s| s.value);
                 let proof = account.map(|a| a.storage.proof(&key)).unwrap_or_default();
                 (*slot, value, proof)
             })
@@ -209,10 +229,10 @@ impl StateTrie {
             storage = Trie::default();
         }
         for (slot, value) in slots {
-            let slot = keccak256(slot);
+            let key = keccak256(slot);
             match value.is_zero() {
-                true => storage.remove(&slot),
-                false => storage.insert(slot, *value),
+                true => storage.remove(&key),
+                false => storage.insert(key, StoredSlot { slot: *slot, value: *value }),
             }
         }
         if let Some(header) = header {
@@ -239,6 +259,16 @@ impl StateTrie {
                 }
             }
         }
+    }
+}
+
+impl ParentStorage for StateTrie {
+    fn holds(&self, address: &Address) -> bool {
+        self.holds_storage(address)
+    }
+
+    fn slots(&self, address: &Address) -> Vec<B256> {
+        self.slots_of(address)
     }
 }
 

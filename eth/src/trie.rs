@@ -118,6 +118,18 @@ impl<V: TrieValue> Trie<V> {
         }
     }
 
+    /// Every value the trie holds, in no particular order.
+    pub(crate) fn for_each(&self, mut f: impl FnMut(&V)) {
+        let mut stack: Vec<&Node<V>> = self.root.iter().collect();
+        while let Some(node) = stack.pop() {
+            match node {
+                Node::Leaf(l) => f(&l.value),
+                Node::Extension(e) => stack.push(&e.child),
+                Node::Branch(b) => stack.extend(b.children.iter().flatten()),
+            }
+        }
+    }
+
     /// The nodes from the root toward `key`: to its leaf, or to the node
     /// where its absence shows.
     fn path(&self, key: &B256) -> Path<'_, V> {
@@ -416,6 +428,12 @@ mod tests {
             }
             for (trie, map) in versions {
                 prop_assert_eq!(trie.root(), built(&map, probe).0);
+                let mut values = Vec::new();
+                trie.for_each(|v| values.push(*v));
+                values.sort_unstable();
+                let mut held: Vec<u64> = map.values().copied().collect();
+                held.sort_unstable();
+                prop_assert_eq!(values, held);
             }
         }
     }

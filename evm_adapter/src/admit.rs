@@ -157,8 +157,16 @@ impl EvmAdmission {
                 if capped && ran_out {
                     return None; // it may touch more with the gas it really has
                 }
-                outcome(result, diff, U256::ZERO, &mut view, self.executor.config().spec, None)
-                    .ok()?;
+                outcome(
+                    result,
+                    diff,
+                    U256::ZERO,
+                    &mut view,
+                    self.executor.config().spec,
+                    None,
+                    None,
+                )
+                .ok()?;
                 view.touched_set(limits.max_keys).ok()
             })
             .collect();

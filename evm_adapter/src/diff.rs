@@ -8,7 +8,7 @@ use lanes_runtime::{StateKey, StateView, TxError};
 use revm::state::EvmState;
 
 use crate::db::{has_code, keeps_empty, stored_header};
-use crate::evm::PlainTransfer;
+use crate::evm::{PlainTransfer, StorageHolders};
 use revm::primitives::hardfork::SpecId;
 
 /// Writes what revm changed through the view (which checks each write against
@@ -21,12 +21,17 @@ use revm::primitives::hardfork::SpecId;
 /// holding no code, only gained balance, the view is told its write was a
 /// pure credit ([`StateView::note_credit`]); then no code ran, and where its
 /// sender's write only stepped the nonce and took from the balance, that
-/// write was a pure debit ([`StateView::note_debit`]).
+/// write was a pure debit ([`StateView::note_debit`]). A destroyed
+/// account's slots are deleted: those revm loaded, and where `parent` is
+/// known every slot the block's parent state held under it (before Cancun a
+/// destroyed contract's whole storage goes; a contract made again at its
+/// address must not read it).
 pub(crate) fn apply_diff(
     view: &mut StateView<'_>,
     diff: EvmState,
     spec: SpecId,
     transfer: Option<PlainTransfer>,
+    parent: Option<&StorageHolders>,
 ) -> Result<(), TxError> {
     let keep_empty = keeps_empty(spec);
     let (mut credited, mut debited) = (false, false);
@@ -45,6 +50,11 @@ pub(crate) fn apply_diff(
                 match value.original_value.is_zero() {
                     false => view.set_storage(&address, &slot, U256::ZERO)?,
                     true => view.note_read(StateKey::Storage(address, slot)),
+                }
+            }
+            for slot in parent.map(|p| p.slots(&address)).unwrap_or_default() {
+                if !account.storage.contains_key(&U256::from_be_bytes(slot.0)) {
+                    view.set_storage(&address, &slot, U256::ZERO)?;
                 }
             }
             continue;

@@ -34,20 +34,36 @@ use crate::tx::EvmTx;
 /// The revm instance a transaction runs in, over a bank's state.
 pub(crate) type Evm<'b> = MainnetEvm<MainnetContext<ViewDb<'b>>>;
 
-/// Which accounts hold storage in the state a block runs on (its parent's):
-/// EIP-7610's collision rule reads it (the executor's handler).
+/// What the state a block runs on (its parent's) holds in storage, by
+/// account: EIP-7610's collision rule asks whether an account holds any
+/// ([`StorageHolders`]), and a contract destroyed before Cancun has every
+/// slot it held deleted ([`crate::EvmExecutor::with_storage_holders`]).
+pub trait ParentStorage: Send + Sync {
+    /// Whether `address` holds storage.
+    fn holds(&self, address: &Address) -> bool;
+
+    /// Every slot `address` holds, in any order.
+    fn slots(&self, address: &Address) -> Vec<B256>;
+}
+
+/// A block's [`ParentStorage`], shared by the executor's clones.
 #[derive(Clone)]
-pub struct StorageHolders(Arc<dyn Fn(&Address) -> bool + Send + Sync>);
+pub struct StorageHolders(Arc<dyn ParentStorage>);
 
 impl StorageHolders {
-    /// `holds` answers whether an account holds storage.
-    pub fn new(holds: impl Fn(&Address) -> bool + Send + Sync + 'static) -> Self {
-        Self(Arc::new(holds))
+    /// What `parent` holds.
+    pub fn new(parent: impl ParentStorage + 'static) -> Self {
+        Self(Arc::new(parent))
     }
 
     /// Whether `address` holds storage.
     pub fn holds(&self, address: &Address) -> bool {
-        (self.0)(address)
+        self.0.holds(address)
+    }
+
+    /// Every slot `address` holds.
+    pub fn slots(&self, address: &Address) -> Vec<B256> {
+        self.0.slots(address)
     }
 }
 
@@ -95,7 +111,21 @@ impl<DB: Database, INSP> FeeCapture<MainnetEvm<MainnetContext<DB>, INSP>> {
                 let bare = account.info.nonce == 0
                     && account.info.code_hash == KECCAK256_EMPTY
                     && !account.is_created();
-                (bare && holders.holds(&address)).then_some(address)
+                // What the parent held may be gone: deleted with a contract
+                // destroyed earlier in the block. Read past the journal, so
+                // no slot is warmed for the creation's own code.
+                let mut holds = bare && holders.holds(&address);
+                if holds {
+                    holds = false;
+                    for slot in holders.slots(&address) {
+                        let value = journal.db_mut().storage(address, slot.into())?;
+                        if !value.is_zero() {
+                            holds = true;
+                            break;
+                        }
+                    }
+                }
+                holds.then_some(address)
             }
             _ => None,
         };

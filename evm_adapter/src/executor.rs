@@ -213,10 +213,12 @@ impl EvmExecutor {
         self
     }
 
-    /// This executor applying EIP-7610 in full: a creation at an address
-    /// that `holders` says holds storage collides, as one at an address with
-    /// a nonce or code does. `holders` answers for the state the block runs
-    /// on. Without it (the dev node, as anvil) only nonce and code collide.
+    /// This executor knowing what the state the block runs on holds in
+    /// storage (`holders`), and so applying EIP-7610 in full: a creation at
+    /// an address that holds storage collides, as one at an address with a
+    /// nonce or code does; and a contract destroyed before Cancun has every
+    /// slot it held deleted, not only those its run loaded. Without it (the
+    /// dev node, as anvil) only nonce and code collide.
     pub fn with_storage_holders(mut self, holders: StorageHolders) -> Self {
         self.holders = Some(holders);
         self
@@ -276,7 +278,7 @@ impl EvmExecutor {
                 )));
             }
         };
-        apply_diff(&mut view, state, self.config.spec, None)?;
+        apply_diff(&mut view, state, self.config.spec, None, None)?;
         bank.apply_derived(view);
         Ok(Some(output))
     }
@@ -536,7 +538,8 @@ impl Executor for EvmExecutor {
         // the transaction's end: that fee is lost.
         let destroyed = diff.get(&evm.ctx.block.beneficiary).is_some_and(|a| a.is_selfdestructed());
         let fee = if destroyed { U256::ZERO } else { handler.fee.get() };
-        let outcome = outcome(result, diff, fee, &mut state, self.config.spec, transfer);
+        let parent = self.holders.as_ref();
+        let outcome = outcome(result, diff, fee, &mut state, self.config.spec, transfer, parent);
         (outcome, state)
     }
 }
@@ -549,6 +552,7 @@ pub(crate) fn outcome(
     state: &mut StateView<'_>,
     spec: SpecId,
     transfer: Option<PlainTransfer>,
+    parent: Option<&StorageHolders>,
 ) -> Result<Outcome, TxError> {
     {
         let result = match result {
@@ -557,7 +561,7 @@ pub(crate) fn outcome(
             Err(EVMError::Transaction(e)) => return Err(TxError::Invalid(e.to_string())),
             Err(e) => return Err(TxError::Invalid(e.to_string())),
         };
-        apply_diff(state, diff, spec, transfer)?;
+        apply_diff(state, diff, spec, transfer, parent)?;
         let (success, gas_used) = (result.is_success(), result.tx_gas_used());
         let data = match &result {
             ExecutionResult::Success { logs, output, .. } => {

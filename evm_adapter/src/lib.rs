@@ -68,7 +68,7 @@ pub use call::{CallRequest, Deadline, SimError, Simulation, sorted_access_list};
 pub use config::{CallLimits, DEFAULT_CALL_GAS_CAP, DEFAULT_CALL_TIMEOUT, DEFAULT_SPEC, EvmConfig};
 pub use db::keeps_empty;
 pub use declare::declared_access;
-pub use evm::{EvmReceiptData, StorageHolders};
+pub use evm::{EvmReceiptData, ParentStorage, StorageHolders};
 pub use executor::{
     EXISTING_EMPTY, EthBlockEnv, EvmExecutor, EvmWorker, SHARED_CODE_ENTRIES, SharedCode, SpecId,
     block_env, fill_tx_env, has_code, tx_env,

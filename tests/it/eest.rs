@@ -16,62 +16,8 @@ const EEST: &str = "fixtures/eest/stable-v5.4.0/blockchain_tests";
 const EEST_TESTS: usize = 13_869;
 
 /// Tests known to fail, each with why. A known failure that passes fails
-/// the run, as a new failure does.
-const KNOWN: &[(&str, &str)] = &[
-    (
-        "constantinople/eip1014_create2/test_recreate.json/tests/constantinople/eip1014_create2/test_recreate.py::test_recreate[fork_Berlin-blockchain_test-recreate_on_separate_block_False]",
-        STALE_SLOTS,
-    ),
-    (
-        "constantinople/eip1014_create2/test_recreate.json/tests/constantinople/eip1014_create2/test_recreate.py::test_recreate[fork_Berlin-blockchain_test-recreate_on_separate_block_True]",
-        STALE_SLOTS,
-    ),
-    (
-        "constantinople/eip1014_create2/test_recreate.json/tests/constantinople/eip1014_create2/test_recreate.py::test_recreate[fork_ConstantinopleFix-blockchain_test-recreate_on_separate_block_False]",
-        STALE_SLOTS,
-    ),
-    (
-        "constantinople/eip1014_create2/test_recreate.json/tests/constantinople/eip1014_create2/test_recreate.py::test_recreate[fork_ConstantinopleFix-blockchain_test-recreate_on_separate_block_True]",
-        STALE_SLOTS,
-    ),
-    (
-        "constantinople/eip1014_create2/test_recreate.json/tests/constantinople/eip1014_create2/test_recreate.py::test_recreate[fork_Istanbul-blockchain_test-recreate_on_separate_block_False]",
-        STALE_SLOTS,
-    ),
-    (
-        "constantinople/eip1014_create2/test_recreate.json/tests/constantinople/eip1014_create2/test_recreate.py::test_recreate[fork_Istanbul-blockchain_test-recreate_on_separate_block_True]",
-        STALE_SLOTS,
-    ),
-    (
-        "constantinople/eip1014_create2/test_recreate.json/tests/constantinople/eip1014_create2/test_recreate.py::test_recreate[fork_London-blockchain_test-recreate_on_separate_block_False]",
-        STALE_SLOTS,
-    ),
-    (
-        "constantinople/eip1014_create2/test_recreate.json/tests/constantinople/eip1014_create2/test_recreate.py::test_recreate[fork_London-blockchain_test-recreate_on_separate_block_True]",
-        STALE_SLOTS,
-    ),
-    (
-        "constantinople/eip1014_create2/test_recreate.json/tests/constantinople/eip1014_create2/test_recreate.py::test_recreate[fork_Paris-blockchain_test-recreate_on_separate_block_False]",
-        STALE_SLOTS,
-    ),
-    (
-        "constantinople/eip1014_create2/test_recreate.json/tests/constantinople/eip1014_create2/test_recreate.py::test_recreate[fork_Paris-blockchain_test-recreate_on_separate_block_True]",
-        STALE_SLOTS,
-    ),
-    (
-        "constantinople/eip1014_create2/test_recreate.json/tests/constantinople/eip1014_create2/test_recreate.py::test_recreate[fork_Shanghai-blockchain_test-recreate_on_separate_block_False]",
-        STALE_SLOTS,
-    ),
-    (
-        "constantinople/eip1014_create2/test_recreate.json/tests/constantinople/eip1014_create2/test_recreate.py::test_recreate[fork_Shanghai-blockchain_test-recreate_on_separate_block_True]",
-        STALE_SLOTS,
-    ),
-];
-
-/// Why the known failures fail.
-const STALE_SLOTS: &str = "a contract destroyed before Cancun keeps the slots its destroying \
-    transaction did not load (accounts_db has no per-account list of slots to delete), so the \
-    contract CREATE2 makes again at its address reads them";
+/// the run, as a new failure does. None today.
+const KNOWN: &[(&str, &str)] = &[];
 
 /// EEST's exception names, each with what lanes' refusal says for it (any of
 /// the phrases). A test naming several (`A|B`) takes any of theirs.
@@ -159,9 +105,10 @@ fn eest_reason(expected: &str, lanes: &str) -> Result<(), String> {
 /// Tests of rules lanes once broke, always in the subset: EIP-7610's
 /// collisions, blob transactions in their network form inside a block,
 /// system calls out of gas, a gas price over 128 bits, a transaction over
-/// the block's gas limit.
+/// the block's gas limit, a contract destroyed and made again at its address.
 const ALWAYS: &[&str] = &[
     "eip7610",
+    "test_recreate",
     "Collision",
     "collision",
     "test_reject_valid_full_blob_in_block_rlp",

@@ -31,6 +31,7 @@ mod layout;
 mod loadgen;
 mod made_blocks;
 mod mpt_state_root;
+mod recreate;
 mod rpc_compat;
 mod rpc_methods;
 mod scenarios;
