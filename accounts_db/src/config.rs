@@ -74,6 +74,13 @@ pub struct AccountsDbConfig {
     /// [`Self::compaction_live_percent`] live, a few thousand records per
     /// commit so that commits and reads go on.
     pub compact_in_background: bool,
+    /// Whether the database keeps, in memory, the slots each address holds
+    /// ([`crate::ReadView::slots_of`]): built by reading the whole state at
+    /// open, kept by every commit (a revert's included), about 100 bytes a
+    /// slot. A dev node's, whose EVM asks it before Cancun, when a destroyed
+    /// contract's storage goes with it, and for EIP-7610's collisions. Off by
+    /// default: a large state pays for it at open and in memory.
+    pub slot_index: bool,
 }
 
 impl Default for AccountsDbConfig {
@@ -89,6 +96,7 @@ impl Default for AccountsDbConfig {
             checkpoint_bytes: Some(DEFAULT_CHECKPOINT_BYTES),
             index_memory_bytes: Some(DEFAULT_INDEX_MEMORY_BYTES),
             compact_in_background: true,
+            slot_index: false,
         }
     }
 }
@@ -97,6 +105,12 @@ impl AccountsDbConfig {
     /// Sets [`Self::segment_size`].
     pub fn with_segment_size(mut self, bytes: u64) -> Self {
         self.segment_size = bytes;
+        self
+    }
+
+    /// Sets [`Self::slot_index`].
+    pub fn with_slot_index(mut self, on: bool) -> Self {
+        self.slot_index = on;
         self
     }
 

@@ -142,11 +142,13 @@ impl EvmAdmission {
         let sets = txs
             .iter()
             .map(|tx| {
-                evm.ctx.journaled_state.database.view = Some(bank.recording_view());
+                let view = bank.recording_view();
+                let parent = self.executor.parent_storage(&view);
+                evm.ctx.journaled_state.database.view = Some(view);
                 fill_tx_env(&mut evm.ctx.tx, tx.envelope(), tx.sender());
                 let capped = evm.ctx.tx.gas_limit > limits.max_gas;
                 evm.ctx.tx.gas_limit = evm.ctx.tx.gas_limit.min(limits.max_gas);
-                let mut handler = FeeCapture::new(None);
+                let mut handler = FeeCapture::new(parent.clone());
                 let result = handler.run(&mut evm);
                 let diff = evm.finalize();
                 let mut view = evm.ctx.journaled_state.database.view.take()?;
@@ -164,7 +166,7 @@ impl EvmAdmission {
                     &mut view,
                     self.executor.config().spec,
                     None,
-                    None,
+                    parent.as_ref(),
                 )
                 .ok()?;
                 view.touched_set(limits.max_keys).ok()

@@ -67,6 +67,18 @@ impl StorageHolders {
     }
 }
 
+/// A lanes chain's parent state, where its database keeps each address's
+/// slots (a dev node's).
+impl ParentStorage for lanes_runtime::ParentSlots {
+    fn holds(&self, address: &Address) -> bool {
+        lanes_runtime::ParentSlots::holds(self, address)
+    }
+
+    fn slots(&self, address: &Address) -> Vec<B256> {
+        lanes_runtime::ParentSlots::slots(self, address)
+    }
+}
+
 impl std::fmt::Debug for StorageHolders {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("StorageHolders")

@@ -217,11 +217,20 @@ impl EvmExecutor {
     /// storage (`holders`), and so applying EIP-7610 in full: a creation at
     /// an address that holds storage collides, as one at an address with a
     /// nonce or code does; and a contract destroyed before Cancun has every
-    /// slot it held deleted, not only those its run loaded. Without it (the
-    /// dev node, as anvil) only nonce and code collide.
+    /// slot it held deleted, not only those its run loaded. Without it, a
+    /// run asks its parent's slot index where the database keeps one (a dev
+    /// node's, [`lanes_runtime::StateView::parent_slots`]), and where none
+    /// is kept only nonce and code collide.
     pub fn with_storage_holders(mut self, holders: StorageHolders) -> Self {
         self.holders = Some(holders);
         self
+    }
+
+    /// What the state a run on `view` starts from holds in storage: the
+    /// one [`Self::with_storage_holders`] gave, else the parent's slot
+    /// index where its database keeps one (a dev node's).
+    pub(crate) fn parent_storage(&self, view: &StateView<'_>) -> Option<StorageHolders> {
+        self.holders.clone().or_else(|| view.parent_slots().map(StorageHolders::new))
     }
 
     /// The transaction rules it decodes with, under the chain id in force.
@@ -518,8 +527,9 @@ impl Executor for EvmExecutor {
         {
             return (outcome, state);
         }
+        let parent = self.parent_storage(&state);
         evm.ctx.journaled_state.database.view = Some(state);
-        let mut handler = FeeCapture::new(self.holders.clone());
+        let mut handler = FeeCapture::new(parent.clone());
         let result = handler.run(evm);
         let diff = evm.finalize();
         let mut state = evm.ctx.journaled_state.database.view.take().expect("set above");
@@ -538,7 +548,7 @@ impl Executor for EvmExecutor {
         // the transaction's end: that fee is lost.
         let destroyed = diff.get(&evm.ctx.block.beneficiary).is_some_and(|a| a.is_selfdestructed());
         let fee = if destroyed { U256::ZERO } else { handler.fee.get() };
-        let parent = self.holders.as_ref();
+        let parent = parent.as_ref();
         let outcome = outcome(result, diff, fee, &mut state, self.config.spec, transfer, parent);
         (outcome, state)
     }

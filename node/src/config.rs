@@ -210,10 +210,14 @@ pub(crate) fn cors_layer(origins: &[String]) -> Result<Option<CorsLayer>, NodeEr
     Ok(Some(layer.allow_origin(AllowOrigin::list(list))))
 }
 
-/// The accounts database settings a node's config asks for.
+/// The accounts database settings a node's config asks for. A dev node's
+/// keeps each address's slots ([`AccountsDbConfig::slot_index`]), so its
+/// EVM takes EIP-7610's collisions and a destroyed contract's whole storage
+/// as Ethereum does.
 pub(crate) fn store_config(config: &NodeConfig) -> AccountsDbConfig {
     AccountsDbConfig::default()
         .with_sync(config.fsync)
         .with_history_blocks(config.history_blocks)
         .with_index_memory_bytes(config.index_memory_bytes)
+        .with_slot_index(matches!(config.chain, ChainChoice::Dev(_)))
 }

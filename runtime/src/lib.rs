@@ -200,7 +200,7 @@ pub mod prelude {
     pub use alloy_primitives::{Address, B256, Bytes, U256};
 }
 pub use versions::Versions;
-pub use view::StateView;
+pub use view::{ParentSlots, StateView};
 
 #[cfg(test)]
 mod tests;

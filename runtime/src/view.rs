@@ -37,6 +37,24 @@ pub(crate) enum Value {
 /// and its place in the parent's index. Most reads are of keys no earlier
 /// transaction of the block wrote; a clear bit sends them to the parent
 /// without taking a shard's lock.
+/// The slots each account held in a block's parent state
+/// ([`StateView::parent_slots`]). What it answers does not change while
+/// the block runs: a run's own reads of those slots go through its view.
+#[derive(Clone, Debug)]
+pub struct ParentSlots(ReadView);
+
+impl ParentSlots {
+    /// Whether `address` held any slot.
+    pub fn holds(&self, address: &Address) -> bool {
+        self.0.holds_storage(address).unwrap_or(false)
+    }
+
+    /// Every slot `address` held, in no particular order.
+    pub fn slots(&self, address: &Address) -> Vec<B256> {
+        self.0.slots_of(address).unwrap_or_default()
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct BankState {
     pub(crate) parent: ReadView,
@@ -528,6 +546,14 @@ impl<'a> StateView<'a> {
             self.violation.get_or_insert(key);
             TxError::AccessViolation(key)
         })
+    }
+
+    /// The slots each account held in the state the block runs on (its
+    /// parent's), where its database keeps them
+    /// ([`lanes_accounts_db::AccountsDbConfig::slot_index`]).
+    pub fn parent_slots(&self) -> Option<ParentSlots> {
+        let parent = &self.state.parent;
+        parent.knows_slots().then(|| ParentSlots(parent.clone()))
     }
 
     /// The account at `address` (the empty header when there is none).

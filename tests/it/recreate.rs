@@ -128,3 +128,49 @@ fn test_a_contract_made_again_in_the_block_that_destroyed_it_starts_empty() {
     // still holding 5 would cost 2,900 to reset).
     assert!(gas[0][4] > 41_000, "slot 0 was set from zero: {} gas", gas[0][4]);
 }
+
+/// The dev node takes the same rules from its slot index, over JSON-RPC:
+/// a contract destroyed before Cancun leaves no slot behind, one made again
+/// at its address starts empty, and a creation at an address that holds
+/// only storage collides (EIP-7610; anvil creates it).
+#[test]
+fn test_a_dev_node_destroys_whole_storage_and_refuses_creations_over_storage() {
+    use crate::validator::Validator;
+    use serde_json::json;
+
+    let dir = tempfile::tempdir().unwrap();
+    let v = Validator::start(&dir.path().join("data"), &["--dev", "--hardfork", "shanghai"]);
+    let from = v.result("eth_accounts", json!([]))[0].clone();
+    let factory = Address::repeat_byte(0xfa);
+    v.result("anvil_setCode", json!([factory, FACTORY]));
+    let send = |to: Address, value: u64, data: &Bytes| {
+        let tx = json!({"from": from, "to": to, "value": format!("{value:#x}"),
+            "data": data, "gas": "0x30d40"});
+        let hash = v.result("eth_sendTransaction", json!([tx]));
+        let receipt = v.result("eth_getTransactionReceipt", json!([hash]));
+        assert_eq!(receipt["status"], json!("0x1"), "{receipt}");
+    };
+    let code = |a: Address| v.result("eth_getCode", json!([a, "latest"]));
+    let slot0 = |a: Address| {
+        let word = v.result("eth_getStorageAt", json!([a, "0x0", "latest"]));
+        word.as_str().unwrap().parse::<U256>().unwrap()
+    };
+    let child = child();
+    send(factory, 0, &INIT);
+    send(child, 5, &Bytes::new());
+    assert_eq!(slot0(child), U256::from(5));
+    send(child, 0, &Bytes::new());
+    assert_eq!(code(child), json!("0x"), "destroyed");
+    assert_eq!(slot0(child), U256::ZERO, "its slot went with it");
+    send(factory, 0, &INIT);
+    assert_ne!(code(child), json!("0x"), "made again");
+    assert_eq!(slot0(child), U256::ZERO);
+    // A trailing byte makes other init code (the same contract): an address
+    // given only storage.
+    let other: Bytes = [&INIT[..], &[0]].concat().into();
+    let target = factory.create2_from_code(B256::ZERO, &other);
+    v.result("anvil_setStorageAt", json!([target, "0x0", B256::with_last_byte(1)]));
+    send(factory, 0, &other);
+    assert_eq!(code(target), json!("0x"), "the creation collided");
+    v.stop();
+}

@@ -2,19 +2,20 @@
 //! the index, the live segments, the versions and the kept blocks), and the
 //! single [`Writer`]'s state. Beneath every other part of `db`.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, OnceLock, Weak};
 
+use alloy_primitives::{Address, B256};
 use parking_lot::{Mutex, MutexGuard, RwLock};
 
 use super::kept::History;
 use super::version::Version;
 use crate::config::AccountsDbConfig;
-use crate::entry::CommitInfo;
+use crate::entry::{CommitInfo, Entry};
 use crate::error::{CommitError, HistoryError, StorageError, io_err};
 use crate::index::Index;
 use crate::segment::{Segment, SegmentTable};
@@ -59,6 +60,8 @@ pub(crate) struct Inner {
     pub(crate) want_spare: SyncSender<()>,
     /// Tells the maintenance thread, and what it runs, to stop.
     pub(crate) stop: AtomicBool,
+    /// Each address's slots, where kept ([`AccountsDbConfig::slot_index`]).
+    pub(crate) slots: OnceLock<RwLock<SlotIndex>>,
     /// Test hook: the next sync fails with this error.
     #[cfg(test)]
     pub(crate) fail_next_sync: Mutex<Option<std::io::ErrorKind>>,
@@ -196,5 +199,37 @@ impl Inner {
 
     pub(crate) fn record_history(&self, block: Option<CommitInfo>, end: u64) {
         self.history.write().push(block, end);
+    }
+}
+
+/// The slots each address holds in one commit's state
+/// ([`AccountsDbConfig::slot_index`]): the newest, as the writer leaves it.
+#[derive(Debug, Default)]
+pub(crate) struct SlotIndex {
+    /// The commit the index is of.
+    pub(crate) at: Option<CommitInfo>,
+    pub(crate) slots: HashMap<Address, HashSet<B256>>,
+}
+
+impl SlotIndex {
+    /// Takes in written storage: a zero value deletes its slot.
+    pub(crate) fn apply(&mut self, changes: &[Entry], at: Option<CommitInfo>) {
+        for change in changes {
+            let Entry::Storage(address, slot, value) = change else { continue };
+            match value.is_zero() {
+                false => {
+                    self.slots.entry(*address).or_default().insert(*slot);
+                }
+                true => {
+                    if let Some(held) = self.slots.get_mut(address) {
+                        held.remove(slot);
+                        if held.is_empty() {
+                            self.slots.remove(address);
+                        }
+                    }
+                }
+            }
+        }
+        self.at = at;
     }
 }

@@ -43,7 +43,7 @@ use crate::segment::Segment;
 pub(crate) use batch::{Batch, new_digest};
 pub use compaction::CompactionStats;
 pub use history::Reverted;
-pub(crate) use inner::{Inner, Spare, Writer, read_horizon, read_table, sync_dir};
+pub(crate) use inner::{Inner, SlotIndex, Spare, Writer, read_horizon, read_table, sync_dir};
 pub(crate) use kept::{History, Kept};
 pub(crate) use pending::{Meta, Pending, SegmentState};
 pub use traits::{AccountsCommit, AccountsRead};
@@ -226,9 +226,23 @@ impl AccountsDb {
             spare: Mutex::new(Spare { next_id: rec.next_id, ready: None }),
             want_spare,
             stop: AtomicBool::new(false),
+            slots: OnceLock::new(),
             #[cfg(test)]
             fail_next_sync: Mutex::new(None),
         });
+        if inner.config.slot_index {
+            let mut index = SlotIndex::default();
+            let view = ReadView { inner: inner.clone(), version: inner.version() };
+            let mut held = Vec::new();
+            view.for_each(|entry| {
+                if let Entry::Storage(..) = entry {
+                    held.push(entry);
+                }
+            })?;
+            index.apply(&held, view.last_commit());
+            // Nothing else has the database yet: the cell is empty.
+            let _ = inner.slots.set(RwLock::new(index));
+        }
         Ok((inner, Woken { maintenance: woken, spare: wanted }))
     }
 
@@ -382,6 +396,9 @@ impl AccountsDb {
             digest: 0,
         };
         inner.write_batch(w, started, batch, commit, Some(info), &[], None)?;
+        if let Some(slots) = inner.slots.get() {
+            slots.write().apply(changes, Some(info));
+        }
         Ok(info)
     }
 

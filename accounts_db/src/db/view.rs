@@ -26,6 +26,38 @@ impl ReadView {
         self.version.last
     }
 
+    /// Every slot `address` holds in this view's state, in no particular
+    /// order, where the database keeps its slot index
+    /// ([`crate::AccountsDbConfig::slot_index`]) and this view shows the
+    /// commit it is of (the newest); `None` otherwise, and with a backing
+    /// ([`crate::AccountsDb::set_backing`]), whose slots it never saw.
+    pub fn slots_of(&self, address: &Address) -> Option<Vec<B256>> {
+        self.with_slot_index(|slots| slots.get(address).map(|s| s.iter().copied().collect()))
+            .map(Option::unwrap_or_default)
+    }
+
+    /// Whether [`Self::slots_of`] answers for this view.
+    pub fn knows_slots(&self) -> bool {
+        self.with_slot_index(|_| ()).is_some()
+    }
+
+    /// Whether `address` holds any slot in this view's state, where
+    /// [`Self::slots_of`] knows.
+    pub fn holds_storage(&self, address: &Address) -> Option<bool> {
+        self.with_slot_index(|slots| slots.contains_key(address))
+    }
+
+    fn with_slot_index<T>(
+        &self,
+        f: impl FnOnce(&std::collections::HashMap<Address, std::collections::HashSet<B256>>) -> T,
+    ) -> Option<T> {
+        if self.inner.backing.get().is_some() {
+            return None;
+        }
+        let index = self.inner.slots.get()?.read();
+        (index.at == self.version.last).then(|| f(&index.slots))
+    }
+
     /// Brings the records of the keys hashing to `hashes`
     /// ([`Key::hash64`]) into the CPU cache, so that the reads of them that
     /// follow find them there: a pass over many keys overlaps their cache

@@ -17,6 +17,7 @@ use crate::{
 mod backing;
 mod checkpoint;
 mod revert;
+mod slots;
 mod spare;
 
 type Model = BTreeMap<Key, Entry>;
