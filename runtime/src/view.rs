@@ -37,9 +37,23 @@ pub(crate) enum Value {
 /// and its place in the parent's index. Most reads are of keys no earlier
 /// transaction of the block wrote; a clear bit sends them to the parent
 /// without taking a shard's lock.
+#[derive(Debug)]
+pub(crate) struct BankState {
+    pub(crate) parent: ReadView,
+    /// Each on cache lines of its own: a shard's lock and table header
+    /// shared a line with its neighbour's, so one worker's reads of a shard
+    /// missed the cache whenever another committed into the next one.
+    pub(crate) shards: Box<[CachePadded<RwLock<Shard>>]>,
+    written: Box<[AtomicU64]>,
+    pub(crate) code: RwLock<HashMap<B256, Bytes, ahash::RandomState>>,
+    /// Whether views keep the reads executors note ([`StateView::note_read`]).
+    pub(crate) record_accesses: bool,
+}
+
 /// The slots each account held in a block's parent state
-/// ([`StateView::parent_slots`]). What it answers does not change while
-/// the block runs: a run's own reads of those slots go through its view.
+/// ([`StateView::parent_slots`]), while that state is the database's
+/// newest; once a later commit lands it answers that nothing is held. A
+/// run's own reads of those slots go through its view.
 #[derive(Clone, Debug)]
 pub struct ParentSlots(ReadView);
 
@@ -53,19 +67,6 @@ impl ParentSlots {
     pub fn slots(&self, address: &Address) -> Vec<B256> {
         self.0.slots_of(address).unwrap_or_default()
     }
-}
-
-#[derive(Debug)]
-pub(crate) struct BankState {
-    pub(crate) parent: ReadView,
-    /// Each on cache lines of its own: a shard's lock and table header
-    /// shared a line with its neighbour's, so one worker's reads of a shard
-    /// missed the cache whenever another committed into the next one.
-    pub(crate) shards: Box<[CachePadded<RwLock<Shard>>]>,
-    written: Box<[AtomicU64]>,
-    pub(crate) code: RwLock<HashMap<B256, Bytes, ahash::RandomState>>,
-    /// Whether views keep the reads executors note ([`StateView::note_read`]).
-    pub(crate) record_accesses: bool,
 }
 
 /// One shard of the write cache. Accounts and slots have a table each, so an
