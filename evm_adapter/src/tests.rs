@@ -153,6 +153,23 @@ fn test_declared_access_follows_the_rules() {
     );
 }
 
+/// A sender known by the transaction's hash is taken as it is (no
+/// recovery); one not known is recovered; the checks run either way.
+#[test]
+fn test_a_known_sender_is_taken_instead_of_recovered() {
+    let tx = eip1559(TxKind::Call(TOKEN), 0, slot_list());
+    let raw = tx.encoded_2718();
+    let rules = TxRules::new(CHAIN);
+    let recovered = EvmTx::decode(&raw, &rules).unwrap();
+    let elsewhere = Address::repeat_byte(0x5e);
+    let known = |h: &B256| (*h == recovered.hash()).then_some(elsewhere);
+    assert_eq!(EvmTx::decode_known(&raw, &rules, known).unwrap().sender(), elsewhere);
+    let unknown = EvmTx::decode_known(&raw, &rules, |_| None).unwrap();
+    assert_eq!(unknown.sender(), recovered.sender());
+    let wrong_chain = TxRules::new(CHAIN + 1);
+    assert!(EvmTx::decode_known(&raw, &wrong_chain, known).is_err(), "still checked");
+}
+
 #[test]
 fn test_bad_transactions_get_distinct_errors() {
     let good = eip1559(TxKind::Call(TOKEN), 0, slot_list()).encoded_2718();

@@ -179,6 +179,17 @@ impl EvmTx {
     /// Decodes `raw` (EIP-2718 bytes: a legacy RLP list, or a type byte and its
     /// payload), checks it against `rules` and recovers its sender.
     pub fn decode(raw: &[u8], rules: &TxRules) -> Result<Self, TxDecodeError> {
+        Self::decode_known(raw, rules, |_| None)
+    }
+
+    /// [`Self::decode`], the sender taken from `known` (by the transaction's
+    /// hash) where it answers, instead of recovered: a node serving a block
+    /// of transactions it recovered when they were sent.
+    pub fn decode_known(
+        raw: &[u8],
+        rules: &TxRules,
+        known: impl Fn(&B256) -> Option<Address>,
+    ) -> Result<Self, TxDecodeError> {
         let blob = envelope_bytes(raw).first() == Some(&(TxType::Eip4844 as u8));
         if blob && !rules.allow_blobs {
             return Err(TxDecodeError::UnsupportedType(TxType::Eip4844 as u8));
@@ -218,7 +229,7 @@ impl EvmTx {
             )));
         }
         match impersonated {
-            None => Self::from_envelope(envelope, rules),
+            None => Self::from_envelope_known(envelope, rules, known),
             Some((sender, hash, encoded)) => {
                 check(&envelope, rules)?;
                 let (envelope, sidecar) = take_sidecar(envelope)?;
@@ -233,9 +244,20 @@ impl EvmTx {
 
     /// Checks an already decoded transaction and recovers its sender.
     pub fn from_envelope(envelope: TxEnvelope, rules: &TxRules) -> Result<Self, TxDecodeError> {
+        Self::from_envelope_known(envelope, rules, |_| None)
+    }
+
+    fn from_envelope_known(
+        envelope: TxEnvelope,
+        rules: &TxRules,
+        known: impl Fn(&B256) -> Option<Address>,
+    ) -> Result<Self, TxDecodeError> {
         check(&envelope, rules)?;
         let (envelope, sidecar) = take_sidecar(envelope)?;
-        let sender = recover_sender(&envelope, rules.allow_high_s)?;
+        let sender = match known(envelope.tx_hash()) {
+            Some(sender) => sender,
+            None => recover_sender(&envelope, rules.allow_high_s)?,
+        };
         let encoded = alloy_eips::eip2718::Encodable2718::encoded_2718(&envelope).into();
         let hash = *envelope.tx_hash();
         let access = declared_access(&envelope, sender);

@@ -5,7 +5,7 @@ use alloy_consensus::{
     TxEnvelope, TxType,
 };
 use alloy_eips::eip4895::Withdrawals;
-use alloy_primitives::{B256, Bytes, U256, logs_bloom};
+use alloy_primitives::{Address, B256, Bytes, U256, logs_bloom};
 use alloy_rpc_types_eth::{
     Block as RpcBlock, BlockTransactions, Header as RpcHeader, Log as RpcLog,
     Transaction as RpcTransaction, TransactionReceipt,
@@ -55,7 +55,18 @@ pub fn header(block: &Block, form: BlockForm) -> RpcHeader {
 
 /// A block's transactions, decoded with their senders (libsecp256k1).
 pub fn decode_txs(lb: &LedgerBlock, rules: &TxRules) -> Result<Vec<EvmTx>, RpcError> {
-    lb.block.txs().map(|t| EvmTx::decode(&t.tx, rules)).collect::<Result<_, _>>().map_err(|e| {
+    decode_txs_known(lb, rules, |_| None)
+}
+
+/// [`decode_txs`], each sender taken from `known` (by hash) where it
+/// answers instead of recovered.
+pub fn decode_txs_known(
+    lb: &LedgerBlock,
+    rules: &TxRules,
+    known: impl Fn(&B256) -> Option<Address>,
+) -> Result<Vec<EvmTx>, RpcError> {
+    let decode = |t: &lanes_runtime::EntryTx| EvmTx::decode_known(&t.tx, rules, &known);
+    lb.block.txs().map(decode).collect::<Result<_, _>>().map_err(|e| {
         RpcError::Internal(format!("block {}: a stored transaction: {e}", lb.block.header.number))
     })
 }
@@ -63,13 +74,23 @@ pub fn decode_txs(lb: &LedgerBlock, rules: &TxRules) -> Result<Vec<EvmTx>, RpcEr
 /// Transaction `index` of a stored block, decoded alone (its sender
 /// recovered): a block's other transactions are not.
 pub fn decode_tx(lb: &LedgerBlock, index: usize, rules: &TxRules) -> Result<EvmTx, RpcError> {
+    decode_tx_known(lb, index, rules, |_| None)
+}
+
+/// [`decode_tx`], its sender taken from `known` (by hash) where it answers.
+pub fn decode_tx_known(
+    lb: &LedgerBlock,
+    index: usize,
+    rules: &TxRules,
+    known: impl Fn(&B256) -> Option<Address>,
+) -> Result<EvmTx, RpcError> {
     let number = lb.block.header.number;
     let raw = lb
         .block
         .txs()
         .nth(index)
         .ok_or_else(|| RpcError::Internal(format!("block {number} has no tx {index}")))?;
-    EvmTx::decode(&raw.tx, rules)
+    EvmTx::decode_known(&raw.tx, rules, known)
         .map_err(|e| RpcError::Internal(format!("block {number}: a stored transaction: {e}")))
 }
 

@@ -78,6 +78,7 @@ mod publish;
 mod rebuild;
 pub mod relay;
 pub mod rpc;
+mod senders;
 mod stage;
 mod state;
 pub mod state_file;

@@ -101,6 +101,7 @@ impl Node {
         let routes = Arc::new(Routes::new(fork.as_deref().map(ForkRoute::to)));
         let state = Arc::new(NodeState {
             rules: lanes_evm_adapter::TxRules { any_chain_id: true, ..executor.rules() },
+            senders: Default::default(),
             executor,
             stage: RwLock::new(Some(stage)),
             ledger,

@@ -92,6 +92,9 @@ pub(crate) struct NodeState {
     /// The verified sources and signatures `lanes_getContractAbi` and
     /// `lanes_lookupSignatures` answer from.
     pub(crate) abis: crate::explorer::abis::Abis,
+    /// The senders of the transactions it took, by hash, so that serving
+    /// them again recovers none ([`crate::senders`]).
+    pub(crate) senders: crate::senders::Senders,
 }
 
 /// How many locks [`SendOrder`] spreads accounts over.
@@ -117,6 +120,17 @@ impl SendOrder {
 pub(crate) const PROOF_TRIES: usize = 4;
 
 impl NodeState {
+    /// `lb`'s transactions, decoded, each sender taken from those recovered
+    /// when it was sent where remembered ([`crate::senders`]).
+    pub(crate) fn decode_txs(&self, lb: &LedgerBlock) -> Res<Vec<EvmTx>> {
+        crate::convert::decode_txs_known(lb, &self.rules, |h| self.senders.get(h))
+    }
+
+    /// Transaction `index` of `lb`, decoded as [`Self::decode_txs`] does.
+    pub(crate) fn decode_tx(&self, lb: &LedgerBlock, index: usize) -> Res<EvmTx> {
+        crate::convert::decode_tx_known(lb, index, &self.rules, |h| self.senders.get(h))
+    }
+
     /// Whether `eth_sendTransaction` sends as `address` without its key
     /// (a dev node's impersonation).
     pub(crate) fn impersonates(&self, address: &Address) -> bool {
@@ -471,6 +485,7 @@ impl NodeState {
         let tx = EvmTx::decode(raw, &rules)?;
         let recovered_in = started.elapsed();
         let hash = tx.hash();
+        self.senders.put(hash, tx.sender());
         // No pruning pass runs between keeping the sidecar and pooling its
         // transaction (or refusing it, which removes the sidecar).
         let blobs = tx.sidecar().is_some();

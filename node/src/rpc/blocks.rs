@@ -13,7 +13,7 @@ use crate::error::{Res, internal};
 /// hashes; `None` for a block the node does not have.
 pub(crate) fn rpc_block(s: &NodeState, number: u64, full: bool) -> Res<Option<Block>> {
     let Some(lb) = s.block(number)? else { return Ok(None) };
-    let txs = if full { Some(convert::decode_txs(&lb, &s.rules)?) } else { None };
+    let txs = if full { Some(s.decode_txs(&lb)?) } else { None };
     Ok(Some(convert::block(&lb, s.block_form(), txs.as_deref())))
 }
 

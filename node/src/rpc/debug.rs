@@ -128,7 +128,7 @@ impl DebugApiServer for DebugRpc {
         let block = BlockId::from(block);
         let s = &self.state;
         let Some(lb) = s.block_at(block)? else { return Ok(None) };
-        let txs = convert::decode_txs(&lb, &s.rules)?;
+        let txs = s.decode_txs(&lb)?;
         Ok(Some(convert::raw_block(&lb, s.block_form(), &txs)))
     }
 
@@ -136,7 +136,7 @@ impl DebugApiServer for DebugRpc {
         let block = BlockId::from(block);
         let s = &self.state;
         let Some(lb) = s.block_at(block)? else { return Ok(None) };
-        let txs = convert::decode_txs(&lb, &s.rules)?;
+        let txs = s.decode_txs(&lb)?;
         let statuses = convert::statuses(&lb);
         let encoded = txs.iter().zip(&lb.receipts).zip(statuses).map(|((tx, r), status)| {
             let mut envelope = lanes_evm_adapter::receipt_envelope(tx.envelope().tx_type(), r);

@@ -320,14 +320,14 @@ impl EthApiServer for EthRpc {
             // Not in a block yet: answer for it while it waits in the pool.
             return Ok(s.stage(|st| st.pooled(&hash))?.map(|tx| convert::pending_transaction(&tx)));
         };
-        let tx = convert::decode_tx(&lb, index, &s.rules)?;
+        let tx = s.decode_tx(&lb, index)?;
         Ok(Some(convert::transaction(&tx, &lb.block, index)))
     }
 
     fn transaction_receipt(&self, hash: B256) -> RpcResult<Option<TransactionReceipt>> {
         let s = &self.state;
         let Some((lb, index)) = s.find_tx(&hash)? else { return Ok(None) };
-        let tx = convert::decode_tx(&lb, index, &s.rules)?;
+        let tx = s.decode_tx(&lb, index)?;
         Ok(Some(convert::receipt(&lb, &tx, index, s.blob_fee(&lb))))
     }
 
@@ -335,7 +335,7 @@ impl EthApiServer for EthRpc {
         let block = BlockId::from(block);
         let s = &self.state;
         let Some(lb) = s.block_at(block)? else { return Ok(None) };
-        let txs = convert::decode_txs(&lb, &s.rules)?;
+        let txs = s.decode_txs(&lb)?;
         Ok(Some(convert::receipts(&lb, &txs, s.blob_fee(&lb))))
     }
 
@@ -477,7 +477,7 @@ fn transaction_at(s: &NodeState, number: u64, index: usize) -> Res<Option<Transa
     if index >= lb.receipts.len() {
         return Ok(None);
     }
-    let tx = convert::decode_tx(&lb, index, &s.rules)?;
+    let tx = s.decode_tx(&lb, index)?;
     Ok(Some(convert::transaction(&tx, &lb.block, index)))
 }
 

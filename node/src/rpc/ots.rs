@@ -66,7 +66,7 @@ impl AddressIndex {
         let start = self.last.map_or(1, |(n, _)| n + 1);
         for number in start..=s.head() {
             let Some(lb) = s.block(number)? else { break };
-            let txs = convert::decode_txs(&lb, &s.rules)?;
+            let txs = s.decode_txs(&lb)?;
             let mut index = 0u32;
             for entry in &lb.block.entries {
                 for etx in &entry.txs {
@@ -143,7 +143,7 @@ impl OtsRpc {
         for hash in hashes {
             let (lb, index) =
                 s.find_tx(hash)?.ok_or_else(|| internal(format!("indexed tx {hash} is gone")))?;
-            let tx = convert::decode_tx(&lb, index, &s.rules)?;
+            let tx = s.decode_tx(&lb, index)?;
             receipts.push(ots_receipt(convert::receipt(&lb, &tx, index, s.blob_fee(&lb)), &lb));
             txs.push(convert::transaction(&tx, &lb.block, index));
         }
@@ -153,7 +153,7 @@ impl OtsRpc {
     fn details(&self, number: u64) -> Res<BlockDetails<Header>> {
         let s = &self.state;
         let lb = s.block(number)?.ok_or_else(|| RpcError::NotFound("block not found".into()))?;
-        let txs = convert::decode_txs(&lb, &s.rules)?;
+        let txs = s.decode_txs(&lb)?;
         let total_fees = convert::receipts(&lb, &txs, s.blob_fee(&lb))
             .iter()
             .map(|r| U256::from(r.gas_used) * U256::from(r.effective_gas_price))
@@ -238,7 +238,7 @@ impl OtsApiServer for OtsRpc {
         let s = &self.state;
         let number = block.0;
         let lb = s.block(number)?.ok_or_else(|| RpcError::NotFound("block not found".into()))?;
-        let txs = convert::decode_txs(&lb, &s.rules)?;
+        let txs = s.decode_txs(&lb)?;
         let size = page_size.0.min(MAX_OTS_PAGE_SIZE) as usize;
         let first = (page.0 as usize).saturating_mul(size);
         let picked = first..(first.saturating_add(size)).min(txs.len());

@@ -12,7 +12,6 @@ use lanes_evm_adapter::{TraceError, TraceState, TracingInspector, TracingInspect
 use revm::context::result::ResultAndState;
 
 use crate::NodeState;
-use crate::convert;
 use crate::error::{Res, RpcError};
 
 /// A tracer's failure as the method's error.
@@ -34,7 +33,7 @@ pub(crate) fn trace_block(
 ) -> Res<Vec<(B256, GethTrace)>> {
     let lb =
         s.block(number)?.ok_or_else(|| RpcError::NotFound(format!("block {number} not found")))?;
-    let txs = convert::decode_txs(&lb, &s.rules)?;
+    let txs = s.decode_txs(&lb)?;
     if txs.is_empty() {
         return Ok(Vec::new());
     }
@@ -61,7 +60,7 @@ pub(crate) fn replay_block<T>(
     finish: impl Fn(TransactionInfo, TracingInspector, &ResultAndState, &TraceState<'_>) -> T,
 ) -> Res<Option<Vec<T>>> {
     let Some(lb) = s.block(number)? else { return Ok(None) };
-    let txs = convert::decode_txs(&lb, &s.rules)?;
+    let txs = s.decode_txs(&lb)?;
     if txs.is_empty() {
         return Ok(Some(Vec::new()));
     }
