@@ -31,7 +31,7 @@ use alloy_eips::{eip2935, eip4788, eip7002, eip7251};
 use alloy_primitives::{Address, B256, Bloom, Bytes, U256};
 use lanes_runtime::{
     Admitted, Bank, BlockAccesses, Chain, OrderedConfig, OrderedError, OrderedReport, OrderedSets,
-    SealedBlock, StateView, TxError, parallel_map,
+    SealedBlock, StateView, TxAccesses, TxError, parallel_map,
 };
 
 use super::block::{EthBlock, EthBlockData};
@@ -238,7 +238,7 @@ pub fn import_block(
         ),
         _ => None,
     };
-    let run = |executor: &EvmExecutor| {
+    let run = |executor: &EvmExecutor, recorded: Option<&[Admitted]>| {
         let mut env = chain.next_env(header.timestamp, header.beneficiary);
         env.base_fee = header.base_fee_per_gas.unwrap_or(0);
         env.gas_limit = header.gas_limit;
@@ -273,20 +273,44 @@ pub fn import_block(
     // EIP-7610 and destroyed contracts' slots read the parent state's
     // storage, as its trie holds it. Before Cancun a contract destroyed
     // after an earlier transaction of its block gave it slots leaves those
-    // (its run never saw them): a second run deletes them too.
-    let mut given = HashMap::new();
+    // (its run never saw them): the block runs again with them, until no
+    // run leaves any. A replay's first run, reading such a slot, may leave
+    // the recorded sets that the runs after it made: it runs again finding
+    // its sets.
+    let before_cancun = !fork.is_enabled_in(SpecId::CANCUN);
+    let mut given: HashMap<Address, Vec<B256>> = HashMap::new();
+    let mut sets = recorded;
+    let mut runs = 0;
     let (report, requests, sealed) = loop {
+        runs += 1;
         let storage = BlockStorage { parent: trie.clone(), given: given.clone() };
         let executor = executor.clone().with_storage_holders(StorageHolders::new(storage));
-        let (report, requests, sealed) = run(&executor)?;
-        let left = match (&sealed.accesses, fork.is_enabled_in(SpecId::CANCUN)) {
-            (Some(accesses), false) if given.is_empty() => slots_left(accesses),
-            _ => HashMap::new(),
+        let (report, requests, sealed) = match run(&executor, sets) {
+            Err(_) if before_cancun && sets.is_some() && runs == 1 => {
+                sets = None;
+                continue;
+            }
+            ran => ran?,
         };
-        if left.is_empty() {
+        let mut more = false;
+        if let (Some(accesses), true) = (&sealed.accesses, before_cancun) {
+            for (address, slots) in slots_left(accesses) {
+                let known = given.entry(address).or_default();
+                for slot in slots {
+                    if !known.contains(&slot) {
+                        known.push(slot);
+                        more = true;
+                    }
+                }
+            }
+        }
+        if !more {
             break (report, requests, sealed);
         }
-        given = left;
+        if runs >= MAX_BLOCK_RUNS {
+            let why = format!("{runs} runs still leave a destroyed contract's slots");
+            return Err(fail(ImportErrorKind::State(why)));
+        }
     };
     let execution_time = start.elapsed();
 
@@ -336,6 +360,12 @@ pub fn import_block(
     })
 }
 
+/// Most runs of one block ([`import_block`]): each run after the first
+/// deletes slots a destroyed contract was given earlier in its block that
+/// the run before left; a chain of such contracts, each run finding the
+/// next, is bounded here.
+const MAX_BLOCK_RUNS: u32 = 4;
+
 /// The parent state's storage ([`StateTrie`]), with the slots an earlier
 /// transaction of the block `given` contracts it then destroys.
 struct BlockStorage {
@@ -359,18 +389,27 @@ impl ParentStorage for BlockStorage {
 /// (not zero) which a later one deleted without deleting them: before
 /// Cancun its whole storage goes with it.
 fn slots_left(accesses: &BlockAccesses) -> HashMap<Address, Vec<B256>> {
+    let records = || std::iter::once(&accesses.before).chain(&accesses.txs);
+    let deletes = |r: &TxAccesses| r.accounts.iter().any(|(_, h)| *h == AccountHeader::default());
+    if !records().any(deletes) {
+        return HashMap::new();
+    }
     let mut held: HashMap<Address, HashMap<B256, U256>> = HashMap::new();
     let mut left: HashMap<Address, Vec<B256>> = HashMap::new();
-    for record in std::iter::once(&accesses.before).chain(&accesses.txs) {
+    for record in records() {
         for (address, header) in &record.accounts {
             let Some(slots) = held.get(address).filter(|_| *header == AccountHeader::default())
             else {
                 continue;
             };
+            let deleted: std::collections::HashSet<&B256> = record
+                .slots
+                .iter()
+                .filter(|(a, _, v)| a == address && v.is_zero())
+                .map(|(_, s, _)| s)
+                .collect();
             for (slot, value) in slots {
-                let deleted =
-                    record.slots.iter().any(|(a, s, v)| a == address && s == slot && v.is_zero());
-                if !value.is_zero() && !deleted {
+                if !value.is_zero() && !deleted.contains(slot) {
                     left.entry(*address).or_default().push(*slot);
                 }
             }

@@ -148,11 +148,12 @@ impl EvmExecutor {
             };
             let tx = self.call_tx(request, nonce, env.gas_limit).map_err(SimError::Invalid)?;
             let cfg = self.call_cfg();
+            let parent = self.parent_storage(&view);
             let (result, view) = {
                 let db = ViewDb { view: Some(view), env, code: self.code_cache() };
                 let mut evm = self.build_inspected(db, env, cfg, Deadline::new(deadline));
                 evm.ctx.set_tx(tx);
-                let mut handler = FeeCapture::new(None);
+                let mut handler = FeeCapture::new(parent);
                 let result = handler.inspect_run(&mut evm);
                 drop(evm.finalize());
                 if evm.inspector.late {

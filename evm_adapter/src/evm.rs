@@ -61,9 +61,12 @@ impl StorageHolders {
         self.0.holds(address)
     }
 
-    /// Every slot `address` holds.
+    /// Every slot `address` holds, in ascending order (a run that reads
+    /// them in turn reads the same ones wherever it runs again).
     pub fn slots(&self, address: &Address) -> Vec<B256> {
-        self.0.slots(address)
+        let mut slots = self.0.slots(address);
+        slots.sort_unstable();
+        slots
     }
 }
 
@@ -123,11 +126,17 @@ impl<DB: Database, INSP> FeeCapture<MainnetEvm<MainnetContext<DB>, INSP>> {
                 let bare = account.info.nonce == 0
                     && account.info.code_hash == KECCAK256_EMPTY
                     && !account.is_created();
-                // What the parent held may be gone: deleted with a contract
-                // destroyed earlier in the block. Read past the journal, so
-                // no slot is warmed for the creation's own code.
+                // Before Cancun what the parent held may be gone, deleted
+                // with a contract destroyed earlier in the block: its slots
+                // are read past the journal (no slot is warmed for the
+                // creation's own code). From Cancun on nothing the parent
+                // held can have gone (only a contract made in the same
+                // transaction is destroyed), and nothing is read.
                 let mut holds = bare && holders.holds(&address);
-                if holds {
+                let spec: SpecId = *evm.ctx().cfg().spec();
+                let cancun = spec.is_enabled_in(SpecId::CANCUN);
+                let journal = evm.ctx().journal_mut();
+                if holds && !cancun {
                     holds = false;
                     for slot in holders.slots(&address) {
                         let value = journal.db_mut().storage(address, slot.into())?;

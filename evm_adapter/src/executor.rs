@@ -111,7 +111,8 @@ pub struct EvmExecutor {
     /// Whether plain value transfers run without the EVM
     /// ([`Self::with_native_transfers`]).
     native_transfers: bool,
-    /// Which accounts held storage before the block, where known: EIP-7610
+    /// What the state before the block held in storage, where given:
+    /// EIP-7610's collisions and a destroyed contract's whole storage
     /// ([`Self::with_storage_holders`]).
     holders: Option<StorageHolders>,
     /// SSTORE by EIP-1283 ([`Self::with_eip1283`]).
