@@ -143,6 +143,33 @@ pub fn block(lb: &LedgerBlock, form: BlockForm, txs: Option<&[EvmTx]>) -> RpcBlo
     RpcBlock { header, uncles, transactions, withdrawals }
 }
 
+/// The ommer headers of `block` (an imported block's own; none for lanes').
+pub fn ommers(block: &Block, form: BlockForm) -> Vec<alloy_consensus::Header> {
+    eth_parts(block, form).ommers
+}
+
+/// An ommer as `eth_getUncleBy*` answers it, as geth does: a block of its
+/// header alone (no transactions, ommers or withdrawals), its size that
+/// block's encoding.
+pub fn uncle(ommer: alloy_consensus::Header) -> RpcBlock {
+    use alloy_rlp::Encodable;
+    let empty = alloy_rlp::Header { list: true, payload_length: 0 }.length();
+    let payload = ommer.length() + 2 * empty;
+    let size = alloy_rlp::Header { list: true, payload_length: payload }.length() + payload;
+    let header = RpcHeader {
+        hash: ommer.hash_slow(),
+        inner: ommer,
+        total_difficulty: None,
+        size: Some(U256::from(size)),
+    };
+    RpcBlock {
+        header,
+        uncles: Vec::new(),
+        transactions: BlockTransactions::Hashes(Vec::new()),
+        withdrawals: None,
+    }
+}
+
 /// A block as Ethereum's wire encodes it (`debug_getRawBlock`): the RLP
 /// list of its header, its transactions (`txs`, the block's, decoded), its
 /// ommers and, from Shanghai on, its withdrawals.

@@ -3,7 +3,7 @@
 // to both, and each answer is compared. State files go both ways (anvil's
 // dump loads into lanes, lanes' dump loads into anvil); chain controls
 // (setBlockGasLimit, setMinGasPrice, nodeInfo, metadata, evm_mine_detailed,
-// dealERC20, setERC20Allowance, eth_call state overrides); Parity traces
+// dealERC20, setERC20Allowance, eth_call state overrides, the uncle methods); Parity traces
 // (trace_transaction, trace_block, trace_filter, trace_replayBlockTransactions;
 // trace_replayTransaction and trace_call on lanes, which anvil 1.7.1 lacks);
 // Otterscan's ots_* and erigon_getHeaderByNumber.
@@ -157,7 +157,16 @@ async function chainControls(c, chain) {
   const removed = await raw(c, "anvil_removeBlockTimestampInterval");
   const removedAgain = await raw(c, "anvil_removeBlockTimestampInterval");
   await c.setLoggingEnabled(true);
+  // A dev chain's blocks hold no ommers.
+  const at = viem.toHex(block.number);
+  const uncles = [
+    await raw(c, "eth_getUncleCountByBlockNumber", [at]),
+    await raw(c, "eth_getUncleCountByBlockHash", [block.hash]),
+    await raw(c, "eth_getUncleByBlockNumberAndIndex", [at, "0x0"]),
+    await raw(c, "eth_getUncleByBlockHashAndIndex", [block.hash, "0x0"]),
+  ];
   return {
+    uncles,
     stepped,
     removed,
     removedAgain,
@@ -244,6 +253,7 @@ async function main() {
   same(controls[0].gasLimit, 25000000n, "setBlockGasLimit sets the next block's");
   same(controls[0].dealt, 31337n, "dealERC20 sets the balance");
   same(controls[0].overridden, 42n, "eth_call applies the state override");
+  same(controls[0].uncles, ["0x0", "0x0", null, null], "no ommers in a dev block");
 
   const t = [await traces(lanes, onLanes), await traces(anvil, onAnvil)];
   for (const k of Object.keys(t[1])) same(t[0][k], t[1][k], `trace ${k} as anvil`);

@@ -411,6 +411,34 @@ impl EthApiServer for EthRpc {
         Ok(transaction_at(&self.state, number, index.0)?)
     }
 
+    fn uncle_count_by_block_number(&self, number: BlockTag) -> RpcResult<Option<U64>> {
+        let Some(number) = self.state.resolve(BlockNumberOrTag::from(number)) else {
+            return Ok(None);
+        };
+        Ok(ommers_of(&self.state, number)?.map(|o| U64::from(o.len())))
+    }
+
+    fn uncle_count_by_block_hash(&self, hash: B256) -> RpcResult<Option<U64>> {
+        let Some(number) = self.state.ledger.number_of(&hash) else { return Ok(None) };
+        Ok(ommers_of(&self.state, number)?.map(|o| U64::from(o.len())))
+    }
+
+    fn uncle_by_block_number_and_index(
+        &self,
+        number: BlockTag,
+        index: Index,
+    ) -> RpcResult<Option<Block>> {
+        let Some(number) = self.state.resolve(BlockNumberOrTag::from(number)) else {
+            return Ok(None);
+        };
+        Ok(uncle_at(&self.state, number, index.0)?)
+    }
+
+    fn uncle_by_block_hash_and_index(&self, hash: B256, index: Index) -> RpcResult<Option<Block>> {
+        let Some(number) = self.state.ledger.number_of(&hash) else { return Ok(None) };
+        Ok(uncle_at(&self.state, number, index.0)?)
+    }
+
     fn config(&self) -> RpcResult<EthConfig> {
         Ok(chain::config(&self.state)?)
     }
@@ -479,6 +507,18 @@ fn transaction_at(s: &NodeState, number: u64, index: usize) -> Res<Option<Transa
     }
     let tx = s.decode_tx(&lb, index)?;
     Ok(Some(convert::transaction(&tx, &lb.block, index)))
+}
+
+/// The ommer headers of block `number`; `None` for a block the node does
+/// not have.
+fn ommers_of(s: &NodeState, number: u64) -> Res<Option<Vec<alloy_consensus::Header>>> {
+    Ok(s.block(number)?.map(|lb| convert::ommers(&lb.block, s.block_form())))
+}
+
+/// Ommer `index` of block `number` as `eth_getUncleBy*` answers it.
+fn uncle_at(s: &NodeState, number: u64, index: usize) -> Res<Option<Block>> {
+    let ommers = ommers_of(s, number)?.unwrap_or_default();
+    Ok(ommers.into_iter().nth(index).map(convert::uncle))
 }
 
 impl EthRpc {

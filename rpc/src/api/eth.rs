@@ -274,6 +274,30 @@ pub trait EthApi {
         index: Index,
     ) -> RpcResult<Option<Transaction>>;
 
+    /// How many ommers (uncles) a block holds: an imported block's own
+    /// before the merge, none for lanes' blocks; `null` for an unknown
+    /// block.
+    #[method(name = "getUncleCountByBlockNumber")]
+    fn uncle_count_by_block_number(&self, number: BlockTag) -> RpcResult<Option<U64>>;
+
+    /// `eth_getUncleCountByBlockNumber` by the block's hash.
+    #[method(name = "getUncleCountByBlockHash")]
+    fn uncle_count_by_block_hash(&self, hash: B256) -> RpcResult<Option<U64>>;
+
+    /// Ommer `index` of a block as geth answers it: a block of the ommer's
+    /// header with no transactions, ommers or withdrawals; `null` for an
+    /// unknown block or an index past its ommers.
+    #[method(name = "getUncleByBlockNumberAndIndex")]
+    fn uncle_by_block_number_and_index(
+        &self,
+        number: BlockTag,
+        index: Index,
+    ) -> RpcResult<Option<Block>>;
+
+    /// `eth_getUncleByBlockNumberAndIndex` by the block's hash.
+    #[method(name = "getUncleByBlockHashAndIndex")]
+    fn uncle_by_block_hash_and_index(&self, hash: B256, index: Index) -> RpcResult<Option<Block>>;
+
     /// The chain's fork configuration (EIP-7910): the fork in force at the
     /// head, the next and the last scheduled, each with its blob schedule,
     /// EIP-2124 fork id, precompiles and system contracts.
