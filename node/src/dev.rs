@@ -85,7 +85,8 @@ impl DevState {
 
     /// Records a snapshot of the chain at `block` (whose hash is `hash`),
     /// with the block clock at `offset` and `pool` queued, and returns its
-    /// id: one more than the last given out.
+    /// id: one more than the last given out, the first `0`, as anvil
+    /// numbers them (Hardhat's first is `1`).
     pub(crate) fn take_snapshot(
         &self,
         block: u64,
@@ -93,7 +94,7 @@ impl DevState {
         offset: i64,
         pool: Vec<Bytes>,
     ) -> u64 {
-        let id = 1 + self.snapshot_ids.fetch_add(1, Ordering::Relaxed);
+        let id = self.snapshot_ids.fetch_add(1, Ordering::Relaxed);
         self.snapshots.lock().push(Snapshot { id, block, hash, offset, pool });
         id
     }

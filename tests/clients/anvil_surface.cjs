@@ -165,7 +165,13 @@ async function chainControls(c, chain) {
     await raw(c, "eth_getUncleByBlockNumberAndIndex", [at, "0x0"]),
     await raw(c, "eth_getUncleByBlockHashAndIndex", [block.hash, "0x0"]),
   ];
+  // Snapshot ids as anvil gives them out: from 0, one more each time, a
+  // revert using up the later ones.
+  const snaps = [await raw(c, "evm_snapshot"), await raw(c, "evm_snapshot")];
+  const reverted = await raw(c, "evm_revert", [snaps[0]]);
+  snaps.push(await raw(c, "evm_snapshot"), reverted, await raw(c, "evm_revert", [snaps[1]]));
   return {
+    snaps,
     uncles,
     stepped,
     removed,
