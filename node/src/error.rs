@@ -175,6 +175,9 @@ impl RpcError {
                 | SubmitError::AdmissionTimeout { .. },
             ) => LIMIT_EXCEEDED,
             Self::Submit(SubmitError::ShuttingDown | SubmitError::Stopped(_)) => INTERNAL,
+            // anvil (and geth) answer a gas limit under the intrinsic gas
+            // with -32000, the other refusals with -32003.
+            Self::Refused(why) if why.starts_with("intrinsic gas too low") => INVALID_INPUT,
             Self::Submit(_) | Self::Refused(_) => TX_REJECTED,
             Self::Reverted { .. } => REVERTED,
             Self::Invalid(_) | Self::Pruned { .. } => INVALID_INPUT,
