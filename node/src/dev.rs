@@ -130,13 +130,13 @@ mod tests {
         let dev = DevState::default();
         let ids: Vec<u64> =
             (0..3).map(|n| dev.take_snapshot(n, B256::ZERO, 0, Vec::new())).collect();
-        assert_eq!(ids, [1, 2, 3]);
-        assert_eq!(dev.pop_snapshot(2).map(|s| s.block), Some(1));
-        assert!(dev.pop_snapshot(3).is_none());
-        assert_eq!(dev.pop_snapshot(1).map(|s| s.block), Some(0));
+        assert_eq!(ids, [0, 1, 2], "from 0, as anvil");
+        assert_eq!(dev.pop_snapshot(1).map(|s| s.block), Some(1));
+        assert!(dev.pop_snapshot(2).is_none());
+        assert_eq!(dev.pop_snapshot(0).map(|s| s.block), Some(0));
         // Ids are never reused, even after a reset.
         dev.clear();
-        assert_eq!(dev.take_snapshot(9, B256::ZERO, 0, Vec::new()), 4);
+        assert_eq!(dev.take_snapshot(9, B256::ZERO, 0, Vec::new()), 3);
     }
 
     #[test]
