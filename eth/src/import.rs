@@ -20,7 +20,7 @@
 //!
 //! Not checked: the proof-of-work seal (nonce and mix hash against ethash).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use alloy_consensus::proofs::{calculate_ommers_root, calculate_withdrawals_root};
@@ -278,7 +278,7 @@ pub fn import_block(
     // the recorded sets that the runs after it made: it runs again finding
     // its sets.
     let before_cancun = !fork.is_enabled_in(SpecId::CANCUN);
-    let mut given: HashMap<Address, Vec<B256>> = HashMap::new();
+    let mut given: HashMap<Address, HashSet<B256>> = HashMap::new();
     let mut sets = recorded;
     let mut runs = 0;
     let (report, requests, sealed) = loop {
@@ -297,10 +297,7 @@ pub fn import_block(
             for (address, slots) in slots_left(accesses) {
                 let known = given.entry(address).or_default();
                 for slot in slots {
-                    if !known.contains(&slot) {
-                        known.push(slot);
-                        more = true;
-                    }
+                    more |= known.insert(slot);
                 }
             }
         }
@@ -370,7 +367,7 @@ const MAX_BLOCK_RUNS: u32 = 4;
 /// transaction of the block `given` contracts it then destroys.
 struct BlockStorage {
     parent: StateTrie,
-    given: HashMap<Address, Vec<B256>>,
+    given: HashMap<Address, HashSet<B256>>,
 }
 
 impl ParentStorage for BlockStorage {
@@ -388,21 +385,21 @@ impl ParentStorage for BlockStorage {
 /// The slots, by account, that a transaction of the block gave a contract
 /// (not zero) which a later one deleted without deleting them: before
 /// Cancun its whole storage goes with it.
-fn slots_left(accesses: &BlockAccesses) -> HashMap<Address, Vec<B256>> {
+fn slots_left(accesses: &BlockAccesses) -> HashMap<Address, HashSet<B256>> {
     let records = || std::iter::once(&accesses.before).chain(&accesses.txs);
     let deletes = |r: &TxAccesses| r.accounts.iter().any(|(_, h)| *h == AccountHeader::default());
     if !records().any(deletes) {
         return HashMap::new();
     }
     let mut held: HashMap<Address, HashMap<B256, U256>> = HashMap::new();
-    let mut left: HashMap<Address, Vec<B256>> = HashMap::new();
+    let mut left: HashMap<Address, HashSet<B256>> = HashMap::new();
     for record in records() {
         for (address, header) in &record.accounts {
             let Some(slots) = held.get(address).filter(|_| *header == AccountHeader::default())
             else {
                 continue;
             };
-            let deleted: std::collections::HashSet<&B256> = record
+            let deleted: HashSet<&B256> = record
                 .slots
                 .iter()
                 .filter(|(a, _, v)| a == address && v.is_zero())
@@ -410,17 +407,13 @@ fn slots_left(accesses: &BlockAccesses) -> HashMap<Address, Vec<B256>> {
                 .collect();
             for (slot, value) in slots {
                 if !value.is_zero() && !deleted.contains(slot) {
-                    left.entry(*address).or_default().push(*slot);
+                    left.entry(*address).or_default().insert(*slot);
                 }
             }
         }
         for (address, slot, value) in &record.slots {
             held.entry(*address).or_default().insert(*slot, *value);
         }
-    }
-    for slots in left.values_mut() {
-        slots.sort_unstable();
-        slots.dedup();
     }
     left
 }

@@ -133,14 +133,11 @@ impl<DB: Database, INSP> FeeCapture<MainnetEvm<MainnetContext<DB>, INSP>> {
                 // held can have gone (only a contract made in the same
                 // transaction is destroyed), and nothing is read.
                 let mut holds = bare && holders.holds(&address);
-                let spec: SpecId = *evm.ctx().cfg().spec();
-                let cancun = spec.is_enabled_in(SpecId::CANCUN);
-                let journal = evm.ctx().journal_mut();
-                if holds && !cancun {
+                if holds && !evm.ctx().cfg().spec().is_enabled_in(SpecId::CANCUN) {
+                    let db = evm.ctx().journal_mut().db_mut();
                     holds = false;
                     for slot in holders.slots(&address) {
-                        let value = journal.db_mut().storage(address, slot.into())?;
-                        if !value.is_zero() {
+                        if !db.storage(address, slot.into())?.is_zero() {
                             holds = true;
                             break;
                         }

@@ -53,14 +53,9 @@ pub fn header(block: &Block, form: BlockForm) -> RpcHeader {
     RpcHeader { hash: block.hash, inner, total_difficulty, size: None }
 }
 
-/// A block's transactions, decoded with their senders (libsecp256k1).
-pub fn decode_txs(lb: &LedgerBlock, rules: &TxRules) -> Result<Vec<EvmTx>, RpcError> {
-    decode_txs_known(lb, rules, |_| None)
-}
-
-/// [`decode_txs`], each sender taken from `known` (by hash) where it
-/// answers instead of recovered.
-pub fn decode_txs_known(
+/// A block's transactions, decoded, each sender taken from `known` (by
+/// hash) where it answers, else recovered (libsecp256k1).
+pub fn decode_txs(
     lb: &LedgerBlock,
     rules: &TxRules,
     known: impl Fn(&B256) -> Option<Address>,
@@ -71,14 +66,9 @@ pub fn decode_txs_known(
     })
 }
 
-/// Transaction `index` of a stored block, decoded alone (its sender
-/// recovered): a block's other transactions are not.
-pub fn decode_tx(lb: &LedgerBlock, index: usize, rules: &TxRules) -> Result<EvmTx, RpcError> {
-    decode_tx_known(lb, index, rules, |_| None)
-}
-
-/// [`decode_tx`], its sender taken from `known` (by hash) where it answers.
-pub fn decode_tx_known(
+/// Transaction `index` of a stored block, decoded alone as [`decode_txs`]
+/// decodes it: a block's other transactions are not.
+pub fn decode_tx(
     lb: &LedgerBlock,
     index: usize,
     rules: &TxRules,

@@ -123,12 +123,12 @@ impl NodeState {
     /// `lb`'s transactions, decoded, each sender taken from those recovered
     /// when it was sent where remembered ([`crate::senders`]).
     pub(crate) fn decode_txs(&self, lb: &LedgerBlock) -> Res<Vec<EvmTx>> {
-        crate::convert::decode_txs_known(lb, &self.rules, |h| self.senders.get(h))
+        crate::convert::decode_txs(lb, &self.rules, |h| self.senders.get(h))
     }
 
     /// Transaction `index` of `lb`, decoded as [`Self::decode_txs`] does.
     pub(crate) fn decode_tx(&self, lb: &LedgerBlock, index: usize) -> Res<EvmTx> {
-        crate::convert::decode_tx_known(lb, index, &self.rules, |h| self.senders.get(h))
+        crate::convert::decode_tx(lb, index, &self.rules, |h| self.senders.get(h))
     }
 
     /// Whether `eth_sendTransaction` sends as `address` without its key

@@ -10,6 +10,7 @@ use alloy_primitives::{Address, Bytes, TxKind, U256, keccak256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use lanes_accounts_db::AccountsRead;
+use lanes_eth::ImportedBlock;
 use lanes_eth::genesis::DevFork;
 
 use crate::made_blocks::{self, COINBASE};
@@ -37,6 +38,15 @@ fn tx(from: u64, nonce: u64, to: Address) -> TxEnvelope {
     tx.into_signed(signature).into()
 }
 
+/// The gas each transaction of `imported` used, in block order.
+pub(crate) fn gas_per_tx(imported: &ImportedBlock) -> Vec<u64> {
+    let mut used = 0;
+    let receipts = imported.sealed.receipts.iter();
+    receipts
+        .map(|r| r.cumulative_gas_used - std::mem::replace(&mut used, r.cumulative_gas_used))
+        .collect()
+}
+
 #[test]
 fn test_an_imported_coinbase_that_self_destructs_pays_on_earlier_fees_only() {
     let heir = Address::repeat_byte(0xbe);
@@ -56,17 +66,8 @@ fn test_an_imported_coinbase_that_self_destructs_pays_on_earlier_fees_only() {
     chain.commit(&imported.sealed).unwrap();
     // Each transaction's tip is 1 gwei a gas (the base fee is under 9 gwei).
     assert!(header.base_fee_per_gas.unwrap() < 9 * GWEI);
-    let mut used = 0;
-    let fees: Vec<U256> = imported
-        .sealed
-        .receipts
-        .iter()
-        .map(|r| {
-            let gas = r.cumulative_gas_used - used;
-            used = r.cumulative_gas_used;
-            U256::from(gas) * U256::from(GWEI)
-        })
-        .collect();
+    let fees: Vec<U256> =
+        gas_per_tx(&imported).into_iter().map(|gas| U256::from(gas) * U256::from(GWEI)).collect();
     let view = chain.db().view();
     let balance = |a: &Address| view.get_account(a).unwrap().map(|h| h.balance);
     assert_eq!(balance(&heir), Some(start + fees[0]), "the balance with the fee before");

@@ -57,12 +57,16 @@ struct Written {
 /// Test `name` of `path` with its genesis and all its blocks written out;
 /// `None` without the fixtures.
 fn written(path: &str, name: &str) -> Option<Written> {
-    let test = test_of(path, name)?;
+    Some(write_out(test_of(path, name)?))
+}
+
+/// `test` with its genesis and all its blocks written out.
+fn write_out(test: Value) -> Written {
     let tmp = tempfile::tempdir().unwrap();
     let blocks = test["blocks"].as_array().unwrap().len();
     let (genesis, chain) = write_chain(&test, tmp.path(), blocks);
     let data = tmp.path().join("data");
-    Some(Written { test, genesis, chain, data, _tmp: tmp })
+    Written { test, genesis, chain, data, _tmp: tmp }
 }
 
 /// `lanes-validator import --genesis GENESIS --data-dir DATA [--no-fsync] CHAIN`.
@@ -418,11 +422,9 @@ fn test_an_imported_blocks_ommers_are_served_as_geth_serves_them() {
     let path =
         format!("{root}/Constantinople/BlockchainTests/ValidBlocks/bcUncleTest/twoUncle.json");
     let json: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
-    let test = json["twoUncle_Byzantium"].clone();
-    let tmp = tempfile::tempdir().unwrap();
+    let Written { test, genesis, chain, data, _tmp } =
+        write_out(json["twoUncle_Byzantium"].clone());
     let blocks = test["blocks"].as_array().unwrap();
-    let (genesis, chain) = write_chain(&test, tmp.path(), blocks.len());
-    let data = tmp.path().join("data");
     let out = import(&data, &genesis, &chain);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let v = Validator::start(&data, &[]);

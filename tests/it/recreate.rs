@@ -60,19 +60,7 @@ fn run(blocks: &[Vec<TxEnvelope>]) -> (tempfile::TempDir, lanes_runtime::Chain, 
     for txs in blocks {
         let (header, imported) = made_blocks::make_block(&chain, &eth, &parent, txs, trie.as_ref());
         chain.commit(&imported.sealed).unwrap();
-        let mut used = 0;
-        gas.push(
-            imported
-                .sealed
-                .receipts
-                .iter()
-                .map(|r| {
-                    let g = r.cumulative_gas_used - used;
-                    used = r.cumulative_gas_used;
-                    g
-                })
-                .collect(),
-        );
+        gas.push(crate::coinbase::gas_per_tx(&imported));
         assert!(imported.sealed.receipts.iter().all(|r| r.outcome.success), "every call succeeds");
         trie = Some(imported.trie);
         parent = header;

@@ -212,24 +212,23 @@ pub(crate) struct SlotIndex {
 }
 
 impl SlotIndex {
-    /// Takes in written storage: a zero value deletes its slot.
+    /// Takes in written storage, of the commit `at`.
     pub(crate) fn apply(&mut self, changes: &[Entry], at: Option<CommitInfo>) {
-        for change in changes {
-            let Entry::Storage(address, slot, value) = change else { continue };
-            match value.is_zero() {
-                false => {
-                    self.slots.entry(*address).or_default().insert(*slot);
-                }
-                true => {
-                    if let Some(held) = self.slots.get_mut(address) {
-                        held.remove(slot);
-                        if held.is_empty() {
-                            self.slots.remove(address);
-                        }
-                    }
-                }
+        changes.iter().for_each(|change| self.take(change));
+        self.at = at;
+    }
+
+    /// Takes in one change: a slot set to zero is deleted; other kinds of
+    /// entry change nothing.
+    pub(crate) fn take(&mut self, change: &Entry) {
+        let Entry::Storage(address, slot, value) = change else { return };
+        if !value.is_zero() {
+            self.slots.entry(*address).or_default().insert(*slot);
+        } else if let Some(held) = self.slots.get_mut(address) {
+            held.remove(slot);
+            if held.is_empty() {
+                self.slots.remove(address);
             }
         }
-        self.at = at;
     }
 }

@@ -231,15 +231,9 @@ impl AccountsDb {
             fail_next_sync: Mutex::new(None),
         });
         if inner.config.slot_index {
-            let mut index = SlotIndex::default();
             let view = ReadView { inner: inner.clone(), version: inner.version() };
-            let mut held = Vec::new();
-            view.for_each(|entry| {
-                if let Entry::Storage(..) = entry {
-                    held.push(entry);
-                }
-            })?;
-            index.apply(&held, view.last_commit());
+            let mut index = SlotIndex { at: view.last_commit(), ..SlotIndex::default() };
+            view.for_each(|entry| index.take(&entry))?;
             // Nothing else has the database yet: the cell is empty.
             let _ = inner.slots.set(RwLock::new(index));
         }
