@@ -21,6 +21,10 @@
 //!   its speedup over sequential revm 43 `transact_commit` over an in-memory
 //!   `CacheDB` on the same transactions; and the same with 1 worker and
 //!   `pin_threads` (the worker and the scheduler on a core each);
+//! - replay: the execution run's blocks run again by a replica
+//!   (`Chain::reexecute_with`, to the sealed block) on as many threads, each
+//!   transaction taken as decoded (no sender recovered again), as a node
+//!   that admitted them does;
 //! - the sigverify share of the pipeline's busy time (sigverify + scheduler +
 //!   workers) and the mean entry width, of the last pipeline run (the last
 //!   worker count), and the conflict bound: the longest chain of
@@ -59,7 +63,7 @@ use common::{
 use lanes_accounts_db::{AccountHeader, AccountsDbConfig, Entry};
 use lanes_banking_stage::{BankingStage, BankingStageConfig, BlockStats, SubmitError};
 use lanes_evm_adapter::{EvmConfig, EvmExecutor, EvmReceiptData, EvmTx, tx_env};
-use lanes_runtime::{Chain, Executor, Genesis, StateKey};
+use lanes_runtime::{Block, Chain, Executor, Genesis, StateKey};
 use rand::{Rng, SeedableRng};
 use revm::context::TxEnv;
 
@@ -225,10 +229,55 @@ fn revm_run(w: &Workload, envs: &[TxEnv]) -> Duration {
 struct Run {
     elapsed: Duration,
     stats: BlockStats,
+    /// An execution run's blocks replayed by a replica ([`replay_time`]).
+    replay: Option<Duration>,
 }
 
 fn assert_accepted(accepted: &[Result<B256, SubmitError>]) {
     assert!(accepted.iter().all(Result::is_ok), "{:?}", accepted.iter().find(|r| r.is_err()));
+}
+
+/// The workload's chain at its genesis, in `dir`;
+/// `LANES_BENCH_STATE_ROOT=mpt`: headers carry the Merkle-Patricia root.
+fn new_chain(dir: &std::path::Path, w: &Workload) -> Chain {
+    let mpt = std::env::var("LANES_BENCH_STATE_ROOT").is_ok_and(|v| v == "mpt");
+    let bank = lanes_runtime::BankConfig {
+        commitment: mpt.then(|| {
+            Arc::new(lanes_eth::MptCommitment::default()) as Arc<dyn lanes_runtime::StateCommitment>
+        }),
+        ..Default::default()
+    };
+    Chain::create_with(dir, AccountsDbConfig::default(), &genesis(w), bank).expect("genesis")
+}
+
+/// The time a replica takes to run `blocks` again (`Chain::reexecute_with`,
+/// to the sealed block, uncommitted) on `threads` threads, each transaction
+/// taken from `txs` by its bytes as a node that admitted it does (no sender
+/// recovered again); a block without transactions is replayed untimed.
+fn replay_time(
+    w: &Workload,
+    exec: &EvmExecutor,
+    txs: &[EvmTx],
+    blocks: &[Block],
+    threads: usize,
+) -> Duration {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut replica = new_chain(dir.path(), w);
+    let known: HashMap<&Bytes, &EvmTx> = txs.iter().map(|t| (t.encoded(), t)).collect();
+    let decode = |raw: &Bytes| match known.get(raw) {
+        Some(tx) => Ok((*tx).clone()),
+        None => exec.decode(raw),
+    };
+    let mut total = Duration::ZERO;
+    for block in blocks {
+        let start = Instant::now();
+        let sealed = replica.reexecute_with(exec, block, threads, &decode).expect("replays");
+        if !block.entries.is_empty() {
+            total += start.elapsed();
+        }
+        replica.commit(&sealed).expect("commit");
+    }
+    total
 }
 
 /// One stage run; `decoded` feeds pre-recovered transactions and stops the
@@ -241,16 +290,7 @@ fn stage_run(
     pin_threads: bool,
 ) -> Run {
     let dir = tempfile::tempdir().expect("tempdir");
-    // `LANES_BENCH_STATE_ROOT=mpt`: headers carry the Merkle-Patricia root.
-    let mpt = std::env::var("LANES_BENCH_STATE_ROOT").is_ok_and(|v| v == "mpt");
-    let bank = lanes_runtime::BankConfig {
-        commitment: mpt.then(|| {
-            Arc::new(lanes_eth::MptCommitment::default()) as Arc<dyn lanes_runtime::StateCommitment>
-        }),
-        ..Default::default()
-    };
-    let chain = Chain::create_with(dir.path(), AccountsDbConfig::default(), &genesis(w), bank)
-        .expect("genesis");
+    let chain = new_chain(dir.path(), w);
     let n = w.raw.len();
     let config = BankingStageConfig {
         workers,
@@ -263,6 +303,8 @@ fn stage_run(
         ..Default::default()
     };
     let mut stage = BankingStage::start(exec.clone(), chain, config);
+    // An execution run's blocks, for the replay.
+    let mut blocks = Vec::new();
     if let Some(txs) = decoded {
         // The whole set in the pool before the clock starts, and the clock
         // started as a block begins.
@@ -272,6 +314,7 @@ fn stage_run(
         assert_accepted(&stage.submit_decoded(txs.to_vec(), Duration::ZERO));
         let empty = stage.blocks().recv_timeout(Duration::from_secs(60)).expect("a block");
         assert!(empty.receipts.is_empty(), "ran while paused");
+        blocks.push(empty.block);
     }
     let start = Instant::now();
     match decoded {
@@ -298,6 +341,9 @@ fn stage_run(
         }
         assert!(b.rejected.is_empty(), "{:?}", b.rejected.first());
         included += b.receipts.len();
+        if decoded.is_some() {
+            blocks.push(b.block);
+        }
         let s = &b.stats;
         stats.transactions += s.transactions;
         stats.entries += s.entries;
@@ -311,7 +357,8 @@ fn stage_run(
     stage.shutdown().expect("shutdown");
     assert_eq!(stats.exclusive, 0);
     stats.mean_entry_width = stats.transactions as f64 / stats.entries.max(1) as f64;
-    Run { elapsed, stats }
+    let replay = decoded.map(|txs| replay_time(w, exec, txs, &blocks, workers));
+    Run { elapsed, stats, replay }
 }
 
 fn main() {
@@ -367,12 +414,15 @@ fn main() {
         // Per worker count, the pipeline's and the execution's times.
         let mut pipe: Vec<Vec<Duration>> = workers.iter().map(|_| Vec::new()).collect();
         let mut execs: Vec<Vec<Duration>> = workers.iter().map(|_| Vec::new()).collect();
+        let mut replays: Vec<Vec<Duration>> = workers.iter().map(|_| Vec::new()).collect();
         let (mut pinned, mut revm) = (Vec::new(), Vec::new());
         let mut last = None;
         for _ in 0..ROUNDS {
             revm.push(revm_run(&w, &envs));
             for (i, &count) in workers.iter().enumerate() {
-                execs[i].push(stage_run(&w, &exec, Some(&txs), count, false).elapsed);
+                let run = stage_run(&w, &exec, Some(&txs), count, false);
+                execs[i].push(run.elapsed);
+                replays[i].push(run.replay.expect("an execution run replays"));
                 let run = stage_run(&w, &exec, None, count, false);
                 pipe[i].push(run.elapsed);
                 last = Some(run.stats);
@@ -386,6 +436,7 @@ fn main() {
         let revm = median(revm);
         let pipe: Vec<Duration> = pipe.into_iter().map(median).collect();
         let execs: Vec<Duration> = execs.into_iter().map(median).collect();
+        let replays: Vec<Duration> = replays.into_iter().map(median).collect();
         let e1p = median(pinned);
         let rate = |d: Duration| n as f64 / d.as_secs_f64();
         let mut line = format!("{:<10} {:>6} |", w.name, bound);
@@ -413,6 +464,12 @@ fn main() {
             "",
             join(&pipe),
             join(&execs),
+        );
+        println!(
+            "{:<10} {:>6}   a replica's replay of the execution's blocks (to the seal) {} ({counts} threads)",
+            "",
+            "",
+            join(&replays),
         );
         let lanes = execs.into_iter().zip(speedups).collect();
         scaling.push(ScalingRow { workload: w.name, baseline: revm, lanes });

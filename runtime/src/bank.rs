@@ -15,7 +15,7 @@ use crate::error::TxError;
 use crate::executor::{BlockEnv, Executor, Transaction};
 use crate::key::StateKey;
 use crate::lattice::LatticeHash;
-use crate::locks::EntryKeys;
+use crate::locks::LaneKeys;
 use crate::outcome::{Outcome, Receipt};
 use crate::seal::{coalesce, diff};
 use crate::view::{Access, BankState, StateView, Writes};
@@ -419,9 +419,12 @@ impl Bank {
     }
 
     /// Runs `txs` in order on the calling thread, each limited to its declared
-    /// set, and records those included as entries: a new entry starts where a
-    /// transaction conflicts with one already in the current entry, so a batch
-    /// may chain transactions on a hot key and still replay in parallel.
+    /// set, and records those included as entries in lanes, as
+    /// [`Bank::execute_block`] plans them: a transaction that conflicts with
+    /// one lane of the current entry joins it, one that conflicts with none
+    /// starts a lane, and one that conflicts with two lanes starts the next
+    /// entry ([`BlockEntry::lanes`]). A batch of swaps at one pool is one
+    /// lane, not an entry per swap, and still replays beside the rest.
     ///
     /// The caller guarantees that the batch's sets do not conflict with any
     /// batch running at the same time (the banking stage holds their locks in
@@ -467,28 +470,36 @@ impl Bank {
             })
             .collect();
         self.state.prefetch(&stored);
-        // Room for a batch of 4-key sets with storage keys (each also marks
-        // its address's all-storage hash).
-        let mut keys = EntryKeys::with_capacity(8 * txs.len());
+        let mut keys = LaneKeys::default();
         // The same pass takes each transaction's bytes for the block record:
         // a clone counts a reference on a line nothing else touches, and
         // here the batch's misses on those overlap.
-        let starts: Vec<(bool, (Bytes, AccessSource))> = txs
+        let planned: Vec<(Option<u32>, (Bytes, AccessSource))> = txs
             .iter()
             .map(|r| {
-                let starts = match r.access() {
-                    Some(set) if !keys.try_add(set) => {
+                // `None`: the transaction starts the next entry, in lane 0.
+                let lane = match r.access() {
+                    Some(set) => keys.place(set).or_else(|| {
                         keys.clear();
-                        keys.add(set);
-                        true
-                    }
-                    _ => false,
+                        keys.place(set);
+                        None
+                    }),
+                    None => Some(0),
                 };
-                (starts, (r.tx().encoded().clone(), r.source()))
+                (lane, (r.tx().encoded().clone(), r.source()))
             })
             .collect();
-        for ((r, (starts, (encoded, source))), fresh) in txs.iter().zip(starts).zip(fresh) {
+        // The lanes of the entry's included transactions.
+        let mut lanes = Vec::new();
+        for ((r, (lane, (encoded, source))), fresh) in txs.iter().zip(planned).zip(fresh) {
             let tx = r.tx();
+            // Cut where planned, whether or not this one runs: the lanes
+            // after it were planned in the next entry.
+            if lane.is_none() {
+                entry.lanes = crate::block::canonical_lanes(&lanes);
+                lanes.clear();
+                entries.push((std::mem::take(&mut entry), std::mem::take(&mut outcomes)));
+            }
             if !fresh {
                 results.push(Executed::Rejected(TxError::Duplicate(tx.hash())));
                 continue;
@@ -498,9 +509,6 @@ impl Bank {
                 results.push(Executed::NeedsExclusive(None));
                 continue;
             };
-            if starts {
-                entries.push((std::mem::take(&mut entry), std::mem::take(&mut outcomes)));
-            }
             let (result, access) = self.run(executor, worker, tx, Access::Declared(set.clone()));
             let executed = match result {
                 Ok(outcome) => {
@@ -510,6 +518,7 @@ impl Bank {
                     };
                     entry.txs.push(EntryTx { tx: encoded, access, source });
                     outcomes.push((tx.hash(), outcome));
+                    lanes.push(lane.unwrap_or(0));
                     Executed::Included { gas_used }
                 }
                 Err(TxError::AccessViolation(key)) => Executed::NeedsExclusive(Some(key)),
@@ -521,6 +530,7 @@ impl Bank {
             }
             results.push(executed);
         }
+        entry.lanes = crate::block::canonical_lanes(&lanes);
         entries.push((entry, outcomes));
         let mut record = self.record();
         for (entry, outcomes) in entries {

@@ -554,6 +554,72 @@ fn test_batches_on_shared_bank_record_entries_that_replay() {
     drop(replica_dir);
 }
 
+/// A batch records a run on a hot key as one lane of its entry, not an
+/// entry per transaction; one that meets two lanes starts the next entry.
+/// A replica replays the lanes side by side to the same state.
+#[test]
+fn test_a_batch_records_a_hot_key_as_one_lane() {
+    let (_dir, mut chain) = new_chain();
+    let (_replica_dir, mut replica) = new_chain();
+    let bank = chain.new_bank(1, COINBASE);
+    let hot = sender(9);
+    let pay =
+        |from, nonce, to| NativeTx::transfer(sender(from), nonce, to, U256::from(5), U256::from(1));
+    let batch = vec![
+        pay(0, 0, hot),
+        pay(1, 0, sender(5)),
+        pay(2, 0, hot),
+        pay(3, 0, hot),
+        // Meets the hot lane (its recipient) and sender 1's (its sender).
+        pay(5, 0, hot),
+        pay(4, 0, sender(7)),
+    ];
+    let ran = bank.execute_batch(&NativeExecutor, &mut (), &batch).unwrap();
+    assert!(ran.iter().all(|r| matches!(r, Executed::Included { .. })), "{ran:?}");
+    let entries = bank.entries();
+    let shape: Vec<(usize, Vec<u32>)> =
+        entries.iter().map(|e| (e.txs.len(), e.lanes.clone())).collect();
+    assert_eq!(shape, [(4, vec![0, 1, 0, 0]), (2, vec![])]);
+    assert!(entries.iter().all(crate::BlockEntry::lanes_are_canonical));
+    let sealed = bank.seal().unwrap();
+    chain.commit(&sealed).unwrap();
+    replica.replay_block(&NativeExecutor, &sealed.block, 2).unwrap();
+    assert_eq!(replica.head(), chain.head());
+    let balance = |c: &Chain| c.db().get_account(&hot).unwrap().unwrap().balance;
+    assert_eq!(balance(&chain), balance(&replica));
+}
+
+/// Where a batch's plan cuts the entry at a transaction that does not run
+/// (already in the block), the cut stands: the next one was planned in the
+/// new entry, and would otherwise land in a lane of the old one it
+/// conflicts with.
+#[test]
+fn test_a_batch_cuts_its_entry_where_planned_at_a_duplicate() {
+    let (_dir, mut chain) = new_chain();
+    let (_replica_dir, mut replica) = new_chain();
+    let bank = chain.new_bank(1, COINBASE);
+    let hot = sender(9);
+    let pay =
+        |from, nonce, to| NativeTx::transfer(sender(from), nonce, to, U256::from(5), U256::from(1));
+    let first = [pay(5, 0, hot)];
+    assert!(matches!(
+        bank.execute_batch(&NativeExecutor, &mut (), &first).unwrap()[0],
+        Executed::Included { .. }
+    ));
+    // The duplicate meets both lanes; the one after it, sender 0's next,
+    // meets only the first lane.
+    let batch = [pay(0, 0, hot), pay(1, 0, sender(5)), first[0].clone(), pay(0, 1, sender(8))];
+    let ran = bank.execute_batch(&NativeExecutor, &mut (), &batch).unwrap();
+    assert!(matches!(ran[2], Executed::Rejected(crate::TxError::Duplicate(_))), "{ran:?}");
+    let shape: Vec<(usize, Vec<u32>)> =
+        bank.entries().iter().map(|e| (e.txs.len(), e.lanes.clone())).collect();
+    assert_eq!(shape, [(1, vec![]), (2, vec![]), (1, vec![])]);
+    let sealed = bank.seal().unwrap();
+    chain.commit(&sealed).unwrap();
+    replica.replay_block(&NativeExecutor, &sealed.block, 2).unwrap();
+    assert_eq!(replica.head(), chain.head());
+}
+
 /// A replay decodes the whole block first, yet names the first fault in
 /// entry order: a duplicate in the second entry before an undecodable
 /// transaction in the third; the undecodable one where it is the only
