@@ -13,6 +13,12 @@
 //! the work in flight drains, with every other transaction without a set the
 //! pass finds behind it (one drain for the run), and nothing else behind it
 //! overtakes it.
+//!
+//! A pass stops looking once [`HELD_BATCHES_IN_A_ROW`] batches' worth of
+//! transactions in a row were held back: behind a hot key (one pool's
+//! swaps) the rest of the window conflicts too, and walking all of it after
+//! every finished batch took the scheduler thread much of a core beside
+//! the one busy worker (docs/figures.md, issue 85).
 
 use std::collections::VecDeque;
 
@@ -20,6 +26,13 @@ use lanes_runtime::{PoolTransaction, Runnable, ThreadLocks};
 
 use crate::pool::Held;
 use crate::scheduler::window::Candidate;
+
+/// Batches' worth of transactions (`batch_size` each) a pass may hold back
+/// in a row before it stops looking: the rest wait, unexamined, for the
+/// next pass (after the next finished batch). One pool's swaps fill the
+/// whole look-ahead window; each pass walked it all, its locks and
+/// conflicts, while one worker ran the pool's lane and the other idled.
+pub(crate) const HELD_BATCHES_IN_A_ROW: usize = 4;
 
 /// What the workers have out, as the pass sees and updates it.
 #[derive(Debug)]
@@ -94,6 +107,9 @@ pub(crate) fn pass<T: PoolTransaction>(
     };
     // Examined and held back, in order; they go back before the rest.
     let mut kept = Vec::new();
+    // Held back since the last one sent.
+    let mut held = 0;
+    let most_held = HELD_BATCHES_IN_A_ROW.saturating_mul(batch_size);
     while let Some(c) = candidates.pop_front() {
         // Whether worker `w` can take this transaction: into its open batch,
         // or a new one while it has fewer than `depth` out.
@@ -102,7 +118,7 @@ pub(crate) fn pass<T: PoolTransaction>(
         // pass unexamined, where they are (the pass after each finished
         // batch would otherwise re-check the whole window).
         let barrier = !decided.exclusive.is_empty();
-        if !barrier && !(0..n).any(takes) {
+        if !barrier && (held >= most_held || !(0..n).any(takes)) {
             candidates.push_front(c);
             break;
         }
@@ -120,6 +136,7 @@ pub(crate) fn pass<T: PoolTransaction>(
             if let Some(set) = c.p.access() {
                 locks.lock(blocked, set);
             }
+            held += 1;
             kept.push(c);
             continue;
         }
@@ -147,9 +164,11 @@ pub(crate) fn pass<T: PoolTransaction>(
         let Some(w) = target else {
             decided.conflicts += 1;
             locks.lock(blocked, set);
+            held += 1;
             kept.push(c);
             continue;
         };
+        held = 0;
         locks.lock(w, set);
         workers.load[w] += 1;
         decided.gas = decided.gas.saturating_add(gas);

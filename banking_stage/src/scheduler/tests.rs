@@ -246,3 +246,21 @@ fn test_full_workers_leave_the_window_unexamined() {
     assert_eq!(out.left, [(5, 0), (6, 0)]);
     assert_eq!(out.conflicts, 0);
 }
+
+#[test]
+fn test_a_pass_stops_looking_behind_a_run_of_held_transactions() {
+    // Every transaction writes slot 1: worker 0 takes two batches of one
+    // (its depth), and the rest conflict with them. The pass holds back
+    // four batches' worth in a row and leaves the rest unexamined, in
+    // order, though worker 1 could take a batch.
+    let txs = (1..=10).map(|i| touch(i, 20 - u64::from(i), &[1], 0));
+    let mut s = setup_test(2, txs);
+    let out = s.pass(Instant::now(), Budget { batch_size: 1, ..budget() });
+    assert_eq!(out.batches, [(0, vec![(1, 0)]), (0, vec![(2, 0)])]);
+    assert_eq!(out.conflicts, crate::scheduler::pass::HELD_BATCHES_IN_A_ROW as u64);
+    assert_eq!(out.left, (3..=10).map(|i| (i, 0)).collect::<Vec<_>>());
+    // Once worker 0's batches are done, the next ones go, in rank order.
+    s.finish(out.sent);
+    let out = s.pass(Instant::now(), Budget { batch_size: 1, ..budget() });
+    assert_eq!(out.batches, [(0, vec![(3, 0)]), (0, vec![(4, 0)])]);
+}
