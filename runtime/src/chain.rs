@@ -652,6 +652,7 @@ impl Chain {
                     .map(|(tx, r)| (tx, Access::Declared(r.access.clone())))
                     .collect()
             };
+            bank.prefetch_sets(entry.txs.iter().map(|r| &r.access));
             let results = bank.run_parallel(executor, &jobs, &entry.lanes, threads);
             let mut outcomes = Vec::with_capacity(jobs.len());
             for (ti, (result, (tx, _))) in results.into_iter().zip(&jobs).enumerate() {
