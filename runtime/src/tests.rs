@@ -554,6 +554,11 @@ fn test_batches_on_shared_bank_record_entries_that_replay() {
     drop(replica_dir);
 }
 
+/// A transfer of 5 from `sender(from)` to `to`, paying a fee of 1.
+fn pay(from: u8, nonce: u64, to: Address) -> NativeTx {
+    NativeTx::transfer(sender(from), nonce, to, U256::from(5), U256::from(1))
+}
+
 /// A batch records a run on a hot key as one lane of its entry, not an
 /// entry per transaction; one that meets two lanes starts the next entry.
 /// A replica replays the lanes side by side to the same state.
@@ -563,8 +568,6 @@ fn test_a_batch_records_a_hot_key_as_one_lane() {
     let (_replica_dir, mut replica) = new_chain();
     let bank = chain.new_bank(1, COINBASE);
     let hot = sender(9);
-    let pay =
-        |from, nonce, to| NativeTx::transfer(sender(from), nonce, to, U256::from(5), U256::from(1));
     let batch = vec![
         pay(0, 0, hot),
         pay(1, 0, sender(5)),
@@ -599,8 +602,6 @@ fn test_a_batch_cuts_its_entry_where_planned_at_a_duplicate() {
     let (_replica_dir, mut replica) = new_chain();
     let bank = chain.new_bank(1, COINBASE);
     let hot = sender(9);
-    let pay =
-        |from, nonce, to| NativeTx::transfer(sender(from), nonce, to, U256::from(5), U256::from(1));
     let first = [pay(5, 0, hot)];
     assert!(matches!(
         bank.execute_batch(&NativeExecutor, &mut (), &first).unwrap()[0],
