@@ -1,6 +1,7 @@
 //! The [`Bank`]: the state of the block being built, entry by entry.
 
 use parking_lot::{Mutex, MutexGuard};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use alloy_primitives::{B256, Bytes, U256};
@@ -9,6 +10,7 @@ use lanes_accounts_db::{Entry, ReadView};
 use crate::access::{AccessSet, AccessSource};
 use crate::accesses::{BlockAccesses, TxAccesses};
 use crate::admitted::Runnable;
+use crate::ahead::AheadJob;
 use crate::block::{Block, BlockEntry, BlockHeader, EntryTx, Roots, entries_root};
 use crate::error::BankError;
 use crate::error::TxError;
@@ -86,7 +88,10 @@ pub enum Executed {
 /// that execution saw.
 #[derive(Debug)]
 pub struct Bank {
-    state: BankState,
+    pub(crate) state: Arc<BankState>,
+    /// The walk of the write cache that hashes ahead of the seal, where one
+    /// was started ([`Bank::hash_ahead`]).
+    pub(crate) ahead: Option<AheadJob>,
     env: BlockEnv,
     parent_hash: B256,
     parent_lattice: LatticeHash,
@@ -171,7 +176,8 @@ impl Bank {
         let mut state = BankState::new(parent);
         state.record_accesses = config.record_accesses;
         Self {
-            state,
+            state: Arc::new(state),
+            ahead: None,
             env,
             parent_hash,
             parent_lattice,
@@ -411,6 +417,23 @@ impl Bank {
         let mut record = self.record();
         record.tx_hashes.reserve(txs);
         record.receipts.reserve(txs);
+    }
+
+    /// Starts hashing the block's changed keys into the lattice while its
+    /// transactions run, on a thread of the process's own at the lowest
+    /// priority, so that [`Bank::seal`] hashes only the keys written after
+    /// that thread last saw them ([`crate::ahead`]). `threads` are those the
+    /// block runs on: the walk starts only where they leave a core free
+    /// (on a 2-core machine, beside a block on one thread; a block on both
+    /// cores ran slower with it, its seal hashing less but its entries
+    /// running slower). The result is the same without it. Nothing starts
+    /// either over a state with a backing (a fork's upstream: its reads may
+    /// wait on the network), or when a walk runs already.
+    pub fn hash_ahead(&mut self, threads: usize) {
+        let free_core = threads < crate::cores();
+        if self.ahead.is_none() && free_core && !self.state.parent.has_backing() {
+            self.ahead = AheadJob::start(self.state.clone());
+        }
     }
 
     /// A worker for running batches on this bank from one thread.
@@ -663,7 +686,8 @@ impl Bank {
     /// [`Bank::seal`] on up to `threads` threads, the caller's among them
     /// (a block's own: [`Bank::execute_block`] and a replay seal on theirs).
     pub fn seal_on(self, threads: usize) -> Result<SealedBlock, BankError> {
-        let Bank { state, env, parent_hash, parent_lattice, record, config, kept, .. } = self;
+        let Bank { state, ahead, env, parent_hash, parent_lattice, record, config, kept, .. } =
+            self;
         let BlockRecord {
             system,
             entries,
@@ -690,10 +714,24 @@ impl Bank {
             let accounts = vec![(hash, env.coinbase, coinbase)];
             state.apply(&Writes { accounts, ..Writes::default() });
         }
-        let (mut changes, delta) = diff(&state, threads)?;
+        let t0 = std::time::Instant::now();
+        let ahead = ahead.and_then(AheadJob::finish);
+        let waited = t0.elapsed();
+        let walked = ahead.as_ref().map_or(0, |a| {
+            a.shards.iter().map(|s| s.accounts.len() + s.slots.len()).sum::<usize>()
+        });
+        let (mut changes, delta) = diff(&state, threads, ahead)?;
+        if std::env::var_os("TMP_TRACE").is_some() {
+            eprintln!(
+                "seal: walked {walked} of {} keys, finish {:?}, diff {:?}",
+                changes.len(),
+                waited,
+                t0.elapsed()
+            );
+        }
         let mut lattice = parent_lattice;
         lattice.add(&delta);
-        let code = state.code.into_inner();
+        let code = std::mem::take(&mut *state.code.write());
         changes.extend(code.into_iter().map(|(hash, bytes)| Entry::Code(hash, bytes)));
         let accesses = match config.record_accesses {
             true => {

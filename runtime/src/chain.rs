@@ -596,14 +596,17 @@ impl Chain {
             // A dev chain may set a block's base fee (anvil_setNextBlockBaseFeePerGas).
             env.base_fee = h.base_fee;
         }
-        let bank = self.new_bank_with(env);
+        let mut bank = self.new_bank_with(env);
         if !block.system.is_empty() {
             bank.apply_system(block.system.clone()).map_err(|e| fail(None, None, e.into()))?;
+        }
+        let raw: Vec<&Bytes> = block.entries.iter().flat_map(|e| &e.txs).map(|r| &r.tx).collect();
+        if raw.len() >= crate::run_block::HASH_AHEAD_MIN_TXS {
+            bank.hash_ahead(threads);
         }
         // Every transaction decoded first, on the block's threads (a
         // signature's recovery is most of a plain transfer's replay); one
         // that does not decode is still reported at its entry's turn.
-        let raw: Vec<&Bytes> = block.entries.iter().flat_map(|e| &e.txs).map(|r| &r.tx).collect();
         let decoded =
             crate::threads::parallel_map(raw.len(), threads, || (), |_, k| decode(raw[k]));
         let mut decoded = decoded.into_iter();

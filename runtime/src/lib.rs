@@ -122,6 +122,7 @@ mod access;
 mod accesses;
 mod admission;
 mod admitted;
+mod ahead;
 mod atomic_write;
 mod bank;
 mod bank_config;
@@ -176,7 +177,8 @@ pub use ordered::{
 };
 pub use outcome::{Outcome, Receipt};
 pub use run_block::{
-    BlockError, BlockOptions, BlockOrder, BlockRun, MIN_PARALLEL_WORK, TxRun, TxStatus,
+    BlockError, BlockOptions, BlockOrder, BlockRun, HASH_AHEAD_MIN_TXS, MIN_PARALLEL_WORK, TxRun,
+    TxStatus,
 };
 pub use threads::{cores, parallel_map};
 

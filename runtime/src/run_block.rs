@@ -276,7 +276,7 @@ impl Bank {
 
     /// [`BlockOrder::Entries`].
     fn execute_entries<E: Executor>(
-        self,
+        mut self,
         executor: &E,
         txs: &[E::Tx],
         admission: &dyn Admission<E::Tx>,
@@ -292,6 +292,9 @@ impl Bank {
             })
             .collect();
         let sets = self.admit_all(admission, txs, threads, &mut runs)?;
+        if txs.len() >= HASH_AHEAD_MIN_TXS {
+            self.hash_ahead(threads);
+        }
         let mut entries_run = 0;
         // The entry being planned: positions in `txs`, and each one's lane.
         let mut entry: (Vec<usize>, Vec<u32>) = (Vec::new(), Vec::new());
@@ -486,6 +489,12 @@ impl Bank {
         Ok(executed)
     }
 }
+
+/// Transactions from which [`Bank::execute_block`] and a replay hash the
+/// block's keys ahead of the seal ([`Bank::hash_ahead`]): below it the
+/// seal's own hashing is a few microseconds, about what waking the walker
+/// and stopping it costs.
+pub const HASH_AHEAD_MIN_TXS: usize = 64;
 
 /// Least work (transactions × the block's mean run time so far) an entry
 /// must hold to run on more than one thread: below it, waking a helper and

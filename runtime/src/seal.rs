@@ -5,15 +5,15 @@
 use crossbeam_utils::CachePadded;
 use parking_lot::RwLock;
 
-use lanes_accounts_db::{AccountsRead, Entry, ReadView};
+use lanes_accounts_db::{Entry, ReadView};
 
+use crate::ahead::{Ahead, ShardAhead, refold_account, refold_storage};
 use crate::block::BlockEntry;
 use crate::error::BankError;
-use crate::key::StateKey;
 use crate::lattice::LatticeHash;
 use crate::locks::EntryKeys;
 use crate::threads::parallel_map;
-use crate::view::{BankState, Shard, Value};
+use crate::view::{BankState, Shard};
 
 /// Keys below which a seal computes its changes on the calling thread.
 const SEAL_KEYS_PER_THREAD: usize = 1024;
@@ -71,16 +71,23 @@ fn join(open: &mut BlockEntry, entry: BlockEntry) {
 
 /// The changed keys of `state` against its parent, and what they change
 /// the lattice hash by (new values added, old ones subtracted), computed on
-/// up to `threads` threads.
+/// up to `threads` threads. `ahead` is what the walk of the write cache
+/// did ([`crate::ahead`]): the keys it passed are taken from it, and only
+/// those written since it hashed them are hashed again.
 pub(crate) fn diff(
     state: &BankState,
     threads: usize,
+    ahead: Option<Ahead>,
 ) -> Result<(Vec<Entry>, LatticeHash), BankError> {
+    let (walked, mut delta) = match ahead {
+        Some(Ahead { shards, delta }) => (shards, delta),
+        None => (Vec::new(), LatticeHash::identity()),
+    };
     // A small block (a dev node's lone transaction) is not worth threads.
     let keys: usize = state.shards.iter().map(|s| s.read().len()).sum();
     let threads = threads.clamp(1, keys.div_ceil(SEAL_KEYS_PER_THREAD).max(1));
-    let chunks: Vec<&[CachePadded<RwLock<Shard>>]> =
-        state.shards.chunks(state.shards.len().div_ceil(threads)).collect();
+    let per_chunk = state.shards.len().div_ceil(threads);
+    let chunks: Vec<&[CachePadded<RwLock<Shard>>]> = state.shards.chunks(per_chunk).collect();
     let parent = &state.parent;
     let results = parallel_map(
         chunks.len(),
@@ -89,17 +96,14 @@ pub(crate) fn diff(
         |(), i| -> Result<_, BankError> {
             let mut changes = Vec::new();
             let mut delta = LatticeHash::identity();
-            for shard in chunks[i] {
-                let shard = shard.read();
-                for (key, value) in shard.iter() {
-                    diff_one(parent, &key, &value, &mut changes, &mut delta)?;
-                }
+            for (j, shard) in chunks[i].iter().enumerate() {
+                let walked = walked.get(i * per_chunk + j);
+                diff_shard(parent, &shard.read(), walked, &mut changes, &mut delta)?;
             }
             Ok((changes, delta))
         },
     );
     let mut changes = Vec::new();
-    let mut delta = LatticeHash::identity();
     for r in results {
         let (c, d) = r?;
         changes.extend(c);
@@ -110,56 +114,69 @@ pub(crate) fn diff(
     Ok((changes, delta))
 }
 
-fn diff_one(
+/// [`diff`] of one shard: the keys `walked` passed from what it recorded,
+/// the rest against the parent.
+fn diff_shard(
     parent: &ReadView,
-    key: &StateKey,
-    value: &Value,
+    shard: &Shard,
+    walked: Option<&ShardAhead>,
     changes: &mut Vec<Entry>,
     delta: &mut LatticeHash,
 ) -> Result<(), BankError> {
     let state_err = |e: lanes_accounts_db::StorageError| BankError::State(e.to_string());
-    match (key, value) {
-        (StateKey::Account(a), Value::Account(new)) => {
-            let old = parent.get_account(a).map_err(state_err)?;
-            let new_exists = !new.is_empty();
-            if old.as_ref() == Some(new) || (old.is_none() && !new_exists) {
-                return Ok(());
+    let (walked_accounts, walked_slots) = match walked {
+        Some(w) => (&w.accounts[..], &w.slots[..]),
+        None => (&[][..], &[][..]),
+    };
+    for (i, &(hash, address, new)) in shard.accounts.entries().iter().enumerate() {
+        if let Some(&(old, hashed)) = walked_accounts.get(i) {
+            if refold_account(&address, old, hashed, new, delta) {
+                changes.push(Entry::Account(address, new));
             }
-            // The commitment sums what the database holds: a backing's
-            // value (a fork's upstream) was never added.
-            let held =
-                if parent.has_backing() { parent.held_account(a).map_err(state_err)? } else { old };
-            if let Some(old) = held {
-                delta.sub_entry(&Entry::Account(*a, old));
-            }
-            let change = Entry::Account(*a, *new);
-            if new_exists {
-                delta.add_entry(&change);
-            }
-            changes.push(change);
+            continue;
         }
-        (StateKey::Storage(a, s), Value::Storage(new)) => {
-            let old = parent.get_storage(a, s).map_err(state_err)?;
-            if old == *new {
-                return Ok(());
-            }
-            let held = if parent.has_backing() {
-                parent.held_storage(a, s).map_err(state_err)?
-            } else {
-                old
-            };
-            if !held.is_zero() {
-                delta.sub_entry(&Entry::Storage(*a, *s, held));
-            }
-            let change = Entry::Storage(*a, *s, *new);
-            if !new.is_zero() {
-                delta.add_entry(&change);
-            }
-            changes.push(change);
+        let old = parent.get_account_hashed(&address, hash).map_err(state_err)?;
+        if old.as_ref() == Some(&new) || (old.is_none() && new.is_empty()) {
+            continue;
         }
-        _ => {
-            unreachable!("the cache holds accounts under Account keys and slots under Storage keys")
+        // The commitment sums what the database holds: a backing's value (a
+        // fork's upstream) was never added.
+        let held = match parent.has_backing() {
+            true => parent.held_account(&address).map_err(state_err)?,
+            false => old,
+        };
+        if let Some(held) = held {
+            delta.sub_entry(&Entry::Account(address, held));
         }
+        let change = Entry::Account(address, new);
+        if !new.is_empty() {
+            delta.add_entry(&change);
+        }
+        changes.push(change);
+    }
+    for (i, &(hash, (address, slot), new)) in shard.slots.entries().iter().enumerate() {
+        if let Some(&(old, hashed)) = walked_slots.get(i) {
+            if refold_storage(&address, &slot, old, hashed, new, delta) {
+                changes.push(Entry::Storage(address, slot, new));
+            }
+            continue;
+        }
+        let old = parent.get_storage_hashed(&address, &slot, hash).map_err(state_err)?;
+        if old == new {
+            continue;
+        }
+        let held = match parent.has_backing() {
+            true => parent.held_storage(&address, &slot).map_err(state_err)?,
+            false => old,
+        };
+        if !held.is_zero() {
+            delta.sub_entry(&Entry::Storage(address, slot, held));
+        }
+        let change = Entry::Storage(address, slot, new);
+        if !new.is_zero() {
+            delta.add_entry(&change);
+        }
+        changes.push(change);
     }
     Ok(())
 }
@@ -171,6 +188,7 @@ mod coalesce_tests {
     use super::*;
     use crate::access::{AccessSet, AccessSource};
     use crate::block::EntryTx;
+    use crate::key::StateKey;
 
     fn entry(exclusive: bool, sets: &[(&[u8], &[u8])]) -> BlockEntry {
         let key = |i: &u8| StateKey::Account(Address::with_last_byte(*i));

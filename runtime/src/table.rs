@@ -63,9 +63,10 @@ impl<K: PartialEq, V> Table<K, V> {
         self.entries.reserve(additional);
     }
 
-    /// Every key and value, in insertion order.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (&K, &V)> + '_ {
-        self.entries.iter().map(|(_, k, v)| (k, v))
+    /// Every entry with its key's hash, in insertion order: an entry keeps
+    /// its position for the table's life.
+    pub(crate) fn entries(&self) -> &[(KeyHash, K, V)] {
+        &self.entries
     }
 
     /// How many entries it holds.
@@ -111,7 +112,7 @@ mod tests {
             for (key, value) in &model {
                 prop_assert_eq!(table.get(hash_of(*key), key), Some(value));
             }
-            let listed: Vec<(u32, u16)> = table.iter().map(|(k, v)| (*k, *v)).collect();
+            let listed: Vec<(u32, u16)> = table.entries().iter().map(|(_, k, v)| (*k, *v)).collect();
             let expected: Vec<(u32, u16)> = order.iter().map(|k| (*k, model[k])).collect();
             prop_assert_eq!(listed, expected);
         }

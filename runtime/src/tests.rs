@@ -382,8 +382,10 @@ fn test_lattice_incremental_equals_scratch_across_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let mut chain = Chain::create(dir.path(), AccountsDbConfig::default(), &genesis()).unwrap();
     let mut nonces = [0u64; SENDERS as usize];
+    // Blocks of 100 (at least HASH_AHEAD_MIN_TXS) on one thread: on a
+    // machine of two cores or more the walker hashes ahead.
     for round in 0..4u8 {
-        let specs: Vec<TxSpec> = (0..20u8)
+        let specs: Vec<TxSpec> = (0..100u8)
             .map(|i| TxSpec {
                 sender: i % SENDERS,
                 touch: i % 3 != 0,
@@ -393,7 +395,7 @@ fn test_lattice_incremental_equals_scratch_across_reopen() {
                 declare: 0,
             })
             .collect();
-        build(&mut chain, &make_txs(&specs, &mut nonces), 2);
+        build(&mut chain, &make_txs(&specs, &mut nonces), 1);
         assert_eq!(&LatticeHash::from_scratch(&chain.db().view()).unwrap(), chain.lattice());
     }
     let head = chain.head().clone();

@@ -76,8 +76,8 @@ impl ParentSlots {
 /// [`Table`].
 #[derive(Debug, Default)]
 pub(crate) struct Shard {
-    accounts: Table<Address, AccountHeader>,
-    slots: Table<(Address, B256), U256>,
+    pub(crate) accounts: Table<Address, AccountHeader>,
+    pub(crate) slots: Table<(Address, B256), U256>,
 }
 
 impl Shard {
@@ -99,15 +99,6 @@ impl Shard {
     /// How many keys it caches.
     pub(crate) fn len(&self) -> usize {
         self.accounts.len() + self.slots.len()
-    }
-
-    /// Every cached key with its value: accounts, then slots.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (StateKey, Value)> + '_ {
-        let accounts =
-            self.accounts.iter().map(|(a, h)| (StateKey::Account(*a), Value::Account(*h)));
-        let slots =
-            self.slots.iter().map(|((a, s), v)| (StateKey::Storage(*a, *s), Value::Storage(*v)));
-        accounts.chain(slots)
     }
 }
 
