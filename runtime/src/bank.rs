@@ -684,7 +684,9 @@ impl Bank {
     }
 
     /// [`Bank::seal`] on up to `threads` threads, the caller's among them
-    /// (a block's own: [`Bank::execute_block`] and a replay seal on theirs).
+    /// (a block's own: [`Bank::execute_block`] and a replay seal on theirs),
+    /// and one more where a walk hashed ahead ([`Bank::hash_ahead`], which
+    /// starts only where the block's threads leave a core free).
     pub fn seal_on(self, threads: usize) -> Result<SealedBlock, BankError> {
         let Bank { state, ahead, env, parent_hash, parent_lattice, record, config, kept, .. } =
             self;
@@ -714,21 +716,10 @@ impl Bank {
             let accounts = vec![(hash, env.coinbase, coinbase)];
             state.apply(&Writes { accounts, ..Writes::default() });
         }
-        let t0 = std::time::Instant::now();
-        let ahead = ahead.and_then(AheadJob::finish);
-        let waited = t0.elapsed();
-        let walked = ahead.as_ref().map_or(0, |a| {
-            a.shards.iter().map(|s| s.accounts.len() + s.slots.len()).sum::<usize>()
-        });
-        let (mut changes, delta) = diff(&state, threads, ahead)?;
-        if std::env::var_os("TMP_TRACE").is_some() {
-            eprintln!(
-                "seal: walked {walked} of {} keys, finish {:?}, diff {:?}",
-                changes.len(),
-                waited,
-                t0.elapsed()
-            );
-        }
+        // The walker's core is free once it stops: the keys it left are
+        // diffed there too.
+        let threads = threads + usize::from(ahead.is_some());
+        let (mut changes, delta) = diff(&state, threads, ahead.and_then(AheadJob::finish))?;
         let mut lattice = parent_lattice;
         lattice.add(&delta);
         let code = std::mem::take(&mut *state.code.write());
