@@ -7,6 +7,8 @@ use alloy_primitives::{Address, B256, Bytes, keccak256};
 use borsh::{BorshDeserialize, BorshSerialize};
 
 use crate::access::{AccessSet, AccessSource};
+use crate::key::StateKey;
+use crate::locks::{LaneKeys, LockConflict, first_conflict};
 use crate::outcome::Receipt;
 use lanes_accounts_db::Entry;
 
@@ -205,6 +207,46 @@ impl BlockEntry {
         }
         !self.exclusive && self.lanes.len() == self.txs.len() && (next as usize) < self.txs.len()
     }
+
+    /// The first transaction whose set conflicts with another lane's (the
+    /// first of its own lane), with the key in use: what a replica checks.
+    /// The lanes are checked against one filter of their keys (`keys`,
+    /// cleared first, kept for the next entry); only where it refuses (a
+    /// conflict, or a hash collision) are the lanes' sets built and locked
+    /// exactly. The lanes must be canonical.
+    pub(crate) fn first_conflict(&self, keys: &mut LaneKeys) -> Option<(usize, LockConflict)> {
+        keys.clear();
+        let admitted = !self.lanes.is_empty()
+            && self.txs.iter().zip(&self.lanes).all(|(t, &lane)| keys.admit(&t.access, lane));
+        if admitted {
+            return None;
+        }
+        let (sets, firsts) = lane_sets(self);
+        let sets: Vec<&AccessSet> = sets.iter().collect();
+        first_conflict(&sets).map(|(l, c)| (firsts[l], c))
+    }
+}
+
+/// The set of each lane of `entry` (the union of its transactions'; a
+/// transaction's own where each is a lane of its own), and the position of
+/// each lane's first transaction: no two lanes may conflict.
+fn lane_sets(entry: &BlockEntry) -> (Vec<AccessSet>, Vec<usize>) {
+    if entry.lanes.is_empty() {
+        return (
+            entry.txs.iter().map(|t| t.access.clone()).collect(),
+            (0..entry.txs.len()).collect(),
+        );
+    }
+    let members = entry.lane_members();
+    let sets = members
+        .iter()
+        .map(|m| {
+            let sets = || m.iter().map(|&i| &entry.txs[i].access);
+            let writes: Vec<StateKey> = sets().flat_map(|s| s.writes().iter().copied()).collect();
+            AccessSet::unbounded(sets().flat_map(|s| s.reads().iter().copied()), writes)
+        })
+        .collect();
+    (sets, members.iter().map(|m| m[0]).collect())
 }
 
 /// Each lane's positions in `lanes` (one lane id per transaction), lane

@@ -11,7 +11,6 @@ use lanes_accounts_db::{
     AccountsDb, AccountsDbConfig, CommitError, CommitInfo, Entry, Error as DbError, FormatError,
 };
 
-use crate::access::AccessSet;
 use crate::atomic_write::write_atomically;
 use crate::bank::{Bank, BankConfig, SealedBlock};
 use crate::block::{Block, BlockHeader, HeaderCodec, Roots, entries_root};
@@ -19,7 +18,7 @@ use crate::error::{BankError, DecodeError, TxError};
 use crate::executor::{BlockEnv, Executor, Transaction};
 use crate::key::StateKey;
 use crate::lattice::{LATTICE_LANES, LatticeHash};
-use crate::locks::first_conflict;
+use crate::locks::LaneKeys;
 use crate::outcome::Receipt;
 use crate::view::Access;
 
@@ -610,6 +609,7 @@ impl Chain {
         let decoded =
             crate::threads::parallel_map(raw.len(), threads, || (), |_, k| decode(raw[k]));
         let mut decoded = decoded.into_iter();
+        let mut lane_keys = LaneKeys::default();
         for (ei, entry) in block.entries.iter().enumerate() {
             let mut txs = Vec::with_capacity(entry.txs.len());
             for ti in 0..entry.txs.len() {
@@ -632,9 +632,7 @@ impl Chain {
                 if !entry.lanes_are_canonical() {
                     return Err(fail(Some(ei), None, ReplayErrorKind::BadLanes));
                 }
-                let (sets, firsts) = lane_sets(entry);
-                let sets: Vec<&AccessSet> = sets.iter().collect();
-                let conflict = first_conflict(&sets).map(|(l, c)| (firsts[l], c));
+                let conflict = entry.first_conflict(&mut lane_keys);
                 let empty = entry.txs.iter().position(|r| r.access.is_empty());
                 // Whichever fault comes first in the entry is the one reported.
                 match (conflict, empty) {
@@ -741,28 +739,6 @@ impl Chain {
         }
         write_atomically(&path, &bytes).map_err(io(&path))
     }
-}
-
-/// The set of each lane of `entry` (the union of its transactions'; a
-/// transaction's own where each is a lane of its own), and the position of
-/// each lane's first transaction: no two lanes may conflict.
-fn lane_sets(entry: &crate::BlockEntry) -> (Vec<AccessSet>, Vec<usize>) {
-    if entry.lanes.is_empty() {
-        return (
-            entry.txs.iter().map(|t| t.access.clone()).collect(),
-            (0..entry.txs.len()).collect(),
-        );
-    }
-    let members = entry.lane_members();
-    let sets = members
-        .iter()
-        .map(|m| {
-            let sets = || m.iter().map(|&i| &entry.txs[i].access);
-            let writes: Vec<StateKey> = sets().flat_map(|s| s.writes().iter().copied()).collect();
-            AccessSet::unbounded(sets().flat_map(|s| s.reads().iter().copied()), writes)
-        })
-        .collect();
-    (sets, members.iter().map(|m| m[0]).collect())
 }
 
 /// Reads the head file; `None` if it is missing or damaged, an error if

@@ -299,6 +299,31 @@ impl LaneKeys {
             self.lanes += 1;
             self.lanes - 1
         });
+        self.claim(set, lane);
+        Some(lane)
+    }
+
+    /// Adds `set` to lane `lane` (a recorded entry's, which a replica
+    /// checks) unless it conflicts with another lane's keys; `false` then,
+    /// and the filter is left part-filled. A hash collision can refuse a set
+    /// that does not conflict, never admit one that does: a caller checks a
+    /// refusal exactly.
+    pub(crate) fn admit(&mut self, set: &AccessSet, lane: u32) -> bool {
+        for m in set.marks() {
+            let found = self.owners.find(m.hash.table_hash(), |&(h, _)| h == m.hash);
+            let Some((_, owners)) = found else { continue };
+            for (bit, &owner) in owners.iter().enumerate() {
+                if owner != 0 && m.forbids & (1 << bit) != 0 && owner != lane.saturating_add(1) {
+                    return false;
+                }
+            }
+        }
+        self.claim(set, lane);
+        true
+    }
+
+    /// Files `set`'s marks under `lane`.
+    fn claim(&mut self, set: &AccessSet, lane: u32) {
         self.owners.reserve(set.marks().len(), |&(h, _)| h.table_hash());
         for &Mark { hash, sets, .. } in set.marks() {
             let bit = sets.trailing_zeros() as usize;
@@ -311,7 +336,6 @@ impl LaneKeys {
                 _ => SHARED,
             };
         }
-        Some(lane)
     }
 
     /// Starts a new entry.
@@ -658,6 +682,25 @@ mod tests {
                         lanes.push(vec![set]);
                     }
                 }
+            }
+        }
+
+        /// A recorded entry's lanes against a naive model: a set is admitted
+        /// to its lane iff it conflicts with no set of another lane (these
+        /// keys do not collide); once one is refused, the check stops.
+        #[test]
+        fn test_lane_keys_admit_matches_naive_model(
+            sets in prop::collection::vec((set_strategy(), 0u32..4), 1..40)
+        ) {
+            let mut keys = LaneKeys::default();
+            let mut admitted: Vec<(AccessSet, u32)> = Vec::new();
+            for (set, lane) in sets {
+                let expect = admitted.iter().all(|(h, l)| *l == lane || !h.conflicts_with(&set));
+                prop_assert_eq!(keys.admit(&set, lane), expect, "{:?} in {} after {:?}", set, lane, admitted);
+                if !expect {
+                    break;
+                }
+                admitted.push((set, lane));
             }
         }
 
