@@ -24,6 +24,7 @@
 //! the walker took its share of the workers' cores and a block on both
 //! cores of a 2-core machine ran slower.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::thread::Thread;
@@ -253,6 +254,9 @@ impl Drop for AheadJob {
 }
 
 /// One bank's walk on the walker thread, unless it was finished unstarted.
+/// A panic in the walk ends it with nothing done (the seal then hashes
+/// every key itself, and does not wait forever) and the walker goes on to
+/// the next bank.
 fn run(state: Arc<BankState>, shared: &Shared) {
     {
         let mut phase = shared.phase.lock();
@@ -261,9 +265,9 @@ fn run(state: Arc<BankState>, shared: &Shared) {
             _ => return,
         }
     }
-    let ahead = walk(&state, shared);
+    let walked = std::panic::catch_unwind(AssertUnwindSafe(|| walk(&state, shared)));
     drop(state);
-    *shared.phase.lock() = Phase::Finished(Some(Box::new(ahead)));
+    *shared.phase.lock() = Phase::Finished(walked.ok().map(Box::new));
     shared.finished.notify_all();
 }
 

@@ -422,7 +422,7 @@ impl Bank {
     /// Starts hashing the block's changed keys into the lattice while its
     /// transactions run, on a thread of the process's own at the lowest
     /// priority, so that [`Bank::seal`] hashes only the keys written after
-    /// that thread last saw them ([`crate::ahead`]). `threads` are those the
+    /// that thread last saw them (`runtime/src/ahead.rs`). `threads` are those the
     /// block runs on: the walk starts only where they leave a core free
     /// (on a 2-core machine, beside a block on one thread; a block on both
     /// cores ran slower with it, its seal hashing less but its entries
