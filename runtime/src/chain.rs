@@ -604,10 +604,13 @@ impl Chain {
             bank.hash_ahead(threads);
         }
         // Every transaction decoded first, on the block's threads (a
-        // signature's recovery is most of a plain transfer's replay); one
-        // that does not decode is still reported at its entry's turn.
+        // signature's recovery is most of a plain transfer's replay), and on
+        // the walker's free core too: it has no key to hash before the
+        // entries run. One that does not decode is still reported at its
+        // entry's turn.
+        let decode_threads = threads + usize::from(bank.ahead.is_some());
         let decoded =
-            crate::threads::parallel_map(raw.len(), threads, || (), |_, k| decode(raw[k]));
+            crate::threads::parallel_map(raw.len(), decode_threads, || (), |_, k| decode(raw[k]));
         let mut decoded = decoded.into_iter();
         let mut lane_keys = LaneKeys::default();
         for (ei, entry) in block.entries.iter().enumerate() {
