@@ -18,8 +18,9 @@ use crate::validator::{Client, Validator, repo_path};
 /// Spam transactions per scenario and target.
 const TXS: u64 = 60;
 
-/// The reports of one `run --scenario` against each URL, in order.
-fn run(scenario: &Path, urls: &[String]) -> Vec<Value> {
+/// The reports of one `run --scenario` against each URL, in order, or what
+/// lanes-loadgen printed when it failed.
+fn run(scenario: &Path, urls: &[String]) -> Result<Vec<Value>, String> {
     let mut cmd = loadgen_command();
     cmd.args(["run", "--scenario"]).arg(scenario);
     for url in urls {
@@ -29,13 +30,14 @@ fn run(scenario: &Path, urls: &[String]) -> Vec<Value> {
         .args(["--closed-loop", "50", "--txs", &TXS.to_string(), "--accounts", "4", "--json"])
         .output()
         .expect("running lanes-loadgen");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{}: {stderr}", scenario.display());
+    if !out.status.success() {
+        return Err(format!("{}: {}", scenario.display(), String::from_utf8_lossy(&out.stderr)));
+    }
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    match v {
+    Ok(match v {
         Value::Array(reports) => reports,
         report => vec![report],
-    }
+    })
 }
 
 /// anvil from npm, where installed, mining as transactions come and once
@@ -71,7 +73,18 @@ fn test_contender_and_lanes_scenarios_run_against_lanes_and_anvil() {
     assert!(files.len() >= 10, "five of contender's and five of lanes': {files:?}");
     for file in files {
         let name = file.file_stem().unwrap().to_string_lossy().into_owned();
-        let reports = run(&file, &urls);
+        let reports = match run(&file, &urls) {
+            Ok(reports) => reports,
+            // anvil's setup can stall on the bug below too (once in CI: a
+            // setup transaction unmined for 5 minutes): anvil is left out
+            // from there on, and lanes' run of that file made again alone.
+            Err(e) if urls.len() > 1 && e.contains(&format!("error: {}: setup:", urls[1])) => {
+                eprintln!("anvil left out from {name} on: {e}");
+                urls.truncate(1);
+                run(&file, &urls).unwrap_or_else(|e| panic!("{e}"))
+            }
+            Err(e) => panic!("{e}"),
+        };
         assert_eq!(reports.len(), urls.len(), "{name}");
         for (report, url) in reports.iter().zip(&urls) {
             let at = format!("{name} on {url}: {report:#}");
