@@ -26,6 +26,10 @@
 //!   against a plain loop doing that work. Prints µs per transaction and
 //!   per entry, 2 threads / 1 thread, and one keccak256 of a transaction's
 //!   bytes (the floor) — medians of interleaved rounds (`ROUNDS`, default 5).
+//!   A block on fewer threads than the machine's cores has the lattice
+//!   walker beside it (`Bank::hash_ahead`, at `SCHED_IDLE`): on a 2-core
+//!   host the 1-thread column is one thread of execution and the second
+//!   core's hashing, the 2-thread column both cores' execution.
 //!   For a profile, `BLOCK` (a row's label, e.g. `transfers`), `ORDER`
 //!   (`entries` or `fixed`) and `THREADS` (1 or 2) run only what they name.
 //!
