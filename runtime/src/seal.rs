@@ -140,19 +140,14 @@ fn diff_shard(
             continue;
         }
         // The commitment sums what the database holds: a backing's value (a
-        // fork's upstream) was never added.
+        // fork's upstream) was never added. The held value is the parent's or
+        // none, so its terms against `new` are the change's.
         let held = match parent.has_backing() {
             true => parent.held_account(&address).map_err(state_err)?,
             false => old,
         };
-        if let Some(held) = held {
-            delta.sub_entry(&Entry::Account(address, held));
-        }
-        let change = Entry::Account(address, new);
-        if !new.is_empty() {
-            delta.add_entry(&change);
-        }
-        changes.push(change);
+        refold_account(&address, held, held.unwrap_or_default(), new, delta);
+        changes.push(Entry::Account(address, new));
     }
     for (i, &(hash, (address, slot), new)) in shard.slots.entries().iter().enumerate() {
         if let Some(&(old, hashed)) = walked_slots.get(i) {
@@ -169,14 +164,8 @@ fn diff_shard(
             true => parent.held_storage(&address, &slot).map_err(state_err)?,
             false => old,
         };
-        if !held.is_zero() {
-            delta.sub_entry(&Entry::Storage(address, slot, held));
-        }
-        let change = Entry::Storage(address, slot, new);
-        if !new.is_zero() {
-            delta.add_entry(&change);
-        }
-        changes.push(change);
+        refold_storage(&address, &slot, held, held, new, delta);
+        changes.push(Entry::Storage(address, slot, new));
     }
     Ok(())
 }
