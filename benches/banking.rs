@@ -481,4 +481,26 @@ fn main() {
         "worker",
         &scaling,
     );
+    print_goals(&workers, &scaling);
+}
+
+/// Issue 85's goals for the stage's execution against sequential revm, each
+/// beside the measured speedup: every workload at least 0.95x at 1 worker
+/// and 1.6x at 2 (the one-pool amm 1.2x at 2).
+fn print_goals(workers: &[usize], scaling: &[ScalingRow]) {
+    println!("\ngoals (issue 85, a 2-core machine), the stage's execution / revm:");
+    for row in scaling {
+        let mut line = format!("{:<10}", row.workload);
+        for (&count, &(_, speedup)) in workers.iter().zip(&row.lanes) {
+            let goal = match count {
+                1 => 0.95,
+                2 if row.workload == "amm" => 1.2,
+                2 => 1.6,
+                _ => continue,
+            };
+            let verdict = if speedup >= goal { "met" } else { "MISSED" };
+            line.push_str(&format!(" | {count}w >= {goal:.2}x: {verdict} ({speedup:.2}x)"));
+        }
+        println!("{line}");
+    }
 }

@@ -538,11 +538,11 @@ fn bench_execute_block(_c: &mut Criterion) {
         }
     }
     println!(
-        "\ngoals (issue 59, a 2-core machine): trivial transfers on 1 thread <= 1.5 us/tx (one \
-         keccak256 above is the floor); 2t / 1t >= 1.7x for transfers and >= 1.0x for every \
-         block; with work, 1 thread <= 1.10x the plain loop, 2t / 1t >= 1.85x for transfers \
-         and >= 1.4x with 40% swaps; replay (decoding each transaction, and its commit) within \
-         1.2x of execute and commit at the same threads"
+        "\ngoals (issue 85, a 2-core machine): trivial transfers on 1 thread <= 1.2 us/tx (one \
+         keccak256 above is the floor); 2t / 1t >= 1.7x for transfers and >= 1.3x with 40% \
+         swaps at one hot key; with work, 1 thread <= 1.08x the plain loop, 2t / 1t >= 1.85x \
+         for transfers and >= 1.4x with 40% swaps; replay (decoding each transaction, and its \
+         commit) within 1.2x of execute and commit at the same threads"
     );
 }
 
