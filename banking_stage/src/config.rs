@@ -117,11 +117,14 @@ pub struct BankingStageConfig {
     pub same_second_blocks: bool,
     /// Pins each worker and the scheduler to a core of its own, where the
     /// process may use more cores than there are workers (otherwise threads
-    /// stay unpinned). Without it the kernel may run a worker and the
-    /// scheduler that each wakes the other on one core, in turn, while
-    /// another core idles (docs/figures.md, "Pinned threads", gives the measured effect). Off by
-    /// default, since a pinned thread cannot move off a core that other work
-    /// needs.
+    /// stay unpinned). Without it, where there are more cores than workers,
+    /// the scheduler still keeps the last core to itself and the workers
+    /// share the others (each free to move among them), so the kernel never
+    /// runs a worker and the scheduler that each wakes the other on one
+    /// core in turn while another idles (docs/figures.md, "Pinned threads"
+    /// and "A scheduler on a core of its own"); with as many workers as
+    /// cores every thread runs anywhere. Off by default, since a pinned
+    /// thread cannot move off a core that other work needs.
     pub pin_threads: bool,
 }
 

@@ -6,6 +6,17 @@
 //! the bank back from them, hands it to the block driver to seal, and
 //! commits and publishes what the driver built.
 //!
+//! While fewer of its workers are busy than there are cores, the scheduler
+//! waits for them by polling instead of sleeping, and where the process
+//! has a core beyond its workers' it keeps that core to itself (the last
+//! one; the workers run on the others, or each on its own with
+//! `pin_threads`). A sleeping scheduler woken by a finished batch was run
+//! by the kernel on the waking worker's core, preempting the worker for
+//! every batch while the other core idled, and a polling one the kernel
+//! had put there shared that core with it (docs/figures.md, "A scheduler
+//! on a core of its own"). While as many workers are busy as there are
+//! cores it sleeps, as they need them all.
+//!
 //! A batch is recorded as entries by the worker when it finishes (a new
 //! entry where its transactions conflict), before its locks are released
 //! here, so entries replay in an order execution saw. Transactions without
@@ -14,6 +25,7 @@
 
 mod head;
 mod pass;
+mod wait;
 mod window;
 mod worker;
 
@@ -43,7 +55,7 @@ use crate::stats::BuildCounters;
 pub(crate) use pass::{Budget, Workers, pass};
 pub(crate) use window::Window;
 
-use worker::{Batch, Crew, Done, Setup, pin, pin_plan};
+use worker::{Batch, Crew, Done, Setup, apart_plan, pin, pin_plan, run_on};
 
 /// Most transactions a block reserves room for up front; a block that runs
 /// more grows its write cache as it goes.
@@ -150,6 +162,11 @@ pub(crate) struct Scheduler<E: Executor<Tx: PoolTransaction>> {
     workers: usize,
     /// With `pin_threads`: a core for each worker, then the scheduler's.
     cores: Option<Vec<core_affinity::CoreId>>,
+    /// Otherwise, with a core beyond the workers': the scheduler's core
+    /// while a block's workers run, and every core the process may use,
+    /// its own again between (threads it starts, such as the seal's
+    /// helpers, which live for the process, must not inherit one core).
+    apart: Option<(usize, Vec<usize>)>,
     /// What each block's worker threads are started with.
     setup: Setup<E>,
     /// The current block's worker threads.
@@ -182,17 +199,24 @@ impl<E: Executor<Tx: PoolTransaction> + 'static> Scheduler<E> {
     ) -> Self {
         let workers = config.workers.clamp(1, MAX_WORKERS);
         let cores = config.pin_threads.then(|| pin_plan(workers)).flatten();
+        let spare = workers < lanes_runtime::cores();
+        let apart = if spare && cores.is_none() { apart_plan(workers) } else { None };
         let window = Window::new(config.max_wait);
         let setup = Setup {
             executor: executor.clone(),
             shared: shared.clone(),
             max_repredictions: config.max_repredictions,
             cores: cores.clone(),
+            apart: apart.as_ref().map(|(_, workers)| workers.clone()),
         };
         let crew = Crew::idle(config.worker_queue + 1);
         Self {
             workers,
             cores,
+            apart: apart.map(|(scheduler, mut all)| {
+                all.push(scheduler);
+                (scheduler, all)
+            }),
             setup,
             crew,
             executor,
@@ -464,7 +488,13 @@ impl<E: Executor<Tx: PoolTransaction> + 'static> Scheduler<E> {
         } else {
             Crew::start(self.workers, depth, &bank, &self.setup)
         };
+        if let Some((core, _)) = &self.apart {
+            run_on(&[*core]);
+        }
         let build = self.fill(&bank, until, deadline);
+        if let Some((_, all)) = &self.apart {
+            run_on(all);
+        }
         // Joined before sealing: each worker's clone of the bank is gone.
         self.crew.stop()?;
         let build = build?;
@@ -568,53 +598,6 @@ impl<E: Executor<Tx: PoolTransaction> + 'static> Scheduler<E> {
         }
         build.counters.scheduler_time += busy.elapsed();
         Ok(Turn { ending, progressed })
-    }
-
-    /// With nothing runnable and nothing running: waits up to `coalesce`
-    /// for more work (a doorbell, or a control request, which is taken in);
-    /// whether any came. None within `coalesce`, or a stop, ends the block.
-    fn wait_for_more_work(&mut self, coalesce: Duration) -> bool {
-        select! {
-            recv(self.doorbell) -> _ => true,
-            recv(self.control) -> c => {
-                if let Ok(c) = c {
-                    self.handle(c);
-                }
-                true
-            }
-            recv(self.stop) -> _ => {
-                self.stopping = true;
-                false
-            }
-            default(coalesce) => false,
-        }
-    }
-
-    /// Waits up to `wait` for what can move the block on: a worker
-    /// finishing a batch (settled here), new work, a control request or a
-    /// stop.
-    fn wait_for_completion(
-        &mut self,
-        build: &mut Build<E::Tx>,
-        wait: Duration,
-    ) -> Result<(), StageError> {
-        select! {
-            recv(self.crew.done) -> done => {
-                let busy = Instant::now();
-                if let Ok(done) = done {
-                    self.complete(build, done)?;
-                }
-                build.counters.scheduler_time += busy.elapsed();
-            }
-            recv(self.doorbell) -> _ => {}
-            recv(self.control) -> c => match c {
-                Ok(c) => self.handle(c),
-                Err(_) => self.stopping = true,
-            },
-            recv(self.stop) -> _ => self.stopping = true,
-            default(wait) => {}
-        }
-        Ok(())
     }
 
     /// A worker finished a batch: release its locks and settle each transaction.

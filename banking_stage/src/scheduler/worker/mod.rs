@@ -47,6 +47,9 @@ pub(super) struct Setup<E: Executor<Tx: PoolTransaction>> {
     pub(super) max_repredictions: u8,
     /// With `pin_threads`: a core for each worker.
     pub(super) cores: Option<Vec<core_affinity::CoreId>>,
+    /// Otherwise, where the scheduler has a core apart: the cores the
+    /// workers may run on (every other one).
+    pub(super) apart: Option<Vec<usize>>,
 }
 
 /// Runs a batch where it is sent, and gives it back done.
@@ -85,11 +88,14 @@ impl<T: PoolTransaction + 'static> Crew<T> {
                 (setup.executor.clone(), setup.shared.clone(), bank.clone());
             let max_repredictions = setup.max_repredictions;
             let core = setup.cores.as_ref().map(|cores| cores[w]);
+            let apart = setup.apart.clone();
             let thread = std::thread::Builder::new()
                 .name(format!("lanes-worker-{w}"))
                 .spawn(move || {
                     if let Some(core) = core {
                         pin(core);
+                    } else if let Some(cores) = apart {
+                        run_on(&cores);
                     }
                     work(&*executor, &bank, &shared, max_repredictions, &batches, &done);
                 })
@@ -187,6 +193,36 @@ pub(super) fn pin_plan(workers: usize) -> Option<Vec<core_affinity::CoreId>> {
         return None;
     }
     Some(cores[..=workers].to_vec())
+}
+
+/// Without `pin_threads`, where the process may use more cores than there
+/// are workers: the core kept for the scheduler (the last the process may
+/// use) and the cores its workers may run on (the others), so a worker and
+/// the scheduler never share a core while the scheduler polls for finished
+/// batches; each stays free to move among its own. None otherwise, or where
+/// the process's cores cannot be read.
+pub(super) fn apart_plan(workers: usize) -> Option<(usize, Vec<usize>)> {
+    let mut cores: Vec<usize> =
+        core_affinity::get_core_ids().unwrap_or_default().into_iter().map(|c| c.id).collect();
+    if cores.len() <= workers.max(1) {
+        return None;
+    }
+    let scheduler = cores.pop()?;
+    Some((scheduler, cores))
+}
+
+/// Lets the calling thread run only on `cores`; a refusal leaves it where
+/// it was.
+pub(super) fn run_on(cores: &[usize]) {
+    let mut set = nix::sched::CpuSet::new();
+    for &core in cores {
+        if set.set(core).is_err() {
+            return; // beyond what the set holds: leave the thread as it is
+        }
+    }
+    if let Err(e) = nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set) {
+        tracing::warn!(target: "lanes::banking", ?cores, %e, "could not set a thread's cores; left as it was");
+    }
 }
 
 /// Pins the calling thread to `core`; a refusal leaves it unpinned.

@@ -35,12 +35,19 @@ thread_local! {
     static EXIT: RefCell<Option<Exit>> = const { RefCell::new(None) };
 }
 
-/// The native executor, noting the worker threads that run transactions
-/// and counting those that have exited.
+/// The native executor, noting the worker threads that run transactions,
+/// and the cores each may run on, and counting those that have exited.
 #[derive(Default)]
 struct Recording {
     threads: Mutex<HashSet<ThreadId>>,
+    allowed: Mutex<Vec<Vec<usize>>>,
     exited: Arc<AtomicUsize>,
+}
+
+/// The cores the calling thread may run on.
+fn allowed_cores() -> Vec<usize> {
+    let set = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)).unwrap();
+    (0..nix::sched::CpuSet::count()).filter(|&c| set.is_set(c).unwrap_or(false)).collect()
 }
 
 impl Recording {
@@ -51,6 +58,7 @@ impl Recording {
         }
         if self.threads.lock().unwrap().insert(thread.id()) {
             EXIT.with(|e| *e.borrow_mut() = Some(Exit(self.exited.clone())));
+            self.allowed.lock().unwrap().push(allowed_cores());
         }
     }
 
@@ -84,9 +92,11 @@ fn sender(i: u8) -> Address {
     Address::repeat_byte(i.wrapping_add(1))
 }
 
-/// A stage of [`WORKERS`] workers that has run [`ROUNDS`] blocks with
+/// A stage of `workers` workers that has run [`ROUNDS`] blocks with
 /// transactions, each round's included before the next is sent.
-fn stage_after_blocks() -> (tempfile::TempDir, Arc<Recording>, BankingStage<Recording>) {
+fn stage_after_blocks(
+    workers: usize,
+) -> (tempfile::TempDir, Arc<Recording>, BankingStage<Recording>) {
     let dir = tempfile::tempdir().unwrap();
     let funded = AccountHeader { balance: U256::from(10u64.pow(18)), ..Default::default() };
     let genesis = Genesis {
@@ -99,7 +109,7 @@ fn stage_after_blocks() -> (tempfile::TempDir, Arc<Recording>, BankingStage<Reco
     };
     let chain = Chain::create(dir.path(), AccountsDbConfig::default(), &genesis).unwrap();
     let config = BankingStageConfig {
-        workers: WORKERS,
+        workers,
         sigverify_threads: 1,
         block_time: Duration::from_millis(20),
         max_wait: Duration::from_millis(20),
@@ -132,7 +142,7 @@ fn stage_after_blocks() -> (tempfile::TempDir, Arc<Recording>, BankingStage<Reco
 
 #[test]
 fn test_each_blocks_workers_are_joined_before_it_is_sealed() {
-    let (_dir, executor, mut stage) = stage_after_blocks();
+    let (_dir, executor, mut stage) = stage_after_blocks(WORKERS);
     // Every block that ran transactions was sealed: its workers have ended.
     let threads = executor.threads();
     assert!(threads >= ROUNDS as usize, "{threads} worker threads ran {ROUNDS} blocks");
@@ -143,7 +153,23 @@ fn test_each_blocks_workers_are_joined_before_it_is_sealed() {
 
 #[test]
 fn test_dropping_the_stage_leaves_no_worker_running() {
-    let (_dir, executor, stage) = stage_after_blocks();
+    let (_dir, executor, stage) = stage_after_blocks(WORKERS);
     drop(stage);
     assert_eq!(executor.exited.load(Ordering::SeqCst), executor.threads(), "every worker joined");
+}
+
+#[test]
+fn test_the_scheduler_keeps_a_core_apart_from_its_workers() {
+    let cores = allowed_cores();
+    let workers = cores.len().saturating_sub(1).max(1);
+    let (_dir, executor, mut stage) = stage_after_blocks(workers);
+    stage.shutdown().unwrap();
+    let allowed = executor.allowed.lock().unwrap().clone();
+    assert!(!allowed.is_empty(), "no worker ran a transaction");
+    // With a core beyond the workers' the last is the scheduler's alone.
+    let apart = workers < lanes_runtime::cores() && cores.len() > workers;
+    let expected = if apart { &cores[..cores.len() - 1] } else { &cores[..] };
+    for worker in allowed {
+        assert_eq!(worker, expected, "a worker's cores, of {cores:?}");
+    }
 }
