@@ -162,11 +162,12 @@ pub(crate) struct Scheduler<E: Executor<Tx: PoolTransaction>> {
     workers: usize,
     /// With `pin_threads`: a core for each worker, then the scheduler's.
     cores: Option<Vec<core_affinity::CoreId>>,
-    /// Otherwise, with a core beyond the workers': the scheduler's core
-    /// while a block's workers run, and every core the process may use,
-    /// its own again between (threads it starts, such as the seal's
-    /// helpers, which live for the process, must not inherit one core).
-    apart: Option<(usize, Vec<usize>)>,
+    /// Otherwise, with a core beyond the workers': every core the process
+    /// may use ([`apart_plan`]). The scheduler runs on the last while a
+    /// block's workers run and on all of them between (threads it starts,
+    /// such as the seal's helpers, which live for the process, must not
+    /// inherit one core).
+    apart: Option<Vec<usize>>,
     /// What each block's worker threads are started with.
     setup: Setup<E>,
     /// The current block's worker threads.
@@ -207,16 +208,13 @@ impl<E: Executor<Tx: PoolTransaction> + 'static> Scheduler<E> {
             shared: shared.clone(),
             max_repredictions: config.max_repredictions,
             cores: cores.clone(),
-            apart: apart.as_ref().map(|(_, workers)| workers.clone()),
+            apart: apart.as_ref().map(|all| all[..all.len() - 1].to_vec()),
         };
         let crew = Crew::idle(config.worker_queue + 1);
         Self {
             workers,
             cores,
-            apart: apart.map(|(scheduler, mut all)| {
-                all.push(scheduler);
-                (scheduler, all)
-            }),
+            apart,
             setup,
             crew,
             executor,
@@ -488,11 +486,11 @@ impl<E: Executor<Tx: PoolTransaction> + 'static> Scheduler<E> {
         } else {
             Crew::start(self.workers, depth, &bank, &self.setup)
         };
-        if let Some((core, _)) = &self.apart {
-            run_on(&[*core]);
+        if let Some(all) = &self.apart {
+            run_on(&all[all.len() - 1..]);
         }
         let build = self.fill(&bank, until, deadline);
-        if let Some((_, all)) = &self.apart {
+        if let Some(all) = &self.apart {
             run_on(all);
         }
         // Joined before sealing: each worker's clone of the bank is gone.

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{TryRecvError, select};
 use lanes_runtime::{Executor, PoolTransaction};
 
-use super::{Build, Scheduler};
+use super::{Build, Done, Scheduler};
 use crate::error::StageError;
 
 impl<E: Executor<Tx: PoolTransaction> + 'static> Scheduler<E> {
@@ -48,11 +48,9 @@ impl<E: Executor<Tx: PoolTransaction> + 'static> Scheduler<E> {
         }
         select! {
             recv(self.crew.done) -> done => {
-                let busy = Instant::now();
                 if let Ok(done) = done {
-                    self.complete(build, done)?;
+                    self.settle(build, done)?;
                 }
-                build.counters.scheduler_time += busy.elapsed();
             }
             recv(self.doorbell) -> _ => {}
             recv(self.control) -> c => match c {
@@ -81,12 +79,7 @@ impl<E: Executor<Tx: PoolTransaction> + 'static> Scheduler<E> {
         let mut looks = 0u32;
         loop {
             match self.crew.done.try_recv() {
-                Ok(done) => {
-                    let busy = Instant::now();
-                    self.complete(build, done)?;
-                    build.counters.scheduler_time += busy.elapsed();
-                    return Ok(());
-                }
+                Ok(done) => return self.settle(build, done),
                 // Every worker gone: what the blocking wait would see.
                 Err(TryRecvError::Disconnected) => return Ok(()),
                 Err(TryRecvError::Empty) => {}
@@ -118,5 +111,14 @@ impl<E: Executor<Tx: PoolTransaction> + 'static> Scheduler<E> {
                 std::thread::yield_now();
             }
         }
+    }
+
+    /// A batch a worker finished, settled, the time counted as the
+    /// scheduler's.
+    fn settle(&mut self, build: &mut Build<E::Tx>, done: Done<E::Tx>) -> Result<(), StageError> {
+        let busy = Instant::now();
+        let settled = self.complete(build, done);
+        build.counters.scheduler_time += busy.elapsed();
+        settled
     }
 }

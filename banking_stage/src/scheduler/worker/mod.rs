@@ -195,20 +195,20 @@ pub(super) fn pin_plan(workers: usize) -> Option<Vec<core_affinity::CoreId>> {
     Some(cores[..=workers].to_vec())
 }
 
+/// The cores the calling thread may run on, ascending (none where they
+/// cannot be read).
+pub(super) fn allowed_cores() -> Vec<usize> {
+    core_affinity::get_core_ids().unwrap_or_default().into_iter().map(|c| c.id).collect()
+}
+
 /// Without `pin_threads`, where the process may use more cores than there
-/// are workers: the core kept for the scheduler (the last the process may
-/// use) and the cores its workers may run on (the others), so a worker and
-/// the scheduler never share a core while the scheduler polls for finished
-/// batches; each stays free to move among its own. None otherwise, or where
-/// the process's cores cannot be read.
-pub(super) fn apart_plan(workers: usize) -> Option<(usize, Vec<usize>)> {
-    let mut cores: Vec<usize> =
-        core_affinity::get_core_ids().unwrap_or_default().into_iter().map(|c| c.id).collect();
-    if cores.len() <= workers.max(1) {
-        return None;
-    }
-    let scheduler = cores.pop()?;
-    Some((scheduler, cores))
+/// are workers: every core it may use, the last kept for the scheduler and
+/// the others for its workers, so a worker and the scheduler never share a
+/// core while the scheduler polls for finished batches; each stays free to
+/// move among its own. None otherwise, or where the cores cannot be read.
+pub(super) fn apart_plan(workers: usize) -> Option<Vec<usize>> {
+    let cores = allowed_cores();
+    (cores.len() > workers.max(1)).then_some(cores)
 }
 
 /// Lets the calling thread run only on `cores`; a refusal leaves it where

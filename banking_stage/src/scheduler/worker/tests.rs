@@ -15,6 +15,7 @@ use lanes_runtime::{
     BlockEnv, Chain, DecodeError, Executor, Genesis, Outcome, StateView, Transaction, TxError,
 };
 
+use super::allowed_cores;
 use crate::{BankingStage, BankingStageConfig};
 
 const WORKERS: usize = 2;
@@ -42,12 +43,6 @@ struct Recording {
     threads: Mutex<HashSet<ThreadId>>,
     allowed: Mutex<Vec<Vec<usize>>>,
     exited: Arc<AtomicUsize>,
-}
-
-/// The cores the calling thread may run on.
-fn allowed_cores() -> Vec<usize> {
-    let set = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)).unwrap();
-    (0..nix::sched::CpuSet::count()).filter(|&c| set.is_set(c).unwrap_or(false)).collect()
 }
 
 impl Recording {
