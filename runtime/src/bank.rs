@@ -21,6 +21,7 @@ use crate::locks::LaneKeys;
 use crate::outcome::{Outcome, Receipt};
 use crate::seal::{coalesce, diff};
 use crate::view::{Access, BankState, StateView, Writes};
+use crate::write_batch::{Keep, WriteBatch, alone_in_lanes};
 
 pub use crate::bank_config::{
     BankConfig, BaseFee, DEFAULT_MAX_EXCLUSIVE_PER_BLOCK, StateCommitment,
@@ -506,7 +507,13 @@ impl Bank {
             .collect();
         // The lanes of the entry's included transactions.
         let mut lanes = Vec::new();
-        for ((r, (lane, (encoded, source))), fresh) in txs.iter().zip(planned).zip(fresh) {
+        // A transaction alone in its lane holds its writes until its entry
+        // is done; the next of a lane finds its predecessor's in the cache.
+        let alone = alone_in_lanes(&planned.iter().map(|(lane, _)| *lane).collect::<Vec<_>>());
+        let mut batch = WriteBatch::default();
+        for (((r, (lane, (encoded, source))), fresh), alone) in
+            txs.iter().zip(planned).zip(fresh).zip(alone)
+        {
             let tx = r.tx();
             // Cut where planned, whether or not this one runs: the lanes
             // after it were planned in the next entry.
@@ -514,6 +521,7 @@ impl Bank {
                 entry.lanes = crate::block::canonical_lanes(&lanes);
                 lanes.clear();
                 entries.push((std::mem::take(&mut entry), std::mem::take(&mut outcomes)));
+                self.state.apply_batch(&mut batch);
             }
             if !fresh {
                 results.push(Executed::Rejected(TxError::Duplicate(tx.hash())));
@@ -524,7 +532,9 @@ impl Bank {
                 results.push(Executed::NeedsExclusive(None));
                 continue;
             };
-            let (result, access) = self.run(executor, worker, tx, Access::Declared(set.clone()));
+            let keep = if alone { Keep::Held } else { Keep::Now };
+            let access = Access::Declared(set.clone());
+            let (result, access) = self.run(executor, worker, tx, access, &mut batch, keep);
             let executed = match result {
                 Ok(outcome) => {
                     let gas_used = outcome.gas_used;
@@ -547,6 +557,7 @@ impl Bank {
         }
         entry.lanes = crate::block::canonical_lanes(&lanes);
         entries.push((entry, outcomes));
+        self.state.apply_batch(&mut batch);
         let mut record = self.record();
         for (entry, outcomes) in entries {
             record.push(entry, outcomes);
@@ -631,45 +642,22 @@ impl Bank {
         StateView::new(&self.state, Access::Record)
     }
 
-    /// Runs one transaction; keeps its writes only on a clean finish.
-    pub(crate) fn run_one<'b, E: Executor>(
-        &'b self,
-        executor: &E,
-        worker: &mut E::Worker<'b>,
-        tx: &E::Tx,
-        access: Access,
-    ) -> Result<Outcome, TxError> {
-        self.run(executor, worker, tx, access).0
-    }
-
-    /// [`Bank::run_one`], handing back the access it ran with, so a caller
-    /// records the set without another clone.
-    fn run<'b, E: Executor>(
-        &'b self,
-        executor: &E,
-        worker: &mut E::Worker<'b>,
-        tx: &E::Tx,
-        access: Access,
-    ) -> (Result<Outcome, TxError>, Access) {
-        let view = StateView::new(&self.state, access);
-        let (result, view) = executor.execute(worker, tx, view);
-        if let Some(key) = view.violation() {
-            return (Err(TxError::AccessViolation(key)), view.access);
+    /// Takes a kept run's units and gas from the block's, refusing the run
+    /// where either is spent.
+    pub(crate) fn take_block_share<T: Transaction>(
+        &self,
+        tx: &T,
+        outcome: &Outcome,
+    ) -> Result<(), TxError> {
+        let units = tx.block_units();
+        if units > 0 {
+            self.take_units(units)?;
         }
-        if let Ok(outcome) = &result {
-            let units = tx.block_units();
-            if units > 0
-                && let Err(e) = self.take_units(units)
-            {
-                return (Err(e), view.access);
-            }
-            if let Err(e) = self.take_gas(outcome.gas_used) {
-                self.units_taken.fetch_sub(units, Ordering::AcqRel);
-                return (Err(e), view.access);
-            }
-            self.keep(tx.hash(), view.writes);
+        if let Err(e) = self.take_gas(outcome.gas_used) {
+            self.units_taken.fetch_sub(units, Ordering::AcqRel);
+            return Err(e);
         }
-        (result, view.access)
+        Ok(())
     }
 
     /// Pays the fees to the coinbase, computes the changes, the lattice hash

@@ -147,6 +147,7 @@ mod table;
 mod threads;
 mod versions;
 mod view;
+mod write_batch;
 
 pub use access::{AccessSet, AccessSetTooLarge, AccessSource, DEFAULT_MAX_ACCESS_KEYS};
 pub use accesses::{BlockAccesses, TxAccesses};

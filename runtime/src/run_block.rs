@@ -4,7 +4,7 @@
 //! order is fixed), seals the block, and says what became of each
 //! transaction. [`crate::Chain::replay_block`] is its mirror.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use alloy_primitives::B256;
@@ -20,8 +20,9 @@ use crate::key::StateKey;
 use crate::locks::{LaneKeys, first_conflict};
 use crate::ordered::{OrderedConfig, OrderedError, OrderedSets};
 use crate::outcome::Outcome;
-use crate::threads::parallel_map;
+use crate::threads::{parallel_map, parallel_map_then};
 use crate::view::Access;
+use crate::write_batch::{Keep, WriteBatch};
 
 /// How the transactions given to [`Bank::execute_block`] are ordered in the
 /// block.
@@ -442,32 +443,37 @@ impl Bank {
         threads: usize,
     ) -> Result<Vec<Executed>, BankError> {
         let fresh = self.claim(items.iter().map(|(tx, ..)| tx.hash()));
-        let results = self.timed_lanes(lanes, items.len(), threads, executor, |worker, i| {
-            let (tx, set, _) = items[i];
+        // A kept run's record is made on the thread that ran it, from the
+        // set the run hands back: the set and the bytes are counted once,
+        // on a line that thread holds, instead of again here.
+        let results = self.timed_lanes(lanes, items.len(), threads, executor, |w, i, keep| {
+            let (tx, set, source) = items[i];
             if !fresh[i] {
                 return Err(TxError::Duplicate(tx.hash()));
             }
-            self.run_one(executor, worker, tx, Access::Declared(set.clone()))
+            let access = Access::Declared(set.clone());
+            let (result, access) =
+                self.run(executor, &mut w.worker, tx, access, &mut w.batch, keep);
+            result.map(|outcome| {
+                let Access::Declared(access) = access else {
+                    unreachable!("the view keeps the access it was given")
+                };
+                (outcome, EntryTx { tx: tx.encoded().clone(), access, source })
+            })
         });
-        let mut entry = BlockEntry::default();
+        let mut entry = BlockEntry { txs: Vec::with_capacity(items.len()), ..Default::default() };
         let mut kept_lanes = Vec::new();
         let mut outcomes = Vec::with_capacity(items.len());
         let mut unkept = Vec::new();
         let mut executed = Vec::with_capacity(items.len());
-        for (i, ((&(tx, set, source), result), fresh)) in
-            items.iter().zip(results).zip(fresh).enumerate()
-        {
+        for (i, ((&(tx, ..), result), fresh)) in items.iter().zip(results).zip(fresh).enumerate() {
             executed.push(match result {
-                Ok(outcome) => {
+                Ok((outcome, recorded)) => {
                     let gas_used = outcome.gas_used;
                     if let Some(&lane) = lanes.get(i) {
                         kept_lanes.push(lane);
                     }
-                    entry.txs.push(EntryTx {
-                        tx: tx.encoded().clone(),
-                        access: set.clone(),
-                        source,
-                    });
+                    entry.txs.push(recorded);
                     outcomes.push((tx.hash(), outcome));
                     Executed::Included { gas_used }
                 }
@@ -515,39 +521,59 @@ impl Bank {
         lanes: &[u32],
         threads: usize,
     ) -> Vec<Result<Outcome, TxError>> {
-        self.timed_lanes(lanes, jobs.len(), threads, executor, |worker, i| {
-            self.run_one(executor, worker, jobs[i].0, jobs[i].1.clone())
+        self.timed_lanes(lanes, jobs.len(), threads, executor, |w, i, keep| {
+            let (tx, access) = &jobs[i];
+            self.run(executor, &mut w.worker, tx, access.clone(), &mut w.batch, keep).0
         })
     }
 
     /// `f` over `0..n` in `lanes` (each item's lane; empty: each item its
     /// own): the items of a lane one after another on one thread, in order,
     /// lanes on up to `threads` threads ([`Self::timed_map`]), the longest
-    /// first so a hot key's lane does not start last. Results in item order.
+    /// first so a hot key's lane does not start last. `f` is told how to
+    /// keep an item's writes: held by its thread where the item is alone in
+    /// its lane (nothing else in the entry reads its keys), at once where
+    /// the lane's next item reads them. Results in item order.
     pub(crate) fn timed_lanes<'b, E: Executor, R: Send + Sync>(
         &'b self,
         lanes: &[u32],
         n: usize,
         threads: usize,
         executor: &'b E,
-        f: impl Fn(&mut E::Worker<'b>, usize) -> R + Sync,
+        f: impl Fn(&mut EntryWorker<'b, E>, usize, Keep) -> R + Sync,
     ) -> Vec<R> {
-        // On one thread the given order runs each lane in its order.
-        if lanes.is_empty() || self.entry_threads(n, threads) == 1 {
-            return self.timed_map(n, n, threads, executor, f);
+        let keep = |lane_len: usize| if lane_len == 1 { Keep::Held } else { Keep::Now };
+        if lanes.is_empty() {
+            return self.timed_map(n, n, threads, executor, |w, i| f(w, i, Keep::Held));
         }
         let (order, starts) = crate::block::lane_order(lanes);
+        let lane_len = |l: usize| starts[l + 1] - starts[l];
+        // On one thread the given order runs each lane in its order.
+        if self.entry_threads(n, threads) == 1 {
+            return self.timed_map(n, n, threads, executor, |w, i| {
+                f(w, i, keep(lane_len(lanes[i] as usize)))
+            });
+        }
         let count = starts.len() - 1;
         let mut by_length: Vec<usize> = (0..count).collect();
-        by_length.sort_by_key(|&l| std::cmp::Reverse(starts[l + 1] - starts[l]));
-        let ran = self.timed_map(count, n, threads, executor, |worker, k| {
+        by_length.sort_by_key(|&l| std::cmp::Reverse(lane_len(l)));
+        let ran = self.timed_map(count, n, threads, executor, |w, k| {
             let l = by_length[k];
-            order[starts[l]..starts[l + 1]].iter().map(|&i| f(worker, i)).collect::<Vec<R>>()
+            match &order[starts[l]..starts[l + 1]] {
+                &[i] => Ran::One(f(w, i, Keep::Held)),
+                lane => Ran::Many(lane.iter().map(|&i| f(w, i, Keep::Now)).collect()),
+            }
         });
         let mut out: Vec<Option<R>> = (0..n).map(|_| None).collect();
-        for (&l, results) in by_length.iter().zip(ran) {
-            for (&i, result) in order[starts[l]..starts[l + 1]].iter().zip(results) {
-                out[i] = Some(result);
+        for (&l, ran) in by_length.iter().zip(ran) {
+            let lane = &order[starts[l]..starts[l + 1]];
+            match ran {
+                Ran::One(result) => out[lane[0]] = Some(result),
+                Ran::Many(results) => {
+                    for (&i, result) in lane.iter().zip(results) {
+                        out[i] = Some(result);
+                    }
+                }
             }
         }
         out.into_iter().map(|r| r.expect("every item is in a lane")).collect()
@@ -569,32 +595,55 @@ impl Bank {
 
     /// `f` over `0..n` jobs holding `txs` transactions in all, on
     /// [`Self::entry_threads`] threads, their run time folded into the
-    /// block's mean per transaction.
+    /// block's mean per transaction: each thread's time from its first job
+    /// to finding no more (two clock reads a thread, not two a job). Each
+    /// thread then applies the writes it held.
     pub(crate) fn timed_map<'b, E: Executor, R: Send + Sync>(
         &'b self,
         n: usize,
         txs: usize,
         threads: usize,
         executor: &'b E,
-        f: impl Fn(&mut E::Worker<'b>, usize) -> R + Sync,
+        f: impl Fn(&mut EntryWorker<'b, E>, usize) -> R + Sync,
     ) -> Vec<R> {
-        let timed = parallel_map(
+        let busy = AtomicU64::new(0);
+        let results = parallel_map_then(
             n,
             self.entry_threads(txs, threads),
-            || executor.worker(self.env()),
-            |worker, i| {
-                let start = Instant::now();
-                let result = f(worker, i);
-                (result, start.elapsed())
+            || EntryWorker {
+                worker: executor.worker(self.env()),
+                batch: WriteBatch::default(),
+                started: Instant::now(),
+            },
+            f,
+            |mut worker| {
+                let nanos = u64::try_from(worker.started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+                busy.fetch_add(nanos, Ordering::Relaxed);
+                self.state.apply_batch(&mut worker.batch);
             },
         );
-        let total: Duration = timed.iter().map(|(_, t)| *t).sum();
-        if let Some(sample) = total.as_nanos().checked_div(txs as u128) {
-            let sample = u64::try_from(sample).unwrap_or(u64::MAX).max(1);
+        if let Some(sample) = busy.into_inner().checked_div(txs as u64) {
+            let sample = sample.max(1);
             let mean = self.tx_nanos.load(Ordering::Relaxed);
             let next = if mean == 0 { sample } else { (mean / 4 * 3).saturating_add(sample / 4) };
             self.tx_nanos.store(next.max(1), Ordering::Relaxed);
         }
-        timed.into_iter().map(|(result, _)| result).collect()
+        results
     }
+}
+
+/// A thread's part in an entry ([`Bank::timed_map`]): the executor's
+/// worker, and the writes of its runs it holds ([`Keep::Held`]).
+pub(crate) struct EntryWorker<'b, E: Executor + 'b> {
+    pub(crate) worker: E::Worker<'b>,
+    pub(crate) batch: WriteBatch,
+    /// When the thread took its part.
+    started: Instant,
+}
+
+/// What a lane's run gave: one result without a list of its own (most
+/// lanes hold one transaction), or a list.
+enum Ran<R> {
+    One(R),
+    Many(Vec<R>),
 }

@@ -42,10 +42,25 @@ pub fn parallel_map<S, R: Send + Sync>(
     init: impl Fn() -> S + Sync,
     f: impl Fn(&mut S, usize) -> R + Sync,
 ) -> Vec<R> {
+    parallel_map_then(n, threads, init, f, drop)
+}
+
+/// [`parallel_map`], handing each thread's `state` to `finish` on that
+/// thread once the thread finds no more items (a worker's held writes
+/// applied there, while other threads may still run items).
+pub(crate) fn parallel_map_then<S, R: Send + Sync>(
+    n: usize,
+    threads: usize,
+    init: impl Fn() -> S + Sync,
+    f: impl Fn(&mut S, usize) -> R + Sync,
+    finish: impl Fn(S) + Sync,
+) -> Vec<R> {
     let threads = threads.clamp(1, n.max(1));
     if threads == 1 {
         let mut state = init();
-        return (0..n).map(|i| f(&mut state, i)).collect();
+        let results = (0..n).map(|i| f(&mut state, i)).collect();
+        finish(state);
+        return results;
     }
     // Runs of up to 16 items, at least four per thread.
     let run = (n / (threads * 4)).clamp(1, 16);
@@ -62,6 +77,7 @@ pub fn parallel_map<S, R: Send + Sync>(
                 let _ = result.set(f(&mut state, i));
             }
         }
+        finish(state);
     };
     on_helpers(threads - 1, work);
     results.into_iter().map(|r| r.into_inner().expect("every item ran")).collect()

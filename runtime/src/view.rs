@@ -232,11 +232,16 @@ impl BankState {
 
     /// Sets the key's bit in `written` and returns its shard, write-locked.
     fn write_shard(&self, hash: KeyHash) -> RwLockWriteGuard<'_, Shard> {
+        self.mark_written(hash);
+        self.shard(hash).write()
+    }
+
+    /// Sets the key's bit in `written`.
+    pub(crate) fn mark_written(&self, hash: KeyHash) {
         let (word, mask) = self.written_bit(hash);
         if word.load(Ordering::Relaxed) & mask == 0 {
             word.fetch_or(mask, Ordering::Relaxed);
         }
-        self.shard(hash).write()
     }
 
     /// Applies a finished transaction's writes.
@@ -318,6 +323,16 @@ pub(crate) struct Writes {
     /// only where the bank records accesses.
     pub(crate) reads: Vec<StateKey>,
 }
+impl Writes {
+    /// Empties every list, keeping their memory.
+    pub(crate) fn clear(&mut self) {
+        self.accounts.clear();
+        self.slots.clear();
+        self.code.clear();
+        self.reads.clear();
+    }
+}
+
 /// The values a view read from state (not its own writes), each with its
 /// key's hash, in the order read ([`Access::Logged`]): what a block's run
 /// touched, which its recorded set is made of.
@@ -501,6 +516,14 @@ impl<'a> StateView<'a> {
     /// multi-version memory) before the state.
     pub(crate) fn with_engine(mut self, engine: EngineReads<'a>) -> Self {
         self.engine = Some(Box::new(engine));
+        self
+    }
+
+    /// This view, writing into `writes` (empty: a buffer a worker lends
+    /// each run, [`crate::write_batch::WriteBatch::lend`]).
+    pub(crate) fn with_writes(mut self, writes: Writes) -> Self {
+        debug_assert!(writes.accounts.is_empty() && writes.slots.is_empty());
+        self.writes = writes;
         self
     }
 
