@@ -21,7 +21,7 @@ use crate::locks::{LaneKeys, first_conflict};
 use crate::ordered::{OrderedConfig, OrderedError, OrderedSets};
 use crate::outcome::Outcome;
 use crate::threads::{parallel_map, parallel_map_then};
-use crate::view::Access;
+use crate::view::{Access, StateView};
 use crate::write_batch::{Keep, WriteBatch};
 
 /// How the transactions given to [`Bank::execute_block`] are ordered in the
@@ -493,6 +493,56 @@ impl Bank {
         self.record_entry(entry, outcomes);
         self.unclaim(unkept);
         Ok(executed)
+    }
+}
+
+impl Bank {
+    /// Runs one transaction; keeps its writes only on a clean finish.
+    pub(crate) fn run_one<'b, E: Executor>(
+        &'b self,
+        executor: &E,
+        worker: &mut E::Worker<'b>,
+        tx: &E::Tx,
+        access: Access,
+    ) -> Result<Outcome, TxError> {
+        self.run(executor, worker, tx, access, &mut WriteBatch::default(), Keep::Now).0
+    }
+
+    /// [`Bank::run_one`] with a worker's `batch`: the run writes into the
+    /// buffer the batch lends, and its kept writes reach the write cache as
+    /// `keep` says. Hands back the access it ran with, so a caller records
+    /// the set without another clone.
+    pub(crate) fn run<'b, E: Executor>(
+        &'b self,
+        executor: &E,
+        worker: &mut E::Worker<'b>,
+        tx: &E::Tx,
+        access: Access,
+        batch: &mut WriteBatch,
+        keep: Keep,
+    ) -> (Result<Outcome, TxError>, Access) {
+        let view = StateView::new(&self.state, access).with_writes(batch.lend());
+        let (result, view) = executor.execute(worker, tx, view);
+        let refused = match (&result, view.violation()) {
+            (_, Some(key)) => Some(Err(TxError::AccessViolation(key))),
+            (Err(_), None) => None,
+            (Ok(outcome), None) => self.take_block_share(tx, outcome).err().map(Err),
+        };
+        if let Some(refused) = refused {
+            batch.give_back(view.writes);
+            return (refused, view.access);
+        }
+        match (&result, keep) {
+            (Err(_), _) => batch.give_back(view.writes),
+            // Recorded runs are kept whole, their buffer with them.
+            (Ok(_), _) if self.state.record_accesses => self.keep(tx.hash(), view.writes),
+            (Ok(_), Keep::Held) => batch.hold(view.writes),
+            (Ok(_), Keep::Now) => {
+                self.state.apply(&view.writes);
+                batch.give_back(view.writes);
+            }
+        }
+        (result, view.access)
     }
 }
 

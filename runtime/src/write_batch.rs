@@ -1,4 +1,4 @@
-//! How a run's writes are kept ([`Bank::run`]): at once, or held in its
+//! How a run's writes are kept ([`crate::Bank::run`]): at once, or held in its
 //! worker's [`WriteBatch`] until the worker's share of an entry or a batch
 //! is done, then applied to the bank's write cache a shard at a time
 //! ([`BankState::apply_batch`]).
@@ -6,11 +6,7 @@
 use alloy_primitives::{Address, B256, Bytes, U256};
 use lanes_accounts_db::{AccountHeader, KeyHash};
 
-use crate::bank::Bank;
-use crate::error::TxError;
-use crate::executor::{Executor, Transaction};
-use crate::outcome::Outcome;
-use crate::view::{Access, BankState, StateView, Writes};
+use crate::view::{BankState, Writes};
 
 /// Where a kept run's writes go ([`crate::Bank::run`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -170,56 +166,6 @@ impl BankState {
         }
         accounts.clear();
         slots.clear();
-    }
-}
-
-impl Bank {
-    /// Runs one transaction; keeps its writes only on a clean finish.
-    pub(crate) fn run_one<'b, E: Executor>(
-        &'b self,
-        executor: &E,
-        worker: &mut E::Worker<'b>,
-        tx: &E::Tx,
-        access: Access,
-    ) -> Result<Outcome, TxError> {
-        self.run(executor, worker, tx, access, &mut WriteBatch::default(), Keep::Now).0
-    }
-
-    /// [`Bank::run_one`] with a worker's `batch`: the run writes into the
-    /// buffer the batch lends, and its kept writes reach the write cache as
-    /// `keep` says. Hands back the access it ran with, so a caller records
-    /// the set without another clone.
-    pub(crate) fn run<'b, E: Executor>(
-        &'b self,
-        executor: &E,
-        worker: &mut E::Worker<'b>,
-        tx: &E::Tx,
-        access: Access,
-        batch: &mut WriteBatch,
-        keep: Keep,
-    ) -> (Result<Outcome, TxError>, Access) {
-        let view = StateView::new(&self.state, access).with_writes(batch.lend());
-        let (result, view) = executor.execute(worker, tx, view);
-        let refused = match (&result, view.violation()) {
-            (_, Some(key)) => Some(Err(TxError::AccessViolation(key))),
-            (Err(_), None) => None,
-            (Ok(outcome), None) => self.take_block_share(tx, outcome).err().map(Err),
-        };
-        if let Some(refused) = refused {
-            batch.give_back(view.writes);
-            return (refused, view.access);
-        }
-        match (&result, keep) {
-            (Err(_), _) => batch.give_back(view.writes),
-            // Recorded runs are kept whole, their buffer with them.
-            (Ok(_), _) if self.state.record_accesses => self.keep(tx.hash(), view.writes),
-            (Ok(_), Keep::Held) => batch.hold(view.writes),
-            (Ok(_), Keep::Now) => {
-                self.state.apply(&view.writes);
-                batch.give_back(view.writes);
-            }
-        }
-        (result, view.access)
     }
 }
 
