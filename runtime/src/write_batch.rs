@@ -129,7 +129,8 @@ impl BankState {
     /// Applies the writes `batch` holds and empties it: each shard's lock
     /// is taken once for all of its keys (the order given kept within a
     /// shard, so the last write of a key wins), where
-    /// [`BankState::apply`](crate::view::BankState::apply) takes it once per key. Code goes in first, as there.
+    /// [`BankState::apply`](crate::view::BankState::apply) takes it once
+    /// per key. Code goes in first, as there.
     pub(crate) fn apply_batch(&self, batch: &mut WriteBatch) {
         if batch.is_empty() {
             return;
