@@ -281,7 +281,7 @@ fn replay_time(
 }
 
 /// One stage run; `decoded` feeds pre-recovered transactions and stops the
-/// clock when the pool is empty, else raw ones until the last commit.
+/// clock when the last batch finished, else raw ones until the last commit.
 fn stage_run(
     w: &Workload,
     exec: &Arc<EvmExecutor>,
@@ -325,13 +325,11 @@ fn stage_run(
             assert_accepted(&accepted);
         }
     }
-    let mut elapsed = None;
-    if decoded.is_some() {
-        while stage.pool_len() > 0 {
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        elapsed = Some(start.elapsed());
-    }
+    // An execution run's clock stops when the last batch finished on its
+    // worker (the blocks' stats say when), not when a poll of the pool finds
+    // it empty: the poll's period rounded the figure up, and the last batch
+    // still ran after the pool emptied.
+    let mut last_done = None;
     let mut included = 0;
     let mut stats = BlockStats::default();
     while included < n {
@@ -352,8 +350,12 @@ fn stage_run(
         stats.sigverify_time += s.sigverify_time;
         stats.scheduler_time += s.scheduler_time;
         stats.worker_time += s.worker_time;
+        last_done = last_done.max(s.last_batch_done);
     }
-    let elapsed = elapsed.unwrap_or_else(|| start.elapsed());
+    let elapsed = match decoded {
+        Some(_) => last_done.expect("an execution run ran batches") - start,
+        None => start.elapsed(),
+    };
     stage.shutdown().expect("shutdown");
     assert_eq!(stats.exclusive, 0);
     stats.mean_entry_width = stats.transactions as f64 / stats.entries.max(1) as f64;

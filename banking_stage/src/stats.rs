@@ -1,6 +1,6 @@
 //! [`BlockStats`]: what the banking stage did for one block.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use lanes_runtime::{AccessSource, Block};
 
@@ -52,6 +52,10 @@ pub struct BlockStats {
     pub scheduler_time: Duration,
     /// Time spent executing batches, summed over the workers.
     pub worker_time: Duration,
+    /// When the block's last batch finished on its worker (`None` where the
+    /// block ran no batch): with the moment its transactions became ready,
+    /// the block's execution time, read without polling the stage.
+    pub last_batch_done: Option<Instant>,
     /// Time to seal and commit the block.
     pub seal_time: Duration,
     /// Transactions in the pool after the block.
@@ -83,6 +87,8 @@ pub(crate) struct BuildCounters {
     pub(crate) scheduler_time: Duration,
     /// Time spent executing batches, summed over the workers.
     pub(crate) worker_time: Duration,
+    /// See [`BlockStats::last_batch_done`].
+    pub(crate) last_batch_done: Option<Instant>,
     /// See [`BlockStats::reran`] and [`BlockStats::strayed`].
     pub(crate) reran: Vec<alloy_primitives::B256>,
     pub(crate) strayed: Vec<alloy_primitives::B256>,
@@ -149,6 +155,7 @@ impl BlockStats {
             predict_time,
             scheduler_time: counters.scheduler_time,
             worker_time: counters.worker_time,
+            last_batch_done: counters.last_batch_done,
             seal_time,
             pool_len,
             reran: counters.reran.clone(),

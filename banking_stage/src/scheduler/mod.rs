@@ -600,10 +600,11 @@ impl<E: Executor<Tx: PoolTransaction> + 'static> Scheduler<E> {
 
     /// A worker finished a batch: release its locks and settle each transaction.
     fn complete(&mut self, build: &mut Build<E::Tx>, done: Done<E::Tx>) -> Result<(), StageError> {
-        let Done { batch, results, elapsed } = done;
+        let Done { batch, results, elapsed, finished } = done;
         let results = results?;
         let w = batch.worker;
         build.counters.worker_time += elapsed;
+        build.counters.last_batch_done = build.counters.last_batch_done.max(Some(finished));
         build.workers.batches[w] -= 1;
         let now = Instant::now();
         let mut pool = self.shared.pool();

@@ -332,11 +332,20 @@ fn test_paused_stage_seals_empty_blocks_and_resumes() {
     // Blocks go on being sealed while paused, and take nothing from the pool.
     let paused = collect(&stage, Duration::from_secs(5), |b| b.len() == 3);
     assert!(paused.iter().all(|b| b.receipts.is_empty()), "a paused stage ran transactions");
+    assert!(paused.iter().all(|b| b.stats.last_batch_done.is_none()), "no batch ran");
     assert_eq!(stage.pool_len(), 20);
+    let resumed = Instant::now();
     stage.resume();
     let blocks = collect(&stage, Duration::from_secs(5), |b| included(b).len() == 20);
+    let received = Instant::now();
     assert!(txs.iter().all(|tx| included(&blocks).contains(&tx.hash())));
     assert_eq!(stage.pool_len(), 0);
+    // Each block that ran transactions says when its last batch finished:
+    // after the resume, before the block reached this thread.
+    for b in blocks.iter().filter(|b| !b.receipts.is_empty()) {
+        let done = b.stats.last_batch_done.expect("a block with transactions ran batches");
+        assert!(resumed <= done && done <= received, "{done:?} outside {resumed:?}..{received:?}");
+    }
     stage.shutdown().unwrap();
 }
 

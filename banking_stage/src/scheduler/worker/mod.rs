@@ -33,11 +33,13 @@ pub(super) struct Batch<T> {
     pub(super) txs: Vec<Held<T>>,
 }
 
-/// A batch a worker ran, with its results and how long it took.
+/// A batch a worker ran, with its results, how long it took and when it
+/// finished.
 pub(super) struct Done<T> {
     pub(super) batch: Batch<T>,
     pub(super) results: Result<Vec<Executed>, BankError>,
     pub(super) elapsed: Duration,
+    pub(super) finished: Instant,
 }
 
 /// What each worker needs besides its channels.
@@ -126,7 +128,8 @@ impl<T: PoolTransaction + 'static> Crew<T> {
                 let txs = &mut batch.txs;
                 repredict(admission, &bank, max_repredictions, predict_nanos, txs, results);
             }
-            Done { batch, results, elapsed: start.elapsed() }
+            let finished = Instant::now();
+            Done { batch, results, elapsed: finished - start, finished }
         });
         Self { queues: Vec::new(), done, threads: Vec::new(), depth, here: Some((run, done_out)) }
     }
@@ -276,8 +279,9 @@ fn work<E: Executor<Tx: PoolTransaction>>(
             let (admission, predict_nanos) = (&*shared.admission, &shared.predict_nanos);
             repredict(admission, bank, max_repredictions, predict_nanos, &mut batch.txs, results);
         }
-        let elapsed = start.elapsed();
-        if done.send(Done { batch, results, elapsed }).is_err() {
+        let finished = Instant::now();
+        let elapsed = finished - start;
+        if done.send(Done { batch, results, elapsed, finished }).is_err() {
             break;
         }
     }
