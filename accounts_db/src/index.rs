@@ -255,20 +255,34 @@ impl Index {
 
     /// The locations in the shard tables of the keys hashing to `hashes`,
     /// appended to `locs` (a key the base cannot be read for is left out).
-    /// The lines they read are hinted first ([`Self::prefetch`]). Each
+    /// The lines they read are hinted first, as [`Self::prefetch`] does. Each
     /// shard's read lock is taken once and held for the whole call (a
-    /// batch's keys: microseconds), so the probes run without atomics
-    /// between them. No lock is taken while a guard is held but other
+    /// batch's keys: microseconds), so the hints and the probes run without
+    /// atomics between them. No lock is taken while a guard is held but other
     /// shards' read locks, and no writer holds two shards, so this cannot
     /// deadlock.
     pub(crate) fn primaries(&self, hashes: &[KeyHash], locs: &mut Vec<Loc>) {
-        self.prefetch(hashes);
+        let base = self.base.lock().clone();
+        for &hash in hashes {
+            base.prefetch(hash);
+        }
         let mut guards: Vec<Option<RwLockReadGuard<'_, Shard>>> =
             self.shards.iter().map(|_| None).collect();
+        // The tables' first slots under the guards the probes use, not a
+        // shard's lock per key as `prefetch_tables` takes.
         for &hash in hashes {
             let i = hash.index_shard(self.shard_mask);
             let shard = guards[i].get_or_insert_with(|| self.shards[i].read());
-            locs.extend(shard.get(hash).ok().flatten().map(Loc::from_raw));
+            shard.delta.prefetch(hash);
+            if let Some(frozen) = &shard.frozen {
+                frozen.prefetch(hash);
+            }
+        }
+        for &hash in hashes {
+            let i = hash.index_shard(self.shard_mask);
+            if let Some(shard) = &guards[i] {
+                locs.extend(shard.get(hash).ok().flatten().map(Loc::from_raw));
+            }
         }
     }
 
