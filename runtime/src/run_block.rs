@@ -443,6 +443,9 @@ impl Bank {
         threads: usize,
     ) -> Result<Vec<Executed>, BankError> {
         let fresh = self.claim(items.iter().map(|(tx, ..)| tx.hash()));
+        // The entry's committed state in one pass, as a batch of the stage
+        // and a replayed entry bring theirs: the runs' misses overlap here.
+        self.prefetch_sets(items.iter().map(|&(_, set, _)| set));
         // A kept run's record is made on the thread that ran it, from the
         // set the run hands back: the set and the bytes are counted once,
         // on a line that thread holds, instead of again here.
