@@ -74,6 +74,15 @@ struct Shard {
 }
 
 impl Shard {
+    /// Starts loading the first slot of `hash`'s probe in the shard's
+    /// tables.
+    fn prefetch(&self, hash: KeyHash) {
+        self.delta.prefetch(hash);
+        if let Some(frozen) = &self.frozen {
+            frozen.prefetch(hash);
+        }
+    }
+
     /// What the frozen changes and the base hold for `hash`.
     fn below(&self, hash: KeyHash) -> Result<Option<u64>, StorageError> {
         if let Some(loc) = self.frozen.as_ref().and_then(|f| f.get(hash)) {
@@ -262,21 +271,14 @@ impl Index {
     /// shards' read locks, and no writer holds two shards, so this cannot
     /// deadlock.
     pub(crate) fn primaries(&self, hashes: &[KeyHash], locs: &mut Vec<Loc>) {
-        let base = self.base.lock().clone();
-        for &hash in hashes {
-            base.prefetch(hash);
-        }
+        self.prefetch_base(hashes);
         let mut guards: Vec<Option<RwLockReadGuard<'_, Shard>>> =
             self.shards.iter().map(|_| None).collect();
         // The tables' first slots under the guards the probes use, not a
         // shard's lock per key as `prefetch_tables` takes.
         for &hash in hashes {
             let i = hash.index_shard(self.shard_mask);
-            let shard = guards[i].get_or_insert_with(|| self.shards[i].read());
-            shard.delta.prefetch(hash);
-            if let Some(frozen) = &shard.frozen {
-                frozen.prefetch(hash);
-            }
+            guards[i].get_or_insert_with(|| self.shards[i].read()).prefetch(hash);
         }
         for &hash in hashes {
             let i = hash.index_shard(self.shard_mask);
@@ -292,22 +294,24 @@ impl Index {
     /// misses overlap), then the first slot of each key's probe in its
     /// shard's tables.
     pub(crate) fn prefetch(&self, hashes: &[KeyHash]) {
+        self.prefetch_base(hashes);
+        self.prefetch_tables(hashes.iter().copied());
+    }
+
+    /// Starts loading the base's lines for `hashes` ([`Base::prefetch`]),
+    /// the base taken once.
+    fn prefetch_base(&self, hashes: &[KeyHash]) {
         let base = self.base.lock().clone();
         for &hash in hashes {
             base.prefetch(hash);
         }
-        self.prefetch_tables(hashes.iter().copied());
     }
 
     /// Starts loading the first slot of each key's probe in its shard's
     /// tables.
     pub(crate) fn prefetch_tables(&self, hashes: impl Iterator<Item = KeyHash>) {
         for hash in hashes {
-            let shard = self.shard(hash).read();
-            shard.delta.prefetch(hash);
-            if let Some(frozen) = &shard.frozen {
-                frozen.prefetch(hash);
-            }
+            self.shard(hash).read().prefetch(hash);
         }
     }
 
