@@ -84,6 +84,20 @@ impl Default for AccessSet {
     }
 }
 
+/// Scratch of the sets a thread makes from runs' logs
+/// ([`AccessSet::from_hashed`]): their keys before the set is made, and the
+/// marks.
+type Scratch = (Vec<(StateKey, bool, KeyHash)>, Vec<Mark>);
+
+/// Entries of scratch a thread keeps between sets.
+const SCRATCH_KEPT: usize = 1024;
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = const {
+        std::cell::RefCell::new((Vec::new(), Vec::new()))
+    };
+}
+
 impl AccessSet {
     /// Normalises `reads` and `writes`; fails when more than `limit` keys remain.
     pub fn new(
@@ -126,28 +140,32 @@ impl AccessSet {
         limit: usize,
     ) -> Result<Self, AccessSetTooLarge> {
         // One list, each key with whether it was written; sorted so a key's
-        // write comes before its reads, the first of each key kept. One
-        // allocation for the lot, where sorting two lists and searching one
-        // for each key of the other took several per set.
-        let mut all: Vec<(StateKey, bool, KeyHash)> =
-            Vec::with_capacity(reads.len() + writes.len());
-        all.extend(writes.map(|(k, h)| (k, false, h)));
-        all.extend(reads.map(|(k, h)| (k, true, h)));
-        debug_assert!(all.iter().all(|(k, ..)| !matches!(k, StateKey::AllStorage(_))));
-        all.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
-        all.dedup_by(|a, b| a.0 == b.0);
-        let count = all.len();
-        if count > limit {
-            return Err(AccessSetTooLarge { count, limit });
-        }
-        // Writes first, each list in key order: the keys are unique and in
-        // key order now, so a stable partition gives it without a second sort.
-        let reads: Vec<_> = all.extract_if(.., |(_, read, _)| *read).collect();
-        let split = all.len();
-        all.extend(reads);
-        let keys: Arc<[StateKey]> = all.iter().map(|e| e.0).collect();
-        let marks = marks_with(&keys, split, |i| all[i].2).into();
-        Ok(Self { keys, marks, writes: split })
+        // write comes before its reads, the first of each key kept. The
+        // list and the marks are the thread's scratch, reused from set to
+        // set: the set itself is two allocations, its keys and its marks.
+        SCRATCH.with_borrow_mut(|(all, marks)| {
+            all.clear();
+            all.extend(writes.map(|(k, h)| (k, false, h)));
+            all.extend(reads.map(|(k, h)| (k, true, h)));
+            debug_assert!(all.iter().all(|(k, ..)| !matches!(k, StateKey::AllStorage(_))));
+            all.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
+            all.dedup_by(|a, b| a.0 == b.0);
+            let count = all.len();
+            if count > limit {
+                return Err(AccessSetTooLarge { count, limit });
+            }
+            // Writes first, each list in key order: the keys are unique and
+            // in key order now, so a stable sort by kind keeps that order.
+            all.sort_by_key(|(_, read, _)| *read);
+            let split = all.partition_point(|(_, read, _)| !*read);
+            let keys: Arc<[StateKey]> = all.iter().map(|e| e.0).collect();
+            marks_with(&keys, split, |i| all[i].2, marks);
+            let set = Self { keys, marks: Arc::from(&marks[..]), writes: split };
+            // A set of many keys leaves no large scratch behind.
+            all.shrink_to(SCRATCH_KEPT);
+            marks.shrink_to(SCRATCH_KEPT);
+            Ok(set)
+        })
     }
 
     /// Normalises a set without a size limit (for sets already bounded

@@ -30,18 +30,23 @@ pub(crate) struct Mark {
 /// then, for each `Storage(a, _)` key, one under `AllStorage(a)`'s hash
 /// (hashed once for a run of one address's slots, which sort together).
 pub(crate) fn marks(keys: &[StateKey], writes: usize) -> Vec<Mark> {
-    marks_with(keys, writes, |i| keys[i].hash64())
+    let mut marks = Vec::new();
+    marks_with(keys, writes, |i| keys[i].hash64(), &mut marks);
+    marks
 }
 
-/// [`marks`], with `keys[i]`'s hash given by `hash(i)`.
+/// [`marks`] into `marks` (cleared first), with `keys[i]`'s hash given by
+/// `hash(i)`.
 pub(crate) fn marks_with(
     keys: &[StateKey],
     writes: usize,
     hash: impl Fn(usize) -> KeyHash,
-) -> Vec<Mark> {
+    marks: &mut Vec<Mark>,
+) {
     let flags = |i: usize| if i < writes { (READ | WRITE, WRITE) } else { (WRITE, READ) };
     let slots = keys.iter().filter(|k| matches!(k, StateKey::Storage(..))).count();
-    let mut marks: Vec<Mark> = Vec::with_capacity(keys.len() + slots);
+    marks.clear();
+    marks.reserve(keys.len() + slots);
     marks.extend(keys.iter().enumerate().map(|(i, key)| {
         let (forbids, sets) = flags(i);
         let forbids = match key {
@@ -66,5 +71,4 @@ pub(crate) fn marks_with(
         let sets = if i < writes { SLOT_WRITE } else { SLOT_READ };
         marks.push(Mark { hash, forbids, sets });
     }
-    marks
 }
