@@ -113,12 +113,16 @@ impl Bank {
         }
         self.reserve_for(txs.len());
         let coinbase = self.env().coinbase;
-        // One worker runs the block in order: nothing to plan.
-        let (starts, estimates, threads) = match config.threads {
-            0 | 1 => (Vec::new(), Vec::new(), 1),
+        // A block worth one worker runs in order: nothing to plan.
+        let threads = match config.threads {
+            0 | 1 => 1,
+            threads => plan::threads_for_work(threads, txs, config.adaptive),
+        };
+        let (starts, estimates, threads) = match threads {
+            1 => (Vec::new(), Vec::new(), 1),
             _ => {
                 let (starts, estimates) = plan::plan(txs, coinbase, self.state());
-                let threads = plan::threads_for(config.threads, &starts, config.adaptive);
+                let threads = plan::threads_for(threads, &starts);
                 (starts, estimates, threads)
             }
         };

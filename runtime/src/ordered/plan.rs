@@ -32,10 +32,6 @@ pub(super) struct Start {
     /// The latest earlier transaction known to write a key it reads first
     /// (its sender), whose run it waits for.
     pub(super) after: Option<usize>,
-    /// A plain transfer to an account without code.
-    pub(super) transfer: bool,
-    /// Its gas budget ([`Transaction::gas_budget`]).
-    pub(super) gas: Option<u64>,
 }
 
 /// For each transaction, how it starts; and, for each, the keys it is known
@@ -59,15 +55,9 @@ pub(super) fn plan<T: Transaction>(
             .is_ok_and(|h| h.code_hash == KECCAK256_EMPTY || h.code_hash.is_zero())
     };
     for (i, tx) in txs.iter().enumerate() {
-        let KnownWrites { sequence, credit, nonce } = tx.known_writes();
-        let transfer = match (sequence, nonce, credit) {
-            (Some(StateKey::Account(from)), Some(nonce), Some(StateKey::Account(to)))
-                if from != to =>
-            {
-                Some((from, nonce, to))
-            }
-            _ => None,
-        };
+        let known = tx.known_writes();
+        let KnownWrites { sequence, credit, .. } = known;
+        let transfer = plain_transfer(&known);
         // Shown only where an earlier transaction writes the account, and
         // only to a transfer to an account without code (a state read, so
         // looked up only then).
@@ -95,8 +85,7 @@ pub(super) fn plan<T: Transaction>(
                 }
             }
         }
-        let gas = tx.gas_budget();
-        starts.push(Start { sender, recipient, after, transfer: transfer.is_some(), gas });
+        starts.push(Start { sender, recipient, after });
         for key in sequence.into_iter().chain(credit) {
             last.insert(key, i);
         }
@@ -106,14 +95,47 @@ pub(super) fn plan<T: Transaction>(
     (starts, estimates)
 }
 
-/// The workers worth running a block on: one where most of its
-/// transactions wait for the one before them in a single chain (one
-/// sender's calls), which run one after another anyway; where `adaptive`,
-/// no more than one per [`MIN_TXS_PER_THREAD`] transactions other than
-/// plain transfers (a transfer's few microseconds of work do not pay a
-/// worker's hand-offs), and one where those transactions' gas budgets add
-/// up to less than [`MIN_PARALLEL_GAS`].
-pub(super) fn threads_for(threads: usize, starts: &[Start], adaptive: bool) -> usize {
+/// A plain transfer's sender, nonce and recipient (another account), as
+/// its known writes show it.
+fn plain_transfer(known: &KnownWrites) -> Option<(Address, u64, Address)> {
+    match (known.sequence, known.nonce, known.credit) {
+        (Some(StateKey::Account(from)), Some(nonce), Some(StateKey::Account(to))) if from != to => {
+            Some((from, nonce, to))
+        }
+        _ => None,
+    }
+}
+
+/// The workers a block's work is worth, judged before any plan (no state
+/// read): where `adaptive`, no more than one per [`MIN_TXS_PER_THREAD`]
+/// transactions other than plain transfers (a transfer's few microseconds
+/// of work do not pay a worker's hand-offs), and one where those
+/// transactions' gas budgets add up to less than [`MIN_PARALLEL_GAS`]. A
+/// block judged worth one worker is not planned: the plan only decides
+/// what a parallel run is shown and waits for.
+pub(super) fn threads_for_work<T: Transaction>(threads: usize, txs: &[T], adaptive: bool) -> usize {
+    let n = txs.len();
+    if !adaptive {
+        return threads.clamp(1, n.max(1));
+    }
+    let (mut calls, mut gas) = (0usize, Some(0u64));
+    for tx in txs {
+        if plain_transfer(&tx.known_writes()).is_none() {
+            calls += 1;
+            gas = gas.zip(tx.gas_budget()).map(|(sum, budget)| sum.saturating_add(budget));
+        }
+    }
+    match gas.is_some_and(|gas| gas < MIN_PARALLEL_GAS) {
+        true => 1,
+        false => threads.clamp(1, (calls / MIN_TXS_PER_THREAD).max(1)),
+    }
+}
+
+/// Of `threads` ([`threads_for_work`]), the workers worth running a
+/// planned block on: one where most of its transactions wait for the one
+/// before them in a single chain (one sender's calls), which run one after
+/// another anyway.
+pub(super) fn threads_for(threads: usize, starts: &[Start]) -> usize {
     let n = starts.len();
     let mut depth = vec![0u32; n];
     let mut longest = 0;
@@ -121,45 +143,83 @@ pub(super) fn threads_for(threads: usize, starts: &[Start], adaptive: bool) -> u
         depth[i] = start.after.map_or(1, |j| depth[j] + 1);
         longest = longest.max(depth[i] as usize);
     }
-    let transfers = starts.iter().filter(|s| s.transfer).count();
-    let gas: Option<u64> = starts.iter().filter(|s| !s.transfer).map(|s| s.gas).sum();
-    let cheap = gas.is_some_and(|gas| gas < MIN_PARALLEL_GAS);
-    match (longest * 4 >= n * 3, adaptive) {
-        (true, _) => 1,
-        (false, false) => threads.clamp(1, n.max(1)),
-        (false, true) if cheap => 1,
-        (false, true) => threads.clamp(1, ((n - transfers) / MIN_TXS_PER_THREAD).max(1)),
+    match longest * 4 >= n * 3 {
+        true => 1,
+        false => threads,
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use alloy_primitives::{B256, Bytes};
+
     use super::*;
+    use crate::access::AccessSet;
+
+    /// A transaction that is only its shape: a plain transfer or a call,
+    /// with a gas budget or none.
+    #[derive(Clone)]
+    struct Shape {
+        transfer: bool,
+        gas: Option<u64>,
+    }
+
+    impl Transaction for Shape {
+        fn hash(&self) -> B256 {
+            B256::ZERO
+        }
+        fn access_set(&self) -> Option<&AccessSet> {
+            None
+        }
+        fn encoded(&self) -> &Bytes {
+            unreachable!("not encoded")
+        }
+        fn known_writes(&self) -> KnownWrites {
+            let to = Address::repeat_byte(2);
+            KnownWrites {
+                sequence: Some(StateKey::Account(Address::repeat_byte(1))),
+                credit: self.transfer.then_some(StateKey::Account(to)),
+                nonce: Some(0),
+            }
+        }
+        fn gas_budget(&self) -> Option<u64> {
+            self.gas
+        }
+    }
 
     #[test]
     fn test_a_block_of_few_calls_runs_on_fewer_threads() {
-        let call = Start::default();
-        let transfer = Start { transfer: true, ..Start::default() };
-        assert_eq!(threads_for(8, &[call; 9], true), 1);
-        assert_eq!(threads_for(8, &[call; 35], true), 3);
-        assert_eq!(threads_for(8, &[call; 200], true), 8);
-        assert_eq!(threads_for(8, &[call; 9], false), 8);
-        let mixed: Vec<Start> =
-            (0..100).map(|i| if i % 2 == 0 { transfer } else { call }).collect();
-        assert_eq!(threads_for(8, &mixed, true), 5, "50 calls");
-        assert_eq!(threads_for(8, &mixed, false), 8);
-        assert_eq!(threads_for(8, &mixed[..30], true), 1, "15 calls");
-        assert_eq!(threads_for(8, &[transfer; 600], true), 1);
+        let call = Shape { transfer: false, gas: None };
+        let transfer = Shape { transfer: true, gas: Some(21_000) };
+        let of = |shape: &Shape, n| vec![shape.clone(); n];
+        assert_eq!(threads_for_work(8, &of(&call, 9), true), 1);
+        assert_eq!(threads_for_work(8, &of(&call, 35), true), 3);
+        assert_eq!(threads_for_work(8, &of(&call, 200), true), 8);
+        assert_eq!(threads_for_work(8, &of(&call, 9), false), 8);
+        let mixed: Vec<Shape> =
+            (0..100).map(|i| if i % 2 == 0 { transfer.clone() } else { call.clone() }).collect();
+        assert_eq!(threads_for_work(8, &mixed, true), 5, "50 calls");
+        assert_eq!(threads_for_work(8, &mixed, false), 8);
+        assert_eq!(threads_for_work(8, &mixed[..30], true), 1, "15 calls");
+        assert_eq!(threads_for_work(8, &of(&transfer, 600), true), 1);
         // Calls whose gas budgets add up to less than the least worth a
         // second thread; a budget unknown judges by the count alone.
-        let budget = |gas| Start { gas: Some(gas), ..call };
-        assert_eq!(threads_for(8, &[budget(100_000); 79], true), 1, "7.9M gas");
-        assert_eq!(threads_for(8, &[budget(100_000); 80], true), 8, "8M gas");
-        let mut unknown = vec![budget(100_000); 40];
+        let budget = Shape { transfer: false, gas: Some(100_000) };
+        assert_eq!(threads_for_work(8, &of(&budget, 79), true), 1, "7.9M gas");
+        assert_eq!(threads_for_work(8, &of(&budget, 80), true), 8, "8M gas");
+        let mut unknown = of(&budget, 40);
         unknown.push(call);
-        assert_eq!(threads_for(8, &unknown, true), 4);
+        assert_eq!(threads_for_work(8, &unknown, true), 4);
+    }
+
+    #[test]
+    fn test_a_block_of_one_chain_runs_on_one_thread() {
         let chain: Vec<Start> =
-            (0..40usize).map(|i| Start { after: i.checked_sub(1), ..call }).collect();
-        assert_eq!(threads_for(8, &chain, false), 1, "one sender's chain");
+            (0..40usize).map(|i| Start { after: i.checked_sub(1), ..Start::default() }).collect();
+        assert_eq!(threads_for(8, &chain), 1, "one sender's chain");
+        let half: Vec<Start> = (0..40usize)
+            .map(|i| Start { after: (i % 2 == 1).then(|| i - 1), ..Start::default() })
+            .collect();
+        assert_eq!(threads_for(8, &half), 8, "pairs");
     }
 }

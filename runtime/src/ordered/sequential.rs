@@ -1,7 +1,7 @@
 //! An ordered block on one worker: each transaction once, in order, on
 //! exactly the state every earlier one left — no versions, no checks. The
 //! engine's path where one worker is all the block is worth
-//! ([`super::plan::threads_for`]).
+//! ([`super::plan::threads_for_work`], [`super::plan::threads_for`]).
 //!
 //! Fees are credited to the coinbase at the seal; a run reads the
 //! coinbase with the fees of every earlier transaction added
