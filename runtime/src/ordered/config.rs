@@ -27,7 +27,8 @@ pub struct OrderedConfig {
     /// than plain transfers per thread (a transfer's few microseconds of
     /// work cost less than a parallel run's hand-offs), and one thread where
     /// those transactions' gas budgets ([`Transaction::gas_budget`]) add up
-    /// to less than [`MIN_PARALLEL_GAS`]. Off, a block runs on `threads`
+    /// to less than [`MIN_PARALLEL_GAS`] and [`PARALLEL_GAS_PER_TRANSFER`]
+    /// for each plain transfer. Off, a block runs on `threads`
     /// (the parallel engine's tests).
     ///
     /// [`Transaction::gas_budget`]: crate::Transaction::gas_budget
@@ -45,6 +46,19 @@ pub const MIN_TXS_PER_THREAD: usize = 10;
 /// worker made blocks slower about as often as faster, and the slowest
 /// (payouts and 2016–2017 blocks of 5–10 µs calls) up to 2.6x slower.
 pub const MIN_PARALLEL_GAS: u64 = 8_000_000;
+
+/// Gas each plain transfer of an ordered block adds to
+/// [`MIN_PARALLEL_GAS`] at 2 threads, `2 / threads` of it at more
+/// ([`OrderedConfig::adaptive`]): on more than one thread every transaction
+/// pays for its versions, its check and its share of the plan and the
+/// finish (about 2.5 µs on 2 cores, more than a transfer's own run), so a
+/// block of payouts beside a few calls ran slower on 2 workers than on 1.
+/// Measured on 2 cores (docs/figures.md, "One Block-STM engine": 15274915,
+/// 1,152 transfers beside 13.1M gas of calls, lost; 13217637, 983 beside
+/// 27.8M, gained; any value from 5,000 to 19,000 parts them); the scaling
+/// with threads follows the model (a transfer's cost shared by the
+/// workers), not a measurement.
+pub const PARALLEL_GAS_PER_TRANSFER: u64 = 10_000;
 
 impl Default for OrderedConfig {
     fn default() -> Self {

@@ -49,7 +49,7 @@ mod worker_model;
 
 pub use config::{
     DEFAULT_ORDERED_MAX_KEYS, MIN_PARALLEL_GAS, MIN_TXS_PER_THREAD, OrderedConfig, OrderedError,
-    OrderedSets,
+    OrderedSets, PARALLEL_GAS_PER_TRANSFER,
 };
 pub use report::{OrderedReport, Run, RunKind, TxReport, recorded_sets};
 pub use worker_model::ENGINE_COST;

@@ -17,7 +17,7 @@ use std::collections::HashMap;
 
 use alloy_primitives::{Address, KECCAK256_EMPTY};
 
-use super::config::{MIN_PARALLEL_GAS, MIN_TXS_PER_THREAD};
+use super::config::{MIN_PARALLEL_GAS, MIN_TXS_PER_THREAD, PARALLEL_GAS_PER_TRANSFER};
 use crate::executor::{KnownWrites, Transaction};
 use crate::key::StateKey;
 use crate::view::BankState;
@@ -110,7 +110,8 @@ fn plain_transfer(known: &KnownWrites) -> Option<(Address, u64, Address)> {
 /// read): where `adaptive`, no more than one per [`MIN_TXS_PER_THREAD`]
 /// transactions other than plain transfers (a transfer's few microseconds
 /// of work do not pay a worker's hand-offs), and one where those
-/// transactions' gas budgets add up to less than [`MIN_PARALLEL_GAS`]. A
+/// transactions' gas budgets add up to less than [`MIN_PARALLEL_GAS`] and
+/// [`PARALLEL_GAS_PER_TRANSFER`] (at 2 threads) for each plain transfer. A
 /// block judged worth one worker is not planned: the plan only decides
 /// what a parallel run is shown and waits for.
 pub(super) fn threads_for_work<T: Transaction>(threads: usize, txs: &[T], adaptive: bool) -> usize {
@@ -125,7 +126,10 @@ pub(super) fn threads_for_work<T: Transaction>(threads: usize, txs: &[T], adapti
             gas = gas.zip(tx.gas_budget()).map(|(sum, budget)| sum.saturating_add(budget));
         }
     }
-    match gas.is_some_and(|gas| gas < MIN_PARALLEL_GAS) {
+    let transfers = (n - calls) as u64;
+    let per_transfer = PARALLEL_GAS_PER_TRANSFER * 2 / threads.max(2) as u64;
+    let least = MIN_PARALLEL_GAS.saturating_add(transfers.saturating_mul(per_transfer));
+    match gas.is_some_and(|gas| gas < least) {
         true => 1,
         false => threads.clamp(1, (calls / MIN_TXS_PER_THREAD).max(1)),
     }
@@ -210,6 +214,12 @@ mod tests {
         let mut unknown = of(&budget, 40);
         unknown.push(call);
         assert_eq!(threads_for_work(8, &unknown, true), 4);
+        // Each plain transfer raises the least gas worth a second thread.
+        let mut payouts = of(&budget, 100);
+        payouts.extend(of(&transfer, 300));
+        assert_eq!(threads_for_work(2, &payouts, true), 1, "10M gas, 300 transfers at 2");
+        assert_eq!(threads_for_work(8, &payouts, true), 8, "the same at 8");
+        assert_eq!(threads_for_work(2, &payouts[..300], true), 2, "10M gas, 200 transfers");
     }
 
     #[test]
