@@ -19,8 +19,10 @@
 # <runs>` (the block folder in the fixtures' format: block.json,
 # pre_state.json, block_hashes.json, each plain or .gz) and printing one JSON
 # line: {"block": n, "txs": n, "revm_ms": x, "pevm_ms": {"<threads>": x},
-# "ok": bool}; docs/figures.md ("One Block-STM engine (issue 81)") says how
-# the one behind the published figures was made.
+# "ok": bool}: `scripts/pevm-measure.sh PEVM_CLONE` builds one (the program in
+# scripts/pevm-measure, inside a clone of pevm with pevm's own workspace) and
+# prints its path; docs/figures.md ("One Block-STM engine (issue 81)") says
+# which pevm the published figures used.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS="${1:-5}"
