@@ -143,6 +143,7 @@ mod outcome;
 mod races;
 mod run_block;
 mod seal;
+mod spare;
 mod table;
 mod threads;
 mod versions;

@@ -384,10 +384,10 @@ pub(crate) struct EngineReads<'a> {
 }
 
 impl<'a> EngineReads<'a> {
-    /// Reads of transaction `index` on `memory`, logging into `accounts`
-    /// and `slots` (buffers a worker reuses).
+    /// Reads of transaction `index` on `memory`, logging into lists this
+    /// thread kept spare ([`crate::spare`]).
     pub(crate) fn new(memory: &'a MvMemory, index: u32) -> Self {
-        let (accounts, slots) = (Vec::new(), Vec::new());
+        let (accounts, slots) = crate::spare::reads();
         let (sender, recipient, shown, blocked) = (None, None, [None; 2], None);
         Self { memory, index, sender, recipient, accounts, slots, shown, blocked }
     }

@@ -9,7 +9,7 @@
 //!   i = committed: Executed? ── no ──> wait
 //!                  checked in a wave ≥ the last lowering to i or below? ── no ──> check now
 //!                  debits covered, credits' code as read (folds)? ── no ──> back to the schedule
-//!                  Committed; folds += i's writes and fee; committed = i + 1
+//!                  Committed; folds += i's writes and fee (its deltas resolved); committed = i + 1
 //! ```
 
 use alloy_primitives::{Address, U256};
@@ -126,7 +126,8 @@ impl<'a, E: Executor> Engine<'a, E> {
             }
         };
         if !folds.is_empty() || ran.lazy_any() {
-            slot.resolved = self.fold_in(i, ran, fee, folds)?;
+            let ran = slot.ran.as_mut().expect("found above");
+            self.fold_in(i, ran, fee, folds)?;
         }
         drop(slot);
         self.schedule.commit(i);
@@ -188,19 +189,19 @@ impl<'a, E: Executor> Engine<'a, E> {
     }
 
     /// Folds committed `i`'s writes (then its `fee`, to the coinbase) into
-    /// the balances the committer keeps; answers its delta writes resolved.
+    /// the balances the committer keeps, and resolves its delta writes in
+    /// `ran` to the headers they leave.
     fn fold_in(
         &self,
         i: u32,
-        ran: &Ran,
+        ran: &mut Ran,
         fee: U256,
         folds: &mut Folds,
-    ) -> Result<Vec<(Address, AccountHeader)>, OrderedError> {
-        let mut resolved = Vec::new();
-        let accounts = &ran.writes.accounts;
-        for (k, &(_, address, header)) in accounts.iter().enumerate() {
+    ) -> Result<(), OrderedError> {
+        for k in 0..ran.writes.accounts.len() {
+            let (_, address, header) = ran.writes.accounts[k];
             // The last write of a key wins.
-            if accounts[k + 1..].iter().any(|(_, a, _)| *a == address) {
+            if ran.writes.accounts[k + 1..].iter().any(|(_, a, _)| *a == address) {
                 continue;
             }
             if ran.lazy(&address) {
@@ -210,7 +211,9 @@ impl<'a, E: Executor> Engine<'a, E> {
                     .apply(before)
                     .ok_or_else(|| state_error(format!("{address}'s balance overflows")))?;
                 folds.insert(address, after);
-                resolved.push((address, after));
+                for w in ran.writes.accounts.iter_mut().filter(|w| w.1 == address) {
+                    w.2 = after;
+                }
             } else if let Some(folded) = folds.get_mut(&address) {
                 *folded = header;
             }
@@ -219,6 +222,6 @@ impl<'a, E: Executor> Engine<'a, E> {
         if let Some(header) = folds.get_mut(&coinbase) {
             header.balance = header.balance.saturating_add(fee);
         }
-        Ok(resolved)
+        Ok(())
     }
 }

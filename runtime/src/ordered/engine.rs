@@ -39,6 +39,7 @@ use crate::error::TxError;
 use crate::executor::{Executor, Transaction};
 use crate::key::StateKey;
 use crate::mv::{MvMemory, Origin, Patch};
+use crate::spare;
 use crate::view::{Access, EngineReads, StateView, Writes};
 
 /// One transaction's place in the engine.
@@ -48,8 +49,6 @@ pub(super) struct Slot {
     /// The keys its cells are at in the versions.
     last: Vec<(KeyHash, StateKey)>,
     pub(super) report: TxReport,
-    /// Its delta writes as its commit resolved them: (address, header).
-    pub(super) resolved: Vec<(Address, AccountHeader)>,
     /// The set of its run of this incarnation (found sources only).
     pub(super) set: Option<(u32, Option<crate::access::AccessSet>)>,
     /// Its kept writes and result once the block is done
@@ -256,13 +255,8 @@ impl<'a, E: Executor> Engine<'a, E> {
             Some((at, set)) if at == ran.incarnation => set,
             _ => ran.set(self.config.max_keys),
         });
-        let Ran { result, accounts, mut writes, credits, debits, .. } = ran;
+        let Ran { result, accounts, slots, writes, credits, debits, .. } = ran;
         let outcome = result.map_err(|error| OrderedError::Invalid { index: i, error })?;
-        for (address, header) in std::mem::take(&mut slot.resolved) {
-            for w in writes.accounts.iter_mut().filter(|w| w.1 == address) {
-                w.2 = header;
-            }
-        }
         let coinbase = self.bank.env().coinbase;
         let report = &mut slot.report;
         report.access.clone_from(&set);
@@ -274,6 +268,9 @@ impl<'a, E: Executor> Engine<'a, E> {
         }
         report.debited = debits.iter().map(|(a, _)| *a).collect();
         report.credited = credits;
+        spare::give(accounts, slots, debits);
+        // Committed: its versions stay, and no run of it moves them again.
+        spare::give_placed(std::mem::take(&mut slot.last));
         slot.done = Some((writes, (set, source, outcome)));
         Ok(())
     }
@@ -315,12 +312,14 @@ impl<'a, E: Executor> Engine<'a, E> {
             }
             let access =
                 self.source.recorded(index).flatten().map_or(Access::Exclusive, Access::Declared);
-            let view = StateView::new(self.bank.state(), access).with_engine(reads);
+            let mut view = StateView::new(self.bank.state(), access).with_engine(reads);
+            view.debits = spare::debits();
             let (result, mut view) = self.executor.execute(worker, &self.txs[index], view);
             let time = clock.lap();
             let reads = *view.engine.take().expect("set above");
             let kind = if first { RunKind::Run } else { RunKind::Rerun };
             if let Some(blocking) = reads.blocked {
+                spare::give(reads.accounts, reads.slots, std::mem::take(&mut view.debits));
                 let mut slot = self.slots[index].lock();
                 slot.report.runs.push(Run { kind: RunKind::Stopped, time });
                 slot.report.waited_for.get_or_insert(blocking as usize);
@@ -374,6 +373,9 @@ impl<'a, E: Executor> Engine<'a, E> {
                 let slot = &mut *slot;
                 slot.report.runs.push(Run { kind, time });
                 let fee = ran.result.as_ref().map_or(U256::ZERO, |o| o.fee);
+                if slot.last.capacity() == 0 {
+                    slot.last = spare::placed();
+                }
                 let new = self.memory.record(i, incarnation, &patches, &mut slot.last);
                 self.memory.set_fee(i, Some(fee));
                 slot.ran = Some(ran);
