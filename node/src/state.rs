@@ -525,8 +525,14 @@ impl NodeState {
     }
 
     /// One pruning pass over the kept blob sidecars: each whose transaction
-    /// is neither pending nor in a block goes, and each whose block is older
-    /// than the retention (by the head's timestamp). Answers how many went.
+    /// is neither in the banking stage nor in a block goes, and each whose
+    /// block is older than the retention (by the head's timestamp). Answers
+    /// how many went.
+    ///
+    /// The stage is asked first: a transaction leaves it (pooled, running,
+    /// in the block being built) only once its block is appended to the
+    /// ledger, so asked in this order one of the two finds it, also while
+    /// its block is appended and not yet served.
     pub(crate) fn prune_blobs(&self) -> Res<usize> {
         let _alone = self.blobs.sending.write();
         let kept = self.blobs.kept().map_err(internal)?;
@@ -537,9 +543,16 @@ impl NodeState {
         let retention = self.blobs.retention.as_secs();
         let mut removed = 0;
         for tx in kept {
-            let keep = match self.find_tx(&tx)? {
-                Some((block, _)) => now.saturating_sub(block.block.header.timestamp) < retention,
-                None => self.stage(|st| st.pooled(&tx).is_some())?,
+            if self.stage(|st| st.holds(&tx))? {
+                continue;
+            }
+            let keep = match self.ledger.locate_appended_tx(&tx) {
+                None => false,
+                Some((number, _)) => match self.block(number)? {
+                    Some(block) => now.saturating_sub(block.block.header.timestamp) < retention,
+                    // Appended, not served yet: the newest block.
+                    None => true,
+                },
             };
             if !keep {
                 self.blobs.remove(&tx).map_err(internal)?;
