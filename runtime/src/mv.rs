@@ -365,8 +365,16 @@ impl MvMemory {
         // readers looked at once its change is published (its shard's lock
         // released).
         let mut new = false;
+        // A long list of writes is looked up through a set (a rerun of a call
+        // that wrote hundreds of keys), a short one pair by pair.
+        let written: Option<hashbrown::HashSet<&StateKey, ahash::RandomState>> =
+            (writes.len() > 16 && !last.is_empty()).then(|| writes.iter().map(|w| &w.1).collect());
         for (hash, key) in last.iter() {
-            if writes.iter().any(|(h, k, _)| h == hash && k == key) {
+            let rewritten = match &written {
+                Some(written) => written.contains(key),
+                None => writes.iter().any(|(h, k, _)| h == hash && k == key),
+            };
+            if rewritten {
                 continue;
             }
             let removed = {

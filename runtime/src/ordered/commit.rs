@@ -13,11 +13,11 @@
 //! ```
 
 use alloy_primitives::{Address, U256};
-use lanes_accounts_db::AccountHeader;
+use lanes_accounts_db::{AccountHeader, KeyHash};
 
 use super::config::OrderedError;
 use super::engine::{Clock, Engine, Folds};
-use super::ran::Ran;
+use super::ran::{LastWrites, Ran};
 use super::schedule::{Status, Task};
 use super::sequential::state_error;
 use crate::executor::Executor;
@@ -198,10 +198,12 @@ impl<'a, E: Executor> Engine<'a, E> {
         fee: U256,
         folds: &mut Folds,
     ) -> Result<(), OrderedError> {
+        let account = |w: &(KeyHash, Address, AccountHeader)| w.1;
+        let last = LastWrites::of(&ran.writes.accounts, account);
         for k in 0..ran.writes.accounts.len() {
             let (_, address, header) = ran.writes.accounts[k];
             // The last write of a key wins.
-            if ran.writes.accounts[k + 1..].iter().any(|(_, a, _)| *a == address) {
+            if !last.is_last(&ran.writes.accounts, k, account) {
                 continue;
             }
             if ran.lazy(&address) {

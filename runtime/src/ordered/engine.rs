@@ -22,7 +22,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use alloy_primitives::{Address, U256};
+use alloy_primitives::{Address, B256, U256};
 use crossbeam_utils::CachePadded;
 use lanes_accounts_db::{AccountHeader, KeyHash};
 use parking_lot::Mutex;
@@ -30,7 +30,7 @@ use parking_lot::Mutex;
 use super::config::Source;
 use super::config::{OrderedConfig, OrderedError};
 use super::plan::Start;
-use super::ran::Ran;
+use super::ran::{LastWrites, Ran};
 use super::report::{Run, RunKind, TxReport};
 use super::schedule::{Schedule, Task};
 use super::sequential::state_error;
@@ -409,17 +409,19 @@ impl<'a, E: Executor> Engine<'a, E> {
         }
         let (accounts, slots) = (&ran.writes.accounts, &ran.writes.slots);
         let mut patches = Vec::with_capacity(accounts.len() + slots.len());
+        let account = |w: &(KeyHash, Address, AccountHeader)| w.1;
+        let last = LastWrites::of(accounts, account);
         for (k, &(hash, address, header)) in accounts.iter().enumerate() {
-            if accounts[k + 1..].iter().any(|(_, a, _)| *a == address) {
-                continue;
+            if last.is_last(accounts, k, account) {
+                patches.push((hash, StateKey::Account(address), ran.patch(&address, header)));
             }
-            patches.push((hash, StateKey::Account(address), ran.patch(&address, header)));
         }
-        for (k, &(hash, address, slot, value)) in slots.iter().enumerate() {
-            if slots[k + 1..].iter().any(|(_, a, s, _)| *a == address && *s == slot) {
-                continue;
+        let slot = |w: &(KeyHash, Address, B256, U256)| (w.1, w.2);
+        let last = LastWrites::of(slots, slot);
+        for (k, &(hash, address, key, value)) in slots.iter().enumerate() {
+            if last.is_last(slots, k, slot) {
+                patches.push((hash, StateKey::Storage(address, key), Patch::Slot(value)));
             }
-            patches.push((hash, StateKey::Storage(address, slot), Patch::Slot(value)));
         }
         if let Some(sender) = self.txs[index].known_writes().sequence
             && let Some(at) = patches.iter().position(|p| p.1 == sender)

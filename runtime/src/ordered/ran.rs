@@ -70,17 +70,84 @@ impl Ran {
     }
 
     /// Its write of `header` to `address` as a version: a debit or credit
-    /// of the balance it read where it only debited or credited it.
+    /// of the balance it read where it only debited or credited it (the
+    /// read looked up only then: a run may have read thousands of accounts).
     pub(super) fn patch(&self, address: &Address, header: AccountHeader) -> Patch {
-        let read = self.read(address).unwrap_or_default();
+        let read = || self.read(address).unwrap_or_default();
         if self.debits.iter().any(|(a, _)| a == address) {
-            let take = read.balance.saturating_sub(header.balance);
+            let take = read().balance.saturating_sub(header.balance);
             Patch::Debit { take, nonce: header.nonce, code_hash: header.code_hash }
         } else if self.credits.contains(address) {
-            let add = header.balance.saturating_sub(read.balance);
+            let add = header.balance.saturating_sub(read().balance);
             Patch::Credit { add, code_hash: header.code_hash }
         } else {
             Patch::Account(header)
+        }
+    }
+}
+
+/// Lists up to this long are checked pair by pair ([`LastWrites`]).
+const PAIRWISE: usize = 16;
+
+/// Which entries of a run's list of writes are the last of their key (a
+/// later write to a key wins). A short list is checked pair by pair; a
+/// long one (a call that wrote hundreds of accounts, as the 2016 attacks'
+/// did) is marked once from its end through a set of the keys seen, where
+/// pair by pair it took time in the square of its length.
+pub(super) enum LastWrites {
+    Pairwise,
+    Marked(Vec<bool>),
+}
+
+impl LastWrites {
+    /// The last writes of `list`, whose entries' keys `key` gives.
+    pub(super) fn of<T, K: Eq + std::hash::Hash>(list: &[T], key: impl Fn(&T) -> K) -> Self {
+        if list.len() <= PAIRWISE {
+            return Self::Pairwise;
+        }
+        let mut seen: hashbrown::HashSet<K, ahash::RandomState> =
+            hashbrown::HashSet::with_capacity_and_hasher(list.len(), Default::default());
+        let mut last = vec![false; list.len()];
+        for (k, entry) in list.iter().enumerate().rev() {
+            last[k] = seen.insert(key(entry));
+        }
+        Self::Marked(last)
+    }
+
+    /// Whether `list[k]` is the last write of its key (`list` and `key` as
+    /// given to [`Self::of`]).
+    pub(super) fn is_last<T, K: Eq>(&self, list: &[T], k: usize, key: impl Fn(&T) -> K) -> bool {
+        match self {
+            Self::Marked(last) => last[k],
+            Self::Pairwise => {
+                let own = key(&list[k]);
+                !list[k + 1..].iter().any(|entry| key(entry) == own)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LastWrites;
+
+    /// Whether `list[k]` is the last of its key, by definition.
+    fn naive(list: &[(u8, u32)], k: usize) -> bool {
+        !list[k + 1..].iter().any(|e| e.0 == list[k].0)
+    }
+
+    #[test]
+    fn test_the_last_write_of_each_key_is_found_in_short_and_long_lists() {
+        // Keys repeat every 7 entries: short lists checked pair by pair,
+        // long ones marked through a set, the same answer either way.
+        for len in [0usize, 1, 5, 16, 17, 40, 300] {
+            let list: Vec<(u8, u32)> = (0..len).map(|i| ((i * 5 % 7) as u8, i as u32)).collect();
+            let key = |e: &(u8, u32)| e.0;
+            let last = LastWrites::of(&list, key);
+            assert_eq!(matches!(last, LastWrites::Marked(_)), len > super::PAIRWISE);
+            for k in 0..len {
+                assert_eq!(last.is_last(&list, k, key), naive(&list, k), "entry {k} of {len}");
+            }
         }
     }
 }
