@@ -1,12 +1,12 @@
 //! Spare lists of an ordered block's runs on many workers: the read logs,
-//! debits and versions' keys a run fills, given back by the thread that prepares the
-//! committed transaction and taken by that thread's next run, so a run's
-//! lists are memory already grown rather than a fresh allocation that
-//! another thread frees ([`crate::ordered`]'s engine).
+//! debits and versions' keys a run fills, given back by the thread that
+//! prepares the committed transaction and taken by that thread's next run,
+//! so a run's lists are memory already grown rather than a fresh allocation
+//! that another thread frees ([`crate::ordered`]'s engine).
 //!
-//! Each thread keeps its own lists, up to [`SPARES_KEPT`] of each kind and
-//! none that grew past [`SPARE_CAPACITY`] entries (a run that read many
-//! keys gives its memory back to the allocator).
+//! Each thread keeps its own lists of each kind, up to [`SPARE_BYTES`] of
+//! their room and none with room for more than [`SPARE_CAPACITY`] entries
+//! (a run that read many keys gives its memory back to the allocator).
 
 use std::cell::RefCell;
 
@@ -22,36 +22,41 @@ pub(crate) type AccountRead = (KeyHash, Address, AccountHeader, Origin);
 pub(crate) type SlotRead = (KeyHash, Address, B256, U256, Origin);
 /// An account a run only debited, with the balance that covers it.
 pub(crate) type Debit = (Address, U256);
-
 /// A key a run's versions are at.
 pub(crate) type Placed = (KeyHash, StateKey);
 
-/// Lists of each kind a thread keeps.
-const SPARES_KEPT: usize = 2048;
+/// The most room, in bytes, a thread keeps in spare lists of one kind:
+/// about a thousand transfers' lists, a block's share of a worker on two.
+const SPARE_BYTES: usize = 512 * 1024;
 
 /// The most entries a kept list may hold room for.
 const SPARE_CAPACITY: usize = 32;
 
-/// A thread's emptied lists of one kind.
-struct Spares<T>(RefCell<Vec<Vec<T>>>);
+/// A thread's emptied lists of one kind, and the bytes of room they hold.
+struct Spares<T>(RefCell<(Vec<Vec<T>>, usize)>);
 
 impl<T> Spares<T> {
     const fn new() -> Self {
-        Self(RefCell::new(Vec::new()))
+        Self(RefCell::new((Vec::new(), 0)))
     }
 
     fn take(&self) -> Vec<T> {
-        self.0.borrow_mut().pop().unwrap_or_default()
+        let mut spares = self.0.borrow_mut();
+        let list = spares.0.pop().unwrap_or_default();
+        spares.1 -= list.capacity() * size_of::<T>();
+        list
     }
 
     fn give(&self, mut list: Vec<T>) {
+        let bytes = list.capacity() * size_of::<T>();
         if list.capacity() == 0 || list.capacity() > SPARE_CAPACITY {
             return;
         }
-        list.clear();
         let mut spares = self.0.borrow_mut();
-        if spares.len() < SPARES_KEPT {
-            spares.push(list);
+        if spares.1 + bytes <= SPARE_BYTES {
+            list.clear();
+            spares.0.push(list);
+            spares.1 += bytes;
         }
     }
 }
@@ -107,5 +112,23 @@ mod tests {
         let grown: Vec<Debit> = Vec::with_capacity(SPARE_CAPACITY + 1);
         give(Vec::new(), Vec::new(), grown);
         assert_eq!(super::debits().capacity(), 0, "a list past the capacity is not kept");
+    }
+
+    #[test]
+    fn test_a_thread_keeps_no_more_than_its_budget_of_spare_room() {
+        let room = SPARE_CAPACITY * size_of::<Debit>();
+        let fits = SPARE_BYTES / room;
+        for _ in 0..fits + 10 {
+            give(Vec::new(), Vec::new(), Vec::with_capacity(SPARE_CAPACITY));
+        }
+        let kept = DEBITS.with(|s| {
+            let spares = s.0.borrow();
+            assert!(spares.1 <= SPARE_BYTES, "{} bytes kept", spares.1);
+            spares.0.len()
+        });
+        assert!(kept >= fits && kept < fits + 10, "{kept} lists kept, {fits} fit");
+        let taken: Vec<Vec<Debit>> = (0..kept).map(|_| super::debits()).collect();
+        assert!(taken.iter().all(|l| l.capacity() >= SPARE_CAPACITY));
+        assert_eq!(DEBITS.with(|s| s.0.borrow().1), 0, "every byte taken back out");
     }
 }
