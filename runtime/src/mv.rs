@@ -259,6 +259,11 @@ impl std::fmt::Debug for MvMemory {
     }
 }
 
+/// Lists of a run's writes up to this long are compared pair by pair;
+/// longer ones (a call that wrote hundreds of keys) through a set, where
+/// pair by pair took time in the square of their length.
+pub(crate) const PAIRWISE: usize = 16;
+
 /// Shards of the versions: enough that workers rarely meet on one.
 const SHARDS: usize = 64;
 
@@ -359,16 +364,16 @@ impl MvMemory {
         tx: u32,
         incarnation: u32,
         writes: &[(KeyHash, StateKey, Patch)],
-        last: &mut Vec<(KeyHash, StateKey)>,
+        last: &mut Vec<crate::spare::Placed>,
     ) -> bool {
         // Whether a reader above `tx` finds something new: each key's
         // readers looked at once its change is published (its shard's lock
         // released).
         let mut new = false;
-        // A long list of writes is looked up through a set (a rerun of a call
-        // that wrote hundreds of keys), a short one pair by pair.
+        // A long list of writes ([`PAIRWISE`]) is looked up through a set.
         let written: Option<hashbrown::HashSet<&StateKey, ahash::RandomState>> =
-            (writes.len() > 16 && !last.is_empty()).then(|| writes.iter().map(|w| &w.1).collect());
+            (writes.len() > PAIRWISE && !last.is_empty())
+                .then(|| writes.iter().map(|w| &w.1).collect());
         for (hash, key) in last.iter() {
             let rewritten = match &written {
                 Some(written) => written.contains(key),

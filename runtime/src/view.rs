@@ -374,9 +374,9 @@ pub(crate) struct EngineReads<'a> {
     /// An account shown as the state holds it.
     pub(crate) recipient: Option<Address>,
     /// (hash, address, header as read, where from).
-    pub(crate) accounts: Vec<(KeyHash, Address, AccountHeader, Origin)>,
+    pub(crate) accounts: Vec<crate::spare::AccountRead>,
     /// (hash, address, slot, value as read, where from).
-    pub(crate) slots: Vec<(KeyHash, Address, B256, U256, Origin)>,
+    pub(crate) slots: Vec<crate::spare::SlotRead>,
     /// The state's headers of the accounts shown.
     pub(crate) shown: [Option<(Address, AccountHeader)>; 2],
     /// The first transaction whose estimate a read met.
@@ -486,7 +486,7 @@ pub struct StateView<'a> {
     /// Accounts whose write only stepped the nonce and took from the
     /// balance read, with the least balance that covers it
     /// ([`StateView::note_debit`]).
-    pub(crate) debits: Vec<(Address, U256)>,
+    pub(crate) debits: Vec<crate::spare::Debit>,
     violation: Option<StateKey>,
     /// Recording: every key touched, and (also in `touched`) those written.
     touched: Vec<StateKey>,

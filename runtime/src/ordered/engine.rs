@@ -47,7 +47,7 @@ use crate::view::{Access, EngineReads, StateView, Writes};
 pub(super) struct Slot {
     pub(super) ran: Option<Ran>,
     /// The keys its cells are at in the versions.
-    last: Vec<(KeyHash, StateKey)>,
+    last: Vec<spare::Placed>,
     pub(super) report: TxReport,
     /// The set of its run of this incarnation (found sources only).
     pub(super) set: Option<(u32, Option<crate::access::AccessSet>)>,

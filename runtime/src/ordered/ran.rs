@@ -4,14 +4,15 @@
 //! and what the engine makes of it: its versions ([`Ran::patch`]), its set
 //! ([`Ran::set`]).
 
-use alloy_primitives::{Address, B256, U256};
-use lanes_accounts_db::{AccountHeader, KeyHash};
+use alloy_primitives::Address;
+use lanes_accounts_db::AccountHeader;
 
 use crate::access::AccessSet;
 use crate::error::TxError;
 use crate::key::StateKey;
-use crate::mv::{Origin, Patch};
+use crate::mv::{Origin, PAIRWISE, Patch};
 use crate::outcome::Outcome;
+use crate::spare::{AccountRead, Debit, SlotRead};
 use crate::view::{ExactChain, Writes, read_write_set};
 
 /// A finished run of a transaction.
@@ -22,16 +23,16 @@ pub(super) struct Ran {
     /// The key it touched outside its recorded set ([`Source::Recorded`]).
     pub(super) violation: Option<StateKey>,
     /// What it read: (hash, address, header, where from).
-    pub(super) accounts: Vec<(KeyHash, Address, AccountHeader, Origin)>,
+    pub(super) accounts: Vec<AccountRead>,
     /// (hash, address, slot, value, where from).
-    pub(super) slots: Vec<(KeyHash, Address, B256, U256, Origin)>,
+    pub(super) slots: Vec<SlotRead>,
     /// The state's headers of the accounts it was shown.
     pub(super) shown: [Option<(Address, AccountHeader)>; 2],
     pub(super) writes: Writes,
     /// Accounts it only credited ([`StateView::note_credit`]).
     pub(super) credits: Vec<Address>,
     /// Accounts it only debited, with the balance that covers it.
-    pub(super) debits: Vec<(Address, U256)>,
+    pub(super) debits: Vec<Debit>,
 }
 
 impl Ran {
@@ -85,9 +86,6 @@ impl Ran {
         }
     }
 }
-
-/// Lists up to this long are checked pair by pair ([`LastWrites`]).
-const PAIRWISE: usize = 16;
 
 /// Which entries of a run's list of writes are the last of their key (a
 /// later write to a key wins). A short list is checked pair by pair; a
@@ -144,7 +142,7 @@ mod tests {
             let list: Vec<(u8, u32)> = (0..len).map(|i| ((i * 5 % 7) as u8, i as u32)).collect();
             let key = |e: &(u8, u32)| e.0;
             let last = LastWrites::of(&list, key);
-            assert_eq!(matches!(last, LastWrites::Marked(_)), len > super::PAIRWISE);
+            assert_eq!(matches!(last, LastWrites::Marked(_)), len > crate::mv::PAIRWISE);
             for k in 0..len {
                 assert_eq!(last.is_last(&list, k, key), naive(&list, k), "entry {k} of {len}");
             }
