@@ -364,7 +364,7 @@ impl MvMemory {
         tx: u32,
         incarnation: u32,
         writes: &[(KeyHash, StateKey, Patch)],
-        last: &mut Vec<crate::spare::Placed>,
+        last: &mut Vec<(KeyHash, StateKey)>,
     ) -> bool {
         // Whether a reader above `tx` finds something new: each key's
         // readers looked at once its change is published (its shard's lock
