@@ -12,6 +12,8 @@
 //!                  Committed; folds += i's writes and fee (its deltas resolved); committed = i + 1
 //! ```
 
+use std::time::Instant;
+
 use alloy_primitives::{Address, U256};
 use lanes_accounts_db::{AccountHeader, KeyHash};
 
@@ -46,20 +48,30 @@ impl<'a, E: Executor> Engine<'a, E> {
             if self.committer.is_locked() || !self.schedule.is_executed(self.schedule.committed()) {
                 return (moved, None);
             }
-            let Some(mut folds) = self.committer.try_lock() else { return (moved, None) };
+            let Some(mut committer) = self.committer.try_lock() else { return (moved, None) };
+            let since = Instant::now();
+            let mut stop = None;
             while !self.schedule.finished() {
                 let i = self.schedule.committed() as u32;
-                match self.commit(clock, i, &mut folds) {
+                match self.commit(clock, i, &mut committer.folds) {
                     Ok(Committed::Yes) => moved = true,
                     Ok(Committed::Wait) => break,
-                    Ok(Committed::Stale(task)) => return (moved, task),
+                    Ok(Committed::Stale(task)) => {
+                        stop = Some(task);
+                        break;
+                    }
                     Err(e) => {
                         self.fail(e);
-                        return (moved, None);
+                        stop = Some(None);
+                        break;
                     }
                 }
             }
-            drop(folds);
+            committer.held += since.elapsed();
+            drop(committer);
+            if let Some(task) = stop {
+                return (moved, task);
+            }
             // A run may have finished after this worker looked and before
             // it let the committer go: look again. The fence pairs with the
             // one a finishing worker passes (`Schedule::notify`) between

@@ -83,6 +83,14 @@ impl Clock {
 /// every committed transaction left it.
 pub(super) type Folds = HashMap<Address, AccountHeader, ahash::RandomState>;
 
+/// What the worker committing holds: the folds, and how long workers have
+/// held it (the commit is the one path through the block in order).
+#[derive(Default)]
+pub(super) struct Committer {
+    pub(super) folds: Folds,
+    pub(super) held: std::time::Duration,
+}
+
 /// The shared state of one ordered block's workers.
 pub(super) struct Engine<'a, E: Executor> {
     pub(super) bank: &'a Bank,
@@ -95,7 +103,7 @@ pub(super) struct Engine<'a, E: Executor> {
     pub(super) schedule: Schedule,
     pub(super) slots: Box<[CachePadded<Mutex<Slot>>]>,
     /// Held by the worker committing.
-    pub(super) committer: Mutex<Folds>,
+    pub(super) committer: Mutex<Committer>,
     pub(super) error: Mutex<Option<OrderedError>>,
     /// The next committed transaction to prepare for the block (its writes,
     /// set and report, [`Engine::prepare`]): idle workers take

@@ -127,6 +127,7 @@ impl Bank {
             }
         };
         let planned = Instant::now();
+        let mut commit = std::time::Duration::ZERO;
         let ((reports, done), ran) = match threads {
             1 => {
                 let run = sequential::run(self, executor, txs, sets, config, &starts)?;
@@ -140,9 +141,11 @@ impl Bank {
                 engine.place(placed);
                 crate::threads::on_helpers(threads - 1, || engine.work());
                 let ran = Instant::now();
+                commit = engine.committer.lock().held;
                 (finish::finish(engine, threads)?, ran)
             }
         };
+        let finished = Instant::now();
         let limit = self.env().gas_limit;
         let mut used = 0u64;
         for (index, (_, _, outcome)) in done.iter().enumerate() {
@@ -162,6 +165,9 @@ impl Bank {
             independent: matches!(sets, OrderedSets::Versioned(_)),
             run,
             serial: elapsed.saturating_sub(run),
+            plan: planned.duration_since(start),
+            finish: finished.duration_since(ran),
+            commit,
             coinbase,
         })
     }

@@ -103,6 +103,17 @@ pub struct OrderedReport {
     /// after them the writes applied to the bank, the sets and the block's
     /// entries.
     pub serial: Duration,
+    /// Of [`serial`](Self::serial), the plan before the runs (zero on one
+    /// worker, which plans nothing).
+    pub plan: Duration,
+    /// Of [`serial`](Self::serial), the finish after the runs: the
+    /// committed runs made into the bank's writes, sets and reports (zero
+    /// on one worker, whose runs leave them made).
+    pub finish: Duration,
+    /// Of [`run`](Self::run), on more than one worker, the time workers
+    /// held the commit (which moves over the block in order, one worker at
+    /// a time): where it nears `run`, the commit bounds the block.
+    pub commit: Duration,
     /// The block's coinbase.
     pub coinbase: alloy_primitives::Address,
 }
