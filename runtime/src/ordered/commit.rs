@@ -50,6 +50,7 @@ impl<'a, E: Executor> Engine<'a, E> {
             }
             let Some(mut committer) = self.committer.try_lock() else { return (moved, None) };
             let since = Instant::now();
+            let from = self.schedule.committed();
             let mut stop = None;
             while !self.schedule.finished() {
                 let i = self.schedule.committed() as u32;
@@ -69,6 +70,9 @@ impl<'a, E: Executor> Engine<'a, E> {
             }
             committer.held += since.elapsed();
             drop(committer);
+            if self.schedule.committed() > from {
+                self.schedule.notify(self.schedule.finished());
+            }
             if let Some(task) = stop {
                 return (moved, task);
             }
@@ -106,7 +110,7 @@ impl<'a, E: Executor> Engine<'a, E> {
         let Some(ran) = slot.ran.as_ref().filter(|r| r.incarnation == incarnation) else {
             return Ok(Committed::Wait);
         };
-        let current = checked.is_some_and(|w| w >= self.schedule.required(i));
+        let current = checked.is_some_and(|w| self.schedule.current(i, w));
         crate::race_point();
         let stale = match current {
             true => None,

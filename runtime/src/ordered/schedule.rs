@@ -265,6 +265,15 @@ impl Schedule {
         }
     }
 
+    /// Whether a check of `i` in `wave` still counts: no lowering to `i`
+    /// or below came in a newer wave ([`Self::required`]). A check in the
+    /// sweep's own wave counts without looking at the lowerings: each one
+    /// moves the sweep to its wave before it is listed, so none is newer.
+    pub(super) fn current(&self, i: u32, wave: u32) -> bool {
+        let (now, _) = unpack(self.validation.load(Ordering::Acquire));
+        wave >= now || wave >= self.required(i)
+    }
+
     /// The newest wave that lowered the sweep to `i` or below: a check of
     /// `i` from an older wave may have missed a change below it.
     pub(super) fn required(&self, i: u32) -> u32 {
@@ -369,10 +378,12 @@ impl Schedule {
         task
     }
 
-    /// Moves the commit index past `i` (the caller committed it).
+    /// Moves the commit index past `i` (the caller committed it). The
+    /// committer tells the waiting workers once it lets the commit go
+    /// ([`Self::notify`]), not at each transaction: each telling wakes
+    /// every idle worker.
     pub(super) fn commit(&self, i: u32) {
         self.committed.store(i as usize + 1, Ordering::Release);
-        self.notify(i + 1 == self.n);
     }
 
     /// Whether `i`'s latest run is done and not taken back (a hint: the
