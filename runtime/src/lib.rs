@@ -175,8 +175,8 @@ pub use lattice::{LATTICE_LANES, LatticeHash};
 pub use locks::{AccountLocks, LockConflict, MAX_LOCK_THREADS, ThreadLocks};
 pub use ordered::{
     DEFAULT_ORDERED_MAX_KEYS, ENGINE_COST, MIN_PARALLEL_GAS, MIN_TXS_PER_THREAD, OrderedConfig,
-    OrderedError, OrderedReport, OrderedSets, PARALLEL_GAS_PER_TRANSFER, Run, RunKind, TxReport,
-    recorded_sets,
+    OrderedError, OrderedReport, OrderedSets, PARALLEL_GAS_PER_TRANSFER, Run, RunKind, SERIAL_COST,
+    TxReport, recorded_sets,
 };
 pub use outcome::{Outcome, Receipt};
 pub use run_block::{

@@ -52,7 +52,7 @@ pub use config::{
     OrderedSets, PARALLEL_GAS_PER_TRANSFER,
 };
 pub use report::{OrderedReport, Run, RunKind, TxReport, recorded_sets};
-pub use worker_model::ENGINE_COST;
+pub use worker_model::{ENGINE_COST, SERIAL_COST};
 
 use std::time::Instant;
 
