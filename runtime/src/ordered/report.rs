@@ -103,8 +103,9 @@ pub struct OrderedReport {
     /// after them the writes applied to the bank, the sets and the block's
     /// entries.
     pub serial: Duration,
-    /// Of [`serial`](Self::serial), the plan before the runs (zero on one
-    /// worker, which plans nothing).
+    /// Of [`serial`](Self::serial), the time before the first run: the
+    /// claim of the block's hashes and, on more than one worker, the plan
+    /// (one worker plans nothing).
     pub plan: Duration,
     /// Of [`serial`](Self::serial), the finish after the runs: the
     /// committed runs made into the bank's writes, sets and reports (zero
