@@ -9,7 +9,11 @@
 # paired per block (each block's two runs back to back, weighted by revm's
 # time), which a slow stretch of the host moves less. Where both
 # binaries report the seal's time (seal_ms), each worker count is also
-# compared with the seal added to lanes' time (revm's side has no seal).
+# compared with the seal added to lanes' time (revm's side has no seal);
+# where both report each side's fastest run (lanes_min_ms, revm_min_ms),
+# also by those: on a busy host other work only adds time, and a block's
+# median swings by up to 2x between processes where its fastest run holds
+# within a few percent.
 #
 #   scripts/mainnet-ab.sh BASE_BIN NEW_BIN [ROUNDS]   (default 3 rounds)
 #   FIXTURES=folder (default ../shared/fixtures/mainnet-blocks)  RUNS=N
@@ -44,25 +48,29 @@ done
 python3 - "$OUT" "$rounds" "$workers" <<'EOF'
 import json, math, statistics, sys
 out, rounds, workers = sys.argv[1], int(sys.argv[2]), sys.argv[3].split()
-def ratio(label, w, r, seal=False):
+def keys(fast):
+    return ("lanes_min_ms", "revm_min_ms") if fast else ("lanes_ms", "revm_ms")
+def ratio(label, w, r, seal=False, fast=False):
     rows = [json.loads(l) for l in open(f"{out}/{label}-{w}-{r}.jsonl")]
-    lanes = sum(x["lanes_ms"] + (x.get("seal_ms") or 0) * seal for x in rows)
-    return lanes / sum(x["revm_ms"] for x in rows)
-def sealed(label, w):
-    return all("seal_ms" in json.loads(l) for l in open(f"{out}/{label}-{w}-1.jsonl"))
-def per_block(w):
+    lk, rk = keys(fast)
+    lanes = sum(x[lk] + (x.get("seal_ms") or 0) * seal for x in rows)
+    return lanes / sum(x[rk] for x in rows)
+def reports(label, w, field):
+    return all(field in json.loads(l) for l in open(f"{out}/{label}-{w}-1.jsonl"))
+def per_block(w, fast=False):
     """new/base per block and round (each side's time over its own revm
     run, the two run back to back), weighted by revm's time: the median
     and the geometric mean. Steadier than the rounds' totals on a noisy
     host, where one slow stretch moves a whole round."""
     pairs = []
+    lk, rk = keys(fast)
     for r in range(1, rounds + 1):
         rows = lambda label: {json.loads(l)["block"]: json.loads(l) for l in open(f"{out}/{label}-{w}-{r}.jsonl")}
         b, n = rows("base"), rows("new")
         for k, x in b.items():
-            if k in n and x["revm_ms"] > 0 and n[k]["revm_ms"] > 0 and x["lanes_ms"] > 0:
-                ratio = (n[k]["lanes_ms"] / n[k]["revm_ms"]) / (x["lanes_ms"] / x["revm_ms"])
-                pairs.append((ratio, x["revm_ms"]))
+            if k in n and x[rk] > 0 and n[k][rk] > 0 and x[lk] > 0:
+                ratio = (n[k][lk] / n[k][rk]) / (x[lk] / x[rk])
+                pairs.append((ratio, x[rk]))
     total = sum(wt for _, wt in pairs)
     gm = math.exp(sum(wt * math.log(x) for x, wt in pairs) / total)
     acc = 0
@@ -73,14 +81,17 @@ def per_block(w):
 print("| workers | base: all blocks' time / revm's | new | new / base, paired median of rounds | per block, paired: weighted median (geometric mean) |")
 print("|---|---|---|---|---|")
 for w in workers:
-    # Binaries that report the seal's time (seal_ms) are compared with it too.
-    for seal in [False, True][: 1 + (sealed("base", w) and sealed("new", w))]:
-        b = [ratio("base", w, r, seal) for r in range(1, rounds + 1)]
-        n = [ratio("new", w, r, seal) for r in range(1, rounds + 1)]
+    # Binaries that report the seal's time (seal_ms), or each side's
+    # fastest run, are compared by those too.
+    both = lambda field: reports("base", w, field) and reports("new", w, field)
+    kinds = [(False, False)] + [(True, False)] * both("seal_ms") + [(False, True)] * both("lanes_min_ms")
+    for seal, fast in kinds:
+        b = [ratio("base", w, r, seal, fast) for r in range(1, rounds + 1)]
+        n = [ratio("new", w, r, seal, fast) for r in range(1, rounds + 1)]
         paired = statistics.median(x / y for x, y in zip(n, b))
         fmt = lambda v: f"{statistics.median(v):.3f}x ({', '.join(f'{x:.3f}' for x in v)})"
-        label = f"{w}, with the seal" if seal else w
-        blocks = "" if seal else "{:.3f} ({:.3f})".format(*per_block(w))
+        label = f"{w}, with the seal" if seal else f"{w}, fastest runs" if fast else w
+        blocks = "" if seal else "{:.3f} ({:.3f})".format(*per_block(w, fast))
         print(f"| {label} | {fmt(b)} | {fmt(n)} | {paired:.3f} | {blocks} |")
 EOF
 echo "raw results: $OUT"

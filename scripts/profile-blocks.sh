@@ -8,6 +8,9 @@
 # names one (an allocation or a copy counts for whoever called it).
 #
 # Usage: scripts/profile-blocks.sh [WORKERS] [RUNS]   (default 1 worker, 20 runs)
+#   ARGS="…" (more execute-block options; default --no-access-list: the run
+#   from the block's access list is the same engine, and its samples would
+#   count as lanes' too)
 #   BIN=path/to/lanes-validator  FIXTURES=folder  BLOCKS="n n …" (default: the
 #   twelve busiest fixture blocks)  OUT=folder (perf.data and the table)
 #   REPORT_ONLY=1 OUT=folder: the table again from a recorded perf.data
@@ -18,6 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 WORKERS="${1:-1}"
 RUNS="${2:-20}"
+ARGS="${ARGS---no-access-list}"
 BIN="${BIN:-target/release/lanes-validator}"
 FIXTURES="${FIXTURES:-../shared/fixtures/mainnet-blocks}"
 OUT="${OUT:-$(mktemp -d)}"
@@ -28,7 +32,7 @@ command -v perf >/dev/null || { echo "perf is not installed (apt-get install lin
 mkdir -p "$OUT"
 BIN=$(realpath "$BIN")
 [ -n "${REPORT_ONLY:-}" ] || perf record -q -F 2000 -e cpu-clock --call-graph dwarf,16384 -o "$OUT/perf.data" -- \
-  sh -c "for b in $BLOCKS; do '$BIN' execute-block '$FIXTURES'/\$b --workers $WORKERS --runs $RUNS > /dev/null; done" 2>/dev/null
+  sh -c "for b in $BLOCKS; do '$BIN' execute-block '$FIXTURES'/\$b --workers $WORKERS --runs $RUNS $ARGS > /dev/null; done" 2>/dev/null
 perf report -i "$OUT/perf.data" --stdio --no-children --sort sym -g folded,0,caller,count --percent-limit 0 2>/dev/null | python3 -c '
 import re, sys
 from collections import Counter
@@ -36,7 +40,6 @@ from collections import Counter
 SIDES = [
     ("revm: untimed (pre-state into CacheDB, code analysed; blooms of the receipts)", r"baseline::cache_db|Bloom::accrue_log"),
     ("revm", r"execute_block::baseline::baseline\b"),
-    ("lanes, from the access list", r"ordered::versioned::run"),
     ("lanes, in order", r"Bank>::execute_ordered|ordered::(engine|optimistic)::"),
 ]
 # Mechanisms, matched from the leaf up (inlined frames included);
