@@ -40,7 +40,7 @@ from collections import Counter
 SIDES = [
     ("revm: untimed (pre-state into CacheDB, code analysed; blooms of the receipts)", r"baseline::cache_db|Bloom::accrue_log"),
     ("revm", r"execute_block::baseline::baseline\b"),
-    ("lanes, in order", r"Bank>::execute_ordered|ordered::(engine|optimistic)::"),
+    ("lanes, in order", r"Bank>::execute_ordered|ordered::(engine|commit|finish)::"),
 ]
 # Mechanisms, matched from the leaf up (inlined frames included);
 # allocation, copies and hashing count for their caller.
@@ -50,11 +50,12 @@ KINDS = [
     ("view: checks, read log, recording", r"StateView|permits|ReadLog|view::.*check"),
     ("sets: normalising, marks", r"AccessSet>::(new|unbounded)|locks::marks|touched_set|set_of|AccessSet::new"),
     ("access-list record", r"keep_accesses|TxAccesses|note_read"),
-    ("validation and commit", r"optimistic::.*(validate|commit)|credit_coinbase"),
+    ("versions (multi-version memory, its reads)", r"lanes_runtime::mv::|EngineReads"),
+    ("validation and commit", r"Engine<E>>?::(validate|changed|abort)|ordered::commit::|credit_coinbase"),
     ("adapter: revm diff to writes, receipt", r"apply_diff|executor::outcome|receipt_data|stored_header|fill_tx_env|refill|header_to_info"),
     ("EVM: code cache, analysis", r"code_by_hash|analyze_legacy|SharedCode|CodeCache|LruMap"),
     ("EVM: revm", r"revm|run_exec_loop|run_plain|FeeCapture|ViewDb|EthFrame|Interpreter|transact|EvmExecutor as lanes_runtime::executor::Executor>::execute"),
-    ("schedule, hand-offs, threads", r"ordered::(engine|graph|optimistic)|parking_lot|Condvar|futex|std::thread|pthread|clone3|schedule"),
+    ("schedule, hand-offs, threads", r"ordered::(engine|schedule)|parking_lot|Condvar|futex|std::thread|pthread|clone3|schedule"),
     ("block record (entries, receipts)", r"record_in_order|BlockRecord|record_entry|EntryKeys"),
 ]
 GENERIC = r"malloc|free|realloc|memmove|memcpy|memset|__mem|_int_|keccak|hash|Hash|alloc::|core::ptr|drop_in_place|\(inlined\)$"
