@@ -468,41 +468,52 @@ impl MvMemory {
     pub(crate) fn account(&self, hash: KeyHash, address: &Address, at: u32) -> Result<Folded, u32> {
         let coinbase = *address == self.coinbase;
         let mut folded = Folded::STORAGE;
+        // The read is registered first (a write below must find its
+        // reader); the coinbase's cells are looked at whatever the filter
+        // said then.
+        if !self.maybe_written(hash, at) && !coinbase {
+            return Ok(folded);
+        }
+        // The coinbase's fees are read under its shard's lock, which a run
+        // takes to publish its cells before it sets its fee: a fee found
+        // is then of a run whose cells were found, not one value mixed
+        // from two moments (a balance and a nonce that never were, a
+        // wasted run).
+        let key = StateKey::Account(*address);
+        let shard = self.shard(hash).read();
         // The index the fees start at: the newest value's, else 0.
         let mut from = 0;
-        if self.maybe_written(hash, at) {
-            let key = StateKey::Account(*address);
-            let shard = self.shard(hash).read();
-            if let Some(k) = shard.find(hash.table_hash(), |k| k.hash == hash && k.key == key) {
-                let mut count = 0;
-                for (tx, cell) in k.below(at) {
-                    let Cell::Data(incarnation, patch) = cell else { return Err(*tx) };
-                    count += 1;
-                    match *patch {
-                        Patch::Account(header) => {
-                            folded.base = Some(header);
-                            from = *tx;
-                            if count == 1 {
-                                let version = Version { tx: *tx, incarnation: *incarnation };
-                                folded.origin = Origin::Version(version);
-                            }
-                            break;
+        let found = shard.find(hash.table_hash(), |k| k.hash == hash && k.key == key);
+        if let Some(k) = found {
+            let mut count = 0;
+            for (tx, cell) in k.below(at) {
+                let Cell::Data(incarnation, patch) = cell else { return Err(*tx) };
+                count += 1;
+                match *patch {
+                    Patch::Account(header) => {
+                        folded.base = Some(header);
+                        from = *tx;
+                        if count == 1 {
+                            let version = Version { tx: *tx, incarnation: *incarnation };
+                            folded.origin = Origin::Version(version);
                         }
-                        Patch::Credit { add, code_hash } => {
-                            folded.add = folded.add.saturating_add(add);
-                            folded.code_hash.get_or_insert(code_hash);
-                        }
-                        Patch::Debit { take, nonce, code_hash } => {
-                            folded.take = folded.take.saturating_add(take);
-                            folded.nonce.get_or_insert(nonce);
-                            folded.code_hash.get_or_insert(code_hash);
-                        }
-                        Patch::Slot(_) => {}
+                        break;
                     }
-                    folded.origin = Origin::Fold;
+                    Patch::Credit { add, code_hash } => {
+                        folded.add = folded.add.saturating_add(add);
+                        folded.code_hash.get_or_insert(code_hash);
+                    }
+                    Patch::Debit { take, nonce, code_hash } => {
+                        folded.take = folded.take.saturating_add(take);
+                        folded.nonce.get_or_insert(nonce);
+                        folded.code_hash.get_or_insert(code_hash);
+                    }
+                    Patch::Slot(_) => {}
                 }
+                folded.origin = Origin::Fold;
             }
         }
+        crate::race_point();
         if coinbase && at > from {
             // Fees of `from..at`, checked newest first so a read waits for
             // the nearest unknown one.
@@ -514,6 +525,7 @@ impl MvMemory {
             }
             folded.origin = Origin::Fold;
         }
+        drop(shard);
         Ok(folded)
     }
 

@@ -422,7 +422,17 @@ fn versioned_equals_one_by_one(
         ordered(&NativeExecutor, &chain, &txs, OrderedSets::Versioned(&versions), threads).unwrap();
     prop_assert_eq!(&sealed.receipts, &reference.receipts);
     prop_assert_eq!(&sealed.changes, &reference.changes);
-    prop_assert!(report.txs.iter().all(|t| t.source == AccessSource::Declared && t.reruns() == 0));
+    for (i, t) in report.txs.iter().enumerate() {
+        prop_assert!(
+            t.source == AccessSource::Declared && t.reruns() == 0,
+            "transaction {} ran again: {:?}, its runs {:?}, changed {:?}, waited for {:?}",
+            i,
+            t.source,
+            t.runs,
+            t.changed,
+            t.waited_for
+        );
+    }
     let recorded = recorded_sets(&report);
     let (again, _) =
         ordered(&NativeExecutor, &chain, &txs, OrderedSets::Recorded(&recorded), 2).unwrap();
