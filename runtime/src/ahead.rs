@@ -158,13 +158,17 @@ struct Shared {
 
 #[derive(Debug)]
 enum Phase {
-    Queued,
+    /// Waiting for the walker, with the state to walk: here, not in the
+    /// walker's queue, so a walk finished before it starts lets go of the
+    /// bank's state there and then, whenever the walker (which runs only
+    /// on an idle core) gets to the queue.
+    Queued(Arc<BankState>),
     Running,
     Finished(Option<Box<Ahead>>),
 }
 
 struct Walker {
-    jobs: Sender<(Arc<BankState>, Arc<Shared>)>,
+    jobs: Sender<Arc<Shared>>,
     thread: Thread,
 }
 
@@ -174,13 +178,13 @@ fn walker() -> Option<&'static Walker> {
     static WALKER: OnceLock<Option<Walker>> = OnceLock::new();
     WALKER
         .get_or_init(|| {
-            let (jobs, queue) = crossbeam_channel::unbounded::<(Arc<BankState>, Arc<Shared>)>();
+            let (jobs, queue) = crossbeam_channel::unbounded::<Arc<Shared>>();
             let handle = std::thread::Builder::new()
                 .name("lanes-lattice".into())
                 .spawn(move || {
                     lower_priority();
-                    for (state, shared) in queue {
-                        run(state, &shared);
+                    for shared in queue {
+                        run(&shared);
                     }
                 })
                 .ok()?;
@@ -214,10 +218,10 @@ impl AheadJob {
         let shared = Arc::new(Shared {
             stop: AtomicBool::new(false),
             walked: AtomicUsize::new(0),
-            phase: Mutex::new(Phase::Queued),
+            phase: Mutex::new(Phase::Queued(state)),
             finished: Condvar::new(),
         });
-        walker.jobs.send((state, shared.clone())).ok()?;
+        walker.jobs.send(shared.clone()).ok()?;
         walker.thread.unpark();
         Some(Self { shared })
     }
@@ -229,7 +233,7 @@ impl AheadJob {
         let mut phase = self.shared.phase.lock();
         loop {
             match &mut *phase {
-                Phase::Queued => {
+                Phase::Queued(_) => {
                     *phase = Phase::Finished(None);
                     return None;
                 }
@@ -250,6 +254,10 @@ impl AheadJob {
 impl Drop for AheadJob {
     fn drop(&mut self) {
         self.stop();
+        let mut phase = self.shared.phase.lock();
+        if matches!(*phase, Phase::Queued(_)) {
+            *phase = Phase::Finished(None);
+        }
     }
 }
 
@@ -257,14 +265,17 @@ impl Drop for AheadJob {
 /// A panic in the walk ends it with nothing done (the seal then hashes
 /// every key itself, and does not wait forever) and the walker goes on to
 /// the next bank.
-fn run(state: Arc<BankState>, shared: &Shared) {
-    {
+fn run(shared: &Shared) {
+    let state = {
         let mut phase = shared.phase.lock();
-        match *phase {
-            Phase::Queued => *phase = Phase::Running,
-            _ => return,
+        match std::mem::replace(&mut *phase, Phase::Running) {
+            Phase::Queued(state) => state,
+            other => {
+                *phase = other;
+                return;
+            }
         }
-    }
+    };
     let walked = std::panic::catch_unwind(AssertUnwindSafe(|| walk(&state, shared)));
     drop(state);
     *shared.phase.lock() = Phase::Finished(walked.ok().map(Box::new));
@@ -479,6 +490,29 @@ mod tests {
             prop_assert_eq!(changes, expected_changes);
             prop_assert_eq!(delta, expected_delta);
         }
+    }
+
+    /// A walk finished before it started (the walker busy with another
+    /// bank's) lets go of its bank's state there and then: a walker that
+    /// gets no core (it runs only on an idle one) must not keep a block's
+    /// write cache, or its accounts database open, while it waits.
+    #[test]
+    fn test_a_walk_finished_unstarted_holds_no_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let chain = Chain::create(dir.path(), AccountsDbConfig::default(), &genesis()).unwrap();
+        let (first, second) = (chain.new_bank(1, Address::ZERO), chain.new_bank(2, Address::ZERO));
+        // The walker takes one bank at a time, and walks it until it is
+        // finished: the second waits behind the first (or behind another
+        // test's) until then.
+        let running = AheadJob::start(first.state.clone()).expect("the walker thread starts");
+        let queued = AheadJob::start(second.state.clone()).expect("the walker thread starts");
+        assert!(queued.finish().is_none(), "the second walk never started");
+        assert_eq!(Arc::strong_count(&second.state), 1, "its state is let go once it is finished");
+        running.finish();
+        drop(first);
+        drop(second);
+        drop(chain);
+        Chain::open(dir.path(), AccountsDbConfig::default(), None).expect("nothing holds it open");
     }
 
     #[test]
