@@ -159,9 +159,9 @@ struct Shared {
 #[derive(Debug)]
 enum Phase {
     /// Waiting for the walker, with the state to walk: here, not in the
-    /// walker's queue, so a walk finished before it starts lets go of the
-    /// bank's state there and then, whenever the walker (which runs only
-    /// on an idle core) gets to the queue.
+    /// walker's queue, so a walk finished (or dropped) before it starts
+    /// lets go of the bank's state there and then, not once the walker
+    /// (which runs only on an idle core) gets to the queue.
     Queued(Arc<BankState>),
     Running,
     Finished(Option<Box<Ahead>>),
